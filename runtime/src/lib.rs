@@ -1,0 +1,4 @@
+//! The cdlc runtime: what compiled kernels and the training driver call into.
+//!
+//! It knows nothing of the compiler or the grammar and is tested alone.
+#![warn(missing_docs)]
