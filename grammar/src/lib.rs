@@ -1,5 +1,169 @@
 //! Lexer, grammar and syntax tree of CDL.
+//!
+//! `parse` never fails: it always returns a tree (with `Error` nodes where
+//! the text could not be read) and the list of syntax errors, so that one
+//! run reports several independent problems.
 #![warn(missing_docs)]
 
 pub mod ast;
+pub mod lexer;
 pub mod span;
+
+use ast::{BinOp, Expr, ExprKind};
+pub use lexer::{LexError, Token};
+use lalrpop_util::{ErrorRecovery, ParseError, lalrpop_mod};
+pub use span::{FileId, Ident, Span, Spanned};
+
+lalrpop_mod!(
+    #[allow(clippy::all, missing_docs, unused_parens)]
+    cdl
+);
+
+/// A syntax error: what was found, where, and which tokens would have fit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SyntaxError {
+    /// A token that cannot continue the program here.
+    Unexpected {
+        /// The token found, as it should be shown (`name \`x\``).
+        found: String,
+        /// Where.
+        span: Span,
+        /// The tokens that would have fit, as they should be shown.
+        expected: Vec<String>,
+    },
+    /// The file ended in the middle of an item.
+    UnexpectedEof {
+        /// The end of the file.
+        span: Span,
+        /// The tokens that would have fit.
+        expected: Vec<String>,
+    },
+    /// A string literal with no closing quote.
+    UnterminatedString(Span),
+    /// A character that starts no token.
+    UnexpectedChar(char, Span),
+}
+
+impl SyntaxError {
+    /// Where the error is.
+    pub fn span(&self) -> Span {
+        match self {
+            SyntaxError::Unexpected { span, .. }
+            | SyntaxError::UnexpectedEof { span, .. }
+            | SyntaxError::UnterminatedString(span)
+            | SyntaxError::UnexpectedChar(_, span) => *span,
+        }
+    }
+}
+
+/// Parses one file. Never fails; see the crate documentation.
+pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
+    let lexed = lexer::lex(file, src);
+    let mut errors: Vec<SyntaxError> = lexed
+        .errors
+        .iter()
+        .map(|e| match e {
+            LexError::UnexpectedChar(c, span) => SyntaxError::UnexpectedChar(*c, *span),
+            LexError::UnterminatedString(span) => SyntaxError::UnterminatedString(*span),
+        })
+        .collect();
+    let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
+    let tokens = lexed.tokens.into_iter().map(Ok::<_, LexError>);
+    let result = cdl::FileParser::new().parse(file, &mut recovered, tokens);
+    let end = Span::new(file, src.len(), src.len());
+    let mut tree = match result {
+        Ok(tree) => tree,
+        Err(e) => {
+            errors.push(convert(file, e, end));
+            ast::File { items: Vec::new() }
+        }
+    };
+    for r in recovered {
+        errors.push(convert(file, r.error, end));
+    }
+    errors.sort_by_key(|e| (e.span().start, e.span().end));
+    attach_docs(&mut tree, &lexed.docs, src);
+    (tree, errors)
+}
+
+fn convert(file: FileId, e: ParseError<usize, Token, LexError>, end: Span) -> SyntaxError {
+    match e {
+        ParseError::InvalidToken { location } => SyntaxError::Unexpected {
+            found: "an invalid token".to_string(),
+            span: Span::new(file, location, location + 1),
+            expected: Vec::new(),
+        },
+        ParseError::UnrecognizedEof { expected, .. } => SyntaxError::UnexpectedEof {
+            span: end,
+            expected: expected.iter().map(|e| display_expected(e)).collect(),
+        },
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => SyntaxError::Unexpected {
+            found: tok.to_string(),
+            span: Span::new(file, l, r),
+            expected: expected.iter().map(|e| display_expected(e)).collect(),
+        },
+        ParseError::ExtraToken { token: (l, tok, r) } => SyntaxError::Unexpected {
+            found: tok.to_string(),
+            span: Span::new(file, l, r),
+            expected: Vec::new(),
+        },
+        ParseError::User { error } => match error {
+            LexError::UnexpectedChar(c, span) => SyntaxError::UnexpectedChar(c, span),
+            LexError::UnterminatedString(span) => SyntaxError::UnterminatedString(span),
+        },
+    }
+}
+
+/// Turns lalrpop's terminal names (`"\"=>\""`, `"name"`) into what a user
+/// reads: `` `=>` ``, `a name`.
+fn display_expected(terminal: &str) -> String {
+    let inner = terminal.trim_matches('"');
+    match inner {
+        "name" => "a name".to_string(),
+        "integer" => "a whole number".to_string(),
+        "decimal" => "a number".to_string(),
+        "string" => "a string".to_string(),
+        other if terminal.starts_with('"') => format!("`{}`", other.replace("\\\"", "\"")),
+        other => other.to_string(),
+    }
+}
+
+/// Gives each item the `///` comments that stand directly above it, with
+/// nothing but white space between them and the item.
+fn attach_docs(tree: &mut ast::File, docs: &[(Span, String)], src: &str) {
+    let mut next_doc = 0;
+    for item in &mut tree.items {
+        let start = item.span.start;
+        let mut run: Vec<String> = Vec::new();
+        let mut run_end: Option<u32> = None;
+        while next_doc < docs.len() && docs[next_doc].0.end <= start {
+            let (span, text) = &docs[next_doc];
+            let contiguous = run_end.is_some_and(|e| src[e as usize..span.start as usize].trim().is_empty());
+            if !contiguous {
+                run.clear();
+            }
+            run.push(text.clone());
+            run_end = Some(span.end);
+            next_doc += 1;
+        }
+        if let Some(e) = run_end {
+            if src[e as usize..start as usize].trim().is_empty() {
+                item.doc = run;
+            }
+        }
+    }
+}
+
+/// Builds a binary expression; used by the grammar's actions.
+pub(crate) fn bin(file: FileId, l: usize, r: usize, op: BinOp, a: Expr, b: Expr) -> Expr {
+    Expr {
+        kind: ExprKind::Binary(op, Box::new(a), Box::new(b)),
+        span: Span::new(file, l, r),
+    }
+}
+
+#[cfg(test)]
+mod tests;
