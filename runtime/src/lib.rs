@@ -3,4 +3,5 @@
 //! It knows nothing of the compiler or the grammar and is tested alone.
 #![warn(missing_docs)]
 
+pub mod data;
 pub mod value;

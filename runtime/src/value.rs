@@ -247,3 +247,102 @@ impl fmt::Display for DataType {
         }
     }
 }
+
+impl DataType {
+    /// The prelude's `List(elem) = fix ListF(elem)`: `nil | cons(elem, X)`.
+    ///
+    /// `elem` is written as it appears at the use site; a recursive position
+    /// inside it (the `X` of a rose tree's `List(X)`) is shifted by one so
+    /// that it still names the same enclosing data type from inside the list.
+    pub fn list(elem: DataType) -> DataType {
+        let name = format!("List({elem})");
+        DataType::Data(Arc::new(DataDecl {
+            name,
+            ctors: vec![
+                CtorDecl {
+                    name: "nil".into(),
+                    fields: Vec::new(),
+                },
+                CtorDecl {
+                    name: "cons".into(),
+                    fields: vec![elem.shifted(1, 0), DataType::Rec(0)],
+                },
+            ],
+        }))
+    }
+
+    /// The prelude's `Tree(elem) = fix TreeF(elem)`: `leaf(elem) | node(X, X)`.
+    ///
+    /// Recursive positions inside `elem` are shifted as in [`DataType::list`].
+    pub fn tree(elem: DataType) -> DataType {
+        let name = format!("Tree({elem})");
+        DataType::Data(Arc::new(DataDecl {
+            name,
+            ctors: vec![
+                CtorDecl {
+                    name: "leaf".into(),
+                    fields: vec![elem.shifted(1, 0)],
+                },
+                CtorDecl {
+                    name: "node".into(),
+                    fields: vec![DataType::Rec(0), DataType::Rec(0)],
+                },
+            ],
+        }))
+    }
+
+    /// This type with every recursive position that points outside `cutoff`
+    /// enclosing data types moved `by` levels further out (de Bruijn shift).
+    pub fn shifted(&self, by: u32, cutoff: u32) -> DataType {
+        match self {
+            DataType::Tensor(s) => DataType::Tensor(s.clone()),
+            DataType::Tuple(ts) => {
+                DataType::Tuple(ts.iter().map(|t| t.shifted(by, cutoff)).collect())
+            }
+            DataType::Rec(k) if *k >= cutoff => DataType::Rec(k + by),
+            DataType::Rec(k) => DataType::Rec(*k),
+            DataType::Data(d) if !d.mentions_outer(0) => DataType::Data(d.clone()),
+            DataType::Data(d) => DataType::Data(Arc::new(DataDecl {
+                name: d.name.clone(),
+                ctors: d
+                    .ctors
+                    .iter()
+                    .map(|c| CtorDecl {
+                        name: c.name.clone(),
+                        fields: c.fields.iter().map(|f| f.shifted(by, cutoff + 1)).collect(),
+                    })
+                    .collect(),
+            })),
+        }
+    }
+}
+
+impl DataDecl {
+    /// Whether this is the prelude's list shape: `nil | cons(A, X)`.
+    pub fn is_list(&self) -> bool {
+        matches!(
+            self.ctors.as_slice(),
+            [nil, cons] if nil.name == "nil"
+                && nil.fields.is_empty()
+                && cons.name == "cons"
+                && cons.fields.len() == 2
+                && cons.fields[1] == DataType::Rec(0)
+        )
+    }
+
+    /// Whether a field refers to a data type enclosing this one by more than
+    /// `depth` levels (a recursive position that is free in this declaration).
+    fn mentions_outer(&self, depth: u32) -> bool {
+        fn mentions(t: &DataType, depth: u32) -> bool {
+            match t {
+                DataType::Tensor(_) => false,
+                DataType::Tuple(ts) => ts.iter().any(|t| mentions(t, depth)),
+                DataType::Rec(k) => *k > depth,
+                DataType::Data(d) => d.mentions_outer(depth + 1),
+            }
+        }
+        self.ctors
+            .iter()
+            .any(|c| c.fields.iter().any(|f| mentions(f, depth)))
+    }
+}

@@ -1,0 +1,390 @@
+//! Data sets: built-in synthetic generators and readers for data files.
+//!
+//! Every source produces `Example`s whose input matches a `DataType` and
+//! whose target matches a `TargetType`. Readers check each example against
+//! the types the model expects and report the first mismatch as a
+//! `DataError` naming the line (or example index), the path to the bad
+//! field, what was expected and what was found. Nothing here panics on bad
+//! input.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::value::{DataDecl, DataType, Example, Target, Value};
+
+mod rng;
+pub mod splitmix;
+pub mod synthetic;
+
+#[cfg(test)]
+mod tests;
+
+/// The kind of target a data set provides, as a loss expects it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TargetType {
+    /// A class index in `0..n` (`cross_entropy`).
+    Class(usize),
+    /// A tensor of this shape (`mse`, `binary_cross_entropy`).
+    Tensor(Vec<usize>),
+    /// One target per position of a `List` output.
+    Seq(Box<TargetType>),
+}
+
+impl fmt::Display for TargetType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetType::Class(n) => write!(f, "a class in 0..{n}"),
+            TargetType::Tensor(s) => write!(f, "{}", DataType::Tensor(s.clone())),
+            TargetType::Seq(t) => write!(f, "a list of ({t})"),
+        }
+    }
+}
+
+/// What a data source produces: its input type and its target type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signature {
+    /// The type of each example's `x`.
+    pub x: DataType,
+    /// The type of each example's `y`.
+    pub y: TargetType,
+}
+
+/// A generated or loaded data set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// The types every example matches.
+    pub signature: Signature,
+    /// The examples, in generation (or file) order.
+    pub examples: Vec<Example>,
+}
+
+/// Where in a data source a problem was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A 1-based line of a text file.
+    Line(usize),
+    /// A 0-based example index (npy arrays, generated data).
+    Index(usize),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Index(i) => write!(f, "example {i}"),
+        }
+    }
+}
+
+/// One value that does not have the expected type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The path from the example to the bad value, e.g. `x[2].cons[0]`.
+    pub path: String,
+    /// The expected type, as the language prints it.
+    pub expected: String,
+    /// A short description of what was found instead.
+    pub found: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "at {}: expected {}, found {}",
+            self.path, self.expected, self.found
+        )
+    }
+}
+
+/// Everything that can go wrong while generating or reading data.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DataError {
+    /// `synthetic.NAME` is not a built-in data set.
+    #[error("unknown data set `synthetic.{name}`; the built-in data sets are {}", .known.join(", "))]
+    UnknownDataset {
+        /// The name used.
+        name: String,
+        /// The built-in names.
+        known: Vec<&'static str>,
+    },
+    /// A required argument was not given.
+    #[error("`synthetic.{dataset}` needs the argument `{arg}` (it takes {})", .expected.join(", "))]
+    MissingArgument {
+        /// The data set.
+        dataset: String,
+        /// The missing argument.
+        arg: &'static str,
+        /// Every argument the data set takes, in order.
+        expected: Vec<&'static str>,
+    },
+    /// An argument the data set does not take, or one given twice.
+    #[error("`synthetic.{dataset}` has no argument `{arg}`, or it was given twice (it takes {})", .expected.join(", "))]
+    UnexpectedArgument {
+        /// The data set.
+        dataset: String,
+        /// The argument used.
+        arg: String,
+        /// Every argument the data set takes, in order.
+        expected: Vec<&'static str>,
+    },
+    /// An argument whose value is out of range.
+    #[error("argument `{arg}` of `synthetic.{dataset}` is {value}, but it must be {requirement}")]
+    InvalidArgument {
+        /// The data set.
+        dataset: String,
+        /// The argument.
+        arg: &'static str,
+        /// The value given.
+        value: f64,
+        /// What the value must be, e.g. "an integer of at least 2".
+        requirement: String,
+    },
+    /// A generator could not draw a valid example (e.g. `set_mode` kept
+    /// drawing ties).
+    #[error("`synthetic.{dataset}` could not draw a valid example: {reason}")]
+    Generation {
+        /// The data set.
+        dataset: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read {}: {message}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A line or record is not well-formed (bad JSON, bad number, wrong
+    /// number of CSV fields, a damaged npy header).
+    #[error("{}, {at}: {message}", .path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        at: Location,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value does not match the type the model expects.
+    #[error("{}, {at}: {mismatch}", .path.display())]
+    Mismatch {
+        /// The file (or `synthetic.NAME` for generated data).
+        path: PathBuf,
+        /// Which example.
+        at: Location,
+        /// What is wrong with it.
+        mismatch: Mismatch,
+    },
+    /// The file's layout does not fit the expected types as a whole (a
+    /// missing label column, arrays with different example counts, an
+    /// input type the format cannot hold).
+    #[error("{}: {message}", .path.display())]
+    Layout {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A path into a value under construction, shared by the checkers and the
+/// readers. Segments are appended as text, e.g. `x`, `[2]`, `.cons[0]`.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldPath(String);
+
+impl FieldPath {
+    /// A path starting at `root` (`x` or `y`).
+    pub(crate) fn new(root: &str) -> FieldPath {
+        FieldPath(root.to_string())
+    }
+
+    /// This path followed by an index `[i]`.
+    pub(crate) fn index(&self, i: usize) -> FieldPath {
+        FieldPath(format!("{}[{i}]", self.0))
+    }
+
+    /// This path followed by a constructor field `.ctor[i]`.
+    pub(crate) fn field(&self, ctor: &str, i: usize) -> FieldPath {
+        FieldPath(format!("{}.{ctor}[{i}]", self.0))
+    }
+
+    /// A mismatch at this path.
+    pub(crate) fn mismatch(
+        &self,
+        expected: impl fmt::Display,
+        found: impl Into<String>,
+    ) -> Mismatch {
+        Mismatch {
+            path: self.0.clone(),
+            expected: expected.to_string(),
+            found: found.into(),
+        }
+    }
+}
+
+/// The enclosing data types of a position, innermost first: `Rec(k)` names
+/// the data type `k` links up. Kept on the call stack, so entering a data
+/// type allocates nothing.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    decl: &'a DataDecl,
+    parent: Option<&'a Scope<'a>>,
+}
+
+impl<'a> Scope<'a> {
+    /// The scope inside `decl`, nested in `parent`.
+    pub(crate) fn enter(decl: &'a DataDecl, parent: Option<&'a Scope<'a>>) -> Scope<'a> {
+        Scope { decl, parent }
+    }
+
+    /// The declaration this scope is inside.
+    pub(crate) fn decl(&self) -> &'a DataDecl {
+        self.decl
+    }
+
+    /// The scope `k` levels out (the one `Rec(k)` names), if there is one.
+    pub(crate) fn up(&'a self, k: u32) -> Option<&'a Scope<'a>> {
+        let mut s = self;
+        for _ in 0..k {
+            s = s.parent?;
+        }
+        Some(s)
+    }
+}
+
+/// A short description of a value's shape, for error messages.
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::Tensor(t) => DataType::Tensor(t.shape.clone()).to_string(),
+        Value::Tuple(vs) => format!("a tuple of {}", vs.len()),
+        Value::Node { ctor, fields } => {
+            format!("constructor #{ctor} with {} fields", fields.len())
+        }
+    }
+}
+
+/// Checks that `v` has type `ty`, and names the first place it does not.
+///
+/// Long lists are walked in a loop (a tail position does not recurse), so a
+/// list of a million elements does not overflow the stack; other recursive
+/// positions recurse once per level of nesting.
+pub fn check_value(v: &Value, ty: &DataType) -> Result<(), Mismatch> {
+    check_in(v, ty, None, &FieldPath::new("x"))
+}
+
+fn check_in(
+    v: &Value,
+    ty: &DataType,
+    scope: Option<&Scope<'_>>,
+    path: &FieldPath,
+) -> Result<(), Mismatch> {
+    match ty {
+        DataType::Tensor(shape) => match v {
+            Value::Tensor(t) if &t.shape == shape && t.data.len() == shape.iter().product() => {
+                Ok(())
+            }
+            _ => Err(path.mismatch(ty, describe(v))),
+        },
+        DataType::Tuple(ts) => match v {
+            Value::Tuple(vs) if vs.len() == ts.len() => {
+                for (i, (v, t)) in vs.iter().zip(ts).enumerate() {
+                    check_in(v, t, scope, &path.index(i))?;
+                }
+                Ok(())
+            }
+            _ => Err(path.mismatch(ty, describe(v))),
+        },
+        DataType::Data(decl) => {
+            let inner = Scope::enter(decl, scope);
+            check_node(v, &inner, path)
+        }
+        DataType::Rec(k) => match scope.and_then(|s| s.up(*k)) {
+            Some(target) => check_node(v, target, path),
+            None => Err(path.mismatch(ty, "a recursive position outside its data type")),
+        },
+    }
+}
+
+/// Checks a value against the data type `scope` is inside, looping along
+/// fields whose type is `Rec(0)` when they are the constructor's last (the
+/// tail of a list). The elements of a prelude list are named `x[i]`.
+fn check_node(mut v: &Value, scope: &Scope<'_>, path: &FieldPath) -> Result<(), Mismatch> {
+    let decl = scope.decl();
+    let is_list = decl.is_list();
+    let mut path = path.clone();
+    let mut position = 0;
+    loop {
+        let here = if is_list && position > 0 {
+            path.index(position)
+        } else {
+            path.clone()
+        };
+        let Value::Node { ctor, fields } = v else {
+            return Err(here.mismatch(&decl.name, describe(v)));
+        };
+        let Some(c) = decl.ctors.get(*ctor as usize) else {
+            return Err(here.mismatch(&decl.name, format!("constructor #{ctor}")));
+        };
+        if fields.len() != c.fields.len() {
+            return Err(here.mismatch(
+                format!("{} with {} fields", c.name, c.fields.len()),
+                format!("{} fields", fields.len()),
+            ));
+        }
+        let last_is_tail = c.fields.last() == Some(&DataType::Rec(0));
+        let n_direct = c.fields.len() - usize::from(last_is_tail);
+        for (i, (f, t)) in fields.iter().zip(&c.fields).take(n_direct).enumerate() {
+            let field_path = if is_list {
+                path.index(position)
+            } else {
+                path.field(&c.name, i)
+            };
+            check_in(f, t, Some(scope), &field_path)?;
+        }
+        if !last_is_tail {
+            return Ok(());
+        }
+        if is_list {
+            position += 1;
+        } else {
+            path = path.field(&c.name, n_direct);
+        }
+        v = &fields[n_direct];
+    }
+}
+
+/// Checks that a target has type `ty`.
+pub fn check_target(y: &Target, ty: &TargetType) -> Result<(), Mismatch> {
+    check_target_at(y, ty, &FieldPath::new("y"))
+}
+
+fn check_target_at(y: &Target, ty: &TargetType, path: &FieldPath) -> Result<(), Mismatch> {
+    match (y, ty) {
+        (Target::Class(c), TargetType::Class(n)) if c < n => Ok(()),
+        (Target::Class(c), TargetType::Class(_)) => Err(path.mismatch(ty, format!("class {c}"))),
+        (Target::Tensor(t), TargetType::Tensor(s)) if &t.shape == s => Ok(()),
+        (Target::Seq(ys), TargetType::Seq(inner)) => {
+            for (i, y) in ys.iter().enumerate() {
+                check_target_at(y, inner, &path.index(i))?;
+            }
+            Ok(())
+        }
+        (Target::Class(c), _) => Err(path.mismatch(ty, format!("class {c}"))),
+        (Target::Tensor(t), _) => {
+            Err(path.mismatch(ty, DataType::Tensor(t.shape.clone()).to_string()))
+        }
+        (Target::Seq(ys), _) => Err(path.mismatch(ty, format!("a list of {} targets", ys.len()))),
+    }
+}
+
+/// Checks every example of a data set against a signature.
+pub fn check_examples(examples: &[Example], sig: &Signature) -> Result<(), (usize, Mismatch)> {
+    for (i, e) in examples.iter().enumerate() {
+        check_value(&e.x, &sig.x).map_err(|m| (i, m))?;
+        check_target(&e.y, &sig.y).map_err(|m| (i, m))?;
+    }
+    Ok(())
+}
