@@ -5,3 +5,5 @@
 
 pub mod data;
 pub mod value;
+pub mod float;
+pub mod loss;
