@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod data;
-pub mod value;
 pub mod float;
 pub mod loss;
+pub mod optim;
+pub mod value;

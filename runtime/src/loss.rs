@@ -91,7 +91,11 @@ impl Loss {
     ///
     /// Panics if `grad` and `out` differ in length (a caller's bug).
     pub fn eval<F: Float>(self, out: &[F], y: &Target, grad: &mut [F]) -> Result<F, LossError> {
-        assert_eq!(out.len(), grad.len(), "the gradient buffer must match the output");
+        assert_eq!(
+            out.len(),
+            grad.len(),
+            "the gradient buffer must match the output"
+        );
         match y {
             Target::Seq(ys) => {
                 if ys.is_empty() {
@@ -211,7 +215,11 @@ pub fn argmax<F: Float>(xs: &[F]) -> Option<usize> {
 /// Mean squared error: `L = (1/n) sum (o_i - t_i)^2`,
 /// `dL/do_i = 2 (o_i - t_i) / n`.
 pub fn mse<F: Float>(out: &[F], target: &[F], grad: &mut [F]) -> F {
-    assert_eq!(out.len(), target.len(), "mse: output and target lengths differ");
+    assert_eq!(
+        out.len(),
+        target.len(),
+        "mse: output and target lengths differ"
+    );
     mse_with(out, |i| target[i], grad)
 }
 
@@ -233,8 +241,14 @@ fn mse_with<F: Float>(out: &[F], target: impl Fn(usize) -> F, grad: &mut [F]) ->
 /// `out[i] = z_i - m - ln(sum_j exp(z_j - m))` with `m = max_j z_j`, which
 /// never overflows; returns the log-sum-exp `m + ln(sum_j exp(z_j - m))`.
 pub fn log_softmax<F: Float>(logits: &[F], out: &mut [F]) -> F {
-    assert_eq!(logits.len(), out.len(), "log_softmax: buffer lengths differ");
-    let m = logits.iter().fold(F::from_f64(f64::NEG_INFINITY), |a, &b| a.max(b));
+    assert_eq!(
+        logits.len(),
+        out.len(),
+        "log_softmax: buffer lengths differ"
+    );
+    let m = logits
+        .iter()
+        .fold(F::from_f64(f64::NEG_INFINITY), |a, &b| a.max(b));
     let mut sum = F::ZERO;
     for &z in logits {
         sum += (z - m).exp();
@@ -264,11 +278,19 @@ pub fn cross_entropy<F: Float>(logits: &[F], class: usize, grad: &mut [F]) -> F 
 /// `L = (1/n) sum max(z, 0) - z t + ln(1 + exp(-|z|))`,
 /// `dL/dz_i = (sigmoid(z_i) - t_i) / n`.
 pub fn binary_cross_entropy<F: Float>(logits: &[F], target: &[F], grad: &mut [F]) -> F {
-    assert_eq!(logits.len(), target.len(), "binary_cross_entropy: lengths differ");
+    assert_eq!(
+        logits.len(),
+        target.len(),
+        "binary_cross_entropy: lengths differ"
+    );
     binary_cross_entropy_with(logits, |i| target[i], grad)
 }
 
-fn binary_cross_entropy_with<F: Float>(logits: &[F], target: impl Fn(usize) -> F, grad: &mut [F]) -> F {
+fn binary_cross_entropy_with<F: Float>(
+    logits: &[F],
+    target: impl Fn(usize) -> F,
+    grad: &mut [F],
+) -> F {
     if logits.is_empty() {
         return F::ZERO;
     }

@@ -34,7 +34,11 @@ fn cross_entropy_by_hand() {
     let mut g = [0.0; 3];
     let l = cross_entropy(&[1.0, 2.0, 3.0], 0, &mut g);
     close(&[l], &[2.407_605_964_4], 1e-9);
-    close(&g, &[0.090_030_573_2 - 1.0, 0.244_728_471_1, 0.665_240_955_8], 1e-9);
+    close(
+        &g,
+        &[0.090_030_573_2 - 1.0, 0.244_728_471_1, 0.665_240_955_8],
+        1e-9,
+    );
 }
 
 #[test]
@@ -53,7 +57,11 @@ fn cross_entropy_is_stable_for_huge_logits() {
 fn binary_cross_entropy_by_hand() {
     // z = 0, t = 1: ln 2; gradient sigmoid(0) - 1 = -0.5.
     let mut g = [0.0; 1];
-    close(&[binary_cross_entropy(&[0.0], &[1.0], &mut g)], &[std::f64::consts::LN_2], 1e-12);
+    close(
+        &[binary_cross_entropy(&[0.0], &[1.0], &mut g)],
+        &[std::f64::consts::LN_2],
+        1e-12,
+    );
     assert_eq!(g, [-0.5]);
     // z = [2, -1], t = [1, 0]:
     //   ln(1 + e^-2) = 0.1269280110, max(-1, 0) + ln(1 + e^-1) = 0.3132616875;
@@ -82,7 +90,11 @@ fn check_gradient(x: &[f64], f: impl Fn(&[f64], &mut [f64]) -> f64) {
         p[i] -= 2.0 * eps;
         let down = f(&p, &mut scratch);
         let numeric = (up - down) / (2.0 * eps);
-        assert!((numeric - grad[i]).abs() < TOL, "component {i}: {numeric} vs {}", grad[i]);
+        assert!(
+            (numeric - grad[i]).abs() < TOL,
+            "component {i}: {numeric} vs {}",
+            grad[i]
+        );
     }
 }
 
@@ -91,10 +103,14 @@ fn gradients_match_finite_differences() {
     let z = [0.3, -1.2, 2.5, 0.0, -0.7];
     check_gradient(&z, |x, g| mse(x, &[1.0, 0.5, -2.0, 0.0, 3.0], g));
     check_gradient(&z, |x, g| cross_entropy(x, 2, g));
-    check_gradient(&z, |x, g| binary_cross_entropy(x, &[1.0, 0.0, 1.0, 0.5, 0.0], g));
+    check_gradient(&z, |x, g| {
+        binary_cross_entropy(x, &[1.0, 0.0, 1.0, 0.5, 0.0], g)
+    });
     let ys = Target::Seq(vec![Target::Class(1), Target::Class(0), Target::Class(2)]);
     let z9 = [0.1, 0.2, -0.3, 1.0, -1.0, 0.5, 2.0, 0.0, -2.0];
-    check_gradient(&z9, |x, g| Loss::CrossEntropy.eval(x, &ys, g).expect("valid target"));
+    check_gradient(&z9, |x, g| {
+        Loss::CrossEntropy.eval(x, &ys, g).expect("valid target")
+    });
 }
 
 #[test]
@@ -103,11 +119,16 @@ fn sequences_average_over_positions() {
     // mse([3, 5], [3, 5]) = 0, mean 1.25; each position's gradient halved.
     let ys = Target::Seq(vec![tensor(&[0.0, 4.0]), tensor(&[3.0, 5.0])]);
     let mut g = [0.0; 4];
-    let l = Loss::Mse.eval(&[1.0, 2.0, 3.0, 5.0], &ys, &mut g).expect("valid target");
+    let l = Loss::Mse
+        .eval(&[1.0, 2.0, 3.0, 5.0], &ys, &mut g)
+        .expect("valid target");
     assert_eq!(l, 1.25);
     assert_eq!(g, [0.5, -1.0, 0.0, 0.0]);
     // An empty list costs nothing.
-    assert_eq!(Loss::CrossEntropy.eval::<f64>(&[], &Target::Seq(vec![]), &mut []), Ok(0.0));
+    assert_eq!(
+        Loss::CrossEntropy.eval::<f64>(&[], &Target::Seq(vec![]), &mut []),
+        Ok(0.0)
+    );
 }
 
 #[test]
@@ -115,7 +136,9 @@ fn f32_and_f64_agree() {
     let z = [0.3, -1.2, 2.5];
     let mut g64 = [0.0f64; 3];
     let mut g32 = [0.0f32; 3];
-    let l64 = Loss::CrossEntropy.eval(&z, &Target::Class(1), &mut g64).expect("valid");
+    let l64 = Loss::CrossEntropy
+        .eval(&z, &Target::Class(1), &mut g64)
+        .expect("valid");
     let l32 = Loss::CrossEntropy
         .eval(&z.map(|v| v as f32), &Target::Class(1), &mut g32)
         .expect("valid");
@@ -128,11 +151,18 @@ fn mismatched_targets_are_errors() {
     let mut g = [0.0; 3];
     assert_eq!(
         Loss::CrossEntropy.eval(&[0.0, 0.0, 0.0], &Target::Class(3), &mut g),
-        Err(LossError::ClassOutOfRange { class: 3, classes: 3 })
+        Err(LossError::ClassOutOfRange {
+            class: 3,
+            classes: 3
+        })
     );
     assert!(matches!(
         Loss::Mse.eval(&[0.0, 0.0, 0.0], &tensor(&[1.0]), &mut g),
-        Err(LossError::Length { output: 3, target: 1, .. })
+        Err(LossError::Length {
+            output: 3,
+            target: 1,
+            ..
+        })
     ));
     assert!(matches!(
         Loss::Mse.eval(&[0.0, 0.0, 0.0], &Target::Class(0), &mut g),
@@ -154,9 +184,15 @@ fn accuracy_counts() {
     assert_eq!(l.correct(&[0.1, 0.9], &Target::Class(1)), Some((1, 1)));
     assert_eq!(l.correct(&[0.1, 0.9], &Target::Class(0)), Some((0, 1)));
     let ys = Target::Seq(vec![Target::Class(1), Target::Class(1), Target::Class(0)]);
-    assert_eq!(l.correct(&[0.0, 1.0, 2.0, 1.0, 5.0, 0.0], &ys), Some((2, 3)));
+    assert_eq!(
+        l.correct(&[0.0, 1.0, 2.0, 1.0, 5.0, 0.0], &ys),
+        Some((2, 3))
+    );
     let b = Loss::BinaryCrossEntropy;
-    assert_eq!(b.correct(&[2.0, -1.0, 0.5], &tensor(&[1.0, 1.0, 1.0])), Some((2, 3)));
+    assert_eq!(
+        b.correct(&[2.0, -1.0, 0.5], &tensor(&[1.0, 1.0, 1.0])),
+        Some((2, 3))
+    );
     assert_eq!(Loss::Mse.correct(&[1.0], &tensor(&[1.0])), None);
     assert_eq!(Loss::from_name("cross_entropy"), Some(Loss::CrossEntropy));
     assert_eq!(Loss::from_name("hinge"), None);
