@@ -1,2 +1,24 @@
 //! The typed tensor IR: one function per model, written for one example.
+//!
+//! - `ir`: the data (modules, functions, blocks, values, ops, types);
+//! - `builder`: `FunctionBuilder`, how front ends and passes build functions;
+//! - `infer`: each op's typing rule;
+//! - `print`: the stable text form;
+//! - `verify`: the verifier every stage's output must pass.
+//!
+//! `docs/ir.md` describes the ops, the recursion-scheme regions and the
+//! builder API.
 #![warn(missing_docs)]
+
+pub mod builder;
+pub mod entity;
+pub mod infer;
+pub mod ir;
+pub mod print;
+pub mod verify;
+
+#[cfg(test)]
+mod testmodels;
+
+pub use builder::FunctionBuilder;
+pub use ir::*;

@@ -1,0 +1,346 @@
+//! Small models built through the builder, shared by the unit tests.
+//!
+//! Each function returns a module holding one forward function, plus the
+//! loss it is trained with. Sizes are tiny so that finite differences over
+//! every parameter entry stay fast.
+
+use std::sync::Arc;
+
+use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+
+use crate::builder::FunctionBuilder;
+use crate::ir::{Basis, DataId, FuncId, LossKind, Module, Type, Value};
+
+/// A model for the tests: a module, its forward function and its loss.
+pub struct TestModel {
+    pub module: Module,
+    pub forward: FuncId,
+    pub loss: LossKind,
+}
+
+fn finish(mut module: Module, f: crate::ir::Function, loss: LossKind) -> TestModel {
+    let forward = module.add_function(f);
+    TestModel {
+        module,
+        forward,
+        loss,
+    }
+}
+
+pub fn list_decl(elem: DataType) -> Arc<DataDecl> {
+    Arc::new(DataDecl {
+        name: format!("List({elem})"),
+        ctors: vec![
+            CtorDecl {
+                name: "nil".into(),
+                fields: vec![],
+            },
+            CtorDecl {
+                name: "cons".into(),
+                fields: vec![elem, DataType::Rec(0)],
+            },
+        ],
+    })
+}
+
+pub fn tree_decl(elem: DataType) -> Arc<DataDecl> {
+    Arc::new(DataDecl {
+        name: format!("Tree({elem})"),
+        ctors: vec![
+            CtorDecl {
+                name: "leaf".into(),
+                fields: vec![elem],
+            },
+            CtorDecl {
+                name: "node".into(),
+                fields: vec![DataType::Rec(0), DataType::Rec(0)],
+            },
+        ],
+    })
+}
+
+pub fn vec_list(module: &mut Module, d: usize) -> DataId {
+    module.add_data(list_decl(DataType::Tensor(vec![d])))
+}
+
+pub fn vec_tree(module: &mut Module, d: usize) -> DataId {
+    module.add_data(tree_decl(DataType::Tensor(vec![d])))
+}
+
+/// `W @ x + b` with fresh parameters named `name.W`, `name.b`.
+pub fn dense(b: &mut FunctionBuilder, name: &str, n: usize, m: usize, x: Value) -> Value {
+    let w = b.param(format!("{name}.W"), &[m, n]);
+    let bias = b.param(format!("{name}.b"), &[m]);
+    let y = b.matmul(w, x);
+    b.add(y, bias)
+}
+
+/// `dense[3, 2]`, trained with mse.
+pub fn dense_model() -> TestModel {
+    let module = Module::new();
+    let mut b = FunctionBuilder::new(&module, "dense");
+    let x = b.input(Type::tensor(&[3]));
+    let y = dense(&mut b, "dense", 3, 2, x);
+    let f = b.finish(y);
+    finish(module, f, LossKind::Mse)
+}
+
+/// `dense[3, 4] >> relu >> dense[4, 3]`, cross-entropy.
+pub fn mlp_model() -> TestModel {
+    let module = Module::new();
+    let mut b = FunctionBuilder::new(&module, "mlp");
+    let x = b.input(Type::tensor(&[3]));
+    let h = dense(&mut b, "l1", 3, 4, x);
+    let h = b.relu(h);
+    let y = dense(&mut b, "l2", 4, 3, h);
+    let f = b.finish(y);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// A siamese model: one `dense[3, 4]` instance applied to both inputs (its
+/// parameters fan out), `tanh` of each, and the sum of their product, as a
+/// one-entry vector for binary cross-entropy.
+pub fn siamese_model() -> TestModel {
+    let module = Module::new();
+    let mut b = FunctionBuilder::new(&module, "siamese");
+    let x1 = b.input(Type::tensor(&[3]));
+    let x2 = b.input(Type::tensor(&[3]));
+    let w = b.param("enc.W", &[4, 3]);
+    let bias = b.param("enc.b", &[4]);
+    let enc = |b: &mut FunctionBuilder, x| {
+        let y = b.matmul(w, x);
+        let y = b.add(y, bias);
+        b.tanh(y)
+    };
+    let e1 = enc(&mut b, x1);
+    let e2 = enc(&mut b, x2);
+    let p = b.mul(e1, e2);
+    let s = b.sum(p);
+    let out = b.op(crate::ir::Op::BroadcastTo {
+        x: s,
+        shape: vec![1],
+    });
+    let f = b.finish(out);
+    finish(module, f, LossKind::BinaryCrossEntropy)
+}
+
+/// The Elman algebra of the spec (`d` inputs, `h` hidden) folded over a
+/// list, then `dense[h, 2]`; cross-entropy.
+pub fn elman_model() -> TestModel {
+    let (d, h) = (2, 3);
+    let mut module = Module::new();
+    let list = vec_list(&mut module, d);
+    let mut b = FunctionBuilder::new(&module, "rnn");
+    let xs = b.input(Type::Data(list));
+    let s = elman_fold(&mut b, list, xs, d, h);
+    let y = dense(&mut b, "out", h, 2, s);
+    let f = b.finish(y);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// `fold elman[d, h] (xs)`.
+pub fn elman_fold(b: &mut FunctionBuilder, list: DataId, xs: Value, d: usize, h: usize) -> Value {
+    let w = b.param("elman.W", &[h, h]);
+    let u = b.param("elman.U", &[h, d]);
+    let bias = b.param("elman.b", &[h]);
+    let h0 = b.param("elman.h0", &[h]);
+    b.fold(list, xs, Type::tensor(&[h]), |b, ctor, args| match ctor {
+        0 => h0,
+        _ => {
+            let ws = b.matmul(w, args[1]);
+            let ux = b.matmul(u, args[0]);
+            let z = b.add(ws, ux);
+            let z = b.add(z, bias);
+            b.tanh(z)
+        }
+    })
+}
+
+/// The `treenn[k, h]` algebra of the standard library.
+pub fn treenn_cases(
+    b: &mut FunctionBuilder,
+    k: usize,
+    h: usize,
+) -> impl FnMut(&mut FunctionBuilder, usize, &[Value]) -> Value + use<> {
+    let e = b.param("treenn.E", &[h, k]);
+    let c = b.param("treenn.c", &[h]);
+    let l = b.param("treenn.L", &[h, h]);
+    let m = b.param("treenn.M", &[h, h]);
+    let bias = b.param("treenn.b", &[h]);
+    move |b, ctor, args| match ctor {
+        0 => {
+            let y = b.matmul(e, args[0]);
+            let y = b.add(y, c);
+            b.tanh(y)
+        }
+        _ => {
+            let y = b.matmul(l, args[0]);
+            let z = b.matmul(m, args[1]);
+            let y = b.add(y, z);
+            let y = b.add(y, bias);
+            b.tanh(y)
+        }
+    }
+}
+
+/// `fold treenn[2, 3] >> dense[3, 3]` over trees; cross-entropy.
+pub fn tree_model() -> TestModel {
+    let mut module = Module::new();
+    let tree = vec_tree(&mut module, 2);
+    let mut b = FunctionBuilder::new(&module, "tree");
+    let t = b.input(Type::Data(tree));
+    let cases = treenn_cases(&mut b, 2, 3);
+    let r = b.fold(tree, t, Type::tensor(&[3]), cases);
+    let y = dense(&mut b, "out", 3, 3, r);
+    let f = b.finish(y);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// `hylo treenn[2, 3] by halves (xs) >> dense[3, 2]`; cross-entropy.
+pub fn hylo_model() -> TestModel {
+    let mut module = Module::new();
+    let list = vec_list(&mut module, 2);
+    let tree = vec_tree(&mut module, 2);
+    let mut b = FunctionBuilder::new(&module, "hylo");
+    let xs = b.input(Type::Data(list));
+    let cases = treenn_cases(&mut b, 2, 3);
+    let r = b.hylo_halves(tree, xs, Type::tensor(&[3]), cases);
+    let y = dense(&mut b, "out", 3, 2, r);
+    let f = b.finish(y);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// `unfold mealy[2, 2, 3] from s0 over xs`, per-position cross-entropy.
+pub fn mealy_model() -> TestModel {
+    let (i, o, h) = (2, 2, 3);
+    let mut module = Module::new();
+    let list = vec_list(&mut module, i);
+    let mut b = FunctionBuilder::new(&module, "mealy");
+    let xs = b.input(Type::Data(list));
+    let s0 = b.param("s0", &[h]);
+    let w = b.param("mealy.W", &[h, h]);
+    let u = b.param("mealy.U", &[h, i]);
+    let v = b.param("mealy.V", &[o, h]);
+    let out = b.unfold_over(s0, xs, |b, s, x| {
+        let ws = b.matmul(w, s);
+        let ux = b.matmul(u, x);
+        let z = b.add(ws, ux);
+        let s2 = b.tanh(z);
+        let y = b.matmul(v, s2);
+        b.tuple(vec![y, s2])
+    });
+    let f = b.finish(out);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// `unfold emit[3, 4] from tanh(P @ x) take 3`, per-position cross-entropy.
+pub fn stream_model() -> TestModel {
+    let module = Module::new();
+    let mut b = FunctionBuilder::new(&module, "stream");
+    let x = b.input(Type::tensor(&[3]));
+    let p = b.param("P", &[4, 3]);
+    let a = b.param("emit.A", &[4, 4]);
+    let c = b.param("emit.C", &[3, 4]);
+    let px = b.matmul(p, x);
+    let s0 = b.tanh(px);
+    let out = b.unfold_take(s0, 3, |b, s| {
+        let y = b.matmul(c, s);
+        let a_s = b.matmul(a, s);
+        let next = b.tanh(a_s);
+        b.tuple(vec![y, next])
+    });
+    let f = b.finish(out);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// A tree whose leaves are lists: the leaf case folds the Elman algebra over
+/// its list (a nested fold), the node case combines; cross-entropy.
+pub fn nested_model() -> TestModel {
+    let (d, h) = (2, 3);
+    let mut module = Module::new();
+    let list = vec_list(&mut module, d);
+    let list_ty = DataType::Data(list_decl(DataType::Tensor(vec![d])));
+    let tree = module.add_data(tree_decl(list_ty));
+    let mut b = FunctionBuilder::new(&module, "nested");
+    let t = b.input(Type::Data(tree));
+    let l = b.param("node.L", &[h, h]);
+    let m = b.param("node.M", &[h, h]);
+    let r = b.fold(tree, t, Type::tensor(&[h]), |b, ctor, args| match ctor {
+        0 => elman_fold(b, list, args[0], d, h),
+        _ => {
+            let y = b.matmul(l, args[0]);
+            let z = b.matmul(m, args[1]);
+            let y = b.add(y, z);
+            b.tanh(y)
+        }
+    });
+    let y = dense(&mut b, "out", h, 2, r);
+    let f = b.finish(y);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// The circulant matrices on 4 points as a hand-written basis: shift by 0,
+/// by +1 and by -1 (a circular convolution with kernel 3).
+pub fn circulant_basis() -> Basis {
+    let n = 4u32;
+    let shift =
+        |k: u32| -> Vec<(u32, f64)> { (0..n).map(|i| (i * n + (i + k) % n, 1.0)).collect() };
+    Basis {
+        name: "conv.K".into(),
+        shape: vec![4, 4],
+        elements: vec![shift(0), shift(1), shift(n - 1)],
+    }
+}
+
+/// `K @ x` with `K: equivariant Ring -> Ring where local(1)`, stored as
+/// three basis coefficients, then `gelu`; mse.
+pub fn basis_model() -> TestModel {
+    let mut module = Module::new();
+    let basis = module.add_basis(circulant_basis());
+    let mut b = FunctionBuilder::new(&module, "ring");
+    let x = b.input(Type::tensor(&[4]));
+    let c = b.param("conv.K", &[3]);
+    let k = b.basis_expand(c, basis);
+    let y = b.apply(k, x);
+    let y = b.unary(crate::ir::UnOp::Gelu, y);
+    let f = b.finish(y);
+    finish(module, f, LossKind::Mse)
+}
+
+/// Pairs: `let p = (W @ x, tanh x) in concat(fst p, snd p * fst p[..2])`
+/// style plumbing through `tuple` and `get`; mse.
+pub fn pair_model() -> TestModel {
+    let module = Module::new();
+    let mut b = FunctionBuilder::new(&module, "pairs");
+    let x = b.input(Type::tensor(&[2]));
+    let w = b.param("W", &[2, 2]);
+    let wx = b.matmul(w, x);
+    let tx = b.tanh(x);
+    let p = b.tuple(vec![wx, tx]);
+    let q = b.tuple(vec![p, wx]);
+    let p2 = b.get(q, 0);
+    let a = b.get(p2, 0);
+    let c = b.get(p2, 1);
+    let d = b.get(q, 1);
+    let ac = b.mul(a, c);
+    let y = b.concat(ac, d);
+    let f = b.finish(y);
+    finish(module, f, LossKind::Mse)
+}
+
+/// Every model above, by name.
+pub fn all_models() -> Vec<(&'static str, TestModel)> {
+    vec![
+        ("dense", dense_model()),
+        ("mlp", mlp_model()),
+        ("siamese", siamese_model()),
+        ("elman", elman_model()),
+        ("tree", tree_model()),
+        ("hylo", hylo_model()),
+        ("mealy", mealy_model()),
+        ("stream", stream_model()),
+        ("nested", nested_model()),
+        ("basis", basis_model()),
+        ("pairs", pair_model()),
+    ]
+}
