@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::value::{DataDecl, DataType, Example, Target, Value};
 
+pub mod jsonl;
 mod rng;
 pub mod splitmix;
 pub mod synthetic;
@@ -283,7 +284,9 @@ fn check_in(
 ) -> Result<(), Mismatch> {
     match ty {
         DataType::Tensor(shape) => match v {
-            Value::Tensor(t) if &t.shape == shape && t.data.len() == shape.iter().product() => {
+            Value::Tensor(t)
+                if &t.shape == shape && t.data.len() == shape.iter().product::<usize>() =>
+            {
                 Ok(())
             }
             _ => Err(path.mismatch(ty, describe(v))),

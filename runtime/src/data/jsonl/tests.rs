@@ -1,0 +1,139 @@
+//! Decoding JSON lines against expected types, and the errors for bad ones.
+
+use std::path::Path;
+
+use super::*;
+
+fn file() -> &'static Path {
+    Path::new("train.jsonl")
+}
+
+#[track_caller]
+fn mismatch(text: &str, x: &DataType, y: &TargetType) -> (Location, Mismatch) {
+    match parse(text, file(), x, y) {
+        Err(DataError::Mismatch { at, mismatch, .. }) => (at, mismatch),
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn lists_of_vectors_with_class_targets() {
+    let x = DataType::list(DataType::Tensor(vec![2]));
+    let text = "{\"x\": [[1, 0], [0, 1]], \"y\": 1}\n\n{\"x\": [], \"y\": 0}\n";
+    let ex = parse(text, file(), &x, &TargetType::Class(2)).expect("valid file");
+    assert_eq!(ex.len(), 2, "the blank line is skipped");
+    let t = |a: f64, b: f64| Value::Tensor(Tensor::new(vec![2], vec![a, b]));
+    assert_eq!(ex[0].x, Value::list(vec![t(1.0, 0.0), t(0.0, 1.0)]));
+    assert_eq!(ex[0].y, Target::Class(1));
+    assert_eq!(ex[1].x, Value::list(vec![]));
+}
+
+#[test]
+fn trees_in_constructor_form() {
+    let x = DataType::tree(DataType::Tensor(vec![2]));
+    let text = r#"{"x": {"node": [{"leaf": [[0.1, 0.2]]}, {"leaf": [[0.3, 0.4]]}]}, "y": [0.5]}"#;
+    let ex = parse(text, file(), &x, &TargetType::Tensor(vec![1])).expect("valid file");
+    let leaf = |a: f64, b: f64| Value::leaf(Value::Tensor(Tensor::new(vec![2], vec![a, b])));
+    assert_eq!(ex[0].x, Value::node(leaf(0.1, 0.2), leaf(0.3, 0.4)));
+    assert_eq!(ex[0].y, Target::Tensor(Tensor::new(vec![1], vec![0.5])));
+}
+
+#[test]
+fn several_inputs_and_sequence_targets() {
+    let x = DataType::Tuple(vec![
+        DataType::Tensor(vec![]),
+        DataType::list(DataType::Tensor(vec![])),
+    ]);
+    let y = TargetType::Seq(Box::new(TargetType::Class(3)));
+    let text = r#"{"x": [2.5, {"cons": [1, {"cons": [2, {"nil": []}]}]}], "y": [0, 2]}"#;
+    let ex = parse(text, file(), &x, &y).expect("valid file");
+    let s = |v: f64| Value::Tensor(Tensor::scalar(v));
+    assert_eq!(
+        ex[0].x,
+        Value::Tuple(vec![s(2.5), Value::list(vec![s(1.0), s(2.0)])])
+    );
+    assert_eq!(
+        ex[0].y,
+        Target::Seq(vec![Target::Class(0), Target::Class(2)])
+    );
+}
+
+#[test]
+fn mismatches_name_line_path_expected_and_found() {
+    let x = DataType::Tuple(vec![
+        DataType::Tensor(vec![]),
+        DataType::Tensor(vec![]),
+        DataType::list(DataType::Tensor(vec![2])),
+    ]);
+    let y = TargetType::Class(2);
+    let text =
+        "{\"x\": [1, 2, [[1, 0]]], \"y\": 0}\n{\"x\": [1, 2, [[1, 0], [1, 0, 0]]], \"y\": 0}\n";
+    let (at, m) = mismatch(text, &x, &y);
+    assert_eq!(at, Location::Line(2));
+    assert_eq!(m.path, "x[2][1]");
+    assert_eq!(m.expected, "R[2]");
+    assert_eq!(m.found, "an array of 3");
+
+    let tree = DataType::tree(DataType::Tensor(vec![1]));
+    let (_, m) = mismatch(
+        r#"{"x": {"node": [{"leaf": [[1]]}, {"leef": [[1]]}]}, "y": 0}"#,
+        &tree,
+        &y,
+    );
+    assert_eq!(m.path, "x.node[1]");
+    assert!(m.expected.starts_with("Tree(R[1])"), "{}", m.expected);
+    assert_eq!(m.found, "constructor `leef`");
+
+    let (_, m) = mismatch(r#"{"x": {"leaf": [[1]]}, "y": 2}"#, &tree, &y);
+    assert_eq!(
+        (m.path.as_str(), m.expected.as_str(), m.found.as_str()),
+        ("y", "a class in 0..2", "the number 2")
+    );
+
+    let (_, m) = mismatch(r#"{"x": {"leaf": [[1], [2]]}, "y": 0}"#, &tree, &y);
+    assert_eq!(m.expected, "1 argument(s) for `leaf`");
+}
+
+#[test]
+fn malformed_lines_are_syntax_errors() {
+    let x = DataType::Tensor(vec![]);
+    let y = TargetType::Class(2);
+    for (text, line) in [
+        ("{\"x\": 1, \"y\": 0}\n{\"x\": 1, \"y\"", 2),
+        ("[1, 0]", 1),
+        ("{\"x\": 1}", 1),
+        ("{\"x\": 1, \"y\": 0, \"z\": 3}", 1),
+    ] {
+        match parse(text, file(), &x, &y) {
+            Err(DataError::Syntax { at, .. }) => assert_eq!(at, Location::Line(line), "{text}"),
+            other => panic!("expected a syntax error for {text:?}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn loading_a_missing_file_is_an_io_error() {
+    let err = load(
+        Path::new("/nonexistent/train.jsonl"),
+        &DataType::Tensor(vec![]),
+        &TargetType::Class(2),
+    )
+    .expect_err("no such file");
+    assert!(matches!(err, DataError::Io { .. }));
+}
+
+#[test]
+fn error_messages_read_well() {
+    let x = DataType::list(DataType::Tensor(vec![2]));
+    let err = parse(
+        "{\"x\": [[1, 0], 3], \"y\": 0}",
+        file(),
+        &x,
+        &TargetType::Class(2),
+    )
+    .expect_err("bad");
+    assert_eq!(
+        err.to_string(),
+        "train.jsonl, line 1: at x[1]: expected R[2], found the number 3"
+    );
+}
