@@ -12,7 +12,9 @@ use std::path::PathBuf;
 
 use crate::value::{DataDecl, DataType, Example, Target, Value};
 
+pub mod csv;
 pub mod jsonl;
+pub mod npy;
 mod rng;
 pub mod splitmix;
 pub mod synthetic;
