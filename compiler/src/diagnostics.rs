@@ -1,0 +1,223 @@
+//! Diagnostics as data, and the only renderers: ariadne for people, JSON
+//! lines for editors.
+//!
+//! Every stage reports problems as `Diagnostic` values; nothing else in the
+//! compiler formats a message for the terminal or imports ariadne.
+
+use crate::source::Sources;
+use cdlc_grammar::Span;
+use std::fmt::Write as _;
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The program is wrong; `check` exits 1.
+    Error,
+    /// Worth knowing; `check` still exits 0.
+    Warning,
+}
+
+/// A labelled span: the first label of a diagnostic is the primary one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What this place has to do with the problem.
+    pub text: String,
+}
+
+/// One problem found in a program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The stable code, `E0301`, explained in `docs/errors.md`.
+    pub code: &'static str,
+    /// Lower case, no full stop: "shape mismatch in composition".
+    pub message: String,
+    /// The primary label first, then secondary ones.
+    pub labels: Vec<Label>,
+    /// Facts worth adding.
+    pub notes: Vec<String>,
+    /// An action the user can take.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with `code` and `message`, primary label at `span`.
+    pub fn error(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            labels: vec![Label {
+                span,
+                text: label.into(),
+            }],
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// A warning with `code` and `message`, primary label at `span`.
+    pub fn warning(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message, span, label)
+        }
+    }
+
+    /// Adds a secondary label.
+    pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
+        self
+    }
+
+    /// Sets the help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a note.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// The primary span.
+    pub fn span(&self) -> Span {
+        self.labels[0].span
+    }
+}
+
+/// A "did you mean" suggestion: the candidate closest to `name` by edit
+/// distance, if it is close enough to be a plausible typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Renders diagnostics for people, without colour when `color` is false.
+pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    use ariadne::{Config, IndexType, Label as ALabel, Report, ReportKind};
+    let mut out = Vec::new();
+    for d in diags {
+        let kind = match d.severity {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let primary = d.span();
+        let name = sources.name(primary.file).to_string();
+        let mut report = Report::build(kind, (name, primary.range()))
+            .with_config(
+                Config::default()
+                    .with_color(color)
+                    .with_index_type(IndexType::Byte),
+            )
+            .with_code(d.code)
+            .with_message(&d.message);
+        for (i, l) in d.labels.iter().enumerate() {
+            let mut label = ALabel::new((sources.name(l.span.file).to_string(), l.span.range()))
+                .with_message(&l.text)
+                .with_order(i as i32);
+            if i == 0 {
+                label = label.with_priority(1);
+            }
+            report = report.with_label(label);
+        }
+        for n in &d.notes {
+            report = report.with_note(n);
+        }
+        if let Some(h) = &d.help {
+            report = report.with_help(h);
+        }
+        let cache = ariadne::sources(sources.iter().map(|(n, t)| (n.to_string(), t.to_string())));
+        report
+            .finish()
+            .write(cache, &mut out)
+            .expect("writing to a Vec cannot fail");
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Renders diagnostics as JSON lines, one object per diagnostic.
+pub fn render_json(diags: &[Diagnostic], sources: &Sources) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let pos = |s: Span| {
+            let (line, column) = sources.line_col(s.file, s.start);
+            let (end_line, end_column) = sources.line_col(s.file, s.end);
+            (line, column, end_line, end_column)
+        };
+        let (line, column, end_line, end_column) = pos(d.span());
+        let labels: Vec<serde_json::Value> = d
+            .labels
+            .iter()
+            .map(|l| {
+                let (line, column, end_line, end_column) = pos(l.span);
+                serde_json::json!({
+                    "file": sources.name(l.span.file),
+                    "start": l.span.start,
+                    "end": l.span.end,
+                    "line": line,
+                    "column": column,
+                    "end_line": end_line,
+                    "end_column": end_column,
+                    "text": l.text,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "file": sources.name(d.span().file),
+            "code": d.code,
+            "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+            "message": d.message,
+            "start": d.span().start,
+            "end": d.span().end,
+            "line": line,
+            "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "labels": labels,
+            "notes": d.notes,
+            "help": d.help,
+        });
+        let _ = writeln!(out, "{value}");
+    }
+    out
+}

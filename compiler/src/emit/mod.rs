@@ -1,0 +1,3 @@
+//! Printers for the stages a user can look at with `--emit`.
+
+pub mod types;

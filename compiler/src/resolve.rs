@@ -1,0 +1,250 @@
+//! Loading and naming: parses the user's file and the standard library
+//! modules it imports (the prelude always), and builds the table of global
+//! names.
+//!
+//! Every item of every loaded file gets an `ItemId`. A name declared twice
+//! in one file is E0202; a user's declaration shadows one from the standard
+//! library (a Rust-style glob import). Local names (arguments, `let`s, size
+//! parameters) are bound by the checker, which walks the bodies.
+
+use crate::diagnostics::{Diagnostic, closest};
+use crate::source::{STDLIB, Sources, stdlib_module};
+use cdlc_grammar::ast::{self, ItemKind};
+use cdlc_grammar::{FileId, Ident, Span, SyntaxError};
+use indexmap::IndexMap;
+
+/// Index of an item in `Program::items`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemId(pub u32);
+
+/// A parsed file.
+#[derive(Debug)]
+pub struct ParsedFile {
+    /// Which source it is.
+    pub file: FileId,
+    /// Its syntax tree.
+    pub ast: ast::File,
+    /// `true` for the user's file, `false` for a standard library module.
+    pub is_user: bool,
+}
+
+/// Every item of the program with the table of global names.
+#[derive(Debug)]
+pub struct Program {
+    /// The parsed files, the user's first.
+    pub files: Vec<ParsedFile>,
+    /// Every item: (index into `files`, index into that file's items).
+    pub items: Vec<(usize, usize)>,
+    /// Global names in declaration order.
+    pub globals: IndexMap<String, ItemId>,
+}
+
+impl Program {
+    /// The syntax of an item.
+    pub fn item(&self, id: ItemId) -> &ast::Item {
+        let (f, i) = self.items[id.0 as usize];
+        &self.files[f].ast.items[i]
+    }
+
+    /// Whether the item is in the user's file.
+    pub fn is_user_item(&self, id: ItemId) -> bool {
+        self.files[self.items[id.0 as usize].0].is_user
+    }
+
+    /// All item ids in order.
+    pub fn item_ids(&self) -> impl Iterator<Item = ItemId> + use<> {
+        (0..self.items.len() as u32).map(ItemId)
+    }
+
+    /// Looks up a global name.
+    pub fn lookup(&self, name: &str) -> Option<ItemId> {
+        self.globals.get(name).copied()
+    }
+}
+
+/// The name an item declares, if it declares one.
+pub fn declared_name(item: &ast::Item) -> Option<&Ident> {
+    match &item.kind {
+        ItemKind::Const(c) => Some(&c.name),
+        ItemKind::Functor(f) => Some(&f.name),
+        ItemKind::Data(d) => Some(&d.name),
+        ItemKind::Group(g) => Some(&g.name),
+        ItemKind::Space(s) => Some(&s.name),
+        ItemKind::Def(d) => Some(&d.name),
+        ItemKind::Algebra(a) => Some(&a.name),
+        ItemKind::Coalgebra(c) => Some(&c.name),
+        ItemKind::Import(_) | ItemKind::Train(_) | ItemKind::Error => None,
+    }
+}
+
+/// Parses `user` (already added to `sources` as `user_file`) and every
+/// module it needs, and names the items.
+pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnostic>) -> Program {
+    let mut files = Vec::new();
+    let user_text = sources.text(user_file).to_string();
+    let (user_ast, errs) = cdlc_grammar::parse(user_file, &user_text);
+    diags.extend(errs.into_iter().map(syntax_diagnostic));
+    files.push(ParsedFile {
+        file: user_file,
+        ast: user_ast,
+        is_user: true,
+    });
+
+    // Load the prelude and, transitively, every imported module once.
+    let mut loaded: Vec<String> = Vec::new();
+    let mut queue: Vec<(String, Option<Span>)> = vec![("std.prelude".to_string(), None)];
+    let mut next = 0;
+    loop {
+        let imports: Vec<(String, Span)> = files[next..]
+            .iter()
+            .flat_map(|f| f.ast.items.iter())
+            .filter_map(|item| match &item.kind {
+                ItemKind::Import(path) => Some((
+                    path.iter()
+                        .map(|p| p.node.as_str())
+                        .collect::<Vec<_>>()
+                        .join("."),
+                    path[0].span.to(path[path.len() - 1].span),
+                )),
+                _ => None,
+            })
+            .collect();
+        next = files.len();
+        queue.extend(imports.into_iter().map(|(p, s)| (p, Some(s))));
+        if queue.is_empty() {
+            break;
+        }
+        for (path, span) in std::mem::take(&mut queue) {
+            if loaded.contains(&path) {
+                continue;
+            }
+            let Some(text) = stdlib_module(&path) else {
+                let span = span.expect("the prelude is always embedded");
+                let mut d = Diagnostic::error(
+                    "E0201",
+                    format!("unknown module `{path}`"),
+                    span,
+                    "no module of this name",
+                );
+                let names = STDLIB.iter().map(|(n, _)| *n);
+                d = match closest(&path, names) {
+                    Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                    None => d.with_help(format!(
+                        "the modules are: {}",
+                        STDLIB
+                            .iter()
+                            .map(|(n, _)| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                };
+                diags.push(d);
+                continue;
+            };
+            loaded.push(path.clone());
+            let file = sources.add(format!("<{path}>"), text);
+            let (ast, errs) = cdlc_grammar::parse(file, text);
+            diags.extend(errs.into_iter().map(syntax_diagnostic));
+            files.push(ParsedFile {
+                file,
+                ast,
+                is_user: false,
+            });
+        }
+        if next == files.len() {
+            break;
+        }
+    }
+
+    // Library modules first, so that the user's declarations shadow them.
+    let mut items = Vec::new();
+    let mut globals: IndexMap<String, ItemId> = IndexMap::new();
+    let order: Vec<usize> = (1..files.len()).chain(std::iter::once(0)).collect();
+    for fi in order {
+        for (ii, item) in files[fi].ast.items.iter().enumerate() {
+            let id = ItemId(items.len() as u32);
+            items.push((fi, ii));
+            let Some(name) = declared_name(item) else {
+                continue;
+            };
+            if let Some(prev) = globals.get(&name.node).copied() {
+                let (pf, pi) = items[prev.0 as usize];
+                if pf == fi {
+                    let prev_name = declared_name(&files[pf].ast.items[pi]).expect("named");
+                    diags.push(
+                        Diagnostic::error(
+                            "E0202",
+                            format!("`{}` is defined twice", name.node),
+                            name.span,
+                            "defined again here",
+                        )
+                        .with_label(prev_name.span, "first defined here")
+                        .with_help("rename one of the two definitions"),
+                    );
+                    continue;
+                }
+            }
+            globals.insert(name.node.clone(), id);
+        }
+    }
+    Program {
+        files,
+        items,
+        globals,
+    }
+}
+
+/// Turns a syntax error into an E01xx diagnostic.
+fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
+    match e {
+        SyntaxError::Unexpected {
+            found,
+            span,
+            expected,
+        } => {
+            let d = Diagnostic::error(
+                "E0101",
+                format!("unexpected {found}"),
+                span,
+                "unexpected here",
+            );
+            with_expected(d, &expected)
+        }
+        SyntaxError::UnexpectedEof { span, expected } => {
+            let d = Diagnostic::error(
+                "E0101",
+                "unexpected end of file",
+                span,
+                "the file ends here",
+            );
+            with_expected(d, &expected)
+        }
+        SyntaxError::UnterminatedString(span) => Diagnostic::error(
+            "E0102",
+            "unterminated string literal",
+            span,
+            "this string has no closing quote on its line",
+        )
+        .with_help("add `\"` at the end of the string"),
+        SyntaxError::UnexpectedChar(c, span) => Diagnostic::error(
+            "E0103",
+            format!("unexpected character `{c}`"),
+            span,
+            "no token starts with this character",
+        )
+        .with_help("remove it; the operators are `@ + - * / ^ >> => -> = : , ; . | ⊗ ⊕`"),
+    }
+}
+
+fn with_expected(d: Diagnostic, expected: &[String]) -> Diagnostic {
+    match expected.len() {
+        0 => d,
+        1 => d.with_help(format!("expected {}", expected[0])),
+        n if n <= 8 => d.with_help(format!("expected one of {}", expected.join(", "))),
+        _ => d.with_help(format!(
+            "expected one of {}, or {} others",
+            expected[..8].join(", "),
+            expected.len() - 8
+        )),
+    }
+}
