@@ -10,8 +10,8 @@ pub mod lexer;
 pub mod span;
 
 use ast::{BinOp, Expr, ExprKind};
-pub use lexer::{LexError, Token};
 use lalrpop_util::{ErrorRecovery, ParseError, lalrpop_mod};
+pub use lexer::{LexError, Token};
 pub use span::{FileId, Ident, Span, Spanned};
 
 lalrpop_mod!(
@@ -141,7 +141,8 @@ fn attach_docs(tree: &mut ast::File, docs: &[(Span, String)], src: &str) {
         let mut run_end: Option<u32> = None;
         while next_doc < docs.len() && docs[next_doc].0.end <= start {
             let (span, text) = &docs[next_doc];
-            let contiguous = run_end.is_some_and(|e| src[e as usize..span.start as usize].trim().is_empty());
+            let contiguous =
+                run_end.is_some_and(|e| src[e as usize..span.start as usize].trim().is_empty());
             if !contiguous {
                 run.clear();
             }

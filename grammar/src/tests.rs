@@ -28,7 +28,9 @@ fn missing_arrow_is_reported_with_the_expected_token() {
     let errs = errors_of(src);
     assert_eq!(errs.len(), 1, "{errs:?}");
     match &errs[0] {
-        SyntaxError::Unexpected { found, expected, .. } => {
+        SyntaxError::Unexpected {
+            found, expected, ..
+        } => {
             assert_eq!(found, "name `x`");
             assert!(expected.contains(&"`=>`".to_string()), "{expected:?}");
         }
@@ -38,7 +40,8 @@ fn missing_arrow_is_reported_with_the_expected_token() {
 
 #[test]
 fn independent_errors_are_all_reported() {
-    let src = "layer f(x: R[3]) -> R[3] { relu(x }\nconst n = 3\nlayer g(x: R[3]) -> R[3] { x + }\n";
+    let src =
+        "layer f(x: R[3]) -> R[3] { relu(x }\nconst n = 3\nlayer g(x: R[3]) -> R[3] { x + }\n";
     assert_eq!(errors_of(src).len(), 2);
 }
 
@@ -52,7 +55,10 @@ fn statement_then_parenthesis_needs_a_semicolon() {
 
 #[test]
 fn doc_comments_attach_to_the_next_item() {
-    let (file, errs) = parse(FileId(0), "/// One.\n/// Two.\nconst n = 3\n\n/// Three.\n\nconst m = 4\n");
+    let (file, errs) = parse(
+        FileId(0),
+        "/// One.\n/// Two.\nconst n = 3\n\n/// Three.\n\nconst m = 4\n",
+    );
     assert!(errs.is_empty());
     assert_eq!(file.items[0].doc, vec!["One.", "Two."]);
     assert_eq!(file.items[1].doc, vec!["Three."]);
