@@ -13,8 +13,10 @@
 pub mod builder;
 pub mod entity;
 pub mod infer;
+pub mod interp;
 pub mod ir;
 pub mod print;
+pub mod rng;
 pub mod verify;
 
 #[cfg(test)]

@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+use cdlc_runtime::value::{CtorDecl, DataDecl, DataType, Target, Tensor, Value};
 
 use crate::builder::FunctionBuilder;
-use crate::ir::{Basis, DataId, FuncId, LossKind, Module, Type, Value};
+use crate::ir::{Basis, DataId, FuncId, LossKind, Module, Type, Value as IrValue};
+use crate::rng::Rng;
 
 /// A model for the tests: a module, its forward function and its loss.
 pub struct TestModel {
@@ -68,7 +69,7 @@ pub fn vec_tree(module: &mut Module, d: usize) -> DataId {
 }
 
 /// `W @ x + b` with fresh parameters named `name.W`, `name.b`.
-pub fn dense(b: &mut FunctionBuilder, name: &str, n: usize, m: usize, x: Value) -> Value {
+pub fn dense(b: &mut FunctionBuilder, name: &str, n: usize, m: usize, x: IrValue) -> IrValue {
     let w = b.param(format!("{name}.W"), &[m, n]);
     let bias = b.param(format!("{name}.b"), &[m]);
     let y = b.matmul(w, x);
@@ -139,7 +140,13 @@ pub fn elman_model() -> TestModel {
 }
 
 /// `fold elman[d, h] (xs)`.
-pub fn elman_fold(b: &mut FunctionBuilder, list: DataId, xs: Value, d: usize, h: usize) -> Value {
+pub fn elman_fold(
+    b: &mut FunctionBuilder,
+    list: DataId,
+    xs: IrValue,
+    d: usize,
+    h: usize,
+) -> IrValue {
     let w = b.param("elman.W", &[h, h]);
     let u = b.param("elman.U", &[h, d]);
     let bias = b.param("elman.b", &[h]);
@@ -161,7 +168,7 @@ pub fn treenn_cases(
     b: &mut FunctionBuilder,
     k: usize,
     h: usize,
-) -> impl FnMut(&mut FunctionBuilder, usize, &[Value]) -> Value + use<> {
+) -> impl FnMut(&mut FunctionBuilder, usize, &[IrValue]) -> IrValue + use<> {
     let e = b.param("treenn.E", &[h, k]);
     let c = b.param("treenn.c", &[h]);
     let l = b.param("treenn.L", &[h, h]);
@@ -343,4 +350,75 @@ pub fn all_models() -> Vec<(&'static str, TestModel)> {
         ("basis", basis_model()),
         ("pairs", pair_model()),
     ]
+}
+
+/// Random parameters for every slot of a function, entries in [-0.8, 0.8).
+pub fn random_params(func: &crate::ir::Function, rng: &mut Rng) -> Vec<Tensor> {
+    func.params
+        .iter()
+        .map(|(_, p)| random_tensor(&p.shape, rng))
+        .collect()
+}
+
+/// A tensor with entries uniform in [-0.8, 0.8).
+pub fn random_tensor(shape: &[usize], rng: &mut Rng) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::new(
+        shape.to_vec(),
+        (0..n).map(|_| rng.range(-0.8, 0.8)).collect(),
+    )
+}
+
+/// A random input value of `ty`; lists have 1 to 4 elements, trees 1 to 5
+/// leaves in random shapes.
+pub fn random_value(module: &Module, ty: &Type, rng: &mut Rng) -> Value {
+    match ty {
+        Type::Tensor(s) => Value::Tensor(random_tensor(s, rng)),
+        Type::Tuple(ts) => Value::Tuple(ts.iter().map(|t| random_value(module, t, rng)).collect()),
+        Type::Data(d) => {
+            if let Some(elem) = module.list_element(*d) {
+                let n = 1 + rng.below(4);
+                Value::list((0..n).map(|_| random_value(module, elem, rng)).collect())
+            } else if let Some(leaf) = module.tree_leaf(*d) {
+                let n = 1 + rng.below(5);
+                random_tree(module, leaf, n, rng)
+            } else {
+                panic!("no generator for {ty:?}")
+            }
+        }
+        other => panic!("no generator for {other:?}"),
+    }
+}
+
+/// A tree of `n` leaves, split (j, n − j) with j uniform in 1..n−1.
+pub fn random_tree(module: &Module, leaf: &Type, n: usize, rng: &mut Rng) -> Value {
+    if n == 1 {
+        return Value::leaf(random_value(module, leaf, rng));
+    }
+    let j = 1 + rng.below(n - 1);
+    let l = random_tree(module, leaf, j, rng);
+    let r = random_tree(module, leaf, n - j, rng);
+    Value::node(l, r)
+}
+
+/// A random target for an output of type `out` under `loss`; `positions`
+/// says how many positions a `Seq` output has.
+pub fn random_target(loss: LossKind, out: &Type, positions: usize, rng: &mut Rng) -> Target {
+    match (loss, out) {
+        (_, Type::Seq(elem)) => Target::Seq(
+            (0..positions)
+                .map(|_| random_target(loss, elem, 0, rng))
+                .collect(),
+        ),
+        (LossKind::CrossEntropy, Type::Tensor(s)) => Target::Class(rng.below(s[0])),
+        (LossKind::BinaryCrossEntropy, Type::Tensor(s)) => {
+            let n = s.iter().product();
+            Target::Tensor(Tensor::new(
+                s.clone(),
+                (0..n).map(|_| rng.uniform()).collect(),
+            ))
+        }
+        (LossKind::Mse, Type::Tensor(s)) => Target::Tensor(random_tensor(s, rng)),
+        _ => panic!("no target for {out:?}"),
+    }
 }

@@ -1,0 +1,748 @@
+//! The reference interpreter: runs forward and training functions on
+//! examples, in f64 or f32.
+//!
+//! It is the oracle for the JIT, so it is written to be obviously right, not
+//! fast: every value of a function lives in one environment indexed by
+//! value, blocks run their ops in order, and a fold first lays out the
+//! concrete structure's nodes children-before-parents (iteratively, so long
+//! lists do not exhaust the stack) and then runs one case region per node.
+//! Functions must have passed the verifier; the only errors reported here
+//! are about the data (an input that does not fit its type, an empty list
+//! split by halves, a target of the wrong length).
+
+mod kernels;
+mod scalar;
+
+use std::fmt;
+use std::rc::Rc;
+
+use cdlc_runtime::value::{Example, Target, Tensor, Value as Data};
+
+use crate::ir::{
+    Block, Field, FoldBackwardOp, FoldOp, FuncId, Function, Module, Op, Source, Split, Type,
+    UnfoldBackwardOp, UnfoldOp, Value,
+};
+use kernels::TargetRef;
+pub use scalar::{Array, Scalar};
+
+/// A run-time value of the interpreter.
+#[derive(Clone, Debug)]
+pub enum IVal<T> {
+    /// A tensor.
+    Tensor(Array<T>),
+    /// A tuple.
+    Tuple(Vec<IVal<T>>),
+    /// An input structure, as loaded.
+    Data(Rc<Data>),
+    /// The outputs of an unfold (or their cotangents, or per-position
+    /// targets).
+    Seq(Vec<IVal<T>>),
+    /// A class index.
+    Class(usize),
+    /// A recording recursion op's tape.
+    Tape(Rc<Tape<T>>),
+}
+
+/// What a recording recursion op saves for its backward op.
+#[derive(Clone, Debug)]
+pub enum Tape<T> {
+    /// A fold's nodes, children before parents (the root last).
+    Fold(Vec<TapeNode<T>>),
+    /// An unfold's step arguments, first step first.
+    Unfold(Vec<Vec<IVal<T>>>),
+}
+
+/// One node of a recorded fold.
+#[derive(Clone, Debug)]
+pub struct TapeNode<T> {
+    /// Which case region ran.
+    pub ctor: usize,
+    /// The region's arguments.
+    pub args: Vec<IVal<T>>,
+    /// The tape indices of the children, in field order.
+    pub children: Vec<usize>,
+}
+
+/// A problem with the data a function was run on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InterpError {
+    /// An input does not match its declared type.
+    Input {
+        /// What was expected and found.
+        message: String,
+    },
+    /// A target does not match the loss's target type.
+    Target {
+        /// What was expected and found.
+        message: String,
+    },
+    /// `hylo ... by halves` was given an empty list.
+    EmptyHalves,
+}
+
+impl fmt::Display for InterpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InterpError::Input { message } => write!(f, "input does not fit the model: {message}"),
+            InterpError::Target { message } => write!(f, "target does not fit the loss: {message}"),
+            InterpError::EmptyHalves => write!(f, "`by halves` cannot split an empty list"),
+        }
+    }
+}
+
+impl std::error::Error for InterpError {}
+
+fn input_error<R>(message: String) -> Result<R, InterpError> {
+    Err(InterpError::Input { message })
+}
+
+/// Runs `func` on parameter values and input values, in `T`.
+pub fn run<T: Scalar>(
+    module: &Module,
+    func: FuncId,
+    params: &[Array<T>],
+    inputs: Vec<IVal<T>>,
+) -> Result<IVal<T>, InterpError> {
+    let f = &module.functions[func];
+    assert_eq!(params.len(), f.params.len(), "one value per parameter slot");
+    for (p, (_, decl)) in params.iter().zip(f.params.iter()) {
+        assert_eq!(
+            p.shape, decl.shape,
+            "parameter `{}` has the wrong shape",
+            decl.name
+        );
+    }
+    let mut eval = Eval {
+        module,
+        func: f,
+        params,
+        inputs,
+        env: vec![None; f.values.len()],
+    };
+    eval.block(f.entry, Vec::new())
+}
+
+/// Runs the forward function `func` on one example input `x` in f64 and
+/// returns its output (a `List` output as a `nil`/`cons` chain).
+pub fn forward(
+    module: &Module,
+    func: FuncId,
+    params: &[Tensor],
+    x: &Data,
+) -> Result<Data, InterpError> {
+    forward_as::<f64>(module, func, params, x)
+}
+
+/// `forward`, computing in `T`.
+pub fn forward_as<T: Scalar>(
+    module: &Module,
+    func: FuncId,
+    params: &[Tensor],
+    x: &Data,
+) -> Result<Data, InterpError> {
+    let f = &module.functions[func];
+    let inputs = example_inputs(f, f.inputs.len(), x)?;
+    let params: Vec<Array<T>> = params.iter().map(Array::from_tensor).collect();
+    Ok(to_data(&run(module, func, &params, inputs)?))
+}
+
+/// The mean loss over `batch` and the mean gradient of every parameter slot,
+/// from the training function `train` (made by `autodiff::differentiate`),
+/// in f64. An empty batch gives loss 0 and zero gradients.
+pub fn loss_and_grad(
+    module: &Module,
+    train: FuncId,
+    params: &[Tensor],
+    batch: &[Example],
+) -> Result<(f64, Vec<Tensor>), InterpError> {
+    loss_and_grad_as::<f64>(module, train, params, batch)
+}
+
+/// `loss_and_grad`, computing in `T` (results are converted to f64).
+pub fn loss_and_grad_as<T: Scalar>(
+    module: &Module,
+    train: FuncId,
+    params: &[Tensor],
+    batch: &[Example],
+) -> Result<(f64, Vec<Tensor>), InterpError> {
+    let f = &module.functions[train];
+    let arrays: Vec<Array<T>> = params.iter().map(Array::from_tensor).collect();
+    let mut loss = 0.0;
+    let mut grads: Vec<Tensor> = params
+        .iter()
+        .map(|p| Tensor::zeros(p.shape.clone()))
+        .collect();
+    for ex in batch {
+        let n_x = f.inputs.len() - 1;
+        let mut inputs = example_inputs(f, n_x, &ex.x)?;
+        inputs.push(target_value(&f.inputs[n_x], &ex.y)?);
+        let out = run(module, train, &arrays, inputs)?;
+        let IVal::Tuple(parts) = out else {
+            panic!(
+                "internal error: training function `{}` does not return a tuple",
+                f.name
+            );
+        };
+        let mut parts = parts.into_iter();
+        loss += as_array(&parts.next().expect("the loss comes first")).data[0].to_f64();
+        for (g, part) in grads.iter_mut().zip(parts) {
+            for (acc, x) in g.data.iter_mut().zip(&as_array(&part).data) {
+                *acc += x.to_f64();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let n = batch.len() as f64;
+        loss /= n;
+        for g in &mut grads {
+            g.data.iter_mut().for_each(|x| *x /= n);
+        }
+    }
+    Ok((loss, grads))
+}
+
+/// Splits an example's `x` over the function's first `n` inputs: the value
+/// itself for one input, the components of a tuple for several.
+fn example_inputs<T: Scalar>(
+    f: &Function,
+    n: usize,
+    x: &Data,
+) -> Result<Vec<IVal<T>>, InterpError> {
+    if n == 1 {
+        return Ok(vec![to_ival(&f.inputs[0], x)?]);
+    }
+    match x {
+        Data::Tuple(xs) if xs.len() == n => f.inputs[..n]
+            .iter()
+            .zip(xs)
+            .map(|(t, x)| to_ival(t, x))
+            .collect(),
+        _ => input_error(format!("expected a tuple of {n} inputs")),
+    }
+}
+
+/// Converts an input value to the interpreter's form, checking its type.
+/// Structures are checked when a fold walks them.
+pub fn to_ival<T: Scalar>(ty: &Type, x: &Data) -> Result<IVal<T>, InterpError> {
+    match (ty, x) {
+        (Type::Tensor(s), Data::Tensor(t)) if t.shape == *s => {
+            Ok(IVal::Tensor(Array::from_tensor(t)))
+        }
+        (Type::Tuple(ts), Data::Tuple(xs)) if ts.len() == xs.len() => ts
+            .iter()
+            .zip(xs)
+            .map(|(t, x)| to_ival(t, x))
+            .collect::<Result<_, _>>()
+            .map(IVal::Tuple),
+        (Type::Data(_), Data::Node { .. }) => Ok(IVal::Data(Rc::new(x.clone()))),
+        _ => input_error(format!("expected a value of type {ty:?}, found {x:?}")),
+    }
+}
+
+fn target_value<T: Scalar>(ty: &Type, y: &Target) -> Result<IVal<T>, InterpError> {
+    let bad = || {
+        Err(InterpError::Target {
+            message: format!("expected {ty:?}, found {y:?}"),
+        })
+    };
+    match (ty, y) {
+        (Type::Class(n), Target::Class(c)) if c < n => Ok(IVal::Class(*c)),
+        (Type::Tensor(s), Target::Tensor(t)) if t.shape == *s => {
+            Ok(IVal::Tensor(Array::from_tensor(t)))
+        }
+        (Type::Seq(t), Target::Seq(ys)) => ys
+            .iter()
+            .map(|y| target_value(t, y))
+            .collect::<Result<_, _>>()
+            .map(IVal::Seq),
+        _ => bad(),
+    }
+}
+
+/// Converts an interpreter value back to a runtime value.
+pub fn to_data<T: Scalar>(v: &IVal<T>) -> Data {
+    match v {
+        IVal::Tensor(a) => Data::Tensor(a.to_tensor()),
+        IVal::Tuple(vs) => Data::Tuple(vs.iter().map(to_data).collect()),
+        IVal::Data(d) => (**d).clone(),
+        IVal::Seq(vs) => Data::list(vs.iter().map(to_data).collect()),
+        IVal::Class(c) => Data::Tensor(Tensor::scalar(*c as f64)),
+        IVal::Tape(_) => panic!("internal error: a tape is not a runtime value"),
+    }
+}
+
+fn as_array<T: Scalar>(v: &IVal<T>) -> &Array<T> {
+    match v {
+        IVal::Tensor(a) => a,
+        other => panic!("internal error: expected a tensor, found {other:?}"),
+    }
+}
+
+/// Zeros of a tensor or tuple-of-tensors type.
+fn zeros_of<T: Scalar>(ty: &Type) -> IVal<T> {
+    match ty {
+        Type::Tensor(s) => IVal::Tensor(Array::zeros(s)),
+        Type::Tuple(ts) => IVal::Tuple(ts.iter().map(zeros_of).collect()),
+        other => panic!("internal error: no zeros of type {other:?}"),
+    }
+}
+
+/// `a + b` of two cotangents of the same tensor or tuple type.
+fn add_vals<T: Scalar>(a: &IVal<T>, b: &IVal<T>) -> IVal<T> {
+    match (a, b) {
+        (IVal::Tensor(x), IVal::Tensor(y)) => {
+            IVal::Tensor(kernels::binary(crate::ir::BinOp::Add, x, y))
+        }
+        (IVal::Tuple(xs), IVal::Tuple(ys)) => {
+            IVal::Tuple(xs.iter().zip(ys).map(|(x, y)| add_vals(x, y)).collect())
+        }
+        _ => panic!("internal error: adding cotangents of different types"),
+    }
+}
+
+/// An argument of a fold node before the children have run.
+enum Slot<T> {
+    Plain(IVal<T>),
+    Child(usize),
+}
+
+/// A node of the structure a fold walks, children before parents.
+struct PlanNode<T> {
+    ctor: usize,
+    slots: Vec<Slot<T>>,
+}
+
+struct Eval<'a, T> {
+    module: &'a Module,
+    func: &'a Function,
+    params: &'a [Array<T>],
+    inputs: Vec<IVal<T>>,
+    env: Vec<Option<IVal<T>>>,
+}
+
+impl<T: Scalar> Eval<'_, T> {
+    fn val(&self, v: Value) -> &IVal<T> {
+        self.env[crate::entity::EntityRef::index(v)]
+            .as_ref()
+            .expect("verified: values are defined before use")
+    }
+
+    fn arr(&self, v: Value) -> &Array<T> {
+        as_array(self.val(v))
+    }
+
+    fn set(&mut self, v: Value, x: IVal<T>) {
+        self.env[crate::entity::EntityRef::index(v)] = Some(x);
+    }
+
+    fn block(&mut self, b: Block, args: Vec<IVal<T>>) -> Result<IVal<T>, InterpError> {
+        let data = &self.func.blocks[b];
+        for (&a, x) in data.args.iter().zip(args) {
+            self.set(a, x);
+        }
+        for &v in &data.insts {
+            let op = self.func.op(v).expect("verified: insts are ops");
+            let x = self.op(op)?;
+            self.set(v, x);
+        }
+        let r = data.result.expect("verified: blocks have results");
+        Ok(self.val(r).clone())
+    }
+
+    fn op(&mut self, op: &Op) -> Result<IVal<T>, InterpError> {
+        let t = |a: Array<T>| Ok(IVal::Tensor(a));
+        match op {
+            Op::Param(p) => t(self.params[crate::entity::EntityRef::index(*p)].clone()),
+            Op::Input(i) => Ok(self.inputs[*i as usize].clone()),
+            Op::Const(c) => t(Array::from_tensor(c)),
+            Op::Zeros(ty) => Ok(zeros_of(ty)),
+            Op::Binary(o, a, b) => t(kernels::binary(*o, self.arr(*a), self.arr(*b))),
+            Op::Unary(o, x) => t(self.arr(*x).map(|v| kernels::unary(*o, v))),
+            Op::Contract { a, b, axes } => t(kernels::contract(
+                self.arr(*a),
+                self.arr(*b),
+                *axes as usize,
+            )),
+            Op::Permute { x, perm } => t(kernels::permute(self.arr(*x), perm)),
+            Op::Reduce { op, x, axis } => t(kernels::reduce(*op, self.arr(*x), *axis)),
+            Op::Expand { x, axis, n } => {
+                t(kernels::expand(self.arr(*x), *axis as usize, *n as usize))
+            }
+            Op::BroadcastTo { x, shape } => t(kernels::broadcast_to(self.arr(*x), shape)),
+            Op::SumTo { x, shape } => t(kernels::sum_to(self.arr(*x), shape)),
+            Op::Softmax(x) => t(kernels::softmax(self.arr(*x))),
+            Op::LogSoftmax(x) => t(kernels::log_softmax(self.arr(*x))),
+            Op::Norm { x, keep } => t(kernels::norm(self.arr(*x), *keep as usize)),
+            Op::NormGrad { x, y, g } => {
+                t(kernels::norm_grad(self.arr(*x), self.arr(*y), self.arr(*g)))
+            }
+            Op::MaxGrad { x, g, axis } => t(kernels::max_grad(self.arr(*x), self.arr(*g), *axis)),
+            Op::Concat(a, b) => {
+                let (a, b) = (self.arr(*a), self.arr(*b));
+                let data = a.data.iter().chain(&b.data).copied().collect();
+                t(Array::new(vec![a.data.len() + b.data.len()], data))
+            }
+            Op::Slice { x, start, len } => {
+                let (s, n) = (*start as usize, *len as usize);
+                t(Array::new(vec![n], self.arr(*x).data[s..s + n].to_vec()))
+            }
+            Op::Tuple(vs) => Ok(IVal::Tuple(
+                vs.iter().map(|v| self.val(*v).clone()).collect(),
+            )),
+            Op::Get(v, i) => match self.val(*v) {
+                IVal::Tuple(xs) => Ok(xs[*i as usize].clone()),
+                other => panic!("internal error: get of a non-tuple {other:?}"),
+            },
+            Op::BasisExpand { coeffs, basis } => {
+                let b = &self.module.bases[*basis];
+                t(kernels::basis_expand(
+                    self.arr(*coeffs),
+                    &b.elements,
+                    &b.shape,
+                ))
+            }
+            Op::BasisProject { x, basis } => t(kernels::basis_project(
+                self.arr(*x),
+                &self.module.bases[*basis].elements,
+            )),
+            Op::Loss { kind, out, target } => {
+                let (l, _) = self.loss(*kind, *out, *target)?;
+                t(Array::scalar(l))
+            }
+            Op::LossGrad {
+                kind,
+                out,
+                target,
+                seed,
+            } => {
+                let (_, g) = self.loss(*kind, *out, *target)?;
+                let s = IVal::Tensor(self.arr(*seed).clone());
+                Ok(scale(&g, &s))
+            }
+            Op::Fold(f) => self.fold(f),
+            Op::FoldBackward(f) => self.fold_backward(f),
+            Op::Unfold(u) => self.unfold(u),
+            Op::UnfoldBackward(u) => self.unfold_backward(u),
+        }
+    }
+
+    /// The loss of one example and its gradient with respect to `out`; a
+    /// sequence's loss is the mean over positions (0 when empty).
+    fn loss(
+        &self,
+        kind: crate::ir::LossKind,
+        out: Value,
+        target: Value,
+    ) -> Result<(T, IVal<T>), InterpError> {
+        fn one<T: Scalar>(kind: crate::ir::LossKind, out: &IVal<T>, y: &IVal<T>) -> (T, IVal<T>) {
+            let target = match y {
+                IVal::Class(c) => TargetRef::Class(*c),
+                IVal::Tensor(a) => TargetRef::Tensor(a),
+                other => panic!("internal error: target {other:?}"),
+            };
+            let (l, g) = kernels::loss(kind, as_array(out), target);
+            (l, IVal::Tensor(g))
+        }
+        match (self.val(out), self.val(target)) {
+            (IVal::Seq(outs), IVal::Seq(ys)) => {
+                if outs.len() != ys.len() {
+                    return Err(InterpError::Target {
+                        message: format!("{} outputs but {} targets", outs.len(), ys.len()),
+                    });
+                }
+                let n = T::from_f64(outs.len().max(1) as f64);
+                let mut total = T::zero();
+                let mut grads = Vec::with_capacity(outs.len());
+                for (o, y) in outs.iter().zip(ys) {
+                    let (l, g) = one(kind, o, y);
+                    total = total + l;
+                    grads.push(scale(&g, &IVal::Tensor(Array::scalar(T::one() / n))));
+                }
+                Ok((total / n, IVal::Seq(grads)))
+            }
+            (o, y) => Ok(one(kind, o, y)),
+        }
+    }
+
+    fn fold(&mut self, f: &FoldOp) -> Result<IVal<T>, InterpError> {
+        let IVal::Data(input) = self.val(f.input).clone() else {
+            panic!("internal error: fold input is not a structure");
+        };
+        let plan = match f.split {
+            Split::Structure => plan_structure(self.module, f.data, &input)?,
+            Split::Halves => plan_halves(self.module, f.data, &input)?,
+        };
+        let mut carriers: Vec<Option<IVal<T>>> = Vec::with_capacity(plan.len());
+        let mut tape = Vec::new();
+        for node in plan {
+            let mut children = Vec::new();
+            let args: Vec<IVal<T>> = node
+                .slots
+                .into_iter()
+                .map(|s| match s {
+                    Slot::Plain(x) => x,
+                    Slot::Child(c) => {
+                        children.push(c);
+                        carriers[c]
+                            .take()
+                            .expect("each child is used once, after it ran")
+                    }
+                })
+                .collect();
+            let r = self.block(f.cases[node.ctor], args.clone())?;
+            if f.record {
+                tape.push(TapeNode {
+                    ctor: node.ctor,
+                    args,
+                    children,
+                });
+            }
+            carriers.push(Some(r));
+        }
+        let root = carriers.pop().flatten().expect("a structure has a root");
+        Ok(if f.record {
+            IVal::Tuple(vec![root, IVal::Tape(Rc::new(Tape::Fold(tape)))])
+        } else {
+            root
+        })
+    }
+
+    fn fold_backward(&mut self, f: &FoldBackwardOp) -> Result<IVal<T>, InterpError> {
+        let IVal::Tape(tape) = self.val(f.tape).clone() else {
+            panic!("internal error: fold_backward without a tape");
+        };
+        let Tape::Fold(nodes) = &*tape else {
+            panic!("internal error: fold_backward given an unfold's tape");
+        };
+        let mut acc: Vec<IVal<T>> = f
+            .captures
+            .iter()
+            .map(|c| zeros_of(&self.func.types[*c]))
+            .collect();
+        let mut cts: Vec<Option<IVal<T>>> = vec![None; nodes.len()];
+        if let Some(last) = cts.last_mut() {
+            *last = Some(self.val(f.cotangent).clone());
+        }
+        // Parents come after their children on the tape, so walking it
+        // backwards visits every parent before its children.
+        for (i, node) in nodes.iter().enumerate().rev() {
+            let mut args = node.args.clone();
+            args.push(cts[i].take().expect("a node's parent ran before it"));
+            let IVal::Tuple(parts) = self.block(f.cases[node.ctor], args)? else {
+                panic!("internal error: a backward region yields a tuple");
+            };
+            let (dchildren, dcaps) = parts.split_at(node.children.len());
+            for (&c, d) in node.children.iter().zip(dchildren) {
+                cts[c] = Some(d.clone());
+            }
+            for (a, d) in acc.iter_mut().zip(dcaps) {
+                *a = add_vals(a, d);
+            }
+        }
+        Ok(IVal::Tuple(acc))
+    }
+
+    fn unfold(&mut self, u: &UnfoldOp) -> Result<IVal<T>, InterpError> {
+        let inputs: Vec<Option<IVal<T>>> = match u.source {
+            Source::Over(xs) => {
+                let IVal::Data(list) = self.val(xs).clone() else {
+                    panic!("internal error: unfold over a non-structure");
+                };
+                let Type::Data(d) = &self.func.types[xs] else {
+                    panic!("internal error: unfold over a non-structure");
+                };
+                let elem = self.module.list_element(*d).expect("verified: a list type");
+                list_elements(elem, &list)?.into_iter().map(Some).collect()
+            }
+            Source::Take(k) => vec![None; k as usize],
+        };
+        let mut state = self.val(u.init).clone();
+        let mut outs = Vec::with_capacity(inputs.len());
+        let mut tape = Vec::new();
+        for x in inputs {
+            let mut args = vec![state];
+            args.extend(x);
+            let r = self.block(u.body, args.clone())?;
+            let IVal::Tuple(mut pair) = r else {
+                panic!("internal error: a step yields a pair");
+            };
+            state = pair.pop().expect("a pair");
+            outs.push(pair.pop().expect("a pair"));
+            if u.record {
+                tape.push(args);
+            }
+        }
+        let seq = IVal::Seq(outs);
+        Ok(if u.record {
+            IVal::Tuple(vec![seq, IVal::Tape(Rc::new(Tape::Unfold(tape)))])
+        } else {
+            seq
+        })
+    }
+
+    fn unfold_backward(&mut self, u: &UnfoldBackwardOp) -> Result<IVal<T>, InterpError> {
+        let IVal::Tape(tape) = self.val(u.tape).clone() else {
+            panic!("internal error: unfold_backward without a tape");
+        };
+        let Tape::Unfold(steps) = &*tape else {
+            panic!("internal error: unfold_backward given a fold's tape");
+        };
+        let IVal::Seq(douts) = self.val(u.cotangent).clone() else {
+            panic!("internal error: unfold_backward cotangent is not a sequence");
+        };
+        assert_eq!(
+            douts.len(),
+            steps.len(),
+            "internal error: one cotangent per step"
+        );
+        let mut acc: Vec<IVal<T>> = u
+            .captures
+            .iter()
+            .map(|c| zeros_of(&self.func.types[*c]))
+            .collect();
+        // The final state is not an output, so its cotangent is zero.
+        let mut dnext = zeros_of(&u.state);
+        for (args, dout) in steps.iter().zip(douts).rev() {
+            let mut args = args.clone();
+            args.push(dout);
+            args.push(dnext);
+            let IVal::Tuple(mut parts) = self.block(u.body, args)? else {
+                panic!("internal error: a backward step yields a tuple");
+            };
+            let dcaps = parts.split_off(1);
+            dnext = parts.pop().expect("the state's cotangent comes first");
+            for (a, d) in acc.iter_mut().zip(&dcaps) {
+                *a = add_vals(a, d);
+            }
+        }
+        let mut out = vec![dnext];
+        out.extend(acc);
+        Ok(IVal::Tuple(out))
+    }
+}
+
+/// `s * g` for a scalar `s` and a tensor or sequence of tensors `g`.
+fn scale<T: Scalar>(g: &IVal<T>, s: &IVal<T>) -> IVal<T> {
+    match g {
+        IVal::Tensor(a) => IVal::Tensor(kernels::binary(crate::ir::BinOp::Mul, a, as_array(s))),
+        IVal::Seq(gs) => IVal::Seq(gs.iter().map(|g| scale(g, s)).collect()),
+        other => panic!("internal error: scaling {other:?}"),
+    }
+}
+
+/// Converts a plain field of a structure to the interpreter's form.
+fn plain<T: Scalar>(ty: &Type, x: &Data) -> Result<IVal<T>, InterpError> {
+    to_ival(ty, x)
+}
+
+/// Lays out the nodes of `root` (of data type `data`) children before
+/// parents, checking each against the declaration.
+fn plan_structure<T: Scalar>(
+    module: &Module,
+    data: crate::ir::DataId,
+    root: &Data,
+) -> Result<Vec<PlanNode<T>>, InterpError> {
+    let def = &module.data[data];
+    let mut plan = Vec::new();
+    // Indices of finished nodes, in the order they finished.
+    let mut done: Vec<usize> = Vec::new();
+    let mut stack: Vec<(&Data, bool)> = vec![(root, false)];
+    while let Some((node, expanded)) = stack.pop() {
+        let Data::Node { ctor, fields } = node else {
+            return input_error(format!("expected a {} node, found {node:?}", def.decl.name));
+        };
+        let Some(cdef) = def.ctors.get(*ctor as usize) else {
+            return input_error(format!("{} has no constructor {ctor}", def.decl.name));
+        };
+        if fields.len() != cdef.fields.len() {
+            return input_error(format!(
+                "constructor `{}` has {} fields, found {}",
+                cdef.name,
+                cdef.fields.len(),
+                fields.len()
+            ));
+        }
+        let recs: Vec<&Data> = cdef
+            .fields
+            .iter()
+            .zip(fields)
+            .filter(|(f, _)| matches!(f, Field::Rec))
+            .map(|(_, x)| x)
+            .collect();
+        if !expanded {
+            stack.push((node, true));
+            stack.extend(recs.into_iter().rev().map(|c| (c, false)));
+            continue;
+        }
+        let mut children = done.split_off(done.len() - recs.len()).into_iter();
+        let slots = cdef
+            .fields
+            .iter()
+            .zip(fields)
+            .map(|(f, x)| match f {
+                Field::Rec => Ok(Slot::Child(
+                    children.next().expect("one per recursive field"),
+                )),
+                Field::Plain(t) => plain(t, x).map(Slot::Plain),
+            })
+            .collect::<Result<_, _>>()?;
+        plan.push(PlanNode {
+            ctor: *ctor as usize,
+            slots,
+        });
+        done.push(plan.len() - 1);
+    }
+    Ok(plan)
+}
+
+/// The elements of a list, converted to `elem`.
+fn list_elements<T: Scalar>(elem: &Type, list: &Data) -> Result<Vec<IVal<T>>, InterpError> {
+    let Some(items) = list.as_list() else {
+        return input_error(format!("expected a list, found {list:?}"));
+    };
+    items.into_iter().map(|x| plain(elem, x)).collect()
+}
+
+/// Lays out the tree that `halves` unfolds from a list, children before
+/// parents: one element gives `leaf`, n > 1 gives `node` of the first
+/// ⌊n/2⌋ elements and the rest.
+fn plan_halves<T: Scalar>(
+    module: &Module,
+    tree: crate::ir::DataId,
+    list: &Data,
+) -> Result<Vec<PlanNode<T>>, InterpError> {
+    let leaf = module.tree_leaf(tree).expect("verified: a TreeF algebra");
+    let mut items: Vec<Option<IVal<T>>> =
+        list_elements(leaf, list)?.into_iter().map(Some).collect();
+    if items.is_empty() {
+        return Err(InterpError::EmptyHalves);
+    }
+    fn split<T>(
+        items: &mut [Option<IVal<T>>],
+        offset: usize,
+        plan: &mut Vec<PlanNode<T>>,
+    ) -> usize {
+        if items.len() == 1 {
+            let x = items[0].take().expect("each element is used once");
+            plan.push(PlanNode {
+                ctor: 0,
+                slots: vec![Slot::Plain(x)],
+            });
+        } else {
+            let (l, r) = items.split_at_mut(items.len() / 2);
+            let li = split(l, offset, plan);
+            let ri = split(r, offset + l.len(), plan);
+            plan.push(PlanNode {
+                ctor: 1,
+                slots: vec![Slot::Child(li), Slot::Child(ri)],
+            });
+        }
+        plan.len() - 1
+    }
+    let mut plan = Vec::new();
+    split(&mut items, 0, &mut plan);
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests;
