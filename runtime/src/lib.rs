@@ -7,4 +7,5 @@ pub mod data;
 pub mod float;
 pub mod loss;
 pub mod optim;
+pub mod schedule;
 pub mod value;

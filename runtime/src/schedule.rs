@@ -1,0 +1,319 @@
+//! Level schedules: how a batch of lists or trees is folded in batched steps.
+//!
+//! A fold visits a node after its recursive children. Grouping the nodes of
+//! a whole batch by *height* (leaves and `nil` have height 0, a node
+//! `1 + max(height of its recursive children)`) gives an order in which one
+//! batched kernel call per (height, constructor) pair suffices: every node
+//! of height `h` only needs results of heights below `h`.
+//!
+//! The schedule numbers every node of the batch globally, height by height,
+//! and within a height constructor by constructor (in declaration order),
+//! and within a group in post-order of the batch (example by example). So
+//! each group's nodes are a contiguous range of numbers, every child's
+//! number is below its parent's, and a kernel can keep the fold's results
+//! in one array indexed by node number. For each node the schedule lists
+//! the numbers of its recursive children and references to its other
+//! fields (the values the algebra reads, such as a list element).
+//!
+//! A field is recursive when its type is exactly `X` (`Rec(0)`). A field
+//! that mentions `X` under another data type (a rose tree's `List(X)`) is
+//! not scheduled here and is reported as `ScheduleError::NestedRecursion`.
+//!
+//! Building a schedule takes time linear in the number of nodes, never
+//! recurses (a list of a million elements is fine), and allocates a fixed
+//! number of flat vectors, none per node.
+
+use crate::value::{DataDecl, DataType, Value};
+
+#[cfg(test)]
+mod tests;
+
+/// The level schedule of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule<'a> {
+    /// `levels[h]` holds the nodes of height `h`.
+    pub levels: Vec<Level<'a>>,
+    /// The number of each example's root, in batch order.
+    pub roots: Vec<u32>,
+    /// The number of nodes in the batch.
+    pub num_nodes: usize,
+}
+
+/// The nodes of one height.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Level<'a> {
+    /// One group per constructor that occurs at this height, in declaration
+    /// order.
+    pub groups: Vec<Group<'a>>,
+}
+
+/// The nodes of one height built with one constructor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group<'a> {
+    /// The constructor's index.
+    pub ctor: u32,
+    /// The number of the group's first node; its nodes are numbered
+    /// `first .. first + len`.
+    pub first: u32,
+    /// How many nodes the group has.
+    pub len: usize,
+    /// How many recursive children each node has.
+    pub rec_arity: usize,
+    /// The children's numbers, `len * rec_arity` of them: node `i`'s `r`-th
+    /// recursive child is `children[i * rec_arity + r]`.
+    pub children: Vec<u32>,
+    /// How many non-recursive fields each node has.
+    pub field_arity: usize,
+    /// The non-recursive fields, `len * field_arity` of them, in field
+    /// order: node `i`'s `f`-th is `fields[i * field_arity + f]`.
+    pub fields: Vec<&'a Value>,
+    /// The example (index in the batch) each node belongs to.
+    pub examples: Vec<u32>,
+}
+
+/// Why a batch cannot be scheduled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The type is not an inductive data type.
+    #[error("only values of a data type can be scheduled, not {ty}")]
+    NotData {
+        /// The type given.
+        ty: String,
+    },
+    /// A field mentions the recursive position under another type.
+    #[error(
+        "field {field} of constructor `{ctor}` nests the recursive position inside {ty}, which level schedules do not support"
+    )]
+    NestedRecursion {
+        /// The constructor's name.
+        ctor: String,
+        /// The field's index.
+        field: usize,
+        /// The field's type.
+        ty: String,
+    },
+    /// A value that is not a node of the data type.
+    #[error("example {example}: expected a node of {ty}, found {found}")]
+    BadNode {
+        /// The example's index in the batch.
+        example: usize,
+        /// The data type's name.
+        ty: String,
+        /// What was found.
+        found: String,
+    },
+    /// More nodes than node numbers (`u32`).
+    #[error("the batch has more than 2^32 - 1 nodes")]
+    TooLarge,
+}
+
+/// Which fields of each constructor are recursive.
+struct Arity {
+    rec: Vec<Vec<usize>>,
+    other: Vec<Vec<usize>>,
+}
+
+impl Arity {
+    fn of(decl: &DataDecl) -> Result<Arity, ScheduleError> {
+        let mut rec = Vec::new();
+        let mut other = Vec::new();
+        for c in &decl.ctors {
+            let (mut r, mut o) = (Vec::new(), Vec::new());
+            for (i, f) in c.fields.iter().enumerate() {
+                if *f == DataType::Rec(0) {
+                    r.push(i);
+                } else if mentions_self(f, 0) {
+                    return Err(ScheduleError::NestedRecursion {
+                        ctor: c.name.clone(),
+                        field: i,
+                        ty: f.to_string(),
+                    });
+                } else {
+                    o.push(i);
+                }
+            }
+            rec.push(r);
+            other.push(o);
+        }
+        Ok(Arity { rec, other })
+    }
+}
+
+/// Whether `t`, seen `depth` data types inside the scheduled one, refers to
+/// the scheduled type.
+fn mentions_self(t: &DataType, depth: u32) -> bool {
+    match t {
+        DataType::Tensor(_) => false,
+        DataType::Rec(k) => *k == depth,
+        DataType::Tuple(ts) => ts.iter().any(|t| mentions_self(t, depth)),
+        DataType::Data(d) => d
+            .ctors
+            .iter()
+            .any(|c| c.fields.iter().any(|f| mentions_self(f, depth + 1))),
+    }
+}
+
+/// Checks that `v` is a node of `decl` and returns its constructor.
+fn node_ctor<'a>(
+    v: &'a Value,
+    decl: &DataDecl,
+    example: usize,
+) -> Result<(u32, &'a [Value]), ScheduleError> {
+    let bad = |found: String| ScheduleError::BadNode {
+        example,
+        ty: decl.name.clone(),
+        found,
+    };
+    match v {
+        Value::Node { ctor, fields } => match decl.ctors.get(*ctor as usize) {
+            Some(c) if c.fields.len() == fields.len() => Ok((*ctor, fields)),
+            Some(c) => Err(bad(format!("`{}` with {} fields", c.name, fields.len()))),
+            None => Err(bad(format!("constructor #{ctor}"))),
+        },
+        _ => Err(bad(crate::data::describe(v))),
+    }
+}
+
+/// The level schedule of a batch of values of the data type `ty`.
+pub fn schedule<'a, I>(batch: I, ty: &DataType) -> Result<Schedule<'a>, ScheduleError>
+where
+    I: IntoIterator<Item = &'a Value>,
+{
+    let DataType::Data(decl) = ty else {
+        return Err(ScheduleError::NotData { ty: ty.to_string() });
+    };
+    let arity = Arity::of(decl)?;
+    let walk = PostOrder::walk(batch, decl, &arity)?;
+    Ok(walk.into_schedule(&arity, decl.ctors.len()))
+}
+
+/// Every node of the batch in post-order, with its height and children.
+struct PostOrder<'a> {
+    height: Vec<u32>,
+    ctor: Vec<u32>,
+    example: Vec<u32>,
+    fields: Vec<&'a [Value]>,
+    /// The post-order indices of each node's recursive children, node after
+    /// node (a node's count is its constructor's recursive arity).
+    children: Vec<u32>,
+    roots: Vec<u32>,
+}
+
+impl<'a> PostOrder<'a> {
+    fn walk<I>(batch: I, decl: &DataDecl, arity: &Arity) -> Result<PostOrder<'a>, ScheduleError>
+    where
+        I: IntoIterator<Item = &'a Value>,
+    {
+        let mut p = PostOrder {
+            height: Vec::new(),
+            ctor: Vec::new(),
+            example: Vec::new(),
+            fields: Vec::new(),
+            children: Vec::new(),
+            roots: Vec::new(),
+        };
+        // The path from the root to the current node: each entry is a node
+        // and how many of its recursive children have been pushed.
+        let mut stack: Vec<(u32, &'a [Value], usize)> = Vec::new();
+        // Finished nodes whose parent is not finished yet.
+        let mut done: Vec<u32> = Vec::new();
+        for (example, root) in batch.into_iter().enumerate() {
+            let (c, f) = node_ctor(root, decl, example)?;
+            stack.push((c, f, 0));
+            while let Some(top) = stack.last_mut() {
+                let (c, fields, next) = *top;
+                let rec = &arity.rec[c as usize];
+                if next < rec.len() {
+                    top.2 += 1;
+                    let (cc, cf) = node_ctor(&fields[rec[next]], decl, example)?;
+                    stack.push((cc, cf, 0));
+                    continue;
+                }
+                stack.pop();
+                let id = u32::try_from(p.height.len()).map_err(|_| ScheduleError::TooLarge)?;
+                let kids = &done[done.len() - rec.len()..];
+                let h = kids
+                    .iter()
+                    .map(|&k| p.height[k as usize] + 1)
+                    .max()
+                    .unwrap_or(0);
+                p.children.extend_from_slice(kids);
+                done.truncate(done.len() - rec.len());
+                done.push(id);
+                p.height.push(h);
+                p.ctor.push(c);
+                p.example.push(example as u32);
+                p.fields.push(fields);
+            }
+            p.roots.push(done.pop().expect("the root is finished last"));
+        }
+        Ok(p)
+    }
+
+    fn into_schedule(self, arity: &Arity, n_ctors: usize) -> Schedule<'a> {
+        let n = self.height.len();
+        let levels = self.height.iter().max().map_or(0, |h| *h as usize + 1);
+        // Group sizes, then each group's first number: height-major, then
+        // constructor.
+        let key = |t: usize| self.height[t] as usize * n_ctors + self.ctor[t] as usize;
+        let mut next = vec![0u32; levels * n_ctors];
+        for t in 0..n {
+            next[key(t)] += 1;
+        }
+        let sizes = next.clone();
+        let mut start = 0u32;
+        for slot in next.iter_mut() {
+            let size = *slot;
+            *slot = start;
+            start += size;
+        }
+        let firsts = next.clone();
+        let mut number = vec![0u32; n];
+        for (t, num) in number.iter_mut().enumerate() {
+            let k = key(t);
+            *num = next[k];
+            next[k] += 1;
+        }
+        // Fill the groups.
+        let mut groups: Vec<Option<Group<'a>>> = (0..levels * n_ctors)
+            .map(|k| {
+                let len = sizes[k] as usize;
+                let c = k % n_ctors;
+                (len > 0).then(|| Group {
+                    ctor: c as u32,
+                    first: firsts[k],
+                    len,
+                    rec_arity: arity.rec[c].len(),
+                    children: Vec::with_capacity(len * arity.rec[c].len()),
+                    field_arity: arity.other[c].len(),
+                    fields: Vec::with_capacity(len * arity.other[c].len()),
+                    examples: Vec::with_capacity(len),
+                })
+            })
+            .collect();
+        let mut offset = 0;
+        for t in 0..n {
+            let g = groups[key(t)]
+                .as_mut()
+                .expect("every node's group is non-empty");
+            let c = self.ctor[t] as usize;
+            let kids = &self.children[offset..offset + g.rec_arity];
+            offset += g.rec_arity;
+            g.children.extend(kids.iter().map(|&k| number[k as usize]));
+            g.fields
+                .extend(arity.other[c].iter().map(|&f| &self.fields[t][f]));
+            g.examples.push(self.example[t]);
+        }
+        let mut groups = groups.into_iter();
+        let levels = (0..levels)
+            .map(|_| Level {
+                groups: groups.by_ref().take(n_ctors).flatten().collect(),
+            })
+            .collect();
+        Schedule {
+            levels,
+            roots: self.roots.iter().map(|&r| number[r as usize]).collect(),
+            num_nodes: n,
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Hand-built schedules, the W4 benchmark's level sizes, and a fold
+//! evaluated in schedule order against direct recursion.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::data::splitmix::make_tree;
+use crate::data::synthetic;
+use crate::value::{CtorDecl, Tensor};
+
+fn s(x: f64) -> Value {
+    Value::Tensor(Tensor::scalar(x))
+}
+
+fn list_type() -> DataType {
+    DataType::list(DataType::Tensor(vec![]))
+}
+
+/// Checks the invariants every schedule has: groups are contiguous and in
+/// order, every node appears once, children come before their parents and
+/// lie at lower heights.
+#[track_caller]
+fn check_valid(sched: &Schedule<'_>) {
+    let mut height_of = vec![usize::MAX; sched.num_nodes];
+    let mut next = 0u32;
+    for (h, level) in sched.levels.iter().enumerate() {
+        assert!(!level.groups.is_empty(), "level {h} is empty");
+        let mut last_ctor = None;
+        for g in &level.groups {
+            assert!(
+                last_ctor < Some(g.ctor),
+                "constructors in order within a level"
+            );
+            last_ctor = Some(g.ctor);
+            assert_eq!(g.first, next, "groups are numbered contiguously");
+            assert_eq!(g.children.len(), g.len * g.rec_arity);
+            assert_eq!(g.fields.len(), g.len * g.field_arity);
+            assert_eq!(g.examples.len(), g.len);
+            for i in 0..g.len {
+                let kids = &g.children[i * g.rec_arity..(i + 1) * g.rec_arity];
+                assert!(
+                    kids.iter().all(|&k| k < g.first),
+                    "children are numbered before the group"
+                );
+                let max_kid = kids.iter().map(|&k| height_of[k as usize]).max();
+                assert_eq!(
+                    max_kid.map_or(0, |m| m + 1),
+                    h,
+                    "height is 1 + the highest child"
+                );
+                height_of[(g.first as usize) + i] = h;
+            }
+            next += g.len as u32;
+        }
+    }
+    assert_eq!(next as usize, sched.num_nodes);
+    assert!(height_of.iter().all(|&h| h != usize::MAX));
+}
+
+#[test]
+fn two_lists_by_hand() {
+    // [1, 2] = cons(1, cons(2, nil)) and [3] = cons(3, nil). Post-order:
+    // nil_a, cons2, cons1, nil_b, cons3. Heights: nils 0, cons2 and cons3 1,
+    // cons1 2. Numbers: nil_a 0, nil_b 1 | cons2 2, cons3 3 | cons1 4.
+    let batch = [Value::list(vec![s(1.0), s(2.0)]), Value::list(vec![s(3.0)])];
+    let sched = schedule(&batch, &list_type()).expect("lists");
+    check_valid(&sched);
+    assert_eq!(sched.num_nodes, 5);
+    assert_eq!(sched.roots, vec![4, 3]);
+    let nil = &sched.levels[0].groups[0];
+    assert_eq!(
+        (nil.ctor, nil.first, nil.len, nil.rec_arity, nil.field_arity),
+        (0, 0, 2, 0, 0)
+    );
+    assert_eq!(nil.examples, vec![0, 1]);
+    let l1 = &sched.levels[1].groups[0];
+    assert_eq!((l1.ctor, l1.first, l1.len), (1, 2, 2));
+    assert_eq!(l1.children, vec![0, 1]);
+    assert_eq!(l1.fields, vec![&s(2.0), &s(3.0)]);
+    let l2 = &sched.levels[2].groups[0];
+    assert_eq!(
+        (l2.first, l2.children.clone(), l2.fields.clone()),
+        (4, vec![2], vec![&s(1.0)])
+    );
+}
+
+#[test]
+fn a_tree_by_hand() {
+    // node(leaf a, node(leaf b, leaf c)): leaves a, b, c are 0, 1, 2; the
+    // inner node (height 1) is 3 with children [1, 2]; the root is 4 with
+    // children [0, 3].
+    let t = Value::node(
+        Value::leaf(s(1.0)),
+        Value::node(Value::leaf(s(2.0)), Value::leaf(s(3.0))),
+    );
+    let sched = schedule([&t], &DataType::tree(DataType::Tensor(vec![]))).expect("a tree");
+    check_valid(&sched);
+    let leaves = &sched.levels[0].groups[0];
+    assert_eq!((leaves.ctor, leaves.len), (0, 3));
+    assert_eq!(leaves.fields, vec![&s(1.0), &s(2.0), &s(3.0)]);
+    assert_eq!(sched.levels[1].groups[0].children, vec![1, 2]);
+    assert_eq!(sched.levels[2].groups[0].children, vec![0, 3]);
+    assert_eq!(sched.roots, vec![4]);
+}
+
+#[test]
+fn w4_trees_have_the_benchmarks_level_sizes() {
+    // The peers' README: 11 levels of internal nodes of sizes 169, 103, 69,
+    // 50, 35, 22, 18, 15, 9, 4, 2 across the 16 trees; 496 internal nodes.
+    let trees: Vec<Value> = (0..16)
+        .map(|t| make_tree(t, 32).to_value(&mut |i| Tensor::scalar(i as f64)))
+        .collect();
+    let sched = schedule(&trees, &DataType::tree(DataType::Tensor(vec![]))).expect("trees");
+    check_valid(&sched);
+    let sizes: Vec<usize> = sched
+        .levels
+        .iter()
+        .map(|l| l.groups.iter().map(|g| g.len).sum())
+        .collect();
+    assert_eq!(sizes, vec![512, 169, 103, 69, 50, 35, 22, 18, 15, 9, 4, 2]);
+    assert_eq!(sched.num_nodes, 512 + 496);
+}
+
+/// The sum of a tree's leaves, computed recursively.
+fn direct_sum(v: &Value) -> f64 {
+    match v {
+        Value::Node { ctor: 0, fields } => fields[0].as_tensor().map_or(0.0, |t| {
+            t.data.iter().enumerate().map(|(i, x)| i as f64 * x).sum()
+        }),
+        Value::Node { fields, .. } => 2.0 * direct_sum(&fields[0]) - direct_sum(&fields[1]),
+        _ => unreachable!("trees only"),
+    }
+}
+
+#[test]
+fn folding_in_schedule_order_matches_recursion() {
+    // A non-commutative algebra: leaf(x) = sum_i i x_i, node(l, r) = 2l - r.
+    let args: Vec<(String, f64)> = [
+        ("modulus", 5.0),
+        ("min_leaves", 1.0),
+        ("max_leaves", 30.0),
+        ("samples", 200.0),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), *v))
+    .collect();
+    let data = synthetic::generate("sum_trees", &args, 3).expect("valid arguments");
+    let batch: Vec<&Value> = data.examples.iter().map(|e| &e.x).collect();
+    let sched = schedule(batch.iter().copied(), &data.signature.x).expect("trees");
+    check_valid(&sched);
+    let mut result = vec![f64::NAN; sched.num_nodes];
+    for level in &sched.levels {
+        for g in &level.groups {
+            for i in 0..g.len {
+                result[g.first as usize + i] = if g.ctor == 0 {
+                    let t = g.fields[i].as_tensor().expect("a leaf holds a tensor");
+                    t.data.iter().enumerate().map(|(i, x)| i as f64 * x).sum()
+                } else {
+                    2.0 * result[g.children[2 * i] as usize]
+                        - result[g.children[2 * i + 1] as usize]
+                };
+            }
+        }
+    }
+    for (root, v) in sched.roots.iter().zip(&batch) {
+        assert_eq!(result[*root as usize], direct_sum(v));
+    }
+}
+
+#[test]
+fn long_lists_do_not_recurse() {
+    let long = Value::list((0..200_000).map(|i| s(f64::from(i))).collect());
+    let sched = schedule([&long], &list_type()).expect("a list");
+    assert_eq!(sched.levels.len(), 200_001);
+    assert_eq!(sched.roots, vec![200_000]);
+}
+
+#[test]
+fn empty_batches_and_errors() {
+    let sched = schedule(std::iter::empty(), &list_type()).expect("nothing to do");
+    assert_eq!((sched.num_nodes, sched.levels.len()), (0, 0));
+
+    let err = schedule([&s(1.0)], &list_type()).expect_err("not a list");
+    assert!(matches!(err, ScheduleError::BadNode { example: 0, .. }));
+    let bad = Value::Node {
+        ctor: 1,
+        fields: vec![
+            s(1.0),
+            Value::Node {
+                ctor: 5,
+                fields: vec![],
+            },
+        ],
+    };
+    let err = schedule([&Value::list(vec![]), &bad], &list_type()).expect_err("bad constructor");
+    assert!(
+        matches!(err, ScheduleError::BadNode { example: 1, .. }),
+        "{err}"
+    );
+    assert!(matches!(
+        schedule([&s(1.0)], &DataType::Tensor(vec![])),
+        Err(ScheduleError::NotData { .. })
+    ));
+
+    // rose(A, List(X)) nests X inside a list.
+    let rose = DataType::Data(Arc::new(DataDecl {
+        name: "Rose(R)".into(),
+        ctors: vec![CtorDecl {
+            name: "rose".into(),
+            fields: vec![DataType::Tensor(vec![]), DataType::list(DataType::Rec(0))],
+        }],
+    }));
+    assert!(matches!(
+        schedule(std::iter::empty(), &rose),
+        Err(ScheduleError::NestedRecursion { field: 1, .. })
+    ));
+}
