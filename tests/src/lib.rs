@@ -1,2 +1,126 @@
 //! Shared harness for the end-to-end tests: every suite calls the API under
 //! test through one `check_*` function here.
+//!
+//! Test inputs are `.cdl` files under `tests/cases/<kind>/`; expectations
+//! sit in comments in the files themselves (`// expect: E0301 line 5`).
+
+use cdlc::diagnostics::{Severity, render_human};
+use std::path::{Path, PathBuf};
+
+#[cfg(test)]
+mod check;
+#[cfg(test)]
+mod errors;
+
+/// The folder of test cases of one kind.
+pub fn cases_dir(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("cases")
+        .join(kind)
+}
+
+/// The project's shipped examples.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// Every `.cdl` file in a folder, sorted.
+pub fn cdl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("readable directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cdl"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// One expected diagnostic: its code and the line of its primary span.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expected {
+    /// `E0301`, `W0501`.
+    pub code: String,
+    /// 1-based line.
+    pub line: usize,
+}
+
+/// The `// expect: CODE line N` lines at the top of a case.
+pub fn expectations(src: &str) -> Vec<Expected> {
+    src.lines()
+        .filter_map(|l| l.trim().strip_prefix("// expect:"))
+        .map(|rest| {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            assert!(
+                words.len() >= 3 && words[1] == "line",
+                "malformed expectation `{rest}`: write `// expect: E0301 line 5`"
+            );
+            Expected {
+                code: words[0].to_string(),
+                line: words[2].parse().expect("a line number"),
+            }
+        })
+        .collect()
+}
+
+/// Compiles a program and returns its diagnostics as (code, line) pairs in
+/// the user's file, and the rendered human output.
+pub fn diagnose(name: &str, src: &str) -> (Vec<Expected>, String, bool) {
+    let c = cdlc::compile(name, src);
+    let found = c
+        .diagnostics
+        .iter()
+        .map(|d| Expected {
+            code: d.code.to_string(),
+            line: c.sources.line_col(d.span().file, d.span().start).0,
+        })
+        .collect();
+    let errors = c.diagnostics.iter().any(|d| d.severity == Severity::Error);
+    (
+        found,
+        render_human(&c.diagnostics, &c.sources, false),
+        errors,
+    )
+}
+
+/// Checks an error case: exactly the expected diagnostics, and returns
+/// the snapshot text (source, then rendered diagnostics).
+#[track_caller]
+pub fn check_error_case(path: &Path) -> String {
+    let src = std::fs::read_to_string(path).expect("readable case");
+    let name = format!(
+        "{}",
+        path.file_name().expect("a file name").to_string_lossy()
+    );
+    let mut expected = expectations(&src);
+    assert!(
+        !expected.is_empty(),
+        "{name}: an error case needs `// expect:` lines"
+    );
+    let (mut found, rendered, has_errors) = diagnose(&name, &src);
+    expected.sort();
+    found.sort();
+    assert_eq!(
+        found, expected,
+        "{name}: diagnostics differ from the expectations\n{rendered}"
+    );
+    let only_warnings = expected.iter().all(|e| e.code.starts_with('W'));
+    assert_eq!(
+        has_errors, !only_warnings,
+        "{name}: exit status would be wrong"
+    );
+    format!("----- SOURCE\n{src}----- DIAGNOSTICS\n{rendered}")
+}
+
+/// Checks that a program has no diagnostics at all.
+#[track_caller]
+pub fn check_clean(path: &Path) -> cdlc::Compilation {
+    let src = std::fs::read_to_string(path).expect("readable program");
+    let c = cdlc::compile(&path.display().to_string(), &src);
+    assert!(
+        c.diagnostics.is_empty(),
+        "{} should check clean:\n{}",
+        path.display(),
+        render_human(&c.diagnostics, &c.sources, false)
+    );
+    c
+}

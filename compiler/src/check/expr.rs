@@ -782,7 +782,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn def_name_span(&self, id: ItemId) -> Span {
+    pub(super) fn def_name_span(&self, id: ItemId) -> Span {
         crate::resolve::declared_name(self.program.item(id))
             .map_or(self.program.item(id).span, |n| n.span)
     }

@@ -348,7 +348,7 @@ impl Checker<'_, '_> {
             "E0201",
             format!("unknown {what} `{}`", name.node),
             name.span,
-            format!("no {what} of this name is in scope"),
+            "not found in this scope",
         );
         if let Some(c) = closest(&name.node, candidates.iter().map(String::as_str)) {
             d = d.with_help(format!("did you mean `{c}`?"));

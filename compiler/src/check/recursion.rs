@@ -471,7 +471,7 @@ impl Checker<'_, '_> {
         if let Some(t @ Ty::Data { functor, .. }) = input {
             if *functor != fid {
                 let (found, fname) = (self.show(t), self.out.functors[fid.0 as usize].name.clone());
-                let decl = self.program.item(info.item).span;
+                let decl = self.def_name_span(info.item);
                 self.error(
                     Diagnostic::error(
                         "E0405",

@@ -281,7 +281,7 @@ impl Checker<'_, '_> {
                 LossKind::CrossEntropy => "logits R[classes] (or a List of them)",
                 _ => "a tensor (or a List of tensors)",
             };
-            let decl = self.program.item(model).span;
+            let decl = self.def_name_span(model);
             self.error(
                 Diagnostic::error(
                     "E0602",
