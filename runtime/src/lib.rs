@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod float;
+pub mod gemm;
 pub mod loss;
 pub mod optim;
 pub mod schedule;

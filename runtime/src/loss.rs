@@ -105,7 +105,7 @@ impl Loss {
                         Err(self.length(out.len(), 0))
                     };
                 }
-                if out.len() % ys.len() != 0 {
+                if !out.len().is_multiple_of(ys.len()) {
                     return Err(self.length(out.len(), ys.len()));
                 }
                 let width = out.len() / ys.len();

@@ -143,10 +143,13 @@ fn number(field: &str) -> Option<f64> {
     field.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// A CSV record: the line it starts on and its fields.
+type Record = (usize, Vec<String>);
+
 /// The records of a CSV text, each with the 1-based line it starts on.
 /// Blank lines are skipped. An unterminated quote is an error naming the
 /// line it was opened on.
-fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn records(text: &str) -> Result<Vec<Record>, (usize, String)> {
     let mut out = Vec::new();
     let mut fields: Vec<String> = Vec::new();
     let mut field = String::new();

@@ -1,0 +1,380 @@
+//! Matrix products for compiled kernels: `C = alpha A B + beta C`.
+//!
+//! `cdl_sgemm` and `cdl_dgemm` have a C ABI so that JIT-compiled code can
+//! call them by symbol; sizes and strides are `i64` (Cranelift's natural
+//! integer), strides are in elements and may be negative, and either
+//! operand may be transposed by swapping its strides. They forward to
+//! `matrixmultiply`. `gemm` is the safe wrapper for Rust callers: it checks
+//! shapes and that every element the strides reach lies inside its slice.
+
+use crate::float::Float;
+
+#[cfg(test)]
+mod tests;
+
+/// `C = alpha A B + beta C` in f32, for JIT code.
+///
+/// `A` is `m x k` with element `(i, l)` at `a[i * rsa + l * csa]`, `B` is
+/// `k x n`, `C` is `m x n`, likewise. When `beta == 0`, `C` is not read
+/// (it may hold NaNs). Nothing is done when a size is negative.
+///
+/// # Safety
+///
+/// Every element the sizes and strides reach must be valid to read (`a`,
+/// `b`) or to read and write (`c`), and `c` must not overlap `a` or `b`.
+pub unsafe extern "C" fn cdl_sgemm(
+    m: i64,
+    k: i64,
+    n: i64,
+    alpha: f32,
+    a: *const f32,
+    rsa: i64,
+    csa: i64,
+    b: *const f32,
+    rsb: i64,
+    csb: i64,
+    beta: f32,
+    c: *mut f32,
+    rsc: i64,
+    csc: i64,
+) {
+    let (Ok(m), Ok(k), Ok(n)) = (usize::try_from(m), usize::try_from(k), usize::try_from(n)) else {
+        return;
+    };
+    // SAFETY: the caller guarantees the pointers and strides are valid.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a,
+            rsa as isize,
+            csa as isize,
+            b,
+            rsb as isize,
+            csb as isize,
+            beta,
+            c,
+            rsc as isize,
+            csc as isize,
+        )
+    }
+}
+
+/// `C = alpha A B + beta C` in f64, for JIT code; see `cdl_sgemm`.
+///
+/// # Safety
+///
+/// As for `cdl_sgemm`.
+pub unsafe extern "C" fn cdl_dgemm(
+    m: i64,
+    k: i64,
+    n: i64,
+    alpha: f64,
+    a: *const f64,
+    rsa: i64,
+    csa: i64,
+    b: *const f64,
+    rsb: i64,
+    csb: i64,
+    beta: f64,
+    c: *mut f64,
+    rsc: i64,
+    csc: i64,
+) {
+    let (Ok(m), Ok(k), Ok(n)) = (usize::try_from(m), usize::try_from(k), usize::try_from(n)) else {
+        return;
+    };
+    // SAFETY: the caller guarantees the pointers and strides are valid.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a,
+            rsa as isize,
+            csa as isize,
+            b,
+            rsb as isize,
+            csb as isize,
+            beta,
+            c,
+            rsc as isize,
+            csc as isize,
+        )
+    }
+}
+
+/// A matrix view into a slice: element `(i, j)` is
+/// `data[offset + i * row_stride + j * col_stride]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a, T> {
+    /// The elements.
+    pub data: &'a [T],
+    /// Where element `(0, 0)` is.
+    pub offset: usize,
+    /// The number of rows.
+    pub rows: usize,
+    /// The number of columns.
+    pub cols: usize,
+    /// The distance between rows, in elements.
+    pub row_stride: isize,
+    /// The distance between columns, in elements.
+    pub col_stride: isize,
+}
+
+impl<'a, T> Mat<'a, T> {
+    /// A dense row-major `rows x cols` matrix.
+    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Mat<'a, T> {
+        Mat {
+            data,
+            offset: 0,
+            rows,
+            cols,
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose, as a view of the same elements.
+    pub fn t(self) -> Mat<'a, T> {
+        Mat {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// A mutable matrix view; see `Mat`.
+#[derive(Debug)]
+pub struct MatMut<'a, T> {
+    /// The elements.
+    pub data: &'a mut [T],
+    /// Where element `(0, 0)` is.
+    pub offset: usize,
+    /// The number of rows.
+    pub rows: usize,
+    /// The number of columns.
+    pub cols: usize,
+    /// The distance between rows, in elements.
+    pub row_stride: isize,
+    /// The distance between columns, in elements.
+    pub col_stride: isize,
+}
+
+impl<'a, T> MatMut<'a, T> {
+    /// A dense row-major `rows x cols` matrix.
+    pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> MatMut<'a, T> {
+        MatMut {
+            data,
+            offset: 0,
+            rows,
+            cols,
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+}
+
+/// A product whose operands do not fit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GemmError {
+    /// The inner or outer dimensions disagree.
+    #[error("cannot multiply {a_rows}x{a_cols} by {b_rows}x{b_cols} into {c_rows}x{c_cols}")]
+    Shape {
+        /// Rows of A.
+        a_rows: usize,
+        /// Columns of A.
+        a_cols: usize,
+        /// Rows of B.
+        b_rows: usize,
+        /// Columns of B.
+        b_cols: usize,
+        /// Rows of C.
+        c_rows: usize,
+        /// Columns of C.
+        c_cols: usize,
+    },
+    /// A view reaches outside its slice.
+    #[error("matrix {which} reaches outside its data")]
+    OutOfBounds {
+        /// `A`, `B` or `C`.
+        which: &'static str,
+    },
+}
+
+/// The scalar types `gemm` supports.
+pub trait GemmScalar: Float {
+    /// The raw product; see `cdl_sgemm` for the contract.
+    ///
+    /// # Safety
+    ///
+    /// As for `cdl_sgemm`, with strides already checked.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+impl GemmScalar for f32 {
+    unsafe fn raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f32,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+}
+
+impl GemmScalar for f64 {
+    unsafe fn raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        beta: f64,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+}
+
+/// Whether every element of a `rows x cols` view lies in `0..len`.
+fn in_bounds(len: usize, offset: usize, rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    // The lowest and highest offsets along one axis.
+    let span = |n: usize, s: isize| {
+        let far = (n as i128 - 1) * s as i128;
+        (far.min(0), far.max(0))
+    };
+    let (r_lo, r_hi) = span(rows, rs);
+    let (c_lo, c_hi) = span(cols, cs);
+    let lo = offset as i128 + r_lo + c_lo;
+    let hi = offset as i128 + r_hi + c_hi;
+    lo >= 0 && hi < len as i128
+}
+
+/// `C = alpha A B + beta C`, checked. When `beta == 0`, `C` is not read.
+pub fn gemm<T: GemmScalar>(
+    alpha: T,
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<(), GemmError> {
+    if a.cols != b.rows || a.rows != c.rows || b.cols != c.cols {
+        return Err(GemmError::Shape {
+            a_rows: a.rows,
+            a_cols: a.cols,
+            b_rows: b.rows,
+            b_cols: b.cols,
+            c_rows: c.rows,
+            c_cols: c.cols,
+        });
+    }
+    let checks = [
+        (
+            "A",
+            a.data.len(),
+            a.offset,
+            a.rows,
+            a.cols,
+            a.row_stride,
+            a.col_stride,
+        ),
+        (
+            "B",
+            b.data.len(),
+            b.offset,
+            b.rows,
+            b.cols,
+            b.row_stride,
+            b.col_stride,
+        ),
+        (
+            "C",
+            c.data.len(),
+            c.offset,
+            c.rows,
+            c.cols,
+            c.row_stride,
+            c.col_stride,
+        ),
+    ];
+    for (which, len, offset, rows, cols, rs, cs) in checks {
+        if !in_bounds(len, offset, rows, cols, rs, cs) {
+            return Err(GemmError::OutOfBounds { which });
+        }
+    }
+    if c.rows == 0 || c.cols == 0 {
+        return Ok(());
+    }
+    // An empty A or B has no element (0, 0); its pointer is never read.
+    let ptr = |data: &[T], offset: usize| data.as_ptr().wrapping_add(offset);
+    // SAFETY: every element reached by the views was checked to lie inside
+    // its slice, and `c` is a unique borrow so it overlaps neither input.
+    unsafe {
+        T::raw(
+            a.rows,
+            a.cols,
+            b.cols,
+            alpha,
+            ptr(a.data, a.offset),
+            a.row_stride,
+            a.col_stride,
+            ptr(b.data, b.offset),
+            b.row_stride,
+            b.col_stride,
+            beta,
+            c.data.as_mut_ptr().add(c.offset),
+            c.row_stride,
+            c.col_stride,
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! Products against a naive triple loop, with transposed, offset and
+//! reversed strides, through both the C ABI and the checked wrapper.
+
+use super::*;
+use crate::data::splitmix::uniform;
+
+/// `C = alpha A B + beta C` element by element, in f64.
+#[allow(clippy::too_many_arguments)]
+fn naive(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: impl Fn(usize, usize) -> f64,
+    b: impl Fn(usize, usize) -> f64,
+    beta: f64,
+    c: &[f64],
+) -> Vec<f64> {
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let dot: f64 = (0..k).map(|l| a(i, l) * b(l, j)).sum();
+            out[i * n + j] = alpha * dot + beta * c[i * n + j];
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn close(got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "element {i}: {g} vs {w}"
+        );
+    }
+}
+
+fn data(stream: u64, n: usize) -> Vec<f64> {
+    uniform(stream, &[n], 1.0)
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+#[test]
+fn row_major_and_transposed_operands() {
+    for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 32, 48)] {
+        let a = data(1, m * k);
+        let b = data(2, k * n);
+        let c0 = data(3, m * n);
+        // A B.
+        let want = naive(
+            m,
+            k,
+            n,
+            1.5,
+            |i, l| a[i * k + l],
+            |l, j| b[l * n + j],
+            -0.5,
+            &c0,
+        );
+        let mut c = c0.clone();
+        gemm(
+            1.5,
+            Mat::row_major(&a, m, k),
+            Mat::row_major(&b, k, n),
+            -0.5,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .expect("shapes agree");
+        close(&c, &want, 1e-12);
+        // A^T B^T, with A stored k x m and B stored n x k.
+        let at = data(4, k * m);
+        let bt = data(5, n * k);
+        let want = naive(
+            m,
+            k,
+            n,
+            1.0,
+            |i, l| at[l * m + i],
+            |l, j| bt[j * k + l],
+            0.0,
+            &c0,
+        );
+        let mut c = vec![f64::NAN; m * n];
+        gemm(
+            1.0,
+            Mat::row_major(&at, k, m).t(),
+            Mat::row_major(&bt, n, k).t(),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .expect("shapes agree");
+        close(&c, &want, 1e-12);
+    }
+}
+
+#[test]
+fn the_c_abi_in_f32_with_column_major_output() {
+    let (m, k, n) = (5usize, 4usize, 3usize);
+    let a: Vec<f32> = uniform(7, &[k, m], 1.0); // stored k x m: A^T
+    let b: Vec<f32> = uniform(8, &[k, n], 1.0);
+    let mut c = vec![0.0f32; m * n]; // column-major: (i, j) at i + j * m
+    // SAFETY: every pointer covers the elements its sizes and strides reach.
+    unsafe {
+        cdl_sgemm(
+            m as i64,
+            k as i64,
+            n as i64,
+            1.0,
+            a.as_ptr(),
+            1,
+            m as i64,
+            b.as_ptr(),
+            n as i64,
+            1,
+            0.0,
+            c.as_mut_ptr(),
+            1,
+            m as i64,
+        );
+    }
+    let want = naive(
+        m,
+        k,
+        n,
+        1.0,
+        |i, l| f64::from(a[l * m + i]),
+        |l, j| f64::from(b[l * n + j]),
+        0.0,
+        &vec![0.0; m * n],
+    );
+    let got: Vec<f64> = (0..m * n)
+        .map(|t| f64::from(c[(t / n) + (t % n) * m]))
+        .collect();
+    close(&got, &want, 1e-5);
+}
+
+#[test]
+fn the_c_abi_in_f64_and_degenerate_sizes() {
+    let a = [1.0, 2.0, 3.0, 4.0]; // 2 x 2
+    let b = [5.0, 6.0, 7.0, 8.0];
+    let mut c = [1.0, 1.0, 1.0, 1.0];
+    // SAFETY: 2 x 2 row-major views of 4-element arrays.
+    unsafe {
+        cdl_dgemm(
+            2,
+            2,
+            2,
+            1.0,
+            a.as_ptr(),
+            2,
+            1,
+            b.as_ptr(),
+            2,
+            1,
+            2.0,
+            c.as_mut_ptr(),
+            2,
+            1,
+        )
+    };
+    // [[1*5 + 2*7, 1*6 + 2*8], [3*5 + 4*7, 3*6 + 4*8]] + 2 = [[21, 24], [45, 52]].
+    assert_eq!(c, [21.0, 24.0, 45.0, 52.0]);
+    // k = 0: C = beta C.
+    // SAFETY: no element of A or B is reached; C is 2 x 2.
+    unsafe {
+        cdl_dgemm(
+            2,
+            0,
+            2,
+            1.0,
+            a.as_ptr(),
+            0,
+            1,
+            b.as_ptr(),
+            2,
+            1,
+            0.5,
+            c.as_mut_ptr(),
+            2,
+            1,
+        )
+    };
+    assert_eq!(c, [10.5, 12.0, 22.5, 26.0]);
+    // A negative size does nothing.
+    // SAFETY: nothing is reached.
+    unsafe {
+        cdl_dgemm(
+            -1,
+            2,
+            2,
+            1.0,
+            a.as_ptr(),
+            2,
+            1,
+            b.as_ptr(),
+            2,
+            1,
+            0.0,
+            c.as_mut_ptr(),
+            2,
+            1,
+        )
+    };
+    assert_eq!(c, [10.5, 12.0, 22.5, 26.0]);
+}
+
+#[test]
+fn offsets_and_negative_strides() {
+    // A is rows 1..3 of a 4 x 3 matrix read bottom-up; B the middle 3 x 2
+    // block of a 5 x 4 matrix.
+    let big_a = data(9, 12);
+    let big_b = data(10, 20);
+    let a = Mat {
+        data: &big_a,
+        offset: 2 * 3,
+        rows: 2,
+        cols: 3,
+        row_stride: -3,
+        col_stride: 1,
+    };
+    let b = Mat {
+        data: &big_b,
+        offset: 4 + 1,
+        rows: 3,
+        cols: 2,
+        row_stride: 4,
+        col_stride: 1,
+    };
+    let mut c = vec![0.0; 4];
+    gemm(1.0, a, b, 0.0, MatMut::row_major(&mut c, 2, 2)).expect("in bounds");
+    let want = naive(
+        2,
+        3,
+        2,
+        1.0,
+        |i, l| big_a[(2 - i) * 3 + l],
+        |l, j| big_b[(1 + l) * 4 + 1 + j],
+        0.0,
+        &c,
+    );
+    close(&c, &want, 1e-12);
+}
+
+#[test]
+fn bad_views_are_errors() {
+    let a = [0.0; 6];
+    let mut c = [0.0; 4];
+    assert!(matches!(
+        gemm(
+            1.0,
+            Mat::row_major(&a, 2, 3),
+            Mat::row_major(&a, 2, 3),
+            0.0,
+            MatMut::row_major(&mut c, 2, 2)
+        ),
+        Err(GemmError::Shape { .. })
+    ));
+    let too_far = Mat {
+        data: &a,
+        offset: 1,
+        rows: 2,
+        cols: 3,
+        row_stride: 3,
+        col_stride: 1,
+    };
+    assert_eq!(
+        gemm(
+            1.0,
+            too_far,
+            Mat::row_major(&a, 3, 2),
+            0.0,
+            MatMut::row_major(&mut c, 2, 2)
+        ),
+        Err(GemmError::OutOfBounds { which: "A" })
+    );
+    let backwards = Mat {
+        data: &a,
+        offset: 0,
+        rows: 2,
+        cols: 3,
+        row_stride: -3,
+        col_stride: 1,
+    };
+    assert_eq!(
+        gemm(
+            1.0,
+            backwards,
+            Mat::row_major(&a, 3, 2),
+            0.0,
+            MatMut::row_major(&mut c, 2, 2)
+        ),
+        Err(GemmError::OutOfBounds { which: "A" })
+    );
+    let mut small = [0.0; 3];
+    assert_eq!(
+        gemm(
+            1.0,
+            Mat::row_major(&a, 2, 3),
+            Mat::row_major(&a, 3, 2),
+            0.0,
+            MatMut::row_major(&mut small, 2, 2)
+        ),
+        Err(GemmError::OutOfBounds { which: "C" })
+    );
+}
