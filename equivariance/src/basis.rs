@@ -1,0 +1,480 @@
+//! The solver's answer: a basis of equivariant maps, i.e. a weight tying.
+//!
+//! A parameter `W: equivariant A -> B` is stored as coefficients `c`, and
+//! `W = Σ_k c_k B_k`. With channels factored out
+//! (`A = R[c] ⊗ A'`, `B = R[d] ⊗ B'`) the basis is
+//! `{ e_p e_qᵀ ⊗ E_k }` for channel pairs `(p, q)` and the basis `E_k` of
+//! `Hom_G(A', B')`, and the coefficient of `(p, q, k)` sits at index
+//! `(p·c + q)·K + k` (`K` inner basis elements). The dense `W` is row-major
+//! over `B.shape ++ A.shape`, so
+//! `W[(p, i), (q, j)] = Σ_k c[(p·c + q)·K + k] · E_k[i, j]`.
+
+use crate::number::{Rational, rational_to_f64};
+use crate::solve::exact::ExactVector;
+use crate::space::Space;
+use num_traits::Float;
+
+/// How a basis was computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Method {
+    /// Orbits of index pairs under permutations (exact).
+    Orbits,
+    /// Signed orbits with zeros under monomial maps (exact).
+    SignedOrbits,
+    /// Exact rational elimination.
+    Rational,
+    /// Floating point with a singular-value tolerance.
+    Float,
+}
+
+/// The singular values around the cut of a floating-point solve, relative
+/// to the largest singular value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SingularGap {
+    /// The largest singular value counted as zero (0 if none).
+    pub largest_zero: f64,
+    /// The smallest singular value counted as nonzero (1 if none).
+    pub smallest_nonzero: f64,
+    /// The relative threshold used.
+    pub tolerance: f64,
+}
+
+impl SingularGap {
+    /// The narrower of two gaps (for a problem solved in blocks).
+    pub fn worst(a: SingularGap, b: SingularGap) -> SingularGap {
+        SingularGap {
+            largest_zero: a.largest_zero.max(b.largest_zero),
+            smallest_nonzero: a.smallest_nonzero.min(b.smallest_nonzero),
+            tolerance: a.tolerance,
+        }
+    }
+}
+
+/// The basis of the inner problem `Hom_G(A', B')`, over its `m·n` entries
+/// (row-major, `u = i·n + j`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pattern {
+    /// Every entry is `±` one coefficient or zero: `labels[u] = 0` for an
+    /// entry that is always zero, `±(k+1)` for `±c_k`. Basis element `k` is
+    /// the signed indicator of the entries labelled `±(k+1)`.
+    Labels {
+        /// One label per entry.
+        labels: Vec<i32>,
+        /// The number of basis elements.
+        count: usize,
+    },
+    /// General basis vectors, each a sparse list of `(entry, value)`.
+    Vectors {
+        /// The values as floats.
+        float: Vec<Vec<(u32, f64)>>,
+        /// The exact values, when the solve was exact.
+        exact: Option<Vec<ExactVector>>,
+    },
+}
+
+impl Pattern {
+    pub(crate) fn exact_vectors(v: Vec<ExactVector>) -> Pattern {
+        let float = v
+            .iter()
+            .map(|e| e.iter().map(|(u, x)| (*u, rational_to_f64(x))).collect())
+            .collect();
+        Pattern::Vectors { float, exact: Some(v) }
+    }
+
+    /// The number of basis elements.
+    pub fn count(&self) -> usize {
+        match self {
+            Pattern::Labels { count, .. } => *count,
+            Pattern::Vectors { float, .. } => float.len(),
+        }
+    }
+
+    /// True when the values are exact.
+    pub fn is_exact(&self) -> bool {
+        match self {
+            Pattern::Labels { .. } => true,
+            Pattern::Vectors { exact, .. } => exact.is_some(),
+        }
+    }
+
+    /// Basis element `k` as sparse `(entry, value)` pairs.
+    pub fn element(&self, k: usize) -> Vec<(u32, f64)> {
+        match self {
+            Pattern::Labels { labels, .. } => labels
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.unsigned_abs() as usize == k + 1)
+                .map(|(u, l)| (u as u32, l.signum() as f64))
+                .collect(),
+            Pattern::Vectors { float, .. } => float[k].clone(),
+        }
+    }
+
+    /// Basis element `k` exactly, when the pattern is exact.
+    pub fn exact_element(&self, k: usize) -> Option<Vec<(u32, Rational)>> {
+        match self {
+            Pattern::Labels { .. } => Some(
+                self.element(k)
+                    .into_iter()
+                    .map(|(u, v)| (u, crate::number::rat(v as i64)))
+                    .collect(),
+            ),
+            Pattern::Vectors { exact, .. } => exact.as_ref().map(|e| e[k].clone()),
+        }
+    }
+
+    /// Places block patterns `(row0, col0, width, pattern)` into an `m × n`
+    /// matrix; the blocks' coefficients follow one another in order.
+    pub(crate) fn place_blocks(m: usize, n: usize, blocks: Vec<(usize, usize, usize, Pattern)>) -> Pattern {
+        let to_global = |r0: usize, c0: usize, w: usize, u: u32| -> u32 {
+            let (i, j) = (u as usize / w, u as usize % w);
+            ((r0 + i) * n + c0 + j) as u32
+        };
+        if blocks.iter().all(|b| matches!(b.3, Pattern::Labels { .. })) {
+            let mut labels = vec![0i32; m * n];
+            let mut offset = 0i32;
+            for (r0, c0, w, p) in &blocks {
+                let Pattern::Labels { labels: l, count } = p else { unreachable!("all labels") };
+                for (u, &x) in l.iter().enumerate() {
+                    if x != 0 {
+                        labels[to_global(*r0, *c0, *w, u as u32) as usize] = x.signum() * (x.abs() + offset);
+                    }
+                }
+                offset += *count as i32;
+            }
+            return Pattern::Labels { labels, count: offset as usize };
+        }
+        let all_exact = blocks.iter().all(|b| b.3.is_exact());
+        let mut float = Vec::new();
+        let mut exact = Vec::new();
+        for (r0, c0, w, p) in &blocks {
+            for k in 0..p.count() {
+                float.push(p.element(k).into_iter().map(|(u, v)| (to_global(*r0, *c0, *w, u), v)).collect());
+                if all_exact {
+                    let e = p.exact_element(k).expect("exact block");
+                    exact.push(e.into_iter().map(|(u, v)| (to_global(*r0, *c0, *w, u), v)).collect());
+                }
+            }
+        }
+        Pattern::Vectors { float, exact: all_exact.then_some(exact) }
+    }
+}
+
+/// The derived tying of one parameter: a basis of `Hom_G(A, B)` (or of the
+/// invariants of `B`, with `A = R[]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Basis {
+    pub(crate) group: String,
+    pub(crate) out_shape: Vec<usize>,
+    pub(crate) in_shape: Vec<usize>,
+    pub(crate) out_channels: usize,
+    pub(crate) in_channels: usize,
+    pub(crate) inner_out_shape: Vec<usize>,
+    pub(crate) inner_in_shape: Vec<usize>,
+    pub(crate) pattern: Pattern,
+    pub(crate) method: Method,
+    pub(crate) gap: Option<SingularGap>,
+}
+
+/// A dense initialiser, whose entry variance an equivariant parameter
+/// reproduces.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DenseInit {
+    /// Xavier uniform: variance `2 / (fan_in + fan_out)`.
+    Glorot,
+    /// Kaiming normal: variance `2 / fan_in`.
+    He,
+    /// `normal(std)`: variance `std²`.
+    Normal(f64),
+    /// `uniform(lo, hi)`: variance `(hi − lo)² / 12`.
+    Uniform(f64, f64),
+    /// `orthogonal`, which acts as `glorot` on an equivariant parameter.
+    Orthogonal,
+}
+
+impl DenseInit {
+    /// The variance of one entry of a dense map with these fans.
+    pub fn variance(&self, fan_in: f64, fan_out: f64) -> f64 {
+        match *self {
+            DenseInit::Glorot | DenseInit::Orthogonal => 2.0 / (fan_in + fan_out),
+            DenseInit::He => 2.0 / fan_in,
+            DenseInit::Normal(std) => std * std,
+            DenseInit::Uniform(lo, hi) => (hi - lo) * (hi - lo) / 12.0,
+        }
+    }
+}
+
+impl Basis {
+    /// The group, as printed.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The shape of the codomain.
+    pub fn out_shape(&self) -> &[usize] {
+        &self.out_shape
+    }
+
+    /// The shape of the domain (`[]` for an invariant).
+    pub fn in_shape(&self) -> &[usize] {
+        &self.in_shape
+    }
+
+    /// The shape of the dense `W`: codomain axes, then domain axes.
+    pub fn dense_shape(&self) -> Vec<usize> {
+        let mut s = self.out_shape.clone();
+        s.extend(&self.in_shape);
+        s
+    }
+
+    /// The number of entries of the dense `W`.
+    pub fn dense(&self) -> usize {
+        self.out_shape.iter().product::<usize>() * self.in_shape.iter().product::<usize>()
+    }
+
+    /// The number of free coefficients.
+    pub fn free(&self) -> usize {
+        self.out_channels * self.in_channels * self.pattern.count()
+    }
+
+    /// The channels factored out: `(d, c)` for `R[c] ⊗ A' → R[d] ⊗ B'`.
+    pub fn channels(&self) -> (usize, usize) {
+        (self.out_channels, self.in_channels)
+    }
+
+    /// The shapes of the inner problem `A' → B'`: (codomain, domain).
+    pub fn inner_shapes(&self) -> (&[usize], &[usize]) {
+        (&self.inner_out_shape, &self.inner_in_shape)
+    }
+
+    /// The basis of the inner problem.
+    pub fn pattern(&self) -> &Pattern {
+        &self.pattern
+    }
+
+    /// How it was computed.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// True when the basis is exact (orbits or rational arithmetic).
+    pub fn is_exact(&self) -> bool {
+        self.method != Method::Float
+    }
+
+    /// The singular-value gap of a floating-point solve.
+    pub fn gap(&self) -> Option<SingularGap> {
+        self.gap
+    }
+
+    fn inner_dims(&self) -> (usize, usize) {
+        (self.inner_out_shape.iter().product(), self.inner_in_shape.iter().product())
+    }
+
+    /// Basis element `k` of the whole map, as `(dense index, value)`.
+    pub fn element(&self, k: usize) -> Vec<(usize, f64)> {
+        let (m, n) = self.inner_dims();
+        let kk = self.pattern.count();
+        let (pq, e) = (k / kk, k % kk);
+        let (p, q) = (pq / self.in_channels, pq % self.in_channels);
+        let c = self.in_channels;
+        self.pattern
+            .element(e)
+            .into_iter()
+            .map(|(u, v)| {
+                let (i, j) = (u as usize / n, u as usize % n);
+                (((p * m + i) * c + q) * n + j, v)
+            })
+            .collect()
+    }
+
+    /// `W = Σ_k c_k B_k` as a dense `f64` array.
+    pub fn expand_f64(&self, coeffs: &[f64]) -> Vec<f64> {
+        self.expand(coeffs)
+    }
+
+    /// `W = Σ_k c_k B_k` as a dense `f32` array.
+    pub fn expand_f32(&self, coeffs: &[f32]) -> Vec<f32> {
+        self.expand(coeffs)
+    }
+
+    /// The transpose of `expand`: `∂L/∂c_k = ⟨∂L/∂W, B_k⟩`.
+    pub fn project_f64(&self, grad: &[f64]) -> Vec<f64> {
+        self.project(grad)
+    }
+
+    /// The transpose of `expand`, in `f32`.
+    pub fn project_f32(&self, grad: &[f32]) -> Vec<f32> {
+        self.project(grad)
+    }
+
+    fn expand<T: Float>(&self, coeffs: &[T]) -> Vec<T> {
+        assert_eq!(coeffs.len(), self.free(), "one coefficient per basis element");
+        let (m, n) = self.inner_dims();
+        let (d, c, kk) = (self.out_channels, self.in_channels, self.pattern.count());
+        let mut w = vec![T::zero(); self.dense()];
+        let at = |p: usize, i: usize, q: usize, j: usize| ((p * m + i) * c + q) * n + j;
+        match &self.pattern {
+            Pattern::Labels { labels, .. } => {
+                for p in 0..d {
+                    for i in 0..m {
+                        for q in 0..c {
+                            let base = (p * c + q) * kk;
+                            for j in 0..n {
+                                let l = labels[i * n + j];
+                                if l != 0 {
+                                    let v = coeffs[base + l.unsigned_abs() as usize - 1];
+                                    w[at(p, i, q, j)] = if l < 0 { -v } else { v };
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Pattern::Vectors { float, .. } => {
+                for p in 0..d {
+                    for q in 0..c {
+                        for (k, e) in float.iter().enumerate() {
+                            let ck = coeffs[(p * c + q) * kk + k];
+                            for &(u, v) in e {
+                                let (i, j) = (u as usize / n, u as usize % n);
+                                let x = &mut w[at(p, i, q, j)];
+                                *x = *x + ck * T::from(v).expect("finite");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        w
+    }
+
+    fn project<T: Float>(&self, grad: &[T]) -> Vec<T> {
+        assert_eq!(grad.len(), self.dense(), "one gradient entry per dense entry");
+        let (m, n) = self.inner_dims();
+        let (d, c, kk) = (self.out_channels, self.in_channels, self.pattern.count());
+        let mut out = vec![T::zero(); self.free()];
+        let at = |p: usize, i: usize, q: usize, j: usize| ((p * m + i) * c + q) * n + j;
+        match &self.pattern {
+            Pattern::Labels { labels, .. } => {
+                for p in 0..d {
+                    for i in 0..m {
+                        for q in 0..c {
+                            let base = (p * c + q) * kk;
+                            for j in 0..n {
+                                let l = labels[i * n + j];
+                                if l != 0 {
+                                    let g = grad[at(p, i, q, j)];
+                                    let slot = &mut out[base + l.unsigned_abs() as usize - 1];
+                                    *slot = if l < 0 { *slot - g } else { *slot + g };
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Pattern::Vectors { float, .. } => {
+                for p in 0..d {
+                    for q in 0..c {
+                        for (k, e) in float.iter().enumerate() {
+                            let mut s = T::zero();
+                            for &(u, v) in e {
+                                let (i, j) = (u as usize / n, u as usize % n);
+                                s = s + grad[at(p, i, q, j)] * T::from(v).expect("finite");
+                            }
+                            out[(p * c + q) * kk + k] = s;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Support size and squared norm of each inner basis element, and the
+    /// size of the union of their supports.
+    fn support_stats(&self) -> (Vec<(usize, f64)>, usize) {
+        let (m, n) = self.inner_dims();
+        let mut covered = vec![false; m * n];
+        let stats = (0..self.pattern.count())
+            .map(|k| {
+                let e = self.pattern.element(k);
+                for (u, _) in &e {
+                    covered[*u as usize] = true;
+                }
+                (e.len(), e.iter().map(|(_, v)| v * v).sum())
+            })
+            .collect();
+        (stats, covered.iter().filter(|x| **x).count())
+    }
+
+    /// The fans of the map as a dense initialiser sees them, counting only
+    /// entries that can be nonzero: `fan_in = |U| / dim B` and
+    /// `fan_out = |U| / dim A`, where `U` is the union of the supports of
+    /// the basis elements (for an unconstrained map, `dim A` and `dim B`).
+    pub fn fans(&self) -> (f64, f64) {
+        let (_, union) = self.support_stats();
+        let u = (union * self.out_channels * self.in_channels) as f64;
+        let dim_out = self.out_shape.iter().product::<usize>() as f64;
+        let dim_in = self.in_shape.iter().product::<usize>() as f64;
+        (u / dim_out, u / dim_in)
+    }
+
+    /// The standard deviation of each coefficient so that the entries of the
+    /// expanded map have mean variance `variance` over `U`. With `S_k` the
+    /// support of basis element `B_k`:
+    ///
+    /// `σ_k² = variance · |U| / (Σ_j |S_j|) · |S_k| / ‖B_k‖²`,
+    ///
+    /// since `Var W[e] = Σ_k σ_k² B_k[e]²` and summing over `e ∈ U` gives
+    /// `Σ_k σ_k² ‖B_k‖² = variance · |U|`. For an orbit basis (disjoint
+    /// supports, entries ±1) every `σ_k² = variance`.
+    pub fn coefficient_std(&self, variance: f64) -> Vec<f64> {
+        let (stats, union) = self.support_stats();
+        let total: usize = stats.iter().map(|s| s.0).sum();
+        let inner: Vec<f64> = stats
+            .iter()
+            .map(|&(size, norm2)| (variance * union as f64 / total as f64 * size as f64 / norm2).sqrt())
+            .collect();
+        let pairs = self.out_channels * self.in_channels;
+        (0..pairs).flat_map(|_| inner.iter().copied()).collect()
+    }
+
+    /// [`Basis::coefficient_std`] for the variance `init` gives at [`Basis::fans`].
+    pub fn init_std(&self, init: DenseInit) -> Vec<f64> {
+        let (fan_in, fan_out) = self.fans();
+        self.coefficient_std(init.variance(fan_in, fan_out))
+    }
+
+    /// The largest entry of `ρ_B(g) E − E ρ_A(g)` (and `dρ_B(ξ) E − E dρ_A(ξ)`)
+    /// over the inner basis elements `E` and all generators, in floating
+    /// point. `input` and `output` must be the spaces the basis was solved for.
+    pub fn max_residual(&self, input: &Space, output: &Space) -> f64 {
+        let group = output.group().or(input.group()).cloned();
+        let a = input.lift(group.as_ref());
+        let b = output.lift(group.as_ref());
+        let (_, ai) = a.split_channels();
+        let (_, bi) = b.split_channels();
+        let (m, n) = (bi.dim(), ai.dim());
+        assert_eq!((m, n), self.inner_dims(), "spaces match the basis");
+        let pairs = ai.discrete.iter().zip(&bi.discrete).chain(ai.lie.iter().zip(&bi.lie));
+        let maps: Vec<_> = pairs.map(|(x, y)| (y.to_float(), x.to_float().transpose())).collect();
+        let mut worst: f64 = 0.0;
+        for k in 0..self.pattern.count() {
+            let mut e = vec![0.0; m * n];
+            for (u, v) in self.pattern.element(k) {
+                e[u as usize] = v;
+            }
+            for (y, xt) in &maps {
+                for i in 0..m {
+                    for j in 0..n {
+                        let left: f64 = y.rows[i].iter().map(|&(l, v)| v * e[l as usize * n + j]).sum();
+                        let right: f64 = xt.rows[j].iter().map(|&(kk, v)| e[i * n + kk as usize] * v).sum();
+                        worst = worst.max((left - right).abs());
+                    }
+                }
+            }
+        }
+        worst
+    }
+}
