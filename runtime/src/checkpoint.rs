@@ -241,7 +241,7 @@ pub fn serialize(
     let mut head = serde_json::to_vec(&serde_json::Value::Object(header))
         .expect("a JSON map always serializes");
     // The data section starts 8-byte aligned; the header is padded with spaces.
-    while head.len() % 8 != 0 {
+    while !head.len().is_multiple_of(8) {
         head.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + head.len() + offset);
