@@ -643,6 +643,62 @@ impl Op {
         }
     }
 
+    /// Mutable references to the values the op reads directly, in the order
+    /// of `operands`.
+    pub fn operands_mut(&mut self) -> Vec<&mut Value> {
+        match self {
+            Op::Param(_) | Op::Input(_) | Op::Const(_) | Op::Zeros(_) => Vec::new(),
+            Op::Binary(_, a, b) | Op::Concat(a, b) => vec![a, b],
+            Op::Contract { a, b, .. } => vec![a, b],
+            Op::Unary(_, x)
+            | Op::Softmax(x)
+            | Op::LogSoftmax(x)
+            | Op::Get(x, _)
+            | Op::Permute { x, .. }
+            | Op::Reduce { x, .. }
+            | Op::Expand { x, .. }
+            | Op::BroadcastTo { x, .. }
+            | Op::SumTo { x, .. }
+            | Op::Norm { x, .. }
+            | Op::Slice { x, .. }
+            | Op::BasisProject { x, .. } => vec![x],
+            Op::BasisExpand { coeffs, .. } => vec![coeffs],
+            Op::NormGrad { x, y, g } => vec![x, y, g],
+            Op::MaxGrad { x, g, .. } => vec![x, g],
+            Op::Tuple(vs) => vs.iter_mut().collect(),
+            Op::Loss { out, target, .. } => vec![out, target],
+            Op::LossGrad {
+                out, target, seed, ..
+            } => vec![out, target, seed],
+            Op::Fold(f) => vec![&mut f.input],
+            Op::FoldBackward(f) => {
+                let mut v = vec![&mut f.tape, &mut f.cotangent];
+                v.extend(f.captures.iter_mut());
+                v
+            }
+            Op::Unfold(u) => match &mut u.source {
+                Source::Over(xs) => vec![&mut u.init, xs],
+                Source::Take(_) => vec![&mut u.init],
+            },
+            Op::UnfoldBackward(u) => {
+                let mut v = vec![&mut u.tape, &mut u.cotangent];
+                v.extend(u.captures.iter_mut());
+                v
+            }
+        }
+    }
+
+    /// Mutable references to the regions the op owns, in order.
+    pub fn regions_mut(&mut self) -> Vec<&mut Block> {
+        match self {
+            Op::Fold(f) => f.cases.iter_mut().collect(),
+            Op::FoldBackward(f) => f.cases.iter_mut().collect(),
+            Op::Unfold(u) => vec![&mut u.body],
+            Op::UnfoldBackward(u) => vec![&mut u.body],
+            _ => Vec::new(),
+        }
+    }
+
     /// The regions the op owns, in order.
     pub fn regions(&self) -> Vec<Block> {
         match self {

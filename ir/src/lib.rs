@@ -10,8 +10,10 @@
 //! builder API.
 #![warn(missing_docs)]
 
+pub mod autodiff;
 pub mod builder;
 pub mod entity;
+pub mod gradcheck;
 pub mod infer;
 pub mod interp;
 pub mod ir;

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cdlc_runtime::value::{CtorDecl, DataDecl, DataType, Target, Tensor, Value};
+use cdlc_runtime::value::{CtorDecl, DataDecl, DataType, Example, Target, Tensor, Value};
 
 use crate::builder::FunctionBuilder;
 use crate::ir::{Basis, DataId, FuncId, LossKind, Module, Type, Value as IrValue};
@@ -421,4 +421,34 @@ pub fn random_target(loss: LossKind, out: &Type, positions: usize, rng: &mut Rng
         (LossKind::Mse, Type::Tensor(s)) => Target::Tensor(random_tensor(s, rng)),
         _ => panic!("no target for {out:?}"),
     }
+}
+
+/// A random input for a function: one value, or a tuple for several inputs.
+pub fn random_input(module: &Module, func: &crate::ir::Function, rng: &mut Rng) -> Value {
+    match func.inputs.as_slice() {
+        [t] => random_value(module, t, rng),
+        ts => Value::Tuple(ts.iter().map(|t| random_value(module, t, rng)).collect()),
+    }
+}
+
+/// A batch of `n` random examples for a model, with targets that fit its
+/// output (as many positions as the output has, for a `List` output).
+pub fn random_batch(m: &TestModel, params: &[Tensor], n: usize, rng: &mut Rng) -> Vec<Example> {
+    let f = &m.module.functions[m.forward];
+    let out_ty = f.types[f.output()].clone();
+    (0..n)
+        .map(|_| {
+            let x = random_input(&m.module, f, rng);
+            let out =
+                crate::interp::forward(&m.module, m.forward, params, &x).expect("valid input");
+            let positions = out.as_list().map_or(0, |l| l.len());
+            let y = random_target(m.loss, &out_ty, positions, rng);
+            Example { x, y }
+        })
+        .collect()
+}
+
+/// Differentiates a model and returns its training function.
+pub fn train_fn(m: &mut TestModel) -> FuncId {
+    crate::autodiff::differentiate(&mut m.module, m.forward, m.loss).expect("differentiable")
 }

@@ -87,6 +87,7 @@ pub fn verify_function(module: &Module, func: &Function) -> Result<(), Vec<Verif
         seen_blocks: HashSet::new(),
         scope: Vec::new(),
         in_scope: HashSet::new(),
+        scope_depth: 0,
     };
     v.run();
     if v.errors.is_empty() {
@@ -107,6 +108,8 @@ struct Verifier<'a> {
     /// Values in scope, innermost last, for popping at region ends.
     scope: Vec<Value>,
     in_scope: HashSet<Value>,
+    /// How many regions deep the walk is (0 in the entry block).
+    scope_depth: usize,
 }
 
 impl Verifier<'_> {
@@ -205,6 +208,12 @@ impl Verifier<'_> {
         if !self.placed.insert(v) {
             self.error(Location::Value(v), "value is placed twice");
         }
+        if matches!(op, Op::Param(_) | Op::Input(_)) && self.scope_depth > 0 {
+            self.error(
+                Location::Value(v),
+                "parameters and inputs belong in the entry block",
+            );
+        }
         let mut ok = true;
         for o in op.operands() {
             if !self.func.values.contains(o) {
@@ -234,9 +243,11 @@ impl Verifier<'_> {
                 ),
                 Err(e) => self.error(Location::Value(v), e),
             }
+            self.scope_depth += 1;
             for r in regions {
                 self.block(r);
             }
+            self.scope_depth -= 1;
             self.region_signatures(v, op);
         }
         self.define(v);
