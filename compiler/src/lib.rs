@@ -9,6 +9,7 @@
 pub mod check;
 pub mod diagnostics;
 pub mod emit;
+pub mod instantiate;
 pub mod resolve;
 pub mod source;
 
@@ -54,5 +55,35 @@ pub fn compile(name: &str, text: &str) -> Compilation {
         program,
         checked,
         diagnostics: diags,
+    }
+}
+
+/// The model a command works on: `--entry NAME`, else the first train
+/// block's model, else the only model.
+pub fn entry_model(c: &Compilation, entry: Option<&str>) -> Result<resolve::ItemId, String> {
+    use cdlc_grammar::ast::{DefKind, ItemKind};
+    let is_model = |id: resolve::ItemId| matches!(&c.program.item(id).kind, ItemKind::Def(d) if d.kind == DefKind::Model);
+    if let Some(name) = entry {
+        return c
+            .program
+            .lookup(name)
+            .filter(|id| is_model(*id) && c.checked.defs.contains_key(id))
+            .ok_or_else(|| format!("`{name}` is not a model of this program"));
+    }
+    if let Some(t) = c.checked.trains.first() {
+        return Ok(t.model);
+    }
+    let models: Vec<resolve::ItemId> = c
+        .program
+        .item_ids()
+        .filter(|id| c.program.is_user_item(*id) && is_model(*id))
+        .collect();
+    match models.as_slice() {
+        [one] => Ok(*one),
+        [] => Err("this program declares no model".to_string()),
+        _ => Err(
+            "this program declares several models and no train block: name one with `--entry NAME`"
+                .to_string(),
+        ),
     }
 }

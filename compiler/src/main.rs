@@ -96,7 +96,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
-            emit_stage(&file, emit, cli.message_format)
+            emit_stage(&file, emit, cli.entry.as_deref(), cli.message_format)
         }
     }
 }
@@ -131,7 +131,7 @@ fn check_file(path: &Path, format: MessageFormat) -> Result<bool, ExitCode> {
     Ok(!c.diagnostics.iter().any(|d| d.severity == Severity::Error))
 }
 
-fn emit_stage(path: &Path, emit: Emit, format: MessageFormat) -> ExitCode {
+fn emit_stage(path: &Path, emit: Emit, entry: Option<&str>, format: MessageFormat) -> ExitCode {
     let text = match read(path) {
         Ok(t) => t,
         Err(code) => return code,
@@ -149,6 +149,30 @@ fn emit_stage(path: &Path, emit: Emit, format: MessageFormat) -> ExitCode {
         Emit::Types => {
             print!("{}", cdlc::emit::types::print(&c.program, &c.checked));
             ExitCode::SUCCESS
+        }
+        Emit::Ir => {
+            let model = match cdlc::entry_model(&c, entry) {
+                Ok(m) => m,
+                Err(msg) => {
+                    eprintln!("error: {msg}");
+                    return ExitCode::from(2);
+                }
+            };
+            match cdlc::instantiate::instantiate(&c.program, &c.checked, model) {
+                Ok(inst) => {
+                    print!("{}", cdlc_ir::print::print_module(&inst.module));
+                    ExitCode::SUCCESS
+                }
+                Err(u) => {
+                    let (line, col) = c.sources.line_col(u.span.file, u.span.start);
+                    eprintln!(
+                        "error: not supported yet: {} ({}:{line}:{col})",
+                        u.what,
+                        c.sources.name(u.span.file)
+                    );
+                    ExitCode::from(1)
+                }
+            }
         }
         other => {
             eprintln!(

@@ -21,10 +21,11 @@ use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::{ItemId, Program};
 use cdlc_grammar::ast::{self, ItemKind};
 use cdlc_grammar::{Ident, Span};
+pub use expr::{BUILTINS, INITS, POINTWISE};
 use indexmap::IndexMap;
 use size::{Poly, Var};
 use std::collections::HashMap;
-pub use train::{LossKind, TrainSetup};
+pub use train::{DataSpec, LossKind, OptimSpec, TrainSetup};
 use types::{FunctorId, Namer, Shape, SpaceId, Ty, TyDisplay};
 
 /// A functor: a sum of constructors, each a product of fields in which

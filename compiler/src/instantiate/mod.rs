@@ -1,0 +1,882 @@
+//! Instantiation: a checked model → one IR function for one example.
+//!
+//! Size parameters are monomorphised (every size becomes a number); every
+//! syntactic occurrence of a layer or a `fold`/`unfold` is an *instance*
+//! with its own parameter slots, and a `let`-bound instance applied twice
+//! uses the same slots (§4.2). Instances are inlined: the IR has one
+//! function per model, with structured regions for the recursion schemes.
+//!
+//! Slots are named by the path of instances from the model: the model's
+//! own parameters by their names (`V`), an instance's as `dense.W`, a
+//! second occurrence of the same layer in one body as `dense#2.W`, nested
+//! ones as `lift.dense.W`.
+//!
+//! The IR builder borrows the module, so data types and bases must be in
+//! the module before the function is built. Lowering therefore runs again
+//! from scratch whenever it meets a data type the module lacks (a handful of
+//! times at most, one per distinct data type).
+
+use crate::check::types::{Ty, TyDisplay};
+use crate::check::{AlgebraInfo, Checked, ParamKind};
+use crate::resolve::{ItemId, Program};
+use cdlc_grammar::Span;
+use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, SizeKind, Stmt};
+use cdlc_ir::{self as ir, FunctionBuilder, Source, Split, UnOp};
+use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A parameter slot of the instantiated model, with what initialising it
+/// needs.
+#[derive(Clone, Debug)]
+pub struct SlotInfo {
+    /// The qualified name.
+    pub name: String,
+    /// The slot's shape.
+    pub shape: Vec<usize>,
+    /// The initialiser as written.
+    pub init: ast::Init,
+}
+
+/// A model as one IR function.
+#[derive(Debug)]
+pub struct Instantiated {
+    /// The module holding the function, its data types and bases.
+    pub module: ir::Module,
+    /// The model's function.
+    pub func: ir::FuncId,
+    /// The parameter slots in slot order.
+    pub slots: Vec<SlotInfo>,
+    /// The type of each input, as data loaders check it.
+    pub inputs: Vec<DataType>,
+}
+
+/// Why a model cannot be instantiated yet: a limit of this compiler, not
+/// an error in the program (those were reported by the checker).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unsupported {
+    /// What is not supported.
+    pub what: String,
+    /// Where.
+    pub span: Span,
+}
+
+enum Restart {
+    /// The module needs this data type first.
+    Data(Arc<DataDecl>),
+    /// A construct this compiler does not lower yet.
+    Unsupported(Unsupported),
+}
+
+/// Instantiates model `model` (which must have checked without errors).
+pub fn instantiate(
+    program: &Program,
+    checked: &Checked,
+    model: ItemId,
+) -> Result<Instantiated, Unsupported> {
+    let mut module = ir::Module::new();
+    loop {
+        match Lowerer::run(program, checked, &module, model) {
+            Ok((func, slots, inputs)) => {
+                let func = module.add_function(func);
+                return Ok(Instantiated {
+                    module,
+                    func,
+                    slots,
+                    inputs,
+                });
+            }
+            Err(Restart::Data(decl)) => {
+                module.add_data(decl);
+            }
+            Err(Restart::Unsupported(u)) => return Err(u),
+        }
+    }
+}
+
+/// A morphism as the lowering sees it.
+enum Morph {
+    /// An instance of a layer or model.
+    Def(Rc<Inst>),
+    /// A pointwise function.
+    Pointwise(UnOp),
+    /// `f >> g`
+    Compose(Rc<Morph>, Rc<Morph>),
+    /// `id`
+    Id,
+    /// `fold alg` with the algebra's instance.
+    Fold(Rc<Inst>),
+    /// `hylo alg by halves`.
+    Hylo(Rc<Inst>),
+}
+
+/// One instance: its sizes, its slots and the instances inside it.
+struct Inst {
+    item: ItemId,
+    sizes: HashMap<String, i64>,
+    prefix: String,
+    params: RefCell<HashMap<String, ir::Value>>,
+    /// Instances created by syntactic occurrences inside this one, by span.
+    children: RefCell<HashMap<(u32, u32, u32), Rc<Morph>>>,
+    child_names: RefCell<HashMap<String, usize>>,
+}
+
+enum Local {
+    Value(ir::Value),
+    Morph(Rc<Morph>),
+}
+
+struct Frame {
+    inst: Rc<Inst>,
+    locals: Vec<(String, Local)>,
+}
+
+struct Lowerer<'a> {
+    program: &'a Program,
+    checked: &'a Checked,
+    b: FunctionBuilder<'a>,
+    slots: Vec<SlotInfo>,
+}
+
+type R<T> = Result<T, Restart>;
+
+fn span_key(s: Span) -> (u32, u32, u32) {
+    (s.file.0, s.start, s.end)
+}
+
+impl<'a> Lowerer<'a> {
+    fn run(
+        program: &'a Program,
+        checked: &'a Checked,
+        module: &'a ir::Module,
+        model: ItemId,
+    ) -> R<(ir::Function, Vec<SlotInfo>, Vec<DataType>)> {
+        let info = checked
+            .defs
+            .get(&model)
+            .expect("a checked model has a signature");
+        let mut l = Lowerer {
+            program,
+            checked,
+            b: FunctionBuilder::new(module, info.name.clone()),
+            slots: Vec::new(),
+        };
+        let root = Rc::new(Inst {
+            item: model,
+            sizes: HashMap::new(),
+            prefix: String::new(),
+            params: RefCell::new(HashMap::new()),
+            children: RefCell::new(HashMap::new()),
+            child_names: RefCell::new(HashMap::new()),
+        });
+        let ItemKind::Def(def) = &program.item(model).kind else {
+            unreachable!("a model is a definition")
+        };
+        let arg_tys: Vec<Ty> = match (&def.body, &info.dom) {
+            (DefBody::Block { args, .. }, Ty::Tuple(ts)) if args.len() != 1 => ts.clone(),
+            (_, t) => vec![t.clone()],
+        };
+        let mut inputs = Vec::new();
+        let mut values = Vec::new();
+        for t in &arg_tys {
+            inputs.push(l.data_type(t, 0)?);
+            let ty = l.ir_type(t)?;
+            values.push(l.b.input(ty));
+        }
+        let arg = if values.len() == 1 {
+            values[0]
+        } else {
+            l.b.tuple(values.clone())
+        };
+        let out = l.apply_def(&root, arg, def)?;
+        let func = l.b.finish(out);
+        Ok((func, l.slots, inputs))
+    }
+
+    // ------------------------------------------------------------ types
+
+    fn unsupported<T>(&self, what: impl Into<String>, span: Span) -> R<T> {
+        Err(Restart::Unsupported(Unsupported {
+            what: what.into(),
+            span,
+        }))
+    }
+
+    /// A concrete checker type as an IR type.
+    fn ir_type(&mut self, t: &Ty) -> R<ir::Type> {
+        Ok(match t {
+            Ty::Tensor(s, _) => ir::Type::Tensor(concrete(s)),
+            Ty::Tuple(ts) => ir::Type::Tuple(ts.iter().map(|t| self.ir_type(t)).collect::<R<_>>()?),
+            Ty::Data { .. } => ir::Type::Data(self.data_id(t)?),
+            other => panic!("internal error: no IR type for {other:?}"),
+        })
+    }
+
+    fn data_id(&mut self, t: &Ty) -> R<ir::DataId> {
+        let DataType::Data(decl) = self.data_type(t, 0)? else {
+            unreachable!("data_type of a data type")
+        };
+        let module = self.b.module();
+        match module.data.iter().find(|(_, d)| d.decl == decl) {
+            Some((id, _)) => Ok(id),
+            None => Err(Restart::Data(decl)),
+        }
+    }
+
+    /// A concrete checker type as the runtime's data type. `depth` counts
+    /// the data types around this one (for `X` under a nested data type).
+    fn data_type(&mut self, t: &Ty, depth: u32) -> R<DataType> {
+        Ok(match t {
+            Ty::Tensor(s, _) => DataType::Tensor(concrete(s)),
+            Ty::Tuple(ts) => DataType::Tuple(
+                ts.iter()
+                    .map(|t| self.data_type(t, depth))
+                    .collect::<R<_>>()?,
+            ),
+            Ty::X => DataType::Rec(depth),
+            Ty::Data { functor, args, .. } => {
+                let f = &self.checked.functors[functor.0 as usize];
+                let name = TyDisplay {
+                    ty: t,
+                    namer: self.checked,
+                }
+                .to_string();
+                let mut ctors = Vec::new();
+                for c in &f.ctors {
+                    let fields = c
+                        .fields
+                        .iter()
+                        .map(|ft| {
+                            let field = ft.instantiate(args, Some(&Ty::X));
+                            if matches!(&field, Ty::Data { .. } if field.mentions_x()) {
+                                return self.unsupported(
+                                    "`X` under a data type in a constructor (rose trees)",
+                                    c.span,
+                                );
+                            }
+                            self.data_type(&field, 0)
+                        })
+                        .collect::<R<Vec<_>>>()?;
+                    ctors.push(CtorDecl {
+                        name: c.name.clone(),
+                        fields,
+                    });
+                }
+                DataType::Data(Arc::new(DataDecl { name, ctors }))
+            }
+            other => {
+                let shown = TyDisplay {
+                    ty: other,
+                    namer: self.checked,
+                }
+                .to_string();
+                return self
+                    .unsupported(format!("values of type {shown} in data"), Span::default());
+            }
+        })
+    }
+
+    // ------------------------------------------------------------ instances
+
+    fn new_child(&mut self, parent: &Rc<Inst>, item: ItemId, sizes: Vec<i64>) -> Rc<Inst> {
+        let name = crate::resolve::declared_name(self.program.item(item))
+            .map(|n| n.node.clone())
+            .unwrap_or_default();
+        let k = {
+            let mut names = parent.child_names.borrow_mut();
+            let k = names.entry(name.clone()).or_insert(0);
+            *k += 1;
+            *k
+        };
+        let local = if k == 1 { name } else { format!("{name}#{k}") };
+        let prefix = if parent.prefix.is_empty() {
+            local
+        } else {
+            format!("{}.{local}", parent.prefix)
+        };
+        let size_names: Vec<String> = match &self.program.item(item).kind {
+            ItemKind::Def(d) => d.size_params.iter().map(|p| p.node.clone()).collect(),
+            ItemKind::Algebra(a) => a.size_params.iter().map(|p| p.node.clone()).collect(),
+            ItemKind::Coalgebra(c) => c.size_params.iter().map(|p| p.node.clone()).collect(),
+            _ => Vec::new(),
+        };
+        Rc::new(Inst {
+            item,
+            sizes: size_names.into_iter().zip(sizes).collect(),
+            prefix,
+            params: RefCell::new(HashMap::new()),
+            children: RefCell::new(HashMap::new()),
+            child_names: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// The slot of parameter `p` of instance `inst`, created on first use.
+    fn param(
+        &mut self,
+        inst: &Rc<Inst>,
+        p: &ast::Param,
+        ty: &Ty,
+        kind: &ParamKind,
+    ) -> R<ir::Value> {
+        if let Some(v) = inst.params.borrow().get(&p.name.node) {
+            return Ok(*v);
+        }
+        if !matches!(kind, ParamKind::Plain) {
+            return self.unsupported(
+                "equivariant and invariant parameters (their weight tying is derived by the equivariance solver, which the instantiation does not use yet)",
+                p.span,
+            );
+        }
+        let shape = concrete(ty.shape().expect("a plain parameter is a tensor"));
+        let name = if inst.prefix.is_empty() {
+            p.name.node.clone()
+        } else {
+            format!("{}.{}", inst.prefix, p.name.node)
+        };
+        let v = self.b.param(name.clone(), &shape);
+        self.slots.push(SlotInfo {
+            name,
+            shape,
+            init: p.init.clone(),
+        });
+        inst.params.borrow_mut().insert(p.name.node.clone(), v);
+        Ok(v)
+    }
+
+    fn subst(&self, inst: &Inst, params: &[(String, crate::check::size::Var)], t: &Ty) -> Ty {
+        let map: HashMap<crate::check::size::Var, i64> = params
+            .iter()
+            .map(|(n, v)| {
+                (
+                    *v,
+                    *inst
+                        .sizes
+                        .get(n)
+                        .expect("every size parameter is instantiated"),
+                )
+            })
+            .collect();
+        t.subst_sizes(&|v| map.get(&v).map(|c| crate::check::size::Poly::constant(*c)))
+    }
+
+    fn alg_info(&self, id: ItemId) -> &'a AlgebraInfo {
+        self.checked
+            .algebras
+            .get(&id)
+            .expect("a checked algebra has a header")
+    }
+
+    /// Applies an instance of a layer or model to `arg`, inlining its body.
+    fn apply_def(&mut self, inst: &Rc<Inst>, arg: ir::Value, def: &'a ast::Def) -> R<ir::Value> {
+        match &def.body {
+            DefBody::PointFree(e) => {
+                let mut frame = Frame {
+                    inst: inst.clone(),
+                    locals: Vec::new(),
+                };
+                let m = self.morph(e, &mut frame)?;
+                self.apply_morph(&m, arg, e.span)
+            }
+            DefBody::Block { args, block, .. } => {
+                let mut frame = Frame {
+                    inst: inst.clone(),
+                    locals: Vec::new(),
+                };
+                if args.len() == 1 {
+                    frame
+                        .locals
+                        .push((args[0].name.node.clone(), Local::Value(arg)));
+                } else {
+                    for (i, a) in args.iter().enumerate() {
+                        let v = self.b.get(arg, i as u32);
+                        frame.locals.push((a.name.node.clone(), Local::Value(v)));
+                    }
+                }
+                self.block(block, &mut frame)
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn block(&mut self, blk: &'a ast::Block, frame: &mut Frame) -> R<ir::Value> {
+        let depth = frame.locals.len();
+        for s in &blk.stmts {
+            match s {
+                Stmt::Param(p) => {
+                    let v = self.def_param(p, frame)?;
+                    frame.locals.push((p.name.node.clone(), Local::Value(v)));
+                }
+                Stmt::Let(pat, e) => {
+                    let v = self.expr_or_morph(e, frame)?;
+                    self.bind(pat, v, frame);
+                }
+            }
+        }
+        let r = self.value(&blk.result, frame)?;
+        frame.locals.truncate(depth);
+        Ok(r)
+    }
+
+    fn def_param(&mut self, p: &ast::Param, frame: &Frame) -> R<ir::Value> {
+        let item = frame.inst.item;
+        let (size_params, params) = match self.checked.defs.get(&item) {
+            Some(info) => (&info.size_params, &info.params),
+            None => {
+                let a = self.alg_info(item);
+                (&a.size_params, &a.params)
+            }
+        };
+        let info = params
+            .iter()
+            .find(|q| q.name == p.name.node)
+            .expect("the checker recorded every parameter");
+        let ty = self.subst(&frame.inst, size_params, &info.ty);
+        let inst = frame.inst.clone();
+        self.param(&inst, p, &ty, &info.kind)
+    }
+
+    fn bind(&mut self, pat: &Pattern, v: Local, frame: &mut Frame) {
+        match (pat, v) {
+            (Pattern::Name(n), v) => frame.locals.push((n.node.clone(), v)),
+            (Pattern::Tuple(ps, _), Local::Value(t)) => {
+                for (i, p) in ps.iter().enumerate() {
+                    let vi = self.b.get(t, i as u32);
+                    self.bind(p, Local::Value(vi), frame);
+                }
+            }
+            (Pattern::Tuple(..), Local::Morph(_)) => {
+                unreachable!("the checker rejects destructuring a morphism")
+            }
+        }
+    }
+
+    fn lookup<'f>(frame: &'f Frame, name: &str) -> Option<&'f Local> {
+        frame
+            .locals
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l)
+    }
+
+    /// An expression that may be a value or a morphism (`let enc = dense[16, 8]`).
+    fn expr_or_morph(&mut self, e: &'a ast::Expr, frame: &mut Frame) -> R<Local> {
+        let is_morph = match &e.kind {
+            ExprKind::Inst(..) | ExprKind::Fold(..) | ExprKind::Hylo { .. } | ExprKind::Id => true,
+            ExprKind::Binary(BinOp::Compose, ..) => true,
+            ExprKind::Name(n) => match Self::lookup(frame, &n.node) {
+                Some(Local::Morph(_)) => true,
+                Some(Local::Value(_)) => false,
+                None => self
+                    .program
+                    .lookup(&n.node)
+                    .is_some_and(|id| matches!(self.program.item(id).kind, ItemKind::Def(_))),
+            },
+            _ => false,
+        };
+        if is_morph {
+            Ok(Local::Morph(self.morph(e, frame)?))
+        } else {
+            Ok(Local::Value(self.value(e, frame)?))
+        }
+    }
+
+    fn value(&mut self, e: &'a ast::Expr, frame: &mut Frame) -> R<ir::Value> {
+        match &e.kind {
+            ExprKind::Number(x) => Ok(self.b.scalar(*x)),
+            ExprKind::Name(n) => match Self::lookup(frame, &n.node) {
+                Some(Local::Value(v)) => Ok(*v),
+                _ => panic!(
+                    "internal error: `{}` is not a value at {:?}",
+                    n.node, n.span
+                ),
+            },
+            ExprKind::Tuple(es) => {
+                let vs = es
+                    .iter()
+                    .map(|x| self.value(x, frame))
+                    .collect::<R<Vec<_>>>()?;
+                Ok(self.b.tuple(vs))
+            }
+            ExprKind::Block(blk) => self.block(blk, frame),
+            ExprKind::LetIn(p, v, body) => {
+                let depth = frame.locals.len();
+                let val = self.expr_or_morph(v, frame)?;
+                self.bind(p, val, frame);
+                let r = self.value(body, frame)?;
+                frame.locals.truncate(depth);
+                Ok(r)
+            }
+            ExprKind::Apply(f, args) => self.apply(f, args, e.span, frame),
+            ExprKind::Binary(BinOp::MatMul, a, w_x) => {
+                let (w, x) = (self.value(a, frame)?, self.value(w_x, frame)?);
+                Ok(self.b.matmul(w, x))
+            }
+            ExprKind::Binary(op, a, c) => {
+                let (x, y) = (self.value(a, frame)?, self.value(c, frame)?);
+                let op = match op {
+                    BinOp::Add => ir::BinOp::Add,
+                    BinOp::Sub => ir::BinOp::Sub,
+                    BinOp::Mul => ir::BinOp::Mul,
+                    BinOp::Div => ir::BinOp::Div,
+                    BinOp::MatMul | BinOp::Compose => unreachable!("handled above"),
+                };
+                // The checker's broadcasting (a scalar, or `R[c]` against
+                // `R[c, ...]`) is the IR's prefix broadcasting.
+                Ok(self.b.binary(op, x, y))
+            }
+            ExprKind::Neg(a) => {
+                let x = self.value(a, frame)?;
+                Ok(self.b.neg(x))
+            }
+            ExprKind::Transpose(a, _) => {
+                let x = self.value(a, frame)?;
+                Ok(self.b.transpose(x))
+            }
+            ExprKind::UnfoldOver {
+                coalg,
+                sizes,
+                from,
+                over,
+            } => {
+                let init = self.value(from, frame)?;
+                let xs = self.value(over, frame)?;
+                self.unfold(coalg, sizes, init, Some(xs), None, e.span, frame)
+            }
+            ExprKind::UnfoldTake {
+                coalg,
+                sizes,
+                from,
+                take,
+            } => {
+                let init = self.value(from, frame)?;
+                let k = self.size(take, &frame.inst);
+                self.unfold(coalg, sizes, init, None, Some(k), e.span, frame)
+            }
+            ExprKind::Inst(..) | ExprKind::Fold(..) | ExprKind::Hylo { .. } | ExprKind::Id => {
+                panic!("internal error: a morphism used as a value at {:?}", e.span)
+            }
+            ExprKind::Error => panic!("internal error: an error node reached instantiation"),
+        }
+    }
+
+    fn apply(
+        &mut self,
+        f: &'a ast::Expr,
+        args: &'a [ast::CallArg],
+        span: Span,
+        frame: &mut Frame,
+    ) -> R<ir::Value> {
+        if let ExprKind::Name(n) = &f.kind {
+            if Self::lookup(frame, &n.node).is_none()
+                && crate::check::BUILTINS.contains(&n.node.as_str())
+            {
+                return self.builtin(&n.node, args, frame);
+            }
+        }
+        let vals = args
+            .iter()
+            .map(|a| self.value(&a.value, frame))
+            .collect::<R<Vec<_>>>()?;
+        let arg = if vals.len() == 1 {
+            vals[0]
+        } else {
+            self.b.tuple(vals)
+        };
+        let m = self.morph(f, frame)?;
+        self.apply_morph(&m, arg, span)
+    }
+
+    fn builtin(&mut self, name: &str, args: &'a [ast::CallArg], frame: &mut Frame) -> R<ir::Value> {
+        let mut pos = Vec::new();
+        let mut axis = None;
+        for a in args {
+            match &a.name {
+                None => pos.push(self.value(&a.value, frame)?),
+                Some(_) => {
+                    axis = Some(match &a.value.kind {
+                        ExprKind::Number(x) => *x as u32,
+                        ExprKind::Name(c) => {
+                            *self.checked.consts.get(&c.node).expect("a checked axis") as u32
+                        }
+                        _ => unreachable!("the checker accepts only constant axes"),
+                    })
+                }
+            }
+        }
+        let x = pos[0];
+        Ok(match name {
+            "sum" => self.b.reduce(ir::ReduceOp::Sum, x, axis),
+            "mean" => self.b.reduce(ir::ReduceOp::Mean, x, axis),
+            "max" => self.b.reduce(ir::ReduceOp::Max, x, axis),
+            "softmax" => self.b.softmax(x),
+            "log_softmax" => self.b.log_softmax(x),
+            "norm" => {
+                let keep = u32::from(self.b.shape_of(x).len() >= 2);
+                self.b.norm(x, keep)
+            }
+            "gate" => {
+                let keep = u32::from(self.b.shape_of(x).len() >= 2);
+                self.b.gate(x, keep)
+            }
+            "outer" => self.b.outer(x, pos[1]),
+            "concat" => self.b.concat(x, pos[1]),
+            other => unreachable!("built-in `{other}` has no lowering"),
+        })
+    }
+
+    /// The morphism an expression denotes, creating instances for the
+    /// syntactic occurrences it contains (once per enclosing instance).
+    fn morph(&mut self, e: &'a ast::Expr, frame: &mut Frame) -> R<Rc<Morph>> {
+        match &e.kind {
+            ExprKind::Name(n) => {
+                if let Some(Local::Morph(m)) = Self::lookup(frame, &n.node) {
+                    return Ok(m.clone());
+                }
+                if let Some(op) = pointwise(&n.node) {
+                    return Ok(Rc::new(Morph::Pointwise(op)));
+                }
+                self.child(e.span, &n.node, &[], frame, |inst| Morph::Def(inst))
+            }
+            ExprKind::Inst(n, sizes) => {
+                self.child(e.span, &n.node, sizes, frame, |inst| Morph::Def(inst))
+            }
+            ExprKind::Id => Ok(Rc::new(Morph::Id)),
+            ExprKind::Binary(BinOp::Compose, a, c) => {
+                let (ma, mc) = (self.morph(a, frame)?, self.morph(c, frame)?);
+                Ok(Rc::new(Morph::Compose(ma, mc)))
+            }
+            ExprKind::Fold(n, sizes) => {
+                self.child(e.span, &n.node, sizes, frame, |inst| Morph::Fold(inst))
+            }
+            ExprKind::Hylo { alg, alg_sizes, .. } => {
+                self.child(e.span, &alg.node, alg_sizes, frame, |inst| {
+                    Morph::Hylo(inst)
+                })
+            }
+            ExprKind::Block(_) | ExprKind::LetIn(..) => {
+                self.unsupported("a block or `let ... in` whose value is a morphism", e.span)
+            }
+            _ => unreachable!("the checker accepts no other morphism expressions"),
+        }
+    }
+
+    fn child(
+        &mut self,
+        span: Span,
+        name: &str,
+        sizes: &[ast::Size],
+        frame: &mut Frame,
+        make: impl FnOnce(Rc<Inst>) -> Morph,
+    ) -> R<Rc<Morph>> {
+        if let Some(m) = frame.inst.children.borrow().get(&span_key(span)) {
+            return Ok(m.clone());
+        }
+        let item = self
+            .program
+            .lookup(name)
+            .expect("the checker resolved this name");
+        let sizes: Vec<i64> = sizes.iter().map(|s| self.size(s, &frame.inst)).collect();
+        let parent = frame.inst.clone();
+        let inst = self.new_child(&parent, item, sizes);
+        let m = Rc::new(make(inst));
+        frame
+            .inst
+            .children
+            .borrow_mut()
+            .insert(span_key(span), m.clone());
+        Ok(m)
+    }
+
+    fn apply_morph(&mut self, m: &Rc<Morph>, arg: ir::Value, span: Span) -> R<ir::Value> {
+        match m.as_ref() {
+            Morph::Pointwise(op) => Ok(self.b.unary(*op, arg)),
+            Morph::Id => Ok(arg),
+            Morph::Compose(f, g) => {
+                let y = self.apply_morph(f, arg, span)?;
+                self.apply_morph(g, y, span)
+            }
+            Morph::Def(inst) => {
+                let ItemKind::Def(def) = &self.program.item(inst.item).kind else {
+                    unreachable!("a definition instance")
+                };
+                self.apply_def(inst, arg, def)
+            }
+            Morph::Fold(inst) => self.fold(inst, arg, Split::Structure),
+            Morph::Hylo(inst) => self.fold(inst, arg, Split::Halves),
+        }
+    }
+
+    /// The algebra's parameters as locals, created once for the instance.
+    fn algebra_params(
+        &mut self,
+        inst: &Rc<Inst>,
+        params: &'a [ast::Param],
+    ) -> R<Vec<(String, Local)>> {
+        let info = self.alg_info(inst.item);
+        let mut locals = Vec::new();
+        for p in params {
+            let q = info
+                .params
+                .iter()
+                .find(|q| q.name == p.name.node)
+                .expect("checked parameter");
+            let ty = self.subst(inst, &info.size_params, &q.ty);
+            let v = self.param(inst, p, &ty, &q.kind)?;
+            locals.push((p.name.node.clone(), Local::Value(v)));
+        }
+        Ok(locals)
+    }
+
+    fn fold(&mut self, inst: &Rc<Inst>, input: ir::Value, split: Split) -> R<ir::Value> {
+        let ItemKind::Algebra(alg) = &self.program.item(inst.item).kind else {
+            unreachable!("a fold instance is an algebra")
+        };
+        let info = self.alg_info(inst.item);
+        let functor = info.functor.expect("a checked algebra has a functor");
+        let fargs: Vec<Ty> = info
+            .functor_args
+            .iter()
+            .map(|t| self.subst(inst, &info.size_params, t))
+            .collect();
+        let data_ty = Ty::Data {
+            co: false,
+            functor,
+            args: fargs,
+        };
+        let data = self.data_id(&data_ty)?;
+        let carrier_ty = self.subst(inst, &info.size_params, &info.carrier);
+        let carrier = self.ir_type(&carrier_ty)?;
+        let params = self.algebra_params(inst, &alg.params)?;
+        let case_types = self.b.case_types(data, &carrier);
+        let ctor_names: Vec<String> = self.b.module().data[data]
+            .ctors
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let mut cases = Vec::new();
+        for (i, tys) in case_types.iter().enumerate() {
+            let case = alg
+                .cases
+                .iter()
+                .find(|c| c.ctor.node == ctor_names[i])
+                .expect("the checker requires one case per constructor");
+            let args = self.b.begin_region(tys);
+            let mut frame = Frame {
+                inst: inst.clone(),
+                locals: params
+                    .iter()
+                    .map(|(n, l)| (n.clone(), clone_local(l)))
+                    .collect(),
+            };
+            for (b, v) in case.binders.iter().zip(args) {
+                frame.locals.push((b.node.clone(), Local::Value(v)));
+            }
+            let r = self.value(&case.body, &mut frame)?;
+            cases.push(self.b.end_region(r));
+        }
+        Ok(self.b.fold_regions(data, split, input, carrier, cases))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn unfold(
+        &mut self,
+        coalg: &cdlc_grammar::Ident,
+        sizes: &[ast::Size],
+        init: ir::Value,
+        xs: Option<ir::Value>,
+        take: Option<i64>,
+        span: Span,
+        frame: &mut Frame,
+    ) -> R<ir::Value> {
+        let m = self.child(span, &coalg.node, sizes, frame, |inst| Morph::Fold(inst))?;
+        let Morph::Fold(inst) = m.as_ref() else {
+            unreachable!("created as a fold instance")
+        };
+        let ItemKind::Coalgebra(c) = &self.program.item(inst.item).kind else {
+            unreachable!("an unfold instance is a coalgebra")
+        };
+        let params = self.algebra_params(inst, &c.params)?;
+        let state = self.b.type_of(init).clone();
+        let mut arg_tys = vec![state];
+        if let Some(xs) = xs {
+            let ir::Type::Data(list) = *self.b.type_of(xs) else {
+                unreachable!("the checker makes `over` a list")
+            };
+            let elem = self.b.module().list_element(list).expect("a list").clone();
+            arg_tys.push(elem);
+        }
+        let case = &c.cases[0];
+        let args = self.b.begin_region(&arg_tys);
+        let mut inner = Frame {
+            inst: inst.clone(),
+            locals: params
+                .iter()
+                .map(|(n, l)| (n.clone(), clone_local(l)))
+                .collect(),
+        };
+        for (b, v) in case.binders.iter().zip(args) {
+            inner.locals.push((b.node.clone(), Local::Value(v)));
+        }
+        let r = self.value(&case.body, &mut inner)?;
+        let body = self.b.end_region(r);
+        let source = match (xs, take) {
+            (Some(xs), _) => Source::Over(xs),
+            (None, Some(k)) => Source::Take(k as u32),
+            (None, None) => unreachable!("an unfold runs over a list or takes k steps"),
+        };
+        Ok(self.b.unfold_region(init, source, body))
+    }
+
+    /// A size, evaluated in an instance's size environment.
+    fn size(&self, s: &ast::Size, inst: &Inst) -> i64 {
+        match &s.kind {
+            SizeKind::Nat(n) => *n as i64,
+            SizeKind::Name(n) => inst
+                .sizes
+                .get(n)
+                .or_else(|| self.checked.consts.get(n))
+                .copied()
+                .expect("the checker resolved every size"),
+            SizeKind::Add(a, b) => self.size(a, inst) + self.size(b, inst),
+            SizeKind::Sub(a, b) => self.size(a, inst) - self.size(b, inst),
+            SizeKind::Mul(a, b) => self.size(a, inst) * self.size(b, inst),
+            SizeKind::Div(a, b) => self.size(a, inst) / self.size(b, inst),
+        }
+    }
+}
+
+fn clone_local(l: &Local) -> Local {
+    match l {
+        Local::Value(v) => Local::Value(*v),
+        Local::Morph(m) => Local::Morph(m.clone()),
+    }
+}
+
+/// A concrete shape.
+fn concrete(s: &[crate::check::size::Poly]) -> Vec<usize> {
+    s.iter()
+        .map(|p| {
+            let v = p.as_constant().expect("instantiated sizes are constants");
+            usize::try_from(v).expect("the checker rejects negative sizes")
+        })
+        .collect()
+}
+
+fn pointwise(name: &str) -> Option<UnOp> {
+    Some(match name {
+        "relu" => UnOp::Relu,
+        "tanh" => UnOp::Tanh,
+        "sigmoid" => UnOp::Sigmoid,
+        "exp" => UnOp::Exp,
+        "log" => UnOp::Log,
+        "softplus" => UnOp::Softplus,
+        "gelu" => UnOp::Gelu,
+        "abs" => UnOp::Abs,
+        "sqrt" => UnOp::Sqrt,
+        _ => return None,
+    })
+}
