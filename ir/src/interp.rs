@@ -717,11 +717,7 @@ fn plan_halves<T: Scalar>(
     if items.is_empty() {
         return Err(InterpError::EmptyHalves);
     }
-    fn split<T>(
-        items: &mut [Option<IVal<T>>],
-        offset: usize,
-        plan: &mut Vec<PlanNode<T>>,
-    ) -> usize {
+    fn split<T>(items: &mut [Option<IVal<T>>], plan: &mut Vec<PlanNode<T>>) -> usize {
         if items.len() == 1 {
             let x = items[0].take().expect("each element is used once");
             plan.push(PlanNode {
@@ -730,8 +726,8 @@ fn plan_halves<T: Scalar>(
             });
         } else {
             let (l, r) = items.split_at_mut(items.len() / 2);
-            let li = split(l, offset, plan);
-            let ri = split(r, offset + l.len(), plan);
+            let li = split(l, plan);
+            let ri = split(r, plan);
             plan.push(PlanNode {
                 ctor: 1,
                 slots: vec![Slot::Child(li), Slot::Child(ri)],
@@ -740,7 +736,7 @@ fn plan_halves<T: Scalar>(
         plan.len() - 1
     }
     let mut plan = Vec::new();
-    split(&mut items, 0, &mut plan);
+    split(&mut items, &mut plan);
     Ok(plan)
 }
 

@@ -221,7 +221,7 @@ pub fn broadcast_to<T: Scalar>(x: &Array<T>, shape: &[usize]) -> Array<T> {
 /// Sums trailing axes away, leaving `shape`.
 pub fn sum_to<T: Scalar>(x: &Array<T>, shape: &[usize]) -> Array<T> {
     let m: usize = shape.iter().product();
-    let r = if m == 0 { 0 } else { x.data.len() / m };
+    let r = x.data.len().checked_div(m).unwrap_or(0);
     let data = (0..m)
         .map(|i| {
             x.data[i * r..(i + 1) * r]
