@@ -66,12 +66,28 @@ impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ActionError::Unknown { action } => {
-                write!(f, "unknown action `{action}`; the actions are {}", ACTIONS.join(", "))
+                write!(
+                    f,
+                    "unknown action `{action}`; the actions are {}",
+                    ACTIONS.join(", ")
+                )
             }
-            ActionError::NotForGroup { action, group, defined_for } => {
-                write!(f, "action `{action}` is not defined for {group}; it is defined for {defined_for}")
+            ActionError::NotForGroup {
+                action,
+                group,
+                defined_for,
+            } => {
+                write!(
+                    f,
+                    "action `{action}` is not defined for {group}; it is defined for {defined_for}"
+                )
             }
-            ActionError::WrongShape { action, group, shape, expected } => write!(
+            ActionError::WrongShape {
+                action,
+                group,
+                shape,
+                expected,
+            } => write!(
                 f,
                 "action `{action}` of {group} does not fit {}; it acts on {expected}",
                 show_shape(shape)
@@ -95,7 +111,9 @@ pub fn action(group: &Group, name: &str, shape: &[usize]) -> Result<Space, Actio
         )),
         "permute" => permute(&cx),
         "shift" => match group.kind() {
-            GroupKind::Cyclic(n) => cx.vector(*n, Metric::Circular(*n), vec![cyclic_shift(*n)], vec![]),
+            GroupKind::Cyclic(n) => {
+                cx.vector(*n, Metric::Circular(*n), vec![cyclic_shift(*n)], vec![])
+            }
             _ => Err(cx.not_for("cyclic groups")),
         },
         "shift_zero" => match group.kind() {
@@ -121,16 +139,24 @@ pub fn action(group: &Group, name: &str, shape: &[usize]) -> Result<Space, Actio
         },
         "defining" => match group.kind() {
             GroupKind::Perms { n, generators } => {
-                let maps = generators.iter().map(|g| LinMap::from_point_map(&g.image)).collect();
+                let maps = generators
+                    .iter()
+                    .map(|g| LinMap::from_point_map(&g.image))
+                    .collect();
                 cx.vector(*n, Metric::Discrete, maps, vec![])
             }
             GroupKind::Matrices { d, generators } => {
-                let maps = generators.iter().map(|g| LinMap::from_matrix(&g.rows)).collect();
+                let maps = generators
+                    .iter()
+                    .map(|g| LinMap::from_matrix(&g.rows))
+                    .collect();
                 cx.components(*d, maps, vec![])
             }
             _ => Err(cx.not_for("perms and matrices groups and monoids")),
         },
-        _ => Err(ActionError::Unknown { action: name.to_string() }),
+        _ => Err(ActionError::Unknown {
+            action: name.to_string(),
+        }),
     }
 }
 
@@ -160,19 +186,42 @@ impl Cx<'_> {
     }
 
     /// `R[n]` with the given point metric.
-    fn vector(&self, n: usize, metric: Metric, discrete: Vec<LinMap>, lie: Vec<LinMap>) -> Result<Space, ActionError> {
+    fn vector(
+        &self,
+        n: usize,
+        metric: Metric,
+        discrete: Vec<LinMap>,
+        lie: Vec<LinMap>,
+    ) -> Result<Space, ActionError> {
         if self.shape != [n] {
             return Err(self.wrong_shape(show_shape(&[n])));
         }
-        Ok(Space::atom(self.shape, Some(self.group.clone()), discrete, lie, vec![Axis::Point(metric)]))
+        Ok(Space::atom(
+            self.shape,
+            Some(self.group.clone()),
+            discrete,
+            lie,
+            vec![Axis::Point(metric)],
+        ))
     }
 
     /// `R[d]` whose coordinates are components (no points).
-    fn components(&self, d: usize, discrete: Vec<LinMap>, lie: Vec<LinMap>) -> Result<Space, ActionError> {
+    fn components(
+        &self,
+        d: usize,
+        discrete: Vec<LinMap>,
+        lie: Vec<LinMap>,
+    ) -> Result<Space, ActionError> {
         if self.shape != [d] {
             return Err(self.wrong_shape(show_shape(&[d])));
         }
-        Ok(Space::atom(self.shape, Some(self.group.clone()), discrete, lie, vec![Axis::Component]))
+        Ok(Space::atom(
+            self.shape,
+            Some(self.group.clone()),
+            discrete,
+            lie,
+            vec![Axis::Component],
+        ))
     }
 
     /// The side of a square grid `R[s, s]`.
@@ -186,7 +235,13 @@ impl Cx<'_> {
     /// `R[s, s]` as a grid of points.
     fn grid(&self, metric: Metric, discrete: Vec<LinMap>) -> Result<Space, ActionError> {
         let axes = vec![Axis::Point(metric); 2];
-        Ok(Space::atom(self.shape, Some(self.group.clone()), discrete, vec![], axes))
+        Ok(Space::atom(
+            self.shape,
+            Some(self.group.clone()),
+            discrete,
+            vec![],
+            axes,
+        ))
     }
 }
 
@@ -200,7 +255,10 @@ fn permute(cx: &Cx) -> Result<Space, ActionError> {
                 let mut swap: Vec<usize> = (0..n).collect();
                 swap.swap(0, 1);
                 let cycle: Vec<usize> = (0..n).map(|i| (i + 1) % n).collect();
-                vec![LinMap::from_point_map(&swap), LinMap::from_point_map(&cycle)]
+                vec![
+                    LinMap::from_point_map(&swap),
+                    LinMap::from_point_map(&cycle),
+                ]
             };
             cx.vector(n, Metric::Discrete, maps, vec![])
         }
@@ -212,7 +270,10 @@ fn permute(cx: &Cx) -> Result<Space, ActionError> {
             cx.vector(n, Metric::Circular(n), maps, vec![])
         }
         GroupKind::Perms { n, generators } => {
-            let maps = generators.iter().map(|g| LinMap::from_point_map(&g.image)).collect();
+            let maps = generators
+                .iter()
+                .map(|g| LinMap::from_point_map(&g.image))
+                .collect();
             cx.vector(*n, Metric::Discrete, maps, vec![])
         }
         _ => Err(cx.not_for("symmetric, cyclic, dihedral and perms groups")),
@@ -226,13 +287,19 @@ fn rotate(cx: &Cx) -> Result<Space, ActionError> {
             cx.grid(Metric::Linear, vec![grid_rotation(s)])
         }
         GroupKind::SO2 => cx.components(2, vec![], vec![so2_generator()]),
-        GroupKind::O2 => cx.components(2, vec![LinMap::from_integers(&[&[1, 0], &[0, -1]])], vec![so2_generator()]),
+        GroupKind::O2 => cx.components(
+            2,
+            vec![LinMap::from_integers(&[&[1, 0], &[0, -1]])],
+            vec![so2_generator()],
+        ),
         GroupKind::SO3 => cx.components(3, vec![], so3_generators()),
         GroupKind::O3 => {
             let inversion = LinMap::from_integers(&[&[-1, 0, 0], &[0, -1, 0], &[0, 0, -1]]);
             cx.components(3, vec![inversion], so3_generators())
         }
-        _ => Err(cx.not_for("cyclic(4) on square grids, SO(2) and O(2) on R[2], SO(3) and O(3) on R[3]")),
+        _ => Err(
+            cx.not_for("cyclic(4) on square grids, SO(2) and O(2) on R[2], SO(3) and O(3) on R[3]")
+        ),
     }
 }
 
@@ -246,7 +313,11 @@ fn rotate_translate(cx: &Cx) -> Result<Space, ActionError> {
     if cx.shape != [s, s] {
         return Err(cx.wrong_shape(show_shape(&[s, s])));
     }
-    let mut maps = vec![grid_rotation(s), grid_translation(s, 0), grid_translation(s, 1)];
+    let mut maps = vec![
+        grid_rotation(s),
+        grid_translation(s, 0),
+        grid_translation(s, 1),
+    ];
     if flip {
         maps.push(grid_flip(s));
     }
@@ -257,7 +328,11 @@ fn regular(cx: &Cx) -> Result<Space, ActionError> {
     match cx.group.kind() {
         GroupKind::P4(_) => {
             let rot: Vec<usize> = (0..4).map(|o| (o + 1) % 4).collect();
-            let maps = vec![LinMap::from_point_map(&rot), LinMap::identity(4), LinMap::identity(4)];
+            let maps = vec![
+                LinMap::from_point_map(&rot),
+                LinMap::identity(4),
+                LinMap::identity(4),
+            ];
             cx.components(4, maps, vec![])
         }
         GroupKind::P4m(_) => {
@@ -284,8 +359,13 @@ fn cyclic_shift(n: usize) -> LinMap {
 
 /// `(s·x)[t] = x[t−1]` and `(s·x)[0] = 0`: the truncating shift.
 fn zero_shift(n: usize) -> LinMap {
-    let src = (0..n as u32).map(|t| if t == 0 { NONE } else { t - 1 }).collect();
-    LinMap::Monomial(Monomial { src, sign: vec![1; n] })
+    let src = (0..n as u32)
+        .map(|t| if t == 0 { NONE } else { t - 1 })
+        .collect();
+    LinMap::Monomial(Monomial {
+        src,
+        sign: vec![1; n],
+    })
 }
 
 fn grid_map(s: usize, f: impl Fn(usize, usize) -> (usize, usize)) -> LinMap {
@@ -307,7 +387,13 @@ fn grid_flip(s: usize) -> LinMap {
 }
 
 fn grid_translation(s: usize, axis: usize) -> LinMap {
-    grid_map(s, |r, c| if axis == 0 { ((r + 1) % s, c) } else { (r, (c + 1) % s) })
+    grid_map(s, |r, c| {
+        if axis == 0 {
+            ((r + 1) % s, c)
+        } else {
+            (r, (c + 1) % s)
+        }
+    })
 }
 
 /// J = [[0, −1], [1, 0]].
@@ -329,7 +415,9 @@ fn so3_generators() -> Vec<LinMap> {
 /// (`K_a` has 1 at (0, a) and (a, 0)); each satisfies `ξᵀη + ηξ = 0`.
 fn lorentz_generators() -> (Vec<LinMap>, Vec<LinMap>) {
     let diag = |d: [i64; 4]| {
-        let rows: Vec<Vec<i64>> = (0..4).map(|i| (0..4).map(|j| if i == j { d[i] } else { 0 }).collect()).collect();
+        let rows: Vec<Vec<i64>> = (0..4)
+            .map(|i| (0..4).map(|j| if i == j { d[i] } else { 0 }).collect())
+            .collect();
         let refs: Vec<&[i64]> = rows.iter().map(Vec::as_slice).collect();
         LinMap::from_integers(&refs)
     };

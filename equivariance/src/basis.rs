@@ -78,7 +78,10 @@ impl Pattern {
             .iter()
             .map(|e| e.iter().map(|(u, x)| (*u, rational_to_f64(x))).collect())
             .collect();
-        Pattern::Vectors { float, exact: Some(v) }
+        Pattern::Vectors {
+            float,
+            exact: Some(v),
+        }
     }
 
     /// The number of basis elements.
@@ -125,7 +128,11 @@ impl Pattern {
 
     /// Places block patterns `(row0, col0, width, pattern)` into an `m × n`
     /// matrix; the blocks' coefficients follow one another in order.
-    pub(crate) fn place_blocks(m: usize, n: usize, blocks: Vec<(usize, usize, usize, Pattern)>) -> Pattern {
+    pub(crate) fn place_blocks(
+        m: usize,
+        n: usize,
+        blocks: Vec<(usize, usize, usize, Pattern)>,
+    ) -> Pattern {
         let to_global = |r0: usize, c0: usize, w: usize, u: u32| -> u32 {
             let (i, j) = (u as usize / w, u as usize % w);
             ((r0 + i) * n + c0 + j) as u32
@@ -134,29 +141,47 @@ impl Pattern {
             let mut labels = vec![0i32; m * n];
             let mut offset = 0i32;
             for (r0, c0, w, p) in &blocks {
-                let Pattern::Labels { labels: l, count } = p else { unreachable!("all labels") };
+                let Pattern::Labels { labels: l, count } = p else {
+                    unreachable!("all labels")
+                };
                 for (u, &x) in l.iter().enumerate() {
                     if x != 0 {
-                        labels[to_global(*r0, *c0, *w, u as u32) as usize] = x.signum() * (x.abs() + offset);
+                        labels[to_global(*r0, *c0, *w, u as u32) as usize] =
+                            x.signum() * (x.abs() + offset);
                     }
                 }
                 offset += *count as i32;
             }
-            return Pattern::Labels { labels, count: offset as usize };
+            return Pattern::Labels {
+                labels,
+                count: offset as usize,
+            };
         }
         let all_exact = blocks.iter().all(|b| b.3.is_exact());
         let mut float = Vec::new();
         let mut exact = Vec::new();
         for (r0, c0, w, p) in &blocks {
             for k in 0..p.count() {
-                float.push(p.element(k).into_iter().map(|(u, v)| (to_global(*r0, *c0, *w, u), v)).collect());
+                float.push(
+                    p.element(k)
+                        .into_iter()
+                        .map(|(u, v)| (to_global(*r0, *c0, *w, u), v))
+                        .collect(),
+                );
                 if all_exact {
                     let e = p.exact_element(k).expect("exact block");
-                    exact.push(e.into_iter().map(|(u, v)| (to_global(*r0, *c0, *w, u), v)).collect());
+                    exact.push(
+                        e.into_iter()
+                            .map(|(u, v)| (to_global(*r0, *c0, *w, u), v))
+                            .collect(),
+                    );
                 }
             }
         }
-        Pattern::Vectors { float, exact: all_exact.then_some(exact) }
+        Pattern::Vectors {
+            float,
+            exact: all_exact.then_some(exact),
+        }
     }
 }
 
@@ -268,7 +293,10 @@ impl Basis {
     }
 
     fn inner_dims(&self) -> (usize, usize) {
-        (self.inner_out_shape.iter().product(), self.inner_in_shape.iter().product())
+        (
+            self.inner_out_shape.iter().product(),
+            self.inner_in_shape.iter().product(),
+        )
     }
 
     /// Basis element `k` of the whole map, as `(dense index, value)`.
@@ -309,7 +337,11 @@ impl Basis {
     }
 
     fn expand<T: Float>(&self, coeffs: &[T]) -> Vec<T> {
-        assert_eq!(coeffs.len(), self.free(), "one coefficient per basis element");
+        assert_eq!(
+            coeffs.len(),
+            self.free(),
+            "one coefficient per basis element"
+        );
         let (m, n) = self.inner_dims();
         let (d, c, kk) = (self.out_channels, self.in_channels, self.pattern.count());
         let mut w = vec![T::zero(); self.dense()];
@@ -350,7 +382,11 @@ impl Basis {
     }
 
     fn project<T: Float>(&self, grad: &[T]) -> Vec<T> {
-        assert_eq!(grad.len(), self.dense(), "one gradient entry per dense entry");
+        assert_eq!(
+            grad.len(),
+            self.dense(),
+            "one gradient entry per dense entry"
+        );
         let (m, n) = self.inner_dims();
         let (d, c, kk) = (self.out_channels, self.in_channels, self.pattern.count());
         let mut out = vec![T::zero(); self.free()];
@@ -434,7 +470,9 @@ impl Basis {
         let total: usize = stats.iter().map(|s| s.0).sum();
         let inner: Vec<f64> = stats
             .iter()
-            .map(|&(size, norm2)| (variance * union as f64 / total as f64 * size as f64 / norm2).sqrt())
+            .map(|&(size, norm2)| {
+                (variance * union as f64 / total as f64 * size as f64 / norm2).sqrt()
+            })
             .collect();
         let pairs = self.out_channels * self.in_channels;
         (0..pairs).flat_map(|_| inner.iter().copied()).collect()
@@ -457,8 +495,14 @@ impl Basis {
         let (_, bi) = b.split_channels();
         let (m, n) = (bi.dim(), ai.dim());
         assert_eq!((m, n), self.inner_dims(), "spaces match the basis");
-        let pairs = ai.discrete.iter().zip(&bi.discrete).chain(ai.lie.iter().zip(&bi.lie));
-        let maps: Vec<_> = pairs.map(|(x, y)| (y.to_float(), x.to_float().transpose())).collect();
+        let pairs = ai
+            .discrete
+            .iter()
+            .zip(&bi.discrete)
+            .chain(ai.lie.iter().zip(&bi.lie));
+        let maps: Vec<_> = pairs
+            .map(|(x, y)| (y.to_float(), x.to_float().transpose()))
+            .collect();
         let mut worst: f64 = 0.0;
         for k in 0..self.pattern.count() {
             let mut e = vec![0.0; m * n];
@@ -468,8 +512,14 @@ impl Basis {
             for (y, xt) in &maps {
                 for i in 0..m {
                     for j in 0..n {
-                        let left: f64 = y.rows[i].iter().map(|&(l, v)| v * e[l as usize * n + j]).sum();
-                        let right: f64 = xt.rows[j].iter().map(|&(kk, v)| e[i * n + kk as usize] * v).sum();
+                        let left: f64 = y.rows[i]
+                            .iter()
+                            .map(|&(l, v)| v * e[l as usize * n + j])
+                            .sum();
+                        let right: f64 = xt.rows[j]
+                            .iter()
+                            .map(|&(kk, v)| e[i * n + kk as usize] * v)
+                            .sum();
                         worst = worst.max((left - right).abs());
                     }
                 }

@@ -145,7 +145,11 @@ impl fmt::Display for GroupError {
             GroupError::SizeTooSmall { group, size, min } => {
                 write!(f, "{group}({size}) needs a size of at least {min}")
             }
-            GroupError::PointOutOfRange { generator, point, n } => write!(
+            GroupError::PointOutOfRange {
+                generator,
+                point,
+                n,
+            } => write!(
                 f,
                 "generator `{generator}` names point {point}, but the points are 0..{}",
                 n.saturating_sub(1)
@@ -156,7 +160,12 @@ impl fmt::Display for GroupError {
             GroupError::WrongRowCount { generator, d, rows } => {
                 write!(f, "generator `{generator}` has {rows} rows, expected {d}")
             }
-            GroupError::WrongRowLength { generator, d, row, len } => write!(
+            GroupError::WrongRowLength {
+                generator,
+                d,
+                row,
+                len,
+            } => write!(
                 f,
                 "row {row} of generator `{generator}` has {len} entries, expected {d}"
             ),
@@ -179,68 +188,71 @@ fn at_least(group: &'static str, size: usize, min: usize) -> Result<(), GroupErr
 }
 
 impl Group {
-    fn group(kind: GroupKind) -> Group {
-        Group { kind, monoid: false }
+    fn of_kind(kind: GroupKind) -> Group {
+        Group {
+            kind,
+            monoid: false,
+        }
     }
 
     /// The trivial group.
     pub fn trivial() -> Group {
-        Group::group(GroupKind::Trivial)
+        Group::of_kind(GroupKind::Trivial)
     }
 
     /// `cyclic(n)`, `n ≥ 1`.
     pub fn cyclic(n: usize) -> Result<Group, GroupError> {
         at_least("cyclic", n, 1)?;
-        Ok(Group::group(GroupKind::Cyclic(n)))
+        Ok(Group::of_kind(GroupKind::Cyclic(n)))
     }
 
     /// `dihedral(n)`, `n ≥ 1`.
     pub fn dihedral(n: usize) -> Result<Group, GroupError> {
         at_least("dihedral", n, 1)?;
-        Ok(Group::group(GroupKind::Dihedral(n)))
+        Ok(Group::of_kind(GroupKind::Dihedral(n)))
     }
 
     /// `symmetric(n)`, `n ≥ 1`.
     pub fn symmetric(n: usize) -> Result<Group, GroupError> {
         at_least("symmetric", n, 1)?;
-        Ok(Group::group(GroupKind::Symmetric(n)))
+        Ok(Group::of_kind(GroupKind::Symmetric(n)))
     }
 
     /// `p4(s)`, `s ≥ 1`.
     pub fn p4(s: usize) -> Result<Group, GroupError> {
         at_least("p4", s, 1)?;
-        Ok(Group::group(GroupKind::P4(s)))
+        Ok(Group::of_kind(GroupKind::P4(s)))
     }
 
     /// `p4m(s)`, `s ≥ 1`.
     pub fn p4m(s: usize) -> Result<Group, GroupError> {
         at_least("p4m", s, 1)?;
-        Ok(Group::group(GroupKind::P4m(s)))
+        Ok(Group::of_kind(GroupKind::P4m(s)))
     }
 
     /// `SO(2)`.
     pub fn so2() -> Group {
-        Group::group(GroupKind::SO2)
+        Group::of_kind(GroupKind::SO2)
     }
 
     /// `O(2)`.
     pub fn o2() -> Group {
-        Group::group(GroupKind::O2)
+        Group::of_kind(GroupKind::O2)
     }
 
     /// `SO(3)`.
     pub fn so3() -> Group {
-        Group::group(GroupKind::SO3)
+        Group::of_kind(GroupKind::SO3)
     }
 
     /// `O(3)`.
     pub fn o3() -> Group {
-        Group::group(GroupKind::O3)
+        Group::of_kind(GroupKind::O3)
     }
 
     /// `lorentz`, O(1,3).
     pub fn lorentz() -> Group {
-        Group::group(GroupKind::Lorentz)
+        Group::of_kind(GroupKind::Lorentz)
     }
 
     /// `shifts(n)`, a monoid, `n ≥ 1`.
@@ -263,7 +275,10 @@ impl Group {
 
     /// `perms(n) { name: (a b c)(d e), … }`: each generator is a name and its
     /// cycles; points not named are fixed.
-    pub fn perms(n: usize, generators: Vec<(String, Vec<Vec<usize>>)>) -> Result<Group, GroupError> {
+    pub fn perms(
+        n: usize,
+        generators: Vec<(String, Vec<Vec<usize>>)>,
+    ) -> Result<Group, GroupError> {
         at_least("perms", n, 1)?;
         let mut out = Vec::with_capacity(generators.len());
         for (name, cycles) in generators {
@@ -272,18 +287,29 @@ impl Group {
             for cycle in &cycles {
                 for (k, &p) in cycle.iter().enumerate() {
                     if p >= n {
-                        return Err(GroupError::PointOutOfRange { generator: name, point: p, n });
+                        return Err(GroupError::PointOutOfRange {
+                            generator: name,
+                            point: p,
+                            n,
+                        });
                     }
                     if seen[p] {
-                        return Err(GroupError::RepeatedPoint { generator: name, point: p });
+                        return Err(GroupError::RepeatedPoint {
+                            generator: name,
+                            point: p,
+                        });
                     }
                     seen[p] = true;
                     image[p] = cycle[(k + 1) % cycle.len()];
                 }
             }
-            out.push(PermGenerator { name, cycles, image });
+            out.push(PermGenerator {
+                name,
+                cycles,
+                image,
+            });
         }
-        Ok(Group::group(GroupKind::Perms { n, generators: out }))
+        Ok(Group::of_kind(GroupKind::Perms { n, generators: out }))
     }
 
     /// `matrices(d) { name: [[…], …], … }`, declared a group (`monoid =
@@ -297,11 +323,20 @@ impl Group {
         let mut out = Vec::with_capacity(generators.len());
         for (name, rows) in generators {
             if rows.len() != d {
-                return Err(GroupError::WrongRowCount { generator: name, d, rows: rows.len() });
+                return Err(GroupError::WrongRowCount {
+                    generator: name,
+                    d,
+                    rows: rows.len(),
+                });
             }
             if let Some((row, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != d) {
                 let len = r.len();
-                return Err(GroupError::WrongRowLength { generator: name, d, row, len });
+                return Err(GroupError::WrongRowLength {
+                    generator: name,
+                    d,
+                    row,
+                    len,
+                });
             }
             if !monoid && is_singular(&rows) {
                 return Err(GroupError::SingularGenerator { generator: name });
@@ -445,17 +480,20 @@ fn is_singular(rows: &[Vec<Number>]) -> bool {
                 return true;
             };
             m.swap(col, p);
-            for r in col + 1..d {
-                let factor = &m[r][col] / &m[col][col];
-                for c in col..d {
-                    let sub = &factor * &m[col][c];
-                    m[r][c] -= sub;
+            let pivot = m[col].clone();
+            for row in m.iter_mut().skip(col + 1) {
+                let factor = &row[col] / &pivot[col];
+                for (x, y) in row.iter_mut().zip(&pivot).skip(col) {
+                    *x -= &factor * y;
                 }
             }
         }
         false
     } else {
-        let mut m: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().map(Number::to_f64).collect()).collect();
+        let mut m: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| r.iter().map(Number::to_f64).collect())
+            .collect();
         let scale = m.iter().flatten().fold(0.0f64, |a, x| a.max(x.abs()));
         for col in 0..d {
             let p = (col..d)
@@ -465,14 +503,14 @@ fn is_singular(rows: &[Vec<Number>]) -> bool {
                 return true;
             }
             m.swap(col, p);
-            for r in col + 1..d {
-                let factor = m[r][col] / m[col][col];
-                for c in col..d {
-                    m[r][c] -= factor * m[col][c];
+            let pivot = m[col].clone();
+            for row in m.iter_mut().skip(col + 1) {
+                let factor = row[col] / pivot[col];
+                for (x, y) in row.iter_mut().zip(&pivot).skip(col) {
+                    *x -= factor * y;
                 }
             }
         }
         false
     }
 }
-

@@ -136,13 +136,23 @@ impl LinMap {
     /// Rewrites an exact matrix with one `±1` per row as a monomial map.
     pub fn simplify(self) -> LinMap {
         if let LinMap::Exact(s) = &self {
-            let monomial = s.rows.iter().all(|r| r.len() <= 1 && r.iter().all(|(_, v)| is_unit(v)));
+            let monomial = s
+                .rows
+                .iter()
+                .all(|r| r.len() <= 1 && r.iter().all(|(_, v)| is_unit(v)));
             if monomial {
-                let src = s.rows.iter().map(|r| r.first().map_or(NONE, |e| e.0)).collect();
+                let src = s
+                    .rows
+                    .iter()
+                    .map(|r| r.first().map_or(NONE, |e| e.0))
+                    .collect();
                 let sign = s
                     .rows
                     .iter()
-                    .map(|r| r.first().map_or(1, |e| if e.1.is_negative() { -1 } else { 1 }))
+                    .map(|r| {
+                        r.first()
+                            .map_or(1, |e| if e.1.is_negative() { -1 } else { 1 })
+                    })
                     .collect();
                 return LinMap::Monomial(Monomial { src, sign });
             }
@@ -158,7 +168,13 @@ impl LinMap {
                     .src
                     .iter()
                     .zip(&m.sign)
-                    .map(|(&s, &g)| if s == NONE { vec![] } else { vec![(s, rat(g as i64))] })
+                    .map(|(&s, &g)| {
+                        if s == NONE {
+                            vec![]
+                        } else {
+                            vec![(s, rat(g as i64))]
+                        }
+                    })
                     .collect(),
             }),
             LinMap::Exact(s) => Some(s.clone()),
@@ -190,7 +206,13 @@ impl LinMap {
                 .src
                 .iter()
                 .zip(&m.sign)
-                .map(|(&s, &g)| if s == NONE { 0.0 } else { g as f64 * x[s as usize] })
+                .map(|(&s, &g)| {
+                    if s == NONE {
+                        0.0
+                    } else {
+                        g as f64 * x[s as usize]
+                    }
+                })
                 .collect(),
             LinMap::Exact(_) => self.to_float().apply(x),
             LinMap::Float(s) => s.apply(x),
@@ -247,7 +269,11 @@ impl LinMap {
                     .src
                     .iter()
                     .copied()
-                    .chain(y.src.iter().map(|&s| if s == NONE { NONE } else { s + off }))
+                    .chain(
+                        y.src
+                            .iter()
+                            .map(|&s| if s == NONE { NONE } else { s + off }),
+                    )
                     .collect();
                 let sign = x.sign.iter().chain(&y.sign).copied().collect();
                 LinMap::Monomial(Monomial { src, sign })
@@ -422,9 +448,13 @@ impl Sparse<Rational> {
                     *acc.entry(*j).or_insert_with(Rational::zero) += v * w;
                 }
             }
-            let ok = acc
-                .iter()
-                .all(|(j, v)| if *j as usize == i { v.is_one() } else { v.is_zero() });
+            let ok = acc.iter().all(|(j, v)| {
+                if *j as usize == i {
+                    v.is_one()
+                } else {
+                    v.is_zero()
+                }
+            });
             if !ok || !acc.get(&(i as u32)).is_some_and(|v| v.is_one()) {
                 return false;
             }
@@ -436,7 +466,10 @@ impl Sparse<Rational> {
     pub fn is_antisymmetric(&self) -> bool {
         let t = self.transpose();
         self.rows.iter().zip(&t.rows).all(|(a, b)| {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1 == -y.1.clone())
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.0 == y.0 && x.1 == -y.1.clone())
         })
     }
 }

@@ -26,7 +26,12 @@ impl Basis {
         if self.in_shape.is_empty() {
             let _ = writeln!(out, "  map: invariant {}", show_shape(&self.out_shape));
         } else {
-            let _ = writeln!(out, "  map: {} -> {}", show_shape(&self.in_shape), show_shape(&self.out_shape));
+            let _ = writeln!(
+                out,
+                "  map: {} -> {}",
+                show_shape(&self.in_shape),
+                show_shape(&self.out_shape)
+            );
         }
         let (d, c) = self.channels();
         if d * c > 1 {
@@ -140,7 +145,11 @@ fn show_float(x: f64) -> String {
     for q in 1..=12i64 {
         let p = (x * q as f64).round();
         if (x - p / q as f64).abs() < 1e-12 {
-            return if q == 1 { format!("{}", p as i64) } else { format!("{}/{q}", p as i64) };
+            return if q == 1 {
+                format!("{}", p as i64)
+            } else {
+                format!("{}/{q}", p as i64)
+            };
         }
     }
     format!("{x:.6}")

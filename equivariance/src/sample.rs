@@ -132,14 +132,19 @@ fn exp_apply(maps: &[Sparse<f64>], a: &[f64], x: &[f64]) -> Vec<f64> {
             rows[i].extend(r.iter().map(|&(c, v)| (c, ak * v)));
         }
     }
-    let norm = rows.iter().map(|r| r.iter().map(|e| e.1.abs()).sum::<f64>()).fold(0.0, f64::max);
+    let norm = rows
+        .iter()
+        .map(|r| r.iter().map(|e| e.1.abs()).sum::<f64>())
+        .fold(0.0, f64::max);
     let mut s = 0u32;
     while norm / 2f64.powi(s as i32) > 0.5 {
         s += 1;
     }
     let scale = 2f64.powi(-(s as i32));
     let apply = |v: &[f64]| -> Vec<f64> {
-        rows.iter().map(|r| r.iter().map(|&(c, w)| w * scale * v[c as usize]).sum()).collect()
+        rows.iter()
+            .map(|r| r.iter().map(|&(c, w)| w * scale * v[c as usize]).sum())
+            .collect()
     };
     let mut y = x.to_vec();
     for _ in 0..(1u64 << s) {

@@ -165,7 +165,13 @@ enum Slot {
 impl Space {
     /// A bare tensor `R[shape]`: trivial under any group.
     pub fn bare(shape: &[usize]) -> Space {
-        Space::atom(shape, None, vec![], vec![], vec![Axis::Channel; shape.len()])
+        Space::atom(
+            shape,
+            None,
+            vec![],
+            vec![],
+            vec![Axis::Channel; shape.len()],
+        )
     }
 
     /// The one-dimensional space `R[]` on which `group` acts trivially.
@@ -266,7 +272,9 @@ impl Space {
             discrete = discrete.join(c);
             orthogonal &= match c {
                 DiscreteClass::Permutation | DiscreteClass::SignedPermutation => true,
-                DiscreteClass::PartialPermutation | DiscreteClass::SignedPartialPermutation => false,
+                DiscreteClass::PartialPermutation | DiscreteClass::SignedPartialPermutation => {
+                    false
+                }
                 DiscreteClass::General => match g.to_exact() {
                     Some(e) => e.is_orthogonal(),
                     None => float_orthogonal(g),
@@ -303,7 +311,9 @@ impl Space {
     pub fn direct_sum(&self, other: &Space) -> Result<Space, SpaceError> {
         for s in [self, other] {
             if s.shape.len() != 1 {
-                return Err(SpaceError::SumNotRankOne { shape: s.shape.clone() });
+                return Err(SpaceError::SumNotRankOne {
+                    shape: s.shape.clone(),
+                });
             }
         }
         let group = match (&self.group, &other.group) {
@@ -319,10 +329,24 @@ impl Space {
         };
         let a = self.lift(group.as_ref());
         let b = other.lift(group.as_ref());
-        let discrete = a.discrete.iter().zip(&b.discrete).map(|(x, y)| LinMap::block_diag(x, y)).collect();
-        let lie = a.lie.iter().zip(&b.lie).map(|(x, y)| LinMap::block_diag(x, y)).collect();
+        let discrete = a
+            .discrete
+            .iter()
+            .zip(&b.discrete)
+            .map(|(x, y)| LinMap::block_diag(x, y))
+            .collect();
+        let lie = a
+            .lie
+            .iter()
+            .zip(&b.lie)
+            .map(|(x, y)| LinMap::block_diag(x, y))
+            .collect();
         let both_channels = a.axes.iter().chain(&b.axes).all(|x| *x == Axis::Channel);
-        let axis = if both_channels { Axis::Channel } else { Axis::Sum };
+        let axis = if both_channels {
+            Axis::Channel
+        } else {
+            Axis::Sum
+        };
         let mut s = Space::atom(&[a.dim() + b.dim()], group, discrete, lie, vec![axis]);
         if s.inner.is_none() {
             let mut summands = Vec::new();
@@ -403,8 +427,18 @@ impl Space {
 /// `a ⊗ b` for two spaces already under the same group: discrete generators
 /// act by `ρ_a(g) ⊗ ρ_b(g)`, Lie generators by `dρ_a(ξ) ⊗ I + I ⊗ dρ_b(ξ)`.
 fn tensor_same(a: &Space, b: &Space) -> Space {
-    let discrete = a.discrete.iter().zip(&b.discrete).map(|(x, y)| LinMap::kron(x, y)).collect();
-    let lie = a.lie.iter().zip(&b.lie).map(|(x, y)| LinMap::kron_sum(x, y)).collect();
+    let discrete = a
+        .discrete
+        .iter()
+        .zip(&b.discrete)
+        .map(|(x, y)| LinMap::kron(x, y))
+        .collect();
+    let lie = a
+        .lie
+        .iter()
+        .zip(&b.lie)
+        .map(|(x, y)| LinMap::kron_sum(x, y))
+        .collect();
     let mut shape = a.shape.clone();
     shape.extend(&b.shape);
     let mut axes = a.axes.clone();

@@ -12,8 +12,15 @@ fn space(g: &Group, name: &str, shape: &[usize]) -> Space {
 fn solve(a: &Space, b: &Space, local: Option<usize>) -> Basis {
     let basis = equivariant(a, b, local).unwrap();
     let residual = basis.max_residual(a, b);
-    assert!(residual < 1e-9, "basis violates the constraints by {residual}");
-    assert_eq!(rank(&basis), basis.pattern().count(), "basis is not of full rank");
+    assert!(
+        residual < 1e-9,
+        "basis violates the constraints by {residual}"
+    );
+    assert_eq!(
+        rank(&basis),
+        basis.pattern().count(),
+        "basis is not of full rank"
+    );
     basis
 }
 
@@ -41,7 +48,9 @@ fn rank(basis: &Basis) -> usize {
         .collect();
     let mut rank = 0;
     for c in 0..cols {
-        let Some(best) = (rank..rows.len()).max_by(|&a, &b| rows[a][c].abs().total_cmp(&rows[b][c].abs())) else {
+        let Some(best) =
+            (rank..rows.len()).max_by(|&a, &b| rows[a][c].abs().total_cmp(&rows[b][c].abs()))
+        else {
             break;
         };
         if rows[best][c].abs() < 1e-9 {
@@ -74,12 +83,25 @@ fn bell(k: usize) -> usize {
 }
 
 fn tensor_power(v: &Space, k: usize) -> Space {
-    if k == 0 { Space::scalar(v.group()) } else { v.power(k).unwrap() }
+    if k == 0 {
+        Space::scalar(v.group())
+    } else {
+        v.power(k).unwrap()
+    }
 }
 
 #[test]
 fn symmetric_group_gives_bell_numbers_when_n_is_large_enough() {
-    for (k, l) in [(1, 1), (1, 2), (2, 1), (2, 2), (0, 1), (0, 2), (1, 3), (0, 4)] {
+    for (k, l) in [
+        (1, 1),
+        (1, 2),
+        (2, 1),
+        (2, 2),
+        (0, 1),
+        (0, 2),
+        (1, 3),
+        (0, 4),
+    ] {
         let n = (k + l).max(2);
         let g = Group::symmetric(n).unwrap();
         let v = space(&g, "permute", &[n]);
@@ -116,7 +138,9 @@ fn cyclic_shift_gives_circulants() {
         let b = solve(&v, &v, None);
         assert_eq!(b.free(), n);
         // A circulant: the label of W[i, j] depends on (i − j) mod n only.
-        let Pattern::Labels { labels, .. } = b.pattern() else { panic!("orbits") };
+        let Pattern::Labels { labels, .. } = b.pattern() else {
+            panic!("orbits")
+        };
         for i in 0..n {
             for j in 0..n {
                 assert_eq!(labels[i * n + j], labels[((i + 1) % n) * n + (j + 1) % n]);
@@ -149,10 +173,13 @@ fn so3_cross_product_and_its_parity() {
         if p[0] == p[1] || p[1] == p[2] || p[0] == p[2] {
             return 0.0;
         }
-        let inversions = (0..3).flat_map(|a| (a + 1..3).map(move |b| (a, b))).filter(|&(a, b)| p[a] > p[b]).count();
+        let inversions = (0..3)
+            .flat_map(|a| (a + 1..3).map(move |b| (a, b)))
+            .filter(|&(a, b)| p[a] > p[b])
+            .count();
         if inversions % 2 == 0 { 1.0 } else { -1.0 }
     };
-    let scale = w[0 * 9 + 1 * 3 + 2];
+    let scale = w[5]; // W[0, (1, 2)]
     assert!(scale != 0.0);
     for i in 0..3 {
         for j in 0..3 {
@@ -192,7 +219,9 @@ fn shifts_give_lower_triangular_toeplitz() {
         let v = space(&g, "shift_zero", &[n]);
         let b = solve(&v, &v, None);
         assert_eq!(b.free(), n);
-        let Pattern::Labels { labels, .. } = b.pattern() else { panic!("signed orbits") };
+        let Pattern::Labels { labels, .. } = b.pattern() else {
+            panic!("signed orbits")
+        };
         for i in 0..n {
             for j in 0..n {
                 let l = labels[i * n + j];
@@ -284,7 +313,10 @@ fn nothing_is_invariant_under_the_truncating_shift() {
     let g = Group::shifts(8).unwrap();
     let seq = space(&g, "shift_zero", &[8]);
     assert_eq!(invariant(&seq).unwrap().free(), 0);
-    assert_eq!(invariant(&Space::bare(&[8]).tensor(&seq)).unwrap().free(), 0);
+    assert_eq!(
+        invariant(&Space::bare(&[8]).tensor(&seq)).unwrap().free(),
+        0
+    );
 }
 
 #[test]
@@ -310,7 +342,10 @@ fn product_groups_multiply_dimensions() {
     let a = space(&s, "permute", &[5]);
     let b = space(&c, "shift", &[8]);
     let ab = a.tensor(&b);
-    assert_eq!(ab.group().unwrap().to_string(), "product(symmetric(5), cyclic(8))");
+    assert_eq!(
+        ab.group().unwrap().to_string(),
+        "product(symmetric(5), cyclic(8))"
+    );
     assert_eq!(solve(&ab, &ab, None).free(), 16);
 }
 
@@ -330,17 +365,35 @@ fn direct_sums_are_solved_in_blocks() {
 
 #[test]
 fn user_groups_by_cycles_and_matrices() {
-    let cu = Group::perms(5, vec![("a".into(), vec![vec![0, 1, 2]]), ("b".into(), vec![vec![3, 4]])]).unwrap();
+    let cu = Group::perms(
+        5,
+        vec![
+            ("a".into(), vec![vec![0, 1, 2]]),
+            ("b".into(), vec![vec![3, 4]]),
+        ],
+    )
+    .unwrap();
     let v = space(&cu, "defining", &[5]);
     // Orbits {0,1,2} and {3,4}: Hom = C3-circulants (3) + 2 (Z2 commutant) + 1 + 1.
     assert_eq!(solve(&v, &v, None).free(), 7);
-    let mx = Group::matrices(2, vec![("r".into(), vec![vec![0.into(), (-1).into()], vec![1.into(), 0.into()]])], false)
-        .unwrap();
+    let mx = Group::matrices(
+        2,
+        vec![(
+            "r".into(),
+            vec![vec![0.into(), (-1).into()], vec![1.into(), 0.into()]],
+        )],
+        false,
+    )
+    .unwrap();
     let v = space(&mx, "defining", &[2]);
     assert_eq!(solve(&v, &v, None).free(), 2);
     // A nilpotent shift: its commutant is the polynomials in it.
     let s = |a: i64| Number::int(a);
-    let rows = vec![vec![s(0), s(0), s(0)], vec![s(1), s(0), s(0)], vec![s(0), s(1), s(0)]];
+    let rows = vec![
+        vec![s(0), s(0), s(0)],
+        vec![s(1), s(0), s(0)],
+        vec![s(0), s(1), s(0)],
+    ];
     let mm = Group::matrices(3, vec![("s".into(), rows)], true).unwrap();
     let v = space(&mm, "defining", &[3]);
     assert_eq!(solve(&v, &v, None).free(), 3);
@@ -366,7 +419,10 @@ fn floats_are_solved_with_a_reported_gap() {
     assert_eq!(b.free(), 2);
     assert_eq!(b.method(), Method::Float);
     let gap = b.gap().unwrap();
-    assert!(gap.largest_zero < 1e-12 && gap.smallest_nonzero > 1e-3, "{gap:?}");
+    assert!(
+        gap.largest_zero < 1e-12 && gap.smallest_nonzero > 1e-3,
+        "{gap:?}"
+    );
     // Rotation by an irrational angle: invariants of V⊗V are I and J.
     assert_eq!(invariant(&v.tensor(&v)).unwrap().free(), 2);
     // The canonical form is the reduced row echelon form: [[1,0],[0,1]] and [[0,-1],[1,0]].
@@ -378,39 +434,87 @@ fn floats_are_solved_with_a_reported_gap() {
 fn action_errors_say_what_would_work() {
     let c4 = Group::cyclic(4).unwrap();
     let err = action(&c4, "rotate", &[6, 7]).unwrap_err();
-    assert!(matches!(&err, ActionError::WrongShape { expected, .. } if expected.contains("square")));
+    assert!(
+        matches!(&err, ActionError::WrongShape { expected, .. } if expected.contains("square"))
+    );
     let err = action(&Group::so3(), "permute", &[3]).unwrap_err();
     assert!(matches!(err, ActionError::NotForGroup { .. }));
     let err = action(&Group::symmetric(5).unwrap(), "permute", &[4]).unwrap_err();
-    assert_eq!(err.to_string(), "action `permute` of symmetric(5) does not fit R[4]; it acts on R[5]");
-    assert!(matches!(action(&c4, "spin", &[4]), Err(ActionError::Unknown { .. })));
+    assert_eq!(
+        err.to_string(),
+        "action `permute` of symmetric(5) does not fit R[4]; it acts on R[5]"
+    );
+    assert!(matches!(
+        action(&c4, "spin", &[4]),
+        Err(ActionError::Unknown { .. })
+    ));
 }
 
 #[test]
 fn group_and_space_errors() {
     let err = Group::perms(5, vec![("a".into(), vec![vec![0, 5]])]).unwrap_err();
-    assert_eq!(err, GroupError::PointOutOfRange { generator: "a".into(), point: 5, n: 5 });
-    let err = Group::matrices(2, vec![("m".into(), vec![vec![1.into()], vec![0.into(), 1.into()]])], false);
-    assert!(matches!(err, Err(GroupError::WrongRowLength { row: 0, len: 1, .. })));
-    let singular = vec![vec![Number::int(0), Number::int(0)], vec![Number::int(1), Number::int(0)]];
+    assert_eq!(
+        err,
+        GroupError::PointOutOfRange {
+            generator: "a".into(),
+            point: 5,
+            n: 5
+        }
+    );
+    let err = Group::matrices(
+        2,
+        vec![("m".into(), vec![vec![1.into()], vec![0.into(), 1.into()]])],
+        false,
+    );
+    assert!(matches!(
+        err,
+        Err(GroupError::WrongRowLength { row: 0, len: 1, .. })
+    ));
+    let singular = vec![
+        vec![Number::int(0), Number::int(0)],
+        vec![Number::int(1), Number::int(0)],
+    ];
     let err = Group::matrices(2, vec![("s".into(), singular.clone())], false);
     assert!(matches!(err, Err(GroupError::SingularGenerator { .. })));
-    assert!(Group::matrices(2, vec![("s".into(), singular)], true).unwrap().is_monoid());
+    assert!(
+        Group::matrices(2, vec![("s".into(), singular)], true)
+            .unwrap()
+            .is_monoid()
+    );
     let a = space(&Group::symmetric(8).unwrap(), "permute", &[8]);
     let b = space(&Group::cyclic(8).unwrap(), "shift", &[8]);
-    assert!(matches!(a.direct_sum(&b), Err(SpaceError::DifferentGroups { .. })));
-    assert!(matches!(a.tensor(&a).direct_sum(&a), Err(SpaceError::SumNotRankOne { .. })));
-    assert!(matches!(equivariant(&a, &b, None), Err(SolveError::DifferentGroups { .. })));
+    assert!(matches!(
+        a.direct_sum(&b),
+        Err(SpaceError::DifferentGroups { .. })
+    ));
+    assert!(matches!(
+        a.tensor(&a).direct_sum(&a),
+        Err(SpaceError::SumNotRankOne { .. })
+    ));
+    assert!(matches!(
+        equivariant(&a, &b, None),
+        Err(SolveError::DifferentGroups { .. })
+    ));
     let p4 = Group::p4(4).unwrap();
     let img = space(&p4, "rotate_translate", &[4, 4]);
     let out = space(&p4, "trivial", &[4]);
-    assert!(matches!(equivariant(&img, &out, Some(1)), Err(SolveError::LocalMismatch { .. })));
+    assert!(matches!(
+        equivariant(&img, &out, Some(1)),
+        Err(SolveError::LocalMismatch { .. })
+    ));
 }
 
 #[test]
 fn classification_for_the_static_rules() {
     let perm = space(&Group::symmetric(4).unwrap(), "permute", &[4]).classify();
-    assert_eq!(perm, ActionClass { discrete: DiscreteClass::Permutation, lie_zero: true, orthogonal: true });
+    assert_eq!(
+        perm,
+        ActionClass {
+            discrete: DiscreteClass::Permutation,
+            lie_zero: true,
+            orthogonal: true
+        }
+    );
     let causal = space(&Group::shifts(4).unwrap(), "shift_zero", &[4]).classify();
     assert_eq!(causal.discrete, DiscreteClass::PartialPermutation);
     assert!(!causal.orthogonal);
@@ -418,10 +522,21 @@ fn classification_for_the_static_rules() {
     assert_eq!(o3.discrete, DiscreteClass::SignedPermutation);
     assert!(!o3.lie_zero && o3.orthogonal);
     let lorentz = space(&Group::lorentz(), "lorentz", &[4]).classify();
-    assert!(!lorentz.orthogonal, "boosts are symmetric, not antisymmetric");
+    assert!(
+        !lorentz.orthogonal,
+        "boosts are symmetric, not antisymmetric"
+    );
     let s = |a: i64| Number::int(a);
-    let g = Group::matrices(2, vec![("m".into(), vec![vec![s(1), s(1)], vec![s(0), s(1)]])], false).unwrap();
-    assert_eq!(space(&g, "defining", &[2]).classify().discrete, DiscreteClass::General);
+    let g = Group::matrices(
+        2,
+        vec![("m".into(), vec![vec![s(1), s(1)], vec![s(0), s(1)]])],
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        space(&g, "defining", &[2]).classify().discrete,
+        DiscreteClass::General
+    );
 }
 
 #[test]
@@ -444,7 +559,11 @@ fn expand_and_project_are_adjoint() {
         let rhs: f64 = c.iter().zip(b.project_f64(&gw)).map(|(x, y)| x * y).sum();
         assert!((lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0));
         let w32 = b.expand_f32(&c.iter().map(|&x| x as f32).collect::<Vec<_>>());
-        assert!(w32.iter().zip(&w).all(|(a, b)| (*a as f64 - b).abs() < 1e-5));
+        assert!(
+            w32.iter()
+                .zip(&w)
+                .all(|(a, b)| (*a as f64 - b).abs() < 1e-5)
+        );
     }
 }
 
@@ -473,13 +592,21 @@ fn expanded_maps_commute_with_random_group_elements() {
         let c: Vec<f64> = (0..basis.free()).map(|_| rng.normal()).collect();
         let w = basis.expand_f64(&c);
         let (m, n) = (b.dim(), a.dim());
-        let apply = |x: &[f64]| -> Vec<f64> { (0..m).map(|i| (0..n).map(|j| w[i * n + j] * x[j]).sum()).collect() };
+        let apply = |x: &[f64]| -> Vec<f64> {
+            (0..m)
+                .map(|i| (0..n).map(|j| w[i * n + j] * x[j]).sum())
+                .collect()
+        };
         for _ in 0..5 {
             let g = Element::random(a.group().unwrap(), &mut rng, 6);
             let x: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
             let lhs = apply(&a.act(&g, &x));
             let rhs = b.act(&g, &apply(&x));
-            let err = lhs.iter().zip(&rhs).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+            let err = lhs
+                .iter()
+                .zip(&rhs)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f64::max);
             let scale = rhs.iter().map(|v| v.abs()).fold(1.0, f64::max);
             assert!(err < 1e-9 * scale, "equivariance error {err}");
         }
@@ -496,7 +623,10 @@ fn rotations_sampled_by_exp_are_orthogonal() {
         let y = v.act(&g, &x);
         let norm = |z: &[f64]| z.iter().map(|t| t * t).sum::<f64>();
         assert!((norm(&x) - norm(&y)).abs() < 1e-10 * norm(&x));
-        assert!(x.iter().zip(&y).any(|(p, q)| (p - q).abs() > 1e-6), "a random rotation moves x");
+        assert!(
+            x.iter().zip(&y).any(|(p, q)| (p - q).abs() > 1e-6),
+            "a random rotation moves x"
+        );
     }
 }
 
@@ -527,13 +657,20 @@ fn init_scales_match_a_dense_initialiser() {
 fn tying_report_starts_with_the_summary_line() {
     let g = Group::symmetric(10).unwrap();
     let pts = space(&g, "permute", &[10]);
-    let b = equivariant(&Space::bare(&[10]).tensor(&pts), &Space::bare(&[32]).tensor(&pts), None).unwrap();
+    let b = equivariant(
+        &Space::bare(&[10]).tensor(&pts),
+        &Space::bare(&[32]).tensor(&pts),
+        None,
+    )
+    .unwrap();
     let text = b.render("phi.W");
     assert_eq!(text.lines().next().unwrap(), "phi.W: 640 free of 32000");
     assert!(text.contains("group: symmetric(10)"));
     assert_eq!(text, b.render("phi.W"), "deterministic");
     let v = space(&Group::so3(), "rotate", &[3]);
-    let text = equivariant(&v.tensor(&v), &v, None).unwrap().render("proj.W");
+    let text = equivariant(&v.tensor(&v), &v, None)
+        .unwrap()
+        .render("proj.W");
     assert!(text.starts_with("proj.W: 1 free of 27\n"));
     assert!(text.contains("B1:"));
 }

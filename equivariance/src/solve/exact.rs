@@ -45,7 +45,12 @@ pub(crate) struct ExactGenerator {
 
 /// Solves `ρ_B(g) W = W ρ_A(g)` for every generator, with `W` an `m × n`
 /// matrix whose entries outside `mask` are zero.
-pub(crate) fn solve(m: usize, n: usize, gens: &[ExactGenerator], mask: Option<&[bool]>) -> ExactSolution {
+pub(crate) fn solve(
+    m: usize,
+    n: usize,
+    gens: &[ExactGenerator],
+    mask: Option<&[bool]>,
+) -> ExactSolution {
     let mut dsu = Dsu::new(m * n);
     if let Some(mask) = mask {
         for (u, &keep) in mask.iter().enumerate() {
@@ -194,7 +199,12 @@ impl SplitMix {
     }
 }
 
-fn modular_nullspace(rows: &[ExactVector], ncols: usize, p: u64, seed: u64) -> Option<Vec<ExactVector>> {
+fn modular_nullspace(
+    rows: &[ExactVector],
+    ncols: usize,
+    p: u64,
+    seed: u64,
+) -> Option<Vec<ExactVector>> {
     let mut sparse: Vec<Vec<(u32, u64)>> = Vec::with_capacity(rows.len());
     for r in rows {
         let mut out = Vec::with_capacity(r.len());
@@ -248,7 +258,11 @@ fn modular_nullspace(rows: &[ExactVector], ncols: usize, p: u64, seed: u64) -> O
         v.sort_by_key(|e| e.0);
         basis.push(v);
     }
-    if basis.iter().all(|v| satisfies(rows, v)) { Some(basis) } else { None }
+    if basis.iter().all(|v| satisfies(rows, v)) {
+        Some(basis)
+    } else {
+        None
+    }
 }
 
 /// Gauss–Jordan elimination mod p, columns from last to first. Returns the
@@ -302,7 +316,8 @@ fn reconstruct(a: u64, p: u64) -> Option<Rational> {
 
 /// True when `v` satisfies every row exactly.
 fn satisfies(rows: &[ExactVector], v: &ExactVector) -> bool {
-    let lookup: std::collections::HashMap<u32, &Rational> = v.iter().map(|(c, x)| (*c, x)).collect();
+    let lookup: std::collections::HashMap<u32, &Rational> =
+        v.iter().map(|(c, x)| (*c, x)).collect();
     rows.iter().all(|r| {
         let mut sum = Rational::zero();
         for (c, a) in r {

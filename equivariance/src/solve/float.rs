@@ -91,7 +91,11 @@ pub(crate) fn solve(
         .collect();
     let gap = SingularGap {
         largest_zero: zero_max,
-        smallest_nonzero: if nonzero_min.is_finite() { nonzero_min } else { 1.0 },
+        smallest_nonzero: if nonzero_min.is_finite() {
+            nonzero_min
+        } else {
+            1.0
+        },
         tolerance: TOLERANCE,
     };
     (basis, gap)
@@ -117,14 +121,16 @@ fn right_singular(mut rows: Vec<Vec<f64>>, n: usize) -> (Vec<f64>, Vec<f64>) {
         for c in k..n {
             let dot: f64 = (k..nr).map(|r| h[r - k] * rows[r][c]).sum();
             let f = 2.0 * dot / hn;
-            for r in k..nr {
-                rows[r][c] -= f * h[r - k];
+            for (row, hv) in rows[k..].iter_mut().zip(&h) {
+                row[c] -= f * hv;
             }
         }
     }
     rows.truncate(n.min(nr));
     // One-sided Jacobi on the columns of R (stored column-major).
-    let mut a: Vec<Vec<f64>> = (0..n).map(|c| rows.iter().map(|r| r[c]).collect()).collect();
+    let mut a: Vec<Vec<f64>> = (0..n)
+        .map(|c| rows.iter().map(|r| r[c]).collect())
+        .collect();
     let mut v = vec![0.0; n * n];
     for k in 0..n {
         v[k * n + k] = 1.0;
@@ -161,7 +167,10 @@ fn right_singular(mut rows: Vec<Vec<f64>>, n: usize) -> (Vec<f64>, Vec<f64>) {
             break;
         }
     }
-    let sigma = a.iter().map(|col| col.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
+    let sigma = a
+        .iter()
+        .map(|col| col.iter().map(|x| x * x).sum::<f64>().sqrt())
+        .collect();
     (sigma, v)
 }
 
@@ -177,7 +186,9 @@ fn canonicalise(mut k: Vec<Vec<f64>>, n: usize) -> Vec<Vec<f64>> {
         if rank == k.len() {
             break;
         }
-        let best = (rank..k.len()).max_by(|&a, &b| k[a][c].abs().total_cmp(&k[b][c].abs())).unwrap();
+        let best = (rank..k.len())
+            .max_by(|&a, &b| k[a][c].abs().total_cmp(&k[b][c].abs()))
+            .unwrap();
         if k[best][c].abs() <= 1e-9 {
             continue;
         }

@@ -59,7 +59,10 @@ impl fmt::Display for SolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SolveError::DifferentGroups { input, output } => {
-                write!(f, "a map from a space under {input} to a space under {output}")
+                write!(
+                    f,
+                    "a map from a space under {input} to a space under {output}"
+                )
             }
             SolveError::LocalMismatch { input, output } => write!(
                 f,
@@ -84,7 +87,11 @@ fn show_points(points: &[(usize, Metric)]) -> String {
 
 /// The basis of `Hom_G(input, output)`: the equivariant linear maps, with
 /// `local(r)` applied when given.
-pub fn equivariant(input: &Space, output: &Space, local: Option<usize>) -> Result<Basis, SolveError> {
+pub fn equivariant(
+    input: &Space,
+    output: &Space,
+    local: Option<usize>,
+) -> Result<Basis, SolveError> {
     let group = match (input.group(), output.group()) {
         (None, None) => None,
         (Some(g), None) | (None, Some(g)) => Some(g.clone()),
@@ -106,7 +113,9 @@ pub fn equivariant(input: &Space, output: &Space, local: Option<usize>) -> Resul
     };
     let solution = solve_inner(ai, bi, mask.as_deref());
     Ok(Basis {
-        group: group.as_ref().map_or_else(|| "trivial".to_string(), Group::to_string),
+        group: group
+            .as_ref()
+            .map_or_else(|| "trivial".to_string(), Group::to_string),
         out_shape: output.shape().to_vec(),
         in_shape: input.shape().to_vec(),
         out_channels: d,
@@ -143,14 +152,23 @@ fn solve_inner(a: &Space, b: &Space, mask: Option<&[bool]>) -> Solution {
         .iter()
         .zip(&b.discrete)
         .filter(|(x, y)| !(x.is_identity() && y.is_identity()))
-        .chain(a.lie.iter().zip(&b.lie).filter(|(x, y)| !(x.is_zero() && y.is_zero())))
+        .chain(
+            a.lie
+                .iter()
+                .zip(&b.lie)
+                .filter(|(x, y)| !(x.is_zero() && y.is_zero())),
+        )
         .map(|(x, y)| (y, x))
         .collect();
     let is_perm = |g: &LinMap| match g {
-        LinMap::Monomial(mm) => mm.src.iter().all(|&s| s != NONE) && mm.sign.iter().all(|&s| s == 1) && {
-            let mut hit = vec![false; mm.src.len()];
-            mm.src.iter().all(|&s| !std::mem::replace(&mut hit[s as usize], true))
-        },
+        LinMap::Monomial(mm) => {
+            mm.src.iter().all(|&s| s != NONE) && mm.sign.iter().all(|&s| s == 1) && {
+                let mut hit = vec![false; mm.src.len()];
+                mm.src
+                    .iter()
+                    .all(|&s| !std::mem::replace(&mut hit[s as usize], true))
+            }
+        }
         _ => false,
     };
     // A Lie generator acting by a permutation gives the same equation as a
@@ -182,7 +200,11 @@ fn solve_inner(a: &Space, b: &Space, mask: Option<&[bool]>) -> Solution {
             exact::ExactSolution::Labels(labels, count) => Pattern::Labels { labels, count },
             exact::ExactSolution::Vectors(v) => Pattern::exact_vectors(v),
         };
-        return Solution { pattern, method: Method::Rational, gap: None };
+        return Solution {
+            pattern,
+            method: Method::Rational,
+            gap: None,
+        };
     }
     let gens: Vec<float::FloatGenerator> = pairs
         .iter()
@@ -193,7 +215,10 @@ fn solve_inner(a: &Space, b: &Space, mask: Option<&[bool]>) -> Solution {
         .collect();
     let (vectors, gap) = float::solve(m, n, &gens, mask);
     Solution {
-        pattern: Pattern::Vectors { float: vectors, exact: None },
+        pattern: Pattern::Vectors {
+            float: vectors,
+            exact: None,
+        },
         method: Method::Float,
         gap: Some(gap),
     }
@@ -201,8 +226,16 @@ fn solve_inner(a: &Space, b: &Space, mask: Option<&[bool]>) -> Solution {
 
 /// `Hom(⊕ A_k, ⊕ B_l)` block by block.
 fn solve_blocks(a: &Space, b: &Space) -> Solution {
-    let a_parts: Vec<&Space> = if a.summands.is_empty() { vec![a] } else { a.summands.iter().collect() };
-    let b_parts: Vec<&Space> = if b.summands.is_empty() { vec![b] } else { b.summands.iter().collect() };
+    let a_parts: Vec<&Space> = if a.summands.is_empty() {
+        vec![a]
+    } else {
+        a.summands.iter().collect()
+    };
+    let b_parts: Vec<&Space> = if b.summands.is_empty() {
+        vec![b]
+    } else {
+        b.summands.iter().collect()
+    };
     let n = a.dim();
     let mut blocks = Vec::new();
     let mut row0 = 0;
@@ -215,9 +248,19 @@ fn solve_blocks(a: &Space, b: &Space) -> Solution {
         }
         row0 += bp.dim();
     }
-    let method = blocks.iter().map(|b| b.3.method).max().unwrap_or(Method::Orbits);
-    let gap = blocks.iter().filter_map(|b| b.3.gap).reduce(SingularGap::worst);
-    let placed: Vec<(usize, usize, usize, Pattern)> = blocks.into_iter().map(|(r, c, w, s)| (r, c, w, s.pattern)).collect();
+    let method = blocks
+        .iter()
+        .map(|b| b.3.method)
+        .max()
+        .unwrap_or(Method::Orbits);
+    let gap = blocks
+        .iter()
+        .filter_map(|b| b.3.gap)
+        .reduce(SingularGap::worst);
+    let placed: Vec<(usize, usize, usize, Pattern)> = blocks
+        .into_iter()
+        .map(|(r, c, w, s)| (r, c, w, s.pattern))
+        .collect();
     Solution {
         pattern: Pattern::place_blocks(b.dim(), n, placed),
         method,
@@ -227,7 +270,12 @@ fn solve_blocks(a: &Space, b: &Space) -> Solution {
 
 /// Orbits of index pairs when every generator permutes coordinates:
 /// `W[σ_B(i), σ_A(k)] = W[i, k]`, one union per generator and entry.
-fn permutation_orbits(m: usize, n: usize, pairs: &[(&LinMap, &LinMap)], mask: Option<&[bool]>) -> (Vec<i32>, usize) {
+fn permutation_orbits(
+    m: usize,
+    n: usize,
+    pairs: &[(&LinMap, &LinMap)],
+    mask: Option<&[bool]>,
+) -> (Vec<i32>, usize) {
     let mut dsu = Dsu::new(m * n);
     for (y, x) in pairs {
         let (LinMap::Monomial(yb), LinMap::Monomial(xa)) = (y, x) else {
@@ -277,9 +325,8 @@ fn monomial_orbits(
             unreachable!("checked above")
         };
         for i in 0..m {
-            for j in 0..n {
+            for (j, &k) in inv.iter().enumerate() {
                 let left = yb.src[i];
-                let k = inv[j];
                 let lu = (left != NONE).then(|| left * n as u32 + j as u32);
                 let ru = (k != NONE).then(|| (i * n) as u32 + k);
                 match (lu, ru) {
@@ -349,7 +396,13 @@ fn local_mask(a: &Space, b: &Space, r: usize) -> Result<Vec<bool>, SolveError> {
     let mut mask = Vec::with_capacity(cb.len() * ca.len());
     for i in &cb {
         for j in &ca {
-            let d = i.iter().zip(j).zip(&pb).map(|((x, y), p)| p.2.distance(*x, *y)).max().unwrap_or(0);
+            let d = i
+                .iter()
+                .zip(j)
+                .zip(&pb)
+                .map(|((x, y), p)| p.2.distance(*x, *y))
+                .max()
+                .unwrap_or(0);
             mask.push(d <= r);
         }
     }

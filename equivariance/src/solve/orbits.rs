@@ -61,7 +61,11 @@ impl Dsu {
             }
             return;
         }
-        let (child, root) = if self.size[ru as usize] < self.size[rv as usize] { (ru, rv) } else { (rv, ru) };
+        let (child, root) = if self.size[ru as usize] < self.size[rv as usize] {
+            (ru, rv)
+        } else {
+            (rv, ru)
+        };
         self.parent[child as usize] = root;
         self.sign[child as usize] = rel;
         self.size[root as usize] += self.size[child as usize];
