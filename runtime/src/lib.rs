@@ -9,6 +9,7 @@
 //! - `loss`, `optim`: losses with their gradients, and optimizers, in f32
 //!   and f64 (`float`).
 //! - `gemm`: matrix products with a C ABI for JIT code.
+//! - `init`: parameter initialisers drawn from the run's seed.
 //! - `schedule`: level schedules for batched folds over lists and trees.
 //! - `checkpoint`, `report`: safetensors weights, `metrics.csv` and
 //!   `loss.svg`, all written atomically.
@@ -18,6 +19,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod float;
 pub mod gemm;
+pub mod init;
 pub mod loss;
 pub mod optim;
 pub mod report;

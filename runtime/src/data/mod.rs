@@ -15,7 +15,7 @@ use crate::value::{DataDecl, DataType, Example, Target, Value};
 pub mod csv;
 pub mod jsonl;
 pub mod npy;
-mod rng;
+pub(crate) mod rng;
 pub mod splitmix;
 pub mod synthetic;
 
