@@ -234,8 +234,11 @@ pub fn to_ival<T: Scalar>(ty: &Type, x: &Data) -> Result<IVal<T>, InterpError> {
             .map(|(t, x)| to_ival(t, x))
             .collect::<Result<_, _>>()
             .map(IVal::Tuple),
-        (Type::Data(_), Data::Node { .. }) => Ok(IVal::Data(Rc::new(x.clone()))),
-        _ => input_error(format!("expected a value of type {ty:?}, found {x:?}")),
+        (Type::Data(_), Data::Node { .. }) => Ok(IVal::Data(Rc::new(clone_data(x)))),
+        _ => input_error(format!(
+            "expected a value of type {ty:?}, found {}",
+            describe(x)
+        )),
     }
 }
 
@@ -264,10 +267,58 @@ pub fn to_data<T: Scalar>(v: &IVal<T>) -> Data {
     match v {
         IVal::Tensor(a) => Data::Tensor(a.to_tensor()),
         IVal::Tuple(vs) => Data::Tuple(vs.iter().map(to_data).collect()),
-        IVal::Data(d) => (**d).clone(),
+        IVal::Data(d) => clone_data(d),
         IVal::Seq(vs) => Data::list(vs.iter().map(to_data).collect()),
         IVal::Class(c) => Data::Tensor(Tensor::scalar(*c as f64)),
         IVal::Tape(_) => panic!("internal error: a tape is not a runtime value"),
+    }
+}
+
+/// A deep copy of a runtime value, built iteratively: the derived `Clone`
+/// recurses once per list element and would exhaust the stack on long
+/// lists.
+fn clone_data(root: &Data) -> Data {
+    enum Work<'a> {
+        Visit(&'a Data),
+        Build(&'a Data),
+    }
+    let mut work = vec![Work::Visit(root)];
+    let mut done: Vec<Data> = Vec::new();
+    while let Some(w) = work.pop() {
+        match w {
+            Work::Visit(Data::Tensor(t)) => done.push(Data::Tensor(t.clone())),
+            Work::Visit(d @ (Data::Tuple(fields) | Data::Node { fields, .. })) => {
+                work.push(Work::Build(d));
+                work.extend(fields.iter().rev().map(Work::Visit));
+            }
+            Work::Build(d) => {
+                let n = match d {
+                    Data::Tuple(fs) | Data::Node { fields: fs, .. } => fs.len(),
+                    Data::Tensor(_) => 0,
+                };
+                let fields = done.split_off(done.len() - n);
+                done.push(match d {
+                    Data::Node { ctor, .. } => Data::Node {
+                        ctor: *ctor,
+                        fields,
+                    },
+                    _ => Data::Tuple(fields),
+                });
+            }
+        }
+    }
+    done.pop().expect("the root was built")
+}
+
+/// A one-level description of a runtime value for error messages (the
+/// derived `Debug` of a long list is as long as the list).
+fn describe(x: &Data) -> String {
+    match x {
+        Data::Tensor(t) => format!("a tensor of shape {:?}", t.shape),
+        Data::Tuple(fs) => format!("a tuple of {}", fs.len()),
+        Data::Node { ctor, fields } => {
+            format!("constructor {ctor} with {} fields", fields.len())
+        }
     }
 }
 
@@ -649,7 +700,11 @@ fn plan_structure<T: Scalar>(
     let mut stack: Vec<(&Data, bool)> = vec![(root, false)];
     while let Some((node, expanded)) = stack.pop() {
         let Data::Node { ctor, fields } = node else {
-            return input_error(format!("expected a {} node, found {node:?}", def.decl.name));
+            return input_error(format!(
+                "expected a {} node, found {}",
+                def.decl.name,
+                describe(node)
+            ));
         };
         let Some(cdef) = def.ctors.get(*ctor as usize) else {
             return input_error(format!("{} has no constructor {ctor}", def.decl.name));
@@ -698,7 +753,7 @@ fn plan_structure<T: Scalar>(
 /// The elements of a list, converted to `elem`.
 fn list_elements<T: Scalar>(elem: &Type, list: &Data) -> Result<Vec<IVal<T>>, InterpError> {
     let Some(items) = list.as_list() else {
-        return input_error(format!("expected a list, found {list:?}"));
+        return input_error(format!("expected a list, found {}", describe(list)));
     };
     items.into_iter().map(|x| plain(elem, x)).collect()
 }

@@ -4,7 +4,12 @@
 //! - `builder`: `FunctionBuilder`, how front ends and passes build functions;
 //! - `infer`: each op's typing rule;
 //! - `print`: the stable text form;
-//! - `verify`: the verifier every stage's output must pass.
+//! - `verify`: the verifier every stage's output must pass;
+//! - `autodiff`: reverse derivatives, forward function → training function;
+//! - `interp`: the reference interpreter (f64 and f32), the JIT's oracle;
+//! - `gradcheck`: reverse derivatives against finite differences;
+//! - `entity`: typed `u32` handles, arenas and side tables; `rng`: a seeded
+//!   generator for checks and tests.
 //!
 //! `docs/ir.md` describes the ops, the recursion-scheme regions and the
 //! builder API.

@@ -211,3 +211,27 @@ fn assert_close(a: &Value, b: &Value, tol: f64, what: &str) {
         _ => panic!("{what}: {a:?} and {b:?} differ in kind"),
     }
 }
+
+#[test]
+fn a_long_list_does_not_exhaust_the_stack() {
+    let m = crate::testmodels::elman_model();
+    let mut rng = Rng::new(6);
+    let params = random_params(&m.module.functions[m.forward], &mut rng);
+    let xs = Value::list(
+        (0..100_000)
+            .map(|i| vector(&[(i % 7) as f64 * 0.1, 0.5]))
+            .collect(),
+    );
+    let y = forward(&m.module, m.forward, &params, &xs).unwrap();
+    assert!(tensor(&y).data.iter().all(|x| x.is_finite()));
+    // The backward pass walks the same nodes through its tape.
+    let mut m = m;
+    let train = crate::testmodels::train_fn(&mut m);
+    let batch = [cdlc_runtime::value::Example {
+        x: xs,
+        y: cdlc_runtime::value::Target::Class(1),
+    }];
+    let (loss, grads) = crate::interp::loss_and_grad(&m.module, train, &params, &batch).unwrap();
+    assert!(loss.is_finite());
+    assert!(grads.iter().all(|g| g.data.iter().all(|x| x.is_finite())));
+}

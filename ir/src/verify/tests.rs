@@ -142,3 +142,34 @@ fn prefix_broadcasting_is_accepted_and_other_mismatches_are_not() {
     assert_eq!(broadcast(&[2, 3], &[2]), Some(vec![2, 3]));
     assert_eq!(broadcast(&[3], &[2, 3]), None);
 }
+
+#[test]
+fn a_param_read_inside_a_region_is_reported() {
+    let mut module = Module::new();
+    let list = crate::testmodels::vec_list(&mut module, 2);
+    let mut b = FunctionBuilder::new(&module, "f");
+    let xs = b.input(Type::Data(list));
+    let w = b.param("W", &[2]);
+    let slot = match b.function().op(w) {
+        Some(Op::Param(p)) => *p,
+        _ => unreachable!("a param op"),
+    };
+    let r = b.fold(list, xs, Type::tensor(&[2]), |b, ctor, args| match ctor {
+        0 => b.zeros(Type::tensor(&[2])),
+        _ => b.add(args[0], args[1]),
+    });
+    let mut f = b.finish(r);
+    // Move a read of the slot into the `cons` region by hand.
+    let Some(Op::Fold(fold)) = f.op(r).cloned() else {
+        unreachable!("a fold")
+    };
+    let inner = f.values.push(ValueDef::Op(Op::Param(slot)));
+    f.types.insert(inner, Type::tensor(&[2]));
+    f.blocks[fold.cases[1]].insts.insert(0, inner);
+    let errors = check_rejects(
+        &module,
+        &f,
+        "parameters and inputs belong in the entry block",
+    );
+    assert_eq!(errors[0].location, Location::Value(inner));
+}
