@@ -37,7 +37,7 @@ impl Basis {
         if d * c > 1 {
             let _ = writeln!(
                 out,
-                "  channels: {d} out x {c} in, {} coefficients per channel pair",
+                "  channels: {d} out x {c} in, each pair with its own copy of the {} coefficients below",
                 self.pattern.count()
             );
         }
@@ -101,13 +101,16 @@ impl Basis {
     }
 
     /// Rows and columns of the inner matrix as printed: `W'[i, j]`, except
-    /// that an invariant is laid out along the last axis of its space.
+    /// that an invariant is laid out along the last axis of its space (one row
+    /// for a vector).
     fn display_grid(&self) -> (usize, usize) {
         let m: usize = self.inner_out_shape.iter().product();
         let n: usize = self.inner_in_shape.iter().product();
         if n == 1 && self.inner_out_shape.len() >= 2 {
             let last = *self.inner_out_shape.last().expect("rank ≥ 2");
             (m / last, last)
+        } else if n == 1 {
+            (1, m)
         } else {
             (m, n)
         }
