@@ -682,3 +682,28 @@ fn decimal_literals_are_exact() {
     assert_eq!(Number::parse_exact("2/3"), Some(Number::ratio(2, 3)));
     assert_eq!(Number::parse_exact("x"), None);
 }
+
+#[test]
+fn only_the_zero_map_from_vectors_to_scalars() {
+    let g = Group::so3();
+    let vec3 = space(&g, "rotate", &[3]);
+    let scal = space(&g, "trivial", &[1]);
+    let b = solve(&vec3, &scal, None);
+    assert_eq!((b.free(), b.dense()), (0, 3));
+}
+
+/// The two speed targets; run with `cargo test --release -- --ignored`.
+#[test]
+#[ignore]
+fn large_cases_solve_in_well_under_a_second() {
+    let t = std::time::Instant::now();
+    let g = Group::symmetric(50).unwrap();
+    let node = space(&g, "permute", &[50]);
+    let edge = node.tensor(&node);
+    assert_eq!(equivariant(&edge, &edge, None).unwrap().free(), 15);
+    let c4 = Group::cyclic(4).unwrap();
+    let img = space(&c4, "rotate", &[12, 12]);
+    assert_eq!(equivariant(&img, &img, None).unwrap().free(), 5184);
+    let elapsed = t.elapsed().as_secs_f64();
+    assert!(elapsed < 1.0, "took {elapsed} s");
+}
