@@ -1,11 +1,17 @@
 //! The `cdlc` command line: reads files, runs the compiler, prints, and
-//! hands trained models to the runtime.
+//! hands models to the runtime to train and run.
 
-use cdlc::diagnostics::{self, Severity};
-use clap::{Parser, Subcommand, ValueEnum};
+mod driver;
+
+use cdlc::diagnostics::{self, Diagnostic, Severity};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use driver::backend::{Backend, Interp};
+use driver::train::{Overrides, Prepared, TrainError};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The CDL compiler: check, derive and train categorical deep-learning programs.
 #[derive(Parser, Debug)]
@@ -15,15 +21,40 @@ struct Cli {
     command: Option<Command>,
     /// The program to compile.
     file: Option<PathBuf>,
-    /// Which stage to print, or `jit` to train.
+    /// Which stage to print (`ast`, `types`, `tying`, `ir`, `grad`, `clif`), or `jit` to train.
     #[arg(long, value_enum)]
     emit: Option<Emit>,
     /// The model to print (default: the train block's model).
     #[arg(long)]
     entry: Option<String>,
+    /// The train block to run (by its model's name; default: the first).
+    #[arg(long)]
+    train: Option<String>,
+    /// Train on this `.jsonl` file instead of the train block's data.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Override the train block's number of epochs.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Where to write weights, metrics and the loss plot (default: out/MODEL).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    exec: ExecArgs,
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
+}
+
+/// How models are executed.
+#[derive(Args, Debug, Clone)]
+struct ExecArgs {
+    /// The floating-point type of training.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    dtype: Dtype,
+    /// Worker threads for matrix products.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -40,12 +71,51 @@ enum Command {
         #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
         message_format: MessageFormat,
     },
+    /// Compare the reverse derivative of the loss with finite differences.
+    Gradcheck {
+        /// The program.
+        file: PathBuf,
+        /// The model (default: the train block's model).
+        #[arg(long)]
+        entry: Option<String>,
+        /// Where the derivative is computed.
+        #[arg(long, value_enum, default_value_t = GradBackend::Interp)]
+        backend: GradBackend,
+        /// How many examples to check on.
+        #[arg(long, default_value_t = 3)]
+        samples: usize,
+    },
+    /// Run a trained model on inputs and print one JSON output per line.
+    Run {
+        /// The program.
+        file: PathBuf,
+        /// The weights written by training.
+        #[arg(long)]
+        weights: PathBuf,
+        /// A `.jsonl` file with one `{"x": ...}` per line.
+        #[arg(long)]
+        input: PathBuf,
+        /// The model (default: the train block's model).
+        #[arg(long)]
+        entry: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum MessageFormat {
     Human,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Dtype {
+    F32,
+    F64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GradBackend {
+    Interp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,6 +137,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Some(t) = cli.exec.threads {
+        // matrixmultiply reads its thread count from the environment.
+        // SAFETY: set once, before any thread is started.
+        unsafe { std::env::set_var("MATMUL_NUM_THREADS", t.to_string()) };
+    }
     match cli.command {
         Some(Command::Check {
             files,
@@ -75,15 +150,27 @@ fn main() -> ExitCode {
         }) => {
             let mut failed = false;
             for f in &files {
-                match check_file(f, message_format) {
-                    Ok(ok) => failed |= !ok,
+                match load(f, message_format) {
+                    Ok(c) => failed |= c.has_errors(),
                     Err(code) => return code,
                 }
             }
             ExitCode::from(u8::from(failed))
         }
+        Some(Command::Gradcheck {
+            file,
+            entry,
+            backend: GradBackend::Interp,
+            samples,
+        }) => gradcheck(&file, entry.as_deref(), samples),
+        Some(Command::Run {
+            file,
+            weights,
+            input,
+            entry,
+        }) => run(&file, &weights, &input, entry.as_deref(), cli.exec.dtype),
         None => {
-            let Some(file) = cli.file else {
+            let Some(file) = cli.file.clone() else {
                 eprintln!(
                     "error: no input file\n\nUsage: cdlc check FILE... | cdlc FILE --emit STAGE"
                 );
@@ -91,53 +178,101 @@ fn main() -> ExitCode {
             };
             let Some(emit) = cli.emit else {
                 eprintln!(
-                    "error: say what to do with {}: `cdlc check FILE` or `cdlc FILE --emit jit|ast|types|...`",
+                    "error: say what to do with {}: `cdlc check FILE`, or `cdlc FILE --emit jit|ast|types|tying|ir|grad|clif`",
                     file.display()
                 );
                 return ExitCode::from(2);
             };
-            emit_stage(&file, emit, cli.entry.as_deref(), cli.message_format)
+            emit_stage(&file, emit, &cli)
         }
     }
 }
 
-/// Reads a program, or explains why it cannot.
-fn read(path: &Path) -> Result<String, ExitCode> {
-    std::fs::read_to_string(path).map_err(|e| {
+/// Reads and compiles a program, printing its diagnostics. `Err` is the
+/// exit code when the file cannot be read.
+fn load(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
         eprintln!("error: cannot read {}: {e}", path.display());
+        ExitCode::from(2)
+    })?;
+    let c = cdlc::compile(&path.display().to_string(), &text);
+    report(&c, &c.diagnostics, format);
+    Ok(c)
+}
+
+/// Prints diagnostics.
+fn report(c: &cdlc::Compilation, diags: &[Diagnostic], format: MessageFormat) {
+    match format {
+        MessageFormat::Human => {
+            let color = std::io::stderr().is_terminal();
+            eprint!("{}", diagnostics::render_human(diags, &c.sources, color));
+        }
+        MessageFormat::Json => print!("{}", diagnostics::render_json(diags, &c.sources)),
+    }
+}
+
+/// Compiles a program that must have no errors.
+fn load_clean(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, ExitCode> {
+    let c = load(path, format)?;
+    if c.diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(ExitCode::from(1));
+    }
+    Ok(c)
+}
+
+/// The model a command works on.
+fn entry(c: &cdlc::Compilation, entry: Option<&str>) -> Result<cdlc::resolve::ItemId, ExitCode> {
+    cdlc::entry_model(c, entry).map_err(|msg| {
+        eprintln!("error: {msg}");
         ExitCode::from(2)
     })
 }
 
-/// Prints the diagnostics of a compilation.
-fn report(c: &cdlc::Compilation, format: MessageFormat) {
-    match format {
-        MessageFormat::Human => {
-            let color = std::io::stderr().is_terminal();
-            eprint!(
-                "{}",
-                diagnostics::render_human(&c.diagnostics, &c.sources, color)
-            );
-        }
-        MessageFormat::Json => print!("{}", diagnostics::render_json(&c.diagnostics, &c.sources)),
+/// Instantiates a model and derives its training function under `loss`.
+fn prepare(
+    c: &cdlc::Compilation,
+    model: cdlc::resolve::ItemId,
+    loss: cdlc::check::LossKind,
+) -> Result<Prepared, ExitCode> {
+    let mut inst = cdlc::instantiate::instantiate(&c.program, &c.checked, model).map_err(|u| {
+        let (line, col) = c.sources.line_col(u.span.file, u.span.start);
+        eprintln!(
+            "error: not supported yet: {} ({}:{line}:{col})",
+            u.what,
+            c.sources.name(u.span.file)
+        );
+        ExitCode::from(1)
+    })?;
+    let ir_loss = driver::train::ir_loss(loss);
+    let train =
+        cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, ir_loss).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        })?;
+    Ok(Prepared {
+        inst,
+        train,
+        loss: ir_loss,
+    })
+}
+
+/// The loss of the train block for `model`, or the one that fits its output.
+fn loss_for(c: &cdlc::Compilation, model: cdlc::resolve::ItemId) -> cdlc::check::LossKind {
+    if let Some(t) = c.checked.trains.iter().find(|t| t.model == model) {
+        return t.loss;
+    }
+    let cod = &c.checked.defs[&model].cod;
+    match cod {
+        cdlc::check::types::Ty::Tensor(s, _) if s.len() == 1 => cdlc::check::LossKind::CrossEntropy,
+        _ => cdlc::check::LossKind::Mse,
     }
 }
 
-/// Checks one file; `Ok(true)` when it has no errors.
-fn check_file(path: &Path, format: MessageFormat) -> Result<bool, ExitCode> {
-    let text = read(path)?;
-    let c = cdlc::compile(&path.display().to_string(), &text);
-    report(&c, format);
-    Ok(!c.diagnostics.iter().any(|d| d.severity == Severity::Error))
-}
-
-fn emit_stage(path: &Path, emit: Emit, entry: Option<&str>, format: MessageFormat) -> ExitCode {
-    let text = match read(path) {
-        Ok(t) => t,
+fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
+    let c = match load(path, cli.message_format) {
+        Ok(c) => c,
         Err(code) => return code,
     };
-    let c = cdlc::compile(&path.display().to_string(), &text);
-    report(&c, format);
     if emit == Emit::Ast {
         println!("{:#?}", c.program.files[0].ast);
         return ExitCode::from(u8::from(c.has_errors()));
@@ -150,36 +285,220 @@ fn emit_stage(path: &Path, emit: Emit, entry: Option<&str>, format: MessageForma
             print!("{}", cdlc::emit::types::print(&c.program, &c.checked));
             ExitCode::SUCCESS
         }
-        Emit::Ir => {
-            let model = match cdlc::entry_model(&c, entry) {
+        Emit::Ir | Emit::Grad => {
+            let model = match entry(&c, cli.entry.as_deref()) {
                 Ok(m) => m,
-                Err(msg) => {
-                    eprintln!("error: {msg}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
-            match cdlc::instantiate::instantiate(&c.program, &c.checked, model) {
-                Ok(inst) => {
-                    print!("{}", cdlc_ir::print::print_module(&inst.module));
-                    ExitCode::SUCCESS
-                }
-                Err(u) => {
-                    let (line, col) = c.sources.line_col(u.span.file, u.span.start);
-                    eprintln!(
-                        "error: not supported yet: {} ({}:{line}:{col})",
-                        u.what,
-                        c.sources.name(u.span.file)
-                    );
-                    ExitCode::from(1)
-                }
-            }
+            let p = match prepare(&c, model, loss_for(&c, model)) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let f = if emit == Emit::Ir {
+                p.inst.func
+            } else {
+                p.train
+            };
+            print!(
+                "{}",
+                cdlc_ir::print::print_function(&p.inst.module, &p.inst.module.functions[f])
+            );
+            ExitCode::SUCCESS
         }
+        Emit::Jit => train(&c, path, cli),
         other => {
             eprintln!(
                 "error: `--emit {}` is not built yet",
                 format!("{other:?}").to_lowercase()
             );
             ExitCode::from(2)
+        }
+    }
+}
+
+fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
+    let setup = match &cli.train {
+        Some(name) => c.checked.trains.iter().find(|t| &t.model_name == name),
+        None => c.checked.trains.first(),
+    };
+    let Some(setup) = setup else {
+        match &cli.train {
+            Some(name) => eprintln!("error: this program has no train block for `{name}`"),
+            None => eprintln!(
+                "error: this program has no train block; add `train MODEL {{ data = ..., loss = ... }}`"
+            ),
+        }
+        return ExitCode::from(2);
+    };
+    let prepared = match prepare(c, setup.model, setup.loss) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut backend = Interp {
+        module: &prepared.inst.module,
+        forward: prepared.inst.func,
+        train: prepared.train,
+        f32: cli.exec.dtype == Dtype::F32,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Without a handler Ctrl-C still stops the run, just without the
+        // message; the files of the last completed epoch are intact either way.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    let overrides = Overrides {
+        epochs: cli.epochs,
+        data: cli.data.clone(),
+        out: cli.out.clone(),
+    };
+    let progress = std::io::stderr().is_terminal();
+    eprintln!(
+        "training `{}`: {} parameters in {} slots",
+        setup.model_name,
+        prepared
+            .inst
+            .slots
+            .iter()
+            .map(|s| s.shape.iter().product::<usize>())
+            .sum::<usize>(),
+        prepared.inst.slots.len()
+    );
+    match driver::train::run(
+        c,
+        setup,
+        &prepared,
+        &mut backend,
+        path,
+        &overrides,
+        stop,
+        progress,
+    ) {
+        Ok(s) => {
+            if s.interrupted {
+                eprintln!(
+                    "interrupted: kept the {} completed epoch(s) in {}",
+                    s.rows.len(),
+                    s.out.display()
+                );
+            } else {
+                eprintln!("trained in {:.1} s; wrote {}", s.seconds, s.out.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(TrainError::Diagnostic(d)) => {
+            report(c, &[d], cli.message_format);
+            ExitCode::from(1)
+        }
+        Err(TrainError::Message(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn gradcheck(path: &Path, entry_name: Option<&str>, samples: usize) -> ExitCode {
+    let c = match load_clean(path, MessageFormat::Human) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let model = match entry(&c, entry_name) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let prepared = match prepare(&c, model, loss_for(&c, model)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let setup = c.checked.trains.iter().find(|t| t.model == model);
+    let seed = setup.map_or(0, |t| t.seed);
+    let data = match setup {
+        Some(t) => {
+            let forward = &prepared.inst.module.functions[prepared.inst.func];
+            let out = forward.types[forward.output()].clone();
+            let want = driver::data::expected(&prepared.inst.inputs, &out, prepared.loss);
+            let base = path.parent().unwrap_or(Path::new("."));
+            match want.map(|w| driver::data::load(&t.data, base, &w, t.seed, t.data_span)) {
+                Some(Ok(d)) => Some(d.examples),
+                Some(Err(driver::data::LoadError::Mismatch(d))) => {
+                    report(&c, &[d], MessageFormat::Human);
+                    return ExitCode::from(1);
+                }
+                Some(Err(driver::data::LoadError::Data(m))) => {
+                    eprintln!("error: {m}");
+                    return ExitCode::from(1);
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let examples = driver::gradcheck::examples(data, &prepared, samples, seed);
+    match driver::gradcheck::check(&prepared, &examples, seed) {
+        Ok((lines, max)) => {
+            for l in lines {
+                println!("{l}");
+            }
+            println!("max relative error: {max:.3e}");
+            ExitCode::from(u8::from(max > cdlc_ir::gradcheck::TOLERANCE))
+        }
+        Err(m) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(
+    path: &Path,
+    weights: &Path,
+    input: &Path,
+    entry_name: Option<&str>,
+    dtype: Dtype,
+) -> ExitCode {
+    let c = match load_clean(path, MessageFormat::Human) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let model = match entry(&c, entry_name) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let prepared = match prepare(&c, model, loss_for(&c, model)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let hash = driver::source_hash(c.sources.text(c.file));
+    let params = match driver::run::load_weights(weights, &prepared.inst, &hash) {
+        Ok(p) => p,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
+    let x_type = if prepared.inst.inputs.len() == 1 {
+        prepared.inst.inputs[0].clone()
+    } else {
+        cdlc_runtime::value::DataType::Tuple(prepared.inst.inputs.clone())
+    };
+    let inputs = match cdlc_runtime::data::jsonl::load_inputs(input, &x_type) {
+        Ok(xs) => xs,
+        Err(e) => {
+            eprintln!("error[E0603]: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut backend = Interp {
+        module: &prepared.inst.module,
+        forward: prepared.inst.func,
+        train: prepared.train,
+        f32: dtype == Dtype::F32,
+    };
+    match driver::run::run(&mut backend as &mut dyn Backend, &params, &inputs) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(m) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
         }
     }
 }

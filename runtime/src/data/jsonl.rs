@@ -78,6 +78,44 @@ pub fn parse(
     Ok(out)
 }
 
+/// Reads the inputs of a JSON-lines file for `cdlc run`: each line is an
+/// object with an `x` of type `x` (a `y`, if present, is ignored).
+pub fn load_inputs(path: &Path, x: &DataType) -> Result<Vec<Value>, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = Location::Line(i + 1);
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let syntax = |message: String| DataError::Syntax {
+            path: path.to_path_buf(),
+            at,
+            message,
+        };
+        let json: Json =
+            serde_json::from_str(line).map_err(|e| syntax(format!("invalid JSON: {e}")))?;
+        let Some(jx) = json.get("x") else {
+            return Err(syntax(format!(
+                "expected an object {{\"x\": ...}}, found {}",
+                describe(&json)
+            )));
+        };
+        let v =
+            decode(jx, x, None, &FieldPath::new("x")).map_err(|mismatch| DataError::Mismatch {
+                path: path.to_path_buf(),
+                at,
+                mismatch,
+            })?;
+        out.push(v);
+    }
+    Ok(out)
+}
+
 /// A short description of a JSON value, for error messages.
 fn describe(j: &Json) -> String {
     match j {

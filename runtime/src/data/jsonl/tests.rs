@@ -137,3 +137,17 @@ fn error_messages_read_well() {
         "train.jsonl, line 1: at x[1]: expected R[2], found the number 3"
     );
 }
+
+#[test]
+fn inputs_for_running_ignore_targets_and_name_the_bad_line() {
+    let dir = std::env::temp_dir().join(format!("cdlc-jsonl-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("in.jsonl");
+    std::fs::write(&path, "{\"x\": [1, 2]}\n{\"x\": [3, 4], \"y\": 1}\n").unwrap();
+    let xs = load_inputs(&path, &DataType::Tensor(vec![2])).unwrap();
+    assert_eq!(xs.len(), 2);
+    std::fs::write(&path, "{\"x\": [1, 2]}\n{\"x\": [3]}\n").unwrap();
+    let err = load_inputs(&path, &DataType::Tensor(vec![2])).unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

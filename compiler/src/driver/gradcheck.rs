@@ -1,0 +1,128 @@
+//! `cdlc gradcheck`: the reverse derivative of the loss against central
+//! finite differences in f64, for every parameter slot.
+
+use super::train::{Prepared, init_params, split};
+use cdlc_runtime::value::{DataType, Example, Target, Tensor, Value};
+
+/// Examples to check on: the first `n` of the train block's data, or
+/// random inputs of the model's type with random targets.
+pub fn examples(
+    dataset: Option<Vec<Example>>,
+    prepared: &Prepared,
+    n: usize,
+    seed: u64,
+) -> Vec<Example> {
+    if let Some(examples) = dataset {
+        let (train, _) = split(examples, 1.0, seed);
+        return train.into_iter().take(n).collect();
+    }
+    let inst = &prepared.inst;
+    let forward = &inst.module.functions[inst.func];
+    let out = forward.types[forward.output()].clone();
+    let mut rng = cdlc_ir::rng::Rng::new(seed);
+    (0..n)
+        .map(|_| {
+            let xs: Vec<Value> = inst
+                .inputs
+                .iter()
+                .map(|t| random_value(t, &mut rng, 0))
+                .collect();
+            let x = if xs.len() == 1 {
+                xs.into_iter().next().expect("one")
+            } else {
+                Value::Tuple(xs)
+            };
+            Example {
+                x,
+                y: random_target(
+                    &prepared.loss.target_type(&out).expect("the loss fits"),
+                    &mut rng,
+                    3,
+                ),
+            }
+        })
+        .collect()
+}
+
+fn random_value(t: &DataType, rng: &mut cdlc_ir::rng::Rng, depth: usize) -> Value {
+    match t {
+        DataType::Tensor(s) => Value::Tensor(random_tensor(s, rng)),
+        DataType::Tuple(ts) => {
+            Value::Tuple(ts.iter().map(|t| random_value(t, rng, depth)).collect())
+        }
+        DataType::Data(d) => {
+            // A small random structure: recursive constructors while shallow.
+            let base: Vec<usize> = (0..d.ctors.len())
+                .filter(|i| {
+                    !d.ctors[*i]
+                        .fields
+                        .iter()
+                        .any(|f| matches!(f, DataType::Rec(_)))
+                })
+                .collect();
+            let pick = if depth >= 3 || base.len() == d.ctors.len() {
+                base[(rng.uniform() * base.len() as f64) as usize % base.len().max(1)]
+            } else {
+                let rec: Vec<usize> = (0..d.ctors.len()).filter(|i| !base.contains(i)).collect();
+                rec[(rng.uniform() * rec.len() as f64) as usize % rec.len()]
+            };
+            let fields = d.ctors[pick]
+                .fields
+                .iter()
+                .map(|f| match f {
+                    DataType::Rec(_) => random_value(t, rng, depth + 1),
+                    other => random_value(other, rng, depth + 1),
+                })
+                .collect();
+            Value::Node {
+                ctor: pick as u32,
+                fields,
+            }
+        }
+        DataType::Rec(_) => unreachable!("recursive positions are replaced above"),
+    }
+}
+
+fn random_tensor(s: &[usize], rng: &mut cdlc_ir::rng::Rng) -> Tensor {
+    let n: usize = s.iter().product();
+    Tensor::new(s.to_vec(), (0..n).map(|_| rng.normal()).collect())
+}
+
+fn random_target(t: &cdlc_ir::Type, rng: &mut cdlc_ir::rng::Rng, len: usize) -> Target {
+    match t {
+        cdlc_ir::Type::Class(n) => Target::Class((rng.uniform() * *n as f64) as usize % n),
+        cdlc_ir::Type::Tensor(s) => Target::Tensor(random_tensor(s, rng)),
+        cdlc_ir::Type::Seq(e) => {
+            Target::Seq((0..len).map(|_| random_target(e, rng, len)).collect())
+        }
+        other => unreachable!("no target of type {other:?}"),
+    }
+}
+
+/// Runs the check; returns the report's lines and the largest error.
+pub fn check(
+    prepared: &Prepared,
+    examples: &[Example],
+    seed: u64,
+) -> Result<(Vec<String>, f64), String> {
+    let inst = &prepared.inst;
+    let params: Vec<Tensor> = init_params(inst, seed);
+    let r = cdlc_ir::gradcheck::gradcheck(&inst.module, prepared.train, &params, examples, seed)
+        .map_err(|e| e.to_string())?;
+    let width = r.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let mut lines: Vec<String> = r
+        .params
+        .iter()
+        .map(|p| {
+            format!(
+                "{:<width$}  max relative error {:.3e}",
+                p.name, p.max_rel_error
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "{:<width$}  relative error {:.3e}",
+        "(random direction)", r.direction_rel_error
+    ));
+    Ok((lines, r.max_rel_error()))
+}

@@ -1,0 +1,16 @@
+//! The parts of the `cdlc` command line that touch files, the terminal and
+//! the runtime: training, running and gradient checking.
+
+pub mod backend;
+pub mod data;
+pub mod gradcheck;
+pub mod run;
+pub mod train;
+
+/// The SHA-256 of a program's text, in hex: checkpoints record it, and
+/// `cdlc run` refuses weights trained from another source.
+pub fn source_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,75 @@
+//! `cdlc run`: loads trained weights and prints the model's output for
+//! every input line.
+
+use super::backend::Backend;
+use cdlc::instantiate::Instantiated;
+use cdlc_runtime::checkpoint;
+use cdlc_runtime::value::{Tensor, Value};
+use std::path::Path;
+
+/// Loads weights for `inst`, refusing a checkpoint whose names, shapes or
+/// source hash do not fit the model.
+pub fn load_weights(
+    path: &Path,
+    inst: &Instantiated,
+    source_hash: &str,
+) -> Result<Vec<Tensor>, String> {
+    let expected: Vec<(&str, &[usize])> = inst
+        .slots
+        .iter()
+        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .collect();
+    let ck = checkpoint::load(path, &expected).map_err(|e| format!("{e}"))?;
+    if let Some(h) = ck.metadata.get("source_sha256") {
+        if h != source_hash {
+            return Err(format!(
+                "{} was trained from a different version of this program (source hash {}…, this file {}…); retrain, or run it with the program it was trained from",
+                path.display(),
+                &h[..h.len().min(12)],
+                &source_hash[..12]
+            ));
+        }
+    }
+    Ok(ck
+        .params
+        .iter()
+        .zip(&inst.slots)
+        .map(|(p, s)| Tensor::new(s.shape.clone(), p.data.to_f64()))
+        .collect())
+}
+
+/// A model output as JSON: a tensor as nested arrays, a list as an array.
+pub fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Tensor(t) => tensor_json(&t.shape, &t.data),
+        Value::Tuple(vs) => serde_json::Value::Array(vs.iter().map(to_json).collect()),
+        other => match other.as_list() {
+            Some(items) => serde_json::Value::Array(items.into_iter().map(to_json).collect()),
+            None => serde_json::Value::Null,
+        },
+    }
+}
+
+fn tensor_json(shape: &[usize], data: &[f64]) -> serde_json::Value {
+    match shape {
+        [] => serde_json::json!(data[0]),
+        [_] => serde_json::json!(data),
+        [n, rest @ ..] => {
+            let k: usize = rest.iter().product();
+            serde_json::Value::Array(
+                (0..*n)
+                    .map(|i| tensor_json(rest, &data[i * k..(i + 1) * k]))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Runs the model on every example of `inputs` and prints one JSON line each.
+pub fn run(backend: &mut dyn Backend, params: &[Tensor], inputs: &[Value]) -> Result<(), String> {
+    for x in inputs {
+        let y = backend.forward(params, x)?;
+        println!("{}", to_json(&y));
+    }
+    Ok(())
+}

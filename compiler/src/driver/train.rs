@@ -1,0 +1,359 @@
+//! `cdlc FILE --emit jit`: trains the train block's model.
+//!
+//! The data is loaded and checked against the model first (E0603), so a
+//! mismatch trains nothing and writes nothing. After every completed epoch
+//! the run writes `metrics.csv`, `weights.safetensors` and `loss.svg`
+//! atomically into its output folder, so an interrupted run (Ctrl-C) keeps
+//! the last completed epoch and never leaves a half-written file.
+
+use super::backend::Backend;
+use super::data::{self, LoadError};
+use cdlc::check::TrainSetup;
+use cdlc::instantiate::Instantiated;
+use cdlc_runtime::data::splitmix::mix64;
+use cdlc_runtime::init::{Init, init_tensor};
+use cdlc_runtime::loss::Loss;
+use cdlc_runtime::optim::{OptimConfig, Optimizer};
+use cdlc_runtime::report::{self, EpochMetrics};
+use cdlc_runtime::value::{Example, Tensor, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// What the command line changes about a train block.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--epochs N`
+    pub epochs: Option<u64>,
+    /// `--data PATH`: a `.jsonl` file in place of the block's data.
+    pub data: Option<PathBuf>,
+    /// `--out DIR`
+    pub out: Option<PathBuf>,
+}
+
+/// A model ready to train: its IR, training function and slots.
+pub struct Prepared {
+    /// The instantiated model.
+    pub inst: Instantiated,
+    /// The training function.
+    pub train: cdlc_ir::FuncId,
+    /// The IR loss.
+    pub loss: cdlc_ir::LossKind,
+}
+
+/// The IR form of a checked loss.
+pub fn ir_loss(l: cdlc::check::LossKind) -> cdlc_ir::LossKind {
+    match l {
+        cdlc::check::LossKind::Mse => cdlc_ir::LossKind::Mse,
+        cdlc::check::LossKind::CrossEntropy => cdlc_ir::LossKind::CrossEntropy,
+        cdlc::check::LossKind::BinaryCrossEntropy => cdlc_ir::LossKind::BinaryCrossEntropy,
+    }
+}
+
+fn runtime_loss(l: cdlc::check::LossKind) -> Loss {
+    match l {
+        cdlc::check::LossKind::Mse => Loss::Mse,
+        cdlc::check::LossKind::CrossEntropy => Loss::CrossEntropy,
+        cdlc::check::LossKind::BinaryCrossEntropy => Loss::BinaryCrossEntropy,
+    }
+}
+
+/// Initial values of every slot, each drawn from its own stream of the
+/// run's seed.
+pub fn init_params(inst: &Instantiated, seed: u64) -> Vec<Tensor> {
+    inst.slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let init = Init::from_call(&s.init.name.node, &s.init.args)
+                .expect("the checker accepted the initialiser");
+            init_tensor(&init, &s.shape, mix64(seed ^ mix64(i as u64 + 1)))
+        })
+        .collect()
+}
+
+/// A permutation of `0..n` drawn from `seed` (Fisher–Yates).
+pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (mix64(seed.wrapping_add(i as u64)) % (i as u64 + 1)) as usize;
+        idx.swap(i, j);
+    }
+    idx
+}
+
+/// Splits examples into training and validation parts after a seeded shuffle.
+pub fn split(examples: Vec<Example>, split: f64, seed: u64) -> (Vec<Example>, Vec<Example>) {
+    let n = examples.len();
+    let order = shuffled(n, mix64(seed ^ 0x5eed));
+    let n_train = ((n as f64) * split).round() as usize;
+    let mut slots: Vec<Option<Example>> = examples.into_iter().map(Some).collect();
+    let mut train = Vec::with_capacity(n_train);
+    let mut val = Vec::with_capacity(n - n_train);
+    for (k, i) in order.into_iter().enumerate() {
+        let e = slots[i].take().expect("each index once");
+        if k < n_train {
+            train.push(e);
+        } else {
+            val.push(e);
+        }
+    }
+    (train, val)
+}
+
+/// What a finished (or interrupted) run reports.
+pub struct Summary {
+    /// One row per completed epoch.
+    pub rows: Vec<EpochMetrics>,
+    /// The output folder.
+    pub out: PathBuf,
+    /// Whether Ctrl-C stopped the run early.
+    pub interrupted: bool,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Everything that stops a run.
+pub enum TrainError {
+    /// A diagnostic about the program or its data.
+    Diagnostic(cdlc::diagnostics::Diagnostic),
+    /// Anything else, already worded.
+    Message(String),
+}
+
+impl From<String> for TrainError {
+    fn from(s: String) -> Self {
+        TrainError::Message(s)
+    }
+}
+
+/// Trains `setup`'s model.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    c: &cdlc::Compilation,
+    setup: &TrainSetup,
+    prepared: &Prepared,
+    backend: &mut dyn Backend,
+    file: &Path,
+    overrides: &Overrides,
+    stop: Arc<AtomicBool>,
+    progress: bool,
+) -> Result<Summary, TrainError> {
+    let inst = &prepared.inst;
+    let forward = &inst.module.functions[inst.func];
+    let out_ty = forward.types[forward.output()].clone();
+    let want = data::expected(&inst.inputs, &out_ty, prepared.loss)
+        .ok_or_else(|| format!("the loss does not fit the model's output {out_ty:?}"))?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let spec = match &overrides.data {
+        Some(p) => cdlc::check::DataSpec::Jsonl(
+            std::env::current_dir()
+                .map(|d| d.join(p))
+                .unwrap_or(p.clone())
+                .display()
+                .to_string(),
+        ),
+        None => setup.data.clone(),
+    };
+    let dataset = match data::load(&spec, base, &want, setup.seed, setup.data_span) {
+        Ok(d) => d,
+        Err(LoadError::Mismatch(d)) => return Err(TrainError::Diagnostic(d)),
+        Err(LoadError::Data(m)) => return Err(TrainError::Message(m)),
+    };
+    if dataset.examples.is_empty() {
+        return Err(TrainError::Message(
+            "the data set has no examples".to_string(),
+        ));
+    }
+    let (train, val) = split(dataset.examples, setup.split, setup.seed);
+    let loss = runtime_loss(setup.loss);
+    let optim =
+        OptimConfig::from_call(&setup.optim.name, &setup.optim.args).map_err(|e| e.to_string())?;
+    let mut params = init_params(inst, setup.seed);
+    let mut optimizers: Vec<Optimizer<f64>> = params
+        .iter()
+        .map(|p| Optimizer::new(optim.clone(), p.data.len()))
+        .collect();
+    let out_dir = overrides
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&setup.model_name));
+    let epochs = overrides.epochs.unwrap_or(setup.epochs) as usize;
+    let batch = setup.batch as usize;
+    let metadata = metadata(c, setup, &optim);
+    let started = Instant::now();
+    let mut rows: Vec<EpochMetrics> = Vec::new();
+    let mut interrupted = false;
+    let batches_per_epoch = train.len().div_ceil(batch);
+    let bar = progress.then(|| {
+        let bar = indicatif::ProgressBar::new((epochs * batches_per_epoch) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}")
+                .expect("a valid progress template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    'epochs: for epoch in 1..=epochs {
+        let order = shuffled(
+            train.len(),
+            mix64(setup.seed ^ (epoch as u64).wrapping_mul(0x9E37)),
+        );
+        let mut total = 0.0;
+        let epoch_start = Instant::now();
+        let mut seen = 0usize;
+        for chunk in order.chunks(batch) {
+            if stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break 'epochs;
+            }
+            let examples: Vec<&Example> = chunk.iter().map(|&i| &train[i]).collect();
+            let (l, grads) = backend.loss_and_grad(&params, &examples)?;
+            if !l.is_finite() {
+                return Err(TrainError::Message(format!(
+                    "the loss became {l} in epoch {epoch}; lower the learning rate"
+                )));
+            }
+            for ((p, g), o) in params.iter_mut().zip(&grads).zip(&mut optimizers) {
+                o.step(&mut p.data, &g.data);
+            }
+            total += l * examples.len() as f64;
+            seen += examples.len();
+            if let Some(bar) = &bar {
+                let rate = seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+                bar.set_prefix(format!("epoch {epoch}/{epochs}"));
+                bar.set_message(format!("loss {:.4}  {:.0} ex/s", total / seen as f64, rate));
+                bar.inc(1);
+            }
+        }
+        let train_loss = total / train.len() as f64;
+        let (val_loss, val_accuracy) = if val.is_empty() {
+            (None, None)
+        } else {
+            let (l, a) = evaluate(backend, &params, &val, loss)?;
+            (Some(l), a)
+        };
+        let row = EpochMetrics {
+            epoch,
+            train_loss,
+            val_loss,
+            val_accuracy,
+        };
+        rows.push(row);
+        save(&out_dir, &rows, inst, &params, &metadata, &setup.model_name)?;
+        let line = epoch_line(
+            &row,
+            epochs,
+            train.len() as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
+        );
+        match &bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(Summary {
+        rows,
+        out: out_dir,
+        interrupted,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn epoch_line(r: &EpochMetrics, epochs: usize, rate: f64) -> String {
+    let mut s = format!(
+        "epoch {:>3}/{epochs}  train_loss {:.5}",
+        r.epoch, r.train_loss
+    );
+    if let Some(v) = r.val_loss {
+        s += &format!("  val_loss {v:.5}");
+    }
+    if let Some(a) = r.val_accuracy {
+        s += &format!("  val_accuracy {:.2}%", 100.0 * a);
+    }
+    s + &format!("  {rate:.0} ex/s")
+}
+
+/// Mean loss and accuracy (for classification) over `examples`.
+pub fn evaluate(
+    backend: &mut dyn Backend,
+    params: &[Tensor],
+    examples: &[Example],
+    loss: Loss,
+) -> Result<(f64, Option<f64>), String> {
+    let mut total = 0.0;
+    let (mut right, mut count) = (0usize, 0usize);
+    for e in examples {
+        let out = backend.forward(params, &e.x)?;
+        let flat = flatten(&out);
+        let mut grad = vec![0.0; flat.len()];
+        total += loss
+            .eval(&flat, &e.y, &mut grad)
+            .map_err(|e| e.to_string())?;
+        if let Some((r, n)) = loss.correct(&flat, &e.y) {
+            right += r;
+            count += n;
+        }
+    }
+    let acc = (loss.has_accuracy() && count > 0).then(|| right as f64 / count as f64);
+    Ok((total / examples.len() as f64, acc))
+}
+
+/// A model output as the loss reads it: a tensor's entries, or a list's
+/// elements back to back.
+pub fn flatten(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Tensor(t) => t.data.clone(),
+        other => match other.as_list() {
+            Some(items) => items.iter().flat_map(|x| flatten(x)).collect(),
+            None => Vec::new(),
+        },
+    }
+}
+
+fn metadata(
+    c: &cdlc::Compilation,
+    setup: &TrainSetup,
+    optim: &OptimConfig,
+) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("model".to_string(), setup.model_name.clone());
+    m.insert(
+        "source_sha256".to_string(),
+        super::source_hash(c.sources.text(c.file)),
+    );
+    m.insert("optimizer".to_string(), optim.to_string());
+    m.insert("loss".to_string(), setup.loss.name().to_string());
+    m.insert("format".to_string(), "cdlc-weights-1".to_string());
+    m
+}
+
+fn save(
+    dir: &Path,
+    rows: &[EpochMetrics],
+    inst: &Instantiated,
+    params: &[Tensor],
+    metadata: &BTreeMap<String, String>,
+    title: &str,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let views: Vec<cdlc_runtime::checkpoint::ParamView<'_>> = inst
+        .slots
+        .iter()
+        .zip(params)
+        .map(|(s, p)| cdlc_runtime::checkpoint::ParamView {
+            name: &s.name,
+            shape: &s.shape,
+            data: cdlc_runtime::checkpoint::ParamSlice::F64(&p.data),
+        })
+        .collect();
+    cdlc_runtime::checkpoint::save(&dir.join("weights.safetensors"), &views, metadata)
+        .map_err(|e| e.to_string())?;
+    report::write_metrics(&dir.join("metrics.csv"), rows).map_err(|e| e.to_string())?;
+    report::write_loss_svg(&dir.join("loss.svg"), rows, title).map_err(|e| e.to_string())?;
+    Ok(())
+}
