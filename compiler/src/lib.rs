@@ -12,6 +12,7 @@ pub mod emit;
 pub mod instantiate;
 pub mod resolve;
 pub mod source;
+pub mod training;
 
 use cdlc_grammar::FileId;
 use diagnostics::{Diagnostic, Severity};

@@ -6,7 +6,8 @@ mod driver;
 use cdlc::diagnostics::{self, Diagnostic, Severity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use driver::backend::{Backend, Interp};
-use driver::train::{Overrides, Prepared, TrainError};
+use cdlc::training::Prepared;
+use driver::train::{Overrides, TrainError};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -228,44 +229,26 @@ fn entry(c: &cdlc::Compilation, entry: Option<&str>) -> Result<cdlc::resolve::It
     })
 }
 
-/// Instantiates a model and derives its training function under `loss`.
+/// Instantiates a model and derives its training function, or explains why not.
 fn prepare(
     c: &cdlc::Compilation,
     model: cdlc::resolve::ItemId,
     loss: cdlc::check::LossKind,
 ) -> Result<Prepared, ExitCode> {
-    let mut inst = cdlc::instantiate::instantiate(&c.program, &c.checked, model).map_err(|u| {
-        let (line, col) = c.sources.line_col(u.span.file, u.span.start);
-        eprintln!(
-            "error: not supported yet: {} ({}:{line}:{col})",
-            u.what,
-            c.sources.name(u.span.file)
-        );
+    cdlc::training::prepare(c, model, loss).map_err(|e| {
+        match e {
+            cdlc::training::PrepareError::Unsupported(u) => {
+                let (line, col) = c.sources.line_col(u.span.file, u.span.start);
+                eprintln!(
+                    "error: not supported yet: {} ({}:{line}:{col})",
+                    u.what,
+                    c.sources.name(u.span.file)
+                );
+            }
+            cdlc::training::PrepareError::Autodiff(m) => eprintln!("error: {m}"),
+        }
         ExitCode::from(1)
-    })?;
-    let ir_loss = driver::train::ir_loss(loss);
-    let train =
-        cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, ir_loss).map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        })?;
-    Ok(Prepared {
-        inst,
-        train,
-        loss: ir_loss,
     })
-}
-
-/// The loss of the train block for `model`, or the one that fits its output.
-fn loss_for(c: &cdlc::Compilation, model: cdlc::resolve::ItemId) -> cdlc::check::LossKind {
-    if let Some(t) = c.checked.trains.iter().find(|t| t.model == model) {
-        return t.loss;
-    }
-    let cod = &c.checked.defs[&model].cod;
-    match cod {
-        cdlc::check::types::Ty::Tensor(s, _) if s.len() == 1 => cdlc::check::LossKind::CrossEntropy,
-        _ => cdlc::check::LossKind::Mse,
-    }
 }
 
 fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
@@ -290,7 +273,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
                 Ok(m) => m,
                 Err(code) => return code,
             };
-            let p = match prepare(&c, model, loss_for(&c, model)) {
+            let p = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
@@ -406,7 +389,7 @@ fn gradcheck(path: &Path, entry_name: Option<&str>, samples: usize) -> ExitCode 
         Ok(m) => m,
         Err(code) => return code,
     };
-    let prepared = match prepare(&c, model, loss_for(&c, model)) {
+    let prepared = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -414,9 +397,7 @@ fn gradcheck(path: &Path, entry_name: Option<&str>, samples: usize) -> ExitCode 
     let seed = setup.map_or(0, |t| t.seed);
     let data = match setup {
         Some(t) => {
-            let forward = &prepared.inst.module.functions[prepared.inst.func];
-            let out = forward.types[forward.output()].clone();
-            let want = driver::data::expected(&prepared.inst.inputs, &out, prepared.loss);
+            let want = cdlc::training::expected_signature(&prepared);
             let base = path.parent().unwrap_or(Path::new("."));
             match want.map(|w| driver::data::load(&t.data, base, &w, t.seed, t.data_span)) {
                 Some(Ok(d)) => Some(d.examples),
@@ -464,7 +445,7 @@ fn run(
         Ok(m) => m,
         Err(code) => return code,
     };
-    let prepared = match prepare(&c, model, loss_for(&c, model)) {
+    let prepared = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
         Ok(p) => p,
         Err(code) => return code,
     };

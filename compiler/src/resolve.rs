@@ -167,9 +167,24 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
             let Some(name) = declared_name(item) else {
                 continue;
             };
+            if let Some(kind) = builtin_kind(&name.node) {
+                diags.push(
+                    Diagnostic::error(
+                        "E0202",
+                        format!("`{}` is the name of a built-in {kind}", name.node),
+                        name.span,
+                        "a definition with a built-in's name",
+                    )
+                    .with_help("choose another name: the built-in would always be the one called"),
+                );
+                continue;
+            }
             if let Some(prev) = globals.get(&name.node).copied() {
                 let (pf, pi) = items[prev.0 as usize];
-                if pf == fi {
+                // A name is declared once in the whole program: a user's
+                // declaration of a library name would change what the
+                // library's own definitions refer to.
+                if pf == fi || files[fi].is_user {
                     let prev_name = declared_name(&files[pf].ast.items[pi]).expect("named");
                     diags.push(
                         Diagnostic::error(
@@ -179,7 +194,11 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
                             "defined again here",
                         )
                         .with_label(prev_name.span, "first defined here")
-                        .with_help("rename one of the two definitions"),
+                        .with_help(if pf == fi {
+                            "rename one of the two definitions"
+                        } else {
+                            "the standard library already defines this name; choose another"
+                        }),
                     );
                     continue;
                 }
@@ -191,6 +210,18 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
         files,
         items,
         globals,
+    }
+}
+
+/// What a built-in name is, if `name` is one.
+fn builtin_kind(name: &str) -> Option<&'static str> {
+    use crate::check::{BUILTINS, POINTWISE};
+    if POINTWISE.contains(&name) || BUILTINS.contains(&name) {
+        Some("function")
+    } else if crate::check::recursion_builtins().contains(&name) {
+        Some("structural coalgebra")
+    } else {
+        None
     }
 }
 

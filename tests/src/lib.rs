@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 mod check;
 #[cfg(test)]
 mod errors;
+#[cfg(test)]
+mod grad;
+#[cfg(test)]
+mod ir;
 
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {

@@ -99,19 +99,7 @@ impl Checker<'_, '_> {
             return;
         };
         if d.kind == ast::DefKind::Model && !d.size_params.is_empty() {
-            self.error(
-                Diagnostic::error(
-                    "E0302",
-                    format!("model `{}` takes size parameters", d.name.node),
-                    d.size_params[0]
-                        .span
-                        .to(d.size_params[d.size_params.len() - 1].span),
-                    "a model takes no size parameters",
-                )
-                .with_help(
-                    "make it a `layer` with size parameters, and a model that instantiates it",
-                ),
-            );
+            self.model_size_params_error(d);
         }
         let env = self.size_params(&d.size_params);
         let mut dom: Vec<Ty> = Vec::new();
@@ -138,6 +126,18 @@ impl Checker<'_, '_> {
                 cod,
                 params: Vec::new(),
             },
+        );
+    }
+
+    fn model_size_params_error(&mut self, d: &ast::Def) {
+        self.error(
+            Diagnostic::error(
+                "E0302",
+                format!("model `{}` takes size parameters", d.name.node),
+                d.size_params[0].span.to(d.size_params[d.size_params.len() - 1].span),
+                "a model takes no size parameters",
+            )
+            .with_help("make it a `layer` with size parameters, and a model that instantiates it"),
         );
     }
 
@@ -175,6 +175,9 @@ impl Checker<'_, '_> {
             return None;
         }
         self.point_free_in_progress.push(id);
+        if d.kind == ast::DefKind::Model && !d.size_params.is_empty() {
+            self.model_size_params_error(d);
+        }
         let env = self.size_params(&d.size_params);
         let mut cx = Cx::new(id, env.clone());
         let sig = self.morphism(e, None, &mut cx);
@@ -757,13 +760,14 @@ impl Checker<'_, '_> {
         }
         let subst = size_subst(&info.size_params, &args);
         let (dom, cod) = (info.dom.subst_sizes(&subst), info.cod.subst_sizes(&subst));
-        self.check_natural(&dom, span);
-        self.check_natural(&cod, span);
+        if !(self.check_natural(&dom, span) && self.check_natural(&cod, span)) {
+            return None;
+        }
         Some((dom, cod))
     }
 
-    /// E0304 if an instantiated type has a negative size.
-    pub(super) fn check_natural(&mut self, t: &Ty, span: Span) {
+    /// E0304 if an instantiated type has a negative size; `false` then.
+    pub(super) fn check_natural(&mut self, t: &Ty, span: Span) -> bool {
         let mut bad = None;
         visit_shapes(t, &mut |s: &Shape| {
             for p in s {
@@ -779,7 +783,9 @@ impl Checker<'_, '_> {
                 span,
                 "instantiated here",
             ));
+            return false;
         }
+        true
     }
 
     pub(super) fn def_name_span(&self, id: ItemId) -> Span {
@@ -885,6 +891,19 @@ impl Checker<'_, '_> {
                 }
             },
             "softmax" | "log_softmax" => {
+                if shape.len() != 1 {
+                    let shown = self.show_shape(&shape);
+                    self.error(
+                        Diagnostic::error(
+                            "E0301",
+                            format!("`{}` takes a vector, found {shown}", n.node),
+                            tspan,
+                            format!("this is {shown}"),
+                        )
+                        .with_help("apply it to a vector `R[n]`; for a matrix, apply it to each row in a layer"),
+                    );
+                    return Ty::Error;
+                }
                 if shape.is_empty() {
                     self.error(Diagnostic::error(
                         "E0301",

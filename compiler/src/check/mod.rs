@@ -22,6 +22,11 @@ use crate::resolve::{ItemId, Program};
 use cdlc_grammar::ast::{self, ItemKind};
 use cdlc_grammar::{Ident, Span};
 pub use expr::{BUILTINS, INITS, POINTWISE};
+
+/// The built-in structural coalgebras (`hylo ... by halves`).
+pub fn recursion_builtins() -> &'static [&'static str] {
+    recursion::STRUCTURAL_COALGEBRAS
+}
 use indexmap::IndexMap;
 use size::{Poly, Var};
 use std::collections::HashMap;

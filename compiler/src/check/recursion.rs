@@ -141,9 +141,8 @@ impl Checker<'_, '_> {
 
     pub(super) fn algebra_cases(&mut self, id: ItemId, a: &ast::Algebra) {
         let (info, mut cx) = self.algebra_cx(id, &a.params);
-        let params = cx.params.clone();
-        self.out.algebras[&id].params = params;
         let Some(fid) = info.functor.filter(|_| info.header_ok) else {
+            self.out.algebras[&id].params = cx.params;
             return;
         };
         let ctors = self.out.functors[fid.0 as usize].ctors.clone();
@@ -213,6 +212,9 @@ impl Checker<'_, '_> {
             cx.locals.truncate(depth);
             self.expect_carrier(&t, &info.carrier, case, &a.carrier);
         }
+        // Parameters declared inside a case belong to the algebra too,
+        // shared by every node like the others.
+        self.out.algebras[&id].params = std::mem::take(&mut cx.params);
         for (k, c) in ctors.iter().enumerate() {
             if covered[k].is_none() {
                 let binders = if c.fields.is_empty() {
@@ -243,7 +245,7 @@ impl Checker<'_, '_> {
             Diagnostic::error(
                 "E0403",
                 format!(
-                    "constructor `{ctor}` has {want} {what}{}, but the case binds {}",
+                    "constructor `{ctor}` needs {want} {what}{}, but the case binds {}",
                     plural(want),
                     case.binders.len()
                 ),
@@ -253,7 +255,11 @@ impl Checker<'_, '_> {
                 format!("{} bound here", case.binders.len()),
             )
             .with_label(decl, format!("`{ctor}` is declared here"))
-            .with_help(format!("bind one name per {what}")),
+            .with_help(if what == "binder" {
+                "a coalgebra case binds the state, then one input per function-typed field".to_string()
+            } else {
+                format!("bind one name per {what}")
+            }),
         );
     }
 
@@ -277,9 +283,8 @@ impl Checker<'_, '_> {
 
     pub(super) fn coalgebra_cases(&mut self, id: ItemId, c: &ast::Coalgebra) {
         let (info, mut cx) = self.algebra_cx(id, &c.params);
-        let params = cx.params.clone();
-        self.out.algebras[&id].params = params;
         let Some(fid) = info.functor.filter(|_| info.header_ok) else {
+            self.out.algebras[&id].params = cx.params;
             return;
         };
         let ctor = self.out.functors[fid.0 as usize].ctors[0].clone();
@@ -321,7 +326,8 @@ impl Checker<'_, '_> {
                 .with_help(format!("add a case `{}(s, ...) => ...`", ctor.name)),
             );
         }
-        for (i, case) in c.cases.iter().enumerate() {
+        let mut first: Option<Span> = None;
+        for case in &c.cases {
             if case.ctor.node != ctor.name {
                 let d = Diagnostic::error(
                     "E0402",
@@ -333,22 +339,26 @@ impl Checker<'_, '_> {
                 self.error(d);
                 continue;
             }
-            if i > 0 {
-                self.error(Diagnostic::error(
-                    "E0202",
-                    format!("two cases for constructor `{}`", ctor.name),
-                    case.ctor.span,
-                    "second case",
-                ));
+            if let Some(prev) = first {
+                self.error(
+                    Diagnostic::error(
+                        "E0202",
+                        format!("two cases for constructor `{}`", ctor.name),
+                        case.ctor.span,
+                        "second case",
+                    )
+                    .with_label(prev, "first case"),
+                );
                 continue;
             }
+            first = Some(case.ctor.span);
             if case.binders.len() != binder_tys.len() {
                 self.arity_error(
                     case,
                     &ctor.name,
                     binder_tys.len(),
                     ctor.span,
-                    "binder (the state, then each input)",
+                    "binder",
                 );
                 continue;
             }
@@ -372,6 +382,7 @@ impl Checker<'_, '_> {
                 );
             }
         }
+        self.out.algebras[&id].params = cx.params;
     }
 
     // ------------------------------------------------------------ recursion schemes

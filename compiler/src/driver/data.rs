@@ -4,35 +4,8 @@
 use cdlc::check::DataSpec;
 use cdlc::diagnostics::Diagnostic;
 use cdlc_grammar::Span;
-use cdlc_runtime::data::{self, DataError, Dataset, Signature, TargetType, synthetic};
-use cdlc_runtime::value::DataType;
+use cdlc_runtime::data::{self, DataError, Dataset, Signature, synthetic};
 use std::path::Path;
-
-/// The data a model expects: its input type and the loss's target type.
-pub fn expected(
-    inputs: &[DataType],
-    out: &cdlc_ir::Type,
-    loss: cdlc_ir::LossKind,
-) -> Option<Signature> {
-    let x = if inputs.len() == 1 {
-        inputs[0].clone()
-    } else {
-        DataType::Tuple(inputs.to_vec())
-    };
-    Some(Signature {
-        x,
-        y: target_type(&loss.target_type(out)?)?,
-    })
-}
-
-fn target_type(t: &cdlc_ir::Type) -> Option<TargetType> {
-    Some(match t {
-        cdlc_ir::Type::Class(n) => TargetType::Class(*n),
-        cdlc_ir::Type::Tensor(s) => TargetType::Tensor(s.clone()),
-        cdlc_ir::Type::Seq(e) => TargetType::Seq(Box::new(target_type(e)?)),
-        _ => return None,
-    })
-}
 
 /// Loads the data of `spec` (paths relative to `base`), checked against
 /// `want`; a mismatch is E0603 at `span`.

@@ -1,7 +1,7 @@
 //! `cdlc gradcheck`: the reverse derivative of the loss against central
 //! finite differences in f64, for every parameter slot.
 
-use super::train::{Prepared, init_params, split};
+use cdlc::training::{Prepared, init_params, split};
 use cdlc_runtime::value::{DataType, Example, Target, Tensor, Value};
 
 /// Examples to check on: the first `n` of the train block's data, or

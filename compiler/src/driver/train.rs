@@ -10,8 +10,8 @@ use super::backend::Backend;
 use super::data::{self, LoadError};
 use cdlc::check::TrainSetup;
 use cdlc::instantiate::Instantiated;
+use cdlc::training::{Prepared, init_params, runtime_loss, shuffled, split};
 use cdlc_runtime::data::splitmix::mix64;
-use cdlc_runtime::init::{Init, init_tensor};
 use cdlc_runtime::loss::Loss;
 use cdlc_runtime::optim::{OptimConfig, Optimizer};
 use cdlc_runtime::report::{self, EpochMetrics};
@@ -31,76 +31,6 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     /// `--out DIR`
     pub out: Option<PathBuf>,
-}
-
-/// A model ready to train: its IR, training function and slots.
-pub struct Prepared {
-    /// The instantiated model.
-    pub inst: Instantiated,
-    /// The training function.
-    pub train: cdlc_ir::FuncId,
-    /// The IR loss.
-    pub loss: cdlc_ir::LossKind,
-}
-
-/// The IR form of a checked loss.
-pub fn ir_loss(l: cdlc::check::LossKind) -> cdlc_ir::LossKind {
-    match l {
-        cdlc::check::LossKind::Mse => cdlc_ir::LossKind::Mse,
-        cdlc::check::LossKind::CrossEntropy => cdlc_ir::LossKind::CrossEntropy,
-        cdlc::check::LossKind::BinaryCrossEntropy => cdlc_ir::LossKind::BinaryCrossEntropy,
-    }
-}
-
-fn runtime_loss(l: cdlc::check::LossKind) -> Loss {
-    match l {
-        cdlc::check::LossKind::Mse => Loss::Mse,
-        cdlc::check::LossKind::CrossEntropy => Loss::CrossEntropy,
-        cdlc::check::LossKind::BinaryCrossEntropy => Loss::BinaryCrossEntropy,
-    }
-}
-
-/// Initial values of every slot, each drawn from its own stream of the
-/// run's seed.
-pub fn init_params(inst: &Instantiated, seed: u64) -> Vec<Tensor> {
-    inst.slots
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let init = Init::from_call(&s.init.name.node, &s.init.args)
-                .expect("the checker accepted the initialiser");
-            init_tensor(&init, &s.shape, mix64(seed ^ mix64(i as u64 + 1)))
-        })
-        .collect()
-}
-
-/// A permutation of `0..n` drawn from `seed` (Fisher–Yates).
-pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (mix64(seed.wrapping_add(i as u64)) % (i as u64 + 1)) as usize;
-        idx.swap(i, j);
-    }
-    idx
-}
-
-/// Splits examples into training and validation parts after a seeded shuffle.
-pub fn split(examples: Vec<Example>, split: f64, seed: u64) -> (Vec<Example>, Vec<Example>) {
-    let n = examples.len();
-    let order = shuffled(n, mix64(seed ^ 0x5eed));
-    let n_train = ((n as f64) * split).round() as usize;
-    let mut slots: Vec<Option<Example>> = examples.into_iter().map(Some).collect();
-    let mut train = Vec::with_capacity(n_train);
-    let mut val = Vec::with_capacity(n - n_train);
-    for (k, i) in order.into_iter().enumerate() {
-        let e = slots[i].take().expect("each index once");
-        if k < n_train {
-            train.push(e);
-        } else {
-            val.push(e);
-        }
-    }
-    (train, val)
 }
 
 /// What a finished (or interrupted) run reports.
@@ -142,10 +72,8 @@ pub fn run(
     progress: bool,
 ) -> Result<Summary, TrainError> {
     let inst = &prepared.inst;
-    let forward = &inst.module.functions[inst.func];
-    let out_ty = forward.types[forward.output()].clone();
-    let want = data::expected(&inst.inputs, &out_ty, prepared.loss)
-        .ok_or_else(|| format!("the loss does not fit the model's output {out_ty:?}"))?;
+    let want = cdlc::training::expected_signature(prepared)
+        .ok_or_else(|| "the loss does not fit the model's output".to_string())?;
     let base = file.parent().unwrap_or(Path::new("."));
     let spec = match &overrides.data {
         Some(p) => cdlc::check::DataSpec::Jsonl(

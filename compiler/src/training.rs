@@ -1,0 +1,144 @@
+//! What training needs from the compiler, without IO: a model prepared for
+//! training (its IR and reverse derivative), initial parameters, the data
+//! signature it expects, and seeded shuffles and splits.
+//!
+//! The `cdlc` binary adds the IO (files, progress, checkpoints); tests use
+//! these functions directly.
+
+use crate::check::LossKind;
+use crate::instantiate::{Instantiated, Unsupported};
+use crate::resolve::ItemId;
+use crate::Compilation;
+use cdlc_runtime::data::splitmix::mix64;
+use cdlc_runtime::data::{Signature, TargetType};
+use cdlc_runtime::init::{Init, init_tensor};
+use cdlc_runtime::value::{DataType, Example, Tensor};
+
+/// A model ready to train: its IR and training function.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The instantiated model.
+    pub inst: Instantiated,
+    /// The training function (`NAME.train`).
+    pub train: cdlc_ir::FuncId,
+    /// The loss, in the IR's terms.
+    pub loss: cdlc_ir::LossKind,
+}
+
+/// Why a model cannot be prepared.
+#[derive(Debug)]
+pub enum PrepareError {
+    /// A construct this compiler cannot lower yet.
+    Unsupported(Unsupported),
+    /// The reverse derivative could not be built (a compiler limit).
+    Autodiff(String),
+}
+
+/// The IR form of a checked loss.
+pub fn ir_loss(l: LossKind) -> cdlc_ir::LossKind {
+    match l {
+        LossKind::Mse => cdlc_ir::LossKind::Mse,
+        LossKind::CrossEntropy => cdlc_ir::LossKind::CrossEntropy,
+        LossKind::BinaryCrossEntropy => cdlc_ir::LossKind::BinaryCrossEntropy,
+    }
+}
+
+/// The runtime form of a checked loss.
+pub fn runtime_loss(l: LossKind) -> cdlc_runtime::loss::Loss {
+    use cdlc_runtime::loss::Loss;
+    match l {
+        LossKind::Mse => Loss::Mse,
+        LossKind::CrossEntropy => Loss::CrossEntropy,
+        LossKind::BinaryCrossEntropy => Loss::BinaryCrossEntropy,
+    }
+}
+
+/// The loss of the train block for `model`, or the one that fits its
+/// output (cross-entropy for a vector, mean squared error otherwise).
+pub fn loss_for(c: &Compilation, model: ItemId) -> LossKind {
+    if let Some(t) = c.checked.trains.iter().find(|t| t.model == model) {
+        return t.loss;
+    }
+    match &c.checked.defs[&model].cod {
+        crate::check::types::Ty::Tensor(s, _) if s.len() == 1 => LossKind::CrossEntropy,
+        _ => LossKind::Mse,
+    }
+}
+
+/// Instantiates `model` and derives its training function under `loss`.
+pub fn prepare(c: &Compilation, model: ItemId, loss: LossKind) -> Result<Prepared, PrepareError> {
+    let mut inst = crate::instantiate::instantiate(&c.program, &c.checked, model).map_err(PrepareError::Unsupported)?;
+    let loss = ir_loss(loss);
+    let train = cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, loss)
+        .map_err(|e| PrepareError::Autodiff(e.to_string()))?;
+    Ok(Prepared { inst, train, loss })
+}
+
+/// Initial values of every slot, each drawn from its own stream of the
+/// run's seed.
+pub fn init_params(inst: &Instantiated, seed: u64) -> Vec<Tensor> {
+    inst.slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let init = Init::from_call(&s.init.name.node, &s.init.args).expect("the checker accepted the initialiser");
+            init_tensor(&init, &s.shape, mix64(seed ^ mix64(i as u64 + 1)))
+        })
+        .collect()
+}
+
+/// A permutation of `0..n` drawn from `seed` (Fisher–Yates).
+pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (mix64(seed.wrapping_add(i as u64)) % (i as u64 + 1)) as usize;
+        idx.swap(i, j);
+    }
+    idx
+}
+
+/// Splits examples into training and validation parts after a seeded
+/// shuffle: the first `split` fraction trains.
+pub fn split(examples: Vec<Example>, split: f64, seed: u64) -> (Vec<Example>, Vec<Example>) {
+    let n = examples.len();
+    let order = shuffled(n, mix64(seed ^ 0x5eed));
+    let n_train = ((n as f64) * split).round() as usize;
+    let mut slots: Vec<Option<Example>> = examples.into_iter().map(Some).collect();
+    let mut train = Vec::with_capacity(n_train);
+    let mut val = Vec::with_capacity(n - n_train);
+    for (k, i) in order.into_iter().enumerate() {
+        let e = slots[i].take().expect("each index once");
+        if k < n_train {
+            train.push(e);
+        } else {
+            val.push(e);
+        }
+    }
+    (train, val)
+}
+
+/// The data a prepared model expects: its input type and the loss's
+/// target type.
+pub fn expected_signature(p: &Prepared) -> Option<Signature> {
+    let f = &p.inst.module.functions[p.inst.func];
+    let out = &f.types[f.output()];
+    let inputs = &p.inst.inputs;
+    let x = if inputs.len() == 1 {
+        inputs[0].clone()
+    } else {
+        DataType::Tuple(inputs.to_vec())
+    };
+    Some(Signature {
+        x,
+        y: target_type(&p.loss.target_type(out)?)?,
+    })
+}
+
+fn target_type(t: &cdlc_ir::Type) -> Option<TargetType> {
+    Some(match t {
+        cdlc_ir::Type::Class(n) => TargetType::Class(*n),
+        cdlc_ir::Type::Tensor(s) => TargetType::Tensor(s.clone()),
+        cdlc_ir::Type::Seq(e) => TargetType::Seq(Box::new(target_type(e)?)),
+        _ => return None,
+    })
+}

@@ -1,0 +1,67 @@
+//! Reverse derivatives of whole example models against finite differences
+//! in f64, on examples from their own train blocks.
+
+use crate::{check_clean, examples_dir};
+use cdlc::training::{expected_signature, init_params, loss_for, prepare, split};
+use cdlc_runtime::data::synthetic;
+
+/// Largest relative error a gradient may have against central differences.
+const TOLERANCE: f64 = cdlc_ir::gradcheck::TOLERANCE;
+
+#[track_caller]
+fn check_gradient(name: &str, samples: usize) {
+    let c = check_clean(&examples_dir().join(format!("{name}.cdl")));
+    let model = cdlc::entry_model(&c, None).expect("the example has a model");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let setup = c.checked.trains.first().expect("the example has a train block");
+    let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
+        panic!("{name}: the examples train on built-in data");
+    };
+    let dataset = synthetic::generate(data, args, setup.seed).expect("the data set generates");
+    assert_eq!(Some(dataset.signature.clone()), expected_signature(&p), "{name}: data and model disagree");
+    let (train, _) = split(dataset.examples, 1.0, setup.seed);
+    let batch: Vec<_> = train.into_iter().take(samples).collect();
+    let params = init_params(&p.inst, setup.seed);
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11).expect("the check runs");
+    assert!(
+        r.max_rel_error() <= TOLERANCE,
+        "{name}: max relative error {:e} > {TOLERANCE:e}\n{:#?}",
+        r.max_rel_error(),
+        r.params
+    );
+}
+
+#[test]
+fn mlp() {
+    check_gradient("mlp", 4);
+}
+
+#[test]
+fn rnn_parity() {
+    check_gradient("rnn_parity", 3);
+}
+
+#[test]
+fn gru_parity() {
+    check_gradient("gru_parity", 2);
+}
+
+#[test]
+fn tree_sum() {
+    check_gradient("tree_sum", 2);
+}
+
+#[test]
+fn hylo_parity() {
+    check_gradient("hylo_parity", 3);
+}
+
+#[test]
+fn mealy_parity() {
+    check_gradient("mealy_parity", 2);
+}
+
+#[test]
+fn stream_count() {
+    check_gradient("stream_count", 3);
+}
