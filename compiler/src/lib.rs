@@ -9,6 +9,7 @@
 pub mod check;
 pub mod diagnostics;
 pub mod emit;
+pub mod equivariance;
 pub mod instantiate;
 pub mod resolve;
 pub mod source;
@@ -29,6 +30,8 @@ pub struct Compilation {
     pub program: resolve::Program,
     /// The checked program.
     pub checked: check::Checked,
+    /// The derived weight tying of every equivariant and invariant parameter.
+    pub tyings: equivariance::Tyings,
     /// Every problem found, in source order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -49,12 +52,14 @@ pub fn compile(name: &str, text: &str) -> Compilation {
     let mut diags = Vec::new();
     let program = resolve::resolve(&mut sources, file, &mut diags);
     let checked = check::check(&program, &mut diags);
+    let tyings = equivariance::analyse(&program, &checked, &sources, &mut diags);
     diags.sort_by_key(|d| (d.span().file != file, d.span().file, d.span().start));
     Compilation {
         sources,
         file,
         program,
         checked,
+        tyings,
         diagnostics: diags,
     }
 }

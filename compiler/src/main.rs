@@ -288,6 +288,10 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Emit::Tying => {
+            print!("{}", c.tyings.render());
+            ExitCode::SUCCESS
+        }
         Emit::Jit => train(&c, path, cli),
         other => {
             eprintln!(

@@ -14,10 +14,6 @@ fn error_cases() {
             .expect("a name")
             .to_string_lossy()
             .to_string();
-        // Equivariance cases are checked once the solver is wired into `check`.
-        if name.starts_with("e05") || name.starts_with("w05") {
-            continue;
-        }
         match std::panic::catch_unwind(|| check_error_case(&path)) {
             Ok(snapshot) => {
                 insta::with_settings!({ snapshot_suffix => name.clone(), prepend_module_to_snapshot => false }, {

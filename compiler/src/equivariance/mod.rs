@@ -1,0 +1,410 @@
+//! Equivariance (§5 of the language): groups and spaces → derived weight
+//! tying, and the proofs of `equivariant G` / `invariant G` claims.
+//!
+//! Runs after `check` on a program whose items checked cleanly (an item
+//! with an error is skipped, so a mistake is reported once). In order:
+//!
+//! 1. every `group`/`monoid` and `space` declaration is built
+//!    (`build.rs`: E0503, E0505);
+//! 2. every `param W: equivariant A -> B where ...` and `param b: invariant
+//!    B` is solved once per declaration by `cdlc_equivariance`, giving its
+//!    [`Tying`] (W0501 when only zero is allowed);
+//! 3. every claim is proved statically by the rules of §5.4 (`proof.rs`:
+//!    E0501, E0502, E0503, E0504).
+//!
+//! `numeric.rs` tests the claims numerically for `cdlc check --numeric`.
+//! The solver knows nothing of CDL: this module resolves names, evaluates
+//! sizes and words the solver's errors as diagnostics.
+
+mod build;
+mod proof;
+
+use crate::check::Checked;
+use crate::diagnostics::{Diagnostic, Severity, closest};
+use crate::resolve::{ItemId, Program};
+use crate::source::Sources;
+use cdlc_equivariance::{Basis, Group, SolveError, Space};
+use cdlc_grammar::Span;
+use cdlc_grammar::ast::{self, DefBody, ItemKind, ParamType, Stmt};
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// The derived tying of one equivariant or invariant parameter.
+#[derive(Clone, Debug)]
+pub struct Tying {
+    /// The layer, model, algebra or coalgebra that declares it.
+    pub owner: String,
+    /// The parameter's name.
+    pub param: String,
+    /// The domain (for an invariant parameter, the scalar space `R[]`).
+    pub input: Space,
+    /// The codomain (for an invariant parameter, its space).
+    pub output: Space,
+    /// The basis of the allowed weights; the parameter stores one
+    /// coefficient per basis element.
+    pub basis: Basis,
+}
+
+/// The tying of every equivariant and invariant parameter that could be
+/// solved, by declaring item and parameter name, in source order.
+#[derive(Clone, Debug, Default)]
+pub struct Tyings {
+    /// The tyings.
+    pub params: IndexMap<(ItemId, String), Tying>,
+}
+
+impl Tyings {
+    /// The tying of parameter `name` of item `item`.
+    pub fn get(&self, item: ItemId, name: &str) -> Option<&Tying> {
+        self.params.get(&(item, name.to_string()))
+    }
+
+    /// What `cdlc FILE --emit tying` prints: for every parameter, the line
+    /// `<layer>.<param>: <free> free of <dense>`, then the group and the
+    /// tying pattern.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (k, t) in self.params.values().enumerate() {
+            if k > 0 {
+                out.push('\n');
+            }
+            let _ = write!(
+                out,
+                "{}",
+                t.basis.render(&format!("{}.{}", t.owner, t.param))
+            );
+        }
+        out
+    }
+}
+
+/// Solves every equivariant and invariant parameter and proves every
+/// claim, adding diagnostics to `diags`.
+pub fn analyse(
+    program: &Program,
+    checked: &Checked,
+    sources: &Sources,
+    diags: &mut Vec<Diagnostic>,
+) -> Tyings {
+    let prior: Vec<Span> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(Diagnostic::span)
+        .collect();
+    let mut env = Env::new(program, checked, Some(sources), prior);
+    env.build_declarations();
+    env.solve_params();
+    proof::prove_claims(&mut env);
+    diags.append(&mut env.diags);
+    env.tyings
+}
+
+/// The tyings of a checked program, without diagnostics (for the
+/// instantiation, which runs on programs that checked cleanly).
+pub fn tyings(program: &Program, checked: &Checked) -> Tyings {
+    let mut env = Env::new(program, checked, None, Vec::new());
+    env.build_declarations();
+    env.solve_params();
+    env.tyings
+}
+
+/// The spaces of a parameter, as the proofs see it.
+#[derive(Clone, Debug)]
+pub(crate) enum ParamSpaces {
+    /// A plain tensor of this rank.
+    Plain(usize),
+    /// An equivariant map.
+    Map(Space, Space),
+    /// An invariant vector of this space.
+    Invariant(Space),
+    /// Something could not be built (already reported).
+    Broken,
+}
+
+/// The state of one run: what has been built, and what was found.
+pub(crate) struct Env<'a> {
+    program: &'a Program,
+    checked: &'a Checked,
+    sources: Option<&'a Sources>,
+    /// The spans of errors reported before this stage.
+    prior: Vec<Span>,
+    diags: Vec<Diagnostic>,
+    groups: HashMap<ItemId, Option<Group>>,
+    spaces: HashMap<ItemId, Option<Space>>,
+    params: HashMap<(ItemId, String), ParamSpaces>,
+    tyings: Tyings,
+}
+
+impl<'a> Env<'a> {
+    fn new(
+        program: &'a Program,
+        checked: &'a Checked,
+        sources: Option<&'a Sources>,
+        prior: Vec<Span>,
+    ) -> Env<'a> {
+        Env {
+            program,
+            checked,
+            sources,
+            prior,
+            diags: Vec::new(),
+            groups: HashMap::new(),
+            spaces: HashMap::new(),
+            params: HashMap::new(),
+            tyings: Tyings::default(),
+        }
+    }
+
+    /// Whether an error was already reported inside `span`.
+    fn has_prior_error(&self, span: Span) -> bool {
+        self.prior
+            .iter()
+            .any(|s| s.file == span.file && s.start >= span.start && s.end <= span.end)
+    }
+
+    /// Builds every group and space declaration, used or not.
+    fn build_declarations(&mut self) {
+        for id in self.program.item_ids() {
+            let item = self.program.item(id);
+            if self.has_prior_error(item.span) {
+                self.groups.entry(id).or_insert(None);
+                self.spaces.entry(id).or_insert(None);
+                continue;
+            }
+            match &item.kind {
+                ItemKind::Group(_) => {
+                    self.group(id);
+                }
+                ItemKind::Space(_) => {
+                    self.space_item(id);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Solves the parameters of every layer, model, algebra and coalgebra.
+    fn solve_params(&mut self) {
+        for id in self.program.item_ids() {
+            let item = self.program.item(id);
+            let (owner, params): (&cdlc_grammar::Ident, Vec<&'a ast::Param>) = match &item.kind {
+                ItemKind::Def(d) => match &d.body {
+                    DefBody::Block { block, .. } => (
+                        &d.name,
+                        block
+                            .stmts
+                            .iter()
+                            .filter_map(|s| match s {
+                                Stmt::Param(p) => Some(p),
+                                Stmt::Let(..) => None,
+                            })
+                            .collect(),
+                    ),
+                    DefBody::PointFree(_) => continue,
+                },
+                ItemKind::Algebra(a) => (&a.name, a.params.iter().collect()),
+                ItemKind::Coalgebra(c) => (&c.name, c.params.iter().collect()),
+                _ => continue,
+            };
+            for p in params {
+                let spaces = if self.has_prior_error(p.span) {
+                    ParamSpaces::Broken
+                } else {
+                    self.solve_param(id, &owner.node, p)
+                };
+                self.params.insert((id, p.name.node.clone()), spaces);
+            }
+        }
+    }
+
+    fn solve_param(&mut self, id: ItemId, owner: &str, p: &ast::Param) -> ParamSpaces {
+        let (input, output, local, what) = match &p.ty {
+            ParamType::Plain(_) => {
+                let rank = self.param_rank(id, &p.name.node);
+                return ParamSpaces::Plain(rank);
+            }
+            ParamType::Equivariant {
+                from,
+                to,
+                constraints,
+            } => {
+                let (a, b) = (self.space_expr(from), self.space_expr(to));
+                let local = self.constraints(constraints);
+                let (Some(a), Some(b), Some(local)) = (a, b, local) else {
+                    return ParamSpaces::Broken;
+                };
+                (a, b, local, Some((from.span, to.span)))
+            }
+            ParamType::Invariant(s) => {
+                let Some(b) = self.space_expr(s) else {
+                    return ParamSpaces::Broken;
+                };
+                (Space::scalar(b.group()), b, None, None)
+            }
+        };
+        let solved = if what.is_some() {
+            cdlc_equivariance::equivariant(&input, &output, local)
+        } else {
+            cdlc_equivariance::invariant(&output)
+        };
+        let basis = match solved {
+            Ok(b) => b,
+            Err(e) => {
+                self.report_solve_error(p, e, what);
+                return ParamSpaces::Broken;
+            }
+        };
+        if basis.free() == 0 {
+            self.report_zero_map(p, &basis, what.is_some());
+        }
+        let spaces = if what.is_some() {
+            ParamSpaces::Map(input.clone(), output.clone())
+        } else {
+            ParamSpaces::Invariant(output.clone())
+        };
+        self.tyings.params.insert(
+            (id, p.name.node.clone()),
+            Tying {
+                owner: owner.to_string(),
+                param: p.name.node.clone(),
+                input,
+                output,
+                basis,
+            },
+        );
+        spaces
+    }
+
+    /// The rank of a plain parameter, from the checker's record.
+    fn param_rank(&self, id: ItemId, name: &str) -> usize {
+        let params = match (self.checked.defs.get(&id), self.checked.algebras.get(&id)) {
+            (Some(d), _) => &d.params,
+            (None, Some(a)) => &a.params,
+            (None, None) => return 0,
+        };
+        params
+            .iter()
+            .find(|q| q.name == name)
+            .and_then(|q| q.ty.shape().map(Vec::len))
+            .unwrap_or(0)
+    }
+
+    /// The `local(r)` radius of a `where` list (the smallest, when given
+    /// twice). `None` when a constraint is wrong (reported here).
+    fn constraints(&mut self, cs: &[ast::Constraint]) -> Option<Option<usize>> {
+        let mut radius: Option<usize> = None;
+        let mut ok = true;
+        for c in cs {
+            if c.name.node != "local" {
+                let mut d = Diagnostic::error(
+                    "E0201",
+                    format!("unknown constraint `{}`", c.name.node),
+                    c.name.span,
+                    "not a constraint",
+                );
+                d = match closest(&c.name.node, ["local"]) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help("the built-in constraint is `local(r)`"),
+                };
+                self.diags.push(d);
+                ok = false;
+                continue;
+            }
+            let r = match c.args.as_slice() {
+                [a] => self.eval_size(a).and_then(|v| usize::try_from(v).ok()),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0302",
+                            format!("`local` takes 1 argument, found {}", c.args.len()),
+                            c.span,
+                            "wrong number of arguments",
+                        )
+                        .with_help("write `local(r)`, with r the largest distance kept"),
+                    );
+                    None
+                }
+            };
+            match r {
+                Some(r) => radius = Some(radius.map_or(r, |x| x.min(r))),
+                None => ok = false,
+            }
+        }
+        ok.then_some(radius)
+    }
+
+    fn report_solve_error(&mut self, p: &ast::Param, e: SolveError, spans: Option<(Span, Span)>) {
+        let ty_span = spans.map_or(p.span, |(a, b)| a.to(b));
+        let d = match &e {
+            SolveError::DifferentGroups { input, output } => Diagnostic::error(
+                "E0503",
+                format!("`{}` maps a space under {input} to a space under {output}", p.name.node),
+                ty_span,
+                "the two sides are under different groups",
+            )
+            .with_help(format!(
+                "put both spaces under one group (a map between {input} and {output} spaces has no equivariance constraint to solve)"
+            )),
+            SolveError::LocalMismatch { .. } | SolveError::LocalAcrossSum => {
+                let at = constraint_span(p).unwrap_or(ty_span);
+                Diagnostic::error(
+                    "E0505",
+                    format!("`local` does not apply to `{}`: {e}", p.name.node),
+                    at,
+                    "distance is not defined between these spaces",
+                )
+                .with_label(ty_span, "the map")
+                .with_help(
+                    "use `local(r)` between spaces whose point axes match (same number, sizes and action), or drop it",
+                )
+            }
+        };
+        self.diags.push(d);
+    }
+
+    fn report_zero_map(&mut self, p: &ast::Param, basis: &Basis, map: bool) {
+        let d = if map {
+            let shown = |s: &[usize]| cdlc_equivariance::show_shape(s);
+            Diagnostic::warning(
+                "W0501",
+                format!(
+                    "only the zero map from {} to {} is equivariant under {}",
+                    shown(basis.in_shape()),
+                    shown(basis.out_shape()),
+                    basis.group()
+                ),
+                p.span,
+                format!("`{}` has 0 free parameters and is always zero", p.name.node),
+            )
+            .with_help(
+                "remove the parameter, or change the spaces so that a nonzero equivariant map exists (another action, or a different codomain)",
+            )
+        } else {
+            Diagnostic::warning(
+                "W0501",
+                format!(
+                    "no nonzero vector of {} is invariant under {}",
+                    cdlc_equivariance::show_shape(basis.out_shape()),
+                    basis.group()
+                ),
+                p.span,
+                format!("`{}` has 0 free parameters and is always zero", p.name.node),
+            )
+            .with_help("remove the parameter; it contributes nothing")
+        };
+        self.diags.push(d);
+    }
+}
+
+/// The span of a parameter's `where` constraints, if it has any.
+fn constraint_span(p: &ast::Param) -> Option<Span> {
+    match &p.ty {
+        ParamType::Equivariant { constraints, .. } if !constraints.is_empty() => Some(
+            constraints[0]
+                .span
+                .to(constraints[constraints.len() - 1].span),
+        ),
+        _ => None,
+    }
+}

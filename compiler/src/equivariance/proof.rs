@@ -1,0 +1,1131 @@
+//! Static proofs of `equivariant G` and `invariant G` claims (§5.4).
+//!
+//! The body of a claimed layer or model is walked once, tracking for every
+//! value how it transforms when the input is transformed by `g`:
+//!
+//! - `Inv`: it does not change (constants, plain parameters, values
+//!   computed from invariant values only: "any layer applied to invariant
+//!   values gives invariant values");
+//! - `Sp(B)`: it becomes `ρ_B(g) v` for a space `B` on which the group acts
+//!   non-trivially;
+//! - `Fixed(B)`: both — an invariant parameter of `B`, `ρ_B(g) b = b`.
+//!
+//! The rules: `W @ x` with `W: equivariant A -> B` and `x: A` is in `B`
+//! (`ρ_B(g) W x = W ρ_A(g) x`), a plain `W` applied to a value in a space
+//! fails at the `@` (E0501); `x + y` needs one space, and a value that is
+//! not a fixed point of it fails (E0504); a pointwise `f` commutes with
+//! `ρ(g)` when every generator permutes coordinates, with signed
+//! permutations when `f` is odd, with partial permutations when `f(0) = 0`
+//! (E0502 otherwise); `norm` gives an invariant per channel and `gate`
+//! keeps the space for orthogonal actions; calls use the callee's claim;
+//! a fold is proved by proving its algebra's cases. The first expression
+//! that breaks the claim is reported, with the claim as a secondary label.
+
+use super::{Env, ParamSpaces};
+use crate::check::types::Ty;
+use crate::check::{BUILTINS, POINTWISE};
+use crate::diagnostics::Diagnostic;
+use crate::resolve::ItemId;
+use cdlc_equivariance::{Axis, DiscreteClass, Group, Space};
+use cdlc_grammar::Span;
+use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, Stmt};
+use std::rc::Rc;
+
+/// How a value transforms with the input.
+#[derive(Clone, Debug)]
+enum AVal {
+    /// Unchanged; the value's rank.
+    Inv(usize),
+    /// Transformed by a space with a non-trivial action.
+    Sp(Rc<Space>),
+    /// A fixed point of a space with a non-trivial action.
+    Fixed(Rc<Space>),
+    /// An equivariant parameter `A -> B`.
+    Map(Rc<Space>, Rc<Space>),
+    /// A product.
+    Tuple(Vec<AVal>),
+    /// A data type whose functor arguments transform like these.
+    Data(Vec<AVal>),
+    /// A morphism.
+    Morph(Rc<MorphV>),
+    /// Not followed (a type the rules do not cover).
+    Unknown,
+}
+
+/// A morphism value: what `apply` does with it.
+#[derive(Debug)]
+enum MorphV {
+    Def(ItemId),
+    Pointwise(String),
+    Compose(Rc<MorphV>, Rc<MorphV>),
+    Id,
+    Fold(ItemId),
+}
+
+/// Why a proof stopped: a diagnostic was pushed, or the rules cannot
+/// follow the value (an error reported elsewhere, or an unsupported type).
+enum Stop {
+    Reported,
+    Silent,
+}
+
+type R<T> = Result<T, Stop>;
+
+/// The claim being proved.
+struct Claim {
+    group: Group,
+    gname: String,
+    invariant: bool,
+    span: Span,
+}
+
+struct Prover<'e, 'a> {
+    env: &'e mut Env<'a>,
+    claim: Claim,
+    /// The definition whose parameters are in scope.
+    item: ItemId,
+    scopes: Vec<(String, AVal)>,
+    depth: usize,
+}
+
+/// Proves every claim of the program.
+pub(super) fn prove_claims(env: &mut Env<'_>) {
+    for id in env.program.item_ids() {
+        let item = env.program.item(id);
+        let ItemKind::Def(d) = &item.kind else {
+            continue;
+        };
+        let DefBody::Block {
+            args,
+            claim: Some(c),
+            block,
+            ..
+        } = &d.body
+        else {
+            continue;
+        };
+        if env.has_prior_error(item.span) || !env.checked.defs.contains_key(&id) {
+            continue;
+        }
+        let Some(group) = env.group_named(&c.group.node) else {
+            continue;
+        };
+        let claim = Claim {
+            group,
+            gname: c.group.node.clone(),
+            invariant: c.invariant,
+            span: c.span,
+        };
+        let mut p = Prover {
+            env,
+            claim,
+            item: id,
+            scopes: Vec::new(),
+            depth: 0,
+        };
+        // The outcome is in the diagnostics; a silent stop proves nothing
+        // and reports nothing (the cause was reported elsewhere).
+        let _ = p.prove_def(id, args, block);
+    }
+}
+
+impl Prover<'_, '_> {
+    fn prove_def(&mut self, id: ItemId, args: &[ast::Arg], block: &ast::Block) -> R<()> {
+        let info = &self.env.checked.defs[&id];
+        let (dom, cod) = (info.dom.clone(), info.cod.clone());
+        let arg_tys: Vec<Ty> = match (&dom, args.len()) {
+            (Ty::Tuple(ts), n) if n != 1 => ts.clone(),
+            (t, _) => vec![t.clone()],
+        };
+        for (a, t) in args.iter().zip(&arg_tys) {
+            let v = self.aval_of_ty(t);
+            if let AVal::Sp(s) = &v
+                && s.group() != Some(&self.claim.group)
+            {
+                let under = s.group().map_or("no group".to_string(), |g| g.to_string());
+                return Err(self.fail(
+                        Diagnostic::error(
+                            "E0503",
+                            format!(
+                                "argument `{}` is in a space under {under}, but the claim is about {}",
+                                a.name.node, self.claim.group
+                            ),
+                            a.ty.span,
+                            format!("a space under {under}"),
+                        )
+                        .with_help(format!(
+                            "claim the group the inputs are under (`{} {under}`), or declare the input under {}",
+                            self.claim_word(),
+                            self.claim.gname
+                        )),
+                    ));
+            }
+            self.scopes.push((a.name.node.clone(), v));
+        }
+        let result = self.block(block)?;
+        let expected = if self.claim.invariant {
+            self.inv_of_ty(&cod)
+        } else {
+            self.aval_of_ty(&cod)
+        };
+        self.check_result(&result, &expected, block.result.span)
+    }
+
+    fn claim_word(&self) -> &'static str {
+        if self.claim.invariant {
+            "invariant"
+        } else {
+            "equivariant"
+        }
+    }
+
+    /// Adds the secondary label at the claim and records the diagnostic.
+    fn fail(&mut self, d: Diagnostic) -> Stop {
+        let text = format!(
+            "`{} {}` is claimed here",
+            self.claim_word(),
+            self.claim.gname
+        );
+        self.env.diags.push(d.with_label(self.claim.span, text));
+        Stop::Reported
+    }
+
+    fn text(&self, span: Span) -> String {
+        match self.env.sources {
+            Some(s) => s
+                .text(span.file)
+                .get(span.range())
+                .unwrap_or("this value")
+                .to_string(),
+            None => "this value".to_string(),
+        }
+    }
+
+    // ------------------------------------------------------------ values of types
+
+    fn sp_val(space: Space) -> AVal {
+        if space.is_trivial_action() {
+            AVal::Inv(space.shape().len())
+        } else {
+            AVal::Sp(Rc::new(space))
+        }
+    }
+
+    /// How a value of a declared type transforms.
+    fn aval_of_ty(&mut self, t: &Ty) -> AVal {
+        match t {
+            Ty::Tensor(_, Some(sid)) => match self.env.space_tag(*sid) {
+                Some(s) => Self::sp_val(s),
+                None => AVal::Unknown,
+            },
+            Ty::Tensor(s, None) => AVal::Inv(s.len()),
+            Ty::Tuple(ts) => AVal::Tuple(ts.iter().map(|t| self.aval_of_ty(t)).collect()),
+            Ty::Data { args, .. } => AVal::Data(args.iter().map(|t| self.aval_of_ty(t)).collect()),
+            _ => AVal::Unknown,
+        }
+    }
+
+    /// An invariant value of a declared type.
+    fn inv_of_ty(&self, t: &Ty) -> AVal {
+        match t {
+            Ty::Tensor(s, _) => AVal::Inv(s.len()),
+            Ty::Tuple(ts) => AVal::Tuple(ts.iter().map(|t| self.inv_of_ty(t)).collect()),
+            Ty::Data { args, .. } => AVal::Data(args.iter().map(|t| self.inv_of_ty(t)).collect()),
+            _ => AVal::Unknown,
+        }
+    }
+
+    fn is_inv(v: &AVal) -> bool {
+        match v {
+            AVal::Inv(_) | AVal::Fixed(_) => true,
+            AVal::Tuple(vs) | AVal::Data(vs) => vs.iter().all(Self::is_inv),
+            _ => false,
+        }
+    }
+
+    fn param_val(&self, name: &str) -> R<AVal> {
+        match self.env.params.get(&(self.item, name.to_string())) {
+            Some(ParamSpaces::Plain(r)) => Ok(AVal::Inv(*r)),
+            Some(ParamSpaces::Map(a, b)) => Ok(AVal::Map(Rc::new(a.clone()), Rc::new(b.clone()))),
+            Some(ParamSpaces::Invariant(s)) => Ok(if s.is_trivial_action() {
+                AVal::Inv(s.shape().len())
+            } else {
+                AVal::Fixed(Rc::new(s.clone()))
+            }),
+            Some(ParamSpaces::Broken) | None => Err(Stop::Silent),
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn block(&mut self, b: &ast::Block) -> R<AVal> {
+        let depth = self.scopes.len();
+        for s in &b.stmts {
+            match s {
+                Stmt::Param(p) => {
+                    let v = self.param_val(&p.name.node)?;
+                    self.scopes.push((p.name.node.clone(), v));
+                }
+                Stmt::Let(pat, e) => {
+                    let v = self.expr(e)?;
+                    self.bind(pat, v);
+                }
+            }
+        }
+        let r = self.expr(&b.result);
+        self.scopes.truncate(depth);
+        r
+    }
+
+    fn bind(&mut self, pat: &Pattern, v: AVal) {
+        match (pat, v) {
+            (Pattern::Name(n), v) => self.scopes.push((n.node.clone(), v)),
+            (Pattern::Tuple(ps, _), AVal::Tuple(vs)) if vs.len() == ps.len() => {
+                for (p, v) in ps.iter().zip(vs) {
+                    self.bind(p, v);
+                }
+            }
+            (Pattern::Tuple(ps, _), _) => {
+                for p in ps {
+                    self.bind(p, AVal::Unknown);
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&AVal> {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    fn global_morph(&self, name: &str) -> AVal {
+        if POINTWISE.contains(&name) {
+            return AVal::Morph(Rc::new(MorphV::Pointwise(name.to_string())));
+        }
+        match self.env.program.lookup(name) {
+            Some(id) => match &self.env.program.item(id).kind {
+                ItemKind::Def(_) => AVal::Morph(Rc::new(MorphV::Def(id))),
+                ItemKind::Algebra(_) => AVal::Morph(Rc::new(MorphV::Fold(id))),
+                _ => AVal::Unknown,
+            },
+            None => AVal::Unknown,
+        }
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> R<AVal> {
+        match &e.kind {
+            ExprKind::Name(n) => Ok(match self.lookup(&n.node) {
+                Some(v) => v.clone(),
+                None => self.global_morph(&n.node),
+            }),
+            ExprKind::Inst(n, _) => Ok(self.global_morph(&n.node)),
+            ExprKind::Number(_) => Ok(AVal::Inv(0)),
+            ExprKind::Tuple(es) => Ok(AVal::Tuple(
+                es.iter().map(|x| self.expr(x)).collect::<R<_>>()?,
+            )),
+            ExprKind::Block(b) => self.block(b),
+            ExprKind::LetIn(p, v, body) => {
+                let depth = self.scopes.len();
+                let val = self.expr(v)?;
+                self.bind(p, val);
+                let r = self.expr(body);
+                self.scopes.truncate(depth);
+                r
+            }
+            ExprKind::Apply(f, args) => self.apply(f, args, e.span),
+            ExprKind::Binary(BinOp::MatMul, w, x) => self.matmul(w, x),
+            ExprKind::Binary(BinOp::Add | BinOp::Sub, a, b) => self.add(a, b),
+            ExprKind::Binary(BinOp::Mul, a, b) => self.mul(a, b, false),
+            ExprKind::Binary(BinOp::Div, a, b) => self.mul(a, b, true),
+            ExprKind::Binary(BinOp::Compose, a, b) => {
+                let (ma, mb) = (self.expr(a)?, self.expr(b)?);
+                match (ma, mb) {
+                    (AVal::Morph(f), AVal::Morph(g)) => {
+                        Ok(AVal::Morph(Rc::new(MorphV::Compose(f, g))))
+                    }
+                    _ => Err(Stop::Silent),
+                }
+            }
+            ExprKind::Neg(a) => self.expr(a),
+            ExprKind::Transpose(a, _) => match self.expr(a)? {
+                v @ AVal::Inv(_) => Ok(v),
+                AVal::Fixed(s) => Ok(AVal::Inv(s.shape().len())),
+                _ => Err(self.fail(
+                    Diagnostic::error(
+                        "E0501",
+                        format!("the transpose of `{}` does not follow the action of {}", self.text(a.span), self.claim.gname),
+                        e.span,
+                        "the rules of equivariance do not cover `^T` of this value",
+                    )
+                    .with_help("write the map you need as an equivariant parameter (`param W: equivariant A -> B`)"),
+                )),
+            },
+            ExprKind::Id => Ok(AVal::Morph(Rc::new(MorphV::Id))),
+            ExprKind::Fold(n, _) => match self.env.program.lookup(&n.node) {
+                Some(id) => Ok(AVal::Morph(Rc::new(MorphV::Fold(id)))),
+                None => Err(Stop::Silent),
+            },
+            ExprKind::Hylo { alg, .. } => match self.env.program.lookup(&alg.node) {
+                Some(id) => Ok(AVal::Morph(Rc::new(MorphV::Fold(id)))),
+                None => Err(Stop::Silent),
+            },
+            ExprKind::UnfoldOver { from, over, .. } => {
+                let (s, xs) = (self.expr(from)?, self.expr(over)?);
+                self.unfold(&[s, xs], e.span)
+            }
+            ExprKind::UnfoldTake { from, .. } => {
+                let s = self.expr(from)?;
+                self.unfold(&[s], e.span)
+            }
+            ExprKind::Error => Err(Stop::Silent),
+        }
+    }
+
+    fn unfold(&mut self, inputs: &[AVal], span: Span) -> R<AVal> {
+        if inputs.iter().all(Self::is_inv) {
+            return Ok(AVal::Data(vec![AVal::Inv(0)]));
+        }
+        Err(self.fail(
+            Diagnostic::error(
+                "E0501",
+                format!(
+                    "`unfold` over values on which {} acts is not proved {}",
+                    self.claim.gname,
+                    self.claim_word()
+                ),
+                span,
+                "the coalgebra's state and input transform with the action",
+            )
+            .with_help("apply the unfold to invariant values (for example after `norm`), or move it out of the claimed layer"),
+        ))
+    }
+
+    fn apply(&mut self, f: &ast::Expr, args: &[ast::CallArg], span: Span) -> R<AVal> {
+        if let ExprKind::Name(n) = &f.kind
+            && self.lookup(&n.node).is_none()
+            && BUILTINS.contains(&n.node.as_str())
+        {
+            return self.builtin(&n.node, args, span);
+        }
+        let vals = args
+            .iter()
+            .map(|a| self.expr(&a.value))
+            .collect::<R<Vec<_>>>()?;
+        let arg = if vals.len() == 1 {
+            vals.into_iter().next().expect("one argument")
+        } else {
+            AVal::Tuple(vals)
+        };
+        match self.expr(f)? {
+            AVal::Morph(m) => self.apply_morph(&m, arg, span),
+            _ => Err(Stop::Silent),
+        }
+    }
+
+    fn apply_morph(&mut self, m: &MorphV, arg: AVal, span: Span) -> R<AVal> {
+        match m {
+            MorphV::Pointwise(f) => self.pointwise(f, arg, span),
+            MorphV::Id => Ok(arg),
+            MorphV::Compose(f, g) => {
+                let y = self.apply_morph(f, arg, span)?;
+                self.apply_morph(g, y, span)
+            }
+            MorphV::Def(id) => self.call(*id, arg, span),
+            MorphV::Fold(id) => self.fold(*id, arg, span),
+        }
+    }
+
+    // ------------------------------------------------------------ rules
+
+    fn matmul(&mut self, w: &ast::Expr, x: &ast::Expr) -> R<AVal> {
+        let at = self.env.op_span(w.span, x.span, &["@"]);
+        let (wv, xv) = (self.expr(w)?, self.expr(x)?);
+        match (wv, xv) {
+            (AVal::Unknown, _) | (_, AVal::Unknown) => Err(Stop::Silent),
+            (AVal::Map(_, _), AVal::Inv(r)) => Ok(AVal::Inv(r)),
+            (AVal::Map(a, b), AVal::Sp(s)) if *a == *s => Ok(Self::sp_val((*b).clone())),
+            (AVal::Map(a, b), AVal::Fixed(s)) => Ok(if *a == *s {
+                match Self::sp_val((*b).clone()) {
+                    AVal::Sp(b) => AVal::Fixed(b),
+                    v => v,
+                }
+            } else {
+                AVal::Inv(b.shape().len())
+            }),
+            (AVal::Map(a, _), AVal::Sp(s)) => Err(self.fail(
+                Diagnostic::error(
+                    "E0501",
+                    format!(
+                        "`{}` is equivariant from {}, but `{}` transforms in another space",
+                        self.text(w.span),
+                        cdlc_equivariance::show_shape(a.shape()),
+                        self.text(x.span)
+                    ),
+                    at,
+                    "the map's domain and the value's space differ",
+                )
+                .with_label(x.span, format!("this value is in a space of shape {}", cdlc_equivariance::show_shape(s.shape())))
+                .with_help("declare the parameter's domain as the space of the value it is applied to"),
+            )),
+            (AVal::Inv(r), AVal::Inv(q)) => Ok(AVal::Inv((r + q).saturating_sub(2))),
+            (AVal::Inv(_), AVal::Fixed(s)) => Ok(AVal::Inv(s.shape().len())),
+            (AVal::Inv(_), AVal::Sp(s)) => {
+                let shape = cdlc_equivariance::show_shape(s.shape());
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0501",
+                        format!(
+                            "plain weight `{}` applied to a value on which {} acts",
+                            self.text(w.span),
+                            self.claim.gname
+                        ),
+                        at,
+                        format!("this product does not commute with the action of {}", self.claim.gname),
+                    )
+                    .with_label(x.span, format!("this value transforms under {} ({shape})", self.claim.gname))
+                    .with_help(format!(
+                        "declare it `param {}: equivariant A -> B = ...` with A the space of `{}`, so that the compiler derives the weight tying",
+                        self.text(w.span),
+                        self.text(x.span)
+                    )),
+                ))
+            }
+            _ => Err(self.fail(
+                Diagnostic::error(
+                    "E0501",
+                    format!("`{}` transforms under {} and is used as a matrix", self.text(w.span), self.claim.gname),
+                    at,
+                    "a product of two transforming values",
+                )
+                .with_help("apply an equivariant parameter (`param W: equivariant A -> B`) to the value instead"),
+            )),
+        }
+    }
+
+    fn add(&mut self, a: &ast::Expr, b: &ast::Expr) -> R<AVal> {
+        let at = self.env.op_span(a.span, b.span, &["+", "-"]);
+        let (va, vb) = (self.expr(a)?, self.expr(b)?);
+        match (&va, &vb) {
+            (AVal::Inv(r), AVal::Inv(q)) => Ok(AVal::Inv(*r.max(q))),
+            (AVal::Inv(r), AVal::Fixed(s)) | (AVal::Fixed(s), AVal::Inv(r)) => {
+                Ok(AVal::Inv((*r).max(s.shape().len())))
+            }
+            (AVal::Fixed(s), AVal::Fixed(t)) => Ok(if s == t {
+                va.clone()
+            } else {
+                AVal::Inv(s.shape().len())
+            }),
+            (AVal::Sp(s), AVal::Sp(t))
+            | (AVal::Sp(s), AVal::Fixed(t))
+            | (AVal::Fixed(s), AVal::Sp(t)) => {
+                if s == t {
+                    return Ok(AVal::Sp(s.clone()));
+                }
+                if s.group() != t.group() {
+                    let show =
+                        |g: Option<&Group>| g.map_or("no group".to_string(), Group::to_string);
+                    return Err(self.fail(
+                        Diagnostic::error(
+                            "E0503",
+                            format!("adding values under different groups, {} and {}", show(s.group()), show(t.group())),
+                            at,
+                            "this sum mixes two groups",
+                        )
+                        .with_help("add values of one space; map one into the other's space with an equivariant parameter first"),
+                    ));
+                }
+                let fixed = matches!(vb, AVal::Fixed(_));
+                let culprit = if fixed { b } else { a };
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0504",
+                        format!(
+                            "adding values of two different spaces of {}: `{}` and `{}`",
+                            self.claim.gname,
+                            self.text(a.span),
+                            self.text(b.span)
+                        ),
+                        culprit.span,
+                        "this value is not in the space of the other operand",
+                    )
+                    .with_label(at, "the sum")
+                    .with_help("declare both operands in the same space (a bias as `param b: invariant B` for the space B of the other operand)"),
+                ))
+            }
+            (AVal::Sp(s), AVal::Inv(_)) | (AVal::Inv(_), AVal::Sp(s)) => {
+                let (other, ov) = if matches!(va, AVal::Sp(_)) {
+                    (b, &vb)
+                } else {
+                    (a, &va)
+                };
+                let _ = ov;
+                let c = s.classify();
+                let literal = matches!(other.kind, ExprKind::Number(_));
+                if literal && c.discrete == DiscreteClass::Permutation && c.lie_zero {
+                    return Ok(AVal::Sp(s.clone()));
+                }
+                let what = self.text(other.span);
+                let plain = self.is_plain_param(other);
+                let label = if plain {
+                    format!(
+                        "plain parameter `{what}`: not invariant under {}",
+                        self.claim.gname
+                    )
+                } else {
+                    format!(
+                        "this value is not a fixed point of the action of {}",
+                        self.claim.gname
+                    )
+                };
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0504",
+                        format!(
+                            "`{what}` is not invariant under {}, but is added to a value on which it acts",
+                            self.claim.gname
+                        ),
+                        other.span,
+                        label,
+                    )
+                    .with_label(at, "the sum")
+                    .with_help(if plain {
+                        format!("declare it `param {what}: invariant B = ...` with B the space of the other operand, so that only invariant biases are learnt")
+                    } else {
+                        "add only values in the same space, or invariant parameters of it (`param b: invariant B`)".to_string()
+                    }),
+                ))
+            }
+            _ => Err(Stop::Silent),
+        }
+    }
+
+    fn is_plain_param(&self, e: &ast::Expr) -> bool {
+        let ExprKind::Name(n) = &e.kind else {
+            return false;
+        };
+        matches!(
+            self.env.params.get(&(self.item, n.node.clone())),
+            Some(ParamSpaces::Plain(_))
+        ) && matches!(self.lookup(&n.node), Some(AVal::Inv(_)))
+    }
+
+    fn mul(&mut self, a: &ast::Expr, b: &ast::Expr, div: bool) -> R<AVal> {
+        let at = self
+            .env
+            .op_span(a.span, b.span, &[if div { "/" } else { "*" }]);
+        let (va, vb) = (self.expr(a)?, self.expr(b)?);
+        let rank = |v: &AVal| match v {
+            AVal::Inv(r) => Some(*r),
+            AVal::Fixed(s) => Some(s.shape().len()),
+            _ => None,
+        };
+        match (&va, &vb) {
+            (x, y) if Self::is_inv(x) && Self::is_inv(y) => {
+                Ok(AVal::Inv(rank(x).unwrap_or(0).max(rank(y).unwrap_or(0))))
+            }
+            (AVal::Sp(s), AVal::Inv(r)) | (AVal::Inv(r), AVal::Sp(s))
+                if !(div && matches!(va, AVal::Inv(_))) =>
+            {
+                // `x * c` with c invariant and broadcast over the trailing
+                // axes: fine when c varies only along channel axes.
+                let channels = s.axes().iter().take_while(|x| **x == Axis::Channel).count();
+                if *r == 0 || (*r < s.shape().len() && *r <= channels) {
+                    return Ok(AVal::Sp(s.clone()));
+                }
+                let other = if matches!(va, AVal::Inv(_)) { a } else { b };
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0502",
+                        format!(
+                            "`{}` varies along the axes {} acts on, so the product does not commute with the action",
+                            self.text(other.span),
+                            self.claim.gname
+                        ),
+                        at,
+                        "elementwise product with a non-invariant factor",
+                    )
+                    .with_label(other.span, "this factor is not constant along the group's axes")
+                    .with_help("multiply by an invariant scalar, or by a per-channel `R[c]` value (it broadcasts over the axes the group acts on)"),
+                ))
+            }
+            _ => {
+                let space = match (&va, &vb) {
+                    (AVal::Sp(s) | AVal::Fixed(s), AVal::Sp(t) | AVal::Fixed(t)) if s == t => {
+                        Some(s.clone())
+                    }
+                    (AVal::Inv(_), AVal::Sp(t)) => Some(t.clone()),
+                    _ => None,
+                };
+                if let Some(s) = space {
+                    let c = s.classify();
+                    let ok = c.lie_zero
+                        && (c.discrete == DiscreteClass::Permutation
+                            || (div && c.discrete == DiscreteClass::SignedPermutation));
+                    if ok {
+                        return Ok(AVal::Sp(s));
+                    }
+                }
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0502",
+                        format!(
+                            "the elementwise {} of `{}` and `{}` does not commute with the action of {}",
+                            if div { "quotient" } else { "product" },
+                            self.text(a.span),
+                            self.text(b.span),
+                            self.claim.gname
+                        ),
+                        at,
+                        "elementwise operations commute only with actions that permute coordinates",
+                    )
+                    .with_help("use `gate(x)` or `x * s` with an invariant `s` (such as a norm) instead"),
+                ))
+            }
+        }
+    }
+
+    /// `f(x)` for a pointwise `f`.
+    fn pointwise(&mut self, f: &str, x: AVal, span: Span) -> R<AVal> {
+        let s = match x {
+            AVal::Inv(r) => return Ok(AVal::Inv(r)),
+            AVal::Fixed(s) => return Ok(AVal::Inv(s.shape().len())),
+            AVal::Sp(s) => s,
+            _ => return Err(Stop::Silent),
+        };
+        let c = s.classify();
+        let odd = f == "tanh";
+        let keeps_zero = matches!(f, "relu" | "tanh" | "gelu" | "abs" | "sqrt");
+        let ok = c.lie_zero
+            && match c.discrete {
+                DiscreteClass::Permutation => true,
+                DiscreteClass::SignedPermutation => odd,
+                DiscreteClass::PartialPermutation => keeps_zero,
+                DiscreteClass::SignedPartialPermutation => odd && keeps_zero,
+                DiscreteClass::General => false,
+            };
+        if ok {
+            return Ok(AVal::Sp(s));
+        }
+        let (why, help) = if !c.lie_zero || c.discrete == DiscreteClass::General {
+            (
+                format!(
+                    "{} acts by mixing coordinates, which no pointwise function commutes with",
+                    self.claim.gname
+                ),
+                if c.orthogonal {
+                    "use `gate(x)` (x scaled by a sigmoid of its norm), which is equivariant for orthogonal actions".to_string()
+                } else {
+                    "apply the nonlinearity to invariant values only (for example to `norm(x)`)"
+                        .to_string()
+                },
+            )
+        } else {
+            match c.discrete {
+                DiscreteClass::SignedPermutation => (
+                    format!(
+                        "{} flips signs, so only odd functions commute with it",
+                        self.claim.gname
+                    ),
+                    "use an odd function such as `tanh`, or `gate(x)`".to_string(),
+                ),
+                DiscreteClass::PartialPermutation => (
+                    format!(
+                        "{} sets coordinates to 0, so only functions with f(0) = 0 commute with it",
+                        self.claim.gname
+                    ),
+                    "use a function with f(0) = 0, such as `relu` or `tanh`".to_string(),
+                ),
+                _ => (
+                    format!("{} flips signs and sets coordinates to 0", self.claim.gname),
+                    "use an odd function with f(0) = 0, such as `tanh`".to_string(),
+                ),
+            }
+        };
+        Err(self.fail(
+            Diagnostic::error(
+                "E0502",
+                format!(
+                    "`{f}` does not commute with the action of {}",
+                    self.claim.gname
+                ),
+                span,
+                why,
+            )
+            .with_help(help),
+        ))
+    }
+
+    fn builtin(&mut self, name: &str, args: &[ast::CallArg], span: Span) -> R<AVal> {
+        let mut pos = Vec::new();
+        let mut axis: Option<usize> = None;
+        for a in args {
+            match &a.name {
+                None => pos.push(self.expr(&a.value)?),
+                Some(_) => {
+                    axis = match &a.value.kind {
+                        ExprKind::Number(x) => Some(*x as usize),
+                        ExprKind::Name(c) => self
+                            .env
+                            .checked
+                            .consts
+                            .get(&c.node)
+                            .and_then(|v| usize::try_from(*v).ok()),
+                        _ => return Err(Stop::Silent),
+                    }
+                }
+            }
+        }
+        let Some(x) = pos.first().cloned() else {
+            return Err(Stop::Silent);
+        };
+        let space = match &x {
+            AVal::Sp(s) => Some(s.clone()),
+            _ => None,
+        };
+        let inv_rank = match &x {
+            AVal::Inv(r) => Some(*r),
+            AVal::Fixed(s) => Some(s.shape().len()),
+            _ => None,
+        };
+        match name {
+            "sum" | "mean" | "max" => {
+                if let Some(r) = inv_rank {
+                    return Ok(AVal::Inv(if axis.is_some() {
+                        r.saturating_sub(1)
+                    } else {
+                        0
+                    }));
+                }
+                let s = space.ok_or(Stop::Silent)?;
+                let c = s.classify();
+                let permutes = c.lie_zero && c.discrete == DiscreteClass::Permutation;
+                let ok = match axis {
+                    None => permutes,
+                    Some(k) => {
+                        permutes
+                            && s.axes()
+                                .iter()
+                                .enumerate()
+                                .all(|(i, a)| i == k || *a == Axis::Channel)
+                    }
+                };
+                if ok {
+                    let rank = axis.map_or(0, |_| s.shape().len() - 1);
+                    return Ok(AVal::Inv(rank));
+                }
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0502",
+                        format!("`{name}` of this value is not invariant under {}", self.claim.gname),
+                        span,
+                        if permutes {
+                            "pooling along one axis keeps the symmetry only when the other axes are channels".to_string()
+                        } else {
+                            format!("{} does not just permute coordinates, so pooling does not remove it", self.claim.gname)
+                        },
+                    )
+                    .with_help("pool with an equivariant parameter into a space on which the group acts trivially (`param W: equivariant B -> R[c] under G by trivial`), or take `norm(x)` for orthogonal actions"),
+                ))
+            }
+            "softmax" | "log_softmax" => {
+                if let Some(r) = inv_rank {
+                    return Ok(AVal::Inv(r));
+                }
+                let s = space.ok_or(Stop::Silent)?;
+                let c = s.classify();
+                if c.lie_zero && c.discrete == DiscreteClass::Permutation && s.shape().len() == 1 {
+                    return Ok(AVal::Sp(s));
+                }
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0502",
+                        format!(
+                            "`{name}` does not commute with the action of {}",
+                            self.claim.gname
+                        ),
+                        span,
+                        "softmax commutes only with permutations of a vector's entries",
+                    )
+                    .with_help("apply it to invariant values, after pooling"),
+                ))
+            }
+            "norm" | "gate" => {
+                if let Some(r) = inv_rank {
+                    let channels = match &x {
+                        AVal::Fixed(s) => leading_channels(s),
+                        _ => usize::from(r >= 2),
+                    };
+                    return Ok(AVal::Inv(if name == "norm" { channels } else { r }));
+                }
+                let s = space.ok_or(Stop::Silent)?;
+                if s.classify().orthogonal {
+                    return Ok(if name == "norm" {
+                        AVal::Inv(leading_channels(&s))
+                    } else {
+                        AVal::Sp(s)
+                    });
+                }
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0502",
+                        format!(
+                            "`{name}` is not {} under {}: its action is not orthogonal",
+                            if name == "norm" {
+                                "invariant"
+                            } else {
+                                "equivariant"
+                            },
+                            self.claim.gname
+                        ),
+                        span,
+                        "the Euclidean norm is preserved only by orthogonal actions",
+                    )
+                    .with_help(
+                        if s.classify().discrete <= DiscreteClass::PartialPermutation
+                            && s.classify().lie_zero
+                        {
+                            "for this action a pointwise function works: use `relu(x)` instead"
+                                .to_string()
+                        } else {
+                            "use an equivariant parameter to an invariant space instead".to_string()
+                        },
+                    ),
+                ))
+            }
+            "outer" | "concat" => {
+                let y = pos.get(1).cloned().ok_or(Stop::Silent)?;
+                if Self::is_inv(&x) && Self::is_inv(&y) {
+                    return Ok(AVal::Inv(if name == "outer" { 2 } else { 1 }));
+                }
+                if let (AVal::Sp(s), AVal::Sp(t)) = (&x, &y) {
+                    let combined = if name == "outer" {
+                        Some(s.tensor(t))
+                    } else {
+                        s.direct_sum(t).ok()
+                    };
+                    if let Some(c) = combined {
+                        return Ok(Self::sp_val(c));
+                    }
+                }
+                Err(self.fail(
+                    Diagnostic::error(
+                        "E0503",
+                        format!("`{name}` of these values mixes how they transform under {}", self.claim.gname),
+                        span,
+                        "one operand transforms and the other does not, or they are under different groups",
+                    )
+                    .with_help("combine values of spaces under one group (both transforming), or invariant values only"),
+                ))
+            }
+            _ => Err(Stop::Silent),
+        }
+    }
+
+    /// A call of a layer or model.
+    fn call(&mut self, id: ItemId, arg: AVal, span: Span) -> R<AVal> {
+        let Some(info) = self.env.checked.defs.get(&id) else {
+            return Err(Stop::Silent);
+        };
+        let (dom, cod, name) = (info.dom.clone(), info.cod.clone(), info.name.clone());
+        if Self::is_inv(&arg) {
+            return Ok(self.inv_of_ty(&cod));
+        }
+        let ItemKind::Def(d) = &self.env.program.item(id).kind else {
+            return Err(Stop::Silent);
+        };
+        match &d.body {
+            DefBody::PointFree(e) => {
+                if self.depth > 32 {
+                    return Err(Stop::Silent);
+                }
+                let saved = std::mem::take(&mut self.scopes);
+                self.depth += 1;
+                let m = self.expr(e);
+                let r = match m {
+                    Ok(AVal::Morph(m)) => self.apply_morph(&m, arg, span),
+                    Ok(_) => Err(Stop::Silent),
+                    Err(s) => Err(s),
+                };
+                self.depth -= 1;
+                self.scopes = saved;
+                r
+            }
+            DefBody::Block { claim: None, .. } => Err(self.fail(
+                Diagnostic::error(
+                    "E0501",
+                    format!("`{name}` is not declared equivariant, and is applied to a value on which {} acts", self.claim.gname),
+                    span,
+                    format!("nothing says `{name}` commutes with the action"),
+                )
+                .with_help(format!(
+                    "declare `{name}` with `equivariant {}` (and equivariant parameters), or apply it only to invariant values (for example to `norm(x)`)",
+                    self.claim.gname
+                )),
+            )),
+            DefBody::Block {
+                claim: Some(c), ..
+            } => {
+                let Some(g) = self.env.group_named(&c.group.node) else {
+                    return Err(Stop::Silent);
+                };
+                if g != self.claim.group {
+                    return Err(self.fail(
+                        Diagnostic::error(
+                            "E0503",
+                            format!("`{name}` is declared for {}, not for {}", c.group.node, self.claim.gname),
+                            span,
+                            format!("a layer under {g}"),
+                        )
+                        .with_help(format!("call layers claimed under {} only", self.claim.gname)),
+                    ));
+                }
+                let expected = self.aval_of_ty(&dom);
+                if !matches_val(&arg, &expected) {
+                    return Err(self.fail(
+                        Diagnostic::error(
+                            "E0501",
+                            format!("`{name}` is equivariant on its declared input space, but this argument transforms differently"),
+                            span,
+                            "the argument is not in the space the layer is declared on",
+                        )
+                        .with_help(format!("pass `{name}` a value of its declared input space")),
+                    ));
+                }
+                Ok(if c.invariant {
+                    self.inv_of_ty(&cod)
+                } else {
+                    self.aval_of_ty(&cod)
+                })
+            }
+        }
+    }
+
+    /// `fold alg (xs)` (and `hylo alg by halves (xs)`): proved by proving
+    /// each case of the algebra with its fields' transformations.
+    fn fold(&mut self, id: ItemId, arg: AVal, span: Span) -> R<AVal> {
+        let Some(info) = self.env.checked.algebras.get(&id) else {
+            return Err(Stop::Silent);
+        };
+        let carrier_ty = info.carrier.clone();
+        if Self::is_inv(&arg) {
+            return Ok(self.inv_of_ty(&carrier_ty));
+        }
+        let (AVal::Data(elems), Some(functor)) = (arg, info.functor) else {
+            return Err(Stop::Silent);
+        };
+        let ItemKind::Algebra(alg) = &self.env.program.item(id).kind else {
+            return Err(Stop::Silent);
+        };
+        if self.depth > 32 {
+            return Err(Stop::Silent);
+        }
+        let carrier = self.aval_of_ty(&carrier_ty);
+        let ctors = self.env.checked.functors[functor.0 as usize].ctors.clone();
+        let saved = (std::mem::take(&mut self.scopes), self.item);
+        self.item = id;
+        self.depth += 1;
+        let mut outcome = Ok(());
+        for p in &alg.params {
+            match self.param_val(&p.name.node) {
+                Ok(v) => self.scopes.push((p.name.node.clone(), v)),
+                Err(e) => outcome = Err(e),
+            }
+        }
+        for case in &alg.cases {
+            if outcome.is_err() {
+                break;
+            }
+            let Some(ctor) = ctors.iter().find(|c| c.name == case.ctor.node) else {
+                continue;
+            };
+            let depth = self.scopes.len();
+            for (b, field) in case.binders.iter().zip(&ctor.fields) {
+                let v = match field {
+                    Ty::Param(i) => elems.get(*i as usize).cloned().unwrap_or(AVal::Unknown),
+                    Ty::X => carrier.clone(),
+                    t => self.aval_of_ty(t),
+                };
+                self.scopes.push((b.node.clone(), v));
+            }
+            outcome = self
+                .expr(&case.body)
+                .and_then(|r| self.check_result(&r, &carrier, case.body.span));
+            self.scopes.truncate(depth);
+        }
+        self.depth -= 1;
+        self.scopes = saved.0;
+        self.item = saved.1;
+        let _ = span;
+        outcome.map(|()| carrier)
+    }
+
+    /// The declared output must transform as the body's result does.
+    fn check_result(&mut self, result: &AVal, expected: &AVal, span: Span) -> R<()> {
+        match (result, expected) {
+            (AVal::Tuple(rs), AVal::Tuple(es)) | (AVal::Data(rs), AVal::Data(es))
+                if rs.len() == es.len() =>
+            {
+                for (r, e) in rs.iter().zip(es) {
+                    self.check_result(r, e, span)?;
+                }
+                Ok(())
+            }
+            (r, e) if matches_val(r, e) => Ok(()),
+            (AVal::Sp(_), AVal::Inv(_)) => Err(self.fail(
+                Diagnostic::error(
+                    "E0501",
+                    format!(
+                        "the result transforms under {}, but the output is declared invariant",
+                        self.claim.gname
+                    ),
+                    span,
+                    "this value still carries the action",
+                )
+                .with_help("pool it to an invariant first: an equivariant parameter into a space on which the group acts trivially, `sum(x)` for permutations, or `norm(x)` for orthogonal actions"),
+            )),
+            (AVal::Inv(_), AVal::Sp(_)) => Err(self.fail(
+                Diagnostic::error(
+                    "E0504",
+                    format!(
+                        "the result does not transform with {}, but the output is declared in a space on which it acts",
+                        self.claim.gname
+                    ),
+                    span,
+                    "this value is not computed equivariantly from the input",
+                )
+                .with_help("compute the result from the input with equivariant parameters; a plain parameter or constant does not transform"),
+            )),
+            (AVal::Sp(_) | AVal::Fixed(_), AVal::Sp(_)) => Err(self.fail(
+                Diagnostic::error(
+                    "E0501",
+                    "the result is in another space than the declared output".to_string(),
+                    span,
+                    "this value transforms differently from the declared output",
+                )
+                .with_help("map it to the declared output space with an equivariant parameter, or declare the output as its space"),
+            )),
+            _ => Err(Stop::Silent),
+        }
+    }
+}
+
+/// Whether a value transforms as the declared `expected` one.
+fn matches_val(v: &AVal, expected: &AVal) -> bool {
+    match (v, expected) {
+        (AVal::Unknown, _) | (_, AVal::Unknown) => true,
+        (AVal::Inv(_) | AVal::Fixed(_), AVal::Inv(_)) => true,
+        (AVal::Sp(s) | AVal::Fixed(s), AVal::Sp(t)) => s == t,
+        (AVal::Tuple(a), AVal::Tuple(b)) | (AVal::Data(a), AVal::Data(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_val(x, y))
+        }
+        _ => false,
+    }
+}
+
+/// The number of leading channel axes of a space (`R[c] * S`).
+fn leading_channels(s: &Space) -> usize {
+    s.axes().iter().take_while(|a| **a == Axis::Channel).count()
+}
