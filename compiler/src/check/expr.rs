@@ -134,7 +134,9 @@ impl Checker<'_, '_> {
             Diagnostic::error(
                 "E0302",
                 format!("model `{}` takes size parameters", d.name.node),
-                d.size_params[0].span.to(d.size_params[d.size_params.len() - 1].span),
+                d.size_params[0]
+                    .span
+                    .to(d.size_params[d.size_params.len() - 1].span),
                 "a model takes no size parameters",
             )
             .with_help("make it a `layer` with size parameters, and a model that instantiates it"),

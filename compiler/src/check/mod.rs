@@ -13,6 +13,7 @@
 mod decls;
 mod expr;
 mod recursion;
+pub mod runtime_types;
 pub mod size;
 mod train;
 pub mod types;

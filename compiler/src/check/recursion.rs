@@ -256,7 +256,8 @@ impl Checker<'_, '_> {
             )
             .with_label(decl, format!("`{ctor}` is declared here"))
             .with_help(if what == "binder" {
-                "a coalgebra case binds the state, then one input per function-typed field".to_string()
+                "a coalgebra case binds the state, then one input per function-typed field"
+                    .to_string()
             } else {
                 format!("bind one name per {what}")
             }),
@@ -353,13 +354,7 @@ impl Checker<'_, '_> {
             }
             first = Some(case.ctor.span);
             if case.binders.len() != binder_tys.len() {
-                self.arity_error(
-                    case,
-                    &ctor.name,
-                    binder_tys.len(),
-                    ctor.span,
-                    "binder",
-                );
+                self.arity_error(case, &ctor.name, binder_tys.len(), ctor.span, "binder");
                 continue;
             }
             let depth = cx.locals.len();

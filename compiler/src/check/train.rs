@@ -242,7 +242,9 @@ impl Checker<'_, '_> {
             return;
         };
         if let Some(info) = self.out.defs.get(&model).cloned() {
-            self.check_loss_fits(loss, loss_span, &info.cod, model);
+            if self.check_loss_fits(loss, loss_span, &info.cod, model) {
+                self.check_synthetic_fits(&data, data_span, &info, loss);
+            }
         }
         self.out.trains.push(TrainSetup {
             model_name: t.model.node.clone(),
@@ -258,8 +260,70 @@ impl Checker<'_, '_> {
         });
     }
 
-    /// E0602 when the loss cannot apply to the model's output.
-    fn check_loss_fits(&mut self, loss: LossKind, span: Span, out: &Ty, model: ItemId) {
+    /// E0603 when a built-in data set's examples do not have the model's
+    /// input type or the loss's target type (file data is checked when it
+    /// is loaded).
+    fn check_synthetic_fits(
+        &mut self,
+        data: &DataSpec,
+        span: Span,
+        info: &super::DefInfo,
+        loss: LossKind,
+    ) {
+        let DataSpec::Synthetic { name, args } = data else {
+            return;
+        };
+        let sig = match cdlc_runtime::data::synthetic::signature(name, args) {
+            Ok(sig) => sig,
+            Err(e) => {
+                self.error(Diagnostic::error(
+                    "E0604",
+                    e.to_string(),
+                    span,
+                    "these arguments do not make a data set",
+                ));
+                return;
+            }
+        };
+        let list = self.prelude_functor("ListF");
+        let x = super::runtime_types::data_type(&self.out, &info.dom);
+        let y = super::runtime_types::target_type(&self.out, loss, &info.cod, list);
+        let (Some(x), Some(y)) = (x, y) else {
+            return;
+        };
+        let decl = self.def_name_span(info.item);
+        if sig.x != x {
+            self.error(
+                Diagnostic::error(
+                    "E0603",
+                    format!(
+                        "`synthetic.{name}` gives inputs of type {}, but `{}` takes {x}",
+                        sig.x, info.name
+                    ),
+                    span,
+                    format!("inputs of type {}", sig.x),
+                )
+                .with_label(decl, format!("takes {x}"))
+                .with_help(
+                    "train the model on data of its input type, or change the model's input",
+                ),
+            );
+        } else if sig.y != y {
+            self.error(
+                Diagnostic::error(
+                    "E0603",
+                    format!("`synthetic.{name}` gives targets that are {}, but `{}` needs {y}", sig.y, loss.name()),
+                    span,
+                    format!("targets: {}", sig.y),
+                )
+                .with_label(decl, "the model whose output the loss compares")
+                .with_help("make the model's output fit the data's targets (e.g. R[classes] for cross_entropy)"),
+            );
+        }
+    }
+
+    /// E0602 when the loss cannot apply to the model's output; `true` when it fits.
+    fn check_loss_fits(&mut self, loss: LossKind, span: Span, out: &Ty, model: ItemId) -> bool {
         let list = self.prelude_functor("ListF");
         let element = match out {
             Ty::Data {
@@ -296,6 +360,7 @@ impl Checker<'_, '_> {
                 .with_help("train a model with one tensor output, or choose a loss that fits it"),
             );
         }
+        ok
     }
 
     fn data_spec(&mut self, v: &ast::Value) -> Option<DataSpec> {
