@@ -1,3 +1,506 @@
-//! The Cranelift JIT: batched kernels for the forward function, the
-//! training step (forward, backward, update) of a model.
+//! The Cranelift JIT: batched kernels for the forward function and the
+//! training step (forward and backward) of a model.
+//!
+//! A model is written for one example; its kernels run a whole batch per
+//! call. `lower` turns the IR function into a `Plan` in which every
+//! per-example value is a `[rows, size]` batch buffer, products with
+//! parameters are one GEMM over the batch, and chains of elementwise ops
+//! are fused into Cranelift-compiled loops (`codegen`). Folds over lists
+//! and trees of different shapes run level by level over the runtime's
+//! level schedule, unfolds step by step over the batch (`exec`). `batch`
+//! prepares a batch once (gathering, scheduling) so that it can be timed
+//! apart from the step. `docs/jit.md` describes the design and the API.
 #![warn(missing_docs)]
+
+mod batch;
+mod codegen;
+mod exec;
+mod lower;
+mod plan;
+mod rowops;
+
+use std::any::Any;
+use std::fmt;
+
+use cdlc_ir::{FuncId, Module, Type};
+use cdlc_runtime::value::{Example, Tensor, Value};
+
+pub use exec::Elem;
+
+use codegen::Compiled;
+use exec::{Run, State};
+use plan::{Part, PartKind, Plan, Repr};
+
+/// The element type kernels compute in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    /// 32-bit floats (`f32x4` vectors).
+    F32,
+    /// 64-bit floats (`f64x2` vectors).
+    F64,
+}
+
+/// How to compile a kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The element type.
+    pub dtype: Dtype,
+    /// The expected batch size (buffers are sized for it up front and grow
+    /// when a larger batch comes).
+    pub batch: usize,
+}
+
+/// Why a function cannot be compiled or run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JitError {
+    /// An IR construct the JIT does not support yet.
+    Unsupported {
+        /// What is not supported.
+        op: String,
+    },
+    /// The data does not fit the function (wrong shapes, an empty list split
+    /// by halves, targets of the wrong length).
+    Data(String),
+    /// Parameters or gradients of the wrong element type or length.
+    Mismatch(String),
+    /// A bug in the JIT (a lowering it produced that Cranelift rejects).
+    Internal(String),
+}
+
+impl fmt::Display for JitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JitError::Unsupported { op } => write!(f, "the JIT does not support {op} yet"),
+            JitError::Data(m) => write!(f, "the data does not fit the model: {m}"),
+            JitError::Mismatch(m) => write!(f, "{m}"),
+            JitError::Internal(m) => write!(f, "internal error in the JIT: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for JitError {}
+
+/// What one training step measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// The mean loss over the batch.
+    pub loss: f64,
+    /// How many examples' outputs had their target class as the first
+    /// largest logit (for `cross_entropy` on a tensor output).
+    pub correct: Option<usize>,
+}
+
+/// A batch prepared for one kernel: inputs gathered in the kernel's dtype,
+/// fold schedules built, unfold steps padded.
+pub struct PreparedBatch {
+    rows: usize,
+    inner: Box<dyn Any>,
+}
+
+impl PreparedBatch {
+    /// The number of examples.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the batch has no examples.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+}
+
+/// The compiled parts shared by both kernels.
+struct Kernel {
+    plan: Plan,
+    compiled: Compiled,
+    dtype: Dtype,
+    state: Box<dyn Any>,
+}
+
+impl Kernel {
+    fn new(module: &Module, func: FuncId, opts: &Options, train: bool) -> Result<Kernel, JitError> {
+        let plan = lower::lower(module, func, train)?;
+        let compiled = codegen::compile(&plan.kernels, opts.dtype == Dtype::F64)?;
+        let state: Box<dyn Any> = match opts.dtype {
+            Dtype::F32 => Box::new(State::<f32>::new(&plan)),
+            Dtype::F64 => Box::new(State::<f64>::new(&plan)),
+        };
+        Ok(Kernel {
+            plan,
+            compiled,
+            dtype: opts.dtype,
+            state,
+        })
+    }
+
+    fn check<T: Elem>(&self, params: &[T]) -> Result<(), JitError> {
+        if T::F64 != (self.dtype == Dtype::F64) {
+            return Err(JitError::Mismatch(format!(
+                "the kernel computes in {:?}",
+                self.dtype
+            )));
+        }
+        if params.len() != self.plan.num_params {
+            return Err(JitError::Mismatch(format!(
+                "expected {} parameters, got {}",
+                self.plan.num_params,
+                params.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn prepare(
+        &self,
+        xs: &[&Value],
+        ys: Option<&[&cdlc_runtime::value::Target]>,
+    ) -> Result<PreparedBatch, JitError> {
+        let inner: Box<dyn Any> = match self.dtype {
+            Dtype::F32 => Box::new(batch::prepare::<f32>(&self.plan, xs, ys)?),
+            Dtype::F64 => Box::new(batch::prepare::<f64>(&self.plan, xs, ys)?),
+        };
+        Ok(PreparedBatch {
+            rows: xs.len(),
+            inner,
+        })
+    }
+
+    /// Runs the plan; returns the state for reading the output.
+    fn run<T: Elem>(&mut self, params: &[T], batch: &PreparedBatch) -> Result<(), JitError> {
+        self.check(params)?;
+        let b = batch
+            .inner
+            .downcast_ref::<batch::Batch<T>>()
+            .ok_or_else(|| {
+                JitError::Mismatch("the batch was prepared for another kernel".into())
+            })?;
+        let st = self
+            .state
+            .downcast_mut::<State<T>>()
+            .expect("the state has the kernel's dtype");
+        st.correct = 0;
+        let mut run = Run {
+            st,
+            params: params.as_ptr(),
+            batch: b,
+            kernels: &self.compiled.fns,
+        };
+        run.code(&self.plan.code, b.rows)
+    }
+
+    fn state<T: Elem>(&self) -> &State<T> {
+        self.state
+            .downcast_ref::<State<T>>()
+            .expect("checked by run")
+    }
+
+    /// A part's numbers for `rows` rows (one row if uniform or summed).
+    fn part<'s, T: Elem>(&'s self, p: &Part, params: &'s [T], b: &'s batch::Batch<T>) -> &'s [T] {
+        let st = self.state::<T>();
+        let rows = if p.kind == PartKind::Batched {
+            b.rows
+        } else {
+            1
+        };
+        let n = rows * p.size;
+        match p.loc {
+            plan::Loc::Buf(i) => &st.bufs[i][..n],
+            plan::Loc::Param(o) => &params[o..o + n],
+            plan::Loc::Input(i) => &b.tensors[i][..n],
+            plan::Loc::View(_) => unreachable!("views live inside regions"),
+        }
+    }
+
+    fn clif_text(&self) -> String {
+        let mut s = String::new();
+        for (i, text) in self.compiled.clif.iter().enumerate() {
+            s.push_str(&format!("; kernel {i}\n{text}\n"));
+        }
+        s
+    }
+}
+
+/// A compiled training step: forward, loss and backward over a batch.
+pub struct TrainKernel {
+    k: Kernel,
+}
+
+/// Compiles the training function `train` (made by
+/// `cdlc_ir::autodiff::differentiate`) into a batched training kernel.
+pub fn compile_train(
+    module: &Module,
+    train: FuncId,
+    opts: &Options,
+) -> Result<TrainKernel, JitError> {
+    let f = &module.functions[train];
+    let ok = matches!(&f.types[f.output()], Type::Tuple(ts) if ts.len() == f.params.len() + 1);
+    if !ok || f.inputs.is_empty() {
+        return Err(JitError::Mismatch(format!(
+            "`{}` is not a training function (loss, gradients...)",
+            f.name
+        )));
+    }
+    Ok(TrainKernel {
+        k: Kernel::new(module, train, opts, true)?,
+    })
+}
+
+impl TrainKernel {
+    /// The length of the flat parameter (and gradient) vector.
+    pub fn num_params(&self) -> usize {
+        self.k.plan.num_params
+    }
+
+    /// Where each parameter slot starts in the flat vector (slot order).
+    pub fn param_offsets(&self) -> &[usize] {
+        &self.k.plan.param_offsets
+    }
+
+    /// The kernel's element type.
+    pub fn dtype(&self) -> Dtype {
+        self.k.dtype
+    }
+
+    /// Prepares a batch of examples for `step`.
+    pub fn prepare(&self, batch: &[Example]) -> Result<PreparedBatch, JitError> {
+        let xs: Vec<&Value> = batch.iter().map(|e| &e.x).collect();
+        let ys: Vec<&cdlc_runtime::value::Target> = batch.iter().map(|e| &e.y).collect();
+        self.k.prepare(&xs, Some(&ys))
+    }
+
+    /// One training step on a prepared batch: writes the mean gradient of
+    /// the loss into `grads` (laid out like `params`) and returns the mean
+    /// loss.
+    pub fn step<T: Elem>(
+        &mut self,
+        params: &[T],
+        batch: &PreparedBatch,
+        grads: &mut [T],
+    ) -> Result<StepStats, JitError> {
+        if grads.len() != params.len() {
+            return Err(JitError::Mismatch(
+                "gradients and parameters differ in length".into(),
+            ));
+        }
+        if batch.is_empty() {
+            self.k.check(params)?;
+            grads.fill(T::ZERO);
+            return Ok(StepStats {
+                loss: 0.0,
+                correct: None,
+            });
+        }
+        self.k.run(params, batch)?;
+        let b = batch
+            .inner
+            .downcast_ref::<batch::Batch<T>>()
+            .expect("checked by run");
+        let Repr::Tuple(parts) = &self.k.plan.output else {
+            return Err(JitError::Internal(
+                "the training output is not a tuple".into(),
+            ));
+        };
+        let rows = b.rows;
+        let inv = T::from_f64(1.0 / rows as f64);
+        let lp = part_of(&parts[0])?;
+        let loss: f64 = self
+            .k
+            .part(&lp, params, b)
+            .iter()
+            .map(|x| x.to_f64())
+            .sum::<f64>()
+            * if lp.kind == PartKind::Batched {
+                1.0 / rows as f64
+            } else {
+                1.0
+            };
+        for (slot, r) in parts[1..].iter().enumerate() {
+            let p = part_of(r)?;
+            let off = self.k.plan.param_offsets[slot];
+            let g = &mut grads[off..off + p.size];
+            let src = self.k.part(&p, params, b);
+            match p.kind {
+                PartKind::Uniform => g.copy_from_slice(src),
+                PartKind::Summed => {
+                    for (gi, &x) in g.iter_mut().zip(src) {
+                        *gi = x * inv;
+                    }
+                }
+                PartKind::Batched => {
+                    g.fill(T::ZERO);
+                    for row in src.chunks_exact(p.size) {
+                        for (gi, &x) in g.iter_mut().zip(row) {
+                            *gi += x;
+                        }
+                    }
+                    for gi in g.iter_mut() {
+                        *gi *= inv;
+                    }
+                }
+            }
+        }
+        let correct = has_class_loss(&self.k.plan).then(|| self.k.state::<T>().correct);
+        Ok(StepStats { loss, correct })
+    }
+
+    /// `prepare` then `step`.
+    pub fn step_examples<T: Elem>(
+        &mut self,
+        params: &[T],
+        batch: &[Example],
+        grads: &mut [T],
+    ) -> Result<StepStats, JitError> {
+        let b = self.prepare(batch)?;
+        self.step(params, &b, grads)
+    }
+
+    /// The Cranelift IR of the kernel's fused elementwise loops, as
+    /// Cranelift prints it after its verifier passed.
+    pub fn clif_text(&self) -> String {
+        self.k.clif_text()
+    }
+}
+
+fn has_class_loss(plan: &Plan) -> bool {
+    fn walk(code: &[plan::Instr]) -> bool {
+        code.iter().any(|i| {
+            matches!(
+                i,
+                plan::Instr::Loss {
+                    target: plan::TargetLoc::Class(_),
+                    ..
+                }
+            )
+        })
+    }
+    walk(&plan.code)
+}
+
+fn part_of(r: &Repr) -> Result<Part, JitError> {
+    match r {
+        Repr::Tensor {
+            loc,
+            batched,
+            shape,
+        } => Ok(Part {
+            loc: *loc,
+            kind: if *batched {
+                PartKind::Batched
+            } else {
+                PartKind::Uniform
+            },
+            size: shape.iter().product(),
+        }),
+        Repr::Summed { buf, shape } => Ok(Part {
+            loc: plan::Loc::Buf(*buf),
+            kind: PartKind::Summed,
+            size: shape.iter().product(),
+        }),
+        other => Err(JitError::Unsupported {
+            op: format!("a result of the form {other:?}"),
+        }),
+    }
+}
+
+/// A compiled forward function over a batch.
+pub struct ForwardKernel {
+    k: Kernel,
+}
+
+/// Compiles the model's forward function into a batched inference kernel.
+pub fn compile_forward(
+    module: &Module,
+    forward: FuncId,
+    opts: &Options,
+) -> Result<ForwardKernel, JitError> {
+    Ok(ForwardKernel {
+        k: Kernel::new(module, forward, opts, false)?,
+    })
+}
+
+impl ForwardKernel {
+    /// The length of the flat parameter vector.
+    pub fn num_params(&self) -> usize {
+        self.k.plan.num_params
+    }
+
+    /// Runs the model on every input of `xs` and returns the outputs (a
+    /// `List` output as a `nil`/`cons` chain).
+    pub fn run<T: Elem>(&mut self, params: &[T], xs: &[Value]) -> Result<Vec<Value>, JitError> {
+        let refs: Vec<&Value> = xs.iter().collect();
+        let batch = self.k.prepare(&refs, None)?;
+        if batch.is_empty() {
+            self.k.check(params)?;
+            return Ok(Vec::new());
+        }
+        self.k.run(params, &batch)?;
+        let b = batch
+            .inner
+            .downcast_ref::<batch::Batch<T>>()
+            .expect("checked by run");
+        (0..b.rows)
+            .map(|row| self.value(&self.k.plan.output, row, params, b))
+            .collect()
+    }
+
+    fn value<T: Elem>(
+        &self,
+        r: &Repr,
+        row: usize,
+        params: &[T],
+        b: &batch::Batch<T>,
+    ) -> Result<Value, JitError> {
+        let tensor = |data: &[T], shape: Vec<usize>| {
+            Value::Tensor(Tensor::new(
+                shape,
+                data.iter().map(|x| x.to_f64()).collect(),
+            ))
+        };
+        match r {
+            Repr::Tensor { shape, .. } => {
+                let p = part_of(r)?;
+                let all = self.k.part(&p, params, b);
+                let off = if p.kind == PartKind::Batched {
+                    row * p.size
+                } else {
+                    0
+                };
+                Ok(tensor(&all[off..off + p.size], shape.clone()))
+            }
+            Repr::Tuple(rs) => Ok(Value::Tuple(
+                rs.iter()
+                    .map(|r| self.value(r, row, params, b))
+                    .collect::<Result<_, _>>()?,
+            )),
+            Repr::Seq { buf, size, unfold } => {
+                let len = b.unfolds[*unfold].lens[row];
+                let data = &self.k.state::<T>().bufs[*buf];
+                let items = (0..len)
+                    .map(|t| {
+                        let off = (t * b.rows + row) * size;
+                        tensor(&data[off..off + size], self.seq_shape(*size))
+                    })
+                    .collect();
+                Ok(Value::list(items))
+            }
+            other => Err(JitError::Unsupported {
+                op: format!("a model output of the form {other:?}"),
+            }),
+        }
+    }
+
+    fn seq_shape(&self, size: usize) -> Vec<usize> {
+        match &self.k.plan.output_type {
+            Type::Seq(e) => e.shape().map_or(vec![size], <[usize]>::to_vec),
+            _ => vec![size],
+        }
+    }
+
+    /// The Cranelift IR of the kernel's fused elementwise loops.
+    pub fn clif_text(&self) -> String {
+        self.k.clif_text()
+    }
+}
+
+#[cfg(test)]
+mod tests;

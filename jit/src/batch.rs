@@ -1,0 +1,282 @@
+//! Preparing a batch: the examples' tensors gathered into batch buffers in
+//! the kernel's dtype, the targets, the level schedule of every fold (with
+//! its groups' fields gathered) and the padded steps of every unfold.
+//!
+//! This is the work that depends on the batch's shapes and not on the
+//! parameters; a benchmark that repeats one batch prepares it once.
+
+use cdlc_runtime::float::Float;
+use cdlc_runtime::schedule::schedule;
+use cdlc_runtime::value::{DataType, Target, Value};
+
+use crate::JitError;
+use crate::plan::{Plan, UnfoldInfo};
+
+/// The nodes of one (height, constructor) group of a fold.
+pub(crate) struct GroupData<T> {
+    pub ctor: usize,
+    pub first: usize,
+    pub len: usize,
+    pub children: Vec<u32>,
+    /// Per plain field, `len x size` numbers.
+    pub fields: Vec<Vec<T>>,
+    pub examples: Vec<u32>,
+}
+
+/// A fold's level schedule.
+pub(crate) struct FoldData<T> {
+    pub levels: Vec<Vec<GroupData<T>>>,
+    pub roots: Vec<u32>,
+    pub num_nodes: usize,
+}
+
+/// An unfold's steps: `[steps, rows, size]` list elements, zero past an
+/// example's length.
+pub(crate) struct UnfoldData<T> {
+    pub steps: usize,
+    pub lens: Vec<usize>,
+    pub xs: Vec<T>,
+}
+
+/// A batch ready for a kernel of element type `T`.
+pub(crate) struct Batch<T> {
+    pub rows: usize,
+    /// Per function input: its tensors `[rows, size]` (empty otherwise).
+    pub tensors: Vec<Vec<T>>,
+    /// Per function input: class targets `[rows]` or `[steps, rows]`.
+    pub classes: Vec<Vec<u32>>,
+    /// Per function input: sequence targets' lengths and their longest.
+    pub seq_lens: Vec<Vec<usize>>,
+    pub seq_steps: Vec<usize>,
+    pub folds: Vec<FoldData<T>>,
+    pub unfolds: Vec<UnfoldData<T>>,
+}
+
+fn input_error<R>(message: String) -> Result<R, JitError> {
+    Err(JitError::Data(message))
+}
+
+/// Splits an example's input over `n` function inputs.
+fn split_x(x: &Value, n: usize) -> Result<Vec<&Value>, JitError> {
+    if n == 1 {
+        return Ok(vec![x]);
+    }
+    match x {
+        Value::Tuple(xs) if xs.len() == n => Ok(xs.iter().collect()),
+        _ => input_error(format!("expected a tuple of {n} inputs")),
+    }
+}
+
+fn push_tensor<T: Float>(out: &mut Vec<T>, v: &Value, size: usize) -> Result<(), JitError> {
+    match v {
+        Value::Tensor(t) if t.data.len() == size => {
+            out.extend(t.data.iter().map(|&x| T::from_f64(x)));
+            Ok(())
+        }
+        other => input_error(format!(
+            "expected a tensor of {size} numbers, found {other:?}"
+        )),
+    }
+}
+
+fn push_target<T: Float>(
+    out: &mut Vec<T>,
+    classes: &mut Vec<u32>,
+    y: &Target,
+    size: usize,
+) -> Result<(), JitError> {
+    match y {
+        Target::Class(c) => {
+            classes.push(*c as u32);
+            Ok(())
+        }
+        Target::Tensor(t) if t.data.len() == size => {
+            out.extend(t.data.iter().map(|&x| T::from_f64(x)));
+            Ok(())
+        }
+        other => input_error(format!("target {other:?} does not fit the loss")),
+    }
+}
+
+/// The tree that `halves` makes of a list.
+fn halves(items: &[&Value]) -> Value {
+    if items.len() == 1 {
+        Value::leaf(items[0].clone())
+    } else {
+        let (l, r) = items.split_at(items.len() / 2);
+        Value::node(halves(l), halves(r))
+    }
+}
+
+/// Prepares `xs` (and `ys`, for a training function) for `plan`.
+pub(crate) fn prepare<T: Float>(
+    plan: &Plan,
+    xs: &[&Value],
+    ys: Option<&[&Target]>,
+) -> Result<Batch<T>, JitError> {
+    let rows = xs.len();
+    let n_x = plan.inputs.len() - usize::from(ys.is_some());
+    let split: Vec<Vec<&Value>> = xs
+        .iter()
+        .map(|x| split_x(x, n_x))
+        .collect::<Result<_, _>>()?;
+    let mut batch = Batch {
+        rows,
+        tensors: vec![Vec::new(); plan.inputs.len()],
+        classes: vec![Vec::new(); plan.inputs.len()],
+        seq_lens: vec![Vec::new(); plan.inputs.len()],
+        seq_steps: vec![0; plan.inputs.len()],
+        folds: Vec::new(),
+        unfolds: Vec::new(),
+    };
+    for (i, ty) in plan.inputs[..n_x].iter().enumerate() {
+        if let cdlc_ir::Type::Tensor(s) = ty {
+            let size = s.iter().product();
+            let buf = &mut batch.tensors[i];
+            buf.reserve(rows * size);
+            for ex in &split {
+                push_tensor(buf, ex[i], size)?;
+            }
+        }
+    }
+    if let Some(ys) = ys {
+        let t = n_x;
+        match &plan.inputs[t] {
+            cdlc_ir::Type::Seq(elem) => {
+                let size = elem.shape().map_or(1, |s| s.iter().product());
+                let lens: Vec<usize> = ys
+                    .iter()
+                    .map(|y| match y {
+                        Target::Seq(v) => Ok(v.len()),
+                        other => {
+                            input_error(format!("expected a sequence target, found {other:?}"))
+                        }
+                    })
+                    .collect::<Result<_, _>>()?;
+                let steps = lens.iter().copied().max().unwrap_or(0);
+                let is_class = matches!(**elem, cdlc_ir::Type::Class(_));
+                let mut tensors = vec![T::ZERO; steps * rows * size];
+                let mut classes = vec![0u32; steps * rows];
+                for (b, y) in ys.iter().enumerate() {
+                    let Target::Seq(items) = y else {
+                        unreachable!("checked")
+                    };
+                    for (s, item) in items.iter().enumerate() {
+                        let mut one = Vec::new();
+                        let mut cls = Vec::new();
+                        push_target(&mut one, &mut cls, item, size)?;
+                        if is_class {
+                            classes[s * rows + b] = *cls
+                                .first()
+                                .ok_or_else(|| JitError::Data("expected a class target".into()))?;
+                        } else {
+                            tensors[(s * rows + b) * size..][..size].copy_from_slice(&one);
+                        }
+                    }
+                }
+                if is_class {
+                    batch.classes[t] = classes;
+                } else {
+                    batch.tensors[t] = tensors;
+                }
+                batch.seq_lens[t] = lens;
+                batch.seq_steps[t] = steps;
+            }
+            ty => {
+                let size = ty.shape().map_or(1, |s| s.iter().product());
+                let is_class = matches!(ty, cdlc_ir::Type::Class(_));
+                for y in ys {
+                    let before = (batch.tensors[t].len(), batch.classes[t].len());
+                    push_target(&mut batch.tensors[t], &mut batch.classes[t], y, size)?;
+                    let class_pushed = batch.classes[t].len() > before.1;
+                    if class_pushed != is_class {
+                        return input_error(format!("target {y:?} does not fit the loss"));
+                    }
+                }
+            }
+        }
+    }
+    for info in &plan.folds {
+        let roots: Vec<Value>;
+        let structures: Vec<&Value> = if info.halves {
+            roots = split
+                .iter()
+                .map(|ex| match ex[info.input].as_list() {
+                    Some(items) if !items.is_empty() => Ok(halves(&items)),
+                    Some(_) => input_error("`by halves` cannot split an empty list".into()),
+                    None => input_error("expected a list".into()),
+                })
+                .collect::<Result<_, _>>()?;
+            roots.iter().collect()
+        } else {
+            split.iter().map(|ex| ex[info.input]).collect()
+        };
+        let ty = DataType::Data(info.decl.clone());
+        let s =
+            schedule(structures.iter().copied(), &ty).map_err(|e| JitError::Data(e.to_string()))?;
+        let mut levels = Vec::with_capacity(s.levels.len());
+        for level in &s.levels {
+            let mut groups = Vec::with_capacity(level.groups.len());
+            for g in &level.groups {
+                let sizes = &info.field_sizes[g.ctor as usize];
+                let mut fields: Vec<Vec<T>> = sizes
+                    .iter()
+                    .map(|s| Vec::with_capacity(s * g.len))
+                    .collect();
+                for node in 0..g.len {
+                    for (f, &size) in sizes.iter().enumerate() {
+                        push_tensor(&mut fields[f], g.fields[node * g.field_arity + f], size)?;
+                    }
+                }
+                groups.push(GroupData {
+                    ctor: g.ctor as usize,
+                    first: g.first as usize,
+                    len: g.len,
+                    children: g.children.clone(),
+                    fields,
+                    examples: g.examples.clone(),
+                });
+            }
+            levels.push(groups);
+        }
+        batch.folds.push(FoldData {
+            levels,
+            roots: s.roots.clone(),
+            num_nodes: s.num_nodes,
+        });
+    }
+    for info in &plan.unfolds {
+        batch.unfolds.push(match *info {
+            UnfoldInfo::Take(k) => UnfoldData {
+                steps: k,
+                lens: vec![k; rows],
+                xs: Vec::new(),
+            },
+            UnfoldInfo::Over { input, size } => {
+                let lists: Vec<Vec<&Value>> = split
+                    .iter()
+                    .map(|ex| {
+                        ex[input]
+                            .as_list()
+                            .ok_or_else(|| JitError::Data("expected a list".into()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
+                let mut xs = vec![T::ZERO; steps * rows * size];
+                for (b, list) in lists.iter().enumerate() {
+                    for (s, item) in list.iter().enumerate() {
+                        let mut one = Vec::with_capacity(size);
+                        push_tensor(&mut one, item, size)?;
+                        xs[(s * rows + b) * size..][..size].copy_from_slice(&one);
+                    }
+                }
+                UnfoldData {
+                    steps,
+                    lens: lists.iter().map(Vec::len).collect(),
+                    xs,
+                }
+            }
+        });
+    }
+    Ok(batch)
+}

@@ -1,0 +1,728 @@
+//! The executor: runs a plan's instructions over a prepared batch.
+//!
+//! Buffers are owned here and only grow (a batch with more rows or nodes
+//! than any before); in steady state a step allocates nothing. Recursion
+//! ops walk their schedule (fold levels, unfold steps) and run their
+//! regions with the row count of each group or step, pointing the regions'
+//! argument views at the right rows.
+
+use cdlc_ir::LossKind;
+use cdlc_runtime::float::Float;
+
+use crate::JitError;
+use crate::batch::{Batch, GroupData};
+use crate::codegen::KernelFn;
+use crate::plan::*;
+use crate::rowops::{self, RowTarget};
+
+/// An element type a kernel computes in.
+pub trait Elem: Float + sealed::Sealed {
+    /// `C = alpha A B + beta C` with strides, in this type.
+    ///
+    /// # Safety
+    ///
+    /// As for the runtime's `cdl_sgemm`.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: usize,
+        csa: usize,
+        b: *const Self,
+        rsb: usize,
+        csb: usize,
+        beta: Self,
+        c: *mut Self,
+        rsc: usize,
+    );
+    /// Whether this is `f64`.
+    #[doc(hidden)]
+    const F64: bool;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+macro_rules! impl_elem {
+    ($t:ty, $f:path, $is64:expr) => {
+        impl Elem for $t {
+            const F64: bool = $is64;
+            unsafe fn gemm(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: *const Self,
+                rsa: usize,
+                csa: usize,
+                b: *const Self,
+                rsb: usize,
+                csb: usize,
+                beta: Self,
+                c: *mut Self,
+                rsc: usize,
+            ) {
+                // SAFETY: forwarded from the caller.
+                unsafe {
+                    $f(
+                        m as i64, k as i64, n as i64, alpha, a, rsa as i64, csa as i64, b,
+                        rsb as i64, csb as i64, beta, c, rsc as i64, 1,
+                    )
+                }
+            }
+        }
+    };
+}
+
+impl_elem!(f32, cdlc_runtime::gemm::cdl_sgemm, false);
+impl_elem!(f64, cdlc_runtime::gemm::cdl_dgemm, true);
+
+/// Buffers and views of one plan.
+pub(crate) struct State<T> {
+    pub bufs: Vec<Vec<T>>,
+    pub views: Vec<*mut T>,
+    pub correct: usize,
+}
+
+impl<T: Elem> State<T> {
+    pub fn new(plan: &Plan) -> State<T> {
+        let mut bufs = vec![Vec::new(); plan.num_bufs];
+        for (b, data) in &plan.init {
+            bufs[*b] = data.iter().map(|&x| T::from_f64(x)).collect();
+        }
+        State {
+            bufs,
+            views: vec![std::ptr::null_mut(); plan.num_views],
+            correct: 0,
+        }
+    }
+}
+
+/// One run of a plan's code.
+pub(crate) struct Run<'a, T> {
+    pub st: &'a mut State<T>,
+    pub params: *const T,
+    pub batch: &'a Batch<T>,
+    pub kernels: &'a [KernelFn],
+}
+
+fn dim(d: Dim, rows: usize) -> usize {
+    if d.rows { d.fixed * rows } else { d.fixed }
+}
+
+impl<'a, T: Elem> Run<'a, T> {
+    fn ensure(&mut self, buf: usize, n: usize) {
+        let b = &mut self.st.bufs[buf];
+        if b.len() < n {
+            b.resize(n, T::ZERO);
+        }
+    }
+
+    fn ptr(&mut self, loc: Loc) -> *mut T {
+        match loc {
+            Loc::Buf(b) => self.st.bufs[b].as_mut_ptr(),
+            // Parameters and inputs are only read through these pointers.
+            Loc::Param(o) => self.params.wrapping_add(o) as *mut T,
+            Loc::Input(i) => self.batch.tensors[i].as_ptr() as *mut T,
+            Loc::View(v) => self.st.views[v],
+        }
+    }
+
+    /// Runs `code` over `rows` rows.
+    pub fn code(&mut self, code: &[Instr], rows: usize) -> Result<(), JitError> {
+        for ins in code {
+            self.instr(ins, rows)?;
+        }
+        Ok(())
+    }
+
+    fn instr(&mut self, ins: &Instr, rows: usize) -> Result<(), JitError> {
+        match ins {
+            Instr::Elementwise {
+                kernel,
+                locs,
+                out_sizes,
+                batched,
+            } => {
+                let r = if *batched { rows } else { 1 };
+                let n_in = locs.len() - out_sizes.len();
+                for (k, &s) in out_sizes.iter().enumerate() {
+                    if let Loc::Buf(b) = locs[n_in + k] {
+                        self.ensure(b, r * s);
+                    }
+                }
+                let mut ptrs = [std::ptr::null_mut::<u8>(); 64];
+                let mut heap = Vec::new();
+                let p: &mut [*mut u8] = if locs.len() <= 64 {
+                    &mut ptrs[..locs.len()]
+                } else {
+                    heap.resize(locs.len(), std::ptr::null_mut());
+                    &mut heap
+                };
+                for (slot, &l) in p.iter_mut().zip(locs) {
+                    *slot = self.ptr(l) as *mut u8;
+                }
+                // SAFETY: every pointer covers `r` rows of its operand's
+                // size (buffers were ensured, inputs are batch-sized).
+                unsafe { (self.kernels[*kernel])(p.as_ptr(), r as i64) };
+            }
+            Instr::Gemm {
+                m,
+                k,
+                n,
+                a,
+                b,
+                c,
+                c_buf,
+                c_len,
+                per_row,
+            } => {
+                let (m, k, n) = (dim(*m, rows), dim(*k, rows), dim(*n, rows));
+                self.ensure(*c_buf, dim(*c_len, rows));
+                let (pa, pb, pc) = (self.ptr(a.loc), self.ptr(b.loc), self.ptr(c.loc));
+                match per_row {
+                    None => unsafe {
+                        // SAFETY: the lowering sized every operand for
+                        // these dimensions and strides.
+                        T::gemm(
+                            m,
+                            k,
+                            n,
+                            T::ONE,
+                            pa,
+                            a.rs,
+                            a.cs,
+                            pb,
+                            b.rs,
+                            b.cs,
+                            T::ZERO,
+                            pc,
+                            c.rs,
+                        )
+                    },
+                    Some([sa, sb, sc]) => {
+                        for r in 0..rows {
+                            // SAFETY: as above, row by row.
+                            unsafe {
+                                T::gemm(
+                                    m,
+                                    k,
+                                    n,
+                                    T::ONE,
+                                    pa.wrapping_add(r * sa),
+                                    a.rs,
+                                    a.cs,
+                                    pb.wrapping_add(r * sb),
+                                    b.rs,
+                                    b.cs,
+                                    T::ZERO,
+                                    pc.wrapping_add(r * sc),
+                                    c.rs,
+                                )
+                            }
+                        }
+                    }
+                }
+            }
+            Instr::Row {
+                op,
+                ins: inputs,
+                dst,
+                out_size,
+                batched,
+            } => {
+                let r = if *batched { rows } else { 1 };
+                self.ensure(*dst, r * out_size);
+                let ptrs: Vec<(*const T, bool, usize)> = inputs
+                    .iter()
+                    .map(|&(l, b, s)| (self.ptr(l) as *const T, b, s))
+                    .collect();
+                let out = self.st.bufs[*dst].as_mut_ptr();
+                for row in 0..r {
+                    let slices: Vec<&[T]> = ptrs
+                        .iter()
+                        .map(|&(p, b, s)| {
+                            let off = if b { row * s } else { 0 };
+                            // SAFETY: inputs hold `rows x s` (or `s`) numbers.
+                            unsafe { std::slice::from_raw_parts(p.add(off), s) }
+                        })
+                        .collect();
+                    // SAFETY: `dst` was ensured to `r x out_size`.
+                    let o = unsafe {
+                        std::slice::from_raw_parts_mut(out.add(row * out_size), *out_size)
+                    };
+                    rowops::row(op, &slices, o);
+                }
+            }
+            Instr::SumCombine { a, b, sub, dst } => {
+                let n = a.size;
+                self.ensure(*dst, n);
+                let mut acc = vec![T::ZERO; n];
+                self.sum_part(*a, rows, &mut acc, T::ONE);
+                let s = if *sub { -T::ONE } else { T::ONE };
+                self.sum_part(*b, rows, &mut acc, s);
+                self.st.bufs[*dst][..n].copy_from_slice(&acc);
+            }
+            Instr::Loss {
+                kind,
+                out,
+                size,
+                target,
+                dst,
+            } => self.loss(*kind, *out, *size, *target, None, *dst, rows),
+            Instr::LossGrad {
+                kind,
+                out,
+                size,
+                target,
+                seed,
+                dst,
+            } => self.loss(*kind, *out, *size, *target, Some(*seed), *dst, rows),
+            Instr::SeqLoss {
+                kind,
+                out,
+                size,
+                unfold,
+                target,
+                dst,
+            } => self.seq_loss(*kind, *out, *size, *unfold, *target, None, *dst, rows)?,
+            Instr::SeqLossGrad {
+                kind,
+                out,
+                size,
+                unfold,
+                target,
+                seed,
+                dst,
+            } => self.seq_loss(
+                *kind,
+                *out,
+                *size,
+                *unfold,
+                *target,
+                Some(*seed),
+                *dst,
+                rows,
+            )?,
+            Instr::Fold(f) => self.fold(f)?,
+            Instr::FoldBackward(f) => self.fold_backward(f)?,
+            Instr::Unfold(u) => self.unfold(u)?,
+            Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
+        }
+        Ok(())
+    }
+
+    /// Adds `scale · Σ_rows part` to `acc`.
+    fn sum_part(&mut self, part: Part, rows: usize, acc: &mut [T], scale: T) {
+        let p = self.ptr(part.loc) as *const T;
+        let n = part.size;
+        let rows = match part.kind {
+            PartKind::Batched => rows,
+            PartKind::Summed => 1,
+            PartKind::Uniform => {
+                // SAFETY: a uniform part holds `n` numbers.
+                let u = unsafe { std::slice::from_raw_parts(p, n) };
+                let s = scale * T::from_f64(rows as f64);
+                for (a, &x) in acc.iter_mut().zip(u) {
+                    *a += s * x;
+                }
+                return;
+            }
+        };
+        for r in 0..rows {
+            // SAFETY: a batched part holds `rows x n` numbers.
+            let row = unsafe { std::slice::from_raw_parts(p.add(r * n), n) };
+            for (a, &x) in acc.iter_mut().zip(row) {
+                *a += scale * x;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn loss(
+        &mut self,
+        kind: LossKind,
+        out: Loc,
+        size: usize,
+        target: TargetLoc,
+        seed: Option<(Loc, bool)>,
+        dst: usize,
+        rows: usize,
+    ) {
+        let out_size = if seed.is_some() { size } else { 1 };
+        self.ensure(dst, rows * out_size);
+        let po = self.ptr(out) as *const T;
+        let pt = match target {
+            TargetLoc::Tensor(l, b) => Some((self.ptr(l) as *const T, b)),
+            TargetLoc::Class(_) => None,
+        };
+        let ps = seed.map(|(l, b)| (self.ptr(l) as *const T, b));
+        let pd = self.st.bufs[dst].as_mut_ptr();
+        let mut correct = 0;
+        for r in 0..rows {
+            // SAFETY: outputs hold `rows x size`, targets likewise.
+            let o = unsafe { std::slice::from_raw_parts(po.add(r * size), size) };
+            let t = match (target, pt) {
+                (TargetLoc::Class(i), _) => {
+                    let c = self.batch.classes[i][r] as usize;
+                    if rowops::argmax(o) == c {
+                        correct += 1;
+                    }
+                    RowTarget::Class(c)
+                }
+                (_, Some((p, b))) => RowTarget::Tensor(unsafe {
+                    std::slice::from_raw_parts(p.add(if b { r * size } else { 0 }), size)
+                }),
+                _ => unreachable!("a tensor target has a location"),
+            };
+            match ps {
+                None => {
+                    let l = rowops::loss(kind, o, t, None);
+                    // SAFETY: `dst` holds `rows` numbers.
+                    unsafe { *pd.add(r) = l };
+                }
+                Some((p, b)) => {
+                    // SAFETY: the seed holds one number (per row if batched).
+                    let s = unsafe { *p.add(if b { r } else { 0 }) };
+                    let g = unsafe { std::slice::from_raw_parts_mut(pd.add(r * size), size) };
+                    rowops::loss(kind, o, t, Some((g, s)));
+                }
+            }
+        }
+        if seed.is_none() && matches!(target, TargetLoc::Class(_)) {
+            self.st.correct += correct;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seq_loss(
+        &mut self,
+        kind: LossKind,
+        out: usize,
+        size: usize,
+        unfold: usize,
+        target: usize,
+        seed: Option<(Loc, bool)>,
+        dst: usize,
+        rows: usize,
+    ) -> Result<(), JitError> {
+        let u = &self.batch.unfolds[unfold];
+        let steps = u.steps;
+        let lens = &self.batch.seq_lens[target];
+        for (b, (&l, &t)) in u.lens.iter().zip(lens).enumerate() {
+            if l != t {
+                return Err(JitError::Data(format!(
+                    "example {b}: {l} outputs but {t} targets"
+                )));
+            }
+        }
+        let is_class = self.batch.tensors[target].is_empty();
+        let out_len = if seed.is_some() {
+            steps * rows * size
+        } else {
+            rows
+        };
+        self.ensure(dst, out_len);
+        let ps = seed.map(|(l, b)| (self.ptr(l) as *const T, b));
+        let po = self.st.bufs[out].as_ptr();
+        let pd = self.st.bufs[dst].as_mut_ptr();
+        if seed.is_some() {
+            self.st.bufs[dst][..out_len].fill(T::ZERO);
+        }
+        let lens = &self.batch.unfolds[unfold].lens;
+        for (b, &len) in lens.iter().enumerate() {
+            let n = T::from_f64(len.max(1) as f64);
+            let mut total = T::ZERO;
+            let s = match ps {
+                // SAFETY: the seed holds one number (per row if batched).
+                Some((p, batched)) => unsafe { *p.add(if batched { b } else { 0 }) },
+                None => T::ONE,
+            };
+            for t in 0..len {
+                let off = (t * rows + b) * size;
+                // SAFETY: the output sequence holds `steps x rows x size`.
+                let o = unsafe { std::slice::from_raw_parts(po.add(off), size) };
+                let y = if is_class {
+                    RowTarget::Class(self.batch.classes[target][t * rows + b] as usize)
+                } else {
+                    RowTarget::Tensor(&self.batch.tensors[target][(t * rows + b) * size..][..size])
+                };
+                match ps {
+                    None => total += rowops::loss(kind, o, y, None),
+                    Some(_) => {
+                        // SAFETY: `dst` holds `steps x rows x size`.
+                        let g = unsafe { std::slice::from_raw_parts_mut(pd.add(off), size) };
+                        rowops::loss(kind, o, y, Some((g, s / n)));
+                    }
+                }
+            }
+            if ps.is_none() {
+                // SAFETY: `dst` holds `rows` numbers.
+                unsafe { *pd.add(b) = total / n };
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `part` (for `n` rows) into rows `first..first + n` of `dst`.
+    fn write_rows(&mut self, part: Part, dst: *mut T, first: usize, n: usize) {
+        let s = part.size;
+        let src = self.ptr(part.loc) as *const T;
+        // SAFETY: `dst` holds at least `first + n` rows; a batched part
+        // holds `n` rows, a uniform one a single row. Copies may overlap
+        // (a region that yields its argument), hence `copy`.
+        unsafe {
+            match part.kind {
+                PartKind::Batched => std::ptr::copy(src, dst.add(first * s), n * s),
+                _ => {
+                    for r in 0..n {
+                        std::ptr::copy(src, dst.add((first + r) * s), s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds a region's contribution for `n` rows to an accumulator.
+    fn accumulate(&mut self, part: Part, acc: Acc, n: usize, examples: Option<&[u32]>) {
+        let s = acc.size;
+        if !acc.per_example {
+            let mut tmp = std::mem::take(&mut self.st.bufs[acc.buf]);
+            self.sum_part(part, n, &mut tmp[..s], T::ONE);
+            self.st.bufs[acc.buf] = tmp;
+            return;
+        }
+        let src = self.ptr(part.loc) as *const T;
+        let dst = self.st.bufs[acc.buf].as_mut_ptr();
+        for r in 0..n {
+            let e = examples.map_or(r, |ex| ex[r] as usize);
+            let off = if part.kind == PartKind::Batched {
+                r * s
+            } else {
+                0
+            };
+            for i in 0..s {
+                // SAFETY: the accumulator holds `batch x s`, the part `n x s`.
+                unsafe { *dst.add(e * s + i) += *src.add(off + i) };
+            }
+        }
+    }
+
+    /// Gathers the children's carriers and sets the field views of a group.
+    fn enter_group(&mut self, case: &CaseCode, g: &GroupData<T>, carrier: &[(usize, usize)]) {
+        let n = g.len;
+        let arity = case.rec_args.len();
+        for (r, bufs) in case.rec_args.iter().enumerate() {
+            for (&buf, &(cbuf, s)) in bufs.iter().zip(carrier) {
+                self.ensure(buf, n * s);
+                let src = self.st.bufs[cbuf].as_ptr();
+                let dst = self.st.bufs[buf].as_mut_ptr();
+                for i in 0..n {
+                    let child = g.children[i * arity + r] as usize;
+                    // SAFETY: carriers hold every node; `buf` holds `n` rows.
+                    unsafe { std::ptr::copy_nonoverlapping(src.add(child * s), dst.add(i * s), s) };
+                }
+            }
+        }
+        for (f, &view) in case.field_views.iter().enumerate() {
+            self.st.views[view] = g.fields[f].as_ptr() as *mut T;
+        }
+        for &(loc, s, buf) in &case.captures {
+            self.ensure(buf, n * s);
+            let src = self.ptr(loc) as *const T;
+            let dst = self.st.bufs[buf].as_mut_ptr();
+            for (i, &e) in g.examples.iter().enumerate() {
+                // SAFETY: the outer value holds a row per example.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src.add(e as usize * s), dst.add(i * s), s)
+                };
+            }
+        }
+    }
+
+    fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
+        let batch: &'a Batch<T> = self.batch;
+        let fd = &batch.folds[f.id];
+        for &(buf, s) in &f.carrier {
+            self.ensure(buf, fd.num_nodes * s);
+        }
+        for level in &fd.levels {
+            for g in level {
+                let case = &f.cases[g.ctor];
+                self.enter_group(case, g, &f.carrier);
+                self.code(&case.code, g.len)?;
+                for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
+                    let dst = self.st.bufs[cbuf].as_mut_ptr();
+                    self.write_rows(part, dst, g.first, g.len);
+                }
+            }
+        }
+        let rows = self.batch.rows;
+        for (&(rbuf, s), &(cbuf, _)) in f.root.iter().zip(&f.carrier) {
+            self.ensure(rbuf, rows * s);
+            let src = self.st.bufs[cbuf].as_ptr();
+            let dst = self.st.bufs[rbuf].as_mut_ptr();
+            for (e, &root) in fd.roots.iter().enumerate() {
+                // SAFETY: distinct buffers sized above.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src.add(root as usize * s), dst.add(e * s), s)
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn zero_accs(&mut self, accs: &[Acc]) {
+        let rows = self.batch.rows;
+        for a in accs {
+            let n = if a.per_example { rows * a.size } else { a.size };
+            self.ensure(a.buf, n);
+            self.st.bufs[a.buf][..n].fill(T::ZERO);
+        }
+    }
+
+    fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), JitError> {
+        let batch: &'a Batch<T> = self.batch;
+        let fd = &batch.folds[f.id];
+        for &(buf, s) in &f.ct {
+            self.ensure(buf, fd.num_nodes * s);
+        }
+        self.zero_accs(&f.acc);
+        // The roots' cotangents.
+        for (&part, &(cbuf, s)) in f.root_ct.iter().zip(&f.ct) {
+            let src = self.ptr(part.loc) as *const T;
+            let dst = self.st.bufs[cbuf].as_mut_ptr();
+            for (e, &root) in fd.roots.iter().enumerate() {
+                let off = if part.kind == PartKind::Batched {
+                    e * s
+                } else {
+                    0
+                };
+                // SAFETY: distinct buffers; the cotangent holds a row per example.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src.add(off), dst.add(root as usize * s), s)
+                };
+            }
+        }
+        for level in fd.levels.iter().rev() {
+            for g in level {
+                let case = &f.cases[g.ctor];
+                self.enter_group(case, g, &f.carrier);
+                for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
+                    self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
+                }
+                self.code(&case.code, g.len)?;
+                let arity = case.rec_args.len();
+                for r in 0..arity {
+                    for (&part, &(cbuf, s)) in case.result[r].iter().zip(&f.ct) {
+                        let src = self.ptr(part.loc) as *const T;
+                        let dst = self.st.bufs[cbuf].as_mut_ptr();
+                        for i in 0..g.len {
+                            let child = g.children[i * arity + r] as usize;
+                            let off = if part.kind == PartKind::Batched {
+                                i * s
+                            } else {
+                                0
+                            };
+                            // SAFETY: children are below the group's nodes,
+                            // so the rows written are not the ones read.
+                            unsafe { std::ptr::copy(src.add(off), dst.add(child * s), s) };
+                        }
+                    }
+                }
+                for (j, &acc) in f.acc.iter().enumerate() {
+                    let part = case.result[arity + j][0];
+                    self.accumulate(part, acc, g.len, Some(&g.examples));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unfold(&mut self, u: &UnfoldCode) -> Result<(), JitError> {
+        let rows = self.batch.rows;
+        let batch: &'a Batch<T> = self.batch;
+        let ud = &batch.unfolds[u.id];
+        let steps = ud.steps;
+        let UnfoldInfoSize(xs) = self.x_size(u.id, rows);
+        for &(buf, s) in &u.states {
+            self.ensure(buf, (steps + 1) * rows * s);
+        }
+        self.ensure(u.outs.0, steps * rows * u.outs.1);
+        for (&part, &(buf, _)) in u.init.iter().zip(&u.states) {
+            let dst = self.st.bufs[buf].as_mut_ptr();
+            self.write_rows(part, dst, 0, rows);
+        }
+        for t in 0..steps {
+            for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
+                self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
+            }
+            if let Some(v) = u.x_view {
+                self.st.views[v] = ud.xs.as_ptr().wrapping_add(t * rows * xs) as *mut T;
+            }
+            self.code(&u.body, rows)?;
+            let dst = self.st.bufs[u.outs.0].as_mut_ptr();
+            self.write_rows(u.result_out, dst, t * rows, rows);
+            for (&part, &(buf, _)) in u.result_state.iter().zip(&u.states) {
+                let dst = self.st.bufs[buf].as_mut_ptr();
+                self.write_rows(part, dst, (t + 1) * rows, rows);
+            }
+        }
+        Ok(())
+    }
+
+    /// The size of one list element of an unfold (0 for `take`).
+    fn x_size(&self, id: usize, rows: usize) -> UnfoldInfoSize {
+        let ud = &self.batch.unfolds[id];
+        let per_step = ud.steps * rows;
+        UnfoldInfoSize(ud.xs.len().checked_div(per_step).unwrap_or(0))
+    }
+
+    fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), JitError> {
+        let rows = self.batch.rows;
+        let steps = self.batch.unfolds[u.id].steps;
+        for &(buf, s) in &u.dnext {
+            self.ensure(buf, rows * s);
+            self.st.bufs[buf][..rows * s].fill(T::ZERO);
+        }
+        self.zero_accs(&u.acc);
+        let UnfoldInfoSize(xs) = self.x_size(u.id, rows);
+        for t in (0..steps).rev() {
+            for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
+                self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
+            }
+            if let Some(v) = u.x_view {
+                self.st.views[v] = self.batch.unfolds[u.id]
+                    .xs
+                    .as_ptr()
+                    .wrapping_add(t * rows * xs) as *mut T;
+            }
+            let (dbuf, ds) = u.dout;
+            self.st.views[u.dout_view] =
+                self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);
+            for (&view, &(buf, _)) in u.dnext_views.iter().zip(&u.dnext) {
+                self.st.views[view] = self.st.bufs[buf].as_mut_ptr();
+            }
+            self.code(&u.body, rows)?;
+            for (&part, &(buf, _)) in u.result_dstate.iter().zip(&u.dnext) {
+                let dst = self.st.bufs[buf].as_mut_ptr();
+                self.write_rows(part, dst, 0, rows);
+            }
+            for (j, &acc) in u.acc.iter().enumerate() {
+                let part = u.result_caps[j][0];
+                self.accumulate(part, acc, rows, None);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The element size of an unfold's list, found from its prepared data.
+struct UnfoldInfoSize(usize);

@@ -1,0 +1,382 @@
+//! The plan a function is lowered to: buffers, instructions and the
+//! elementwise kernels to JIT-compile.
+//!
+//! Every per-example value of shape `S` lives in a batch buffer of
+//! `rows x |S|` numbers, row-major (row = example at the top level, node of a
+//! level group inside a fold region, example inside an unfold step). Values
+//! that do not depend on the example (parameters, constants, and what is
+//! computed from them alone) are *uniform*: one row shared by all. Values
+//! whose every use sums them over the rows (parameter gradients) may be kept
+//! *summed*: one row holding the sum. The executor (`exec.rs`) runs the
+//! instructions with the row count of the current context.
+
+use std::sync::Arc;
+
+use cdlc_ir::{BinOp, LossKind, ReduceOp, Shape, UnOp};
+
+/// Where a buffer's numbers are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Loc {
+    /// A buffer owned by the executor.
+    Buf(usize),
+    /// The parameter vector, at this offset.
+    Param(usize),
+    /// A tensor input of the batch (function input index).
+    Input(usize),
+    /// A pointer the enclosing recursion op sets before running a region.
+    View(usize),
+}
+
+/// How a value is held, with its per-example shape.
+#[derive(Clone, Debug)]
+pub(crate) enum Repr {
+    /// A tensor: `rows x |shape|` if batched, else one row.
+    Tensor {
+        loc: Loc,
+        batched: bool,
+        shape: Shape,
+    },
+    /// A uniform matrix `[rows, cols]` at `loc`, seen as its transpose
+    /// `[cols, rows]` (a `permute [1, 0]` that only feeds products).
+    Transposed { loc: Loc, rows: usize, cols: usize },
+    /// The sum over the rows of a batched tensor.
+    Summed { buf: usize, shape: Shape },
+    /// A tuple.
+    Tuple(Vec<Repr>),
+    /// An input structure (function input index).
+    Data,
+    /// A class target (function input index).
+    Class { input: usize },
+    /// A sequence target (function input index).
+    SeqTarget { input: usize },
+    /// A sequence of per-step tensors `[steps, rows, |elem|]` made by unfold
+    /// `unfold`.
+    Seq {
+        buf: usize,
+        size: usize,
+        unfold: usize,
+    },
+    /// A fold's tape (its carriers live on).
+    FoldTape(usize),
+    /// An unfold's tape.
+    UnfoldTape(usize),
+}
+
+/// How one flattened piece of a value is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PartKind {
+    Batched,
+    Uniform,
+    Summed,
+}
+
+/// One tensor of a flattened (tuple) value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Part {
+    pub loc: Loc,
+    pub kind: PartKind,
+    pub size: usize,
+}
+
+/// A matrix dimension: `fixed`, times the row count when `rows` is set.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dim {
+    pub fixed: usize,
+    pub rows: bool,
+}
+
+/// A matrix operand: element `(i, j)` at `loc[i * rs + j * cs]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mat {
+    pub loc: Loc,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// An operand of an elementwise kernel, by how it is indexed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum InKind {
+    /// `n` numbers per row (`batched`) or one row of `n` shared.
+    Full { batched: bool },
+    /// One number per row (`batched`) or one number, repeated.
+    Scalar { batched: bool },
+}
+
+/// One SSA op of an elementwise kernel.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum KOp {
+    Input(usize),
+    Bin(BinOp, usize, usize),
+    Un(UnOp, usize),
+}
+
+/// A fused chain of elementwise ops over `rows x n` numbers.
+#[derive(Clone, Debug)]
+pub(crate) struct KernelSpec {
+    pub n: usize,
+    pub inputs: Vec<InKind>,
+    pub ops: Vec<KOp>,
+    /// The ops whose values are stored, in the order of the output buffers.
+    pub outputs: Vec<usize>,
+}
+
+/// A per-row operation executed in Rust (shapes are per example).
+#[derive(Clone, Debug)]
+pub(crate) enum RowOp {
+    Permute {
+        shape: Shape,
+        perm: Vec<u32>,
+    },
+    Reduce {
+        op: ReduceOp,
+        shape: Shape,
+        axis: Option<u32>,
+    },
+    Expand {
+        shape: Shape,
+        axis: usize,
+        n: usize,
+    },
+    BroadcastTo {
+        out: usize,
+    },
+    SumTo {
+        out: usize,
+    },
+    Softmax,
+    LogSoftmax,
+    Norm {
+        keep_size: usize,
+    },
+    NormGrad,
+    MaxGrad {
+        shape: Shape,
+        axis: Option<u32>,
+    },
+    Concat,
+    Slice {
+        start: usize,
+        len: usize,
+    },
+    BasisExpand {
+        elements: Arc<Vec<Vec<(u32, f64)>>>,
+    },
+    BasisProject {
+        elements: Arc<Vec<Vec<(u32, f64)>>>,
+    },
+}
+
+/// What a loss compares with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TargetLoc {
+    Class(usize),
+    Tensor(Loc, bool),
+}
+
+/// One instruction.
+#[derive(Clone, Debug)]
+pub(crate) enum Instr {
+    /// A fused elementwise kernel; `locs` are its inputs then its outputs.
+    Elementwise {
+        kernel: usize,
+        locs: Vec<Loc>,
+        out_sizes: Vec<usize>,
+        batched: bool,
+    },
+    /// `C = alpha A B + beta C`, once or once per row (`per_row` steps of
+    /// A, B, C in elements).
+    Gemm {
+        m: Dim,
+        k: Dim,
+        n: Dim,
+        a: Mat,
+        b: Mat,
+        c: Mat,
+        c_buf: usize,
+        c_len: Dim,
+        per_row: Option<[usize; 3]>,
+    },
+    /// A Rust row operation: inputs (location, batched, size per row).
+    Row {
+        op: RowOp,
+        ins: Vec<(Loc, bool, usize)>,
+        dst: usize,
+        out_size: usize,
+        batched: bool,
+    },
+    /// `dst = Σ a ± Σ b` over rows, each operand summed by its kind.
+    SumCombine {
+        a: Part,
+        b: Part,
+        sub: bool,
+        dst: usize,
+    },
+    /// Per-row loss of a tensor output.
+    Loss {
+        kind: LossKind,
+        out: Loc,
+        size: usize,
+        target: TargetLoc,
+        dst: usize,
+    },
+    /// Per-row loss gradient of a tensor output, times `seed`.
+    LossGrad {
+        kind: LossKind,
+        out: Loc,
+        size: usize,
+        target: TargetLoc,
+        seed: (Loc, bool),
+        dst: usize,
+    },
+    /// Per-example mean loss over the positions of a sequence output.
+    SeqLoss {
+        kind: LossKind,
+        out: usize,
+        size: usize,
+        unfold: usize,
+        target: usize,
+        dst: usize,
+    },
+    /// The gradient of `SeqLoss`, times `seed`.
+    SeqLossGrad {
+        kind: LossKind,
+        out: usize,
+        size: usize,
+        unfold: usize,
+        target: usize,
+        seed: (Loc, bool),
+        dst: usize,
+    },
+    Fold(Box<FoldCode>),
+    FoldBackward(Box<FoldBackCode>),
+    Unfold(Box<UnfoldCode>),
+    UnfoldBackward(Box<UnfoldBackCode>),
+}
+
+/// A fold's region for one constructor.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CaseCode {
+    pub code: Vec<Instr>,
+    /// Per recursive field, the buffers its gathered carrier goes to (one
+    /// per flattened carrier component).
+    pub rec_args: Vec<Vec<usize>>,
+    /// Per plain field, the view that points at the prepared field rows.
+    pub field_views: Vec<usize>,
+    /// Batched outer values the region reads: (outer location, size, local
+    /// buffer), gathered by example.
+    pub captures: Vec<(Loc, usize, usize)>,
+    /// The cotangent argument's views (backward only).
+    pub ct_views: Vec<usize>,
+    /// The flattened result, per top-level component (one for a forward
+    /// case; children's cotangents then contributions for a backward one).
+    pub result: Vec<Vec<Part>>,
+}
+
+/// A forward fold over the batch.
+#[derive(Clone, Debug)]
+pub(crate) struct FoldCode {
+    pub id: usize,
+    /// The carrier of every node: (buffer, size) per flattened component.
+    pub carrier: Vec<(usize, usize)>,
+    pub cases: Vec<CaseCode>,
+    /// The roots' carriers, batched over examples.
+    pub root: Vec<(usize, usize)>,
+}
+
+/// Where a recursion op's backward sums a capture's contributions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Acc {
+    pub buf: usize,
+    pub size: usize,
+    /// Per example (a batched capture) or over everything (a uniform one).
+    pub per_example: bool,
+}
+
+/// The backward of a recorded fold.
+#[derive(Clone, Debug)]
+pub(crate) struct FoldBackCode {
+    pub id: usize,
+    pub carrier: Vec<(usize, usize)>,
+    /// Every node's cotangent, per flattened component.
+    pub ct: Vec<(usize, usize)>,
+    pub root_ct: Vec<Part>,
+    pub cases: Vec<CaseCode>,
+    pub acc: Vec<Acc>,
+}
+
+/// A forward unfold over the batch (all examples step together; steps past
+/// an example's length compute on zero inputs and are ignored).
+#[derive(Clone, Debug)]
+pub(crate) struct UnfoldCode {
+    pub id: usize,
+    pub init: Vec<Part>,
+    /// Every step's state: `[steps + 1, rows, size]` per component.
+    pub states: Vec<(usize, usize)>,
+    /// Every step's output `[steps, rows, size]`.
+    pub outs: (usize, usize),
+    pub body: Vec<Instr>,
+    pub state_views: Vec<usize>,
+    pub x_view: Option<usize>,
+    pub result_out: Part,
+    pub result_state: Vec<Part>,
+}
+
+/// The backward of a recorded unfold.
+#[derive(Clone, Debug)]
+pub(crate) struct UnfoldBackCode {
+    pub id: usize,
+    pub states: Vec<(usize, usize)>,
+    /// The output cotangent sequence `[steps, rows, size]`.
+    pub dout: (usize, usize),
+    /// The running cotangent of the state, per component.
+    pub dnext: Vec<(usize, usize)>,
+    pub body: Vec<Instr>,
+    pub state_views: Vec<usize>,
+    pub x_view: Option<usize>,
+    pub dout_view: usize,
+    pub dnext_views: Vec<usize>,
+    pub result_dstate: Vec<Part>,
+    pub result_caps: Vec<Vec<Part>>,
+    pub acc: Vec<Acc>,
+}
+
+/// What preparing a batch must gather for a fold.
+#[derive(Clone, Debug)]
+pub(crate) struct FoldInfo {
+    pub decl: Arc<cdlc_runtime::value::DataDecl>,
+    pub halves: bool,
+    pub input: usize,
+    /// Per constructor, the size of each plain field (tensor fields only).
+    pub field_sizes: Vec<Vec<usize>>,
+}
+
+/// What preparing a batch must gather for an unfold.
+#[derive(Clone, Debug)]
+pub(crate) enum UnfoldInfo {
+    /// Over the list in this input, elements of this size.
+    Over { input: usize, size: usize },
+    /// A fixed number of steps.
+    Take(usize),
+}
+
+/// A lowered function.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    pub code: Vec<Instr>,
+    pub kernels: Vec<KernelSpec>,
+    pub num_bufs: usize,
+    pub num_views: usize,
+    /// Uniform buffers filled once: constants and zeros.
+    pub init: Vec<(usize, Vec<f64>)>,
+    pub folds: Vec<FoldInfo>,
+    pub unfolds: Vec<UnfoldInfo>,
+    /// The function's output.
+    pub output: Repr,
+    /// The output's type.
+    pub output_type: cdlc_ir::Type,
+    /// Offsets of the parameter slots in the flat parameter vector.
+    pub param_offsets: Vec<usize>,
+    pub num_params: usize,
+    /// The function's inputs.
+    pub inputs: Vec<cdlc_ir::Type>,
+}

@@ -1,0 +1,244 @@
+//! Per-row operations the executor runs in Rust: the ops that are neither
+//! products nor elementwise (permutations, reductions, softmax, norms,
+//! bases), and the losses. Each works on one row (one example's tensor).
+
+use cdlc_ir::{LossKind, ReduceOp};
+use cdlc_runtime::float::Float;
+
+use crate::plan::RowOp;
+
+fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
+}
+
+/// `logsumexp` of a row.
+pub(crate) fn logsumexp<T: Float>(xs: &[T]) -> T {
+    let m = xs
+        .iter()
+        .copied()
+        .reduce(|m, v| if v > m { v } else { m })
+        .unwrap_or(T::ZERO);
+    let mut s = T::ZERO;
+    for &v in xs {
+        s += (v - m).exp();
+    }
+    m + s.ln()
+}
+
+/// Runs `op` on one row: inputs `ins`, output `out`.
+pub(crate) fn row<T: Float>(op: &RowOp, ins: &[&[T]], out: &mut [T]) {
+    let x = ins[0];
+    match op {
+        RowOp::Permute { shape, perm } => {
+            let is = strides(shape);
+            let oshape: Vec<usize> = perm.iter().map(|&p| shape[p as usize]).collect();
+            let os = strides(&oshape);
+            for (i, o) in out.iter_mut().enumerate() {
+                let src: usize = (0..oshape.len())
+                    .map(|d| (i / os[d]) % oshape[d] * is[perm[d] as usize])
+                    .sum();
+                *o = x[src];
+            }
+        }
+        RowOp::Reduce { op, shape, axis } => {
+            let fold = |it: &mut dyn Iterator<Item = T>, n: usize| -> T {
+                match op {
+                    ReduceOp::Sum => it.fold(T::ZERO, |s, v| s + v),
+                    ReduceOp::Mean => it.fold(T::ZERO, |s, v| s + v) / T::from_f64(n as f64),
+                    ReduceOp::Max => it
+                        .reduce(|m, v| if v > m { v } else { m })
+                        .unwrap_or(T::ZERO),
+                }
+            };
+            match axis {
+                None => out[0] = fold(&mut x.iter().copied(), x.len()),
+                Some(a) => {
+                    let (pre, n, post) = around(shape, *a as usize);
+                    for (o, slot) in out.iter_mut().enumerate().take(pre * post) {
+                        let (p, q) = (o / post, o % post);
+                        *slot = fold(&mut (0..n).map(|j| x[(p * n + j) * post + q]), n);
+                    }
+                }
+            }
+        }
+        RowOp::Expand { shape, axis, n } => {
+            let (pre, _, post) = around(shape, *axis);
+            for p in 0..pre {
+                for j in 0..*n {
+                    out[(p * n + j) * post..(p * n + j + 1) * post]
+                        .copy_from_slice(&x[p * post..(p + 1) * post]);
+                }
+            }
+        }
+        RowOp::BroadcastTo { out: n } => {
+            let r = n / x.len().max(1);
+            for (i, &v) in x.iter().enumerate() {
+                out[i * r..(i + 1) * r].fill(v);
+            }
+        }
+        RowOp::SumTo { out: m } => {
+            let r = x.len() / (*m).max(1);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = x[i * r..(i + 1) * r].iter().fold(T::ZERO, |s, &v| s + v);
+            }
+        }
+        RowOp::Softmax | RowOp::LogSoftmax => {
+            let lse = logsumexp(x);
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = if matches!(op, RowOp::Softmax) {
+                    (v - lse).exp()
+                } else {
+                    v - lse
+                };
+            }
+        }
+        RowOp::Norm { keep_size } => {
+            let r = x.len() / (*keep_size).max(1);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = x[i * r..(i + 1) * r]
+                    .iter()
+                    .fold(T::ZERO, |s, &v| s + v * v)
+                    .sqrt();
+            }
+        }
+        RowOp::NormGrad => {
+            let (y, g) = (ins[1], ins[2]);
+            let r = x.len() / y.len().max(1);
+            for (i, o) in out.iter_mut().enumerate() {
+                let c = i / r;
+                let ratio = if y[c] > T::ZERO { g[c] / y[c] } else { T::ZERO };
+                *o = x[i] * ratio;
+            }
+        }
+        RowOp::MaxGrad { shape, axis } => {
+            let g = ins[1];
+            out.fill(T::ZERO);
+            let first_max = |it: &mut dyn Iterator<Item = usize>| -> usize {
+                it.reduce(|m, i| if x[i] > x[m] { i } else { m })
+                    .unwrap_or(0)
+            };
+            match axis {
+                None => out[first_max(&mut (0..x.len()))] = g[0],
+                Some(a) => {
+                    let (pre, n, post) = around(shape, *a as usize);
+                    for (o, &go) in g.iter().enumerate().take(pre * post) {
+                        let (p, q) = (o / post, o % post);
+                        let i = first_max(&mut (0..n).map(|j| (p * n + j) * post + q));
+                        out[i] = go;
+                    }
+                }
+            }
+        }
+        RowOp::Concat => {
+            let (a, b) = (ins[0], ins[1]);
+            out[..a.len()].copy_from_slice(a);
+            out[a.len()..].copy_from_slice(b);
+        }
+        RowOp::Slice { start, len } => out.copy_from_slice(&x[*start..start + len]),
+        RowOp::BasisExpand { elements, .. } => {
+            out.fill(T::ZERO);
+            for (&c, e) in x.iter().zip(elements.iter()) {
+                for &(i, v) in e {
+                    out[i as usize] += c * T::from_f64(v);
+                }
+            }
+        }
+        RowOp::BasisProject { elements } => {
+            for (o, e) in out.iter_mut().zip(elements.iter()) {
+                *o = e
+                    .iter()
+                    .fold(T::ZERO, |s, &(i, v)| s + x[i as usize] * T::from_f64(v));
+            }
+        }
+    }
+}
+
+fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::ONE + e)
+    }
+}
+
+fn softplus<T: Float>(x: T) -> T {
+    let m = if x > T::ZERO { x } else { T::ZERO };
+    m + (-x.abs()).exp().ln_1p()
+}
+
+/// What one row's loss compares with.
+pub(crate) enum RowTarget<'a, T> {
+    Class(usize),
+    Tensor(&'a [T]),
+}
+
+/// One row's loss; with `grad`, also `scale · ∂loss/∂out` into it.
+pub(crate) fn loss<T: Float>(
+    kind: LossKind,
+    out: &[T],
+    target: RowTarget<'_, T>,
+    grad: Option<(&mut [T], T)>,
+) -> T {
+    let n = T::from_f64(out.len() as f64);
+    match (kind, target) {
+        (LossKind::CrossEntropy, RowTarget::Class(c)) => {
+            let lse = logsumexp(out);
+            if let Some((g, s)) = grad {
+                for (gi, &z) in g.iter_mut().zip(out) {
+                    *gi = (z - lse).exp() * s;
+                }
+                g[c] -= s;
+            }
+            lse - out[c]
+        }
+        (LossKind::BinaryCrossEntropy, RowTarget::Tensor(t)) => {
+            let mut l = T::ZERO;
+            for (&z, &y) in out.iter().zip(t) {
+                l += softplus(z) - y * z;
+            }
+            if let Some((g, s)) = grad {
+                for ((gi, &z), &y) in g.iter_mut().zip(out).zip(t) {
+                    *gi = (sigmoid(z) - y) / n * s;
+                }
+            }
+            l / n
+        }
+        (LossKind::Mse, RowTarget::Tensor(t)) => {
+            let mut l = T::ZERO;
+            for (&o, &y) in out.iter().zip(t) {
+                l += (o - y) * (o - y);
+            }
+            if let Some((g, s)) = grad {
+                for ((gi, &o), &y) in g.iter_mut().zip(out).zip(t) {
+                    *gi = T::from_f64(2.0) * (o - y) / n * s;
+                }
+            }
+            l / n
+        }
+        _ => T::ZERO,
+    }
+}
+
+/// The index of the first largest entry.
+pub(crate) fn argmax<T: Float>(xs: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in xs.iter().enumerate() {
+        if v > xs[best] {
+            best = i;
+        }
+    }
+    best
+}
