@@ -5,10 +5,10 @@
 //! The `cdlc` binary adds the IO (files, progress, checkpoints); tests use
 //! these functions directly.
 
+use crate::Compilation;
 use crate::check::LossKind;
 use crate::instantiate::{Instantiated, Unsupported};
 use crate::resolve::ItemId;
-use crate::Compilation;
 use cdlc_runtime::data::splitmix::mix64;
 use cdlc_runtime::data::{Signature, TargetType};
 use cdlc_runtime::init::{Init, init_tensor};
@@ -67,7 +67,8 @@ pub fn loss_for(c: &Compilation, model: ItemId) -> LossKind {
 
 /// Instantiates `model` and derives its training function under `loss`.
 pub fn prepare(c: &Compilation, model: ItemId, loss: LossKind) -> Result<Prepared, PrepareError> {
-    let mut inst = crate::instantiate::instantiate(&c.program, &c.checked, model).map_err(PrepareError::Unsupported)?;
+    let mut inst = crate::instantiate::instantiate(&c.program, &c.checked, model)
+        .map_err(PrepareError::Unsupported)?;
     let loss = ir_loss(loss);
     let train = cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, loss)
         .map_err(|e| PrepareError::Autodiff(e.to_string()))?;
@@ -81,7 +82,8 @@ pub fn init_params(inst: &Instantiated, seed: u64) -> Vec<Tensor> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let init = Init::from_call(&s.init.name.node, &s.init.args).expect("the checker accepted the initialiser");
+            let init = Init::from_call(&s.init.name.node, &s.init.args)
+                .expect("the checker accepted the initialiser");
             init_tensor(&init, &s.shape, mix64(seed ^ mix64(i as u64 + 1)))
         })
         .collect()

@@ -373,6 +373,9 @@ pub struct Block {
 }
 
 /// A statement of a block.
+// A block holds a handful of statements; boxing `Param` to shrink the enum
+// would cost an allocation per parameter for nothing measurable.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `param name: type = init`

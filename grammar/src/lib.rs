@@ -150,10 +150,10 @@ fn attach_docs(tree: &mut ast::File, docs: &[(Span, String)], src: &str) {
             run_end = Some(span.end);
             next_doc += 1;
         }
-        if let Some(e) = run_end {
-            if src[e as usize..start as usize].trim().is_empty() {
-                item.doc = run;
-            }
+        if let Some(e) = run_end
+            && src[e as usize..start as usize].trim().is_empty()
+        {
+            item.doc = run;
         }
     }
 }

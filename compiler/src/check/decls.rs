@@ -300,10 +300,10 @@ impl Checker<'_, '_> {
     }
 
     pub(super) fn functor_by_name(&mut self, name: &cdlc_grammar::Ident) -> Option<FunctorId> {
-        if let Some(id) = self.program.lookup(&name.node) {
-            if let Some(f) = self.functor_ids.get(&id) {
-                return Some(*f);
-            }
+        if let Some(id) = self.program.lookup(&name.node)
+            && let Some(f) = self.functor_ids.get(&id)
+        {
+            return Some(*f);
         }
         let c = self.globals_where(|k| matches!(k, ItemKind::Functor(_)));
         self.unknown(name, "functor", c);
@@ -361,7 +361,7 @@ impl Checker<'_, '_> {
             }
             let fields: Vec<Ty> = c.fields.iter().map(|t| self.ty(t, &env)).collect();
             for (field, written) in fields.iter().zip(&c.fields) {
-                self.check_positive(field, written, true);
+                self.check_positive(field, written);
             }
             ctors.push(CtorInfo {
                 name: c.name.node.clone(),
@@ -374,7 +374,7 @@ impl Checker<'_, '_> {
 
     /// E0404 when `X` occurs other than strictly positively: in the domain
     /// of a function type.
-    fn check_positive(&mut self, ty: &Ty, written: &ast::Type, positive: bool) {
+    fn check_positive(&mut self, ty: &Ty, written: &ast::Type) {
         match (ty, &written.kind) {
             (Ty::Arrow(a, b), TypeKind::Arrow(wa, wb)) => {
                 if a.mentions_x() {
@@ -389,11 +389,11 @@ impl Checker<'_, '_> {
                         .with_help("`X` may occur only strictly positively: as a field, in a product, under a data type, or on the right of `->`"),
                     );
                 }
-                self.check_positive(b, wb, positive);
+                self.check_positive(b, wb);
             }
             (Ty::Tuple(ts), TypeKind::Product(ws)) => {
                 for (t, w) in ts.iter().zip(ws) {
-                    self.check_positive(t, w, positive);
+                    self.check_positive(t, w);
                 }
             }
             _ => {}

@@ -506,10 +506,11 @@ impl Checker<'_, '_> {
 
     /// `f(args)`.
     fn apply(&mut self, f: &ast::Expr, args: &[ast::CallArg], span: Span, cx: &mut Cx) -> Ty {
-        if let ExprKind::Name(n) = &f.kind {
-            if cx.lookup(&n.node).is_none() && BUILTINS.contains(&n.node.as_str()) {
-                return self.builtin(n, args, span, cx);
-            }
+        if let ExprKind::Name(n) = &f.kind
+            && cx.lookup(&n.node).is_none()
+            && BUILTINS.contains(&n.node.as_str())
+        {
+            return self.builtin(n, args, span, cx);
         }
         let mut tys = Vec::new();
         for a in args {
@@ -809,24 +810,23 @@ impl Checker<'_, '_> {
                         ExprKind::Number(x) if x.fract() == 0.0 && *x >= 0.0 => {
                             axis = Some((*x as i64, a.value.span))
                         }
-                        ExprKind::Name(c) => match self.size(
-                            &ast::Size {
+                        ExprKind::Name(c) => {
+                            let size = ast::Size {
                                 kind: ast::SizeKind::Name(c.node.clone()),
                                 span: c.span,
-                            },
-                            &cx.env,
-                        ) {
-                            Some(p) => match p.as_constant() {
-                                Some(v) => axis = Some((v, a.value.span)),
-                                None => self.error(Diagnostic::error(
-                                    "E0304",
-                                    "the axis must be a known number",
-                                    a.value.span,
-                                    "not a constant",
-                                )),
-                            },
-                            None => {}
-                        },
+                            };
+                            if let Some(p) = self.size(&size, &cx.env) {
+                                match p.as_constant() {
+                                    Some(v) => axis = Some((v, a.value.span)),
+                                    None => self.error(Diagnostic::error(
+                                        "E0304",
+                                        "the axis must be a known number",
+                                        a.value.span,
+                                        "not a constant",
+                                    )),
+                                }
+                            }
+                        }
                         _ => self.error(Diagnostic::error(
                             "E0304",
                             "the axis must be a natural number",

@@ -474,8 +474,10 @@ impl Checker<'_, '_> {
             functor: fid,
             args: fargs,
         };
-        if let Some(t @ Ty::Data { functor, .. }) = input {
-            if *functor != fid {
+        if let Some(t @ Ty::Data { functor, .. }) = input
+            && *functor != fid
+        {
+            {
                 let (found, fname) = (self.show(t), self.out.functors[fid.0 as usize].name.clone());
                 let decl = self.def_name_span(info.item);
                 self.error(

@@ -50,7 +50,6 @@ pub fn data_type(checked: &Checked, t: &Ty) -> Option<DataType> {
 
 /// The target a loss needs for a model output of type `out`.
 pub fn target_type(
-    checked: &Checked,
     loss: super::LossKind,
     out: &Ty,
     list: Option<super::types::FunctorId>,
@@ -61,7 +60,7 @@ pub fn target_type(
             functor,
             args,
         } if Some(*functor) == list && args.len() == 1 => Some(TargetType::Seq(Box::new(
-            target_type(checked, loss, &args[0], list)?,
+            target_type(loss, &args[0], list)?,
         ))),
         Ty::Tensor(s, _) => {
             let s = concrete(s)?;

@@ -104,8 +104,11 @@ pub const SYNTHETIC: &[(&str, &[&str])] = &[
     ("vector_pairs", &["samples"]),
 ];
 
-/// Optimizers with their hyper-parameters and defaults (`None`: required).
-pub const OPTIMIZERS: &[(&str, &[(&str, Option<f64>)])] = &[
+/// A hyper-parameter and its default (`None`: required).
+type HyperParam = (&'static str, Option<f64>);
+
+/// Optimizers with their hyper-parameters and defaults.
+pub const OPTIMIZERS: &[(&str, &[HyperParam])] = &[
     ("sgd", &[("lr", None)]),
     ("momentum", &[("lr", None), ("beta", Some(0.9))]),
     ("nesterov", &[("lr", None), ("beta", Some(0.9))]),
@@ -241,10 +244,10 @@ impl Checker<'_, '_> {
         let (Some(model), Some(data), Some((loss, loss_span))) = (model, data, loss) else {
             return;
         };
-        if let Some(info) = self.out.defs.get(&model).cloned() {
-            if self.check_loss_fits(loss, loss_span, &info.cod, model) {
-                self.check_synthetic_fits(&data, data_span, &info, loss);
-            }
+        if let Some(info) = self.out.defs.get(&model).cloned()
+            && self.check_loss_fits(loss, loss_span, &info.cod, model)
+        {
+            self.check_synthetic_fits(&data, data_span, &info, loss);
         }
         self.out.trains.push(TrainSetup {
             model_name: t.model.node.clone(),
@@ -287,7 +290,7 @@ impl Checker<'_, '_> {
         };
         let list = self.prelude_functor("ListF");
         let x = super::runtime_types::data_type(&self.out, &info.dom);
-        let y = super::runtime_types::target_type(&self.out, loss, &info.cod, list);
+        let y = super::runtime_types::target_type(loss, &info.cod, list);
         let (Some(x), Some(y)) = (x, y) else {
             return;
         };

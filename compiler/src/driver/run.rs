@@ -20,8 +20,10 @@ pub fn load_weights(
         .map(|s| (s.name.as_str(), s.shape.as_slice()))
         .collect();
     let ck = checkpoint::load(path, &expected).map_err(|e| format!("{e}"))?;
-    if let Some(h) = ck.metadata.get("source_sha256") {
-        if h != source_hash {
+    if let Some(h) = ck.metadata.get("source_sha256")
+        && h != source_hash
+    {
+        {
             return Err(format!(
                 "{} was trained from a different version of this program (source hash {}…, this file {}…); retrain, or run it with the program it was trained from",
                 path.display(),

@@ -102,7 +102,7 @@ pub fn run(
     let mut params = init_params(inst, setup.seed);
     let mut optimizers: Vec<Optimizer<f64>> = params
         .iter()
-        .map(|p| Optimizer::new(optim.clone(), p.data.len()))
+        .map(|p| Optimizer::new(optim, p.data.len()))
         .collect();
     let out_dir = overrides
         .out
