@@ -86,6 +86,8 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         samples: usize,
     },
+    /// Time full training steps (forward, backward, update) on one fixed batch.
+    Bench(driver::bench::BenchArgs),
     /// Run a trained model on inputs and print one JSON output per line.
     Run {
         /// The program.
@@ -164,6 +166,7 @@ fn main() -> ExitCode {
             backend: GradBackend::Interp,
             samples,
         }) => gradcheck(&file, entry.as_deref(), samples),
+        Some(Command::Bench(args)) => driver::bench::main(&args),
         Some(Command::Run {
             file,
             weights,

@@ -2,6 +2,7 @@
 //! the runtime: training, running and gradient checking.
 
 pub mod backend;
+pub mod bench;
 pub mod data;
 pub mod gradcheck;
 pub mod run;

@@ -1,0 +1,468 @@
+//! `cdlc bench FILE`: times full training steps of a train block's model on
+//! one fixed batch.
+//!
+//! One step is what training does per batch: the forward pass, the reverse
+//! pass and the optimizer's update of every parameter. The batch is the
+//! whole `--data` file, or else the first `batch` examples of the train
+//! block's data in file (generation) order, and the same batch is used for
+//! every step, so no data loading is timed. The parameters start from
+//! `--init` (a safetensors file holding exactly the model's parameters) or
+//! from the train block's initialisers and seed.
+//!
+//! The measurement follows the peers' protocol: the first step is timed
+//! alone and its loss (before any update) is reported, then `--warmup`
+//! untimed steps, then at least `--steps` individually timed steps, and
+//! more until `--min-time` seconds have passed. The report is one
+//! `key: value` line each:
+//!
+//! - `compile_ms`: reading, checking, instantiating and differentiating the
+//!   program, and building the backend;
+//! - `schedule_us`: building the level schedules of the batch's folds (0
+//!   for a model without a fold over its input);
+//! - `step_us`: the median step; `steps_per_s` its inverse;
+//! - `first_loss`: the mean loss of the first step.
+
+use super::backend::{Backend, Interp};
+use super::data::{self, LoadError};
+use cdlc::check::{DataSpec, TrainSetup};
+use cdlc::instantiate::Instantiated;
+use cdlc::training::init_params;
+use cdlc_runtime::checkpoint;
+use cdlc_runtime::optim::{OptimConfig, Optimizer};
+use cdlc_runtime::value::{DataType, Example, Tensor, Value};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// The arguments of `cdlc bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The program.
+    file: PathBuf,
+    /// The train block to time (by its model's name; default: the first).
+    #[arg(long)]
+    train: Option<String>,
+    /// Time at least this many steps (after the first step and the warm-up).
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Untimed steps after the first one.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Keep timing steps until this many seconds have passed (0: exactly `--steps`).
+    #[arg(long, default_value_t = 2.0)]
+    min_time: f64,
+    /// Initial parameters: a safetensors file with exactly the model's parameters.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// A `.jsonl` file whose examples form the batch (default: the train block's first batch).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where the steps run.
+    #[arg(long, value_enum, default_value_t = BenchBackend::Interp)]
+    backend: BenchBackend,
+    /// The floating-point type of the steps.
+    #[arg(long, value_enum, default_value_t = crate::Dtype::F32)]
+    dtype: crate::Dtype,
+    /// Worker threads for matrix products.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// The backends `cdlc bench` can time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchBackend {
+    /// The reference interpreter, one example at a time.
+    Interp,
+}
+
+/// What a benchmark measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Compile time in milliseconds.
+    pub compile_ms: f64,
+    /// Level-schedule time in microseconds.
+    pub schedule_us: f64,
+    /// The first step's time in milliseconds.
+    pub first_step_ms: f64,
+    /// The individually timed steps, in microseconds, sorted.
+    pub steps_us: Vec<f64>,
+    /// The loss of the first step, before any update.
+    pub first_loss: f64,
+    /// The loss of the last step.
+    pub last_loss: f64,
+    /// Examples in the batch.
+    pub batch: usize,
+}
+
+impl Report {
+    /// The median step time in microseconds.
+    pub fn median_us(&self) -> f64 {
+        let s = &self.steps_us;
+        let n = s.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            0.5 * (s[n / 2 - 1] + s[n / 2])
+        }
+    }
+
+    /// The report as `key: value` lines.
+    pub fn render(&self, backend: BenchBackend, dtype: crate::Dtype) -> String {
+        let median = self.median_us();
+        let (fastest, slowest) = (
+            self.steps_us.first().copied().unwrap_or(f64::NAN),
+            self.steps_us.last().copied().unwrap_or(f64::NAN),
+        );
+        let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+        format!(
+            "backend: {}\n\
+             dtype: {}\n\
+             batch: {}\n\
+             compile_ms: {:.3}\n\
+             schedule_us: {:.1}\n\
+             first_step_ms: {:.3}\n\
+             timed_steps: {}\n\
+             step_us: {:.1}\n\
+             step_us_min: {:.1}\n\
+             step_us_max: {:.1}\n\
+             steps_per_s: {:.4}\n\
+             first_loss: {:.6}\n\
+             last_loss: {:.6}\n",
+            name(&backend),
+            name(&dtype),
+            self.batch,
+            self.compile_ms,
+            self.schedule_us,
+            self.first_step_ms,
+            self.steps_us.len(),
+            median,
+            fastest,
+            slowest,
+            1e6 / median,
+            self.first_loss,
+            self.last_loss,
+        )
+    }
+}
+
+/// Runs `cdlc bench` and prints its report.
+pub fn main(args: &BenchArgs) -> ExitCode {
+    if let Some(t) = args.threads {
+        // matrixmultiply reads its thread count from the environment.
+        // SAFETY: set before this process starts any thread.
+        unsafe { std::env::set_var("MATMUL_NUM_THREADS", t.to_string()) };
+    }
+    if args.steps == 0 {
+        eprintln!("error: `--steps` must be at least 1");
+        return ExitCode::from(2);
+    }
+    if !(args.min_time >= 0.0 && args.min_time.is_finite()) {
+        eprintln!("error: `--min-time` must be a non-negative number of seconds");
+        return ExitCode::from(2);
+    }
+    let started = Instant::now();
+    let c = match crate::load_clean(&args.file, crate::MessageFormat::Human) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let setup = match &args.train {
+        Some(name) => c.checked.trains.iter().find(|t| &t.model_name == name),
+        None => c.checked.trains.first(),
+    };
+    let Some(setup) = setup else {
+        match &args.train {
+            Some(name) => eprintln!("error: this program has no train block for `{name}`"),
+            None => eprintln!(
+                "error: `cdlc bench` times a train block's steps, and this program has none; add `train MODEL {{ data = ..., loss = ..., batch = ... }}`"
+            ),
+        }
+        return ExitCode::from(2);
+    };
+    let prepared = match crate::prepare(&c, setup.model, setup.loss) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut backend = match args.backend {
+        BenchBackend::Interp => Interp {
+            module: &prepared.inst.module,
+            forward: prepared.inst.func,
+            train: prepared.train,
+            f32: args.dtype == crate::Dtype::F32,
+        },
+    };
+    let compile = started.elapsed();
+    let want = match cdlc::training::expected_signature(&prepared) {
+        Some(w) => w,
+        None => {
+            eprintln!("error: the loss does not fit the model's output");
+            return ExitCode::from(1);
+        }
+    };
+    let batch = match load_batch(args, setup, &args.file, &want) {
+        Ok(b) => b,
+        Err(Failure::Diagnostic(d)) => {
+            crate::report(&c, &[d], crate::MessageFormat::Human);
+            return ExitCode::from(1);
+        }
+        Err(Failure::Message(m)) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
+    let params = match &args.init {
+        Some(path) => match load_init(path, &prepared.inst) {
+            Ok(p) => p,
+            Err(m) => {
+                eprintln!("error: {m}");
+                return ExitCode::from(1);
+            }
+        },
+        None => init_params(&prepared.inst, setup.seed),
+    };
+    let optim = match OptimConfig::from_call(&setup.optim.name, &setup.optim.args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let schedule = match schedule_time(&prepared.inst.inputs, &batch) {
+        Ok(d) => d,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!(
+        "bench `{}`: {} examples per step, {} parameters in {} slots, {} on the {} backend",
+        setup.model_name,
+        batch.len(),
+        prepared
+            .inst
+            .slots
+            .iter()
+            .map(|s| s.shape.iter().product::<usize>())
+            .sum::<usize>(),
+        prepared.inst.slots.len(),
+        optim,
+        format!("{:?}", args.backend).to_lowercase()
+    );
+    let timing = Timing {
+        steps: args.steps,
+        warmup: args.warmup,
+        min_time: Duration::from_secs_f64(args.min_time),
+    };
+    match measure(&mut backend, params, &batch, &optim, &timing) {
+        Ok(m) => {
+            let report = Report {
+                compile_ms: compile.as_secs_f64() * 1e3,
+                schedule_us: schedule.as_secs_f64() * 1e6,
+                first_step_ms: m.first.as_secs_f64() * 1e3,
+                steps_us: m.steps.iter().map(|d| d.as_secs_f64() * 1e6).collect(),
+                first_loss: m.first_loss,
+                last_loss: m.last_loss,
+                batch: batch.len(),
+            };
+            print!("{}", report.render(args.backend, args.dtype));
+            ExitCode::SUCCESS
+        }
+        Err(m) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Why the batch could not be loaded.
+enum Failure {
+    Diagnostic(cdlc::diagnostics::Diagnostic),
+    Message(String),
+}
+
+/// The batch: the whole `--data` file, or the train block's first batch.
+fn load_batch(
+    args: &BenchArgs,
+    setup: &TrainSetup,
+    file: &Path,
+    want: &cdlc_runtime::data::Signature,
+) -> Result<Vec<Example>, Failure> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let (spec, whole) = match &args.data {
+        Some(p) => (
+            DataSpec::Jsonl(
+                std::env::current_dir()
+                    .map(|d| d.join(p))
+                    .unwrap_or(p.clone())
+                    .display()
+                    .to_string(),
+            ),
+            true,
+        ),
+        None => (setup.data.clone(), false),
+    };
+    let mut examples = match data::load(&spec, base, want, setup.seed, setup.data_span) {
+        Ok(d) => d.examples,
+        Err(LoadError::Mismatch(d)) => return Err(Failure::Diagnostic(d)),
+        Err(LoadError::Data(m)) => return Err(Failure::Message(m)),
+    };
+    if !whole {
+        examples.truncate(setup.batch as usize);
+    }
+    if examples.is_empty() {
+        return Err(Failure::Message("the data set has no examples".to_string()));
+    }
+    Ok(examples)
+}
+
+/// Reads initial parameters that must be exactly the model's (names and
+/// shapes).
+fn load_init(path: &Path, inst: &Instantiated) -> Result<Vec<Tensor>, String> {
+    let expected: Vec<(&str, &[usize])> = inst
+        .slots
+        .iter()
+        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .collect();
+    let ck = checkpoint::load(path, &expected).map_err(|e| e.to_string())?;
+    Ok(ck
+        .params
+        .iter()
+        .zip(&inst.slots)
+        .map(|(p, s)| Tensor::new(s.shape.clone(), p.data.to_f64()))
+        .collect())
+}
+
+/// How long building the level schedule of every data-type input of the
+/// batch takes (the batch's lists and trees, all examples at once).
+fn schedule_time(inputs: &[DataType], batch: &[Example]) -> Result<Duration, String> {
+    let started = Instant::now();
+    for (i, ty) in inputs.iter().enumerate() {
+        if !matches!(ty, DataType::Data(_)) {
+            continue;
+        }
+        let values: Vec<&Value> = batch
+            .iter()
+            .map(|e| match (&e.x, inputs.len()) {
+                (x, 1) => Ok(x),
+                (Value::Tuple(xs), _) => Ok(&xs[i]),
+                _ => Err("an example does not have one value per input".to_string()),
+            })
+            .collect::<Result<_, _>>()?;
+        let s = cdlc_runtime::schedule::schedule(values, ty).map_err(|e| e.to_string())?;
+        std::hint::black_box(&s);
+    }
+    Ok(started.elapsed())
+}
+
+/// How many steps to run and time.
+struct Timing {
+    steps: usize,
+    warmup: usize,
+    min_time: Duration,
+}
+
+/// The raw measurement.
+struct Measured {
+    first: Duration,
+    first_loss: f64,
+    last_loss: f64,
+    /// Sorted.
+    steps: Vec<Duration>,
+}
+
+/// One training step: loss and gradients, then the optimizer's update.
+fn step(
+    backend: &mut dyn Backend,
+    params: &mut [Tensor],
+    batch: &[&Example],
+    optimizers: &mut [Optimizer<f64>],
+) -> Result<f64, String> {
+    let (loss, grads) = backend.loss_and_grad(params, batch)?;
+    for ((p, g), o) in params.iter_mut().zip(&grads).zip(optimizers.iter_mut()) {
+        o.step(&mut p.data, &g.data);
+    }
+    Ok(loss)
+}
+
+/// Runs the first step, the warm-up and the timed steps.
+fn measure(
+    backend: &mut dyn Backend,
+    mut params: Vec<Tensor>,
+    batch: &[Example],
+    optim: &OptimConfig,
+    timing: &Timing,
+) -> Result<Measured, String> {
+    let refs: Vec<&Example> = batch.iter().collect();
+    let mut optimizers: Vec<Optimizer<f64>> = params
+        .iter()
+        .map(|p| Optimizer::new(*optim, p.data.len()))
+        .collect();
+    let t = Instant::now();
+    let first_loss = step(backend, &mut params, &refs, &mut optimizers)?;
+    let first = t.elapsed();
+    if !first_loss.is_finite() {
+        return Err(format!("the first step's loss is {first_loss}"));
+    }
+    let mut last_loss = first_loss;
+    for _ in 0..timing.warmup {
+        last_loss = step(backend, &mut params, &refs, &mut optimizers)?;
+    }
+    let mut steps = Vec::with_capacity(timing.steps);
+    let started = Instant::now();
+    while steps.len() < timing.steps || started.elapsed() < timing.min_time {
+        let t = Instant::now();
+        last_loss = step(backend, &mut params, &refs, &mut optimizers)?;
+        steps.push(t.elapsed());
+    }
+    steps.sort();
+    Ok(Measured {
+        first,
+        first_loss,
+        last_loss,
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(steps_us: Vec<f64>) -> Report {
+        Report {
+            compile_ms: 1.0,
+            schedule_us: 0.0,
+            first_step_ms: 2.0,
+            steps_us,
+            first_loss: 2.5,
+            last_loss: 2.25,
+            batch: 4,
+        }
+    }
+
+    #[test]
+    fn the_median_of_an_odd_and_an_even_count() {
+        assert_eq!(report(vec![1.0, 2.0, 10.0]).median_us(), 2.0);
+        assert_eq!(report(vec![1.0, 2.0, 4.0, 10.0]).median_us(), 3.0);
+    }
+
+    #[test]
+    fn the_report_has_every_key_the_harness_reads() {
+        let text =
+            report(vec![100.0, 200.0, 400.0]).render(BenchBackend::Interp, crate::Dtype::F32);
+        let get = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+                .unwrap_or_else(|| panic!("no `{key}` in\n{text}"))
+                .to_string()
+        };
+        assert_eq!(get("compile_ms"), "1.000");
+        assert_eq!(get("schedule_us"), "0.0");
+        assert_eq!(get("step_us"), "200.0");
+        assert_eq!(get("steps_per_s"), "5000.0000");
+        assert_eq!(get("first_loss"), "2.500000");
+        assert_eq!(get("backend"), "interp");
+        assert_eq!(get("dtype"), "f32");
+    }
+}
