@@ -260,22 +260,27 @@ fn run(name: &str, w: Workload, steps: usize) {
     let mut grads = vec![0.0f32; params.len()];
     let mut first = None;
     let mut times = Vec::with_capacity(steps);
+    let mut update = Vec::with_capacity(steps);
     for i in 0..steps + 5 {
         let t = Instant::now();
         let s = k.step(&params, &prepared, &mut grads).expect("a step");
+        let tu = Instant::now();
         for (p, g) in params.iter_mut().zip(&grads) {
             *p -= 0.01 * g;
         }
         if i >= 5 {
             times.push(t.elapsed().as_secs_f64());
+            update.push(tu.elapsed().as_secs_f64());
         }
         first.get_or_insert(s.loss);
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
+    update.sort_by(f64::total_cmp);
     println!(
-        "{name}: compile_ms: {compile_ms:.1} schedule_us: {schedule_us:.0} step_us: {:.1} steps_per_s: {:.1} first_loss: {:.5}",
+        "{name}: compile_ms: {compile_ms:.1} schedule_us: {schedule_us:.0} step_us: {:.1} update_us: {:.1} steps_per_s: {:.1} first_loss: {:.5}",
         median * 1e6,
+        update[update.len() / 2] * 1e6,
         1.0 / median,
         first.expect("at least one step")
     );
