@@ -148,7 +148,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check {
             files,
-            numeric: _,
+            numeric,
             message_format,
         }) => {
             let mut failed = false;
@@ -164,6 +164,9 @@ fn main() -> ExitCode {
             file,
             entry,
             backend: GradBackend::Interp,
+                    Ok(c) if numeric && !c.has_errors() => {
+                        failed |= !check_numeric(&c, f, cli.exec.dtype == Dtype::F32);
+                    }
             samples,
         }) => gradcheck(&file, entry.as_deref(), samples),
         Some(Command::Bench(args)) => driver::bench::main(&args),
@@ -214,6 +217,34 @@ fn report(c: &cdlc::Compilation, diags: &[Diagnostic], format: MessageFormat) {
         MessageFormat::Json => print!("{}", diagnostics::render_json(diags, &c.sources)),
     }
 }
+/// Tests every equivariance claim of a program numerically and prints the
+/// largest relative error of each; false when one exceeds its tolerance.
+fn check_numeric(c: &cdlc::Compilation, path: &Path, f32: bool) -> bool {
+    let mut ok = true;
+    for r in cdlc::equivariance::numeric::check_claims(c, f32, 0) {
+        match &r.outcome {
+            Ok(e) => {
+                let verdict = if r.passed() { "ok" } else { "FAILED" };
+                println!(
+                    "{}: {} {}: largest relative error {e:.2e} (tolerance {:.0e}) {verdict}",
+                    path.display(),
+                    r.name,
+                    r.claim,
+                    r.tolerance
+                );
+            }
+            Err(why) => println!(
+                "{}: {} {}: not tested: {why}",
+                path.display(),
+                r.name,
+                r.claim
+            ),
+        }
+        ok &= r.passed();
+    }
+    ok
+}
+
 
 /// Compiles a program that must have no errors.
 fn load_clean(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, ExitCode> {

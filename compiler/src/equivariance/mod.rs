@@ -17,6 +17,7 @@
 //! sizes and words the solver's errors as diagnostics.
 
 mod build;
+pub mod numeric;
 mod proof;
 
 use crate::check::Checked;
@@ -107,6 +108,36 @@ pub fn tyings(program: &Program, checked: &Checked) -> Tyings {
     env.build_declarations();
     env.solve_params();
     env.tyings
+}
+
+/// How many leading axes of a space are channels: those of the leading
+/// bare (or trivially acted) factors, `R[c]` in `R[c] * S` (for `norm` and
+/// `gate`).
+pub fn channel_axes(sv: &crate::check::SpaceVal) -> usize {
+    use crate::check::SpaceVal;
+    fn factors<'v>(sv: &'v SpaceVal, out: &mut Vec<&'v SpaceVal>) {
+        match sv {
+            SpaceVal::Tensor(a, b) => {
+                factors(a, out);
+                factors(b, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut fs = Vec::new();
+    factors(sv, &mut fs);
+    if fs.len() < 2 {
+        return 0;
+    }
+    let mut axes = 0;
+    for f in &fs[..fs.len() - 1] {
+        match f {
+            SpaceVal::Channels(s) => axes += s.len(),
+            SpaceVal::Under { dims, action, .. } if action == "trivial" => axes += dims.len(),
+            _ => break,
+        }
+    }
+    axes
 }
 
 /// The spaces of a parameter, as the proofs see it.

@@ -13,11 +13,21 @@
 //!
 //! The IR builder borrows the module, so data types and bases must be in
 //! the module before the function is built. Lowering therefore runs again
-//! from scratch whenever it meets a data type the module lacks (a handful of
-//! times at most, one per distinct data type).
+//! from scratch whenever it meets a data type or a basis the module lacks (a
+//! handful of times at most, one per distinct data type or equivariant
+//! parameter declaration).
+//!
+//! An equivariant or invariant parameter is a slot of its coefficients in
+//! the derived basis (shape `[free]`), expanded by `basis_expand` into the
+//! dense map (shape `B ++ A`) or vector (shape `B`); `W @ x` with an
+//! equivariant `W` contracts all of `x`'s axes (`apply`). `norm` and `gate`
+//! take the channel axes of their argument from its space (`R[c] * S` has
+//! the axes of `R[c]`), and fall back to "the first axis of a tensor of
+//! rank ≥ 2" for values with no space, as the checker does.
 
 use crate::check::types::{Ty, TyDisplay};
 use crate::check::{AlgebraInfo, Checked, ParamKind};
+use crate::equivariance::{Tyings, channel_axes};
 use crate::resolve::{ItemId, Program};
 use cdlc_grammar::Span;
 use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, SizeKind, Stmt};
@@ -38,6 +48,39 @@ pub struct SlotInfo {
     pub shape: Vec<usize>,
     /// The initialiser as written.
     pub init: ast::Init,
+    /// For the coefficients of an equivariant or invariant parameter with a
+    /// random initialiser: the standard deviation of each coefficient, so
+    /// that the expanded map's entries have the variance the initialiser
+    /// gives a dense map (`Basis::init_std`). Draw coefficient `k` with
+    /// mean 0 and this deviation: uniformly on `±√3·σ_k` for `glorot` and
+    /// `uniform`, normally otherwise (see [`SlotInfo::initial_values`]).
+    /// `None` for plain parameters and for `zeros`/`ones`, which use the
+    /// initialiser on the slot's shape as it is.
+    pub coefficient_std: Option<Vec<f64>>,
+}
+
+impl SlotInfo {
+    /// The slot's initial values, drawn from `seed`.
+    pub fn initial_values(&self, seed: u64) -> cdlc_runtime::value::Tensor {
+        let Some(std) = &self.coefficient_std else {
+            let init = cdlc_runtime::init::Init::from_call(&self.init.name.node, &self.init.args)
+                .expect("the checker accepted the initialiser");
+            return cdlc_runtime::init::init_tensor(&init, &self.shape, seed);
+        };
+        let uniform = matches!(self.init.name.node.as_str(), "glorot" | "uniform");
+        let mut rng = cdlc_equivariance::Rng::new(seed);
+        let data = std
+            .iter()
+            .map(|s| {
+                if uniform {
+                    (2.0 * rng.uniform() - 1.0) * 3f64.sqrt() * s
+                } else {
+                    rng.normal() * s
+                }
+            })
+            .collect();
+        cdlc_runtime::value::Tensor::new(self.shape.clone(), data)
+    }
 }
 
 /// A model as one IR function.
@@ -66,19 +109,34 @@ pub struct Unsupported {
 enum Restart {
     /// The module needs this data type first.
     Data(Arc<DataDecl>),
+    /// The module needs this basis first.
+    Basis(ir::Basis),
     /// A construct this compiler does not lower yet.
     Unsupported(Unsupported),
 }
 
-/// Instantiates model `model` (which must have checked without errors).
+/// Instantiates model `model` (which must have checked without errors),
+/// solving the tying of its equivariant parameters.
 pub fn instantiate(
     program: &Program,
     checked: &Checked,
     model: ItemId,
 ) -> Result<Instantiated, Unsupported> {
+    let tyings = crate::equivariance::tyings(program, checked);
+    instantiate_with(program, checked, &tyings, model)
+}
+
+/// Instantiates model `model` (or a layer without size parameters) with
+/// the tyings already derived (`Compilation::tyings`).
+pub fn instantiate_with(
+    program: &Program,
+    checked: &Checked,
+    tyings: &Tyings,
+    model: ItemId,
+) -> Result<Instantiated, Unsupported> {
     let mut module = ir::Module::new();
     loop {
-        match Lowerer::run(program, checked, &module, model) {
+        match Lowerer::run(program, checked, tyings, &module, model) {
             Ok((func, slots, inputs)) => {
                 let func = module.add_function(func);
                 return Ok(Instantiated {
@@ -90,6 +148,9 @@ pub fn instantiate(
             }
             Err(Restart::Data(decl)) => {
                 module.add_data(decl);
+            }
+            Err(Restart::Basis(basis)) => {
+                module.add_basis(basis);
             }
             Err(Restart::Unsupported(u)) => return Err(u),
         }
@@ -136,8 +197,13 @@ struct Frame {
 struct Lowerer<'a> {
     program: &'a Program,
     checked: &'a Checked,
+    tyings: &'a Tyings,
     b: FunctionBuilder<'a>,
     slots: Vec<SlotInfo>,
+    /// Expanded equivariant maps, with the channel axes of their codomain.
+    maps: HashMap<ir::Value, usize>,
+    /// The channel axes of values whose space is known.
+    channels: HashMap<ir::Value, usize>,
 }
 
 type R<T> = Result<T, Restart>;
@@ -150,6 +216,7 @@ impl<'a> Lowerer<'a> {
     fn run(
         program: &'a Program,
         checked: &'a Checked,
+        tyings: &'a Tyings,
         module: &'a ir::Module,
         model: ItemId,
     ) -> R<(ir::Function, Vec<SlotInfo>, Vec<DataType>)> {
@@ -160,8 +227,11 @@ impl<'a> Lowerer<'a> {
         let mut l = Lowerer {
             program,
             checked,
+            tyings,
             b: FunctionBuilder::new(module, info.name.clone()),
             slots: Vec::new(),
+            maps: HashMap::new(),
+            channels: HashMap::new(),
         };
         let root = Rc::new(Inst {
             item: model,
@@ -183,7 +253,9 @@ impl<'a> Lowerer<'a> {
         for t in &arg_tys {
             inputs.push(l.data_type(t, 0)?);
             let ty = l.ir_type(t)?;
-            values.push(l.b.input(ty));
+            let v = l.b.input(ty);
+            l.tag(v, t);
+            values.push(v);
         }
         let arg = if values.len() == 1 {
             values[0]
@@ -323,26 +395,109 @@ impl<'a> Lowerer<'a> {
         if let Some(v) = inst.params.borrow().get(&p.name.node) {
             return Ok(*v);
         }
-        if !matches!(kind, ParamKind::Plain) {
-            return self.unsupported(
-                "equivariant and invariant parameters (their weight tying is derived by the equivariance solver, which the instantiation does not use yet)",
-                p.span,
-            );
-        }
-        let shape = concrete(ty.shape().expect("a plain parameter is a tensor"));
         let name = if inst.prefix.is_empty() {
             p.name.node.clone()
         } else {
             format!("{}.{}", inst.prefix, p.name.node)
         };
-        let v = self.b.param(name.clone(), &shape);
-        self.slots.push(SlotInfo {
-            name,
-            shape,
-            init: p.init.clone(),
-        });
+        let v = match kind {
+            ParamKind::Plain => {
+                let shape = concrete(ty.shape().expect("a plain parameter is a tensor"));
+                let v = self.b.param(name.clone(), &shape);
+                self.slots.push(SlotInfo {
+                    name,
+                    shape,
+                    init: p.init.clone(),
+                    coefficient_std: None,
+                });
+                v
+            }
+            ParamKind::Equivariant { to, .. } | ParamKind::Invariant(to) => {
+                let v = self.tied_param(inst, p, name)?;
+                let channels = channel_axes(to);
+                if matches!(kind, ParamKind::Equivariant { .. }) {
+                    self.maps.insert(v, channels);
+                } else {
+                    self.channels.insert(v, channels);
+                }
+                v
+            }
+        };
         inst.params.borrow_mut().insert(p.name.node.clone(), v);
         Ok(v)
+    }
+
+    /// An equivariant or invariant parameter: a slot of coefficients in its
+    /// derived basis, expanded to the dense map.
+    fn tied_param(&mut self, inst: &Inst, p: &ast::Param, name: String) -> R<ir::Value> {
+        let Some(tying) = self.tyings.get(inst.item, &p.name.node) else {
+            return self.unsupported(
+                "an equivariant parameter whose tying could not be derived",
+                p.span,
+            );
+        };
+        let basis_name = format!("{}.{}", tying.owner, tying.param);
+        let found = self
+            .b
+            .module()
+            .bases
+            .iter()
+            .find(|(_, b)| b.name == basis_name)
+            .map(|(id, _)| id);
+        let Some(basis) = found else {
+            let b = &tying.basis;
+            return Err(Restart::Basis(ir::Basis {
+                name: basis_name,
+                shape: b.dense_shape(),
+                elements: (0..b.free())
+                    .map(|k| {
+                        b.element(k)
+                            .into_iter()
+                            .map(|(i, v)| (u32::try_from(i).expect("a small tensor"), v))
+                            .collect()
+                    })
+                    .collect(),
+            }));
+        };
+        let free = tying.basis.free();
+        let coefficient_std = dense_init(&p.init).map(|init| tying.basis.init_std(init));
+        let c = self.b.param(name.clone(), &[free]);
+        self.slots.push(SlotInfo {
+            name,
+            shape: vec![free],
+            init: p.init.clone(),
+            coefficient_std,
+        });
+        Ok(self.b.basis_expand(c, basis))
+    }
+
+    /// Records the channel axes of a value of type `t`, when `t` is a space.
+    fn tag(&mut self, v: ir::Value, t: &Ty) {
+        if let Ty::Tensor(_, Some(sid)) = t
+            && let Some(sv) = self.checked.space_table.get(sid.0 as usize)
+        {
+            self.channels.insert(v, channel_axes(sv));
+        }
+    }
+
+    /// The channel axes of `x` for `norm` and `gate`.
+    fn channel_axes_of(&self, x: ir::Value) -> u32 {
+        let axes = match self.channels.get(&x) {
+            Some(c) => *c,
+            None => usize::from(self.b.shape_of(x).len() >= 2),
+        };
+        u32::try_from(axes).expect("a small rank")
+    }
+
+    /// Gives `out` the space of whichever operand has its shape.
+    fn propagate(&mut self, out: ir::Value, operands: &[ir::Value]) {
+        let shape = self.b.shape_of(out).to_vec();
+        let from = operands
+            .iter()
+            .find(|o| self.channels.contains_key(o) && self.b.shape_of(**o) == shape.as_slice());
+        if let Some(c) = from.and_then(|o| self.channels.get(o)).copied() {
+            self.channels.insert(out, c);
+        }
     }
 
     fn subst(&self, inst: &Inst, params: &[(String, crate::check::size::Var)], t: &Ty) -> Ty {
@@ -377,7 +532,7 @@ impl<'a> Lowerer<'a> {
                     locals: Vec::new(),
                 };
                 let m = self.morph(e, &mut frame)?;
-                self.apply_morph(&m, arg, e.span)
+                self.apply_morph(&m, arg)
             }
             DefBody::Block { args, block, .. } => {
                 let mut frame = Frame {
@@ -510,10 +665,17 @@ impl<'a> Lowerer<'a> {
                 frame.locals.truncate(depth);
                 Ok(r)
             }
-            ExprKind::Apply(f, args) => self.apply(f, args, e.span, frame),
+            ExprKind::Apply(f, args) => self.apply(f, args, frame),
             ExprKind::Binary(BinOp::MatMul, a, w_x) => {
                 let (w, x) = (self.value(a, frame)?, self.value(w_x, frame)?);
-                Ok(self.b.matmul(w, x))
+                match self.maps.get(&w).copied() {
+                    Some(channels) => {
+                        let y = self.b.apply(w, x);
+                        self.channels.insert(y, channels);
+                        Ok(y)
+                    }
+                    None => Ok(self.b.matmul(w, x)),
+                }
             }
             ExprKind::Binary(op, a, c) => {
                 let (x, y) = (self.value(a, frame)?, self.value(c, frame)?);
@@ -526,11 +688,15 @@ impl<'a> Lowerer<'a> {
                 };
                 // The checker's broadcasting (a scalar, or `R[c]` against
                 // `R[c, ...]`) is the IR's prefix broadcasting.
-                Ok(self.b.binary(op, x, y))
+                let out = self.b.binary(op, x, y);
+                self.propagate(out, &[x, y]);
+                Ok(out)
             }
             ExprKind::Neg(a) => {
                 let x = self.value(a, frame)?;
-                Ok(self.b.neg(x))
+                let out = self.b.neg(x);
+                self.propagate(out, &[x]);
+                Ok(out)
             }
             ExprKind::Transpose(a, _) => {
                 let x = self.value(a, frame)?;
@@ -567,15 +733,13 @@ impl<'a> Lowerer<'a> {
         &mut self,
         f: &'a ast::Expr,
         args: &'a [ast::CallArg],
-        span: Span,
         frame: &mut Frame,
     ) -> R<ir::Value> {
-        if let ExprKind::Name(n) = &f.kind {
-            if Self::lookup(frame, &n.node).is_none()
-                && crate::check::BUILTINS.contains(&n.node.as_str())
-            {
-                return self.builtin(&n.node, args, frame);
-            }
+        if let ExprKind::Name(n) = &f.kind
+            && Self::lookup(frame, &n.node).is_none()
+            && crate::check::BUILTINS.contains(&n.node.as_str())
+        {
+            return self.builtin(&n.node, args, frame);
         }
         let vals = args
             .iter()
@@ -587,7 +751,7 @@ impl<'a> Lowerer<'a> {
             self.b.tuple(vals)
         };
         let m = self.morph(f, frame)?;
-        self.apply_morph(&m, arg, span)
+        self.apply_morph(&m, arg)
     }
 
     fn builtin(&mut self, name: &str, args: &'a [ast::CallArg], frame: &mut Frame) -> R<ir::Value> {
@@ -615,12 +779,14 @@ impl<'a> Lowerer<'a> {
             "softmax" => self.b.softmax(x),
             "log_softmax" => self.b.log_softmax(x),
             "norm" => {
-                let keep = u32::from(self.b.shape_of(x).len() >= 2);
+                let keep = self.channel_axes_of(x);
                 self.b.norm(x, keep)
             }
             "gate" => {
-                let keep = u32::from(self.b.shape_of(x).len() >= 2);
-                self.b.gate(x, keep)
+                let keep = self.channel_axes_of(x);
+                let out = self.b.gate(x, keep);
+                self.propagate(out, &[x]);
+                out
             }
             "outer" => self.b.outer(x, pos[1]),
             "concat" => self.b.concat(x, pos[1]),
@@ -639,23 +805,17 @@ impl<'a> Lowerer<'a> {
                 if let Some(op) = pointwise(&n.node) {
                     return Ok(Rc::new(Morph::Pointwise(op)));
                 }
-                self.child(e.span, &n.node, &[], frame, |inst| Morph::Def(inst))
+                self.child(e.span, &n.node, &[], frame, Morph::Def)
             }
-            ExprKind::Inst(n, sizes) => {
-                self.child(e.span, &n.node, sizes, frame, |inst| Morph::Def(inst))
-            }
+            ExprKind::Inst(n, sizes) => self.child(e.span, &n.node, sizes, frame, Morph::Def),
             ExprKind::Id => Ok(Rc::new(Morph::Id)),
             ExprKind::Binary(BinOp::Compose, a, c) => {
                 let (ma, mc) = (self.morph(a, frame)?, self.morph(c, frame)?);
                 Ok(Rc::new(Morph::Compose(ma, mc)))
             }
-            ExprKind::Fold(n, sizes) => {
-                self.child(e.span, &n.node, sizes, frame, |inst| Morph::Fold(inst))
-            }
+            ExprKind::Fold(n, sizes) => self.child(e.span, &n.node, sizes, frame, Morph::Fold),
             ExprKind::Hylo { alg, alg_sizes, .. } => {
-                self.child(e.span, &alg.node, alg_sizes, frame, |inst| {
-                    Morph::Hylo(inst)
-                })
+                self.child(e.span, &alg.node, alg_sizes, frame, Morph::Hylo)
             }
             ExprKind::Block(_) | ExprKind::LetIn(..) => {
                 self.unsupported("a block or `let ... in` whose value is a morphism", e.span)
@@ -691,19 +851,29 @@ impl<'a> Lowerer<'a> {
         Ok(m)
     }
 
-    fn apply_morph(&mut self, m: &Rc<Morph>, arg: ir::Value, span: Span) -> R<ir::Value> {
+    /// Applies a morphism to a value.
+    fn apply_morph(&mut self, m: &Rc<Morph>, arg: ir::Value) -> R<ir::Value> {
         match m.as_ref() {
-            Morph::Pointwise(op) => Ok(self.b.unary(*op, arg)),
+            Morph::Pointwise(op) => {
+                let out = self.b.unary(*op, arg);
+                self.propagate(out, &[arg]);
+                Ok(out)
+            }
             Morph::Id => Ok(arg),
             Morph::Compose(f, g) => {
-                let y = self.apply_morph(f, arg, span)?;
-                self.apply_morph(g, y, span)
+                let y = self.apply_morph(f, arg)?;
+                self.apply_morph(g, y)
             }
             Morph::Def(inst) => {
                 let ItemKind::Def(def) = &self.program.item(inst.item).kind else {
                     unreachable!("a definition instance")
                 };
-                self.apply_def(inst, arg, def)
+                let out = self.apply_def(inst, arg, def)?;
+                if let Some(info) = self.checked.defs.get(&inst.item) {
+                    let cod = info.cod.clone();
+                    self.tag(out, &cod);
+                }
+                Ok(out)
             }
             Morph::Fold(inst) => self.fold(inst, arg, Split::Structure),
             Morph::Hylo(inst) => self.fold(inst, arg, Split::Halves),
@@ -792,7 +962,7 @@ impl<'a> Lowerer<'a> {
         span: Span,
         frame: &mut Frame,
     ) -> R<ir::Value> {
-        let m = self.child(span, &coalg.node, sizes, frame, |inst| Morph::Fold(inst))?;
+        let m = self.child(span, &coalg.node, sizes, frame, Morph::Fold)?;
         let Morph::Fold(inst) = m.as_ref() else {
             unreachable!("created as a fold instance")
         };
@@ -854,6 +1024,20 @@ fn clone_local(l: &Local) -> Local {
         Local::Value(v) => Local::Value(*v),
         Local::Morph(m) => Local::Morph(m.clone()),
     }
+}
+
+/// The dense initialiser an equivariant parameter's coefficients imitate;
+/// `None` for `zeros` and `ones`, which are used as they are.
+fn dense_init(init: &ast::Init) -> Option<cdlc_equivariance::DenseInit> {
+    use cdlc_equivariance::DenseInit;
+    Some(match (init.name.node.as_str(), init.args.as_slice()) {
+        ("glorot", _) => DenseInit::Glorot,
+        ("he", _) => DenseInit::He,
+        ("orthogonal", _) => DenseInit::Orthogonal,
+        ("normal", [std]) => DenseInit::Normal(*std),
+        ("uniform", [lo, hi]) => DenseInit::Uniform(*lo, *hi),
+        _ => return None,
+    })
 }
 
 /// A concrete shape.
