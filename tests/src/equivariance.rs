@@ -99,3 +99,158 @@ fn summary_line_of_deepsets_phi() {
     let first = c.tyings.render().lines().next().map(str::to_string);
     assert_eq!(first.as_deref(), Some("phi.W: 640 free of 32000"));
 }
+
+/// Every claim of every example with a group holds numerically, in f64
+/// and in f32, through `cdlc check --numeric`'s library function.
+#[test]
+fn numeric_equivariance_of_the_examples() {
+    for name in GROUP_EXAMPLES {
+        let c = crate::check_clean(&examples_dir().join(format!("{name}.cdl")));
+        for f32 in [false, true] {
+            let results = cdlc::equivariance::numeric::check_claims(&c, f32, 7);
+            assert!(!results.is_empty(), "{name}: no claim found");
+            for r in &results {
+                let e = r
+                    .outcome
+                    .as_ref()
+                    .unwrap_or_else(|why| panic!("{name}: {} not tested: {why}", r.name));
+                assert!(
+                    r.passed(),
+                    "{name}: {} {} has relative error {e:e} > {:e} (f32: {f32})",
+                    r.name,
+                    r.claim,
+                    r.tolerance
+                );
+            }
+        }
+    }
+}
+
+/// The numeric check is not vacuous: a layer whose claim the static rules
+/// reject (a plain weight, a plain bias) fails it too.
+#[test]
+fn numeric_check_catches_broken_claims() {
+    for case in ["e0501_plain_weight", "e0504_plain_bias"] {
+        let path = cases_dir("errors").join(format!("{case}.cdl"));
+        let src = std::fs::read_to_string(&path).expect("readable case");
+        let c = cdlc::compile(case, &src);
+        assert!(c.has_errors(), "{case}: the static check rejects it");
+        let results = cdlc::equivariance::numeric::check_claims(&c, false, 3);
+        let worst = results
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok().copied())
+            .fold(0.0, f64::max);
+        assert!(
+            results.iter().any(|r| !r.passed()),
+            "{case}: largest error only {worst:e}"
+        );
+    }
+}
+
+/// Reverse derivatives through `basis_expand` agree with finite
+/// differences on instantiated equivariant models.
+#[test]
+fn gradcheck_through_basis_expansion() {
+    use cdlc::training::{loss_for, prepare, split};
+    for name in ["ring_conv", "causal_conv", "so3_vectors"] {
+        let c = crate::check_clean(&examples_dir().join(format!("{name}.cdl")));
+        let model = cdlc::entry_model(&c, None).expect("a model");
+        let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(
+            p.inst.slots.iter().any(|s| s.coefficient_std.is_some()),
+            "{name}: no coefficient slot"
+        );
+        let setup = c.checked.trains.first().expect("a train block");
+        let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
+            panic!("{name}: built-in data expected");
+        };
+        let dataset = cdlc_runtime::data::synthetic::generate(data, args, setup.seed)
+            .expect("the data set generates");
+        let (train, _) = split(dataset.examples, 1.0, setup.seed);
+        let batch: Vec<_> = train.into_iter().take(2).collect();
+        let params: Vec<_> = p
+            .inst
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.initial_values(100 + i as u64))
+            .collect();
+        let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 5)
+            .expect("the check runs");
+        assert!(
+            r.max_rel_error() <= cdlc_ir::gradcheck::TOLERANCE,
+            "{name}: {:e}\n{:#?}",
+            r.max_rel_error(),
+            r.params
+        );
+    }
+}
+
+/// Coefficients drawn with the slot's standard deviations give the
+/// expanded map the entry variance of the dense initialiser.
+#[test]
+fn coefficient_init_matches_dense_variance() {
+    let c = crate::check_clean(&examples_dir().join("deepsets.cdl"));
+    let model = cdlc::entry_model(&c, None).expect("a model");
+    let inst = cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
+        .expect("instantiates");
+    let slot = inst
+        .slots
+        .iter()
+        .find(|s| s.name == "psi.W")
+        .expect("the slot of psi.W");
+    let tying = c
+        .tyings
+        .params
+        .values()
+        .find(|t| t.owner == "psi" && t.param == "W")
+        .expect("psi.W is tied");
+    let (fan_in, fan_out) = tying.basis.fans();
+    let want = cdlc_equivariance::DenseInit::Glorot.variance(fan_in, fan_out);
+    let mut sum = 0.0;
+    let mut n = 0usize;
+    for seed in 0..20 {
+        let coeffs = slot.initial_values(seed);
+        let dense = tying.basis.expand_f64(&coeffs.data);
+        sum += dense.iter().map(|x| x * x).sum::<f64>();
+        n += dense.len();
+    }
+    let got = sum / n as f64;
+    assert!(
+        (got / want - 1.0).abs() < 0.05,
+        "entry variance {got:e}, dense glorot {want:e}"
+    );
+}
+
+/// The instantiated model applies each equivariant map to all of its
+/// input's axes and stores only the free coefficients.
+#[test]
+fn instantiated_slots_hold_coefficients() {
+    let c = crate::check_clean(&examples_dir().join("p4_patterns.cdl"));
+    let model = cdlc::entry_model(&c, None).expect("a model");
+    let inst = cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
+        .expect("instantiates");
+    let shapes: Vec<(String, Vec<usize>)> = inst
+        .slots
+        .iter()
+        .map(|s| (s.name.clone(), s.shape.clone()))
+        .collect();
+    for (slot, owner, param) in [
+        ("lifting.K", "lifting", "K"),
+        ("gconv.K", "gconv", "K"),
+        ("readout.W", "readout", "W"),
+    ] {
+        let free = c
+            .tyings
+            .params
+            .values()
+            .find(|t| t.owner == owner && t.param == param)
+            .expect("tied")
+            .basis
+            .free();
+        assert!(
+            shapes.contains(&(slot.to_string(), vec![free])),
+            "{slot}: expected [{free}] in {shapes:?}"
+        );
+    }
+}

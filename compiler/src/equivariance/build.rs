@@ -391,9 +391,12 @@ fn action_error(g: &Group, gname: &str, span: Span, shape: &[usize], e: ActionEr
         .collect();
     let shown = cdlc_equivariance::show_shape(shape);
     let (label, help) = match &e {
-        ActionError::Unknown { .. } => (
+        ActionError::Unknown { action } => (
             "no such action".to_string(),
-            format!("the built-in actions are {}", ACTIONS.join(", ")),
+            match crate::diagnostics::closest(action, ACTIONS.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("the built-in actions are {}", ACTIONS.join(", ")),
+            },
         ),
         ActionError::NotForGroup { defined_for, .. } => (
             format!("not an action of {g}"),

@@ -2,7 +2,8 @@
 //!
 //! For a layer or model claimed `equivariant G` (or `invariant G`), the
 //! definition is instantiated with its derived tying and initialised
-//! parameters, and for random inputs `x` and random group elements `g`
+//! parameters (slots initialised to constants, such as `zeros` biases,
+//! get random values instead, so that they are tested too), and for random inputs `x` and random group elements `g`
 //! (words of generators, and `exp` of random Lie-algebra elements) the
 //! reference interpreter computes `f(g·x)` and `g·f(x)` (for an invariant
 //! claim, `f(x)`). The largest relative error `‖f(g·x) − g·f(x)‖∞ /
@@ -137,7 +138,21 @@ fn test_claim(
         .slots
         .iter()
         .enumerate()
-        .map(|(i, s)| s.initial_values(seed.wrapping_add(1 + i as u64)))
+        .map(|(i, s)| {
+            let slot_seed = seed.wrapping_add(1 + i as u64);
+            if matches!(s.init.name.node.as_str(), "zeros" | "ones") {
+                // A claim holds for every parameter value, not only the
+                // initial zeros that would hide a non-invariant bias.
+                let mut rng = Rng::new(slot_seed);
+                let n = s.shape.iter().product();
+                Tensor::new(
+                    s.shape.clone(),
+                    (0..n).map(|_| 0.5 * rng.normal()).collect(),
+                )
+            } else {
+                s.initial_values(slot_seed)
+            }
+        })
         .collect();
     let run = |xs: &[Vec<f64>]| -> Result<Vec<f64>, String> {
         let tensors: Vec<Data> = xs
