@@ -4,10 +4,10 @@
 mod driver;
 
 use cdlc::diagnostics::{self, Diagnostic, Severity};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use driver::backend::{Backend, Interp};
 use cdlc::training::Prepared;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use driver::train::{Overrides, TrainError};
+use driver::trainer::{Jit, Trainer};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +50,9 @@ struct Cli {
 /// How models are executed.
 #[derive(Args, Debug, Clone)]
 struct ExecArgs {
+    /// Where training steps run: compiled kernels, or the reference interpreter.
+    #[arg(long, value_enum, default_value_t = ExecBackend::Jit)]
+    backend: ExecBackend,
     /// The floating-point type of training.
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     dtype: Dtype,
@@ -119,6 +122,13 @@ enum Dtype {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum GradBackend {
     Interp,
+    Jit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExecBackend {
+    Jit,
+    Interp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -154,6 +164,9 @@ fn main() -> ExitCode {
             let mut failed = false;
             for f in &files {
                 match load(f, message_format) {
+                    Ok(c) if numeric && !c.has_errors() => {
+                        failed |= !check_numeric(&c, f, cli.exec.dtype == Dtype::F32);
+                    }
                     Ok(c) => failed |= c.has_errors(),
                     Err(code) => return code,
                 }
@@ -163,12 +176,14 @@ fn main() -> ExitCode {
         Some(Command::Gradcheck {
             file,
             entry,
-            backend: GradBackend::Interp,
-                    Ok(c) if numeric && !c.has_errors() => {
-                        failed |= !check_numeric(&c, f, cli.exec.dtype == Dtype::F32);
-                    }
+            backend,
             samples,
-        }) => gradcheck(&file, entry.as_deref(), samples),
+        }) => gradcheck(
+            &file,
+            entry.as_deref(),
+            samples,
+            backend == GradBackend::Jit,
+        ),
         Some(Command::Bench(args)) => driver::bench::main(&args),
         Some(Command::Run {
             file,
@@ -207,16 +222,6 @@ fn load(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, ExitCod
     Ok(c)
 }
 
-/// Prints diagnostics.
-fn report(c: &cdlc::Compilation, diags: &[Diagnostic], format: MessageFormat) {
-    match format {
-        MessageFormat::Human => {
-            let color = std::io::stderr().is_terminal();
-            eprint!("{}", diagnostics::render_human(diags, &c.sources, color));
-        }
-        MessageFormat::Json => print!("{}", diagnostics::render_json(diags, &c.sources)),
-    }
-}
 /// Tests every equivariance claim of a program numerically and prints the
 /// largest relative error of each; false when one exceeds its tolerance.
 fn check_numeric(c: &cdlc::Compilation, path: &Path, f32: bool) -> bool {
@@ -245,6 +250,16 @@ fn check_numeric(c: &cdlc::Compilation, path: &Path, f32: bool) -> bool {
     ok
 }
 
+/// Prints diagnostics.
+fn report(c: &cdlc::Compilation, diags: &[Diagnostic], format: MessageFormat) {
+    match format {
+        MessageFormat::Human => {
+            let color = std::io::stderr().is_terminal();
+            eprint!("{}", diagnostics::render_human(diags, &c.sources, color));
+        }
+        MessageFormat::Json => print!("{}", diagnostics::render_json(diags, &c.sources)),
+    }
+}
 
 /// Compiles a program that must have no errors.
 fn load_clean(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, ExitCode> {
@@ -355,12 +370,15 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let mut backend = Interp {
-        module: &prepared.inst.module,
-        forward: prepared.inst.func,
-        train: prepared.train,
-        f32: cli.exec.dtype == Dtype::F32,
+    let init = cdlc::training::init_params(&prepared.inst, setup.seed);
+    let optim = match driver::train::optim_config(setup) {
+        Ok(o) => o,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
     };
+    let mut trainer = make_trainer(&prepared, init, optim, setup.batch as usize, &cli.exec);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -375,8 +393,9 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
     };
     let progress = std::io::stderr().is_terminal();
     eprintln!(
-        "training `{}`: {} parameters in {} slots",
+        "training `{}` ({}): {} parameters in {} slots",
         setup.model_name,
+        trainer.name(),
         prepared
             .inst
             .slots
@@ -389,7 +408,7 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
         c,
         setup,
         &prepared,
-        &mut backend,
+        trainer.as_mut(),
         path,
         &overrides,
         stop,
@@ -418,7 +437,36 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
     }
 }
 
-fn gradcheck(path: &Path, entry_name: Option<&str>, samples: usize) -> ExitCode {
+/// Compiled kernels in the chosen dtype, or the interpreter when asked for
+/// or when the JIT cannot compile the model (with a note saying why).
+fn make_trainer<'p>(
+    prepared: &'p Prepared,
+    init: Vec<cdlc_runtime::value::Tensor>,
+    optim: cdlc_runtime::optim::OptimConfig,
+    batch: usize,
+    exec: &ExecArgs,
+) -> Box<dyn Trainer + 'p> {
+    if exec.backend == ExecBackend::Jit {
+        let jit: Result<Box<dyn Trainer>, String> = match exec.dtype {
+            Dtype::F32 => Jit::<f32>::new(prepared, &init, optim, batch)
+                .map(|j| Box::new(j) as Box<dyn Trainer>),
+            Dtype::F64 => Jit::<f64>::new(prepared, &init, optim, batch)
+                .map(|j| Box::new(j) as Box<dyn Trainer>),
+        };
+        match jit {
+            Ok(j) => return j,
+            Err(m) => eprintln!("note: {m}; running on the reference interpreter instead"),
+        }
+    }
+    Box::new(driver::trainer::Interp::new(
+        prepared,
+        init,
+        optim,
+        exec.dtype == Dtype::F32,
+    ))
+}
+
+fn gradcheck(path: &Path, entry_name: Option<&str>, samples: usize, jit: bool) -> ExitCode {
     let c = match load_clean(path, MessageFormat::Human) {
         Ok(c) => c,
         Err(code) => return code,
@@ -453,7 +501,7 @@ fn gradcheck(path: &Path, entry_name: Option<&str>, samples: usize) -> ExitCode 
         None => None,
     };
     let examples = driver::gradcheck::examples(data, &prepared, samples, seed);
-    match driver::gradcheck::check(&prepared, &examples, seed) {
+    match driver::gradcheck::check(&prepared, &examples, seed, jit) {
         Ok((lines, max)) => {
             for l in lines {
                 println!("{l}");
@@ -507,13 +555,14 @@ fn run(
             return ExitCode::from(1);
         }
     };
-    let mut backend = Interp {
-        module: &prepared.inst.module,
-        forward: prepared.inst.func,
-        train: prepared.train,
-        f32: dtype == Dtype::F32,
+    let optim = cdlc_runtime::optim::OptimConfig::default();
+    let exec = ExecArgs {
+        backend: ExecBackend::Jit,
+        dtype,
+        threads: None,
     };
-    match driver::run::run(&mut backend as &mut dyn Backend, &params, &inputs) {
+    let mut trainer = make_trainer(&prepared, params, optim, inputs.len().clamp(1, 256), &exec);
+    match driver::run::run(trainer.as_mut(), &inputs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(m) => {
             eprintln!("error: {m}");

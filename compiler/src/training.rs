@@ -11,7 +11,6 @@ use crate::instantiate::{Instantiated, Unsupported};
 use crate::resolve::ItemId;
 use cdlc_runtime::data::splitmix::mix64;
 use cdlc_runtime::data::{Signature, TargetType};
-use cdlc_runtime::init::{Init, init_tensor};
 use cdlc_runtime::value::{DataType, Example, Tensor};
 
 /// A model ready to train: its IR and training function.
@@ -81,11 +80,7 @@ pub fn init_params(inst: &Instantiated, seed: u64) -> Vec<Tensor> {
     inst.slots
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            let init = Init::from_call(&s.init.name.node, &s.init.args)
-                .expect("the checker accepted the initialiser");
-            init_tensor(&init, &s.shape, mix64(seed ^ mix64(i as u64 + 1)))
-        })
+        .map(|(i, s)| s.initial_values(mix64(seed ^ mix64(i as u64 + 1))))
         .collect()
 }
 

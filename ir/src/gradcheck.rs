@@ -62,7 +62,8 @@ pub fn rel_error(analytic: f64, numeric: f64) -> f64 {
 }
 
 /// Checks the training function `train` (from `autodiff::differentiate`) at
-/// `params` on `batch`; `seed` draws the random direction.
+/// `params` on `batch` with the reference interpreter; `seed` draws the
+/// random direction.
 pub fn gradcheck(
     module: &Module,
     train: FuncId,
@@ -70,12 +71,31 @@ pub fn gradcheck(
     batch: &[Example],
     seed: u64,
 ) -> Result<GradCheck, InterpError> {
-    let loss = |p: &[Tensor]| loss_and_grad(module, train, p, batch).map(|(l, _)| l);
-    let (_, grads) = loss_and_grad(module, train, params, batch)?;
-    let func = &module.functions[train];
+    let names: Vec<String> = module.functions[train]
+        .params
+        .iter()
+        .map(|(_, d)| d.name.clone())
+        .collect();
+    gradcheck_with(&names, params, seed, |p| {
+        loss_and_grad(module, train, p, batch)
+    })
+}
+
+/// Checks any implementation of a loss and its gradient, `loss_and_grad`
+/// (the reference interpreter, or compiled kernels), at `params`: every
+/// entry of every slot against central differences of the same loss, and
+/// one random direction of all of them (`seed`). `names` names the slots.
+pub fn gradcheck_with<E>(
+    names: &[String],
+    params: &[Tensor],
+    seed: u64,
+    mut loss_and_grad: impl FnMut(&[Tensor]) -> Result<(f64, Vec<Tensor>), E>,
+) -> Result<GradCheck, E> {
+    let (_, grads) = loss_and_grad(params)?;
+    let mut loss = |p: &[Tensor]| loss_and_grad(p).map(|(l, _)| l);
     let mut checks = Vec::with_capacity(params.len());
     let mut shifted = params.to_vec();
-    for (slot, ((_, decl), grad)) in func.params.iter().zip(&grads).enumerate() {
+    for (slot, (name, grad)) in names.iter().zip(&grads).enumerate() {
         let mut worst: f64 = 0.0;
         for i in 0..params[slot].data.len() {
             let x = params[slot].data[i];
@@ -87,7 +107,7 @@ pub fn gradcheck(
             worst = worst.max(rel_error(grad.data[i], (up - down) / (2.0 * EPS)));
         }
         checks.push(ParamCheck {
-            name: decl.name.clone(),
+            name: name.clone(),
             max_rel_error: worst,
         });
     }

@@ -99,16 +99,45 @@ fn random_target(t: &cdlc_ir::Type, rng: &mut cdlc_ir::rng::Rng, len: usize) -> 
     }
 }
 
-/// Runs the check; returns the report's lines and the largest error.
+/// Runs the check, with the reference interpreter or (`jit`) the compiled
+/// f64 training kernel; returns the report's lines and the largest error.
 pub fn check(
     prepared: &Prepared,
     examples: &[Example],
     seed: u64,
+    jit: bool,
 ) -> Result<(Vec<String>, f64), String> {
     let inst = &prepared.inst;
     let params: Vec<Tensor> = init_params(inst, seed);
-    let r = cdlc_ir::gradcheck::gradcheck(&inst.module, prepared.train, &params, examples, seed)
-        .map_err(|e| e.to_string())?;
+    let r = if jit {
+        let opts = cdlc_jit::Options {
+            dtype: cdlc_jit::Dtype::F64,
+            batch: examples.len(),
+        };
+        let mut kernel = cdlc_jit::compile_train(&inst.module, prepared.train, &opts)
+            .map_err(|e| e.to_string())?;
+        let names: Vec<String> = inst.slots.iter().map(|s| s.name.clone()).collect();
+        let mut grads = vec![0.0f64; kernel.num_params()];
+        cdlc_ir::gradcheck::gradcheck_with(&names, &params, seed, |p: &[Tensor]| {
+            let flat: Vec<f64> = p.iter().flat_map(|t| t.data.iter().copied()).collect();
+            let stats = kernel
+                .step_examples(&flat, examples, &mut grads)
+                .map_err(|e| e.to_string())?;
+            let mut at = 0;
+            let per_slot = p
+                .iter()
+                .map(|t| {
+                    let n = t.data.len();
+                    at += n;
+                    Tensor::new(t.shape.clone(), grads[at - n..at].to_vec())
+                })
+                .collect();
+            Ok::<_, String>((stats.loss, per_slot))
+        })?
+    } else {
+        cdlc_ir::gradcheck::gradcheck(&inst.module, prepared.train, &params, examples, seed)
+            .map_err(|e| e.to_string())?
+    };
     let width = r.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
     let mut lines: Vec<String> = r
         .params

@@ -7,6 +7,7 @@ pub mod data;
 pub mod gradcheck;
 pub mod run;
 pub mod train;
+pub mod trainer;
 
 /// The SHA-256 of a program's text, in hex: checkpoints record it, and
 /// `cdlc run` refuses weights trained from another source.

@@ -1,7 +1,7 @@
 //! `cdlc run`: loads trained weights and prints the model's output for
 //! every input line.
 
-use super::backend::Backend;
+use super::trainer::Trainer;
 use cdlc::instantiate::Instantiated;
 use cdlc_runtime::checkpoint;
 use cdlc_runtime::value::{Tensor, Value};
@@ -68,10 +68,12 @@ fn tensor_json(shape: &[usize], data: &[f64]) -> serde_json::Value {
 }
 
 /// Runs the model on every example of `inputs` and prints one JSON line each.
-pub fn run(backend: &mut dyn Backend, params: &[Tensor], inputs: &[Value]) -> Result<(), String> {
-    for x in inputs {
-        let y = backend.forward(params, x)?;
-        println!("{}", to_json(&y));
+pub fn run(trainer: &mut dyn Trainer, inputs: &[Value]) -> Result<(), String> {
+    for chunk in inputs.chunks(256) {
+        let xs: Vec<&Value> = chunk.iter().collect();
+        for y in trainer.forward(&xs)? {
+            println!("{}", to_json(&y));
+        }
     }
     Ok(())
 }

@@ -6,14 +6,14 @@
 //! atomically into its output folder, so an interrupted run (Ctrl-C) keeps
 //! the last completed epoch and never leaves a half-written file.
 
-use super::backend::Backend;
 use super::data::{self, LoadError};
+use super::trainer::Trainer;
 use cdlc::check::TrainSetup;
 use cdlc::instantiate::Instantiated;
-use cdlc::training::{Prepared, init_params, runtime_loss, shuffled, split};
+use cdlc::training::{Prepared, runtime_loss, shuffled, split};
 use cdlc_runtime::data::splitmix::mix64;
 use cdlc_runtime::loss::Loss;
-use cdlc_runtime::optim::{OptimConfig, Optimizer};
+use cdlc_runtime::optim::OptimConfig;
 use cdlc_runtime::report::{self, EpochMetrics};
 use cdlc_runtime::value::{Example, Tensor, Value};
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ pub fn run(
     c: &cdlc::Compilation,
     setup: &TrainSetup,
     prepared: &Prepared,
-    backend: &mut dyn Backend,
+    trainer: &mut dyn Trainer,
     file: &Path,
     overrides: &Overrides,
     stop: Arc<AtomicBool>,
@@ -97,13 +97,7 @@ pub fn run(
     }
     let (train, val) = split(dataset.examples, setup.split, setup.seed);
     let loss = runtime_loss(setup.loss);
-    let optim =
-        OptimConfig::from_call(&setup.optim.name, &setup.optim.args).map_err(|e| e.to_string())?;
-    let mut params = init_params(inst, setup.seed);
-    let mut optimizers: Vec<Optimizer<f64>> = params
-        .iter()
-        .map(|p| Optimizer::new(optim, p.data.len()))
-        .collect();
+    let optim = optim_config(setup)?;
     let out_dir = overrides
         .out
         .clone()
@@ -138,15 +132,13 @@ pub fn run(
                 break 'epochs;
             }
             let examples: Vec<&Example> = chunk.iter().map(|&i| &train[i]).collect();
-            let (l, grads) = backend.loss_and_grad(&params, &examples)?;
+            let l = trainer.step(&examples)?;
             if !l.is_finite() {
                 return Err(TrainError::Message(format!(
                     "the loss became {l} in epoch {epoch}; lower the learning rate"
                 )));
             }
-            for ((p, g), o) in params.iter_mut().zip(&grads).zip(&mut optimizers) {
-                o.step(&mut p.data, &g.data);
-            }
+
             total += l * examples.len() as f64;
             seen += examples.len();
             if let Some(bar) = &bar {
@@ -160,7 +152,7 @@ pub fn run(
         let (val_loss, val_accuracy) = if val.is_empty() {
             (None, None)
         } else {
-            let (l, a) = evaluate(backend, &params, &val, loss)?;
+            let (l, a) = evaluate(trainer, &val, loss, batch)?;
             (Some(l), a)
         };
         let row = EpochMetrics {
@@ -170,7 +162,14 @@ pub fn run(
             val_accuracy,
         };
         rows.push(row);
-        save(&out_dir, &rows, inst, &params, &metadata, &setup.model_name)?;
+        save(
+            &out_dir,
+            &rows,
+            inst,
+            &trainer.params(),
+            &metadata,
+            &setup.model_name,
+        )?;
         let line = epoch_line(
             &row,
             epochs,
@@ -206,18 +205,28 @@ fn epoch_line(r: &EpochMetrics, epochs: usize, rate: f64) -> String {
     s + &format!("  {rate:.0} ex/s")
 }
 
-/// Mean loss and accuracy (for classification) over `examples`.
+/// The optimizer of a train block.
+pub fn optim_config(setup: &TrainSetup) -> Result<OptimConfig, String> {
+    OptimConfig::from_call(&setup.optim.name, &setup.optim.args).map_err(|e| e.to_string())
+}
+
+/// Mean loss and accuracy (for classification) over `examples`, run in
+/// batches of `batch`.
 pub fn evaluate(
-    backend: &mut dyn Backend,
-    params: &[Tensor],
+    trainer: &mut dyn Trainer,
     examples: &[Example],
     loss: Loss,
+    batch: usize,
 ) -> Result<(f64, Option<f64>), String> {
     let mut total = 0.0;
     let (mut right, mut count) = (0usize, 0usize);
-    for e in examples {
-        let out = backend.forward(params, &e.x)?;
-        let flat = flatten(&out);
+    let mut outputs = Vec::with_capacity(examples.len());
+    for chunk in examples.chunks(batch.max(1)) {
+        let xs: Vec<&Value> = chunk.iter().map(|e| &e.x).collect();
+        outputs.extend(trainer.forward(&xs)?);
+    }
+    for (e, out) in examples.iter().zip(&outputs) {
+        let flat = flatten(out);
         let mut grad = vec![0.0; flat.len()];
         total += loss
             .eval(&flat, &e.y, &mut grad)
