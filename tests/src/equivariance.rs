@@ -126,11 +126,41 @@ fn numeric_equivariance_of_the_examples() {
     }
 }
 
+/// Every claim in the tying cases (folds over lists included) holds
+/// numerically in f64.
+#[test]
+fn numeric_equivariance_of_the_tying_cases() {
+    for path in cdl_files(&cases_dir("equivariance")) {
+        let src = std::fs::read_to_string(&path).expect("readable case");
+        let c = cdlc::compile(&path.display().to_string(), &src);
+        assert!(!c.has_errors(), "{}: compiles", path.display());
+        for r in cdlc::equivariance::numeric::check_claims(&c, false, 11) {
+            let e = r
+                .outcome
+                .as_ref()
+                .unwrap_or_else(|why| panic!("{}: {} not tested: {why}", path.display(), r.name));
+            assert!(
+                r.passed(),
+                "{}: {} {} has error {e:e}",
+                path.display(),
+                r.name,
+                r.claim
+            );
+        }
+    }
+}
+
 /// The numeric check is not vacuous: a layer whose claim the static rules
 /// reject (a plain weight, a plain bias) fails it too.
 #[test]
 fn numeric_check_catches_broken_claims() {
-    for case in ["e0501_plain_weight", "e0504_plain_bias"] {
+    for case in [
+        "e0501_plain_weight",
+        "e0504_plain_bias",
+        "e0502_sigmoid_shift_zero",
+        "e0502_tanh_rotation",
+        "e0501_fold_case",
+    ] {
         let path = cases_dir("errors").join(format!("{case}.cdl"));
         let src = std::fs::read_to_string(&path).expect("readable case");
         let c = cdlc::compile(case, &src);

@@ -9,8 +9,10 @@
 //! claim, `f(x)`). The largest relative error `‖f(g·x) − g·f(x)‖∞ /
 //! max(‖f(g·x)‖∞, ‖g·f(x)‖∞)` over the trials is reported per claim.
 //!
+//! Inputs may be tensors or lists of tensors (random lengths 1 to
+//! [`MAX_LIST`], `g` acting on every element), so folds are tested too.
 //! Definitions with size parameters cannot be instantiated on their own
-//! and are skipped, as are claims whose inputs or output are not tensors.
+//! and are skipped, as are claims with other inputs or a non-tensor output.
 
 use super::Env;
 use crate::Compilation;
@@ -27,6 +29,8 @@ pub const F64_TOLERANCE: f64 = 1e-9;
 pub const TRIALS: usize = 6;
 /// Generators (or `exp` steps) per random group element.
 pub const WORD_LENGTH: usize = 4;
+/// The longest random list given to a list input.
+pub const MAX_LIST: usize = 4;
 
 /// The outcome of testing one claim.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +51,16 @@ impl ClaimCheck {
         self.outcome.as_ref().map_or(true, |e| *e <= self.tolerance)
     }
 }
+
+/// One input: a tensor, or a list of tensors, of this shape and action.
+struct Input {
+    shape: Vec<usize>,
+    act: Act,
+    list: bool,
+}
+
+/// A random value of one input: a tensor, or the elements of a list.
+type Sample = Vec<Vec<f64>>;
 
 /// How one input or the output is acted on.
 enum Act {
@@ -125,7 +139,7 @@ fn test_claim(
     };
     let mut inputs = Vec::new();
     for t in &arg_tys {
-        inputs.push(tensor_act(env, t, &group)?);
+        inputs.push(input(c, env, t, &group)?);
     }
     let output = if invariant {
         Act::Identity
@@ -154,12 +168,8 @@ fn test_claim(
             }
         })
         .collect();
-    let run = |xs: &[Vec<f64>]| -> Result<Vec<f64>, String> {
-        let tensors: Vec<Data> = xs
-            .iter()
-            .zip(&inputs)
-            .map(|(x, (shape, _))| Data::Tensor(Tensor::new(shape.clone(), x.clone())))
-            .collect();
+    let run = |xs: &[Sample]| -> Result<Vec<f64>, String> {
+        let tensors: Vec<Data> = xs.iter().zip(&inputs).map(|(x, i)| to_data(i, x)).collect();
         let x = if tensors.len() == 1 {
             tensors.into_iter().next().expect("one input")
         } else {
@@ -179,19 +189,21 @@ fn test_claim(
     let mut rng = Rng::new(seed ^ 0x5eed_e901);
     let mut worst: f64 = 0.0;
     for _ in 0..TRIALS {
-        let xs: Vec<Vec<f64>> = inputs
+        let xs: Vec<Sample> = inputs
             .iter()
-            .map(|(shape, _)| {
-                (0..shape.iter().product::<usize>())
-                    .map(|_| rng.normal())
+            .map(|i| {
+                let len = if i.list { 1 + rng.below(MAX_LIST) } else { 1 };
+                let n = i.shape.iter().product::<usize>();
+                (0..len)
+                    .map(|_| (0..n).map(|_| rng.normal()).collect())
                     .collect()
             })
             .collect();
         let g = Element::random(&group, &mut rng, WORD_LENGTH);
-        let gxs: Vec<Vec<f64>> = xs
+        let gxs: Vec<Sample> = xs
             .iter()
             .zip(&inputs)
-            .map(|(x, (_, act))| apply(act, &g, x))
+            .map(|(x, i)| x.iter().map(|e| apply(&i.act, &g, e)).collect())
             .collect();
         let lhs = run(&gxs)?;
         let rhs = apply(&output, &g, &run(&xs)?);
@@ -200,10 +212,61 @@ fn test_claim(
     Ok(worst)
 }
 
+/// An input of a tensor type or a `List` of one.
+fn input(c: &Compilation, env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<Input, String> {
+    if let Ty::Data {
+        co: false,
+        functor,
+        args,
+    } = t
+    {
+        let is_list = c
+            .checked
+            .functors
+            .get(functor.0 as usize)
+            .is_some_and(|f| f.name == "ListF");
+        if let (true, [elem]) = (is_list, args.as_slice()) {
+            let (shape, act) = tensor_act(env, elem, group)?;
+            return Ok(Input {
+                shape,
+                act,
+                list: true,
+            });
+        }
+    }
+    let (shape, act) = tensor_act(env, t, group)?;
+    Ok(Input {
+        shape,
+        act,
+        list: false,
+    })
+}
+
+/// A sample as the interpreter's value: a tensor, or a `nil`/`cons` chain.
+fn to_data(i: &Input, x: &Sample) -> Data {
+    let tensor = |v: &Vec<f64>| Data::Tensor(Tensor::new(i.shape.clone(), v.clone()));
+    if !i.list {
+        return tensor(&x[0]);
+    }
+    let mut list = Data::Node {
+        ctor: cdlc_runtime::value::LIST_NIL,
+        fields: Vec::new(),
+    };
+    for e in x.iter().rev() {
+        list = Data::Node {
+            ctor: cdlc_runtime::value::LIST_CONS,
+            fields: vec![tensor(e), list],
+        };
+    }
+    list
+}
+
 /// The shape of a tensor type and how the claim's group acts on it.
 fn tensor_act(env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<(Vec<usize>, Act), String> {
     let Ty::Tensor(shape, tag) = t else {
-        return Err("its inputs and output must be tensors to be tested".to_string());
+        return Err(
+            "its inputs must be tensors or lists of tensors, and its output a tensor".to_string(),
+        );
     };
     let shape = super::build::concrete(shape).ok_or_else(|| "a size is not known".to_string())?;
     let Some(sid) = tag else {
