@@ -395,7 +395,7 @@ fn action_error(g: &Group, gname: &str, span: Span, shape: &[usize], e: ActionEr
             "no such action".to_string(),
             match crate::diagnostics::closest(action, ACTIONS.iter().copied()) {
                 Some(c) => format!("did you mean `{c}`?"),
-                None => format!("the built-in actions are {}", ACTIONS.join(", ")),
+                None => "name a built-in action: `permute` or `shift` for points, `rotate` for grids and vectors, `defining` for a group given by generators, `trivial` for channels".to_string(),
             },
         ),
         ActionError::NotForGroup { defined_for, .. } => (
