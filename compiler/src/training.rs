@@ -66,7 +66,7 @@ pub fn loss_for(c: &Compilation, model: ItemId) -> LossKind {
 
 /// Instantiates `model` and derives its training function under `loss`.
 pub fn prepare(c: &Compilation, model: ItemId, loss: LossKind) -> Result<Prepared, PrepareError> {
-    let mut inst = crate::instantiate::instantiate(&c.program, &c.checked, model)
+    let mut inst = crate::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
         .map_err(PrepareError::Unsupported)?;
     let loss = ir_loss(loss);
     let train = cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, loss)

@@ -17,6 +17,8 @@ mod errors;
 mod grad;
 #[cfg(test)]
 mod ir;
+#[cfg(test)]
+mod jit;
 
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {

@@ -1115,13 +1115,26 @@ impl Checker<'_, '_> {
 /// The number of leading channel axes of a space `R[c] * S`.
 pub(super) fn leading_channel_axes(sv: &super::SpaceVal) -> usize {
     use super::SpaceVal;
-    match sv {
-        SpaceVal::Tensor(a, b) => match a.as_ref() {
-            SpaceVal::Channels(s) => s.len() + leading_channel_axes(b),
-            _ => 0,
-        },
-        _ => 0,
+    // The factors of a tensor product in order, however it is nested:
+    // `R[6] * Ori * Img` is `(R[6] * Ori) * Img`.
+    fn factors<'a>(sv: &'a SpaceVal, out: &mut Vec<&'a SpaceVal>) {
+        match sv {
+            SpaceVal::Tensor(a, b) => {
+                factors(a, out);
+                factors(b, out);
+            }
+            other => out.push(other),
+        }
     }
+    let mut fs = Vec::new();
+    factors(sv, &mut fs);
+    if fs.len() < 2 {
+        return 0;
+    }
+    fs.iter()
+        .take_while(|f| matches!(f, SpaceVal::Channels(_)))
+        .map(|f| f.shape().len())
+        .sum()
 }
 
 fn op_text(op: BinOp) -> &'static str {

@@ -143,8 +143,13 @@ pub fn check(
         .params
         .iter()
         .map(|p| {
+            let skipped = if p.skipped > 0 {
+                format!("  ({} entries at non-smooth points skipped)", p.skipped)
+            } else {
+                String::new()
+            };
             format!(
-                "{:<width$}  max relative error {:.3e}",
+                "{:<width$}  max relative error {:.3e}{skipped}",
                 p.name, p.max_rel_error
             )
         })
