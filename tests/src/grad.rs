@@ -13,16 +13,25 @@ fn check_gradient(name: &str, samples: usize) {
     let c = check_clean(&examples_dir().join(format!("{name}.cdl")));
     let model = cdlc::entry_model(&c, None).expect("the example has a model");
     let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    let setup = c.checked.trains.first().expect("the example has a train block");
+    let setup = c
+        .checked
+        .trains
+        .first()
+        .expect("the example has a train block");
     let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
         panic!("{name}: the examples train on built-in data");
     };
     let dataset = synthetic::generate(data, args, setup.seed).expect("the data set generates");
-    assert_eq!(Some(dataset.signature.clone()), expected_signature(&p), "{name}: data and model disagree");
+    assert_eq!(
+        Some(dataset.signature.clone()),
+        expected_signature(&p),
+        "{name}: data and model disagree"
+    );
     let (train, _) = split(dataset.examples, 1.0, setup.seed);
     let batch: Vec<_> = train.into_iter().take(samples).collect();
     let params = init_params(&p.inst, setup.seed);
-    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11).expect("the check runs");
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
     assert!(
         r.max_rel_error() <= TOLERANCE,
         "{name}: max relative error {:e} > {TOLERANCE:e}\n{:#?}",

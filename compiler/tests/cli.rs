@@ -1,0 +1,191 @@
+//! The `cdlc` command line end to end: exit codes, JSON diagnostics,
+//! training output files, running trained weights, refusing bad data and
+//! foreign weights, gradient checks.
+//!
+//! These run the built binary on small programs in a fresh temporary folder
+//! each; every run is seeded, so results are exact.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cdlc(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cdlc"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh, empty folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cdlc-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
+const SPIRALS: &str = "import std.layers
+
+model spiral = dense[2, 16] >> relu >> dense[16, 3]
+
+train spiral {
+  data   = synthetic.spirals(classes = 3, samples = 300)
+  loss   = cross_entropy
+  optim  = adam(lr = 0.01)
+  epochs = 3
+  batch  = 32
+  seed   = 5
+}
+";
+
+#[test]
+fn check_exit_codes_and_json() {
+    let dir = scratch("check");
+    std::fs::write(dir.join("ok.cdl"), SPIRALS).unwrap();
+    std::fs::write(
+        dir.join("bad.cdl"),
+        "layer f(x: R[3]) -> R[4] {\n  relu(x)\n}\n",
+    )
+    .unwrap();
+    assert_eq!(cdlc(&["check", "ok.cdl"], &dir).status.code(), Some(0));
+    let bad = cdlc(&["check", "--message-format", "json", "bad.cdl"], &dir);
+    assert_eq!(bad.status.code(), Some(1));
+    let line = stdout(&bad);
+    let v: serde_json::Value =
+        serde_json::from_str(line.lines().next().expect("one diagnostic")).unwrap();
+    assert_eq!(v["code"], "E0301");
+    assert_eq!(v["severity"], "error");
+    assert_eq!(v["line"], 2);
+    assert_eq!(v["column"], 3);
+    assert_eq!(v["file"], "bad.cdl");
+    for field in ["message", "end_line", "end_column", "labels", "help"] {
+        assert!(v.get(field).is_some(), "missing {field}: {v}");
+    }
+    assert_eq!(cdlc(&["check"], &dir).status.code(), Some(2));
+    assert_eq!(cdlc(&["check", "missing.cdl"], &dir).status.code(), Some(2));
+}
+
+#[test]
+fn training_writes_metrics_weights_and_plot_and_run_uses_them() {
+    let dir = scratch("train");
+    std::fs::write(dir.join("spiral.cdl"), SPIRALS).unwrap();
+    let t = cdlc(&["spiral.cdl", "--emit", "jit", "--out", "run1"], &dir);
+    assert!(t.status.success(), "{}", stderr(&t));
+    let metrics = std::fs::read_to_string(dir.join("run1/metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    assert_eq!(lines.next(), Some("epoch,train_loss,val_loss,val_accuracy"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3);
+    let svg = std::fs::read_to_string(dir.join("run1/loss.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..40.min(svg.len())]
+    );
+    assert!(dir.join("run1/weights.safetensors").exists());
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.join("run1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    // The same seed gives the same metrics.
+    let t2 = cdlc(&["spiral.cdl", "--emit", "jit", "--out", "run2"], &dir);
+    assert!(t2.status.success());
+    assert_eq!(
+        metrics,
+        std::fs::read_to_string(dir.join("run2/metrics.csv")).unwrap()
+    );
+
+    std::fs::write(
+        dir.join("in.jsonl"),
+        "{\"x\": [0.1, 0.2]}\n{\"x\": [-0.5, 0.9]}\n",
+    )
+    .unwrap();
+    let r = cdlc(
+        &[
+            "run",
+            "spiral.cdl",
+            "--weights",
+            "run1/weights.safetensors",
+            "--input",
+            "in.jsonl",
+        ],
+        &dir,
+    );
+    assert!(r.status.success(), "{}", stderr(&r));
+    let outs: Vec<serde_json::Value> = stdout(&r)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(outs.len(), 2);
+    assert_eq!(outs[0].as_array().map(|a| a.len()), Some(3));
+
+    // Weights trained from another source are refused.
+    std::fs::write(
+        dir.join("other.cdl"),
+        SPIRALS.replace("seed   = 5", "seed   = 6"),
+    )
+    .unwrap();
+    let refused = cdlc(
+        &[
+            "run",
+            "other.cdl",
+            "--weights",
+            "run1/weights.safetensors",
+            "--input",
+            "in.jsonl",
+        ],
+        &dir,
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("different version"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn bad_data_is_refused_before_training_with_its_line() {
+    let dir = scratch("data");
+    let prog = "import std.layers\n\nmodel net = dense[2, 3]\n\ntrain net {\n  data = jsonl(\"train.jsonl\")\n  loss = cross_entropy\n  epochs = 1\n}\n";
+    std::fs::write(dir.join("net.cdl"), prog).unwrap();
+    std::fs::write(
+        dir.join("train.jsonl"),
+        "{\"x\": [1, 2], \"y\": 0}\n{\"x\": [1, 2, 3], \"y\": 1}\n",
+    )
+    .unwrap();
+    let t = cdlc(&["net.cdl", "--emit", "jit", "--out", "o"], &dir);
+    assert_eq!(t.status.code(), Some(1));
+    let err = stderr(&t);
+    assert!(err.contains("E0603"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(!dir.join("o").exists(), "nothing may be written");
+}
+
+#[test]
+fn gradcheck_passes_on_a_fold_with_both_backends() {
+    let dir = scratch("grad");
+    let prog = "import std.layers\n\nmodel m(xs: List(R[2])) -> R[3] {\n  dense[4, 3](fold elman[2, 4] (xs))\n}\n";
+    std::fs::write(dir.join("m.cdl"), prog).unwrap();
+    for backend in ["interp", "jit"] {
+        let g = cdlc(&["gradcheck", "m.cdl", "--backend", backend], &dir);
+        assert!(
+            g.status.success(),
+            "{backend}: {}{}",
+            stdout(&g),
+            stderr(&g)
+        );
+        assert!(stdout(&g).contains("max relative error"), "{}", stdout(&g));
+    }
+}
