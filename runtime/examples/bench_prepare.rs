@@ -188,17 +188,18 @@ fn w4() -> Workload {
 }
 
 /// W5: three permutation-equivariant layers on sets of 64 points with 32
-/// input channels and 64 hidden channels, sum pooling, `dense[64, 10]`.
+/// input channels and 64 hidden channels (`phi`, `psi`, `psi#2`), sum
+/// pooling and `dense[64, 10]` (`pool.dense`).
 ///
 /// The peers' layer is `X Λ + (1/n) 1 1ᵀ X Γ + b` with `Λ, Γ` stored
 /// `[in, out]`. In `bench/w5_deepsets.cdl` an equivariant map between
 /// `R[i] * Pts` and `R[o] * Pts` is `Σ_k c_k B_k` over the orbit basis of
 /// `symmetric(n)` acting on channel pairs and point pairs: for each
-/// `(out, in)` channel pair, in that order, first the point-pair orbit
+/// `(out, in)` channel pair, row-major, first the point-pair orbit
 /// `p = q` (the identity), then `p ≠ q` (all ones off the diagonal)
 /// (`cdlc bench/w5_deepsets.cdl --emit tying` prints this basis). The
 /// peers' map has `Λ + Γ/n` on the diagonal and `Γ/n` off it, so the
-/// coefficients are `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n` and
+/// slot holds `2 · out · in` coefficients `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n` and
 /// `c[o, i, 1] = Γ[i, o] / n`, computed in f64 and rounded once.
 /// The input `x[set, point, channel]` is written channels first, `[32, 64]`
 /// per set, as the space `R[32] * Pts` lays it out.
@@ -241,8 +242,8 @@ fn w5() -> Workload {
         params.push(param(NAMES[i].0, &[2 * din * dout], coef));
         params.push(zeros(NAMES[i].1, dout));
     }
-    params.push(param("dense.W", &[c, k], weight(40, c, k)));
-    params.push(zeros("dense.b", c));
+    params.push(param("pool.dense.W", &[c, k], weight(40, c, k)));
+    params.push(zeros("pool.dense.b", c));
     Workload { lines, params }
 }
 

@@ -16,17 +16,23 @@
 //! `key: value` line each:
 //!
 //! - `compile_ms`: reading, checking, instantiating and differentiating the
-//!   program, and building the backend;
-//! - `schedule_us`: building the level schedules of the batch's folds (0
-//!   for a model without a fold over its input);
+//!   program, and compiling the kernels (`kernel_ms` of it for the JIT);
+//! - `schedule_us`: preparing the batch once: for the JIT, gathering the
+//!   inputs and building the level schedules of its folds
+//!   (`TrainKernel::prepare`, which the timed steps then reuse); for the
+//!   interpreter, which walks each structure itself, building the level
+//!   schedules alone (0 for a model without a fold over its input);
 //! - `step_us`: the median step; `steps_per_s` its inverse;
+//! - `first_step_ms`: the first step alone (for the JIT the first run of
+//!   freshly compiled code);
 //! - `first_loss`: the mean loss of the first step.
 
-use super::backend::{Backend, Interp};
 use super::data::{self, LoadError};
+use super::trainer::{Interp, Trainer};
 use cdlc::check::{DataSpec, TrainSetup};
 use cdlc::instantiate::Instantiated;
-use cdlc::training::init_params;
+use cdlc::training::{Prepared, init_params};
+use cdlc_jit::{Elem, Options, PreparedBatch, TrainKernel};
 use cdlc_runtime::checkpoint;
 use cdlc_runtime::optim::{OptimConfig, Optimizer};
 use cdlc_runtime::value::{DataType, Example, Tensor, Value};
@@ -58,19 +64,18 @@ pub struct BenchArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Where the steps run.
-    #[arg(long, value_enum, default_value_t = BenchBackend::Interp)]
+    #[arg(long, value_enum, default_value_t = BenchBackend::Jit)]
     backend: BenchBackend,
     /// The floating-point type of the steps.
     #[arg(long, value_enum, default_value_t = crate::Dtype::F32)]
     dtype: crate::Dtype,
-    /// Worker threads for matrix products.
-    #[arg(long)]
-    threads: Option<usize>,
 }
 
 /// The backends `cdlc bench` can time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum BenchBackend {
+    /// Compiled kernels over the whole batch.
+    Jit,
     /// The reference interpreter, one example at a time.
     Interp,
 }
@@ -80,6 +85,8 @@ pub enum BenchBackend {
 pub struct Report {
     /// Compile time in milliseconds.
     pub compile_ms: f64,
+    /// The part of it spent compiling kernels.
+    pub kernel_ms: f64,
     /// Level-schedule time in microseconds.
     pub schedule_us: f64,
     /// The first step's time in milliseconds.
@@ -116,12 +123,12 @@ impl Report {
             self.steps_us.first().copied().unwrap_or(f64::NAN),
             self.steps_us.last().copied().unwrap_or(f64::NAN),
         );
-        let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
         format!(
             "backend: {}\n\
              dtype: {}\n\
              batch: {}\n\
              compile_ms: {:.3}\n\
+             kernel_ms: {:.3}\n\
              schedule_us: {:.1}\n\
              first_step_ms: {:.3}\n\
              timed_steps: {}\n\
@@ -131,10 +138,11 @@ impl Report {
              steps_per_s: {:.4}\n\
              first_loss: {:.6}\n\
              last_loss: {:.6}\n",
-            name(&backend),
-            name(&dtype),
+            lower(&backend),
+            lower(&dtype),
             self.batch,
             self.compile_ms,
+            self.kernel_ms,
             self.schedule_us,
             self.first_step_ms,
             self.steps_us.len(),
@@ -150,11 +158,6 @@ impl Report {
 
 /// Runs `cdlc bench` and prints its report.
 pub fn main(args: &BenchArgs) -> ExitCode {
-    if let Some(t) = args.threads {
-        // matrixmultiply reads its thread count from the environment.
-        // SAFETY: set before this process starts any thread.
-        unsafe { std::env::set_var("MATMUL_NUM_THREADS", t.to_string()) };
-    }
     if args.steps == 0 {
         eprintln!("error: `--steps` must be at least 1");
         return ExitCode::from(2);
@@ -185,15 +188,7 @@ pub fn main(args: &BenchArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let mut backend = match args.backend {
-        BenchBackend::Interp => Interp {
-            module: &prepared.inst.module,
-            forward: prepared.inst.func,
-            train: prepared.train,
-            f32: args.dtype == crate::Dtype::F32,
-        },
-    };
-    let compile = started.elapsed();
+    let frontend = started.elapsed();
     let want = match cdlc::training::expected_signature(&prepared) {
         Some(w) => w,
         None => {
@@ -229,15 +224,8 @@ pub fn main(args: &BenchArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let schedule = match schedule_time(&prepared.inst.inputs, &batch) {
-        Ok(d) => d,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
     eprintln!(
-        "bench `{}`: {} examples per step, {} parameters in {} slots, {} on the {} backend",
+        "bench `{}`: {} examples per step, {} parameters in {} slots, {}, {} backend",
         setup.model_name,
         batch.len(),
         prepared
@@ -248,18 +236,32 @@ pub fn main(args: &BenchArgs) -> ExitCode {
             .sum::<usize>(),
         prepared.inst.slots.len(),
         optim,
-        format!("{:?}", args.backend).to_lowercase()
+        lower(&args.backend)
     );
+    let f32 = args.dtype == crate::Dtype::F32;
+    let built = match args.backend {
+        BenchBackend::Jit if f32 => JitStepper::<f32>::build(&prepared, &params, optim, &batch),
+        BenchBackend::Jit => JitStepper::<f64>::build(&prepared, &params, optim, &batch),
+        BenchBackend::Interp => InterpStepper::build(&prepared, params, optim, f32, &batch),
+    };
+    let mut built = match built {
+        Ok(b) => b,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
     let timing = Timing {
         steps: args.steps,
         warmup: args.warmup,
         min_time: Duration::from_secs_f64(args.min_time),
     };
-    match measure(&mut backend, params, &batch, &optim, &timing) {
+    match measure(built.stepper.as_mut(), &timing) {
         Ok(m) => {
             let report = Report {
-                compile_ms: compile.as_secs_f64() * 1e3,
-                schedule_us: schedule.as_secs_f64() * 1e6,
+                compile_ms: (frontend + built.kernel).as_secs_f64() * 1e3,
+                kernel_ms: built.kernel.as_secs_f64() * 1e3,
+                schedule_us: built.schedule.as_secs_f64() * 1e6,
                 first_step_ms: m.first.as_secs_f64() * 1e3,
                 steps_us: m.steps.iter().map(|d| d.as_secs_f64() * 1e6).collect(),
                 first_loss: m.first_loss,
@@ -274,6 +276,11 @@ pub fn main(args: &BenchArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A value's name as the command line spells it.
+fn lower(v: &dyn std::fmt::Debug) -> String {
+    format!("{v:?}").to_lowercase()
 }
 
 /// Why the batch could not be loaded.
@@ -363,6 +370,123 @@ struct Timing {
     min_time: Duration,
 }
 
+/// One training step on the fixed batch: forward, backward and the
+/// optimizer's update; the mean loss before the update.
+trait Stepper {
+    fn step(&mut self) -> Result<f64, String>;
+}
+
+/// A stepper with what building it took.
+struct Built<'a> {
+    stepper: Box<dyn Stepper + 'a>,
+    /// Compiling kernels.
+    kernel: Duration,
+    /// Preparing the batch (see the module's documentation).
+    schedule: Duration,
+}
+
+/// Compiled kernels: the batch is prepared once, parameters, gradients and
+/// the optimizer's state are flat vectors in the kernel's element type.
+struct JitStepper<T: Elem> {
+    kernel: TrainKernel,
+    batch: PreparedBatch,
+    params: Vec<T>,
+    grads: Vec<T>,
+    optimizer: Optimizer<T>,
+}
+
+impl<T: Elem> JitStepper<T> {
+    fn build<'a>(
+        prepared: &Prepared,
+        init: &[Tensor],
+        optim: OptimConfig,
+        batch: &[Example],
+    ) -> Result<Built<'a>, String> {
+        let dtype = if std::mem::size_of::<T>() == 4 {
+            cdlc_jit::Dtype::F32
+        } else {
+            cdlc_jit::Dtype::F64
+        };
+        let opts = Options {
+            dtype,
+            batch: batch.len(),
+        };
+        let started = Instant::now();
+        let kernel = cdlc_jit::compile_train(&prepared.inst.module, prepared.train, &opts)
+            .map_err(|e| format!("{e}; `--backend interp` runs the model on the interpreter"))?;
+        let compiled = started.elapsed();
+        let params: Vec<T> = init
+            .iter()
+            .flat_map(|t| t.data.iter().map(|&x| T::from_f64(x)))
+            .collect();
+        if params.len() != kernel.num_params() {
+            return Err(format!(
+                "internal error: the kernel has {} parameters, the model {}",
+                kernel.num_params(),
+                params.len()
+            ));
+        }
+        let started = Instant::now();
+        let prepared_batch = kernel.prepare(batch).map_err(|e| e.to_string())?;
+        let schedule = started.elapsed();
+        Ok(Built {
+            stepper: Box::new(JitStepper {
+                kernel,
+                batch: prepared_batch,
+                grads: vec![T::ZERO; params.len()],
+                optimizer: Optimizer::new(optim, params.len()),
+                params,
+            }),
+            kernel: compiled,
+            schedule,
+        })
+    }
+}
+
+impl<T: Elem> Stepper for JitStepper<T> {
+    fn step(&mut self) -> Result<f64, String> {
+        let stats = self
+            .kernel
+            .step(&self.params, &self.batch, &mut self.grads)
+            .map_err(|e| e.to_string())?;
+        self.optimizer.step(&mut self.params, &self.grads);
+        Ok(stats.loss)
+    }
+}
+
+/// The reference interpreter, through the driver's `Trainer` (parameters
+/// and the optimizer's state in f64, as training keeps them).
+struct InterpStepper<'a> {
+    trainer: Interp<'a>,
+    batch: Vec<&'a Example>,
+}
+
+impl<'a> InterpStepper<'a> {
+    fn build(
+        prepared: &'a Prepared,
+        init: Vec<Tensor>,
+        optim: OptimConfig,
+        f32: bool,
+        batch: &'a [Example],
+    ) -> Result<Built<'a>, String> {
+        let schedule = schedule_time(&prepared.inst.inputs, batch)?;
+        Ok(Built {
+            stepper: Box::new(InterpStepper {
+                trainer: Interp::new(prepared, init, optim, f32),
+                batch: batch.iter().collect(),
+            }),
+            kernel: Duration::ZERO,
+            schedule,
+        })
+    }
+}
+
+impl Stepper for InterpStepper<'_> {
+    fn step(&mut self) -> Result<f64, String> {
+        self.trainer.step(&self.batch)
+    }
+}
+
 /// The raw measurement.
 struct Measured {
     first: Duration,
@@ -372,48 +496,23 @@ struct Measured {
     steps: Vec<Duration>,
 }
 
-/// One training step: loss and gradients, then the optimizer's update.
-fn step(
-    backend: &mut dyn Backend,
-    params: &mut [Tensor],
-    batch: &[&Example],
-    optimizers: &mut [Optimizer<f64>],
-) -> Result<f64, String> {
-    let (loss, grads) = backend.loss_and_grad(params, batch)?;
-    for ((p, g), o) in params.iter_mut().zip(&grads).zip(optimizers.iter_mut()) {
-        o.step(&mut p.data, &g.data);
-    }
-    Ok(loss)
-}
-
 /// Runs the first step, the warm-up and the timed steps.
-fn measure(
-    backend: &mut dyn Backend,
-    mut params: Vec<Tensor>,
-    batch: &[Example],
-    optim: &OptimConfig,
-    timing: &Timing,
-) -> Result<Measured, String> {
-    let refs: Vec<&Example> = batch.iter().collect();
-    let mut optimizers: Vec<Optimizer<f64>> = params
-        .iter()
-        .map(|p| Optimizer::new(*optim, p.data.len()))
-        .collect();
+fn measure(stepper: &mut dyn Stepper, timing: &Timing) -> Result<Measured, String> {
     let t = Instant::now();
-    let first_loss = step(backend, &mut params, &refs, &mut optimizers)?;
+    let first_loss = stepper.step()?;
     let first = t.elapsed();
     if !first_loss.is_finite() {
         return Err(format!("the first step's loss is {first_loss}"));
     }
     let mut last_loss = first_loss;
     for _ in 0..timing.warmup {
-        last_loss = step(backend, &mut params, &refs, &mut optimizers)?;
+        last_loss = stepper.step()?;
     }
     let mut steps = Vec::with_capacity(timing.steps);
     let started = Instant::now();
     while steps.len() < timing.steps || started.elapsed() < timing.min_time {
         let t = Instant::now();
-        last_loss = step(backend, &mut params, &refs, &mut optimizers)?;
+        last_loss = stepper.step()?;
         steps.push(t.elapsed());
     }
     steps.sort();
@@ -432,6 +531,7 @@ mod tests {
     fn report(steps_us: Vec<f64>) -> Report {
         Report {
             compile_ms: 1.0,
+            kernel_ms: 0.5,
             schedule_us: 0.0,
             first_step_ms: 2.0,
             steps_us,
@@ -458,6 +558,7 @@ mod tests {
                 .to_string()
         };
         assert_eq!(get("compile_ms"), "1.000");
+        assert_eq!(get("kernel_ms"), "0.500");
         assert_eq!(get("schedule_us"), "0.0");
         assert_eq!(get("step_us"), "200.0");
         assert_eq!(get("steps_per_s"), "5000.0000");
