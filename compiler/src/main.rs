@@ -342,13 +342,32 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Emit::Jit => train(&c, path, cli),
-        other => {
-            eprintln!(
-                "error: `--emit {}` is not built yet",
-                format!("{other:?}").to_lowercase()
-            );
-            ExitCode::from(2)
+        Emit::Clif => {
+            let model = match entry(&c, cli.entry.as_deref()) {
+                Ok(m) => m,
+                Err(code) => return code,
+            };
+            let p = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let dtype = match cli.exec.dtype {
+                Dtype::F32 => cdlc_jit::Dtype::F32,
+                Dtype::F64 => cdlc_jit::Dtype::F64,
+            };
+            let opts = cdlc_jit::Options { dtype, batch: 32 };
+            match cdlc_jit::compile_train(&p.inst.module, p.train, &opts) {
+                Ok(k) => {
+                    print!("{}", k.clif_text());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
+        Emit::Ast => unreachable!("the syntax tree is printed before checking"),
     }
 }
 

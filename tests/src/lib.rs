@@ -19,6 +19,8 @@ mod grad;
 mod ir;
 #[cfg(test)]
 mod jit;
+#[cfg(test)]
+mod parse;
 
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {
