@@ -11,7 +11,7 @@
 //!   columns are orthonormal; for a vector it falls back to `glorot`;
 //! - `normal(std)`, `uniform(lo, hi)`, `zeros`, `ones`.
 
-use crate::data::rng::Rng;
+use crate::rng::Rng;
 use crate::value::Tensor;
 
 /// An initialiser with its arguments.

@@ -23,5 +23,6 @@ pub mod init;
 pub mod loss;
 pub mod optim;
 pub mod report;
+pub mod rng;
 pub mod schedule;
 pub mod value;

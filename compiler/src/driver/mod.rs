@@ -1,7 +1,6 @@
 //! The parts of the `cdlc` command line that touch files, the terminal and
 //! the runtime: training, running and gradient checking.
 
-pub mod backend;
 pub mod bench;
 pub mod data;
 pub mod gradcheck;

@@ -15,7 +15,6 @@ use crate::value::{DataDecl, DataType, Example, Target, Value};
 pub mod csv;
 pub mod jsonl;
 pub mod npy;
-pub(crate) mod rng;
 pub mod splitmix;
 pub mod synthetic;
 

@@ -21,7 +21,7 @@
 
 use std::f64::consts::PI;
 
-use super::rng::Rng;
+use crate::rng::Rng;
 use super::{DataError, Dataset, Signature, TargetType};
 use crate::value::{DataType, Example, Target, Tensor, Value};
 

@@ -1,14 +1,16 @@
-//! The random number generator behind the synthetic data sets.
+//! The random number generator of everything random in a run: synthetic
+//! data sets, initial parameters, shuffles, gradient-check directions.
 //!
 //! A sequential SplitMix64: the state advances by the golden-ratio constant
 //! and each output is the SplitMix64 finaliser of the state. It is written
 //! out here, rather than taken from a crate, so that a seed produces the same
 //! data set in every version of `cdlc`.
 
-use super::splitmix::{GOLDEN, mix64};
+use crate::data::splitmix::{GOLDEN, mix64};
 
 /// A deterministic generator of uniform and normal numbers.
-pub(crate) struct Rng {
+#[derive(Clone, Debug)]
+pub struct Rng {
     state: u64,
     /// The second value of the last Box-Muller pair, not yet returned.
     spare_normal: Option<f64>,
@@ -16,7 +18,7 @@ pub(crate) struct Rng {
 
 impl Rng {
     /// A generator whose output depends only on `seed`.
-    pub(crate) fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         Rng {
             state: mix64(seed),
             spare_normal: None,
@@ -24,21 +26,26 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let out = mix64(self.state);
         self.state = self.state.wrapping_add(GOLDEN);
         out
     }
 
     /// Uniform in [0, 1), with 53 random bits.
-    pub(crate) fn uniform(&mut self) -> f64 {
+    pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.uniform()
     }
 
     /// Uniform in `0..n` without bias (Lemire's multiply-and-reject).
     ///
     /// `n` must be positive; every caller passes a validated count.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         assert!(n > 0, "Rng::below needs a positive bound");
         let n = n as u64;
         let threshold = n.wrapping_neg() % n;
@@ -51,12 +58,12 @@ impl Rng {
     }
 
     /// Uniform in `lo..=hi` (`lo <= hi`).
-    pub(crate) fn between(&mut self, lo: usize, hi: usize) -> usize {
+    pub fn between(&mut self, lo: usize, hi: usize) -> usize {
         lo + self.below(hi - lo + 1)
     }
 
     /// Standard normal, by the Box-Muller transform.
-    pub(crate) fn normal(&mut self) -> f64 {
+    pub fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare_normal.take() {
             return z;
         }
