@@ -74,3 +74,10 @@ fn mealy_parity() {
 fn stream_count() {
     check_gradient("stream_count", 3);
 }
+
+#[test]
+fn deepsets() {
+    // Its equivariant maps are applied through their basis (two elements
+    // per channel pair), not expanded: this checks that path's derivative.
+    check_gradient("deepsets", 2);
+}
