@@ -199,7 +199,7 @@ fn w4() -> Workload {
 /// `p = q` (the identity), then `p ≠ q` (all ones off the diagonal)
 /// (`cdlc bench/w5_deepsets.cdl --emit tying` prints this basis). The
 /// peers' map has `Λ + Γ/n` on the diagonal and `Γ/n` off it, so the
-/// slot holds `2 · out · in` coefficients `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n` and
+/// slot holds `[out, in, 2]` coefficients `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n` and
 /// `c[o, i, 1] = Γ[i, o] / n`, computed in f64 and rounded once.
 /// The input `x[set, point, channel]` is written channels first, `[32, 64]`
 /// per set, as the space `R[32] * Pts` lays it out.
@@ -239,7 +239,9 @@ fn w5() -> Workload {
                 coef.push((g / n as f64) as f32);
             }
         }
-        params.push(param(NAMES[i].0, &[2 * din * dout], coef));
+        // Laid out (out channel, in channel, basis element), the shape of
+        // the slot of a map applied through its basis.
+        params.push(param(NAMES[i].0, &[dout, din, 2], coef));
         params.push(zeros(NAMES[i].1, dout));
     }
     params.push(param("pool.dense.W", &[c, k], weight(40, c, k)));
