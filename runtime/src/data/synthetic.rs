@@ -21,8 +21,8 @@
 
 use std::f64::consts::PI;
 
-use crate::rng::Rng;
 use super::{DataError, Dataset, Signature, TargetType};
+use crate::rng::Rng;
 use crate::value::{DataType, Example, Target, Tensor, Value};
 
 #[cfg(test)]
