@@ -240,25 +240,43 @@ impl<'a, T: Elem> Run<'a, T> {
             } => {
                 let r = if *batched { rows } else { 1 };
                 self.ensure(*dst, r * out_size);
-                let ptrs: Vec<(*const T, bool, usize)> = inputs
-                    .iter()
-                    .map(|&(l, b, s)| (self.ptr(l) as *const T, b, s))
-                    .collect();
+                const MAX_INS: usize = 4;
+                if inputs.len() > MAX_INS {
+                    return Err(JitError::Internal("a row op with too many inputs".into()));
+                }
+                let mut ptrs = [(std::ptr::null::<T>(), false, 0usize); MAX_INS];
+                for (slot, &(l, b, s)) in ptrs.iter_mut().zip(inputs) {
+                    *slot = (self.ptr(l) as *const T, b, s);
+                }
+                let ptrs = &ptrs[..inputs.len()];
                 let out = self.st.bufs[*dst].as_mut_ptr();
+                let mut slices: [&[T]; MAX_INS] = [&[]; MAX_INS];
                 for row in 0..r {
-                    let slices: Vec<&[T]> = ptrs
-                        .iter()
-                        .map(|&(p, b, s)| {
-                            let off = if b { row * s } else { 0 };
-                            // SAFETY: inputs hold `rows x s` (or `s`) numbers.
-                            unsafe { std::slice::from_raw_parts(p.add(off), s) }
-                        })
-                        .collect();
+                    for (sl, &(p, b, s)) in slices.iter_mut().zip(ptrs) {
+                        let off = if b { row * s } else { 0 };
+                        // SAFETY: inputs hold `rows x s` (or `s`) numbers.
+                        *sl = unsafe { std::slice::from_raw_parts(p.add(off), s) };
+                    }
                     // SAFETY: `dst` was ensured to `r x out_size`.
                     let o = unsafe {
                         std::slice::from_raw_parts_mut(out.add(row * out_size), *out_size)
                     };
-                    rowops::row(op, &slices, o);
+                    rowops::row(op, &slices[..ptrs.len()], o);
+                }
+            }
+            Instr::SumRows { src, size, dst } => {
+                let n = *size;
+                self.ensure(*dst, n);
+                let p = self.ptr(*src) as *const T;
+                // SAFETY: a batched tensor holds `rows x n` numbers; `dst`
+                // is a different buffer.
+                let x = unsafe { std::slice::from_raw_parts(p, rows * n) };
+                let acc = &mut self.st.bufs[*dst][..n];
+                acc.fill(T::ZERO);
+                for row in x.chunks_exact(n.max(1)) {
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a += v;
+                    }
                 }
             }
             Instr::SumCombine { a, b, sub, dst } => {

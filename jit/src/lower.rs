@@ -18,10 +18,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cdlc_ir::entity::EntityRef;
-use cdlc_ir::{BinOp, Block, Field, FuncId, Function, Module, Op, Source, Split, Type, Value};
+use cdlc_ir::{
+    BasisId, BinOp, Block, Field, FuncId, Function, Module, Op, Source, Split, Type, Value,
+};
 
 use crate::JitError;
 use crate::plan::*;
+use crate::rowops::permute_map;
 
 /// Where a value is used.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +76,10 @@ pub(crate) struct Lowerer<'a> {
     depth: usize,
     /// Outer locations of values a fold region gathered, to restore.
     saved: Vec<(Value, Loc)>,
+    /// The block each op's value is defined in.
+    block_of: HashMap<Value, Block>,
+    /// The sorted entry tables of the bases used, by basis.
+    tables: HashMap<BasisId, Arc<BasisTable>>,
 }
 
 fn unsupported<T>(op: impl Into<String>) -> Result<T, JitError> {
@@ -106,6 +113,8 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         unfold_codes: HashMap::new(),
         depth: 0,
         saved: Vec::new(),
+        block_of: HashMap::new(),
+        tables: HashMap::new(),
     };
     let mut off = 0;
     for (_, p) in f.params.iter() {
@@ -141,8 +150,8 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
 impl Lowerer<'_> {
     fn collect_uses(&mut self) {
         for (b, data) in self.func.blocks.iter() {
-            let _ = b;
             for &v in &data.insts {
+                self.block_of.insert(v, b);
                 let op = self.func.op(v).expect("verified: insts are ops");
                 for (pos, x) in op.operands().into_iter().enumerate() {
                     self.uses[x.index()].push(Use::Op(v, pos));
@@ -209,10 +218,11 @@ impl Lowerer<'_> {
                         self.uses[t.index()].len() == 1 && !self.is_batched(c)
                     }
                     Some(Sink::No) => false,
+                    // Sums commute with `add`, `sub` and `basis_project`.
                     None => {
                         matches!(
                             self.func.op(t),
-                            Some(Op::Binary(BinOp::Add | BinOp::Sub, ..))
+                            Some(Op::Binary(BinOp::Add | BinOp::Sub, ..) | Op::BasisProject { .. })
                         ) && self.sum_only(t)
                     }
                 },
@@ -342,42 +352,7 @@ impl Lowerer<'_> {
             }
             Op::Unary(..) => return self.elementwise(v, op, out),
             Op::Contract { a, b, axes } => self.contract(v, *a, *b, *axes as usize, out)?,
-            Op::Permute { x, perm } => {
-                let rx = self.repr(*x)?;
-                let feeds_products = self.uses[v.index()].iter().all(|u| {
-                    matches!(u, Use::Op(t, _) if matches!(self.func.op(*t), Some(Op::Contract { .. })))
-                });
-                match rx {
-                    Repr::Tensor {
-                        loc,
-                        batched: false,
-                        shape,
-                    } if shape.len() == 2 && perm == &[1, 0] && feeds_products => {
-                        Repr::Transposed {
-                            loc,
-                            rows: shape[0],
-                            cols: shape[1],
-                        }
-                    }
-                    Repr::Transposed { loc, rows, cols } if perm == &[1, 0] => Repr::Tensor {
-                        loc,
-                        batched: false,
-                        shape: vec![rows, cols],
-                    },
-                    _ => {
-                        let shape = self.tensor_shape(*x)?;
-                        self.row(
-                            v,
-                            RowOp::Permute {
-                                shape,
-                                perm: perm.clone(),
-                            },
-                            &[*x],
-                            out,
-                        )?
-                    }
-                }
-            }
+            Op::Permute { x, perm } => self.permute(v, *x, perm, out)?,
             Op::Reduce { op: ro, x, axis } => {
                 let shape = self.tensor_shape(*x)?;
                 self.row(
@@ -430,19 +405,10 @@ impl Lowerer<'_> {
                 out,
             )?,
             Op::BasisExpand { coeffs, basis } => {
-                let b = &self.module.bases[*basis];
-                let op = RowOp::BasisExpand {
-                    elements: Arc::new(b.elements.clone()),
-                };
-                self.row(v, op, &[*coeffs], out)?
+                let table = self.table(*basis);
+                self.row(v, RowOp::BasisExpand { table }, &[*coeffs], out)?
             }
-            Op::BasisProject { x, basis } => {
-                let b = &self.module.bases[*basis];
-                let op = RowOp::BasisProject {
-                    elements: Arc::new(b.elements.clone()),
-                };
-                self.row(v, op, &[*x], out)?
-            }
+            Op::BasisProject { x, basis } => self.basis_project(v, *x, *basis, out)?,
             Op::Tuple(vs) => {
                 Repr::Tuple(vs.iter().map(|x| self.repr(*x)).collect::<Result<_, _>>()?)
             }
@@ -535,22 +501,27 @@ impl Lowerer<'_> {
     /// A plain tensor for a transposed view.
     fn materialize(&mut self, r: &Repr, out: &mut Vec<Instr>) -> Result<Repr, JitError> {
         match r {
-            Repr::Transposed { loc, rows, cols } => {
+            Repr::Transposed {
+                loc,
+                batched,
+                rows,
+                cols,
+                shape,
+            } => {
                 let dst = self.buf();
                 out.push(Instr::Row {
                     op: RowOp::Permute {
-                        shape: vec![*rows, *cols],
-                        perm: vec![1, 0],
+                        map: Arc::new(permute_map(&[*rows, *cols], &[1, 0])),
                     },
-                    ins: vec![(*loc, false, rows * cols)],
+                    ins: vec![(*loc, *batched, rows * cols)],
                     dst,
                     out_size: rows * cols,
-                    batched: false,
+                    batched: *batched,
                 });
                 Ok(Repr::Tensor {
                     loc: Loc::Buf(dst),
-                    batched: false,
-                    shape: vec![*cols, *rows],
+                    batched: *batched,
+                    shape: shape.clone(),
                 })
             }
             Repr::Summed { .. } => unsupported("a summed gradient used by a non-linear op"),
@@ -613,7 +584,7 @@ impl Lowerer<'_> {
                 Some(_) => self.group.as_ref().expect("member").batched,
                 None => match self.repr(x)? {
                     Repr::Tensor { batched, .. } => batched,
-                    Repr::Transposed { .. } => false,
+                    Repr::Transposed { batched, .. } => batched,
                     other => return unsupported(format!("elementwise op on {other:?}")),
                 },
             };
@@ -767,31 +738,115 @@ impl Lowerer<'_> {
 
     // ----- contractions -----
 
-    /// `A` (uniform, `[i, k]` as seen) as a matrix, transposed if asked.
-    fn uniform_mat(r: &Repr, i: usize, k: usize, transpose: bool) -> Mat {
-        match (r, transpose) {
-            (Repr::Tensor { loc, .. }, false) => Mat {
-                loc: *loc,
-                rs: k,
-                cs: 1,
-            },
-            (Repr::Tensor { loc, .. }, true) => Mat {
-                loc: *loc,
-                rs: 1,
-                cs: k,
-            },
-            (Repr::Transposed { loc, .. }, false) => Mat {
-                loc: *loc,
-                rs: 1,
-                cs: i,
-            },
-            (Repr::Transposed { loc, .. }, true) => Mat {
-                loc: *loc,
-                rs: i,
-                cs: 1,
-            },
-            _ => unreachable!("a uniform matrix"),
+    /// `permute(x, perm)`: the identity is `x` itself; a rotation of the
+    /// axes whose every use is a product in the same block is a transposed
+    /// view (a stride change for the GEMM); anything else is a row op
+    /// through an index map computed here.
+    fn permute(
+        &mut self,
+        v: Value,
+        x: Value,
+        perm: &[u32],
+        out: &mut Vec<Instr>,
+    ) -> Result<Repr, JitError> {
+        let rx = self.repr(x)?;
+        let sx = self.tensor_shape(x)?;
+        let n = perm.len();
+        if let Repr::Tensor { .. } = rx
+            && perm.iter().enumerate().all(|(i, &p)| p as usize == i)
+        {
+            return Ok(rx);
         }
+        let rotation = (1..n).find(|&p| {
+            perm.iter()
+                .enumerate()
+                .all(|(i, &q)| q as usize == (i + p) % n)
+        });
+        if let (
+            Repr::Tensor {
+                loc,
+                batched,
+                shape: _,
+            },
+            Some(p),
+        ) = (&rx, rotation)
+        {
+            let here = self.block_of.get(&v).copied();
+            let feeds_products = self.uses[v.index()].iter().all(|u| match u {
+                Use::Op(t, _) => {
+                    matches!(self.func.op(*t), Some(Op::Contract { .. }))
+                        // A batched view must not cross into a region,
+                        // which gathers the batched values it reads.
+                        && (!batched || self.block_of.get(t).copied() == here)
+                }
+                Use::Result => false,
+            });
+            if feeds_products {
+                return Ok(Repr::Transposed {
+                    loc: *loc,
+                    batched: *batched,
+                    rows: size(&sx[..p]),
+                    cols: size(&sx[p..]),
+                    shape: self.tensor_shape(v)?,
+                });
+            }
+        }
+        let map = Arc::new(permute_map(&sx, perm));
+        self.row(v, RowOp::Permute { map }, &[x], out)
+    }
+
+    fn table(&mut self, basis: BasisId) -> Arc<BasisTable> {
+        let b = &self.module.bases[basis];
+        self.tables
+            .entry(basis)
+            .or_insert_with(|| Arc::new(BasisTable::new(size(&b.shape), &b.elements)))
+            .clone()
+    }
+
+    /// `basis_project(x)`; when only its sum over the rows is used, the rows
+    /// of `x` are summed first (or already are) and projected once.
+    fn basis_project(
+        &mut self,
+        v: Value,
+        x: Value,
+        basis: BasisId,
+        out: &mut Vec<Instr>,
+    ) -> Result<Repr, JitError> {
+        let table = self.table(basis);
+        let op = RowOp::BasisProject { table };
+        if self.sum_only(v) {
+            let rx = self.repr_or_close(x, out)?;
+            let summed = match rx {
+                Repr::Summed { buf, .. } => Some(buf),
+                Repr::Tensor {
+                    loc,
+                    batched: true,
+                    ref shape,
+                } => {
+                    let dst = self.buf();
+                    out.push(Instr::SumRows {
+                        src: loc,
+                        size: size(shape),
+                        dst,
+                    });
+                    Some(dst)
+                }
+                _ => None,
+            };
+            if let Some(src) = summed {
+                let shape = self.tensor_shape(v)?;
+                let dst = self.buf();
+                out.push(Instr::Row {
+                    op,
+                    ins: vec![(Loc::Buf(src), false, size(&self.tensor_shape(x)?))],
+                    dst,
+                    out_size: size(&shape),
+                    batched: false,
+                });
+                return Ok(Repr::Summed { buf: dst, shape });
+            }
+        }
+        self.row(v, op, &[x], out)
     }
 
     fn contract(
@@ -802,21 +857,41 @@ impl Lowerer<'_> {
         axes: usize,
         out: &mut Vec<Instr>,
     ) -> Result<Repr, JitError> {
-        let ra = self.repr_or_close(a, out)?;
-        let rb = self.repr_or_close(b, out)?;
+        let mut ra = self.repr_or_close(a, out)?;
+        let mut rb = self.repr_or_close(b, out)?;
         let sa = self.tensor_shape(a)?;
         let sb = self.tensor_shape(b)?;
         let i = size(&sa[..sa.len() - axes]);
         let k = size(&sa[sa.len() - axes..]);
         let j = size(&sb[axes..]);
         let shape = self.tensor_shape(v)?;
-        let batched_of = |r: &Repr| matches!(r, Repr::Tensor { batched: true, .. });
-        let (ba, bb) = (batched_of(&ra), batched_of(&rb));
+        // A transposed view `[cols, rows]` serves as `A [i, k]` when
+        // `cols = i` and as `B [k, j]` when `cols = k`; otherwise it is
+        // materialized.
+        if matches!(ra, Repr::Transposed { cols, .. } if cols != i) {
+            ra = self.materialize(&ra, out)?;
+        }
+        if matches!(rb, Repr::Transposed { cols, .. } if cols != k) {
+            rb = self.materialize(&rb, out)?;
+        }
+        let mut ops = Vec::new();
         for r in [&ra, &rb] {
-            if !matches!(r, Repr::Tensor { .. } | Repr::Transposed { .. }) {
-                return unsupported(format!("a product of {r:?}"));
+            match r {
+                Repr::Tensor { loc, batched, .. } => ops.push((*loc, *batched, false)),
+                Repr::Transposed { loc, batched, .. } => ops.push((*loc, *batched, true)),
+                _ => return unsupported(format!("a product of {r:?}")),
             }
         }
+        let [(la, ba, ta), (lb, bb, tb)] = [ops[0], ops[1]];
+        // One example's `[r, c]` operand: row-major, or a transposed view.
+        let mat = |loc, t: bool, r: usize, c: usize| {
+            if t {
+                Mat { loc, rs: 1, cs: r }
+            } else {
+                Mat { loc, rs: c, cs: 1 }
+            }
+        };
+        let (am, bm) = (mat(la, ta, i, k), mat(lb, tb, k, j));
         let fixed = |x: usize| Dim {
             fixed: x,
             rows: false,
@@ -825,163 +900,91 @@ impl Lowerer<'_> {
             fixed: x,
             rows: true,
         };
-        let loc_of = |r: &Repr| match r {
-            Repr::Tensor { loc, .. } | Repr::Transposed { loc, .. } => *loc,
-            _ => unreachable!("checked"),
-        };
         let dst = self.buf();
-        let c = |rs: usize| Mat {
+        let c = Mat {
             loc: Loc::Buf(dst),
-            rs,
+            rs: j,
             cs: 1,
         };
-        let gemm = |m, kk, n, am, bm, cm, c_len, per_row| Instr::Gemm {
+        let gemm = |m, kk, n, am, bm, c, c_len, per_row| Instr::Gemm {
             m,
             k: kk,
             n,
             a: am,
             b: bm,
-            c: cm,
+            c,
             c_buf: dst,
             c_len,
             per_row,
         };
         let (instr, result_batched) = match (ba, bb) {
-            (false, true) if j == 1 => (
-                // C[rows, i] = B[rows, k] Aᵀ
+            (false, false) => (
+                gemm(fixed(i), fixed(k), fixed(j), am, bm, c, fixed(i * j), None),
+                false,
+            ),
+            // C[rows, i] = B[rows, k] Aᵀ
+            (false, true) if j == 1 && !tb => (
                 gemm(
                     rows(1),
                     fixed(k),
                     fixed(i),
+                    mat(lb, false, 1, k),
                     Mat {
-                        loc: loc_of(&rb),
-                        rs: k,
+                        loc: la,
+                        rs: am.cs,
+                        cs: am.rs,
+                    },
+                    Mat {
+                        loc: Loc::Buf(dst),
+                        rs: i,
                         cs: 1,
                     },
-                    Self::uniform_mat(&ra, i, k, true),
-                    c(i),
                     rows(i),
                     None,
                 ),
                 true,
             ),
-            (false, true) => (
-                gemm(
-                    fixed(i),
-                    fixed(k),
-                    fixed(j),
-                    Self::uniform_mat(&ra, i, k, false),
-                    Mat {
-                        loc: loc_of(&rb),
-                        rs: j,
-                        cs: 1,
-                    },
-                    c(j),
-                    rows(i * j),
-                    Some([0, k * j, i * j]),
-                ),
+            // C[rows·i, j] = A[rows·i, k] B
+            (true, false) if !ta => (
+                gemm(rows(i), fixed(k), fixed(j), am, bm, c, rows(i * j), None),
                 true,
             ),
-            (true, false) => {
-                let bm = match &rb {
-                    Repr::Tensor { loc, .. } => Mat {
-                        loc: *loc,
-                        rs: j,
-                        cs: 1,
-                    },
-                    Repr::Transposed { loc, .. } => Mat {
-                        loc: *loc,
-                        rs: 1,
-                        cs: k,
-                    },
-                    _ => unreachable!("checked"),
-                };
-                (
-                    gemm(
-                        rows(i),
-                        fixed(k),
-                        fixed(j),
-                        Mat {
-                            loc: loc_of(&ra),
-                            rs: k,
-                            cs: 1,
-                        },
-                        bm,
-                        c(j),
-                        rows(i * j),
-                        None,
-                    ),
-                    true,
-                )
-            }
-            (false, false) => {
-                let bm = match &rb {
-                    Repr::Tensor { loc, .. } => Mat {
-                        loc: *loc,
-                        rs: j,
-                        cs: 1,
-                    },
-                    Repr::Transposed { loc, .. } => Mat {
-                        loc: *loc,
-                        rs: 1,
-                        cs: k,
-                    },
-                    _ => unreachable!("checked"),
-                };
-                (
-                    gemm(
-                        fixed(i),
-                        fixed(k),
-                        fixed(j),
-                        Self::uniform_mat(&ra, i, k, false),
-                        bm,
-                        c(j),
-                        fixed(i * j),
-                        None,
-                    ),
-                    false,
-                )
-            }
-            (true, true) if axes == 0 && self.sum_only(v) => {
-                // Σ_r a_r ⊗ b_r = Aᵀ B over the rows.
+            // Σ_r A_r B_r with A_r = X_rᵀ (`X_r` is `[k, i]`: a transposed
+            // view, or any `[i, 1]` column) is Xᵀ B over the stacked rows:
+            // one GEMM with the rows in the inner dimension (for `k = 1`
+            // the sum of outer products).
+            (true, true) if !tb && (ta || k == 1) && self.sum_only(v) => {
                 out.push(gemm(
                     fixed(i),
-                    rows(1),
+                    rows(k),
                     fixed(j),
                     Mat {
-                        loc: loc_of(&ra),
+                        loc: la,
                         rs: 1,
                         cs: i,
                     },
-                    Mat {
-                        loc: loc_of(&rb),
-                        rs: j,
-                        cs: 1,
-                    },
-                    c(j),
+                    bm,
+                    c,
                     fixed(i * j),
                     None,
                 ));
                 return Ok(Repr::Summed { buf: dst, shape });
             }
-            (true, true) => (
+            // One GEMM per row.
+            _ => (
                 gemm(
                     fixed(i),
                     fixed(k),
                     fixed(j),
-                    Mat {
-                        loc: loc_of(&ra),
-                        rs: k,
-                        cs: 1,
-                    },
-                    Mat {
-                        loc: loc_of(&rb),
-                        rs: j,
-                        cs: 1,
-                    },
-                    c(j),
+                    am,
+                    bm,
+                    c,
                     rows(i * j),
-                    Some([i * k, k * j, i * j]),
+                    Some([
+                        if ba { i * k } else { 0 },
+                        if bb { k * j } else { 0 },
+                        i * j,
+                    ]),
                 ),
                 true,
             ),

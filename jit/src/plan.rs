@@ -36,9 +36,18 @@ pub(crate) enum Repr {
         batched: bool,
         shape: Shape,
     },
-    /// A uniform matrix `[rows, cols]` at `loc`, seen as its transpose
-    /// `[cols, rows]` (a `permute [1, 0]` that only feeds products).
-    Transposed { loc: Loc, rows: usize, cols: usize },
+    /// A matrix `[rows, cols]` per row (or one, if not batched) at `loc`,
+    /// seen as its transpose `[cols, rows]`: a permutation that rotates the
+    /// axes (`perm = [p, .., n-1, 0, .., p-1]`, `rows` the size of the first
+    /// `p` axes) and only feeds products, which take it as a stride change.
+    /// `shape` is the permuted tensor's shape.
+    Transposed {
+        loc: Loc,
+        batched: bool,
+        rows: usize,
+        cols: usize,
+        shape: Shape,
+    },
     /// The sum over the rows of a batched tensor.
     Summed { buf: usize, shape: Shape },
     /// A tuple.
@@ -123,9 +132,9 @@ pub(crate) struct KernelSpec {
 /// A per-row operation executed in Rust (shapes are per example).
 #[derive(Clone, Debug)]
 pub(crate) enum RowOp {
+    /// `out[i] = x[map[i]]`, the index map computed once when lowering.
     Permute {
-        shape: Shape,
-        perm: Vec<u32>,
+        map: Arc<Vec<u32>>,
     },
     Reduce {
         op: ReduceOp,
@@ -158,12 +167,55 @@ pub(crate) enum RowOp {
         start: usize,
         len: usize,
     },
+    /// `W = Σ_e c_e B_e` over the basis' nonzero entries.
     BasisExpand {
-        elements: Arc<Vec<Vec<(u32, f64)>>>,
+        table: Arc<BasisTable>,
     },
+    /// `c_e = ⟨B_e, W⟩` over the basis' nonzero entries.
     BasisProject {
-        elements: Arc<Vec<Vec<(u32, f64)>>>,
+        table: Arc<BasisTable>,
     },
+}
+
+/// A basis' nonzero entries, sorted by flat index so that expanding and
+/// projecting walk the dense map in order (the coefficients, far fewer,
+/// stay in cache).
+#[derive(Clone, Debug)]
+pub(crate) struct BasisTable {
+    /// The flat indices of the nonzero entries, ascending.
+    pub index: Vec<u32>,
+    /// The element each entry belongs to.
+    pub element: Vec<u32>,
+    /// The entries' values, or `None` when all are 1.
+    pub value: Option<Vec<f64>>,
+    /// Whether every index of the dense map occurs exactly once (the
+    /// elements are indicators of disjoint orbits covering the map, as for
+    /// permutation actions): then `index` is `0..size` and expanding is
+    /// `W[i] = c[element[i]]`.
+    pub dense: bool,
+}
+
+impl BasisTable {
+    pub fn new(size: usize, elements: &[Vec<(u32, f64)>]) -> BasisTable {
+        let mut entries: Vec<(u32, u32, f64)> = elements
+            .iter()
+            .enumerate()
+            .flat_map(|(e, es)| es.iter().map(move |&(i, v)| (i, e as u32, v)))
+            .collect();
+        entries.sort_by_key(|&(i, e, _)| (i, e));
+        let unit = entries.iter().all(|&(_, _, v)| v == 1.0);
+        let dense = entries.len() == size
+            && entries
+                .iter()
+                .enumerate()
+                .all(|(k, &(i, _, _))| i as usize == k);
+        BasisTable {
+            index: entries.iter().map(|e| e.0).collect(),
+            element: entries.iter().map(|e| e.1).collect(),
+            value: (!unit).then(|| entries.iter().map(|e| e.2).collect()),
+            dense,
+        }
+    }
 }
 
 /// What a loss compares with.
@@ -203,6 +255,12 @@ pub(crate) enum Instr {
         dst: usize,
         out_size: usize,
         batched: bool,
+    },
+    /// `dst = Σ src` over the rows (a batched tensor).
+    SumRows {
+        src: Loc,
+        size: usize,
+        dst: usize,
     },
     /// `dst = Σ a ± Σ b` over rows, each operand summed by its kind.
     SumCombine {

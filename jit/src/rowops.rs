@@ -5,7 +5,7 @@
 use cdlc_ir::{LossKind, ReduceOp};
 use cdlc_runtime::float::Float;
 
-use crate::plan::RowOp;
+use crate::plan::{BasisTable, RowOp};
 
 fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
@@ -13,6 +13,32 @@ fn strides(shape: &[usize]) -> Vec<usize> {
         s[i] = s[i + 1] * shape[i + 1];
     }
     s
+}
+
+/// The source index of every output entry of `permute(x, perm)` for `x` of
+/// `shape`, in output order (computed once, when lowering).
+pub(crate) fn permute_map(shape: &[usize], perm: &[u32]) -> Vec<u32> {
+    let is = strides(shape);
+    let oshape: Vec<usize> = perm.iter().map(|&p| shape[p as usize]).collect();
+    let ostr: Vec<usize> = perm.iter().map(|&p| is[p as usize]).collect();
+    let n: usize = oshape.iter().product();
+    let mut map = Vec::with_capacity(n);
+    // An odometer over the output indices, tracking the source offset.
+    let mut idx = vec![0usize; oshape.len()];
+    let mut src = 0usize;
+    for _ in 0..n {
+        map.push(src as u32);
+        for d in (0..oshape.len()).rev() {
+            idx[d] += 1;
+            src += ostr[d];
+            if idx[d] < oshape[d] {
+                break;
+            }
+            src -= ostr[d] * oshape[d];
+            idx[d] = 0;
+        }
+    }
+    map
 }
 
 fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
@@ -41,38 +67,59 @@ pub(crate) fn logsumexp<T: Float>(xs: &[T]) -> T {
 pub(crate) fn row<T: Float>(op: &RowOp, ins: &[&[T]], out: &mut [T]) {
     let x = ins[0];
     match op {
-        RowOp::Permute { shape, perm } => {
-            let is = strides(shape);
-            let oshape: Vec<usize> = perm.iter().map(|&p| shape[p as usize]).collect();
-            let os = strides(&oshape);
-            for (i, o) in out.iter_mut().enumerate() {
-                let src: usize = (0..oshape.len())
-                    .map(|d| (i / os[d]) % oshape[d] * is[perm[d] as usize])
-                    .sum();
-                *o = x[src];
+        RowOp::Permute { map } => {
+            for (o, &i) in out.iter_mut().zip(map.iter()) {
+                *o = x[i as usize];
             }
         }
-        RowOp::Reduce { op, shape, axis } => {
-            let fold = |it: &mut dyn Iterator<Item = T>, n: usize| -> T {
-                match op {
-                    ReduceOp::Sum => it.fold(T::ZERO, |s, v| s + v),
-                    ReduceOp::Mean => it.fold(T::ZERO, |s, v| s + v) / T::from_f64(n as f64),
-                    ReduceOp::Max => it
+        RowOp::Reduce { op, shape, axis } => match axis {
+            None => {
+                out[0] = match op {
+                    ReduceOp::Sum => x.iter().fold(T::ZERO, |s, &v| s + v),
+                    ReduceOp::Mean => {
+                        x.iter().fold(T::ZERO, |s, &v| s + v) / T::from_f64(x.len() as f64)
+                    }
+                    ReduceOp::Max => x
+                        .iter()
+                        .copied()
                         .reduce(|m, v| if v > m { v } else { m })
                         .unwrap_or(T::ZERO),
                 }
-            };
-            match axis {
-                None => out[0] = fold(&mut x.iter().copied(), x.len()),
-                Some(a) => {
-                    let (pre, n, post) = around(shape, *a as usize);
-                    for (o, slot) in out.iter_mut().enumerate().take(pre * post) {
-                        let (p, q) = (o / post, o % post);
-                        *slot = fold(&mut (0..n).map(|j| x[(p * n + j) * post + q]), n);
+            }
+            Some(a) => {
+                let (pre, n, post) = around(shape, *a as usize);
+                if n == 0 {
+                    out.fill(T::ZERO);
+                    return;
+                }
+                for (p, o) in out.chunks_exact_mut(post).take(pre).enumerate() {
+                    let block = &x[p * n * post..(p + 1) * n * post];
+                    o.copy_from_slice(&block[..post]);
+                    for src in block.chunks_exact(post).skip(1) {
+                        match op {
+                            ReduceOp::Sum | ReduceOp::Mean => {
+                                for (s, &v) in o.iter_mut().zip(src) {
+                                    *s += v;
+                                }
+                            }
+                            ReduceOp::Max => {
+                                for (m, &v) in o.iter_mut().zip(src) {
+                                    if v > *m {
+                                        *m = v;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if *op == ReduceOp::Mean {
+                        let inv = T::from_f64(n as f64);
+                        for s in o.iter_mut() {
+                            *s = *s / inv;
+                        }
                     }
                 }
             }
-        }
+        },
         RowOp::Expand { shape, axis, n } => {
             let (pre, _, post) = around(shape, *axis);
             for p in 0..pre {
@@ -147,19 +194,46 @@ pub(crate) fn row<T: Float>(op: &RowOp, ins: &[&[T]], out: &mut [T]) {
             out[a.len()..].copy_from_slice(b);
         }
         RowOp::Slice { start, len } => out.copy_from_slice(&x[*start..start + len]),
-        RowOp::BasisExpand { elements, .. } => {
-            out.fill(T::ZERO);
-            for (&c, e) in x.iter().zip(elements.iter()) {
-                for &(i, v) in e {
-                    out[i as usize] += c * T::from_f64(v);
-                }
+        RowOp::BasisExpand { table } => basis_expand(table, x, out),
+        RowOp::BasisProject { table } => basis_project(table, x, out),
+    }
+}
+
+/// `out = Σ_e x_e B_e`, walking the entries in index order.
+fn basis_expand<T: Float>(t: &BasisTable, x: &[T], out: &mut [T]) {
+    match (&t.value, t.dense) {
+        (None, true) => {
+            for (o, &e) in out.iter_mut().zip(&t.element) {
+                *o = x[e as usize];
             }
         }
-        RowOp::BasisProject { elements } => {
-            for (o, e) in out.iter_mut().zip(elements.iter()) {
-                *o = e
-                    .iter()
-                    .fold(T::ZERO, |s, &(i, v)| s + x[i as usize] * T::from_f64(v));
+        (None, false) => {
+            out.fill(T::ZERO);
+            for (&i, &e) in t.index.iter().zip(&t.element) {
+                out[i as usize] += x[e as usize];
+            }
+        }
+        (Some(vals), _) => {
+            out.fill(T::ZERO);
+            for ((&i, &e), &v) in t.index.iter().zip(&t.element).zip(vals) {
+                out[i as usize] += x[e as usize] * T::from_f64(v);
+            }
+        }
+    }
+}
+
+/// `out_e = ⟨B_e, x⟩`: a scatter-add over the entries in index order.
+fn basis_project<T: Float>(t: &BasisTable, x: &[T], out: &mut [T]) {
+    out.fill(T::ZERO);
+    match &t.value {
+        None => {
+            for (&i, &e) in t.index.iter().zip(&t.element) {
+                out[e as usize] += x[i as usize];
+            }
+        }
+        Some(vals) => {
+            for ((&i, &e), &v) in t.index.iter().zip(&t.element).zip(vals) {
+                out[e as usize] += x[i as usize] * T::from_f64(v);
             }
         }
     }

@@ -309,6 +309,108 @@ fn stream(loss: LossKind) -> Model {
 
 // ----- data -----
 
+/// DeepSets layers (per-element `x Λ`, set mean times `Γ`, expand): the
+/// weight gradients are sums over the batch of products of a transposed
+/// per-example matrix with a per-example cotangent. A batched 3-axis input
+/// contracted over two axes (its gradient transposes a rotation of it), a
+/// permutation that is not a rotation, the identity, and a transpose whose
+/// split does not match its product.
+fn deepsets() -> Model {
+    let (n, d, ch) = (5, 3, 4);
+    let module = Module::new();
+    let mut b = FunctionBuilder::new(&module, "deepsets");
+    let mut x = b.input(Type::tensor(&[n, d]));
+    let mut fan_in = d;
+    for i in 0..2 {
+        let lam = b.param(format!("l{i}.Lambda"), &[fan_in, ch]);
+        let gam = b.param(format!("l{i}.Gamma"), &[fan_in, ch]);
+        let xl = b.contract(x, lam, 1);
+        let m = b.reduce(cdlc_ir::ReduceOp::Mean, x, Some(0));
+        let mg = b.contract(m, gam, 1);
+        let mg = b.op(cdlc_ir::Op::Expand {
+            x: mg,
+            axis: 0,
+            n: n as u32,
+        });
+        let y = b.add(xl, mg);
+        x = b.tanh(y);
+        fan_in = ch;
+    }
+    // [n, ch, 2], contracted over its last two axes.
+    let v = b.param("v", &[2]);
+    let x3 = b.outer(x, v);
+    let p = b.param("P", &[ch, 2, 3]);
+    let y = b.contract(x3, p, 2);
+    let y = b.permute(y, vec![0, 1]);
+    let swapped = b.permute(x3, vec![1, 0, 2]);
+    let sw = b.reduce(cdlc_ir::ReduceOp::Max, swapped, Some(2));
+    let q = b.param("Q", &[n, ch]);
+    let qt = b.permute(q, vec![1, 0]);
+    let full = b.contract(qt, sw, 2);
+    let pooled = b.reduce(cdlc_ir::ReduceOp::Sum, y, Some(0));
+    let pooled = b.mul(pooled, full);
+    let out = dense(&mut b, "out", 3, 3, pooled);
+    let f = b.finish(out);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
+/// Equivariant layers: dense maps expanded from coefficients by bases of
+/// disjoint 0/1 entries covering the map, of disjoint entries not covering
+/// it, and of overlapping weighted entries; their gradients are projected
+/// sums of per-example outer products.
+fn equivariant() -> Model {
+    let (a, c, h, o) = (2, 3, 4, 3);
+    let mut module = Module::new();
+    // [h, a, c]: entry (i, j, k) in element (i + j + k) % 5, all 1.
+    let mut covering = vec![Vec::new(); 5];
+    for idx in 0..h * a * c {
+        let (i, j, k) = (idx / (a * c), idx / c % a, idx % c);
+        covering[(i + j + k) % 5].push((idx as u32, 1.0));
+    }
+    let b0 = module.add_basis(cdlc_ir::Basis {
+        name: "covering".into(),
+        shape: vec![h, a, c],
+        elements: covering,
+    });
+    // [h, h]: the diagonal and the first row, 0/1, not covering the map.
+    let b1 = module.add_basis(cdlc_ir::Basis {
+        name: "sparse".into(),
+        shape: vec![h, h],
+        elements: vec![
+            (0..h).map(|i| ((i * h + i) as u32, 1.0)).collect(),
+            (1..h).map(|j| (j as u32, 1.0)).collect(),
+        ],
+    });
+    // [o, h]: overlapping weighted entries.
+    let b2 = module.add_basis(cdlc_ir::Basis {
+        name: "weighted".into(),
+        shape: vec![o, h],
+        elements: vec![
+            (0..o * h).map(|i| (i as u32, 0.5)).collect(),
+            (0..o * h)
+                .step_by(2)
+                .map(|i| (i as u32, -1.5 + i as f64 / 7.0))
+                .collect(),
+            vec![(3, 2.0), (5, 0.25)],
+        ],
+    });
+    let mut b = FunctionBuilder::new(&module, "equivariant");
+    let x = b.input(Type::tensor(&[a, c]));
+    let k0 = b.param("l0.K", &[5]);
+    let w0 = b.basis_expand(k0, b0);
+    let hx = b.contract(w0, x, 2);
+    let hx = b.relu(hx);
+    let k1 = b.param("l1.K", &[2]);
+    let w1 = b.basis_expand(k1, b1);
+    let hh = b.matmul(w1, hx);
+    let hh = b.tanh(hh);
+    let k2 = b.param("l2.K", &[3]);
+    let w2 = b.basis_expand(k2, b2);
+    let y = b.matmul(w2, hh);
+    let f = b.finish(y);
+    finish(module, f, LossKind::CrossEntropy)
+}
+
 fn tensor(shape: &[usize], rng: &mut Rng) -> Value {
     let n = shape.iter().product();
     Value::Tensor(Tensor::new(
@@ -543,6 +645,56 @@ fn stream_unfold_matches_interpreter() {
     check_model("stream", stream(LossKind::CrossEntropy), 5);
     check_model("stream_mse", stream(LossKind::Mse), 5);
     check_model("stream_bce", stream(LossKind::BinaryCrossEntropy), 5);
+}
+
+#[test]
+fn deepsets_matches_interpreter() {
+    check_model("deepsets", deepsets(), 7);
+}
+
+#[test]
+fn equivariant_matches_interpreter() {
+    check_model("equivariant", equivariant(), 9);
+}
+
+#[test]
+fn permute_maps_match_strided_indexing() {
+    let shape = [2usize, 3, 4, 5];
+    for perm in [
+        [0u32, 1, 2, 3],
+        [3, 2, 1, 0],
+        [2, 3, 0, 1],
+        [1, 0, 3, 2],
+        [0, 3, 1, 2],
+    ] {
+        let map = crate::rowops::permute_map(&shape, &perm);
+        let oshape: Vec<usize> = perm.iter().map(|&p| shape[p as usize]).collect();
+        let strides = [60, 20, 5, 1];
+        for (i, &src) in map.iter().enumerate() {
+            let mut rest = i;
+            let mut want = 0;
+            for d in (0..4).rev() {
+                want += rest % oshape[d] * strides[perm[d] as usize];
+                rest /= oshape[d];
+            }
+            assert_eq!(src as usize, want, "{perm:?} at {i}");
+        }
+    }
+}
+
+#[test]
+fn basis_tables_are_sorted_and_classified() {
+    use crate::plan::BasisTable;
+    let t = BasisTable::new(4, &[vec![(3, 1.0), (0, 1.0)], vec![(2, 1.0), (1, 1.0)]]);
+    assert_eq!(t.index, [0, 1, 2, 3]);
+    assert_eq!(t.element, [0, 1, 1, 0]);
+    assert!(t.dense && t.value.is_none());
+    let t = BasisTable::new(5, &[vec![(3, 1.0)], vec![(1, 1.0)]]);
+    assert!(!t.dense && t.value.is_none());
+    let t = BasisTable::new(2, &[vec![(1, 2.0), (0, 1.0)], vec![(1, 1.0)]]);
+    assert_eq!(t.index, [0, 1, 1]);
+    assert_eq!(t.value.as_deref(), Some(&[1.0, 2.0, 1.0][..]));
+    assert!(!t.dense);
 }
 
 #[test]
