@@ -7,6 +7,8 @@ use cdlc_runtime::data::synthetic;
 
 /// Largest relative error a gradient may have against central differences.
 const TOLERANCE: f64 = cdlc_ir::gradcheck::TOLERANCE;
+/// Entries per slot compared with finite differences in the JIT checks.
+const ENTRIES_PER_SLOT: usize = 24;
 
 #[track_caller]
 fn check_gradient(name: &str, samples: usize) {
@@ -80,4 +82,73 @@ fn deepsets() {
     // Its equivariant maps are applied through their basis (two elements
     // per channel pair), not expanded: this checks that path's derivative.
     check_gradient("deepsets", 2);
+}
+
+/// The same check with the compiled f64 training kernel computing the loss
+/// and its gradient: fast enough for the examples whose equivariant maps
+/// are expanded to large dense matrices, where the interpreter is slow.
+#[track_caller]
+fn check_gradient_jit(name: &str, samples: usize) {
+    let c = check_clean(&examples_dir().join(format!("{name}.cdl")));
+    let model = cdlc::entry_model(&c, None).expect("the example has a model");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let setup = c
+        .checked
+        .trains
+        .first()
+        .expect("the example has a train block");
+    let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
+        panic!("{name}: the examples train on built-in data");
+    };
+    let dataset = synthetic::generate(data, args, setup.seed).expect("the data set generates");
+    let (train, _) = split(dataset.examples, 1.0, setup.seed);
+    let batch: Vec<_> = train.into_iter().take(samples).collect();
+    let params = init_params(&p.inst, setup.seed);
+    let opts = cdlc_jit::Options {
+        dtype: cdlc_jit::Dtype::F64,
+        batch: batch.len(),
+    };
+    let mut kernel =
+        cdlc_jit::compile_train(&p.inst.module, p.train, &opts).expect("the kernel compiles");
+    let names: Vec<String> = p.inst.slots.iter().map(|s| s.name.clone()).collect();
+    let mut grads = vec![0.0f64; kernel.num_params()];
+    // Every entry of these slots would cost two kernel runs each on
+    // millions-entry dense maps: a spread of entries per slot, and the random
+    // direction over all of them.
+    let r = cdlc_ir::gradcheck::gradcheck_entries(&names, &params, 11, ENTRIES_PER_SLOT, |ps| {
+        let flat: Vec<f64> = ps.iter().flat_map(|t| t.data.iter().copied()).collect();
+        let loss = kernel
+            .step_examples(&flat, &batch, &mut grads)
+            .map_err(|e| e.to_string())?
+            .loss;
+        let mut at = 0;
+        let per_slot = ps
+            .iter()
+            .map(|t| {
+                at += t.data.len();
+                cdlc_runtime::value::Tensor::new(
+                    t.shape.clone(),
+                    grads[at - t.data.len()..at].to_vec(),
+                )
+            })
+            .collect();
+        Ok::<_, String>((loss, per_slot))
+    })
+    .expect("the check runs");
+    assert!(
+        r.max_rel_error() <= TOLERANCE,
+        "{name}: max relative error {:e} > {TOLERANCE:e}\n{:#?}",
+        r.max_rel_error(),
+        r.params
+    );
+}
+
+#[test]
+fn graph_triangles() {
+    check_gradient_jit("graph_triangles", 2);
+}
+
+#[test]
+fn p4_patterns() {
+    check_gradient_jit("p4_patterns", 2);
 }
