@@ -12,7 +12,8 @@
 //! Inputs may be tensors or lists of tensors (random lengths 1 to
 //! [`MAX_LIST`], `g` acting on every element), so folds are tested too.
 //! Definitions with size parameters cannot be instantiated on their own
-//! and are skipped, as are claims with other inputs or a non-tensor output.
+//! and are skipped, as are claims with other inputs or outputs than tensors
+//! and lists of tensors.
 
 use super::Env;
 use crate::Compilation;
@@ -141,10 +142,11 @@ fn test_claim(
     for t in &arg_tys {
         inputs.push(input(c, env, t, &group)?);
     }
+    // The output is a tensor or a list of tensors; g acts on each element.
     let output = if invariant {
         Act::Identity
     } else {
-        tensor_act(env, &info.cod, &group)?.1
+        input(c, env, &info.cod, &group)?.act
     };
     let inst = crate::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, id)
         .map_err(|u| format!("cannot be instantiated: {}", u.what))?;
@@ -168,7 +170,7 @@ fn test_claim(
             }
         })
         .collect();
-    let run = |xs: &[Sample]| -> Result<Vec<f64>, String> {
+    let run = |xs: &[Sample]| -> Result<Vec<Vec<f64>>, String> {
         let tensors: Vec<Data> = xs.iter().zip(&inputs).map(|(x, i)| to_data(i, x)).collect();
         let x = if tensors.len() == 1 {
             tensors.into_iter().next().expect("one input")
@@ -182,8 +184,16 @@ fn test_claim(
         }
         .map_err(|e| e.to_string())?;
         match &y {
-            Data::Tensor(t) => Ok(t.data.clone()),
-            _ => Err("the output is not a tensor".to_string()),
+            Data::Tensor(t) => Ok(vec![t.data.clone()]),
+            other => other
+                .as_list()
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .map(|e| e.as_tensor().map(|t| t.data.clone()))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| "the output is not a tensor or a list of tensors".to_string()),
         }
     };
     let mut rng = Rng::new(seed ^ 0x5eed_e901);
@@ -205,8 +215,11 @@ fn test_claim(
             .zip(&inputs)
             .map(|(x, i)| x.iter().map(|e| apply(&i.act, &g, e)).collect())
             .collect();
-        let lhs = run(&gxs)?;
-        let rhs = apply(&output, &g, &run(&xs)?);
+        let lhs: Vec<f64> = run(&gxs)?.concat();
+        let rhs: Vec<f64> = run(&xs)?
+            .iter()
+            .flat_map(|y| apply(&output, &g, y))
+            .collect();
         worst = worst.max(relative_error(&lhs, &rhs));
     }
     Ok(worst)
@@ -264,9 +277,7 @@ fn to_data(i: &Input, x: &Sample) -> Data {
 /// The shape of a tensor type and how the claim's group acts on it.
 fn tensor_act(env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<(Vec<usize>, Act), String> {
     let Ty::Tensor(shape, tag) = t else {
-        return Err(
-            "its inputs must be tensors or lists of tensors, and its output a tensor".to_string(),
-        );
+        return Err("its inputs and output must be tensors or lists of tensors".to_string());
     };
     let shape = super::build::concrete(shape).ok_or_else(|| "a size is not known".to_string())?;
     let Some(sid) = tag else {

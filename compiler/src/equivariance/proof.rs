@@ -372,21 +372,30 @@ impl Prover<'_, '_> {
                 Some(id) => Ok(AVal::Morph(Rc::new(MorphV::Fold(id)))),
                 None => Err(Stop::Silent),
             },
-            ExprKind::UnfoldOver { from, over, .. } => {
+            ExprKind::UnfoldOver { coalg, from, over, .. } => {
                 let (s, xs) = (self.expr(from)?, self.expr(over)?);
-                self.unfold(&[s, xs], e.span)
+                self.unfold(coalg, &[s, xs], e.span)
             }
-            ExprKind::UnfoldTake { from, .. } => {
+            ExprKind::UnfoldTake { coalg, from, .. } => {
                 let s = self.expr(from)?;
-                self.unfold(&[s], e.span)
+                self.unfold(coalg, &[s], e.span)
             }
             ExprKind::Error => Err(Stop::Silent),
         }
     }
 
-    fn unfold(&mut self, inputs: &[AVal], span: Span) -> R<AVal> {
+    /// `unfold c from s over xs` (or `take k`): proved like a fold, through
+    /// the coalgebra's one case. The state binder gets the initial state's
+    /// transformation, the input binder the list elements'; the case must
+    /// give the next state the same transformation (so that every step
+    /// sees the same), and its output's transformation is the elements' of
+    /// the resulting list.
+    fn unfold(&mut self, coalg: &cdlc_grammar::Ident, inputs: &[AVal], span: Span) -> R<AVal> {
         if inputs.iter().all(Self::is_inv) {
             return Ok(AVal::Data(vec![AVal::Inv(0)]));
+        }
+        if let Some(out) = self.unfold_case(coalg, inputs)? {
+            return Ok(AVal::Data(vec![out]));
         }
         Err(self.fail(
             Diagnostic::error(
@@ -401,6 +410,78 @@ impl Prover<'_, '_> {
             )
             .with_help("apply the unfold to invariant values (for example after `norm`), or move it out of the claimed layer"),
         ))
+    }
+
+    /// The output transformation of a coalgebra's case, if the case proves
+    /// the step equivariant; `None` when its shape is not one this rule
+    /// covers.
+    fn unfold_case(&mut self, coalg: &cdlc_grammar::Ident, inputs: &[AVal]) -> R<Option<AVal>> {
+        let Some(id) = self.env.program.lookup(&coalg.node) else {
+            return Err(Stop::Silent);
+        };
+        let ItemKind::Coalgebra(c) = &self.env.program.item(id).kind else {
+            return Err(Stop::Silent);
+        };
+        // An error already reported inside the coalgebra is not repeated
+        // as a failed proof.
+        if self.env.has_prior_error(self.env.program.item(id).span) {
+            return Err(Stop::Silent);
+        }
+        let [case] = c.cases.as_slice() else {
+            return Ok(None);
+        };
+        let mut state = inputs[0].clone();
+        let element = match inputs.get(1) {
+            None => None,
+            Some(AVal::Data(elems)) if elems.len() == 1 => Some(elems[0].clone()),
+            Some(_) => return Ok(None),
+        };
+        if case.binders.len() != 1 + usize::from(element.is_some()) || self.depth > 32 {
+            return Ok(None);
+        }
+        let saved = (std::mem::take(&mut self.scopes), self.item);
+        self.item = id;
+        self.depth += 1;
+        let mut outcome = Ok(None);
+        for p in &c.params {
+            match self.param_val(&p.name.node) {
+                Ok(v) => self.scopes.push((p.name.node.clone(), v)),
+                Err(e) => outcome = Err(e),
+            }
+        }
+        // An invariant initial state is a fixed point of the state's space: if
+        // a step makes the state transform, the proof is run again with the
+        // state in that space, and must then close.
+        let base = self.scopes.len();
+        for round in 0..2 {
+            if outcome.is_err() {
+                break;
+            }
+            self.scopes.truncate(base);
+            self.scopes
+                .push((case.binders[0].node.clone(), state.clone()));
+            if let Some(x) = element.clone() {
+                self.scopes.push((case.binders[1].node.clone(), x));
+            }
+            outcome = self.expr(&case.body).and_then(|r| match r {
+                AVal::Tuple(parts) if parts.len() == 2 => {
+                    if round == 0 && Self::is_inv(&state) && !Self::is_inv(&parts[1]) {
+                        state = parts[1].clone();
+                        return Ok(None);
+                    }
+                    self.check_result(&parts[1], &state, case.body.span)?;
+                    Ok(Some(parts[0].clone()))
+                }
+                _ => Ok(None),
+            });
+            if matches!(outcome, Ok(Some(_))) {
+                break;
+            }
+        }
+        self.depth -= 1;
+        self.scopes = saved.0;
+        self.item = saved.1;
+        outcome
     }
 
     fn apply(&mut self, f: &ast::Expr, args: &[ast::CallArg], span: Span) -> R<AVal> {
@@ -1019,6 +1100,9 @@ impl Prover<'_, '_> {
         let ItemKind::Algebra(alg) = &self.env.program.item(id).kind else {
             return Err(Stop::Silent);
         };
+        if self.env.has_prior_error(self.env.program.item(id).span) {
+            return Err(Stop::Silent);
+        }
         if self.depth > 32 {
             return Err(Stop::Silent);
         }
