@@ -206,6 +206,12 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
+            if file.as_os_str() == "lsp" && !file.exists() {
+                eprintln!(
+                    "error: the language server (`cdlc lsp`) is not implemented yet; see docs/status.md"
+                );
+                return ExitCode::from(2);
+            }
             let Some(emit) = cli.emit else {
                 eprintln!(
                     "error: say what to do with {}: `cdlc check FILE`, or `cdlc FILE --emit jit|ast|types|tying|ir|grad|clif`",
