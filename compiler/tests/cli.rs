@@ -189,3 +189,19 @@ fn gradcheck_passes_on_a_fold_with_both_backends() {
         assert!(stdout(&g).contains("max relative error"), "{}", stdout(&g));
     }
 }
+
+#[test]
+fn a_construct_not_lowered_yet_is_a_clear_error_not_a_panic() {
+    let dir = scratch("rose");
+    let prog = "functor RoseF(A) = rose(A, List(X))\ndata Rose(A) = fix RoseF(A)\n\nalgebra first : RoseF(R[2]) -> R[2] {\n  rose(a, ks) => a\n}\n\nmodel m(t: Rose(R[2])) -> R[2] { fold first (t) }\n";
+    std::fs::write(dir.join("rose.cdl"), prog).unwrap();
+    assert_eq!(cdlc(&["check", "rose.cdl"], &dir).status.code(), Some(0));
+    let ir = cdlc(&["rose.cdl", "--emit", "ir"], &dir);
+    assert_eq!(ir.status.code(), Some(1));
+    let err = stderr(&ir);
+    assert!(
+        err.contains("not supported yet") && err.contains("rose.cdl:1:"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -32,7 +32,7 @@ use crate::resolve::{ItemId, Program};
 use cdlc_grammar::Span;
 use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, SizeKind, Stmt};
 use cdlc_ir::{self as ir, FunctionBuilder, Source, Split, UnOp};
-use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+use cdlc_runtime::value::{DataDecl, DataType};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -255,7 +255,7 @@ impl<'a> Lowerer<'a> {
         let mut inputs = Vec::new();
         let mut values = Vec::new();
         for t in &arg_tys {
-            inputs.push(l.data_type(t, 0)?);
+            inputs.push(l.data_type(t)?);
             let ty = l.ir_type(t)?;
             let v = l.b.input(ty);
             l.tag(v, t);
@@ -291,7 +291,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn data_id(&mut self, t: &Ty) -> R<ir::DataId> {
-        let DataType::Data(decl) = self.data_type(t, 0)? else {
+        let DataType::Data(decl) = self.data_type(t)? else {
             unreachable!("data_type of a data type")
         };
         let module = self.b.module();
@@ -301,57 +301,35 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// A concrete checker type as the runtime's data type. `depth` counts
-    /// the data types around this one (for `X` under a nested data type).
-    fn data_type(&mut self, t: &Ty, depth: u32) -> R<DataType> {
-        Ok(match t {
-            Ty::Tensor(s, _) => DataType::Tensor(concrete(s)),
-            Ty::Tuple(ts) => DataType::Tuple(
-                ts.iter()
-                    .map(|t| self.data_type(t, depth))
-                    .collect::<R<_>>()?,
-            ),
-            Ty::X => DataType::Rec(depth),
-            Ty::Data { functor, args, .. } => {
-                let f = &self.checked.functors[functor.0 as usize];
-                let name = TyDisplay {
-                    ty: t,
-                    namer: self.checked,
-                }
-                .to_string();
-                let mut ctors = Vec::new();
-                for c in &f.ctors {
-                    let fields = c
-                        .fields
-                        .iter()
-                        .map(|ft| {
-                            let field = ft.instantiate(args, Some(&Ty::X));
-                            if matches!(&field, Ty::Data { .. } if field.mentions_x()) {
-                                return self.unsupported(
-                                    "`X` under a data type in a constructor (rose trees)",
-                                    c.span,
-                                );
-                            }
-                            self.data_type(&field, 0)
-                        })
-                        .collect::<R<Vec<_>>>()?;
-                    ctors.push(CtorDecl {
-                        name: c.name.clone(),
-                        fields,
-                    });
-                }
-                DataType::Data(Arc::new(DataDecl { name, ctors }))
-            }
-            other => {
-                let shown = TyDisplay {
-                    ty: other,
-                    namer: self.checked,
-                }
-                .to_string();
-                return self
-                    .unsupported(format!("values of type {shown} in data"), Span::default());
-            }
-        })
+    /// A concrete checker type as the runtime's data type (shared with the
+    /// checker's data checks), or "not supported yet" for `X` under another
+    /// data type (rose trees), at the constructor that has it.
+    fn data_type(&self, t: &Ty) -> R<DataType> {
+        if let Some(d) = crate::check::runtime_types::data_type(self.checked, t) {
+            return Ok(d);
+        }
+        let shown = TyDisplay {
+            ty: t,
+            namer: self.checked,
+        }
+        .to_string();
+        let span = match t {
+            Ty::Data { functor, args, .. } => self.checked.functors[functor.0 as usize]
+                .ctors
+                .iter()
+                .find(|c| {
+                    c.fields.iter().any(|f| {
+                        let f = f.instantiate(args, Some(&Ty::X));
+                        matches!(&f, Ty::Data { .. } if f.mentions_x())
+                    })
+                })
+                .map_or(Span::default(), |c| c.span),
+            _ => Span::default(),
+        };
+        self.unsupported(
+            format!("values of type {shown} (`X` under a data type, as in rose trees)"),
+            span,
+        )
     }
 
     // ------------------------------------------------------------ instances
