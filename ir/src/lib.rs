@@ -26,8 +26,8 @@ pub mod print;
 pub mod rng;
 pub mod verify;
 
-#[cfg(test)]
-mod testmodels;
+#[cfg(any(test, feature = "test-models"))]
+pub mod testmodels;
 
 pub use builder::FunctionBuilder;
 pub use ir::*;

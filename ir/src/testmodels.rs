@@ -1,4 +1,5 @@
-//! Small models built through the builder, shared by the unit tests.
+//! Small models built through the builder, shared by the unit tests of
+//! this crate and, with the `test-models` feature, of the JIT.
 //!
 //! Each function returns a module holding one forward function, plus the
 //! loss it is trained with. Sizes are tiny so that finite differences over
@@ -6,7 +7,7 @@
 
 use std::sync::Arc;
 
-use cdlc_runtime::value::{CtorDecl, DataDecl, DataType, Example, Target, Tensor, Value};
+use cdlc_runtime::value::{DataDecl, DataType, Example, Target, Tensor, Value};
 
 use crate::builder::FunctionBuilder;
 use crate::ir::{Basis, DataId, FuncId, LossKind, Module, Type, Value as IrValue};
@@ -14,8 +15,11 @@ use crate::rng::Rng;
 
 /// A model for the tests: a module, its forward function and its loss.
 pub struct TestModel {
+    /// The module holding the model's function and data types.
     pub module: Module,
+    /// The forward function.
     pub forward: FuncId,
+    /// The loss it is trained with.
     pub loss: LossKind,
 }
 
@@ -28,42 +32,28 @@ fn finish(mut module: Module, f: crate::ir::Function, loss: LossKind) -> TestMod
     }
 }
 
+/// The prelude's `List(elem)`.
 pub fn list_decl(elem: DataType) -> Arc<DataDecl> {
-    Arc::new(DataDecl {
-        name: format!("List({elem})"),
-        ctors: vec![
-            CtorDecl {
-                name: "nil".into(),
-                fields: vec![],
-            },
-            CtorDecl {
-                name: "cons".into(),
-                fields: vec![elem, DataType::Rec(0)],
-            },
-        ],
-    })
+    let DataType::Data(decl) = DataType::list(elem) else {
+        unreachable!("a list is a data type")
+    };
+    decl
 }
 
+/// The prelude's `Tree(elem)`.
 pub fn tree_decl(elem: DataType) -> Arc<DataDecl> {
-    Arc::new(DataDecl {
-        name: format!("Tree({elem})"),
-        ctors: vec![
-            CtorDecl {
-                name: "leaf".into(),
-                fields: vec![elem],
-            },
-            CtorDecl {
-                name: "node".into(),
-                fields: vec![DataType::Rec(0), DataType::Rec(0)],
-            },
-        ],
-    })
+    let DataType::Data(decl) = DataType::tree(elem) else {
+        unreachable!("a tree is a data type")
+    };
+    decl
 }
 
+/// `List(R[d])`, added to `module`.
 pub fn vec_list(module: &mut Module, d: usize) -> DataId {
     module.add_data(list_decl(DataType::Tensor(vec![d])))
 }
 
+/// `Tree(R[d])`, added to `module`.
 pub fn vec_tree(module: &mut Module, d: usize) -> DataId {
     module.add_data(tree_decl(DataType::Tensor(vec![d])))
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use cdlc_ir::rng::Rng;
-use cdlc_ir::{DataId, FuncId, FunctionBuilder, LossKind, Module, Type, UnOp, Value as V, interp};
+use cdlc_ir::{FuncId, FunctionBuilder, LossKind, Module, Type, UnOp, Value as V, interp};
 use cdlc_runtime::value::{CtorDecl, DataDecl, DataType, Example, Target, Tensor, Value};
 
 use crate::{Dtype, Options, compile_forward, compile_train};
@@ -35,26 +35,9 @@ fn finish(mut module: Module, f: cdlc_ir::Function, loss: LossKind) -> Model {
     }
 }
 
-fn list_data(module: &mut Module, d: usize) -> DataId {
-    let DataType::Data(decl) = DataType::list(DataType::Tensor(vec![d])) else {
-        unreachable!("a list is a data type")
-    };
-    module.add_data(decl)
-}
-
-fn tree_data(module: &mut Module, d: usize) -> DataId {
-    let DataType::Data(decl) = DataType::tree(DataType::Tensor(vec![d])) else {
-        unreachable!("a tree is a data type")
-    };
-    module.add_data(decl)
-}
-
-fn dense(b: &mut FunctionBuilder, name: &str, n: usize, m: usize, x: V) -> V {
-    let w = b.param(format!("{name}.W"), &[m, n]);
-    let bias = b.param(format!("{name}.b"), &[m]);
-    let y = b.matmul(w, x);
-    b.add(y, bias)
-}
+use cdlc_ir::testmodels::{
+    dense, treenn_cases as treenn, vec_list as list_data, vec_tree as tree_data,
+};
 
 fn mlp() -> Model {
     let module = Module::new();
@@ -183,32 +166,6 @@ fn gru() -> Model {
     let y = dense(&mut b, "out", h, 2, s);
     let f = b.finish(y);
     finish(module, f, LossKind::CrossEntropy)
-}
-
-fn treenn(
-    b: &mut FunctionBuilder,
-    k: usize,
-    h: usize,
-) -> impl FnMut(&mut FunctionBuilder, usize, &[V]) -> V + use<> {
-    let e = b.param("treenn.E", &[h, k]);
-    let c = b.param("treenn.c", &[h]);
-    let l = b.param("treenn.L", &[h, h]);
-    let m = b.param("treenn.M", &[h, h]);
-    let bias = b.param("treenn.b", &[h]);
-    move |b, ctor, args| match ctor {
-        0 => {
-            let y = b.matmul(e, args[0]);
-            let y = b.add(y, c);
-            b.tanh(y)
-        }
-        _ => {
-            let y = b.matmul(l, args[0]);
-            let z = b.matmul(m, args[1]);
-            let y = b.add(y, z);
-            let y = b.add(y, bias);
-            b.tanh(y)
-        }
-    }
 }
 
 fn tree() -> Model {
