@@ -223,26 +223,22 @@ fn hylo() -> Model {
     finish(module, f, LossKind::CrossEntropy)
 }
 
+/// The IR crate's Mealy machine over lists, with its training function.
 fn mealy() -> Model {
-    let (i, o, h) = (2, 3, 5);
-    let mut module = Module::new();
-    let list = list_data(&mut module, i);
-    let mut b = FunctionBuilder::new(&module, "mealy");
-    let xs = b.input(Type::Data(list));
-    let s0 = b.param("s0", &[h]);
-    let w = b.param("mealy.W", &[h, h]);
-    let u = b.param("mealy.U", &[h, i]);
-    let v = b.param("mealy.V", &[o, h]);
-    let out = b.unfold_over(s0, xs, |b, s, x| {
-        let ws = b.matmul(w, s);
-        let ux = b.matmul(u, x);
-        let z = b.add(ws, ux);
-        let s2 = b.tanh(z);
-        let y = b.matmul(v, s2);
-        b.tuple(vec![y, s2])
-    });
-    let f = b.finish(out);
-    finish(module, f, LossKind::CrossEntropy)
+    trained(cdlc_ir::testmodels::mealy_model())
+}
+
+/// A shared test model with its training function.
+fn trained(t: cdlc_ir::testmodels::TestModel) -> Model {
+    let mut module = t.module;
+    let train =
+        cdlc_ir::autodiff::differentiate(&mut module, t.forward, t.loss).expect("differentiable");
+    Model {
+        module,
+        forward: t.forward,
+        train,
+        loss: t.loss,
+    }
 }
 
 fn stream(loss: LossKind) -> Model {
