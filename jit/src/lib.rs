@@ -263,6 +263,13 @@ impl TrainKernel {
 
     /// Prepares a batch of examples for `step`.
     pub fn prepare(&self, batch: &[Example]) -> Result<PreparedBatch, JitError> {
+        let refs: Vec<&Example> = batch.iter().collect();
+        self.prepare_refs(&refs)
+    }
+
+    /// `prepare` for examples held elsewhere (a shuffled batch of a data
+    /// set), without copying them.
+    pub fn prepare_refs(&self, batch: &[&Example]) -> Result<PreparedBatch, JitError> {
         let xs: Vec<&Value> = batch.iter().map(|e| &e.x).collect();
         let ys: Vec<&cdlc_runtime::value::Target> = batch.iter().map(|e| &e.y).collect();
         self.k.prepare(&xs, Some(&ys))
@@ -428,7 +435,16 @@ impl ForwardKernel {
     /// `List` output as a `nil`/`cons` chain).
     pub fn run<T: Elem>(&mut self, params: &[T], xs: &[Value]) -> Result<Vec<Value>, JitError> {
         let refs: Vec<&Value> = xs.iter().collect();
-        let batch = self.k.prepare(&refs, None)?;
+        self.run_refs(params, &refs)
+    }
+
+    /// `run` for inputs held elsewhere, without copying them.
+    pub fn run_refs<T: Elem>(
+        &mut self,
+        params: &[T],
+        refs: &[&Value],
+    ) -> Result<Vec<Value>, JitError> {
+        let batch = self.k.prepare(refs, None)?;
         if batch.is_empty() {
             self.k.check(params)?;
             return Ok(Vec::new());

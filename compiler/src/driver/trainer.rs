@@ -75,19 +75,18 @@ impl<T: Elem> Jit<T> {
 
 impl<T: Elem> Trainer for Jit<T> {
     fn step(&mut self, batch: &[&Example]) -> Result<f64, String> {
-        let owned: Vec<Example> = batch.iter().map(|e| (*e).clone()).collect();
+        let prepared = self.train.prepare_refs(batch).map_err(|e| e.to_string())?;
         let stats = self
             .train
-            .step_examples(&self.params, &owned, &mut self.grads)
+            .step(&self.params, &prepared, &mut self.grads)
             .map_err(|e| e.to_string())?;
         self.optimizer.step(&mut self.params, &self.grads);
         Ok(stats.loss)
     }
 
     fn forward(&mut self, xs: &[&Value]) -> Result<Vec<Value>, String> {
-        let owned: Vec<Value> = xs.iter().map(|x| (*x).clone()).collect();
         self.forward
-            .run(&self.params, &owned)
+            .run_refs(&self.params, xs)
             .map_err(|e| e.to_string())
     }
 
