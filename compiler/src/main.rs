@@ -206,11 +206,16 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
+            // `cdlc lsp` (a file named `lsp` in the current folder is a
+            // program, as any other).
             if file.as_os_str() == "lsp" && !file.exists() {
-                eprintln!(
-                    "error: the language server (`cdlc lsp`) is not implemented yet; see docs/status.md"
-                );
-                return ExitCode::from(2);
+                return match driver::lsp::serve() {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: the language server stopped: {e}");
+                        ExitCode::from(1)
+                    }
+                };
             }
             let Some(emit) = cli.emit else {
                 eprintln!(

@@ -205,3 +205,83 @@ fn a_construct_not_lowered_yet_is_a_clear_error_not_a_panic() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A message of the language server protocol, framed.
+fn frame(body: &serde_json::Value) -> Vec<u8> {
+    let text = body.to_string();
+    format!("Content-Length: {}\r\n\r\n{text}", text.len()).into_bytes()
+}
+
+#[test]
+fn language_server_publishes_diagnostics_hovers_and_finds_definitions() {
+    use std::io::Write;
+    let uri = "file:///project/m.cdl";
+    let broken =
+        "import std.layers\n\n/// Doc of m.\nmodel m(x: R[4]) -> R[2] {\n  dens[4, 2](x)\n}\n";
+    let fixed = "import std.layers\n\n/// Doc of m.\nmodel m(x: R[4]) -> R[2] {\n  dense[4, 2](x)\n}\nmodel n(x: R[4]) -> R[2] { m(x) }\n";
+    let messages = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "cdl", "version": 1, "text": broken}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "textDocument/hover", "params": {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "textDocument/definition", "params": {"textDocument": {"uri": uri}, "position": {"line": 6, "character": 28}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 4, "method": "shutdown"}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "exit"}),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cdlc"))
+        .arg("lsp")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let mut stdin = child.stdin.take().expect("piped");
+    for m in &messages {
+        stdin.write_all(&frame(m)).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("the server exits");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let bodies: Vec<serde_json::Value> = text
+        .split("Content-Length: ")
+        .filter_map(|chunk| chunk.split_once("\r\n\r\n"))
+        .map(|(_, body)| serde_json::from_str(body).expect("a JSON body"))
+        .collect();
+    let published: Vec<&serde_json::Value> = bodies
+        .iter()
+        .filter(|b| b["method"] == "textDocument/publishDiagnostics")
+        .collect();
+    assert_eq!(published.len(), 2, "{bodies:#?}");
+    let first = &published[0]["params"]["diagnostics"][0];
+    assert_eq!(first["code"], "E0201");
+    assert_eq!(first["range"]["start"]["line"], 4);
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `dense`?")
+    );
+    assert_eq!(
+        published[1]["params"]["diagnostics"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let hover = bodies
+        .iter()
+        .find(|b| b["id"] == 2)
+        .expect("a hover answer");
+    let shown = hover["result"]["contents"]["value"].as_str().unwrap();
+    assert!(
+        shown.contains("layer dense[n, m] : R[n] -> R[m]"),
+        "{shown}"
+    );
+    assert!(shown.contains("A fully connected layer"), "{shown}");
+    let definition = bodies
+        .iter()
+        .find(|b| b["id"] == 3)
+        .expect("a definition answer");
+    assert_eq!(definition["result"]["uri"], uri);
+    assert_eq!(definition["result"]["range"]["start"]["line"], 3);
+}

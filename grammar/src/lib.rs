@@ -131,9 +131,16 @@ fn display_expected(terminal: &str) -> String {
     }
 }
 
-/// Gives each item the `///` comments that stand directly above it, with
-/// nothing but white space between them and the item.
+/// Gives each item the `///` comments that stand directly above it: a run
+/// of `///` lines with no blank line between them or before the item. A run
+/// separated from the next item by a blank line (a file's own description,
+/// say) belongs to no item.
 fn attach_docs(tree: &mut ast::File, docs: &[(Span, String)], src: &str) {
+    // Only white space, and at most one line break: the next line.
+    let adjacent = |from: u32, to: u32| {
+        let gap = &src[from as usize..to as usize];
+        gap.trim().is_empty() && gap.matches('\n').count() <= 1
+    };
     let mut next_doc = 0;
     for item in &mut tree.items {
         let start = item.span.start;
@@ -141,9 +148,7 @@ fn attach_docs(tree: &mut ast::File, docs: &[(Span, String)], src: &str) {
         let mut run_end: Option<u32> = None;
         while next_doc < docs.len() && docs[next_doc].0.end <= start {
             let (span, text) = &docs[next_doc];
-            let contiguous =
-                run_end.is_some_and(|e| src[e as usize..span.start as usize].trim().is_empty());
-            if !contiguous {
+            if !run_end.is_some_and(|e| adjacent(e, span.start)) {
                 run.clear();
             }
             run.push(text.clone());
@@ -151,7 +156,7 @@ fn attach_docs(tree: &mut ast::File, docs: &[(Span, String)], src: &str) {
             next_doc += 1;
         }
         if let Some(e) = run_end
-            && src[e as usize..start as usize].trim().is_empty()
+            && adjacent(e, start)
         {
             item.doc = run;
         }

@@ -55,11 +55,11 @@ fn statement_then_parenthesis_needs_a_semicolon() {
 
 #[test]
 fn doc_comments_attach_to_the_next_item() {
-    let (file, errs) = parse(
-        FileId(0),
-        "/// One.\n/// Two.\nconst n = 3\n\n/// Three.\n\nconst m = 4\n",
-    );
+    let src = "/// About the file.\n\n/// One.\n/// Two.\nconst n = 3\n\n/// Three.\nconst m = 4\n/// Four.\n\nconst k = 5\n";
+    let (file, errs) = parse(FileId(0), src);
     assert!(errs.is_empty());
     assert_eq!(file.items[0].doc, vec!["One.", "Two."]);
     assert_eq!(file.items[1].doc, vec!["Three."]);
+    // Separated from the item by a blank line: no item's.
+    assert!(file.items[2].doc.is_empty());
 }

@@ -212,3 +212,98 @@ impl Namer for ParamNamer<'_> {
             .unwrap_or_else(|| format!("A{i}"))
     }
 }
+
+/// What the language server shows on hover over `name`: the definition's
+/// checked signature (Markdown), its doc comment, and for a layer the
+/// derived tying of each of its equivariant parameters.
+pub fn describe(c: &crate::Compilation, name: &str) -> Option<String> {
+    use cdlc_grammar::ast::ItemKind;
+    let checked = &c.checked;
+    let id = c.program.lookup(name)?;
+    let item = c.program.item(id);
+    let show = |t: &Ty| {
+        TyDisplay {
+            ty: t,
+            namer: checked,
+        }
+        .to_string()
+    };
+    let mut sig = match &item.kind {
+        ItemKind::Functor(_) => {
+            let f = checked.functors.iter().find(|f| f.name == name)?;
+            format!("functor {}", polynomial(f, checked))
+        }
+        ItemKind::Def(_) => {
+            let info = checked.defs.get(&id)?;
+            let kind = match info.kind {
+                cdlc_grammar::ast::DefKind::Layer => "layer",
+                cdlc_grammar::ast::DefKind::Model => "model",
+            };
+            let mut s = format!(
+                "{kind} {}{} : {} -> {}\n",
+                info.name,
+                size_params(&info.size_params),
+                show(&info.dom),
+                show(&info.cod)
+            );
+            write_params(&mut s, &info.params, checked);
+            s
+        }
+        ItemKind::Algebra(_) | ItemKind::Coalgebra(_) => {
+            let info = checked.algebras.get(&id)?;
+            let functor = info.functor.map_or("{error}".to_string(), |f| {
+                let args: Vec<String> = info.functor_args.iter().map(&show).collect();
+                format!(
+                    "{}({})",
+                    checked.functors[f.0 as usize].name,
+                    args.join(", ")
+                )
+            });
+            let mut s = if info.co {
+                format!(
+                    "coalgebra {}{} : {} -> {functor}\n",
+                    info.name,
+                    size_params(&info.size_params),
+                    show(&info.carrier)
+                )
+            } else {
+                format!(
+                    "algebra {}{} : {functor} -> {}\n",
+                    info.name,
+                    size_params(&info.size_params),
+                    show(&info.carrier)
+                )
+            };
+            write_params(&mut s, &info.params, checked);
+            s
+        }
+        ItemKind::Const(_) => format!("const {name} = {}", checked.consts.get(name)?),
+        ItemKind::Space(_) => {
+            let sid = checked.spaces.get(&id)?;
+            let shape = checked.space_table[sid.0 as usize].shape();
+            format!("space {name} : {}", show(&Ty::tensor(shape)))
+        }
+        ItemKind::Data(d) => format!("{} {name}", if d.co { "codata" } else { "data" }),
+        ItemKind::Group(g) => format!("{} {name}", if g.monoid { "monoid" } else { "group" }),
+        ItemKind::Import(_) | ItemKind::Train(_) | ItemKind::Error => return None,
+    };
+    let tyings: Vec<String> = c
+        .tyings
+        .params
+        .iter()
+        .filter(|((owner, _), _)| *owner == id)
+        .filter_map(|(_, t)| {
+            let name = format!("{}.{}", t.owner, t.param);
+            t.basis.render(&name).lines().next().map(str::to_string)
+        })
+        .collect();
+    for t in tyings {
+        sig.push_str(&format!("\n{t}"));
+    }
+    let mut out = format!("```cdl\n{}\n```", sig.trim_end());
+    if !item.doc.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&item.doc.join("\n"));
+    }
+    Some(out)
+}
