@@ -336,48 +336,47 @@ impl Basis {
         self.project(grad)
     }
 
-    fn expand<T: Float>(&self, coeffs: &[T]) -> Vec<T> {
-        assert_eq!(
-            coeffs.len(),
-            self.free(),
-            "one coefficient per basis element"
-        );
+    /// Every nonzero entry of every basis element of the whole map, as
+    /// `(dense index, coefficient index, value)`: `W = Σ_k c_k B_k` is
+    /// `W[i] += c[k] · v` over these, and its adjoint `c[k] += g[i] · v`.
+    fn entries(&self, mut visit: impl FnMut(usize, usize, f64)) {
         let (m, n) = self.inner_dims();
         let (d, c, kk) = (self.out_channels, self.in_channels, self.pattern.count());
-        let mut w = vec![T::zero(); self.dense()];
         let at = |p: usize, i: usize, q: usize, j: usize| ((p * m + i) * c + q) * n + j;
-        match &self.pattern {
-            Pattern::Labels { labels, .. } => {
-                for p in 0..d {
-                    for i in 0..m {
-                        for q in 0..c {
-                            let base = (p * c + q) * kk;
-                            for j in 0..n {
-                                let l = labels[i * n + j];
-                                if l != 0 {
-                                    let v = coeffs[base + l.unsigned_abs() as usize - 1];
-                                    w[at(p, i, q, j)] = if l < 0 { -v } else { v };
-                                }
+        for p in 0..d {
+            for q in 0..c {
+                let base = (p * c + q) * kk;
+                match &self.pattern {
+                    Pattern::Labels { labels, .. } => {
+                        for (u, &l) in labels.iter().enumerate() {
+                            if l != 0 {
+                                let (i, j) = (u / n, u % n);
+                                let v = if l < 0 { -1.0 } else { 1.0 };
+                                visit(at(p, i, q, j), base + l.unsigned_abs() as usize - 1, v);
                             }
                         }
                     }
-                }
-            }
-            Pattern::Vectors { float, .. } => {
-                for p in 0..d {
-                    for q in 0..c {
+                    Pattern::Vectors { float, .. } => {
                         for (k, e) in float.iter().enumerate() {
-                            let ck = coeffs[(p * c + q) * kk + k];
                             for &(u, v) in e {
                                 let (i, j) = (u as usize / n, u as usize % n);
-                                let x = &mut w[at(p, i, q, j)];
-                                *x = *x + ck * T::from(v).expect("finite");
+                                visit(at(p, i, q, j), base + k, v);
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    fn expand<T: Float>(&self, coeffs: &[T]) -> Vec<T> {
+        assert_eq!(
+            coeffs.len(),
+            self.free(),
+            "one coefficient per basis element"
+        );
+        let mut w = vec![T::zero(); self.dense()];
+        self.entries(|i, k, v| w[i] = w[i] + coeffs[k] * T::from(v).expect("finite"));
         w
     }
 
@@ -387,43 +386,8 @@ impl Basis {
             self.dense(),
             "one gradient entry per dense entry"
         );
-        let (m, n) = self.inner_dims();
-        let (d, c, kk) = (self.out_channels, self.in_channels, self.pattern.count());
         let mut out = vec![T::zero(); self.free()];
-        let at = |p: usize, i: usize, q: usize, j: usize| ((p * m + i) * c + q) * n + j;
-        match &self.pattern {
-            Pattern::Labels { labels, .. } => {
-                for p in 0..d {
-                    for i in 0..m {
-                        for q in 0..c {
-                            let base = (p * c + q) * kk;
-                            for j in 0..n {
-                                let l = labels[i * n + j];
-                                if l != 0 {
-                                    let g = grad[at(p, i, q, j)];
-                                    let slot = &mut out[base + l.unsigned_abs() as usize - 1];
-                                    *slot = if l < 0 { *slot - g } else { *slot + g };
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Pattern::Vectors { float, .. } => {
-                for p in 0..d {
-                    for q in 0..c {
-                        for (k, e) in float.iter().enumerate() {
-                            let mut s = T::zero();
-                            for &(u, v) in e {
-                                let (i, j) = (u as usize / n, u as usize % n);
-                                s = s + grad[at(p, i, q, j)] * T::from(v).expect("finite");
-                            }
-                            out[(p * c + q) * kk + k] = s;
-                        }
-                    }
-                }
-            }
-        }
+        self.entries(|i, k, v| out[k] = out[k] + grad[i] * T::from(v).expect("finite"));
         out
     }
 
