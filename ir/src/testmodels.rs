@@ -232,6 +232,11 @@ pub fn mealy_model() -> TestModel {
 
 /// `unfold emit[3, 4] from tanh(P @ x) take 3`, per-position cross-entropy.
 pub fn stream_model() -> TestModel {
+    stream_model_with(LossKind::CrossEntropy, 3)
+}
+
+/// `unfold emit[3, 4] from tanh(P @ x) take steps`, per-position `loss`.
+pub fn stream_model_with(loss: LossKind, steps: u32) -> TestModel {
     let module = Module::new();
     let mut b = FunctionBuilder::new(&module, "stream");
     let x = b.input(Type::tensor(&[3]));
@@ -240,14 +245,14 @@ pub fn stream_model() -> TestModel {
     let c = b.param("emit.C", &[3, 4]);
     let px = b.matmul(p, x);
     let s0 = b.tanh(px);
-    let out = b.unfold_take(s0, 3, |b, s| {
+    let out = b.unfold_take(s0, steps, |b, s| {
         let y = b.matmul(c, s);
         let a_s = b.matmul(a, s);
         let next = b.tanh(a_s);
         b.tuple(vec![y, next])
     });
     let f = b.finish(out);
-    finish(module, f, LossKind::CrossEntropy)
+    finish(module, f, loss)
 }
 
 /// A tree whose leaves are lists: the leaf case folds the Elman algebra over

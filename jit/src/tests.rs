@@ -241,23 +241,9 @@ fn trained(t: cdlc_ir::testmodels::TestModel) -> Model {
     }
 }
 
+/// The IR crate's stream unfold, four steps, under `loss`.
 fn stream(loss: LossKind) -> Model {
-    let module = Module::new();
-    let mut b = FunctionBuilder::new(&module, "stream");
-    let x = b.input(Type::tensor(&[3]));
-    let p = b.param("P", &[4, 3]);
-    let a = b.param("emit.A", &[4, 4]);
-    let c = b.param("emit.C", &[3, 4]);
-    let px = b.matmul(p, x);
-    let s0 = b.tanh(px);
-    let out = b.unfold_take(s0, 4, |b, s| {
-        let y = b.matmul(c, s);
-        let a_s = b.matmul(a, s);
-        let next = b.tanh(a_s);
-        b.tuple(vec![y, next])
-    });
-    let f = b.finish(out);
-    finish(module, f, loss)
+    trained(cdlc_ir::testmodels::stream_model_with(loss, 4))
 }
 
 // ----- data -----

@@ -1,9 +1,7 @@
 //! Reverse derivatives of whole example models against finite differences
 //! in f64, on examples from their own train blocks.
 
-use crate::{check_clean, examples_dir};
-use cdlc::training::{expected_signature, init_params, loss_for, prepare, split};
-use cdlc_runtime::data::synthetic;
+use crate::example_case;
 
 /// Largest relative error a gradient may have against central differences.
 const TOLERANCE: f64 = cdlc_ir::gradcheck::TOLERANCE;
@@ -12,26 +10,7 @@ const ENTRIES_PER_SLOT: usize = 24;
 
 #[track_caller]
 fn check_gradient(name: &str, samples: usize) {
-    let c = check_clean(&examples_dir().join(format!("{name}.cdl")));
-    let model = cdlc::entry_model(&c, None).expect("the example has a model");
-    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    let setup = c
-        .checked
-        .trains
-        .first()
-        .expect("the example has a train block");
-    let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
-        panic!("{name}: the examples train on built-in data");
-    };
-    let dataset = synthetic::generate(data, args, setup.seed).expect("the data set generates");
-    assert_eq!(
-        Some(dataset.signature.clone()),
-        expected_signature(&p),
-        "{name}: data and model disagree"
-    );
-    let (train, _) = split(dataset.examples, 1.0, setup.seed);
-    let batch: Vec<_> = train.into_iter().take(samples).collect();
-    let params = init_params(&p.inst, setup.seed);
+    let (p, params, batch) = example_case(name, samples);
     let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
         .expect("the check runs");
     assert!(
@@ -89,21 +68,7 @@ fn deepsets() {
 /// are expanded to large dense matrices, where the interpreter is slow.
 #[track_caller]
 fn check_gradient_jit(name: &str, samples: usize) {
-    let c = check_clean(&examples_dir().join(format!("{name}.cdl")));
-    let model = cdlc::entry_model(&c, None).expect("the example has a model");
-    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    let setup = c
-        .checked
-        .trains
-        .first()
-        .expect("the example has a train block");
-    let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
-        panic!("{name}: the examples train on built-in data");
-    };
-    let dataset = synthetic::generate(data, args, setup.seed).expect("the data set generates");
-    let (train, _) = split(dataset.examples, 1.0, setup.seed);
-    let batch: Vec<_> = train.into_iter().take(samples).collect();
-    let params = init_params(&p.inst, setup.seed);
+    let (p, params, batch) = example_case(name, samples);
     let opts = cdlc_jit::Options {
         dtype: cdlc_jit::Dtype::F64,
         batch: batch.len(),

@@ -7,10 +7,8 @@
 //! rounding of the sums that produced it, so entry-by-entry ratios would
 //! measure rounding, not agreement.
 
-use crate::{cdl_files, check_clean, examples_dir};
-use cdlc::training::{init_params, loss_for, prepare, split};
+use crate::{cdl_files, example_case, examples_dir};
 use cdlc_jit::{Dtype, Options};
-use cdlc_runtime::data::synthetic;
 use cdlc_runtime::value::{Example, Tensor, Value};
 
 /// Largest relative difference allowed between the JIT and the interpreter.
@@ -45,18 +43,7 @@ fn cases() -> Vec<(String, cdlc::training::Prepared, Vec<Tensor>, Vec<Example>)>
                 .expect("a name")
                 .to_string_lossy()
                 .to_string();
-            let c = check_clean(&path);
-            let model = cdlc::entry_model(&c, None).expect("a model");
-            let p =
-                prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-            let setup = c.checked.trains.first().expect("a train block");
-            let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
-                panic!("{name}: examples train on built-in data");
-            };
-            let dataset = synthetic::generate(data, args, setup.seed).expect("data");
-            let (train, _) = split(dataset.examples, 1.0, setup.seed);
-            let batch: Vec<Example> = train.into_iter().take(8).collect();
-            let params = init_params(&p.inst, setup.seed);
+            let (p, params, batch) = example_case(&name, 8);
             (name, p, params, batch)
         })
         .collect()

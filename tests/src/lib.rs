@@ -134,3 +134,40 @@ pub fn check_clean(path: &Path) -> cdlc::Compilation {
     );
     c
 }
+
+/// An example program prepared for training, with its initial parameters
+/// and the first `samples` examples of its own (built-in) data, after the
+/// run's seeded shuffle. Asserts that the data fits the model.
+#[track_caller]
+pub fn example_case(
+    name: &str,
+    samples: usize,
+) -> (
+    cdlc::training::Prepared,
+    Vec<cdlc_runtime::value::Tensor>,
+    Vec<cdlc_runtime::value::Example>,
+) {
+    use cdlc::training::{expected_signature, init_params, loss_for, prepare, split};
+    let c = check_clean(&examples_dir().join(format!("{name}.cdl")));
+    let model = cdlc::entry_model(&c, None).expect("the example has a model");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let setup = c
+        .checked
+        .trains
+        .first()
+        .expect("the example has a train block");
+    let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
+        panic!("{name}: the examples train on built-in data");
+    };
+    let dataset = cdlc_runtime::data::synthetic::generate(data, args, setup.seed)
+        .expect("the data set generates");
+    assert_eq!(
+        Some(dataset.signature.clone()),
+        expected_signature(&p),
+        "{name}: data and model disagree"
+    );
+    let (train, _) = split(dataset.examples, 1.0, setup.seed);
+    let batch = train.into_iter().take(samples).collect();
+    let params = init_params(&p.inst, setup.seed);
+    (p, params, batch)
+}
