@@ -13,6 +13,7 @@ use crate::number::{Rational, rational_to_f64};
 use crate::solve::exact::ExactVector;
 use crate::space::Space;
 use num_traits::Float;
+use std::collections::HashMap;
 
 /// How a basis was computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -197,6 +198,9 @@ pub struct Basis {
     pub(crate) inner_out_shape: Vec<usize>,
     pub(crate) inner_in_shape: Vec<usize>,
     pub(crate) pattern: Pattern,
+    /// The factor of each inner element: one over its largest row sum of
+    /// magnitudes (see [`Basis::inner_element`]).
+    pub(crate) scales: Vec<f64>,
     pub(crate) method: Method,
     pub(crate) gap: Option<SingularGap>,
 }
@@ -299,6 +303,43 @@ impl Basis {
         )
     }
 
+    /// The factors that normalise the pattern's elements: element `e`
+    /// times `scales[e]` has largest row norm one (Euclidean), so that it
+    /// maps inputs of unit variance to outputs of unit variance: the
+    /// identity and a convolution tap stay as they are, DeepSets'
+    /// `11ᵀ − I` becomes `(11ᵀ − I)/√(n − 1)`. Each coefficient then weighs
+    /// one unit-variance input, however large its orbit, which is what
+    /// [`Basis::fans`] counts.
+    pub(crate) fn row_scales(pattern: &Pattern, inner_in: usize) -> Vec<f64> {
+        (0..pattern.count())
+            .map(|e| {
+                let mut rows: HashMap<u32, f64> = HashMap::new();
+                for (u, v) in pattern.element(e) {
+                    *rows.entry(u / inner_in as u32).or_default() += v * v;
+                }
+                let widest = rows.values().copied().fold(0.0, f64::max);
+                if widest > 0.0 {
+                    1.0 / widest.sqrt()
+                } else {
+                    1.0
+                }
+            })
+            .collect()
+    }
+
+    /// Inner basis element `e`, normalised, as sparse `(entry, value)`
+    /// pairs over the `m·n` inner entries (row-major). The pattern holds the
+    /// element unnormalised (orbit indicators); this is the element the
+    /// coefficients multiply.
+    pub fn inner_element(&self, e: usize) -> Vec<(u32, f64)> {
+        let scale = self.scales[e];
+        self.pattern
+            .element(e)
+            .into_iter()
+            .map(|(u, v)| (u, v * scale))
+            .collect()
+    }
+
     /// Basis element `k` of the whole map, as `(dense index, value)`.
     pub fn element(&self, k: usize) -> Vec<(usize, f64)> {
         let (m, n) = self.inner_dims();
@@ -306,8 +347,7 @@ impl Basis {
         let (pq, e) = (k / kk, k % kk);
         let (p, q) = (pq / self.in_channels, pq % self.in_channels);
         let c = self.in_channels;
-        self.pattern
-            .element(e)
+        self.inner_element(e)
             .into_iter()
             .map(|(u, v)| {
                 let (i, j) = (u as usize / n, u as usize % n);
@@ -351,8 +391,13 @@ impl Basis {
                         for (u, &l) in labels.iter().enumerate() {
                             if l != 0 {
                                 let (i, j) = (u / n, u % n);
-                                let v = if l < 0 { -1.0 } else { 1.0 };
-                                visit(at(p, i, q, j), base + l.unsigned_abs() as usize - 1, v);
+                                let e = l.unsigned_abs() as usize - 1;
+                                let v = if l < 0 {
+                                    -self.scales[e]
+                                } else {
+                                    self.scales[e]
+                                };
+                                visit(at(p, i, q, j), base + e, v);
                             }
                         }
                     }
@@ -360,7 +405,7 @@ impl Basis {
                         for (k, e) in float.iter().enumerate() {
                             for &(u, v) in e {
                                 let (i, j) = (u as usize / n, u as usize % n);
-                                visit(at(p, i, q, j), base + k, v);
+                                visit(at(p, i, q, j), base + k, v * self.scales[k]);
                             }
                         }
                     }
@@ -391,61 +436,41 @@ impl Basis {
         out
     }
 
-    /// Support size and squared norm of each inner basis element, and the
-    /// size of the union of their supports.
-    fn support_stats(&self) -> (Vec<(usize, f64)>, usize) {
-        let (m, n) = self.inner_dims();
-        let mut covered = vec![false; m * n];
-        let stats = (0..self.pattern.count())
-            .map(|k| {
-                let e = self.pattern.element(k);
-                for (u, _) in &e {
-                    covered[*u as usize] = true;
-                }
-                (e.len(), e.iter().map(|(_, v)| v * v).sum())
-            })
-            .collect();
-        (stats, covered.iter().filter(|x| **x).count())
-    }
-
-    /// The fans of the map as a dense initialiser sees them, counting only
-    /// entries that can be nonzero: `fan_in = |U| / dim B` and
-    /// `fan_out = |U| / dim A`, where `U` is the union of the supports of
-    /// the basis elements (for an unconstrained map, `dim A` and `dim B`).
+    /// The fans of the map as a dense initialiser sees them, counting each
+    /// normalised basis element as one input: `fan_in = c · r` and
+    /// `fan_out = d · s`, where `r` is the mean number of inner elements
+    /// that reach an output entry and `s` the mean number that read an
+    /// input entry. An orbit basis with one entry per row (a convolution)
+    /// has the dense fans of its support (a 3-tap convolution: `3c`), an
+    /// unconstrained map the usual `c·n` and `d·m`, and a DeepSets layer
+    /// (identity and mean) `2c` and `2d`.
     pub fn fans(&self) -> (f64, f64) {
-        let (_, union) = self.support_stats();
-        let u = (union * self.out_channels * self.in_channels) as f64;
-        let dim_out = self.out_shape.iter().product::<usize>() as f64;
-        let dim_in = self.in_shape.iter().product::<usize>() as f64;
-        (u / dim_out, u / dim_in)
+        let (m, n) = self.inner_dims();
+        let (mut rows, mut cols) = (0usize, 0usize);
+        for e in 0..self.pattern.count() {
+            let element = self.pattern.element(e);
+            let distinct = |key: &dyn Fn(u32) -> u32| {
+                let mut seen: Vec<u32> = element.iter().map(|(u, _)| key(*u)).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                seen.len()
+            };
+            rows += distinct(&|u| u / n as u32);
+            cols += distinct(&|u| u % n as u32);
+        }
+        (
+            (self.in_channels * rows) as f64 / m as f64,
+            (self.out_channels * cols) as f64 / n as f64,
+        )
     }
 
-    /// The standard deviation of each coefficient so that the entries of the
-    /// expanded map have mean variance `variance` over `U`. With `S_k` the
-    /// support of basis element `B_k`:
-    ///
-    /// `σ_k² = variance · |U| / (Σ_j |S_j|) · |S_k| / ‖B_k‖²`,
-    ///
-    /// since `Var W[e] = Σ_k σ_k² B_k[e]²` and summing over `e ∈ U` gives
-    /// `Σ_k σ_k² ‖B_k‖² = variance · |U|`. For an orbit basis (disjoint
-    /// supports, entries ±1) every `σ_k² = variance`.
-    pub fn coefficient_std(&self, variance: f64) -> Vec<f64> {
-        let (stats, union) = self.support_stats();
-        let total: usize = stats.iter().map(|s| s.0).sum();
-        let inner: Vec<f64> = stats
-            .iter()
-            .map(|&(size, norm2)| {
-                (variance * union as f64 / total as f64 * size as f64 / norm2).sqrt()
-            })
-            .collect();
-        let pairs = self.out_channels * self.in_channels;
-        (0..pairs).flat_map(|_| inner.iter().copied()).collect()
-    }
-
-    /// [`Basis::coefficient_std`] for the variance `init` gives at [`Basis::fans`].
+    /// The standard deviation of every coefficient for the dense
+    /// initialiser `init` at [`Basis::fans`]: the normalised elements make
+    /// each coefficient a weight on one averaged input, so all coefficients
+    /// share the variance a dense weight would have.
     pub fn init_std(&self, init: DenseInit) -> Vec<f64> {
         let (fan_in, fan_out) = self.fans();
-        self.coefficient_std(init.variance(fan_in, fan_out))
+        vec![init.variance(fan_in, fan_out).sqrt(); self.free()]
     }
 
     /// The largest entry of `ρ_B(g) E − E ρ_A(g)` (and `dρ_B(ξ) E − E dρ_A(ξ)`)

@@ -639,18 +639,58 @@ fn init_scales_match_a_dense_initialiser() {
     assert_eq!(b.fans(), (3.0, 12.0));
     let std = b.init_std(DenseInit::He);
     assert!(std.iter().all(|s| (s * s - 2.0 / 3.0).abs() < 1e-12));
-    // A non-orbit basis is normalised: the mean entry variance is the target.
-    let v = space(&Group::so3(), "rotate", &[3]);
-    let b = equivariant(&v.tensor(&v), &v.tensor(&v), None).unwrap();
-    let std = b.coefficient_std(1.0);
-    let mut var = vec![0.0; b.dense()];
-    for (k, s) in std.iter().enumerate() {
-        for (e, v) in b.element(k) {
-            var[e] += s * s * v * v;
+}
+
+#[test]
+fn basis_elements_are_normalised_to_average() {
+    // DeepSets: the identity and the sum over the other points, scaled to
+    // unit row norm.
+    let n = 6;
+    let g = Group::symmetric(n).unwrap();
+    let pts = space(&g, "permute", &[n]);
+    let b = equivariant(
+        &Space::bare(&[3]).tensor(&pts),
+        &Space::bare(&[5]).tensor(&pts),
+        None,
+    )
+    .unwrap();
+    assert_eq!(b.pattern().count(), 2);
+    let mut values: Vec<Vec<f64>> = (0..2)
+        .map(|e| {
+            let mut dense = vec![0.0; n * n];
+            for (u, v) in b.inner_element(e) {
+                dense[u as usize] = v;
+            }
+            dense
+        })
+        .collect();
+    values.sort_by(|x, y| x[1].total_cmp(&y[1]));
+    let (identity, mean) = (&values[0], &values[1]);
+    for u in 0..n * n {
+        let diagonal = u / n == u % n;
+        assert_eq!(identity[u], if diagonal { 1.0 } else { 0.0 });
+        let want = if diagonal {
+            0.0
+        } else {
+            1.0 / ((n - 1) as f64).sqrt()
+        };
+        assert!((mean[u] - want).abs() < 1e-15);
+    }
+    // Each coefficient weighs one unit-variance input per channel: fans 2c, 2d,
+    // and every coefficient gets the dense initialiser's variance there.
+    assert_eq!(b.fans(), (6.0, 10.0));
+    let std = b.init_std(DenseInit::Glorot);
+    assert_eq!(std.len(), b.free());
+    assert!(std.iter().all(|s| (s * s - 2.0 / 16.0).abs() < 1e-12));
+    // Expansion applies the normalised elements.
+    let coeffs: Vec<f64> = (0..b.free()).map(|k| k as f64 + 1.0).collect();
+    let dense = b.expand_f64(&coeffs);
+    for k in 0..b.free() {
+        for (i, v) in b.element(k) {
+            assert!(v.abs() == 1.0 || (v - 1.0 / ((n - 1) as f64).sqrt()).abs() < 1e-15);
+            assert!(dense[i] != 0.0);
         }
     }
-    let mean = var.iter().sum::<f64>() / var.iter().filter(|v| **v > 0.0).count() as f64;
-    assert!((mean - 1.0).abs() < 1e-12);
 }
 
 #[test]

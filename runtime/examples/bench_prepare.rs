@@ -193,14 +193,15 @@ fn w4() -> Workload {
 ///
 /// The peers' layer is `X Λ + (1/n) 1 1ᵀ X Γ + b` with `Λ, Γ` stored
 /// `[in, out]`. In `bench/w5_deepsets.cdl` an equivariant map between
-/// `R[i] * Pts` and `R[o] * Pts` is `Σ_k c_k B_k` over the orbit basis of
-/// `symmetric(n)` acting on channel pairs and point pairs: for each
-/// `(out, in)` channel pair, row-major, first the point-pair orbit
-/// `p = q` (the identity), then `p ≠ q` (all ones off the diagonal)
+/// `R[i] * Pts` and `R[o] * Pts` is `Σ_k c_k B_k` over the normalised
+/// orbit basis of `symmetric(n)` acting on channel pairs and point pairs:
+/// for each `(out, in)` channel pair, row-major, first the point-pair orbit
+/// `p = q` (the identity), then `p ≠ q` divided by `√(n − 1)` (unit row
+/// norm)
 /// (`cdlc bench/w5_deepsets.cdl --emit tying` prints this basis). The
 /// peers' map has `Λ + Γ/n` on the diagonal and `Γ/n` off it, so the
-/// slot holds `[out, in, 2]` coefficients `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n` and
-/// `c[o, i, 1] = Γ[i, o] / n`, computed in f64 and rounded once.
+/// slot holds `[out, in, 2]` coefficients `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n`
+/// and `c[o, i, 1] = Γ[i, o] √(n − 1) / n`, computed in f64 and rounded once.
 /// The input `x[set, point, channel]` is written channels first, `[32, 64]`
 /// per set, as the space `R[32] * Pts` lays it out.
 fn w5() -> Workload {
@@ -236,7 +237,7 @@ fn w5() -> Workload {
             for j in 0..din {
                 let (l, g) = (lam[j * dout + o], gam[j * dout + o]);
                 coef.push((l + g / n as f64) as f32);
-                coef.push((g / n as f64) as f32);
+                coef.push((g * ((n - 1) as f64).sqrt() / n as f64) as f32);
             }
         }
         // Laid out (out channel, in channel, basis element), the shape of

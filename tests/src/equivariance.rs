@@ -216,8 +216,9 @@ fn gradcheck_through_basis_expansion() {
     }
 }
 
-/// Coefficients drawn with the slot's standard deviations give the
-/// expanded map the entry variance of the dense initialiser.
+/// Coefficients drawn with the slot's standard deviations have the variance
+/// the dense initialiser gives a weight at the basis's fans: for DeepSets'
+/// identity-and-mean basis, glorot at fans `2c` and `2d`.
 #[test]
 fn coefficient_init_matches_dense_variance() {
     let c = crate::check_clean(&examples_dir().join("deepsets.cdl"));
@@ -235,20 +236,20 @@ fn coefficient_init_matches_dense_variance() {
         .values()
         .find(|t| t.owner == "psi" && t.param == "W")
         .expect("psi.W is tied");
-    let (fan_in, fan_out) = tying.basis.fans();
-    let want = cdlc_equivariance::DenseInit::Glorot.variance(fan_in, fan_out);
+    let (d, ch) = tying.basis.channels();
+    assert_eq!(tying.basis.fans(), (2.0 * ch as f64, 2.0 * d as f64));
+    let want = cdlc_equivariance::DenseInit::Glorot.variance(2.0 * ch as f64, 2.0 * d as f64);
     let mut sum = 0.0;
     let mut n = 0usize;
     for seed in 0..20 {
         let coeffs = slot.initial_values(seed);
-        let dense = tying.basis.expand_f64(&coeffs.data);
-        sum += dense.iter().map(|x| x * x).sum::<f64>();
-        n += dense.len();
+        sum += coeffs.data.iter().map(|x| x * x).sum::<f64>();
+        n += coeffs.data.len();
     }
     let got = sum / n as f64;
     assert!(
         (got / want - 1.0).abs() < 0.05,
-        "entry variance {got:e}, dense glorot {want:e}"
+        "coefficient variance {got:e}, glorot at the basis's fans {want:e}"
     );
 }
 

@@ -122,6 +122,7 @@ pub fn equivariant(
         in_channels: c,
         inner_out_shape: bi.shape().to_vec(),
         inner_in_shape: ai.shape().to_vec(),
+        scales: Basis::row_scales(&solution.pattern, ai.shape().iter().product()),
         pattern: solution.pattern,
         method: solution.method,
         gap: solution.gap,
