@@ -208,7 +208,14 @@ impl<'a, T: Elem> Run<'a, T> {
                         )
                     },
                     Some([sa, sb, sc]) => {
+                        if *sc == 0 && rows == 0 {
+                            // The sum of no products.
+                            let len = dim(*c_len, rows);
+                            self.st.bufs[*c_buf][..len].fill(T::ZERO);
+                        }
                         for r in 0..rows {
+                            // A zero stride for C sums the rows' products.
+                            let beta = if *sc == 0 && r > 0 { T::ONE } else { T::ZERO };
                             // SAFETY: as above, row by row.
                             unsafe {
                                 T::gemm(
@@ -222,7 +229,7 @@ impl<'a, T: Elem> Run<'a, T> {
                                     pb.wrapping_add(r * sb),
                                     b.rs,
                                     b.cs,
-                                    T::ZERO,
+                                    beta,
                                     pc.wrapping_add(r * sc),
                                     c.rs,
                                 )

@@ -74,6 +74,11 @@ pub(crate) struct Lowerer<'a> {
     unfold_codes: HashMap<usize, Vec<(usize, usize)>>,
     /// Whether the code being lowered is inside a region.
     depth: usize,
+    /// Instructions run once per call before the code: row-major copies of
+    /// transposed parameters that regions multiply by.
+    prologue: Vec<Instr>,
+    /// The buffer of each hoisted `Wᵀ`, by the parameter's location.
+    transposed_params: HashMap<(Loc, usize, usize), usize>,
     /// Outer locations of values a fold region gathered, to restore.
     saved: Vec<(Value, Loc)>,
     /// The block each op's value is defined in.
@@ -84,6 +89,16 @@ pub(crate) struct Lowerer<'a> {
 
 fn unsupported<T>(op: impl Into<String>) -> Result<T, JitError> {
     Err(JitError::Unsupported { op: op.into() })
+}
+
+/// One example's `[r, c]` operand at `loc`: row-major, or a transposed
+/// view (`t`).
+fn mat_of(loc: Loc, t: bool, r: usize, c: usize) -> Mat {
+    if t {
+        Mat { loc, rs: 1, cs: r }
+    } else {
+        Mat { loc, rs: c, cs: 1 }
+    }
 }
 
 fn size(shape: &[usize]) -> usize {
@@ -112,6 +127,8 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         fold_codes: HashMap::new(),
         unfold_codes: HashMap::new(),
         depth: 0,
+        prologue: Vec::new(),
+        transposed_params: HashMap::new(),
         saved: Vec::new(),
         block_of: HashMap::new(),
         tables: HashMap::new(),
@@ -131,8 +148,10 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
     let mut code = Vec::new();
     l.block(f.entry, &mut code)?;
     let output = l.repr(f.output())?;
+    let mut all = std::mem::take(&mut l.prologue);
+    all.extend(code);
     Ok(Plan {
-        code,
+        code: all,
         kernels: l.kernels,
         num_bufs: l.num_bufs,
         num_views: l.num_views,
@@ -202,6 +221,14 @@ impl Lowerer<'_> {
         )
     }
 
+    /// Whether `v` is already lowered to one tensor shared by every row.
+    fn is_uniform(&self, v: Value) -> bool {
+        matches!(
+            self.reprs[v.index()],
+            Some(Repr::Tensor { batched: false, .. } | Repr::Transposed { batched: false, .. })
+        )
+    }
+
     /// Whether every use of `v` sums it over the rows.
     fn sum_only(&mut self, v: Value) -> bool {
         if let Some(&s) = self.sum_memo.get(&v) {
@@ -218,13 +245,18 @@ impl Lowerer<'_> {
                         self.uses[t.index()].len() == 1 && !self.is_batched(c)
                     }
                     Some(Sink::No) => false,
-                    // Sums commute with `add`, `sub` and `basis_project`.
-                    None => {
-                        matches!(
-                            self.func.op(t),
-                            Some(Op::Binary(BinOp::Add | BinOp::Sub, ..) | Op::BasisProject { .. })
-                        ) && self.sum_only(t)
-                    }
+                    // Sums commute with `add`, `sub`, `basis_project` and
+                    // a product with a value that is the same for every row.
+                    None => match self.func.op(t) {
+                        Some(Op::Binary(BinOp::Add | BinOp::Sub, ..) | Op::BasisProject { .. }) => {
+                            self.sum_only(t)
+                        }
+                        Some(&Op::Contract { a, b, .. }) => {
+                            let other = if pos == 0 { b } else { a };
+                            self.is_uniform(other) && self.sum_only(t)
+                        }
+                        _ => false,
+                    },
                 },
             };
             if !ok {
@@ -874,23 +906,24 @@ impl Lowerer<'_> {
         if matches!(rb, Repr::Transposed { cols, .. } if cols != k) {
             rb = self.materialize(&rb, out)?;
         }
+        // A summed operand holds the sum over the rows of a value whose
+        // uses are all summed (`sum_only`); the product is linear in it, so
+        // the product of the sum is the sum of the products.
+        let summed = matches!(ra, Repr::Summed { .. }) || matches!(rb, Repr::Summed { .. });
         let mut ops = Vec::new();
         for r in [&ra, &rb] {
             match r {
                 Repr::Tensor { loc, batched, .. } => ops.push((*loc, *batched, false)),
                 Repr::Transposed { loc, batched, .. } => ops.push((*loc, *batched, true)),
+                Repr::Summed { buf, .. } => ops.push((Loc::Buf(*buf), false, false)),
                 _ => return unsupported(format!("a product of {r:?}")),
             }
         }
-        let [(la, ba, ta), (lb, bb, tb)] = [ops[0], ops[1]];
-        // One example's `[r, c]` operand: row-major, or a transposed view.
-        let mat = |loc, t: bool, r: usize, c: usize| {
-            if t {
-                Mat { loc, rs: 1, cs: r }
-            } else {
-                Mat { loc, rs: c, cs: 1 }
-            }
-        };
+        let [(mut la, ba, ta), (mut lb, bb, tb)] = [ops[0], ops[1]];
+        if summed && (ba || bb) {
+            return unsupported("a summed gradient times a per-row value");
+        }
+        let mat = mat_of;
         let (am, bm) = (mat(la, ta, i, k), mat(lb, tb, k, j));
         let fixed = |x: usize| Dim {
             fixed: x,
@@ -900,6 +933,40 @@ impl Lowerer<'_> {
             fixed: x,
             rows: true,
         };
+        // The result is only ever summed over the rows and one operand is
+        // per row: sum that operand first, `Σ_r A_r B = (Σ_r A_r) B`.
+        if ba != bb && !summed && self.sum_only(v) {
+            let (loc, len) = if ba {
+                (&mut la, i * k)
+            } else {
+                (&mut lb, k * j)
+            };
+            let dst = self.buf();
+            out.push(Instr::SumRows {
+                src: *loc,
+                size: len,
+                dst,
+            });
+            *loc = Loc::Buf(dst);
+            let (am, bm) = (mat(la, ta, i, k), mat(lb, tb, k, j));
+            let dst = self.buf();
+            out.push(Instr::Gemm {
+                m: fixed(i),
+                k: fixed(k),
+                n: fixed(j),
+                a: am,
+                b: bm,
+                c: Mat {
+                    loc: Loc::Buf(dst),
+                    rs: j,
+                    cs: 1,
+                },
+                c_buf: dst,
+                c_len: fixed(i * j),
+                per_row: None,
+            });
+            return Ok(Repr::Summed { buf: dst, shape });
+        }
         let dst = self.buf();
         let c = Mat {
             loc: Loc::Buf(dst),
@@ -929,11 +996,7 @@ impl Lowerer<'_> {
                     fixed(k),
                     fixed(i),
                     mat(lb, false, 1, k),
-                    Mat {
-                        loc: la,
-                        rs: am.cs,
-                        cs: am.rs,
-                    },
+                    self.transposed_operand(la, ta, i, k),
                     Mat {
                         loc: Loc::Buf(dst),
                         rs: i,
@@ -970,6 +1033,21 @@ impl Lowerer<'_> {
                 ));
                 return Ok(Repr::Summed { buf: dst, shape });
             }
+            // One GEMM per row, accumulated into one product when the
+            // result is only ever summed over the rows.
+            _ if self.sum_only(v) => {
+                out.push(gemm(
+                    fixed(i),
+                    fixed(k),
+                    fixed(j),
+                    am,
+                    bm,
+                    c,
+                    fixed(i * j),
+                    Some([if ba { i * k } else { 0 }, if bb { k * j } else { 0 }, 0]),
+                ));
+                return Ok(Repr::Summed { buf: dst, shape });
+            }
             // One GEMM per row.
             _ => (
                 gemm(
@@ -990,11 +1068,53 @@ impl Lowerer<'_> {
             ),
         };
         out.push(instr);
+        if summed {
+            return Ok(Repr::Summed { buf: dst, shape });
+        }
         Ok(Repr::Tensor {
             loc: Loc::Buf(dst),
             batched: result_batched,
             shape,
         })
+    }
+
+    /// `Aᵀ` as the right operand of a product, for `A [i, k]` at `loc`
+    /// (row-major, or a transposed view when `t`). A row-major parameter
+    /// seen transposed is column-major, which the GEMM packs element by
+    /// element; inside a region, where the product runs once per level or
+    /// step, it is copied transposed once per call (the parameters do not
+    /// change during a call) and read row-major.
+    fn transposed_operand(&mut self, loc: Loc, t: bool, i: usize, k: usize) -> Mat {
+        if t || self.depth == 0 || !matches!(loc, Loc::Param(_)) {
+            let a = mat_of(loc, t, i, k);
+            return Mat {
+                loc,
+                rs: a.cs,
+                cs: a.rs,
+            };
+        }
+        let buf = match self.transposed_params.get(&(loc, i, k)) {
+            Some(&b) => b,
+            None => {
+                let b = self.buf();
+                self.prologue.push(Instr::Row {
+                    op: RowOp::Permute {
+                        map: Arc::new(permute_map(&[i, k], &[1, 0])),
+                    },
+                    ins: vec![(loc, false, i * k)],
+                    dst: b,
+                    out_size: i * k,
+                    batched: false,
+                });
+                self.transposed_params.insert((loc, i, k), b);
+                b
+            }
+        };
+        Mat {
+            loc: Loc::Buf(buf),
+            rs: i,
+            cs: 1,
+        }
     }
 
     // ----- losses -----

@@ -235,8 +235,8 @@ pub(crate) enum Instr {
         out_sizes: Vec<usize>,
         batched: bool,
     },
-    /// `C = alpha A B + beta C`, once or once per row (`per_row` steps of
-    /// A, B, C in elements).
+    /// `C = A B`, once or once per row (`per_row` steps of A, B, C in
+    /// elements; a C step of zero sums the rows' products into one C).
     Gemm {
         m: Dim,
         k: Dim,

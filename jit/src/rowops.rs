@@ -49,6 +49,20 @@ fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     )
 }
 
+/// The sum of a contiguous run, in eight independent lanes so that the
+/// compiler can keep them in one vector register.
+fn sum<T: Float>(xs: &[T]) -> T {
+    let mut lanes = [T::ZERO; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    let tail = chunks.remainder().iter().fold(T::ZERO, |s, &v| s + v);
+    lanes.iter().fold(tail, |s, &v| s + v)
+}
+
 /// `logsumexp` of a row.
 pub(crate) fn logsumexp<T: Float>(xs: &[T]) -> T {
     let m = xs
@@ -92,6 +106,21 @@ pub(crate) fn row<T: Float>(op: &RowOp, ins: &[&[T]], out: &mut [T]) {
                     out.fill(T::ZERO);
                     return;
                 }
+                if post == 1 {
+                    // Over the last axis: each output reduces a contiguous run.
+                    for (o, run) in out.iter_mut().zip(x.chunks_exact(n)) {
+                        *o = match op {
+                            ReduceOp::Sum => sum(run),
+                            ReduceOp::Mean => sum(run) / T::from_f64(n as f64),
+                            ReduceOp::Max => run
+                                .iter()
+                                .copied()
+                                .reduce(|m, v| if v > m { v } else { m })
+                                .unwrap_or(T::ZERO),
+                        };
+                    }
+                    return;
+                }
                 for (p, o) in out.chunks_exact_mut(post).take(pre).enumerate() {
                     let block = &x[p * n * post..(p + 1) * n * post];
                     o.copy_from_slice(&block[..post]);
@@ -122,6 +151,13 @@ pub(crate) fn row<T: Float>(op: &RowOp, ins: &[&[T]], out: &mut [T]) {
         },
         RowOp::Expand { shape, axis, n } => {
             let (pre, _, post) = around(shape, *axis);
+            if post == 1 {
+                // Along the last axis: each input entry fills a contiguous run.
+                for (run, &v) in out.chunks_exact_mut(*n).zip(x) {
+                    run.fill(v);
+                }
+                return;
+            }
             for p in 0..pre {
                 for j in 0..*n {
                     out[(p * n + j) * post..(p * n + j + 1) * post]
