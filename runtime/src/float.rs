@@ -45,6 +45,8 @@ pub trait Float:
     fn abs(self) -> Self;
     /// The larger of two values (the other one if either is NaN).
     fn max(self, other: Self) -> Self;
+    /// `self * a + b` with one rounding.
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 macro_rules! impl_float {
@@ -75,6 +77,10 @@ macro_rules! impl_float {
             }
             fn max(self, other: Self) -> Self {
                 <$t>::max(self, other)
+            }
+            #[inline]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
         }
     };

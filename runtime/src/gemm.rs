@@ -43,7 +43,7 @@ pub unsafe extern "C" fn cdl_sgemm(
     };
     // SAFETY: the caller guarantees the pointers and strides are valid.
     unsafe {
-        matrixmultiply::sgemm(
+        product::<f32>(
             m,
             k,
             n,
@@ -88,7 +88,7 @@ pub unsafe extern "C" fn cdl_dgemm(
     };
     // SAFETY: the caller guarantees the pointers and strides are valid.
     unsafe {
-        matrixmultiply::dgemm(
+        product::<f64>(
             m,
             k,
             n,
@@ -104,6 +104,172 @@ pub unsafe extern "C" fn cdl_dgemm(
             rsc as isize,
             csc as isize,
         )
+    }
+}
+
+/// Whether a product runs in `small` rather than in `matrixmultiply`,
+/// whose per-call cost (allocating and packing both operands, its thread
+/// dispatch) dominates tiny products and products of one or two rows, such
+/// as a batch-1 recurrent cell's `[1, 16] × [16, 16]`: at most `SMALL`
+/// multiply-adds, or at most two rows and `SMALL_ROWS` entries of B.
+/// Measured crossovers (`docs/performance.md`): `[1, 64] × [64, 64]` takes
+/// a third of matrixmultiply's time here, `[16, 16] × [16, 16]` three times
+/// as long.
+fn is_small(m: usize, k: usize, n: usize) -> bool {
+    let kn = k.saturating_mul(n);
+    m.saturating_mul(kn) <= SMALL || (m <= 2 && kn <= SMALL_ROWS)
+}
+
+const SMALL: usize = 1024;
+const SMALL_ROWS: usize = 8192;
+
+/// `C = alpha A B + beta C`: `small` for tiny products, else
+/// `matrixmultiply`.
+///
+/// # Safety
+///
+/// As for `cdl_sgemm`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product<T: GemmScalar>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if is_small(m, k, n) {
+            small(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        } else {
+            T::raw(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+}
+
+/// A direct product for tiny sizes: each row of C is scaled (or cleared)
+/// and then gathers `alpha a[i, l] B[l, ·]` for every `l`, a loop the
+/// compiler vectorises when the rows of B and C are contiguous (with AVX2
+/// and fused multiply-adds where the processor has them).
+///
+/// # Safety
+///
+/// As for `cdl_sgemm`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn small<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the features were detected; the rest is the caller's.
+        return unsafe { small_avx2(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { small_loop::<T, false>(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+}
+
+/// `small_loop` compiled for AVX2 with fused multiply-adds.
+///
+/// # Safety
+///
+/// As for `cdl_sgemm`, on a processor with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn small_avx2<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { small_loop::<T, true>(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+}
+
+/// The loops of `small`; `FUSED` uses `mul_add` (only where it is one
+/// instruction).
+///
+/// # Safety
+///
+/// As for `cdl_sgemm`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn small_loop<T: Float, const FUSED: bool>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let at = |i: usize, s: isize| i as isize * s;
+    let madd = |x: T, v: T, o: T| if FUSED { x.mul_add(v, o) } else { o + x * v };
+    // SAFETY: every offset below addresses an element of A, B or C within
+    // the sizes and strides the caller vouched for; C overlaps neither.
+    unsafe {
+        for i in 0..m {
+            let row = c.offset(at(i, rsc));
+            for j in 0..n {
+                let x = row.offset(at(j, csc));
+                *x = if beta == T::ZERO { T::ZERO } else { beta * *x };
+            }
+            for l in 0..k {
+                let x = alpha * *a.offset(at(i, rsa) + at(l, csa));
+                let brow = b.offset(at(l, rsb));
+                if csb == 1 && csc == 1 {
+                    let out = std::slice::from_raw_parts_mut(row, n);
+                    let inp = std::slice::from_raw_parts(brow, n);
+                    for (o, &v) in out.iter_mut().zip(inp) {
+                        *o = madd(x, v, *o);
+                    }
+                } else {
+                    for j in 0..n {
+                        let o = row.offset(at(j, csc));
+                        *o = madd(x, *brow.offset(at(j, csb)), *o);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -359,7 +525,7 @@ pub fn gemm<T: GemmScalar>(
     // SAFETY: every element reached by the views was checked to lie inside
     // its slice, and `c` is a unique borrow so it overlaps neither input.
     unsafe {
-        T::raw(
+        product(
             a.rows,
             a.cols,
             b.cols,

@@ -1,5 +1,6 @@
 //! Products against a naive triple loop, with transposed, offset and
-//! reversed strides, through both the C ABI and the checked wrapper.
+//! reversed strides, through both the C ABI and the checked wrapper, on
+//! both sides of the small-product threshold (`SMALL`).
 
 use super::*;
 use crate::data::splitmix::uniform;
@@ -46,7 +47,19 @@ fn data(stream: u64, n: usize) -> Vec<f64> {
 
 #[test]
 fn row_major_and_transposed_operands() {
-    for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 32, 48)] {
+    // Both sides of each threshold.
+    assert!(is_small(8, 8, 16) && !is_small(8, 8, 17));
+    assert!(is_small(2, 64, 128) && !is_small(2, 64, 129) && !is_small(3, 64, 64));
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (3, 5, 7),
+        (8, 8, 16),
+        (8, 8, 17),
+        (2, 64, 128),
+        (3, 64, 64),
+        (17, 33, 9),
+        (64, 32, 48),
+    ] {
         let a = data(1, m * k);
         let b = data(2, k * n);
         let c0 = data(3, m * n);
