@@ -46,7 +46,7 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             .cloned()
             .ok_or_else(|| format!("no input {i}")),
         Op::Const(t) => Ok(Type::Tensor(t.shape.clone())),
-        Op::Zeros(t) if t.is_differentiable() => Ok(t.clone()),
+        Op::Zeros(t) if t.has_zeros() => Ok(t.clone()),
         Op::Zeros(t) => Err(format!("zeros of a non-tensor type {t:?}")),
         Op::Binary(_, a, b) => {
             let (sa, sb) = (shape(*a)?, shape(*b)?);
@@ -210,9 +210,15 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             if !module.data.contains(f.data) {
                 return Err(format!("no data type {}", f.data));
             }
-            let expected = match f.split {
-                crate::ir::Split::Structure => Type::Data(f.data),
-                crate::ir::Split::Halves => {
+            let expected = match (f.split, input) {
+                // A list-shaped algebra also folds a computed sequence.
+                (crate::ir::Split::Structure, Type::Seq(elem))
+                    if module.list_element(f.data) == Some(&**elem) =>
+                {
+                    input.clone()
+                }
+                (crate::ir::Split::Structure, _) => Type::Data(f.data),
+                (crate::ir::Split::Halves, _) => {
                     let leaf = module
                         .tree_leaf(f.data)
                         .ok_or_else(|| format!("{} is not shaped like TreeF", f.data))?;
@@ -239,7 +245,16 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
         Op::FoldBackward(f) => {
             expect(ty(f.tape)?, &Type::Tape, "tape")?;
             expect(ty(f.cotangent)?, &f.carrier, "cotangent")?;
-            captures_type(&ty, &f.captures, Vec::new())
+            let Type::Tuple(mut out) = captures_type(&ty, &f.captures, Vec::new())? else {
+                unreachable!("captures_type gives a tuple")
+            };
+            if f.elements {
+                let elem = module
+                    .list_element(f.data)
+                    .ok_or_else(|| format!("{} is not a list, so it has no elements", f.data))?;
+                out.push(Type::Seq(Box::new(elem.clone())));
+            }
+            Ok(Type::Tuple(out))
         }
         Op::Unfold(u) => {
             let state = ty(u.init)?;

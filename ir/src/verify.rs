@@ -292,13 +292,12 @@ impl Verifier<'_> {
                     .enumerate()
                     .map(|(i, &b)| {
                         let mut args = m.case_types(f.data, i, &f.carrier);
-                        let nrec = m.data[f.data].ctors[i]
-                            .fields
-                            .iter()
-                            .filter(|f| matches!(f, crate::ir::Field::Rec))
-                            .count();
                         args.push(f.carrier.clone());
-                        let mut res = vec![f.carrier.clone(); nrec];
+                        let mut res: Vec<Type> = m
+                            .cotangent_fields(f.data, i, &f.carrier, f.elements)
+                            .into_iter()
+                            .map(|(_, t)| t)
+                            .collect();
                         res.extend(caps.iter().cloned());
                         (b, args, Type::Tuple(res))
                     })

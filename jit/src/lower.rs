@@ -1174,6 +1174,9 @@ impl Lowerer<'_> {
             for fl in &c.fields {
                 match fl {
                     Field::Rec => {}
+                    Field::RecList => {
+                        return unsupported("a fold over a rose tree (a list of children)");
+                    }
                     Field::Plain(Type::Tensor(s)) => sizes.push(size(s)),
                     Field::Plain(other) => {
                         return unsupported(format!("a fold over fields of type {other:?}"));
@@ -1213,6 +1216,9 @@ impl Lowerer<'_> {
                     let (r, flat) = self.alloc(carrier)?;
                     cc.rec_args.push(flat.iter().map(|x| x.0).collect());
                     self.set(a, r);
+                }
+                Field::RecList => {
+                    return unsupported("a fold over a rose tree (a list of children)");
                 }
                 Field::Plain(t) => {
                     let (r, views) = self.alloc_views(t)?;

@@ -303,9 +303,19 @@ impl<'a> Lowerer<'a> {
 
     /// A concrete checker type as the runtime's data type (shared with the
     /// checker's data checks), or "not supported yet" for `X` under another
-    /// data type (rose trees), at the constructor that has it.
+    /// data type in any form but a list of children (a rose tree's
+    /// `List(X)`), at the constructor that has it.
     fn data_type(&self, t: &Ty) -> R<DataType> {
-        if let Some(d) = crate::check::runtime_types::data_type(self.checked, t) {
+        fn supported(d: &DataType) -> bool {
+            match d {
+                DataType::Data(decl) => ir::Module::supports_data(decl),
+                DataType::Tuple(ts) => ts.iter().all(supported),
+                DataType::Tensor(_) | DataType::Rec(_) => true,
+            }
+        }
+        if let Some(d) = crate::check::runtime_types::data_type(self.checked, t)
+            && supported(&d)
+        {
             return Ok(d);
         }
         let shown = TyDisplay {
@@ -327,7 +337,9 @@ impl<'a> Lowerer<'a> {
             _ => Span::default(),
         };
         self.unsupported(
-            format!("values of type {shown} (`X` under a data type, as in rose trees)"),
+            format!(
+                "values of type {shown} (`X` under a data type other than as a list of children, `List(X)`)"
+            ),
             span,
         )
     }

@@ -270,15 +270,22 @@ impl Differentiator<'_> {
         })
     }
 
-    /// In an active recursion op, the carriers (recursive arguments) and
-    /// states are active; plain fields and list elements are data.
+    /// In an active recursion op, the carriers (recursive arguments, lists
+    /// of children) and states are active; plain fields and list elements
+    /// are data, except the elements of a fold over an active computed
+    /// sequence (a rose node's children's carriers).
     fn mark_region_args(&mut self, op: &Op) {
         match op {
             Op::Fold(f) => {
+                let elements = self.active.contains(&f.input);
                 for (i, &case) in f.cases.iter().enumerate() {
                     let fields = &self.module.data[f.data].ctors[i].fields;
                     for (a, field) in self.src.blocks[case].args.iter().zip(fields) {
-                        if matches!(field, crate::ir::Field::Rec) {
+                        let active = match field {
+                            crate::ir::Field::Rec | crate::ir::Field::RecList => true,
+                            crate::ir::Field::Plain(_) => elements,
+                        };
+                        if active {
                             self.active.insert(*a);
                         }
                     }
@@ -424,7 +431,7 @@ impl Differentiator<'_> {
     ) -> Result<Value, AdError> {
         match (c, ty) {
             (Some(Ct::Val(v)), _) => Ok(v),
-            (None, t) if t.is_differentiable() => Ok(self.b.zeros(t.clone())),
+            (None, t) if t.has_zeros() => Ok(self.b.zeros(t.clone())),
             (None, t) => Err(self.unsupported(x, format!("no zero cotangent of type {t:?}"))),
             (Some(Ct::Tuple(cs)), Type::Tuple(ts)) => {
                 let mut parts = Vec::with_capacity(ts.len());

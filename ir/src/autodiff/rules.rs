@@ -423,17 +423,23 @@ fn spread(d: &mut Differentiator, g: Value, shape: &[usize], axis: Option<u32>) 
 /// backward case region recomputes the case and gives the children's
 /// cotangents and the captured values' contributions, which are summed
 /// over all nodes:  d capture = Σ_nodes ∂case/∂capture ᵀ ḡ_node.
+///
+/// A rose node's children `ks = map (fold alg) kids` are a `Seq` argument;
+/// its cotangent (from the nested fold over `ks` in the case) is split
+/// among the children. A fold over a computed sequence `s` (such as `ks`)
+/// also gives d s: the cotangent of each `cons` node's element, in list
+/// order (`elements`).
 fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contributions, AdError> {
     let cotangent = d.materialize(y, Some(ct), &f.carrier)?;
     let tape = d.tape(y);
     let captures = d.active_captures(&f.cases);
+    let elements = d.is_active(f.input);
     let mut cases = Vec::with_capacity(f.cases.len());
     for (i, &case) in f.cases.iter().enumerate() {
-        let rec: Vec<usize> = d.module.data[f.data].ctors[i]
-            .fields
-            .iter()
-            .enumerate()
-            .filter(|(_, field)| matches!(field, crate::ir::Field::Rec))
+        let rec: Vec<usize> = d
+            .module
+            .cotangent_fields(f.data, i, &f.carrier, elements)
+            .into_iter()
             .map(|(j, _)| j)
             .collect();
         let block = d.backward_region(
@@ -453,12 +459,18 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
         cotangent,
         cases,
         captures: new_captures,
+        elements,
     }));
-    Ok(captures
+    let mut out: Contributions = captures
         .iter()
         .enumerate()
         .map(|(k, &c)| (c, Ct::Val(d.b.get(fb, k as u32))))
-        .collect())
+        .collect();
+    if elements {
+        let ds = d.b.get(fb, captures.len() as u32);
+        out.push((f.input, Ct::Val(ds)));
+    }
+    Ok(out)
 }
 
 /// ys = unfold step from s₀  ⇒  walk the recorded steps last first; at step
