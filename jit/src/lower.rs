@@ -161,11 +161,9 @@ impl Lowerer<'_> {
                         fb.cases.clone(),
                         (0..fb.cases.len())
                             .map(|c| {
-                                self.module.data[fb.data].ctors[c]
-                                    .fields
-                                    .iter()
-                                    .filter(|f| matches!(f, Field::Rec))
-                                    .count()
+                                self.module
+                                    .cotangent_fields(fb.data, c, &fb.carrier, fb.elements)
+                                    .len()
                             })
                             .collect(),
                         fb.captures.clone(),
