@@ -5,7 +5,7 @@
 //! rule. Region signatures (block arguments and results) are checked by the
 //! verifier; here only the op's own operands are looked at.
 
-use crate::ir::{Function, LossKind, Module, Op, Source, Type, Value};
+use crate::ir::{BinOp, Function, LossKind, Module, Op, Source, Type, Value};
 
 /// Prefix broadcasting: equal shapes, or the shorter is a prefix of the
 /// longer. Returns the result shape.
@@ -48,6 +48,11 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
         Op::Const(t) => Ok(Type::Tensor(t.shape.clone())),
         Op::Zeros(t) if t.has_zeros() => Ok(t.clone()),
         Op::Zeros(t) => Err(format!("zeros of a non-tensor type {t:?}")),
+        // Two sequence cotangents add position by position.
+        Op::Binary(BinOp::Add, a, b) if matches!(ty(*a)?, Type::Seq(_)) => match (ty(*a)?, ty(*b)?) {
+            (Type::Seq(ta), tb) if ta.is_differentiable() && ty(*a)? == tb => Ok(tb.clone()),
+            (ta, tb) => Err(format!("cannot add {ta:?} and {tb:?}")),
+        },
         Op::Binary(_, a, b) => {
             let (sa, sb) = (shape(*a)?, shape(*b)?);
             broadcast(&sa, &sb)

@@ -341,9 +341,20 @@ fn zeros_of<T: Scalar>(ty: &Type) -> IVal<T> {
     }
 }
 
-/// `a + b` of two cotangents of the same tensor or tuple type.
+/// `a + b` of two cotangents of the same tensor, tuple or sequence type (an
+/// empty sequence is zero at every position).
 fn add_vals<T: Scalar>(a: &IVal<T>, b: &IVal<T>) -> IVal<T> {
     match (a, b) {
+        (IVal::Seq(xs), IVal::Seq(ys)) if xs.is_empty() => IVal::Seq(ys.clone()),
+        (IVal::Seq(xs), IVal::Seq(ys)) if ys.is_empty() => IVal::Seq(xs.clone()),
+        (IVal::Seq(xs), IVal::Seq(ys)) => {
+            assert_eq!(
+                xs.len(),
+                ys.len(),
+                "internal error: adding sequence cotangents of different lengths"
+            );
+            IVal::Seq(xs.iter().zip(ys).map(|(x, y)| add_vals(x, y)).collect())
+        }
         (IVal::Tensor(x), IVal::Tensor(y)) => {
             IVal::Tensor(kernels::binary(crate::ir::BinOp::Add, x, y))
         }
@@ -412,6 +423,9 @@ impl<T: Scalar> Eval<'_, T> {
             Op::Input(i) => Ok(self.inputs[*i as usize].clone()),
             Op::Const(c) => t(Array::from_tensor(c)),
             Op::Zeros(ty) => Ok(zeros_of(ty)),
+            Op::Binary(_, a, b) if matches!(self.val(*a), IVal::Seq(_)) => {
+                Ok(add_vals(self.val(*a), self.val(*b)))
+            }
             Op::Binary(o, a, b) => t(kernels::binary(*o, self.arr(*a), self.arr(*b))),
             Op::Unary(o, x) => t(self.arr(*x).map(|v| kernels::unary(*o, v))),
             Op::Contract { a, b, axes } => t(kernels::contract(

@@ -394,6 +394,10 @@ impl Differentiator<'_> {
     fn add_ct(&mut self, x: Value, a: Ct, b: Ct, ty: &Type) -> Result<Ct, AdError> {
         match (a, b, ty) {
             (Ct::Val(p), Ct::Val(q), Type::Tensor(_)) => Ok(Ct::Val(self.b.add(p, q))),
+            // A sequence used twice (a rose node's children folded twice).
+            (Ct::Val(p), Ct::Val(q), Type::Seq(t)) if t.is_differentiable() => {
+                Ok(Ct::Val(self.b.add(p, q)))
+            }
             (a, b, Type::Tuple(ts)) => {
                 let (ca, cb) = (self.split(a, ts.len()), self.split(b, ts.len()));
                 let mut out = Vec::with_capacity(ts.len());
