@@ -194,9 +194,15 @@ impl Roses {
 /// A model of `tests/cases/grad/rose.cdl`, prepared for training, with its
 /// initial parameters.
 fn rose_model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
+    grad_case("rose", name)
+}
+
+/// Model `name` of `tests/cases/grad/FILE.cdl`, prepared for training, with
+/// its initial parameters.
+fn grad_case(file: &str, name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
     use cdlc::training::{init_params, loss_for, prepare};
-    let c = check_clean(&cases_dir("grad").join("rose.cdl"));
-    let model = cdlc::entry_model(&c, Some(name)).expect("a model of rose.cdl");
+    let c = check_clean(&cases_dir("grad").join(format!("{file}.cdl")));
+    let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
     let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let params = init_params(&p.inst, 7);
     (p, params)
@@ -359,5 +365,40 @@ fn rose_batch_equals_one_by_one() {
         for (a, b) in g.data.iter().zip(&g32.data) {
             assert!((a - b).abs() < 1e-4, "f32 gradient {b} != {a}");
         }
+    }
+}
+
+#[test]
+fn fold_over_an_unfolds_output() {
+    let (p, params) = grad_case("unfold_fold", "encode");
+    let list = |n: usize| {
+        Value::list(
+            (0..n)
+                .map(|i| {
+                    let x = i as f64;
+                    Value::Tensor(Tensor::new(vec![2], vec![(0.7 * x).sin(), (1.3 * x).cos()]))
+                })
+                .collect(),
+        )
+    };
+    let batch: Vec<Example> = [3, 0, 5]
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| Example {
+            x: list(n),
+            y: Target::Class(i % 3),
+        })
+        .collect();
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(r.max_rel_error() <= TOLERANCE, "{:#?}", r.params);
+    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect("the batch runs");
+    for (slot, g) in p.inst.slots.iter().zip(&grads) {
+        assert!(
+            g.data.iter().any(|x| *x != 0.0),
+            "slot {} has a zero gradient",
+            slot.name
+        );
     }
 }
