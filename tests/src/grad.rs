@@ -402,3 +402,22 @@ fn fold_over_an_unfolds_output() {
         );
     }
 }
+
+#[test]
+fn rose_input_type_is_the_runtimes_rose() {
+    // The checker's `Rose(R[2])` as the runtime's data type: the list
+    // inside a node holds roses, `Rec(1)` from inside the list.
+    use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+    let (p, _) = rose_model("elman_tree");
+    let expected = DataType::Data(std::sync::Arc::new(DataDecl {
+        name: "Rose(R[2])".into(),
+        ctors: vec![CtorDecl {
+            name: "rose".into(),
+            fields: vec![
+                DataType::Tensor(vec![2]),
+                DataType::list(DataType::Rec(0)),
+            ],
+        }],
+    }));
+    assert_eq!(p.inst.inputs, vec![expected]);
+}
