@@ -249,9 +249,15 @@ fn rose_trees_get_ir_gradcheck_and_train_on_the_interpreter() {
     let ir = cdlc(&["rose.cdl", "--emit", "ir"], &dir);
     assert!(ir.status.success(), "{}", stderr(&ir));
     let text = stdout(&ir);
-    assert!(text.contains("rose(") && text.contains("Seq(R[4])"), "{text}");
+    assert!(
+        text.contains("rose(") && text.contains("Seq(R[4])"),
+        "{text}"
+    );
 
-    for args in [&["gradcheck", "rose.cdl"][..], &["gradcheck", "rose.cdl", "--backend", "interp"]] {
+    for args in [
+        &["gradcheck", "rose.cdl"][..],
+        &["gradcheck", "rose.cdl", "--backend", "interp"],
+    ] {
         let g = cdlc(args, &dir);
         assert!(g.status.success(), "{}{}", stdout(&g), stderr(&g));
         assert!(stdout(&g).contains("cell.elman.W"), "{}", stdout(&g));

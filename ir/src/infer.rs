@@ -49,7 +49,8 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
         Op::Zeros(t) if t.has_zeros() => Ok(t.clone()),
         Op::Zeros(t) => Err(format!("zeros of a non-tensor type {t:?}")),
         // Two sequence cotangents add position by position.
-        Op::Binary(BinOp::Add, a, b) if matches!(ty(*a)?, Type::Seq(_)) => match (ty(*a)?, ty(*b)?) {
+        Op::Binary(BinOp::Add, a, b) if matches!(ty(*a)?, Type::Seq(_)) => match (ty(*a)?, ty(*b)?)
+        {
             (Type::Seq(ta), tb) if ta.is_differentiable() && ty(*a)? == tb => Ok(tb.clone()),
             (ta, tb) => Err(format!("cannot add {ta:?} and {tb:?}")),
         },

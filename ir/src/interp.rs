@@ -636,7 +636,8 @@ impl<T: Scalar> Eval<'_, T> {
                         for k in 0..kids.len() {
                             let c = children.next().expect("one child per list element");
                             // An empty cotangent sequence is zero everywhere.
-                            cts[*c] = Some(ds.get(k).cloned().unwrap_or_else(|| zeros_of(&f.carrier)));
+                            cts[*c] =
+                                Some(ds.get(k).cloned().unwrap_or_else(|| zeros_of(&f.carrier)));
                         }
                     }
                     Field::Plain(_) => elements.push(d.clone()),

@@ -334,7 +334,13 @@ fn rose_batch_equals_one_by_one() {
     // gradients of its trees run one by one, in f64 and in f32.
     let (p, params) = rose_model("elman_tree");
     let mut t = Roses::new(2);
-    let trees = vec![t.leaf(), t.wide(), t.deep(6), t.mixed(), t.node_of_leaves(4)];
+    let trees = vec![
+        t.leaf(),
+        t.wide(),
+        t.deep(6),
+        t.mixed(),
+        t.node_of_leaves(4),
+    ];
     let batch = rose_examples(&p, trees);
     let m = &p.inst.module;
     let (loss, grads) =
@@ -413,10 +419,7 @@ fn rose_input_type_is_the_runtimes_rose() {
         name: "Rose(R[2])".into(),
         ctors: vec![CtorDecl {
             name: "rose".into(),
-            fields: vec![
-                DataType::Tensor(vec![2]),
-                DataType::list(DataType::Rec(0)),
-            ],
+            fields: vec![DataType::Tensor(vec![2]), DataType::list(DataType::Rec(0))],
         }],
     }));
     assert_eq!(p.inst.inputs, vec![expected]);

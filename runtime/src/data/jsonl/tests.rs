@@ -53,7 +53,8 @@ fn rose_type(a: DataType) -> DataType {
 #[test]
 fn rose_trees_with_lists_of_children() {
     let x = rose_type(DataType::Tensor(vec![]));
-    let text = r#"{"x": {"rose": [1, [{"rose": [2, []]}, {"rose": [3, [{"rose": [4, []]}]]}]]}, "y": 0}"#;
+    let text =
+        r#"{"x": {"rose": [1, [{"rose": [2, []]}, {"rose": [3, [{"rose": [4, []]}]]}]]}, "y": 0}"#;
     let ex = parse(text, file(), &x, &TargetType::Class(2)).expect("valid file");
     let rose = |a: f64, kids: Vec<Value>| Value::Node {
         ctor: 0,
