@@ -309,6 +309,51 @@ fn rose_children_ignored() {
 }
 
 #[test]
+fn list_of_rose_trees() {
+    // Each element of the input list is a rose tree, folded by the list
+    // algebra's case.
+    let mut t = Roses::new(2);
+    let forest = Value::list(vec![t.mixed(), t.leaf(), t.wide()]);
+    let other = Value::list(vec![t.deep(3)]);
+    check_rose_gradient(
+        "forest_of_trees",
+        vec![forest, other, Value::list(vec![t.mixed()])],
+    );
+}
+
+#[test]
+fn list_of_children_beside_a_recursive_field() {
+    // `node(a, ks, last)`: the children in the list come before `last` in
+    // field order, on the tape and in the backward region's results.
+    let mut tips = 0.0f64;
+    let mut tip = || {
+        tips += 1.0;
+        Value::Node {
+            ctor: 0,
+            fields: vec![Value::Tensor(Tensor::new(
+                vec![2],
+                vec![(1.3 * tips).sin(), (0.7 * tips).cos()],
+            ))],
+        }
+    };
+    let node = |a: f64, ks: Vec<Value>, last: Value| Value::Node {
+        ctor: 1,
+        fields: vec![
+            Value::Tensor(Tensor::new(vec![2], vec![a, -0.5 * a])),
+            Value::list(ks),
+            last,
+        ],
+    };
+    let inner = node(0.3, vec![tip(), tip()], tip());
+    let trees = vec![
+        node(0.7, vec![tip(), inner, tip()], tip()),
+        node(-0.4, vec![], node(0.9, vec![tip()], tip())),
+        tip(),
+    ];
+    check_rose_gradient("list_and_one_tree", trees);
+}
+
+#[test]
 fn rose_fold_visits_every_node_once() {
     // `total` with its initial weights (w = 1, z = 0) sums the values of
     // all nodes.
@@ -423,4 +468,21 @@ fn rose_input_type_is_the_runtimes_rose() {
         }],
     }));
     assert_eq!(p.inst.inputs, vec![expected]);
+}
+
+#[test]
+fn a_rose_node_without_a_list_of_children_is_a_data_error() {
+    let (p, params) = rose_model("elman_tree");
+    let a = || Value::Tensor(Tensor::new(vec![2], vec![0.5, -0.5]));
+    let bad = Value::Node {
+        ctor: 0,
+        fields: vec![a(), a()],
+    };
+    let err = cdlc_ir::interp::forward(&p.inst.module, p.inst.func, &params, &bad)
+        .expect_err("a tensor where the children belong");
+    assert!(
+        err.to_string()
+            .contains("list of children of a `rose` node"),
+        "{err}"
+    );
 }
