@@ -14,8 +14,9 @@
 //! Evaluation order inside a block is the order of `BlockData::insts`; a
 //! fold's regions run once per node of the structure, children before
 //! parents; an unfold's region runs once per step, in order. The structure a
-//! fold walks is the function's input data, not code: one function serves
-//! lists and trees of every shape.
+//! fold walks is the function's input data (or a computed sequence: a rose
+//! node's children's carriers, an unfold's outputs), not code: one function
+//! serves lists and trees of every shape.
 
 use std::fmt;
 use std::sync::Arc;
