@@ -318,6 +318,19 @@ fn a_construct_not_lowered_yet_is_a_clear_error_not_a_panic() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+
+    // So is a hylomorphism by halves over them.
+    let prog = "import std.layers\nfunctor RoseF(A) = rose(A, List(X))\ndata Rose(A) = fix RoseF(A)\n\nalgebra cell[d, h] : RoseF(R[d]) -> R[h] {\n  param U: R[h, d] = glorot\n  rose(a, ks) => tanh(U @ a + hylo treenn[h, h] by halves (ks))\n}\n\nmodel m(t: Rose(R[2])) -> R[3] { fold cell[2, 3] (t) }\n";
+    std::fs::write(dir.join("halves.cdl"), prog).unwrap();
+    assert_eq!(cdlc(&["check", "halves.cdl"], &dir).status.code(), Some(0));
+    let ir = cdlc(&["halves.cdl", "--emit", "ir"], &dir);
+    assert_eq!(ir.status.code(), Some(1));
+    let err = stderr(&ir);
+    assert!(
+        err.contains("not supported yet") && err.contains("halves.cdl:7:"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// A message of the language server protocol, framed.

@@ -169,8 +169,8 @@ enum Morph {
     Id,
     /// `fold alg` with the algebra's instance.
     Fold(Rc<Inst>),
-    /// `hylo alg by halves`.
-    Hylo(Rc<Inst>),
+    /// `hylo alg by halves`, with where it is written.
+    Hylo(Rc<Inst>, Span),
 }
 
 /// One instance: its sizes, its slots and the instances inside it.
@@ -829,7 +829,8 @@ impl<'a> Lowerer<'a> {
             }
             ExprKind::Fold(n, sizes) => self.child(e.span, &n.node, sizes, frame, Morph::Fold),
             ExprKind::Hylo { alg, alg_sizes, .. } => {
-                self.child(e.span, &alg.node, alg_sizes, frame, Morph::Hylo)
+                let span = e.span;
+                self.child(span, &alg.node, alg_sizes, frame, |i| Morph::Hylo(i, span))
             }
             ExprKind::Block(_) | ExprKind::LetIn(..) => {
                 self.unsupported("a block or `let ... in` whose value is a morphism", e.span)
@@ -890,7 +891,12 @@ impl<'a> Lowerer<'a> {
                 Ok(out)
             }
             Morph::Fold(inst) => self.fold(inst, arg, Split::Structure),
-            Morph::Hylo(inst) => self.fold(inst, arg, Split::Halves),
+            Morph::Hylo(_, span) if matches!(self.b.type_of(arg), ir::Type::Seq(_)) => self
+                .unsupported(
+                    "`hylo ... by halves` over a computed list (a rose node's children or an unfold's outputs)",
+                    *span,
+                ),
+            Morph::Hylo(inst, _) => self.fold(inst, arg, Split::Halves),
         }
     }
 
