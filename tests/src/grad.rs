@@ -309,6 +309,15 @@ fn rose_children_ignored() {
 }
 
 #[test]
+fn rose_child_sum_tree_lstm() {
+    // The carrier is a pair, so `ks` is a sequence of pairs and its
+    // cotangent a sequence of pairs.
+    let mut t = Roses::new(2);
+    let trees = vec![t.wide(), t.deep(4), t.leaf(), t.mixed()];
+    check_rose_gradient("treelstm_tree", trees);
+}
+
+#[test]
 fn list_of_rose_trees() {
     // Each element of the input list is a rose tree, folded by the list
     // algebra's case.
