@@ -268,9 +268,9 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                 return Err("unfold state and output must be built from tensors".into());
             }
             if let Source::Over(xs) = u.source {
-                match ty(xs)? {
-                    Type::Data(d) if module.list_element(*d).is_some() => {}
-                    other => return Err(format!("unfold over a non-list {other:?}")),
+                let xs_ty = ty(xs)?;
+                if module.over_element(xs_ty).is_none() {
+                    return Err(format!("unfold over a non-list {xs_ty:?}"));
                 }
             }
             Ok(recorded(Type::Seq(Box::new(u.output.clone())), u.record))
@@ -282,7 +282,18 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                 &Type::Seq(Box::new(u.output.clone())),
                 "cotangent",
             )?;
-            captures_type(&ty, &u.captures, vec![u.state.clone()])
+            let Type::Tuple(mut out) = captures_type(&ty, &u.captures, vec![u.state.clone()])?
+            else {
+                unreachable!("captures_type gives a tuple")
+            };
+            if u.elements {
+                let elem = u
+                    .input
+                    .clone()
+                    .ok_or("an unfold without a list has no elements")?;
+                out.push(Type::Seq(Box::new(elem)));
+            }
+            Ok(Type::Tuple(out))
         }
     }
 }

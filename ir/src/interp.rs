@@ -655,16 +655,17 @@ impl<T: Scalar> Eval<'_, T> {
 
     fn unfold(&mut self, u: &UnfoldOp) -> Result<IVal<T>, InterpError> {
         let inputs: Vec<Option<IVal<T>>> = match u.source {
-            Source::Over(xs) => {
-                let IVal::Data(list) = self.val(xs).clone() else {
-                    panic!("internal error: unfold over a non-structure");
-                };
-                let Type::Data(d) = &self.func.types[xs] else {
-                    panic!("internal error: unfold over a non-structure");
-                };
-                let elem = self.module.list_element(*d).expect("verified: a list type");
-                list_elements(elem, &list)?.into_iter().map(Some).collect()
-            }
+            Source::Over(xs) => match self.val(xs).clone() {
+                IVal::Seq(items) => items.into_iter().map(Some).collect(),
+                IVal::Data(list) => {
+                    let elem = self
+                        .module
+                        .over_element(&self.func.types[xs])
+                        .expect("verified: a list type");
+                    list_elements(elem, &list)?.into_iter().map(Some).collect()
+                }
+                other => panic!("internal error: unfold over a non-list {other:?}"),
+            },
             Source::Take(k) => vec![None; k as usize],
         };
         let mut state = self.val(u.init).clone();
@@ -713,6 +714,8 @@ impl<T: Scalar> Eval<'_, T> {
             .collect();
         // The final state is not an output, so its cotangent is zero.
         let mut dnext = zeros_of(&u.state);
+        // The elements' cotangents, last step first.
+        let mut delements = Vec::new();
         for (args, dout) in steps.iter().zip(douts).rev() {
             let mut args = args.clone();
             args.push(dout);
@@ -720,7 +723,10 @@ impl<T: Scalar> Eval<'_, T> {
             let IVal::Tuple(mut parts) = self.block(u.body, args)? else {
                 panic!("internal error: a backward step yields a tuple");
             };
-            let dcaps = parts.split_off(1);
+            let dcaps = parts.split_off(if u.elements { 2 } else { 1 });
+            if u.elements {
+                delements.push(parts.pop().expect("the element's cotangent is second"));
+            }
             dnext = parts.pop().expect("the state's cotangent comes first");
             for (a, d) in acc.iter_mut().zip(&dcaps) {
                 *a = add_vals(a, d);
@@ -728,6 +734,10 @@ impl<T: Scalar> Eval<'_, T> {
         }
         let mut out = vec![dnext];
         out.extend(acc);
+        if u.elements {
+            delements.reverse();
+            out.push(IVal::Seq(delements));
+        }
         Ok(IVal::Tuple(out))
     }
 }

@@ -314,7 +314,8 @@ pub enum Split {
 /// Where an unfold's steps come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
-    /// One step per element of this list (a Mealy machine).
+    /// One step per element of this list (a Mealy machine): an input list
+    /// or a computed `Seq`.
     Over(Value),
     /// This many steps with no input (a stream, `take k`).
     Take(u32),
@@ -378,8 +379,9 @@ pub struct FoldBackwardOp {
 
 /// `unfold`: runs a coalgebra step region from an initial state.
 ///
-/// The region takes the state (and, for `Source::Over`, the list element)
-/// and yields `(output, next state)`. The op's value is the `Seq` of outputs;
+/// The region takes the state (and, for `Source::Over`, the list element:
+/// the list is an input list or a computed `Seq`) and yields `(output, next
+/// state)`. The op's value is the `Seq` of outputs;
 /// with `record` set it is `(Seq, Tape)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnfoldOp {
@@ -401,6 +403,9 @@ pub struct UnfoldOp {
 /// arguments, then the cotangents of its output and of its next state, and
 /// yields `(cotangent of the state, capture contributions...)`. The op's
 /// value is `(cotangent of the initial state, captures' cotangents...)`.
+/// With `elements` (the forward unfold ran over a computed `Seq`), the
+/// region yields the list element's cotangent right after the state's, and
+/// the op's value ends with the `Seq` of the elements' cotangents.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnfoldBackwardOp {
     /// The forward unfold's tape.
@@ -417,6 +422,10 @@ pub struct UnfoldBackwardOp {
     pub body: Block,
     /// The outer values whose cotangents the op returns, in order.
     pub captures: Vec<Value>,
+    /// Whether the forward unfold ran over a computed `Seq` whose elements'
+    /// cotangents the op also returns (a Mealy machine over a rose node's
+    /// children).
+    pub elements: bool,
 }
 
 /// An operation. Each variant's result type is given by `crate::infer`.
@@ -938,6 +947,16 @@ impl Module {
                 Field::Plain(_) => None,
             })
             .collect()
+    }
+
+    /// The element type of a list an unfold can run over: an input list
+    /// (`Data` of a list-shaped type) or a computed `Seq`.
+    pub fn over_element<'t>(&'t self, ty: &'t Type) -> Option<&'t Type> {
+        match ty {
+            Type::Data(d) => self.list_element(*d),
+            Type::Seq(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// The element type of `data` if it is shaped like `ListF(A)`

@@ -275,10 +275,11 @@ impl Printer<'_> {
                 Source::Take(k) => format!("{name} {}, {k}", u.init),
             },
             Op::UnfoldBackward(u) => format!(
-                "{name} {}, {} wrt [{}]",
+                "{name} {}, {} wrt [{}]{}",
                 u.tape,
                 u.cotangent,
-                list(&u.captures)
+                list(&u.captures),
+                if u.elements { ", elements" } else { "" }
             ),
         }
     }

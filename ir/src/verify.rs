@@ -307,8 +307,7 @@ impl Verifier<'_> {
                 let state = self.func.types[u.init].clone();
                 let mut args = vec![state.clone()];
                 if let Source::Over(xs) = u.source
-                    && let Type::Data(d) = self.func.types[xs]
-                    && let Some(e) = m.list_element(d)
+                    && let Some(e) = m.over_element(&self.func.types[xs])
                 {
                     args.push(e.clone());
                 }
@@ -320,6 +319,9 @@ impl Verifier<'_> {
                 args.push(u.output.clone());
                 args.push(u.state.clone());
                 let mut res = vec![u.state.clone()];
+                if u.elements {
+                    res.extend(u.input.clone());
+                }
                 res.extend(u.captures.iter().map(|c| self.func.types[*c].clone()));
                 vec![(u.body, args, Type::Tuple(res))]
             }

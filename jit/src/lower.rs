@@ -168,7 +168,11 @@ impl Lowerer<'_> {
                             .collect(),
                         fb.captures.clone(),
                     ),
-                    Op::UnfoldBackward(ub) => (vec![ub.body], vec![1], ub.captures.clone()),
+                    Op::UnfoldBackward(ub) => (
+                        vec![ub.body],
+                        vec![1 + usize::from(ub.elements)],
+                        ub.captures.clone(),
+                    ),
                     _ => continue,
                 };
                 for (case, nrec) in cases.into_iter().zip(nrec) {

@@ -318,6 +318,15 @@ fn rose_child_sum_tree_lstm() {
 }
 
 #[test]
+fn rose_children_run_through_a_mealy_machine() {
+    // `unfold ... over ks`: the machine's reverse gives each child's
+    // cotangent.
+    let mut t = Roses::new(2);
+    let trees = vec![t.wide(), t.mixed(), t.deep(3)];
+    check_rose_gradient("mealy_tree", trees);
+}
+
+#[test]
 fn list_of_rose_trees() {
     // Each element of the input list is a rose tree, folded by the list
     // algebra's case.
@@ -430,7 +439,19 @@ fn rose_batch_equals_one_by_one() {
 
 #[test]
 fn fold_over_an_unfolds_output() {
-    let (p, params) = grad_case("unfold_fold", "encode");
+    check_unfold_fold("encode");
+}
+
+#[test]
+fn unfold_over_an_unfolds_output() {
+    // The second machine's reverse gives the cotangents of its inputs, the
+    // first machine's outputs.
+    check_unfold_fold("chained");
+}
+
+#[track_caller]
+fn check_unfold_fold(model: &str) {
+    let (p, params) = grad_case("unfold_fold", model);
     let list = |n: usize| {
         Value::list(
             (0..n)
@@ -451,13 +472,13 @@ fn fold_over_an_unfolds_output() {
         .collect();
     let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
         .expect("the check runs");
-    assert!(r.max_rel_error() <= TOLERANCE, "{:#?}", r.params);
+    assert!(r.max_rel_error() <= TOLERANCE, "{model}: {:#?}", r.params);
     let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
         .expect("the batch runs");
     for (slot, g) in p.inst.slots.iter().zip(&grads) {
         assert!(
             g.data.iter().any(|x| *x != 0.0),
-            "slot {} has a zero gradient",
+            "{model}: slot {} has a zero gradient",
             slot.name
         );
     }

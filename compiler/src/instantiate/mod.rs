@@ -993,15 +993,14 @@ impl<'a> Lowerer<'a> {
         let state = self.b.type_of(init).clone();
         let mut arg_tys = vec![state];
         if let Some(xs) = xs {
-            let ir::Type::Data(list) = *self.b.type_of(xs) else {
-                // The checker makes `over` a list; a computed one (a rose
-                // node's children, an unfold's outputs) is a `Seq`.
-                return self.unsupported(
-                    "`unfold ... over` a computed list (a rose node's children or an unfold's outputs)",
-                    span,
-                );
-            };
-            let elem = self.b.module().list_element(list).expect("a list").clone();
+            // An input list, or a computed one (a rose node's children, an
+            // unfold's outputs).
+            let elem = self
+                .b
+                .module()
+                .over_element(self.b.type_of(xs))
+                .expect("the checker makes `over` a list")
+                .clone();
             arg_tys.push(elem);
         }
         let case = &c.cases[0];

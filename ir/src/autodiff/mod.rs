@@ -292,7 +292,14 @@ impl Differentiator<'_> {
                 }
             }
             Op::Unfold(u) => {
-                self.active.insert(self.src.blocks[u.body].args[0]);
+                let args = &self.src.blocks[u.body].args;
+                self.active.insert(args[0]);
+                // Over an active computed sequence, the element is active too.
+                if let Source::Over(xs) = u.source
+                    && self.active.contains(&xs)
+                {
+                    self.active.insert(args[1]);
+                }
             }
             _ => {}
         }
@@ -537,10 +544,7 @@ impl Differentiator<'_> {
     pub(crate) fn unfold_types(&self, u: &UnfoldOp) -> (Type, Option<Type>) {
         let state = self.src.types[u.init].clone();
         let input = match u.source {
-            Source::Over(xs) => match &self.src.types[xs] {
-                Type::Data(d) => self.module.list_element(*d).cloned(),
-                _ => None,
-            },
+            Source::Over(xs) => self.module.over_element(&self.src.types[xs]).cloned(),
             Source::Take(_) => None,
         };
         (state, input)

@@ -11,7 +11,8 @@ use cdlc_runtime::value::Tensor;
 
 use super::{AdError, Ct, Differentiator};
 use crate::ir::{
-    BinOp, FoldBackwardOp, FoldOp, Op, ReduceOp, Type, UnOp, UnfoldBackwardOp, UnfoldOp, Value,
+    BinOp, FoldBackwardOp, FoldOp, Op, ReduceOp, Source, Type, UnOp, UnfoldBackwardOp, UnfoldOp,
+    Value,
 };
 
 type Contributions = Vec<(Value, Ct)>;
@@ -490,11 +491,14 @@ fn unfold(
     let captures = d.active_captures(&[u.body]);
     let (state, input) = d.unfold_types(u);
     let extra = [u.output.clone(), state.clone()];
+    // Over an active computed sequence, the elements get cotangents too.
+    let elements = matches!(u.source, Source::Over(xs) if d.is_active(xs));
+    let wrt: &[usize] = if elements { &[0, 1] } else { &[0] };
     let body = d.backward_region(
         u.body,
         &extra,
         |extra| Ct::Tuple(vec![Some(Ct::Val(extra[0])), Some(Ct::Val(extra[1]))]),
-        &[0],
+        wrt,
         &captures,
     )?;
     let new_captures: Vec<Value> = captures.iter().map(|c| d.primal(*c)).collect();
@@ -506,6 +510,7 @@ fn unfold(
         output: u.output.clone(),
         body,
         captures: new_captures,
+        elements,
     }));
     let mut out = Vec::new();
     if d.is_active(u.init) {
@@ -513,6 +518,10 @@ fn unfold(
     }
     for (k, &c) in captures.iter().enumerate() {
         out.push((c, Ct::Val(d.b.get(ub, k as u32 + 1))));
+    }
+    if let (true, Source::Over(xs)) = (elements, u.source) {
+        let dxs = d.b.get(ub, captures.len() as u32 + 1);
+        out.push((xs, Ct::Val(dxs)));
     }
     Ok(out)
 }
