@@ -115,7 +115,8 @@ impl<'m> FunctionBuilder<'m> {
         self.constant(Tensor::scalar(x))
     }
 
-    /// Zeros of a tensor or tuple-of-tensors type.
+    /// Zeros of a tensor or tuple-of-tensors type, or the zero cotangent
+    /// of a sequence (see `Type::has_zeros`).
     pub fn zeros(&mut self, ty: Type) -> Value {
         self.op(Op::Zeros(ty))
     }

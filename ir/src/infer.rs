@@ -5,7 +5,7 @@
 //! rule. Region signatures (block arguments and results) are checked by the
 //! verifier; here only the op's own operands are looked at.
 
-use crate::ir::{Function, LossKind, Module, Op, Source, Type, Value};
+use crate::ir::{BinOp, Function, LossKind, Module, Op, Source, Type, Value};
 
 /// Prefix broadcasting: equal shapes, or the shorter is a prefix of the
 /// longer. Returns the result shape.
@@ -46,8 +46,14 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             .cloned()
             .ok_or_else(|| format!("no input {i}")),
         Op::Const(t) => Ok(Type::Tensor(t.shape.clone())),
-        Op::Zeros(t) if t.is_differentiable() => Ok(t.clone()),
+        Op::Zeros(t) if t.has_zeros() => Ok(t.clone()),
         Op::Zeros(t) => Err(format!("zeros of a non-tensor type {t:?}")),
+        // Two sequence cotangents add position by position.
+        Op::Binary(BinOp::Add, a, b) if matches!(ty(*a)?, Type::Seq(_)) => match (ty(*a)?, ty(*b)?)
+        {
+            (Type::Seq(ta), tb) if ta.is_differentiable() && ty(*a)? == tb => Ok(tb.clone()),
+            (ta, tb) => Err(format!("cannot add {ta:?} and {tb:?}")),
+        },
         Op::Binary(_, a, b) => {
             let (sa, sb) = (shape(*a)?, shape(*b)?);
             broadcast(&sa, &sb)
@@ -210,9 +216,15 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             if !module.data.contains(f.data) {
                 return Err(format!("no data type {}", f.data));
             }
-            let expected = match f.split {
-                crate::ir::Split::Structure => Type::Data(f.data),
-                crate::ir::Split::Halves => {
+            let expected = match (f.split, input) {
+                // A list-shaped algebra also folds a computed sequence.
+                (crate::ir::Split::Structure, Type::Seq(elem))
+                    if module.list_element(f.data) == Some(&**elem) =>
+                {
+                    input.clone()
+                }
+                (crate::ir::Split::Structure, _) => Type::Data(f.data),
+                (crate::ir::Split::Halves, _) => {
                     let leaf = module
                         .tree_leaf(f.data)
                         .ok_or_else(|| format!("{} is not shaped like TreeF", f.data))?;
@@ -239,7 +251,16 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
         Op::FoldBackward(f) => {
             expect(ty(f.tape)?, &Type::Tape, "tape")?;
             expect(ty(f.cotangent)?, &f.carrier, "cotangent")?;
-            captures_type(&ty, &f.captures, Vec::new())
+            let Type::Tuple(mut out) = captures_type(&ty, &f.captures, Vec::new())? else {
+                unreachable!("captures_type gives a tuple")
+            };
+            if f.elements {
+                let elem = module
+                    .list_element(f.data)
+                    .ok_or_else(|| format!("{} is not a list, so it has no elements", f.data))?;
+                out.push(Type::Seq(Box::new(elem.clone())));
+            }
+            Ok(Type::Tuple(out))
         }
         Op::Unfold(u) => {
             let state = ty(u.init)?;
@@ -247,9 +268,9 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                 return Err("unfold state and output must be built from tensors".into());
             }
             if let Source::Over(xs) = u.source {
-                match ty(xs)? {
-                    Type::Data(d) if module.list_element(*d).is_some() => {}
-                    other => return Err(format!("unfold over a non-list {other:?}")),
+                let xs_ty = ty(xs)?;
+                if module.over_element(xs_ty).is_none() {
+                    return Err(format!("unfold over a non-list {xs_ty:?}"));
                 }
             }
             Ok(recorded(Type::Seq(Box::new(u.output.clone())), u.record))
@@ -261,7 +282,18 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                 &Type::Seq(Box::new(u.output.clone())),
                 "cotangent",
             )?;
-            captures_type(&ty, &u.captures, vec![u.state.clone()])
+            let Type::Tuple(mut out) = captures_type(&ty, &u.captures, vec![u.state.clone()])?
+            else {
+                unreachable!("captures_type gives a tuple")
+            };
+            if u.elements {
+                let elem = u
+                    .input
+                    .clone()
+                    .ok_or("an unfold without a list has no elements")?;
+                out.push(Type::Seq(Box::new(elem)));
+            }
+            Ok(Type::Tuple(out))
         }
     }
 }

@@ -59,7 +59,8 @@ pub struct TapeNode<T> {
     pub ctor: usize,
     /// The region's arguments.
     pub args: Vec<IVal<T>>,
-    /// The tape indices of the children, in field order.
+    /// The tape indices of the children, in field order (the children of a
+    /// list of recursive positions in list order, one after the other).
     pub children: Vec<usize>,
 }
 
@@ -329,18 +330,31 @@ fn as_array<T: Scalar>(v: &IVal<T>) -> &Array<T> {
     }
 }
 
-/// Zeros of a tensor or tuple-of-tensors type.
+/// Zeros of a tensor or tuple-of-tensors type. The zero cotangent of a
+/// sequence is the empty sequence, read as zeros at every position.
 fn zeros_of<T: Scalar>(ty: &Type) -> IVal<T> {
     match ty {
         Type::Tensor(s) => IVal::Tensor(Array::zeros(s)),
         Type::Tuple(ts) => IVal::Tuple(ts.iter().map(zeros_of).collect()),
+        Type::Seq(_) => IVal::Seq(Vec::new()),
         other => panic!("internal error: no zeros of type {other:?}"),
     }
 }
 
-/// `a + b` of two cotangents of the same tensor or tuple type.
+/// `a + b` of two cotangents of the same tensor, tuple or sequence type (an
+/// empty sequence is zero at every position).
 fn add_vals<T: Scalar>(a: &IVal<T>, b: &IVal<T>) -> IVal<T> {
     match (a, b) {
+        (IVal::Seq(xs), IVal::Seq(ys)) if xs.is_empty() => IVal::Seq(ys.clone()),
+        (IVal::Seq(xs), IVal::Seq(ys)) if ys.is_empty() => IVal::Seq(xs.clone()),
+        (IVal::Seq(xs), IVal::Seq(ys)) => {
+            assert_eq!(
+                xs.len(),
+                ys.len(),
+                "internal error: adding sequence cotangents of different lengths"
+            );
+            IVal::Seq(xs.iter().zip(ys).map(|(x, y)| add_vals(x, y)).collect())
+        }
         (IVal::Tensor(x), IVal::Tensor(y)) => {
             IVal::Tensor(kernels::binary(crate::ir::BinOp::Add, x, y))
         }
@@ -355,6 +369,8 @@ fn add_vals<T: Scalar>(a: &IVal<T>, b: &IVal<T>) -> IVal<T> {
 enum Slot<T> {
     Plain(IVal<T>),
     Child(usize),
+    /// A list of children (a rose tree's `List(X)` field).
+    Children(Vec<usize>),
 }
 
 /// A node of the structure a fold walks, children before parents.
@@ -407,6 +423,9 @@ impl<T: Scalar> Eval<'_, T> {
             Op::Input(i) => Ok(self.inputs[*i as usize].clone()),
             Op::Const(c) => t(Array::from_tensor(c)),
             Op::Zeros(ty) => Ok(zeros_of(ty)),
+            Op::Binary(_, a, b) if matches!(self.val(*a), IVal::Seq(_)) => {
+                Ok(add_vals(self.val(*a), self.val(*b)))
+            }
             Op::Binary(o, a, b) => t(kernels::binary(*o, self.arr(*a), self.arr(*b))),
             Op::Unary(o, x) => t(self.arr(*x).map(|v| kernels::unary(*o, v))),
             Op::Contract { a, b, axes } => t(kernels::contract(
@@ -516,12 +535,11 @@ impl<T: Scalar> Eval<'_, T> {
     }
 
     fn fold(&mut self, f: &FoldOp) -> Result<IVal<T>, InterpError> {
-        let IVal::Data(input) = self.val(f.input).clone() else {
-            panic!("internal error: fold input is not a structure");
-        };
-        let plan = match f.split {
-            Split::Structure => plan_structure(self.module, f.data, &input)?,
-            Split::Halves => plan_halves(self.module, f.data, &input)?,
+        let plan = match (f.split, self.val(f.input).clone()) {
+            (Split::Structure, IVal::Seq(items)) => plan_seq(items),
+            (Split::Structure, IVal::Data(input)) => plan_structure(self.module, f.data, &input)?,
+            (Split::Halves, IVal::Data(input)) => plan_halves(self.module, f.data, &input)?,
+            (_, other) => panic!("internal error: fold input is not a structure: {other:?}"),
         };
         let mut carriers: Vec<Option<IVal<T>>> = Vec::with_capacity(plan.len());
         let mut tape = Vec::new();
@@ -537,6 +555,18 @@ impl<T: Scalar> Eval<'_, T> {
                         carriers[c]
                             .take()
                             .expect("each child is used once, after it ran")
+                    }
+                    Slot::Children(cs) => {
+                        children.extend(&cs);
+                        IVal::Seq(
+                            cs.into_iter()
+                                .map(|c| {
+                                    carriers[c]
+                                        .take()
+                                        .expect("each child is used once, after it ran")
+                                })
+                                .collect(),
+                        )
                     }
                 })
                 .collect();
@@ -574,37 +604,68 @@ impl<T: Scalar> Eval<'_, T> {
         if let Some(last) = cts.last_mut() {
             *last = Some(self.val(f.cotangent).clone());
         }
+        let mut elements = Vec::new();
         // Parents come after their children on the tape, so walking it
-        // backwards visits every parent before its children.
+        // backwards visits every parent before its children (and, for a
+        // list, its elements first to last).
         for (i, node) in nodes.iter().enumerate().rev() {
             let mut args = node.args.clone();
             args.push(cts[i].take().expect("a node's parent ran before it"));
             let IVal::Tuple(parts) = self.block(f.cases[node.ctor], args)? else {
                 panic!("internal error: a backward region yields a tuple");
             };
-            let (dchildren, dcaps) = parts.split_at(node.children.len());
-            for (&c, d) in node.children.iter().zip(dchildren) {
-                cts[c] = Some(d.clone());
+            let fields = self
+                .module
+                .cotangent_fields(f.data, node.ctor, &f.carrier, f.elements);
+            let (dfields, dcaps) = parts.split_at(fields.len());
+            let mut children = node.children.iter();
+            let ctor = &self.module.data[f.data].ctors[node.ctor];
+            for ((j, _), d) in fields.iter().zip(dfields) {
+                match &ctor.fields[*j] {
+                    Field::Rec => {
+                        let c = children.next().expect("one child per recursive field");
+                        cts[*c] = Some(d.clone());
+                    }
+                    Field::RecList => {
+                        let IVal::Seq(kids) = &node.args[*j] else {
+                            panic!("internal error: a list of children is not a sequence");
+                        };
+                        let IVal::Seq(ds) = d else {
+                            panic!("internal error: the children's cotangent is not a sequence");
+                        };
+                        for k in 0..kids.len() {
+                            let c = children.next().expect("one child per list element");
+                            // An empty cotangent sequence is zero everywhere.
+                            cts[*c] =
+                                Some(ds.get(k).cloned().unwrap_or_else(|| zeros_of(&f.carrier)));
+                        }
+                    }
+                    Field::Plain(_) => elements.push(d.clone()),
+                }
             }
             for (a, d) in acc.iter_mut().zip(dcaps) {
                 *a = add_vals(a, d);
             }
+        }
+        if f.elements {
+            acc.push(IVal::Seq(elements));
         }
         Ok(IVal::Tuple(acc))
     }
 
     fn unfold(&mut self, u: &UnfoldOp) -> Result<IVal<T>, InterpError> {
         let inputs: Vec<Option<IVal<T>>> = match u.source {
-            Source::Over(xs) => {
-                let IVal::Data(list) = self.val(xs).clone() else {
-                    panic!("internal error: unfold over a non-structure");
-                };
-                let Type::Data(d) = &self.func.types[xs] else {
-                    panic!("internal error: unfold over a non-structure");
-                };
-                let elem = self.module.list_element(*d).expect("verified: a list type");
-                list_elements(elem, &list)?.into_iter().map(Some).collect()
-            }
+            Source::Over(xs) => match self.val(xs).clone() {
+                IVal::Seq(items) => items.into_iter().map(Some).collect(),
+                IVal::Data(list) => {
+                    let elem = self
+                        .module
+                        .over_element(&self.func.types[xs])
+                        .expect("verified: a list type");
+                    list_elements(elem, &list)?.into_iter().map(Some).collect()
+                }
+                other => panic!("internal error: unfold over a non-list {other:?}"),
+            },
             Source::Take(k) => vec![None; k as usize],
         };
         let mut state = self.val(u.init).clone();
@@ -653,6 +714,8 @@ impl<T: Scalar> Eval<'_, T> {
             .collect();
         // The final state is not an output, so its cotangent is zero.
         let mut dnext = zeros_of(&u.state);
+        // The elements' cotangents, last step first.
+        let mut delements = Vec::new();
         for (args, dout) in steps.iter().zip(douts).rev() {
             let mut args = args.clone();
             args.push(dout);
@@ -660,7 +723,10 @@ impl<T: Scalar> Eval<'_, T> {
             let IVal::Tuple(mut parts) = self.block(u.body, args)? else {
                 panic!("internal error: a backward step yields a tuple");
             };
-            let dcaps = parts.split_off(1);
+            let dcaps = parts.split_off(if u.elements { 2 } else { 1 });
+            if u.elements {
+                delements.push(parts.pop().expect("the element's cotangent is second"));
+            }
             dnext = parts.pop().expect("the state's cotangent comes first");
             for (a, d) in acc.iter_mut().zip(&dcaps) {
                 *a = add_vals(a, d);
@@ -668,6 +734,10 @@ impl<T: Scalar> Eval<'_, T> {
         }
         let mut out = vec![dnext];
         out.extend(acc);
+        if u.elements {
+            delements.reverse();
+            out.push(IVal::Seq(delements));
+        }
         Ok(IVal::Tuple(out))
     }
 }
@@ -717,19 +787,32 @@ fn plan_structure<T: Scalar>(
                 fields.len()
             ));
         }
-        let recs: Vec<&Data> = cdef
-            .fields
-            .iter()
-            .zip(fields)
-            .filter(|(f, _)| matches!(f, Field::Rec))
-            .map(|(_, x)| x)
-            .collect();
+        let mut recs: Vec<&Data> = Vec::new();
+        let mut kids_per_field = Vec::new();
+        for (f, x) in cdef.fields.iter().zip(fields) {
+            match f {
+                Field::Rec => recs.push(x),
+                Field::RecList => {
+                    let Some(items) = x.as_list() else {
+                        return input_error(format!(
+                            "expected the list of children of a `{}` node, found {}",
+                            cdef.name,
+                            describe(x)
+                        ));
+                    };
+                    kids_per_field.push(items.len());
+                    recs.extend(items);
+                }
+                Field::Plain(_) => {}
+            }
+        }
         if !expanded {
             stack.push((node, true));
             stack.extend(recs.into_iter().rev().map(|c| (c, false)));
             continue;
         }
         let mut children = done.split_off(done.len() - recs.len()).into_iter();
+        let mut kids_per_field = kids_per_field.into_iter();
         let slots = cdef
             .fields
             .iter()
@@ -738,6 +821,10 @@ fn plan_structure<T: Scalar>(
                 Field::Rec => Ok(Slot::Child(
                     children.next().expect("one per recursive field"),
                 )),
+                Field::RecList => {
+                    let k = kids_per_field.next().expect("counted above");
+                    Ok(Slot::Children(children.by_ref().take(k).collect()))
+                }
                 Field::Plain(t) => plain(t, x).map(Slot::Plain),
             })
             .collect::<Result<_, _>>()?;
@@ -748,6 +835,23 @@ fn plan_structure<T: Scalar>(
         done.push(plan.len() - 1);
     }
     Ok(plan)
+}
+
+/// Lays out a computed sequence as the list `nil | cons(x, X)` it stands
+/// for, children before parents: `nil` first, the first element last.
+fn plan_seq<T>(items: Vec<IVal<T>>) -> Vec<PlanNode<T>> {
+    let mut plan = vec![PlanNode {
+        ctor: 0,
+        slots: Vec::new(),
+    }];
+    for x in items.into_iter().rev() {
+        let tail = plan.len() - 1;
+        plan.push(PlanNode {
+            ctor: 1,
+            slots: vec![Slot::Plain(x), Slot::Child(tail)],
+        });
+    }
+    plan
 }
 
 /// The elements of a list, converted to `elem`.

@@ -14,8 +14,9 @@
 //! Evaluation order inside a block is the order of `BlockData::insts`; a
 //! fold's regions run once per node of the structure, children before
 //! parents; an unfold's region runs once per step, in order. The structure a
-//! fold walks is the function's input data, not code: one function serves
-//! lists and trees of every shape.
+//! fold walks is the function's input data (or a computed sequence: a rose
+//! node's children's carriers, an unfold's outputs), not code: one function
+//! serves lists and trees of every shape.
 
 use std::fmt;
 use std::sync::Arc;
@@ -68,9 +69,10 @@ pub enum Type {
     /// An inductive structure from the input data. Opaque: only `fold`
     /// consumes it.
     Data(DataId),
-    /// A sequence of values of one type computed by an `unfold`; the IR form
-    /// of a `List` output. Consumed by losses (position by position) or
-    /// returned.
+    /// A sequence of values of one type computed by an `unfold`, or the
+    /// children's carriers bound by a fold at a `List(X)` field; the IR form
+    /// of a computed `List`. Consumed by losses (position by position), by a
+    /// fold of a list-shaped algebra, or returned.
     Seq(Box<Type>),
     /// A class index below the given count: a `cross_entropy` target.
     Class(usize),
@@ -94,6 +96,16 @@ impl Type {
         match self {
             Type::Tensor(s) => Some(s),
             _ => None,
+        }
+    }
+
+    /// Whether `zeros` of this type exists: a differentiable type, or a
+    /// sequence of one (the zero cotangent of a sequence of any length, the
+    /// empty sequence read as zeros at every position).
+    pub fn has_zeros(&self) -> bool {
+        match self {
+            Type::Seq(t) => t.is_differentiable(),
+            t => t.is_differentiable(),
         }
     }
 
@@ -142,6 +154,10 @@ pub struct CtorDef {
 pub enum Field {
     /// A recursive position `X`: a fold binds the child's carrier here.
     Rec,
+    /// A list of recursive positions (`List(X)`, a rose tree's children): a
+    /// fold binds the children's carriers here, in order, as a `Seq` of the
+    /// carrier.
+    RecList,
     /// A plain field of this type, bound as it is.
     Plain(Type),
 }
@@ -298,7 +314,8 @@ pub enum Split {
 /// Where an unfold's steps come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
-    /// One step per element of this list (a Mealy machine).
+    /// One step per element of this list (a Mealy machine): an input list
+    /// or a computed `Seq`.
     Over(Value),
     /// This many steps with no input (a stream, `take k`).
     Take(u32),
@@ -307,7 +324,11 @@ pub enum Source {
 /// `fold`: the catamorphism of an algebra with one region per constructor.
 ///
 /// Region `i` takes the fields of constructor `i` in order, with the carrier
-/// in every recursive position, and yields the carrier. With `record` set,
+/// in every recursive position (and a `Seq` of the children's carriers at a
+/// list of recursive positions), and yields the carrier. The input is a
+/// structure of type `Data(data)` or, when `data` is list-shaped with
+/// elements `A`, a computed `Seq(A)` (the children's carriers of an
+/// enclosing fold over a rose tree). With `record` set,
 /// the op's type is `(carrier, Tape)` and the tape holds every node's
 /// arguments for `FoldBackward`.
 #[derive(Clone, Debug, PartialEq)]
@@ -330,9 +351,13 @@ pub struct FoldOp {
 ///
 /// Walks the tape's nodes parents first. Region `i` takes the arguments the
 /// forward region `i` took, then the cotangent of that node's carrier, and
-/// yields a tuple: the cotangent of each recursive position's carrier (in
-/// field order), then each capture's cotangent contribution. The op's value
-/// is the tuple of the captures' cotangents summed over all nodes.
+/// yields a tuple: the cotangent of each field named by
+/// `Module::cotangent_fields` (in field order: each recursive position's
+/// carrier, a `Seq` for a list of recursive positions, and with `elements`
+/// the list element), then each capture's cotangent contribution. The op's
+/// value is the tuple of the captures' cotangents summed over all nodes,
+/// followed, with `elements`, by the `Seq` of the input's element
+/// cotangents in list order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FoldBackwardOp {
     /// The data type of the forward fold.
@@ -347,12 +372,16 @@ pub struct FoldBackwardOp {
     pub cases: Vec<Block>,
     /// The outer values whose cotangents the op returns, in order.
     pub captures: Vec<Value>,
+    /// Whether the forward fold's input is a computed `Seq` whose elements'
+    /// cotangents the op also returns (a fold over a rose node's children).
+    pub elements: bool,
 }
 
 /// `unfold`: runs a coalgebra step region from an initial state.
 ///
-/// The region takes the state (and, for `Source::Over`, the list element)
-/// and yields `(output, next state)`. The op's value is the `Seq` of outputs;
+/// The region takes the state (and, for `Source::Over`, the list element:
+/// the list is an input list or a computed `Seq`) and yields `(output, next
+/// state)`. The op's value is the `Seq` of outputs;
 /// with `record` set it is `(Seq, Tape)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnfoldOp {
@@ -374,6 +403,9 @@ pub struct UnfoldOp {
 /// arguments, then the cotangents of its output and of its next state, and
 /// yields `(cotangent of the state, capture contributions...)`. The op's
 /// value is `(cotangent of the initial state, captures' cotangents...)`.
+/// With `elements` (the forward unfold ran over a computed `Seq`), the
+/// region yields the list element's cotangent right after the state's, and
+/// the op's value ends with the `Seq` of the elements' cotangents.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnfoldBackwardOp {
     /// The forward unfold's tape.
@@ -390,6 +422,10 @@ pub struct UnfoldBackwardOp {
     pub body: Block,
     /// The outer values whose cotangents the op returns, in order.
     pub captures: Vec<Value>,
+    /// Whether the forward unfold ran over a computed `Seq` whose elements'
+    /// cotangents the op also returns (a Mealy machine over a rose node's
+    /// children).
+    pub elements: bool,
 }
 
 /// An operation. Each variant's result type is given by `crate::infer`.
@@ -401,7 +437,8 @@ pub enum Op {
     Input(u32),
     /// A literal tensor.
     Const(Tensor),
-    /// Zeros of a tensor or tuple-of-tensors type.
+    /// Zeros of a tensor or tuple-of-tensors type; for a `Seq` type, the
+    /// zero cotangent of a sequence of any length (see `Type::has_zeros`).
     Zeros(Type),
     /// An elementwise binary op with prefix broadcasting.
     Binary(BinOp, Value, Value),
@@ -785,9 +822,9 @@ impl Module {
     /// Interns a data type (and the data types of its fields) and returns
     /// its id. Declarations equal by value get the same id.
     ///
-    /// Panics if a field uses a recursive position other than the innermost
-    /// (`Rec(k)` with k > 0: `X` under another data type), which the IR does
-    /// not support yet.
+    /// Panics if a field uses a recursive position under another data type
+    /// in any form but a list of children (`List(X)`), which the IR does not
+    /// support yet; callers check `Module::supports_data` first.
     pub fn add_data(&mut self, decl: Arc<DataDecl>) -> DataId {
         if let Some((id, _)) = self.data.iter().find(|(_, d)| d.decl == decl) {
             return id;
@@ -806,8 +843,31 @@ impl Module {
     fn field(&mut self, ty: &DataType) -> Field {
         match ty {
             DataType::Rec(0) => Field::Rec,
+            DataType::Data(d) if is_list_of_children(d) => Field::RecList,
             other => Field::Plain(self.plain_type(other)),
         }
+    }
+
+    /// Whether the IR can represent `decl`: every recursive position under
+    /// another data type must be a whole field of the form `List(X)` (a
+    /// rose tree's children), and the same holds for the data types in its
+    /// fields.
+    pub fn supports_data(decl: &DataDecl) -> bool {
+        fn plain(t: &DataType) -> bool {
+            match t {
+                DataType::Tensor(_) => true,
+                DataType::Tuple(ts) => ts.iter().all(plain),
+                DataType::Rec(_) => false,
+                DataType::Data(d) => Module::supports_data(d),
+            }
+        }
+        decl.ctors.iter().all(|c| {
+            c.fields.iter().all(|f| match f {
+                DataType::Rec(0) => true,
+                DataType::Data(d) if is_list_of_children(d) => true,
+                other => plain(other),
+            })
+        })
     }
 
     fn plain_type(&mut self, ty: &DataType) -> Type {
@@ -858,9 +918,45 @@ impl Module {
             .iter()
             .map(|f| match f {
                 Field::Rec => carrier.clone(),
+                Field::RecList => Type::Seq(Box::new(carrier.clone())),
                 Field::Plain(t) => t.clone(),
             })
             .collect()
+    }
+
+    /// The fields of constructor `ctor` of `data` whose cotangents a
+    /// `fold_backward` region yields, in field order, with their types:
+    /// every recursive position (the carrier), every list of recursive
+    /// positions (a `Seq` of the carrier) and, with `elements`, every plain
+    /// field (the element of a list folded from a computed `Seq`).
+    pub fn cotangent_fields(
+        &self,
+        data: DataId,
+        ctor: usize,
+        carrier: &Type,
+        elements: bool,
+    ) -> Vec<(usize, Type)> {
+        self.data[data].ctors[ctor]
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| match f {
+                Field::Rec => Some((i, carrier.clone())),
+                Field::RecList => Some((i, Type::Seq(Box::new(carrier.clone())))),
+                Field::Plain(t) if elements => Some((i, t.clone())),
+                Field::Plain(_) => None,
+            })
+            .collect()
+    }
+
+    /// The element type of a list an unfold can run over: an input list
+    /// (`Data` of a list-shaped type) or a computed `Seq`.
+    pub fn over_element<'t>(&'t self, ty: &'t Type) -> Option<&'t Type> {
+        match ty {
+            Type::Data(d) => self.list_element(*d),
+            Type::Seq(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// The element type of `data` if it is shaped like `ListF(A)`
@@ -888,6 +984,12 @@ impl Module {
             _ => None,
         }
     }
+}
+
+/// Whether `decl` is a list whose elements are the enclosing data type's
+/// recursive position: the `List(X)` field of a rose tree.
+fn is_list_of_children(decl: &DataDecl) -> bool {
+    decl.is_list() && decl.ctors[1].fields[0] == DataType::Rec(1)
 }
 
 impl Function {

@@ -42,6 +42,7 @@ pub fn print_module(module: &Module) -> String {
                         .iter()
                         .map(|f| match f {
                             Field::Rec => "X".to_string(),
+                            Field::RecList => "List(X)".to_string(),
                             Field::Plain(t) => type_name(module, t),
                         })
                         .collect();
@@ -262,21 +263,23 @@ impl Printer<'_> {
                 f.input
             ),
             Op::FoldBackward(f) => format!(
-                "{name} {} {}, {} wrt [{}]",
+                "{name} {} {}, {} wrt [{}]{}",
                 type_name(self.module, &Type::Data(f.data)),
                 f.tape,
                 f.cotangent,
-                list(&f.captures)
+                list(&f.captures),
+                if f.elements { ", elements" } else { "" }
             ),
             Op::Unfold(u) => match u.source {
                 Source::Over(xs) => format!("{name} {}, {xs}", u.init),
                 Source::Take(k) => format!("{name} {}, {k}", u.init),
             },
             Op::UnfoldBackward(u) => format!(
-                "{name} {}, {} wrt [{}]",
+                "{name} {}, {} wrt [{}]{}",
                 u.tape,
                 u.cotangent,
-                list(&u.captures)
+                list(&u.captures),
+                if u.elements { ", elements" } else { "" }
             ),
         }
     }

@@ -292,13 +292,12 @@ impl Verifier<'_> {
                     .enumerate()
                     .map(|(i, &b)| {
                         let mut args = m.case_types(f.data, i, &f.carrier);
-                        let nrec = m.data[f.data].ctors[i]
-                            .fields
-                            .iter()
-                            .filter(|f| matches!(f, crate::ir::Field::Rec))
-                            .count();
                         args.push(f.carrier.clone());
-                        let mut res = vec![f.carrier.clone(); nrec];
+                        let mut res: Vec<Type> = m
+                            .cotangent_fields(f.data, i, &f.carrier, f.elements)
+                            .into_iter()
+                            .map(|(_, t)| t)
+                            .collect();
                         res.extend(caps.iter().cloned());
                         (b, args, Type::Tuple(res))
                     })
@@ -308,8 +307,7 @@ impl Verifier<'_> {
                 let state = self.func.types[u.init].clone();
                 let mut args = vec![state.clone()];
                 if let Source::Over(xs) = u.source
-                    && let Type::Data(d) = self.func.types[xs]
-                    && let Some(e) = m.list_element(d)
+                    && let Some(e) = m.over_element(&self.func.types[xs])
                 {
                     args.push(e.clone());
                 }
@@ -321,6 +319,9 @@ impl Verifier<'_> {
                 args.push(u.output.clone());
                 args.push(u.state.clone());
                 let mut res = vec![u.state.clone()];
+                if u.elements {
+                    res.extend(u.input.clone());
+                }
                 res.extend(u.captures.iter().map(|c| self.func.types[*c].clone()));
                 vec![(u.body, args, Type::Tuple(res))]
             }

@@ -180,16 +180,18 @@ impl Lowerer<'_> {
                         fb.cases.clone(),
                         (0..fb.cases.len())
                             .map(|c| {
-                                self.module.data[fb.data].ctors[c]
-                                    .fields
-                                    .iter()
-                                    .filter(|f| matches!(f, Field::Rec))
-                                    .count()
+                                self.module
+                                    .cotangent_fields(fb.data, c, &fb.carrier, fb.elements)
+                                    .len()
                             })
                             .collect(),
                         fb.captures.clone(),
                     ),
-                    Op::UnfoldBackward(ub) => (vec![ub.body], vec![1], ub.captures.clone()),
+                    Op::UnfoldBackward(ub) => (
+                        vec![ub.body],
+                        vec![1 + usize::from(ub.elements)],
+                        ub.captures.clone(),
+                    ),
                     _ => continue,
                 };
                 for (case, nrec) in cases.into_iter().zip(nrec) {
@@ -1294,6 +1296,9 @@ impl Lowerer<'_> {
             for fl in &c.fields {
                 match fl {
                     Field::Rec => {}
+                    Field::RecList => {
+                        return unsupported("a fold over a rose tree (a list of children)");
+                    }
                     Field::Plain(Type::Tensor(s)) => sizes.push(size(s)),
                     Field::Plain(other) => {
                         return unsupported(format!("a fold over fields of type {other:?}"));
@@ -1333,6 +1338,9 @@ impl Lowerer<'_> {
                     let (r, flat) = self.alloc(carrier)?;
                     cc.rec_args.push(flat.iter().map(|x| x.0).collect());
                     self.set(a, r);
+                }
+                Field::RecList => {
+                    return unsupported("a fold over a rose tree (a list of children)");
                 }
                 Field::Plain(t) => {
                     let (r, views) = self.alloc_views(t)?;

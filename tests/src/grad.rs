@@ -1,7 +1,10 @@
 //! Reverse derivatives of whole example models against finite differences
-//! in f64, on examples from their own train blocks.
+//! in f64, on examples from their own train blocks; and of rose-tree models
+//! (`tests/cases/grad/rose.cdl`) on trees of chosen shapes, with the
+//! interpreter's batches of such trees.
 
-use crate::example_case;
+use crate::{cases_dir, check_clean, example_case};
+use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
 /// Largest relative error a gradient may have against central differences.
 const TOLERANCE: f64 = cdlc_ir::gradcheck::TOLERANCE;
@@ -91,10 +94,7 @@ fn check_gradient_jit(name: &str, samples: usize) {
             .iter()
             .map(|t| {
                 at += t.data.len();
-                cdlc_runtime::value::Tensor::new(
-                    t.shape.clone(),
-                    grads[at - t.data.len()..at].to_vec(),
-                )
+                Tensor::new(t.shape.clone(), grads[at - t.data.len()..at].to_vec())
             })
             .collect();
         Ok::<_, String>((loss, per_slot))
@@ -116,4 +116,440 @@ fn graph_triangles() {
 #[test]
 fn p4_patterns() {
     check_gradient_jit("p4_patterns", 2);
+}
+
+// ------------------------------------------------------------ rose trees
+
+/// Builds rose trees (`tests/cases/grad/rose.cdl`) whose node values are a
+/// fixed, varied sequence, so that no two nodes hold the same value.
+struct Roses {
+    /// The size of a node's value.
+    d: usize,
+    /// Nodes built so far.
+    count: usize,
+}
+
+impl Roses {
+    fn new(d: usize) -> Roses {
+        Roses { d, count: 0 }
+    }
+
+    /// A node with these children.
+    fn node(&mut self, kids: Vec<Value>) -> Value {
+        self.count += 1;
+        let k = self.count as f64;
+        let a = (0..self.d)
+            .map(|j| (1.7 * k + 0.9 * j as f64).sin())
+            .collect();
+        Value::Node {
+            ctor: 0,
+            fields: vec![
+                Value::Tensor(Tensor::new(vec![self.d], a)),
+                Value::list(kids),
+            ],
+        }
+    }
+
+    /// A node without children.
+    fn leaf(&mut self) -> Value {
+        self.node(Vec::new())
+    }
+
+    /// A root with three children, one of which has a child of its own.
+    fn mixed(&mut self) -> Value {
+        let kids = vec![self.leaf(), self.node_of_leaves(1), self.leaf()];
+        self.node(kids)
+    }
+
+    /// A node whose children are `n` leaves.
+    fn node_of_leaves(&mut self, n: usize) -> Value {
+        let kids = (0..n).map(|_| self.leaf()).collect();
+        self.node(kids)
+    }
+
+    /// A chain of `depth` nodes, each the only child of the one above.
+    fn deep(&mut self, depth: usize) -> Value {
+        let mut t = self.leaf();
+        for _ in 1..depth {
+            t = self.node(vec![t]);
+        }
+        t
+    }
+
+    /// A root with seven children, two of which have two children each.
+    fn wide(&mut self) -> Value {
+        let kids = (0..7)
+            .map(|i| {
+                if i == 2 || i == 5 {
+                    self.node_of_leaves(2)
+                } else {
+                    self.leaf()
+                }
+            })
+            .collect();
+        self.node(kids)
+    }
+}
+
+/// A model of `tests/cases/grad/rose.cdl`, prepared for training, with its
+/// initial parameters.
+fn rose_model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
+    grad_case("rose", name)
+}
+
+/// Model `name` of `tests/cases/grad/FILE.cdl`, prepared for training, with
+/// its initial parameters.
+fn grad_case(file: &str, name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
+    use cdlc::training::{init_params, loss_for, prepare};
+    let c = check_clean(&cases_dir("grad").join(format!("{file}.cdl")));
+    let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let params = init_params(&p.inst, 7);
+    (p, params)
+}
+
+/// Examples of the trees, each checked against the model's input type,
+/// with class targets.
+fn rose_examples(p: &cdlc::training::Prepared, trees: Vec<Value>) -> Vec<Example> {
+    trees
+        .into_iter()
+        .enumerate()
+        .map(|(i, x)| {
+            cdlc_runtime::data::check_value(&x, &p.inst.inputs[0])
+                .unwrap_or_else(|e| panic!("tree {i} does not fit the model: {e:?}"));
+            Example {
+                x,
+                y: Target::Class(i % 3),
+            }
+        })
+        .collect()
+}
+
+#[track_caller]
+fn check_rose_gradient(model: &str, trees: Vec<Value>) {
+    let (p, params) = rose_model(model);
+    let batch = rose_examples(&p, trees);
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(
+        r.max_rel_error() <= TOLERANCE,
+        "{model}: max relative error {:e} > {TOLERANCE:e}\n{:#?}",
+        r.max_rel_error(),
+        r.params
+    );
+    // Every slot takes part: a slot with an exactly zero gradient would
+    // pass the comparison without checking anything.
+    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect("the batch runs");
+    for (slot, g) in p.inst.slots.iter().zip(&grads) {
+        assert!(
+            g.data.iter().any(|x| *x != 0.0),
+            "{model}: slot {} has a zero gradient",
+            slot.name
+        );
+    }
+}
+
+#[test]
+fn rose_children_folded_by_their_own_elman_cell() {
+    let mut t = Roses::new(2);
+    let trees = vec![t.mixed(), t.node_of_leaves(2), t.mixed()];
+    check_rose_gradient("elman_tree", trees);
+}
+
+#[test]
+fn rose_tree_that_is_one_leaf() {
+    // No node has children, so the Elman cell's `W` and `U` never act on
+    // anything; the leaf's case still runs its nil fold (`h0`).
+    let (p, params) = rose_model("elman_tree");
+    let mut t = Roses::new(2);
+    let batch = rose_examples(&p, vec![t.leaf()]);
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(r.max_rel_error() <= TOLERANCE, "{:#?}", r.params);
+    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect("the batch runs");
+    let grad = |name: &str| {
+        let i = p
+            .inst
+            .slots
+            .iter()
+            .position(|s| s.name == name)
+            .expect("a slot of elman_tree");
+        &grads[i]
+    };
+    assert!(grad("elman_node.elman.W").data.iter().all(|x| *x == 0.0));
+    assert!(grad("elman_node.elman.U").data.iter().all(|x| *x == 0.0));
+    assert!(grad("elman_node.elman.h0").data.iter().any(|x| *x != 0.0));
+    assert!(grad("elman_node.U").data.iter().any(|x| *x != 0.0));
+}
+
+#[test]
+fn rose_trees_deep_and_wide() {
+    let mut t = Roses::new(2);
+    let trees = vec![t.deep(9), t.wide()];
+    check_rose_gradient("elman_tree", trees);
+}
+
+#[test]
+fn rose_children_folded_twice() {
+    // `ks` reaches the output through two folds: its cotangents add.
+    let mut t = Roses::new(2);
+    let trees = vec![t.wide(), t.mixed(), t.deep(4)];
+    check_rose_gradient("two_views_tree", trees);
+}
+
+#[test]
+fn rose_children_ignored() {
+    // The case does not use `ks`: every child's cotangent is zero, and the
+    // children's own cases still contribute to `U`.
+    let mut t = Roses::new(2);
+    let trees = vec![t.mixed(), t.deep(3)];
+    check_rose_gradient("own_value_tree", trees);
+}
+
+#[test]
+fn rose_child_sum_tree_lstm() {
+    // The carrier is a pair, so `ks` is a sequence of pairs and its
+    // cotangent a sequence of pairs.
+    let mut t = Roses::new(2);
+    let trees = vec![t.wide(), t.deep(4), t.leaf(), t.mixed()];
+    check_rose_gradient("treelstm_tree", trees);
+}
+
+#[test]
+fn rose_children_run_through_a_mealy_machine() {
+    // `unfold ... over ks`: the machine's reverse gives each child's
+    // cotangent.
+    let mut t = Roses::new(2);
+    let trees = vec![t.wide(), t.mixed(), t.deep(3)];
+    check_rose_gradient("mealy_tree", trees);
+}
+
+#[test]
+fn list_of_rose_trees() {
+    // Each element of the input list is a rose tree, folded by the list
+    // algebra's case.
+    let mut t = Roses::new(2);
+    let forest = Value::list(vec![t.mixed(), t.leaf(), t.wide()]);
+    let other = Value::list(vec![t.deep(3)]);
+    check_rose_gradient(
+        "forest_of_trees",
+        vec![forest, other, Value::list(vec![t.mixed()])],
+    );
+}
+
+#[test]
+fn list_of_children_beside_a_recursive_field() {
+    // `node(a, ks, last)`: the children in the list come before `last` in
+    // field order, on the tape and in the backward region's results.
+    let mut tips = 0.0f64;
+    let mut tip = || {
+        tips += 1.0;
+        Value::Node {
+            ctor: 0,
+            fields: vec![Value::Tensor(Tensor::new(
+                vec![2],
+                vec![(1.3 * tips).sin(), (0.7 * tips).cos()],
+            ))],
+        }
+    };
+    let node = |a: f64, ks: Vec<Value>, last: Value| Value::Node {
+        ctor: 1,
+        fields: vec![
+            Value::Tensor(Tensor::new(vec![2], vec![a, -0.5 * a])),
+            Value::list(ks),
+            last,
+        ],
+    };
+    let inner = node(0.3, vec![tip(), tip()], tip());
+    let trees = vec![
+        node(0.7, vec![tip(), inner, tip()], tip()),
+        node(-0.4, vec![], node(0.9, vec![tip()], tip())),
+        tip(),
+    ];
+    check_rose_gradient("list_and_one_tree", trees);
+}
+
+#[test]
+fn rose_fold_visits_every_node_once() {
+    // `total` with its initial weights (w = 1, z = 0) sums the values of
+    // all nodes.
+    let (p, params) = rose_model("total_tree");
+    let mut t = Roses::new(1);
+    for tree in [t.leaf(), t.mixed(), t.deep(5), t.wide()] {
+        let mut expected = 0.0;
+        let mut stack = vec![&tree];
+        while let Some(Value::Node { fields, .. }) = stack.pop() {
+            expected += fields[0].as_tensor().expect("a node value").data[0];
+            stack.extend(fields[1].as_list().expect("a list of children"));
+        }
+        let out = cdlc_ir::interp::forward(&p.inst.module, p.inst.func, &params, &tree)
+            .expect("the tree fits");
+        let got = out.as_tensor().expect("a tensor output").data[0];
+        assert!((got - expected).abs() < 1e-12, "{got} != {expected}");
+    }
+}
+
+#[test]
+fn rose_batch_equals_one_by_one() {
+    // A batch of trees of different shapes gives the mean of the losses and
+    // gradients of its trees run one by one, in f64 and in f32.
+    let (p, params) = rose_model("elman_tree");
+    let mut t = Roses::new(2);
+    let trees = vec![
+        t.leaf(),
+        t.wide(),
+        t.deep(6),
+        t.mixed(),
+        t.node_of_leaves(4),
+    ];
+    let batch = rose_examples(&p, trees);
+    let m = &p.inst.module;
+    let (loss, grads) =
+        cdlc_ir::interp::loss_and_grad(m, p.train, &params, &batch).expect("the batch runs");
+    let mut mean_loss = 0.0;
+    let mut mean_grads: Vec<Vec<f64>> = grads.iter().map(|g| vec![0.0; g.len()]).collect();
+    let n = batch.len() as f64;
+    for ex in &batch {
+        let (l, gs) = cdlc_ir::interp::loss_and_grad(m, p.train, &params, std::slice::from_ref(ex))
+            .expect("one tree runs");
+        mean_loss += l / n;
+        for (acc, g) in mean_grads.iter_mut().zip(&gs) {
+            for (a, x) in acc.iter_mut().zip(&g.data) {
+                *a += x / n;
+            }
+        }
+    }
+    assert!((loss - mean_loss).abs() < 1e-12, "{loss} != {mean_loss}");
+    for (g, mg) in grads.iter().zip(&mean_grads) {
+        for (a, b) in g.data.iter().zip(mg) {
+            assert!((a - b).abs() < 1e-12, "{a} != {b}");
+        }
+    }
+    let (loss32, grads32) = cdlc_ir::interp::loss_and_grad_as::<f32>(m, p.train, &params, &batch)
+        .expect("the batch runs in f32");
+    assert!((loss - loss32).abs() < 1e-5, "f32 loss {loss32} != {loss}");
+    for (g, g32) in grads.iter().zip(&grads32) {
+        for (a, b) in g.data.iter().zip(&g32.data) {
+            assert!((a - b).abs() < 1e-4, "f32 gradient {b} != {a}");
+        }
+    }
+}
+
+#[test]
+fn fold_over_an_unfolds_output() {
+    check_unfold_fold("encode");
+}
+
+#[test]
+fn unfold_over_an_unfolds_output() {
+    // The second machine's reverse gives the cotangents of its inputs, the
+    // first machine's outputs.
+    check_unfold_fold("chained");
+}
+
+#[track_caller]
+fn check_unfold_fold(model: &str) {
+    let (p, params) = grad_case("unfold_fold", model);
+    let list = |n: usize| {
+        Value::list(
+            (0..n)
+                .map(|i| {
+                    let x = i as f64;
+                    Value::Tensor(Tensor::new(vec![2], vec![(0.7 * x).sin(), (1.3 * x).cos()]))
+                })
+                .collect(),
+        )
+    };
+    let batch: Vec<Example> = [3, 0, 5]
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| Example {
+            x: list(n),
+            y: Target::Class(i % 3),
+        })
+        .collect();
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(r.max_rel_error() <= TOLERANCE, "{model}: {:#?}", r.params);
+    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect("the batch runs");
+    for (slot, g) in p.inst.slots.iter().zip(&grads) {
+        assert!(
+            g.data.iter().any(|x| *x != 0.0),
+            "{model}: slot {} has a zero gradient",
+            slot.name
+        );
+    }
+}
+
+#[test]
+fn rose_input_type_is_the_runtimes_rose() {
+    // The checker's `Rose(R[2])` as the runtime's data type: the list
+    // inside a node holds roses, `Rec(1)` from inside the list.
+    use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+    let (p, _) = rose_model("elman_tree");
+    let expected = DataType::Data(std::sync::Arc::new(DataDecl {
+        name: "Rose(R[2])".into(),
+        ctors: vec![CtorDecl {
+            name: "rose".into(),
+            fields: vec![DataType::Tensor(vec![2]), DataType::list(DataType::Rec(0))],
+        }],
+    }));
+    assert_eq!(p.inst.inputs, vec![expected]);
+}
+
+#[test]
+fn a_rose_node_without_a_list_of_children_is_a_data_error() {
+    let (p, params) = rose_model("elman_tree");
+    let a = || Value::Tensor(Tensor::new(vec![2], vec![0.5, -0.5]));
+    let bad = Value::Node {
+        ctor: 0,
+        fields: vec![a(), a()],
+    };
+    let err = cdlc_ir::interp::forward(&p.inst.module, p.inst.func, &params, &bad)
+        .expect_err("a tensor where the children belong");
+    assert!(
+        err.to_string()
+            .contains("list of children of a `rose` node"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_deep_rose_tree_does_not_exhaust_the_stack() {
+    // The interpreter walks structures iteratively: a chain of 100 000
+    // nodes, each the only child of the one above, runs forward and
+    // backward.
+    let depth = 100_000;
+    let (p, params) = rose_model("total_tree");
+    let tree = Roses::new(1).deep(depth);
+    let expected: f64 = (1..=depth).map(|k| (1.7 * k as f64).sin()).sum();
+    let out = cdlc_ir::interp::forward(&p.inst.module, p.inst.func, &params, &tree)
+        .expect("the tree fits");
+    let got = out.as_tensor().expect("a tensor output").data[0];
+    assert!((got - expected).abs() < 1e-9, "{got} != {expected}");
+
+    // Backward through the same chain, with the Elman-cell model.
+    let (p, params) = rose_model("elman_tree");
+    let batch = [Example {
+        x: Roses::new(2).deep(depth),
+        y: Target::Class(1),
+    }];
+    let (loss, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect("the tree runs backward");
+    assert!(loss.is_finite());
+    // Every node has one child, so the Elman cell's `W` only ever meets
+    // its zero `h0`; every other slot's gradient is finite and nonzero.
+    for (slot, g) in p.inst.slots.iter().zip(&grads) {
+        assert!(g.data.iter().all(|x| x.is_finite()), "slot {}", slot.name);
+        let zero = g.data.iter().all(|x| *x == 0.0);
+        assert_eq!(
+            zero,
+            slot.name == "elman_node.elman.W",
+            "slot {}",
+            slot.name
+        );
+    }
 }

@@ -8,35 +8,56 @@ use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
 use std::sync::Arc;
 
 /// The runtime type of a concrete (size-free) type, if it has one: tensors,
-/// products and data types whose constructors hold such types and `X`.
+/// products and data types whose constructors hold such types and `X`,
+/// also under another data type (a rose tree's `List(X)`, whose elements are
+/// `Rec(1)` from inside the list).
 pub fn data_type(checked: &Checked, t: &Ty) -> Option<DataType> {
+    convert(checked, t, &[])
+}
+
+/// `t` as a runtime type, where `Ty::Param(i)` stands for `params[i]` (the
+/// enclosing declaration's arguments: the checker type, for names, and the
+/// runtime type as seen from inside the declaration) and `X` for the
+/// innermost enclosing data type.
+fn convert(checked: &Checked, t: &Ty, params: &[(Ty, DataType)]) -> Option<DataType> {
     Some(match t {
         Ty::Tensor(s, _) => DataType::Tensor(concrete(s)?),
         Ty::Tuple(ts) => DataType::Tuple(
             ts.iter()
-                .map(|t| data_type(checked, t))
+                .map(|t| convert(checked, t, params))
                 .collect::<Option<_>>()?,
         ),
         Ty::X => DataType::Rec(0),
-        Ty::Data { functor, args, .. } => {
+        Ty::Param(i) => params.get(*i as usize)?.1.clone(),
+        Ty::Data { co, functor, args } => {
             let f = &checked.functors[functor.0 as usize];
+            let param_tys: Vec<Ty> = params.iter().map(|(t, _)| t.clone()).collect();
+            // The arguments as written at this level; inside the new
+            // declaration every recursive position they mention is one
+            // level further out.
+            let mut inner = Vec::new();
+            for a in args {
+                let ty = a.instantiate(&param_tys, None);
+                let dt = convert(checked, a, params)?.shifted(1, 0);
+                inner.push((ty, dt));
+            }
+            let shown = Ty::Data {
+                co: *co,
+                functor: *functor,
+                args: inner.iter().map(|(t, _)| t.clone()).collect(),
+            };
             let name = TyDisplay {
-                ty: t,
+                ty: &shown,
                 namer: checked,
             }
             .to_string();
             let mut ctors = Vec::new();
             for c in &f.ctors {
-                let mut fields = Vec::new();
-                for ft in &c.fields {
-                    let field = ft.instantiate(args, Some(&Ty::X));
-                    // `X` under another data type (rose trees) is not a
-                    // runtime type yet.
-                    if matches!(&field, Ty::Data { .. } if field.mentions_x()) {
-                        return None;
-                    }
-                    fields.push(data_type(checked, &field)?);
-                }
+                let fields = c
+                    .fields
+                    .iter()
+                    .map(|ft| convert(checked, ft, &inner))
+                    .collect::<Option<_>>()?;
                 ctors.push(CtorDecl {
                     name: c.name.clone(),
                     fields,

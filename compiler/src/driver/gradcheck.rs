@@ -25,7 +25,7 @@ pub fn examples(
             let xs: Vec<Value> = inst
                 .inputs
                 .iter()
-                .map(|t| random_value(t, &mut rng, 0))
+                .map(|t| random_value(t, &mut rng, 0, &[]))
                 .collect();
             let x = if xs.len() == 1 {
                 xs.into_iter().next().expect("one")
@@ -44,12 +44,22 @@ pub fn examples(
         .collect()
 }
 
-fn random_value(t: &DataType, rng: &mut cdlc_ir::rng::Rng, depth: usize) -> Value {
+/// A random value of type `t`. `scope` holds the data types enclosing a
+/// position, innermost first, so that `Rec(k)` names `scope[k]` (a rose
+/// tree's `List(X)` holds `Rec(1)`, the rose, from inside the list).
+fn random_value(
+    t: &DataType,
+    rng: &mut cdlc_ir::rng::Rng,
+    depth: usize,
+    scope: &[&DataType],
+) -> Value {
     match t {
         DataType::Tensor(s) => Value::Tensor(random_tensor(s, rng)),
-        DataType::Tuple(ts) => {
-            Value::Tuple(ts.iter().map(|t| random_value(t, rng, depth)).collect())
-        }
+        DataType::Tuple(ts) => Value::Tuple(
+            ts.iter()
+                .map(|t| random_value(t, rng, depth, scope))
+                .collect(),
+        ),
         DataType::Data(d) => {
             // A small random structure: recursive constructors while shallow.
             let base: Vec<usize> = (0..d.ctors.len())
@@ -66,20 +76,25 @@ fn random_value(t: &DataType, rng: &mut cdlc_ir::rng::Rng, depth: usize) -> Valu
                 let rec: Vec<usize> = (0..d.ctors.len()).filter(|i| !base.contains(i)).collect();
                 rec[(rng.uniform() * rec.len() as f64) as usize % rec.len()]
             };
+            let mut inner = vec![t];
+            inner.extend_from_slice(scope);
             let fields = d.ctors[pick]
                 .fields
                 .iter()
-                .map(|f| match f {
-                    DataType::Rec(_) => random_value(t, rng, depth + 1),
-                    other => random_value(other, rng, depth + 1),
-                })
+                .map(|f| random_value(f, rng, depth + 1, &inner))
                 .collect();
             Value::Node {
                 ctor: pick as u32,
                 fields,
             }
         }
-        DataType::Rec(_) => unreachable!("recursive positions are replaced above"),
+        DataType::Rec(k) => {
+            let k = *k as usize;
+            let outer = scope
+                .get(k)
+                .expect("a checked data type's recursive positions are bound");
+            random_value(outer, rng, depth, &scope[k + 1..])
+        }
     }
 }
 

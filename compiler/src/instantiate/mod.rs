@@ -169,8 +169,8 @@ enum Morph {
     Id,
     /// `fold alg` with the algebra's instance.
     Fold(Rc<Inst>),
-    /// `hylo alg by halves`.
-    Hylo(Rc<Inst>),
+    /// `hylo alg by halves`, with where it is written.
+    Hylo(Rc<Inst>, Span),
 }
 
 /// One instance: its sizes, its slots and the instances inside it.
@@ -303,9 +303,19 @@ impl<'a> Lowerer<'a> {
 
     /// A concrete checker type as the runtime's data type (shared with the
     /// checker's data checks), or "not supported yet" for `X` under another
-    /// data type (rose trees), at the constructor that has it.
+    /// data type in any form but a list of children (a rose tree's
+    /// `List(X)`), at the constructor that has it.
     fn data_type(&self, t: &Ty) -> R<DataType> {
-        if let Some(d) = crate::check::runtime_types::data_type(self.checked, t) {
+        fn supported(d: &DataType) -> bool {
+            match d {
+                DataType::Data(decl) => ir::Module::supports_data(decl),
+                DataType::Tuple(ts) => ts.iter().all(supported),
+                DataType::Tensor(_) | DataType::Rec(_) => true,
+            }
+        }
+        if let Some(d) = crate::check::runtime_types::data_type(self.checked, t)
+            && supported(&d)
+        {
             return Ok(d);
         }
         let shown = TyDisplay {
@@ -327,7 +337,9 @@ impl<'a> Lowerer<'a> {
             _ => Span::default(),
         };
         self.unsupported(
-            format!("values of type {shown} (`X` under a data type, as in rose trees)"),
+            format!(
+                "values of type {shown} (`X` under a data type other than as a list of children, `List(X)`)"
+            ),
             span,
         )
     }
@@ -817,7 +829,8 @@ impl<'a> Lowerer<'a> {
             }
             ExprKind::Fold(n, sizes) => self.child(e.span, &n.node, sizes, frame, Morph::Fold),
             ExprKind::Hylo { alg, alg_sizes, .. } => {
-                self.child(e.span, &alg.node, alg_sizes, frame, Morph::Hylo)
+                let span = e.span;
+                self.child(span, &alg.node, alg_sizes, frame, |i| Morph::Hylo(i, span))
             }
             ExprKind::Block(_) | ExprKind::LetIn(..) => {
                 self.unsupported("a block or `let ... in` whose value is a morphism", e.span)
@@ -878,7 +891,12 @@ impl<'a> Lowerer<'a> {
                 Ok(out)
             }
             Morph::Fold(inst) => self.fold(inst, arg, Split::Structure),
-            Morph::Hylo(inst) => self.fold(inst, arg, Split::Halves),
+            Morph::Hylo(_, span) if matches!(self.b.type_of(arg), ir::Type::Seq(_)) => self
+                .unsupported(
+                    "`hylo ... by halves` over a computed list (a rose node's children or an unfold's outputs)",
+                    *span,
+                ),
+            Morph::Hylo(inst, _) => self.fold(inst, arg, Split::Halves),
         }
     }
 
@@ -975,10 +993,14 @@ impl<'a> Lowerer<'a> {
         let state = self.b.type_of(init).clone();
         let mut arg_tys = vec![state];
         if let Some(xs) = xs {
-            let ir::Type::Data(list) = *self.b.type_of(xs) else {
-                unreachable!("the checker makes `over` a list")
-            };
-            let elem = self.b.module().list_element(list).expect("a list").clone();
+            // An input list, or a computed one (a rose node's children, an
+            // unfold's outputs).
+            let elem = self
+                .b
+                .module()
+                .over_element(self.b.type_of(xs))
+                .expect("the checker makes `over` a list")
+                .clone();
             arg_tys.push(elem);
         }
         let case = &c.cases[0];

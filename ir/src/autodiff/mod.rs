@@ -270,22 +270,36 @@ impl Differentiator<'_> {
         })
     }
 
-    /// In an active recursion op, the carriers (recursive arguments) and
-    /// states are active; plain fields and list elements are data.
+    /// In an active recursion op, the carriers (recursive arguments, lists
+    /// of children) and states are active; plain fields and list elements
+    /// are data, except the elements of a fold over an active computed
+    /// sequence (a rose node's children's carriers).
     fn mark_region_args(&mut self, op: &Op) {
         match op {
             Op::Fold(f) => {
+                let elements = self.active.contains(&f.input);
                 for (i, &case) in f.cases.iter().enumerate() {
                     let fields = &self.module.data[f.data].ctors[i].fields;
                     for (a, field) in self.src.blocks[case].args.iter().zip(fields) {
-                        if matches!(field, crate::ir::Field::Rec) {
+                        let active = match field {
+                            crate::ir::Field::Rec | crate::ir::Field::RecList => true,
+                            crate::ir::Field::Plain(_) => elements,
+                        };
+                        if active {
                             self.active.insert(*a);
                         }
                     }
                 }
             }
             Op::Unfold(u) => {
-                self.active.insert(self.src.blocks[u.body].args[0]);
+                let args = &self.src.blocks[u.body].args;
+                self.active.insert(args[0]);
+                // Over an active computed sequence, the element is active too.
+                if let Source::Over(xs) = u.source
+                    && self.active.contains(&xs)
+                {
+                    self.active.insert(args[1]);
+                }
             }
             _ => {}
         }
@@ -387,6 +401,10 @@ impl Differentiator<'_> {
     fn add_ct(&mut self, x: Value, a: Ct, b: Ct, ty: &Type) -> Result<Ct, AdError> {
         match (a, b, ty) {
             (Ct::Val(p), Ct::Val(q), Type::Tensor(_)) => Ok(Ct::Val(self.b.add(p, q))),
+            // A sequence used twice (a rose node's children folded twice).
+            (Ct::Val(p), Ct::Val(q), Type::Seq(t)) if t.is_differentiable() => {
+                Ok(Ct::Val(self.b.add(p, q)))
+            }
             (a, b, Type::Tuple(ts)) => {
                 let (ca, cb) = (self.split(a, ts.len()), self.split(b, ts.len()));
                 let mut out = Vec::with_capacity(ts.len());
@@ -424,7 +442,7 @@ impl Differentiator<'_> {
     ) -> Result<Value, AdError> {
         match (c, ty) {
             (Some(Ct::Val(v)), _) => Ok(v),
-            (None, t) if t.is_differentiable() => Ok(self.b.zeros(t.clone())),
+            (None, t) if t.has_zeros() => Ok(self.b.zeros(t.clone())),
             (None, t) => Err(self.unsupported(x, format!("no zero cotangent of type {t:?}"))),
             (Some(Ct::Tuple(cs)), Type::Tuple(ts)) => {
                 let mut parts = Vec::with_capacity(ts.len());
@@ -526,10 +544,7 @@ impl Differentiator<'_> {
     pub(crate) fn unfold_types(&self, u: &UnfoldOp) -> (Type, Option<Type>) {
         let state = self.src.types[u.init].clone();
         let input = match u.source {
-            Source::Over(xs) => match &self.src.types[xs] {
-                Type::Data(d) => self.module.list_element(*d).cloned(),
-                _ => None,
-            },
+            Source::Over(xs) => self.module.over_element(&self.src.types[xs]).cloned(),
             Source::Take(_) => None,
         };
         (state, input)

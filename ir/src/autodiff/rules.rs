@@ -11,7 +11,8 @@ use cdlc_runtime::value::Tensor;
 
 use super::{AdError, Ct, Differentiator};
 use crate::ir::{
-    BinOp, FoldBackwardOp, FoldOp, Op, ReduceOp, Type, UnOp, UnfoldBackwardOp, UnfoldOp, Value,
+    BinOp, FoldBackwardOp, FoldOp, Op, ReduceOp, Source, Type, UnOp, UnfoldBackwardOp, UnfoldOp,
+    Value,
 };
 
 type Contributions = Vec<(Value, Ct)>;
@@ -423,17 +424,23 @@ fn spread(d: &mut Differentiator, g: Value, shape: &[usize], axis: Option<u32>) 
 /// backward case region recomputes the case and gives the children's
 /// cotangents and the captured values' contributions, which are summed
 /// over all nodes:  d capture = Σ_nodes ∂case/∂capture ᵀ ḡ_node.
+///
+/// A rose node's children `ks = map (fold alg) kids` are a `Seq` argument;
+/// its cotangent (from the nested fold over `ks` in the case) is split
+/// among the children. A fold over a computed sequence `s` (such as `ks`)
+/// also gives d s: the cotangent of each `cons` node's element, in list
+/// order (`elements`).
 fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contributions, AdError> {
     let cotangent = d.materialize(y, Some(ct), &f.carrier)?;
     let tape = d.tape(y);
     let captures = d.active_captures(&f.cases);
+    let elements = d.is_active(f.input);
     let mut cases = Vec::with_capacity(f.cases.len());
     for (i, &case) in f.cases.iter().enumerate() {
-        let rec: Vec<usize> = d.module.data[f.data].ctors[i]
-            .fields
-            .iter()
-            .enumerate()
-            .filter(|(_, field)| matches!(field, crate::ir::Field::Rec))
+        let rec: Vec<usize> = d
+            .module
+            .cotangent_fields(f.data, i, &f.carrier, elements)
+            .into_iter()
             .map(|(j, _)| j)
             .collect();
         let block = d.backward_region(
@@ -453,12 +460,18 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
         cotangent,
         cases,
         captures: new_captures,
+        elements,
     }));
-    Ok(captures
+    let mut out: Contributions = captures
         .iter()
         .enumerate()
         .map(|(k, &c)| (c, Ct::Val(d.b.get(fb, k as u32))))
-        .collect())
+        .collect();
+    if elements {
+        let ds = d.b.get(fb, captures.len() as u32);
+        out.push((f.input, Ct::Val(ds)));
+    }
+    Ok(out)
 }
 
 /// ys = unfold step from s₀  ⇒  walk the recorded steps last first; at step
@@ -478,11 +491,14 @@ fn unfold(
     let captures = d.active_captures(&[u.body]);
     let (state, input) = d.unfold_types(u);
     let extra = [u.output.clone(), state.clone()];
+    // Over an active computed sequence, the elements get cotangents too.
+    let elements = matches!(u.source, Source::Over(xs) if d.is_active(xs));
+    let wrt: &[usize] = if elements { &[0, 1] } else { &[0] };
     let body = d.backward_region(
         u.body,
         &extra,
         |extra| Ct::Tuple(vec![Some(Ct::Val(extra[0])), Some(Ct::Val(extra[1]))]),
-        &[0],
+        wrt,
         &captures,
     )?;
     let new_captures: Vec<Value> = captures.iter().map(|c| d.primal(*c)).collect();
@@ -494,6 +510,7 @@ fn unfold(
         output: u.output.clone(),
         body,
         captures: new_captures,
+        elements,
     }));
     let mut out = Vec::new();
     if d.is_active(u.init) {
@@ -501,6 +518,10 @@ fn unfold(
     }
     for (k, &c) in captures.iter().enumerate() {
         out.push((c, Ct::Val(d.b.get(ub, k as u32 + 1))));
+    }
+    if let (true, Source::Over(xs)) = (elements, u.source) {
+        let dxs = d.b.get(ub, captures.len() as u32 + 1);
+        out.push((xs, Ct::Val(dxs)));
     }
     Ok(out)
 }

@@ -27,3 +27,35 @@ fn printing_is_deterministic() {
     let b = print_module(&elman_model().module);
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_list_of_children_prints_as_list_of_x() {
+    use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+    let rose = DataDecl {
+        name: "Rose(R[2])".into(),
+        ctors: vec![CtorDecl {
+            name: "rose".into(),
+            fields: vec![DataType::Tensor(vec![2]), DataType::list(DataType::Rec(0))],
+        }],
+    };
+    assert!(crate::ir::Module::supports_data(&rose));
+    let mut module = crate::ir::Module::new();
+    module.add_data(std::sync::Arc::new(rose));
+    assert_eq!(
+        print_module(&module),
+        "data0 Rose(R[2]) = rose(R[2], List(X))\n"
+    );
+}
+
+#[test]
+fn a_tree_of_children_is_not_supported() {
+    use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+    let kids = DataDecl {
+        name: "Kids(R)".into(),
+        ctors: vec![CtorDecl {
+            name: "kids".into(),
+            fields: vec![DataType::Tensor(vec![]), DataType::tree(DataType::Rec(0))],
+        }],
+    };
+    assert!(!crate::ir::Module::supports_data(&kids));
+}

@@ -173,3 +173,36 @@ fn a_param_read_inside_a_region_is_reported() {
     );
     assert_eq!(errors[0].location, Location::Value(inner));
 }
+
+#[test]
+fn a_fold_over_a_sequence_needs_a_list_of_its_elements() {
+    use cdlc_runtime::value::DataType;
+    let mut module = Module::new();
+    let DataType::Data(l2) = DataType::list(DataType::Tensor(vec![2])) else {
+        unreachable!("a list is a data type")
+    };
+    let DataType::Data(l3) = DataType::list(DataType::Tensor(vec![3])) else {
+        unreachable!("a list is a data type")
+    };
+    let list2 = module.add_data(l2);
+    let list3 = module.add_data(l3);
+    let mut b = FunctionBuilder::new(&module, "f");
+    let s0 = b.input(Type::tensor(&[2]));
+    let xs = b.unfold_take(s0, 3, |b, s| {
+        let t = b.tanh(s);
+        b.tuple(vec![t, t])
+    });
+    let r = b.fold(list2, xs, Type::tensor(&[2]), |b, ctor, args| match ctor {
+        0 => b.zeros(Type::tensor(&[2])),
+        _ => b.add(args[0], args[1]),
+    });
+    let mut f = b.finish(r);
+    assert!(verify_function(&module, &f).is_ok());
+    // The same fold with an algebra for lists of `R[3]`.
+    let ValueDef::Op(Op::Fold(fold)) = &mut f.values[r] else {
+        unreachable!("the result is the fold")
+    };
+    fold.data = list3;
+    let errors = check_rejects(&module, &f, "fold input");
+    assert_eq!(errors[0].location, Location::Value(r));
+}

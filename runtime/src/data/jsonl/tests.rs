@@ -38,6 +38,46 @@ fn trees_in_constructor_form() {
     assert_eq!(ex[0].y, Target::Tensor(Tensor::new(vec![1], vec![0.5])));
 }
 
+/// `functor RoseF(A) = rose(A, List(X))`, `data Rose(A) = fix RoseF(A)`:
+/// the list inside a rose node holds roses (`Rec(1)` from inside it).
+fn rose_type(a: DataType) -> DataType {
+    DataType::Data(std::sync::Arc::new(crate::value::DataDecl {
+        name: format!("Rose({a})"),
+        ctors: vec![crate::value::CtorDecl {
+            name: "rose".into(),
+            fields: vec![a, DataType::list(DataType::Rec(0))],
+        }],
+    }))
+}
+
+#[test]
+fn rose_trees_with_lists_of_children() {
+    let x = rose_type(DataType::Tensor(vec![]));
+    let text =
+        r#"{"x": {"rose": [1, [{"rose": [2, []]}, {"rose": [3, [{"rose": [4, []]}]]}]]}, "y": 0}"#;
+    let ex = parse(text, file(), &x, &TargetType::Class(2)).expect("valid file");
+    let rose = |a: f64, kids: Vec<Value>| Value::Node {
+        ctor: 0,
+        fields: vec![Value::Tensor(Tensor::scalar(a)), Value::list(kids)],
+    };
+    assert_eq!(
+        ex[0].x,
+        rose(
+            1.0,
+            vec![rose(2.0, vec![]), rose(3.0, vec![rose(4.0, vec![])])]
+        )
+    );
+    // A child that is not a rose is reported at its path.
+    let (at, m) = mismatch(
+        r#"{"x": {"rose": [1, [{"rose": [2, []]}, 5]]}, "y": 0}"#,
+        &x,
+        &TargetType::Class(2),
+    );
+    assert_eq!(at, Location::Line(1));
+    assert_eq!(m.path, "x.rose[1][1]");
+    assert!(m.expected.starts_with("Rose(R)"), "{}", m.expected);
+}
+
 #[test]
 fn several_inputs_and_sequence_targets() {
     let x = DataType::Tuple(vec![
