@@ -430,6 +430,21 @@ impl<'a> Lowerer<'a> {
                 p.span,
             );
         };
+        let free = tying.basis.free();
+        let coefficient_std = dense_init(&p.init).map(|init| tying.basis.init_std(init));
+        if let Some(st) = Structured::worth_it(&tying.basis) {
+            // The coefficients in their natural layout (out channels, in
+            // channels, inner element): the same numbers as `[free]`.
+            let c = self.b.param(name.clone(), &st.coeff_shape);
+            self.slots.push(SlotInfo {
+                name,
+                shape: st.coeff_shape.clone(),
+                init: p.init.clone(),
+                coefficient_std,
+            });
+            self.structured.insert(c, Rc::new(st));
+            return Ok(c);
+        }
         let basis_name = format!("{}.{}", tying.owner, tying.param);
         let found = self
             .b
@@ -453,21 +468,6 @@ impl<'a> Lowerer<'a> {
                     .collect(),
             }));
         };
-        let free = tying.basis.free();
-        let coefficient_std = dense_init(&p.init).map(|init| tying.basis.init_std(init));
-        if let Some(st) = Structured::worth_it(&tying.basis) {
-            // The coefficients in their natural layout (out channels, in
-            // channels, inner element): the same numbers as `[free]`.
-            let c = self.b.param(name.clone(), &st.coeff_shape);
-            self.slots.push(SlotInfo {
-                name,
-                shape: st.coeff_shape.clone(),
-                init: p.init.clone(),
-                coefficient_std,
-            });
-            self.structured.insert(c, Rc::new(st));
-            return Ok(c);
-        }
         let c = self.b.param(name.clone(), &[free]);
         self.slots.push(SlotInfo {
             name,
