@@ -151,18 +151,15 @@ fn main() -> ExitCode {
         }
     };
     // Matrix products run on one thread unless `--threads` (or the
-    // MATMUL_NUM_THREADS variable) asks for more: most models here are small
+    // CDLC_THREADS variable) asks for more: most models here are small
     // enough that a second thread costs more than it saves; large dense
     // layers gain from `--threads 2`.
     let threads = cli
         .exec
         .threads
-        .map(|t| t.to_string())
-        .or_else(|| std::env::var("MATMUL_NUM_THREADS").ok())
-        .unwrap_or_else(|| "1".to_string());
-    // matrixmultiply reads its thread count from the environment.
-    // SAFETY: set once, before any thread is started.
-    unsafe { std::env::set_var("MATMUL_NUM_THREADS", threads) };
+        .or_else(|| std::env::var("CDLC_THREADS").ok()?.parse().ok())
+        .unwrap_or(1);
+    cdlc_runtime::gemm::set_threads(threads);
     match cli.command {
         Some(Command::Check {
             files,

@@ -4,8 +4,12 @@
 //! call them by symbol; sizes and strides are `i64` (Cranelift's natural
 //! integer), strides are in elements and may be negative, and either
 //! operand may be transposed by swapping its strides. They forward to
-//! `matrixmultiply`. `gemm` is the safe wrapper for Rust callers: it checks
-//! shapes and that every element the strides reach lies inside its slice.
+//! `matrixmultiply`, except tiny products (a direct loop, `is_small`) and,
+//! with `set_threads`, large ones (cut in two halves that run side by side).
+//! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
+//! every element the strides reach lies inside its slice.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::float::Float;
 
@@ -123,8 +127,45 @@ fn is_small(m: usize, k: usize, n: usize) -> bool {
 const SMALL: usize = 1024;
 const SMALL_ROWS: usize = 8192;
 
-/// `C = alpha A B + beta C`: `small` for tiny products, else
-/// `matrixmultiply`.
+/// How many threads large products use (`set_threads`).
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Products of at least this many multiply-adds are split between two
+/// threads when `set_threads` allows it: half of a product this size takes
+/// about 10 µs, well above the cost of handing it to a waiting thread.
+const SPLIT: usize = 1 << 21;
+
+/// Lets large products use up to `n` threads (at least 1; the default is 1).
+///
+/// A product of at least `SPLIT` multiply-adds is cut in two along its
+/// longer output side and the halves run on the process's worker pool,
+/// each in `matrixmultiply` on one thread. Splitting ourselves, rather than
+/// through matrixmultiply's own threading, also parallelises the packing of
+/// the operands, which matrixmultiply does on one thread (measured on W1:
+/// 1940 steps/s with its two threads, `docs/performance.md` with this).
+/// Call it once, before the first product; the pool is built then.
+pub fn set_threads(n: usize) {
+    let n = n.max(1);
+    THREADS.store(n, Ordering::Relaxed);
+    if n > 1 {
+        // An error means a pool already exists (a second call): keep it.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+}
+
+/// Raw operand pointers handed to the other half of a split product.
+#[derive(Clone, Copy)]
+struct Operands<T>(*const T, *const T, *mut T);
+
+// SAFETY: the halves of a split product read A and B and write disjoint
+// blocks of C; the caller of `product` vouches for the pointers until it
+// returns, and `rayon::join` returns only when both halves are done.
+unsafe impl<T> Send for Operands<T> {}
+
+/// `C = alpha A B + beta C`: `small` for tiny products, two threads for
+/// large ones when allowed, else `matrixmultiply`.
 ///
 /// # Safety
 ///
@@ -150,6 +191,30 @@ unsafe fn product<T: GemmScalar>(
     unsafe {
         if is_small(m, k, n) {
             small(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        } else if THREADS.load(Ordering::Relaxed) > 1
+            && m.saturating_mul(k).saturating_mul(n) >= SPLIT
+        {
+            // Two blocks of C: the columns (or rows) up to `h` and the rest,
+            // `h` a multiple of the micro-kernel's widths.
+            let first = Operands(a, b, c);
+            let second = if n >= m {
+                let h = (n / 2).next_multiple_of(32).min(n);
+                let rest = Operands(a, b.offset(h as isize * csb), c.offset(h as isize * csc));
+                ((m, h), (m, n - h), rest)
+            } else {
+                let h = (m / 2).next_multiple_of(32).min(m);
+                let rest = Operands(a.offset(h as isize * rsa), b, c.offset(h as isize * rsc));
+                ((h, n), (m - h, n), rest)
+            };
+            let ((m1, n1), (m2, n2), rest) = second;
+            let run = move |(mm, nn): (usize, usize), p: Operands<T>| {
+                let Operands(a, b, c) = p;
+                // A block of the caller's product (see `Operands`).
+                T::raw(
+                    mm, k, nn, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                )
+            };
+            rayon::join(move || run((m1, n1), first), move || run((m2, n2), rest));
         } else {
             T::raw(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }

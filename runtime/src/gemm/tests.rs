@@ -320,3 +320,36 @@ fn bad_views_are_errors() {
         Err(GemmError::OutOfBounds { which: "C" })
     );
 }
+
+#[test]
+fn large_products_split_between_two_threads() {
+    set_threads(2);
+    // Wider than tall (split by columns) and taller than wide (by rows),
+    // with a transposed operand and beta, both past `SPLIT`.
+    for &(m, k, n) in &[(64, 200, 170), (170, 200, 64)] {
+        assert!(m * k * n >= SPLIT);
+        let at = data(11, k * m);
+        let b = data(12, k * n);
+        let c0 = data(13, m * n);
+        let want = naive(
+            m,
+            k,
+            n,
+            0.5,
+            |i, l| at[l * m + i],
+            |l, j| b[l * n + j],
+            2.0,
+            &c0,
+        );
+        let mut c = c0.clone();
+        gemm(
+            0.5,
+            Mat::row_major(&at, k, m).t(),
+            Mat::row_major(&b, k, n),
+            2.0,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .expect("shapes agree");
+        close(&c, &want, 1e-12);
+    }
+}
