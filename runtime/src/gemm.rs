@@ -9,7 +9,8 @@
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
 //! every element the strides reach lies inside its slice.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::float::Float;
 
@@ -127,31 +128,36 @@ fn is_small(m: usize, k: usize, n: usize) -> bool {
 const SMALL: usize = 1024;
 const SMALL_ROWS: usize = 8192;
 
-/// How many threads large products use (`set_threads`).
-static THREADS: AtomicUsize = AtomicUsize::new(1);
+/// The helper threads large products hand their second half to
+/// (`set_threads`); none until then.
+static HELPERS: OnceLock<rayon::ThreadPool> = OnceLock::new();
 
 /// Products of at least this many multiply-adds are split between two
-/// threads when `set_threads` allows it: half of a product this size takes
-/// about 10 µs, well above the cost of handing it to a waiting thread.
+/// threads when `set_threads` allows it: half of such a product takes about
+/// 20 µs, well above the cost of handing it over. (At 2¹⁸, W2's per-step
+/// products were split too, and its steps took 1.7 times as long.)
 const SPLIT: usize = 1 << 21;
 
-/// Lets large products use up to `n` threads (at least 1; the default is 1).
+/// Lets large products use two threads when `n > 1` (the default is one).
 ///
 /// A product of at least `SPLIT` multiply-adds is cut in two along its
-/// longer output side and the halves run on the process's worker pool,
-/// each in `matrixmultiply` on one thread. Splitting ourselves, rather than
-/// through matrixmultiply's own threading, also parallelises the packing of
-/// the operands, which matrixmultiply does on one thread (measured on W1:
-/// 1940 steps/s with its two threads, `docs/performance.md` with this).
-/// Call it once, before the first product; the pool is built then.
+/// longer output side: the calling thread computes the first half while a
+/// helper thread computes the second, each in `matrixmultiply` on one
+/// thread. Splitting ourselves, rather than through matrixmultiply's own
+/// threading, also parallelises the packing of the operands, which
+/// matrixmultiply does on one thread (`docs/performance.md`, W1). Call it
+/// before the first product; later calls keep the first helpers.
 pub fn set_threads(n: usize) {
-    let n = n.max(1);
-    THREADS.store(n, Ordering::Relaxed);
     if n > 1 {
-        // An error means a pool already exists (a second call): keep it.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+        // A pool that cannot start (no threads allowed) leaves products on
+        // the calling thread.
+        if let Ok(pool) = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "cdlc-gemm".into())
+            .build()
+        {
+            let _ = HELPERS.set(pool);
+        }
     }
 }
 
@@ -161,7 +167,7 @@ struct Operands<T>(*const T, *const T, *mut T);
 
 // SAFETY: the halves of a split product read A and B and write disjoint
 // blocks of C; the caller of `product` vouches for the pointers until it
-// returns, and `rayon::join` returns only when both halves are done.
+// returns, and it returns only when the helper's half is done.
 unsafe impl<T> Send for Operands<T> {}
 
 /// `C = alpha A B + beta C`: `small` for tiny products, two threads for
@@ -191,18 +197,23 @@ unsafe fn product<T: GemmScalar>(
     unsafe {
         if is_small(m, k, n) {
             small(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-        } else if THREADS.load(Ordering::Relaxed) > 1
+        } else if let Some(helpers) = HELPERS.get()
             && m.saturating_mul(k).saturating_mul(n) >= SPLIT
         {
             // Two blocks of C: the columns (or rows) up to `h` and the rest,
-            // `h` a multiple of the micro-kernel's widths.
+            // `h` a multiple of the micro-kernel's widths when that leaves
+            // both halves something.
+            let half = |d: usize| match (d / 2).next_multiple_of(32) {
+                h if h < d => h,
+                _ => d / 2,
+            };
             let first = Operands(a, b, c);
             let second = if n >= m {
-                let h = (n / 2).next_multiple_of(32).min(n);
+                let h = half(n);
                 let rest = Operands(a, b.offset(h as isize * csb), c.offset(h as isize * csc));
                 ((m, h), (m, n - h), rest)
             } else {
-                let h = (m / 2).next_multiple_of(32).min(m);
+                let h = half(m);
                 let rest = Operands(a.offset(h as isize * rsa), b, c.offset(h as isize * rsc));
                 ((h, n), (m - h, n), rest)
             };
@@ -214,7 +225,24 @@ unsafe fn product<T: GemmScalar>(
                     mm, k, nn, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
                 )
             };
-            rayon::join(move || run((m1, n1), first), move || run((m2, n2), rest));
+            let done = Arc::new(AtomicBool::new(false));
+            let (signal, caller) = (done.clone(), std::thread::current());
+            helpers.spawn(move || {
+                run((m2, n2), rest);
+                signal.store(true, Ordering::Release);
+                caller.unpark();
+            });
+            run((m1, n1), first);
+            // The halves take about as long: spin briefly, then sleep.
+            let mut spins = 0u32;
+            while !done.load(Ordering::Acquire) {
+                if spins < 1 << 14 {
+                    spins += 1;
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::park();
+                }
+            }
         } else {
             T::raw(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }

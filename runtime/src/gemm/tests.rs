@@ -353,3 +353,34 @@ fn large_products_split_between_two_threads() {
         close(&c, &want, 1e-12);
     }
 }
+
+#[test]
+fn a_split_of_a_narrow_product_leaves_both_halves_work() {
+    set_threads(2);
+    // n = 3 columns: the split goes by rows; m = 5 rows, k large.
+    for &(m, k, n) in &[(5, 140_000, 3), (3, 140_000, 5)] {
+        assert!(m * k * n >= SPLIT);
+        let a = data(14, m * k);
+        let b = data(15, k * n);
+        let want = naive(
+            m,
+            k,
+            n,
+            1.0,
+            |i, l| a[i * k + l],
+            |l, j| b[l * n + j],
+            0.0,
+            &[0.0; 15],
+        );
+        let mut c = vec![f64::NAN; m * n];
+        gemm(
+            1.0,
+            Mat::row_major(&a, m, k),
+            Mat::row_major(&b, k, n),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .expect("shapes agree");
+        close(&c, &want, 1e-9);
+    }
+}
