@@ -48,22 +48,23 @@ pub unsafe extern "C" fn cdl_sgemm(
     };
     // SAFETY: the caller guarantees the pointers and strides are valid.
     unsafe {
-        product::<f32>(
+        Product {
             m,
             k,
             n,
             alpha,
             a,
-            rsa as isize,
-            csa as isize,
+            rsa: rsa as isize,
+            csa: csa as isize,
             b,
-            rsb as isize,
-            csb as isize,
+            rsb: rsb as isize,
+            csb: csb as isize,
             beta,
             c,
-            rsc as isize,
-            csc as isize,
-        )
+            rsc: rsc as isize,
+            csc: csc as isize,
+        }
+        .run()
     }
 }
 
@@ -93,22 +94,23 @@ pub unsafe extern "C" fn cdl_dgemm(
     };
     // SAFETY: the caller guarantees the pointers and strides are valid.
     unsafe {
-        product::<f64>(
+        Product {
             m,
             k,
             n,
             alpha,
             a,
-            rsa as isize,
-            csa as isize,
+            rsa: rsa as isize,
+            csa: csa as isize,
             b,
-            rsb as isize,
-            csb as isize,
+            rsb: rsb as isize,
+            csb: csb as isize,
             beta,
             c,
-            rsc as isize,
-            csc as isize,
-        )
+            rsc: rsc as isize,
+            csc: csc as isize,
+        }
+        .run()
     }
 }
 
@@ -161,23 +163,11 @@ pub fn set_threads(n: usize) {
     }
 }
 
-/// Raw operand pointers handed to the other half of a split product.
+/// One product `C = alpha A B + beta C` by raw pointers and strides (see
+/// `cdl_sgemm`), `A` being `m x k` with element `(i, l)` at
+/// `a[i * rsa + l * csa]`, and likewise `B` (`k x n`) and `C` (`m x n`).
 #[derive(Clone, Copy)]
-struct Operands<T>(*const T, *const T, *mut T);
-
-// SAFETY: the halves of a split product read A and B and write disjoint
-// blocks of C; the caller of `product` vouches for the pointers until it
-// returns, and it returns only when the helper's half is done.
-unsafe impl<T> Send for Operands<T> {}
-
-/// `C = alpha A B + beta C`: `small` for tiny products, two threads for
-/// large ones when allowed, else `matrixmultiply`.
-///
-/// # Safety
-///
-/// As for `cdl_sgemm`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn product<T: GemmScalar>(
+struct Product<T> {
     m: usize,
     k: usize,
     n: usize,
@@ -192,59 +182,98 @@ unsafe fn product<T: GemmScalar>(
     c: *mut T,
     rsc: isize,
     csc: isize,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        if is_small(m, k, n) {
-            small(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-        } else if let Some(helpers) = HELPERS.get()
-            && m.saturating_mul(k).saturating_mul(n) >= SPLIT
-        {
-            // Two blocks of C: the columns (or rows) up to `h` and the rest,
-            // `h` a multiple of the micro-kernel's widths when that leaves
-            // both halves something.
-            let half = |d: usize| match (d / 2).next_multiple_of(32) {
-                h if h < d => h,
-                _ => d / 2,
-            };
-            let first = Operands(a, b, c);
-            let second = if n >= m {
-                let h = half(n);
-                let rest = Operands(a, b.offset(h as isize * csb), c.offset(h as isize * csc));
-                ((m, h), (m, n - h), rest)
-            } else {
-                let h = half(m);
-                let rest = Operands(a.offset(h as isize * rsa), b, c.offset(h as isize * rsc));
-                ((h, n), (m - h, n), rest)
-            };
-            let ((m1, n1), (m2, n2), rest) = second;
-            let run = move |(mm, nn): (usize, usize), p: Operands<T>| {
-                let Operands(a, b, c) = p;
-                // A block of the caller's product (see `Operands`).
-                T::raw(
-                    mm, k, nn, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                )
-            };
-            let done = Arc::new(AtomicBool::new(false));
-            let (signal, caller) = (done.clone(), std::thread::current());
-            helpers.spawn(move || {
-                run((m2, n2), rest);
-                signal.store(true, Ordering::Release);
-                caller.unpark();
-            });
-            run((m1, n1), first);
-            // The halves take about as long: spin briefly, then sleep.
-            let mut spins = 0u32;
-            while !done.load(Ordering::Acquire) {
-                if spins < 1 << 14 {
-                    spins += 1;
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::park();
+}
+
+// SAFETY: a product is sent to a helper thread only as one half of a split
+// product, which reads A and B and writes a block of C disjoint from the
+// other half's; the caller vouches for the pointers until `run` returns,
+// and `run` returns only when the helper's half is done.
+unsafe impl<T> Send for Product<T> {}
+
+impl<T: GemmScalar> Product<T> {
+    /// Computes the product: `small` for tiny ones, two threads for large
+    /// ones when allowed, else `matrixmultiply`.
+    ///
+    /// # Safety
+    ///
+    /// As for `cdl_sgemm`: every element the sizes and strides reach is
+    /// valid, and C overlaps neither A nor B.
+    unsafe fn run(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            if is_small(self.m, self.k, self.n) {
+                small(self)
+            } else if let Some(helpers) = HELPERS.get()
+                && self.m.saturating_mul(self.k).saturating_mul(self.n) >= SPLIT
+            {
+                let (first, second) = self.halves();
+                let done = Arc::new(AtomicBool::new(false));
+                let (signal, caller) = (done.clone(), std::thread::current());
+                helpers.spawn(move || {
+                    // A block of the caller's product (see `Send`).
+                    second.packed();
+                    signal.store(true, Ordering::Release);
+                    caller.unpark();
+                });
+                first.packed();
+                // The halves take about as long: spin briefly, then sleep.
+                let mut spins = 0u32;
+                while !done.load(Ordering::Acquire) {
+                    if spins < 1 << 14 {
+                        spins += 1;
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::park();
+                    }
                 }
+            } else {
+                self.packed()
             }
+        }
+    }
+
+    /// The product in `matrixmultiply` (which packs both operands).
+    ///
+    /// # Safety
+    ///
+    /// As for `run`.
+    unsafe fn packed(self) {
+        let p = self;
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            T::raw(
+                p.m, p.k, p.n, p.alpha, p.a, p.rsa, p.csa, p.b, p.rsb, p.csb, p.beta, p.c, p.rsc,
+                p.csc,
+            )
+        }
+    }
+
+    /// Two blocks of C: the columns (or rows, when C is taller than wide)
+    /// up to `h` and the rest, `h` a multiple of the micro-kernel's widths
+    /// when that leaves both halves something.
+    fn halves(self) -> (Product<T>, Product<T>) {
+        let half = |d: usize| match (d / 2).next_multiple_of(32) {
+            h if h < d => h,
+            _ => d / 2,
+        };
+        if self.n >= self.m {
+            let h = half(self.n);
+            let rest = Product {
+                n: self.n - h,
+                b: self.b.wrapping_offset(h as isize * self.csb),
+                c: self.c.wrapping_offset(h as isize * self.csc),
+                ..self
+            };
+            (Product { n: h, ..self }, rest)
         } else {
-            T::raw(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+            let h = half(self.m);
+            let rest = Product {
+                m: self.m - h,
+                a: self.a.wrapping_offset(h as isize * self.rsa),
+                c: self.c.wrapping_offset(h as isize * self.rsc),
+                ..self
+            };
+            (Product { m: h, ..self }, rest)
         }
     }
 }
@@ -257,30 +286,14 @@ unsafe fn product<T: GemmScalar>(
 /// # Safety
 ///
 /// As for `cdl_sgemm`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn small<T: Float>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
+unsafe fn small<T: Float>(p: Product<T>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the features were detected; the rest is the caller's.
-        return unsafe { small_avx2(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
+        return unsafe { small_avx2(p) };
     }
     // SAFETY: forwarded from the caller.
-    unsafe { small_loop::<T, false>(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    unsafe { small_loop::<T, false>(p) }
 }
 
 /// `small_loop` compiled for AVX2 with fused multiply-adds.
@@ -290,25 +303,9 @@ unsafe fn small<T: Float>(
 /// As for `cdl_sgemm`, on a processor with AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn small_avx2<T: Float>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
+unsafe fn small_avx2<T: Float>(p: Product<T>) {
     // SAFETY: forwarded from the caller.
-    unsafe { small_loop::<T, true>(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    unsafe { small_loop::<T, true>(p) }
 }
 
 /// The loops of `small`; `FUSED` uses `mul_add` (only where it is one
@@ -318,23 +315,23 @@ unsafe fn small_avx2<T: Float>(
 ///
 /// As for `cdl_sgemm`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn small_loop<T: Float, const FUSED: bool>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
+unsafe fn small_loop<T: Float, const FUSED: bool>(p: Product<T>) {
+    let Product {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
+    } = p;
     let at = |i: usize, s: isize| i as isize * s;
     let madd = |x: T, v: T, o: T| if FUSED { x.mul_add(v, o) } else { o + x * v };
     // SAFETY: every offset below addresses an element of A, B or C within
@@ -618,22 +615,23 @@ pub fn gemm<T: GemmScalar>(
     // SAFETY: every element reached by the views was checked to lie inside
     // its slice, and `c` is a unique borrow so it overlaps neither input.
     unsafe {
-        product(
-            a.rows,
-            a.cols,
-            b.cols,
+        Product {
+            m: a.rows,
+            k: a.cols,
+            n: b.cols,
             alpha,
-            ptr(a.data, a.offset),
-            a.row_stride,
-            a.col_stride,
-            ptr(b.data, b.offset),
-            b.row_stride,
-            b.col_stride,
+            a: ptr(a.data, a.offset),
+            rsa: a.row_stride,
+            csa: a.col_stride,
+            b: ptr(b.data, b.offset),
+            rsb: b.row_stride,
+            csb: b.col_stride,
             beta,
-            c.data.as_mut_ptr().add(c.offset),
-            c.row_stride,
-            c.col_stride,
-        );
+            c: c.data.as_mut_ptr().add(c.offset),
+            rsc: c.row_stride,
+            csc: c.col_stride,
+        }
+        .run();
     }
     Ok(())
 }
