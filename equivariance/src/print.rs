@@ -82,6 +82,14 @@ impl Basis {
                 }
             }
         }
+        if self.scales.iter().any(|s| *s != 1.0) {
+            let factors: Vec<String> = self.scales.iter().map(|s| show_scale(*s)).collect();
+            let _ = writeln!(
+                out,
+                "  elements scaled to unit row norm, by (in coefficient order): {}",
+                factors.join(", ")
+            );
+        }
         out
     }
 
@@ -156,4 +164,19 @@ fn show_float(x: f64) -> String {
         }
     }
     format!("{x:.6}")
+}
+
+/// A normalising factor: `1/√r` when it is one (an orbit with `r` entries
+/// per row), else the number.
+fn show_scale(s: f64) -> String {
+    let r = (1.0 / (s * s)).round();
+    if r >= 1.0 && (1.0 / r.sqrt() - s).abs() <= 1e-12 * s {
+        if r == 1.0 {
+            "1".to_string()
+        } else {
+            format!("1/√{r}")
+        }
+    } else {
+        show_float(s)
+    }
 }
