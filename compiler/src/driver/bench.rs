@@ -17,9 +17,9 @@
 //!
 //! - `compile_ms`: reading, checking, instantiating and differentiating the
 //!   program, and compiling the kernels (`kernel_ms` of it for the JIT);
-//! - `schedule_us`: preparing the batch once: for the JIT, gathering the
-//!   inputs and building the level schedules of its folds
-//!   (`TrainKernel::prepare`, which the timed steps then reuse); for the
+//! - `schedule_us`: preparing the batch (the median of 11 times): for the
+//!   JIT, gathering the inputs and building the level schedules of its
+//!   folds (`TrainKernel::prepare`, which the timed steps then reuse); for the
 //!   interpreter, which walks each structure itself, building the level
 //!   schedules alone (0 for a model without a fold over its input);
 //! - `step_us`: the median step; `steps_per_s` its inverse;
@@ -341,6 +341,10 @@ fn load_init(path: &Path, inst: &Instantiated) -> Result<Vec<Tensor>, String> {
         .collect())
 }
 
+/// How many times the batch is prepared (or scheduled) to time it: the
+/// report gives the median.
+const PREPARATIONS: usize = 11;
+
 /// How long building the level schedule of every data-type input of the
 /// batch takes (the batch's lists and trees, all examples at once).
 fn schedule_time(inputs: &[DataType], batch: &[Example]) -> Result<Duration, String> {
@@ -426,9 +430,16 @@ impl<T: Elem> JitStepper<T> {
                 params.len()
             ));
         }
-        let started = Instant::now();
-        let prepared_batch = kernel.prepare(batch).map_err(|e| e.to_string())?;
-        let schedule = started.elapsed();
+        let mut times = Vec::with_capacity(PREPARATIONS);
+        let mut prepared_batch = None;
+        for _ in 0..PREPARATIONS {
+            let started = Instant::now();
+            prepared_batch = Some(kernel.prepare(batch).map_err(|e| e.to_string())?);
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let schedule = times[PREPARATIONS / 2];
+        let prepared_batch = prepared_batch.expect("prepared at least once");
         Ok(Built {
             stepper: Box::new(JitStepper {
                 kernel,
@@ -469,7 +480,11 @@ impl<'a> InterpStepper<'a> {
         f32: bool,
         batch: &'a [Example],
     ) -> Result<Built<'a>, String> {
-        let schedule = schedule_time(&prepared.inst.inputs, batch)?;
+        let mut times = (0..PREPARATIONS)
+            .map(|_| schedule_time(&prepared.inst.inputs, batch))
+            .collect::<Result<Vec<_>, _>>()?;
+        times.sort();
+        let schedule = times[PREPARATIONS / 2];
         Ok(Built {
             stepper: Box::new(InterpStepper {
                 trainer: Interp::new(prepared, init, optim, f32),
