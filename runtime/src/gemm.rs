@@ -9,8 +9,9 @@
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
 //! every element the strides reach lies inside its slice.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::cell::UnsafeCell;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::float::Float;
 
@@ -130,42 +131,154 @@ fn is_small(m: usize, k: usize, n: usize) -> bool {
 const SMALL: usize = 1024;
 const SMALL_ROWS: usize = 8192;
 
-/// The helper threads large products hand their second half to
-/// (`set_threads`); none until then.
-static HELPERS: OnceLock<rayon::ThreadPool> = OnceLock::new();
+/// The thread large products hand their second half to (`set_threads`);
+/// none until then.
+static HELPER: OnceLock<&'static Helper> = OnceLock::new();
 
-/// Products of at least this many multiply-adds are split between two
-/// threads when `set_threads` allows it: half of such a product takes about
-/// 20 µs, well above the cost of handing it over. (At 2¹⁸, W2's per-step
-/// products were split too, and its steps took 1.7 times as long.)
-const SPLIT: usize = 1 << 21;
+/// Products of at least this many multiply-adds (half of one takes about
+/// half a microsecond) are split between two threads when `set_threads`
+/// allows it. Measured with two threads, steps per second at 2¹⁶ / 2¹⁷ /
+/// 2¹⁸: W2 505 / 502 / 510, W4 3105 / 3032 / 2978, W5 345 / 367 / 347.
+const SPLIT: usize = 1 << 16;
+
+/// How long the helper waits for the next half before it sleeps: the
+/// products of one training step follow each other within microseconds.
+const HELPER_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Lets large products use two threads when `n > 1` (the default is one).
 ///
 /// A product of at least `SPLIT` multiply-adds is cut in two along its
 /// longer output side: the calling thread computes the first half while a
 /// helper thread computes the second, each in `matrixmultiply` on one
-/// thread. Splitting ourselves, rather than through matrixmultiply's own
-/// threading, also parallelises the packing of the operands, which
-/// matrixmultiply does on one thread (`docs/performance.md`, W1). Call it
-/// before the first product; later calls keep the first helpers.
+/// thread (so the packing of the operands runs in parallel too, which
+/// matrixmultiply's own threading does not do). Between products the
+/// helper spins for up to `HELPER_SPIN`, so that handing it the next half
+/// costs well under a microsecond, and then sleeps. If the helper cannot be
+/// started, products stay on the calling thread.
 pub fn set_threads(n: usize) {
-    if n > 1 {
-        // A pool that cannot start (no threads allowed) leaves products on
-        // the calling thread.
-        if let Ok(pool) = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .thread_name(|_| "cdlc-gemm".into())
-            .build()
-        {
-            let _ = HELPERS.set(pool);
+    if n < 2 || HELPER.get().is_some() {
+        return;
+    }
+    let helper: &'static Helper = Box::leak(Box::new(Helper {
+        state: AtomicU32::new(IDLE),
+        job: UnsafeCell::new(None),
+        sleeping: AtomicBool::new(false),
+        thread: OnceLock::new(),
+    }));
+    if let Ok(handle) = std::thread::Builder::new()
+        .name("cdlc-gemm".into())
+        .spawn(move || helper.serve())
+    {
+        let _ = helper.thread.set(handle.thread().clone());
+        let _ = HELPER.set(helper);
+    }
+}
+
+const IDLE: u32 = 0;
+const CLAIMED: u32 = 1;
+const READY: u32 = 2;
+const DONE: u32 = 3;
+
+/// A half product, type-erased: the function that runs it and the product.
+type Job = (unsafe fn(*const ()), *const ());
+
+/// One helper thread and its job slot. A caller claims the slot
+/// (`IDLE → CLAIMED`), fills it and marks it `READY`, computes its own half
+/// and waits for `DONE`; a second caller meanwhile finds the slot taken and
+/// computes its whole product itself.
+struct Helper {
+    state: AtomicU32,
+    job: UnsafeCell<Option<Job>>,
+    sleeping: AtomicBool,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+// SAFETY: `job` is written only by the caller holding the claim, before it
+// publishes `READY`, and read only by the helper after it sees `READY`; the
+// product it points to outlives the job (the caller waits for `DONE`).
+unsafe impl Sync for Helper {}
+unsafe impl Send for Helper {}
+
+impl Helper {
+    /// The helper thread: spins for the next job, sleeps after `HELPER_SPIN`.
+    fn serve(&self) {
+        loop {
+            let mut since = std::time::Instant::now();
+            let mut spins = 0u32;
+            while self.state.load(Ordering::Acquire) != READY {
+                spins = spins.wrapping_add(1);
+                std::hint::spin_loop();
+                if spins.is_multiple_of(256) && since.elapsed() > HELPER_SPIN {
+                    self.sleeping.store(true, Ordering::SeqCst);
+                    if self.state.load(Ordering::SeqCst) != READY {
+                        std::thread::park();
+                    }
+                    self.sleeping.store(false, Ordering::SeqCst);
+                    since = std::time::Instant::now();
+                }
+            }
+            // SAFETY: see `Sync`; the caller keeps the product alive until
+            // it sees `DONE`.
+            if let Some((run, product)) = unsafe { (*self.job.get()).take() } {
+                unsafe { run(product) };
+            }
+            self.state.store(DONE, Ordering::Release);
         }
+    }
+
+    /// Runs `first` here and `second` on the helper, if it is free; else
+    /// both here.
+    ///
+    /// # Safety
+    ///
+    /// As for `Product::run`, for both halves.
+    unsafe fn split<T: GemmScalar>(&self, first: Product<T>, second: Product<T>) {
+        if self
+            .state
+            .compare_exchange(IDLE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                first.packed();
+                second.packed();
+            }
+            return;
+        }
+        unsafe fn run<T: GemmScalar>(p: *const ()) {
+            // SAFETY: `p` is the `Product<T>` `split` published.
+            unsafe { (*(p as *const Product<T>)).packed() }
+        }
+        // SAFETY: the claim gives this thread the slot.
+        unsafe { *self.job.get() = Some((run::<T>, &second as *const Product<T> as *const ())) };
+        self.state.store(READY, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst)
+            && let Some(t) = self.thread.get()
+        {
+            t.unpark();
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { first.packed() };
+        // The halves take about as long; yield now and then in case the
+        // helper was descheduled (a busy machine).
+        let mut spins = 0u32;
+        while self.state.load(Ordering::Acquire) != DONE {
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(1024) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        self.state.store(IDLE, Ordering::Release);
     }
 }
 
 /// One product `C = alpha A B + beta C` by raw pointers and strides (see
 /// `cdl_sgemm`), `A` being `m x k` with element `(i, l)` at
 /// `a[i * rsa + l * csa]`, and likewise `B` (`k x n`) and `C` (`m x n`).
+/// The two halves of a split product read A and B and write disjoint blocks
+/// of C.
 #[derive(Clone, Copy)]
 struct Product<T> {
     m: usize,
@@ -184,12 +297,6 @@ struct Product<T> {
     csc: isize,
 }
 
-// SAFETY: a product is sent to a helper thread only as one half of a split
-// product, which reads A and B and writes a block of C disjoint from the
-// other half's; the caller vouches for the pointers until `run` returns,
-// and `run` returns only when the helper's half is done.
-unsafe impl<T> Send for Product<T> {}
-
 impl<T: GemmScalar> Product<T> {
     /// Computes the product: `small` for tiny ones, two threads for large
     /// ones when allowed, else `matrixmultiply`.
@@ -203,29 +310,11 @@ impl<T: GemmScalar> Product<T> {
         unsafe {
             if is_small(self.m, self.k, self.n) {
                 small(self)
-            } else if let Some(helpers) = HELPERS.get()
+            } else if let Some(helper) = HELPER.get()
                 && self.m.saturating_mul(self.k).saturating_mul(self.n) >= SPLIT
             {
                 let (first, second) = self.halves();
-                let done = Arc::new(AtomicBool::new(false));
-                let (signal, caller) = (done.clone(), std::thread::current());
-                helpers.spawn(move || {
-                    // A block of the caller's product (see `Send`).
-                    second.packed();
-                    signal.store(true, Ordering::Release);
-                    caller.unpark();
-                });
-                first.packed();
-                // The halves take about as long: spin briefly, then sleep.
-                let mut spins = 0u32;
-                while !done.load(Ordering::Acquire) {
-                    if spins < 1 << 14 {
-                        spins += 1;
-                        std::hint::spin_loop();
-                    } else {
-                        std::thread::park();
-                    }
-                }
+                helper.split(first, second);
             } else {
                 self.packed()
             }
