@@ -51,6 +51,11 @@ fn cases() -> Vec<(String, cdlc::training::Prepared, Vec<Tensor>, Vec<Example>)>
 
 #[test]
 fn training_kernels_agree_with_the_interpreter() {
+    // Large products are split between this thread and the helper (as with
+    // `--threads 2`); the halves sum in the same order as one product, so
+    // the tolerances are the same. (Process-wide: the other tests of this
+    // binary may run either way, with the same results.)
+    cdlc_runtime::gemm::set_threads(2);
     for (name, p, params, batch) in cases() {
         let m = &p.inst.module;
         let (want_loss, want_grads) = cdlc_ir::interp::loss_and_grad(m, p.train, &params, &batch)
