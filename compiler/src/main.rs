@@ -56,8 +56,8 @@ struct ExecArgs {
     /// The floating-point type of training.
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     dtype: Dtype,
-    /// Worker threads for matrix products.
-    #[arg(long)]
+    /// Threads for matrix products (2 splits large products; any command).
+    #[arg(long, global = true)]
     threads: Option<usize>,
 }
 
