@@ -18,102 +18,80 @@ use crate::float::Float;
 #[cfg(test)]
 mod tests;
 
-/// `C = alpha A B + beta C` in f32, for JIT code.
-///
-/// `A` is `m x k` with element `(i, l)` at `a[i * rsa + l * csa]`, `B` is
-/// `k x n`, `C` is `m x n`, likewise. When `beta == 0`, `C` is not read
-/// (it may hold NaNs). Nothing is done when a size is negative.
-///
-/// # Safety
-///
-/// Every element the sizes and strides reach must be valid to read (`a`,
-/// `b`) or to read and write (`c`), and `c` must not overlap `a` or `b`.
-pub unsafe extern "C" fn cdl_sgemm(
-    m: i64,
-    k: i64,
-    n: i64,
-    alpha: f32,
-    a: *const f32,
-    rsa: i64,
-    csa: i64,
-    b: *const f32,
-    rsb: i64,
-    csb: i64,
-    beta: f32,
-    c: *mut f32,
-    rsc: i64,
-    csc: i64,
-) {
-    let (Ok(m), Ok(k), Ok(n)) = (usize::try_from(m), usize::try_from(k), usize::try_from(n)) else {
-        return;
-    };
-    // SAFETY: the caller guarantees the pointers and strides are valid.
-    unsafe {
-        Product {
-            m,
-            k,
-            n,
-            alpha,
-            a,
-            rsa: rsa as isize,
-            csa: csa as isize,
-            b,
-            rsb: rsb as isize,
-            csb: csb as isize,
-            beta,
-            c,
-            rsc: rsc as isize,
-            csc: csc as isize,
+/// Defines a C-ABI product for one scalar type (`cdl_sgemm`, `cdl_dgemm`).
+macro_rules! c_abi_gemm {
+    ($(#[$doc:meta])* $name:ident, $t:ty) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe extern "C" fn $name(
+            m: i64,
+            k: i64,
+            n: i64,
+            alpha: $t,
+            a: *const $t,
+            rsa: i64,
+            csa: i64,
+            b: *const $t,
+            rsb: i64,
+            csb: i64,
+            beta: $t,
+            c: *mut $t,
+            rsc: i64,
+            csc: i64,
+        ) {
+            let (Ok(m), Ok(k), Ok(n)) =
+                (usize::try_from(m), usize::try_from(k), usize::try_from(n))
+            else {
+                return;
+            };
+            // SAFETY: the caller guarantees the pointers and strides are valid.
+            unsafe {
+                Product {
+                    m,
+                    k,
+                    n,
+                    alpha,
+                    a,
+                    rsa: rsa as isize,
+                    csa: csa as isize,
+                    b,
+                    rsb: rsb as isize,
+                    csb: csb as isize,
+                    beta,
+                    c,
+                    rsc: rsc as isize,
+                    csc: csc as isize,
+                }
+                .run()
+            }
         }
-        .run()
-    }
+    };
 }
 
-/// `C = alpha A B + beta C` in f64, for JIT code; see `cdl_sgemm`.
-///
-/// # Safety
-///
-/// As for `cdl_sgemm`.
-pub unsafe extern "C" fn cdl_dgemm(
-    m: i64,
-    k: i64,
-    n: i64,
-    alpha: f64,
-    a: *const f64,
-    rsa: i64,
-    csa: i64,
-    b: *const f64,
-    rsb: i64,
-    csb: i64,
-    beta: f64,
-    c: *mut f64,
-    rsc: i64,
-    csc: i64,
-) {
-    let (Ok(m), Ok(k), Ok(n)) = (usize::try_from(m), usize::try_from(k), usize::try_from(n)) else {
-        return;
-    };
-    // SAFETY: the caller guarantees the pointers and strides are valid.
-    unsafe {
-        Product {
-            m,
-            k,
-            n,
-            alpha,
-            a,
-            rsa: rsa as isize,
-            csa: csa as isize,
-            b,
-            rsb: rsb as isize,
-            csb: csb as isize,
-            beta,
-            c,
-            rsc: rsc as isize,
-            csc: csc as isize,
-        }
-        .run()
-    }
-}
+c_abi_gemm!(
+    /// `C = alpha A B + beta C` in f32, for JIT code.
+    ///
+    /// `A` is `m x k` with element `(i, l)` at `a[i * rsa + l * csa]`, `B` is
+    /// `k x n`, `C` is `m x n`, likewise. When `beta == 0`, `C` is not read
+    /// (it may hold NaNs). Nothing is done when a size is negative.
+    ///
+    /// # Safety
+    ///
+    /// Every element the sizes and strides reach must be valid to read (`a`,
+    /// `b`) or to read and write (`c`), and `c` must not overlap `a` or `b`.
+    cdl_sgemm,
+    f32
+);
+
+c_abi_gemm!(
+    /// `C = alpha A B + beta C` in f64, for JIT code; see `cdl_sgemm`.
+    ///
+    /// # Safety
+    ///
+    /// As for `cdl_sgemm`.
+    cdl_dgemm,
+    f64
+);
 
 /// Whether a product runs in `small` rather than in `matrixmultiply`,
 /// whose per-call cost (allocating and packing both operands, its thread
@@ -579,53 +557,34 @@ pub trait GemmScalar: Float {
     );
 }
 
-impl GemmScalar for f32 {
-    unsafe fn raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: f32,
-        a: *const f32,
-        rsa: isize,
-        csa: isize,
-        b: *const f32,
-        rsb: isize,
-        csb: isize,
-        beta: f32,
-        c: *mut f32,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+macro_rules! impl_gemm_scalar {
+    ($t:ty, $f:path) => {
+        impl GemmScalar for $t {
+            unsafe fn raw(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: $t,
+                a: *const $t,
+                rsa: isize,
+                csa: isize,
+                b: *const $t,
+                rsb: isize,
+                csb: isize,
+                beta: $t,
+                c: *mut $t,
+                rsc: isize,
+                csc: isize,
+            ) {
+                // SAFETY: forwarded from the caller.
+                unsafe { $f(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+            }
         }
-    }
+    };
 }
 
-impl GemmScalar for f64 {
-    unsafe fn raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: f64,
-        a: *const f64,
-        rsa: isize,
-        csa: isize,
-        b: *const f64,
-        rsb: isize,
-        csb: isize,
-        beta: f64,
-        c: *mut f64,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-        }
-    }
-}
+impl_gemm_scalar!(f32, matrixmultiply::sgemm);
+impl_gemm_scalar!(f64, matrixmultiply::dgemm);
 
 /// Whether every element of a `rows x cols` view lies in `0..len`.
 fn in_bounds(len: usize, offset: usize, rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
