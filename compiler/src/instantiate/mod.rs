@@ -184,6 +184,7 @@ struct Inst {
     child_names: RefCell<HashMap<String, usize>>,
 }
 
+#[derive(Clone)]
 enum Local {
     Value(ir::Value),
     Morph(Rc<Morph>),
@@ -192,6 +193,29 @@ enum Local {
 struct Frame {
     inst: Rc<Inst>,
     locals: Vec<(String, Local)>,
+}
+
+impl Frame {
+    /// The frame of one case of an algebra or coalgebra instance: its
+    /// parameters, then the case's binders bound to the region's arguments.
+    fn case(
+        inst: &Rc<Inst>,
+        params: &[(String, Local)],
+        binders: &[cdlc_grammar::Ident],
+        args: Vec<ir::Value>,
+    ) -> Frame {
+        let mut locals = params.to_vec();
+        locals.extend(
+            binders
+                .iter()
+                .zip(args)
+                .map(|(b, v)| (b.node.clone(), Local::Value(v))),
+        );
+        Frame {
+            inst: inst.clone(),
+            locals,
+        }
+    }
 }
 
 struct Lowerer<'a> {
@@ -430,7 +454,6 @@ impl<'a> Lowerer<'a> {
                 p.span,
             );
         };
-        let free = tying.basis.free();
         let coefficient_std = dense_init(&p.init).map(|init| tying.basis.init_std(init));
         if let Some(st) = Structured::worth_it(&tying.basis) {
             // The coefficients in their natural layout (out channels, in
@@ -468,6 +491,7 @@ impl<'a> Lowerer<'a> {
                     .collect(),
             }));
         };
+        let free = tying.basis.free();
         let c = self.b.param(name.clone(), &[free]);
         self.slots.push(SlotInfo {
             name,
@@ -955,16 +979,7 @@ impl<'a> Lowerer<'a> {
                 .find(|c| c.ctor.node == ctor_names[i])
                 .expect("the checker requires one case per constructor");
             let args = self.b.begin_region(tys);
-            let mut frame = Frame {
-                inst: inst.clone(),
-                locals: params
-                    .iter()
-                    .map(|(n, l)| (n.clone(), clone_local(l)))
-                    .collect(),
-            };
-            for (b, v) in case.binders.iter().zip(args) {
-                frame.locals.push((b.node.clone(), Local::Value(v)));
-            }
+            let mut frame = Frame::case(inst, &params, &case.binders, args);
             let r = self.value(&case.body, &mut frame)?;
             cases.push(self.b.end_region(r));
         }
@@ -1005,16 +1020,7 @@ impl<'a> Lowerer<'a> {
         }
         let case = &c.cases[0];
         let args = self.b.begin_region(&arg_tys);
-        let mut inner = Frame {
-            inst: inst.clone(),
-            locals: params
-                .iter()
-                .map(|(n, l)| (n.clone(), clone_local(l)))
-                .collect(),
-        };
-        for (b, v) in case.binders.iter().zip(args) {
-            inner.locals.push((b.node.clone(), Local::Value(v)));
-        }
+        let mut inner = Frame::case(inst, &params, &case.binders, args);
         let r = self.value(&case.body, &mut inner)?;
         let body = self.b.end_region(r);
         let source = match (xs, take) {
@@ -1040,13 +1046,6 @@ impl<'a> Lowerer<'a> {
             SizeKind::Mul(a, b) => self.size(a, inst) * self.size(b, inst),
             SizeKind::Div(a, b) => self.size(a, inst) / self.size(b, inst),
         }
-    }
-}
-
-fn clone_local(l: &Local) -> Local {
-    match l {
-        Local::Value(v) => Local::Value(*v),
-        Local::Morph(m) => Local::Morph(m.clone()),
     }
 }
 
