@@ -64,6 +64,15 @@ pub fn compile(name: &str, text: &str) -> Compilation {
     }
 }
 
+/// The train block `--train NAME` selects (by its model's name), or the
+/// first one; `None` when there is no such block.
+pub fn train_block<'c>(c: &'c Compilation, name: Option<&str>) -> Option<&'c check::TrainSetup> {
+    match name {
+        Some(name) => c.checked.trains.iter().find(|t| t.model_name == name),
+        None => c.checked.trains.first(),
+    }
+}
+
 /// The model a command works on: `--entry NAME`, else the first train
 /// block's model, else the only model.
 pub fn entry_model(c: &Compilation, entry: Option<&str>) -> Result<resolve::ItemId, String> {

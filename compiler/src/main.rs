@@ -388,11 +388,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
 }
 
 fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
-    let setup = match &cli.train {
-        Some(name) => c.checked.trains.iter().find(|t| &t.model_name == name),
-        None => c.checked.trains.first(),
-    };
-    let Some(setup) = setup else {
+    let Some(setup) = cdlc::train_block(c, cli.train.as_deref()) else {
         match &cli.train {
             Some(name) => eprintln!("error: this program has no train block for `{name}`"),
             None => eprintln!(
@@ -571,7 +567,7 @@ fn run(
         Err(code) => return code,
     };
     let hash = driver::source_hash(c.sources.text(c.file));
-    let params = match driver::run::load_weights(weights, &prepared.inst, &hash) {
+    let params = match driver::run::load_weights(weights, &prepared.inst, Some(&hash)) {
         Ok(p) => p,
         Err(m) => {
             eprintln!("error: {m}");

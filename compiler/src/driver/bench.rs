@@ -30,10 +30,8 @@
 use super::data::{self, LoadError};
 use super::trainer::{Interp, Trainer};
 use cdlc::check::{DataSpec, TrainSetup};
-use cdlc::instantiate::Instantiated;
 use cdlc::training::{Prepared, init_params};
 use cdlc_jit::{Elem, Options, PreparedBatch, TrainKernel};
-use cdlc_runtime::checkpoint;
 use cdlc_runtime::optim::{OptimConfig, Optimizer};
 use cdlc_runtime::value::{DataType, Example, Tensor, Value};
 use std::path::{Path, PathBuf};
@@ -171,11 +169,7 @@ pub fn main(args: &BenchArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let setup = match &args.train {
-        Some(name) => c.checked.trains.iter().find(|t| &t.model_name == name),
-        None => c.checked.trains.first(),
-    };
-    let Some(setup) = setup else {
+    let Some(setup) = cdlc::train_block(&c, args.train.as_deref()) else {
         match &args.train {
             Some(name) => eprintln!("error: this program has no train block for `{name}`"),
             None => eprintln!(
@@ -208,7 +202,7 @@ pub fn main(args: &BenchArgs) -> ExitCode {
         }
     };
     let params = match &args.init {
-        Some(path) => match load_init(path, &prepared.inst) {
+        Some(path) => match super::run::load_weights(path, &prepared.inst, None) {
             Ok(p) => p,
             Err(m) => {
                 eprintln!("error: {m}");
@@ -322,23 +316,6 @@ fn load_batch(
         return Err(Failure::Message("the data set has no examples".to_string()));
     }
     Ok(examples)
-}
-
-/// Reads initial parameters that must be exactly the model's (names and
-/// shapes).
-fn load_init(path: &Path, inst: &Instantiated) -> Result<Vec<Tensor>, String> {
-    let expected: Vec<(&str, &[usize])> = inst
-        .slots
-        .iter()
-        .map(|s| (s.name.as_str(), s.shape.as_slice()))
-        .collect();
-    let ck = checkpoint::load(path, &expected).map_err(|e| e.to_string())?;
-    Ok(ck
-        .params
-        .iter()
-        .zip(&inst.slots)
-        .map(|(p, s)| Tensor::new(s.shape.clone(), p.data.to_f64()))
-        .collect())
 }
 
 /// How many times the batch is prepared (or scheduled) to time it: the

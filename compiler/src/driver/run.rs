@@ -7,30 +7,29 @@ use cdlc_runtime::checkpoint;
 use cdlc_runtime::value::{Tensor, Value};
 use std::path::Path;
 
-/// Loads weights for `inst`, refusing a checkpoint whose names, shapes or
-/// source hash do not fit the model.
+/// Loads weights for `inst`, refusing a checkpoint whose names or shapes
+/// do not fit the model, or (with `source_hash`) that was trained from
+/// another version of the program.
 pub fn load_weights(
     path: &Path,
     inst: &Instantiated,
-    source_hash: &str,
+    source_hash: Option<&str>,
 ) -> Result<Vec<Tensor>, String> {
     let expected: Vec<(&str, &[usize])> = inst
         .slots
         .iter()
         .map(|s| (s.name.as_str(), s.shape.as_slice()))
         .collect();
-    let ck = checkpoint::load(path, &expected).map_err(|e| format!("{e}"))?;
-    if let Some(h) = ck.metadata.get("source_sha256")
+    let ck = checkpoint::load(path, &expected).map_err(|e| e.to_string())?;
+    if let (Some(h), Some(source_hash)) = (ck.metadata.get("source_sha256"), source_hash)
         && h != source_hash
     {
-        {
-            return Err(format!(
-                "{} was trained from a different version of this program (source hash {}…, this file {}…); retrain, or run it with the program it was trained from",
-                path.display(),
-                &h[..h.len().min(12)],
-                &source_hash[..12]
-            ));
-        }
+        return Err(format!(
+            "{} was trained from a different version of this program (source hash {}…, this file {}…); retrain, or run it with the program it was trained from",
+            path.display(),
+            &h[..h.len().min(12)],
+            &source_hash[..source_hash.len().min(12)]
+        ));
     }
     Ok(ck
         .params
