@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::float::Float;
 
+mod direct;
 #[cfg(test)]
 mod tests;
 
@@ -299,12 +300,19 @@ impl<T: GemmScalar> Product<T> {
         }
     }
 
-    /// The product in `matrixmultiply` (which packs both operands).
+    /// The product in `direct` when it takes it, else in `matrixmultiply`
+    /// (which packs both operands).
     ///
     /// # Safety
     ///
     /// As for `run`.
     unsafe fn packed(self) {
+        if let Some(&p) = (&self as &dyn std::any::Any).downcast_ref::<Product<f32>>()
+            && direct::takes(&p)
+        {
+            // SAFETY: forwarded from the caller; `takes` holds.
+            return unsafe { direct::run(p) };
+        }
         let p = self;
         // SAFETY: forwarded from the caller.
         unsafe {
@@ -317,14 +325,32 @@ impl<T: GemmScalar> Product<T> {
 
     /// Two blocks of C: the columns (or rows, when C is taller than wide)
     /// up to `h` and the rest, `h` a multiple of the micro-kernel's widths
-    /// when that leaves both halves something.
+    /// when that leaves both halves something. Columns are cut where a
+    /// cache line of C starts, when there is such a place: two threads
+    /// writing the same line of every row would pass it back and forth
+    /// (this halved the speed of W5's products when C was not aligned).
     fn halves(self) -> (Product<T>, Product<T>) {
+        /// `h`, or the nearest column after it (else before it) where a
+        /// 64-byte line of a contiguous row of C starts.
+        fn aligned<T>(h: usize, n: usize, c: *mut T, csc: isize) -> usize {
+            let size = std::mem::size_of::<T>();
+            let line = 64 / size;
+            let off = (c.wrapping_add(h) as usize % 64) / size;
+            if csc != 1 || off == 0 {
+                return h;
+            }
+            let up = h + line - off;
+            match up < n {
+                true => up,
+                false => h.saturating_sub(off).max(h.min(1)),
+            }
+        }
         let half = |d: usize| match (d / 2).next_multiple_of(32) {
             h if h < d => h,
             _ => d / 2,
         };
         if self.n >= self.m {
-            let h = half(self.n);
+            let h = aligned(half(self.n), self.n, self.c, self.csc);
             let rest = Product {
                 n: self.n - h,
                 b: self.b.wrapping_offset(h as isize * self.csb),
@@ -532,7 +558,7 @@ pub enum GemmError {
 }
 
 /// The scalar types `gemm` supports.
-pub trait GemmScalar: Float {
+pub trait GemmScalar: Float + 'static {
     /// The raw product; see `cdl_sgemm` for the contract.
     ///
     /// # Safety

@@ -359,3 +359,121 @@ fn large_products_split_between_two_threads() {
         close(&c, &want, 1e-12);
     }
 }
+
+/// `C = alpha A B + beta C` in f32 through `Product::run`, against `naive`;
+/// A is read through `a(i, l)` strides, B is row-major or (when
+/// `transposed`) stored n x k.
+#[allow(clippy::too_many_arguments)]
+fn f32_product(m: usize, k: usize, n: usize, transposed: bool, beta: f32, c_shift: usize) {
+    // A: every other column of an m x 2k matrix, so that no stride is 1.
+    let a: Vec<f32> = uniform(21, &[m * 2 * k], 1.0);
+    let b: Vec<f32> = uniform(22, &[k * n], 1.0);
+    // C starts `c_shift` elements into its buffer, to move it off cache lines.
+    let c0: Vec<f32> = uniform(23, &[m * n + c_shift], 1.0);
+    let (rsb, csb) = if transposed { (1, k) } else { (n, 1) };
+    let want = naive(
+        m,
+        k,
+        n,
+        0.75,
+        |i, l| f64::from(a[i * 2 * k + 2 * l]),
+        |l, j| f64::from(b[l * rsb + j * csb]),
+        f64::from(beta),
+        &c0[c_shift..]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect::<Vec<_>>(),
+    );
+    let mut c = c0.clone();
+    if beta == 0.0 {
+        c[c_shift..].fill(f32::NAN);
+    }
+    let p = Product {
+        m,
+        k,
+        n,
+        alpha: 0.75,
+        a: a.as_ptr(),
+        rsa: 2 * k as isize,
+        csa: 2,
+        b: b.as_ptr(),
+        rsb: rsb as isize,
+        csb: csb as isize,
+        beta,
+        c: c[c_shift..].as_mut_ptr(),
+        rsc: n as isize,
+        csc: 1,
+    };
+    // SAFETY: the views above cover every element the sizes reach.
+    unsafe { p.run() };
+    let got: Vec<f64> = c[c_shift..].iter().map(|&x| f64::from(x)).collect();
+    close(&got, &want, 1e-5);
+}
+
+#[test]
+fn direct_f32_products_cover_every_block_and_column_tail() {
+    let direct = is_x86_feature_detected_avx512();
+    // Every row remainder of the 8-row blocks, column tails around the two
+    // 16-lane registers of a 32-column panel, and a B too large to take.
+    for m in [3, 8, 9, 15, 16, 17, 23] {
+        for n in [17, 31, 32, 33, 48, 70] {
+            for transposed in [false, true] {
+                let p = probe(m, 40, n);
+                assert!(is_small(m, 40, n) || direct::takes(&p) == direct);
+                f32_product(m, 40, n, transposed, 0.0, 0);
+                f32_product(m, 40, n, transposed, -1.5, 3);
+            }
+        }
+    }
+    assert!(!direct::takes(&probe(4, 300, 300)));
+    f32_product(4, 300, 300, true, 0.5, 0);
+    // k = 0 scales C by beta.
+    f32_product(9, 0, 40, false, 2.0, 0);
+}
+
+#[test]
+fn split_f32_products_cut_columns_at_cache_lines() {
+    set_threads(2);
+    for c_shift in [0, 1, 5, 15] {
+        f32_product(64, 64, 64, true, 1.0, c_shift);
+        f32_product(32, 128, 128, false, 0.0, c_shift);
+        f32_product(200, 64, 40, false, 0.0, c_shift);
+    }
+    let mut c = vec![0.0f32; 64 * 64 + 16];
+    for shift in 0..16 {
+        let p = Product {
+            c: c[shift..].as_mut_ptr(),
+            ..probe(64, 64, 64)
+        };
+        let (first, second) = p.halves();
+        assert_eq!(first.n + second.n, 64);
+        assert_eq!(second.c as usize % 64, 0, "C shifted by {shift}");
+    }
+}
+
+fn is_x86_feature_detected_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// A row-major f32 product of these sizes whose pointers are not used.
+fn probe(m: usize, k: usize, n: usize) -> Product<f32> {
+    Product {
+        m,
+        k,
+        n,
+        alpha: 1.0,
+        a: std::ptr::null(),
+        rsa: k as isize,
+        csa: 1,
+        b: std::ptr::null(),
+        rsb: n as isize,
+        csb: 1,
+        beta: 0.0,
+        c: std::ptr::null_mut(),
+        rsc: n as isize,
+        csc: 1,
+    }
+}
