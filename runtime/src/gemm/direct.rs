@@ -62,14 +62,8 @@ pub(super) unsafe fn run(p: Product<f32>) {
     ROWS.with_borrow_mut(|rows| {
         rows.clear();
         rows.resize(p.k * p.n, 0.0);
-        // Column by column, each read along B's rows' stride.
-        for j in 0..p.n {
-            // SAFETY: column j of B, rows 0..k, lies inside B.
-            let col = unsafe { p.b.offset(j as isize * p.csb) };
-            for l in 0..p.k {
-                rows[l * p.n + j] = unsafe { *col.offset(l as isize * p.rsb) };
-            }
-        }
+        // SAFETY: B's elements lie where its strides say; `rows` is k x n.
+        unsafe { copy_rows(&p, rows) };
         let p = Product {
             b: rows.as_ptr(),
             rsb: p.n as isize,
@@ -174,4 +168,93 @@ unsafe fn block<const R: usize>(
             _mm512_mask_storeu_ps(c.add(16), m1, v1);
         }
     }
+}
+
+/// Copies B into `rows`, row-major `k x n`. A column-major B (a transposed
+/// row-major matrix) goes in 8 x 8 tiles, each read as eight contiguous
+/// columns and written as eight contiguous rows; the rest element by
+/// element.
+///
+/// # Safety
+///
+/// Every element of B lies where its strides say; `rows.len() == k * n`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_rows(p: &Product<f32>, rows: &mut [f32]) {
+    let (k, n) = (p.k, p.n);
+    let at = |l: usize, j: usize| l as isize * p.rsb + j as isize * p.csb;
+    let (mut tiled_k, mut tiled_n) = (0, 0);
+    if p.rsb == 1 {
+        (tiled_k, tiled_n) = (k - k % 8, n - n % 8);
+        for j in (0..tiled_n).step_by(8) {
+            for l in (0..tiled_k).step_by(8) {
+                // SAFETY: the tile's eight columns of eight rows lie in B, its
+                // eight rows of eight columns in `rows`.
+                unsafe {
+                    let col = |c: usize| _mm256_loadu_ps(p.b.offset(at(l, j + c)));
+                    let t = transpose8([
+                        col(0),
+                        col(1),
+                        col(2),
+                        col(3),
+                        col(4),
+                        col(5),
+                        col(6),
+                        col(7),
+                    ]);
+                    for (r, v) in t.into_iter().enumerate() {
+                        _mm256_storeu_ps(rows.as_mut_ptr().add((l + r) * n + j), v);
+                    }
+                }
+            }
+        }
+    }
+    // What the tiles left: the last rows of the tiled columns, then the last
+    // columns.
+    for j in 0..n {
+        let from = if j < tiled_n { tiled_k } else { 0 };
+        for l in from..k {
+            // SAFETY: (l, j) is an element of B.
+            rows[l * n + j] = unsafe { *p.b.offset(at(l, j)) };
+        }
+    }
+}
+
+/// The transpose of an 8 x 8 block held as eight rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    // Pairs of rows interleaved, then pairs of pairs, then the halves.
+    let lo = |a, b| _mm256_unpacklo_ps(a, b);
+    let hi = |a, b| _mm256_unpackhi_ps(a, b);
+    let t = [
+        lo(r[0], r[1]),
+        hi(r[0], r[1]),
+        lo(r[2], r[3]),
+        hi(r[2], r[3]),
+        lo(r[4], r[5]),
+        hi(r[4], r[5]),
+        lo(r[6], r[7]),
+        hi(r[6], r[7]),
+    ];
+    let u = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+    ];
+    [
+        _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+        _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+        _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+        _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+        _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+        _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+        _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+        _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+    ]
 }
