@@ -17,25 +17,27 @@ use crate::rowops::{self, RowTarget};
 
 /// An element type a kernel computes in.
 pub trait Elem: Float + sealed::Sealed {
-    /// `C = alpha A B + beta C` with strides, in this type.
+    /// `count` products `C_r = alpha A_r B_r + beta C_r` with strides, in
+    /// this type, `A_r` being `r * steps[0]` elements after `a` and so on;
+    /// summed into one C when `steps[2] == 0`.
     ///
     /// # Safety
     ///
-    /// As for the runtime's `cdl_sgemm`.
+    /// As for the runtime's `cdl_sgemm_batch`.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm(
+        count: usize,
+        steps: [usize; 3],
         m: usize,
         k: usize,
         n: usize,
-        alpha: Self,
         a: *const Self,
         rsa: usize,
         csa: usize,
         b: *const Self,
         rsb: usize,
         csb: usize,
-        beta: Self,
         c: *mut Self,
         rsc: usize,
     );
@@ -55,25 +57,42 @@ macro_rules! impl_elem {
         impl Elem for $t {
             const F64: bool = $is64;
             unsafe fn gemm(
+                count: usize,
+                steps: [usize; 3],
                 m: usize,
                 k: usize,
                 n: usize,
-                alpha: Self,
                 a: *const Self,
                 rsa: usize,
                 csa: usize,
                 b: *const Self,
                 rsb: usize,
                 csb: usize,
-                beta: Self,
                 c: *mut Self,
                 rsc: usize,
             ) {
+                let [sa, sb, sc] = steps.map(|s| s as i64);
                 // SAFETY: forwarded from the caller.
                 unsafe {
                     $f(
-                        m as i64, k as i64, n as i64, alpha, a, rsa as i64, csa as i64, b,
-                        rsb as i64, csb as i64, beta, c, rsc as i64, 1,
+                        count as i64,
+                        sa,
+                        sb,
+                        sc,
+                        m as i64,
+                        k as i64,
+                        n as i64,
+                        1.0,
+                        a,
+                        rsa as i64,
+                        csa as i64,
+                        b,
+                        rsb as i64,
+                        csb as i64,
+                        0.0,
+                        c,
+                        rsc as i64,
+                        1,
                     )
                 }
             }
@@ -81,8 +100,8 @@ macro_rules! impl_elem {
     };
 }
 
-impl_elem!(f32, cdlc_runtime::gemm::cdl_sgemm, false);
-impl_elem!(f64, cdlc_runtime::gemm::cdl_dgemm, true);
+impl_elem!(f32, cdlc_runtime::gemm::cdl_sgemm_batch, false);
+impl_elem!(f64, cdlc_runtime::gemm::cdl_dgemm_batch, true);
 
 /// Buffers and views of one plan.
 pub(crate) struct State<T> {
@@ -187,55 +206,17 @@ impl<'a, T: Elem> Run<'a, T> {
                 let (m, k, n) = (dim(*m, rows), dim(*k, rows), dim(*n, rows));
                 self.ensure(*c_buf, dim(*c_len, rows));
                 let (pa, pb, pc) = (self.ptr(a.loc), self.ptr(b.loc), self.ptr(c.loc));
-                match per_row {
-                    None => unsafe {
-                        // SAFETY: the lowering sized every operand for
-                        // these dimensions and strides.
-                        T::gemm(
-                            m,
-                            k,
-                            n,
-                            T::ONE,
-                            pa,
-                            a.rs,
-                            a.cs,
-                            pb,
-                            b.rs,
-                            b.cs,
-                            T::ZERO,
-                            pc,
-                            c.rs,
-                        )
-                    },
-                    Some([sa, sb, sc]) => {
-                        if *sc == 0 && rows == 0 {
-                            // The sum of no products.
-                            let len = dim(*c_len, rows);
-                            self.st.bufs[*c_buf][..len].fill(T::ZERO);
-                        }
-                        for r in 0..rows {
-                            // A zero stride for C sums the rows' products.
-                            let beta = if *sc == 0 && r > 0 { T::ONE } else { T::ZERO };
-                            // SAFETY: as above, row by row.
-                            unsafe {
-                                T::gemm(
-                                    m,
-                                    k,
-                                    n,
-                                    T::ONE,
-                                    pa.wrapping_add(r * sa),
-                                    a.rs,
-                                    a.cs,
-                                    pb.wrapping_add(r * sb),
-                                    b.rs,
-                                    b.cs,
-                                    beta,
-                                    pc.wrapping_add(r * sc),
-                                    c.rs,
-                                )
-                            }
-                        }
-                    }
+                let (count, steps) = match per_row {
+                    None => (1, [0; 3]),
+                    Some(steps) => (rows, *steps),
+                };
+                // SAFETY: the lowering sized every operand for these
+                // dimensions and strides, row by row; a zero step for C
+                // sums the rows' products (zero rows: C = 0).
+                unsafe {
+                    T::gemm(
+                        count, steps, m, k, n, pa, a.rs, a.cs, pb, b.rs, b.cs, pc, c.rs,
+                    )
                 }
             }
             Instr::Row {

@@ -3,9 +3,12 @@
 //! `cdl_sgemm` and `cdl_dgemm` have a C ABI so that JIT-compiled code can
 //! call them by symbol; sizes and strides are `i64` (Cranelift's natural
 //! integer), strides are in elements and may be negative, and either
-//! operand may be transposed by swapping its strides. They forward to
-//! `matrixmultiply`, except tiny products (a direct loop, `is_small`) and,
-//! with `set_threads`, large ones (cut in two halves that run side by side).
+//! operand may be transposed by swapping its strides; `cdl_sgemm_batch`
+//! and `cdl_dgemm_batch` run a batch of per-example products (separate or
+//! summed). Tiny products run in a direct loop (`is_small`), mid-sized f32
+//! ones in an AVX-512 kernel without packing (`direct`), the rest in
+//! `matrixmultiply`; with `set_threads`, large products and batches are cut
+//! in two halves that run side by side.
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
 //! every element the strides reach lies inside its slice.
 
@@ -69,6 +72,69 @@ macro_rules! c_abi_gemm {
     };
 }
 
+/// Defines a C-ABI batch of products for one scalar type
+/// (`cdl_sgemm_batch`, `cdl_dgemm_batch`).
+macro_rules! c_abi_gemm_batch {
+    ($(#[$doc:meta])* $name:ident, $t:ty) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe extern "C" fn $name(
+            count: i64,
+            sa: i64,
+            sb: i64,
+            sc: i64,
+            m: i64,
+            k: i64,
+            n: i64,
+            alpha: $t,
+            a: *const $t,
+            rsa: i64,
+            csa: i64,
+            b: *const $t,
+            rsb: i64,
+            csb: i64,
+            beta: $t,
+            c: *mut $t,
+            rsc: i64,
+            csc: i64,
+        ) {
+            let (Ok(count), Ok(m), Ok(k), Ok(n)) = (
+                usize::try_from(count),
+                usize::try_from(m),
+                usize::try_from(k),
+                usize::try_from(n),
+            ) else {
+                return;
+            };
+            let p = Product {
+                m,
+                k,
+                n,
+                alpha,
+                a,
+                rsa: rsa as isize,
+                csa: csa as isize,
+                b,
+                rsb: rsb as isize,
+                csb: csb as isize,
+                beta,
+                c,
+                rsc: rsc as isize,
+                csc: csc as isize,
+            };
+            // SAFETY: the caller guarantees the pointers and strides are valid.
+            unsafe {
+                Batch {
+                    p,
+                    count,
+                    steps: [sa as isize, sb as isize, sc as isize],
+                }
+                .run()
+            }
+        }
+    };
+}
+
 c_abi_gemm!(
     /// `C = alpha A B + beta C` in f32, for JIT code.
     ///
@@ -91,6 +157,31 @@ c_abi_gemm!(
     ///
     /// As for `cdl_sgemm`.
     cdl_dgemm,
+    f64
+);
+
+c_abi_gemm_batch!(
+    /// `count` products `C_r = alpha A_r B_r + beta C_r` in f32, for the
+    /// executor's per-example products: `A_r` starts `r * sa` elements after
+    /// `a`, likewise `B_r` and `C_r`, each as for `cdl_sgemm`. With
+    /// `sc == 0` the products are summed into one:
+    /// `C = alpha Σ_r A_r B_r + beta C`.
+    ///
+    /// # Safety
+    ///
+    /// As for `cdl_sgemm`, for every product; with `sc != 0` the `C_r` do
+    /// not overlap.
+    cdl_sgemm_batch,
+    f32
+);
+
+c_abi_gemm_batch!(
+    /// `count` products in f64, for the executor; see `cdl_sgemm_batch`.
+    ///
+    /// # Safety
+    ///
+    /// As for `cdl_sgemm_batch`.
+    cdl_dgemm_batch,
     f64
 );
 
@@ -211,7 +302,7 @@ impl Helper {
     /// # Safety
     ///
     /// As for `Product::run`, for both halves.
-    unsafe fn split<T: GemmScalar>(&self, first: Product<T>, second: Product<T>) {
+    unsafe fn split<T: GemmScalar>(&self, first: Batch<T>, second: Batch<T>) {
         if self
             .state
             .compare_exchange(IDLE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
@@ -219,17 +310,17 @@ impl Helper {
         {
             // SAFETY: forwarded from the caller.
             unsafe {
-                first.packed();
-                second.packed();
+                first.serial();
+                second.serial();
             }
             return;
         }
         unsafe fn run<T: GemmScalar>(p: *const ()) {
-            // SAFETY: `p` is the `Product<T>` `split` published.
-            unsafe { (*(p as *const Product<T>)).packed() }
+            // SAFETY: `p` is the `Batch<T>` `split` published.
+            unsafe { (*(p as *const Batch<T>)).serial() }
         }
         // SAFETY: the claim gives this thread the slot.
-        unsafe { *self.job.get() = Some((run::<T>, &second as *const Product<T> as *const ())) };
+        unsafe { *self.job.get() = Some((run::<T>, &second as *const Batch<T> as *const ())) };
         self.state.store(READY, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst)
             && let Some(t) = self.thread.get()
@@ -237,7 +328,7 @@ impl Helper {
             t.unpark();
         }
         // SAFETY: forwarded from the caller.
-        unsafe { first.packed() };
+        unsafe { first.serial() };
         // The halves take about as long; yield now and then in case the
         // helper was descheduled (a busy machine).
         let mut spins = 0u32;
@@ -277,8 +368,7 @@ struct Product<T> {
 }
 
 impl<T: GemmScalar> Product<T> {
-    /// Computes the product: `small` for tiny ones, two threads for large
-    /// ones when allowed, else `matrixmultiply`.
+    /// Computes the product; see `Batch::run`.
     ///
     /// # Safety
     ///
@@ -287,13 +377,26 @@ impl<T: GemmScalar> Product<T> {
     unsafe fn run(self) {
         // SAFETY: forwarded from the caller.
         unsafe {
+            Batch {
+                p: self,
+                count: 1,
+                steps: [0; 3],
+            }
+            .run()
+        }
+    }
+
+    /// Computes the product on this thread: `small` for tiny ones, else
+    /// `packed`.
+    ///
+    /// # Safety
+    ///
+    /// As for `run`.
+    unsafe fn here(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
             if is_small(self.m, self.k, self.n) {
                 small(self)
-            } else if let Some(helper) = HELPER.get()
-                && self.m.saturating_mul(self.k).saturating_mul(self.n) >= SPLIT
-            {
-                let (first, second) = self.halves();
-                helper.split(first, second);
             } else {
                 self.packed()
             }
@@ -367,6 +470,95 @@ impl<T: GemmScalar> Product<T> {
                 ..self
             };
             (Product { m: h, ..self }, rest)
+        }
+    }
+}
+
+/// `count` products of `p`'s shape, the `r`-th with A, B and C moved by
+/// `r` times `steps` elements; summed into one C when C's step is 0 (see
+/// `cdl_sgemm_batch`).
+#[derive(Clone, Copy)]
+struct Batch<T> {
+    p: Product<T>,
+    count: usize,
+    steps: [isize; 3],
+}
+
+impl<T: GemmScalar> Batch<T> {
+    /// Computes the products: when there is a helper thread and at least
+    /// `SPLIT` multiply-adds, the batch is cut in two (separate outputs are
+    /// split by products, summed ones by halves of C) and the halves run
+    /// side by side; else one after the other here. Handing the helper one
+    /// half of the batch instead of half of every product costs one
+    /// hand-over per batch rather than one per example.
+    ///
+    /// # Safety
+    ///
+    /// As for `cdl_sgemm_batch`.
+    unsafe fn run(self) {
+        let p = self.p;
+        let work = p.m.saturating_mul(p.k).saturating_mul(p.n);
+        let (first, second) = match HELPER.get() {
+            Some(_) if self.count.saturating_mul(work) < SPLIT || p.m.max(p.n) < 2 => (self, None),
+            None => (self, None),
+            Some(_) if self.count >= 2 && self.steps[2] != 0 => {
+                let h = self.count / 2;
+                let [sa, sb, sc] = self.steps;
+                let at = |s: isize| h as isize * s;
+                let rest = Product {
+                    a: p.a.wrapping_offset(at(sa)),
+                    b: p.b.wrapping_offset(at(sb)),
+                    c: p.c.wrapping_offset(at(sc)),
+                    ..p
+                };
+                (
+                    Batch { count: h, ..self },
+                    Some(Batch {
+                        p: rest,
+                        count: self.count - h,
+                        ..self
+                    }),
+                )
+            }
+            Some(_) => {
+                let (x, y) = p.halves();
+                (Batch { p: x, ..self }, Some(Batch { p: y, ..self }))
+            }
+        };
+        // SAFETY: forwarded from the caller; the halves write disjoint
+        // parts of C.
+        unsafe {
+            match (second, HELPER.get()) {
+                (Some(second), Some(helper)) => helper.split(first, second),
+                _ => first.serial(),
+            }
+        }
+    }
+
+    /// Computes the products one after the other on this thread.
+    ///
+    /// # Safety
+    ///
+    /// As for `run`.
+    unsafe fn serial(self) {
+        let [sa, sb, sc] = self.steps;
+        let p = self.p;
+        if self.count == 0 && sc == 0 {
+            // The sum of no products: C = beta C.
+            // SAFETY: forwarded; k = 0 reads neither A nor B.
+            return unsafe { Product { k: 0, ..p }.here() };
+        }
+        for r in 0..self.count as isize {
+            let product = Product {
+                a: p.a.wrapping_offset(r * sa),
+                b: p.b.wrapping_offset(r * sb),
+                c: p.c.wrapping_offset(r * sc),
+                // Summed products add to the first one's.
+                beta: if sc == 0 && r > 0 { T::ONE } else { p.beta },
+                ..p
+            };
+            // SAFETY: forwarded from the caller, product by product.
+            unsafe { product.here() };
         }
     }
 }

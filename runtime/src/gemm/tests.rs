@@ -477,3 +477,79 @@ fn probe(m: usize, k: usize, n: usize) -> Product<f32> {
         csc: 1,
     }
 }
+
+/// `count` products of `m x k` by `k x n` through `cdl_sgemm_batch`, each
+/// example's A, B (transposed, stored n x k) and C one after the other,
+/// against `naive`; summed into one C when `summed`.
+fn f32_batch(count: usize, m: usize, k: usize, n: usize, summed: bool) {
+    let a: Vec<f32> = uniform(31, &[count * m * k], 1.0);
+    let b: Vec<f32> = uniform(32, &[count * n * k], 1.0);
+    let outs = if summed { 1 } else { count };
+    let c0: Vec<f32> = uniform(33, &[outs * m * n], 1.0);
+    let mut want: Vec<f64> = c0.iter().map(|&x| 0.5 * f64::from(x)).collect();
+    for r in 0..count {
+        let part = naive(
+            m,
+            k,
+            n,
+            2.0,
+            |i, l| f64::from(a[r * m * k + i * k + l]),
+            |l, j| f64::from(b[r * n * k + j * k + l]),
+            0.0,
+            &vec![0.0; m * n],
+        );
+        let o = if summed { 0 } else { r * m * n };
+        for (w, p) in want[o..o + m * n].iter_mut().zip(part) {
+            *w += p;
+        }
+    }
+    let mut c = c0.clone();
+    let sc = if summed { 0 } else { m * n };
+    // SAFETY: every example's operands lie inside `a`, `b` and `c`.
+    unsafe {
+        cdl_sgemm_batch(
+            count as i64,
+            (m * k) as i64,
+            (n * k) as i64,
+            sc as i64,
+            m as i64,
+            k as i64,
+            n as i64,
+            2.0,
+            a.as_ptr(),
+            k as i64,
+            1,
+            b.as_ptr(),
+            1,
+            k as i64,
+            0.5,
+            c.as_mut_ptr(),
+            n as i64,
+            1,
+        )
+    };
+    let got: Vec<f64> = c.iter().map(|&x| f64::from(x)).collect();
+    close(&got, &want, 1e-4);
+}
+
+#[test]
+fn batches_of_products_separate_or_summed_on_one_and_two_threads() {
+    // Tiny, direct and matrixmultiply-sized examples; an empty batch leaves
+    // beta C.
+    let shapes = [
+        (1, 3, 4, 5),
+        (7, 8, 8, 16),
+        (9, 64, 64, 64),
+        (3, 40, 300, 300),
+        (0, 4, 4, 4),
+    ];
+    for (count, m, k, n) in shapes {
+        f32_batch(count, m, k, n, false);
+        f32_batch(count, m, k, n, true);
+    }
+    set_threads(2);
+    for (count, m, k, n) in shapes {
+        f32_batch(count, m, k, n, false);
+        f32_batch(count, m, k, n, true);
+    }
+}
