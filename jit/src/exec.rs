@@ -132,6 +132,20 @@ pub(crate) struct Run<'a, T> {
     pub kernels: &'a [KernelFn],
 }
 
+/// Where to cut `rows` rows of `size` numbers each between two threads:
+/// in the middle when there is a second thread and enough work that the
+/// hand-over (well under a microsecond) pays, else after the last row (all
+/// on this thread).
+fn split_rows(rows: usize, size: usize) -> usize {
+    /// Numbers touched, over all operands, below which a kernel stays on
+    /// one thread.
+    const SPLIT_NUMBERS: usize = 1 << 15;
+    match cdlc_runtime::threads::two() && rows >= 2 && rows.saturating_mul(size) >= SPLIT_NUMBERS {
+        true => rows / 2,
+        false => rows,
+    }
+}
+
 fn dim(d: Dim, rows: usize) -> usize {
     if d.rows { d.fixed * rows } else { d.fixed }
 }
@@ -167,30 +181,48 @@ impl<'a, T: Elem> Run<'a, T> {
             Instr::Elementwise {
                 kernel,
                 locs,
-                out_sizes,
+                steps,
+                n_out,
                 batched,
             } => {
                 let r = if *batched { rows } else { 1 };
-                let n_in = locs.len() - out_sizes.len();
-                for (k, &s) in out_sizes.iter().enumerate() {
-                    if let Loc::Buf(b) = locs[n_in + k] {
+                let n_in = locs.len() - n_out;
+                for (&l, &s) in locs[n_in..].iter().zip(&steps[n_in..]) {
+                    if let Loc::Buf(b) = l {
                         self.ensure(b, r * s);
                     }
                 }
+                // Both halves' pointers, in one array when they fit.
                 let mut ptrs = [std::ptr::null_mut::<u8>(); 64];
                 let mut heap = Vec::new();
-                let p: &mut [*mut u8] = if locs.len() <= 64 {
-                    &mut ptrs[..locs.len()]
+                let p: &mut [*mut u8] = if 2 * locs.len() <= ptrs.len() {
+                    &mut ptrs[..2 * locs.len()]
                 } else {
-                    heap.resize(locs.len(), std::ptr::null_mut());
+                    heap.resize(2 * locs.len(), std::ptr::null_mut());
                     &mut heap
                 };
+                let (p, q) = p.split_at_mut(locs.len());
                 for (slot, &l) in p.iter_mut().zip(locs) {
                     *slot = self.ptr(l) as *mut u8;
                 }
+                let f = self.kernels[*kernel];
+                let h = split_rows(r, steps.iter().sum());
+                for ((slot, &x), &s) in q.iter_mut().zip(p.iter()).zip(steps) {
+                    *slot = x.wrapping_add(h * s * std::mem::size_of::<T>());
+                }
+                let (p, q) = (&*p, &*q);
                 // SAFETY: every pointer covers `r` rows of its operand's
-                // size (buffers were ensured, inputs are batch-sized).
-                unsafe { (self.kernels[*kernel])(p.as_ptr(), r as i64) };
+                // size (buffers were ensured, inputs are batch-sized); the
+                // halves write disjoint rows.
+                unsafe {
+                    match h < r {
+                        true => cdlc_runtime::threads::join(
+                            || f(p.as_ptr(), h as i64),
+                            || f(q.as_ptr(), (r - h) as i64),
+                        ),
+                        false => f(p.as_ptr(), r as i64),
+                    }
+                };
             }
             Instr::Gemm {
                 m,
@@ -238,18 +270,34 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
                 let ptrs = &ptrs[..inputs.len()];
                 let out = self.st.bufs[*dst].as_mut_ptr();
-                let mut slices: [&[T]; MAX_INS] = [&[]; MAX_INS];
-                for row in 0..r {
-                    for (sl, &(p, b, s)) in slices.iter_mut().zip(ptrs) {
-                        let off = if b { row * s } else { 0 };
-                        // SAFETY: inputs hold `rows x s` (or `s`) numbers.
-                        *sl = unsafe { std::slice::from_raw_parts(p.add(off), s) };
+                let out_size = *out_size;
+                let each = |from: usize, to: usize| {
+                    let mut slices: [&[T]; MAX_INS] = [&[]; MAX_INS];
+                    for row in from..to {
+                        for (sl, &(p, b, s)) in slices.iter_mut().zip(ptrs) {
+                            let off = if b { row * s } else { 0 };
+                            // SAFETY: inputs hold `rows x s` (or `s`) numbers.
+                            *sl = unsafe { std::slice::from_raw_parts(p.add(off), s) };
+                        }
+                        // SAFETY: `dst` was ensured to `r x out_size`; the
+                        // two ranges of rows are disjoint.
+                        let o = unsafe {
+                            std::slice::from_raw_parts_mut(out.add(row * out_size), out_size)
+                        };
+                        rowops::row(op, &slices[..ptrs.len()], o);
                     }
-                    // SAFETY: `dst` was ensured to `r x out_size`.
-                    let o = unsafe {
-                        std::slice::from_raw_parts_mut(out.add(row * out_size), *out_size)
-                    };
-                    rowops::row(op, &slices[..ptrs.len()], o);
+                };
+                let size = out_size
+                    + ptrs
+                        .iter()
+                        .map(|&(_, b, s)| if b { s } else { 0 })
+                        .sum::<usize>();
+                let h = split_rows(r, size);
+                // SAFETY: the halves write disjoint rows of `dst` and read
+                // their inputs only.
+                match h < r {
+                    true => unsafe { cdlc_runtime::threads::join(|| each(0, h), || each(h, r)) },
+                    false => each(0, r),
                 }
             }
             Instr::SumRows { src, size, dst } => {

@@ -756,6 +756,16 @@ impl Lowerer<'_> {
         }
         let kernel = self.kernels.len();
         let n_out = outputs.len();
+        let steps = g
+            .inputs
+            .iter()
+            .map(|(_, k)| match k {
+                InKind::Full { batched: true } => g.n,
+                InKind::Scalar { batched: true } => 1,
+                _ => 0,
+            })
+            .chain(std::iter::repeat_n(g.n, n_out))
+            .collect();
         self.kernels.push(KernelSpec {
             n: g.n,
             inputs: g.inputs.iter().map(|(_, k)| *k).collect(),
@@ -765,7 +775,8 @@ impl Lowerer<'_> {
         out.push(Instr::Elementwise {
             kernel,
             locs,
-            out_sizes: vec![g.n; n_out],
+            steps,
+            n_out,
             batched: g.batched,
         });
     }

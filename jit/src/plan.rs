@@ -228,11 +228,14 @@ pub(crate) enum TargetLoc {
 /// One instruction.
 #[derive(Clone, Debug)]
 pub(crate) enum Instr {
-    /// A fused elementwise kernel; `locs` are its inputs then its outputs.
+    /// A fused elementwise kernel; `locs` are its inputs then its outputs,
+    /// `steps` how many numbers each has per row (0 for one shared by all
+    /// rows; an output's is its size).
     Elementwise {
         kernel: usize,
         locs: Vec<Loc>,
-        out_sizes: Vec<usize>,
+        steps: Vec<usize>,
+        n_out: usize,
         batched: bool,
     },
     /// `C = A B`, once or once per row (`per_row` steps of A, B, C in

@@ -592,6 +592,17 @@ fn deepsets_matches_interpreter() {
 }
 
 #[test]
+fn rows_split_between_two_threads_match_interpreter() {
+    // Batches large enough that elementwise kernels, per-example row ops and
+    // per-example products are cut in halves for the helper thread
+    // (`exec::split_rows`, the runtime's batches of products). The halves
+    // compute each row as one thread would, so the tolerances are the same.
+    cdlc_runtime::threads::set_threads(2);
+    check_model("deepsets", deepsets(), 3000);
+    check_model("equivariant", equivariant(), 1500);
+}
+
+#[test]
 fn equivariant_matches_interpreter() {
     check_model("equivariant", equivariant(), 9);
 }

@@ -12,11 +12,9 @@
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
 //! every element the strides reach lies inside its slice.
 
-use std::cell::UnsafeCell;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-
 use crate::float::Float;
+use crate::threads;
+pub use crate::threads::set_threads;
 
 mod direct;
 #[cfg(test)]
@@ -201,148 +199,11 @@ fn is_small(m: usize, k: usize, n: usize) -> bool {
 const SMALL: usize = 1024;
 const SMALL_ROWS: usize = 8192;
 
-/// The thread large products hand their second half to (`set_threads`);
-/// none until then.
-static HELPER: OnceLock<&'static Helper> = OnceLock::new();
-
 /// Products of at least this many multiply-adds (half of one takes about
 /// half a microsecond) are split between two threads when `set_threads`
 /// allows it. Measured with two threads, steps per second at 2¹⁶ / 2¹⁷ /
 /// 2¹⁸: W2 505 / 502 / 510, W4 3105 / 3032 / 2978, W5 345 / 367 / 347.
 const SPLIT: usize = 1 << 16;
-
-/// How long the helper waits for the next half before it sleeps: the
-/// products of one training step follow each other within microseconds.
-const HELPER_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
-
-/// Lets large products use two threads when `n > 1` (the default is one).
-///
-/// A product of at least `SPLIT` multiply-adds is cut in two along its
-/// longer output side: the calling thread computes the first half while a
-/// helper thread computes the second, each in `matrixmultiply` on one
-/// thread (so the packing of the operands runs in parallel too, which
-/// matrixmultiply's own threading does not do). Between products the
-/// helper spins for up to `HELPER_SPIN`, so that handing it the next half
-/// costs well under a microsecond, and then sleeps. If the helper cannot be
-/// started, products stay on the calling thread.
-pub fn set_threads(n: usize) {
-    if n < 2 || HELPER.get().is_some() {
-        return;
-    }
-    let helper: &'static Helper = Box::leak(Box::new(Helper {
-        state: AtomicU32::new(IDLE),
-        job: UnsafeCell::new(None),
-        sleeping: AtomicBool::new(false),
-        thread: OnceLock::new(),
-    }));
-    if let Ok(handle) = std::thread::Builder::new()
-        .name("cdlc-gemm".into())
-        .spawn(move || helper.serve())
-    {
-        let _ = helper.thread.set(handle.thread().clone());
-        let _ = HELPER.set(helper);
-    }
-}
-
-const IDLE: u32 = 0;
-const CLAIMED: u32 = 1;
-const READY: u32 = 2;
-const DONE: u32 = 3;
-
-/// A half product, type-erased: the function that runs it and the product.
-type Job = (unsafe fn(*const ()), *const ());
-
-/// One helper thread and its job slot. A caller claims the slot
-/// (`IDLE → CLAIMED`), fills it and marks it `READY`, computes its own half
-/// and waits for `DONE`; a second caller meanwhile finds the slot taken and
-/// computes its whole product itself.
-struct Helper {
-    state: AtomicU32,
-    job: UnsafeCell<Option<Job>>,
-    sleeping: AtomicBool,
-    thread: OnceLock<std::thread::Thread>,
-}
-
-// SAFETY: `job` is written only by the caller holding the claim, before it
-// publishes `READY`, and read only by the helper after it sees `READY`; the
-// product it points to outlives the job (the caller waits for `DONE`).
-unsafe impl Sync for Helper {}
-unsafe impl Send for Helper {}
-
-impl Helper {
-    /// The helper thread: spins for the next job, sleeps after `HELPER_SPIN`.
-    fn serve(&self) {
-        loop {
-            let mut since = std::time::Instant::now();
-            let mut spins = 0u32;
-            while self.state.load(Ordering::Acquire) != READY {
-                spins = spins.wrapping_add(1);
-                std::hint::spin_loop();
-                if spins.is_multiple_of(256) && since.elapsed() > HELPER_SPIN {
-                    self.sleeping.store(true, Ordering::SeqCst);
-                    if self.state.load(Ordering::SeqCst) != READY {
-                        std::thread::park();
-                    }
-                    self.sleeping.store(false, Ordering::SeqCst);
-                    since = std::time::Instant::now();
-                }
-            }
-            // SAFETY: see `Sync`; the caller keeps the product alive until
-            // it sees `DONE`.
-            if let Some((run, product)) = unsafe { (*self.job.get()).take() } {
-                unsafe { run(product) };
-            }
-            self.state.store(DONE, Ordering::Release);
-        }
-    }
-
-    /// Runs `first` here and `second` on the helper, if it is free; else
-    /// both here.
-    ///
-    /// # Safety
-    ///
-    /// As for `Product::run`, for both halves.
-    unsafe fn split<T: GemmScalar>(&self, first: Batch<T>, second: Batch<T>) {
-        if self
-            .state
-            .compare_exchange(IDLE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            // SAFETY: forwarded from the caller.
-            unsafe {
-                first.serial();
-                second.serial();
-            }
-            return;
-        }
-        unsafe fn run<T: GemmScalar>(p: *const ()) {
-            // SAFETY: `p` is the `Batch<T>` `split` published.
-            unsafe { (*(p as *const Batch<T>)).serial() }
-        }
-        // SAFETY: the claim gives this thread the slot.
-        unsafe { *self.job.get() = Some((run::<T>, &second as *const Batch<T> as *const ())) };
-        self.state.store(READY, Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst)
-            && let Some(t) = self.thread.get()
-        {
-            t.unpark();
-        }
-        // SAFETY: forwarded from the caller.
-        unsafe { first.serial() };
-        // The halves take about as long; yield now and then in case the
-        // helper was descheduled (a busy machine).
-        let mut spins = 0u32;
-        while self.state.load(Ordering::Acquire) != DONE {
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(1024) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-        }
-        self.state.store(IDLE, Ordering::Release);
-    }
-}
 
 /// One product `C = alpha A B + beta C` by raw pointers and strides (see
 /// `cdl_sgemm`), `A` being `m x k` with element `(i, l)` at
@@ -495,42 +356,44 @@ impl<T: GemmScalar> Batch<T> {
     /// # Safety
     ///
     /// As for `cdl_sgemm_batch`.
+    #[inline]
     unsafe fn run(self) {
         let p = self.p;
+        if self.count == 1 && is_small(p.m, p.k, p.n) {
+            // The common case of a batch-1 model, without the bookkeeping.
+            // SAFETY: forwarded from the caller.
+            return unsafe { small(p) };
+        }
         let work = p.m.saturating_mul(p.k).saturating_mul(p.n);
-        let (first, second) = match HELPER.get() {
-            Some(_) if self.count.saturating_mul(work) < SPLIT || p.m.max(p.n) < 2 => (self, None),
-            None => (self, None),
-            Some(_) if self.count >= 2 && self.steps[2] != 0 => {
-                let h = self.count / 2;
-                let [sa, sb, sc] = self.steps;
-                let at = |s: isize| h as isize * s;
-                let rest = Product {
-                    a: p.a.wrapping_offset(at(sa)),
-                    b: p.b.wrapping_offset(at(sb)),
-                    c: p.c.wrapping_offset(at(sc)),
-                    ..p
-                };
-                (
-                    Batch { count: h, ..self },
-                    Some(Batch {
-                        p: rest,
-                        count: self.count - h,
-                        ..self
-                    }),
-                )
-            }
-            Some(_) => {
-                let (x, y) = p.halves();
-                (Batch { p: x, ..self }, Some(Batch { p: y, ..self }))
-            }
+        let alone = self.count.saturating_mul(work) < SPLIT || p.m.max(p.n) < 2;
+        let (first, second) = if alone || !threads::two() {
+            (self, None)
+        } else if self.count >= 2 && self.steps[2] != 0 {
+            let h = self.count / 2;
+            let [sa, sb, sc] = self.steps;
+            let at = |s: isize| h as isize * s;
+            let rest = Product {
+                a: p.a.wrapping_offset(at(sa)),
+                b: p.b.wrapping_offset(at(sb)),
+                c: p.c.wrapping_offset(at(sc)),
+                ..p
+            };
+            let rest = Batch {
+                p: rest,
+                count: self.count - h,
+                ..self
+            };
+            (Batch { count: h, ..self }, Some(rest))
+        } else {
+            let (x, y) = p.halves();
+            (Batch { p: x, ..self }, Some(Batch { p: y, ..self }))
         };
         // SAFETY: forwarded from the caller; the halves write disjoint
-        // parts of C.
+        // parts of C and only read A and B.
         unsafe {
-            match (second, HELPER.get()) {
-                (Some(second), Some(helper)) => helper.split(first, second),
-                _ => first.serial(),
+            match second {
+                Some(second) => threads::join(|| first.serial(), || second.serial()),
+                None => first.serial(),
             }
         }
     }

@@ -9,6 +9,7 @@
 //! - `loss`, `optim`: losses with their gradients, and optimizers, in f32
 //!   and f64 (`float`).
 //! - `gemm`: matrix products with a C ABI for JIT code.
+//! - `threads`: the second thread a training step may split its work with.
 //! - `init`: parameter initialisers drawn from the run's seed.
 //! - `schedule`: level schedules for batched folds over lists and trees.
 //! - `checkpoint`, `report`: safetensors weights, `metrics.csv` and
@@ -25,4 +26,5 @@ pub mod optim;
 pub mod report;
 pub mod rng;
 pub mod schedule;
+pub mod threads;
 pub mod value;
