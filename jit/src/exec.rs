@@ -108,6 +108,8 @@ pub(crate) struct State<T> {
     pub bufs: Vec<Vec<T>>,
     pub views: Vec<*mut T>,
     pub correct: usize,
+    /// Room for a sum that cannot be formed in place (`SumCombine`).
+    pub scratch: Vec<T>,
 }
 
 impl<T: Elem> State<T> {
@@ -120,6 +122,7 @@ impl<T: Elem> State<T> {
             bufs,
             views: vec![std::ptr::null_mut(); plan.num_views],
             correct: 0,
+            scratch: Vec::new(),
         }
     }
 }
@@ -318,11 +321,34 @@ impl<'a, T: Elem> Run<'a, T> {
             Instr::SumCombine { a, b, sub, dst } => {
                 let n = a.size;
                 self.ensure(*dst, n);
-                let mut acc = vec![T::ZERO; n];
-                self.sum_part(*a, rows, &mut acc, T::ONE);
+                // Summed in place unless a part reads `dst` itself (a
+                // fold's running sum, whose buffer this level's result
+                // reuses); then in a scratch buffer kept between steps.
+                let d = self.st.bufs[*dst].as_ptr_range();
+                let reads_dst = [*a, *b].iter().any(|part| {
+                    let p = self.ptr(part.loc) as *const T;
+                    let len = match part.kind {
+                        PartKind::Batched => rows * part.size,
+                        _ => part.size,
+                    };
+                    p < d.end && p.wrapping_add(len) > d.start
+                });
+                let mut acc = match reads_dst {
+                    true => std::mem::take(&mut self.st.scratch),
+                    false => std::mem::take(&mut self.st.bufs[*dst]),
+                };
+                acc.resize(acc.len().max(n), T::ZERO);
+                acc[..n].fill(T::ZERO);
+                self.sum_part(*a, rows, &mut acc[..n], T::ONE);
                 let s = if *sub { -T::ONE } else { T::ONE };
-                self.sum_part(*b, rows, &mut acc, s);
-                self.st.bufs[*dst][..n].copy_from_slice(&acc);
+                self.sum_part(*b, rows, &mut acc[..n], s);
+                match reads_dst {
+                    true => {
+                        self.st.bufs[*dst][..n].copy_from_slice(&acc[..n]);
+                        self.st.scratch = acc;
+                    }
+                    false => self.st.bufs[*dst] = acc,
+                }
             }
             Instr::Loss {
                 kind,
@@ -383,19 +409,14 @@ impl<'a, T: Elem> Run<'a, T> {
             PartKind::Uniform => {
                 // SAFETY: a uniform part holds `n` numbers.
                 let u = unsafe { std::slice::from_raw_parts(p, n) };
-                let s = scale * T::from_f64(rows as f64);
-                for (a, &x) in acc.iter_mut().zip(u) {
-                    *a += s * x;
-                }
+                rowops::add_scaled(acc, u, scale * T::from_f64(rows as f64));
                 return;
             }
         };
         for r in 0..rows {
             // SAFETY: a batched part holds `rows x n` numbers.
             let row = unsafe { std::slice::from_raw_parts(p.add(r * n), n) };
-            for (a, &x) in acc.iter_mut().zip(row) {
-                *a += scale * x;
-            }
+            rowops::add_scaled(acc, row, scale);
         }
     }
 

@@ -63,6 +63,35 @@ fn sum<T: Float>(xs: &[T]) -> T {
     lanes.iter().fold(tail, |s, &v| s + v)
 }
 
+/// `acc += s x`, in the widest vectors the processor has: a fold adds
+/// every level's share of a weight gradient to its running sum this way.
+pub(crate) fn add_scaled<T: Float>(acc: &mut [T], x: &[T], s: T) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the feature was detected.
+        return unsafe { add_scaled_avx512(acc, x, s) };
+    }
+    add_scaled_loop(acc, x, s)
+}
+
+/// `add_scaled_loop` compiled for AVX-512.
+///
+/// # Safety
+///
+/// The processor has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn add_scaled_avx512<T: Float>(acc: &mut [T], x: &[T], s: T) {
+    add_scaled_loop(acc, x, s)
+}
+
+#[inline(always)]
+fn add_scaled_loop<T: Float>(acc: &mut [T], x: &[T], s: T) {
+    for (a, &v) in acc.iter_mut().zip(x) {
+        *a += s * v;
+    }
+}
+
 /// `logsumexp` of a row.
 pub(crate) fn logsumexp<T: Float>(xs: &[T]) -> T {
     let m = xs
