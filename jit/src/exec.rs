@@ -141,8 +141,10 @@ pub(crate) struct Run<'a, T> {
 /// on this thread).
 fn split_rows(rows: usize, size: usize) -> usize {
     /// Numbers touched, over all operands, below which a kernel stays on
-    /// one thread.
-    const SPLIT_NUMBERS: usize = 1 << 15;
+    /// one thread. Steps per second with two threads at 2¹⁵ / 2¹³ (products
+    /// split from 2¹⁸ multiply-adds): W2 652–664 / 705–714, W4 4330–4560 /
+    /// 4710–4740, W5 830–875 / 875–885, W1 2810–2990 / 2720–2830.
+    const SPLIT_NUMBERS: usize = 1 << 13;
     match cdlc_runtime::threads::two() && rows >= 2 && rows.saturating_mul(size) >= SPLIT_NUMBERS {
         true => rows / 2,
         false => rows,

@@ -199,11 +199,13 @@ fn is_small(m: usize, k: usize, n: usize) -> bool {
 const SMALL: usize = 1024;
 const SMALL_ROWS: usize = 8192;
 
-/// Products of at least this many multiply-adds (half of one takes about
-/// half a microsecond) are split between two threads when `set_threads`
-/// allows it. Measured with two threads, steps per second at 2¹⁶ / 2¹⁷ /
-/// 2¹⁸: W2 505 / 502 / 510, W4 3105 / 3032 / 2978, W5 345 / 367 / 347.
-const SPLIT: usize = 1 << 16;
+/// Products (or batches of them) of at least this many multiply-adds are
+/// split between two threads when `set_threads` allows it. Steps per second
+/// with two threads at 2¹⁶ / 2¹⁷ / 2¹⁸ (rows of elementwise kernels split
+/// from 2¹³ numbers): W2 685–721 / 721–727 / 705–714, W4 4480–4680 /
+/// 4660–4760 / 4710–4740, W5 826–880 / 795–800 / 876–886; W1 is within
+/// the noise.
+const SPLIT: usize = 1 << 18;
 
 /// One product `C = alpha A B + beta C` by raw pointers and strides (see
 /// `cdl_sgemm`), `A` being `m x k` with element `(i, l)` at
