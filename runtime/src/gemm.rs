@@ -292,23 +292,20 @@ impl<T: GemmScalar> Product<T> {
     /// Two blocks of C: the columns (or rows, when C is taller than wide)
     /// up to `h` and the rest, `h` a multiple of the micro-kernel's widths
     /// when that leaves both halves something. Columns are cut where a
-    /// cache line of C starts, when there is such a place: two threads
-    /// writing the same line of every row would pass it back and forth
-    /// (this halved the speed of W5's products when C was not aligned).
+    /// cache line of C starts, when there is such a place, so that the two
+    /// threads never write the same line of a row (false sharing).
     fn halves(self) -> (Product<T>, Product<T>) {
         /// `h`, or the nearest column after it (else before it) where a
         /// 64-byte line of a contiguous row of C starts.
         fn aligned<T>(h: usize, n: usize, c: *mut T, csc: isize) -> usize {
             let size = std::mem::size_of::<T>();
-            let line = 64 / size;
             let off = (c.wrapping_add(h) as usize % 64) / size;
-            if csc != 1 || off == 0 {
-                return h;
-            }
-            let up = h + line - off;
-            match up < n {
-                true => up,
-                false => h.saturating_sub(off).max(h.min(1)),
+            let up = h + 64 / size - off;
+            match () {
+                _ if csc != 1 || off == 0 => h,
+                _ if up < n => up,
+                _ if off < h => h - off,
+                _ => h,
             }
         }
         let half = |d: usize| match (d / 2).next_multiple_of(32) {
