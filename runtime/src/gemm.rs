@@ -1,11 +1,11 @@
 //! Matrix products for compiled kernels: `C = alpha A B + beta C`.
 //!
-//! `cdl_sgemm` and `cdl_dgemm` have a C ABI so that JIT-compiled code can
-//! call them by symbol; sizes and strides are `i64` (Cranelift's natural
-//! integer), strides are in elements and may be negative, and either
-//! operand may be transposed by swapping its strides; `cdl_sgemm_batch`
-//! and `cdl_dgemm_batch` run a batch of per-example products (separate or
-//! summed). Tiny products run in a direct loop (`is_small`), mid-sized f32
+//! `cdl_sgemm_batch` and `cdl_dgemm_batch` have a C ABI so that compiled
+//! code can call them by symbol; they run a batch of per-example products
+//! (separate or summed; one product is a batch of one). Sizes and strides
+//! are `i64` (Cranelift's natural integer), strides are in elements and may
+//! be negative, and either operand may be transposed by swapping its
+//! strides. Tiny products run in a direct loop (`is_small`), mid-sized f32
 //! ones in an AVX-512 kernel without packing (`direct`), the rest in
 //! `matrixmultiply`; with `set_threads`, large products and batches are cut
 //! in two halves that run side by side.
@@ -19,56 +19,6 @@ pub use crate::threads::set_threads;
 mod direct;
 #[cfg(test)]
 mod tests;
-
-/// Defines a C-ABI product for one scalar type (`cdl_sgemm`, `cdl_dgemm`).
-macro_rules! c_abi_gemm {
-    ($(#[$doc:meta])* $name:ident, $t:ty) => {
-        $(#[$doc])*
-        #[allow(clippy::too_many_arguments)]
-        pub unsafe extern "C" fn $name(
-            m: i64,
-            k: i64,
-            n: i64,
-            alpha: $t,
-            a: *const $t,
-            rsa: i64,
-            csa: i64,
-            b: *const $t,
-            rsb: i64,
-            csb: i64,
-            beta: $t,
-            c: *mut $t,
-            rsc: i64,
-            csc: i64,
-        ) {
-            let (Ok(m), Ok(k), Ok(n)) =
-                (usize::try_from(m), usize::try_from(k), usize::try_from(n))
-            else {
-                return;
-            };
-            // SAFETY: the caller guarantees the pointers and strides are valid.
-            unsafe {
-                Product {
-                    m,
-                    k,
-                    n,
-                    alpha,
-                    a,
-                    rsa: rsa as isize,
-                    csa: csa as isize,
-                    b,
-                    rsb: rsb as isize,
-                    csb: csb as isize,
-                    beta,
-                    c,
-                    rsc: rsc as isize,
-                    csc: csc as isize,
-                }
-                .run()
-            }
-        }
-    };
-}
 
 /// Defines a C-ABI batch of products for one scalar type
 /// (`cdl_sgemm_batch`, `cdl_dgemm_batch`).
@@ -133,42 +83,22 @@ macro_rules! c_abi_gemm_batch {
     };
 }
 
-c_abi_gemm!(
-    /// `C = alpha A B + beta C` in f32, for JIT code.
-    ///
-    /// `A` is `m x k` with element `(i, l)` at `a[i * rsa + l * csa]`, `B` is
-    /// `k x n`, `C` is `m x n`, likewise. When `beta == 0`, `C` is not read
-    /// (it may hold NaNs). Nothing is done when a size is negative.
-    ///
-    /// # Safety
-    ///
-    /// Every element the sizes and strides reach must be valid to read (`a`,
-    /// `b`) or to read and write (`c`), and `c` must not overlap `a` or `b`.
-    cdl_sgemm,
-    f32
-);
-
-c_abi_gemm!(
-    /// `C = alpha A B + beta C` in f64, for JIT code; see `cdl_sgemm`.
-    ///
-    /// # Safety
-    ///
-    /// As for `cdl_sgemm`.
-    cdl_dgemm,
-    f64
-);
-
 c_abi_gemm_batch!(
     /// `count` products `C_r = alpha A_r B_r + beta C_r` in f32, for the
-    /// executor's per-example products: `A_r` starts `r * sa` elements after
-    /// `a`, likewise `B_r` and `C_r`, each as for `cdl_sgemm`. With
-    /// `sc == 0` the products are summed into one:
-    /// `C = alpha Σ_r A_r B_r + beta C`.
+    /// JIT's executor (one product is a batch of one).
+    ///
+    /// `A_0` is `m x k` with element `(i, l)` at `a[i * rsa + l * csa]`,
+    /// `B_0` is `k x n`, `C_0` is `m x n`, likewise; `A_r` starts `r * sa`
+    /// elements after `a`, and so on. With `sc == 0` the products are summed
+    /// into one: `C = alpha Σ_r A_r B_r + beta C`. When `beta == 0`, `C` is
+    /// not read (it may hold NaNs). Nothing is done when a size or the
+    /// count is negative.
     ///
     /// # Safety
     ///
-    /// As for `cdl_sgemm`, for every product; with `sc != 0` the `C_r` do
-    /// not overlap.
+    /// Every element the sizes and strides reach must be valid to read (the
+    /// `A_r`, `B_r`) or to read and write (the `C_r`); no `C_r` overlaps an
+    /// `A` or a `B`, and with `sc != 0` the `C_r` do not overlap each other.
     cdl_sgemm_batch,
     f32
 );
@@ -208,7 +138,7 @@ const SMALL_ROWS: usize = 8192;
 const SPLIT: usize = 1 << 18;
 
 /// One product `C = alpha A B + beta C` by raw pointers and strides (see
-/// `cdl_sgemm`), `A` being `m x k` with element `(i, l)` at
+/// `cdl_sgemm_batch`), `A` being `m x k` with element `(i, l)` at
 /// `a[i * rsa + l * csa]`, and likewise `B` (`k x n`) and `C` (`m x n`).
 /// The two halves of a split product read A and B and write disjoint blocks
 /// of C.
@@ -235,7 +165,7 @@ impl<T: GemmScalar> Product<T> {
     ///
     /// # Safety
     ///
-    /// As for `cdl_sgemm`: every element the sizes and strides reach is
+    /// As for `cdl_sgemm_batch`: every element the sizes and strides reach is
     /// valid, and C overlaps neither A nor B.
     unsafe fn run(self) {
         // SAFETY: forwarded from the caller.
@@ -432,7 +362,7 @@ impl<T: GemmScalar> Batch<T> {
 ///
 /// # Safety
 ///
-/// As for `cdl_sgemm`.
+/// As for `cdl_sgemm_batch`.
 unsafe fn small<T: Float>(p: Product<T>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
@@ -447,7 +377,7 @@ unsafe fn small<T: Float>(p: Product<T>) {
 ///
 /// # Safety
 ///
-/// As for `cdl_sgemm`, on a processor with AVX2 and FMA.
+/// As for `cdl_sgemm_batch`, on a processor with AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn small_avx2<T: Float>(p: Product<T>) {
@@ -460,7 +390,7 @@ unsafe fn small_avx2<T: Float>(p: Product<T>) {
 ///
 /// # Safety
 ///
-/// As for `cdl_sgemm`.
+/// As for `cdl_sgemm_batch`.
 #[inline(always)]
 unsafe fn small_loop<T: Float, const FUSED: bool>(p: Product<T>) {
     let Product {
@@ -613,11 +543,11 @@ pub enum GemmError {
 
 /// The scalar types `gemm` supports.
 pub trait GemmScalar: Float + 'static {
-    /// The raw product; see `cdl_sgemm` for the contract.
+    /// The raw product; see `cdl_sgemm_batch` for the contract.
     ///
     /// # Safety
     ///
-    /// As for `cdl_sgemm`, with strides already checked.
+    /// As for `cdl_sgemm_batch`, with strides already checked.
     #[allow(clippy::too_many_arguments)]
     unsafe fn raw(
         m: usize,

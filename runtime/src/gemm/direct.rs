@@ -49,7 +49,7 @@ fn available() -> bool {
 ///
 /// # Safety
 ///
-/// As for `cdl_sgemm`, and `takes(&p)`.
+/// As for `cdl_sgemm_batch`, and `takes(&p)`.
 #[cfg(target_arch = "x86_64")]
 pub(super) unsafe fn run(p: Product<f32>) {
     if p.csb == 1 {

@@ -118,7 +118,11 @@ fn the_c_abi_in_f32_with_column_major_output() {
     let mut c = vec![0.0f32; m * n]; // column-major: (i, j) at i + j * m
     // SAFETY: every pointer covers the elements its sizes and strides reach.
     unsafe {
-        cdl_sgemm(
+        cdl_sgemm_batch(
+            1,
+            0,
+            0,
+            0,
             m as i64,
             k as i64,
             n as i64,
@@ -158,7 +162,11 @@ fn the_c_abi_in_f64_and_degenerate_sizes() {
     let mut c = [1.0, 1.0, 1.0, 1.0];
     // SAFETY: 2 x 2 row-major views of 4-element arrays.
     unsafe {
-        cdl_dgemm(
+        cdl_dgemm_batch(
+            1,
+            0,
+            0,
+            0,
             2,
             2,
             2,
@@ -180,7 +188,11 @@ fn the_c_abi_in_f64_and_degenerate_sizes() {
     // k = 0: C = beta C.
     // SAFETY: no element of A or B is reached; C is 2 x 2.
     unsafe {
-        cdl_dgemm(
+        cdl_dgemm_batch(
+            1,
+            0,
+            0,
+            0,
             2,
             0,
             2,
@@ -201,7 +213,11 @@ fn the_c_abi_in_f64_and_degenerate_sizes() {
     // A negative size does nothing.
     // SAFETY: nothing is reached.
     unsafe {
-        cdl_dgemm(
+        cdl_dgemm_batch(
+            1,
+            0,
+            0,
+            0,
             -1,
             2,
             2,
