@@ -138,21 +138,25 @@ unsafe fn block<const R: usize>(
     let (m0, m1) = masks;
     let mut acc0 = [_mm512_setzero_ps(); R];
     let mut acc1 = [_mm512_setzero_ps(); R];
-    // SAFETY: every address is an element of A (rows i..i+R, columns
-    // 0..k), of B (rows 0..k, the masked columns from j) or of C; the masks
-    // keep loads and stores of B and C inside their rows.
+    // SAFETY: every address read or written is an element of A (rows
+    // i..i+R, columns 0..k), of B (rows 0..k, the masked columns from j) or
+    // of C; the masks keep loads and stores of B and C inside their rows
+    // (a masked-off lane is not accessed). Addresses that may lie past an
+    // operand (one row past B's last, the second register's columns of a
+    // narrow panel, anything when k = 0) are only formed, with wrapping
+    // arithmetic.
     unsafe {
-        let a = p.a.offset(i as isize * p.rsa);
-        let mut b = p.b.add(j);
+        let a = p.a.wrapping_offset(i as isize * p.rsa);
+        let mut b = p.b.wrapping_add(j);
         for l in 0..p.k as isize {
             let b0 = _mm512_maskz_loadu_ps(m0, b);
-            let b1 = _mm512_maskz_loadu_ps(m1, b.add(16));
+            let b1 = _mm512_maskz_loadu_ps(m1, b.wrapping_add(16));
             for r in 0..R {
                 let x = _mm512_set1_ps(*a.offset(r as isize * p.rsa + l * p.csa));
                 acc0[r] = _mm512_fmadd_ps(x, b0, acc0[r]);
                 acc1[r] = _mm512_fmadd_ps(x, b1, acc1[r]);
             }
-            b = b.offset(p.rsb);
+            b = b.wrapping_offset(p.rsb);
         }
         let alpha = _mm512_set1_ps(p.alpha);
         let beta = _mm512_set1_ps(p.beta);
@@ -162,10 +166,10 @@ unsafe fn block<const R: usize>(
             let mut v1 = _mm512_mul_ps(alpha, acc1[r]);
             if p.beta != 0.0 {
                 v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m0, c), v0);
-                v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, c.add(16)), v1);
+                v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, c.wrapping_add(16)), v1);
             }
             _mm512_mask_storeu_ps(c, m0, v0);
-            _mm512_mask_storeu_ps(c.add(16), m1, v1);
+            _mm512_mask_storeu_ps(c.wrapping_add(16), m1, v1);
         }
     }
 }
