@@ -50,6 +50,11 @@ pub fn two() -> bool {
     HELPER.get().is_some()
 }
 
+/// The threads work may be split between: 2 with the helper, else 1.
+pub fn count() -> usize {
+    if two() { 2 } else { 1 }
+}
+
 /// Runs `first` here and `second` on the helper thread if it is free, else
 /// both here, and returns when both are done. A panic in either is
 /// resumed here after both have finished.

@@ -25,7 +25,8 @@
 //! - `step_us`: the median step; `steps_per_s` its inverse;
 //! - `first_step_ms`: the first step alone (for the JIT the first run of
 //!   freshly compiled code);
-//! - `first_loss`: the mean loss of the first step.
+//! - `first_loss`: the mean loss of the first step;
+//! - `threads`: the threads a step may use (`--threads`).
 
 use super::data::{self, LoadError};
 use super::trainer::{Interp, Trainer};
@@ -97,6 +98,8 @@ pub struct Report {
     pub last_loss: f64,
     /// Examples in the batch.
     pub batch: usize,
+    /// The threads a step may use.
+    pub threads: usize,
 }
 
 impl Report {
@@ -124,6 +127,7 @@ impl Report {
         format!(
             "backend: {}\n\
              dtype: {}\n\
+             threads: {}\n\
              batch: {}\n\
              compile_ms: {:.3}\n\
              kernel_ms: {:.3}\n\
@@ -138,6 +142,7 @@ impl Report {
              last_loss: {:.6}\n",
             lower(&backend),
             lower(&dtype),
+            self.threads,
             self.batch,
             self.compile_ms,
             self.kernel_ms,
@@ -261,6 +266,7 @@ pub fn main(args: &BenchArgs) -> ExitCode {
                 first_loss: m.first_loss,
                 last_loss: m.last_loss,
                 batch: batch.len(),
+                threads: cdlc_runtime::threads::count(),
             };
             print!("{}", report.render(args.backend, args.dtype));
             ExitCode::SUCCESS
@@ -530,6 +536,7 @@ mod tests {
             first_loss: 2.5,
             last_loss: 2.25,
             batch: 4,
+            threads: 2,
         }
     }
 
@@ -557,5 +564,6 @@ mod tests {
         assert_eq!(get("first_loss"), "2.500000");
         assert_eq!(get("backend"), "interp");
         assert_eq!(get("dtype"), "f32");
+        assert_eq!(get("threads"), "2");
     }
 }
