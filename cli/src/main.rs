@@ -1,5 +1,6 @@
-//! The `cdlc` command line: reads files, runs the compiler, prints, and
-//! hands models to the runtime to train and run.
+//! The `cdlc` command line: reads files, runs the compiler library, prints,
+//! and hands models to the runtime to train and run. The only crate that
+//! touches the terminal, parses arguments or serves the language server.
 
 mod driver;
 
@@ -105,6 +106,8 @@ enum Command {
         #[arg(long)]
         entry: Option<String>,
     },
+    /// Serve the Language Server Protocol on standard input and output.
+    Lsp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -196,6 +199,13 @@ fn main() -> ExitCode {
             input,
             entry,
         }) => run(&file, &weights, &input, entry.as_deref(), cli.exec.dtype),
+        Some(Command::Lsp) => match driver::lsp::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the language server stopped: {e}");
+                ExitCode::from(1)
+            }
+        },
         None => {
             let Some(file) = cli.file.clone() else {
                 eprintln!(
@@ -203,17 +213,6 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
-            // `cdlc lsp` (a file named `lsp` in the current folder is a
-            // program, as any other).
-            if file.as_os_str() == "lsp" && !file.exists() {
-                return match driver::lsp::serve() {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("error: the language server stopped: {e}");
-                        ExitCode::from(1)
-                    }
-                };
-            }
             let Some(emit) = cli.emit else {
                 eprintln!(
                     "error: say what to do with {}: `cdlc check FILE`, or `cdlc FILE --emit jit|ast|types|tying|ir|grad|clif`",
