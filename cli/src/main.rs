@@ -92,6 +92,10 @@ enum Command {
     },
     /// Time full training steps (forward, backward, update) on one fixed batch.
     Bench(driver::bench::BenchArgs),
+    /// The mean loss and every parameter's gradient on one batch (a `.jsonl` file).
+    Grad(driver::grad::GradArgs),
+    /// Write a train block's data (also the built-in synthetic sets) as JSON lines.
+    Data(driver::write_data::DataArgs),
     /// Run a trained model on inputs and print one JSON output per line.
     Run {
         /// The program.
@@ -193,6 +197,8 @@ fn main() -> ExitCode {
             backend == GradBackend::Jit,
         ),
         Some(Command::Bench(args)) => driver::bench::main(&args),
+        Some(Command::Grad(args)) => driver::grad::main(&args),
+        Some(Command::Data(args)) => driver::write_data::main(&args),
         Some(Command::Run {
             file,
             weights,

@@ -3,11 +3,13 @@
 
 pub mod bench;
 pub mod data;
+pub mod grad;
 pub mod gradcheck;
 pub mod lsp;
 pub mod run;
 pub mod train;
 pub mod trainer;
+pub mod write_data;
 
 /// The SHA-256 of a program's text, in hex: checkpoints record it, and
 /// `cdlc run` refuses weights trained from another source.

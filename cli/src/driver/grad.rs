@@ -1,0 +1,248 @@
+//! `cdlc grad FILE --data X.jsonl --out G.safetensors`: the mean loss of a
+//! train block's loss over every example of X, and the gradient of that
+//! mean with respect to every parameter slot, from `--init` weights or the
+//! train block's initialisers and seed.
+//!
+//! It prints `loss: <x>` (the shortest decimal that reads back to the same
+//! f64) and writes the gradients under the parameters' qualified names, in
+//! slot order, in the run's dtype. It is the reference an exported module
+//! is compared with, and a debugging tool of its own.
+
+use cdlc::check::TrainSetup;
+use cdlc::training::{Prepared, init_params};
+use cdlc_runtime::checkpoint::{ParamSlice, ParamView};
+use cdlc_runtime::data::Signature;
+use cdlc_runtime::value::{Example, Tensor};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The arguments of `cdlc grad`.
+#[derive(clap::Args, Debug)]
+pub struct GradArgs {
+    /// The program.
+    file: PathBuf,
+    /// The train block whose loss to use (by its model's name; default: the first).
+    #[arg(long)]
+    train: Option<String>,
+    /// The parameters: a safetensors file with exactly the model's parameters (default: the train block's initialisers and seed).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// A `.jsonl` file: every example in it forms the one batch.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where to write the gradients (safetensors).
+    #[arg(long)]
+    out: PathBuf,
+    /// Where the gradients are computed.
+    #[arg(long, value_enum, default_value_t = crate::ExecBackend::Jit)]
+    backend: crate::ExecBackend,
+    /// The floating-point type of the computation and of the written gradients.
+    #[arg(long, value_enum, default_value_t = crate::Dtype::F32)]
+    dtype: crate::Dtype,
+}
+
+/// Runs `cdlc grad`.
+pub fn main(args: &GradArgs) -> ExitCode {
+    let c = match crate::load_clean(&args.file, crate::MessageFormat::Human) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (setup, prepared) = match train_setup(&c, args.train.as_deref()) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(want) = cdlc::training::expected_signature(&prepared) else {
+        eprintln!("error: the loss does not fit the model's output");
+        return ExitCode::from(1);
+    };
+    let examples = match read_jsonl(&c, setup, &want, &args.data) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let params = match &args.init {
+        Some(path) => match super::run::load_weights(path, &prepared.inst, None) {
+            Ok(p) => p,
+            Err(m) => {
+                eprintln!("error: {m}");
+                return ExitCode::from(1);
+            }
+        },
+        None => init_params(&prepared.inst, setup.seed),
+    };
+    let f32 = args.dtype == crate::Dtype::F32;
+    let result = match args.backend {
+        crate::ExecBackend::Interp => interp(&prepared, &params, &examples, f32),
+        crate::ExecBackend::Jit if f32 => jit::<f32>(&prepared, &params, &examples),
+        crate::ExecBackend::Jit => jit::<f64>(&prepared, &params, &examples),
+    };
+    let (loss, grads) = match result {
+        Ok(r) => r,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(m) = write(&args.out, &prepared, &grads, loss, f32) {
+        eprintln!("error: {m}");
+        return ExitCode::from(1);
+    }
+    println!("loss: {loss}");
+    ExitCode::SUCCESS
+}
+
+/// The train block `name` selects (or the first) and its prepared model.
+pub fn train_setup<'c>(
+    c: &'c cdlc::Compilation,
+    name: Option<&str>,
+) -> Result<(&'c TrainSetup, Prepared), ExitCode> {
+    let Some(setup) = cdlc::train_block(c, name) else {
+        match name {
+            Some(name) => eprintln!("error: this program has no train block for `{name}`"),
+            None => eprintln!(
+                "error: this command needs a train block (its loss and data), and this program has none; add `train MODEL {{ data = ..., loss = ... }}`"
+            ),
+        }
+        return Err(ExitCode::from(2));
+    };
+    let prepared = crate::prepare(c, setup.model, setup.loss)?;
+    Ok((setup, prepared))
+}
+
+/// The examples of the train block's own data and the signature they have.
+pub fn block_examples(
+    c: &cdlc::Compilation,
+    setup: &TrainSetup,
+    prepared: &Prepared,
+    file: &Path,
+) -> Result<(Signature, Vec<Example>), ExitCode> {
+    let Some(want) = cdlc::training::expected_signature(prepared) else {
+        eprintln!("error: the loss does not fit the model's output");
+        return Err(ExitCode::from(1));
+    };
+    let examples = super::write_data::load(c, setup, &want, file)?;
+    Ok((want, examples))
+}
+
+/// Reads a `.jsonl` file checked against the model (E0603 at the train
+/// block's `data` option when it does not fit).
+fn read_jsonl(
+    c: &cdlc::Compilation,
+    setup: &TrainSetup,
+    want: &Signature,
+    path: &Path,
+) -> Result<Vec<Example>, ExitCode> {
+    let spec = cdlc::check::DataSpec::Jsonl(
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or(path.to_path_buf())
+            .display()
+            .to_string(),
+    );
+    let examples = match super::data::load(&spec, Path::new("."), want, setup.seed, setup.data_span)
+    {
+        Ok(d) => d.examples,
+        Err(super::data::LoadError::Mismatch(d)) => {
+            crate::report(c, &[d], crate::MessageFormat::Human);
+            return Err(ExitCode::from(1));
+        }
+        Err(super::data::LoadError::Data(m)) => {
+            eprintln!("error: {m}");
+            return Err(ExitCode::from(1));
+        }
+    };
+    if examples.is_empty() {
+        eprintln!("error: {} has no examples", path.display());
+        return Err(ExitCode::from(1));
+    }
+    Ok(examples)
+}
+
+/// The mean loss and gradients from the reference interpreter.
+fn interp(
+    p: &Prepared,
+    params: &[Tensor],
+    examples: &[Example],
+    f32: bool,
+) -> Result<(f64, Vec<Tensor>), String> {
+    let m = &p.inst.module;
+    if f32 {
+        cdlc_ir::interp::loss_and_grad_as::<f32>(m, p.train, params, examples)
+    } else {
+        cdlc_ir::interp::loss_and_grad(m, p.train, params, examples)
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// The mean loss and gradients from one compiled step over the whole batch.
+fn jit<T: cdlc_jit::Elem>(
+    p: &Prepared,
+    params: &[Tensor],
+    examples: &[Example],
+) -> Result<(f64, Vec<Tensor>), String> {
+    let dtype = if std::mem::size_of::<T>() == 4 {
+        cdlc_jit::Dtype::F32
+    } else {
+        cdlc_jit::Dtype::F64
+    };
+    let opts = cdlc_jit::Options {
+        dtype,
+        batch: examples.len(),
+    };
+    let mut kernel = cdlc_jit::compile_train(&p.inst.module, p.train, &opts)
+        .map_err(|e| format!("the JIT cannot compile this model ({e}); use `--backend interp`"))?;
+    let flat: Vec<T> = params
+        .iter()
+        .flat_map(|t| t.data.iter().map(|&x| T::from_f64(x)))
+        .collect();
+    let mut grads = vec![T::ZERO; flat.len()];
+    let stats = kernel
+        .step_examples(&flat, examples, &mut grads)
+        .map_err(|e| e.to_string())?;
+    let mut at = 0;
+    let per_slot = params
+        .iter()
+        .map(|t| {
+            let n = t.data.len();
+            at += n;
+            Tensor::new(
+                t.shape.clone(),
+                grads[at - n..at].iter().map(|g| g.to_f64()).collect(),
+            )
+        })
+        .collect();
+    Ok((stats.loss, per_slot))
+}
+
+/// Writes the gradients under the slots' names in the run's dtype, with
+/// the loss in the metadata.
+fn write(path: &Path, p: &Prepared, grads: &[Tensor], loss: f64, f32: bool) -> Result<(), String> {
+    let narrow: Vec<Vec<f32>> = if f32 {
+        grads
+            .iter()
+            .map(|g| g.data.iter().map(|&x| x as f32).collect())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let views: Vec<ParamView<'_>> = p
+        .inst
+        .slots
+        .iter()
+        .zip(grads)
+        .enumerate()
+        .map(|(i, (s, g))| ParamView {
+            name: &s.name,
+            shape: &s.shape,
+            data: if f32 {
+                ParamSlice::F32(&narrow[i])
+            } else {
+                ParamSlice::F64(&g.data)
+            },
+        })
+        .collect();
+    let mut metadata = BTreeMap::new();
+    metadata.insert("format".to_string(), "cdlc-gradients-1".to_string());
+    metadata.insert("loss".to_string(), format!("{loss}"));
+    cdlc_runtime::checkpoint::save(path, &views, &metadata).map_err(|e| e.to_string())
+}
