@@ -147,6 +147,8 @@ enum Emit {
     Grad,
     Clif,
     Jit,
+    /// A Python module for JAX (`--out model.py`; see docs/export.md).
+    Jax,
 }
 
 fn main() -> ExitCode {
@@ -363,6 +365,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Emit::Jit => train(&c, path, cli),
+        Emit::Jax => driver::export::emit(&c, path, cli.train.as_deref(), cli.out.as_deref()),
         Emit::Clif => {
             let model = match entry(&c, cli.entry.as_deref()) {
                 Ok(m) => m,

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod data;
+pub mod export;
 pub mod grad;
 pub mod gradcheck;
 pub mod lsp;

@@ -1,0 +1,84 @@
+//! `cdlc FILE --emit jax [--out model.py]`: writes the train block's model
+//! as a Python module for JAX (printed when `--out` is not given). With
+//! `--out`, the train block's examples (`model.jsonl`, as `cdlc data`
+//! writes them) and cdlc's initial weights (`model.init.safetensors`) are
+//! written beside it, so that `python model.py` trains from the same start
+//! on the same data.
+
+use cdlc_runtime::checkpoint::{ParamSlice, ParamView};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Exports the train block `train` (or the first) of a checked program.
+pub fn emit(
+    c: &cdlc::Compilation,
+    file: &Path,
+    train: Option<&str>,
+    out: Option<&Path>,
+) -> ExitCode {
+    let (setup, prepared) = match super::grad::train_setup(c, train) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let name = file.file_name().map_or("the program".to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    });
+    let text = match cdlc::export::jax(setup, &prepared, &name) {
+        Ok(t) => t,
+        Err(e) => {
+            let span = c.program.item(setup.model).span;
+            crate::report(c, &[e.to_diagnostic(span)], crate::MessageFormat::Human);
+            return ExitCode::from(1);
+        }
+    };
+    let Some(out) = out else {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    };
+    let (want, examples) = match super::grad::block_examples(c, setup, &prepared, file) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let init = cdlc::training::init_params(&prepared.inst, setup.seed);
+    let views: Vec<ParamView<'_>> = prepared
+        .inst
+        .slots
+        .iter()
+        .zip(&init)
+        .map(|(s, p)| ParamView {
+            name: &s.name,
+            shape: &s.shape,
+            data: ParamSlice::F64(&p.data),
+        })
+        .collect();
+    let mut meta = BTreeMap::new();
+    meta.insert("format".to_string(), "cdlc-weights-1".to_string());
+    let data = super::write_data::jsonl(&examples, &want);
+    let written = cdlc_runtime::checkpoint::write_atomic(out, text.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            cdlc_runtime::checkpoint::write_atomic(&out.with_extension("jsonl"), data.as_bytes())
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|()| {
+            cdlc_runtime::checkpoint::save(&out.with_extension("init.safetensors"), &views, &meta)
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => {
+            eprintln!(
+                "wrote {} (with {} examples in {} and initial weights in {})",
+                out.display(),
+                examples.len(),
+                out.with_extension("jsonl").display(),
+                out.with_extension("init.safetensors").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(m) => {
+            eprintln!("error: cannot write {}: {m}", out.display());
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The forward function of an instantiated model as Python: one statement
+//! per IR op, recursion-scheme regions as nested functions that the
+//! prelude's scans (`fold_list`, `fold_structure`, `unfold_over`,
+//! `unfold_take`) call.
+//!
+//! Every value `%n` becomes the Python variable `vn`. A value's Python form
+//! follows its IR type: a tensor is an array of the parameters' dtype `dt`,
+//! a tuple a Python tuple, a computed sequence a `Seq` (items and mask), an
+//! input list the encoder's `{"items", "mask"}` dict, and any other input
+//! structure its level schedule. Regions close over the values of the
+//! blocks around them, as IR regions do.
+
+use super::ExportError;
+use cdlc_ir::entity::EntityRef;
+use cdlc_ir::{
+    BinOp, Block, FoldOp, Function, Module, Op, ReduceOp, Source, Split, Type, UnOp, UnfoldOp,
+    Value,
+};
+use std::fmt::Write;
+
+/// Writes `def forward(P, X, dt)` for function `f` of `m`.
+pub fn forward(m: &Module, f: &Function) -> Result<String, ExportError> {
+    let mut g = Gen {
+        m,
+        f,
+        out: String::new(),
+    };
+    g.out += "def forward(P, X, dt):\n";
+    g.out += "    \"\"\"One example's output: `P` the parameters in slot order, `X` the\n";
+    g.out += "    example's inputs as the encoder lays them out, `dt` the dtype.\"\"\"\n";
+    g.block_body(f.entry, 1)?;
+    Ok(g.out)
+}
+
+struct Gen<'a> {
+    m: &'a Module,
+    f: &'a Function,
+    out: String,
+}
+
+fn var(v: Value) -> String {
+    format!("v{}", v.index())
+}
+
+impl Gen<'_> {
+    fn line(&mut self, depth: usize, text: &str) {
+        for _ in 0..depth {
+            self.out += "    ";
+        }
+        self.out += text;
+        self.out.push('\n');
+    }
+
+    /// The statements of block `b` and its `return`.
+    fn block_body(&mut self, b: Block, depth: usize) -> Result<(), ExportError> {
+        let data = &self.f.blocks[b];
+        for &v in &data.insts {
+            let op = self.f.op(v).expect("verified: block insts are ops");
+            self.op(v, op, depth)?;
+        }
+        let r = data.result.expect("verified: blocks have results");
+        self.line(depth, &format!("return {}", var(r)));
+        Ok(())
+    }
+
+    /// A nested function for region `b`, named `r<b>`.
+    fn region(&mut self, b: Block, depth: usize) -> Result<String, ExportError> {
+        let name = format!("r{}", b.index());
+        let args: Vec<String> = self.f.blocks[b].args.iter().map(|a| var(*a)).collect();
+        self.line(depth, &format!("def {name}({}):", args.join(", ")));
+        self.block_body(b, depth + 1)?;
+        Ok(name)
+    }
+
+    fn shape(&self, v: Value) -> &[usize] {
+        self.f.types[v]
+            .shape()
+            .expect("verified: an elementwise operand is a tensor")
+    }
+
+    fn op(&mut self, v: Value, op: &Op, depth: usize) -> Result<(), ExportError> {
+        let rhs = match op {
+            Op::Param(p) => format!("P[{}]", p.index()),
+            Op::Input(i) => format!("X[{i}]"),
+            Op::Const(t) => format!(
+                "jnp.asarray(np.array([{}], dtype=np.float64).reshape({}), dt)",
+                t.data
+                    .iter()
+                    .map(|x| float(*x))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                tuple(&t.shape)
+            ),
+            Op::Zeros(ty) => zeros(ty).ok_or_else(|| unsupported("zeros of a sequence"))?,
+            Op::Binary(o, a, b) => self.binary(*o, *a, *b),
+            Op::Unary(o, x) => unary(*o, &var(*x))?,
+            Op::Contract { a, b, axes } => {
+                format!("jnp.tensordot({}, {}, axes={axes})", var(*a), var(*b))
+            }
+            Op::Permute { x, perm } => {
+                let p: Vec<usize> = perm.iter().map(|&i| i as usize).collect();
+                format!("jnp.transpose({}, {})", var(*x), tuple(&p))
+            }
+            Op::Reduce { op, x, axis } => reduce(*op, &var(*x), *axis),
+            Op::Expand { x, axis, n } => format!(
+                "jnp.repeat(jnp.expand_dims({}, {axis}), {n}, axis={axis})",
+                var(*x)
+            ),
+            Op::BroadcastTo { x, shape } => format!("bcast({}, {})", var(*x), tuple(shape)),
+            Op::SumTo { x, shape } => {
+                let rank = self.shape(*x).len();
+                let axes: Vec<usize> = (shape.len()..rank).collect();
+                format!("jnp.sum({}, axis={})", var(*x), tuple(&axes))
+            }
+            Op::Softmax(x) => format!("jax.nn.softmax({})", var(*x)),
+            Op::LogSoftmax(x) => format!("jax.nn.log_softmax({})", var(*x)),
+            Op::Norm { x, keep } => format!("cdl_norm({}, {keep})", var(*x)),
+            Op::Concat(a, b) => format!("jnp.concatenate([{}, {}])", var(*a), var(*b)),
+            Op::Slice { x, start, len } => format!("{}[{start}:{}]", var(*x), start + len),
+            Op::Tuple(vs) => {
+                let items: Vec<String> = vs.iter().map(|v| var(*v) + ",").collect();
+                format!("({})", items.join(" "))
+            }
+            Op::Get(x, i) => format!("{}[{i}]", var(*x)),
+            Op::BasisExpand { coeffs, basis } => {
+                format!("basis_expand({}, BASES[{}])", var(*coeffs), basis.index())
+            }
+            Op::Fold(fold) => self.fold(fold, depth)?,
+            Op::Unfold(u) => self.unfold(u, depth)?,
+            Op::BasisProject { .. }
+            | Op::NormGrad { .. }
+            | Op::MaxGrad { .. }
+            | Op::Loss { .. }
+            | Op::LossGrad { .. }
+            | Op::FoldBackward(_)
+            | Op::UnfoldBackward(_) => {
+                return Err(unsupported(&format!(
+                    "the `{}` op in a model's forward function",
+                    op.name()
+                )));
+            }
+        };
+        self.line(depth, &format!("{} = {rhs}", var(v)));
+        Ok(())
+    }
+
+    /// `a op b` with cdlc's prefix broadcasting made explicit.
+    fn binary(&self, o: BinOp, a: Value, b: Value) -> String {
+        let sym = match o {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+        };
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        let (ea, eb) = if sa == sb {
+            (var(a), var(b))
+        } else if sa.len() < sb.len() {
+            (format!("bcast({}, {})", var(a), tuple(sb)), var(b))
+        } else {
+            (var(a), format!("bcast({}, {})", var(b), tuple(sa)))
+        };
+        format!("{ea} {sym} {eb}")
+    }
+
+    /// The Python form of a list-valued operand as a `Seq`.
+    fn seq_of(&self, v: Value) -> Result<String, ExportError> {
+        match &self.f.types[v] {
+            Type::Seq(_) => Ok(var(v)),
+            Type::Data(d) if self.m.list_element(*d).is_some() => {
+                Ok(format!("Seq({0}[\"items\"], {0}[\"mask\"])", var(v)))
+            }
+            other => Err(unsupported(&format!("a list of type {other:?}"))),
+        }
+    }
+
+    fn fold(&mut self, fold: &FoldOp, depth: usize) -> Result<String, ExportError> {
+        if fold.record {
+            return Err(unsupported("a recording fold in a forward function"));
+        }
+        let cases: Vec<String> = fold
+            .cases
+            .iter()
+            .map(|&b| self.region(b, depth))
+            .collect::<Result<_, _>>()?;
+        let input = var(fold.input);
+        let list_shaped = self.m.list_element(fold.data).is_some();
+        match (fold.split, &self.f.types[fold.input]) {
+            (Split::Halves, _) => Ok(format!(
+                "fold_structure({input}[\"halves\"], {}, [{}], {})",
+                fold.data.index(),
+                cases.join(", "),
+                zeros(&fold.carrier).ok_or_else(|| unsupported("a sequence carrier"))?
+            )),
+            (Split::Structure, Type::Seq(_)) => {
+                Ok(format!("fold_list({input}, {}, {})", cases[0], cases[1]))
+            }
+            (Split::Structure, Type::Data(_)) if list_shaped => Ok(format!(
+                "fold_list({}, {}, {})",
+                self.seq_of(fold.input)?,
+                cases[0],
+                cases[1]
+            )),
+            (Split::Structure, Type::Data(_)) => Ok(format!(
+                "fold_structure({input}, {}, [{}], {})",
+                fold.data.index(),
+                cases.join(", "),
+                zeros(&fold.carrier).ok_or_else(|| unsupported("a sequence carrier"))?
+            )),
+            (_, other) => Err(unsupported(&format!(
+                "a fold over a value of type {other:?}"
+            ))),
+        }
+    }
+
+    fn unfold(&mut self, u: &UnfoldOp, depth: usize) -> Result<String, ExportError> {
+        if u.record {
+            return Err(unsupported("a recording unfold in a forward function"));
+        }
+        let body = self.region(u.body, depth)?;
+        match u.source {
+            Source::Over(xs) => Ok(format!(
+                "unfold_over({}, {}, {body})",
+                var(u.init),
+                self.seq_of(xs)?
+            )),
+            Source::Take(k) => Ok(format!("unfold_take({}, {k}, {body})", var(u.init))),
+        }
+    }
+}
+
+fn unsupported(what: &str) -> ExportError {
+    ExportError::Op(what.to_string())
+}
+
+fn unary(o: UnOp, x: &str) -> Result<String, ExportError> {
+    Ok(match o {
+        UnOp::Neg => format!("-{x}"),
+        UnOp::Relu => format!("relu({x})"),
+        UnOp::Tanh => format!("jnp.tanh({x})"),
+        UnOp::Sigmoid => format!("sigmoid({x})"),
+        UnOp::Exp => format!("jnp.exp({x})"),
+        UnOp::Log => format!("jnp.log({x})"),
+        UnOp::Softplus => format!("softplus({x})"),
+        UnOp::Gelu => format!("gelu({x})"),
+        UnOp::Abs => format!("cdl_abs({x})"),
+        UnOp::Sqrt => format!("jnp.sqrt({x})"),
+        UnOp::Step => format!("jnp.where({x} > 0, 1.0, 0.0).astype(dt)"),
+        UnOp::Sign => format!("jnp.sign({x})"),
+        UnOp::GeluDeriv => return Err(unsupported("the `gelu_deriv` op in a forward function")),
+    })
+}
+
+fn reduce(op: ReduceOp, x: &str, axis: Option<u32>) -> String {
+    let ax = axis.map_or("None".to_string(), |a| a.to_string());
+    match op {
+        ReduceOp::Sum => format!("jnp.sum({x}, axis={ax})"),
+        ReduceOp::Mean => format!("jnp.mean({x}, axis={ax})"),
+        ReduceOp::Max => format!("cdl_max({x}, {ax})"),
+    }
+}
+
+/// Zeros of a tensor or tuple type in the dtype `dt`.
+fn zeros(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Tensor(s) => Some(format!("jnp.zeros({}, dt)", tuple(s))),
+        Type::Tuple(ts) => {
+            let mut out = String::from("(");
+            for t in ts {
+                write!(out, "{}, ", zeros(t)?).expect("writing to a String");
+            }
+            Some(out + ")")
+        }
+        _ => None,
+    }
+}
+
+/// A Python tuple literal of integers.
+pub fn tuple(xs: &[usize]) -> String {
+    match xs {
+        [] => "()".to_string(),
+        [x] => format!("({x},)"),
+        _ => format!(
+            "({})",
+            xs.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A Python float literal that reads back to the same f64.
+pub fn float(x: f64) -> String {
+    if x.is_nan() {
+        "float('nan')".to_string()
+    } else if x.is_infinite() {
+        if x > 0.0 {
+            "float('inf')"
+        } else {
+            "float('-inf')"
+        }
+        .to_string()
+    } else {
+        format!("{x:?}")
+    }
+}

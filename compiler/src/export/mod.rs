@@ -1,0 +1,364 @@
+//! `--emit jax`: an instantiated model as one self-contained Python module
+//! for JAX, generated from the IR (after instantiation and tying), with the
+//! train block's loss, optimizer and settings.
+//!
+//! The module is the prelude (`prelude.py`: weights files, JSON lines, the
+//! host-side encoder, scans for the recursion schemes, the loss, optax
+//! optimizers, sharding, training) followed by the model's tables
+//! (`PARAMS` in slot order, `DATA`, `INPUTS`, `TARGET`, `BASES`, the train
+//! settings) and its `forward` function (`body.rs`). Equivariant
+//! parameters stay basis coefficients; each basis is kept as its nonzero
+//! entries only. Anything the exporter cannot express is an `ExportError`,
+//! reported as a coded diagnostic at the model; nothing is left out
+//! silently. The library does no IO: the driver writes the text.
+
+mod body;
+
+use crate::check::TrainSetup;
+use crate::diagnostics::Diagnostic;
+use crate::training::Prepared;
+use cdlc_grammar::Span;
+use cdlc_ir::entity::EntityRef;
+use cdlc_ir::{DataId, Field, Function, Module, Op, Split, Type};
+use cdlc_runtime::optim::OptimConfig;
+use std::fmt::Write;
+
+/// The versions the generated code was tested with, as the module states
+/// them.
+pub const TESTED_WITH: &str = "jax 0.10.2, jaxlib 0.10.2, optax 0.2.8, numpy 2.4.6, Python 3.11";
+
+const PRELUDE: &str = include_str!("prelude.py");
+
+/// What the exporter cannot express.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExportError {
+    /// An op (or a use of one) with no JAX form here (E0801).
+    Op(String),
+    /// An input or target type the encoder does not lay out (E0802).
+    Data(String),
+    /// An optimizer setting with no optax form (E0803).
+    Optim(String),
+}
+
+impl ExportError {
+    /// The error as a diagnostic at `span` (the model or its train block).
+    pub fn to_diagnostic(&self, span: Span) -> Diagnostic {
+        match self {
+            ExportError::Op(what) => Diagnostic::error(
+                "E0801",
+                format!("this model cannot be exported to JAX: {what}"),
+                span,
+                "in this model",
+            )
+            .with_help("train it with `cdlc FILE --emit jit`, or write the model without this construct"),
+            ExportError::Data(what) => Diagnostic::error(
+                "E0802",
+                format!("the exported module cannot encode this model's data: {what}"),
+                span,
+                "the model's inputs or targets",
+            )
+            .with_help("give the model tensors, lists of tensors, or structures whose fields are tensors and children"),
+            ExportError::Optim(what) => Diagnostic::error(
+                "E0803",
+                format!("the train block's optimizer cannot be exported: {what}"),
+                span,
+                "this train block",
+            )
+            .with_help("use sgd, momentum, nesterov, adagrad or adam"),
+        }
+    }
+}
+
+/// The Python module for `setup`'s model, prepared as `p`. `source` names
+/// the program in the module's header.
+pub fn jax(setup: &TrainSetup, p: &Prepared, source: &str) -> Result<String, ExportError> {
+    let m = &p.inst.module;
+    let f = &m.functions[p.inst.func];
+    let halves = halves_inputs(f)?;
+    let mut out = header(setup, source);
+    out += PRELUDE;
+    out +=
+        "\n\n# --- the model ---------------------------------------------------------------\n\n";
+    out += &params(p);
+    out += &data_table(m, f, &halves)?;
+    out += &inputs(m, f, &halves)?;
+    out += &target(p)?;
+    out += &bases(m);
+    out += &train(setup)?;
+    out += "\n\n";
+    out += &body::forward(m, f)?;
+    out += MAIN;
+    Ok(out)
+}
+
+fn header(setup: &TrainSetup, source: &str) -> String {
+    format!(
+        "\"\"\"The model `{}` of {source}, exported by cdlc for JAX.\n\n\
+         Generated from the instantiated IR with its derived weight tying; do not\n\
+         edit. Depends only on jax, numpy and optax. Tested with {TESTED_WITH}.\n\n\
+         `python THIS.py` trains the train block on every visible device (the batch\n\
+         sharded, the parameters replicated); see `python THIS.py --help`.\n\"\"\"\n\n",
+        setup.model_name
+    )
+}
+
+fn params(p: &Prepared) -> String {
+    let mut out = String::from(
+        "# The parameter slots in cdlc's order, under cdlc's qualified names.\nPARAMS = [\n",
+    );
+    for s in &p.inst.slots {
+        writeln!(out, "    ({:?}, {}),", s.name, body::tuple(&s.shape)).expect("a String");
+    }
+    out + "]\n\n"
+}
+
+/// The list inputs folded by `halves`, with the tree data type they are
+/// split into.
+fn halves_inputs(f: &Function) -> Result<Vec<(u32, DataId)>, ExportError> {
+    let mut out = Vec::new();
+    for (_, def) in f.values.iter() {
+        let cdlc_ir::ValueDef::Op(Op::Fold(fold)) = def else {
+            continue;
+        };
+        if fold.split != Split::Halves {
+            continue;
+        }
+        match f.op(fold.input) {
+            Some(Op::Input(i)) => out.push((*i, fold.data)),
+            _ => {
+                return Err(ExportError::Op(
+                    "a hylomorphism over a computed list (only an input list is split into halves)"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `DATA`: every structure the encoder lays out as a level schedule.
+fn data_table(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<String, ExportError> {
+    let mut ids: Vec<DataId> = halves.iter().map(|(_, d)| *d).collect();
+    for t in &f.inputs {
+        collect_structures(m, t, &mut ids);
+    }
+    ids.sort();
+    ids.dedup();
+    let mut out = String::from(
+        "# Structures: constructors with their fields (plain tensors, children, lists of children).\nDATA = {\n",
+    );
+    for d in ids {
+        let def = &m.data[d];
+        write!(
+            out,
+            "    {}: {{\"name\": {:?}, \"ctors\": [",
+            d.index(),
+            def.decl.name
+        )
+        .expect("a String");
+        for c in &def.ctors {
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .map(|fl| match fl {
+                    Field::Rec => Ok("(\"rec\",)".to_string()),
+                    Field::RecList => Ok("(\"reclist\",)".to_string()),
+                    Field::Plain(Type::Tensor(s)) => Ok(format!("(\"plain\", {})", body::tuple(s))),
+                    Field::Plain(other) => Err(ExportError::Data(format!(
+                        "constructor `{}` of {} has a field of type {other:?}; fields must be tensors or children",
+                        c.name, def.decl.name
+                    ))),
+                })
+                .collect::<Result<_, _>>()?;
+            write!(out, "({:?}, [{}]), ", c.name, fields.join(", ")).expect("a String");
+        }
+        out += "]},\n";
+    }
+    Ok(out + "}\n\n")
+}
+
+fn collect_structures(m: &Module, t: &Type, ids: &mut Vec<DataId>) {
+    match t {
+        Type::Tuple(ts) => ts.iter().for_each(|t| collect_structures(m, t, ids)),
+        Type::Data(d) if m.list_element(*d).is_none() => ids.push(*d),
+        _ => {}
+    }
+}
+
+/// `INPUTS`: how the encoder lays out each input.
+fn inputs(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<String, ExportError> {
+    let specs: Vec<String> = f
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let h = halves
+                .iter()
+                .find(|(j, _)| *j as usize == i)
+                .map(|(_, d)| *d);
+            input_spec(m, t, h)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(format!(
+        "# How `encode` lays out each input.\nINPUTS = [{}]\n\n",
+        specs.join(", ")
+    ))
+}
+
+fn input_spec(m: &Module, t: &Type, halves: Option<DataId>) -> Result<String, ExportError> {
+    match t {
+        Type::Tensor(s) => Ok(format!("(\"tensor\", {})", body::tuple(s))),
+        Type::Tuple(ts) => {
+            let inner: Vec<String> = ts
+                .iter()
+                .map(|t| input_spec(m, t, None))
+                .collect::<Result<_, _>>()?;
+            Ok(format!("(\"tuple\", [{}])", inner.join(", ")))
+        }
+        Type::Data(d) => match m.list_element(*d) {
+            Some(Type::Tensor(s)) => Ok(format!(
+                "(\"list\", {}, {})",
+                body::tuple(s),
+                halves.map_or("None".to_string(), |h| h.index().to_string())
+            )),
+            Some(other) => Err(ExportError::Data(format!(
+                "a list whose elements have type {other:?} (elements must be tensors)"
+            ))),
+            None => Ok(format!("(\"data\", {})", d.index())),
+        },
+        other => Err(ExportError::Data(format!("an input of type {other:?}"))),
+    }
+}
+
+/// `TARGET` and `LOSS`.
+fn target(p: &Prepared) -> Result<String, ExportError> {
+    fn spec(t: &Type) -> Result<String, ExportError> {
+        match t {
+            Type::Class(n) => Ok(format!("(\"class\", {n})")),
+            Type::Tensor(s) => Ok(format!("(\"tensor\", {})", body::tuple(s))),
+            Type::Seq(e) => Ok(format!("(\"seq\", {})", spec(e)?)),
+            other => Err(ExportError::Data(format!("a target of type {other:?}"))),
+        }
+    }
+    let f = &p.inst.module.functions[p.inst.func];
+    let t = p
+        .loss
+        .target_type(&f.types[f.output()])
+        .ok_or_else(|| ExportError::Data("the loss does not fit the model's output".into()))?;
+    Ok(format!(
+        "# The target's layout and the train block's loss.\nTARGET = {}\nLOSS = {:?}\n\n",
+        spec(&t)?,
+        p.loss.name()
+    ))
+}
+
+/// `BASES`: each equivariant parameter's basis as its nonzero entries
+/// (flat index, element, value), never as a dense tensor.
+fn bases(m: &Module) -> String {
+    let mut out = String::from(
+        "# Bases of equivariant parameters: shape and nonzero entries (flat index, element, value).\nBASES = {\n",
+    );
+    for (id, b) in m.bases.iter() {
+        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, el) in b.elements.iter().enumerate() {
+            for &(idx, v) in el {
+                rows.push(idx.to_string());
+                cols.push(k.to_string());
+                vals.push(body::float(v));
+            }
+        }
+        writeln!(
+            out,
+            "    {}: ({}, np.array([{}], np.int32), np.array([{}], np.int32), np.array([{}], np.float64)),",
+            id.index(),
+            body::tuple(&b.shape),
+            rows.join(", "),
+            cols.join(", "),
+            vals.join(", ")
+        )
+        .expect("a String");
+    }
+    out + "}\n\n"
+}
+
+/// `OPTIM` and `TRAIN`: the train block's optimizer (defaults filled in as
+/// cdlc fills them) and settings.
+fn train(setup: &TrainSetup) -> Result<String, ExportError> {
+    let optim = OptimConfig::from_call(&setup.optim.name, &setup.optim.args)
+        .map_err(|e| ExportError::Optim(e.to_string()))?;
+    let f = body::float;
+    let o = match optim {
+        OptimConfig::Sgd { lr } => format!("(\"sgd\", {{\"lr\": {}}})", f(lr)),
+        OptimConfig::Momentum { lr, beta } => {
+            format!(
+                "(\"momentum\", {{\"lr\": {}, \"beta\": {}}})",
+                f(lr),
+                f(beta)
+            )
+        }
+        OptimConfig::Nesterov { lr, beta } => {
+            format!(
+                "(\"nesterov\", {{\"lr\": {}, \"beta\": {}}})",
+                f(lr),
+                f(beta)
+            )
+        }
+        OptimConfig::Adagrad { lr, eps } => {
+            format!("(\"adagrad\", {{\"lr\": {}, \"eps\": {}}})", f(lr), f(eps))
+        }
+        OptimConfig::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+        } => format!(
+            "(\"adam\", {{\"lr\": {}, \"beta1\": {}, \"beta2\": {}, \"eps\": {}}})",
+            f(lr),
+            f(beta1),
+            f(beta2),
+            f(eps)
+        ),
+    };
+    Ok(format!(
+        "# The train block.\nOPTIM = {o}\nTRAIN = {{\"epochs\": {}, \"batch\": {}, \"split\": {}, \"seed\": {}}}\n",
+        setup.epochs,
+        setup.batch,
+        f(setup.split),
+        setup.seed
+    ))
+}
+
+const MAIN: &str = r#"
+
+def main(argv=None):
+    """Trains the train block: `--data` (default: the .jsonl file written
+    beside this module), `--init` (default: the .init.safetensors beside
+    it, cdlc's initial values), `--out` for the trained weights."""
+    import argparse
+    import os
+
+    base = os.path.splitext(os.path.abspath(__file__))[0]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=base + ".jsonl", help="examples as JSON lines (cdlc data)")
+    ap.add_argument("--init", default=base + ".init.safetensors", help="initial weights (safetensors)")
+    ap.add_argument("--out", default=base + ".weights.safetensors", help="where to write the trained weights")
+    ap.add_argument("--epochs", type=int, default=None, help="override the train block's epochs")
+    ap.add_argument("--x64", action="store_true", help="train in float64")
+    args = ap.parse_args(argv)
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
+    if jax.process_count() > 1:
+        print(f"process {jax.process_index()} of {jax.process_count()}", file=sys.stderr)
+    dt = jnp.float64 if args.x64 else jnp.float32
+    params = {k: v.astype(dt) for k, v in load_weights(args.init).items()}
+    examples = read_jsonl(args.data)
+    print(f"training on {jax.device_count()} device(s): {len(examples)} examples", file=sys.stderr)
+    params = train(params, examples, epochs=args.epochs)
+    if jax.process_index() == 0:
+        save_weights(params, args.out, {"format": "cdlc-weights-1"})
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
+"#;

@@ -1,0 +1,762 @@
+# ---------------------------------------------------------------------------
+# The model-independent part of an exported module: weights files, JSON
+# lines, the host-side encoder, recursion schemes as scans, the loss, the
+# optimizers, sharding and training. The model-specific part (parameters,
+# data types, the forward function) follows it.
+# ---------------------------------------------------------------------------
+
+import json
+import math
+import struct
+import sys
+import time
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+from jax import lax
+import optax
+
+
+# --- safetensors ------------------------------------------------------------
+
+_ST_DTYPES = {"F32": np.float32, "F64": np.float64}
+
+
+def load_weights(path):
+    """Reads a safetensors file (as cdlc writes it) into {name: array}.
+
+    Every parameter of this model must be present with its shape."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n].decode("utf-8"))
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _ST_DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise ValueError(f"{path}: parameter {name} has dtype {info['dtype']}; only F32 and F64 are read")
+        start, end = info["data_offsets"]
+        arr = np.frombuffer(raw[base + start : base + end], dtype=dtype).reshape(info["shape"])
+        out[name] = jnp.asarray(arr.copy())
+    for name, shape in PARAMS:
+        if name not in out:
+            raise ValueError(f"{path} has no parameter {name}")
+        if tuple(out[name].shape) != tuple(shape):
+            raise ValueError(f"{path}: {name} has shape {list(out[name].shape)}, the model {list(shape)}")
+    return {name: out[name] for name, _ in PARAMS}
+
+
+def save_weights(params, path, metadata=None):
+    """Writes {name: array} as safetensors in slot order, in each array's dtype."""
+    header = {}
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    blobs = []
+    offset = 0
+    for name, _ in PARAMS:
+        arr = np.asarray(params[name])
+        code = "F64" if arr.dtype == np.float64 else "F32"
+        arr = np.ascontiguousarray(arr, dtype=_ST_DTYPES[code])
+        data = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * ((8 - len(head) % 8) % 8)
+    tmp = str(path) + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for b in blobs:
+            f.write(b)
+    import os
+
+    os.replace(tmp, path)
+
+
+def init_params(seed=0, dtype=None):
+    """Small random parameters (for experiments; cdlc's own initial values
+    come from `cdlc grad --out` or a trained weights file)."""
+    dtype = dtype or (jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+    key = jax.random.PRNGKey(seed)
+    out = {}
+    for name, shape in PARAMS:
+        key, sub = jax.random.split(key)
+        fan_in = shape[-1] if shape else 1
+        out[name] = (jax.random.normal(sub, shape, dtype) / math.sqrt(max(fan_in, 1))).astype(dtype)
+    return out
+
+
+# --- JSON lines ---------------------------------------------------------------
+
+
+def read_jsonl(path):
+    """The examples of a JSON-lines file: a list of {"x": ..., "y": ...}."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                out.append(json.loads(line))
+    return out
+
+
+# --- the host-side encoder ---------------------------------------------------
+
+
+def pow2_bucket(n):
+    """The bucket of a length: the next power of two (at least 1)."""
+    b = 1
+    while b < n:
+        b *= 2
+    return b
+
+
+def exact_bucket(n):
+    """No bucketing: every length is its own bucket (at least 1)."""
+    return max(int(n), 1)
+
+
+def _list_items(v):
+    """The elements of a list value, written as an array or with its
+    constructors (`{"cons": [a, rest]}`), without recursion."""
+    if isinstance(v, list):
+        return v
+    items = []
+    while isinstance(v, dict) and "cons" in v:
+        a, v = v["cons"]
+        items.append(a)
+    return items
+
+
+def _ctor(data, v):
+    """The constructor index and fields of a data value."""
+    (name, fields), = v.items()
+    for i, (cname, _) in enumerate(DATA[data]["ctors"]):
+        if cname == name:
+            return i, fields
+    raise ValueError(f"{DATA[data]['name']} has no constructor {name}")
+
+
+def _nodes(data, root):
+    """The nodes of a structure children first (an explicit stack, so any
+    depth works): per node (ctor, plain field values by field, children
+    node ids by field, height)."""
+    kinds = DATA[data]["ctors"]
+    nodes = []
+    stack = [(root, None)]
+    while stack:
+        v, done = stack.pop()
+        c, fields = _ctor(data, v)
+        if done is None:
+            kids = []
+            for (kind, *_), f in zip(kinds[c][1], fields):
+                if kind == "rec":
+                    kids.append(f)
+                elif kind == "reclist":
+                    kids.extend(_list_items(f))
+            stack.append((v, len(kids)))
+            for k in reversed(kids):
+                stack.append((k, None))
+            continue
+        # The children finished last, in order, at the end of `nodes`;
+        # their ids are found through the ids stack below.
+        nodes.append((c, fields, done))
+    # Assign ids: a second pass with a stack of finished ids.
+    out = []
+    ids = []
+    for c, fields, nkids in nodes:
+        kid_ids = ids[len(ids) - nkids :] if nkids else []
+        if nkids:
+            del ids[len(ids) - nkids :]
+        height = 0
+        for k in kid_ids:
+            height = max(height, out[k][3] + 1)
+        plain, recs = [], []
+        it = iter(kid_ids)
+        for (kind, *_), f in zip(kinds[c][1], fields):
+            if kind == "rec":
+                recs.append(next(it))
+                plain.append(None)
+            elif kind == "reclist":
+                n = len(_list_items(f))
+                recs.append([next(it) for _ in range(n)])
+                plain.append(None)
+            else:
+                recs.append(None)
+                plain.append(f)
+        out.append((c, plain, recs, height))
+        ids.append(len(out) - 1)
+    return out
+
+
+def _halves_nodes(items):
+    """The nodes of the tree `halves` makes of a list (one element: leaf;
+    more: node of the first half and the rest), children first."""
+    if not items:
+        raise ValueError("a hylomorphism over `halves` needs a non-empty list")
+    out = []
+    stack = [(0, len(items), False)]
+    ids = []
+    while stack:
+        lo, hi, expanded = stack.pop()
+        if hi - lo == 1:
+            out.append((0, [items[lo]], [None], 0))
+            ids.append(len(out) - 1)
+        elif not expanded:
+            mid = lo + (hi - lo) // 2
+            stack.append((lo, hi, True))
+            stack.append((mid, hi, False))
+            stack.append((lo, mid, False))
+        else:
+            r = ids.pop()
+            l = ids.pop()
+            out.append((1, [None, None], [l, r], max(out[l][3], out[r][3]) + 1))
+            ids.append(len(out) - 1)
+    return out
+
+
+def _is_rec(data, c):
+    return any(kind in ("rec", "reclist") for kind, *_ in DATA[data]["ctors"][c][1])
+
+
+def _schedule(data, per_example, bucket, dtype):
+    """Level schedules of a batch of structures (each a node list from
+    `_nodes`), padded to common bucketed sizes. Node ids index a table of
+    `n + 1` carriers per example whose last row is a dummy that padding
+    reads and writes."""
+    ctors = DATA[data]["ctors"]
+    n = bucket(max(len(ns) for ns in per_example))
+    levels = bucket(max(max((h for c, _, _, h in ns if _is_rec(data, c)), default=-1) + 1 for ns in per_example))
+    B = len(per_example)
+    out = {"root": np.array([len(ns) - 1 for ns in per_example], np.int32), "n": np.zeros((B, n + 1), np.int8)}
+    for c, (cname, fields) in enumerate(ctors):
+        rec = _is_rec(data, c)
+        groups = []
+        for ns in per_example:
+            g = {}
+            for i, (cc, plain, recs, h) in enumerate(ns):
+                if cc == c:
+                    g.setdefault(h if rec else 0, []).append((i, plain, recs))
+            groups.append(g)
+        width = bucket(max((len(v) for g in groups for v in g.values()), default=0))
+        lead = (B, levels, width) if rec else (B, width)
+        ent = {"idx": np.full(lead, n, np.int32)}
+        for j, (kind, *rest) in enumerate(fields):
+            if kind == "rec":
+                ent[f"f{j}"] = np.full(lead, n, np.int32)
+            elif kind == "reclist":
+                k = bucket(max((len(r[j]) for g in groups for v in g.values() for _, _, r in v), default=0))
+                ent[f"f{j}"] = np.full(lead + (k,), n, np.int32)
+                ent[f"m{j}"] = np.zeros(lead + (k,), bool)
+            else:
+                ent[f"f{j}"] = np.zeros(lead + tuple(rest[0]), dtype)
+        for b, g in enumerate(groups):
+            for h, members in g.items():
+                for w, (i, plain, recs) in enumerate(members):
+                    at = (b, h, w) if rec else (b, w)
+                    ent["idx"][at] = i
+                    for j, (kind, *_) in enumerate(fields):
+                        if kind == "rec":
+                            ent[f"f{j}"][at] = recs[j]
+                        elif kind == "reclist":
+                            kids = recs[j]
+                            ent[f"f{j}"][at + (slice(0, len(kids)),)] = kids
+                            ent[f"m{j}"][at + (slice(0, len(kids)),)] = True
+                        else:
+                            ent[f"f{j}"][at] = np.asarray(plain[j], dtype)
+        out[f"c{c}"] = ent
+    return out
+
+
+def _encode_input(spec, values, bucket, dtype):
+    kind = spec[0]
+    if kind == "tensor":
+        return np.asarray(values, dtype).reshape((len(values),) + tuple(spec[1]))
+    if kind == "tuple":
+        return tuple(_encode_input(s, [v[i] for v in values], bucket, dtype) for i, s in enumerate(spec[1]))
+    if kind == "list":
+        _, shape, halves = spec
+        items = [_list_items(v) for v in values]
+        L = bucket(max(len(x) for x in items))
+        arr = np.zeros((len(values), L) + tuple(shape), dtype)
+        mask = np.zeros((len(values), L), bool)
+        for b, x in enumerate(items):
+            if x:
+                arr[b, : len(x)] = np.asarray(x, dtype).reshape((len(x),) + tuple(shape))
+            mask[b, : len(x)] = True
+        out = {"items": arr, "mask": mask}
+        if halves is not None:
+            out["halves"] = _schedule(halves, [_halves_nodes(x) for x in items], bucket, dtype)
+        return out
+    if kind == "data":
+        return _schedule(spec[1], [_nodes(spec[1], v) for v in values], bucket, dtype)
+    raise ValueError(f"unknown input kind {kind}")
+
+
+def _encode_target(spec, ys, bucket, dtype):
+    kind = spec[0]
+    if kind == "class":
+        return np.asarray(ys, np.int32)
+    if kind == "tensor":
+        return np.asarray(ys, dtype).reshape((len(ys),) + tuple(spec[1]))
+    L = bucket(max(len(y) for y in ys))
+    inner = spec[1]
+    pad = 0 if inner[0] == "class" else np.zeros(tuple(inner[1])).tolist()
+    items = _encode_target(inner, [y[i] if i < len(y) else pad for y in ys for i in range(L)], bucket, dtype)
+    items = items.reshape((len(ys), L) + items.shape[1:])
+    mask = np.array([[i < len(y) for i in range(L)] for y in ys], bool)
+    return {"items": items, "mask": mask}
+
+
+def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64):
+    """Turns examples in cdlc's JSON-lines form into one batch of arrays.
+
+    Lists are padded to `bucket(longest)` with a mask; structures become
+    level schedules; `batch_size` pads the batch with copies of the first
+    example weighted zero (`w`), so that a batch splits evenly over
+    devices. Nothing here recurses, so structures of any depth encode."""
+    examples = list(examples)
+    if not examples:
+        raise ValueError("encode needs at least one example")
+    real = len(examples)
+    if batch_size is not None and batch_size > real:
+        examples = examples + [examples[0]] * (batch_size - real)
+    xs = [e["x"] for e in examples]
+    if len(INPUTS) == 1:
+        x = (_encode_input(INPUTS[0], xs, bucket, dtype),)
+    else:
+        x = tuple(_encode_input(s, [v[i] for v in xs], bucket, dtype) for i, s in enumerate(INPUTS))
+    y = _encode_target(TARGET, [e["y"] for e in examples], bucket, dtype)
+    w = np.zeros((len(examples),), dtype)
+    w[:real] = 1.0
+    return {"x": x, "y": y, "w": w}
+
+
+# --- sequences and recursion schemes -----------------------------------------
+
+
+@jax.tree_util.register_pytree_node_class
+class Seq:
+    """A sequence padded to a fixed length: `items` stacked on axis 0 and a
+    boolean `mask` whose true entries are a prefix."""
+
+    def __init__(self, items, mask):
+        self.items = items
+        self.mask = mask
+
+    def tree_flatten(self):
+        return (self.items, self.mask), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
+def _where(m, new, old):
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(jnp.reshape(m, m.shape + (1,) * (a.ndim - m.ndim)), a, b), new, old)
+
+
+def fold_list(seq, nil, cons):
+    """The fold of a list with `nil` and `cons` regions, as cdlc associates
+    it: cons(x0, cons(x1, ... nil)), a scan from the last element."""
+
+    def step(carry, xm):
+        x, m = xm
+        return _where(m, cons(x, carry), carry), None
+
+    out, _ = lax.scan(step, nil(), (seq.items, seq.mask), reverse=True)
+    return out
+
+
+def unfold_over(init, seq, body):
+    """A Mealy machine: one step per element, in order; the outputs as a
+    sequence with the input's mask. Padding steps keep the state."""
+
+    def step(state, xm):
+        x, m = xm
+        out, nxt = body(state, x)
+        return _where(m, nxt, state), out
+
+    _, outs = lax.scan(step, init, (seq.items, seq.mask))
+    return Seq(outs, seq.mask)
+
+
+def unfold_take(init, k, body):
+    """A stream: `k` steps without input."""
+
+    def step(state, _):
+        out, nxt = body(state)
+        return nxt, out
+
+    _, outs = lax.scan(step, init, None, length=k)
+    return Seq(outs, jnp.ones((k,), bool))
+
+
+def _gather(table, idx):
+    return jax.tree_util.tree_map(lambda t: t[idx], table)
+
+
+def _scatter(table, idx, vals):
+    return jax.tree_util.tree_map(lambda t, v: t.at[idx].set(v), table, vals)
+
+
+def fold_structure(sched, data, cases, zero):
+    """The fold of one structure from its level schedule: constructors
+    without children first, then one scan step per level, each gathering
+    the children's carriers, running the constructor's region on every
+    node of the level at once, and scattering the results."""
+    ctors = DATA[data]["ctors"]
+    n1 = sched["n"].shape[0]
+    table = jax.tree_util.tree_map(lambda z: jnp.zeros((n1,) + z.shape, z.dtype), zero)
+
+    def args_of(ent, fields, table):
+        args = []
+        for j, (kind, *_) in enumerate(fields):
+            if kind == "rec":
+                args.append(_gather(table, ent[f"f{j}"]))
+            elif kind == "reclist":
+                args.append(Seq(_gather(table, ent[f"f{j}"]), ent[f"m{j}"]))
+            else:
+                args.append(ent[f"f{j}"])
+        return args
+
+    rec = []
+    for c, (_, fields) in enumerate(ctors):
+        ent = sched[f"c{c}"]
+        if _is_rec(data, c):
+            rec.append(c)
+            continue
+        if ent["idx"].shape[0] == 0:
+            continue
+        out = jax.vmap(cases[c])(*args_of(ent, fields, table))
+        table = _scatter(table, ent["idx"], out)
+    levels = {c: sched[f"c{c}"] for c in rec if sched[f"c{c}"]["idx"].shape[1] > 0}
+    if levels and sched[f"c{rec[0]}"]["idx"].shape[0] > 0:
+
+        def level(table, lv):
+            for c in levels:
+                out = jax.vmap(cases[c])(*args_of(lv[c], ctors[c][1], table))
+                table = _scatter(table, lv[c]["idx"], out)
+            return table, None
+
+        table, _ = lax.scan(level, table, levels)
+    return _gather(table, sched["root"])
+
+
+# --- kinks: derivatives as cdlc takes them ------------------------------------
+
+
+def relu(x):
+    """max(x, 0); its derivative at 0 is 0 (jnp.where's)."""
+    return jnp.where(x > 0, x, jnp.zeros_like(x))
+
+
+@jax.custom_jvp
+def cdl_abs(x):
+    """|x|; its derivative at 0 is 0 (JAX's abs takes 1 there)."""
+    return jnp.abs(x)
+
+
+@cdl_abs.defjvp
+def _cdl_abs_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * t
+
+
+def softplus(x):
+    """ln(1 + e^x), computed stably."""
+    return jnp.maximum(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+def sigmoid(x):
+    return 1 / (1 + jnp.exp(-x))
+
+
+def gelu(x):
+    """The tanh approximation of GELU, as cdlc computes it."""
+    k = math.sqrt(2 / math.pi)
+    return 0.5 * x * (1 + jnp.tanh(k * (x + 0.044715 * x * x * x)))
+
+
+def _norm(x, keep):
+    """The Euclidean norm over all but the first `keep` axes; its
+    derivative at 0 is 0 (JAX's would be NaN)."""
+    return jnp.sqrt(jnp.sum(x * x, axis=tuple(range(keep, x.ndim))))
+
+
+cdl_norm = jax.custom_jvp(_norm, nondiff_argnums=(1,))
+
+
+@cdl_norm.defjvp
+def _cdl_norm_jvp(keep, primals, tangents):
+    (x,), (t,) = primals, tangents
+    axes = tuple(range(keep, x.ndim))
+    y = jnp.sqrt(jnp.sum(x * x, axis=axes))
+    inv = jnp.where(y > 0, 1 / jnp.where(y > 0, y, 1), 0)
+    inv = jnp.reshape(inv, y.shape + (1,) * (x.ndim - keep))
+    return y, jnp.sum(x * t * inv, axis=axes)
+
+
+def _first_max_onehot(x, axis):
+    """One at the first maximal entry (over all axes, or along `axis`)."""
+    if axis is None:
+        flat = jnp.reshape(x, (-1,))
+        return jnp.reshape(jax.nn.one_hot(jnp.argmax(flat), flat.shape[0], dtype=x.dtype), x.shape)
+    hot = jax.nn.one_hot(jnp.argmax(x, axis=axis), x.shape[axis], dtype=x.dtype)
+    return jnp.moveaxis(hot, -1, axis)
+
+
+def _max(x, axis):
+    """The maximum; its derivative goes to the first maximal entry (JAX
+    shares it between ties)."""
+    return jnp.max(x, axis=axis)
+
+
+cdl_max = jax.custom_jvp(_max, nondiff_argnums=(1,))
+
+
+@cdl_max.defjvp
+def _cdl_max_jvp(axis, primals, tangents):
+    (x,), (t,) = primals, tangents
+    return jnp.max(x, axis=axis), jnp.sum(_first_max_onehot(x, axis) * t, axis=axis)
+
+
+def bcast(x, shape):
+    """Prefix broadcasting: `x`'s shape is a prefix of `shape`."""
+    x = jnp.reshape(x, x.shape + (1,) * (len(shape) - x.ndim))
+    return jnp.broadcast_to(x, shape)
+
+
+def basis_expand(c, basis):
+    """W = sum_k c_k B_k over the basis's nonzero entries only (a sparse
+    contraction: one product and one segment sum per nonzero)."""
+    shape, rows, cols, vals = basis
+    flat = jax.ops.segment_sum(c[cols] * vals.astype(c.dtype), rows, num_segments=int(np.prod(shape, dtype=np.int64)))
+    return jnp.reshape(flat, shape)
+
+
+# --- the loss ----------------------------------------------------------------
+
+
+def _loss_one(kind, out, y):
+    if kind == "cross_entropy":
+        return -jnp.take(jax.nn.log_softmax(out), y)
+    if kind == "binary_cross_entropy":
+        return jnp.mean(softplus(out) - y * out)
+    return jnp.mean((out - y) ** 2)
+
+
+def _example_loss(kind, out, y):
+    if isinstance(out, Seq):
+        L = out.mask.shape[0]
+        ys, ym = y["items"], y["mask"]
+        if ys.shape[0] < L:
+            pad = ((0, L - ys.shape[0]),) + ((0, 0),) * (ys.ndim - 1)
+            ys, ym = jnp.pad(ys, pad), jnp.pad(ym, ((0, L - ym.shape[0]),))
+        ys, ym = ys[:L], ym[:L]
+        m = out.mask & ym
+        per = jax.vmap(lambda o, t: _loss_one(kind, o, t))(out.items, ys)
+        count = jnp.sum(m)
+        return jnp.sum(jnp.where(m, per, 0)) / jnp.maximum(count, 1).astype(per.dtype)
+    return _loss_one(kind, out, y)
+
+
+def _dtype_of(params):
+    leaves = jax.tree_util.tree_leaves(params)
+    return leaves[0].dtype if leaves else (jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+
+
+def _cast(tree, dtype):
+    return jax.tree_util.tree_map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+
+
+def apply(params, batch):
+    """The model's outputs for every example of an encoded batch (a `Seq`
+    for a list output), computed in the parameters' dtype."""
+    dt = _dtype_of(params)
+    P = [params[name] for name, _ in PARAMS]
+    x = _cast(batch["x"], dt)
+    return jax.vmap(lambda xs: forward(P, xs, dt))(x)
+
+
+def loss(params, batch):
+    """The mean loss over the batch's real examples, exactly as cdlc
+    defines it (padding examples have weight 0)."""
+    dt = _dtype_of(params)
+    out = apply(params, batch)
+    y = _cast(batch["y"], dt)
+    per = jax.vmap(lambda o, t: _example_loss(LOSS, o, t))(out, y)
+    w = jnp.asarray(batch["w"], dt)
+    return jnp.sum(per * w) / jnp.sum(w)
+
+
+def _correct(kind, out, y):
+    """(right, counted) of one example, as cdlc counts accuracy."""
+    if isinstance(out, Seq):
+        L = out.mask.shape[0]
+        ys, ym = y["items"][:L], y["mask"][:L]
+        r, c = jax.vmap(lambda o, t: _correct(kind, o, t))(out.items, ys)
+        m = out.mask & ym
+        return jnp.sum(jnp.where(m, r, 0)), jnp.sum(jnp.where(m, c, 0))
+    if kind == "cross_entropy":
+        return (jnp.argmax(out) == y).astype(jnp.int32), jnp.int32(1)
+    return jnp.sum((out > 0) == (y >= 0.5)).astype(jnp.int32), jnp.int32(out.size)
+
+
+def evaluate(params, batch):
+    """(summed loss, right, counted) over an encoded batch's real examples;
+    right and counted are 0 for a loss without accuracy."""
+    out = apply(params, batch)
+    dt = _dtype_of(params)
+    y = _cast(batch["y"], dt)
+    w = jnp.asarray(batch["w"], dt)
+    per = jax.vmap(lambda o, t: _example_loss(LOSS, o, t))(out, y)
+    total = float(jnp.sum(per * w))
+    if LOSS == "mse":
+        return total, 0, 0
+    r, c = jax.vmap(lambda o, t: _correct(LOSS, o, t))(out, y)
+    real = np.asarray(batch["w"]) > 0
+    return total, int(np.sum(np.asarray(r)[real])), int(np.sum(np.asarray(c)[real]))
+
+
+# --- optimizers ---------------------------------------------------------------
+
+
+def _adagrad(lr, eps):
+    """cdlc's adagrad: s += g^2; p -= lr g / (sqrt(s) + eps)."""
+
+    def init(params):
+        return jax.tree_util.tree_map(jnp.zeros_like, params)
+
+    def update(g, s, params=None):
+        s = jax.tree_util.tree_map(lambda s, g: s + g * g, s, g)
+        u = jax.tree_util.tree_map(lambda g, s: -lr * g / (jnp.sqrt(s) + eps), g, s)
+        return u, s
+
+    return optax.GradientTransformation(init, update)
+
+
+def optimizer(spec=None):
+    """The train block's optimizer as an optax transformation."""
+    name, a = spec or OPTIM
+    if name == "sgd":
+        return optax.sgd(a["lr"])
+    if name == "momentum":
+        return optax.sgd(a["lr"], momentum=a["beta"])
+    if name == "nesterov":
+        return optax.sgd(a["lr"], momentum=a["beta"], nesterov=True)
+    if name == "adagrad":
+        return _adagrad(a["lr"], a["eps"])
+    return optax.adam(a["lr"], b1=a["beta1"], b2=a["beta2"], eps=a["eps"])
+
+
+# --- data order: cdlc's seeded shuffles and split --------------------------------
+
+_M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    """SplitMix64's step, as cdlc's runtime computes it."""
+    z = (z + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def shuffled(n, seed):
+    """cdlc's seeded Fisher-Yates permutation of range(n)."""
+    idx = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = mix64((seed + i) & _M64) % (i + 1)
+        idx[i], idx[j] = idx[j], idx[i]
+    return idx
+
+
+def split(examples, fraction, seed):
+    """cdlc's seeded training/validation split."""
+    order = shuffled(len(examples), mix64(seed ^ 0x5EED))
+    n_train = int(math.floor(len(examples) * fraction + 0.5))
+    return [examples[i] for i in order[:n_train]], [examples[i] for i in order[n_train:]]
+
+
+# --- data parallelism -----------------------------------------------------------
+
+
+def make_mesh(devices=None):
+    """A one-axis mesh ("batch") over all visible devices (of every process)."""
+    devices = jax.devices() if devices is None else devices
+    return jax.sharding.Mesh(np.array(devices), ("batch",))
+
+
+def shard(batch, mesh):
+    """Places an encoded batch on `mesh`: every array is split along its
+    first (example) axis over the mesh's "batch" axis. The batch size must
+    be a multiple of the device count (`encode(..., batch_size=...)` pads)."""
+    spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    return jax.tree_util.tree_map(lambda a: jax.device_put(a, spec), batch)
+
+
+def replicate(params, mesh):
+    """Places the parameters (or optimizer state) whole on every device."""
+    spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return jax.tree_util.tree_map(lambda a: jax.device_put(a, spec), params)
+
+
+def make_step(opt):
+    """One jitted training step: the loss, its gradient and the update.
+    With a sharded batch and replicated parameters XLA computes each
+    device's share and sums the gradients with an all-reduce."""
+
+    @jax.jit
+    def step(params, state, batch):
+        l, g = jax.value_and_grad(loss)(params, batch)
+        u, state = opt.update(g, state, params)
+        return optax.apply_updates(params, u), state, l
+
+    return step
+
+
+def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=None, mesh=None, bucket=pow2_bucket, log=print):
+    """Runs the train block: cdlc's split, per-epoch shuffles, optimizer and
+    hyper-parameters; each batch sharded over `mesh` (default: all
+    devices) with the parameters replicated. Prints one line per epoch and
+    returns the parameters."""
+    epochs = TRAIN["epochs"] if epochs is None else epochs
+    batch_size = TRAIN["batch"] if batch_size is None else batch_size
+    seed = TRAIN["seed"] if seed is None else seed
+    fraction = TRAIN["split"] if fraction is None else fraction
+    mesh = make_mesh() if mesh is None else mesh
+    ndev = mesh.devices.size
+    padded = -(-batch_size // ndev) * ndev
+    dt = np.dtype(_dtype_of(params))
+    tr, val = split(list(examples), fraction, seed)
+    opt = optimizer()
+    params = replicate(params, mesh)
+    state = replicate(opt.init(params), mesh)
+    step = make_step(opt)
+    for epoch in range(1, epochs + 1):
+        started = time.time()
+        order = shuffled(len(tr), mix64((seed ^ ((epoch * 0x9E37) & _M64)) & _M64))
+        total = 0.0
+        for at in range(0, len(order), batch_size):
+            chunk = [tr[i] for i in order[at : at + batch_size]]
+            batch = shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt), mesh)
+            params, state, l = step(params, state, batch)
+            total += float(l) * len(chunk)
+        line = f"epoch {epoch:>3}/{epochs}  train_loss {total / max(len(tr), 1):.5f}"
+        if val:
+            vl, right, count = 0.0, 0, 0
+            for at in range(0, len(val), batch_size):
+                l, r, c = evaluate(params, encode(val[at : at + batch_size], bucket=bucket, dtype=dt))
+                vl, right, count = vl + l, right + r, count + c
+            line += f"  val_loss {vl / len(val):.5f}"
+            if count:
+                line += f"  val_accuracy {100 * right / count:.2f}%"
+        line += f"  {len(tr) / max(time.time() - started, 1e-9):.0f} ex/s"
+        log(line)
+    return params

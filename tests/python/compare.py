@@ -1,0 +1,56 @@
+"""Shared helpers of the export tests: run cdlc, import a generated module,
+compare its loss and gradients with `cdlc grad`'s."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+CDLC = os.environ.get("CDLC_BIN", "cdlc")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(*args, cwd):
+    """Runs cdlc; returns its standard output, failing with its errors."""
+    p = subprocess.run([CDLC, *args], cwd=cwd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise AssertionError(f"cdlc {' '.join(args)} failed:\n{p.stderr}")
+    return p.stdout
+
+
+def export(program, tmp):
+    """Exports `program` to tmp/model.py (with its data and initial
+    weights beside it) and imports it as a fresh module."""
+    out = os.path.join(tmp, "model.py")
+    run(program, "--emit", "jax", "--out", out, cwd=tmp)
+    spec = importlib.util.spec_from_file_location(f"m{abs(hash(out))}", out)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def cdlc_grad(program, data, tmp, dtype="f64", backend="interp", init=None):
+    """`cdlc grad`'s loss and gradients ({name: array})."""
+    out = os.path.join(tmp, f"grad-{backend}-{dtype}.safetensors")
+    args = ["grad", program, "--data", data, "--out", out, "--backend", backend, "--dtype", dtype]
+    if init:
+        args += ["--init", init]
+    text = run(*args, cwd=tmp)
+    loss = float(text.split("loss:")[1].split()[0])
+    return loss, out
+
+
+def first_lines(src, dst, n):
+    with open(src) as f, open(dst, "w") as g:
+        for i, line in enumerate(f):
+            if i >= n:
+                break
+            g.write(line)
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(np.max(np.abs(b)) if b.size else 0.0, 1e-300)
+    return float(np.max(np.abs(a - b)) / scale) if a.size else 0.0
