@@ -178,3 +178,39 @@ fn grad_refuses_data_that_does_not_fit_and_programs_without_a_train_block() {
         text(&o.stderr)
     );
 }
+
+/// The exported modules' own suite (tests/python, pytest): loss and
+/// gradients against `cdlc grad` for every example and gradient case, on
+/// one and on eight simulated devices, weights both ways, buckets, deep
+/// trees, training. Python is found through `CDLC_PYTHON` (a Python with
+/// jax, optax, numpy and pytest; `.ci/run` makes one). Without it the test
+/// says so and passes, except under CI (`CI` set), where it fails so that
+/// CI never passes without running it.
+#[test]
+fn exported_modules_pass_their_python_suite() {
+    let Some(python) = std::env::var_os("CDLC_PYTHON") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but CDLC_PYTHON is not: the export tests must run in CI (see docs/export.md)"
+        );
+        eprintln!(
+            "note: the JAX export tests (tests/python) were NOT run: set CDLC_PYTHON to a Python with jax, optax, numpy and pytest (see docs/export.md)"
+        );
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(python)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/python",
+        ])
+        .env("CDLC_BIN", env!("CARGO_BIN_EXE_cdlc"))
+        .current_dir(&root)
+        .status()
+        .expect("CDLC_PYTHON runs");
+    assert!(status.success(), "the Python export tests failed");
+}

@@ -54,3 +54,37 @@ def rel_err(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     scale = max(np.max(np.abs(b)) if b.size else 0.0, 1e-300)
     return float(np.max(np.abs(a - b)) / scale) if a.size else 0.0
+
+
+def params_as(mod, path, dtype):
+    import jax.numpy as jnp
+
+    return {k: v.astype(dtype) for k, v in mod.load_weights(path).items()}
+
+
+def check_against_cdlc(program, tmp, examples=16, f32=True, data=None, f32_backend="jit"):
+    """Exports `program`, takes the first `examples` of its data (or `data`,
+    a .jsonl path) and checks the module's loss and every gradient against
+    `cdlc grad`: f64 with the interpreter to 1e-10 relative, f32 with the
+    JIT (or `f32_backend`) to 1e-4. Returns the module and the f64 batch file."""
+    import jax
+    import jax.numpy as jnp
+
+    mod = export(program, tmp)
+    batch_file = os.path.join(tmp, "batch.jsonl")
+    first_lines(data or os.path.join(tmp, "model.jsonl"), batch_file, examples)
+    init = os.path.join(tmp, "model.init.safetensors")
+    batch = mod.encode(mod.read_jsonl(batch_file))
+    for dtype, backend, tol, on in (("f64", "interp", 1e-10, True), ("f32", f32_backend, 1e-4, f32)):
+        if not on:
+            continue
+        ref, gpath = cdlc_grad(program, batch_file, tmp, dtype=dtype, backend=backend, init=init)
+        params = params_as(mod, init, jnp.float64 if dtype == "f64" else jnp.float32)
+        l, g = jax.value_and_grad(mod.loss)(params, batch)
+        assert l.dtype == (jnp.float64 if dtype == "f64" else jnp.float32)
+        assert abs(float(l) - ref) <= tol * abs(ref), f"{dtype}: loss {float(l)} against cdlc's {ref}"
+        g_ref = mod.load_weights(gpath)
+        for name, _ in mod.PARAMS:
+            err = rel_err(g[name], g_ref[name])
+            assert err <= tol, f"{dtype}: gradient of {name}: relative error {err:.3e}"
+    return mod, batch_file
