@@ -14,6 +14,8 @@ mod equivariance;
 #[cfg(test)]
 mod errors;
 #[cfg(test)]
+mod export;
+#[cfg(test)]
 mod grad;
 #[cfg(test)]
 mod ir;

@@ -170,7 +170,10 @@ impl Gen<'_> {
             Type::Data(d) if self.m.list_element(*d).is_some() => {
                 Ok(format!("Seq({0}[\"items\"], {0}[\"mask\"])", var(v)))
             }
-            other => Err(unsupported(&format!("a list of type {other:?}"))),
+            other => Err(unsupported(&format!(
+                "a list of type {}",
+                super::type_name(self.m, other)
+            ))),
         }
     }
 

@@ -165,8 +165,10 @@ fn data_table(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<Stri
                     Field::RecList => Ok("(\"reclist\",)".to_string()),
                     Field::Plain(Type::Tensor(s)) => Ok(format!("(\"plain\", {})", body::tuple(s))),
                     Field::Plain(other) => Err(ExportError::Data(format!(
-                        "constructor `{}` of {} has a field of type {other:?}; fields must be tensors or children",
-                        c.name, def.decl.name
+                        "constructor `{}` of {} has a field of type {}; fields must be tensors or children",
+                        c.name,
+                        def.decl.name,
+                        type_name(m, other)
                     ))),
                 })
                 .collect::<Result<_, _>>()?;
@@ -222,11 +224,39 @@ fn input_spec(m: &Module, t: &Type, halves: Option<DataId>) -> Result<String, Ex
                 halves.map_or("None".to_string(), |h| h.index().to_string())
             )),
             Some(other) => Err(ExportError::Data(format!(
-                "a list whose elements have type {other:?} (elements must be tensors)"
+                "the input {} is a list whose elements have type {} (elements must be tensors)",
+                type_name(m, t),
+                type_name(m, other)
             ))),
             None => Ok(format!("(\"data\", {})", d.index())),
         },
-        other => Err(ExportError::Data(format!("an input of type {other:?}"))),
+        other => Err(ExportError::Data(format!(
+            "an input of type {}",
+            type_name(m, other)
+        ))),
+    }
+}
+
+/// A type as the language writes it, for messages.
+pub fn type_name(m: &Module, t: &Type) -> String {
+    match t {
+        Type::Tensor(s) if s.is_empty() => "R".to_string(),
+        Type::Tensor(s) => format!(
+            "R[{}]",
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Type::Tuple(ts) => ts
+            .iter()
+            .map(|t| type_name(m, t))
+            .collect::<Vec<_>>()
+            .join(" * "),
+        Type::Data(d) => m.data[*d].decl.name.clone(),
+        Type::Seq(e) => format!("List({})", type_name(m, e)),
+        Type::Class(n) => format!("a class below {n}"),
+        Type::Tape => "a tape".to_string(),
     }
 }
 
@@ -237,7 +267,7 @@ fn target(p: &Prepared) -> Result<String, ExportError> {
             Type::Class(n) => Ok(format!("(\"class\", {n})")),
             Type::Tensor(s) => Ok(format!("(\"tensor\", {})", body::tuple(s))),
             Type::Seq(e) => Ok(format!("(\"seq\", {})", spec(e)?)),
-            other => Err(ExportError::Data(format!("a target of type {other:?}"))),
+            other => Err(ExportError::Data(format!("a target of kind {other:?}"))),
         }
     }
     let f = &p.inst.module.functions[p.inst.func];
