@@ -10,6 +10,7 @@ pub mod check;
 pub mod diagnostics;
 pub mod emit;
 pub mod equivariance;
+pub mod format;
 pub mod instantiate;
 pub mod resolve;
 pub mod source;

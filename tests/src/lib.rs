@@ -14,6 +14,10 @@ mod equivariance;
 #[cfg(test)]
 mod errors;
 #[cfg(test)]
+mod format;
+#[cfg(test)]
+mod format_gen;
+#[cfg(test)]
 mod grad;
 #[cfg(test)]
 mod ir;

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod data;
+pub mod fmt;
 pub mod gradcheck;
 pub mod lsp;
 pub mod run;
