@@ -16,7 +16,7 @@
 //! returning a program with another meaning.
 
 mod layout;
-mod pieces;
+pub mod pieces;
 mod spacing;
 mod tree;
 

@@ -10,7 +10,7 @@ use cdlc_grammar::{FileId, Token, lexer};
 
 /// What a piece is.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) enum PieceKind {
+pub enum PieceKind {
     /// A token of the grammar.
     Token(Token),
     /// A `//` or `///` comment, up to the end of its line.
@@ -19,7 +19,7 @@ pub(super) enum PieceKind {
 
 /// A token or a comment with its place in the source.
 #[derive(Clone, Debug)]
-pub(super) struct Piece {
+pub struct Piece {
     /// What it is.
     pub kind: PieceKind,
     /// First byte.
@@ -31,7 +31,7 @@ pub(super) struct Piece {
 }
 
 /// Splits `src` into tokens and comments, in source order.
-pub(super) fn pieces(src: &str) -> Vec<Piece> {
+pub fn pieces(src: &str) -> Vec<Piece> {
     let lexed = lexer::lex(FileId(0), src);
     let mut spans: Vec<(usize, usize, PieceKind)> = lexed
         .tokens
@@ -77,7 +77,7 @@ fn plain_comments(src: &str, from: usize, to: usize, out: &mut Vec<(usize, usize
 }
 
 /// The byte offset where each line starts, for offset-to-line lookups.
-pub(super) struct LineIndex {
+pub struct LineIndex {
     starts: Vec<usize>,
 }
 
