@@ -112,6 +112,8 @@ enum Command {
     },
     /// Serve the Language Server Protocol on standard input and output.
     Lsp,
+    /// Rewrite programs in the canonical layout (`--check`: only report).
+    Fmt(driver::fmt::FmtArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -207,6 +209,7 @@ fn main() -> ExitCode {
             input,
             entry,
         }) => run(&file, &weights, &input, entry.as_deref(), cli.exec.dtype),
+        Some(Command::Fmt(args)) => driver::fmt::main(&args),
         Some(Command::Lsp) => match driver::lsp::serve() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod emit;
 pub mod equivariance;
 pub mod export;
+pub mod format;
 pub mod instantiate;
 pub mod resolve;
 pub mod source;

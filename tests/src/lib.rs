@@ -15,6 +15,9 @@ mod equivariance;
 mod errors;
 #[cfg(test)]
 mod export;
+mod format;
+#[cfg(test)]
+mod format_gen;
 #[cfg(test)]
 mod grad;
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod data;
 pub mod export;
 pub mod grad;
+pub mod fmt;
 pub mod gradcheck;
 pub mod lsp;
 pub mod run;
