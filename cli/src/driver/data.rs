@@ -1,5 +1,7 @@
 //! Loading a train block's data, checked against the model before anything
-//! is trained or written (E0603).
+//! is trained or written (E0603): every problem with a data file (it cannot
+//! be read, a line is malformed, a value has the wrong type or is not a
+//! finite number) is E0603 at the `data` option.
 
 use cdlc::check::DataSpec;
 use cdlc::diagnostics::Diagnostic;
@@ -9,17 +11,20 @@ use std::path::Path;
 
 /// Loads the data of `spec` (paths relative to `base`), checked against
 /// `want`; a mismatch is E0603 at `span`.
+///
+/// Every failure is a diagnostic at `span`: E0603 for the data, E0604 for
+/// a synthetic data set's arguments.
 pub fn load(
     spec: &DataSpec,
     base: &Path,
     want: &Signature,
     seed: u64,
     span: Span,
-) -> Result<Dataset, LoadError> {
+) -> Result<Dataset, Diagnostic> {
     match spec {
         DataSpec::Synthetic { name, args } => {
-            let sig =
-                synthetic::signature(name, args).map_err(|e| LoadError::Data(e.to_string()))?;
+            let sig = synthetic::signature(name, args)
+                .map_err(|e| Diagnostic::error("E0604", e.to_string(), span, "not a data set"))?;
             if sig.x != want.x {
                 return Err(mismatch(
                     span,
@@ -40,7 +45,8 @@ pub fn load(
                     format!("targets: {}", sig.y),
                 ));
             }
-            synthetic::generate(name, args, seed).map_err(|e| LoadError::Data(e.to_string()))
+            synthetic::generate(name, args, seed)
+                .map_err(|e| mismatch(span, e.to_string(), "this data set".to_string()))
         }
         DataSpec::Jsonl(p) => file(
             data::jsonl::load(&base.join(p), &want.x, &want.y),
@@ -64,7 +70,7 @@ fn file(
     r: Result<Vec<cdlc_runtime::value::Example>, DataError>,
     want: &Signature,
     span: Span,
-) -> Result<Dataset, LoadError> {
+) -> Result<Dataset, Diagnostic> {
     match r {
         Ok(examples) => Ok(Dataset {
             signature: want.clone(),
@@ -82,20 +88,19 @@ fn file(
             ),
             format!("{at} of this data: expected {}", m.expected),
         )),
-        Err(e) => Err(LoadError::Data(e.to_string())),
+        Err(e) => {
+            let label = match &e {
+                DataError::Syntax { at, .. } => format!("{at} of this data cannot be read"),
+                DataError::Io { .. } => "this data cannot be read".to_string(),
+                _ => "this data does not fit the model".to_string(),
+            };
+            Err(self::mismatch(span, e.to_string(), label))
+        }
     }
 }
 
-fn mismatch(span: Span, message: String, label: String) -> LoadError {
-    LoadError::Mismatch(Diagnostic::error("E0603", message, span, label).with_help(
+fn mismatch(span: Span, message: String, label: String) -> Diagnostic {
+    Diagnostic::error("E0603", message, span, label).with_help(
         "give data whose examples have the model's input type and the loss's target type",
-    ))
-}
-
-/// Why data could not be loaded.
-pub enum LoadError {
-    /// The data does not fit the model: a diagnostic at the `data` option.
-    Mismatch(Diagnostic),
-    /// The data could not be read or generated.
-    Data(String),
+    )
 }

@@ -192,6 +192,49 @@ pub enum DataError {
     },
 }
 
+/// The largest magnitude a data value may have: the largest finite f32,
+/// since training computes in f32 by default and a larger value would
+/// become infinite there.
+pub const MAX_MAGNITUDE: f64 = f32::MAX as f64;
+
+/// Why `v` cannot be a data value (NaN, infinite, or beyond
+/// `MAX_MAGNITUDE`), or `None` when it can. Every reader asks this of every
+/// number, so no data set reaches training with a value that makes the
+/// loss non-finite by itself.
+pub fn bad_number(v: f64) -> Option<String> {
+    if v.is_nan() {
+        Some("NaN, which is not a number to train on".to_string())
+    } else if v.is_infinite() {
+        Some(format!("{v}, which is not a finite number"))
+    } else if v.abs() > MAX_MAGNITUDE {
+        Some(format!(
+            "{v:e}, beyond the largest number training handles (about 3.4e38)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// How many characters of a field an error message quotes at most.
+const SHOWN: usize = 40;
+
+/// At most the first 40 characters of `text`, quoted, with a note of how
+/// long it was when it was cut, so that an error never echoes a huge field.
+pub fn clipped(text: &str) -> String {
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+/// At most the first 40 characters of a name, unquoted, as `clipped` cuts.
+pub fn shortened(text: &str) -> String {
+    match text.char_indices().nth(SHOWN) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
 /// A path into a value under construction, shared by the checkers and the
 /// readers. Segments are appended as text, e.g. `x`, `[2]`, `.cons[0]`.
 #[derive(Clone, Debug)]

@@ -145,6 +145,12 @@ pub fn signature(name: &str, args: &[(String, f64)]) -> Result<Signature, DataEr
     Ok(Generator::parse(name, args)?.signature())
 }
 
+/// How many examples `synthetic.name(args)` holds, after validating the
+/// arguments exactly as `generate` does.
+pub fn samples(name: &str, args: &[(String, f64)]) -> Result<usize, DataError> {
+    Ok(Generator::parse(name, args)?.samples())
+}
+
 /// Generates `synthetic.name(args)` from `seed`.
 pub fn generate(name: &str, args: &[(String, f64)], seed: u64) -> Result<Dataset, DataError> {
     let g = Generator::parse(name, args)?;
