@@ -95,3 +95,31 @@ fn a_split_that_leaves_a_part_empty_is_refused_by_check() {
     assert!(error_codes(&program("1", 10)).is_empty());
     assert!(error_codes(&program("0.5", 2)).is_empty());
 }
+
+#[test]
+fn size_arithmetic_overflow_is_sticky_and_never_wraps() {
+    use cdlc::check::size::{Poly, Var};
+    let big = Poly::constant(1 << 32);
+    let wrapped = big.mul(&big);
+    assert!(wrapped.overflowed());
+    assert_eq!(wrapped.as_constant(), None);
+    assert!(wrapped.add(&Poly::constant(2)).overflowed());
+    assert!(
+        Poly::constant(i64::MAX)
+            .add(&Poly::constant(1))
+            .overflowed()
+    );
+    assert!(Poly::constant(i64::MIN).scale(-1).overflowed());
+    let n = Poly::var(Var(0));
+    assert!(n.scale(i64::MAX).mul(&Poly::constant(2)).overflowed());
+    let square = n.mul(&n).substitute(&|_| Some(Poly::constant(1 << 32)));
+    assert!(square.overflowed());
+    assert_ne!(square, Poly::constant(0));
+    // Ordinary arithmetic is unchanged.
+    assert_eq!(
+        Poly::constant(1 << 31)
+            .mul(&Poly::constant(4))
+            .as_constant(),
+        Some(1 << 33)
+    );
+}
