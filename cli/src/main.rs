@@ -445,6 +445,8 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
                     s.rows.len(),
                     s.out.display()
                 );
+            } else if s.rows.is_empty() {
+                eprintln!("no epoch ran; nothing was written");
             } else {
                 eprintln!("trained in {:.1} s; wrote {}", s.seconds, s.out.display());
             }

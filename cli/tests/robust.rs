@@ -212,3 +212,121 @@ fn checkpoints_store_the_documented_dtype_and_run_refuses_bad_weights() {
         "{err}"
     );
 }
+
+/// The rows of a `metrics.csv`.
+fn parse_metrics(text: &str) -> Vec<cdlc_runtime::report::EpochMetrics> {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.parse::<f64>().expect("a number"));
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            cdlc_runtime::report::EpochMetrics {
+                epoch: f[0].parse().expect("an epoch"),
+                train_loss: f[1].parse().expect("a loss"),
+                val_loss: opt(f[2]),
+                val_accuracy: opt(f[3]),
+            }
+        })
+        .collect()
+}
+
+/// Asserts that the three files of `dir` are one epoch's: the weights say
+/// which epoch they are, the metrics end there, and the plot is the plot of
+/// exactly those metrics. Returns that epoch (0 when nothing is written yet).
+fn consistent_epoch(dir: &Path) -> usize {
+    let metrics = dir.join("metrics.csv");
+    if !metrics.exists() {
+        assert!(!dir.join("weights.safetensors").exists() && !dir.join("loss.svg").exists());
+        return 0;
+    }
+    let rows = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
+    let (header, _) = safetensors_header(&dir.join("weights.safetensors"));
+    let epoch: usize = header["__metadata__"]["epoch"]
+        .as_str()
+        .expect("the epoch in the metadata")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        epoch,
+        "metrics.csv and weights.safetensors differ"
+    );
+    let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
+    assert_eq!(
+        svg,
+        cdlc_runtime::report::loss_svg(&rows, "net").unwrap(),
+        "loss.svg is not the plot of metrics.csv (epoch {epoch})"
+    );
+    epoch
+}
+
+#[test]
+fn a_sigkill_at_any_instant_leaves_one_epochs_files_and_the_next_run_cleans_up() {
+    let dir = scratch("kill");
+    let data = "synthetic.spirals(classes = 3, samples = 400)";
+    std::fs::write(dir.join("net.cdl"), program(data, "adam", "")).unwrap();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut epochs_seen = Vec::new();
+    for _ in 0..12 {
+        // Kill instants spread over the first ~1.5 s of a long run.
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = 150 + (state >> 33) % 1_400;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cdlc"))
+            .args([
+                "net.cdl", "--emit", "jit", "--epochs", "100000", "--out", "o",
+            ])
+            .current_dir(&dir)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary runs");
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+        epochs_seen.push(consistent_epoch(&dir.join("o")));
+    }
+    assert!(
+        epochs_seen.iter().any(|&e| e > 0),
+        "no kill came after an epoch: {epochs_seen:?}"
+    );
+    // A new run removes what the killed ones left half made.
+    let t = cdlc(
+        &["net.cdl", "--emit", "jit", "--epochs", "1", "--out", "o"],
+        &dir,
+    );
+    assert!(t.status.success(), "{}", stderr(&t));
+    assert_eq!(consistent_epoch(&dir.join("o")), 1);
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("o"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names[0].starts_with(".epoch-1-"), "{names:?}");
+}
+
+#[test]
+fn an_unwritable_output_folder_is_e0608_before_training_and_epochs_0_writes_nothing() {
+    let dir = scratch("unwritable");
+    std::fs::write(dir.join("net.cdl"), program(SPIRALS, "adam", "")).unwrap();
+    std::fs::write(dir.join("file"), "a file, not a folder").unwrap();
+    let t = cdlc(&["net.cdl", "--emit", "jit", "--out", "file/o"], &dir);
+    let err = stderr(&t);
+    assert_eq!(t.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("[E0608]") && !err.contains("epoch   1"),
+        "{err}"
+    );
+    let t = cdlc(
+        &["net.cdl", "--emit", "jit", "--epochs", "0", "--out", "o"],
+        &dir,
+    );
+    let err = stderr(&t);
+    assert!(t.status.success(), "{err}");
+    assert!(
+        err.contains("nothing was written") && !err.contains("wrote"),
+        "{err}"
+    );
+    assert!(!dir.join("o").exists());
+}

@@ -21,49 +21,96 @@ pub fn load(
     seed: u64,
     span: Span,
 ) -> Result<Dataset, Diagnostic> {
-    match spec {
+    match load_spec(spec, base, want, seed, span, &|| false) {
+        Ok(d) => Ok(d),
+        Err(Stopped::Diagnostic(d)) => Err(d),
+        Err(Stopped::Interrupted) => unreachable!("a load never asked to stop was stopped"),
+    }
+}
+
+/// `load`, giving up a synthetic data set's generation when `stop` says so
+/// (Ctrl-C): that is `Ok(None)`.
+pub fn load_until(
+    spec: &DataSpec,
+    base: &Path,
+    want: &Signature,
+    seed: u64,
+    span: Span,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Dataset>, Diagnostic> {
+    match load_spec(spec, base, want, seed, span, stop) {
+        Err(Stopped::Interrupted) => Ok(None),
+        Err(Stopped::Diagnostic(d)) => Err(d),
+        Ok(d) => Ok(Some(d)),
+    }
+}
+
+/// Why loading stopped.
+enum Stopped {
+    Interrupted,
+    Diagnostic(Diagnostic),
+}
+
+impl From<Diagnostic> for Stopped {
+    fn from(d: Diagnostic) -> Stopped {
+        Stopped::Diagnostic(d)
+    }
+}
+
+fn load_spec(
+    spec: &DataSpec,
+    base: &Path,
+    want: &Signature,
+    seed: u64,
+    span: Span,
+    stop: &dyn Fn() -> bool,
+) -> Result<Dataset, Stopped> {
+    Ok(match spec {
         DataSpec::Synthetic { name, args } => {
             let sig = synthetic::signature(name, args)
                 .map_err(|e| Diagnostic::error("E0604", e.to_string(), span, "not a data set"))?;
             if sig.x != want.x {
-                return Err(mismatch(
+                return Err(Stopped::Diagnostic(mismatch(
                     span,
                     format!(
                         "`synthetic.{name}` gives inputs of type {}, but the model takes {}",
                         sig.x, want.x
                     ),
                     format!("inputs of type {}", sig.x),
-                ));
+                )));
             }
             if sig.y != want.y {
-                return Err(mismatch(
+                return Err(Stopped::Diagnostic(mismatch(
                     span,
                     format!(
                         "`synthetic.{name}` gives targets that are {}, but the loss needs {}",
                         sig.y, want.y
                     ),
                     format!("targets: {}", sig.y),
-                ));
+                )));
             }
-            synthetic::generate(name, args, seed)
-                .map_err(|e| mismatch(span, e.to_string(), "this data set".to_string()))
+            match synthetic::generate_until(name, args, seed, stop) {
+                Ok(d) => d,
+                Err(DataError::Interrupted) => return Err(Stopped::Interrupted),
+                Err(e) => return Err(mismatch(span, e.to_string(), "this data set".into()).into()),
+            }
         }
         DataSpec::Jsonl(p) => file(
             data::jsonl::load(&base.join(p), &want.x, &want.y),
             want,
             span,
-        ),
+        )?,
         DataSpec::Csv { path, label } => file(
             data::csv::load(&base.join(path), label, &want.x, &want.y),
             want,
             span,
-        ),
+        )?,
         DataSpec::Npy(x, y) => file(
             data::npy::load(&base.join(x), &base.join(y), &want.x, &want.y),
             want,
             span,
-        ),
-    }
+        )?,
+    })
 }
 
 fn file(

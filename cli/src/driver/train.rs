@@ -12,6 +12,7 @@ use cdlc::check::TrainSetup;
 use cdlc::diagnostics::Diagnostic;
 use cdlc::instantiate::Instantiated;
 use cdlc::training::{Prepared, runtime_loss, shuffled, split};
+use cdlc_runtime::checkpoint::epochs::EpochFolder;
 use cdlc_runtime::data::splitmix::mix64;
 use cdlc_runtime::loss::Loss;
 use cdlc_runtime::optim::OptimConfig;
@@ -86,8 +87,16 @@ pub fn run(
         ),
         None => setup.data.clone(),
     };
-    let dataset = match data::load(&spec, base, &want, setup.seed, setup.data_span) {
-        Ok(d) => d,
+    let stopped = || stop.load(Ordering::Relaxed);
+    let dataset = match data::load_until(&spec, base, &want, setup.seed, setup.data_span, &stopped)
+    {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return Err(TrainError::Message(
+                "interrupted while the data set was being generated; nothing was trained or written"
+                    .to_string(),
+            ));
+        }
         Err(d) => return Err(TrainError::Diagnostic(d)),
     };
     if let Some(problem) = cdlc::training::split_problem(dataset.examples.len(), setup.split) {
@@ -106,6 +115,23 @@ pub fn run(
     let epochs = overrides.epochs.unwrap_or(setup.epochs) as usize;
     let batch = setup.batch as usize;
     let metadata = metadata(c, setup, &optim);
+    // The folder is opened (and proved writable) before the first step, and
+    // only when some epoch will run.
+    let folder = if epochs > 0 {
+        Some(EpochFolder::open(&out_dir).map_err(|e| {
+            TrainError::Diagnostic(
+                Diagnostic::error(
+                    "E0608",
+                    format!("cannot write the output folder {}: {e}", out_dir.display()),
+                    setup.model_span,
+                    "training this model",
+                )
+                .with_help("choose another folder with `--out DIR`, or make this one writable"),
+            )
+        })?)
+    } else {
+        None
+    };
     let started = Instant::now();
     let mut rows: Vec<EpochMetrics> = Vec::new();
     let mut interrupted = false;
@@ -163,14 +189,27 @@ pub fn run(
             val_accuracy,
         };
         rows.push(row);
-        save(
-            &out_dir,
-            &rows,
-            inst,
-            &Weights::new(trainer.params(), trainer.computes_f32()),
-            &metadata,
-            &setup.model_name,
-        )?;
+        if let Some(folder) = &folder {
+            save(
+                folder,
+                &rows,
+                inst,
+                &Weights::new(trainer.params(), trainer.computes_f32()),
+                &metadata,
+                &setup.model_name,
+            )
+            .map_err(|e| {
+                TrainError::Diagnostic(
+                    Diagnostic::error(
+                        "E0608",
+                        format!("cannot write epoch {epoch} into {}: {e}", out_dir.display()),
+                        setup.model_span,
+                        "training this model",
+                    )
+                    .with_note("the folder keeps the last epoch that was written completely"),
+                )
+            })?;
+        }
         let line = epoch_line(
             &row,
             epochs,
@@ -349,15 +388,16 @@ impl Weights {
     }
 }
 
+/// Writes one epoch's weights, metrics and plot as one set (see
+/// `cdlc_runtime::checkpoint::epochs`).
 fn save(
-    dir: &Path,
+    folder: &EpochFolder,
     rows: &[EpochMetrics],
     inst: &Instantiated,
     params: &Weights,
     metadata: &BTreeMap<String, String>,
     title: &str,
 ) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let views: Vec<cdlc_runtime::checkpoint::ParamView<'_>> = inst
         .slots
         .iter()
@@ -368,9 +408,21 @@ fn save(
             data: params.slice(i),
         })
         .collect();
-    cdlc_runtime::checkpoint::save(&dir.join("weights.safetensors"), &views, metadata)
-        .map_err(|e| e.to_string())?;
-    report::write_metrics(&dir.join("metrics.csv"), rows).map_err(|e| e.to_string())?;
-    report::write_loss_svg(&dir.join("loss.svg"), rows, title).map_err(|e| e.to_string())?;
-    Ok(())
+    let epoch = rows.last().map_or(0, |r| r.epoch);
+    let mut metadata = metadata.clone();
+    metadata.insert("epoch".to_string(), epoch.to_string());
+    let weights =
+        cdlc_runtime::checkpoint::serialize(&views, &metadata).map_err(|e| e.to_string())?;
+    let metrics = report::metrics_csv(rows);
+    let svg = report::loss_svg(rows, title).map_err(|e| e.to_string())?;
+    folder
+        .commit(
+            epoch,
+            &[
+                ("weights.safetensors", &weights),
+                ("metrics.csv", metrics.as_bytes()),
+                ("loss.svg", svg.as_bytes()),
+            ],
+        )
+        .map_err(|e| e.to_string())
 }

@@ -151,6 +151,9 @@ pub enum DataError {
         /// Why.
         reason: String,
     },
+    /// Generation was stopped (Ctrl-C) before it finished.
+    #[error("stopped while the data set was being generated; nothing was trained or written")]
+    Interrupted,
     /// The file could not be read.
     #[error("cannot read {}: {message}", .path.display())]
     Io {
