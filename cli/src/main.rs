@@ -400,6 +400,10 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Err(d) = driver::memory::fits(&prepared, setup, cli.exec.dtype == Dtype::F32) {
+        report(c, &[d], cli.message_format);
+        return ExitCode::from(1);
+    }
     let init = cdlc::training::init_params(&prepared.inst, setup.seed);
     let optim = setup.optim;
     let mut trainer = make_trainer(&prepared, init, optim, setup.batch as usize, &cli.exec);

@@ -330,3 +330,16 @@ fn an_unwritable_output_folder_is_e0608_before_training_and_epochs_0_writes_noth
     );
     assert!(!dir.join("o").exists());
 }
+
+#[test]
+fn a_model_too_large_for_memory_is_e0704_with_the_estimate_before_allocating() {
+    let dir = scratch("huge");
+    let prog = "import std.layers\nmodel net = dense[2, 100000] >> dense[100000, 100000] >> dense[100000, 3]\n\
+                train net {\n  data = synthetic.spirals(classes = 3, samples = 60)\n  loss = cross_entropy\n}\n";
+    std::fs::write(dir.join("net.cdl"), prog).unwrap();
+    let t = cdlc(&["net.cdl", "--emit", "jit", "--out", "o"], &dir);
+    let err = stderr(&t);
+    assert_eq!(t.status.code(), Some(1), "{err}");
+    assert!(err.contains("[E0704]") && err.contains("GiB"), "{err}");
+    assert!(!dir.join("o").exists());
+}
