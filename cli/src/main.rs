@@ -412,14 +412,12 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Err(d) = driver::memory::fits(&prepared, setup, cli.exec.dtype == Dtype::F32) {
+        report(c, &[d], cli.message_format);
+        return ExitCode::from(1);
+    }
     let init = cdlc::training::init_params(&prepared.inst, setup.seed);
-    let optim = match driver::train::optim_config(setup) {
-        Ok(o) => o,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
+    let optim = setup.optim;
     let mut trainer = make_trainer(&prepared, init, optim, setup.batch as usize, &cli.exec);
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -463,6 +461,8 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
                     s.rows.len(),
                     s.out.display()
                 );
+            } else if s.rows.is_empty() {
+                eprintln!("no epoch ran; nothing was written");
             } else {
                 eprintln!("trained in {:.1} s; wrote {}", s.seconds, s.out.display());
             }
@@ -529,12 +529,8 @@ fn gradcheck(path: &Path, entry_name: Option<&str>, samples: usize, jit: bool) -
             let base = path.parent().unwrap_or(Path::new("."));
             match want.map(|w| driver::data::load(&t.data, base, &w, t.seed, t.data_span)) {
                 Some(Ok(d)) => Some(d.examples),
-                Some(Err(driver::data::LoadError::Mismatch(d))) => {
+                Some(Err(d)) => {
                     report(&c, &[d], MessageFormat::Human);
-                    return ExitCode::from(1);
-                }
-                Some(Err(driver::data::LoadError::Data(m))) => {
-                    eprintln!("error: {m}");
                     return ExitCode::from(1);
                 }
                 None => None,
@@ -581,7 +577,7 @@ fn run(
     let params = match driver::run::load_weights(weights, &prepared.inst, Some(&hash)) {
         Ok(p) => p,
         Err(m) => {
-            eprintln!("error: {m}");
+            eprintln!("error[E0607]: {m}");
             return ExitCode::from(1);
         }
     };

@@ -92,12 +92,19 @@ fn training_writes_metrics_weights_and_plot_and_run_uses_them() {
         &svg[..40.min(svg.len())]
     );
     assert!(dir.join("run1/weights.safetensors").exists());
-    // No temporary files are left behind.
-    let names: Vec<String> = std::fs::read_dir(dir.join("run1"))
+    // No temporary files are left behind: the three files are links into
+    // `current`, the one epoch folder.
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("run1"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names[0].starts_with(".epoch-3-"), "{names:?}");
+    assert_eq!(
+        names[1..],
+        ["current", "loss.svg", "metrics.csv", "weights.safetensors"]
+    );
 
     // The same seed gives the same metrics.
     let t2 = cdlc(&["spiral.cdl", "--emit", "jit", "--out", "run2"], &dir);

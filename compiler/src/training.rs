@@ -99,7 +99,7 @@ pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 pub fn split(examples: Vec<Example>, split: f64, seed: u64) -> (Vec<Example>, Vec<Example>) {
     let n = examples.len();
     let order = shuffled(n, mix64(seed ^ 0x5eed));
-    let n_train = ((n as f64) * split).round() as usize;
+    let (n_train, _) = split_sizes(n, split);
     let mut slots: Vec<Option<Example>> = examples.into_iter().map(Some).collect();
     let mut train = Vec::with_capacity(n_train);
     let mut val = Vec::with_capacity(n - n_train);
@@ -112,6 +112,31 @@ pub fn split(examples: Vec<Example>, split: f64, seed: u64) -> (Vec<Example>, Ve
         }
     }
     (train, val)
+}
+
+/// How many of `n` examples train and how many validate under `split`.
+pub fn split_sizes(n: usize, split: f64) -> (usize, usize) {
+    let n_train = (((n as f64) * split).round() as usize).min(n);
+    (n_train, n - n_train)
+}
+
+/// Why `split` cannot divide `n` examples, or `None` when it can: the
+/// training part must not be empty, and a split below 1 asks for a
+/// validation part, which must not be empty either. The checker asks this
+/// of a synthetic data set, the trainer of loaded data.
+pub fn split_problem(n: usize, split: f64) -> Option<String> {
+    let (train, val) = split_sizes(n, split);
+    if train == 0 {
+        Some(format!(
+            "`split = {split}` of {n} examples leaves no example to train on"
+        ))
+    } else if val == 0 && split < 1.0 {
+        Some(format!(
+            "`split = {split}` of {n} examples leaves no example to validate on"
+        ))
+    } else {
+        None
+    }
 }
 
 /// The data a prepared model expects: its input type and the loss's

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors};
 
+pub mod epochs;
 #[cfg(test)]
 mod tests;
 

@@ -197,6 +197,20 @@ const SPECS: &[(&str, &[ArgSpec])] = &[
     ),
 ];
 
+/// The optimizers' names, in the order the language lists them.
+pub fn names() -> Vec<&'static str> {
+    SPECS.iter().map(|(n, _)| *n).collect()
+}
+
+/// The argument names of optimizer `name`, in positional order, or `None`
+/// for an unknown name.
+pub fn arguments(name: &str) -> Option<Vec<&'static str>> {
+    SPECS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, specs)| specs.iter().map(|s| s.0).collect())
+}
+
 impl OptimConfig {
     /// The optimizer of a `train` block's `optim = name(args)`, with the
     /// defaults filled in: `beta = 0.9` for `momentum` and `nesterov`,
@@ -305,6 +319,20 @@ impl fmt::Display for OptimConfig {
             ),
         }
     }
+}
+
+/// The index of the first NaN or infinite entry of `xs`, if any.
+///
+/// Training calls this on every step's gradient and parameters, so it
+/// first runs a branch-free pass (`x * 0` is 0 for every finite `x`, and
+/// NaN otherwise) that the compiler vectorises, and only searches when
+/// that pass finds something.
+pub fn first_non_finite<F: Float>(xs: &[F]) -> Option<usize> {
+    let probe = xs.iter().fold(F::ZERO, |acc, &x| acc + x * F::ZERO);
+    if probe == F::ZERO {
+        return None;
+    }
+    xs.iter().position(|x| !x.to_f64().is_finite())
 }
 
 /// An optimizer with its state for one flat parameter buffer.

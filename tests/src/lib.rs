@@ -26,6 +26,8 @@ mod ir;
 mod jit;
 #[cfg(test)]
 mod parse;
+#[cfg(test)]
+mod robust;
 
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {

@@ -28,7 +28,7 @@
 //! - `first_loss`: the mean loss of the first step;
 //! - `threads`: the threads a step may use (`--threads`).
 
-use super::data::{self, LoadError};
+use super::data;
 use super::trainer::{Interp, Trainer};
 use cdlc::check::{DataSpec, TrainSetup};
 use cdlc::training::{Prepared, init_params};
@@ -210,19 +210,13 @@ pub fn main(args: &BenchArgs) -> ExitCode {
         Some(path) => match super::run::load_weights(path, &prepared.inst, None) {
             Ok(p) => p,
             Err(m) => {
-                eprintln!("error: {m}");
+                eprintln!("error[E0607]: {m}");
                 return ExitCode::from(1);
             }
         },
         None => init_params(&prepared.inst, setup.seed),
     };
-    let optim = match OptimConfig::from_call(&setup.optim.name, &setup.optim.args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let optim = setup.optim;
     eprintln!(
         "bench `{}`: {} examples per step, {} parameters in {} slots, {}, {} backend",
         setup.model_name,
@@ -312,8 +306,7 @@ fn load_batch(
     };
     let mut examples = match data::load(&spec, base, want, setup.seed, setup.data_span) {
         Ok(d) => d.examples,
-        Err(LoadError::Mismatch(d)) => return Err(Failure::Diagnostic(d)),
-        Err(LoadError::Data(m)) => return Err(Failure::Message(m)),
+        Err(d) => return Err(Failure::Diagnostic(d)),
     };
     if !whole {
         examples.truncate(setup.batch as usize);

@@ -1,5 +1,7 @@
 //! Loading a train block's data, checked against the model before anything
-//! is trained or written (E0603).
+//! is trained or written (E0603): every problem with a data file (it cannot
+//! be read, a line is malformed, a value has the wrong type or is not a
+//! finite number) is E0603 at the `data` option.
 
 use cdlc::check::DataSpec;
 use cdlc::diagnostics::Diagnostic;
@@ -9,62 +11,113 @@ use std::path::Path;
 
 /// Loads the data of `spec` (paths relative to `base`), checked against
 /// `want`; a mismatch is E0603 at `span`.
+///
+/// Every failure is a diagnostic at `span`: E0603 for the data, E0604 for
+/// a synthetic data set's arguments.
 pub fn load(
     spec: &DataSpec,
     base: &Path,
     want: &Signature,
     seed: u64,
     span: Span,
-) -> Result<Dataset, LoadError> {
-    match spec {
+) -> Result<Dataset, Diagnostic> {
+    match load_spec(spec, base, want, seed, span, &|| false) {
+        Ok(d) => Ok(d),
+        Err(Stopped::Diagnostic(d)) => Err(d),
+        Err(Stopped::Interrupted) => unreachable!("a load never asked to stop was stopped"),
+    }
+}
+
+/// `load`, giving up a synthetic data set's generation when `stop` says so
+/// (Ctrl-C): that is `Ok(None)`.
+pub fn load_until(
+    spec: &DataSpec,
+    base: &Path,
+    want: &Signature,
+    seed: u64,
+    span: Span,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Dataset>, Diagnostic> {
+    match load_spec(spec, base, want, seed, span, stop) {
+        Err(Stopped::Interrupted) => Ok(None),
+        Err(Stopped::Diagnostic(d)) => Err(d),
+        Ok(d) => Ok(Some(d)),
+    }
+}
+
+/// Why loading stopped.
+enum Stopped {
+    Interrupted,
+    Diagnostic(Diagnostic),
+}
+
+impl From<Diagnostic> for Stopped {
+    fn from(d: Diagnostic) -> Stopped {
+        Stopped::Diagnostic(d)
+    }
+}
+
+fn load_spec(
+    spec: &DataSpec,
+    base: &Path,
+    want: &Signature,
+    seed: u64,
+    span: Span,
+    stop: &dyn Fn() -> bool,
+) -> Result<Dataset, Stopped> {
+    Ok(match spec {
         DataSpec::Synthetic { name, args } => {
-            let sig =
-                synthetic::signature(name, args).map_err(|e| LoadError::Data(e.to_string()))?;
+            let sig = synthetic::signature(name, args)
+                .map_err(|e| Diagnostic::error("E0604", e.to_string(), span, "not a data set"))?;
             if sig.x != want.x {
-                return Err(mismatch(
+                return Err(Stopped::Diagnostic(mismatch(
                     span,
                     format!(
                         "`synthetic.{name}` gives inputs of type {}, but the model takes {}",
                         sig.x, want.x
                     ),
                     format!("inputs of type {}", sig.x),
-                ));
+                )));
             }
             if sig.y != want.y {
-                return Err(mismatch(
+                return Err(Stopped::Diagnostic(mismatch(
                     span,
                     format!(
                         "`synthetic.{name}` gives targets that are {}, but the loss needs {}",
                         sig.y, want.y
                     ),
                     format!("targets: {}", sig.y),
-                ));
+                )));
             }
-            synthetic::generate(name, args, seed).map_err(|e| LoadError::Data(e.to_string()))
+            match synthetic::generate_until(name, args, seed, stop) {
+                Ok(d) => d,
+                Err(DataError::Interrupted) => return Err(Stopped::Interrupted),
+                Err(e) => return Err(mismatch(span, e.to_string(), "this data set".into()).into()),
+            }
         }
         DataSpec::Jsonl(p) => file(
             data::jsonl::load(&base.join(p), &want.x, &want.y),
             want,
             span,
-        ),
+        )?,
         DataSpec::Csv { path, label } => file(
             data::csv::load(&base.join(path), label, &want.x, &want.y),
             want,
             span,
-        ),
+        )?,
         DataSpec::Npy(x, y) => file(
             data::npy::load(&base.join(x), &base.join(y), &want.x, &want.y),
             want,
             span,
-        ),
-    }
+        )?,
+    })
 }
 
 fn file(
     r: Result<Vec<cdlc_runtime::value::Example>, DataError>,
     want: &Signature,
     span: Span,
-) -> Result<Dataset, LoadError> {
+) -> Result<Dataset, Diagnostic> {
     match r {
         Ok(examples) => Ok(Dataset {
             signature: want.clone(),
@@ -82,20 +135,19 @@ fn file(
             ),
             format!("{at} of this data: expected {}", m.expected),
         )),
-        Err(e) => Err(LoadError::Data(e.to_string())),
+        Err(e) => {
+            let label = match &e {
+                DataError::Syntax { at, .. } => format!("{at} of this data cannot be read"),
+                DataError::Io { .. } => "this data cannot be read".to_string(),
+                _ => "this data does not fit the model".to_string(),
+            };
+            Err(self::mismatch(span, e.to_string(), label))
+        }
     }
 }
 
-fn mismatch(span: Span, message: String, label: String) -> LoadError {
-    LoadError::Mismatch(Diagnostic::error("E0603", message, span, label).with_help(
+fn mismatch(span: Span, message: String, label: String) -> Diagnostic {
+    Diagnostic::error("E0603", message, span, label).with_help(
         "give data whose examples have the model's input type and the loss's target type",
-    ))
-}
-
-/// Why data could not be loaded.
-pub enum LoadError {
-    /// The data does not fit the model: a diagnostic at the `data` option.
-    Mismatch(Diagnostic),
-    /// The data could not be read or generated.
-    Data(String),
+    )
 }

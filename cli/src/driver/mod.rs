@@ -8,6 +8,7 @@ pub mod grad;
 pub mod fmt;
 pub mod gradcheck;
 pub mod lsp;
+pub mod memory;
 pub mod run;
 pub mod train;
 pub mod trainer;

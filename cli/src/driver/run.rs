@@ -4,12 +4,15 @@
 use super::trainer::Trainer;
 use cdlc::instantiate::Instantiated;
 use cdlc_runtime::checkpoint;
+use cdlc_runtime::optim::first_non_finite;
 use cdlc_runtime::value::{Tensor, Value};
 use std::path::Path;
 
 /// Loads weights for `inst`, refusing a checkpoint whose names or shapes
-/// do not fit the model, or (with `source_hash`) that was trained from
-/// another version of the program.
+/// do not fit the model, that holds NaN or infinity, or (with
+/// `source_hash`) that was trained from another version of the program or
+/// does not say which program it was trained from. Every refusal is
+/// E0607; the caller prints it as `error[E0607]: MESSAGE`.
 pub fn load_weights(
     path: &Path,
     inst: &Instantiated,
@@ -21,6 +24,12 @@ pub fn load_weights(
         .map(|s| (s.name.as_str(), s.shape.as_slice()))
         .collect();
     let ck = checkpoint::load(path, &expected).map_err(|e| e.to_string())?;
+    if source_hash.is_some() && !ck.metadata.contains_key("source_sha256") {
+        return Err(format!(
+            "{} does not record which program it was trained from (no `source_sha256` in its metadata); retrain it with this version of cdlc",
+            path.display()
+        ));
+    }
     if let (Some(h), Some(source_hash)) = (ck.metadata.get("source_sha256"), source_hash)
         && h != source_hash
     {
@@ -31,12 +40,23 @@ pub fn load_weights(
             &source_hash[..source_hash.len().min(12)]
         ));
     }
-    Ok(ck
+    let params: Vec<Tensor> = ck
         .params
         .iter()
         .zip(&inst.slots)
         .map(|(p, s)| Tensor::new(s.shape.clone(), p.data.to_f64()))
-        .collect())
+        .collect();
+    for (p, s) in params.iter().zip(&inst.slots) {
+        if let Some(at) = first_non_finite(&p.data) {
+            return Err(format!(
+                "{}: parameter `{}` holds {} at index {at}; these weights cannot give finite outputs, so retrain them",
+                path.display(),
+                s.name,
+                p.data[at]
+            ));
+        }
+    }
+    Ok(params)
 }
 
 /// A model output as JSON: a tensor as nested arrays, a list as an array.

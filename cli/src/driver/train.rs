@@ -6,11 +6,13 @@
 //! atomically into its output folder, so an interrupted run (Ctrl-C) keeps
 //! the last completed epoch and never leaves a half-written file.
 
-use super::data::{self, LoadError};
-use super::trainer::Trainer;
+use super::data;
+use super::trainer::{NonFinite, Trainer};
 use cdlc::check::TrainSetup;
+use cdlc::diagnostics::Diagnostic;
 use cdlc::instantiate::Instantiated;
 use cdlc::training::{Prepared, runtime_loss, shuffled, split};
+use cdlc_runtime::checkpoint::epochs::EpochFolder;
 use cdlc_runtime::data::splitmix::mix64;
 use cdlc_runtime::loss::Loss;
 use cdlc_runtime::optim::OptimConfig;
@@ -85,19 +87,27 @@ pub fn run(
         ),
         None => setup.data.clone(),
     };
-    let dataset = match data::load(&spec, base, &want, setup.seed, setup.data_span) {
-        Ok(d) => d,
-        Err(LoadError::Mismatch(d)) => return Err(TrainError::Diagnostic(d)),
-        Err(LoadError::Data(m)) => return Err(TrainError::Message(m)),
+    let stopped = || stop.load(Ordering::Relaxed);
+    let dataset = match data::load_until(&spec, base, &want, setup.seed, setup.data_span, &stopped)
+    {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return Err(TrainError::Message(
+                "interrupted while the data set was being generated; nothing was trained or written"
+                    .to_string(),
+            ));
+        }
+        Err(d) => return Err(TrainError::Diagnostic(d)),
     };
-    if dataset.examples.is_empty() {
-        return Err(TrainError::Message(
-            "the data set has no examples".to_string(),
+    if let Some(problem) = cdlc::training::split_problem(dataset.examples.len(), setup.split) {
+        return Err(TrainError::Diagnostic(
+            Diagnostic::error("E0609", problem, setup.data_span, "this data")
+                .with_help("give more examples, or a `split` that leaves some on both sides"),
         ));
     }
     let (train, val) = split(dataset.examples, setup.split, setup.seed);
     let loss = runtime_loss(setup.loss);
-    let optim = optim_config(setup)?;
+    let optim = setup.optim;
     let out_dir = overrides
         .out
         .clone()
@@ -105,6 +115,23 @@ pub fn run(
     let epochs = overrides.epochs.unwrap_or(setup.epochs) as usize;
     let batch = setup.batch as usize;
     let metadata = metadata(c, setup, &optim);
+    // The folder is opened (and proved writable) before the first step, and
+    // only when some epoch will run.
+    let folder = if epochs > 0 {
+        Some(EpochFolder::open(&out_dir).map_err(|e| {
+            TrainError::Diagnostic(
+                Diagnostic::error(
+                    "E0608",
+                    format!("cannot write the output folder {}: {e}", out_dir.display()),
+                    setup.model_span,
+                    "training this model",
+                )
+                .with_help("choose another folder with `--out DIR`, or make this one writable"),
+            )
+        })?)
+    } else {
+        None
+    };
     let started = Instant::now();
     let mut rows: Vec<EpochMetrics> = Vec::new();
     let mut interrupted = false;
@@ -133,10 +160,10 @@ pub fn run(
             }
             let examples: Vec<&Example> = chunk.iter().map(|&i| &train[i]).collect();
             let l = trainer.step(&examples)?;
-            if !l.is_finite() {
-                return Err(TrainError::Message(format!(
-                    "the loss became {l} in epoch {epoch}; lower the learning rate"
-                )));
+            if let Some(d) =
+                non_finite(l, trainer.non_finite(), setup, inst, epoch, &out_dir, &rows)
+            {
+                return Err(TrainError::Diagnostic(d));
             }
 
             total += l * examples.len() as f64;
@@ -162,14 +189,27 @@ pub fn run(
             val_accuracy,
         };
         rows.push(row);
-        save(
-            &out_dir,
-            &rows,
-            inst,
-            &trainer.params(),
-            &metadata,
-            &setup.model_name,
-        )?;
+        if let Some(folder) = &folder {
+            save(
+                folder,
+                &rows,
+                inst,
+                &Weights::new(trainer.params(), trainer.computes_f32()),
+                &metadata,
+                &setup.model_name,
+            )
+            .map_err(|e| {
+                TrainError::Diagnostic(
+                    Diagnostic::error(
+                        "E0608",
+                        format!("cannot write epoch {epoch} into {}: {e}", out_dir.display()),
+                        setup.model_span,
+                        "training this model",
+                    )
+                    .with_note("the folder keeps the last epoch that was written completely"),
+                )
+            })?;
+        }
         let line = epoch_line(
             &row,
             epochs,
@@ -191,6 +231,61 @@ pub fn run(
     })
 }
 
+/// E0606 when a step's loss, a gradient or a weight is NaN or infinite:
+/// training stops before the epoch's files are written, so the folder keeps
+/// the last epoch whose weights were all finite. The weights are checked as
+/// well as the loss because `relu` maps NaN to 0 and can hide a broken
+/// weight from the loss.
+fn non_finite(
+    loss: f64,
+    slot: Option<NonFinite>,
+    setup: &TrainSetup,
+    inst: &Instantiated,
+    epoch: usize,
+    out: &Path,
+    rows: &[EpochMetrics],
+) -> Option<Diagnostic> {
+    let what = match slot {
+        Some(NonFinite {
+            gradient: true,
+            slot,
+        }) => format!(
+            "the gradient of `{}` holds NaN or infinity",
+            inst.slots[slot].name
+        ),
+        Some(NonFinite {
+            gradient: false,
+            slot,
+        }) => format!(
+            "the weight `{}` became NaN or infinite",
+            inst.slots[slot].name
+        ),
+        None if !loss.is_finite() => format!("the loss became {loss}"),
+        None => return None,
+    };
+    let kept = match rows.last() {
+        Some(r) => format!(
+            "{} keeps epoch {}, the last with finite weights",
+            out.display(),
+            r.epoch
+        ),
+        None => "no epoch completed, so nothing was written".to_string(),
+    };
+    Some(
+        Diagnostic::error(
+            "E0606",
+            format!("training stopped in epoch {epoch}: {what}"),
+            setup.model_span,
+            "training this model",
+        )
+        .with_note(kept)
+        .with_help(format!(
+            "lower the learning rate (this run used {}), or look for huge values in the data",
+            setup.optim
+        )),
+    )
+}
+
 fn epoch_line(r: &EpochMetrics, epochs: usize, rate: f64) -> String {
     let mut s = format!(
         "epoch {:>3}/{epochs}  train_loss {:.5}",
@@ -203,11 +298,6 @@ fn epoch_line(r: &EpochMetrics, epochs: usize, rate: f64) -> String {
         s += &format!("  val_accuracy {:.2}%", 100.0 * a);
     }
     s + &format!("  {rate:.0} ex/s")
-}
-
-/// The optimizer of a train block.
-pub fn optim_config(setup: &TrainSetup) -> Result<OptimConfig, String> {
-    OptimConfig::from_call(&setup.optim.name, &setup.optim.args).map_err(|e| e.to_string())
 }
 
 /// Mean loss and accuracy (for classification) over `examples`, run in
@@ -269,28 +359,70 @@ fn metadata(
     m
 }
 
+/// A checkpoint's parameters in the type the run computes in: F32 by
+/// default, F64 with `--dtype f64` (as `docs/runtime.md` documents).
+enum Weights {
+    F32(Vec<Vec<f32>>),
+    F64(Vec<Tensor>),
+}
+
+impl Weights {
+    fn new(params: Vec<Tensor>, f32: bool) -> Weights {
+        if f32 {
+            Weights::F32(
+                params
+                    .iter()
+                    .map(|p| p.data.iter().map(|&x| x as f32).collect())
+                    .collect(),
+            )
+        } else {
+            Weights::F64(params)
+        }
+    }
+
+    fn slice(&self, i: usize) -> cdlc_runtime::checkpoint::ParamSlice<'_> {
+        match self {
+            Weights::F32(p) => cdlc_runtime::checkpoint::ParamSlice::F32(&p[i]),
+            Weights::F64(p) => cdlc_runtime::checkpoint::ParamSlice::F64(&p[i].data),
+        }
+    }
+}
+
+/// Writes one epoch's weights, metrics and plot as one set (see
+/// `cdlc_runtime::checkpoint::epochs`).
 fn save(
-    dir: &Path,
+    folder: &EpochFolder,
     rows: &[EpochMetrics],
     inst: &Instantiated,
-    params: &[Tensor],
+    params: &Weights,
     metadata: &BTreeMap<String, String>,
     title: &str,
 ) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let views: Vec<cdlc_runtime::checkpoint::ParamView<'_>> = inst
         .slots
         .iter()
-        .zip(params)
-        .map(|(s, p)| cdlc_runtime::checkpoint::ParamView {
+        .enumerate()
+        .map(|(i, s)| cdlc_runtime::checkpoint::ParamView {
             name: &s.name,
             shape: &s.shape,
-            data: cdlc_runtime::checkpoint::ParamSlice::F64(&p.data),
+            data: params.slice(i),
         })
         .collect();
-    cdlc_runtime::checkpoint::save(&dir.join("weights.safetensors"), &views, metadata)
-        .map_err(|e| e.to_string())?;
-    report::write_metrics(&dir.join("metrics.csv"), rows).map_err(|e| e.to_string())?;
-    report::write_loss_svg(&dir.join("loss.svg"), rows, title).map_err(|e| e.to_string())?;
-    Ok(())
+    let epoch = rows.last().map_or(0, |r| r.epoch);
+    let mut metadata = metadata.clone();
+    metadata.insert("epoch".to_string(), epoch.to_string());
+    let weights =
+        cdlc_runtime::checkpoint::serialize(&views, &metadata).map_err(|e| e.to_string())?;
+    let metrics = report::metrics_csv(rows);
+    let svg = report::loss_svg(rows, title).map_err(|e| e.to_string())?;
+    folder
+        .commit(
+            epoch,
+            &[
+                ("weights.safetensors", &weights),
+                ("metrics.csv", metrics.as_bytes()),
+                ("loss.svg", svg.as_bytes()),
+            ],
+        )
+        .map_err(|e| e.to_string())
 }

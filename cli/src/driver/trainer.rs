@@ -8,7 +8,7 @@
 
 use cdlc::training::Prepared;
 use cdlc_jit::{Dtype, Elem, ForwardKernel, Options, TrainKernel};
-use cdlc_runtime::optim::{OptimConfig, Optimizer};
+use cdlc_runtime::optim::{OptimConfig, Optimizer, first_non_finite};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
 /// One model under training.
@@ -21,6 +21,32 @@ pub trait Trainer {
     fn params(&self) -> Vec<Tensor>;
     /// Which backend runs the steps, for messages.
     fn name(&self) -> &'static str;
+    /// Whether the run computes in f32, so that its checkpoints store F32.
+    fn computes_f32(&self) -> bool;
+    /// The first slot whose gradient (in the last step) or value holds
+    /// NaN or infinity, if any.
+    fn non_finite(&self) -> Option<NonFinite>;
+}
+
+/// A slot found holding NaN or infinity after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NonFinite {
+    /// Whether the gradient (rather than the parameter itself) was found so.
+    pub gradient: bool,
+    /// The slot's index in the model's parameter layout.
+    pub slot: usize,
+}
+
+/// The slot holding flat index `at`, for slots of the given shapes.
+fn slot_of(shapes: &[Vec<usize>], at: usize) -> usize {
+    let mut end = 0;
+    for (i, s) in shapes.iter().enumerate() {
+        end += s.iter().product::<usize>();
+        if at < end {
+            return i;
+        }
+    }
+    shapes.len().saturating_sub(1)
 }
 
 /// Compiled kernels; parameters and gradients in `T`.
@@ -107,6 +133,23 @@ impl<T: Elem> Trainer for Jit<T> {
     fn name(&self) -> &'static str {
         "jit"
     }
+
+    fn computes_f32(&self) -> bool {
+        std::mem::size_of::<T>() == 4
+    }
+
+    fn non_finite(&self) -> Option<NonFinite> {
+        if let Some(at) = first_non_finite(&self.grads) {
+            return Some(NonFinite {
+                gradient: true,
+                slot: slot_of(&self.shapes, at),
+            });
+        }
+        first_non_finite(&self.params).map(|at| NonFinite {
+            gradient: false,
+            slot: slot_of(&self.shapes, at),
+        })
+    }
 }
 
 /// The reference interpreter, example by example, parameters in f64.
@@ -115,6 +158,8 @@ pub struct Interp<'m> {
     params: Vec<Tensor>,
     optimizers: Vec<Optimizer<f64>>,
     f32: bool,
+    /// The first slot whose gradient in the last step was not finite.
+    bad_gradient: Option<usize>,
 }
 
 impl<'m> Interp<'m> {
@@ -133,6 +178,7 @@ impl<'m> Interp<'m> {
                 .collect(),
             params: init,
             f32,
+            bad_gradient: None,
         }
     }
 }
@@ -147,6 +193,9 @@ impl Trainer for Interp<'_> {
             cdlc_ir::interp::loss_and_grad(m, self.prepared.train, &self.params, &owned)
         }
         .map_err(|e| e.to_string())?;
+        self.bad_gradient = grads
+            .iter()
+            .position(|g| first_non_finite(&g.data).is_some());
         for ((p, g), o) in self.params.iter_mut().zip(&grads).zip(&mut self.optimizers) {
             o.step(&mut p.data, &g.data);
         }
@@ -174,5 +223,25 @@ impl Trainer for Interp<'_> {
 
     fn name(&self) -> &'static str {
         "interpreter"
+    }
+
+    fn computes_f32(&self) -> bool {
+        self.f32
+    }
+
+    fn non_finite(&self) -> Option<NonFinite> {
+        if let Some(slot) = self.bad_gradient {
+            return Some(NonFinite {
+                gradient: true,
+                slot,
+            });
+        }
+        self.params
+            .iter()
+            .position(|p| first_non_finite(&p.data).is_some())
+            .map(|slot| NonFinite {
+                gradient: false,
+                slot,
+            })
     }
 }

@@ -73,10 +73,35 @@ impl Checker<'_, '_> {
         v
     }
 
+    /// `p`, or E0702 at `span` when its arithmetic overflowed.
+    fn no_overflow(&mut self, p: Poly, span: Span) -> Option<Poly> {
+        if p.overflowed() {
+            return self.size_overflow(span, "its value is beyond 2^63 - 1");
+        }
+        Some(p)
+    }
+
+    /// E0702: a size too large to compute with.
+    pub(super) fn size_overflow(&mut self, span: Span, why: &str) -> Option<Poly> {
+        self.error(
+            Diagnostic::error(
+                "E0702",
+                format!("size arithmetic overflows: {why}"),
+                span,
+                "this size is too large",
+            )
+            .with_help("sizes must stay below 2^63; no tensor of this size could be allocated"),
+        );
+        None
+    }
+
     /// A size expression as a polynomial over the size parameters in `env`.
     pub(super) fn size(&mut self, s: &ast::Size, env: &TypeEnv) -> Option<Poly> {
         match &s.kind {
-            SizeKind::Nat(n) => Some(Poly::constant(*n as i64)),
+            SizeKind::Nat(n) => match i64::try_from(*n) {
+                Ok(v) => Some(Poly::constant(v)),
+                Err(_) => self.size_overflow(s.span, &format!("{n} is beyond 2^63 - 1")),
+            },
             SizeKind::Name(name) => {
                 if let Some((_, v)) = env.sizes.iter().rev().find(|(n, _)| n == name) {
                     return Some(Poly::var(*v));
@@ -95,9 +120,13 @@ impl Checker<'_, '_> {
                     }
                 }
             }
-            SizeKind::Add(a, b) => Some(self.size(a, env)?.add(&self.size(b, env)?)),
+            SizeKind::Add(a, b) => {
+                let r = self.size(a, env)?.add(&self.size(b, env)?);
+                self.no_overflow(r, s.span)
+            }
             SizeKind::Sub(a, b) => {
                 let r = self.size(a, env)?.sub(&self.size(b, env)?);
+                let r = self.no_overflow(r, s.span)?;
                 if let Some(v) = r.as_constant().filter(|v| *v < 0) {
                     self.error(
                         Diagnostic::error(
@@ -112,7 +141,10 @@ impl Checker<'_, '_> {
                 }
                 Some(r)
             }
-            SizeKind::Mul(a, b) => Some(self.size(a, env)?.mul(&self.size(b, env)?)),
+            SizeKind::Mul(a, b) => {
+                let r = self.size(a, env)?.mul(&self.size(b, env)?);
+                self.no_overflow(r, s.span)
+            }
             SizeKind::Div(a, b) => {
                 let (pa, pb) = (self.size(a, env)?, self.size(b, env)?);
                 if pb.as_constant() == Some(0) {

@@ -769,26 +769,51 @@ impl Checker<'_, '_> {
         Some((dom, cod))
     }
 
-    /// E0304 if an instantiated type has a negative size; `false` then.
+    /// E0304 if an instantiated type has a negative or zero size (a
+    /// zero-width layer such as `dense[2, 0]`: a tensor with no entries,
+    /// which no backend runs), E0702 if a size overflowed; `false` then.
     pub(super) fn check_natural(&mut self, t: &Ty, span: Span) -> bool {
         let mut bad = None;
+        let mut overflow = false;
         visit_shapes(t, &mut |s: &Shape| {
             for p in s {
-                if let Some(v) = p.as_constant().filter(|v| *v < 0) {
-                    bad = Some(v);
+                overflow |= p.overflowed();
+                if let Some(v) = p.as_constant().filter(|v| *v <= 0) {
+                    bad = bad.or(Some(v));
                 }
             }
         });
-        if let Some(v) = bad {
-            self.error(Diagnostic::error(
-                "E0304",
-                format!("size is not a natural number: this instance has a size of {v}"),
-                span,
-                "instantiated here",
-            ));
+        if overflow {
+            self.size_overflow(span, "this instance has a size beyond 2^63 - 1");
             return false;
         }
-        true
+        match bad {
+            Some(0) => {
+                self.error(
+                    Diagnostic::error(
+                        "E0304",
+                        format!(
+                            "this instance has a size of 0: {} has a tensor with no entries",
+                            self.show(t)
+                        ),
+                        span,
+                        "instantiated here",
+                    )
+                    .with_help("give every size of a layer at least 1"),
+                );
+                false
+            }
+            Some(v) => {
+                self.error(Diagnostic::error(
+                    "E0304",
+                    format!("size is not a natural number: this instance has a size of {v}"),
+                    span,
+                    "instantiated here",
+                ));
+                false
+            }
+            None => true,
+        }
     }
 
     pub(super) fn def_name_span(&self, id: ItemId) -> Span {

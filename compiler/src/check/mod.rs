@@ -31,7 +31,7 @@ pub fn recursion_builtins() -> &'static [&'static str] {
 use indexmap::IndexMap;
 use size::{Poly, Var};
 use std::collections::HashMap;
-pub use train::{DataSpec, LossKind, OptimSpec, TrainSetup};
+pub use train::{DataSpec, LossKind, TrainSetup};
 use types::{FunctorId, Namer, Shape, SpaceId, Ty, TyDisplay};
 
 /// A functor: a sum of constructors, each a product of fields in which

@@ -6,6 +6,11 @@
 //! of variables (repeated for powers). Integer (not natural) coefficients
 //! let `n - 1` be represented; whether a size is a natural number is decided
 //! once it is concrete.
+//!
+//! Arithmetic is checked: a coefficient that would leave the range of
+//! `i64` makes the result an *overflowed* polynomial, which stays
+//! overflowed through every later operation, equals no ordinary size, and
+//! prints as such. The checker reports E0702 where it first appears.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +24,8 @@ pub struct Var(pub u32);
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Poly {
     terms: BTreeMap<Vec<Var>, i64>,
+    /// Whether some coefficient overflowed `i64` on the way here.
+    overflow: bool,
 }
 
 impl Poly {
@@ -28,18 +35,40 @@ impl Poly {
         if c != 0 {
             terms.insert(Vec::new(), c);
         }
-        Poly { terms }
+        Poly {
+            terms,
+            overflow: false,
+        }
+    }
+
+    /// A polynomial whose arithmetic overflowed.
+    fn overflowed_value() -> Poly {
+        Poly {
+            terms: BTreeMap::new(),
+            overflow: true,
+        }
+    }
+
+    /// Whether some coefficient overflowed `i64` while computing this.
+    pub fn overflowed(&self) -> bool {
+        self.overflow
     }
 
     /// The variable `v`.
     pub fn var(v: Var) -> Poly {
         let mut terms = BTreeMap::new();
         terms.insert(vec![v], 1);
-        Poly { terms }
+        Poly {
+            terms,
+            overflow: false,
+        }
     }
 
     /// The value, if the polynomial is constant.
     pub fn as_constant(&self) -> Option<i64> {
+        if self.overflow {
+            return None;
+        }
         match self.terms.len() {
             0 => Some(0),
             1 => self.terms.get(&Vec::new()).copied(),
@@ -49,12 +78,27 @@ impl Poly {
 
     /// `self + other`.
     pub fn add(&self, other: &Poly) -> Poly {
+        if self.overflow || other.overflow {
+            return Poly::overflowed_value();
+        }
         let mut terms = self.terms.clone();
         for (m, c) in &other.terms {
-            *terms.entry(m.clone()).or_insert(0) += c;
+            let slot = terms.entry(m.clone()).or_insert(0);
+            match slot.checked_add(*c) {
+                Some(v) => *slot = v,
+                None => return Poly::overflowed_value(),
+            }
         }
+        Poly::normalised(terms)
+    }
+
+    /// A polynomial of `terms` without its zero coefficients.
+    fn normalised(mut terms: BTreeMap<Vec<Var>, i64>) -> Poly {
         terms.retain(|_, c| *c != 0);
-        Poly { terms }
+        Poly {
+            terms,
+            overflow: false,
+        }
     }
 
     /// `self - other`.
@@ -64,37 +108,51 @@ impl Poly {
 
     /// `c * self`.
     pub fn scale(&self, c: i64) -> Poly {
-        let mut terms: BTreeMap<Vec<Var>, i64> =
-            self.terms.iter().map(|(m, k)| (m.clone(), k * c)).collect();
-        terms.retain(|_, k| *k != 0);
-        Poly { terms }
+        if self.overflow {
+            return Poly::overflowed_value();
+        }
+        let terms: Option<BTreeMap<Vec<Var>, i64>> = self
+            .terms
+            .iter()
+            .map(|(m, k)| k.checked_mul(c).map(|v| (m.clone(), v)))
+            .collect();
+        terms.map_or_else(Poly::overflowed_value, Poly::normalised)
     }
 
     /// `self * other`.
     pub fn mul(&self, other: &Poly) -> Poly {
+        if self.overflow || other.overflow {
+            return Poly::overflowed_value();
+        }
         let mut terms: BTreeMap<Vec<Var>, i64> = BTreeMap::new();
         for (ma, ca) in &self.terms {
             for (mb, cb) in &other.terms {
                 let mut m = ma.clone();
                 m.extend(mb.iter().copied());
                 m.sort();
-                *terms.entry(m).or_insert(0) += ca * cb;
+                let slot = terms.entry(m).or_insert(0);
+                match ca.checked_mul(*cb).and_then(|p| slot.checked_add(p)) {
+                    Some(v) => *slot = v,
+                    None => return Poly::overflowed_value(),
+                }
             }
         }
-        terms.retain(|_, c| *c != 0);
-        Poly { terms }
+        Poly::normalised(terms)
     }
 
     /// `self / other` when the division is provably exact: `other` is a
     /// single nonzero monomial that divides every term of `self`.
     pub fn div_exact(&self, other: &Poly) -> Option<Poly> {
+        if self.overflow || other.overflow {
+            return Some(Poly::overflowed_value());
+        }
         if other.terms.len() != 1 {
             return None;
         }
         let (dm, dc) = other.terms.iter().next().expect("one term");
         let mut terms = BTreeMap::new();
         for (m, c) in &self.terms {
-            if c % dc != 0 {
+            if c.checked_rem(*dc) != Some(0) {
                 return None;
             }
             let mut rest = m.clone();
@@ -102,14 +160,17 @@ impl Poly {
                 let pos = rest.iter().position(|x| x == v)?;
                 rest.remove(pos);
             }
-            terms.insert(rest, c / dc);
+            terms.insert(rest, c.checked_div(*dc)?);
         }
-        Some(Poly { terms })
+        Some(Poly::normalised(terms))
     }
 
     /// Replaces every variable by a polynomial (variables not in `subst`
     /// stay as they are).
     pub fn substitute(&self, subst: &dyn Fn(Var) -> Option<Poly>) -> Poly {
+        if self.overflow {
+            return Poly::overflowed_value();
+        }
         let mut out = Poly::constant(0);
         for (m, c) in &self.terms {
             let mut term = Poly::constant(*c);
@@ -136,6 +197,9 @@ pub struct PolyDisplay<'a> {
 
 impl fmt::Display for PolyDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.poly.overflow {
+            return write!(f, "(a size beyond 2^63)");
+        }
         if self.poly.terms.is_empty() {
             return write!(f, "0");
         }
@@ -152,7 +216,7 @@ impl fmt::Display for PolyDisplay<'_> {
             } else {
                 write!(f, "{}", if neg { " - " } else { " + " })?;
             }
-            let a = c.abs();
+            let a = c.unsigned_abs();
             if m.is_empty() {
                 write!(f, "{a}")?;
                 continue;

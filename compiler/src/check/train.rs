@@ -6,6 +6,7 @@ use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::ItemId;
 use cdlc_grammar::Span;
 use cdlc_grammar::ast::{self, DefKind, ItemKind, ValueKind};
+use cdlc_runtime::optim::{self, OptimConfig, OptimError};
 
 /// The losses of §7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,15 +53,6 @@ pub enum DataSpec {
     Npy(String, String),
 }
 
-/// An optimizer and its hyper-parameters (§7 defaults filled in).
-#[derive(Clone, Debug, PartialEq)]
-pub struct OptimSpec {
-    /// `sgd`, `momentum`, `nesterov`, `adagrad` or `adam`.
-    pub name: String,
-    /// Hyper-parameters by name, defaults included.
-    pub args: Vec<(String, f64)>,
-}
-
 /// A checked train block.
 #[derive(Clone, Debug)]
 pub struct TrainSetup {
@@ -68,14 +60,18 @@ pub struct TrainSetup {
     pub model_name: String,
     /// The model.
     pub model: ItemId,
+    /// Where the train block names its model; run-time errors about the
+    /// whole run (a non-finite loss) point here.
+    pub model_span: Span,
     /// The data.
     pub data: DataSpec,
     /// Where `data` is written.
     pub data_span: Span,
     /// The loss.
     pub loss: LossKind,
-    /// The optimizer.
-    pub optim: OptimSpec,
+    /// The optimizer, validated by the runtime's own rules and with its
+    /// defaults filled in.
+    pub optim: OptimConfig,
     /// Passes over the training data.
     pub epochs: u64,
     /// Examples per step.
@@ -102,26 +98,6 @@ pub const SYNTHETIC: &[(&str, &[&str])] = &[
     ("causal_filter", &["length", "samples"]),
     ("rotated_patterns", &["size", "classes", "samples"]),
     ("vector_pairs", &["samples"]),
-];
-
-/// A hyper-parameter and its default (`None`: required).
-type HyperParam = (&'static str, Option<f64>);
-
-/// Optimizers with their hyper-parameters and defaults.
-pub const OPTIMIZERS: &[(&str, &[HyperParam])] = &[
-    ("sgd", &[("lr", None)]),
-    ("momentum", &[("lr", None), ("beta", Some(0.9))]),
-    ("nesterov", &[("lr", None), ("beta", Some(0.9))]),
-    ("adagrad", &[("lr", None)]),
-    (
-        "adam",
-        &[
-            ("lr", Some(0.001)),
-            ("beta1", Some(0.9)),
-            ("beta2", Some(0.999)),
-            ("eps", Some(1e-8)),
-        ],
-    ),
 ];
 
 const OPTIONS: &[&str] = &["data", "loss", "optim", "epochs", "batch", "split", "seed"];
@@ -159,15 +135,9 @@ impl Checker<'_, '_> {
         let mut data = None;
         let mut data_span = t.model.span;
         let mut loss: Option<(LossKind, Span)> = None;
-        let mut optim = OptimSpec {
-            name: "adam".to_string(),
-            args: OPTIMIZERS[4]
-                .1
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.unwrap_or(0.001)))
-                .collect(),
-        };
+        let mut optim = OptimConfig::default();
         let (mut epochs, mut batch, mut split, mut seed) = (10u64, 32u64, 0.8f64, 0u64);
+        let mut split_span = None;
         let mut seen: Vec<(&str, Span)> = Vec::new();
         for o in &t.options {
             let key = o.key.node.as_str();
@@ -198,7 +168,10 @@ impl Checker<'_, '_> {
                 "batch" => batch = self.whole_number(&o.value, 1).unwrap_or(batch),
                 "seed" => seed = self.whole_number(&o.value, 0).unwrap_or(seed),
                 "split" => match self.number(&o.value) {
-                    Some(x) if x > 0.0 && x <= 1.0 => split = x,
+                    Some(x) if x > 0.0 && x <= 1.0 => {
+                        split = x;
+                        split_span = Some(o.value.span);
+                    }
                     Some(x) => self.error(Diagnostic::error(
                         "E0604",
                         format!("`split` is the fraction of examples used for training, found {x}"),
@@ -249,9 +222,11 @@ impl Checker<'_, '_> {
         {
             self.check_synthetic_fits(&data, data_span, &info, loss);
         }
+        self.check_synthetic_split(&data, split, split_span.unwrap_or(data_span));
         self.out.trains.push(TrainSetup {
             model_name: t.model.node.clone(),
             model,
+            model_span: t.model.span,
             data,
             data_span,
             loss,
@@ -321,6 +296,25 @@ impl Checker<'_, '_> {
                 )
                 .with_label(decl, "the model whose output the loss compares")
                 .with_help("make the model's output fit the data's targets (e.g. R[classes] for cross_entropy)"),
+            );
+        }
+    }
+
+    /// E0604 when `split` leaves a synthetic data set's training or
+    /// validation part empty (the same rule the trainer applies to data
+    /// files once they are loaded).
+    fn check_synthetic_split(&mut self, data: &DataSpec, split: f64, span: Span) {
+        let DataSpec::Synthetic { name, args } = data else {
+            return;
+        };
+        let Ok(n) = cdlc_runtime::data::synthetic::samples(name, args) else {
+            return;
+        };
+        if let Some(problem) = crate::training::split_problem(n, split) {
+            self.error(
+                Diagnostic::error("E0604", problem, span, "an empty part").with_help(
+                    "choose a split that leaves examples on both sides, or more samples",
+                ),
             );
         }
     }
@@ -544,7 +538,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn optim_spec(&mut self, v: &ast::Value) -> Option<OptimSpec> {
+    fn optim_spec(&mut self, v: &ast::Value) -> Option<OptimConfig> {
         let ValueKind::Call { path, args } = &v.kind else {
             self.error(Diagnostic::error(
                 "E0604",
@@ -559,58 +553,75 @@ impl Checker<'_, '_> {
             .map(|p| p.node.as_str())
             .collect::<Vec<_>>()
             .join(".");
-        let Some((_, params)) = OPTIMIZERS.iter().find(|(n, _)| *n == name) else {
+        let Some(params) = optim::arguments(&name) else {
+            let names = optim::names();
             let mut d = Diagnostic::error(
                 "E0604",
                 format!("unknown optimizer `{name}`"),
                 v.span,
                 "not an optimizer",
             );
-            d = match closest(&name, OPTIMIZERS.iter().map(|(n, _)| *n)) {
+            d = match closest(&name, names.iter().copied()) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
-                None => d.with_help("the optimizers are: sgd, momentum, nesterov, adagrad, adam"),
+                None => d.with_help(format!("the optimizers are: {}", names.join(", "))),
             };
             self.error(d);
             return None;
         };
-        let mut out: Vec<(String, Option<f64>)> =
-            params.iter().map(|(n, d)| (n.to_string(), *d)).collect();
-        for (i, a) in args.clone().unwrap_or_default().iter().enumerate() {
-            let slot = match &a.name {
-                Some(n) => out.iter().position(|(m, _)| *m == n.node),
-                None => (i < out.len()).then_some(i),
+        let call_span = path[0].span.to(path[path.len() - 1].span);
+        let args = args.clone().unwrap_or_default();
+        // Positional arguments take the names in the runtime's order; the
+        // runtime then validates names, ranges and defaults, so the checker
+        // and the trainer accept exactly the same calls.
+        let mut named: Vec<(String, f64)> = Vec::with_capacity(args.len());
+        let mut spans: Vec<Span> = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let arg = match &a.name {
+                Some(n) => n.node.clone(),
+                None => match params.get(i) {
+                    Some(p) => p.to_string(),
+                    None => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0604",
+                                format!("`{name}` takes at most {} arguments", params.len()),
+                                a.value.span,
+                                "one argument too many",
+                            )
+                            .with_help(format!("its arguments are: {}", params.join(", "))),
+                        );
+                        return None;
+                    }
+                },
             };
-            let Some(slot) = slot else {
-                let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
-                self.error(
-                    Diagnostic::error(
-                        "E0604",
-                        format!("`{name}` takes no such argument"),
-                        a.value.span,
-                        "unknown argument",
-                    )
-                    .with_help(format!("its arguments are: {}", names.join(", "))),
-                );
-                return None;
-            };
-            out[slot].1 = Some(self.number(&a.value)?);
+            named.push((arg, self.number(&a.value)?));
+            spans.push(a.value.span);
         }
-        let mut args = Vec::new();
-        for (n, v) in out {
-            match v {
-                Some(v) => args.push((n, v)),
-                None => {
-                    self.error(Diagnostic::error(
-                        "E0604",
-                        format!("`{name}` needs `{n}`"),
-                        path[0].span.to(path[path.len() - 1].span),
-                        format!("`{n}` missing"),
-                    ));
-                    return None;
-                }
+        let span_of = |arg: &str| {
+            named
+                .iter()
+                .rposition(|(n, _)| n == arg)
+                .map_or(call_span, |i| spans[i])
+        };
+        match OptimConfig::from_call(&name, &named) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                let (span, label) = match &e {
+                    OptimError::UnexpectedArgument { arg, .. } => {
+                        (span_of(arg), "not an argument of this optimizer")
+                    }
+                    OptimError::InvalidArgument { arg, .. } => (span_of(arg), "out of range"),
+                    OptimError::MissingArgument { .. } | OptimError::Unknown { .. } => {
+                        (call_span, "argument missing")
+                    }
+                };
+                self.error(
+                    Diagnostic::error("E0604", e.to_string(), span, label)
+                        .with_help(format!("its arguments are: {}", params.join(", "))),
+                );
+                None
             }
         }
-        Some(OptimSpec { name, args })
     }
 
     fn number(&mut self, v: &ast::Value) -> Option<f64> {

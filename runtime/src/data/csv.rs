@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::{DataError, FieldPath, Location, Mismatch, TargetType};
+use super::{DataError, FieldPath, Location, Mismatch, TargetType, bad_number, clipped, shortened};
 use crate::value::{DataType, Example, Target, Tensor, Value};
 
 #[cfg(test)]
@@ -100,10 +100,10 @@ pub fn parse(
         }
         let mut data = Vec::with_capacity(features);
         for (col, field) in fields.iter().enumerate().filter(|(c, _)| *c != label_col) {
-            let v = number(field).ok_or_else(|| {
+            let v = number(field).map_err(|found| {
                 mismatch(FieldPath::new("x").index(data.len()).mismatch(
-                    format!("a number (column `{}`)", header[col].trim()),
-                    format!("{field:?}"),
+                    format!("a number (column `{}`)", shortened(header[col].trim())),
+                    found,
                 ))
             })?;
             data.push(v);
@@ -111,22 +111,12 @@ pub fn parse(
         let raw = &fields[label_col];
         let target = match (y, &target_is_scalar) {
             (TargetType::Class(n), _) => match number(raw) {
-                Some(v) if v.fract() == 0.0 && v >= 0.0 && v < *n as f64 => {
-                    Target::Class(v as usize)
-                }
-                _ => {
-                    return Err(mismatch(
-                        FieldPath::new("y").mismatch(y, format!("{raw:?}")),
-                    ));
-                }
+                Ok(v) if v.fract() == 0.0 && v >= 0.0 && v < *n as f64 => Target::Class(v as usize),
+                _ => return Err(mismatch(FieldPath::new("y").mismatch(y, clipped(raw)))),
             },
             (_, Some(shape)) => match number(raw) {
-                Some(v) => Target::Tensor(Tensor::new(shape.clone(), vec![v])),
-                None => {
-                    return Err(mismatch(
-                        FieldPath::new("y").mismatch(y, format!("{raw:?}")),
-                    ));
-                }
+                Ok(v) => Target::Tensor(Tensor::new(shape.clone(), vec![v])),
+                Err(found) => return Err(mismatch(FieldPath::new("y").mismatch(y, found))),
             },
             (_, None) => unreachable!("non-class targets were given a shape above"),
         };
@@ -138,9 +128,14 @@ pub fn parse(
     Ok(out)
 }
 
-/// A finite number, ignoring surrounding spaces.
-fn number(field: &str) -> Option<f64> {
-    field.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+/// A number fit to train on, ignoring surrounding spaces; otherwise what
+/// was found instead.
+fn number(field: &str) -> Result<f64, String> {
+    let v = field.trim().parse::<f64>().map_err(|_| clipped(field))?;
+    match bad_number(v) {
+        None => Ok(v),
+        Some(why) => Err(why),
+    }
 }
 
 /// A CSV record: the line it starts on and its fields.

@@ -122,7 +122,7 @@ fn describe(j: &Json) -> String {
         Json::Null => "null".into(),
         Json::Bool(b) => b.to_string(),
         Json::Number(n) => format!("the number {n}"),
-        Json::String(s) => format!("the string {s:?}"),
+        Json::String(s) => format!("the string {}", super::clipped(s)),
         Json::Array(a) => format!("an array of {}", a.len()),
         Json::Object(o) => match o.keys().next() {
             Some(k) if o.len() == 1 => format!("a `{k}` value"),
@@ -172,10 +172,13 @@ fn tensor_data(
     let expected = || DataType::Tensor(shape.to_vec());
     match (shape.split_first(), j) {
         (None, Json::Number(n)) => match n.as_f64() {
-            Some(v) => {
-                out.push(v);
-                Ok(())
-            }
+            Some(v) => match super::bad_number(v) {
+                None => {
+                    out.push(v);
+                    Ok(())
+                }
+                Some(why) => Err(path.mismatch(expected(), why)),
+            },
             None => Err(path.mismatch(expected(), describe(j))),
         },
         (Some((&d, rest)), Json::Array(items)) if items.len() == d => {

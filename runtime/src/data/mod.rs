@@ -151,6 +151,9 @@ pub enum DataError {
         /// Why.
         reason: String,
     },
+    /// Generation was stopped (Ctrl-C) before it finished.
+    #[error("stopped while the data set was being generated; nothing was trained or written")]
+    Interrupted,
     /// The file could not be read.
     #[error("cannot read {}: {message}", .path.display())]
     Io {
@@ -190,6 +193,49 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// The largest magnitude a data value may have: the largest finite f32,
+/// since training computes in f32 by default and a larger value would
+/// become infinite there.
+pub const MAX_MAGNITUDE: f64 = f32::MAX as f64;
+
+/// Why `v` cannot be a data value (NaN, infinite, or beyond
+/// `MAX_MAGNITUDE`), or `None` when it can. Every reader asks this of every
+/// number, so no data set reaches training with a value that makes the
+/// loss non-finite by itself.
+pub fn bad_number(v: f64) -> Option<String> {
+    if v.is_nan() {
+        Some("NaN, which is not a number to train on".to_string())
+    } else if v.is_infinite() {
+        Some(format!("{v}, which is not a finite number"))
+    } else if v.abs() > MAX_MAGNITUDE {
+        Some(format!(
+            "{v:e}, beyond the largest number training handles (about 3.4e38)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// How many characters of a field an error message quotes at most.
+const SHOWN: usize = 40;
+
+/// At most the first 40 characters of `text`, quoted, with a note of how
+/// long it was when it was cut, so that an error never echoes a huge field.
+pub fn clipped(text: &str) -> String {
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+/// At most the first 40 characters of a name, unquoted, as `clipped` cuts.
+pub fn shortened(text: &str) -> String {
+    match text.char_indices().nth(SHOWN) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+    }
 }
 
 /// A path into a value under construction, shared by the checkers and the

@@ -56,8 +56,12 @@ pub fn load(
     if xs.shape[1..] != x_shape[..] {
         return Err(mismatch_at_first(x_path, "x", x, &xs.shape[1..]));
     }
-    let targets = targets(&ys, y_path, y, n)?;
     let width = x_shape.iter().product::<usize>();
+    finite(&xs, x_path, "x", width)?;
+    if matches!(y, TargetType::Tensor(_)) {
+        finite(&ys, y_path, "y", ys.shape[1..].iter().product())?;
+    }
+    let targets = targets(&ys, y_path, y, n)?;
     Ok(targets
         .into_iter()
         .enumerate()
@@ -69,6 +73,27 @@ pub fn load(
             y,
         })
         .collect())
+}
+
+/// E0603's data error for the first value of `a` that is not a number to
+/// train on, named by its example (`width` values each) and position.
+fn finite(a: &Array, path: &Path, root: &str, width: usize) -> Result<(), DataError> {
+    let Some((k, why)) = a
+        .data
+        .iter()
+        .enumerate()
+        .find_map(|(k, &v)| super::bad_number(v).map(|why| (k, why)))
+    else {
+        return Ok(());
+    };
+    let (example, at) = (k / width.max(1), k % width.max(1));
+    Err(DataError::Mismatch {
+        path: path.to_path_buf(),
+        at: Location::Index(example),
+        mismatch: FieldPath::new(root)
+            .index(at)
+            .mismatch("a finite number", why),
+    })
 }
 
 /// The number of examples: the first axis.

@@ -145,16 +145,42 @@ pub fn signature(name: &str, args: &[(String, f64)]) -> Result<Signature, DataEr
     Ok(Generator::parse(name, args)?.signature())
 }
 
+/// How many examples `synthetic.name(args)` holds, after validating the
+/// arguments exactly as `generate` does.
+pub fn samples(name: &str, args: &[(String, f64)]) -> Result<usize, DataError> {
+    Ok(Generator::parse(name, args)?.samples())
+}
+
 /// Generates `synthetic.name(args)` from `seed`.
 pub fn generate(name: &str, args: &[(String, f64)], seed: u64) -> Result<Dataset, DataError> {
+    generate_until(name, args, seed, &|| false)
+}
+
+/// Generates `synthetic.name(args)` from `seed`, asking `stop` every 1024
+/// examples whether to give up (Ctrl-C); giving up is
+/// `DataError::Interrupted`.
+pub fn generate_until(
+    name: &str,
+    args: &[(String, f64)],
+    seed: u64,
+    stop: &dyn Fn() -> bool,
+) -> Result<Dataset, DataError> {
     let g = Generator::parse(name, args)?;
     let signature = g.signature();
     let mut rng = Rng::new(seed);
-    let examples = g.generate(&mut rng)?;
+    let examples = g.generate(&mut rng, stop)?;
+    if stop() {
+        return Err(DataError::Interrupted);
+    }
     Ok(Dataset {
         signature,
         examples,
     })
+}
+
+/// `0..n`, cut short when `stop` says so (asked every 1024 items).
+fn counted(n: usize, stop: &dyn Fn() -> bool) -> impl Iterator<Item = usize> + '_ {
+    (0..n).take_while(move |i| i % 1024 != 0 || !stop())
 }
 
 /// A validated data set request.
@@ -464,45 +490,49 @@ impl Generator {
         Signature { x, y }
     }
 
-    fn generate(&self, rng: &mut Rng) -> Result<Vec<Example>, DataError> {
+    fn generate(&self, rng: &mut Rng, stop: &dyn Fn() -> bool) -> Result<Vec<Example>, DataError> {
         let n = self.samples();
         let mut out = Vec::with_capacity(n);
         match *self {
-            Generator::Spirals { classes, .. } => out.extend((0..n).map(|_| spiral(rng, classes))),
+            Generator::Spirals { classes, .. } => {
+                out.extend(counted(n, stop).map(|_| spiral(rng, classes)))
+            }
             Generator::Parity {
                 min_length,
                 max_length,
                 running,
                 ..
-            } => out.extend((0..n).map(|_| parity(rng, min_length, max_length, running))),
+            } => out.extend(counted(n, stop).map(|_| parity(rng, min_length, max_length, running))),
             Generator::SumTrees {
                 modulus,
                 min_leaves,
                 max_leaves,
                 ..
-            } => out.extend((0..n).map(|_| sum_tree(rng, modulus, min_leaves, max_leaves))),
+            } => {
+                out.extend(counted(n, stop).map(|_| sum_tree(rng, modulus, min_leaves, max_leaves)))
+            }
             Generator::Counting { digits, steps, .. } => {
-                out.extend((0..n).map(|_| counting(rng, digits, steps)))
+                out.extend(counted(n, stop).map(|_| counting(rng, digits, steps)))
             }
             Generator::SetMode { points, digits, .. } => {
-                for _ in 0..n {
+                for _ in counted(n, stop) {
                     out.push(set_mode(rng, points, digits)?);
                 }
             }
             Generator::Triangles {
                 nodes, edge_prob, ..
-            } => out.extend((0..n).map(|_| triangles(rng, nodes, edge_prob))),
+            } => out.extend(counted(n, stop).map(|_| triangles(rng, nodes, edge_prob))),
             Generator::RingSmooth { points, .. } => {
-                out.extend((0..n).map(|_| ring_smooth(rng, points)))
+                out.extend(counted(n, stop).map(|_| ring_smooth(rng, points)))
             }
             Generator::CausalFilter { length, .. } => {
-                out.extend((0..n).map(|_| causal_filter(rng, length)))
+                out.extend(counted(n, stop).map(|_| causal_filter(rng, length)))
             }
             Generator::RotatedPatterns { size, classes, .. } => {
                 let patterns = patterns(rng, size, classes);
-                out.extend((0..n).map(|_| rotated_pattern(rng, &patterns, size)))
+                out.extend(counted(n, stop).map(|_| rotated_pattern(rng, &patterns, size)))
             }
-            Generator::VectorPairs { .. } => out.extend((0..n).map(|_| vector_pair(rng))),
+            Generator::VectorPairs { .. } => out.extend(counted(n, stop).map(|_| vector_pair(rng))),
         }
         Ok(out)
     }

@@ -173,3 +173,15 @@ fn calls_are_validated_and_defaults_filled() {
     ));
     assert_eq!(OptimConfig::Sgd { lr: 0.1 }.to_string(), "sgd(lr = 0.1)");
 }
+
+#[test]
+fn non_finite_entries_are_found_in_both_types() {
+    assert_eq!(first_non_finite::<f64>(&[1.0, -2.0, 1e300]), None);
+    assert_eq!(first_non_finite::<f64>(&[]), None);
+    assert_eq!(
+        first_non_finite(&[1.0f64, f64::NAN, f64::INFINITY]),
+        Some(1)
+    );
+    assert_eq!(first_non_finite(&[0.0f32, 3.0, f32::NEG_INFINITY]), Some(2));
+    assert_eq!(first_non_finite(&[f32::MAX, f32::MAX]), None);
+}

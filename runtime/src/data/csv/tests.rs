@@ -136,3 +136,24 @@ fn layout_errors() {
         }
     ));
 }
+
+#[test]
+fn non_finite_and_huge_values_are_refused_and_long_fields_cut() {
+    for bad in ["NaN", "inf", "-1e39"] {
+        let text = format!("a,b,label\n1,2,0\n1,{bad},1\n");
+        let err = parse(&text, file(), "label", &x(2), &TargetType::Class(2)).expect_err(bad);
+        assert!(
+            matches!(err, DataError::Mismatch { at: Location::Line(3), ref mismatch, .. }
+                if mismatch.path == "x[1]"),
+            "{bad}: {err}"
+        );
+    }
+    let long = "7".repeat(10_000) + "z";
+    let text = format!("a,label\n{long},1\n");
+    let err = parse(&text, file(), "label", &x(1), &TargetType::Class(2)).expect_err("long");
+    let shown = err.to_string();
+    assert!(
+        shown.len() < 200 && shown.contains("10001 bytes"),
+        "{shown}"
+    );
+}

@@ -191,3 +191,20 @@ fn inputs_for_running_ignore_targets_and_name_the_bad_line() {
     assert!(err.to_string().contains("line 2"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn numbers_beyond_the_f32_range_name_their_line() {
+    let x = DataType::Tensor(vec![2]);
+    let text = "{\"x\": [1, 2], \"y\": 0}\n{\"x\": [1, -1e300], \"y\": 0}\n";
+    let (at, m) = mismatch(text, &x, &TargetType::Class(2));
+    assert_eq!((at, m.path.as_str()), (Location::Line(2), "x[1]"));
+    assert!(m.found.contains("3.4e38"), "{}", m.found);
+    let long = "s".repeat(1_000_000);
+    let text = format!("{{\"x\": \"{long}\", \"y\": 0}}\n");
+    let (_, m) = mismatch(&text, &x, &TargetType::Class(2));
+    assert!(
+        m.found.len() < 100 && m.found.contains("1000000 bytes"),
+        "{}",
+        m.found
+    );
+}

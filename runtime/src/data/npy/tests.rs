@@ -200,3 +200,36 @@ fn load_pairs_inputs_and_targets() {
     assert!(matches!(err, DataError::Layout { .. }));
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[test]
+fn non_finite_values_name_their_example_and_position() {
+    let dir = scratch("nonfinite");
+    let (xp, yp) = (dir.join("x.npy"), dir.join("y.npy"));
+    let xs = [1.0, 2.0, 3.0, f64::NAN, 5.0, 6.0];
+    std::fs::write(&xp, npy("<f8", false, &[3, 2], &f64s(&xs))).expect("write");
+    let labels: Vec<u8> = [0i64, 2, 1].iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(&yp, npy("<i8", false, &[3], &labels)).expect("write");
+    let err = load(&xp, &yp, &DataType::Tensor(vec![2]), &TargetType::Class(3)).expect_err("NaN");
+    let DataError::Mismatch { at, mismatch, .. } = err else {
+        panic!("expected a mismatch")
+    };
+    assert_eq!((at, mismatch.path.as_str()), (Location::Index(1), "x[1]"));
+    assert!(mismatch.found.starts_with("NaN"), "{}", mismatch.found);
+
+    // A tensor target beyond the f32 range is refused too.
+    let fine = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    std::fs::write(&xp, npy("<f8", false, &[3, 2], &f64s(&fine))).expect("write");
+    std::fs::write(&yp, npy("<f8", false, &[3, 1], &f64s(&[0.5, 1e300, 2.5]))).expect("write");
+    let err = load(
+        &xp,
+        &yp,
+        &DataType::Tensor(vec![2]),
+        &TargetType::Tensor(vec![1]),
+    )
+    .expect_err("1e300");
+    assert!(
+        matches!(err, DataError::Mismatch { at: Location::Index(1), ref mismatch, .. }
+            if mismatch.path == "y[0]" && mismatch.found.contains("3.4e38")),
+        "{err}"
+    );
+}

@@ -1,0 +1,125 @@
+//! Robustness: settings the checker must refuse or accept exactly as the
+//! runtime does, and sizes, depths and data that must give coded errors
+//! instead of wrong results, panics or exhausted memory.
+
+use cdlc::diagnostics::Severity;
+use cdlc_runtime::optim::OptimConfig;
+
+/// A program training `dense[2, 3]` on spirals with `optim = {call}`.
+fn with_optim(call: &str) -> String {
+    format!(
+        "import std.layers\nmodel net = dense[2, 3]\ntrain net {{\n  \
+         data = synthetic.spirals(classes = 3, samples = 100)\n  optim = {call}\n  \
+         loss = cross_entropy\n}}\n"
+    )
+}
+
+/// The error codes of a program's diagnostics.
+fn error_codes(src: &str) -> Vec<String> {
+    cdlc::compile("t.cdl", src)
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.code.to_string())
+        .collect()
+}
+
+/// An optimizer call as written, its name and its arguments by name.
+type Call = (&'static str, &'static str, &'static [(&'static str, f64)]);
+
+#[test]
+fn the_checker_accepts_every_optimizer_call_the_runtime_accepts() {
+    let calls: [Call; 7] = [
+        (
+            "adagrad(lr = 0.1, eps = 1e-6)",
+            "adagrad",
+            &[("lr", 0.1), ("eps", 1e-6)],
+        ),
+        ("adagrad(0.1)", "adagrad", &[("lr", 0.1)]),
+        ("sgd(lr = 0.5)", "sgd", &[("lr", 0.5)]),
+        (
+            "momentum(lr = 0.1, beta = 0.5)",
+            "momentum",
+            &[("lr", 0.1), ("beta", 0.5)],
+        ),
+        (
+            "nesterov(0.1, 0.8)",
+            "nesterov",
+            &[("lr", 0.1), ("beta", 0.8)],
+        ),
+        (
+            "adam(beta2 = 0.99, eps = 0)",
+            "adam",
+            &[("beta2", 0.99), ("eps", 0.0)],
+        ),
+        ("adam", "adam", &[]),
+    ];
+    for (call, name, args) in calls {
+        let c = cdlc::compile("t.cdl", &with_optim(call));
+        assert!(c.diagnostics.is_empty(), "{call}: {:?}", c.diagnostics);
+        let args: Vec<(String, f64)> = args.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let runtime = OptimConfig::from_call(name, &args).expect("the runtime accepts it");
+        assert_eq!(c.checked.trains[0].optim, runtime, "{call}");
+    }
+}
+
+#[test]
+fn the_checker_refuses_every_optimizer_call_the_runtime_refuses() {
+    for call in [
+        "sgd(lr = -1)",
+        "sgd(lr = 0)",
+        "sgd",
+        "adam(beta1 = 1)",
+        "adam(eps = -1)",
+        "momentum(lr = 0.1, beta = 1.5)",
+        "adagrad(lr = 0.1, eps = -1e-6)",
+        "adagrad(lr = 0.1, beta = 0.9)",
+        "sgd(0.1, 0.2)",
+        "rmsprop(lr = 0.1)",
+    ] {
+        assert_eq!(error_codes(&with_optim(call)), ["E0604"], "{call}");
+    }
+}
+
+#[test]
+fn a_split_that_leaves_a_part_empty_is_refused_by_check() {
+    let program = |split: &str, samples: u32| {
+        format!(
+            "import std.layers\nmodel net = dense[2, 3]\ntrain net {{\n  \
+             data = synthetic.spirals(classes = 3, samples = {samples})\n  \
+             split = {split}\n  loss = cross_entropy\n}}\n"
+        )
+    };
+    assert_eq!(error_codes(&program("0.0000001", 100)), ["E0604"]);
+    assert_eq!(error_codes(&program("0.99", 10)), ["E0604"]);
+    assert!(error_codes(&program("1", 10)).is_empty());
+    assert!(error_codes(&program("0.5", 2)).is_empty());
+}
+
+#[test]
+fn size_arithmetic_overflow_is_sticky_and_never_wraps() {
+    use cdlc::check::size::{Poly, Var};
+    let big = Poly::constant(1 << 32);
+    let wrapped = big.mul(&big);
+    assert!(wrapped.overflowed());
+    assert_eq!(wrapped.as_constant(), None);
+    assert!(wrapped.add(&Poly::constant(2)).overflowed());
+    assert!(
+        Poly::constant(i64::MAX)
+            .add(&Poly::constant(1))
+            .overflowed()
+    );
+    assert!(Poly::constant(i64::MIN).scale(-1).overflowed());
+    let n = Poly::var(Var(0));
+    assert!(n.scale(i64::MAX).mul(&Poly::constant(2)).overflowed());
+    let square = n.mul(&n).substitute(&|_| Some(Poly::constant(1 << 32)));
+    assert!(square.overflowed());
+    assert_ne!(square, Poly::constant(0));
+    // Ordinary arithmetic is unchanged.
+    assert_eq!(
+        Poly::constant(1 << 31)
+            .mul(&Poly::constant(4))
+            .as_constant(),
+        Some(1 << 33)
+    );
+}
