@@ -19,6 +19,7 @@
 mod build;
 pub mod numeric;
 mod proof;
+mod rep;
 
 use crate::check::Checked;
 use crate::diagnostics::{Diagnostic, Severity, closest};

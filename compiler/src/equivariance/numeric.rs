@@ -4,7 +4,8 @@
 //! definition is instantiated with its derived tying and initialised
 //! parameters (slots initialised to constants, such as `zeros` biases,
 //! get random values instead, so that they are tested too), and for random inputs `x` and random group elements `g`
-//! (words of generators, and `exp` of random Lie-algebra elements) the
+//! (each discrete generator alone, then words of generators of random
+//! lengths, and `exp` of random Lie-algebra elements) the
 //! reference interpreter computes `f(g·x)` and `g·f(x)` (for an invariant
 //! claim, `f(x)`). The largest relative error `‖f(g·x) − g·f(x)‖∞ /
 //! max(‖f(g·x)‖∞, ‖g·f(x)‖∞)` over the trials is reported per claim.
@@ -198,7 +199,7 @@ fn test_claim(
     };
     let mut rng = Rng::new(seed ^ 0x5eed_e901);
     let mut worst: f64 = 0.0;
-    for _ in 0..TRIALS {
+    for trial in 0..TRIALS {
         let xs: Vec<Sample> = inputs
             .iter()
             .map(|i| {
@@ -209,7 +210,17 @@ fn test_claim(
                     .collect()
             })
             .collect();
-        let g = Element::random(&group, &mut rng, WORD_LENGTH);
+        // Each discrete generator alone first, then words of random
+        // length: words of one fixed length would all be the identity in a
+        // group of order 2.
+        let g = if trial < group.num_discrete() {
+            Element {
+                steps: vec![cdlc_equivariance::Step::Generator(trial)],
+            }
+        } else {
+            let len = 1 + rng.below(WORD_LENGTH);
+            Element::random(&group, &mut rng, len)
+        };
         let gxs: Vec<Sample> = xs
             .iter()
             .zip(&inputs)
