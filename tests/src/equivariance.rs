@@ -14,6 +14,7 @@ const GROUP_EXAMPLES: &[&str] = &[
     "graph_triangles",
     "p4_patterns",
     "ring_conv",
+    "set_attention",
     "so3_vectors",
 ];
 
