@@ -106,6 +106,8 @@ enum Command {
         #[arg(long)]
         entry: Option<String>,
     },
+    /// Measure how equivariant a trained model is under a declared group.
+    Measure(driver::measure::MeasureArgs),
     /// Serve the Language Server Protocol on standard input and output.
     Lsp,
 }
@@ -193,6 +195,7 @@ fn main() -> ExitCode {
             backend == GradBackend::Jit,
         ),
         Some(Command::Bench(args)) => driver::bench::main(&args),
+        Some(Command::Measure(args)) => driver::measure::main(&args),
         Some(Command::Run {
             file,
             weights,

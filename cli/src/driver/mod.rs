@@ -5,6 +5,7 @@ pub mod bench;
 pub mod data;
 pub mod gradcheck;
 pub mod lsp;
+pub mod measure;
 pub mod run;
 pub mod train;
 pub mod trainer;

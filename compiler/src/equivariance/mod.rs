@@ -17,6 +17,7 @@
 //! sizes and words the solver's errors as diagnostics.
 
 mod build;
+pub mod measure;
 pub mod numeric;
 mod proof;
 mod rep;

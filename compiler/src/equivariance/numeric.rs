@@ -55,17 +55,20 @@ impl ClaimCheck {
 }
 
 /// One input: a tensor, or a list of tensors, of this shape and action.
-struct Input {
-    shape: Vec<usize>,
-    act: Act,
-    list: bool,
+pub(super) struct Input {
+    /// The tensor's (or each element's) shape.
+    pub(super) shape: Vec<usize>,
+    /// How the group acts on it.
+    pub(super) act: Act,
+    /// A list of tensors.
+    pub(super) list: bool,
 }
 
 /// A random value of one input: a tensor, or the elements of a list.
-type Sample = Vec<Vec<f64>>;
+pub(super) type Sample = Vec<Vec<f64>>;
 
 /// How one input or the output is acted on.
-enum Act {
+pub(super) enum Act {
     /// By the identity (a plain tensor, or a trivial action).
     Identity,
     /// By a space under the claim's group.
@@ -237,7 +240,12 @@ fn test_claim(
 }
 
 /// An input of a tensor type or a `List` of one.
-fn input(c: &Compilation, env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<Input, String> {
+pub(super) fn input(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    t: &Ty,
+    group: &Group,
+) -> Result<Input, String> {
     if let Ty::Data {
         co: false,
         functor,
@@ -267,7 +275,7 @@ fn input(c: &Compilation, env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<In
 }
 
 /// A sample as the interpreter's value: a tensor, or a `nil`/`cons` chain.
-fn to_data(i: &Input, x: &Sample) -> Data {
+pub(super) fn to_data(i: &Input, x: &Sample) -> Data {
     let tensor = |v: &Vec<f64>| Data::Tensor(Tensor::new(i.shape.clone(), v.clone()));
     if !i.list {
         return tensor(&x[0]);
@@ -306,7 +314,7 @@ fn tensor_act(env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<(Vec<usize>, A
     Ok((shape, Act::Space(space)))
 }
 
-fn apply(act: &Act, g: &Element, x: &[f64]) -> Vec<f64> {
+pub(super) fn apply(act: &Act, g: &Element, x: &[f64]) -> Vec<f64> {
     match act {
         Act::Identity => x.to_vec(),
         Act::Space(s) => s.act(g, x),
