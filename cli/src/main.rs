@@ -41,6 +41,9 @@ struct Cli {
     /// Where to write weights, metrics and the loss plot (default: out/MODEL).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Train on examples transformed by random elements of this declared group.
+    #[arg(long)]
+    augment: Option<String>,
     #[command(flatten)]
     exec: ExecArgs,
     /// How to print diagnostics.
@@ -423,6 +426,7 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
         epochs: cli.epochs,
         data: cli.data.clone(),
         out: cli.out.clone(),
+        augment: cli.augment.clone(),
     };
     let progress = std::io::stderr().is_terminal();
     eprintln!(

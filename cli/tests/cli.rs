@@ -530,7 +530,7 @@ fn measure_reports_learned_and_built_in_equivariance() {
     assert!(max_error(&learned) > 1e-3);
     let human = measure("mixed", &[]);
     assert!(
-        stdout(&human).contains("mixed under S, 32 inputs"),
+        stdout(&human).contains("mixed under S, 13 inputs:"),
         "{}",
         stdout(&human)
     );
@@ -541,6 +541,50 @@ fn measure_reports_learned_and_built_in_equivariance() {
         "{}",
         stderr(&refused)
     );
+    let augmented = cdlc(
+        &[
+            "sets.cdl",
+            "--emit",
+            "jit",
+            "--train",
+            "mixed",
+            "--augment",
+            "S",
+            "--out",
+            "aug",
+        ],
+        &dir,
+    );
+    assert!(augmented.status.success(), "{}", stderr(&augmented));
+    assert!(
+        max_error(&cdlc(
+            &[
+                "measure",
+                "sets.cdl",
+                "--weights",
+                "aug/weights.safetensors",
+                "--entry",
+                "mixed",
+                "--message-format",
+                "json"
+            ],
+            &dir
+        )) > 0.0
+    );
+    let no_group = cdlc(
+        &[
+            "sets.cdl",
+            "--emit",
+            "jit",
+            "--train",
+            "mixed",
+            "--augment",
+            "T",
+        ],
+        &dir,
+    );
+    assert_eq!(no_group.status.code(), Some(1));
+    assert!(stderr(&no_group).contains("E0610"), "{}", stderr(&no_group));
     let wrong = cdlc(
         &[
             "measure",

@@ -12,6 +12,7 @@ const GROUP_EXAMPLES: &[&str] = &[
     "causal_conv",
     "deepsets",
     "graph_triangles",
+    "learned_symmetry",
     "p4_patterns",
     "ring_conv",
     "set_attention",

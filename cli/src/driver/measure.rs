@@ -22,7 +22,8 @@ pub struct MeasureArgs {
     /// The weights written by training.
     #[arg(long)]
     weights: PathBuf,
-    /// A `.jsonl` file of inputs (`{"x": ...}` per line); default: standard normal samples.
+    /// A `.jsonl` file of inputs (`{"x": ...}` per line); default: the held-out
+    /// inputs of the model's train block, or standard normal samples without one.
     #[arg(long)]
     data: Option<PathBuf>,
     /// The group (a declared name; default: the group of the model's input space).
@@ -109,7 +110,7 @@ fn measured(
             }
             Some(xs)
         }
-        None => None,
+        None => block_inputs(args, c, model)?,
     };
     let setup = MeasureSetup {
         group: args.group.as_deref(),
@@ -120,6 +121,41 @@ fn measured(
         per_layer: args.per_layer,
     };
     measure(c, model, &inst, &params, &setup)
+}
+
+/// Without `--data`: the held-out inputs of the model's train block (the
+/// validation split, at most `--samples` of them), so that a learned
+/// symmetry is measured where it was learned; `None` (standard normal
+/// samples) when the model has no train block.
+fn block_inputs(
+    args: &MeasureArgs,
+    c: &cdlc::Compilation,
+    model: cdlc::resolve::ItemId,
+) -> Result<Option<Vec<cdlc_runtime::value::Value>>, MeasureError> {
+    let name = &c.checked.defs[&model].name;
+    let Some(setup) = cdlc::train_block(c, Some(name)) else {
+        return Ok(None);
+    };
+    let prepared = cdlc::training::prepare(c, model, setup.loss).map_err(|_| {
+        MeasureError::Model(format!("`{name}` cannot be prepared for its train block"))
+    })?;
+    let want = cdlc::training::expected_signature(&prepared)
+        .ok_or_else(|| MeasureError::Fit("the loss does not fit the model's output".to_string()))?;
+    let base = args.file.parent().unwrap_or(std::path::Path::new("."));
+    let data =
+        super::data::load(&setup.data, base, &want, setup.seed, setup.data_span).map_err(|e| {
+            match e {
+                super::data::LoadError::Mismatch(d) => MeasureError::Fit(d.message),
+                super::data::LoadError::Data(m) => MeasureError::Fit(m),
+            }
+        })?;
+    let (_, held_out) = cdlc::training::split(data.examples, setup.split, setup.seed);
+    let xs: Vec<_> = held_out
+        .into_iter()
+        .take(args.samples.max(1))
+        .map(|e| e.x)
+        .collect();
+    Ok((!xs.is_empty()).then_some(xs))
 }
 
 fn stats_text(s: &Stats) -> String {

@@ -31,6 +31,9 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     /// `--out DIR`
     pub out: Option<PathBuf>,
+    /// `--augment G`: transform each training example by a random element
+    /// of the declared group G each time it is used.
+    pub augment: Option<String>,
 }
 
 /// What a finished (or interrupted) run reports.
@@ -96,6 +99,13 @@ pub fn run(
         ));
     }
     let (train, val) = split(dataset.examples, setup.split, setup.seed);
+    let augmenter = match &overrides.augment {
+        Some(g) => Some(
+            cdlc::equivariance::augment::Augmenter::new(c, setup.model, g)
+                .map_err(|e| format!("{} ({})", e.message(), e.code()))?,
+        ),
+        None => None,
+    };
     let loss = runtime_loss(setup.loss);
     let optim = optim_config(setup)?;
     let out_dir = overrides
@@ -131,7 +141,23 @@ pub fn run(
                 interrupted = true;
                 break 'epochs;
             }
-            let examples: Vec<&Example> = chunk.iter().map(|&i| &train[i]).collect();
+            let augmented: Vec<Example> = match &augmenter {
+                Some(a) => chunk
+                    .iter()
+                    .map(|&i| {
+                        a.apply(
+                            &train[i],
+                            mix64(setup.seed ^ ((epoch * train.len() + i) as u64)),
+                        )
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            let examples: Vec<&Example> = if augmenter.is_some() {
+                augmented.iter().collect()
+            } else {
+                chunk.iter().map(|&i| &train[i]).collect()
+            };
             let l = trainer.step(&examples)?;
             if !l.is_finite() {
                 return Err(TrainError::Message(format!(

@@ -16,6 +16,7 @@
 //! The solver knows nothing of CDL: this module resolves names, evaluates
 //! sizes and words the solver's errors as diagnostics.
 
+pub mod augment;
 mod build;
 pub mod measure;
 pub mod numeric;
