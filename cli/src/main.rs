@@ -41,6 +41,9 @@ struct Cli {
     /// Where to write weights, metrics and the loss plot (default: out/MODEL).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Train on examples transformed by random elements of this declared group.
+    #[arg(long)]
+    augment: Option<String>,
     #[command(flatten)]
     exec: ExecArgs,
     /// How to print diagnostics.
@@ -110,6 +113,8 @@ enum Command {
         #[arg(long)]
         entry: Option<String>,
     },
+    /// Measure how equivariant a trained model is under a declared group.
+    Measure(driver::measure::MeasureArgs),
     /// Serve the Language Server Protocol on standard input and output.
     Lsp,
     /// Rewrite programs in the canonical layout (`--check`: only report).
@@ -203,6 +208,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => driver::bench::main(&args),
         Some(Command::Grad(args)) => driver::grad::main(&args),
         Some(Command::Data(args)) => driver::write_data::main(&args),
+        Some(Command::Measure(args)) => driver::measure::main(&args),
         Some(Command::Run {
             file,
             weights,
@@ -430,6 +436,7 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
         epochs: cli.epochs,
         data: cli.data.clone(),
         out: cli.out.clone(),
+        augment: cli.augment.clone(),
     };
     let progress = std::io::stderr().is_terminal();
     eprintln!(

@@ -461,3 +461,152 @@ fn two_threads_give_the_same_numbers() {
     };
     assert_eq!(run("1"), run("2"));
 }
+
+const SETS: &str = "const n = 4
+group S = symmetric(n)
+space Pts = R[n] under S by permute
+space In  = R[3] * Pts
+space Hid = R[8] * Pts
+space Out = R[3] under S by trivial
+
+layer phi(x: In) -> Hid equivariant S {
+  param W: equivariant In -> Hid = glorot
+  param b: invariant Hid = zeros
+  relu(W @ x + b)
+}
+layer pool(h: Hid) -> Out equivariant S {
+  param W: equivariant Hid -> Out = glorot
+  W @ h
+}
+model deep = phi >> pool
+
+model mixed(x: In) -> Out {
+  param A: R[4, 4] = glorot
+  param V: R[3, 3] = glorot
+  V @ sum(A @ x^T, axis = 0)
+}
+
+train deep {
+  data   = synthetic.set_mode(points = n, digits = 3, samples = 64)
+  loss   = cross_entropy
+  epochs = 1
+  seed   = 2
+}
+train mixed {
+  data   = synthetic.set_mode(points = n, digits = 3, samples = 64)
+  loss   = cross_entropy
+  epochs = 1
+  seed   = 2
+}
+";
+
+#[test]
+fn measure_reports_learned_and_built_in_equivariance() {
+    let dir = scratch("measure");
+    std::fs::write(dir.join("sets.cdl"), SETS).unwrap();
+    for name in ["deep", "mixed"] {
+        let t = cdlc(
+            &["sets.cdl", "--emit", "jit", "--train", name, "--out", name],
+            &dir,
+        );
+        assert!(t.status.success(), "{}", stderr(&t));
+    }
+    let measure = |entry: &str, extra: &[&str]| {
+        let weights = format!("{entry}/weights.safetensors");
+        let mut args = vec![
+            "measure",
+            "sets.cdl",
+            "--weights",
+            &weights,
+            "--entry",
+            entry,
+        ];
+        args.extend_from_slice(extra);
+        cdlc(&args, &dir)
+    };
+    let max_error = |o: &Output| -> f64 {
+        assert!(o.status.success(), "{}", stderr(o));
+        let v: serde_json::Value = serde_json::from_str(stdout(o).trim()).unwrap();
+        v["whole"]["discrete"]["max"].as_f64().unwrap()
+    };
+    let built_in = measure("deep", &["--message-format", "json", "--per-layer"]);
+    assert!(max_error(&built_in) <= 1e-6);
+    let v: serde_json::Value = serde_json::from_str(stdout(&built_in).trim()).unwrap();
+    assert_eq!(v["layers"].as_array().map(Vec::len), Some(2), "{v}");
+    let learned = measure("mixed", &["--message-format", "json"]);
+    assert!(max_error(&learned) > 1e-3);
+    let human = measure("mixed", &[]);
+    assert!(
+        stdout(&human).contains("mixed under S, 13 inputs:"),
+        "{}",
+        stdout(&human)
+    );
+    let refused = measure("deep", &["--group", "Nope"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("error[E0610]"),
+        "{}",
+        stderr(&refused)
+    );
+    let augmented = cdlc(
+        &[
+            "sets.cdl",
+            "--emit",
+            "jit",
+            "--train",
+            "mixed",
+            "--augment",
+            "S",
+            "--out",
+            "aug",
+        ],
+        &dir,
+    );
+    assert!(augmented.status.success(), "{}", stderr(&augmented));
+    assert!(
+        max_error(&cdlc(
+            &[
+                "measure",
+                "sets.cdl",
+                "--weights",
+                "aug/weights.safetensors",
+                "--entry",
+                "mixed",
+                "--message-format",
+                "json"
+            ],
+            &dir
+        )) > 0.0
+    );
+    let no_group = cdlc(
+        &[
+            "sets.cdl",
+            "--emit",
+            "jit",
+            "--train",
+            "mixed",
+            "--augment",
+            "T",
+        ],
+        &dir,
+    );
+    assert_eq!(no_group.status.code(), Some(1));
+    assert!(stderr(&no_group).contains("E0610"), "{}", stderr(&no_group));
+    let wrong = cdlc(
+        &[
+            "measure",
+            "sets.cdl",
+            "--weights",
+            "mixed/weights.safetensors",
+            "--entry",
+            "deep",
+        ],
+        &dir,
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains("error[E0612]"),
+        "{}",
+        stderr(&wrong)
+    );
+}

@@ -8,6 +8,10 @@ use cdlc_grammar::FileId;
 pub const STDLIB: &[(&str, &str)] = &[
     ("std.prelude", include_str!("../../stdlib/std/prelude.cdl")),
     ("std.layers", include_str!("../../stdlib/std/layers.cdl")),
+    (
+        "std.attention",
+        include_str!("../../stdlib/std/attention.cdl"),
+    ),
 ];
 
 /// The texts a compilation reads, each with its display name.

@@ -21,6 +21,7 @@
 
 mod action;
 mod basis;
+mod elementwise;
 mod group;
 mod linmap;
 mod number;

@@ -747,3 +747,34 @@ fn large_cases_solve_in_well_under_a_second() {
     let elapsed = t.elapsed().as_secs_f64();
     assert!(elapsed < 1.0, "took {elapsed} s");
 }
+
+#[test]
+fn constant_vectors_are_fixed_by_permutations_only() {
+    let s = Group::symmetric(5).unwrap();
+    assert!(space(&s, "permute", &[5]).fixes_ones());
+    let pts = space(&s, "permute", &[5]);
+    assert!(pts.tensor(&pts).fixes_ones());
+    let sh = Group::shifts(5).unwrap();
+    assert!(!space(&sh, "shift_zero", &[5]).fixes_ones());
+    assert!(!space(&Group::so3(), "rotate", &[3]).fixes_ones());
+    assert!(!space(&Group::so2(), "rotate", &[2]).fixes_ones());
+}
+
+#[test]
+fn elementwise_products_carry_the_product_of_the_signs() {
+    let minus = vec![vec![Number::int(-1)]];
+    let flip = Group::matrices(1, vec![("f".to_string(), minus)], false).unwrap();
+    let odd = space(&flip, "defining", &[1]);
+    assert!(!odd.is_trivial_action());
+    let square = odd.hadamard(&odd).expect("monomial, same sources");
+    assert!(
+        square.is_trivial_action(),
+        "x * x of an odd value is invariant"
+    );
+    let s = Group::symmetric(4).unwrap();
+    let pts = space(&s, "permute", &[4]);
+    assert_eq!(pts.hadamard(&pts).as_ref(), Some(&pts));
+    let v = space(&Group::so3(), "rotate", &[3]);
+    assert_eq!(v.hadamard(&v), None, "rotations are not monomial");
+    assert_eq!(pts.hadamard(&space(&s, "trivial", &[4])), None);
+}

@@ -22,6 +22,7 @@ pub mod gradcheck;
 pub mod infer;
 pub mod interp;
 pub mod ir;
+pub mod jvp;
 pub mod print;
 pub mod rng;
 pub mod verify;

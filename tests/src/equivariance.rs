@@ -12,8 +12,10 @@ const GROUP_EXAMPLES: &[&str] = &[
     "causal_conv",
     "deepsets",
     "graph_triangles",
+    "learned_symmetry",
     "p4_patterns",
     "ring_conv",
+    "set_attention",
     "so3_vectors",
 ];
 
@@ -291,5 +293,46 @@ fn instantiated_slots_hold_coefficients() {
             Some(free),
             "{slot}: expected {free} coefficients in {shapes:?}"
         );
+    }
+}
+
+/// The proof rules, one file per rule in `cases/proofs/`: claims of
+/// layers and models named `bad_*` are refused with exactly the
+/// diagnostics the file expects (rendered as a snapshot) and are false
+/// numerically; every other claim is proved and holds numerically in f64.
+#[test]
+fn proof_rules_agree_with_the_numeric_check() {
+    let files = cdl_files(&cases_dir("proofs"));
+    assert!(files.len() >= 5, "found only {} cases", files.len());
+    for path in files {
+        let name = path
+            .file_stem()
+            .expect("a name")
+            .to_string_lossy()
+            .to_string();
+        let src = std::fs::read_to_string(&path).expect("readable case");
+        let (mut found, rendered, _) = diagnose(&name, &src);
+        let mut expected = expectations(&src);
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected, "{name}: diagnostics differ\n{rendered}");
+        let c = cdlc::compile(&name, &src);
+        let results = cdlc::equivariance::numeric::check_claims(&c, false, 5);
+        let bad = results.iter().filter(|r| r.name.starts_with("bad")).count();
+        assert_eq!(bad, expected.len(), "{name}: one refusal per `bad_*` claim");
+        for r in &results {
+            let e = r
+                .outcome
+                .as_ref()
+                .unwrap_or_else(|why| panic!("{name}: {} not tested: {why}", r.name));
+            if r.name.starts_with("bad") {
+                assert!(*e > 1e-6, "{name}: {} is refused but holds ({e:e})", r.name);
+            } else {
+                assert!(r.passed(), "{name}: {} is proved but fails ({e:e})", r.name);
+            }
+        }
+        insta::with_settings!({ snapshot_suffix => name }, {
+            insta::assert_snapshot!("proof", rendered);
+        });
     }
 }

@@ -25,6 +25,8 @@ mod ir;
 #[cfg(test)]
 mod jit;
 #[cfg(test)]
+mod measure;
+#[cfg(test)]
 mod parse;
 #[cfg(test)]
 mod robust;

@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod gradcheck;
 pub mod lsp;
 pub mod memory;
+pub mod measure;
 pub mod run;
 pub mod train;
 pub mod trainer;

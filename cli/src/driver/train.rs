@@ -33,6 +33,9 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     /// `--out DIR`
     pub out: Option<PathBuf>,
+    /// `--augment G`: transform each training example by a random element
+    /// of the declared group G each time it is used.
+    pub augment: Option<String>,
 }
 
 /// What a finished (or interrupted) run reports.
@@ -106,6 +109,13 @@ pub fn run(
         ));
     }
     let (train, val) = split(dataset.examples, setup.split, setup.seed);
+    let augmenter = match &overrides.augment {
+        Some(g) => Some(
+            cdlc::equivariance::augment::Augmenter::new(c, setup.model, g)
+                .map_err(|e| format!("{} ({})", e.message(), e.code()))?,
+        ),
+        None => None,
+    };
     let loss = runtime_loss(setup.loss);
     let optim = setup.optim;
     let out_dir = overrides
@@ -158,7 +168,23 @@ pub fn run(
                 interrupted = true;
                 break 'epochs;
             }
-            let examples: Vec<&Example> = chunk.iter().map(|&i| &train[i]).collect();
+            let augmented: Vec<Example> = match &augmenter {
+                Some(a) => chunk
+                    .iter()
+                    .map(|&i| {
+                        a.apply(
+                            &train[i],
+                            mix64(setup.seed ^ ((epoch * train.len() + i) as u64)),
+                        )
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            let examples: Vec<&Example> = if augmenter.is_some() {
+                augmented.iter().collect()
+            } else {
+                chunk.iter().map(|&i| &train[i]).collect()
+            };
             let l = trainer.step(&examples)?;
             if let Some(d) =
                 non_finite(l, trainer.non_finite(), setup, inst, epoch, &out_dir, &rows)

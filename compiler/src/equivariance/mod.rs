@@ -16,9 +16,12 @@
 //! The solver knows nothing of CDL: this module resolves names, evaluates
 //! sizes and words the solver's errors as diagnostics.
 
+pub mod augment;
 mod build;
+pub mod measure;
 pub mod numeric;
 mod proof;
+mod rep;
 
 use crate::check::Checked;
 use crate::diagnostics::{Diagnostic, Severity, closest};

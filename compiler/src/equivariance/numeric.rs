@@ -4,7 +4,8 @@
 //! definition is instantiated with its derived tying and initialised
 //! parameters (slots initialised to constants, such as `zeros` biases,
 //! get random values instead, so that they are tested too), and for random inputs `x` and random group elements `g`
-//! (words of generators, and `exp` of random Lie-algebra elements) the
+//! (each discrete generator alone, then words of generators of random
+//! lengths, and `exp` of random Lie-algebra elements) the
 //! reference interpreter computes `f(g·x)` and `g·f(x)` (for an invariant
 //! claim, `f(x)`). The largest relative error `‖f(g·x) − g·f(x)‖∞ /
 //! max(‖f(g·x)‖∞, ‖g·f(x)‖∞)` over the trials is reported per claim.
@@ -54,17 +55,20 @@ impl ClaimCheck {
 }
 
 /// One input: a tensor, or a list of tensors, of this shape and action.
-struct Input {
-    shape: Vec<usize>,
-    act: Act,
-    list: bool,
+pub(super) struct Input {
+    /// The tensor's (or each element's) shape.
+    pub(super) shape: Vec<usize>,
+    /// How the group acts on it.
+    pub(super) act: Act,
+    /// A list of tensors.
+    pub(super) list: bool,
 }
 
 /// A random value of one input: a tensor, or the elements of a list.
-type Sample = Vec<Vec<f64>>;
+pub(super) type Sample = Vec<Vec<f64>>;
 
 /// How one input or the output is acted on.
-enum Act {
+pub(super) enum Act {
     /// By the identity (a plain tensor, or a trivial action).
     Identity,
     /// By a space under the claim's group.
@@ -198,7 +202,7 @@ fn test_claim(
     };
     let mut rng = Rng::new(seed ^ 0x5eed_e901);
     let mut worst: f64 = 0.0;
-    for _ in 0..TRIALS {
+    for trial in 0..TRIALS {
         let xs: Vec<Sample> = inputs
             .iter()
             .map(|i| {
@@ -209,7 +213,17 @@ fn test_claim(
                     .collect()
             })
             .collect();
-        let g = Element::random(&group, &mut rng, WORD_LENGTH);
+        // Each discrete generator alone first, then words of random
+        // length: words of one fixed length would all be the identity in a
+        // group of order 2.
+        let g = if trial < group.num_discrete() {
+            Element {
+                steps: vec![cdlc_equivariance::Step::Generator(trial)],
+            }
+        } else {
+            let len = 1 + rng.below(WORD_LENGTH);
+            Element::random(&group, &mut rng, len)
+        };
         let gxs: Vec<Sample> = xs
             .iter()
             .zip(&inputs)
@@ -226,7 +240,12 @@ fn test_claim(
 }
 
 /// An input of a tensor type or a `List` of one.
-fn input(c: &Compilation, env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<Input, String> {
+pub(super) fn input(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    t: &Ty,
+    group: &Group,
+) -> Result<Input, String> {
     if let Ty::Data {
         co: false,
         functor,
@@ -256,7 +275,7 @@ fn input(c: &Compilation, env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<In
 }
 
 /// A sample as the interpreter's value: a tensor, or a `nil`/`cons` chain.
-fn to_data(i: &Input, x: &Sample) -> Data {
+pub(super) fn to_data(i: &Input, x: &Sample) -> Data {
     let tensor = |v: &Vec<f64>| Data::Tensor(Tensor::new(i.shape.clone(), v.clone()));
     if !i.list {
         return tensor(&x[0]);
@@ -295,7 +314,7 @@ fn tensor_act(env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<(Vec<usize>, A
     Ok((shape, Act::Space(space)))
 }
 
-fn apply(act: &Act, g: &Element, x: &[f64]) -> Vec<f64> {
+pub(super) fn apply(act: &Act, g: &Element, x: &[f64]) -> Vec<f64> {
     match act {
         Act::Identity => x.to_vec(),
         Act::Space(s) => s.act(g, x),

@@ -21,12 +21,15 @@
 //! a fold is proved by proving its algebra's cases. The first expression
 //! that breaks the claim is reported, with the claim as a secondary label.
 
+mod axes;
+
+use super::rep::Rep;
 use super::{Env, ParamSpaces};
 use crate::check::types::Ty;
 use crate::check::{BUILTINS, POINTWISE};
 use crate::diagnostics::Diagnostic;
 use crate::resolve::ItemId;
-use cdlc_equivariance::{Axis, DiscreteClass, Group, Space};
+use cdlc_equivariance::{Axis, Group, Space};
 use cdlc_grammar::Span;
 use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, Stmt};
 use std::rc::Rc;
@@ -36,12 +39,19 @@ use std::rc::Rc;
 enum AVal {
     /// Unchanged; the value's rank.
     Inv(usize),
-    /// Transformed by a space with a non-trivial action.
-    Sp(Rc<Space>),
+    /// Transformed by a representation with a non-trivial action, factor
+    /// by factor along the axes.
+    Sp(Rep),
     /// A fixed point of a space with a non-trivial action.
     Fixed(Rc<Space>),
     /// An equivariant parameter `A -> B`.
     Map(Rc<Space>, Rc<Space>),
+    /// Elementwise products `a ⊙ b` of a value of the first
+    /// representation and one of the second, where the action is not
+    /// monomial: not a representation, followed only into a contraction
+    /// (`sum`). The span is the product's, for the error if it goes
+    /// anywhere else.
+    Prod(Rep, Rep, Span),
     /// A product.
     Tuple(Vec<AVal>),
     /// A data type whose functor arguments transform like these.
@@ -86,6 +96,9 @@ struct Prover<'e, 'a> {
     item: ItemId,
     scopes: Vec<(String, AVal)>,
     depth: usize,
+    /// The calls of layers without a claim being proved through their
+    /// bodies, outermost first.
+    calls: Vec<Span>,
 }
 
 /// Proves every claim of the program.
@@ -122,6 +135,7 @@ pub(super) fn prove_claims(env: &mut Env<'_>) {
             item: id,
             scopes: Vec::new(),
             depth: 0,
+            calls: Vec::new(),
         };
         // The outcome is in the diagnostics; a silent stop proves nothing
         // and reports nothing (the cause was reported elsewhere).
@@ -186,7 +200,12 @@ impl Prover<'_, '_> {
             self.claim_word(),
             self.claim.gname
         );
-        self.env.diags.push(d.with_label(self.claim.span, text));
+        let d = d.with_label(self.claim.span, text);
+        let d = match self.calls.first() {
+            Some(call) => d.with_label(*call, "the value reaches it through this call"),
+            None => d,
+        };
+        self.env.diags.push(d);
         Stop::Reported
     }
 
@@ -204,11 +223,7 @@ impl Prover<'_, '_> {
     // ------------------------------------------------------------ values of types
 
     fn sp_val(space: Space) -> AVal {
-        if space.is_trivial_action() {
-            AVal::Inv(space.shape().len())
-        } else {
-            AVal::Sp(Rc::new(space))
-        }
+        Self::sp_rep(Rep::of_space(&space))
     }
 
     /// How a value of a declared type transforms.
@@ -350,19 +365,7 @@ impl Prover<'_, '_> {
                 }
             }
             ExprKind::Neg(a) => self.expr(a),
-            ExprKind::Transpose(a, _) => match self.expr(a)? {
-                v @ AVal::Inv(_) => Ok(v),
-                AVal::Fixed(s) => Ok(AVal::Inv(s.shape().len())),
-                _ => Err(self.fail(
-                    Diagnostic::error(
-                        "E0501",
-                        format!("the transpose of `{}` does not follow the action of {}", self.text(a.span), self.claim.gname),
-                        e.span,
-                        "the rules of equivariance do not cover `^T` of this value",
-                    )
-                    .with_help("write the map you need as an equivariant parameter (`param W: equivariant A -> B`)"),
-                )),
-            },
+            ExprKind::Transpose(a, _) => self.transpose(a, e.span),
             ExprKind::Id => Ok(AVal::Morph(Rc::new(MorphV::Id))),
             ExprKind::Fold(n, _) => match self.env.program.lookup(&n.node) {
                 Some(id) => Ok(AVal::Morph(Rc::new(MorphV::Fold(id)))),
@@ -372,7 +375,9 @@ impl Prover<'_, '_> {
                 Some(id) => Ok(AVal::Morph(Rc::new(MorphV::Fold(id)))),
                 None => Err(Stop::Silent),
             },
-            ExprKind::UnfoldOver { coalg, from, over, .. } => {
+            ExprKind::UnfoldOver {
+                coalg, from, over, ..
+            } => {
                 let (s, xs) = (self.expr(from)?, self.expr(over)?);
                 self.unfold(coalg, &[s, xs], e.span)
             }
@@ -519,491 +524,7 @@ impl Prover<'_, '_> {
         }
     }
 
-    // ------------------------------------------------------------ rules
-
-    fn matmul(&mut self, w: &ast::Expr, x: &ast::Expr) -> R<AVal> {
-        let at = self.env.op_span(w.span, x.span, &["@"]);
-        let (wv, xv) = (self.expr(w)?, self.expr(x)?);
-        match (wv, xv) {
-            (AVal::Unknown, _) | (_, AVal::Unknown) => Err(Stop::Silent),
-            (AVal::Map(_, _), AVal::Inv(r)) => Ok(AVal::Inv(r)),
-            (AVal::Map(a, b), AVal::Sp(s)) if *a == *s => Ok(Self::sp_val((*b).clone())),
-            (AVal::Map(a, b), AVal::Fixed(s)) => Ok(if *a == *s {
-                match Self::sp_val((*b).clone()) {
-                    AVal::Sp(b) => AVal::Fixed(b),
-                    v => v,
-                }
-            } else {
-                AVal::Inv(b.shape().len())
-            }),
-            (AVal::Map(a, _), AVal::Sp(s)) => Err(self.fail(
-                Diagnostic::error(
-                    "E0501",
-                    format!(
-                        "`{}` is equivariant from {}, but `{}` transforms in another space",
-                        self.text(w.span),
-                        cdlc_equivariance::show_shape(a.shape()),
-                        self.text(x.span)
-                    ),
-                    at,
-                    "the map's domain and the value's space differ",
-                )
-                .with_label(x.span, format!("this value is in a space of shape {}", cdlc_equivariance::show_shape(s.shape())))
-                .with_help("declare the parameter's domain as the space of the value it is applied to"),
-            )),
-            (AVal::Inv(r), AVal::Inv(q)) => Ok(AVal::Inv((r + q).saturating_sub(2))),
-            (AVal::Inv(_), AVal::Fixed(s)) => Ok(AVal::Inv(s.shape().len())),
-            (AVal::Inv(_), AVal::Sp(s)) => {
-                let shape = cdlc_equivariance::show_shape(s.shape());
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0501",
-                        format!(
-                            "plain weight `{}` applied to a value on which {} acts",
-                            self.text(w.span),
-                            self.claim.gname
-                        ),
-                        at,
-                        format!("this product does not commute with the action of {}", self.claim.gname),
-                    )
-                    .with_label(x.span, format!("this value transforms under {} ({shape})", self.claim.gname))
-                    .with_help(format!(
-                        "declare it `param {}: equivariant A -> B = ...` with A the space of `{}`, so that the compiler derives the weight tying",
-                        self.text(w.span),
-                        self.text(x.span)
-                    )),
-                ))
-            }
-            _ => Err(self.fail(
-                Diagnostic::error(
-                    "E0501",
-                    format!("`{}` transforms under {} and is used as a matrix", self.text(w.span), self.claim.gname),
-                    at,
-                    "a product of two transforming values",
-                )
-                .with_help("apply an equivariant parameter (`param W: equivariant A -> B`) to the value instead"),
-            )),
-        }
-    }
-
-    fn add(&mut self, a: &ast::Expr, b: &ast::Expr) -> R<AVal> {
-        let at = self.env.op_span(a.span, b.span, &["+", "-"]);
-        let (va, vb) = (self.expr(a)?, self.expr(b)?);
-        match (&va, &vb) {
-            (AVal::Inv(r), AVal::Inv(q)) => Ok(AVal::Inv(*r.max(q))),
-            (AVal::Inv(r), AVal::Fixed(s)) | (AVal::Fixed(s), AVal::Inv(r)) => {
-                Ok(AVal::Inv((*r).max(s.shape().len())))
-            }
-            (AVal::Fixed(s), AVal::Fixed(t)) => Ok(if s == t {
-                va.clone()
-            } else {
-                AVal::Inv(s.shape().len())
-            }),
-            (AVal::Sp(s), AVal::Sp(t))
-            | (AVal::Sp(s), AVal::Fixed(t))
-            | (AVal::Fixed(s), AVal::Sp(t)) => {
-                if s == t {
-                    return Ok(AVal::Sp(s.clone()));
-                }
-                if s.group() != t.group() {
-                    let show =
-                        |g: Option<&Group>| g.map_or("no group".to_string(), Group::to_string);
-                    return Err(self.fail(
-                        Diagnostic::error(
-                            "E0503",
-                            format!("adding values under different groups, {} and {}", show(s.group()), show(t.group())),
-                            at,
-                            "this sum mixes two groups",
-                        )
-                        .with_help("add values of one space; map one into the other's space with an equivariant parameter first"),
-                    ));
-                }
-                let fixed = matches!(vb, AVal::Fixed(_));
-                let culprit = if fixed { b } else { a };
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0504",
-                        format!(
-                            "adding values of two different spaces of {}: `{}` and `{}`",
-                            self.claim.gname,
-                            self.text(a.span),
-                            self.text(b.span)
-                        ),
-                        culprit.span,
-                        "this value is not in the space of the other operand",
-                    )
-                    .with_label(at, "the sum")
-                    .with_help("declare both operands in the same space (a bias as `param b: invariant B` for the space B of the other operand)"),
-                ))
-            }
-            (AVal::Sp(s), AVal::Inv(_)) | (AVal::Inv(_), AVal::Sp(s)) => {
-                let (other, ov) = if matches!(va, AVal::Sp(_)) {
-                    (b, &vb)
-                } else {
-                    (a, &va)
-                };
-                let _ = ov;
-                let c = s.classify();
-                let literal = matches!(other.kind, ExprKind::Number(_));
-                if literal && c.discrete == DiscreteClass::Permutation && c.lie_zero {
-                    return Ok(AVal::Sp(s.clone()));
-                }
-                let what = self.text(other.span);
-                let plain = self.is_plain_param(other);
-                let label = if plain {
-                    format!(
-                        "plain parameter `{what}`: not invariant under {}",
-                        self.claim.gname
-                    )
-                } else {
-                    format!(
-                        "this value is not a fixed point of the action of {}",
-                        self.claim.gname
-                    )
-                };
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0504",
-                        format!(
-                            "`{what}` is not invariant under {}, but is added to a value on which it acts",
-                            self.claim.gname
-                        ),
-                        other.span,
-                        label,
-                    )
-                    .with_label(at, "the sum")
-                    .with_help(if plain {
-                        format!("declare it `param {what}: invariant B = ...` with B the space of the other operand, so that only invariant biases are learnt")
-                    } else {
-                        "add only values in the same space, or invariant parameters of it (`param b: invariant B`)".to_string()
-                    }),
-                ))
-            }
-            _ => Err(Stop::Silent),
-        }
-    }
-
-    fn is_plain_param(&self, e: &ast::Expr) -> bool {
-        let ExprKind::Name(n) = &e.kind else {
-            return false;
-        };
-        matches!(
-            self.env.params.get(&(self.item, n.node.clone())),
-            Some(ParamSpaces::Plain(_))
-        ) && matches!(self.lookup(&n.node), Some(AVal::Inv(_)))
-    }
-
-    fn mul(&mut self, a: &ast::Expr, b: &ast::Expr, div: bool) -> R<AVal> {
-        let at = self
-            .env
-            .op_span(a.span, b.span, &[if div { "/" } else { "*" }]);
-        let (va, vb) = (self.expr(a)?, self.expr(b)?);
-        let rank = |v: &AVal| match v {
-            AVal::Inv(r) => Some(*r),
-            AVal::Fixed(s) => Some(s.shape().len()),
-            _ => None,
-        };
-        match (&va, &vb) {
-            (x, y) if Self::is_inv(x) && Self::is_inv(y) => {
-                Ok(AVal::Inv(rank(x).unwrap_or(0).max(rank(y).unwrap_or(0))))
-            }
-            (AVal::Sp(s), AVal::Inv(r)) | (AVal::Inv(r), AVal::Sp(s))
-                if !(div && matches!(va, AVal::Inv(_))) =>
-            {
-                // `x * c` with c invariant and broadcast over the trailing
-                // axes: fine when c varies only along channel axes.
-                let channels = s.axes().iter().take_while(|x| **x == Axis::Channel).count();
-                if *r == 0 || (*r < s.shape().len() && *r <= channels) {
-                    return Ok(AVal::Sp(s.clone()));
-                }
-                let other = if matches!(va, AVal::Inv(_)) { a } else { b };
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0502",
-                        format!(
-                            "`{}` varies along the axes {} acts on, so the product does not commute with the action",
-                            self.text(other.span),
-                            self.claim.gname
-                        ),
-                        at,
-                        "elementwise product with a non-invariant factor",
-                    )
-                    .with_label(other.span, "this factor is not constant along the group's axes")
-                    .with_help("multiply by an invariant scalar, or by a per-channel `R[c]` value (it broadcasts over the axes the group acts on)"),
-                ))
-            }
-            _ => {
-                let space = match (&va, &vb) {
-                    (AVal::Sp(s) | AVal::Fixed(s), AVal::Sp(t) | AVal::Fixed(t)) if s == t => {
-                        Some(s.clone())
-                    }
-                    (AVal::Inv(_), AVal::Sp(t)) => Some(t.clone()),
-                    _ => None,
-                };
-                if let Some(s) = space {
-                    let c = s.classify();
-                    let ok = c.lie_zero
-                        && (c.discrete == DiscreteClass::Permutation
-                            || (div && c.discrete == DiscreteClass::SignedPermutation));
-                    if ok {
-                        return Ok(AVal::Sp(s));
-                    }
-                }
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0502",
-                        format!(
-                            "the elementwise {} of `{}` and `{}` does not commute with the action of {}",
-                            if div { "quotient" } else { "product" },
-                            self.text(a.span),
-                            self.text(b.span),
-                            self.claim.gname
-                        ),
-                        at,
-                        "elementwise operations commute only with actions that permute coordinates",
-                    )
-                    .with_help("use `gate(x)` or `x * s` with an invariant `s` (such as a norm) instead"),
-                ))
-            }
-        }
-    }
-
-    /// `f(x)` for a pointwise `f`.
-    fn pointwise(&mut self, f: &str, x: AVal, span: Span) -> R<AVal> {
-        let s = match x {
-            AVal::Inv(r) => return Ok(AVal::Inv(r)),
-            AVal::Fixed(s) => return Ok(AVal::Inv(s.shape().len())),
-            AVal::Sp(s) => s,
-            _ => return Err(Stop::Silent),
-        };
-        let c = s.classify();
-        let odd = f == "tanh";
-        let keeps_zero = matches!(f, "relu" | "tanh" | "gelu" | "abs" | "sqrt");
-        let ok = c.lie_zero
-            && match c.discrete {
-                DiscreteClass::Permutation => true,
-                DiscreteClass::SignedPermutation => odd,
-                DiscreteClass::PartialPermutation => keeps_zero,
-                DiscreteClass::SignedPartialPermutation => odd && keeps_zero,
-                DiscreteClass::General => false,
-            };
-        if ok {
-            return Ok(AVal::Sp(s));
-        }
-        let (why, help) = if !c.lie_zero || c.discrete == DiscreteClass::General {
-            (
-                format!(
-                    "{} acts by mixing coordinates, which no pointwise function commutes with",
-                    self.claim.gname
-                ),
-                if c.orthogonal {
-                    "use `gate(x)` (x scaled by a sigmoid of its norm), which is equivariant for orthogonal actions".to_string()
-                } else {
-                    "apply the nonlinearity to invariant values only (for example to `norm(x)`)"
-                        .to_string()
-                },
-            )
-        } else {
-            match c.discrete {
-                DiscreteClass::SignedPermutation => (
-                    format!(
-                        "{} flips signs, so only odd functions commute with it",
-                        self.claim.gname
-                    ),
-                    "use an odd function such as `tanh`, or `gate(x)`".to_string(),
-                ),
-                DiscreteClass::PartialPermutation => (
-                    format!(
-                        "{} sets coordinates to 0, so only functions with f(0) = 0 commute with it",
-                        self.claim.gname
-                    ),
-                    "use a function with f(0) = 0, such as `relu` or `tanh`".to_string(),
-                ),
-                _ => (
-                    format!("{} flips signs and sets coordinates to 0", self.claim.gname),
-                    "use an odd function with f(0) = 0, such as `tanh`".to_string(),
-                ),
-            }
-        };
-        Err(self.fail(
-            Diagnostic::error(
-                "E0502",
-                format!(
-                    "`{f}` does not commute with the action of {}",
-                    self.claim.gname
-                ),
-                span,
-                why,
-            )
-            .with_help(help),
-        ))
-    }
-
-    fn builtin(&mut self, name: &str, args: &[ast::CallArg], span: Span) -> R<AVal> {
-        let mut pos = Vec::new();
-        let mut axis: Option<usize> = None;
-        for a in args {
-            match &a.name {
-                None => pos.push(self.expr(&a.value)?),
-                Some(_) => {
-                    axis = match &a.value.kind {
-                        ExprKind::Number(x) => Some(*x as usize),
-                        ExprKind::Name(c) => self
-                            .env
-                            .checked
-                            .consts
-                            .get(&c.node)
-                            .and_then(|v| usize::try_from(*v).ok()),
-                        _ => return Err(Stop::Silent),
-                    }
-                }
-            }
-        }
-        let Some(x) = pos.first().cloned() else {
-            return Err(Stop::Silent);
-        };
-        let space = match &x {
-            AVal::Sp(s) => Some(s.clone()),
-            _ => None,
-        };
-        let inv_rank = match &x {
-            AVal::Inv(r) => Some(*r),
-            AVal::Fixed(s) => Some(s.shape().len()),
-            _ => None,
-        };
-        match name {
-            "sum" | "mean" | "max" => {
-                if let Some(r) = inv_rank {
-                    return Ok(AVal::Inv(if axis.is_some() {
-                        r.saturating_sub(1)
-                    } else {
-                        0
-                    }));
-                }
-                let s = space.ok_or(Stop::Silent)?;
-                let c = s.classify();
-                let permutes = c.lie_zero && c.discrete == DiscreteClass::Permutation;
-                let ok = match axis {
-                    None => permutes,
-                    Some(k) => {
-                        permutes
-                            && s.axes()
-                                .iter()
-                                .enumerate()
-                                .all(|(i, a)| i == k || *a == Axis::Channel)
-                    }
-                };
-                if ok {
-                    let rank = axis.map_or(0, |_| s.shape().len() - 1);
-                    return Ok(AVal::Inv(rank));
-                }
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0502",
-                        format!("`{name}` of this value is not invariant under {}", self.claim.gname),
-                        span,
-                        if permutes {
-                            "pooling along one axis keeps the symmetry only when the other axes are channels".to_string()
-                        } else {
-                            format!("{} does not just permute coordinates, so pooling does not remove it", self.claim.gname)
-                        },
-                    )
-                    .with_help("pool with an equivariant parameter into a space on which the group acts trivially (`param W: equivariant B -> R[c] under G by trivial`), or take `norm(x)` for orthogonal actions"),
-                ))
-            }
-            "softmax" | "log_softmax" => {
-                if let Some(r) = inv_rank {
-                    return Ok(AVal::Inv(r));
-                }
-                let s = space.ok_or(Stop::Silent)?;
-                let c = s.classify();
-                if c.lie_zero && c.discrete == DiscreteClass::Permutation && s.shape().len() == 1 {
-                    return Ok(AVal::Sp(s));
-                }
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0502",
-                        format!(
-                            "`{name}` does not commute with the action of {}",
-                            self.claim.gname
-                        ),
-                        span,
-                        "softmax commutes only with permutations of a vector's entries",
-                    )
-                    .with_help("apply it to invariant values, after pooling"),
-                ))
-            }
-            "norm" | "gate" => {
-                if let Some(r) = inv_rank {
-                    let channels = match &x {
-                        AVal::Fixed(s) => leading_channels(s),
-                        _ => usize::from(r >= 2),
-                    };
-                    return Ok(AVal::Inv(if name == "norm" { channels } else { r }));
-                }
-                let s = space.ok_or(Stop::Silent)?;
-                if s.classify().orthogonal {
-                    return Ok(if name == "norm" {
-                        AVal::Inv(leading_channels(&s))
-                    } else {
-                        AVal::Sp(s)
-                    });
-                }
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0502",
-                        format!(
-                            "`{name}` is not {} under {}: its action is not orthogonal",
-                            if name == "norm" {
-                                "invariant"
-                            } else {
-                                "equivariant"
-                            },
-                            self.claim.gname
-                        ),
-                        span,
-                        "the Euclidean norm is preserved only by orthogonal actions",
-                    )
-                    .with_help(
-                        if s.classify().discrete <= DiscreteClass::PartialPermutation
-                            && s.classify().lie_zero
-                        {
-                            "for this action a pointwise function works: use `relu(x)` instead"
-                                .to_string()
-                        } else {
-                            "use an equivariant parameter to an invariant space instead".to_string()
-                        },
-                    ),
-                ))
-            }
-            "outer" | "concat" => {
-                let y = pos.get(1).cloned().ok_or(Stop::Silent)?;
-                if Self::is_inv(&x) && Self::is_inv(&y) {
-                    return Ok(AVal::Inv(if name == "outer" { 2 } else { 1 }));
-                }
-                if let (AVal::Sp(s), AVal::Sp(t)) = (&x, &y) {
-                    let combined = if name == "outer" {
-                        Some(s.tensor(t))
-                    } else {
-                        s.direct_sum(t).ok()
-                    };
-                    if let Some(c) = combined {
-                        return Ok(Self::sp_val(c));
-                    }
-                }
-                Err(self.fail(
-                    Diagnostic::error(
-                        "E0503",
-                        format!("`{name}` of these values mixes how they transform under {}", self.claim.gname),
-                        span,
-                        "one operand transforms and the other does not, or they are under different groups",
-                    )
-                    .with_help("combine values of spaces under one group (both transforming), or invariant values only"),
-                ))
-            }
-            _ => Err(Stop::Silent),
-        }
-    }
+    // The rules for tensor operations are in `proof/axes.rs`.
 
     /// A call of a layer or model.
     fn call(&mut self, id: ItemId, arg: AVal, span: Span) -> R<AVal> {
@@ -1034,21 +555,13 @@ impl Prover<'_, '_> {
                 self.scopes = saved;
                 r
             }
-            DefBody::Block { claim: None, .. } => Err(self.fail(
-                Diagnostic::error(
-                    "E0501",
-                    format!("`{name}` is not declared equivariant, and is applied to a value on which {} acts", self.claim.gname),
-                    span,
-                    format!("nothing says `{name}` commutes with the action"),
-                )
-                .with_help(format!(
-                    "declare `{name}` with `equivariant {}` (and equivariant parameters), or apply it only to invariant values (for example to `norm(x)`)",
-                    self.claim.gname
-                )),
-            )),
             DefBody::Block {
-                claim: Some(c), ..
-            } => {
+                claim: None,
+                args,
+                block,
+                ..
+            } => self.inline(id, args, block, arg, span),
+            DefBody::Block { claim: Some(c), .. } => {
                 let Some(g) = self.env.group_named(&c.group.node) else {
                     return Err(Stop::Silent);
                 };
@@ -1056,11 +569,17 @@ impl Prover<'_, '_> {
                     return Err(self.fail(
                         Diagnostic::error(
                             "E0503",
-                            format!("`{name}` is declared for {}, not for {}", c.group.node, self.claim.gname),
+                            format!(
+                                "`{name}` is declared for {}, not for {}",
+                                c.group.node, self.claim.gname
+                            ),
                             span,
                             format!("a layer under {g}"),
                         )
-                        .with_help(format!("call layers claimed under {} only", self.claim.gname)),
+                        .with_help(format!(
+                            "call layers claimed under {} only",
+                            self.claim.gname
+                        )),
                     ));
                 }
                 let expected = self.aval_of_ty(&dom);
@@ -1082,6 +601,40 @@ impl Prover<'_, '_> {
                 })
             }
         }
+    }
+
+    /// A call of a layer without a claim, applied to transforming values:
+    /// its body is proved with the arguments' transformations (a layer of
+    /// the standard library is generic and cannot name a group itself).
+    fn inline(
+        &mut self,
+        id: ItemId,
+        args: &[ast::Arg],
+        block: &ast::Block,
+        arg: AVal,
+        span: Span,
+    ) -> R<AVal> {
+        if self.depth > 32 || self.env.has_prior_error(self.env.program.item(id).span) {
+            return Err(Stop::Silent);
+        }
+        let vals = match (arg, args.len()) {
+            (v, 1) => vec![v],
+            (AVal::Tuple(vs), n) if vs.len() == n => vs,
+            _ => return Err(Stop::Silent),
+        };
+        let saved = (std::mem::take(&mut self.scopes), self.item);
+        self.item = id;
+        self.depth += 1;
+        self.calls.push(span);
+        for (a, v) in args.iter().zip(vals) {
+            self.scopes.push((a.name.node.clone(), v));
+        }
+        let r = self.block(block);
+        self.calls.pop();
+        self.depth -= 1;
+        self.scopes = saved.0;
+        self.item = saved.1;
+        r
     }
 
     /// `fold alg (xs)` (and `hylo alg by halves (xs)`): proved by proving
@@ -1149,6 +702,7 @@ impl Prover<'_, '_> {
     /// The declared output must transform as the body's result does.
     fn check_result(&mut self, result: &AVal, expected: &AVal, span: Span) -> R<()> {
         match (result, expected) {
+            (AVal::Prod(_, _, at), _) => Err(self.prod_error(*at)),
             (AVal::Tuple(rs), AVal::Tuple(es)) | (AVal::Data(rs), AVal::Data(es))
                 if rs.len() == es.len() =>
             {
@@ -1201,7 +755,8 @@ fn matches_val(v: &AVal, expected: &AVal) -> bool {
     match (v, expected) {
         (AVal::Unknown, _) | (_, AVal::Unknown) => true,
         (AVal::Inv(_) | AVal::Fixed(_), AVal::Inv(_)) => true,
-        (AVal::Sp(s) | AVal::Fixed(s), AVal::Sp(t)) => s == t,
+        (AVal::Sp(s), AVal::Sp(t)) => s.same(t),
+        (AVal::Fixed(s), AVal::Sp(t)) => Rep::of_space(s).same(t),
         (AVal::Tuple(a), AVal::Tuple(b)) | (AVal::Data(a), AVal::Data(b)) => {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_val(x, y))
         }

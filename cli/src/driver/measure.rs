@@ -1,0 +1,230 @@
+//! `cdlc measure FILE --weights W`: how equivariant a trained model is
+//! under a group the program declares (`cdlc::equivariance::measure`).
+//!
+//! Reads the program, the weights and (with `--data`) the inputs, and
+//! prints the mean and maximum relative equivariance error for the discrete
+//! generators and the relative Lie derivative per Lie generator, for the
+//! whole model and, with `--per-layer`, for each stage of a chain. Errors
+//! are E0610 (the group), E0611 (the model cannot be measured) and E0612
+//! (the weights or data do not fit).
+
+use cdlc::equivariance::measure::{
+    MeasureError, MeasureSetup, Measurement, Report, Stats, measure,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The arguments of `cdlc measure`.
+#[derive(clap::Args, Debug)]
+pub struct MeasureArgs {
+    /// The program.
+    file: PathBuf,
+    /// The weights written by training.
+    #[arg(long)]
+    weights: PathBuf,
+    /// A `.jsonl` file of inputs (`{"x": ...}` per line); default: the held-out
+    /// inputs of the model's train block, or standard normal samples without one.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The group (a declared name; default: the group of the model's input space).
+    #[arg(long)]
+    group: Option<String>,
+    /// Also measure each stage of a model written as `f_1 >> ... >> f_k`.
+    #[arg(long)]
+    per_layer: bool,
+    /// The model (default: the train block's model).
+    #[arg(long)]
+    entry: Option<String>,
+    /// Random inputs without `--data`.
+    #[arg(long, default_value_t = 32)]
+    samples: usize,
+    /// Random words of generators per input, besides each generator alone.
+    #[arg(long, default_value_t = 8)]
+    words: usize,
+    /// The seed of the random inputs and group elements.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How to print the result and errors.
+    #[arg(long, value_enum, default_value_t = crate::MessageFormat::Human)]
+    message_format: crate::MessageFormat,
+}
+
+/// Runs `cdlc measure`.
+pub fn main(args: &MeasureArgs) -> ExitCode {
+    let c = match crate::load_clean(&args.file, args.message_format) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let model = match cdlc::entry_model(&c, args.entry.as_deref()) {
+        Ok(m) => m,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match measured(args, &c, model) {
+        Ok(m) => {
+            match args.message_format {
+                crate::MessageFormat::Human => print!("{}", human(&m)),
+                crate::MessageFormat::Json => println!("{}", json(&m)),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            match args.message_format {
+                crate::MessageFormat::Human => eprintln!("error[{}]: {}", e.code(), e.message()),
+                crate::MessageFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({"severity": "error", "code": e.code(), "message": e.message()})
+                ),
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn measured(
+    args: &MeasureArgs,
+    c: &cdlc::Compilation,
+    model: cdlc::resolve::ItemId,
+) -> Result<Measurement, MeasureError> {
+    let inst = cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
+        .map_err(|u| MeasureError::Model(format!("not supported yet: {}", u.what)))?;
+    let hash = super::source_hash(c.sources.text(c.file));
+    let params =
+        super::run::load_weights(&args.weights, &inst, Some(&hash)).map_err(MeasureError::Fit)?;
+    let data = match &args.data {
+        Some(path) => {
+            let x_type = if inst.inputs.len() == 1 {
+                inst.inputs[0].clone()
+            } else {
+                cdlc_runtime::value::DataType::Tuple(inst.inputs.clone())
+            };
+            let xs = cdlc_runtime::data::jsonl::load_inputs(path, &x_type)
+                .map_err(|e| MeasureError::Fit(e.to_string()))?;
+            if xs.is_empty() {
+                return Err(MeasureError::Fit(format!(
+                    "{} holds no input",
+                    path.display()
+                )));
+            }
+            Some(xs)
+        }
+        None => block_inputs(args, c, model)?,
+    };
+    let setup = MeasureSetup {
+        group: args.group.as_deref(),
+        data: data.as_deref(),
+        samples: args.samples,
+        words: args.words,
+        seed: args.seed,
+        per_layer: args.per_layer,
+    };
+    measure(c, model, &inst, &params, &setup)
+}
+
+/// Without `--data`: the held-out inputs of the model's train block (the
+/// validation split, at most `--samples` of them), so that a learned
+/// symmetry is measured where it was learned; `None` (standard normal
+/// samples) when the model has no train block.
+fn block_inputs(
+    args: &MeasureArgs,
+    c: &cdlc::Compilation,
+    model: cdlc::resolve::ItemId,
+) -> Result<Option<Vec<cdlc_runtime::value::Value>>, MeasureError> {
+    let name = &c.checked.defs[&model].name;
+    let Some(setup) = cdlc::train_block(c, Some(name)) else {
+        return Ok(None);
+    };
+    let prepared = cdlc::training::prepare(c, model, setup.loss).map_err(|_| {
+        MeasureError::Model(format!("`{name}` cannot be prepared for its train block"))
+    })?;
+    let want = cdlc::training::expected_signature(&prepared)
+        .ok_or_else(|| MeasureError::Fit("the loss does not fit the model's output".to_string()))?;
+    let base = args.file.parent().unwrap_or(std::path::Path::new("."));
+    let data =
+        super::data::load(&setup.data, base, &want, setup.seed, setup.data_span).map_err(|e| {
+            match e {
+                super::data::LoadError::Mismatch(d) => MeasureError::Fit(d.message),
+                super::data::LoadError::Data(m) => MeasureError::Fit(m),
+            }
+        })?;
+    let (_, held_out) = cdlc::training::split(data.examples, setup.split, setup.seed);
+    let xs: Vec<_> = held_out
+        .into_iter()
+        .take(args.samples.max(1))
+        .map(|e| e.x)
+        .collect();
+    Ok((!xs.is_empty()).then_some(xs))
+}
+
+fn stats_text(s: &Stats) -> String {
+    format!("mean {:.3e}, max {:.3e}", s.mean, s.max)
+}
+
+fn report_lines(r: &Report, indent: &str) -> String {
+    let mut out = String::new();
+    if let Some(d) = &r.discrete {
+        out.push_str(&format!(
+            "{indent}discrete generators: ‖f(g·x) − g·f(x)‖ / ‖f(x)‖ {}\n",
+            stats_text(d)
+        ));
+    }
+    for (name, s) in &r.lie {
+        out.push_str(&format!(
+            "{indent}Lie derivative along {name}: ‖L f(x)‖ / ‖f(x)‖ {}\n",
+            stats_text(s)
+        ));
+    }
+    out
+}
+
+/// The human report.
+fn human(m: &Measurement) -> String {
+    let mut out = format!(
+        "{} under {}, {} input{}:\n",
+        m.model,
+        m.group,
+        m.inputs,
+        if m.inputs == 1 { "" } else { "s" }
+    );
+    out.push_str(&report_lines(&m.whole, "  "));
+    if !m.layers.is_empty() {
+        out.push_str("per layer, on the inputs each layer sees:\n");
+        for (name, r) in &m.layers {
+            match r {
+                Ok(r) => {
+                    out.push_str(&format!("  {name}:\n"));
+                    out.push_str(&report_lines(r, "    "));
+                }
+                Err(why) => out.push_str(&format!("  {name}: not measured: {why}\n")),
+            }
+        }
+    }
+    out
+}
+
+fn stats_json(s: &Stats) -> serde_json::Value {
+    serde_json::json!({"mean": s.mean, "max": s.max})
+}
+
+fn report_json(r: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "discrete": r.discrete.as_ref().map(stats_json),
+        "lie": r.lie.iter().map(|(n, s)| serde_json::json!({"generator": n, "mean": s.mean, "max": s.max})).collect::<Vec<_>>(),
+    })
+}
+
+/// The JSON report (one object).
+fn json(m: &Measurement) -> serde_json::Value {
+    serde_json::json!({
+        "model": m.model,
+        "group": m.group,
+        "inputs": m.inputs,
+        "whole": report_json(&m.whole),
+        "layers": m.layers.iter().map(|(n, r)| match r {
+            Ok(r) => serde_json::json!({"layer": n, "report": report_json(r)}),
+            Err(why) => serde_json::json!({"layer": n, "not_measured": why}),
+        }).collect::<Vec<_>>(),
+    })
+}

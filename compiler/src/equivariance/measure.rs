@@ -1,0 +1,606 @@
+//! `cdlc measure`: how equivariant a model is with given weights, under a
+//! group the program declares, whether or not the model claims it.
+//!
+//! The group acts on the model's inputs and output through their declared
+//! spaces (a plain output is measured for invariance). For inputs `x` (the
+//! data, or standard normal samples):
+//!
+//! - **discrete generators**: the relative equivariance error
+//!   `‖f(g·x) − g·f(x)‖₂ / ‖f(x)‖₂`, for `g` each generator alone and
+//!   random words of generators (random lengths), reported as the mean and
+//!   the maximum over inputs and elements;
+//! - **Lie generators**: the Lie derivative
+//!   `L_A f(x) = J_f(x)(dρ_in(A) x) − dρ_out(A) f(x)`, with `J_f(x) v`
+//!   computed in forward mode (`cdlc_ir::jvp`), reported per generator as
+//!   the mean and maximum of `‖L_A f(x)‖₂ / ‖f(x)‖₂`. It is zero exactly
+//!   when `f` commutes with the one-parameter subgroup `exp(tA)`.
+//!
+//! With `per_layer`, a model written as a chain `f_1 >> … >> f_k` also
+//! gets the error of each stage on the inputs it actually sees there (the
+//! outputs of the stages before it), so the error can be attributed to the
+//! stages that introduce it.
+//!
+//! Everything runs in f64 on the reference interpreter. The module does no
+//! IO: the caller loads the weights and data.
+
+use super::Env;
+use super::numeric::{Act, Input, Sample, apply, input, to_data};
+use crate::Compilation;
+use crate::check::types::Ty;
+use crate::instantiate::Instantiated;
+use crate::resolve::ItemId;
+use cdlc_equivariance::{Element, Group, Rng, Step};
+use cdlc_grammar::ast::{DefBody, ExprKind, ItemKind};
+use cdlc_ir::interp::{Array, IVal};
+use cdlc_runtime::value::{Tensor, Value as Data};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct MeasureSetup<'a> {
+    /// The group's declared name; `None` takes the group of the first
+    /// input whose space it acts on.
+    pub group: Option<&'a str>,
+    /// The inputs; `None` draws `samples` standard normal ones.
+    pub data: Option<&'a [Data]>,
+    /// How many random inputs to draw without data.
+    pub samples: usize,
+    /// Random words of generators per input, besides each generator alone.
+    pub words: usize,
+    /// The seed of every random draw.
+    pub seed: u64,
+    /// Also measure each stage of a chain `f_1 >> … >> f_k`.
+    pub per_layer: bool,
+}
+
+/// The mean and maximum of a relative error.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stats {
+    /// The mean.
+    pub mean: f64,
+    /// The maximum.
+    pub max: f64,
+}
+
+/// The measurements of one function (the model or one stage).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The discrete generators' relative errors, if the group has any.
+    pub discrete: Option<Stats>,
+    /// Per Lie generator, its name and the relative Lie derivative.
+    pub lie: Vec<(String, Stats)>,
+}
+
+/// The result of `cdlc measure`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// The model.
+    pub model: String,
+    /// The group, as declared.
+    pub group: String,
+    /// How many inputs were measured.
+    pub inputs: usize,
+    /// The whole model.
+    pub whole: Report,
+    /// Per stage (with `per_layer`), its name and report, or why it could
+    /// not be measured.
+    pub layers: Vec<LayerReport>,
+}
+
+/// One stage's name and report, or why it could not be measured.
+pub type LayerReport = (String, Result<Report, String>);
+
+/// Why a model could not be measured.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MeasureError {
+    /// E0610: no such group, or the model's inputs are not acted on by it.
+    Group(String),
+    /// E0611: the model's types or structure cannot be measured.
+    Model(String),
+    /// E0612: the weights or the data do not fit the model.
+    Fit(String),
+}
+
+impl MeasureError {
+    /// The diagnostic code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MeasureError::Group(_) => "E0610",
+            MeasureError::Model(_) => "E0611",
+            MeasureError::Fit(_) => "E0612",
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            MeasureError::Group(m) | MeasureError::Model(m) | MeasureError::Fit(m) => m,
+        }
+    }
+}
+
+/// One function to measure: its instantiation, weights and actions.
+struct Target<'i> {
+    inst: &'i Instantiated,
+    params: Vec<Tensor>,
+    inputs: Vec<Input>,
+    output: Act,
+}
+
+/// Measures `model` (instantiated as `inst`) with weights `params`.
+pub fn measure(
+    c: &Compilation,
+    model: ItemId,
+    inst: &Instantiated,
+    params: &[Tensor],
+    setup: &MeasureSetup<'_>,
+) -> Result<Measurement, MeasureError> {
+    let mut env = Env::new(&c.program, &c.checked, None, Vec::new());
+    let info = c
+        .checked
+        .defs
+        .get(&model)
+        .ok_or_else(|| MeasureError::Model("the model did not check".to_string()))?;
+    let group = find_group(c, &mut env, model, setup.group)?;
+    let gname = setup
+        .group
+        .map(str::to_string)
+        .or_else(|| group_decl_name(c, &mut env, &group))
+        .unwrap_or_else(|| group.to_string());
+    let target = make_target(c, &mut env, model, inst, params.to_vec(), &group)?;
+    if target.inputs.iter().all(|i| matches!(i.act, Act::Identity)) {
+        return Err(MeasureError::Group(format!(
+            "no input of `{}` is in a space that {gname} acts on; declare its type as such a space",
+            info.name
+        )));
+    }
+    let xs = inputs(&target, setup)?;
+    let whole = report(&target, &group, &xs, setup)?;
+    let mut layers = Vec::new();
+    if setup.per_layer {
+        layers = stages(c, &mut env, model, params, inst, &group, &xs, setup)?;
+    }
+    Ok(Measurement {
+        model: info.name.clone(),
+        group: gname,
+        inputs: xs.len(),
+        whole,
+        layers,
+    })
+}
+
+/// The group named by `--group`, or that of the model's first acted-on input.
+fn find_group(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    model: ItemId,
+    name: Option<&str>,
+) -> Result<Group, MeasureError> {
+    if let Some(n) = name {
+        return env.group_named(n).ok_or_else(|| {
+            let declared: Vec<String> = c
+                .program
+                .item_ids()
+                .filter(|&id| matches!(c.program.item(id).kind, ItemKind::Group(_)))
+                .map(|id| format!("`{}`", item_name(c, id)))
+                .collect();
+            MeasureError::Group(if declared.is_empty() {
+                format!("`{n}` is not a group of this program, which declares none")
+            } else {
+                format!(
+                    "`{n}` is not a group of this program; it declares {}",
+                    declared.join(", ")
+                )
+            })
+        });
+    }
+    let info = &c.checked.defs[&model];
+    let tys: Vec<Ty> = match &info.dom {
+        Ty::Tuple(ts) => ts.clone(),
+        t => vec![t.clone()],
+    };
+    for t in &tys {
+        let elem = match t {
+            Ty::Data { args, .. } if args.len() == 1 => &args[0],
+            other => other,
+        };
+        if let Ty::Tensor(_, Some(sid)) = elem
+            && let Some(s) = env.space_tag(*sid)
+            && !s.is_trivial_action()
+            && let Some(g) = s.group()
+        {
+            return Ok(g.clone());
+        }
+    }
+    Err(MeasureError::Group(format!(
+        "no input of `{}` is in a space under a group; name the group with `--group G`",
+        info.name
+    )))
+}
+
+fn item_name(c: &Compilation, id: ItemId) -> String {
+    match &c.program.item(id).kind {
+        ItemKind::Group(g) => g.name.node.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The declared name of a group, for the report.
+fn group_decl_name(c: &Compilation, env: &mut Env<'_>, g: &Group) -> Option<String> {
+    c.program
+        .item_ids()
+        .filter(|&id| matches!(c.program.item(id).kind, ItemKind::Group(_)))
+        .find(|&id| env.group(id).as_ref() == Some(g))
+        .map(|id| item_name(c, id))
+}
+
+fn make_target<'i>(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    def: ItemId,
+    inst: &'i Instantiated,
+    params: Vec<Tensor>,
+    group: &Group,
+) -> Result<Target<'i>, MeasureError> {
+    let info = &c.checked.defs[&def];
+    let tys: Vec<Ty> = match &info.dom {
+        Ty::Tuple(ts) => ts.clone(),
+        t => vec![t.clone()],
+    };
+    let inputs = tys
+        .iter()
+        .map(|t| input(c, env, t, group))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| MeasureError::Model(format!("`{}`: {m}", info.name)))?;
+    let output = input(c, env, &info.cod, group)
+        .map_err(|m| MeasureError::Model(format!("`{}`: {m}", info.name)))?;
+    if output.list {
+        return Err(MeasureError::Model(format!(
+            "`{}` returns a list; `measure` compares tensor outputs",
+            info.name
+        )));
+    }
+    if params.len() != inst.slots.len() {
+        return Err(MeasureError::Fit(format!(
+            "`{}` has {} parameter slots, but {} weights were given",
+            info.name,
+            inst.slots.len(),
+            params.len()
+        )));
+    }
+    Ok(Target {
+        inst,
+        params,
+        inputs,
+        output: output.act,
+    })
+}
+
+/// The inputs as samples: the data's, or standard normal draws.
+fn inputs(target: &Target<'_>, setup: &MeasureSetup<'_>) -> Result<Vec<Vec<Sample>>, MeasureError> {
+    match setup.data {
+        Some(data) => data.iter().map(|x| sample_of(target, x)).collect(),
+        None => {
+            let mut rng = Rng::new(setup.seed);
+            Ok((0..setup.samples.max(1))
+                .map(|_| {
+                    target
+                        .inputs
+                        .iter()
+                        .map(|i| {
+                            let len = if i.list { 1 + rng.below(4) } else { 1 };
+                            let n = i.shape.iter().product::<usize>();
+                            (0..len)
+                                .map(|_| (0..n).map(|_| rng.normal()).collect())
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect())
+        }
+    }
+}
+
+/// One input value as samples (a tensor, or a list of tensors, per input).
+fn sample_of(target: &Target<'_>, x: &Data) -> Result<Vec<Sample>, MeasureError> {
+    let parts: Vec<&Data> = match (x, target.inputs.len()) {
+        (x, 1) => vec![x],
+        (Data::Tuple(xs), n) if xs.len() == n => xs.iter().collect(),
+        _ => {
+            return Err(MeasureError::Fit(format!(
+                "an input has not the model's {} arguments",
+                target.inputs.len()
+            )));
+        }
+    };
+    parts
+        .iter()
+        .zip(&target.inputs)
+        .map(|(d, i)| {
+            let tensors: Vec<&Tensor> = if i.list {
+                d.as_list()
+                    .ok_or_else(|| MeasureError::Fit("an input is not a list".to_string()))?
+                    .into_iter()
+                    .map(|e| {
+                        e.as_tensor().ok_or_else(|| {
+                            MeasureError::Fit("a list element is not a tensor".to_string())
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            } else {
+                vec![
+                    d.as_tensor()
+                        .ok_or_else(|| MeasureError::Fit("an input is not a tensor".to_string()))?,
+                ]
+            };
+            tensors
+                .iter()
+                .map(|t| {
+                    if t.shape == i.shape {
+                        Ok(t.data.clone())
+                    } else {
+                        Err(MeasureError::Fit(format!(
+                            "an input has shape {:?}, the model expects {:?}",
+                            t.shape, i.shape
+                        )))
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs the target on samples; its output flattened.
+fn run(target: &Target<'_>, xs: &[Sample]) -> Result<Vec<f64>, MeasureError> {
+    let tensors: Vec<Data> = xs
+        .iter()
+        .zip(&target.inputs)
+        .map(|(x, i)| to_data(i, x))
+        .collect();
+    let x = if tensors.len() == 1 {
+        tensors.into_iter().next().expect("one input")
+    } else {
+        Data::Tuple(tensors)
+    };
+    let y = cdlc_ir::interp::forward(&target.inst.module, target.inst.func, &target.params, &x)
+        .map_err(|e| MeasureError::Fit(e.to_string()))?;
+    y.as_tensor()
+        .map(|t| t.data.clone())
+        .ok_or_else(|| MeasureError::Model("the output is not a tensor".to_string()))
+}
+
+fn norm2(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// `‖a − b‖₂ / ‖scale‖₂`, 0 when both are zero.
+fn relative(a: &[f64], b: &[f64], scale: &[f64]) -> f64 {
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let (n, s) = (norm2(&d), norm2(scale));
+    if n == 0.0 {
+        0.0
+    } else if s == 0.0 {
+        f64::INFINITY
+    } else {
+        n / s
+    }
+}
+
+fn stats(v: &[f64]) -> Stats {
+    Stats {
+        mean: v.iter().sum::<f64>() / v.len().max(1) as f64,
+        max: v.iter().copied().fold(0.0, f64::max),
+    }
+}
+
+/// The discrete and Lie measurements of one target.
+fn report(
+    target: &Target<'_>,
+    group: &Group,
+    xs: &[Vec<Sample>],
+    setup: &MeasureSetup<'_>,
+) -> Result<Report, MeasureError> {
+    let discrete = if group.num_discrete() > 0 {
+        Some(discrete(target, group, xs, setup)?)
+    } else {
+        None
+    };
+    let lie = if group.num_lie() > 0 {
+        lie(target, group, xs)?
+    } else {
+        Vec::new()
+    };
+    Ok(Report { discrete, lie })
+}
+
+/// Each discrete generator alone, then random words of random lengths.
+fn elements(group: &Group, rng: &mut Rng, words: usize) -> Vec<Element> {
+    let mut out: Vec<Element> = (0..group.num_discrete())
+        .map(|k| Element {
+            steps: vec![Step::Generator(k)],
+        })
+        .collect();
+    for _ in 0..words {
+        let len = 2 + rng.below(4);
+        let steps = (0..len)
+            .map(|_| Step::Generator(rng.below(group.num_discrete())))
+            .collect();
+        out.push(Element { steps });
+    }
+    out
+}
+
+fn discrete(
+    target: &Target<'_>,
+    group: &Group,
+    xs: &[Vec<Sample>],
+    setup: &MeasureSetup<'_>,
+) -> Result<Stats, MeasureError> {
+    let mut rng = Rng::new(setup.seed ^ 0x6d65_6173);
+    let mut errors = Vec::new();
+    for x in xs {
+        let fx = run(target, x)?;
+        for g in elements(group, &mut rng, setup.words) {
+            let gx: Vec<Sample> = x
+                .iter()
+                .zip(&target.inputs)
+                .map(|(s, i)| s.iter().map(|e| apply(&i.act, &g, e)).collect())
+                .collect();
+            let lhs = run(target, &gx)?;
+            let rhs = apply(&target.output, &g, &fx);
+            errors.push(relative(&lhs, &rhs, &fx));
+        }
+    }
+    Ok(stats(&errors))
+}
+
+fn lie(
+    target: &Target<'_>,
+    group: &Group,
+    xs: &[Vec<Sample>],
+) -> Result<Vec<(String, Stats)>, MeasureError> {
+    if target.inputs.iter().any(|i| i.list) {
+        return Err(MeasureError::Model(
+            "Lie derivatives need tensor inputs; a list input is not followed by forward-mode derivatives".to_string(),
+        ));
+    }
+    let mut module = target.inst.module.clone();
+    let jvp = cdlc_ir::jvp::jvp(&mut module, target.inst.func)
+        .map_err(|e| MeasureError::Model(e.to_string()))?;
+    let params: Vec<Array<f64>> = target.params.iter().map(Array::from_tensor).collect();
+    let mut out = Vec::new();
+    for (k, name) in group.lie_generators().into_iter().enumerate() {
+        let mut errors = Vec::new();
+        for x in xs {
+            let primal: Vec<IVal<f64>> = x
+                .iter()
+                .zip(&target.inputs)
+                .map(|(s, i)| IVal::Tensor(Array::new(i.shape.clone(), s[0].clone())))
+                .collect();
+            let tangents: Vec<IVal<f64>> = x
+                .iter()
+                .zip(&target.inputs)
+                .map(|(s, i)| {
+                    IVal::Tensor(Array::new(i.shape.clone(), lie_apply(&i.act, k, &s[0])))
+                })
+                .collect();
+            let args = primal.into_iter().chain(tangents).collect();
+            let r = cdlc_ir::interp::run(&module, jvp, &params, args)
+                .map_err(|e| MeasureError::Fit(e.to_string()))?;
+            let IVal::Tuple(parts) = r else {
+                return Err(MeasureError::Model(
+                    "the forward derivative is not a pair".to_string(),
+                ));
+            };
+            let (IVal::Tensor(y), IVal::Tensor(dy)) = (&parts[0], &parts[1]) else {
+                return Err(MeasureError::Model(
+                    "the output is not a tensor".to_string(),
+                ));
+            };
+            let rho_y = lie_apply(&target.output, k, &y.data);
+            errors.push(relative(&dy.data, &rho_y, &y.data));
+        }
+        out.push((name, stats(&errors)));
+    }
+    Ok(out)
+}
+
+/// `dρ(A_k) x`, zero for a plain tensor.
+fn lie_apply(act: &Act, k: usize, x: &[f64]) -> Vec<f64> {
+    match act {
+        Act::Identity => vec![0.0; x.len()],
+        Act::Space(s) => s.lie_maps()[k].apply(x),
+    }
+}
+
+/// The stages of a chain `f_1 >> … >> f_k`, each measured on the outputs
+/// of the stages before it.
+#[allow(clippy::too_many_arguments)]
+fn stages(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    model: ItemId,
+    params: &[Tensor],
+    inst: &Instantiated,
+    group: &Group,
+    xs: &[Vec<Sample>],
+    setup: &MeasureSetup<'_>,
+) -> Result<Vec<LayerReport>, MeasureError> {
+    let chain = chain_of(c, model).ok_or_else(|| {
+        MeasureError::Model(
+            "`--per-layer` measures a model written as a chain `f_1 >> ... >> f_k` of layers"
+                .to_string(),
+        )
+    })?;
+    // The chain's slots are its stages' slots, stage after stage.
+    let mut next = 0;
+    let mut current: Vec<Vec<Sample>> = xs.to_vec();
+    let mut out = Vec::new();
+    for id in chain {
+        let name = c.checked.defs[&id].name.clone();
+        let stage = crate::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, id)
+            .map_err(|u| {
+                MeasureError::Model(format!("`{name}` cannot be instantiated: {}", u.what))
+            })?;
+        let mut weights = Vec::new();
+        for s in &stage.slots {
+            match (inst.slots.get(next), params.get(next)) {
+                (Some(slot), Some(p)) if slot.shape == s.shape => weights.push(p.clone()),
+                _ => {
+                    return Err(MeasureError::Fit(format!(
+                        "the model's slots do not follow its stages at `{name}`"
+                    )));
+                }
+            }
+            next += 1;
+        }
+        let target = make_target(c, env, id, &stage, weights, group)?;
+        let measured = if target.inputs.iter().all(|i| matches!(i.act, Act::Identity)) {
+            Err(format!(
+                "the input of `{name}` is not in a space that the group acts on"
+            ))
+        } else {
+            report(&target, group, &current, setup).map_err(|e| e.message().to_string())
+        };
+        out.push((name, measured));
+        current = current
+            .iter()
+            .map(|x| run(&target, x).map(|y| vec![vec![y]]))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(out)
+}
+
+/// The layers of a point-free chain, in order of application.
+fn chain_of(c: &Compilation, model: ItemId) -> Option<Vec<ItemId>> {
+    let ItemKind::Def(d) = &c.program.item(model).kind else {
+        return None;
+    };
+    let DefBody::PointFree(e) = &d.body else {
+        return None;
+    };
+    let mut out = Vec::new();
+    collect_chain(c, e, &mut out)?;
+    Some(out)
+}
+
+fn collect_chain(
+    c: &Compilation,
+    e: &cdlc_grammar::ast::Expr,
+    out: &mut Vec<ItemId>,
+) -> Option<()> {
+    match &e.kind {
+        ExprKind::Binary(cdlc_grammar::ast::BinOp::Compose, a, b) => {
+            collect_chain(c, a, out)?;
+            collect_chain(c, b, out)
+        }
+        ExprKind::Name(n) => {
+            let id = c.program.lookup(&n.node)?;
+            if !c.checked.defs.contains_key(&id) {
+                return None;
+            }
+            out.push(id);
+            Some(())
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,264 @@
+//! `cdlc measure`'s library function on known answers: an equivariant
+//! model at rounding level, a learned positional encoding and a plain
+//! dense layer at errors computed by hand, Lie derivatives of linear maps
+//! in closed form, and the layer-by-layer attribution of a chain.
+
+use cdlc::equivariance::measure::{MeasureError, MeasureSetup, Measurement, measure};
+use cdlc_runtime::value::{Tensor, Value};
+
+/// Compiles `src` (which must check cleanly) and measures model `name`
+/// with the given weights (in slot order) on the given inputs.
+#[track_caller]
+fn check_measure(
+    src: &str,
+    name: &str,
+    weights: Option<Vec<Tensor>>,
+    data: Option<Vec<Value>>,
+    group: Option<&str>,
+    per_layer: bool,
+) -> Result<Measurement, MeasureError> {
+    let c = cdlc::compile("measure.cdl", src);
+    assert!(!c.has_errors(), "the program checks");
+    let model = cdlc::entry_model(&c, Some(name)).expect("a model");
+    let inst = cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
+        .expect("instantiable");
+    let params = weights.unwrap_or_else(|| {
+        inst.slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.initial_values(11 + i as u64))
+            .collect()
+    });
+    let setup = MeasureSetup {
+        group,
+        data: data.as_deref(),
+        samples: 8,
+        words: 4,
+        seed: 3,
+        per_layer,
+    };
+    measure(&c, model, &inst, &params, &setup)
+}
+
+fn vector(xs: &[f64]) -> Tensor {
+    Tensor::new(vec![xs.len()], xs.to_vec())
+}
+
+const SETS: &str = "import std.attention
+const n = 3
+group S = symmetric(n)
+space Pts = R[n] under S by permute
+space Feat = R[4] * Pts
+
+layer centred(x: Feat) -> Feat equivariant S {
+  param W: equivariant Feat -> Feat = glorot
+  param b: invariant Feat = normal(1.0)
+  let y = W @ x + b
+  tanh(y - mean(y, axis = 1))
+}
+layer attend(x: Feat) -> Feat { transformer_block[4, 2, 8, n](x) }
+model chain = centred >> attend >> centred
+layer position(x: Feat) -> Feat {
+  param P: R[4, n] = normal(1.0)
+  x + P
+}
+model leaky = centred >> position >> centred
+
+model shifted(x: Pts) -> Pts {
+  param P: R[n] = zeros
+  x + P
+}
+
+model mixer(x: Pts) -> Pts {
+  param W: R[n, n] = zeros
+  W @ x
+}
+";
+
+#[test]
+fn an_equivariant_model_measures_at_rounding_level() {
+    let m = check_measure(SETS, "chain", None, None, None, false).unwrap();
+    assert_eq!(m.group, "S");
+    let d = m.whole.discrete.expect("S has discrete generators");
+    assert!(d.max <= 1e-6, "max relative error {:e}", d.max);
+    assert!(m.whole.lie.is_empty());
+}
+
+#[test]
+fn a_positional_encoding_measures_its_hand_computed_error() {
+    // f(x) = x + P with P = (1, 0, 0), at x = 0: f(x) = P, ‖f(x)‖ = 1. Both
+    // generators of S3 (the transposition (0 1) and the cycle (0 1 2)) move
+    // P to (0, 1, 0), so ‖f(g·x) − g·f(x)‖ = ‖P − g·P‖ = √2 for each.
+    let data = vec![Value::Tensor(vector(&[0.0, 0.0, 0.0]))];
+    let c = cdlc::compile("measure.cdl", SETS);
+    let model = cdlc::entry_model(&c, Some("shifted")).unwrap();
+    let inst =
+        cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model).unwrap();
+    let m = measure(
+        &c,
+        model,
+        &inst,
+        &[vector(&[1.0, 0.0, 0.0])],
+        &MeasureSetup {
+            group: Some("S"),
+            data: Some(&data),
+            samples: 1,
+            words: 0,
+            seed: 0,
+            per_layer: false,
+        },
+    )
+    .unwrap();
+    let d = m.whole.discrete.unwrap();
+    let root2 = 2f64.sqrt();
+    assert!(
+        (d.mean - root2).abs() < 1e-12 && (d.max - root2).abs() < 1e-12,
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_dense_layer_measures_its_hand_computed_error() {
+    // f(x) = W x with W = diag(1, 2, 3) at x = (1, 1, 1): f(x) = (1, 2, 3),
+    // ‖f(x)‖ = √14, and g·x = x. The transposition gives g·f(x) = (2, 1, 3),
+    // an error √2/√14 = 1/√7; the cycle gives (3, 1, 2), an error √6/√14.
+    let c = cdlc::compile("measure.cdl", SETS);
+    let model = cdlc::entry_model(&c, Some("mixer")).unwrap();
+    let inst =
+        cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model).unwrap();
+    let w = Tensor::new(
+        vec![3, 3],
+        vec![1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0],
+    );
+    let data = vec![Value::Tensor(vector(&[1.0, 1.0, 1.0]))];
+    let m = measure(
+        &c,
+        model,
+        &inst,
+        &[w],
+        &MeasureSetup {
+            group: Some("S"),
+            data: Some(&data),
+            samples: 1,
+            words: 0,
+            seed: 0,
+            per_layer: false,
+        },
+    )
+    .unwrap();
+    let d = m.whole.discrete.unwrap();
+    let (a, b) = ((1.0f64 / 7.0).sqrt(), (3.0f64 / 7.0).sqrt());
+    assert!((d.mean - (a + b) / 2.0).abs() < 1e-12, "{d:?}");
+    assert!((d.max - b).abs() < 1e-12, "{d:?}");
+}
+
+const PLANE: &str = "group Rot = SO(2)
+space V = R[2] under Rot by rotate
+
+model linear(x: V) -> V {
+  param W: R[2, 2] = zeros
+  W @ x
+}
+
+model squash(x: V) -> V {
+  param W: R[2, 2] = zeros
+  tanh(W @ x)
+}
+";
+
+#[test]
+fn lie_derivatives_of_linear_maps_are_commutators() {
+    // L_J f(x) = W J x − J W x = [W, J] x. With W = diag(1, 2): at
+    // x = (1, 0), W x = (1, 0) and [W, J] x = (0, 2) − (0, 1) = (0, 1), a
+    // relative derivative of 1; at x = (0, 1), W x = (0, 2) and
+    // [W, J] x = (−1, 0) − (−2, 0) = (1, 0), a relative derivative of 1/2.
+    let data = vec![
+        Value::Tensor(vector(&[1.0, 0.0])),
+        Value::Tensor(vector(&[0.0, 1.0])),
+    ];
+    let diag = Tensor::new(vec![2, 2], vec![1.0, 0.0, 0.0, 2.0]);
+    let m = check_measure(
+        PLANE,
+        "linear",
+        Some(vec![diag]),
+        Some(data.clone()),
+        None,
+        false,
+    )
+    .unwrap();
+    assert!(
+        m.whole.discrete.is_none(),
+        "SO(2) has no discrete generators"
+    );
+    let (name, s) = &m.whole.lie[0];
+    assert_eq!(name, "J");
+    assert!(
+        (s.mean - 0.75).abs() < 1e-12 && (s.max - 1.0).abs() < 1e-12,
+        "{s:?}"
+    );
+    // W = a I + b J commutes with J: the derivative vanishes.
+    let rot = Tensor::new(vec![2, 2], vec![0.5, -0.25, 0.25, 0.5]);
+    let m = check_measure(
+        PLANE,
+        "linear",
+        Some(vec![rot.clone()]),
+        Some(data.clone()),
+        None,
+        false,
+    )
+    .unwrap();
+    assert!(m.whole.lie[0].1.max <= 1e-12, "{:?}", m.whole.lie);
+    // A pointwise function after it does not commute with rotations:
+    // L_J f(x) = tanh'(W x) ⊙ (W J x) − J tanh(W x). At x = (1, 0):
+    // W x = (0.5, 0.25), W J x = W (0, 1) = (−0.25, 0.5), and with
+    // (u, v) = tanh(W x), J (u, v) = (−v, u).
+    let one = vec![data[0].clone()];
+    let m = check_measure(PLANE, "squash", Some(vec![rot]), Some(one), None, false).unwrap();
+    let (u, v) = (0.5f64.tanh(), 0.25f64.tanh());
+    let l = [-0.25 * (1.0 - u * u) + v, 0.5 * (1.0 - v * v) - u];
+    let want = (l[0] * l[0] + l[1] * l[1]).sqrt() / (u * u + v * v).sqrt();
+    let s = m.whole.lie[0].1;
+    assert!(
+        (s.max - want).abs() < 1e-12 && (s.mean - want).abs() < 1e-12,
+        "{s:?} against {want}"
+    );
+}
+
+#[test]
+fn per_layer_attributes_the_error_of_a_chain() {
+    let m = check_measure(SETS, "chain", None, None, None, true).unwrap();
+    let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["centred", "attend", "centred"]);
+    for (n, r) in &m.layers {
+        let d = r
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{n}: {e}"))
+            .discrete
+            .unwrap();
+        assert!(d.max <= 1e-6, "{n}: {d:?}");
+    }
+    // A learned positional encoding in the middle: only its stage
+    // introduces an error; the last stage is equivariant on what it sees.
+    let m = check_measure(SETS, "leaky", None, None, None, true).unwrap();
+    let max = |k: usize| m.layers[k].1.as_ref().unwrap().discrete.unwrap().max;
+    assert!(m.whole.discrete.unwrap().max > 1e-2, "{:?}", m.whole);
+    assert!(
+        max(0) <= 1e-6 && max(1) > 1e-2 && max(2) <= 1e-6,
+        "{:?}",
+        m.layers
+    );
+    let e = check_measure(SETS, "shifted", None, None, None, true).unwrap_err();
+    assert_eq!(e.code(), "E0611");
+}
+
+#[test]
+fn groups_that_do_not_act_are_refused() {
+    let e = check_measure(SETS, "chain", None, None, Some("T"), false).unwrap_err();
+    assert_eq!(e.code(), "E0610");
+    assert!(e.message().contains("declares `S`"), "{}", e.message());
+    let e = check_measure(PLANE, "linear", None, None, Some("S"), false).unwrap_err();
+    assert!(e.message().contains("declares `Rot`"), "{}", e.message());
+    let e =
+        check_measure(SETS, "chain", Some(vec![vector(&[1.0])]), None, None, false).unwrap_err();
+    assert_eq!(e.code(), "E0612");
+}
