@@ -20,6 +20,8 @@ mod ir;
 #[cfg(test)]
 mod jit;
 #[cfg(test)]
+mod jit_inputs;
+#[cfg(test)]
 mod parse;
 
 /// The folder of test cases of one kind.
