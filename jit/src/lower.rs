@@ -90,7 +90,10 @@ pub(crate) struct Lowerer<'a> {
 }
 
 fn unsupported<T>(op: impl Into<String>) -> Result<T, JitError> {
-    Err(JitError::Unsupported { op: op.into() })
+    Err(JitError::Unsupported {
+        op: op.into(),
+        at: None,
+    })
 }
 
 /// One example's `[r, c]` operand at `loc`: row-major, or a transposed
@@ -327,7 +330,16 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Lowers the op defining `v`; an unsupported construct met while
+    /// lowering it (and not inside a nested op) is located at `v`.
     fn op(&mut self, v: Value, op: &Op, out: &mut Vec<Instr>) -> Result<(), JitError> {
+        self.op_here(v, op, out).map_err(|e| match e {
+            JitError::Unsupported { op, at: None } => JitError::Unsupported { op, at: Some(v) },
+            other => other,
+        })
+    }
+
+    fn op_here(&mut self, v: Value, op: &Op, out: &mut Vec<Instr>) -> Result<(), JitError> {
         // Values of the open group that this op reads must be stored first.
         if !matches!(op, Op::Binary(..) | Op::Unary(..)) {
             let reads_group = match &self.group {

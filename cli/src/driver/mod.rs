@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod data;
+pub mod fallback;
 pub mod gradcheck;
 pub mod lsp;
 pub mod run;
