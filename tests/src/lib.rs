@@ -23,6 +23,8 @@ mod jit;
 mod jit_inputs;
 #[cfg(test)]
 mod parse;
+#[cfg(test)]
+mod stored_shape;
 
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {

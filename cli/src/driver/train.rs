@@ -284,7 +284,7 @@ fn save(
         .zip(params)
         .map(|(s, p)| cdlc_runtime::checkpoint::ParamView {
             name: &s.name,
-            shape: &s.shape,
+            shape: &s.stored_shape,
             data: cdlc_runtime::checkpoint::ParamSlice::F64(&p.data),
         })
         .collect();

@@ -46,6 +46,13 @@ pub struct SlotInfo {
     pub name: String,
     /// The slot's shape.
     pub shape: Vec<usize>,
+    /// The parameter's shape in weights files (`weights.safetensors`): the
+    /// slot's shape for a plain parameter; `[free]` for the coefficients of
+    /// an equivariant or invariant parameter, in the order `--emit tying`
+    /// prints its basis, whichever way the model applies them (the slot of
+    /// a map applied per channel pair is `[out channels, in channels, k]`,
+    /// the same numbers in the same order).
+    pub stored_shape: Vec<usize>,
     /// The initialiser as written.
     pub init: ast::Init,
     /// For the coefficients of an equivariant or invariant parameter with a
@@ -448,6 +455,7 @@ impl<'a> Lowerer<'a> {
                 let v = self.b.param(name.clone(), &shape);
                 self.slots.push(SlotInfo {
                     name,
+                    stored_shape: shape.clone(),
                     shape,
                     init: p.init.clone(),
                     coefficient_std: None,
@@ -486,6 +494,7 @@ impl<'a> Lowerer<'a> {
             self.slots.push(SlotInfo {
                 name,
                 shape: st.coeff_shape.clone(),
+                stored_shape: vec![tying.basis.free()],
                 init: p.init.clone(),
                 coefficient_std,
             });
@@ -520,6 +529,7 @@ impl<'a> Lowerer<'a> {
         self.slots.push(SlotInfo {
             name,
             shape: vec![free],
+            stored_shape: vec![free],
             init: p.init.clone(),
             coefficient_std,
         });
