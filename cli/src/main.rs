@@ -424,7 +424,8 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
     }
     let init = cdlc::training::init_params(&prepared.inst, setup.seed);
     let optim = setup.optim;
-    let mut trainer = make_trainer(&prepared, init, optim, setup.batch as usize, &cli.exec);
+    let fit = (c, setup.model, cli.message_format);
+    let mut trainer = make_trainer(&prepared, init, optim, setup.batch as usize, &cli.exec, fit);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -487,16 +488,18 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
 }
 
 /// Compiled kernels in the chosen dtype, or the interpreter when asked for
-/// or when the JIT cannot compile the model (with a note saying why).
+/// or when the JIT cannot compile the model (with warning W0901 saying why,
+/// reported for `model` of the compilation in `fit`).
 fn make_trainer<'p>(
     prepared: &'p Prepared,
     init: Vec<cdlc_runtime::value::Tensor>,
     optim: cdlc_runtime::optim::OptimConfig,
     batch: usize,
     exec: &ExecArgs,
+    fit: (&cdlc::Compilation, cdlc::resolve::ItemId, MessageFormat),
 ) -> Box<dyn Trainer + 'p> {
     if exec.backend == ExecBackend::Jit {
-        let jit: Result<Box<dyn Trainer>, String> = match exec.dtype {
+        let jit: Result<Box<dyn Trainer>, cdlc_jit::JitError> = match exec.dtype {
             Dtype::F32 => Jit::<f32>::new(prepared, &init, optim, batch)
                 .map(|j| Box::new(j) as Box<dyn Trainer>),
             Dtype::F64 => Jit::<f64>::new(prepared, &init, optim, batch)
@@ -504,7 +507,14 @@ fn make_trainer<'p>(
         };
         match jit {
             Ok(j) => return j,
-            Err(m) => eprintln!("note: {m}; running on the reference interpreter instead"),
+            Err(e) => {
+                let (c, model, format) = fit;
+                report(
+                    c,
+                    &[driver::fallback::warning(c, model, prepared, &e)],
+                    format,
+                );
+            }
         }
     }
     Box::new(driver::trainer::Interp::new(
@@ -606,7 +616,9 @@ fn run(
         dtype,
         threads: None,
     };
-    let mut trainer = make_trainer(&prepared, params, optim, inputs.len().clamp(1, 256), &exec);
+    let fit = (&c, model, MessageFormat::Human);
+    let batch = inputs.len().clamp(1, 256);
+    let mut trainer = make_trainer(&prepared, params, optim, batch, &exec, fit);
     match driver::run::run(trainer.as_mut(), &inputs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(m) => {

@@ -10,7 +10,7 @@ use cdlc_runtime::schedule::schedule;
 use cdlc_runtime::value::{DataType, Target, Value};
 
 use crate::JitError;
-use crate::plan::{Plan, UnfoldInfo};
+use crate::plan::{Leaf, Plan, UnfoldInfo};
 
 /// The nodes of one (height, constructor) group of a fold.
 pub(crate) struct GroupData<T> {
@@ -65,6 +65,18 @@ fn split_x(x: &Value, n: usize) -> Result<Vec<&Value>, JitError> {
         Value::Tuple(xs) if xs.len() == n => Ok(xs.iter().collect()),
         _ => input_error(format!("expected a tuple of {n} inputs")),
     }
+}
+
+/// The component of an example's inputs that `leaf` names.
+fn leaf_value<'v>(ex: &[&'v Value], leaf: &Leaf) -> Result<&'v Value, JitError> {
+    let mut v = ex[leaf.input];
+    for &k in &leaf.path {
+        v = match v {
+            Value::Tuple(vs) if k < vs.len() => &vs[k],
+            other => return input_error(format!("expected a tuple input, found {other:?}")),
+        };
+    }
+    Ok(v)
 }
 
 fn push_tensor<T: Float>(out: &mut Vec<T>, v: &Value, size: usize) -> Result<(), JitError> {
@@ -122,26 +134,30 @@ pub(crate) fn prepare<T: Float>(
         .collect::<Result<_, _>>()?;
     let mut batch = Batch {
         rows,
-        tensors: vec![Vec::new(); plan.inputs.len()],
-        classes: vec![Vec::new(); plan.inputs.len()],
-        seq_lens: vec![Vec::new(); plan.inputs.len()],
-        seq_steps: vec![0; plan.inputs.len()],
+        tensors: vec![Vec::new(); plan.leaves.len()],
+        classes: vec![Vec::new(); plan.leaves.len()],
+        seq_lens: vec![Vec::new(); plan.leaves.len()],
+        seq_steps: vec![0; plan.leaves.len()],
         folds: Vec::new(),
         unfolds: Vec::new(),
     };
-    for (i, ty) in plan.inputs[..n_x].iter().enumerate() {
-        if let cdlc_ir::Type::Tensor(s) = ty {
+    for (i, leaf) in plan.leaves.iter().enumerate() {
+        if let (true, cdlc_ir::Type::Tensor(s)) = (leaf.input < n_x, &leaf.ty) {
             let size = s.iter().product();
             let buf = &mut batch.tensors[i];
             buf.reserve(rows * size);
             for ex in &split {
-                push_tensor(buf, ex[i], size)?;
+                push_tensor(buf, leaf_value(ex, leaf)?, size)?;
             }
         }
     }
     if let Some(ys) = ys {
-        let t = n_x;
-        match &plan.inputs[t] {
+        let t = plan
+            .leaves
+            .iter()
+            .position(|l| l.input == n_x)
+            .ok_or_else(|| JitError::Internal("a training function without a target".into()))?;
+        match &plan.leaves[t].ty {
             cdlc_ir::Type::Seq(elem) => {
                 let size = elem.shape().map_or(1, |s| s.iter().product());
                 let lens: Vec<usize> = ys
@@ -201,15 +217,20 @@ pub(crate) fn prepare<T: Float>(
         let structures: Vec<&Value> = if info.halves {
             roots = split
                 .iter()
-                .map(|ex| match ex[info.input].as_list() {
-                    Some(items) if !items.is_empty() => Ok(halves(&items)),
-                    Some(_) => input_error("`by halves` cannot split an empty list".into()),
-                    None => input_error("expected a list".into()),
-                })
+                .map(
+                    |ex| match leaf_value(ex, &plan.leaves[info.input])?.as_list() {
+                        Some(items) if !items.is_empty() => Ok(halves(&items)),
+                        Some(_) => input_error("`by halves` cannot split an empty list".into()),
+                        None => input_error("expected a list".into()),
+                    },
+                )
                 .collect::<Result<_, _>>()?;
             roots.iter().collect()
         } else {
-            split.iter().map(|ex| ex[info.input]).collect()
+            split
+                .iter()
+                .map(|ex| leaf_value(ex, &plan.leaves[info.input]))
+                .collect::<Result<_, _>>()?
         };
         let ty = DataType::Data(info.decl.clone());
         let s =
@@ -256,7 +277,7 @@ pub(crate) fn prepare<T: Float>(
                 let lists: Vec<Vec<&Value>> = split
                     .iter()
                     .map(|ex| {
-                        ex[input]
+                        leaf_value(ex, &plan.leaves[input])?
                             .as_list()
                             .ok_or_else(|| JitError::Data("expected a list".into()))
                     })

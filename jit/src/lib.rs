@@ -57,6 +57,10 @@ pub enum JitError {
     Unsupported {
         /// What is not supported.
         op: String,
+        /// The op of the compiled function where it was met, when known
+        /// (the innermost op being lowered: a recursion op's value for a
+        /// structure it cannot walk).
+        at: Option<cdlc_ir::Value>,
     },
     /// The data does not fit the function (wrong shapes, an empty list split
     /// by halves, targets of the wrong length).
@@ -70,7 +74,7 @@ pub enum JitError {
 impl fmt::Display for JitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JitError::Unsupported { op } => write!(f, "the JIT does not support {op} yet"),
+            JitError::Unsupported { op, .. } => write!(f, "the JIT does not support {op} yet"),
             JitError::Data(m) => write!(f, "the data does not fit the model: {m}"),
             JitError::Mismatch(m) => write!(f, "{m}"),
             JitError::Internal(m) => write!(f, "internal error in the JIT: {m}"),
@@ -405,6 +409,7 @@ fn part_of(r: &Repr) -> Result<Part, JitError> {
         }),
         other => Err(JitError::Unsupported {
             op: format!("a result of the form {other:?}"),
+            at: None,
         }),
     }
 }
@@ -501,6 +506,7 @@ impl ForwardKernel {
             }
             other => Err(JitError::Unsupported {
                 op: format!("a model output of the form {other:?}"),
+                at: None,
             }),
         }
     }

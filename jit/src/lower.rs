@@ -85,10 +85,15 @@ pub(crate) struct Lowerer<'a> {
     block_of: HashMap<Value, Block>,
     /// The sorted entry tables of the bases used, by basis.
     tables: HashMap<BasisId, Arc<BasisTable>>,
+    /// The tensors, structures and targets inside the inputs.
+    leaves: Vec<Leaf>,
 }
 
 fn unsupported<T>(op: impl Into<String>) -> Result<T, JitError> {
-    Err(JitError::Unsupported { op: op.into() })
+    Err(JitError::Unsupported {
+        op: op.into(),
+        at: None,
+    })
 }
 
 /// One example's `[r, c]` operand at `loc`: row-major, or a transposed
@@ -132,7 +137,11 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         saved: Vec::new(),
         block_of: HashMap::new(),
         tables: HashMap::new(),
+        leaves: Vec::new(),
     };
+    for (i, ty) in f.inputs.iter().enumerate() {
+        Leaf::of(i, ty, &mut Vec::new(), &mut l.leaves);
+    }
     let mut off = 0;
     for (_, p) in f.params.iter() {
         l.param_offsets.push(off);
@@ -163,6 +172,7 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         param_offsets: l.param_offsets,
         num_params: off,
         inputs: f.inputs.clone(),
+        leaves: l.leaves,
     })
 }
 
@@ -320,7 +330,16 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Lowers the op defining `v`; an unsupported construct met while
+    /// lowering it (and not inside a nested op) is located at `v`.
     fn op(&mut self, v: Value, op: &Op, out: &mut Vec<Instr>) -> Result<(), JitError> {
+        self.op_here(v, op, out).map_err(|e| match e {
+            JitError::Unsupported { op, at: None } => JitError::Unsupported { op, at: Some(v) },
+            other => other,
+        })
+    }
+
+    fn op_here(&mut self, v: Value, op: &Op, out: &mut Vec<Instr>) -> Result<(), JitError> {
         // Values of the open group that this op reads must be stored first.
         if !matches!(op, Op::Binary(..) | Op::Unary(..)) {
             let reads_group = match &self.group {
@@ -341,22 +360,7 @@ impl Lowerer<'_> {
                 batched: false,
                 shape: self.func.params[*p].shape.clone(),
             },
-            Op::Input(i) => {
-                let i = *i as usize;
-                match &ty {
-                    Type::Tensor(s) => Repr::Tensor {
-                        loc: Loc::Input(i),
-                        batched: true,
-                        shape: s.clone(),
-                    },
-                    Type::Data(_) => Repr::Data,
-                    Type::Class(_) => Repr::Class { input: i },
-                    Type::Seq(e) if matches!(**e, Type::Class(_) | Type::Tensor(_)) => {
-                        Repr::SeqTarget { input: i }
-                    }
-                    other => return unsupported(format!("input of type {other:?}")),
-                }
-            }
+            Op::Input(i) => self.input(*i as usize, &mut Vec::new(), &ty)?,
             Op::Const(t) => self.constant(&t.shape, t.data.clone()),
             Op::Zeros(t) => self.zeros(t)?,
             Op::Binary(o, a, b) => {
@@ -468,6 +472,38 @@ impl Lowerer<'_> {
         };
         self.set(v, r);
         Ok(())
+    }
+
+    /// The representation of the component at `path` of input `i`, of type
+    /// `ty`: a tuple input is a tuple of its leaves' representations.
+    fn input(&self, i: usize, path: &mut Vec<usize>, ty: &Type) -> Result<Repr, JitError> {
+        if let Type::Tuple(ts) = ty {
+            let mut rs = Vec::with_capacity(ts.len());
+            for (k, t) in ts.iter().enumerate() {
+                path.push(k);
+                rs.push(self.input(i, path, t)?);
+                path.pop();
+            }
+            return Ok(Repr::Tuple(rs));
+        }
+        let leaf = self
+            .leaves
+            .iter()
+            .position(|l| l.input == i && l.path == *path)
+            .ok_or_else(|| JitError::Internal(format!("input {i} has no leaf at {path:?}")))?;
+        Ok(match ty {
+            Type::Tensor(s) => Repr::Tensor {
+                loc: Loc::Input(leaf),
+                batched: true,
+                shape: s.clone(),
+            },
+            Type::Data(_) => Repr::Data(leaf),
+            Type::Class(_) => Repr::Class { input: leaf },
+            Type::Seq(e) if matches!(**e, Type::Class(_) | Type::Tensor(_)) => {
+                Repr::SeqTarget { input: leaf }
+            }
+            other => return unsupported(format!("an input of type {other:?}")),
+        })
     }
 
     /// The representation of `x`, closing the open group if `x` is in it.
@@ -1297,8 +1333,8 @@ impl Lowerer<'_> {
     }
 
     fn fold_info(&mut self, f: &cdlc_ir::FoldOp) -> Result<usize, JitError> {
-        let Some(Op::Input(i)) = self.func.op(f.input) else {
-            return unsupported("a fold over a structure that is not a model input");
+        let Some(Repr::Data(leaf)) = self.reprs[f.input.index()] else {
+            return unsupported("a fold over a computed sequence (not a model input)");
         };
         let def = &self.module.data[f.data];
         let mut field_sizes = Vec::new();
@@ -1321,7 +1357,7 @@ impl Lowerer<'_> {
         self.folds.push(FoldInfo {
             decl: def.decl.clone(),
             halves: f.split == Split::Halves,
-            input: *i as usize,
+            input: leaf,
             field_sizes,
         });
         Ok(self.folds.len() - 1)
@@ -1512,8 +1548,8 @@ impl Lowerer<'_> {
     fn unfold_info(&mut self, u: &cdlc_ir::UnfoldOp) -> Result<usize, JitError> {
         let info = match u.source {
             Source::Over(xs) => {
-                let Some(Op::Input(i)) = self.func.op(xs) else {
-                    return unsupported("an unfold over a list that is not a model input");
+                let Some(Repr::Data(leaf)) = self.reprs[xs.index()] else {
+                    return unsupported("an unfold over a computed sequence (not a model input)");
                 };
                 let Type::Data(d) = &self.func.types[xs] else {
                     return Err(JitError::Internal("unfold over a non-list".into()));
@@ -1522,7 +1558,7 @@ impl Lowerer<'_> {
                     return unsupported("an unfold over a list of non-tensors");
                 };
                 UnfoldInfo::Over {
-                    input: *i as usize,
+                    input: leaf,
                     size: size(s),
                 }
             }

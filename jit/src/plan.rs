@@ -52,11 +52,11 @@ pub(crate) enum Repr {
     Summed { buf: usize, shape: Shape },
     /// A tuple.
     Tuple(Vec<Repr>),
-    /// An input structure (function input index).
-    Data,
-    /// A class target (function input index).
+    /// An input structure (its leaf, see `Leaf`).
+    Data(usize),
+    /// A class target (its leaf).
     Class { input: usize },
-    /// A sequence target (function input index).
+    /// A sequence target (its leaf).
     SeqTarget { input: usize },
     /// A sequence of per-step tensors `[steps, rows, |elem|]` made by unfold
     /// `unfold`.
@@ -406,6 +406,7 @@ pub(crate) struct UnfoldBackCode {
 pub(crate) struct FoldInfo {
     pub decl: Arc<cdlc_runtime::value::DataDecl>,
     pub halves: bool,
+    /// The leaf holding the structure (or the list split by halves).
     pub input: usize,
     /// Per constructor, the size of each plain field (tensor fields only).
     pub field_sizes: Vec<Vec<usize>>,
@@ -414,7 +415,7 @@ pub(crate) struct FoldInfo {
 /// What preparing a batch must gather for an unfold.
 #[derive(Clone, Debug)]
 pub(crate) enum UnfoldInfo {
-    /// Over the list in this input, elements of this size.
+    /// Over the list in this leaf, elements of this size.
     Over { input: usize, size: usize },
     /// A fixed number of steps.
     Take(usize),
@@ -440,4 +441,37 @@ pub(crate) struct Plan {
     pub num_params: usize,
     /// The function's inputs.
     pub inputs: Vec<cdlc_ir::Type>,
+    /// The tensors, structures and targets inside the inputs, in order.
+    pub leaves: Vec<Leaf>,
+}
+
+/// One tensor, structure or target inside a function input: the input's
+/// position, the tuple components leading to it and its type. A pair input
+/// `(List(R[2]), R[3])` has two leaves, so a fold over its first component
+/// walks a structure prepared from that component alone.
+#[derive(Clone, Debug)]
+pub(crate) struct Leaf {
+    pub input: usize,
+    pub path: Vec<usize>,
+    pub ty: cdlc_ir::Type,
+}
+
+impl Leaf {
+    /// The leaves of input `input` of type `ty`, depth first.
+    pub fn of(input: usize, ty: &cdlc_ir::Type, path: &mut Vec<usize>, out: &mut Vec<Leaf>) {
+        match ty {
+            cdlc_ir::Type::Tuple(ts) => {
+                for (i, t) in ts.iter().enumerate() {
+                    path.push(i);
+                    Leaf::of(input, t, path, out);
+                    path.pop();
+                }
+            }
+            other => out.push(Leaf {
+                input,
+                path: path.clone(),
+                ty: other.clone(),
+            }),
+        }
+    }
 }

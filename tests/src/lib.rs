@@ -15,6 +15,7 @@ mod equivariance;
 mod errors;
 #[cfg(test)]
 mod export;
+#[cfg(test)]
 mod format;
 #[cfg(test)]
 mod format_gen;
@@ -25,11 +26,15 @@ mod ir;
 #[cfg(test)]
 mod jit;
 #[cfg(test)]
+mod jit_inputs;
+#[cfg(test)]
 mod measure;
 #[cfg(test)]
 mod parse;
 #[cfg(test)]
 mod robust;
+#[cfg(test)]
+mod stored_shape;
 
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {

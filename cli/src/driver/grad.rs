@@ -142,12 +142,8 @@ fn read_jsonl(
     let examples = match super::data::load(&spec, Path::new("."), want, setup.seed, setup.data_span)
     {
         Ok(d) => d.examples,
-        Err(super::data::LoadError::Mismatch(d)) => {
+        Err(d) => {
             crate::report(c, &[d], crate::MessageFormat::Human);
-            return Err(ExitCode::from(1));
-        }
-        Err(super::data::LoadError::Data(m)) => {
-            eprintln!("error: {m}");
             return Err(ExitCode::from(1));
         }
     };

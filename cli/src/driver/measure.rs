@@ -142,13 +142,8 @@ fn block_inputs(
     let want = cdlc::training::expected_signature(&prepared)
         .ok_or_else(|| MeasureError::Fit("the loss does not fit the model's output".to_string()))?;
     let base = args.file.parent().unwrap_or(std::path::Path::new("."));
-    let data =
-        super::data::load(&setup.data, base, &want, setup.seed, setup.data_span).map_err(|e| {
-            match e {
-                super::data::LoadError::Mismatch(d) => MeasureError::Fit(d.message),
-                super::data::LoadError::Data(m) => MeasureError::Fit(m),
-            }
-        })?;
+    let data = super::data::load(&setup.data, base, &want, setup.seed, setup.data_span)
+        .map_err(|d| MeasureError::Fit(d.message))?;
     let (_, held_out) = cdlc::training::split(data.examples, setup.split, setup.seed);
     let xs: Vec<_> = held_out
         .into_iter()

@@ -4,12 +4,13 @@
 pub mod bench;
 pub mod data;
 pub mod export;
-pub mod grad;
+pub mod fallback;
 pub mod fmt;
+pub mod grad;
 pub mod gradcheck;
 pub mod lsp;
-pub mod memory;
 pub mod measure;
+pub mod memory;
 pub mod run;
 pub mod train;
 pub mod trainer;

@@ -21,7 +21,7 @@ pub fn load_weights(
     let expected: Vec<(&str, &[usize])> = inst
         .slots
         .iter()
-        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .map(|s| (s.name.as_str(), s.stored_shape.as_slice()))
         .collect();
     let ck = checkpoint::load(path, &expected).map_err(|e| e.to_string())?;
     if source_hash.is_some() && !ck.metadata.contains_key("source_sha256") {

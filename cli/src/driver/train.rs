@@ -430,7 +430,7 @@ fn save(
         .enumerate()
         .map(|(i, s)| cdlc_runtime::checkpoint::ParamView {
             name: &s.name,
-            shape: &s.shape,
+            shape: &s.stored_shape,
             data: params.slice(i),
         })
         .collect();

@@ -4,10 +4,10 @@
 //! `Jit` runs compiled Cranelift kernels over whole batches and keeps the
 //! parameters in the kernel's element type, so a step converts nothing;
 //! `Interp` runs the reference interpreter example by example (the oracle,
-//! and the fallback for a model the JIT does not support yet).
+//! and the fallback, with warning W0901, for a model the JIT cannot compile).
 
 use cdlc::training::Prepared;
-use cdlc_jit::{Dtype, Elem, ForwardKernel, Options, TrainKernel};
+use cdlc_jit::{Dtype, Elem, ForwardKernel, JitError, Options, TrainKernel};
 use cdlc_runtime::optim::{OptimConfig, Optimizer, first_non_finite};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
@@ -66,7 +66,7 @@ impl<T: Elem> Jit<T> {
         init: &[Tensor],
         optim: OptimConfig,
         batch: usize,
-    ) -> Result<Jit<T>, String> {
+    ) -> Result<Jit<T>, JitError> {
         let dtype = if std::mem::size_of::<T>() == 4 {
             Dtype::F32
         } else {
@@ -74,19 +74,18 @@ impl<T: Elem> Jit<T> {
         };
         let opts = Options { dtype, batch };
         let m = &p.inst.module;
-        let train = cdlc_jit::compile_train(m, p.train, &opts).map_err(|e| e.to_string())?;
-        let forward =
-            cdlc_jit::compile_forward(m, p.inst.func, &opts).map_err(|e| e.to_string())?;
+        let train = cdlc_jit::compile_train(m, p.train, &opts)?;
+        let forward = cdlc_jit::compile_forward(m, p.inst.func, &opts)?;
         let params: Vec<T> = init
             .iter()
             .flat_map(|t| t.data.iter().map(|&x| T::from_f64(x)))
             .collect();
         if params.len() != train.num_params() {
-            return Err(format!(
-                "internal error: the kernel has {} parameters, the model {}",
+            return Err(JitError::Internal(format!(
+                "the kernel has {} parameters, the model {}",
                 train.num_params(),
                 params.len()
-            ));
+            )));
         }
         Ok(Jit {
             grads: vec![T::ZERO; params.len()],

@@ -6,7 +6,7 @@
 //! (the seeded shuffle and split of `cdlc::training::split`), in that
 //! order; `--split all` is every example in generation (file) order.
 
-use super::data::{self, LoadError};
+use super::data;
 use cdlc_runtime::data::Signature;
 use cdlc_runtime::value::{DataType, Example, Target, Tensor, Value};
 use serde_json::Value as Json;
@@ -174,12 +174,8 @@ pub fn load(
     let base = file.parent().unwrap_or(Path::new("."));
     match data::load(&setup.data, base, want, setup.seed, setup.data_span) {
         Ok(d) => Ok(d.examples),
-        Err(LoadError::Mismatch(d)) => {
+        Err(d) => {
             crate::report(c, &[d], crate::MessageFormat::Human);
-            Err(ExitCode::from(1))
-        }
-        Err(LoadError::Data(m)) => {
-            eprintln!("error: {m}");
             Err(ExitCode::from(1))
         }
     }

@@ -314,10 +314,8 @@ fn bases(m: &Module) -> String {
 /// `OPTIM` and `TRAIN`: the train block's optimizer (defaults filled in as
 /// cdlc fills them) and settings.
 fn train(setup: &TrainSetup) -> Result<String, ExportError> {
-    let optim = OptimConfig::from_call(&setup.optim.name, &setup.optim.args)
-        .map_err(|e| ExportError::Optim(e.to_string()))?;
     let f = body::float;
-    let o = match optim {
+    let o = match setup.optim {
         OptimConfig::Sgd { lr } => format!("(\"sgd\", {{\"lr\": {}}})", f(lr)),
         OptimConfig::Momentum { lr, beta } => {
             format!(

@@ -46,6 +46,13 @@ pub struct SlotInfo {
     pub name: String,
     /// The slot's shape.
     pub shape: Vec<usize>,
+    /// The parameter's shape in weights files (`weights.safetensors`): the
+    /// slot's shape for a plain parameter; `[free]` for the coefficients of
+    /// an equivariant or invariant parameter, in the order `--emit tying`
+    /// prints its basis, whichever way the model applies them (the slot of
+    /// a map applied per channel pair is `[out channels, in channels, k]`,
+    /// the same numbers in the same order).
+    pub stored_shape: Vec<usize>,
     /// The initialiser as written.
     pub init: ast::Init,
     /// For the coefficients of an equivariant or invariant parameter with a
@@ -94,6 +101,17 @@ pub struct Instantiated {
     pub slots: Vec<SlotInfo>,
     /// The type of each input, as data loaders check it.
     pub inputs: Vec<DataType>,
+    /// The source span of each recursion op of the function (`fold`,
+    /// `hylo`, `unfold`), by its value, in the order they were built: where
+    /// a message about one of them points.
+    pub spans: Vec<(ir::Value, Span)>,
+}
+
+impl Instantiated {
+    /// The source span of the recursion op `v` of the model's function.
+    pub fn span_of(&self, v: ir::Value) -> Option<Span> {
+        self.spans.iter().find(|(w, _)| *w == v).map(|(_, s)| *s)
+    }
 }
 
 /// Why a model cannot be instantiated yet: a limit of this compiler, not
@@ -137,13 +155,14 @@ pub fn instantiate_with(
     let mut module = ir::Module::new();
     loop {
         match Lowerer::run(program, checked, tyings, &module, model) {
-            Ok((func, slots, inputs)) => {
+            Ok((func, slots, inputs, spans)) => {
                 let func = module.add_function(func);
                 return Ok(Instantiated {
                     module,
                     func,
                     slots,
                     inputs,
+                    spans,
                 });
             }
             Err(Restart::Data(decl)) => {
@@ -168,7 +187,7 @@ enum Morph {
     /// `id`
     Id,
     /// `fold alg` with the algebra's instance.
-    Fold(Rc<Inst>),
+    Fold(Rc<Inst>, Span),
     /// `hylo alg by halves`, with where it is written.
     Hylo(Rc<Inst>, Span),
 }
@@ -231,9 +250,20 @@ struct Lowerer<'a> {
     structured: HashMap<ir::Value, Rc<Structured>>,
     /// The channel axes of values whose space is known.
     channels: HashMap<ir::Value, usize>,
+    /// The source span of each recursion op built so far.
+    spans: Vec<(ir::Value, Span)>,
 }
 
 type R<T> = Result<T, Restart>;
+
+/// A lowered model: its function, slots, input types and the spans of its
+/// recursion ops.
+type Lowered = (
+    ir::Function,
+    Vec<SlotInfo>,
+    Vec<DataType>,
+    Vec<(ir::Value, Span)>,
+);
 
 fn span_key(s: Span) -> (u32, u32, u32) {
     (s.file.0, s.start, s.end)
@@ -246,7 +276,7 @@ impl<'a> Lowerer<'a> {
         tyings: &'a Tyings,
         module: &'a ir::Module,
         model: ItemId,
-    ) -> R<(ir::Function, Vec<SlotInfo>, Vec<DataType>)> {
+    ) -> R<Lowered> {
         let info = checked
             .defs
             .get(&model)
@@ -260,6 +290,7 @@ impl<'a> Lowerer<'a> {
             maps: HashMap::new(),
             structured: HashMap::new(),
             channels: HashMap::new(),
+            spans: Vec::new(),
         };
         let root = Rc::new(Inst {
             item: model,
@@ -292,7 +323,7 @@ impl<'a> Lowerer<'a> {
         };
         let out = l.apply_def(&root, arg, def)?;
         let func = l.b.finish(out);
-        Ok((func, l.slots, inputs))
+        Ok((func, l.slots, inputs, l.spans))
     }
 
     // ------------------------------------------------------------ types
@@ -424,6 +455,7 @@ impl<'a> Lowerer<'a> {
                 let v = self.b.param(name.clone(), &shape);
                 self.slots.push(SlotInfo {
                     name,
+                    stored_shape: shape.clone(),
                     shape,
                     init: p.init.clone(),
                     coefficient_std: None,
@@ -462,6 +494,7 @@ impl<'a> Lowerer<'a> {
             self.slots.push(SlotInfo {
                 name,
                 shape: st.coeff_shape.clone(),
+                stored_shape: vec![tying.basis.free()],
                 init: p.init.clone(),
                 coefficient_std,
             });
@@ -496,6 +529,7 @@ impl<'a> Lowerer<'a> {
         self.slots.push(SlotInfo {
             name,
             shape: vec![free],
+            stored_shape: vec![free],
             init: p.init.clone(),
             coefficient_std,
         });
@@ -851,7 +885,9 @@ impl<'a> Lowerer<'a> {
                 let (ma, mc) = (self.morph(a, frame)?, self.morph(c, frame)?);
                 Ok(Rc::new(Morph::Compose(ma, mc)))
             }
-            ExprKind::Fold(n, sizes) => self.child(e.span, &n.node, sizes, frame, Morph::Fold),
+            ExprKind::Fold(n, sizes) => {
+                self.child(e.span, &n.node, sizes, frame, |i| Morph::Fold(i, e.span))
+            }
             ExprKind::Hylo { alg, alg_sizes, .. } => {
                 let span = e.span;
                 self.child(span, &alg.node, alg_sizes, frame, |i| Morph::Hylo(i, span))
@@ -914,13 +950,13 @@ impl<'a> Lowerer<'a> {
                 }
                 Ok(out)
             }
-            Morph::Fold(inst) => self.fold(inst, arg, Split::Structure),
+            Morph::Fold(inst, span) => self.fold(inst, arg, Split::Structure, *span),
             Morph::Hylo(_, span) if matches!(self.b.type_of(arg), ir::Type::Seq(_)) => self
                 .unsupported(
                     "`hylo ... by halves` over a computed list (a rose node's children or an unfold's outputs)",
                     *span,
                 ),
-            Morph::Hylo(inst, _) => self.fold(inst, arg, Split::Halves),
+            Morph::Hylo(inst, span) => self.fold(inst, arg, Split::Halves, *span),
         }
     }
 
@@ -945,7 +981,13 @@ impl<'a> Lowerer<'a> {
         Ok(locals)
     }
 
-    fn fold(&mut self, inst: &Rc<Inst>, input: ir::Value, split: Split) -> R<ir::Value> {
+    fn fold(
+        &mut self,
+        inst: &Rc<Inst>,
+        input: ir::Value,
+        split: Split,
+        span: Span,
+    ) -> R<ir::Value> {
         let ItemKind::Algebra(alg) = &self.program.item(inst.item).kind else {
             unreachable!("a fold instance is an algebra")
         };
@@ -983,7 +1025,9 @@ impl<'a> Lowerer<'a> {
             let r = self.value(&case.body, &mut frame)?;
             cases.push(self.b.end_region(r));
         }
-        Ok(self.b.fold_regions(data, split, input, carrier, cases))
+        let v = self.b.fold_regions(data, split, input, carrier, cases);
+        self.spans.push((v, span));
+        Ok(v)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -997,8 +1041,8 @@ impl<'a> Lowerer<'a> {
         span: Span,
         frame: &mut Frame,
     ) -> R<ir::Value> {
-        let m = self.child(span, &coalg.node, sizes, frame, Morph::Fold)?;
-        let Morph::Fold(inst) = m.as_ref() else {
+        let m = self.child(span, &coalg.node, sizes, frame, |i| Morph::Fold(i, span))?;
+        let Morph::Fold(inst, _) = m.as_ref() else {
             unreachable!("created as a fold instance")
         };
         let ItemKind::Coalgebra(c) = &self.program.item(inst.item).kind else {
@@ -1028,7 +1072,9 @@ impl<'a> Lowerer<'a> {
             (None, Some(k)) => Source::Take(k as u32),
             (None, None) => unreachable!("an unfold runs over a list or takes k steps"),
         };
-        Ok(self.b.unfold_region(init, source, body))
+        let v = self.b.unfold_region(init, source, body);
+        self.spans.push((v, span));
+        Ok(v)
     }
 
     /// A size, evaluated in an instance's size environment.

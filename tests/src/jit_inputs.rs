@@ -1,0 +1,149 @@
+//! The JIT against the interpreter on models with several inputs, pair
+//! inputs and pair carriers (`tests/cases/jit/inputs.cdl`): folds and
+//! hylomorphisms over any input or any component of a pair input. Each
+//! model's reverse derivative is first checked against finite differences
+//! in f64 on the interpreter, then the JIT's loss, gradients and outputs
+//! against the interpreter's (`jit::training_agrees`, `jit::forward_agrees`).
+
+use crate::jit::{forward_agrees, training_agrees};
+use crate::{cases_dir, check_clean};
+use cdlc_runtime::value::{DataType, Example, Target, Tensor, Value};
+
+/// Builds example inputs of a model's input types: lists of lengths 1 to
+/// 4 and trees of depths 1 to 3 in turn, with a varied number at every
+/// position, so that the examples of one batch all have different shapes.
+struct Inputs {
+    /// Values built so far (tensors, list lengths, tree depths).
+    count: usize,
+}
+
+impl Inputs {
+    fn next(&mut self) -> usize {
+        self.count += 1;
+        self.count
+    }
+
+    fn value(&mut self, t: &DataType, depth: usize) -> Value {
+        match t {
+            DataType::Tensor(s) => {
+                let k = self.next() as f64;
+                let n: usize = s.iter().product();
+                let data = (0..n).map(|j| (1.3 * k + 0.7 * j as f64).sin()).collect();
+                Value::Tensor(Tensor::new(s.clone(), data))
+            }
+            DataType::Tuple(ts) => Value::Tuple(ts.iter().map(|t| self.value(t, depth)).collect()),
+            DataType::Data(d) if d.is_list() => {
+                let len = 1 + self.next() % 4;
+                let elem = &d.ctors[1].fields[0];
+                Value::list((0..len).map(|_| self.value(elem, depth)).collect())
+            }
+            DataType::Data(d) => {
+                let recursive = |c: &cdlc_runtime::value::CtorDecl| {
+                    c.fields.iter().any(|f| matches!(f, DataType::Rec(_)))
+                };
+                let deeper = depth < 1 + self.next() % 3;
+                let ctor = d
+                    .ctors
+                    .iter()
+                    .position(|c| recursive(c) == deeper)
+                    .expect("a data type with a base and a recursive constructor");
+                let fields = d.ctors[ctor]
+                    .fields
+                    .iter()
+                    .map(|f| match f {
+                        DataType::Rec(0) => self.value(t, depth + 1),
+                        other => self.value(other, depth),
+                    })
+                    .collect();
+                Value::Node {
+                    ctor: ctor as u32,
+                    fields,
+                }
+            }
+            DataType::Rec(k) => panic!("no enclosing data type for X{k}"),
+        }
+    }
+}
+
+/// Model `name` of the case file, prepared for training with its default
+/// loss (cross-entropy), its initial parameters and a batch of `n`
+/// examples of different shapes.
+fn case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
+    use cdlc::training::{init_params, loss_for, prepare};
+    let c = check_clean(&cases_dir("jit").join("inputs.cdl"));
+    let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let params = init_params(&p.inst, 5);
+    let mut inputs = Inputs { count: 0 };
+    let batch = (0..n)
+        .map(|i| {
+            let xs: Vec<Value> = p.inst.inputs.iter().map(|t| inputs.value(t, 0)).collect();
+            let x = if xs.len() == 1 {
+                xs.into_iter().next().expect("one input")
+            } else {
+                Value::Tuple(xs)
+            };
+            Example {
+                x,
+                y: Target::Class(i % 3),
+            }
+        })
+        .collect();
+    (p, params, batch)
+}
+
+/// Finite differences on the interpreter (every slot takes part), then
+/// the JIT against the interpreter.
+#[track_caller]
+fn check(name: &str) {
+    let (p, params, batch) = case(name, 6);
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(
+        r.max_rel_error() <= cdlc_ir::gradcheck::TOLERANCE,
+        "{name}: max relative error {:e}\n{:#?}",
+        r.max_rel_error(),
+        r.params
+    );
+    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect("the batch runs");
+    for (slot, g) in p.inst.slots.iter().zip(&grads) {
+        assert!(
+            g.data.iter().any(|x| *x != 0.0),
+            "{name}: slot {} has a zero gradient",
+            slot.name
+        );
+    }
+    training_agrees(name, &p, &params, &batch);
+    forward_agrees(name, &p, &params, &batch);
+}
+
+#[test]
+fn a_list_and_a_vector() {
+    check("list_and_vector");
+}
+
+#[test]
+fn a_pair_input() {
+    check("pair_input");
+}
+
+#[test]
+fn a_list_and_a_tree() {
+    check("list_and_tree");
+}
+
+#[test]
+fn halves_of_the_second_input() {
+    check("second_list_by_halves");
+}
+
+#[test]
+fn a_pair_carrier_beside_a_tree() {
+    check("pair_carrier");
+}
+
+#[test]
+fn pairs_of_pairs() {
+    check("nested_pairs");
+}
