@@ -351,6 +351,9 @@ impl Checker<'_, '_> {
 
     /// An E0201 for `name`, with a "did you mean" among `candidates`.
     fn unknown(&mut self, name: &Ident, what: &str, candidates: Vec<String>) {
+        if self.program.is_unparsed(&name.node) {
+            return;
+        }
         let mut d = Diagnostic::error(
             "E0201",
             format!("unknown {what} `{}`", name.node),
