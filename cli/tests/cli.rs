@@ -454,3 +454,72 @@ fn two_threads_give_the_same_numbers() {
     };
     assert_eq!(run("1"), run("2"));
 }
+
+/// The `N of M entries compared` counts of a gradcheck report, per slot.
+fn compared_counts(report: &str) -> Vec<(usize, usize)> {
+    report
+        .lines()
+        .filter_map(|l| {
+            let counts = l.split_once('(')?.1;
+            let (compared, rest) = counts.split_once(" of ")?;
+            let total = rest.split_once(' ')?.0;
+            Some((compared.parse().ok()?, total.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn gradcheck_of_a_single_output_without_a_train_block_compares_a_nonzero_gradient() {
+    // Cross-entropy over one logit is constant, with a zero gradient; the
+    // default loss for an `R[1]` output is mean squared error, and a zero
+    // gradient would fail the check.
+    let dir = scratch("grad-r1");
+    let prog = "import std.layers\n\nmodel m = dense[3, 4] >> tanh >> dense[4, 1]\n";
+    std::fs::write(dir.join("m.cdl"), prog).unwrap();
+    let g = cdlc(&["gradcheck", "m.cdl"], &dir);
+    let out = stdout(&g);
+    assert!(g.status.success(), "{out}{}", stderr(&g));
+    assert_eq!(
+        compared_counts(&out),
+        vec![(12, 12), (4, 4), (4, 4), (1, 1)]
+    );
+    assert!(!out.contains("FAILED"), "{out}");
+}
+
+#[test]
+fn gradcheck_fails_when_the_gradient_is_zero_everywhere() {
+    let dir = scratch("grad-zero");
+    let prog = "import std.layers\n\nmodel m(x: R[3]) -> R[2] {\n  let d = dense[3, 2] in\n  d(x) - d(x)\n}\n";
+    std::fs::write(dir.join("m.cdl"), prog).unwrap();
+    for backend in ["interp", "jit"] {
+        let g = cdlc(&["gradcheck", "m.cdl", "--backend", backend], &dir);
+        let out = stdout(&g);
+        assert_eq!(g.status.code(), Some(1), "{backend}: {out}");
+        assert!(
+            out.contains("FAILED: the gradient is zero in every entry"),
+            "{backend}: {out}"
+        );
+    }
+}
+
+#[test]
+fn gradcheck_compares_at_most_the_requested_number_of_entries() {
+    let dir = scratch("grad-coords");
+    let prog = "import std.layers\n\nmodel m = dense[20, 30] >> tanh >> dense[30, 4]\n";
+    std::fs::write(dir.join("m.cdl"), prog).unwrap();
+    let g = cdlc(&["gradcheck", "m.cdl", "--coords", "6"], &dir);
+    let out = stdout(&g);
+    assert!(g.status.success(), "{out}{}", stderr(&g));
+    let counts = compared_counts(&out);
+    assert_eq!(
+        counts.iter().map(|c| c.1).collect::<Vec<_>>(),
+        vec![600, 30, 120, 4]
+    );
+    assert!(
+        counts.iter().all(|c| c.0 >= 1),
+        "every slot is sampled: {out}"
+    );
+    assert!(counts.iter().map(|c| c.0).sum::<usize>() <= 6, "{out}");
+    assert!(out.contains("(random directions)"), "{out}");
+    assert!(out.contains("(4 compared"), "{out}");
+}
