@@ -249,20 +249,20 @@ fn check_numeric(c: &cdlc::Compilation, path: &Path, f32: bool) -> bool {
         match &r.outcome {
             Ok(e) => {
                 let verdict = if r.passed() { "ok" } else { "FAILED" };
-                println!(
-                    "{}: {} {}: largest relative error {e:.2e} (tolerance {:.0e}) {verdict}",
+                driver::stdout::print(format_args!(
+                    "{}: {} {}: largest relative error {e:.2e} (tolerance {:.0e}) {verdict}\n",
                     path.display(),
                     r.name,
                     r.claim,
                     r.tolerance
-                );
+                ));
             }
-            Err(why) => println!(
-                "{}: {} {}: not tested: {why}",
+            Err(why) => driver::stdout::print(format_args!(
+                "{}: {} {}: not tested: {why}\n",
                 path.display(),
                 r.name,
                 r.claim
-            ),
+            )),
         }
         ok &= r.passed();
     }
@@ -276,7 +276,10 @@ fn report(c: &cdlc::Compilation, diags: &[Diagnostic], format: MessageFormat) {
             let color = std::io::stderr().is_terminal();
             eprint!("{}", diagnostics::render_human(diags, &c.sources, color));
         }
-        MessageFormat::Json => print!("{}", diagnostics::render_json(diags, &c.sources)),
+        MessageFormat::Json => driver::stdout::print(format_args!(
+            "{}",
+            diagnostics::render_json(diags, &c.sources)
+        )),
     }
 }
 
@@ -325,7 +328,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
         Err(code) => return code,
     };
     if emit == Emit::Ast {
-        println!("{:#?}", c.program.files[0].ast);
+        driver::stdout::print(format_args!("{:#?}\n", c.program.files[0].ast));
         return ExitCode::from(u8::from(c.has_errors()));
     }
     if c.has_errors() {
@@ -333,7 +336,10 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
     }
     match emit {
         Emit::Types => {
-            print!("{}", cdlc::emit::types::print(&c.program, &c.checked));
+            driver::stdout::print(format_args!(
+                "{}",
+                cdlc::emit::types::print(&c.program, &c.checked)
+            ));
             ExitCode::SUCCESS
         }
         Emit::Ir | Emit::Grad => {
@@ -350,14 +356,20 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             } else {
                 p.train
             };
-            print!(
+            driver::stdout::print(format_args!(
                 "{}",
                 cdlc_ir::print::print_function(&p.inst.module, &p.inst.module.functions[f])
-            );
+            ));
+            ExitCode::SUCCESS
+        }
+        Emit::Tying if c.tyings.params.is_empty() => {
+            driver::stdout::print(format_args!(
+                "no parameter is declared `equivariant` or `invariant`: there is no weight tying to derive\n"
+            ));
             ExitCode::SUCCESS
         }
         Emit::Tying => {
-            print!("{}", c.tyings.render());
+            driver::stdout::print(format_args!("{}", c.tyings.render()));
             ExitCode::SUCCESS
         }
         Emit::Jit => train(&c, path, cli),
@@ -377,7 +389,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             let opts = cdlc_jit::Options { dtype, batch: 32 };
             match cdlc_jit::compile_train(&p.inst.module, p.train, &opts) {
                 Ok(k) => {
-                    print!("{}", k.clif_text());
+                    driver::stdout::print(format_args!("{}", k.clif_text()));
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -543,7 +555,7 @@ fn gradcheck(
     match driver::gradcheck::check(&prepared, &examples, seed, jit, coords) {
         Ok((lines, passed)) => {
             for l in lines {
-                println!("{l}");
+                driver::stdout::print(format_args!("{l}\n"));
             }
             ExitCode::from(u8::from(!passed))
         }

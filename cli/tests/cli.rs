@@ -523,3 +523,91 @@ fn gradcheck_compares_at_most_the_requested_number_of_entries() {
     assert!(out.contains("(random directions)"), "{out}");
     assert!(out.contains("(4 compared"), "{out}");
 }
+
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // Enough items that every printed stage is far larger than a pipe's
+    // buffer, so the reader closes the pipe while cdlc is still writing.
+    let dir = scratch("pipe");
+    let mut prog = String::from("import std.layers\n\n");
+    for i in 0..400 {
+        prog += &format!(
+            "model m{i} = dense[2, {}] >> relu >> dense[{}, 3]\n",
+            i + 1,
+            i + 1
+        );
+    }
+    std::fs::write(dir.join("big.cdl"), prog).unwrap();
+    for emit in ["ast", "types"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cdlc"))
+            .args(["big.cdl", "--emit", emit])
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut first = [0u8; 64];
+        child
+            .stdout
+            .take()
+            .expect("piped")
+            .read_exact(&mut first)
+            .expect("some output");
+        // The read end is dropped here, as `head` does after its lines.
+        let out = child.wait_with_output().expect("cdlc ends");
+        assert_eq!(out.status.code(), Some(0), "{emit}: {}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{emit}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn run_names_the_model_a_checkpoint_was_trained_for() {
+    let dir = scratch("other-model");
+    let prog = SPIRALS.replace(
+        "model spiral",
+        "model other = dense[2, 16] >> tanh >> dense[16, 3]\nmodel spiral",
+    );
+    std::fs::write(dir.join("two.cdl"), prog).unwrap();
+    let t = cdlc(
+        &["two.cdl", "--emit", "jit", "--epochs", "1", "--out", "w"],
+        &dir,
+    );
+    assert!(t.status.success(), "{}", stderr(&t));
+    std::fs::write(dir.join("in.jsonl"), "{\"x\": [0.1, 0.2]}\n").unwrap();
+    // The two models have parameters of the same names and shapes: only the
+    // checkpoint's record of its model tells them apart.
+    let r = cdlc(
+        &[
+            "run",
+            "two.cdl",
+            "--entry",
+            "other",
+            "--weights",
+            "w/weights.safetensors",
+            "--input",
+            "in.jsonl",
+        ],
+        &dir,
+    );
+    assert_eq!(r.status.code(), Some(1), "{}", stdout(&r));
+    assert!(
+        stderr(&r).contains("holds the weights of model `spiral`, not `other`"),
+        "{}",
+        stderr(&r)
+    );
+    assert!(stdout(&r).is_empty());
+}
+
+#[test]
+fn emit_tying_says_when_nothing_is_tied() {
+    let dir = scratch("no-tying");
+    std::fs::write(dir.join("mlp.cdl"), SPIRALS).unwrap();
+    let t = cdlc(&["mlp.cdl", "--emit", "tying"], &dir);
+    assert!(t.status.success(), "{}", stderr(&t));
+    assert_eq!(
+        stdout(&t),
+        "no parameter is declared `equivariant` or `invariant`: there is no weight tying to derive\n"
+    );
+}

@@ -86,6 +86,21 @@ pub fn declared_name(item: &ast::Item) -> Option<&Ident> {
     }
 }
 
+/// The standard library module that declares `name`, if one does: for the
+/// help of an unknown name whose import was forgotten.
+pub fn stdlib_module_declaring(name: &str) -> Option<&'static str> {
+    STDLIB
+        .iter()
+        .map(|(path, text)| (*path, *text))
+        .find_map(|(path, text)| {
+            let (ast, _) = cdlc_grammar::parse(FileId(u32::MAX), text);
+            ast.items
+                .iter()
+                .any(|item| declared_name(item).is_some_and(|n| n.node == name))
+                .then_some(path)
+        })
+}
+
 /// Parses `user` (already added to `sources` as `user_file`) and every
 /// module it needs, and names the items.
 pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnostic>) -> Program {

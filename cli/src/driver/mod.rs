@@ -6,6 +6,7 @@ pub mod data;
 pub mod gradcheck;
 pub mod lsp;
 pub mod run;
+pub mod stdout;
 pub mod train;
 pub mod trainer;
 

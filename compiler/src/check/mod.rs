@@ -360,7 +360,12 @@ impl Checker<'_, '_> {
             name.span,
             "not found in this scope",
         );
-        if let Some(c) = closest(&name.node, candidates.iter().map(String::as_str)) {
+        if let Some(module) = crate::resolve::stdlib_module_declaring(&name.node) {
+            d = d.with_help(format!(
+                "`{}` is defined in `{module}`: add `import {module}` at the top of the file",
+                name.node
+            ));
+        } else if let Some(c) = closest(&name.node, candidates.iter().map(String::as_str)) {
             d = d.with_help(format!("did you mean `{c}`?"));
         }
         self.error(d);
