@@ -476,6 +476,163 @@ fn two_threads_give_the_same_numbers() {
     assert_eq!(run("1"), run("2"));
 }
 
+/// The `N of M entries compared` counts of a gradcheck report, per slot.
+fn compared_counts(report: &str) -> Vec<(usize, usize)> {
+    report
+        .lines()
+        .filter_map(|l| {
+            let counts = l.split_once('(')?.1;
+            let (compared, rest) = counts.split_once(" of ")?;
+            let total = rest.split_once(' ')?.0;
+            Some((compared.parse().ok()?, total.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn gradcheck_of_a_single_output_without_a_train_block_compares_a_nonzero_gradient() {
+    // Cross-entropy over one logit is constant, with a zero gradient; the
+    // default loss for an `R[1]` output is mean squared error, and a zero
+    // gradient would fail the check.
+    let dir = scratch("grad-r1");
+    let prog = "import std.layers\n\nmodel m = dense[3, 4] >> tanh >> dense[4, 1]\n";
+    std::fs::write(dir.join("m.cdl"), prog).unwrap();
+    let g = cdlc(&["gradcheck", "m.cdl"], &dir);
+    let out = stdout(&g);
+    assert!(g.status.success(), "{out}{}", stderr(&g));
+    assert_eq!(
+        compared_counts(&out),
+        vec![(12, 12), (4, 4), (4, 4), (1, 1)]
+    );
+    assert!(!out.contains("FAILED"), "{out}");
+}
+
+#[test]
+fn gradcheck_fails_when_the_gradient_is_zero_everywhere() {
+    let dir = scratch("grad-zero");
+    let prog = "import std.layers\n\nmodel m(x: R[3]) -> R[2] {\n  let d = dense[3, 2] in\n  d(x) - d(x)\n}\n";
+    std::fs::write(dir.join("m.cdl"), prog).unwrap();
+    for backend in ["interp", "jit"] {
+        let g = cdlc(&["gradcheck", "m.cdl", "--backend", backend], &dir);
+        let out = stdout(&g);
+        assert_eq!(g.status.code(), Some(1), "{backend}: {out}");
+        assert!(
+            out.contains("FAILED: the gradient is zero in every entry"),
+            "{backend}: {out}"
+        );
+    }
+}
+
+#[test]
+fn gradcheck_compares_at_most_the_requested_number_of_entries() {
+    let dir = scratch("grad-coords");
+    let prog = "import std.layers\n\nmodel m = dense[20, 30] >> tanh >> dense[30, 4]\n";
+    std::fs::write(dir.join("m.cdl"), prog).unwrap();
+    let g = cdlc(&["gradcheck", "m.cdl", "--coords", "6"], &dir);
+    let out = stdout(&g);
+    assert!(g.status.success(), "{out}{}", stderr(&g));
+    let counts = compared_counts(&out);
+    assert_eq!(
+        counts.iter().map(|c| c.1).collect::<Vec<_>>(),
+        vec![600, 30, 120, 4]
+    );
+    assert!(
+        counts.iter().all(|c| c.0 >= 1),
+        "every slot is sampled: {out}"
+    );
+    assert!(counts.iter().map(|c| c.0).sum::<usize>() <= 6, "{out}");
+    assert!(out.contains("(random directions)"), "{out}");
+    assert!(out.contains("(4 compared"), "{out}");
+}
+
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // Enough items that every printed stage is far larger than a pipe's
+    // buffer, so the reader closes the pipe while cdlc is still writing.
+    let dir = scratch("pipe");
+    let mut prog = String::from("import std.layers\n\n");
+    for i in 0..400 {
+        prog += &format!(
+            "model m{i} = dense[2, {}] >> relu >> dense[{}, 3]\n",
+            i + 1,
+            i + 1
+        );
+    }
+    std::fs::write(dir.join("big.cdl"), prog).unwrap();
+    for emit in ["ast", "types"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cdlc"))
+            .args(["big.cdl", "--emit", emit])
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut first = [0u8; 64];
+        child
+            .stdout
+            .take()
+            .expect("piped")
+            .read_exact(&mut first)
+            .expect("some output");
+        // The read end is dropped here, as `head` does after its lines.
+        let out = child.wait_with_output().expect("cdlc ends");
+        assert_eq!(out.status.code(), Some(0), "{emit}: {}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{emit}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn run_names_the_model_a_checkpoint_was_trained_for() {
+    let dir = scratch("other-model");
+    let prog = SPIRALS.replace(
+        "model spiral",
+        "model other = dense[2, 16] >> tanh >> dense[16, 3]\nmodel spiral",
+    );
+    std::fs::write(dir.join("two.cdl"), prog).unwrap();
+    let t = cdlc(
+        &["two.cdl", "--emit", "jit", "--epochs", "1", "--out", "w"],
+        &dir,
+    );
+    assert!(t.status.success(), "{}", stderr(&t));
+    std::fs::write(dir.join("in.jsonl"), "{\"x\": [0.1, 0.2]}\n").unwrap();
+    // The two models have parameters of the same names and shapes: only the
+    // checkpoint's record of its model tells them apart.
+    let r = cdlc(
+        &[
+            "run",
+            "two.cdl",
+            "--entry",
+            "other",
+            "--weights",
+            "w/weights.safetensors",
+            "--input",
+            "in.jsonl",
+        ],
+        &dir,
+    );
+    assert_eq!(r.status.code(), Some(1), "{}", stdout(&r));
+    assert!(
+        stderr(&r).contains("holds the weights of model `spiral`, not `other`"),
+        "{}",
+        stderr(&r)
+    );
+    assert!(stdout(&r).is_empty());
+}
+
+#[test]
+fn emit_tying_says_when_nothing_is_tied() {
+    let dir = scratch("no-tying");
+    std::fs::write(dir.join("mlp.cdl"), SPIRALS).unwrap();
+    let t = cdlc(&["mlp.cdl", "--emit", "tying"], &dir);
+    assert!(t.status.success(), "{}", stderr(&t));
+    assert_eq!(
+        stdout(&t),
+        "no parameter is declared `equivariant` or `invariant`: there is no weight tying to derive\n"
+    );
+}
+
 const SETS: &str = "const n = 4
 group S = symmetric(n)
 space Pts = R[n] under S by permute

@@ -154,7 +154,7 @@ pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> Str
         for (i, l) in d.labels.iter().enumerate() {
             let mut label = ALabel::new((sources.name(l.span.file).to_string(), l.span.range()))
                 .with_message(&l.text)
-                .with_order(i as i32);
+                .with_order(label_order(sources, l.span, primary, i));
             if i == 0 {
                 label = label.with_priority(1);
             }
@@ -173,6 +173,24 @@ pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> Str
             .expect("writing to a Vec cannot fail");
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The order ariadne draws a label in: the labels in the primary label's
+/// file first, by line, then those of each other file, by line; labels on
+/// one line keep their order in the diagnostic. Ariadne starts a new
+/// section whenever a label lies above the one before it, and heads every
+/// section in the primary's file with the primary's line and column; in
+/// line order each file is one section, so every label is shown under its
+/// own file, with its own line number.
+fn label_order(sources: &Sources, span: Span, primary: Span, index: usize) -> i32 {
+    let file_rank = if span.file == primary.file {
+        0
+    } else {
+        1 + span.file.0.min(126) as usize
+    };
+    let line = sources.line_col(span.file, span.start).0.min((1 << 16) - 1);
+    let key = (file_rank << 24) | (line << 8) | index.min(255);
+    i32::try_from(key).expect("the key fits in 31 bits")
 }
 
 /// Renders diagnostics as JSON lines, one object per diagnostic.

@@ -10,7 +10,7 @@
 use crate::diagnostics::{Diagnostic, closest};
 use crate::source::{STDLIB, Sources, stdlib_module};
 use cdlc_grammar::ast::{self, ItemKind};
-use cdlc_grammar::{FileId, Ident, Span, SyntaxError};
+use cdlc_grammar::{Continuation, FileId, Ident, Span, SyntaxError};
 use indexmap::IndexMap;
 
 /// Index of an item in `Program::items`.
@@ -60,6 +60,15 @@ impl Program {
     pub fn lookup(&self, name: &str) -> Option<ItemId> {
         self.globals.get(name).copied()
     }
+
+    /// Whether `name` is the name of an item of the user's file that could
+    /// not be parsed (its syntax error stands for any use of it).
+    pub fn is_unparsed(&self, name: &str) -> bool {
+        self.files
+            .iter()
+            .flat_map(|f| &f.ast.unparsed)
+            .any(|n| n.node == name)
+    }
 }
 
 /// The name an item declares, if it declares one.
@@ -75,6 +84,21 @@ pub fn declared_name(item: &ast::Item) -> Option<&Ident> {
         ItemKind::Coalgebra(c) => Some(&c.name),
         ItemKind::Import(_) | ItemKind::Train(_) | ItemKind::Error => None,
     }
+}
+
+/// The standard library module that declares `name`, if one does: for the
+/// help of an unknown name whose import was forgotten.
+pub fn stdlib_module_declaring(name: &str) -> Option<&'static str> {
+    STDLIB
+        .iter()
+        .map(|(path, text)| (*path, *text))
+        .find_map(|(path, text)| {
+            let (ast, _) = cdlc_grammar::parse(FileId(u32::MAX), text);
+            ast.items
+                .iter()
+                .any(|item| declared_name(item).is_some_and(|n| n.node == name))
+                .then_some(path)
+        })
 }
 
 /// Parses `user` (already added to `sources` as `user_file`) and every
@@ -264,6 +288,32 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
             "no token starts with this character",
         )
         .with_help("remove it; the operators are `@ + - * / ^ >> => -> = : , ; . | ⊗ ⊕`"),
+        SyntaxError::MissingSemicolon {
+            after,
+            next,
+            reading,
+        } => {
+            let read_as = match reading {
+                Continuation::Arguments => "read as the arguments of a call to the line above",
+                Continuation::Subtraction => "read as a subtraction from the line above",
+            };
+            Diagnostic::error(
+                "E0104",
+                "missing `;` before a line that starts with `(` or `-`",
+                after,
+                "a `;` is needed after this",
+            )
+            .with_label(next, format!("without it, this is {read_as}"))
+            .with_help("end the statement with `;`, so that the next line starts the block's value")
+        }
+        SyntaxError::NoValue { close, last } => Diagnostic::error(
+            "E0104",
+            "this block has no value",
+            close,
+            "the block ends here, after a statement",
+        )
+        .with_label(last, "the last statement")
+        .with_help("end the block with the expression that gives its value"),
     }
 }
 

@@ -53,13 +53,20 @@ pub fn runtime_loss(l: LossKind) -> cdlc_runtime::loss::Loss {
 }
 
 /// The loss of the train block for `model`, or the one that fits its
-/// output (cross-entropy for a vector, mean squared error otherwise).
+/// output (cross-entropy for a vector of two or more logits, mean squared
+/// error otherwise).
 pub fn loss_for(c: &Compilation, model: ItemId) -> LossKind {
     if let Some(t) = c.checked.trains.iter().find(|t| t.model == model) {
         return t.loss;
     }
+    // Cross-entropy over one class is zero whatever the logit, with a zero
+    // gradient: a single output is fitted with mean squared error instead.
     match &c.checked.defs[&model].cod {
-        crate::check::types::Ty::Tensor(s, _) if s.len() == 1 => LossKind::CrossEntropy,
+        crate::check::types::Ty::Tensor(s, _)
+            if s.len() == 1 && s[0].as_constant().is_none_or(|n| n > 1) =>
+        {
+            LossKind::CrossEntropy
+        }
         _ => LossKind::Mse,
     }
 }

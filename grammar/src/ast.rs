@@ -8,10 +8,14 @@
 use crate::span::{Ident, Span};
 
 /// One parsed source file.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct File {
     /// The items in source order.
     pub items: Vec<Item>,
+    /// The names of items that could not be parsed (and are not in
+    /// `items`); their errors have been reported, and uses of these names
+    /// are not reported again as unknown.
+    pub unparsed: Vec<Ident>,
 }
 
 /// A top-level declaration.

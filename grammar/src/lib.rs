@@ -8,11 +8,13 @@
 pub mod ast;
 pub mod lexer;
 pub mod span;
+mod unfinished;
 
 use ast::{BinOp, Expr, ExprKind};
 use lalrpop_util::{ErrorRecovery, ParseError, lalrpop_mod};
 pub use lexer::{LexError, Token};
 pub use span::{FileId, Ident, Span, Spanned};
+pub use unfinished::Continuation;
 
 lalrpop_mod!(
     #[allow(clippy::all, missing_docs, unused_parens)]
@@ -42,6 +44,23 @@ pub enum SyntaxError {
     UnterminatedString(Span),
     /// A character that starts no token.
     UnexpectedChar(char, Span),
+    /// A line that starts with `(` or `-` continued the statement above it,
+    /// where a `;` should have ended that statement.
+    MissingSemicolon {
+        /// The end of the statement, where the `;` belongs.
+        after: Span,
+        /// What was read as a continuation.
+        next: Span,
+        /// How it was read.
+        reading: Continuation,
+    },
+    /// A block that ends with a statement and so has no value.
+    NoValue {
+        /// The block's closing `}`.
+        close: Span,
+        /// The last statement.
+        last: Span,
+    },
 }
 
 impl SyntaxError {
@@ -52,6 +71,8 @@ impl SyntaxError {
             | SyntaxError::UnexpectedEof { span, .. }
             | SyntaxError::UnterminatedString(span)
             | SyntaxError::UnexpectedChar(_, span) => *span,
+            SyntaxError::MissingSemicolon { after, .. } => *after,
+            SyntaxError::NoValue { close, .. } => *close,
         }
     }
 }
@@ -68,19 +89,38 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
         })
         .collect();
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
-    let tokens = lexed.tokens.into_iter().map(Ok::<_, LexError>);
-    let result = cdl::FileParser::new().parse(file, &mut recovered, tokens);
+    let mut blocks = Vec::new();
+    let tokens = lexed.tokens.iter().cloned().map(Ok::<_, LexError>);
+    let result = cdl::FileParser::new().parse(file, &mut recovered, src, &mut blocks, tokens);
     let end = Span::new(file, src.len(), src.len());
+    let mut failed = Vec::new();
     let mut tree = match result {
         Ok(tree) => tree,
         Err(e) => {
-            errors.push(convert(file, e, end));
-            ast::File { items: Vec::new() }
+            failed.push(e);
+            ast::File::default()
         }
     };
-    for r in recovered {
-        errors.push(convert(file, r.error, end));
+    failed.extend(recovered.into_iter().map(|r| r.error));
+    for e in failed {
+        let error = convert(file, e, end);
+        tree.unparsed.extend(unparsed_item(
+            file,
+            &lexed.tokens,
+            error.span().start as usize,
+        ));
+        let continued = match &error {
+            SyntaxError::Unexpected { span, .. } => unfinished::unexpected_in_continued_line(
+                file,
+                &lexed.tokens,
+                span.start as usize,
+                src,
+            ),
+            _ => None,
+        };
+        errors.push(continued.unwrap_or(error));
     }
+    errors.extend(blocks);
     errors.sort_by_key(|e| (e.span().start, e.span().end));
     attach_docs(&mut tree, &lexed.docs, src);
     (tree, errors)
@@ -115,6 +155,43 @@ fn convert(file: FileId, e: ParseError<usize, Token, LexError>, end: Span) -> Sy
             LexError::UnterminatedString(span) => SyntaxError::UnterminatedString(span),
         },
     }
+}
+
+/// The name of the item a parse error at `at` fell in: the name after the
+/// last item keyword before it. The item is dropped from the tree; later
+/// stages use its name to stay quiet about uses of it.
+fn unparsed_item(file: FileId, tokens: &[(usize, Token, usize)], at: usize) -> Option<Ident> {
+    let before = tokens.iter().take_while(|(l, _, _)| *l < at);
+    let keyword = before
+        .enumerate()
+        .filter(|(_, (_, t, _))| starts_item(t))
+        .last()?;
+    match tokens.get(keyword.0 + 1) {
+        Some((l, Token::Ident(name), r)) if !matches!(keyword.1.1, Token::Train) => {
+            Some(Spanned::new(name.clone(), Span::new(file, *l, *r)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a token is the keyword that starts an item.
+fn starts_item(t: &Token) -> bool {
+    matches!(
+        t,
+        Token::Import
+            | Token::Const
+            | Token::Functor
+            | Token::Data
+            | Token::Codata
+            | Token::Group
+            | Token::Monoid
+            | Token::Space
+            | Token::Layer
+            | Token::Algebra
+            | Token::Coalgebra
+            | Token::Model
+            | Token::Train
+    )
 }
 
 /// Turns lalrpop's terminal names (`"\"=>\""`, `"name"`) into what a user

@@ -1,22 +1,33 @@
 //! Gradient checking: the reverse derivative against central finite
 //! differences, in f64.
 //!
-//! For every entry of every parameter slot, the numerical derivative of the
-//! mean loss over a batch, `(L(p + ε e) − L(p − ε e)) / 2ε`, is compared with
-//! the reverse derivative's gradient; and, as JAX's `check_vjp` does, the
-//! whole gradient is also checked along one random direction `t`:
-//! `(L(p + ε t) − L(p − ε t)) / 2ε` against `⟨∇L, t⟩`. Errors are relative,
-//! `|a − n| / max(|a|, |n|, FLOOR)`; the floor keeps gradients that are zero
-//! up to rounding from reporting huge relative errors.
+//! Entries of the parameter slots are compared one by one: the numerical
+//! derivative of the mean loss over a batch, `(L(p + ε e) − L(p − ε e)) / 2ε`,
+//! against the reverse derivative's gradient. As JAX's `check_vjp` does, the
+//! whole gradient is also checked along random directions `t`:
+//! `(L(p + ε t) − L(p − ε t)) / 2ε` against `⟨∇L, t⟩`; one direction tests
+//! every entry at once, for the price of four evaluations. Errors are
+//! relative, `|a − n| / max(|a|, |n|, FLOOR)`; the floor keeps gradients
+//! that are zero up to rounding from reporting huge relative errors.
+//!
+//! Which entries are compared one by one is a `Coords`: all of them, an
+//! evenly spaced handful per slot, or a seeded random sample of a fixed
+//! total size, so that a model with millions of weights is checked in a
+//! bounded number of evaluations.
 //!
 //! A finite difference is only meaningful where the loss is smooth within
 //! `ε` of the point. Where a ReLU, `abs` or `max` switches branch inside
 //! that interval, the two-sided difference mixes both sides and disagrees
-//! with any derivative. Such entries are recognised because the differences
-//! at steps `ε` and `ε/2` disagree with each other (on a smooth function they
-//! agree to `O(ε²)`); they are counted as skipped rather than compared. A
-//! wrong derivative on a smooth stretch still shows: there the two
-//! differences agree with each other and not with it.
+//! with any derivative. Such entries (and directions) are recognised because
+//! the differences at steps `ε` and `ε/2` disagree with each other (on a
+//! smooth function they agree to `O(ε²)`); they are counted as skipped
+//! rather than compared. A wrong derivative on a smooth stretch still shows:
+//! there the two differences agree with each other and not with it.
+//!
+//! A check never passes vacuously: one that compared nothing (every entry
+//! and direction skipped), or whose gradient is zero in every entry (so that
+//! agreement says nothing, as for a loss that does not depend on the
+//! parameters), does not pass.
 
 use cdlc_runtime::value::{Example, Tensor};
 
@@ -31,18 +42,54 @@ pub const FLOOR: f64 = 1e-3;
 /// The largest relative error a correct derivative shows in f64 with these
 /// settings (truncation ~ε², rounding ~1e-16/ε, both far below it).
 pub const TOLERANCE: f64 = 1e-6;
-/// How many random directions are tried before the last one is reported
-/// even if the loss is not smooth along it.
-const DIRECTIONS: usize = 3;
+/// How many random directions are drawn for each one wanted, at most, when
+/// directions cross points where the loss is not smooth.
+const TRIES_PER_DIRECTION: usize = 3;
+
+/// Which entries are compared one by one with finite differences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coords {
+    /// Every entry of every slot.
+    All,
+    /// At most this many entries of each slot, evenly spaced, first and last
+    /// included.
+    PerSlot(usize),
+    /// This many entries in all, drawn at random (from the check's seed):
+    /// one from each slot while the budget lasts, the rest in proportion to
+    /// the slots' sizes.
+    Sample(usize),
+}
+
+/// How much a check compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sampling {
+    /// The entries compared one by one.
+    pub coords: Coords,
+    /// How many random directions of all parameters are compared.
+    pub directions: usize,
+}
+
+impl Sampling {
+    /// Every entry, and one random direction.
+    pub const FULL: Sampling = Sampling {
+        coords: Coords::All,
+        directions: 1,
+    };
+}
 
 /// The result for one parameter slot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamCheck {
     /// The slot's qualified name.
     pub name: String,
-    /// The largest relative error over the slot's entries.
+    /// The largest relative error over the slot's compared entries.
     pub max_rel_error: f64,
-    /// Entries skipped because the loss is not smooth within `EPS` of them.
+    /// How many entries the slot has.
+    pub entries: usize,
+    /// Entries compared with finite differences.
+    pub compared: usize,
+    /// Entries picked but skipped because the loss is not smooth within
+    /// `EPS` of them.
     pub skipped: usize,
 }
 
@@ -51,8 +98,14 @@ pub struct ParamCheck {
 pub struct GradCheck {
     /// One entry per parameter slot, in slot order.
     pub params: Vec<ParamCheck>,
-    /// The relative error along one random direction of all parameters.
+    /// The largest relative error along the compared random directions.
     pub direction_rel_error: f64,
+    /// Random directions compared.
+    pub directions_compared: usize,
+    /// Random directions skipped because the loss is not smooth along them.
+    pub directions_skipped: usize,
+    /// Whether every entry of the gradient is exactly zero.
+    pub zero_gradient: bool,
 }
 
 impl GradCheck {
@@ -64,9 +117,15 @@ impl GradCheck {
             .fold(self.direction_rel_error, f64::max)
     }
 
-    /// Whether every error is within `TOLERANCE`.
+    /// How many entries and directions were compared in all.
+    pub fn compared(&self) -> usize {
+        self.params.iter().map(|p| p.compared).sum::<usize>() + self.directions_compared
+    }
+
+    /// Whether every error is within `TOLERANCE`, something was compared,
+    /// and the gradient is not zero everywhere.
     pub fn passed(&self) -> bool {
-        self.max_rel_error() <= TOLERANCE
+        self.max_rel_error() <= TOLERANCE && self.compared() > 0 && !self.zero_gradient
     }
 }
 
@@ -76,8 +135,8 @@ pub fn rel_error(analytic: f64, numeric: f64) -> f64 {
 }
 
 /// Checks the training function `train` (from `autodiff::differentiate`) at
-/// `params` on `batch` with the reference interpreter; `seed` draws the
-/// random direction.
+/// `params` on `batch` with the reference interpreter, every entry and one
+/// random direction (drawn from `seed`).
 pub fn gradcheck(
     module: &Module,
     train: FuncId,
@@ -85,12 +144,24 @@ pub fn gradcheck(
     batch: &[Example],
     seed: u64,
 ) -> Result<GradCheck, InterpError> {
+    gradcheck_sampled(module, train, params, batch, seed, Sampling::FULL)
+}
+
+/// `gradcheck`, comparing what `sampling` says.
+pub fn gradcheck_sampled(
+    module: &Module,
+    train: FuncId,
+    params: &[Tensor],
+    batch: &[Example],
+    seed: u64,
+    sampling: Sampling,
+) -> Result<GradCheck, InterpError> {
     let names: Vec<String> = module.functions[train]
         .params
         .iter()
         .map(|(_, d)| d.name.clone())
         .collect();
-    gradcheck_with(&names, params, seed, |p| {
+    check(&names, params, seed, sampling, |p| {
         loss_and_grad(module, train, p, batch)
     })
 }
@@ -105,7 +176,7 @@ pub fn gradcheck_with<E>(
     seed: u64,
     loss_and_grad: impl FnMut(&[Tensor]) -> Result<(f64, Vec<Tensor>), E>,
 ) -> Result<GradCheck, E> {
-    gradcheck_entries(names, params, seed, usize::MAX, loss_and_grad)
+    check(names, params, seed, Sampling::FULL, loss_and_grad)
 }
 
 /// `gradcheck_with`, comparing at most `per_slot` entries of each slot
@@ -117,24 +188,39 @@ pub fn gradcheck_entries<E>(
     params: &[Tensor],
     seed: u64,
     per_slot: usize,
+    loss_and_grad: impl FnMut(&[Tensor]) -> Result<(f64, Vec<Tensor>), E>,
+) -> Result<GradCheck, E> {
+    let sampling = Sampling {
+        coords: Coords::PerSlot(per_slot),
+        directions: 1,
+    };
+    check(names, params, seed, sampling, loss_and_grad)
+}
+
+/// The general check: the entries `sampling.coords` picks, one by one, and
+/// `sampling.directions` random directions, with `loss_and_grad`.
+pub fn check<E>(
+    names: &[String],
+    params: &[Tensor],
+    seed: u64,
+    sampling: Sampling,
     mut loss_and_grad: impl FnMut(&[Tensor]) -> Result<(f64, Vec<Tensor>), E>,
 ) -> Result<GradCheck, E> {
     let (_, grads) = loss_and_grad(params)?;
     let mut loss = |p: &[Tensor]| loss_and_grad(p).map(|(l, _)| l);
+    let mut rng = Rng::new(seed);
+    let picks = pick_entries(params, sampling.coords, &mut rng);
     let mut checks = Vec::with_capacity(params.len());
     let mut shifted = params.to_vec();
     for (slot, (name, grad)) in names.iter().zip(&grads).enumerate() {
-        let (mut worst, mut skipped) = (0.0f64, 0);
-        let len = params[slot].data.len();
-        let picked: Vec<usize> = if len <= per_slot {
-            (0..len).collect()
-        } else {
-            let k = per_slot.max(2);
-            let mut v: Vec<usize> = (0..k).map(|t| t * (len - 1) / (k - 1)).collect();
-            v.dedup();
-            v
+        let mut c = ParamCheck {
+            name: name.clone(),
+            max_rel_error: 0.0,
+            entries: params[slot].data.len(),
+            compared: 0,
+            skipped: 0,
         };
-        for i in picked {
+        for &i in &picks[slot] {
             let x = params[slot].data[i];
             let mut difference = |h: f64| -> Result<f64, E> {
                 shifted[slot].data[i] = x + h;
@@ -146,21 +232,40 @@ pub fn gradcheck_entries<E>(
             };
             let (wide, narrow) = (difference(EPS)?, difference(EPS / 2.0)?);
             if rel_error(wide, narrow) > TOLERANCE {
-                skipped += 1;
+                c.skipped += 1;
             } else {
-                worst = worst.max(rel_error(grad.data[i], narrow));
+                c.compared += 1;
+                c.max_rel_error = c.max_rel_error.max(rel_error(grad.data[i], narrow));
             }
         }
-        checks.push(ParamCheck {
-            name: name.clone(),
-            max_rel_error: worst,
-            skipped,
-        });
+        checks.push(c);
     }
-    // A random direction; a few are drawn if one crosses a kink.
-    let mut rng = Rng::new(seed);
-    let mut direction_rel_error = 0.0;
-    for _ in 0..DIRECTIONS {
+    let mut r = GradCheck {
+        params: checks,
+        direction_rel_error: 0.0,
+        directions_compared: 0,
+        directions_skipped: 0,
+        zero_gradient: grads.iter().all(|g| g.data.iter().all(|&x| x == 0.0)),
+    };
+    check_directions(&mut r, params, &grads, sampling.directions, &mut rng, loss)?;
+    Ok(r)
+}
+
+/// Compares the gradient along random directions until `wanted` were
+/// compared or `TRIES_PER_DIRECTION` times as many were drawn; directions
+/// along which the loss is not smooth are skipped.
+fn check_directions<E>(
+    r: &mut GradCheck,
+    params: &[Tensor],
+    grads: &[Tensor],
+    wanted: usize,
+    rng: &mut Rng,
+    mut loss: impl FnMut(&[Tensor]) -> Result<f64, E>,
+) -> Result<(), E> {
+    for _ in 0..wanted * TRIES_PER_DIRECTION {
+        if r.directions_compared == wanted {
+            break;
+        }
         let direction: Vec<Vec<f64>> = params
             .iter()
             .map(|p| p.data.iter().map(|_| rng.normal()).collect())
@@ -177,20 +282,86 @@ pub fn gradcheck_entries<E>(
         };
         let wide = (loss(&along(EPS))? - loss(&along(-EPS))?) / (2.0 * EPS);
         let narrow = (loss(&along(EPS / 2.0))? - loss(&along(-EPS / 2.0))?) / EPS;
+        if rel_error(wide, narrow) > TOLERANCE {
+            r.directions_skipped += 1;
+            continue;
+        }
         let analytic: f64 = grads
             .iter()
             .zip(&direction)
             .map(|(g, t)| g.data.iter().zip(t).map(|(g, t)| g * t).sum::<f64>())
             .sum();
-        direction_rel_error = rel_error(analytic, narrow);
-        if rel_error(wide, narrow) <= TOLERANCE {
-            break;
-        }
+        r.directions_compared += 1;
+        r.direction_rel_error = r.direction_rel_error.max(rel_error(analytic, narrow));
     }
-    Ok(GradCheck {
-        params: checks,
-        direction_rel_error,
-    })
+    Ok(())
+}
+
+/// The entries of each slot to compare one by one, in increasing order.
+fn pick_entries(params: &[Tensor], coords: Coords, rng: &mut Rng) -> Vec<Vec<usize>> {
+    let lens: Vec<usize> = params.iter().map(|p| p.data.len()).collect();
+    match coords {
+        Coords::All => lens.iter().map(|&n| (0..n).collect()).collect(),
+        Coords::PerSlot(k) => lens.iter().map(|&n| evenly_spaced(n, k)).collect(),
+        Coords::Sample(total) => quotas(&lens, total)
+            .into_iter()
+            .zip(&lens)
+            .map(|(q, &n)| sample(n, q, rng))
+            .collect(),
+    }
+}
+
+/// At most `k` of `0..n`, evenly spaced, first and last included.
+fn evenly_spaced(n: usize, k: usize) -> Vec<usize> {
+    if n <= k {
+        return (0..n).collect();
+    }
+    let k = k.max(2);
+    let mut v: Vec<usize> = (0..k).map(|t| t * (n - 1) / (k - 1)).collect();
+    v.dedup();
+    v
+}
+
+/// How many entries of each slot a budget of `total` compares: every
+/// entry when the budget covers them all; otherwise one per slot (in slot
+/// order while the budget lasts), and the rest in proportion to the slots'
+/// sizes.
+fn quotas(lens: &[usize], total: usize) -> Vec<usize> {
+    let all: usize = lens.iter().sum();
+    if all <= total {
+        return lens.to_vec();
+    }
+    let mut left = total;
+    let mut q: Vec<usize> = lens
+        .iter()
+        .map(|&n| {
+            let one = usize::from(n > 0 && left > 0);
+            left -= one;
+            one
+        })
+        .collect();
+    let spare = left;
+    for (qi, &n) in q.iter_mut().zip(lens) {
+        let share = (spare as u128 * n as u128 / all as u128) as usize;
+        *qi = (*qi + share).min(n);
+    }
+    q
+}
+
+/// `k` distinct entries of `0..n`, drawn with `rng`, in increasing order
+/// (a partial Fisher–Yates shuffle).
+fn sample(n: usize, k: usize, rng: &mut Rng) -> Vec<usize> {
+    if k >= n {
+        return (0..n).collect();
+    }
+    let mut all: Vec<usize> = (0..n).collect();
+    for i in 0..k {
+        let j = i + (rng.uniform() * (n - i) as f64) as usize % (n - i);
+        all.swap(i, j);
+    }
+    let mut picked = all[..k].to_vec();
+    picked.sort_unstable();
+    picked
 }
 
 #[cfg(test)]

@@ -262,7 +262,7 @@ pub fn main(args: &BenchArgs) -> ExitCode {
                 batch: batch.len(),
                 threads: cdlc_runtime::threads::count(),
             };
-            print!("{}", report.render(args.backend, args.dtype));
+            super::stdout::print(format_args!("{}", report.render(args.backend, args.dtype)));
             ExitCode::SUCCESS
         }
         Err(m) => {

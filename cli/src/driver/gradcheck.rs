@@ -1,7 +1,9 @@
 //! `cdlc gradcheck`: the reverse derivative of the loss against central
-//! finite differences in f64, for every parameter slot.
+//! finite differences in f64: a bounded sample of entries of every
+//! parameter slot, and random directions of all parameters at once.
 
 use cdlc::training::{Prepared, init_params, split};
+use cdlc_ir::gradcheck::{Coords, GradCheck, Sampling};
 use cdlc_runtime::value::{DataType, Example, Target, Tensor, Value};
 
 /// Examples to check on: the first `n` of the train block's data, or
@@ -114,64 +116,130 @@ fn random_target(t: &cdlc_ir::Type, rng: &mut cdlc_ir::rng::Rng, len: usize) -> 
     }
 }
 
+/// Random directions of all parameters compared in every check.
+pub const DIRECTIONS: usize = 4;
+
 /// Runs the check, with the reference interpreter or (`jit`) the compiled
-/// f64 training kernel; returns the report's lines and the largest error.
+/// f64 training kernel: `coords` entries compared one by one (spread over
+/// the slots; every entry when the model has no more) and `DIRECTIONS`
+/// random directions. Returns the report's lines and whether it passed; a
+/// check that compared nothing, or whose gradient is zero everywhere, does
+/// not pass and says why.
 pub fn check(
     prepared: &Prepared,
     examples: &[Example],
     seed: u64,
     jit: bool,
-) -> Result<(Vec<String>, f64), String> {
+    coords: usize,
+) -> Result<(Vec<String>, bool), String> {
     let inst = &prepared.inst;
     let params: Vec<Tensor> = init_params(inst, seed);
-    let r = if jit {
-        let opts = cdlc_jit::Options {
-            dtype: cdlc_jit::Dtype::F64,
-            batch: examples.len(),
-        };
-        let mut kernel = cdlc_jit::compile_train(&inst.module, prepared.train, &opts)
-            .map_err(|e| e.to_string())?;
-        let names: Vec<String> = inst.slots.iter().map(|s| s.name.clone()).collect();
-        let mut grads = vec![0.0f64; kernel.num_params()];
-        cdlc_ir::gradcheck::gradcheck_with(&names, &params, seed, |p: &[Tensor]| {
-            let flat: Vec<f64> = p.iter().flat_map(|t| t.data.iter().copied()).collect();
-            let stats = kernel
-                .step_examples(&flat, examples, &mut grads)
-                .map_err(|e| e.to_string())?;
-            let mut at = 0;
-            let per_slot = p
-                .iter()
-                .map(|t| {
-                    let n = t.data.len();
-                    at += n;
-                    Tensor::new(t.shape.clone(), grads[at - n..at].to_vec())
-                })
-                .collect();
-            Ok::<_, String>((stats.loss, per_slot))
-        })?
-    } else {
-        cdlc_ir::gradcheck::gradcheck(&inst.module, prepared.train, &params, examples, seed)
-            .map_err(|e| e.to_string())?
+    let sampling = Sampling {
+        coords: Coords::Sample(coords),
+        directions: DIRECTIONS,
     };
-    let width = r.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let r = if jit {
+        jit_check(prepared, examples, &params, seed, sampling)?
+    } else {
+        cdlc_ir::gradcheck::gradcheck_sampled(
+            &inst.module,
+            prepared.train,
+            &params,
+            examples,
+            seed,
+            sampling,
+        )
+        .map_err(|e| e.to_string())?
+    };
+    Ok((report(&r), r.passed()))
+}
+
+/// The check with the compiled f64 training kernel.
+fn jit_check(
+    prepared: &Prepared,
+    examples: &[Example],
+    params: &[Tensor],
+    seed: u64,
+    sampling: Sampling,
+) -> Result<GradCheck, String> {
+    let inst = &prepared.inst;
+    let opts = cdlc_jit::Options {
+        dtype: cdlc_jit::Dtype::F64,
+        batch: examples.len(),
+    };
+    let mut kernel =
+        cdlc_jit::compile_train(&inst.module, prepared.train, &opts).map_err(|e| e.to_string())?;
+    let names: Vec<String> = inst.slots.iter().map(|s| s.name.clone()).collect();
+    let mut grads = vec![0.0f64; kernel.num_params()];
+    cdlc_ir::gradcheck::check(&names, params, seed, sampling, |p: &[Tensor]| {
+        let flat: Vec<f64> = p.iter().flat_map(|t| t.data.iter().copied()).collect();
+        let stats = kernel
+            .step_examples(&flat, examples, &mut grads)
+            .map_err(|e| e.to_string())?;
+        let mut at = 0;
+        let per_slot = p
+            .iter()
+            .map(|t| {
+                let n = t.data.len();
+                at += n;
+                Tensor::new(t.shape.clone(), grads[at - n..at].to_vec())
+            })
+            .collect();
+        Ok::<_, String>((stats.loss, per_slot))
+    })
+}
+
+/// The printed report: one line per slot, one for the directions, the
+/// largest error, and why a check that compared nothing did not pass.
+fn report(r: &GradCheck) -> Vec<String> {
+    let width = r
+        .params
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("(random directions)".len());
     let mut lines: Vec<String> = r
         .params
         .iter()
         .map(|p| {
-            let skipped = if p.skipped > 0 {
-                format!("  ({} entries at non-smooth points skipped)", p.skipped)
-            } else {
-                String::new()
-            };
+            let mut counts = format!("{} of {} entries compared", p.compared, p.entries);
+            if p.skipped > 0 {
+                counts += &format!(", {} skipped at non-smooth points", p.skipped);
+            }
             format!(
-                "{:<width$}  max relative error {:.3e}{skipped}",
+                "{:<width$}  max relative error {:.3e}  ({counts})",
                 p.name, p.max_rel_error
             )
         })
         .collect();
+    let mut counts = format!("{} compared", r.directions_compared);
+    if r.directions_skipped > 0 {
+        counts += &format!(", {} skipped at non-smooth points", r.directions_skipped);
+    }
     lines.push(format!(
-        "{:<width$}  relative error {:.3e}",
-        "(random direction)", r.direction_rel_error
+        "{:<width$}  max relative error {:.3e}  ({counts})",
+        "(random directions)", r.direction_rel_error
     ));
-    Ok((lines, r.max_rel_error()))
+    lines.push(format!("max relative error: {:.3e}", r.max_rel_error()));
+    if r.zero_gradient {
+        lines.push(
+            "FAILED: the gradient is zero in every entry, so agreeing with it proves nothing \
+             (the loss does not depend on the parameters at these examples); check on more \
+             examples (--samples) or with a loss that depends on the parameters"
+                .to_string(),
+        );
+    } else if r.compared() == 0 {
+        lines.push(
+            "FAILED: every entry and direction was skipped at non-smooth points, so nothing \
+             was compared; check on other data (--samples) or more entries (--coords)"
+                .to_string(),
+        );
+    } else if !r.passed() {
+        lines.push(format!(
+            "FAILED: the largest relative error is above {:.0e}",
+            cdlc_ir::gradcheck::TOLERANCE
+        ));
+    }
+    lines
 }

@@ -12,6 +12,7 @@ pub mod lsp;
 pub mod measure;
 pub mod memory;
 pub mod run;
+pub mod stdout;
 pub mod train;
 pub mod trainer;
 pub mod write_data;

@@ -8,16 +8,27 @@ use cdlc_runtime::optim::first_non_finite;
 use cdlc_runtime::value::{Tensor, Value};
 use std::path::Path;
 
-/// Loads weights for `inst`, refusing a checkpoint whose names or shapes
-/// do not fit the model, that holds NaN or infinity, or (with
-/// `source_hash`) that was trained from another version of the program or
-/// does not say which program it was trained from. Every refusal is
-/// E0607; the caller prints it as `error[E0607]: MESSAGE`.
+/// Loads weights for `inst`, refusing a checkpoint trained for another
+/// model (naming it), whose names or shapes do not fit the model, that
+/// holds NaN or infinity, or (with `source_hash`) that was trained from
+/// another version of the program or does not say which program it was
+/// trained from. Every refusal is E0607; the caller prints it as
+/// `error[E0607]: MESSAGE`.
 pub fn load_weights(
     path: &Path,
     inst: &Instantiated,
     source_hash: Option<&str>,
 ) -> Result<Vec<Tensor>, String> {
+    let model = &inst.module.functions[inst.func].name;
+    let whole = checkpoint::read(path).map_err(|e| e.to_string())?;
+    if let Some(trained) = whole.metadata.get("model")
+        && trained != model
+    {
+        return Err(format!(
+            "{} holds the weights of model `{trained}`, not `{model}`; run it with `--entry {trained}`, or pass the weights trained for `{model}`",
+            path.display()
+        ));
+    }
     let expected: Vec<(&str, &[usize])> = inst
         .slots
         .iter()
@@ -91,7 +102,7 @@ pub fn run(trainer: &mut dyn Trainer, inputs: &[Value]) -> Result<(), String> {
     for chunk in inputs.chunks(256) {
         let xs: Vec<&Value> = chunk.iter().collect();
         for y in trainer.forward(&xs)? {
-            println!("{}", to_json(&y));
+            super::stdout::print(format_args!("{}\n", to_json(&y)));
         }
     }
     Ok(())

@@ -564,6 +564,21 @@ impl Checker<'_, '_> {
         input: Option<&Ty>,
         cx: &mut Cx,
     ) -> Option<(Ty, Ty)> {
+        self.morphism_between(e, input, None, cx)
+    }
+
+    /// The domain and codomain of a morphism whose input type, output type,
+    /// or both may be known from its neighbours in a composition. `id` and
+    /// pointwise functions take their type from whichever side is known, so
+    /// types flow forwards (`dense[2, 16] >> tanh`) and backwards
+    /// (`relu >> dense[4, 4]`).
+    fn morphism_between(
+        &mut self,
+        e: &ast::Expr,
+        input: Option<&Ty>,
+        output: Option<&Ty>,
+        cx: &mut Cx,
+    ) -> Option<(Ty, Ty)> {
         match &e.kind {
             ExprKind::Name(n) => {
                 if let Some(t) = cx.lookup(&n.node).cloned() {
@@ -583,12 +598,12 @@ impl Checker<'_, '_> {
                     };
                 }
                 if POINTWISE.contains(&n.node.as_str()) {
-                    return self.pointwise(n, input);
+                    return self.pointwise(n, input.or(output));
                 }
                 self.instance(n, &[], e.span, cx)
             }
             ExprKind::Inst(n, sizes) => self.instance(n, sizes, e.span, cx),
-            ExprKind::Id => match input {
+            ExprKind::Id => match input.or(output) {
                 Some(t) => Some((t.clone(), t.clone())),
                 None => {
                     self.error(
@@ -598,28 +613,12 @@ impl Checker<'_, '_> {
                             e.span,
                             "type unknown here",
                         )
-                        .with_help("put `id` after a layer whose output type is known"),
+                        .with_help("compose `id` with a layer whose input or output type is known"),
                     );
                     None
                 }
             },
-            ExprKind::Binary(BinOp::Compose, a, b) => {
-                let (da, ca) = self.morphism(a, input, cx)?;
-                let (db, cb) = self.morphism(b, Some(&ca), cx)?;
-                if !db.same(&ca) {
-                    let (found, expected) = (self.show(&ca), self.show(&db));
-                    self.error(
-                        Diagnostic::error(
-                            "E0301",
-                            format!("shape mismatch in composition: {found} into {expected}"),
-                            b.span,
-                            format!("this takes {expected}"),
-                        )
-                        .with_label(a.span, format!("this gives {found}")),
-                    );
-                }
-                Some((da, cb))
-            }
+            ExprKind::Binary(BinOp::Compose, a, b) => self.compose(e, a, b, input, output, cx),
             ExprKind::Fold(n, sizes) => self.fold_morphism(n, sizes, e.span, input, cx),
             ExprKind::Hylo {
                 alg,
@@ -641,6 +640,77 @@ impl Checker<'_, '_> {
                     None
                 }
             },
+        }
+    }
+
+    /// `a >> b`. When `a` takes its type from its input and the input is
+    /// unknown, `b` is typed first and `a` gets `b`'s domain as its output.
+    fn compose(
+        &mut self,
+        e: &ast::Expr,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        input: Option<&Ty>,
+        output: Option<&Ty>,
+        cx: &mut Cx,
+    ) -> Option<(Ty, Ty)> {
+        if input.is_none() && self.takes_type_from_context(a, cx) {
+            if output.is_none() && self.takes_type_from_context(b, cx) {
+                self.error(
+                    Diagnostic::error(
+                        "E0301",
+                        "cannot infer the types of this composition",
+                        e.span,
+                        "every part takes the type it is given, and none is given",
+                    )
+                    .with_help(
+                        "compose it with a layer whose types are known, such as `dense[4, 4]`, \
+                         or give the definition a typed argument",
+                    ),
+                );
+                return None;
+            }
+            let (db, cb) = self.morphism_between(b, None, output, cx)?;
+            let (da, ca) = self.morphism_between(a, None, Some(&db), cx)?;
+            self.compose_mismatch(a, b, &ca, &db);
+            return Some((da, cb));
+        }
+        let (da, ca) = self.morphism_between(a, input, None, cx)?;
+        let (db, cb) = self.morphism_between(b, Some(&ca), output, cx)?;
+        self.compose_mismatch(a, b, &ca, &db);
+        Some((da, cb))
+    }
+
+    /// Reports `a >> b` where `a` gives `ca` and `b` takes `db`, if they differ.
+    fn compose_mismatch(&mut self, a: &ast::Expr, b: &ast::Expr, ca: &Ty, db: &Ty) {
+        if db.same(ca) {
+            return;
+        }
+        let (found, expected) = (self.show(ca), self.show(db));
+        self.error(
+            Diagnostic::error(
+                "E0301",
+                format!("shape mismatch in composition: {found} into {expected}"),
+                b.span,
+                format!("this takes {expected}"),
+            )
+            .with_label(a.span, format!("this gives {found}")),
+        );
+    }
+
+    /// Whether a morphism's input type can only come from its context:
+    /// `id`, a pointwise function, or a composition that starts with one
+    /// and whose every part passes its type through (`relu >> tanh`).
+    fn takes_type_from_context(&self, e: &ast::Expr, cx: &Cx) -> bool {
+        match &e.kind {
+            ExprKind::Id => true,
+            ExprKind::Name(n) => {
+                cx.lookup(&n.node).is_none() && POINTWISE.contains(&n.node.as_str())
+            }
+            ExprKind::Binary(BinOp::Compose, a, b) => {
+                self.takes_type_from_context(a, cx) && self.takes_type_from_context(b, cx)
+            }
+            _ => false,
         }
     }
 
@@ -666,7 +736,7 @@ impl Checker<'_, '_> {
                         n.span,
                         "type unknown here",
                     )
-                    .with_help("compose it after a layer whose output type is known"),
+                    .with_help("compose it with a layer whose input or output type is known"),
                 );
                 None
             }

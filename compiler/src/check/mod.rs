@@ -351,13 +351,21 @@ impl Checker<'_, '_> {
 
     /// An E0201 for `name`, with a "did you mean" among `candidates`.
     fn unknown(&mut self, name: &Ident, what: &str, candidates: Vec<String>) {
+        if self.program.is_unparsed(&name.node) {
+            return;
+        }
         let mut d = Diagnostic::error(
             "E0201",
             format!("unknown {what} `{}`", name.node),
             name.span,
             "not found in this scope",
         );
-        if let Some(c) = closest(&name.node, candidates.iter().map(String::as_str)) {
+        if let Some(module) = crate::resolve::stdlib_module_declaring(&name.node) {
+            d = d.with_help(format!(
+                "`{}` is defined in `{module}`: add `import {module}` at the top of the file",
+                name.node
+            ));
+        } else if let Some(c) = closest(&name.node, candidates.iter().map(String::as_str)) {
             d = d.with_help(format!("did you mean `{c}`?"));
         }
         self.error(d);
