@@ -367,3 +367,27 @@ layer f[k](n: R[k]) -> R[k] { n }
         "```cdl\nn: R[k]\n```\n\nargument `n`"
     );
 }
+
+#[test]
+fn hover_on_an_equivariant_weight_shows_its_derived_tying() {
+    let program = "const n = 5
+group S = symmetric(n)
+space Pts = R[n] under S by permute
+layer phi(x: Pts) -> Pts equivariant S {
+  param W: equivariant Pts -> Pts = glorot
+  W @ x
+}
+";
+    let input = [
+        frame(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}})),
+        frame(&json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": URI, "languageId": "cdl", "version": 1, "text": program}}})),
+        request(1, "textDocument/hover", 5, 2),
+        end(),
+    ]
+    .concat();
+    let (_, messages) = session(&input, &cache("tying"));
+    assert_eq!(
+        hover_text(&messages, 1),
+        "```cdl\nparam W: equivariant Pts -> Pts = glorot\n```\n\ntrainable parameter `W`\n\nderived tying: phi.W: 2 free of 25"
+    );
+}
