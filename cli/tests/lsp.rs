@@ -391,3 +391,21 @@ layer phi(x: Pts) -> Pts equivariant S {
         "```cdl\nparam W: equivariant Pts -> Pts = glorot\n```\n\ntrainable parameter `W`\n\nderived tying: phi.W: 2 free of 25"
     );
 }
+
+#[test]
+fn requests_after_shutdown_are_refused_and_exit_without_shutdown_fails() {
+    let input = [
+        start(),
+        frame(&json!({"jsonrpc": "2.0", "id": 1, "method": "shutdown"})),
+        request(2, "textDocument/hover", 8, 9),
+        frame(&json!({"jsonrpc": "2.0", "method": "exit"})),
+    ]
+    .concat();
+    let (status, messages) = session(&input, &cache("shutdown"));
+    assert!(status.success());
+    assert_eq!(answer(&messages, 1)["result"], Value::Null);
+    assert_eq!(answer(&messages, 2)["error"]["code"], -32600);
+    let abrupt = [start(), frame(&json!({"jsonrpc": "2.0", "method": "exit"}))].concat();
+    let (status, _) = session(&abrupt, &cache("abrupt"));
+    assert_eq!(status.code(), Some(1));
+}
