@@ -324,3 +324,88 @@ fn semantic_tokens_and_formatting() {
     assert_eq!(edits[0]["range"]["end"], json!({"line": 1, "character": 0}));
     assert_eq!(answer(&messages, 3)["error"]["code"], -32803);
 }
+
+#[test]
+fn case_binders_let_in_size_parameters_and_shadowing() {
+    let program = "const n = 3
+algebra acc[d] : ListF(R[d]) -> R[d] {
+  param z: R[d] = zeros
+  nil        => z
+  cons(x, s) => let t = x + s in tanh(t)
+}
+layer f[k](n: R[k]) -> R[k] { n }
+";
+    let input = [
+        frame(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}})),
+        frame(&json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": URI, "languageId": "cdl", "version": 1, "text": program}}})),
+        // `s` in `x + s`, `t` in `tanh(t)`, `z` in `nil => z`, `d` in `R[d]`,
+        // and the argument `n` that hides `const n`.
+        request(1, "textDocument/definition", 4, 28),
+        request(2, "textDocument/definition", 4, 38),
+        request(3, "textDocument/definition", 3, 16),
+        request(4, "textDocument/hover", 2, 13),
+        request(5, "textDocument/definition", 6, 31),
+        request(6, "textDocument/hover", 6, 31),
+        end(),
+    ]
+    .concat();
+    let (_, messages) = session(&input, &cache("binders"));
+    let start = |id: u64| {
+        let r = &answer(&messages, id)["result"]["range"]["start"];
+        (
+            r["line"].as_u64().expect("a line"),
+            r["character"].as_u64().expect("a column"),
+        )
+    };
+    assert_eq!(start(1), (4, 10));
+    assert_eq!(start(2), (4, 20));
+    assert_eq!(start(3), (2, 8));
+    assert!(hover_text(&messages, 4).ends_with("size parameter `d`"));
+    assert_eq!(start(5), (6, 11));
+    assert_eq!(
+        hover_text(&messages, 6),
+        "```cdl\nn: R[k]\n```\n\nargument `n`"
+    );
+}
+
+#[test]
+fn hover_on_an_equivariant_weight_shows_its_derived_tying() {
+    let program = "const n = 5
+group S = symmetric(n)
+space Pts = R[n] under S by permute
+layer phi(x: Pts) -> Pts equivariant S {
+  param W: equivariant Pts -> Pts = glorot
+  W @ x
+}
+";
+    let input = [
+        frame(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}})),
+        frame(&json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": URI, "languageId": "cdl", "version": 1, "text": program}}})),
+        request(1, "textDocument/hover", 5, 2),
+        end(),
+    ]
+    .concat();
+    let (_, messages) = session(&input, &cache("tying"));
+    assert_eq!(
+        hover_text(&messages, 1),
+        "```cdl\nparam W: equivariant Pts -> Pts = glorot\n```\n\ntrainable parameter `W`\n\nderived tying: phi.W: 2 free of 25"
+    );
+}
+
+#[test]
+fn requests_after_shutdown_are_refused_and_exit_without_shutdown_fails() {
+    let input = [
+        start(),
+        frame(&json!({"jsonrpc": "2.0", "id": 1, "method": "shutdown"})),
+        request(2, "textDocument/hover", 8, 9),
+        frame(&json!({"jsonrpc": "2.0", "method": "exit"})),
+    ]
+    .concat();
+    let (status, messages) = session(&input, &cache("shutdown"));
+    assert!(status.success());
+    assert_eq!(answer(&messages, 1)["result"], Value::Null);
+    assert_eq!(answer(&messages, 2)["error"]["code"], -32600);
+    let abrupt = [start(), frame(&json!({"jsonrpc": "2.0", "method": "exit"}))].concat();
+    let (status, _) = session(&abrupt, &cache("abrupt"));
+    assert_eq!(status.code(), Some(1));
+}

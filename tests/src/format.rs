@@ -235,3 +235,16 @@ fn syntax_errors_are_refused_not_formatted() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].span().start, 17);
 }
+
+#[test]
+fn a_scrambled_example_comes_back_to_its_layout() {
+    let src =
+        std::fs::read_to_string(crate::examples_dir().join("gru_parity.cdl")).expect("the example");
+    let scrambled = respaced(&src, 7);
+    let out = check_format("scrambled gru_parity", &scrambled).expect("it parses");
+    assert_eq!(without_comment_padding(&out), without_comment_padding(&src));
+    insta::assert_snapshot!(
+        "scrambled_gru_parity",
+        format!("----- SOURCE\n{scrambled}\n----- FORMATTED\n{out}")
+    );
+}

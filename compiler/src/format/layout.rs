@@ -1,7 +1,8 @@
 //! Lines: indentation, spacing, blank lines, aligned columns and comments.
 //!
-//! The author's line breaks are kept; everything else on a line is
-//! canonical. A line is indented two spaces per level: one level for each
+//! The author's line breaks are kept, with one addition: a `{ … }` that
+//! spans several lines has its contents on lines of their own. Everything
+//! else on a line is canonical. A line is indented two spaces per level: one level for each
 //! line that left brackets open (several brackets opened on one line share
 //! a level), and one more for a continuation line (one that starts with an
 //! operator or follows a line ending in one). Runs of blank lines become
@@ -49,16 +50,56 @@ pub(super) fn layout(src: &str, pieces: &[Piece]) -> String {
     let mut state = State::default();
     let mut lines = Vec::new();
     let mut last_line: Option<usize> = None;
+    let breaks = brace_breaks(pieces);
     let mut i = 0;
     while i < pieces.len() {
         let line_no = pieces[i].line;
-        let end = i + pieces[i..].iter().take_while(|p| p.line == line_no).count();
+        let end = i
+            + 1
+            + (i + 1..pieces.len())
+                .take_while(|&k| pieces[k].line == line_no && !breaks[k])
+                .count();
         let blank_before = last_line.is_some_and(|l| line_no > l + 1);
-        lines.push(state.line(src, &index, &pieces[i..end], blank_before));
-        last_line = Some(pieces[end - 1].line.max(line_no));
+        // A line cut from the middle of a source line has no source column
+        // for its comment to keep.
+        let continues_source_line = i > 0 && pieces[i - 1].line == line_no;
+        let mut line = state.line(src, &index, &pieces[i..end], blank_before);
+        if continues_source_line && let Some((_, column)) = &mut line.comment {
+            *column = 0;
+        }
+        lines.push(line);
+        last_line = Some(line_no);
         i = end;
     }
     render(&mut lines)
+}
+
+/// Which pieces start a new line although they follow another on the same
+/// source line: a `{ … }` that spans several lines has nothing after its
+/// `{` on that line and nothing before its `}`.
+fn brace_breaks(pieces: &[Piece]) -> Vec<bool> {
+    let mut breaks = vec![false; pieces.len()];
+    let mut open = Vec::new();
+    for (k, p) in pieces.iter().enumerate() {
+        match &p.kind {
+            PieceKind::Token(Token::LBrace) => open.push(k),
+            PieceKind::Token(Token::RBrace) => {
+                let Some(o) = open.pop() else { continue };
+                if pieces[o].line == p.line {
+                    continue;
+                }
+                let after = &pieces[o + 1];
+                if after.line == pieces[o].line && after.kind != PieceKind::Comment {
+                    breaks[o + 1] = true;
+                }
+                if pieces[k - 1].line == p.line {
+                    breaks[k] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    breaks
 }
 
 /// What carries over from one line to the next.

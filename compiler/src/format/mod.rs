@@ -6,7 +6,8 @@
 //! dropped: the output holds exactly the input's tokens, in order, with the
 //! same spelling. What changes is the space between them (`layout.rs` and
 //! `spacing.rs` give the rules). The author's line breaks are kept, as
-//! `gofmt` keeps them; two programs that differ only in spacing, indentation
+//! `gofmt` keeps them (except inside a `{ … }` spanning several lines, whose
+//! contents get lines of their own); two programs that differ only in spacing, indentation
 //! or alignment format to the same text.
 //!
 //! A file with syntax errors is refused: its tree is not known, so the

@@ -3,7 +3,7 @@
 //! Every token falls in one class (`classify` matches the token set
 //! exhaustively, so a new token is a compile error here rather than a token
 //! printed with a guessed spacing). Spacing is decided from the two tokens
-//! and a little context: the bracket depth, the item being written (the `:`
+//! and a little context: the open brackets (a `:` inside `[ ]` is unspaced), the item being written (the `:`
 //! of an algebra or coalgebra header is spaced), whether a `^` is a tensor
 //! power of spaces or a transpose, whether a `-` is unary, and whether a
 //! `(` applies a `fold` or `hylo` morphism (written `fold f[d] (xs)`).
@@ -129,8 +129,8 @@ pub(super) struct Spacer {
     prev: Option<Token>,
     /// Whether the previous token was a unary `-`.
     prev_unary: bool,
-    /// The bracket depth before the next token.
-    depth: usize,
+    /// The brackets open before the next token, innermost last.
+    open: Vec<Class>,
     /// The keyword of the item being written, set at depth 0.
     item: Option<Token>,
     /// Inside a space expression, where `^` is a spaced tensor power.
@@ -161,24 +161,32 @@ impl Spacer {
             (Class::Separator, _) => true,
             (Class::Dot, _) | (_, Class::Dot) => false,
             (_, Class::Colon) => self.header_colon(),
-            (Class::Colon, _) => true,
+            (Class::Colon, _) => !self.in_brackets(),
             (Class::Caret, _) | (_, Class::Caret) => self.in_space,
             (Class::Minus, _) => !self.prev_unary,
-            (_, Class::OpenParen) => !ends_operand(prev) || self.morphism_head == Some(self.depth),
+            (_, Class::OpenParen) => {
+                !ends_operand(prev) || self.morphism_head == Some(self.open.len())
+            }
             (_, Class::OpenBracket) => !matches!(prev, Token::Ident(_) | Token::Real),
             _ => true,
         }
     }
 
+    /// Whether the innermost open bracket is `[`: a `:` there separates
+    /// the bounds of a range, written without spaces (`x[0:4]`).
+    fn in_brackets(&self) -> bool {
+        self.open.last() == Some(&Class::OpenBracket)
+    }
+
     /// The `:` between an algebra's or coalgebra's name and its type.
     fn header_colon(&self) -> bool {
-        self.depth == 0 && matches!(self.item, Some(Token::Algebra | Token::Coalgebra))
+        self.open.is_empty() && matches!(self.item, Some(Token::Algebra | Token::Coalgebra))
     }
 
     fn advance(&mut self, tok: &Token) {
         let class = classify(tok);
         self.prev_unary = class == Class::Minus && !self.prev.as_ref().is_some_and(ends_operand);
-        if self.morphism_head == Some(self.depth)
+        if self.morphism_head == Some(self.open.len())
             && !matches!(
                 tok,
                 Token::Ident(_) | Token::By | Token::LBracket | Token::Fold | Token::Hylo
@@ -187,16 +195,20 @@ impl Spacer {
             self.morphism_head = None;
         }
         match class {
-            Class::ItemKeyword if self.depth == 0 => {
+            Class::ItemKeyword if self.open.is_empty() => {
                 self.item = Some(tok.clone());
                 self.in_space = *tok == Token::Space;
             }
-            Class::OpenParen | Class::OpenBracket | Class::OpenBrace => self.depth += 1,
-            Class::Close | Class::CloseBrace => self.depth = self.depth.saturating_sub(1),
+            Class::OpenParen | Class::OpenBracket | Class::OpenBrace => {
+                self.open.push(class);
+            }
+            Class::Close | Class::CloseBrace => {
+                self.open.pop();
+            }
             _ => {}
         }
         match tok {
-            Token::Fold | Token::Hylo => self.morphism_head = Some(self.depth),
+            Token::Fold | Token::Hylo => self.morphism_head = Some(self.open.len()),
             Token::Equivariant | Token::Invariant => self.in_space = true,
             Token::LBrace | Token::RBrace | Token::Param | Token::Let => self.in_space = false,
             Token::Eq if self.item != Some(Token::Space) => self.in_space = false,

@@ -3,6 +3,7 @@
 //! each of its factors.
 
 use super::analysis::{Analysis, Symbol, local_kind};
+use super::locals::{Local, LocalKind};
 use super::text::range_of;
 use cdlc::resolve::ItemId;
 use cdlc_grammar::ast::{ItemKind, SpaceExpr, SpaceKind};
@@ -18,7 +19,11 @@ pub fn hover(a: &Analysis, p: Position) -> Option<Hover> {
                 Some(_) => format!("{} …", site.lines().next().unwrap_or("").trim_end()),
                 None => site.to_string(),
             };
-            format!("```cdl\n{site}\n```\n\n{} `{}`", local_kind(l.kind), l.name)
+            let mut text = format!("```cdl\n{site}\n```\n\n{} `{}`", local_kind(l.kind), l.name);
+            if l.kind == LocalKind::Weight {
+                text.push_str(&weight_tying(a, &l));
+            }
+            text
         }
         Symbol::Global(id) => {
             let mut text = cdlc::emit::types::describe(&a.c, a.slice(span))?;
@@ -38,6 +43,28 @@ pub fn hover(a: &Analysis, p: Position) -> Option<Hover> {
             span.end as usize,
         )),
     })
+}
+
+/// For an equivariant or invariant weight, its derived tying (`phi.W: 2
+/// free of 100`, the line `--emit tying` prints first); empty otherwise.
+fn weight_tying(a: &Analysis, l: &Local) -> String {
+    let owner = a
+        .ast()
+        .items
+        .iter()
+        .find(|i| i.span.start <= l.def.start && l.def.end <= i.span.end)
+        .and_then(cdlc::resolve::declared_name)
+        .and_then(|n| a.c.program.lookup(&n.node));
+    let Some(tying) = owner.and_then(|id| a.c.tyings.get(id, &l.name)) else {
+        return String::new();
+    };
+    let name = format!("{}.{}", tying.owner, tying.param);
+    tying
+        .basis
+        .render(&name)
+        .lines()
+        .next()
+        .map_or(String::new(), |line| format!("\n\nderived tying: {line}"))
 }
 
 /// For a space, one line per factor with a group action: the action, the

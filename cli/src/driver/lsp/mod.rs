@@ -10,7 +10,9 @@
 //! not JSON and batches get JSON-RPC errors (`transport.rs`); requests with
 //! bad parameters get `-32602`; a request about an unknown document or a
 //! position past its end gets an empty result; a request whose handler
-//! panics gets `-32603`. Only `exit` or the end of the input ends it.
+//! panics gets `-32603`. Only `exit` or the end of the input ends it; after
+//! `shutdown` every request gets `-32600`, and an `exit` without `shutdown`
+//! ends the server with exit code 1, as the protocol says.
 
 mod analysis;
 mod completion;
@@ -54,7 +56,8 @@ pub fn serve() -> Result<(), String> {
             Incoming::Invalid(code, message) => vec![error(Value::Null, code, &message)],
             Incoming::Message(m) => match server.handle(&m) {
                 Some(replies) => replies,
-                None => return Ok(()),
+                None if server.shut_down => return Ok(()),
+                None => return Err("the client sent `exit` without `shutdown` first".into()),
             },
         };
         for r in &replies {
@@ -69,6 +72,8 @@ pub fn serve() -> Result<(), String> {
 struct Server {
     docs: BTreeMap<String, Document>,
     initialized: bool,
+    /// `shutdown` was received: only `exit` is expected now.
+    shut_down: bool,
 }
 
 impl Server {
@@ -105,7 +110,15 @@ impl Server {
                 "the server has not been initialized",
             );
         }
+        if self.shut_down {
+            return error(
+                id,
+                transport::INVALID_REQUEST,
+                "the server is shutting down",
+            );
+        }
         if method == "shutdown" {
+            self.shut_down = true;
             return ok(id, Value::Null);
         }
         let params = params.cloned().unwrap_or(Value::Null);

@@ -70,3 +70,28 @@ fn garbage_and_a_missing_header_are_skipped() {
 fn a_body_cut_short_ends_the_stream() {
     assert_eq!(read_all("Content-Length: 100\r\n\r\n{}"), []);
 }
+
+proptest::proptest! {
+    /// Any bytes at all are read to their end without a panic.
+    #[test]
+    fn any_input_is_read_to_its_end(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+        let mut reader = Reader::new(bytes.as_slice());
+        let mut count = 0;
+        while let Some(m) = reader.next_message().expect("reading memory") {
+            if let Incoming::Message(v) = m {
+                proptest::prop_assert!(v.is_object());
+            }
+            count += 1;
+            proptest::prop_assert!(count <= bytes.len() + 1);
+        }
+    }
+
+    /// After garbage that holds no header, the next framed message is read.
+    #[test]
+    fn a_message_after_garbage_is_read(garbage in "[^C\\r\\n]{0,60}(\\r?\\n[^C\\r\\n]{0,60}){0,4}") {
+        let input = format!("{garbage}\r\n\r\n{}", frame(PING));
+        let read = read_all(&input);
+        proptest::prop_assert_eq!(read.last(), Some(&Ok("ping".to_string())));
+        proptest::prop_assert!(read[..read.len() - 1].iter().all(|r| r.is_err()));
+    }
+}
