@@ -182,8 +182,9 @@ impl State {
         let Some(last) = &self.last else {
             return false;
         };
-        let after_operator = matches!(classify(last), Class::Infix | Class::Minus | Class::Caret)
-            || *last == Token::In;
+        // A line after a trailing `in` is the body of the `let`, at the
+        // `let`'s own level (as in Haskell), not a continuation.
+        let after_operator = matches!(classify(last), Class::Infix | Class::Minus | Class::Caret);
         let operator_first = match classify(first) {
             Class::Infix | Class::Caret | Class::Dot => true,
             Class::Minus => ends_operand(last),
