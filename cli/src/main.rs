@@ -23,7 +23,7 @@ struct Cli {
     command: Option<Command>,
     /// The program to compile.
     file: Option<PathBuf>,
-    /// Which stage to print (`ast`, `types`, `tying`, `ir`, `grad`, `clif`), or `jit` to train.
+    /// Which stage to print (`ast`, `types`, `tying`, `ir`, `grad`, `clif`), `jit` to train, or `jax` to export.
     #[arg(long, value_enum)]
     emit: Option<Emit>,
     /// The model to print (default: the train block's model).

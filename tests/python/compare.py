@@ -20,14 +20,23 @@ def run(*args, cwd):
     return p.stdout
 
 
+_EXPORTS = {}
+_CHECKS = {}
+
+
 def export(program, tmp):
     """Exports `program` to tmp/model.py (with its data and initial
-    weights beside it) and imports it as a fresh module."""
+    weights beside it) and imports it as a fresh module. A program is
+    exported once per session; later calls return the first module, whose
+    files stay in the first call's folder (`mod.__file__`)."""
+    if program in _EXPORTS:
+        return _EXPORTS[program]
     out = os.path.join(tmp, "model.py")
     run(program, "--emit", "jax", "--out", out, cwd=tmp)
     spec = importlib.util.spec_from_file_location(f"m{abs(hash(out))}", out)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    _EXPORTS[program] = mod
     return mod
 
 
@@ -70,8 +79,12 @@ def check_against_cdlc(program, tmp, examples=16, f32=True, data=None, f32_backe
     import jax
     import jax.numpy as jnp
 
+    key = (program, examples, data, f32, f32_backend)
+    if key in _CHECKS:
+        return _CHECKS[key]
     mod = export(program, tmp)
-    batch_file = os.path.join(tmp, "batch.jsonl")
+    tmp = os.path.dirname(mod.__file__)
+    batch_file = os.path.join(tmp, f"batch{examples}.jsonl")
     first_lines(data or os.path.join(tmp, "model.jsonl"), batch_file, examples)
     init = os.path.join(tmp, "model.init.safetensors")
     batch = mod.encode(mod.read_jsonl(batch_file))
@@ -87,4 +100,5 @@ def check_against_cdlc(program, tmp, examples=16, f32=True, data=None, f32_backe
         for name, _ in mod.PARAMS:
             err = rel_err(g[name], g_ref[name])
             assert err <= tol, f"{dtype}: gradient of {name}: relative error {err:.3e}"
+    _CHECKS[key] = (mod, batch_file)
     return mod, batch_file

@@ -36,7 +36,7 @@ def test_derivatives_at_kinks_are_cdlc_s(tmp_path):
     with open(os.path.join(tmp, "kinks.jsonl"), "w") as f:
         f.write('{"x": [1.0, -1.0, 1.0, -1.0], "y": [1.0, 2.0, 3.0, 4.0]}\n')
     mod, batch_file = compare.check_against_cdlc(program, tmp, examples=1, data=os.path.join(tmp, "kinks.jsonl"))
-    params = compare.params_as(mod, os.path.join(tmp, "model.init.safetensors"), jnp.float64)
+    params = compare.params_as(mod, os.path.join(os.path.dirname(mod.__file__), "model.init.safetensors"), jnp.float64)
     g = jax.grad(mod.loss)(params, mod.encode(mod.read_jsonl(batch_file)))
     # Only max's first maximal entry passes a derivative back to b.
     db = np.asarray(g[[k for k in g if k.split(".")[-1] == "b"][0]])

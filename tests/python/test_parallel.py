@@ -18,21 +18,16 @@ PROGRAMS = ["mlp", "tree_sum", "mealy_parity", "ring_conv", "hylo_parity"]
 
 def setup(name, tmp):
     program = os.path.join(compare.ROOT, "examples", name + ".cdl")
-    mod, batch_file = compare.check_against_cdlc(program, tmp, examples=16, f32=False)
-    params = compare.params_as(mod, os.path.join(tmp, "model.init.safetensors"), jnp.float64)
-    return mod, mod.read_jsonl(batch_file), params
+    mod, batch_file = compare.check_against_cdlc(program, tmp, examples=16)
+    init = os.path.join(os.path.dirname(mod.__file__), "model.init.safetensors")
+    return mod, mod.read_jsonl(batch_file), compare.params_as(mod, init, jnp.float64), batch_file, init
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_eight_devices_match_one_and_cdlc(name, tmp_path):
     assert jax.device_count() == 8
-    mod, examples, params = setup(name, str(tmp_path))
-    ref, _ = compare.cdlc_grad(
-        os.path.join(compare.ROOT, "examples", name + ".cdl"),
-        os.path.join(str(tmp_path), "batch.jsonl"),
-        str(tmp_path),
-        init=os.path.join(str(tmp_path), "model.init.safetensors"),
-    )
+    mod, examples, params, batch_file, init = setup(name, str(tmp_path))
+    ref, _ = compare.cdlc_grad(os.path.join(compare.ROOT, "examples", name + ".cdl"), batch_file, str(tmp_path), init=init)
     one = mod.make_mesh(jax.devices()[:1])
     eight = mod.make_mesh()
     batch = mod.encode(examples, batch_size=16)
@@ -57,7 +52,7 @@ def test_eight_devices_match_one_and_cdlc(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["tree_sum", "mealy_parity"])
 def test_thirty_steps_on_one_and_eight_devices_agree(name, tmp_path):
-    mod, examples, params = setup(name, str(tmp_path))
+    mod, examples, params, _, _ = setup(name, str(tmp_path))
     finals = []
     for mesh in (mod.make_mesh(jax.devices()[:1]), mod.make_mesh()):
         opt = mod.optimizer()
@@ -76,7 +71,7 @@ def test_thirty_steps_on_one_and_eight_devices_agree(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["tree_sum", "mealy_parity", "hylo_parity"])
 def test_every_bucket_size_gives_the_same_loss(name, tmp_path):
-    mod, examples, params = setup(name, str(tmp_path))
+    mod, examples, params, _, _ = setup(name, str(tmp_path))
     losses = [
         float(mod.loss(params, mod.encode(examples, bucket=b, batch_size=n)))
         for b in (mod.pow2_bucket, mod.exact_bucket, lambda k: k + 3)

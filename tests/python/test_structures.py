@@ -95,7 +95,7 @@ def test_a_tree_a_hundred_thousand_deep_encodes_and_folds(tmp_path):
     sched = batch["x"][0]
     assert sched["c1"]["idx"].shape == (1, depth + 1, 1)  # one level per inner node
     assert sched["root"][0] == 2 * depth
-    params = compare.params_as(mod, os.path.join(str(tmp_path), "model.init.safetensors"), jnp.float64)
+    params = compare.params_as(mod, os.path.join(os.path.dirname(mod.__file__), "model.init.safetensors"), jnp.float64)
     # The same fold on a shallow prefix of the spine, computed by the
     # module and by cdlc, pins down what the deep one computes; here the
     # deep fold must finish and give a finite loss.

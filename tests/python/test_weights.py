@@ -13,7 +13,7 @@ import compare
 def test_weights_round_trip_both_ways(tmp_path):
     tmp = str(tmp_path)
     program = os.path.join(compare.ROOT, "examples", "tree_sum.cdl")
-    mod, batch_file = compare.check_against_cdlc(program, tmp, examples=12, f32=False)
+    mod, batch_file = compare.check_against_cdlc(program, tmp, examples=16)
     batch = mod.encode(mod.read_jsonl(batch_file))
     # cdlc -> JAX: one epoch of cdlc training, read by the module.
     compare.run(program, "--emit", "jit", "--epochs", "1", "--out", os.path.join(tmp, "run"), cwd=tmp)

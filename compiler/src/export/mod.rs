@@ -13,6 +13,8 @@
 //! silently. The library does no IO: the driver writes the text.
 
 mod body;
+#[cfg(test)]
+mod tests;
 
 use crate::check::TrainSetup;
 use crate::diagnostics::Diagnostic;
@@ -283,7 +285,9 @@ fn target(p: &Prepared) -> Result<String, ExportError> {
 }
 
 /// `BASES`: each equivariant parameter's basis as its nonzero entries
-/// (flat index, element, value), never as a dense tensor.
+/// (flat index, element, value), never as a dense tensor. The three arrays
+/// are little-endian bytes in base64 (int32, int32, float64), which Python
+/// reads far faster than literals.
 fn bases(m: &Module) -> String {
     let mut out = String::from(
         "# Bases of equivariant parameters: shape and nonzero entries (flat index, element, value).\nBASES = {\n",
@@ -292,23 +296,45 @@ fn bases(m: &Module) -> String {
         let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
         for (k, el) in b.elements.iter().enumerate() {
             for &(idx, v) in el {
-                rows.push(idx.to_string());
-                cols.push(k.to_string());
-                vals.push(body::float(v));
+                rows.extend_from_slice(&idx.to_le_bytes());
+                cols.extend_from_slice(&(k as u32).to_le_bytes());
+                vals.extend_from_slice(&v.to_le_bytes());
             }
         }
         writeln!(
             out,
-            "    {}: ({}, np.array([{}], np.int32), np.array([{}], np.int32), np.array([{}], np.float64)),",
+            "    {}: ({}, _b64(\"{}\", \"<i4\"), _b64(\"{}\", \"<i4\"), _b64(\"{}\", \"<f8\")),",
             id.index(),
             body::tuple(&b.shape),
-            rows.join(", "),
-            cols.join(", "),
-            vals.join(", ")
+            base64(&rows),
+            base64(&cols),
+            base64(&vals)
         )
         .expect("a String");
     }
     out + "}\n\n"
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// `OPTIM` and `TRAIN`: the train block's optimizer (defaults filled in as

@@ -532,6 +532,13 @@ def bcast(x, shape):
     return jnp.broadcast_to(x, shape)
 
 
+def _b64(text, dtype):
+    """An array from little-endian bytes in base64 (the bases' entries)."""
+    import base64
+
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+
+
 def basis_expand(c, basis):
     """W = sum_k c_k B_k over the basis's nonzero entries only (a sparse
     contraction: one product and one segment sum per nonzero)."""
@@ -608,20 +615,31 @@ def _correct(kind, out, y):
     return jnp.sum((out > 0) == (y >= 0.5)).astype(jnp.int32), jnp.int32(out.size)
 
 
-def evaluate(params, batch):
-    """(summed loss, right, counted) over an encoded batch's real examples;
-    right and counted are 0 for a loss without accuracy."""
+def _sums(params, batch):
+    """(summed loss, right, counted) over a batch's real examples; right and
+    counted are 0 for a loss without accuracy. Scalars, so that a batch
+    sharded over many processes gives replicated results."""
     out = apply(params, batch)
     dt = _dtype_of(params)
     y = _cast(batch["y"], dt)
     w = jnp.asarray(batch["w"], dt)
     per = jax.vmap(lambda o, t: _example_loss(LOSS, o, t))(out, y)
-    total = float(jnp.sum(per * w))
+    total = jnp.sum(per * w)
     if LOSS == "mse":
-        return total, 0, 0
+        return total, jnp.int32(0), jnp.int32(0)
     r, c = jax.vmap(lambda o, t: _correct(LOSS, o, t))(out, y)
-    real = np.asarray(batch["w"]) > 0
-    return total, int(np.sum(np.asarray(r)[real])), int(np.sum(np.asarray(c)[real]))
+    real = (w > 0).astype(jnp.int32)
+    return total, jnp.sum(r * real), jnp.sum(c * real)
+
+
+_sums_jit = jax.jit(_sums)
+
+
+def evaluate(params, batch):
+    """(summed loss, right, counted) over an encoded batch's real examples
+    as Python numbers; right and counted are 0 for a loss without accuracy."""
+    total, right, count = _sums_jit(params, batch)
+    return float(total), int(right), int(count)
 
 
 # --- optimizers ---------------------------------------------------------------
@@ -693,18 +711,26 @@ def make_mesh(devices=None):
     return jax.sharding.Mesh(np.array(devices), ("batch",))
 
 
+def _place(a, sharding):
+    """A global array on `sharding` from a host array every process holds
+    whole: each process fills only its own devices' pieces."""
+    a = np.asarray(a)
+    return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
+
 def shard(batch, mesh):
     """Places an encoded batch on `mesh`: every array is split along its
     first (example) axis over the mesh's "batch" axis. The batch size must
-    be a multiple of the device count (`encode(..., batch_size=...)` pads)."""
+    be a multiple of the device count (`encode(..., batch_size=...)` pads).
+    Under `jax.distributed`, every process passes the same whole batch."""
     spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
-    return jax.tree_util.tree_map(lambda a: jax.device_put(a, spec), batch)
+    return jax.tree_util.tree_map(lambda a: _place(a, spec), batch)
 
 
 def replicate(params, mesh):
     """Places the parameters (or optimizer state) whole on every device."""
     spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    return jax.tree_util.tree_map(lambda a: jax.device_put(a, spec), params)
+    return jax.tree_util.tree_map(lambda a: _place(a, spec), params)
 
 
 def make_step(opt):
@@ -736,8 +762,8 @@ def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=No
     dt = np.dtype(_dtype_of(params))
     tr, val = split(list(examples), fraction, seed)
     opt = optimizer()
-    params = replicate(params, mesh)
     state = replicate(opt.init(params), mesh)
+    params = replicate(params, mesh)
     step = make_step(opt)
     for epoch in range(1, epochs + 1):
         started = time.time()
@@ -752,7 +778,8 @@ def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=No
         if val:
             vl, right, count = 0.0, 0, 0
             for at in range(0, len(val), batch_size):
-                l, r, c = evaluate(params, encode(val[at : at + batch_size], bucket=bucket, dtype=dt))
+                chunk = val[at : at + batch_size]
+                l, r, c = evaluate(params, shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt), mesh))
                 vl, right, count = vl + l, right + r, count + c
             line += f"  val_loss {vl / len(val):.5f}"
             if count:
