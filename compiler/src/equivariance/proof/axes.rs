@@ -247,6 +247,11 @@ impl Prover<'_, '_> {
         self.no_prod(&vb)?;
         match (&va, &vb) {
             (AVal::Inv(r), AVal::Inv(q)) => return Ok(AVal::Inv(*r.max(q))),
+            // A constant added to a fixed point stays one when the action
+            // fixes the all-ones vector.
+            (AVal::Inv(0), AVal::Fixed(s)) | (AVal::Fixed(s), AVal::Inv(0)) if s.fixes_ones() => {
+                return Ok(AVal::Fixed(s.clone()));
+            }
             (AVal::Inv(r), AVal::Fixed(s)) | (AVal::Fixed(s), AVal::Inv(r)) => {
                 return Ok(AVal::Inv((*r).max(s.shape().len())));
             }
@@ -386,6 +391,14 @@ impl Prover<'_, '_> {
         let (va, vb) = (self.expr(a)?, self.expr(b)?);
         self.no_prod(&va)?;
         self.no_prod(&vb)?;
+        // Products of fixed points of a permutation action are fixed points:
+        // `P(b ⊙ c) = Pb ⊙ Pc = b ⊙ c`.
+        if let (AVal::Fixed(s), AVal::Fixed(t)) = (&va, &vb)
+            && s == t
+            && permutes(&Rep::of_space(s))
+        {
+            return Ok(AVal::Fixed(s.clone()));
+        }
         if Self::is_inv(&va) && Self::is_inv(&vb) {
             let rank = |v: &AVal| Self::rep_of(v).map_or(0, |r| r.rank());
             return Ok(AVal::Inv(rank(&va).max(rank(&vb))));
@@ -408,10 +421,13 @@ impl Prover<'_, '_> {
         }
         // The larger operand, or of equal ranks the transforming one.
         let a_big = ra.rank() > rb.rank() || (ra.rank() == rb.rank() && !Self::is_inv(&va));
+        // A fixed point of a space is a value of that space, not a factor
+        // that may vary freely.
+        let plain = |v: &AVal| matches!(v, AVal::Inv(_));
         let (big, small, small_inv, small_e) = if a_big {
-            (ra, rb, Self::is_inv(&vb), b)
+            (ra, rb, plain(&vb), b)
         } else {
-            (rb, ra, Self::is_inv(&va), a)
+            (rb, ra, plain(&va), a)
         };
         if big.rank() > small.rank() || small_inv {
             let Some((lead, trail)) = big.split_at(small.rank()) else {
