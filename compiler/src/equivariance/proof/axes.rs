@@ -32,11 +32,12 @@
 //!   the direct sum of their spaces.
 
 use super::{AVal, Prover, R, Stop, leading_channels};
+use crate::check::types::Ty;
 use crate::diagnostics::Diagnostic;
 use crate::equivariance::rep::{Fac, Rep};
 use cdlc_equivariance::DiscreteClass;
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{self, ExprKind};
+use cdlc_grammar::ast::{self, DefBody, ExprKind, ItemKind};
 use std::rc::Rc;
 
 /// True for an action by permutations of coordinates (with no Lie part).
@@ -552,7 +553,13 @@ impl Prover<'_, '_> {
                 }
                 match name {
                     "softmax" | "log_softmax" => self.softmax(name, &x, span),
-                    "norm" | "gate" => self.norm(name, &x, span),
+                    "norm" | "gate" => {
+                        let declared = args
+                            .iter()
+                            .find(|a| a.name.is_none())
+                            .and_then(|a| self.declared_channels(&a.value));
+                        self.norm(name, &x, declared, span)
+                    }
                     "outer" | "concat" => {
                         let y = pos.get(1).cloned().ok_or(Stop::Silent)?;
                         self.outer(name, &x, &y, span)
@@ -698,7 +705,39 @@ impl Prover<'_, '_> {
     /// of a declared space, or the first axis of any other value of rank
     /// 2 or more; every such choice must leave only orthogonal factors to
     /// be normed.
-    fn norm(&mut self, name: &str, x: &AVal, span: Span) -> R<AVal> {
+    /// The leading channel axes of the declared space of `e`, when `e`
+    /// names an argument of the definition being proved (not shadowed):
+    /// then the checker's `norm` keeps exactly those axes.
+    fn declared_channels(&mut self, e: &ast::Expr) -> Option<usize> {
+        let ExprKind::Name(n) = &e.kind else {
+            return None;
+        };
+        let ItemKind::Def(d) = &self.env.program.item(self.item).kind else {
+            return None;
+        };
+        let DefBody::Block { args, .. } = &d.body else {
+            return None;
+        };
+        let i = args.iter().position(|a| a.name.node == n.node)?;
+        // The arguments are the first bindings of the scope; a later one
+        // of the same name shadows the argument.
+        let last = self.scopes.iter().rposition(|(m, _)| *m == n.node)?;
+        if last >= args.len() {
+            return None;
+        }
+        let info = self.env.checked.defs.get(&self.item)?;
+        let ty = match (&info.dom, args.len()) {
+            (Ty::Tuple(ts), k) if k != 1 => ts.get(i)?.clone(),
+            (t, _) => t.clone(),
+        };
+        let Ty::Tensor(_, Some(sid)) = ty else {
+            return None;
+        };
+        let space = self.env.space_tag(sid)?;
+        Some(leading_channels(&space))
+    }
+
+    fn norm(&mut self, name: &str, x: &AVal, declared: Option<usize>, span: Span) -> R<AVal> {
         let r = match x {
             AVal::Inv(r) => {
                 return Ok(AVal::Inv(if name == "norm" {
@@ -723,14 +762,17 @@ impl Prover<'_, '_> {
             .iter()
             .take_while(|f| matches!(f, Fac::Chan(_)))
             .count();
-        let keeps = [lead, usize::from(r.rank() >= 2)];
+        let keeps = match declared {
+            Some(k) => vec![k],
+            None => vec![lead, usize::from(r.rank() >= 2)],
+        };
         let ok = keeps.iter().all(|&k| {
             r.split_at(k)
                 .is_some_and(|(kept, normed)| kept.is_trivial() && normed.class().orthogonal)
         });
         if ok {
             return Ok(if name == "norm" {
-                AVal::Inv(lead)
+                AVal::Inv(keeps[0])
             } else {
                 AVal::Sp(r)
             });
