@@ -778,3 +778,21 @@ fn elementwise_products_carry_the_product_of_the_signs() {
     assert_eq!(v.hadamard(&v), None, "rotations are not monomial");
     assert_eq!(pts.hadamard(&space(&s, "trivial", &[4])), None);
 }
+
+#[test]
+fn tensor_products_of_monomial_actions_split_into_their_factors() {
+    let s = Group::symmetric(4).unwrap();
+    let pts = space(&s, "permute", &[4]);
+    let edge = pts.tensor(&pts);
+    let (l, r) = edge.split_axes(1).expect("P ⊗ P splits");
+    assert_eq!((&l, &r), (&pts, &pts));
+    assert_eq!(l.tensor(&r), edge);
+    let v = space(&Group::so3(), "rotate", &[3]);
+    assert!(
+        v.tensor(&v).split_axes(1).is_none(),
+        "rotations are matrices"
+    );
+    let p4 = Group::p4(4).unwrap();
+    let img = space(&p4, "rotate_translate", &[4, 4]);
+    assert!(img.split_axes(1).is_none(), "a rotation mixes the two axes");
+}

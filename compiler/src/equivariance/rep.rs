@@ -94,7 +94,7 @@ impl Rep {
         let (_, inner) = s.split_channels();
         let lead = shape.len() - inner.shape().len();
         let mut facs: Vec<Fac> = shape[..lead].iter().map(|&n| Fac::Chan(Some(n))).collect();
-        facs.push(Fac::Space(Rc::new(inner.clone())));
+        split_space(inner, &mut facs);
         Rep { facs }
     }
 
@@ -301,4 +301,23 @@ impl Rep {
             parts.join(" ⊗ ")
         }
     }
+}
+
+/// Appends the factors of `s`: cut at the first axis boundary where every
+/// generator acts as `X ⊗ Y` (so `Pts * Pts` is two factors), recursively;
+/// a trivially acted axis becomes a channel.
+fn split_space(s: &Space, out: &mut Vec<Fac>) {
+    let rank = s.shape().len();
+    if rank == 1 && s.is_trivial_action() {
+        out.push(Fac::Chan(Some(s.shape()[0])));
+        return;
+    }
+    for k in 1..rank {
+        if let Some((l, r)) = s.split_axes(k) {
+            split_space(&l, out);
+            split_space(&r, out);
+            return;
+        }
+    }
+    out.push(Fac::Space(Rc::new(s.clone())));
 }

@@ -20,6 +20,7 @@
 //! at most `r`; the others are fixed to zero before solving.
 
 pub(crate) mod exact;
+mod factors;
 pub(crate) mod float;
 pub(crate) mod orbits;
 
@@ -145,6 +146,11 @@ struct Solution {
 fn solve_inner(a: &Space, b: &Space, mask: Option<&[bool]>) -> Solution {
     if mask.is_none() && (!a.summands.is_empty() || !b.summands.is_empty()) {
         return solve_blocks(a, b);
+    }
+    if mask.is_none()
+        && let Some(s) = factors::solve_factored(a, b)
+    {
+        return s;
     }
     let (m, n) = (b.dim(), a.dim());
     // Generator pairs that act trivially on both sides impose nothing.

@@ -201,3 +201,50 @@ fn modular_and_rational_elimination_agree_on_lie_algebras() {
     assert_eq!(brute, fast, "both give the reduced row echelon basis");
     assert_eq!(fast.len(), 3);
 }
+
+/// Tensor products of spaces under different groups are solved factor by
+/// factor, and agree with the elimination of the whole system; a product
+/// whose factors are in different orders on the two sides is solved as one.
+#[test]
+fn products_of_different_groups_are_solved_factor_by_factor() {
+    let s3 = Group::symmetric(3).unwrap();
+    let c4 = Group::cyclic(4).unwrap();
+    let sh = Group::shifts(3).unwrap();
+    let flip = Group::matrices(
+        2,
+        vec![(
+            "f".to_string(),
+            vec![
+                vec![Number::int(0), Number::int(-1)],
+                vec![Number::int(1), Number::int(0)],
+            ],
+        )],
+        false,
+    )
+    .unwrap();
+    let pts = action(&s3, "permute", &[3]).unwrap();
+    let ring = action(&c4, "shift", &[4]).unwrap();
+    let seq = action(&sh, "shift_zero", &[3]).unwrap();
+    let turn = action(&flip, "defining", &[2]).unwrap();
+    let cases = [
+        (pts.tensor(&ring), pts.tensor(&ring)),
+        (pts.tensor(&seq), pts.tensor(&seq)),
+        (turn.tensor(&pts), turn.tensor(&pts.tensor(&pts))),
+        (pts.tensor(&pts).tensor(&ring), pts.tensor(&ring)),
+    ];
+    for (a, b) in &cases {
+        let a = a.lift(b.group());
+        let factored = super::factors::solve_factored(&a, b).expect("the spaces split");
+        check(&a, b).unwrap();
+        let (rows, unknowns) = constraint_rows(&a, b);
+        assert_eq!(
+            factored.pattern.count(),
+            rational_nullspace_for_tests(&rows, unknowns).len()
+        );
+    }
+    // Ring ⊗ Pts against Pts ⊗ Ring: the groups sit on opposite sides.
+    let a = pts.tensor(&ring);
+    let b = ring.lift(a.group()).tensor(&pts.lift(a.group()));
+    assert!(super::factors::solve_factored(&a, &b).is_none());
+    check(&a, &b).unwrap();
+}

@@ -32,11 +32,12 @@
 //!   the direct sum of their spaces.
 
 use super::{AVal, Prover, R, Stop, leading_channels};
+use crate::check::types::Ty;
 use crate::diagnostics::Diagnostic;
 use crate::equivariance::rep::{Fac, Rep};
 use cdlc_equivariance::DiscreteClass;
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{self, ExprKind};
+use cdlc_grammar::ast::{self, DefBody, ExprKind, ItemKind};
 use std::rc::Rc;
 
 /// True for an action by permutations of coordinates (with no Lie part).
@@ -247,6 +248,11 @@ impl Prover<'_, '_> {
         self.no_prod(&vb)?;
         match (&va, &vb) {
             (AVal::Inv(r), AVal::Inv(q)) => return Ok(AVal::Inv(*r.max(q))),
+            // A constant added to a fixed point stays one when the action
+            // fixes the all-ones vector.
+            (AVal::Inv(0), AVal::Fixed(s)) | (AVal::Fixed(s), AVal::Inv(0)) if s.fixes_ones() => {
+                return Ok(AVal::Fixed(s.clone()));
+            }
             (AVal::Inv(r), AVal::Fixed(s)) | (AVal::Fixed(s), AVal::Inv(r)) => {
                 return Ok(AVal::Inv((*r).max(s.shape().len())));
             }
@@ -386,6 +392,14 @@ impl Prover<'_, '_> {
         let (va, vb) = (self.expr(a)?, self.expr(b)?);
         self.no_prod(&va)?;
         self.no_prod(&vb)?;
+        // Products of fixed points of a permutation action are fixed points:
+        // `P(b ⊙ c) = Pb ⊙ Pc = b ⊙ c`.
+        if let (AVal::Fixed(s), AVal::Fixed(t)) = (&va, &vb)
+            && s == t
+            && permutes(&Rep::of_space(s))
+        {
+            return Ok(AVal::Fixed(s.clone()));
+        }
         if Self::is_inv(&va) && Self::is_inv(&vb) {
             let rank = |v: &AVal| Self::rep_of(v).map_or(0, |r| r.rank());
             return Ok(AVal::Inv(rank(&va).max(rank(&vb))));
@@ -408,10 +422,13 @@ impl Prover<'_, '_> {
         }
         // The larger operand, or of equal ranks the transforming one.
         let a_big = ra.rank() > rb.rank() || (ra.rank() == rb.rank() && !Self::is_inv(&va));
+        // A fixed point of a space is a value of that space, not a factor
+        // that may vary freely.
+        let plain = |v: &AVal| matches!(v, AVal::Inv(_));
         let (big, small, small_inv, small_e) = if a_big {
-            (ra, rb, Self::is_inv(&vb), b)
+            (ra, rb, plain(&vb), b)
         } else {
-            (rb, ra, Self::is_inv(&va), a)
+            (rb, ra, plain(&va), a)
         };
         if big.rank() > small.rank() || small_inv {
             let Some((lead, trail)) = big.split_at(small.rank()) else {
@@ -536,7 +553,13 @@ impl Prover<'_, '_> {
                 }
                 match name {
                     "softmax" | "log_softmax" => self.softmax(name, &x, span),
-                    "norm" | "gate" => self.norm(name, &x, span),
+                    "norm" | "gate" => {
+                        let declared = args
+                            .iter()
+                            .find(|a| a.name.is_none())
+                            .and_then(|a| self.declared_channels(&a.value));
+                        self.norm(name, &x, declared, span)
+                    }
                     "outer" | "concat" => {
                         let y = pos.get(1).cloned().ok_or(Stop::Silent)?;
                         self.outer(name, &x, &y, span)
@@ -682,7 +705,39 @@ impl Prover<'_, '_> {
     /// of a declared space, or the first axis of any other value of rank
     /// 2 or more; every such choice must leave only orthogonal factors to
     /// be normed.
-    fn norm(&mut self, name: &str, x: &AVal, span: Span) -> R<AVal> {
+    /// The leading channel axes of the declared space of `e`, when `e`
+    /// names an argument of the definition being proved (not shadowed):
+    /// then the checker's `norm` keeps exactly those axes.
+    fn declared_channels(&mut self, e: &ast::Expr) -> Option<usize> {
+        let ExprKind::Name(n) = &e.kind else {
+            return None;
+        };
+        let ItemKind::Def(d) = &self.env.program.item(self.item).kind else {
+            return None;
+        };
+        let DefBody::Block { args, .. } = &d.body else {
+            return None;
+        };
+        let i = args.iter().position(|a| a.name.node == n.node)?;
+        // The arguments are the first bindings of the scope; a later one
+        // of the same name shadows the argument.
+        let last = self.scopes.iter().rposition(|(m, _)| *m == n.node)?;
+        if last >= args.len() {
+            return None;
+        }
+        let info = self.env.checked.defs.get(&self.item)?;
+        let ty = match (&info.dom, args.len()) {
+            (Ty::Tuple(ts), k) if k != 1 => ts.get(i)?.clone(),
+            (t, _) => t.clone(),
+        };
+        let Ty::Tensor(_, Some(sid)) = ty else {
+            return None;
+        };
+        let space = self.env.space_tag(sid)?;
+        Some(leading_channels(&space))
+    }
+
+    fn norm(&mut self, name: &str, x: &AVal, declared: Option<usize>, span: Span) -> R<AVal> {
         let r = match x {
             AVal::Inv(r) => {
                 return Ok(AVal::Inv(if name == "norm" {
@@ -707,14 +762,17 @@ impl Prover<'_, '_> {
             .iter()
             .take_while(|f| matches!(f, Fac::Chan(_)))
             .count();
-        let keeps = [lead, usize::from(r.rank() >= 2)];
+        let keeps = match declared {
+            Some(k) => vec![k],
+            None => vec![lead, usize::from(r.rank() >= 2)],
+        };
         let ok = keeps.iter().all(|&k| {
             r.split_at(k)
                 .is_some_and(|(kept, normed)| kept.is_trivial() && normed.class().orthogonal)
         });
         if ok {
             return Ok(if name == "norm" {
-                AVal::Inv(lead)
+                AVal::Inv(keeps[0])
             } else {
                 AVal::Sp(r)
             });
