@@ -360,7 +360,12 @@ impl Checker<'_, '_> {
             name.span,
             "not found in this scope",
         );
-        if let Some(module) = crate::resolve::stdlib_module_declaring(&name.node) {
+        // A library name that is no global at all: its module is not imported.
+        let library = match self.program.lookup(&name.node) {
+            Some(_) => None,
+            None => crate::resolve::stdlib_module_declaring(&name.node),
+        };
+        if let Some(module) = library {
             d = d.with_help(format!(
                 "`{}` is defined in `{module}`: add `import {module}` at the top of the file",
                 name.node
