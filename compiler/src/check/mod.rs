@@ -18,16 +18,13 @@ pub mod size;
 mod train;
 pub mod types;
 
+// The built-in names, as later stages import them from the checker.
+pub use crate::builtins::{BUILTINS, INITS, POINTWISE};
 use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::{ItemId, Program};
 use cdlc_grammar::ast::{self, ItemKind};
 use cdlc_grammar::{Ident, Span};
-pub use expr::{BUILTINS, INITS, POINTWISE};
 
-/// The built-in structural coalgebras (`hylo ... by halves`).
-pub fn recursion_builtins() -> &'static [&'static str] {
-    recursion::STRUCTURAL_COALGEBRAS
-}
 use indexmap::IndexMap;
 use size::{Poly, Var};
 use std::collections::HashMap;
