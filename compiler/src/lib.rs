@@ -6,6 +6,7 @@
 //! in `compile`.
 #![warn(missing_docs)]
 
+pub mod builtins;
 pub mod check;
 pub mod diagnostics;
 pub mod emit;

@@ -239,10 +239,10 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
 
 /// What a built-in name is, if `name` is one.
 fn builtin_kind(name: &str) -> Option<&'static str> {
-    use crate::check::{BUILTINS, POINTWISE};
+    use crate::builtins::{BUILTINS, POINTWISE, STRUCTURAL_COALGEBRAS};
     if POINTWISE.contains(&name) || BUILTINS.contains(&name) {
         Some("function")
-    } else if crate::check::recursion_builtins().contains(&name) {
+    } else if STRUCTURAL_COALGEBRAS.contains(&name) {
         Some("structural coalgebra")
     } else {
         None

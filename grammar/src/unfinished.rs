@@ -48,7 +48,7 @@ pub(crate) fn recover(
         return error_at(close);
     };
     let value = match split(e, src) {
-        Some((value, _, _)) if value.span.start as usize == from => value,
+        Some(value) if value.span.start as usize == from => value,
         // The swallowed line is inside the statement's expression rather
         // than at its end (`relu(x)` then `(y + x) * 2`): the statement and
         // the value are both left as error nodes, so that nothing is
@@ -107,14 +107,12 @@ fn pattern_span(p: &Pattern) -> Span {
 }
 
 /// Splits a swallowed line off the end of `e`: returns it as an expression
-/// of its own, with the last character before it and how it had been read,
-/// and leaves `e` as the statement without it. Walks the right spine of `e`:
-/// the swallowed line is always at the end of the statement.
-fn split(e: &mut Expr, src: &str) -> Option<(Expr, Span, Continuation)> {
-    if let Some((before, value, reading)) = split_here(e, src) {
-        let after = last_char(before.span);
+/// of its own, and leaves `e` as the statement without it. Walks the right
+/// spine of `e`, where a swallowed line that ends the statement lies.
+fn split(e: &mut Expr, src: &str) -> Option<Expr> {
+    if let Some((before, value)) = split_here(e, src) {
         *e = before;
-        return Some((value, after, reading));
+        return Some(value);
     }
     let inner = match &mut e.kind {
         ExprKind::Binary(_, _, b) => b,
@@ -128,8 +126,8 @@ fn split(e: &mut Expr, src: &str) -> Option<(Expr, Span, Continuation)> {
 }
 
 /// The statement before a swallowed line that starts at the top of `e`,
-/// the line as an expression, and how it had been read.
-fn split_here(e: &mut Expr, src: &str) -> Option<(Expr, Expr, Continuation)> {
+/// and the line as an expression.
+fn split_here(e: &mut Expr, src: &str) -> Option<(Expr, Expr)> {
     let file = e.span.file;
     let end = e.span.end as usize;
     match &mut e.kind {
@@ -147,7 +145,7 @@ fn split_here(e: &mut Expr, src: &str) -> Option<(Expr, Expr, Continuation)> {
                     span,
                 },
             };
-            Some(((**f).clone(), value, Continuation::Arguments))
+            Some(((**f).clone(), value))
         }
         ExprKind::Binary(BinOp::Sub, a, b) => {
             let minus = starts_line_after(src, a.span, '-')?;
@@ -155,7 +153,7 @@ fn split_here(e: &mut Expr, src: &str) -> Option<(Expr, Expr, Continuation)> {
                 kind: ExprKind::Neg(b.clone()),
                 span: Span::new(file, minus, end),
             };
-            Some(((**a).clone(), value, Continuation::Subtraction))
+            Some(((**a).clone(), value))
         }
         _ => None,
     }

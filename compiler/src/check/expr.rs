@@ -3,39 +3,11 @@
 use super::decls::plural;
 use super::types::{Shape, Ty};
 use super::{Checker, DefInfo, ParamInfo, ParamKind, TypeEnv, size_subst};
+use crate::builtins::{BUILTINS, INITS, POINTWISE};
 use crate::diagnostics::Diagnostic;
 use crate::resolve::ItemId;
 use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, Stmt};
 use cdlc_grammar::{Ident, Span};
-
-/// Pointwise functions: each maps a tensor to one of the same shape.
-pub const POINTWISE: &[&str] = &[
-    "relu", "tanh", "sigmoid", "exp", "log", "softplus", "gelu", "abs", "sqrt",
-];
-
-/// Other built-in functions.
-pub const BUILTINS: &[&str] = &[
-    "sum",
-    "mean",
-    "max",
-    "softmax",
-    "log_softmax",
-    "norm",
-    "gate",
-    "outer",
-    "concat",
-];
-
-/// Initialisers and how many numbers each takes.
-pub const INITS: &[(&str, usize)] = &[
-    ("zeros", 0),
-    ("ones", 0),
-    ("normal", 1),
-    ("uniform", 2),
-    ("glorot", 0),
-    ("he", 0),
-    ("orthogonal", 0),
-];
 
 /// The context of one definition's body.
 pub(super) struct Cx {
@@ -893,43 +865,40 @@ impl Checker<'_, '_> {
 
     /// Built-in functions other than pointwise ones.
     fn builtin(&mut self, n: &Ident, args: &[ast::CallArg], span: Span, cx: &mut Cx) -> Ty {
+        let function = crate::builtins::function(&n.node).expect("called for built-in names only");
         let mut positional = Vec::new();
         let mut axis: Option<(i64, Span)> = None;
         for a in args {
             match &a.name {
                 None => positional.push((self.expr(&a.value, cx), a.value.span)),
-                Some(k)
-                    if k.node == "axis" && matches!(n.node.as_str(), "sum" | "mean" | "max") =>
-                {
-                    match &a.value.kind {
-                        ExprKind::Number(x) if x.fract() == 0.0 && *x >= 0.0 => {
-                            axis = Some((*x as i64, a.value.span))
-                        }
-                        ExprKind::Name(c) => {
-                            let size = ast::Size {
-                                kind: ast::SizeKind::Name(c.node.clone()),
-                                span: c.span,
-                            };
-                            if let Some(p) = self.size(&size, &cx.env) {
-                                match p.as_constant() {
-                                    Some(v) => axis = Some((v, a.value.span)),
-                                    None => self.error(Diagnostic::error(
-                                        "E0304",
-                                        "the axis must be a known number",
-                                        a.value.span,
-                                        "not a constant",
-                                    )),
-                                }
+                Some(k) if function.named.contains(&k.node.as_str()) => match &a.value.kind {
+                    ExprKind::Number(x) if x.fract() == 0.0 && *x >= 0.0 => {
+                        axis = Some((*x as i64, a.value.span))
+                    }
+                    ExprKind::Name(c) => {
+                        let size = ast::Size {
+                            kind: ast::SizeKind::Name(c.node.clone()),
+                            span: c.span,
+                        };
+                        if let Some(p) = self.size(&size, &cx.env) {
+                            match p.as_constant() {
+                                Some(v) => axis = Some((v, a.value.span)),
+                                None => self.error(Diagnostic::error(
+                                    "E0304",
+                                    "the axis must be a known number",
+                                    a.value.span,
+                                    "not a constant",
+                                )),
                             }
                         }
-                        _ => self.error(Diagnostic::error(
-                            "E0304",
-                            "the axis must be a natural number",
-                            a.value.span,
-                            "not a natural number",
-                        )),
                     }
-                }
+                    _ => self.error(Diagnostic::error(
+                        "E0304",
+                        "the axis must be a natural number",
+                        a.value.span,
+                        "not a natural number",
+                    )),
+                },
                 Some(k) => self.error(Diagnostic::error(
                     "E0302",
                     format!("`{}` takes no argument named `{}`", n.node, k.node),
@@ -938,10 +907,7 @@ impl Checker<'_, '_> {
                 )),
             }
         }
-        let want = match n.node.as_str() {
-            "outer" | "concat" => 2,
-            _ => 1,
-        };
+        let want = function.arguments;
         if positional.len() != want {
             self.error(Diagnostic::error(
                 "E0302",

@@ -18,16 +18,13 @@ pub mod size;
 mod train;
 pub mod types;
 
+// The built-in names, as later stages import them from the checker.
+pub use crate::builtins::{BUILTINS, INITS, POINTWISE};
 use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::{ItemId, Program};
 use cdlc_grammar::ast::{self, ItemKind};
 use cdlc_grammar::{Ident, Span};
-pub use expr::{BUILTINS, INITS, POINTWISE};
 
-/// The built-in structural coalgebras (`hylo ... by halves`).
-pub fn recursion_builtins() -> &'static [&'static str] {
-    recursion::STRUCTURAL_COALGEBRAS
-}
 use indexmap::IndexMap;
 use size::{Poly, Var};
 use std::collections::HashMap;
@@ -360,7 +357,12 @@ impl Checker<'_, '_> {
             name.span,
             "not found in this scope",
         );
-        if let Some(module) = crate::resolve::stdlib_module_declaring(&name.node) {
+        // A library name that is no global at all: its module is not imported.
+        let library = match self.program.lookup(&name.node) {
+            Some(_) => None,
+            None => crate::resolve::stdlib_module_declaring(&name.node),
+        };
+        if let Some(module) = library {
             d = d.with_help(format!(
                 "`{}` is defined in `{module}`: add `import {module}` at the top of the file",
                 name.node

@@ -12,13 +12,11 @@ use super::expr::Cx;
 use super::size::Poly;
 use super::types::{FunctorId, Ty};
 use super::{AlgebraInfo, Checker, TypeEnv, size_subst};
+use crate::builtins::STRUCTURAL_COALGEBRAS;
 use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::ItemId;
 use cdlc_grammar::ast::{self, ExprKind, ItemKind, TypeKind};
 use cdlc_grammar::{Ident, Span};
-
-/// The built-in structural coalgebras accepted by `hylo ... by`.
-pub const STRUCTURAL_COALGEBRAS: &[&str] = &["halves"];
 
 impl Checker<'_, '_> {
     /// The functor an algebra or coalgebra header names, with its arguments.

@@ -2,6 +2,7 @@
 
 use super::Checker;
 use super::types::Ty;
+use crate::builtins::SYNTHETIC;
 use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::ItemId;
 use cdlc_grammar::Span;
@@ -81,24 +82,6 @@ pub struct TrainSetup {
     /// Seed of every random choice of the run.
     pub seed: u64,
 }
-
-/// Built-in data sets and their argument names.
-pub const SYNTHETIC: &[(&str, &[&str])] = &[
-    ("spirals", &["classes", "samples"]),
-    ("parity", &["min_length", "max_length", "samples"]),
-    ("running_parity", &["min_length", "max_length", "samples"]),
-    (
-        "sum_trees",
-        &["modulus", "min_leaves", "max_leaves", "samples"],
-    ),
-    ("counting", &["digits", "steps", "samples"]),
-    ("set_mode", &["points", "digits", "samples"]),
-    ("triangles", &["nodes", "edge_prob", "samples"]),
-    ("ring_smooth", &["points", "samples"]),
-    ("causal_filter", &["length", "samples"]),
-    ("rotated_patterns", &["size", "classes", "samples"]),
-    ("vector_pairs", &["samples"]),
-];
 
 const OPTIONS: &[&str] = &["data", "loss", "optim", "epochs", "batch", "split", "seed"];
 
@@ -528,9 +511,12 @@ impl Checker<'_, '_> {
             "binary_cross_entropy" => Some(LossKind::BinaryCrossEntropy),
             _ => {
                 let mut d = Diagnostic::error("E0604", "unknown loss", v.span, "not a loss");
-                d = match closest(name, ["mse", "cross_entropy", "binary_cross_entropy"]) {
+                d = match closest(name, crate::builtins::LOSSES.iter().copied()) {
                     Some(c) => d.with_help(format!("did you mean `{c}`?")),
-                    None => d.with_help("the losses are: mse, cross_entropy, binary_cross_entropy"),
+                    None => d.with_help(format!(
+                        "the losses are: {}",
+                        crate::builtins::LOSSES.join(", ")
+                    )),
                 };
                 self.error(d);
                 None

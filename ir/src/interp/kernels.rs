@@ -134,20 +134,31 @@ fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-/// Result axis `i` is axis `perm[i]` of `x`.
+/// Result axis `i` is axis `perm[i]` of `x`. The result is written in
+/// order while the source position follows along: the result's index is
+/// advanced like an odometer (last axis fastest), and each step moves the
+/// source by the stride of the axis that turned, with no division per
+/// element.
 pub fn permute<T: Scalar>(x: &Array<T>, perm: &[u32]) -> Array<T> {
     let in_strides = strides(&x.shape);
     let shape: Vec<usize> = perm.iter().map(|&p| x.shape[p as usize]).collect();
+    let step: Vec<usize> = perm.iter().map(|&p| in_strides[p as usize]).collect();
     let n = x.data.len();
-    let out_strides = strides(&shape);
-    let data = (0..n)
-        .map(|i| {
-            let src: usize = (0..shape.len())
-                .map(|d| (i / out_strides[d]) % shape[d] * in_strides[perm[d] as usize])
-                .sum();
-            x.data[src]
-        })
-        .collect();
+    let mut data = Vec::with_capacity(n);
+    let mut index = vec![0usize; shape.len()];
+    let mut src = 0usize;
+    for _ in 0..n {
+        data.push(x.data[src]);
+        for d in (0..shape.len()).rev() {
+            index[d] += 1;
+            src += step[d];
+            if index[d] < shape[d] {
+                break;
+            }
+            src -= step[d] * shape[d];
+            index[d] = 0;
+        }
+    }
     Array::new(shape, data)
 }
 

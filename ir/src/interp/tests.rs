@@ -235,3 +235,33 @@ fn a_long_list_does_not_exhaust_the_stack() {
     assert!(loss.is_finite());
     assert!(grads.iter().all(|g| g.data.iter().all(|x| x.is_finite())));
 }
+
+#[test]
+fn permute_moves_every_entry_to_its_permuted_index() {
+    use crate::interp::kernels::permute;
+    use crate::interp::scalar::Array;
+    // x[i, j, k] = 100 i + 10 j + k over [2, 3, 4]; result axis d is axis
+    // perm[d] of x, so y[k, i, j] = x[i, j, k] for perm = [2, 0, 1].
+    let data: Vec<f64> = (0..24)
+        .map(|n| (100 * (n / 12) + 10 * (n / 4 % 3) + n % 4) as f64)
+        .collect();
+    let x = Array::new(vec![2, 3, 4], data);
+    let y = permute(&x, &[2, 0, 1]);
+    assert_eq!(y.shape, vec![4, 2, 3]);
+    for k in 0..4 {
+        for i in 0..2 {
+            for j in 0..3 {
+                let at = (k * 2 + i) * 3 + j;
+                assert_eq!(
+                    y.data[at],
+                    (100 * i + 10 * j + k) as f64,
+                    "y[{k}, {i}, {j}]"
+                );
+            }
+        }
+    }
+    // A scalar and the identity permutation are unchanged.
+    let s = Array::new(vec![], vec![7.0]);
+    assert_eq!(permute(&s, &[]).data, vec![7.0]);
+    assert_eq!(permute(&x, &[0, 1, 2]).data, x.data);
+}

@@ -85,7 +85,7 @@ impl<'a> Analysis<'a> {
 
 /// A built-in name and what it is.
 pub fn builtin(name: &str) -> Option<(&'static str, &'static str)> {
-    use cdlc::check::{BUILTINS, INITS, POINTWISE, recursion_builtins};
+    use cdlc::builtins::{BUILTINS, INITS, POINTWISE, STRUCTURAL_COALGEBRAS};
     let find = |list: &[&'static str]| list.iter().copied().find(|n| *n == name);
     if let Some(n) = find(POINTWISE) {
         return Some((
@@ -99,7 +99,7 @@ pub fn builtin(name: &str) -> Option<(&'static str, &'static str)> {
     if let Some((n, _)) = INITS.iter().find(|(n, _)| *n == name) {
         return Some((n, "initialiser of a `param`"));
     }
-    recursion_builtins()
+    STRUCTURAL_COALGEBRAS
         .iter()
         .copied()
         .find(|n| *n == name)

@@ -5,7 +5,7 @@
 use super::analysis::{Analysis, local_kind};
 use super::locals::locals_at;
 use super::text::offset_at;
-use cdlc::check::{BUILTINS, INITS, POINTWISE, recursion_builtins};
+use cdlc::builtins::{BUILTINS, INITS, POINTWISE, STRUCTURAL_COALGEBRAS};
 use cdlc_grammar::ast::ItemKind;
 use lsp_types::{
     CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind, Position,
@@ -106,7 +106,7 @@ pub fn completions(a: &Analysis, p: Position) -> Vec<CompletionItem> {
             .map(|(n, k)| builtin(n, &format!("initialiser, {k} numbers"))),
     );
     items.extend(
-        recursion_builtins()
+        STRUCTURAL_COALGEBRAS
             .iter()
             .map(|n| builtin(n, "structural coalgebra")),
     );
