@@ -65,12 +65,12 @@ impl Inputs {
     }
 }
 
-/// Model `name` of the case file, prepared for training with its default
-/// loss (cross-entropy), its initial parameters and a batch of `n`
-/// examples of different shapes.
-fn case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
+/// Model `name` of `tests/cases/jit/FILE.cdl`, prepared for training with
+/// its default loss (cross-entropy), its initial parameters and a batch of
+/// `n` examples of different shapes.
+fn case(file: &str, name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
     use cdlc::training::{init_params, loss_for, prepare};
-    let c = check_clean(&cases_dir("jit").join("inputs.cdl"));
+    let c = check_clean(&cases_dir("jit").join(format!("{file}.cdl")));
     let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
     let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let params = init_params(&p.inst, 5);
@@ -93,10 +93,11 @@ fn case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Exa
 }
 
 /// Finite differences on the interpreter (every slot takes part), then
-/// the JIT against the interpreter.
+/// the JIT against the interpreter, for model `name` of
+/// `tests/cases/jit/FILE.cdl`.
 #[track_caller]
-fn check(name: &str) {
-    let (p, params, batch) = case(name, 6);
+pub(crate) fn check_case(file: &str, name: &str) {
+    let (p, params, batch) = case(file, name, 6);
     let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
         .expect("the check runs");
     assert!(
@@ -120,30 +121,30 @@ fn check(name: &str) {
 
 #[test]
 fn a_list_and_a_vector() {
-    check("list_and_vector");
+    check_case("inputs", "list_and_vector");
 }
 
 #[test]
 fn a_pair_input() {
-    check("pair_input");
+    check_case("inputs", "pair_input");
 }
 
 #[test]
 fn a_list_and_a_tree() {
-    check("list_and_tree");
+    check_case("inputs", "list_and_tree");
 }
 
 #[test]
 fn halves_of_the_second_input() {
-    check("second_list_by_halves");
+    check_case("inputs", "second_list_by_halves");
 }
 
 #[test]
 fn a_pair_carrier_beside_a_tree() {
-    check("pair_carrier");
+    check_case("inputs", "pair_carrier");
 }
 
 #[test]
 fn pairs_of_pairs() {
-    check("nested_pairs");
+    check_case("inputs", "nested_pairs");
 }

@@ -24,6 +24,7 @@ pub const BUILTINS: &[&str] = &[
     "gate",
     "outer",
     "concat",
+    "chunks",
 ];
 
 /// Initialisers and how many numbers each takes.
@@ -804,7 +805,8 @@ impl Checker<'_, '_> {
             match &a.name {
                 None => positional.push((self.expr(&a.value, cx), a.value.span)),
                 Some(k)
-                    if k.node == "axis" && matches!(n.node.as_str(), "sum" | "mean" | "max") =>
+                    if (k.node == "axis" && matches!(n.node.as_str(), "sum" | "mean" | "max"))
+                        || (k.node == "parts" && n.node == "chunks") =>
                 {
                     match &a.value.kind {
                         ExprKind::Number(x) if x.fract() == 0.0 && *x >= 0.0 => {
@@ -922,6 +924,7 @@ impl Checker<'_, '_> {
                 Ty::tensor(shape[..channels].to_vec())
             }
             "gate" => Ty::Tensor(shape, tag),
+            "chunks" => self.chunks(&shape, axis, tspan, span),
             "outer" | "concat" => {
                 let (u, uspan) = positional[1].clone();
                 let Some(s2) = self.tensor_shape(&u, uspan, &n.node) else {
@@ -945,6 +948,54 @@ impl Checker<'_, '_> {
             }
             other => unreachable!("built-in `{other}` has no typing rule"),
         }
+    }
+
+    /// `chunks(x, parts = k)`: a vector `R[n]` cut into `k` consecutive
+    /// vectors `R[n / k]`, as a tuple; `n` must be a multiple of `k` for
+    /// every value of the size parameters.
+    fn chunks(&mut self, shape: &Shape, parts: Option<(i64, Span)>, tspan: Span, span: Span) -> Ty {
+        let Some((k, kspan)) = parts else {
+            self.error(
+                Diagnostic::error(
+                    "E0302",
+                    "`chunks` needs the number of parts",
+                    span,
+                    "no `parts = k`",
+                )
+                .with_help("write `chunks(x, parts = 3)` to cut `x` into three equal vectors"),
+            );
+            return Ty::Error;
+        };
+        if shape.len() != 1 {
+            let shown = self.show_shape(shape);
+            self.error(Diagnostic::error(
+                "E0301",
+                format!("`chunks` takes a vector, found {shown}"),
+                tspan,
+                format!("this is {shown}"),
+            ));
+            return Ty::Error;
+        }
+        let part = if k >= 2 {
+            shape[0].div_exact(&super::size::Poly::constant(k))
+        } else {
+            None
+        };
+        let Some(part) = part else {
+            let shown = self.show_shape(shape);
+            self.error(
+                Diagnostic::error(
+                    "E0301",
+                    format!("{shown} does not split into {k} equal parts"),
+                    kspan,
+                    format!("{k} parts"),
+                )
+                .with_label(tspan, format!("this is {shown}"))
+                .with_help("the length must be a multiple of the number of parts (at least 2) for every size, such as `R[3 * h]` for `parts = 3`"),
+            );
+            return Ty::Error;
+        };
+        Ty::Tuple(vec![Ty::tensor(vec![part]); k as usize])
     }
 
     /// How many leading axes of a value are channels: those of a space
