@@ -593,7 +593,13 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     /// Gathers the children's carriers and sets the field views of a group.
-    fn enter_group(&mut self, case: &CaseCode, g: &GroupData<T>, carrier: &[(usize, usize)]) {
+    fn enter_group(
+        &mut self,
+        case: &CaseCode,
+        g: &GroupData<T>,
+        carrier: &[(usize, usize)],
+        elems: Option<SeqElems>,
+    ) {
         let n = g.len;
         let arity = case.rec_args.len();
         for (r, bufs) in case.rec_args.iter().enumerate() {
@@ -610,6 +616,21 @@ impl<'a, T: Elem> Run<'a, T> {
         }
         for (f, &view) in case.field_views.iter().enumerate() {
             self.st.views[view] = g.fields[f].as_ptr() as *mut T;
+        }
+        if let (Some(e), Some(&view)) = (elems, case.field_views.first()) {
+            // A computed list's elements: rows of the sequence's buffer.
+            let s = e.size;
+            self.ensure(e.gathered, n * s);
+            let src = self.st.bufs[e.seq].as_ptr();
+            let dst = self.st.bufs[e.gathered].as_mut_ptr();
+            for (i, &row) in g.elems.iter().enumerate() {
+                // SAFETY: the sequence holds `steps x rows` rows of `s`;
+                // `gathered` holds `n` rows and is another buffer.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src.add(row as usize * s), dst.add(i * s), s)
+                };
+            }
+            self.st.views[view] = dst;
         }
         for &(loc, s, buf) in &case.captures {
             self.ensure(buf, n * s);
@@ -633,7 +654,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in &fd.levels {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier);
+                self.enter_group(case, g, &f.carrier, f.elems);
                 self.code(&case.code, g.len)?;
                 for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
                     let dst = self.st.bufs[cbuf].as_mut_ptr();
@@ -672,6 +693,12 @@ impl<'a, T: Elem> Run<'a, T> {
             self.ensure(buf, fd.num_nodes * s);
         }
         self.zero_accs(&f.acc);
+        if let Some(e) = f.elems {
+            // Positions past an example's length keep a zero cotangent.
+            let n = self.batch.unfolds[e.unfold].steps * self.batch.rows * e.size;
+            self.ensure(e.cotangents, n);
+            self.st.bufs[e.cotangents][..n].fill(T::ZERO);
+        }
         // The roots' cotangents.
         for (&part, &(cbuf, s)) in f.root_ct.iter().zip(&f.ct) {
             let src = self.ptr(part.loc) as *const T;
@@ -691,7 +718,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in fd.levels.iter().rev() {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier);
+                self.enter_group(case, g, &f.carrier, f.elems);
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
                 }
@@ -718,6 +745,26 @@ impl<'a, T: Elem> Run<'a, T> {
                     let part = case.result[arity + j][0];
                     self.accumulate(part, acc, g.len, Some(&g.examples));
                 }
+                if let (Some(e), Some(parts)) = (f.elems, case.result.get(arity + f.acc.len())) {
+                    let part = parts[0];
+                    let src = self.ptr(part.loc) as *const T;
+                    let dst = self.st.bufs[e.cotangents].as_mut_ptr();
+                    for (i, &row) in g.elems.iter().enumerate() {
+                        let off = if part.kind == PartKind::Batched {
+                            i * e.size
+                        } else {
+                            0
+                        };
+                        // SAFETY: each element's row is written once.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                src.add(off),
+                                dst.add(row as usize * e.size),
+                                e.size,
+                            )
+                        };
+                    }
+                }
             }
         }
         Ok(())
@@ -742,7 +789,12 @@ impl<'a, T: Elem> Run<'a, T> {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
             if let Some(v) = u.x_view {
-                self.st.views[v] = ud.xs.as_ptr().wrapping_add(t * rows * xs) as *mut T;
+                self.st.views[v] = match u.x_seq {
+                    Some((buf, size)) => {
+                        self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size)
+                    }
+                    None => ud.xs.as_ptr().wrapping_add(t * rows * xs) as *mut T,
+                };
             }
             self.code(&u.body, rows)?;
             let dst = self.st.bufs[u.outs.0].as_mut_ptr();
@@ -776,10 +828,15 @@ impl<'a, T: Elem> Run<'a, T> {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
             if let Some(v) = u.x_view {
-                self.st.views[v] = self.batch.unfolds[u.id]
-                    .xs
-                    .as_ptr()
-                    .wrapping_add(t * rows * xs) as *mut T;
+                self.st.views[v] = match u.x_seq {
+                    Some((buf, size)) => {
+                        self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size)
+                    }
+                    None => self.batch.unfolds[u.id]
+                        .xs
+                        .as_ptr()
+                        .wrapping_add(t * rows * xs) as *mut T,
+                };
             }
             let (dbuf, ds) = u.dout;
             self.st.views[u.dout_view] =
@@ -795,6 +852,11 @@ impl<'a, T: Elem> Run<'a, T> {
             for (j, &acc) in u.acc.iter().enumerate() {
                 let part = u.result_caps[j][0];
                 self.accumulate(part, acc, rows, None);
+            }
+            if let (Some((part, buf)), Some((_, size))) = (u.result_dx, u.x_seq) {
+                self.ensure(buf, steps * rows * size);
+                let dst = self.st.bufs[buf].as_mut_ptr();
+                self.write_rows(part, dst, t * rows, rows);
             }
         }
         Ok(())

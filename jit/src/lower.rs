@@ -71,6 +71,10 @@ pub(crate) struct Lowerer<'a> {
     param_offsets: Vec<usize>,
     group: Option<Group>,
     fold_codes: HashMap<usize, Vec<(usize, usize)>>,
+    /// Per unfold over a computed sequence, its buffer and element size.
+    unfold_seqs: HashMap<usize, Option<(usize, usize)>>,
+    /// Per fold over a computed sequence, its elements.
+    fold_elems: HashMap<usize, Option<SeqElems>>,
     unfold_codes: HashMap<usize, Vec<(usize, usize)>>,
     /// Whether the code being lowered is inside a region.
     depth: usize,
@@ -130,6 +134,8 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         param_offsets: Vec::new(),
         group: None,
         fold_codes: HashMap::new(),
+        unfold_seqs: HashMap::new(),
+        fold_elems: HashMap::new(),
         unfold_codes: HashMap::new(),
         depth: 0,
         prologue: Vec::new(),
@@ -1332,9 +1338,25 @@ impl Lowerer<'_> {
         }
     }
 
-    fn fold_info(&mut self, f: &cdlc_ir::FoldOp) -> Result<usize, JitError> {
-        let Some(Repr::Data(leaf)) = self.reprs[f.input.index()] else {
-            return unsupported("a fold over a computed sequence (not a model input)");
+    fn fold_info(&mut self, f: &cdlc_ir::FoldOp) -> Result<(usize, Option<SeqElems>), JitError> {
+        let (leaf, over_unfold, elems) = match self.reprs[f.input.index()] {
+            Some(Repr::Data(leaf)) => (leaf, None, None),
+            Some(Repr::Seq { buf, size, unfold })
+                if f.split == Split::Structure && self.module.list_element(f.data).is_some() =>
+            {
+                let elems = SeqElems {
+                    unfold,
+                    seq: buf,
+                    size,
+                    gathered: self.buf(),
+                    cotangents: self.buf(),
+                };
+                (0, Some(unfold), Some(elems))
+            }
+            Some(Repr::Seq { .. }) => {
+                return unsupported("a hylomorphism over a computed sequence");
+            }
+            _ => return unsupported("a fold over a computed sequence (not a model input)"),
         };
         let def = &self.module.data[f.data];
         let mut field_sizes = Vec::new();
@@ -1358,9 +1380,10 @@ impl Lowerer<'_> {
             decl: def.decl.clone(),
             halves: f.split == Split::Halves,
             input: leaf,
+            over_unfold,
             field_sizes,
         });
-        Ok(self.folds.len() - 1)
+        Ok((self.folds.len() - 1, elems))
     }
 
     /// Lowers one fold region: arguments from gathered children, prepared
@@ -1372,6 +1395,7 @@ impl Lowerer<'_> {
         block: Block,
         carrier: &Type,
         backward: bool,
+        elements: bool,
     ) -> Result<CaseCode, JitError> {
         if self.depth > 0 {
             return unsupported("a recursion op inside a region");
@@ -1413,9 +1437,41 @@ impl Lowerer<'_> {
                     "a backward region yields a tuple".into(),
                 ));
             };
-            rs.iter()
+            let mut parts: Vec<Vec<Part>> = rs
+                .iter()
                 .map(|r| self.flatten(r, &mut code))
-                .collect::<Result<_, _>>()?
+                .collect::<Result<_, _>>()?;
+            // The cotangents of plain fields (a computed list's element)
+            // go after the captures' contributions, so that the recursive
+            // fields' come first for the executor.
+            let n_rec = fields
+                .iter()
+                .filter(|f| !matches!(f, Field::Plain(_)))
+                .count();
+            let n_ct = self
+                .module
+                .cotangent_fields(data, ctor, carrier, elements)
+                .len();
+            if n_ct > n_rec {
+                let firsts: Vec<Vec<Part>> = parts.drain(..n_ct).collect();
+                let (mut rec, mut elem) = (Vec::new(), Vec::new());
+                for ((i, _), p) in self
+                    .module
+                    .cotangent_fields(data, ctor, carrier, elements)
+                    .into_iter()
+                    .zip(firsts)
+                {
+                    if matches!(fields[i], Field::Plain(_)) {
+                        elem.push(p);
+                    } else {
+                        rec.push(p);
+                    }
+                }
+                rec.extend(parts);
+                rec.extend(elem);
+                parts = rec;
+            }
+            parts
         } else {
             vec![self.flatten(&r, &mut code)?]
         };
@@ -1469,19 +1525,21 @@ impl Lowerer<'_> {
     }
 
     fn fold(&mut self, f: &cdlc_ir::FoldOp, out: &mut Vec<Instr>) -> Result<Repr, JitError> {
-        let id = self.fold_info(f)?;
+        let (id, elems) = self.fold_info(f)?;
         let (_, carrier) = self.alloc(&f.carrier)?;
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, false)?);
+            cases.push(self.case(f.data, c, b, &f.carrier, false, false)?);
         }
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
+        self.fold_elems.insert(id, elems);
         out.push(Instr::Fold(Box::new(FoldCode {
             id,
             carrier,
             cases,
             root,
+            elems,
         })));
         Ok(if f.record {
             Repr::Tuple(vec![root_repr, Repr::FoldTape(id)])
@@ -1529,10 +1587,21 @@ impl Lowerer<'_> {
         let rct = self.repr_or_close(f.cotangent, out)?;
         let root_ct = self.flatten(&rct, out)?;
         let (_, ct) = self.alloc(&f.carrier)?;
-        let (acc, reprs) = self.accumulators(&f.captures)?;
+        let (acc, mut reprs) = self.accumulators(&f.captures)?;
+        let elems = self.fold_elems.get(&id).copied().flatten();
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, true)?);
+            cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements)?);
+        }
+        if f.elements {
+            let Some(e) = elems else {
+                return unsupported("the element cotangents of a fold over a model input");
+            };
+            reprs.push(Repr::Seq {
+                buf: e.cotangents,
+                size: e.size,
+                unfold: e.unfold,
+            });
         }
         out.push(Instr::FoldBackward(Box::new(FoldBackCode {
             id,
@@ -1541,12 +1610,19 @@ impl Lowerer<'_> {
             root_ct,
             cases,
             acc,
+            elems,
         })));
         Ok(Repr::Tuple(reprs))
     }
 
     fn unfold_info(&mut self, u: &cdlc_ir::UnfoldOp) -> Result<usize, JitError> {
         let info = match u.source {
+            Source::Over(xs) if matches!(self.reprs[xs.index()], Some(Repr::Seq { .. })) => {
+                let Some(Repr::Seq { unfold, .. }) = self.reprs[xs.index()] else {
+                    unreachable!("matched above")
+                };
+                UnfoldInfo::Seq(unfold)
+            }
             Source::Over(xs) => {
                 let Some(Repr::Data(leaf)) = self.reprs[xs.index()] else {
                     return unsupported("an unfold over a computed sequence (not a model input)");
@@ -1603,12 +1679,17 @@ impl Lowerer<'_> {
         let state_ty = self.func.types[u.init].clone();
         let (_, states) = self.alloc(&state_ty)?;
         let input_ty = match u.source {
-            Source::Over(xs) => match &self.func.types[xs] {
-                Type::Data(d) => self.module.list_element(*d).cloned(),
+            Source::Over(xs) => self.module.over_element(&self.func.types[xs]).cloned(),
+            Source::Take(_) => None,
+        };
+        let x_seq = match u.source {
+            Source::Over(xs) => match self.reprs[xs.index()] {
+                Some(Repr::Seq { buf, size, .. }) => Some((buf, size)),
                 _ => None,
             },
             Source::Take(_) => None,
         };
+        self.unfold_seqs.insert(id, x_seq);
         let (state_views, x_view) = self.step_args(u.body, &state_ty, input_ty.as_ref())?;
         self.depth += 1;
         let mut body = Vec::new();
@@ -1629,6 +1710,7 @@ impl Lowerer<'_> {
             body,
             state_views,
             x_view,
+            x_seq,
             result_out,
             result_state,
         })));
@@ -1676,10 +1758,20 @@ impl Lowerer<'_> {
             return Err(JitError::Internal("a backward step yields a tuple".into()));
         };
         let result_dstate = self.flatten(&rs[0], &mut body)?;
+        let x_seq = self.unfold_seqs.get(&id).copied().flatten();
+        let first_cap = 1 + usize::from(u.elements);
+        let result_dx = match (u.elements, x_seq) {
+            (false, _) => None,
+            (true, Some((_, size))) => Some((self.flatten(&rs[1], &mut body)?[0], size)),
+            (true, None) => {
+                return unsupported("the element cotangents of an unfold over a model input");
+            }
+        };
         let mut result_caps = Vec::new();
-        for r in &rs[1..] {
+        for r in &rs[first_cap..] {
             result_caps.push(self.flatten(r, &mut body)?);
         }
+        let dx_buf = result_dx.map(|_| self.buf());
         out.push(Instr::UnfoldBackward(Box::new(UnfoldBackCode {
             id,
             states,
@@ -1693,9 +1785,18 @@ impl Lowerer<'_> {
             result_dstate,
             result_caps,
             acc,
+            x_seq,
+            result_dx: result_dx.zip(dx_buf).map(|((p, _), b)| (p, b)),
         })));
         let mut all = vec![dinit];
         all.extend(reprs);
+        if let (Some((_, size)), Some(buf)) = (result_dx, dx_buf) {
+            all.push(Repr::Seq {
+                buf,
+                size,
+                unfold: id,
+            });
+        }
         Ok(Repr::Tuple(all))
     }
 }

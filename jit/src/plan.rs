@@ -342,6 +342,21 @@ pub(crate) struct FoldCode {
     pub cases: Vec<CaseCode>,
     /// The roots' carriers, batched over examples.
     pub root: Vec<(usize, usize)>,
+    /// For a list fold over a computed sequence: where its elements are.
+    pub elems: Option<SeqElems>,
+}
+
+/// The elements of a sequence an unfold computed, folded as a list: the
+/// unfold, its output buffer (`[steps, rows, size]`), the element size, and a
+/// buffer a group's elements are gathered into; for the backward, the
+/// buffer the elements' cotangents are scattered to (same layout).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeqElems {
+    pub unfold: usize,
+    pub seq: usize,
+    pub size: usize,
+    pub gathered: usize,
+    pub cotangents: usize,
 }
 
 /// Where a recursion op's backward sums a capture's contributions.
@@ -361,8 +376,13 @@ pub(crate) struct FoldBackCode {
     /// Every node's cotangent, per flattened component.
     pub ct: Vec<(usize, usize)>,
     pub root_ct: Vec<Part>,
+    /// Per case, its region's results: the recursive fields' cotangents,
+    /// the captures' contributions, then (with `elems`) the element's.
     pub cases: Vec<CaseCode>,
     pub acc: Vec<Acc>,
+    /// For a fold over a computed sequence: its elements, and where their
+    /// cotangents go.
+    pub elems: Option<SeqElems>,
 }
 
 /// A forward unfold over the batch (all examples step together; steps past
@@ -378,6 +398,9 @@ pub(crate) struct UnfoldCode {
     pub body: Vec<Instr>,
     pub state_views: Vec<usize>,
     pub x_view: Option<usize>,
+    /// For a Mealy machine over a computed sequence: its buffer
+    /// (`[steps, rows, size]`) and element size, read step by step.
+    pub x_seq: Option<(usize, usize)>,
     pub result_out: Part,
     pub result_state: Vec<Part>,
 }
@@ -399,6 +422,11 @@ pub(crate) struct UnfoldBackCode {
     pub result_dstate: Vec<Part>,
     pub result_caps: Vec<Vec<Part>>,
     pub acc: Vec<Acc>,
+    /// As `UnfoldCode::x_seq`.
+    pub x_seq: Option<(usize, usize)>,
+    /// Over a computed sequence: the element's cotangent each step yields,
+    /// and the buffer (`[steps, rows, size]`) it is written to.
+    pub result_dx: Option<(Part, usize)>,
 }
 
 /// What preparing a batch must gather for a fold.
@@ -408,6 +436,9 @@ pub(crate) struct FoldInfo {
     pub halves: bool,
     /// The leaf holding the structure (or the list split by halves).
     pub input: usize,
+    /// For a list fold over a computed sequence, the unfold that computed
+    /// it (then `input` is unused): the lists' lengths are the unfold's.
+    pub over_unfold: Option<usize>,
     /// Per constructor, the size of each plain field (tensor fields only).
     pub field_sizes: Vec<Vec<usize>>,
 }
@@ -417,6 +448,8 @@ pub(crate) struct FoldInfo {
 pub(crate) enum UnfoldInfo {
     /// Over the list in this leaf, elements of this size.
     Over { input: usize, size: usize },
+    /// Over the outputs of this (earlier) unfold, step for step.
+    Seq(usize),
     /// A fixed number of steps.
     Take(usize),
 }

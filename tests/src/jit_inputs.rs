@@ -1,9 +1,13 @@
 //! The JIT against the interpreter on models with several inputs, pair
 //! inputs and pair carriers (`tests/cases/jit/inputs.cdl`): folds and
-//! hylomorphisms over any input or any component of a pair input. Each
-//! model's reverse derivative is first checked against finite differences
-//! in f64 on the interpreter, then the JIT's loss, gradients and outputs
-//! against the interpreter's (`jit::training_agrees`, `jit::forward_agrees`).
+//! hylomorphisms over any input or any component of a pair input; and on
+//! folds and unfolds over computed sequences (`tests/cases/jit/sequences.cdl`:
+//! a list fold over a Mealy machine's or a stream's outputs, a Mealy machine
+//! over another's). Each model's reverse derivative is first checked against
+//! finite differences in f64 on the interpreter, then the JIT's loss,
+//! gradients and outputs against the interpreter's (`jit::training_agrees`,
+//! `jit::forward_agrees`), on batches whose lists and trees all differ in
+//! shape.
 
 use crate::jit::{forward_agrees, training_agrees};
 use crate::{cases_dir, check_clean};
@@ -147,4 +151,24 @@ fn a_pair_carrier_beside_a_tree() {
 #[test]
 fn pairs_of_pairs() {
     check_case("inputs", "nested_pairs");
+}
+
+#[test]
+fn a_fold_over_a_mealy_machines_outputs() {
+    check_case("sequences", "encode");
+}
+
+#[test]
+fn a_mealy_machine_over_another_ones_outputs() {
+    check_case("sequences", "chained");
+}
+
+#[test]
+fn a_fold_over_a_streams_outputs() {
+    check_case("sequences", "stream_then_fold");
+}
+
+#[test]
+fn a_fold_over_the_outputs_of_a_machine_over_a_second_input() {
+    check_case("sequences", "second_input");
 }
