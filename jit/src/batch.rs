@@ -82,6 +82,14 @@ fn leaf_value<'v>(ex: &[&'v Value], leaf: &Leaf) -> Result<&'v Value, JitError> 
     Ok(v)
 }
 
+/// The tensors of a field's value, depth first through tuples.
+fn components<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::Tuple(vs) => vs.iter().for_each(|x| components(x, out)),
+        other => out.push(other),
+    }
+}
+
 fn push_tensor<T: Float>(out: &mut Vec<T>, v: &Value, size: usize) -> Result<(), JitError> {
     match v {
         Value::Tensor(t) if t.data.len() == size => {
@@ -291,9 +299,21 @@ pub(crate) fn prepare<T: Float>(
                     .iter()
                     .map(|s| Vec::with_capacity(s * g.len))
                     .collect();
+                let mut parts = Vec::with_capacity(sizes.len());
                 for node in 0..g.len {
-                    for (f, &size) in sizes.iter().enumerate() {
-                        push_tensor(&mut fields[f], g.fields[node * g.field_arity + f], size)?;
+                    parts.clear();
+                    for f in 0..g.field_arity {
+                        components(g.fields[node * g.field_arity + f], &mut parts);
+                    }
+                    if parts.len() != sizes.len() {
+                        return input_error(format!(
+                            "expected {} tensors in a node's fields, found {}",
+                            sizes.len(),
+                            parts.len()
+                        ));
+                    }
+                    for (k, (&part, &size)) in parts.iter().zip(sizes).enumerate() {
+                        push_tensor(&mut fields[k], part, size)?;
                     }
                 }
                 groups.push(GroupData {

@@ -114,6 +114,19 @@ fn size(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Appends the sizes of a tensor's or a tuple of tensors' components,
+/// depth first; `false` if `ty` holds anything else (a structure).
+fn tensor_components(ty: &Type, sizes: &mut Vec<usize>) -> bool {
+    match ty {
+        Type::Tensor(s) => {
+            sizes.push(size(s));
+            true
+        }
+        Type::Tuple(ts) => ts.iter().all(|t| tensor_components(t, sizes)),
+        _ => false,
+    }
+}
+
 /// Lowers `func` of `module`; `train` marks a training function whose
 /// result components are summed (averaged) over the batch.
 pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, JitError> {
@@ -1368,9 +1381,10 @@ impl Lowerer<'_> {
                     Field::RecList => {
                         return unsupported("a fold over a rose tree (a list of children)");
                     }
-                    Field::Plain(Type::Tensor(s)) => sizes.push(size(s)),
-                    Field::Plain(other) => {
-                        return unsupported(format!("a fold over fields of type {other:?}"));
+                    Field::Plain(t) => {
+                        if !tensor_components(t, &mut sizes) {
+                            return unsupported(format!("a fold over fields of type {t:?}"));
+                        }
                     }
                 }
             }

@@ -439,7 +439,8 @@ pub(crate) struct FoldInfo {
     /// For a list fold over a computed sequence, the unfold that computed
     /// it (then `input` is unused): the lists' lengths are the unfold's.
     pub over_unfold: Option<usize>,
-    /// Per constructor, the size of each plain field (tensor fields only).
+    /// Per constructor, the size of each tensor in its plain fields, in
+    /// field order (a tuple field's components depth first).
     pub field_sizes: Vec<Vec<usize>>,
 }
 

@@ -172,3 +172,13 @@ fn a_fold_over_a_streams_outputs() {
 fn a_fold_over_the_outputs_of_a_machine_over_a_second_input() {
     check_case("sequences", "second_input");
 }
+
+#[test]
+fn a_list_of_pairs() {
+    check_case("inputs", "list_of_pairs");
+}
+
+#[test]
+fn a_tree_whose_leaves_are_nested_pairs() {
+    check_case("inputs", "tree_of_pairs");
+}
