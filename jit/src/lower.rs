@@ -345,7 +345,7 @@ impl Lowerer<'_> {
             Type::Tuple(ts) => Ok(Repr::Tuple(
                 ts.iter().map(|t| self.zeros(t)).collect::<Result<_, _>>()?,
             )),
-            other => unsupported(format!("zeros of {other:?}")),
+            other => unsupported(format!("zeros of {}", self.type_name(other))),
         }
     }
 
@@ -521,8 +521,13 @@ impl Lowerer<'_> {
             Type::Seq(e) if matches!(**e, Type::Class(_) | Type::Tensor(_)) => {
                 Repr::SeqTarget { input: leaf }
             }
-            other => return unsupported(format!("an input of type {other:?}")),
+            other => return unsupported(format!("an input of type {}", self.type_name(other))),
         })
+    }
+
+    /// `ty` as the IR's text form writes it (`List(R[2])`), for messages.
+    fn type_name(&self, ty: &Type) -> String {
+        cdlc_ir::print::type_name(self.module, ty)
     }
 
     /// The representation of `x`, closing the open group if `x` is in it.
@@ -1319,7 +1324,10 @@ impl Lowerer<'_> {
                 }
                 Ok((Repr::Tuple(rs), flat))
             }
-            other => unsupported(format!("a carrier or state of type {other:?}")),
+            other => unsupported(format!(
+                "a carrier or state of type {}",
+                self.type_name(other)
+            )),
         }
     }
 
@@ -1347,7 +1355,10 @@ impl Lowerer<'_> {
                 }
                 Ok((Repr::Tuple(rs), flat))
             }
-            other => unsupported(format!("a value of type {other:?} in a region")),
+            other => unsupported(format!(
+                "a value of type {} in a region",
+                self.type_name(other)
+            )),
         }
     }
 
@@ -1383,7 +1394,10 @@ impl Lowerer<'_> {
                     }
                     Field::Plain(t) => {
                         if !tensor_components(t, &mut sizes) {
-                            return unsupported(format!("a fold over fields of type {t:?}"));
+                            return unsupported(format!(
+                                "a fold over a structure whose fields hold {} (a nested fold)",
+                                self.type_name(t)
+                            ));
                         }
                     }
                 }
