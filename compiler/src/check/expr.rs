@@ -808,6 +808,11 @@ impl Checker<'_, '_> {
                     if (k.node == "axis" && matches!(n.node.as_str(), "sum" | "mean" | "max"))
                         || (k.node == "parts" && n.node == "chunks") =>
                 {
+                    let what = if k.node == "parts" {
+                        "the number of parts"
+                    } else {
+                        "the axis"
+                    };
                     match &a.value.kind {
                         ExprKind::Number(x) if x.fract() == 0.0 && *x >= 0.0 => {
                             axis = Some((*x as i64, a.value.span))
@@ -822,7 +827,7 @@ impl Checker<'_, '_> {
                                     Some(v) => axis = Some((v, a.value.span)),
                                     None => self.error(Diagnostic::error(
                                         "E0304",
-                                        "the axis must be a known number",
+                                        format!("{what} must be a known number"),
                                         a.value.span,
                                         "not a constant",
                                     )),
@@ -831,7 +836,7 @@ impl Checker<'_, '_> {
                         }
                         _ => self.error(Diagnostic::error(
                             "E0304",
-                            "the axis must be a natural number",
+                            format!("{what} must be a natural number"),
                             a.value.span,
                             "not a natural number",
                         )),
@@ -924,7 +929,16 @@ impl Checker<'_, '_> {
                 Ty::tensor(shape[..channels].to_vec())
             }
             "gate" => Ty::Tensor(shape, tag),
-            "chunks" => self.chunks(&shape, axis, tspan, span),
+            "chunks" => {
+                let given = args
+                    .iter()
+                    .any(|a| a.name.as_ref().is_some_and(|k| k.node == "parts"));
+                if given && axis.is_none() {
+                    // A `parts` that is not a number was reported above.
+                    return Ty::Error;
+                }
+                self.chunks(&shape, axis, tspan, span)
+            }
             "outer" | "concat" => {
                 let (u, uspan) = positional[1].clone();
                 let Some(s2) = self.tensor_shape(&u, uspan, &n.node) else {
