@@ -236,7 +236,7 @@ pub(crate) fn prepare<T: Float>(
                 lens: vec![k; rows],
                 xs: Vec::new(),
             },
-            UnfoldInfo::Over { input, size } => {
+            UnfoldInfo::Over { input, ref sizes } => {
                 let lists: Vec<Vec<&Value>> = split
                     .iter()
                     .map(|ex| {
@@ -246,12 +246,29 @@ pub(crate) fn prepare<T: Float>(
                     })
                     .collect::<Result<_, _>>()?;
                 let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
-                let mut xs = vec![T::ZERO; steps * rows * size];
+                // One block `[steps, rows, size]` per tensor of the element,
+                // the blocks one after the other.
+                let total: usize = sizes.iter().sum();
+                let mut xs = vec![T::ZERO; steps * rows * total];
+                let mut parts = Vec::with_capacity(sizes.len());
                 for (b, list) in lists.iter().enumerate() {
                     for (s, item) in list.iter().enumerate() {
-                        let mut one = Vec::with_capacity(size);
-                        push_tensor(&mut one, item, size)?;
-                        xs[(s * rows + b) * size..][..size].copy_from_slice(&one);
+                        parts.clear();
+                        components(item, &mut parts);
+                        if parts.len() != sizes.len() {
+                            return input_error(format!(
+                                "expected {} tensors in a list element, found {}",
+                                sizes.len(),
+                                parts.len()
+                            ));
+                        }
+                        let mut block = 0;
+                        for (&part, &size) in parts.iter().zip(sizes) {
+                            let mut one = Vec::with_capacity(size);
+                            push_tensor(&mut one, part, size)?;
+                            xs[block + (s * rows + b) * size..][..size].copy_from_slice(&one);
+                            block += steps * rows * size;
+                        }
                     }
                 }
                 UnfoldData {

@@ -775,7 +775,6 @@ impl<'a, T: Elem> Run<'a, T> {
         let batch: &'a Batch<T> = self.batch;
         let ud = &batch.unfolds[u.id];
         let steps = ud.steps;
-        let UnfoldInfoSize(xs) = self.x_size(u.id, rows);
         for &(buf, s) in &u.states {
             self.ensure(buf, (steps + 1) * rows * s);
         }
@@ -788,14 +787,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            if let Some(v) = u.x_view {
-                self.st.views[v] = match u.x_seq {
-                    Some((buf, size)) => {
-                        self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size)
-                    }
-                    None => ud.xs.as_ptr().wrapping_add(t * rows * xs) as *mut T,
-                };
-            }
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
             self.code(&u.body, rows)?;
             let dst = self.st.bufs[u.outs.0].as_mut_ptr();
             self.write_rows(u.result_out, dst, t * rows, rows);
@@ -807,11 +799,27 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 
-    /// The size of one list element of an unfold (0 for `take`).
-    fn x_size(&self, id: usize, rows: usize) -> UnfoldInfoSize {
+    /// Points a step's list-element views at step `t` of unfold `id`'s
+    /// elements: a computed sequence's rows, or the prepared blocks (one
+    /// `[steps, rows, size]` block per tensor of the element).
+    fn point_x_views(
+        &mut self,
+        views: &[(usize, usize)],
+        seq: Option<(usize, usize)>,
+        id: usize,
+        t: usize,
+    ) {
+        let rows = self.batch.rows;
+        if let (Some((buf, size)), Some(&(view, _))) = (seq, views.first()) {
+            self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
+            return;
+        }
         let ud = &self.batch.unfolds[id];
-        let per_step = ud.steps * rows;
-        UnfoldInfoSize(ud.xs.len().checked_div(per_step).unwrap_or(0))
+        let mut block = 0;
+        for &(view, size) in views {
+            self.st.views[view] = ud.xs.as_ptr().wrapping_add(block + t * rows * size) as *mut T;
+            block += ud.steps * rows * size;
+        }
     }
 
     fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), JitError> {
@@ -822,22 +830,11 @@ impl<'a, T: Elem> Run<'a, T> {
             self.st.bufs[buf][..rows * s].fill(T::ZERO);
         }
         self.zero_accs(&u.acc);
-        let UnfoldInfoSize(xs) = self.x_size(u.id, rows);
         for t in (0..steps).rev() {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            if let Some(v) = u.x_view {
-                self.st.views[v] = match u.x_seq {
-                    Some((buf, size)) => {
-                        self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size)
-                    }
-                    None => self.batch.unfolds[u.id]
-                        .xs
-                        .as_ptr()
-                        .wrapping_add(t * rows * xs) as *mut T,
-                };
-            }
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
             let (dbuf, ds) = u.dout;
             self.st.views[u.dout_view] =
                 self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);
@@ -862,6 +859,3 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 }
-
-/// The element size of an unfold's list, found from its prepared data.
-struct UnfoldInfoSize(usize);

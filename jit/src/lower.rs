@@ -93,6 +93,9 @@ pub(crate) struct Lowerer<'a> {
     leaves: Vec<Leaf>,
 }
 
+/// A view and the size of the rows it points at.
+type ViewSize = (usize, usize);
+
 fn unsupported<T>(op: impl Into<String>) -> Result<T, JitError> {
     Err(JitError::Unsupported {
         op: op.into(),
@@ -1658,13 +1661,12 @@ impl Lowerer<'_> {
                 let Type::Data(d) = &self.func.types[xs] else {
                     return Err(JitError::Internal("unfold over a non-list".into()));
                 };
-                let Some(Type::Tensor(s)) = self.module.list_element(*d) else {
-                    return unsupported("an unfold over a list of non-tensors");
-                };
-                UnfoldInfo::Over {
-                    input: leaf,
-                    size: size(s),
+                let mut sizes = Vec::new();
+                let elem = self.module.list_element(*d);
+                if !elem.is_some_and(|t| tensor_components(t, &mut sizes)) {
+                    return unsupported("an unfold over a list whose elements hold structures");
                 }
+                UnfoldInfo::Over { input: leaf, sizes }
             }
             Source::Take(k) => UnfoldInfo::Take(k as usize),
         };
@@ -1679,19 +1681,21 @@ impl Lowerer<'_> {
         block: Block,
         state: &Type,
         input: Option<&Type>,
-    ) -> Result<(Vec<usize>, Option<usize>), JitError> {
+    ) -> Result<(Vec<usize>, Vec<ViewSize>), JitError> {
         let args = self.func.blocks[block].args.clone();
         let (r, state_views) = self.alloc_views(state)?;
         self.set(args[0], r);
-        let x_view = match input {
-            Some(t) => {
-                let (r, v) = self.alloc_views(t)?;
-                self.set(args[1], r);
-                Some(v[0])
+        let mut x_views = Vec::new();
+        if let Some(t) = input {
+            let (r, v) = self.alloc_views(t)?;
+            self.set(args[1], r);
+            let mut sizes = Vec::new();
+            if !tensor_components(t, &mut sizes) {
+                return unsupported("an unfold over a list whose elements hold structures");
             }
-            None => None,
-        };
-        Ok((state_views, x_view))
+            x_views = v.into_iter().zip(sizes).collect();
+        }
+        Ok((state_views, x_views))
     }
 
     fn unfold(&mut self, u: &cdlc_ir::UnfoldOp, out: &mut Vec<Instr>) -> Result<Repr, JitError> {
@@ -1718,7 +1722,7 @@ impl Lowerer<'_> {
             Source::Take(_) => None,
         };
         self.unfold_seqs.insert(id, x_seq);
-        let (state_views, x_view) = self.step_args(u.body, &state_ty, input_ty.as_ref())?;
+        let (state_views, x_views) = self.step_args(u.body, &state_ty, input_ty.as_ref())?;
         self.depth += 1;
         let mut body = Vec::new();
         self.block(u.body, &mut body)?;
@@ -1737,7 +1741,7 @@ impl Lowerer<'_> {
             outs,
             body,
             state_views,
-            x_view,
+            x_views,
             x_seq,
             result_out,
             result_state,
@@ -1770,7 +1774,7 @@ impl Lowerer<'_> {
         };
         let states = self.unfold_codes[&id].clone();
         let (acc, reprs) = self.accumulators(&u.captures)?;
-        let (state_views, x_view) = self.step_args(u.body, &u.state, u.input.as_ref())?;
+        let (state_views, x_views) = self.step_args(u.body, &u.state, u.input.as_ref())?;
         let args = self.func.blocks[u.body].args.clone();
         let base = if u.input.is_some() { 2 } else { 1 };
         let (r, dv) = self.alloc_views(&u.output)?;
@@ -1807,7 +1811,7 @@ impl Lowerer<'_> {
             dnext,
             body,
             state_views,
-            x_view,
+            x_views,
             dout_view: dv[0],
             dnext_views,
             result_dstate,

@@ -397,7 +397,9 @@ pub(crate) struct UnfoldCode {
     pub outs: (usize, usize),
     pub body: Vec<Instr>,
     pub state_views: Vec<usize>,
-    pub x_view: Option<usize>,
+    /// The list element's views, with the size of each (one per tensor of
+    /// the element).
+    pub x_views: Vec<(usize, usize)>,
     /// For a Mealy machine over a computed sequence: its buffer
     /// (`[steps, rows, size]`) and element size, read step by step.
     pub x_seq: Option<(usize, usize)>,
@@ -416,7 +418,8 @@ pub(crate) struct UnfoldBackCode {
     pub dnext: Vec<(usize, usize)>,
     pub body: Vec<Instr>,
     pub state_views: Vec<usize>,
-    pub x_view: Option<usize>,
+    /// As `UnfoldCode::x_views`.
+    pub x_views: Vec<(usize, usize)>,
     pub dout_view: usize,
     pub dnext_views: Vec<usize>,
     pub result_dstate: Vec<Part>,
@@ -447,8 +450,9 @@ pub(crate) struct FoldInfo {
 /// What preparing a batch must gather for an unfold.
 #[derive(Clone, Debug)]
 pub(crate) enum UnfoldInfo {
-    /// Over the list in this leaf, elements of this size.
-    Over { input: usize, size: usize },
+    /// Over the list in this leaf, whose elements are tensors of these
+    /// sizes (one for a tensor element, one per component of a tuple).
+    Over { input: usize, sizes: Vec<usize> },
     /// Over the outputs of this (earlier) unfold, step for step.
     Seq(usize),
     /// A fixed number of steps.

@@ -182,3 +182,8 @@ fn a_list_of_pairs() {
 fn a_tree_whose_leaves_are_nested_pairs() {
     check_case("inputs", "tree_of_pairs");
 }
+
+#[test]
+fn a_mealy_machine_over_a_list_of_pairs() {
+    check_case("sequences", "mealy_of_pairs");
+}
