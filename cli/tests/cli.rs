@@ -868,3 +868,51 @@ fn an_equivariant_parameter_is_stored_as_its_coefficients() {
     assert!(r.status.success(), "{}", stderr(&r));
     assert_eq!(stdout(&r).lines().count(), 3, "{}", stdout(&r));
 }
+
+#[test]
+fn a_list_of_lists_trains_on_the_interpreter_with_w0901_at_the_fold() {
+    let dir = scratch("lol");
+    let prog = "import std.layers
+
+algebra nest[h] : ListF(List(R[2])) -> R[h] {
+  param z: R[h] = zeros
+  nil           => z
+  cons(xs, acc) => fold elman[2, h] (xs) + acc
+}
+
+model m(xss: List(List(R[2]))) -> R[2] { dense[4, 2](fold nest[4] (xss)) }
+
+train m {
+  data   = jsonl(\"lol.jsonl\")
+  loss   = cross_entropy
+  optim  = adam(lr = 0.01)
+  epochs = 1
+  batch  = 4
+}
+";
+    std::fs::write(dir.join("lol.cdl"), prog).unwrap();
+    let data: String = (0..8)
+        .map(|i| {
+            let inner: Vec<String> = (0..1 + i % 3)
+                .map(|j| {
+                    let xs: Vec<String> = (0..1 + (i + j) % 2)
+                        .map(|k| format!("[{}, {}]", (i + k) % 3, j % 2))
+                        .collect();
+                    format!("[{}]", xs.join(", "))
+                })
+                .collect();
+            format!("{{\"x\": [{}], \"y\": {}}}\n", inner.join(", "), i % 2)
+        })
+        .collect();
+    std::fs::write(dir.join("lol.jsonl"), data).unwrap();
+    let t = cdlc(&["lol.cdl", "--emit", "jit", "--out", "run"], &dir);
+    assert!(t.status.success(), "{}", stderr(&t));
+    let err = stderr(&t);
+    assert!(
+        err.contains("[W0901] Warning")
+            && err.contains("fields hold List(R[2])")
+            && err.contains("lol.cdl:9:54"),
+        "{err}"
+    );
+    assert!(err.contains("training `m` (interpreter)"), "{err}");
+}

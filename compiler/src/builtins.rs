@@ -7,8 +7,8 @@
 //! checker reads it (arities, named arguments, "did you mean" candidates),
 //! and so do the equivariance prover and instantiation through the name
 //! lists. It sits below `resolve` and `check`, so neither imports the
-//! other for it. Optimizers are validated with the runtime's own table
-//! (`check/train.rs`).
+//! other for it. Optimizers are validated by the runtime's own rules
+//! (`cdlc_runtime::optim`, called from `check/train.rs`).
 
 /// What a built-in function does to its argument's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,12 @@ const APPLIED_FUNCTIONS: &[Function] = &[
     other("gate", 1),
     other("outer", 2),
     other("concat", 2),
+    Function {
+        name: "chunks",
+        kind: FunctionKind::Other,
+        arguments: 1,
+        named: &["parts"],
+    },
 ];
 
 /// The names of a table of functions, in order.

@@ -21,6 +21,9 @@ pub(crate) struct GroupData<T> {
     /// Per plain field, `len x size` numbers.
     pub fields: Vec<Vec<T>>,
     pub examples: Vec<u32>,
+    /// For a fold over a computed sequence: each node's element, as a row
+    /// `step * rows + example` of the sequence's buffer (empty otherwise).
+    pub elems: Vec<u32>,
 }
 
 /// A fold's level schedule.
@@ -77,6 +80,14 @@ fn leaf_value<'v>(ex: &[&'v Value], leaf: &Leaf) -> Result<&'v Value, JitError> 
         };
     }
     Ok(v)
+}
+
+/// The tensors of a field's value, depth first through tuples.
+fn components<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::Tuple(vs) => vs.iter().for_each(|x| components(x, out)),
+        other => out.push(other),
+    }
 }
 
 fn push_tensor<T: Float>(out: &mut Vec<T>, v: &Value, size: usize) -> Result<(), JitError> {
@@ -212,7 +223,68 @@ pub(crate) fn prepare<T: Float>(
             }
         }
     }
+    // Unfolds first: a fold over an unfold's outputs takes its lengths.
+    for info in &plan.unfolds {
+        batch.unfolds.push(match *info {
+            UnfoldInfo::Seq(src) => UnfoldData {
+                steps: batch.unfolds[src].steps,
+                lens: batch.unfolds[src].lens.clone(),
+                xs: Vec::new(),
+            },
+            UnfoldInfo::Take(k) => UnfoldData {
+                steps: k,
+                lens: vec![k; rows],
+                xs: Vec::new(),
+            },
+            UnfoldInfo::Over { input, ref sizes } => {
+                let lists: Vec<Vec<&Value>> = split
+                    .iter()
+                    .map(|ex| {
+                        leaf_value(ex, &plan.leaves[input])?
+                            .as_list()
+                            .ok_or_else(|| JitError::Data("expected a list".into()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
+                // One block `[steps, rows, size]` per tensor of the element,
+                // the blocks one after the other.
+                let total: usize = sizes.iter().sum();
+                let mut xs = vec![T::ZERO; steps * rows * total];
+                let mut parts = Vec::with_capacity(sizes.len());
+                for (b, list) in lists.iter().enumerate() {
+                    for (s, item) in list.iter().enumerate() {
+                        parts.clear();
+                        components(item, &mut parts);
+                        if parts.len() != sizes.len() {
+                            return input_error(format!(
+                                "expected {} tensors in a list element, found {}",
+                                sizes.len(),
+                                parts.len()
+                            ));
+                        }
+                        let mut block = 0;
+                        for (&part, &size) in parts.iter().zip(sizes) {
+                            let mut one = Vec::with_capacity(size);
+                            push_tensor(&mut one, part, size)?;
+                            xs[block + (s * rows + b) * size..][..size].copy_from_slice(&one);
+                            block += steps * rows * size;
+                        }
+                    }
+                }
+                UnfoldData {
+                    steps,
+                    lens: lists.iter().map(Vec::len).collect(),
+                    xs,
+                }
+            }
+        });
+    }
     for info in &plan.folds {
+        if let Some(u) = info.over_unfold {
+            let fd = list_schedule(&batch.unfolds[u].lens);
+            batch.folds.push(fd);
+            continue;
+        }
         let roots: Vec<Value>;
         let structures: Vec<&Value> = if info.halves {
             roots = split
@@ -244,9 +316,21 @@ pub(crate) fn prepare<T: Float>(
                     .iter()
                     .map(|s| Vec::with_capacity(s * g.len))
                     .collect();
+                let mut parts = Vec::with_capacity(sizes.len());
                 for node in 0..g.len {
-                    for (f, &size) in sizes.iter().enumerate() {
-                        push_tensor(&mut fields[f], g.fields[node * g.field_arity + f], size)?;
+                    parts.clear();
+                    for f in 0..g.field_arity {
+                        components(g.fields[node * g.field_arity + f], &mut parts);
+                    }
+                    if parts.len() != sizes.len() {
+                        return input_error(format!(
+                            "expected {} tensors in a node's fields, found {}",
+                            sizes.len(),
+                            parts.len()
+                        ));
+                    }
+                    for (k, (&part, &size)) in parts.iter().zip(sizes).enumerate() {
+                        push_tensor(&mut fields[k], part, size)?;
                     }
                 }
                 groups.push(GroupData {
@@ -256,6 +340,7 @@ pub(crate) fn prepare<T: Float>(
                     children: g.children.clone(),
                     fields,
                     examples: g.examples.clone(),
+                    elems: Vec::new(),
                 });
             }
             levels.push(groups);
@@ -266,38 +351,51 @@ pub(crate) fn prepare<T: Float>(
             num_nodes: s.num_nodes,
         });
     }
-    for info in &plan.unfolds {
-        batch.unfolds.push(match *info {
-            UnfoldInfo::Take(k) => UnfoldData {
-                steps: k,
-                lens: vec![k; rows],
-                xs: Vec::new(),
-            },
-            UnfoldInfo::Over { input, size } => {
-                let lists: Vec<Vec<&Value>> = split
-                    .iter()
-                    .map(|ex| {
-                        leaf_value(ex, &plan.leaves[input])?
-                            .as_list()
-                            .ok_or_else(|| JitError::Data("expected a list".into()))
-                    })
-                    .collect::<Result<_, _>>()?;
-                let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
-                let mut xs = vec![T::ZERO; steps * rows * size];
-                for (b, list) in lists.iter().enumerate() {
-                    for (s, item) in list.iter().enumerate() {
-                        let mut one = Vec::with_capacity(size);
-                        push_tensor(&mut one, item, size)?;
-                        xs[(s * rows + b) * size..][..size].copy_from_slice(&one);
-                    }
-                }
-                UnfoldData {
-                    steps,
-                    lens: lists.iter().map(Vec::len).collect(),
-                    xs,
-                }
-            }
-        });
-    }
     Ok(batch)
+}
+
+/// The level schedule of lists of lengths `lens` (one per example) whose
+/// elements are rows of a computed sequence: level 0 is every example's
+/// `nil` (node `r` for example `r`), level `h` the `cons` nodes `h` places
+/// from the end of every list at least `h` long, each the parent of its
+/// example's node of level `h - 1`.
+fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
+    let rows = lens.len();
+    let steps = lens.iter().copied().max().unwrap_or(0);
+    let mut last: Vec<u32> = (0..rows as u32).collect();
+    let mut levels = vec![vec![GroupData {
+        ctor: 0,
+        first: 0,
+        len: rows,
+        children: Vec::new(),
+        fields: Vec::new(),
+        examples: (0..rows as u32).collect(),
+        elems: Vec::new(),
+    }]];
+    let mut next = rows;
+    for h in 1..=steps {
+        let members: Vec<usize> = (0..rows).filter(|&r| lens[r] >= h).collect();
+        let g = GroupData {
+            ctor: 1,
+            first: next,
+            len: members.len(),
+            children: members.iter().map(|&r| last[r]).collect(),
+            fields: vec![Vec::new()],
+            examples: members.iter().map(|&r| r as u32).collect(),
+            elems: members
+                .iter()
+                .map(|&r| ((lens[r] - h) * rows + r) as u32)
+                .collect(),
+        };
+        for (i, &r) in members.iter().enumerate() {
+            last[r] = (next + i) as u32;
+        }
+        next += members.len();
+        levels.push(vec![g]);
+    }
+    FoldData {
+        levels,
+        roots: last,
+        num_nodes: next,
+    }
 }

@@ -593,7 +593,13 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     /// Gathers the children's carriers and sets the field views of a group.
-    fn enter_group(&mut self, case: &CaseCode, g: &GroupData<T>, carrier: &[(usize, usize)]) {
+    fn enter_group(
+        &mut self,
+        case: &CaseCode,
+        g: &GroupData<T>,
+        carrier: &[(usize, usize)],
+        elems: Option<SeqElems>,
+    ) {
         let n = g.len;
         let arity = case.rec_args.len();
         for (r, bufs) in case.rec_args.iter().enumerate() {
@@ -610,6 +616,21 @@ impl<'a, T: Elem> Run<'a, T> {
         }
         for (f, &view) in case.field_views.iter().enumerate() {
             self.st.views[view] = g.fields[f].as_ptr() as *mut T;
+        }
+        if let (Some(e), Some(&view)) = (elems, case.field_views.first()) {
+            // A computed list's elements: rows of the sequence's buffer.
+            let s = e.size;
+            self.ensure(e.gathered, n * s);
+            let src = self.st.bufs[e.seq].as_ptr();
+            let dst = self.st.bufs[e.gathered].as_mut_ptr();
+            for (i, &row) in g.elems.iter().enumerate() {
+                // SAFETY: the sequence holds `steps x rows` rows of `s`;
+                // `gathered` holds `n` rows and is another buffer.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src.add(row as usize * s), dst.add(i * s), s)
+                };
+            }
+            self.st.views[view] = dst;
         }
         for &(loc, s, buf) in &case.captures {
             self.ensure(buf, n * s);
@@ -633,7 +654,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in &fd.levels {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier);
+                self.enter_group(case, g, &f.carrier, f.elems);
                 self.code(&case.code, g.len)?;
                 for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
                     let dst = self.st.bufs[cbuf].as_mut_ptr();
@@ -672,6 +693,12 @@ impl<'a, T: Elem> Run<'a, T> {
             self.ensure(buf, fd.num_nodes * s);
         }
         self.zero_accs(&f.acc);
+        if let Some(e) = f.elems {
+            // Positions past an example's length keep a zero cotangent.
+            let n = self.batch.unfolds[e.unfold].steps * self.batch.rows * e.size;
+            self.ensure(e.cotangents, n);
+            self.st.bufs[e.cotangents][..n].fill(T::ZERO);
+        }
         // The roots' cotangents.
         for (&part, &(cbuf, s)) in f.root_ct.iter().zip(&f.ct) {
             let src = self.ptr(part.loc) as *const T;
@@ -691,7 +718,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in fd.levels.iter().rev() {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier);
+                self.enter_group(case, g, &f.carrier, f.elems);
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
                 }
@@ -718,6 +745,26 @@ impl<'a, T: Elem> Run<'a, T> {
                     let part = case.result[arity + j][0];
                     self.accumulate(part, acc, g.len, Some(&g.examples));
                 }
+                if let (Some(e), Some(parts)) = (f.elems, case.result.get(arity + f.acc.len())) {
+                    let part = parts[0];
+                    let src = self.ptr(part.loc) as *const T;
+                    let dst = self.st.bufs[e.cotangents].as_mut_ptr();
+                    for (i, &row) in g.elems.iter().enumerate() {
+                        let off = if part.kind == PartKind::Batched {
+                            i * e.size
+                        } else {
+                            0
+                        };
+                        // SAFETY: each element's row is written once.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                src.add(off),
+                                dst.add(row as usize * e.size),
+                                e.size,
+                            )
+                        };
+                    }
+                }
             }
         }
         Ok(())
@@ -728,7 +775,6 @@ impl<'a, T: Elem> Run<'a, T> {
         let batch: &'a Batch<T> = self.batch;
         let ud = &batch.unfolds[u.id];
         let steps = ud.steps;
-        let UnfoldInfoSize(xs) = self.x_size(u.id, rows);
         for &(buf, s) in &u.states {
             self.ensure(buf, (steps + 1) * rows * s);
         }
@@ -741,9 +787,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            if let Some(v) = u.x_view {
-                self.st.views[v] = ud.xs.as_ptr().wrapping_add(t * rows * xs) as *mut T;
-            }
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
             self.code(&u.body, rows)?;
             let dst = self.st.bufs[u.outs.0].as_mut_ptr();
             self.write_rows(u.result_out, dst, t * rows, rows);
@@ -755,11 +799,27 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 
-    /// The size of one list element of an unfold (0 for `take`).
-    fn x_size(&self, id: usize, rows: usize) -> UnfoldInfoSize {
+    /// Points a step's list-element views at step `t` of unfold `id`'s
+    /// elements: a computed sequence's rows, or the prepared blocks (one
+    /// `[steps, rows, size]` block per tensor of the element).
+    fn point_x_views(
+        &mut self,
+        views: &[(usize, usize)],
+        seq: Option<(usize, usize)>,
+        id: usize,
+        t: usize,
+    ) {
+        let rows = self.batch.rows;
+        if let (Some((buf, size)), Some(&(view, _))) = (seq, views.first()) {
+            self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
+            return;
+        }
         let ud = &self.batch.unfolds[id];
-        let per_step = ud.steps * rows;
-        UnfoldInfoSize(ud.xs.len().checked_div(per_step).unwrap_or(0))
+        let mut block = 0;
+        for &(view, size) in views {
+            self.st.views[view] = ud.xs.as_ptr().wrapping_add(block + t * rows * size) as *mut T;
+            block += ud.steps * rows * size;
+        }
     }
 
     fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), JitError> {
@@ -770,17 +830,11 @@ impl<'a, T: Elem> Run<'a, T> {
             self.st.bufs[buf][..rows * s].fill(T::ZERO);
         }
         self.zero_accs(&u.acc);
-        let UnfoldInfoSize(xs) = self.x_size(u.id, rows);
         for t in (0..steps).rev() {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            if let Some(v) = u.x_view {
-                self.st.views[v] = self.batch.unfolds[u.id]
-                    .xs
-                    .as_ptr()
-                    .wrapping_add(t * rows * xs) as *mut T;
-            }
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
             let (dbuf, ds) = u.dout;
             self.st.views[u.dout_view] =
                 self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);
@@ -796,10 +850,12 @@ impl<'a, T: Elem> Run<'a, T> {
                 let part = u.result_caps[j][0];
                 self.accumulate(part, acc, rows, None);
             }
+            if let (Some((part, buf)), Some((_, size))) = (u.result_dx, u.x_seq) {
+                self.ensure(buf, steps * rows * size);
+                let dst = self.st.bufs[buf].as_mut_ptr();
+                self.write_rows(part, dst, t * rows, rows);
+            }
         }
         Ok(())
     }
 }
-
-/// The element size of an unfold's list, found from its prepared data.
-struct UnfoldInfoSize(usize);

@@ -71,6 +71,10 @@ pub(crate) struct Lowerer<'a> {
     param_offsets: Vec<usize>,
     group: Option<Group>,
     fold_codes: HashMap<usize, Vec<(usize, usize)>>,
+    /// Per unfold over a computed sequence, its buffer and element size.
+    unfold_seqs: HashMap<usize, Option<(usize, usize)>>,
+    /// Per fold over a computed sequence, its elements.
+    fold_elems: HashMap<usize, Option<SeqElems>>,
     unfold_codes: HashMap<usize, Vec<(usize, usize)>>,
     /// Whether the code being lowered is inside a region.
     depth: usize,
@@ -88,6 +92,9 @@ pub(crate) struct Lowerer<'a> {
     /// The tensors, structures and targets inside the inputs.
     leaves: Vec<Leaf>,
 }
+
+/// A view and the size of the rows it points at.
+type ViewSize = (usize, usize);
 
 fn unsupported<T>(op: impl Into<String>) -> Result<T, JitError> {
     Err(JitError::Unsupported {
@@ -110,6 +117,19 @@ fn size(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Appends the sizes of a tensor's or a tuple of tensors' components,
+/// depth first; `false` if `ty` holds anything else (a structure).
+fn tensor_components(ty: &Type, sizes: &mut Vec<usize>) -> bool {
+    match ty {
+        Type::Tensor(s) => {
+            sizes.push(size(s));
+            true
+        }
+        Type::Tuple(ts) => ts.iter().all(|t| tensor_components(t, sizes)),
+        _ => false,
+    }
+}
+
 /// Lowers `func` of `module`; `train` marks a training function whose
 /// result components are summed (averaged) over the batch.
 pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, JitError> {
@@ -130,6 +150,8 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         param_offsets: Vec::new(),
         group: None,
         fold_codes: HashMap::new(),
+        unfold_seqs: HashMap::new(),
+        fold_elems: HashMap::new(),
         unfold_codes: HashMap::new(),
         depth: 0,
         prologue: Vec::new(),
@@ -326,7 +348,7 @@ impl Lowerer<'_> {
             Type::Tuple(ts) => Ok(Repr::Tuple(
                 ts.iter().map(|t| self.zeros(t)).collect::<Result<_, _>>()?,
             )),
-            other => unsupported(format!("zeros of {other:?}")),
+            other => unsupported(format!("zeros of {}", self.type_name(other))),
         }
     }
 
@@ -502,8 +524,13 @@ impl Lowerer<'_> {
             Type::Seq(e) if matches!(**e, Type::Class(_) | Type::Tensor(_)) => {
                 Repr::SeqTarget { input: leaf }
             }
-            other => return unsupported(format!("an input of type {other:?}")),
+            other => return unsupported(format!("an input of type {}", self.type_name(other))),
         })
+    }
+
+    /// `ty` as the IR's text form writes it (`List(R[2])`), for messages.
+    fn type_name(&self, ty: &Type) -> String {
+        cdlc_ir::print::type_name(self.module, ty)
     }
 
     /// The representation of `x`, closing the open group if `x` is in it.
@@ -1300,7 +1327,10 @@ impl Lowerer<'_> {
                 }
                 Ok((Repr::Tuple(rs), flat))
             }
-            other => unsupported(format!("a carrier or state of type {other:?}")),
+            other => unsupported(format!(
+                "a carrier or state of type {}",
+                self.type_name(other)
+            )),
         }
     }
 
@@ -1328,13 +1358,32 @@ impl Lowerer<'_> {
                 }
                 Ok((Repr::Tuple(rs), flat))
             }
-            other => unsupported(format!("a value of type {other:?} in a region")),
+            other => unsupported(format!(
+                "a value of type {} in a region",
+                self.type_name(other)
+            )),
         }
     }
 
-    fn fold_info(&mut self, f: &cdlc_ir::FoldOp) -> Result<usize, JitError> {
-        let Some(Repr::Data(leaf)) = self.reprs[f.input.index()] else {
-            return unsupported("a fold over a computed sequence (not a model input)");
+    fn fold_info(&mut self, f: &cdlc_ir::FoldOp) -> Result<(usize, Option<SeqElems>), JitError> {
+        let (leaf, over_unfold, elems) = match self.reprs[f.input.index()] {
+            Some(Repr::Data(leaf)) => (leaf, None, None),
+            Some(Repr::Seq { buf, size, unfold })
+                if f.split == Split::Structure && self.module.list_element(f.data).is_some() =>
+            {
+                let elems = SeqElems {
+                    unfold,
+                    seq: buf,
+                    size,
+                    gathered: self.buf(),
+                    cotangents: self.buf(),
+                };
+                (0, Some(unfold), Some(elems))
+            }
+            Some(Repr::Seq { .. }) => {
+                return unsupported("a hylomorphism over a computed sequence");
+            }
+            _ => return unsupported("a fold over a computed sequence (not a model input)"),
         };
         let def = &self.module.data[f.data];
         let mut field_sizes = Vec::new();
@@ -1346,9 +1395,13 @@ impl Lowerer<'_> {
                     Field::RecList => {
                         return unsupported("a fold over a rose tree (a list of children)");
                     }
-                    Field::Plain(Type::Tensor(s)) => sizes.push(size(s)),
-                    Field::Plain(other) => {
-                        return unsupported(format!("a fold over fields of type {other:?}"));
+                    Field::Plain(t) => {
+                        if !tensor_components(t, &mut sizes) {
+                            return unsupported(format!(
+                                "a fold over a structure whose fields hold {} (a nested fold)",
+                                self.type_name(t)
+                            ));
+                        }
                     }
                 }
             }
@@ -1358,9 +1411,10 @@ impl Lowerer<'_> {
             decl: def.decl.clone(),
             halves: f.split == Split::Halves,
             input: leaf,
+            over_unfold,
             field_sizes,
         });
-        Ok(self.folds.len() - 1)
+        Ok((self.folds.len() - 1, elems))
     }
 
     /// Lowers one fold region: arguments from gathered children, prepared
@@ -1372,6 +1426,7 @@ impl Lowerer<'_> {
         block: Block,
         carrier: &Type,
         backward: bool,
+        elements: bool,
     ) -> Result<CaseCode, JitError> {
         if self.depth > 0 {
             return unsupported("a recursion op inside a region");
@@ -1413,9 +1468,41 @@ impl Lowerer<'_> {
                     "a backward region yields a tuple".into(),
                 ));
             };
-            rs.iter()
+            let mut parts: Vec<Vec<Part>> = rs
+                .iter()
                 .map(|r| self.flatten(r, &mut code))
-                .collect::<Result<_, _>>()?
+                .collect::<Result<_, _>>()?;
+            // The cotangents of plain fields (a computed list's element)
+            // go after the captures' contributions, so that the recursive
+            // fields' come first for the executor.
+            let n_rec = fields
+                .iter()
+                .filter(|f| !matches!(f, Field::Plain(_)))
+                .count();
+            let n_ct = self
+                .module
+                .cotangent_fields(data, ctor, carrier, elements)
+                .len();
+            if n_ct > n_rec {
+                let firsts: Vec<Vec<Part>> = parts.drain(..n_ct).collect();
+                let (mut rec, mut elem) = (Vec::new(), Vec::new());
+                for ((i, _), p) in self
+                    .module
+                    .cotangent_fields(data, ctor, carrier, elements)
+                    .into_iter()
+                    .zip(firsts)
+                {
+                    if matches!(fields[i], Field::Plain(_)) {
+                        elem.push(p);
+                    } else {
+                        rec.push(p);
+                    }
+                }
+                rec.extend(parts);
+                rec.extend(elem);
+                parts = rec;
+            }
+            parts
         } else {
             vec![self.flatten(&r, &mut code)?]
         };
@@ -1469,19 +1556,21 @@ impl Lowerer<'_> {
     }
 
     fn fold(&mut self, f: &cdlc_ir::FoldOp, out: &mut Vec<Instr>) -> Result<Repr, JitError> {
-        let id = self.fold_info(f)?;
+        let (id, elems) = self.fold_info(f)?;
         let (_, carrier) = self.alloc(&f.carrier)?;
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, false)?);
+            cases.push(self.case(f.data, c, b, &f.carrier, false, false)?);
         }
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
+        self.fold_elems.insert(id, elems);
         out.push(Instr::Fold(Box::new(FoldCode {
             id,
             carrier,
             cases,
             root,
+            elems,
         })));
         Ok(if f.record {
             Repr::Tuple(vec![root_repr, Repr::FoldTape(id)])
@@ -1529,10 +1618,21 @@ impl Lowerer<'_> {
         let rct = self.repr_or_close(f.cotangent, out)?;
         let root_ct = self.flatten(&rct, out)?;
         let (_, ct) = self.alloc(&f.carrier)?;
-        let (acc, reprs) = self.accumulators(&f.captures)?;
+        let (acc, mut reprs) = self.accumulators(&f.captures)?;
+        let elems = self.fold_elems.get(&id).copied().flatten();
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, true)?);
+            cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements)?);
+        }
+        if f.elements {
+            let Some(e) = elems else {
+                return unsupported("the element cotangents of a fold over a model input");
+            };
+            reprs.push(Repr::Seq {
+                buf: e.cotangents,
+                size: e.size,
+                unfold: e.unfold,
+            });
         }
         out.push(Instr::FoldBackward(Box::new(FoldBackCode {
             id,
@@ -1541,12 +1641,19 @@ impl Lowerer<'_> {
             root_ct,
             cases,
             acc,
+            elems,
         })));
         Ok(Repr::Tuple(reprs))
     }
 
     fn unfold_info(&mut self, u: &cdlc_ir::UnfoldOp) -> Result<usize, JitError> {
         let info = match u.source {
+            Source::Over(xs) if matches!(self.reprs[xs.index()], Some(Repr::Seq { .. })) => {
+                let Some(Repr::Seq { unfold, .. }) = self.reprs[xs.index()] else {
+                    unreachable!("matched above")
+                };
+                UnfoldInfo::Seq(unfold)
+            }
             Source::Over(xs) => {
                 let Some(Repr::Data(leaf)) = self.reprs[xs.index()] else {
                     return unsupported("an unfold over a computed sequence (not a model input)");
@@ -1554,13 +1661,12 @@ impl Lowerer<'_> {
                 let Type::Data(d) = &self.func.types[xs] else {
                     return Err(JitError::Internal("unfold over a non-list".into()));
                 };
-                let Some(Type::Tensor(s)) = self.module.list_element(*d) else {
-                    return unsupported("an unfold over a list of non-tensors");
-                };
-                UnfoldInfo::Over {
-                    input: leaf,
-                    size: size(s),
+                let mut sizes = Vec::new();
+                let elem = self.module.list_element(*d);
+                if !elem.is_some_and(|t| tensor_components(t, &mut sizes)) {
+                    return unsupported("an unfold over a list whose elements hold structures");
                 }
+                UnfoldInfo::Over { input: leaf, sizes }
             }
             Source::Take(k) => UnfoldInfo::Take(k as usize),
         };
@@ -1575,19 +1681,21 @@ impl Lowerer<'_> {
         block: Block,
         state: &Type,
         input: Option<&Type>,
-    ) -> Result<(Vec<usize>, Option<usize>), JitError> {
+    ) -> Result<(Vec<usize>, Vec<ViewSize>), JitError> {
         let args = self.func.blocks[block].args.clone();
         let (r, state_views) = self.alloc_views(state)?;
         self.set(args[0], r);
-        let x_view = match input {
-            Some(t) => {
-                let (r, v) = self.alloc_views(t)?;
-                self.set(args[1], r);
-                Some(v[0])
+        let mut x_views = Vec::new();
+        if let Some(t) = input {
+            let (r, v) = self.alloc_views(t)?;
+            self.set(args[1], r);
+            let mut sizes = Vec::new();
+            if !tensor_components(t, &mut sizes) {
+                return unsupported("an unfold over a list whose elements hold structures");
             }
-            None => None,
-        };
-        Ok((state_views, x_view))
+            x_views = v.into_iter().zip(sizes).collect();
+        }
+        Ok((state_views, x_views))
     }
 
     fn unfold(&mut self, u: &cdlc_ir::UnfoldOp, out: &mut Vec<Instr>) -> Result<Repr, JitError> {
@@ -1603,13 +1711,18 @@ impl Lowerer<'_> {
         let state_ty = self.func.types[u.init].clone();
         let (_, states) = self.alloc(&state_ty)?;
         let input_ty = match u.source {
-            Source::Over(xs) => match &self.func.types[xs] {
-                Type::Data(d) => self.module.list_element(*d).cloned(),
+            Source::Over(xs) => self.module.over_element(&self.func.types[xs]).cloned(),
+            Source::Take(_) => None,
+        };
+        let x_seq = match u.source {
+            Source::Over(xs) => match self.reprs[xs.index()] {
+                Some(Repr::Seq { buf, size, .. }) => Some((buf, size)),
                 _ => None,
             },
             Source::Take(_) => None,
         };
-        let (state_views, x_view) = self.step_args(u.body, &state_ty, input_ty.as_ref())?;
+        self.unfold_seqs.insert(id, x_seq);
+        let (state_views, x_views) = self.step_args(u.body, &state_ty, input_ty.as_ref())?;
         self.depth += 1;
         let mut body = Vec::new();
         self.block(u.body, &mut body)?;
@@ -1628,7 +1741,8 @@ impl Lowerer<'_> {
             outs,
             body,
             state_views,
-            x_view,
+            x_views,
+            x_seq,
             result_out,
             result_state,
         })));
@@ -1660,7 +1774,7 @@ impl Lowerer<'_> {
         };
         let states = self.unfold_codes[&id].clone();
         let (acc, reprs) = self.accumulators(&u.captures)?;
-        let (state_views, x_view) = self.step_args(u.body, &u.state, u.input.as_ref())?;
+        let (state_views, x_views) = self.step_args(u.body, &u.state, u.input.as_ref())?;
         let args = self.func.blocks[u.body].args.clone();
         let base = if u.input.is_some() { 2 } else { 1 };
         let (r, dv) = self.alloc_views(&u.output)?;
@@ -1676,10 +1790,20 @@ impl Lowerer<'_> {
             return Err(JitError::Internal("a backward step yields a tuple".into()));
         };
         let result_dstate = self.flatten(&rs[0], &mut body)?;
+        let x_seq = self.unfold_seqs.get(&id).copied().flatten();
+        let first_cap = 1 + usize::from(u.elements);
+        let result_dx = match (u.elements, x_seq) {
+            (false, _) => None,
+            (true, Some((_, size))) => Some((self.flatten(&rs[1], &mut body)?[0], size)),
+            (true, None) => {
+                return unsupported("the element cotangents of an unfold over a model input");
+            }
+        };
         let mut result_caps = Vec::new();
-        for r in &rs[1..] {
+        for r in &rs[first_cap..] {
             result_caps.push(self.flatten(r, &mut body)?);
         }
+        let dx_buf = result_dx.map(|_| self.buf());
         out.push(Instr::UnfoldBackward(Box::new(UnfoldBackCode {
             id,
             states,
@@ -1687,15 +1811,24 @@ impl Lowerer<'_> {
             dnext,
             body,
             state_views,
-            x_view,
+            x_views,
             dout_view: dv[0],
             dnext_views,
             result_dstate,
             result_caps,
             acc,
+            x_seq,
+            result_dx: result_dx.zip(dx_buf).map(|((p, _), b)| (p, b)),
         })));
         let mut all = vec![dinit];
         all.extend(reprs);
+        if let (Some((_, size)), Some(buf)) = (result_dx, dx_buf) {
+            all.push(Repr::Seq {
+                buf,
+                size,
+                unfold: id,
+            });
+        }
         Ok(Repr::Tuple(all))
     }
 }

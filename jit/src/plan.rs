@@ -342,6 +342,21 @@ pub(crate) struct FoldCode {
     pub cases: Vec<CaseCode>,
     /// The roots' carriers, batched over examples.
     pub root: Vec<(usize, usize)>,
+    /// For a list fold over a computed sequence: where its elements are.
+    pub elems: Option<SeqElems>,
+}
+
+/// The elements of a sequence an unfold computed, folded as a list: the
+/// unfold, its output buffer (`[steps, rows, size]`), the element size, and a
+/// buffer a group's elements are gathered into; for the backward, the
+/// buffer the elements' cotangents are scattered to (same layout).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeqElems {
+    pub unfold: usize,
+    pub seq: usize,
+    pub size: usize,
+    pub gathered: usize,
+    pub cotangents: usize,
 }
 
 /// Where a recursion op's backward sums a capture's contributions.
@@ -361,8 +376,13 @@ pub(crate) struct FoldBackCode {
     /// Every node's cotangent, per flattened component.
     pub ct: Vec<(usize, usize)>,
     pub root_ct: Vec<Part>,
+    /// Per case, its region's results: the recursive fields' cotangents,
+    /// the captures' contributions, then (with `elems`) the element's.
     pub cases: Vec<CaseCode>,
     pub acc: Vec<Acc>,
+    /// For a fold over a computed sequence: its elements, and where their
+    /// cotangents go.
+    pub elems: Option<SeqElems>,
 }
 
 /// A forward unfold over the batch (all examples step together; steps past
@@ -377,7 +397,12 @@ pub(crate) struct UnfoldCode {
     pub outs: (usize, usize),
     pub body: Vec<Instr>,
     pub state_views: Vec<usize>,
-    pub x_view: Option<usize>,
+    /// The list element's views, with the size of each (one per tensor of
+    /// the element).
+    pub x_views: Vec<(usize, usize)>,
+    /// For a Mealy machine over a computed sequence: its buffer
+    /// (`[steps, rows, size]`) and element size, read step by step.
+    pub x_seq: Option<(usize, usize)>,
     pub result_out: Part,
     pub result_state: Vec<Part>,
 }
@@ -393,12 +418,18 @@ pub(crate) struct UnfoldBackCode {
     pub dnext: Vec<(usize, usize)>,
     pub body: Vec<Instr>,
     pub state_views: Vec<usize>,
-    pub x_view: Option<usize>,
+    /// As `UnfoldCode::x_views`.
+    pub x_views: Vec<(usize, usize)>,
     pub dout_view: usize,
     pub dnext_views: Vec<usize>,
     pub result_dstate: Vec<Part>,
     pub result_caps: Vec<Vec<Part>>,
     pub acc: Vec<Acc>,
+    /// As `UnfoldCode::x_seq`.
+    pub x_seq: Option<(usize, usize)>,
+    /// Over a computed sequence: the element's cotangent each step yields,
+    /// and the buffer (`[steps, rows, size]`) it is written to.
+    pub result_dx: Option<(Part, usize)>,
 }
 
 /// What preparing a batch must gather for a fold.
@@ -408,15 +439,22 @@ pub(crate) struct FoldInfo {
     pub halves: bool,
     /// The leaf holding the structure (or the list split by halves).
     pub input: usize,
-    /// Per constructor, the size of each plain field (tensor fields only).
+    /// For a list fold over a computed sequence, the unfold that computed
+    /// it (then `input` is unused): the lists' lengths are the unfold's.
+    pub over_unfold: Option<usize>,
+    /// Per constructor, the size of each tensor in its plain fields, in
+    /// field order (a tuple field's components depth first).
     pub field_sizes: Vec<Vec<usize>>,
 }
 
 /// What preparing a batch must gather for an unfold.
 #[derive(Clone, Debug)]
 pub(crate) enum UnfoldInfo {
-    /// Over the list in this leaf, elements of this size.
-    Over { input: usize, size: usize },
+    /// Over the list in this leaf, whose elements are tensors of these
+    /// sizes (one for a tensor element, one per component of a tuple).
+    Over { input: usize, sizes: Vec<usize> },
+    /// Over the outputs of this (earlier) unfold, step for step.
+    Seq(usize),
     /// A fixed number of steps.
     Take(usize),
 }

@@ -1,9 +1,13 @@
 //! The JIT against the interpreter on models with several inputs, pair
 //! inputs and pair carriers (`tests/cases/jit/inputs.cdl`): folds and
-//! hylomorphisms over any input or any component of a pair input. Each
-//! model's reverse derivative is first checked against finite differences
-//! in f64 on the interpreter, then the JIT's loss, gradients and outputs
-//! against the interpreter's (`jit::training_agrees`, `jit::forward_agrees`).
+//! hylomorphisms over any input or any component of a pair input; and on
+//! folds and unfolds over computed sequences (`tests/cases/jit/sequences.cdl`:
+//! a list fold over a Mealy machine's or a stream's outputs, a Mealy machine
+//! over another's). Each model's reverse derivative is first checked against
+//! finite differences in f64 on the interpreter, then the JIT's loss,
+//! gradients and outputs against the interpreter's (`jit::training_agrees`,
+//! `jit::forward_agrees`), on batches whose lists and trees all differ in
+//! shape.
 
 use crate::jit::{forward_agrees, training_agrees};
 use crate::{cases_dir, check_clean};
@@ -65,12 +69,12 @@ impl Inputs {
     }
 }
 
-/// Model `name` of the case file, prepared for training with its default
-/// loss (cross-entropy), its initial parameters and a batch of `n`
-/// examples of different shapes.
-fn case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
+/// Model `name` of `tests/cases/jit/FILE.cdl`, prepared for training with
+/// its default loss (cross-entropy), its initial parameters and a batch of
+/// `n` examples of different shapes.
+fn case(file: &str, name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
     use cdlc::training::{init_params, loss_for, prepare};
-    let c = check_clean(&cases_dir("jit").join("inputs.cdl"));
+    let c = check_clean(&cases_dir("jit").join(format!("{file}.cdl")));
     let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
     let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let params = init_params(&p.inst, 5);
@@ -93,10 +97,11 @@ fn case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Exa
 }
 
 /// Finite differences on the interpreter (every slot takes part), then
-/// the JIT against the interpreter.
+/// the JIT against the interpreter, for model `name` of
+/// `tests/cases/jit/FILE.cdl`.
 #[track_caller]
-fn check(name: &str) {
-    let (p, params, batch) = case(name, 6);
+pub(crate) fn check_case(file: &str, name: &str) {
+    let (p, params, batch) = case(file, name, 6);
     let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
         .expect("the check runs");
     assert!(
@@ -120,30 +125,65 @@ fn check(name: &str) {
 
 #[test]
 fn a_list_and_a_vector() {
-    check("list_and_vector");
+    check_case("inputs", "list_and_vector");
 }
 
 #[test]
 fn a_pair_input() {
-    check("pair_input");
+    check_case("inputs", "pair_input");
 }
 
 #[test]
 fn a_list_and_a_tree() {
-    check("list_and_tree");
+    check_case("inputs", "list_and_tree");
 }
 
 #[test]
 fn halves_of_the_second_input() {
-    check("second_list_by_halves");
+    check_case("inputs", "second_list_by_halves");
 }
 
 #[test]
 fn a_pair_carrier_beside_a_tree() {
-    check("pair_carrier");
+    check_case("inputs", "pair_carrier");
 }
 
 #[test]
 fn pairs_of_pairs() {
-    check("nested_pairs");
+    check_case("inputs", "nested_pairs");
+}
+
+#[test]
+fn a_fold_over_a_mealy_machines_outputs() {
+    check_case("sequences", "encode");
+}
+
+#[test]
+fn a_mealy_machine_over_another_ones_outputs() {
+    check_case("sequences", "chained");
+}
+
+#[test]
+fn a_fold_over_a_streams_outputs() {
+    check_case("sequences", "stream_then_fold");
+}
+
+#[test]
+fn a_fold_over_the_outputs_of_a_machine_over_a_second_input() {
+    check_case("sequences", "second_input");
+}
+
+#[test]
+fn a_list_of_pairs() {
+    check_case("inputs", "list_of_pairs");
+}
+
+#[test]
+fn a_tree_whose_leaves_are_nested_pairs() {
+    check_case("inputs", "tree_of_pairs");
+}
+
+#[test]
+fn a_mealy_machine_over_a_list_of_pairs() {
+    check_case("sequences", "mealy_of_pairs");
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 mod check;
 #[cfg(test)]
+mod chunks;
+#[cfg(test)]
 mod equivariance;
 #[cfg(test)]
 mod errors;

@@ -871,34 +871,41 @@ impl Checker<'_, '_> {
         for a in args {
             match &a.name {
                 None => positional.push((self.expr(&a.value, cx), a.value.span)),
-                Some(k) if function.named.contains(&k.node.as_str()) => match &a.value.kind {
-                    ExprKind::Number(x) if x.fract() == 0.0 && *x >= 0.0 => {
-                        axis = Some((*x as i64, a.value.span))
-                    }
-                    ExprKind::Name(c) => {
-                        let size = ast::Size {
-                            kind: ast::SizeKind::Name(c.node.clone()),
-                            span: c.span,
-                        };
-                        if let Some(p) = self.size(&size, &cx.env) {
-                            match p.as_constant() {
-                                Some(v) => axis = Some((v, a.value.span)),
-                                None => self.error(Diagnostic::error(
-                                    "E0304",
-                                    "the axis must be a known number",
-                                    a.value.span,
-                                    "not a constant",
-                                )),
+                Some(k) if function.named.contains(&k.node.as_str()) => {
+                    let what = if k.node == "parts" {
+                        "the number of parts"
+                    } else {
+                        "the axis"
+                    };
+                    match &a.value.kind {
+                        ExprKind::Number(x) if x.fract() == 0.0 && *x >= 0.0 => {
+                            axis = Some((*x as i64, a.value.span))
+                        }
+                        ExprKind::Name(c) => {
+                            let size = ast::Size {
+                                kind: ast::SizeKind::Name(c.node.clone()),
+                                span: c.span,
+                            };
+                            if let Some(p) = self.size(&size, &cx.env) {
+                                match p.as_constant() {
+                                    Some(v) => axis = Some((v, a.value.span)),
+                                    None => self.error(Diagnostic::error(
+                                        "E0304",
+                                        format!("{what} must be a known number"),
+                                        a.value.span,
+                                        "not a constant",
+                                    )),
+                                }
                             }
                         }
+                        _ => self.error(Diagnostic::error(
+                            "E0304",
+                            format!("{what} must be a natural number"),
+                            a.value.span,
+                            "not a natural number",
+                        )),
                     }
-                    _ => self.error(Diagnostic::error(
-                        "E0304",
-                        "the axis must be a natural number",
-                        a.value.span,
-                        "not a natural number",
-                    )),
-                },
+                }
                 Some(k) => self.error(Diagnostic::error(
                     "E0302",
                     format!("`{}` takes no argument named `{}`", n.node, k.node),
@@ -983,6 +990,16 @@ impl Checker<'_, '_> {
                 Ty::tensor(shape[..channels].to_vec())
             }
             "gate" => Ty::Tensor(shape, tag),
+            "chunks" => {
+                let given = args
+                    .iter()
+                    .any(|a| a.name.as_ref().is_some_and(|k| k.node == "parts"));
+                if given && axis.is_none() {
+                    // A `parts` that is not a number was reported above.
+                    return Ty::Error;
+                }
+                self.chunks(&shape, axis, tspan, span)
+            }
             "outer" | "concat" => {
                 let (u, uspan) = positional[1].clone();
                 let Some(s2) = self.tensor_shape(&u, uspan, &n.node) else {
@@ -1006,6 +1023,54 @@ impl Checker<'_, '_> {
             }
             other => unreachable!("built-in `{other}` has no typing rule"),
         }
+    }
+
+    /// `chunks(x, parts = k)`: a vector `R[n]` cut into `k` consecutive
+    /// vectors `R[n / k]`, as a tuple; `n` must be a multiple of `k` for
+    /// every value of the size parameters.
+    fn chunks(&mut self, shape: &Shape, parts: Option<(i64, Span)>, tspan: Span, span: Span) -> Ty {
+        let Some((k, kspan)) = parts else {
+            self.error(
+                Diagnostic::error(
+                    "E0302",
+                    "`chunks` needs the number of parts",
+                    span,
+                    "no `parts = k`",
+                )
+                .with_help("write `chunks(x, parts = 3)` to cut `x` into three equal vectors"),
+            );
+            return Ty::Error;
+        };
+        if shape.len() != 1 {
+            let shown = self.show_shape(shape);
+            self.error(Diagnostic::error(
+                "E0301",
+                format!("`chunks` takes a vector, found {shown}"),
+                tspan,
+                format!("this is {shown}"),
+            ));
+            return Ty::Error;
+        }
+        let part = if k >= 2 {
+            shape[0].div_exact(&super::size::Poly::constant(k))
+        } else {
+            None
+        };
+        let Some(part) = part else {
+            let shown = self.show_shape(shape);
+            self.error(
+                Diagnostic::error(
+                    "E0301",
+                    format!("{shown} does not split into {k} equal parts"),
+                    kspan,
+                    format!("{k} parts"),
+                )
+                .with_label(tspan, format!("this is {shown}"))
+                .with_help("the length must be a multiple of the number of parts (at least 2) for every size, such as `R[3 * h]` for `parts = 3`"),
+            );
+            return Ty::Error;
+        };
+        Ty::Tuple(vec![Ty::tensor(vec![part]); k as usize])
     }
 
     /// How many leading axes of a value are channels: those of a space

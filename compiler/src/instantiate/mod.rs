@@ -862,6 +862,20 @@ impl<'a> Lowerer<'a> {
             }
             "outer" => self.b.outer(x, pos[1]),
             "concat" => self.b.concat(x, pos[1]),
+            "chunks" => {
+                let k = axis.expect("the checker requires `parts`");
+                let part = self.b.shape_of(x)[0] as u32 / k;
+                let parts = (0..k)
+                    .map(|i| {
+                        self.b.op(ir::Op::Slice {
+                            x,
+                            start: i * part,
+                            len: part,
+                        })
+                    })
+                    .collect();
+                self.b.tuple(parts)
+            }
             other => unreachable!("built-in `{other}` has no lowering"),
         })
     }
