@@ -11,7 +11,7 @@ fn export(name: &str, src: &str) -> Result<String, (String, String, usize)> {
     assert!(!c.has_errors(), "{name} does not check");
     let setup = cdlc::train_block(&c, None).expect("a train block");
     let p = cdlc::training::prepare(&c, setup.model, setup.loss).expect("the model lowers");
-    cdlc::export::jax(setup, &p, name).map_err(|e| {
+    cdlc::export::jax(setup, &p, name, "0").map_err(|e| {
         let d = e.to_diagnostic(c.program.item(setup.model).span);
         let (line, _) = c.sources.line_col(d.span().file, d.span().start);
         let rendered = render_human(std::slice::from_ref(&d), &c.sources, false);

@@ -24,7 +24,8 @@ pub fn emit(
     let name = file.file_name().map_or("the program".to_string(), |n| {
         n.to_string_lossy().into_owned()
     });
-    let text = match cdlc::export::jax(setup, &prepared, &name) {
+    let hash = super::source_hash(c.sources.text(c.file));
+    let text = match cdlc::export::jax(setup, &prepared, &name, &hash) {
         Ok(t) => t,
         Err(e) => {
             let span = c.program.item(setup.model).span;
@@ -48,12 +49,14 @@ pub fn emit(
         .zip(&init)
         .map(|(s, p)| ParamView {
             name: &s.name,
-            shape: &s.shape,
+            shape: &s.stored_shape,
             data: ParamSlice::F64(&p.data),
         })
         .collect();
     let mut meta = BTreeMap::new();
     meta.insert("format".to_string(), "cdlc-weights-1".to_string());
+    meta.insert("model".to_string(), setup.model_name.clone());
+    meta.insert("source_sha256".to_string(), hash);
     let data = super::write_data::jsonl(&examples, &want);
     let written = cdlc_runtime::checkpoint::write_atomic(out, text.as_bytes())
         .map_err(|e| e.to_string())

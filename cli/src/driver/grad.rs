@@ -210,8 +210,9 @@ fn jit<T: cdlc_jit::Elem>(
     Ok((stats.loss, per_slot))
 }
 
-/// Writes the gradients under the slots' names in the run's dtype, with
-/// the loss in the metadata.
+/// Writes the gradients under the slots' names in the run's dtype and in
+/// the shapes weights are stored in (`[free]` for an equivariant
+/// parameter), with the loss in the metadata.
 fn write(path: &Path, p: &Prepared, grads: &[Tensor], loss: f64, f32: bool) -> Result<(), String> {
     let narrow: Vec<Vec<f32>> = if f32 {
         grads
@@ -229,7 +230,7 @@ fn write(path: &Path, p: &Prepared, grads: &[Tensor], loss: f64, f32: bool) -> R
         .enumerate()
         .map(|(i, (s, g))| ParamView {
             name: &s.name,
-            shape: &s.shape,
+            shape: &s.stored_shape,
             data: if f32 {
                 ParamSlice::F32(&narrow[i])
             } else {

@@ -73,7 +73,16 @@ impl ExportError {
 
 /// The Python module for `setup`'s model, prepared as `p`. `source` names
 /// the program in the module's header.
-pub fn jax(setup: &TrainSetup, p: &Prepared, source: &str) -> Result<String, ExportError> {
+///
+/// `source_sha256` is the program's hash as `cdlc` records it in the
+/// weights it writes; `save_weights` records it too, so that `cdlc run`
+/// accepts weights trained by the module.
+pub fn jax(
+    setup: &TrainSetup,
+    p: &Prepared,
+    source: &str,
+    source_sha256: &str,
+) -> Result<String, ExportError> {
     let m = &p.inst.module;
     let f = &m.functions[p.inst.func];
     let halves = halves_inputs(f)?;
@@ -81,7 +90,7 @@ pub fn jax(setup: &TrainSetup, p: &Prepared, source: &str) -> Result<String, Exp
     out += PRELUDE;
     out +=
         "\n\n# --- the model ---------------------------------------------------------------\n\n";
-    out += &params(p);
+    out += &params(setup, p, source_sha256);
     out += &data_table(m, f, &halves)?;
     out += &inputs(m, f, &halves)?;
     out += &target(p)?;
@@ -104,14 +113,28 @@ fn header(setup: &TrainSetup, source: &str) -> String {
     )
 }
 
-fn params(p: &Prepared) -> String {
+fn params(setup: &TrainSetup, p: &Prepared, source_sha256: &str) -> String {
     let mut out = String::from(
         "# The parameter slots in cdlc's order, under cdlc's qualified names.\nPARAMS = [\n",
     );
     for s in &p.inst.slots {
         writeln!(out, "    ({:?}, {}),", s.name, body::tuple(&s.shape)).expect("a String");
     }
-    out + "]\n\n"
+    out += "]\n\n# The shapes the weights files store, where they differ from the slot's\n\
+            # (an equivariant parameter is stored as its coefficients, `[free]`).\n\
+            STORED_SHAPES = {\n";
+    for s in p.inst.slots.iter().filter(|s| s.stored_shape != s.shape) {
+        writeln!(out, "    {:?}: {},", s.name, body::tuple(&s.stored_shape)).expect("a String");
+    }
+    out += "}\n\n";
+    writeln!(
+        out,
+        "# What the weights files record about the model they belong to.\n\
+         WEIGHTS_METADATA = {{\"format\": \"cdlc-weights-1\", \"model\": {:?}, \"source_sha256\": {:?}}}\n",
+        setup.model_name, source_sha256
+    )
+    .expect("a String");
+    out
 }
 
 /// The list inputs folded by `halves`, with the tree data type they are
@@ -409,7 +432,7 @@ def main(argv=None):
     print(f"training on {jax.device_count()} device(s): {len(examples)} examples", file=sys.stderr)
     params = train(params, examples, epochs=args.epochs)
     if jax.process_index() == 0:
-        save_weights(params, args.out, {"format": "cdlc-weights-1"})
+        save_weights(params, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -41,24 +41,26 @@ def load_weights(path):
             raise ValueError(f"{path}: parameter {name} has dtype {info['dtype']}; only F32 and F64 are read")
         start, end = info["data_offsets"]
         arr = np.frombuffer(raw[base + start : base + end], dtype=dtype).reshape(info["shape"])
-        out[name] = jnp.asarray(arr.copy())
+        out[name] = arr.copy()
     for name, shape in PARAMS:
         if name not in out:
             raise ValueError(f"{path} has no parameter {name}")
-        if tuple(out[name].shape) != tuple(shape):
-            raise ValueError(f"{path}: {name} has shape {list(out[name].shape)}, the model {list(shape)}")
-    return {name: out[name] for name, _ in PARAMS}
+        stored = STORED_SHAPES.get(name, shape)
+        if tuple(out[name].shape) != tuple(stored):
+            raise ValueError(f"{path}: {name} has shape {list(out[name].shape)}, the model stores {list(stored)}")
+    return {name: jnp.asarray(out[name].reshape(shape)) for name, shape in PARAMS}
 
 
 def save_weights(params, path, metadata=None):
-    """Writes {name: array} as safetensors in slot order, in each array's dtype."""
-    header = {}
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    """Writes {name: array} as safetensors in slot order, in each array's dtype,
+    with the stored shapes and the metadata cdlc records (`metadata` adds to it)."""
+    meta = dict(WEIGHTS_METADATA)
+    meta.update(metadata or {})
+    header = {"__metadata__": {str(k): str(v) for k, v in meta.items()}}
     blobs = []
     offset = 0
-    for name, _ in PARAMS:
-        arr = np.asarray(params[name])
+    for name, shape in PARAMS:
+        arr = np.asarray(params[name]).reshape(STORED_SHAPES.get(name, shape))
         code = "F64" if arr.dtype == np.float64 else "F32"
         arr = np.ascontiguousarray(arr, dtype=_ST_DTYPES[code])
         data = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
