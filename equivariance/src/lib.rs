@@ -22,6 +22,7 @@
 mod action;
 mod basis;
 mod group;
+mod limits;
 mod linmap;
 mod number;
 mod print;
@@ -35,6 +36,7 @@ mod tests;
 pub use action::{ACTIONS, ActionError, action};
 pub use basis::{Basis, DenseInit, Method, Pattern, SingularGap};
 pub use group::{Group, GroupError, GroupKind, MatrixGenerator, PermGenerator};
+pub use limits::{MAX_PAIRS, MAX_POINTS};
 pub use linmap::{LinMap, Monomial, NONE, Sparse};
 pub use number::{Number, Rational};
 pub use sample::{Element, Rng, Step};
