@@ -131,7 +131,7 @@ pub fn equivariant(
     let b = output.lift(group.as_ref());
     let (c, ai) = a.split_channels();
     let (d, bi) = b.split_channels();
-    let (pi, po) = (side(&ai), side(&bi));
+    let (pi, po) = (side(ai), side(bi));
     if pi.saturating_mul(po) > crate::limits::MAX_PAIRS {
         return Err(SolveError::TooLarge {
             points: (po, pi),
