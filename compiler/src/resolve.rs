@@ -259,7 +259,12 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
         .with_help("add `\"` at the end of the string"),
         SyntaxError::UnexpectedChar(c, span) => Diagnostic::error(
             "E0103",
-            format!("unexpected character `{c}`"),
+            if c.is_control() || c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}' {
+                // An invisible character is named by its code point.
+                format!("unexpected character U+{:04X}", u32::from(c))
+            } else {
+                format!("unexpected character `{c}`")
+            },
             span,
             "no token starts with this character",
         )

@@ -123,3 +123,40 @@ fn size_arithmetic_overflow_is_sticky_and_never_wraps() {
         Some(1 << 33)
     );
 }
+
+#[test]
+fn a_byte_order_mark_and_cr_line_endings_give_the_same_results_everywhere() {
+    let plain = "import std.layers\nmodel net = dense[2, 3]\n";
+    assert!(
+        cdlc::compile("t.cdl", &format!("\u{feff}{plain}"))
+            .diagnostics
+            .is_empty()
+    );
+    // Elsewhere it is an error that names the invisible character.
+    let c = cdlc::compile("t.cdl", "model net = dense[2,\u{feff} 3]\n");
+    let d = c
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "E0103")
+        .expect("E0103");
+    assert!(d.message.contains("U+FEFF"), "{}", d.message);
+    // Lone CR, CRLF and LF endings give one position in both reports.
+    for eol in ["\n", "\r\n", "\r"] {
+        let src = [
+            "import std.layers",
+            "model net = dense[2, 3]",
+            "model m = nope",
+            "",
+        ]
+        .join(eol);
+        let c = cdlc::compile("t.cdl", &src);
+        let span = c.diagnostics[0].span();
+        assert_eq!(
+            c.sources.line_col(span.file, span.start),
+            (3, 11),
+            "{eol:?}"
+        );
+        let human = cdlc::diagnostics::render_human(&c.diagnostics, &c.sources, false);
+        assert!(human.contains("t.cdl:3:11"), "{eol:?}: {human}");
+    }
+}
