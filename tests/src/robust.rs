@@ -160,3 +160,26 @@ fn a_byte_order_mark_and_cr_line_endings_give_the_same_results_everywhere() {
         assert!(human.contains("t.cdl:3:11"), "{eol:?}: {human}");
     }
 }
+
+#[test]
+fn very_many_errors_are_capped_with_a_summary() {
+    let src: String = (0..300)
+        .map(|i| format!("model m{i} = nope{i}\n"))
+        .collect();
+    let c = cdlc::compile("t.cdl", &src);
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes.len(), cdlc::diagnostics::MAX_ERRORS + 1);
+    assert_eq!(codes.last(), Some(&"E0705"));
+    let summary = c.diagnostics.last().unwrap();
+    assert!(
+        summary.message.starts_with("200 more error(s)"),
+        "{}",
+        summary.message
+    );
+    assert_eq!(
+        c.sources
+            .line_col(summary.span().file, summary.span().start)
+            .0,
+        101
+    );
+}
