@@ -257,6 +257,18 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
             "this string has no closing quote on its line",
         )
         .with_help("add `\"` at the end of the string"),
+        SyntaxError::TooDeep(span) => Diagnostic::error(
+            "E0701",
+            format!(
+                "nesting deeper than {} levels of brackets",
+                cdlc_grammar::depth::MAX_DEPTH
+            ),
+            span,
+            "this goes one level too deep",
+        )
+        .with_help(
+            "name inner parts with `let` or separate definitions; the file was not checked further",
+        ),
         SyntaxError::UnexpectedChar(c, span) => Diagnostic::error(
             "E0103",
             if c.is_control() || c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}' {

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod ast;
+pub mod depth;
 pub mod lexer;
 pub mod span;
 
@@ -42,6 +43,9 @@ pub enum SyntaxError {
     UnterminatedString(Span),
     /// A character that starts no token.
     UnexpectedChar(char, Span),
+    /// Brackets (or prefix minus signs) nested deeper than
+    /// `depth::MAX_DEPTH`; the file is not parsed further.
+    TooDeep(Span),
 }
 
 impl SyntaxError {
@@ -51,7 +55,8 @@ impl SyntaxError {
             SyntaxError::Unexpected { span, .. }
             | SyntaxError::UnexpectedEof { span, .. }
             | SyntaxError::UnterminatedString(span)
-            | SyntaxError::UnexpectedChar(_, span) => *span,
+            | SyntaxError::UnexpectedChar(_, span)
+            | SyntaxError::TooDeep(span) => *span,
         }
     }
 }
@@ -67,6 +72,10 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
             LexError::UnterminatedString(span) => SyntaxError::UnterminatedString(*span),
         })
         .collect();
+    if let Some((start, end)) = depth::too_deep(&lexed.tokens) {
+        errors.push(SyntaxError::TooDeep(Span::new(file, start, end)));
+        return (ast::File { items: Vec::new() }, errors);
+    }
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let tokens = lexed.tokens.into_iter().map(Ok::<_, LexError>);
     let result = cdl::FileParser::new().parse(file, &mut recovered, tokens);

@@ -183,3 +183,28 @@ fn very_many_errors_are_capped_with_a_summary() {
         101
     );
 }
+
+#[test]
+fn nesting_beyond_the_limit_is_e0701_and_within_it_checks() {
+    let limit = cdlc_grammar::depth::MAX_DEPTH;
+    let program = |depth: usize, open: &str, close: &str| {
+        format!(
+            "import std.layers\nmodel m(x: R[2]) -> R[2] {{ {}x{} }}\n",
+            open.repeat(depth),
+            close.repeat(depth)
+        )
+    };
+    // The checker runs on a thread with the binary's 8 MiB main stack.
+    let run = |src: String| {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || error_codes(&src))
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    assert!(run(program(limit - 2, "tanh(", ")")).is_empty());
+    for (open, close) in [("tanh(", ")"), ("(", ")"), ("-", "")] {
+        assert_eq!(run(program(100_000, open, close)), ["E0701"], "{open}");
+    }
+}
