@@ -343,3 +343,45 @@ fn a_model_too_large_for_memory_is_e0704_with_the_estimate_before_allocating() {
     assert!(err.contains("[E0704]") && err.contains("GiB"), "{err}");
     assert!(!dir.join("o").exists());
 }
+
+#[test]
+fn data_errors_found_while_running_are_e0603_naming_the_example_or_line() {
+    let dir = scratch("rundata");
+    let prog = "import std.layers\n\nmodel parity(xs: List(R[2])) -> R[2] {\n  \
+                dense[32, 2](hylo treenn[2, 32] by halves (xs))\n}\n\ntrain parity {\n  \
+                data = jsonl(\"h.jsonl\")\n  loss = cross_entropy\n  epochs = 1\n  batch = 2\n  split = 1\n}\n";
+    std::fs::write(dir.join("h.cdl"), prog).unwrap();
+    std::fs::write(
+        dir.join("h.jsonl"),
+        "{\"x\": [[1,0]], \"y\": 1}\n{\"x\": [[1,0],[0,1]], \"y\": 0}\n{\"x\": [], \"y\": 0}\n{\"x\": [[1,0]], \"y\": 1}\n",
+    )
+    .unwrap();
+    for backend in ["jit", "interp"] {
+        let t = cdlc(
+            &["h.cdl", "--emit", "jit", "--backend", backend, "--out", "o"],
+            &dir,
+        );
+        let err = stderr(&t);
+        assert_eq!(t.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("[E0603]") && err.contains("example 2 of the data"),
+            "{err}"
+        );
+        assert!(err.contains("empty list"), "{err}");
+    }
+    // A CSV row with a field too many names its line.
+    std::fs::write(
+        dir.join("c.cdl"),
+        program("csv(\"d.csv\", label = \"y\")", "adam", ""),
+    )
+    .unwrap();
+    std::fs::write(dir.join("d.csv"), "a,b,y\n1,2,0\n1,2,3,1\n").unwrap();
+    let t = cdlc(&["c.cdl", "--emit", "jit", "--out", "o"], &dir);
+    let err = stderr(&t);
+    assert_eq!(t.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("[E0603]") && err.contains("line 3") && err.contains("fields"),
+        "{err}"
+    );
+    assert!(!dir.join("o/weights.safetensors").exists());
+}

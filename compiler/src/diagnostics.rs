@@ -136,6 +136,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
     use ariadne::{Config, IndexType, Label as ALabel, Report, ReportKind};
     let mut out = Vec::new();
+    // The sources are indexed once for all diagnostics, not once each:
+    // indexing is linear in the text, so a file with many errors would
+    // otherwise take quadratic time.
+    let mut cache = ariadne::sources(sources.iter().map(|(n, t)| (n.to_string(), t.to_string())));
     for d in diags {
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
@@ -166,10 +170,9 @@ pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> Str
         if let Some(h) = &d.help {
             report = report.with_help(h);
         }
-        let cache = ariadne::sources(sources.iter().map(|(n, t)| (n.to_string(), t.to_string())));
         report
             .finish()
-            .write(cache, &mut out)
+            .write(&mut cache, &mut out)
             .expect("writing to a Vec cannot fail");
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -191,6 +194,45 @@ fn label_order(sources: &Sources, span: Span, primary: Span, index: usize) -> i3
     let line = sources.line_col(span.file, span.start).0.min((1 << 16) - 1);
     let key = (file_rank << 24) | (line << 8) | index.min(255);
     i32::try_from(key).expect("the key fits in 31 bits")
+}
+
+/// The most errors a compilation reports; the rest are summarised.
+pub const MAX_ERRORS: usize = 100;
+
+/// Keeps the first `MAX_ERRORS` errors (and the warnings among them) and
+/// replaces the rest by one E0705 saying how many more there were, at the
+/// first one left out, so that a file with very many errors is reported
+/// (and rendered) in time proportional to the cap.
+pub fn cap(diags: &mut Vec<Diagnostic>) {
+    let Some(cut) = diags
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.severity == Severity::Error)
+        .nth(MAX_ERRORS)
+        .map(|(i, _)| i)
+    else {
+        return;
+    };
+    let rest = diags.split_off(cut);
+    let errors = rest
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = rest.len() - errors;
+    let mut summary = Diagnostic::error(
+        "E0705",
+        format!(
+            "{errors} more error(s) and {warnings} warning(s) are not shown; the first {MAX_ERRORS} errors are above"
+        ),
+        rest[0].span(),
+        "the first error not shown",
+    )
+    .with_help("fix the errors above first; many later errors often follow from them");
+    let mut codes: Vec<&str> = rest.iter().map(|d| d.code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    summary = summary.with_note(format!("codes not shown: {}", codes.join(", ")));
+    diags.push(summary);
 }
 
 /// Renders diagnostics as JSON lines, one object per diagnostic.

@@ -57,6 +57,7 @@ pub fn compile(name: &str, text: &str) -> Compilation {
     let checked = check::check(&program, &mut diags);
     let tyings = equivariance::analyse(&program, &checked, &sources, &mut diags);
     diags.sort_by_key(|d| (d.span().file != file, d.span().file, d.span().start));
+    diagnostics::cap(&mut diags);
     Compilation {
         sources,
         file,

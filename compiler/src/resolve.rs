@@ -281,9 +281,26 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
             "this string has no closing quote on its line",
         )
         .with_help("add `\"` at the end of the string"),
+        SyntaxError::TooDeep(span) => Diagnostic::error(
+            "E0701",
+            format!(
+                "nesting deeper than {} levels of brackets",
+                cdlc_grammar::depth::MAX_DEPTH
+            ),
+            span,
+            "this goes one level too deep",
+        )
+        .with_help(
+            "name inner parts with `let` or separate definitions; the file was not checked further",
+        ),
         SyntaxError::UnexpectedChar(c, span) => Diagnostic::error(
             "E0103",
-            format!("unexpected character `{c}`"),
+            if c.is_control() || c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}' {
+                // An invisible character is named by its code point.
+                format!("unexpected character U+{:04X}", u32::from(c))
+            } else {
+                format!("unexpected character `{c}`")
+            },
             span,
             "no token starts with this character",
         )

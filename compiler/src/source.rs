@@ -51,9 +51,17 @@ impl Sources {
     pub fn line_col(&self, file: FileId, offset: u32) -> (usize, usize) {
         let text = self.text(file);
         let offset = (offset as usize).min(text.len());
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        // A line ends at `\n`, `\r\n` or a lone `\r`, as the human
+        // renderer counts them, so both reports give the same position.
+        let bytes = text.as_bytes();
+        let (mut line, mut line_start) = (1, 0);
+        for (i, &b) in bytes[..offset].iter().enumerate() {
+            let lone_cr = b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+            if b == b'\n' || lone_cr {
+                line += 1;
+                line_start = i + 1;
+            }
+        }
         let column = text[line_start..offset].chars().count() + 1;
         (line, column)
     }

@@ -104,21 +104,25 @@ pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 /// Splits examples into training and validation parts after a seeded
 /// shuffle: the first `split` fraction trains.
 pub fn split(examples: Vec<Example>, split: f64, seed: u64) -> (Vec<Example>, Vec<Example>) {
-    let n = examples.len();
-    let order = shuffled(n, mix64(seed ^ 0x5eed));
-    let (n_train, _) = split_sizes(n, split);
+    let (train_at, val_at) = split_indices(examples.len(), split, seed);
     let mut slots: Vec<Option<Example>> = examples.into_iter().map(Some).collect();
-    let mut train = Vec::with_capacity(n_train);
-    let mut val = Vec::with_capacity(n - n_train);
-    for (k, i) in order.into_iter().enumerate() {
-        let e = slots[i].take().expect("each index once");
-        if k < n_train {
-            train.push(e);
-        } else {
-            val.push(e);
-        }
-    }
-    (train, val)
+    let mut take = |at: Vec<usize>| -> Vec<Example> {
+        at.into_iter()
+            .map(|i| slots[i].take().expect("each index once"))
+            .collect()
+    };
+    let train = take(train_at);
+    (train, take(val_at))
+}
+
+/// Which of `n` examples (by their index in the data) `split` puts in the
+/// training part and which in the validation part, in the order `split`
+/// gives them.
+pub fn split_indices(n: usize, split: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order = shuffled(n, mix64(seed ^ 0x5eed));
+    let (n_train, _) = split_sizes(n, split);
+    let val = order.split_off(n_train);
+    (order, val)
 }
 
 /// How many of `n` examples train and how many validate under `split`.

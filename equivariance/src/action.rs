@@ -35,6 +35,14 @@ pub const ACTIONS: &[&str] = &[
 /// An action that cannot be applied (E0505).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionError {
+    /// The space has more than `MAX_POINTS` points (or their count
+    /// overflows): its action would not fit in memory.
+    TooLarge {
+        /// The shape given.
+        shape: Vec<usize>,
+        /// The largest number of points accepted.
+        max: usize,
+    },
     /// No built-in action has this name.
     Unknown {
         /// The name written.
@@ -65,6 +73,11 @@ pub enum ActionError {
 impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ActionError::TooLarge { shape, max } => write!(
+                f,
+                "a space on {} is too large: spaces of up to {max} points are supported",
+                show_shape(shape)
+            ),
             ActionError::Unknown { action } => {
                 write!(
                     f,
@@ -100,6 +113,12 @@ impl std::error::Error for ActionError {}
 
 /// Applies the built-in action `name` of `group` to a tensor of `shape`.
 pub fn action(group: &Group, name: &str, shape: &[usize]) -> Result<Space, ActionError> {
+    if !crate::limits::fits(shape) {
+        return Err(ActionError::TooLarge {
+            shape: shape.to_vec(),
+            max: crate::limits::MAX_POINTS,
+        });
+    }
     let cx = Cx { group, name, shape };
     match name {
         "trivial" => Ok(Space::atom(

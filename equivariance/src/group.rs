@@ -86,6 +86,16 @@ pub struct MatrixGenerator {
 /// A group or monoid that cannot be built, with the facts for a message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum GroupError {
+    /// A size parameter is above `MAX_POINTS`: the group's generators
+    /// would not fit in memory.
+    TooLarge {
+        /// The constructor (`cyclic`, `p4`, …).
+        group: &'static str,
+        /// The size given.
+        size: usize,
+        /// The largest size accepted.
+        max: usize,
+    },
     /// A size parameter is below the smallest allowed value.
     SizeTooSmall {
         /// The constructor (`cyclic`, `p4`, …).
@@ -142,6 +152,10 @@ pub enum GroupError {
 impl fmt::Display for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            GroupError::TooLarge { group, size, max } => write!(
+                f,
+                "`{group}({size})` is too large: sizes up to {max} are supported"
+            ),
             GroupError::SizeTooSmall { group, size, min } => {
                 write!(f, "{group}({size}) needs a size of at least {min}")
             }
@@ -182,6 +196,12 @@ impl std::error::Error for GroupError {}
 fn at_least(group: &'static str, size: usize, min: usize) -> Result<(), GroupError> {
     if size < min {
         Err(GroupError::SizeTooSmall { group, size, min })
+    } else if size > crate::limits::MAX_POINTS {
+        Err(GroupError::TooLarge {
+            group,
+            size,
+            max: crate::limits::MAX_POINTS,
+        })
     } else {
         Ok(())
     }

@@ -112,7 +112,20 @@ pub enum SpaceError {
     },
     /// `A ^ 0`.
     ZeroPower,
+    /// `A ^ k` would have more than `MAX_POINTS` points, or more than
+    /// `MAX_POWER` factors.
+    TooLarge {
+        /// The shape of `A`.
+        shape: Vec<usize>,
+        /// The power `k`.
+        power: usize,
+        /// The largest number of points accepted.
+        max: usize,
+    },
 }
+
+/// The largest `k` of a tensor power `A ^ k`.
+pub const MAX_POWER: usize = 64;
 
 impl fmt::Display for SpaceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,6 +139,11 @@ impl fmt::Display for SpaceError {
                 show_shape(shape)
             ),
             SpaceError::ZeroPower => write!(f, "a tensor power needs k ≥ 1"),
+            SpaceError::TooLarge { shape, power, max } => write!(
+                f,
+                "{} ^ {power} is too large: spaces of up to {max} points and powers up to {MAX_POWER} are supported",
+                show_shape(shape)
+            ),
         }
     }
 }
@@ -366,6 +384,16 @@ impl Space {
     pub fn power(&self, k: usize) -> Result<Space, SpaceError> {
         if k == 0 {
             return Err(SpaceError::ZeroPower);
+        }
+        let points = crate::limits::points(&self.shape)
+            .and_then(|n| n.checked_pow(u32::try_from(k).ok()?))
+            .filter(|&n| n <= crate::limits::MAX_POINTS);
+        if points.is_none() || k > MAX_POWER {
+            return Err(SpaceError::TooLarge {
+                shape: self.shape.clone(),
+                power: k,
+                max: crate::limits::MAX_POINTS,
+            });
         }
         let mut out = self.clone();
         for _ in 1..k {

@@ -272,6 +272,11 @@ pub fn lex(file: FileId, src: &str) -> Lexed {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     let mut lexer = Token::lexer(src);
+    // A UTF-8 byte-order mark at the start is skipped, as in the data
+    // readers; positions still count it, so they match the file's bytes.
+    if src.starts_with('\u{feff}') {
+        lexer.bump('\u{feff}'.len_utf8());
+    }
     while let Some(tok) = lexer.next() {
         let range = lexer.span();
         let span = Span::new(file, range.start, range.end);

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod ast;
+pub mod depth;
 pub mod lexer;
 pub mod span;
 mod unfinished;
@@ -61,6 +62,9 @@ pub enum SyntaxError {
         /// The last statement.
         last: Span,
     },
+    /// Brackets (or prefix minus signs) nested deeper than
+    /// `depth::MAX_DEPTH`; the file is not parsed further.
+    TooDeep(Span),
 }
 
 impl SyntaxError {
@@ -70,7 +74,8 @@ impl SyntaxError {
             SyntaxError::Unexpected { span, .. }
             | SyntaxError::UnexpectedEof { span, .. }
             | SyntaxError::UnterminatedString(span)
-            | SyntaxError::UnexpectedChar(_, span) => *span,
+            | SyntaxError::UnexpectedChar(_, span)
+            | SyntaxError::TooDeep(span) => *span,
             SyntaxError::MissingSemicolon { after, .. } => *after,
             SyntaxError::NoValue { close, .. } => *close,
         }
@@ -88,6 +93,10 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
             LexError::UnterminatedString(span) => SyntaxError::UnterminatedString(*span),
         })
         .collect();
+    if let Some((start, end)) = depth::too_deep(&lexed.tokens) {
+        errors.push(SyntaxError::TooDeep(Span::new(file, start, end)));
+        return (ast::File::default(), errors);
+    }
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let mut blocks = Vec::new();
     let tokens = lexed.tokens.iter().cloned().map(Ok::<_, LexError>);

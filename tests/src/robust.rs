@@ -123,3 +123,88 @@ fn size_arithmetic_overflow_is_sticky_and_never_wraps() {
         Some(1 << 33)
     );
 }
+
+#[test]
+fn a_byte_order_mark_and_cr_line_endings_give_the_same_results_everywhere() {
+    let plain = "import std.layers\nmodel net = dense[2, 3]\n";
+    assert!(
+        cdlc::compile("t.cdl", &format!("\u{feff}{plain}"))
+            .diagnostics
+            .is_empty()
+    );
+    // Elsewhere it is an error that names the invisible character.
+    let c = cdlc::compile("t.cdl", "model net = dense[2,\u{feff} 3]\n");
+    let d = c
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "E0103")
+        .expect("E0103");
+    assert!(d.message.contains("U+FEFF"), "{}", d.message);
+    // Lone CR, CRLF and LF endings give one position in both reports.
+    for eol in ["\n", "\r\n", "\r"] {
+        let src = [
+            "import std.layers",
+            "model net = dense[2, 3]",
+            "model m = nope",
+            "",
+        ]
+        .join(eol);
+        let c = cdlc::compile("t.cdl", &src);
+        let span = c.diagnostics[0].span();
+        assert_eq!(
+            c.sources.line_col(span.file, span.start),
+            (3, 11),
+            "{eol:?}"
+        );
+        let human = cdlc::diagnostics::render_human(&c.diagnostics, &c.sources, false);
+        assert!(human.contains("t.cdl:3:11"), "{eol:?}: {human}");
+    }
+}
+
+#[test]
+fn very_many_errors_are_capped_with_a_summary() {
+    let src: String = (0..300)
+        .map(|i| format!("model m{i} = nope{i}\n"))
+        .collect();
+    let c = cdlc::compile("t.cdl", &src);
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes.len(), cdlc::diagnostics::MAX_ERRORS + 1);
+    assert_eq!(codes.last(), Some(&"E0705"));
+    let summary = c.diagnostics.last().unwrap();
+    assert!(
+        summary.message.starts_with("200 more error(s)"),
+        "{}",
+        summary.message
+    );
+    assert_eq!(
+        c.sources
+            .line_col(summary.span().file, summary.span().start)
+            .0,
+        101
+    );
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_e0701_and_within_it_checks() {
+    let limit = cdlc_grammar::depth::MAX_DEPTH;
+    let program = |depth: usize, open: &str, close: &str| {
+        format!(
+            "import std.layers\nmodel m(x: R[2]) -> R[2] {{ {}x{} }}\n",
+            open.repeat(depth),
+            close.repeat(depth)
+        )
+    };
+    // The checker runs on a thread with the binary's 8 MiB main stack.
+    let run = |src: String| {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || error_codes(&src))
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    assert!(run(program(limit - 2, "tanh(", ")")).is_empty());
+    for (open, close) in [("tanh(", ")"), ("(", ")"), ("-", "")] {
+        assert_eq!(run(program(100_000, open, close)), ["E0701"], "{open}");
+    }
+}

@@ -108,6 +108,8 @@ pub fn run(
                 .with_help("give more examples, or a `split` that leaves some on both sides"),
         ));
     }
+    let (train_at, val_at) =
+        cdlc::training::split_indices(dataset.examples.len(), setup.split, setup.seed);
     let (train, val) = split(dataset.examples, setup.split, setup.seed);
     let augmenter = match &overrides.augment {
         Some(g) => Some(
@@ -185,7 +187,15 @@ pub fn run(
             } else {
                 chunk.iter().map(|&i| &train[i]).collect()
             };
-            let l = trainer.step(&examples)?;
+            let l = match trainer.step(&examples) {
+                Ok(l) => l,
+                Err(e) => {
+                    let at: Vec<usize> = chunk.iter().map(|&i| train_at[i]).collect();
+                    return Err(TrainError::Diagnostic(example_error(
+                        trainer, &examples, &at, loss, &e, setup,
+                    )));
+                }
+            };
             if let Some(d) =
                 non_finite(l, trainer.non_finite(), setup, inst, epoch, &out_dir, &rows)
             {
@@ -205,7 +215,10 @@ pub fn run(
         let (val_loss, val_accuracy) = if val.is_empty() {
             (None, None)
         } else {
-            let (l, a) = evaluate(trainer, &val, loss, batch)?;
+            let (l, a) = evaluate(trainer, &val, loss, batch).map_err(|e| {
+                let examples: Vec<&Example> = val.iter().collect();
+                TrainError::Diagnostic(example_error(trainer, &examples, &val_at, loss, &e, setup))
+            })?;
             (Some(l), a)
         };
         let row = EpochMetrics {
@@ -255,6 +268,46 @@ pub fn run(
         interrupted,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// E0603 for a batch the model cannot run or the loss cannot score (an
+/// empty list split `by halves`, a target of another length than an
+/// unfold's `take k`): the examples are tried one by one to name the first
+/// that fails, by its index in the data (`at` gives each one's index).
+fn example_error(
+    trainer: &mut dyn Trainer,
+    examples: &[&Example],
+    at: &[usize],
+    loss: Loss,
+    batch_error: &str,
+    setup: &TrainSetup,
+) -> Diagnostic {
+    let found = examples.iter().zip(at).find_map(|(e, &i)| {
+        let problem = match trainer.forward(&[&e.x]) {
+            Err(m) => Some(m),
+            Ok(out) => {
+                let flat = flatten(&out[0]);
+                let mut grad = vec![0.0; flat.len()];
+                loss.eval(&flat, &e.y, &mut grad)
+                    .err()
+                    .map(|l| l.to_string())
+            }
+        };
+        problem.map(|m| (i, m))
+    });
+    let (message, label) = match found {
+        Some((i, m)) => (
+            format!("example {i} of the data cannot be used: {m}"),
+            format!("example {i} of this data"),
+        ),
+        None => (
+            format!("a batch of the data cannot be used: {batch_error}"),
+            "this data".to_string(),
+        ),
+    };
+    Diagnostic::error("E0603", message, setup.data_span, label)
+        .with_note("examples are counted from 0 in the order of the data")
+        .with_help("remove or correct the example, or change the model so that it accepts it")
 }
 
 /// E0606 when a step's loss, a gradient or a weight is NaN or infinite:

@@ -328,6 +328,13 @@ fn number(v: f64) -> Number {
     Number::parse_exact(&format!("{v}")).unwrap_or(Number::Float(v))
 }
 
+/// E0703: a group, space or solver problem beyond the equivariance crate's
+/// limits, refused before anything is allocated.
+pub(super) fn too_large(message: String, span: Span) -> Diagnostic {
+    Diagnostic::error("E0703", message, span, "too large to derive a tying for")
+        .with_help("use a smaller group or space; the limits are in docs/errors.md (E0703)")
+}
+
 /// E0505 for a group or monoid that cannot be built from its generators.
 fn group_error(decl: &ast::GroupDecl, e: GroupError) -> Diagnostic {
     let generator_span = |name: &str| {
@@ -338,6 +345,11 @@ fn group_error(decl: &ast::GroupDecl, e: GroupError) -> Diagnostic {
             .map_or(decl.def.span, |g| g.span)
     };
     let (span, label, help) = match &e {
+        GroupError::TooLarge { max, .. } => (
+            decl.def.span,
+            "size out of range".to_string(),
+            format!("give a size of at most {max}"),
+        ),
         GroupError::SizeTooSmall { min, .. } => (
             decl.def.span,
             "size out of range".to_string(),
@@ -372,8 +384,12 @@ fn group_error(decl: &ast::GroupDecl, e: GroupError) -> Diagnostic {
         ),
     };
     let kind = if decl.monoid { "monoid" } else { "group" };
+    let code = match e {
+        GroupError::TooLarge { .. } => "E0703",
+        _ => "E0505",
+    };
     Diagnostic::error(
-        "E0505",
+        code,
         format!("{kind} `{}` cannot be built: {e}", decl.name.node),
         span,
         label,
@@ -383,14 +399,22 @@ fn group_error(decl: &ast::GroupDecl, e: GroupError) -> Diagnostic {
 
 /// E0505 for an action that does not exist, does not apply to the group,
 /// or does not fit the shape; the help names the actions that would work.
+/// E0703 for a space beyond the limits.
 fn action_error(g: &Group, gname: &str, span: Span, shape: &[usize], e: ActionError) -> Diagnostic {
+    // A space beyond the limits fits no action; trying each would only
+    // repeat the refusal.
+    let too_large = matches!(e, ActionError::TooLarge { .. });
     let fitting: Vec<&str> = ACTIONS
         .iter()
         .copied()
-        .filter(|a| *a != "trivial" && cdlc_equivariance::action(g, a, shape).is_ok())
+        .filter(|a| !too_large && *a != "trivial" && cdlc_equivariance::action(g, a, shape).is_ok())
         .collect();
     let shown = cdlc_equivariance::show_shape(shape);
     let (label, help) = match &e {
+        ActionError::TooLarge { max, .. } => (
+            "too many points".to_string(),
+            format!("declare the space on at most {max} points"),
+        ),
         ActionError::Unknown { action } => (
             "no such action".to_string(),
             match crate::diagnostics::closest(action, ACTIONS.iter().copied()) {
@@ -420,7 +444,8 @@ fn action_error(g: &Group, gname: &str, span: Span, shape: &[usize], e: ActionEr
             },
         ),
     };
-    Diagnostic::error("E0505", e.to_string(), span, label).with_help(help)
+    let code = if too_large { "E0703" } else { "E0505" };
+    Diagnostic::error(code, e.to_string(), span, label).with_help(help)
 }
 
 fn quoted(names: &[&str]) -> String {

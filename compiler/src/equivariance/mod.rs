@@ -380,6 +380,10 @@ impl<'a> Env<'a> {
             .with_help(format!(
                 "put both spaces under one group (a map between {input} and {output} spaces has no equivariance constraint to solve)"
             )),
+            SolveError::TooLarge { .. } => build::too_large(
+                format!("`{}` cannot be tied: {e}", p.name.node),
+                ty_span,
+            ),
             SolveError::LocalMismatch { .. } | SolveError::LocalAcrossSum => {
                 let at = constraint_span(p).unwrap_or(ty_span);
                 Diagnostic::error(

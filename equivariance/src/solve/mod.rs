@@ -54,6 +54,15 @@ pub enum SolveError {
     /// `local(r)` on a space with a direct-sum axis, where distance is not
     /// defined.
     LocalAcrossSum,
+    /// The problem is beyond the limits: a side with more than
+    /// `MAX_POINTS` points, or an inner problem (after channels are
+    /// factored out) with more than `MAX_PAIRS` pairs of points.
+    TooLarge {
+        /// The points of the output and the input side that are solved for.
+        points: (u128, u128),
+        /// What was over the limit, in words.
+        limit: String,
+    },
 }
 
 impl fmt::Display for SolveError {
@@ -72,6 +81,11 @@ impl fmt::Display for SolveError {
                 show_points(output)
             ),
             SolveError::LocalAcrossSum => write!(f, "local(r) is not defined on a direct sum"),
+            SolveError::TooLarge { points, limit } => write!(
+                f,
+                "the equivariant maps from {} to {} points are too many to solve for: {limit}",
+                points.1, points.0
+            ),
         }
     }
 }
@@ -104,10 +118,30 @@ pub fn equivariant(
             });
         }
     };
+    let side = |s: &Space| crate::limits::points(s.shape()).map_or(u128::MAX, |n| n as u128);
+    if !(crate::limits::fits(input.shape()) && crate::limits::fits(output.shape())) {
+        return Err(SolveError::TooLarge {
+            points: (side(output), side(input)),
+            limit: format!(
+                "each side may have up to {} points",
+                crate::limits::MAX_POINTS
+            ),
+        });
+    }
     let a = input.lift(group.as_ref());
     let b = output.lift(group.as_ref());
     let (c, ai) = a.split_channels();
     let (d, bi) = b.split_channels();
+    let (pi, po) = (side(ai), side(bi));
+    if pi.saturating_mul(po) > crate::limits::MAX_PAIRS {
+        return Err(SolveError::TooLarge {
+            points: (po, pi),
+            limit: format!(
+                "the solver handles up to {} pairs of points after channels are factored out",
+                crate::limits::MAX_PAIRS
+            ),
+        });
+    }
     let mask = match local {
         Some(r) => Some(local_mask(ai, bi, r)?),
         None => None,

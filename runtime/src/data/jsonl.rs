@@ -39,6 +39,8 @@ pub fn parse(
     y: &TargetType,
 ) -> Result<Vec<Example>, DataError> {
     let mut out = Vec::new();
+    // A byte-order mark is skipped, as in CSV files and programs.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         let at = Location::Line(i + 1);
         let line = line.trim();
@@ -86,6 +88,8 @@ pub fn load_inputs(path: &Path, x: &DataType) -> Result<Vec<Value>, DataError> {
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
+    // A byte-order mark is skipped, as in CSV files and programs.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for (i, line) in text.lines().enumerate() {
         let at = Location::Line(i + 1);
         let line = line.trim();

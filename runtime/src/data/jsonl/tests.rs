@@ -208,3 +208,11 @@ fn numbers_beyond_the_f32_range_name_their_line() {
         m.found
     );
 }
+
+#[test]
+fn a_byte_order_mark_is_skipped_as_in_csv() {
+    let x = DataType::Tensor(vec![2]);
+    let text = "\u{feff}{\"x\": [1, 2], \"y\": 1}\r\n{\"x\": [3, 4], \"y\": 0}\n";
+    let ex = parse(text, file(), &x, &TargetType::Class(2)).expect("valid file");
+    assert_eq!(ex.len(), 2);
+}
