@@ -1,24 +1,8 @@
 //! `cdlc fmt` end to end: rewriting files and folders, `--check` with its
 //! diff and exit code, and files with syntax errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cdlc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cdlc"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-/// A fresh, empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cdlc-fmt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
-    dir
-}
+mod common;
+use common::{cdlc, scratch};
 
 const MESSY: &str = "import std.layers\nmodel  m=dense[2,3]>>relu // the model\n";
 const TIDY: &str = "import std.layers\nmodel m = dense[2, 3] >> relu // the model\n";
