@@ -208,7 +208,8 @@ fn main() -> ExitCode {
             entry.as_deref(),
             (samples, coords),
             backend == GradBackend::Jit,
-        ),
+        )
+        .unwrap_or_else(|code| code),
         Some(Command::Bench(args)) => driver::bench::main(&args),
         Some(Command::Grad(args)) => driver::grad::main(&args),
         Some(Command::Data(args)) => driver::write_data::main(&args),
@@ -218,7 +219,8 @@ fn main() -> ExitCode {
             weights,
             input,
             entry,
-        }) => run(&file, &weights, &input, entry.as_deref(), cli.exec.dtype),
+        }) => run(&file, &weights, &input, entry.as_deref(), cli.exec.dtype)
+            .unwrap_or_else(|code| code),
         Some(Command::Fmt(args)) => driver::fmt::main(&args),
         Some(Command::Lsp) => match driver::lsp::serve() {
             Ok(()) => ExitCode::SUCCESS,
@@ -241,7 +243,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
-            emit_stage(&file, emit, &cli)
+            emit_stage(&file, emit, &cli).unwrap_or_else(|code| code)
         }
     }
 }
@@ -339,19 +341,27 @@ fn prepare(
     })
 }
 
-fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
-    let c = match load(path, cli.message_format) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+/// The outcome of a command: `Err` is the exit code of a command stopped
+/// early (its message already printed), `Ok` the exit code it finished with.
+type Exit = Result<ExitCode, ExitCode>;
+
+/// Instantiates the model `entry_name` (default: the train block's) with
+/// its loss, or explains why not.
+fn prepare_entry(c: &cdlc::Compilation, entry_name: Option<&str>) -> Result<Prepared, ExitCode> {
+    let model = entry(c, entry_name)?;
+    prepare(c, model, cdlc::training::loss_for(c, model))
+}
+
+fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
+    let c = load(path, cli.message_format)?;
     if emit == Emit::Ast {
         driver::stdout::print(format_args!("{:#?}\n", c.program.files[0].ast));
-        return ExitCode::from(u8::from(c.has_errors()));
+        return Ok(ExitCode::from(u8::from(c.has_errors())));
     }
     if c.has_errors() {
-        return ExitCode::from(1);
+        return Ok(ExitCode::from(1));
     }
-    match emit {
+    Ok(match emit {
         Emit::Types => {
             driver::stdout::print(format_args!(
                 "{}",
@@ -360,14 +370,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Emit::Ir | Emit::Grad => {
-            let model = match entry(&c, cli.entry.as_deref()) {
-                Ok(m) => m,
-                Err(code) => return code,
-            };
-            let p = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
+            let p = prepare_entry(&c, cli.entry.as_deref())?;
             let f = if emit == Emit::Ir {
                 p.inst.func
             } else {
@@ -389,17 +392,10 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             driver::stdout::print(format_args!("{}", c.tyings.render()));
             ExitCode::SUCCESS
         }
-        Emit::Jit => train(&c, path, cli),
+        Emit::Jit => train(&c, path, cli)?,
         Emit::Jax => driver::export::emit(&c, path, cli.train.as_deref(), cli.out.as_deref()),
         Emit::Clif => {
-            let model = match entry(&c, cli.entry.as_deref()) {
-                Ok(m) => m,
-                Err(code) => return code,
-            };
-            let p = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
+            let p = prepare_entry(&c, cli.entry.as_deref())?;
             let dtype = match cli.exec.dtype {
                 Dtype::F32 => cdlc_jit::Dtype::F32,
                 Dtype::F64 => cdlc_jit::Dtype::F64,
@@ -417,10 +413,10 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> ExitCode {
             }
         }
         Emit::Ast => unreachable!("the syntax tree is printed before checking"),
-    }
+    })
 }
 
-fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
+fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> Exit {
     let Some(setup) = cdlc::train_block(c, cli.train.as_deref()) else {
         match &cli.train {
             Some(name) => eprintln!("error: this program has no train block for `{name}`"),
@@ -428,15 +424,12 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
                 "error: this program has no train block; add `train MODEL {{ data = ..., loss = ... }}`"
             ),
         }
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     };
-    let prepared = match prepare(c, setup.model, setup.loss) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let prepared = prepare(c, setup.model, setup.loss)?;
     if let Err(d) = driver::memory::fits(&prepared, setup, cli.exec.dtype == Dtype::F32) {
         report(c, &[d], cli.message_format);
-        return ExitCode::from(1);
+        return Ok(ExitCode::from(1));
     }
     let init = cdlc::training::init_params(&prepared.inst, setup.seed);
     let optim = setup.optim;
@@ -468,39 +461,41 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> ExitCode {
             .sum::<usize>(),
         prepared.inst.slots.len()
     );
-    match driver::train::run(
-        c,
-        setup,
-        &prepared,
-        trainer.as_mut(),
-        path,
-        &overrides,
-        stop,
-        progress,
-    ) {
-        Ok(s) => {
-            if s.interrupted {
-                eprintln!(
-                    "interrupted: kept the {} completed epoch(s) in {}",
-                    s.rows.len(),
-                    s.out.display()
-                );
-            } else if s.rows.is_empty() {
-                eprintln!("no epoch ran; nothing was written");
-            } else {
-                eprintln!("trained in {:.1} s; wrote {}", s.seconds, s.out.display());
+    Ok(
+        match driver::train::run(
+            c,
+            setup,
+            &prepared,
+            trainer.as_mut(),
+            path,
+            &overrides,
+            stop,
+            progress,
+        ) {
+            Ok(s) => {
+                if s.interrupted {
+                    eprintln!(
+                        "interrupted: kept the {} completed epoch(s) in {}",
+                        s.rows.len(),
+                        s.out.display()
+                    );
+                } else if s.rows.is_empty() {
+                    eprintln!("no epoch ran; nothing was written");
+                } else {
+                    eprintln!("trained in {:.1} s; wrote {}", s.seconds, s.out.display());
+                }
+                ExitCode::SUCCESS
             }
-            ExitCode::SUCCESS
-        }
-        Err(TrainError::Diagnostic(d)) => {
-            report(c, &[d], cli.message_format);
-            ExitCode::from(1)
-        }
-        Err(TrainError::Message(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(1)
-        }
-    }
+            Err(TrainError::Diagnostic(d)) => {
+                report(c, &[d], cli.message_format);
+                ExitCode::from(1)
+            }
+            Err(TrainError::Message(m)) => {
+                eprintln!("error: {m}");
+                ExitCode::from(1)
+            }
+        },
+    )
 }
 
 /// Compiled kernels in the chosen dtype, or the interpreter when asked for
@@ -546,19 +541,10 @@ fn gradcheck(
     entry_name: Option<&str>,
     (samples, coords): (usize, usize),
     jit: bool,
-) -> ExitCode {
-    let c = match load_clean(path, MessageFormat::Human) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let model = match entry(&c, entry_name) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
-    let prepared = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+) -> Exit {
+    let c = load_clean(path, MessageFormat::Human)?;
+    let model = entry(&c, entry_name)?;
+    let prepared = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
     let setup = c.checked.trains.iter().find(|t| t.model == model);
     let seed = setup.map_or(0, |t| t.seed);
     let data = match setup {
@@ -569,7 +555,7 @@ fn gradcheck(
                 Some(Ok(d)) => Some(d.examples),
                 Some(Err(d)) => {
                     report(&c, &[d], MessageFormat::Human);
-                    return ExitCode::from(1);
+                    return Ok(ExitCode::from(1));
                 }
                 None => None,
             }
@@ -577,45 +563,32 @@ fn gradcheck(
         None => None,
     };
     let examples = driver::gradcheck::examples(data, &prepared, samples, seed);
-    match driver::gradcheck::check(&prepared, &examples, seed, jit, coords) {
-        Ok((lines, passed)) => {
-            for l in lines {
-                driver::stdout::print(format_args!("{l}\n"));
+    Ok(
+        match driver::gradcheck::check(&prepared, &examples, seed, jit, coords) {
+            Ok((lines, passed)) => {
+                for l in lines {
+                    driver::stdout::print(format_args!("{l}\n"));
+                }
+                ExitCode::from(u8::from(!passed))
             }
-            ExitCode::from(u8::from(!passed))
-        }
-        Err(m) => {
-            eprintln!("error: {m}");
-            ExitCode::from(1)
-        }
-    }
+            Err(m) => {
+                eprintln!("error: {m}");
+                ExitCode::from(1)
+            }
+        },
+    )
 }
 
-fn run(
-    path: &Path,
-    weights: &Path,
-    input: &Path,
-    entry_name: Option<&str>,
-    dtype: Dtype,
-) -> ExitCode {
-    let c = match load_clean(path, MessageFormat::Human) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let model = match entry(&c, entry_name) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
-    let prepared = match prepare(&c, model, cdlc::training::loss_for(&c, model)) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtype: Dtype) -> Exit {
+    let c = load_clean(path, MessageFormat::Human)?;
+    let model = entry(&c, entry_name)?;
+    let prepared = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
     let hash = driver::source_hash(c.sources.text(c.file));
     let params = match driver::run::load_weights(weights, &prepared.inst, Some(&hash)) {
         Ok(p) => p,
         Err(m) => {
             eprintln!("error[E0607]: {m}");
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
     };
     let x_type = if prepared.inst.inputs.len() == 1 {
@@ -627,7 +600,7 @@ fn run(
         Ok(xs) => xs,
         Err(e) => {
             eprintln!("error[E0603]: {e}");
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
     };
     let optim = cdlc_runtime::optim::OptimConfig::default();
@@ -639,11 +612,11 @@ fn run(
     let fit = (&c, model, MessageFormat::Human);
     let batch = inputs.len().clamp(1, 256);
     let mut trainer = make_trainer(&prepared, params, optim, batch, &exec, fit);
-    match driver::run::run(trainer.as_mut(), &inputs) {
+    Ok(match driver::run::run(trainer.as_mut(), &inputs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(m) => {
             eprintln!("error: {m}");
             ExitCode::from(1)
         }
-    }
+    })
 }
