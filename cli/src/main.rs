@@ -4,11 +4,14 @@
 
 mod driver;
 
-use cdlc::diagnostics::{self, Diagnostic, Severity};
+use cdlc::diagnostics::Severity;
 use cdlc::training::Prepared;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use driver::train::{Overrides, TrainError};
+use driver::files::FileError;
+use driver::report;
+use driver::train::Overrides;
 use driver::trainer::{Jit, Trainer};
+use driver::usage::UsageError;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,8 +49,8 @@ struct Cli {
     augment: Option<String>,
     #[command(flatten)]
     exec: ExecArgs,
-    /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    /// How to print diagnostics and errors (any command; JSON lines go to standard error, except for `check`).
+    #[arg(long, value_enum, global = true, default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
 }
 
@@ -75,9 +78,6 @@ enum Command {
         /// Also test every equivariance claim numerically.
         #[arg(long)]
         numeric: bool,
-        /// How to print diagnostics.
-        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
-        message_format: MessageFormat,
     },
     /// Compare the reverse derivative of the loss with finite differences.
     Gradcheck {
@@ -164,9 +164,14 @@ enum Emit {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let args: Vec<String> = std::env::args().collect();
+            report::configure(driver::usage::format_in(&args), false);
+            return report::fail_alone(driver::usage::clap_error(&e), driver::usage::EXIT);
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
         }
     };
     // Matrix products run on one thread unless `--threads` (or the
@@ -179,15 +184,13 @@ fn main() -> ExitCode {
         .or_else(|| std::env::var("CDLC_THREADS").ok()?.parse().ok())
         .unwrap_or(1);
     cdlc_runtime::gemm::set_threads(threads);
+    let check = matches!(cli.command, Some(Command::Check { .. }));
+    report::configure(cli.message_format, check);
     match cli.command {
-        Some(Command::Check {
-            files,
-            numeric,
-            message_format,
-        }) => {
+        Some(Command::Check { files, numeric }) => {
             let mut failed = false;
             for f in &files {
-                match load(f, message_format) {
+                match load(f) {
                     Ok(c) if numeric && !c.has_errors() => {
                         failed |= !check_numeric(&c, f, cli.exec.dtype == Dtype::F32);
                     }
@@ -224,24 +227,26 @@ fn main() -> ExitCode {
         Some(Command::Fmt(args)) => driver::fmt::main(&args),
         Some(Command::Lsp) => match driver::lsp::serve() {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: the language server stopped: {e}");
-                ExitCode::from(1)
-            }
+            Err(e) => report::fail_alone(
+                FileError::Stream {
+                    what: "the language server's connection",
+                    error: e.to_string(),
+                    help: "restart the language server from the editor",
+                }
+                .to_diagnostic(),
+                1,
+            ),
         },
         None => {
+            let usage =
+                |e: UsageError| report::fail_alone(e.to_diagnostic(None), driver::usage::EXIT);
             let Some(file) = cli.file.clone() else {
-                eprintln!(
-                    "error: no input file\n\nUsage: cdlc check FILE... | cdlc FILE --emit STAGE"
-                );
-                return ExitCode::from(2);
+                return usage(UsageError::NoInputFile);
             };
             let Some(emit) = cli.emit else {
-                eprintln!(
-                    "error: say what to do with {}: `cdlc check FILE`, or `cdlc FILE --emit jit|ast|types|tying|ir|grad|clif`",
-                    file.display()
-                );
-                return ExitCode::from(2);
+                return usage(UsageError::NoEmit {
+                    file: file.display().to_string(),
+                });
             };
             emit_stage(&file, emit, &cli).unwrap_or_else(|code| code)
         }
@@ -250,13 +255,11 @@ fn main() -> ExitCode {
 
 /// Reads and compiles a program, printing its diagnostics. `Err` is the
 /// exit code when the file cannot be read.
-fn load(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        eprintln!("error: cannot read {}: {e}", path.display());
-        ExitCode::from(2)
-    })?;
+fn load(path: &Path) -> Result<cdlc::Compilation, ExitCode> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| report::fail_alone(FileError::read(path, e).to_diagnostic(), 2))?;
     let c = cdlc::compile(&path.display().to_string(), &text);
-    report(&c, &c.diagnostics, format);
+    report::print(&c.diagnostics, &c.sources);
     Ok(c)
 }
 
@@ -288,23 +291,9 @@ fn check_numeric(c: &cdlc::Compilation, path: &Path, f32: bool) -> bool {
     ok
 }
 
-/// Prints diagnostics.
-fn report(c: &cdlc::Compilation, diags: &[Diagnostic], format: MessageFormat) {
-    match format {
-        MessageFormat::Human => {
-            let color = std::io::stderr().is_terminal();
-            eprint!("{}", diagnostics::render_human(diags, &c.sources, color));
-        }
-        MessageFormat::Json => driver::stdout::print(format_args!(
-            "{}",
-            diagnostics::render_json(diags, &c.sources)
-        )),
-    }
-}
-
 /// Compiles a program that must have no errors.
-fn load_clean(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, ExitCode> {
-    let c = load(path, format)?;
+fn load_clean(path: &Path) -> Result<cdlc::Compilation, ExitCode> {
+    let c = load(path)?;
     if c.diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(ExitCode::from(1));
     }
@@ -313,9 +302,9 @@ fn load_clean(path: &Path, format: MessageFormat) -> Result<cdlc::Compilation, E
 
 /// The model a command works on.
 fn entry(c: &cdlc::Compilation, entry: Option<&str>) -> Result<cdlc::resolve::ItemId, ExitCode> {
-    cdlc::entry_model(c, entry).map_err(|msg| {
-        eprintln!("error: {msg}");
-        ExitCode::from(2)
+    cdlc::entry_model(c, entry).map_err(|why| {
+        let d = UsageError::NoModel { why }.to_diagnostic(None);
+        report::fail(d, &c.sources, driver::usage::EXIT)
     })
 }
 
@@ -326,18 +315,8 @@ fn prepare(
     loss: cdlc::check::LossKind,
 ) -> Result<Prepared, ExitCode> {
     cdlc::training::prepare(c, model, loss).map_err(|e| {
-        match e {
-            cdlc::training::PrepareError::Unsupported(u) => {
-                let (line, col) = c.sources.line_col(u.span.file, u.span.start);
-                eprintln!(
-                    "error: not supported yet: {} ({}:{line}:{col})",
-                    u.what,
-                    c.sources.name(u.span.file)
-                );
-            }
-            cdlc::training::PrepareError::Autodiff(m) => eprintln!("error: {m}"),
-        }
-        ExitCode::from(1)
+        let d = e.to_diagnostic(c.program.item(model).span);
+        report::fail(d, &c.sources, 1)
     })
 }
 
@@ -353,7 +332,7 @@ fn prepare_entry(c: &cdlc::Compilation, entry_name: Option<&str>) -> Result<Prep
 }
 
 fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
-    let c = load(path, cli.message_format)?;
+    let c = load(path)?;
     if emit == Emit::Ast {
         driver::stdout::print(format_args!("{:#?}\n", c.program.files[0].ast));
         return Ok(ExitCode::from(u8::from(c.has_errors())));
@@ -395,7 +374,8 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
         Emit::Jit => train(&c, path, cli)?,
         Emit::Jax => driver::export::emit(&c, path, cli.train.as_deref(), cli.out.as_deref()),
         Emit::Clif => {
-            let p = prepare_entry(&c, cli.entry.as_deref())?;
+            let model = entry(&c, cli.entry.as_deref())?;
+            let p = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
             let dtype = match cli.exec.dtype {
                 Dtype::F32 => cdlc_jit::Dtype::F32,
                 Dtype::F64 => cdlc_jit::Dtype::F64,
@@ -406,10 +386,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
                     driver::stdout::print(format_args!("{}", k.clif_text()));
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
+                Err(e) => report::fail(driver::fallback::error(&c, model, &p, &e), &c.sources, 1),
             }
         }
         Emit::Ast => unreachable!("the syntax tree is printed before checking"),
@@ -417,23 +394,14 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
 }
 
 fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> Exit {
-    let Some(setup) = cdlc::train_block(c, cli.train.as_deref()) else {
-        match &cli.train {
-            Some(name) => eprintln!("error: this program has no train block for `{name}`"),
-            None => eprintln!(
-                "error: this program has no train block; add `train MODEL {{ data = ..., loss = ... }}`"
-            ),
-        }
-        return Ok(ExitCode::from(2));
-    };
+    let setup = driver::usage::train_block(c, cli.train.as_deref(), "cdlc FILE --emit jit")?;
     let prepared = prepare(c, setup.model, setup.loss)?;
     if let Err(d) = driver::memory::fits(&prepared, setup, cli.exec.dtype == Dtype::F32) {
-        report(c, &[d], cli.message_format);
-        return Ok(ExitCode::from(1));
+        return Ok(report::fail(d, &c.sources, 1));
     }
     let init = cdlc::training::init_params(&prepared.inst, setup.seed);
     let optim = setup.optim;
-    let fit = (c, setup.model, cli.message_format);
+    let fit = (c, setup.model);
     let mut trainer = make_trainer(&prepared, init, optim, setup.batch as usize, &cli.exec, fit);
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -486,14 +454,7 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> Exit {
                 }
                 ExitCode::SUCCESS
             }
-            Err(TrainError::Diagnostic(d)) => {
-                report(c, &[d], cli.message_format);
-                ExitCode::from(1)
-            }
-            Err(TrainError::Message(m)) => {
-                eprintln!("error: {m}");
-                ExitCode::from(1)
-            }
+            Err(e) => report::fail(e.to_diagnostic(setup), &c.sources, 1),
         },
     )
 }
@@ -507,7 +468,7 @@ fn make_trainer<'p>(
     optim: cdlc_runtime::optim::OptimConfig,
     batch: usize,
     exec: &ExecArgs,
-    fit: (&cdlc::Compilation, cdlc::resolve::ItemId, MessageFormat),
+    fit: (&cdlc::Compilation, cdlc::resolve::ItemId),
 ) -> Box<dyn Trainer + 'p> {
     if exec.backend == ExecBackend::Jit {
         let jit: Result<Box<dyn Trainer>, cdlc_jit::JitError> = match exec.dtype {
@@ -519,11 +480,10 @@ fn make_trainer<'p>(
         match jit {
             Ok(j) => return j,
             Err(e) => {
-                let (c, model, format) = fit;
-                report(
-                    c,
+                let (c, model) = fit;
+                report::print(
                     &[driver::fallback::warning(c, model, prepared, &e)],
-                    format,
+                    &c.sources,
                 );
             }
         }
@@ -542,7 +502,7 @@ fn gradcheck(
     (samples, coords): (usize, usize),
     jit: bool,
 ) -> Exit {
-    let c = load_clean(path, MessageFormat::Human)?;
+    let c = load_clean(path)?;
     let model = entry(&c, entry_name)?;
     let prepared = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
     let setup = c.checked.trains.iter().find(|t| t.model == model);
@@ -553,10 +513,7 @@ fn gradcheck(
             let base = path.parent().unwrap_or(Path::new("."));
             match want.map(|w| driver::data::load(&t.data, base, &w, t.seed, t.data_span)) {
                 Some(Ok(d)) => Some(d.examples),
-                Some(Err(d)) => {
-                    report(&c, &[d], MessageFormat::Human);
-                    return Ok(ExitCode::from(1));
-                }
+                Some(Err(d)) => return Ok(report::fail(d, &c.sources, 1)),
                 None => None,
             }
         }
@@ -571,52 +528,39 @@ fn gradcheck(
                 }
                 ExitCode::from(u8::from(!passed))
             }
-            Err(m) => {
-                eprintln!("error: {m}");
-                ExitCode::from(1)
+            Err(e) => {
+                let d = e.to_diagnostic(&c, model, &prepared, setup.map(|t| t.data_span));
+                report::fail(d, &c.sources, 1)
             }
         },
     )
 }
 
 fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtype: Dtype) -> Exit {
-    let c = load_clean(path, MessageFormat::Human)?;
+    let c = load_clean(path)?;
     let model = entry(&c, entry_name)?;
     let prepared = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
     let hash = driver::source_hash(c.sources.text(c.file));
-    let params = match driver::run::load_weights(weights, &prepared.inst, Some(&hash)) {
-        Ok(p) => p,
-        Err(m) => {
-            eprintln!("error[E0607]: {m}");
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let params = driver::weights::load(weights, &prepared.inst, Some(&hash))
+        .map_err(|e| report::fail(e.to_diagnostic(), &c.sources, 1))?;
     let x_type = if prepared.inst.inputs.len() == 1 {
         prepared.inst.inputs[0].clone()
     } else {
         cdlc_runtime::value::DataType::Tuple(prepared.inst.inputs.clone())
     };
-    let inputs = match cdlc_runtime::data::jsonl::load_inputs(input, &x_type) {
-        Ok(xs) => xs,
-        Err(e) => {
-            eprintln!("error[E0603]: {e}");
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let inputs = cdlc_runtime::data::jsonl::load_inputs(input, &x_type)
+        .map_err(|e| report::fail(driver::data::diagnostic(&e, None), &c.sources, 1))?;
     let optim = cdlc_runtime::optim::OptimConfig::default();
     let exec = ExecArgs {
         backend: ExecBackend::Jit,
         dtype,
         threads: None,
     };
-    let fit = (&c, model, MessageFormat::Human);
+    let fit = (&c, model);
     let batch = inputs.len().clamp(1, 256);
     let mut trainer = make_trainer(&prepared, params, optim, batch, &exec, fit);
-    Ok(match driver::run::run(trainer.as_mut(), &inputs) {
+    Ok(match driver::run::run(trainer.as_mut(), &inputs, input) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(m) => {
-            eprintln!("error: {m}");
-            ExitCode::from(1)
-        }
+        Err(e) => report::fail(e.to_diagnostic(), &c.sources, 1),
     })
 }

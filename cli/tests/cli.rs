@@ -693,7 +693,7 @@ fn measure_reports_learned_and_built_in_equivariance() {
     let refused = measure("deep", &["--group", "Nope"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        stderr(&refused).contains("error[E0610]"),
+        stderr(&refused).contains("[E0610] Error"),
         "{}",
         stderr(&refused)
     );
@@ -754,7 +754,7 @@ fn measure_reports_learned_and_built_in_equivariance() {
     );
     assert_eq!(wrong.status.code(), Some(1));
     assert!(
-        stderr(&wrong).contains("error[E0612]"),
+        stderr(&wrong).contains("[E0612] Error"),
         "{}",
         stderr(&wrong)
     );

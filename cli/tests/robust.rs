@@ -180,7 +180,10 @@ fn checkpoints_store_the_documented_dtype_and_run_refuses_bad_weights() {
     let r = run("nan.safetensors");
     let err = stderr(&r);
     assert_eq!(r.status.code(), Some(1), "{err}");
-    assert!(err.contains("error[E0607]") && err.contains("NaN"), "{err}");
+    assert!(
+        err.contains("[E0607] Error") && err.contains("NaN"),
+        "{err}"
+    );
     assert!(r.stdout.is_empty());
 
     // Weights that do not say which program trained them are refused.
@@ -191,7 +194,7 @@ fn checkpoints_store_the_documented_dtype_and_run_refuses_bad_weights() {
     let err = stderr(&r);
     assert_eq!(r.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("error[E0607]") && err.contains("source_sha256"),
+        err.contains("[E0607] Error") && err.contains("source_sha256"),
         "{err}"
     );
 }

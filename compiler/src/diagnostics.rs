@@ -98,9 +98,36 @@ impl Diagnostic {
         self
     }
 
+    /// An error about no place in a program (a command-line argument, a
+    /// file that is not a program): it has no labels, and its message,
+    /// notes and help say where the problem is.
+    pub fn error_without_span(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            labels: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+
     /// The primary span.
+    ///
+    /// # Panics
+    ///
+    /// On a diagnostic made by `error_without_span`. Every diagnostic of
+    /// the compiler's stages has a span; code that also sees the command
+    /// line's diagnostics asks `primary_span`.
     pub fn span(&self) -> Span {
-        self.labels[0].span
+        self.primary_span()
+            .expect("a diagnostic of a program has a primary label")
+    }
+
+    /// The primary span, or `None` for a diagnostic about no place in a
+    /// program.
+    pub fn primary_span(&self) -> Option<Span> {
+        self.labels.first().map(|l| l.span)
     }
 }
 
@@ -141,11 +168,14 @@ pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> Str
     // otherwise take quadratic time.
     let mut cache = ariadne::sources(sources.iter().map(|(n, t)| (n.to_string(), t.to_string())));
     for d in diags {
+        let Some(primary) = d.primary_span() else {
+            out.extend_from_slice(render_without_span(d).as_bytes());
+            continue;
+        };
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
         };
-        let primary = d.span();
         let name = sources.name(primary.file).to_string();
         let mut report = Report::build(kind, (name, primary.range()))
             .with_config(
@@ -176,6 +206,38 @@ pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> Str
             .expect("writing to a Vec cannot fail");
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A diagnostic without a label, in the layout ariadne gives the others:
+/// the header line, then the help and the notes in a frame of their own
+/// (ariadne draws help and notes only below a source section).
+fn render_without_span(d: &Diagnostic) -> String {
+    let kind = match d.severity {
+        Severity::Error => "Error",
+        Severity::Warning => "Warning",
+    };
+    let mut out = format!("[{}] {kind}: {}\n", d.code, d.message);
+    if d.help.is_none() && d.notes.is_empty() {
+        return out;
+    }
+    let lines = d
+        .help
+        .iter()
+        .map(|h| ("Help", h))
+        .chain(d.notes.iter().map(|n| ("Note", n)));
+    for (what, text) in lines {
+        out.push_str("   │\n");
+        for (j, line) in text.lines().enumerate() {
+            let lead = if j == 0 {
+                format!("{what}: ")
+            } else {
+                " ".repeat(what.len() + 2)
+            };
+            let _ = writeln!(out, "   │ {lead}{line}");
+        }
+    }
+    out.push_str("───╯\n");
+    out
 }
 
 /// The order ariadne draws a label in: the labels in the primary label's
@@ -235,49 +297,55 @@ pub fn cap(diags: &mut Vec<Diagnostic>) {
     diags.push(summary);
 }
 
-/// Renders diagnostics as JSON lines, one object per diagnostic.
+/// Renders diagnostics as JSON lines, one object per diagnostic. A
+/// diagnostic without a span has `null` for its file and positions and no
+/// labels.
 pub fn render_json(diags: &[Diagnostic], sources: &Sources) -> String {
     let mut out = String::new();
     for d in diags {
-        let pos = |s: Span| {
-            let (line, column) = sources.line_col(s.file, s.start);
-            let (end_line, end_column) = sources.line_col(s.file, s.end);
-            (line, column, end_line, end_column)
-        };
-        let (line, column, end_line, end_column) = pos(d.span());
         let labels: Vec<serde_json::Value> = d
             .labels
             .iter()
             .map(|l| {
-                let (line, column, end_line, end_column) = pos(l.span);
-                serde_json::json!({
-                    "file": sources.name(l.span.file),
-                    "start": l.span.start,
-                    "end": l.span.end,
-                    "line": line,
-                    "column": column,
-                    "end_line": end_line,
-                    "end_column": end_column,
-                    "text": l.text,
-                })
+                let mut label = position_json(sources, l.span);
+                label["text"] = serde_json::Value::from(l.text.as_str());
+                label
             })
             .collect();
-        let value = serde_json::json!({
-            "file": sources.name(d.span().file),
-            "code": d.code,
-            "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
-            "message": d.message,
-            "start": d.span().start,
-            "end": d.span().end,
-            "line": line,
-            "column": column,
-            "end_line": end_line,
-            "end_column": end_column,
-            "labels": labels,
-            "notes": d.notes,
-            "help": d.help,
-        });
+        let mut value = match d.primary_span() {
+            Some(span) => position_json(sources, span),
+            None => serde_json::json!({
+                "file": null, "start": null, "end": null, "line": null,
+                "column": null, "end_line": null, "end_column": null,
+            }),
+        };
+        value["code"] = d.code.into();
+        value["severity"] = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+        .into();
+        value["message"] = d.message.as_str().into();
+        value["labels"] = labels.into();
+        value["notes"] = d.notes.clone().into();
+        value["help"] = d.help.clone().into();
         let _ = writeln!(out, "{value}");
     }
     out
+}
+
+/// A span's file and positions as JSON: byte offsets, and lines and
+/// columns from 1 (columns count characters).
+fn position_json(sources: &Sources, s: Span) -> serde_json::Value {
+    let (line, column) = sources.line_col(s.file, s.start);
+    let (end_line, end_column) = sources.line_col(s.file, s.end);
+    serde_json::json!({
+        "file": sources.name(s.file),
+        "start": s.start,
+        "end": s.end,
+        "line": line,
+        "column": column,
+        "end_line": end_line,
+        "end_column": end_column,
+    })
 }

@@ -7,8 +7,10 @@
 
 use crate::Compilation;
 use crate::check::LossKind;
+use crate::diagnostics::Diagnostic;
 use crate::instantiate::{Instantiated, Unsupported};
 use crate::resolve::ItemId;
+use cdlc_grammar::Span;
 use cdlc_runtime::data::splitmix::mix64;
 use cdlc_runtime::data::{Signature, TargetType};
 use cdlc_runtime::value::{DataType, Example, Tensor};
@@ -31,6 +33,32 @@ pub enum PrepareError {
     Unsupported(Unsupported),
     /// The reverse derivative could not be built (a compiler limit).
     Autodiff(String),
+}
+
+impl PrepareError {
+    /// The error as E0617 ("not supported yet"), at the construct when it
+    /// is located and else at `model`, the span of the model being
+    /// prepared. This is the only place its wording lives.
+    pub fn to_diagnostic(&self, model: Span) -> Diagnostic {
+        match self {
+            PrepareError::Unsupported(u) => Diagnostic::error(
+                "E0617",
+                format!("not supported yet: {}", u.what),
+                u.span,
+                "cdlc cannot compile this construct yet",
+            )
+            .with_note("the program is valid; this compiler does not lower the construct yet")
+            .with_help("write this part of the model another way; docs/status.md lists what is not built"),
+            PrepareError::Autodiff(m) => Diagnostic::error(
+                "E0617",
+                format!("not supported yet: the reverse derivative of this model: {m}"),
+                model,
+                "this model's gradient cannot be derived yet",
+            )
+            .with_note("the program is valid; training needs a reverse derivative this compiler cannot build yet")
+            .with_help("write the model without the operation named above"),
+        }
+    }
 }
 
 /// The IR form of a checked loss.

@@ -29,10 +29,14 @@
 //! - `threads`: the threads a step may use (`--threads`).
 
 use super::data;
+use super::report;
+use super::train_error::TrainError;
 use super::trainer::{Interp, Trainer};
+use super::usage::UsageError;
 use cdlc::check::{DataSpec, TrainSetup};
+use cdlc::diagnostics::Diagnostic;
 use cdlc::training::{Prepared, init_params};
-use cdlc_jit::{Elem, Options, PreparedBatch, TrainKernel};
+use cdlc_jit::{Elem, JitError, Options, PreparedBatch, TrainKernel};
 use cdlc_runtime::optim::{OptimConfig, Optimizer};
 use cdlc_runtime::value::{DataType, Example, Tensor, Value};
 use std::path::{Path, PathBuf};
@@ -161,59 +165,24 @@ impl Report {
 
 /// Runs `cdlc bench` and prints its report.
 pub fn main(args: &BenchArgs) -> ExitCode {
-    if args.steps == 0 {
-        eprintln!("error: `--steps` must be at least 1");
-        return ExitCode::from(2);
-    }
-    if !(args.min_time >= 0.0 && args.min_time.is_finite()) {
-        eprintln!("error: `--min-time` must be a non-negative number of seconds");
-        return ExitCode::from(2);
-    }
+    bench(args).unwrap_or_else(|code| code)
+}
+
+/// `cdlc bench`; `Err` is the exit code of a failure already reported.
+fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
+    check_args(args)?;
     let started = Instant::now();
-    let c = match crate::load_clean(&args.file, crate::MessageFormat::Human) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let Some(setup) = cdlc::train_block(&c, args.train.as_deref()) else {
-        match &args.train {
-            Some(name) => eprintln!("error: this program has no train block for `{name}`"),
-            None => eprintln!(
-                "error: `cdlc bench` times a train block's steps, and this program has none; add `train MODEL {{ data = ..., loss = ..., batch = ... }}`"
-            ),
-        }
-        return ExitCode::from(2);
-    };
-    let prepared = match crate::prepare(&c, setup.model, setup.loss) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let c = crate::load_clean(&args.file)?;
+    let setup = super::usage::train_block(&c, args.train.as_deref(), "cdlc bench")?;
+    let prepared = crate::prepare(&c, setup.model, setup.loss)?;
     let frontend = started.elapsed();
-    let want = match cdlc::training::expected_signature(&prepared) {
-        Some(w) => w,
-        None => {
-            eprintln!("error: the loss does not fit the model's output");
-            return ExitCode::from(1);
-        }
-    };
-    let batch = match load_batch(args, setup, &args.file, &want) {
-        Ok(b) => b,
-        Err(Failure::Diagnostic(d)) => {
-            crate::report(&c, &[d], crate::MessageFormat::Human);
-            return ExitCode::from(1);
-        }
-        Err(Failure::Message(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
+    let fail = |d| report::fail(d, &c.sources, 1);
+    let want = super::grad::expected(&c, setup, &prepared)?;
+    let batch = load_batch(args, setup, &args.file, &want).map_err(fail)?;
     let params = match &args.init {
-        Some(path) => match super::run::load_weights(path, &prepared.inst, None) {
-            Ok(p) => p,
-            Err(m) => {
-                eprintln!("error[E0607]: {m}");
-                return ExitCode::from(1);
-            }
-        },
+        Some(path) => {
+            super::weights::load(path, &prepared.inst, None).map_err(|e| fail(e.to_diagnostic()))?
+        }
         None => init_params(&prepared.inst, setup.seed),
     };
     let optim = setup.optim;
@@ -237,37 +206,87 @@ pub fn main(args: &BenchArgs) -> ExitCode {
         BenchBackend::Jit => JitStepper::<f64>::build(&prepared, &params, optim, &batch),
         BenchBackend::Interp => InterpStepper::build(&prepared, params, optim, f32, &batch),
     };
-    let mut built = match built {
-        Ok(b) => b,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
+    let failed = |e: BenchError| fail(e.to_diagnostic(&c, setup, &prepared));
+    let mut built = built.map_err(failed)?;
     let timing = Timing {
         steps: args.steps,
         warmup: args.warmup,
         min_time: Duration::from_secs_f64(args.min_time),
     };
-    match measure(built.stepper.as_mut(), &timing) {
-        Ok(m) => {
-            let report = Report {
-                compile_ms: (frontend + built.kernel).as_secs_f64() * 1e3,
-                kernel_ms: built.kernel.as_secs_f64() * 1e3,
-                schedule_us: built.schedule.as_secs_f64() * 1e6,
-                first_step_ms: m.first.as_secs_f64() * 1e3,
-                steps_us: m.steps.iter().map(|d| d.as_secs_f64() * 1e6).collect(),
-                first_loss: m.first_loss,
-                last_loss: m.last_loss,
-                batch: batch.len(),
-                threads: cdlc_runtime::threads::count(),
-            };
-            super::stdout::print(format_args!("{}", report.render(args.backend, args.dtype)));
-            ExitCode::SUCCESS
+    let m = measure(built.stepper.as_mut(), &timing).map_err(failed)?;
+    let report = Report {
+        compile_ms: (frontend + built.kernel).as_secs_f64() * 1e3,
+        kernel_ms: built.kernel.as_secs_f64() * 1e3,
+        schedule_us: built.schedule.as_secs_f64() * 1e6,
+        first_step_ms: m.first.as_secs_f64() * 1e3,
+        steps_us: m.steps.iter().map(|d| d.as_secs_f64() * 1e6).collect(),
+        first_loss: m.first_loss,
+        last_loss: m.last_loss,
+        batch: batch.len(),
+        threads: cdlc_runtime::threads::count(),
+    };
+    super::stdout::print(format_args!("{}", report.render(args.backend, args.dtype)));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// E0613 for `--steps 0` or a `--min-time` that is not a non-negative
+/// number of seconds.
+fn check_args(args: &BenchArgs) -> Result<(), ExitCode> {
+    let e = if args.steps == 0 {
+        UsageError::TooSmall {
+            option: "--steps",
+            least: 1,
+            found: args.steps,
         }
-        Err(m) => {
-            eprintln!("error: {m}");
-            ExitCode::from(1)
+    } else if !(args.min_time >= 0.0 && args.min_time.is_finite()) {
+        UsageError::NotSeconds {
+            option: "--min-time",
+            found: args.min_time,
+        }
+    } else {
+        return Ok(());
+    };
+    Err(report::fail_alone(
+        e.to_diagnostic(None),
+        super::usage::EXIT,
+    ))
+}
+
+/// Why the steps could not be built or run.
+#[derive(Debug)]
+enum BenchError {
+    /// The JIT refused the model or the batch.
+    Jit(JitError),
+    /// A step failed on the batch (the interpreter's words).
+    Step(String),
+    /// The first step's loss is NaN or infinite.
+    FirstLoss(f64),
+    /// A kernel that does not match its model (a bug).
+    Internal(String),
+}
+
+impl BenchError {
+    /// The error as a diagnostic at `setup`'s train block.
+    fn to_diagnostic(
+        &self,
+        c: &cdlc::Compilation,
+        setup: &TrainSetup,
+        p: &Prepared,
+    ) -> cdlc::diagnostics::Diagnostic {
+        match self {
+            BenchError::Jit(e) => super::fallback::error(c, setup.model, p, e),
+            BenchError::Step(m) => TrainError::Example {
+                index: None,
+                problem: m.clone(),
+            }
+            .to_diagnostic(setup),
+            BenchError::FirstLoss(loss) => TrainError::NonFinite {
+                epoch: 1,
+                what: format!("the loss of the first step is {loss}"),
+                kept: None,
+            }
+            .to_diagnostic(setup),
+            BenchError::Internal(m) => super::internal::diagnostic(m),
         }
     }
 }
@@ -277,19 +296,13 @@ fn lower(v: &dyn std::fmt::Debug) -> String {
     format!("{v:?}").to_lowercase()
 }
 
-/// Why the batch could not be loaded.
-enum Failure {
-    Diagnostic(cdlc::diagnostics::Diagnostic),
-    Message(String),
-}
-
 /// The batch: the whole `--data` file, or the train block's first batch.
 fn load_batch(
     args: &BenchArgs,
     setup: &TrainSetup,
     file: &Path,
     want: &cdlc_runtime::data::Signature,
-) -> Result<Vec<Example>, Failure> {
+) -> Result<Vec<Example>, Diagnostic> {
     let base = file.parent().unwrap_or(Path::new("."));
     let (spec, whole) = match &args.data {
         Some(p) => (
@@ -304,15 +317,19 @@ fn load_batch(
         ),
         None => (setup.data.clone(), false),
     };
-    let mut examples = match data::load(&spec, base, want, setup.seed, setup.data_span) {
-        Ok(d) => d.examples,
-        Err(d) => return Err(Failure::Diagnostic(d)),
-    };
+    let mut examples = data::load(&spec, base, want, setup.seed, setup.data_span)?.examples;
     if !whole {
         examples.truncate(setup.batch as usize);
     }
     if examples.is_empty() {
-        return Err(Failure::Message("the data set has no examples".to_string()));
+        let what = match &args.data {
+            Some(p) => p.display().to_string(),
+            None => "the train block's data".to_string(),
+        };
+        return Err(data::empty(
+            &what,
+            args.data.is_none().then_some(setup.data_span),
+        ));
     }
     Ok(examples)
 }
@@ -323,7 +340,7 @@ const PREPARATIONS: usize = 11;
 
 /// How long building the level schedule of every data-type input of the
 /// batch takes (the batch's lists and trees, all examples at once).
-fn schedule_time(inputs: &[DataType], batch: &[Example]) -> Result<Duration, String> {
+fn schedule_time(inputs: &[DataType], batch: &[Example]) -> Result<Duration, BenchError> {
     let started = Instant::now();
     for (i, ty) in inputs.iter().enumerate() {
         if !matches!(ty, DataType::Data(_)) {
@@ -334,10 +351,13 @@ fn schedule_time(inputs: &[DataType], batch: &[Example]) -> Result<Duration, Str
             .map(|e| match (&e.x, inputs.len()) {
                 (x, 1) => Ok(x),
                 (Value::Tuple(xs), _) => Ok(&xs[i]),
-                _ => Err("an example does not have one value per input".to_string()),
+                _ => Err(BenchError::Step(
+                    "an example does not have one value per input".to_string(),
+                )),
             })
             .collect::<Result<_, _>>()?;
-        let s = cdlc_runtime::schedule::schedule(values, ty).map_err(|e| e.to_string())?;
+        let s = cdlc_runtime::schedule::schedule(values, ty)
+            .map_err(|e| BenchError::Step(e.to_string()))?;
         std::hint::black_box(&s);
     }
     Ok(started.elapsed())
@@ -353,7 +373,7 @@ struct Timing {
 /// One training step on the fixed batch: forward, backward and the
 /// optimizer's update; the mean loss before the update.
 trait Stepper {
-    fn step(&mut self) -> Result<f64, String>;
+    fn step(&mut self) -> Result<f64, BenchError>;
 }
 
 /// A stepper with what building it took.
@@ -381,7 +401,7 @@ impl<T: Elem> JitStepper<T> {
         init: &[Tensor],
         optim: OptimConfig,
         batch: &[Example],
-    ) -> Result<Built<'a>, String> {
+    ) -> Result<Built<'a>, BenchError> {
         let dtype = if std::mem::size_of::<T>() == 4 {
             cdlc_jit::Dtype::F32
         } else {
@@ -393,24 +413,24 @@ impl<T: Elem> JitStepper<T> {
         };
         let started = Instant::now();
         let kernel = cdlc_jit::compile_train(&prepared.inst.module, prepared.train, &opts)
-            .map_err(|e| format!("{e}; `--backend interp` runs the model on the interpreter"))?;
+            .map_err(BenchError::Jit)?;
         let compiled = started.elapsed();
         let params: Vec<T> = init
             .iter()
             .flat_map(|t| t.data.iter().map(|&x| T::from_f64(x)))
             .collect();
         if params.len() != kernel.num_params() {
-            return Err(format!(
-                "internal error: the kernel has {} parameters, the model {}",
+            return Err(BenchError::Internal(format!(
+                "the kernel has {} parameters, the model {}",
                 kernel.num_params(),
                 params.len()
-            ));
+            )));
         }
         let mut times = Vec::with_capacity(PREPARATIONS);
         let mut prepared_batch = None;
         for _ in 0..PREPARATIONS {
             let started = Instant::now();
-            prepared_batch = Some(kernel.prepare(batch).map_err(|e| e.to_string())?);
+            prepared_batch = Some(kernel.prepare(batch).map_err(BenchError::Jit)?);
             times.push(started.elapsed());
         }
         times.sort();
@@ -431,11 +451,11 @@ impl<T: Elem> JitStepper<T> {
 }
 
 impl<T: Elem> Stepper for JitStepper<T> {
-    fn step(&mut self) -> Result<f64, String> {
+    fn step(&mut self) -> Result<f64, BenchError> {
         let stats = self
             .kernel
             .step(&self.params, &self.batch, &mut self.grads)
-            .map_err(|e| e.to_string())?;
+            .map_err(BenchError::Jit)?;
         self.optimizer.step(&mut self.params, &self.grads);
         Ok(stats.loss)
     }
@@ -455,7 +475,7 @@ impl<'a> InterpStepper<'a> {
         optim: OptimConfig,
         f32: bool,
         batch: &'a [Example],
-    ) -> Result<Built<'a>, String> {
+    ) -> Result<Built<'a>, BenchError> {
         let mut times = (0..PREPARATIONS)
             .map(|_| schedule_time(&prepared.inst.inputs, batch))
             .collect::<Result<Vec<_>, _>>()?;
@@ -473,8 +493,8 @@ impl<'a> InterpStepper<'a> {
 }
 
 impl Stepper for InterpStepper<'_> {
-    fn step(&mut self) -> Result<f64, String> {
-        self.trainer.step(&self.batch)
+    fn step(&mut self) -> Result<f64, BenchError> {
+        self.trainer.step(&self.batch).map_err(BenchError::Step)
     }
 }
 
@@ -488,12 +508,12 @@ struct Measured {
 }
 
 /// Runs the first step, the warm-up and the timed steps.
-fn measure(stepper: &mut dyn Stepper, timing: &Timing) -> Result<Measured, String> {
+fn measure(stepper: &mut dyn Stepper, timing: &Timing) -> Result<Measured, BenchError> {
     let t = Instant::now();
     let first_loss = stepper.step()?;
     let first = t.elapsed();
     if !first_loss.is_finite() {
-        return Err(format!("the first step's loss is {first_loss}"));
+        return Err(BenchError::FirstLoss(first_loss));
     }
     let mut last_loss = first_loss;
     for _ in 0..timing.warmup {

@@ -123,27 +123,56 @@ fn file(
             signature: want.clone(),
             examples,
         }),
-        Err(DataError::Mismatch {
+        Err(e) => Err(diagnostic(&e, Some(span))),
+    }
+}
+
+/// E0603 for a data file that cannot be read or does not fit the model,
+/// labelled at `span` (the train block's `data` option) when the file is
+/// the train block's data, and without a label for a file given on the
+/// command line alone (`cdlc run --input`, `cdlc measure --data`). The
+/// message names the file and the line (or example) of the problem. This
+/// is the one place data errors are worded.
+pub fn diagnostic(e: &DataError, span: Option<Span>) -> Diagnostic {
+    let (message, label) = match e {
+        DataError::Mismatch {
             path,
             at,
             mismatch: m,
-        }) => Err(self::mismatch(
-            span,
+        } => (
             format!(
                 "the data does not match the model: {}, {at}: {m}",
                 path.display()
             ),
             format!("{at} of this data: expected {}", m.expected),
-        )),
-        Err(e) => {
-            let label = match &e {
-                DataError::Syntax { at, .. } => format!("{at} of this data cannot be read"),
-                DataError::Io { .. } => "this data cannot be read".to_string(),
-                _ => "this data does not fit the model".to_string(),
-            };
-            Err(self::mismatch(span, e.to_string(), label))
+        ),
+        DataError::Syntax { at, .. } => {
+            (e.to_string(), format!("{at} of this data cannot be read"))
         }
+        DataError::Io { .. } => (e.to_string(), "this data cannot be read".to_string()),
+        _ => (
+            e.to_string(),
+            "this data does not fit the model".to_string(),
+        ),
+    };
+    match span {
+        Some(span) => mismatch(span, message, label),
+        None => Diagnostic::error_without_span("E0603", message).with_help(
+            "give inputs of the model's input type, one JSON object `{\"x\": ...}` per line",
+        ),
     }
+}
+
+/// E0609: a data set without a single example where a command needs at
+/// least one; `what` names it (a file, or "the train block's data").
+pub fn empty(what: &str, span: Option<Span>) -> Diagnostic {
+    let message = format!("{what} holds no example; expected at least one");
+    let help = "give a data file with at least one example";
+    match span {
+        Some(span) => Diagnostic::error("E0609", message, span, "this data has no example"),
+        None => Diagnostic::error_without_span("E0609", message),
+    }
+    .with_help(help)
 }
 
 fn mismatch(span: Span, message: String, label: String) -> Diagnostic {

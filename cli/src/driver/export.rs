@@ -5,6 +5,7 @@
 //! written beside it, so that `python model.py` trains from the same start
 //! on the same data.
 
+use super::files::FileError;
 use cdlc_runtime::checkpoint::{ParamSlice, ParamView};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,7 +18,7 @@ pub fn emit(
     train: Option<&str>,
     out: Option<&Path>,
 ) -> ExitCode {
-    let (setup, prepared) = match super::grad::train_setup(c, train) {
+    let (setup, prepared) = match super::grad::train_setup(c, train, "cdlc FILE --emit jax") {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -29,12 +30,11 @@ pub fn emit(
         Ok(t) => t,
         Err(e) => {
             let span = c.program.item(setup.model).span;
-            crate::report(c, &[e.to_diagnostic(span)], crate::MessageFormat::Human);
-            return ExitCode::from(1);
+            return super::report::fail(e.to_diagnostic(span), &c.sources, 1);
         }
     };
     let Some(out) = out else {
-        print!("{text}");
+        super::stdout::print(format_args!("{text}"));
         return ExitCode::SUCCESS;
     };
     let (want, examples) = match super::grad::block_examples(c, setup, &prepared, file) {
@@ -59,14 +59,16 @@ pub fn emit(
     meta.insert("source_sha256".to_string(), hash);
     let data = super::write_data::jsonl(&examples, &want);
     let written = cdlc_runtime::checkpoint::write_atomic(out, text.as_bytes())
-        .map_err(|e| e.to_string())
+        .map_err(|e| FileError::write(out, e))
         .and_then(|()| {
-            cdlc_runtime::checkpoint::write_atomic(&out.with_extension("jsonl"), data.as_bytes())
-                .map_err(|e| e.to_string())
+            let path = out.with_extension("jsonl");
+            cdlc_runtime::checkpoint::write_atomic(&path, data.as_bytes())
+                .map_err(|e| FileError::write(&path, e))
         })
         .and_then(|()| {
-            cdlc_runtime::checkpoint::save(&out.with_extension("init.safetensors"), &views, &meta)
-                .map_err(|e| e.to_string())
+            let path = out.with_extension("init.safetensors");
+            cdlc_runtime::checkpoint::save(&path, &views, &meta)
+                .map_err(|e| FileError::write(&path, e))
         });
     match written {
         Ok(()) => {
@@ -79,9 +81,6 @@ pub fn emit(
             );
             ExitCode::SUCCESS
         }
-        Err(m) => {
-            eprintln!("error: cannot write {}: {m}", out.display());
-            ExitCode::from(1)
-        }
+        Err(e) => super::report::fail(e.to_diagnostic(), &c.sources, 1),
     }
 }

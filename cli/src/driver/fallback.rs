@@ -1,5 +1,8 @@
-//! W0901: a model the JIT cannot compile runs on the reference interpreter,
-//! and the user is told which construct keeps it there and where it is.
+//! The JIT's refusals as diagnostics, worded here only. In training and
+//! `cdlc run`, a model the JIT cannot compile runs on the reference
+//! interpreter with W0901 saying which construct keeps it there and where
+//! it is; a command that needs the JIT reports the same refusal as an
+//! error (`error`).
 
 use cdlc::Compilation;
 use cdlc::diagnostics::Diagnostic;
@@ -47,5 +50,46 @@ fn located(p: &Prepared) -> Option<cdlc_ir::Value> {
     match cdlc_jit::compile_forward(&p.inst.module, p.inst.func, &opts) {
         Err(JitError::Unsupported { at, .. }) => at,
         _ => None,
+    }
+}
+
+/// A JIT failure where the command needs the JIT (`--emit clif`, and
+/// `--backend jit` of `grad`, `bench` and `gradcheck`): E0617 for a
+/// construct it does not compile yet (located as for W0901), E0603 for
+/// data the compiled kernels cannot take, E0619 for a bug in the JIT.
+pub fn error(
+    c: &Compilation,
+    model: cdlc::resolve::ItemId,
+    p: &Prepared,
+    error: &JitError,
+) -> Diagnostic {
+    match error {
+        JitError::Unsupported { op, .. } => {
+            let located = located(p).and_then(|v| p.inst.span_of(v));
+            let span = located.unwrap_or(c.program.item(model).span);
+            let label = if located.is_some() {
+                format!("the JIT cannot compile {op} here")
+            } else {
+                format!("the JIT cannot compile {op} in this model")
+            };
+            Diagnostic::error(
+                "E0617",
+                format!("not supported yet: the JIT does not compile {op}"),
+                span,
+                label,
+            )
+            .with_note("the reference interpreter runs this model")
+            .with_help("`--emit clif` and `--backend jit` need the JIT: use `--backend interp` to train, time or check the model on the interpreter")
+        }
+        JitError::Data(m) => Diagnostic::error(
+            "E0603",
+            format!("the data does not fit the model: {m}"),
+            c.program.item(model).span,
+            "the compiled model cannot take this data",
+        )
+        .with_help(
+            "give data whose examples have the model's input type and the loss's target type",
+        ),
+        JitError::Mismatch(m) | JitError::Internal(m) => super::internal::diagnostic(m),
     }
 }

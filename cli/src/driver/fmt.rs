@@ -9,7 +9,8 @@
 //! was rewritten), 1 when `--check` found a file to reformat or a file could
 //! not be formatted, 2 when a path cannot be read.
 
-use cdlc::diagnostics::render_human;
+use super::files::FileError;
+use super::report;
 use cdlc::format::{FormatError, format};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,8 +41,7 @@ pub fn main(args: &FmtArgs) -> ExitCode {
     let mut files = Vec::new();
     for path in &args.paths {
         if let Err(e) = collect(path, &mut files) {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            return ExitCode::from(2);
+            return report::fail_alone(FileError::read(path, e).to_diagnostic(), 2);
         }
     }
     let mut failed = false;
@@ -51,10 +51,7 @@ pub fn main(args: &FmtArgs) -> ExitCode {
             Ok(Outcome::Unchanged) => {}
             Ok(Outcome::Changed) => changed += 1,
             Ok(Outcome::Failed) => failed = true,
-            Err(e) => {
-                eprintln!("error: {}: {e}", file.display());
-                return ExitCode::from(2);
-            }
+            Err(e) => return report::fail_alone(e.to_diagnostic(), 2),
         }
     }
     if args.check && changed > 0 {
@@ -71,8 +68,8 @@ pub fn main(args: &FmtArgs) -> ExitCode {
 }
 
 /// Formats (or checks) one file.
-fn format_file(file: &Path, args: &FmtArgs) -> std::io::Result<Outcome> {
-    let text = std::fs::read_to_string(file)?;
+fn format_file(file: &Path, args: &FmtArgs) -> Result<Outcome, FileError> {
+    let text = std::fs::read_to_string(file).map_err(|e| FileError::read(file, e))?;
     let formatted = match format(&text) {
         Ok(f) => f,
         Err(FormatError::Syntax(_)) if args.skip_unparsable => {
@@ -88,16 +85,16 @@ fn format_file(file: &Path, args: &FmtArgs) -> std::io::Result<Outcome> {
                 .filter(|d| d.code.starts_with("E01"))
                 .cloned()
                 .collect();
-            eprint!("{}", render_human(&syntax, &c.sources, false));
-            eprintln!("error: {name} was not formatted: fix its syntax errors first");
+            report::print(&syntax, &c.sources);
+            eprintln!("{name} was not formatted: fix its syntax errors first");
             return Ok(Outcome::Failed);
         }
         Err(FormatError::TreeChanged) => {
-            eprintln!(
-                "error: {} was not formatted: the formatter's output would parse differently \
-                 (a bug in cdlc fmt; please report it with this file)",
+            let d = super::internal::diagnostic(format!(
+                "{} was not formatted: the formatter's output would parse differently",
                 file.display()
-            );
+            ));
+            report::print(&[d], &cdlc::source::Sources::new());
             return Ok(Outcome::Failed);
         }
     };
@@ -105,9 +102,12 @@ fn format_file(file: &Path, args: &FmtArgs) -> std::io::Result<Outcome> {
         return Ok(Outcome::Unchanged);
     }
     if args.check {
-        print!("{}", diff(&file.display().to_string(), &text, &formatted));
+        super::stdout::print(format_args!(
+            "{}",
+            diff(&file.display().to_string(), &text, &formatted)
+        ));
     } else {
-        write_atomically(file, &formatted)?;
+        write_atomically(file, &formatted).map_err(|e| FileError::write(file, e))?;
     }
     Ok(Outcome::Changed)
 }

@@ -8,6 +8,9 @@
 //! slot order, in the run's dtype. It is the reference an exported module
 //! is compared with, and a debugging tool of its own.
 
+use super::files::FileError;
+use super::report;
+use super::train_error::TrainError;
 use cdlc::check::TrainSetup;
 use cdlc::training::{Prepared, init_params};
 use cdlc_runtime::checkpoint::{ParamSlice, ParamView};
@@ -44,30 +47,20 @@ pub struct GradArgs {
 
 /// Runs `cdlc grad`.
 pub fn main(args: &GradArgs) -> ExitCode {
-    let c = match crate::load_clean(&args.file, crate::MessageFormat::Human) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let (setup, prepared) = match train_setup(&c, args.train.as_deref()) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let Some(want) = cdlc::training::expected_signature(&prepared) else {
-        eprintln!("error: the loss does not fit the model's output");
-        return ExitCode::from(1);
-    };
-    let examples = match read_jsonl(&c, setup, &want, &args.data) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+    run(args).unwrap_or_else(|code| code)
+}
+
+/// `cdlc grad`; `Err` is the exit code of a failure already reported.
+fn run(args: &GradArgs) -> Result<ExitCode, ExitCode> {
+    let c = crate::load_clean(&args.file)?;
+    let (setup, prepared) = train_setup(&c, args.train.as_deref(), "cdlc grad")?;
+    let fail = |d| report::fail(d, &c.sources, 1);
+    let want = expected(&c, setup, &prepared)?;
+    let examples = read_jsonl(&c, setup, &want, &args.data)?;
     let params = match &args.init {
-        Some(path) => match super::run::load_weights(path, &prepared.inst, None) {
-            Ok(p) => p,
-            Err(m) => {
-                eprintln!("error: {m}");
-                return ExitCode::from(1);
-            }
-        },
+        Some(path) => {
+            super::weights::load(path, &prepared.inst, None).map_err(|e| fail(e.to_diagnostic()))?
+        }
         None => init_params(&prepared.inst, setup.seed),
     };
     let f32 = args.dtype == crate::Dtype::F32;
@@ -76,37 +69,51 @@ pub fn main(args: &GradArgs) -> ExitCode {
         crate::ExecBackend::Jit if f32 => jit::<f32>(&prepared, &params, &examples),
         crate::ExecBackend::Jit => jit::<f64>(&prepared, &params, &examples),
     };
-    let (loss, grads) = match result {
-        Ok(r) => r,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
-    if let Err(m) = write(&args.out, &prepared, &grads, loss, f32) {
-        eprintln!("error: {m}");
-        return ExitCode::from(1);
-    }
-    println!("loss: {loss}");
-    ExitCode::SUCCESS
+    let (loss, grads) = result.map_err(|e| {
+        let d = match e {
+            Failure::Jit(e) => super::fallback::error(&c, setup.model, &prepared, &e),
+            Failure::Run(m) => TrainError::Example {
+                index: None,
+                problem: m,
+            }
+            .to_diagnostic(setup),
+        };
+        fail(d)
+    })?;
+    write(&args.out, &prepared, &grads, loss, f32)
+        .map_err(|e| fail(FileError::write(&args.out, e).to_diagnostic()))?;
+    super::stdout::print(format_args!("loss: {loss}\n"));
+    Ok(ExitCode::SUCCESS)
 }
 
-/// The train block `name` selects (or the first) and its prepared model.
+/// Why the gradients could not be computed.
+enum Failure {
+    /// The JIT cannot compile the model.
+    Jit(cdlc_jit::JitError),
+    /// The model cannot run on the batch.
+    Run(String),
+}
+
+/// The train block `name` selects (or the first) and its prepared model;
+/// `command` is the command as the user typed it.
 pub fn train_setup<'c>(
     c: &'c cdlc::Compilation,
     name: Option<&str>,
+    command: &'static str,
 ) -> Result<(&'c TrainSetup, Prepared), ExitCode> {
-    let Some(setup) = cdlc::train_block(c, name) else {
-        match name {
-            Some(name) => eprintln!("error: this program has no train block for `{name}`"),
-            None => eprintln!(
-                "error: this command needs a train block (its loss and data), and this program has none; add `train MODEL {{ data = ..., loss = ... }}`"
-            ),
-        }
-        return Err(ExitCode::from(2));
-    };
+    let setup = super::usage::train_block(c, name, command)?;
     let prepared = crate::prepare(c, setup.model, setup.loss)?;
     Ok((setup, prepared))
+}
+
+/// The data signature the prepared model of `setup` expects, or E0602.
+pub fn expected(
+    c: &cdlc::Compilation,
+    setup: &TrainSetup,
+    prepared: &Prepared,
+) -> Result<Signature, ExitCode> {
+    cdlc::training::expected_signature(prepared)
+        .ok_or_else(|| report::fail(TrainError::LossUnfit.to_diagnostic(setup), &c.sources, 1))
 }
 
 /// The examples of the train block's own data and the signature they have.
@@ -116,10 +123,7 @@ pub fn block_examples(
     prepared: &Prepared,
     file: &Path,
 ) -> Result<(Signature, Vec<Example>), ExitCode> {
-    let Some(want) = cdlc::training::expected_signature(prepared) else {
-        eprintln!("error: the loss does not fit the model's output");
-        return Err(ExitCode::from(1));
-    };
+    let want = expected(c, setup, prepared)?;
     let examples = super::write_data::load(c, setup, &want, file)?;
     Ok((want, examples))
 }
@@ -139,17 +143,12 @@ fn read_jsonl(
             .display()
             .to_string(),
     );
-    let examples = match super::data::load(&spec, Path::new("."), want, setup.seed, setup.data_span)
-    {
-        Ok(d) => d.examples,
-        Err(d) => {
-            crate::report(c, &[d], crate::MessageFormat::Human);
-            return Err(ExitCode::from(1));
-        }
-    };
+    let examples = super::data::load(&spec, Path::new("."), want, setup.seed, setup.data_span)
+        .map_err(|d| report::fail(d, &c.sources, 1))?
+        .examples;
     if examples.is_empty() {
-        eprintln!("error: {} has no examples", path.display());
-        return Err(ExitCode::from(1));
+        let d = super::data::empty(&path.display().to_string(), None);
+        return Err(report::fail(d, &c.sources, 1));
     }
     Ok(examples)
 }
@@ -160,14 +159,14 @@ fn interp(
     params: &[Tensor],
     examples: &[Example],
     f32: bool,
-) -> Result<(f64, Vec<Tensor>), String> {
+) -> Result<(f64, Vec<Tensor>), Failure> {
     let m = &p.inst.module;
     if f32 {
         cdlc_ir::interp::loss_and_grad_as::<f32>(m, p.train, params, examples)
     } else {
         cdlc_ir::interp::loss_and_grad(m, p.train, params, examples)
     }
-    .map_err(|e| e.to_string())
+    .map_err(|e| Failure::Run(e.to_string()))
 }
 
 /// The mean loss and gradients from one compiled step over the whole batch.
@@ -175,7 +174,7 @@ fn jit<T: cdlc_jit::Elem>(
     p: &Prepared,
     params: &[Tensor],
     examples: &[Example],
-) -> Result<(f64, Vec<Tensor>), String> {
+) -> Result<(f64, Vec<Tensor>), Failure> {
     let dtype = if std::mem::size_of::<T>() == 4 {
         cdlc_jit::Dtype::F32
     } else {
@@ -185,8 +184,8 @@ fn jit<T: cdlc_jit::Elem>(
         dtype,
         batch: examples.len(),
     };
-    let mut kernel = cdlc_jit::compile_train(&p.inst.module, p.train, &opts)
-        .map_err(|e| format!("the JIT cannot compile this model ({e}); use `--backend interp`"))?;
+    let mut kernel =
+        cdlc_jit::compile_train(&p.inst.module, p.train, &opts).map_err(Failure::Jit)?;
     let flat: Vec<T> = params
         .iter()
         .flat_map(|t| t.data.iter().map(|&x| T::from_f64(x)))
@@ -194,7 +193,7 @@ fn jit<T: cdlc_jit::Elem>(
     let mut grads = vec![T::ZERO; flat.len()];
     let stats = kernel
         .step_examples(&flat, examples, &mut grads)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Run(e.to_string()))?;
     let mut at = 0;
     let per_slot = params
         .iter()

@@ -131,7 +131,7 @@ pub fn check(
     seed: u64,
     jit: bool,
     coords: usize,
-) -> Result<(Vec<String>, bool), String> {
+) -> Result<(Vec<String>, bool), GradcheckError> {
     let inst = &prepared.inst;
     let params: Vec<Tensor> = init_params(inst, seed);
     let sampling = Sampling {
@@ -149,7 +149,7 @@ pub fn check(
             seed,
             sampling,
         )
-        .map_err(|e| e.to_string())?
+        .map_err(|e| GradcheckError::Run(e.to_string()))?
     };
     Ok((report(&r), r.passed()))
 }
@@ -161,14 +161,14 @@ fn jit_check(
     params: &[Tensor],
     seed: u64,
     sampling: Sampling,
-) -> Result<GradCheck, String> {
+) -> Result<GradCheck, GradcheckError> {
     let inst = &prepared.inst;
     let opts = cdlc_jit::Options {
         dtype: cdlc_jit::Dtype::F64,
         batch: examples.len(),
     };
-    let mut kernel =
-        cdlc_jit::compile_train(&inst.module, prepared.train, &opts).map_err(|e| e.to_string())?;
+    let mut kernel = cdlc_jit::compile_train(&inst.module, prepared.train, &opts)
+        .map_err(GradcheckError::Jit)?;
     let names: Vec<String> = inst.slots.iter().map(|s| s.name.clone()).collect();
     let mut grads = vec![0.0f64; kernel.num_params()];
     cdlc_ir::gradcheck::check(&names, params, seed, sampling, |p: &[Tensor]| {
@@ -187,6 +187,43 @@ fn jit_check(
             .collect();
         Ok::<_, String>((stats.loss, per_slot))
     })
+    .map_err(GradcheckError::Run)
+}
+
+/// Why a gradient check could not run.
+#[derive(Debug)]
+pub enum GradcheckError {
+    /// The JIT cannot compile the model (`--backend jit`).
+    Jit(cdlc_jit::JitError),
+    /// The model cannot run on the check's examples.
+    Run(String),
+}
+
+impl GradcheckError {
+    /// The error as a diagnostic: the JIT's refusal as `fallback::error`
+    /// words it, or E0603 at the train block's `data` option (`data`) when
+    /// the examples are the train block's.
+    pub fn to_diagnostic(
+        &self,
+        c: &cdlc::Compilation,
+        model: cdlc::resolve::ItemId,
+        p: &Prepared,
+        data: Option<cdlc_grammar::Span>,
+    ) -> cdlc::diagnostics::Diagnostic {
+        use cdlc::diagnostics::Diagnostic;
+        match self {
+            GradcheckError::Jit(e) => super::fallback::error(c, model, p, e),
+            GradcheckError::Run(m) => {
+                let message =
+                    format!("the gradient check cannot run the model on its examples: {m}");
+                match data {
+                    Some(span) => Diagnostic::error("E0603", message, span, "the examples checked"),
+                    None => Diagnostic::error_without_span("E0603", message),
+                }
+                .with_help("check on examples the model accepts (a train block's data), or with fewer `--samples`")
+            }
+        }
+    }
 }
 
 /// The printed report: one line per slot, one for the directions, the

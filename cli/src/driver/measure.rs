@@ -44,41 +44,30 @@ pub struct MeasureArgs {
     /// The seed of the random inputs and group elements.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// How to print the result and errors.
-    #[arg(long, value_enum, default_value_t = crate::MessageFormat::Human)]
-    message_format: crate::MessageFormat,
 }
 
-/// Runs `cdlc measure`.
+/// Runs `cdlc measure`: the report on standard output, as text or (with
+/// `--message-format json`) one JSON object.
 pub fn main(args: &MeasureArgs) -> ExitCode {
-    let c = match crate::load_clean(&args.file, args.message_format) {
+    let c = match crate::load_clean(&args.file) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let model = match cdlc::entry_model(&c, args.entry.as_deref()) {
+    let model = match crate::entry(&c, args.entry.as_deref()) {
         Ok(m) => m,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match measured(args, &c, model) {
         Ok(m) => {
-            match args.message_format {
-                crate::MessageFormat::Human => print!("{}", human(&m)),
-                crate::MessageFormat::Json => println!("{}", json(&m)),
+            match super::report::format() {
+                crate::MessageFormat::Human => super::stdout::print(format_args!("{}", human(&m))),
+                crate::MessageFormat::Json => super::stdout::print(format_args!("{}\n", json(&m))),
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            match args.message_format {
-                crate::MessageFormat::Human => eprintln!("error[{}]: {}", e.code(), e.message()),
-                crate::MessageFormat::Json => println!(
-                    "{}",
-                    serde_json::json!({"severity": "error", "code": e.code(), "message": e.message()})
-                ),
-            }
-            ExitCode::from(1)
+            let d = e.to_diagnostic(c.program.item(model).span);
+            super::report::fail(d, &c.sources, 1)
         }
     }
 }
@@ -91,8 +80,8 @@ fn measured(
     let inst = cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
         .map_err(|u| MeasureError::Model(format!("not supported yet: {}", u.what)))?;
     let hash = super::source_hash(c.sources.text(c.file));
-    let params =
-        super::run::load_weights(&args.weights, &inst, Some(&hash)).map_err(MeasureError::Fit)?;
+    let params = super::weights::load(&args.weights, &inst, Some(&hash))
+        .map_err(|e| MeasureError::Fit(e.message()))?;
     let data = match &args.data {
         Some(path) => {
             let x_type = if inst.inputs.len() == 1 {
@@ -101,7 +90,7 @@ fn measured(
                 cdlc_runtime::value::DataType::Tuple(inst.inputs.clone())
             };
             let xs = cdlc_runtime::data::jsonl::load_inputs(path, &x_type)
-                .map_err(|e| MeasureError::Fit(e.to_string()))?;
+                .map_err(|e| MeasureError::Fit(super::data::diagnostic(&e, None).message))?;
             if xs.is_empty() {
                 return Err(MeasureError::Fit(format!(
                     "{} holds no input",

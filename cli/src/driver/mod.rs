@@ -5,16 +5,22 @@ pub mod bench;
 pub mod data;
 pub mod export;
 pub mod fallback;
+pub mod files;
 pub mod fmt;
 pub mod grad;
 pub mod gradcheck;
+pub mod internal;
 pub mod lsp;
 pub mod measure;
 pub mod memory;
+pub mod report;
 pub mod run;
 pub mod stdout;
 pub mod train;
+pub mod train_error;
 pub mod trainer;
+pub mod usage;
+pub mod weights;
 pub mod write_data;
 
 /// The SHA-256 of a program's text, in hex: checkpoints record it, and

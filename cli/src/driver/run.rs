@@ -1,73 +1,42 @@
-//! `cdlc run`: loads trained weights and prints the model's output for
-//! every input line.
+//! `cdlc run`: prints the model's output for every input line (the
+//! weights are read by `weights`), and `RunError`, what stops it once the
+//! inputs have been read.
 
 use super::trainer::Trainer;
-use cdlc::instantiate::Instantiated;
-use cdlc_runtime::checkpoint;
-use cdlc_runtime::optim::first_non_finite;
-use cdlc_runtime::value::{Tensor, Value};
-use std::path::Path;
+use cdlc::diagnostics::Diagnostic;
+use cdlc_runtime::value::Value;
+use std::path::{Path, PathBuf};
 
-/// Loads weights for `inst`, refusing a checkpoint trained for another
-/// model (naming it), whose names or shapes do not fit the model, that
-/// holds NaN or infinity, or (with `source_hash`) that was trained from
-/// another version of the program or does not say which program it was
-/// trained from. Every refusal is E0607; the caller prints it as
-/// `error[E0607]: MESSAGE`.
-pub fn load_weights(
-    path: &Path,
-    inst: &Instantiated,
-    source_hash: Option<&str>,
-) -> Result<Vec<Tensor>, String> {
-    let model = &inst.module.functions[inst.func].name;
-    let whole = checkpoint::read(path).map_err(|e| e.to_string())?;
-    if let Some(trained) = whole.metadata.get("model")
-        && trained != model
-    {
-        return Err(format!(
-            "{} holds the weights of model `{trained}`, not `{model}`; run it with `--entry {trained}`, or pass the weights trained for `{model}`",
-            path.display()
-        ));
+/// An input the model cannot run on (an empty list split `by halves`).
+#[derive(Debug)]
+pub struct RunError {
+    /// The inputs file.
+    pub path: PathBuf,
+    /// The input, counted from 1 (blank lines are not inputs), when one
+    /// input alone fails.
+    pub input: Option<usize>,
+    /// Why, as the runtime says it.
+    pub problem: String,
+}
+
+impl RunError {
+    /// The error as E0603, the code of data that does not fit the model.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let which = match self.input {
+            Some(n) => format!("input {n}"),
+            None => "a batch of the inputs".to_string(),
+        };
+        Diagnostic::error_without_span(
+            "E0603",
+            format!(
+                "{which} of {} cannot be used: {}",
+                self.path.display(),
+                self.problem
+            ),
+        )
+        .with_note("inputs are counted from 1; blank lines are not inputs")
+        .with_help("remove or correct the input, or change the model so that it accepts it")
     }
-    let expected: Vec<(&str, &[usize])> = inst
-        .slots
-        .iter()
-        .map(|s| (s.name.as_str(), s.stored_shape.as_slice()))
-        .collect();
-    let ck = checkpoint::load(path, &expected).map_err(|e| e.to_string())?;
-    if source_hash.is_some() && !ck.metadata.contains_key("source_sha256") {
-        return Err(format!(
-            "{} does not record which program it was trained from (no `source_sha256` in its metadata); retrain it with this version of cdlc",
-            path.display()
-        ));
-    }
-    if let (Some(h), Some(source_hash)) = (ck.metadata.get("source_sha256"), source_hash)
-        && h != source_hash
-    {
-        return Err(format!(
-            "{} was trained from a different version of this program (source hash {}…, this file {}…); retrain, or run it with the program it was trained from",
-            path.display(),
-            &h[..h.len().min(12)],
-            &source_hash[..source_hash.len().min(12)]
-        ));
-    }
-    let params: Vec<Tensor> = ck
-        .params
-        .iter()
-        .zip(&inst.slots)
-        .map(|(p, s)| Tensor::new(s.shape.clone(), p.data.to_f64()))
-        .collect();
-    for (p, s) in params.iter().zip(&inst.slots) {
-        if let Some(at) = first_non_finite(&p.data) {
-            return Err(format!(
-                "{}: parameter `{}` holds {} at index {at}; these weights cannot give finite outputs, so retrain them",
-                path.display(),
-                s.name,
-                p.data[at]
-            ));
-        }
-    }
-    Ok(params)
 }
 
 /// A model output as JSON: a tensor as nested arrays, a list as an array.
@@ -97,11 +66,29 @@ fn tensor_json(shape: &[usize], data: &[f64]) -> serde_json::Value {
     }
 }
 
-/// Runs the model on every example of `inputs` and prints one JSON line each.
-pub fn run(trainer: &mut dyn Trainer, inputs: &[Value]) -> Result<(), String> {
-    for chunk in inputs.chunks(256) {
+/// Runs the model on every example of `inputs` (read from `path`) and
+/// prints one JSON line each. When a batch fails, its inputs are run one
+/// by one to name the first that fails.
+pub fn run(trainer: &mut dyn Trainer, inputs: &[Value], path: &Path) -> Result<(), RunError> {
+    const CHUNK: usize = 256;
+    for (k, chunk) in inputs.chunks(CHUNK).enumerate() {
         let xs: Vec<&Value> = chunk.iter().collect();
-        for y in trainer.forward(&xs)? {
+        let ys = trainer.forward(&xs).map_err(|batch| {
+            let alone = chunk
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| trainer.forward(&[x]).err().map(|m| (i, m)));
+            let (input, problem) = match alone {
+                Some((i, m)) => (Some(k * CHUNK + i + 1), m),
+                None => (None, batch),
+            };
+            RunError {
+                path: path.to_path_buf(),
+                input,
+                problem,
+            }
+        })?;
+        for y in ys {
             super::stdout::print(format_args!("{}\n", to_json(&y)));
         }
     }

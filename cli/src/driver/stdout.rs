@@ -4,7 +4,7 @@
 //! it (`cdlc --emit ir f.cdl | head`). Everything the command line prints to
 //! standard output goes through `print` instead: a closed pipe ends the
 //! process at once with status 0, as nothing more can be delivered; any
-//! other write error is reported on standard error with status 1.
+//! other write error is reported (E0616) on standard error with status 1.
 
 use std::fmt;
 use std::io::{ErrorKind, Write};
@@ -16,7 +16,13 @@ pub fn print(args: fmt::Arguments<'_>) {
         if e.kind() == ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("error: cannot write to standard output: {e}");
+        drop(out);
+        let d = super::files::FileError::Stream {
+            what: "standard output",
+            error: e.to_string(),
+            help: "write the output to a file or a pipe that has room for it",
+        };
+        super::report::print_on_stderr(&[d.to_diagnostic()], &cdlc::source::Sources::new());
         std::process::exit(1);
     }
 }

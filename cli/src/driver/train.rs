@@ -7,9 +7,9 @@
 //! the last completed epoch and never leaves a half-written file.
 
 use super::data;
+pub use super::train_error::TrainError;
 use super::trainer::{NonFinite, Trainer};
 use cdlc::check::TrainSetup;
-use cdlc::diagnostics::Diagnostic;
 use cdlc::instantiate::Instantiated;
 use cdlc::training::{Prepared, runtime_loss, shuffled, split};
 use cdlc_runtime::checkpoint::epochs::EpochFolder;
@@ -50,20 +50,6 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-/// Everything that stops a run.
-pub enum TrainError {
-    /// A diagnostic about the program or its data.
-    Diagnostic(cdlc::diagnostics::Diagnostic),
-    /// Anything else, already worded.
-    Message(String),
-}
-
-impl From<String> for TrainError {
-    fn from(s: String) -> Self {
-        TrainError::Message(s)
-    }
-}
-
 /// Trains `setup`'s model.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -77,8 +63,7 @@ pub fn run(
     progress: bool,
 ) -> Result<Summary, TrainError> {
     let inst = &prepared.inst;
-    let want = cdlc::training::expected_signature(prepared)
-        .ok_or_else(|| "the loss does not fit the model's output".to_string())?;
+    let want = cdlc::training::expected_signature(prepared).ok_or(TrainError::LossUnfit)?;
     let base = file.parent().unwrap_or(Path::new("."));
     let spec = match &overrides.data {
         Some(p) => cdlc::check::DataSpec::Jsonl(
@@ -94,19 +79,11 @@ pub fn run(
     let dataset = match data::load_until(&spec, base, &want, setup.seed, setup.data_span, &stopped)
     {
         Ok(Some(d)) => d,
-        Ok(None) => {
-            return Err(TrainError::Message(
-                "interrupted while the data set was being generated; nothing was trained or written"
-                    .to_string(),
-            ));
-        }
-        Err(d) => return Err(TrainError::Diagnostic(d)),
+        Ok(None) => return Err(TrainError::Interrupted),
+        Err(d) => return Err(TrainError::Data(d)),
     };
     if let Some(problem) = cdlc::training::split_problem(dataset.examples.len(), setup.split) {
-        return Err(TrainError::Diagnostic(
-            Diagnostic::error("E0609", problem, setup.data_span, "this data")
-                .with_help("give more examples, or a `split` that leaves some on both sides"),
-        ));
+        return Err(TrainError::Split { problem });
     }
     let (train_at, val_at) =
         cdlc::training::split_indices(dataset.examples.len(), setup.split, setup.seed);
@@ -114,7 +91,7 @@ pub fn run(
     let augmenter = match &overrides.augment {
         Some(g) => Some(
             cdlc::equivariance::augment::Augmenter::new(c, setup.model, g)
-                .map_err(|e| format!("{} ({})", e.message(), e.code()))?,
+                .map_err(TrainError::Augment)?,
         ),
         None => None,
     };
@@ -130,17 +107,12 @@ pub fn run(
     // The folder is opened (and proved writable) before the first step, and
     // only when some epoch will run.
     let folder = if epochs > 0 {
-        Some(EpochFolder::open(&out_dir).map_err(|e| {
-            TrainError::Diagnostic(
-                Diagnostic::error(
-                    "E0608",
-                    format!("cannot write the output folder {}: {e}", out_dir.display()),
-                    setup.model_span,
-                    "training this model",
-                )
-                .with_help("choose another folder with `--out DIR`, or make this one writable"),
-            )
-        })?)
+        Some(
+            EpochFolder::open(&out_dir).map_err(|e| TrainError::OutputFolder {
+                path: out_dir.clone(),
+                error: e.to_string(),
+            })?,
+        )
     } else {
         None
     };
@@ -191,15 +163,11 @@ pub fn run(
                 Ok(l) => l,
                 Err(e) => {
                     let at: Vec<usize> = chunk.iter().map(|&i| train_at[i]).collect();
-                    return Err(TrainError::Diagnostic(example_error(
-                        trainer, &examples, &at, loss, &e, setup,
-                    )));
+                    return Err(example_error(trainer, &examples, &at, loss, &e));
                 }
             };
-            if let Some(d) =
-                non_finite(l, trainer.non_finite(), setup, inst, epoch, &out_dir, &rows)
-            {
-                return Err(TrainError::Diagnostic(d));
+            if let Some(e) = non_finite(l, trainer.non_finite(), inst, epoch, &out_dir, &rows) {
+                return Err(e);
             }
 
             total += l * examples.len() as f64;
@@ -217,7 +185,7 @@ pub fn run(
         } else {
             let (l, a) = evaluate(trainer, &val, loss, batch).map_err(|e| {
                 let examples: Vec<&Example> = val.iter().collect();
-                TrainError::Diagnostic(example_error(trainer, &examples, &val_at, loss, &e, setup))
+                example_error(trainer, &examples, &val_at, loss, &e)
             })?;
             (Some(l), a)
         };
@@ -237,16 +205,10 @@ pub fn run(
                 &metadata,
                 &setup.model_name,
             )
-            .map_err(|e| {
-                TrainError::Diagnostic(
-                    Diagnostic::error(
-                        "E0608",
-                        format!("cannot write epoch {epoch} into {}: {e}", out_dir.display()),
-                        setup.model_span,
-                        "training this model",
-                    )
-                    .with_note("the folder keeps the last epoch that was written completely"),
-                )
+            .map_err(|error| TrainError::EpochWrite {
+                epoch,
+                path: out_dir.clone(),
+                error,
             })?;
         }
         let line = epoch_line(
@@ -280,8 +242,7 @@ fn example_error(
     at: &[usize],
     loss: Loss,
     batch_error: &str,
-    setup: &TrainSetup,
-) -> Diagnostic {
+) -> TrainError {
     let found = examples.iter().zip(at).find_map(|(e, &i)| {
         let problem = match trainer.forward(&[&e.x]) {
             Err(m) => Some(m),
@@ -295,19 +256,16 @@ fn example_error(
         };
         problem.map(|m| (i, m))
     });
-    let (message, label) = match found {
-        Some((i, m)) => (
-            format!("example {i} of the data cannot be used: {m}"),
-            format!("example {i} of this data"),
-        ),
-        None => (
-            format!("a batch of the data cannot be used: {batch_error}"),
-            "this data".to_string(),
-        ),
-    };
-    Diagnostic::error("E0603", message, setup.data_span, label)
-        .with_note("examples are counted from 0 in the order of the data")
-        .with_help("remove or correct the example, or change the model so that it accepts it")
+    match found {
+        Some((i, problem)) => TrainError::Example {
+            index: Some(i),
+            problem,
+        },
+        None => TrainError::Example {
+            index: None,
+            problem: batch_error.to_string(),
+        },
+    }
 }
 
 /// E0606 when a step's loss, a gradient or a weight is NaN or infinite:
@@ -318,12 +276,11 @@ fn example_error(
 fn non_finite(
     loss: f64,
     slot: Option<NonFinite>,
-    setup: &TrainSetup,
     inst: &Instantiated,
     epoch: usize,
     out: &Path,
     rows: &[EpochMetrics],
-) -> Option<Diagnostic> {
+) -> Option<TrainError> {
     let what = match slot {
         Some(NonFinite {
             gradient: true,
@@ -342,27 +299,11 @@ fn non_finite(
         None if !loss.is_finite() => format!("the loss became {loss}"),
         None => return None,
     };
-    let kept = match rows.last() {
-        Some(r) => format!(
-            "{} keeps epoch {}, the last with finite weights",
-            out.display(),
-            r.epoch
-        ),
-        None => "no epoch completed, so nothing was written".to_string(),
-    };
-    Some(
-        Diagnostic::error(
-            "E0606",
-            format!("training stopped in epoch {epoch}: {what}"),
-            setup.model_span,
-            "training this model",
-        )
-        .with_note(kept)
-        .with_help(format!(
-            "lower the learning rate (this run used {}), or look for huge values in the data",
-            setup.optim
-        )),
-    )
+    Some(TrainError::NonFinite {
+        epoch,
+        what,
+        kept: rows.last().map(|r| (out.to_path_buf(), r.epoch)),
+    })
 }
 
 fn epoch_line(r: &EpochMetrics, epochs: usize, rate: f64) -> String {

@@ -42,11 +42,11 @@ pub enum Part {
 
 /// Runs `cdlc data`.
 pub fn main(args: &DataArgs) -> ExitCode {
-    let c = match crate::load_clean(&args.file, crate::MessageFormat::Human) {
+    let c = match crate::load_clean(&args.file) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let (setup, prepared) = match super::grad::train_setup(&c, args.train.as_deref()) {
+    let (setup, prepared) = match super::grad::train_setup(&c, args.train.as_deref(), "cdlc data") {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -61,8 +61,8 @@ pub fn main(args: &DataArgs) -> ExitCode {
     };
     let text = jsonl(&examples, &want);
     if let Err(e) = cdlc_runtime::checkpoint::write_atomic(&args.out, text.as_bytes()) {
-        eprintln!("error: cannot write {}: {e}", args.out.display());
-        return ExitCode::from(1);
+        let d = super::files::FileError::write(&args.out, e).to_diagnostic();
+        return super::report::fail(d, &c.sources, 1);
     }
     eprintln!(
         "wrote {} examples of `{}` to {}",
@@ -174,9 +174,6 @@ pub fn load(
     let base = file.parent().unwrap_or(Path::new("."));
     match data::load(&setup.data, base, want, setup.seed, setup.data_span) {
         Ok(d) => Ok(d.examples),
-        Err(d) => {
-            crate::report(c, &[d], crate::MessageFormat::Human);
-            Err(ExitCode::from(1))
-        }
+        Err(d) => Err(super::report::fail(d, &c.sources, 1)),
     }
 }

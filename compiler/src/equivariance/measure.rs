@@ -27,9 +27,11 @@ use super::Env;
 use super::numeric::{Act, Input, Sample, apply, input, to_data};
 use crate::Compilation;
 use crate::check::types::Ty;
+use crate::diagnostics::Diagnostic;
 use crate::instantiate::Instantiated;
 use crate::resolve::ItemId;
 use cdlc_equivariance::{Element, Group, Rng, Step};
+use cdlc_grammar::Span;
 use cdlc_grammar::ast::{DefBody, ExprKind, ItemKind};
 use cdlc_ir::interp::{Array, IVal};
 use cdlc_runtime::value::{Tensor, Value as Data};
@@ -115,6 +117,26 @@ impl MeasureError {
         match self {
             MeasureError::Group(m) | MeasureError::Model(m) | MeasureError::Fit(m) => m,
         }
+    }
+
+    /// The error as a diagnostic at `model`, the span of the model being
+    /// measured (or trained with `--augment`), with what to do.
+    pub fn to_diagnostic(&self, model: Span) -> Diagnostic {
+        let (label, help) = match self {
+            MeasureError::Group(_) => (
+                "this model's inputs",
+                "name a declared group, and declare the model's input type as a space under it",
+            ),
+            MeasureError::Model(_) => (
+                "this model cannot be measured",
+                "measure a model of tensors, or drop `--per-layer` for a model that is not a chain",
+            ),
+            MeasureError::Fit(_) => (
+                "the model measured",
+                "pass the weights trained for this model and program, and inputs of its input type",
+            ),
+        };
+        Diagnostic::error(self.code(), self.message(), model, label).with_help(help)
     }
 }
 

@@ -1,0 +1,154 @@
+//! Everything that stops a training run, as data, and the one function
+//! that words it (`TrainError::to_diagnostic`): E0602, E0603, E0606,
+//! E0608, E0609, E0610 and E0618, each at the train block.
+
+use cdlc::check::TrainSetup;
+use cdlc::diagnostics::Diagnostic;
+use cdlc::equivariance::measure::MeasureError;
+use std::path::PathBuf;
+
+/// Why a run stopped.
+#[derive(Debug)]
+pub enum TrainError {
+    /// The data stage's diagnostic (the data cannot be read, or does not
+    /// fit the model).
+    Data(Diagnostic),
+    /// The loss gives no target type for the model's output (the checker
+    /// reports E0602 first, so only a program it let through gets here).
+    LossUnfit,
+    /// Ctrl-C while a synthetic data set was being generated.
+    Interrupted,
+    /// `split` leaves one side empty.
+    Split {
+        /// Why, as `cdlc::training::split_problem` words it.
+        problem: String,
+    },
+    /// `--augment G` names no group acting on the model's inputs.
+    Augment(MeasureError),
+    /// The output folder cannot be created or written.
+    OutputFolder {
+        /// The folder.
+        path: PathBuf,
+        /// The system's reason.
+        error: String,
+    },
+    /// An epoch's files cannot be written.
+    EpochWrite {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The folder.
+        path: PathBuf,
+        /// The system's reason.
+        error: String,
+    },
+    /// A loss, gradient or weight became NaN or infinite.
+    NonFinite {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// What became non-finite, in words.
+        what: String,
+        /// The folder and the last epoch it keeps, if one completed.
+        kept: Option<(PathBuf, usize)>,
+    },
+    /// An example the model cannot run or the loss cannot score.
+    Example {
+        /// Its index in the data, from 0, when one example alone fails.
+        index: Option<usize>,
+        /// Why, as the runtime says it.
+        problem: String,
+    },
+}
+
+impl TrainError {
+    /// The error as a diagnostic at `setup`'s train block.
+    pub fn to_diagnostic(&self, setup: &TrainSetup) -> Diagnostic {
+        let model = setup.model_span;
+        match self {
+            TrainError::Data(d) => d.clone(),
+            TrainError::LossUnfit => Diagnostic::error(
+                "E0602",
+                format!(
+                    "`{}` does not fit the output of `{}`: it gives no target type",
+                    setup.loss.name(),
+                    setup.model_name
+                ),
+                model,
+                "training this model",
+            )
+            .with_help("choose a loss that fits the model's output"),
+            TrainError::Interrupted => Diagnostic::error(
+                "E0618",
+                "interrupted while the data set was being generated; nothing was trained or written",
+                setup.data_span,
+                "generating this data set",
+            )
+            .with_help("run again and let the data set be generated, or give a smaller one"),
+            TrainError::Split { problem } => {
+                Diagnostic::error("E0609", problem.as_str(), setup.data_span, "this data")
+                    .with_help("give more examples, or a `split` that leaves some on both sides")
+            }
+            TrainError::Augment(e) => e.to_diagnostic(model),
+            TrainError::OutputFolder { path, error } => Diagnostic::error(
+                "E0608",
+                format!("cannot write the output folder {}: {error}", path.display()),
+                model,
+                "training this model",
+            )
+            .with_help("choose another folder with `--out DIR`, or make this one writable"),
+            TrainError::EpochWrite { epoch, path, error } => Diagnostic::error(
+                "E0608",
+                format!("cannot write epoch {epoch} into {}: {error}", path.display()),
+                model,
+                "training this model",
+            )
+            .with_note("the folder keeps the last epoch that was written completely")
+            .with_help("free space or choose another folder with `--out DIR`, then train again"),
+            TrainError::NonFinite { epoch, what, kept } => non_finite(*epoch, what, kept, setup),
+            TrainError::Example { index, problem } => example(*index, problem, setup),
+        }
+    }
+}
+
+/// E0606: training stopped on NaN or infinity.
+fn non_finite(
+    epoch: usize,
+    what: &str,
+    kept: &Option<(PathBuf, usize)>,
+    setup: &TrainSetup,
+) -> Diagnostic {
+    let kept = match kept {
+        Some((out, last)) => format!(
+            "{} keeps epoch {last}, the last with finite weights",
+            out.display()
+        ),
+        None => "no epoch completed, so nothing was written".to_string(),
+    };
+    Diagnostic::error(
+        "E0606",
+        format!("training stopped in epoch {epoch}: {what}"),
+        setup.model_span,
+        "training this model",
+    )
+    .with_note(kept)
+    .with_help(format!(
+        "lower the learning rate (this run used {}), or look for huge values in the data",
+        setup.optim
+    ))
+}
+
+/// E0603: an example (or a batch) the model cannot run.
+fn example(index: Option<usize>, problem: &str, setup: &TrainSetup) -> Diagnostic {
+    let (message, label) = match index {
+        Some(i) => (
+            format!("example {i} of the data cannot be used: {problem}"),
+            format!("example {i} of this data"),
+        ),
+        None => (
+            format!("a batch of the data cannot be used: {problem}"),
+            "this data".to_string(),
+        ),
+    };
+    Diagnostic::error("E0603", message, setup.data_span, label)
+        .with_note("examples are counted from 0 in the order of the data")
+        .with_help("remove or correct the example, or change the model so that it accepts it")
+}

@@ -1,0 +1,330 @@
+//! Every stage's failures reach the user as coded diagnostics through one
+//! printer: for each stage, one failure of the binary rendered for people
+//! and as JSON lines (`--message-format json`), snapshotted with its
+//! command and exit code. And no ad-hoc `error:` line can come back into
+//! the command line's source.
+
+mod common;
+
+use common::{cdlc, scratch, stderr};
+use std::path::Path;
+
+/// A small classifier whose data file is named by the test.
+const NET: &str = "import std.layers
+model net = dense[2, 3]
+train net {
+  data  = jsonl(\"train.jsonl\")
+  loss  = cross_entropy
+  optim = sgd(lr = 0.1)
+}
+";
+
+/// Two examples that fit `NET`.
+const GOOD: &str = "{\"x\": [0.1, 0.2], \"y\": 0}\n{\"x\": [0.3, 0.4], \"y\": 1}\n";
+
+/// Runs `args` in `dir` for people and for editors, checks that both
+/// report `code` and exit alike, and returns the text to snapshot: the
+/// command, the exit code, the human report and the JSON lines (every one
+/// of which must parse).
+#[track_caller]
+fn both(dir: &Path, args: &[&str], code: &str) -> String {
+    let human = cdlc(args, dir);
+    let mut json_args = args.to_vec();
+    json_args.extend(["--message-format", "json"]);
+    let json = cdlc(&json_args, dir);
+    assert_eq!(human.status.code(), json.status.code());
+    assert!(!human.status.success(), "{}", stderr(&human));
+    let (human_err, json_err) = (stderr(&human), stderr(&json));
+    assert!(human_err.contains(&format!("[{code}] ")), "{human_err}");
+    let objects: Vec<serde_json::Value> = json_err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("every JSON line parses"))
+        .collect();
+    assert!(
+        objects.iter().any(|o| o["code"] == code),
+        "no {code} in\n{json_err}"
+    );
+    format!(
+        "----- COMMAND\ncdlc {}\n----- EXIT\n{}\n----- HUMAN (stderr)\n{human_err}----- JSON (stderr)\n{json_err}",
+        args.join(" "),
+        human
+            .status
+            .code()
+            .map_or("none".to_string(), |c| c.to_string()),
+    )
+}
+
+/// A fresh folder holding `files`.
+fn folder(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = scratch(name);
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).expect("a test file");
+    }
+    dir
+}
+
+#[test]
+fn an_argument_out_of_range_is_e0613() {
+    let dir = folder("steps", &[("net.cdl", NET), ("train.jsonl", GOOD)]);
+    insta::assert_snapshot!(both(&dir, &["bench", "net.cdl", "--steps", "0"], "E0613"));
+}
+
+#[test]
+fn an_argument_clap_refuses_is_e0613() {
+    let dir = folder("flag", &[("net.cdl", NET)]);
+    insta::assert_snapshot!(both(&dir, &["bench", "net.cdl", "--stepz", "3"], "E0613"));
+}
+
+#[test]
+fn a_train_block_that_does_not_exist_is_e0614_at_the_first_block() {
+    let dir = folder("block", &[("net.cdl", NET), ("train.jsonl", GOOD)]);
+    insta::assert_snapshot!(both(
+        &dir,
+        &["net.cdl", "--emit", "jit", "--train", "nett"],
+        "E0614"
+    ));
+}
+
+#[test]
+fn a_model_that_does_not_exist_is_e0615() {
+    let dir = folder("entry", &[("net.cdl", NET)]);
+    insta::assert_snapshot!(both(
+        &dir,
+        &["net.cdl", "--emit", "ir", "--entry", "nope"],
+        "E0615"
+    ));
+}
+
+#[test]
+fn a_program_that_cannot_be_read_is_e0616() {
+    let dir = folder("missing", &[]);
+    insta::assert_snapshot!(both(&dir, &["missing.cdl", "--emit", "ir"], "E0616"));
+}
+
+#[test]
+fn a_bad_line_of_training_data_is_e0603_with_its_line() {
+    let bad = "{\"x\": [0.1, 0.2], \"y\": 0}\n{\"x\": [0.3], \"y\": 1}\n";
+    let dir = folder("badline", &[("net.cdl", NET), ("train.jsonl", bad)]);
+    insta::assert_snapshot!(both(&dir, &["net.cdl", "--emit", "jit"], "E0603"));
+}
+
+#[test]
+fn an_optimizer_out_of_range_is_e0604_at_the_optimizer() {
+    let prog = NET.replace("sgd(lr = 0.1)", "sgd(lr = -1)");
+    let dir = folder("optim", &[("net.cdl", &prog), ("train.jsonl", GOOD)]);
+    insta::assert_snapshot!(both(&dir, &["net.cdl", "--emit", "jit"], "E0604"));
+}
+
+#[test]
+fn a_split_that_leaves_nothing_to_train_on_is_e0609() {
+    let prog = NET.replace(
+        "loss  = cross_entropy",
+        "loss  = cross_entropy\n  split = 0.1",
+    );
+    let dir = folder("split", &[("net.cdl", &prog), ("train.jsonl", GOOD)]);
+    insta::assert_snapshot!(both(&dir, &["net.cdl", "--emit", "jit"], "E0609"));
+}
+
+/// A folder with `NET`, its data and the initial weights the JAX export
+/// writes beside its module (they record the model and the source hash,
+/// as trained weights do).
+fn with_weights(name: &str) -> std::path::PathBuf {
+    let dir = folder(name, &[("net.cdl", NET), ("train.jsonl", GOOD)]);
+    let o = cdlc(&["net.cdl", "--emit", "jax", "--out", "m.py"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir
+}
+
+#[test]
+fn a_bad_line_of_run_inputs_is_e0603_with_its_line() {
+    let dir = with_weights("runinput");
+    std::fs::write(
+        dir.join("in.jsonl"),
+        "{\"x\": [1, 2]}\n\n{\"x\": [1, 2, 3]}\n",
+    )
+    .unwrap();
+    let args = [
+        "run",
+        "net.cdl",
+        "--weights",
+        "m.init.safetensors",
+        "--input",
+        "in.jsonl",
+    ];
+    insta::assert_snapshot!(both(&dir, &args, "E0603"));
+}
+
+#[test]
+fn weights_of_another_model_are_e0607() {
+    let dir = with_weights("othermodel");
+    let two = format!("{NET}model other = dense[2, 3]\n");
+    std::fs::write(dir.join("two.cdl"), two).unwrap();
+    std::fs::write(dir.join("in.jsonl"), "{\"x\": [1, 2]}\n").unwrap();
+    let run = [
+        "run",
+        "two.cdl",
+        "--entry",
+        "other",
+        "--weights",
+        "m.init.safetensors",
+        "--input",
+        "in.jsonl",
+    ];
+    insta::assert_snapshot!(both(&dir, &run, "E0607"));
+}
+
+/// `X` under a tree of children, which instantiation does not lower yet.
+const KIDS: &str = "functor KidsF(A) = kids(A, Tree(X))
+data Kids(A) = fix KidsF(A)
+
+algebra first : KidsF(R[2]) -> R[2] {
+  kids(a, ks) => a
+}
+
+model m(t: Kids(R[2])) -> R[2] { fold first (t) }
+";
+
+#[test]
+fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
+    let dir = folder("kids", &[("kids.cdl", KIDS)]);
+    insta::assert_snapshot!(both(&dir, &["kids.cdl", "--emit", "ir"], "E0617"));
+}
+
+/// A fold over a rose tree, which the JIT does not compile.
+const ROSE: &str = "import std.layers
+
+functor RoseF(A) = rose(A, List(X))
+data Rose(A) = fix RoseF(A)
+
+algebra cell[d, h] : RoseF(R[d]) -> R[h] {
+  param U: R[h, d] = glorot
+  param b: R[h]    = zeros
+  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
+}
+
+model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
+
+train m {
+  data   = jsonl(\"rose.jsonl\")
+  loss   = cross_entropy
+}
+";
+
+/// Five small rose trees (four train, one validates).
+const ROSE_DATA: &str = "{\"x\": {\"rose\": [[1, 2], []]}, \"y\": 0}
+{\"x\": {\"rose\": [[0, 1], [{\"rose\": [[1, 1], []]}]]}, \"y\": 1}
+{\"x\": {\"rose\": [[2, 1], []]}, \"y\": 1}
+{\"x\": {\"rose\": [[0, 0], [{\"rose\": [[1, 0], []]}]]}, \"y\": 0}
+{\"x\": {\"rose\": [[1, 1], []]}, \"y\": 0}
+";
+
+#[test]
+fn a_model_the_jit_does_not_compile_is_e0617_where_the_jit_is_needed() {
+    let dir = folder("clif", &[("rose.cdl", ROSE), ("rose.jsonl", ROSE_DATA)]);
+    insta::assert_snapshot!(both(&dir, &["rose.cdl", "--emit", "clif"], "E0617"));
+}
+
+#[test]
+fn the_interpreter_fallback_is_w0901_in_both_formats() {
+    let dir = folder("fallback", &[("rose.cdl", ROSE), ("rose.jsonl", ROSE_DATA)]);
+    // No epoch runs: the warning is printed when the trainer is built, and
+    // nothing after it depends on the clock.
+    let args = ["rose.cdl", "--emit", "jit", "--epochs", "0"];
+    let human = cdlc(&args, &dir);
+    let json = cdlc(&[&args[..], &["--message-format", "json"]].concat(), &dir);
+    assert!(human.status.success() && json.status.success());
+    let line = stderr(&json)
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("the warning as a JSON line")
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON object");
+    assert_eq!(
+        (v["code"].as_str(), v["severity"].as_str()),
+        (Some("W0901"), Some("warning"))
+    );
+    insta::assert_snapshot!(format!(
+        "----- HUMAN (stderr)\n{}----- JSON (stderr)\n{}",
+        stderr(&human),
+        stderr(&json)
+    ));
+}
+
+/// A model whose input the exported encoder cannot lay out.
+const TREES: &str = "import std.layers
+
+functor RoseF(A) = rose(A, List(X))
+data Rose(A) = fix RoseF(A)
+
+algebra node[d, h] : RoseF(R[d]) -> R[h] {
+  param U: R[h, d] = glorot
+  rose(a, ks) => tanh(U @ a)
+}
+
+algebra forest[h] : ListF(Rose(R[2])) -> R[h] {
+  param s: R[h] = zeros
+  nil          => s
+  cons(t, acc) => fold node[2, h] (t) + acc
+}
+
+model trees(ts: List(Rose(R[2]))) -> R[3] { fold forest[3] (ts) }
+
+train trees {
+  data = jsonl(\"trees.jsonl\")
+  loss = cross_entropy
+}
+";
+
+#[test]
+fn an_export_refusal_is_e0802_at_the_model() {
+    let dir = folder("export", &[("trees.cdl", TREES)]);
+    insta::assert_snapshot!(both(&dir, &["trees.cdl", "--emit", "jax"], "E0802"));
+}
+
+/// The lines of `text` that print an ad-hoc error message: a print macro
+/// whose text starts with `error` (spaces ignored).
+fn ad_hoc_errors(text: &str) -> Vec<(usize, String)> {
+    let macros = ["eprintln!(", "eprint!(", "println!(", "print!("];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let squeezed = line.replace(' ', "");
+            macros
+                .iter()
+                .any(|m| squeezed.contains(&format!("{m}\"error")))
+        })
+        .map(|(i, line)| (i + 1, line.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_source_scan_finds_an_ad_hoc_error_line() {
+    let sample = ["fn f() {\n    eprintln!(", "\"error: {m}\");\n}\n"].concat();
+    assert_eq!(ad_hoc_errors(&sample).len(), 1);
+    let clean = "fn f() {\n    report::fail(d, &sources, 1);\n}\n";
+    assert!(ad_hoc_errors(clean).is_empty());
+}
+
+#[test]
+fn no_ad_hoc_error_line_is_left_in_the_command_line() {
+    // Every failure goes through `driver::report`; a message printed with
+    // `eprintln!("error…` would bypass the codes and `--message-format`.
+    let mut offenders = Vec::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("the source folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                for (line, code) in ad_hoc_errors(&text) {
+                    offenders.push(format!("{}:{line}: {code}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+}
