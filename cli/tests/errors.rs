@@ -328,3 +328,48 @@ fn no_ad_hoc_error_line_is_left_in_the_command_line() {
     }
     assert!(offenders.is_empty(), "{}", offenders.join("\n"));
 }
+
+/// The diagnostic codes written as string literals in `text` (`"E0603"`).
+fn codes_in(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(6))
+        .filter(|&i| {
+            bytes[i] == b'"'
+                && matches!(bytes[i + 1], b'E' | b'W')
+                && bytes[i + 2..i + 6].iter().all(u8::is_ascii_digit)
+                && bytes.get(i + 6) == Some(&b'"')
+        })
+        .map(|i| text[i + 1..i + 6].to_string())
+        .collect()
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("a source folder") {
+        let path = entry.expect("a folder entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_code_the_sources_report_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let docs = std::fs::read_to_string(root.join("docs/errors.md")).expect("docs/errors.md");
+    let mut files = Vec::new();
+    for crate_dir in ["cli/src", "compiler/src", "runtime/src", "jit/src"] {
+        sources(&root.join(crate_dir), &mut files);
+    }
+    let mut missing: Vec<String> = files
+        .iter()
+        .flat_map(|f| codes_in(&std::fs::read_to_string(f).expect("a source file")))
+        .filter(|code| !docs.contains(&format!("### {code}:")))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    assert!(missing.is_empty(), "not in docs/errors.md: {missing:?}");
+    assert_eq!(codes_in("d(\"E0616\", x) \"W0901\" \"E061\""), ["E0616", "W0901"]);
+}
