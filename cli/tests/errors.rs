@@ -174,6 +174,39 @@ fn weights_of_another_model_are_e0607() {
     insta::assert_snapshot!(both(&dir, &run, "E0607"));
 }
 
+/// A model that splits its input list by halves, which an empty list
+/// cannot be.
+const PARITY: &str = "import std.layers
+
+model parity(xs: List(R[2])) -> R[2] {
+  dense[8, 2](hylo treenn[2, 8] by halves (xs))
+}
+
+train parity {
+  data = jsonl(\"h.jsonl\")
+  loss = cross_entropy
+}
+";
+
+#[test]
+fn an_input_the_model_cannot_run_on_is_e0603_naming_the_input() {
+    let data = "{\"x\": [[1, 0]], \"y\": 1}\n{\"x\": [[1, 0], [0, 1]], \"y\": 0}\n";
+    let dir = folder("runinput2", &[("h.cdl", PARITY), ("h.jsonl", data)]);
+    let o = cdlc(&["h.cdl", "--emit", "jax", "--out", "m.py"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The blank line is not an input: the empty list is input 2.
+    std::fs::write(dir.join("in.jsonl"), "{\"x\": [[1, 0]]}\n\n{\"x\": []}\n").unwrap();
+    let args = [
+        "run",
+        "h.cdl",
+        "--weights",
+        "m.init.safetensors",
+        "--input",
+        "in.jsonl",
+    ];
+    insta::assert_snapshot!(both(&dir, &args, "E0603"));
+}
+
 /// `X` under a tree of children, which instantiation does not lower yet.
 const KIDS: &str = "functor KidsF(A) = kids(A, Tree(X))
 data Kids(A) = fix KidsF(A)
@@ -371,5 +404,8 @@ fn every_code_the_sources_report_is_documented() {
     missing.sort();
     missing.dedup();
     assert!(missing.is_empty(), "not in docs/errors.md: {missing:?}");
-    assert_eq!(codes_in("d(\"E0616\", x) \"W0901\" \"E061\""), ["E0616", "W0901"]);
+    assert_eq!(
+        codes_in("d(\"E0616\", x) \"W0901\" \"E061\""),
+        ["E0616", "W0901"]
+    );
 }

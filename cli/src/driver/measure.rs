@@ -6,11 +6,16 @@
 //! generators and the relative Lie derivative per Lie generator, for the
 //! whole model and, with `--per-layer`, for each stage of a chain. Errors
 //! are E0610 (the group), E0611 (the model cannot be measured) and E0612
-//! (the weights or data do not fit).
+//! (the weights or data do not fit), at the model; a model that cannot
+//! be instantiated is E0617, and the train block's data is checked as
+//! training checks it (E0603 at its `data` option).
 
+use super::train_error::TrainError;
+use cdlc::diagnostics::Diagnostic;
 use cdlc::equivariance::measure::{
     MeasureError, MeasureSetup, Measurement, Report, Stats, measure,
 };
+use cdlc::training::PrepareError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,23 +70,24 @@ pub fn main(args: &MeasureArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            let d = e.to_diagnostic(c.program.item(model).span);
-            super::report::fail(d, &c.sources, 1)
-        }
+        Err(d) => super::report::fail(d, &c.sources, 1),
     }
 }
 
+/// The measurement, or the diagnostic that stops it: the measure stage's
+/// own errors (E0610–E0612) at the model, or another stage's.
 fn measured(
     args: &MeasureArgs,
     c: &cdlc::Compilation,
     model: cdlc::resolve::ItemId,
-) -> Result<Measurement, MeasureError> {
+) -> Result<Measurement, Diagnostic> {
+    let span = c.program.item(model).span;
+    let at_model = |e: MeasureError| e.to_diagnostic(span);
     let inst = cdlc::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
-        .map_err(|u| MeasureError::Model(format!("not supported yet: {}", u.what)))?;
+        .map_err(|u| PrepareError::Unsupported(u).to_diagnostic(span))?;
     let hash = super::source_hash(c.sources.text(c.file));
     let params = super::weights::load(&args.weights, &inst, Some(&hash))
-        .map_err(|e| MeasureError::Fit(e.message()))?;
+        .map_err(|e| at_model(MeasureError::Fit(e.message())))?;
     let data = match &args.data {
         Some(path) => {
             let x_type = if inst.inputs.len() == 1 {
@@ -89,13 +95,14 @@ fn measured(
             } else {
                 cdlc_runtime::value::DataType::Tuple(inst.inputs.clone())
             };
-            let xs = cdlc_runtime::data::jsonl::load_inputs(path, &x_type)
-                .map_err(|e| MeasureError::Fit(super::data::diagnostic(&e, None).message))?;
+            let xs = cdlc_runtime::data::jsonl::load_inputs(path, &x_type).map_err(|e| {
+                at_model(MeasureError::Fit(super::data::diagnostic(&e, None).message))
+            })?;
             if xs.is_empty() {
-                return Err(MeasureError::Fit(format!(
+                return Err(at_model(MeasureError::Fit(format!(
                     "{} holds no input",
                     path.display()
-                )));
+                ))));
             }
             Some(xs)
         }
@@ -109,30 +116,29 @@ fn measured(
         seed: args.seed,
         per_layer: args.per_layer,
     };
-    measure(c, model, &inst, &params, &setup)
+    measure(c, model, &inst, &params, &setup).map_err(at_model)
 }
 
 /// Without `--data`: the held-out inputs of the model's train block (the
 /// validation split, at most `--samples` of them), so that a learned
 /// symmetry is measured where it was learned; `None` (standard normal
-/// samples) when the model has no train block.
+/// samples) when the model has no train block. The train block's data
+/// errors are reported at its `data` option, as training reports them.
 fn block_inputs(
     args: &MeasureArgs,
     c: &cdlc::Compilation,
     model: cdlc::resolve::ItemId,
-) -> Result<Option<Vec<cdlc_runtime::value::Value>>, MeasureError> {
+) -> Result<Option<Vec<cdlc_runtime::value::Value>>, Diagnostic> {
     let name = &c.checked.defs[&model].name;
     let Some(setup) = cdlc::train_block(c, Some(name)) else {
         return Ok(None);
     };
-    let prepared = cdlc::training::prepare(c, model, setup.loss).map_err(|_| {
-        MeasureError::Model(format!("`{name}` cannot be prepared for its train block"))
-    })?;
+    let prepared = cdlc::training::prepare(c, model, setup.loss)
+        .map_err(|e| e.to_diagnostic(setup.model_span))?;
     let want = cdlc::training::expected_signature(&prepared)
-        .ok_or_else(|| MeasureError::Fit("the loss does not fit the model's output".to_string()))?;
+        .ok_or_else(|| TrainError::LossUnfit.to_diagnostic(setup))?;
     let base = args.file.parent().unwrap_or(std::path::Path::new("."));
-    let data = super::data::load(&setup.data, base, &want, setup.seed, setup.data_span)
-        .map_err(|d| MeasureError::Fit(d.message))?;
+    let data = super::data::load(&setup.data, base, &want, setup.seed, setup.data_span)?;
     let (_, held_out) = cdlc::training::split(data.examples, setup.split, setup.seed);
     let xs: Vec<_> = held_out
         .into_iter()
