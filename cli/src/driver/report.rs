@@ -76,7 +76,13 @@ pub fn fail(d: Diagnostic, sources: &Sources, exit: u8) -> ExitCode {
 }
 
 /// Prints one failure that is about no program (arguments, files read
-/// before any program) and gives the exit code `exit`.
+/// before any program) and gives the exit code `exit`. The diagnostic has
+/// no span: there are no sources for one to point into.
 pub fn fail_alone(d: Diagnostic, exit: u8) -> ExitCode {
+    debug_assert!(
+        d.primary_span().is_none(),
+        "a diagnostic printed without its program has no span: {}",
+        d.message
+    );
     fail(d, &Sources::new(), exit)
 }
