@@ -284,6 +284,20 @@ fn the_interpreter_fallback_is_w0901_in_both_formats() {
     ));
 }
 
+#[test]
+fn a_gradient_check_on_the_jit_of_a_model_it_does_not_compile_is_e0617() {
+    let dir = folder("gradjit", &[("rose.cdl", ROSE), ("rose.jsonl", ROSE_DATA)]);
+    let args = ["gradcheck", "rose.cdl", "--backend", "jit"];
+    insta::assert_snapshot!(both(&dir, &args, "E0617"));
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_e0616() {
+    let dir = folder("nowrite", &[("net.cdl", NET), ("train.jsonl", GOOD)]);
+    let args = ["data", "net.cdl", "--out", "no/such/folder/x.jsonl"];
+    insta::assert_snapshot!(both(&dir, &args, "E0616"));
+}
+
 /// A model whose input the exported encoder cannot lay out.
 const TREES: &str = "import std.layers
 

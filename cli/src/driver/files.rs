@@ -64,7 +64,7 @@ impl FileError {
                 "E0616",
                 format!("cannot write {}: {error}", path.display()),
             )
-            .with_help("choose another path, or make its folder writable"),
+            .with_help("choose another path, or create its folder and make it writable"),
             FileError::Stream { what, error, help } => {
                 Diagnostic::error_without_span("E0616", format!("cannot use {what}: {error}"))
                     .with_help(*help)
