@@ -141,8 +141,11 @@ pub struct ParamInfo {
     pub ty: Ty,
     /// Plain, equivariant or invariant.
     pub kind: ParamKind,
-    /// Its initialiser.
+    /// Its initialiser as written.
     pub init: ast::Init,
+    /// Its initialiser, validated by the runtime's own rules; `None` when
+    /// the name or the number of arguments is wrong (reported).
+    pub initialiser: Option<cdlc_runtime::init::Init>,
     /// Its declaration.
     pub span: Span,
 }
@@ -213,6 +216,9 @@ pub struct Checked {
     /// The name of the data type that is exactly `fix F(params...)`, by
     /// functor: `List` for `ListF`. Types print by these names.
     pub data_names: IndexMap<(bool, FunctorId), String>,
+    /// The bodies of layers, models, algebras and coalgebras, resolved and
+    /// typed, and the status of every item: what later stages read.
+    pub hir: crate::hir::Hir,
 }
 
 /// Checks a resolved program.
@@ -229,6 +235,7 @@ pub fn check(program: &Program, diags: &mut Vec<Diagnostic>) -> Checked {
         point_free_in_progress: Vec::new(),
     };
     c.run();
+    c.out.hir.set_statuses(program, c.diags);
     c.out
 }
 
