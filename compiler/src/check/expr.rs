@@ -2,7 +2,7 @@
 
 use super::decls::plural;
 use super::types::{Shape, Ty};
-use super::{Checker, DefInfo, ParamInfo, ParamKind, TypeEnv, size_subst};
+use super::{Checker, ClaimInfo, DefInfo, ParamInfo, ParamKind, TypeEnv, size_subst};
 use crate::builtins::{BUILTINS, INITS, POINTWISE};
 use crate::diagnostics::Diagnostic;
 use crate::hir::{self, BodyBuilder, BodyKind, BuiltinCall, Expr, ExprId, LocalId};
@@ -108,9 +108,13 @@ impl Checker<'_, '_> {
             dom.push(self.ty(&a.ty, &env));
         }
         let cod = self.ty(result, &env);
-        if let Some(c) = claim {
-            self.expect_group(&c.group);
-        }
+        let claim = claim.as_ref().and_then(|c| {
+            Some(ClaimInfo {
+                group: self.expect_group(&c.group)?,
+                invariant: c.invariant,
+                span: c.span,
+            })
+        });
         let dom = if dom.len() == 1 {
             dom.pop().expect("one")
         } else {
@@ -125,6 +129,8 @@ impl Checker<'_, '_> {
                 size_params: env.sizes,
                 dom,
                 cod,
+                arg_type_spans: args.iter().map(|a| a.ty.span).collect(),
+                claim,
                 params: Vec::new(),
             },
         );
@@ -195,6 +201,8 @@ impl Checker<'_, '_> {
             size_params: env.sizes,
             dom,
             cod,
+            arg_type_spans: Vec::new(),
+            claim: None,
             params: cx.params,
         };
         self.out.defs.insert(id, info.clone());

@@ -165,8 +165,24 @@ pub struct DefInfo {
     pub dom: Ty,
     /// The codomain.
     pub cod: Ty,
+    /// Where each argument's type is written (none for a point-free
+    /// definition).
+    pub arg_type_spans: Vec<Span>,
+    /// Its `equivariant G` or `invariant G` claim, with the group resolved.
+    pub claim: Option<ClaimInfo>,
     /// Its parameters, in declaration order.
     pub params: Vec<ParamInfo>,
+}
+
+/// A definition's claim of equivariance or invariance.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimInfo {
+    /// The group (or monoid) claimed.
+    pub group: ItemId,
+    /// `invariant G` rather than `equivariant G`.
+    pub invariant: bool,
+    /// The whole claim.
+    pub span: Span,
 }
 
 /// An algebra's or coalgebra's checked header and parameters.
