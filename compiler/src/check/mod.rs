@@ -252,6 +252,14 @@ pub fn check(program: &Program, diags: &mut Vec<Diagnostic>) -> Checked {
     };
     c.run();
     c.out.hir.set_statuses(program, c.diags);
+    #[cfg(debug_assertions)]
+    {
+        let problems = crate::hir::verify(&c.out.hir, &c.out);
+        assert!(
+            problems.is_empty(),
+            "internal error: the HIR is unsound: {problems:#?}"
+        );
+    }
     c.out
 }
 

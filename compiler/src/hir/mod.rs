@@ -26,6 +26,11 @@
 mod arena;
 mod body;
 mod expr;
+mod print;
+mod verify;
+
+#[cfg(test)]
+mod tests;
 
 pub use arena::{Arena, Handle};
 pub(crate) use body::BodyBuilder;
@@ -33,6 +38,8 @@ pub use body::{Body, BodyKind, Case};
 pub use expr::{
     BinOp, BuiltinCall, Expr, ExprId, Local, LocalId, ParamDecl, Pattern, Stmt, UnfoldSource,
 };
+pub use print::print;
+pub use verify::verify;
 
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::resolve::{ItemId, Program};
