@@ -1,7 +1,9 @@
 //! Types and shapes: checks every declaration of a resolved program and
 //! records what later stages need (functors in polynomial form, the
 //! signatures and parameters of layers, algebras and coalgebras, the
-//! training setup).
+//! training setup), and writes the HIR of every body as it types it
+//! (`crate::hir`): the checker is the only stage that walks the syntax
+//! tree's bodies.
 //!
 //! Every definition is checked generically, once, whether or not it is
 //! used; sizes are polynomials over the definition's size parameters
@@ -18,8 +20,6 @@ pub mod size;
 mod train;
 pub mod types;
 
-// The built-in names, as later stages import them from the checker.
-pub use crate::builtins::{BUILTINS, INITS, POINTWISE};
 use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::{ItemId, Program};
 use cdlc_grammar::ast::{self, ItemKind};
