@@ -152,6 +152,8 @@ enum ExecBackend {
 enum Emit {
     Ast,
     Types,
+    /// The checked program's bodies, resolved and typed (ARCHITECTURE.md).
+    Hir,
     Tying,
     Ir,
     Grad,
@@ -346,6 +348,11 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
                 "{}",
                 cdlc::emit::types::print(&c.program, &c.checked)
             ));
+            ExitCode::SUCCESS
+        }
+        Emit::Hir => {
+            let text = cdlc::hir::print(&c.checked.hir, &c.program, &c.checked);
+            driver::stdout::print(format_args!("{text}"));
             ExitCode::SUCCESS
         }
         Emit::Ir | Emit::Grad => {

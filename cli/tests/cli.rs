@@ -611,6 +611,27 @@ fn emit_tying_says_when_nothing_is_tied() {
     );
 }
 
+/// `--emit hir` prints the checked bodies: the point-free model's
+/// composition with each instance, its sizes and its checked type.
+#[test]
+fn emit_hir_prints_the_resolved_typed_bodies() {
+    let dir = scratch("emit-hir");
+    std::fs::write(dir.join("mlp.cdl"), SPIRALS).unwrap();
+    let t = cdlc(&["mlp.cdl", "--emit", "hir"], &dir);
+    assert!(t.status.success(), "{}", stderr(&t));
+    assert_eq!(
+        stdout(&t),
+        "spiral (Ok)
+  %0 = dense[2, 16] : R[2] -> R[16]
+  %1 = relu : R[16] -> R[16]
+  %2 = %0 >> %1 : R[2] -> R[16]
+  %3 = dense[16, 3] : R[16] -> R[3]
+  %4 = %2 >> %3 : R[2] -> R[3]
+  body = %4
+"
+    );
+}
+
 const SETS: &str = "const n = 4
 group S = symmetric(n)
 space Pts = R[n] under S by permute

@@ -13,6 +13,7 @@ pub mod emit;
 pub mod equivariance;
 pub mod export;
 pub mod format;
+pub mod hir;
 pub mod instantiate;
 pub mod resolve;
 pub mod source;

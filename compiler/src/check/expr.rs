@@ -2,9 +2,10 @@
 
 use super::decls::plural;
 use super::types::{Shape, Ty};
-use super::{Checker, DefInfo, ParamInfo, ParamKind, TypeEnv, size_subst};
+use super::{Checker, ClaimInfo, DefInfo, ParamInfo, ParamKind, TypeEnv, size_subst};
 use crate::builtins::{BUILTINS, INITS, POINTWISE};
 use crate::diagnostics::Diagnostic;
+use crate::hir::{self, BodyBuilder, BodyKind, BuiltinCall, Expr, ExprId, LocalId};
 use crate::resolve::ItemId;
 use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, Stmt};
 use cdlc_grammar::{Ident, Span};
@@ -15,10 +16,12 @@ pub(super) struct Cx {
     pub owner: Option<ItemId>,
     /// Size parameters in scope.
     pub env: TypeEnv,
-    /// Local values, innermost last.
-    pub locals: Vec<(String, Ty, Span)>,
+    /// Local names in scope, innermost last.
+    pub scope: Vec<(String, LocalId)>,
     /// The definition's parameters, collected as they are declared.
     pub params: Vec<ParamInfo>,
+    /// The body's HIR, written as the body is checked.
+    pub body: BodyBuilder,
 }
 
 impl Cx {
@@ -26,19 +29,45 @@ impl Cx {
         Cx {
             owner: Some(owner),
             env,
-            locals: Vec::new(),
+            scope: Vec::new(),
             params: Vec::new(),
+            body: BodyBuilder::default(),
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<&Ty> {
-        self.locals
+    /// The innermost local of this name.
+    pub(super) fn local(&self, name: &str) -> Option<LocalId> {
+        self.scope
             .iter()
             .rev()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, t, _)| t)
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| *l)
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Ty> {
+        self.local(name).map(|l| self.body.local_ty(l))
+    }
+
+    /// Binds a new local in the innermost scope.
+    pub(super) fn bind_local(&mut self, name: &str, ty: Ty, span: Span) -> LocalId {
+        let l = self.body.local(name, ty, span);
+        self.scope.push((name.to_string(), l));
+        l
+    }
+
+    /// Adds an expression to the body.
+    pub(super) fn node(&mut self, e: Expr, ty: &Ty, span: Span) -> ExprId {
+        self.body.expr(e, ty, span)
+    }
+
+    /// The names in scope, for suggestions.
+    fn names(&self) -> Vec<String> {
+        self.scope.iter().map(|(n, _)| n.clone()).collect()
     }
 }
+
+/// A checked expression: its handle in the body and its type.
+pub(super) type Typed = (ExprId, Ty);
 
 impl Checker<'_, '_> {
     /// Size parameters of a definition, each a fresh variable.
@@ -79,9 +108,13 @@ impl Checker<'_, '_> {
             dom.push(self.ty(&a.ty, &env));
         }
         let cod = self.ty(result, &env);
-        if let Some(c) = claim {
-            self.expect_group(&c.group);
-        }
+        let claim = claim.as_ref().and_then(|c| {
+            Some(ClaimInfo {
+                group: self.expect_group(&c.group)?,
+                invariant: c.invariant,
+                span: c.span,
+            })
+        });
         let dom = if dom.len() == 1 {
             dom.pop().expect("one")
         } else {
@@ -96,6 +129,8 @@ impl Checker<'_, '_> {
                 size_params: env.sizes,
                 dom,
                 cod,
+                arg_type_spans: args.iter().map(|a| a.ty.span).collect(),
+                claim,
                 params: Vec::new(),
             },
         );
@@ -154,8 +189,10 @@ impl Checker<'_, '_> {
         }
         let env = self.size_params(&d.size_params);
         let mut cx = Cx::new(id, env.clone());
-        let sig = self.morphism(e, None, &mut cx);
+        let (root, sig) = self.morphism(e, None, &mut cx);
         self.point_free_in_progress.retain(|x| *x != id);
+        let body = std::mem::take(&mut cx.body).finish(BodyKind::PointFree(root));
+        self.out.hir.set_body(id, body);
         let (dom, cod) = sig?;
         let info = DefInfo {
             kind: d.kind,
@@ -164,6 +201,8 @@ impl Checker<'_, '_> {
             size_params: env.sizes,
             dom,
             cod,
+            arg_type_spans: Vec::new(),
+            claim: None,
             params: cx.params,
         };
         self.out.defs.insert(id, info.clone());
@@ -187,10 +226,12 @@ impl Checker<'_, '_> {
             (Ty::Tuple(ts), _) => ts.clone(),
             _ => Vec::new(),
         };
-        for (a, t) in args.iter().zip(arg_tys) {
-            cx.locals.push((a.name.node.clone(), t, a.name.span));
-        }
-        let ty = self.block(block, &mut cx);
+        let arg_locals: Vec<LocalId> = args
+            .iter()
+            .zip(arg_tys)
+            .map(|(a, t)| cx.bind_local(&a.name.node, t, a.name.span))
+            .collect();
+        let (value, ty) = self.block(block, &mut cx);
         if !ty.same(&info.cod) {
             let (found, expected) = (self.show(&ty), self.show(&info.cod));
             let result_span = block.result.span;
@@ -210,29 +251,35 @@ impl Checker<'_, '_> {
             self.error(d);
         }
         if let Some(info) = self.out.defs.get_mut(&id) {
-            info.params = cx.params;
+            info.params = std::mem::take(&mut cx.params);
         }
+        let kind = BodyKind::Block {
+            args: arg_locals,
+            value,
+        };
+        self.out.hir.set_body(id, cx.body.finish(kind));
     }
 
-    /// Checks a block and returns the type of its result.
-    pub(super) fn block(&mut self, b: &ast::Block, cx: &mut Cx) -> Ty {
-        let depth = cx.locals.len();
+    /// Checks a block; its type is that of its result.
+    pub(super) fn block(&mut self, b: &ast::Block, cx: &mut Cx) -> Typed {
+        let depth = cx.scope.len();
+        let mut stmts = Vec::new();
         for s in &b.stmts {
-            match s {
-                Stmt::Param(p) => self.param(p, cx),
+            stmts.push(match s {
+                Stmt::Param(p) => hir::Stmt::Param(self.param(p, cx)),
                 Stmt::Let(pat, e) => {
-                    let t = self.expr(e, cx);
-                    self.bind(pat, t, cx);
+                    let (v, t) = self.expr(e, cx);
+                    hir::Stmt::Let(self.bind(pat, t, cx), v)
                 }
-            }
+            });
         }
-        let t = self.expr(&b.result, cx);
-        cx.locals.truncate(depth);
-        t
+        let (result, t) = self.expr(&b.result, cx);
+        cx.scope.truncate(depth);
+        (cx.node(Expr::Block { stmts, result }, &t, b.span), t)
     }
 
     /// Declares a parameter of the definition being checked.
-    pub(super) fn param(&mut self, p: &ast::Param, cx: &mut Cx) {
+    pub(super) fn param(&mut self, p: &ast::Param, cx: &mut Cx) -> hir::ParamDecl {
         if let Some(prev) = cx.params.iter().find(|q| q.name == p.name.node) {
             let prev = prev.span;
             self.error(
@@ -309,32 +356,32 @@ impl Checker<'_, '_> {
                 self.unknown(&p.init.name, "initialiser", names);
             }
         }
-        cx.locals
-            .push((p.name.node.clone(), ty.clone(), p.name.span));
+        let local = cx.bind_local(&p.name.node, ty.clone(), p.name.span);
         cx.params.push(ParamInfo {
             name: p.name.node.clone(),
             ty,
             kind,
             init: p.init.clone(),
+            initialiser: cdlc_runtime::init::Init::from_call(&p.init.name.node, &p.init.args),
             span: p.span,
         });
+        hir::ParamDecl {
+            local,
+            index: cx.params.len() - 1,
+        }
     }
 
     /// Binds a pattern to a value of type `t`.
-    pub(super) fn bind(&mut self, pat: &Pattern, t: Ty, cx: &mut Cx) {
+    pub(super) fn bind(&mut self, pat: &Pattern, t: Ty, cx: &mut Cx) -> hir::Pattern {
         match pat {
-            Pattern::Name(n) => cx.locals.push((n.node.clone(), t, n.span)),
-            Pattern::Tuple(ps, span) => match t {
-                Ty::Tuple(ts) if ts.len() == ps.len() => {
-                    for (p, t) in ps.iter().zip(ts) {
-                        self.bind(p, t, cx);
-                    }
-                }
-                Ty::Error => {
-                    for p in ps {
-                        self.bind(p, Ty::Error, cx);
-                    }
-                }
+            Pattern::Name(n) => hir::Pattern::Local(cx.bind_local(&n.node, t, n.span)),
+            Pattern::Tuple(ps, span) => hir::Pattern::Tuple(match t {
+                Ty::Tuple(ts) if ts.len() == ps.len() => ps
+                    .iter()
+                    .zip(ts)
+                    .map(|(p, t)| self.bind(p, t, cx))
+                    .collect(),
+                Ty::Error => ps.iter().map(|p| self.bind(p, Ty::Error, cx)).collect(),
                 other => {
                     let shown = self.show(&other);
                     self.error(Diagnostic::error(
@@ -346,94 +393,111 @@ impl Checker<'_, '_> {
                         *span,
                         format!("the value is {shown}"),
                     ));
-                    for p in ps {
-                        self.bind(p, Ty::Error, cx);
-                    }
+                    ps.iter().map(|p| self.bind(p, Ty::Error, cx)).collect()
                 }
-            },
+            }),
         }
     }
 
     // ------------------------------------------------------------ expressions
 
-    /// The type of an expression.
-    pub(super) fn expr(&mut self, e: &ast::Expr, cx: &mut Cx) -> Ty {
-        match &e.kind {
-            ExprKind::Number(_) => Ty::real(),
-            ExprKind::Name(n) => self.name_value(n, cx),
-            ExprKind::Inst(..) | ExprKind::Fold(..) | ExprKind::Hylo { .. } | ExprKind::Id => {
-                match self.morphism(e, None, cx) {
-                    Some((d, c)) => Ty::Morph(Box::new(d), Box::new(c)),
-                    None => Ty::Error,
-                }
+    /// Checks an expression: its node in the body and its type.
+    pub(super) fn expr(&mut self, e: &ast::Expr, cx: &mut Cx) -> Typed {
+        let (node, ty) = match &e.kind {
+            ExprKind::Number(x) => (Expr::Number(*x), Ty::real()),
+            ExprKind::Name(n) => return self.name_value(n, cx),
+            ExprKind::Inst(..)
+            | ExprKind::Fold(..)
+            | ExprKind::Hylo { .. }
+            | ExprKind::Id
+            | ExprKind::Binary(BinOp::Compose, ..) => return self.morphism_value(e, cx),
+            ExprKind::Tuple(es) => {
+                let (ids, tys): (Vec<ExprId>, Vec<Ty>) =
+                    es.iter().map(|x| self.expr(x, cx)).unzip();
+                (Expr::Tuple(ids), Ty::Tuple(tys))
             }
-            ExprKind::Tuple(es) => Ty::Tuple(es.iter().map(|x| self.expr(x, cx)).collect()),
-            ExprKind::Block(b) => self.block(b, cx),
+            ExprKind::Block(b) => return self.block(b, cx),
             ExprKind::LetIn(p, v, body) => {
-                let t = self.expr(v, cx);
-                let depth = cx.locals.len();
-                self.bind(p, t, cx);
-                let r = self.expr(body, cx);
-                cx.locals.truncate(depth);
-                r
+                let (value, t) = self.expr(v, cx);
+                let depth = cx.scope.len();
+                let pat = self.bind(p, t, cx);
+                let (body, r) = self.expr(body, cx);
+                cx.scope.truncate(depth);
+                (Expr::LetIn { pat, value, body }, r)
             }
             ExprKind::Apply(f, args) => self.apply(f, args, e.span, cx),
-            ExprKind::Binary(BinOp::Compose, ..) => match self.morphism(e, None, cx) {
-                Some((d, c)) => Ty::Morph(Box::new(d), Box::new(c)),
-                None => Ty::Error,
-            },
             ExprKind::Binary(BinOp::MatMul, a, b) => {
-                let (ta, tb) = (self.expr(a, cx), self.expr(b, cx));
-                self.matmul(&ta, &tb, a.span, b.span, e.span)
+                let ((ha, ta), (hb, tb)) = (self.expr(a, cx), self.expr(b, cx));
+                let t = self.matmul(&ta, &tb, a.span, b.span, e.span);
+                (Expr::Binary(hir::BinOp::MatMul, ha, hb), t)
             }
             ExprKind::Binary(op, a, b) => {
-                let (ta, tb) = (self.expr(a, cx), self.expr(b, cx));
-                self.elementwise(*op, &ta, &tb, a.span, b.span, e.span)
+                let ((ha, ta), (hb, tb)) = (self.expr(a, cx), self.expr(b, cx));
+                let t = self.elementwise(*op, &ta, &tb, a.span, b.span, e.span);
+                (Expr::Binary(hir_op(*op), ha, hb), t)
             }
             ExprKind::Neg(a) => {
-                let t = self.expr(a, cx);
-                self.expect_tensor(&t, a.span, "negation")
+                let (h, t) = self.expr(a, cx);
+                (Expr::Neg(h), self.expect_tensor(&t, a.span, "negation"))
             }
             ExprKind::Transpose(a, marker) => {
-                let t = self.expr(a, cx);
-                if marker.node != "T" {
-                    self.error(
-                        Diagnostic::error(
-                            "E0101",
-                            format!("unexpected name `{}` after `^`", marker.node),
-                            marker.span,
-                            "only `T` (transpose) may follow `^` in an expression",
-                        )
-                        .with_help("write `W^T` for the transpose; powers `^k` exist only in space expressions"),
-                    );
-                    return Ty::Error;
-                }
-                match &t {
-                    Ty::Tensor(s, _) if s.len() == 2 => {
-                        Ty::tensor(vec![s[1].clone(), s[0].clone()])
-                    }
-                    Ty::Error => Ty::Error,
-                    other => {
-                        let shown = self.show(other);
-                        self.error(Diagnostic::error(
-                            "E0301",
-                            format!("`^T` transposes a matrix, found {shown}"),
-                            a.span,
-                            format!("this is {shown}"),
-                        ));
-                        Ty::Error
-                    }
-                }
+                let (h, t) = self.expr(a, cx);
+                (Expr::Transpose(h), self.transpose(&t, a.span, marker))
             }
             ExprKind::UnfoldOver { .. } | ExprKind::UnfoldTake { .. } => self.unfold(e, cx),
-            ExprKind::Error => Ty::Error,
+            ExprKind::Error => (Expr::Error, Ty::Error),
+        };
+        (cx.node(node, &ty, e.span), ty)
+    }
+
+    /// An expression that denotes a morphism, as a value (`let enc = dense[16, 8]`).
+    fn morphism_value(&mut self, e: &ast::Expr, cx: &mut Cx) -> Typed {
+        let (h, sig) = self.morphism(e, None, cx);
+        let ty = match sig {
+            Some((d, c)) => Ty::Morph(Box::new(d), Box::new(c)),
+            None => Ty::Error,
+        };
+        (h, ty)
+    }
+
+    /// The type of `a^T`, where `a` has type `t`.
+    fn transpose(&mut self, t: &Ty, span: Span, marker: &Ident) -> Ty {
+        if marker.node != "T" {
+            self.error(
+                Diagnostic::error(
+                    "E0101",
+                    format!("unexpected name `{}` after `^`", marker.node),
+                    marker.span,
+                    "only `T` (transpose) may follow `^` in an expression",
+                )
+                .with_help(
+                    "write `W^T` for the transpose; powers `^k` exist only in space expressions",
+                ),
+            );
+            return Ty::Error;
+        }
+        match &t {
+            Ty::Tensor(s, _) if s.len() == 2 => Ty::tensor(vec![s[1].clone(), s[0].clone()]),
+            Ty::Error => Ty::Error,
+            other => {
+                let shown = self.show(other);
+                self.error(Diagnostic::error(
+                    "E0301",
+                    format!("`^T` transposes a matrix, found {shown}"),
+                    span,
+                    format!("this is {shown}"),
+                ));
+                Ty::Error
+            }
         }
     }
 
-    fn name_value(&mut self, n: &Ident, cx: &mut Cx) -> Ty {
-        if let Some(t) = cx.lookup(&n.node) {
-            return t.clone();
+    fn name_value(&mut self, n: &Ident, cx: &mut Cx) -> Typed {
+        if let Some(l) = cx.local(&n.node) {
+            let t = cx.body.local_ty(l).clone();
+            return (cx.node(Expr::Local(l), &t, n.span), t);
         }
+        let error = |cx: &mut Cx| (cx.node(Expr::Error, &Ty::Error, n.span), Ty::Error);
         if POINTWISE.contains(&n.node.as_str()) || BUILTINS.contains(&n.node.as_str()) {
             self.error(
                 Diagnostic::error(
@@ -447,7 +511,7 @@ impl Checker<'_, '_> {
                     n.node, n.node
                 )),
             );
-            return Ty::Error;
+            return error(cx);
         }
         if let Some(id) = self.program.lookup(&n.node) {
             if let ItemKind::Def(_) = self.program.item(id).kind {
@@ -455,10 +519,7 @@ impl Checker<'_, '_> {
                     kind: ExprKind::Name(n.clone()),
                     span: n.span,
                 };
-                return match self.morphism(&e, None, cx) {
-                    Some((d, c)) => Ty::Morph(Box::new(d), Box::new(c)),
-                    None => Ty::Error,
-                };
+                return self.morphism_value(&e, cx);
             }
             let what = item_kind_name(&self.program.item(id).kind);
             self.error(Diagnostic::error(
@@ -467,17 +528,23 @@ impl Checker<'_, '_> {
                 n.span,
                 "expected a value here",
             ));
-            return Ty::Error;
+            return error(cx);
         }
-        let mut c: Vec<String> = cx.locals.iter().map(|(n, _, _)| n.clone()).collect();
+        let mut c = cx.names();
         c.extend(self.globals_where(|k| matches!(k, ItemKind::Def(_))));
         c.extend(POINTWISE.iter().chain(BUILTINS).map(|s| s.to_string()));
         self.unknown(n, "name", c);
-        Ty::Error
+        error(cx)
     }
 
     /// `f(args)`.
-    fn apply(&mut self, f: &ast::Expr, args: &[ast::CallArg], span: Span, cx: &mut Cx) -> Ty {
+    fn apply(
+        &mut self,
+        f: &ast::Expr,
+        args: &[ast::CallArg],
+        span: Span,
+        cx: &mut Cx,
+    ) -> (Expr, Ty) {
         if let ExprKind::Name(n) = &f.kind
             && cx.lookup(&n.node).is_none()
             && BUILTINS.contains(&n.node.as_str())
@@ -485,6 +552,7 @@ impl Checker<'_, '_> {
             return self.builtin(n, args, span, cx);
         }
         let mut tys = Vec::new();
+        let mut arg_ids = Vec::new();
         for a in args {
             if let Some(name) = &a.name {
                 self.error(
@@ -497,15 +565,22 @@ impl Checker<'_, '_> {
                     .with_help("pass the value positionally"),
                 );
             }
-            tys.push(self.expr(&a.value, cx));
+            let (h, t) = self.expr(&a.value, cx);
+            arg_ids.push(h);
+            tys.push(t);
         }
         let input = if tys.len() == 1 {
             tys.pop().expect("one")
         } else {
             Ty::Tuple(tys)
         };
-        let Some((dom, cod)) = self.morphism(f, Some(&input), cx) else {
-            return Ty::Error;
+        let (fh, sig) = self.morphism(f, Some(&input), cx);
+        let node = Expr::Apply {
+            f: fh,
+            args: arg_ids,
+        };
+        let Some((dom, cod)) = sig else {
+            return (node, Ty::Error);
         };
         if !dom.same(&input) {
             let (found, expected) = (self.show(&input), self.show(&dom));
@@ -524,7 +599,7 @@ impl Checker<'_, '_> {
                 .with_label(f.span, format!("this takes {expected}")),
             );
         }
-        cod
+        (node, cod)
     }
 
     /// The domain and codomain of an expression used as a morphism.
@@ -535,7 +610,7 @@ impl Checker<'_, '_> {
         e: &ast::Expr,
         input: Option<&Ty>,
         cx: &mut Cx,
-    ) -> Option<(Ty, Ty)> {
+    ) -> (ExprId, Option<(Ty, Ty)>) {
         self.morphism_between(e, input, None, cx)
     }
 
@@ -550,11 +625,12 @@ impl Checker<'_, '_> {
         input: Option<&Ty>,
         output: Option<&Ty>,
         cx: &mut Cx,
-    ) -> Option<(Ty, Ty)> {
-        match &e.kind {
+    ) -> (ExprId, Option<(Ty, Ty)>) {
+        let (node, sig) = match &e.kind {
             ExprKind::Name(n) => {
-                if let Some(t) = cx.lookup(&n.node).cloned() {
-                    return match t {
+                if let Some(l) = cx.local(&n.node) {
+                    let t = cx.body.local_ty(l).clone();
+                    let sig = match t {
                         Ty::Morph(d, c) => Some((*d, *c)),
                         Ty::Error => None,
                         other => {
@@ -568,28 +644,36 @@ impl Checker<'_, '_> {
                             None
                         }
                     };
+                    (Expr::Local(l), sig)
+                } else if let Some(f) = crate::builtins::function(&n.node)
+                    .filter(|f| f.kind == crate::builtins::FunctionKind::Pointwise)
+                {
+                    (Expr::Pointwise(f), self.pointwise(n, input.or(output)))
+                } else {
+                    self.instance(n, &[], e.span, cx)
                 }
-                if POINTWISE.contains(&n.node.as_str()) {
-                    return self.pointwise(n, input.or(output));
-                }
-                self.instance(n, &[], e.span, cx)
             }
             ExprKind::Inst(n, sizes) => self.instance(n, sizes, e.span, cx),
-            ExprKind::Id => match input.or(output) {
-                Some(t) => Some((t.clone(), t.clone())),
-                None => {
-                    self.error(
-                        Diagnostic::error(
-                            "E0301",
-                            "cannot infer the type of `id`",
-                            e.span,
-                            "type unknown here",
-                        )
-                        .with_help("compose `id` with a layer whose input or output type is known"),
-                    );
-                    None
-                }
-            },
+            ExprKind::Id => (
+                Expr::Id,
+                match input.or(output) {
+                    Some(t) => Some((t.clone(), t.clone())),
+                    None => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0301",
+                                "cannot infer the type of `id`",
+                                e.span,
+                                "type unknown here",
+                            )
+                            .with_help(
+                                "compose `id` with a layer whose input or output type is known",
+                            ),
+                        );
+                        None
+                    }
+                },
+            ),
             ExprKind::Binary(BinOp::Compose, a, b) => self.compose(e, a, b, input, output, cx),
             ExprKind::Fold(n, sizes) => self.fold_morphism(n, sizes, e.span, input, cx),
             ExprKind::Hylo {
@@ -598,20 +682,33 @@ impl Checker<'_, '_> {
                 coalg,
                 coalg_sizes,
             } => self.hylo_morphism(alg, alg_sizes, coalg, coalg_sizes, e.span, cx),
-            _ => match self.expr(e, cx) {
-                Ty::Morph(d, c) => Some((*d, *c)),
-                Ty::Error => None,
-                other => {
-                    let shown = self.show(&other);
-                    self.error(Diagnostic::error(
-                        "E0303",
-                        format!("a value of type {shown} is not a function"),
-                        e.span,
-                        "applied or composed here",
-                    ));
-                    None
-                }
-            },
+            _ => {
+                let (h, t) = self.expr(e, cx);
+                return (h, self.as_morphism(t, e.span));
+            }
+        };
+        let ty = match &sig {
+            Some((d, c)) => Ty::Morph(Box::new(d.clone()), Box::new(c.clone())),
+            None => Ty::Error,
+        };
+        (cx.node(node, &ty, e.span), sig)
+    }
+
+    /// The signature of a value used as a morphism.
+    fn as_morphism(&mut self, t: Ty, span: Span) -> Option<(Ty, Ty)> {
+        match t {
+            Ty::Morph(d, c) => Some((*d, *c)),
+            Ty::Error => None,
+            other => {
+                let shown = self.show(&other);
+                self.error(Diagnostic::error(
+                    "E0303",
+                    format!("a value of type {shown} is not a function"),
+                    span,
+                    "applied or composed here",
+                ));
+                None
+            }
         }
     }
 
@@ -625,7 +722,7 @@ impl Checker<'_, '_> {
         input: Option<&Ty>,
         output: Option<&Ty>,
         cx: &mut Cx,
-    ) -> Option<(Ty, Ty)> {
+    ) -> (Expr, Option<(Ty, Ty)>) {
         if input.is_none() && self.takes_type_from_context(a, cx) {
             if output.is_none() && self.takes_type_from_context(b, cx) {
                 self.error(
@@ -640,17 +737,29 @@ impl Checker<'_, '_> {
                          or give the definition a typed argument",
                     ),
                 );
-                return None;
+                return (Expr::Error, None);
             }
-            let (db, cb) = self.morphism_between(b, None, output, cx)?;
-            let (da, ca) = self.morphism_between(a, None, Some(&db), cx)?;
+            let (hb, sb) = self.morphism_between(b, None, output, cx);
+            let Some((db, cb)) = sb else {
+                return (Expr::Error, None);
+            };
+            let (ha, sa) = self.morphism_between(a, None, Some(&db), cx);
+            let Some((da, ca)) = sa else {
+                return (Expr::Compose(ha, hb), None);
+            };
             self.compose_mismatch(a, b, &ca, &db);
-            return Some((da, cb));
+            return (Expr::Compose(ha, hb), Some((da, cb)));
         }
-        let (da, ca) = self.morphism_between(a, input, None, cx)?;
-        let (db, cb) = self.morphism_between(b, Some(&ca), output, cx)?;
+        let (ha, sa) = self.morphism_between(a, input, None, cx);
+        let Some((da, ca)) = sa else {
+            return (Expr::Error, None);
+        };
+        let (hb, sb) = self.morphism_between(b, Some(&ca), output, cx);
+        let Some((db, cb)) = sb else {
+            return (Expr::Compose(ha, hb), None);
+        };
         self.compose_mismatch(a, b, &ca, &db);
-        Some((da, cb))
+        (Expr::Compose(ha, hb), Some((da, cb)))
     }
 
     /// Reports `a >> b` where `a` gives `ca` and `b` takes `db`, if they differ.
@@ -722,13 +831,13 @@ impl Checker<'_, '_> {
         sizes: &[ast::Size],
         span: Span,
         cx: &mut Cx,
-    ) -> Option<(Ty, Ty)> {
+    ) -> (Expr, Option<(Ty, Ty)>) {
         let Some(id) = self.program.lookup(&n.node) else {
-            let mut c: Vec<String> = cx.locals.iter().map(|(n, _, _)| n.clone()).collect();
+            let mut c = cx.names();
             c.extend(self.globals_where(|k| matches!(k, ItemKind::Def(_))));
             c.extend(POINTWISE.iter().chain(BUILTINS).map(|s| s.to_string()));
             self.unknown(n, "name", c);
-            return None;
+            return (Expr::Error, None);
         };
         match &self.program.item(id).kind {
             ItemKind::Def(_) => {}
@@ -745,7 +854,7 @@ impl Checker<'_, '_> {
                         n.node
                     )),
                 );
-                return None;
+                return (Expr::Error, None);
             }
             ItemKind::Coalgebra(_) => {
                 self.error(
@@ -760,7 +869,7 @@ impl Checker<'_, '_> {
                         n.node
                     )),
                 );
-                return None;
+                return (Expr::Error, None);
             }
             other => {
                 let what = item_kind_name(other);
@@ -770,12 +879,20 @@ impl Checker<'_, '_> {
                     n.span,
                     "applied here",
                 ));
-                return None;
+                return (Expr::Error, None);
             }
         }
         self.record_use(cx.owner, id, span);
-        let info = self.def_sig(id)?;
-        let args = self.sizes(sizes, &cx.env)?;
+        let Some(info) = self.def_sig(id) else {
+            return (Expr::Error, None);
+        };
+        let Some(args) = self.sizes(sizes, &cx.env) else {
+            return (Expr::Error, None);
+        };
+        let node = Expr::Inst {
+            item: id,
+            sizes: args.clone(),
+        };
         if args.len() != info.size_params.len() {
             let k = info.size_params.len();
             let names: Vec<&str> = info.size_params.iter().map(|(n, _)| n.as_str()).collect();
@@ -801,14 +918,14 @@ impl Checker<'_, '_> {
                     names.join(", ")
                 )),
             );
-            return None;
+            return (node, None);
         }
         let subst = size_subst(&info.size_params, &args);
         let (dom, cod) = (info.dom.subst_sizes(&subst), info.cod.subst_sizes(&subst));
         if !(self.check_natural(&dom, span) && self.check_natural(&cod, span)) {
-            return None;
+            return (node, None);
         }
-        Some((dom, cod))
+        (node, Some((dom, cod)))
     }
 
     /// E0304 if an instantiated type has a negative or zero size (a
@@ -864,13 +981,18 @@ impl Checker<'_, '_> {
     }
 
     /// Built-in functions other than pointwise ones.
-    fn builtin(&mut self, n: &Ident, args: &[ast::CallArg], span: Span, cx: &mut Cx) -> Ty {
+    fn builtin(&mut self, n: &Ident, args: &[ast::CallArg], span: Span, cx: &mut Cx) -> (Expr, Ty) {
         let function = crate::builtins::function(&n.node).expect("called for built-in names only");
         let mut positional = Vec::new();
+        let mut ids = Vec::new();
         let mut axis: Option<(i64, Span)> = None;
         for a in args {
             match &a.name {
-                None => positional.push((self.expr(&a.value, cx), a.value.span)),
+                None => {
+                    let (h, t) = self.expr(&a.value, cx);
+                    ids.push(h);
+                    positional.push((t, a.value.span));
+                }
                 Some(k) if function.named.contains(&k.node.as_str()) => {
                     let what = if k.node == "parts" {
                         "the number of parts"
@@ -914,6 +1036,31 @@ impl Checker<'_, '_> {
                 )),
             }
         }
+        let channels = match (function.name, positional.first()) {
+            ("norm" | "gate", Some((Ty::Tensor(shape, tag), _))) => self.channel_axes(*tag, shape),
+            _ => 0,
+        };
+        let ty = self.builtin_type(n, &positional, axis, args, span);
+        let call = BuiltinCall {
+            function,
+            args: ids,
+            named: axis.map(|(k, _)| k),
+            channels,
+        };
+        (Expr::Builtin(call), ty)
+    }
+
+    /// The type of a built-in function's application, given the types of
+    /// its positional arguments and its named argument.
+    fn builtin_type(
+        &mut self,
+        n: &Ident,
+        positional: &[(Ty, Span)],
+        axis: Option<(i64, Span)>,
+        args: &[ast::CallArg],
+        span: Span,
+    ) -> Ty {
+        let function = crate::builtins::function(&n.node).expect("called for built-in names only");
         let want = function.arguments;
         if positional.len() != want {
             self.error(Diagnostic::error(
@@ -1261,6 +1408,17 @@ pub(super) fn leading_channel_axes(sv: &super::SpaceVal) -> usize {
         .take_while(|f| matches!(f, SpaceVal::Channels(_)))
         .map(|f| f.shape().len())
         .sum()
+}
+
+/// An arithmetic operator of the syntax tree in the HIR.
+fn hir_op(op: BinOp) -> hir::BinOp {
+    match op {
+        BinOp::Add => hir::BinOp::Add,
+        BinOp::Sub => hir::BinOp::Sub,
+        BinOp::Mul => hir::BinOp::Mul,
+        BinOp::Div => hir::BinOp::Div,
+        BinOp::MatMul | BinOp::Compose => unreachable!("`@` and `>>` have nodes of their own"),
+    }
 }
 
 fn op_text(op: BinOp) -> &'static str {

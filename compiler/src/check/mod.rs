@@ -1,7 +1,9 @@
 //! Types and shapes: checks every declaration of a resolved program and
 //! records what later stages need (functors in polynomial form, the
 //! signatures and parameters of layers, algebras and coalgebras, the
-//! training setup).
+//! training setup), and writes the HIR of every body as it types it
+//! (`crate::hir`): the checker is the only stage that walks the syntax
+//! tree's bodies.
 //!
 //! Every definition is checked generically, once, whether or not it is
 //! used; sizes are polynomials over the definition's size parameters
@@ -18,8 +20,6 @@ pub mod size;
 mod train;
 pub mod types;
 
-// The built-in names, as later stages import them from the checker.
-pub use crate::builtins::{BUILTINS, INITS, POINTWISE};
 use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::{ItemId, Program};
 use cdlc_grammar::ast::{self, ItemKind};
@@ -141,8 +141,11 @@ pub struct ParamInfo {
     pub ty: Ty,
     /// Plain, equivariant or invariant.
     pub kind: ParamKind,
-    /// Its initialiser.
+    /// Its initialiser as written.
     pub init: ast::Init,
+    /// Its initialiser, validated by the runtime's own rules; `None` when
+    /// the name or the number of arguments is wrong (reported).
+    pub initialiser: Option<cdlc_runtime::init::Init>,
     /// Its declaration.
     pub span: Span,
 }
@@ -162,8 +165,24 @@ pub struct DefInfo {
     pub dom: Ty,
     /// The codomain.
     pub cod: Ty,
+    /// Where each argument's type is written (none for a point-free
+    /// definition).
+    pub arg_type_spans: Vec<Span>,
+    /// Its `equivariant G` or `invariant G` claim, with the group resolved.
+    pub claim: Option<ClaimInfo>,
     /// Its parameters, in declaration order.
     pub params: Vec<ParamInfo>,
+}
+
+/// A definition's claim of equivariance or invariance.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimInfo {
+    /// The group (or monoid) claimed.
+    pub group: ItemId,
+    /// `invariant G` rather than `equivariant G`.
+    pub invariant: bool,
+    /// The whole claim.
+    pub span: Span,
 }
 
 /// An algebra's or coalgebra's checked header and parameters.
@@ -213,6 +232,9 @@ pub struct Checked {
     /// The name of the data type that is exactly `fix F(params...)`, by
     /// functor: `List` for `ListF`. Types print by these names.
     pub data_names: IndexMap<(bool, FunctorId), String>,
+    /// The bodies of layers, models, algebras and coalgebras, resolved and
+    /// typed, and the status of every item: what later stages read.
+    pub hir: crate::hir::Hir,
 }
 
 /// Checks a resolved program.
@@ -229,6 +251,15 @@ pub fn check(program: &Program, diags: &mut Vec<Diagnostic>) -> Checked {
         point_free_in_progress: Vec::new(),
     };
     c.run();
+    c.out.hir.set_statuses(program, c.diags);
+    #[cfg(debug_assertions)]
+    {
+        let problems = crate::hir::verify(&c.out.hir, &c.out);
+        assert!(
+            problems.is_empty(),
+            "internal error: the HIR is unsound: {problems:#?}"
+        );
+    }
     c.out
 }
 

@@ -14,6 +14,7 @@ use super::types::{FunctorId, Ty};
 use super::{AlgebraInfo, Checker, TypeEnv, size_subst};
 use crate::builtins::STRUCTURAL_COALGEBRAS;
 use crate::diagnostics::{Diagnostic, closest};
+use crate::hir::{self, BodyKind, Expr};
 use crate::resolve::ItemId;
 use cdlc_grammar::ast::{self, ExprKind, ItemKind, TypeKind};
 use cdlc_grammar::{Ident, Span};
@@ -124,25 +125,41 @@ impl Checker<'_, '_> {
         );
     }
 
-    fn algebra_cx(&mut self, id: ItemId, params: &[ast::Param]) -> (AlgebraInfo, Cx) {
+    fn algebra_cx(
+        &mut self,
+        id: ItemId,
+        params: &[ast::Param],
+    ) -> (AlgebraInfo, Cx, Vec<hir::ParamDecl>) {
         let info = self.out.algebras[&id].clone();
         let env = TypeEnv {
             sizes: info.size_params.clone(),
             ..TypeEnv::default()
         };
         let mut cx = Cx::new(id, env);
-        for p in params {
-            self.param(p, &mut cx);
-        }
-        (info, cx)
+        let decls = params.iter().map(|p| self.param(p, &mut cx)).collect();
+        (info, cx, decls)
+    }
+
+    /// Records an algebra's or coalgebra's parameters and body.
+    fn finish_cases(
+        &mut self,
+        id: ItemId,
+        mut cx: Cx,
+        params: Vec<hir::ParamDecl>,
+        cases: Vec<hir::Case>,
+    ) {
+        self.out.algebras[&id].params = std::mem::take(&mut cx.params);
+        let body = cx.body.finish(BodyKind::Cases { params, cases });
+        self.out.hir.set_body(id, body);
     }
 
     pub(super) fn algebra_cases(&mut self, id: ItemId, a: &ast::Algebra) {
-        let (info, mut cx) = self.algebra_cx(id, &a.params);
+        let (info, mut cx, params) = self.algebra_cx(id, &a.params);
         let Some(fid) = info.functor.filter(|_| info.header_ok) else {
-            self.out.algebras[&id].params = cx.params;
+            self.finish_cases(id, cx, params, Vec::new());
             return;
         };
+        let mut cases = Vec::new();
         let ctors = self.out.functors[fid.0 as usize].ctors.clone();
         let fname = self.out.functors[fid.0 as usize].name.clone();
         let mut covered: Vec<Option<Span>> = vec![None; ctors.len()];
@@ -202,17 +219,25 @@ impl Checker<'_, '_> {
                 self.arity_error(case, &ctors[k].name, fields.len(), ctors[k].span, "field");
                 continue;
             }
-            let depth = cx.locals.len();
-            for (b, t) in case.binders.iter().zip(fields) {
-                cx.locals.push((b.node.clone(), t, b.span));
-            }
-            let t = self.expr(&case.body, &mut cx);
-            cx.locals.truncate(depth);
+            let depth = cx.scope.len();
+            let binders = case
+                .binders
+                .iter()
+                .zip(fields)
+                .map(|(b, t)| cx.bind_local(&b.node, t, b.span))
+                .collect();
+            let (value, t) = self.expr(&case.body, &mut cx);
+            cx.scope.truncate(depth);
+            cases.push(hir::Case {
+                ctor: k,
+                binders,
+                value,
+            });
             self.expect_carrier(&t, &info.carrier, case, &a.carrier);
         }
         // Parameters declared inside a case belong to the algebra too,
         // shared by every node like the others.
-        self.out.algebras[&id].params = std::mem::take(&mut cx.params);
+        self.finish_cases(id, cx, params, cases);
         for (k, c) in ctors.iter().enumerate() {
             if covered[k].is_none() {
                 let binders = if c.fields.is_empty() {
@@ -281,11 +306,12 @@ impl Checker<'_, '_> {
     }
 
     pub(super) fn coalgebra_cases(&mut self, id: ItemId, c: &ast::Coalgebra) {
-        let (info, mut cx) = self.algebra_cx(id, &c.params);
+        let (info, mut cx, params) = self.algebra_cx(id, &c.params);
         let Some(fid) = info.functor.filter(|_| info.header_ok) else {
-            self.out.algebras[&id].params = cx.params;
+            self.finish_cases(id, cx, params, Vec::new());
             return;
         };
+        let mut cases = Vec::new();
         let ctor = self.out.functors[fid.0 as usize].ctors[0].clone();
         let fname = self.out.functors[fid.0 as usize].name.clone();
         let fields: Vec<Ty> = ctor
@@ -355,12 +381,20 @@ impl Checker<'_, '_> {
                 self.arity_error(case, &ctor.name, binder_tys.len(), ctor.span, "binder");
                 continue;
             }
-            let depth = cx.locals.len();
-            for (b, t) in case.binders.iter().zip(&binder_tys) {
-                cx.locals.push((b.node.clone(), t.clone(), b.span));
-            }
-            let t = self.expr(&case.body, &mut cx);
-            cx.locals.truncate(depth);
+            let depth = cx.scope.len();
+            let binders = case
+                .binders
+                .iter()
+                .zip(&binder_tys)
+                .map(|(b, t)| cx.bind_local(&b.node, t.clone(), b.span))
+                .collect();
+            let (value, t) = self.expr(&case.body, &mut cx);
+            cx.scope.truncate(depth);
+            cases.push(hir::Case {
+                ctor: 0,
+                binders,
+                value,
+            });
             if !t.same(&produced) {
                 let (f, p) = (self.show(&t), self.show(&produced));
                 self.error(
@@ -375,7 +409,7 @@ impl Checker<'_, '_> {
                 );
             }
         }
-        self.out.algebras[&id].params = cx.params;
+        self.finish_cases(id, cx, params, cases);
     }
 
     // ------------------------------------------------------------ recursion schemes
@@ -463,10 +497,29 @@ impl Checker<'_, '_> {
         span: Span,
         input: Option<&Ty>,
         cx: &mut Cx,
+    ) -> (Expr, Option<(Ty, Ty)>) {
+        let Some((info, args)) = self.scheme_operand(n, sizes, span, false, cx) else {
+            return (Expr::Error, None);
+        };
+        let sig = self.fold_sig(n, &info, &args, span, input);
+        let node = Expr::Fold {
+            alg: info.item,
+            sizes: args,
+        };
+        (node, sig)
+    }
+
+    /// The signature of `fold alg[args]` applied to `input`, when known.
+    fn fold_sig(
+        &mut self,
+        n: &Ident,
+        info: &AlgebraInfo,
+        args: &[Poly],
+        span: Span,
+        input: Option<&Ty>,
     ) -> Option<(Ty, Ty)> {
-        let (info, args) = self.scheme_operand(n, sizes, span, false, cx)?;
         let fid = info.functor?;
-        let (fargs, carrier) = self.instantiate_algebra(&info, &args);
+        let (fargs, carrier) = self.instantiate_algebra(info, args);
         let dom = Ty::Data {
             co: false,
             functor: fid,
@@ -509,7 +562,7 @@ impl Checker<'_, '_> {
         coalg_sizes: &[ast::Size],
         span: Span,
         cx: &mut Cx,
-    ) -> Option<(Ty, Ty)> {
+    ) -> (Expr, Option<(Ty, Ty)>) {
         if !STRUCTURAL_COALGEBRAS.contains(&coalg.node.as_str()) {
             let mut d = Diagnostic::error(
                 "E0405",
@@ -525,7 +578,7 @@ impl Checker<'_, '_> {
                 None => d.with_help("the built-in structural coalgebras are: `halves`"),
             };
             self.error(d);
-            return None;
+            return (Expr::Error, None);
         }
         if !coalg_sizes.is_empty() {
             self.error(Diagnostic::error(
@@ -535,7 +588,19 @@ impl Checker<'_, '_> {
                 "sizes given here",
             ));
         }
-        let (info, args) = self.scheme_operand(alg, alg_sizes, span, false, cx)?;
+        let Some((info, args)) = self.scheme_operand(alg, alg_sizes, span, false, cx) else {
+            return (Expr::Error, None);
+        };
+        let sig = self.hylo_sig(alg, &info, &args);
+        let node = Expr::Hylo {
+            alg: info.item,
+            sizes: args,
+        };
+        (node, sig)
+    }
+
+    /// The signature of `hylo alg[args] by halves`.
+    fn hylo_sig(&mut self, alg: &Ident, info: &AlgebraInfo, args: &[Poly]) -> Option<(Ty, Ty)> {
         let fid = info.functor?;
         let tree = self.prelude_functor("TreeF");
         if Some(fid) != tree {
@@ -554,7 +619,7 @@ impl Checker<'_, '_> {
             );
             return None;
         }
-        let (fargs, carrier) = self.instantiate_algebra(&info, &args);
+        let (fargs, carrier) = self.instantiate_algebra(info, args);
         let list = self.prelude_functor("ListF")?;
         Some((
             Ty::Data {
@@ -576,38 +641,69 @@ impl Checker<'_, '_> {
     }
 
     /// `unfold c from s over xs` and `unfold c from s take k`.
-    pub(super) fn unfold(&mut self, e: &ast::Expr, cx: &mut Cx) -> Ty {
-        let (coalg, sizes, from, over) = match &e.kind {
+    pub(super) fn unfold(&mut self, e: &ast::Expr, cx: &mut Cx) -> (Expr, Ty) {
+        let (coalg, sizes, from, over, take) = match &e.kind {
             ExprKind::UnfoldOver {
                 coalg,
                 sizes,
                 from,
                 over,
-            } => (coalg, sizes, from, Some(over)),
+            } => (coalg, sizes, from, Some(over), None),
             ExprKind::UnfoldTake {
                 coalg,
                 sizes,
                 from,
                 take,
             } => {
-                if let Some(k) = self.size(take, &cx.env) {
-                    self.check_natural(&Ty::tensor(vec![k]), take.span);
+                let k = self.size(take, &cx.env);
+                if let Some(k) = &k {
+                    self.check_natural(&Ty::tensor(vec![k.clone()]), take.span);
                 }
-                (coalg, sizes, from, None)
+                (coalg, sizes, from, None, Some(k))
             }
             _ => unreachable!("unfold called on another expression"),
         };
-        let from_ty = self.expr(from, cx);
-        let over_ty = over.map(|o| (self.expr(o, cx), o.span));
+        let (from_id, from_ty) = self.expr(from, cx);
+        let over = over.map(|o| (self.expr(o, cx), o.span));
         let Some((info, args)) = self.scheme_operand(coalg, sizes, e.span, true, cx) else {
-            return Ty::Error;
+            return (Expr::Error, Ty::Error);
         };
+        let source = match (&over, take) {
+            (Some(((h, _), _)), _) => Some(hir::UnfoldSource::Over(*h)),
+            (None, Some(Some(k))) => Some(hir::UnfoldSource::Take(k)),
+            _ => None,
+        };
+        let over_ty = over.map(|((_, t), span)| (t, span));
+        let ty = self.unfold_type(e, (coalg, from), &from_ty, over_ty, &info, &args);
+        let node = match source {
+            Some(source) => Expr::Unfold {
+                coalg: info.item,
+                sizes: args,
+                from: from_id,
+                source,
+            },
+            None => Expr::Error,
+        };
+        (node, ty)
+    }
+
+    /// The type of `unfold coalg from s over xs` (or `take k`), given the
+    /// types of `s` and `xs`.
+    fn unfold_type(
+        &mut self,
+        e: &ast::Expr,
+        (coalg, from): (&Ident, &ast::Expr),
+        from_ty: &Ty,
+        over_ty: Option<(Ty, Span)>,
+        info: &AlgebraInfo,
+        args: &[Poly],
+    ) -> Ty {
         let Some(fid) = info.functor else {
             return Ty::Error;
         };
-        let (fargs, state) = self.instantiate_algebra(&info, &args);
+        let (fargs, state) = self.instantiate_algebra(info, args);
         if !from_ty.same(&state) {
-            let (f, s) = (self.show(&from_ty), self.show(&state));
+            let (f, s) = (self.show(from_ty), self.show(&state));
             self.error(
                 Diagnostic::error(
                     "E0301",

@@ -28,11 +28,12 @@ use super::numeric::{Act, Input, Sample, apply, input, to_data};
 use crate::Compilation;
 use crate::check::types::Ty;
 use crate::diagnostics::Diagnostic;
+use crate::hir::{Body, BodyKind, Expr, ExprId};
 use crate::instantiate::Instantiated;
 use crate::resolve::ItemId;
 use cdlc_equivariance::{Element, Group, Rng, Step};
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{DefBody, ExprKind, ItemKind};
+use cdlc_grammar::ast::ItemKind;
 use cdlc_ir::interp::{Array, IVal};
 use cdlc_runtime::value::{Tensor, Value as Data};
 
@@ -592,35 +593,29 @@ fn stages(
     Ok(out)
 }
 
-/// The layers of a point-free chain, in order of application.
+/// The layers of a point-free chain, in order of application (read from
+/// the HIR: each stage a layer or model named without sizes).
 fn chain_of(c: &Compilation, model: ItemId) -> Option<Vec<ItemId>> {
-    let ItemKind::Def(d) = &c.program.item(model).kind else {
-        return None;
-    };
-    let DefBody::PointFree(e) = &d.body else {
+    let body = c.checked.hir.body(model)?;
+    let BodyKind::PointFree(e) = &body.kind else {
         return None;
     };
     let mut out = Vec::new();
-    collect_chain(c, e, &mut out)?;
+    collect_chain(c, body, *e, &mut out)?;
     Some(out)
 }
 
-fn collect_chain(
-    c: &Compilation,
-    e: &cdlc_grammar::ast::Expr,
-    out: &mut Vec<ItemId>,
-) -> Option<()> {
-    match &e.kind {
-        ExprKind::Binary(cdlc_grammar::ast::BinOp::Compose, a, b) => {
-            collect_chain(c, a, out)?;
-            collect_chain(c, b, out)
+fn collect_chain(c: &Compilation, body: &Body, e: ExprId, out: &mut Vec<ItemId>) -> Option<()> {
+    match &body.exprs[e] {
+        Expr::Compose(a, b) => {
+            collect_chain(c, body, *a, out)?;
+            collect_chain(c, body, *b, out)
         }
-        ExprKind::Name(n) => {
-            let id = c.program.lookup(&n.node)?;
-            if !c.checked.defs.contains_key(&id) {
+        Expr::Inst { item, sizes } if sizes.is_empty() => {
+            if !c.checked.defs.contains_key(item) {
                 return None;
             }
-            out.push(id);
+            out.push(*item);
             Some(())
         }
         _ => None,

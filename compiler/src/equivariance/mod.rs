@@ -190,6 +190,13 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// The name an item is declared with.
+    fn item_name(&self, id: ItemId) -> String {
+        crate::resolve::declared_name(self.program.item(id))
+            .map(|n| n.node.clone())
+            .unwrap_or_default()
+    }
+
     /// Whether an error was already reported inside `span`.
     fn has_prior_error(&self, span: Span) -> bool {
         self.prior

@@ -20,18 +20,23 @@
 //! keeps the space for orthogonal actions; calls use the callee's claim;
 //! a fold is proved by proving its algebra's cases. The first expression
 //! that breaks the claim is reported, with the claim as a secondary label.
+//!
+//! The proofs read the checked program's HIR: bodies with every name
+//! resolved, the claims with their groups, and the status of each item (an
+//! item that failed to check is neither proved nor followed into, so a
+//! mistake is reported once).
 
 mod axes;
 
 use super::rep::Rep;
 use super::{Env, ParamSpaces};
 use crate::check::types::Ty;
-use crate::check::{BUILTINS, POINTWISE};
 use crate::diagnostics::Diagnostic;
+use crate::hir::{self, Body, BodyKind, Expr, ExprId, LocalId, Pattern, Stmt, UnfoldSource};
 use crate::resolve::ItemId;
 use cdlc_equivariance::{Axis, Group, Space};
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, Stmt};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// How a value transforms with the input.
@@ -66,7 +71,7 @@ enum AVal {
 #[derive(Debug)]
 enum MorphV {
     Def(ItemId),
-    Pointwise(String),
+    Pointwise(&'static str),
     Compose(Rc<MorphV>, Rc<MorphV>),
     Id,
     Fold(ItemId),
@@ -94,7 +99,10 @@ struct Prover<'e, 'a> {
     claim: Claim,
     /// The definition whose parameters are in scope.
     item: ItemId,
-    scopes: Vec<(String, AVal)>,
+    /// The body being walked (the definition's, or a callee's).
+    body: &'a Body,
+    /// How each local of the body transforms.
+    locals: HashMap<LocalId, AVal>,
     depth: usize,
     /// The calls of layers without a claim being proved through their
     /// bodies, outermost first.
@@ -103,29 +111,23 @@ struct Prover<'e, 'a> {
 
 /// Proves every claim of the program.
 pub(super) fn prove_claims(env: &mut Env<'_>) {
+    let checked = env.checked;
     for id in env.program.item_ids() {
-        let item = env.program.item(id);
-        let ItemKind::Def(d) = &item.kind else {
+        let Some(c) = checked.defs.get(&id).and_then(|info| info.claim) else {
             continue;
         };
-        let DefBody::Block {
-            args,
-            claim: Some(c),
-            block,
-            ..
-        } = &d.body
-        else {
+        let Some(body) = checked.hir.body(id).filter(|_| checked.hir.is_ok(id)) else {
             continue;
         };
-        if env.has_prior_error(item.span) || !env.checked.defs.contains_key(&id) {
+        let BodyKind::Block { args, value } = &body.kind else {
             continue;
-        }
-        let Some(group) = env.group_named(&c.group.node) else {
+        };
+        let Some(group) = env.group(c.group) else {
             continue;
         };
         let claim = Claim {
             group,
-            gname: c.group.node.clone(),
+            gname: env.item_name(c.group),
             invariant: c.invariant,
             span: c.span,
         };
@@ -133,25 +135,27 @@ pub(super) fn prove_claims(env: &mut Env<'_>) {
             env,
             claim,
             item: id,
-            scopes: Vec::new(),
+            body,
+            locals: HashMap::new(),
             depth: 0,
             calls: Vec::new(),
         };
         // The outcome is in the diagnostics; a silent stop proves nothing
         // and reports nothing (the cause was reported elsewhere).
-        let _ = p.prove_def(id, args, block);
+        let _ = p.prove_def(id, args, *value);
     }
 }
 
-impl Prover<'_, '_> {
-    fn prove_def(&mut self, id: ItemId, args: &[ast::Arg], block: &ast::Block) -> R<()> {
+impl<'a> Prover<'_, 'a> {
+    fn prove_def(&mut self, id: ItemId, args: &[LocalId], value: ExprId) -> R<()> {
         let info = &self.env.checked.defs[&id];
         let (dom, cod) = (info.dom.clone(), info.cod.clone());
+        let type_spans = info.arg_type_spans.clone();
         let arg_tys: Vec<Ty> = match (&dom, args.len()) {
             (Ty::Tuple(ts), n) if n != 1 => ts.clone(),
             (t, _) => vec![t.clone()],
         };
-        for (a, t) in args.iter().zip(&arg_tys) {
+        for ((a, t), ty_span) in args.iter().zip(&arg_tys).zip(type_spans) {
             let v = self.aval_of_ty(t);
             if let AVal::Sp(s) = &v
                 && s.group() != Some(&self.claim.group)
@@ -162,9 +166,9 @@ impl Prover<'_, '_> {
                             "E0503",
                             format!(
                                 "argument `{}` is in a space under {under}, but the claim is about {}",
-                                a.name.node, self.claim.group
+                                self.body.locals[*a].name, self.claim.group
                             ),
-                            a.ty.span,
+                            ty_span,
                             format!("a space under {under}"),
                         )
                         .with_help(format!(
@@ -174,15 +178,37 @@ impl Prover<'_, '_> {
                         )),
                     ));
             }
-            self.scopes.push((a.name.node.clone(), v));
+            self.locals.insert(*a, v);
         }
-        let result = self.block(block)?;
+        let result = self.expr(value)?;
         let expected = if self.claim.invariant {
             self.inv_of_ty(&cod)
         } else {
             self.aval_of_ty(&cod)
         };
-        self.check_result(&result, &expected, block.result.span)
+        let at = match &self.body.exprs[value] {
+            Expr::Block { result, .. } => self.span(*result),
+            _ => self.span(value),
+        };
+        self.check_result(&result, &expected, at)
+    }
+
+    /// The source of an expression of the body being walked.
+    fn span(&self, e: ExprId) -> Span {
+        self.body.span(e)
+    }
+
+    /// Walks another body (a callee's, an algebra's) with `f`, then returns
+    /// to the current one.
+    fn within<T>(&mut self, item: ItemId, body: &'a Body, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = (std::mem::take(&mut self.locals), self.item, self.body);
+        self.item = item;
+        self.body = body;
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        (self.locals, self.item, self.body) = saved;
+        r
     }
 
     fn claim_word(&self) -> &'static str {
@@ -258,7 +284,18 @@ impl Prover<'_, '_> {
         }
     }
 
-    fn param_val(&self, name: &str) -> R<AVal> {
+    /// The name of parameter `index` of the item whose body is walked.
+    fn param_name(&self, index: usize) -> &'a str {
+        let checked = self.env.checked;
+        let params = match checked.defs.get(&self.item) {
+            Some(info) => &info.params,
+            None => &checked.algebras[&self.item].params,
+        };
+        &params[index].name
+    }
+
+    fn param_val(&self, index: usize) -> R<AVal> {
+        let name = self.param_name(index);
         match self.env.params.get(&(self.item, name.to_string())) {
             Some(ParamSpaces::Plain(r)) => Ok(AVal::Inv(*r)),
             Some(ParamSpaces::Map(a, b)) => Ok(AVal::Map(Rc::new(a.clone()), Rc::new(b.clone()))),
@@ -273,34 +310,33 @@ impl Prover<'_, '_> {
 
     // ------------------------------------------------------------ expressions
 
-    fn block(&mut self, b: &ast::Block) -> R<AVal> {
-        let depth = self.scopes.len();
-        for s in &b.stmts {
+    fn block(&mut self, stmts: &[Stmt], result: ExprId) -> R<AVal> {
+        for s in stmts {
             match s {
                 Stmt::Param(p) => {
-                    let v = self.param_val(&p.name.node)?;
-                    self.scopes.push((p.name.node.clone(), v));
+                    let v = self.param_val(p.index)?;
+                    self.locals.insert(p.local, v);
                 }
                 Stmt::Let(pat, e) => {
-                    let v = self.expr(e)?;
+                    let v = self.expr(*e)?;
                     self.bind(pat, v);
                 }
             }
         }
-        let r = self.expr(&b.result);
-        self.scopes.truncate(depth);
-        r
+        self.expr(result)
     }
 
     fn bind(&mut self, pat: &Pattern, v: AVal) {
         match (pat, v) {
-            (Pattern::Name(n), v) => self.scopes.push((n.node.clone(), v)),
-            (Pattern::Tuple(ps, _), AVal::Tuple(vs)) if vs.len() == ps.len() => {
+            (Pattern::Local(l), v) => {
+                self.locals.insert(*l, v);
+            }
+            (Pattern::Tuple(ps), AVal::Tuple(vs)) if vs.len() == ps.len() => {
                 for (p, v) in ps.iter().zip(vs) {
                     self.bind(p, v);
                 }
             }
-            (Pattern::Tuple(ps, _), _) => {
+            (Pattern::Tuple(ps), _) => {
                 for p in ps {
                     self.bind(p, AVal::Unknown);
                 }
@@ -308,84 +344,59 @@ impl Prover<'_, '_> {
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<&AVal> {
-        self.scopes
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+    fn morph(m: MorphV) -> R<AVal> {
+        Ok(AVal::Morph(Rc::new(m)))
     }
 
-    fn global_morph(&self, name: &str) -> AVal {
-        if POINTWISE.contains(&name) {
-            return AVal::Morph(Rc::new(MorphV::Pointwise(name.to_string())));
-        }
-        match self.env.program.lookup(name) {
-            Some(id) => match &self.env.program.item(id).kind {
-                ItemKind::Def(_) => AVal::Morph(Rc::new(MorphV::Def(id))),
-                ItemKind::Algebra(_) => AVal::Morph(Rc::new(MorphV::Fold(id))),
-                _ => AVal::Unknown,
-            },
-            None => AVal::Unknown,
-        }
-    }
-
-    fn expr(&mut self, e: &ast::Expr) -> R<AVal> {
-        match &e.kind {
-            ExprKind::Name(n) => Ok(match self.lookup(&n.node) {
-                Some(v) => v.clone(),
-                None => self.global_morph(&n.node),
-            }),
-            ExprKind::Inst(n, _) => Ok(self.global_morph(&n.node)),
-            ExprKind::Number(_) => Ok(AVal::Inv(0)),
-            ExprKind::Tuple(es) => Ok(AVal::Tuple(
-                es.iter().map(|x| self.expr(x)).collect::<R<_>>()?,
+    fn expr(&mut self, e: ExprId) -> R<AVal> {
+        let span = self.span(e);
+        match &self.body.exprs[e] {
+            Expr::Local(l) => Ok(self.locals.get(l).cloned().unwrap_or(AVal::Unknown)),
+            Expr::Inst { item, .. } => Self::morph(MorphV::Def(*item)),
+            Expr::Pointwise(f) => Self::morph(MorphV::Pointwise(f.name)),
+            Expr::Number(_) => Ok(AVal::Inv(0)),
+            Expr::Tuple(es) => Ok(AVal::Tuple(
+                es.iter().map(|x| self.expr(*x)).collect::<R<_>>()?,
             )),
-            ExprKind::Block(b) => self.block(b),
-            ExprKind::LetIn(p, v, body) => {
-                let depth = self.scopes.len();
-                let val = self.expr(v)?;
-                self.bind(p, val);
-                let r = self.expr(body);
-                self.scopes.truncate(depth);
-                r
+            Expr::Block { stmts, result } => self.block(stmts, *result),
+            Expr::LetIn { pat, value, body } => {
+                let val = self.expr(*value)?;
+                self.bind(pat, val);
+                self.expr(*body)
             }
-            ExprKind::Apply(f, args) => self.apply(f, args, e.span),
-            ExprKind::Binary(BinOp::MatMul, w, x) => self.matmul(w, x),
-            ExprKind::Binary(BinOp::Add | BinOp::Sub, a, b) => self.add(a, b),
-            ExprKind::Binary(BinOp::Mul, a, b) => self.mul(a, b, false),
-            ExprKind::Binary(BinOp::Div, a, b) => self.mul(a, b, true),
-            ExprKind::Binary(BinOp::Compose, a, b) => {
-                let (ma, mb) = (self.expr(a)?, self.expr(b)?);
+            Expr::Apply { f, args } => self.apply(*f, args, span),
+            Expr::Builtin(call) => self.builtin(call, span),
+            Expr::Binary(hir::BinOp::MatMul, w, x) => self.matmul(*w, *x),
+            Expr::Binary(hir::BinOp::Add | hir::BinOp::Sub, a, b) => self.add(*a, *b),
+            Expr::Binary(hir::BinOp::Mul, a, b) => self.mul(*a, *b, false),
+            Expr::Binary(hir::BinOp::Div, a, b) => self.mul(*a, *b, true),
+            Expr::Compose(a, b) => {
+                let (ma, mb) = (self.expr(*a)?, self.expr(*b)?);
                 match (ma, mb) {
-                    (AVal::Morph(f), AVal::Morph(g)) => {
-                        Ok(AVal::Morph(Rc::new(MorphV::Compose(f, g))))
-                    }
+                    (AVal::Morph(f), AVal::Morph(g)) => Self::morph(MorphV::Compose(f, g)),
                     _ => Err(Stop::Silent),
                 }
             }
-            ExprKind::Neg(a) => self.expr(a),
-            ExprKind::Transpose(a, _) => self.transpose(a, e.span),
-            ExprKind::Id => Ok(AVal::Morph(Rc::new(MorphV::Id))),
-            ExprKind::Fold(n, _) => match self.env.program.lookup(&n.node) {
-                Some(id) => Ok(AVal::Morph(Rc::new(MorphV::Fold(id)))),
-                None => Err(Stop::Silent),
-            },
-            ExprKind::Hylo { alg, .. } => match self.env.program.lookup(&alg.node) {
-                Some(id) => Ok(AVal::Morph(Rc::new(MorphV::Fold(id)))),
-                None => Err(Stop::Silent),
-            },
-            ExprKind::UnfoldOver {
-                coalg, from, over, ..
+            Expr::Neg(a) => self.expr(*a),
+            Expr::Transpose(a) => self.transpose(*a, span),
+            Expr::Id => Self::morph(MorphV::Id),
+            Expr::Fold { alg, .. } | Expr::Hylo { alg, .. } => Self::morph(MorphV::Fold(*alg)),
+            Expr::Unfold {
+                coalg,
+                from,
+                source,
+                ..
             } => {
-                let (s, xs) = (self.expr(from)?, self.expr(over)?);
-                self.unfold(coalg, &[s, xs], e.span)
+                let s = self.expr(*from)?;
+                match source {
+                    UnfoldSource::Over(xs) => {
+                        let xs = self.expr(*xs)?;
+                        self.unfold(*coalg, &[s, xs], span)
+                    }
+                    UnfoldSource::Take(_) => self.unfold(*coalg, &[s], span),
+                }
             }
-            ExprKind::UnfoldTake { coalg, from, .. } => {
-                let s = self.expr(from)?;
-                self.unfold(coalg, &[s], e.span)
-            }
-            ExprKind::Error => Err(Stop::Silent),
+            Expr::Error => Err(Stop::Silent),
         }
     }
 
@@ -395,7 +406,7 @@ impl Prover<'_, '_> {
     /// give the next state the same transformation (so that every step
     /// sees the same), and its output's transformation is the elements' of
     /// the resulting list.
-    fn unfold(&mut self, coalg: &cdlc_grammar::Ident, inputs: &[AVal], span: Span) -> R<AVal> {
+    fn unfold(&mut self, coalg: ItemId, inputs: &[AVal], span: Span) -> R<AVal> {
         if inputs.iter().all(Self::is_inv) {
             return Ok(AVal::Data(vec![AVal::Inv(0)]));
         }
@@ -420,22 +431,20 @@ impl Prover<'_, '_> {
     /// The output transformation of a coalgebra's case, if the case proves
     /// the step equivariant; `None` when its shape is not one this rule
     /// covers.
-    fn unfold_case(&mut self, coalg: &cdlc_grammar::Ident, inputs: &[AVal]) -> R<Option<AVal>> {
-        let Some(id) = self.env.program.lookup(&coalg.node) else {
-            return Err(Stop::Silent);
-        };
-        let ItemKind::Coalgebra(c) = &self.env.program.item(id).kind else {
-            return Err(Stop::Silent);
-        };
+    fn unfold_case(&mut self, coalg: ItemId, inputs: &[AVal]) -> R<Option<AVal>> {
         // An error already reported inside the coalgebra is not repeated
         // as a failed proof.
-        if self.env.has_prior_error(self.env.program.item(id).span) {
+        let checked: &'a crate::check::Checked = self.env.checked;
+        let Some(body) = checked.hir.body(coalg).filter(|_| checked.hir.is_ok(coalg)) else {
             return Err(Stop::Silent);
-        }
-        let [case] = c.cases.as_slice() else {
+        };
+        let BodyKind::Cases { params, cases } = &body.kind else {
+            return Err(Stop::Silent);
+        };
+        let [case] = cases.as_slice() else {
             return Ok(None);
         };
-        let mut state = inputs[0].clone();
+        let state = inputs[0].clone();
         let element = match inputs.get(1) {
             None => None,
             Some(AVal::Data(elems)) if elems.len() == 1 => Some(elems[0].clone()),
@@ -444,37 +453,45 @@ impl Prover<'_, '_> {
         if case.binders.len() != 1 + usize::from(element.is_some()) || self.depth > 32 {
             return Ok(None);
         }
-        let saved = (std::mem::take(&mut self.scopes), self.item);
-        self.item = id;
-        self.depth += 1;
+        self.within(coalg, body, |p| p.unfold_step(params, case, state, element))
+    }
+
+    /// The coalgebra's case with the state and element's transformations
+    /// (inside the coalgebra's body).
+    fn unfold_step(
+        &mut self,
+        params: &[hir::ParamDecl],
+        case: &hir::Case,
+        mut state: AVal,
+        element: Option<AVal>,
+    ) -> R<Option<AVal>> {
         let mut outcome = Ok(None);
-        for p in &c.params {
-            match self.param_val(&p.name.node) {
-                Ok(v) => self.scopes.push((p.name.node.clone(), v)),
+        for p in params {
+            match self.param_val(p.index) {
+                Ok(v) => {
+                    self.locals.insert(p.local, v);
+                }
                 Err(e) => outcome = Err(e),
             }
         }
         // An invariant initial state is a fixed point of the state's space: if
         // a step makes the state transform, the proof is run again with the
         // state in that space, and must then close.
-        let base = self.scopes.len();
         for round in 0..2 {
             if outcome.is_err() {
                 break;
             }
-            self.scopes.truncate(base);
-            self.scopes
-                .push((case.binders[0].node.clone(), state.clone()));
+            self.locals.insert(case.binders[0], state.clone());
             if let Some(x) = element.clone() {
-                self.scopes.push((case.binders[1].node.clone(), x));
+                self.locals.insert(case.binders[1], x);
             }
-            outcome = self.expr(&case.body).and_then(|r| match r {
+            outcome = self.expr(case.value).and_then(|r| match r {
                 AVal::Tuple(parts) if parts.len() == 2 => {
                     if round == 0 && Self::is_inv(&state) && !Self::is_inv(&parts[1]) {
                         state = parts[1].clone();
                         return Ok(None);
                     }
-                    self.check_result(&parts[1], &state, case.body.span)?;
+                    self.check_result(&parts[1], &state, self.span(case.value))?;
                     Ok(Some(parts[0].clone()))
                 }
                 _ => Ok(None),
@@ -483,23 +500,11 @@ impl Prover<'_, '_> {
                 break;
             }
         }
-        self.depth -= 1;
-        self.scopes = saved.0;
-        self.item = saved.1;
         outcome
     }
 
-    fn apply(&mut self, f: &ast::Expr, args: &[ast::CallArg], span: Span) -> R<AVal> {
-        if let ExprKind::Name(n) = &f.kind
-            && self.lookup(&n.node).is_none()
-            && BUILTINS.contains(&n.node.as_str())
-        {
-            return self.builtin(&n.node, args, span);
-        }
-        let vals = args
-            .iter()
-            .map(|a| self.expr(&a.value))
-            .collect::<R<Vec<_>>>()?;
+    fn apply(&mut self, f: ExprId, args: &[ExprId], span: Span) -> R<AVal> {
+        let vals = args.iter().map(|a| self.expr(*a)).collect::<R<Vec<_>>>()?;
         let arg = if vals.len() == 1 {
             vals.into_iter().next().expect("one argument")
         } else {
@@ -528,79 +533,83 @@ impl Prover<'_, '_> {
 
     /// A call of a layer or model.
     fn call(&mut self, id: ItemId, arg: AVal, span: Span) -> R<AVal> {
-        let Some(info) = self.env.checked.defs.get(&id) else {
+        let checked = self.env.checked;
+        let Some(info) = checked.defs.get(&id) else {
             return Err(Stop::Silent);
         };
-        let (dom, cod, name) = (info.dom.clone(), info.cod.clone(), info.name.clone());
         if Self::is_inv(&arg) {
-            return Ok(self.inv_of_ty(&cod));
+            return Ok(self.inv_of_ty(&info.cod));
         }
-        let ItemKind::Def(d) = &self.env.program.item(id).kind else {
+        let Some(body) = checked.hir.body(id) else {
             return Err(Stop::Silent);
         };
-        match &d.body {
-            DefBody::PointFree(e) => {
+        match (&body.kind, info.claim) {
+            (BodyKind::PointFree(e), _) => {
                 if self.depth > 32 {
                     return Err(Stop::Silent);
                 }
-                let saved = std::mem::take(&mut self.scopes);
-                self.depth += 1;
-                let m = self.expr(e);
-                let r = match m {
-                    Ok(AVal::Morph(m)) => self.apply_morph(&m, arg, span),
+                // The definition's own item stays in scope: a point-free
+                // body declares no parameters.
+                let item = self.item;
+                self.within(item, body, |p| match p.expr(*e) {
+                    Ok(AVal::Morph(m)) => p.apply_morph(&m, arg, span),
                     Ok(_) => Err(Stop::Silent),
                     Err(s) => Err(s),
-                };
-                self.depth -= 1;
-                self.scopes = saved;
-                r
-            }
-            DefBody::Block {
-                claim: None,
-                args,
-                block,
-                ..
-            } => self.inline(id, args, block, arg, span),
-            DefBody::Block { claim: Some(c), .. } => {
-                let Some(g) = self.env.group_named(&c.group.node) else {
-                    return Err(Stop::Silent);
-                };
-                if g != self.claim.group {
-                    return Err(self.fail(
-                        Diagnostic::error(
-                            "E0503",
-                            format!(
-                                "`{name}` is declared for {}, not for {}",
-                                c.group.node, self.claim.gname
-                            ),
-                            span,
-                            format!("a layer under {g}"),
-                        )
-                        .with_help(format!(
-                            "call layers claimed under {} only",
-                            self.claim.gname
-                        )),
-                    ));
-                }
-                let expected = self.aval_of_ty(&dom);
-                if !matches_val(&arg, &expected) {
-                    return Err(self.fail(
-                        Diagnostic::error(
-                            "E0501",
-                            format!("`{name}` is equivariant on its declared input space, but this argument transforms differently"),
-                            span,
-                            "the argument is not in the space the layer is declared on",
-                        )
-                        .with_help(format!("pass `{name}` a value of its declared input space")),
-                    ));
-                }
-                Ok(if c.invariant {
-                    self.inv_of_ty(&cod)
-                } else {
-                    self.aval_of_ty(&cod)
                 })
             }
+            (BodyKind::Block { args, value }, None) => self.inline(id, args, *value, arg, span),
+            (BodyKind::Block { .. }, Some(c)) => self.claimed_call(info, c, &arg, span),
+            (BodyKind::Cases { .. }, _) => Err(Stop::Silent),
         }
+    }
+
+    /// A call of a layer with a claim: its declared spaces, by the claim.
+    fn claimed_call(
+        &mut self,
+        info: &crate::check::DefInfo,
+        c: crate::check::ClaimInfo,
+        arg: &AVal,
+        span: Span,
+    ) -> R<AVal> {
+        let Some(g) = self.env.group(c.group) else {
+            return Err(Stop::Silent);
+        };
+        let name = &info.name;
+        if g != self.claim.group {
+            let declared = self.env.item_name(c.group);
+            return Err(self.fail(
+                Diagnostic::error(
+                    "E0503",
+                    format!(
+                        "`{name}` is declared for {declared}, not for {}",
+                        self.claim.gname
+                    ),
+                    span,
+                    format!("a layer under {g}"),
+                )
+                .with_help(format!(
+                    "call layers claimed under {} only",
+                    self.claim.gname
+                )),
+            ));
+        }
+        let expected = self.aval_of_ty(&info.dom);
+        if !matches_val(arg, &expected) {
+            return Err(self.fail(
+                Diagnostic::error(
+                    "E0501",
+                    format!("`{name}` is equivariant on its declared input space, but this argument transforms differently"),
+                    span,
+                    "the argument is not in the space the layer is declared on",
+                )
+                .with_help(format!("pass `{name}` a value of its declared input space")),
+            ));
+        }
+        Ok(if c.invariant {
+            self.inv_of_ty(&info.cod)
+        } else {
+            self.aval_of_ty(&info.cod)
+        })
     }
 
     /// A call of a layer without a claim, applied to transforming values:
@@ -609,93 +618,79 @@ impl Prover<'_, '_> {
     fn inline(
         &mut self,
         id: ItemId,
-        args: &[ast::Arg],
-        block: &ast::Block,
+        args: &[LocalId],
+        value: ExprId,
         arg: AVal,
         span: Span,
     ) -> R<AVal> {
-        if self.depth > 32 || self.env.has_prior_error(self.env.program.item(id).span) {
+        let checked: &'a crate::check::Checked = self.env.checked;
+        let hir = &checked.hir;
+        if self.depth > 32 || !hir.is_ok(id) {
             return Err(Stop::Silent);
         }
+        let Some(body) = hir.body(id) else {
+            return Err(Stop::Silent);
+        };
         let vals = match (arg, args.len()) {
             (v, 1) => vec![v],
             (AVal::Tuple(vs), n) if vs.len() == n => vs,
             _ => return Err(Stop::Silent),
         };
-        let saved = (std::mem::take(&mut self.scopes), self.item);
-        self.item = id;
-        self.depth += 1;
         self.calls.push(span);
-        for (a, v) in args.iter().zip(vals) {
-            self.scopes.push((a.name.node.clone(), v));
-        }
-        let r = self.block(block);
+        let r = self.within(id, body, |p| {
+            for (a, v) in args.iter().zip(vals) {
+                p.locals.insert(*a, v);
+            }
+            p.expr(value)
+        });
         self.calls.pop();
-        self.depth -= 1;
-        self.scopes = saved.0;
-        self.item = saved.1;
         r
     }
 
     /// `fold alg (xs)` (and `hylo alg by halves (xs)`): proved by proving
     /// each case of the algebra with its fields' transformations.
-    fn fold(&mut self, id: ItemId, arg: AVal, span: Span) -> R<AVal> {
-        let Some(info) = self.env.checked.algebras.get(&id) else {
+    fn fold(&mut self, id: ItemId, arg: AVal, _span: Span) -> R<AVal> {
+        let checked = self.env.checked;
+        let Some(info) = checked.algebras.get(&id) else {
             return Err(Stop::Silent);
         };
-        let carrier_ty = info.carrier.clone();
         if Self::is_inv(&arg) {
-            return Ok(self.inv_of_ty(&carrier_ty));
+            return Ok(self.inv_of_ty(&info.carrier));
         }
         let (AVal::Data(elems), Some(functor)) = (arg, info.functor) else {
             return Err(Stop::Silent);
         };
-        let ItemKind::Algebra(alg) = &self.env.program.item(id).kind else {
+        let Some(body) = checked.hir.body(id).filter(|_| checked.hir.is_ok(id)) else {
             return Err(Stop::Silent);
         };
-        if self.env.has_prior_error(self.env.program.item(id).span) {
+        let BodyKind::Cases { params, cases } = &body.kind else {
             return Err(Stop::Silent);
-        }
+        };
         if self.depth > 32 {
             return Err(Stop::Silent);
         }
-        let carrier = self.aval_of_ty(&carrier_ty);
-        let ctors = self.env.checked.functors[functor.0 as usize].ctors.clone();
-        let saved = (std::mem::take(&mut self.scopes), self.item);
-        self.item = id;
-        self.depth += 1;
-        let mut outcome = Ok(());
-        for p in &alg.params {
-            match self.param_val(&p.name.node) {
-                Ok(v) => self.scopes.push((p.name.node.clone(), v)),
-                Err(e) => outcome = Err(e),
+        let carrier = self.aval_of_ty(&info.carrier);
+        let ctors = &checked.functors[functor.0 as usize].ctors;
+        let outcome = self.within(id, body, |p| {
+            for q in params {
+                let v = p.param_val(q.index)?;
+                p.locals.insert(q.local, v);
             }
-        }
-        for case in &alg.cases {
-            if outcome.is_err() {
-                break;
+            for case in cases {
+                let ctor = &ctors[case.ctor];
+                for (b, field) in case.binders.iter().zip(&ctor.fields) {
+                    let v = match field {
+                        Ty::Param(i) => elems.get(*i as usize).cloned().unwrap_or(AVal::Unknown),
+                        Ty::X => carrier.clone(),
+                        t => p.aval_of_ty(t),
+                    };
+                    p.locals.insert(*b, v);
+                }
+                let r = p.expr(case.value)?;
+                p.check_result(&r, &carrier, p.span(case.value))?;
             }
-            let Some(ctor) = ctors.iter().find(|c| c.name == case.ctor.node) else {
-                continue;
-            };
-            let depth = self.scopes.len();
-            for (b, field) in case.binders.iter().zip(&ctor.fields) {
-                let v = match field {
-                    Ty::Param(i) => elems.get(*i as usize).cloned().unwrap_or(AVal::Unknown),
-                    Ty::X => carrier.clone(),
-                    t => self.aval_of_ty(t),
-                };
-                self.scopes.push((b.node.clone(), v));
-            }
-            outcome = self
-                .expr(&case.body)
-                .and_then(|r| self.check_result(&r, &carrier, case.body.span));
-            self.scopes.truncate(depth);
-        }
-        self.depth -= 1;
-        self.scopes = saved.0;
-        self.item = saved.1;
-        let _ = span;
+            Ok(())
+        });
         outcome.map(|()| carrier)
     }
 

@@ -11,6 +11,11 @@
 //! second occurrence of the same layer in one body as `dense#2.W`, nested
 //! ones as `lift.dense.W`.
 //!
+//! Instantiation reads the checked program's HIR (`crate::hir`): names are
+//! already resolved, sizes are polynomials, and what the checker decided
+//! (the type of each expression, the channel axes `norm` and `gate` keep,
+//! a named argument's value) is read from it rather than worked out again.
+//!
 //! The IR builder borrows the module, so data types and bases must be in
 //! the module before the function is built. Lowering therefore runs again
 //! from scratch whenever it meets a data type or a basis the module lacks (a
@@ -20,23 +25,27 @@
 //! An equivariant or invariant parameter is a slot of its coefficients in
 //! the derived basis (shape `[free]`), expanded by `basis_expand` into the
 //! dense map (shape `B ++ A`) or vector (shape `B`); `W @ x` with an
-//! equivariant `W` contracts all of `x`'s axes (`apply`). `norm` and `gate`
-//! take the channel axes of their argument from its space (`R[c] * S` has
-//! the axes of `R[c]`), and fall back to "the first axis of a tensor of
-//! rank ≥ 2" for values with no space, as the checker does.
+//! equivariant `W` (a `Ty::Map` in the HIR) contracts all of `x`'s axes
+//! (`apply`).
 
+mod expr;
+mod structured;
+
+use crate::check::size::{Poly, Var};
 use crate::check::types::{Ty, TyDisplay};
-use crate::check::{AlgebraInfo, Checked, ParamKind};
-use crate::equivariance::{Tyings, channel_axes};
+use crate::check::{AlgebraInfo, Checked, ParamInfo, ParamKind};
+use crate::equivariance::Tyings;
+use crate::hir::{Body, BodyKind, ExprId, LocalId};
 use crate::resolve::{ItemId, Program};
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{self, BinOp, DefBody, ExprKind, ItemKind, Pattern, SizeKind, Stmt};
-use cdlc_ir::{self as ir, FunctionBuilder, Source, Split, UnOp};
+use cdlc_ir::{self as ir, FunctionBuilder};
+use cdlc_runtime::init::Init;
 use cdlc_runtime::value::{DataDecl, DataType};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use structured::Structured;
 
 /// A parameter slot of the instantiated model, with what initialising it
 /// needs.
@@ -53,8 +62,8 @@ pub struct SlotInfo {
     /// a map applied per channel pair is `[out channels, in channels, k]`,
     /// the same numbers in the same order).
     pub stored_shape: Vec<usize>,
-    /// The initialiser as written.
-    pub init: ast::Init,
+    /// The initialiser, as the checker validated it.
+    pub init: Init,
     /// For the coefficients of an equivariant or invariant parameter with a
     /// random initialiser: the standard deviation of each coefficient, so
     /// that the expanded map's entries have the variance the initialiser
@@ -70,11 +79,9 @@ impl SlotInfo {
     /// The slot's initial values, drawn from `seed`.
     pub fn initial_values(&self, seed: u64) -> cdlc_runtime::value::Tensor {
         let Some(std) = &self.coefficient_std else {
-            let init = cdlc_runtime::init::Init::from_call(&self.init.name.node, &self.init.args)
-                .expect("the checker accepted the initialiser");
-            return cdlc_runtime::init::init_tensor(&init, &self.shape, seed);
+            return cdlc_runtime::init::init_tensor(&self.init, &self.shape, seed);
         };
-        let uniform = matches!(self.init.name.node.as_str(), "glorot" | "uniform");
+        let uniform = matches!(self.init, Init::Glorot | Init::Uniform(..));
         let mut rng = cdlc_equivariance::Rng::new(seed);
         let data = std
             .iter()
@@ -181,7 +188,7 @@ enum Morph {
     /// An instance of a layer or model.
     Def(Rc<Inst>),
     /// A pointwise function.
-    Pointwise(UnOp),
+    Pointwise(ir::UnOp),
     /// `f >> g`
     Compose(Rc<Morph>, Rc<Morph>),
     /// `id`
@@ -195,11 +202,13 @@ enum Morph {
 /// One instance: its sizes, its slots and the instances inside it.
 struct Inst {
     item: ItemId,
-    sizes: HashMap<String, i64>,
+    /// The value of each of the item's size parameters.
+    sizes: HashMap<Var, i64>,
     prefix: String,
-    params: RefCell<HashMap<String, ir::Value>>,
-    /// Instances created by syntactic occurrences inside this one, by span.
-    children: RefCell<HashMap<(u32, u32, u32), Rc<Morph>>>,
+    /// The slots of the item's parameters, by index, created on first use.
+    params: RefCell<HashMap<usize, ir::Value>>,
+    /// Instances created by the occurrences in the item's body, by node.
+    children: RefCell<HashMap<ExprId, Rc<Morph>>>,
     child_names: RefCell<HashMap<String, usize>>,
 }
 
@@ -209,30 +218,19 @@ enum Local {
     Morph(Rc<Morph>),
 }
 
-struct Frame {
+/// The body being lowered for one instance, with its locals so far.
+struct Frame<'a> {
     inst: Rc<Inst>,
-    locals: Vec<(String, Local)>,
+    body: &'a Body,
+    locals: HashMap<LocalId, Local>,
 }
 
-impl Frame {
-    /// The frame of one case of an algebra or coalgebra instance: its
-    /// parameters, then the case's binders bound to the region's arguments.
-    fn case(
-        inst: &Rc<Inst>,
-        params: &[(String, Local)],
-        binders: &[cdlc_grammar::Ident],
-        args: Vec<ir::Value>,
-    ) -> Frame {
-        let mut locals = params.to_vec();
-        locals.extend(
-            binders
-                .iter()
-                .zip(args)
-                .map(|(b, v)| (b.node.clone(), Local::Value(v))),
-        );
+impl<'a> Frame<'a> {
+    fn new(inst: &Rc<Inst>, body: &'a Body) -> Frame<'a> {
         Frame {
             inst: inst.clone(),
-            locals,
+            body,
+            locals: HashMap::new(),
         }
     }
 }
@@ -243,13 +241,9 @@ struct Lowerer<'a> {
     tyings: &'a Tyings,
     b: FunctionBuilder<'a>,
     slots: Vec<SlotInfo>,
-    /// Expanded equivariant maps, with the channel axes of their codomain.
-    maps: HashMap<ir::Value, usize>,
     /// Equivariant maps applied through their basis rather than expanded:
     /// the coefficient slot's value and how to apply it.
     structured: HashMap<ir::Value, Rc<Structured>>,
-    /// The channel axes of values whose space is known.
-    channels: HashMap<ir::Value, usize>,
     /// The source span of each recursion op built so far.
     spans: Vec<(ir::Value, Span)>,
 }
@@ -264,10 +258,6 @@ type Lowered = (
     Vec<DataType>,
     Vec<(ir::Value, Span)>,
 );
-
-fn span_key(s: Span) -> (u32, u32, u32) {
-    (s.file.0, s.start, s.end)
-}
 
 impl<'a> Lowerer<'a> {
     fn run(
@@ -287,9 +277,7 @@ impl<'a> Lowerer<'a> {
             tyings,
             b: FunctionBuilder::new(module, info.name.clone()),
             slots: Vec::new(),
-            maps: HashMap::new(),
             structured: HashMap::new(),
-            channels: HashMap::new(),
             spans: Vec::new(),
         };
         let root = Rc::new(Inst {
@@ -300,30 +288,35 @@ impl<'a> Lowerer<'a> {
             children: RefCell::new(HashMap::new()),
             child_names: RefCell::new(HashMap::new()),
         });
-        let ItemKind::Def(def) = &program.item(model).kind else {
-            unreachable!("a model is a definition")
-        };
-        let arg_tys: Vec<Ty> = match (&def.body, &info.dom) {
-            (DefBody::Block { args, .. }, Ty::Tuple(ts)) if args.len() != 1 => ts.clone(),
-            (_, t) => vec![t.clone()],
+        let several =
+            matches!(l.body(model).kind, BodyKind::Block { ref args, .. } if args.len() != 1);
+        let arg_tys: Vec<Ty> = match &info.dom {
+            Ty::Tuple(ts) if several => ts.clone(),
+            t => vec![t.clone()],
         };
         let mut inputs = Vec::new();
         let mut values = Vec::new();
         for t in &arg_tys {
             inputs.push(l.data_type(t)?);
             let ty = l.ir_type(t)?;
-            let v = l.b.input(ty);
-            l.tag(v, t);
-            values.push(v);
+            values.push(l.b.input(ty));
         }
         let arg = if values.len() == 1 {
             values[0]
         } else {
             l.b.tuple(values.clone())
         };
-        let out = l.apply_def(&root, arg, def)?;
+        let out = l.apply_def(&root, arg)?;
         let func = l.b.finish(out);
         Ok((func, l.slots, inputs, l.spans))
+    }
+
+    /// The HIR body of a layer, model, algebra or coalgebra that checked.
+    fn body(&self, item: ItemId) -> &'a Body {
+        self.checked
+            .hir
+            .body(item)
+            .expect("an item that checked without errors has a body")
     }
 
     // ------------------------------------------------------------ types
@@ -401,6 +394,18 @@ impl<'a> Lowerer<'a> {
 
     // ------------------------------------------------------------ instances
 
+    /// The size parameters and parameters of a layer, model, algebra or
+    /// coalgebra.
+    fn signature(&self, item: ItemId) -> (&'a [(String, Var)], &'a [ParamInfo]) {
+        match self.checked.defs.get(&item) {
+            Some(info) => (&info.size_params, &info.params),
+            None => {
+                let a = self.alg_info(item);
+                (&a.size_params, &a.params)
+            }
+        }
+    }
+
     fn new_child(&mut self, parent: &Rc<Inst>, item: ItemId, sizes: Vec<i64>) -> Rc<Inst> {
         let name = crate::resolve::declared_name(self.program.item(item))
             .map(|n| n.node.clone())
@@ -417,15 +422,10 @@ impl<'a> Lowerer<'a> {
         } else {
             format!("{}.{local}", parent.prefix)
         };
-        let size_names: Vec<String> = match &self.program.item(item).kind {
-            ItemKind::Def(d) => d.size_params.iter().map(|p| p.node.clone()).collect(),
-            ItemKind::Algebra(a) => a.size_params.iter().map(|p| p.node.clone()).collect(),
-            ItemKind::Coalgebra(c) => c.size_params.iter().map(|p| p.node.clone()).collect(),
-            _ => Vec::new(),
-        };
+        let (size_params, _) = self.signature(item);
         Rc::new(Inst {
             item,
-            sizes: size_names.into_iter().zip(sizes).collect(),
+            sizes: size_params.iter().map(|(_, v)| *v).zip(sizes).collect(),
             prefix,
             params: RefCell::new(HashMap::new()),
             children: RefCell::new(HashMap::new()),
@@ -433,23 +433,25 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    /// The slot of parameter `p` of instance `inst`, created on first use.
-    fn param(
-        &mut self,
-        inst: &Rc<Inst>,
-        p: &ast::Param,
-        ty: &Ty,
-        kind: &ParamKind,
-    ) -> R<ir::Value> {
-        if let Some(v) = inst.params.borrow().get(&p.name.node) {
+    /// The slot of parameter `index` of instance `inst`, created on first
+    /// use.
+    fn param(&mut self, inst: &Rc<Inst>, index: usize) -> R<ir::Value> {
+        if let Some(v) = inst.params.borrow().get(&index) {
             return Ok(*v);
         }
+        let (_, params) = self.signature(inst.item);
+        let p = &params[index];
+        let ty = self.subst(inst, &p.ty);
         let name = if inst.prefix.is_empty() {
-            p.name.node.clone()
+            p.name.clone()
         } else {
-            format!("{}.{}", inst.prefix, p.name.node)
+            format!("{}.{}", inst.prefix, p.name)
         };
-        let v = match kind {
+        let init = p
+            .initialiser
+            .clone()
+            .expect("an item that checked without errors has valid initialisers");
+        let v = match &p.kind {
             ParamKind::Plain => {
                 let shape = concrete(ty.shape().expect("a plain parameter is a tensor"));
                 let v = self.b.param(name.clone(), &shape);
@@ -457,36 +459,29 @@ impl<'a> Lowerer<'a> {
                     name,
                     stored_shape: shape.clone(),
                     shape,
-                    init: p.init.clone(),
+                    init,
                     coefficient_std: None,
                 });
                 v
             }
-            ParamKind::Equivariant { to, .. } | ParamKind::Invariant(to) => {
-                let v = self.tied_param(inst, p, name)?;
-                let channels = channel_axes(to);
-                if matches!(kind, ParamKind::Equivariant { .. }) {
-                    self.maps.insert(v, channels);
-                } else {
-                    self.channels.insert(v, channels);
-                }
-                v
+            ParamKind::Equivariant { .. } | ParamKind::Invariant(_) => {
+                self.tied_param(inst, p, name, init)?
             }
         };
-        inst.params.borrow_mut().insert(p.name.node.clone(), v);
+        inst.params.borrow_mut().insert(index, v);
         Ok(v)
     }
 
     /// An equivariant or invariant parameter: a slot of coefficients in its
     /// derived basis, expanded to the dense map.
-    fn tied_param(&mut self, inst: &Inst, p: &ast::Param, name: String) -> R<ir::Value> {
-        let Some(tying) = self.tyings.get(inst.item, &p.name.node) else {
+    fn tied_param(&mut self, inst: &Inst, p: &ParamInfo, name: String, init: Init) -> R<ir::Value> {
+        let Some(tying) = self.tyings.get(inst.item, &p.name) else {
             return self.unsupported(
                 "an equivariant parameter whose tying could not be derived",
                 p.span,
             );
         };
-        let coefficient_std = dense_init(&p.init).map(|init| tying.basis.init_std(init));
+        let coefficient_std = dense_init(&init).map(|d| tying.basis.init_std(d));
         if let Some(st) = Structured::worth_it(&tying.basis) {
             // The coefficients in their natural layout (out channels, in
             // channels, inner element): the same numbers as `[free]`.
@@ -495,7 +490,7 @@ impl<'a> Lowerer<'a> {
                 name,
                 shape: st.coeff_shape.clone(),
                 stored_shape: vec![tying.basis.free()],
-                init: p.init.clone(),
+                init,
                 coefficient_std,
             });
             self.structured.insert(c, Rc::new(st));
@@ -530,55 +525,22 @@ impl<'a> Lowerer<'a> {
             name,
             shape: vec![free],
             stored_shape: vec![free],
-            init: p.init.clone(),
+            init,
             coefficient_std,
         });
         Ok(self.b.basis_expand(c, basis))
     }
 
-    /// Records the channel axes of a value of type `t`, when `t` is a space.
-    fn tag(&mut self, v: ir::Value, t: &Ty) {
-        if let Ty::Tensor(_, Some(sid)) = t
-            && let Some(sv) = self.checked.space_table.get(sid.0 as usize)
-        {
-            self.channels.insert(v, channel_axes(sv));
-        }
+    /// A type of the instance's item with its sizes filled in.
+    fn subst(&self, inst: &Inst, t: &Ty) -> Ty {
+        t.subst_sizes(&|v| inst.sizes.get(&v).map(|c| Poly::constant(*c)))
     }
 
-    /// The channel axes of `x` for `norm` and `gate`.
-    fn channel_axes_of(&self, x: ir::Value) -> u32 {
-        let axes = match self.channels.get(&x) {
-            Some(c) => *c,
-            None => usize::from(self.b.shape_of(x).len() >= 2),
-        };
-        u32::try_from(axes).expect("a small rank")
-    }
-
-    /// Gives `out` the space of whichever operand has its shape.
-    fn propagate(&mut self, out: ir::Value, operands: &[ir::Value]) {
-        let shape = self.b.shape_of(out).to_vec();
-        let from = operands
-            .iter()
-            .find(|o| self.channels.contains_key(o) && self.b.shape_of(**o) == shape.as_slice());
-        if let Some(c) = from.and_then(|o| self.channels.get(o)).copied() {
-            self.channels.insert(out, c);
-        }
-    }
-
-    fn subst(&self, inst: &Inst, params: &[(String, crate::check::size::Var)], t: &Ty) -> Ty {
-        let map: HashMap<crate::check::size::Var, i64> = params
-            .iter()
-            .map(|(n, v)| {
-                (
-                    *v,
-                    *inst
-                        .sizes
-                        .get(n)
-                        .expect("every size parameter is instantiated"),
-                )
-            })
-            .collect();
-        t.subst_sizes(&|v| map.get(&v).map(|c| crate::check::size::Poly::constant(*c)))
+    /// A size of the instance's item's body, as a number.
+    fn size(&self, p: &Poly, inst: &Inst) -> i64 {
+        p.substitute(&|v| inst.sizes.get(&v).map(|c| Poly::constant(*c)))
+            .as_constant()
+            .expect("a body's sizes are over its item's size parameters, all instantiated")
     }
 
     fn alg_info(&self, id: ItemId) -> &'a AlgebraInfo {
@@ -589,711 +551,52 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Applies an instance of a layer or model to `arg`, inlining its body.
-    fn apply_def(&mut self, inst: &Rc<Inst>, arg: ir::Value, def: &'a ast::Def) -> R<ir::Value> {
-        match &def.body {
-            DefBody::PointFree(e) => {
-                let mut frame = Frame {
-                    inst: inst.clone(),
-                    locals: Vec::new(),
-                };
-                let m = self.morph(e, &mut frame)?;
+    fn apply_def(&mut self, inst: &Rc<Inst>, arg: ir::Value) -> R<ir::Value> {
+        let body = self.body(inst.item);
+        let mut frame = Frame::new(inst, body);
+        match &body.kind {
+            BodyKind::PointFree(e) => {
+                let m = self.morph(*e, &mut frame)?;
                 self.apply_morph(&m, arg)
             }
-            DefBody::Block { args, block, .. } => {
-                let mut frame = Frame {
-                    inst: inst.clone(),
-                    locals: Vec::new(),
-                };
-                if args.len() == 1 {
-                    frame
-                        .locals
-                        .push((args[0].name.node.clone(), Local::Value(arg)));
+            BodyKind::Block { args, value } => {
+                if let [only] = args.as_slice() {
+                    frame.locals.insert(*only, Local::Value(arg));
                 } else {
                     for (i, a) in args.iter().enumerate() {
                         let v = self.b.get(arg, i as u32);
-                        frame.locals.push((a.name.node.clone(), Local::Value(v)));
+                        frame.locals.insert(*a, Local::Value(v));
                     }
                 }
-                self.block(block, &mut frame)
+                self.value(*value, &mut frame)
             }
-        }
-    }
-
-    // ------------------------------------------------------------ expressions
-
-    fn block(&mut self, blk: &'a ast::Block, frame: &mut Frame) -> R<ir::Value> {
-        let depth = frame.locals.len();
-        for s in &blk.stmts {
-            match s {
-                Stmt::Param(p) => {
-                    let v = self.def_param(p, frame)?;
-                    frame.locals.push((p.name.node.clone(), Local::Value(v)));
-                }
-                Stmt::Let(pat, e) => {
-                    let v = self.expr_or_morph(e, frame)?;
-                    self.bind(pat, v, frame);
-                }
+            BodyKind::Cases { .. } => {
+                unreachable!("an instance applied as a layer is a definition")
             }
-        }
-        let r = self.value(&blk.result, frame)?;
-        frame.locals.truncate(depth);
-        Ok(r)
-    }
-
-    fn def_param(&mut self, p: &ast::Param, frame: &Frame) -> R<ir::Value> {
-        let item = frame.inst.item;
-        let (size_params, params) = match self.checked.defs.get(&item) {
-            Some(info) => (&info.size_params, &info.params),
-            None => {
-                let a = self.alg_info(item);
-                (&a.size_params, &a.params)
-            }
-        };
-        let info = params
-            .iter()
-            .find(|q| q.name == p.name.node)
-            .expect("the checker recorded every parameter");
-        let ty = self.subst(&frame.inst, size_params, &info.ty);
-        let inst = frame.inst.clone();
-        self.param(&inst, p, &ty, &info.kind)
-    }
-
-    fn bind(&mut self, pat: &Pattern, v: Local, frame: &mut Frame) {
-        match (pat, v) {
-            (Pattern::Name(n), v) => frame.locals.push((n.node.clone(), v)),
-            (Pattern::Tuple(ps, _), Local::Value(t)) => {
-                for (i, p) in ps.iter().enumerate() {
-                    let vi = self.b.get(t, i as u32);
-                    self.bind(p, Local::Value(vi), frame);
-                }
-            }
-            (Pattern::Tuple(..), Local::Morph(_)) => {
-                unreachable!("the checker rejects destructuring a morphism")
-            }
-        }
-    }
-
-    fn lookup<'f>(frame: &'f Frame, name: &str) -> Option<&'f Local> {
-        frame
-            .locals
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, l)| l)
-    }
-
-    /// An expression that may be a value or a morphism (`let enc = dense[16, 8]`).
-    fn expr_or_morph(&mut self, e: &'a ast::Expr, frame: &mut Frame) -> R<Local> {
-        let is_morph = match &e.kind {
-            ExprKind::Inst(..) | ExprKind::Fold(..) | ExprKind::Hylo { .. } | ExprKind::Id => true,
-            ExprKind::Binary(BinOp::Compose, ..) => true,
-            ExprKind::Name(n) => match Self::lookup(frame, &n.node) {
-                Some(Local::Morph(_)) => true,
-                Some(Local::Value(_)) => false,
-                None => self
-                    .program
-                    .lookup(&n.node)
-                    .is_some_and(|id| matches!(self.program.item(id).kind, ItemKind::Def(_))),
-            },
-            _ => false,
-        };
-        if is_morph {
-            Ok(Local::Morph(self.morph(e, frame)?))
-        } else {
-            Ok(Local::Value(self.value(e, frame)?))
-        }
-    }
-
-    fn value(&mut self, e: &'a ast::Expr, frame: &mut Frame) -> R<ir::Value> {
-        match &e.kind {
-            ExprKind::Number(x) => Ok(self.b.scalar(*x)),
-            ExprKind::Name(n) => match Self::lookup(frame, &n.node) {
-                Some(Local::Value(v)) => Ok(*v),
-                _ => panic!(
-                    "internal error: `{}` is not a value at {:?}",
-                    n.node, n.span
-                ),
-            },
-            ExprKind::Tuple(es) => {
-                let vs = es
-                    .iter()
-                    .map(|x| self.value(x, frame))
-                    .collect::<R<Vec<_>>>()?;
-                Ok(self.b.tuple(vs))
-            }
-            ExprKind::Block(blk) => self.block(blk, frame),
-            ExprKind::LetIn(p, v, body) => {
-                let depth = frame.locals.len();
-                let val = self.expr_or_morph(v, frame)?;
-                self.bind(p, val, frame);
-                let r = self.value(body, frame)?;
-                frame.locals.truncate(depth);
-                Ok(r)
-            }
-            ExprKind::Apply(f, args) => self.apply(f, args, frame),
-            ExprKind::Binary(BinOp::MatMul, a, w_x) => {
-                let (w, x) = (self.value(a, frame)?, self.value(w_x, frame)?);
-                if let Some(st) = self.structured.get(&w).cloned() {
-                    let y = st.apply(&mut self.b, w, x);
-                    if let Some(channels) = self.maps.get(&w).copied() {
-                        self.channels.insert(y, channels);
-                    }
-                    return Ok(y);
-                }
-                match self.maps.get(&w).copied() {
-                    Some(channels) => {
-                        let y = self.b.apply(w, x);
-                        self.channels.insert(y, channels);
-                        Ok(y)
-                    }
-                    None => Ok(self.b.matmul(w, x)),
-                }
-            }
-            ExprKind::Binary(op, a, c) => {
-                let (x, y) = (self.value(a, frame)?, self.value(c, frame)?);
-                let op = match op {
-                    BinOp::Add => ir::BinOp::Add,
-                    BinOp::Sub => ir::BinOp::Sub,
-                    BinOp::Mul => ir::BinOp::Mul,
-                    BinOp::Div => ir::BinOp::Div,
-                    BinOp::MatMul | BinOp::Compose => unreachable!("handled above"),
-                };
-                // The checker's broadcasting (a scalar, or `R[c]` against
-                // `R[c, ...]`) is the IR's prefix broadcasting.
-                let out = self.b.binary(op, x, y);
-                self.propagate(out, &[x, y]);
-                Ok(out)
-            }
-            ExprKind::Neg(a) => {
-                let x = self.value(a, frame)?;
-                let out = self.b.neg(x);
-                self.propagate(out, &[x]);
-                Ok(out)
-            }
-            ExprKind::Transpose(a, _) => {
-                let x = self.value(a, frame)?;
-                Ok(self.b.transpose(x))
-            }
-            ExprKind::UnfoldOver {
-                coalg,
-                sizes,
-                from,
-                over,
-            } => {
-                let init = self.value(from, frame)?;
-                let xs = self.value(over, frame)?;
-                self.unfold(coalg, sizes, init, Some(xs), None, e.span, frame)
-            }
-            ExprKind::UnfoldTake {
-                coalg,
-                sizes,
-                from,
-                take,
-            } => {
-                let init = self.value(from, frame)?;
-                let k = self.size(take, &frame.inst);
-                self.unfold(coalg, sizes, init, None, Some(k), e.span, frame)
-            }
-            ExprKind::Inst(..) | ExprKind::Fold(..) | ExprKind::Hylo { .. } | ExprKind::Id => {
-                panic!("internal error: a morphism used as a value at {:?}", e.span)
-            }
-            ExprKind::Error => panic!("internal error: an error node reached instantiation"),
-        }
-    }
-
-    fn apply(
-        &mut self,
-        f: &'a ast::Expr,
-        args: &'a [ast::CallArg],
-        frame: &mut Frame,
-    ) -> R<ir::Value> {
-        if let ExprKind::Name(n) = &f.kind
-            && Self::lookup(frame, &n.node).is_none()
-            && crate::check::BUILTINS.contains(&n.node.as_str())
-        {
-            return self.builtin(&n.node, args, frame);
-        }
-        let vals = args
-            .iter()
-            .map(|a| self.value(&a.value, frame))
-            .collect::<R<Vec<_>>>()?;
-        let arg = if vals.len() == 1 {
-            vals[0]
-        } else {
-            self.b.tuple(vals)
-        };
-        let m = self.morph(f, frame)?;
-        self.apply_morph(&m, arg)
-    }
-
-    fn builtin(&mut self, name: &str, args: &'a [ast::CallArg], frame: &mut Frame) -> R<ir::Value> {
-        let mut pos = Vec::new();
-        let mut axis = None;
-        for a in args {
-            match &a.name {
-                None => pos.push(self.value(&a.value, frame)?),
-                Some(_) => {
-                    axis = Some(match &a.value.kind {
-                        ExprKind::Number(x) => *x as u32,
-                        ExprKind::Name(c) => {
-                            *self.checked.consts.get(&c.node).expect("a checked axis") as u32
-                        }
-                        _ => unreachable!("the checker accepts only constant axes"),
-                    })
-                }
-            }
-        }
-        let x = pos[0];
-        Ok(match name {
-            "sum" => self.b.reduce(ir::ReduceOp::Sum, x, axis),
-            "mean" => self.b.reduce(ir::ReduceOp::Mean, x, axis),
-            "max" => self.b.reduce(ir::ReduceOp::Max, x, axis),
-            "softmax" => self.b.softmax(x),
-            "log_softmax" => self.b.log_softmax(x),
-            "norm" => {
-                let keep = self.channel_axes_of(x);
-                self.b.norm(x, keep)
-            }
-            "gate" => {
-                let keep = self.channel_axes_of(x);
-                let out = self.b.gate(x, keep);
-                self.propagate(out, &[x]);
-                out
-            }
-            "outer" => self.b.outer(x, pos[1]),
-            "concat" => self.b.concat(x, pos[1]),
-            "chunks" => {
-                let k = axis.expect("the checker requires `parts`");
-                let part = self.b.shape_of(x)[0] as u32 / k;
-                let parts = (0..k)
-                    .map(|i| {
-                        self.b.op(ir::Op::Slice {
-                            x,
-                            start: i * part,
-                            len: part,
-                        })
-                    })
-                    .collect();
-                self.b.tuple(parts)
-            }
-            other => unreachable!("built-in `{other}` has no lowering"),
-        })
-    }
-
-    /// The morphism an expression denotes, creating instances for the
-    /// syntactic occurrences it contains (once per enclosing instance).
-    fn morph(&mut self, e: &'a ast::Expr, frame: &mut Frame) -> R<Rc<Morph>> {
-        match &e.kind {
-            ExprKind::Name(n) => {
-                if let Some(Local::Morph(m)) = Self::lookup(frame, &n.node) {
-                    return Ok(m.clone());
-                }
-                if let Some(op) = pointwise(&n.node) {
-                    return Ok(Rc::new(Morph::Pointwise(op)));
-                }
-                self.child(e.span, &n.node, &[], frame, Morph::Def)
-            }
-            ExprKind::Inst(n, sizes) => self.child(e.span, &n.node, sizes, frame, Morph::Def),
-            ExprKind::Id => Ok(Rc::new(Morph::Id)),
-            ExprKind::Binary(BinOp::Compose, a, c) => {
-                let (ma, mc) = (self.morph(a, frame)?, self.morph(c, frame)?);
-                Ok(Rc::new(Morph::Compose(ma, mc)))
-            }
-            ExprKind::Fold(n, sizes) => {
-                self.child(e.span, &n.node, sizes, frame, |i| Morph::Fold(i, e.span))
-            }
-            ExprKind::Hylo { alg, alg_sizes, .. } => {
-                let span = e.span;
-                self.child(span, &alg.node, alg_sizes, frame, |i| Morph::Hylo(i, span))
-            }
-            ExprKind::Block(_) | ExprKind::LetIn(..) => {
-                self.unsupported("a block or `let ... in` whose value is a morphism", e.span)
-            }
-            _ => unreachable!("the checker accepts no other morphism expressions"),
-        }
-    }
-
-    fn child(
-        &mut self,
-        span: Span,
-        name: &str,
-        sizes: &[ast::Size],
-        frame: &mut Frame,
-        make: impl FnOnce(Rc<Inst>) -> Morph,
-    ) -> R<Rc<Morph>> {
-        if let Some(m) = frame.inst.children.borrow().get(&span_key(span)) {
-            return Ok(m.clone());
-        }
-        let item = self
-            .program
-            .lookup(name)
-            .expect("the checker resolved this name");
-        let sizes: Vec<i64> = sizes.iter().map(|s| self.size(s, &frame.inst)).collect();
-        let parent = frame.inst.clone();
-        let inst = self.new_child(&parent, item, sizes);
-        let m = Rc::new(make(inst));
-        frame
-            .inst
-            .children
-            .borrow_mut()
-            .insert(span_key(span), m.clone());
-        Ok(m)
-    }
-
-    /// Applies a morphism to a value.
-    fn apply_morph(&mut self, m: &Rc<Morph>, arg: ir::Value) -> R<ir::Value> {
-        match m.as_ref() {
-            Morph::Pointwise(op) => {
-                let out = self.b.unary(*op, arg);
-                self.propagate(out, &[arg]);
-                Ok(out)
-            }
-            Morph::Id => Ok(arg),
-            Morph::Compose(f, g) => {
-                let y = self.apply_morph(f, arg)?;
-                self.apply_morph(g, y)
-            }
-            Morph::Def(inst) => {
-                let ItemKind::Def(def) = &self.program.item(inst.item).kind else {
-                    unreachable!("a definition instance")
-                };
-                let out = self.apply_def(inst, arg, def)?;
-                if let Some(info) = self.checked.defs.get(&inst.item) {
-                    let cod = info.cod.clone();
-                    self.tag(out, &cod);
-                }
-                Ok(out)
-            }
-            Morph::Fold(inst, span) => self.fold(inst, arg, Split::Structure, *span),
-            Morph::Hylo(_, span) if matches!(self.b.type_of(arg), ir::Type::Seq(_)) => self
-                .unsupported(
-                    "`hylo ... by halves` over a computed list (a rose node's children or an unfold's outputs)",
-                    *span,
-                ),
-            Morph::Hylo(inst, span) => self.fold(inst, arg, Split::Halves, *span),
-        }
-    }
-
-    /// The algebra's parameters as locals, created once for the instance.
-    fn algebra_params(
-        &mut self,
-        inst: &Rc<Inst>,
-        params: &'a [ast::Param],
-    ) -> R<Vec<(String, Local)>> {
-        let info = self.alg_info(inst.item);
-        let mut locals = Vec::new();
-        for p in params {
-            let q = info
-                .params
-                .iter()
-                .find(|q| q.name == p.name.node)
-                .expect("checked parameter");
-            let ty = self.subst(inst, &info.size_params, &q.ty);
-            let v = self.param(inst, p, &ty, &q.kind)?;
-            locals.push((p.name.node.clone(), Local::Value(v)));
-        }
-        Ok(locals)
-    }
-
-    fn fold(
-        &mut self,
-        inst: &Rc<Inst>,
-        input: ir::Value,
-        split: Split,
-        span: Span,
-    ) -> R<ir::Value> {
-        let ItemKind::Algebra(alg) = &self.program.item(inst.item).kind else {
-            unreachable!("a fold instance is an algebra")
-        };
-        let info = self.alg_info(inst.item);
-        let functor = info.functor.expect("a checked algebra has a functor");
-        let fargs: Vec<Ty> = info
-            .functor_args
-            .iter()
-            .map(|t| self.subst(inst, &info.size_params, t))
-            .collect();
-        let data_ty = Ty::Data {
-            co: false,
-            functor,
-            args: fargs,
-        };
-        let data = self.data_id(&data_ty)?;
-        let carrier_ty = self.subst(inst, &info.size_params, &info.carrier);
-        let carrier = self.ir_type(&carrier_ty)?;
-        let params = self.algebra_params(inst, &alg.params)?;
-        let case_types = self.b.case_types(data, &carrier);
-        let ctor_names: Vec<String> = self.b.module().data[data]
-            .ctors
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        let mut cases = Vec::new();
-        for (i, tys) in case_types.iter().enumerate() {
-            let case = alg
-                .cases
-                .iter()
-                .find(|c| c.ctor.node == ctor_names[i])
-                .expect("the checker requires one case per constructor");
-            let args = self.b.begin_region(tys);
-            let mut frame = Frame::case(inst, &params, &case.binders, args);
-            let r = self.value(&case.body, &mut frame)?;
-            cases.push(self.b.end_region(r));
-        }
-        let v = self.b.fold_regions(data, split, input, carrier, cases);
-        self.spans.push((v, span));
-        Ok(v)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn unfold(
-        &mut self,
-        coalg: &cdlc_grammar::Ident,
-        sizes: &[ast::Size],
-        init: ir::Value,
-        xs: Option<ir::Value>,
-        take: Option<i64>,
-        span: Span,
-        frame: &mut Frame,
-    ) -> R<ir::Value> {
-        let m = self.child(span, &coalg.node, sizes, frame, |i| Morph::Fold(i, span))?;
-        let Morph::Fold(inst, _) = m.as_ref() else {
-            unreachable!("created as a fold instance")
-        };
-        let ItemKind::Coalgebra(c) = &self.program.item(inst.item).kind else {
-            unreachable!("an unfold instance is a coalgebra")
-        };
-        let params = self.algebra_params(inst, &c.params)?;
-        let state = self.b.type_of(init).clone();
-        let mut arg_tys = vec![state];
-        if let Some(xs) = xs {
-            // An input list, or a computed one (a rose node's children, an
-            // unfold's outputs).
-            let elem = self
-                .b
-                .module()
-                .over_element(self.b.type_of(xs))
-                .expect("the checker makes `over` a list")
-                .clone();
-            arg_tys.push(elem);
-        }
-        let case = &c.cases[0];
-        let args = self.b.begin_region(&arg_tys);
-        let mut inner = Frame::case(inst, &params, &case.binders, args);
-        let r = self.value(&case.body, &mut inner)?;
-        let body = self.b.end_region(r);
-        let source = match (xs, take) {
-            (Some(xs), _) => Source::Over(xs),
-            (None, Some(k)) => Source::Take(k as u32),
-            (None, None) => unreachable!("an unfold runs over a list or takes k steps"),
-        };
-        let v = self.b.unfold_region(init, source, body);
-        self.spans.push((v, span));
-        Ok(v)
-    }
-
-    /// A size, evaluated in an instance's size environment.
-    fn size(&self, s: &ast::Size, inst: &Inst) -> i64 {
-        match &s.kind {
-            SizeKind::Nat(n) => *n as i64,
-            SizeKind::Name(n) => inst
-                .sizes
-                .get(n)
-                .or_else(|| self.checked.consts.get(n))
-                .copied()
-                .expect("the checker resolved every size"),
-            SizeKind::Add(a, b) => self.size(a, inst) + self.size(b, inst),
-            SizeKind::Sub(a, b) => self.size(a, inst) - self.size(b, inst),
-            SizeKind::Mul(a, b) => self.size(a, inst) * self.size(b, inst),
-            SizeKind::Div(a, b) => self.size(a, inst) / self.size(b, inst),
         }
     }
 }
 
 /// The dense initialiser an equivariant parameter's coefficients imitate;
 /// `None` for `zeros` and `ones`, which are used as they are.
-fn dense_init(init: &ast::Init) -> Option<cdlc_equivariance::DenseInit> {
+fn dense_init(init: &Init) -> Option<cdlc_equivariance::DenseInit> {
     use cdlc_equivariance::DenseInit;
-    Some(match (init.name.node.as_str(), init.args.as_slice()) {
-        ("glorot", _) => DenseInit::Glorot,
-        ("he", _) => DenseInit::He,
-        ("orthogonal", _) => DenseInit::Orthogonal,
-        ("normal", [std]) => DenseInit::Normal(*std),
-        ("uniform", [lo, hi]) => DenseInit::Uniform(*lo, *hi),
-        _ => return None,
+    Some(match init {
+        Init::Glorot => DenseInit::Glorot,
+        Init::He => DenseInit::He,
+        Init::Orthogonal => DenseInit::Orthogonal,
+        Init::Normal(std) => DenseInit::Normal(*std),
+        Init::Uniform(lo, hi) => DenseInit::Uniform(*lo, *hi),
+        Init::Zeros | Init::Ones => return None,
     })
 }
 
 /// A concrete shape.
-fn concrete(s: &[crate::check::size::Poly]) -> Vec<usize> {
+fn concrete(s: &[Poly]) -> Vec<usize> {
     s.iter()
         .map(|p| {
             let v = p.as_constant().expect("instantiated sizes are constants");
             usize::try_from(v).expect("the checker rejects negative sizes")
         })
         .collect()
-}
-
-fn pointwise(name: &str) -> Option<UnOp> {
-    Some(match name {
-        "relu" => UnOp::Relu,
-        "tanh" => UnOp::Tanh,
-        "sigmoid" => UnOp::Sigmoid,
-        "exp" => UnOp::Exp,
-        "log" => UnOp::Log,
-        "softplus" => UnOp::Softplus,
-        "gelu" => UnOp::Gelu,
-        "abs" => UnOp::Abs,
-        "sqrt" => UnOp::Sqrt,
-        _ => return None,
-    })
-}
-
-/// An equivariant map `R[c] ⊗ S → R[d] ⊗ T` applied through its basis,
-/// with coefficients `C[p, q, e]` and inner basis elements `B_e : S → T`:
-///
-///   (W x)[p, i] = Σ_e Σ_q C[p, q, e] Σ_j B_e[i, j] x[q, j].
-///
-/// Used when that is cheaper than the dense map by a clear margin.
-#[derive(Debug)]
-struct Structured {
-    /// `out channel axes ++ in channel axes ++ [k]`.
-    coeff_shape: Vec<usize>,
-    /// Rank of the input's channel axes.
-    in_channel_rank: u32,
-    form: Form,
-}
-
-#[derive(Debug)]
-enum Form {
-    /// Every inner element is `α_e I + β_e 11ᵀ` on one axis of `n` points
-    /// (DeepSets-style layers), so that
-    ///
-    ///   W x = (Σ_e α_e C_e) x + ((Σ_e β_e C_e) Σ_j x[·, j]) 1ᵀ:
-    ///
-    /// `d c n` multiply-adds per example, the dense map's cost divided by `n`.
-    Aggregate {
-        alpha: Vec<f64>,
-        beta: Vec<f64>,
-        n: usize,
-    },
-    /// Any other inner basis, as one stacked tensor `S ++ [k] ++ T`:
-    /// `z = x · Bᵀ` (all inner elements at once, a constant) and
-    /// `y = C · z`, `k (n + d) c m` multiply-adds per example instead of
-    /// the dense map's `d m c n` (k elements, n = |S|, m = |T|).
-    Stacked {
-        stacked: cdlc_runtime::value::Tensor,
-        in_rank: u32,
-    },
-}
-
-impl Structured {
-    /// The structured form of `basis`, if it is worth using.
-    fn worth_it(basis: &cdlc_equivariance::Basis) -> Option<Structured> {
-        let (d, c) = basis.channels();
-        let (t, s) = basis.inner_shapes();
-        let (m, n): (usize, usize) = (t.iter().product(), s.iter().product());
-        let k = basis.pattern().count();
-        if basis.in_shape().is_empty() || k == 0 {
-            return None;
-        }
-        let out_channels = &basis.out_shape()[..basis.out_shape().len() - t.len()];
-        let in_channels = &basis.in_shape()[..basis.in_shape().len() - s.len()];
-        let mut coeff_shape: Vec<usize> = out_channels.to_vec();
-        coeff_shape.extend(in_channels);
-        coeff_shape.push(k);
-        let form = match Form::aggregate(basis) {
-            Some(form) => form,
-            None if 2 * k * (n + d) * c * m <= d * m * c * n => Form::stacked(basis),
-            None => return None,
-        };
-        Some(Structured {
-            coeff_shape,
-            in_channel_rank: in_channels.len() as u32,
-            form,
-        })
-    }
-
-    /// `W @ x` for the coefficient slot `c`.
-    fn apply(&self, b: &mut FunctionBuilder<'_>, c: ir::Value, x: ir::Value) -> ir::Value {
-        match &self.form {
-            Form::Aggregate { alpha, beta, n } => {
-                let mut combine = |w: &[f64]| {
-                    let w = b.constant(cdlc_runtime::value::Tensor::new(vec![w.len()], w.to_vec()));
-                    b.contract(c, w, 1)
-                };
-                let (a, g) = (combine(alpha), combine(beta));
-                // x: in channels ++ [n]; the points are its last axis.
-                let last = u32::try_from(b.shape_of(x).len() - 1).expect("a small rank");
-                let local = b.contract(a, x, self.in_channel_rank);
-                let total = b.reduce(ir::ReduceOp::Sum, x, Some(last));
-                let pooled = b.contract(g, total, self.in_channel_rank);
-                let out_last = u32::try_from(b.shape_of(pooled).len()).expect("a small rank");
-                let spread = b.op(ir::Op::Expand {
-                    x: pooled,
-                    axis: out_last,
-                    n: u32::try_from(*n).expect("a small set"),
-                });
-                b.add(local, spread)
-            }
-            Form::Stacked { stacked, in_rank } => {
-                let stacked = b.constant(stacked.clone());
-                // z: in channels ++ [k] ++ T
-                let z = b.contract(x, stacked, *in_rank);
-                // y: out channels ++ T
-                b.contract(c, z, self.in_channel_rank + 1)
-            }
-        }
-    }
-}
-
-impl Form {
-    /// The `Aggregate` form, when every inner element is `α I + β 11ᵀ`
-    /// on one axis.
-    fn aggregate(basis: &cdlc_equivariance::Basis) -> Option<Form> {
-        let (t, s) = basis.inner_shapes();
-        if t.len() != 1 || t != s {
-            return None;
-        }
-        let n = s[0];
-        let (mut alpha, mut beta) = (Vec::new(), Vec::new());
-        for e in 0..basis.pattern().count() {
-            let mut dense = vec![0.0; n * n];
-            for (u, v) in basis.inner_element(e) {
-                dense[u as usize] = v;
-            }
-            let diagonal = dense[0];
-            let off = if n > 1 { dense[1] } else { 0.0 };
-            let fits = (0..n * n).all(|u| {
-                let want = if u / n == u % n { diagonal } else { off };
-                dense[u] == want
-            });
-            if !fits {
-                return None;
-            }
-            alpha.push(diagonal - off);
-            beta.push(off);
-        }
-        Some(Form::Aggregate { alpha, beta, n })
-    }
-
-    fn stacked(basis: &cdlc_equivariance::Basis) -> Form {
-        let (t, s) = basis.inner_shapes();
-        let (m, n): (usize, usize) = (t.iter().product(), s.iter().product());
-        let k = basis.pattern().count();
-        // stacked[j..., e, i...] = B_e[i, j]
-        let mut data = vec![0.0; n * k * m];
-        for e in 0..k {
-            for (u, v) in basis.inner_element(e) {
-                let (i, j) = (u as usize / n, u as usize % n);
-                data[(j * k + e) * m + i] = v;
-            }
-        }
-        let mut shape: Vec<usize> = s.to_vec();
-        shape.push(k);
-        shape.extend(t);
-        Form::Stacked {
-            stacked: cdlc_runtime::value::Tensor::new(shape, data),
-            in_rank: s.len() as u32,
-        }
-    }
 }

@@ -35,9 +35,9 @@ use super::{AVal, Prover, R, Stop, leading_channels};
 use crate::check::types::Ty;
 use crate::diagnostics::Diagnostic;
 use crate::equivariance::rep::{Fac, Rep};
+use crate::hir::{BodyKind, BuiltinCall, Expr, ExprId};
 use cdlc_equivariance::DiscreteClass;
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{self, DefBody, ExprKind, ItemKind};
 use std::rc::Rc;
 
 /// True for an action by permutations of coordinates (with no Lie part).
@@ -99,8 +99,8 @@ impl Prover<'_, '_> {
 
     // ------------------------------------------------------------ `@` and `^T`
 
-    pub(super) fn matmul(&mut self, w: &ast::Expr, x: &ast::Expr) -> R<AVal> {
-        let at = self.env.op_span(w.span, x.span, &["@"]);
+    pub(super) fn matmul(&mut self, w: ExprId, x: ExprId) -> R<AVal> {
+        let at = self.env.op_span(self.span(w), self.span(x), &["@"]);
         let (wv, xv) = (self.expr(w)?, self.expr(x)?);
         self.no_prod(&wv)?;
         self.no_prod(&xv)?;
@@ -116,7 +116,7 @@ impl Prover<'_, '_> {
         a: Rc<cdlc_equivariance::Space>,
         b: Rc<cdlc_equivariance::Space>,
         xv: &AVal,
-        (w, x): (&ast::Expr, &ast::Expr),
+        (w, x): (ExprId, ExprId),
         at: Span,
     ) -> R<AVal> {
         match xv {
@@ -135,14 +135,17 @@ impl Prover<'_, '_> {
                     "E0501",
                     format!(
                         "`{}` is equivariant from {}, but `{}` transforms in another space",
-                        self.text(w.span),
+                        self.text(self.span(w)),
                         cdlc_equivariance::show_shape(a.shape()),
-                        self.text(x.span)
+                        self.text(self.span(x))
                     ),
                     at,
                     "the map's domain and the value's space differ",
                 )
-                .with_label(x.span, format!("this value transforms as {}", r.describe()))
+                .with_label(
+                    self.span(x),
+                    format!("this value transforms as {}", r.describe()),
+                )
                 .with_help(
                     "declare the parameter's domain as the space of the value it is applied to",
                 ),
@@ -153,13 +156,7 @@ impl Prover<'_, '_> {
 
     /// `a @ b` for values that are not equivariant parameters: a
     /// contraction of the last axis of `a` with the first of `b`.
-    fn contract(
-        &mut self,
-        wv: &AVal,
-        xv: &AVal,
-        (w, x): (&ast::Expr, &ast::Expr),
-        at: Span,
-    ) -> R<AVal> {
+    fn contract(&mut self, wv: &AVal, xv: &AVal, (w, x): (ExprId, ExprId), at: Span) -> R<AVal> {
         let (Some(a), Some(b)) = (Self::rep_of(wv), Self::rep_of(xv)) else {
             return Err(Stop::Silent);
         };
@@ -178,15 +175,15 @@ impl Prover<'_, '_> {
             return Err(self.fail(
                 Diagnostic::error(
                     "E0501",
-                    format!("plain weight `{}` applied to a value on which {g} acts", self.text(w.span)),
+                    format!("plain weight `{}` applied to a value on which {g} acts", self.text(self.span(w))),
                     at,
                     format!("this product does not commute with the action of {g}"),
                 )
-                .with_label(x.span, format!("its first axis transforms under {g} ({})", b.describe()))
+                .with_label(self.span(x), format!("its first axis transforms under {g} ({})", b.describe()))
                 .with_help(format!(
                     "declare it `param {}: equivariant A -> B = ...` with A the space of `{}`, so that the compiler derives the weight tying",
-                    self.text(w.span),
-                    self.text(x.span)
+                    self.text(self.span(w)),
+                    self.text(self.span(x))
                 )),
             ));
         }
@@ -210,7 +207,7 @@ impl Prover<'_, '_> {
         Err(self.fail(
             Diagnostic::error(
                 "E0501",
-                format!("`{}` does not commute with the action of {g}", self.text(w.span.to(x.span))),
+                format!("`{}` does not commute with the action of {g}", self.text(self.span(w).to(self.span(x)))),
                 at,
                 why,
             )
@@ -218,7 +215,7 @@ impl Prover<'_, '_> {
         ))
     }
 
-    pub(super) fn transpose(&mut self, a: &ast::Expr, span: Span) -> R<AVal> {
+    pub(super) fn transpose(&mut self, a: ExprId, span: Span) -> R<AVal> {
         let v = self.expr(a)?;
         self.no_prod(&v)?;
         match &v {
@@ -230,7 +227,7 @@ impl Prover<'_, '_> {
             _ => Err(self.fail(
                 Diagnostic::error(
                     "E0501",
-                    format!("the transpose of `{}` does not follow the action of {}", self.text(a.span), self.claim.gname),
+                    format!("the transpose of `{}` does not follow the action of {}", self.text(self.span(a)), self.claim.gname),
                     span,
                     "its two axes are acted on together, not one by one",
                 )
@@ -241,8 +238,8 @@ impl Prover<'_, '_> {
 
     // ------------------------------------------------------------ `+` and `-`
 
-    pub(super) fn add(&mut self, a: &ast::Expr, b: &ast::Expr) -> R<AVal> {
-        let at = self.env.op_span(a.span, b.span, &["+", "-"]);
+    pub(super) fn add(&mut self, a: ExprId, b: ExprId) -> R<AVal> {
+        let at = self.env.op_span(self.span(a), self.span(b), &["+", "-"]);
         let (va, vb) = (self.expr(a)?, self.expr(b)?);
         self.no_prod(&va)?;
         self.no_prod(&vb)?;
@@ -280,12 +277,12 @@ impl Prover<'_, '_> {
             (rb, ra, a, &va)
         };
         let g = self.claim.gname.clone();
-        let what = self.text(small_e.span);
+        let what = self.text(self.span(small_e));
         let Some((lead, trail)) = big.split_at(small.rank()) else {
-            return Err(self.not_leading(&what, small_e.span, at, true));
+            return Err(self.not_leading(small_e, at, true));
         };
         if !lead.same(&small) {
-            return Err(self.not_leading(&what, small_e.span, at, true));
+            return Err(self.not_leading(small_e, at, true));
         }
         if trail.fixes_ones() {
             return Ok(Self::sp_rep(big));
@@ -295,7 +292,7 @@ impl Prover<'_, '_> {
             Diagnostic::error(
                 "E0504",
                 format!("`{what}` is broadcast over axes on which {g} does not fix constant values"),
-                small_e.span,
+                self.span(small_e),
                 format!("constant along {}, which {g} does not map to itself", trail.describe()),
             )
             .with_label(at, "the sum")
@@ -303,9 +300,10 @@ impl Prover<'_, '_> {
         ))
     }
 
-    fn not_leading(&mut self, what: &str, span: Span, at: Span, broadcast: bool) -> Stop {
+    fn not_leading(&mut self, e: ExprId, at: Span, broadcast: bool) -> Stop {
         let g = self.claim.gname.clone();
-        let plain = self.is_plain_name(what);
+        let (span, plain) = (self.span(e), self.is_plain_param(e));
+        let what = self.text(span);
         self.fail(
             Diagnostic::error(
                 "E0504",
@@ -328,18 +326,24 @@ impl Prover<'_, '_> {
         )
     }
 
-    fn is_plain_name(&self, what: &str) -> bool {
+    /// Whether `e` names a plain parameter of the item being proved, and
+    /// still holds it (an invariant value).
+    fn is_plain_param(&self, e: ExprId) -> bool {
+        let Expr::Local(l) = &self.body.exprs[e] else {
+            return false;
+        };
+        let name = &self.body.locals[*l].name;
         matches!(
-            self.env.params.get(&(self.item, what.to_string())),
+            self.env.params.get(&(self.item, name.clone())),
             Some(super::ParamSpaces::Plain(_))
-        ) && matches!(self.lookup(what), Some(AVal::Inv(_)))
+        ) && matches!(self.locals.get(l), Some(AVal::Inv(_)))
     }
 
     /// Two operands of one rank that transform differently.
     fn add_mismatch(
         &mut self,
-        (a, va): (&ast::Expr, &AVal),
-        (b, vb): (&ast::Expr, &AVal),
+        (a, va): (ExprId, &AVal),
+        (b, vb): (ExprId, &AVal),
         at: Span,
     ) -> Stop {
         let (ga, gb) = (
@@ -368,10 +372,10 @@ impl Prover<'_, '_> {
                     format!(
                         "adding values of two different spaces of {}: `{}` and `{}`",
                         self.claim.gname,
-                        self.text(a.span),
-                        self.text(b.span)
+                        self.text(self.span(a)),
+                        self.text(self.span(b))
                     ),
-                    culprit.span,
+                    self.span(culprit),
                     "this value is not in the space of the other operand",
                 )
                 .with_label(at, "the sum")
@@ -379,16 +383,15 @@ impl Prover<'_, '_> {
             );
         }
         let other = if transforming(va) { b } else { a };
-        let what = self.text(other.span);
-        self.not_leading(&what, other.span, at, false)
+        self.not_leading(other, at, false)
     }
 
     // ------------------------------------------------------------ `*` and `/`
 
-    pub(super) fn mul(&mut self, a: &ast::Expr, b: &ast::Expr, div: bool) -> R<AVal> {
+    pub(super) fn mul(&mut self, a: ExprId, b: ExprId, div: bool) -> R<AVal> {
         let at = self
             .env
-            .op_span(a.span, b.span, &[if div { "/" } else { "*" }]);
+            .op_span(self.span(a), self.span(b), &[if div { "/" } else { "*" }]);
         let (va, vb) = (self.expr(a)?, self.expr(b)?);
         self.no_prod(&va)?;
         self.no_prod(&vb)?;
@@ -461,7 +464,7 @@ impl Prover<'_, '_> {
         &mut self,
         x: &Rep,
         y: &Rep,
-        (a, b): (&ast::Expr, &ast::Expr),
+        (a, b): (ExprId, ExprId),
         div: bool,
         at: Span,
     ) -> R<AVal> {
@@ -485,24 +488,24 @@ impl Prover<'_, '_> {
         Ok(AVal::Prod(x.clone(), y.clone(), at))
     }
 
-    fn varies_error(&mut self, factor: &ast::Expr, at: Span) -> Stop {
+    fn varies_error(&mut self, factor: ExprId, at: Span) -> Stop {
         let g = self.claim.gname.clone();
         self.fail(
             Diagnostic::error(
                 "E0502",
                 format!(
                     "`{}` varies along the axes {g} acts on, so the product does not commute with the action",
-                    self.text(factor.span)
+                    self.text(self.span(factor))
                 ),
                 at,
                 "elementwise product with a non-invariant factor",
             )
-            .with_label(factor.span, "this factor is not constant along the group's axes")
+            .with_label(self.span(factor), "this factor is not constant along the group's axes")
             .with_help("multiply by an invariant scalar, or by a per-channel `R[c]` value (it broadcasts over the axes the group acts on)"),
         )
     }
 
-    fn elementwise_error(&mut self, a: &ast::Expr, b: &ast::Expr, div: bool, at: Span) -> Stop {
+    fn elementwise_error(&mut self, a: ExprId, b: ExprId, div: bool, at: Span) -> Stop {
         let g = self.claim.gname.clone();
         self.fail(
             Diagnostic::error(
@@ -510,8 +513,8 @@ impl Prover<'_, '_> {
                 format!(
                     "the elementwise {} of `{}` and `{}` does not commute with the action of {g}",
                     if div { "quotient" } else { "product" },
-                    self.text(a.span),
-                    self.text(b.span),
+                    self.text(self.span(a)),
+                    self.text(self.span(b)),
                 ),
                 at,
                 "elementwise operations commute only with actions that permute coordinates (up to sign)",
@@ -522,26 +525,14 @@ impl Prover<'_, '_> {
 
     // ------------------------------------------------------------ built-ins
 
-    pub(super) fn builtin(&mut self, name: &str, args: &[ast::CallArg], span: Span) -> R<AVal> {
-        let mut pos = Vec::new();
-        let mut axis: Option<usize> = None;
-        for a in args {
-            match &a.name {
-                None => pos.push(self.expr(&a.value)?),
-                Some(_) => {
-                    axis = match &a.value.kind {
-                        ExprKind::Number(x) => Some(*x as usize),
-                        ExprKind::Name(c) => self
-                            .env
-                            .checked
-                            .consts
-                            .get(&c.node)
-                            .and_then(|v| usize::try_from(*v).ok()),
-                        _ => return Err(Stop::Silent),
-                    }
-                }
-            }
-        }
+    pub(super) fn builtin(&mut self, call: &BuiltinCall, span: Span) -> R<AVal> {
+        let name = call.function.name;
+        let pos = call
+            .args
+            .iter()
+            .map(|a| self.expr(*a))
+            .collect::<R<Vec<_>>>()?;
+        let axis = call.named.and_then(|v| usize::try_from(v).ok());
         let Some(x) = pos.first().cloned() else {
             return Err(Stop::Silent);
         };
@@ -554,10 +545,7 @@ impl Prover<'_, '_> {
                 match name {
                     "softmax" | "log_softmax" => self.softmax(name, &x, span),
                     "norm" | "gate" => {
-                        let declared = args
-                            .iter()
-                            .find(|a| a.name.is_none())
-                            .and_then(|a| self.declared_channels(&a.value));
+                        let declared = call.args.first().and_then(|a| self.declared_channels(*a));
                         self.norm(name, &x, declared, span)
                     }
                     "outer" | "concat" => {
@@ -708,23 +696,14 @@ impl Prover<'_, '_> {
     /// The leading channel axes of the declared space of `e`, when `e`
     /// names an argument of the definition being proved (not shadowed):
     /// then the checker's `norm` keeps exactly those axes.
-    fn declared_channels(&mut self, e: &ast::Expr) -> Option<usize> {
-        let ExprKind::Name(n) = &e.kind else {
+    fn declared_channels(&mut self, e: ExprId) -> Option<usize> {
+        let Expr::Local(l) = &self.body.exprs[e] else {
             return None;
         };
-        let ItemKind::Def(d) = &self.env.program.item(self.item).kind else {
+        let BodyKind::Block { args, .. } = &self.body.kind else {
             return None;
         };
-        let DefBody::Block { args, .. } = &d.body else {
-            return None;
-        };
-        let i = args.iter().position(|a| a.name.node == n.node)?;
-        // The arguments are the first bindings of the scope; a later one
-        // of the same name shadows the argument.
-        let last = self.scopes.iter().rposition(|(m, _)| *m == n.node)?;
-        if last >= args.len() {
-            return None;
-        }
+        let i = args.iter().position(|a| a == l)?;
         let info = self.env.checked.defs.get(&self.item)?;
         let ty = match (&info.dom, args.len()) {
             (Ty::Tuple(ts), k) if k != 1 => ts.get(i)?.clone(),

@@ -1,0 +1,122 @@
+use super::*;
+use crate::check::types::Ty;
+
+/// Compiles `text` as a user file.
+fn compile(text: &str) -> crate::Compilation {
+    crate::compile("test.cdl", text)
+}
+
+/// Every repository example checks cleanly, and then its HIR is sound,
+/// holds no error node or error type, and has a body for every layer,
+/// model, algebra and coalgebra, each `Ok`.
+#[test]
+fn every_example_has_a_sound_and_complete_hir() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the examples folder")
+        .map(|e| e.expect("a folder entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cdl"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "found {} examples", files.len());
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("an example");
+        let c = compile(&text);
+        assert!(!c.has_errors(), "{}: {:?}", path.display(), c.diagnostics);
+        let hir = &c.checked.hir;
+        assert_eq!(verify(hir, &c.checked), Vec::<String>::new());
+        let owners = c.checked.defs.keys().chain(c.checked.algebras.keys());
+        for id in owners {
+            assert!(hir.is_ok(*id), "{}: item {} failed", path.display(), id.0);
+            let body = hir.body(*id).expect("a checked definition has a body");
+            for (h, e) in body.exprs.iter() {
+                assert!(!matches!(e, Expr::Error), "{}: error node", path.display());
+                assert!(!body.ty(h).is_error(), "{}: error type", path.display());
+            }
+        }
+    }
+}
+
+/// The text form of a small program: names resolved to locals (a shadowed
+/// `y` is two locals), an instance with its sizes, a built-in with its
+/// named argument, and a `let`-bound morphism applied twice.
+#[test]
+fn a_body_prints_with_every_name_resolved() {
+    let c = compile(
+        "layer twice[n](x: R[n]) -> R[n] {\n  param W: R[n, n] = glorot\n  let y = W @ x\n  let y = relu(y) + x\n  sum(y, axis = 0) * y\n}\n\nmodel m(x: R[3]) -> R[3] {\n  let f = twice[3]\n  f(f(x))\n}\n",
+    );
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let want = "\
+twice (Ok)
+  l0 x: R[n]
+  l1 W: R[n, n]
+  l2 y: R[n]
+  l3 y: R[n]
+  %0 = l1 : R[n, n]
+  %1 = l0 : R[n]
+  %2 = %0 MatMul %1 : R[n]
+  %3 = l2 : R[n]
+  %4 = relu : R[n] -> R[n]
+  %5 = apply %4(%3) : R[n]
+  %6 = l0 : R[n]
+  %7 = %5 Add %6 : R[n]
+  %8 = l3 : R[n]
+  %9 = sum(%8) named 0 : R
+  %10 = l3 : R[n]
+  %11 = %9 Mul %10 : R[n]
+  %12 = block { param l1 = #0; let l2 = %2; let l3 = %7; %11 } : R[n]
+  body(l0) = %12
+
+m (Ok)
+  l0 x: R[3]
+  l1 f: R[3] -> R[3]
+  %0 = twice[3] : R[3] -> R[3]
+  %1 = l0 : R[3]
+  %2 = l1 : R[3] -> R[3]
+  %3 = apply %2(%1) : R[3]
+  %4 = l1 : R[3] -> R[3]
+  %5 = apply %4(%3) : R[3]
+  %6 = block { let l1 = %0; %5 } : R[3]
+  body(l0) = %6
+";
+    assert_eq!(print(&c.checked.hir, &c.program, &c.checked), want);
+}
+
+/// An item with an error in its text fails; the others stay `Ok`, and the
+/// failed one still has its (partial) body.
+#[test]
+fn an_item_with_an_error_fails_and_only_it() {
+    let c = compile(
+        "layer bad(x: R[2]) -> R[3] {\n  x\n}\n\nlayer good(x: R[2]) -> R[2] {\n  relu(x)\n}\n",
+    );
+    let id = |name: &str| c.program.lookup(name).expect("declared");
+    let hir = &c.checked.hir;
+    assert_eq!(hir.status(id("bad")), Status::Failed);
+    assert_eq!(hir.status(id("good")), Status::Ok);
+    assert!(hir.body(id("bad")).is_some());
+    let good = hir.body(id("good")).expect("a checked layer has a body");
+    let BodyKind::Block { value, .. } = &good.kind else {
+        panic!("a layer with arguments has a block body")
+    };
+    assert!(matches!(good.ty(*value), Ty::Tensor(..)));
+}
+
+/// The checker names an initialiser wrong when the vocabulary does not
+/// list it, and builds its value with the runtime's rules: every entry of
+/// the vocabulary, with its number of arguments, is one the runtime builds,
+/// so a parameter of an item that checked always has its initialiser.
+#[test]
+fn every_initialiser_of_the_vocabulary_is_built_by_the_runtime() {
+    for (name, k) in crate::builtins::INITS {
+        let args = vec![0.5; *k];
+        assert!(
+            cdlc_runtime::init::Init::from_call(name, &args).is_some(),
+            "`{name}` with {k} arguments"
+        );
+        assert!(cdlc_runtime::init::Init::from_call(name, &[0.5; 3]).is_none());
+    }
+    let c = compile("layer l(x: R[2]) -> R[2] {\n  param W: R[2, 2] = normal(0.1)\n  W @ x\n}\n");
+    let id = c.program.lookup("l").expect("declared");
+    let init = &c.checked.defs[&id].params[0].initialiser;
+    assert_eq!(init, &Some(cdlc_runtime::init::Init::Normal(0.1)));
+}

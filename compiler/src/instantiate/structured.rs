@@ -1,0 +1,159 @@
+//! Equivariant maps applied through their basis rather than expanded to
+//! the dense map, when that is cheaper by a clear margin.
+
+use cdlc_ir::{self as ir, FunctionBuilder};
+
+/// An equivariant map `R[c] ⊗ S → R[d] ⊗ T` applied through its basis,
+/// with coefficients `C[p, q, e]` and inner basis elements `B_e : S → T`:
+///
+///   (W x)[p, i] = Σ_e Σ_q C[p, q, e] Σ_j B_e[i, j] x[q, j].
+///
+/// Used when that is cheaper than the dense map by a clear margin.
+#[derive(Debug)]
+pub(super) struct Structured {
+    /// `out channel axes ++ in channel axes ++ [k]`.
+    pub(super) coeff_shape: Vec<usize>,
+    /// Rank of the input's channel axes.
+    in_channel_rank: u32,
+    form: Form,
+}
+
+#[derive(Debug)]
+enum Form {
+    /// Every inner element is `α_e I + β_e 11ᵀ` on one axis of `n` points
+    /// (DeepSets-style layers), so that
+    ///
+    ///   W x = (Σ_e α_e C_e) x + ((Σ_e β_e C_e) Σ_j x[·, j]) 1ᵀ:
+    ///
+    /// `d c n` multiply-adds per example, the dense map's cost divided by `n`.
+    Aggregate {
+        alpha: Vec<f64>,
+        beta: Vec<f64>,
+        n: usize,
+    },
+    /// Any other inner basis, as one stacked tensor `S ++ [k] ++ T`:
+    /// `z = x · Bᵀ` (all inner elements at once, a constant) and
+    /// `y = C · z`, `k (n + d) c m` multiply-adds per example instead of
+    /// the dense map's `d m c n` (k elements, n = |S|, m = |T|).
+    Stacked {
+        stacked: cdlc_runtime::value::Tensor,
+        in_rank: u32,
+    },
+}
+
+impl Structured {
+    /// The structured form of `basis`, if it is worth using.
+    pub(super) fn worth_it(basis: &cdlc_equivariance::Basis) -> Option<Structured> {
+        let (d, c) = basis.channels();
+        let (t, s) = basis.inner_shapes();
+        let (m, n): (usize, usize) = (t.iter().product(), s.iter().product());
+        let k = basis.pattern().count();
+        if basis.in_shape().is_empty() || k == 0 {
+            return None;
+        }
+        let out_channels = &basis.out_shape()[..basis.out_shape().len() - t.len()];
+        let in_channels = &basis.in_shape()[..basis.in_shape().len() - s.len()];
+        let mut coeff_shape: Vec<usize> = out_channels.to_vec();
+        coeff_shape.extend(in_channels);
+        coeff_shape.push(k);
+        let form = match Form::aggregate(basis) {
+            Some(form) => form,
+            None if 2 * k * (n + d) * c * m <= d * m * c * n => Form::stacked(basis),
+            None => return None,
+        };
+        Some(Structured {
+            coeff_shape,
+            in_channel_rank: in_channels.len() as u32,
+            form,
+        })
+    }
+
+    /// `W @ x` for the coefficient slot `c`.
+    pub(super) fn apply(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        c: ir::Value,
+        x: ir::Value,
+    ) -> ir::Value {
+        match &self.form {
+            Form::Aggregate { alpha, beta, n } => {
+                let mut combine = |w: &[f64]| {
+                    let w = b.constant(cdlc_runtime::value::Tensor::new(vec![w.len()], w.to_vec()));
+                    b.contract(c, w, 1)
+                };
+                let (a, g) = (combine(alpha), combine(beta));
+                // x: in channels ++ [n]; the points are its last axis.
+                let last = u32::try_from(b.shape_of(x).len() - 1).expect("a small rank");
+                let local = b.contract(a, x, self.in_channel_rank);
+                let total = b.reduce(ir::ReduceOp::Sum, x, Some(last));
+                let pooled = b.contract(g, total, self.in_channel_rank);
+                let out_last = u32::try_from(b.shape_of(pooled).len()).expect("a small rank");
+                let spread = b.op(ir::Op::Expand {
+                    x: pooled,
+                    axis: out_last,
+                    n: u32::try_from(*n).expect("a small set"),
+                });
+                b.add(local, spread)
+            }
+            Form::Stacked { stacked, in_rank } => {
+                let stacked = b.constant(stacked.clone());
+                // z: in channels ++ [k] ++ T
+                let z = b.contract(x, stacked, *in_rank);
+                // y: out channels ++ T
+                b.contract(c, z, self.in_channel_rank + 1)
+            }
+        }
+    }
+}
+
+impl Form {
+    /// The `Aggregate` form, when every inner element is `α I + β 11ᵀ`
+    /// on one axis.
+    fn aggregate(basis: &cdlc_equivariance::Basis) -> Option<Form> {
+        let (t, s) = basis.inner_shapes();
+        if t.len() != 1 || t != s {
+            return None;
+        }
+        let n = s[0];
+        let (mut alpha, mut beta) = (Vec::new(), Vec::new());
+        for e in 0..basis.pattern().count() {
+            let mut dense = vec![0.0; n * n];
+            for (u, v) in basis.inner_element(e) {
+                dense[u as usize] = v;
+            }
+            let diagonal = dense[0];
+            let off = if n > 1 { dense[1] } else { 0.0 };
+            let fits = (0..n * n).all(|u| {
+                let want = if u / n == u % n { diagonal } else { off };
+                dense[u] == want
+            });
+            if !fits {
+                return None;
+            }
+            alpha.push(diagonal - off);
+            beta.push(off);
+        }
+        Some(Form::Aggregate { alpha, beta, n })
+    }
+
+    fn stacked(basis: &cdlc_equivariance::Basis) -> Form {
+        let (t, s) = basis.inner_shapes();
+        let (m, n): (usize, usize) = (t.iter().product(), s.iter().product());
+        let k = basis.pattern().count();
+        // stacked[j..., e, i...] = B_e[i, j]
+        let mut data = vec![0.0; n * k * m];
+        for e in 0..k {
+            for (u, v) in basis.inner_element(e) {
+                let (i, j) = (u as usize / n, u as usize % n);
+                data[(j * k + e) * m + i] = v;
+            }
+        }
+        let mut shape: Vec<usize> = s.to_vec();
+        shape.push(k);
+        shape.extend(t);
+        Form::Stacked {
+            stacked: cdlc_runtime::value::Tensor::new(shape, data),
+            in_rank: s.len() as u32,
+        }
+    }
+}
