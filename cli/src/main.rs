@@ -63,9 +63,9 @@ struct ExecArgs {
     /// The floating-point type of training.
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     dtype: Dtype,
-    /// Threads for matrix products (2 splits large products; any command).
+    /// Threads for large kernels: `auto` (the default: measured per kind of kernel), or N (any command).
     #[arg(long, global = true)]
-    threads: Option<usize>,
+    threads: Option<cdlc_runtime::threads::Threads>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -176,16 +176,14 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    // Matrix products run on one thread unless `--threads` (or the
-    // CDLC_THREADS variable) asks for more: most models here are small
-    // enough that a second thread costs more than it saves; large dense
-    // layers gain from `--threads 2`.
+    // Whether large kernels use a second thread is measured while steps run
+    // unless `--threads` (or the CDLC_THREADS variable) fixes it.
     let threads = cli
         .exec
         .threads
         .or_else(|| std::env::var("CDLC_THREADS").ok()?.parse().ok())
-        .unwrap_or(1);
-    cdlc_runtime::gemm::set_threads(threads);
+        .unwrap_or(cdlc_runtime::threads::Threads::Auto);
+    cdlc_runtime::threads::set_mode(threads);
     let check = matches!(cli.command, Some(Command::Check { .. }));
     report::configure(cli.message_format, check);
     match cli.command {

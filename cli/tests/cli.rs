@@ -402,11 +402,14 @@ fn language_server_publishes_diagnostics_hovers_and_finds_definitions() {
     assert_eq!(definition["result"]["range"]["start"]["line"], 3);
 }
 
-/// `--threads 2` is accepted by every command and splits large products
-/// between two threads without changing a single digit: the halves sum in
-/// the same order as one product.
+/// `--threads 2` and `--threads auto` are accepted by every command and
+/// split large products between two threads without changing a single
+/// digit: the halves sum in the same order as one product. Under `auto`
+/// the run is long enough for one whole measurement, whose steps split
+/// every large product in half of the steps whichever choice wins; the
+/// report names each kind's choice, and a forced N is kept for every kind.
 #[test]
-fn two_threads_give_the_same_numbers() {
+fn two_threads_and_auto_give_the_same_numbers() {
     let dir = scratch("threads");
     std::fs::write(
         dir.join("wide.cdl"),
@@ -433,7 +436,7 @@ fn two_threads_give_the_same_numbers() {
                 "--threads",
                 threads,
                 "--steps",
-                "5",
+                "12",
                 "--warmup",
                 "0",
                 "--min-time",
@@ -449,9 +452,36 @@ fn two_threads_give_the_same_numbers() {
                 .unwrap_or_else(|| panic!("no `{key}` in\n{text}"))
                 .to_string()
         };
-        (get("first_loss"), get("last_loss"))
+        let kinds = ["products", "elementwise", "rows"].map(|k| get(&format!("threads_{k}")));
+        assert_eq!(get("threads"), threads);
+        (
+            (get("first_loss"), get("last_loss")),
+            kinds,
+            get("threads_measurements"),
+        )
     };
-    assert_eq!(run("1"), run("2"));
+    let (one, two, auto) = (run("1"), run("2"), run("auto"));
+    assert_eq!(one.0, two.0);
+    assert_eq!(one.0, auto.0);
+    assert_eq!(one.1, ["1", "1", "1"].map(String::from));
+    assert_eq!(two.1, ["2", "2", "2"].map(String::from));
+    assert!(auto.1.iter().all(|k| k == "1" || k == "2"), "{:?}", auto.1);
+    assert_eq!((one.2.as_str(), two.2.as_str()), ("0", "0"));
+    assert_eq!(auto.2, "1", "one measurement in 13 steps");
+}
+
+/// A thread count that is neither `auto` nor a positive number is refused
+/// before anything runs.
+#[test]
+fn a_bad_thread_count_is_refused() {
+    let dir = scratch("bad_threads");
+    let out = cdlc(&["check", "missing.cdl", "--threads", "0"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("expected `auto` or a number of threads of at least 1, found `0`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The `N of M entries compared` counts of a gradcheck report, per slot.

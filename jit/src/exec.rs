@@ -14,6 +14,7 @@ use crate::batch::{Batch, GroupData};
 use crate::codegen::KernelFn;
 use crate::plan::*;
 use crate::rowops::{self, RowTarget};
+use cdlc_runtime::threads::{self, Kind, Split};
 
 /// An element type a kernel computes in.
 pub trait Elem: Float + sealed::Sealed {
@@ -135,19 +136,28 @@ pub(crate) struct Run<'a, T> {
     pub kernels: &'a [KernelFn],
 }
 
-/// Where to cut `rows` rows of `size` numbers each between two threads:
-/// in the middle when there is a second thread and enough work that the
-/// hand-over (well under a microsecond) pays, else after the last row (all
-/// on this thread).
-fn split_rows(rows: usize, size: usize) -> usize {
+/// Where to cut `rows` rows of `size` numbers each between two threads,
+/// and the decision to report the work's time to: in the middle when there
+/// is enough work that the hand-over (well under a microsecond) could pay
+/// and `threads::decide` splits `kind` now, else after the last row (all
+/// on this thread, and no decision for work too small to split).
+fn split_rows(kind: Kind, rows: usize, size: usize) -> (usize, Option<Split>) {
     /// Numbers touched, over all operands, below which a kernel stays on
     /// one thread. Steps per second with two threads at 2¹⁵ / 2¹³ (products
     /// split from 2¹⁸ multiply-adds): W2 652–664 / 705–714, W4 4330–4560 /
     /// 4710–4740, W5 830–875 / 875–885, W1 2810–2990 / 2720–2830.
     const SPLIT_NUMBERS: usize = 1 << 13;
-    match cdlc_runtime::threads::two() && rows >= 2 && rows.saturating_mul(size) >= SPLIT_NUMBERS {
-        true => rows / 2,
-        false => rows,
+    if rows < 2 || rows.saturating_mul(size) < SPLIT_NUMBERS {
+        return (rows, None);
+    }
+    let d = threads::decide(kind);
+    (if d.split() { rows / 2 } else { rows }, Some(d))
+}
+
+/// Reports a piece of `rows` rows of `size` numbers to its decision.
+fn done(decision: Option<Split>, rows: usize, size: usize) {
+    if let Some(d) = decision {
+        d.done(rows.saturating_mul(size));
     }
 }
 
@@ -211,7 +221,8 @@ impl<'a, T: Elem> Run<'a, T> {
                     *slot = self.ptr(l) as *mut u8;
                 }
                 let f = self.kernels[*kernel];
-                let h = split_rows(r, steps.iter().sum());
+                let size = steps.iter().sum();
+                let (h, decision) = split_rows(Kind::Elementwise, r, size);
                 for ((slot, &x), &s) in q.iter_mut().zip(p.iter()).zip(steps) {
                     *slot = x.wrapping_add(h * s * std::mem::size_of::<T>());
                 }
@@ -221,13 +232,14 @@ impl<'a, T: Elem> Run<'a, T> {
                 // halves write disjoint rows.
                 unsafe {
                     match h < r {
-                        true => cdlc_runtime::threads::join(
+                        true => threads::join(
                             || f(p.as_ptr(), h as i64),
                             || f(q.as_ptr(), (r - h) as i64),
                         ),
                         false => f(p.as_ptr(), r as i64),
                     }
                 };
+                done(decision, r, size);
             }
             Instr::Gemm {
                 m,
@@ -297,13 +309,14 @@ impl<'a, T: Elem> Run<'a, T> {
                         .iter()
                         .map(|&(_, b, s)| if b { s } else { 0 })
                         .sum::<usize>();
-                let h = split_rows(r, size);
+                let (h, decision) = split_rows(Kind::Rows, r, size);
                 // SAFETY: the halves write disjoint rows of `dst` and read
                 // their inputs only.
                 match h < r {
-                    true => unsafe { cdlc_runtime::threads::join(|| each(0, h), || each(h, r)) },
+                    true => unsafe { threads::join(|| each(0, h), || each(h, r)) },
                     false => each(0, r),
                 }
+                done(decision, r, size);
             }
             Instr::SumRows { src, size, dst } => {
                 let n = *size;

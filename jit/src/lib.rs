@@ -189,7 +189,10 @@ impl Kernel {
             batch: b,
             kernels: &self.compiled.fns,
         };
-        run.code(&self.plan.code, b.rows)
+        let ran = run.code(&self.plan.code, b.rows);
+        // One batch is one step for the thread chooser's schedule.
+        cdlc_runtime::threads::end_step();
+        ran
     }
 
     fn state<T: Elem>(&self) -> &State<T> {

@@ -200,8 +200,9 @@ fn w4() -> Workload {
 /// norm)
 /// (`cdlc bench/w5_deepsets.cdl --emit tying` prints this basis). The
 /// peers' map has `Λ + Γ/n` on the diagonal and `Γ/n` off it, so the
-/// slot holds `[out, in, 2]` coefficients `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n`
-/// and `c[o, i, 1] = Γ[i, o] √(n − 1) / n`, computed in f64 and rounded once.
+/// slot holds the coefficients `c[o, i, 0] = Λ[i, o] + Γ[i, o] / n` and
+/// `c[o, i, 1] = Γ[i, o] √(n − 1) / n` in that order, as one `[free]` vector,
+/// computed in f64 and rounded once.
 /// The input `x[set, point, channel]` is written channels first, `[32, 64]`
 /// per set, as the space `R[32] * Pts` lays it out.
 fn w5() -> Workload {
@@ -240,9 +241,10 @@ fn w5() -> Workload {
                 coef.push((g * ((n - 1) as f64).sqrt() / n as f64) as f32);
             }
         }
-        // Laid out (out channel, in channel, basis element), the shape of
-        // the slot of a map applied through its basis.
-        params.push(param(NAMES[i].0, &[dout, din, 2], coef));
+        // Laid out (out channel, in channel, basis element): the basis
+        // order, in which an equivariant slot is stored as its `[free]`
+        // coefficients (`docs/runtime.md`).
+        params.push(param(NAMES[i].0, &[2 * din * dout], coef));
         params.push(zeros(NAMES[i].1, dout));
     }
     params.push(param("pool.dense.W", &[c, k], weight(40, c, k)));

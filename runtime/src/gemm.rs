@@ -275,8 +275,8 @@ struct Batch<T> {
 }
 
 impl<T: GemmScalar> Batch<T> {
-    /// Computes the products: when there is a helper thread and at least
-    /// `SPLIT` multiply-adds, the batch is cut in two (separate outputs are
+    /// Computes the products: when there are at least `SPLIT` multiply-adds
+    /// and `threads::decide` splits products now, the batch is cut in two (separate outputs are
     /// split by products, summed ones by halves of C) and the halves run
     /// side by side; else one after the other here. Handing the helper one
     /// half of the batch instead of half of every product costs one
@@ -295,7 +295,8 @@ impl<T: GemmScalar> Batch<T> {
         }
         let work = p.m.saturating_mul(p.k).saturating_mul(p.n);
         let alone = self.count.saturating_mul(work) < SPLIT || p.m.max(p.n) < 2;
-        let (first, second) = if alone || !threads::two() {
+        let decision = (!alone).then(|| threads::decide(threads::Kind::Products));
+        let (first, second) = if !decision.as_ref().is_some_and(|d| d.split()) {
             (self, None)
         } else if self.count >= 2 && self.steps[2] != 0 {
             let h = self.count / 2;
@@ -324,6 +325,9 @@ impl<T: GemmScalar> Batch<T> {
                 Some(second) => threads::join(|| first.serial(), || second.serial()),
                 None => first.serial(),
             }
+        }
+        if let Some(d) = decision {
+            d.done(self.count.saturating_mul(work));
         }
     }
 

@@ -1,15 +1,30 @@
-//! A second thread for the work of one training step.
+//! A second thread for the work of one training step, and the choice of
+//! when to use it.
 //!
-//! `set_threads(2)` starts one helper thread; `join(first, second)` then
-//! runs `second` on it while the caller runs `first`. The step's pieces
+//! The helper thread runs `second` of `join(first, second)` while the
+//! caller runs `first`. The step's pieces
 //! (halves of a matrix product or of a batch of them, halves of the rows of
 //! an elementwise kernel or of a per-example operation) take microseconds,
 //! so the hand-over must cost much less: between jobs the helper spins for
 //! up to `SPIN` on a one-slot mailbox and only then sleeps. A second caller
-//! that finds the slot taken (or any caller before `set_threads`) runs both
-//! halves itself. Measured hand-overs for W1 (steps/s with two threads):
+//! that finds the slot taken runs both halves itself. Measured hand-overs for W1 (steps/s with two threads):
 //! matrixmultiply's own threading 1870, `rayon::join` 2250, a rayon pool
 //! thread taking one half 2400, this helper 2730 (`docs/performance.md`).
+//!
+//! Whether a piece of work large enough to split is split is `decide`'s
+//! answer under the process's `Threads` mode: never (`Fixed(1)`, the
+//! default), always (`Fixed(2)` or more), or measured per kind of kernel
+//! while the program runs (`Auto`, see `chooser`). Splitting never
+//! changes a result: each half computes its rows or columns exactly as one
+//! thread would.
+
+mod chooser;
+mod mode;
+
+pub use chooser::{Chooser, Config, Kind};
+pub use mode::{
+    Split, Threads, choices, decide, end_step, last_rates, measurements, mode, set_mode,
+};
 
 use std::cell::UnsafeCell;
 use std::sync::OnceLock;
@@ -23,12 +38,20 @@ static HELPER: OnceLock<&'static Helper> = OnceLock::new();
 const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Lets large pieces of work use two threads when `n > 1` (the default is
-/// one). If the helper cannot be started, everything stays on the calling
-/// thread.
+/// one): `set_mode(Threads::Fixed(n))`.
 pub fn set_threads(n: usize) {
-    if n < 2 || HELPER.get().is_some() {
-        return;
-    }
+    set_mode(Threads::Fixed(n.max(1)));
+}
+
+/// Starts the helper thread unless it runs already. If it cannot be
+/// started, everything stays on the calling thread.
+fn start_helper() {
+    static START: std::sync::Once = std::sync::Once::new();
+    START.call_once(spawn_helper);
+}
+
+/// Spawns the helper thread and publishes it in `HELPER`.
+fn spawn_helper() {
     let helper: &'static Helper = Box::leak(Box::new(Helper {
         state: AtomicU32::new(IDLE),
         job: UnsafeCell::new(None),

@@ -26,7 +26,13 @@
 //! - `first_step_ms`: the first step alone (for the JIT the first run of
 //!   freshly compiled code);
 //! - `first_loss`: the mean loss of the first step;
-//! - `threads`: the threads a step may use (`--threads`).
+//! - `threads`: the thread mode (`--threads`: `auto`, the default, or N);
+//! - `threads_products`, `threads_elementwise`, `threads_rows`: the threads
+//!   each kind of kernel used for its large pieces after the timed steps
+//!   (under `auto`, the chooser's choice then; 1 for a kind with no piece
+//!   large enough to split);
+//! - `threads_measurements`: how many times `auto` measured both choices
+//!   during the run (0 for a fixed N).
 
 use super::data;
 use super::report;
@@ -102,8 +108,12 @@ pub struct Report {
     pub last_loss: f64,
     /// Examples in the batch.
     pub batch: usize,
-    /// The threads a step may use.
-    pub threads: usize,
+    /// The thread mode.
+    pub threads: cdlc_runtime::threads::Threads,
+    /// The threads each kind of kernel used for large pieces at the end.
+    pub choices: Vec<(&'static str, usize)>,
+    /// How many measurements `auto` made.
+    pub measurements: u64,
 }
 
 impl Report {
@@ -143,7 +153,9 @@ impl Report {
              step_us_max: {:.1}\n\
              steps_per_s: {:.4}\n\
              first_loss: {:.6}\n\
-             last_loss: {:.6}\n",
+             last_loss: {:.6}\n\
+             {}\
+             threads_measurements: {}\n",
             lower(&backend),
             lower(&dtype),
             self.threads,
@@ -159,6 +171,11 @@ impl Report {
             1e6 / median,
             self.first_loss,
             self.last_loss,
+            self.choices
+                .iter()
+                .map(|(kind, n)| format!("threads_{kind}: {n}\n"))
+                .collect::<String>(),
+            self.measurements,
         )
     }
 }
@@ -223,7 +240,11 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
         first_loss: m.first_loss,
         last_loss: m.last_loss,
         batch: batch.len(),
-        threads: cdlc_runtime::threads::count(),
+        threads: cdlc_runtime::threads::mode(),
+        choices: cdlc_runtime::threads::choices()
+            .map(|(kind, n)| (kind.name(), n))
+            .to_vec(),
+        measurements: cdlc_runtime::threads::measurements(),
     };
     super::stdout::print(format_args!("{}", report.render(args.backend, args.dtype)));
     Ok(ExitCode::SUCCESS)
@@ -549,7 +570,9 @@ mod tests {
             first_loss: 2.5,
             last_loss: 2.25,
             batch: 4,
-            threads: 2,
+            threads: cdlc_runtime::threads::Threads::Auto,
+            choices: vec![("products", 2), ("elementwise", 1), ("rows", 1)],
+            measurements: 3,
         }
     }
 
@@ -577,6 +600,10 @@ mod tests {
         assert_eq!(get("first_loss"), "2.500000");
         assert_eq!(get("backend"), "interp");
         assert_eq!(get("dtype"), "f32");
-        assert_eq!(get("threads"), "2");
+        assert_eq!(get("threads"), "auto");
+        assert_eq!(get("threads_products"), "2");
+        assert_eq!(get("threads_elementwise"), "1");
+        assert_eq!(get("threads_rows"), "1");
+        assert_eq!(get("threads_measurements"), "3");
     }
 }

@@ -1,0 +1,234 @@
+//! Choosing, per kind of kernel, whether splitting work between two
+//! threads pays, from timings taken while the program runs.
+//!
+//! Whether a second thread helps depends on the machine's state, which
+//! changes while a program runs: on a shared virtual machine two busy
+//! threads of one process sometimes get much less than two processors for
+//! tens of seconds (`docs/performance.md`). So the choice is measured, not
+//! fixed. The chooser is plain data fed with step ends and timings; the
+//! clock and the kernels are the caller's, so its logic is tested with
+//! synthetic timings.
+//!
+//! The schedule, counted in training steps:
+//!
+//! 1. `warmup` steps run on one thread untimed (the first step allocates
+//!    buffers and touches fresh pages).
+//! 2. `2 × per_arm` measuring steps alternate between the two arms in the
+//!    order one, two, two, one, one, two, two, one, ... so that a steady
+//!    drift of the machine's speed weighs on both arms alike. Every piece
+//!    of work large enough to split is timed, with its size.
+//! 3. For each kind, the arm with the lower time per unit of work wins; a
+//!    kind that had no such work in either arm stays on one thread.
+//! 4. The choice holds for at least `period` of time and `period_steps`
+//!    steps, then step 2 runs again.
+//!
+//! The cost is bounded: outside step 2 nothing is timed, and within it at
+//! most `per_arm` steps run with the losing choice, against at least
+//! `period_steps` steps with the winning one. The choice never changes
+//! what is computed, only which thread computes which rows.
+
+use std::time::Duration;
+
+/// The kinds of kernel whose splitting is chosen separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Matrix products and batches of them (the runtime's GEMMs).
+    Products,
+    /// The JIT's fused elementwise kernels, split by rows.
+    Elementwise,
+    /// Per-example row operations (gathers, copies, sums), split by rows.
+    Rows,
+}
+
+impl Kind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [Kind; 3] = [Kind::Products, Kind::Elementwise, Kind::Rows];
+
+    /// The kind's name in reports (`threads_products: 2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Products => "products",
+            Kind::Elementwise => "elementwise",
+            Kind::Rows => "rows",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The chooser's schedule (see the module comment).
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Untimed steps before the first measurement.
+    pub warmup: u64,
+    /// Measuring steps per arm.
+    pub per_arm: u64,
+    /// The least time a choice holds before it is measured again.
+    pub period: Duration,
+    /// The least number of steps a choice holds before it is measured again.
+    pub period_steps: u64,
+}
+
+impl Default for Config {
+    /// One warm-up step, four steps per arm, a choice held for 2 s and 100
+    /// steps: at most 4 steps in 108 run with the losing choice.
+    fn default() -> Config {
+        Config {
+            warmup: 1,
+            per_arm: 4,
+            period: Duration::from_secs(2),
+            period_steps: 100,
+        }
+    }
+}
+
+/// Time and work summed over the timed pieces of one arm.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sum {
+    nanos: f64,
+    work: f64,
+    pieces: u64,
+}
+
+impl Sum {
+    /// Nanoseconds per unit of work, or `None` without timed work.
+    fn rate(&self) -> Option<f64> {
+        (self.pieces > 0 && self.work > 0.0).then(|| self.nanos / self.work)
+    }
+}
+
+/// What the chooser knows about one kind.
+#[derive(Clone, Copy, Debug, Default)]
+struct KindState {
+    /// The current choice outside measurements.
+    split: bool,
+    /// The arms' sums in the current measurement: one thread, two threads.
+    arms: [Sum; 2],
+    /// The rates of the last finished measurement, for reports.
+    last: [Option<f64>; 2],
+}
+
+/// Where the chooser is in its schedule.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    /// Before the first measurement.
+    Warmup,
+    /// Measuring; the value is the measuring step (0-based).
+    Measuring(u64),
+    /// Holding the choices made at this step and time.
+    Holding { step: u64, at: Duration },
+}
+
+/// The per-kind choice between one and two threads.
+#[derive(Clone, Debug)]
+pub struct Chooser {
+    config: Config,
+    step: u64,
+    phase: Phase,
+    kinds: [KindState; 3],
+    measurements: u64,
+}
+
+impl Chooser {
+    /// A chooser that has not measured yet (everything on one thread).
+    pub fn new(config: Config) -> Chooser {
+        let mut c = Chooser {
+            config,
+            step: 0,
+            phase: Phase::Warmup,
+            kinds: [KindState::default(); 3],
+            measurements: 0,
+        };
+        if config.warmup == 0 {
+            c.phase = Phase::Measuring(0);
+        }
+        c
+    }
+
+    /// Whether work of `kind` that is large enough to split is split now.
+    pub fn split(&self, kind: Kind) -> bool {
+        match self.phase {
+            Phase::Measuring(m) => arm(m) == 1,
+            _ => self.kinds[kind.index()].split,
+        }
+    }
+
+    /// Whether pieces of work are being timed now (`record` counts them).
+    pub fn measuring(&self) -> bool {
+        matches!(self.phase, Phase::Measuring(_))
+    }
+
+    /// Counts one timed piece of `kind`: `work` units (multiply-adds,
+    /// numbers) in `nanos`, split or not. Ignored outside measurements.
+    pub fn record(&mut self, kind: Kind, split: bool, nanos: f64, work: f64) {
+        if !self.measuring() {
+            return;
+        }
+        let s = &mut self.kinds[kind.index()].arms[usize::from(split)];
+        s.nanos += nanos;
+        s.work += work;
+        s.pieces += 1;
+    }
+
+    /// Marks the end of a step at time `now` (any fixed origin).
+    pub fn end_step(&mut self, now: Duration) {
+        self.step += 1;
+        self.phase = match self.phase {
+            Phase::Warmup if self.step < self.config.warmup => Phase::Warmup,
+            Phase::Warmup => Phase::Measuring(0),
+            Phase::Measuring(m) if m + 1 < 2 * self.config.per_arm => Phase::Measuring(m + 1),
+            Phase::Measuring(_) => {
+                self.decide();
+                Phase::Holding {
+                    step: self.step,
+                    at: now,
+                }
+            }
+            Phase::Holding { step, at }
+                if self.step - step >= self.config.period_steps
+                    && now.saturating_sub(at) >= self.config.period =>
+            {
+                Phase::Measuring(0)
+            }
+            held @ Phase::Holding { .. } => held,
+        };
+    }
+
+    /// Picks each kind's faster arm and clears the sums.
+    fn decide(&mut self) {
+        for k in &mut self.kinds {
+            let [one, two] = k.arms.map(|s| s.rate());
+            k.split = matches!((one, two), (Some(a), Some(b)) if b < a);
+            k.last = [one, two];
+            k.arms = [Sum::default(); 2];
+        }
+        self.measurements += 1;
+    }
+
+    /// The threads `kind`'s large work uses outside measurements: 2 or 1.
+    pub fn threads(&self, kind: Kind) -> usize {
+        if self.kinds[kind.index()].split { 2 } else { 1 }
+    }
+
+    /// The last finished measurement's time per unit of work of `kind`
+    /// with one and with two threads, in nanoseconds (`None`: no work of
+    /// that kind was large enough to split).
+    pub fn last_rates(&self, kind: Kind) -> [Option<f64>; 2] {
+        self.kinds[kind.index()].last
+    }
+
+    /// How many measurements have finished.
+    pub fn measurements(&self) -> u64 {
+        self.measurements
+    }
+}
+
+/// The arm of measuring step `m`: 0, 1, 1, 0, 0, 1, 1, 0, ...
+fn arm(m: u64) -> usize {
+    (m.div_ceil(2) % 2) as usize
+}
+
+#[cfg(test)]
+mod tests;
