@@ -160,6 +160,17 @@ struct Product<T> {
     csc: isize,
 }
 
+/// Which code computes a product (see `Product::kernel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// `small`: loops over rows of C, for tiny products.
+    Small,
+    /// `direct`: the AVX-512 kernel for f32 products whose B fits in L2.
+    Direct,
+    /// `matrixmultiply`.
+    Packed,
+}
+
 impl<T: GemmScalar> Product<T> {
     /// Computes the product; see `Batch::run`.
     ///
@@ -179,36 +190,62 @@ impl<T: GemmScalar> Product<T> {
         }
     }
 
-    /// Computes the product on this thread: `small` for tiny ones, else
-    /// `packed`.
+    /// Computes the product on this thread, in the kernel its own shape
+    /// selects.
     ///
     /// # Safety
     ///
     /// As for `run`.
     unsafe fn here(self) {
         // SAFETY: forwarded from the caller.
+        unsafe { self.with(self.kernel()) }
+    }
+
+    /// The kernel for this product: `small` for tiny ones, `direct` when it
+    /// takes the product, else `matrixmultiply` (which packs both operands).
+    /// A product split between threads keeps the kernel of the whole
+    /// product for both halves, so that every element of C is summed in the
+    /// same order whether or not the product was split.
+    fn kernel(&self) -> Kernel {
+        if is_small(self.m, self.k, self.n) {
+            return Kernel::Small;
+        }
+        match (self as &dyn std::any::Any).downcast_ref::<Product<f32>>() {
+            Some(p) if direct::takes(p) => Kernel::Direct,
+            _ => Kernel::Packed,
+        }
+    }
+
+    /// Computes the product on this thread in `kernel`.
+    ///
+    /// # Safety
+    ///
+    /// As for `run`; `Kernel::Direct` only for a product `direct` takes, or
+    /// a block of one (a block of a product keeps its strides, and has no
+    /// more rows or columns).
+    unsafe fn with(self, kernel: Kernel) {
+        // SAFETY: forwarded from the caller.
         unsafe {
-            if is_small(self.m, self.k, self.n) {
-                small(self)
-            } else {
-                self.packed()
+            match kernel {
+                Kernel::Small => small(self),
+                Kernel::Direct => {
+                    let p = (&self as &dyn std::any::Any).downcast_ref::<Product<f32>>();
+                    match p {
+                        Some(&p) => direct::run(p),
+                        None => self.raw(),
+                    }
+                }
+                Kernel::Packed => self.raw(),
             }
         }
     }
 
-    /// The product in `direct` when it takes it, else in `matrixmultiply`
-    /// (which packs both operands).
+    /// The product in `matrixmultiply`.
     ///
     /// # Safety
     ///
     /// As for `run`.
-    unsafe fn packed(self) {
-        if let Some(&p) = (&self as &dyn std::any::Any).downcast_ref::<Product<f32>>()
-            && direct::takes(&p)
-        {
-            // SAFETY: forwarded from the caller; `takes` holds.
-            return unsafe { direct::run(p) };
-        }
+    unsafe fn raw(self) {
         let p = self;
         // SAFETY: forwarded from the caller.
         unsafe {
@@ -296,6 +333,8 @@ impl<T: GemmScalar> Batch<T> {
         let work = p.m.saturating_mul(p.k).saturating_mul(p.n);
         let alone = self.count.saturating_mul(work) < SPLIT || p.m.max(p.n) < 2;
         let decision = (!alone).then(|| threads::decide(threads::Kind::Products));
+        // The whole product's kernel, for both halves if it is split.
+        let kernel = p.kernel();
         let (first, second) = if !decision.as_ref().is_some_and(|d| d.split()) {
             (self, None)
         } else if self.count >= 2 && self.steps[2] != 0 {
@@ -322,8 +361,8 @@ impl<T: GemmScalar> Batch<T> {
         // parts of C and only read A and B.
         unsafe {
             match second {
-                Some(second) => threads::join(|| first.serial(), || second.serial()),
-                None => first.serial(),
+                Some(second) => threads::join(|| first.serial(kernel), || second.serial(kernel)),
+                None => first.serial(kernel),
             }
         }
         if let Some(d) = decision {
@@ -336,7 +375,7 @@ impl<T: GemmScalar> Batch<T> {
     /// # Safety
     ///
     /// As for `run`.
-    unsafe fn serial(self) {
+    unsafe fn serial(self, kernel: Kernel) {
         let [sa, sb, sc] = self.steps;
         let p = self.p;
         if self.count == 0 && sc == 0 {
@@ -354,7 +393,7 @@ impl<T: GemmScalar> Batch<T> {
                 ..p
             };
             // SAFETY: forwarded from the caller, product by product.
-            unsafe { product.here() };
+            unsafe { product.with(kernel) };
         }
     }
 }

@@ -569,3 +569,47 @@ fn batches_of_products_separate_or_summed_on_one_and_two_threads() {
         f32_batch(count, m, k, n, true);
     }
 }
+
+/// A product whose halves would each select another kernel than the whole
+/// (here B of 512 x 256 is too large for `direct`, each half of its
+/// columns is not) is computed bit for bit alike whether or not it is
+/// split: both halves keep the whole product's kernel.
+#[test]
+fn a_split_product_sums_in_the_order_of_the_whole() {
+    let (m, k, n) = (64, 512, 256);
+    let a: Vec<f32> = uniform(31, &[m * k], 1.0);
+    let b: Vec<f32> = uniform(32, &[k * n], 1.0);
+    let product = |c: &mut Vec<f32>| Product {
+        m,
+        k,
+        n,
+        alpha: 1.0,
+        a: a.as_ptr(),
+        rsa: k as isize,
+        csa: 1,
+        b: b.as_ptr(),
+        rsb: n as isize,
+        csb: 1,
+        beta: 0.0,
+        c: c.as_mut_ptr(),
+        rsc: n as isize,
+        csc: 1,
+    };
+    let mut whole = vec![0.0f32; m * n];
+    // SAFETY: the vectors cover every element the sizes reach.
+    unsafe { product(&mut whole).here() };
+    let mut split = vec![0.0f32; m * n];
+    let p = product(&mut split);
+    let (first, second) = p.halves();
+    assert!(first.n < n && second.n < n, "the product is cut by columns");
+    // SAFETY: as above; the halves write disjoint columns of C.
+    unsafe {
+        first.with(p.kernel());
+        second.with(p.kernel());
+    }
+    let same = whole
+        .iter()
+        .zip(&split)
+        .all(|(x, y)| x.to_bits() == y.to_bits());
+    assert!(same, "a split product differs from the whole");
+}
