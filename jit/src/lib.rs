@@ -26,6 +26,8 @@ use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
 pub use exec::Elem;
+pub use plan::lowered::{LoweredPlan, lower_plan};
+pub use plan::{PlanError, PlanErrorKind, Site, Step};
 
 use codegen::Compiled;
 use exec::{Run, State};
@@ -124,6 +126,10 @@ struct Kernel {
 impl Kernel {
     fn new(module: &Module, func: FuncId, opts: &Options, train: bool) -> Result<Kernel, JitError> {
         let plan = lower::lower(module, func, train)?;
+        // Debug builds (and so every test) check the plan before running it.
+        #[cfg(debug_assertions)]
+        plan::verify(&plan)
+            .map_err(|e| JitError::Internal(format!("the plan fails its verifier: {e}")))?;
         let compiled = codegen::compile(&plan.kernels, opts.dtype == Dtype::F64)?;
         let state: Box<dyn Any> = match opts.dtype {
             Dtype::F32 => Box::new(State::<f32>::new(&plan)),
