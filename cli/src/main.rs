@@ -156,6 +156,8 @@ enum Emit {
     Ir,
     Grad,
     Clif,
+    /// The JIT's plan of the training function (see docs/jit.md).
+    Plan,
     Jit,
     /// A Python module for JAX (`--out model.py`; see docs/export.md).
     Jax,
@@ -393,6 +395,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
             ExitCode::SUCCESS
         }
         Emit::Jit => train(&c, path, cli)?,
+        Emit::Plan => driver::plan::emit(&prepare_entry(&c, cli.entry.as_deref())?),
         Emit::Jax => driver::export::emit(&c, path, cli.train.as_deref(), cli.out.as_deref()),
         Emit::Clif => {
             let p = prepare_entry(&c, cli.entry.as_deref())?;

@@ -11,6 +11,7 @@ pub mod gradcheck;
 pub mod lsp;
 pub mod measure;
 pub mod memory;
+pub mod plan;
 pub mod run;
 pub mod stdout;
 pub mod train;

@@ -4,9 +4,10 @@
 //! (as the verifier first sees it defined: `batch x 16` is 16 numbers per
 //! example, `4` one row shared by all), the constants and the fused
 //! kernels. Then the code, one instruction a line, regions indented below
-//! their recursion op. Operands are written `loc:size/row` when read per
-//! row, `loc:size` when one row serves all, `loc:Σsize` when summed over
-//! the rows. The output is deterministic: plans hold vectors only.
+//! their recursion op. Operands and results are written `loc:size/row`
+//! when held per row, `loc:size` when one row serves all, `loc:Σsize` when
+//! summed over the rows. Instructions read `outputs <- op(inputs)`. The
+//! output is deterministic: plans hold vectors only.
 
 use std::fmt::Write;
 
@@ -20,6 +21,7 @@ pub(crate) fn print(plan: &Plan, layouts: &[Option<Layout>], leaf_types: &[Strin
     let mut p = Printer {
         out: String::new(),
         depth: 0,
+        kernels: &plan.kernels,
     };
     p.header(plan, layouts, leaf_types);
     p.line("code:");
@@ -30,9 +32,10 @@ pub(crate) fn print(plan: &Plan, layouts: &[Option<Layout>], leaf_types: &[Strin
     p.out
 }
 
-struct Printer {
+struct Printer<'p> {
     out: String,
     depth: usize,
+    kernels: &'p [KernelSpec],
 }
 
 fn operand(loc: Loc, batched: bool, size: usize) -> String {
@@ -127,7 +130,7 @@ fn kernel(i: usize, k: &KernelSpec) -> String {
         .iter()
         .enumerate()
         .map(|(j, op)| match op {
-            KOp::Input(x) => format!("%{j} = in{x}"),
+            KOp::Input(x) => format!("%{j} = arg{x}"),
             KOp::Bin(o, a, b) => format!("%{j} = {} %{a} %{b}", o.name()),
             KOp::Un(o, a) => format!("%{j} = {} %{a}", o.name()),
         })
@@ -142,7 +145,7 @@ fn kernel(i: usize, k: &KernelSpec) -> String {
     )
 }
 
-impl Printer {
+impl Printer<'_> {
     fn line(&mut self, s: &str) {
         for _ in 0..self.depth {
             self.out.push_str("  ");
@@ -210,10 +213,23 @@ impl Printer {
                 batched,
             } => {
                 let n_in = locs.len() - n_out;
+                let spec = self.kernels.get(*kernel);
+                // A zero step reads one row of the input's kind.
                 let ops: Vec<String> = locs
                     .iter()
                     .zip(steps)
-                    .map(|(l, s)| format!("{}+{s}", loc_name(*l)))
+                    .enumerate()
+                    .map(|(i, (&l, &s))| {
+                        let one = match spec.and_then(|k| k.inputs.get(i)) {
+                            Some(InKind::Scalar { .. }) => 1,
+                            _ => spec.map_or(0, |k| k.n),
+                        };
+                        if s > 0 {
+                            operand(l, true, s)
+                        } else {
+                            operand(l, false, one)
+                        }
+                    })
                     .collect();
                 let rows = if *batched { "rows" } else { "one row" };
                 format!(
@@ -237,8 +253,8 @@ impl Printer {
                     format!(" per row (steps {sa}, {sb}, {sc})")
                 });
                 format!(
-                    "b{c_buf}:{} <- gemm m={} k={} n={} A={} B={} C={}{each}",
-                    dim(*c_len),
+                    "{} <- gemm m={} k={} n={} A={} B={} C={}{each}",
+                    operand(Loc::Buf(*c_buf), c_len.rows, c_len.fixed),
                     dim(*m),
                     dim(*k),
                     dim(*n),
