@@ -251,6 +251,28 @@ impl<'p> Verifier<'p> {
         Ok(storage)
     }
 
+    /// The unfold whose steps unfold `u` runs: an unfold over an earlier
+    /// one's outputs runs its steps, step for step (`batch.rs`).
+    fn steps_of(&self, mut u: usize) -> usize {
+        while let Some(&UnfoldInfo::Seq(src)) = self.plan.unfolds.get(u) {
+            if src >= u {
+                break;
+            }
+            u = src;
+        }
+        u
+    }
+
+    /// The rows of unfold `u`'s per-step buffers.
+    fn steps(&self, u: usize) -> Rows {
+        Rows::Steps(self.steps_of(u))
+    }
+
+    /// The rows of unfold `u`'s states (the initial one and one per step).
+    fn states(&self, u: usize) -> Rows {
+        Rows::States(self.steps_of(u))
+    }
+
     /// The rows of an operand: the context's if batched, else one.
     fn rows_if(&self, batched: bool) -> Rows {
         if batched { self.rows } else { Rows::One }
@@ -616,7 +638,7 @@ impl<'p> Verifier<'p> {
         dst: usize,
     ) -> Result<(), PlanError> {
         self.index("unfold", unfold, self.plan.unfolds.len())?;
-        let steps = Rows::Steps(unfold);
+        let steps = self.steps(unfold);
         let mut reads = vec![(
             Loc::Buf(out),
             self.access(Loc::Buf(out), Access::rows(steps, size))?,
@@ -660,7 +682,7 @@ impl<'p> Verifier<'p> {
             Repr::Tuple(rs) => rs.iter().try_for_each(|r| self.output(r)),
             Repr::Seq { buf, size, unfold } => {
                 self.index("unfold", *unfold, self.plan.unfolds.len())?;
-                self.access(Loc::Buf(*buf), Access::rows(Rows::Steps(*unfold), *size))
+                self.access(Loc::Buf(*buf), Access::rows(self.steps(*unfold), *size))
                     .map(drop)
             }
             Repr::Data(i) | Repr::Class { input: i } | Repr::SeqTarget { input: i } => {

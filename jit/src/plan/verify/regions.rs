@@ -70,7 +70,7 @@ impl Verifier<'_> {
             over.unwrap_or(usize::MAX),
         )?;
         let seq = Loc::Buf(e.seq);
-        self.access(seq, Access::rows(Rows::Steps(e.unfold), e.size))?;
+        self.access(seq, Access::rows(self.steps(e.unfold), e.size))?;
         self.apart(&[e.gathered], &[(seq, Storage::Buf(e.seq))])
     }
 
@@ -284,7 +284,7 @@ impl Verifier<'_> {
         }
         self.define_accs(&f.acc)?;
         if let Some(e) = f.elems {
-            self.define(e.cotangents, Layout::new(Rows::Steps(e.unfold), e.size))?;
+            self.define(e.cotangents, Layout::new(self.steps(e.unfold), e.size))?;
         }
         Ok(())
     }
@@ -325,8 +325,9 @@ impl Verifier<'_> {
                 Ok(())
             }
             (&UnfoldInfo::Seq(source), Some((buf, size))) => {
-                self.index("unfold", source, self.plan.unfolds.len())?;
-                self.access(Loc::Buf(buf), Access::rows(Rows::Steps(source), size))?;
+                // The batch prepares the source's steps first.
+                self.index("earlier unfold", source, id)?;
+                self.access(Loc::Buf(buf), Access::rows(self.steps(source), size))?;
                 self.mismatch("the views of a sequence element", 1, views.len())?;
                 self.mismatch("the size of a sequence element", size, views[0].1)?;
                 self.point(
@@ -372,9 +373,9 @@ impl Verifier<'_> {
             v.results("a step's state", &u.result_state, &sizes)
         })?;
         for &(b, s) in &u.states {
-            self.define(b, Layout::new(Rows::States(u.id), s))?;
+            self.define(b, Layout::new(self.states(u.id), s))?;
         }
-        self.define(u.outs.0, Layout::new(Rows::Steps(u.id), u.outs.1))
+        self.define(u.outs.0, Layout::new(self.steps(u.id), u.outs.1))
     }
 
     pub(super) fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), PlanError> {
@@ -383,10 +384,10 @@ impl Verifier<'_> {
         let saved = self.env.clone();
         self.site.push(Step::Setup);
         for &(b, s) in &u.states {
-            self.access(Loc::Buf(b), Access::rows(Rows::States(u.id), s))?;
+            self.access(Loc::Buf(b), Access::rows(self.states(u.id), s))?;
         }
         let (dbuf, ds) = u.dout;
-        self.access(Loc::Buf(dbuf), Access::rows(Rows::Steps(u.id), ds))?;
+        self.access(Loc::Buf(dbuf), Access::rows(self.steps(u.id), ds))?;
         let dx = u.result_dx.map(|(_, b)| b);
         let writes = u
             .dnext
@@ -430,7 +431,7 @@ impl Verifier<'_> {
         }
         self.define_accs(&u.acc)?;
         if let (Some((_, b)), Some(size)) = (u.result_dx, dx_size) {
-            self.define(b, Layout::new(Rows::Steps(u.id), size))?;
+            self.define(b, Layout::new(self.steps(u.id), size))?;
         }
         Ok(())
     }
