@@ -492,3 +492,69 @@ fn a_gathered_child_in_the_carriers_buffer_is_an_overlap() {
     assert_eq!(e.code(), "P005");
     assert_eq!(e.site.0, vec![Step::Code(0), Step::Case(1), Step::Setup]);
 }
+
+/// A stream of three steps from a shared initial state of three numbers
+/// (buffer 0): each step's output and next state is `relu` of the state
+/// (view 0) into buffer 3; states in buffer 1, outputs in buffer 2.
+fn stream(body_reads: Loc, outs: usize) -> Plan {
+    let body_out = Part {
+        loc: Loc::Buf(3),
+        kind: PartKind::Batched,
+        size: 3,
+    };
+    let unfold = Instr::Unfold(Box::new(UnfoldCode {
+        id: 0,
+        init: vec![Part {
+            loc: Loc::Buf(0),
+            kind: PartKind::Uniform,
+            size: 3,
+        }],
+        states: vec![(1, 3)],
+        outs: (2, outs),
+        body: vec![relu(body_reads, &[Loc::Buf(3)], vec![3, 3])],
+        state_views: vec![0],
+        x_views: Vec::new(),
+        x_seq: None,
+        result_out: body_out,
+        result_state: vec![body_out],
+    }));
+    let mut p = plan(vec![unfold], vec![unary(3, true, 1)], 4);
+    p.unfolds = vec![UnfoldInfo::Take(3)];
+    p.output = Repr::Seq {
+        buf: 2,
+        size: outs,
+        unfold: 0,
+    };
+    p
+}
+
+#[test]
+fn the_stream_verifies_with_its_per_step_buffers() {
+    let layouts = verify(&stream(Loc::View(0), 3)).expect("the stream is valid");
+    assert_eq!(layouts[1], Some(Layout::new(Rows::States(0), 3)));
+    assert_eq!(layouts[2], Some(Layout::new(Rows::Steps(0), 3)));
+    assert_eq!(layouts[3], Some(Layout::new(Rows::Batch, 3)));
+}
+
+#[test]
+fn a_step_reading_the_states_buffer_instead_of_its_view_is_undefined() {
+    let e = fails(&stream(Loc::Buf(1), 3));
+    assert_eq!(e.code(), "P002");
+    assert_eq!(e.site.0, vec![Step::Code(0), Step::Body, Step::Code(0)]);
+    assert_eq!(e.kind, PlanErrorKind::Undefined { loc: "b1".into() });
+}
+
+#[test]
+fn a_step_output_of_the_wrong_size_is_a_mismatch() {
+    let e = fails(&stream(Loc::View(0), 4));
+    assert_eq!(e.code(), "P008");
+    assert_eq!(e.site.0, vec![Step::Code(0), Step::Body, Step::Result]);
+    assert_eq!(
+        e.kind,
+        PlanErrorKind::Mismatch {
+            what: "the size of a step's output".into(),
+            expected: 4,
+            found: 3,
+        }
+    );
+}
