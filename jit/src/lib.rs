@@ -9,7 +9,10 @@
 //! and trees of different shapes run level by level over the runtime's
 //! level schedule, unfolds step by step over the batch (`exec`). `batch`
 //! prepares a batch once (gathering, scheduling) so that it can be timed
-//! apart from the step. `docs/jit.md` describes the design and the API.
+//! apart from the step. In debug builds `plan::verify` checks every plan
+//! before it runs (the executor's `unsafe` blocks rest on its checks);
+//! `lower_plan` gives the plan to the tools (`--emit plan`). `docs/jit.md`
+//! describes the design and the API.
 #![warn(missing_docs)]
 
 mod batch;
