@@ -23,6 +23,8 @@ pub enum Step {
     Output,
     /// The constants the plan fills before running.
     Init,
+    /// Fused kernel `k`.
+    Kernel(usize),
 }
 
 /// Where in a plan a check failed: the path from the top-level code.
@@ -46,6 +48,7 @@ impl fmt::Display for Site {
                 Step::Setup => write!(f, "setup")?,
                 Step::Output => write!(f, "output")?,
                 Step::Init => write!(f, "init")?,
+                Step::Kernel(k) => write!(f, "kernel k{k}")?,
             }
         }
         Ok(())

@@ -141,6 +141,11 @@ impl<'p> Verifier<'p> {
         }
         self.site.pop();
         let plan = self.plan;
+        for (i, k) in plan.kernels.iter().enumerate() {
+            self.site.push(Step::Kernel(i));
+            self.kernel(k)?;
+            self.site.pop();
+        }
         self.code(&plan.code)?;
         self.site.push(Step::Output);
         self.output(&self.plan.output)?;
@@ -396,6 +401,25 @@ impl<'p> Verifier<'p> {
         }
     }
 
+    /// A kernel's ops are in SSA order: each reads an input of the kernel
+    /// or an earlier op, and the stored ops exist (codegen indexes them).
+    fn kernel(&self, k: &KernelSpec) -> Result<(), PlanError> {
+        for (j, op) in k.ops.iter().enumerate() {
+            match *op {
+                KOp::Input(x) => self.index("kernel input", x, k.inputs.len())?,
+                KOp::Bin(_, a, b) => {
+                    self.index("earlier kernel op", a, j)?;
+                    self.index("earlier kernel op", b, j)?;
+                }
+                KOp::Un(_, a) => self.index("earlier kernel op", a, j)?,
+            }
+        }
+        for &o in &k.outputs {
+            self.index("kernel op", o, k.ops.len())?;
+        }
+        Ok(())
+    }
+
     /// A fused kernel: `locs` are its inputs then its outputs; the kernel
     /// reads an input by its kind and writes `n` numbers per row of each
     /// output; `steps` (used to split the rows between threads) must be
@@ -414,9 +438,6 @@ impl<'p> Verifier<'p> {
         let n_in = spec.inputs.len();
         self.mismatch("the kernel's operands", n_in + n_out, locs.len())?;
         self.mismatch("the kernel's steps", locs.len(), steps.len())?;
-        for &o in &spec.outputs {
-            self.index("kernel op", o, spec.ops.len())?;
-        }
         let rows = self.rows_if(batched);
         let mut reads = Vec::new();
         for ((&loc, &kind), &step) in locs.iter().zip(&spec.inputs).zip(steps) {
@@ -601,7 +622,15 @@ impl<'p> Verifier<'p> {
         let mut reads = vec![(out, self.read(out, true, size)?)];
         match target {
             TargetLoc::Class(i) => {
-                self.leaf_kind(i, "a class target", |t| matches!(t, Type::Class(_)))?
+                self.leaf_kind(i, "a class target", |t| matches!(t, Type::Class(_)))?;
+                // The executor reads the class of row `r` as example `r`'s.
+                if self.rows != Rows::Batch {
+                    return self.err(PlanErrorKind::RowsMismatch {
+                        loc: format!("class in{i}"),
+                        reads: self.rows.to_string(),
+                        holds: Rows::Batch.to_string(),
+                    });
+                }
             }
             TargetLoc::Tensor(l, b) => reads.push((l, self.read(l, b, size)?)),
         }

@@ -558,3 +558,45 @@ fn a_step_output_of_the_wrong_size_is_a_mismatch() {
         }
     );
 }
+
+#[test]
+fn a_kernel_op_reading_a_later_op_is_out_of_range() {
+    let mut p = dense();
+    p.kernels[0].ops = vec![KOp::Un(UnOp::Relu, 1), KOp::Input(0)];
+    let e = fails(&p);
+    assert_eq!(e.code(), "P001");
+    assert_eq!(e.site.0, vec![Step::Kernel(0)]);
+    assert_eq!(
+        e.kind,
+        PlanErrorKind::OutOfRange {
+            what: "earlier kernel op",
+            index: 1,
+            count: 0,
+        }
+    );
+}
+
+#[test]
+fn a_class_loss_inside_a_fold_region_is_a_rows_mismatch() {
+    // The rows of a level group are nodes, not examples: their classes
+    // are not the batch's.
+    let mut p = list_sum(Loc::View(0), 4);
+    p.leaves[0].ty = Type::Class(3);
+    let Instr::Fold(f) = &mut p.code[0] else {
+        unreachable!("the fold")
+    };
+    f.cases[1].code.push(Instr::Loss {
+        kind: cdlc_ir::LossKind::CrossEntropy,
+        out: Loc::Buf(6),
+        size: 4,
+        target: TargetLoc::Class(0),
+        dst: 8,
+    });
+    p.num_bufs = 9;
+    let e = fails(&p);
+    assert_eq!(e.code(), "P004");
+    assert_eq!(
+        e.site.0,
+        vec![Step::Code(0), Step::Case(1), Step::Body, Step::Code(1)]
+    );
+}
