@@ -158,6 +158,8 @@ enum Emit {
     Ir,
     Grad,
     Clif,
+    /// The JIT's plan of the training function (see docs/jit.md).
+    Plan,
     Jit,
     /// A Python module for JAX (`--out model.py`; see docs/export.md).
     Jax,
@@ -377,6 +379,11 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
             ExitCode::SUCCESS
         }
         Emit::Jit => train(&c, path, cli)?,
+        Emit::Plan => {
+            let model = entry(&c, cli.entry.as_deref())?;
+            let p = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
+            driver::plan::emit(&c, model, &p)
+        }
         Emit::Jax => driver::export::emit(&c, path, cli.train.as_deref(), cli.out.as_deref()),
         Emit::Clif => {
             let model = entry(&c, cli.entry.as_deref())?;

@@ -229,7 +229,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 let (p, q) = (&*p, &*q);
                 // SAFETY: every pointer covers `r` rows of its operand's
                 // size (buffers were ensured, inputs are batch-sized); the
-                // halves write disjoint rows.
+                // halves write disjoint rows. `plan::verify` checks the
+                // extents and steps (P003, P004, P008) and that outputs
+                // share no storage with inputs or each other (P005, P006).
                 unsafe {
                     match h < r {
                         true => threads::join(
@@ -261,7 +263,10 @@ impl<'a, T: Elem> Run<'a, T> {
                 };
                 // SAFETY: the lowering sized every operand for these
                 // dimensions and strides, row by row; a zero step for C
-                // sums the rows' products (zero rows: C = 0).
+                // sums the rows' products (zero rows: C = 0). `plan::verify`
+                // checks each operand's last element against its buffer
+                // (P003, P004), C against `c_len` and apart from A and B
+                // (P005).
                 unsafe {
                     T::gemm(
                         count, steps, m, k, n, pa, a.rs, a.cs, pb, b.rs, b.cs, pc, c.rs,
@@ -293,11 +298,14 @@ impl<'a, T: Elem> Run<'a, T> {
                     for row in from..to {
                         for (sl, &(p, b, s)) in slices.iter_mut().zip(ptrs) {
                             let off = if b { row * s } else { 0 };
-                            // SAFETY: inputs hold `rows x s` (or `s`) numbers.
+                            // SAFETY: inputs hold `rows x s` (or `s`)
+                            // numbers (`plan::verify`: P003, P004).
                             *sl = unsafe { std::slice::from_raw_parts(p.add(off), s) };
                         }
                         // SAFETY: `dst` was ensured to `r x out_size`; the
-                        // two ranges of rows are disjoint.
+                        // two ranges of rows are disjoint; `dst` is no input
+                        // (`plan::verify`: P005) and there are at most
+                        // `MAX_INS` inputs (P008, the op's arity).
                         let o = unsafe {
                             std::slice::from_raw_parts_mut(out.add(row * out_size), out_size)
                         };
@@ -311,7 +319,7 @@ impl<'a, T: Elem> Run<'a, T> {
                         .sum::<usize>();
                 let (h, decision) = split_rows(Kind::Rows, r, size);
                 // SAFETY: the halves write disjoint rows of `dst` and read
-                // their inputs only.
+                // their inputs only (`plan::verify`: P005).
                 match h < r {
                     true => unsafe { threads::join(|| each(0, h), || each(h, r)) },
                     false => each(0, r),
@@ -323,7 +331,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 self.ensure(*dst, n);
                 let p = self.ptr(*src) as *const T;
                 // SAFETY: a batched tensor holds `rows x n` numbers; `dst`
-                // is a different buffer.
+                // is a different buffer (`plan::verify`: P003, P004, P005).
                 let x = unsafe { std::slice::from_raw_parts(p, rows * n) };
                 let acc = &mut self.st.bufs[*dst][..n];
                 acc.fill(T::ZERO);
@@ -422,14 +430,16 @@ impl<'a, T: Elem> Run<'a, T> {
             PartKind::Batched => rows,
             PartKind::Summed => 1,
             PartKind::Uniform => {
-                // SAFETY: a uniform part holds `n` numbers.
+                // SAFETY: a uniform part holds `n` numbers (`plan::verify`
+                // reads every part by its kind: P003, P004).
                 let u = unsafe { std::slice::from_raw_parts(p, n) };
                 rowops::add_scaled(acc, u, scale * T::from_f64(rows as f64));
                 return;
             }
         };
         for r in 0..rows {
-            // SAFETY: a batched part holds `rows x n` numbers.
+            // SAFETY: a batched part holds `rows x n` numbers
+            // (`plan::verify`: P003, P004).
             let row = unsafe { std::slice::from_raw_parts(p.add(r * n), n) };
             rowops::add_scaled(acc, row, scale);
         }
@@ -457,7 +467,8 @@ impl<'a, T: Elem> Run<'a, T> {
         let pd = self.st.bufs[dst].as_mut_ptr();
         let mut correct = 0;
         for r in 0..rows {
-            // SAFETY: outputs hold `rows x size`, targets likewise.
+            // SAFETY: outputs hold `rows x size`, targets likewise;
+            // `dst` is neither (`plan::verify`: P003, P004, P005).
             let o = unsafe { std::slice::from_raw_parts(po.add(r * size), size) };
             let t = match (target, pt) {
                 (TargetLoc::Class(i), _) => {
@@ -475,11 +486,13 @@ impl<'a, T: Elem> Run<'a, T> {
             match ps {
                 None => {
                     let l = rowops::loss(kind, o, t, None);
-                    // SAFETY: `dst` holds `rows` numbers.
+                    // SAFETY: `dst` holds `rows` numbers (ensured above).
                     unsafe { *pd.add(r) = l };
                 }
                 Some((p, b)) => {
-                    // SAFETY: the seed holds one number (per row if batched).
+                    // SAFETY: the seed holds one number (per row if
+                    // batched; `plan::verify`: P003, P004); `dst` holds
+                    // `rows x size` and is not the output (P005).
                     let s = unsafe { *p.add(if b { r } else { 0 }) };
                     let g = unsafe { std::slice::from_raw_parts_mut(pd.add(r * size), size) };
                     rowops::loss(kind, o, t, Some((g, s)));
@@ -531,13 +544,15 @@ impl<'a, T: Elem> Run<'a, T> {
             let n = T::from_f64(len.max(1) as f64);
             let mut total = T::ZERO;
             let s = match ps {
-                // SAFETY: the seed holds one number (per row if batched).
+                // SAFETY: the seed holds one number (per row if batched;
+                // `plan::verify`: P003, P004).
                 Some((p, batched)) => unsafe { *p.add(if batched { b } else { 0 }) },
                 None => T::ONE,
             };
             for t in 0..len {
                 let off = (t * rows + b) * size;
-                // SAFETY: the output sequence holds `steps x rows x size`.
+                // SAFETY: the output sequence holds `steps x rows x size`
+                // (`plan::verify`: P003, P004 over the unfold's steps).
                 let o = unsafe { std::slice::from_raw_parts(po.add(off), size) };
                 let y = if is_class {
                     RowTarget::Class(self.batch.classes[target][t * rows + b] as usize)
@@ -547,7 +562,8 @@ impl<'a, T: Elem> Run<'a, T> {
                 match ps {
                     None => total += rowops::loss(kind, o, y, None),
                     Some(_) => {
-                        // SAFETY: `dst` holds `steps x rows x size`.
+                        // SAFETY: `dst` holds `steps x rows x size` (ensured
+                        // above) and is not the output (`plan::verify`: P005).
                         let g = unsafe { std::slice::from_raw_parts_mut(pd.add(off), size) };
                         rowops::loss(kind, o, y, Some((g, s / n)));
                     }
@@ -565,9 +581,11 @@ impl<'a, T: Elem> Run<'a, T> {
     fn write_rows(&mut self, part: Part, dst: *mut T, first: usize, n: usize) {
         let s = part.size;
         let src = self.ptr(part.loc) as *const T;
-        // SAFETY: `dst` holds at least `first + n` rows; a batched part
-        // holds `n` rows, a uniform one a single row. Copies may overlap
-        // (a region that yields its argument), hence `copy`.
+        // SAFETY: `dst` holds at least `first + n` rows (the schedule); a
+        // batched part holds `n` rows, a uniform one a single row, of the
+        // size of `dst`'s rows (`plan::verify`: P003, P004, P008 on a
+        // region's results). Copies may overlap (a region that yields its
+        // argument), hence `copy`.
         unsafe {
             match part.kind {
                 PartKind::Batched => std::ptr::copy(src, dst.add(first * s), n * s),
@@ -599,7 +617,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 0
             };
             for i in 0..s {
-                // SAFETY: the accumulator holds `batch x s`, the part `n x s`.
+                // SAFETY: the accumulator holds `batch x s`, the part
+                // `n x s` (`plan::verify`: P003, P004, P008 on a region's
+                // results); `e` is an example of the batch (the schedule).
                 unsafe { *dst.add(e * s + i) += *src.add(off + i) };
             }
         }
@@ -622,7 +642,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 let dst = self.st.bufs[buf].as_mut_ptr();
                 for i in 0..n {
                     let child = g.children[i * arity + r] as usize;
-                    // SAFETY: carriers hold every node; `buf` holds `n` rows.
+                    // SAFETY: carriers hold every node (the schedule);
+                    // `buf` holds `n` rows and is no carrier (`plan::verify`:
+                    // P005, P008).
                     unsafe { std::ptr::copy_nonoverlapping(src.add(child * s), dst.add(i * s), s) };
                 }
             }
@@ -638,7 +660,8 @@ impl<'a, T: Elem> Run<'a, T> {
             let dst = self.st.bufs[e.gathered].as_mut_ptr();
             for (i, &row) in g.elems.iter().enumerate() {
                 // SAFETY: the sequence holds `steps x rows` rows of `s`;
-                // `gathered` holds `n` rows and is another buffer.
+                // `gathered` holds `n` rows and is another buffer
+                // (`plan::verify`: P003, P004, P005).
                 unsafe {
                     std::ptr::copy_nonoverlapping(src.add(row as usize * s), dst.add(i * s), s)
                 };
@@ -650,7 +673,8 @@ impl<'a, T: Elem> Run<'a, T> {
             let src = self.ptr(loc) as *const T;
             let dst = self.st.bufs[buf].as_mut_ptr();
             for (i, &e) in g.examples.iter().enumerate() {
-                // SAFETY: the outer value holds a row per example.
+                // SAFETY: the outer value holds a row per example and is
+                // not the local buffer (`plan::verify`: P003, P004, P005).
                 unsafe {
                     std::ptr::copy_nonoverlapping(src.add(e as usize * s), dst.add(i * s), s)
                 };
@@ -681,7 +705,8 @@ impl<'a, T: Elem> Run<'a, T> {
             let src = self.st.bufs[cbuf].as_ptr();
             let dst = self.st.bufs[rbuf].as_mut_ptr();
             for (e, &root) in fd.roots.iter().enumerate() {
-                // SAFETY: distinct buffers sized above.
+                // SAFETY: distinct buffers sized above (`plan::verify`:
+                // P006); roots are nodes (the schedule).
                 unsafe {
                     std::ptr::copy_nonoverlapping(src.add(root as usize * s), dst.add(e * s), s)
                 };
@@ -722,7 +747,8 @@ impl<'a, T: Elem> Run<'a, T> {
                 } else {
                     0
                 };
-                // SAFETY: distinct buffers; the cotangent holds a row per example.
+                // SAFETY: distinct buffers; the cotangent holds a row per
+                // example (`plan::verify`: P003, P004, P005, P008).
                 unsafe {
                     std::ptr::copy_nonoverlapping(src.add(off), dst.add(root as usize * s), s)
                 };
@@ -749,7 +775,9 @@ impl<'a, T: Elem> Run<'a, T> {
                                 0
                             };
                             // SAFETY: children are below the group's nodes,
-                            // so the rows written are not the ones read.
+                            // so the rows written are not the ones read (the
+                            // schedule); the part has the cotangent's size
+                            // (`plan::verify`: P008).
                             unsafe { std::ptr::copy(src.add(off), dst.add(child * s), s) };
                         }
                     }
@@ -768,7 +796,9 @@ impl<'a, T: Elem> Run<'a, T> {
                         } else {
                             0
                         };
-                        // SAFETY: each element's row is written once.
+                        // SAFETY: each element's row is written once (the
+                        // schedule), from a part that is not the cotangents'
+                        // buffer (`plan::verify`: P005, P008).
                         unsafe {
                             std::ptr::copy_nonoverlapping(
                                 src.add(off),

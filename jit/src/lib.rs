@@ -9,7 +9,10 @@
 //! and trees of different shapes run level by level over the runtime's
 //! level schedule, unfolds step by step over the batch (`exec`). `batch`
 //! prepares a batch once (gathering, scheduling) so that it can be timed
-//! apart from the step. `docs/jit.md` describes the design and the API.
+//! apart from the step. In debug builds `plan::verify` checks every plan
+//! before it runs (the executor's `unsafe` blocks rest on its checks);
+//! `lower_plan` gives the plan to the tools (`--emit plan`). `docs/jit.md`
+//! describes the design and the API.
 #![warn(missing_docs)]
 
 mod batch;
@@ -26,6 +29,8 @@ use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
 pub use exec::Elem;
+pub use plan::lowered::{LoweredPlan, lower_plan};
+pub use plan::{PlanError, PlanErrorKind, Site, Step};
 
 use codegen::Compiled;
 use exec::{Run, State};
@@ -124,6 +129,10 @@ struct Kernel {
 impl Kernel {
     fn new(module: &Module, func: FuncId, opts: &Options, train: bool) -> Result<Kernel, JitError> {
         let plan = lower::lower(module, func, train)?;
+        // Debug builds (and so every test) check the plan before running it.
+        #[cfg(debug_assertions)]
+        plan::verify(&plan)
+            .map_err(|e| JitError::Internal(format!("the plan fails its verifier: {e}")))?;
         let compiled = codegen::compile(&plan.kernels, opts.dtype == Dtype::F64)?;
         let state: Box<dyn Any> = match opts.dtype {
             Dtype::F32 => Box::new(State::<f32>::new(&plan)),

@@ -34,6 +34,8 @@ mod measure;
 #[cfg(test)]
 mod parse;
 #[cfg(test)]
+mod plan;
+#[cfg(test)]
 mod robust;
 #[cfg(test)]
 mod stored_shape;

@@ -13,6 +13,7 @@ pub mod internal;
 pub mod lsp;
 pub mod measure;
 pub mod memory;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod stdout;

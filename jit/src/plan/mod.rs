@@ -9,10 +9,23 @@
 //! whose every use sums them over the rows (parameter gradients) may be kept
 //! *summed*: one row holding the sum. The executor (`exec.rs`) runs the
 //! instructions with the row count of the current context.
+//!
+//! A plan is an IR of its own: `verify` checks it (extents, aliasing,
+//! definition before use) before the executor trusts it, and `print`
+//! writes its text form.
 
 use std::sync::Arc;
 
 use cdlc_ir::{BinOp, LossKind, ReduceOp, Shape, UnOp};
+
+pub mod error;
+pub(crate) mod layout;
+pub mod lowered;
+mod print;
+pub(crate) mod verify;
+
+pub use error::{PlanError, PlanErrorKind, Site, Step};
+pub(crate) use verify::verify;
 
 /// Where a buffer's numbers are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

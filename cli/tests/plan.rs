@@ -1,0 +1,61 @@
+//! `cdlc FILE --emit plan`: the JIT's plan of a model's training function,
+//! verified, in its text form; a model the JIT cannot lower is refused with
+//! the construct it stops at.
+
+mod common;
+use common::{cdlc, scratch, stderr, stdout};
+
+const MLP: &str = "import std.layers
+
+model net = dense[2, 8] >> relu >> dense[8, 3]
+
+train net {
+  data   = synthetic.spirals(classes = 3, samples = 30)
+  loss   = cross_entropy
+  optim  = sgd(lr = 0.1)
+  epochs = 1
+  batch  = 8
+  seed   = 1
+}
+";
+
+/// A fold over rose trees, which the JIT does not lower.
+const ROSE: &str = "import std.layers
+
+functor RoseF(A) = rose(A, List(X))
+data Rose(A) = fix RoseF(A)
+
+algebra cell[d, h] : RoseF(R[d]) -> R[h] {
+  param U: R[h, d] = glorot
+  param b: R[h]    = zeros
+  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
+}
+
+model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
+";
+
+#[test]
+fn emit_plan_prints_the_verified_plan() {
+    let dir = scratch("plan");
+    std::fs::write(dir.join("net.cdl"), MLP).unwrap();
+    let out = cdlc(&["net.cdl", "--emit", "plan"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    insta::assert_snapshot!("emit_plan_mlp", stdout(&out));
+}
+
+#[test]
+fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
+    let dir = scratch("plan-rose");
+    std::fs::write(dir.join("rose.cdl"), ROSE).unwrap();
+    let check = cdlc(&["check", "rose.cdl"], &dir);
+    assert!(check.status.success(), "{}", stderr(&check));
+    let out = cdlc(&["rose.cdl", "--emit", "plan"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    assert!(
+        err.contains("E0617") && err.contains("rose tree"),
+        "{err}"
+    );
+}

@@ -1,0 +1,187 @@
+//! Lowering a verified IR function to a batched `Plan`.
+//!
+//! One walk over the entry block (and, at recursion ops, their regions)
+//! decides for every value whether it is uniform, batched or summed (see
+//! `plan/mod.rs`), and emits instructions. Consecutive elementwise ops of one
+//! size fuse greedily into one kernel: an elementwise op joins the open
+//! group when it has the group's size and batching; the group's kernel runs
+//! where the group closes (before the first op outside it that reads one of
+//! its values), and only values used outside the group are stored.
+//!
+//! A value is *sum-only* when every use sums it over the rows: a component
+//! of the training function's result, a capture's contribution yielded by a
+//! backward region (for a uniform capture), or an operand of a sum-only
+//! `add`/`sub`. A sum-only `outer` of two batched vectors is one GEMM
+//! `Aᵀ B` over the rows instead of one outer product per row.
+//!
+//! The walk, by concern:
+//!
+//! - `ops.rs`: the walk over a block, one arm per op;
+//! - `uses.rs`: where each value is used, and which values are sum-only;
+//! - `values.rs`: buffers, views and the representations of values
+//!   (flattened into parts, transposed views materialized);
+//! - `fusion.rs`: the open group of elementwise ops and the kernel it
+//!   closes into;
+//! - `contract.rs`: products as GEMMs, permutations, basis projections;
+//! - `loss.rs`: losses and their gradients;
+//! - `regions.rs`: the buffers and views of region arguments, captures
+//!   and accumulators;
+//! - `fold.rs`, `unfold.rs`: the recursion ops and their backward ops.
+
+mod contract;
+mod fold;
+mod fusion;
+mod loss;
+mod ops;
+mod regions;
+mod unfold;
+mod uses;
+mod values;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cdlc_ir::entity::EntityRef;
+use cdlc_ir::{
+    BasisId, BinOp, Block, Field, FuncId, Function, Module, Op, Source, Split, Type, Value,
+};
+
+use crate::JitError;
+use crate::plan::*;
+use crate::rowops::permute_map;
+
+use fusion::Group;
+use uses::{Sink, Use};
+
+pub(crate) struct Lowerer<'a> {
+    module: &'a Module,
+    func: &'a Function,
+    reprs: Vec<Option<Repr>>,
+    uses: Vec<Vec<Use>>,
+    sinks: HashMap<Value, Vec<Sink>>,
+    sum_memo: HashMap<Value, bool>,
+    kernels: Vec<KernelSpec>,
+    num_bufs: usize,
+    num_views: usize,
+    init: Vec<(usize, Vec<f64>)>,
+    folds: Vec<FoldInfo>,
+    unfolds: Vec<UnfoldInfo>,
+    param_offsets: Vec<usize>,
+    group: Option<Group>,
+    fold_codes: HashMap<usize, Vec<(usize, usize)>>,
+    /// Per unfold over a computed sequence, its buffer and element size.
+    unfold_seqs: HashMap<usize, Option<(usize, usize)>>,
+    /// Per fold over a computed sequence, its elements.
+    fold_elems: HashMap<usize, Option<SeqElems>>,
+    unfold_codes: HashMap<usize, Vec<(usize, usize)>>,
+    /// Whether the code being lowered is inside a region.
+    depth: usize,
+    /// Instructions run once per call before the code: row-major copies of
+    /// transposed parameters that regions multiply by.
+    prologue: Vec<Instr>,
+    /// The buffer of each hoisted `Wᵀ`, by the parameter's location.
+    transposed_params: HashMap<(Loc, usize, usize), usize>,
+    /// Outer locations of values a fold region gathered, to restore.
+    saved: Vec<(Value, Loc)>,
+    /// The block each op's value is defined in.
+    block_of: HashMap<Value, Block>,
+    /// The sorted entry tables of the bases used, by basis.
+    tables: HashMap<BasisId, Arc<BasisTable>>,
+    /// The tensors, structures and targets inside the inputs.
+    leaves: Vec<Leaf>,
+}
+
+/// A view and the size of the rows it points at.
+pub(super) type ViewSize = (usize, usize);
+
+pub(super) fn unsupported<T>(op: impl Into<String>) -> Result<T, JitError> {
+    Err(JitError::Unsupported {
+        op: op.into(),
+        at: None,
+    })
+}
+
+pub(super) fn size(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Appends the sizes of a tensor's or a tuple of tensors' components,
+/// depth first; `false` if `ty` holds anything else (a structure).
+pub(super) fn tensor_components(ty: &Type, sizes: &mut Vec<usize>) -> bool {
+    match ty {
+        Type::Tensor(s) => {
+            sizes.push(size(s));
+            true
+        }
+        Type::Tuple(ts) => ts.iter().all(|t| tensor_components(t, sizes)),
+        _ => false,
+    }
+}
+
+/// Lowers `func` of `module`; `train` marks a training function whose
+/// result components are summed (averaged) over the batch.
+pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, JitError> {
+    let f = &module.functions[func];
+    let mut l = Lowerer {
+        module,
+        func: f,
+        reprs: vec![None; f.values.len()],
+        uses: vec![Vec::new(); f.values.len()],
+        sinks: HashMap::new(),
+        sum_memo: HashMap::new(),
+        kernels: Vec::new(),
+        num_bufs: 0,
+        num_views: 0,
+        init: Vec::new(),
+        folds: Vec::new(),
+        unfolds: Vec::new(),
+        param_offsets: Vec::new(),
+        group: None,
+        fold_codes: HashMap::new(),
+        unfold_seqs: HashMap::new(),
+        fold_elems: HashMap::new(),
+        unfold_codes: HashMap::new(),
+        depth: 0,
+        prologue: Vec::new(),
+        transposed_params: HashMap::new(),
+        saved: Vec::new(),
+        block_of: HashMap::new(),
+        tables: HashMap::new(),
+        leaves: Vec::new(),
+    };
+    for (i, ty) in f.inputs.iter().enumerate() {
+        Leaf::of(i, ty, &mut Vec::new(), &mut l.leaves);
+    }
+    let mut off = 0;
+    for (_, p) in f.params.iter() {
+        l.param_offsets.push(off);
+        off += size(&p.shape);
+    }
+    l.collect_uses();
+    if train {
+        let r = f.output();
+        if let Some(Op::Tuple(vs)) = f.op(r) {
+            l.sinks.insert(r, vec![Sink::Always; vs.len()]);
+        }
+    }
+    let mut code = Vec::new();
+    l.block(f.entry, &mut code)?;
+    let output = l.repr(f.output())?;
+    let mut all = std::mem::take(&mut l.prologue);
+    all.extend(code);
+    Ok(Plan {
+        code: all,
+        kernels: l.kernels,
+        num_bufs: l.num_bufs,
+        num_views: l.num_views,
+        init: l.init,
+        folds: l.folds,
+        unfolds: l.unfolds,
+        output,
+        output_type: f.types[f.output()].clone(),
+        param_offsets: l.param_offsets,
+        num_params: off,
+        inputs: f.inputs.clone(),
+        leaves: l.leaves,
+    })
+}

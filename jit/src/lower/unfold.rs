@@ -1,0 +1,196 @@
+//! Unfolds (streams and Mealy machines) and their backward: the
+//! information a batch needs for the steps, and the step region.
+
+use super::*;
+
+impl Lowerer<'_> {
+    pub(super) fn unfold_info(&mut self, u: &cdlc_ir::UnfoldOp) -> Result<usize, JitError> {
+        let info = match u.source {
+            Source::Over(xs) if matches!(self.reprs[xs.index()], Some(Repr::Seq { .. })) => {
+                let Some(Repr::Seq { unfold, .. }) = self.reprs[xs.index()] else {
+                    unreachable!("matched above")
+                };
+                UnfoldInfo::Seq(unfold)
+            }
+            Source::Over(xs) => {
+                let Some(Repr::Data(leaf)) = self.reprs[xs.index()] else {
+                    return unsupported("an unfold over a computed sequence (not a model input)");
+                };
+                let Type::Data(d) = &self.func.types[xs] else {
+                    return Err(JitError::Internal("unfold over a non-list".into()));
+                };
+                let mut sizes = Vec::new();
+                let elem = self.module.list_element(*d);
+                if !elem.is_some_and(|t| tensor_components(t, &mut sizes)) {
+                    return unsupported("an unfold over a list whose elements hold structures");
+                }
+                UnfoldInfo::Over { input: leaf, sizes }
+            }
+            Source::Take(k) => UnfoldInfo::Take(k as usize),
+        };
+        self.unfolds.push(info);
+        Ok(self.unfolds.len() - 1)
+    }
+
+    /// Sets a step region's arguments to views: the state, then the list
+    /// element for a Mealy unfold.
+    pub(super) fn step_args(
+        &mut self,
+        block: Block,
+        state: &Type,
+        input: Option<&Type>,
+    ) -> Result<(Vec<usize>, Vec<ViewSize>), JitError> {
+        let args = self.func.blocks[block].args.clone();
+        let (r, state_views) = self.alloc_views(state)?;
+        self.set(args[0], r);
+        let mut x_views = Vec::new();
+        if let Some(t) = input {
+            let (r, v) = self.alloc_views(t)?;
+            self.set(args[1], r);
+            let mut sizes = Vec::new();
+            if !tensor_components(t, &mut sizes) {
+                return unsupported("an unfold over a list whose elements hold structures");
+            }
+            x_views = v.into_iter().zip(sizes).collect();
+        }
+        Ok((state_views, x_views))
+    }
+
+    pub(super) fn unfold(
+        &mut self,
+        u: &cdlc_ir::UnfoldOp,
+        out: &mut Vec<Instr>,
+    ) -> Result<Repr, JitError> {
+        if self.depth > 0 {
+            return unsupported("a recursion op inside a region");
+        }
+        let id = self.unfold_info(u)?;
+        let Type::Tensor(oshape) = &u.output else {
+            return unsupported("an unfold whose outputs are not tensors");
+        };
+        let rinit = self.repr_or_close(u.init, out)?;
+        let init = self.flatten(&rinit, out)?;
+        let state_ty = self.func.types[u.init].clone();
+        let (_, states) = self.alloc(&state_ty)?;
+        let input_ty = match u.source {
+            Source::Over(xs) => self.module.over_element(&self.func.types[xs]).cloned(),
+            Source::Take(_) => None,
+        };
+        let x_seq = match u.source {
+            Source::Over(xs) => match self.reprs[xs.index()] {
+                Some(Repr::Seq { buf, size, .. }) => Some((buf, size)),
+                _ => None,
+            },
+            Source::Take(_) => None,
+        };
+        self.unfold_seqs.insert(id, x_seq);
+        let (state_views, x_views) = self.step_args(u.body, &state_ty, input_ty.as_ref())?;
+        self.depth += 1;
+        let mut body = Vec::new();
+        self.block(u.body, &mut body)?;
+        self.depth -= 1;
+        let Repr::Tuple(rs) = self.repr(self.func.blocks[u.body].result.expect("verified"))? else {
+            return Err(JitError::Internal("a step yields a pair".into()));
+        };
+        let result_out = self.flatten(&rs[0], &mut body)?[0];
+        let result_state = self.flatten(&rs[1], &mut body)?;
+        let outs = (self.buf(), size(oshape));
+        self.unfold_codes.insert(id, states.clone());
+        out.push(Instr::Unfold(Box::new(UnfoldCode {
+            id,
+            init,
+            states,
+            outs,
+            body,
+            state_views,
+            x_views,
+            x_seq,
+            result_out,
+            result_state,
+        })));
+        let seq = Repr::Seq {
+            buf: outs.0,
+            size: outs.1,
+            unfold: id,
+        };
+        Ok(if u.record {
+            Repr::Tuple(vec![seq, Repr::UnfoldTape(id)])
+        } else {
+            seq
+        })
+    }
+
+    pub(super) fn unfold_backward(
+        &mut self,
+        u: &cdlc_ir::UnfoldBackwardOp,
+        out: &mut Vec<Instr>,
+    ) -> Result<Repr, JitError> {
+        if self.depth > 0 {
+            return unsupported("a recursion op inside a region");
+        }
+        let Repr::UnfoldTape(id) = self.repr(u.tape)? else {
+            return unsupported("unfold_backward of a tape it cannot see");
+        };
+        let Repr::Seq { buf, size: n, .. } = self.repr_or_close(u.cotangent, out)? else {
+            return unsupported("unfold_backward of a computed cotangent");
+        };
+        let states = self.unfold_codes[&id].clone();
+        let (acc, reprs) = self.accumulators(&u.captures)?;
+        let (state_views, x_views) = self.step_args(u.body, &u.state, u.input.as_ref())?;
+        let args = self.func.blocks[u.body].args.clone();
+        let base = if u.input.is_some() { 2 } else { 1 };
+        let (r, dv) = self.alloc_views(&u.output)?;
+        self.set(args[base], r);
+        let (r, dnext_views) = self.alloc_views(&u.state)?;
+        self.set(args[base + 1], r);
+        let (dinit, dnext) = self.alloc(&u.state)?;
+        self.depth += 1;
+        let mut body = Vec::new();
+        self.block(u.body, &mut body)?;
+        self.depth -= 1;
+        let Repr::Tuple(rs) = self.repr(self.func.blocks[u.body].result.expect("verified"))? else {
+            return Err(JitError::Internal("a backward step yields a tuple".into()));
+        };
+        let result_dstate = self.flatten(&rs[0], &mut body)?;
+        let x_seq = self.unfold_seqs.get(&id).copied().flatten();
+        let first_cap = 1 + usize::from(u.elements);
+        let result_dx = match (u.elements, x_seq) {
+            (false, _) => None,
+            (true, Some((_, size))) => Some((self.flatten(&rs[1], &mut body)?[0], size)),
+            (true, None) => {
+                return unsupported("the element cotangents of an unfold over a model input");
+            }
+        };
+        let mut result_caps = Vec::new();
+        for r in &rs[first_cap..] {
+            result_caps.push(self.flatten(r, &mut body)?);
+        }
+        let dx_buf = result_dx.map(|_| self.buf());
+        out.push(Instr::UnfoldBackward(Box::new(UnfoldBackCode {
+            id,
+            states,
+            dout: (buf, n),
+            dnext,
+            body,
+            state_views,
+            x_views,
+            dout_view: dv[0],
+            dnext_views,
+            result_dstate,
+            result_caps,
+            acc,
+            x_seq,
+            result_dx: result_dx.zip(dx_buf).map(|((p, _), b)| (p, b)),
+        })));
+        let mut all = vec![dinit];
+        all.extend(reprs);
+        if let (Some((_, size)), Some(buf)) = (result_dx, dx_buf) {
+            all.push(Repr::Seq {
+                buf,
+                size,
+                unfold: id,
+            });
+        }
+        Ok(Repr::Tuple(all))
+    }
+}

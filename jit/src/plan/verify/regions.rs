@@ -1,0 +1,450 @@
+//! The checks of the recursion ops: what each one sets up before running
+//! its regions (buffers gathered, views pointed), what the regions may
+//! read, and what their results are copied to.
+//!
+//! A region runs once per level group (a fold) or step (an unfold) with
+//! the row count of that group or step. Its code is checked once, in an
+//! environment holding what is defined outside the op plus what the op
+//! sets up; what the region defines is dropped after it. The op's own
+//! outputs (carriers, roots, states, accumulators) are defined after its
+//! regions, so a region reads them only through the views its op points.
+
+use super::*;
+
+impl Verifier<'_> {
+    /// Recursion ops run over the batch at the top level only: inside a
+    /// region they would re-point the views of the enclosing op.
+    fn top_level(&self) -> Result<(), PlanError> {
+        self.mismatch(
+            "the region depth of a recursion op",
+            0,
+            usize::from(self.in_region),
+        )
+    }
+
+    /// Runs `check` on a region's code over `rows`, in the environment set
+    /// up so far, then drops what the region defined.
+    fn region(
+        &mut self,
+        saved: Env,
+        rows: Rows,
+        step: Step,
+        check: impl FnOnce(&mut Self) -> Result<(), PlanError>,
+    ) -> Result<(), PlanError> {
+        let outer = self.rows;
+        self.rows = rows;
+        self.in_region = true;
+        self.site.push(step);
+        check(self)?;
+        self.site.pop();
+        self.in_region = false;
+        self.rows = outer;
+        self.env = saved;
+        Ok(())
+    }
+
+    /// Checks that `parts` (a region's result) are read over the region's
+    /// rows and have the sizes of the buffers they are copied to.
+    fn results(&mut self, what: &str, parts: &[Part], sizes: &[usize]) -> Result<(), PlanError> {
+        self.site.push(Step::Result);
+        self.mismatch(
+            &format!("the components of {what}"),
+            sizes.len(),
+            parts.len(),
+        )?;
+        for (p, &s) in parts.iter().zip(sizes) {
+            self.read_part(p)?;
+            self.mismatch(&format!("the size of {what}"), s, p.size)?;
+        }
+        self.site.pop();
+        Ok(())
+    }
+
+    /// The sequence a fold over a computed list reads its elements from.
+    fn seq_elems(&self, fold: usize, e: SeqElems) -> Result<(), PlanError> {
+        self.index("unfold", e.unfold, self.plan.unfolds.len())?;
+        let over = self.plan.folds[fold].over_unfold;
+        self.mismatch(
+            "the unfold a fold's elements come from",
+            e.unfold,
+            over.unwrap_or(usize::MAX),
+        )?;
+        let seq = Loc::Buf(e.seq);
+        self.access(seq, Access::rows(self.steps(e.unfold), e.size))?;
+        self.apart(&[e.gathered], &[(seq, Storage::Buf(e.seq))])
+    }
+
+    /// Sets up one fold region: the children's carriers gathered into
+    /// `rec_args`, the fields' views, the captures gathered by example and
+    /// (backward) the node cotangents' views.
+    fn enter_case(
+        &mut self,
+        fold: usize,
+        ctor: usize,
+        cc: &CaseCode,
+        carrier: &[(usize, usize)],
+        ct: Option<&[(usize, usize)]>,
+        elems: Option<SeqElems>,
+    ) -> Result<(), PlanError> {
+        let group = Rows::Group(fold);
+        let carrier_reads: Vec<(Loc, Storage)> = carrier
+            .iter()
+            .map(|&(b, _)| (Loc::Buf(b), Storage::Buf(b)))
+            .collect();
+        let mut gathered = Vec::new();
+        for bufs in &cc.rec_args {
+            self.mismatch(
+                "the carrier components of a field",
+                carrier.len(),
+                bufs.len(),
+            )?;
+            for (&b, &(_, s)) in bufs.iter().zip(carrier) {
+                gathered.push(b);
+                self.define(b, Layout::new(group, s))?;
+            }
+        }
+        let sizes = &self.plan.folds[fold].field_sizes[ctor];
+        self.mismatch(
+            "the views of the plain fields",
+            sizes.len(),
+            cc.field_views.len(),
+        )?;
+        for (&v, &s) in cc.field_views.iter().zip(sizes) {
+            self.point(v, Layout::new(group, s), Storage::Batch)?;
+        }
+        if let (Some(e), Some(&v)) = (elems, cc.field_views.first()) {
+            gathered.push(e.gathered);
+            self.define(e.gathered, Layout::new(group, e.size))?;
+            self.point(v, Layout::new(group, e.size), Storage::Buf(e.gathered))?;
+        }
+        let mut capture_reads = Vec::new();
+        for &(loc, s, buf) in &cc.captures {
+            capture_reads.push((loc, self.read(loc, true, s)?));
+            gathered.push(buf);
+        }
+        capture_reads.extend(carrier_reads);
+        self.apart(&gathered, &capture_reads)?;
+        for &(_, s, buf) in &cc.captures {
+            self.define(buf, Layout::new(group, s))?;
+        }
+        let ct = ct.unwrap_or(&[]);
+        self.mismatch("the views of the cotangent", ct.len(), cc.ct_views.len())?;
+        for (&v, &(b, s)) in cc.ct_views.iter().zip(ct) {
+            self.point(v, Layout::new(group, s), Storage::Buf(b))?;
+        }
+        Ok(())
+    }
+
+    /// Checks a fold's region for constructor `ctor` and what it yields:
+    /// per component of `expected`, the sizes of its flattened parts; the
+    /// last component may be missing when `optional_last`.
+    #[allow(clippy::too_many_arguments)]
+    fn case(
+        &mut self,
+        fold: usize,
+        ctor: usize,
+        cc: &CaseCode,
+        carrier: &[(usize, usize)],
+        ct: Option<&[(usize, usize)]>,
+        elems: Option<SeqElems>,
+        expected: &[Vec<usize>],
+        optional_last: bool,
+    ) -> Result<(), PlanError> {
+        let saved = self.env.clone();
+        self.site.push(Step::Case(ctor));
+        self.site.push(Step::Setup);
+        self.enter_case(fold, ctor, cc, carrier, ct, elems)?;
+        self.site.pop();
+        self.region(saved, Rows::Group(fold), Step::Body, |v| {
+            v.code(&cc.code)?;
+            let n = cc.result.len();
+            if !(n == expected.len() || optional_last && n + 1 == expected.len()) {
+                v.mismatch("the components a region yields", expected.len(), n)?;
+            }
+            for (parts, sizes) in cc.result.iter().zip(expected) {
+                v.results("a region's result", parts, sizes)?;
+            }
+            Ok(())
+        })?;
+        self.site.pop();
+        Ok(())
+    }
+
+    /// The buffers an op writes before or after its regions: pairwise
+    /// apart.
+    fn distinct(&self, bufs: impl IntoIterator<Item = usize>) -> Result<(), PlanError> {
+        let all: Vec<usize> = bufs.into_iter().collect();
+        for &b in &all {
+            self.index("buffer", b, self.plan.num_bufs)?;
+        }
+        self.apart(&all, &[])
+    }
+
+    pub(super) fn fold(&mut self, f: &FoldCode) -> Result<(), PlanError> {
+        self.top_level()?;
+        self.index("fold", f.id, self.plan.folds.len())?;
+        let ctors = self.plan.folds[f.id].field_sizes.len();
+        self.mismatch("the regions of a fold", ctors, f.cases.len())?;
+        self.site.push(Step::Setup);
+        if let Some(e) = f.elems {
+            self.seq_elems(f.id, e)?;
+        }
+        self.distinct(f.carrier.iter().chain(&f.root).map(|c| c.0))?;
+        self.mismatch(
+            "the components of a fold's roots",
+            f.carrier.len(),
+            f.root.len(),
+        )?;
+        for (&(_, s), &(_, r)) in f.carrier.iter().zip(&f.root) {
+            self.mismatch("the size of a root", s, r)?;
+        }
+        self.site.pop();
+        let sizes: Vec<usize> = f.carrier.iter().map(|c| c.1).collect();
+        for (c, cc) in f.cases.iter().enumerate() {
+            self.case(
+                f.id,
+                c,
+                cc,
+                &f.carrier,
+                None,
+                f.elems,
+                std::slice::from_ref(&sizes),
+                false,
+            )?;
+        }
+        for &(b, s) in &f.carrier {
+            self.define(b, Layout::new(Rows::Nodes(f.id), s))?;
+        }
+        for &(b, s) in &f.root {
+            self.define(b, Layout::new(Rows::Batch, s))?;
+        }
+        Ok(())
+    }
+
+    /// The accumulators of a backward op: a row per example, or one.
+    fn define_accs(&mut self, accs: &[Acc]) -> Result<(), PlanError> {
+        for a in accs {
+            let rows = if a.per_example {
+                Rows::Batch
+            } else {
+                Rows::One
+            };
+            self.define(a.buf, Layout::new(rows, a.size))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
+        self.top_level()?;
+        self.index("fold", f.id, self.plan.folds.len())?;
+        let ctors = self.plan.folds[f.id].field_sizes.len();
+        self.mismatch("the regions of a fold", ctors, f.cases.len())?;
+        self.site.push(Step::Setup);
+        let nodes = Rows::Nodes(f.id);
+        for &(b, s) in &f.carrier {
+            self.access(Loc::Buf(b), Access::rows(nodes, s))?;
+        }
+        if let Some(e) = f.elems {
+            self.seq_elems(f.id, e)?;
+        }
+        let writes = f.ct.iter().map(|c| c.0).chain(f.acc.iter().map(|a| a.buf));
+        self.distinct(writes.chain(f.elems.map(|e| e.cotangents)))?;
+        self.mismatch(
+            "the components of the roots' cotangent",
+            f.ct.len(),
+            f.root_ct.len(),
+        )?;
+        for (p, &(b, s)) in f.root_ct.iter().zip(&f.ct) {
+            let st = self.read_part(p)?;
+            self.mismatch("the size of the roots' cotangent", s, p.size)?;
+            self.apart(&[b], &[(p.loc, st)])?;
+        }
+        self.site.pop();
+        let ct_sizes: Vec<usize> = f.ct.iter().map(|c| c.1).collect();
+        for (c, cc) in f.cases.iter().enumerate() {
+            let mut expected = vec![ct_sizes.clone(); cc.rec_args.len()];
+            expected.extend(f.acc.iter().map(|a| vec![a.size]));
+            if let Some(e) = f.elems {
+                expected.push(vec![e.size]);
+            }
+            self.case(
+                f.id,
+                c,
+                cc,
+                &f.carrier,
+                Some(&f.ct),
+                f.elems,
+                &expected,
+                f.elems.is_some(),
+            )?;
+            self.elem_cotangent_apart(cc, f)?;
+        }
+        for &(b, s) in &f.ct {
+            self.define(b, Layout::new(nodes, s))?;
+        }
+        self.define_accs(&f.acc)?;
+        if let Some(e) = f.elems {
+            self.define(e.cotangents, Layout::new(self.steps(e.unfold), e.size))?;
+        }
+        Ok(())
+    }
+
+    /// The element cotangents a backward region yields are copied with
+    /// `copy_nonoverlapping`: their buffer is not the part's storage.
+    fn elem_cotangent_apart(&self, cc: &CaseCode, f: &FoldBackCode) -> Result<(), PlanError> {
+        let Some(e) = f.elems else {
+            return Ok(());
+        };
+        let tail = cc.rec_args.len() + f.acc.len();
+        if let Some(p) = cc.result.get(tail).and_then(|ps| ps.first())
+            && p.loc == Loc::Buf(e.cotangents)
+        {
+            return self.err(PlanErrorKind::Overlap {
+                written: loc_name(Loc::Buf(e.cotangents)),
+                read: loc_name(p.loc),
+            });
+        }
+        Ok(())
+    }
+
+    /// Points an unfold step's list-element views: at the prepared blocks
+    /// of a model input, or at a computed sequence's step.
+    fn x_views(
+        &mut self,
+        id: usize,
+        views: &[(usize, usize)],
+        seq: Option<(usize, usize)>,
+    ) -> Result<(), PlanError> {
+        match (&self.plan.unfolds[id], seq) {
+            (UnfoldInfo::Over { sizes, .. }, None) => {
+                self.mismatch("the views of a list element", sizes.len(), views.len())?;
+                for (&(v, s), &size) in views.iter().zip(sizes) {
+                    self.mismatch("the size of a list element", size, s)?;
+                    self.point(v, Layout::new(Rows::Batch, s), Storage::Batch)?;
+                }
+                Ok(())
+            }
+            (&UnfoldInfo::Seq(source), Some((buf, size))) => {
+                // The batch prepares the source's steps first.
+                self.index("earlier unfold", source, id)?;
+                self.access(Loc::Buf(buf), Access::rows(self.steps(source), size))?;
+                self.mismatch("the views of a sequence element", 1, views.len())?;
+                self.mismatch("the size of a sequence element", size, views[0].1)?;
+                self.point(
+                    views[0].0,
+                    Layout::new(Rows::Batch, size),
+                    Storage::Buf(buf),
+                )
+            }
+            (UnfoldInfo::Take(_), None) => {
+                self.mismatch("the views of a list element", 0, views.len())
+            }
+            (_, seq) => self.mismatch(
+                "the computed sequences an unfold reads",
+                usize::from(matches!(self.plan.unfolds[id], UnfoldInfo::Seq(_))),
+                usize::from(seq.is_some()),
+            ),
+        }
+    }
+
+    /// Points views at a step's rows of per-step buffers.
+    fn point_steps(&mut self, views: &[usize], bufs: &[(usize, usize)]) -> Result<(), PlanError> {
+        self.mismatch("the views of a state", bufs.len(), views.len())?;
+        for (&v, &(b, s)) in views.iter().zip(bufs) {
+            self.point(v, Layout::new(Rows::Batch, s), Storage::Buf(b))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn unfold(&mut self, u: &UnfoldCode) -> Result<(), PlanError> {
+        self.top_level()?;
+        self.index("unfold", u.id, self.plan.unfolds.len())?;
+        let saved = self.env.clone();
+        self.site.push(Step::Setup);
+        self.distinct(u.states.iter().map(|s| s.0).chain([u.outs.0]))?;
+        let sizes: Vec<usize> = u.states.iter().map(|s| s.1).collect();
+        self.results("the initial state", &u.init, &sizes)?;
+        self.point_steps(&u.state_views, &u.states)?;
+        self.x_views(u.id, &u.x_views, u.x_seq)?;
+        self.site.pop();
+        self.region(saved, Rows::Batch, Step::Body, |v| {
+            v.code(&u.body)?;
+            v.results("a step's output", &[u.result_out], &[u.outs.1])?;
+            v.results("a step's state", &u.result_state, &sizes)
+        })?;
+        for &(b, s) in &u.states {
+            self.define(b, Layout::new(self.states(u.id), s))?;
+        }
+        self.define(u.outs.0, Layout::new(self.steps(u.id), u.outs.1))
+    }
+
+    pub(super) fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), PlanError> {
+        self.top_level()?;
+        self.index("unfold", u.id, self.plan.unfolds.len())?;
+        let saved = self.env.clone();
+        self.site.push(Step::Setup);
+        for &(b, s) in &u.states {
+            self.access(Loc::Buf(b), Access::rows(self.states(u.id), s))?;
+        }
+        let (dbuf, ds) = u.dout;
+        self.access(Loc::Buf(dbuf), Access::rows(self.steps(u.id), ds))?;
+        let dx = u.result_dx.map(|(_, b)| b);
+        let writes = u
+            .dnext
+            .iter()
+            .map(|d| d.0)
+            .chain(u.acc.iter().map(|a| a.buf));
+        self.distinct(writes.chain(dx))?;
+        self.point_steps(&u.state_views, &u.states)?;
+        self.x_views(u.id, &u.x_views, u.x_seq)?;
+        self.point(
+            u.dout_view,
+            Layout::new(Rows::Batch, ds),
+            Storage::Buf(dbuf),
+        )?;
+        self.point_steps(&u.dnext_views, &u.dnext)?;
+        self.site.pop();
+        let sizes: Vec<usize> = u.dnext.iter().map(|d| d.1).collect();
+        let dx_size = self.unfold_dx_size(u)?;
+        self.region(saved, Rows::Batch, Step::Body, |v| {
+            v.code(&u.body)?;
+            v.results("the state's cotangent", &u.result_dstate, &sizes)?;
+            v.mismatch(
+                "the captures' contributions",
+                u.acc.len(),
+                u.result_caps.len(),
+            )?;
+            for (parts, a) in u.result_caps.iter().zip(&u.acc) {
+                v.results(
+                    "a capture's contribution",
+                    &parts[..parts.len().min(1)],
+                    &[a.size],
+                )?;
+            }
+            match (u.result_dx, dx_size) {
+                (Some((p, _)), Some(size)) => v.results("an element's cotangent", &[p], &[size]),
+                _ => Ok(()),
+            }
+        })?;
+        for &(b, s) in &u.dnext {
+            self.define(b, Layout::new(Rows::Batch, s))?;
+        }
+        self.define_accs(&u.acc)?;
+        if let (Some((_, b)), Some(size)) = (u.result_dx, dx_size) {
+            self.define(b, Layout::new(self.steps(u.id), size))?;
+        }
+        Ok(())
+    }
+
+    /// The element size of an unfold backward's element cotangents: it
+    /// yields them only over a computed sequence.
+    fn unfold_dx_size(&self, u: &UnfoldBackCode) -> Result<Option<usize>, PlanError> {
+        match (u.result_dx, u.x_seq) {
+            (Some(_), Some((_, size))) => Ok(Some(size)),
+            (None, _) => Ok(None),
+            (Some(_), None) => self
+                .mismatch("the computed sequences an unfold reads", 1, 0)
+                .map(|_| None),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The JIT's plans of every example: the plans of the forward and the
+//! training function each pass the plan verifier, and the text form
+//! (`cdlc FILE --emit plan`) of three is snapshotted: an MLP, a fold over
+//! a list and a fold over a tree.
+
+use crate::{cdl_files, check_clean, examples_dir};
+
+/// The example `path` prepared for training, as `cdlc` prepares it.
+fn prepared(path: &std::path::Path) -> cdlc::training::Prepared {
+    use cdlc::training::{loss_for, prepare};
+    let c = check_clean(path);
+    let model = cdlc::entry_model(&c, None).expect("the example has a model");
+    prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{path:?}: {e:?}"))
+}
+
+/// The plan of an example's training function, verified.
+fn training_plan(name: &str) -> cdlc_jit::LoweredPlan {
+    let p = prepared(&examples_dir().join(format!("{name}.cdl")));
+    let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("the JIT lowers it");
+    plan.verify()
+        .unwrap_or_else(|e| panic!("{name}: {e}\n{plan}"));
+    plan
+}
+
+#[test]
+fn every_example_plan_verifies() {
+    let files = cdl_files(&examples_dir());
+    let mut verified = 0;
+    for path in &files {
+        let p = prepared(path);
+        for (func, train) in [(p.inst.func, false), (p.train, true)] {
+            let plan = cdlc_jit::lower_plan(&p.inst.module, func, train)
+                .unwrap_or_else(|e| panic!("{path:?} (train: {train}): {e}"));
+            if let Err(e) = plan.verify() {
+                panic!("{path:?} (train: {train}): {e}\n{plan}");
+            }
+            verified += 1;
+        }
+    }
+    assert_eq!(verified, 2 * files.len());
+    assert!(files.len() >= 15, "only {} examples", files.len());
+}
+
+#[test]
+fn plan_of_the_mlp() {
+    insta::assert_snapshot!(training_plan("mlp").to_string());
+}
+
+#[test]
+fn plan_of_a_list_fold() {
+    insta::assert_snapshot!(training_plan("rnn_parity").to_string());
+}
+
+#[test]
+fn plan_of_a_tree_fold() {
+    insta::assert_snapshot!(training_plan("tree_sum").to_string());
+}
