@@ -26,9 +26,6 @@ use std::fmt::{self, Write};
 
 use crate::ir::{Block, Field, Function, Module, Op, Source, Type, Value};
 
-/// The values of a constant printed in full; a larger one shows this many.
-const CONST_SHOWN: usize = 16;
-
 /// Prints a whole module.
 pub fn print_module(module: &Module) -> String {
     let mut out = String::new();
@@ -227,14 +224,9 @@ impl Printer<'_> {
             },
             Op::Input(i) => format!("input {i}"),
             Op::Const(t) if t.shape.is_empty() => format!("const {:?}", t.data[0]),
-            Op::Const(t) if t.data.len() <= CONST_SHOWN => format!("const {:?}", t.data),
-            // A large constant (a stacked basis, say) shows its first
-            // values and its size; its type line gives the shape.
-            Op::Const(t) => format!(
-                "const {:?} ... ({} values)",
-                &t.data[..CONST_SHOWN],
-                t.data.len()
-            ),
+            // Every value, so that the text rebuilds the constant; its
+            // type gives the shape.
+            Op::Const(t) => format!("const {:?}", t.data),
             Op::Zeros(_) => name.to_string(),
             Op::Binary(_, a, b) | Op::Concat(a, b) => format!("{name} {a}, {b}"),
             Op::Contract { a, b, axes } if *axes > 1 => format!("{name} {a}, {b}, axes {axes}"),
