@@ -1,0 +1,188 @@
+//! IR programs as test data: every `.ir` file under `tests/cases/ir/` (any
+//! depth) is a module in the IR's text form with `;` header lines saying
+//! what to check (`header.rs`; `docs/testing.md` shows how to write one).
+//! One test runs them all; a failure names its file and the line of the
+//! check that failed.
+//!
+//! Each file is also read back: its module printed, read and printed again
+//! gives the same text.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::cases_dir;
+
+pub mod checks;
+pub mod header;
+pub mod literal;
+pub mod random;
+
+use header::Check;
+
+/// One failed check: where, and what went wrong.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// The file, relative to the tests crate.
+    pub file: String,
+    /// The 1-based line of the check (or of the text's error).
+    pub line: usize,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// Every `.ir` file under `dir`, at any depth, sorted.
+pub fn ir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()))
+        {
+            let path = entry.expect("readable directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "ir") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Runs every check of one case file.
+pub fn run_file(path: &Path) -> Vec<Failure> {
+    let file = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let fail = |line: usize, message: String| Failure {
+        file: file.clone(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path).expect("a readable case file");
+    let header = match header::read(&text) {
+        Ok(h) => h,
+        Err((line, m)) => return vec![fail(line, m)],
+    };
+    let mut module = match cdlc_ir::parse::module(&text) {
+        Ok(m) => m,
+        Err(e) => return vec![fail(e.line, format!("column {}: {}", e.column, e.message))],
+    };
+    if let Err(m) = reads_back(&module) {
+        return vec![fail(1, m)];
+    }
+    if let Some(n) = header.threads {
+        cdlc_runtime::threads::set_threads(n);
+    }
+    let mut failures = Vec::new();
+    let needs_model = header
+        .checks
+        .iter()
+        .any(|d| !matches!(d.check, Check::Call { .. }));
+    let model = needs_model.then(|| checks::model(&mut module, &header));
+    for d in &header.checks {
+        let result = match (&d.check, &model) {
+            (
+                Check::Call {
+                    function,
+                    args,
+                    want,
+                },
+                _,
+            ) => checks::call(&module, &header, function, args, want),
+            (_, Some(Err(m))) => Err(m.clone()),
+            (check, Some(Ok(m))) => header.seeds.iter().try_for_each(|&seed| match check {
+                Check::JitAgainstInterpreter => {
+                    checks::jit_against_interpreter(&module, m, header.batch, seed)
+                }
+                _ => checks::finite_differences(&module, m, header.batch, seed),
+            }),
+            (_, None) => unreachable!("a model is prepared for every check but calls"),
+        };
+        if let Err(m) = result {
+            failures.push(fail(d.line, m));
+        }
+    }
+    failures
+}
+
+/// Whether the module's text reads back to the same text.
+fn reads_back(module: &cdlc_ir::Module) -> Result<(), String> {
+    let text = cdlc_ir::print::print_module(module);
+    let back = cdlc_ir::parse::module(&text)
+        .map_err(|e| format!("the printed module does not read back: {e}"))?;
+    if cdlc_ir::print::print_module(&back) == text {
+        Ok(())
+    } else {
+        Err("the printed module reads back to a different text".to_string())
+    }
+}
+
+#[test]
+fn every_ir_case_passes() {
+    let files = ir_files(&cases_dir("ir"));
+    assert!(!files.is_empty(), "no .ir case files found");
+    let failures: Vec<String> = files
+        .iter()
+        .flat_map(|f| run_file(f))
+        .map(|f| f.to_string())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} case files' checks failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+/// The runner can fail: the cases under `tests/cases/ir_failing/` are wrong
+/// on purpose (a wrong expected value, a wrong hand-written gradient), and
+/// each `; fails: WORDS` line, right after a check, says that the runner
+/// reports that check, at its line, with a message containing `WORDS`.
+#[test]
+fn failing_cases_are_reported_at_their_line() {
+    let files = ir_files(&cases_dir("ir_failing"));
+    assert!(!files.is_empty(), "no failing case files found");
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let expected: Vec<(usize, String)> = text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                l.trim()
+                    .strip_prefix("; fails:")
+                    .map(|m| (i + 1, m.trim().to_string()))
+            })
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{}: no `; fails:` line",
+            path.display()
+        );
+        let found = run_file(&path);
+        let name = path.display().to_string();
+        assert_eq!(found.len(), expected.len(), "{name}: {found:#?}");
+        for (f, (line, words)) in found.iter().zip(&expected) {
+            // The `; fails:` line follows the check it is about.
+            assert_eq!(f.line + 1, *line, "{name}: {f}");
+            assert!(
+                f.message.contains(words.as_str()),
+                "{name}: the failure `{f}` does not say `{words}`"
+            );
+            assert!(
+                f.file
+                    .ends_with(path.file_name().expect("a name").to_str().expect("utf-8"))
+            );
+        }
+    }
+}
