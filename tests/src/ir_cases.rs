@@ -84,13 +84,17 @@ pub fn run_file(path: &Path) -> Vec<Failure> {
         cdlc_runtime::threads::set_threads(n);
     }
     let mut failures = Vec::new();
-    let needs_model = header
+    let needs_models = header
         .checks
         .iter()
         .any(|d| !matches!(d.check, Check::Call { .. }));
-    let model = needs_model.then(|| checks::model(&mut module, &header));
+    let models = if needs_models {
+        checks::models(&mut module, &header)
+    } else {
+        Ok(Vec::new())
+    };
     for d in &header.checks {
-        let result = match (&d.check, &model) {
+        let result = match (&d.check, &models) {
             (
                 Check::Call {
                     function,
@@ -99,20 +103,34 @@ pub fn run_file(path: &Path) -> Vec<Failure> {
                 },
                 _,
             ) => checks::call(&module, &header, function, args, want),
-            (_, Some(Err(m))) => Err(m.clone()),
-            (check, Some(Ok(m))) => header.seeds.iter().try_for_each(|&seed| match check {
-                Check::JitAgainstInterpreter => {
-                    checks::jit_against_interpreter(&module, m, header.batch, seed)
-                }
-                _ => checks::finite_differences(&module, m, header.batch, seed),
-            }),
-            (_, None) => unreachable!("a model is prepared for every check but calls"),
+            (_, Err(m)) => Err(m.clone()),
+            (check, Ok(models)) => random_checks(&module, &header, check, models),
         };
         if let Err(m) = result {
             failures.push(fail(d.line, m));
         }
     }
     failures
+}
+
+/// A random check on every model at every seed; the first failure.
+fn random_checks(
+    module: &cdlc_ir::Module,
+    header: &header::Header,
+    check: &Check,
+    models: &[checks::Model],
+) -> Result<(), String> {
+    for m in models {
+        for &seed in &header.seeds {
+            match check {
+                Check::JitAgainstInterpreter => {
+                    checks::jit_against_interpreter(module, m, header.batch, seed)?
+                }
+                _ => checks::finite_differences(module, m, header.batch, seed)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether the module's text reads back to the same text.

@@ -50,10 +50,21 @@ pub fn call(
     } else {
         Value::Tuple(xs)
     };
+    let result = interp::forward(module, id, &params, &x);
+    if let Some(words) = want.strip_prefix("error ") {
+        return match result {
+            Err(e) if format!("{e:?}").contains(words.trim()) => Ok(()),
+            Err(e) => Err(format!(
+                "`{function}` fails with {e:?}, expected an error `{words}`"
+            )),
+            Ok(v) => Err(format!(
+                "`{function}` gives {v:?}, expected an error `{words}`"
+            )),
+        };
+    }
     let out_ty = f.types[f.output()].clone();
     let want = literal::read(module, &out_ty, want).map_err(|e| format!("expected value: {e}"))?;
-    let got = interp::forward(module, id, &params, &x)
-        .map_err(|e| format!("the interpreter fails: {e:?}"))?;
+    let got = result.map_err(|e| format!("the interpreter fails: {e:?}"))?;
     if close(&got, &want) {
         Ok(())
     } else {
@@ -115,8 +126,10 @@ fn close(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The model, its loss and its training function.
+/// A model, its loss and its training function.
 pub struct Model {
+    /// The model function's name.
+    pub name: String,
     /// The model function.
     pub forward: FuncId,
     /// Its training function.
@@ -125,33 +138,47 @@ pub struct Model {
     pub loss: LossKind,
 }
 
-/// Finds the model and its training function, differentiating the model
-/// when the file has no `NAME.train`.
-pub fn model(module: &mut Module, header: &Header) -> Result<Model, String> {
+/// The models the random checks run on: the one `; model:` names, else
+/// every function of the file but training functions. A model's training
+/// function is `NAME.train` if the file has one; otherwise the model is
+/// differentiated under the file's loss.
+pub fn models(module: &mut Module, header: &Header) -> Result<Vec<Model>, String> {
     let loss = header
         .loss
         .ok_or("`run: jit == interp` and `grad: fd` need `; loss: ...`")?;
-    let forward = match &header.model {
-        Some(name) => module
-            .function_by_name(name)
-            .ok_or_else(|| format!("no function named `{name}` (from `; model:`)"))?,
+    let forwards: Vec<FuncId> = match &header.model {
+        Some(name) => vec![
+            module
+                .function_by_name(name)
+                .ok_or_else(|| format!("no function named `{name}` (from `; model:`)"))?,
+        ],
         None => module
             .functions
-            .keys()
-            .next()
-            .ok_or("the file has no function")?,
+            .iter()
+            .filter(|(_, f)| !f.name.ends_with(".train"))
+            .map(|(id, _)| id)
+            .collect(),
     };
-    let name = format!("{}.train", module.functions[forward].name);
-    let train = match module.function_by_name(&name) {
-        Some(t) => t,
-        None => cdlc_ir::autodiff::differentiate(module, forward, loss)
-            .map_err(|e| format!("the model cannot be differentiated: {e:?}"))?,
-    };
-    Ok(Model {
-        forward,
-        train,
-        loss,
-    })
+    if forwards.is_empty() {
+        return Err("the file has no model function".to_string());
+    }
+    forwards
+        .into_iter()
+        .map(|forward| {
+            let name = module.functions[forward].name.clone();
+            let train = match module.function_by_name(&format!("{name}.train")) {
+                Some(t) => t,
+                None => cdlc_ir::autodiff::differentiate(module, forward, loss)
+                    .map_err(|e| format!("`{name}` cannot be differentiated: {e:?}"))?,
+            };
+            Ok(Model {
+                name,
+                forward,
+                train,
+                loss,
+            })
+        })
+        .collect()
 }
 
 /// Random parameters and a random batch for the model, from `seed`.
@@ -177,8 +204,9 @@ pub fn finite_differences(module: &Module, m: &Model, n: usize, seed: u64) -> Re
         .map(|p| format!("{} {:e}", p.name, p.max_rel_error))
         .collect();
     Err(format!(
-        "seed {seed}: the gradient disagrees with finite differences: max relative error {:e} > {:e} \
+        "`{}`, seed {seed}: the gradient disagrees with finite differences: max relative error {:e} > {:e} \
          (compared {}, zero gradient: {}; per slot: {})",
+        m.name,
         r.max_rel_error(),
         cdlc_ir::gradcheck::TOLERANCE,
         r.compared(),
@@ -195,6 +223,11 @@ pub fn jit_against_interpreter(
     n: usize,
     seed: u64,
 ) -> Result<(), String> {
+    jit_agrees(module, m, n, seed).map_err(|e| format!("`{}`, seed {seed}, {e}", m.name))
+}
+
+/// `jit_against_interpreter`, failing with the dtype and what differs.
+fn jit_agrees(module: &Module, m: &Model, n: usize, seed: u64) -> Result<(), String> {
     let (params, batch) = draw(module, m, n, seed);
     for dtype in [Dtype::F64, Dtype::F32] {
         let tol = match dtype {
@@ -210,13 +243,13 @@ pub fn jit_against_interpreter(
         let le = (loss - want_loss).abs() / want_loss.abs().max(1e-3);
         if le > tol {
             return Err(format!(
-                "seed {seed}, {dtype:?}: the JIT's loss {loss} differs from the interpreter's {want_loss}"
+                "{dtype:?}: the JIT's loss {loss} differs from the interpreter's {want_loss}"
             ));
         }
         let ge = rel_err(&grads, &flat(&want_grads));
         if ge > tol {
             return Err(format!(
-                "seed {seed}, {dtype:?}: the JIT's gradient differs from the interpreter's by {ge:e}"
+                "{dtype:?}: the JIT's gradient differs from the interpreter's by {ge:e}"
             ));
         }
         let mut got_out = Vec::new();
@@ -233,7 +266,7 @@ pub fn jit_against_interpreter(
         let oe = rel_err(&got_out, &want_out);
         if oe > tol {
             return Err(format!(
-                "seed {seed}, {dtype:?}: the JIT's forward outputs differ from the interpreter's by {oe:e}"
+                "{dtype:?}: the JIT's forward outputs differ from the interpreter's by {oe:e}"
             ));
         }
     }

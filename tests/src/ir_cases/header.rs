@@ -5,15 +5,18 @@
 //!
 //! - `; run: NAME(ARGS) == VALUE`: the interpreter's output of function
 //!   `NAME` on `ARGS` equals `VALUE` (relative error at most `EXACT`);
+//!   `== error WORDS`: the interpreter refuses the input with an error
+//!   whose name or text contains `WORDS`;
 //! - `; run: jit == interp`: the JIT's training step (loss and gradients)
 //!   and forward outputs equal the interpreter's, in f64 and f32;
 //! - `; grad: fd`: the reverse derivative agrees with central finite
 //!   differences in f64;
 //! - `; loss: mse` (or `cross_entropy`, `binary_cross_entropy`): the loss
 //!   the model is trained with, for `jit == interp` and `grad`;
-//! - `; model: NAME`: the model function (the first function by default);
-//!   its training function is `NAME.train` if the file has one, otherwise
-//!   `autodiff::differentiate` of the model under the loss;
+//! - `; model: NAME`: the model function (by default every function but
+//!   training functions is a model, checked one after the other); a
+//!   model's training function is `NAME.train` if the file has one,
+//!   otherwise `autodiff::differentiate` of the model under the loss;
 //! - `; batch: N` (default 4), `; seed: S ...` (default 1; each check runs
 //!   once per seed), `; threads: 2` (the runtime's helper thread);
 //! - `; param: NAME = VALUE`: a parameter's value for `run: NAME(..)`;
