@@ -90,8 +90,104 @@ fn malformed_texts_are_reported_where_they_go_wrong() {
             "wrong_region_label",
             "data0 List(R[1]) = nil | cons(R[1], X)\n\nfunction f {\n    inputs List(R[1])\n    %0 = input 0 : List(R[1])\n    %5 = fold List(R[1]) %0 : R[1] {\n        nil() {\n            %1 = zeros : R[1]\n            yield %1\n        }\n        kons(%2: R[1], %3: R[1]) {\n            %4 = add %2, %3 : R[1]\n            yield %4\n        }\n    }\n    return %5\n}\n".to_string(),
         ),
+        (
+            "basis_index_out_of_range",
+            format!("basis0 b : R[2], 1 elements\n    0: {{5: 1.0}}\n\n{DENSE}"),
+        ),
+        (
+            "missing_region",
+            "data0 List(R[1]) = nil | cons(R[1], X)\n\nfunction f {\n    inputs List(R[1])\n    %0 = input 0 : List(R[1])\n    %2 = fold List(R[1]) %0 : R[1] {\n        nil() {\n            %1 = zeros : R[1]\n            yield %1\n        }\n    }\n    return %2\n}\n".to_string(),
+        ),
+        (
+            "unknown_loss",
+            "function f {\n    inputs R[2], R[2]\n    %0 = input 0 : R[2]\n    %1 = input 1 : R[2]\n    %2 = loss l2 %0, %1 : R\n    return %2\n}\n".to_string(),
+        ),
     ];
     for (name, text) in cases {
         insta::assert_snapshot!(name, error_of(&text));
     }
+}
+
+/// One random edit of `text`: a character deleted, replaced or doubled, a
+/// line deleted, doubled or swapped with the next, or a digit changed.
+fn mutate(text: &str, rng: &mut Rng) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let l = rng.below(lines.len());
+    match rng.below(6) {
+        0 => {
+            lines.remove(l);
+        }
+        1 => {
+            let copy = lines[l].clone();
+            lines.insert(l, copy);
+        }
+        2 if l + 1 < lines.len() => lines.swap(l, l + 1),
+        kind => {
+            let chars: Vec<char> = lines[l].chars().collect();
+            if chars.is_empty() {
+                return lines.join("\n");
+            }
+            let i = rng.below(chars.len());
+            const PIECES: [&str; 12] = [
+                "0",
+                "7",
+                "99999999999",
+                "%",
+                ",",
+                ":",
+                "(",
+                ")",
+                "[",
+                "]",
+                "{",
+                "X",
+            ];
+            let piece = PIECES[rng.below(PIECES.len())];
+            let mut out: String = chars[..i].iter().collect();
+            match kind {
+                3 => {}
+                4 => out.push_str(piece),
+                _ => {
+                    out.push(chars[i]);
+                    out.push(chars[i]);
+                }
+            }
+            out.extend(&chars[i + 1..]);
+            lines[l] = out;
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn mutated_texts_are_refused_or_read_but_never_panic() {
+    let mut rng = Rng::new(17);
+    let mut texts = Vec::new();
+    for (_, mut m) in all_models() {
+        train_fn(&mut m);
+        texts.push(print_module(&m.module));
+    }
+    let (mut read, mut refused) = (0, 0);
+    for round in 0..4000 {
+        let mut text = texts[round % texts.len()].clone();
+        for _ in 0..1 + rng.below(3) {
+            text = mutate(&text, &mut rng);
+        }
+        let outcome = std::panic::catch_unwind(|| module(&text).map(|m| print_module(&m)));
+        match outcome {
+            Err(_) => panic!("the reader panics on:\n{text}"),
+            // Whatever reads must print back to text that reads the same.
+            Ok(Ok(printed)) => {
+                read += 1;
+                assert_eq!(
+                    module(&printed).map(|m| print_module(&m)).as_ref(),
+                    Ok(&printed),
+                    "{text}"
+                )
+            }
+            Ok(Err(_)) => refused += 1,
+        }
+    }
+    // Both outcomes occur, so the edits reach the reader's checks.
+    assert!(read > 0 && refused > 0, "read {read}, refused {refused}");
 }
