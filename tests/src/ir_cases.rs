@@ -14,6 +14,7 @@ use crate::cases_dir;
 
 pub mod checks;
 pub mod header;
+pub mod jvp;
 pub mod literal;
 pub mod random;
 
@@ -84,10 +85,21 @@ pub fn run_file(path: &Path) -> Vec<Failure> {
         cdlc_runtime::threads::set_threads(n);
     }
     let mut failures = Vec::new();
-    let needs_models = header
+    let needs_models = header.checks.iter().any(|d| {
+        matches!(
+            d.check,
+            Check::JitAgainstInterpreter | Check::FiniteDifferences
+        )
+    });
+    let tangents = if header
         .checks
         .iter()
-        .any(|d| !matches!(d.check, Check::Call { .. }));
+        .any(|d| d.check == Check::ForwardDifferences)
+    {
+        jvp::prepare(&mut module, &header)
+    } else {
+        Ok(Vec::new())
+    };
     let models = if needs_models {
         checks::models(&mut module, &header)
     } else {
@@ -103,6 +115,15 @@ pub fn run_file(path: &Path) -> Vec<Failure> {
                 },
                 _,
             ) => checks::call(&module, &header, function, args, want),
+            (Check::ForwardDifferences, _) => match &tangents {
+                Ok(ts) => ts.iter().try_for_each(|t| {
+                    header
+                        .seeds
+                        .iter()
+                        .try_for_each(|&seed| jvp::check(&module, &header, t, seed))
+                }),
+                Err(m) => Err(m.clone()),
+            },
             (_, Err(m)) => Err(m.clone()),
             (check, Ok(models)) => random_checks(&module, &header, check, models),
         };
@@ -126,7 +147,12 @@ fn random_checks(
                 Check::JitAgainstInterpreter => {
                     checks::jit_against_interpreter(module, m, header.batch, seed)?
                 }
-                _ => checks::finite_differences(module, m, header.batch, seed)?,
+                Check::FiniteDifferences => {
+                    checks::finite_differences(module, m, header.batch, seed)?
+                }
+                Check::Call { .. } | Check::ForwardDifferences => {
+                    unreachable!("not a check on a training function")
+                }
             }
         }
     }

@@ -11,6 +11,10 @@
 //!   and forward outputs equal the interpreter's, in f64 and f32;
 //! - `; grad: fd`: the reverse derivative agrees with central finite
 //!   differences in f64;
+//! - `; jvp: fd`: the forward derivative (`cdlc_ir::jvp`) agrees with
+//!   central finite differences in f64 along a random direction;
+//!   `; inputs: positive` draws its tensor inputs from `[0.5, 1.5)` (for
+//!   `log`, `sqrt`, divisors);
 //! - `; loss: mse` (or `cross_entropy`, `binary_cross_entropy`): the loss
 //!   the model is trained with, for `jit == interp` and `grad`;
 //! - `; model: NAME`: the model function (by default every function but
@@ -41,6 +45,8 @@ pub enum Check {
     JitAgainstInterpreter,
     /// `grad: fd`.
     FiniteDifferences,
+    /// `jvp: fd`.
+    ForwardDifferences,
 }
 
 /// A check and the line it is written on.
@@ -69,6 +75,8 @@ pub struct Header {
     pub threads: Option<usize>,
     /// Parameter values: line, name and value as written.
     pub params: Vec<(usize, String, String)>,
+    /// Whether `jvp: fd` draws its tensor inputs from `[0.5, 1.5)`.
+    pub positive: bool,
 }
 
 /// Reads the header; an error names the line.
@@ -81,6 +89,7 @@ pub fn read(text: &str) -> Result<Header, (usize, String)> {
         seeds: vec![1],
         threads: None,
         params: Vec::new(),
+        positive: false,
     };
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -99,7 +108,7 @@ pub fn read(text: &str) -> Result<Header, (usize, String)> {
     if h.checks.is_empty() {
         return Err((
             1,
-            "the file checks nothing: add a `; run:` or `; grad:` line".to_string(),
+            "the file checks nothing: add a `; run:`, `; grad:` or `; jvp:` line".to_string(),
         ));
     }
     Ok(h)
@@ -117,6 +126,17 @@ impl Header {
                 check: Check::FiniteDifferences,
             }),
             "grad" => return Err(format!("expected `; grad: fd`, found `; grad: {value}`")),
+            "jvp" if value == "fd" => self.checks.push(Directive {
+                line,
+                check: Check::ForwardDifferences,
+            }),
+            "jvp" => return Err(format!("expected `; jvp: fd`, found `; jvp: {value}`")),
+            "inputs" if value == "positive" => self.positive = true,
+            "inputs" => {
+                return Err(format!(
+                    "expected `; inputs: positive`, found `; inputs: {value}`"
+                ));
+            }
             "loss" => self.loss = Some(loss(value)?),
             "model" => self.model = Some(value.to_string()),
             // What a deliberately wrong case must report; read by the test
@@ -139,7 +159,7 @@ impl Header {
             }
             other => {
                 return Err(format!(
-                    "unknown directive `{other}:` (run, grad, loss, model, batch, seed, threads, param, fails)"
+                    "unknown directive `{other}:` (run, grad, jvp, loss, model, batch, seed, threads, inputs, param, fails)"
                 ));
             }
         }

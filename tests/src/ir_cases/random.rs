@@ -25,6 +25,19 @@ pub fn tensor(shape: &[usize], rng: &mut Rng) -> Tensor {
     )
 }
 
+/// A tensor input: entries uniform in `[-RANGE, RANGE)`, or in `[0.5, 1.5)`
+/// when `positive`.
+pub fn input_tensor(shape: &[usize], positive: bool, rng: &mut Rng) -> Tensor {
+    if !positive {
+        return tensor(shape, rng);
+    }
+    let n = shape.iter().product();
+    Tensor::new(
+        shape.to_vec(),
+        (0..n).map(|_| rng.range(0.5, 1.5)).collect(),
+    )
+}
+
 /// Random values for every parameter slot of `func`.
 pub fn params(func: &Function, rng: &mut Rng) -> Vec<Tensor> {
     func.params
