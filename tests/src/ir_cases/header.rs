@@ -6,7 +6,9 @@
 //! - `; run: NAME(ARGS) == VALUE`: the interpreter's output of function
 //!   `NAME` on `ARGS` equals `VALUE` (relative error at most `EXACT`);
 //!   `== error WORDS`: the interpreter refuses the input with an error
-//!   whose name or text contains `WORDS`;
+//!   whose name or text contains `WORDS`; `NAME.train(X, TARGET)` calls the
+//!   training function the runner builds (with `; loss:`), whose value is
+//!   `(loss, gradient of each slot...)` for one example;
 //! - `; run: jit == interp`: the JIT's training step (loss and gradients)
 //!   and forward outputs equal the interpreter's, in f64 and f32;
 //! - `; grad: fd`: the reverse derivative agrees with central finite
