@@ -203,9 +203,10 @@ fn every_ir_case_passes() {
 }
 
 /// The runner can fail: the cases under `tests/cases/ir_failing/` are wrong
-/// on purpose (a wrong expected value, a wrong hand-written gradient), and
-/// each `; fails: WORDS` line, right after a check, says that the runner
-/// reports that check, at its line, with a message containing `WORDS`.
+/// on purpose (a wrong expected value, a wrong hand-written gradient, a
+/// misspelt directive, a malformed op line), and each `; fails: WORDS` line,
+/// right after the line at fault, says that the runner reports that line
+/// with a message containing `WORDS`.
 #[test]
 fn failing_cases_are_reported_at_their_line() {
     let files = ir_files(&cases_dir("ir_failing"));
@@ -230,7 +231,7 @@ fn failing_cases_are_reported_at_their_line() {
         let name = path.display().to_string();
         assert_eq!(found.len(), expected.len(), "{name}: {found:#?}");
         for (f, (line, words)) in found.iter().zip(&expected) {
-            // The `; fails:` line follows the check it is about.
+            // The `; fails:` line follows the line it is about.
             assert_eq!(f.line + 1, *line, "{name}: {f}");
             assert!(
                 f.message.contains(words.as_str()),
