@@ -28,6 +28,32 @@ use crate::ir::{Block, Field, Function, Module, Op, Source, Type, Value};
 
 /// Prints a whole module.
 pub fn print_module(module: &Module) -> String {
+    let mut out = data_declarations(module);
+    bases(module, &mut out);
+    for (_, f) in module.functions.iter() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&print_function(module, f));
+    }
+    out
+}
+
+/// Prints one function with the module's data-type declarations above it
+/// (what `cdlc FILE --emit ir` shows). Bases are left out, since those of
+/// large equivariant maps run to megabytes, so the text reads back
+/// (`crate::parse::module`) when the function uses no basis.
+pub fn print_function_with_data(module: &Module, func: &Function) -> String {
+    let mut out = data_declarations(module);
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&print_function(module, func));
+    out
+}
+
+/// One line per data type: `data0 List(R[2]) = nil | cons(R[2], X)`.
+fn data_declarations(module: &Module) -> String {
     let mut out = String::new();
     for (id, d) in module.data.iter() {
         let ctors: Vec<String> = d
@@ -52,6 +78,11 @@ pub fn print_module(module: &Module) -> String {
             .collect();
         writeln!(out, "{id} {} = {}", d.decl.name, ctors.join(" | ")).expect("string write");
     }
+    out
+}
+
+/// Each basis: its shape and element count, then one line per element.
+fn bases(module: &Module, out: &mut String) {
     for (id, b) in module.bases.iter() {
         writeln!(
             out,
@@ -66,13 +97,6 @@ pub fn print_module(module: &Module) -> String {
             writeln!(out, "    {k}: {{{}}}", entries.join(", ")).expect("string write");
         }
     }
-    for (_, f) in module.functions.iter() {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&print_function(module, f));
-    }
-    out
 }
 
 /// Prints one function.

@@ -54,6 +54,37 @@ fn models(c: &cdlc::Compilation) -> Vec<cdlc::resolve::ItemId> {
         .collect()
 }
 
+/// `cdlc FILE --emit ir` and `--emit grad` print one function with the
+/// module's data types (`print_function_with_data`): that text reads back
+/// to itself when the module has no basis, and otherwise is refused at the
+/// first use of a basis it does not declare.
+#[test]
+fn emitted_functions_read_back_unless_they_use_a_basis() {
+    let mut with_bases = 0;
+    for path in programs() {
+        let name = path.display().to_string();
+        let c = check_clean(&path);
+        for model in models(&c) {
+            let p =
+                prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let m = &p.inst.module;
+            for f in [p.inst.func, p.train] {
+                let text = print::print_function_with_data(m, &m.functions[f]);
+                let back = parse::module(&text);
+                if m.bases.is_empty() {
+                    let back = back.unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert_eq!(print::print_module(&back), text, "{name}");
+                } else {
+                    let e = back.expect_err("a basis is not declared");
+                    assert!(e.message.contains("found `basis"), "{name}: {e}");
+                    with_bases += 1;
+                }
+            }
+        }
+    }
+    assert!(with_bases > 0, "no program uses a basis");
+}
+
 /// Checks one prepared model's module: same text, verified, same values.
 #[track_caller]
 fn reads_back(name: &str, p: &cdlc::training::Prepared) {
