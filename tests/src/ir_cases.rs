@@ -84,67 +84,92 @@ pub fn run_file(path: &Path) -> Vec<Failure> {
     if let Some(n) = header.threads {
         cdlc_runtime::threads::set_threads(n);
     }
-    let mut failures = Vec::new();
+    let built = build(&mut module, &header);
+    header
+        .checks
+        .iter()
+        .filter_map(|d| {
+            run_check(&module, &header, &built, &d.check)
+                .err()
+                .map(|m| fail(d.line, m))
+        })
+        .collect()
+}
+
+/// What the runner builds before the checks: the models with their
+/// training functions, and their forward-derivative functions, or why it
+/// could not.
+struct Built {
+    models: Result<Vec<checks::Model>, String>,
+    tangents: Result<Vec<jvp::Tangent>, String>,
+}
+
+/// Builds what the file's checks need.
+fn build(module: &mut cdlc_ir::Module, header: &header::Header) -> Built {
     // A call may name a training function the runner builds (`f.train`
     // when the file holds only `f`), to check exact gradients.
     let needs_models = header.checks.iter().any(|d| match &d.check {
         Check::JitAgainstInterpreter | Check::FiniteDifferences => true,
-        Check::Call { function, .. } => {
-            function.ends_with(".train") && module.function_by_name(function).is_none()
-        }
+        Check::Call { function, .. } => built_train(module, function),
         Check::ForwardDifferences => false,
     });
-    let tangents = if header
+    let needs_tangents = header
         .checks
         .iter()
-        .any(|d| d.check == Check::ForwardDifferences)
-    {
-        jvp::prepare(&mut module, &header)
-    } else {
-        Ok(Vec::new())
-    };
-    let models = if needs_models {
-        checks::models(&mut module, &header)
-    } else {
-        Ok(Vec::new())
-    };
-    for d in &header.checks {
-        let result = match (&d.check, &models) {
-            (
-                Check::Call {
-                    function,
-                    args,
-                    want,
-                },
-                Err(m),
-            ) if function.ends_with(".train") && module.function_by_name(function).is_none() => {
-                Err(m.clone())
+        .any(|d| d.check == Check::ForwardDifferences);
+    Built {
+        tangents: if needs_tangents {
+            jvp::prepare(module, header)
+        } else {
+            Ok(Vec::new())
+        },
+        models: if needs_models {
+            checks::models(module, header)
+        } else {
+            Ok(Vec::new())
+        },
+    }
+}
+
+/// Whether `function` is a training function the runner must build.
+fn built_train(module: &cdlc_ir::Module, function: &str) -> bool {
+    function.ends_with(".train") && module.function_by_name(function).is_none()
+}
+
+/// Runs one check.
+fn run_check(
+    module: &cdlc_ir::Module,
+    header: &header::Header,
+    built: &Built,
+    check: &Check,
+) -> Result<(), String> {
+    match check {
+        Check::Call {
+            function,
+            args,
+            want,
+        } => {
+            if let Err(m) = &built.models
+                && built_train(module, function)
+            {
+                return Err(m.clone());
             }
-            (
-                Check::Call {
-                    function,
-                    args,
-                    want,
-                },
-                _,
-            ) => checks::call(&module, &header, function, args, want),
-            (Check::ForwardDifferences, _) => match &tangents {
-                Ok(ts) => ts.iter().try_for_each(|t| {
-                    header
-                        .seeds
-                        .iter()
-                        .try_for_each(|&seed| jvp::check(&module, &header, t, seed))
-                }),
-                Err(m) => Err(m.clone()),
-            },
-            (_, Err(m)) => Err(m.clone()),
-            (check, Ok(models)) => random_checks(&module, &header, check, models),
-        };
-        if let Err(m) = result {
-            failures.push(fail(d.line, m));
+            checks::call(module, header, function, args, want)
+        }
+        Check::ForwardDifferences => {
+            let tangents = built.tangents.as_ref().map_err(Clone::clone)?;
+            tangents.iter().try_for_each(|t| {
+                header
+                    .seeds
+                    .iter()
+                    .try_for_each(|&seed| jvp::check(module, header, t, seed))
+            })
+        }
+        Check::JitAgainstInterpreter | Check::FiniteDifferences => {
+            let models = built.models.as_ref().map_err(Clone::clone)?;
+            random_checks(module, header, check, models)
         }
     }
-    failures
 }
 
 /// A random check on every model at every seed; the first failure.
