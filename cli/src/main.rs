@@ -364,7 +364,10 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
             };
             driver::stdout::print(format_args!(
                 "{}",
-                cdlc_ir::print::print_function(&p.inst.module, &p.inst.module.functions[f])
+                cdlc_ir::print::print_function_with_data(
+                    &p.inst.module,
+                    &p.inst.module.functions[f]
+                )
             ));
             ExitCode::SUCCESS
         }

@@ -3,7 +3,7 @@
 //! - `ir`: the data (modules, functions, blocks, values, ops, types);
 //! - `builder`: `FunctionBuilder`, how front ends and passes build functions;
 //! - `infer`: each op's typing rule;
-//! - `print`: the stable text form;
+//! - `print`: the stable text form; `parse`: its reader;
 //! - `verify`: the verifier every stage's output must pass;
 //! - `autodiff`: reverse derivatives, forward function → training function;
 //! - `interp`: the reference interpreter (f64 and f32), the JIT's oracle;
@@ -23,6 +23,7 @@ pub mod infer;
 pub mod interp;
 pub mod ir;
 pub mod jvp;
+pub mod parse;
 pub mod print;
 pub mod rng;
 pub mod verify;

@@ -26,11 +26,34 @@ use std::fmt::{self, Write};
 
 use crate::ir::{Block, Field, Function, Module, Op, Source, Type, Value};
 
-/// The values of a constant printed in full; a larger one shows this many.
-const CONST_SHOWN: usize = 16;
-
 /// Prints a whole module.
 pub fn print_module(module: &Module) -> String {
+    let mut out = data_declarations(module);
+    bases(module, &mut out);
+    for (_, f) in module.functions.iter() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&print_function(module, f));
+    }
+    out
+}
+
+/// Prints one function with the module's data-type declarations above it
+/// (what `cdlc FILE --emit ir` shows). Bases are left out, since those of
+/// large equivariant maps run to megabytes, so the text reads back
+/// (`crate::parse::module`) when the function uses no basis.
+pub fn print_function_with_data(module: &Module, func: &Function) -> String {
+    let mut out = data_declarations(module);
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&print_function(module, func));
+    out
+}
+
+/// One line per data type: `data0 List(R[2]) = nil | cons(R[2], X)`.
+fn data_declarations(module: &Module) -> String {
     let mut out = String::new();
     for (id, d) in module.data.iter() {
         let ctors: Vec<String> = d
@@ -55,6 +78,11 @@ pub fn print_module(module: &Module) -> String {
             .collect();
         writeln!(out, "{id} {} = {}", d.decl.name, ctors.join(" | ")).expect("string write");
     }
+    out
+}
+
+/// Each basis: its shape and element count, then one line per element.
+fn bases(module: &Module, out: &mut String) {
     for (id, b) in module.bases.iter() {
         writeln!(
             out,
@@ -69,13 +97,6 @@ pub fn print_module(module: &Module) -> String {
             writeln!(out, "    {k}: {{{}}}", entries.join(", ")).expect("string write");
         }
     }
-    for (_, f) in module.functions.iter() {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&print_function(module, f));
-    }
-    out
 }
 
 /// Prints one function.
@@ -227,14 +248,9 @@ impl Printer<'_> {
             },
             Op::Input(i) => format!("input {i}"),
             Op::Const(t) if t.shape.is_empty() => format!("const {:?}", t.data[0]),
-            Op::Const(t) if t.data.len() <= CONST_SHOWN => format!("const {:?}", t.data),
-            // A large constant (a stacked basis, say) shows its first
-            // values and its size; its type line gives the shape.
-            Op::Const(t) => format!(
-                "const {:?} ... ({} values)",
-                &t.data[..CONST_SHOWN],
-                t.data.len()
-            ),
+            // Every value, so that the text rebuilds the constant; its
+            // type gives the shape.
+            Op::Const(t) => format!("const {:?}", t.data),
             Op::Zeros(_) => name.to_string(),
             Op::Binary(_, a, b) | Op::Concat(a, b) => format!("{name} {a}, {b}"),
             Op::Contract { a, b, axes } if *axes > 1 => format!("{name} {a}, {b}, axes {axes}"),

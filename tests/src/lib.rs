@@ -26,6 +26,8 @@ mod grad;
 #[cfg(test)]
 mod ir;
 #[cfg(test)]
+mod ir_cases;
+#[cfg(test)]
 mod jit;
 #[cfg(test)]
 mod jit_inputs;
@@ -37,6 +39,8 @@ mod parse;
 mod plan;
 #[cfg(test)]
 mod robust;
+#[cfg(test)]
+mod roundtrip;
 #[cfg(test)]
 mod stored_shape;
 

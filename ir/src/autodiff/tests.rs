@@ -1,10 +1,16 @@
+//! Tests of `differentiate`: shared instances, batch means, f32 against
+//! f64, pruning, errors, and snapshots of reverse functions. Exact
+//! gradients of small programs (ReLU at 0, a value used twice) are case
+//! files under `tests/cases/ir/run/` (the `cdlc-tests` crate's `ir_cases`
+//! runner).
+
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
 use crate::autodiff::{AdError, differentiate};
 use crate::builder::FunctionBuilder;
 use crate::gradcheck::gradcheck;
 use crate::interp::{loss_and_grad, loss_and_grad_as};
-use crate::ir::{FuncId, LossKind, Module, Op, Type, UnOp, ValueDef};
+use crate::ir::{LossKind, Module, Op, Type, UnOp, ValueDef};
 use crate::print::print_function;
 use crate::rng::Rng;
 use crate::testmodels::{
@@ -14,54 +20,6 @@ use crate::testmodels::{
 
 fn vector(xs: &[f64]) -> Tensor {
     Tensor::new(vec![xs.len()], xs.to_vec())
-}
-
-/// A model of one parameter vector `p` whose output `body(p)` is trained
-/// with mse against `target`; returns the module and training function.
-fn one_param(
-    p_len: usize,
-    body: impl FnOnce(&mut FunctionBuilder, crate::ir::Value) -> crate::ir::Value,
-) -> (Module, FuncId) {
-    let mut module = Module::new();
-    let mut b = FunctionBuilder::new(&module, "f");
-    b.input(Type::scalar());
-    let p = b.param("p", &[p_len]);
-    let y = body(&mut b, p);
-    let f = b.finish(y);
-    let forward = module.add_function(f);
-    let train = differentiate(&mut module, forward, LossKind::Mse).expect("differentiable");
-    (module, train)
-}
-
-fn example(target: &[f64]) -> Example {
-    Example {
-        x: Value::Tensor(Tensor::scalar(0.0)),
-        y: Target::Tensor(vector(target)),
-    }
-}
-
-#[test]
-fn relu_at_zero_has_derivative_zero() {
-    let (module, train) = one_param(3, |b, p| b.relu(p));
-    let params = [vector(&[0.0, 2.0, -1.0])];
-    let (loss, grads) =
-        loss_and_grad(&module, train, &params, &[example(&[1.0, 1.0, 1.0])]).unwrap();
-    // mean((relu p − 1)²) = (1 + 1 + 1) / 3; d/dp = 2 (relu p − 1) / 3 · [p > 0].
-    assert_eq!(loss, 1.0);
-    assert_eq!(grads[0].data, vec![0.0, 2.0 / 3.0, 0.0]);
-}
-
-#[test]
-fn fan_out_adds_gradients() {
-    // y = p p + p at p = 3: y = 12, L = y², dL/dp = 2 y (2 p + 1) = 168.
-    let (module, train) = one_param(1, |b, p| {
-        let pp = b.mul(p, p);
-        b.add(pp, p)
-    });
-    let (loss, grads) =
-        loss_and_grad(&module, train, &[vector(&[3.0])], &[example(&[0.0])]).unwrap();
-    assert_eq!(loss, 144.0);
-    assert_eq!(grads[0].data, vec![168.0]);
 }
 
 #[test]

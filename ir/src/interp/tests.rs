@@ -1,12 +1,14 @@
+//! Tests of the interpreter's API: outputs of unfolds, data errors, f32
+//! against f64, deep lists, permutations. Exact values of small programs
+//! (regions' evaluation order, the shape `halves` builds) are case files
+//! under `tests/cases/ir/run/` (the `cdlc-tests` crate's `ir_cases`
+//! runner).
+
 use cdlc_runtime::value::{Tensor, Value};
 
-use crate::builder::FunctionBuilder;
 use crate::interp::{InterpError, forward, forward_as};
-use crate::ir::{Module, Type};
 use crate::rng::Rng;
-use crate::testmodels::{
-    dense_model, mealy_model, random_params, random_value, stream_model, vec_list, vec_tree,
-};
+use crate::testmodels::{dense_model, mealy_model, random_params, random_value, stream_model};
 
 fn vector(xs: &[f64]) -> Value {
     Value::Tensor(Tensor::new(vec![xs.len()], xs.to_vec()))
@@ -14,113 +16,6 @@ fn vector(xs: &[f64]) -> Value {
 
 fn tensor(v: &Value) -> &Tensor {
     v.as_tensor().expect("a tensor output")
-}
-
-#[test]
-fn dense_computes_w_x_plus_b() {
-    let m = dense_model();
-    let w = Tensor::new(vec![2, 3], vec![1.0, 2.0, 3.0, -1.0, 0.0, 1.0]);
-    let b = Tensor::new(vec![2], vec![0.5, -0.5]);
-    let y = forward(&m.module, m.forward, &[w, b], &vector(&[1.0, 1.0, 2.0])).unwrap();
-    assert_eq!(
-        tensor(&y).data,
-        vec![1.0 + 2.0 + 6.0 + 0.5, -1.0 + 2.0 - 0.5]
-    );
-}
-
-/// `hylo` with `leaf(x) = x` and `node(l, r) = 2 l + 3 r` reveals the shape
-/// `halves` builds: [a, b, c] splits as node(leaf a, node(leaf b, leaf c)).
-#[test]
-fn halves_splits_the_first_half_off() {
-    let mut module = Module::new();
-    let list = vec_list(&mut module, 1);
-    let tree = vec_tree(&mut module, 1);
-    let mut b = FunctionBuilder::new(&module, "halves");
-    let xs = b.input(Type::Data(list));
-    let r = b.hylo_halves(tree, xs, Type::tensor(&[1]), |b, ctor, args| match ctor {
-        0 => args[0],
-        _ => {
-            let two = b.scalar(2.0);
-            let three = b.scalar(3.0);
-            let l = b.mul(two, args[0]);
-            let r = b.mul(three, args[1]);
-            b.add(l, r)
-        }
-    });
-    let f = b.finish(r);
-    let id = module.add_function(f);
-    let run = |items: &[f64]| {
-        let xs = Value::list(items.iter().map(|&x| vector(&[x])).collect());
-        forward(&module, id, &[], &xs)
-    };
-    assert_eq!(tensor(&run(&[5.0]).unwrap()).data, vec![5.0]);
-    assert_eq!(
-        tensor(&run(&[1.0, 10.0, 100.0]).unwrap()).data,
-        vec![2.0 + 60.0 + 900.0]
-    );
-    // [a, b, c, d] splits as node(node(a, b), node(c, d)).
-    assert_eq!(
-        tensor(&run(&[1.0, 10.0, 100.0, 1000.0]).unwrap()).data,
-        vec![2.0 * (2.0 + 30.0) + 3.0 * (200.0 + 3000.0)]
-    );
-    assert_eq!(run(&[]), Err(InterpError::EmptyHalves));
-}
-
-/// A fold with `nil = 0` and `cons(x, s) = x + 10 s` reads a list's
-/// digits, which fixes the order in which the regions run.
-#[test]
-fn a_list_fold_runs_from_the_tail() {
-    let mut module = Module::new();
-    let list = vec_list(&mut module, 1);
-    let mut b = FunctionBuilder::new(&module, "digits");
-    let xs = b.input(Type::Data(list));
-    let r = b.fold(list, xs, Type::tensor(&[1]), |b, ctor, args| match ctor {
-        0 => b.zeros(Type::tensor(&[1])),
-        _ => {
-            let ten = b.scalar(10.0);
-            let s = b.mul(ten, args[1]);
-            b.add(args[0], s)
-        }
-    });
-    let f = b.finish(r);
-    let id = module.add_function(f);
-    let xs = Value::list(vec![vector(&[1.0]), vector(&[2.0]), vector(&[3.0])]);
-    assert_eq!(
-        tensor(&forward(&module, id, &[], &xs).unwrap()).data,
-        vec![321.0]
-    );
-    let empty = Value::list(vec![]);
-    assert_eq!(
-        tensor(&forward(&module, id, &[], &empty).unwrap()).data,
-        vec![0.0]
-    );
-}
-
-/// A tree fold with `leaf(x) = x` and `node(l, r) = l - r` depends on the
-/// shape, not just the leaves.
-#[test]
-fn a_tree_fold_follows_the_shape() {
-    let mut module = Module::new();
-    let tree = vec_tree(&mut module, 1);
-    let mut b = FunctionBuilder::new(&module, "shape");
-    let t = b.input(Type::Data(tree));
-    let r = b.fold(tree, t, Type::tensor(&[1]), |b, ctor, args| match ctor {
-        0 => args[0],
-        _ => b.sub(args[0], args[1]),
-    });
-    let f = b.finish(r);
-    let id = module.add_function(f);
-    let leaf = |x: f64| Value::leaf(vector(&[x]));
-    let left = Value::node(Value::node(leaf(1.0), leaf(2.0)), leaf(4.0));
-    let right = Value::node(leaf(1.0), Value::node(leaf(2.0), leaf(4.0)));
-    assert_eq!(
-        tensor(&forward(&module, id, &[], &left).unwrap()).data,
-        vec![-5.0]
-    );
-    assert_eq!(
-        tensor(&forward(&module, id, &[], &right).unwrap()).data,
-        vec![3.0]
-    );
 }
 
 #[test]

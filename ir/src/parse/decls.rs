@@ -1,0 +1,341 @@
+//! Types, data-type declarations and bases in the text form.
+//!
+//! A data type is named in types by its declaration's name exactly as the
+//! printer writes it (`List(R[2])`, `Tree(List(R[2]))`), so a type that
+//! starts with a word is first looked up among the module's data types,
+//! with its parenthesised arguments, and only then read as `R[..]`,
+//! `Seq(..)`, `Class(n)` or `Tape`. Declarations come before functions, and
+//! a data type before those that mention it (the printer's order, which is
+//! `Module::add_data`'s interning order).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+
+use super::ParseError;
+use super::cursor::{Cursor, Line};
+use crate::entity::EntityRef;
+use crate::ir::{Basis, DataId, Module, Type};
+
+/// The data types declared so far, by name.
+#[derive(Default)]
+pub(super) struct DataNames {
+    by_name: HashMap<String, DataId>,
+}
+
+impl DataNames {
+    /// The data type named `name`, if declared.
+    pub fn get(&self, name: &str) -> Option<DataId> {
+        self.by_name.get(name).copied()
+    }
+}
+
+/// Reads a type.
+pub(super) fn read_type(c: &mut Cursor<'_>, names: &DataNames) -> Result<Type, ParseError> {
+    c.skip_spaces();
+    if c.eat("(") {
+        let mut parts = Vec::new();
+        if !c.eat(")") {
+            loop {
+                parts.push(read_type(c, names)?);
+                if c.eat(")") {
+                    break;
+                }
+                c.expect(",")?;
+            }
+        }
+        return Ok(Type::Tuple(parts));
+    }
+    let start = c.mark();
+    let what = "a type (`R`, `R[2, 3]`, `(R, R)`, `Seq(R)`, `Class(3)`, `Tape` or a data type)";
+    let word = c.word(what)?;
+    if let Some(d) = data_name(c, word, names) {
+        return Ok(Type::Data(d));
+    }
+    match word {
+        "R" => read_dims(c).map(Type::Tensor),
+        "Seq" => {
+            c.expect("(")?;
+            let inner = read_type(c, names)?;
+            c.expect(")")?;
+            Ok(Type::Seq(Box::new(inner)))
+        }
+        "Class" => {
+            c.expect("(")?;
+            let n = c.integer("a class count")?;
+            c.expect(")")?;
+            Ok(Type::Class(n))
+        }
+        "Tape" => Ok(Type::Tape),
+        _ => {
+            c.reset(start);
+            Err(c.error(format!(
+                "expected {what}, found {}: no data type of this name is declared above",
+                c.found()
+            )))
+        }
+    }
+}
+
+/// If `word` (just read), alone or with the parenthesised text that follows
+/// it, names a declared data type, moves past the name and returns the type.
+fn data_name(c: &mut Cursor<'_>, word: &str, names: &DataNames) -> Option<DataId> {
+    let rest = c.rest();
+    if rest.starts_with('(') {
+        let close = matching_paren(rest)?;
+        let mut full = String::from(word);
+        full.push_str(&rest[..=close]);
+        if let Some(d) = names.get(&full) {
+            c.advance(close + 1);
+            return Some(d);
+        }
+        return None;
+    }
+    names.get(word)
+}
+
+/// The byte index of the `)` that closes the `(` that `s` starts with.
+fn matching_paren(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Reads the optional `[d, ...]` after `R`.
+fn read_dims(c: &mut Cursor<'_>) -> Result<Vec<usize>, ParseError> {
+    if !c.rest().starts_with('[') {
+        return Ok(Vec::new());
+    }
+    c.advance(1);
+    let mut dims = Vec::new();
+    loop {
+        dims.push(c.integer("an extent")?);
+        if c.eat("]") {
+            return Ok(dims);
+        }
+        c.expect(",")?;
+    }
+}
+
+/// Reads `dataN NAME = ctor | ctor(field, ...)` and adds the declaration.
+pub(super) fn read_data(
+    line: Line<'_>,
+    module: &mut Module,
+    names: &mut DataNames,
+) -> Result<(), ParseError> {
+    let mut c = Cursor::new(line);
+    c.expect("data")?;
+    let n = c.integer("the data type's number, as in `data0`")?;
+    if n != module.data.len() {
+        return Err(ParseError::new(
+            line.no,
+            line.indent + 1,
+            format!(
+                "expected `data{}` (data types are numbered in order from 0), found `data{n}`",
+                module.data.len()
+            ),
+        ));
+    }
+    let name = c.until(" = ", "the data type's name")?.to_string();
+    c.expect("=")?;
+    let mut ctors = Vec::new();
+    loop {
+        ctors.push(read_ctor(&mut c, module, names)?);
+        if c.at_end() {
+            break;
+        }
+        c.expect("|")?;
+    }
+    if names.get(&name).is_some() {
+        return Err(ParseError::new(
+            line.no,
+            line.indent + 1,
+            format!("a data type named `{name}` is already declared; names must be distinct"),
+        ));
+    }
+    let id = module.add_data(Arc::new(DataDecl {
+        name: name.clone(),
+        ctors,
+    }));
+    if id.index() != n {
+        return Err(ParseError::new(
+            line.no,
+            line.indent + 1,
+            format!("`data{n}` repeats the declaration of `{id}`"),
+        ));
+    }
+    names.by_name.insert(name, id);
+    Ok(())
+}
+
+/// Reads one constructor: its name and, in parentheses, its fields.
+fn read_ctor(
+    c: &mut Cursor<'_>,
+    module: &Module,
+    names: &DataNames,
+) -> Result<CtorDecl, ParseError> {
+    let name = c.word("a constructor name")?.to_string();
+    let mut fields = Vec::new();
+    if c.rest().starts_with('(') {
+        c.advance(1);
+        loop {
+            fields.push(read_field(c, module, names)?);
+            if c.eat(")") {
+                break;
+            }
+            c.expect(",")?;
+        }
+    }
+    Ok(CtorDecl { name, fields })
+}
+
+/// Reads a field: `X`, `List(X)` or a plain type.
+fn read_field(
+    c: &mut Cursor<'_>,
+    module: &Module,
+    names: &DataNames,
+) -> Result<DataType, ParseError> {
+    c.skip_spaces();
+    let ends = |r: &str| r.starts_with(',') || r.starts_with(')');
+    let rest = c.rest();
+    if rest.starts_with('X') && ends(&rest[1..]) {
+        c.advance(1);
+        return Ok(DataType::Rec(0));
+    }
+    if rest.starts_with("List(X)") && ends(&rest[7..]) {
+        c.advance(7);
+        return Ok(DataType::list(DataType::Rec(0)));
+    }
+    let column = c.column();
+    let ty = read_type(c, names)?;
+    data_type(module, &ty).ok_or_else(|| {
+        ParseError::new(
+            c.line(),
+            column,
+            "expected a field type made of tensors, tuples and data types (or `X`, `List(X)`), \
+             found a sequence, class or tape type",
+        )
+    })
+}
+
+/// A plain field's IR type as the runtime's data type.
+fn data_type(module: &Module, ty: &Type) -> Option<DataType> {
+    Some(match ty {
+        Type::Tensor(s) => DataType::Tensor(s.clone()),
+        Type::Tuple(ts) => DataType::Tuple(
+            ts.iter()
+                .map(|t| data_type(module, t))
+                .collect::<Option<_>>()?,
+        ),
+        Type::Data(d) => DataType::Data(module.data[*d].decl.clone()),
+        Type::Seq(_) | Type::Class(_) | Type::Tape => return None,
+    })
+}
+
+/// Reads `basisN NAME : R[..], K elements` and the `K` lines of entries
+/// that follow (`k: {index: value, ...}`), and adds the basis. Returns how
+/// many lines it read.
+pub(super) fn read_basis(
+    lines: &[Line<'_>],
+    module: &mut Module,
+    names: &DataNames,
+) -> Result<usize, ParseError> {
+    let mut c = Cursor::new(lines[0]);
+    c.expect("basis")?;
+    let n = c.integer("the basis's number, as in `basis0`")?;
+    if n != module.bases.len() {
+        return Err(ParseError::new(
+            lines[0].no,
+            lines[0].indent + 1,
+            format!(
+                "expected `basis{}` (bases are numbered in order from 0), found `basis{n}`",
+                module.bases.len()
+            ),
+        ));
+    }
+    let name = c.until(" : ", "the basis's name")?.to_string();
+    c.expect(":")?;
+    let column = c.column();
+    let Type::Tensor(shape) = read_type(&mut c, names)? else {
+        return Err(ParseError::new(
+            c.line(),
+            column,
+            "expected the shape of the basis's elements, like `R[4, 4]`",
+        ));
+    };
+    c.expect(",")?;
+    let count = c.integer("the number of elements")?;
+    c.expect("elements")?;
+    c.expect_end()?;
+    let size: usize = shape.iter().product();
+    let mut elements = Vec::with_capacity(count);
+    for k in 0..count {
+        let Some(&line) = lines.get(1 + k) else {
+            let last = lines[lines.len() - 1];
+            return Err(ParseError::new(
+                last.no + 1,
+                1,
+                format!(
+                    "expected element {k} of `basis{n}` ({count} elements), found the end of the declarations"
+                ),
+            ));
+        };
+        elements.push(read_element(line, k, size)?);
+    }
+    module.add_basis(Basis {
+        name,
+        shape,
+        elements,
+    });
+    Ok(1 + count)
+}
+
+/// Reads `k: {index: value, ...}`; indices must lie below `size`.
+fn read_element(line: Line<'_>, k: usize, size: usize) -> Result<Vec<(u32, f64)>, ParseError> {
+    let mut c = Cursor::new(line);
+    let column = c.column();
+    let got = c.integer(&format!("element number {k}"))?;
+    if got != k {
+        return Err(ParseError::new(
+            line.no,
+            column,
+            format!("expected element number {k}, found {got}"),
+        ));
+    }
+    c.expect(":")?;
+    c.expect("{")?;
+    let mut entries = Vec::new();
+    if !c.eat("}") {
+        loop {
+            let column = c.column();
+            let i = c.small("an entry's flat index")?;
+            if i as usize >= size {
+                return Err(ParseError::new(
+                    line.no,
+                    column,
+                    format!("expected a flat index below {size} (the elements' size), found {i}"),
+                ));
+            }
+            c.expect(":")?;
+            entries.push((i, c.number()?));
+            if c.eat("}") {
+                break;
+            }
+            c.expect(",")?;
+        }
+    }
+    c.expect_end()?;
+    Ok(entries)
+}
