@@ -1221,11 +1221,12 @@ impl Checker<'_, '_> {
     }
 
     /// How many leading axes of a value are channels: those of a space
-    /// `R[c] * S` before `S`; for an untagged value of rank ≥ 2 the first
-    /// axis, for a vector none.
+    /// `R[c] * S` before `S` (bare or trivially acted factors, as the
+    /// solver factors them out); for an untagged value of rank ≥ 2 the
+    /// first axis, for a vector none.
     pub(super) fn channel_axes(&self, tag: Option<super::types::SpaceId>, shape: &Shape) -> usize {
         if let Some(sv) = tag.and_then(|t| self.out.space_table.get(t.0 as usize)) {
-            return leading_channel_axes(sv);
+            return crate::equivariance::channel_axes(sv);
         }
         usize::from(shape.len() >= 2)
     }
@@ -1383,31 +1384,6 @@ impl Checker<'_, '_> {
         );
         Ty::Error
     }
-}
-
-/// The number of leading channel axes of a space `R[c] * S`.
-pub(super) fn leading_channel_axes(sv: &super::SpaceVal) -> usize {
-    use super::SpaceVal;
-    // The factors of a tensor product in order, however it is nested:
-    // `R[6] * Ori * Img` is `(R[6] * Ori) * Img`.
-    fn factors<'a>(sv: &'a SpaceVal, out: &mut Vec<&'a SpaceVal>) {
-        match sv {
-            SpaceVal::Tensor(a, b) => {
-                factors(a, out);
-                factors(b, out);
-            }
-            other => out.push(other),
-        }
-    }
-    let mut fs = Vec::new();
-    factors(sv, &mut fs);
-    if fs.len() < 2 {
-        return 0;
-    }
-    fs.iter()
-        .take_while(|f| matches!(f, SpaceVal::Channels(_)))
-        .map(|f| f.shape().len())
-        .sum()
 }
 
 /// An arithmetic operator of the syntax tree in the HIR.
