@@ -284,12 +284,13 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
         SyntaxError::TooDeep(span) => Diagnostic::error(
             "E0701",
             format!(
-                "nesting deeper than {} levels of brackets",
+                "nesting deeper than {} levels",
                 cdlc_grammar::depth::MAX_DEPTH
             ),
             span,
             "this goes one level too deep",
         )
+        .with_note("each open bracket, binary operator, prefix `-`, `let … in` and chained call is a level")
         .with_help(
             "name inner parts with `let` or separate definitions; the file was not checked further",
         ),
