@@ -192,3 +192,55 @@ fn the_language_server_reports_e0701_on_a_deep_program_and_keeps_serving() {
         );
     }
 }
+
+/// `n` layers, each composing the one before with `tanh`, the last one as
+/// the model `m`, and a train block.
+fn definition_chain(n: usize) -> String {
+    let mut src = String::from("import std.layers\n\nlayer l0 = dense[2, 2]\n");
+    for i in 1..n {
+        src.push_str(&format!("layer l{i} = l{} >> tanh\n", i - 1));
+    }
+    src.push_str(&format!(
+        "model m = l{}\n\ntrain m {{\n  data = synthetic.spirals(classes = 2, samples = 16)\n  \
+         loss = cross_entropy\n  optim = sgd(lr = 0.01)\n  epochs = 1\n  batch = 4\n}}\n",
+        n - 1
+    ));
+    src
+}
+
+#[test]
+fn a_chain_of_definitions_is_e0706_beyond_the_limit_and_trains_at_it() {
+    let dir = scratch("uses");
+    // 7 400 layers overflowed `--emit ir` before the limit.
+    std::fs::write(dir.join("m.cdl"), definition_chain(100_000)).unwrap();
+    for args in [
+        &["check", "m.cdl"][..],
+        &["m.cdl", "--emit", "ir"],
+        &["m.cdl", "--emit", "jit", "--out", "o"],
+    ] {
+        let out = cdlc(args, &dir);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.matches("E0706").count(), 1, "{args:?}: {err}");
+    }
+    // `m` is one level more than the layer it uses.
+    let limit = cdlc_grammar::uses::MAX_USE_DEPTH;
+    std::fs::write(dir.join("m.cdl"), definition_chain(limit - 1)).unwrap();
+    for args in [
+        &["check", "m.cdl"][..],
+        &["m.cdl", "--emit", "grad"],
+        &["m.cdl", "--emit", "jit", "--out", "o-jit"],
+        &[
+            "m.cdl",
+            "--emit",
+            "jit",
+            "--backend",
+            "interp",
+            "--out",
+            "o-interp",
+        ],
+    ] {
+        let out = cdlc(args, &dir);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -41,14 +41,19 @@ pub fn too_deep(tokens: &[(usize, Token, usize)]) -> Option<(usize, usize)> {
 /// first for the top level), and their sum plus the open brackets in
 /// `depth`.
 #[derive(Default)]
-struct Counter {
+pub(crate) struct Counter {
     links: Vec<usize>,
     depth: usize,
 }
 
 impl Counter {
+    /// The depth after the tokens counted so far.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
     /// Counts one token, given the token before it.
-    fn step(&mut self, previous: Option<&Token>, tok: &Token) {
+    pub(crate) fn step(&mut self, previous: Option<&Token>, tok: &Token) {
         if self.links.is_empty() {
             self.links.push(0);
         }

@@ -11,6 +11,7 @@ pub mod lexer;
 pub mod span;
 mod token_index;
 mod unfinished;
+pub mod uses;
 
 use ast::{BinOp, Expr, ExprKind};
 use lalrpop_util::{ErrorRecovery, ParseError, lalrpop_mod};
@@ -66,6 +67,14 @@ pub enum SyntaxError {
     /// Brackets (or prefix minus signs) nested deeper than
     /// `depth::MAX_DEPTH`; the file is not parsed further.
     TooDeep(Span),
+    /// A definition (at its name) nested through the definitions it uses
+    /// deeper than `uses::MAX_USE_DEPTH`; the file is not parsed further.
+    UsesTooDeep {
+        /// The definition's name.
+        name: Span,
+        /// Its depth through uses.
+        depth: usize,
+    },
 }
 
 impl SyntaxError {
@@ -76,7 +85,8 @@ impl SyntaxError {
             | SyntaxError::UnexpectedEof { span, .. }
             | SyntaxError::UnterminatedString(span)
             | SyntaxError::UnexpectedChar(_, span)
-            | SyntaxError::TooDeep(span) => *span,
+            | SyntaxError::TooDeep(span)
+            | SyntaxError::UsesTooDeep { name: span, .. } => *span,
             SyntaxError::MissingSemicolon { after, .. } => *after,
             SyntaxError::NoValue { close, .. } => *close,
         }
@@ -96,6 +106,11 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
         .collect();
     if let Some((start, end)) = depth::too_deep(&lexed.tokens) {
         errors.push(SyntaxError::TooDeep(Span::new(file, start, end)));
+        return (ast::File::default(), errors);
+    }
+    if let Some(((start, end), depth)) = uses::too_deep(&lexed.tokens) {
+        let name = Span::new(file, start, end);
+        errors.push(SyntaxError::UsesTooDeep { name, depth });
         return (ast::File::default(), errors);
     }
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
