@@ -284,15 +284,26 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
         SyntaxError::TooDeep(span) => Diagnostic::error(
             "E0701",
             format!(
-                "nesting deeper than {} levels of brackets",
+                "nesting deeper than {} levels",
                 cdlc_grammar::depth::MAX_DEPTH
             ),
             span,
             "this goes one level too deep",
         )
+        .with_note("each open bracket, binary operator, prefix `-`, `let … in` and chained call is a level")
         .with_help(
             "name inner parts with `let` or separate definitions; the file was not checked further",
         ),
+        SyntaxError::UsesTooDeep { name, depth } => Diagnostic::error(
+            "E0706",
+            format!(
+                "definitions nested deeper than {} levels through their uses",
+                cdlc_grammar::uses::MAX_USE_DEPTH
+            ),
+            name,
+            format!("this definition is {depth} levels deep through the definitions it uses"),
+        )
+        .with_help("use fewer definitions in a row, each doing more; the file was not checked further"),
         SyntaxError::UnexpectedChar(c, span) => Diagnostic::error(
             "E0103",
             if c.is_control() || c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}' {

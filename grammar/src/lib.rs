@@ -9,7 +9,9 @@ pub mod ast;
 pub mod depth;
 pub mod lexer;
 pub mod span;
+mod token_index;
 mod unfinished;
+pub mod uses;
 
 use ast::{BinOp, Expr, ExprKind};
 use lalrpop_util::{ErrorRecovery, ParseError, lalrpop_mod};
@@ -65,6 +67,14 @@ pub enum SyntaxError {
     /// Brackets (or prefix minus signs) nested deeper than
     /// `depth::MAX_DEPTH`; the file is not parsed further.
     TooDeep(Span),
+    /// A definition (at its name) nested through the definitions it uses
+    /// deeper than `uses::MAX_USE_DEPTH`; the file is not parsed further.
+    UsesTooDeep {
+        /// The definition's name.
+        name: Span,
+        /// Its depth through uses.
+        depth: usize,
+    },
 }
 
 impl SyntaxError {
@@ -75,7 +85,8 @@ impl SyntaxError {
             | SyntaxError::UnexpectedEof { span, .. }
             | SyntaxError::UnterminatedString(span)
             | SyntaxError::UnexpectedChar(_, span)
-            | SyntaxError::TooDeep(span) => *span,
+            | SyntaxError::TooDeep(span)
+            | SyntaxError::UsesTooDeep { name: span, .. } => *span,
             SyntaxError::MissingSemicolon { after, .. } => *after,
             SyntaxError::NoValue { close, .. } => *close,
         }
@@ -97,11 +108,17 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
         errors.push(SyntaxError::TooDeep(Span::new(file, start, end)));
         return (ast::File::default(), errors);
     }
+    if let Some(((start, end), depth)) = uses::too_deep(&lexed.tokens) {
+        let name = Span::new(file, start, end);
+        errors.push(SyntaxError::UsesTooDeep { name, depth });
+        return (ast::File::default(), errors);
+    }
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let mut blocks = Vec::new();
     let tokens = lexed.tokens.iter().cloned().map(Ok::<_, LexError>);
     let result = cdl::FileParser::new().parse(file, &mut recovered, src, &mut blocks, tokens);
     let end = Span::new(file, src.len(), src.len());
+    let index = token_index::TokenIndex::new(&lexed.tokens);
     let mut failed = Vec::new();
     let mut tree = match result {
         Ok(tree) => tree,
@@ -113,18 +130,12 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
     failed.extend(recovered.into_iter().map(|r| r.error));
     for e in failed {
         let error = convert(file, e, end);
-        tree.unparsed.extend(unparsed_item(
-            file,
-            &lexed.tokens,
-            error.span().start as usize,
-        ));
+        tree.unparsed
+            .extend(unparsed_item(file, &index, error.span().start as usize));
         let continued = match &error {
-            SyntaxError::Unexpected { span, .. } => unfinished::unexpected_in_continued_line(
-                file,
-                &lexed.tokens,
-                span.start as usize,
-                src,
-            ),
+            SyntaxError::Unexpected { span, .. } => {
+                unfinished::unexpected_in_continued_line(file, &index, span.start as usize, src)
+            }
             _ => None,
         };
         errors.push(continued.unwrap_or(error));
@@ -169,14 +180,11 @@ fn convert(file: FileId, e: ParseError<usize, Token, LexError>, end: Span) -> Sy
 /// The name of the item a parse error at `at` fell in: the name after the
 /// last item keyword before it. The item is dropped from the tree; later
 /// stages use its name to stay quiet about uses of it.
-fn unparsed_item(file: FileId, tokens: &[(usize, Token, usize)], at: usize) -> Option<Ident> {
-    let before = tokens.iter().take_while(|(l, _, _)| *l < at);
-    let keyword = before
-        .enumerate()
-        .filter(|(_, (_, t, _))| starts_item(t))
-        .last()?;
-    match tokens.get(keyword.0 + 1) {
-        Some((l, Token::Ident(name), r)) if !matches!(keyword.1.1, Token::Train) => {
+fn unparsed_item(file: FileId, index: &token_index::TokenIndex<'_>, at: usize) -> Option<Ident> {
+    let keyword = index.item_start_before(at)?;
+    let tokens = index.tokens();
+    match tokens.get(keyword + 1) {
+        Some((l, Token::Ident(name), r)) if !matches!(tokens[keyword].1, Token::Train) => {
             Some(Spanned::new(name.clone(), Span::new(file, *l, *r)))
         }
         _ => None,
@@ -184,7 +192,7 @@ fn unparsed_item(file: FileId, tokens: &[(usize, Token, usize)], at: usize) -> O
 }
 
 /// Whether a token is the keyword that starts an item.
-fn starts_item(t: &Token) -> bool {
+pub(crate) fn starts_item(t: &Token) -> bool {
     matches!(
         t,
         Token::Import

@@ -11,6 +11,7 @@ use crate::SyntaxError;
 use crate::ast::{BinOp, Expr, ExprKind, Pattern, Stmt};
 use crate::lexer::Token;
 use crate::span::{FileId, Span};
+use crate::token_index::TokenIndex;
 
 /// How a line was read as part of the expression above it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,25 +183,15 @@ fn last_char(s: Span) -> Span {
 /// the `;` before it is missing. Returns the error to report instead.
 pub(crate) fn unexpected_in_continued_line(
     file: FileId,
-    tokens: &[(usize, Token, usize)],
+    index: &TokenIndex<'_>,
     at: usize,
     src: &str,
 ) -> Option<SyntaxError> {
-    let index = tokens.iter().position(|(l, _, _)| *l >= at)?;
-    let mut depth = 0usize;
-    let mut open = None;
-    for i in (0..index).rev() {
-        match tokens[i].1 {
-            Token::RParen => depth += 1,
-            Token::LParen if depth == 0 => {
-                open = Some(i);
-                break;
-            }
-            Token::LParen => depth -= 1,
-            _ => {}
-        }
+    let tokens = index.tokens();
+    let open = index.enclosing_paren(index.first_at(at))?;
+    if open == 0 {
+        return None;
     }
-    let open = open.filter(|&i| i > 0)?;
     let (prev_l, prev_tok, prev_r) = &tokens[open - 1];
     let (open_l, _, open_r) = tokens[open];
     let ends_expression = matches!(

@@ -204,7 +204,17 @@ fn nesting_beyond_the_limit_is_e0701_and_within_it_checks() {
             .unwrap()
     };
     assert!(run(program(limit - 2, "tanh(", ")")).is_empty());
-    for (open, close) in [("tanh(", ")"), ("(", ")"), ("-", "")] {
+    let chains = [
+        ("tanh(", ")"),
+        ("(", ")"),
+        ("-", ""),
+        ("x + ", ""),
+        ("x @ ", ""),
+        ("tanh >> ", ""),
+        ("let y = x in ", ""),
+        ("(x)", ""),
+    ];
+    for (open, close) in chains {
         assert_eq!(run(program(100_000, open, close)), ["E0701"], "{open}");
     }
 }

@@ -91,11 +91,12 @@ pub fn analyse(
     sources: &Sources,
     diags: &mut Vec<Diagnostic>,
 ) -> Tyings {
-    let prior: Vec<Span> = diags
+    let mut prior: Vec<Span> = diags
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(Diagnostic::span)
         .collect();
+    prior.sort_by_key(|s| (s.file, s.start));
     let mut env = Env::new(program, checked, Some(sources), prior);
     env.build_declarations();
     env.solve_params();
@@ -197,11 +198,17 @@ impl<'a> Env<'a> {
             .unwrap_or_default()
     }
 
-    /// Whether an error was already reported inside `span`.
+    /// Whether an error was already reported inside `span`. `prior` is
+    /// sorted by file and start, so a file with very many errors costs a
+    /// binary search per question, not a pass.
     fn has_prior_error(&self, span: Span) -> bool {
-        self.prior
+        let first = self
+            .prior
+            .partition_point(|s| (s.file, s.start) < (span.file, span.start));
+        self.prior[first..]
             .iter()
-            .any(|s| s.file == span.file && s.start >= span.start && s.end <= span.end)
+            .take_while(|s| s.file == span.file && s.start <= span.end)
+            .any(|s| s.end <= span.end)
     }
 
     /// Builds every group and space declaration, used or not.

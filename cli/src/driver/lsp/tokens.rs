@@ -8,7 +8,7 @@ use super::text::position_at;
 use cdlc::format::pieces::{PieceKind, pieces};
 use cdlc_grammar::ast::ItemKind;
 use cdlc_grammar::{Span, Token};
-use lsp_types::{SemanticToken, SemanticTokenType, SemanticTokensLegend};
+use lsp_types::{Position, SemanticToken, SemanticTokenType, SemanticTokensLegend};
 
 /// The token types, in the order of their indices.
 const TYPES: &[SemanticTokenType] = &[
@@ -44,11 +44,12 @@ pub fn semantic_tokens(a: &Analysis) -> Vec<SemanticToken> {
     let text = &a.doc.text;
     let mut out = Vec::new();
     let mut last = (0, 0);
+    let mut cursor = Cursor::default();
     for piece in pieces(text) {
         let Some(kind) = classify(a, &piece.kind, piece.start, piece.end) else {
             continue;
         };
-        let start = position_at(text, piece.start);
+        let start = cursor.advance(text, piece.start);
         let length = text[piece.start..piece.end]
             .chars()
             .map(|c| c.len_utf16() as u32)
@@ -68,6 +69,36 @@ pub fn semantic_tokens(a: &Analysis) -> Vec<SemanticToken> {
         last = (start.line, start.character);
     }
     out
+}
+
+/// A position in the document that moves forward only, so that the
+/// positions of all tokens, in order, cost one pass over the text (asking
+/// `position_at` for each would cost a pass per token).
+#[derive(Default)]
+struct Cursor {
+    offset: usize,
+    line: u32,
+    character: u32,
+}
+
+impl Cursor {
+    /// The position of byte `to`, which is not before the last one asked
+    /// for (an earlier one is computed from the start).
+    fn advance(&mut self, text: &str, to: usize) -> Position {
+        if to < self.offset || !text.is_char_boundary(to) {
+            return position_at(text, to);
+        }
+        for c in text[self.offset..to].chars() {
+            if c == '\n' {
+                self.line += 1;
+                self.character = 0;
+            } else {
+                self.character += c.len_utf16() as u32;
+            }
+        }
+        self.offset = to;
+        Position::new(self.line, self.character)
+    }
 }
 
 fn classify(a: &Analysis, kind: &PieceKind, start: usize, end: usize) -> Option<SemanticTokenType> {
