@@ -180,14 +180,20 @@ fn main() -> ExitCode {
     };
     // Whether large kernels use a second thread is measured while steps run
     // unless `--threads` (or the CDLC_THREADS variable) fixes it.
-    let threads = cli
-        .exec
-        .threads
-        .or_else(|| std::env::var("CDLC_THREADS").ok()?.parse().ok())
-        .unwrap_or(cdlc_runtime::threads::Threads::Auto);
-    cdlc_runtime::threads::set_mode(threads);
     let check = matches!(cli.command, Some(Command::Check { .. }));
     report::configure(cli.message_format, check);
+    let threads = match (cli.exec.threads, std::env::var("CDLC_THREADS")) {
+        (Some(n), _) => n,
+        (None, Ok(v)) => match v.parse() {
+            Ok(n) => n,
+            Err(why) => {
+                let e = driver::usage::UsageError::BadVariable { name: "CDLC_THREADS", why };
+                return report::fail_alone(e.to_diagnostic(None), driver::usage::EXIT);
+            }
+        },
+        (None, Err(_)) => cdlc_runtime::threads::Threads::Auto,
+    };
+    cdlc_runtime::threads::set_mode(threads);
     match cli.command {
         Some(Command::Check { files, numeric }) => {
             let mut failed = false;

@@ -423,3 +423,20 @@ fn every_code_the_sources_report_is_documented() {
         ["E0616", "W0901"]
     );
 }
+
+#[test]
+fn an_unusable_thread_variable_is_e0613_not_ignored() {
+    let dir = folder("threads-variable", &[("net.cdl", NET), ("train.jsonl", GOOD)]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdlc"))
+        .args(["bench", "net.cdl", "--steps", "1"])
+        .env("CDLC_THREADS", "two")
+        .current_dir(&dir)
+        .output()
+        .expect("the binary runs");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("[E0613]") && err.contains("CDLC_THREADS") && err.contains("`two`"),
+        "{err}"
+    );
+}

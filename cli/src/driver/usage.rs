@@ -37,6 +37,14 @@ pub enum UsageError {
         /// The value given.
         found: f64,
     },
+    /// An environment variable the command reads holds a value it cannot
+    /// use (`CDLC_THREADS=two`).
+    BadVariable {
+        /// The variable's name.
+        name: &'static str,
+        /// Why its value was refused (the parser's words).
+        why: String,
+    },
     /// `--train NAME` names no train block, or the command needs a train
     /// block and the program has none.
     NoTrainBlock {
@@ -86,6 +94,11 @@ impl UsageError {
                 format!("`{option}` must be a non-negative number of seconds, found {found}"),
             )
             .with_help(format!("give `{option} 0` or a positive number of seconds")),
+            UsageError::BadVariable { name, why } => Diagnostic::error_without_span(
+                "E0613",
+                format!("the environment variable `{name}` cannot be used: {why}"),
+            )
+            .with_help(format!("set `{name}` to a valid value, or unset it")),
             UsageError::NoTrainBlock {
                 command,
                 name,
