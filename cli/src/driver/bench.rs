@@ -152,8 +152,8 @@ impl Report {
              step_us_min: {:.1}\n\
              step_us_max: {:.1}\n\
              steps_per_s: {:.4}\n\
-             first_loss: {:.6}\n\
-             last_loss: {:.6}\n\
+             first_loss: {}\n\
+             last_loss: {}\n\
              {}\
              threads_measurements: {}\n",
             lower(&backend),
