@@ -13,10 +13,11 @@
 //!
 //! Whether a piece of work large enough to split is split is `decide`'s
 //! answer under the process's `Threads` mode: never (`Fixed(1)`, the
-//! default), always (`Fixed(2)` or more), or measured per kind of kernel
+//! runtime's initial mode; the command line starts in `Auto`), always
+//! (`Fixed(2)` or more), or measured per kind of kernel
 //! while the program runs (`Auto`, see `chooser`). Splitting never
 //! changes a result: each half computes its rows or columns exactly as one
-//! thread would.
+//! thread would (a split product keeps the whole product's kernel).
 
 mod chooser;
 mod mode;
