@@ -187,7 +187,10 @@ fn main() -> ExitCode {
         (None, Ok(v)) => match v.parse() {
             Ok(n) => n,
             Err(why) => {
-                let e = driver::usage::UsageError::BadVariable { name: "CDLC_THREADS", why };
+                let e = driver::usage::UsageError::BadVariable {
+                    name: "CDLC_THREADS",
+                    why,
+                };
                 return report::fail_alone(e.to_diagnostic(None), driver::usage::EXIT);
             }
         },

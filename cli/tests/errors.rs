@@ -426,7 +426,10 @@ fn every_code_the_sources_report_is_documented() {
 
 #[test]
 fn an_unusable_thread_variable_is_e0613_not_ignored() {
-    let dir = folder("threads-variable", &[("net.cdl", NET), ("train.jsonl", GOOD)]);
+    let dir = folder(
+        "threads-variable",
+        &[("net.cdl", NET), ("train.jsonl", GOOD)],
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdlc"))
         .args(["bench", "net.cdl", "--steps", "1"])
         .env("CDLC_THREADS", "two")

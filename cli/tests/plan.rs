@@ -54,8 +54,5 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
-    assert!(
-        err.contains("E0617") && err.contains("rose tree"),
-        "{err}"
-    );
+    assert!(err.contains("E0617") && err.contains("rose tree"), "{err}");
 }

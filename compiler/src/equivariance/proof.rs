@@ -77,12 +77,18 @@ enum MorphV {
     Fold(ItemId),
 }
 
-/// Why a proof stopped: a diagnostic was pushed, or the rules cannot
-/// follow the value (an error reported elsewhere, or an unsupported type).
+/// Why a proof stopped: a diagnostic was pushed, the rules cannot follow
+/// the value (an error reported elsewhere, or an unsupported type), or the
+/// definitions the claim goes through nest deeper than the prover follows
+/// (`MAX_DEPTH`; reported once at the claim as W0502).
 enum Stop {
     Reported,
     Silent,
+    TooDeep,
 }
+
+/// How many definitions deep the prover follows calls, folds and unfolds.
+const MAX_DEPTH: usize = 32;
 
 type R<T> = Result<T, Stop>;
 
@@ -141,9 +147,26 @@ pub(super) fn prove_claims(env: &mut Env<'_>) {
             calls: Vec::new(),
         };
         // The outcome is in the diagnostics; a silent stop proves nothing
-        // and reports nothing (the cause was reported elsewhere).
-        let _ = p.prove_def(id, args, *value);
+        // and reports nothing (the cause was reported elsewhere). A claim
+        // whose definitions nest too deep is neither proved nor refuted,
+        // and the user is told so.
+        if let Err(Stop::TooDeep) = p.prove_def(id, args, *value) {
+            env.diags.push(not_proved(&c, env.item_name(id)));
+        }
     }
+}
+
+/// W0502: a claim the prover gave up on because the definitions it goes
+/// through nest more than `MAX_DEPTH` deep.
+fn not_proved(c: &crate::check::ClaimInfo, name: String) -> Diagnostic {
+    Diagnostic::warning(
+        "W0502",
+        format!("the claim of `{name}` was not proved: the definitions it goes through nest more than {MAX_DEPTH} deep"),
+        c.span,
+        "neither proved nor refuted",
+    )
+    .with_note("the prover follows calls, folds and unfolds this many definitions deep")
+    .with_help("check the claim numerically with `cdlc check --numeric`, or flatten the nesting")
 }
 
 impl<'a> Prover<'_, 'a> {
@@ -450,7 +473,7 @@ impl<'a> Prover<'_, 'a> {
             Some(AVal::Data(elems)) if elems.len() == 1 => Some(elems[0].clone()),
             Some(_) => return Ok(None),
         };
-        if case.binders.len() != 1 + usize::from(element.is_some()) || self.depth > 32 {
+        if case.binders.len() != 1 + usize::from(element.is_some()) || self.depth > MAX_DEPTH {
             return Ok(None);
         }
         self.within(coalg, body, |p| p.unfold_step(params, case, state, element))
@@ -545,8 +568,8 @@ impl<'a> Prover<'_, 'a> {
         };
         match (&body.kind, info.claim) {
             (BodyKind::PointFree(e), _) => {
-                if self.depth > 32 {
-                    return Err(Stop::Silent);
+                if self.depth > MAX_DEPTH {
+                    return Err(Stop::TooDeep);
                 }
                 // The definition's own item stays in scope: a point-free
                 // body declares no parameters.
@@ -625,8 +648,11 @@ impl<'a> Prover<'_, 'a> {
     ) -> R<AVal> {
         let checked: &'a crate::check::Checked = self.env.checked;
         let hir = &checked.hir;
-        if self.depth > 32 || !hir.is_ok(id) {
+        if !hir.is_ok(id) {
             return Err(Stop::Silent);
+        }
+        if self.depth > MAX_DEPTH {
+            return Err(Stop::TooDeep);
         }
         let Some(body) = hir.body(id) else {
             return Err(Stop::Silent);
@@ -666,8 +692,8 @@ impl<'a> Prover<'_, 'a> {
         let BodyKind::Cases { params, cases } = &body.kind else {
             return Err(Stop::Silent);
         };
-        if self.depth > 32 {
-            return Err(Stop::Silent);
+        if self.depth > MAX_DEPTH {
+            return Err(Stop::TooDeep);
         }
         let carrier = self.aval_of_ty(&info.carrier);
         let ctors = &checked.functors[functor.0 as usize].ctors;
