@@ -286,6 +286,7 @@ impl Checker<'_, '_> {
 
     /// Declares a parameter of the definition being checked.
     pub(super) fn param(&mut self, p: &ast::Param, cx: &mut Cx) -> hir::ParamDecl {
+        let errors = self.errors_here();
         if let Some(prev) = cx.params.iter().find(|q| q.name == p.name.node) {
             let prev = prev.span;
             self.error(
@@ -370,6 +371,7 @@ impl Checker<'_, '_> {
             init: p.init.clone(),
             initialiser: cdlc_runtime::init::Init::from_call(&p.init.name.node, &p.init.args),
             span: p.span,
+            ok: self.errors_here() == errors,
         });
         hir::ParamDecl {
             local,

@@ -148,6 +148,9 @@ pub struct ParamInfo {
     pub initialiser: Option<cdlc_runtime::init::Init>,
     /// Its declaration.
     pub span: Span,
+    /// Whether its declaration checked without an error (the equivariance
+    /// solver skips one that did not, so that a mistake is reported once).
+    pub ok: bool,
 }
 
 /// A layer's or model's checked signature and parameters.
@@ -285,10 +288,11 @@ struct Checker<'p, 'd> {
     calls: Vec<(ItemId, ItemId, Span)>,
     /// Point-free definitions whose signature is being inferred.
     point_free_in_progress: Vec<ItemId>,
-    /// The items being checked, innermost last: a constant, data type,
-    /// space or point-free definition is checked on first use, inside the
-    /// item that uses it. An error is attributed to the innermost.
-    current: Vec<ItemId>,
+    /// The items being checked, innermost last, each with how many errors
+    /// were attributed to it so far: a constant, data type, space or
+    /// point-free definition is checked on first use, inside the item that
+    /// uses it. An error is attributed to the innermost.
+    current: Vec<(ItemId, usize)>,
     /// Items an error was attributed to (from loading and naming, then
     /// from checking).
     failed: BTreeSet<ItemId>,
@@ -371,8 +375,9 @@ impl Checker<'_, '_> {
             !self.current.is_empty(),
             "internal error: an error reported outside every item: {d:?}"
         );
-        if let Some(&item) = self.current.last() {
-            self.failed.insert(item);
+        if let Some((item, count)) = self.current.last_mut() {
+            *count += 1;
+            self.failed.insert(*item);
         }
         self.diags.push(d);
     }
@@ -385,9 +390,14 @@ impl Checker<'_, '_> {
         self.diags.push(d);
     }
 
+    /// How many errors were attributed to the item being checked so far.
+    fn errors_here(&self) -> usize {
+        self.current.last().map_or(0, |(_, count)| *count)
+    }
+
     /// Runs `f` with `item` as the item being checked.
     fn within<T>(&mut self, item: ItemId, f: impl FnOnce(&mut Self) -> T) -> T {
-        self.current.push(item);
+        self.current.push((item, 0));
         let out = f(self);
         self.current.pop();
         out

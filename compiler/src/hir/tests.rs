@@ -183,3 +183,21 @@ fn syntax_and_naming_errors_mark_their_items() {
         .collect();
     assert_eq!(failed, [user[1]]);
 }
+
+/// The checker records per parameter whether its declaration checked, and
+/// the equivariance solver skips one that did not: `b`'s unknown
+/// initialiser is reported once (no W0501 for its space follows), while
+/// `K`, declared soundly in the same layer, is still solved.
+#[test]
+fn the_solver_skips_a_parameter_whose_declaration_failed() {
+    let c = compile(
+        "monoid Sh = shifts(6)\nspace Seq = R[6] under Sh by shift_zero\n\nlayer f(x: Seq) -> Seq {\n  param K: equivariant Seq -> Seq = glorot\n  param b: invariant Seq = zeroes\n  relu(K @ x + b)\n}\n",
+    );
+    let f = c.program.lookup("f").expect("declared");
+    let oks: Vec<bool> = c.checked.defs[&f].params.iter().map(|p| p.ok).collect();
+    assert_eq!(oks, [true, false]);
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0201"]);
+    assert!(c.tyings.get(f, "K").is_some());
+    assert!(c.tyings.get(f, "b").is_none());
+}
