@@ -12,6 +12,7 @@ use crate::source::{STDLIB, Sources, stdlib_module};
 use cdlc_grammar::ast::{self, ItemKind};
 use cdlc_grammar::{Continuation, FileId, Ident, Span, SyntaxError};
 use indexmap::IndexMap;
+use std::collections::BTreeSet;
 
 /// Index of an item in `Program::items`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,6 +38,10 @@ pub struct Program {
     pub items: Vec<(usize, usize)>,
     /// Global names in declaration order.
     pub globals: IndexMap<String, ItemId>,
+    /// Items found wrong while loading and naming: a syntax error in their
+    /// text, an import of an unknown module, or a name declared twice or
+    /// taken from a built-in. The checker starts its status table from it.
+    pub failed: BTreeSet<ItemId>,
 }
 
 impl Program {
@@ -101,13 +106,18 @@ pub fn stdlib_module_declaring(name: &str) -> Option<&'static str> {
         })
 }
 
+/// Where an import is written: its path's span, and the indices of its file
+/// and of the item in that file.
+type ImportAt = (Span, usize, usize);
+
 /// Parses `user` (already added to `sources` as `user_file`) and every
 /// module it needs, and names the items.
 pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnostic>) -> Program {
     let mut files = Vec::new();
     let user_text = sources.text(user_file).to_string();
     let (user_ast, errs) = cdlc_grammar::parse(user_file, &user_text);
-    diags.extend(errs.into_iter().map(syntax_diagnostic));
+    let mut syntax_errors: Vec<Span> = Vec::new();
+    push_syntax_errors(errs, diags, &mut syntax_errors);
     files.push(ParsedFile {
         file: user_file,
         ast: user_ast,
@@ -116,19 +126,29 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
 
     // Load the prelude and, transitively, every imported module once.
     let mut loaded: Vec<String> = Vec::new();
-    let mut queue: Vec<(String, Option<Span>)> = vec![("std.prelude".to_string(), None)];
+    // Each module to load with the import that asks for it, none for the
+    // prelude.
+    let mut queue: Vec<(String, Option<ImportAt>)> = vec![("std.prelude".to_string(), None)];
+    let mut bad_imports: Vec<(usize, usize)> = Vec::new();
     let mut next = 0;
     loop {
-        let imports: Vec<(String, Span)> = files[next..]
+        let imports: Vec<(String, ImportAt)> = files[next..]
             .iter()
-            .flat_map(|f| f.ast.items.iter())
-            .filter_map(|item| match &item.kind {
+            .enumerate()
+            .flat_map(|(fi, f)| {
+                f.ast
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(move |(ii, i)| (next + fi, ii, i))
+            })
+            .filter_map(|(fi, ii, item)| match &item.kind {
                 ItemKind::Import(path) => Some((
                     path.iter()
                         .map(|p| p.node.as_str())
                         .collect::<Vec<_>>()
                         .join("."),
-                    path[0].span.to(path[path.len() - 1].span),
+                    (path[0].span.to(path[path.len() - 1].span), fi, ii),
                 )),
                 _ => None,
             })
@@ -138,12 +158,13 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
         if queue.is_empty() {
             break;
         }
-        for (path, span) in std::mem::take(&mut queue) {
+        for (path, import) in std::mem::take(&mut queue) {
             if loaded.contains(&path) {
                 continue;
             }
             let Some(text) = stdlib_module(&path) else {
-                let span = span.expect("the prelude is always embedded");
+                let (span, fi, ii) = import.expect("the prelude is always embedded");
+                bad_imports.push((fi, ii));
                 let mut d = Diagnostic::error(
                     "E0201",
                     format!("unknown module `{path}`"),
@@ -168,7 +189,7 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
             loaded.push(path.clone());
             let file = sources.add(format!("<{path}>"), text);
             let (ast, errs) = cdlc_grammar::parse(file, text);
-            diags.extend(errs.into_iter().map(syntax_diagnostic));
+            push_syntax_errors(errs, diags, &mut syntax_errors);
             files.push(ParsedFile {
                 file,
                 ast,
@@ -183,11 +204,15 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
     // Library modules first, so that the user's declarations shadow them.
     let mut items = Vec::new();
     let mut globals: IndexMap<String, ItemId> = IndexMap::new();
+    let mut failed = BTreeSet::new();
     let order: Vec<usize> = (1..files.len()).chain(std::iter::once(0)).collect();
     for fi in order {
         for (ii, item) in files[fi].ast.items.iter().enumerate() {
             let id = ItemId(items.len() as u32);
             items.push((fi, ii));
+            if bad_imports.contains(&(fi, ii)) || holds_syntax_error(item, &syntax_errors) {
+                failed.insert(id);
+            }
             let Some(name) = declared_name(item) else {
                 continue;
             };
@@ -201,6 +226,7 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
                     )
                     .with_help("choose another name: the built-in would always be the one called"),
                 );
+                failed.insert(id);
                 continue;
             }
             if let Some(prev) = globals.get(&name.node).copied() {
@@ -224,6 +250,7 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
                             "the standard library already defines this name; choose another"
                         }),
                     );
+                    failed.insert(id);
                     continue;
                 }
             }
@@ -234,7 +261,28 @@ pub fn resolve(sources: &mut Sources, user_file: FileId, diags: &mut Vec<Diagnos
         files,
         items,
         globals,
+        failed,
     }
+}
+
+/// Reports a file's syntax errors and notes where each is reported.
+fn push_syntax_errors(errs: Vec<SyntaxError>, diags: &mut Vec<Diagnostic>, at: &mut Vec<Span>) {
+    for e in errs {
+        let d = syntax_diagnostic(e);
+        at.push(d.span());
+        diags.push(d);
+    }
+}
+
+/// Whether a syntax error lies in the item's text. The parser reports
+/// errors by position only, so this is the one place where a position
+/// decides which item failed; every later error is attributed by the stage
+/// that reports it.
+fn holds_syntax_error(item: &ast::Item, errors: &[Span]) -> bool {
+    let span = item.span;
+    errors
+        .iter()
+        .any(|s| s.file == span.file && s.start >= span.start && s.end <= span.end)
 }
 
 /// What a built-in name is, if `name` is one.

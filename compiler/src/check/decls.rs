@@ -37,7 +37,8 @@ impl Checker<'_, '_> {
         match self.const_state.get(&id) {
             Some(State::Done) => return self.out.consts.get(&c.name.node).copied(),
             Some(State::InProgress) => {
-                self.error(
+                self.error_in(
+                    id,
                     Diagnostic::error(
                         "E0203",
                         format!("`{}` is defined in terms of itself", c.name.node),
@@ -52,12 +53,13 @@ impl Checker<'_, '_> {
             None => {}
         }
         self.const_state.insert(id, State::InProgress);
-        let p = self.size(&c.value, &TypeEnv::default());
+        let p = self.within(id, |s| s.size(&c.value, &TypeEnv::default()));
         self.const_state.insert(id, State::Done);
         let v = p.and_then(|p| p.as_constant());
         if let Some(v) = v {
             if v < 0 {
-                self.error(
+                self.error_in(
+                    id,
                     Diagnostic::error(
                         "E0304",
                         format!("size is not a natural number: `{}` is {v}", c.name.node),
@@ -441,12 +443,15 @@ impl Checker<'_, '_> {
             return None;
         };
         if self.data_state.get(&id) == Some(&State::InProgress) {
-            self.error(Diagnostic::error(
-                "E0203",
-                format!("data type `{}` is defined in terms of itself", d.name.node),
-                d.def.span,
-                "write recursion through the functor's `X` instead",
-            ));
+            self.error_in(
+                id,
+                Diagnostic::error(
+                    "E0203",
+                    format!("data type `{}` is defined in terms of itself", d.name.node),
+                    d.def.span,
+                    "write recursion through the functor's `X` instead",
+                ),
+            );
             return None;
         }
         if self.data_state.get(&id) == Some(&State::Done) {
@@ -458,9 +463,31 @@ impl Checker<'_, '_> {
             type_params: d.params.iter().map(|p| p.node.clone()).collect(),
             in_functor: false,
         };
-        let result = match &d.def.kind {
+        let result = self.within(id, |s| s.data_def(d, &env));
+        self.data_state.insert(id, State::Done);
+        if let Some(info) = &result {
+            let exact = info.args.len() == info.arity
+                && info
+                    .args
+                    .iter()
+                    .enumerate()
+                    .all(|(i, a)| matches!(a, Ty::Param(j) if *j as usize == i));
+            if exact {
+                self.out
+                    .data_names
+                    .entry((info.co, info.functor))
+                    .or_insert(d.name.node.clone());
+            }
+            self.out.data.insert(id, info.clone());
+        }
+        result
+    }
+
+    /// The checked right-hand side of a data declaration.
+    fn data_def(&mut self, d: &ast::Data, env: &TypeEnv) -> Option<DataInfo> {
+        match &d.def.kind {
             TypeKind::Fix { co, functor, args } => {
-                let args: Vec<Ty> = args.iter().map(|a| self.ty(a, &env)).collect();
+                let args: Vec<Ty> = args.iter().map(|a| self.ty(a, env)).collect();
                 let f = self.functor_by_name(functor);
                 if *co != d.co {
                     let (kw, fx) = if d.co {
@@ -469,14 +496,14 @@ impl Checker<'_, '_> {
                         ("data", "fix")
                     };
                     self.error(
-                        Diagnostic::error(
-                            "E0405",
-                            format!("`{kw}` declarations are defined with `{fx}`"),
-                            d.def.span,
-                            format!("expected `{fx} F(...)`"),
-                        )
-                        .with_help("`data` is the initial algebra (`fix`), `codata` the final coalgebra (`cofix`)"),
-                    );
+                    Diagnostic::error(
+                        "E0405",
+                        format!("`{kw}` declarations are defined with `{fx}`"),
+                        d.def.span,
+                        format!("expected `{fx} F(...)`"),
+                    )
+                    .with_help("`data` is the initial algebra (`fix`), `codata` the final coalgebra (`cofix`)"),
+                );
                 }
                 match f {
                     Some(f) if self.check_functor_arity(f, args.len(), d.def.span) => {
@@ -505,24 +532,7 @@ impl Checker<'_, '_> {
                 );
                 None
             }
-        };
-        self.data_state.insert(id, State::Done);
-        if let Some(info) = &result {
-            let exact = info.args.len() == info.arity
-                && info
-                    .args
-                    .iter()
-                    .enumerate()
-                    .all(|(i, a)| matches!(a, Ty::Param(j) if *j as usize == i));
-            if exact {
-                self.out
-                    .data_names
-                    .entry((info.co, info.functor))
-                    .or_insert(d.name.node.clone());
-            }
-            self.out.data.insert(id, info.clone());
         }
-        result
     }
 
     // ------------------------------------------------------------ groups and spaces
@@ -595,19 +605,22 @@ impl Checker<'_, '_> {
         };
         match self.space_state.get(&id) {
             Some(State::InProgress) => {
-                self.error(Diagnostic::error(
-                    "E0203",
-                    format!("space `{}` is defined in terms of itself", s.name.node),
-                    s.def.span,
-                    "this definition needs the space being defined",
-                ));
+                self.error_in(
+                    id,
+                    Diagnostic::error(
+                        "E0203",
+                        format!("space `{}` is defined in terms of itself", s.name.node),
+                        s.def.span,
+                        "this definition needs the space being defined",
+                    ),
+                );
                 return None;
             }
             Some(State::Done) => return None,
             None => {}
         }
         self.space_state.insert(id, State::InProgress);
-        let v = self.space_expr(&s.def);
+        let v = self.within(id, |c| c.space_expr(&s.def));
         self.space_state.insert(id, State::Done);
         if let Some(v) = &v {
             let sid = self.intern_space(v.clone());

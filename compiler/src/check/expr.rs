@@ -175,21 +175,27 @@ impl Checker<'_, '_> {
             return None;
         };
         if self.point_free_in_progress.contains(&id) {
-            self.error(Diagnostic::error(
-                "E0203",
-                format!("`{}` is defined in terms of itself", d.name.node),
-                e.span,
-                "this composition uses the definition being defined",
-            ));
+            self.error_in(
+                id,
+                Diagnostic::error(
+                    "E0203",
+                    format!("`{}` is defined in terms of itself", d.name.node),
+                    e.span,
+                    "this composition uses the definition being defined",
+                ),
+            );
             return None;
         }
         self.point_free_in_progress.push(id);
-        if d.kind == ast::DefKind::Model && !d.size_params.is_empty() {
-            self.model_size_params_error(d);
-        }
-        let env = self.size_params(&d.size_params);
-        let mut cx = Cx::new(id, env.clone());
-        let (root, sig) = self.morphism(e, None, &mut cx);
+        let (env, mut cx, root, sig) = self.within(id, |c| {
+            if d.kind == ast::DefKind::Model && !d.size_params.is_empty() {
+                c.model_size_params_error(d);
+            }
+            let env = c.size_params(&d.size_params);
+            let mut cx = Cx::new(id, env.clone());
+            let (root, sig) = c.morphism(e, None, &mut cx);
+            (env, cx, root, sig)
+        });
         self.point_free_in_progress.retain(|x| *x != id);
         let body = std::mem::take(&mut cx.body).finish(BodyKind::PointFree(root));
         self.out.hir.set_body(id, body);
@@ -280,6 +286,7 @@ impl Checker<'_, '_> {
 
     /// Declares a parameter of the definition being checked.
     pub(super) fn param(&mut self, p: &ast::Param, cx: &mut Cx) -> hir::ParamDecl {
+        let errors = self.errors_here();
         if let Some(prev) = cx.params.iter().find(|q| q.name == p.name.node) {
             let prev = prev.span;
             self.error(
@@ -364,6 +371,7 @@ impl Checker<'_, '_> {
             init: p.init.clone(),
             initialiser: cdlc_runtime::init::Init::from_call(&p.init.name.node, &p.init.args),
             span: p.span,
+            ok: self.errors_here() == errors,
         });
         hir::ParamDecl {
             local,

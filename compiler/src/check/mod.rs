@@ -27,7 +27,7 @@ use cdlc_grammar::{Ident, Span};
 
 use indexmap::IndexMap;
 use size::{Poly, Var};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 pub use train::{DataSpec, LossKind, TrainSetup};
 use types::{FunctorId, Namer, Shape, SpaceId, Ty, TyDisplay};
 
@@ -148,6 +148,9 @@ pub struct ParamInfo {
     pub initialiser: Option<cdlc_runtime::init::Init>,
     /// Its declaration.
     pub span: Span,
+    /// Whether its declaration checked without an error (the equivariance
+    /// solver skips one that did not, so that a mistake is reported once).
+    pub ok: bool,
 }
 
 /// A layer's or model's checked signature and parameters.
@@ -249,9 +252,12 @@ pub fn check(program: &Program, diags: &mut Vec<Diagnostic>) -> Checked {
         space_state: HashMap::new(),
         calls: Vec::new(),
         point_free_in_progress: Vec::new(),
+        current: Vec::new(),
+        failed: program.failed.clone(),
     };
     c.run();
-    c.out.hir.set_statuses(program, c.diags);
+    let failed = std::mem::take(&mut c.failed);
+    c.out.hir.set_statuses(program, &failed);
     #[cfg(debug_assertions)]
     {
         let problems = crate::hir::verify(&c.out.hir, &c.out);
@@ -282,6 +288,14 @@ struct Checker<'p, 'd> {
     calls: Vec<(ItemId, ItemId, Span)>,
     /// Point-free definitions whose signature is being inferred.
     point_free_in_progress: Vec<ItemId>,
+    /// The items being checked, innermost last, each with how many errors
+    /// were attributed to it so far: a constant, data type, space or
+    /// point-free definition is checked on first use, inside the item that
+    /// uses it. An error is attributed to the innermost.
+    current: Vec<(ItemId, usize)>,
+    /// Items an error was attributed to (from loading and naming, then
+    /// from checking).
+    failed: BTreeSet<ItemId>,
 }
 
 /// What a name means in a type or size position of one definition.
@@ -311,52 +325,82 @@ impl Checker<'_, '_> {
                 });
             }
         }
+        let program = self.program;
         for &id in &ids {
-            let item = self.program.item(id);
-            match &item.kind {
+            self.within(id, |c| match &program.item(id).kind {
                 ItemKind::Const(_) => {
-                    self.const_value(id);
+                    c.const_value(id);
                 }
-                ItemKind::Functor(f) => self.check_functor(id, f),
+                ItemKind::Functor(f) => c.check_functor(id, f),
                 ItemKind::Data(_) => {
-                    self.data_info(id);
+                    c.data_info(id);
                 }
-                ItemKind::Group(g) => self.check_group(g),
+                ItemKind::Group(g) => c.check_group(g),
                 ItemKind::Space(_) => {
-                    self.space_value(id);
+                    c.space_value(id);
                 }
                 _ => {}
-            }
+            });
         }
         // Headers before bodies, so that a body may use any definition.
         for &id in &ids {
-            match &self.program.item(id).kind {
-                ItemKind::Def(d) => self.def_header(id, d),
-                ItemKind::Algebra(a) => self.algebra_header(id, a),
-                ItemKind::Coalgebra(a) => self.coalgebra_header(id, a),
+            self.within(id, |c| match &program.item(id).kind {
+                ItemKind::Def(d) => c.def_header(id, d),
+                ItemKind::Algebra(a) => c.algebra_header(id, a),
+                ItemKind::Coalgebra(a) => c.coalgebra_header(id, a),
                 _ => {}
-            }
+            });
         }
         for &id in &ids {
-            match &self.program.item(id).kind {
-                ItemKind::Def(d) => self.def_body(id, d),
-                ItemKind::Algebra(a) => self.algebra_cases(id, a),
-                ItemKind::Coalgebra(a) => self.coalgebra_cases(id, a),
+            self.within(id, |c| match &program.item(id).kind {
+                ItemKind::Def(d) => c.def_body(id, d),
+                ItemKind::Algebra(a) => c.algebra_cases(id, a),
+                ItemKind::Coalgebra(a) => c.coalgebra_cases(id, a),
                 _ => {}
-            }
+            });
         }
         self.report_definition_cycles();
         for &id in &ids {
-            if let ItemKind::Train(t) = &self.program.item(id).kind {
-                self.check_train(t);
+            if let ItemKind::Train(t) = &program.item(id).kind {
+                self.within(id, |c| c.check_train(t));
             }
         }
     }
 
     // ------------------------------------------------------------ helpers
 
+    /// Reports an error of the item being checked.
     fn error(&mut self, d: Diagnostic) {
+        debug_assert!(
+            !self.current.is_empty(),
+            "internal error: an error reported outside every item: {d:?}"
+        );
+        if let Some((item, count)) = self.current.last_mut() {
+            *count += 1;
+            self.failed.insert(*item);
+        }
         self.diags.push(d);
+    }
+
+    /// Reports an error of `item`, which need not be the item being
+    /// checked (a cycle is found where it closes, and blames the item it
+    /// runs through).
+    fn error_in(&mut self, item: ItemId, d: Diagnostic) {
+        self.failed.insert(item);
+        self.diags.push(d);
+    }
+
+    /// How many errors were attributed to the item being checked so far.
+    fn errors_here(&self) -> usize {
+        self.current.last().map_or(0, |(_, count)| *count)
+    }
+
+    /// Runs `f` with `item` as the item being checked.
+    fn within<T>(&mut self, item: ItemId, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.current.push((item, 0));
+        let out = f(self);
+        self.current.pop();
+        out
     }
 
     fn new_var(&mut self, name: &str) -> Var {
@@ -452,7 +496,8 @@ impl Checker<'_, '_> {
                             let name = crate::resolve::declared_name(self.program.item(next))
                                 .map(|n| n.node.clone())
                                 .unwrap_or_default();
-                            self.error(
+                            self.error_in(
+                                node,
                                 Diagnostic::error(
                                     "E0203",
                                     format!("`{name}` is defined in terms of itself"),

@@ -30,7 +30,7 @@ impl Augmenter {
     /// `group` (E0610 when there is none of that name or it acts on no
     /// input, E0611 when an input or the output is not a tensor or list).
     pub fn new(c: &Compilation, model: ItemId, group: &str) -> Result<Augmenter, MeasureError> {
-        let mut env = Env::new(&c.program, &c.checked, None, Vec::new());
+        let mut env = Env::new(&c.program, &c.checked, None);
         let g = env.group_named(group).ok_or_else(|| {
             MeasureError::Group(format!("`{group}` is not a group of this program"))
         })?;

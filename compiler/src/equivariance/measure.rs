@@ -157,7 +157,7 @@ pub fn measure(
     params: &[Tensor],
     setup: &MeasureSetup<'_>,
 ) -> Result<Measurement, MeasureError> {
-    let mut env = Env::new(&c.program, &c.checked, None, Vec::new());
+    let mut env = Env::new(&c.program, &c.checked, None);
     let info = c
         .checked
         .defs

@@ -24,7 +24,7 @@ mod proof;
 mod rep;
 
 use crate::check::Checked;
-use crate::diagnostics::{Diagnostic, Severity, closest};
+use crate::diagnostics::{Diagnostic, closest};
 use crate::resolve::{ItemId, Program};
 use crate::source::Sources;
 use cdlc_equivariance::{Basis, Group, SolveError, Space};
@@ -91,13 +91,7 @@ pub fn analyse(
     sources: &Sources,
     diags: &mut Vec<Diagnostic>,
 ) -> Tyings {
-    let mut prior: Vec<Span> = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(Diagnostic::span)
-        .collect();
-    prior.sort_by_key(|s| (s.file, s.start));
-    let mut env = Env::new(program, checked, Some(sources), prior);
+    let mut env = Env::new(program, checked, Some(sources));
     env.build_declarations();
     env.solve_params();
     proof::prove_claims(&mut env);
@@ -108,7 +102,7 @@ pub fn analyse(
 /// The tyings of a checked program, without diagnostics (for the
 /// instantiation, which runs on programs that checked cleanly).
 pub fn tyings(program: &Program, checked: &Checked) -> Tyings {
-    let mut env = Env::new(program, checked, None, Vec::new());
+    let mut env = Env::new(program, checked, None);
     env.build_declarations();
     env.solve_params();
     env.tyings
@@ -162,8 +156,6 @@ pub(crate) struct Env<'a> {
     program: &'a Program,
     checked: &'a Checked,
     sources: Option<&'a Sources>,
-    /// The spans of errors reported before this stage.
-    prior: Vec<Span>,
     diags: Vec<Diagnostic>,
     groups: HashMap<ItemId, Option<Group>>,
     spaces: HashMap<ItemId, Option<Space>>,
@@ -172,17 +164,11 @@ pub(crate) struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    fn new(
-        program: &'a Program,
-        checked: &'a Checked,
-        sources: Option<&'a Sources>,
-        prior: Vec<Span>,
-    ) -> Env<'a> {
+    fn new(program: &'a Program, checked: &'a Checked, sources: Option<&'a Sources>) -> Env<'a> {
         Env {
             program,
             checked,
             sources,
-            prior,
             diags: Vec::new(),
             groups: HashMap::new(),
             spaces: HashMap::new(),
@@ -198,24 +184,22 @@ impl<'a> Env<'a> {
             .unwrap_or_default()
     }
 
-    /// Whether an error was already reported inside `span`. `prior` is
-    /// sorted by file and start, so a file with very many errors costs a
-    /// binary search per question, not a pass.
-    fn has_prior_error(&self, span: Span) -> bool {
-        let first = self
-            .prior
-            .partition_point(|s| (s.file, s.start) < (span.file, span.start));
-        self.prior[first..]
-            .iter()
-            .take_while(|s| s.file == span.file && s.start <= span.end)
-            .any(|s| s.end <= span.end)
+    /// Whether the checker found the declaration of parameter `p` of `id`
+    /// sound (a parameter it did not check is not).
+    fn param_ok(&self, id: ItemId, p: &ast::Param) -> bool {
+        let params = match (self.checked.defs.get(&id), self.checked.algebras.get(&id)) {
+            (Some(d), _) => &d.params,
+            (None, Some(a)) => &a.params,
+            (None, None) => return false,
+        };
+        params.iter().any(|q| q.span == p.span && q.ok)
     }
 
     /// Builds every group and space declaration, used or not.
     fn build_declarations(&mut self) {
         for id in self.program.item_ids() {
             let item = self.program.item(id);
-            if self.has_prior_error(item.span) {
+            if !self.checked.hir.is_ok(id) {
                 self.groups.entry(id).or_insert(None);
                 self.spaces.entry(id).or_insert(None);
                 continue;
@@ -256,7 +240,7 @@ impl<'a> Env<'a> {
                 _ => continue,
             };
             for p in params {
-                let spaces = if self.has_prior_error(p.span) {
+                let spaces = if !self.param_ok(id, p) {
                     ParamSpaces::Broken
                 } else {
                     self.solve_param(id, &owner.node, p)

@@ -77,7 +77,7 @@ pub(super) enum Act {
 
 /// Tests every claim of a compilation that checked without errors.
 pub fn check_claims(c: &Compilation, f32: bool, seed: u64) -> Vec<ClaimCheck> {
-    let mut env = Env::new(&c.program, &c.checked, None, Vec::new());
+    let mut env = Env::new(&c.program, &c.checked, None);
     let tolerance = if f32 { F32_TOLERANCE } else { F64_TOLERANCE };
     let mut out = Vec::new();
     for id in c.program.item_ids() {

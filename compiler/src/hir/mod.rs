@@ -11,7 +11,8 @@
 //!
 //! Invariants a reader may rely on:
 //!
-//! - an item whose [`Status`] is `Ok` has no error in its text; its body,
+//! - an item whose [`Status`] is `Ok` had no error attributed to it (by
+//!   the stage that reported the error, as it reported it); its body,
 //!   if it has one, contains no `Expr::Error` unless a name in it resolved
 //!   to an item that failed itself (whose status is `Failed`);
 //! - every handle in a body points into that body's arenas, and children
@@ -41,17 +42,17 @@ pub use expr::{
 pub use print::print;
 pub use verify::verify;
 
-use crate::diagnostics::{Diagnostic, Severity};
 use crate::resolve::{ItemId, Program};
 use indexmap::IndexMap;
+use std::collections::BTreeSet;
 
 /// Whether an item checked cleanly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
-    /// No error lies in the item's text.
+    /// No error was attributed to the item.
     Ok,
-    /// An error (of parsing, naming or checking) lies in the item's text;
-    /// later stages skip it, so that a mistake is reported once.
+    /// An error (of parsing, naming or checking) was attributed to the
+    /// item; later stages skip it, so that a mistake is reported once.
     Failed,
 }
 
@@ -83,22 +84,16 @@ impl Hir {
         self.bodies.insert(item, body);
     }
 
-    /// Gives every item its status: an item fails when an error reported
-    /// so far, by any stage up to the checker, points into its text. This
-    /// is the one place that relates diagnostics to items; the stages after
+    /// Gives every item its status: an item fails when loading, naming
+    /// or checking attributed an error to it (`failed`). The stages after
     /// `check` read the table.
-    pub(crate) fn set_statuses(&mut self, program: &Program, diags: &[Diagnostic]) {
-        let errors: Vec<cdlc_grammar::Span> = diags
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .map(Diagnostic::span)
-            .collect();
+    pub(crate) fn set_statuses(&mut self, program: &Program, failed: &BTreeSet<ItemId>) {
         for id in program.item_ids() {
-            let span = program.item(id).span;
-            let failed = errors
-                .iter()
-                .any(|s| s.file == span.file && s.start >= span.start && s.end <= span.end);
-            let status = if failed { Status::Failed } else { Status::Ok };
+            let status = if failed.contains(&id) {
+                Status::Failed
+            } else {
+                Status::Ok
+            };
             self.status.insert(id, status);
         }
     }

@@ -120,3 +120,84 @@ fn every_initialiser_of_the_vocabulary_is_built_by_the_runtime() {
     let init = &c.checked.defs[&id].params[0].initialiser;
     assert_eq!(init, &Some(cdlc_runtime::init::Init::Normal(0.1)));
 }
+
+/// The status of each named item of `text`, in the order asked.
+fn statuses(text: &str, names: &[&str]) -> Vec<Status> {
+    let c = compile(text);
+    assert!(c.has_errors(), "the program has an error");
+    names
+        .iter()
+        .map(|n| c.checked.hir.status(c.program.lookup(n).expect("declared")))
+        .collect()
+}
+
+/// A constant is evaluated on first use, inside the item that uses it: its
+/// error marks the constant, not the user, which checks on.
+#[test]
+fn an_error_found_while_checking_another_item_marks_its_own() {
+    let got = statuses("const a = b + 1\nconst b = 2 - 5\n", &["a", "b"]);
+    assert_eq!(got, [Status::Ok, Status::Failed]);
+}
+
+/// A point-free definition is checked on first use too: a wrong
+/// composition marks the definition it is written in, and the model
+/// composing it stays `Ok` (its use of a failed item is not a new error).
+#[test]
+fn a_point_free_definition_checked_on_first_use_fails_alone() {
+    let got = statuses(
+        "model m = f >> relu\n\nlayer f = dense[2, 3] >> dense[4, 5]\n",
+        &["m", "f"],
+    );
+    assert_eq!(got, [Status::Ok, Status::Failed]);
+}
+
+/// A cycle is found where it closes, while checking the last item on it,
+/// and marks the item whose definition closes it.
+#[test]
+fn a_cycle_of_constants_marks_the_constant_it_runs_through() {
+    let got = statuses("const a = b\nconst b = a\nconst c = 1\n", &["a", "b", "c"]);
+    assert_eq!(got, [Status::Failed, Status::Ok, Status::Ok]);
+}
+
+/// Loading and naming attribute their errors too: a syntax error marks the
+/// item it lies in, and a name declared twice the second declaration.
+#[test]
+fn syntax_and_naming_errors_mark_their_items() {
+    let got = statuses(
+        "layer f(x: R[2]) -> R[2] {\n  let y = relu(x)\n  (y + x)\n}\n\nlayer g(x: R[2]) -> R[2] {\n  x\n}\n",
+        &["f", "g"],
+    );
+    assert_eq!(got, [Status::Failed, Status::Ok]);
+    let c = compile("const n = 1\nconst n = 2\nconst m = 3\n");
+    let failed: Vec<u32> = c
+        .program
+        .item_ids()
+        .filter(|id| c.program.is_user_item(*id) && !c.checked.hir.is_ok(*id))
+        .map(|id| id.0)
+        .collect();
+    let user: Vec<u32> = c
+        .program
+        .item_ids()
+        .filter(|id| c.program.is_user_item(*id))
+        .map(|id| id.0)
+        .collect();
+    assert_eq!(failed, [user[1]]);
+}
+
+/// The checker records per parameter whether its declaration checked, and
+/// the equivariance solver skips one that did not: `b`'s unknown
+/// initialiser is reported once (no W0501 for its space follows), while
+/// `K`, declared soundly in the same layer, is still solved.
+#[test]
+fn the_solver_skips_a_parameter_whose_declaration_failed() {
+    let c = compile(
+        "monoid Sh = shifts(6)\nspace Seq = R[6] under Sh by shift_zero\n\nlayer f(x: Seq) -> Seq {\n  param K: equivariant Seq -> Seq = glorot\n  param b: invariant Seq = zeroes\n  relu(K @ x + b)\n}\n",
+    );
+    let f = c.program.lookup("f").expect("declared");
+    let oks: Vec<bool> = c.checked.defs[&f].params.iter().map(|p| p.ok).collect();
+    assert_eq!(oks, [true, false]);
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0201"]);
+    assert!(c.tyings.get(f, "K").is_some());
+    assert!(c.tyings.get(f, "b").is_none());
+}
