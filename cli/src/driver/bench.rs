@@ -597,7 +597,7 @@ mod tests {
         assert_eq!(get("schedule_us"), "0.0");
         assert_eq!(get("step_us"), "200.0");
         assert_eq!(get("steps_per_s"), "5000.0000");
-        assert_eq!(get("first_loss"), "2.500000");
+        assert_eq!(get("first_loss"), "2.5");
         assert_eq!(get("backend"), "interp");
         assert_eq!(get("dtype"), "f32");
         assert_eq!(get("threads"), "auto");
