@@ -71,6 +71,7 @@ fn every_example_exports_with_its_slots_in_order() {
             .collect();
         let slots: Vec<&str> = p.inst.slots.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(listed, slots, "{name}");
-        assert!(text.contains("def forward(P, X, dt):"), "{name}");
+        assert!(text.contains("def forward(P, X, dt, F):"), "{name}");
+        assert!(text.contains("def prefold(P, X, dt):"), "{name}");
     }
 }
