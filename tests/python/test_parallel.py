@@ -95,3 +95,9 @@ def test_a_packed_table_evaluates_each_node_once_with_exact_buckets(tmp_path):
     assert sum(widths) == nodes
     assert sched["n"].shape == (1, nodes + 1)
     assert sorted(sched["root"][0].tolist()) == sched["root"][0].tolist()
+    # One table does not split over eight devices: `shard` says how to encode.
+    with pytest.raises(ValueError, match="shards=8"):
+        mod.shard(mod.encode(examples, batch_size=16), mod.make_mesh())
+    # Sixteen examples do not split into three shards.
+    with pytest.raises(ValueError, match="3 shards"):
+        mod.encode(examples, shards=3)
