@@ -301,21 +301,19 @@ fn an_output_that_cannot_be_written_is_e0616() {
 /// A model whose input the exported encoder cannot lay out.
 const TREES: &str = "import std.layers
 
-functor RoseF(A) = rose(A, List(X))
-data Rose(A) = fix RoseF(A)
-
-algebra node[d, h] : RoseF(R[d]) -> R[h] {
-  param U: R[h, d] = glorot
-  rose(a, ks) => tanh(U @ a)
-}
-
-algebra forest[h] : ListF(Rose(R[2])) -> R[h] {
+algebra inner[h] : ListF(R[2]) -> R[h] {
   param s: R[h] = zeros
   nil          => s
-  cons(t, acc) => fold node[2, h] (t) + acc
+  cons(x, acc) => tanh(acc + s)
 }
 
-model trees(ts: List(Rose(R[2]))) -> R[3] { fold forest[3] (ts) }
+algebra nested[h] : ListF(List(R[2])) -> R[h] {
+  param s: R[h] = zeros
+  nil          => s
+  cons(t, acc) => fold inner[h] (t) + acc
+}
+
+model trees(ts: List(List(R[2]))) -> R[3] { fold nested[3] (ts) }
 
 train trees {
   data = jsonl(\"trees.jsonl\")

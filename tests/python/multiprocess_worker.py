@@ -29,7 +29,7 @@ def main():
     examples = m.read_jsonl(batch_file)
     mesh = m.make_mesh()
     assert mesh.devices.size == 4 and jax.local_device_count() == 2
-    batch = m.shard(m.encode(examples, batch_size=16), mesh)
+    batch = m.shard(m.encode(examples, batch_size=16, shards=mesh.devices.size), mesh)
     loss = jax.jit(m.loss)(m.replicate(params, mesh), batch)
     print(f"loss {float(loss)!r}", flush=True)
     trained = m.train(params, examples, epochs=2, batch_size=8, fraction=1.0, log=lambda line: print(line, flush=True))

@@ -30,7 +30,8 @@ def test_eight_devices_match_one_and_cdlc(name, tmp_path):
     ref, _ = compare.cdlc_grad(os.path.join(compare.ROOT, "examples", name + ".cdl"), batch_file, str(tmp_path), init=init)
     one = mod.make_mesh(jax.devices()[:1])
     eight = mod.make_mesh()
-    batch = mod.encode(examples, batch_size=16)
+    # One packed table per device; the same layout on one device.
+    batch = mod.encode(examples, batch_size=16, shards=8)
     grad = jax.jit(jax.value_and_grad(mod.loss))
     l1, g1 = grad(mod.replicate(params, one), mod.shard(batch, one))
     sharded = mod.shard(batch, eight)
@@ -59,7 +60,7 @@ def test_thirty_steps_on_one_and_eight_devices_agree(name, tmp_path):
         p = mod.replicate(params, mesh)
         s = mod.replicate(opt.init(params), mesh)
         step = mod.make_step(opt)
-        batch = mod.shard(mod.encode(examples, batch_size=16), mesh)
+        batch = mod.shard(mod.encode(examples, batch_size=16, shards=mesh.devices.size), mesh)
         for _ in range(30):
             p, s, _ = step(p, s, batch)
         finals.append(p)
@@ -73,8 +74,30 @@ def test_thirty_steps_on_one_and_eight_devices_agree(name, tmp_path):
 def test_every_bucket_size_gives_the_same_loss(name, tmp_path):
     mod, examples, params, _, _ = setup(name, str(tmp_path))
     losses = [
-        float(mod.loss(params, mod.encode(examples, bucket=b, batch_size=n)))
+        float(mod.loss(params, mod.encode(examples, bucket=b, batch_size=n, shards=s)))
         for b in (mod.pow2_bucket, mod.exact_bucket, lambda k: k + 3)
         for n in (None, 24)
+        for s in (1, 8)
     ]
     assert max(losses) - min(losses) <= 1e-12 * abs(losses[0]), losses
+
+
+def test_a_packed_table_evaluates_each_node_once_with_exact_buckets(tmp_path):
+    """With exact buckets and one shard, the packed schedule of a batch of
+    trees holds exactly the batch's nodes: the leaves at once, then every
+    level at its own width, with no padding rows."""
+    mod, examples, _, _, _ = setup("tree_sum", str(tmp_path))
+    sched = mod.encode(examples, bucket=mod.exact_bucket)["x"][0]
+    assert "scan" not in sched
+    widths = [e["idx"].shape[1] for e in sched["leaves"].values()]
+    widths += [e["idx"].shape[1] for lv in sched["levels"] for e in lv.values()]
+    nodes = sum(len(mod._nodes(0, e["x"])) for e in examples)
+    assert sum(widths) == nodes
+    assert sched["n"].shape == (1, nodes + 1)
+    assert sorted(sched["root"][0].tolist()) == sched["root"][0].tolist()
+    # One table does not split over eight devices: `shard` says how to encode.
+    with pytest.raises(ValueError, match="shards=8"):
+        mod.shard(mod.encode(examples, batch_size=16), mod.make_mesh())
+    # Sixteen examples do not split into three shards.
+    with pytest.raises(ValueError, match="3 shards"):
+        mod.encode(examples, shards=3)

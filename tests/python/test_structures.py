@@ -43,6 +43,7 @@ def program_with_train(src, tmp, model, loss, examples):
 
 
 CASES = [
+    ("forest_of_trees", "forest"),
     ("elman_tree", "rose2"),
     ("two_views_tree", "rose2"),
     ("own_value_tree", "rose2"),
@@ -59,15 +60,20 @@ def test_rose_tree_models_equal_cdlc_grad(model, kind, tmp_path):
     if kind == "rose1":
         ex = [{"x": rose(rng, 1), "y": [rng.uniform(-1, 1)]} for _ in range(10)]
         loss = "mse"
+    elif kind == "forest":
+        ex = [{"x": [rose(rng, 2) for _ in range(rng.randrange(0, 4))], "y": rng.randrange(3)} for _ in range(10)]
+        loss = "cross_entropy"
     else:
         make = (lambda: rose(rng, 2)) if kind == "rose2" else (lambda: list_and_one(rng))
         ex = [{"x": make(), "y": rng.randrange(3)} for _ in range(10)]
         loss = "cross_entropy"
     program = program_with_train(ROSE, str(tmp_path), model, loss, ex)
     # The JIT does not fold rose trees yet: f32 is compared with the interpreter.
-    compare.check_against_cdlc(
+    mod, _ = compare.check_against_cdlc(
         program, str(tmp_path), examples=10, data=os.path.join(str(tmp_path), "data.jsonl"), f32_backend="interp"
     )
+    # A list of trees is laid out per position; a lone tree is batch-packed.
+    assert mod.INPUTS[0][0] == ("structlist" if kind == "forest" else "packed")
 
 
 @pytest.mark.parametrize("model", ["encode", "chained"])
@@ -93,10 +99,51 @@ def test_a_tree_a_hundred_thousand_deep_encodes_and_folds(tmp_path):
         t = {"node": [leaf(i + 1), t]}
     batch = mod.encode([{"x": t, "y": 0}], bucket=mod.exact_bucket)
     sched = batch["x"][0]
-    assert sched["c1"]["idx"].shape == (1, depth + 1, 1)  # one level per inner node
-    assert sched["root"][0] == 2 * depth
+    # Packed: one table, the leaves at once, then a scan of one node per
+    # level over the 100 000 inner nodes (levels 1 to 100 000).
+    assert sched["leaves"]["c0"]["idx"].shape == (1, depth + 1)
+    assert sched["scan"]["c1"]["idx"].shape == (1, depth + 1, 1)
+    assert sched["root"].tolist() == [[2 * depth]]
     params = compare.params_as(mod, os.path.join(os.path.dirname(mod.__file__), "model.init.safetensors"), jnp.float64)
     # The same fold on a shallow prefix of the spine, computed by the
     # module and by cdlc, pins down what the deep one computes; here the
     # deep fold must finish and give a finite loss.
     assert math.isfinite(float(mod.loss(params, batch)))
+
+
+BAGS = """import std.layers
+
+functor BagTreeF(A) = tip(List(A)) | node(A, X, X)
+data BagTree(A) = fix BagTreeF(A)
+
+algebra bag[d, h] : BagTreeF(R[d]) -> R[h] {
+  param U: R[h, d] = glorot
+  param V: R[h, h] = glorot
+  tip(xs)       => tanh(fold elman[d, h] (xs))
+  node(a, l, r) => tanh(U @ a + V @ (l + r))
+}
+
+model bags(t: BagTree(R[2])) -> R[3] { fold bag[2, 3] (t) }
+"""
+
+
+def bag_tree(rng, depth=0):
+    """A random tree whose tips hold lists (0 to 3 long) of R[2]."""
+    if depth >= 3 or rng.random() < 0.35:
+        return {"tip": [[[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(rng.randrange(0, 4))]]}
+    a = [rng.uniform(-1, 1), rng.uniform(-1, 1)]
+    return {"node": [a, bag_tree(rng, depth + 1), bag_tree(rng, depth + 1)]}
+
+
+def test_a_structure_with_a_list_of_tensors_field_equals_cdlc_grad(tmp_path):
+    rng = random.Random(11)
+    ex = [{"x": bag_tree(rng), "y": rng.randrange(3)} for _ in range(12)]
+    src = os.path.join(str(tmp_path), "bags_src.cdl")
+    with open(src, "w") as f:
+        f.write(BAGS)
+    program = program_with_train(src, str(tmp_path), "bags", "cross_entropy", ex)
+    # The JIT does not fold structures with list fields: f32 against the interpreter.
+    mod, _ = compare.check_against_cdlc(
+        program, str(tmp_path), examples=12, data=os.path.join(str(tmp_path), "data.jsonl"), f32_backend="interp"
+    )
+    assert any(("tip", [("plainlist", (2,))]) in d["ctors"] for d in mod.DATA.values())

@@ -71,6 +71,29 @@ fn every_example_exports_with_its_slots_in_order() {
             .collect();
         let slots: Vec<&str> = p.inst.slots.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(listed, slots, "{name}");
-        assert!(text.contains("def forward(P, X, dt):"), "{name}");
+        assert!(text.contains("def forward(P, X, dt, F):"), "{name}");
+        assert!(text.contains("def prefold(P, X, dt):"), "{name}");
     }
+}
+
+/// The `INPUTS` line of an exported example.
+fn inputs_line(example: &str) -> String {
+    let path = examples_dir().join(example);
+    let src = std::fs::read_to_string(&path).expect("readable");
+    let text = export(example, &src).unwrap_or_else(|e| panic!("{example}: {}", e.1));
+    text.lines()
+        .find(|l| l.starts_with("INPUTS = "))
+        .expect("an INPUTS line")
+        .to_string()
+}
+
+#[test]
+fn input_trees_are_batch_packed_and_other_inputs_are_not() {
+    // tree_sum folds its input tree with parameters only: packed, and the
+    // fold is read from `prefold`'s results.
+    assert_eq!(inputs_line("tree_sum.cdl"), "INPUTS = [(\"packed\", 0)]");
+    // A list split into halves keeps one schedule per example.
+    assert!(inputs_line("hylo_parity.cdl").starts_with("INPUTS = [(\"list\", "));
+    // A tensor input stays a tensor.
+    assert!(inputs_line("mlp.cdl").starts_with("INPUTS = [(\"tensor\", "));
 }

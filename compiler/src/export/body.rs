@@ -11,6 +11,7 @@
 //! blocks around them, as IR regions do.
 
 use super::ExportError;
+use super::packed::Packing;
 use cdlc_ir::entity::EntityRef;
 use cdlc_ir::{
     BinOp, Block, FoldOp, Function, Module, Op, ReduceOp, Source, Split, Type, UnOp, UnfoldOp,
@@ -18,16 +19,20 @@ use cdlc_ir::{
 };
 use std::fmt::Write;
 
-/// Writes `def forward(P, X, dt)` for function `f` of `m`.
-pub fn forward(m: &Module, f: &Function) -> Result<String, ExportError> {
+/// Writes `def prefold(P, X, dt)` and `def forward(P, X, dt, F)` for
+/// function `f` of `m`, with the folds of `packing` in `prefold`.
+pub fn forward(m: &Module, f: &Function, packing: &Packing) -> Result<String, ExportError> {
     let mut g = Gen {
         m,
         f,
+        packing,
         out: String::new(),
     };
-    g.out += "def forward(P, X, dt):\n";
+    g.prefold()?;
+    g.out += "\n\ndef forward(P, X, dt, F):\n";
     g.out += "    \"\"\"One example's output: `P` the parameters in slot order, `X` the\n";
-    g.out += "    example's inputs as the encoder lays them out, `dt` the dtype.\"\"\"\n";
+    g.out += "    example's inputs as the encoder lays them out (`None` for a packed\n";
+    g.out += "    input), `dt` the dtype, `F` this example's results of `prefold`.\"\"\"\n";
     g.block_body(f.entry, 1)?;
     Ok(g.out)
 }
@@ -35,6 +40,7 @@ pub fn forward(m: &Module, f: &Function) -> Result<String, ExportError> {
 struct Gen<'a> {
     m: &'a Module,
     f: &'a Function,
+    packing: &'a Packing,
     out: String,
 }
 
@@ -43,6 +49,48 @@ fn var(v: Value) -> String {
 }
 
 impl Gen<'_> {
+    /// `prefold`: the batch-packed folds over whole batch shards, with the
+    /// example-independent values their regions read.
+    fn prefold(&mut self) -> Result<(), ExportError> {
+        self.out += "def prefold(P, X, dt):\n";
+        self.out += "    \"\"\"The packed structure folds of a whole batch (`X` its inputs), one\n";
+        self.out += "    array of per-example results each, in `forward`'s `F` order.\"\"\"\n";
+        let p = self.packing;
+        for &v in &self.f.blocks[self.f.entry].insts {
+            let op = self.f.op(v).expect("verified: block insts are ops");
+            if p.folds.contains(&v) {
+                let Op::Fold(fold) = op else {
+                    unreachable!("packed values are folds")
+                };
+                let rhs = self.packed_fold(fold, 1)?;
+                self.line(1, &format!("{} = {rhs}", var(v)));
+            } else if !p.folds.is_empty() && p.independent.contains(&v) {
+                self.op(v, op, 1)?;
+            }
+        }
+        let results: Vec<String> = p.folds.iter().map(|v| var(*v) + ",").collect();
+        self.line(1, &format!("return ({})", results.join(" ")));
+        Ok(())
+    }
+
+    /// A fold over a packed input: `fold_packed` over the batch's table.
+    fn packed_fold(&mut self, fold: &FoldOp, depth: usize) -> Result<String, ExportError> {
+        let cases: Vec<String> = fold
+            .cases
+            .iter()
+            .map(|&b| self.region(b, depth))
+            .collect::<Result<_, _>>()?;
+        let Some(Op::Input(i)) = self.f.op(fold.input) else {
+            unreachable!("a packed fold reads an input")
+        };
+        Ok(format!(
+            "fold_packed(X[{i}], {}, [{}], {})",
+            fold.data.index(),
+            cases.join(", "),
+            zeros(&fold.carrier).ok_or_else(|| unsupported("a sequence carrier"))?
+        ))
+    }
+
     fn line(&mut self, depth: usize, text: &str) {
         for _ in 0..depth {
             self.out += "    ";
@@ -125,7 +173,10 @@ impl Gen<'_> {
             Op::BasisExpand { coeffs, basis } => {
                 format!("basis_expand({}, BASES[{}])", var(*coeffs), basis.index())
             }
-            Op::Fold(fold) => self.fold(fold, depth)?,
+            Op::Fold(fold) => match self.packing.fold_index(v) {
+                Some(k) => format!("F[{k}]"),
+                None => self.fold(fold, depth)?,
+            },
             Op::Unfold(u) => self.unfold(u, depth)?,
             Op::BasisProject { .. }
             | Op::NormGrad { .. }

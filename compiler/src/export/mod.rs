@@ -13,6 +13,7 @@
 //! silently. The library does no IO: the driver writes the text.
 
 mod body;
+mod packed;
 #[cfg(test)]
 mod tests;
 
@@ -59,7 +60,7 @@ impl ExportError {
                 span,
                 "the model's inputs or targets",
             )
-            .with_help("give the model tensors, lists of tensors, or structures whose fields are tensors and children"),
+            .with_help("give the model tensors, lists of tensors or of structures, or structures whose fields are tensors, lists of tensors and children"),
             ExportError::Optim(what) => Diagnostic::error(
                 "E0803",
                 format!("the train block's optimizer cannot be exported: {what}"),
@@ -86,18 +87,19 @@ pub fn jax(
     let m = &p.inst.module;
     let f = &m.functions[p.inst.func];
     let halves = halves_inputs(f)?;
+    let packing = packed::packing(m, f);
     let mut out = header(setup, source);
     out += PRELUDE;
     out +=
         "\n\n# --- the model ---------------------------------------------------------------\n\n";
     out += &params(setup, p, source_sha256);
     out += &data_table(m, f, &halves)?;
-    out += &inputs(m, f, &halves)?;
+    out += &inputs(m, f, &halves, &packing.inputs)?;
     out += &target(p)?;
     out += &bases(m);
     out += &train(setup)?;
     out += "\n\n";
-    out += &body::forward(m, f)?;
+    out += &body::forward(m, f, &packing)?;
     out += MAIN;
     Ok(out)
 }
@@ -189,8 +191,14 @@ fn data_table(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<Stri
                     Field::Rec => Ok("(\"rec\",)".to_string()),
                     Field::RecList => Ok("(\"reclist\",)".to_string()),
                     Field::Plain(Type::Tensor(s)) => Ok(format!("(\"plain\", {})", body::tuple(s))),
+                    Field::Plain(Type::Data(l)) if matches!(m.list_element(*l), Some(Type::Tensor(_))) => {
+                        let Some(Type::Tensor(s)) = m.list_element(*l) else {
+                            unreachable!("matched above")
+                        };
+                        Ok(format!("(\"plainlist\", {})", body::tuple(s)))
+                    }
                     Field::Plain(other) => Err(ExportError::Data(format!(
-                        "constructor `{}` of {} has a field of type {}; fields must be tensors or children",
+                        "constructor `{}` of {} has a field of type {}; fields must be tensors, lists of tensors or children",
                         c.name,
                         def.decl.name,
                         type_name(m, other)
@@ -207,13 +215,21 @@ fn data_table(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<Stri
 fn collect_structures(m: &Module, t: &Type, ids: &mut Vec<DataId>) {
     match t {
         Type::Tuple(ts) => ts.iter().for_each(|t| collect_structures(m, t, ids)),
-        Type::Data(d) if m.list_element(*d).is_none() => ids.push(*d),
+        Type::Data(d) => match m.list_element(*d) {
+            None => ids.push(*d),
+            Some(e) => collect_structures(m, e, ids),
+        },
         _ => {}
     }
 }
 
 /// `INPUTS`: how the encoder lays out each input.
-fn inputs(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<String, ExportError> {
+fn inputs(
+    m: &Module,
+    f: &Function,
+    halves: &[(u32, DataId)],
+    packed: &[u32],
+) -> Result<String, ExportError> {
     let specs: Vec<String> = f
         .inputs
         .iter()
@@ -223,7 +239,7 @@ fn inputs(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<String, 
                 .iter()
                 .find(|(j, _)| *j as usize == i)
                 .map(|(_, d)| *d);
-            input_spec(m, t, h)
+            input_spec(m, t, h, packed.contains(&(i as u32)))
         })
         .collect::<Result<_, _>>()?;
     Ok(format!(
@@ -232,13 +248,20 @@ fn inputs(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<String, 
     ))
 }
 
-fn input_spec(m: &Module, t: &Type, halves: Option<DataId>) -> Result<String, ExportError> {
+/// One input's layout; `packed` lays a structure out as a batch-packed
+/// table instead of one level schedule per example.
+fn input_spec(
+    m: &Module,
+    t: &Type,
+    halves: Option<DataId>,
+    packed: bool,
+) -> Result<String, ExportError> {
     match t {
         Type::Tensor(s) => Ok(format!("(\"tensor\", {})", body::tuple(s))),
         Type::Tuple(ts) => {
             let inner: Vec<String> = ts
                 .iter()
-                .map(|t| input_spec(m, t, None))
+                .map(|t| input_spec(m, t, None, false))
                 .collect::<Result<_, _>>()?;
             Ok(format!("(\"tuple\", [{}])", inner.join(", ")))
         }
@@ -248,11 +271,15 @@ fn input_spec(m: &Module, t: &Type, halves: Option<DataId>) -> Result<String, Ex
                 body::tuple(s),
                 halves.map_or("None".to_string(), |h| h.index().to_string())
             )),
+            Some(Type::Data(e)) if m.list_element(*e).is_none() => {
+                Ok(format!("(\"structlist\", {})", e.index()))
+            }
             Some(other) => Err(ExportError::Data(format!(
-                "the input {} is a list whose elements have type {} (elements must be tensors)",
+                "the input {} is a list whose elements have type {} (elements must be tensors or structures)",
                 type_name(m, t),
                 type_name(m, other)
             ))),
+            None if packed => Ok(format!("(\"packed\", {})", d.index())),
             None => Ok(format!("(\"data\", {})", d.index())),
         },
         other => Err(ExportError::Data(format!(

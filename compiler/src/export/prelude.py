@@ -255,6 +255,9 @@ def _schedule(data, per_example, bucket, dtype):
                 k = bucket(max((len(r[j]) for g in groups for v in g.values() for _, _, r in v), default=0))
                 ent[f"f{j}"] = np.full(lead + (k,), n, np.int32)
                 ent[f"m{j}"] = np.zeros(lead + (k,), bool)
+            elif kind == "plainlist":
+                k = bucket(max((len(_list_items(p[j])) for g in groups for v in g.values() for _, p, _ in v), default=0))
+                ent[f"f{j}"] = _plain_list_arrays(lead, k, rest[0], dtype)
             else:
                 ent[f"f{j}"] = np.zeros(lead + tuple(rest[0]), dtype)
         for b, g in enumerate(groups):
@@ -269,18 +272,164 @@ def _schedule(data, per_example, bucket, dtype):
                             kids = recs[j]
                             ent[f"f{j}"][at + (slice(0, len(kids)),)] = kids
                             ent[f"m{j}"][at + (slice(0, len(kids)),)] = True
+                        elif kind == "plainlist":
+                            _fill_plain_list(ent[f"f{j}"], at, plain[j], dtype)
                         else:
                             ent[f"f{j}"][at] = np.asarray(plain[j], dtype)
         out[f"c{c}"] = ent
     return out
 
 
-def _encode_input(spec, values, bucket, dtype):
+def _plain_list_arrays(lead, k, shape, dtype):
+    """Room for a list-of-tensors field of nodes: items padded to `k`, a mask."""
+    return {"items": np.zeros(tuple(lead) + (k,) + tuple(shape), dtype), "mask": np.zeros(tuple(lead) + (k,), bool)}
+
+
+def _fill_plain_list(arrays, at, value, dtype):
+    """Writes one node's list-of-tensors field at position `at`."""
+    items = _list_items(value)
+    if items:
+        shape = arrays["items"].shape[len(at) + 1 :]
+        arrays["items"][at + (slice(0, len(items)),)] = np.asarray(items, dtype).reshape((len(items),) + shape)
+    arrays["mask"][at + (slice(0, len(items)),)] = True
+
+
+def _filler_nodes(data):
+    """The node list of the smallest structure of `data`: one node of the
+    first constructor without single children (zeros, no list entries).
+    It fills the padding positions of a list of structures."""
+    for c, (_, fields) in enumerate(DATA[data]["ctors"]):
+        if all(kind != "rec" for kind, *_ in fields):
+            plain = [np.zeros(rest[0]).tolist() if kind == "plain" else ([] if kind == "plainlist" else None) for kind, *rest in fields]
+            recs = [[] if kind == "reclist" else None for kind, *_ in fields]
+            return [(c, plain, recs, 0)]
+    raise ValueError(f"{DATA[data]['name']} has no constructor without children to pad a list with")
+
+
+def _struct_list(data, values, bucket, dtype):
+    """A batch of lists of structures: the elements' level schedules (one
+    per example and position, padding positions holding the smallest
+    structure) with leading axes (examples, positions), and a mask."""
+    items = [_list_items(v) for v in values]
+    L = bucket(max(len(x) for x in items))
+    filler = _filler_nodes(data)
+    flat = [_nodes(data, x[i]) if i < len(x) else filler for x in items for i in range(L)]
+    sched = _schedule(data, flat, bucket, dtype)
+    sched = jax.tree_util.tree_map(lambda a: a.reshape((len(values), L) + a.shape[1:]), sched)
+    mask = np.array([[i < len(x) for i in range(L)] for x in items], bool)
+    return {"items": sched, "mask": mask}
+
+
+# Packed tables with at most this many levels unroll the level loop (each
+# level at its own bucketed width); deeper ones scan over levels padded to
+# one width.
+UNROLL_LEVELS = 32
+
+
+def _pack_shard(data, trees):
+    """One node table for several structures (node lists from `_nodes`):
+    the trees' nodes one after another, children renumbered; returns the
+    nodes and each tree's root row."""
+    nodes, roots = [], []
+    for ns in trees:
+        off = len(nodes)
+        for c, plain, recs, h in ns:
+            moved = [None if r is None else (r + off if isinstance(r, int) else [k + off for k in r]) for r in recs]
+            nodes.append((c, plain, moved, h))
+        roots.append(len(nodes) - 1)
+    return nodes, roots
+
+
+def _entries(data, c, groups, lead_shape, bucket, dtype, n):
+    """The arrays of constructor `c`'s nodes for every shard (`groups[s]`,
+    a list of (row, plain, recs)), padded to `lead_shape` = (shards, width):
+    idx (the row written), and per field its children's rows, a padded
+    list of rows with a mask, or its plain values."""
+    fields = DATA[data]["ctors"][c][1]
+    ent = {"idx": np.full(lead_shape, n, np.int32)}
+    for j, (kind, *rest) in enumerate(fields):
+        if kind == "rec":
+            ent[f"f{j}"] = np.full(lead_shape, n, np.int32)
+        elif kind == "reclist":
+            k = bucket(max((len(r[j]) for g in groups for _, _, r in g), default=0))
+            ent[f"f{j}"] = np.full(lead_shape + (k,), n, np.int32)
+            ent[f"m{j}"] = np.zeros(lead_shape + (k,), bool)
+        elif kind == "plainlist":
+            k = bucket(max((len(_list_items(p[j])) for g in groups for _, p, _ in g), default=0))
+            ent[f"f{j}"] = _plain_list_arrays(lead_shape, k, rest[0], dtype)
+        else:
+            ent[f"f{j}"] = np.zeros(lead_shape + tuple(rest[0]), dtype)
+    for s, g in enumerate(groups):
+        for w, (i, plain, recs) in enumerate(g):
+            ent["idx"][s, w] = i
+            for j, (kind, *_) in enumerate(fields):
+                if kind == "rec":
+                    ent[f"f{j}"][s, w] = recs[j]
+                elif kind == "reclist":
+                    ent[f"f{j}"][s, w, : len(recs[j])] = recs[j]
+                    ent[f"m{j}"][s, w, : len(recs[j])] = True
+                elif kind == "plainlist":
+                    _fill_plain_list(ent[f"f{j}"], (s, w), plain[j], dtype)
+                else:
+                    ent[f"f{j}"][s, w] = np.asarray(plain[j], dtype)
+    return ent
+
+
+def _packed(data, per_example, bucket, dtype, shards):
+    """A batch's structures as `shards` packed node tables (one per device
+    the batch is split over), the same idea as cdlc's own batching: the
+    constructors without children of every tree at once, then level k =
+    every node of height k of every tree of the shard. Widths are bucketed
+    and common to all shards; row `n` of each table is a dummy that padding
+    reads and writes."""
+    ctors = DATA[data]["ctors"]
+    per = len(per_example) // shards
+    tables = [_pack_shard(data, per_example[s * per : (s + 1) * per]) for s in range(shards)]
+    n = bucket(max(len(nodes) for nodes, _ in tables))
+    by = [{} for _ in range(shards)]
+    for s, (nodes, _) in enumerate(tables):
+        for i, (c, plain, recs, h) in enumerate(nodes):
+            key = (c, h if _is_rec(data, c) else -1)
+            by[s].setdefault(key, []).append((i, plain, recs))
+    keys = sorted({k for b in by for k in b})
+    height = max((h for _, h in keys), default=-1) + 1
+
+    def width(c, hs):
+        return bucket(max((len(b.get((c, h), ())) for b in by for h in hs), default=0))
+
+    out = {
+        "root": np.array([roots for _, roots in tables], np.int32),
+        "n": np.zeros((shards, n + 1), np.int8),
+        "leaves": {},
+        "levels": [],
+    }
+    for c in range(len(ctors)):
+        if not _is_rec(data, c) and (c, -1) in keys:
+            out["leaves"][f"c{c}"] = _entries(data, c, [b.get((c, -1), []) for b in by], (shards, width(c, [-1])), bucket, dtype, n)
+    rec = [c for c in range(len(ctors)) if _is_rec(data, c) and any(k[0] == c for k in keys)]
+    if height <= UNROLL_LEVELS:
+        for h in range(height):
+            lv = {}
+            for c in rec:
+                if (c, h) in keys:
+                    lv[f"c{c}"] = _entries(data, c, [b.get((c, h), []) for b in by], (shards, width(c, [h])), bucket, dtype, n)
+            out["levels"].append(lv)
+        return out
+    steps = {}
+    for c in rec:
+        w = width(c, range(height))
+        per_level = [_entries(data, c, [b.get((c, h), []) for b in by], (shards, w), bucket, dtype, n) for h in range(height)]
+        steps[f"c{c}"] = {k: np.stack([e[k] for e in per_level], axis=1) for k in per_level[0]}
+    out["scan"] = steps
+    return out
+
+
+def _encode_input(spec, values, bucket, dtype, shards=1):
     kind = spec[0]
     if kind == "tensor":
         return np.asarray(values, dtype).reshape((len(values),) + tuple(spec[1]))
     if kind == "tuple":
-        return tuple(_encode_input(s, [v[i] for v in values], bucket, dtype) for i, s in enumerate(spec[1]))
+        return tuple(_encode_input(s, [v[i] for v in values], bucket, dtype, shards) for i, s in enumerate(spec[1]))
     if kind == "list":
         _, shape, halves = spec
         items = [_list_items(v) for v in values]
@@ -297,6 +446,10 @@ def _encode_input(spec, values, bucket, dtype):
         return out
     if kind == "data":
         return _schedule(spec[1], [_nodes(spec[1], v) for v in values], bucket, dtype)
+    if kind == "structlist":
+        return _struct_list(spec[1], values, bucket, dtype)
+    if kind == "packed":
+        return _packed(spec[1], [_nodes(spec[1], v) for v in values], bucket, dtype, shards)
     raise ValueError(f"unknown input kind {kind}")
 
 
@@ -315,12 +468,14 @@ def _encode_target(spec, ys, bucket, dtype):
     return {"items": items, "mask": mask}
 
 
-def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64):
+def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64, shards=1):
     """Turns examples in cdlc's JSON-lines form into one batch of arrays.
 
     Lists are padded to `bucket(longest)` with a mask; structures become
-    level schedules; `batch_size` pads the batch with copies of the first
-    example weighted zero (`w`), so that a batch splits evenly over
+    level schedules: batch-packed tables (`shards` of them, one per
+    device the batch is split over) where the model allows, else one
+    schedule per example. `batch_size` pads the batch with copies of the
+    first example weighted zero (`w`), so that a batch splits evenly over
     devices. Nothing here recurses, so structures of any depth encode."""
     examples = list(examples)
     if not examples:
@@ -328,11 +483,13 @@ def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64):
     real = len(examples)
     if batch_size is not None and batch_size > real:
         examples = examples + [examples[0]] * (batch_size - real)
+    if len(examples) % shards:
+        raise ValueError(f"encode: {len(examples)} examples do not split into {shards} shards; pass batch_size= a multiple of it")
     xs = [e["x"] for e in examples]
     if len(INPUTS) == 1:
-        x = (_encode_input(INPUTS[0], xs, bucket, dtype),)
+        x = (_encode_input(INPUTS[0], xs, bucket, dtype, shards),)
     else:
-        x = tuple(_encode_input(s, [v[i] for v in xs], bucket, dtype) for i, s in enumerate(INPUTS))
+        x = tuple(_encode_input(s, [v[i] for v in xs], bucket, dtype, shards) for i, s in enumerate(INPUTS))
     y = _encode_target(TARGET, [e["y"] for e in examples], bucket, dtype)
     w = np.zeros((len(examples),), dtype)
     w[:real] = 1.0
@@ -448,6 +605,46 @@ def fold_structure(sched, data, cases, zero):
 
         table, _ = lax.scan(level, table, levels)
     return _gather(table, sched["root"])
+
+
+def fold_packed(sched, data, cases, zero):
+    """The fold of every structure of a batch from its packed tables (one
+    per shard): the constructors without children of all trees at once,
+    then each level of all trees at once (unrolled, or scanned when the
+    tables are deep), gathering children's carriers and scattering the
+    results; then each example's root row. Returns the per-example
+    carriers, stacked on a leading batch axis."""
+    ctors = DATA[data]["ctors"]
+
+    def run(ent, c, table):
+        args = []
+        for j, (kind, *_) in enumerate(ctors[c][1]):
+            if kind == "rec":
+                args.append(_gather(table, ent[f"f{j}"]))
+            elif kind == "reclist":
+                args.append(Seq(_gather(table, ent[f"f{j}"]), ent[f"m{j}"]))
+            else:
+                args.append(ent[f"f{j}"])
+        return _scatter(table, ent["idx"], jax.vmap(cases[c])(*args))
+
+    def level(table, lv):
+        for key, ent in sorted(lv.items()):
+            if ent["idx"].shape[0]:
+                table = run(ent, int(key[1:]), table)
+        return table
+
+    def one(s):
+        n1 = s["n"].shape[0]
+        table = jax.tree_util.tree_map(lambda z: jnp.zeros((n1,) + z.shape, z.dtype), zero)
+        table = level(table, s["leaves"])
+        for lv in s["levels"]:
+            table = level(table, lv)
+        if "scan" in s:
+            table, _ = lax.scan(lambda t, lv: (level(t, lv), None), table, s["scan"])
+        return _gather(table, s["root"])
+
+    out = jax.vmap(one)(sched)
+    return jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,) + a.shape[2:]), out)
 
 
 # --- kinks: derivatives as cdlc takes them ------------------------------------
@@ -590,7 +787,9 @@ def apply(params, batch):
     dt = _dtype_of(params)
     P = [params[name] for name, _ in PARAMS]
     x = _cast(batch["x"], dt)
-    return jax.vmap(lambda xs: forward(P, xs, dt))(x)
+    folded = prefold(P, x, dt)
+    per_example = tuple(None if spec[0] == "packed" else a for spec, a in zip(INPUTS, x))
+    return jax.vmap(lambda xs, fs: forward(P, xs, dt, fs))(per_example, folded)
 
 
 def loss(params, batch):
@@ -722,9 +921,15 @@ def _place(a, sharding):
 
 def shard(batch, mesh):
     """Places an encoded batch on `mesh`: every array is split along its
-    first (example) axis over the mesh's "batch" axis. The batch size must
-    be a multiple of the device count (`encode(..., batch_size=...)` pads).
+    first (example, or packed-table) axis over the mesh's "batch" axis. The
+    batch size must be a multiple of the device count (`encode(...,
+    batch_size=...)` pads), and packed tables as many as the devices (or a
+    multiple: `encode(..., shards=...)`).
     Under `jax.distributed`, every process passes the same whole batch."""
+    ndev = mesh.devices.size
+    for spec, a in zip(INPUTS, batch["x"]):
+        if spec[0] == "packed" and a["root"].shape[0] % ndev:
+            raise ValueError(f"shard: the batch was packed into {a['root'].shape[0]} table(s), which do not split over {ndev} devices; encode it with shards={ndev}")
     spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
     return jax.tree_util.tree_map(lambda a: _place(a, spec), batch)
 
@@ -773,7 +978,7 @@ def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=No
         total = 0.0
         for at in range(0, len(order), batch_size):
             chunk = [tr[i] for i in order[at : at + batch_size]]
-            batch = shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt), mesh)
+            batch = shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt, shards=ndev), mesh)
             params, state, l = step(params, state, batch)
             total += float(l) * len(chunk)
         line = f"epoch {epoch:>3}/{epochs}  train_loss {total / max(len(tr), 1):.5f}"
@@ -781,7 +986,7 @@ def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=No
             vl, right, count = 0.0, 0, 0
             for at in range(0, len(val), batch_size):
                 chunk = val[at : at + batch_size]
-                l, r, c = evaluate(params, shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt), mesh))
+                l, r, c = evaluate(params, shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt, shards=ndev), mesh))
                 vl, right, count = vl + l, right + r, count + c
             line += f"  val_loss {vl / len(val):.5f}"
             if count:
