@@ -5,8 +5,8 @@
 //!
 //! Name resolution reads it (these names may not be declared again), the
 //! checker reads it (arities, named arguments, "did you mean" candidates),
-//! and so do the equivariance prover and instantiation through the name
-//! lists. It sits below `resolve` and `check`, so neither imports the
+//! and the equivariance prover and instantiation match on each entry's
+//! `Builtin` identity. It sits below `resolve` and `check`, so neither imports the
 //! other for it. Optimizers are validated by the runtime's own rules
 //! (`cdlc_runtime::optim`, called from `check/train.rs`).
 
@@ -21,9 +21,56 @@ pub enum FunctionKind {
     Other,
 }
 
+/// Which built-in function a table entry is. The stages after `check`
+/// match on it exhaustively, so an entry added to the tables that a stage
+/// does not handle is a compile error there, not a fall-through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    /// `relu`.
+    Relu,
+    /// `tanh`.
+    Tanh,
+    /// `sigmoid`.
+    Sigmoid,
+    /// `exp`.
+    Exp,
+    /// `log`.
+    Log,
+    /// `softplus`.
+    Softplus,
+    /// `gelu`.
+    Gelu,
+    /// `abs`.
+    Abs,
+    /// `sqrt`.
+    Sqrt,
+    /// `sum`.
+    Sum,
+    /// `mean`.
+    Mean,
+    /// `max`.
+    Max,
+    /// `softmax`.
+    Softmax,
+    /// `log_softmax`.
+    LogSoftmax,
+    /// `norm`.
+    Norm,
+    /// `gate`.
+    Gate,
+    /// `outer`.
+    Outer,
+    /// `concat`.
+    Concat,
+    /// `chunks`.
+    Chunks,
+}
+
 /// A built-in function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Function {
+    /// Which function it is.
+    pub id: Builtin,
     /// Its name.
     pub name: &'static str,
     /// What kind of function it is.
@@ -34,8 +81,9 @@ pub struct Function {
     pub named: &'static [&'static str],
 }
 
-const fn pointwise(name: &'static str) -> Function {
+const fn pointwise(id: Builtin, name: &'static str) -> Function {
     Function {
+        id,
         name,
         kind: FunctionKind::Pointwise,
         arguments: 1,
@@ -43,8 +91,9 @@ const fn pointwise(name: &'static str) -> Function {
     }
 }
 
-const fn reduction(name: &'static str) -> Function {
+const fn reduction(id: Builtin, name: &'static str) -> Function {
     Function {
+        id,
         name,
         kind: FunctionKind::Reduction,
         arguments: 1,
@@ -52,8 +101,9 @@ const fn reduction(name: &'static str) -> Function {
     }
 }
 
-const fn other(name: &'static str, arguments: usize) -> Function {
+const fn other(id: Builtin, name: &'static str, arguments: usize) -> Function {
     Function {
+        id,
         name,
         kind: FunctionKind::Other,
         arguments,
@@ -63,29 +113,30 @@ const fn other(name: &'static str, arguments: usize) -> Function {
 
 /// Pointwise maps, applied or composed (`relu(x)`, `f >> relu`).
 const POINTWISE_FUNCTIONS: &[Function] = &[
-    pointwise("relu"),
-    pointwise("tanh"),
-    pointwise("sigmoid"),
-    pointwise("exp"),
-    pointwise("log"),
-    pointwise("softplus"),
-    pointwise("gelu"),
-    pointwise("abs"),
-    pointwise("sqrt"),
+    pointwise(Builtin::Relu, "relu"),
+    pointwise(Builtin::Tanh, "tanh"),
+    pointwise(Builtin::Sigmoid, "sigmoid"),
+    pointwise(Builtin::Exp, "exp"),
+    pointwise(Builtin::Log, "log"),
+    pointwise(Builtin::Softplus, "softplus"),
+    pointwise(Builtin::Gelu, "gelu"),
+    pointwise(Builtin::Abs, "abs"),
+    pointwise(Builtin::Sqrt, "sqrt"),
 ];
 
 /// The other built-in functions, only applied (`sum(x, axis = 1)`).
 const APPLIED_FUNCTIONS: &[Function] = &[
-    reduction("sum"),
-    reduction("mean"),
-    reduction("max"),
-    other("softmax", 1),
-    other("log_softmax", 1),
-    other("norm", 1),
-    other("gate", 1),
-    other("outer", 2),
-    other("concat", 2),
+    reduction(Builtin::Sum, "sum"),
+    reduction(Builtin::Mean, "mean"),
+    reduction(Builtin::Max, "max"),
+    other(Builtin::Softmax, "softmax", 1),
+    other(Builtin::LogSoftmax, "log_softmax", 1),
+    other(Builtin::Norm, "norm", 1),
+    other(Builtin::Gate, "gate", 1),
+    other(Builtin::Outer, "outer", 2),
+    other(Builtin::Concat, "concat", 2),
     Function {
+        id: Builtin::Chunks,
         name: "chunks",
         kind: FunctionKind::Other,
         arguments: 1,

@@ -30,6 +30,7 @@ mod axes;
 
 use super::rep::Rep;
 use super::{Env, ParamSpaces};
+use crate::builtins::Function;
 use crate::check::types::Ty;
 use crate::diagnostics::Diagnostic;
 use crate::hir::{self, Body, BodyKind, Expr, ExprId, LocalId, Pattern, Stmt, UnfoldSource};
@@ -71,7 +72,7 @@ enum AVal {
 #[derive(Debug)]
 enum MorphV {
     Def(ItemId),
-    Pointwise(&'static str),
+    Pointwise(&'static Function),
     Compose(Rc<MorphV>, Rc<MorphV>),
     Id,
     Fold(ItemId),
@@ -376,7 +377,7 @@ impl<'a> Prover<'_, 'a> {
         match &self.body.exprs[e] {
             Expr::Local(l) => Ok(self.locals.get(l).cloned().unwrap_or(AVal::Unknown)),
             Expr::Inst { item, .. } => Self::morph(MorphV::Def(*item)),
-            Expr::Pointwise(f) => Self::morph(MorphV::Pointwise(f.name)),
+            Expr::Pointwise(f) => Self::morph(MorphV::Pointwise(f)),
             Expr::Number(_) => Ok(AVal::Inv(0)),
             Expr::Tuple(es) => Ok(AVal::Tuple(
                 es.iter().map(|x| self.expr(*x)).collect::<R<_>>()?,

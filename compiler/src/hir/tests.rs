@@ -201,3 +201,34 @@ fn the_solver_skips_a_parameter_whose_declaration_failed() {
     assert!(c.tyings.get(f, "K").is_some());
     assert!(c.tyings.get(f, "b").is_none());
 }
+
+/// The verifier can fail: a body given a reduction in the place of a
+/// pointwise map is reported, naming the node and the function.
+#[test]
+fn the_verifier_reports_a_reduction_used_as_a_pointwise_map() {
+    let mut c = compile("import std.layers\nmodel m = dense[2, 3] >> relu\n");
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    assert_eq!(verify(&c.checked.hir, &c.checked), Vec::<String>::new());
+    let sum = crate::builtins::function("sum").expect("`sum` is a built-in");
+    let body = c
+        .checked
+        .hir
+        .bodies
+        .values_mut()
+        .find(|b| b.exprs.iter().any(|(_, e)| matches!(e, Expr::Pointwise(_))))
+        .expect("the model's body composes `relu`");
+    let span = body
+        .exprs
+        .iter()
+        .next()
+        .map(|(h, _)| body.exprs.span(h))
+        .expect("a node");
+    let at = body.exprs.append(Expr::Pointwise(sum), span).index();
+    let problems = verify(&c.checked.hir, &c.checked);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains(&format!("node {at} uses `sum` as a pointwise map"))),
+        "{problems:?}"
+    );
+}

@@ -144,9 +144,13 @@ impl Verifier<'_> {
         let at = h.index();
         let mut children: Vec<ExprId> = Vec::new();
         match e {
+            Expr::Pointwise(f) => {
+                if f.kind != crate::builtins::FunctionKind::Pointwise {
+                    self.problem(format!("node {at} uses `{}` as a pointwise map", f.name));
+                }
+            }
             Expr::Number(_)
             | Expr::Inst { .. }
-            | Expr::Pointwise(_)
             | Expr::Id
             | Expr::Fold { .. }
             | Expr::Hylo { .. } => {}

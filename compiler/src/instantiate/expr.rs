@@ -3,7 +3,7 @@
 //! HIR with every name resolved and every checked fact at hand.
 
 use super::{Frame, Inst, Local, Lowerer, Morph, R};
-use crate::builtins::Function;
+use crate::builtins::{Builtin, Function};
 use crate::check::size::Poly;
 use crate::check::types::Ty;
 use crate::hir::{self, BodyKind, Expr, ExprId, Pattern, Stmt, UnfoldSource};
@@ -175,17 +175,17 @@ impl<'a> Lowerer<'a> {
             .map(|k| u32::try_from(k).expect("a checked axis"));
         let keep = u32::try_from(call.channels).expect("a small rank");
         let x = pos[0];
-        Ok(match call.function.name {
-            "sum" => self.b.reduce(ir::ReduceOp::Sum, x, named),
-            "mean" => self.b.reduce(ir::ReduceOp::Mean, x, named),
-            "max" => self.b.reduce(ir::ReduceOp::Max, x, named),
-            "softmax" => self.b.softmax(x),
-            "log_softmax" => self.b.log_softmax(x),
-            "norm" => self.b.norm(x, keep),
-            "gate" => self.b.gate(x, keep),
-            "outer" => self.b.outer(x, pos[1]),
-            "concat" => self.b.concat(x, pos[1]),
-            "chunks" => {
+        Ok(match call.function.id {
+            Builtin::Sum => self.b.reduce(ir::ReduceOp::Sum, x, named),
+            Builtin::Mean => self.b.reduce(ir::ReduceOp::Mean, x, named),
+            Builtin::Max => self.b.reduce(ir::ReduceOp::Max, x, named),
+            Builtin::Softmax => self.b.softmax(x),
+            Builtin::LogSoftmax => self.b.log_softmax(x),
+            Builtin::Norm => self.b.norm(x, keep),
+            Builtin::Gate => self.b.gate(x, keep),
+            Builtin::Outer => self.b.outer(x, pos[1]),
+            Builtin::Concat => self.b.concat(x, pos[1]),
+            Builtin::Chunks => {
                 let k = named.expect("a checked `chunks` has its number of parts");
                 let part = self.b.shape_of(x)[0] as u32 / k;
                 let parts = (0..k)
@@ -199,7 +199,15 @@ impl<'a> Lowerer<'a> {
                     .collect();
                 self.b.tuple(parts)
             }
-            other => unreachable!("built-in `{other}` has no lowering"),
+            Builtin::Relu
+            | Builtin::Tanh
+            | Builtin::Sigmoid
+            | Builtin::Exp
+            | Builtin::Log
+            | Builtin::Softplus
+            | Builtin::Gelu
+            | Builtin::Abs
+            | Builtin::Sqrt => self.b.unary(pointwise(call.function), x),
         })
     }
 
@@ -391,18 +399,33 @@ impl<'a> Lowerer<'a> {
     }
 }
 
-/// The IR op of a pointwise built-in.
+/// The IR op of a pointwise built-in. The HIR holds only pointwise
+/// entries in `Expr::Pointwise` (its verifier checks the table's kind).
 fn pointwise(f: &Function) -> UnOp {
-    match f.name {
-        "relu" => UnOp::Relu,
-        "tanh" => UnOp::Tanh,
-        "sigmoid" => UnOp::Sigmoid,
-        "exp" => UnOp::Exp,
-        "log" => UnOp::Log,
-        "softplus" => UnOp::Softplus,
-        "gelu" => UnOp::Gelu,
-        "abs" => UnOp::Abs,
-        "sqrt" => UnOp::Sqrt,
-        other => unreachable!("pointwise built-in `{other}` has no IR op"),
-    }
+    unary_op(f.id).expect("the HIR's pointwise maps are pointwise entries")
+}
+
+/// The IR op of a built-in that maps entry by entry, `None` for the others.
+fn unary_op(id: Builtin) -> Option<UnOp> {
+    Some(match id {
+        Builtin::Relu => UnOp::Relu,
+        Builtin::Tanh => UnOp::Tanh,
+        Builtin::Sigmoid => UnOp::Sigmoid,
+        Builtin::Exp => UnOp::Exp,
+        Builtin::Log => UnOp::Log,
+        Builtin::Softplus => UnOp::Softplus,
+        Builtin::Gelu => UnOp::Gelu,
+        Builtin::Abs => UnOp::Abs,
+        Builtin::Sqrt => UnOp::Sqrt,
+        Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Norm
+        | Builtin::Gate
+        | Builtin::Outer
+        | Builtin::Concat
+        | Builtin::Chunks => return None,
+    })
 }

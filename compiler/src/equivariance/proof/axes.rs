@@ -32,6 +32,7 @@
 //!   the direct sum of their spaces.
 
 use super::{AVal, Prover, R, Stop, leading_channels};
+use crate::builtins::{Builtin, Function};
 use crate::check::types::Ty;
 use crate::diagnostics::Diagnostic;
 use crate::equivariance::rep::{Fac, Rep};
@@ -90,6 +91,11 @@ impl Prover<'_, '_> {
     }
 
     /// Reports a stored product if `v` is one.
+    /// `no_prod` for every argument.
+    fn no_prods(&mut self, vs: &[AVal]) -> R<()> {
+        vs.iter().try_for_each(|v| self.no_prod(v))
+    }
+
     pub(super) fn no_prod(&mut self, v: &AVal) -> R<()> {
         match v {
             AVal::Prod(_, _, at) => Err(self.prod_error(*at)),
@@ -536,29 +542,40 @@ impl Prover<'_, '_> {
         let Some(x) = pos.first().cloned() else {
             return Err(Stop::Silent);
         };
-        match name {
-            "sum" | "mean" | "max" => self.reduce(name, &x, axis, span),
-            _ => {
-                for v in &pos {
-                    self.no_prod(v)?;
-                }
-                match name {
-                    "softmax" | "log_softmax" => self.softmax(name, &x, span),
-                    "norm" | "gate" => {
-                        let declared = call.args.first().and_then(|a| self.declared_channels(*a));
-                        self.norm(name, &x, declared, span)
-                    }
-                    "outer" | "concat" => {
-                        let y = pos.get(1).cloned().ok_or(Stop::Silent)?;
-                        self.outer(name, &x, &y, span)
-                    }
-                    _ => Err(Stop::Silent),
-                }
+        let f = call.function;
+        match f.id {
+            Builtin::Sum | Builtin::Mean | Builtin::Max => self.reduce(f, &x, axis, span),
+            Builtin::Softmax | Builtin::LogSoftmax => {
+                self.no_prods(&pos)?;
+                self.softmax(name, &x, span)
             }
+            Builtin::Norm | Builtin::Gate => {
+                self.no_prods(&pos)?;
+                let declared = call.args.first().and_then(|a| self.declared_channels(*a));
+                self.norm(f, &x, declared, span)
+            }
+            Builtin::Outer | Builtin::Concat => {
+                self.no_prods(&pos)?;
+                let y = pos.get(1).cloned().ok_or(Stop::Silent)?;
+                self.outer(f, &x, &y, span)
+            }
+            // A pointwise map applied to one argument.
+            Builtin::Relu
+            | Builtin::Tanh
+            | Builtin::Sigmoid
+            | Builtin::Exp
+            | Builtin::Log
+            | Builtin::Softplus
+            | Builtin::Gelu
+            | Builtin::Abs
+            | Builtin::Sqrt => self.pointwise(f, x, span),
+            // `chunks` has no proof rule: a claim through it is not proved.
+            Builtin::Chunks => Err(Stop::Silent),
         }
     }
 
-    fn reduce(&mut self, name: &str, x: &AVal, axis: Option<usize>, span: Span) -> R<AVal> {
+    fn reduce(&mut self, f: &Function, x: &AVal, axis: Option<usize>, span: Span) -> R<AVal> {
+        let (name, max) = (f.name, f.id == Builtin::Max);
         let g = self.claim.gname.clone();
         let r = match x {
             AVal::Inv(r) => {
@@ -576,7 +593,7 @@ impl Prover<'_, '_> {
                     0
                 }));
             }
-            AVal::Prod(p, q, at) => return self.contract_product(name, p, q, *at, axis, span),
+            AVal::Prod(p, q, at) => return self.contract_product(f, p, q, *at, axis, span),
             AVal::Sp(r) => r.clone(),
             _ => return Err(Stop::Silent),
         };
@@ -591,7 +608,7 @@ impl Prover<'_, '_> {
                     && permutes(&Rep {
                         facs: vec![f.clone()],
                     });
-                let others = name != "max" || permutes(&rest);
+                let others = !max || permutes(&rest);
                 if along && others {
                     return Ok(Self::sp_rep(rest));
                 }
@@ -622,17 +639,18 @@ impl Prover<'_, '_> {
     /// axes where `a` and `b` carry one orthogonal representation.
     fn contract_product(
         &mut self,
-        name: &str,
+        f: &Function,
         p: &Rep,
         q: &Rep,
         at: Span,
         axis: Option<usize>,
         span: Span,
     ) -> R<AVal> {
+        let (name, max) = (f.name, f.id == Builtin::Max);
         let aligned =
             p.facs.len() == q.facs.len() && p.facs.iter().zip(&q.facs).all(|(x, y)| x.same(y));
         let orthogonal = p.class().orthogonal;
-        if name != "max" && aligned && orthogonal {
+        if !max && aligned && orthogonal {
             match axis {
                 None => return Ok(AVal::Inv(0)),
                 Some(k) => {
@@ -650,7 +668,7 @@ impl Prover<'_, '_> {
                 "E0502",
                 format!("`{name}` of this elementwise product is not invariant under {g}"),
                 span,
-                if name == "max" {
+                if max {
                     "only a sum of a product is a contraction".to_string()
                 } else if !aligned {
                     "the two factors transform differently".to_string()
@@ -716,22 +734,15 @@ impl Prover<'_, '_> {
         Some(leading_channels(&space))
     }
 
-    fn norm(&mut self, name: &str, x: &AVal, declared: Option<usize>, span: Span) -> R<AVal> {
+    fn norm(&mut self, f: &Function, x: &AVal, declared: Option<usize>, span: Span) -> R<AVal> {
+        let (name, norm) = (f.name, f.id == Builtin::Norm);
         let r = match x {
             AVal::Inv(r) => {
-                return Ok(AVal::Inv(if name == "norm" {
-                    usize::from(*r >= 2)
-                } else {
-                    *r
-                }));
+                return Ok(AVal::Inv(if norm { usize::from(*r >= 2) } else { *r }));
             }
             AVal::Fixed(s) => {
                 let r = s.shape().len();
-                return Ok(AVal::Inv(if name == "norm" {
-                    leading_channels(s)
-                } else {
-                    r
-                }));
+                return Ok(AVal::Inv(if norm { leading_channels(s) } else { r }));
             }
             AVal::Sp(r) => r.clone(),
             _ => return Err(Stop::Silent),
@@ -750,7 +761,7 @@ impl Prover<'_, '_> {
                 .is_some_and(|(kept, normed)| kept.is_trivial() && normed.class().orthogonal)
         });
         if ok {
-            return Ok(if name == "norm" {
+            return Ok(if norm {
                 AVal::Inv(keeps[0])
             } else {
                 AVal::Sp(r)
@@ -762,7 +773,7 @@ impl Prover<'_, '_> {
                 "E0502",
                 format!(
                     "`{name}` is not {} under {}: its action is not orthogonal on the normed axes",
-                    if name == "norm" { "invariant" } else { "equivariant" },
+                    if norm { "invariant" } else { "equivariant" },
                     self.claim.gname
                 ),
                 span,
@@ -776,14 +787,15 @@ impl Prover<'_, '_> {
         ))
     }
 
-    fn outer(&mut self, name: &str, x: &AVal, y: &AVal, span: Span) -> R<AVal> {
+    fn outer(&mut self, f: &Function, x: &AVal, y: &AVal, span: Span) -> R<AVal> {
+        let outer = f.id == Builtin::Outer;
         if Self::is_inv(x) && Self::is_inv(y) {
-            return Ok(AVal::Inv(if name == "outer" { 2 } else { 1 }));
+            return Ok(AVal::Inv(if outer { 2 } else { 1 }));
         }
         let (Some(rx), Some(ry)) = (Self::rep_in_space(x), Self::rep_in_space(y)) else {
             return Err(Stop::Silent);
         };
-        if name == "outer" {
+        if outer {
             return Ok(Self::sp_rep(rx.then(&ry)));
         }
         if let (Some(s), Some(t)) = (rx.flat(), ry.flat())
@@ -805,7 +817,7 @@ impl Prover<'_, '_> {
     // ------------------------------------------------------------ pointwise
 
     /// `f(x)` for a pointwise `f`.
-    pub(super) fn pointwise(&mut self, f: &str, x: AVal, span: Span) -> R<AVal> {
+    pub(super) fn pointwise(&mut self, f: &Function, x: AVal, span: Span) -> R<AVal> {
         let s = match x {
             AVal::Inv(r) => return Ok(AVal::Inv(r)),
             AVal::Fixed(s) => return Ok(AVal::Inv(s.shape().len())),
@@ -814,8 +826,8 @@ impl Prover<'_, '_> {
             _ => return Err(Stop::Silent),
         };
         let c = s.class();
-        let odd = f == "tanh";
-        let keeps_zero = matches!(f, "relu" | "tanh" | "gelu" | "abs" | "sqrt");
+        let odd = f.id == Builtin::Tanh;
+        let keeps_zero = fixes_zero(f.id);
         let ok = c.lie_zero
             && match c.discrete {
                 DiscreteClass::Permutation => true,
@@ -866,13 +878,32 @@ impl Prover<'_, '_> {
             Diagnostic::error(
                 "E0502",
                 format!(
-                    "`{f}` does not commute with the action of {}",
-                    self.claim.gname
+                    "`{}` does not commute with the action of {}",
+                    f.name, self.claim.gname
                 ),
                 span,
                 why,
             )
             .with_help(help),
         ))
+    }
+}
+
+/// Whether a built-in maps 0 to 0 entry by entry (so that it commutes with
+/// actions that send coordinates to zero).
+fn fixes_zero(id: Builtin) -> bool {
+    match id {
+        Builtin::Relu | Builtin::Tanh | Builtin::Gelu | Builtin::Abs | Builtin::Sqrt => true,
+        Builtin::Sigmoid | Builtin::Exp | Builtin::Log | Builtin::Softplus => false,
+        Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Norm
+        | Builtin::Gate
+        | Builtin::Outer
+        | Builtin::Concat
+        | Builtin::Chunks => false,
     }
 }
