@@ -8,6 +8,7 @@
 
 use std::process::{Command, Output};
 
+#[macro_use]
 mod common;
 use common::{cdlc, scratch, stderr, stdout};
 
@@ -178,19 +179,8 @@ fn gradcheck_passes_on_a_fold_with_both_backends() {
 
 /// A rose-tree model: each node's case folds its children's states with an
 /// Elman cell of its own.
-const ROSE: &str = "import std.layers
-
-functor RoseF(A) = rose(A, List(X))
-data Rose(A) = fix RoseF(A)
-
-algebra cell[d, h] : RoseF(R[d]) -> R[h] {
-  param U: R[h, d] = glorot
-  param b: R[h]    = zeros
-  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
-}
-
-model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
-
+const ROSE: &str = rose_program!(
+    "
 train m {
   data   = jsonl(\"trees.jsonl\")
   loss   = cross_entropy
@@ -199,7 +189,8 @@ train m {
   batch  = 4
   seed   = 3
 }
-";
+"
+);
 
 /// Twelve rose trees of different shapes as JSON lines; the class is the
 /// parity of the number of nodes.

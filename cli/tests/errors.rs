@@ -4,6 +4,7 @@
 //! command and exit code. And no ad-hoc `error:` line can come back into
 //! the command line's source.
 
+#[macro_use]
 mod common;
 
 use common::{cdlc, scratch, stderr};
@@ -225,24 +226,14 @@ fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
 }
 
 /// A fold over a rose tree, which the JIT does not compile.
-const ROSE: &str = "import std.layers
-
-functor RoseF(A) = rose(A, List(X))
-data Rose(A) = fix RoseF(A)
-
-algebra cell[d, h] : RoseF(R[d]) -> R[h] {
-  param U: R[h, d] = glorot
-  param b: R[h]    = zeros
-  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
-}
-
-model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
-
+const ROSE: &str = rose_program!(
+    "
 train m {
   data   = jsonl(\"rose.jsonl\")
   loss   = cross_entropy
 }
-";
+"
+);
 
 /// Five small rose trees (four train, one validates).
 const ROSE_DATA: &str = "{\"x\": {\"rose\": [[1, 2], []]}, \"y\": 0}

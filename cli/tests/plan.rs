@@ -2,6 +2,7 @@
 //! verified, in its text form; a model the JIT cannot lower is refused with
 //! the construct it stops at.
 
+#[macro_use]
 mod common;
 use common::{cdlc, scratch, stderr, stdout};
 
@@ -20,19 +21,7 @@ train net {
 ";
 
 /// A fold over rose trees, which the JIT does not lower.
-const ROSE: &str = "import std.layers
-
-functor RoseF(A) = rose(A, List(X))
-data Rose(A) = fix RoseF(A)
-
-algebra cell[d, h] : RoseF(R[d]) -> R[h] {
-  param U: R[h, d] = glorot
-  param b: R[h]    = zeros
-  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
-}
-
-model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
-";
+const ROSE: &str = rose_program!("");
 
 #[test]
 fn emit_plan_prints_the_verified_plan() {

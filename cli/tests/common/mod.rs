@@ -38,3 +38,28 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("a temporary folder");
     dir
 }
+
+/// The text of a program that folds rose trees (`rose(A, List(X))`, each
+/// node's children folded by an Elman cell of its own), a model the JIT
+/// does not lower, followed by `$rest` (a train block, or nothing).
+#[allow(unused_macros)]
+macro_rules! rose_program {
+    ($rest:literal) => {
+        concat!(
+            "import std.layers
+
+functor RoseF(A) = rose(A, List(X))
+data Rose(A) = fix RoseF(A)
+
+algebra cell[d, h] : RoseF(R[d]) -> R[h] {
+  param U: R[h, d] = glorot
+  param b: R[h]    = zeros
+  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
+}
+
+model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
+",
+            $rest
+        )
+    };
+}
