@@ -7,7 +7,7 @@
 //! rounding of the sums that produced it, so entry-by-entry ratios would
 //! measure rounding, not agreement.
 
-use crate::{cdl_files, example_case, examples_dir};
+use crate::train_cases;
 use cdlc_jit::{Dtype, Options};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
@@ -33,19 +33,12 @@ fn flat(v: &Value) -> Vec<f64> {
     }
 }
 
-/// The examples, their prepared models and a batch of each one's data.
+/// Every train block of the examples, its prepared model and a batch of
+/// its data.
 fn cases() -> Vec<(String, cdlc::training::Prepared, Vec<Tensor>, Vec<Example>)> {
-    cdl_files(&examples_dir())
+    train_cases(8)
         .into_iter()
-        .map(|path| {
-            let name = path
-                .file_stem()
-                .expect("a name")
-                .to_string_lossy()
-                .to_string();
-            let (p, params, batch) = example_case(&name, 8);
-            (name, p, params, batch)
-        })
+        .map(|c| (c.name, c.prepared, c.params, c.batch))
         .collect()
 }
 

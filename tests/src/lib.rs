@@ -157,9 +157,44 @@ pub fn check_clean(path: &Path) -> cdlc::Compilation {
     c
 }
 
-/// An example program prepared for training, with its initial parameters
-/// and the first `samples` examples of its own (built-in) data, after the
-/// run's seeded shuffle. Asserts that the data fits the model.
+/// An example program's model and data for one train block: the model
+/// prepared for training, its initial parameters and the first `samples`
+/// examples of its own (built-in) data after the run's seeded shuffle.
+pub struct TrainCase {
+    /// The example's file name without `.cdl`, followed by `/MODEL` when
+    /// the example has more than one train block.
+    pub name: String,
+    /// The model, instantiated and differentiated.
+    pub prepared: cdlc::training::Prepared,
+    /// The parameters as the train block initialises them.
+    pub params: Vec<cdlc_runtime::value::Tensor>,
+    /// The first examples of the train block's data.
+    pub batch: Vec<cdlc_runtime::value::Example>,
+}
+
+/// Every train block of every shipped example, each with `samples`
+/// examples of its data. Asserts that each data set fits its model.
+pub fn train_cases(samples: usize) -> Vec<TrainCase> {
+    cdl_files(&examples_dir())
+        .iter()
+        .flat_map(|path| {
+            let c = check_clean(path);
+            let stem = path.file_stem().expect("a name").to_string_lossy();
+            let several = c.checked.trains.len() > 1;
+            (0..c.checked.trains.len())
+                .map(|t| {
+                    let name = match several {
+                        true => format!("{stem}/{}", c.checked.trains[t].model_name),
+                        false => stem.to_string(),
+                    };
+                    train_case(&c, t, name, samples)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The first train block of the example `name`, as `train_cases` has it.
 #[track_caller]
 pub fn example_case(
     name: &str,
@@ -169,15 +204,21 @@ pub fn example_case(
     Vec<cdlc_runtime::value::Tensor>,
     Vec<cdlc_runtime::value::Example>,
 ) {
-    use cdlc::training::{expected_signature, init_params, loss_for, prepare, split};
     let c = check_clean(&examples_dir().join(format!("{name}.cdl")));
-    let model = cdlc::entry_model(&c, None).expect("the example has a model");
-    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let case = train_case(&c, 0, name.to_string(), samples);
+    (case.prepared, case.params, case.batch)
+}
+
+/// Train block `index` of a checked example.
+#[track_caller]
+fn train_case(c: &cdlc::Compilation, index: usize, name: String, samples: usize) -> TrainCase {
+    use cdlc::training::{expected_signature, init_params, prepare, split};
     let setup = c
         .checked
         .trains
-        .first()
+        .get(index)
         .expect("the example has a train block");
+    let p = prepare(c, setup.model, setup.loss).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let cdlc::check::DataSpec::Synthetic { name: data, args } = &setup.data else {
         panic!("{name}: the examples train on built-in data");
     };
@@ -191,5 +232,10 @@ pub fn example_case(
     let (train, _) = split(dataset.examples, 1.0, setup.seed);
     let batch = train.into_iter().take(samples).collect();
     let params = init_params(&p.inst, setup.seed);
-    (p, params, batch)
+    TrainCase {
+        name,
+        prepared: p,
+        params,
+        batch,
+    }
 }

@@ -42,6 +42,57 @@ fn a_check_that_skipped_everything_fails() {
 }
 
 #[test]
+fn a_kink_exactly_at_the_point_is_skipped() {
+    use crate::gradcheck::{Sampling, check};
+    // Entries at exactly zero, where `relu' = 0` by convention: the
+    // differences at EPS and EPS / 2 both straddle the kink symmetrically
+    // and agree with each other (on 1/2), so only the one-sided slopes,
+    // 0 behind and 1 ahead at every step, show that the loss is not smooth.
+    let params = vec![Tensor::new(vec![2], vec![0.0, 1.0])];
+    let sampling = Sampling {
+        directions: 0,
+        ..Sampling::FULL
+    };
+    let r = check(&["P".to_string()], &params, 1, sampling, |p| {
+        relu_loss(p, 1.0)
+    })
+    .unwrap();
+    assert_eq!(
+        (r.params[0].compared, r.params[0].skipped),
+        (1, 1),
+        "{r:#?}"
+    );
+    assert!(r.passed(), "{r:#?}");
+}
+
+#[test]
+fn a_wrong_derivative_on_a_curved_loss_is_not_taken_for_a_kink() {
+    use crate::gradcheck::{Sampling, check};
+    // `L = 1000 p²` at p = 1 with a gradient 1% off: the one-sided slopes
+    // differ by `h L''`, which halves with the step, so this is compared
+    // and fails; a linear loss with a wrong gradient fails the same way.
+    let params = vec![Tensor::new(vec![1], vec![1.0])];
+    let sampling = Sampling {
+        directions: 1,
+        ..Sampling::FULL
+    };
+    let curved = check(&["P".to_string()], &params, 1, sampling, |p| {
+        let x = p[0].data[0];
+        Ok::<_, ()>((1000.0 * x * x, vec![Tensor::new(vec![1], vec![2020.0 * x])]))
+    })
+    .unwrap();
+    assert_eq!(curved.params[0].compared, 1, "{curved:#?}");
+    assert_eq!(curved.directions_compared, 1, "{curved:#?}");
+    assert!(!curved.passed(), "{curved:#?}");
+    let linear = check(&["P".to_string()], &params, 1, sampling, |p| {
+        relu_loss(p, 3.0).map(|(l, g)| (l, vec![Tensor::new(vec![1], vec![g[0].data[0] * 1.01])]))
+    })
+    .unwrap();
+    assert_eq!(linear.params[0].compared, 1, "{linear:#?}");
+    assert!(!linear.passed(), "{linear:#?}");
+}
+
+#[test]
 fn a_zero_gradient_does_not_pass() {
     use crate::gradcheck::{Sampling, check};
     // A loss that does not depend on the parameter: its finite differences
