@@ -57,7 +57,7 @@ fn both(dir: &Path, args: &[&str], code: &str) -> String {
 }
 
 /// A fresh folder holding `files`.
-fn folder(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+fn folder(name: &str, files: &[(&str, &str)]) -> common::Scratch {
     let dir = scratch(name);
     for (file, text) in files {
         std::fs::write(dir.join(file), text).expect("a test file");
@@ -130,7 +130,7 @@ fn a_split_that_leaves_nothing_to_train_on_is_e0609() {
 /// A folder with `NET`, its data and the initial weights the JAX export
 /// writes beside its module (they record the model and the source hash,
 /// as trained weights do).
-fn with_weights(name: &str) -> std::path::PathBuf {
+fn with_weights(name: &str) -> common::Scratch {
     let dir = folder(name, &[("net.cdl", NET), ("train.jsonl", GOOD)]);
     let o = cdlc(&["net.cdl", "--emit", "jax", "--out", "m.py"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -4,9 +4,11 @@
 //! definition (locals and the standard library), completion, semantic
 //! tokens and formatting.
 
+mod common;
+
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const URI: &str = "file:///project/m.cdl";
@@ -33,16 +35,13 @@ fn frame(body: &Value) -> Vec<u8> {
 }
 
 /// A fresh cache folder, for the standard library files.
-fn cache(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cdlc-lsp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
-    dir
+fn cache(name: &str) -> common::Scratch {
+    common::scratch(name)
 }
 
 /// Runs the server on `input` bytes; returns its exit status and every
 /// message it wrote.
-fn session(input: &[u8], cache: &PathBuf) -> (std::process::ExitStatus, Vec<Value>) {
+fn session(input: &[u8], cache: &Path) -> (std::process::ExitStatus, Vec<Value>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cdlc"))
         .arg("lsp")
         .env("XDG_CACHE_HOME", cache)
@@ -231,9 +230,9 @@ fn definition_of_locals_and_into_the_standard_library() {
     assert_eq!(at(2), (URI.to_string(), Some(8), Some(8)));
     assert_eq!(at(4), (URI.to_string(), Some(4), Some(6)));
     let (uri, line, _) = at(3);
-    let path = PathBuf::from(uri.strip_prefix("file://").expect("a file address"));
+    let path = std::path::PathBuf::from(uri.strip_prefix("file://").expect("a file address"));
     assert!(
-        path.starts_with(std::fs::canonicalize(&dir).unwrap()),
+        path.starts_with(std::fs::canonicalize(&*dir).unwrap()),
         "{uri}"
     );
     assert!(uri.ends_with("/std/layers.cdl"), "{uri}");

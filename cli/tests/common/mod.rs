@@ -27,8 +27,9 @@ pub fn stdout(o: &Output) -> String {
 }
 
 /// A fresh, empty folder for one test, named after the test file, the
-/// test and the process, so that no two tests share one.
-pub fn scratch(name: &str) -> PathBuf {
+/// test and the process, so that no two tests share one. It is removed
+/// when the test passes and kept, to be looked at, when it fails.
+pub fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!(
         "cdlc-{}-{name}-{}",
         env!("CARGO_CRATE_NAME"),
@@ -36,7 +37,38 @@ pub fn scratch(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary folder");
-    dir
+    Scratch(dir)
+}
+
+/// A test's folder (`scratch`); it reads as the `Path` it is.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// The text of a program that folds rose trees (`rose(A, List(X))`, each
