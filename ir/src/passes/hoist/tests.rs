@@ -228,3 +228,21 @@ fn the_verifier_refuses_a_map_whose_regions_do_not_match_its_result_type() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn the_reader_refuses_a_map_whose_type_is_not_a_data_type() {
+    let m = elman_model();
+    let (_, h) = hoisted_agrees(&m, 9);
+    let text = print_module(&h.module);
+    let line = text
+        .lines()
+        .find(|l| l.contains("= map "))
+        .expect("a map line");
+    let bad_line = format!("{}: R[3] {{", &line[..line.find(": ").expect("a type")]);
+    let bad = text.replace(line, &bad_line);
+    let err = crate::parse::module(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("a `map`'s type is the data type it builds"),
+        "{err}"
+    );
+}
