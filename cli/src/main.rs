@@ -156,6 +156,8 @@ enum Emit {
     Hir,
     Tying,
     Ir,
+    /// The forward IR after hoisting folds' element-only work into maps.
+    IrHoisted,
     Grad,
     Clif,
     /// The JIT's plan of the training function (see docs/jit.md).
@@ -378,6 +380,11 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
                     &p.inst.module.functions[f]
                 )
             ));
+            ExitCode::SUCCESS
+        }
+        Emit::IrHoisted => {
+            let p = prepare_entry(&c, cli.entry.as_deref())?;
+            driver::stdout::print(format_args!("{}", driver::hoist::hoisted_ir(&p)));
             ExitCode::SUCCESS
         }
         Emit::Tying if c.tyings.params.is_empty() => {

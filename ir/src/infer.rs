@@ -248,6 +248,7 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             }
             Ok(recorded(Type::clone(&f.carrier), f.record))
         }
+        Op::Map(m) => map_type(module, m, ty(m.input)?),
         Op::FoldBackward(f) => {
             expect(ty(f.tape)?, &Type::Tape, "tape")?;
             expect(ty(f.cotangent)?, &f.carrier, "cotangent")?;
@@ -350,4 +351,20 @@ pub fn reduced_shape(shape: &[usize], axis: Option<u32>) -> Vec<usize> {
         }
     }
     s
+}
+
+/// The type of a `map`: its input must be a `Data(data)` structure, and
+/// `out` must be `data` with tensor fields appended to every constructor.
+fn map_type(module: &Module, m: &crate::ir::MapOp, input: &Type) -> Result<Type, String> {
+    if *input != Type::Data(m.data) {
+        return Err(format!("map input {} has type {input:?}", m.input));
+    }
+    let n = module.data.get(m.data).map_or(0, |d| d.ctors.len());
+    if (0..n).any(|i| module.mapped_fields(m.data, m.out, i).is_none()) || n == 0 {
+        return Err(format!(
+            "map result {} is not {} with tensor fields appended to each constructor",
+            m.out, m.data
+        ));
+    }
+    Ok(Type::Data(m.out))
 }

@@ -11,6 +11,7 @@
 //! split by halves, a target of the wrong length).
 
 mod kernels;
+mod map;
 mod scalar;
 
 use std::fmt;
@@ -493,6 +494,7 @@ impl<T: Scalar> Eval<'_, T> {
             Op::FoldBackward(f) => self.fold_backward(f),
             Op::Unfold(u) => self.unfold(u),
             Op::UnfoldBackward(u) => self.unfold_backward(u),
+            Op::Map(m) => self.map(m),
         }
     }
 

@@ -428,6 +428,26 @@ pub struct UnfoldBackwardOp {
     pub elements: bool,
 }
 
+/// `map`: the functor's action on a structure's plain fields, `F(f, id)`
+/// applied at every node (the work a fold hoists out of its algebra).
+///
+/// Region `i` takes the plain fields of constructor `i` of `data` in field
+/// order and yields a tuple of tensors. The op's value is the same structure
+/// as a `Data(out)`, whose constructor `i` has the fields of `data`'s
+/// constructor `i` followed by the tuple's entries as plain fields: a fold
+/// over it reads a node's precomputed values as its last arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapOp {
+    /// The data type of the input structure.
+    pub data: DataId,
+    /// The data type of the result: `data` with the mapped fields appended.
+    pub out: DataId,
+    /// The structure to map over.
+    pub input: Value,
+    /// One region per constructor, in declaration order.
+    pub cases: Vec<Block>,
+}
+
 /// An operation. Each variant's result type is given by `crate::infer`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
@@ -585,6 +605,8 @@ pub enum Op {
     Unfold(UnfoldOp),
     /// The reverse of a recorded unfold.
     UnfoldBackward(UnfoldBackwardOp),
+    /// Computes new plain fields at every node of a structure.
+    Map(MapOp),
 }
 
 impl Op {
@@ -632,6 +654,7 @@ impl Op {
                 (Source::Take(_), true) => "unfold_take_record",
             },
             Op::UnfoldBackward(_) => "unfold_backward",
+            Op::Map(_) => "map",
         }
     }
 
@@ -663,6 +686,7 @@ impl Op {
                 out, target, seed, ..
             } => vec![*out, *target, *seed],
             Op::Fold(f) => vec![f.input],
+            Op::Map(m) => vec![m.input],
             Op::FoldBackward(f) => {
                 let mut v = vec![f.tape, f.cotangent];
                 v.extend(&f.captures);
@@ -708,6 +732,7 @@ impl Op {
                 out, target, seed, ..
             } => vec![out, target, seed],
             Op::Fold(f) => vec![&mut f.input],
+            Op::Map(m) => vec![&mut m.input],
             Op::FoldBackward(f) => {
                 let mut v = vec![&mut f.tape, &mut f.cotangent];
                 v.extend(f.captures.iter_mut());
@@ -729,6 +754,7 @@ impl Op {
     pub fn regions_mut(&mut self) -> Vec<&mut Block> {
         match self {
             Op::Fold(f) => f.cases.iter_mut().collect(),
+            Op::Map(m) => m.cases.iter_mut().collect(),
             Op::FoldBackward(f) => f.cases.iter_mut().collect(),
             Op::Unfold(u) => vec![&mut u.body],
             Op::UnfoldBackward(u) => vec![&mut u.body],
@@ -740,6 +766,7 @@ impl Op {
     pub fn regions(&self) -> Vec<Block> {
         match self {
             Op::Fold(f) => f.cases.clone(),
+            Op::Map(m) => m.cases.clone(),
             Op::FoldBackward(f) => f.cases.clone(),
             Op::Unfold(u) => vec![u.body],
             Op::UnfoldBackward(u) => vec![u.body],
@@ -920,6 +947,40 @@ impl Module {
                 Field::Rec => carrier.clone(),
                 Field::RecList => Type::Seq(Box::new(carrier.clone())),
                 Field::Plain(t) => t.clone(),
+            })
+            .collect()
+    }
+
+    /// The types of the plain fields of constructor `ctor` of `data`, in
+    /// field order: the arguments of a `map` region.
+    pub fn plain_fields(&self, data: DataId, ctor: usize) -> Vec<Type> {
+        self.data[data].ctors[ctor]
+            .fields
+            .iter()
+            .filter_map(|f| match f {
+                Field::Plain(t) => Some(t.clone()),
+                Field::Rec | Field::RecList => None,
+            })
+            .collect()
+    }
+
+    /// The fields a `map` from `data` to `out` appends to constructor
+    /// `ctor`, if `out` is `data` with tensor fields appended to every
+    /// constructor (the same constructors, names and leading fields).
+    pub fn mapped_fields(&self, data: DataId, out: DataId, ctor: usize) -> Option<Vec<Type>> {
+        let (a, b) = (self.data.get(data)?, self.data.get(out)?);
+        if a.ctors.len() != b.ctors.len() {
+            return None;
+        }
+        let (ca, cb) = (a.ctors.get(ctor)?, &b.ctors[ctor]);
+        if ca.name != cb.name || !cb.fields.starts_with(&ca.fields) {
+            return None;
+        }
+        cb.fields[ca.fields.len()..]
+            .iter()
+            .map(|f| match f {
+                Field::Plain(t @ Type::Tensor(_)) => Some(t.clone()),
+                _ => None,
             })
             .collect()
     }

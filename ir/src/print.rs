@@ -228,6 +228,7 @@ impl Printer<'_> {
         };
         match op {
             Op::Fold(f) => ctor_names(f.data),
+            Op::Map(m) => ctor_names(m.data),
             Op::FoldBackward(f) => ctor_names(f.data),
             _ => vec!["step".to_string()],
         }
@@ -287,6 +288,13 @@ impl Printer<'_> {
                 "{name} {} {}",
                 type_name(self.module, &Type::Data(f.data)),
                 f.input
+            ),
+            // The result type printed after the op names the mapped data
+            // type.
+            Op::Map(m) => format!(
+                "{name} {} {}",
+                type_name(self.module, &Type::Data(m.data)),
+                m.input
             ),
             Op::FoldBackward(f) => format!(
                 "{name} {} {}, {} wrt [{}]{}",

@@ -325,6 +325,20 @@ impl Verifier<'_> {
                 res.extend(u.captures.iter().map(|c| self.func.types[*c].clone()));
                 vec![(u.body, args, Type::Tuple(res))]
             }
+            Op::Map(mo) => {
+                let n = m.data.get(mo.data).map_or(0, |d| d.ctors.len());
+                if mo.cases.len() != n {
+                    return self.error(
+                        Location::Value(v),
+                        format!("{} cases for {n} constructors", mo.cases.len()),
+                    );
+                }
+                let Some(sigs) = map_signatures(m, mo) else {
+                    // The op's type rule has reported the mismatch.
+                    return;
+                };
+                sigs
+            }
             _ => return,
         };
         for (b, args, result) in expected {
@@ -353,6 +367,19 @@ impl Verifier<'_> {
             }
         }
     }
+}
+
+/// Each `map` region's expected arguments (the constructor's plain fields)
+/// and result (the tuple of appended fields), if the data types agree.
+fn map_signatures(m: &Module, mo: &crate::ir::MapOp) -> Option<Vec<(Block, Vec<Type>, Type)>> {
+    mo.cases
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            let extra = m.mapped_fields(mo.data, mo.out, i)?;
+            Some((b, m.plain_fields(mo.data, i), Type::Tuple(extra)))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ mod format_gen;
 #[cfg(test)]
 mod grad;
 #[cfg(test)]
+mod hoist;
+#[cfg(test)]
 mod ir;
 #[cfg(test)]
 mod ir_cases;

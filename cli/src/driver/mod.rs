@@ -9,6 +9,7 @@ pub mod files;
 pub mod fmt;
 pub mod grad;
 pub mod gradcheck;
+pub mod hoist;
 pub mod internal;
 pub mod lsp;
 pub mod measure;

@@ -184,6 +184,7 @@ impl Gen<'_> {
             | Op::Loss { .. }
             | Op::LossGrad { .. }
             | Op::FoldBackward(_)
+            | Op::Map(_)
             | Op::UnfoldBackward(_) => {
                 return Err(unsupported(&format!(
                     "the `{}` op in a model's forward function",

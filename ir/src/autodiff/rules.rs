@@ -198,6 +198,11 @@ pub(super) fn reverse(
         }
         Op::Fold(f) => fold(d, y, f, ct),
         Op::Unfold(u) => unfold(d, y, u, ct),
+        Op::Map(_) => Err(d.unsupported(
+            y,
+            "the reverse derivative of `map` (work hoisted out of a fold) is not built; \
+             differentiate the function before hoisting",
+        )),
         // Ops that only occur in reverse code have no rule (no second
         // derivatives).
         Op::NormGrad { .. }
@@ -435,6 +440,15 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
     let tape = d.tape(y);
     let captures = d.active_captures(&f.cases);
     let elements = d.is_active(f.input);
+    if elements && d.module.list_element(f.data).is_none() {
+        // A structure computed by a `map` (hoisted work): its plain
+        // fields' cotangents have no form yet.
+        return Err(d.unsupported(
+            y,
+            "the reverse derivative of a fold over a `map`'s structure (work hoisted out of \
+             a fold) is not built; differentiate the function before hoisting",
+        ));
+    }
     let mut cases = Vec::with_capacity(f.cases.len());
     for (i, &case) in f.cases.iter().enumerate() {
         let rec: Vec<usize> = d

@@ -94,6 +94,7 @@ pub(super) fn tangent(j: &mut Jvp, y: Value, op: &Op) -> Result<Option<Value>, J
             j.b.div(s, py)
         })),
         Op::Fold(_) | Op::Unfold(_) => Err(j.unsupported("folds and unfolds are not followed")),
+        Op::Map(_) => Err(j.unsupported("maps over structures are not followed")),
         Op::NormGrad { .. }
         | Op::MaxGrad { .. }
         | Op::Loss { .. }

@@ -16,8 +16,8 @@ use super::cursor::Cursor;
 use super::decls::{DataNames, read_type};
 use crate::entity::EntityRef;
 use crate::ir::{
-    BasisId, BinOp, Block, DataId, FoldBackwardOp, FoldOp, LossKind, Module, Op, Param, ReduceOp,
-    Source, Split, Type, UnOp, UnfoldBackwardOp, UnfoldOp, Value,
+    BasisId, BinOp, Block, DataId, FoldBackwardOp, FoldOp, LossKind, MapOp, Module, Op, Param,
+    ReduceOp, Source, Split, Type, UnOp, UnfoldBackwardOp, UnfoldOp, Value,
 };
 
 /// A use of a value: the value, its line and column.
@@ -40,6 +40,8 @@ pub(super) enum Head {
         split: Split,
         record: bool,
     },
+    /// `map`: the result data type comes from the op's type.
+    Map { data: DataId, input: Value },
     /// `fold_backward`.
     FoldBackward {
         data: DataId,
@@ -306,6 +308,11 @@ fn recursion(
                 record,
             }
         }
+        "map" if !record => {
+            let data = data(c, s.names)?;
+            let [input] = s.values(c)?;
+            Head::Map { data, input }
+        }
         "unfold_over" => {
             let [init, xs] = s.values(c)?;
             Head::Unfold {
@@ -509,7 +516,9 @@ impl Head {
                 .collect()
         };
         match self {
-            Head::Fold { data, .. } | Head::FoldBackward { data, .. } => Some(ctors(*data)),
+            Head::Fold { data, .. } | Head::FoldBackward { data, .. } | Head::Map { data, .. } => {
+                Some(ctors(*data))
+            }
             Head::Unfold { .. } | Head::UnfoldBackward { .. } => Some(vec!["step".to_string()]),
             _ => None,
         }
@@ -556,6 +565,17 @@ impl Head {
                 cases: blocks,
                 record,
             }),
+            Head::Map { data, input } => {
+                let Type::Data(out) = ty else {
+                    return Err("a `map`'s type is the data type it builds".to_string());
+                };
+                Op::Map(MapOp {
+                    data,
+                    out: *out,
+                    input,
+                    cases: blocks,
+                })
+            }
             Head::FoldBackward {
                 data,
                 tape,

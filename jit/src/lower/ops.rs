@@ -179,6 +179,7 @@ impl Lowerer<'_> {
             Op::FoldBackward(f) => self.fold_backward(f, out)?,
             Op::Unfold(u) => self.unfold(u, out)?,
             Op::UnfoldBackward(u) => self.unfold_backward(u, out)?,
+            Op::Map(_) => return unsupported("`map` (work hoisted out of a fold)"),
         };
         self.set(v, r);
         Ok(())
