@@ -304,13 +304,16 @@ fn a_construct_not_lowered_yet_is_a_clear_error_not_a_panic() {
         "functor KidsF(A) = kids(A, Tree(X))\ndata Kids(A) = fix KidsF(A)\n\nalgebra first : KidsF(R[2]) -> R[2] {\n  kids(a, ks) => a\n}\n\nmodel m(t: Kids(R[2])) -> R[2] { fold first (t) }\n",
         "1",
     );
-    // A hylomorphism by halves over a rose node's children is not lowered
-    // yet.
-    not_lowered(
-        "halves.cdl",
+    // A hylomorphism by halves over a rose node's children is lowered: a
+    // fold split by halves over the children's `Seq`.
+    std::fs::write(
+        dir.join("halves.cdl"),
         "import std.layers\nfunctor RoseF(A) = rose(A, List(X))\ndata Rose(A) = fix RoseF(A)\n\nalgebra cell[d, h] : RoseF(R[d]) -> R[h] {\n  param U: R[h, d] = glorot\n  rose(a, ks) => tanh(U @ a + hylo treenn[h, h] by halves (ks))\n}\n\nmodel m(t: Rose(R[2])) -> R[3] { fold cell[2, 3] (t) }\n",
-        "7",
-    );
+    )
+    .unwrap();
+    let ir = cdlc(&["halves.cdl", "--emit", "ir"], &dir);
+    assert!(ir.status.success(), "{}", stderr(&ir));
+    assert!(stdout(&ir).contains("hylo_halves"), "{}", stdout(&ir));
 }
 
 /// A message of the language server protocol, framed.
