@@ -304,13 +304,16 @@ fn a_construct_not_lowered_yet_is_a_clear_error_not_a_panic() {
         "functor KidsF(A) = kids(A, Tree(X))\ndata Kids(A) = fix KidsF(A)\n\nalgebra first : KidsF(R[2]) -> R[2] {\n  kids(a, ks) => a\n}\n\nmodel m(t: Kids(R[2])) -> R[2] { fold first (t) }\n",
         "1",
     );
-    // A hylomorphism by halves over a rose node's children is not lowered
-    // yet.
-    not_lowered(
-        "halves.cdl",
+    // A hylomorphism by halves over a rose node's children is lowered: a
+    // fold split by halves over the children's `Seq`.
+    std::fs::write(
+        dir.join("halves.cdl"),
         "import std.layers\nfunctor RoseF(A) = rose(A, List(X))\ndata Rose(A) = fix RoseF(A)\n\nalgebra cell[d, h] : RoseF(R[d]) -> R[h] {\n  param U: R[h, d] = glorot\n  rose(a, ks) => tanh(U @ a + hylo treenn[h, h] by halves (ks))\n}\n\nmodel m(t: Rose(R[2])) -> R[3] { fold cell[2, 3] (t) }\n",
-        "7",
-    );
+    )
+    .unwrap();
+    let ir = cdlc(&["halves.cdl", "--emit", "ir"], &dir);
+    assert!(ir.status.success(), "{}", stderr(&ir));
+    assert!(stdout(&ir).contains("hylo_halves"), "{}", stdout(&ir));
 }
 
 /// A message of the language server protocol, framed.
@@ -927,4 +930,101 @@ train m {
         "{err}"
     );
     assert!(err.contains("training `m` (interpreter)"), "{err}");
+}
+
+/// A model that splits an unfold's outputs `by halves`, trained from JSON
+/// lines.
+const HALVED: &str = "import std.layers
+
+model m(xs: List(R[2])) -> R[2] {
+  param s0: R[4] = normal(0.5)
+  dense[4, 2](hylo treenn[4, 4] by halves (unfold mealy[2, 4, 4] from s0 over xs))
+}
+
+train m {
+  data   = jsonl(\"lists.jsonl\")
+  loss   = cross_entropy
+  epochs = 2
+  batch  = 3
+  split  = 1
+}
+";
+
+#[test]
+fn halves_of_a_computed_list_train_on_the_interpreter_and_through_the_jit_fallback() {
+    let dir = scratch("halved");
+    std::fs::write(dir.join("h.cdl"), HALVED).unwrap();
+    let data: String = (0..7)
+        .map(|i| {
+            let xs: Vec<String> = (0..1 + i % 4)
+                .map(|k| format!("[{}, {}]", (i + k) % 2, k % 3))
+                .collect();
+            format!("{{\"x\": [{}], \"y\": {}}}\n", xs.join(", "), i % 2)
+        })
+        .collect();
+    std::fs::write(dir.join("lists.jsonl"), data).unwrap();
+    let ir = cdlc(&["h.cdl", "--emit", "ir"], &dir);
+    assert!(ir.status.success(), "{}", stderr(&ir));
+    assert!(stdout(&ir).contains("hylo_halves"), "{}", stdout(&ir));
+    // The JIT does not compile it: W0901 at the hylomorphism, and the
+    // interpreter's losses exactly.
+    let j = cdlc(&["h.cdl", "--emit", "jit", "--out", "run_j"], &dir);
+    let err = stderr(&j);
+    assert!(j.status.success(), "{err}");
+    assert!(
+        err.contains("[W0901] Warning") && err.contains("h.cdl:5:15"),
+        "{err}"
+    );
+    let i = cdlc(
+        &[
+            "h.cdl",
+            "--emit",
+            "jit",
+            "--out",
+            "run_i",
+            "--backend",
+            "interp",
+        ],
+        &dir,
+    );
+    assert!(i.status.success(), "{}", stderr(&i));
+    assert!(!stderr(&i).contains("W0901"), "{}", stderr(&i));
+    let metrics = |run: &str| std::fs::read_to_string(dir.join(run).join("metrics.csv")).unwrap();
+    assert_eq!(metrics("run_j"), metrics("run_i"));
+    assert_eq!(metrics("run_i").lines().count(), 3, "{}", metrics("run_i"));
+    // The exporter refuses it with its coded error, not a panic.
+    let x = cdlc(&["h.cdl", "--emit", "jax", "--out", "m.py"], &dir);
+    let err = stderr(&x);
+    assert_eq!(x.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("[E0801]") && err.contains("hylomorphism over a computed list"),
+        "{err}"
+    );
+    // An empty list reaches the split as an empty computed list: E0603
+    // naming the example.
+    std::fs::write(
+        dir.join("lists.jsonl"),
+        "{\"x\": [[1, 0]], \"y\": 1}\n{\"x\": [[0, 1], [1, 1]], \"y\": 0}\n{\"x\": [], \"y\": 1}\n",
+    )
+    .unwrap();
+    let e = cdlc(
+        &[
+            "h.cdl",
+            "--emit",
+            "jit",
+            "--out",
+            "run_e",
+            "--backend",
+            "interp",
+        ],
+        &dir,
+    );
+    let err = stderr(&e);
+    assert_eq!(e.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("[E0603]")
+            && err.contains("example 2 of the data")
+            && err.contains("empty list"),
+        "{err}"
+    );
 }

@@ -228,10 +228,13 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                     let leaf = module
                         .tree_leaf(f.data)
                         .ok_or_else(|| format!("{} is not shaped like TreeF", f.data))?;
-                    let Type::Data(list) = input else {
-                        return Err(format!("hylo input {} is not a list", f.input));
+                    // An input list, or a computed sequence of leaves.
+                    let element = match input {
+                        Type::Data(list) => module.list_element(*list),
+                        Type::Seq(elem) => Some(&**elem),
+                        _ => return Err(format!("hylo input {} is not a list", f.input)),
                     };
-                    if module.list_element(*list) != Some(leaf) {
+                    if element != Some(leaf) {
                         return Err(format!(
                             "hylo input {} is not a list of the tree's leaves",
                             f.input
@@ -256,8 +259,10 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                 unreachable!("captures_type gives a tuple")
             };
             if f.elements {
+                // A list's elements, or (split by halves) the tree's leaves.
                 let elem = module
                     .list_element(f.data)
+                    .or_else(|| module.tree_leaf(f.data))
                     .ok_or_else(|| format!("{} is not a list, so it has no elements", f.data))?;
                 out.push(Type::Seq(Box::new(elem.clone())));
             }

@@ -540,7 +540,14 @@ impl<T: Scalar> Eval<'_, T> {
         let plan = match (f.split, self.val(f.input).clone()) {
             (Split::Structure, IVal::Seq(items)) => plan_seq(items),
             (Split::Structure, IVal::Data(input)) => plan_structure(self.module, f.data, &input)?,
-            (Split::Halves, IVal::Data(input)) => plan_halves(self.module, f.data, &input)?,
+            (Split::Halves, IVal::Data(input)) => {
+                let leaf = self
+                    .module
+                    .tree_leaf(f.data)
+                    .expect("verified: a TreeF algebra");
+                plan_halves(list_elements(leaf, &input)?, false)?
+            }
+            (Split::Halves, IVal::Seq(items)) => plan_halves(items, true)?,
             (_, other) => panic!("internal error: fold input is not a structure: {other:?}"),
         };
         let mut carriers: Vec<Option<IVal<T>>> = Vec::with_capacity(plan.len());
@@ -864,21 +871,22 @@ fn list_elements<T: Scalar>(elem: &Type, list: &Data) -> Result<Vec<IVal<T>>, In
     items.into_iter().map(|x| plain(elem, x)).collect()
 }
 
-/// Lays out the tree that `halves` unfolds from a list, children before
-/// parents: one element gives `leaf`, n > 1 gives `node` of the first
-/// ⌊n/2⌋ elements and the rest.
-fn plan_halves<T: Scalar>(
-    module: &Module,
-    tree: crate::ir::DataId,
-    list: &Data,
-) -> Result<Vec<PlanNode<T>>, InterpError> {
-    let leaf = module.tree_leaf(tree).expect("verified: a TreeF algebra");
-    let mut items: Vec<Option<IVal<T>>> =
-        list_elements(leaf, list)?.into_iter().map(Some).collect();
+/// Lays out the tree that `halves` unfolds from a list's elements,
+/// children before parents: one element gives `leaf`, n > 1 gives `node`
+/// of the first ⌊n/2⌋ elements and the rest. With `right_first` each
+/// node's right half is laid out before its left, so that the backward
+/// walk (parents first, from the end of the tape) meets the leaves in list
+/// order and gives a computed sequence its elements' cotangents in order.
+fn plan_halves<T>(items: Vec<IVal<T>>, right_first: bool) -> Result<Vec<PlanNode<T>>, InterpError> {
+    let mut items: Vec<Option<IVal<T>>> = items.into_iter().map(Some).collect();
     if items.is_empty() {
         return Err(InterpError::EmptyHalves);
     }
-    fn split<T>(items: &mut [Option<IVal<T>>], plan: &mut Vec<PlanNode<T>>) -> usize {
+    fn split<T>(
+        items: &mut [Option<IVal<T>>],
+        right_first: bool,
+        plan: &mut Vec<PlanNode<T>>,
+    ) -> usize {
         if items.len() == 1 {
             let x = items[0].take().expect("each element is used once");
             plan.push(PlanNode {
@@ -887,8 +895,13 @@ fn plan_halves<T: Scalar>(
             });
         } else {
             let (l, r) = items.split_at_mut(items.len() / 2);
-            let li = split(l, plan);
-            let ri = split(r, plan);
+            let (li, ri) = if right_first {
+                let ri = split(r, right_first, plan);
+                (split(l, right_first, plan), ri)
+            } else {
+                let li = split(l, right_first, plan);
+                (li, split(r, right_first, plan))
+            };
             plan.push(PlanNode {
                 ctor: 1,
                 slots: vec![Slot::Child(li), Slot::Child(ri)],
@@ -897,7 +910,7 @@ fn plan_halves<T: Scalar>(
         plan.len() - 1
     }
     let mut plan = Vec::new();
-    split(&mut items, &mut plan);
+    split(&mut items, right_first, &mut plan);
     Ok(plan)
 }
 

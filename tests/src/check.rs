@@ -44,3 +44,42 @@ fn types_inferred_from_what_follows() {
         });
     }
 }
+
+/// A train block whose model meets every list its synthetic data can give.
+fn fitting(model: &str, data: &str) -> String {
+    format!(
+        "import std.layers\n\n{model}\n\ntrain m {{\n  data = synthetic.{data}\n  loss = cross_entropy\n}}\n"
+    )
+}
+
+#[test]
+fn synthetic_lengths_the_model_meets_check_clean() {
+    let halves =
+        "model m(xs: List(R[2])) -> R[2] { dense[32, 2](hylo treenn[2, 32] by halves (xs)) }";
+    let fold = "model m(xs: List(R[2])) -> R[2] { dense[32, 2](fold elman[2, 32] (xs)) }";
+    let take = "layer decode[n](z: R[2]) -> List(R[2]) {\n  let s = tanh(dense[2, 32](z))\n  \
+                unfold emit[2, 32] from s take (n + 1)\n}\n\
+                model m(xs: List(R[2])) -> List(R[2]) { decode[3](dense[32, 2](fold elman[2, 32] (xs))) }";
+    let cases = [
+        // An empty list is no problem for a fold, and a split list is never empty.
+        (fold, "parity(min_length = 0, max_length = 8, samples = 10)"),
+        (
+            halves,
+            "parity(min_length = 1, max_length = 8, samples = 10)",
+        ),
+        // Targets exactly as long as the output.
+        (
+            take,
+            "running_parity(min_length = 4, max_length = 4, samples = 10)",
+        ),
+    ];
+    for (i, (model, data)) in cases.into_iter().enumerate() {
+        let src = fitting(model, data);
+        let c = cdlc::compile(&format!("fits{i}.cdl"), &src);
+        assert!(
+            c.diagnostics.is_empty(),
+            "{src}\n{}",
+            cdlc::diagnostics::render_human(&c.diagnostics, &c.sources, false)
+        );
+    }
+}

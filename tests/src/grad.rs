@@ -458,9 +458,29 @@ fn unfold_over_an_unfolds_output() {
     check_unfold_fold("chained");
 }
 
+#[test]
+fn halves_of_an_unfolds_output() {
+    // Lists of one, two, three and six outputs: a leaf alone, and trees
+    // whose halves are uneven.
+    check_list_gradient("halves", "halved", &[1, 3, 2, 6]);
+}
+
+#[test]
+fn halves_of_an_empty_computed_list_is_an_error() {
+    let (p, params) = grad_case("halves", "halved");
+    let batch = list_examples(&[2, 0]);
+    let e = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect_err("an empty list cannot be split");
+    assert_eq!(e, cdlc_ir::interp::InterpError::EmptyHalves);
+}
+
 #[track_caller]
 fn check_unfold_fold(model: &str) {
-    let (p, params) = grad_case("unfold_fold", model);
+    check_list_gradient("unfold_fold", model, &[3, 0, 5]);
+}
+
+/// Examples whose inputs are lists of these lengths, with class targets.
+fn list_examples(lengths: &[usize]) -> Vec<Example> {
     let list = |n: usize| {
         Value::list(
             (0..n)
@@ -471,14 +491,23 @@ fn check_unfold_fold(model: &str) {
                 .collect(),
         )
     };
-    let batch: Vec<Example> = [3, 0, 5]
-        .into_iter()
+    lengths
+        .iter()
         .enumerate()
-        .map(|(i, n)| Example {
+        .map(|(i, &n)| Example {
             x: list(n),
             y: Target::Class(i % 3),
         })
-        .collect();
+        .collect()
+}
+
+/// The reverse derivative of model `model` of `tests/cases/grad/FILE.cdl`
+/// against finite differences on lists of these lengths, every slot taking
+/// part.
+#[track_caller]
+fn check_list_gradient(file: &str, model: &str, lengths: &[usize]) {
+    let (p, params) = grad_case(file, model);
+    let batch = list_examples(lengths);
     let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
         .expect("the check runs");
     assert!(r.max_rel_error() <= TOLERANCE, "{model}: {:#?}", r.params);

@@ -12,6 +12,7 @@
 //! several independent problems; the error type is compatible with every
 //! type, so one mistake is reported once.
 
+mod data_lengths;
 mod decls;
 mod expr;
 mod recursion;

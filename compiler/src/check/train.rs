@@ -203,7 +203,11 @@ impl Checker<'_, '_> {
         if let Some(info) = self.out.defs.get(&model).cloned()
             && self.check_loss_fits(loss, loss_span, &info.cod, model)
         {
+            let before = self.errors_here();
             self.check_synthetic_fits(&data, data_span, &info, loss);
+            if self.errors_here() == before {
+                self.check_synthetic_lengths(&data, data_span, model);
+            }
         }
         self.check_synthetic_split(&data, split, split_span.unwrap_or(data_span));
         self.out.trains.push(TrainSetup {

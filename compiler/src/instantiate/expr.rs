@@ -275,11 +275,6 @@ impl<'a> Lowerer<'a> {
             }
             Morph::Def(inst) => self.apply_def(inst, arg),
             Morph::Fold(inst, span) => self.fold(inst, arg, Split::Structure, *span),
-            Morph::Hylo(_, span) if matches!(self.b.type_of(arg), ir::Type::Seq(_)) => self
-                .unsupported(
-                    "`hylo ... by halves` over a computed list (a rose node's children or an unfold's outputs)",
-                    *span,
-                ),
             Morph::Hylo(inst, span) => self.fold(inst, arg, Split::Halves, *span),
         }
     }

@@ -151,6 +151,23 @@ pub fn samples(name: &str, args: &[(String, f64)]) -> Result<usize, DataError> {
     Ok(Generator::parse(name, args)?.samples())
 }
 
+/// The lengths a data set's lists can have, known without generating it:
+/// each a range `(shortest, longest)`, `None` where the input (or the
+/// target) is not a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lengths {
+    /// The lengths of the input lists.
+    pub input: Option<(usize, usize)>,
+    /// The lengths of the target lists (one target per output position).
+    pub target: Option<(usize, usize)>,
+}
+
+/// The lengths of the lists of `synthetic.name(args)`, after validating
+/// the arguments exactly as `generate` does.
+pub fn lengths(name: &str, args: &[(String, f64)]) -> Result<Lengths, DataError> {
+    Ok(Generator::parse(name, args)?.lengths())
+}
+
 /// Generates `synthetic.name(args)` from `seed`.
 pub fn generate(name: &str, args: &[(String, f64)], seed: u64) -> Result<Dataset, DataError> {
     generate_until(name, args, seed, &|| false)
@@ -418,6 +435,31 @@ impl Generator {
             | Generator::CausalFilter { samples, .. }
             | Generator::RotatedPatterns { samples, .. }
             | Generator::VectorPairs { samples } => samples,
+        }
+    }
+
+    /// The ranges of the list lengths of an example: `parity` draws its
+    /// length between the two bounds (and `running_parity` gives one target
+    /// per element), `counting` gives `steps` targets.
+    fn lengths(&self) -> Lengths {
+        match *self {
+            Generator::Parity {
+                min_length,
+                max_length,
+                running,
+                ..
+            } => Lengths {
+                input: Some((min_length, max_length)),
+                target: running.then_some((min_length, max_length)),
+            },
+            Generator::Counting { steps, .. } => Lengths {
+                input: None,
+                target: Some((steps, steps)),
+            },
+            _ => Lengths {
+                input: None,
+                target: None,
+            },
         }
     }
 

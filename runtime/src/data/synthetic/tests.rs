@@ -564,3 +564,43 @@ fn every_named_data_set_has_a_generator() {
         assert_eq!(d.examples.len(), 3, "{name}");
     }
 }
+
+/// The shortest and longest list among `lengths`, or `None` for no list.
+fn range(lengths: impl Iterator<Item = Option<usize>>) -> Option<(usize, usize)> {
+    let all: Vec<usize> = lengths.collect::<Option<_>>()?;
+    Some((*all.iter().min()?, *all.iter().max()?))
+}
+
+#[test]
+fn lengths_are_the_ranges_the_generated_lists_reach() {
+    let cases: [(&str, &[(&str, f64)]); 4] = [
+        (
+            "parity",
+            &[("min_length", 0.0), ("max_length", 5.0), ("samples", 300.0)],
+        ),
+        (
+            "running_parity",
+            &[("min_length", 2.0), ("max_length", 4.0), ("samples", 300.0)],
+        ),
+        (
+            "counting",
+            &[("digits", 5.0), ("steps", 3.0), ("samples", 50.0)],
+        ),
+        ("spirals", &[("classes", 3.0), ("samples", 50.0)]),
+    ];
+    for (name, pairs) in cases {
+        let d = make(name, pairs, 11);
+        let l = lengths(name, &args(pairs)).expect("valid arguments");
+        let input = range(d.examples.iter().map(|e| e.x.as_list().map(|xs| xs.len())));
+        let target = range(d.examples.iter().map(|e| match &e.y {
+            Target::Seq(ys) => Some(ys.len()),
+            _ => None,
+        }));
+        assert_eq!((l.input, l.target), (input, target), "{name}");
+    }
+    assert_eq!(
+        lengths("parity", &args(&[("min_length", 3.0), ("max_length", 1.0)])),
+        Err(signature("parity", &args(&[("min_length", 3.0), ("max_length", 1.0)])).unwrap_err()),
+        "invalid arguments are refused as by `signature`"
+    );
+}
