@@ -262,3 +262,54 @@ fn groups_that_do_not_act_are_refused() {
         check_measure(SETS, "chain", Some(vec![vector(&[1.0])]), None, None, false).unwrap_err();
     assert_eq!(e.code(), "E0612");
 }
+
+const WALK: &str = "group Rot = SO(2)
+space V = R[2] under Rot by rotate
+
+algebra turn : ListF(V) -> V {
+  param W: R[2, 2] = zeros
+  param z: R[2] = zeros
+  nil          => z
+  cons(x, acc) => W @ x + tanh(sum(acc * acc)) * acc
+}
+
+model walk(xs: List(V)) -> V { fold turn (xs) }
+";
+
+#[test]
+fn lie_derivatives_of_a_fold_over_a_list() {
+    let two = |a: [f64; 2], b: [f64; 2]| {
+        Value::list(vec![Value::Tensor(vector(&a)), Value::Tensor(vector(&b))])
+    };
+    let data = vec![two([1.0, 0.0], [0.0, 1.0]), two([0.3, -0.7], [1.1, 0.4])];
+    let zero = vector(&[0.0, 0.0]);
+    // W = a I + b J commutes with rotations and z = 0 is fixed by them:
+    // every step is equivariant, so the fold is.
+    let rot = Tensor::new(vec![2, 2], vec![0.5, -0.25, 0.25, 0.5]);
+    let m = check_measure(
+        WALK,
+        "walk",
+        Some(vec![rot, zero.clone()]),
+        Some(data.clone()),
+        None,
+        false,
+    )
+    .unwrap();
+    assert!(m.whole.lie[0].1.max <= 1e-6, "{:?}", m.whole.lie);
+    // W = diag(1, 2) on xs = [(1, 0), (0, 1)]: the inner step gives
+    // a = W (0, 1) = (0, 2) and the outer f = W (1, 0) + t a = (1, 2t) with
+    // t = tanh(|a|²) = tanh 4. Moving each element along J x_i
+    // (J (1, 0) = (0, 1), J (0, 1) = (−1, 0)): ȧ = W (−1, 0) = (−1, 0),
+    // d|a|² = 2 a·ȧ = 0, so ḟ = W (0, 1) + t ȧ = (−t, 2), and
+    // L f = ḟ − J f = (−t, 2) − (−2t, 1) = (t, 1), relative to |f|.
+    let diag = Tensor::new(vec![2, 2], vec![1.0, 0.0, 0.0, 2.0]);
+    let one = vec![data[0].clone()];
+    let m = check_measure(WALK, "walk", Some(vec![diag, zero]), Some(one), None, false).unwrap();
+    let t = 4.0f64.tanh();
+    let want = (t * t + 1.0).sqrt() / (1.0 + 4.0 * t * t).sqrt();
+    let s = m.whole.lie[0].1;
+    assert!(
+        (s.max - want).abs() < 1e-12 && (s.mean - want).abs() < 1e-12,
+        "{s:?} against {want}"
+    );
+}
