@@ -64,6 +64,14 @@ layer position(x: Feat) -> Feat {
 }
 model leaky = centred >> position >> centred
 
+model resid(x: Feat) -> Feat {
+  let h = centred(x)
+  let p = position(h)
+  h + centred(p)
+}
+
+model fork(x: Feat) -> Feat { centred(x) + position(x) }
+
 model shifted(x: Pts) -> Pts {
   param P: R[n] = zeros
   x + P
@@ -249,6 +257,33 @@ fn per_layer_attributes_the_error_of_a_chain() {
     );
     let e = check_measure(SETS, "shifted", None, None, None, true).unwrap_err();
     assert_eq!(e.code(), "E0611");
+    assert!(e.message().contains("applies none"), "{}", e.message());
+}
+
+/// A block body with let bindings, a residual connection and a branch:
+/// every named layer applied in it is measured with its instance's
+/// weights; the positional encoding carries the error, the two instances of
+/// the equivariant layer stay at rounding level.
+#[test]
+fn per_layer_attributes_the_error_of_a_block_body() {
+    let m = check_measure(SETS, "resid", None, None, None, true).unwrap();
+    assert!(m.whole.discrete.unwrap().max > 1e-2, "{:?}", m.whole);
+    let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["centred", "position", "centred#2"]);
+    let max = |m: &Measurement, k: usize| {
+        let r = m.layers[k].1.as_ref().unwrap_or_else(|e| panic!("{e}"));
+        r.discrete.unwrap().max
+    };
+    assert!(
+        max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2 && max(&m, 2) <= 1e-6,
+        "{:?}",
+        m.layers
+    );
+    // Two branches on the model's input, measured on its inputs.
+    let m = check_measure(SETS, "fork", None, None, None, true).unwrap();
+    let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["centred", "position"]);
+    assert!(max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2, "{:?}", m.layers);
 }
 
 #[test]

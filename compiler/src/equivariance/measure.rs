@@ -20,10 +20,13 @@
 //! With `per_layer`, a model written as a chain `f_1 >> … >> f_k` also
 //! gets the error of each stage on the inputs it actually sees there (the
 //! outputs of the stages before it), so the error can be attributed to the
-//! stages that introduce it.
+//! stages that introduce it; a model with a block body gets the error of
+//! each named layer applied in it (`measure/layers.rs`).
 //!
 //! Everything runs in f64 on the reference interpreter. The module does no
 //! IO: the caller loads the weights and data.
+
+mod layers;
 
 use super::Env;
 use super::numeric::{Act, Input, Sample, apply, input, to_data};
@@ -572,12 +575,9 @@ fn stages(
     xs: &[Vec<Sample>],
     setup: &MeasureSetup<'_>,
 ) -> Result<Vec<LayerReport>, MeasureError> {
-    let chain = chain_of(c, model).ok_or_else(|| {
-        MeasureError::Model(
-            "`--per-layer` measures a model written as a chain `f_1 >> ... >> f_k` of layers"
-                .to_string(),
-        )
-    })?;
+    let Some(chain) = chain_of(c, model) else {
+        return layers::block_layers(c, env, model, params, inst, group, xs, setup);
+    };
     // The chain's slots are its stages' slots, stage after stage.
     let mut next = 0;
     let mut current: Vec<Vec<Sample>> = xs.to_vec();
