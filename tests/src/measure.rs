@@ -64,6 +64,14 @@ layer position(x: Feat) -> Feat {
 }
 model leaky = centred >> position >> centred
 
+model resid(x: Feat) -> Feat {
+  let h = centred(x)
+  let p = position(h)
+  h + centred(p)
+}
+
+model fork(x: Feat) -> Feat { centred(x) + position(x) }
+
 model shifted(x: Pts) -> Pts {
   param P: R[n] = zeros
   x + P
@@ -249,6 +257,33 @@ fn per_layer_attributes_the_error_of_a_chain() {
     );
     let e = check_measure(SETS, "shifted", None, None, None, true).unwrap_err();
     assert_eq!(e.code(), "E0611");
+    assert!(e.message().contains("applies none"), "{}", e.message());
+}
+
+/// A block body with let bindings, a residual connection and a branch:
+/// every named layer applied in it is measured with its instance's
+/// weights; the positional encoding carries the error, the two instances of
+/// the equivariant layer stay at rounding level.
+#[test]
+fn per_layer_attributes_the_error_of_a_block_body() {
+    let m = check_measure(SETS, "resid", None, None, None, true).unwrap();
+    assert!(m.whole.discrete.unwrap().max > 1e-2, "{:?}", m.whole);
+    let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["centred", "position", "centred#2"]);
+    let max = |m: &Measurement, k: usize| {
+        let r = m.layers[k].1.as_ref().unwrap_or_else(|e| panic!("{e}"));
+        r.discrete.unwrap().max
+    };
+    assert!(
+        max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2 && max(&m, 2) <= 1e-6,
+        "{:?}",
+        m.layers
+    );
+    // Two branches on the model's input, measured on its inputs.
+    let m = check_measure(SETS, "fork", None, None, None, true).unwrap();
+    let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["centred", "position"]);
+    assert!(max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2, "{:?}", m.layers);
 }
 
 #[test]
@@ -261,4 +296,55 @@ fn groups_that_do_not_act_are_refused() {
     let e =
         check_measure(SETS, "chain", Some(vec![vector(&[1.0])]), None, None, false).unwrap_err();
     assert_eq!(e.code(), "E0612");
+}
+
+const WALK: &str = "group Rot = SO(2)
+space V = R[2] under Rot by rotate
+
+algebra turn : ListF(V) -> V {
+  param W: R[2, 2] = zeros
+  param z: R[2] = zeros
+  nil          => z
+  cons(x, acc) => W @ x + tanh(sum(acc * acc)) * acc
+}
+
+model walk(xs: List(V)) -> V { fold turn (xs) }
+";
+
+#[test]
+fn lie_derivatives_of_a_fold_over_a_list() {
+    let two = |a: [f64; 2], b: [f64; 2]| {
+        Value::list(vec![Value::Tensor(vector(&a)), Value::Tensor(vector(&b))])
+    };
+    let data = vec![two([1.0, 0.0], [0.0, 1.0]), two([0.3, -0.7], [1.1, 0.4])];
+    let zero = vector(&[0.0, 0.0]);
+    // W = a I + b J commutes with rotations and z = 0 is fixed by them:
+    // every step is equivariant, so the fold is.
+    let rot = Tensor::new(vec![2, 2], vec![0.5, -0.25, 0.25, 0.5]);
+    let m = check_measure(
+        WALK,
+        "walk",
+        Some(vec![rot, zero.clone()]),
+        Some(data.clone()),
+        None,
+        false,
+    )
+    .unwrap();
+    assert!(m.whole.lie[0].1.max <= 1e-6, "{:?}", m.whole.lie);
+    // W = diag(1, 2) on xs = [(1, 0), (0, 1)]: the inner step gives
+    // a = W (0, 1) = (0, 2) and the outer f = W (1, 0) + t a = (1, 2t) with
+    // t = tanh(|a|²) = tanh 4. Moving each element along J x_i
+    // (J (1, 0) = (0, 1), J (0, 1) = (−1, 0)): ȧ = W (−1, 0) = (−1, 0),
+    // d|a|² = 2 a·ȧ = 0, so ḟ = W (0, 1) + t ȧ = (−t, 2), and
+    // L f = ḟ − J f = (−t, 2) − (−2t, 1) = (t, 1), relative to |f|.
+    let diag = Tensor::new(vec![2, 2], vec![1.0, 0.0, 0.0, 2.0]);
+    let one = vec![data[0].clone()];
+    let m = check_measure(WALK, "walk", Some(vec![diag, zero]), Some(one), None, false).unwrap();
+    let t = 4.0f64.tanh();
+    let want = (t * t + 1.0).sqrt() / (1.0 + 4.0 * t * t).sqrt();
+    let s = m.whole.lie[0].1;
+    assert!(
+        (s.max - want).abs() < 1e-12 && (s.mean - want).abs() < 1e-12,
+        "{s:?} against {want}"
+    );
 }

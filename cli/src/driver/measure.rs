@@ -4,9 +4,10 @@
 //! Reads the program, the weights and (with `--data`) the inputs, and
 //! prints the mean and maximum relative equivariance error for the discrete
 //! generators and the relative Lie derivative per Lie generator, for the
-//! whole model and, with `--per-layer`, for each stage of a chain. Errors
-//! are E0610 (the group), E0611 (the model cannot be measured) and E0612
-//! (the weights or data do not fit), at the model; a model that cannot
+//! whole model and, with `--per-layer`, for each stage of a chain or each
+//! layer applied in a block body. Errors are E0610 (the group), E0611
+//! (the model cannot be measured) and E0612 (the weights or data do not
+//! fit), at the model; a model that cannot
 //! be instantiated is E0617, and the train block's data is checked as
 //! training checks it (E0603 at its `data` option).
 

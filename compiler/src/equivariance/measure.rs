@@ -11,17 +11,22 @@
 //!   the maximum over inputs and elements;
 //! - **Lie generators**: the Lie derivative
 //!   `L_A f(x) = J_f(x)(dρ_in(A) x) − dρ_out(A) f(x)`, with `J_f(x) v`
-//!   computed in forward mode (`cdlc_ir::jvp`), reported per generator as
+//!   computed in forward mode (`cdlc_ir::jvp`, which follows folds and
+//!   unfolds: a list input's elements each move along `dρ_in(A) x_i`),
+//!   reported per generator as
 //!   the mean and maximum of `‖L_A f(x)‖₂ / ‖f(x)‖₂`. It is zero exactly
 //!   when `f` commutes with the one-parameter subgroup `exp(tA)`.
 //!
 //! With `per_layer`, a model written as a chain `f_1 >> … >> f_k` also
 //! gets the error of each stage on the inputs it actually sees there (the
 //! outputs of the stages before it), so the error can be attributed to the
-//! stages that introduce it.
+//! stages that introduce it; a model with a block body gets the error of
+//! each named layer applied in it (`measure/layers.rs`).
 //!
 //! Everything runs in f64 on the reference interpreter. The module does no
 //! IO: the caller loads the weights and data.
+
+mod layers;
 
 use super::Env;
 use super::numeric::{Act, Input, Sample, apply, input, to_data};
@@ -481,11 +486,6 @@ fn lie(
     group: &Group,
     xs: &[Vec<Sample>],
 ) -> Result<Vec<(String, Stats)>, MeasureError> {
-    if target.inputs.iter().any(|i| i.list) {
-        return Err(MeasureError::Model(
-            "Lie derivatives need tensor inputs; a list input is not followed by forward-mode derivatives".to_string(),
-        ));
-    }
     let mut module = target.inst.module.clone();
     let jvp = cdlc_ir::jvp::jvp(&mut module, target.inst.func)
         .map_err(|e| MeasureError::Model(e.to_string()))?;
@@ -494,19 +494,7 @@ fn lie(
     for (k, name) in group.lie_generators().into_iter().enumerate() {
         let mut errors = Vec::new();
         for x in xs {
-            let primal: Vec<IVal<f64>> = x
-                .iter()
-                .zip(&target.inputs)
-                .map(|(s, i)| IVal::Tensor(Array::new(i.shape.clone(), s[0].clone())))
-                .collect();
-            let tangents: Vec<IVal<f64>> = x
-                .iter()
-                .zip(&target.inputs)
-                .map(|(s, i)| {
-                    IVal::Tensor(Array::new(i.shape.clone(), lie_apply(&i.act, k, &s[0])))
-                })
-                .collect();
-            let args = primal.into_iter().chain(tangents).collect();
+            let args = jvp_args(&module, jvp, target, k, x)?;
             let r = cdlc_ir::interp::run(&module, jvp, &params, args)
                 .map_err(|e| MeasureError::Fit(e.to_string()))?;
             let IVal::Tuple(parts) = r else {
@@ -525,6 +513,45 @@ fn lie(
         out.push((name, stats(&errors)));
     }
     Ok(out)
+}
+
+/// The inputs of the forward derivative at `x` along `dρ(A_k) x`: each
+/// tensor input, a list input as its dual (every element paired with its
+/// tangent, which a fold over the list follows), then each tensor input's
+/// tangent.
+fn jvp_args(
+    module: &cdlc_ir::Module,
+    jvp: cdlc_ir::FuncId,
+    target: &Target<'_>,
+    k: usize,
+    x: &[Sample],
+) -> Result<Vec<IVal<f64>>, MeasureError> {
+    let tensor = |i: &Input, v: Vec<f64>| Data::Tensor(Tensor::new(i.shape.clone(), v));
+    let mut args = Vec::new();
+    let mut tangents = Vec::new();
+    for (s, i) in x.iter().zip(&target.inputs) {
+        if i.list {
+            let items = s
+                .iter()
+                .map(|e| {
+                    Data::Tuple(vec![
+                        tensor(i, e.clone()),
+                        tensor(i, lie_apply(&i.act, k, e)),
+                    ])
+                })
+                .collect();
+            args.push(Data::list(items));
+        } else {
+            args.push(tensor(i, s[0].clone()));
+            tangents.push(tensor(i, lie_apply(&i.act, k, &s[0])));
+        }
+    }
+    args.extend(tangents);
+    args.iter()
+        .zip(&module.functions[jvp].inputs)
+        .map(|(d, t)| cdlc_ir::interp::to_ival(t, d))
+        .collect::<Result<_, _>>()
+        .map_err(|e| MeasureError::Fit(e.to_string()))
 }
 
 /// `dρ(A_k) x`, zero for a plain tensor.
@@ -548,12 +575,9 @@ fn stages(
     xs: &[Vec<Sample>],
     setup: &MeasureSetup<'_>,
 ) -> Result<Vec<LayerReport>, MeasureError> {
-    let chain = chain_of(c, model).ok_or_else(|| {
-        MeasureError::Model(
-            "`--per-layer` measures a model written as a chain `f_1 >> ... >> f_k` of layers"
-                .to_string(),
-        )
-    })?;
+    let Some(chain) = chain_of(c, model) else {
+        return layers::block_layers(c, env, model, params, inst, group, xs, setup);
+    };
     // The chain's slots are its stages' slots, stage after stage.
     let mut next = 0;
     let mut current: Vec<Vec<Sample>> = xs.to_vec();

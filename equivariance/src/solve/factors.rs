@@ -13,14 +13,20 @@
 //! problem on `|A| · |B|` unknowns.
 //!
 //! The split is found from the generators themselves: an axis boundary of
-//! each space at which every generator is monomial and moves only the
-//! coordinates on one side of it, each generator on the same side for both
-//! spaces. Spaces that do not split (a generator that is a matrix, or one
-//! that mixes the two sides) are solved as one problem.
+//! each space at which every generator acts on the coordinates of one side
+//! only, as `X ⊗ I` or `I ⊗ Y`, each generator on the same side for both
+//! spaces. A generator may be monomial (a signed permutation) or a matrix
+//! (SO(3)'s rotations, Lorentz boosts, any matrix group): a sparse matrix
+//! is `X ⊗ I_{n2}` when each of its rows `(i1, i2)` holds exactly the
+//! entries of row `i1` of `X` at columns `(j1, i2)`, and `I_{n1} ⊗ Y` when
+//! it holds those of row `i2` of `Y` at columns `(i1, j2)`; the factors are
+//! read off the first block and every row is compared exactly. Spaces that
+//! do not split (a generator that mixes the two sides) are solved as one
+//! problem.
 
 use super::{Solution, solve_inner};
 use crate::basis::{Pattern, SingularGap};
-use crate::linmap::{LinMap, Monomial, NONE};
+use crate::linmap::{LinMap, Monomial, NONE, Scalar, Sparse};
 use crate::number::Rational;
 use crate::space::Space;
 
@@ -114,9 +120,6 @@ fn cut(s: &Space, k: usize) -> Option<Cut> {
 /// generator as `X ⊗ I + I ⊗ 0` or `0 ⊗ I + I ⊗ Y`), with the map of each
 /// factor; `None` if it is neither.
 fn split_map(g: &LinMap, n1: usize, n2: usize, lie: bool) -> Option<(Side, LinMap, LinMap)> {
-    let LinMap::Monomial(m) = g else {
-        return None;
-    };
     let rest = |n: usize| {
         if lie {
             LinMap::zero(n)
@@ -127,10 +130,79 @@ fn split_map(g: &LinMap, n1: usize, n2: usize, lie: bool) -> Option<(Side, LinMa
     if (lie && g.is_zero()) || (!lie && g.is_identity()) {
         return Some((Side::Neither, rest(n1), rest(n2)));
     }
-    if let Some(x) = left_factor(m, n1, n2) {
+    let (left, right) = match g {
+        LinMap::Monomial(m) => (left_factor(m, n1, n2), right_factor(m, n1, n2)),
+        LinMap::Exact(m) => (
+            sparse_left(m, n1, n2).map(LinMap::Exact),
+            sparse_right(m, n1, n2).map(LinMap::Exact),
+        ),
+        LinMap::Float(m) => (
+            sparse_left(m, n1, n2).map(LinMap::Float),
+            sparse_right(m, n1, n2).map(LinMap::Float),
+        ),
+    };
+    if let Some(x) = left {
         return Some((Side::Left, x, rest(n2)));
     }
-    right_factor(m, n1, n2).map(|y| (Side::Right, rest(n1), y))
+    right.map(|y| (Side::Right, rest(n1), y))
+}
+
+/// The entries of a sparse row sorted by column.
+fn sorted<T: Scalar>(row: &[(u32, T)]) -> Vec<(u32, T)> {
+    let mut r = row.to_vec();
+    r.sort_by_key(|(c, _)| *c);
+    r
+}
+
+/// `X` if the matrix `m` is `X ⊗ I_{n2}`: row `(i1, i2)` of `m` holds row
+/// `i1` of `X` at columns `(j1, i2)`.
+fn sparse_left<T: Scalar>(m: &Sparse<T>, n1: usize, n2: usize) -> Option<Sparse<T>> {
+    if m.rows.len() != n1 * n2 {
+        return None;
+    }
+    let mut x = Vec::with_capacity(n1);
+    for i1 in 0..n1 {
+        let first = sorted(&m.rows[i1 * n2]);
+        if first.iter().any(|(c, _)| !(*c as usize).is_multiple_of(n2)) {
+            return None;
+        }
+        let row: Vec<(u32, T)> = first.into_iter().map(|(c, v)| (c / n2 as u32, v)).collect();
+        for i2 in 0..n2 {
+            let want: Vec<(u32, T)> = row
+                .iter()
+                .map(|(c, v)| (c * n2 as u32 + i2 as u32, v.clone()))
+                .collect();
+            if sorted(&m.rows[i1 * n2 + i2]) != want {
+                return None;
+            }
+        }
+        x.push(row);
+    }
+    Some(Sparse { rows: x })
+}
+
+/// `Y` if the matrix `m` is `I_{n1} ⊗ Y`: row `(i1, i2)` of `m` holds row
+/// `i2` of `Y` at columns `(i1, j2)`.
+fn sparse_right<T: Scalar>(m: &Sparse<T>, n1: usize, n2: usize) -> Option<Sparse<T>> {
+    if m.rows.len() != n1 * n2 {
+        return None;
+    }
+    let y: Vec<Vec<(u32, T)>> = m.rows[..n2].iter().map(|r| sorted(r)).collect();
+    if y.iter().flatten().any(|(c, _)| *c as usize >= n2) {
+        return None;
+    }
+    for i1 in 0..n1 {
+        for (i2, row) in y.iter().enumerate() {
+            let want: Vec<(u32, T)> = row
+                .iter()
+                .map(|(c, v)| ((i1 * n2) as u32 + c, v.clone()))
+                .collect();
+            if sorted(&m.rows[i1 * n2 + i2]) != want {
+                return None;
+            }
+        }
+    }
+    Some(Sparse { rows: y })
 }
 
 /// `X` if `m = X ⊗ I_{n2}`.

@@ -3,6 +3,7 @@
 //! plain rational elimination of the whole constraint system gives.
 
 use super::exact::{ExactVector, rational_nullspace_for_tests};
+use crate::LinMap;
 use crate::number::Rational;
 use crate::{Group, Number, Space, action, equivariant};
 use num_traits::Zero;
@@ -247,4 +248,77 @@ fn products_of_different_groups_are_solved_factor_by_factor() {
     let b = ring.lift(a.group()).tensor(&pts.lift(a.group()));
     assert!(super::factors::solve_factored(&a, &b).is_none());
     check(&a, &b).unwrap();
+}
+
+/// Products with a matrix action (a rotation with rational entries, SO(3)
+/// and SO(2) rotations, Lorentz boosts) split factor by factor too: the
+/// dimensions are the products of the factors' (the commutant of each
+/// factor: 2 for a plane rotation, 1 for SO(3) and Lorentz vectors, 2, 4
+/// and 5 for the permutation actions), equal to the whole system's null
+/// space, every element satisfies every constraint exactly,
+/// and `W ρ_A(g) x = ρ_B(g) W x` numerically for random group elements.
+#[test]
+fn products_with_a_matrix_action_are_solved_factor_by_factor() {
+    let s3 = Group::symmetric(3).unwrap();
+    let c4 = Group::cyclic(4).unwrap();
+    let pts = action(&s3, "permute", &[3]).unwrap();
+    let ring = action(&c4, "shift", &[4]).unwrap();
+    let vec3 = action(&Group::so3(), "rotate", &[3]).unwrap();
+    let plane = action(&Group::so2(), "rotate", &[2]).unwrap();
+    let boost = action(&Group::lorentz(), "lorentz", &[4]).unwrap();
+    // A rotation with rational entries (3/5, 4/5) is a matrix, not a
+    // signed permutation: its commutant on R[2] is {a I + b J}.
+    let r = |n| Number::ratio(n, 5);
+    let tilt = Group::matrices(
+        2,
+        vec![("t".to_string(), vec![vec![r(3), r(-4)], vec![r(4), r(3)]])],
+        false,
+    )
+    .unwrap();
+    let tilted = action(&tilt, "defining", &[2]).unwrap();
+    assert!(matches!(tilted.discrete[0], LinMap::Exact(_)));
+    let cases = [
+        (tilted.tensor(&pts), tilted.tensor(&pts), 2 * 2),
+        (tilted.tensor(&ring), tilted.tensor(&ring), 2 * 4),
+        (pts.tensor(&tilted), pts.tensor(&pts).tensor(&tilted), 5 * 2),
+        (vec3.tensor(&tilted), vec3.tensor(&tilted), 2),
+        (vec3.tensor(&pts), vec3.tensor(&pts), 2),
+        (boost.tensor(&ring), boost.tensor(&ring), 4),
+        (plane.tensor(&pts), plane.tensor(&pts.tensor(&pts)), 2 * 5),
+    ];
+    let mut rng = crate::Rng::new(7);
+    for (a, b, dim) in &cases {
+        let a = a.lift(b.group());
+        let factored = super::factors::solve_factored(&a, b).expect("the spaces split");
+        assert_eq!(factored.pattern.count(), *dim, "{a:?}");
+        check(&a, b).unwrap();
+        let (rows, unknowns) = constraint_rows(&a, b);
+        assert_eq!(*dim, rational_nullspace_for_tests(&rows, unknowns).len());
+        let basis = equivariant(&a, b, None).unwrap();
+        for _ in 0..3 {
+            let g = crate::Element::random(b.group().expect("a group"), &mut rng, 3);
+            let x: Vec<f64> = (0..a.dim()).map(|_| rng.normal()).collect();
+            for k in 0..basis.free() {
+                let w = basis.element(k);
+                let apply = |v: &[f64]| {
+                    let mut y = vec![0.0; b.dim()];
+                    for &(u, c) in &w {
+                        let (i, j) = (u / a.dim(), u % a.dim());
+                        y[i] += c * v[j];
+                    }
+                    y
+                };
+                let lhs = apply(&a.act(&g, &x));
+                let rhs = b.act(&g, &apply(&x));
+                for (l, r) in lhs.iter().zip(&rhs) {
+                    assert!((l - r).abs() <= 1e-9 * (1.0 + r.abs()), "{l} against {r}");
+                }
+            }
+        }
+    }
+    // One group on both factors of R[2] ⊗ R[2] is not a product: the
+    // generator acts on both sides at once and the space does not split.
+    let both = tilted.tensor(&tilted);
+    assert!(super::factors::solve_factored(&both, &both).is_none());
+    check(&both, &both).unwrap();
 }

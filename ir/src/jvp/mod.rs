@@ -11,11 +11,16 @@
 //! input has no tangent (a zero that is never materialised), so constant
 //! subexpressions cost nothing.
 //!
-//! Folds and unfolds (ops with regions) are refused with
-//! `JvpError::Unsupported`: the walker follows straight-line code only. Ops
-//! that occur only in training functions (losses, backward ops) have no
-//! rule (`JvpError::NoRule`).
+//! Folds, unfolds and hylomorphisms are followed (`recursion.rs`): the
+//! derivative of a fold is the fold of the differentiated algebra over
+//! (carrier, tangent) pairs, and likewise for an unfold's coalgebra over
+//! (state, tangent) pairs. A structure input is given once, as its *dual*
+//! (`dual.rs`): the same nodes with every plain field `x` replaced by the
+//! pair `(x, ẋ)`. Ops that occur only in training functions (losses,
+//! backward ops) have no rule (`JvpError::NoRule`).
 
+mod dual;
+mod recursion;
 mod rules;
 
 #[cfg(test)]
@@ -25,7 +30,7 @@ use std::fmt;
 
 use crate::builder::FunctionBuilder;
 use crate::entity::SecondaryMap;
-use crate::ir::{FuncId, Function, Module, Op, Type, Value};
+use crate::ir::{Block, DataId, FuncId, Function, Module, Op, Type, Value};
 
 /// Why a forward derivative could not be built. These concern the program's
 /// shape (a recursion scheme), never the data.
@@ -68,72 +73,73 @@ impl fmt::Display for JvpError {
 
 impl std::error::Error for JvpError {}
 
+pub use dual::dual_value;
+
 /// Adds to `module` the forward-derivative function of `forward`, named
 /// `NAME.jvp`, and returns its id.
+///
+/// Its inputs are the forward inputs in order, a structure input replaced by
+/// its dual (`dual_value`), then one tangent per tensor or tuple input, in
+/// order. Its output is `(f(x), J_f(x) t)`; a sequence output gives the pair
+/// of the output sequence and the sequence of its tangents.
 pub fn jvp(module: &mut Module, forward: FuncId) -> Result<FuncId, JvpError> {
-    let func = build(module, forward)?;
+    let duals = dual::add_duals(module, forward)?;
+    let func = build(module, forward, &duals)?;
     Ok(module.add_function(func))
 }
 
-fn build(module: &Module, forward: FuncId) -> Result<Function, JvpError> {
+fn build(module: &Module, forward: FuncId, duals: &dual::Duals) -> Result<Function, JvpError> {
     let src = &module.functions[forward];
     let mut j = Jvp {
         src,
         b: FunctionBuilder::new(module, format!("{}.jvp", src.name)),
         env: SecondaryMap::new(),
         tangents: SecondaryMap::new(),
+        pairs: SecondaryMap::new(),
+        duals,
     };
-    for t in &src.inputs {
-        if !matches!(t, Type::Tensor(_) | Type::Tuple(_)) {
-            return Err(j.unsupported("an input is not a tensor (a data structure)"));
-        }
-    }
     let params: Vec<Value> = src
         .params
         .iter()
         .map(|(_, p)| j.b.param(p.name.clone(), &p.shape))
         .collect();
-    let inputs: Vec<Value> = src.inputs.iter().map(|t| j.b.input(t.clone())).collect();
-    let tangents: Vec<Value> = src.inputs.iter().map(|t| j.b.input(t.clone())).collect();
-    for &v in &src.blocks[src.entry].insts {
-        let op = src.op(v).expect("verified: insts are ops");
-        if !op.regions().is_empty() {
-            return Err(j.unsupported(format!(
-                "`{}` has regions (folds and unfolds are not followed)",
-                op.name()
-            )));
-        }
-        let copy = match op {
-            Op::Param(p) => params[crate::entity::EntityRef::index(*p)],
-            Op::Input(i) => inputs[*i as usize],
-            _ => {
-                let mut new = op.clone();
-                for o in new.operands_mut() {
-                    *o = j.primal(*o);
-                }
-                j.b.op(new)
+    let mut inputs = Vec::new();
+    for t in &src.inputs {
+        let ty = match t {
+            Type::Tensor(_) | Type::Tuple(_) => t.clone(),
+            Type::Data(d) => Type::Data(j.dual_of(*d)),
+            other => {
+                return Err(j.unsupported(format!("an input of type {other:?} has no tangent")));
             }
         };
-        j.env.insert(v, copy);
-        let tangent = match op {
-            Op::Input(i) => Some(tangents[*i as usize]),
-            _ => rules::tangent(&mut j, v, op)?,
-        };
-        if let Some(t) = tangent {
-            j.tangents.insert(v, t);
-        }
+        inputs.push(j.b.input(ty));
     }
-    let out = src.output();
-    let y = j.primal(out);
-    let t = match j.tangent(out) {
-        Some(t) => t,
-        None => {
-            let ty = src.types[out].clone();
-            j.b.zeros(ty)
-        }
+    let tangents: Vec<Option<Value>> = src
+        .inputs
+        .iter()
+        .map(|t| t.is_differentiable().then(|| j.b.input(t.clone())))
+        .collect();
+    let io = Io {
+        params,
+        inputs,
+        tangents,
     };
-    let r = j.b.tuple(vec![y, t]);
+    j.walk(src.entry, &io)?;
+    let out = src.output();
+    let r = if j.pairs.get(out).is_some() {
+        recursion::split_output(&mut j, out)?
+    } else {
+        j.dual(out)
+    };
     Ok(j.b.finish(r))
+}
+
+/// The new function's parameters, inputs and input tangents, by the
+/// forward function's slot and input index.
+struct Io {
+    params: Vec<Value>,
+    inputs: Vec<Value>,
+    tangents: Vec<Option<Value>>,
 }
 
 /// The state of one transformation.
@@ -146,9 +152,82 @@ pub(crate) struct Jvp<'a> {
     env: SecondaryMap<Value, Value>,
     /// The tangent of each forward value that depends on an input.
     tangents: SecondaryMap<Value, Value>,
+    /// The dual of each forward structure or sequence: the new function's
+    /// structure or sequence of (value, tangent) pairs.
+    pairs: SecondaryMap<Value, Value>,
+    /// The dual data type of each data type the function folds.
+    duals: &'a dual::Duals,
 }
 
 impl Jvp<'_> {
+    /// Copies the ops of `block` of the forward function into the open
+    /// block, with their tangents.
+    fn walk(&mut self, block: Block, io: &Io) -> Result<(), JvpError> {
+        for &v in &self.src.blocks[block].insts {
+            let op = self.src.op(v).expect("verified: insts are ops");
+            match op {
+                Op::Fold(f) => recursion::fold(self, v, f, io)?,
+                Op::Unfold(u) => recursion::unfold(self, v, u, io)?,
+                Op::Input(i) => {
+                    let i = *i as usize;
+                    match io.tangents[i] {
+                        Some(t) => {
+                            self.env.insert(v, io.inputs[i]);
+                            self.tangents.insert(v, t);
+                        }
+                        None => {
+                            self.pairs.insert(v, io.inputs[i]);
+                        }
+                    }
+                }
+                _ => self.straight(v, op, io)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies one op without regions and adds its tangent.
+    fn straight(&mut self, v: Value, op: &Op, io: &Io) -> Result<(), JvpError> {
+        if let Some(o) = op
+            .operands()
+            .into_iter()
+            .find(|&o| self.pairs.get(o).is_some())
+        {
+            return Err(self.unsupported(format!(
+                "`{}` uses the structure or sequence {o}, which only folds and unfolds may consume",
+                op.name()
+            )));
+        }
+        let copy = match op {
+            Op::Param(p) => io.params[crate::entity::EntityRef::index(*p)],
+            _ => {
+                let mut new = op.clone();
+                for o in new.operands_mut() {
+                    *o = self.primal(*o);
+                }
+                self.b.op(new)
+            }
+        };
+        self.env.insert(v, copy);
+        if let Some(t) = rules::tangent(self, v, op)? {
+            self.tangents.insert(v, t);
+        }
+        Ok(())
+    }
+
+    /// The pair `(y, ẏ)` of a forward tensor or tuple value, a zero tangent
+    /// materialised.
+    fn dual(&mut self, v: Value) -> Value {
+        let y = self.primal(v);
+        let t = self.tangent_or_zero(v);
+        self.b.tuple(vec![y, t])
+    }
+
+    /// The dual data type of forward data type `d`.
+    fn dual_of(&self, d: DataId) -> DataId {
+        self.duals.of(d)
+    }
+
     /// The new function's copy of a forward value.
     fn primal(&self, v: Value) -> Value {
         *self

@@ -93,7 +93,9 @@ pub(super) fn tangent(j: &mut Jvp, y: Value, op: &Op) -> Result<Option<Value>, J
             let s = j.b.op(Op::SumTo { x: xt, shape });
             j.b.div(s, py)
         })),
-        Op::Fold(_) | Op::Unfold(_) => Err(j.unsupported("folds and unfolds are not followed")),
+        Op::Fold(_) | Op::Unfold(_) => Err(j.unsupported(
+            "internal error: folds and unfolds are followed by the walker (recursion.rs)",
+        )),
         Op::Map(_) => Err(j.unsupported("maps over structures are not followed")),
         Op::NormGrad { .. }
         | Op::MaxGrad { .. }

@@ -29,7 +29,9 @@
 //!   computed entry by entry from the entry and the sum of all).
 //! - `norm` over orthogonal factors is invariant; `gate` keeps the space.
 //! - `outer(a, b)` carries the factors of `a` then of `b`; `concat(a, b)`
-//!   the direct sum of their spaces.
+//!   the direct sum of their spaces, a plain invariant vector `c` of known
+//!   length `k` being the trivial block `I_k`: `(ρ(g) a, c) = (ρ(g) ⊕
+//!   I_k)(a, c)`.
 
 use super::{AVal, Prover, R, Stop, leading_channels};
 use crate::builtins::{Builtin, Function};
@@ -557,7 +559,8 @@ impl Prover<'_, '_> {
             Builtin::Outer | Builtin::Concat => {
                 self.no_prods(&pos)?;
                 let y = pos.get(1).cloned().ok_or(Stop::Silent)?;
-                self.outer(f, &x, &y, span)
+                let sizes = [0, 1].map(|i| call.args.get(i).and_then(|&e| self.vector_len(e)));
+                self.outer(f, &x, &y, sizes, span)
             }
             // A pointwise map applied to one argument.
             Builtin::Relu
@@ -787,12 +790,37 @@ impl Prover<'_, '_> {
         ))
     }
 
-    fn outer(&mut self, f: &Function, x: &AVal, y: &AVal, span: Span) -> R<AVal> {
+    /// The length of a vector expression when the checker knows it as a
+    /// number (a concatenated invariant part becomes a trivial block of
+    /// that size).
+    fn vector_len(&self, e: ExprId) -> Option<usize> {
+        match self.body.shape(e)?.as_slice() {
+            [n] => usize::try_from(n.as_constant()?).ok(),
+            _ => None,
+        }
+    }
+
+    /// `outer(x, y)` or `concat(x, y)`; `sizes` are the arguments' lengths
+    /// when they are vectors of a known size.
+    fn outer(
+        &mut self,
+        f: &Function,
+        x: &AVal,
+        y: &AVal,
+        sizes: [Option<usize>; 2],
+        span: Span,
+    ) -> R<AVal> {
         let outer = f.id == Builtin::Outer;
         if Self::is_inv(x) && Self::is_inv(y) {
             return Ok(AVal::Inv(if outer { 2 } else { 1 }));
         }
-        let (Some(rx), Some(ry)) = (Self::rep_in_space(x), Self::rep_in_space(y)) else {
+        // An invariant vector of known length in a direct sum is a block on
+        // which the group acts trivially: `(ρ(g) x, c) = (ρ(g) ⊕ I)(x, c)`.
+        let part = |v: &AVal, n: Option<usize>| match (v, n) {
+            (AVal::Inv(1), Some(n)) if !outer => Some(Rep::channels_sized(&[n])),
+            _ => Self::rep_in_space(v),
+        };
+        let (Some(rx), Some(ry)) = (part(x, sizes[0]), part(y, sizes[1])) else {
             return Err(Stop::Silent);
         };
         if outer {
@@ -810,7 +838,7 @@ impl Prover<'_, '_> {
                 span,
                 "the direct sum needs both parts as spaces of one group",
             )
-            .with_help("concatenate values of spaces under one group; an invariant part as a fixed point of such a space (`param b: invariant S`)"),
+            .with_help("concatenate vectors: values of spaces under one group, or a plain vector of a known length (a block the group leaves alone)"),
         ))
     }
 

@@ -1,0 +1,154 @@
+//! `--per-layer` for a model whose body is a block (let bindings, residual
+//! connections, branches): every application of a named layer or model in
+//! the body is one layer, measured with the model's weights for that
+//! instance.
+//!
+//! The layers of a block body are found in the HIR: each `f(args)` whose
+//! `f` names a layer or model without sizes, in body order. Instantiation
+//! names the slots of the `k`-th instance of `f` in a body `f.p` for the
+//! first and `f#k.p` after it, so each instance's weights are read from
+//! the model's slots by name. A layer applied to the model's own input is
+//! measured on the model's inputs (the data, or the model's random draws);
+//! a layer applied to an intermediate value is measured on standard normal
+//! inputs of its own input type, since the interpreter does not expose the
+//! values inside the model. Either way an equivariant layer measures at
+//! rounding level and a layer that breaks the symmetry measures its own
+//! error, which is what attributes the model's error to it.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Act, LayerReport, MeasureError, MeasureSetup, Sample, Target, inputs, make_target, report,
+};
+use crate::Compilation;
+use crate::equivariance::Env;
+use crate::hir::{BodyKind, Expr};
+use crate::instantiate::Instantiated;
+use crate::resolve::ItemId;
+use cdlc_equivariance::Group;
+use cdlc_runtime::value::Tensor;
+
+/// One application of a named layer in a model's body.
+struct Applied {
+    /// The layer or model applied.
+    item: ItemId,
+    /// The prefix of its instance's slots (`f`, `f#2`, ...).
+    prefix: String,
+    /// Whether its argument is the model's (only) input.
+    on_input: bool,
+}
+
+/// The applications of named layers in `model`'s block body, in order;
+/// `None` if the body is not a block.
+fn applied_layers(c: &Compilation, model: ItemId) -> Option<Vec<Applied>> {
+    let body = c.checked.hir.body(model)?;
+    let BodyKind::Block { args, .. } = &body.kind else {
+        return None;
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (_, e) in body.exprs.iter() {
+        let Expr::Apply { f, args: given } = e else {
+            continue;
+        };
+        let Expr::Inst { item, sizes } = &body.exprs[*f] else {
+            continue;
+        };
+        let Some(info) = c.checked.defs.get(item) else {
+            continue;
+        };
+        let k = seen.entry(info.name.clone()).or_insert(0);
+        *k += 1;
+        let prefix = if *k == 1 {
+            info.name.clone()
+        } else {
+            format!("{}#{k}", info.name)
+        };
+        let on_input = sizes.is_empty()
+            && args.len() == 1
+            && matches!(given.as_slice(), [x] if matches!(body.exprs[*x], Expr::Local(l) if l == args[0]));
+        out.push(Applied {
+            item: *item,
+            prefix,
+            on_input,
+        });
+    }
+    Some(out)
+}
+
+/// Each layer applied in `model`'s block body, measured alone.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn block_layers(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    model: ItemId,
+    params: &[Tensor],
+    inst: &Instantiated,
+    group: &Group,
+    xs: &[Vec<Sample>],
+    setup: &MeasureSetup<'_>,
+) -> Result<Vec<LayerReport>, MeasureError> {
+    let name = &c.checked.defs[&model].name;
+    let applied = applied_layers(c, model).filter(|a| !a.is_empty()).ok_or_else(|| {
+        MeasureError::Model(format!(
+            "`--per-layer` measures the layers a model applies (a chain `f_1 >> ... >> f_k`, or named layers applied in its body), and `{name}` applies none"
+        ))
+    })?;
+    Ok(applied
+        .iter()
+        .map(|a| {
+            let measured = measure_one(c, env, a, params, inst, group, xs, setup);
+            (a.prefix.clone(), measured)
+        })
+        .collect())
+}
+
+/// One applied layer's report, or why it could not be measured.
+#[allow(clippy::too_many_arguments)]
+fn measure_one(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    a: &Applied,
+    params: &[Tensor],
+    inst: &Instantiated,
+    group: &Group,
+    xs: &[Vec<Sample>],
+    setup: &MeasureSetup<'_>,
+) -> Result<super::Report, String> {
+    let stage = crate::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, a.item)
+        .map_err(|u| format!("it cannot be instantiated alone: {}", u.what))?;
+    let weights = stage
+        .slots
+        .iter()
+        .map(|s| {
+            let qualified = format!("{}.{}", a.prefix, s.name);
+            inst.slots
+                .iter()
+                .position(|m| m.name == qualified && m.shape == s.shape)
+                .and_then(|i| params.get(i).cloned())
+                .ok_or_else(|| {
+                    format!("the model has no slot `{qualified}` of shape {:?}", s.shape)
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let target: Target<'_> =
+        make_target(c, env, a.item, &stage, weights, group).map_err(|e| e.message().to_string())?;
+    if target.inputs.iter().all(|i| matches!(i.act, Act::Identity)) {
+        return Err(format!(
+            "the input of `{}` is not in a space that the group acts on",
+            a.prefix
+        ));
+    }
+    let own;
+    let samples = if a.on_input {
+        xs
+    } else {
+        let draw = MeasureSetup {
+            data: None,
+            ..setup.clone()
+        };
+        own = inputs(&target, &draw).map_err(|e| e.message().to_string())?;
+        &own
+    };
+    report(&target, group, samples, setup).map_err(|e| e.message().to_string())
+}
