@@ -440,9 +440,11 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
     let tape = d.tape(y);
     let captures = d.active_captures(&f.cases);
     let elements = d.is_active(f.input);
-    if elements && d.module.list_element(f.data).is_none() {
-        // A structure computed by a `map` (hoisted work): its plain
-        // fields' cotangents have no form yet.
+    let input_is_structure = matches!(d.b.type_of(d.primal(f.input)), Type::Data(_));
+    if elements && input_is_structure {
+        // An active structure (not a computed `Seq`) is one computed by a
+        // `map` (hoisted work): its plain fields' cotangents have no form
+        // yet.
         return Err(d.unsupported(
             y,
             "the reverse derivative of a fold over a `map`'s structure (work hoisted out of \
