@@ -32,6 +32,8 @@ mod jit;
 #[cfg(test)]
 mod jit_inputs;
 #[cfg(test)]
+mod jit_rose;
+#[cfg(test)]
 mod measure;
 #[cfg(test)]
 mod parse;
