@@ -225,8 +225,9 @@ fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
     insta::assert_snapshot!(both(&dir, &["kids.cdl", "--emit", "ir"], "E0617"));
 }
 
-/// A fold over a rose tree, which the JIT does not compile.
-const ROSE: &str = rose_program!(
+/// A Mealy machine over a rose node's children, which the JIT does not
+/// compile.
+const ROSE: &str = mealy_rose_program!(
     "
 train m {
   data   = jsonl(\"rose.jsonl\")

@@ -20,8 +20,9 @@ train net {
 }
 ";
 
-/// A fold over rose trees, which the JIT does not lower.
-const ROSE: &str = rose_program!("");
+/// A Mealy machine over a rose node's children, which the JIT does not
+/// lower.
+const ROSE: &str = mealy_rose_program!("");
 
 #[test]
 fn emit_plan_prints_the_verified_plan() {
@@ -43,5 +44,8 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
-    assert!(err.contains("E0617") && err.contains("rose tree"), "{err}");
+    assert!(
+        err.contains("E0617") && err.contains("an unfold inside a region"),
+        "{err}"
+    );
 }

@@ -24,6 +24,12 @@ pub(crate) struct GroupData<T> {
     /// For a fold over a computed sequence: each node's element, as a row
     /// `step * rows + example` of the sequence's buffer (empty otherwise).
     pub elems: Vec<u32>,
+    /// How many lists of children (`List(X)` fields) each node has, and
+    /// the children's numbers as the runtime's schedule lists them
+    /// (`cdlc_runtime::schedule::Group::list_offsets`).
+    pub list_arity: usize,
+    pub list_offsets: Vec<u32>,
+    pub list_children: Vec<u32>,
 }
 
 /// A fold's level schedule.
@@ -231,6 +237,12 @@ pub(crate) fn prepare<T: Float>(
                 lens: batch.unfolds[src].lens.clone(),
                 xs: Vec::new(),
             },
+            // Set group by group by the executor.
+            UnfoldInfo::Children => UnfoldData {
+                steps: 0,
+                lens: Vec::new(),
+                xs: Vec::new(),
+            },
             UnfoldInfo::Take(k) => UnfoldData {
                 steps: k,
                 lens: vec![k; rows],
@@ -341,6 +353,9 @@ pub(crate) fn prepare<T: Float>(
                     fields,
                     examples: g.examples.clone(),
                     elems: Vec::new(),
+                    list_arity: g.list_arity,
+                    list_offsets: g.list_offsets.clone(),
+                    list_children: g.list_children.clone(),
                 });
             }
             levels.push(groups);
@@ -359,7 +374,7 @@ pub(crate) fn prepare<T: Float>(
 /// `nil` (node `r` for example `r`), level `h` the `cons` nodes `h` places
 /// from the end of every list at least `h` long, each the parent of its
 /// example's node of level `h - 1`.
-fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
+pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
     let rows = lens.len();
     let steps = lens.iter().copied().max().unwrap_or(0);
     let mut last: Vec<u32> = (0..rows as u32).collect();
@@ -371,6 +386,9 @@ fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
         fields: Vec::new(),
         examples: (0..rows as u32).collect(),
         elems: Vec::new(),
+        list_arity: 0,
+        list_offsets: vec![0],
+        list_children: Vec::new(),
     }]];
     let mut next = rows;
     for h in 1..=steps {
@@ -386,6 +404,9 @@ fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
                 .iter()
                 .map(|&r| ((lens[r] - h) * rows + r) as u32)
                 .collect(),
+            list_arity: 0,
+            list_offsets: vec![0],
+            list_children: Vec::new(),
         };
         for (i, &r) in members.iter().enumerate() {
             last[r] = (next + i) as u32;

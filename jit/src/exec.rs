@@ -10,11 +10,13 @@ use cdlc_ir::LossKind;
 use cdlc_runtime::float::Float;
 
 use crate::JitError;
-use crate::batch::{Batch, GroupData};
+use crate::batch::{Batch, FoldData, GroupData};
 use crate::codegen::KernelFn;
 use crate::plan::*;
 use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
+
+mod rose;
 
 /// An element type a kernel computes in.
 pub trait Elem: Float + sealed::Sealed {
@@ -111,6 +113,12 @@ pub(crate) struct State<T> {
     pub correct: usize,
     /// Room for a sum that cannot be formed in place (`SumCombine`).
     pub scratch: Vec<T>,
+    /// Per unfold id, the lengths of a list of children
+    /// (`UnfoldInfo::Children`) in the group being run, one per node.
+    pub local_lens: Vec<Option<Vec<usize>>>,
+    /// Per fold id, the schedule of a fold over a list of children, made
+    /// when it runs and kept for its backward in the same region.
+    pub local_folds: Vec<Option<FoldData<T>>>,
 }
 
 impl<T: Elem> State<T> {
@@ -124,6 +132,8 @@ impl<T: Elem> State<T> {
             views: vec![std::ptr::null_mut(); plan.num_views],
             correct: 0,
             scratch: Vec::new(),
+            local_lens: vec![None; plan.unfolds.len()],
+            local_folds: (0..plan.folds.len()).map(|_| None).collect(),
         }
     }
 }
@@ -414,6 +424,12 @@ impl<'a, T: Elem> Run<'a, T> {
                 *dst,
                 rows,
             )?,
+            Instr::SeqSum {
+                unfold,
+                size,
+                terms,
+                out,
+            } => self.seq_sum(*unfold, *size, terms, *out),
             Instr::Fold(f) => self.fold(f)?,
             Instr::FoldBackward(f) => self.fold_backward(f)?,
             Instr::Unfold(u) => self.unfold(u)?,
@@ -668,6 +684,9 @@ impl<'a, T: Elem> Run<'a, T> {
             }
             self.st.views[view] = dst;
         }
+        for (l, list) in case.rec_lists.iter().enumerate() {
+            self.gather_children(list, g, l, carrier);
+        }
         for &(loc, s, buf) in &case.captures {
             self.ensure(buf, n * s);
             let src = self.ptr(loc) as *const T;
@@ -684,7 +703,8 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
-        let fd = &batch.folds[f.id];
+        let local = self.children_schedule(f.elems);
+        let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
         for &(buf, s) in &f.carrier {
             self.ensure(buf, fd.num_nodes * s);
         }
@@ -699,7 +719,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
             }
         }
-        let rows = self.batch.rows;
+        let rows = fd.roots.len();
         for (&(rbuf, s), &(cbuf, _)) in f.root.iter().zip(&f.carrier) {
             self.ensure(rbuf, rows * s);
             let src = self.st.bufs[cbuf].as_ptr();
@@ -712,11 +732,15 @@ impl<'a, T: Elem> Run<'a, T> {
                 };
             }
         }
+        if local.is_some() {
+            self.st.local_folds[f.id] = local;
+        }
         Ok(())
     }
 
-    fn zero_accs(&mut self, accs: &[Acc]) {
-        let rows = self.batch.rows;
+    /// Zeros the accumulators of a backward op over `rows` examples (the
+    /// batch's, or the nodes of the region around a nested op).
+    fn zero_accs(&mut self, accs: &[Acc], rows: usize) {
         for a in accs {
             let n = if a.per_example { rows * a.size } else { a.size };
             self.ensure(a.buf, n);
@@ -726,14 +750,19 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
-        let fd = &batch.folds[f.id];
+        let local = match f.elems {
+            Some(e) if self.st.local_lens[e.unfold].is_some() => self.st.local_folds[f.id].take(),
+            _ => None,
+        };
+        let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);
         }
-        self.zero_accs(&f.acc);
+        self.zero_accs(&f.acc, fd.roots.len());
         if let Some(e) = f.elems {
             // Positions past an example's length keep a zero cotangent.
-            let n = self.batch.unfolds[e.unfold].steps * self.batch.rows * e.size;
+            let (steps, rows) = self.seq_extent(e.unfold);
+            let n = steps * rows * e.size;
             self.ensure(e.cotangents, n);
             self.st.bufs[e.cotangents][..n].fill(T::ZERO);
         }
@@ -785,6 +814,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 for (j, &acc) in f.acc.iter().enumerate() {
                     let part = case.result[arity + j][0];
                     self.accumulate(part, acc, g.len, Some(&g.examples));
+                }
+                for (l, list) in case.rec_lists.iter().enumerate() {
+                    self.scatter_children(list, g, l, &f.ct);
                 }
                 if let (Some(e), Some(parts)) = (f.elems, case.result.get(arity + f.acc.len())) {
                     let part = parts[0];
@@ -872,7 +904,7 @@ impl<'a, T: Elem> Run<'a, T> {
             self.ensure(buf, rows * s);
             self.st.bufs[buf][..rows * s].fill(T::ZERO);
         }
-        self.zero_accs(&u.acc);
+        self.zero_accs(&u.acc, rows);
         for t in (0..steps).rev() {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);

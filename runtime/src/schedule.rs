@@ -15,9 +15,13 @@
 //! the numbers of its recursive children and references to its other
 //! fields (the values the algebra reads, such as a list element).
 //!
-//! A field is recursive when its type is exactly `X` (`Rec(0)`). A field
-//! that mentions `X` under another data type (a rose tree's `List(X)`) is
-//! not scheduled here and is reported as `ScheduleError::NestedRecursion`.
+//! A field is recursive when its type is exactly `X` (`Rec(0)`). A rose
+//! tree's `List(X)` field (a list whose elements are `Rec(1)`) holds any
+//! number of recursive children: the schedule lists them per node in list
+//! order (`Group::list_offsets`, `Group::list_children`), and a node's height
+//! counts them like its other children. A field that mentions `X` in any
+//! other way under another data type is not scheduled here and is reported
+//! as `ScheduleError::NestedRecursion`.
 //!
 //! Building a schedule takes time linear in the number of nodes, never
 //! recurses (a list of a million elements is fine), and allocates a fixed
@@ -67,6 +71,15 @@ pub struct Group<'a> {
     /// The non-recursive fields, `len * field_arity` of them, in field
     /// order: node `i`'s `f`-th is `fields[i * field_arity + f]`.
     pub fields: Vec<&'a Value>,
+    /// How many lists of children (`List(X)` fields) each node has.
+    pub list_arity: usize,
+    /// Where each node's lists start in `list_children` (`len * list_arity`
+    /// offsets and one past the last list): node `i`'s `l`-th list is
+    /// `list_children[list_offsets[k]..list_offsets[k + 1]]` with
+    /// `k = i * list_arity + l`.
+    pub list_offsets: Vec<u32>,
+    /// The numbers of the children in the nodes' lists, in list order.
+    pub list_children: Vec<u32>,
     /// The example (index in the batch) each node belongs to.
     pub examples: Vec<u32>,
 }
@@ -110,18 +123,24 @@ pub enum ScheduleError {
 /// Which fields of each constructor are recursive.
 struct Arity {
     rec: Vec<Vec<usize>>,
+    /// Per constructor, its `List(X)` fields: (field index, the list's
+    /// `cons` constructor).
+    lists: Vec<Vec<(usize, u32)>>,
     other: Vec<Vec<usize>>,
 }
 
 impl Arity {
     fn of(decl: &DataDecl) -> Result<Arity, ScheduleError> {
         let mut rec = Vec::new();
+        let mut lists = Vec::new();
         let mut other = Vec::new();
         for c in &decl.ctors {
-            let (mut r, mut o) = (Vec::new(), Vec::new());
+            let (mut r, mut l, mut o) = (Vec::new(), Vec::new(), Vec::new());
             for (i, f) in c.fields.iter().enumerate() {
                 if *f == DataType::Rec(0) {
                     r.push(i);
+                } else if let Some(cons) = list_of_children(f) {
+                    l.push((i, cons));
                 } else if mentions_self(f, 0) {
                     return Err(ScheduleError::NestedRecursion {
                         ctor: c.name.clone(),
@@ -133,9 +152,56 @@ impl Arity {
                 }
             }
             rec.push(r);
+            lists.push(l);
             other.push(o);
         }
-        Ok(Arity { rec, other })
+        Ok(Arity { rec, lists, other })
+    }
+}
+
+/// For a field of type `List(X)` (a list data type whose element is the
+/// enclosing type's recursive position, `Rec(1)`), the index of its `cons`
+/// constructor.
+fn list_of_children(t: &DataType) -> Option<u32> {
+    let DataType::Data(d) = t else {
+        return None;
+    };
+    let [a, b] = d.ctors.as_slice() else {
+        return None;
+    };
+    let cons_fields = [DataType::Rec(1), DataType::Rec(0)];
+    match (a.fields.as_slice(), b.fields.as_slice()) {
+        ([], f) if f == cons_fields => Some(1),
+        (f, []) if f == cons_fields => Some(0),
+        _ => None,
+    }
+}
+
+/// Pushes the elements of a list of children (a `List(X)` field's value)
+/// onto `out` and returns how many there were.
+fn push_list<'a>(
+    mut v: &'a Value,
+    cons: u32,
+    example: usize,
+    out: &mut Vec<&'a Value>,
+) -> Result<u32, ScheduleError> {
+    let mut n = 0u32;
+    loop {
+        match v {
+            Value::Node { ctor, fields } if *ctor == cons && fields.len() == 2 => {
+                out.push(&fields[0]);
+                v = &fields[1];
+                n += 1;
+            }
+            Value::Node { fields, .. } if fields.is_empty() => return Ok(n),
+            other => {
+                return Err(ScheduleError::BadNode {
+                    example,
+                    ty: "a list of children".into(),
+                    found: crate::data::describe(other),
+                });
+            }
+        }
     }
 }
 
@@ -193,10 +259,27 @@ struct PostOrder<'a> {
     ctor: Vec<u32>,
     example: Vec<u32>,
     fields: Vec<&'a [Value]>,
-    /// The post-order indices of each node's recursive children, node after
-    /// node (a node's count is its constructor's recursive arity).
+    /// The post-order indices of each node's children, node after node: its
+    /// recursive fields' (as many as its constructor's recursive arity),
+    /// then its lists' elements in order.
     children: Vec<u32>,
+    /// The length of each node's lists of children, node after node (as
+    /// many as its constructor's list arity).
+    list_lens: Vec<u32>,
+    /// The lists' lengths of the nodes on the walk's path, in path order.
+    open_lens: Vec<u32>,
     roots: Vec<u32>,
+}
+
+/// A node on the walk's path: its constructor and fields, where its
+/// children start in the pending stack, how many it has, and how many have
+/// been visited.
+struct Open<'a> {
+    ctor: u32,
+    fields: &'a [Value],
+    start: usize,
+    count: usize,
+    next: usize,
 }
 
 impl<'a> PostOrder<'a> {
@@ -210,44 +293,79 @@ impl<'a> PostOrder<'a> {
             example: Vec::new(),
             fields: Vec::new(),
             children: Vec::new(),
+            list_lens: Vec::new(),
+            open_lens: Vec::new(),
             roots: Vec::new(),
         };
-        // The path from the root to the current node: each entry is a node
-        // and how many of its recursive children have been pushed.
-        let mut stack: Vec<(u32, &'a [Value], usize)> = Vec::new();
+        // The path from the root to the current node.
+        let mut stack: Vec<Open<'a>> = Vec::new();
+        // The children of the nodes on the path, each node's in a run.
+        let mut pending: Vec<&'a Value> = Vec::new();
         // Finished nodes whose parent is not finished yet.
         let mut done: Vec<u32> = Vec::new();
         for (example, root) in batch.into_iter().enumerate() {
             let (c, f) = node_ctor(root, decl, example)?;
-            stack.push((c, f, 0));
+            stack.push(p.open(c, f, arity, example, &mut pending)?);
             while let Some(top) = stack.last_mut() {
-                let (c, fields, next) = *top;
-                let rec = &arity.rec[c as usize];
-                if next < rec.len() {
-                    top.2 += 1;
-                    let (cc, cf) = node_ctor(&fields[rec[next]], decl, example)?;
-                    stack.push((cc, cf, 0));
+                if top.next < top.count {
+                    let child = pending[top.start + top.next];
+                    top.next += 1;
+                    let (cc, cf) = node_ctor(child, decl, example)?;
+                    let open = p.open(cc, cf, arity, example, &mut pending)?;
+                    stack.push(open);
                     continue;
                 }
-                stack.pop();
+                let open = stack.pop().expect("the loop's node");
+                pending.truncate(open.start);
+                let lists = arity.lists[open.ctor as usize].len();
+                let from = p.open_lens.len() - lists;
+                p.list_lens.extend_from_slice(&p.open_lens[from..]);
+                p.open_lens.truncate(from);
                 let id = u32::try_from(p.height.len()).map_err(|_| ScheduleError::TooLarge)?;
-                let kids = &done[done.len() - rec.len()..];
+                let kids = &done[done.len() - open.count..];
                 let h = kids
                     .iter()
                     .map(|&k| p.height[k as usize] + 1)
                     .max()
                     .unwrap_or(0);
                 p.children.extend_from_slice(kids);
-                done.truncate(done.len() - rec.len());
+                done.truncate(done.len() - open.count);
                 done.push(id);
                 p.height.push(h);
-                p.ctor.push(c);
+                p.ctor.push(open.ctor);
                 p.example.push(example as u32);
-                p.fields.push(fields);
+                p.fields.push(open.fields);
             }
             p.roots.push(done.pop().expect("the root is finished last"));
         }
         Ok(p)
+    }
+
+    /// Opens a node: pushes its children (recursive fields, then the
+    /// elements of its lists of children) onto `pending` and its lists'
+    /// lengths onto `open_lens`.
+    fn open(
+        &mut self,
+        ctor: u32,
+        fields: &'a [Value],
+        arity: &Arity,
+        example: usize,
+        pending: &mut Vec<&'a Value>,
+    ) -> Result<Open<'a>, ScheduleError> {
+        let start = pending.len();
+        let c = ctor as usize;
+        pending.extend(arity.rec[c].iter().map(|&i| &fields[i]));
+        for &(i, cons) in &arity.lists[c] {
+            let n = push_list(&fields[i], cons, example, pending)?;
+            self.open_lens.push(n);
+        }
+        Ok(Open {
+            ctor,
+            fields,
+            start,
+            count: pending.len() - start,
+            next: 0,
+        })
     }
 
     fn into_schedule(self, arity: &Arity, n_ctors: usize) -> Schedule<'a> {
@@ -287,11 +405,14 @@ impl<'a> PostOrder<'a> {
                     children: Vec::with_capacity(len * arity.rec[c].len()),
                     field_arity: arity.other[c].len(),
                     fields: Vec::with_capacity(len * arity.other[c].len()),
+                    list_arity: arity.lists[c].len(),
+                    list_offsets: vec![0],
+                    list_children: Vec::new(),
                     examples: Vec::with_capacity(len),
                 })
             })
             .collect();
-        let mut offset = 0;
+        let (mut offset, mut lens) = (0, 0);
         for t in 0..n {
             let g = groups[key(t)]
                 .as_mut()
@@ -300,6 +421,14 @@ impl<'a> PostOrder<'a> {
             let kids = &self.children[offset..offset + g.rec_arity];
             offset += g.rec_arity;
             g.children.extend(kids.iter().map(|&k| number[k as usize]));
+            for &len in &self.list_lens[lens..lens + g.list_arity] {
+                let kids = &self.children[offset..offset + len as usize];
+                offset += len as usize;
+                g.list_children
+                    .extend(kids.iter().map(|&k| number[k as usize]));
+                g.list_offsets.push(g.list_children.len() as u32);
+            }
+            lens += g.list_arity;
             g.fields
                 .extend(arity.other[c].iter().map(|&f| &self.fields[t][f]));
             g.examples.push(self.example[t]);

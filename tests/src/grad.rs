@@ -131,7 +131,7 @@ fn assert_passed(case: &TrainCase, r: &GradCheck) {
 
 /// Builds rose trees (`tests/cases/grad/rose.cdl`) whose node values are a
 /// fixed, varied sequence, so that no two nodes hold the same value.
-struct Roses {
+pub(crate) struct Roses {
     /// The size of a node's value.
     d: usize,
     /// Nodes built so far.
@@ -139,12 +139,12 @@ struct Roses {
 }
 
 impl Roses {
-    fn new(d: usize) -> Roses {
+    pub(crate) fn new(d: usize) -> Roses {
         Roses { d, count: 0 }
     }
 
     /// A node with these children.
-    fn node(&mut self, kids: Vec<Value>) -> Value {
+    pub(crate) fn node(&mut self, kids: Vec<Value>) -> Value {
         self.count += 1;
         let k = self.count as f64;
         let a = (0..self.d)
@@ -160,24 +160,24 @@ impl Roses {
     }
 
     /// A node without children.
-    fn leaf(&mut self) -> Value {
+    pub(crate) fn leaf(&mut self) -> Value {
         self.node(Vec::new())
     }
 
     /// A root with three children, one of which has a child of its own.
-    fn mixed(&mut self) -> Value {
+    pub(crate) fn mixed(&mut self) -> Value {
         let kids = vec![self.leaf(), self.node_of_leaves(1), self.leaf()];
         self.node(kids)
     }
 
     /// A node whose children are `n` leaves.
-    fn node_of_leaves(&mut self, n: usize) -> Value {
+    pub(crate) fn node_of_leaves(&mut self, n: usize) -> Value {
         let kids = (0..n).map(|_| self.leaf()).collect();
         self.node(kids)
     }
 
     /// A chain of `depth` nodes, each the only child of the one above.
-    fn deep(&mut self, depth: usize) -> Value {
+    pub(crate) fn deep(&mut self, depth: usize) -> Value {
         let mut t = self.leaf();
         for _ in 1..depth {
             t = self.node(vec![t]);
@@ -186,7 +186,7 @@ impl Roses {
     }
 
     /// A root with seven children, two of which have two children each.
-    fn wide(&mut self) -> Value {
+    pub(crate) fn wide(&mut self) -> Value {
         let kids = (0..7)
             .map(|i| {
                 if i == 2 || i == 5 {
@@ -202,7 +202,7 @@ impl Roses {
 
 /// A model of `tests/cases/grad/rose.cdl`, prepared for training, with its
 /// initial parameters.
-fn rose_model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
+pub(crate) fn rose_model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
     grad_case("rose", name)
 }
 
@@ -219,7 +219,7 @@ fn grad_case(file: &str, name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) 
 
 /// Examples of the trees, each checked against the model's input type,
 /// with class targets.
-fn rose_examples(p: &cdlc::training::Prepared, trees: Vec<Value>) -> Vec<Example> {
+pub(crate) fn rose_examples(p: &cdlc::training::Prepared, trees: Vec<Value>) -> Vec<Example> {
     trees
         .into_iter()
         .enumerate()
@@ -348,10 +348,10 @@ fn list_of_rose_trees() {
     );
 }
 
-#[test]
-fn list_of_children_beside_a_recursive_field() {
-    // `node(a, ks, last)`: the children in the list come before `last` in
-    // field order, on the tape and in the backward region's results.
+/// Trees of `list_and_one_tree`: `node(a, ks, last)` holds its children
+/// in the list before `last` in field order, on the tape and in the
+/// backward region's results.
+pub(crate) fn list_and_one_trees() -> Vec<Value> {
     let mut tips = 0.0f64;
     let mut tip = || {
         tips += 1.0;
@@ -372,12 +372,16 @@ fn list_of_children_beside_a_recursive_field() {
         ],
     };
     let inner = node(0.3, vec![tip(), tip()], tip());
-    let trees = vec![
+    vec![
         node(0.7, vec![tip(), inner, tip()], tip()),
         node(-0.4, vec![], node(0.9, vec![tip()], tip())),
         tip(),
-    ];
-    check_rose_gradient("list_and_one_tree", trees);
+    ]
+}
+
+#[test]
+fn list_of_children_beside_a_recursive_field() {
+    check_rose_gradient("list_and_one_tree", list_and_one_trees());
 }
 
 #[test]

@@ -72,8 +72,8 @@ impl Drop for Scratch {
 }
 
 /// The text of a program that folds rose trees (`rose(A, List(X))`, each
-/// node's children folded by an Elman cell of its own), a model the JIT
-/// does not lower, followed by `$rest` (a train block, or nothing).
+/// node's children folded by an Elman cell of its own), followed by
+/// `$rest` (a train block, or nothing).
 #[allow(unused_macros)]
 macro_rules! rose_program {
     ($rest:literal) => {
@@ -87,6 +87,32 @@ algebra cell[d, h] : RoseF(R[d]) -> R[h] {
   param U: R[h, d] = glorot
   param b: R[h]    = zeros
   rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
+}
+
+model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
+",
+            $rest
+        )
+    };
+}
+
+/// The text of a program that folds rose trees whose nodes run a Mealy
+/// machine over their children (an unfold inside a fold's region, which
+/// the JIT does not lower), followed by `$rest` (a train block, or
+/// nothing).
+#[allow(unused_macros)]
+macro_rules! mealy_rose_program {
+    ($rest:literal) => {
+        concat!(
+            "import std.layers
+
+functor RoseF(A) = rose(A, List(X))
+data Rose(A) = fix RoseF(A)
+
+algebra cell[d, h] : RoseF(R[d]) -> R[h] {
+  param U: R[h, d] = glorot
+  param s0: R[h]   = zeros
+  rose(a, ks) => tanh(U @ a + fold elman[h, h] (unfold mealy[h, h, h] from s0 over ks))
 }
 
 model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }

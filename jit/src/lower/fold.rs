@@ -33,10 +33,7 @@ impl Lowerer<'_> {
             let mut sizes = Vec::new();
             for fl in &c.fields {
                 match fl {
-                    Field::Rec => {}
-                    Field::RecList => {
-                        return unsupported("a fold over a rose tree (a list of children)");
-                    }
+                    Field::Rec | Field::RecList => {}
                     Field::Plain(t) => {
                         if !tensor_components(t, &mut sizes) {
                             return unsupported(format!(
@@ -60,7 +57,9 @@ impl Lowerer<'_> {
     }
 
     /// Lowers one fold region: arguments from gathered children, prepared
-    /// fields and (backward) the node's cotangent.
+    /// fields and (backward) the node's cotangent. Inside a region, only a
+    /// fold over a sequence (a node's list of children) is compiled.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn case(
         &mut self,
         data: cdlc_ir::DataId,
@@ -69,9 +68,12 @@ impl Lowerer<'_> {
         carrier: &Type,
         backward: bool,
         elements: bool,
+        over_seq: bool,
     ) -> Result<CaseCode, JitError> {
-        if self.depth > 0 {
-            return unsupported("a recursion op inside a region");
+        if self.depth > 0 && !over_seq {
+            return unsupported(
+                "a fold inside a region over anything but a rose node's children (such as a list of lists)",
+            );
         }
         let mut cc = CaseCode::default();
         let args = self.func.blocks[block].args.clone();
@@ -84,7 +86,9 @@ impl Lowerer<'_> {
                     self.set(a, r);
                 }
                 Field::RecList => {
-                    return unsupported("a fold over a rose tree (a list of children)");
+                    let (r, list) = self.rec_list_arg(carrier)?;
+                    cc.rec_lists.push(list);
+                    self.set(a, r);
                 }
                 Field::Plain(t) => {
                     let (r, views) = self.alloc_views(t)?;
@@ -110,47 +114,56 @@ impl Lowerer<'_> {
                     "a backward region yields a tuple".into(),
                 ));
             };
-            let mut parts: Vec<Vec<Part>> = rs
-                .iter()
-                .map(|r| self.flatten(r, &mut code))
-                .collect::<Result<_, _>>()?;
-            // The cotangents of plain fields (a computed list's element)
-            // go after the captures' contributions, so that the recursive
-            // fields' come first for the executor.
-            let n_rec = fields
-                .iter()
-                .filter(|f| !matches!(f, Field::Plain(_)))
-                .count();
-            let n_ct = self
-                .module
-                .cotangent_fields(data, ctor, carrier, elements)
-                .len();
-            if n_ct > n_rec {
-                let firsts: Vec<Vec<Part>> = parts.drain(..n_ct).collect();
-                let (mut rec, mut elem) = (Vec::new(), Vec::new());
-                for ((i, _), p) in self
-                    .module
-                    .cotangent_fields(data, ctor, carrier, elements)
-                    .into_iter()
-                    .zip(firsts)
-                {
-                    if matches!(fields[i], Field::Plain(_)) {
-                        elem.push(p);
-                    } else {
-                        rec.push(p);
-                    }
-                }
-                rec.extend(parts);
-                rec.extend(elem);
-                parts = rec;
-            }
-            parts
+            self.backward_results(data, ctor, carrier, elements, &rs, &mut cc, &mut code)?
         } else {
             vec![self.flatten(&r, &mut code)?]
         };
+        self.lists.truncate(self.lists.len() - cc.rec_lists.len());
         self.restore_captures(&cc.captures);
         cc.code = code;
         Ok(cc)
+    }
+
+    /// A backward region's results in the executor's order: the recursive
+    /// fields' cotangents, the captures' contributions, then the plain
+    /// fields' (a computed list's element); a list of children's cotangent
+    /// sequence goes to its `RecList` instead.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_results(
+        &mut self,
+        data: cdlc_ir::DataId,
+        ctor: usize,
+        carrier: &Type,
+        elements: bool,
+        rs: &[Repr],
+        cc: &mut CaseCode,
+        code: &mut Vec<Instr>,
+    ) -> Result<Vec<Vec<Part>>, JitError> {
+        let module = self.module;
+        let fields = &module.data[data].ctors[ctor].fields;
+        let cts = self.module.cotangent_fields(data, ctor, carrier, elements);
+        let (mut rec, mut elem) = (Vec::new(), Vec::new());
+        let mut list = 0;
+        for ((i, _), r) in cts.iter().zip(rs) {
+            match fields[*i] {
+                Field::Rec => rec.push(self.flatten(r, code)?),
+                Field::RecList => {
+                    let Repr::Seq { buf, .. } = r else {
+                        return Err(JitError::Internal(
+                            "a list of children's cotangent is a sequence".into(),
+                        ));
+                    };
+                    cc.rec_lists[list].ct = Some(*buf);
+                    list += 1;
+                }
+                Field::Plain(_) => elem.push(self.flatten(r, code)?),
+            }
+        }
+        for r in &rs[cts.len().min(rs.len())..] {
+            rec.push(self.flatten(r, code)?);
+        }
+        rec.extend(elem);
+        Ok(rec)
     }
 
     pub(super) fn fold(
@@ -162,7 +175,7 @@ impl Lowerer<'_> {
         let (_, carrier) = self.alloc(&f.carrier)?;
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, false, false)?);
+            cases.push(self.case(f.data, c, b, &f.carrier, false, false, elems.is_some())?);
         }
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
@@ -197,7 +210,7 @@ impl Lowerer<'_> {
         let elems = self.fold_elems.get(&id).copied().flatten();
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements)?);
+            cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements, elems.is_some())?);
         }
         if f.elements {
             let Some(e) = elems else {

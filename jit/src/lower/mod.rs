@@ -26,7 +26,8 @@
 //! - `loss.rs`: losses and their gradients;
 //! - `regions.rs`: the buffers and views of region arguments, captures
 //!   and accumulators;
-//! - `fold.rs`, `unfold.rs`: the recursion ops and their backward ops.
+//! - `fold.rs`, `unfold.rs`: the recursion ops and their backward ops;
+//! - `rose.rs`: a rose tree's list of children inside a fold region.
 
 mod contract;
 mod fold;
@@ -34,6 +35,7 @@ mod fusion;
 mod loss;
 mod ops;
 mod regions;
+mod rose;
 mod unfold;
 mod uses;
 mod values;
@@ -83,6 +85,9 @@ pub(crate) struct Lowerer<'a> {
     transposed_params: HashMap<(Loc, usize, usize), usize>,
     /// Outer locations of values a fold region gathered, to restore.
     saved: Vec<(Value, Loc)>,
+    /// The lists of children (pseudo-unfold, element size) of the rose
+    /// regions being lowered, innermost last.
+    lists: Vec<(usize, usize)>,
     /// The block each op's value is defined in.
     block_of: HashMap<Value, Block>,
     /// The sorted entry tables of the bases used, by basis.
@@ -145,6 +150,7 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         prologue: Vec::new(),
         transposed_params: HashMap::new(),
         saved: Vec::new(),
+        lists: Vec::new(),
         block_of: HashMap::new(),
         tables: HashMap::new(),
         leaves: Vec::new(),

@@ -62,7 +62,9 @@ impl Lowerer<'_> {
         out: &mut Vec<Instr>,
     ) -> Result<Repr, JitError> {
         if self.depth > 0 {
-            return unsupported("a recursion op inside a region");
+            return unsupported(
+                "an unfold inside a region (such as a Mealy machine over a rose node's children)",
+            );
         }
         let id = self.unfold_info(u)?;
         let Type::Tensor(oshape) = &u.output else {
@@ -126,7 +128,9 @@ impl Lowerer<'_> {
         out: &mut Vec<Instr>,
     ) -> Result<Repr, JitError> {
         if self.depth > 0 {
-            return unsupported("a recursion op inside a region");
+            return unsupported(
+                "an unfold inside a region (such as a Mealy machine over a rose node's children)",
+            );
         }
         let Repr::UnfoldTape(id) = self.repr(u.tape)? else {
             return unsupported("unfold_backward of a tape it cannot see");

@@ -321,6 +321,14 @@ pub(crate) enum Instr {
         seed: (Loc, bool),
         dst: usize,
     },
+    /// `out = Σ terms` over the `[steps, rows, size]` rows of sequences of
+    /// unfold (or list of children) `unfold`; zeros with no terms.
+    SeqSum {
+        unfold: usize,
+        size: usize,
+        terms: Vec<usize>,
+        out: usize,
+    },
     Fold(Box<FoldCode>),
     FoldBackward(Box<FoldBackCode>),
     Unfold(Box<UnfoldCode>),
@@ -344,6 +352,24 @@ pub(crate) struct CaseCode {
     /// The flattened result, per top-level component (one for a forward
     /// case; children's cotangents then contributions for a backward one).
     pub result: Vec<Vec<Part>>,
+    /// Per list of children (a rose tree's `List(X)` field), in field
+    /// order: where the children's carriers are gathered, and (backward)
+    /// where the region leaves their cotangents.
+    pub rec_lists: Vec<RecList>,
+}
+
+/// A list of children inside a fold region, seen by the region as a
+/// sequence `[steps, rows, size]` (step `t`, row `i`: node `i`'s child at
+/// position `t`; rows past a node's count are zero) whose lengths, the
+/// nodes' numbers of children, are those of the pseudo-unfold `unfold`
+/// (`UnfoldInfo::Children`), set by the executor for each group.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecList {
+    pub unfold: usize,
+    pub seq: usize,
+    pub size: usize,
+    /// The sequence of the children's cotangents (backward only).
+    pub ct: Option<usize>,
 }
 
 /// A forward fold over the batch.
@@ -470,6 +496,10 @@ pub(crate) enum UnfoldInfo {
     Seq(usize),
     /// A fixed number of steps.
     Take(usize),
+    /// Not an unfold: the lists of children of the nodes a fold region
+    /// runs on (a rose tree's `List(X)` field). Their lengths change from
+    /// group to group and are set by the executor as it enters one.
+    Children,
 }
 
 /// A lowered function.

@@ -332,6 +332,20 @@ impl Printer<'_> {
                 "b{dst}:{size} per step <- {kind}_grad(sequence b{out}:{size} of u{unfold}, in{target}, seed {})",
                 operand(seed.0, seed.1, 1)
             ),
+            Instr::SeqSum {
+                unfold,
+                size,
+                terms,
+                out,
+            } => {
+                let terms: Vec<String> = terms.iter().map(|t| format!("b{t}")).collect();
+                let sum = if terms.is_empty() {
+                    "0".to_string()
+                } else {
+                    terms.join(" + ")
+                };
+                format!("b{out}:{size} per step of u{unfold} <- {sum}")
+            }
             Instr::Fold(f) => {
                 let elems = f.elems.map_or(String::new(), elems);
                 format!(

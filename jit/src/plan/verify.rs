@@ -394,6 +394,12 @@ impl<'p> Verifier<'p> {
                 dst,
                 ..
             } => self.seq_loss(*out, *size, *unfold, *target, Some(*seed), *dst),
+            Instr::SeqSum {
+                unfold,
+                size,
+                terms,
+                out,
+            } => self.seq_sum(*unfold, *size, terms, *out),
             Instr::Fold(f) => self.fold(f),
             Instr::FoldBackward(f) => self.fold_backward(f),
             Instr::Unfold(u) => self.unfold(u),

@@ -36,8 +36,15 @@ fn check_valid(sched: &Schedule<'_>) {
             assert_eq!(g.children.len(), g.len * g.rec_arity);
             assert_eq!(g.fields.len(), g.len * g.field_arity);
             assert_eq!(g.examples.len(), g.len);
+            assert_eq!(g.list_offsets.len(), g.len * g.list_arity + 1);
             for i in 0..g.len {
-                let kids = &g.children[i * g.rec_arity..(i + 1) * g.rec_arity];
+                let lists = &g.list_offsets[i * g.list_arity..=(i + 1) * g.list_arity];
+                let in_lists = &g.list_children[lists[0] as usize..lists[g.list_arity] as usize];
+                let kids: Vec<u32> = g.children[i * g.rec_arity..(i + 1) * g.rec_arity]
+                    .iter()
+                    .chain(in_lists)
+                    .copied()
+                    .collect();
                 assert!(
                     kids.iter().all(|&k| k < g.first),
                     "children are numbered before the group"
@@ -202,16 +209,96 @@ fn empty_batches_and_errors() {
         Err(ScheduleError::NotData { .. })
     ));
 
-    // rose(A, List(X)) nests X inside a list.
-    let rose = DataType::Data(Arc::new(DataDecl {
+    // (X, R) nests X inside a tuple, which schedules do not take.
+    let pairs = DataType::Data(Arc::new(DataDecl {
+        name: "Pairs(R)".into(),
+        ctors: vec![
+            CtorDecl {
+                name: "end".into(),
+                fields: vec![],
+            },
+            CtorDecl {
+                name: "more".into(),
+                fields: vec![DataType::Tuple(vec![
+                    DataType::Rec(0),
+                    DataType::Tensor(vec![]),
+                ])],
+            },
+        ],
+    }));
+    assert!(matches!(
+        schedule(std::iter::empty(), &pairs),
+        Err(ScheduleError::NestedRecursion { field: 0, .. })
+    ));
+}
+
+fn rose_type() -> DataType {
+    DataType::Data(Arc::new(DataDecl {
         name: "Rose(R)".into(),
         ctors: vec![CtorDecl {
             name: "rose".into(),
             fields: vec![DataType::Tensor(vec![]), DataType::list(DataType::Rec(0))],
         }],
-    }));
-    assert!(matches!(
-        schedule(std::iter::empty(), &rose),
-        Err(ScheduleError::NestedRecursion { field: 1, .. })
-    ));
+    }))
+}
+
+fn rose(x: f64, kids: Vec<Value>) -> Value {
+    Value::Node {
+        ctor: 0,
+        fields: vec![s(x), Value::list(kids)],
+    }
+}
+
+#[test]
+fn rose_trees_by_hand() {
+    // Example 0 is 1[2, 3[4]], example 1 is 5[]. Post-order: 2, 4, 3, 1, 5.
+    // Heights: 2, 4 and 5 are 0, 3 is 1, 1 is 2. Numbers: 2 -> 0, 4 -> 1,
+    // 5 -> 2 | 3 -> 3 | 1 -> 4.
+    let batch = [
+        rose(
+            1.0,
+            vec![rose(2.0, vec![]), rose(3.0, vec![rose(4.0, vec![])])],
+        ),
+        rose(5.0, vec![]),
+    ];
+    let sched = schedule(&batch, &rose_type()).expect("rose trees");
+    check_valid(&sched);
+    assert_eq!(sched.num_nodes, 5);
+    assert_eq!(sched.roots, vec![4, 2]);
+    let l0 = &sched.levels[0].groups[0];
+    assert_eq!((l0.first, l0.len, l0.list_arity), (0, 3, 1));
+    assert_eq!(l0.list_offsets, vec![0, 0, 0, 0]);
+    assert!(l0.list_children.is_empty());
+    assert_eq!(l0.fields, vec![&s(2.0), &s(4.0), &s(5.0)]);
+    assert_eq!(l0.examples, vec![0, 0, 1]);
+    let l1 = &sched.levels[1].groups[0];
+    assert_eq!((l1.first, l1.len), (3, 1));
+    assert_eq!(
+        (l1.list_offsets.clone(), l1.list_children.clone()),
+        (vec![0, 1], vec![1])
+    );
+    let l2 = &sched.levels[2].groups[0];
+    assert_eq!((l2.first, l2.len), (4, 1));
+    assert_eq!(
+        (l2.list_offsets.clone(), l2.list_children.clone()),
+        (vec![0, 2], vec![0, 3])
+    );
+    assert_eq!(l2.fields, vec![&s(1.0)]);
+}
+
+#[test]
+fn a_deep_rose_tree_does_not_recurse() {
+    // A path of 200 000 nodes, each the only child of the one above.
+    let mut t = rose(0.0, vec![]);
+    for i in 1..200_000 {
+        t = rose(i as f64, vec![t]);
+    }
+    let sched = schedule([&t], &rose_type()).expect("a deep rose tree");
+    assert_eq!(sched.levels.len(), 200_000);
+    assert_eq!(sched.roots, vec![199_999]);
+    let top = &sched.levels[199_999].groups[0];
+    assert_eq!(top.list_children, vec![199_998]);
+    // Dropping the value would recurse as deep as the tree; the test ends
+    // here, so its memory is left to the process.
+    std::mem::forget(t);
 }

@@ -12,6 +12,23 @@
 use super::*;
 
 impl Verifier<'_> {
+    /// A fold over a list of children (`UnfoldInfo::Children`) runs inside
+    /// the rose region that lays the list out, over that region's rows; it
+    /// points only views of its own. Any other recursion op runs at the top
+    /// level.
+    fn top_level_or_children(&self, elems: Option<SeqElems>) -> Result<(), PlanError> {
+        match elems {
+            Some(e) if matches!(self.plan.unfolds.get(e.unfold), Some(UnfoldInfo::Children)) => {
+                self.mismatch(
+                    "the region depth of a fold over a list of children",
+                    1,
+                    usize::from(self.in_region),
+                )
+            }
+            _ => self.top_level(),
+        }
+    }
+
     /// Recursion ops run over the batch at the top level only: inside a
     /// region they would re-point the views of the enclosing op.
     fn top_level(&self) -> Result<(), PlanError> {
@@ -31,14 +48,13 @@ impl Verifier<'_> {
         step: Step,
         check: impl FnOnce(&mut Self) -> Result<(), PlanError>,
     ) -> Result<(), PlanError> {
-        let outer = self.rows;
+        let outer = (self.rows, self.in_region);
         self.rows = rows;
         self.in_region = true;
         self.site.push(step);
         check(self)?;
         self.site.pop();
-        self.in_region = false;
-        self.rows = outer;
+        (self.rows, self.in_region) = outer;
         self.env = saved;
         Ok(())
     }
@@ -117,6 +133,17 @@ impl Verifier<'_> {
             self.define(e.gathered, Layout::new(group, e.size))?;
             self.point(v, Layout::new(group, e.size), Storage::Buf(e.gathered))?;
         }
+        for list in &cc.rec_lists {
+            self.mismatch(
+                "the carrier components of a list of children",
+                1,
+                carrier.len(),
+            )?;
+            self.mismatch("the size of a child's carrier", carrier[0].1, list.size)?;
+            self.index("unfold", list.unfold, self.plan.unfolds.len())?;
+            gathered.push(list.seq);
+            self.define(list.seq, Layout::new(self.steps(list.unfold), list.size))?;
+        }
         let mut capture_reads = Vec::new();
         for &(loc, s, buf) in &cc.captures {
             capture_reads.push((loc, self.read(loc, true, s)?));
@@ -164,6 +191,16 @@ impl Verifier<'_> {
             for (parts, sizes) in cc.result.iter().zip(expected) {
                 v.results("a region's result", parts, sizes)?;
             }
+            for list in &cc.rec_lists {
+                if let Some(b) = list.ct {
+                    let rows = v.steps(list.unfold);
+                    v.access(Loc::Buf(b), Access::rows(rows, list.size))?;
+                    v.apart(
+                        &ct.unwrap_or(&[]).iter().map(|c| c.0).collect::<Vec<_>>(),
+                        &[(Loc::Buf(b), Storage::Buf(b))],
+                    )?;
+                }
+            }
             Ok(())
         })?;
         self.site.pop();
@@ -181,7 +218,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold(&mut self, f: &FoldCode) -> Result<(), PlanError> {
-        self.top_level()?;
+        self.top_level_or_children(f.elems)?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -215,27 +252,45 @@ impl Verifier<'_> {
         for &(b, s) in &f.carrier {
             self.define(b, Layout::new(Rows::Nodes(f.id), s))?;
         }
+        // The roots: a row per example, or per node of the region around a
+        // fold over a list of children.
         for &(b, s) in &f.root {
-            self.define(b, Layout::new(Rows::Batch, s))?;
+            self.define(b, Layout::new(self.rows, s))?;
         }
         Ok(())
+    }
+
+    /// A sum of sequences of unfold `unfold`: its terms hold its steps'
+    /// rows, and its output is another buffer.
+    pub(super) fn seq_sum(
+        &mut self,
+        unfold: usize,
+        size: usize,
+        terms: &[usize],
+        out: usize,
+    ) -> Result<(), PlanError> {
+        self.index("unfold", unfold, self.plan.unfolds.len())?;
+        let rows = self.steps(unfold);
+        let mut reads = Vec::new();
+        for &t in terms {
+            let st = self.access(Loc::Buf(t), Access::rows(rows, size))?;
+            reads.push((Loc::Buf(t), st));
+        }
+        self.apart(&[out], &reads)?;
+        self.define(out, Layout::new(rows, size))
     }
 
     /// The accumulators of a backward op: a row per example, or one.
     fn define_accs(&mut self, accs: &[Acc]) -> Result<(), PlanError> {
         for a in accs {
-            let rows = if a.per_example {
-                Rows::Batch
-            } else {
-                Rows::One
-            };
+            let rows = if a.per_example { self.rows } else { Rows::One };
             self.define(a.buf, Layout::new(rows, a.size))?;
         }
         Ok(())
     }
 
     pub(super) fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
-        self.top_level()?;
+        self.top_level_or_children(f.elems)?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
