@@ -236,7 +236,7 @@ fn main() -> ExitCode {
         }) => run(&file, &weights, &input, entry.as_deref(), cli.exec.dtype)
             .unwrap_or_else(|code| code),
         Some(Command::Fmt(args)) => driver::fmt::main(&args),
-        Some(Command::Lsp) => match driver::lsp::serve() {
+        Some(Command::Lsp) => match cdlc_cli::lsp::serve() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => report::fail_alone(
                 FileError::Stream {

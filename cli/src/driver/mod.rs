@@ -10,7 +10,6 @@ pub mod fmt;
 pub mod grad;
 pub mod gradcheck;
 pub mod internal;
-pub mod lsp;
 pub mod measure;
 pub mod memory;
 pub mod plan;
