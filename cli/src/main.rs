@@ -345,7 +345,10 @@ fn prepare_entry(c: &cdlc::Compilation, entry_name: Option<&str>) -> Result<Prep
 fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
     let c = load(path)?;
     if emit == Emit::Ast {
-        driver::stdout::print(format_args!("{:#?}\n", c.program.files[0].ast));
+        driver::stdout::print(format_args!(
+            "{}\n",
+            cdlc::emit::ast::ast(&c.program.files[0].ast)
+        ));
         return Ok(ExitCode::from(u8::from(c.has_errors())));
     }
     if c.has_errors() {

@@ -116,6 +116,34 @@ fn programs_at_the_limit_check_print_and_train_on_the_main_stack() {
     }
 }
 
+/// `--emit ast` at the nesting limit prints the whole tree in the pretty
+/// layout (it was cubic in the depth: 4 to 20 s here in a debug build).
+/// The checks are on the output, not on time: every call is printed, the
+/// deepest line is indented four spaces for each of the four levels a call
+/// adds (the expression, its `Apply`, the argument list, the argument), and
+/// the text ends where the tree does.
+#[test]
+fn the_syntax_tree_at_the_limit_is_printed_whole() {
+    let dir = scratch("ast");
+    let n = cdlc_grammar::depth::MAX_DEPTH - 2;
+    std::fs::write(dir.join("m.cdl"), program("call", n)).unwrap();
+    let out = cdlc(&["m.cdl", "--emit", "ast"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("\"tanh\" @").count(), n);
+    let deepest = text
+        .lines()
+        .map(|l| l.len() - l.trim_start().len())
+        .max()
+        .unwrap_or(0);
+    assert!(deepest >= 16 * n, "the deepest line is indented {deepest}");
+    assert!(
+        text.ends_with("    unparsed: [],\n}\n"),
+        "{}",
+        &text[text.len() - 200..]
+    );
+}
+
 /// One framed JSON-RPC message.
 fn frame(body: &Value) -> Vec<u8> {
     let text = body.to_string();
