@@ -142,7 +142,7 @@ mod tests {
     use super::*;
 
     /// The bounded pass the test suite runs: every target, up to 5000
-    /// inputs or 7 seconds each (under a minute in all).
+    /// inputs or 7 seconds each (about a minute in all).
     #[test]
     fn smoke_pass_finds_no_panic_in_any_target() {
         let mut failed = Vec::new();
