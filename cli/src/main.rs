@@ -238,7 +238,7 @@ fn main() -> ExitCode {
         }) => run(&file, &weights, &input, entry.as_deref(), cli.exec.dtype)
             .unwrap_or_else(|code| code),
         Some(Command::Fmt(args)) => driver::fmt::main(&args),
-        Some(Command::Lsp) => match driver::lsp::serve() {
+        Some(Command::Lsp) => match cdlc_cli::lsp::serve() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => report::fail_alone(
                 FileError::Stream {
@@ -347,7 +347,10 @@ fn prepare_entry(c: &cdlc::Compilation, entry_name: Option<&str>) -> Result<Prep
 fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
     let c = load(path)?;
     if emit == Emit::Ast {
-        driver::stdout::print(format_args!("{:#?}\n", c.program.files[0].ast));
+        driver::stdout::print(format_args!(
+            "{}\n",
+            cdlc::emit::ast::ast(&c.program.files[0].ast)
+        ));
         return Ok(ExitCode::from(u8::from(c.has_errors())));
     }
     if c.has_errors() {

@@ -116,6 +116,34 @@ fn programs_at_the_limit_check_print_and_train_on_the_main_stack() {
     }
 }
 
+/// `--emit ast` at the nesting limit prints the whole tree in the pretty
+/// layout (it was cubic in the depth: 4 to 20 s here in a debug build).
+/// The checks are on the output, not on time: every call is printed, the
+/// deepest line is indented four spaces for each of the four levels a call
+/// adds (the expression, its `Apply`, the argument list, the argument), and
+/// the text ends where the tree does.
+#[test]
+fn the_syntax_tree_at_the_limit_is_printed_whole() {
+    let dir = scratch("ast");
+    let n = cdlc_grammar::depth::MAX_DEPTH - 2;
+    std::fs::write(dir.join("m.cdl"), program("call", n)).unwrap();
+    let out = cdlc(&["m.cdl", "--emit", "ast"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("\"tanh\" @").count(), n);
+    let deepest = text
+        .lines()
+        .map(|l| l.len() - l.trim_start().len())
+        .max()
+        .unwrap_or(0);
+    assert!(deepest >= 16 * n, "the deepest line is indented {deepest}");
+    assert!(
+        text.ends_with("    unparsed: [],\n}\n"),
+        "{}",
+        &text[text.len() - 200..]
+    );
+}
+
 /// One framed JSON-RPC message.
 fn frame(body: &Value) -> Vec<u8> {
     let text = body.to_string();
@@ -243,4 +271,57 @@ fn a_chain_of_definitions_is_e0706_beyond_the_limit_and_trains_at_it() {
         let out = cdlc(args, &dir);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
+}
+
+/// `n` layers after `l0`, each applying the one before twice, and a model
+/// using the last with a train block.
+fn doubling_program(n: usize) -> String {
+    let mut src = String::from("import std.layers\n\nlayer l0 = dense[2, 2] >> tanh\n");
+    for i in 1..=n {
+        let p = i - 1;
+        src.push_str(&format!(
+            "layer l{i}(x: R[2]) -> R[2] {{ l{p}(l{p}(x)) }}\n"
+        ));
+    }
+    src.push_str(&format!(
+        "model m(x: R[2]) -> R[2] {{ l{n}(x) }}\n\ntrain m {{\n  data = synthetic.spirals(classes = 2, samples = 16)\n  \
+         loss = cross_entropy\n  optim = sgd(lr = 0.01)\n  epochs = 1\n  batch = 4\n}}\n"
+    ));
+    src
+}
+
+/// Sixty levels of a layer applying the one before twice would inline 2^60
+/// copies (it exhausted memory in `--emit ir`): every command gives one
+/// E0707 at the first layer past the limit instead. A few levels still
+/// instantiate and train; a layer applied to its own result sixty times
+/// (`l(l(…(x)))`, using its argument three times) stays linear, as its
+/// argument is computed once.
+#[test]
+fn a_definition_doubling_per_level_is_e0707_before_instantiation() {
+    let dir = scratch("doubling");
+    std::fs::write(dir.join("m.cdl"), doubling_program(60)).unwrap();
+    for args in [
+        &["check", "m.cdl"][..],
+        &["m.cdl", "--emit", "ir"],
+        &["m.cdl", "--emit", "jit", "--out", "o"],
+    ] {
+        let out = cdlc(args, &dir);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.matches("E0707").count(), 1, "{args:?}: {err}");
+        assert!(err.contains("layer l19("), "{args:?}: {err}");
+    }
+    std::fs::write(dir.join("m.cdl"), doubling_program(4)).unwrap();
+    let out = cdlc(&["m.cdl", "--emit", "jit", "--out", "o4"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let nested = format!(
+        "import std.layers\n\nlayer l(x: R[2]) -> R[2] {{ tanh(x) + x * x }}\n\nmodel m(x: R[2]) -> R[2] {{ {}x{} }}\n",
+        "l(".repeat(60),
+        ")".repeat(60)
+    );
+    std::fs::write(dir.join("m.cdl"), nested).unwrap();
+    let out = cdlc(&["m.cdl", "--emit", "ir"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One `tanh` per application: the IR grows linearly.
+    assert_eq!(stdout(&out).matches(" = tanh ").count(), 60);
 }

@@ -14,6 +14,7 @@ pub mod equivariance;
 pub mod export;
 pub mod format;
 pub mod hir;
+pub mod inlining;
 pub mod instantiate;
 pub mod resolve;
 pub mod source;
@@ -56,6 +57,7 @@ pub fn compile(name: &str, text: &str) -> Compilation {
     let mut diags = Vec::new();
     let program = resolve::resolve(&mut sources, file, &mut diags);
     let checked = check::check(&program, &mut diags);
+    inlining::check(file, sources.text(file), &mut diags);
     let tyings = equivariance::analyse(&program, &checked, &sources, &mut diags);
     diags.sort_by_key(|d| (d.span().file != file, d.span().file, d.span().start));
     diagnostics::cap(&mut diags);

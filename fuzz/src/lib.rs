@@ -2,9 +2,10 @@
 //!
 //! Each target feeds bytes to one reader or stage that takes untrusted
 //! input (the lexer, the parser, the checker, the equivariance solver, the
-//! data readers, the safetensors reader) and fails if it panics. Inputs
-//! start from a corpus kept in the repository (`fuzz/corpus/TARGET/`, plus
-//! the examples for the `.cdl` targets) and are mutated byte-wise and, for
+//! data readers, the safetensors reader, the language server's message
+//! loop) and fails if it panics. Inputs start from a corpus kept in the
+//! repository (`fuzz/corpus/TARGET/`, plus the examples for the `.cdl`
+//! targets) and are mutated byte-wise and, for
 //! program text, token-wise: tokens of the language are inserted, runs are
 //! repeated to build deep nesting, and inputs are spliced together.
 //!
@@ -12,6 +13,7 @@
 //! inputs and is part of the test suite; the `cdlc-fuzz` binary runs long
 //! campaigns and keeps every input that fails in `fuzz/crashes/`.
 
+pub mod lsp;
 pub mod mutate;
 pub mod targets;
 
@@ -140,7 +142,7 @@ mod tests {
     use super::*;
 
     /// The bounded pass the test suite runs: every target, up to 5000
-    /// inputs or 7 seconds each (under a minute in all).
+    /// inputs or 7 seconds each (about a minute in all).
     #[test]
     fn smoke_pass_finds_no_panic_in_any_target() {
         let mut failed = Vec::new();

@@ -27,6 +27,8 @@ pub enum Target {
     Npy,
     /// `checkpoint::parse`.
     Safetensors,
+    /// The language server's message loop, fed a whole session.
+    Lsp,
 }
 
 /// Every target, in the order the smoke pass runs them.
@@ -39,6 +41,7 @@ pub const TARGETS: &[Target] = &[
     Target::Csv,
     Target::Npy,
     Target::Safetensors,
+    Target::Lsp,
 ];
 
 impl Target {
@@ -53,6 +56,7 @@ impl Target {
             Target::Csv => "csv",
             Target::Npy => "npy",
             Target::Safetensors => "safetensors",
+            Target::Lsp => "lsp",
         }
     }
 
@@ -106,6 +110,7 @@ impl Target {
             Target::Safetensors => {
                 let _ = cdlc_runtime::checkpoint::parse(input, Path::new("w.safetensors"));
             }
+            Target::Lsp => crate::lsp::session(input),
         }
     }
 }

@@ -11,7 +11,6 @@ pub mod grad;
 pub mod gradcheck;
 pub mod hoist;
 pub mod internal;
-pub mod lsp;
 pub mod measure;
 pub mod memory;
 pub mod plan;

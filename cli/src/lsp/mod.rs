@@ -33,7 +33,7 @@ use lsp_types::{
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 // The handlers only read the documents, so a panic leaves nothing half-changed.
 use std::panic::AssertUnwindSafe;
 use text::range_of;
@@ -46,11 +46,36 @@ const INTERNAL_ERROR: i64 = -32603;
 const SERVER_NOT_INITIALIZED: i64 = -32002;
 const REQUEST_FAILED: i64 = -32803;
 
-/// Serves until the client sends `exit` or closes the input.
+/// Serves on standard input and output until the client sends `exit` or
+/// closes the input.
 pub fn serve() -> Result<(), String> {
-    let mut reader = Reader::new(io::stdin().lock());
-    let mut out = io::stdout().lock();
+    serve_on(io::stdin().lock(), io::stdout().lock()).result
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `Ok` after `shutdown` and `exit` or at the end of the input; the
+    /// reason otherwise (an `exit` without `shutdown`, an IO error).
+    pub result: Result<(), String>,
+    /// Handlers that panicked and were answered `-32603` or published no
+    /// diagnostics: the client never sees a panic, the fuzzer counts them.
+    pub caught_panics: usize,
+}
+
+/// Serves the messages on `input`, writing replies to `out`, until the
+/// client sends `exit` or the input ends.
+pub fn serve_on(input: impl BufRead, mut out: impl Write) -> Outcome {
     let mut server = Server::default();
+    let result = session(&mut server, input, &mut out);
+    Outcome {
+        result,
+        caught_panics: server.caught_panics,
+    }
+}
+
+fn session(server: &mut Server, input: impl BufRead, out: &mut impl Write) -> Result<(), String> {
+    let mut reader = Reader::new(input);
     while let Some(incoming) = reader.next_message().map_err(|e| e.to_string())? {
         let replies = match incoming {
             Incoming::Invalid(code, message) => vec![error(Value::Null, code, &message)],
@@ -61,7 +86,7 @@ pub fn serve() -> Result<(), String> {
             },
         };
         for r in &replies {
-            send(&mut out, r).map_err(|e| e.to_string())?;
+            send(out, r).map_err(|e| e.to_string())?;
         }
     }
     out.flush().map_err(|e| e.to_string())
@@ -74,6 +99,8 @@ struct Server {
     initialized: bool,
     /// `shutdown` was received: only `exit` is expected now.
     shut_down: bool,
+    /// Handlers that panicked (see `Outcome::caught_panics`).
+    caught_panics: usize,
 }
 
 impl Server {
@@ -127,11 +154,14 @@ impl Server {
         match answer {
             Ok(Ok(result)) => ok(id, result),
             Ok(Err((code, message))) => error(id, code, &message),
-            Err(_) => error(
-                id,
-                INTERNAL_ERROR,
-                &format!("cdlc failed while answering `{method}`"),
-            ),
+            Err(_) => {
+                self.caught_panics += 1;
+                error(
+                    id,
+                    INTERNAL_ERROR,
+                    &format!("cdlc failed while answering `{method}`"),
+                )
+            }
         }
     }
 
@@ -161,8 +191,11 @@ impl Server {
             uri: uri.clone(),
             text: text.to_string(),
         };
-        let diags =
-            std::panic::catch_unwind(AssertUnwindSafe(|| diagnostics(&doc))).unwrap_or_default();
+        let diags = std::panic::catch_unwind(AssertUnwindSafe(|| diagnostics(&doc)))
+            .unwrap_or_else(|_| {
+                self.caught_panics += 1;
+                Vec::new()
+            });
         self.docs.insert(uri.as_str().to_string(), doc);
         vec![publish(&uri, diags)]
     }
