@@ -443,17 +443,52 @@ def _entries(data, c, groups, lead_shape, bucket, dtype, n):
     return ent
 
 
+def _level_rows(data, keys, width, height):
+    """Row offsets of the unrolled packed table: the leaf groups, then each
+    level's groups, in the order `fold_packed` runs them (constructor keys
+    sorted as text), each group a contiguous range of its bucketed width,
+    so a group's results are written as one slice. Returns {key: offset}
+    and the row count."""
+    order = sorted(((c, -1) for c, h in keys if h == -1), key=lambda k: f"c{k[0]}")
+    for h in range(height):
+        order += sorted(((c, hh) for c, hh in keys if hh == h and _is_rec(data, c)), key=lambda k: f"c{k[0]}")
+    offsets, at = {}, 0
+    for key in order:
+        offsets[key] = at
+        at += width(key[0], [key[1]])
+    return offsets, at
+
+
+def _renumber(by, offsets, tables):
+    """The shards' nodes and roots with rows moved to their groups' ranges."""
+    moved = []
+    for s, b in enumerate(by):
+        new = {}
+        for key, members in b.items():
+            for w, (i, _, _) in enumerate(members):
+                new[i] = offsets[key] + w
+
+        def mv(r):
+            return None if r is None else (new[r] if isinstance(r, int) else [new[k] for k in r])
+
+        moved.append({key: [(new[i], plain, [mv(r) for r in recs]) for i, plain, recs in members] for key, members in b.items()})
+        tables[s] = (tables[s][0], [new[r] for r in tables[s][1]])
+    return moved
+
+
 def _packed(data, per_example, bucket, dtype, shards):
     """A batch's structures as `shards` packed node tables (one per device
     the batch is split over), the same idea as cdlc's own batching: the
     constructors without children of every tree at once, then level k =
     every node of height k of every tree of the shard. Widths are bucketed
     and common to all shards; row `n` of each table is a dummy that padding
-    reads and writes."""
+    reads and writes. Up to UNROLL_LEVELS levels, rows are numbered as
+    `fold_packed` runs them (leaves, then level by level), each group of
+    nodes a contiguous range, so that its results are written as one slice
+    rather than scattered."""
     ctors = DATA[data]["ctors"]
     per = len(per_example) // shards
     tables = [_pack_shard(data, per_example[s * per : (s + 1) * per]) for s in range(shards)]
-    n = bucket(max(len(nodes) for nodes, _ in tables))
     by = [{} for _ in range(shards)]
     for s, (nodes, _) in enumerate(tables):
         for i, (c, plain, recs, h) in enumerate(nodes):
@@ -465,6 +500,11 @@ def _packed(data, per_example, bucket, dtype, shards):
     def width(c, hs):
         return bucket(max((len(b.get((c, h), ())) for b in by for h in hs), default=0))
 
+    if height <= UNROLL_LEVELS:
+        offsets, n = _level_rows(data, keys, width, height)
+        by = _renumber(by, offsets, tables)
+    else:
+        n = bucket(max(len(nodes) for nodes, _ in tables))
     out = {
         "root": np.array([roots for _, roots in tables], np.int32),
         "n": np.zeros((shards, n + 1), np.int8),
@@ -686,7 +726,7 @@ def fold_packed(sched, data, cases, zero):
     carriers, stacked on a leading batch axis."""
     ctors = DATA[data]["ctors"]
 
-    def run(ent, c, table):
+    def run(ent, c, table, at=None):
         args = []
         for j, (kind, *_) in enumerate(ctors[c][1]):
             if kind == "rec":
@@ -695,22 +735,32 @@ def fold_packed(sched, data, cases, zero):
                 args.append(Seq(_gather(table, ent[f"f{j}"]), ent[f"m{j}"]))
             else:
                 args.append(ent[f"f{j}"])
-        return _scatter(table, ent["idx"], jax.vmap(cases[c])(*args))
+        out = jax.vmap(cases[c])(*args)
+        if at is None:
+            return _scatter(table, ent["idx"], out)
+        return jax.tree_util.tree_map(lambda t, v: lax.dynamic_update_slice_in_dim(t, v, at, 0), table, out)
 
-    def level(table, lv):
+    def level(table, lv, at=None):
+        # `at`: the first row of this level's groups, which then lie one
+        # after another (the unrolled table); None: scatter by `idx`.
         for key, ent in sorted(lv.items()):
-            if ent["idx"].shape[0]:
+            w = ent["idx"].shape[0]
+            if w and at is None:
                 table = run(ent, int(key[1:]), table)
-        return table
+            elif w:
+                table = run(ent, int(key[1:]), table, at)
+                at += w
+        return table, at
 
     def one(s):
         n1 = s["n"].shape[0]
         table = jax.tree_util.tree_map(lambda z: jnp.zeros((n1,) + z.shape, z.dtype), zero)
-        table = level(table, s["leaves"])
+        unrolled = "scan" not in s
+        table, at = level(table, s["leaves"], 0 if unrolled else None)
         for lv in s["levels"]:
-            table = level(table, lv)
-        if "scan" in s:
-            table, _ = lax.scan(lambda t, lv: (level(t, lv), None), table, s["scan"])
+            table, at = level(table, lv, at)
+        if not unrolled:
+            table, _ = lax.scan(lambda t, lv: (level(t, lv)[0], None), table, s["scan"])
         return _gather(table, s["root"])
 
     out = jax.vmap(one)(sched)
