@@ -290,35 +290,6 @@ fn an_output_that_cannot_be_written_is_e0616() {
     insta::assert_snapshot!(both(&dir, &args, "E0616"));
 }
 
-/// A model whose input the exported encoder cannot lay out.
-const TREES: &str = "import std.layers
-
-algebra inner[h] : ListF(R[2]) -> R[h] {
-  param s: R[h] = zeros
-  nil          => s
-  cons(x, acc) => tanh(acc + s)
-}
-
-algebra nested[h] : ListF(List(R[2])) -> R[h] {
-  param s: R[h] = zeros
-  nil          => s
-  cons(t, acc) => fold inner[h] (t) + acc
-}
-
-model trees(ts: List(List(R[2]))) -> R[3] { fold nested[3] (ts) }
-
-train trees {
-  data = jsonl(\"trees.jsonl\")
-  loss = cross_entropy
-}
-";
-
-#[test]
-fn an_export_refusal_is_e0802_at_the_model() {
-    let dir = folder("export", &[("trees.cdl", TREES)]);
-    insta::assert_snapshot!(both(&dir, &["trees.cdl", "--emit", "jax"], "E0802"));
-}
-
 /// The lines of `text` that print an ad-hoc error message: a print macro
 /// whose text starts with `error` (spaces ignored).
 fn ad_hoc_errors(text: &str) -> Vec<(usize, String)> {

@@ -85,7 +85,9 @@ def test_every_bucket_size_gives_the_same_loss(name, tmp_path):
 def test_a_packed_table_evaluates_each_node_once_with_exact_buckets(tmp_path):
     """With exact buckets and one shard, the packed schedule of a batch of
     trees holds exactly the batch's nodes: the leaves at once, then every
-    level at its own width, with no padding rows."""
+    level at its own width, with no padding rows; each group of nodes is a
+    contiguous range of rows in the order the levels run (written as one
+    slice), and every tree has its own root."""
     mod, examples, _, _, _ = setup("tree_sum", str(tmp_path))
     sched = mod.encode(examples, bucket=mod.exact_bucket)["x"][0]
     assert "scan" not in sched
@@ -94,7 +96,12 @@ def test_a_packed_table_evaluates_each_node_once_with_exact_buckets(tmp_path):
     nodes = sum(len(mod._nodes(0, e["x"])) for e in examples)
     assert sum(widths) == nodes
     assert sched["n"].shape == (1, nodes + 1)
-    assert sorted(sched["root"][0].tolist()) == sched["root"][0].tolist()
+    groups = [sched["leaves"][k] for k in sorted(sched["leaves"])]
+    groups += [lv[k] for lv in sched["levels"] for k in sorted(lv)]
+    rows = [r for e in groups for r in e["idx"][0].tolist()]
+    assert rows == list(range(nodes))
+    roots = sched["root"][0].tolist()
+    assert len(set(roots)) == len(roots) == len(examples)
     # One table does not split over eight devices: `shard` says how to encode.
     with pytest.raises(ValueError, match="shards=8"):
         mod.shard(mod.encode(examples, batch_size=16), mod.make_mesh())

@@ -1,7 +1,7 @@
 //! The forward function of an instantiated model as Python: one statement
 //! per IR op, recursion-scheme regions as nested functions that the
-//! prelude's scans (`fold_list`, `fold_structure`, `unfold_over`,
-//! `unfold_take`) call.
+//! prelude's scans (`fold_list`, `fold_structure`, `fold_halves`,
+//! `unfold_over`, `unfold_take`) call.
 //!
 //! Every value `%n` becomes the Python variable `vn`. A value's Python form
 //! follows its IR type: a tensor is an array of the parameters' dtype `dt`,
@@ -241,9 +241,17 @@ impl Gen<'_> {
         let input = var(fold.input);
         let list_shaped = self.m.list_element(fold.data).is_some();
         match (fold.split, &self.f.types[fold.input]) {
+            (Split::Halves, _) if matches!(self.f.op(fold.input), Some(Op::Input(_))) => {
+                Ok(format!(
+                    "fold_structure({input}[\"halves\"], {}, [{}], {})",
+                    fold.data.index(),
+                    cases.join(", "),
+                    zeros(&fold.carrier).ok_or_else(|| unsupported("a sequence carrier"))?
+                ))
+            }
             (Split::Halves, _) => Ok(format!(
-                "fold_structure({input}[\"halves\"], {}, [{}], {})",
-                fold.data.index(),
+                "fold_halves({}, [{}], {})",
+                self.seq_of(fold.input)?,
                 cases.join(", "),
                 zeros(&fold.carrier).ok_or_else(|| unsupported("a sequence carrier"))?
             )),

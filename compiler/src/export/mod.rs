@@ -86,14 +86,14 @@ pub fn jax(
 ) -> Result<String, ExportError> {
     let m = &p.inst.module;
     let f = &m.functions[p.inst.func];
-    let halves = halves_inputs(f)?;
+    let halves = halves_inputs(f);
     let packing = packed::packing(m, f);
     let mut out = header(setup, source);
     out += PRELUDE;
     out +=
         "\n\n# --- the model ---------------------------------------------------------------\n\n";
     out += &params(setup, p, source_sha256);
-    out += &data_table(m, f, &halves)?;
+    out += &data_table(m, f)?;
     out += &inputs(m, f, &halves, &packing.inputs)?;
     out += &target(p)?;
     out += &bases(m);
@@ -140,32 +140,34 @@ fn params(setup: &TrainSetup, p: &Prepared, source_sha256: &str) -> String {
 }
 
 /// The list inputs folded by `halves`, with the tree data type they are
-/// split into.
-fn halves_inputs(f: &Function) -> Result<Vec<(u32, DataId)>, ExportError> {
-    let mut out = Vec::new();
-    for (_, def) in f.values.iter() {
-        let cdlc_ir::ValueDef::Op(Op::Fold(fold)) = def else {
-            continue;
-        };
-        if fold.split != Split::Halves {
-            continue;
+/// split into: the encoder lays out their trees on the host. A `halves`
+/// over any other list (a list inside a region, a list field) is split in
+/// the generated code (`fold_halves`).
+fn halves_inputs(f: &Function) -> Vec<(u32, DataId)> {
+    halves_folds(f)
+        .filter_map(|(input, data)| match f.op(input) {
+            Some(Op::Input(i)) => Some((*i, data)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every `halves` fold of `f`: the list it splits and its tree data type.
+fn halves_folds(f: &Function) -> impl Iterator<Item = (cdlc_ir::Value, DataId)> + '_ {
+    f.values.iter().filter_map(|(_, def)| match def {
+        cdlc_ir::ValueDef::Op(Op::Fold(fold)) if fold.split == Split::Halves => {
+            Some((fold.input, fold.data))
         }
-        match f.op(fold.input) {
-            Some(Op::Input(i)) => out.push((*i, fold.data)),
-            _ => {
-                return Err(ExportError::Op(
-                    "a hylomorphism over a computed list (only an input list is split into halves)"
-                        .into(),
-                ));
-            }
-        }
-    }
-    Ok(out)
+        _ => None,
+    })
 }
 
 /// `DATA`: every structure the encoder lays out as a level schedule.
-fn data_table(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<String, ExportError> {
-    let mut ids: Vec<DataId> = halves.iter().map(|(_, d)| *d).collect();
+fn data_table(m: &Module, f: &Function) -> Result<String, ExportError> {
+    let mut ids: Vec<DataId> = halves_folds(f).map(|(_, d)| d).collect();
+    for d in ids.clone() {
+        collect_fields(m, d, &mut ids);
+    }
     for t in &f.inputs {
         collect_structures(m, t, &mut ids);
     }
@@ -197,12 +199,17 @@ fn data_table(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<Stri
                         };
                         Ok(format!("(\"plainlist\", {})", body::tuple(s)))
                     }
-                    Field::Plain(other) => Err(ExportError::Data(format!(
-                        "constructor `{}` of {} has a field of type {}; fields must be tensors, lists of tensors or children",
-                        c.name,
-                        def.decl.name,
-                        type_name(m, other)
-                    ))),
+                    Field::Plain(other) => {
+                        let spec = input_spec(m, other, None, false).map_err(|_| {
+                            ExportError::Data(format!(
+                                "constructor `{}` of {} has a field of type {}, which the encoder does not lay out",
+                                c.name,
+                                def.decl.name,
+                                type_name(m, other)
+                            ))
+                        })?;
+                        Ok(format!("(\"value\", {spec})"))
+                    }
                 })
                 .collect::<Result<_, _>>()?;
             write!(out, "({:?}, [{}]), ", c.name, fields.join(", ")).expect("a String");
@@ -212,14 +219,31 @@ fn data_table(m: &Module, f: &Function, halves: &[(u32, DataId)]) -> Result<Stri
     Ok(out + "}\n\n")
 }
 
+/// The structures `t` holds (itself, its elements, its fields' types),
+/// each once.
 fn collect_structures(m: &Module, t: &Type, ids: &mut Vec<DataId>) {
     match t {
         Type::Tuple(ts) => ts.iter().for_each(|t| collect_structures(m, t, ids)),
         Type::Data(d) => match m.list_element(*d) {
-            None => ids.push(*d),
+            None if !ids.contains(d) => {
+                ids.push(*d);
+                collect_fields(m, *d, ids);
+            }
+            None => {}
             Some(e) => collect_structures(m, e, ids),
         },
         _ => {}
+    }
+}
+
+/// The structures held by the plain fields of `d`'s constructors.
+fn collect_fields(m: &Module, d: DataId, ids: &mut Vec<DataId>) {
+    for c in &m.data[d].ctors {
+        for fl in &c.fields {
+            if let Field::Plain(t) = fl {
+                collect_structures(m, t, ids);
+            }
+        }
     }
 }
 
@@ -274,11 +298,10 @@ fn input_spec(
             Some(Type::Data(e)) if m.list_element(*e).is_none() => {
                 Ok(format!("(\"structlist\", {})", e.index()))
             }
-            Some(other) => Err(ExportError::Data(format!(
-                "the input {} is a list whose elements have type {} (elements must be tensors or structures)",
-                type_name(m, t),
-                type_name(m, other)
-            ))),
+            Some(other) => Ok(format!(
+                "(\"seqof\", {})",
+                input_spec(m, other, None, false)?
+            )),
             None if packed => Ok(format!("(\"packed\", {})", d.index())),
             None => Ok(format!("(\"data\", {})", d.index())),
         },

@@ -258,6 +258,8 @@ def _schedule(data, per_example, bucket, dtype):
             elif kind == "plainlist":
                 k = bucket(max((len(_list_items(p[j])) for g in groups for v in g.values() for _, p, _ in v), default=0))
                 ent[f"f{j}"] = _plain_list_arrays(lead, k, rest[0], dtype)
+            elif kind == "value":
+                ent[f"f{j}"] = {}
             else:
                 ent[f"f{j}"] = np.zeros(lead + tuple(rest[0]), dtype)
         for b, g in enumerate(groups):
@@ -274,8 +276,13 @@ def _schedule(data, per_example, bucket, dtype):
                             ent[f"m{j}"][at + (slice(0, len(kids)),)] = True
                         elif kind == "plainlist":
                             _fill_plain_list(ent[f"f{j}"], at, plain[j], dtype)
+                        elif kind == "value":
+                            ent[f"f{j}"][at] = plain[j]
                         else:
                             ent[f"f{j}"][at] = np.asarray(plain[j], dtype)
+        for j, (kind, *rest) in enumerate(fields):
+            if kind == "value":
+                ent[f"f{j}"] = _encode_values(rest[0], lead, ent[f"f{j}"], bucket, dtype)
         out[f"c{c}"] = ent
     return out
 
@@ -300,10 +307,49 @@ def _filler_nodes(data):
     It fills the padding positions of a list of structures."""
     for c, (_, fields) in enumerate(DATA[data]["ctors"]):
         if all(kind != "rec" for kind, *_ in fields):
-            plain = [np.zeros(rest[0]).tolist() if kind == "plain" else ([] if kind == "plainlist" else None) for kind, *rest in fields]
+            plain = [_field_filler(kind, rest) for kind, *rest in fields]
             recs = [[] if kind == "reclist" else None for kind, *_ in fields]
             return [(c, plain, recs, 0)]
     raise ValueError(f"{DATA[data]['name']} has no constructor without children to pad a list with")
+
+
+def _field_filler(kind, rest):
+    """The value of a plain field in a padding node (None for children)."""
+    if kind == "plain":
+        return np.zeros(rest[0]).tolist()
+    if kind == "plainlist":
+        return []
+    if kind == "value":
+        return _filler(rest[0])
+    return None
+
+
+def _filler(spec):
+    """A value of an input layout's type, in cdlc's JSON form, that fills
+    padding positions (zeros, empty lists, the smallest structure)."""
+    kind = spec[0]
+    if kind == "tensor":
+        return np.zeros(spec[1]).tolist()
+    if kind == "tuple":
+        return [_filler(s) for s in spec[1]]
+    if kind in ("list", "structlist", "seqof"):
+        return []
+    for c, (name, fields) in enumerate(DATA[spec[1]]["ctors"]):
+        if all(kind != "rec" for kind, *_ in fields):
+            return {name: [[] if k == "reclist" else _field_filler(k, rest) for k, *rest in fields]}
+    raise ValueError(f"{DATA[spec[1]]['name']} has no constructor without children to pad with")
+
+
+def _encode_values(spec, lead, at_values, bucket, dtype):
+    """A plain field whose type is a tuple, a list of anything or a
+    structure, for every position of `lead` (`at_values`: position ->
+    value; other positions hold the filler): the field's own layout with
+    leading axes `lead`."""
+    positions = list(np.ndindex(*lead))
+    fill = _filler(spec)
+    values = [at_values.get(p, fill) for p in positions] or [fill]
+    enc = _encode_input(spec, values, bucket, dtype)
+    return jax.tree_util.tree_map(lambda a: a[: len(positions)].reshape(tuple(lead) + a.shape[1:]), enc)
 
 
 def _struct_list(data, values, bucket, dtype):
@@ -318,6 +364,21 @@ def _struct_list(data, values, bucket, dtype):
     sched = jax.tree_util.tree_map(lambda a: a.reshape((len(values), L) + a.shape[1:]), sched)
     mask = np.array([[i < len(x) for i in range(L)] for x in items], bool)
     return {"items": sched, "mask": mask}
+
+
+def _seq_of(spec, values, bucket, dtype):
+    """A batch of lists whose elements are tuples or lists: the elements of
+    every example and position (padding positions hold the filler) laid
+    out by their own layout with leading axes (examples, positions), and a
+    mask."""
+    items = [_list_items(v) for v in values]
+    L = bucket(max(len(x) for x in items))
+    fill = _filler(spec)
+    flat = [x[i] if i < len(x) else fill for x in items for i in range(L)]
+    enc = _encode_input(spec, flat, bucket, dtype)
+    enc = jax.tree_util.tree_map(lambda a: a.reshape((len(values), L) + a.shape[1:]), enc)
+    mask = np.array([[i < len(x) for i in range(L)] for x in items], bool)
+    return {"items": enc, "mask": mask}
 
 
 # Packed tables with at most this many levels unroll the level loop (each
@@ -357,6 +418,8 @@ def _entries(data, c, groups, lead_shape, bucket, dtype, n):
         elif kind == "plainlist":
             k = bucket(max((len(_list_items(p[j])) for g in groups for _, p, _ in g), default=0))
             ent[f"f{j}"] = _plain_list_arrays(lead_shape, k, rest[0], dtype)
+        elif kind == "value":
+            ent[f"f{j}"] = {}
         else:
             ent[f"f{j}"] = np.zeros(lead_shape + tuple(rest[0]), dtype)
     for s, g in enumerate(groups):
@@ -370,9 +433,47 @@ def _entries(data, c, groups, lead_shape, bucket, dtype, n):
                     ent[f"m{j}"][s, w, : len(recs[j])] = True
                 elif kind == "plainlist":
                     _fill_plain_list(ent[f"f{j}"], (s, w), plain[j], dtype)
+                elif kind == "value":
+                    ent[f"f{j}"][(s, w)] = plain[j]
                 else:
                     ent[f"f{j}"][s, w] = np.asarray(plain[j], dtype)
+    for j, (kind, *rest) in enumerate(fields):
+        if kind == "value":
+            ent[f"f{j}"] = _encode_values(rest[0], lead_shape, ent[f"f{j}"], bucket, dtype)
     return ent
+
+
+def _level_rows(data, keys, width, height):
+    """Row offsets of the unrolled packed table: the leaf groups, then each
+    level's groups, in the order `fold_packed` runs them (constructor keys
+    sorted as text), each group a contiguous range of its bucketed width,
+    so a group's results are written as one slice. Returns {key: offset}
+    and the row count."""
+    order = sorted(((c, -1) for c, h in keys if h == -1), key=lambda k: f"c{k[0]}")
+    for h in range(height):
+        order += sorted(((c, hh) for c, hh in keys if hh == h and _is_rec(data, c)), key=lambda k: f"c{k[0]}")
+    offsets, at = {}, 0
+    for key in order:
+        offsets[key] = at
+        at += width(key[0], [key[1]])
+    return offsets, at
+
+
+def _renumber(by, offsets, tables):
+    """The shards' nodes and roots with rows moved to their groups' ranges."""
+    moved = []
+    for s, b in enumerate(by):
+        new = {}
+        for key, members in b.items():
+            for w, (i, _, _) in enumerate(members):
+                new[i] = offsets[key] + w
+
+        def mv(r):
+            return None if r is None else (new[r] if isinstance(r, int) else [new[k] for k in r])
+
+        moved.append({key: [(new[i], plain, [mv(r) for r in recs]) for i, plain, recs in members] for key, members in b.items()})
+        tables[s] = (tables[s][0], [new[r] for r in tables[s][1]])
+    return moved
 
 
 def _packed(data, per_example, bucket, dtype, shards):
@@ -381,11 +482,13 @@ def _packed(data, per_example, bucket, dtype, shards):
     constructors without children of every tree at once, then level k =
     every node of height k of every tree of the shard. Widths are bucketed
     and common to all shards; row `n` of each table is a dummy that padding
-    reads and writes."""
+    reads and writes. Up to UNROLL_LEVELS levels, rows are numbered as
+    `fold_packed` runs them (leaves, then level by level), each group of
+    nodes a contiguous range, so that its results are written as one slice
+    rather than scattered."""
     ctors = DATA[data]["ctors"]
     per = len(per_example) // shards
     tables = [_pack_shard(data, per_example[s * per : (s + 1) * per]) for s in range(shards)]
-    n = bucket(max(len(nodes) for nodes, _ in tables))
     by = [{} for _ in range(shards)]
     for s, (nodes, _) in enumerate(tables):
         for i, (c, plain, recs, h) in enumerate(nodes):
@@ -397,6 +500,11 @@ def _packed(data, per_example, bucket, dtype, shards):
     def width(c, hs):
         return bucket(max((len(b.get((c, h), ())) for b in by for h in hs), default=0))
 
+    if height <= UNROLL_LEVELS:
+        offsets, n = _level_rows(data, keys, width, height)
+        by = _renumber(by, offsets, tables)
+    else:
+        n = bucket(max(len(nodes) for nodes, _ in tables))
     out = {
         "root": np.array([roots for _, roots in tables], np.int32),
         "n": np.zeros((shards, n + 1), np.int8),
@@ -419,7 +527,7 @@ def _packed(data, per_example, bucket, dtype, shards):
     for c in rec:
         w = width(c, range(height))
         per_level = [_entries(data, c, [b.get((c, h), []) for b in by], (shards, w), bucket, dtype, n) for h in range(height)]
-        steps[f"c{c}"] = {k: np.stack([e[k] for e in per_level], axis=1) for k in per_level[0]}
+        steps[f"c{c}"] = jax.tree_util.tree_map(lambda *xs: np.stack(xs, axis=1), *per_level)
     out["scan"] = steps
     return out
 
@@ -448,6 +556,8 @@ def _encode_input(spec, values, bucket, dtype, shards=1):
         return _schedule(spec[1], [_nodes(spec[1], v) for v in values], bucket, dtype)
     if kind == "structlist":
         return _struct_list(spec[1], values, bucket, dtype)
+    if kind == "seqof":
+        return _seq_of(spec[1], values, bucket, dtype)
     if kind == "packed":
         return _packed(spec[1], [_nodes(spec[1], v) for v in values], bucket, dtype, shards)
     raise ValueError(f"unknown input kind {kind}")
@@ -616,7 +726,7 @@ def fold_packed(sched, data, cases, zero):
     carriers, stacked on a leading batch axis."""
     ctors = DATA[data]["ctors"]
 
-    def run(ent, c, table):
+    def run(ent, c, table, at=None):
         args = []
         for j, (kind, *_) in enumerate(ctors[c][1]):
             if kind == "rec":
@@ -625,26 +735,94 @@ def fold_packed(sched, data, cases, zero):
                 args.append(Seq(_gather(table, ent[f"f{j}"]), ent[f"m{j}"]))
             else:
                 args.append(ent[f"f{j}"])
-        return _scatter(table, ent["idx"], jax.vmap(cases[c])(*args))
+        out = jax.vmap(cases[c])(*args)
+        if at is None:
+            return _scatter(table, ent["idx"], out)
+        return jax.tree_util.tree_map(lambda t, v: lax.dynamic_update_slice_in_dim(t, v, at, 0), table, out)
 
-    def level(table, lv):
+    def level(table, lv, at=None):
+        # `at`: the first row of this level's groups, which then lie one
+        # after another (the unrolled table); None: scatter by `idx`.
         for key, ent in sorted(lv.items()):
-            if ent["idx"].shape[0]:
+            w = ent["idx"].shape[0]
+            if w and at is None:
                 table = run(ent, int(key[1:]), table)
-        return table
+            elif w:
+                table = run(ent, int(key[1:]), table, at)
+                at += w
+        return table, at
 
     def one(s):
         n1 = s["n"].shape[0]
         table = jax.tree_util.tree_map(lambda z: jnp.zeros((n1,) + z.shape, z.dtype), zero)
-        table = level(table, s["leaves"])
+        unrolled = "scan" not in s
+        table, at = level(table, s["leaves"], 0 if unrolled else None)
         for lv in s["levels"]:
-            table = level(table, lv)
-        if "scan" in s:
-            table, _ = lax.scan(lambda t, lv: (level(t, lv), None), table, s["scan"])
+            table, at = level(table, lv, at)
+        if not unrolled:
+            table, _ = lax.scan(lambda t, lv: (level(t, lv)[0], None), table, s["scan"])
         return _gather(table, s["root"])
 
     out = jax.vmap(one)(sched)
     return jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,) + a.shape[2:]), out)
+
+
+_HALVES_TABLES = {}
+
+
+def _halves_table(L):
+    """For every length n of 1..L, the level schedule of the tree `halves`
+    makes of n elements, padded to common sizes and stacked on a leading
+    axis (row n - 1): the leaves' rows and elements, per level the nodes'
+    rows and their children's rows, the root's row. Row 2L - 1 is the
+    dummy that padding reads and writes. Built once per L, on the host."""
+    if L in _HALVES_TABLES:
+        return _HALVES_TABLES[L]
+    dummy = 2 * L - 1
+    trees = [_halves_nodes(list(range(n))) for n in range(1, L + 1)]
+    height = max(h for ns in trees for _, _, _, h in ns)
+    per_level = [max(sum(1 for c, _, _, h in ns if c == 1 and h == lv) for ns in trees) for lv in range(1, height + 1)]
+    t = {
+        "leaf": np.full((L, L), dummy, np.int32),
+        "item": np.zeros((L, L), np.int32),
+        "node": [np.full((L, 3, w), dummy, np.int32) for w in per_level],
+        "root": np.array([len(ns) - 1 for ns in trees], np.int32),
+    }
+    for k, ns in enumerate(trees):
+        at = [0] * (height + 1)
+        for row, (c, plain, recs, h) in enumerate(ns):
+            if c == 0:
+                t["leaf"][k, at[0]] = row
+                t["item"][k, at[0]] = plain[0]
+                at[0] += 1
+            else:
+                t["node"][h - 1][k, :, at[h]] = (row, recs[0], recs[1])
+                at[h] += 1
+    _HALVES_TABLES[L] = t
+    return t
+
+
+def fold_halves(seq, cases, zero):
+    """The hylomorphism `halves` over a list computed in the model: the
+    tree of the list's length is picked from `_halves_table` (its length
+    is only known when the model runs) and folded level by level, leaves
+    first, as `fold_structure` does. cdlc stops with an error on an empty
+    list here; this computes the fold of one zero element instead, because
+    padding positions of lists hold empty lists and a NaN there would
+    reach every gradient (docs/export.md lists the difference)."""
+    L = seq.mask.shape[0]
+    t = _halves_table(L)
+    n = jnp.sum(seq.mask.astype(jnp.int32))
+    k = jnp.maximum(n, 1) - 1
+    table = jax.tree_util.tree_map(lambda z: jnp.zeros((2 * L,) + z.shape, z.dtype), zero)
+    items = _gather(seq.items, jnp.asarray(t["item"])[k])
+    items = jax.tree_util.tree_map(lambda a: jnp.where(jnp.reshape(n > 0, (1,) * a.ndim), a, jnp.zeros_like(a)), items)
+    table = _scatter(table, jnp.asarray(t["leaf"])[k], jax.vmap(cases[0])(items))
+    for lv in t["node"]:
+        rows = jnp.asarray(lv)[k]
+        out = jax.vmap(cases[1])(_gather(table, rows[1]), _gather(table, rows[2]))
+        table = _scatter(table, rows[0], out)
+    return _gather(table, jnp.asarray(t["root"])[k])
 
 
 # --- kinks: derivatives as cdlc takes them ------------------------------------
