@@ -202,3 +202,61 @@ fn generated_p4_group_convolutions_equal_their_dense_maps() {
         check_generated(&src, &[a, 4, size, size], &[b, 4, size, size], 5 + i as u64);
     }
 }
+
+/// `examples/p4_patterns.cdl` on 28×28 images with 4 channels: its group
+/// convolution's dense map would have (4·4·28·28)² ≈ 157 M entries
+/// (1.3 GB in f64). Applied as a gather, every basis of the module holds a
+/// few hundred thousand entries, and a training step runs.
+#[test]
+fn a_p4_layer_on_28_by_28_images_takes_a_training_step_without_its_dense_map() {
+    let src = std::fs::read_to_string(examples_dir().join("p4_patterns.cdl"))
+        .expect("the example")
+        .replace("const s = 8", "const s = 28")
+        .replace("R[6] * Ori * Img", "R[4] * Ori * Img");
+    let c = cdlc::compile("p4_28.cdl", &src);
+    assert!(c.diagnostics.is_empty(), "{:#?}", c.diagnostics);
+    let model = cdlc::entry_model(&c, None).expect("a model");
+    let p = cdlc::training::prepare(&c, model, loss_for(&c, model)).expect("prepared");
+    let dense = (4 * 4 * 28 * 28usize).pow(2);
+    let entries: usize = p
+        .inst
+        .module
+        .bases
+        .iter()
+        .map(|(_, b)| b.elements.iter().map(Vec::len).sum::<usize>())
+        .sum();
+    assert!(has_gather(&p));
+    assert!(
+        entries * 100 < dense,
+        "the module's bases hold {entries} entries, the dense map {dense}"
+    );
+    // No value of the training function is as large as the dense map.
+    let f = &p.inst.module.functions[p.train];
+    let largest = f
+        .values
+        .iter()
+        .filter_map(|(v, _)| match f.types.get(v) {
+            Some(cdlc_ir::Type::Tensor(s)) => Some(s.iter().product::<usize>()),
+            _ => None,
+        })
+        .max()
+        .expect("values");
+    assert!(largest * 100 < dense, "a value of {largest} numbers");
+    let params = cdlc::training::init_params(&p.inst, 3);
+    let mut rng = Numbers(11);
+    let batch = [Example {
+        x: Value::Tensor(rng.tensor(&[28, 28])),
+        y: Target::Class(2),
+    }];
+    let (loss, grads) =
+        interp::loss_and_grad(&p.inst.module, p.train, &params, &batch).expect("a step runs");
+    assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
+    for (g, slot) in grads.iter().zip(&p.inst.slots) {
+        assert!(g.data.iter().all(|x| x.is_finite()), "{}", slot.name);
+    }
+    let moved = grads
+        .iter()
+        .filter(|g| g.data.iter().any(|&x| x != 0.0))
+        .count();
+    assert!(moved >= 4, "only {moved} slots have a nonzero gradient");
+}
