@@ -340,6 +340,29 @@ impl Basis {
             .collect()
     }
 
+    /// Every inner basis element, normalised, as [`Basis::inner_element`]
+    /// gives them, in one pass over the pattern (reading a labelled pattern
+    /// once instead of once per element).
+    pub fn inner_elements(&self) -> Vec<Vec<(u32, f64)>> {
+        let mut out: Vec<Vec<(u32, f64)>> = vec![Vec::new(); self.pattern.count()];
+        match &self.pattern {
+            Pattern::Labels { labels, .. } => {
+                for (u, &l) in labels.iter().enumerate() {
+                    if l != 0 {
+                        let e = l.unsigned_abs() as usize - 1;
+                        out[e].push((u as u32, f64::from(l.signum()) * self.scales[e]));
+                    }
+                }
+            }
+            Pattern::Vectors { .. } => {
+                for (e, o) in out.iter_mut().enumerate() {
+                    *o = self.inner_element(e);
+                }
+            }
+        }
+        out
+    }
+
     /// Basis element `k` of the whole map, as `(dense index, value)`.
     pub fn element(&self, k: usize) -> Vec<(usize, f64)> {
         let (m, n) = self.inner_dims();

@@ -175,11 +175,12 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                 .bases
                 .get(*basis)
                 .ok_or_else(|| format!("no basis {basis}"))?;
-            let k = vector(*coeffs)?;
-            if k != b.elements.len() {
+            let s = shape(*coeffs)?;
+            if s != b.coeff_shape {
                 return Err(format!(
-                    "{k} coefficients for a basis of {} elements",
-                    b.elements.len()
+                    "coefficients of shape {s:?} for a basis of {} elements whose coefficients have shape {:?}",
+                    b.elements.len(),
+                    b.coeff_shape
                 ));
             }
             Ok(Type::Tensor(b.shape.clone()))
@@ -193,7 +194,7 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             if s != b.shape {
                 return Err(format!("shape {s:?} is not the basis shape {:?}", b.shape));
             }
-            Ok(Type::tensor(&[b.elements.len()]))
+            Ok(Type::Tensor(b.coeff_shape.clone()))
         }
         Op::Loss { kind, out, target } => {
             check_target(*kind, ty(*out)?, ty(*target)?)?;

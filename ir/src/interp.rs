@@ -472,10 +472,14 @@ impl<T: Scalar> Eval<'_, T> {
                     &b.shape,
                 ))
             }
-            Op::BasisProject { x, basis } => t(kernels::basis_project(
-                self.arr(*x),
-                &self.module.bases[*basis].elements,
-            )),
+            Op::BasisProject { x, basis } => {
+                let b = &self.module.bases[*basis];
+                t(kernels::basis_project(
+                    self.arr(*x),
+                    &b.elements,
+                    &b.coeff_shape,
+                ))
+            }
             Op::Loss { kind, out, target } => {
                 let (l, _) = self.loss(*kind, *out, *target)?;
                 t(Array::scalar(l))

@@ -173,6 +173,24 @@ pub struct Basis {
     pub shape: Shape,
     /// Per element, its nonzero entries as (row-major flat index, value).
     pub elements: Vec<Vec<(u32, f64)>>,
+    /// The shape of the coefficients, as many entries as there are elements
+    /// in row-major order: `[k]` for a parameter's coefficients, the shape
+    /// of an activation for a gather applied to it (`Structured`'s form
+    /// for shifts and permutations).
+    pub coeff_shape: Shape,
+}
+
+impl Basis {
+    /// A basis whose coefficients are a vector of one entry per element.
+    pub fn vector(name: String, shape: Shape, elements: Vec<Vec<(u32, f64)>>) -> Basis {
+        let coeff_shape = vec![elements.len()];
+        Basis {
+            name,
+            shape,
+            elements,
+            coeff_shape,
+        }
+    }
 }
 
 /// A function: parameter slots, example inputs, values, blocks.
@@ -562,14 +580,16 @@ pub enum Op {
     Tuple(Vec<Value>),
     /// The `index`-th component of a tuple.
     Get(Value, u32),
-    /// `W = Σ_k c_k B_k` for coefficients `c: R[k]` and a module basis.
+    /// `W = Σ_k c_k B_k` for coefficients `c` of the basis's `coeff_shape`
+    /// (`R[k]` for a parameter) and a module basis.
     BasisExpand {
         /// The coefficients.
         coeffs: Value,
         /// The basis.
         basis: BasisId,
     },
-    /// `c_k = Σ_idx W[idx] B_k[idx]`, the adjoint of `BasisExpand`.
+    /// `c_k = Σ_idx W[idx] B_k[idx]`, the adjoint of `BasisExpand`, shaped
+    /// as the basis's `coeff_shape`.
     BasisProject {
         /// A tensor of the basis's shape.
         x: Value,

@@ -81,12 +81,21 @@ fn data_declarations(module: &Module) -> String {
     out
 }
 
-/// Each basis: its shape and element count, then one line per element.
+/// Each basis: its shape and element count (with the coefficients' shape
+/// when it is not the vector `R[count]`), then one line per element.
 fn bases(module: &Module, out: &mut String) {
     for (id, b) in module.bases.iter() {
+        let coeffs = if b.coeff_shape == [b.elements.len()] {
+            String::new()
+        } else {
+            format!(
+                " of {}",
+                type_name(module, &Type::Tensor(b.coeff_shape.clone()))
+            )
+        };
         writeln!(
             out,
-            "{id} {} : {}, {} elements",
+            "{id} {} : {}, {} elements{coeffs}",
             b.name,
             type_name(module, &Type::Tensor(b.shape.clone())),
             b.elements.len()

@@ -287,11 +287,11 @@ pub fn circulant_basis() -> Basis {
     let n = 4u32;
     let shift =
         |k: u32| -> Vec<(u32, f64)> { (0..n).map(|i| (i * n + (i + k) % n, 1.0)).collect() };
-    Basis {
-        name: "conv.K".into(),
-        shape: vec![4, 4],
-        elements: vec![shift(0), shift(1), shift(n - 1)],
-    }
+    Basis::vector(
+        "conv.K".into(),
+        vec![4, 4],
+        vec![shift(0), shift(1), shift(n - 1)],
+    )
 }
 
 /// `K @ x` with `K: equivariant Ring -> Ring where local(1)`, stored as

@@ -49,6 +49,8 @@ mod robust;
 mod roundtrip;
 #[cfg(test)]
 mod stored_shape;
+#[cfg(test)]
+mod structured;
 
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {

@@ -918,9 +918,11 @@ def _b64(text, dtype):
 
 def basis_expand(c, basis):
     """W = sum_k c_k B_k over the basis's nonzero entries only (a sparse
-    contraction: one product and one segment sum per nonzero)."""
+    contraction: one product and one segment sum per nonzero). The
+    coefficients are a vector, or an activation for a map applied as a
+    gather; either way they are read in row-major order."""
     shape, rows, cols, vals = basis
-    flat = jax.ops.segment_sum(c[cols] * vals.astype(c.dtype), rows, num_segments=int(np.prod(shape, dtype=np.int64)))
+    flat = jax.ops.segment_sum(jnp.reshape(c, (-1,))[cols] * vals.astype(c.dtype), rows, num_segments=int(np.prod(shape, dtype=np.int64)))
     return jnp.reshape(flat, shape)
 
 

@@ -159,9 +159,31 @@ pub fn instantiate_with(
     tyings: &Tyings,
     model: ItemId,
 ) -> Result<Instantiated, Unsupported> {
+    instantiate_forms(program, checked, tyings, model, false)
+}
+
+/// `instantiate_with`, with every equivariant map expanded to its dense
+/// map instead of applied in a structured form: the reference the
+/// structured forms are tested against (same slots, same numbers).
+pub fn instantiate_dense(
+    program: &Program,
+    checked: &Checked,
+    tyings: &Tyings,
+    model: ItemId,
+) -> Result<Instantiated, Unsupported> {
+    instantiate_forms(program, checked, tyings, model, true)
+}
+
+fn instantiate_forms(
+    program: &Program,
+    checked: &Checked,
+    tyings: &Tyings,
+    model: ItemId,
+    dense: bool,
+) -> Result<Instantiated, Unsupported> {
     let mut module = ir::Module::new();
     loop {
-        match Lowerer::run(program, checked, tyings, &module, model) {
+        match Lowerer::run(program, checked, tyings, &module, model, dense) {
             Ok((func, slots, inputs, spans)) => {
                 let func = module.add_function(func);
                 return Ok(Instantiated {
@@ -244,6 +266,8 @@ struct Lowerer<'a> {
     /// Equivariant maps applied through their basis rather than expanded:
     /// the coefficient slot's value and how to apply it.
     structured: HashMap<ir::Value, Rc<Structured>>,
+    /// Every equivariant map expanded to the dense map (`instantiate_dense`).
+    dense: bool,
     /// The source span of each recursion op built so far.
     spans: Vec<(ir::Value, Span)>,
 }
@@ -266,6 +290,7 @@ impl<'a> Lowerer<'a> {
         tyings: &'a Tyings,
         module: &'a ir::Module,
         model: ItemId,
+        dense: bool,
     ) -> R<Lowered> {
         let info = checked
             .defs
@@ -278,6 +303,7 @@ impl<'a> Lowerer<'a> {
             b: FunctionBuilder::new(module, info.name.clone()),
             slots: Vec::new(),
             structured: HashMap::new(),
+            dense,
             spans: Vec::new(),
         };
         let root = Rc::new(Inst {
@@ -482,7 +508,20 @@ impl<'a> Lowerer<'a> {
             );
         };
         let coefficient_std = dense_init(&init).map(|d| tying.basis.init_std(d));
-        if let Some(st) = Structured::worth_it(&tying.basis) {
+        let structured = (!self.dense).then(|| Structured::worth_it(&tying.basis));
+        if let Some(mut st) = structured.flatten() {
+            if let Some(gather) = st.pending_basis() {
+                let name = format!("{}.{}", tying.owner, tying.param);
+                match self.b.module().bases.iter().find(|(_, b)| b.name == name) {
+                    Some((id, _)) => st.bind(id),
+                    None => {
+                        return Err(Restart::Basis(ir::Basis {
+                            name,
+                            ..gather.clone()
+                        }));
+                    }
+                }
+            }
             // The coefficients in their natural layout (out channels, in
             // channels, inner element): the same numbers as `[free]`.
             let c = self.b.param(name.clone(), &st.coeff_shape);
@@ -506,10 +545,10 @@ impl<'a> Lowerer<'a> {
             .map(|(id, _)| id);
         let Some(basis) = found else {
             let b = &tying.basis;
-            return Err(Restart::Basis(ir::Basis {
-                name: basis_name,
-                shape: b.dense_shape(),
-                elements: (0..b.free())
+            return Err(Restart::Basis(ir::Basis::vector(
+                basis_name,
+                b.dense_shape(),
+                (0..b.free())
                     .map(|k| {
                         b.element(k)
                             .into_iter()
@@ -517,7 +556,7 @@ impl<'a> Lowerer<'a> {
                             .collect()
                     })
                     .collect(),
-            }));
+            )));
         };
         let free = tying.basis.free();
         let c = self.b.param(name.clone(), &[free]);

@@ -1,5 +1,16 @@
 //! Equivariant maps applied through their basis rather than expanded to
 //! the dense map, when that is cheaper by a clear margin.
+//!
+//! Three forms, tried in order: DeepSets-style maps in closed form
+//! (`Aggregate`), small inner bases as one stacked constant (`Stacked`),
+//! and sparse inner bases — shifts, permutations, their signed and partial
+//! versions: a `cyclic(n)` map with `local(r)` is a circular convolution,
+//! a p4 map a group convolution — as a gather (`Gather`): every inner
+//! element is applied to the input as a sparse map, then the coefficients
+//! combine the gathered copies in one product. The gather's cost is the
+//! input channels times the inner elements' nonzeros, the product's the
+//! coefficients times the output points, so neither time nor memory ever
+//! grows with the dense map.
 
 use cdlc_ir::{self as ir, FunctionBuilder};
 
@@ -39,6 +50,23 @@ enum Form {
         stacked: cdlc_runtime::value::Tensor,
         in_rank: u32,
     },
+    /// A sparse inner basis, applied as a gather: the input `x` (in
+    /// channels `++ S`) is the coefficient tensor of `gather`, a basis of
+    /// shape in channels `++ [k] ++ T` with
+    ///
+    ///   z[q, e, i] = Σ_j B_e[i, j] x[q, j]
+    ///
+    /// (one element per input entry, holding the inner elements' nonzeros
+    /// in its column), then `y = C · z`: `c·nnz + d c k m` multiply-adds
+    /// per example instead of the dense map's `d m c n` (`nnz` the inner
+    /// elements' nonzeros in all). Its derivatives are the basis's
+    /// projection (for `x`) and the product's (for `C`).
+    Gather {
+        /// The gather as a module basis, until it is registered.
+        gather: ir::Basis,
+        /// Its id in the module, once registered (`Structured::bind`).
+        id: Option<ir::BasisId>,
+    },
 }
 
 impl Structured {
@@ -59,13 +87,36 @@ impl Structured {
         let form = match Form::aggregate(basis) {
             Some(form) => form,
             None if 2 * k * (n + d) * c * m <= d * m * c * n => Form::stacked(basis),
-            None => return None,
+            None => {
+                let elements = basis.inner_elements();
+                let nnz: usize = elements.iter().map(Vec::len).sum();
+                if 2 * (c * nnz + d * c * k * m) > d * m * c * n {
+                    return None;
+                }
+                Form::gather(basis, in_channels, &elements)
+            }
         };
         Some(Structured {
             coeff_shape,
             in_channel_rank: in_channels.len() as u32,
             form,
         })
+    }
+
+    /// The module basis this form needs registered before it can be
+    /// applied, if any and if not yet bound.
+    pub(super) fn pending_basis(&self) -> Option<&ir::Basis> {
+        match &self.form {
+            Form::Gather { gather, id: None } => Some(gather),
+            _ => None,
+        }
+    }
+
+    /// Binds the registered module basis of `pending_basis`.
+    pub(super) fn bind(&mut self, basis: ir::BasisId) {
+        if let Form::Gather { id, .. } = &mut self.form {
+            *id = Some(basis);
+        }
     }
 
     /// `W @ x` for the coefficient slot `c`.
@@ -102,6 +153,14 @@ impl Structured {
                 // y: out channels ++ T
                 b.contract(c, z, self.in_channel_rank + 1)
             }
+            Form::Gather { id, .. } => {
+                let basis =
+                    id.expect("internal error: a gather applied before its basis was bound");
+                // z: in channels ++ [k] ++ T
+                let z = b.basis_expand(x, basis);
+                // y: out channels ++ T
+                b.contract(c, z, self.in_channel_rank + 1)
+            }
         }
     }
 }
@@ -134,6 +193,48 @@ impl Form {
             beta.push(off);
         }
         Some(Form::Aggregate { alpha, beta, n })
+    }
+
+    /// The `Gather` form: one gather element per input entry `(q, j)`,
+    /// holding `B_e[i, j]` at `(q, e, i)` for every inner element `e`.
+    fn gather(
+        basis: &cdlc_equivariance::Basis,
+        in_channels: &[usize],
+        elements: &[Vec<(u32, f64)>],
+    ) -> Form {
+        let (t, s) = basis.inner_shapes();
+        let (m, n): (usize, usize) = (t.iter().product(), s.iter().product());
+        let (c, k) = (in_channels.iter().product::<usize>(), elements.len());
+        // The inner elements' entries by input point j, as (e·m + i, value).
+        let mut columns: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        for (e, element) in elements.iter().enumerate() {
+            for &(u, v) in element {
+                let (i, j) = (u as usize / n, u as usize % n);
+                columns[j].push((e * m + i, v));
+            }
+        }
+        let index = |x: usize| u32::try_from(x).expect("a gather within the tensor size limit");
+        let mut gathered = Vec::with_capacity(c * n);
+        for q in 0..c {
+            for column in &columns {
+                let row = column.iter().map(|&(r, v)| (index(q * k * m + r), v));
+                gathered.push(row.collect());
+            }
+        }
+        let mut coeff_shape = in_channels.to_vec();
+        coeff_shape.extend(s);
+        let mut shape = in_channels.to_vec();
+        shape.push(k);
+        shape.extend(t);
+        Form::Gather {
+            gather: ir::Basis {
+                name: String::new(),
+                shape,
+                elements: gathered,
+                coeff_shape,
+            },
+            id: None,
+        }
     }
 
     fn stacked(basis: &cdlc_equivariance::Basis) -> Form {

@@ -323,8 +323,13 @@ pub fn basis_expand<T: Scalar>(
     out
 }
 
-/// `c_k = Σ_idx x[idx] B_k[idx]`.
-pub fn basis_project<T: Scalar>(x: &Array<T>, elements: &[Vec<(u32, f64)>]) -> Array<T> {
+/// `c_k = Σ_idx x[idx] B_k[idx]`, as a tensor of `shape` (the basis's
+/// coefficient shape, `[k]` or an activation's).
+pub fn basis_project<T: Scalar>(
+    x: &Array<T>,
+    elements: &[Vec<(u32, f64)>],
+    shape: &[usize],
+) -> Array<T> {
     let data = elements
         .iter()
         .map(|e| {
@@ -333,7 +338,7 @@ pub fn basis_project<T: Scalar>(x: &Array<T>, elements: &[Vec<(u32, f64)>]) -> A
             })
         })
         .collect();
-    Array::new(vec![elements.len()], data)
+    Array::new(shape.to_vec(), data)
 }
 
 /// What a loss compares an output with, for one position.

@@ -244,7 +244,7 @@ fn data_type(module: &Module, ty: &Type) -> Option<DataType> {
     })
 }
 
-/// Reads `basisN NAME : R[..], K elements` and the `K` lines of entries
+/// Reads `basisN NAME : R[..], K elements [of R[..]]` and the `K` lines of entries
 /// that follow (`k: {index: value, ...}`), and adds the basis. Returns how
 /// many lines it read.
 pub(super) fn read_basis(
@@ -278,6 +278,7 @@ pub(super) fn read_basis(
     c.expect(",")?;
     let count = c.integer("the number of elements")?;
     c.expect("elements")?;
+    let coeff_shape = read_coeff_shape(&mut c, names, count)?;
     c.expect_end()?;
     let size: usize = shape.iter().product();
     let mut elements = Vec::with_capacity(count);
@@ -298,8 +299,32 @@ pub(super) fn read_basis(
         name,
         shape,
         elements,
+        coeff_shape,
     });
     Ok(1 + count)
+}
+
+/// The optional `of R[...]` after a basis's element count: the shape of its
+/// coefficients, which must hold `count` entries (without it, `[count]`).
+fn read_coeff_shape(
+    c: &mut Cursor<'_>,
+    names: &DataNames,
+    count: usize,
+) -> Result<crate::ir::Shape, ParseError> {
+    if !c.keyword("of") {
+        return Ok(vec![count]);
+    }
+    let column = c.column();
+    match read_type(c, names)? {
+        Type::Tensor(shape) if shape.iter().product::<usize>() == count => Ok(shape),
+        _ => Err(ParseError::new(
+            c.line(),
+            column,
+            format!(
+                "expected the shape of the coefficients, a tensor of {count} entries like `R[{count}]`"
+            ),
+        )),
+    }
 }
 
 /// Reads `k: {index: value, ...}`; indices must lie below `size`.

@@ -1,5 +1,5 @@
-//! Choosing, per kind of kernel, whether splitting work between two
-//! threads pays, from timings taken while the program runs.
+//! Choosing whether splitting work between two threads pays, from whole
+//! steps timed while the program runs.
 //!
 //! Whether a second thread helps depends on the machine's state, which
 //! changes while a program runs: on a shared virtual machine two busy
@@ -9,27 +9,41 @@
 //! clock and the kernels are the caller's, so its logic is tested with
 //! synthetic timings.
 //!
+//! What is compared is the time of whole steps, one arm against the
+//! other, not the time of the split pieces alone: a split also costs or
+//! saves the rest of the step (the helper spinning while the caller works
+//! alone, caches shared with it, the memory bus), and a step can gain from
+//! two threads while no piece alone looks faster, or lose while every
+//! piece looks faster. The choice is therefore one of the two measured
+//! arms, never a mixture nobody timed.
+//!
 //! The schedule, counted in training steps:
 //!
 //! 1. `warmup` steps run on one thread untimed (the first step allocates
 //!    buffers and touches fresh pages).
 //! 2. `2 × per_arm` measuring steps alternate between the two arms in the
 //!    order one, two, two, one, one, two, two, one, ... so that a steady
-//!    drift of the machine's speed weighs on both arms alike. Every piece
-//!    of work large enough to split is timed, with its size.
-//! 3. For each kind, the arm with the lower time per unit of work wins; a
-//!    kind that had no such work in either arm stays on one thread.
+//!    drift of the machine's speed weighs on both arms alike. Each step's
+//!    time is the time between its end and the previous step's end.
+//! 3. The arm with the lower median step time wins (the median, so that one
+//!    step slowed by the machine does not decide); on a tie, or when no
+//!    piece of work was large enough to split, one thread wins. Under the
+//!    two-thread arm, the kinds that had large pieces split; the others
+//!    stay on one thread.
 //! 4. The choice holds for at least `period` of time and `period_steps`
 //!    steps, then step 2 runs again.
 //!
 //! The cost is bounded: outside step 2 nothing is timed, and within it at
 //! most `per_arm` steps run with the losing choice, against at least
 //! `period_steps` steps with the winning one. The choice never changes
-//! what is computed, only which thread computes which rows.
+//! what is computed, only which thread computes which rows. The pieces'
+//! own times per unit of work are still summed during step 2, for reports
+//! only (`last_rates`).
 
 use std::time::Duration;
 
-/// The kinds of kernel whose splitting is chosen separately.
+/// The kinds of kernel whose large pieces are timed and reported
+/// separately (the choice itself is by whole steps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// Matrix products and batches of them (the runtime's GEMMs).
@@ -72,12 +86,12 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// One warm-up step, four steps per arm, a choice held for 2 s and 100
-    /// steps: at most 4 steps in 108 run with the losing choice.
+    /// One warm-up step, six steps per arm, a choice held for 2 s and 100
+    /// steps: at most 6 steps in 112 run with the losing choice.
     fn default() -> Config {
         Config {
             warmup: 1,
-            per_arm: 4,
+            per_arm: 6,
             period: Duration::from_secs(2),
             period_steps: 100,
         }
@@ -121,7 +135,7 @@ enum Phase {
     Holding { step: u64, at: Duration },
 }
 
-/// The per-kind choice between one and two threads.
+/// The choice between one and two threads, by whole-step times.
 #[derive(Clone, Debug)]
 pub struct Chooser {
     config: Config,
@@ -129,6 +143,13 @@ pub struct Chooser {
     phase: Phase,
     kinds: [KindState; 3],
     measurements: u64,
+    /// When the previous step ended, if one has.
+    last_end: Option<Duration>,
+    /// The current measurement's step times, in nanoseconds: one thread,
+    /// two threads.
+    steps: [Vec<f64>; 2],
+    /// The median step times of the last finished measurement.
+    last_steps: [Option<f64>; 2],
 }
 
 impl Chooser {
@@ -140,6 +161,9 @@ impl Chooser {
             phase: Phase::Warmup,
             kinds: [KindState::default(); 3],
             measurements: 0,
+            last_end: None,
+            steps: [Vec::new(), Vec::new()],
+            last_steps: [None, None],
         };
         if config.warmup == 0 {
             c.phase = Phase::Measuring(0);
@@ -174,6 +198,10 @@ impl Chooser {
 
     /// Marks the end of a step at time `now` (any fixed origin).
     pub fn end_step(&mut self, now: Duration) {
+        if let (Phase::Measuring(m), Some(start)) = (self.phase, self.last_end) {
+            self.steps[arm(m)].push(now.saturating_sub(start).as_nanos() as f64);
+        }
+        self.last_end = Some(now);
         self.step += 1;
         self.phase = match self.phase {
             Phase::Warmup if self.step < self.config.warmup => Phase::Warmup,
@@ -196,14 +224,18 @@ impl Chooser {
         };
     }
 
-    /// Picks each kind's faster arm and clears the sums.
+    /// Picks the arm with the faster median step, splits the kinds that
+    /// had large pieces under it, and clears the sums.
     fn decide(&mut self) {
+        let [one, two] = [0, 1].map(|a| median(&mut self.steps[a]));
+        let two_wins = matches!((one, two), (Some(a), Some(b)) if b < a);
         for k in &mut self.kinds {
-            let [one, two] = k.arms.map(|s| s.rate());
-            k.split = matches!((one, two), (Some(a), Some(b)) if b < a);
-            k.last = [one, two];
+            k.split = two_wins && k.arms[1].pieces > 0;
+            k.last = k.arms.map(|s| s.rate());
             k.arms = [Sum::default(); 2];
         }
+        self.last_steps = [one, two];
+        self.steps = [Vec::new(), Vec::new()];
         self.measurements += 1;
     }
 
@@ -212,16 +244,35 @@ impl Chooser {
         if self.kinds[kind.index()].split { 2 } else { 1 }
     }
 
-    /// The last finished measurement's time per unit of work of `kind`
-    /// with one and with two threads, in nanoseconds (`None`: no work of
-    /// that kind was large enough to split).
+    /// The last finished measurement's time per unit of work of `kind`'s
+    /// large pieces with one and with two threads, in nanoseconds (`None`:
+    /// no work of that kind was large enough to split). For reports: the
+    /// choice is made on whole steps.
     pub fn last_rates(&self, kind: Kind) -> [Option<f64>; 2] {
         self.kinds[kind.index()].last
+    }
+
+    /// The last finished measurement's median step time with one and with
+    /// two threads, in nanoseconds (`None`: no step of that arm was timed).
+    pub fn last_step_times(&self) -> [Option<f64>; 2] {
+        self.last_steps
     }
 
     /// How many measurements have finished.
     pub fn measurements(&self) -> u64 {
         self.measurements
+    }
+}
+
+/// The median of `times` (the mean of the middle two for an even count),
+/// or `None` when empty.
+fn median(times: &mut [f64]) -> Option<f64> {
+    times.sort_by(f64::total_cmp);
+    let n = times.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(times[n / 2]),
+        _ => Some((times[n / 2 - 1] + times[n / 2]) / 2.0),
     }
 }
 

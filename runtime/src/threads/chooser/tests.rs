@@ -13,16 +13,39 @@ fn config() -> Config {
     }
 }
 
-/// Runs one step at time `now`: every kind's large work is "timed" with
-/// `ns_per_unit(kind, split)` nanoseconds per unit, 1000 units a piece.
-fn step(c: &mut Chooser, now: Duration, ns_per_unit: impl Fn(Kind, bool) -> Option<f64>) {
-    for kind in Kind::ALL {
-        let split = c.split(kind);
-        if let Some(rate) = ns_per_unit(kind, split) {
-            c.record(kind, split, rate * 1000.0, 1000.0);
+/// A synthetic machine: how long a whole step takes on each arm, and how
+/// fast each kind's large pieces run on each arm (`None`: that kind has no
+/// piece large enough to split).
+struct Machine {
+    step_ms: [f64; 2],
+    rate: fn(Kind, bool) -> Option<f64>,
+}
+
+impl Machine {
+    /// Runs one step ending `step_ms` after `now`, recording 1000 units of
+    /// work of every kind that has large pieces.
+    fn step(&self, c: &mut Chooser, now: &mut Duration) {
+        let split = c.split(Kind::Products);
+        for kind in Kind::ALL {
+            if let Some(rate) = (self.rate)(kind, c.split(kind)) {
+                c.record(kind, c.split(kind), rate * 1000.0, 1000.0);
+            }
+        }
+        *now += Duration::from_secs_f64(self.step_ms[usize::from(split)] / 1000.0);
+        c.end_step(*now);
+    }
+
+    /// Runs steps until the first measurement has finished.
+    fn measure(&self, c: &mut Chooser, now: &mut Duration) {
+        let done = c.measurements() + 1;
+        while c.measurements() < done {
+            self.step(c, now);
         }
     }
-    c.end_step(now);
+}
+
+fn every_kind(_: Kind, _: bool) -> Option<f64> {
+    Some(1.0)
 }
 
 #[test]
@@ -47,112 +70,196 @@ fn measuring_alternates_the_arms_in_a_balanced_order() {
     );
     assert!(!c.measuring());
     assert_eq!(c.measurements(), 1);
+    // Every measuring step took 1 ms, a tie: one thread stays.
+    assert_eq!(c.last_step_times(), [Some(1e6), Some(1e6)]);
+    assert_eq!(c.threads(Kind::Products), 1);
 }
 
 #[test]
-fn each_kind_keeps_its_faster_choice() {
-    let mut c = Chooser::new(config());
-    // Products gain from a second thread, elementwise kernels lose, and
-    // row operations never get large enough to be timed.
-    let rates = |kind: Kind, split: bool| match (kind, split) {
-        (Kind::Products, false) => Some(2.0),
-        (Kind::Products, true) => Some(1.2),
-        (Kind::Elementwise, false) => Some(1.0),
-        (Kind::Elementwise, true) => Some(1.5),
-        (Kind::Rows, _) => None,
+fn two_threads_win_on_a_faster_whole_step_though_no_piece_looks_faster() {
+    // Every split piece runs slower per unit, yet the step is faster with
+    // two threads (what the per-kind rates got wrong on W4).
+    let m = Machine {
+        step_ms: [1.0, 0.8],
+        rate: |_, split| Some(if split { 1.3 } else { 1.0 }),
     };
-    for i in 0..5 {
-        step(&mut c, MS * i, rates);
+    let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
+    m.measure(&mut c, &mut now);
+    for kind in Kind::ALL {
+        assert_eq!(c.threads(kind), 2, "{kind:?}");
+        assert_eq!(c.last_rates(kind), [Some(1.0), Some(1.3)]);
     }
-    assert!(!c.measuring());
+    assert_eq!(c.last_step_times(), [Some(1e6), Some(8e5)]);
+}
+
+#[test]
+fn one_thread_wins_on_a_faster_whole_step_though_every_piece_looks_faster() {
+    // The split pieces run faster per unit, but the rest of the step pays
+    // more than they save.
+    let m = Machine {
+        step_ms: [1.0, 1.2],
+        rate: |_, split| Some(if split { 0.6 } else { 1.0 }),
+    };
+    let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
+    m.measure(&mut c, &mut now);
+    for kind in Kind::ALL {
+        assert_eq!(c.threads(kind), 1, "{kind:?}");
+        assert!(!c.split(kind));
+    }
+}
+
+#[test]
+fn kinds_without_large_pieces_stay_on_one_thread() {
+    let m = Machine {
+        step_ms: [1.0, 0.5],
+        rate: |kind, _| (kind == Kind::Products).then_some(1.0),
+    };
+    let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
+    m.measure(&mut c, &mut now);
     assert_eq!(c.threads(Kind::Products), 2);
     assert_eq!(c.threads(Kind::Elementwise), 1);
     assert_eq!(c.threads(Kind::Rows), 1);
-    assert!(c.split(Kind::Products) && !c.split(Kind::Elementwise));
-    assert_eq!(c.last_rates(Kind::Products), [Some(2.0), Some(1.2)]);
     assert_eq!(c.last_rates(Kind::Rows), [None, None]);
 }
 
 #[test]
-fn timings_outside_a_measurement_are_ignored() {
-    let mut c = Chooser::new(config());
-    for i in 0..5 {
-        step(&mut c, MS * i, |_, split| {
-            Some(if split { 1.0 } else { 2.0 })
-        });
+fn without_anything_to_split_one_thread_stays_whatever_the_clock_says() {
+    // Nothing was split, so the arms ran the same code: the difference in
+    // step time is noise.
+    let m = Machine {
+        step_ms: [1.0, 0.5],
+        rate: |_, _| None,
+    };
+    let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
+    m.measure(&mut c, &mut now);
+    for kind in Kind::ALL {
+        assert_eq!(c.threads(kind), 1);
     }
-    assert_eq!(c.threads(Kind::Rows), 2);
-    // While the choice holds, even a very slow split piece changes nothing.
-    c.record(Kind::Rows, true, 1e12, 1.0);
-    for i in 5..14 {
-        step(&mut c, MS * i, |_, _| None);
-    }
-    assert!(!c.measuring());
-    assert_eq!(c.threads(Kind::Rows), 2);
 }
 
 #[test]
-fn the_choice_is_measured_again_after_the_period_and_follows_the_machine() {
-    let mut c = Chooser::new(config());
-    let quiet = |_: Kind, split: bool| Some(if split { 0.6 } else { 1.0 });
-    let busy = |_: Kind, split: bool| Some(if split { 1.5 } else { 1.0 });
-    let mut now = Duration::ZERO;
-    for _ in 0..5 {
-        now += MS;
-        step(&mut c, now, quiet);
-    }
-    assert_eq!(c.threads(Kind::Elementwise), 2);
-    // The machine gets busy. The choice holds for at least `period_steps`
-    // steps and `period` of time: 10 steps of 1 ms are not enough...
-    for _ in 0..10 {
-        now += MS;
-        step(&mut c, now, busy);
-        assert!(!c.measuring());
-    }
-    // ...but once 100 ms have passed too, the next step starts measuring.
-    now += Duration::from_millis(100);
-    step(&mut c, now, busy);
-    assert!(c.measuring());
-    for _ in 0..4 {
-        now += MS;
-        step(&mut c, now, busy);
-    }
-    assert!(!c.measuring());
-    assert_eq!(c.threads(Kind::Elementwise), 1);
-    assert_eq!(c.measurements(), 2);
-    // Many quick steps alone do not start a measurement before the period.
-    for _ in 0..50 {
-        step(&mut c, now, quiet);
-    }
-    assert!(!c.measuring());
-    assert_eq!(c.threads(Kind::Elementwise), 1);
-}
-
-#[test]
-fn rates_compare_time_per_unit_of_work_not_time_per_piece() {
+fn one_slow_step_does_not_decide() {
     let mut c = Chooser::new(Config {
-        warmup: 0,
+        per_arm: 4,
         ..config()
     });
-    // The split arm saw twice the work in more time, but less time per unit.
-    for i in 0..4 {
+    let mut now = MS;
+    c.end_step(now);
+    // Two threads are faster (0.8 ms against 1 ms), except for one step
+    // the machine stalled for 50 ms: the mean would pick one thread, the
+    // median picks two.
+    for i in 0..8 {
         let split = c.split(Kind::Products);
-        let (nanos, work) = if split {
-            (1500.0, 2000.0)
-        } else {
-            (1000.0, 1000.0)
+        c.record(Kind::Products, split, 1000.0, 1000.0);
+        let ms = match (split, i) {
+            (true, 1) => 50.0,
+            (true, _) => 0.8,
+            (false, _) => 1.0,
         };
-        c.record(Kind::Products, split, nanos, work);
-        c.end_step(MS * i);
+        now += Duration::from_secs_f64(ms / 1000.0);
+        c.end_step(now);
     }
+    assert_eq!(c.measurements(), 1);
     assert_eq!(c.threads(Kind::Products), 2);
 }
 
 #[test]
-fn equal_rates_stay_on_one_thread() {
-    let mut c = Chooser::new(config());
-    for i in 0..5 {
-        step(&mut c, MS * i, |_, _| Some(1.0));
+fn the_first_measuring_step_without_a_start_is_not_timed() {
+    // Without warm-up, the first step has no previous end to start from.
+    let mut c = Chooser::new(Config {
+        warmup: 0,
+        ..config()
+    });
+    let mut now = Duration::from_secs(100);
+    for ms in [1.0, 0.5, 0.5, 1.0] {
+        let split = c.split(Kind::Products);
+        c.record(Kind::Products, split, 1.0, 1.0);
+        now += Duration::from_secs_f64(ms / 1000.0);
+        c.end_step(now);
     }
+    assert_eq!(c.measurements(), 1);
+    // One-thread steps: only the last (1 ms) was timed; two-thread: 0.5 ms.
+    assert_eq!(c.last_step_times(), [Some(1e6), Some(5e5)]);
+    assert_eq!(c.threads(Kind::Products), 2);
+}
+
+#[test]
+fn timings_outside_a_measurement_are_ignored() {
+    let m = Machine {
+        step_ms: [2.0, 1.0],
+        rate: every_kind,
+    };
+    let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
+    m.measure(&mut c, &mut now);
+    assert_eq!(c.threads(Kind::Rows), 2);
+    // While the choice holds, slow pieces and slow steps change nothing.
+    c.record(Kind::Rows, true, 1e12, 1.0);
+    let slow = Machine {
+        step_ms: [1.0, 50.0],
+        rate: every_kind,
+    };
+    for _ in 0..9 {
+        slow.step(&mut c, &mut now);
+        assert!(!c.measuring());
+    }
+    assert_eq!(c.threads(Kind::Rows), 2);
+    assert_eq!(c.measurements(), 1);
+}
+
+#[test]
+fn the_choice_is_measured_again_after_the_period_and_follows_the_machine() {
+    let quiet = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let busy = Machine {
+        step_ms: [1.0, 1.5],
+        rate: every_kind,
+    };
+    let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
+    quiet.measure(&mut c, &mut now);
+    assert_eq!(c.threads(Kind::Elementwise), 2);
+    // The machine gets busy. The choice holds for at least `period_steps`
+    // steps and `period` of time: 10 steps of 1.5 ms are not enough...
+    for _ in 0..10 {
+        busy.step(&mut c, &mut now);
+        assert!(!c.measuring());
+    }
+    // ...but once 100 ms have passed too, the next step starts measuring.
+    now += Duration::from_millis(100);
+    busy.step(&mut c, &mut now);
+    assert!(c.measuring());
+    busy.measure(&mut c, &mut now);
+    assert!(!c.measuring());
+    assert_eq!(c.threads(Kind::Elementwise), 1);
+    assert_eq!(c.measurements(), 2);
+    // Many steps alone do not start a measurement before the period.
+    for _ in 0..50 {
+        c.end_step(now);
+    }
+    assert!(!c.measuring());
+    assert_eq!(c.threads(Kind::Elementwise), 1);
+}
+
+#[test]
+fn the_losing_arm_runs_at_most_per_arm_steps_per_period() {
+    // Two threads are ruinous (10× slower). Over many periods, count the
+    // steps that ran split: exactly `per_arm` per measurement.
+    let m = Machine {
+        step_ms: [1.0, 10.0],
+        rate: every_kind,
+    };
+    let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
+    let (mut split_steps, mut steps) = (0u64, 0u64);
+    while now < Duration::from_secs(2) {
+        split_steps += u64::from(c.split(Kind::Products));
+        steps += 1;
+        m.step(&mut c, &mut now);
+    }
+    assert!(c.measurements() >= 10, "{}", c.measurements());
+    assert!(
+        split_steps <= c.measurements() * 2 + 2,
+        "{split_steps} of {steps}"
+    );
     assert_eq!(c.threads(Kind::Products), 1);
 }
