@@ -98,3 +98,34 @@ def test_halves_over_a_computed_list_splits_every_length_as_cdlc(tmp_path):
     mod, _ = compare.check_against_cdlc(path, tmp, examples=9, data=data, f32_backend="interp")
     table = mod._halves_table(16)
     assert table["root"].tolist() == [2 * n - 2 for n in range(1, 17)]
+
+
+HALVED = """import std.layers
+
+model m(xs: List(R[2])) -> R[2] {
+  param s0: R[4] = normal(0.5)
+  dense[4, 2](hylo treenn[4, 4] by halves (unfold mealy[2, 4, 4] from s0 over xs))
+}
+
+train m {
+  data = jsonl("data.jsonl")
+  loss = cross_entropy
+  optim = sgd(lr = 0.1)
+}
+"""
+
+
+def test_halves_over_an_unfolds_outputs_equals_cdlc_grad(tmp_path):
+    """A hylomorphism by halves over a list computed by an unfold (every
+    length from 1 to 9, so each split tree is met) against `cdlc grad`."""
+    tmp = str(tmp_path)
+    rng = random.Random(5)
+    data = os.path.join(tmp, "data.jsonl")
+    with open(data, "w") as f:
+        for n in range(1, 10):
+            f.write(json.dumps({"x": [vec(rng, 2) for _ in range(n)], "y": n % 2}) + "\n")
+    path = os.path.join(tmp, "case.cdl")
+    with open(path, "w") as f:
+        f.write(HALVED)
+    # The JIT does not compile this hylomorphism: f32 against the interpreter.
+    compare.check_against_cdlc(path, tmp, examples=9, data=data, f32_backend="interp")

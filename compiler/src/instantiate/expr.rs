@@ -5,7 +5,7 @@
 use super::{Frame, Inst, Local, Lowerer, Morph, R};
 use crate::builtins::{Builtin, Function};
 use crate::check::size::Poly;
-use crate::check::types::Ty;
+use crate::check::types::{Ty, TyDisplay};
 use crate::hir::{self, BodyKind, Expr, ExprId, Pattern, Stmt, UnfoldSource};
 use crate::resolve::ItemId;
 use cdlc_grammar::Span;
@@ -330,6 +330,19 @@ impl<'a> Lowerer<'a> {
         let data = self.data_id(&data_ty)?;
         let carrier_ty = self.subst(inst, &info.carrier);
         let carrier = self.ir_type(&carrier_ty)?;
+        if !carrier.is_differentiable() {
+            let shown = TyDisplay {
+                ty: &carrier_ty,
+                namer: self.checked,
+            };
+            return self.unsupported(
+                format!(
+                    "a fold whose carrier `{shown}` holds a list or another structure \
+                     (the algebra's result must be built from tensors)"
+                ),
+                span,
+            );
+        }
         let (params, alg_cases) = self.cases(inst.item);
         // The header's slots come first, in declaration order.
         for p in params {
