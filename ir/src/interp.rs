@@ -769,6 +769,27 @@ fn plain<T: Scalar>(ty: &Type, x: &Data) -> Result<IVal<T>, InterpError> {
     to_ival(ty, x)
 }
 
+/// The declaration of a node's constructor `ctor`, checked to exist and to
+/// have as many fields as the node.
+fn declared_ctor<'d>(
+    def: &'d crate::ir::DataDef,
+    ctor: u32,
+    fields: &[Data],
+) -> Result<&'d crate::ir::CtorDef, InterpError> {
+    let Some(cdef) = def.ctors.get(ctor as usize) else {
+        return input_error(format!("{} has no constructor {ctor}", def.decl.name));
+    };
+    if fields.len() != cdef.fields.len() {
+        return input_error(format!(
+            "constructor `{}` has {} fields, found {}",
+            cdef.name,
+            cdef.fields.len(),
+            fields.len()
+        ));
+    }
+    Ok(cdef)
+}
+
 /// Lays out the nodes of `root` (of data type `data`) children before
 /// parents, checking each against the declaration.
 fn plan_structure<T: Scalar>(
@@ -789,17 +810,7 @@ fn plan_structure<T: Scalar>(
                 describe(node)
             ));
         };
-        let Some(cdef) = def.ctors.get(*ctor as usize) else {
-            return input_error(format!("{} has no constructor {ctor}", def.decl.name));
-        };
-        if fields.len() != cdef.fields.len() {
-            return input_error(format!(
-                "constructor `{}` has {} fields, found {}",
-                cdef.name,
-                cdef.fields.len(),
-                fields.len()
-            ));
-        }
+        let cdef = declared_ctor(def, *ctor, fields)?;
         let mut recs: Vec<&Data> = Vec::new();
         let mut kids_per_field = Vec::new();
         for (f, x) in cdef.fields.iter().zip(fields) {

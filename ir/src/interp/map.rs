@@ -9,7 +9,9 @@ use std::rc::Rc;
 
 use cdlc_runtime::value::{LIST_CONS, LIST_NIL, Value as Data};
 
-use super::{Eval, IVal, InterpError, Scalar, describe, input_error, plain, to_data};
+use super::{
+    Eval, IVal, InterpError, Scalar, declared_ctor, describe, input_error, plain, to_data,
+};
 use crate::ir::{Field, MapOp};
 
 /// What a part of the input structure is.
@@ -92,17 +94,7 @@ impl<T: Scalar> Eval<'_, T> {
                 )),
             };
         }
-        let Some(cdef) = def.ctors.get(*ctor as usize) else {
-            return input_error(format!("{} has no constructor {ctor}", def.decl.name));
-        };
-        if fields.len() != cdef.fields.len() {
-            return input_error(format!(
-                "constructor `{}` has {} fields, found {}",
-                cdef.name,
-                cdef.fields.len(),
-                fields.len()
-            ));
-        }
+        let cdef = declared_ctor(def, *ctor, fields)?;
         Ok(cdef
             .fields
             .iter()
