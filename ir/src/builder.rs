@@ -271,6 +271,12 @@ impl<'m> FunctionBuilder<'m> {
         self.op(Op::Loss { kind, out, target })
     }
 
+    /// Whether ops are being added to the function's top-level block (no
+    /// region is open).
+    pub fn at_top_level(&self) -> bool {
+        self.open.len() == 1
+    }
+
     /// Opens a region whose arguments have these types; ops go into it until
     /// `end_region`. Returns the argument values.
     pub fn begin_region(&mut self, arg_types: &[Type]) -> Vec<Value> {

@@ -72,6 +72,17 @@ model resid(x: Feat) -> Feat {
 
 model fork(x: Feat) -> Feat { centred(x) + position(x) }
 
+layer silence(x: Feat) -> Feat { 0 * x }
+layer weigh(x: Feat) -> Feat {
+  param D: R[4, n] = normal(1.0)
+  D * x
+}
+
+model muted(x: Feat) -> Feat {
+  let h = silence(x)
+  weigh(x) + weigh(h)
+}
+
 model shifted(x: Pts) -> Pts {
   param P: R[n] = zeros
   x + P
@@ -284,6 +295,19 @@ fn per_layer_attributes_the_error_of_a_block_body() {
     let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["centred", "position"]);
     assert!(max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2, "{:?}", m.layers);
+    // A layer applied to an intermediate value is measured on the values
+    // it receives there: `weigh` breaks the symmetry on the model's
+    // inputs, but its second instance only ever receives zeros, where it
+    // is exactly equivariant (0 = g · 0). Random inputs would measure it
+    // as large as the first.
+    let m = check_measure(SETS, "muted", None, None, None, true).unwrap();
+    let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["silence", "weigh", "weigh#2"]);
+    assert!(
+        max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2 && max(&m, 2) <= 1e-6,
+        "{:?}",
+        m.layers
+    );
 }
 
 #[test]

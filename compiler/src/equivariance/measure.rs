@@ -379,6 +379,16 @@ fn sample_of(target: &Target<'_>, x: &Data) -> Result<Vec<Sample>, MeasureError>
 
 /// Runs the target on samples; its output flattened.
 fn run(target: &Target<'_>, xs: &[Sample]) -> Result<Vec<f64>, MeasureError> {
+    run_in(target, &target.inst.module, xs)
+}
+
+/// `run` with the target's function taken from `module` (its own module,
+/// or a copy whose function returns a value inside it).
+fn run_in(
+    target: &Target<'_>,
+    module: &cdlc_ir::Module,
+    xs: &[Sample],
+) -> Result<Vec<f64>, MeasureError> {
     let tensors: Vec<Data> = xs
         .iter()
         .zip(&target.inputs)
@@ -389,7 +399,7 @@ fn run(target: &Target<'_>, xs: &[Sample]) -> Result<Vec<f64>, MeasureError> {
     } else {
         Data::Tuple(tensors)
     };
-    let y = cdlc_ir::interp::forward(&target.inst.module, target.inst.func, &target.params, &x)
+    let y = cdlc_ir::interp::forward(module, target.inst.func, &target.params, &x)
         .map_err(|e| MeasureError::Fit(e.to_string()))?;
     y.as_tensor()
         .map(|t| t.data.clone())

@@ -91,6 +91,9 @@ impl<'a> Lowerer<'a> {
                 } else {
                     self.b.tuple(vals)
                 };
+                if frame.inst.prefix.is_empty() && self.b.at_top_level() {
+                    self.applied.push((e, arg));
+                }
                 let m = self.morph(*f, frame)?;
                 self.apply_morph(&m, arg)
             }

@@ -112,6 +112,11 @@ pub struct Instantiated {
     /// `hylo`, `unfold`), by its value, in the order they were built: where
     /// a message about one of them points.
     pub spans: Vec<(ir::Value, Span)>,
+    /// The argument of each application `f(x)` in the model's own body
+    /// that is built in the function's top-level block, by the
+    /// application's expression: what `measure --per-layer` evaluates to
+    /// measure a layer on the values it receives inside the model.
+    pub applied: Vec<(crate::hir::ExprId, ir::Value)>,
 }
 
 impl Instantiated {
@@ -184,7 +189,7 @@ fn instantiate_forms(
     let mut module = ir::Module::new();
     loop {
         match Lowerer::run(program, checked, tyings, &module, model, dense) {
-            Ok((func, slots, inputs, spans)) => {
+            Ok((func, slots, inputs, spans, applied)) => {
                 let func = module.add_function(func);
                 return Ok(Instantiated {
                     module,
@@ -192,6 +197,7 @@ fn instantiate_forms(
                     slots,
                     inputs,
                     spans,
+                    applied,
                 });
             }
             Err(Restart::Data(decl)) => {
@@ -270,17 +276,20 @@ struct Lowerer<'a> {
     dense: bool,
     /// The source span of each recursion op built so far.
     spans: Vec<(ir::Value, Span)>,
+    /// The top-level arguments of the model's own applications so far.
+    applied: Vec<(crate::hir::ExprId, ir::Value)>,
 }
 
 type R<T> = Result<T, Restart>;
 
-/// A lowered model: its function, slots, input types and the spans of its
-/// recursion ops.
+/// A lowered model: its function, slots, input types, the spans of its
+/// recursion ops and the arguments of its body's applications.
 type Lowered = (
     ir::Function,
     Vec<SlotInfo>,
     Vec<DataType>,
     Vec<(ir::Value, Span)>,
+    Vec<(crate::hir::ExprId, ir::Value)>,
 );
 
 impl<'a> Lowerer<'a> {
@@ -305,6 +314,7 @@ impl<'a> Lowerer<'a> {
             structured: HashMap::new(),
             dense,
             spans: Vec::new(),
+            applied: Vec::new(),
         };
         let root = Rc::new(Inst {
             item: model,
@@ -334,7 +344,7 @@ impl<'a> Lowerer<'a> {
         };
         let out = l.apply_def(&root, arg)?;
         let func = l.b.finish(out);
-        Ok((func, l.slots, inputs, l.spans))
+        Ok((func, l.slots, inputs, l.spans, l.applied))
     }
 
     /// The HIR body of a layer, model, algebra or coalgebra that checked.

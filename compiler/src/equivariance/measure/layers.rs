@@ -9,20 +9,25 @@
 //! first and `f#k.p` after it, so each instance's weights are read from
 //! the model's slots by name. A layer applied to the model's own input is
 //! measured on the model's inputs (the data, or the model's random draws);
-//! a layer applied to an intermediate value is measured on standard normal
-//! inputs of its own input type, since the interpreter does not expose the
-//! values inside the model. Either way an equivariant layer measures at
+//! a layer applied to an intermediate value is measured on the values it
+//! receives there: instantiation records the IR value of each application's
+//! argument built at the function's top level, and the model's function is
+//! evaluated up to it on every input. So an equivariant layer measures at
 //! rounding level and a layer that breaks the symmetry measures its own
-//! error, which is what attributes the model's error to it.
+//! error at the points the model really visits, which is what attributes
+//! the model's error to it (the layer-wise decomposition of the Lie
+//! derivative paper, for discrete groups and Lie generators alike). A
+//! layer applied inside a recursion (a fold's case) has no such value and
+//! is reported as not measurable alone.
 
 use std::collections::BTreeMap;
 
 use super::{
-    Act, LayerReport, MeasureError, MeasureSetup, Sample, Target, inputs, make_target, report,
+    Act, LayerReport, MeasureError, MeasureSetup, Sample, Target, make_target, report, run_in,
 };
 use crate::Compilation;
 use crate::equivariance::Env;
-use crate::hir::{BodyKind, Expr};
+use crate::hir::{BodyKind, Expr, ExprId};
 use crate::instantiate::Instantiated;
 use crate::resolve::ItemId;
 use cdlc_equivariance::Group;
@@ -36,6 +41,8 @@ struct Applied {
     prefix: String,
     /// Whether its argument is the model's (only) input.
     on_input: bool,
+    /// The application `f(x)` in the body.
+    expr: ExprId,
 }
 
 /// The applications of named layers in `model`'s block body, in order;
@@ -47,7 +54,7 @@ fn applied_layers(c: &Compilation, model: ItemId) -> Option<Vec<Applied>> {
     };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Vec::new();
-    for (_, e) in body.exprs.iter() {
+    for (expr, e) in body.exprs.iter() {
         let Expr::Apply { f, args: given } = e else {
             continue;
         };
@@ -71,6 +78,7 @@ fn applied_layers(c: &Compilation, model: ItemId) -> Option<Vec<Applied>> {
             item: *item,
             prefix,
             on_input,
+            expr,
         });
     }
     Some(out)
@@ -94,13 +102,55 @@ pub(super) fn block_layers(
             "`--per-layer` measures the layers a model applies (a chain `f_1 >> ... >> f_k`, or named layers applied in its body), and `{name}` applies none"
         ))
     })?;
+    let model_target = make_target(c, env, model, inst, params.to_vec(), group)?;
     Ok(applied
         .iter()
         .map(|a| {
-            let measured = measure_one(c, env, a, params, inst, group, xs, setup);
+            let seen = received(&model_target, a, xs);
+            let measured = seen.and_then(|seen| {
+                measure_one(
+                    c,
+                    env,
+                    a,
+                    params,
+                    inst,
+                    group,
+                    seen.as_deref().unwrap_or(xs),
+                    setup,
+                )
+            });
             (a.prefix.clone(), measured)
         })
         .collect())
+}
+
+/// The values an applied layer receives inside the model, one per
+/// example of `xs`: the model's function evaluated up to the layer's
+/// argument. `None` for a layer applied to the model's own input (its
+/// samples are `xs`).
+fn received(
+    model: &Target<'_>,
+    a: &Applied,
+    xs: &[Vec<Sample>],
+) -> Result<Option<Vec<Vec<Sample>>>, String> {
+    if a.on_input {
+        return Ok(None);
+    }
+    let Some(&(_, v)) = model.inst.applied.iter().find(|(e, _)| *e == a.expr) else {
+        return Err(format!(
+            "the argument of `{}` is computed inside a recursion, where it cannot be read",
+            a.prefix
+        ));
+    };
+    let mut module = model.inst.module.clone();
+    let f = &mut module.functions[model.inst.func];
+    let entry = f.entry;
+    f.blocks[entry].result = Some(v);
+    xs.iter()
+        .map(|x| run_in(model, &module, x).map(|y| vec![vec![y]]))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+        .map_err(|e| e.message().to_string())
 }
 
 /// One applied layer's report, or why it could not be measured.
@@ -139,16 +189,5 @@ fn measure_one(
             a.prefix
         ));
     }
-    let own;
-    let samples = if a.on_input {
-        xs
-    } else {
-        let draw = MeasureSetup {
-            data: None,
-            ..setup.clone()
-        };
-        own = inputs(&target, &draw).map_err(|e| e.message().to_string())?;
-        &own
-    };
-    report(&target, group, samples, setup).map_err(|e| e.message().to_string())
+    report(&target, group, xs, setup).map_err(|e| e.message().to_string())
 }
