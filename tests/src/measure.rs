@@ -83,6 +83,17 @@ model muted(x: Feat) -> Feat {
   weigh(x) + weigh(h)
 }
 
+layer moved[k](x: Feat) -> Feat {
+  param P: R[4, n] = normal(1.0)
+  param u: R[k] = normal(1.0)
+  x + sum(u) * P
+}
+
+model sized(x: Feat) -> Feat {
+  let h = centred(x)
+  centred(moved[4](h))
+}
+
 model shifted(x: Pts) -> Pts {
   param P: R[n] = zeros
   x + P
@@ -303,6 +314,15 @@ fn per_layer_attributes_the_error_of_a_block_body() {
     let m = check_measure(SETS, "muted", None, None, None, true).unwrap();
     let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["silence", "weigh", "weigh#2"]);
+    assert!(
+        max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2 && max(&m, 2) <= 1e-6,
+        "{:?}",
+        m.layers
+    );
+    // A layer applied with sizes is instantiated at them.
+    let m = check_measure(SETS, "sized", None, None, None, true).unwrap();
+    let names: Vec<&str> = m.layers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["centred", "moved", "centred#2"]);
     assert!(
         max(&m, 0) <= 1e-6 && max(&m, 1) > 1e-2 && max(&m, 2) <= 1e-6,
         "{:?}",

@@ -31,6 +31,7 @@ mod layers;
 use super::Env;
 use super::numeric::{Act, Input, Sample, apply, input, to_data};
 use crate::Compilation;
+use crate::check::size::{Poly, Var};
 use crate::check::types::Ty;
 use crate::diagnostics::Diagnostic;
 use crate::hir::{Body, BodyKind, Expr, ExprId};
@@ -41,6 +42,7 @@ use cdlc_grammar::Span;
 use cdlc_grammar::ast::ItemKind;
 use cdlc_ir::interp::{Array, IVal};
 use cdlc_runtime::value::{Tensor, Value as Data};
+use std::collections::HashMap;
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -269,17 +271,32 @@ fn make_target<'i>(
     params: Vec<Tensor>,
     group: &Group,
 ) -> Result<Target<'i>, MeasureError> {
+    make_target_sized(c, env, def, inst, params, group, &HashMap::new())
+}
+
+/// `make_target` for a definition instantiated at `sizes` (its size
+/// parameters' values).
+fn make_target_sized<'i>(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    def: ItemId,
+    inst: &'i Instantiated,
+    params: Vec<Tensor>,
+    group: &Group,
+    sizes: &HashMap<Var, i64>,
+) -> Result<Target<'i>, MeasureError> {
     let info = &c.checked.defs[&def];
-    let tys: Vec<Ty> = match &info.dom {
-        Ty::Tuple(ts) => ts.clone(),
-        t => vec![t.clone()],
+    let at = |t: &Ty| t.subst_sizes(&|v| sizes.get(&v).map(|n| Poly::constant(*n)));
+    let tys: Vec<Ty> = match at(&info.dom) {
+        Ty::Tuple(ts) => ts,
+        t => vec![t],
     };
     let inputs = tys
         .iter()
         .map(|t| input(c, env, t, group))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|m| MeasureError::Model(format!("`{}`: {m}", info.name)))?;
-    let output = input(c, env, &info.cod, group)
+    let output = input(c, env, &at(&info.cod), group)
         .map_err(|m| MeasureError::Model(format!("`{}`: {m}", info.name)))?;
     if output.list {
         return Err(MeasureError::Model(format!(

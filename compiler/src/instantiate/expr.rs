@@ -91,10 +91,18 @@ impl<'a> Lowerer<'a> {
                 } else {
                     self.b.tuple(vals)
                 };
-                if frame.inst.prefix.is_empty() && self.b.at_top_level() {
-                    self.applied.push((e, arg));
-                }
                 let m = self.morph(*f, frame)?;
+                if frame.inst.prefix.is_empty() && self.b.at_top_level() {
+                    let sizes = match m.as_ref() {
+                        Morph::Def(inst) => inst.sizes.clone(),
+                        _ => Default::default(),
+                    };
+                    self.applied.push(super::AppliedArg {
+                        expr: e,
+                        arg,
+                        sizes,
+                    });
+                }
                 self.apply_morph(&m, arg)
             }
             Expr::Builtin(call) => self.builtin(call, frame),

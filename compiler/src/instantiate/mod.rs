@@ -116,7 +116,19 @@ pub struct Instantiated {
     /// that is built in the function's top-level block, by the
     /// application's expression: what `measure --per-layer` evaluates to
     /// measure a layer on the values it receives inside the model.
-    pub applied: Vec<(crate::hir::ExprId, ir::Value)>,
+    pub applied: Vec<AppliedArg>,
+}
+
+/// The argument of one application `f(x)` in a model's own body.
+#[derive(Clone, Debug)]
+pub struct AppliedArg {
+    /// The application.
+    pub expr: crate::hir::ExprId,
+    /// Its argument, a value of the function's top-level block.
+    pub arg: ir::Value,
+    /// The sizes `f` is instantiated with there (empty for a function
+    /// that is not a named definition).
+    pub sizes: HashMap<Var, i64>,
 }
 
 impl Instantiated {
@@ -164,7 +176,19 @@ pub fn instantiate_with(
     tyings: &Tyings,
     model: ItemId,
 ) -> Result<Instantiated, Unsupported> {
-    instantiate_forms(program, checked, tyings, model, false)
+    instantiate_forms(program, checked, tyings, model, HashMap::new(), false)
+}
+
+/// `instantiate_with` for a definition with size parameters, at `sizes`
+/// (as an application in another body instantiates it).
+pub fn instantiate_sized(
+    program: &Program,
+    checked: &Checked,
+    tyings: &Tyings,
+    item: ItemId,
+    sizes: HashMap<Var, i64>,
+) -> Result<Instantiated, Unsupported> {
+    instantiate_forms(program, checked, tyings, item, sizes, false)
 }
 
 /// `instantiate_with`, with every equivariant map expanded to its dense
@@ -176,7 +200,7 @@ pub fn instantiate_dense(
     tyings: &Tyings,
     model: ItemId,
 ) -> Result<Instantiated, Unsupported> {
-    instantiate_forms(program, checked, tyings, model, true)
+    instantiate_forms(program, checked, tyings, model, HashMap::new(), true)
 }
 
 fn instantiate_forms(
@@ -184,11 +208,12 @@ fn instantiate_forms(
     checked: &Checked,
     tyings: &Tyings,
     model: ItemId,
+    sizes: HashMap<Var, i64>,
     dense: bool,
 ) -> Result<Instantiated, Unsupported> {
     let mut module = ir::Module::new();
     loop {
-        match Lowerer::run(program, checked, tyings, &module, model, dense) {
+        match Lowerer::run(program, checked, tyings, &module, model, &sizes, dense) {
             Ok((func, slots, inputs, spans, applied)) => {
                 let func = module.add_function(func);
                 return Ok(Instantiated {
@@ -277,7 +302,7 @@ struct Lowerer<'a> {
     /// The source span of each recursion op built so far.
     spans: Vec<(ir::Value, Span)>,
     /// The top-level arguments of the model's own applications so far.
-    applied: Vec<(crate::hir::ExprId, ir::Value)>,
+    applied: Vec<AppliedArg>,
 }
 
 type R<T> = Result<T, Restart>;
@@ -289,7 +314,7 @@ type Lowered = (
     Vec<SlotInfo>,
     Vec<DataType>,
     Vec<(ir::Value, Span)>,
-    Vec<(crate::hir::ExprId, ir::Value)>,
+    Vec<AppliedArg>,
 );
 
 impl<'a> Lowerer<'a> {
@@ -299,6 +324,7 @@ impl<'a> Lowerer<'a> {
         tyings: &'a Tyings,
         module: &'a ir::Module,
         model: ItemId,
+        sizes: &HashMap<Var, i64>,
         dense: bool,
     ) -> R<Lowered> {
         let info = checked
@@ -318,7 +344,7 @@ impl<'a> Lowerer<'a> {
         };
         let root = Rc::new(Inst {
             item: model,
-            sizes: HashMap::new(),
+            sizes: sizes.clone(),
             prefix: String::new(),
             params: RefCell::new(HashMap::new()),
             children: RefCell::new(HashMap::new()),
@@ -333,6 +359,7 @@ impl<'a> Lowerer<'a> {
         let mut inputs = Vec::new();
         let mut values = Vec::new();
         for t in &arg_tys {
+            let t = &l.subst(&root, t);
             inputs.push(l.data_type(t)?);
             let ty = l.ir_type(t)?;
             values.push(l.b.input(ty));

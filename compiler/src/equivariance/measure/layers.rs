@@ -23,7 +23,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Act, LayerReport, MeasureError, MeasureSetup, Sample, Target, make_target, report, run_in,
+    Act, LayerReport, MeasureError, MeasureSetup, Sample, Target, make_target, make_target_sized,
+    report, run_in,
 };
 use crate::Compilation;
 use crate::equivariance::Env;
@@ -136,7 +137,13 @@ fn received(
     if a.on_input {
         return Ok(None);
     }
-    let Some(&(_, v)) = model.inst.applied.iter().find(|(e, _)| *e == a.expr) else {
+    let Some(v) = model
+        .inst
+        .applied
+        .iter()
+        .find(|p| p.expr == a.expr)
+        .map(|p| p.arg)
+    else {
         return Err(format!(
             "the argument of `{}` is computed inside a recursion, where it cannot be read",
             a.prefix
@@ -165,8 +172,23 @@ fn measure_one(
     xs: &[Vec<Sample>],
     setup: &MeasureSetup<'_>,
 ) -> Result<super::Report, String> {
-    let stage = crate::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, a.item)
-        .map_err(|u| format!("it cannot be instantiated alone: {}", u.what))?;
+    // The sizes it is applied with in the model (none for a layer without
+    // size parameters, or one applied inside a recursion, which `received`
+    // has refused already).
+    let sizes = inst
+        .applied
+        .iter()
+        .find(|p| p.expr == a.expr)
+        .map(|p| p.sizes.clone())
+        .unwrap_or_default();
+    let stage = crate::instantiate::instantiate_sized(
+        &c.program,
+        &c.checked,
+        &c.tyings,
+        a.item,
+        sizes.clone(),
+    )
+    .map_err(|u| format!("it cannot be instantiated alone: {}", u.what))?;
     let weights = stage
         .slots
         .iter()
@@ -181,8 +203,8 @@ fn measure_one(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let target: Target<'_> =
-        make_target(c, env, a.item, &stage, weights, group).map_err(|e| e.message().to_string())?;
+    let target: Target<'_> = make_target_sized(c, env, a.item, &stage, weights, group, &sizes)
+        .map_err(|e| e.message().to_string())?;
     if target.inputs.iter().all(|i| matches!(i.act, Act::Identity)) {
         return Err(format!(
             "the input of `{}` is not in a space that the group acts on",
