@@ -400,30 +400,10 @@ fn has_class_loss(plan: &Plan) -> bool {
 }
 
 fn part_of(r: &Repr) -> Result<Part, JitError> {
-    match r {
-        Repr::Tensor {
-            loc,
-            batched,
-            shape,
-        } => Ok(Part {
-            loc: *loc,
-            kind: if *batched {
-                PartKind::Batched
-            } else {
-                PartKind::Uniform
-            },
-            size: shape.iter().product(),
-        }),
-        Repr::Summed { buf, shape } => Ok(Part {
-            loc: plan::Loc::Buf(*buf),
-            kind: PartKind::Summed,
-            size: shape.iter().product(),
-        }),
-        other => Err(JitError::Unsupported {
-            op: format!("a result of the form {other:?}"),
-            at: None,
-        }),
-    }
+    r.part().ok_or_else(|| JitError::Unsupported {
+        op: format!("a result of the form {r:?}"),
+        at: None,
+    })
 }
 
 /// A compiled forward function over a batch.

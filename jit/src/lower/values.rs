@@ -55,27 +55,8 @@ impl Lowerer<'_> {
 
     /// A tensor value as one flattened part.
     pub(super) fn part(&self, r: &Repr) -> Result<Part, JitError> {
-        match r {
-            Repr::Tensor {
-                loc,
-                batched,
-                shape,
-            } => Ok(Part {
-                loc: *loc,
-                kind: if *batched {
-                    PartKind::Batched
-                } else {
-                    PartKind::Uniform
-                },
-                size: size(shape),
-            }),
-            Repr::Summed { buf, shape } => Ok(Part {
-                loc: Loc::Buf(*buf),
-                kind: PartKind::Summed,
-                size: size(shape),
-            }),
-            other => Err(JitError::Internal(format!("not a tensor: {other:?}"))),
-        }
+        r.part()
+            .ok_or_else(|| JitError::Internal(format!("not a tensor: {r:?}")))
     }
 
     /// A value as flattened parts (transposed views are materialized).

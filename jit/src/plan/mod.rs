@@ -84,6 +84,33 @@ pub(crate) enum Repr {
     UnfoldTape(usize),
 }
 
+impl Repr {
+    /// A tensor value as one flattened part; `None` for any other form.
+    pub(crate) fn part(&self) -> Option<Part> {
+        match self {
+            Repr::Tensor {
+                loc,
+                batched,
+                shape,
+            } => Some(Part {
+                loc: *loc,
+                kind: if *batched {
+                    PartKind::Batched
+                } else {
+                    PartKind::Uniform
+                },
+                size: shape.iter().product(),
+            }),
+            Repr::Summed { buf, shape } => Some(Part {
+                loc: Loc::Buf(*buf),
+                kind: PartKind::Summed,
+                size: shape.iter().product(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// How one flattened piece of a value is held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PartKind {
