@@ -4,6 +4,8 @@
 //! Every stage reports problems as `Diagnostic` values; nothing else in the
 //! compiler formats a message for the terminal or imports ariadne.
 
+mod long_line;
+
 use crate::source::Sources;
 use cdlc_grammar::Span;
 use std::fmt::Write as _;
@@ -172,6 +174,10 @@ pub fn render_human(diags: &[Diagnostic], sources: &Sources, color: bool) -> Str
             out.extend_from_slice(render_without_span(d).as_bytes());
             continue;
         };
+        if long_line::has_long_line(d, sources) {
+            out.extend_from_slice(long_line::render(d, sources).as_bytes());
+            continue;
+        }
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,

@@ -218,3 +218,26 @@ fn nesting_beyond_the_limit_is_e0701_and_within_it_checks() {
         assert_eq!(run(program(100_000, open, close)), ["E0701"], "{open}");
     }
 }
+
+#[test]
+fn errors_on_a_very_long_line_show_a_window_of_it_with_the_true_position() {
+    // One line of about 400 KB with a hundred errors on it: ariadne would
+    // print the whole line for each.
+    let pad = " ".repeat(2_000);
+    let bad = format!("{pad}model bad = dense[2, 3] >> , tanh{pad}");
+    let src = format!("import std.layers\n{}\n", bad.repeat(100));
+    let c = cdlc::compile("t.cdl", &src);
+    let human = cdlc::diagnostics::render_human(&c.diagnostics, &c.sources, false);
+    assert!(human.len() < 100_000, "{} bytes rendered", human.len());
+    let first = human
+        .split("───╯\n")
+        .next()
+        .expect("one diagnostic at least");
+    let span = c.diagnostics[0].span();
+    let (line, column) = c.sources.line_col(span.file, span.start);
+    assert!(
+        first.contains(&format!("t.cdl:{line}:{column} ]")),
+        "{first}"
+    );
+    insta::assert_snapshot!(first);
+}
