@@ -229,8 +229,17 @@ impl Env<'_> {
                 self.space_item(id)
             }
             SpaceKind::Tensor2(a, b) => {
-                let (a, b) = (self.space_expr(a), self.space_expr(b));
-                Some(a?.tensor(&b?))
+                let (a, b) = (self.space_expr(a)?, self.space_expr(b)?);
+                let product = tensor_within(&a, &b);
+                if product.is_none() {
+                    let shown = cdlc_equivariance::show_shape(&[a.shape(), b.shape()].concat());
+                    let max = cdlc_equivariance::MAX_POINTS;
+                    self.diags.push(too_large(
+                        format!("the space {shown} has more than {max} points"),
+                        e.span,
+                    ));
+                }
+                product
             }
             SpaceKind::Sum(a, b) => {
                 let (sa, sb) = (self.space_expr(a), self.space_expr(b));
@@ -282,7 +291,7 @@ impl Env<'_> {
                 let g = self.group(*group)?;
                 cdlc_equivariance::action(&g, action, &concrete(dims)?).ok()
             }
-            SpaceVal::Tensor(a, b) => Some(self.space_val(a)?.tensor(&self.space_val(b)?)),
+            SpaceVal::Tensor(a, b) => tensor_within(&self.space_val(a)?, &self.space_val(b)?),
             SpaceVal::Sum(a, b) => self.space_val(a)?.direct_sum(&self.space_val(b)?).ok(),
         }
     }
@@ -326,6 +335,14 @@ fn number(v: f64) -> Number {
         return Number::int(v as i64);
     }
     Number::parse_exact(&format!("{v}")).unwrap_or(Number::Float(v))
+}
+
+/// The tensor product `a ⊗ b`, or `None` when it has more than
+/// `MAX_POINTS` points: its generators are built on all its points, so the
+/// size is checked first, as an action's is.
+pub(super) fn tensor_within(a: &Space, b: &Space) -> Option<Space> {
+    let points = a.dim().checked_mul(b.dim())?;
+    (points <= cdlc_equivariance::MAX_POINTS).then(|| a.tensor(b))
 }
 
 /// E0703: a group, space or solver problem beyond the equivariance crate's

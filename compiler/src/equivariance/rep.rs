@@ -209,7 +209,7 @@ impl Rep {
             let s = f.space()?;
             out = Some(match out {
                 None => s,
-                Some(o) => o.tensor(&s),
+                Some(o) => super::build::tensor_within(&o, &s)?,
             });
         }
         out
@@ -221,7 +221,12 @@ impl Rep {
         let mut out: Vec<Fac> = Vec::new();
         for f in &self.facs {
             match (out.last_mut(), f) {
-                (Some(Fac::Space(a)), Fac::Space(b)) => *a = Rc::new(a.tensor(b)),
+                // A product beyond the limits stays two factors; the
+                // space it came from was refused with E0703.
+                (Some(Fac::Space(a)), Fac::Space(b)) => match super::build::tensor_within(a, b) {
+                    Some(ab) => *a = Rc::new(ab),
+                    None => out.push(f.clone()),
+                },
                 _ => out.push(f.clone()),
             }
         }
