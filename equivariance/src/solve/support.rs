@@ -379,6 +379,9 @@ fn advance(pos: &mut [usize], allowed: &[Vec<usize>]) -> bool {
 
 /// The points of an axis of `size` within `r` of `c`, ascending.
 fn within(c: usize, size: usize, metric: Metric, r: usize) -> Vec<usize> {
+    if size == 0 {
+        return Vec::new();
+    }
     match metric {
         Metric::Circular(_) if r.saturating_mul(2).saturating_add(1) < size => {
             let mut v: Vec<usize> = (0..=2 * r).map(|d| (c + size - r + d) % size).collect();
@@ -394,6 +397,9 @@ fn within(c: usize, size: usize, metric: Metric, r: usize) -> Vec<usize> {
 
 /// How many points `within` lists.
 fn within_count(c: usize, size: usize, metric: Metric, r: usize) -> usize {
+    if size == 0 {
+        return 0;
+    }
     match metric {
         Metric::Circular(_) => r.saturating_mul(2).saturating_add(1).min(size),
         Metric::Linear => c.saturating_add(r).min(size - 1) + 1 - c.saturating_sub(r),
