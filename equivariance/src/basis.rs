@@ -64,6 +64,22 @@ pub enum Pattern {
         /// The number of basis elements.
         count: usize,
     },
+    /// As `Labels`, holding only the entries that are not always zero, row
+    /// by row (what `local(r)` keeps of a large problem): row `i` holds the
+    /// entries `(i, cols[s])` labelled `labels[s]` (never 0) for `s` in
+    /// `starts[i]..starts[i + 1]`, columns ascending.
+    Sparse {
+        /// Where each row's entries start, and one past the last row's end.
+        starts: Vec<usize>,
+        /// The column of each entry.
+        cols: Vec<u32>,
+        /// The label of each entry, `±(k+1)`.
+        labels: Vec<i32>,
+        /// The number of columns, `n`.
+        width: usize,
+        /// The number of basis elements.
+        count: usize,
+    },
     /// General basis vectors, each a sparse list of `(entry, value)`.
     Vectors {
         /// The values as floats.
@@ -88,7 +104,7 @@ impl Pattern {
     /// The number of basis elements.
     pub fn count(&self) -> usize {
         match self {
-            Pattern::Labels { count, .. } => *count,
+            Pattern::Labels { count, .. } | Pattern::Sparse { count, .. } => *count,
             Pattern::Vectors { float, .. } => float.len(),
         }
     }
@@ -96,34 +112,99 @@ impl Pattern {
     /// True when the values are exact.
     pub fn is_exact(&self) -> bool {
         match self {
-            Pattern::Labels { .. } => true,
+            Pattern::Labels { .. } | Pattern::Sparse { .. } => true,
             Pattern::Vectors { exact, .. } => exact.is_some(),
         }
     }
 
-    /// Basis element `k` as sparse `(entry, value)` pairs.
-    pub fn element(&self, k: usize) -> Vec<(u32, f64)> {
+    /// Calls `visit(entry, label)` for every entry with a nonzero label, in
+    /// row-major order, and returns true; returns false (visiting nothing)
+    /// for a pattern of general vectors.
+    pub fn visit_labels(&self, mut visit: impl FnMut(u64, i32)) -> bool {
         match self {
-            Pattern::Labels { labels, .. } => labels
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| l.unsigned_abs() as usize == k + 1)
-                .map(|(u, l)| (u as u32, l.signum() as f64))
-                .collect(),
-            Pattern::Vectors { float, .. } => float[k].clone(),
+            Pattern::Labels { labels, .. } => {
+                for (u, &l) in labels.iter().enumerate() {
+                    if l != 0 {
+                        visit(u as u64, l);
+                    }
+                }
+                true
+            }
+            Pattern::Sparse {
+                starts,
+                cols,
+                labels,
+                width,
+                ..
+            } => {
+                for (i, row) in starts.windows(2).enumerate() {
+                    let base = (i * width) as u64;
+                    for s in row[0]..row[1] {
+                        visit(base + u64::from(cols[s]), labels[s]);
+                    }
+                }
+                true
+            }
+            Pattern::Vectors { .. } => false,
         }
     }
 
-    /// Basis element `k` exactly, when the pattern is exact.
+    /// The label of entry `(i, j)` of a label pattern (0 when always zero),
+    /// or `None` for general vectors.
+    pub fn label_at(&self, i: usize, j: usize, width: usize) -> Option<i32> {
+        match self {
+            Pattern::Labels { labels, .. } => Some(labels[i * width + j]),
+            Pattern::Sparse {
+                starts,
+                cols,
+                labels,
+                ..
+            } => {
+                let (lo, hi) = (starts[i], starts[i + 1]);
+                let found = u32::try_from(j)
+                    .ok()
+                    .and_then(|j| cols[lo..hi].binary_search(&j).ok());
+                Some(found.map_or(0, |s| labels[lo + s]))
+            }
+            Pattern::Vectors { .. } => None,
+        }
+    }
+
+    /// Basis element `k` as sparse `(entry, value)` pairs.
+    pub fn element(&self, k: usize) -> Vec<(u64, f64)> {
+        match self {
+            Pattern::Vectors { float, .. } => {
+                float[k].iter().map(|&(u, v)| (u64::from(u), v)).collect()
+            }
+            labelled => {
+                let mut out = Vec::new();
+                labelled.visit_labels(|u, l| {
+                    if l.unsigned_abs() as usize == k + 1 {
+                        out.push((u, f64::from(l.signum())));
+                    }
+                });
+                out
+            }
+        }
+    }
+
+    /// Basis element `k` exactly, when the pattern is exact. Entries are
+    /// numbered as `u32`: only problems within `MAX_PAIRS` are combined
+    /// exactly (products and direct sums, which are solved without
+    /// `local(r)`).
     pub fn exact_element(&self, k: usize) -> Option<Vec<(u32, Rational)>> {
         match self {
-            Pattern::Labels { .. } => Some(
-                self.element(k)
+            Pattern::Vectors { exact, .. } => exact.as_ref().map(|e| e[k].clone()),
+            labelled => Some(
+                labelled
+                    .element(k)
                     .into_iter()
-                    .map(|(u, v)| (u, crate::number::rat(v as i64)))
+                    .map(|(u, v)| {
+                        let u = u32::try_from(u).expect("a problem within MAX_PAIRS");
+                        (u, crate::number::rat(v as i64))
+                    })
                     .collect(),
             ),
-            Pattern::Vectors { exact, .. } => exact.as_ref().map(|e| e[k].clone()),
         }
     }
 
@@ -134,7 +215,7 @@ impl Pattern {
         n: usize,
         blocks: Vec<(usize, usize, usize, Pattern)>,
     ) -> Pattern {
-        let to_global = |r0: usize, c0: usize, w: usize, u: u32| -> u32 {
+        let to_global = |r0: usize, c0: usize, w: usize, u: u64| -> u32 {
             let (i, j) = (u as usize / w, u as usize % w);
             ((r0 + i) * n + c0 + j) as u32
         };
@@ -147,7 +228,7 @@ impl Pattern {
                 };
                 for (u, &x) in l.iter().enumerate() {
                     if x != 0 {
-                        labels[to_global(*r0, *c0, *w, u as u32) as usize] =
+                        labels[to_global(*r0, *c0, *w, u as u64) as usize] =
                             x.signum() * (x.abs() + offset);
                     }
                 }
@@ -173,7 +254,7 @@ impl Pattern {
                     let e = p.exact_element(k).expect("exact block");
                     exact.push(
                         e.into_iter()
-                            .map(|(u, v)| (to_global(*r0, *c0, *w, u), v))
+                            .map(|(u, v)| (to_global(*r0, *c0, *w, u64::from(u)), v))
                             .collect(),
                     );
                 }
@@ -311,19 +392,49 @@ impl Basis {
     /// one unit-variance input, however large its orbit, which is what
     /// [`Basis::fans`] counts.
     pub(crate) fn row_scales(pattern: &Pattern, inner_in: usize) -> Vec<f64> {
-        (0..pattern.count())
-            .map(|e| {
-                let mut rows: HashMap<u32, f64> = HashMap::new();
-                for (u, v) in pattern.element(e) {
-                    *rows.entry(u / inner_in as u32).or_default() += v * v;
-                }
-                let widest = rows.values().copied().fold(0.0, f64::max);
-                if widest > 0.0 {
-                    1.0 / widest.sqrt()
-                } else {
-                    1.0
-                }
-            })
+        let k = pattern.count();
+        let widest: Vec<f64> = match pattern {
+            Pattern::Vectors { .. } => (0..k)
+                .map(|e| {
+                    let mut rows: HashMap<u64, f64> = HashMap::new();
+                    for (u, v) in pattern.element(e) {
+                        *rows.entry(u / inner_in as u64).or_default() += v * v;
+                    }
+                    rows.values().copied().fold(0.0, f64::max)
+                })
+                .collect(),
+            // Every entry is ±1: an element's row sum of squares is its
+            // number of entries in the row, counted row by row in one pass.
+            labelled => {
+                let mut widest = vec![0usize; k];
+                let mut in_row = vec![0usize; k];
+                let mut touched: Vec<usize> = Vec::new();
+                let mut row = u64::MAX;
+                let mut flush = |in_row: &mut Vec<usize>, touched: &mut Vec<usize>| {
+                    for e in touched.drain(..) {
+                        widest[e] = widest[e].max(in_row[e]);
+                        in_row[e] = 0;
+                    }
+                };
+                labelled.visit_labels(|u, l| {
+                    let i = u / inner_in as u64;
+                    if i != row {
+                        flush(&mut in_row, &mut touched);
+                        row = i;
+                    }
+                    let e = l.unsigned_abs() as usize - 1;
+                    if in_row[e] == 0 {
+                        touched.push(e);
+                    }
+                    in_row[e] += 1;
+                });
+                flush(&mut in_row, &mut touched);
+                widest.into_iter().map(|w| w as f64).collect()
+            }
+        };
+        widest
+            .into_iter()
+            .map(|w| if w > 0.0 { 1.0 / w.sqrt() } else { 1.0 })
             .collect()
     }
 
@@ -331,7 +442,7 @@ impl Basis {
     /// pairs over the `m·n` inner entries (row-major). The pattern holds the
     /// element unnormalised (orbit indicators); this is the element the
     /// coefficients multiply.
-    pub fn inner_element(&self, e: usize) -> Vec<(u32, f64)> {
+    pub fn inner_element(&self, e: usize) -> Vec<(u64, f64)> {
         let scale = self.scales[e];
         self.pattern
             .element(e)
@@ -343,21 +454,15 @@ impl Basis {
     /// Every inner basis element, normalised, as [`Basis::inner_element`]
     /// gives them, in one pass over the pattern (reading a labelled pattern
     /// once instead of once per element).
-    pub fn inner_elements(&self) -> Vec<Vec<(u32, f64)>> {
-        let mut out: Vec<Vec<(u32, f64)>> = vec![Vec::new(); self.pattern.count()];
-        match &self.pattern {
-            Pattern::Labels { labels, .. } => {
-                for (u, &l) in labels.iter().enumerate() {
-                    if l != 0 {
-                        let e = l.unsigned_abs() as usize - 1;
-                        out[e].push((u as u32, f64::from(l.signum()) * self.scales[e]));
-                    }
-                }
-            }
-            Pattern::Vectors { .. } => {
-                for (e, o) in out.iter_mut().enumerate() {
-                    *o = self.inner_element(e);
-                }
+    pub fn inner_elements(&self) -> Vec<Vec<(u64, f64)>> {
+        let mut out: Vec<Vec<(u64, f64)>> = vec![Vec::new(); self.pattern.count()];
+        let labelled = self.pattern.visit_labels(|u, l| {
+            let e = l.unsigned_abs() as usize - 1;
+            out[e].push((u, f64::from(l.signum()) * self.scales[e]));
+        });
+        if !labelled {
+            for (e, o) in out.iter_mut().enumerate() {
+                *o = self.inner_element(e);
             }
         }
         out
@@ -410,19 +515,17 @@ impl Basis {
             for q in 0..c {
                 let base = (p * c + q) * kk;
                 match &self.pattern {
-                    Pattern::Labels { labels, .. } => {
-                        for (u, &l) in labels.iter().enumerate() {
-                            if l != 0 {
-                                let (i, j) = (u / n, u % n);
-                                let e = l.unsigned_abs() as usize - 1;
-                                let v = if l < 0 {
-                                    -self.scales[e]
-                                } else {
-                                    self.scales[e]
-                                };
-                                visit(at(p, i, q, j), base + e, v);
-                            }
-                        }
+                    Pattern::Labels { .. } | Pattern::Sparse { .. } => {
+                        self.pattern.visit_labels(|u, l| {
+                            let (i, j) = (u as usize / n, u as usize % n);
+                            let e = l.unsigned_abs() as usize - 1;
+                            let v = if l < 0 {
+                                -self.scales[e]
+                            } else {
+                                self.scales[e]
+                            };
+                            visit(at(p, i, q, j), base + e, v);
+                        });
                     }
                     Pattern::Vectors { float, .. } => {
                         for (k, e) in float.iter().enumerate() {
@@ -469,22 +572,74 @@ impl Basis {
     /// (identity and mean) `2c` and `2d`.
     pub fn fans(&self) -> (f64, f64) {
         let (m, n) = self.inner_dims();
-        let (mut rows, mut cols) = (0usize, 0usize);
-        for e in 0..self.pattern.count() {
-            let element = self.pattern.element(e);
-            let distinct = |key: &dyn Fn(u32) -> u32| {
-                let mut seen: Vec<u32> = element.iter().map(|(u, _)| key(*u)).collect();
-                seen.sort_unstable();
-                seen.dedup();
-                seen.len()
-            };
-            rows += distinct(&|u| u / n as u32);
-            cols += distinct(&|u| u % n as u32);
-        }
+        let (rows, cols) = match self.distinct_label_lines() {
+            Some(counts) => counts,
+            None => {
+                let (mut rows, mut cols) = (0usize, 0usize);
+                for e in 0..self.pattern.count() {
+                    let element = self.pattern.element(e);
+                    let distinct = |key: &dyn Fn(u64) -> u64| {
+                        let mut seen: Vec<u64> = element.iter().map(|(u, _)| key(*u)).collect();
+                        seen.sort_unstable();
+                        seen.dedup();
+                        seen.len()
+                    };
+                    rows += distinct(&|u| u / n as u64);
+                    cols += distinct(&|u| u % n as u64);
+                }
+                (rows, cols)
+            }
+        };
         (
             (self.in_channels * rows) as f64 / m as f64,
             (self.out_channels * cols) as f64 / n as f64,
         )
+    }
+
+    /// For a label pattern, the sums over its elements of the rows and of
+    /// the columns each element has entries in: the rows in one row-major
+    /// pass, the columns in one pass over the entries sorted by column
+    /// (a counting sort), so the cost is the entries', not the elements'
+    /// times the matrix's. `None` for general vectors.
+    fn distinct_label_lines(&self) -> Option<(usize, usize)> {
+        let (_, n) = self.inner_dims();
+        let k = self.pattern.count();
+        let mut last_row = vec![u64::MAX; k];
+        let mut rows = 0usize;
+        let mut per_col = vec![0usize; n + 1];
+        let labelled = self.pattern.visit_labels(|u, l| {
+            let e = l.unsigned_abs() as usize - 1;
+            let i = u / n as u64;
+            if last_row[e] != i {
+                last_row[e] = i;
+                rows += 1;
+            }
+            per_col[(u % n as u64) as usize + 1] += 1;
+        });
+        if !labelled {
+            return None;
+        }
+        for j in 0..n {
+            per_col[j + 1] += per_col[j];
+        }
+        let mut by_col = vec![0u32; per_col[n]];
+        let mut next = per_col.clone();
+        self.pattern.visit_labels(|u, l| {
+            let j = (u % n as u64) as usize;
+            by_col[next[j]] = l.unsigned_abs() - 1;
+            next[j] += 1;
+        });
+        let mut last_col = vec![usize::MAX; k];
+        let mut cols = 0usize;
+        for j in 0..n {
+            for &e in &by_col[per_col[j]..per_col[j + 1]] {
+                if last_col[e as usize] != j {
+                    last_col[e as usize] = j;
+                    cols += 1;
+                }
+            }
+        }
+        Some((rows, cols))
     }
 
     /// The standard deviation of every coefficient for the dense

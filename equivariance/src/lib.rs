@@ -37,7 +37,7 @@ mod tests;
 pub use action::{ACTIONS, ActionError, action};
 pub use basis::{Basis, DenseInit, Method, Pattern, SingularGap};
 pub use group::{Group, GroupError, GroupKind, MatrixGenerator, PermGenerator};
-pub use limits::{MAX_PAIRS, MAX_POINTS};
+pub use limits::{MAX_KEPT, MAX_PAIRS, MAX_POINTS};
 pub use linmap::{LinMap, Monomial, NONE, Sparse};
 pub use number::{Number, Rational};
 pub use sample::{Element, Rng, Step};

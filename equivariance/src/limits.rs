@@ -4,7 +4,8 @@
 //! Groups, actions and the solver build objects whose size is a group's
 //! size parameter, a space's number of points, or (for the solver) the
 //! number of pairs of input and output points of the inner problem left
-//! after channels are factored out. Each is checked against a limit here
+//! after channels are factored out (or, under `local(r)` and a monomial
+//! action, the pairs the radius keeps). Each is checked against a limit here
 //! first, with overflow-checked arithmetic, and refused with an error that
 //! names the size; a refused problem allocates nothing.
 
@@ -14,6 +15,13 @@ pub const MAX_POINTS: usize = 1 << 24;
 /// The most (output point, input point) pairs the solver's inner problem
 /// may have: 2^28, about 1 GiB of orbit labels.
 pub const MAX_PAIRS: u128 = 1 << 28;
+
+/// The most pairs of points `local(r)` may keep of an inner problem that
+/// is solved on the kept pairs alone (monomial actions, `solve/support.rs`):
+/// 2^24, about 350 MiB for the pairs, their union-find and their labels
+/// (a 5-tap kernel on 3 million points, or a 3×3 p4 group convolution on
+/// 256×256 images).
+pub const MAX_KEPT: u128 = 1 << 24;
 
 /// The number of points of a tensor of `shape`, or `None` when the product
 /// overflows.

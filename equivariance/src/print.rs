@@ -49,14 +49,19 @@ impl Basis {
             show_shape(&self.inner_in_shape)
         };
         let inner = format!("{} -> {}", inner_in, show_shape(&self.inner_out_shape));
+        let n: usize = self.inner_in_shape.iter().product();
         match &self.pattern {
-            Pattern::Labels { labels, count } => {
+            Pattern::Labels { count, .. } | Pattern::Sparse { count, .. } => {
                 let _ = writeln!(
                     out,
                     "  pattern {inner}: {count} labels (0 = always zero, -k = minus coefficient k)"
                 );
-                let cells: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
-                write_matrix(&mut out, &cells, rows, cols);
+                // The grid is the inner matrix reshaped: cell `u` is entry `u`.
+                let cell = |u: usize| {
+                    let label = self.pattern.label_at(u / n, u % n, n);
+                    label.expect("a label pattern").to_string()
+                };
+                write_matrix(&mut out, cell, rows, cols);
             }
             Pattern::Vectors { float, exact } => {
                 let _ = writeln!(out, "  basis {inner}: {} matrices", float.len());
@@ -75,7 +80,7 @@ impl Basis {
                         }
                     }
                     let _ = writeln!(out, "  B{}:", k + 1);
-                    write_matrix(&mut out, &cells, rows, cols);
+                    write_matrix(&mut out, |u| cells[u].clone(), rows, cols);
                 }
                 if float.len() > MAX_ELEMENTS {
                     let _ = writeln!(out, "  ... and {} more", float.len() - MAX_ELEMENTS);
@@ -125,18 +130,20 @@ impl Basis {
     }
 }
 
-fn write_matrix(out: &mut String, cells: &[String], rows: usize, cols: usize) {
+/// Writes the first rows and columns of a `rows × cols` matrix whose cell
+/// at flat index `i·cols + j` is `cell(i·cols + j)`; only the cells shown
+/// are asked for.
+fn write_matrix(out: &mut String, cell: impl Fn(usize) -> String, rows: usize, cols: usize) {
     let shown_rows = rows.min(MAX_ROWS);
     let shown_cols = cols.min(MAX_COLS);
-    let width = (0..shown_rows)
-        .flat_map(|i| (0..shown_cols).map(move |j| i * cols + j))
-        .map(|k| cells[k].len())
-        .max()
-        .unwrap_or(1);
-    for i in 0..shown_rows {
+    let cells: Vec<Vec<String>> = (0..shown_rows)
+        .map(|i| (0..shown_cols).map(|j| cell(i * cols + j)).collect())
+        .collect();
+    let width = cells.iter().flatten().map(String::len).max().unwrap_or(1);
+    for row in &cells {
         let mut line = String::from("   ");
-        for j in 0..shown_cols {
-            let _ = write!(line, " {:>width$}", cells[i * cols + j]);
+        for c in row {
+            let _ = write!(line, " {c:>width$}");
         }
         if shown_cols < cols {
             line.push_str(" ...");

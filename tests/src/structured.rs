@@ -1,8 +1,9 @@
 //! Equivariant maps applied in a structured form (closed form, stacked
 //! basis, gather) against the same maps expanded to their dense matrices:
 //! equal outputs, losses and gradients in f64, on every example and on
-//! generated cyclic, causal and p4 layers; and a p4 layer on 28×28 images
-//! that trains without the dense map ever being built.
+//! generated cyclic, causal and p4 layers; and p4 layers on 28×28 and
+//! 64×64 images and a `cyclic` layer on 100 000 samples that train without
+//! their dense maps ever being built.
 
 use crate::{cdl_files, example_case, examples_dir};
 use cdlc::training::{Prepared, loss_for};
@@ -203,21 +204,27 @@ fn generated_p4_group_convolutions_equal_their_dense_maps() {
     }
 }
 
-/// `examples/p4_patterns.cdl` on 28×28 images with 4 channels: its group
-/// convolution's dense map would have (4·4·28·28)² ≈ 157 M entries
-/// (1.3 GB in f64). Applied as a gather, every basis of the module holds a
-/// few hundred thousand entries, and a training step runs.
-#[test]
-fn a_p4_layer_on_28_by_28_images_takes_a_training_step_without_its_dense_map() {
+/// `examples/p4_patterns.cdl` on `s`×`s` images with 4 channels, prepared
+/// for training: no basis of its module and no value of its training
+/// function is within a hundredth of its group convolution's dense map
+/// (`(4·4·s·s)²` entries).
+fn p4_patterns_at(s: usize) -> Prepared {
     let src = std::fs::read_to_string(examples_dir().join("p4_patterns.cdl"))
         .expect("the example")
-        .replace("const s = 8", "const s = 28")
+        .replace("const s = 8", &format!("const s = {s}"))
         .replace("R[6] * Ori * Img", "R[4] * Ori * Img");
-    let c = cdlc::compile("p4_28.cdl", &src);
+    let c = cdlc::compile("p4_large.cdl", &src);
     assert!(c.diagnostics.is_empty(), "{:#?}", c.diagnostics);
     let model = cdlc::entry_model(&c, None).expect("a model");
     let p = cdlc::training::prepare(&c, model, loss_for(&c, model)).expect("prepared");
-    let dense = (4 * 4 * 28 * 28usize).pow(2);
+    assert_small_beside(&p, (4 * 4 * s * s).pow(2));
+    p
+}
+
+/// Asserts that `p` applies a map as a gather and that neither its bases
+/// nor any value of its training function come near `dense` numbers.
+#[track_caller]
+fn assert_small_beside(p: &Prepared, dense: usize) {
     let entries: usize = p
         .inst
         .module
@@ -225,12 +232,11 @@ fn a_p4_layer_on_28_by_28_images_takes_a_training_step_without_its_dense_map() {
         .iter()
         .map(|(_, b)| b.elements.iter().map(Vec::len).sum::<usize>())
         .sum();
-    assert!(has_gather(&p));
+    assert!(has_gather(p));
     assert!(
         entries * 100 < dense,
         "the module's bases hold {entries} entries, the dense map {dense}"
     );
-    // No value of the training function is as large as the dense map.
     let f = &p.inst.module.functions[p.train];
     let largest = f
         .values
@@ -242,6 +248,15 @@ fn a_p4_layer_on_28_by_28_images_takes_a_training_step_without_its_dense_map() {
         .max()
         .expect("values");
     assert!(largest * 100 < dense, "a value of {largest} numbers");
+}
+
+/// `examples/p4_patterns.cdl` on 28×28 images with 4 channels: its group
+/// convolution's dense map would have (4·4·28·28)² ≈ 157 M entries
+/// (1.3 GB in f64). Applied as a gather, every basis of the module holds a
+/// few hundred thousand entries, and a training step runs.
+#[test]
+fn a_p4_layer_on_28_by_28_images_takes_a_training_step_without_its_dense_map() {
+    let p = p4_patterns_at(28);
     let params = cdlc::training::init_params(&p.inst, 3);
     let mut rng = Numbers(11);
     let batch = [Example {
@@ -259,4 +274,101 @@ fn a_p4_layer_on_28_by_28_images_takes_a_training_step_without_its_dense_map() {
         .filter(|g| g.data.iter().any(|&x| x != 0.0))
         .count();
     assert!(moved >= 4, "only {moved} slots have a nonzero gradient");
+}
+
+/// The same on 64×64 images: the group convolution's dense map would have
+/// 4.3·10^9 entries (34 GB in f64); its tying is derived from the 589 824
+/// entries `local(1)` keeps, and the training step runs on the gather.
+#[test]
+fn a_p4_layer_on_64_by_64_images_takes_a_training_step_without_its_dense_map() {
+    let p = p4_patterns_at(64);
+    // The read-out sums 65 536 activations: at the initial scale the logits
+    // are so far apart that the loss is exactly 0 in f64, so every weight
+    // is scaled down to keep a gradient to look at.
+    let mut params = cdlc::training::init_params(&p.inst, 5);
+    for t in &mut params {
+        t.data.iter_mut().for_each(|x| *x *= 0.1);
+    }
+    let mut rng = Numbers(13);
+    let batch = [Example {
+        x: Value::Tensor(rng.tensor(&[64, 64])),
+        y: Target::Class(1),
+    }];
+    let (loss, grads) =
+        interp::loss_and_grad(&p.inst.module, p.train, &params, &batch).expect("a step runs");
+    assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
+    assert!(grads.iter().all(|g| g.data.iter().all(|x| x.is_finite())));
+    let moved = grads
+        .iter()
+        .filter(|g| g.data.iter().any(|&x| x != 0.0))
+        .count();
+    assert!(moved >= 4, "only {moved} slots have a nonzero gradient");
+}
+
+/// The step of the finite differences below, and their tolerance relative
+/// to the derivative (the loss is smooth at a random point; f64 central
+/// differences are good to about `step²`).
+const FD_STEP: f64 = 1e-5;
+const FD_RTOL: f64 = 1e-6;
+
+/// A `cyclic` layer on 100 000 samples with `local(2)`, into 4 channels and
+/// back: the dense maps would have 4·10^10 entries each. The tying is
+/// derived from the 500 000 entries the kernel keeps, the model's declared
+/// equivariance is proved, and a training step runs in f64 with its
+/// gradient checked against central finite differences in a random
+/// direction.
+#[test]
+fn a_cyclic_layer_on_100000_samples_checks_and_takes_a_training_step() {
+    let n = 100_000;
+    let src = format!(
+        "const n = {n}\ngroup C = cyclic(n)\nspace Sig = R[n] under C by shift\nspace Sig4 = R[4] * Sig\n\
+         layer conv_in(x: Sig) -> Sig4 equivariant C {{\n  param K: equivariant Sig -> Sig4 where local(2) = glorot\n  \
+         param b: invariant Sig4 = zeros\n  tanh(K @ x + b)\n}}\n\
+         layer conv_out(h: Sig4) -> Sig equivariant C {{\n  param K: equivariant Sig4 -> Sig where local(2) = glorot\n  K @ h\n}}\n\
+         model smooth(x: Sig) -> Sig equivariant C {{\n  conv_out(conv_in(x))\n}}\n\
+         train smooth {{\n  data = synthetic.ring_smooth(points = n, samples = 8)\n  loss = mse\n}}\n"
+    );
+    let c = cdlc::compile("ring_100k.cdl", &src);
+    assert!(c.diagnostics.is_empty(), "{:#?}", c.diagnostics);
+    let free: Vec<usize> = c.tyings.params.values().map(|t| t.basis.free()).collect();
+    assert_eq!(free, [20, 4, 20]);
+    let model = cdlc::entry_model(&c, None).expect("a model");
+    let p = cdlc::training::prepare(&c, model, loss_for(&c, model)).expect("prepared");
+    assert_small_beside(&p, 4 * n * n);
+    let mut rng = Numbers(23);
+    let params: Vec<Tensor> = p.inst.slots.iter().map(|s| rng.tensor(&s.shape)).collect();
+    let batch = [Example {
+        x: Value::Tensor(rng.tensor(&[n])),
+        y: Target::Tensor(rng.tensor(&[n])),
+    }];
+    let loss_at = |ps: &[Tensor]| {
+        interp::loss_and_grad(&p.inst.module, p.train, ps, &batch).expect("a step runs")
+    };
+    let (loss, grads) = loss_at(&params);
+    assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
+    let direction: Vec<Tensor> = params.iter().map(|t| rng.tensor(&t.shape)).collect();
+    let moved = |sign: f64| -> Vec<Tensor> {
+        params
+            .iter()
+            .zip(&direction)
+            .map(|(t, d)| {
+                let data = t
+                    .data
+                    .iter()
+                    .zip(&d.data)
+                    .map(|(x, y)| x + sign * FD_STEP * y);
+                Tensor::new(t.shape.clone(), data.collect())
+            })
+            .collect()
+    };
+    let numeric = (loss_at(&moved(1.0)).0 - loss_at(&moved(-1.0)).0) / (2.0 * FD_STEP);
+    let analytic: f64 = grads
+        .iter()
+        .zip(&direction)
+        .flat_map(|(g, d)| g.data.iter().zip(&d.data).map(|(x, y)| x * y))
+        .sum();
+    assert!(
+        rel(numeric, analytic) < FD_RTOL,
+        "finite differences {numeric}, reverse derivative {analytic}"
+    );
 }

@@ -582,6 +582,14 @@ impl<'a> Lowerer<'a> {
             .map(|(id, _)| id);
         let Some(basis) = found else {
             let b = &tying.basis;
+            if b.dense() > u32::MAX as usize {
+                let what = format!(
+                    "an equivariant map of {} entries ({} coefficients) without a structured form: its dense map is too large to build",
+                    b.dense(),
+                    b.free()
+                );
+                return self.unsupported(what, p.span);
+            }
             return Err(Restart::Basis(ir::Basis::vector(
                 basis_name,
                 b.dense_shape(),

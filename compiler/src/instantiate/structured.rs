@@ -69,6 +69,10 @@ enum Form {
     },
 }
 
+/// The most entries of the constant a `Stacked` form holds (`n·k·m`, 128 MiB
+/// in f64); past it a sparse basis is gathered instead.
+const MAX_STACKED: usize = 1 << 24;
+
 impl Structured {
     /// The structured form of `basis`, if it is worth using.
     pub(super) fn worth_it(basis: &cdlc_equivariance::Basis) -> Option<Structured> {
@@ -84,13 +88,18 @@ impl Structured {
         let mut coeff_shape: Vec<usize> = out_channels.to_vec();
         coeff_shape.extend(in_channels);
         coeff_shape.push(k);
-        let form = match Form::aggregate(basis) {
+        // The inner elements, read once: a pattern kept sparse by
+        // `local(r)` is never expanded here, so nothing below grows with the
+        // dense map unless the form is chosen for being small.
+        let elements = basis.inner_elements();
+        let form = match Form::aggregate(basis, &elements) {
             Some(form) => form,
-            None if 2 * k * (n + d) * c * m <= d * m * c * n => Form::stacked(basis),
+            None if 2 * k * (n + d) * c * m <= d * m * c * n && n * k * m <= MAX_STACKED => {
+                Form::stacked(basis, &elements)
+            }
             None => {
-                let elements = basis.inner_elements();
                 let nnz: usize = elements.iter().map(Vec::len).sum();
-                if 2 * (c * nnz + d * c * k * m) > d * m * c * n {
+                if 2 * (c * nnz + d * c * k * m) > d * m * c * n || c * k * m > u32::MAX as usize {
                     return None;
                 }
                 Form::gather(basis, in_channels, &elements)
@@ -167,28 +176,31 @@ impl Structured {
 
 impl Form {
     /// The `Aggregate` form, when every inner element is `α I + β 11ᵀ`
-    /// on one axis.
-    fn aggregate(basis: &cdlc_equivariance::Basis) -> Option<Form> {
+    /// on one axis: its diagonal entries all present with one value or all
+    /// absent, and likewise its off-diagonal entries (entries are distinct,
+    /// so counting them settles presence).
+    fn aggregate(basis: &cdlc_equivariance::Basis, elements: &[Vec<(u64, f64)>]) -> Option<Form> {
         let (t, s) = basis.inner_shapes();
         if t.len() != 1 || t != s {
             return None;
         }
         let n = s[0];
         let (mut alpha, mut beta) = (Vec::new(), Vec::new());
-        for e in 0..basis.pattern().count() {
-            let mut dense = vec![0.0; n * n];
-            for (u, v) in basis.inner_element(e) {
-                dense[u as usize] = v;
-            }
-            let diagonal = dense[0];
-            let off = if n > 1 { dense[1] } else { 0.0 };
-            let fits = (0..n * n).all(|u| {
-                let want = if u / n == u % n { diagonal } else { off };
-                dense[u] == want
-            });
-            if !fits {
-                return None;
-            }
+        for element in elements {
+            let (diagonal, off) = element
+                .iter()
+                .partition::<Vec<_>, _>(|(u, _)| u / n as u64 == u % n as u64);
+            let value = |part: &[&(u64, f64)], full: usize| -> Option<f64> {
+                match part.first() {
+                    None => Some(0.0),
+                    Some(&&(_, v)) if part.len() == full && part.iter().all(|e| e.1 == v) => {
+                        Some(v)
+                    }
+                    Some(_) => None,
+                }
+            };
+            let diagonal = value(&diagonal, n)?;
+            let off = value(&off, n * n - n)?;
             alpha.push(diagonal - off);
             beta.push(off);
         }
@@ -200,7 +212,7 @@ impl Form {
     fn gather(
         basis: &cdlc_equivariance::Basis,
         in_channels: &[usize],
-        elements: &[Vec<(u32, f64)>],
+        elements: &[Vec<(u64, f64)>],
     ) -> Form {
         let (t, s) = basis.inner_shapes();
         let (m, n): (usize, usize) = (t.iter().product(), s.iter().product());
@@ -213,7 +225,8 @@ impl Form {
                 columns[j].push((e * m + i, v));
             }
         }
-        let index = |x: usize| u32::try_from(x).expect("a gather within the tensor size limit");
+        let index =
+            |x: usize| u32::try_from(x).expect("a gather of at most u32::MAX entries (`worth_it`)");
         let mut gathered = Vec::with_capacity(c * n);
         for q in 0..c {
             for column in &columns {
@@ -237,14 +250,14 @@ impl Form {
         }
     }
 
-    fn stacked(basis: &cdlc_equivariance::Basis) -> Form {
+    fn stacked(basis: &cdlc_equivariance::Basis, elements: &[Vec<(u64, f64)>]) -> Form {
         let (t, s) = basis.inner_shapes();
         let (m, n): (usize, usize) = (t.iter().product(), s.iter().product());
-        let k = basis.pattern().count();
+        let k = elements.len();
         // stacked[j..., e, i...] = B_e[i, j]
         let mut data = vec![0.0; n * k * m];
-        for e in 0..k {
-            for (u, v) in basis.inner_element(e) {
+        for (e, element) in elements.iter().enumerate() {
+            for &(u, v) in element {
                 let (i, j) = (u as usize / n, u as usize % n);
                 data[(j * k + e) * m + i] = v;
             }

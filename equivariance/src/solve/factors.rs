@@ -317,7 +317,10 @@ fn kronecker(first: Solution, second: Solution, d: Dims) -> Solution {
                     let f = q.element(l);
                     let mut v: Vec<(u32, f64)> = e
                         .iter()
-                        .flat_map(|(u1, x)| f.iter().map(move |(u2, y)| (d.entry(*u1, *u2), x * y)))
+                        .flat_map(|(u1, x)| {
+                            f.iter()
+                                .map(move |(u2, y)| (d.entry(*u1 as u32, *u2 as u32), x * y))
+                        })
                         .collect();
                     v.sort_by_key(|(u, _)| *u);
                     float.push(v);

@@ -23,6 +23,7 @@ pub(crate) mod exact;
 mod factors;
 pub(crate) mod float;
 pub(crate) mod orbits;
+mod support;
 
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,7 @@ mod tests;
 use crate::basis::{Basis, Method, Pattern, SingularGap};
 use crate::group::Group;
 use crate::linmap::{LinMap, NONE};
-use crate::space::{Axis, Metric, Space, show_shape};
+use crate::space::{Metric, Space, show_shape};
 use orbits::Dsu;
 use std::fmt;
 
@@ -132,6 +133,16 @@ pub fn equivariant(
     let b = output.lift(group.as_ref());
     let (c, ai) = a.split_channels();
     let (d, bi) = b.split_channels();
+    if let Some(solved) = local.and_then(|r| support::solve(ai, bi, r)) {
+        return Ok(assemble(
+            group.as_ref(),
+            input,
+            output,
+            (c, ai),
+            (d, bi),
+            solved?,
+        ));
+    }
     let (pi, po) = (side(ai), side(bi));
     if pi.saturating_mul(po) > crate::limits::MAX_PAIRS {
         return Err(SolveError::TooLarge {
@@ -147,10 +158,27 @@ pub fn equivariant(
         None => None,
     };
     let solution = solve_inner(ai, bi, mask.as_deref());
-    Ok(Basis {
-        group: group
-            .as_ref()
-            .map_or_else(|| "trivial".to_string(), Group::to_string),
+    Ok(assemble(
+        group.as_ref(),
+        input,
+        output,
+        (c, ai),
+        (d, bi),
+        solution,
+    ))
+}
+
+/// The basis of `Hom(R[c] ⊗ ai, R[d] ⊗ bi)` from the inner solution.
+fn assemble(
+    group: Option<&Group>,
+    input: &Space,
+    output: &Space,
+    (c, ai): (usize, &Space),
+    (d, bi): (usize, &Space),
+    solution: Solution,
+) -> Basis {
+    Basis {
+        group: group.map_or_else(|| "trivial".to_string(), Group::to_string),
         out_shape: output.shape().to_vec(),
         in_shape: input.shape().to_vec(),
         out_channels: d,
@@ -161,7 +189,7 @@ pub fn equivariant(
         pattern: solution.pattern,
         method: solution.method,
         gap: solution.gap,
-    })
+    }
 }
 
 /// The basis of the invariant vectors of `space` (its fixed points):
@@ -393,32 +421,12 @@ fn apply_mask(dsu: &mut Dsu, mask: Option<&[bool]>) {
     }
 }
 
-/// The point axes of a space: (axis index, size, metric).
-fn point_axes(s: &Space) -> Result<Vec<(usize, usize, Metric)>, SolveError> {
-    let mut out = Vec::new();
-    for (k, axis) in s.axes().iter().enumerate() {
-        match axis {
-            Axis::Point(metric) => out.push((k, s.shape()[k], *metric)),
-            Axis::Sum => return Err(SolveError::LocalAcrossSum),
-            Axis::Channel | Axis::Component => {}
-        }
-    }
-    Ok(out)
-}
-
 /// `mask[i·n + j]` is true when the points of output coordinate `i` and
 /// input coordinate `j` are within `r`: `max_axes d(i_axis, j_axis) ≤ r`
-/// (Chebyshev distance over paired point axes).
+/// (Chebyshev distance over paired point axes). Used by the general solver;
+/// monomial actions are solved on the kept entries alone (`support.rs`).
 fn local_mask(a: &Space, b: &Space, r: usize) -> Result<Vec<bool>, SolveError> {
-    let pa = point_axes(a)?;
-    let pb = point_axes(b)?;
-    let same = pa.len() == pb.len() && pa.iter().zip(&pb).all(|(x, y)| x.1 == y.1 && x.2 == y.2);
-    if !same || pa.is_empty() {
-        return Err(SolveError::LocalMismatch {
-            input: pa.iter().map(|p| (p.1, p.2)).collect(),
-            output: pb.iter().map(|p| (p.1, p.2)).collect(),
-        });
-    }
+    let (pa, pb) = support::paired_axes(a, b)?;
     let coords = |s: &Space, axes: &[(usize, usize, Metric)]| -> Vec<Vec<usize>> {
         let shape = s.shape();
         (0..s.dim())
