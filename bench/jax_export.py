@@ -11,7 +11,11 @@ One step is the jitted `value_and_grad` of the module's `loss` and the plain
 SGD update p <- p - 0.01 grad, parameters donated, on the workload's fixed
 batch, in f32; the first step's loss is printed to compare with the peers'.
 With `--peers`, the peer script runs the hand-written JAX version of the
-same workload right after, in a fresh process, and its line follows.
+same workload right after, in a fresh process, and its line follows. With
+`--peers` and `--interleave N`, the peer's own jitted step (built by its
+`jax_run`) runs in this process instead, alternating with the export's step
+for N steps each, so that both meet the same load on a shared machine; the
+line then gives both medians and their ratio.
 """
 
 import argparse
@@ -42,12 +46,46 @@ def bench(step, min_steps=20, min_time=2.0, warmup=5):
     return {"first_step_s": first, "steps": len(times), "median_steps_per_s": 1 / med, "loss_first": loss0}
 
 
+def peer_step(peers, workload):
+    """The peer's jitted step, as its `jax_run` builds it: the peer script's
+    `bench` is replaced by one that keeps the step instead of timing it."""
+    sys.path.insert(0, peers)
+    import peers as peer
+
+    kept = {}
+
+    def keep(step, sync, *args, **kwargs):
+        kept["step"], kept["sync"] = step, sync
+        return {}
+
+    peer.bench = keep
+    variant = PEER[workload].split("-", 1)[1] if "-" in PEER[workload] else ""
+    peer.jax_run(workload, variant, argparse.Namespace(min_steps=0, min_time=0.0))
+    return lambda: kept["sync"](kept["step"]())
+
+
+def interleaved(steps, n, warmup=5):
+    """Median steps/s of each step function, run alternately n times each
+    after `warmup` untimed calls each (and the first, compiling, call)."""
+    times = [[] for _ in steps]
+    for step in steps:
+        for _ in range(1 + warmup):
+            float(step())
+    for _ in range(n):
+        for k, step in enumerate(steps):
+            t = time.perf_counter()
+            float(step())
+            times[k].append(time.perf_counter() - t)
+    return [1 / statistics.median(ts) for ts in times]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("workload")
     ap.add_argument("module")
     ap.add_argument("--peers", help="the folder of the peer scripts (peers.py)")
     ap.add_argument("--bucket", choices=["pow2", "exact"], default="exact")
+    ap.add_argument("--interleave", type=int, metavar="N", help="with --peers: alternate N steps of each in this process")
     a = ap.parse_args()
     import jax
 
@@ -71,6 +109,13 @@ def main():
         state["p"], l = update(state["p"], batch)
         return l
 
+    if a.peers and a.interleave:
+        ours, theirs = interleaved([step, peer_step(os.path.abspath(a.peers), a.workload)], a.interleave)
+        r = {"workload": a.workload, "interleaved_steps": a.interleave, "export_steps_per_s": ours}
+        r.update({"peer": PEER[a.workload], "peer_steps_per_s": theirs, "peer_over_export": theirs / ours})
+        r["loadavg"] = os.getloadavg()[0]
+        print(json.dumps(r))
+        return
     r = bench(step)
     r.update({"workload": a.workload, "framework": f"cdlc-export ({a.bucket} buckets)"})
     print(json.dumps(r))

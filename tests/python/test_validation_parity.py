@@ -2,9 +2,13 @@
 simulated devices of the test session) end where `cdlc`'s own training
 ends: the same data, split, per-epoch order, initial weights, optimizer and
 epochs give a final validation loss and accuracy within a small tolerance
-of cdlc's (the two sides round f32 differently, so they are not equal)."""
+of cdlc's (the two sides round f32 differently, so they are not equal).
+Beside the shipped examples, a rose-tree model trains on rose trees made
+here (no example folds rose trees)."""
 
+import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -21,6 +25,62 @@ EXAMPLES = {
     "ring_conv": 2,
     "deepsets": 1,
 }
+
+# A rose-tree model: is the sum of the first components of every node's
+# value positive? Each node adds its value to its children's summed states.
+ROSE = """import std.layers
+
+functor RoseF(A) = rose(A, List(X))
+data Rose(A) = fix RoseF(A)
+
+algebra kids_sum[h] : ListF(R[h]) -> R[h] {
+  param z: R[h] = zeros
+  nil          => z
+  cons(x, acc) => x + acc
+}
+
+algebra rose_cell[d, h] : RoseF(R[d]) -> R[h] {
+  param U: R[h, d] = glorot
+  param b: R[h]    = zeros
+  rose(a, ks) => tanh(U @ a + fold kids_sum[h] (ks) + b)
+}
+
+model rose_sign(t: Rose(R[2])) -> R[2] { dense[8, 2](fold rose_cell[2, 8] (t)) }
+
+train rose_sign {
+  data   = jsonl("rose.jsonl")
+  loss   = cross_entropy
+  optim  = adam(lr = 0.01)
+  epochs = 20
+  batch  = 16
+  split  = 0.75
+}
+"""
+
+# Programs made by the tests -> epochs trained on both sides.
+MADE = {"rose_sign": 3}
+
+
+def rose_tree(rng, depth=0):
+    """A random rose tree (0 to 3 children a node, depth at most 3) and the
+    sum of its nodes' first components."""
+    a = [rng.uniform(-1, 1), rng.uniform(-1, 1)]
+    kids = [rose_tree(rng, depth + 1) for _ in range(rng.randrange(0, 4))] if depth < 3 else []
+    return {"rose": [a, [k for k, _ in kids]]}, a[0] + sum(s for _, s in kids)
+
+
+def made_program(name, tmp):
+    """Writes the program `name` of MADE and its data into `tmp`."""
+    rng = random.Random(23)
+    with open(os.path.join(tmp, "rose.jsonl"), "w") as f:
+        for _ in range(320):
+            t, total = rose_tree(rng)
+            f.write(json.dumps({"x": t, "y": int(total > 0)}) + "\n")
+    path = os.path.join(tmp, name + ".cdl")
+    with open(path, "w") as f:
+        f.write(ROSE)
+    return path
+
 
 # Final validation loss: |jax - cdlc| <= LOSS_ABS + LOSS_REL * cdlc.
 LOSS_ABS, LOSS_REL = 0.01, 0.02
@@ -60,11 +120,13 @@ def cdlc_epochs(program, epochs, tmp):
     return out
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.parametrize("name", sorted(EXAMPLES) + sorted(MADE))
 def test_jax_training_ends_where_cdlc_training_ends(name, tmp_path):
     tmp = str(tmp_path)
-    program = os.path.join(compare.ROOT, "examples", name + ".cdl")
-    epochs = EXAMPLES[name]
+    if name in MADE:
+        program, epochs = made_program(name, tmp), MADE[name]
+    else:
+        program, epochs = os.path.join(compare.ROOT, "examples", name + ".cdl"), EXAMPLES[name]
     ours = cdlc_epochs(program, epochs, tmp)
     theirs = jax_epochs(program, epochs, tmp)
     assert len(ours) == len(theirs) == epochs

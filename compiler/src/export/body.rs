@@ -83,8 +83,13 @@ impl Gen<'_> {
         let Some(Op::Input(i)) = self.f.op(fold.input) else {
             unreachable!("a packed fold reads an input")
         };
+        // A list's `halves` trees are packed beside its items.
+        let table = match fold.split {
+            Split::Halves => format!("X[{i}][\"halves\"]"),
+            Split::Structure => format!("X[{i}]"),
+        };
         Ok(format!(
-            "fold_packed(X[{i}], {}, [{}], {})",
+            "fold_packed({table}, {}, [{}], {})",
             fold.data.index(),
             cases.join(", "),
             zeros(&fold.carrier).ok_or_else(|| unsupported("a sequence carrier"))?
@@ -142,9 +147,7 @@ impl Gen<'_> {
             Op::Zeros(ty) => zeros(ty).ok_or_else(|| unsupported("zeros of a sequence"))?,
             Op::Binary(o, a, b) => self.binary(*o, *a, *b),
             Op::Unary(o, x) => unary(*o, &var(*x))?,
-            Op::Contract { a, b, axes } => {
-                format!("jnp.tensordot({}, {}, axes={axes})", var(*a), var(*b))
-            }
+            Op::Contract { a, b, axes } => self.contract(*a, *b, *axes as usize),
             Op::Permute { x, perm } => {
                 let p: Vec<usize> = perm.iter().map(|&i| i as usize).collect();
                 format!("jnp.transpose({}, {})", var(*x), tuple(&p))
@@ -194,6 +197,29 @@ impl Gen<'_> {
         };
         self.line(depth, &format!("{} = {rhs}", var(v)));
         Ok(())
+    }
+
+    /// `a`'s last `k` axes contracted with `b`'s first `k`. When `b` has no
+    /// other axes (a matrix times a vector, the common case in a region),
+    /// the product is written with `b` first: under `vmap` over `b` (the
+    /// nodes of a level, the examples of a batch) the batch axis then
+    /// stays the result's first axis, where the per-example form would put
+    /// it after `a`'s free axes and need a transpose of every result and
+    /// cotangent.
+    fn contract(&self, a: Value, b: Value, k: usize) -> String {
+        let ra = self.shape(a).len();
+        if self.shape(b).len() != k || k == 0 {
+            return format!("jnp.tensordot({}, {}, axes={k})", var(a), var(b));
+        }
+        let of_b: Vec<usize> = (0..k).collect();
+        let of_a: Vec<usize> = (ra - k..ra).collect();
+        format!(
+            "jnp.tensordot({}, {}, axes=({}, {}))",
+            var(b),
+            var(a),
+            list(&of_b),
+            list(&of_a)
+        )
     }
 
     /// `a op b` with cdlc's prefix broadcasting made explicit.
@@ -336,6 +362,12 @@ fn zeros(ty: &Type) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// A Python list literal of integers.
+fn list(xs: &[usize]) -> String {
+    let items: Vec<String> = xs.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// A Python tuple literal of integers.

@@ -13,6 +13,7 @@
 //! silently. The library does no IO: the driver writes the text.
 
 mod body;
+mod nonempty;
 mod packed;
 #[cfg(test)]
 mod tests;
@@ -95,6 +96,7 @@ pub fn jax(
     out += &params(setup, p, source_sha256);
     out += &data_table(m, f)?;
     out += &inputs(m, f, &halves, &packing.inputs)?;
+    out += &nonempty::table(m, f);
     out += &target(p)?;
     out += &bases(m);
     out += &train(setup)?;
@@ -272,8 +274,9 @@ fn inputs(
     ))
 }
 
-/// One input's layout; `packed` lays a structure out as a batch-packed
-/// table instead of one level schedule per example.
+/// One input's layout; `packed` lays a structure (or a list's `halves`
+/// trees) out as a batch-packed table instead of one level schedule per
+/// example.
 fn input_spec(
     m: &Module,
     t: &Type,
@@ -293,7 +296,7 @@ fn input_spec(
             Some(Type::Tensor(s)) => Ok(format!(
                 "(\"list\", {}, {})",
                 body::tuple(s),
-                halves.map_or("None".to_string(), |h| h.index().to_string())
+                halves_layout(halves, packed)
             )),
             Some(Type::Data(e)) if m.list_element(*e).is_none() => {
                 Ok(format!("(\"structlist\", {})", e.index()))
@@ -309,6 +312,17 @@ fn input_spec(
             "an input of type {}",
             type_name(m, other)
         ))),
+    }
+}
+
+/// How a list input's `halves` trees are laid out: `None` (no `halves`
+/// fold splits it), the tree type's id (one level schedule per example),
+/// or `("packed", id)` (one node table per batch shard).
+fn halves_layout(halves: Option<DataId>, packed: bool) -> String {
+    match halves {
+        None => "None".to_string(),
+        Some(h) if packed => format!("(\"packed\", {})", h.index()),
+        Some(h) => h.index().to_string(),
     }
 }
 

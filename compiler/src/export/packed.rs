@@ -7,6 +7,11 @@
 //! (parameters, constants and what is computed from them alone). An input
 //! is packed when every use of it is such a fold; its folds then run in the
 //! generated `prefold`, and `forward` reads their per-example results.
+//!
+//! A hylomorphism by `halves` over an input list packs the same way: the
+//! trees `halves` makes of the lists of a batch shard share one node table
+//! (`halves_packing`). The list itself stays a per-example input, since
+//! other ops may read it; only its split trees are packed.
 
 use cdlc_ir::{Function, Module, Op, Split, Type, Value};
 use std::collections::HashSet;
@@ -17,7 +22,8 @@ pub struct Packing {
     /// The hoisted folds' values, in entry-block order; `F[k]` in
     /// `forward` is the result of the `k`-th.
     pub folds: Vec<Value>,
-    /// The inputs laid out as packed tables, ascending.
+    /// The inputs laid out as packed tables (a structure, or a list whose
+    /// `halves` trees are packed), ascending.
     pub inputs: Vec<u32>,
     /// The entry-block values that do not depend on the example, in order.
     pub independent: Vec<Value>,
@@ -47,16 +53,66 @@ pub fn packing(m: &Module, f: &Function) -> Packing {
         .collect();
     inputs.sort_unstable();
     inputs.dedup();
-    let folds = candidates
+    let mut folds: Vec<Value> = candidates
         .into_iter()
         .filter(|(_, i)| inputs.contains(i))
         .map(|(v, _)| v)
         .collect();
+    let (halves_folds, halves_inputs) = halves_packing(f, &indep);
+    folds.extend(halves_folds);
+    folds.sort_by_key(|v| entry_position(f, *v));
+    inputs.extend(halves_inputs);
+    inputs.sort_unstable();
     Packing {
         folds,
         inputs,
         independent,
     }
+}
+
+/// The packed `halves` folds and the list inputs they split. A list input
+/// is packed when every `halves` fold over it sits in the entry block and
+/// its regions read, from outside, only example-independent values; its
+/// trees are then laid out as one table per batch shard.
+fn halves_packing(f: &Function, indep: &HashSet<Value>) -> (Vec<Value>, Vec<u32>) {
+    let mut by_input: Vec<(u32, Vec<Value>, bool)> = Vec::new();
+    for (v, def) in f.values.iter() {
+        let cdlc_ir::ValueDef::Op(Op::Fold(fold)) = def else {
+            continue;
+        };
+        let Some(Op::Input(i)) = f.op(fold.input) else {
+            continue;
+        };
+        if fold.split != Split::Halves {
+            continue;
+        }
+        let ok = !fold.record
+            && f.blocks[f.entry].insts.contains(&v)
+            && f.free_values(&fold.cases).iter().all(|x| indep.contains(x));
+        match by_input.iter_mut().find(|(j, _, _)| j == i) {
+            Some((_, vs, all_ok)) => {
+                vs.push(v);
+                *all_ok &= ok;
+            }
+            None => by_input.push((*i, vec![v], ok)),
+        }
+    }
+    let packed: Vec<(u32, Vec<Value>, bool)> = by_input.into_iter().filter(|e| e.2).collect();
+    let folds = packed
+        .iter()
+        .flat_map(|(_, vs, _)| vs.iter().copied())
+        .collect();
+    let inputs = packed.iter().map(|(i, _, _)| *i).collect();
+    (folds, inputs)
+}
+
+/// Where `v` stands in the entry block (folds are listed in this order).
+fn entry_position(f: &Function, v: Value) -> usize {
+    f.blocks[f.entry]
+        .insts
+        .iter()
+        .position(|&x| x == v)
+        .expect("packed folds sit in the entry block")
 }
 
 /// The input index a fold at `v` packs, if it qualifies.

@@ -200,7 +200,7 @@ def _halves_nodes(items):
     """The nodes of the tree `halves` makes of a list (one element: leaf;
     more: node of the first half and the rest), children first."""
     if not items:
-        raise ValueError("a hylomorphism over `halves` needs a non-empty list")
+        raise ValueError("`by halves` cannot split an empty list")
     out = []
     stack = [(0, len(items), False)]
     ids = []
@@ -549,7 +549,9 @@ def _encode_input(spec, values, bucket, dtype, shards=1):
                 arr[b, : len(x)] = np.asarray(x, dtype).reshape((len(x),) + tuple(shape))
             mask[b, : len(x)] = True
         out = {"items": arr, "mask": mask}
-        if halves is not None:
+        if isinstance(halves, tuple):
+            out["halves"] = _packed(halves[1], [_halves_nodes(x) for x in items], bucket, dtype, shards)
+        elif halves is not None:
             out["halves"] = _schedule(halves, [_halves_nodes(x) for x in items], bucket, dtype)
         return out
     if kind == "data":
@@ -578,6 +580,49 @@ def _encode_target(spec, ys, bucket, dtype):
     return {"items": items, "mask": mask}
 
 
+def _places(value, steps):
+    """Every value reached from `value` along `steps` (a `NONEMPTY` entry's):
+    each element of a list, a tuple's component, or one field of every
+    node of a constructor. Iterative, like the rest of the encoder."""
+    values = [value]
+    for step in steps:
+        reached = []
+        for v in values:
+            if step[0] == "items":
+                reached.extend(_list_items(v))
+            elif step[0] == "tuple":
+                reached.append(v[step[1]])
+            else:
+                _, data, ctor, field = step
+                reached.extend(plain[field] for c, plain, _, _ in _nodes(data, v) if c == ctor)
+        values = reached
+    return values
+
+
+def _check_nonempty(xs):
+    """Stops, as cdlc does, on an example with an empty list where a
+    hylomorphism by `halves` splits one (`NONEMPTY`), naming the example
+    (counted from 0). The padded arrays could not stop the run there."""
+    for b, x in enumerate(xs):
+        for input, steps in NONEMPTY:
+            value = x if len(INPUTS) == 1 else x[input]
+            if any(not _list_items(v) for v in _places(value, steps)):
+                raise ValueError(f"example {b}: `by halves` cannot split an empty list ({_describe(input, steps)})")
+
+
+def _describe(input, steps):
+    """A `NONEMPTY` place in words, for the encoder's error."""
+    words = [f"input {input}"]
+    for step in steps:
+        if step[0] == "items":
+            words.append("an element of it")
+        elif step[0] == "tuple":
+            words.append(f"component {step[1]}")
+        else:
+            words.append(f"field {step[3]} of a `{DATA[step[1]]['ctors'][step[2]][0]}` node")
+    return ", ".join(words)
+
+
 def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64, shards=1):
     """Turns examples in cdlc's JSON-lines form into one batch of arrays.
 
@@ -596,6 +641,7 @@ def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64, shar
     if len(examples) % shards:
         raise ValueError(f"encode: {len(examples)} examples do not split into {shards} shards; pass batch_size= a multiple of it")
     xs = [e["x"] for e in examples]
+    _check_nonempty(xs[:real])
     if len(INPUTS) == 1:
         x = (_encode_input(INPUTS[0], xs, bucket, dtype, shards),)
     else:
@@ -667,11 +713,15 @@ def unfold_take(init, k, body):
 
 
 def _gather(table, idx):
-    return jax.tree_util.tree_map(lambda t: t[idx], table)
+    """The rows `idx` of every array of `table`. The encoder's rows are
+    never negative and always inside the table (padding reads the dummy
+    row), so the gather neither wraps nor clamps them."""
+    return jax.tree_util.tree_map(lambda t: t.at[idx].get(mode="promise_in_bounds", wrap_negative_indices=False), table)
 
 
 def _scatter(table, idx, vals):
-    return jax.tree_util.tree_map(lambda t, v: t.at[idx].set(v), table, vals)
+    """`table` with rows `idx` set to `vals` (rows as `_gather` takes them)."""
+    return jax.tree_util.tree_map(lambda t, v: t.at[idx].set(v, mode="promise_in_bounds", wrap_negative_indices=False), table, vals)
 
 
 def fold_structure(sched, data, cases, zero):
@@ -763,6 +813,10 @@ def fold_packed(sched, data, cases, zero):
             table, _ = lax.scan(lambda t, lv: (level(t, lv)[0], None), table, s["scan"])
         return _gather(table, s["root"])
 
+    if sched["root"].shape[0] == 1:
+        # One table (one device's batch): no shard axis to map over, so
+        # the gathers and scatters stay unbatched.
+        return one(jax.tree_util.tree_map(lambda a: a[0], sched))
     out = jax.vmap(one)(sched)
     return jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,) + a.shape[2:]), out)
 
@@ -961,6 +1015,26 @@ def _cast(tree, dtype):
     return jax.tree_util.tree_map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
 
+def _per_example(spec, a):
+    """An encoded input as `forward` takes it, one example at a time: a
+    packed structure is folded in `prefold` (None here), and a list's
+    packed `halves` table is left out (its leading axis is the shards')."""
+    if spec[0] == "packed":
+        return None
+    if spec[0] == "list" and isinstance(spec[2], tuple):
+        return {"items": a["items"], "mask": a["mask"]}
+    return a
+
+
+def _packed_tables(batch):
+    """The packed node tables of an encoded batch (leading axis: shards)."""
+    for spec, a in zip(INPUTS, batch["x"]):
+        if spec[0] == "packed":
+            yield a
+        elif spec[0] == "list" and isinstance(spec[2], tuple):
+            yield a["halves"]
+
+
 def apply(params, batch):
     """The model's outputs for every example of an encoded batch (a `Seq`
     for a list output), computed in the parameters' dtype."""
@@ -968,7 +1042,7 @@ def apply(params, batch):
     P = [params[name] for name, _ in PARAMS]
     x = _cast(batch["x"], dt)
     folded = prefold(P, x, dt)
-    per_example = tuple(None if spec[0] == "packed" else a for spec, a in zip(INPUTS, x))
+    per_example = tuple(_per_example(spec, a) for spec, a in zip(INPUTS, x))
     return jax.vmap(lambda xs, fs: forward(P, xs, dt, fs))(per_example, folded)
 
 
@@ -1107,8 +1181,8 @@ def shard(batch, mesh):
     multiple: `encode(..., shards=...)`).
     Under `jax.distributed`, every process passes the same whole batch."""
     ndev = mesh.devices.size
-    for spec, a in zip(INPUTS, batch["x"]):
-        if spec[0] == "packed" and a["root"].shape[0] % ndev:
+    for a in _packed_tables(batch):
+        if a["root"].shape[0] % ndev:
             raise ValueError(f"shard: the batch was packed into {a['root'].shape[0]} table(s), which do not split over {ndev} devices; encode it with shards={ndev}")
     spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
     return jax.tree_util.tree_map(lambda a: _place(a, spec), batch)
