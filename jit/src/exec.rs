@@ -647,7 +647,7 @@ impl<'a, T: Elem> Run<'a, T> {
         case: &CaseCode,
         g: &GroupData<T>,
         carrier: &[(usize, usize)],
-        elems: Option<SeqElems>,
+        elems: Option<&SeqElems>,
     ) {
         let n = g.len;
         let arity = case.rec_args.len();
@@ -665,24 +665,20 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
             }
         }
-        for (f, &view) in case.field_views.iter().enumerate() {
-            self.st.views[view] = g.fields[f].as_ptr() as *mut T;
-        }
-        if let (Some(e), Some(&view)) = (elems, case.field_views.first()) {
-            // A computed list's elements: rows of the sequence's buffer.
-            let s = e.size;
-            self.ensure(e.gathered, n * s);
-            let src = self.st.bufs[e.seq].as_ptr();
-            let dst = self.st.bufs[e.gathered].as_mut_ptr();
-            for (i, &row) in g.elems.iter().enumerate() {
-                // SAFETY: the sequence holds `steps x rows` rows of `s`;
-                // `gathered` holds `n` rows and is another buffer
-                // (`plan::verify`: P003, P004, P005).
-                unsafe {
-                    std::ptr::copy_nonoverlapping(src.add(row as usize * s), dst.add(i * s), s)
-                };
+        match elems {
+            None => {
+                for (f, &view) in case.field_views.iter().enumerate() {
+                    self.st.views[view] = g.fields[f].as_ptr() as *mut T;
+                }
             }
-            self.st.views[view] = dst;
+            // A computed list's elements: rows of the sequences' buffers,
+            // one per tensor of the element.
+            Some(e) => {
+                for (p, &view) in e.parts.iter().zip(&case.field_views) {
+                    self.gather_elems(p, g);
+                    self.st.views[view] = self.st.bufs[p.gathered].as_mut_ptr();
+                }
+            }
         }
         for (l, list) in case.rec_lists.iter().enumerate() {
             self.gather_children(list, g, l, carrier);
@@ -703,7 +699,7 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
-        let local = self.children_schedule(f.elems);
+        let local = self.children_schedule(f.elems.as_ref());
         let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
         for &(buf, s) in &f.carrier {
             self.ensure(buf, fd.num_nodes * s);
@@ -711,7 +707,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in &fd.levels {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier, f.elems);
+                self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 self.code(&case.code, g.len)?;
                 for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
                     let dst = self.st.bufs[cbuf].as_mut_ptr();
@@ -750,7 +746,7 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
-        let local = match f.elems {
+        let local = match &f.elems {
             Some(e) if self.st.local_lens[e.unfold].is_some() => self.st.local_folds[f.id].take(),
             _ => None,
         };
@@ -759,12 +755,14 @@ impl<'a, T: Elem> Run<'a, T> {
             self.ensure(buf, fd.num_nodes * s);
         }
         self.zero_accs(&f.acc, fd.roots.len());
-        if let Some(e) = f.elems {
+        if let Some(e) = &f.elems {
             // Positions past an example's length keep a zero cotangent.
             let (steps, rows) = self.seq_extent(e.unfold);
-            let n = steps * rows * e.size;
-            self.ensure(e.cotangents, n);
-            self.st.bufs[e.cotangents][..n].fill(T::ZERO);
+            for p in &e.parts {
+                let n = steps * rows * p.size;
+                self.ensure(p.cotangents, n);
+                self.st.bufs[p.cotangents][..n].fill(T::ZERO);
+            }
         }
         // The roots' cotangents.
         for (&part, &(cbuf, s)) in f.root_ct.iter().zip(&f.ct) {
@@ -786,7 +784,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in fd.levels.iter().rev() {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier, f.elems);
+                self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
                 }
@@ -818,26 +816,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 for (l, list) in case.rec_lists.iter().enumerate() {
                     self.scatter_children(list, g, l, &f.ct);
                 }
-                if let (Some(e), Some(parts)) = (f.elems, case.result.get(arity + f.acc.len())) {
-                    let part = parts[0];
-                    let src = self.ptr(part.loc) as *const T;
-                    let dst = self.st.bufs[e.cotangents].as_mut_ptr();
-                    for (i, &row) in g.elems.iter().enumerate() {
-                        let off = if part.kind == PartKind::Batched {
-                            i * e.size
-                        } else {
-                            0
-                        };
-                        // SAFETY: each element's row is written once (the
-                        // schedule), from a part that is not the cotangents'
-                        // buffer (`plan::verify`: P005, P008).
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                src.add(off),
-                                dst.add(row as usize * e.size),
-                                e.size,
-                            )
-                        };
+                if let (Some(e), Some(parts)) = (&f.elems, case.result.get(arity + f.acc.len())) {
+                    for (&part, p) in parts.iter().zip(&e.parts) {
+                        self.scatter_elems(part, p, g);
                     }
                 }
             }

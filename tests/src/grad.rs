@@ -327,6 +327,15 @@ fn rose_child_sum_tree_lstm() {
 }
 
 #[test]
+fn rose_child_sum_tree_lstm_with_forget_gates() {
+    // Each child's cell is scaled by its own forget gate inside the list
+    // algebra over the pairs (hidden, cell) of the children.
+    let mut t = Roses::new(2);
+    let trees = vec![t.wide(), t.deep(3), t.leaf(), t.mixed()];
+    check_rose_gradient("childsum_tree", trees);
+}
+
+#[test]
 fn rose_children_run_through_a_mealy_machine() {
     // `unfold ... over ks`: the machine's reverse gives each child's
     // cotangent.

@@ -8,21 +8,25 @@ impl Lowerer<'_> {
         &mut self,
         f: &cdlc_ir::FoldOp,
     ) -> Result<(usize, Option<SeqElems>), JitError> {
-        let (leaf, over_unfold, elems) = match self.reprs[f.input.index()] {
-            Some(Repr::Data(leaf)) => (leaf, None, None),
-            Some(Repr::Seq { buf, size, unfold })
+        let input = self.reprs[f.input.index()].clone();
+        let seq = input.as_ref().and_then(rose::seq_parts);
+        let (leaf, over_unfold, elems) = match (input, seq) {
+            (Some(Repr::Data(leaf)), _) => (leaf, None, None),
+            (_, Some((unfold, seqs)))
                 if f.split == Split::Structure && self.module.list_element(f.data).is_some() =>
             {
-                let elems = SeqElems {
-                    unfold,
-                    seq: buf,
-                    size,
-                    gathered: self.buf(),
-                    cotangents: self.buf(),
-                };
-                (0, Some(unfold), Some(elems))
+                let parts = seqs
+                    .into_iter()
+                    .map(|(seq, size)| ElemPart {
+                        seq,
+                        size,
+                        gathered: self.buf(),
+                        cotangents: self.buf(),
+                    })
+                    .collect();
+                (0, Some(unfold), Some(SeqElems { unfold, parts }))
             }
-            Some(Repr::Seq { .. }) => {
+            (_, Some(_)) => {
                 return unsupported("a hylomorphism over a computed sequence");
             }
             _ => return unsupported("a fold over a computed sequence (not a model input)"),
@@ -148,12 +152,12 @@ impl Lowerer<'_> {
             match fields[*i] {
                 Field::Rec => rec.push(self.flatten(r, code)?),
                 Field::RecList => {
-                    let Repr::Seq { buf, .. } = r else {
+                    let Some((_, parts)) = rose::seq_parts(r) else {
                         return Err(JitError::Internal(
                             "a list of children's cotangent is a sequence".into(),
                         ));
                     };
-                    cc.rec_lists[list].ct = Some(*buf);
+                    cc.rec_lists[list].ct = Some(parts.iter().map(|p| p.0).collect());
                     list += 1;
                 }
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
@@ -179,7 +183,7 @@ impl Lowerer<'_> {
         }
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
-        self.fold_elems.insert(id, elems);
+        self.fold_elems.insert(id, elems.clone());
         out.push(Instr::Fold(Box::new(FoldCode {
             id,
             carrier,
@@ -207,20 +211,17 @@ impl Lowerer<'_> {
         let root_ct = self.flatten(&rct, out)?;
         let (_, ct) = self.alloc(&f.carrier)?;
         let (acc, mut reprs) = self.accumulators(&f.captures)?;
-        let elems = self.fold_elems.get(&id).copied().flatten();
+        let elems = self.fold_elems.get(&id).cloned().flatten();
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
             cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements, elems.is_some())?);
         }
         if f.elements {
-            let Some(e) = elems else {
+            let (Some(e), Some(elem)) = (&elems, self.module.list_element(f.data)) else {
                 return unsupported("the element cotangents of a fold over a model input");
             };
-            reprs.push(Repr::Seq {
-                buf: e.cotangents,
-                size: e.size,
-                unfold: e.unfold,
-            });
+            let mut cts = e.parts.iter().map(|p| (p.cotangents, p.size));
+            reprs.push(rose::seq_from(elem, e.unfold, &mut cts));
         }
         out.push(Instr::FoldBackward(Box::new(FoldBackCode {
             id,

@@ -85,9 +85,9 @@ pub(crate) struct Lowerer<'a> {
     transposed_params: HashMap<(Loc, usize, usize), usize>,
     /// Outer locations of values a fold region gathered, to restore.
     saved: Vec<(Value, Loc)>,
-    /// The lists of children (pseudo-unfold, element size) of the rose
+    /// The lists of children (pseudo-unfold, element type) of the rose
     /// regions being lowered, innermost last.
-    lists: Vec<(usize, usize)>,
+    lists: Vec<(usize, Type)>,
     /// The block each op's value is defined in.
     block_of: HashMap<Value, Block>,
     /// The sorted entry tables of the bases used, by basis.

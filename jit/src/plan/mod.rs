@@ -389,14 +389,16 @@ pub(crate) struct CaseCode {
 /// sequence `[steps, rows, size]` (step `t`, row `i`: node `i`'s child at
 /// position `t`; rows past a node's count are zero) whose lengths, the
 /// nodes' numbers of children, are those of the pseudo-unfold `unfold`
-/// (`UnfoldInfo::Children`), set by the executor for each group.
-#[derive(Clone, Copy, Debug)]
+/// (`UnfoldInfo::Children`), set by the executor for each group. A tuple
+/// carrier is laid out as one such sequence per flattened component.
+#[derive(Clone, Debug)]
 pub(crate) struct RecList {
     pub unfold: usize,
-    pub seq: usize,
-    pub size: usize,
-    /// The sequence of the children's cotangents (backward only).
-    pub ct: Option<usize>,
+    /// Per flattened carrier component: its sequence's buffer and size.
+    pub seqs: Vec<(usize, usize)>,
+    /// The sequences of the children's cotangents, per component
+    /// (backward only).
+    pub ct: Option<Vec<usize>>,
 }
 
 /// A forward fold over the batch.
@@ -412,13 +414,20 @@ pub(crate) struct FoldCode {
     pub elems: Option<SeqElems>,
 }
 
-/// The elements of a sequence an unfold computed, folded as a list: the
-/// unfold, its output buffer (`[steps, rows, size]`), the element size, and a
-/// buffer a group's elements are gathered into; for the backward, the
+/// The elements of a sequence an unfold computed (or a list of children),
+/// folded as a list: the unfold, and per flattened component of the
+/// element its sequence's buffer (`[steps, rows, size]`), its size, a
+/// buffer a group's elements are gathered into and, for the backward, the
 /// buffer the elements' cotangents are scattered to (same layout).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct SeqElems {
     pub unfold: usize,
+    pub parts: Vec<ElemPart>,
+}
+
+/// One flattened component of the elements of a computed sequence.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ElemPart {
     pub seq: usize,
     pub size: usize,
     pub gathered: usize,

@@ -16,7 +16,7 @@ impl Verifier<'_> {
     /// the rose region that lays the list out, over that region's rows; it
     /// points only views of its own. Any other recursion op runs at the top
     /// level.
-    fn top_level_or_children(&self, elems: Option<SeqElems>) -> Result<(), PlanError> {
+    fn top_level_or_children(&self, elems: Option<&SeqElems>) -> Result<(), PlanError> {
         match elems {
             Some(e) if matches!(self.plan.unfolds.get(e.unfold), Some(UnfoldInfo::Children)) => {
                 self.mismatch(
@@ -76,8 +76,8 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    /// The sequence a fold over a computed list reads its elements from.
-    fn seq_elems(&self, fold: usize, e: SeqElems) -> Result<(), PlanError> {
+    /// The sequences a fold over a computed list reads its elements from.
+    fn seq_elems(&self, fold: usize, e: &SeqElems) -> Result<(), PlanError> {
         self.index("unfold", e.unfold, self.plan.unfolds.len())?;
         let over = self.plan.folds[fold].over_unfold;
         self.mismatch(
@@ -85,9 +85,12 @@ impl Verifier<'_> {
             e.unfold,
             over.unwrap_or(usize::MAX),
         )?;
-        let seq = Loc::Buf(e.seq);
-        self.access(seq, Access::rows(self.steps(e.unfold), e.size))?;
-        self.apart(&[e.gathered], &[(seq, Storage::Buf(e.seq))])
+        for p in &e.parts {
+            let seq = Loc::Buf(p.seq);
+            self.access(seq, Access::rows(self.steps(e.unfold), p.size))?;
+            self.apart(&[p.gathered], &[(seq, Storage::Buf(p.seq))])?;
+        }
+        Ok(())
     }
 
     /// Sets up one fold region: the children's carriers gathered into
@@ -100,7 +103,7 @@ impl Verifier<'_> {
         cc: &CaseCode,
         carrier: &[(usize, usize)],
         ct: Option<&[(usize, usize)]>,
-        elems: Option<SeqElems>,
+        elems: Option<&SeqElems>,
     ) -> Result<(), PlanError> {
         let group = Rows::Group(fold);
         let carrier_reads: Vec<(Loc, Storage)> = carrier
@@ -125,24 +128,42 @@ impl Verifier<'_> {
             sizes.len(),
             cc.field_views.len(),
         )?;
-        for (&v, &s) in cc.field_views.iter().zip(sizes) {
-            self.point(v, Layout::new(group, s), Storage::Batch)?;
-        }
-        if let (Some(e), Some(&v)) = (elems, cc.field_views.first()) {
-            gathered.push(e.gathered);
-            self.define(e.gathered, Layout::new(group, e.size))?;
-            self.point(v, Layout::new(group, e.size), Storage::Buf(e.gathered))?;
+        match elems {
+            None => {
+                for (&v, &s) in cc.field_views.iter().zip(sizes) {
+                    self.point(v, Layout::new(group, s), Storage::Batch)?;
+                }
+            }
+            // A computed list's element (`cons`): one gathered buffer per
+            // tensor.
+            Some(e) => {
+                if !cc.field_views.is_empty() {
+                    self.mismatch(
+                        "the views of a sequence element",
+                        e.parts.len(),
+                        cc.field_views.len(),
+                    )?;
+                }
+                for ((p, &v), &s) in e.parts.iter().zip(&cc.field_views).zip(sizes) {
+                    self.mismatch("the size of a sequence element", s, p.size)?;
+                    gathered.push(p.gathered);
+                    self.define(p.gathered, Layout::new(group, p.size))?;
+                    self.point(v, Layout::new(group, p.size), Storage::Buf(p.gathered))?;
+                }
+            }
         }
         for list in &cc.rec_lists {
             self.mismatch(
                 "the carrier components of a list of children",
-                1,
                 carrier.len(),
+                list.seqs.len(),
             )?;
-            self.mismatch("the size of a child's carrier", carrier[0].1, list.size)?;
             self.index("unfold", list.unfold, self.plan.unfolds.len())?;
-            gathered.push(list.seq);
-            self.define(list.seq, Layout::new(self.steps(list.unfold), list.size))?;
+            for (&(b, s), &(_, cs)) in list.seqs.iter().zip(carrier) {
+                self.mismatch("the size of a child's carrier", cs, s)?;
+                gathered.push(b);
+                self.define(b, Layout::new(self.steps(list.unfold), s))?;
+            }
         }
         let mut capture_reads = Vec::new();
         for &(loc, s, buf) in &cc.captures {
@@ -173,7 +194,7 @@ impl Verifier<'_> {
         cc: &CaseCode,
         carrier: &[(usize, usize)],
         ct: Option<&[(usize, usize)]>,
-        elems: Option<SeqElems>,
+        elems: Option<&SeqElems>,
         expected: &[Vec<usize>],
         optional_last: bool,
     ) -> Result<(), PlanError> {
@@ -192,9 +213,15 @@ impl Verifier<'_> {
                 v.results("a region's result", parts, sizes)?;
             }
             for list in &cc.rec_lists {
-                if let Some(b) = list.ct {
-                    let rows = v.steps(list.unfold);
-                    v.access(Loc::Buf(b), Access::rows(rows, list.size))?;
+                let Some(bs) = &list.ct else { continue };
+                v.mismatch(
+                    "the components of the children's cotangents",
+                    list.seqs.len(),
+                    bs.len(),
+                )?;
+                let rows = v.steps(list.unfold);
+                for (&b, &(_, s)) in bs.iter().zip(&list.seqs) {
+                    v.access(Loc::Buf(b), Access::rows(rows, s))?;
                     v.apart(
                         &ct.unwrap_or(&[]).iter().map(|c| c.0).collect::<Vec<_>>(),
                         &[(Loc::Buf(b), Storage::Buf(b))],
@@ -218,12 +245,12 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold(&mut self, f: &FoldCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems)?;
+        self.top_level_or_children(f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
         self.site.push(Step::Setup);
-        if let Some(e) = f.elems {
+        if let Some(e) = &f.elems {
             self.seq_elems(f.id, e)?;
         }
         self.distinct(f.carrier.iter().chain(&f.root).map(|c| c.0))?;
@@ -244,7 +271,7 @@ impl Verifier<'_> {
                 cc,
                 &f.carrier,
                 None,
-                f.elems,
+                f.elems.as_ref(),
                 std::slice::from_ref(&sizes),
                 false,
             )?;
@@ -290,7 +317,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems)?;
+        self.top_level_or_children(f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -299,11 +326,15 @@ impl Verifier<'_> {
         for &(b, s) in &f.carrier {
             self.access(Loc::Buf(b), Access::rows(nodes, s))?;
         }
-        if let Some(e) = f.elems {
+        if let Some(e) = &f.elems {
             self.seq_elems(f.id, e)?;
         }
         let writes = f.ct.iter().map(|c| c.0).chain(f.acc.iter().map(|a| a.buf));
-        self.distinct(writes.chain(f.elems.map(|e| e.cotangents)))?;
+        let elem_cts = f
+            .elems
+            .iter()
+            .flat_map(|e| e.parts.iter().map(|p| p.cotangents));
+        self.distinct(writes.chain(elem_cts))?;
         self.mismatch(
             "the components of the roots' cotangent",
             f.ct.len(),
@@ -319,8 +350,8 @@ impl Verifier<'_> {
         for (c, cc) in f.cases.iter().enumerate() {
             let mut expected = vec![ct_sizes.clone(); cc.rec_args.len()];
             expected.extend(f.acc.iter().map(|a| vec![a.size]));
-            if let Some(e) = f.elems {
-                expected.push(vec![e.size]);
+            if let Some(e) = &f.elems {
+                expected.push(e.parts.iter().map(|p| p.size).collect());
             }
             self.case(
                 f.id,
@@ -328,7 +359,7 @@ impl Verifier<'_> {
                 cc,
                 &f.carrier,
                 Some(&f.ct),
-                f.elems,
+                f.elems.as_ref(),
                 &expected,
                 f.elems.is_some(),
             )?;
@@ -338,8 +369,10 @@ impl Verifier<'_> {
             self.define(b, Layout::new(nodes, s))?;
         }
         self.define_accs(&f.acc)?;
-        if let Some(e) = f.elems {
-            self.define(e.cotangents, Layout::new(self.steps(e.unfold), e.size))?;
+        if let Some(e) = &f.elems {
+            for p in &e.parts {
+                self.define(p.cotangents, Layout::new(self.steps(e.unfold), p.size))?;
+            }
         }
         Ok(())
     }
@@ -347,17 +380,18 @@ impl Verifier<'_> {
     /// The element cotangents a backward region yields are copied with
     /// `copy_nonoverlapping`: their buffer is not the part's storage.
     fn elem_cotangent_apart(&self, cc: &CaseCode, f: &FoldBackCode) -> Result<(), PlanError> {
-        let Some(e) = f.elems else {
+        let Some(e) = &f.elems else {
             return Ok(());
         };
         let tail = cc.rec_args.len() + f.acc.len();
-        if let Some(p) = cc.result.get(tail).and_then(|ps| ps.first())
-            && p.loc == Loc::Buf(e.cotangents)
-        {
-            return self.err(PlanErrorKind::Overlap {
-                written: loc_name(Loc::Buf(e.cotangents)),
-                read: loc_name(p.loc),
-            });
+        let parts = cc.result.get(tail).map_or(&[][..], |ps| &ps[..]);
+        for (p, ep) in parts.iter().zip(&e.parts) {
+            if p.loc == Loc::Buf(ep.cotangents) {
+                return self.err(PlanErrorKind::Overlap {
+                    written: loc_name(Loc::Buf(ep.cotangents)),
+                    read: loc_name(p.loc),
+                });
+            }
         }
         Ok(())
     }
