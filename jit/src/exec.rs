@@ -432,7 +432,7 @@ impl<'a, T: Elem> Run<'a, T> {
             } => self.seq_sum(*unfold, *size, terms, *out),
             Instr::Fold(f) => self.fold(f)?,
             Instr::FoldBackward(f) => self.fold_backward(f)?,
-            Instr::Unfold(u) => self.unfold(u)?,
+            Instr::Unfold(u) => self.unfold(u, rows)?,
             Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
         }
         Ok(())
@@ -826,11 +826,18 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 
-    fn unfold(&mut self, u: &UnfoldCode) -> Result<(), JitError> {
-        let rows = self.batch.rows;
-        let batch: &'a Batch<T> = self.batch;
-        let ud = &batch.unfolds[u.id];
-        let steps = ud.steps;
+    fn unfold(&mut self, u: &UnfoldCode, here: usize) -> Result<(), JitError> {
+        if let Some(src) = u.local {
+            // Inside a region: a row per row of the region, each as long
+            // as its row of the sequence it reads.
+            self.st.local_lens[u.id] = self.st.local_lens[src].clone();
+            if self.seq_extent(u.id).1 != here {
+                return Err(JitError::Internal(
+                    "an unfold in a region reads a sequence over other rows".into(),
+                ));
+            }
+        }
+        let (steps, rows) = self.seq_extent(u.id);
         for &(buf, s) in &u.states {
             self.ensure(buf, (steps + 1) * rows * s);
         }
@@ -843,7 +850,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
             self.code(&u.body, rows)?;
             let dst = self.st.bufs[u.outs.0].as_mut_ptr();
             self.write_rows(u.result_out, dst, t * rows, rows);
@@ -864,8 +871,8 @@ impl<'a, T: Elem> Run<'a, T> {
         seq: Option<(usize, usize)>,
         id: usize,
         t: usize,
+        rows: usize,
     ) {
-        let rows = self.batch.rows;
         if let (Some((buf, size)), Some(&(view, _))) = (seq, views.first()) {
             self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
             return;
@@ -879,8 +886,9 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), JitError> {
-        let rows = self.batch.rows;
-        let steps = self.batch.unfolds[u.id].steps;
+        // Inside a region, the forward op in the same region set the
+        // lengths (`seq_extent`).
+        let (steps, rows) = self.seq_extent(u.id);
         for &(buf, s) in &u.dnext {
             self.ensure(buf, rows * s);
             self.st.bufs[buf][..rows * s].fill(T::ZERO);
@@ -890,7 +898,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
             let (dbuf, ds) = u.dout;
             self.st.views[u.dout_view] =
                 self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);

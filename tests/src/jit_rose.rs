@@ -84,3 +84,16 @@ fn a_child_sum_tree_lstm() {
     let batch = rose_examples(&p, trees);
     training_agrees("childsum_tree", &p, &params, &batch);
 }
+
+#[test]
+fn a_mealy_machine_over_the_children() {
+    // The unfold runs inside the node's region, one step per child
+    // position over the nodes of the group (each as long as its list of
+    // children), and the Elman fold over its outputs with the same ragged
+    // schedule; backward, its element cotangents are the children's.
+    check("mealy_tree", 2);
+    let (p, params) = rose_model("mealy_tree");
+    let trees = (0..10).flat_map(|_| forest(2)).collect();
+    let batch = rose_examples(&p, trees);
+    training_agrees("mealy_tree", &p, &params, &batch);
+}

@@ -8,7 +8,8 @@ use crate::batch::list_schedule;
 
 impl<T: Elem> Run<'_, T> {
     /// The steps and rows of the sequences of unfold `u`: a list of
-    /// children's in the group being run, else the batch's.
+    /// children's (or an unfold's over one) in the group being run, else
+    /// the batch's.
     pub(super) fn seq_extent(&self, u: usize) -> (usize, usize) {
         match &self.st.local_lens[u] {
             Some(lens) => (lens.iter().copied().max().unwrap_or(0), lens.len()),

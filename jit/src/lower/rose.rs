@@ -15,6 +15,7 @@ impl Lowerer<'_> {
     pub(super) fn rec_list_arg(&mut self, carrier: &Type) -> Result<(Repr, RecList), JitError> {
         self.unfolds.push(UnfoldInfo::Children);
         let unfold = self.unfolds.len() - 1;
+        self.local_unfolds.insert(unfold);
         let (r, seqs) = self.seq_of(carrier, unfold)?;
         self.lists.push((unfold, carrier.clone()));
         let list = RecList {

@@ -478,6 +478,10 @@ pub(crate) struct UnfoldCode {
     /// For a Mealy machine over a computed sequence: its buffer
     /// (`[steps, rows, size]`) and element size, read step by step.
     pub x_seq: Option<(usize, usize)>,
+    /// Inside a region: the unfold (a list of children, or an unfold over
+    /// one) whose sequence this one reads; its steps run over the region's
+    /// rows, each row as long as its list (`UnfoldInfo::Seq`).
+    pub local: Option<usize>,
     pub result_out: Part,
     pub result_state: Vec<Part>,
 }
@@ -505,6 +509,9 @@ pub(crate) struct UnfoldBackCode {
     /// Over a computed sequence: the element's cotangent each step yields,
     /// and the buffer (`[steps, rows, size]`) it is written to.
     pub result_dx: Option<(Part, usize)>,
+    /// Whether it runs inside a region, after its forward op in the same
+    /// region (which set its lengths, one per row of the region).
+    pub local: bool,
 }
 
 /// What preparing a batch must gather for a fold.

@@ -367,23 +367,26 @@ impl Printer<'_> {
                 )
             }
             Instr::Unfold(u) => format!(
-                "unfold u{}: init ({}) states {} outputs b{}:{}{}",
+                "unfold u{}: init ({}) states {} outputs b{}:{}{}{}",
                 u.id,
                 parts(&u.init),
                 bufs(&u.states),
                 u.outs.0,
                 u.outs.1,
-                x_seq(u.x_seq)
+                x_seq(u.x_seq),
+                u.local
+                    .map_or(String::new(), |s| format!(" in the region, steps of u{s}"))
             ),
             Instr::UnfoldBackward(u) => format!(
-                "unfold_backward u{}: states {} output cotangents b{}:{} state cotangents {} accumulators {}{}",
+                "unfold_backward u{}: states {} output cotangents b{}:{} state cotangents {} accumulators {}{}{}",
                 u.id,
                 bufs(&u.states),
                 u.dout.0,
                 u.dout.1,
                 bufs(&u.dnext),
                 accs(&u.acc),
-                x_seq(u.x_seq)
+                x_seq(u.x_seq),
+                if u.local { " in the region" } else { "" }
             ),
         }
     }

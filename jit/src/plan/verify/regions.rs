@@ -12,21 +12,49 @@
 use super::*;
 
 impl Verifier<'_> {
-    /// A fold over a list of children (`UnfoldInfo::Children`) runs inside
-    /// the rose region that lays the list out, over that region's rows; it
-    /// points only views of its own. Any other recursion op runs at the top
-    /// level.
+    /// A fold over a list of children (`UnfoldInfo::Children`, or an
+    /// unfold's outputs over one) runs inside the rose region that lays the
+    /// list out, over that region's rows; it points only views of its own.
+    /// Any other recursion op runs at the top level.
     fn top_level_or_children(&self, elems: Option<&SeqElems>) -> Result<(), PlanError> {
         match elems {
-            Some(e) if matches!(self.plan.unfolds.get(e.unfold), Some(UnfoldInfo::Children)) => {
-                self.mismatch(
-                    "the region depth of a fold over a list of children",
-                    1,
-                    usize::from(self.in_region),
-                )
-            }
+            Some(e) if self.over_children(e.unfold) => self.mismatch(
+                "the region depth of a fold over a list of children",
+                1,
+                usize::from(self.in_region),
+            ),
             _ => self.top_level(),
         }
+    }
+
+    /// Whether unfold `u`'s steps are those of a list of children: the
+    /// list's pseudo-unfold, or an unfold over it (at any remove).
+    fn over_children(&self, u: usize) -> bool {
+        matches!(
+            self.plan.unfolds.get(self.steps_of(u)),
+            Some(UnfoldInfo::Children)
+        )
+    }
+
+    /// The rows unfold `id`'s steps run over: the batch's at the top level;
+    /// for an unfold inside a region (`local`), that region's, where it
+    /// must read a sequence whose steps are those of a list of children.
+    fn unfold_rows(&self, id: usize, local: bool) -> Result<Rows, PlanError> {
+        if !local {
+            self.top_level()?;
+            return Ok(Rows::Batch);
+        }
+        self.mismatch(
+            "the region depth of an unfold over a list of children",
+            1,
+            usize::from(self.in_region),
+        )?;
+        self.mismatch(
+            "the unfolds in a region that read a list of children",
+            1,
+            usize::from(self.over_children(id)),
+        )?;
+        Ok(self.rows)
     }
 
     /// Recursion ops run over the batch at the top level only: inside a
@@ -403,13 +431,14 @@ impl Verifier<'_> {
         id: usize,
         views: &[(usize, usize)],
         seq: Option<(usize, usize)>,
+        rows: Rows,
     ) -> Result<(), PlanError> {
         match (&self.plan.unfolds[id], seq) {
             (UnfoldInfo::Over { sizes, .. }, None) => {
                 self.mismatch("the views of a list element", sizes.len(), views.len())?;
                 for (&(v, s), &size) in views.iter().zip(sizes) {
                     self.mismatch("the size of a list element", size, s)?;
-                    self.point(v, Layout::new(Rows::Batch, s), Storage::Batch)?;
+                    self.point(v, Layout::new(rows, s), Storage::Batch)?;
                 }
                 Ok(())
             }
@@ -419,11 +448,7 @@ impl Verifier<'_> {
                 self.access(Loc::Buf(buf), Access::rows(self.steps(source), size))?;
                 self.mismatch("the views of a sequence element", 1, views.len())?;
                 self.mismatch("the size of a sequence element", size, views[0].1)?;
-                self.point(
-                    views[0].0,
-                    Layout::new(Rows::Batch, size),
-                    Storage::Buf(buf),
-                )
+                self.point(views[0].0, Layout::new(rows, size), Storage::Buf(buf))
             }
             (UnfoldInfo::Take(_), None) => {
                 self.mismatch("the views of a list element", 0, views.len())
@@ -437,26 +462,38 @@ impl Verifier<'_> {
     }
 
     /// Points views at a step's rows of per-step buffers.
-    fn point_steps(&mut self, views: &[usize], bufs: &[(usize, usize)]) -> Result<(), PlanError> {
+    fn point_steps(
+        &mut self,
+        views: &[usize],
+        bufs: &[(usize, usize)],
+        rows: Rows,
+    ) -> Result<(), PlanError> {
         self.mismatch("the views of a state", bufs.len(), views.len())?;
         for (&v, &(b, s)) in views.iter().zip(bufs) {
-            self.point(v, Layout::new(Rows::Batch, s), Storage::Buf(b))?;
+            self.point(v, Layout::new(rows, s), Storage::Buf(b))?;
         }
         Ok(())
     }
 
     pub(super) fn unfold(&mut self, u: &UnfoldCode) -> Result<(), PlanError> {
-        self.top_level()?;
         self.index("unfold", u.id, self.plan.unfolds.len())?;
+        let rows = self.unfold_rows(u.id, u.local.is_some())?;
+        if let Some(src) = u.local {
+            let reads = match self.plan.unfolds[u.id] {
+                UnfoldInfo::Seq(s) => s,
+                _ => usize::MAX,
+            };
+            self.mismatch("the sequence an unfold in a region reads", src, reads)?;
+        }
         let saved = self.env.clone();
         self.site.push(Step::Setup);
         self.distinct(u.states.iter().map(|s| s.0).chain([u.outs.0]))?;
         let sizes: Vec<usize> = u.states.iter().map(|s| s.1).collect();
         self.results("the initial state", &u.init, &sizes)?;
-        self.point_steps(&u.state_views, &u.states)?;
-        self.x_views(u.id, &u.x_views, u.x_seq)?;
+        self.point_steps(&u.state_views, &u.states, rows)?;
+        self.x_views(u.id, &u.x_views, u.x_seq, rows)?;
         self.site.pop();
-        self.region(saved, Rows::Batch, Step::Body, |v| {
+        self.region(saved, rows, Step::Body, |v| {
             v.code(&u.body)?;
             v.results("a step's output", &[u.result_out], &[u.outs.1])?;
             v.results("a step's state", &u.result_state, &sizes)
@@ -468,8 +505,8 @@ impl Verifier<'_> {
     }
 
     pub(super) fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), PlanError> {
-        self.top_level()?;
         self.index("unfold", u.id, self.plan.unfolds.len())?;
+        let rows = self.unfold_rows(u.id, u.local)?;
         let saved = self.env.clone();
         self.site.push(Step::Setup);
         for &(b, s) in &u.states {
@@ -484,18 +521,14 @@ impl Verifier<'_> {
             .map(|d| d.0)
             .chain(u.acc.iter().map(|a| a.buf));
         self.distinct(writes.chain(dx))?;
-        self.point_steps(&u.state_views, &u.states)?;
-        self.x_views(u.id, &u.x_views, u.x_seq)?;
-        self.point(
-            u.dout_view,
-            Layout::new(Rows::Batch, ds),
-            Storage::Buf(dbuf),
-        )?;
-        self.point_steps(&u.dnext_views, &u.dnext)?;
+        self.point_steps(&u.state_views, &u.states, rows)?;
+        self.x_views(u.id, &u.x_views, u.x_seq, rows)?;
+        self.point(u.dout_view, Layout::new(rows, ds), Storage::Buf(dbuf))?;
+        self.point_steps(&u.dnext_views, &u.dnext, rows)?;
         self.site.pop();
         let sizes: Vec<usize> = u.dnext.iter().map(|d| d.1).collect();
         let dx_size = self.unfold_dx_size(u)?;
-        self.region(saved, Rows::Batch, Step::Body, |v| {
+        self.region(saved, rows, Step::Body, |v| {
             v.code(&u.body)?;
             v.results("the state's cotangent", &u.result_dstate, &sizes)?;
             v.mismatch(
@@ -516,7 +549,7 @@ impl Verifier<'_> {
             }
         })?;
         for &(b, s) in &u.dnext {
-            self.define(b, Layout::new(Rows::Batch, s))?;
+            self.define(b, Layout::new(rows, s))?;
         }
         self.define_accs(&u.acc)?;
         if let (Some((_, b)), Some(size)) = (u.result_dx, dx_size) {

@@ -515,6 +515,7 @@ fn stream(body_reads: Loc, outs: usize) -> Plan {
         state_views: vec![0],
         x_views: Vec::new(),
         x_seq: None,
+        local: None,
         result_out: body_out,
         result_state: vec![body_out],
     }));
