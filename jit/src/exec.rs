@@ -683,6 +683,9 @@ impl<'a, T: Elem> Run<'a, T> {
         for (l, list) in case.rec_lists.iter().enumerate() {
             self.gather_children(list, g, l, carrier);
         }
+        for (list, data) in case.field_lists.iter().zip(&g.field_lists) {
+            self.lay_out_field_list(list, data, n);
+        }
         for &(loc, s, buf) in &case.captures {
             self.ensure(buf, n * s);
             let src = self.ptr(loc) as *const T;

@@ -4,7 +4,7 @@
 //! back to their nodes.
 
 use super::*;
-use crate::batch::list_schedule;
+use crate::batch::{FieldListData, list_schedule};
 
 impl<T: Elem> Run<'_, T> {
     /// The steps and rows of the sequences of unfold `u`: a list of
@@ -109,6 +109,27 @@ impl<T: Elem> Run<'_, T> {
                 }
             }
             self.st.bufs[buf] = seq;
+        }
+        self.st.local_lens[list.unfold] = Some(lens);
+    }
+
+    /// Lays out the lists a plain field holds, one per node of the group
+    /// (`n` nodes), as the region's sequence: step `t`, row `i` holds node
+    /// `i`'s element `t` (each component in its own sequence), zero past
+    /// its list's end; and sets the lengths.
+    pub(super) fn lay_out_field_list(&mut self, list: &RecList, data: &FieldListData<T>, n: usize) {
+        let lens: Vec<usize> = data.offsets.windows(2).map(|w| w[1] - w[0]).collect();
+        let steps = lens.iter().copied().max().unwrap_or(0);
+        for (&(buf, s), elems) in list.seqs.iter().zip(&data.elems) {
+            self.ensure(buf, steps * n * s);
+            let seq = &mut self.st.bufs[buf][..steps * n * s];
+            seq.fill(T::ZERO);
+            for (i, &len) in lens.iter().enumerate() {
+                let first = data.offsets[i];
+                for t in 0..len {
+                    seq[(t * n + i) * s..][..s].copy_from_slice(&elems[(first + t) * s..][..s]);
+                }
+            }
         }
         self.st.local_lens[list.unfold] = Some(lens);
     }

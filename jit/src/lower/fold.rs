@@ -32,23 +32,29 @@ impl Lowerer<'_> {
             _ => return unsupported("a fold over a computed sequence (not a model input)"),
         };
         let def = &self.module.data[f.data];
-        let mut field_sizes = Vec::new();
+        let (mut field_sizes, mut field_lists) = (Vec::new(), Vec::new());
         for c in &def.ctors {
-            let mut sizes = Vec::new();
-            for fl in &c.fields {
-                match fl {
-                    Field::Rec | Field::RecList => {}
-                    Field::Plain(t) => {
-                        if !tensor_components(t, &mut sizes) {
-                            return unsupported(format!(
-                                "a fold over a structure whose fields hold {} (a nested fold)",
-                                self.type_name(t)
-                            ));
-                        }
+            let (mut sizes, mut lists) = (Vec::new(), Vec::new());
+            let plain = c.fields.iter().filter_map(|fl| match fl {
+                Field::Plain(t) => Some(t),
+                Field::Rec | Field::RecList => None,
+            });
+            for (k, t) in plain.enumerate() {
+                if tensor_components(t, &mut sizes) {
+                    continue;
+                }
+                match self.list_of_tensors(t) {
+                    Some(elem) if over_unfold.is_none() => lists.push((k, elem)),
+                    _ => {
+                        return unsupported(format!(
+                            "a fold over a structure whose fields hold {} (a nested fold)",
+                            self.type_name(t)
+                        ));
                     }
                 }
             }
             field_sizes.push(sizes);
+            field_lists.push(lists);
         }
         self.folds.push(FoldInfo {
             decl: def.decl.clone(),
@@ -56,6 +62,7 @@ impl Lowerer<'_> {
             input: leaf,
             over_unfold,
             field_sizes,
+            field_lists,
         });
         Ok((self.folds.len() - 1, elems))
     }
@@ -92,6 +99,11 @@ impl Lowerer<'_> {
                 Field::RecList => {
                     let (r, list) = self.rec_list_arg(carrier)?;
                     cc.rec_lists.push(list);
+                    self.set(a, r);
+                }
+                Field::Plain(t) if self.list_of_tensors(t).is_some() => {
+                    let (r, list) = self.field_list_arg(t)?;
+                    cc.field_lists.push(list);
                     self.set(a, r);
                 }
                 Field::Plain(t) => {

@@ -26,6 +26,34 @@ impl Lowerer<'_> {
         Ok((r, list))
     }
 
+    /// The argument of a plain field holding a list of tensors (a list of
+    /// lists, a tree whose nodes hold lists): a sequence over a new
+    /// pseudo-unfold whose lengths are the lists' of the group's nodes.
+    pub(super) fn field_list_arg(&mut self, list: &Type) -> Result<(Repr, RecList), JitError> {
+        let Some(elem) = self.module.over_element(list).cloned() else {
+            return Err(JitError::Internal("a list field is a list".into()));
+        };
+        self.unfolds.push(UnfoldInfo::Children);
+        let unfold = self.unfolds.len() - 1;
+        self.local_unfolds.insert(unfold);
+        let (r, seqs) = self.seq_of(&elem, unfold)?;
+        let list = RecList {
+            unfold,
+            seqs,
+            ct: None,
+        };
+        Ok((r, list))
+    }
+
+    /// The sizes of the element's tensors if `ty` is a list of tensors (or
+    /// of tuples of tensors).
+    pub(super) fn list_of_tensors(&self, ty: &Type) -> Option<Vec<usize>> {
+        let Type::Data(d) = ty else { return None };
+        let mut sizes = Vec::new();
+        let elem = self.module.list_element(*d)?;
+        tensor_components(elem, &mut sizes).then_some(sizes)
+    }
+
     /// A sequence of elements of type `elem` over unfold `unfold` in fresh
     /// buffers: one `Repr::Seq` per tensor of the element (a tuple of
     /// sequences for a tuple element), with their (buffer, size).

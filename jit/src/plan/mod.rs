@@ -383,6 +383,9 @@ pub(crate) struct CaseCode {
     /// order: where the children's carriers are gathered, and (backward)
     /// where the region leaves their cotangents.
     pub rec_lists: Vec<RecList>,
+    /// Per plain field that holds a list of tensors, in field order: the
+    /// sequence the group's lists are laid out in (`ct` unused).
+    pub field_lists: Vec<RecList>,
 }
 
 /// A list of children inside a fold region, seen by the region as a
@@ -527,6 +530,10 @@ pub(crate) struct FoldInfo {
     /// Per constructor, the size of each tensor in its plain fields, in
     /// field order (a tuple field's components depth first).
     pub field_sizes: Vec<Vec<usize>>,
+    /// Per constructor, its plain fields that hold lists of tensors (a list
+    /// of lists, a tree whose nodes hold lists): the field's position
+    /// among the plain fields and the sizes of its elements' tensors.
+    pub field_lists: Vec<Vec<(usize, Vec<usize>)>>,
 }
 
 /// What preparing a batch must gather for an unfold.
@@ -539,9 +546,10 @@ pub(crate) enum UnfoldInfo {
     Seq(usize),
     /// A fixed number of steps.
     Take(usize),
-    /// Not an unfold: the lists of children of the nodes a fold region
-    /// runs on (a rose tree's `List(X)` field). Their lengths change from
-    /// group to group and are set by the executor as it enters one.
+    /// Not an unfold: the lists the nodes a fold region runs on hold (a
+    /// rose tree's `List(X)` field of children, or a plain field holding a
+    /// list of tensors). Their lengths change from group to group and are
+    /// set by the executor as it enters one.
     Children,
 }
 

@@ -193,6 +193,30 @@ impl Verifier<'_> {
                 self.define(b, Layout::new(self.steps(list.unfold), s))?;
             }
         }
+        let lists = &self.plan.folds[fold].field_lists[ctor];
+        self.mismatch(
+            "the plain fields holding lists",
+            lists.len(),
+            cc.field_lists.len(),
+        )?;
+        for (list, (_, sizes)) in cc.field_lists.iter().zip(lists) {
+            self.index("unfold", list.unfold, self.plan.unfolds.len())?;
+            self.mismatch(
+                "the lists held in a field laid out per group",
+                1,
+                usize::from(self.over_children(list.unfold)),
+            )?;
+            self.mismatch(
+                "the tensors of a listed element",
+                sizes.len(),
+                list.seqs.len(),
+            )?;
+            for (&(b, s), &size) in list.seqs.iter().zip(sizes) {
+                self.mismatch("the size of a listed element", size, s)?;
+                gathered.push(b);
+                self.define(b, Layout::new(self.steps(list.unfold), s))?;
+            }
+        }
         let mut capture_reads = Vec::new();
         for &(loc, s, buf) in &cc.captures {
             capture_reads.push((loc, self.read(loc, true, s)?));

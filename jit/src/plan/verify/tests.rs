@@ -32,6 +32,7 @@ fn plan(code: Vec<Instr>, kernels: Vec<KernelSpec>, num_bufs: usize) -> Plan {
             input: 1,
             over_unfold: None,
             field_sizes: vec![vec![], vec![4]],
+            field_lists: vec![Vec::new(), Vec::new()],
         }],
         unfolds: Vec::new(),
         output: Repr::Tuple(Vec::new()),
