@@ -12,6 +12,10 @@ use cdlc_runtime::value::{DataType, Target, Value};
 use crate::JitError;
 use crate::plan::{Leaf, Plan, UnfoldInfo};
 
+mod halves;
+
+pub(crate) use halves::halves_schedule;
+
 /// The nodes of one (height, constructor) group of a fold.
 pub(crate) struct GroupData<T> {
     pub ctor: usize,
@@ -333,7 +337,13 @@ pub(crate) fn prepare<T: Float>(
     }
     for info in &plan.folds {
         if let Some(u) = info.over_unfold {
-            let fd = list_schedule(&batch.unfolds[u].lens);
+            let lens = &batch.unfolds[u].lens;
+            let fd = match info.halves {
+                // The driver names the example the batch was made of.
+                true => halves_schedule(lens)
+                    .map_err(|_| JitError::Data("`by halves` cannot split an empty list".into()))?,
+                false => list_schedule(lens),
+            };
             batch.folds.push(fd);
             continue;
         }

@@ -702,7 +702,7 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
-        let local = self.children_schedule(f.elems.as_ref());
+        let local = self.children_schedule(f.elems.as_ref())?;
         let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
         for &(buf, s) in &f.carrier {
             self.ensure(buf, fd.num_nodes * s);

@@ -493,7 +493,7 @@ fn check_unfold_fold(model: &str) {
 }
 
 /// Examples whose inputs are lists of these lengths, with class targets.
-fn list_examples(lengths: &[usize]) -> Vec<Example> {
+pub(crate) fn list_examples(lengths: &[usize]) -> Vec<Example> {
     let list = |n: usize| {
         Value::list(
             (0..n)
@@ -691,4 +691,19 @@ fn a_list_of_lists_run_through_a_mealy_machine() {
 #[test]
 fn a_tree_whose_leaves_hold_lists() {
     check_region_lists("tree_of_lists", trees_of_lists());
+}
+
+#[test]
+fn halves_of_lists_a_list_holds() {
+    // `hylo ... by halves` over each inner list inside the outer fold's
+    // region (`nested_lists.cdl`); no inner list is empty.
+    let (p, params) = grad_case("nested_lists", "split_inner");
+    let batch = lists_of_lists(&[&[3, 1], &[2, 5, 1], &[4], &[1, 1, 2]]);
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(
+        r.max_rel_error() <= TOLERANCE,
+        "split_inner: {:#?}",
+        r.params
+    );
 }

@@ -4,7 +4,7 @@
 //! back to their nodes.
 
 use super::*;
-use crate::batch::{FieldListData, list_schedule};
+use crate::batch::{FieldListData, halves_schedule, list_schedule};
 
 impl<T: Elem> Run<'_, T> {
     /// The steps and rows of the sequences of unfold `u`: a list of
@@ -17,11 +17,26 @@ impl<T: Elem> Run<'_, T> {
         }
     }
 
-    /// For a fold over a list of children, its schedule in the group being
-    /// run (one list per node of the group); `None` for any other fold.
-    pub(super) fn children_schedule(&self, elems: Option<&SeqElems>) -> Option<FoldData<T>> {
-        let e = elems?;
-        self.st.local_lens[e.unfold].as_deref().map(list_schedule)
+    /// For a fold over a list of children (or `by halves` over one), its
+    /// schedule in the group being run (one list per node of the group);
+    /// `None` for any other fold. An empty list split by halves is a data
+    /// error.
+    pub(super) fn children_schedule(
+        &self,
+        elems: Option<&SeqElems>,
+    ) -> Result<Option<FoldData<T>>, JitError> {
+        let Some(e) = elems else { return Ok(None) };
+        let Some(lens) = self.st.local_lens[e.unfold].as_deref() else {
+            return Ok(None);
+        };
+        Ok(Some(match e.halves {
+            true => halves_schedule(lens).map_err(|_| {
+                JitError::Data(
+                    "`by halves` cannot split an empty list (a list inside a fold's region)".into(),
+                )
+            })?,
+            false => list_schedule(lens),
+        }))
     }
 
     /// `out = Σ terms` over the rows of unfold `unfold`'s sequences.

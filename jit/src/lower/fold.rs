@@ -12,9 +12,7 @@ impl Lowerer<'_> {
         let seq = input.as_ref().and_then(rose::seq_parts);
         let (leaf, over_unfold, elems) = match (input, seq) {
             (Some(Repr::Data(leaf)), _) => (leaf, None, None),
-            (_, Some((unfold, seqs)))
-                if f.split == Split::Structure && self.module.list_element(f.data).is_some() =>
-            {
+            (_, Some((unfold, seqs))) if self.seq_fold_element(f).is_some() => {
                 let parts = seqs
                     .into_iter()
                     .map(|(seq, size)| ElemPart {
@@ -24,10 +22,21 @@ impl Lowerer<'_> {
                         cotangents: self.buf(),
                     })
                     .collect();
-                (0, Some(unfold), Some(SeqElems { unfold, parts }))
+                let halves = f.split == Split::Halves;
+                (
+                    0,
+                    Some(unfold),
+                    Some(SeqElems {
+                        unfold,
+                        parts,
+                        halves,
+                    }),
+                )
             }
             (_, Some(_)) => {
-                return unsupported("a hylomorphism over a computed sequence");
+                return unsupported(
+                    "a fold over a computed sequence into a structure other than a list or its halving tree",
+                );
             }
             _ => return unsupported("a fold over a computed sequence (not a model input)"),
         };
@@ -65,6 +74,16 @@ impl Lowerer<'_> {
             field_lists,
         });
         Ok((self.folds.len() - 1, elems))
+    }
+
+    /// The element type of a fold that walks a computed sequence: a list
+    /// fold's element, or the leaf of the halving tree `by halves` splits
+    /// it into.
+    pub(super) fn seq_fold_element(&self, f: &cdlc_ir::FoldOp) -> Option<&Type> {
+        match f.split {
+            Split::Structure => self.module.list_element(f.data),
+            Split::Halves => self.module.tree_leaf(f.data),
+        }
     }
 
     /// Lowers one fold region: arguments from gathered children, prepared
@@ -229,7 +248,11 @@ impl Lowerer<'_> {
             cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements, elems.is_some())?);
         }
         if f.elements {
-            let (Some(e), Some(elem)) = (&elems, self.module.list_element(f.data)) else {
+            let elem = match elems.as_ref().map(|e| e.halves) {
+                Some(true) => self.module.tree_leaf(f.data),
+                _ => self.module.list_element(f.data),
+            };
+            let (Some(e), Some(elem)) = (&elems, elem) else {
                 return unsupported("the element cotangents of a fold over a model input");
             };
             let mut cts = e.parts.iter().map(|p| (p.cotangents, p.size));

@@ -426,6 +426,9 @@ pub(crate) struct FoldCode {
 pub(crate) struct SeqElems {
     pub unfold: usize,
     pub parts: Vec<ElemPart>,
+    /// Whether the elements are split by halves (`hylo ... by halves`)
+    /// rather than folded as a list.
+    pub halves: bool,
 }
 
 /// One flattened component of the elements of a computed sequence.
