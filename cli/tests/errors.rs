@@ -225,9 +225,9 @@ fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
     insta::assert_snapshot!(both(&dir, &["kids.cdl", "--emit", "ir"], "E0617"));
 }
 
-/// A Mealy machine over a rose node's children, which the JIT does not
-/// compile.
-const ROSE: &str = mealy_rose_program!(
+/// A list of rose trees, each folded inside the list's region, which the
+/// JIT does not compile.
+const ROSE: &str = forest_program!(
     "
 train m {
   data   = jsonl(\"rose.jsonl\")
@@ -236,12 +236,12 @@ train m {
 "
 );
 
-/// Five small rose trees (four train, one validates).
-const ROSE_DATA: &str = "{\"x\": {\"rose\": [[1, 2], []]}, \"y\": 0}
-{\"x\": {\"rose\": [[0, 1], [{\"rose\": [[1, 1], []]}]]}, \"y\": 1}
-{\"x\": {\"rose\": [[2, 1], []]}, \"y\": 1}
-{\"x\": {\"rose\": [[0, 0], [{\"rose\": [[1, 0], []]}]]}, \"y\": 0}
-{\"x\": {\"rose\": [[1, 1], []]}, \"y\": 0}
+/// Five small lists of rose trees (four train, one validates).
+const ROSE_DATA: &str = "{\"x\": [{\"rose\": [[1, 2], []]}], \"y\": 0}
+{\"x\": [{\"rose\": [[0, 1], [{\"rose\": [[1, 1], []]}]]}, {\"rose\": [[1, 0], []]}], \"y\": 1}
+{\"x\": [{\"rose\": [[2, 1], []]}], \"y\": 1}
+{\"x\": [{\"rose\": [[0, 0], [{\"rose\": [[1, 0], []]}]]}], \"y\": 0}
+{\"x\": [{\"rose\": [[1, 1], []]}], \"y\": 0}
 ";
 
 #[test]

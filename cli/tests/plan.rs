@@ -20,9 +20,9 @@ train net {
 }
 ";
 
-/// A Mealy machine over a rose node's children, which the JIT does not
-/// lower.
-const ROSE: &str = mealy_rose_program!("");
+/// A list of rose trees, each folded inside the list's region, which the
+/// JIT does not lower.
+const ROSE: &str = forest_program!("");
 
 #[test]
 fn emit_plan_prints_the_verified_plan() {
@@ -45,7 +45,7 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("E0617") && err.contains("an unfold inside a region"),
+        err.contains("E0617") && err.contains("a nested fold"),
         "{err}"
     );
 }

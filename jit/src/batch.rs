@@ -12,6 +12,10 @@ use cdlc_runtime::value::{DataType, Target, Value};
 use crate::JitError;
 use crate::plan::{Leaf, Plan, UnfoldInfo};
 
+mod halves;
+
+pub(crate) use halves::halves_schedule;
+
 /// The nodes of one (height, constructor) group of a fold.
 pub(crate) struct GroupData<T> {
     pub ctor: usize,
@@ -30,6 +34,16 @@ pub(crate) struct GroupData<T> {
     pub list_arity: usize,
     pub list_offsets: Vec<u32>,
     pub list_children: Vec<u32>,
+    /// Per plain field holding a list of tensors (`FoldInfo::field_lists`).
+    pub field_lists: Vec<FieldListData<T>>,
+}
+
+/// The lists one plain field holds, one per node of a group: node `i`'s
+/// elements are `offsets[i]..offsets[i + 1]`, each component's tensors in
+/// its own `[elements, size]` block.
+pub(crate) struct FieldListData<T> {
+    pub offsets: Vec<usize>,
+    pub elems: Vec<Vec<T>>,
 }
 
 /// A fold's level schedule.
@@ -106,6 +120,36 @@ fn push_tensor<T: Float>(out: &mut Vec<T>, v: &Value, size: usize) -> Result<(),
             "expected a tensor of {size} numbers, found {other:?}"
         )),
     }
+}
+
+/// Appends a node's list of tensors (or of tuples of tensors of `sizes`)
+/// to the field's lists.
+fn push_list<T: Float>(
+    out: &mut FieldListData<T>,
+    list: &Value,
+    sizes: &[usize],
+) -> Result<(), JitError> {
+    let items = list
+        .as_list()
+        .ok_or_else(|| JitError::Data(format!("expected a list, found {list:?}")))?;
+    let mut parts = Vec::with_capacity(sizes.len());
+    for item in &items {
+        parts.clear();
+        components(item, &mut parts);
+        if parts.len() != sizes.len() {
+            return input_error(format!(
+                "expected {} tensors in a list element, found {}",
+                sizes.len(),
+                parts.len()
+            ));
+        }
+        for (block, (&part, &size)) in out.elems.iter_mut().zip(parts.iter().zip(sizes)) {
+            push_tensor(block, part, size)?;
+        }
+    }
+    let last = out.offsets.last().copied().unwrap_or(0);
+    out.offsets.push(last + items.len());
+    Ok(())
 }
 
 fn push_target<T: Float>(
@@ -293,7 +337,13 @@ pub(crate) fn prepare<T: Float>(
     }
     for info in &plan.folds {
         if let Some(u) = info.over_unfold {
-            let fd = list_schedule(&batch.unfolds[u].lens);
+            let lens = &batch.unfolds[u].lens;
+            let fd = match info.halves {
+                // The driver names the example the batch was made of.
+                true => halves_schedule(lens)
+                    .map_err(|_| JitError::Data("`by halves` cannot split an empty list".into()))?,
+                false => list_schedule(lens),
+            };
             batch.folds.push(fd);
             continue;
         }
@@ -328,11 +378,27 @@ pub(crate) fn prepare<T: Float>(
                     .iter()
                     .map(|s| Vec::with_capacity(s * g.len))
                     .collect();
+                let lists = &info.field_lists[g.ctor as usize];
+                let mut field_lists: Vec<FieldListData<T>> = lists
+                    .iter()
+                    .map(|(_, sizes)| FieldListData {
+                        offsets: vec![0],
+                        elems: vec![Vec::new(); sizes.len()],
+                    })
+                    .collect();
                 let mut parts = Vec::with_capacity(sizes.len());
                 for node in 0..g.len {
                     parts.clear();
+                    let mut l = 0;
                     for f in 0..g.field_arity {
-                        components(g.fields[node * g.field_arity + f], &mut parts);
+                        let v = g.fields[node * g.field_arity + f];
+                        match lists.get(l) {
+                            Some((k, sizes)) if *k == f => {
+                                push_list(&mut field_lists[l], v, sizes)?;
+                                l += 1;
+                            }
+                            _ => components(v, &mut parts),
+                        }
                     }
                     if parts.len() != sizes.len() {
                         return input_error(format!(
@@ -356,6 +422,7 @@ pub(crate) fn prepare<T: Float>(
                     list_arity: g.list_arity,
                     list_offsets: g.list_offsets.clone(),
                     list_children: g.list_children.clone(),
+                    field_lists,
                 });
             }
             levels.push(groups);
@@ -389,6 +456,7 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
         list_arity: 0,
         list_offsets: vec![0],
         list_children: Vec::new(),
+        field_lists: Vec::new(),
     }]];
     let mut next = rows;
     for h in 1..=steps {
@@ -407,6 +475,7 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
             list_arity: 0,
             list_offsets: vec![0],
             list_children: Vec::new(),
+            field_lists: Vec::new(),
         };
         for (i, &r) in members.iter().enumerate() {
             last[r] = (next + i) as u32;

@@ -432,7 +432,7 @@ impl<'a, T: Elem> Run<'a, T> {
             } => self.seq_sum(*unfold, *size, terms, *out),
             Instr::Fold(f) => self.fold(f)?,
             Instr::FoldBackward(f) => self.fold_backward(f)?,
-            Instr::Unfold(u) => self.unfold(u)?,
+            Instr::Unfold(u) => self.unfold(u, rows)?,
             Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
         }
         Ok(())
@@ -647,7 +647,7 @@ impl<'a, T: Elem> Run<'a, T> {
         case: &CaseCode,
         g: &GroupData<T>,
         carrier: &[(usize, usize)],
-        elems: Option<SeqElems>,
+        elems: Option<&SeqElems>,
     ) {
         let n = g.len;
         let arity = case.rec_args.len();
@@ -665,27 +665,26 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
             }
         }
-        for (f, &view) in case.field_views.iter().enumerate() {
-            self.st.views[view] = g.fields[f].as_ptr() as *mut T;
-        }
-        if let (Some(e), Some(&view)) = (elems, case.field_views.first()) {
-            // A computed list's elements: rows of the sequence's buffer.
-            let s = e.size;
-            self.ensure(e.gathered, n * s);
-            let src = self.st.bufs[e.seq].as_ptr();
-            let dst = self.st.bufs[e.gathered].as_mut_ptr();
-            for (i, &row) in g.elems.iter().enumerate() {
-                // SAFETY: the sequence holds `steps x rows` rows of `s`;
-                // `gathered` holds `n` rows and is another buffer
-                // (`plan::verify`: P003, P004, P005).
-                unsafe {
-                    std::ptr::copy_nonoverlapping(src.add(row as usize * s), dst.add(i * s), s)
-                };
+        match elems {
+            None => {
+                for (f, &view) in case.field_views.iter().enumerate() {
+                    self.st.views[view] = g.fields[f].as_ptr() as *mut T;
+                }
             }
-            self.st.views[view] = dst;
+            // A computed list's elements: rows of the sequences' buffers,
+            // one per tensor of the element.
+            Some(e) => {
+                for (p, &view) in e.parts.iter().zip(&case.field_views) {
+                    self.gather_elems(p, g);
+                    self.st.views[view] = self.st.bufs[p.gathered].as_mut_ptr();
+                }
+            }
         }
         for (l, list) in case.rec_lists.iter().enumerate() {
             self.gather_children(list, g, l, carrier);
+        }
+        for (list, data) in case.field_lists.iter().zip(&g.field_lists) {
+            self.lay_out_field_list(list, data, n);
         }
         for &(loc, s, buf) in &case.captures {
             self.ensure(buf, n * s);
@@ -703,7 +702,7 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
-        let local = self.children_schedule(f.elems);
+        let local = self.children_schedule(f.elems.as_ref())?;
         let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
         for &(buf, s) in &f.carrier {
             self.ensure(buf, fd.num_nodes * s);
@@ -711,7 +710,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in &fd.levels {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier, f.elems);
+                self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 self.code(&case.code, g.len)?;
                 for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
                     let dst = self.st.bufs[cbuf].as_mut_ptr();
@@ -750,7 +749,7 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
-        let local = match f.elems {
+        let local = match &f.elems {
             Some(e) if self.st.local_lens[e.unfold].is_some() => self.st.local_folds[f.id].take(),
             _ => None,
         };
@@ -759,12 +758,14 @@ impl<'a, T: Elem> Run<'a, T> {
             self.ensure(buf, fd.num_nodes * s);
         }
         self.zero_accs(&f.acc, fd.roots.len());
-        if let Some(e) = f.elems {
+        if let Some(e) = &f.elems {
             // Positions past an example's length keep a zero cotangent.
             let (steps, rows) = self.seq_extent(e.unfold);
-            let n = steps * rows * e.size;
-            self.ensure(e.cotangents, n);
-            self.st.bufs[e.cotangents][..n].fill(T::ZERO);
+            for p in &e.parts {
+                let n = steps * rows * p.size;
+                self.ensure(p.cotangents, n);
+                self.st.bufs[p.cotangents][..n].fill(T::ZERO);
+            }
         }
         // The roots' cotangents.
         for (&part, &(cbuf, s)) in f.root_ct.iter().zip(&f.ct) {
@@ -786,7 +787,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for level in fd.levels.iter().rev() {
             for g in level {
                 let case = &f.cases[g.ctor];
-                self.enter_group(case, g, &f.carrier, f.elems);
+                self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
                 }
@@ -818,26 +819,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 for (l, list) in case.rec_lists.iter().enumerate() {
                     self.scatter_children(list, g, l, &f.ct);
                 }
-                if let (Some(e), Some(parts)) = (f.elems, case.result.get(arity + f.acc.len())) {
-                    let part = parts[0];
-                    let src = self.ptr(part.loc) as *const T;
-                    let dst = self.st.bufs[e.cotangents].as_mut_ptr();
-                    for (i, &row) in g.elems.iter().enumerate() {
-                        let off = if part.kind == PartKind::Batched {
-                            i * e.size
-                        } else {
-                            0
-                        };
-                        // SAFETY: each element's row is written once (the
-                        // schedule), from a part that is not the cotangents'
-                        // buffer (`plan::verify`: P005, P008).
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                src.add(off),
-                                dst.add(row as usize * e.size),
-                                e.size,
-                            )
-                        };
+                if let (Some(e), Some(parts)) = (&f.elems, case.result.get(arity + f.acc.len())) {
+                    for (&part, p) in parts.iter().zip(&e.parts) {
+                        self.scatter_elems(part, p, g);
                     }
                 }
             }
@@ -845,11 +829,18 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 
-    fn unfold(&mut self, u: &UnfoldCode) -> Result<(), JitError> {
-        let rows = self.batch.rows;
-        let batch: &'a Batch<T> = self.batch;
-        let ud = &batch.unfolds[u.id];
-        let steps = ud.steps;
+    fn unfold(&mut self, u: &UnfoldCode, here: usize) -> Result<(), JitError> {
+        if let Some(src) = u.local {
+            // Inside a region: a row per row of the region, each as long
+            // as its row of the sequence it reads.
+            self.st.local_lens[u.id] = self.st.local_lens[src].clone();
+            if self.seq_extent(u.id).1 != here {
+                return Err(JitError::Internal(
+                    "an unfold in a region reads a sequence over other rows".into(),
+                ));
+            }
+        }
+        let (steps, rows) = self.seq_extent(u.id);
         for &(buf, s) in &u.states {
             self.ensure(buf, (steps + 1) * rows * s);
         }
@@ -862,7 +853,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
             self.code(&u.body, rows)?;
             let dst = self.st.bufs[u.outs.0].as_mut_ptr();
             self.write_rows(u.result_out, dst, t * rows, rows);
@@ -883,8 +874,8 @@ impl<'a, T: Elem> Run<'a, T> {
         seq: Option<(usize, usize)>,
         id: usize,
         t: usize,
+        rows: usize,
     ) {
-        let rows = self.batch.rows;
         if let (Some((buf, size)), Some(&(view, _))) = (seq, views.first()) {
             self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
             return;
@@ -898,8 +889,9 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), JitError> {
-        let rows = self.batch.rows;
-        let steps = self.batch.unfolds[u.id].steps;
+        // Inside a region, the forward op in the same region set the
+        // lengths (`seq_extent`).
+        let (steps, rows) = self.seq_extent(u.id);
         for &(buf, s) in &u.dnext {
             self.ensure(buf, rows * s);
             self.st.bufs[buf][..rows * s].fill(T::ZERO);
@@ -909,7 +901,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t);
+            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
             let (dbuf, ds) = u.dout;
             self.st.views[u.dout_view] =
                 self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);

@@ -3,11 +3,9 @@
 //! interpreter on whole programs is driven by the case files under
 //! `tests/cases/ir/jit/` (the `cdlc-tests` crate's `ir_cases` runner).
 
-use std::sync::Arc;
-
-use cdlc_ir::testmodels::{dense, vec_list as list_data};
+use cdlc_ir::testmodels::dense;
 use cdlc_ir::{FuncId, FunctionBuilder, LossKind, Module, Type};
-use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+use cdlc_runtime::value::DataType;
 
 use crate::{Dtype, Options, compile_forward, compile_train};
 
@@ -75,48 +73,26 @@ fn basis_tables_are_sorted_and_classified() {
 
 #[test]
 fn unsupported_ops_are_errors() {
-    // A fold over a list field of a tree leaf (a nested fold) is reported.
+    // A fold over a tree held in a tree leaf's field (a nested fold over a
+    // structure that is not a list of tensors) is reported.
     let mut module = Module::new();
-    let list = list_data(&mut module, 2);
-    let leaf = DataType::Data(Arc::new(DataDecl {
-        name: "L".into(),
-        ctors: vec![
-            CtorDecl {
-                name: "nil".into(),
-                fields: vec![],
-            },
-            CtorDecl {
-                name: "cons".into(),
-                fields: vec![DataType::Tensor(vec![2]), DataType::Rec(0)],
-            },
-        ],
-    }));
-    let _ = list;
+    let leaf = DataType::tree(DataType::Tensor(vec![2]));
+    let DataType::Data(inner_decl) = leaf.clone() else {
+        unreachable!("a tree")
+    };
     let tree = {
         let DataType::Data(d) = DataType::tree(leaf) else {
             unreachable!("a tree")
         };
         module.add_data(d)
     };
-    let inner = module.add_data(Arc::new(DataDecl {
-        name: "L".into(),
-        ctors: vec![
-            CtorDecl {
-                name: "nil".into(),
-                fields: vec![],
-            },
-            CtorDecl {
-                name: "cons".into(),
-                fields: vec![DataType::Tensor(vec![2]), DataType::Rec(0)],
-            },
-        ],
-    }));
+    let inner = module.add_data(inner_decl);
     let mut b = FunctionBuilder::new(&module, "nested");
     let t = b.input(Type::Data(tree));
     let w = b.param("W", &[2, 2]);
     let r = b.fold(tree, t, Type::tensor(&[2]), |b, ctor, args| match ctor {
         0 => b.fold(inner, args[0], Type::tensor(&[2]), |b, c, a| match c {
-            0 => b.zeros(Type::tensor(&[2])),
+            0 => a[0],
             _ => b.add(a[0], a[1]),
         }),
         _ => {

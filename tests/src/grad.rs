@@ -208,7 +208,7 @@ pub(crate) fn rose_model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) 
 
 /// Model `name` of `tests/cases/grad/FILE.cdl`, prepared for training, with
 /// its initial parameters.
-fn grad_case(file: &str, name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
+pub(crate) fn grad_case(file: &str, name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
     use cdlc::training::{init_params, loss_for, prepare};
     let c = check_clean(&cases_dir("grad").join(format!("{file}.cdl")));
     let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
@@ -324,6 +324,15 @@ fn rose_child_sum_tree_lstm() {
     let mut t = Roses::new(2);
     let trees = vec![t.wide(), t.deep(4), t.leaf(), t.mixed()];
     check_rose_gradient("treelstm_tree", trees);
+}
+
+#[test]
+fn rose_child_sum_tree_lstm_with_forget_gates() {
+    // Each child's cell is scaled by its own forget gate inside the list
+    // algebra over the pairs (hidden, cell) of the children.
+    let mut t = Roses::new(2);
+    let trees = vec![t.wide(), t.deep(3), t.leaf(), t.mixed()];
+    check_rose_gradient("childsum_tree", trees);
 }
 
 #[test]
@@ -484,7 +493,7 @@ fn check_unfold_fold(model: &str) {
 }
 
 /// Examples whose inputs are lists of these lengths, with class targets.
-fn list_examples(lengths: &[usize]) -> Vec<Example> {
+pub(crate) fn list_examples(lengths: &[usize]) -> Vec<Example> {
     let list = |n: usize| {
         Value::list(
             (0..n)
@@ -594,4 +603,107 @@ fn a_deep_rose_tree_does_not_exhaust_the_stack() {
             slot.name
         );
     }
+}
+
+// ------------------------------------------------- lists held in fields
+
+/// A list of `n` tensors `R[2]`, starting at value number `k`.
+fn numbered_list(n: usize, k: usize) -> Value {
+    Value::list(
+        (0..n)
+            .map(|i| {
+                let x = (k + i) as f64;
+                Value::Tensor(Tensor::new(vec![2], vec![(0.7 * x).sin(), (1.3 * x).cos()]))
+            })
+            .collect(),
+    )
+}
+
+/// Lists of lists (`tests/cases/grad/region_lists.cdl`): per example, the
+/// lengths of its inner lists (empty ones among them), with class targets.
+pub(crate) fn lists_of_lists(shapes: &[&[usize]]) -> Vec<Example> {
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(e, lens)| Example {
+            x: Value::list(
+                lens.iter()
+                    .enumerate()
+                    .map(|(j, &n)| numbered_list(n, 5 * e + j))
+                    .collect(),
+            ),
+            y: Target::Class(e % 3),
+        })
+        .collect()
+}
+
+/// Trees whose leaves hold lists: a leaf, a node of two leaves and a
+/// deeper tree, with lists of different lengths (one empty).
+pub(crate) fn trees_of_lists() -> Vec<Example> {
+    let leaf = |n: usize, k: usize| Value::leaf(numbered_list(n, k));
+    let trees = vec![
+        leaf(3, 0),
+        Value::node(leaf(1, 1), leaf(4, 2)),
+        Value::node(Value::node(leaf(0, 3), leaf(2, 4)), leaf(5, 5)),
+        Value::node(leaf(2, 6), Value::node(leaf(1, 7), leaf(3, 8))),
+    ];
+    trees
+        .into_iter()
+        .enumerate()
+        .map(|(i, x)| Example {
+            x,
+            y: Target::Class(i % 3),
+        })
+        .collect()
+}
+
+/// The inner lists of the list-of-lists examples: uneven, empty ones, an
+/// empty outer list.
+pub(crate) const LIST_SHAPES: &[&[usize]] = &[&[3, 1], &[0, 4, 2], &[], &[5], &[2, 0, 1, 3]];
+
+#[track_caller]
+fn check_region_lists(model: &str, batch: Vec<Example>) {
+    let (p, params) = grad_case("region_lists", model);
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(r.max_rel_error() <= TOLERANCE, "{model}: {:#?}", r.params);
+    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
+        .expect("the batch runs");
+    for (slot, g) in p.inst.slots.iter().zip(&grads) {
+        assert!(
+            g.data.iter().any(|x| *x != 0.0),
+            "{model}: slot {} has a zero gradient",
+            slot.name
+        );
+    }
+}
+
+#[test]
+fn a_list_of_lists_folded_inside_the_region() {
+    check_region_lists("lists", lists_of_lists(LIST_SHAPES));
+}
+
+#[test]
+fn a_list_of_lists_run_through_a_mealy_machine() {
+    check_region_lists("mealy_lists", lists_of_lists(LIST_SHAPES));
+}
+
+#[test]
+fn a_tree_whose_leaves_hold_lists() {
+    check_region_lists("tree_of_lists", trees_of_lists());
+}
+
+#[test]
+fn halves_of_lists_a_list_holds() {
+    // `hylo ... by halves` over each inner list inside the outer fold's
+    // region (`nested_lists.cdl`); no inner list is empty.
+    let (p, params) = grad_case("nested_lists", "split_inner");
+    let batch = lists_of_lists(&[&[3, 1], &[2, 5, 1], &[4], &[1, 1, 2]]);
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
+        .expect("the check runs");
+    assert!(
+        r.max_rel_error() <= TOLERANCE,
+        "split_inner: {:#?}",
+        r.params
+    );
 }

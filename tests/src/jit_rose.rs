@@ -65,3 +65,35 @@ fn a_list_of_children_beside_a_recursive_field() {
     training_agrees("list_and_one_tree", &p, &params, &batch);
     forward_agrees("list_and_one_tree", &p, &params, &batch);
 }
+
+#[test]
+fn a_pair_carrier_over_the_children() {
+    // The simplified child-sum Tree-LSTM: the carrier is (hidden, cell),
+    // so the children are laid out as two sequences and their cotangents
+    // come back as two.
+    check("treelstm_tree", 2);
+}
+
+#[test]
+fn a_child_sum_tree_lstm() {
+    // Forget gates per child, read from each child's hidden state inside
+    // the list fold over the pairs.
+    check("childsum_tree", 2);
+    let (p, params) = rose_model("childsum_tree");
+    let trees = (0..10).flat_map(|_| forest(2)).collect();
+    let batch = rose_examples(&p, trees);
+    training_agrees("childsum_tree", &p, &params, &batch);
+}
+
+#[test]
+fn a_mealy_machine_over_the_children() {
+    // The unfold runs inside the node's region, one step per child
+    // position over the nodes of the group (each as long as its list of
+    // children), and the Elman fold over its outputs with the same ragged
+    // schedule; backward, its element cotangents are the children's.
+    check("mealy_tree", 2);
+    let (p, params) = rose_model("mealy_tree");
+    let trees = (0..10).flat_map(|_| forest(2)).collect();
+    let batch = rose_examples(&p, trees);
+    training_agrees("mealy_tree", &p, &params, &batch);
+}

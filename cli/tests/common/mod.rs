@@ -96,12 +96,12 @@ model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
     };
 }
 
-/// The text of a program that folds rose trees whose nodes run a Mealy
-/// machine over their children (an unfold inside a fold's region, which
-/// the JIT does not lower), followed by `$rest` (a train block, or
-/// nothing).
+/// The text of a program that folds a list of rose trees, each tree folded
+/// inside the list algebra's region (a fold over a structure held in a
+/// node's field, which the JIT does not lower), followed by `$rest` (a
+/// train block, or nothing).
 #[allow(unused_macros)]
-macro_rules! mealy_rose_program {
+macro_rules! forest_program {
     ($rest:literal) => {
         concat!(
             "import std.layers
@@ -111,11 +111,16 @@ data Rose(A) = fix RoseF(A)
 
 algebra cell[d, h] : RoseF(R[d]) -> R[h] {
   param U: R[h, d] = glorot
-  param s0: R[h]   = zeros
-  rose(a, ks) => tanh(U @ a + fold elman[h, h] (unfold mealy[h, h, h] from s0 over ks))
+  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks))
 }
 
-model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
+algebra forest[h] : ListF(Rose(R[2])) -> R[h] {
+  param s: R[h] = zeros
+  nil          => s
+  cons(t, acc) => fold cell[2, h] (t) + acc
+}
+
+model m(ts: List(Rose(R[2]))) -> R[2] { dense[4, 2](fold forest[4] (ts)) }
 ",
             $rest
         )

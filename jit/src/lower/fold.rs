@@ -8,43 +8,62 @@ impl Lowerer<'_> {
         &mut self,
         f: &cdlc_ir::FoldOp,
     ) -> Result<(usize, Option<SeqElems>), JitError> {
-        let (leaf, over_unfold, elems) = match self.reprs[f.input.index()] {
-            Some(Repr::Data(leaf)) => (leaf, None, None),
-            Some(Repr::Seq { buf, size, unfold })
-                if f.split == Split::Structure && self.module.list_element(f.data).is_some() =>
-            {
-                let elems = SeqElems {
-                    unfold,
-                    seq: buf,
-                    size,
-                    gathered: self.buf(),
-                    cotangents: self.buf(),
-                };
-                (0, Some(unfold), Some(elems))
+        let input = self.reprs[f.input.index()].clone();
+        let seq = input.as_ref().and_then(rose::seq_parts);
+        let (leaf, over_unfold, elems) = match (input, seq) {
+            (Some(Repr::Data(leaf)), _) => (leaf, None, None),
+            (_, Some((unfold, seqs))) if self.seq_fold_element(f).is_some() => {
+                let parts = seqs
+                    .into_iter()
+                    .map(|(seq, size)| ElemPart {
+                        seq,
+                        size,
+                        gathered: self.buf(),
+                        cotangents: self.buf(),
+                    })
+                    .collect();
+                let halves = f.split == Split::Halves;
+                (
+                    0,
+                    Some(unfold),
+                    Some(SeqElems {
+                        unfold,
+                        parts,
+                        halves,
+                    }),
+                )
             }
-            Some(Repr::Seq { .. }) => {
-                return unsupported("a hylomorphism over a computed sequence");
+            (_, Some(_)) => {
+                return unsupported(
+                    "a fold over a computed sequence into a structure other than a list or its halving tree",
+                );
             }
             _ => return unsupported("a fold over a computed sequence (not a model input)"),
         };
         let def = &self.module.data[f.data];
-        let mut field_sizes = Vec::new();
+        let (mut field_sizes, mut field_lists) = (Vec::new(), Vec::new());
         for c in &def.ctors {
-            let mut sizes = Vec::new();
-            for fl in &c.fields {
-                match fl {
-                    Field::Rec | Field::RecList => {}
-                    Field::Plain(t) => {
-                        if !tensor_components(t, &mut sizes) {
-                            return unsupported(format!(
-                                "a fold over a structure whose fields hold {} (a nested fold)",
-                                self.type_name(t)
-                            ));
-                        }
+            let (mut sizes, mut lists) = (Vec::new(), Vec::new());
+            let plain = c.fields.iter().filter_map(|fl| match fl {
+                Field::Plain(t) => Some(t),
+                Field::Rec | Field::RecList => None,
+            });
+            for (k, t) in plain.enumerate() {
+                if tensor_components(t, &mut sizes) {
+                    continue;
+                }
+                match self.list_of_tensors(t) {
+                    Some(elem) if over_unfold.is_none() => lists.push((k, elem)),
+                    _ => {
+                        return unsupported(format!(
+                            "a fold over a structure whose fields hold {} (a nested fold)",
+                            self.type_name(t)
+                        ));
                     }
                 }
             }
             field_sizes.push(sizes);
+            field_lists.push(lists);
         }
         self.folds.push(FoldInfo {
             decl: def.decl.clone(),
@@ -52,8 +71,19 @@ impl Lowerer<'_> {
             input: leaf,
             over_unfold,
             field_sizes,
+            field_lists,
         });
         Ok((self.folds.len() - 1, elems))
+    }
+
+    /// The element type of a fold that walks a computed sequence: a list
+    /// fold's element, or the leaf of the halving tree `by halves` splits
+    /// it into.
+    pub(super) fn seq_fold_element(&self, f: &cdlc_ir::FoldOp) -> Option<&Type> {
+        match f.split {
+            Split::Structure => self.module.list_element(f.data),
+            Split::Halves => self.module.tree_leaf(f.data),
+        }
     }
 
     /// Lowers one fold region: arguments from gathered children, prepared
@@ -88,6 +118,11 @@ impl Lowerer<'_> {
                 Field::RecList => {
                     let (r, list) = self.rec_list_arg(carrier)?;
                     cc.rec_lists.push(list);
+                    self.set(a, r);
+                }
+                Field::Plain(t) if self.list_of_tensors(t).is_some() => {
+                    let (r, list) = self.field_list_arg(t)?;
+                    cc.field_lists.push(list);
                     self.set(a, r);
                 }
                 Field::Plain(t) => {
@@ -148,12 +183,12 @@ impl Lowerer<'_> {
             match fields[*i] {
                 Field::Rec => rec.push(self.flatten(r, code)?),
                 Field::RecList => {
-                    let Repr::Seq { buf, .. } = r else {
+                    let Some((_, parts)) = rose::seq_parts(r) else {
                         return Err(JitError::Internal(
                             "a list of children's cotangent is a sequence".into(),
                         ));
                     };
-                    cc.rec_lists[list].ct = Some(*buf);
+                    cc.rec_lists[list].ct = Some(parts.iter().map(|p| p.0).collect());
                     list += 1;
                 }
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
@@ -179,7 +214,7 @@ impl Lowerer<'_> {
         }
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
-        self.fold_elems.insert(id, elems);
+        self.fold_elems.insert(id, elems.clone());
         out.push(Instr::Fold(Box::new(FoldCode {
             id,
             carrier,
@@ -207,20 +242,21 @@ impl Lowerer<'_> {
         let root_ct = self.flatten(&rct, out)?;
         let (_, ct) = self.alloc(&f.carrier)?;
         let (acc, mut reprs) = self.accumulators(&f.captures)?;
-        let elems = self.fold_elems.get(&id).copied().flatten();
+        let elems = self.fold_elems.get(&id).cloned().flatten();
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
             cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements, elems.is_some())?);
         }
         if f.elements {
-            let Some(e) = elems else {
+            let elem = match elems.as_ref().map(|e| e.halves) {
+                Some(true) => self.module.tree_leaf(f.data),
+                _ => self.module.list_element(f.data),
+            };
+            let (Some(e), Some(elem)) = (&elems, elem) else {
                 return unsupported("the element cotangents of a fold over a model input");
             };
-            reprs.push(Repr::Seq {
-                buf: e.cotangents,
-                size: e.size,
-                unfold: e.unfold,
-            });
+            let mut cts = e.parts.iter().map(|p| (p.cotangents, p.size));
+            reprs.push(rose::seq_from(elem, e.unfold, &mut cts));
         }
         out.push(Instr::FoldBackward(Box::new(FoldBackCode {
             id,

@@ -85,9 +85,12 @@ pub(crate) struct Lowerer<'a> {
     transposed_params: HashMap<(Loc, usize, usize), usize>,
     /// Outer locations of values a fold region gathered, to restore.
     saved: Vec<(Value, Loc)>,
-    /// The lists of children (pseudo-unfold, element size) of the rose
+    /// The lists of children (pseudo-unfold, element type) of the rose
     /// regions being lowered, innermost last.
-    lists: Vec<(usize, usize)>,
+    lists: Vec<(usize, Type)>,
+    /// The unfolds whose steps are per row of a region: lists of children
+    /// and the unfolds over their sequences.
+    local_unfolds: std::collections::HashSet<usize>,
     /// The block each op's value is defined in.
     block_of: HashMap<Value, Block>,
     /// The sorted entry tables of the bases used, by basis.
@@ -151,6 +154,7 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         transposed_params: HashMap::new(),
         saved: Vec::new(),
         lists: Vec::new(),
+        local_unfolds: Default::default(),
         block_of: HashMap::new(),
         tables: HashMap::new(),
         leaves: Vec::new(),

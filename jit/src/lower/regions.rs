@@ -93,10 +93,10 @@ impl Lowerer<'_> {
                     },
                 );
                 self.saved.push((x, loc));
-            } else if matches!(
-                self.reprs[x.index()],
-                Some(Repr::Seq { .. } | Repr::Summed { .. })
-            ) {
+            } else if self.reprs[x.index()]
+                .as_ref()
+                .is_some_and(|r| rose::seq_parts(r).is_some() || matches!(r, Repr::Summed { .. }))
+            {
                 return unsupported("a sequence or gradient read inside a fold region");
             }
         }

@@ -32,6 +32,28 @@ impl Lowerer<'_> {
         Ok(self.unfolds.len() - 1)
     }
 
+    /// For an unfold inside a region, the unfold (a list of children, or
+    /// an unfold over one) whose sequence it reads, so that its steps run
+    /// over the region's rows with their lengths; `None` at the top level.
+    fn local_source(&self, source: Source) -> Result<Option<usize>, JitError> {
+        if self.depth == 0 {
+            return Ok(None);
+        }
+        let over = match source {
+            Source::Over(xs) => self.reprs[xs.index()].as_ref().and_then(rose::seq_parts),
+            Source::Take(_) => return unsupported("a stream unfold (`take`) inside a region"),
+        };
+        match over {
+            Some((u, parts)) if self.local_unfolds.contains(&u) && parts.len() == 1 => Ok(Some(u)),
+            Some((u, _)) if self.local_unfolds.contains(&u) => {
+                unsupported("a Mealy machine over a sequence of tuples inside a region")
+            }
+            _ => unsupported(
+                "an unfold inside a region over anything but a sequence computed in that region",
+            ),
+        }
+    }
+
     /// Sets a step region's arguments to views: the state, then the list
     /// element for a Mealy unfold.
     pub(super) fn step_args(
@@ -61,12 +83,11 @@ impl Lowerer<'_> {
         u: &cdlc_ir::UnfoldOp,
         out: &mut Vec<Instr>,
     ) -> Result<Repr, JitError> {
-        if self.depth > 0 {
-            return unsupported(
-                "an unfold inside a region (such as a Mealy machine over a rose node's children)",
-            );
-        }
+        let local = self.local_source(u.source)?;
         let id = self.unfold_info(u)?;
+        if local.is_some() {
+            self.local_unfolds.insert(id);
+        }
         let Type::Tensor(oshape) = &u.output else {
             return unsupported("an unfold whose outputs are not tensors");
         };
@@ -107,6 +128,7 @@ impl Lowerer<'_> {
             state_views,
             x_views,
             x_seq,
+            local,
             result_out,
             result_state,
         })));
@@ -127,14 +149,13 @@ impl Lowerer<'_> {
         u: &cdlc_ir::UnfoldBackwardOp,
         out: &mut Vec<Instr>,
     ) -> Result<Repr, JitError> {
-        if self.depth > 0 {
-            return unsupported(
-                "an unfold inside a region (such as a Mealy machine over a rose node's children)",
-            );
-        }
         let Repr::UnfoldTape(id) = self.repr(u.tape)? else {
             return unsupported("unfold_backward of a tape it cannot see");
         };
+        let local = self.local_unfolds.contains(&id);
+        if self.depth > 0 && !local {
+            return unsupported("an unfold's backward inside a region over another region's tape");
+        }
         let Repr::Seq { buf, size: n, .. } = self.repr_or_close(u.cotangent, out)? else {
             return unsupported("unfold_backward of a computed cotangent");
         };
@@ -185,6 +206,7 @@ impl Lowerer<'_> {
             acc,
             x_seq,
             result_dx: result_dx.zip(dx_buf).map(|((p, _), b)| (p, b)),
+            local,
         })));
         let mut all = vec![dinit];
         all.extend(reprs);

@@ -383,20 +383,25 @@ pub(crate) struct CaseCode {
     /// order: where the children's carriers are gathered, and (backward)
     /// where the region leaves their cotangents.
     pub rec_lists: Vec<RecList>,
+    /// Per plain field that holds a list of tensors, in field order: the
+    /// sequence the group's lists are laid out in (`ct` unused).
+    pub field_lists: Vec<RecList>,
 }
 
 /// A list of children inside a fold region, seen by the region as a
 /// sequence `[steps, rows, size]` (step `t`, row `i`: node `i`'s child at
 /// position `t`; rows past a node's count are zero) whose lengths, the
 /// nodes' numbers of children, are those of the pseudo-unfold `unfold`
-/// (`UnfoldInfo::Children`), set by the executor for each group.
-#[derive(Clone, Copy, Debug)]
+/// (`UnfoldInfo::Children`), set by the executor for each group. A tuple
+/// carrier is laid out as one such sequence per flattened component.
+#[derive(Clone, Debug)]
 pub(crate) struct RecList {
     pub unfold: usize,
-    pub seq: usize,
-    pub size: usize,
-    /// The sequence of the children's cotangents (backward only).
-    pub ct: Option<usize>,
+    /// Per flattened carrier component: its sequence's buffer and size.
+    pub seqs: Vec<(usize, usize)>,
+    /// The sequences of the children's cotangents, per component
+    /// (backward only).
+    pub ct: Option<Vec<usize>>,
 }
 
 /// A forward fold over the batch.
@@ -412,13 +417,23 @@ pub(crate) struct FoldCode {
     pub elems: Option<SeqElems>,
 }
 
-/// The elements of a sequence an unfold computed, folded as a list: the
-/// unfold, its output buffer (`[steps, rows, size]`), the element size, and a
-/// buffer a group's elements are gathered into; for the backward, the
+/// The elements of a sequence an unfold computed (or a list of children),
+/// folded as a list: the unfold, and per flattened component of the
+/// element its sequence's buffer (`[steps, rows, size]`), its size, a
+/// buffer a group's elements are gathered into and, for the backward, the
 /// buffer the elements' cotangents are scattered to (same layout).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct SeqElems {
     pub unfold: usize,
+    pub parts: Vec<ElemPart>,
+    /// Whether the elements are split by halves (`hylo ... by halves`)
+    /// rather than folded as a list.
+    pub halves: bool,
+}
+
+/// One flattened component of the elements of a computed sequence.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ElemPart {
     pub seq: usize,
     pub size: usize,
     pub gathered: usize,
@@ -469,6 +484,10 @@ pub(crate) struct UnfoldCode {
     /// For a Mealy machine over a computed sequence: its buffer
     /// (`[steps, rows, size]`) and element size, read step by step.
     pub x_seq: Option<(usize, usize)>,
+    /// Inside a region: the unfold (a list of children, or an unfold over
+    /// one) whose sequence this one reads; its steps run over the region's
+    /// rows, each row as long as its list (`UnfoldInfo::Seq`).
+    pub local: Option<usize>,
     pub result_out: Part,
     pub result_state: Vec<Part>,
 }
@@ -496,6 +515,9 @@ pub(crate) struct UnfoldBackCode {
     /// Over a computed sequence: the element's cotangent each step yields,
     /// and the buffer (`[steps, rows, size]`) it is written to.
     pub result_dx: Option<(Part, usize)>,
+    /// Whether it runs inside a region, after its forward op in the same
+    /// region (which set its lengths, one per row of the region).
+    pub local: bool,
 }
 
 /// What preparing a batch must gather for a fold.
@@ -511,6 +533,10 @@ pub(crate) struct FoldInfo {
     /// Per constructor, the size of each tensor in its plain fields, in
     /// field order (a tuple field's components depth first).
     pub field_sizes: Vec<Vec<usize>>,
+    /// Per constructor, its plain fields that hold lists of tensors (a list
+    /// of lists, a tree whose nodes hold lists): the field's position
+    /// among the plain fields and the sizes of its elements' tensors.
+    pub field_lists: Vec<Vec<(usize, Vec<usize>)>>,
 }
 
 /// What preparing a batch must gather for an unfold.
@@ -523,9 +549,10 @@ pub(crate) enum UnfoldInfo {
     Seq(usize),
     /// A fixed number of steps.
     Take(usize),
-    /// Not an unfold: the lists of children of the nodes a fold region
-    /// runs on (a rose tree's `List(X)` field). Their lengths change from
-    /// group to group and are set by the executor as it enters one.
+    /// Not an unfold: the lists the nodes a fold region runs on hold (a
+    /// rose tree's `List(X)` field of children, or a plain field holding a
+    /// list of tensors). Their lengths change from group to group and are
+    /// set by the executor as it enters one.
     Children,
 }
 

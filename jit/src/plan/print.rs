@@ -347,7 +347,7 @@ impl Printer<'_> {
                 format!("b{out}:{size} per step of u{unfold} <- {sum}")
             }
             Instr::Fold(f) => {
-                let elems = f.elems.map_or(String::new(), elems);
+                let elems = f.elems.as_ref().map_or(String::new(), elems);
                 format!(
                     "fold f{}: carrier {} roots {}{elems}",
                     f.id,
@@ -356,7 +356,7 @@ impl Printer<'_> {
                 )
             }
             Instr::FoldBackward(f) => {
-                let elems = f.elems.map_or(String::new(), elems);
+                let elems = f.elems.as_ref().map_or(String::new(), elems);
                 format!(
                     "fold_backward f{}: carrier {} cotangents {} roots' cotangent ({}) accumulators {}{elems}",
                     f.id,
@@ -367,23 +367,26 @@ impl Printer<'_> {
                 )
             }
             Instr::Unfold(u) => format!(
-                "unfold u{}: init ({}) states {} outputs b{}:{}{}",
+                "unfold u{}: init ({}) states {} outputs b{}:{}{}{}",
                 u.id,
                 parts(&u.init),
                 bufs(&u.states),
                 u.outs.0,
                 u.outs.1,
-                x_seq(u.x_seq)
+                x_seq(u.x_seq),
+                u.local
+                    .map_or(String::new(), |s| format!(" in the region, steps of u{s}"))
             ),
             Instr::UnfoldBackward(u) => format!(
-                "unfold_backward u{}: states {} output cotangents b{}:{} state cotangents {} accumulators {}{}",
+                "unfold_backward u{}: states {} output cotangents b{}:{} state cotangents {} accumulators {}{}{}",
                 u.id,
                 bufs(&u.states),
                 u.dout.0,
                 u.dout.1,
                 bufs(&u.dnext),
                 accs(&u.acc),
-                x_seq(u.x_seq)
+                x_seq(u.x_seq),
+                if u.local { " in the region" } else { "" }
             ),
         }
     }
@@ -475,11 +478,18 @@ impl Printer<'_> {
     }
 }
 
-fn elems(e: SeqElems) -> String {
-    format!(
-        " elements of b{}:{} from u{} gathered in b{} cotangents b{}",
-        e.seq, e.size, e.unfold, e.gathered, e.cotangents
-    )
+fn elems(e: &SeqElems) -> String {
+    let items: Vec<String> = e
+        .parts
+        .iter()
+        .map(|p| {
+            format!(
+                "b{}:{} gathered in b{} cotangents b{}",
+                p.seq, p.size, p.gathered, p.cotangents
+            )
+        })
+        .collect();
+    format!(" elements from u{}: {}", e.unfold, items.join(", "))
 }
 
 fn accs(accs: &[Acc]) -> String {

@@ -12,21 +12,49 @@
 use super::*;
 
 impl Verifier<'_> {
-    /// A fold over a list of children (`UnfoldInfo::Children`) runs inside
-    /// the rose region that lays the list out, over that region's rows; it
-    /// points only views of its own. Any other recursion op runs at the top
-    /// level.
-    fn top_level_or_children(&self, elems: Option<SeqElems>) -> Result<(), PlanError> {
+    /// A fold over a list of children (`UnfoldInfo::Children`, or an
+    /// unfold's outputs over one) runs inside the rose region that lays the
+    /// list out, over that region's rows; it points only views of its own.
+    /// Any other recursion op runs at the top level.
+    fn top_level_or_children(&self, elems: Option<&SeqElems>) -> Result<(), PlanError> {
         match elems {
-            Some(e) if matches!(self.plan.unfolds.get(e.unfold), Some(UnfoldInfo::Children)) => {
-                self.mismatch(
-                    "the region depth of a fold over a list of children",
-                    1,
-                    usize::from(self.in_region),
-                )
-            }
+            Some(e) if self.over_children(e.unfold) => self.mismatch(
+                "the region depth of a fold over a list of children",
+                1,
+                usize::from(self.in_region),
+            ),
             _ => self.top_level(),
         }
+    }
+
+    /// Whether unfold `u`'s steps are those of a list of children: the
+    /// list's pseudo-unfold, or an unfold over it (at any remove).
+    fn over_children(&self, u: usize) -> bool {
+        matches!(
+            self.plan.unfolds.get(self.steps_of(u)),
+            Some(UnfoldInfo::Children)
+        )
+    }
+
+    /// The rows unfold `id`'s steps run over: the batch's at the top level;
+    /// for an unfold inside a region (`local`), that region's, where it
+    /// must read a sequence whose steps are those of a list of children.
+    fn unfold_rows(&self, id: usize, local: bool) -> Result<Rows, PlanError> {
+        if !local {
+            self.top_level()?;
+            return Ok(Rows::Batch);
+        }
+        self.mismatch(
+            "the region depth of an unfold over a list of children",
+            1,
+            usize::from(self.in_region),
+        )?;
+        self.mismatch(
+            "the unfolds in a region that read a list of children",
+            1,
+            usize::from(self.over_children(id)),
+        )?;
+        Ok(self.rows)
     }
 
     /// Recursion ops run over the batch at the top level only: inside a
@@ -76,8 +104,8 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    /// The sequence a fold over a computed list reads its elements from.
-    fn seq_elems(&self, fold: usize, e: SeqElems) -> Result<(), PlanError> {
+    /// The sequences a fold over a computed list reads its elements from.
+    fn seq_elems(&self, fold: usize, e: &SeqElems) -> Result<(), PlanError> {
         self.index("unfold", e.unfold, self.plan.unfolds.len())?;
         let over = self.plan.folds[fold].over_unfold;
         self.mismatch(
@@ -85,9 +113,12 @@ impl Verifier<'_> {
             e.unfold,
             over.unwrap_or(usize::MAX),
         )?;
-        let seq = Loc::Buf(e.seq);
-        self.access(seq, Access::rows(self.steps(e.unfold), e.size))?;
-        self.apart(&[e.gathered], &[(seq, Storage::Buf(e.seq))])
+        for p in &e.parts {
+            let seq = Loc::Buf(p.seq);
+            self.access(seq, Access::rows(self.steps(e.unfold), p.size))?;
+            self.apart(&[p.gathered], &[(seq, Storage::Buf(p.seq))])?;
+        }
+        Ok(())
     }
 
     /// Sets up one fold region: the children's carriers gathered into
@@ -100,7 +131,7 @@ impl Verifier<'_> {
         cc: &CaseCode,
         carrier: &[(usize, usize)],
         ct: Option<&[(usize, usize)]>,
-        elems: Option<SeqElems>,
+        elems: Option<&SeqElems>,
     ) -> Result<(), PlanError> {
         let group = Rows::Group(fold);
         let carrier_reads: Vec<(Loc, Storage)> = carrier
@@ -125,24 +156,66 @@ impl Verifier<'_> {
             sizes.len(),
             cc.field_views.len(),
         )?;
-        for (&v, &s) in cc.field_views.iter().zip(sizes) {
-            self.point(v, Layout::new(group, s), Storage::Batch)?;
-        }
-        if let (Some(e), Some(&v)) = (elems, cc.field_views.first()) {
-            gathered.push(e.gathered);
-            self.define(e.gathered, Layout::new(group, e.size))?;
-            self.point(v, Layout::new(group, e.size), Storage::Buf(e.gathered))?;
+        match elems {
+            None => {
+                for (&v, &s) in cc.field_views.iter().zip(sizes) {
+                    self.point(v, Layout::new(group, s), Storage::Batch)?;
+                }
+            }
+            // A computed list's element (`cons`): one gathered buffer per
+            // tensor.
+            Some(e) => {
+                if !cc.field_views.is_empty() {
+                    self.mismatch(
+                        "the views of a sequence element",
+                        e.parts.len(),
+                        cc.field_views.len(),
+                    )?;
+                }
+                for ((p, &v), &s) in e.parts.iter().zip(&cc.field_views).zip(sizes) {
+                    self.mismatch("the size of a sequence element", s, p.size)?;
+                    gathered.push(p.gathered);
+                    self.define(p.gathered, Layout::new(group, p.size))?;
+                    self.point(v, Layout::new(group, p.size), Storage::Buf(p.gathered))?;
+                }
+            }
         }
         for list in &cc.rec_lists {
             self.mismatch(
                 "the carrier components of a list of children",
-                1,
                 carrier.len(),
+                list.seqs.len(),
             )?;
-            self.mismatch("the size of a child's carrier", carrier[0].1, list.size)?;
             self.index("unfold", list.unfold, self.plan.unfolds.len())?;
-            gathered.push(list.seq);
-            self.define(list.seq, Layout::new(self.steps(list.unfold), list.size))?;
+            for (&(b, s), &(_, cs)) in list.seqs.iter().zip(carrier) {
+                self.mismatch("the size of a child's carrier", cs, s)?;
+                gathered.push(b);
+                self.define(b, Layout::new(self.steps(list.unfold), s))?;
+            }
+        }
+        let lists = &self.plan.folds[fold].field_lists[ctor];
+        self.mismatch(
+            "the plain fields holding lists",
+            lists.len(),
+            cc.field_lists.len(),
+        )?;
+        for (list, (_, sizes)) in cc.field_lists.iter().zip(lists) {
+            self.index("unfold", list.unfold, self.plan.unfolds.len())?;
+            self.mismatch(
+                "the lists held in a field laid out per group",
+                1,
+                usize::from(self.over_children(list.unfold)),
+            )?;
+            self.mismatch(
+                "the tensors of a listed element",
+                sizes.len(),
+                list.seqs.len(),
+            )?;
+            for (&(b, s), &size) in list.seqs.iter().zip(sizes) {
+                self.mismatch("the size of a listed element", size, s)?;
+                gathered.push(b);
+                self.define(b, Layout::new(self.steps(list.unfold), s))?;
+            }
         }
         let mut capture_reads = Vec::new();
         for &(loc, s, buf) in &cc.captures {
@@ -173,7 +246,7 @@ impl Verifier<'_> {
         cc: &CaseCode,
         carrier: &[(usize, usize)],
         ct: Option<&[(usize, usize)]>,
-        elems: Option<SeqElems>,
+        elems: Option<&SeqElems>,
         expected: &[Vec<usize>],
         optional_last: bool,
     ) -> Result<(), PlanError> {
@@ -192,9 +265,15 @@ impl Verifier<'_> {
                 v.results("a region's result", parts, sizes)?;
             }
             for list in &cc.rec_lists {
-                if let Some(b) = list.ct {
-                    let rows = v.steps(list.unfold);
-                    v.access(Loc::Buf(b), Access::rows(rows, list.size))?;
+                let Some(bs) = &list.ct else { continue };
+                v.mismatch(
+                    "the components of the children's cotangents",
+                    list.seqs.len(),
+                    bs.len(),
+                )?;
+                let rows = v.steps(list.unfold);
+                for (&b, &(_, s)) in bs.iter().zip(&list.seqs) {
+                    v.access(Loc::Buf(b), Access::rows(rows, s))?;
                     v.apart(
                         &ct.unwrap_or(&[]).iter().map(|c| c.0).collect::<Vec<_>>(),
                         &[(Loc::Buf(b), Storage::Buf(b))],
@@ -218,12 +297,12 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold(&mut self, f: &FoldCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems)?;
+        self.top_level_or_children(f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
         self.site.push(Step::Setup);
-        if let Some(e) = f.elems {
+        if let Some(e) = &f.elems {
             self.seq_elems(f.id, e)?;
         }
         self.distinct(f.carrier.iter().chain(&f.root).map(|c| c.0))?;
@@ -244,7 +323,7 @@ impl Verifier<'_> {
                 cc,
                 &f.carrier,
                 None,
-                f.elems,
+                f.elems.as_ref(),
                 std::slice::from_ref(&sizes),
                 false,
             )?;
@@ -290,7 +369,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems)?;
+        self.top_level_or_children(f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -299,11 +378,15 @@ impl Verifier<'_> {
         for &(b, s) in &f.carrier {
             self.access(Loc::Buf(b), Access::rows(nodes, s))?;
         }
-        if let Some(e) = f.elems {
+        if let Some(e) = &f.elems {
             self.seq_elems(f.id, e)?;
         }
         let writes = f.ct.iter().map(|c| c.0).chain(f.acc.iter().map(|a| a.buf));
-        self.distinct(writes.chain(f.elems.map(|e| e.cotangents)))?;
+        let elem_cts = f
+            .elems
+            .iter()
+            .flat_map(|e| e.parts.iter().map(|p| p.cotangents));
+        self.distinct(writes.chain(elem_cts))?;
         self.mismatch(
             "the components of the roots' cotangent",
             f.ct.len(),
@@ -319,8 +402,8 @@ impl Verifier<'_> {
         for (c, cc) in f.cases.iter().enumerate() {
             let mut expected = vec![ct_sizes.clone(); cc.rec_args.len()];
             expected.extend(f.acc.iter().map(|a| vec![a.size]));
-            if let Some(e) = f.elems {
-                expected.push(vec![e.size]);
+            if let Some(e) = &f.elems {
+                expected.push(e.parts.iter().map(|p| p.size).collect());
             }
             self.case(
                 f.id,
@@ -328,7 +411,7 @@ impl Verifier<'_> {
                 cc,
                 &f.carrier,
                 Some(&f.ct),
-                f.elems,
+                f.elems.as_ref(),
                 &expected,
                 f.elems.is_some(),
             )?;
@@ -338,8 +421,10 @@ impl Verifier<'_> {
             self.define(b, Layout::new(nodes, s))?;
         }
         self.define_accs(&f.acc)?;
-        if let Some(e) = f.elems {
-            self.define(e.cotangents, Layout::new(self.steps(e.unfold), e.size))?;
+        if let Some(e) = &f.elems {
+            for p in &e.parts {
+                self.define(p.cotangents, Layout::new(self.steps(e.unfold), p.size))?;
+            }
         }
         Ok(())
     }
@@ -347,17 +432,18 @@ impl Verifier<'_> {
     /// The element cotangents a backward region yields are copied with
     /// `copy_nonoverlapping`: their buffer is not the part's storage.
     fn elem_cotangent_apart(&self, cc: &CaseCode, f: &FoldBackCode) -> Result<(), PlanError> {
-        let Some(e) = f.elems else {
+        let Some(e) = &f.elems else {
             return Ok(());
         };
         let tail = cc.rec_args.len() + f.acc.len();
-        if let Some(p) = cc.result.get(tail).and_then(|ps| ps.first())
-            && p.loc == Loc::Buf(e.cotangents)
-        {
-            return self.err(PlanErrorKind::Overlap {
-                written: loc_name(Loc::Buf(e.cotangents)),
-                read: loc_name(p.loc),
-            });
+        let parts = cc.result.get(tail).map_or(&[][..], |ps| &ps[..]);
+        for (p, ep) in parts.iter().zip(&e.parts) {
+            if p.loc == Loc::Buf(ep.cotangents) {
+                return self.err(PlanErrorKind::Overlap {
+                    written: loc_name(Loc::Buf(ep.cotangents)),
+                    read: loc_name(p.loc),
+                });
+            }
         }
         Ok(())
     }
@@ -369,13 +455,14 @@ impl Verifier<'_> {
         id: usize,
         views: &[(usize, usize)],
         seq: Option<(usize, usize)>,
+        rows: Rows,
     ) -> Result<(), PlanError> {
         match (&self.plan.unfolds[id], seq) {
             (UnfoldInfo::Over { sizes, .. }, None) => {
                 self.mismatch("the views of a list element", sizes.len(), views.len())?;
                 for (&(v, s), &size) in views.iter().zip(sizes) {
                     self.mismatch("the size of a list element", size, s)?;
-                    self.point(v, Layout::new(Rows::Batch, s), Storage::Batch)?;
+                    self.point(v, Layout::new(rows, s), Storage::Batch)?;
                 }
                 Ok(())
             }
@@ -385,11 +472,7 @@ impl Verifier<'_> {
                 self.access(Loc::Buf(buf), Access::rows(self.steps(source), size))?;
                 self.mismatch("the views of a sequence element", 1, views.len())?;
                 self.mismatch("the size of a sequence element", size, views[0].1)?;
-                self.point(
-                    views[0].0,
-                    Layout::new(Rows::Batch, size),
-                    Storage::Buf(buf),
-                )
+                self.point(views[0].0, Layout::new(rows, size), Storage::Buf(buf))
             }
             (UnfoldInfo::Take(_), None) => {
                 self.mismatch("the views of a list element", 0, views.len())
@@ -403,26 +486,38 @@ impl Verifier<'_> {
     }
 
     /// Points views at a step's rows of per-step buffers.
-    fn point_steps(&mut self, views: &[usize], bufs: &[(usize, usize)]) -> Result<(), PlanError> {
+    fn point_steps(
+        &mut self,
+        views: &[usize],
+        bufs: &[(usize, usize)],
+        rows: Rows,
+    ) -> Result<(), PlanError> {
         self.mismatch("the views of a state", bufs.len(), views.len())?;
         for (&v, &(b, s)) in views.iter().zip(bufs) {
-            self.point(v, Layout::new(Rows::Batch, s), Storage::Buf(b))?;
+            self.point(v, Layout::new(rows, s), Storage::Buf(b))?;
         }
         Ok(())
     }
 
     pub(super) fn unfold(&mut self, u: &UnfoldCode) -> Result<(), PlanError> {
-        self.top_level()?;
         self.index("unfold", u.id, self.plan.unfolds.len())?;
+        let rows = self.unfold_rows(u.id, u.local.is_some())?;
+        if let Some(src) = u.local {
+            let reads = match self.plan.unfolds[u.id] {
+                UnfoldInfo::Seq(s) => s,
+                _ => usize::MAX,
+            };
+            self.mismatch("the sequence an unfold in a region reads", src, reads)?;
+        }
         let saved = self.env.clone();
         self.site.push(Step::Setup);
         self.distinct(u.states.iter().map(|s| s.0).chain([u.outs.0]))?;
         let sizes: Vec<usize> = u.states.iter().map(|s| s.1).collect();
         self.results("the initial state", &u.init, &sizes)?;
-        self.point_steps(&u.state_views, &u.states)?;
-        self.x_views(u.id, &u.x_views, u.x_seq)?;
+        self.point_steps(&u.state_views, &u.states, rows)?;
+        self.x_views(u.id, &u.x_views, u.x_seq, rows)?;
         self.site.pop();
-        self.region(saved, Rows::Batch, Step::Body, |v| {
+        self.region(saved, rows, Step::Body, |v| {
             v.code(&u.body)?;
             v.results("a step's output", &[u.result_out], &[u.outs.1])?;
             v.results("a step's state", &u.result_state, &sizes)
@@ -434,8 +529,8 @@ impl Verifier<'_> {
     }
 
     pub(super) fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), PlanError> {
-        self.top_level()?;
         self.index("unfold", u.id, self.plan.unfolds.len())?;
+        let rows = self.unfold_rows(u.id, u.local)?;
         let saved = self.env.clone();
         self.site.push(Step::Setup);
         for &(b, s) in &u.states {
@@ -450,18 +545,14 @@ impl Verifier<'_> {
             .map(|d| d.0)
             .chain(u.acc.iter().map(|a| a.buf));
         self.distinct(writes.chain(dx))?;
-        self.point_steps(&u.state_views, &u.states)?;
-        self.x_views(u.id, &u.x_views, u.x_seq)?;
-        self.point(
-            u.dout_view,
-            Layout::new(Rows::Batch, ds),
-            Storage::Buf(dbuf),
-        )?;
-        self.point_steps(&u.dnext_views, &u.dnext)?;
+        self.point_steps(&u.state_views, &u.states, rows)?;
+        self.x_views(u.id, &u.x_views, u.x_seq, rows)?;
+        self.point(u.dout_view, Layout::new(rows, ds), Storage::Buf(dbuf))?;
+        self.point_steps(&u.dnext_views, &u.dnext, rows)?;
         self.site.pop();
         let sizes: Vec<usize> = u.dnext.iter().map(|d| d.1).collect();
         let dx_size = self.unfold_dx_size(u)?;
-        self.region(saved, Rows::Batch, Step::Body, |v| {
+        self.region(saved, rows, Step::Body, |v| {
             v.code(&u.body)?;
             v.results("the state's cotangent", &u.result_dstate, &sizes)?;
             v.mismatch(
@@ -482,7 +573,7 @@ impl Verifier<'_> {
             }
         })?;
         for &(b, s) in &u.dnext {
-            self.define(b, Layout::new(Rows::Batch, s))?;
+            self.define(b, Layout::new(rows, s))?;
         }
         self.define_accs(&u.acc)?;
         if let (Some((_, b)), Some(size)) = (u.result_dx, dx_size) {

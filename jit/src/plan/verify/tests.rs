@@ -32,6 +32,7 @@ fn plan(code: Vec<Instr>, kernels: Vec<KernelSpec>, num_bufs: usize) -> Plan {
             input: 1,
             over_unfold: None,
             field_sizes: vec![vec![], vec![4]],
+            field_lists: vec![Vec::new(), Vec::new()],
         }],
         unfolds: Vec::new(),
         output: Repr::Tuple(Vec::new()),
@@ -515,6 +516,7 @@ fn stream(body_reads: Loc, outs: usize) -> Plan {
         state_views: vec![0],
         x_views: Vec::new(),
         x_seq: None,
+        local: None,
         result_out: body_out,
         result_state: vec![body_out],
     }));
