@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use crate::value::{DataDecl, DataType, Example, Target, Value};
 
 pub mod csv;
+mod json;
 pub mod jsonl;
+mod links;
 pub mod npy;
 pub mod splitmix;
 pub mod synthetic;
