@@ -14,6 +14,9 @@ use std::fmt;
 use super::Mismatch;
 use crate::value::DataDecl;
 
+/// How many segments a long path shows at each end.
+const SHOWN: usize = 6;
+
 /// A path into a value: an index into [`Paths`].
 pub(crate) type PathId = usize;
 
@@ -26,6 +29,16 @@ enum Segment<'t> {
     Index(usize),
     /// A constructor's field `.name[i]`.
     Field(&'t str, usize),
+}
+
+impl fmt::Display for Segment<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Segment::Root(name) => write!(f, "{name}"),
+            Segment::Index(i) => write!(f, "[{i}]"),
+            Segment::Field(ctor, i) => write!(f, ".{ctor}[{i}]"),
+        }
+    }
 }
 
 /// Every path a walk has made, each a link to its parent.
@@ -59,7 +72,10 @@ impl<'t> Paths<'t> {
         self.links.len() - 1
     }
 
-    /// The text of a path, e.g. `x.node[1].node[0]`.
+    /// The text of a path, e.g. `x.node[1].node[0]`. A path of more than
+    /// `2 * SHOWN` segments below its root shows its first and last
+    /// `SHOWN` and how many were left out between them, so an error deep
+    /// in a tree stays one readable line.
     pub(crate) fn render(&self, id: PathId) -> String {
         let mut segments = Vec::new();
         let mut at = id;
@@ -71,15 +87,17 @@ impl<'t> Paths<'t> {
             }
             at = parent;
         }
-        let mut text = String::new();
-        for segment in segments.iter().rev() {
-            match segment {
-                Segment::Root(name) => text.push_str(name),
-                Segment::Index(i) => text += &format!("[{i}]"),
-                Segment::Field(ctor, i) => text += &format!(".{ctor}[{i}]"),
-            }
+        segments.reverse();
+        let below = segments.len() - 1;
+        if below <= 2 * SHOWN {
+            return segments.iter().map(|s| s.to_string()).collect();
         }
-        text
+        let head: String = segments[..=SHOWN].iter().map(|s| s.to_string()).collect();
+        let tail: String = segments[segments.len() - SHOWN..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        format!("{head}<{} more>{tail}", below - 2 * SHOWN)
     }
 
     /// A mismatch at path `id`.
@@ -129,3 +147,6 @@ impl<'t> Scopes<'t> {
         Some(at)
     }
 }
+
+#[cfg(test)]
+mod tests;
