@@ -65,8 +65,12 @@ impl Tensor {
     }
 }
 
-/// The value of an input (or output) of one example.
-#[derive(Clone, Debug, PartialEq)]
+mod deep;
+
+/// The value of an input (or output) of one example. `Clone`, `PartialEq`
+/// and `Drop` do not recurse (`deep.rs`), so values of any depth can be
+/// copied, compared and dropped.
+#[derive(Debug)]
 pub enum Value {
     /// A tensor (a scalar `R` is a rank-0 tensor).
     Tensor(Tensor),

@@ -73,63 +73,104 @@ pub fn main(args: &DataArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The examples as JSON lines, one `{"x": ..., "y": ...}` each.
+/// The examples as JSON lines, one `{"x": ..., "y": ...}` each, in the
+/// compact form `serde_json` prints.
 pub fn jsonl(examples: &[Example], want: &Signature) -> String {
     let mut out = String::new();
     for e in examples {
-        let mut line = serde_json::Map::new();
-        line.insert("x".into(), value_json(&e.x, &want.x, &[]));
-        line.insert("y".into(), target_json(&e.y));
-        out += &Json::Object(line).to_string();
-        out.push('\n');
+        out += "{\"x\":";
+        write_value(&mut out, &e.x, &want.x);
+        out += ",\"y\":";
+        out += &target_json(&e.y).to_string();
+        out += "}\n";
     }
     out
 }
 
-/// A value of type `t` as JSON. `scope` holds the data types enclosing the
-/// position, innermost first, so that `Rec(k)` names `scope[k]`.
-fn value_json(v: &Value, t: &DataType, scope: &[&DataType]) -> Json {
+/// A piece of pending output: a value of a type, with the data types
+/// enclosing its position (innermost first, so that `Rec(k)` names
+/// `scope[k]`), or punctuation.
+enum Piece<'a> {
+    Value(&'a Value, &'a DataType, Vec<&'a DataType>),
+    Text(String),
+}
+
+/// Appends a value of type `t` as JSON to `out`. The walk keeps its own
+/// stack of pending pieces rather than recursing, so a tree 100 000 levels
+/// deep is written without overflowing the stack; only a tensor (whose
+/// depth its type bounds) is built as a `serde_json` value.
+fn write_value(out: &mut String, v: &Value, t: &DataType) {
+    let mut pieces = vec![Piece::Value(v, t, Vec::new())];
+    while let Some(piece) = pieces.pop() {
+        match piece {
+            Piece::Text(text) => out.push_str(&text),
+            Piece::Value(v, t, scope) => {
+                let (open, children, close) = expand(v, t, scope);
+                out.push_str(&open);
+                pieces.push(Piece::Text(close));
+                for (i, child) in children.into_iter().enumerate().rev() {
+                    pieces.push(child);
+                    if i > 0 {
+                        pieces.push(Piece::Text(",".into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One step of `write_value`: the text before a value's parts, its parts,
+/// and the text after them.
+fn expand<'a>(
+    v: &'a Value,
+    t: &'a DataType,
+    scope: Vec<&'a DataType>,
+) -> (String, Vec<Piece<'a>>, String) {
+    let enclosed = |scope: &[&'a DataType]| {
+        let mut inner = vec![t];
+        inner.extend_from_slice(scope);
+        inner
+    };
     match (v, t) {
         (_, DataType::Rec(k)) => {
             let k = *k as usize;
             let outer = scope
                 .get(k)
                 .expect("a checked data type's recursive positions are bound");
-            value_json(v, outer, &scope[k + 1..])
+            let part = Piece::Value(v, outer, scope[k + 1..].to_vec());
+            (String::new(), vec![part], String::new())
         }
-        (Value::Tensor(x), _) => tensor_json(x),
-        (Value::Tuple(vs), DataType::Tuple(ts)) => Json::Array(
-            vs.iter()
+        (Value::Tensor(x), _) => (tensor_json(x).to_string(), Vec::new(), String::new()),
+        (Value::Tuple(vs), DataType::Tuple(ts)) => {
+            let parts = vs
+                .iter()
                 .zip(ts)
-                .map(|(v, t)| value_json(v, t, scope))
-                .collect(),
-        ),
+                .map(|(v, t)| Piece::Value(v, t, scope.clone()))
+                .collect();
+            ("[".into(), parts, "]".into())
+        }
         (Value::Node { .. }, DataType::Data(d)) if d.is_list() => {
             let items = v.as_list().expect("a value of a list type is a list");
             let elem = &d.ctors[1].fields[0];
-            let mut inner = vec![t];
-            inner.extend_from_slice(scope);
-            Json::Array(
-                items
-                    .into_iter()
-                    .map(|x| value_json(x, elem, &inner))
-                    .collect(),
-            )
+            let inner = enclosed(&scope);
+            let parts = items
+                .into_iter()
+                .map(|x| Piece::Value(x, elem, inner.clone()))
+                .collect();
+            ("[".into(), parts, "]".into())
         }
         (Value::Node { ctor, fields }, DataType::Data(d)) => {
             let decl = &d.ctors[*ctor as usize];
-            let mut inner = vec![t];
-            inner.extend_from_slice(scope);
-            let args = fields
+            let inner = enclosed(&scope);
+            let parts = fields
                 .iter()
                 .zip(&decl.fields)
-                .map(|(v, t)| value_json(v, t, &inner))
+                .map(|(v, t)| Piece::Value(v, t, inner.clone()))
                 .collect();
-            let mut obj = serde_json::Map::new();
-            obj.insert(decl.name.clone(), Json::Array(args));
-            Json::Object(obj)
+            let name = Json::String(decl.name.clone()).to_string();
+            (format!("{{{name}:["), parts, "]}".into())
         }
-        (v, t) => unreachable!("a loaded example matches its type: {v:?} against {t}"),
+        (_, t) => unreachable!("a loaded example matches its type {t}"),
     }
 }
 

@@ -13,11 +13,11 @@
 
 use std::path::Path;
 
-use serde_json::Value as Json;
+use super::json::{Document, Kind, NodeId};
+use super::{DataError, FieldPath, Location, Mismatch, TargetType};
+use crate::value::{DataType, Example, Target, Tensor, Value};
 
-use super::{DataError, FieldPath, Location, Mismatch, Scope, TargetType};
-use crate::value::{DataType, Example, LIST_CONS, LIST_NIL, Target, Tensor, Value};
-
+mod decode;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +32,9 @@ pub fn load(path: &Path, x: &DataType, y: &TargetType) -> Result<Vec<Example>, D
 }
 
 /// Parses the text of a JSON-lines file; `path` is only used in errors.
+///
+/// Lines are read by `super::json` and decoded by `decode`, neither of
+/// which recurses per level of the data, so values of any depth load.
 pub fn parse(
     text: &str,
     path: &Path,
@@ -39,14 +42,7 @@ pub fn parse(
     y: &TargetType,
 ) -> Result<Vec<Example>, DataError> {
     let mut out = Vec::new();
-    // A byte-order mark is skipped, as in CSV files and programs.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (i, line) in text.lines().enumerate() {
-        let at = Location::Line(i + 1);
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
+    for (at, line) in lines(text) {
         let syntax = |message: String| DataError::Syntax {
             path: path.to_path_buf(),
             at,
@@ -57,27 +53,50 @@ pub fn parse(
             at,
             mismatch,
         };
-        let json: Json =
-            serde_json::from_str(line).map_err(|e| syntax(format!("invalid JSON: {e}")))?;
-        let Json::Object(obj) = json else {
+        let doc = Document::parse(line).map_err(|e| syntax(format!("invalid JSON: {e}")))?;
+        let root = doc.root();
+        if !matches!(doc.node(root).kind, Kind::Object(_)) {
             return Err(syntax(format!(
                 "expected an object {{\"x\": ..., \"y\": ...}}, found {}",
-                describe(&json)
-            )));
-        };
-        if let Some(key) = obj.keys().find(|k| *k != "x" && *k != "y") {
-            return Err(syntax(format!(
-                "unexpected key `{key}`; an example has only `x` and `y`"
+                describe(&doc, root)
             )));
         }
-        let (Some(jx), Some(jy)) = (obj.get("x"), obj.get("y")) else {
+        let mut keys = doc.children(root).map(|c| key(&doc, c));
+        if let Some(key) = keys.find(|k| *k != "x" && *k != "y") {
+            return Err(syntax(format!(
+                "unexpected key `{}`; an example has only `x` and `y`",
+                super::shortened(key)
+            )));
+        }
+        if doc.children(root).count() > 2 {
+            return Err(syntax("an example has `x` and `y` once each".into()));
+        }
+        let (Some(jx), Some(jy)) = (doc.get(root, "x"), doc.get(root, "y")) else {
             return Err(syntax("an example needs both `x` and `y`".into()));
         };
-        let xv = decode(jx, x, None, &FieldPath::new("x")).map_err(mismatch)?;
-        let yv = decode_target(jy, y, &FieldPath::new("y")).map_err(mismatch)?;
+        let xv = decode::decode(&doc, jx, x, "x").map_err(mismatch)?;
+        let yv = decode_target(&doc, jy, y, &FieldPath::new("y")).map_err(mismatch)?;
         out.push(Example { x: xv, y: yv });
     }
     Ok(out)
+}
+
+/// The non-blank lines of a file, trimmed, with their 1-based numbers; a
+/// byte-order mark is skipped, as in CSV files and programs.
+fn lines(text: &str) -> impl Iterator<Item = (Location, &str)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (Location::Line(i + 1), line.trim()))
+        .filter(|(_, line)| !line.is_empty())
+}
+
+/// The key a member of an object is stored under.
+fn key<'d>(doc: &'d Document<'_>, member: NodeId) -> &'d str {
+    doc.node(member)
+        .key
+        .as_deref()
+        .expect("a member of an object has a key")
 }
 
 /// Reads the inputs of a JSON-lines file for `cdlc run`: each line is an
@@ -88,212 +107,91 @@ pub fn load_inputs(path: &Path, x: &DataType) -> Result<Vec<Value>, DataError> {
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
-    // A byte-order mark is skipped, as in CSV files and programs.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    for (i, line) in text.lines().enumerate() {
-        let at = Location::Line(i + 1);
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
+    for (at, line) in lines(&text) {
         let syntax = |message: String| DataError::Syntax {
             path: path.to_path_buf(),
             at,
             message,
         };
-        let json: Json =
-            serde_json::from_str(line).map_err(|e| syntax(format!("invalid JSON: {e}")))?;
-        let Some(jx) = json.get("x") else {
+        let doc = Document::parse(line).map_err(|e| syntax(format!("invalid JSON: {e}")))?;
+        let Some(jx) = doc.get(doc.root(), "x") else {
             return Err(syntax(format!(
                 "expected an object {{\"x\": ...}}, found {}",
-                describe(&json)
+                describe(&doc, doc.root())
             )));
         };
-        let v =
-            decode(jx, x, None, &FieldPath::new("x")).map_err(|mismatch| DataError::Mismatch {
-                path: path.to_path_buf(),
-                at,
-                mismatch,
-            })?;
+        let v = decode::decode(&doc, jx, x, "x").map_err(|mismatch| DataError::Mismatch {
+            path: path.to_path_buf(),
+            at,
+            mismatch,
+        })?;
         out.push(v);
     }
     Ok(out)
 }
 
 /// A short description of a JSON value, for error messages.
-fn describe(j: &Json) -> String {
-    match j {
-        Json::Null => "null".into(),
-        Json::Bool(b) => b.to_string(),
-        Json::Number(n) => format!("the number {n}"),
-        Json::String(s) => format!("the string {}", super::clipped(s)),
-        Json::Array(a) => format!("an array of {}", a.len()),
-        Json::Object(o) => match o.keys().next() {
-            Some(k) if o.len() == 1 => format!("a `{k}` value"),
-            _ => format!("an object with {} keys", o.len()),
-        },
-    }
-}
-
-/// Decodes `j` as a value of type `ty`.
-fn decode(
-    j: &Json,
-    ty: &DataType,
-    scope: Option<&Scope<'_>>,
-    path: &FieldPath,
-) -> Result<Value, Mismatch> {
-    match ty {
-        DataType::Tensor(shape) => {
-            let mut data = Vec::with_capacity(shape.iter().product());
-            tensor_data(j, shape, path, &mut data)?;
-            Ok(Value::Tensor(Tensor::new(shape.clone(), data)))
-        }
-        DataType::Tuple(ts) => match j {
-            Json::Array(items) if items.len() == ts.len() => items
-                .iter()
-                .zip(ts)
-                .enumerate()
-                .map(|(i, (j, t))| decode(j, t, scope, &path.index(i)))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Tuple),
-            _ => Err(path.mismatch(format!("{ty} (an array of {})", ts.len()), describe(j))),
-        },
-        DataType::Data(decl) => decode_node(j, &Scope::enter(decl, scope), path),
-        DataType::Rec(k) => match scope.and_then(|s| s.up(*k)) {
-            Some(s) => decode_node(j, s, path),
-            None => Err(path.mismatch(ty, "a recursive position outside its data type")),
-        },
-    }
-}
-
-/// Appends the numbers of `j`, a nested array of shape `shape`, to `out`.
-fn tensor_data(
-    j: &Json,
-    shape: &[usize],
-    path: &FieldPath,
-    out: &mut Vec<f64>,
-) -> Result<(), Mismatch> {
-    let expected = || DataType::Tensor(shape.to_vec());
-    match (shape.split_first(), j) {
-        (None, Json::Number(n)) => match n.as_f64() {
-            Some(v) => match super::bad_number(v) {
-                None => {
-                    out.push(v);
-                    Ok(())
-                }
-                Some(why) => Err(path.mismatch(expected(), why)),
-            },
-            None => Err(path.mismatch(expected(), describe(j))),
-        },
-        (Some((&d, rest)), Json::Array(items)) if items.len() == d => {
-            for (i, item) in items.iter().enumerate() {
-                tensor_data(item, rest, &path.index(i), out)?;
-            }
-            Ok(())
-        }
-        _ => Err(path.mismatch(expected(), describe(j))),
-    }
-}
-
-/// Decodes a value of the data type `scope` is inside.
-fn decode_node(j: &Json, scope: &Scope<'_>, path: &FieldPath) -> Result<Value, Mismatch> {
-    let decl = scope.decl();
-    match j {
-        Json::Array(items) if decl.is_list() => {
-            let elem = &decl.ctors[LIST_CONS as usize].fields[0];
-            let mut values = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                values.push(decode(item, elem, Some(scope), &path.index(i))?);
-            }
-            let mut list = Value::Node {
-                ctor: LIST_NIL,
-                fields: Vec::new(),
-            };
-            for v in values.into_iter().rev() {
-                list = Value::Node {
-                    ctor: LIST_CONS,
-                    fields: vec![v, list],
-                };
-            }
-            Ok(list)
-        }
-        Json::Object(obj) if obj.len() == 1 => {
-            let (name, args) = obj
-                .iter()
+fn describe(doc: &Document<'_>, id: NodeId) -> String {
+    match &doc.node(id).kind {
+        Kind::Null => "null".into(),
+        Kind::Bool(b) => b.to_string(),
+        Kind::Number(n) => format!("the number {}", super::shortened(n)),
+        Kind::String(s) => format!("the string {}", super::clipped(s)),
+        Kind::Array(n) => format!("an array of {n}"),
+        Kind::Object(1) => {
+            let member = doc
+                .children(id)
                 .next()
-                .expect("an object of length 1 has an entry");
-            let Some((index, ctor)) = decl.ctors.iter().enumerate().find(|(_, c)| &c.name == name)
-            else {
-                return Err(path.mismatch(constructors(decl), format!("constructor `{name}`")));
-            };
-            let Json::Array(args) = args else {
-                return Err(path.mismatch(
-                    format!(
-                        "the arguments of `{name}` as an array of {}",
-                        ctor.fields.len()
-                    ),
-                    describe(args),
-                ));
-            };
-            if args.len() != ctor.fields.len() {
-                return Err(path.mismatch(
-                    format!("{} argument(s) for `{name}`", ctor.fields.len()),
-                    format!("{}", args.len()),
-                ));
-            }
-            let fields = args
-                .iter()
-                .zip(&ctor.fields)
-                .enumerate()
-                .map(|(i, (a, t))| decode(a, t, Some(scope), &path.field(name, i)))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Value::Node {
-                ctor: index as u32,
-                fields,
-            })
+                .expect("an object of 1 has a member");
+            format!("a `{}` value", super::shortened(key(doc, member)))
         }
-        _ => Err(path.mismatch(constructors(decl), describe(j))),
+        Kind::Object(n) => format!("an object with {n} keys"),
     }
 }
 
-/// `List(R[2]) (an array, or one of {"nil": [...]}, {"cons": [...]})`.
-fn constructors(decl: &crate::value::DataDecl) -> String {
-    let ctors: Vec<String> = decl
-        .ctors
-        .iter()
-        .map(|c| format!("{{\"{}\": [...]}}", c.name))
-        .collect();
-    let list = if decl.is_list() { "an array, or " } else { "" };
-    format!("{} ({list}one of {})", decl.name, ctors.join(", "))
-}
-
-/// Decodes a target of type `ty`.
-fn decode_target(j: &Json, ty: &TargetType, path: &FieldPath) -> Result<Target, Mismatch> {
+/// Decodes a target of type `ty`. It recurses once per `Seq` of the
+/// target type, a depth the type bounds.
+fn decode_target(
+    doc: &Document<'_>,
+    id: NodeId,
+    ty: &TargetType,
+    path: &FieldPath,
+) -> Result<Target, Mismatch> {
+    let node = doc.node(id);
     match ty {
         TargetType::Class(n) => {
-            let class = j.as_u64().or_else(|| {
-                j.as_f64()
+            let class = node.as_u64().or_else(|| {
+                node.as_f64()
                     .filter(|v| v.fract() == 0.0 && *v >= 0.0)
                     .map(|v| v as u64)
             });
             match class {
                 Some(c) if c < *n as u64 => Ok(Target::Class(c as usize)),
-                _ => Err(path.mismatch(ty, describe(j))),
+                _ => Err(path.mismatch(ty, describe(doc, id))),
             }
         }
         TargetType::Tensor(shape) => {
-            let mut data = Vec::with_capacity(shape.iter().product());
-            tensor_data(j, shape, path, &mut data)?;
+            let mut data = Vec::new();
+            let mut suffix = Vec::new();
+            decode::tensor_data(doc, id, shape, &mut suffix, &mut data).map_err(
+                |(expected, found)| {
+                    let mut at = path.clone();
+                    for i in &suffix {
+                        at = at.index(*i);
+                    }
+                    at.mismatch(expected, found)
+                },
+            )?;
             Ok(Target::Tensor(Tensor::new(shape.clone(), data)))
         }
-        TargetType::Seq(inner) => match j {
-            Json::Array(items) => items
-                .iter()
+        TargetType::Seq(inner) => match node.kind {
+            Kind::Array(_) => doc
+                .children(id)
                 .enumerate()
-                .map(|(i, item)| decode_target(item, inner, &path.index(i)))
+                .map(|(i, item)| decode_target(doc, item, inner, &path.index(i)))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Target::Seq),
-            _ => Err(path.mismatch(ty, describe(j))),
+            _ => Err(path.mismatch(ty, describe(doc, id))),
         },
     }
 }

@@ -10,10 +10,13 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::value::{DataDecl, DataType, Example, Target, Value};
+use crate::value::{DataType, Example, Target, Value};
+use links::{PathId, Paths, ScopeId, Scopes};
 
 pub mod csv;
+mod json;
 pub mod jsonl;
+mod links;
 pub mod npy;
 pub mod splitmix;
 pub mod synthetic;
@@ -238,8 +241,9 @@ pub fn shortened(text: &str) -> String {
     }
 }
 
-/// A path into a value under construction, shared by the checkers and the
-/// readers. Segments are appended as text, e.g. `x`, `[2]`, `.cons[0]`.
+/// A path into a target or a CSV row, whose depth their type bounds.
+/// Segments are appended as text, e.g. `y`, `[2]`; paths into values of
+/// any depth are links instead (`links.rs`).
 #[derive(Clone, Debug)]
 pub(crate) struct FieldPath(String);
 
@@ -252,11 +256,6 @@ impl FieldPath {
     /// This path followed by an index `[i]`.
     pub(crate) fn index(&self, i: usize) -> FieldPath {
         FieldPath(format!("{}[{i}]", self.0))
-    }
-
-    /// This path followed by a constructor field `.ctor[i]`.
-    pub(crate) fn field(&self, ctor: &str, i: usize) -> FieldPath {
-        FieldPath(format!("{}.{ctor}[{i}]", self.0))
     }
 
     /// A mismatch at this path.
@@ -273,36 +272,6 @@ impl FieldPath {
     }
 }
 
-/// The enclosing data types of a position, innermost first: `Rec(k)` names
-/// the data type `k` links up. Kept on the call stack, so entering a data
-/// type allocates nothing.
-#[derive(Clone, Copy)]
-pub(crate) struct Scope<'a> {
-    decl: &'a DataDecl,
-    parent: Option<&'a Scope<'a>>,
-}
-
-impl<'a> Scope<'a> {
-    /// The scope inside `decl`, nested in `parent`.
-    pub(crate) fn enter(decl: &'a DataDecl, parent: Option<&'a Scope<'a>>) -> Scope<'a> {
-        Scope { decl, parent }
-    }
-
-    /// The declaration this scope is inside.
-    pub(crate) fn decl(&self) -> &'a DataDecl {
-        self.decl
-    }
-
-    /// The scope `k` levels out (the one `Rec(k)` names), if there is one.
-    pub(crate) fn up(&'a self, k: u32) -> Option<&'a Scope<'a>> {
-        let mut s = self;
-        for _ in 0..k {
-            s = s.parent?;
-        }
-        Some(s)
-    }
-}
-
 /// A short description of a value's shape, for error messages.
 pub(crate) fn describe(v: &Value) -> String {
     match v {
@@ -316,93 +285,133 @@ pub(crate) fn describe(v: &Value) -> String {
 
 /// Checks that `v` has type `ty`, and names the first place it does not.
 ///
-/// Long lists are walked in a loop (a tail position does not recurse), so a
-/// list of a million elements does not overflow the stack; other recursive
-/// positions recurse once per level of nesting.
+/// The walk keeps its own stack of positions to check, with paths and
+/// scopes as links (`links.rs`), so a value of any depth (a long list, a
+/// tree 100 000 levels deep) is checked in time linear in its size, and a
+/// path is only rendered for the mismatch reported.
 pub fn check_value(v: &Value, ty: &DataType) -> Result<(), Mismatch> {
-    check_in(v, ty, None, &FieldPath::new("x"))
+    let mut walk = CheckWalk {
+        paths: Paths::new("x"),
+        scopes: Scopes::default(),
+        work: Vec::new(),
+    };
+    let root = walk.paths.root();
+    walk.work.push(Check::Typed(v, ty, None, root));
+    walk.run()
 }
 
-fn check_in(
-    v: &Value,
-    ty: &DataType,
-    scope: Option<&Scope<'_>>,
-    path: &FieldPath,
-) -> Result<(), Mismatch> {
-    match ty {
-        DataType::Tensor(shape) => match v {
-            Value::Tensor(t)
+/// A position still to check, in the order a recursive walk would reach
+/// it (the first mismatch in that order is the one reported).
+enum Check<'v, 't> {
+    /// A value of a type, inside a scope, at a path.
+    Typed(&'v Value, &'t DataType, Option<ScopeId>, PathId),
+    /// The part of a prelude list from `position` on, inside the list's
+    /// scope; its elements are named `path[i]`.
+    ListFrom(&'v Value, ScopeId, PathId, usize),
+}
+
+struct CheckWalk<'v, 't> {
+    paths: Paths<'t>,
+    scopes: Scopes<'t>,
+    work: Vec<Check<'v, 't>>,
+}
+
+impl<'v, 't> CheckWalk<'v, 't> {
+    fn run(&mut self) -> Result<(), Mismatch> {
+        while let Some(check) = self.work.pop() {
+            match check {
+                Check::Typed(v, ty, scope, path) => self.typed(v, ty, scope, path)?,
+                Check::ListFrom(v, scope, path, position) => self.node(v, scope, path, position)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn typed(
+        &mut self,
+        v: &'v Value,
+        ty: &'t DataType,
+        scope: Option<ScopeId>,
+        path: PathId,
+    ) -> Result<(), Mismatch> {
+        match (ty, v) {
+            (DataType::Tensor(shape), Value::Tensor(t))
                 if &t.shape == shape && t.data.len() == shape.iter().product::<usize>() =>
             {
                 Ok(())
             }
-            _ => Err(path.mismatch(ty, describe(v))),
-        },
-        DataType::Tuple(ts) => match v {
-            Value::Tuple(vs) if vs.len() == ts.len() => {
-                for (i, (v, t)) in vs.iter().zip(ts).enumerate() {
-                    check_in(v, t, scope, &path.index(i))?;
+            (DataType::Tuple(ts), Value::Tuple(vs)) if vs.len() == ts.len() => {
+                for (i, (v, t)) in vs.iter().zip(ts).enumerate().rev() {
+                    let at = self.paths.index(path, i);
+                    self.work.push(Check::Typed(v, t, scope, at));
                 }
                 Ok(())
             }
-            _ => Err(path.mismatch(ty, describe(v))),
-        },
-        DataType::Data(decl) => {
-            let inner = Scope::enter(decl, scope);
-            check_node(v, &inner, path)
+            (DataType::Tensor(_) | DataType::Tuple(_), _) => {
+                Err(self.paths.mismatch(path, ty, describe(v)))
+            }
+            (DataType::Data(decl), _) => {
+                let inner = self.scopes.enter(decl, scope);
+                self.node(v, inner, path, 0)
+            }
+            (DataType::Rec(k), _) => match self.scopes.up(scope, *k) {
+                Some(target) => self.node(v, target, path, 0),
+                None => {
+                    Err(self
+                        .paths
+                        .mismatch(path, ty, "a recursive position outside its data type"))
+                }
+            },
         }
-        DataType::Rec(k) => match scope.and_then(|s| s.up(*k)) {
-            Some(target) => check_node(v, target, path),
-            None => Err(path.mismatch(ty, "a recursive position outside its data type")),
-        },
     }
-}
 
-/// Checks a value against the data type `scope` is inside, looping along
-/// fields whose type is `Rec(0)` when they are the constructor's last (the
-/// tail of a list). The elements of a prelude list are named `x[i]`.
-fn check_node(mut v: &Value, scope: &Scope<'_>, path: &FieldPath) -> Result<(), Mismatch> {
-    let decl = scope.decl();
-    let is_list = decl.is_list();
-    let mut path = path.clone();
-    let mut position = 0;
-    loop {
+    /// Checks a node of the data type `scope` is inside and schedules its
+    /// fields. For a prelude list, `position` counts the cells before this
+    /// one, whose path is `path[position]` (the list itself at 0), and the
+    /// tail is scheduled as the next position.
+    fn node(
+        &mut self,
+        v: &'v Value,
+        scope: ScopeId,
+        path: PathId,
+        position: usize,
+    ) -> Result<(), Mismatch> {
+        let decl = self.scopes.decl(scope);
+        let is_list = decl.is_list();
         let here = if is_list && position > 0 {
-            path.index(position)
+            self.paths.index(path, position)
         } else {
-            path.clone()
+            path
         };
         let Value::Node { ctor, fields } = v else {
-            return Err(here.mismatch(&decl.name, describe(v)));
+            return Err(self.paths.mismatch(here, &decl.name, describe(v)));
         };
         let Some(c) = decl.ctors.get(*ctor as usize) else {
-            return Err(here.mismatch(&decl.name, format!("constructor #{ctor}")));
+            return Err(self
+                .paths
+                .mismatch(here, &decl.name, format!("constructor #{ctor}")));
         };
         if fields.len() != c.fields.len() {
-            return Err(here.mismatch(
+            return Err(self.paths.mismatch(
+                here,
                 format!("{} with {} fields", c.name, c.fields.len()),
                 format!("{} fields", fields.len()),
             ));
         }
-        let last_is_tail = c.fields.last() == Some(&DataType::Rec(0));
-        let n_direct = c.fields.len() - usize::from(last_is_tail);
-        for (i, (f, t)) in fields.iter().zip(&c.fields).take(n_direct).enumerate() {
-            let field_path = if is_list {
-                path.index(position)
+        for (i, (f, t)) in fields.iter().zip(&c.fields).enumerate().rev() {
+            if is_list && i == 1 {
+                self.work
+                    .push(Check::ListFrom(f, scope, path, position + 1));
+                continue;
+            }
+            let at = if is_list {
+                self.paths.index(path, position)
             } else {
-                path.field(&c.name, i)
+                self.paths.field(path, &c.name, i)
             };
-            check_in(f, t, Some(scope), &field_path)?;
+            self.work.push(Check::Typed(f, t, Some(scope), at));
         }
-        if !last_is_tail {
-            return Ok(());
-        }
-        if is_list {
-            position += 1;
-        } else {
-            path = path.field(&c.name, n_direct);
-        }
-        v = &fields[n_direct];
+        Ok(())
     }
 }
 

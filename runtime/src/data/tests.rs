@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::value::{CtorDecl, Tensor};
+use crate::value::{CtorDecl, DataDecl, Tensor};
 
 fn r(shape: &[usize]) -> Value {
     Value::Tensor(Tensor::zeros(shape.to_vec()))
@@ -149,4 +149,45 @@ fn shifting_moves_only_free_positions() {
     // A closed type is unchanged.
     let closed = DataType::list(DataType::Tensor(vec![2]));
     assert_eq!(closed.shifted(3, 0), closed);
+}
+
+#[test]
+fn trees_200_000_levels_deep_are_checked_without_recursion() {
+    let tree = DataType::tree(DataType::Tensor(vec![]));
+    let depth = 200_000;
+    let build = |bottom: Value| {
+        let mut v = bottom;
+        for _ in 0..depth {
+            v = Value::node(v, Value::leaf(r(&[])));
+        }
+        v
+    };
+    assert_eq!(check_value(&build(Value::leaf(r(&[]))), &tree), Ok(()));
+    let err = check_value(&build(Value::leaf(r(&[2]))), &tree).expect_err("bad deepest leaf");
+    let expected = format!(
+        "x{}<{} more>{}.leaf[0]",
+        ".node[0]".repeat(6),
+        depth - 11,
+        ".node[0]".repeat(5)
+    );
+    assert_eq!(err.path, expected);
+    assert_eq!((err.expected.as_str(), err.found.as_str()), ("R", "R[2]"));
+}
+
+#[test]
+fn the_first_mismatch_in_order_is_reported_in_a_list() {
+    // A bad element before a bad cell: the element is named.
+    let ty = DataType::list(DataType::Tensor(vec![]));
+    let mut v = Value::Node {
+        ctor: 7,
+        fields: vec![],
+    };
+    for x in [r(&[]), r(&[3]), r(&[])] {
+        v = Value::Node {
+            ctor: 1,
+            fields: vec![x, v],
+        };
+    }
+    let err = check_value(&v, &ty).expect_err("two problems");
+    assert_eq!((err.path.as_str(), err.found.as_str()), ("x[1]", "R[3]"));
 }

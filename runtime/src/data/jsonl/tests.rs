@@ -216,3 +216,124 @@ fn a_byte_order_mark_is_skipped_as_in_csv() {
     let ex = parse(text, file(), &x, &TargetType::Class(2)).expect("valid file");
     assert_eq!(ex.len(), 2);
 }
+
+/// A tree `depth` nodes deep whose spine runs down the left children (or
+/// the right ones), each node's other child a leaf holding its level.
+fn spine(depth: usize, left: bool) -> String {
+    let leaf = |i: usize| format!("{{\"leaf\": [[{i}]]}}");
+    let mut text = String::from("{\"x\": ");
+    for i in 0..depth {
+        text += "{\"node\": [";
+        if !left {
+            text += &leaf(i);
+            text += ", ";
+        }
+    }
+    text += &leaf(depth);
+    for i in (0..depth).rev() {
+        if left {
+            text += ", ";
+            text += &leaf(i);
+        }
+        text += "]}";
+    }
+    text + ", \"y\": 0}"
+}
+
+/// How deep the spine of a tree runs, and the leaf at its end.
+fn spine_of(v: &Value, left: bool) -> (usize, f64) {
+    let mut depth = 0;
+    let mut at = v;
+    loop {
+        match at {
+            Value::Node { ctor: 1, fields } => {
+                at = &fields[usize::from(!left)];
+                depth += 1;
+            }
+            Value::Node { ctor: 0, fields } => {
+                let t = fields[0].as_tensor().expect("a leaf holds a tensor");
+                return (depth, t.data[0]);
+            }
+            other => panic!("not a tree: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn trees_100_000_levels_deep_load_and_mismatches_deep_inside_name_their_path() {
+    let tree = DataType::tree(DataType::Tensor(vec![1]));
+    let y = TargetType::Class(2);
+    let depth = 100_000;
+    for left in [true, false] {
+        let text = spine(depth, left);
+        let ex = parse(&text, file(), &tree, &y).expect("a deep tree loads");
+        assert_eq!(spine_of(&ex[0].x, left), (depth, depth as f64));
+        // The deepest leaf made a node with one child names the whole path.
+        let bad = text.replacen(
+            &format!("{{\"leaf\": [[{depth}]]}}"),
+            "{\"node\": [{\"leaf\": [[1]]}]}",
+            1,
+        );
+        let (at, m) = mismatch(&bad, &tree, &y);
+        let step = if left { ".node[0]" } else { ".node[1]" };
+        assert_eq!(at, Location::Line(1));
+        // The path shows its first and last six steps and counts the rest.
+        let elided = format!("x{}<{} more>{}", step.repeat(6), depth - 12, step.repeat(6));
+        assert_eq!(m.path, elided);
+        assert_eq!(m.expected, "2 argument(s) for `node`");
+        // Cut short, the line is a syntax error naming its end.
+        match parse(&text[..text.len() / 2], file(), &tree, &y) {
+            Err(DataError::Syntax { at, message, .. }) => {
+                assert_eq!(at, Location::Line(1));
+                assert!(message.contains("found the end of the line"), "{message}");
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn rose_trees_and_lists_nested_100_000_deep_load_and_unterminated_ones_are_refused() {
+    let depth = 100_000;
+    // A rose whose only child is a rose whose only child is ..., each child
+    // list in array form: the arrays nest as deep as the tree.
+    let rose = rose_type(DataType::Tensor(vec![]));
+    let text = format!(
+        "{{\"x\": {}{}, \"y\": 1}}",
+        "{\"rose\": [1, [".repeat(depth) + "{\"rose\": [2, []]}",
+        "]]}".repeat(depth)
+    );
+    let ex = parse(&text, file(), &rose, &TargetType::Class(2)).expect("a deep rose loads");
+    let mut levels = 0;
+    let mut at = &ex[0].x;
+    while let Value::Node { fields, .. } = at {
+        let kids = fields[1].as_list().expect("a list of children");
+        match kids.as_slice() {
+            [] => break,
+            [only] => at = only,
+            more => panic!("{} children", more.len()),
+        }
+        levels += 1;
+    }
+    assert_eq!(levels, depth);
+    // The same nesting unterminated: a syntax error, no overflow.
+    let open = format!("{{\"x\": {}", "[".repeat(depth));
+    let list = DataType::list(DataType::Tensor(vec![]));
+    match parse(&open, file(), &list, &TargetType::Class(2)) {
+        Err(DataError::Syntax { message, .. }) => {
+            assert!(message.starts_with("invalid JSON: expected"), "{message}")
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    // Nested lists where the type wants numbers: a mismatch at depth 1.
+    let nested = format!(
+        "{{\"x\": {}{}, \"y\": 0}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let (_, m) = mismatch(&nested, &list, &TargetType::Class(2));
+    assert_eq!(
+        (m.path.as_str(), m.found.as_str()),
+        ("x[0]", "an array of 1")
+    );
+}
