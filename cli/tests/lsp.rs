@@ -181,15 +181,9 @@ fn hover_on_locals_items_and_spaces() {
     let arg = hover_text(&messages, 1);
     assert_eq!(arg, "```cdl\nx: R[4]\n```\n\nargument `x`");
     let let_binding = hover_text(&messages, 2);
-    assert_eq!(
-        let_binding,
-        "```cdl\nh = dense[4, 2](x)\n```\n\n`let` binding `h`"
-    );
+    assert_eq!(let_binding, "```cdl\nh: R[2]\n```\n\n`let` binding `h`");
     let weight = hover_text(&messages, 3);
-    assert_eq!(
-        weight,
-        "```cdl\nparam W: R[2, 2] = glorot\n```\n\ntrainable parameter `W`"
-    );
+    assert_eq!(weight, "```cdl\nW: R[2, 2]\n```\n\ntrainable parameter `W`");
     assert!(hover_text(&messages, 4).contains("argument `x`"));
     let space = hover_text(&messages, 5);
     assert!(space.contains("space Two"), "{space}");
@@ -263,11 +257,8 @@ fn completion_lists_locals_items_and_builtins_with_signatures() {
             .clone()
     };
     assert_eq!(find("x")["detail"], "argument: x: R[4]");
-    assert_eq!(find("h")["detail"], "`let` binding: h = dense[4, 2](x)");
-    assert_eq!(
-        find("W")["detail"],
-        "trainable parameter: param W: R[2, 2] = glorot"
-    );
+    assert_eq!(find("h")["detail"], "`let` binding: h: R[2]");
+    assert_eq!(find("W")["detail"], "trainable parameter: W: R[2, 2]");
     assert_eq!(find("dense")["detail"], "layer dense[n, m] : R[n] -> R[m]");
     assert_eq!(find("m")["detail"], "model m : R[4] -> R[2]");
     assert_eq!(find("relu")["detail"], "built-in pointwise function");
@@ -367,6 +358,63 @@ layer f[k](n: R[k]) -> R[k] { n }
     );
 }
 
+/// Hover on a local shows the type the checker gave it, and a name means
+/// what it meant to the checker: of two `let`s of one name, a use in the
+/// second's value is the first.
+#[test]
+fn hover_shows_checked_types_of_lets_binders_and_shadowed_names() {
+    let program = "algebra acc[d] : ListF(R[d]) -> R[d] {
+  param z: R[d] = zeros
+  nil        => z
+  cons(x, s) => let t = x + s in tanh(t)
+}
+model m(p: R[2] * R[3]) -> R[3] {
+  let (a, b) = p
+  let y = sum(a, axis = 0) * b
+  let y = relu(y)
+  y
+}
+";
+    let input = [
+        frame(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}})),
+        frame(&json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": URI, "languageId": "cdl", "version": 1, "text": program}}})),
+        request(1, "textDocument/hover", 3, 38),
+        request(2, "textDocument/hover", 3, 7),
+        request(3, "textDocument/hover", 6, 7),
+        request(4, "textDocument/hover", 5, 8),
+        request(5, "textDocument/definition", 8, 15),
+        request(6, "textDocument/definition", 9, 2),
+        request(7, "textDocument/completion", 9, 2),
+        end(),
+    ]
+    .concat();
+    let (_, messages) = session(&input, &cache("checked_types"));
+    let hover = |id| hover_text(&messages, id);
+    assert_eq!(hover(1), "```cdl\nt: R[d]\n```\n\n`let` binding `t`");
+    assert_eq!(hover(2), "```cdl\nx: R[d]\n```\n\nbound by this case `x`");
+    assert_eq!(hover(3), "```cdl\na: R[2]\n```\n\n`let` binding `a`");
+    assert_eq!(hover(4), "```cdl\np: R[2] * R[3]\n```\n\nargument `p`");
+    let start = |id: u64| {
+        let r = &answer(&messages, id)["result"]["range"]["start"];
+        (r["line"].as_u64(), r["character"].as_u64())
+    };
+    assert_eq!(start(5), (Some(7), Some(6)));
+    assert_eq!(start(6), (Some(8), Some(6)));
+    let items = answer(&messages, 7)["result"]
+        .as_array()
+        .expect("a list")
+        .clone();
+    let ys: Vec<&Value> = items.iter().filter(|i| i["label"] == "y").collect();
+    assert_eq!(ys.len(), 1);
+    assert_eq!(ys[0]["detail"], "`let` binding: y: R[3]");
+    let b = items.iter().find(|i| i["label"] == "b").expect("b");
+    assert_eq!(b["detail"], "`let` binding: b: R[3]");
+    assert!(
+        !items.iter().any(|i| i["label"] == "t"),
+        "t is not in scope"
+    );
+}
+
 #[test]
 fn hover_on_an_equivariant_weight_shows_its_derived_tying() {
     let program = "const n = 5
@@ -387,7 +435,7 @@ layer phi(x: Pts) -> Pts equivariant S {
     let (_, messages) = session(&input, &cache("tying"));
     assert_eq!(
         hover_text(&messages, 1),
-        "```cdl\nparam W: equivariant Pts -> Pts = glorot\n```\n\ntrainable parameter `W`\n\nderived tying: phi.W: 2 free of 25"
+        "```cdl\nW: equivariant R[5] -> R[5]\n```\n\ntrainable parameter `W`\n\nderived tying: phi.W: 2 free of 25"
     );
 }
 

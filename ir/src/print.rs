@@ -26,6 +26,8 @@ use std::fmt::{self, Write};
 
 use crate::ir::{Block, Field, Function, Module, Op, Source, Type, Value};
 
+mod entries;
+
 /// Prints a whole module.
 pub fn print_module(module: &Module) -> String {
     let mut out = data_declarations(module);
@@ -39,12 +41,12 @@ pub fn print_module(module: &Module) -> String {
     out
 }
 
-/// Prints one function with the module's data-type declarations above it
-/// (what `cdlc FILE --emit ir` shows). Bases are left out, since those of
-/// large equivariant maps run to megabytes, so the text reads back
-/// (`crate::parse::module`) when the function uses no basis.
+/// Prints one function with the module's data-type declarations and bases
+/// above it (what `cdlc FILE --emit ir` shows), so that the text reads
+/// back (`crate::parse::module`).
 pub fn print_function_with_data(module: &Module, func: &Function) -> String {
     let mut out = data_declarations(module);
+    bases(module, &mut out);
     if !out.is_empty() {
         out.push('\n');
     }
@@ -82,7 +84,8 @@ fn data_declarations(module: &Module) -> String {
 }
 
 /// Each basis: its shape and element count (with the coefficients' shape
-/// when it is not the vector `R[count]`), then one line per element.
+/// when it is not the vector `R[count]`), then one line per element, its
+/// entries compacted into ranges (`entries.rs`).
 fn bases(module: &Module, out: &mut String) {
     for (id, b) in module.bases.iter() {
         let coeffs = if b.coeff_shape == [b.elements.len()] {
@@ -102,8 +105,7 @@ fn bases(module: &Module, out: &mut String) {
         )
         .expect("string write");
         for (k, e) in b.elements.iter().enumerate() {
-            let entries: Vec<String> = e.iter().map(|(i, x)| format!("{i}: {x:?}")).collect();
-            writeln!(out, "    {k}: {{{}}}", entries.join(", ")).expect("string write");
+            writeln!(out, "    {k}: {{{}}}", entries::entries(e)).expect("string write");
         }
     }
 }

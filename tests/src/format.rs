@@ -244,3 +244,30 @@ fn a_scrambled_example_comes_back_to_its_layout() {
         format!("----- SOURCE\n{scrambled}\n----- FORMATTED\n{out}")
     );
 }
+
+/// Lines wider than `cdlc::format::WIDTH` are broken where the layout
+/// allows: a chain after each `>>`, a call between its arguments, a tuple
+/// between its fields, outermost first; a trailing comment stays with its
+/// code, a short line the author broke is not joined, and every line of
+/// code then fits (the promises of `check_format` hold too).
+#[test]
+fn long_lines_are_broken_after_compositions_and_between_arguments() {
+    let src = "import std.layers\n\n\
+        model chain = dense[2, 64] >> relu >> dense[64, 64] >> relu >> dense[64, 64] >> relu >> dense[64, 64] >> relu >> dense[64, 3] // a long chain\n\n\
+        layer many(a: R[4], b: R[4], c: R[4], d: R[4]) -> R[4] * R[4] * R[4] {\n  \
+        (dense[4, 4](a) + dense[4, 4](b), dense[4, 4](c) + dense[4, 4](d), dense[4, 4](a) + dense[4, 4](c) + dense[4, 4](d))\n}\n\n\
+        model short = relu\n  >> tanh\n";
+    let out = check_format("long lines", src).expect("it parses");
+    for line in out.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        assert!(
+            code.trim_end().chars().count() <= cdlc::format::WIDTH,
+            "too wide: {line}\n{out}"
+        );
+    }
+    assert!(out.contains("model short = relu\n  >> tanh\n"), "{out}");
+    insta::assert_snapshot!(
+        "long_lines",
+        format!("----- SOURCE\n{src}----- FORMATTED\n{out}")
+    );
+}

@@ -55,11 +55,11 @@ fn models(c: &cdlc::Compilation) -> Vec<cdlc::resolve::ItemId> {
 }
 
 /// `cdlc FILE --emit ir` and `--emit grad` print one function with the
-/// module's data types (`print_function_with_data`): that text reads back
-/// to itself when the module has no basis, and otherwise is refused at the
-/// first use of a basis it does not declare.
+/// module's data types and bases (`print_function_with_data`): that text
+/// reads back to itself and verifies, and the model's function read back
+/// computes the same outputs, bases included.
 #[test]
-fn emitted_functions_read_back_unless_they_use_a_basis() {
+fn emitted_functions_read_back_with_their_bases() {
     let mut with_bases = 0;
     for path in programs() {
         let name = path.display().to_string();
@@ -68,17 +68,23 @@ fn emitted_functions_read_back_unless_they_use_a_basis() {
             let p =
                 prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
             let m = &p.inst.module;
+            with_bases += usize::from(!m.bases.is_empty());
             for f in [p.inst.func, p.train] {
                 let text = print::print_function_with_data(m, &m.functions[f]);
-                let back = parse::module(&text);
-                if m.bases.is_empty() {
-                    let back = back.unwrap_or_else(|e| panic!("{name}: {e}"));
-                    assert_eq!(print::print_module(&back), text, "{name}");
-                } else {
-                    let e = back.expect_err("a basis is not declared");
-                    assert!(e.message.contains("found `basis"), "{name}: {e}");
-                    with_bases += 1;
-                }
+                let back = parse::module(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(print::print_module(&back), text, "{name}");
+                verify::verify(&back).unwrap_or_else(|e| panic!("{name}: {}", verify::render(&e)));
+            }
+            let text = print::print_function_with_data(m, &m.functions[p.inst.func]);
+            let back = parse::module(&text).expect("read above");
+            let (g, _) = back.functions.iter().next().expect("one function");
+            let mut rng = Rng::new(7);
+            let params = random::params(&m.functions[p.inst.func], &mut rng);
+            let batch = random::batch(m, p.inst.func, p.loss, &params, BATCH, &mut rng);
+            for e in &batch {
+                let want = interp::forward(m, p.inst.func, &params, &e.x).expect("runs");
+                let got = interp::forward(&back, g, &params, &e.x).expect("runs");
+                assert_eq!(got, want, "{name}: outputs differ");
             }
         }
     }

@@ -4,7 +4,7 @@ use super::locals::{Local, LocalKind, locals_at, resolve};
 use super::text::{offset_at, word_at};
 use cdlc::Compilation;
 use cdlc::resolve::ItemId;
-use cdlc_grammar::{FileId, Span, ast};
+use cdlc_grammar::{FileId, Span};
 use lsp_types::{Position, Uri};
 
 /// An open document as the client last sent it.
@@ -45,11 +45,6 @@ impl<'a> Analysis<'a> {
         }
     }
 
-    /// The syntax tree of the document.
-    pub fn ast(&self) -> &ast::File {
-        &self.c.program.files[0].ast
-    }
-
     /// The name at `p` and what it refers to.
     pub fn symbol_at(&self, p: Position) -> Option<(Span, Symbol)> {
         let at = offset_at(&self.doc.text, p)?;
@@ -61,8 +56,8 @@ impl<'a> Analysis<'a> {
 
     /// What `name`, written at `span`, refers to.
     pub fn symbol(&self, name: &str, span: Span) -> Option<Symbol> {
-        let locals = locals_at(self.ast(), span.start);
-        if let Some(l) = resolve(&locals, name, span) {
+        let locals = locals_at(&self.c, span.start);
+        if let Some(l) = resolve(&self.c, &locals, name, span) {
             return Some(Symbol::Local(l.clone()));
         }
         if let Some(id) = self.c.program.lookup(name) {

@@ -50,7 +50,7 @@ pub fn completions(a: &Analysis, p: Position) -> Vec<CompletionItem> {
         return Vec::new();
     };
     let mut items = Vec::new();
-    let mut locals = locals_at(a.ast(), at as u32);
+    let mut locals = locals_at(&a.c, at as u32);
     locals.retain(|l| l.visible_at(at as u32));
     locals.sort_by_key(|l| std::cmp::Reverse(l.scope.0));
     for l in locals {
@@ -60,11 +60,10 @@ pub fn completions(a: &Analysis, p: Position) -> Vec<CompletionItem> {
         items.push(CompletionItem {
             label: l.name.clone(),
             kind: Some(CompletionItemKind::VARIABLE),
-            detail: Some(format!(
-                "{}: {}",
-                local_kind(l.kind),
-                a.slice(l.site).lines().next().unwrap_or("")
-            )),
+            detail: Some(match &l.ty {
+                Some(ty) => format!("{}: {}: {ty}", local_kind(l.kind), l.name),
+                None => format!("{}: {}", local_kind(l.kind), l.name),
+            }),
             ..CompletionItem::default()
         });
     }

@@ -1,9 +1,9 @@
-//! Hover: the signature and documentation of an item, the binding site of
+//! Hover: the signature and documentation of an item, the checked type of
 //! a local, what a built-in is, and for a space the group and action of
 //! each of its factors.
 
 use super::analysis::{Analysis, Symbol, local_kind};
-use super::locals::{Local, LocalKind};
+use super::locals::{Local, LocalKind, item_at};
 use super::text::range_of;
 use cdlc::resolve::ItemId;
 use cdlc_grammar::ast::{ItemKind, SpaceExpr, SpaceKind};
@@ -14,12 +14,11 @@ pub fn hover(a: &Analysis, p: Position) -> Option<Hover> {
     let (span, symbol) = a.symbol_at(p)?;
     let value = match symbol {
         Symbol::Local(l) => {
-            let site = a.slice(l.site);
-            let site = match site.lines().nth(1) {
-                Some(_) => format!("{} …", site.lines().next().unwrap_or("").trim_end()),
-                None => site.to_string(),
+            let decl = match &l.ty {
+                Some(ty) => format!("{}: {ty}", l.name),
+                None => l.name.clone(),
             };
-            let mut text = format!("```cdl\n{site}\n```\n\n{} `{}`", local_kind(l.kind), l.name);
+            let mut text = format!("```cdl\n{decl}\n```\n\n{} `{}`", local_kind(l.kind), l.name);
             if l.kind == LocalKind::Weight {
                 text.push_str(&weight_tying(a, &l));
             }
@@ -48,13 +47,7 @@ pub fn hover(a: &Analysis, p: Position) -> Option<Hover> {
 /// For an equivariant or invariant weight, its derived tying (`phi.W: 2
 /// free of 100`, the line `--emit tying` prints first); empty otherwise.
 fn weight_tying(a: &Analysis, l: &Local) -> String {
-    let owner = a
-        .ast()
-        .items
-        .iter()
-        .find(|i| i.span.start <= l.def.start && l.def.end <= i.span.end)
-        .and_then(cdlc::resolve::declared_name)
-        .and_then(|n| a.c.program.lookup(&n.node));
+    let owner = item_at(&a.c, l.def.start);
     let Some(tying) = owner.and_then(|id| a.c.tyings.get(id, &l.name)) else {
         return String::new();
     };

@@ -1,16 +1,27 @@
 //! Local names: the arguments, size parameters, weights (`param`), `let`
-//! bindings and case binders of one item, each with the byte range where
-//! it is visible.
+//! bindings and case binders of one item, each with its checked type and
+//! the byte range where it is visible.
 //!
-//! The checker binds local names as it walks bodies and keeps no table of
-//! them, so the server walks the syntax tree itself. The rules follow the
-//! language: an item's size parameters, arguments and an algebra's weights
-//! are visible in the whole item; a `param` or `let` statement's names from
-//! the statement to the end of its block; a `let … in` binding in its body;
-//! a case's binders in the case.
+//! The locals come from the checker's HIR (`cdlc::hir`): every binding the
+//! checker made is a local of the item's body, with its span and checked
+//! type, and every use the checker resolved is an `Expr::Local` at the
+//! use's span; so a name means here exactly what it meant to the checker.
+//! Size parameters are not locals of a body (the HIR holds sizes as
+//! polynomials), so they are read from the item's header in the syntax
+//! tree, the only place that records where they are written.
+//!
+//! Visibility, for completion, follows the language and is read from the
+//! body's blocks: an item's size parameters, arguments and an algebra's
+//! weights are visible in the whole item; a `param` or `let` statement's
+//! names from the statement to the end of its block; a `let … in` binding in
+//! its body; a case's binders in the case.
 
+use cdlc::Compilation;
+use cdlc::check::types::TyDisplay;
+use cdlc::hir::{Body, BodyKind, Expr, LocalId, Pattern, Stmt};
+use cdlc::resolve::ItemId;
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{self, Block, DefBody, Expr, ExprKind, ItemKind, Pattern, Stmt};
+use cdlc_grammar::ast::ItemKind;
 
 /// What kind of local a binding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,8 +49,10 @@ pub struct Local {
     pub scope: (u32, u32),
     /// What kind of local it is.
     pub kind: LocalKind,
-    /// The source of its binding site (`x: R[4]`, `param W: … = glorot`).
-    pub site: Span,
+    /// Its checked type as CDL text (`R[2]`); `None` for a size parameter.
+    pub ty: Option<String>,
+    /// The body's handle of the local; `None` for a size parameter.
+    pub id: Option<LocalId>,
 }
 
 impl Local {
@@ -49,171 +62,147 @@ impl Local {
     }
 }
 
-/// Every local of the item of `file` that contains byte `at`.
-pub fn locals_at(file: &ast::File, at: u32) -> Vec<Local> {
-    let mut out = Vec::new();
-    if let Some(item) = file
-        .items
-        .iter()
-        .find(|i| i.span.start <= at && at <= i.span.end)
-    {
-        item_locals(item, &mut out);
+/// The user's item whose source contains byte `at`.
+pub fn item_at(c: &Compilation, at: u32) -> Option<ItemId> {
+    c.program.item_ids().find(|id| {
+        let span = c.program.item(*id).span;
+        c.program.is_user_item(*id) && span.file == c.file && span.start <= at && at <= span.end
+    })
+}
+
+/// Every local of the item of the document that contains byte `at`.
+pub fn locals_at(c: &Compilation, at: u32) -> Vec<Local> {
+    let Some(id) = item_at(c, at) else {
+        return Vec::new();
+    };
+    let item = c.program.item(id);
+    let whole = (item.span.start, item.span.end);
+    let mut out = size_params(&item.kind, whole);
+    if let Some(body) = c.checked.hir.body(id) {
+        body_locals(c, body, whole, &mut out);
     }
     out
 }
 
-/// The local that the name at `span` refers to or binds, if any: the
-/// innermost visible binding of that name.
-pub fn resolve<'a>(locals: &'a [Local], name: &str, span: Span) -> Option<&'a Local> {
+/// The local that the name at `span` refers to or binds, if any: the local
+/// bound there, or the one the checker resolved the use there to; a size
+/// parameter by its innermost visible binding.
+pub fn resolve<'a>(
+    c: &Compilation,
+    locals: &'a [Local],
+    name: &str,
+    span: Span,
+) -> Option<&'a Local> {
+    if let Some(l) = locals.iter().find(|l| l.def == span && l.name == name) {
+        return Some(l);
+    }
+    let id = item_at(c, span.start)?;
+    if let Some(body) = c.checked.hir.body(id) {
+        let used = body
+            .exprs
+            .iter()
+            .find(|(h, e)| body.span(*h) == span && matches!(e, Expr::Local(_)));
+        if let Some((_, Expr::Local(l))) = used {
+            return locals.iter().find(|x| x.id == Some(*l));
+        }
+    }
     locals
         .iter()
-        .filter(|l| l.name == name && (l.def == span || l.visible_at(span.start)))
-        .max_by_key(|l| (l.def == span, l.scope.0))
+        .filter(|l| l.kind == LocalKind::Size && l.name == name && l.visible_at(span.start))
+        .max_by_key(|l| l.scope.0)
 }
 
-fn item_locals(item: &ast::Item, out: &mut Vec<Local>) {
-    let whole = (item.span.start, item.span.end);
-    let sizes = |params: &[cdlc_grammar::Ident], out: &mut Vec<Local>| {
-        for p in params {
-            out.push(local(p, whole, LocalKind::Size, p.span));
-        }
+fn size_params(kind: &ItemKind, whole: (u32, u32)) -> Vec<Local> {
+    let names = match kind {
+        ItemKind::Def(d) => &d.size_params,
+        ItemKind::Algebra(a) => &a.size_params,
+        ItemKind::Coalgebra(a) => &a.size_params,
+        _ => return Vec::new(),
     };
-    match &item.kind {
-        ItemKind::Def(d) => {
-            sizes(&d.size_params, out);
-            match &d.body {
-                DefBody::Block { args, block, .. } => {
-                    for a in args {
-                        out.push(local(
-                            &a.name,
-                            whole,
-                            LocalKind::Argument,
-                            a.name.span.to(a.ty.span),
-                        ));
-                    }
-                    block_locals(block, out);
-                }
-                DefBody::PointFree(e) => expr_locals(e, out),
-            }
-        }
-        ItemKind::Algebra(ast::Algebra {
-            size_params,
-            params,
-            cases,
-            ..
+    names
+        .iter()
+        .map(|n| Local {
+            name: n.node.clone(),
+            def: n.span,
+            scope: whole,
+            kind: LocalKind::Size,
+            ty: None,
+            id: None,
         })
-        | ItemKind::Coalgebra(ast::Coalgebra {
-            size_params,
-            params,
-            cases,
-            ..
-        }) => {
-            sizes(size_params, out);
-            for p in params {
-                out.push(local(&p.name, whole, LocalKind::Weight, p.span));
-            }
-            for c in cases {
-                for b in &c.binders {
-                    out.push(local(
-                        b,
-                        (c.span.start, c.span.end),
-                        LocalKind::Binder,
-                        c.span,
-                    ));
+        .collect()
+}
+
+/// Adds the locals of `body` in the order they were bound. Every local is
+/// bound exactly once: by the body's header (arguments, an algebra's
+/// weights, case binders), a block's statement or a `let … in`.
+fn body_locals(c: &Compilation, body: &Body, whole: (u32, u32), out: &mut Vec<Local>) {
+    let mut found: Vec<(LocalId, LocalKind, (u32, u32))> = Vec::new();
+    match &body.kind {
+        BodyKind::Block { args, .. } => {
+            found.extend(args.iter().map(|a| (*a, LocalKind::Argument, whole)));
+        }
+        BodyKind::PointFree(_) => {}
+        BodyKind::Cases { params, cases } => {
+            found.extend(params.iter().map(|p| (p.local, LocalKind::Weight, whole)));
+            for case in cases {
+                let value = body.span(case.value);
+                for b in &case.binders {
+                    let scope = (body.locals.span(*b).start, value.end);
+                    found.push((*b, LocalKind::Binder, scope));
                 }
-                expr_locals(&c.body, out);
-            }
-        }
-        ItemKind::Import(_)
-        | ItemKind::Const(_)
-        | ItemKind::Functor(_)
-        | ItemKind::Data(_)
-        | ItemKind::Group(_)
-        | ItemKind::Space(_)
-        | ItemKind::Train(_)
-        | ItemKind::Error => {}
-    }
-}
-
-fn local(name: &cdlc_grammar::Ident, scope: (u32, u32), kind: LocalKind, site: Span) -> Local {
-    Local {
-        name: name.node.clone(),
-        def: name.span,
-        scope,
-        kind,
-        site,
-    }
-}
-
-fn block_locals(block: &Block, out: &mut Vec<Local>) {
-    for stmt in &block.stmts {
-        match stmt {
-            Stmt::Param(p) => {
-                out.push(local(
-                    &p.name,
-                    (p.span.start, block.span.end),
-                    LocalKind::Weight,
-                    p.span,
-                ));
-            }
-            Stmt::Let(pattern, value) => {
-                expr_locals(value, out);
-                let site = pattern_span(pattern).to(value.span);
-                pattern_locals(pattern, (value.span.end, block.span.end), site, out);
             }
         }
     }
-    expr_locals(&block.result, out);
+    for (h, e) in body.exprs.iter() {
+        match e {
+            Expr::Block { stmts, .. } => {
+                let end = body.span(h).end;
+                for stmt in stmts {
+                    match stmt {
+                        Stmt::Param(p) => {
+                            let start = body.locals.span(p.local).start;
+                            found.push((p.local, LocalKind::Weight, (start, end)));
+                        }
+                        Stmt::Let(pat, value) => {
+                            let scope = (body.span(*value).end, end);
+                            pattern(pat, LocalKind::Let, scope, &mut found);
+                        }
+                    }
+                }
+            }
+            Expr::LetIn { pat, body: b, .. } => {
+                let s = body.span(*b);
+                pattern(pat, LocalKind::Let, (s.start, s.end), &mut found);
+            }
+            _ => {}
+        }
+    }
+    found.sort_by_key(|(l, _, _)| l.index());
+    for (l, kind, scope) in found {
+        let local = &body.locals[l];
+        let ty = TyDisplay {
+            ty: &local.ty,
+            namer: &c.checked,
+        };
+        out.push(Local {
+            name: local.name.clone(),
+            def: body.locals.span(l),
+            scope,
+            kind,
+            ty: Some(ty.to_string()),
+            id: Some(l),
+        });
+    }
 }
 
-fn pattern_span(p: &Pattern) -> Span {
+fn pattern(
+    p: &Pattern,
+    kind: LocalKind,
+    scope: (u32, u32),
+    out: &mut Vec<(LocalId, LocalKind, (u32, u32))>,
+) {
     match p {
-        Pattern::Name(n) => n.span,
-        Pattern::Tuple(_, span) => *span,
-    }
-}
-
-fn pattern_locals(p: &Pattern, scope: (u32, u32), site: Span, out: &mut Vec<Local>) {
-    match p {
-        Pattern::Name(n) => out.push(local(n, scope, LocalKind::Let, site)),
-        Pattern::Tuple(ps, _) => {
-            for p in ps {
-                pattern_locals(p, scope, site, out);
-            }
-        }
-    }
-}
-
-fn expr_locals(e: &Expr, out: &mut Vec<Local>) {
-    match &e.kind {
-        ExprKind::Block(b) => block_locals(b, out),
-        ExprKind::LetIn(p, v, body) => {
-            expr_locals(v, out);
-            let site = pattern_span(p).to(v.span);
-            pattern_locals(p, (body.span.start, body.span.end), site, out);
-            expr_locals(body, out);
-        }
-        ExprKind::Tuple(es) => es.iter().for_each(|e| expr_locals(e, out)),
-        ExprKind::Apply(f, args) => {
-            expr_locals(f, out);
-            args.iter().for_each(|a| expr_locals(&a.value, out));
-        }
-        ExprKind::Binary(_, a, b) => {
-            expr_locals(a, out);
-            expr_locals(b, out);
-        }
-        ExprKind::Neg(a) | ExprKind::Transpose(a, _) => expr_locals(a, out),
-        ExprKind::UnfoldOver { from, over, .. } => {
-            expr_locals(from, out);
-            expr_locals(over, out);
-        }
-        ExprKind::UnfoldTake { from, .. } => expr_locals(from, out),
-        ExprKind::Name(_)
-        | ExprKind::Inst(..)
-        | ExprKind::Number(_)
-        | ExprKind::Id
-        | ExprKind::Fold(..)
-        | ExprKind::Hylo { .. }
-        | ExprKind::Error => {}
+        Pattern::Local(l) => out.push((*l, kind, scope)),
+        Pattern::Tuple(ps) => ps.iter().for_each(|p| pattern(p, kind, scope, out)),
     }
 }

@@ -322,6 +322,7 @@ impl Checker<'_, '_> {
                 constraints,
             } => {
                 let (f, t) = (self.space_expr(from), self.space_expr(to));
+                let w = self.where_list(constraints, &cx.env);
                 match (f, t) {
                     (Some(f), Some(t)) => (
                         Ty::Map {
@@ -332,7 +333,8 @@ impl Checker<'_, '_> {
                         ParamKind::Equivariant {
                             from: f,
                             to: t,
-                            constraints: constraints.clone(),
+                            spans: (from.span, to.span),
+                            constraints: w.unwrap_or_default(),
                         },
                     ),
                     _ => (Ty::Error, ParamKind::Plain),

@@ -12,6 +12,7 @@
 //! several independent problems; the error type is compatible with every
 //! type, so one mistake is reported once.
 
+pub mod constraints;
 mod data_lengths;
 mod decls;
 mod expr;
@@ -73,7 +74,7 @@ pub struct DataInfo {
 
 /// A structural space: a tensor shape with an action (checked as a tensor
 /// here; the equivariance stage interprets the action).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SpaceVal {
     /// A bare tensor: channels, trivial under every group.
     Channels(Shape),
@@ -126,8 +127,10 @@ pub enum ParamKind {
         from: SpaceVal,
         /// The codomain.
         to: SpaceVal,
-        /// The constraints after `where`, as written.
-        constraints: Vec<ast::Constraint>,
+        /// Where the domain and the codomain are written.
+        spans: (Span, Span),
+        /// The checked `where` list (`local(r)`).
+        constraints: constraints::WhereList,
     },
     /// `invariant A`
     Invariant(SpaceVal),

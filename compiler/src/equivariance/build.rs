@@ -417,7 +417,13 @@ fn group_error(decl: &ast::GroupDecl, e: GroupError) -> Diagnostic {
 /// E0505 for an action that does not exist, does not apply to the group,
 /// or does not fit the shape; the help names the actions that would work.
 /// E0703 for a space beyond the limits.
-fn action_error(g: &Group, gname: &str, span: Span, shape: &[usize], e: ActionError) -> Diagnostic {
+pub(super) fn action_error(
+    g: &Group,
+    gname: &str,
+    span: Span,
+    shape: &[usize],
+    e: ActionError,
+) -> Diagnostic {
     // A space beyond the limits fits no action; trying each would only
     // repeat the refusal.
     let too_large = matches!(e, ActionError::TooLarge { .. });

@@ -13,23 +13,26 @@
 //!    E0501, E0502, E0503, E0504).
 //!
 //! `numeric.rs` tests the claims numerically for `cdlc check --numeric`.
-//! The solver knows nothing of CDL: this module resolves names, evaluates
-//! sizes and words the solver's errors as diagnostics.
+//! The solver knows nothing of CDL: this module builds groups and declared
+//! spaces from their declarations, a parameter's spaces from the checker's
+//! resolved values and its `local(r)` radius from the checker's `where`
+//! list (`param_space.rs`), and words the solver's errors as diagnostics.
 
 pub mod augment;
 mod build;
 pub mod measure;
 pub mod numeric;
+mod param_space;
 mod proof;
 mod rep;
 
-use crate::check::Checked;
-use crate::diagnostics::{Diagnostic, closest};
+use crate::check::{Checked, ParamInfo, ParamKind};
+use crate::diagnostics::Diagnostic;
 use crate::resolve::{ItemId, Program};
 use crate::source::Sources;
 use cdlc_equivariance::{Basis, Group, SolveError, Space};
 use cdlc_grammar::Span;
-use cdlc_grammar::ast::{self, DefBody, ItemKind, ParamType, Stmt};
+use cdlc_grammar::ast::ItemKind;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -184,17 +187,6 @@ impl<'a> Env<'a> {
             .unwrap_or_default()
     }
 
-    /// Whether the checker found the declaration of parameter `p` of `id`
-    /// sound (a parameter it did not check is not).
-    fn param_ok(&self, id: ItemId, p: &ast::Param) -> bool {
-        let params = match (self.checked.defs.get(&id), self.checked.algebras.get(&id)) {
-            (Some(d), _) => &d.params,
-            (None, Some(a)) => &a.params,
-            (None, None) => return false,
-        };
-        params.iter().any(|q| q.span == p.span && q.ok)
-    }
-
     /// Builds every group and space declaration, used or not.
     fn build_declarations(&mut self) {
         for id in self.program.item_ids() {
@@ -216,60 +208,50 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// Solves the parameters of every layer, model, algebra and coalgebra.
+    /// Solves the parameters of every layer, model, algebra and coalgebra,
+    /// as the checker recorded them (`DefInfo::params`,
+    /// `AlgebraInfo::params`: spaces resolved, `where` list checked).
     fn solve_params(&mut self) {
         for id in self.program.item_ids() {
-            let item = self.program.item(id);
-            let (owner, params): (&cdlc_grammar::Ident, Vec<&'a ast::Param>) = match &item.kind {
-                ItemKind::Def(d) => match &d.body {
-                    DefBody::Block { block, .. } => (
-                        &d.name,
-                        block
-                            .stmts
-                            .iter()
-                            .filter_map(|s| match s {
-                                Stmt::Param(p) => Some(p),
-                                Stmt::Let(..) => None,
-                            })
-                            .collect(),
-                    ),
-                    DefBody::PointFree(_) => continue,
-                },
-                ItemKind::Algebra(a) => (&a.name, a.params.iter().collect()),
-                ItemKind::Coalgebra(c) => (&c.name, c.params.iter().collect()),
-                _ => continue,
+            let params = match (self.checked.defs.get(&id), self.checked.algebras.get(&id)) {
+                (Some(d), _) => &d.params,
+                (None, Some(a)) => &a.params,
+                (None, None) => continue,
             };
+            let owner = self.item_name(id);
             for p in params {
-                let spaces = if !self.param_ok(id, p) {
-                    ParamSpaces::Broken
+                let spaces = if p.ok {
+                    self.solve_param(id, &owner, p)
                 } else {
-                    self.solve_param(id, &owner.node, p)
+                    ParamSpaces::Broken
                 };
-                self.params.insert((id, p.name.node.clone()), spaces);
+                self.params.insert((id, p.name.clone()), spaces);
             }
         }
     }
 
-    fn solve_param(&mut self, id: ItemId, owner: &str, p: &ast::Param) -> ParamSpaces {
-        let (input, output, local, what) = match &p.ty {
-            ParamType::Plain(_) => {
-                let rank = self.param_rank(id, &p.name.node);
-                return ParamSpaces::Plain(rank);
+    fn solve_param(&mut self, id: ItemId, owner: &str, p: &ParamInfo) -> ParamSpaces {
+        let (input, output, local, what) = match &p.kind {
+            ParamKind::Plain => {
+                return ParamSpaces::Plain(p.ty.shape().map_or(0, Vec::len));
             }
-            ParamType::Equivariant {
+            ParamKind::Equivariant {
                 from,
                 to,
+                spans,
                 constraints,
             } => {
-                let (a, b) = (self.space_expr(from), self.space_expr(to));
-                let local = self.constraints(constraints);
-                let (Some(a), Some(b), Some(local)) = (a, b, local) else {
+                let (a, b) = (
+                    self.param_space(from, spans.0),
+                    self.param_space(to, spans.1),
+                );
+                let (Some(a), Some(b)) = (a, b) else {
                     return ParamSpaces::Broken;
                 };
-                (a, b, local, Some((from.span, to.span)))
+                (a, b, constraints.local, Some((*spans, constraints.span)))
             }
-            ParamType::Invariant(s) => {
-                let Some(b) = self.space_expr(s) else {
+            ParamKind::Invariant(s) => {
+                let Some(b) = self.param_space(s, p.span) else {
                     return ParamSpaces::Broken;
                 };
                 (Space::scalar(b.group()), b, None, None)
@@ -296,10 +278,10 @@ impl<'a> Env<'a> {
             ParamSpaces::Invariant(output.clone())
         };
         self.tyings.params.insert(
-            (id, p.name.node.clone()),
+            (id, p.name.clone()),
             Tying {
                 owner: owner.to_string(),
-                param: p.name.node.clone(),
+                param: p.name.clone(),
                 input,
                 output,
                 basis,
@@ -308,70 +290,19 @@ impl<'a> Env<'a> {
         spaces
     }
 
-    /// The rank of a plain parameter, from the checker's record.
-    fn param_rank(&self, id: ItemId, name: &str) -> usize {
-        let params = match (self.checked.defs.get(&id), self.checked.algebras.get(&id)) {
-            (Some(d), _) => &d.params,
-            (None, Some(a)) => &a.params,
-            (None, None) => return 0,
-        };
-        params
-            .iter()
-            .find(|q| q.name == name)
-            .and_then(|q| q.ty.shape().map(Vec::len))
-            .unwrap_or(0)
-    }
-
-    /// The `local(r)` radius of a `where` list (the smallest, when given
-    /// twice). `None` when a constraint is wrong (reported here).
-    fn constraints(&mut self, cs: &[ast::Constraint]) -> Option<Option<usize>> {
-        let mut radius: Option<usize> = None;
-        let mut ok = true;
-        for c in cs {
-            if c.name.node != "local" {
-                let mut d = Diagnostic::error(
-                    "E0201",
-                    format!("unknown constraint `{}`", c.name.node),
-                    c.name.span,
-                    "not a constraint",
-                );
-                d = match closest(&c.name.node, ["local"]) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help("the built-in constraint is `local(r)`"),
-                };
-                self.diags.push(d);
-                ok = false;
-                continue;
-            }
-            let r = match c.args.as_slice() {
-                [a] => self.eval_size(a).and_then(|v| usize::try_from(v).ok()),
-                _ => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0302",
-                            format!("`local` takes 1 argument, found {}", c.args.len()),
-                            c.span,
-                            "wrong number of arguments",
-                        )
-                        .with_help("write `local(r)`, with r the largest distance kept"),
-                    );
-                    None
-                }
-            };
-            match r {
-                Some(r) => radius = Some(radius.map_or(r, |x| x.min(r))),
-                None => ok = false,
-            }
-        }
-        ok.then_some(radius)
-    }
-
-    fn report_solve_error(&mut self, p: &ast::Param, e: SolveError, spans: Option<(Span, Span)>) {
-        let ty_span = spans.map_or(p.span, |(a, b)| a.to(b));
+    /// Words a solver error; `spans` are where the map's sides and its
+    /// `where` list are written (none for an invariant vector).
+    fn report_solve_error(
+        &mut self,
+        p: &ParamInfo,
+        e: SolveError,
+        spans: Option<((Span, Span), Option<Span>)>,
+    ) {
+        let ty_span = spans.map_or(p.span, |((a, b), _)| a.to(b));
         let d = match &e {
             SolveError::DifferentGroups { input, output } => Diagnostic::error(
                 "E0503",
-                format!("`{}` maps a space under {input} to a space under {output}", p.name.node),
+                format!("`{}` maps a space under {input} to a space under {output}", p.name),
                 ty_span,
                 "the two sides are under different groups",
             )
@@ -379,14 +310,14 @@ impl<'a> Env<'a> {
                 "put both spaces under one group (a map between {input} and {output} spaces has no equivariance constraint to solve)"
             )),
             SolveError::TooLarge { .. } => build::too_large(
-                format!("`{}` cannot be tied: {e}", p.name.node),
+                format!("`{}` cannot be tied: {e}", p.name),
                 ty_span,
             ),
             SolveError::LocalMismatch { .. } | SolveError::LocalAcrossSum => {
-                let at = constraint_span(p).unwrap_or(ty_span);
+                let at = spans.and_then(|(_, w)| w).unwrap_or(ty_span);
                 Diagnostic::error(
                     "E0505",
-                    format!("`local` does not apply to `{}`: {e}", p.name.node),
+                    format!("`local` does not apply to `{}`: {e}", p.name),
                     at,
                     "distance is not defined between these spaces",
                 )
@@ -399,7 +330,7 @@ impl<'a> Env<'a> {
         self.diags.push(d);
     }
 
-    fn report_zero_map(&mut self, p: &ast::Param, basis: &Basis, map: bool) {
+    fn report_zero_map(&mut self, p: &ParamInfo, basis: &Basis, map: bool) {
         let d = if map {
             let shown = |s: &[usize]| cdlc_equivariance::show_shape(s);
             Diagnostic::warning(
@@ -411,7 +342,7 @@ impl<'a> Env<'a> {
                     basis.group()
                 ),
                 p.span,
-                format!("`{}` has 0 free parameters and is always zero", p.name.node),
+                format!("`{}` has 0 free parameters and is always zero", p.name),
             )
             .with_help(
                 "remove the parameter, or change the spaces so that a nonzero equivariant map exists (another action, or a different codomain)",
@@ -425,22 +356,10 @@ impl<'a> Env<'a> {
                     basis.group()
                 ),
                 p.span,
-                format!("`{}` has 0 free parameters and is always zero", p.name.node),
+                format!("`{}` has 0 free parameters and is always zero", p.name),
             )
             .with_help("remove the parameter; it contributes nothing")
         };
         self.diags.push(d);
-    }
-}
-
-/// The span of a parameter's `where` constraints, if it has any.
-fn constraint_span(p: &ast::Param) -> Option<Span> {
-    match &p.ty {
-        ParamType::Equivariant { constraints, .. } if !constraints.is_empty() => Some(
-            constraints[0]
-                .span
-                .to(constraints[constraints.len() - 1].span),
-        ),
-        _ => None,
     }
 }

@@ -1,7 +1,8 @@
 //! Lines: indentation, spacing, blank lines, aligned columns and comments.
 //!
-//! The author's line breaks are kept, with one addition: a `{ … }` that
-//! spans several lines has its contents on lines of their own. Everything
+//! The author's line breaks are kept, with two additions: a `{ … }` that
+//! spans several lines has its contents on lines of their own, and a line
+//! wider than 100 columns is broken (`breaking.rs`). Everything
 //! else on a line is canonical. A line is indented two spaces per level: one level for each
 //! line that left brackets open (several brackets opened on one line share
 //! a level), and one more for a continuation line (one that starts with an
@@ -44,13 +45,28 @@ struct Line {
     comment: Option<(String, usize)>,
 }
 
-/// Lays out the pieces of `src` as formatted text.
+/// Lays out the pieces of `src` as formatted text, breaking lines wider
+/// than the width (`breaking.rs`) until none is left that can be broken.
 pub(super) fn layout(src: &str, pieces: &[Piece]) -> String {
+    let mut breaks = brace_breaks(pieces);
+    loop {
+        let (mut lines, ranges) = lines(src, pieces, &breaks);
+        let text = render(&mut lines);
+        if !super::breaking::add_breaks(src, pieces, &text, &ranges, &mut breaks) {
+            return text;
+        }
+    }
+}
+
+/// The output lines before alignment, with the range of pieces of each;
+/// `breaks` marks the pieces that start a line although they follow
+/// another on the same source line.
+fn lines(src: &str, pieces: &[Piece], breaks: &[bool]) -> (Vec<Line>, Vec<(usize, usize)>) {
     let index = LineIndex::new(src);
     let mut state = State::default();
     let mut lines = Vec::new();
+    let mut ranges = Vec::new();
     let mut last_line: Option<usize> = None;
-    let breaks = brace_breaks(pieces);
     let mut i = 0;
     while i < pieces.len() {
         let line_no = pieces[i].line;
@@ -68,10 +84,11 @@ pub(super) fn layout(src: &str, pieces: &[Piece]) -> String {
             *column = 0;
         }
         lines.push(line);
+        ranges.push((i, end));
         last_line = Some(line_no);
         i = end;
     }
-    render(&mut lines)
+    (lines, ranges)
 }
 
 /// Which pieces start a new line although they follow another on the same

@@ -7,8 +7,10 @@
 //! same spelling. What changes is the space between them (`layout.rs` and
 //! `spacing.rs` give the rules). The author's line breaks are kept, as
 //! `gofmt` keeps them (except inside a `{ … }` spanning several lines, whose
-//! contents get lines of their own); two programs that differ only in spacing, indentation
-//! or alignment format to the same text.
+//! contents get lines of their own), and a line wider than 100 columns is
+//! broken after `>>` or between arguments and tuple fields (`breaking.rs`);
+//! two programs that differ only in spacing, indentation or alignment
+//! format to the same text.
 //!
 //! A file with syntax errors is refused: its tree is not known, so the
 //! formatter cannot promise to keep it. Every result is checked before it is
@@ -16,11 +18,13 @@
 //! input, or `format` refuses with `FormatError::TreeChanged` instead of
 //! returning a program with another meaning.
 
+mod breaking;
 mod layout;
 pub mod pieces;
 mod spacing;
 mod tree;
 
+pub use breaking::WIDTH;
 pub use tree::same_tree;
 
 use cdlc_grammar::{FileId, SyntaxError};

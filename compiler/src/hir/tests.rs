@@ -1,5 +1,5 @@
 use super::*;
-use crate::check::types::Ty;
+use crate::check::types::{Ty, TyDisplay};
 
 /// Compiles `text` as a user file.
 fn compile(text: &str) -> crate::Compilation {
@@ -231,4 +231,48 @@ fn the_verifier_reports_a_reduction_used_as_a_pointwise_map() {
             .any(|p| p.contains(&format!("node {at} uses `sum` as a pointwise map"))),
         "{problems:?}"
     );
+}
+
+/// The table the language server's hover reads: every local of a body is
+/// recorded at the span of its binding name with its checked type (a tuple
+/// pattern's names, a `let … in`, case binders and weights), and every use
+/// resolved to a local sits at a span whose text is that local's name.
+#[test]
+fn locals_carry_their_binding_span_and_checked_type() {
+    let text = "algebra acc[d] : ListF(R[d]) -> R[d] {\n  param z: R[d] = zeros\n  nil => z\n  cons(x, s) => let t = x + s in tanh(t)\n}\n\nmodel m(p: R[2] * R[3]) -> R[3] {\n  let (a, b) = p\n  let c = sum(a, axis = 0) * b\n  c\n}\n";
+    let c = compile(text);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let mut seen = Vec::new();
+    for id in c.checked.defs.keys().chain(c.checked.algebras.keys()) {
+        let Some(body) = c.checked.hir.body(*id) else {
+            continue;
+        };
+        for (l, local) in body.locals.iter() {
+            let span = body.locals.span(l);
+            assert_eq!(&text[span.range()], local.name);
+            let ty = TyDisplay {
+                ty: &local.ty,
+                namer: &c.checked,
+            };
+            seen.push(format!("{}@{}: {ty}", local.name, span.start));
+        }
+        for (h, e) in body.exprs.iter() {
+            if let Expr::Local(l) = e {
+                assert_eq!(&text[body.span(h).range()], body.locals[*l].name);
+                assert!(body.locals.span(*l).start < body.span(h).start);
+            }
+        }
+    }
+    seen.sort();
+    let want = [
+        "a@159: R[2]",
+        "b@162: R[3]",
+        "c@175: R[3]",
+        "p@126: R[2] * R[3]",
+        "s@84: R[d]",
+        "t@94: R[d]",
+        "x@81: R[d]",
+        "z@47: R[d]",
+    ];
+    assert_eq!(seen, want);
 }

@@ -327,7 +327,8 @@ fn read_coeff_shape(
     }
 }
 
-/// Reads `k: {index: value, ...}`; indices must lie below `size`.
+/// Reads `k: {index: value, first..=last/step: value, ...}`; indices must
+/// lie below `size`.
 fn read_element(line: Line<'_>, k: usize, size: usize) -> Result<Vec<(u32, f64)>, ParseError> {
     let mut c = Cursor::new(line);
     let column = c.column();
@@ -344,17 +345,7 @@ fn read_element(line: Line<'_>, k: usize, size: usize) -> Result<Vec<(u32, f64)>
     let mut entries = Vec::new();
     if !c.eat("}") {
         loop {
-            let column = c.column();
-            let i = c.small("an entry's flat index")?;
-            if i as usize >= size {
-                return Err(ParseError::new(
-                    line.no,
-                    column,
-                    format!("expected a flat index below {size} (the elements' size), found {i}"),
-                ));
-            }
-            c.expect(":")?;
-            entries.push((i, c.number()?));
+            read_entries(&mut c, size, &mut entries)?;
             if c.eat("}") {
                 break;
             }
@@ -363,4 +354,58 @@ fn read_element(line: Line<'_>, k: usize, size: usize) -> Result<Vec<(u32, f64)>
     }
     c.expect_end()?;
     Ok(entries)
+}
+
+/// Reads one entry, `index: value`, or a run of entries with one value,
+/// `first..=last: value` (consecutive indices) or `first..=last/step:
+/// value`, and appends it to `out`.
+fn read_entries(
+    c: &mut Cursor<'_>,
+    size: usize,
+    out: &mut Vec<(u32, f64)>,
+) -> Result<(), ParseError> {
+    let first = flat_index(c, size)?;
+    let (mut last, mut step) = (first, 1);
+    if c.eat("..=") {
+        let column = c.column();
+        last = flat_index(c, size)?;
+        if c.eat("/") {
+            let column = c.column();
+            step = c.small("a range's step")?;
+            if step == 0 {
+                return Err(ParseError::new(
+                    c.line(),
+                    column,
+                    "expected a step of at least 1, found 0",
+                ));
+            }
+        }
+        if last < first || (last - first) % step != 0 {
+            return Err(ParseError::new(
+                c.line(),
+                column,
+                format!(
+                    "expected the last index of a range from {first} in steps of {step}, found {last}"
+                ),
+            ));
+        }
+    }
+    c.expect(":")?;
+    let x = c.number()?;
+    out.extend((first..=last).step_by(step as usize).map(|i| (i, x)));
+    Ok(())
+}
+
+/// Reads a flat index below `size`.
+fn flat_index(c: &mut Cursor<'_>, size: usize) -> Result<u32, ParseError> {
+    let column = c.column();
+    let i = c.small("an entry's flat index")?;
+    if i as usize >= size {
+        return Err(ParseError::new(
+            c.line(),
+            column,
+            format!("expected a flat index below {size} (the elements' size), found {i}"),
+        ));
+    }
+    Ok(i)
 }

@@ -66,6 +66,23 @@ fn the_dense_text_reads() {
     assert_eq!(print_module(&m), DENSE);
 }
 
+/// A basis element's ranges read back as the entries they stand for, and
+/// print again as the same ranges.
+#[test]
+fn basis_ranges_read_as_their_entries() {
+    let text = format!(
+        "basis0 b : R[3, 3], 2 elements\n    0: {{0..=8/4: 1.0}}\n    1: {{1..=3: -0.5, 5: 2.0, 7: 2.0}}\n\n{DENSE}"
+    );
+    let m = read(&text);
+    let b = &m.bases[<crate::ir::BasisId as crate::entity::EntityRef>::new(0)];
+    assert_eq!(b.elements[0], [(0, 1.0), (4, 1.0), (8, 1.0)]);
+    assert_eq!(
+        b.elements[1],
+        [(1, -0.5), (2, -0.5), (3, -0.5), (5, 2.0), (7, 2.0)]
+    );
+    assert_eq!(print_module(&m), text);
+}
+
 #[test]
 fn malformed_texts_are_reported_where_they_go_wrong() {
     let cases = [
@@ -93,6 +110,18 @@ fn malformed_texts_are_reported_where_they_go_wrong() {
         (
             "basis_index_out_of_range",
             format!("basis0 b : R[2], 1 elements\n    0: {{5: 1.0}}\n\n{DENSE}"),
+        ),
+        (
+            "basis_range_off_step",
+            format!("basis0 b : R[2, 2], 1 elements\n    0: {{0..=2/3: 1.0}}\n\n{DENSE}"),
+        ),
+        (
+            "basis_range_zero_step",
+            format!("basis0 b : R[2, 2], 1 elements\n    0: {{0..=3/0: 1.0}}\n\n{DENSE}"),
+        ),
+        (
+            "basis_range_out_of_range",
+            format!("basis0 b : R[2, 2], 1 elements\n    0: {{0..=4: 1.0}}\n\n{DENSE}"),
         ),
         (
             "missing_region",
