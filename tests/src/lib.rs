@@ -40,6 +40,8 @@ mod jvp_examples;
 #[cfg(test)]
 mod measure;
 #[cfg(test)]
+mod nested;
+#[cfg(test)]
 mod parse;
 #[cfg(test)]
 mod plan;

@@ -34,6 +34,11 @@ impl Lowerer<'_> {
             for fl in &c.fields {
                 match fl {
                     Field::Rec | Field::RecList => {}
+                    Field::Nested(_) => {
+                        return unsupported(
+                            "a fold over a data type with `X` under another data type (a nested field such as `Tree(X)`)",
+                        );
+                    }
                     Field::Plain(t) => {
                         if !tensor_components(t, &mut sizes) {
                             return unsupported(format!(
@@ -89,6 +94,9 @@ impl Lowerer<'_> {
                     let (r, list) = self.rec_list_arg(carrier)?;
                     cc.rec_lists.push(list);
                     self.set(a, r);
+                }
+                Field::Nested(_) => {
+                    return unsupported("a nested field such as `Tree(X)` in a fold region");
                 }
                 Field::Plain(t) => {
                     let (r, views) = self.alloc_views(t)?;
@@ -157,6 +165,11 @@ impl Lowerer<'_> {
                     list += 1;
                 }
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
+                Field::Nested(_) => {
+                    return Err(JitError::Internal(
+                        "a nested field is refused before its region is lowered".into(),
+                    ));
+                }
             }
         }
         for r in &rs[cts.len().min(rs.len())..] {
