@@ -459,7 +459,7 @@ fn signature_types_print_as_the_language_writes_them() {
 #[test]
 fn bad_arguments_are_errors_that_say_what_was_expected() {
     let e = generate("spiral", &[], 0).expect_err("unknown name");
-    assert!(matches!(&e, DataError::UnknownDataset { known, .. } if known.len() == 11));
+    assert!(matches!(&e, DataError::UnknownDataset { known, .. } if known.len() == 12));
     assert!(e.to_string().contains("spirals"), "{e}");
 
     let e = generate("spirals", &args(&[("classes", 3.0)]), 0).expect_err("missing samples");
