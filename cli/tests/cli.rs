@@ -303,11 +303,18 @@ fn a_construct_not_lowered_yet_is_a_clear_error_not_a_panic() {
         assert!(!err.contains("panicked"), "{err}");
     };
     // `X` under a data type other than a list of children (here a tree of
-    // children) is not lowered yet.
-    not_lowered(
-        "kids.cdl",
+    // children) is lowered: the field is a nested one.
+    std::fs::write(
+        dir.join("kids.cdl"),
         "functor KidsF(A) = kids(A, Tree(X))\ndata Kids(A) = fix KidsF(A)\n\nalgebra first : KidsF(R[2]) -> R[2] {\n  kids(a, ks) => a\n}\n\nmodel m(t: Kids(R[2])) -> R[2] { fold first (t) }\n",
-        "1",
+    )
+    .unwrap();
+    let ir = cdlc(&["kids.cdl", "--emit", "ir"], &dir);
+    assert!(ir.status.success(), "{}", stderr(&ir));
+    assert!(
+        stdout(&ir).contains("kids(R[2], nested {Tree(X) = leaf(X1) | node(X, X)})"),
+        "{}",
+        stdout(&ir)
     );
     // A fold whose carrier is a list (each node's result a computed
     // sequence) is not lowered yet; it panicked in the IR builder.
@@ -1050,5 +1057,103 @@ fn halves_of_a_computed_list_train_on_the_jit_and_on_the_interpreter() {
     assert!(
         err.contains("[E0603]") && err.contains("empty list"),
         "{err}"
+    );
+}
+
+/// A tree whose nodes hold a list of (label, subtree) pairs: `X` under a
+/// list, inside a pair.
+const LABELLED: &str = "functor LabelledF(A) = tip(A) | node(A, List(R[2] * X))
+data Labelled(A) = fix LabelledF(A)
+
+algebra edges[h] : ListF(R[2] * R[h]) -> R[h] {
+  param s: R[h] = zeros
+  param L: R[h, 2] = glorot
+  param W: R[h, h] = glorot
+  nil => s
+  cons(e, acc) => let (label, c) = e in tanh(L @ label + W @ c + acc)
+}
+
+algebra cell[d, h] : LabelledF(R[d]) -> R[h] {
+  param E: R[h, d] = glorot
+  param U: R[h, d] = glorot
+  tip(a) => tanh(E @ a)
+  node(a, es) => tanh(U @ a + fold edges[h] (es))
+}
+
+model m(t: Labelled(R[2])) -> R[2] { fold cell[2, 2] (t) }
+
+train m {
+  data   = jsonl(\"trees.jsonl\")
+  loss   = cross_entropy
+  epochs = 2
+  batch  = 3
+  split  = 1
+}
+";
+
+#[test]
+fn nested_data_trains_on_the_interpreter_and_through_the_jit_fallback() {
+    let dir = scratch("labelled");
+    std::fs::write(dir.join("n.cdl"), LABELLED).unwrap();
+    let data: String = (0..7)
+        .map(|i| {
+            let edges: Vec<String> = (0..i % 3)
+                .map(|k| {
+                    format!(
+                        "[[{k}, 1], {{\"node\": [[0.5, {i}], [[[1, 0], {{\"tip\": [[{k}, 0.25]]}}]]]}}]"
+                    )
+                })
+                .collect();
+            format!(
+                "{{\"x\": {{\"node\": [[{i}, 0.5], [{}]]}}, \"y\": {}}}\n",
+                edges.join(", "),
+                i % 2
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("trees.jsonl"), data).unwrap();
+    // The JIT does not compile a nested field: W0901 at the fold, and the
+    // interpreter's losses exactly.
+    let j = cdlc(&["n.cdl", "--emit", "jit", "--out", "run_j"], &dir);
+    let err = stderr(&j);
+    assert!(j.status.success(), "{err}");
+    assert!(
+        err.contains("[W0901] Warning") && err.contains("n.cdl:19:38"),
+        "{err}"
+    );
+    let i = cdlc(
+        &[
+            "n.cdl",
+            "--emit",
+            "jit",
+            "--out",
+            "run_i",
+            "--backend",
+            "interp",
+        ],
+        &dir,
+    );
+    assert!(i.status.success(), "{}", stderr(&i));
+    assert!(!stderr(&i).contains("W0901"), "{}", stderr(&i));
+    let metrics = |run: &str| std::fs::read_to_string(dir.join(run).join("metrics.csv")).unwrap();
+    assert_eq!(metrics("run_j"), metrics("run_i"));
+    assert_eq!(metrics("run_i").lines().count(), 3, "{}", metrics("run_i"));
+    // The exporter refuses it with its coded error, not a panic.
+    let x = cdlc(&["n.cdl", "--emit", "jax", "--out", "m.py"], &dir);
+    assert_eq!(x.status.code(), Some(1), "{}", stderr(&x));
+    assert!(stderr(&x).contains("E0802"), "{}", stderr(&x));
+    assert!(!stderr(&x).contains("panicked"), "{}", stderr(&x));
+    // A subtree where a (label, subtree) pair belongs: E0603 with the line.
+    std::fs::write(
+        dir.join("trees.jsonl"),
+        "{\"x\": {\"tip\": [[1, 0]]}, \"y\": 1}\n{\"x\": {\"node\": [[0, 1], [{\"tip\": [[1, 0]]}]]}, \"y\": 0}\n",
+    )
+    .unwrap();
+    let e = cdlc(&["n.cdl", "--emit", "jit", "--out", "run_e"], &dir);
+    assert_eq!(e.status.code(), Some(1), "{}", stderr(&e));
+    assert!(
+        stderr(&e).contains("E0603") && stderr(&e).contains("line 2"),
+        "{}",
+        stderr(&e)
     );
 }

@@ -208,21 +208,23 @@ fn an_input_the_model_cannot_run_on_is_e0603_naming_the_input() {
     insta::assert_snapshot!(both(&dir, &args, "E0603"));
 }
 
-/// `X` under a tree of children, which instantiation does not lower yet.
-const KIDS: &str = "functor KidsF(A) = kids(A, Tree(X))
-data Kids(A) = fix KidsF(A)
+/// A fold whose carrier is a list (each node's result a computed
+/// sequence), which instantiation does not lower yet.
+const STREAMS: &str = "import std.layers
 
-algebra first : KidsF(R[2]) -> R[2] {
-  kids(a, ks) => a
+algebra streams[h] : ListF(R[2]) -> List(R[h]) {
+  param s0: R[h] = normal(0.1)
+  nil => unfold emit[h, h] from s0 take 3
+  cons(x, s) => s
 }
 
-model m(t: Kids(R[2])) -> R[2] { fold first (t) }
+model m(xs: List(R[2])) -> List(R[4]) { fold streams[4] (xs) }
 ";
 
 #[test]
 fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
-    let dir = folder("kids", &[("kids.cdl", KIDS)]);
-    insta::assert_snapshot!(both(&dir, &["kids.cdl", "--emit", "ir"], "E0617"));
+    let dir = folder("streams", &[("streams.cdl", STREAMS)]);
+    insta::assert_snapshot!(both(&dir, &["streams.cdl", "--emit", "ir"], "E0617"));
 }
 
 /// A list of rose trees, each folded inside the list's region, which the

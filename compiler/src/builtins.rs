@@ -206,6 +206,7 @@ pub const SYNTHETIC: &[(&str, &[&str])] = &[
     ("causal_filter", &["length", "samples"]),
     ("rotated_patterns", &["size", "classes", "samples"]),
     ("vector_pairs", &["samples"]),
+    ("labelled_trees", &["max_depth", "samples"]),
 ];
 
 #[cfg(test)]

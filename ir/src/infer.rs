@@ -48,12 +48,15 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
         Op::Const(t) => Ok(Type::Tensor(t.shape.clone())),
         Op::Zeros(t) if t.has_zeros() => Ok(t.clone()),
         Op::Zeros(t) => Err(format!("zeros of a non-tensor type {t:?}")),
-        // Two sequence cotangents add position by position.
-        Op::Binary(BinOp::Add, a, b) if matches!(ty(*a)?, Type::Seq(_)) => match (ty(*a)?, ty(*b)?)
-        {
-            (Type::Seq(ta), tb) if ta.is_differentiable() && ty(*a)? == tb => Ok(tb.clone()),
-            (ta, tb) => Err(format!("cannot add {ta:?} and {tb:?}")),
-        },
+        // Two sequence cotangents add position by position, two structure
+        // cotangents field by field.
+        Op::Binary(BinOp::Add, a, b) if matches!(ty(*a)?, Type::Seq(_) | Type::Data(_)) => {
+            match (ty(*a)?, ty(*b)?) {
+                (Type::Seq(ta), tb) if ta.is_differentiable() && ty(*a)? == tb => Ok(tb.clone()),
+                (Type::Data(_), tb) if ty(*a)? == tb => Ok(tb.clone()),
+                (ta, tb) => Err(format!("cannot add {ta:?} and {tb:?}")),
+            }
+        }
         Op::Binary(_, a, b) => {
             let (sa, sb) = (shape(*a)?, shape(*b)?);
             broadcast(&sa, &sb)
@@ -259,7 +262,10 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             let Type::Tuple(mut out) = captures_type(&ty, &f.captures, Vec::new())? else {
                 unreachable!("captures_type gives a tuple")
             };
-            if f.elements {
+            if f.elements && f.structure {
+                // A computed structure's cotangent has its type.
+                out.push(Type::Data(f.data));
+            } else if f.elements {
                 // A list's elements, or (split by halves) the tree's leaves.
                 let elem = module
                     .list_element(f.data)

@@ -12,6 +12,7 @@
 
 mod kernels;
 mod map;
+mod nested;
 mod scalar;
 
 use std::fmt;
@@ -42,6 +43,18 @@ pub enum IVal<T> {
     Class(usize),
     /// A recording recursion op's tape.
     Tape(Rc<Tape<T>>),
+    /// A computed structure: what a fold binds at a nested field
+    /// (`Tree(X)`, `List(A * X)`), the field's value with the children's
+    /// carriers in its recursive positions; or such a structure's
+    /// cotangent.
+    Node {
+        /// The constructor's index.
+        ctor: u32,
+        /// Its fields in order.
+        fields: Vec<IVal<T>>,
+    },
+    /// The zero cotangent of a computed structure, zero in every field.
+    Zero,
 }
 
 /// What a recording recursion op saves for its backward op.
@@ -272,7 +285,11 @@ pub fn to_data<T: Scalar>(v: &IVal<T>) -> Data {
         IVal::Data(d) => clone_data(d),
         IVal::Seq(vs) => Data::list(vs.iter().map(to_data).collect()),
         IVal::Class(c) => Data::Tensor(Tensor::scalar(*c as f64)),
-        IVal::Tape(_) => panic!("internal error: a tape is not a runtime value"),
+        IVal::Node { ctor, fields } => Data::Node {
+            ctor: *ctor,
+            fields: fields.iter().map(to_data).collect(),
+        },
+        IVal::Tape(_) | IVal::Zero => panic!("internal error: not a runtime value"),
     }
 }
 
@@ -338,6 +355,7 @@ fn zeros_of<T: Scalar>(ty: &Type) -> IVal<T> {
         Type::Tensor(s) => IVal::Tensor(Array::zeros(s)),
         Type::Tuple(ts) => IVal::Tuple(ts.iter().map(zeros_of).collect()),
         Type::Seq(_) => IVal::Seq(Vec::new()),
+        Type::Data(_) => IVal::Zero,
         other => panic!("internal error: no zeros of type {other:?}"),
     }
 }
@@ -346,6 +364,12 @@ fn zeros_of<T: Scalar>(ty: &Type) -> IVal<T> {
 /// empty sequence is zero at every position).
 fn add_vals<T: Scalar>(a: &IVal<T>, b: &IVal<T>) -> IVal<T> {
     match (a, b) {
+        (IVal::Zero, y) => y.clone(),
+        (x, IVal::Zero) => x.clone(),
+        (IVal::Node { ctor, fields: xs }, IVal::Node { fields: ys, .. }) => IVal::Node {
+            ctor: *ctor,
+            fields: xs.iter().zip(ys).map(|(x, y)| add_vals(x, y)).collect(),
+        },
         (IVal::Seq(xs), IVal::Seq(ys)) if xs.is_empty() => IVal::Seq(ys.clone()),
         (IVal::Seq(xs), IVal::Seq(ys)) if ys.is_empty() => IVal::Seq(xs.clone()),
         (IVal::Seq(xs), IVal::Seq(ys)) => {
@@ -372,6 +396,9 @@ enum Slot<T> {
     Child(usize),
     /// A list of children (a rose tree's `List(X)` field).
     Children(Vec<usize>),
+    /// A nested field (`Tree(X)`): its shape, filled with these children's
+    /// carriers.
+    Nested(nested::Shape<T>, Vec<usize>),
 }
 
 /// A node of the structure a fold walks, children before parents.
@@ -424,7 +451,7 @@ impl<T: Scalar> Eval<'_, T> {
             Op::Input(i) => Ok(self.inputs[*i as usize].clone()),
             Op::Const(c) => t(Array::from_tensor(c)),
             Op::Zeros(ty) => Ok(zeros_of(ty)),
-            Op::Binary(_, a, b) if matches!(self.val(*a), IVal::Seq(_)) => {
+            Op::Binary(_, a, b) if matches!(self.func.types[*a], Type::Seq(_) | Type::Data(_)) => {
                 Ok(add_vals(self.val(*a), self.val(*b)))
             }
             Op::Binary(o, a, b) => t(kernels::binary(*o, self.arr(*a), self.arr(*b))),
@@ -543,7 +570,10 @@ impl<T: Scalar> Eval<'_, T> {
     fn fold(&mut self, f: &FoldOp) -> Result<IVal<T>, InterpError> {
         let plan = match (f.split, self.val(f.input).clone()) {
             (Split::Structure, IVal::Seq(items)) => plan_seq(items),
-            (Split::Structure, IVal::Data(input)) => plan_structure(self.module, f.data, &input)?,
+            (Split::Structure, IVal::Data(input)) => plan_structure(self.module, f.data, &*input)?,
+            (Split::Structure, input @ IVal::Node { .. }) => {
+                plan_structure(self.module, f.data, &input)?
+            }
             (Split::Halves, IVal::Data(input)) => {
                 let leaf = self
                     .module
@@ -568,6 +598,15 @@ impl<T: Scalar> Eval<'_, T> {
                         carriers[c]
                             .take()
                             .expect("each child is used once, after it ran")
+                    }
+                    Slot::Nested(shape, cs) => {
+                        children.extend(&cs);
+                        let mut kids = cs.into_iter().map(|c| {
+                            carriers[c]
+                                .take()
+                                .expect("each child is used once, after it ran")
+                        });
+                        nested::fill(shape, &mut kids)
                     }
                     Slot::Children(cs) => {
                         children.extend(&cs);
@@ -618,6 +657,9 @@ impl<T: Scalar> Eval<'_, T> {
             *last = Some(self.val(f.cotangent).clone());
         }
         let mut elements = Vec::new();
+        // With `structure`, each node's field cotangents, by tape index.
+        let mut per_node: Vec<Vec<IVal<T>>> =
+            vec![Vec::new(); if f.structure { nodes.len() } else { 0 }];
         // Parents come after their children on the tape, so walking it
         // backwards visits every parent before its children (and, for a
         // list, its elements first to last).
@@ -653,17 +695,97 @@ impl<T: Scalar> Eval<'_, T> {
                                 Some(ds.get(k).cloned().unwrap_or_else(|| zeros_of(&f.carrier)));
                         }
                     }
+                    Field::Nested(ty) => {
+                        let mut kid_cts = Vec::new();
+                        let bound = (&node.args[*j], d);
+                        nested::hole_cotangents(
+                            ty,
+                            &mut Vec::new(),
+                            bound,
+                            &f.carrier,
+                            &mut kid_cts,
+                        );
+                        for ct in kid_cts {
+                            let c = children.next().expect("one child per recursive position");
+                            cts[*c] = Some(ct);
+                        }
+                    }
                     Field::Plain(_) => elements.push(d.clone()),
                 }
+            }
+            if f.structure {
+                per_node[i] = dfields.to_vec();
             }
             for (a, d) in acc.iter_mut().zip(dcaps) {
                 *a = add_vals(a, d);
             }
         }
-        if f.elements {
+        if f.structure {
+            acc.push(self.structure_cotangent(f, nodes, per_node));
+        } else if f.elements {
             acc.push(IVal::Seq(elements));
         }
         Ok(IVal::Tuple(acc))
+    }
+
+    /// The cotangent of a computed structure a fold walked, from each
+    /// node's field cotangents (those `Module::cotangent_fields` names):
+    /// built children first, each node holding its plain fields'
+    /// cotangents and its children's structures.
+    fn structure_cotangent(
+        &self,
+        f: &FoldBackwardOp,
+        nodes: &[TapeNode<T>],
+        per_node: Vec<Vec<IVal<T>>>,
+    ) -> IVal<T> {
+        let mut built: Vec<Option<IVal<T>>> = Vec::with_capacity(nodes.len());
+        for (node, dfields) in nodes.iter().zip(per_node) {
+            let ctor = &self.module.data[f.data].ctors[node.ctor];
+            let mut kids = node.children.iter();
+            let mut take = || {
+                let c = kids.next().expect("one child per recursive position");
+                built[*c]
+                    .take()
+                    .expect("each child is built once, before its parent")
+            };
+            let mut dfields = dfields.into_iter();
+            let mut fields = Vec::with_capacity(ctor.fields.len());
+            for (j, field) in ctor.fields.iter().enumerate() {
+                fields.push(match field {
+                    Field::Rec => {
+                        dfields.next();
+                        take()
+                    }
+                    Field::RecList => {
+                        dfields.next();
+                        let IVal::Seq(ks) = &node.args[j] else {
+                            panic!("internal error: a list of children is not a sequence");
+                        };
+                        let items: Vec<IVal<T>> = (0..ks.len()).map(|_| take()).collect();
+                        items.into_iter().rev().fold(
+                            IVal::Node {
+                                ctor: 0,
+                                fields: Vec::new(),
+                            },
+                            |tail, x| IVal::Node {
+                                ctor: 1,
+                                fields: vec![x, tail],
+                            },
+                        )
+                    }
+                    Field::Nested(ty) => {
+                        let d = dfields.next().expect("a nested field's cotangent");
+                        nested::with_children(ty, (&node.args[j], &d), &mut |_| take())
+                    }
+                    Field::Plain(_) => dfields.next().expect("a plain field's cotangent"),
+                });
+            }
+            built.push(Some(IVal::Node {
+                ctor: node.ctor as u32,
+                fields,
+            }));
+        }
+        built.pop().flatten().expect("a structure has a root")
     }
 
     fn unfold(&mut self, u: &UnfoldOp) -> Result<IVal<T>, InterpError> {
@@ -771,61 +893,67 @@ fn plain<T: Scalar>(ty: &Type, x: &Data) -> Result<IVal<T>, InterpError> {
 
 /// The declaration of a node's constructor `ctor`, checked to exist and to
 /// have as many fields as the node.
-fn declared_ctor<'d>(
-    def: &'d crate::ir::DataDef,
+fn declared_ctor(
+    def: &crate::ir::DataDef,
     ctor: u32,
-    fields: &[Data],
-) -> Result<&'d crate::ir::CtorDef, InterpError> {
+    fields: usize,
+) -> Result<&crate::ir::CtorDef, InterpError> {
     let Some(cdef) = def.ctors.get(ctor as usize) else {
         return input_error(format!("{} has no constructor {ctor}", def.decl.name));
     };
-    if fields.len() != cdef.fields.len() {
+    if fields != cdef.fields.len() {
         return input_error(format!(
-            "constructor `{}` has {} fields, found {}",
+            "constructor `{}` has {} fields, found {fields}",
             cdef.name,
             cdef.fields.len(),
-            fields.len()
         ));
     }
     Ok(cdef)
 }
 
-/// Lays out the nodes of `root` (of data type `data`) children before
-/// parents, checking each against the declaration.
-fn plan_structure<T: Scalar>(
+/// Lays out the nodes of `root` (of data type `data`: loaded input or a
+/// computed structure) children before parents, checking each against the
+/// declaration.
+fn plan_structure<T: Scalar, P: nested::Part<T>>(
     module: &Module,
     data: crate::ir::DataId,
-    root: &Data,
+    root: &P,
 ) -> Result<Vec<PlanNode<T>>, InterpError> {
     let def = &module.data[data];
     let mut plan = Vec::new();
     // Indices of finished nodes, in the order they finished.
     let mut done: Vec<usize> = Vec::new();
-    let mut stack: Vec<(&Data, bool)> = vec![(root, false)];
+    let mut stack: Vec<(&P, bool)> = vec![(root, false)];
     while let Some((node, expanded)) = stack.pop() {
-        let Data::Node { ctor, fields } = node else {
+        let Some((ctor, fields)) = node.node() else {
             return input_error(format!(
                 "expected a {} node, found {}",
                 def.decl.name,
-                describe(node)
+                node.describe()
             ));
         };
-        let cdef = declared_ctor(def, *ctor, fields)?;
-        let mut recs: Vec<&Data> = Vec::new();
+        let cdef = declared_ctor(def, ctor, fields.len())?;
+        let mut recs: Vec<&P> = Vec::new();
         let mut kids_per_field = Vec::new();
+        let mut shapes = Vec::new();
         for (f, x) in cdef.fields.iter().zip(fields) {
             match f {
                 Field::Rec => recs.push(x),
                 Field::RecList => {
-                    let Some(items) = x.as_list() else {
+                    let Some(items) = nested::list_items(x) else {
                         return input_error(format!(
                             "expected the list of children of a `{}` node, found {}",
                             cdef.name,
-                            describe(x)
+                            x.describe()
                         ));
                     };
                     kids_per_field.push(items.len());
                     recs.extend(items);
+                }
+                Field::Nested(ty) => {
+                    let before = recs.len();
+                    shapes.push(nested::template(ty, &mut Vec::new(), x, &mut recs)?);
+                    kids_per_field.push(recs.len() - before);
                 }
                 Field::Plain(_) => {}
             }
@@ -837,6 +965,7 @@ fn plan_structure<T: Scalar>(
         }
         let mut children = done.split_off(done.len() - recs.len()).into_iter();
         let mut kids_per_field = kids_per_field.into_iter();
+        let mut shapes = shapes.into_iter();
         let slots = cdef
             .fields
             .iter()
@@ -849,11 +978,16 @@ fn plan_structure<T: Scalar>(
                     let k = kids_per_field.next().expect("counted above");
                     Ok(Slot::Children(children.by_ref().take(k).collect()))
                 }
-                Field::Plain(t) => plain(t, x).map(Slot::Plain),
+                Field::Nested(_) => {
+                    let k = kids_per_field.next().expect("counted above");
+                    let shape = shapes.next().expect("one shape per nested field");
+                    Ok(Slot::Nested(shape, children.by_ref().take(k).collect()))
+                }
+                Field::Plain(t) => x.plain(t).map(Slot::Plain),
             })
             .collect::<Result<_, _>>()?;
         plan.push(PlanNode {
-            ctor: *ctor as usize,
+            ctor: ctor as usize,
             slots,
         });
         done.push(plan.len() - 1);

@@ -99,12 +99,15 @@ impl Type {
         }
     }
 
-    /// Whether `zeros` of this type exists: a differentiable type, or a
+    /// Whether `zeros` of this type exists: a differentiable type, a
     /// sequence of one (the zero cotangent of a sequence of any length, the
-    /// empty sequence read as zeros at every position).
+    /// empty sequence read as zeros at every position), or a structure.
     pub fn has_zeros(&self) -> bool {
         match self {
             Type::Seq(t) => t.is_differentiable(),
+            // The zero cotangent of a computed structure (`Field::Nested`),
+            // read as zero in every field.
+            Type::Data(_) => true,
             t => t.is_differentiable(),
         }
     }
@@ -158,6 +161,14 @@ pub enum Field {
     /// fold binds the children's carriers here, in order, as a `Seq` of the
     /// carrier.
     RecList,
+    /// Any other field that holds recursive positions under another data
+    /// type or in a tuple (`Tree(X)`, `List(A * X)`, `A * X`,
+    /// `List(Tree(X))`), of this runtime type (seen from the constructor:
+    /// `Rec(0)` at its own level, `Rec(k)` from inside `k` data types). A
+    /// fold binds a computed structure here: the field's value with the
+    /// child's carrier in every recursive position, of the type
+    /// `Module::nested_type` gives (a fold over it is a nested fold).
+    Nested(DataType),
     /// A plain field of this type, bound as it is.
     Plain(Type),
 }
@@ -393,6 +404,11 @@ pub struct FoldBackwardOp {
     /// Whether the forward fold's input is a computed `Seq` whose elements'
     /// cotangents the op also returns (a fold over a rose node's children).
     pub elements: bool,
+    /// With `elements`: whether the forward input is a computed structure
+    /// (`Data`, bound at a `Field::Nested`) rather than a `Seq`; its
+    /// cotangent is then a structure of the same shape holding each plain
+    /// field's cotangent.
+    pub structure: bool,
 }
 
 /// `unfold`: runs a coalgebra step region from an initial state.
@@ -867,13 +883,14 @@ impl Module {
     }
 
     /// Interns a data type (and the data types of its fields) and returns
-    /// its id. Declarations equal by value get the same id.
+    /// its id. Declarations of the same shape (equal but for their printed
+    /// names) get the same id.
     ///
-    /// Panics if a field uses a recursive position under another data type
-    /// in any form but a list of children (`List(X)`), which the IR does not
-    /// support yet; callers check `Module::supports_data` first.
+    /// A field holding the type's recursive positions under another data
+    /// type is a `Field::Nested`; the structure a fold binds there is interned
+    /// separately, once its carrier is known (`Module::nested_decl`).
     pub fn add_data(&mut self, decl: Arc<DataDecl>) -> DataId {
-        if let Some((id, _)) = self.data.iter().find(|(_, d)| d.decl == decl) {
+        if let Some(id) = self.find_data(&decl) {
             return id;
         }
         let ctors = decl
@@ -891,30 +908,9 @@ impl Module {
         match ty {
             DataType::Rec(0) => Field::Rec,
             DataType::Data(d) if is_list_of_children(d) => Field::RecList,
+            other if crate::nested::mentions(other, 0) => Field::Nested(other.clone()),
             other => Field::Plain(self.plain_type(other)),
         }
-    }
-
-    /// Whether the IR can represent `decl`: every recursive position under
-    /// another data type must be a whole field of the form `List(X)` (a
-    /// rose tree's children), and the same holds for the data types in its
-    /// fields.
-    pub fn supports_data(decl: &DataDecl) -> bool {
-        fn plain(t: &DataType) -> bool {
-            match t {
-                DataType::Tensor(_) => true,
-                DataType::Tuple(ts) => ts.iter().all(plain),
-                DataType::Rec(_) => false,
-                DataType::Data(d) => Module::supports_data(d),
-            }
-        }
-        decl.ctors.iter().all(|c| {
-            c.fields.iter().all(|f| match f {
-                DataType::Rec(0) => true,
-                DataType::Data(d) if is_list_of_children(d) => true,
-                other => plain(other),
-            })
-        })
     }
 
     fn plain_type(&mut self, ty: &DataType) -> Type {
@@ -923,7 +919,7 @@ impl Module {
             DataType::Tuple(ts) => Type::Tuple(ts.iter().map(|t| self.plain_type(t)).collect()),
             DataType::Data(d) => Type::Data(self.add_data(d.clone())),
             DataType::Rec(k) => {
-                panic!("recursive position X{k} under a data type is not supported by the IR yet")
+                panic!("internal error: recursive position X{k} outside the data type it names")
             }
         }
     }
@@ -966,6 +962,7 @@ impl Module {
             .map(|f| match f {
                 Field::Rec => carrier.clone(),
                 Field::RecList => Type::Seq(Box::new(carrier.clone())),
+                Field::Nested(t) => self.nested_type(t, carrier),
                 Field::Plain(t) => t.clone(),
             })
             .collect()
@@ -979,7 +976,7 @@ impl Module {
             .iter()
             .filter_map(|f| match f {
                 Field::Plain(t) => Some(t.clone()),
-                Field::Rec | Field::RecList => None,
+                Field::Rec | Field::RecList | Field::Nested(_) => None,
             })
             .collect()
     }
@@ -1024,6 +1021,7 @@ impl Module {
             .filter_map(|(i, f)| match f {
                 Field::Rec => Some((i, carrier.clone())),
                 Field::RecList => Some((i, Type::Seq(Box::new(carrier.clone())))),
+                Field::Nested(t) => Some((i, self.nested_type(t, carrier))),
                 Field::Plain(t) if elements => Some((i, t.clone())),
                 Field::Plain(_) => None,
             })

@@ -24,6 +24,7 @@ pub mod infer;
 pub mod interp;
 pub mod ir;
 pub mod jvp;
+mod nested;
 pub mod parse;
 pub mod passes;
 pub mod print;

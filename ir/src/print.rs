@@ -71,6 +71,7 @@ fn data_declarations(module: &Module) -> String {
                         .map(|f| match f {
                             Field::Rec => "X".to_string(),
                             Field::RecList => "List(X)".to_string(),
+                            Field::Nested(t) => format!("nested {}", nested_field(t)),
                             Field::Plain(t) => type_name(module, t),
                         })
                         .collect();
@@ -81,6 +82,38 @@ fn data_declarations(module: &Module) -> String {
         writeln!(out, "{id} {} = {}", d.decl.name, ctors.join(" | ")).expect("string write");
     }
     out
+}
+
+/// A nested field's runtime type, complete: `R[..]`, `X` (`Xk` from
+/// inside `k` data types), `(a * b)`, and each data type written out as
+/// `{NAME = ctor | ctor(field, ...)}`, since its recursive positions make it
+/// no data type of the module.
+fn nested_field(t: &cdlc_runtime::value::DataType) -> String {
+    use cdlc_runtime::value::DataType;
+    match t {
+        DataType::Tensor(_) => t.to_string(),
+        DataType::Rec(0) => "X".to_string(),
+        DataType::Rec(k) => format!("X{k}"),
+        DataType::Tuple(ts) => {
+            let parts: Vec<String> = ts.iter().map(nested_field).collect();
+            format!("({})", parts.join(" * "))
+        }
+        DataType::Data(d) => {
+            let ctors: Vec<String> = d
+                .ctors
+                .iter()
+                .map(|c| {
+                    if c.fields.is_empty() {
+                        c.name.clone()
+                    } else {
+                        let fs: Vec<String> = c.fields.iter().map(nested_field).collect();
+                        format!("{}({})", c.name, fs.join(", "))
+                    }
+                })
+                .collect();
+            format!("{{{} = {}}}", d.name, ctors.join(" | "))
+        }
+    }
 }
 
 /// Each basis: its shape and element count (with the coefficients' shape
@@ -313,7 +346,11 @@ impl Printer<'_> {
                 f.tape,
                 f.cotangent,
                 list(&f.captures),
-                if f.elements { ", elements" } else { "" }
+                match (f.elements, f.structure) {
+                    (true, true) => ", elements, structure",
+                    (true, false) => ", elements",
+                    _ => "",
+                }
             ),
             Op::Unfold(u) => match u.source {
                 Source::Over(xs) => format!("{name} {}, {xs}", u.init),

@@ -194,6 +194,10 @@ fn data_table(m: &Module, f: &Function) -> Result<String, ExportError> {
                 .map(|fl| match fl {
                     Field::Rec => Ok("(\"rec\",)".to_string()),
                     Field::RecList => Ok("(\"reclist\",)".to_string()),
+                    Field::Nested(t) => Err(ExportError::Data(format!(
+                        "constructor `{}` of {} has the nested field `{t}` (`X` under another data type), which the encoder does not lay out",
+                        c.name, def.decl.name
+                    ))),
                     Field::Plain(Type::Tensor(s)) => Ok(format!("(\"plain\", {})", body::tuple(s))),
                     Field::Plain(Type::Data(l)) if matches!(m.list_element(*l), Some(Type::Tensor(_))) => {
                         let Some(Type::Tensor(s)) = m.list_element(*l) else {

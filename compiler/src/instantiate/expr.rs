@@ -359,6 +359,7 @@ impl<'a> Lowerer<'a> {
         for p in params {
             self.param(inst, p.index)?;
         }
+        self.intern_nested(inst, data, alg_cases)?;
         let case_types = self.b.case_types(data, &carrier);
         let mut cases = Vec::new();
         for (i, tys) in case_types.iter().enumerate() {
@@ -374,6 +375,34 @@ impl<'a> Lowerer<'a> {
         let v = self.b.fold_regions(data, split, input, carrier, cases);
         self.spans.push((v, span));
         Ok(v)
+    }
+
+    /// Makes sure the module holds the data types of the structures a fold
+    /// over `data` binds at its nested fields (`Tree(X)`, `List(A * X)`):
+    /// each is the case binder's checked type, the field with the carrier
+    /// in its recursive positions, interned under the name the checker
+    /// gives it.
+    fn intern_nested(&mut self, inst: &Inst, data: ir::DataId, cases: &[hir::Case]) -> R<()> {
+        let body = self.body(inst.item);
+        for case in cases {
+            let fields = self.b.module().data[data].ctors[case.ctor].fields.clone();
+            for (f, b) in fields.iter().zip(&case.binders) {
+                if let ir::Field::Nested(_) = f {
+                    let ty = self.subst(inst, &body.locals[*b].ty);
+                    self.intern_data(&ty)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Interns the data types a concrete type holds.
+    fn intern_data(&mut self, t: &Ty) -> R<()> {
+        match t {
+            Ty::Data { .. } => self.data_id(t).map(|_| ()),
+            Ty::Tuple(ts) => ts.iter().try_for_each(|t| self.intern_data(t)),
+            _ => Ok(()),
+        }
     }
 
     /// `unfold coalg[sizes] from init over xs` (or `take k`), written at `e`.

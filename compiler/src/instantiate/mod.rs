@@ -405,54 +405,25 @@ impl<'a> Lowerer<'a> {
         let DataType::Data(decl) = self.data_type(t)? else {
             unreachable!("data_type of a data type")
         };
-        let module = self.b.module();
-        match module.data.iter().find(|(_, d)| d.decl == decl) {
-            Some((id, _)) => Ok(id),
+        match self.b.module().find_data(&decl) {
+            Some(id) => Ok(id),
             None => Err(Restart::Data(decl)),
         }
     }
 
     /// A concrete checker type as the runtime's data type (shared with the
-    /// checker's data checks), or "not supported yet" for `X` under another
-    /// data type in any form but a list of children (a rose tree's
-    /// `List(X)`), at the constructor that has it.
+    /// checker's data checks).
     fn data_type(&self, t: &Ty) -> R<DataType> {
-        fn supported(d: &DataType) -> bool {
-            match d {
-                DataType::Data(decl) => ir::Module::supports_data(decl),
-                DataType::Tuple(ts) => ts.iter().all(supported),
-                DataType::Tensor(_) | DataType::Rec(_) => true,
+        match crate::check::runtime_types::data_type(self.checked, t) {
+            Some(d) => Ok(d),
+            None => {
+                let shown = TyDisplay {
+                    ty: t,
+                    namer: self.checked,
+                };
+                self.unsupported(format!("values of type {shown}"), Span::default())
             }
         }
-        if let Some(d) = crate::check::runtime_types::data_type(self.checked, t)
-            && supported(&d)
-        {
-            return Ok(d);
-        }
-        let shown = TyDisplay {
-            ty: t,
-            namer: self.checked,
-        }
-        .to_string();
-        let span = match t {
-            Ty::Data { functor, args, .. } => self.checked.functors[functor.0 as usize]
-                .ctors
-                .iter()
-                .find(|c| {
-                    c.fields.iter().any(|f| {
-                        let f = f.instantiate(args, Some(&Ty::X));
-                        matches!(&f, Ty::Data { .. } if f.mentions_x())
-                    })
-                })
-                .map_or(Span::default(), |c| c.span),
-            _ => Span::default(),
-        };
-        self.unsupported(
-            format!(
-                "values of type {shown} (`X` under a data type other than as a list of children, `List(X)`)"
-            ),
-            span,
-        )
     }
 
     // ------------------------------------------------------------ instances

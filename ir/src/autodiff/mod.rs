@@ -271,7 +271,8 @@ impl Differentiator<'_> {
     }
 
     /// In an active recursion op, the carriers (recursive arguments, lists
-    /// of children) and states are active; plain fields and list elements
+    /// of children, structures holding children's carriers) and states are
+    /// active; plain fields and list elements
     /// are data, except the elements of a fold over an active computed
     /// sequence (a rose node's children's carriers).
     fn mark_region_args(&mut self, op: &Op) {
@@ -282,7 +283,9 @@ impl Differentiator<'_> {
                     let fields = &self.module.data[f.data].ctors[i].fields;
                     for (a, field) in self.src.blocks[case].args.iter().zip(fields) {
                         let active = match field {
-                            crate::ir::Field::Rec | crate::ir::Field::RecList => true,
+                            crate::ir::Field::Rec
+                            | crate::ir::Field::RecList
+                            | crate::ir::Field::Nested(_) => true,
                             crate::ir::Field::Plain(_) => elements,
                         };
                         if active {
@@ -405,6 +408,8 @@ impl Differentiator<'_> {
             (Ct::Val(p), Ct::Val(q), Type::Seq(t)) if t.is_differentiable() => {
                 Ok(Ct::Val(self.b.add(p, q)))
             }
+            // A computed structure used twice (a nested field folded twice).
+            (Ct::Val(p), Ct::Val(q), Type::Data(_)) => Ok(Ct::Val(self.b.add(p, q))),
             (a, b, Type::Tuple(ts)) => {
                 let (ca, cb) = (self.split(a, ts.len()), self.split(b, ts.len()));
                 let mut out = Vec::with_capacity(ts.len());

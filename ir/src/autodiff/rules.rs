@@ -434,14 +434,17 @@ fn spread(d: &mut Differentiator, g: Value, shape: &[usize], axis: Option<u32>) 
 /// its cotangent (from the nested fold over `ks` in the case) is split
 /// among the children. A fold over a computed sequence `s` (such as `ks`)
 /// also gives d s: the cotangent of each `cons` node's element, in list
-/// order (`elements`).
+/// order (`elements`). A nested field (`Tree(X)`, `List(A * X)`) is bound
+/// as a computed structure holding the children's carriers; a fold over it
+/// gives d s as a structure of the same shape (`structure`), whose
+/// entries at the children's positions are split among the children.
 fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contributions, AdError> {
     let cotangent = d.materialize(y, Some(ct), &f.carrier)?;
     let tape = d.tape(y);
     let captures = d.active_captures(&f.cases);
     let elements = d.is_active(f.input);
-    let input_is_structure = matches!(d.b.type_of(d.primal(f.input)), Type::Data(_));
-    if elements && input_is_structure {
+    let structure = elements && matches!(d.b.type_of(d.primal(f.input)), Type::Data(_));
+    if structure && matches!(d.src.op(f.input), Some(Op::Map(_))) {
         // An active structure (not a computed `Seq`) is one computed by a
         // `map` (hoisted work): its plain fields' cotangents have no form
         // yet.
@@ -477,6 +480,7 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
         cases,
         captures: new_captures,
         elements,
+        structure,
     }));
     let mut out: Contributions = captures
         .iter()

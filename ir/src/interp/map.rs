@@ -94,14 +94,16 @@ impl<T: Scalar> Eval<'_, T> {
                 )),
             };
         }
-        let cdef = declared_ctor(def, *ctor, fields)?;
+        let cdef = declared_ctor(def, *ctor, fields.len())?;
         Ok(cdef
             .fields
             .iter()
             .map(|f| match f {
                 Field::Rec => Role::Node,
                 Field::RecList => Role::Children,
-                Field::Plain(_) => Role::Plain,
+                // Never met: the hoisting pass leaves folds over data types
+                // with nested fields alone.
+                Field::Plain(_) | Field::Nested(_) => Role::Plain,
             })
             .collect())
     }
@@ -121,7 +123,7 @@ impl<T: Scalar> Eval<'_, T> {
             .zip(fields)
             .filter_map(|(f, x)| match f {
                 Field::Plain(t) => Some(plain(t, x)),
-                Field::Rec | Field::RecList => None,
+                Field::Rec | Field::RecList | Field::Nested(_) => None,
             })
             .collect::<Result<Vec<_>, _>>()?;
         match self.block(m.cases[ctor], args)? {

@@ -115,6 +115,10 @@ fn dual_decl(module: &Module, d: DataId) -> Result<DataDecl, String> {
                         "the field `{t}` of `{}` in {} is a structure, which has no tangent",
                         decl.name, def.decl.name
                     )),
+                    Field::Nested(_) => Err(format!(
+                        "the nested field `{t}` of `{}` in {} has no tangent in forward mode yet",
+                        decl.name, def.decl.name
+                    )),
                 })
                 .collect::<Result<_, String>>()?;
             Ok(CtorDecl {
@@ -162,6 +166,10 @@ pub fn dual_value(module: &Module, data: DataId, x: &Data, t: &Data) -> Result<D
             Field::RecList => dual_children(module, data, x, t),
             Field::Plain(Type::Data(inner)) => dual_value(module, *inner, x, t),
             Field::Plain(_) => Ok(Data::Tuple(vec![x.clone(), t.clone()])),
+            Field::Nested(_) => Err(format!(
+                "the nested field of a `{}` node has no tangent in forward mode yet",
+                cdef.name
+            )),
         })
         .collect::<Result<_, _>>()?;
     Ok(Data::Node {

@@ -218,6 +218,9 @@ fn read_field(
         c.advance(7);
         return Ok(DataType::list(DataType::Rec(0)));
     }
+    if c.keyword("nested") {
+        return read_nested(c, 0);
+    }
     let column = c.column();
     let ty = read_type(c, names)?;
     data_type(module, &ty).ok_or_else(|| {
@@ -228,6 +231,63 @@ fn read_field(
              found a sequence, class or tape type",
         )
     })
+}
+
+/// Reads a nested field's runtime type as `print` writes it: `R[..]`, `X`
+/// or `Xk`, `(a * b)`, `{NAME = ctor | ctor(field, ...)}`. `depth` counts
+/// the data types around it, which bounds the recursive positions named.
+fn read_nested(c: &mut Cursor<'_>, depth: u32) -> Result<DataType, ParseError> {
+    c.skip_spaces();
+    if depth > 64 {
+        return Err(c.error("a nested field deeper than 64 data types"));
+    }
+    let rest = c.rest();
+    if rest.starts_with('X') {
+        c.advance(1);
+        let digits = c.rest().chars().take_while(char::is_ascii_digit).count();
+        let k = if digits == 0 { 0 } else { c.small("a level")? };
+        if k > depth {
+            return Err(c.error(format!("`X{k}` names no data type around it")));
+        }
+        return Ok(DataType::Rec(k));
+    }
+    if c.eat("(") {
+        let mut parts = vec![read_nested(c, depth)?];
+        while c.eat("*") {
+            parts.push(read_nested(c, depth)?);
+        }
+        c.expect(")")?;
+        return Ok(DataType::Tuple(parts));
+    }
+    if c.eat("{") {
+        let name = c.until(" = ", "the data type's name")?.to_string();
+        c.expect("=")?;
+        let mut ctors = Vec::new();
+        loop {
+            let cname = c.word("a constructor name")?.to_string();
+            let mut fields = Vec::new();
+            if c.eat("(") {
+                loop {
+                    fields.push(read_nested(c, depth + 1)?);
+                    if c.eat(")") {
+                        break;
+                    }
+                    c.expect(",")?;
+                }
+            }
+            ctors.push(CtorDecl {
+                name: cname,
+                fields,
+            });
+            if c.eat("}") {
+                break;
+            }
+            c.expect("|")?;
+        }
+        return Ok(DataType::Data(Arc::new(DataDecl { name, ctors })));
+    }
+    c.expect("R")?;
+    Ok(DataType::Tensor(read_dims(c)?))
 }
 
 /// A plain field's IR type as the runtime's data type.

@@ -49,6 +49,7 @@ pub(super) enum Head {
         cotangent: Value,
         captures: Vec<Value>,
         elements: bool,
+        structure: bool,
     },
     /// `unfold_over`, `unfold_take` and their recording forms.
     Unfold {
@@ -334,12 +335,18 @@ fn recursion(
         "fold_backward" if !record => {
             let data = data(c, s.names)?;
             let (tape, cotangent, captures, elements) = backward_operands(c, s)?;
+            // A computed structure's cotangent: `, elements, structure`.
+            let structure = elements && c.eat(",");
+            if structure {
+                c.expect("structure")?;
+            }
             Head::FoldBackward {
                 data,
                 tape,
                 cotangent,
                 captures,
                 elements,
+                structure,
             }
         }
         "unfold_backward" if !record => {
@@ -582,6 +589,7 @@ impl Head {
                 cotangent,
                 captures,
                 elements,
+                structure,
             } => Op::FoldBackward(FoldBackwardOp {
                 data,
                 carrier: regions
@@ -593,6 +601,7 @@ impl Head {
                 cases: blocks,
                 captures,
                 elements,
+                structure,
             }),
             Head::Unfold {
                 init,

@@ -91,6 +91,15 @@ fn hoist_fold(module: &mut Module, id: FuncId, b: Block, v: Value) -> bool {
     if fold.split != Split::Structure || func.types[fold.input] != Type::Data(fold.data) {
         return false;
     }
+    // A structure bound at a nested field is computed, not input data, and
+    // the children inside a nested field are not mapped.
+    let nested = module.data[fold.data]
+        .ctors
+        .iter()
+        .any(|c| c.fields.iter().any(|f| matches!(f, Field::Nested(_))));
+    if nested || computed(module, func, fold.input) {
+        return false;
+    }
     let fold = fold.clone();
     let plans: Vec<RegionPlan> = fold
         .cases
@@ -138,6 +147,24 @@ fn hoist_fold(module: &mut Module, id: FuncId, b: Block, v: Value) -> bool {
     f.data = out;
     f.input = map;
     true
+}
+
+/// Whether `v` is (part of) a structure computed by a fold rather than
+/// input data: a region argument bound at a nested field, or bound by a
+/// fold over such a structure, or a component of one.
+fn computed(module: &Module, func: &Function, v: Value) -> bool {
+    match &func.values[v] {
+        ValueDef::Op(Op::Get(t, _)) => computed(module, func, *t),
+        ValueDef::Op(_) => false,
+        ValueDef::Arg { block, index } => func.values.keys().any(|w| match func.op(w) {
+            Some(Op::Fold(f)) => f.cases.iter().position(|c| c == block).is_some_and(|i| {
+                let fields = &module.data[f.data].ctors[i].fields;
+                matches!(fields.get(*index as usize), Some(Field::Nested(_)))
+                    || computed(module, func, f.input)
+            }),
+            _ => false,
+        }),
+    }
 }
 
 /// Classifies the ops of region `case` (constructor `ctor` of `data`) and

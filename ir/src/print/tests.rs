@@ -38,7 +38,6 @@ fn a_list_of_children_prints_as_list_of_x() {
             fields: vec![DataType::Tensor(vec![2]), DataType::list(DataType::Rec(0))],
         }],
     };
-    assert!(crate::ir::Module::supports_data(&rose));
     let mut module = crate::ir::Module::new();
     module.add_data(std::sync::Arc::new(rose));
     assert_eq!(
@@ -48,7 +47,7 @@ fn a_list_of_children_prints_as_list_of_x() {
 }
 
 #[test]
-fn a_tree_of_children_is_not_supported() {
+fn a_tree_of_children_prints_as_a_nested_field_and_reads_back() {
     use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
     let kids = DataDecl {
         name: "Kids(R)".into(),
@@ -57,7 +56,18 @@ fn a_tree_of_children_is_not_supported() {
             fields: vec![DataType::Tensor(vec![]), DataType::tree(DataType::Rec(0))],
         }],
     };
-    assert!(!crate::ir::Module::supports_data(&kids));
+    let mut module = crate::ir::Module::new();
+    module.add_data(std::sync::Arc::new(kids.clone()));
+    let text = print_module(&module);
+    assert_eq!(
+        text,
+        "data0 Kids(R) = kids(R, nested {Tree(X) = leaf(X1) | node(X, X)})\n"
+    );
+    let back = crate::parse::module(&text).expect("the text reads back");
+    assert_eq!(
+        *back.data.iter().next().expect("one data type").1.decl,
+        kids
+    );
 }
 
 #[test]

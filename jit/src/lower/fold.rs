@@ -44,9 +44,14 @@ impl Lowerer<'_> {
         let (mut field_sizes, mut field_lists) = (Vec::new(), Vec::new());
         for c in &def.ctors {
             let (mut sizes, mut lists) = (Vec::new(), Vec::new());
+            if c.fields.iter().any(|fl| matches!(fl, Field::Nested(_))) {
+                return unsupported(
+                    "a fold over a data type with `X` under another data type (a nested field such as `Tree(X)`)",
+                );
+            }
             let plain = c.fields.iter().filter_map(|fl| match fl {
                 Field::Plain(t) => Some(t),
-                Field::Rec | Field::RecList => None,
+                Field::Rec | Field::RecList | Field::Nested(_) => None,
             });
             for (k, t) in plain.enumerate() {
                 if tensor_components(t, &mut sizes) {
@@ -120,6 +125,9 @@ impl Lowerer<'_> {
                     cc.rec_lists.push(list);
                     self.set(a, r);
                 }
+                Field::Nested(_) => {
+                    return unsupported("a nested field such as `Tree(X)` in a fold region");
+                }
                 Field::Plain(t) if self.list_of_tensors(t).is_some() => {
                     let (r, list) = self.field_list_arg(t)?;
                     cc.field_lists.push(list);
@@ -192,6 +200,11 @@ impl Lowerer<'_> {
                     list += 1;
                 }
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
+                Field::Nested(_) => {
+                    return Err(JitError::Internal(
+                        "a nested field is refused before its region is lowered".into(),
+                    ));
+                }
             }
         }
         for r in &rs[cts.len().min(rs.len())..] {

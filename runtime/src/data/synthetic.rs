@@ -17,7 +17,8 @@
 //! `2 pi c / classes + 4 r + 0.2 N(0, 1)`; `rotated_patterns` draws its
 //! `classes` standard-normal patterns first, then per example a class, a
 //! rotation by a multiple of 90 degrees, a circular translation and noise
-//! of standard deviation 0.1.
+//! of standard deviation 0.1; `labelled_trees` (a nested data type) draws
+//! each node's edges, labels and subtrees depth first.
 
 use std::f64::consts::PI;
 
@@ -124,6 +125,7 @@ const SPECS: &[(&str, &[Param])] = &[
         &[count("size", 1, 1024), count("classes", 2, 1000), SAMPLES],
     ),
     ("vector_pairs", &[SAMPLES]),
+    ("labelled_trees", &[count("max_depth", 1, 8), SAMPLES]),
 ];
 
 /// The names of the built-in data sets, in the specification's order.
@@ -248,6 +250,10 @@ enum Generator {
         samples: usize,
     },
     VectorPairs {
+        samples: usize,
+    },
+    LabelledTrees {
+        max_depth: usize,
         samples: usize,
     },
 }
@@ -406,6 +412,10 @@ impl Generator {
             "vector_pairs" => Generator::VectorPairs {
                 samples: a.count(0),
             },
+            "labelled_trees" => Generator::LabelledTrees {
+                max_depth: a.count(0),
+                samples: a.count(1),
+            },
             other => unreachable!("data set `{other}` is in SPECS but has no generator"),
         };
         let numbers = g.numbers_bound();
@@ -434,7 +444,8 @@ impl Generator {
             | Generator::RingSmooth { samples, .. }
             | Generator::CausalFilter { samples, .. }
             | Generator::RotatedPatterns { samples, .. }
-            | Generator::VectorPairs { samples } => samples,
+            | Generator::VectorPairs { samples }
+            | Generator::LabelledTrees { samples, .. } => samples,
         }
     }
 
@@ -480,6 +491,8 @@ impl Generator {
             Generator::CausalFilter { length, .. } => 2 * length as u64,
             Generator::RotatedPatterns { size, .. } => (size * size) as u64 + 1,
             Generator::VectorPairs { .. } => 7,
+            // At most two edges a node: 2^(depth + 1) nodes of 4 numbers.
+            Generator::LabelledTrees { max_depth, .. } => (4u64 << (max_depth + 1)) + 1,
         };
         per_example.saturating_mul(self.samples() as u64)
     }
@@ -528,6 +541,7 @@ impl Generator {
             Generator::VectorPairs { .. } => {
                 (DataType::Tensor(vec![2, 3]), TargetType::Tensor(vec![1]))
             }
+            Generator::LabelledTrees { .. } => (labelled_type(), TargetType::Class(2)),
         };
         Signature { x, y }
     }
@@ -575,6 +589,9 @@ impl Generator {
                 out.extend(counted(n, stop).map(|_| rotated_pattern(rng, &patterns, size)))
             }
             Generator::VectorPairs { .. } => out.extend(counted(n, stop).map(|_| vector_pair(rng))),
+            Generator::LabelledTrees { max_depth, .. } => {
+                out.extend(counted(n, stop).map(|_| labelled_tree(rng, max_depth)))
+            }
         }
         Ok(out)
     }
@@ -825,5 +842,63 @@ fn vector_pair(rng: &mut Rng) -> Example {
     Example {
         x: Value::Tensor(Tensor::new(vec![2, 3], x)),
         y: Target::Tensor(Tensor::new(vec![1], vec![y])),
+    }
+}
+
+/// The input type of `labelled_trees`: `Labelled(R[2])` for
+/// `functor LabelledF(A) = tip(A) | node(A, List(R[2] * X))` and
+/// `data Labelled(A) = fix LabelledF(A)`: a tree whose nodes hold a list of
+/// (label, subtree) pairs.
+fn labelled_type() -> DataType {
+    use crate::value::{CtorDecl, DataDecl};
+    let a = DataType::Tensor(vec![2]);
+    let edges = DataType::list(DataType::Tuple(vec![a.clone(), DataType::Rec(0)]));
+    DataType::Data(std::sync::Arc::new(DataDecl {
+        name: "Labelled(R[2])".into(),
+        ctors: vec![
+            CtorDecl {
+                name: "tip".into(),
+                fields: vec![a.clone()],
+            },
+            CtorDecl {
+                name: "node".into(),
+                fields: vec![a, edges],
+            },
+        ],
+    }))
+}
+
+/// A tree of `Labelled(R[2])` at most `max_depth` edges deep: a node below
+/// the limit has 0 to 2 labelled edges (a tip otherwise, and with chance
+/// 1/4 before the limit); node values are standard normal, each label is
+/// `[1, 0]` or `[0, 1]` with equal chances. The class is the parity of the
+/// number of `[0, 1]` labels in the whole tree.
+fn labelled_tree(rng: &mut Rng, max_depth: usize) -> Example {
+    fn tree(rng: &mut Rng, depth: usize, odd: &mut usize) -> Value {
+        let a = Value::Tensor(Tensor::new(vec![2], normals(rng, 2)));
+        if depth == 0 || rng.below(4) == 0 {
+            return Value::Node {
+                ctor: 0,
+                fields: vec![a],
+            };
+        }
+        let edges = (0..rng.below(3))
+            .map(|_| {
+                let label = rng.below(2);
+                *odd += label;
+                let sub = tree(rng, depth - 1, odd);
+                Value::Tuple(vec![Value::Tensor(one_hot(2, label)), sub])
+            })
+            .collect();
+        Value::Node {
+            ctor: 1,
+            fields: vec![a, Value::list(edges)],
+        }
+    }
+    let mut odd = 0;
+    let x = tree(rng, max_depth, &mut odd);
+    Example {
+        x,
+        y: Target::Class(odd % 2),
     }
 }

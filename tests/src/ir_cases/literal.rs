@@ -159,6 +159,12 @@ impl Reader<'_> {
                     Field::Rec => self.node(module, d)?,
                     Field::RecList => self.children(module, d)?,
                     Field::Plain(t) => self.value(module, t)?,
+                    Field::Nested(_) => {
+                        return Err(format!(
+                            "a literal of {} holds a nested field, which IR cases do not write",
+                            def.decl.name
+                        ));
+                    }
                 });
             }
             self.expect(')', "closing the constructor's fields")?;

@@ -459,7 +459,7 @@ fn signature_types_print_as_the_language_writes_them() {
 #[test]
 fn bad_arguments_are_errors_that_say_what_was_expected() {
     let e = generate("spiral", &[], 0).expect_err("unknown name");
-    assert!(matches!(&e, DataError::UnknownDataset { known, .. } if known.len() == 11));
+    assert!(matches!(&e, DataError::UnknownDataset { known, .. } if known.len() == 12));
     assert!(e.to_string().contains("spirals"), "{e}");
 
     let e = generate("spirals", &args(&[("classes", 3.0)]), 0).expect_err("missing samples");
@@ -603,4 +603,48 @@ fn lengths_are_the_ranges_the_generated_lists_reach() {
         Err(signature("parity", &args(&[("min_length", 3.0), ("max_length", 1.0)])).unwrap_err()),
         "invalid arguments are refused as by `signature`"
     );
+}
+
+#[test]
+fn labelled_trees_label_the_parity_of_their_second_labels() {
+    let args = vec![
+        ("max_depth".to_string(), 3.0),
+        ("samples".to_string(), 200.0),
+    ];
+    let data = generate("labelled_trees", &args, 5).expect("valid arguments");
+    // Counts the `[0, 1]` labels of a tree, checking its shape on the way.
+    fn odd(v: &Value, depth: usize) -> usize {
+        let Value::Node { ctor, fields } = v else {
+            panic!("a node")
+        };
+        match (*ctor, fields.as_slice()) {
+            (0, [_]) => 0,
+            (1, [_, edges]) => {
+                assert!(depth > 0, "a node below the depth limit");
+                let edges = edges.as_list().expect("a list of edges");
+                assert!(edges.len() <= 2);
+                edges
+                    .iter()
+                    .map(|e| {
+                        let Value::Tuple(p) = e else { panic!("a pair") };
+                        let Value::Tensor(label) = &p[0] else {
+                            panic!("a label")
+                        };
+                        label.data[1] as usize + odd(&p[1], depth - 1)
+                    })
+                    .sum()
+            }
+            _ => panic!("a tip or a node"),
+        }
+    }
+    let mut classes = [0; 2];
+    for ex in &data.examples {
+        crate::data::check_value(&ex.x, &data.signature.x).expect("fits its type");
+        let Target::Class(c) = ex.y else {
+            panic!("a class")
+        };
+        assert_eq!(c, odd(&ex.x, 3) % 2);
+        classes[c] += 1;
+    }
+    assert!(classes[0] > 0 && classes[1] > 0, "{classes:?}");
 }
