@@ -39,15 +39,16 @@ pub fn w6() -> Workload {
         })
         .collect();
     let mut params = Vec::new();
-    let gates = [("gru.Wz", "gru.Uz", "gru.bz"), ("gru.Wr", "gru.Ur", "gru.br")];
-    for (g, (w, u, bias)) in gates.into_iter().enumerate() {
-        params.push(param(w, &[h, h], weight(11 + g as u64, h, h)));
-        params.push(param(u, &[h, d], weight(14 + g as u64, h, d)));
+    let gates = [
+        ("gru.Wz", "gru.Uz", "gru.bz"),
+        ("gru.Wr", "gru.Ur", "gru.br"),
+        ("gru.Wc", "gru.Uc", "gru.bc"),
+    ];
+    for (g, (w, u, bias)) in (0u64..).zip(gates) {
+        params.push(param(w, &[h, h], weight(11 + g, h, h)));
+        params.push(param(u, &[h, d], weight(14 + g, h, d)));
         params.push(zeros(bias, h));
     }
-    params.push(param("gru.Wc", &[h, h], weight(13, h, h)));
-    params.push(param("gru.Uc", &[h, d], weight(16, h, d)));
-    params.push(zeros("gru.bc", h));
     params.push(zeros("gru.h0", h));
     params.push(param("dense.W", &[c, h], weight(17, c, h)));
     params.push(zeros("dense.b", c));
