@@ -502,6 +502,60 @@ fn a_bad_thread_count_is_refused() {
     );
 }
 
+/// `cdlc bench` counts the multiply-adds of the products one step runs:
+/// for `dense[12, 8] >> relu >> dense[8, 3]` on 5 examples, the forward
+/// products `5·12·8` and `5·8·3`, the weight gradients `8·5·12` and `3·5·8`
+/// and the hidden layer's cotangent `5·3·8` (the input's is not formed),
+/// and reports them per median step as GFLOP/s.
+#[test]
+fn bench_counts_the_multiply_adds_of_a_step() {
+    let dir = scratch("bench_madds");
+    std::fs::write(
+        dir.join("small.cdl"),
+        "import std.layers\n\nmodel small = dense[12, 8] >> relu >> dense[8, 3]\n\n\
+         train small {\n  data   = jsonl(\"small.jsonl\")\n  loss   = cross_entropy\n  \
+         optim  = sgd(lr = 0.1)\n  epochs = 1\n  batch  = 5\n  split  = 1.0\n}\n",
+    )
+    .unwrap();
+    let lines: Vec<String> = (0..5)
+        .map(|i| {
+            let x: Vec<String> = (0..12)
+                .map(|j| format!("{:.3}", ((i * 12 + j) as f64 * 0.41).cos()))
+                .collect();
+            format!("{{\"x\": [{}], \"y\": {}}}", x.join(", "), i % 3)
+        })
+        .collect();
+    std::fs::write(dir.join("small.jsonl"), lines.join("\n") + "\n").unwrap();
+    let args = [
+        "bench",
+        "small.cdl",
+        "--steps",
+        "3",
+        "--warmup",
+        "0",
+        "--min-time",
+        "0",
+    ];
+    let out = cdlc(&args, &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("no `{key}` in\n{text}"))
+            .to_string()
+    };
+    let madds = 2 * 5 * 12 * 8 + 3 * 5 * 8 * 3;
+    assert_eq!(get("product_madds"), madds.to_string());
+    let step_s: f64 = get("step_us").parse::<f64>().unwrap() * 1e-6;
+    let gflops: f64 = get("gflops").parse().unwrap();
+    let expected = 2.0 * madds as f64 / step_s * 1e-9;
+    assert!(
+        (gflops - expected).abs() <= 0.01 + 1e-3 * expected,
+        "{gflops} against {expected}"
+    );
+}
+
 /// The `N of M entries compared` counts of a gradcheck report, per slot.
 fn compared_counts(report: &str) -> Vec<(usize, usize)> {
     report

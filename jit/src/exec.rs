@@ -119,6 +119,9 @@ pub(crate) struct State<T> {
     /// Per fold id, the schedule of a fold over a list of children, made
     /// when it runs and kept for its backward in the same region.
     pub local_folds: Vec<Option<FoldData<T>>>,
+    /// The multiply-adds of the products run since the last reset (the
+    /// start of a run): `m · k · n` per product.
+    pub multiply_adds: u64,
 }
 
 impl<T: Elem> State<T> {
@@ -134,6 +137,7 @@ impl<T: Elem> State<T> {
             scratch: Vec::new(),
             local_lens: vec![None; plan.unfolds.len()],
             local_folds: (0..plan.folds.len()).map(|_| None).collect(),
+            multiply_adds: 0,
         }
     }
 }
@@ -271,6 +275,7 @@ impl<'a, T: Elem> Run<'a, T> {
                     None => (1, [0; 3]),
                     Some(steps) => (rows, *steps),
                 };
+                self.st.multiply_adds += (count * m * k * n) as u64;
                 // SAFETY: the lowering sized every operand for these
                 // dimensions and strides, row by row; a zero step for C
                 // sums the rows' products (zero rows: C = 0). `plan::verify`

@@ -192,6 +192,7 @@ impl Kernel {
             .downcast_mut::<State<T>>()
             .expect("the state has the kernel's dtype");
         st.correct = 0;
+        st.multiply_adds = 0;
         let mut run = Run {
             st,
             params: params.as_ptr(),
@@ -364,6 +365,16 @@ impl TrainKernel {
         }
         let correct = has_class_loss(&self.k.plan).then(|| self.k.state::<T>().correct);
         Ok(StepStats { loss, correct })
+    }
+
+    /// The multiply-adds of the matrix products that the last `step` ran
+    /// (each product `m · k · n`, as the plan's products were sized for the
+    /// batch), or 0 before the first step.
+    pub fn multiply_adds<T: Elem>(&self) -> u64 {
+        self.k
+            .state
+            .downcast_ref::<State<T>>()
+            .map_or(0, |st| st.multiply_adds)
     }
 
     /// `prepare` then `step`.

@@ -32,7 +32,12 @@
 //!   (under `auto`, the chooser's choice then; 1 for a kind with no piece
 //!   large enough to split);
 //! - `threads_measurements`: how many times `auto` measured both choices
-//!   during the run (0 for a fixed N).
+//!   during the run (0 for a fixed N);
+//! - `product_madds` and `gflops` (JIT only): the multiply-adds of the
+//!   matrix products one step ran (`m · k · n` each, counted by the
+//!   executor as it runs the plan's products at the batch's sizes) and
+//!   `2 · product_madds` per median step, in 10⁹ per second. Elementwise
+//!   kernels, gathers and row operations are not counted.
 
 use super::data;
 use super::report;
@@ -114,6 +119,8 @@ pub struct Report {
     pub choices: Vec<(&'static str, usize)>,
     /// How many measurements `auto` made.
     pub measurements: u64,
+    /// The multiply-adds of one step's matrix products (JIT only).
+    pub multiply_adds: Option<u64>,
 }
 
 impl Report {
@@ -129,6 +136,13 @@ impl Report {
         } else {
             0.5 * (s[n / 2 - 1] + s[n / 2])
         }
+    }
+
+    /// The floating-point operations of one step's products per second
+    /// of the median step, in 10⁹ (a multiply-add counts as two).
+    pub fn gflops(&self) -> Option<f64> {
+        self.multiply_adds
+            .map(|m| 2.0 * m as f64 / (self.median_us() * 1e-6) * 1e-9)
     }
 
     /// The report as `key: value` lines.
@@ -176,7 +190,10 @@ impl Report {
                 .map(|(kind, n)| format!("threads_{kind}: {n}\n"))
                 .collect::<String>(),
             self.measurements,
-        )
+        ) + &match (self.multiply_adds, self.gflops()) {
+            (Some(m), Some(g)) => format!("product_madds: {m}\ngflops: {g:.2}\n"),
+            _ => String::new(),
+        }
     }
 }
 
@@ -245,6 +262,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
             .map(|(kind, n)| (kind.name(), n))
             .to_vec(),
         measurements: cdlc_runtime::threads::measurements(),
+        multiply_adds: built.stepper.multiply_adds(),
     };
     super::stdout::print(format_args!("{}", report.render(args.backend, args.dtype)));
     Ok(ExitCode::SUCCESS)
@@ -395,6 +413,10 @@ struct Timing {
 /// optimizer's update; the mean loss before the update.
 trait Stepper {
     fn step(&mut self) -> Result<f64, BenchError>;
+    /// The multiply-adds of the last step's matrix products, where known.
+    fn multiply_adds(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A stepper with what building it took.
@@ -479,6 +501,10 @@ impl<T: Elem> Stepper for JitStepper<T> {
             .map_err(BenchError::Jit)?;
         self.optimizer.step(&mut self.params, &self.grads);
         Ok(stats.loss)
+    }
+
+    fn multiply_adds(&self) -> Option<u64> {
+        Some(self.kernel.multiply_adds::<T>())
     }
 }
 
@@ -573,6 +599,7 @@ mod tests {
             threads: cdlc_runtime::threads::Threads::Auto,
             choices: vec![("products", 2), ("elementwise", 1), ("rows", 1)],
             measurements: 3,
+            multiply_adds: None,
         }
     }
 
@@ -605,5 +632,22 @@ mod tests {
         assert_eq!(get("threads_elementwise"), "1");
         assert_eq!(get("threads_rows"), "1");
         assert_eq!(get("threads_measurements"), "3");
+        assert!(
+            !text.contains("gflops"),
+            "the interpreter counts no products"
+        );
+    }
+
+    #[test]
+    fn gflops_count_two_operations_per_multiply_add_of_the_median_step() {
+        let mut r = report(vec![100.0, 200.0, 400.0]);
+        r.multiply_adds = Some(3_000_000);
+        // 6e6 operations in 200 µs: 30e9 per second.
+        assert!((r.gflops().expect("counted") - 30.0).abs() < 1e-9);
+        let text = r.render(BenchBackend::Jit, crate::Dtype::F32);
+        assert!(
+            text.contains("product_madds: 3000000\ngflops: 30.00\n"),
+            "{text}"
+        );
     }
 }

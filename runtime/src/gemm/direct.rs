@@ -28,8 +28,16 @@ const MR: usize = 8;
 /// contiguous (a weight gradient's `dY Xᵀ`, contracting two operands along
 /// their contiguous axis) is first copied row-major into a per-thread
 /// buffer, which is what matrixmultiply's packing would do too.
+///
+/// A product of at most `MR` rows with B's rows contiguous is taken
+/// whatever B's size: its one block of rows streams B once, where packing
+/// would copy all of B first and then read the copy (a gathered product's
+/// `[8, 288] × [288, 1024]` per example, a few channels against many
+/// gathered points).
 pub(super) fn takes(p: &Product<f32>) -> bool {
-    p.csc == 1 && p.k.saturating_mul(p.n) <= MAX_B && available()
+    let fits = p.k.saturating_mul(p.n) <= MAX_B;
+    let one_block = p.m <= MR && p.csb == 1;
+    p.csc == 1 && (fits || one_block) && available()
 }
 
 /// The largest B (in elements, 256 KiB) `direct` takes.

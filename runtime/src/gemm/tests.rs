@@ -441,8 +441,21 @@ fn direct_f32_products_cover_every_block_and_column_tail() {
             }
         }
     }
-    assert!(!direct::takes(&probe(4, 300, 300)));
-    f32_product(4, 300, 300, true, 0.5, 0);
+    assert!(!direct::takes(&probe(9, 300, 300)));
+    f32_product(9, 300, 300, true, 0.5, 0);
+    f32_product(9, 300, 300, false, 0.5, 0);
+    // One block of rows takes any B with contiguous rows, and only those.
+    assert_eq!(direct::takes(&probe(8, 300, 300)), direct);
+    let transposed = Product {
+        rsb: 1,
+        csb: 300,
+        ..probe(8, 300, 300)
+    };
+    assert!(!direct::takes(&transposed));
+    for m in [1, 5, 8] {
+        f32_product(m, 300, 300, false, 0.5, 1);
+        f32_product(m, 300, 300, true, 0.0, 0);
+    }
     // k = 0 scales C by beta.
     f32_product(9, 0, 40, false, 2.0, 0);
 }

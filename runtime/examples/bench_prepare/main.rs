@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cdlc_runtime::checkpoint::{self, ParamSlice, ParamView};
+
+mod unseen;
 use cdlc_runtime::data::splitmix::{TreeShape, labels, make_tree, uniform, weight};
 
 /// A parameter to write: its qualified name, shape and values.
@@ -139,28 +141,31 @@ fn rnn(d: usize, h: usize, t: usize, b: usize) -> Workload {
     }
 }
 
+/// Appends a binary tree as JSON: `{"leaf":[..]}` or `{"node":[l, r]}`,
+/// leaf `i` holding `leaf(i)`.
+fn tree_json<'a>(out: &mut String, shape: &TreeShape, leaf: &dyn Fn(usize) -> &'a [f32]) {
+    match shape {
+        TreeShape::Leaf(i) => {
+            out.push_str("{\"leaf\":[");
+            vector(out, leaf(*i));
+            out.push_str("]}");
+        }
+        TreeShape::Node(l, r) => {
+            out.push_str("{\"node\":[");
+            tree_json(out, l, leaf);
+            out.push(',');
+            tree_json(out, r, leaf);
+            out.push_str("]}");
+        }
+    }
+}
+
 /// W4: `treenn[16, 64]` folded over 16 trees of 32 leaves, then
 /// `dense[64, 5]`.
 fn w4() -> Workload {
     let (trees, leaves, f, h, c) = (16, 32, 16, 64, 5);
     let x = uniform(1, &[trees, leaves, f], 1.0);
     let y = labels(2, trees, c);
-    fn tree<'a>(out: &mut String, shape: &TreeShape, leaf: &dyn Fn(usize) -> &'a [f32]) {
-        match shape {
-            TreeShape::Leaf(i) => {
-                out.push_str("{\"leaf\":[");
-                vector(out, leaf(*i));
-                out.push_str("]}");
-            }
-            TreeShape::Node(l, r) => {
-                out.push_str("{\"node\":[");
-                tree(out, l, leaf);
-                out.push(',');
-                tree(out, r, leaf);
-                out.push_str("]}");
-            }
-        }
-    }
     let lines = (0..trees)
         .map(|t| {
             let shape = make_tree(t as u64, leaves);
@@ -169,7 +174,7 @@ fn w4() -> Workload {
                 let at = (t * leaves + i) * f;
                 &x[at..at + f]
             };
-            tree(&mut s, &shape, &leaf);
+            tree_json(&mut s, &shape, &leaf);
             line(&s, y[t])
         })
         .collect();
@@ -268,6 +273,10 @@ fn workload(name: &str) -> Option<Workload> {
         "W3" => rnn(4, 16, 20, 1),
         "W4" => w4(),
         "W5" => w5(),
+        "W6" => unseen::w6(),
+        "W7" => unseen::w7(),
+        "W8" => unseen::w8(),
+        "W9" => unseen::w9(),
         _ => return None,
     })
 }
@@ -300,12 +309,12 @@ fn write(dir: &Path, name: &str, w: &Workload) -> Result<(PathBuf, PathBuf), Str
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [name, dir] = args.as_slice() else {
-        eprintln!("usage: bench_prepare W1|W2|W3|W4|W5 OUTDIR");
+        eprintln!("usage: bench_prepare W1|...|W9 OUTDIR");
         return ExitCode::from(2);
     };
     let name = name.to_uppercase();
     let Some(w) = workload(&name) else {
-        eprintln!("error: unknown workload `{name}`; expected one of W1, W2, W3, W4, W5");
+        eprintln!("error: unknown workload `{name}`; expected one of W1 ... W9");
         return ExitCode::from(2);
     };
     match write(Path::new(dir), &name, &w) {
