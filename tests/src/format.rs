@@ -271,3 +271,16 @@ fn long_lines_are_broken_after_compositions_and_between_arguments() {
         format!("----- SOURCE\n{src}----- FORMATTED\n{out}")
     );
 }
+
+#[test]
+fn a_one_line_block_too_wide_opens_onto_lines_of_its_own_in_one_formatting() {
+    let src = "import std.layers\n\
+        model m(t: R[2]) -> R[3] { let (h, c) = (dense[2, 3](t), dense[2, 3](t)) in dense[3, 3](h) + dense[3, 3](c) }\n";
+    let out = check_format("one-line block", src).expect("it parses");
+    assert_eq!(
+        out,
+        "import std.layers\n\
+         model m(t: R[2]) -> R[3] {\n  \
+         let (h, c) = (dense[2, 3](t), dense[2, 3](t)) in dense[3, 3](h) + dense[3, 3](c)\n}\n"
+    );
+}

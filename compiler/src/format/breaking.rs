@@ -81,6 +81,15 @@ fn choose(src: &str, pieces: &[Piece], line: &str) -> Vec<usize> {
     }
     for (open, close) in groups(&toks) {
         if open <= cross && cross <= close {
+            // A block on one line opens onto lines of its own first, as a
+            // block written over several lines is laid out; breaking inside
+            // it instead would leave a line break in a one-line block,
+            // which the next formatting would open, so not idempotent.
+            let closed = matches!(classify(toks[close].token), Class::CloseBrace);
+            if matches!(classify(toks[open].token), Class::OpenBrace) && closed && close > open + 1
+            {
+                return vec![toks[open].piece + 1, toks[close].piece];
+            }
             let inner = places(toks[open].depth + 1, open + 1, close);
             if !inner.is_empty() {
                 return inner;
