@@ -371,3 +371,35 @@ fn data_errors_found_while_running_are_e0603_naming_the_example_or_line() {
     );
     assert!(!dir.join("o/weights.safetensors").exists());
 }
+
+#[test]
+fn ctrl_c_while_a_data_set_is_generated_is_e0618_and_writes_nothing() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = scratch("interrupt");
+    // Ten million examples take seconds to generate, even in a release
+    // build; the interrupt is sent as soon as training announces itself,
+    // which is before the data set is generated.
+    let data = "synthetic.spirals(classes = 3, samples = 10000000)";
+    std::fs::write(dir.join("net.cdl"), program(data, "adam", "")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cdlc"))
+        .args(["net.cdl", "--emit", "jit", "--out", "o"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut err = BufReader::new(child.stderr.take().expect("piped"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("a first line");
+    assert!(first.starts_with("training `net`"), "{first}");
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: `kill` only sends a signal, to a child this test owns and
+    // has not yet waited for, so the pid cannot have been reused.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT sent");
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{first}{rest}");
+    assert!(rest.contains("[E0618]"), "{rest}");
+    assert!(rest.contains("generating this data set"), "{rest}");
+    assert!(!dir.join("o").exists(), "an output folder was made");
+}
