@@ -100,11 +100,48 @@ def read_jsonl(path):
     """The examples of a JSON-lines file: a list of {"x": ..., "y": ...}."""
     out = []
     with open(path) as f:
-        for line in f:
+        for number, line in enumerate(f, 1):
             line = line.strip()
             if line:
-                out.append(json.loads(line))
+                out.append(_loads(line, number))
     return out
+
+
+def _loads(line, number):
+    """One line's JSON. Python's parser recurses once per level, so a line
+    nested deeper than the recursion limit (a tree thousands of levels deep,
+    which cdlc reads) is parsed again on a thread whose stack and limit
+    are sized by the line's depth."""
+    try:
+        return json.loads(line)
+    except RecursionError:
+        pass
+    import threading
+
+    depth = line.count("[") + line.count("{")
+    result = {}
+
+    def parse():
+        try:
+            result["value"] = json.loads(line)
+        except BaseException as e:  # handed to the caller's thread
+            result["error"] = e
+
+    old_limit, old_size = sys.getrecursionlimit(), threading.stack_size()
+    sys.setrecursionlimit(max(old_limit, 2 * depth + 1000))
+    threading.stack_size(min((64 << 20) + 1024 * depth, 4 << 30))
+    try:
+        t = threading.Thread(target=parse)
+        t.start()
+        t.join()
+    finally:
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(old_limit)
+    if isinstance(result.get("error"), RecursionError):
+        raise ValueError(f"line {number}: nested {depth} levels deep, more than this Python's JSON parser reads")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 # --- the host-side encoder ---------------------------------------------------
