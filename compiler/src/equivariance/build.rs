@@ -230,16 +230,7 @@ impl Env<'_> {
             }
             SpaceKind::Tensor2(a, b) => {
                 let (a, b) = (self.space_expr(a)?, self.space_expr(b)?);
-                let product = tensor_within(&a, &b);
-                if product.is_none() {
-                    let shown = cdlc_equivariance::show_shape(&[a.shape(), b.shape()].concat());
-                    let max = cdlc_equivariance::MAX_POINTS;
-                    self.diags.push(too_large(
-                        format!("the space {shown} has more than {max} points"),
-                        e.span,
-                    ));
-                }
-                product
+                self.product(&a, &b, e.span)
             }
             SpaceKind::Sum(a, b) => {
                 let (sa, sb) = (self.space_expr(a), self.space_expr(b));
@@ -276,6 +267,21 @@ impl Env<'_> {
 
     fn dims(&self, dims: &[ast::Size]) -> Option<Vec<usize>> {
         dims.iter().map(|d| self.eval_usize(d)).collect()
+    }
+
+    /// The tensor product `a ⊗ b` written at `at`, or E0703 there when it
+    /// has more points than the limit.
+    pub(super) fn product(&mut self, a: &Space, b: &Space, at: Span) -> Option<Space> {
+        let product = tensor_within(a, b);
+        if product.is_none() {
+            let shown = cdlc_equivariance::show_shape(&[a.shape(), b.shape()].concat());
+            let max = cdlc_equivariance::MAX_POINTS;
+            self.diags.push(too_large(
+                format!("the space {shown} has more than {max} points"),
+                at,
+            ));
+        }
+        product
     }
 
     /// A space the checker attached to a type, built silently.

@@ -44,7 +44,7 @@ impl Env<'_> {
             }
             SpaceVal::Tensor(a, b) => {
                 let (a, b) = (self.param_space(a, at), self.param_space(b, at));
-                Some(a?.tensor(&b?))
+                self.product(&a?, &b?, at)
             }
             SpaceVal::Sum(a, b) => {
                 let (a, b) = (self.param_space(a, at), self.param_space(b, at));
