@@ -73,6 +73,14 @@ enum Form {
 /// in f64); past it a sparse basis is gathered instead.
 const MAX_STACKED: usize = 1 << 24;
 
+/// What one gathered entry costs in the multiply-adds of a dense product
+/// (an indexed load and an add, against a packed product's vector lanes):
+/// a stacked constant is used only while its entries, zeros included, are
+/// fewer than the inner elements' nonzeros times this. A `cyclic(128)`
+/// kernel of five taps stacks 128 times its nonzeros, and its layers ran
+/// 2.2–3.8× faster gathered (`docs/performance.md`, W8).
+const GATHER_COST: usize = 16;
+
 impl Structured {
     /// The structured form of `basis`, if it is worth using.
     pub(super) fn worth_it(basis: &cdlc_equivariance::Basis) -> Option<Structured> {
@@ -92,13 +100,16 @@ impl Structured {
         // `local(r)` is never expanded here, so nothing below grows with the
         // dense map unless the form is chosen for being small.
         let elements = basis.inner_elements();
+        let nnz: usize = elements.iter().map(Vec::len).sum();
         let form = match Form::aggregate(basis, &elements) {
             Some(form) => form,
-            None if 2 * k * (n + d) * c * m <= d * m * c * n && n * k * m <= MAX_STACKED => {
+            None if 2 * k * (n + d) * c * m <= d * m * c * n
+                && n * k * m <= MAX_STACKED
+                && n * k * m <= GATHER_COST * nnz =>
+            {
                 Form::stacked(basis, &elements)
             }
             None => {
-                let nnz: usize = elements.iter().map(Vec::len).sum();
                 if 2 * (c * nnz + d * c * k * m) > d * m * c * n || c * k * m > u32::MAX as usize {
                     return None;
                 }
