@@ -163,23 +163,9 @@ fn tree_json<'a>(out: &mut String, shape: &TreeShape, leaf: &dyn Fn(usize) -> &'
 /// W4: `treenn[16, 64]` folded over 16 trees of 32 leaves, then
 /// `dense[64, 5]`.
 fn w4() -> Workload {
-    let (trees, leaves, f, h, c) = (16, 32, 16, 64, 5);
-    let x = uniform(1, &[trees, leaves, f], 1.0);
-    let y = labels(2, trees, c);
-    let lines = (0..trees)
-        .map(|t| {
-            let shape = make_tree(t as u64, leaves);
-            let mut s = String::new();
-            let leaf = |i: usize| {
-                let at = (t * leaves + i) * f;
-                &x[at..at + f]
-            };
-            tree_json(&mut s, &shape, &leaf);
-            line(&s, y[t])
-        })
-        .collect();
+    let (f, h, c) = (16, 64, 5);
     Workload {
-        lines,
+        lines: w4_trees(f, c),
         params: vec![
             param("treenn.E", &[h, f], weight(11, h, f)),
             zeros("treenn.c", h),
@@ -190,6 +176,26 @@ fn w4() -> Workload {
             zeros("dense.b", c),
         ],
     }
+}
+
+/// W4's batch, which W7 shares: 16 random binary trees of 32 leaves with
+/// `f` features each (stream 1) and labels among `c` classes (stream 2).
+fn w4_trees(f: usize, c: usize) -> Vec<String> {
+    let (trees, leaves) = (16, 32);
+    let x = uniform(1, &[trees, leaves, f], 1.0);
+    let y = labels(2, trees, c);
+    (0..trees)
+        .map(|t| {
+            let shape = make_tree(t as u64, leaves);
+            let mut s = String::new();
+            let leaf = |i: usize| {
+                let at = (t * leaves + i) * f;
+                &x[at..at + f]
+            };
+            tree_json(&mut s, &shape, &leaf);
+            line(&s, y[t])
+        })
+        .collect()
 }
 
 /// W5: three permutation-equivariant layers on sets of 64 points with 32

@@ -8,9 +8,9 @@
 //! rewritten here as the coefficients of the derived basis, in the order
 //! `cdlc FILE --emit tying` prints its labels.
 
-use cdlc_runtime::data::splitmix::{labels, make_tree, raw, uniform, weight};
+use cdlc_runtime::data::splitmix::{labels, raw, uniform, weight};
 
-use super::{Param, Workload, line, param, tree_json, vector, zeros};
+use super::{Param, Workload, line, param, vector, zeros};
 
 /// W6: `gru[32, 128]` over lists of 16 to 64 vectors, batch 32, then
 /// `dense[128, 10]`.
@@ -66,21 +66,8 @@ fn gru_length(i: usize) -> usize {
 /// Weight matrices are drawn from streams 11 (`Ei`) to 26 (`Ru`) in the
 /// order the algebra declares them, the read-out from stream 27.
 pub fn w7() -> Workload {
-    let (trees, leaves, k, h, c) = (16, 32, 16, 64, 5);
-    let x = uniform(1, &[trees, leaves, k], 1.0);
-    let y = labels(2, trees, c);
-    let lines = (0..trees)
-        .map(|t| {
-            let shape = make_tree(t as u64, leaves);
-            let mut s = String::new();
-            let leaf = |i: usize| {
-                let at = (t * leaves + i) * k;
-                &x[at..at + k]
-            };
-            tree_json(&mut s, &shape, &leaf);
-            line(&s, y[t])
-        })
-        .collect();
+    let (k, h, c) = (16, 64, 5);
+    let lines = super::w4_trees(k, c);
     const LEAF: [&str; 3] = ["treelstm.Ei", "treelstm.Eo", "treelstm.Eu"];
     const LEAF_BIAS: [&str; 3] = ["treelstm.ci", "treelstm.co", "treelstm.cu"];
     const NODE: [&str; 10] = [
