@@ -6,6 +6,7 @@
 //! lists nest 10 000 deep; deep malformed or mistyped lines are E0603
 //! naming the line and the path, all on the binary's 8 MiB main thread.
 
+#[macro_use]
 mod common;
 use common::{cdlc, scratch, stderr, stdout};
 use std::path::Path;
@@ -171,20 +172,9 @@ fn a_mismatch_deep_in_a_tree_is_e0603_with_its_path_shortened() {
 
 /// A rose-tree model: each node's value with its children folded by an
 /// Elman cell.
-const ROSE: &str = "import std.layers
-
-functor RoseF(A) = rose(A, List(X))
-data Rose(A) = fix RoseF(A)
-
-algebra cell[d, h] : RoseF(R[d]) -> R[h] {
-  param U: R[h, d] = glorot
-  param b: R[h]    = zeros
-  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks) + b)
-}
-
-model r(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
-
-train r {
+const ROSE: &str = rose_program!(
+    "
+train m {
   data   = jsonl(\"d.jsonl\")
   loss   = cross_entropy
   optim  = sgd(lr = 0.01)
@@ -192,7 +182,8 @@ train r {
   batch  = 2
   split  = 0.5
 }
-";
+"
+);
 
 /// A rose tree `depth` levels deep: each rose's children are the next
 /// rose and `extra` leaves after it, so the child lists nest as deep as the
