@@ -233,17 +233,23 @@ fn render_without_span(d: &Diagnostic) -> String {
         .chain(d.notes.iter().map(|n| ("Note", n)));
     for (what, text) in lines {
         out.push_str("   │\n");
-        for (j, line) in text.lines().enumerate() {
-            let lead = if j == 0 {
-                format!("{what}: ")
-            } else {
-                " ".repeat(what.len() + 2)
-            };
-            let _ = writeln!(out, "   │ {lead}{line}");
-        }
+        push_block(&mut out, "   ", what, text);
     }
     out.push_str("───╯\n");
     out
+}
+
+/// A help or note after `gutter`, its continuation lines indented under
+/// its first.
+fn push_block(out: &mut String, gutter: &str, what: &str, text: &str) {
+    for (j, line) in text.lines().enumerate() {
+        let lead = if j == 0 {
+            format!("{what}: ")
+        } else {
+            " ".repeat(what.len() + 2)
+        };
+        let _ = writeln!(out, "{gutter}│ {lead}{line}");
+    }
 }
 
 /// The order ariadne draws a label in: the labels in the primary label's

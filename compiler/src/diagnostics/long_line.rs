@@ -6,7 +6,7 @@
 //! instead, in ariadne's layout, with each label's line cut to a window
 //! around the label. The header keeps the true line and column.
 
-use super::{Diagnostic, Severity, label_order};
+use super::{Diagnostic, Severity, label_order, push_block};
 use crate::source::Sources;
 use std::fmt::Write as _;
 
@@ -77,18 +77,6 @@ pub(super) fn render(d: &Diagnostic, sources: &Sources) -> String {
     }
     let _ = writeln!(out, "{}╯", "─".repeat(width + 2));
     out
-}
-
-/// A help or note, its continuation lines indented under its first.
-fn push_block(out: &mut String, gutter: &str, what: &str, text: &str) {
-    for (j, line) in text.lines().enumerate() {
-        let lead = if j == 0 {
-            format!("{what}: ")
-        } else {
-            " ".repeat(what.len() + 2)
-        };
-        let _ = writeln!(out, "{gutter}│ {lead}{line}");
-    }
 }
 
 /// The part of a label's line that is shown, and where the label is in it.
