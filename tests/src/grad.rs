@@ -222,6 +222,35 @@ pub(crate) fn grad_case(file: &str, name: &str) -> (cdlc::training::Prepared, Ve
     (p, params)
 }
 
+/// Checks `name`'s reverse derivative on `batch` against central
+/// differences in f64, and that every slot's gradient is nonzero, so that
+/// no comparison passes on zeros.
+#[track_caller]
+pub(crate) fn check_batch_gradient(
+    name: &str,
+    p: &cdlc::training::Prepared,
+    params: &[Tensor],
+    batch: &[Example],
+) {
+    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, params, batch, 11)
+        .expect("the check runs");
+    assert!(
+        r.max_rel_error() <= TOLERANCE,
+        "{name}: max relative error {:e} > {TOLERANCE:e}\n{:#?}",
+        r.max_rel_error(),
+        r.params
+    );
+    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, params, batch)
+        .expect("the batch runs");
+    for (slot, g) in p.inst.slots.iter().zip(&grads) {
+        assert!(
+            g.data.iter().any(|x| *x != 0.0),
+            "{name}: slot {} has a zero gradient",
+            slot.name
+        );
+    }
+}
+
 /// Examples of the trees, each checked against the model's input type,
 /// with class targets.
 pub(crate) fn rose_examples(p: &cdlc::training::Prepared, trees: Vec<Value>) -> Vec<Example> {
@@ -243,25 +272,7 @@ pub(crate) fn rose_examples(p: &cdlc::training::Prepared, trees: Vec<Value>) -> 
 fn check_rose_gradient(model: &str, trees: Vec<Value>) {
     let (p, params) = rose_model(model);
     let batch = rose_examples(&p, trees);
-    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
-        .expect("the check runs");
-    assert!(
-        r.max_rel_error() <= TOLERANCE,
-        "{model}: max relative error {:e} > {TOLERANCE:e}\n{:#?}",
-        r.max_rel_error(),
-        r.params
-    );
-    // Every slot takes part: a slot with an exactly zero gradient would
-    // pass the comparison without checking anything.
-    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
-        .expect("the batch runs");
-    for (slot, g) in p.inst.slots.iter().zip(&grads) {
-        assert!(
-            g.data.iter().any(|x| *x != 0.0),
-            "{model}: slot {} has a zero gradient",
-            slot.name
-        );
-    }
+    check_batch_gradient(model, &p, &params, &batch);
 }
 
 #[test]
@@ -525,19 +536,7 @@ pub(crate) fn list_examples(lengths: &[usize]) -> Vec<Example> {
 #[track_caller]
 fn check_list_gradient(file: &str, model: &str, lengths: &[usize]) {
     let (p, params) = grad_case(file, model);
-    let batch = list_examples(lengths);
-    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
-        .expect("the check runs");
-    assert!(r.max_rel_error() <= TOLERANCE, "{model}: {:#?}", r.params);
-    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
-        .expect("the batch runs");
-    for (slot, g) in p.inst.slots.iter().zip(&grads) {
-        assert!(
-            g.data.iter().any(|x| *x != 0.0),
-            "{model}: slot {} has a zero gradient",
-            slot.name
-        );
-    }
+    check_batch_gradient(model, &p, &params, &list_examples(lengths));
 }
 
 #[test]
@@ -669,18 +668,7 @@ pub(crate) const LIST_SHAPES: &[&[usize]] = &[&[3, 1], &[0, 4, 2], &[], &[5], &[
 #[track_caller]
 fn check_region_lists(model: &str, batch: Vec<Example>) {
     let (p, params) = grad_case("region_lists", model);
-    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
-        .expect("the check runs");
-    assert!(r.max_rel_error() <= TOLERANCE, "{model}: {:#?}", r.params);
-    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
-        .expect("the batch runs");
-    for (slot, g) in p.inst.slots.iter().zip(&grads) {
-        assert!(
-            g.data.iter().any(|x| *x != 0.0),
-            "{model}: slot {} has a zero gradient",
-            slot.name
-        );
-    }
+    check_batch_gradient(model, &p, &params, &batch);
 }
 
 #[test]

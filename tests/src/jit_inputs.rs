@@ -102,23 +102,7 @@ fn case(file: &str, name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tens
 #[track_caller]
 pub(crate) fn check_case(file: &str, name: &str) {
     let (p, params, batch) = case(file, name, 6);
-    let r = cdlc_ir::gradcheck::gradcheck(&p.inst.module, p.train, &params, &batch, 11)
-        .expect("the check runs");
-    assert!(
-        r.max_rel_error() <= cdlc_ir::gradcheck::TOLERANCE,
-        "{name}: max relative error {:e}\n{:#?}",
-        r.max_rel_error(),
-        r.params
-    );
-    let (_, grads) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
-        .expect("the batch runs");
-    for (slot, g) in p.inst.slots.iter().zip(&grads) {
-        assert!(
-            g.data.iter().any(|x| *x != 0.0),
-            "{name}: slot {} has a zero gradient",
-            slot.name
-        );
-    }
+    crate::grad::check_batch_gradient(name, &p, &params, &batch);
     training_agrees(name, &p, &params, &batch);
     forward_agrees(name, &p, &params, &batch);
 }

@@ -5,20 +5,11 @@
 //! against its examples one by one (f64 and f32), their JSON lines, and a
 //! structure that does not fit its type.
 
-use crate::{cases_dir, check_clean};
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
-
-/// Largest relative error a gradient may have against central differences.
-const TOLERANCE: f64 = cdlc_ir::gradcheck::TOLERANCE;
 
 /// A model of the case file, prepared for training, with initial weights.
 fn model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
-    use cdlc::training::{init_params, loss_for, prepare};
-    let c = check_clean(&cases_dir("grad").join("nested_data.cdl"));
-    let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
-    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    let params = init_params(&p.inst, 7);
-    (p, params)
+    crate::grad::grad_case("nested_data", name)
 }
 
 /// Builds structures whose vectors `R[2]` are distinct, deterministic
@@ -154,24 +145,7 @@ fn examples(p: &cdlc::training::Prepared, xs: Vec<Value>) -> Vec<Example> {
 fn check_gradient(name: &str) {
     let (p, params) = model(name);
     let batch = examples(&p, structures(name));
-    let m = &p.inst.module;
-    let r = cdlc_ir::gradcheck::gradcheck(m, p.train, &params, &batch, 11).expect("the check runs");
-    assert!(
-        r.max_rel_error() <= TOLERANCE,
-        "{name}: max relative error {:e} > {TOLERANCE:e}\n{:#?}",
-        r.max_rel_error(),
-        r.params
-    );
-    // Every slot takes part, so that no comparison passes on zeros.
-    let (_, grads) =
-        cdlc_ir::interp::loss_and_grad(m, p.train, &params, &batch).expect("the batch runs");
-    for (slot, g) in p.inst.slots.iter().zip(&grads) {
-        assert!(
-            g.data.iter().any(|x| *x != 0.0),
-            "{name}: slot {} has a zero gradient",
-            slot.name
-        );
-    }
+    crate::grad::check_batch_gradient(name, &p, &params, &batch);
 }
 
 #[test]
