@@ -7,7 +7,13 @@
 //! an elementwise kernel or of a per-example operation) take microseconds,
 //! so the hand-over must cost much less: between jobs the helper spins for
 //! up to `SPIN` on a one-slot mailbox and only then sleeps. A second caller
-//! that finds the slot taken runs both halves itself. Measured hand-overs for W1 (steps/s with two threads):
+//! that finds the slot taken runs both halves itself, and a caller that
+//! finishes its half before the helper has started the other takes it back
+//! and runs it too. So a helper the machine does not schedule (a busy
+//! machine runs many more threads than it has processors) delays a step by
+//! at most the half it has started, never by its wait for a processor:
+//! without the take-back, two threads on such a machine ran W2's steps 20
+//! times slower than one (`docs/performance.md`). Measured hand-overs for W1 (steps/s with two threads):
 //! matrixmultiply's own threading 1870, `rayon::join` 2250, a rayon pool
 //! thread taking one half 2400, this helper 2730 (`docs/performance.md`).
 //!
@@ -102,14 +108,18 @@ pub unsafe fn join(first: impl FnOnce(), second: impl FnOnce()) {
 const IDLE: u32 = 0;
 const CLAIMED: u32 = 1;
 const READY: u32 = 2;
-const DONE: u32 = 3;
+const RUNNING: u32 = 3;
+const DONE: u32 = 4;
 
 /// A job, type-erased: the function that runs it and what it runs on.
 type Job = (unsafe fn(*mut ()), *mut ());
 
 /// One helper thread and its job slot. A caller claims the slot
-/// (`IDLE → CLAIMED`), fills it and marks it `READY`, runs its own half
-/// and waits for `DONE`.
+/// (`IDLE → CLAIMED`), fills it and marks it `READY`, and runs its own
+/// half. The job then goes to whichever thread moves the slot out of
+/// `READY` first: the helper (`READY → RUNNING`, then `DONE`) or the
+/// caller done with its half (`READY → CLAIMED`, running the job itself);
+/// the caller frees the slot (`IDLE`) once the job has run.
 struct Helper {
     state: AtomicU32,
     job: UnsafeCell<Option<Job>>,
@@ -143,14 +153,15 @@ impl Helper {
                     since = std::time::Instant::now();
                 }
             }
-            // SAFETY: see `Sync`.
-            if let Some((run, data)) = unsafe { (*self.job.get()).take() } {
-                let ran =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) }));
-                if ran.is_err() {
-                    self.panicked.store(true, Ordering::Relaxed);
-                }
+            if self
+                .state
+                .compare_exchange(READY, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                // The caller took the job back; wait for the next one.
+                continue;
             }
+            self.run_job();
             self.state.store(DONE, Ordering::Release);
         }
     }
@@ -190,8 +201,8 @@ impl Helper {
         {
             t.unpark();
         }
-        // Waits for the helper even if `first` panics: `second` lives on
-        // this stack frame.
+        // Runs or waits for `second` even if `first` panics: `second` lives
+        // on this stack frame.
         let wait = Wait(self);
         first();
         drop(wait);
@@ -199,15 +210,45 @@ impl Helper {
             panic!("a job on the helper thread panicked");
         }
     }
+
+    /// Runs the job in the slot, if any, recording a panic in `panicked`.
+    /// Called by whichever thread moved the slot out of `READY`.
+    fn run_job(&self) {
+        // SAFETY: see `Sync`; the slot's state gives this thread the job.
+        if let Some((run, data)) = unsafe { (*self.job.get()).take() } {
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) }));
+            if ran.is_err() {
+                self.panicked.store(true, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
-/// Waits for the helper's `DONE` and frees the slot when dropped.
+/// When dropped, takes the job back if the helper has not started it (and
+/// runs it, unless the caller's own half is unwinding), else waits for the
+/// helper's `DONE`; then frees the slot.
 struct Wait<'a>(&'a Helper);
 
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
-        // The halves take about as long; yield now and then in case the
-        // helper was descheduled (a busy machine).
+        if self
+            .0
+            .state
+            .compare_exchange(READY, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            if std::thread::panicking() {
+                // SAFETY: see `Sync`; the caller holds the slot again.
+                unsafe { *self.0.job.get() = None };
+            } else {
+                self.0.run_job();
+            }
+            self.0.state.store(IDLE, Ordering::Release);
+            return;
+        }
+        // The helper has started the job; the halves take about as long.
+        // Yield now and then in case the helper was descheduled.
         let mut spins = 0u32;
         while self.0.state.load(Ordering::Acquire) != DONE {
             spins = spins.wrapping_add(1);
@@ -248,5 +289,42 @@ mod tests {
         let mut ran = false;
         unsafe { join(|| (), || ran = true) };
         assert!(ran);
+    }
+
+    /// A helper that no thread serves, as a helper the machine never
+    /// schedules looks to the caller.
+    fn unserved() -> Helper {
+        Helper {
+            state: AtomicU32::new(IDLE),
+            job: UnsafeCell::new(None),
+            panicked: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            thread: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn a_job_the_helper_has_not_started_is_taken_back() {
+        let helper = unserved();
+        let (mut left, mut right) = (0, 0);
+        // Without the take-back this would wait forever.
+        unsafe { helper.join(|| left = 1, || right = 2) };
+        assert_eq!((left, right), (1, 2));
+        assert_eq!(helper.state.load(Ordering::SeqCst), IDLE);
+        // A panic in a taken-back job reaches the caller, and the slot is
+        // free again afterwards.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            helper.join(|| (), || panic!("boom"))
+        }));
+        assert!(caught.is_err());
+        assert_eq!(helper.state.load(Ordering::SeqCst), IDLE);
+        // When the caller's own half panics, the job is dropped unrun.
+        let mut ran = false;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            helper.join(|| panic!("first"), || ran = true)
+        }));
+        assert!(caught.is_err());
+        assert!(!ran);
+        assert_eq!(helper.state.load(Ordering::SeqCst), IDLE);
     }
 }

@@ -25,6 +25,12 @@
 //!    order one, two, two, one, one, two, two, one, ... so that a steady
 //!    drift of the machine's speed weighs on both arms alike. Each step's
 //!    time is the time between its end and the previous step's end.
+//!    The measurement stops early, keeping one thread, as soon as the
+//!    two-thread arm has run `RUINOUS_AFTER` steps each more than `RUINOUS`
+//!    times slower than every one-thread step so far: in the state in which
+//!    this machine gives a process's second thread much less than a
+//!    processor, a two-thread step can take several times a one-thread
+//!    step, and the rest of the measurement would only repeat that.
 //! 3. The arm with the lower median step time wins (the median, so that one
 //!    step slowed by the machine does not decide); on a tie, or when no
 //!    piece of work was large enough to split, one thread wins. Under the
@@ -34,13 +40,21 @@
 //!    steps, then step 2 runs again.
 //!
 //! The cost is bounded: outside step 2 nothing is timed, and within it at
-//! most `per_arm` steps run with the losing choice, against at least
-//! `period_steps` steps with the winning one. The choice never changes
+//! most `per_arm` steps run with the losing choice (`RUINOUS_AFTER` when
+//! two threads lose badly), against at least `period_steps` steps with the
+//! winning one. The choice never changes
 //! what is computed, only which thread computes which rows. The pieces'
 //! own times per unit of work are still summed during step 2, for reports
 //! only (`last_rates`).
 
 use std::time::Duration;
+
+/// How many times slower than every one-thread step each two-thread step
+/// must be for a measurement to stop early (see the module comment).
+const RUINOUS: f64 = 1.5;
+
+/// How many such two-thread steps stop a measurement early.
+const RUINOUS_AFTER: usize = 2;
 
 /// The kinds of kernel whose large pieces are timed and reported
 /// separately (the choice itself is by whole steps).
@@ -206,7 +220,9 @@ impl Chooser {
         self.phase = match self.phase {
             Phase::Warmup if self.step < self.config.warmup => Phase::Warmup,
             Phase::Warmup => Phase::Measuring(0),
-            Phase::Measuring(m) if m + 1 < 2 * self.config.per_arm => Phase::Measuring(m + 1),
+            Phase::Measuring(m) if m + 1 < 2 * self.config.per_arm && !self.ruinous() => {
+                Phase::Measuring(m + 1)
+            }
             Phase::Measuring(_) => {
                 self.decide();
                 Phase::Holding {
@@ -222,6 +238,17 @@ impl Chooser {
             }
             held @ Phase::Holding { .. } => held,
         };
+    }
+
+    /// Whether two threads have already lost badly in this measurement:
+    /// `RUINOUS_AFTER` two-thread steps, each more than `RUINOUS` times
+    /// the slowest one-thread step.
+    fn ruinous(&self) -> bool {
+        let [one, two] = &self.steps;
+        let slowest_one = one.iter().copied().fold(f64::NAN, f64::max);
+        !one.is_empty()
+            && two.len() >= RUINOUS_AFTER
+            && two.iter().all(|&t| t > RUINOUS * slowest_one)
     }
 
     /// Picks the arm with the faster median step, splits the kinds that

@@ -263,3 +263,81 @@ fn the_losing_arm_runs_at_most_per_arm_steps_per_period() {
     );
     assert_eq!(c.threads(Kind::Products), 1);
 }
+
+#[test]
+fn a_ruinous_second_thread_stops_the_measurement_after_two_of_its_steps() {
+    // Two threads 4× slower: one, two, two, and the measurement is over.
+    let m = Machine {
+        step_ms: [1.0, 4.0],
+        rate: every_kind,
+    };
+    let (mut c, mut now) = (
+        Chooser::new(Config {
+            per_arm: 6,
+            ..config()
+        }),
+        Duration::ZERO,
+    );
+    m.step(&mut c, &mut now);
+    let mut arms = Vec::new();
+    while c.measuring() {
+        arms.push(c.split(Kind::Products));
+        m.step(&mut c, &mut now);
+    }
+    assert_eq!(arms, [false, true, true]);
+    assert_eq!(c.measurements(), 1);
+    assert_eq!(c.threads(Kind::Products), 1);
+    assert_eq!(c.last_step_times(), [Some(1e6), Some(4e6)]);
+}
+
+#[test]
+fn a_second_thread_slower_but_not_ruinous_is_measured_in_full() {
+    // 1.4× slower is below the early stop's 1.5×: all twelve steps run.
+    let m = Machine {
+        step_ms: [1.0, 1.4],
+        rate: every_kind,
+    };
+    let (mut c, mut now) = (
+        Chooser::new(Config {
+            per_arm: 6,
+            ..config()
+        }),
+        Duration::ZERO,
+    );
+    m.step(&mut c, &mut now);
+    let mut steps = 0;
+    while c.measuring() {
+        steps += 1;
+        m.step(&mut c, &mut now);
+    }
+    assert_eq!(steps, 12);
+    assert_eq!(c.threads(Kind::Products), 1);
+}
+
+#[test]
+fn one_fast_two_thread_step_keeps_the_measurement_going() {
+    // The first two-thread step was slowed by the machine, the second was
+    // fast: not every two-thread step lost badly, so the arms are measured
+    // in full and the faster median, two threads, wins.
+    let mut c = Chooser::new(Config {
+        per_arm: 4,
+        ..config()
+    });
+    let mut now = MS;
+    c.end_step(now);
+    let mut i = 0;
+    while c.measuring() {
+        let split = c.split(Kind::Products);
+        c.record(Kind::Products, split, 1.0, 1.0);
+        let ms = match (split, i) {
+            (true, 1) => 20.0,
+            (true, _) => 0.7,
+            (false, _) => 1.0,
+        };
+        now += Duration::from_secs_f64(ms / 1000.0);
+        c.end_step(now);
+        i += 1;
+    }
+    assert_eq!(i, 8);
+    assert_eq!(c.threads(Kind::Products), 2);
+}
