@@ -19,8 +19,12 @@
 //!
 //! The schedule, counted in training steps:
 //!
-//! 1. `warmup` steps run on one thread untimed (the first step allocates
-//!    buffers and touches fresh pages).
+//! 1. `warmup` steps run untimed: the first allocates buffers and touches
+//!    fresh pages. The last of two or more runs on two threads, so that the
+//!    helper thread's own first work (its start, its first allocations and
+//!    page faults) is not timed against the two-thread arm either; on a
+//!    model whose steps take a millisecond (W1) that start is a large part
+//!    of the first two-thread steps.
 //! 2. `2 × per_arm` measuring steps alternate between the two arms in the
 //!    order one, two, two, one, one, two, two, one, ... so that a steady
 //!    drift of the machine's speed weighs on both arms alike. Each step's
@@ -100,11 +104,12 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// One warm-up step, six steps per arm, a choice held for 2 s and 100
-    /// steps: at most 6 steps in 112 run with the losing choice.
+    /// Two warm-up steps (one thread, then two), six steps per arm, a
+    /// choice held for 2 s and 100 steps: at most 6 steps in 112 run with
+    /// the losing choice.
     fn default() -> Config {
         Config {
-            warmup: 1,
+            warmup: 2,
             per_arm: 6,
             period: Duration::from_secs(2),
             period_steps: 100,
@@ -189,7 +194,8 @@ impl Chooser {
     pub fn split(&self, kind: Kind) -> bool {
         match self.phase {
             Phase::Measuring(m) => arm(m) == 1,
-            _ => self.kinds[kind.index()].split,
+            Phase::Warmup => self.config.warmup >= 2 && self.step + 1 == self.config.warmup,
+            Phase::Holding { .. } => self.kinds[kind.index()].split,
         }
     }
 

@@ -341,3 +341,27 @@ fn one_fast_two_thread_step_keeps_the_measurement_going() {
     assert_eq!(i, 8);
     assert_eq!(c.threads(Kind::Products), 2);
 }
+
+#[test]
+fn the_last_of_several_warm_up_steps_runs_on_two_threads_untimed() {
+    let mut c = Chooser::new(Config {
+        warmup: 3,
+        ..config()
+    });
+    let mut warm = Vec::new();
+    let mut now = Duration::ZERO;
+    while !c.measuring() {
+        warm.push(c.split(Kind::Products));
+        // A slow warm-up step on either arm is not timed.
+        now += Duration::from_millis(50);
+        c.end_step(now);
+    }
+    assert_eq!(warm, [false, false, true]);
+    let m = Machine {
+        step_ms: [1.0, 0.5],
+        rate: every_kind,
+    };
+    m.measure(&mut c, &mut now);
+    assert_eq!(c.last_step_times(), [Some(1e6), Some(5e5)]);
+    assert_eq!(c.threads(Kind::Products), 2);
+}
