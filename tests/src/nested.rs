@@ -104,7 +104,7 @@ impl Values {
 
 /// The structures each model is checked on: several shapes, from one
 /// tip to a few levels.
-fn structures(name: &str) -> Vec<Value> {
+pub(crate) fn structures(name: &str) -> Vec<Value> {
     let mut v = Values(0.0);
     match name {
         "kid_tree" => vec![
