@@ -14,6 +14,7 @@ pub mod internal;
 pub mod measure;
 pub mod memory;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod stdout;

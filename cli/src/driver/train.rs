@@ -211,11 +211,12 @@ pub fn run(
                 error,
             })?;
         }
-        let line = epoch_line(
-            &row,
+        let line = super::progress::Event::Epoch {
+            row: &row,
             epochs,
-            train.len() as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
-        );
+            rate: train.len() as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
+        }
+        .line();
         match &bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
@@ -304,20 +305,6 @@ fn non_finite(
         what,
         kept: rows.last().map(|r| (out.to_path_buf(), r.epoch)),
     })
-}
-
-fn epoch_line(r: &EpochMetrics, epochs: usize, rate: f64) -> String {
-    let mut s = format!(
-        "epoch {:>3}/{epochs}  train_loss {:.5}",
-        r.epoch, r.train_loss
-    );
-    if let Some(v) = r.val_loss {
-        s += &format!("  val_loss {v:.5}");
-    }
-    if let Some(a) = r.val_accuracy {
-        s += &format!("  val_accuracy {:.2}%", 100.0 * a);
-    }
-    s + &format!("  {rate:.0} ex/s")
 }
 
 /// Mean loss and accuracy (for classification) over `examples`, run in
