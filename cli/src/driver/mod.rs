@@ -24,6 +24,7 @@ pub mod trainer;
 pub mod usage;
 pub mod weights;
 pub mod write_data;
+pub mod write_error;
 
 /// The SHA-256 of a program's text, in hex: checkpoints record it, and
 /// `cdlc run` refuses weights trained from another source.

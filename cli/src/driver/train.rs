@@ -9,6 +9,7 @@
 use super::data;
 pub use super::train_error::TrainError;
 use super::trainer::{NonFinite, Trainer};
+use super::write_error::WriteError;
 use cdlc::check::TrainSetup;
 use cdlc::instantiate::Instantiated;
 use cdlc::training::{Prepared, runtime_loss, shuffled, split};
@@ -108,9 +109,9 @@ pub fn run(
     // only when some epoch will run.
     let folder = if epochs > 0 {
         Some(
-            EpochFolder::open(&out_dir).map_err(|e| TrainError::OutputFolder {
+            EpochFolder::open(&out_dir).map_err(|error| TrainError::OutputFolder {
                 path: out_dir.clone(),
-                error: e.to_string(),
+                error,
             })?,
         )
     } else {
@@ -404,7 +405,7 @@ fn save(
     params: &Weights,
     metadata: &BTreeMap<String, String>,
     title: &str,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let views: Vec<cdlc_runtime::checkpoint::ParamView<'_>> = inst
         .slots
         .iter()
@@ -419,9 +420,9 @@ fn save(
     let mut metadata = metadata.clone();
     metadata.insert("epoch".to_string(), epoch.to_string());
     let weights =
-        cdlc_runtime::checkpoint::serialize(&views, &metadata).map_err(|e| e.to_string())?;
+        cdlc_runtime::checkpoint::serialize(&views, &metadata).map_err(WriteError::Weights)?;
     let metrics = report::metrics_csv(rows);
-    let svg = report::loss_svg(rows, title).map_err(|e| e.to_string())?;
+    let svg = report::loss_svg(rows, title).map_err(WriteError::Plot)?;
     folder
         .commit(
             epoch,
@@ -431,5 +432,5 @@ fn save(
                 ("loss.svg", svg.as_bytes()),
             ],
         )
-        .map_err(|e| e.to_string())
+        .map_err(WriteError::Files)
 }
