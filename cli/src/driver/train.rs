@@ -419,8 +419,8 @@ fn save(
     let epoch = rows.last().map_or(0, |r| r.epoch);
     let mut metadata = metadata.clone();
     metadata.insert("epoch".to_string(), epoch.to_string());
-    let weights =
-        cdlc_runtime::checkpoint::serialize(&views, &metadata).map_err(WriteError::Weights)?;
+    let weights = cdlc_runtime::checkpoint::serialize(&views, &metadata)
+        .map_err(|e| WriteError::Weights(Box::new(e)))?;
     let metrics = report::metrics_csv(rows);
     let svg = report::loss_svg(rows, title).map_err(WriteError::Plot)?;
     folder

@@ -202,10 +202,12 @@ mod tests {
 
     #[test]
     fn the_weights_or_the_plot_failing_is_not_blamed_on_the_folder() {
-        let weights = worded(WriteError::Weights(CheckpointError::InvalidParam {
-            name: "dense.W".to_string(),
-            message: "6 values for shape [2, 2]".to_string(),
-        }));
+        let weights = worded(WriteError::Weights(Box::new(
+            CheckpointError::InvalidParam {
+                name: "dense.W".to_string(),
+                message: "6 values for shape [2, 2]".to_string(),
+            },
+        )));
         assert_eq!(
             weights.message,
             "cannot write epoch 3 into out/net: cannot write parameter `dense.W`: \

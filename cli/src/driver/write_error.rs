@@ -10,8 +10,9 @@ use cdlc_runtime::report::ReportError;
 #[derive(Debug)]
 pub enum WriteError {
     /// The weights could not be laid out as a safetensors file (a slot
-    /// whose values do not fill its stored shape, or a name used twice).
-    Weights(CheckpointError),
+    /// whose values do not fill its stored shape, or a name used twice),
+    /// boxed to keep the run's error small.
+    Weights(Box<CheckpointError>),
     /// The loss curve could not be drawn.
     Plot(ReportError),
     /// The files could not be written or moved into place.
