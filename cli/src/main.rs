@@ -12,7 +12,6 @@ use driver::report;
 use driver::train::Overrides;
 use driver::trainer::{Jit, Trainer};
 use driver::usage::UsageError;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -450,19 +449,15 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> Exit {
         out: cli.out.clone(),
         augment: cli.augment.clone(),
     };
-    let progress = std::io::stderr().is_terminal();
-    eprintln!(
-        "training `{}` ({}): {} parameters in {} slots",
-        setup.model_name,
-        trainer.name(),
-        prepared
-            .inst
-            .slots
-            .iter()
+    let progress = driver::progress::bar_wanted();
+    driver::progress::emit(&driver::progress::Event::Start {
+        model: &setup.model_name,
+        backend: trainer.name(),
+        parameters: (prepared.inst.slots.iter())
             .map(|s| s.shape.iter().product::<usize>())
-            .sum::<usize>(),
-        prepared.inst.slots.len()
-    );
+            .sum(),
+        slots: prepared.inst.slots.len(),
+    });
     Ok(
         match driver::train::run(
             c,
@@ -475,17 +470,7 @@ fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> Exit {
             progress,
         ) {
             Ok(s) => {
-                if s.interrupted {
-                    eprintln!(
-                        "interrupted: kept the {} completed epoch(s) in {}",
-                        s.rows.len(),
-                        s.out.display()
-                    );
-                } else if s.rows.is_empty() {
-                    eprintln!("no epoch ran; nothing was written");
-                } else {
-                    eprintln!("trained in {:.1} s; wrote {}", s.seconds, s.out.display());
-                }
+                driver::progress::emit(&driver::progress::Event::Finished(&s));
                 ExitCode::SUCCESS
             }
             Err(e) => report::fail(e.to_diagnostic(setup), &c.sources, 1),

@@ -110,6 +110,41 @@ fn a_bad_line_of_training_data_is_e0603_with_its_line() {
     insta::assert_snapshot!(both(&dir, &["net.cdl", "--emit", "jit"], "E0603"));
 }
 
+/// A tree whose nodes hold lists of (label, subtree) pairs: `X` nested
+/// under a list and a pair.
+const LABELLED: &str = "import std.layers
+functor LabelledF(A) = tip(A) | node(A, List(R[2] * X))
+data Labelled(A) = fix LabelledF(A)
+algebra edges : ListF(R[2] * R[2]) -> R[2] {
+  param s: R[2] = zeros
+  nil          => s
+  cons(e, acc) => let (label, c) = e in label + c + acc
+}
+algebra labelled : LabelledF(R[2]) -> R[2] {
+  tip(a)      => a
+  node(a, es) => a + fold edges (es)
+}
+model net(t: Labelled(R[2])) -> R[2] { fold labelled (t) }
+train net {
+  data  = jsonl(\"train.jsonl\")
+  loss  = cross_entropy
+  optim = sgd(lr = 0.1)
+}
+";
+
+#[test]
+fn a_bad_line_of_nested_data_is_e0603_naming_the_enclosing_type() {
+    // A subtree where a (label, subtree) pair belongs: the pair's type
+    // names the tree, not its recursive position.
+    let bad = "{\"x\": {\"tip\": [[1, 0]]}, \"y\": 1}\n\
+               {\"x\": {\"node\": [[0, 1], [{\"tip\": [[1, 0]]}]]}, \"y\": 0}\n";
+    let dir = folder("nestedline", &[("net.cdl", LABELLED), ("train.jsonl", bad)]);
+    let args = ["net.cdl", "--emit", "jit", "--backend", "interp"];
+    let shown = both(&dir, &args, "E0603");
+    assert!(shown.contains("R[2] * Labelled(R[2])"), "{shown}");
+    insta::assert_snapshot!(shown);
+}
+
 #[test]
 fn an_optimizer_out_of_range_is_e0604_at_the_optimizer() {
     let prog = NET.replace("sgd(lr = 0.1)", "sgd(lr = -1)");

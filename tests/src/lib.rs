@@ -44,6 +44,8 @@ mod measure;
 #[cfg(test)]
 mod nested;
 #[cfg(test)]
+mod nested_jvp;
+#[cfg(test)]
 mod parse;
 #[cfg(test)]
 mod plan;

@@ -14,6 +14,7 @@ pub mod internal;
 pub mod measure;
 pub mod memory;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod stdout;
@@ -23,6 +24,7 @@ pub mod trainer;
 pub mod usage;
 pub mod weights;
 pub mod write_data;
+pub mod write_error;
 
 /// The SHA-256 of a program's text, in hex: checkpoints record it, and
 /// `cdlc run` refuses weights trained from another source.

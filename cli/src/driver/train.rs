@@ -9,6 +9,7 @@
 use super::data;
 pub use super::train_error::TrainError;
 use super::trainer::{NonFinite, Trainer};
+use super::write_error::WriteError;
 use cdlc::check::TrainSetup;
 use cdlc::instantiate::Instantiated;
 use cdlc::training::{Prepared, runtime_loss, shuffled, split};
@@ -108,9 +109,9 @@ pub fn run(
     // only when some epoch will run.
     let folder = if epochs > 0 {
         Some(
-            EpochFolder::open(&out_dir).map_err(|e| TrainError::OutputFolder {
+            EpochFolder::open(&out_dir).map_err(|error| TrainError::OutputFolder {
                 path: out_dir.clone(),
-                error: e.to_string(),
+                error,
             })?,
         )
     } else {
@@ -211,11 +212,12 @@ pub fn run(
                 error,
             })?;
         }
-        let line = epoch_line(
-            &row,
+        let line = super::progress::Event::Epoch {
+            row: &row,
             epochs,
-            train.len() as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
-        );
+            rate: train.len() as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
+        }
+        .line();
         match &bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
@@ -304,20 +306,6 @@ fn non_finite(
         what,
         kept: rows.last().map(|r| (out.to_path_buf(), r.epoch)),
     })
-}
-
-fn epoch_line(r: &EpochMetrics, epochs: usize, rate: f64) -> String {
-    let mut s = format!(
-        "epoch {:>3}/{epochs}  train_loss {:.5}",
-        r.epoch, r.train_loss
-    );
-    if let Some(v) = r.val_loss {
-        s += &format!("  val_loss {v:.5}");
-    }
-    if let Some(a) = r.val_accuracy {
-        s += &format!("  val_accuracy {:.2}%", 100.0 * a);
-    }
-    s + &format!("  {rate:.0} ex/s")
 }
 
 /// Mean loss and accuracy (for classification) over `examples`, run in
@@ -417,7 +405,7 @@ fn save(
     params: &Weights,
     metadata: &BTreeMap<String, String>,
     title: &str,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let views: Vec<cdlc_runtime::checkpoint::ParamView<'_>> = inst
         .slots
         .iter()
@@ -431,10 +419,10 @@ fn save(
     let epoch = rows.last().map_or(0, |r| r.epoch);
     let mut metadata = metadata.clone();
     metadata.insert("epoch".to_string(), epoch.to_string());
-    let weights =
-        cdlc_runtime::checkpoint::serialize(&views, &metadata).map_err(|e| e.to_string())?;
+    let weights = cdlc_runtime::checkpoint::serialize(&views, &metadata)
+        .map_err(|e| WriteError::Weights(Box::new(e)))?;
     let metrics = report::metrics_csv(rows);
-    let svg = report::loss_svg(rows, title).map_err(|e| e.to_string())?;
+    let svg = report::loss_svg(rows, title).map_err(WriteError::Plot)?;
     folder
         .commit(
             epoch,
@@ -444,5 +432,5 @@ fn save(
                 ("loss.svg", svg.as_bytes()),
             ],
         )
-        .map_err(|e| e.to_string())
+        .map_err(WriteError::Files)
 }

@@ -2,10 +2,12 @@
 //! that words it (`TrainError::to_diagnostic`): E0602, E0603, E0606,
 //! E0608, E0609, E0610 and E0618, each at the train block.
 
+use super::write_error::WriteError;
 use cdlc::check::TrainSetup;
 use cdlc::diagnostics::Diagnostic;
 use cdlc::equivariance::measure::MeasureError;
-use std::path::PathBuf;
+use cdlc_grammar::Span;
+use std::path::{Path, PathBuf};
 
 /// Why a run stopped.
 #[derive(Debug)]
@@ -30,7 +32,7 @@ pub enum TrainError {
         /// The folder.
         path: PathBuf,
         /// The system's reason.
-        error: String,
+        error: std::io::Error,
     },
     /// An epoch's files cannot be written.
     EpochWrite {
@@ -38,8 +40,8 @@ pub enum TrainError {
         epoch: usize,
         /// The folder.
         path: PathBuf,
-        /// The system's reason.
-        error: String,
+        /// Which part failed, and why.
+        error: WriteError,
     },
     /// A loss, gradient or weight became NaN or infinite.
     NonFinite {
@@ -95,17 +97,37 @@ impl TrainError {
                 "training this model",
             )
             .with_help("choose another folder with `--out DIR`, or make this one writable"),
-            TrainError::EpochWrite { epoch, path, error } => Diagnostic::error(
-                "E0608",
-                format!("cannot write epoch {epoch} into {}: {error}", path.display()),
-                model,
-                "training this model",
-            )
-            .with_note("the folder keeps the last epoch that was written completely")
-            .with_help("free space or choose another folder with `--out DIR`, then train again"),
+            TrainError::EpochWrite { epoch, path, error } => {
+                epoch_write(*epoch, path, error, model)
+            }
             TrainError::NonFinite { epoch, what, kept } => non_finite(*epoch, what, kept, setup),
             TrainError::Example { index, problem } => example(*index, problem, setup),
         }
+    }
+}
+
+/// E0608: an epoch's files could not be written. The file system's
+/// refusals are met by free space or another folder; the weights or the
+/// plot failing is the run's own fault, which no folder fixes.
+fn epoch_write(epoch: usize, path: &Path, error: &WriteError, model: Span) -> Diagnostic {
+    let d = Diagnostic::error(
+        "E0608",
+        format!(
+            "cannot write epoch {epoch} into {}: {}",
+            path.display(),
+            error.reason()
+        ),
+        model,
+        "training this model",
+    )
+    .with_note("the folder keeps the last epoch that was written completely");
+    if error.is_file_system() {
+        d.with_help("free space or choose another folder with `--out DIR`, then train again")
+    } else {
+        d.with_help(
+            "this is not a file system problem: report it with the program, \
+             since another folder would fail the same way",
+        )
     }
 }
 
@@ -151,4 +173,57 @@ fn example(index: Option<usize>, problem: &str, setup: &TrainSetup) -> Diagnosti
     Diagnostic::error("E0603", message, setup.data_span, label)
         .with_note("examples are counted from 0 in the order of the data")
         .with_help("remove or correct the example, or change the model so that it accepts it")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cdlc_runtime::checkpoint::CheckpointError;
+    use cdlc_runtime::report::ReportError;
+
+    fn worded(error: WriteError) -> Diagnostic {
+        let span = Span::new(cdlc_grammar::FileId(0), 0, 1);
+        epoch_write(3, Path::new("out/net"), &error, span)
+    }
+
+    #[test]
+    fn a_refused_file_asks_for_space_or_another_folder() {
+        let d = worded(WriteError::Files(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "no space left on device",
+        )));
+        assert_eq!(d.code, "E0608");
+        assert_eq!(
+            d.message,
+            "cannot write epoch 3 into out/net: no space left on device"
+        );
+        assert!(d.help.as_deref().unwrap().contains("--out DIR"), "{d:?}");
+    }
+
+    #[test]
+    fn the_weights_or_the_plot_failing_is_not_blamed_on_the_folder() {
+        let weights = worded(WriteError::Weights(Box::new(
+            CheckpointError::InvalidParam {
+                name: "dense.W".to_string(),
+                message: "6 values for shape [2, 2]".to_string(),
+            },
+        )));
+        assert_eq!(
+            weights.message,
+            "cannot write epoch 3 into out/net: cannot write parameter `dense.W`: \
+             6 values for shape [2, 2]"
+        );
+        let plot = worded(WriteError::Plot(ReportError::Plot("no data".to_string())));
+        assert_eq!(
+            plot.message,
+            "cannot write epoch 3 into out/net: cannot draw the loss curve: no data"
+        );
+        for d in [weights, plot] {
+            let help = d.help.as_deref().unwrap();
+            assert!(
+                help.contains("not a file system problem") && !help.contains("--out"),
+                "{help}"
+            );
+        }
+    }
 }

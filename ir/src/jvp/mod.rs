@@ -20,6 +20,7 @@
 //! backward ops) have no rule (`JvpError::NoRule`).
 
 mod dual;
+mod nested;
 mod recursion;
 mod rules;
 

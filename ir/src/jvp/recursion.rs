@@ -17,6 +17,7 @@
 //! (`Jvp::pairs`); only the function's output is split into the output
 //! sequence and the tangent sequence (`split_output`).
 
+use super::dual::Layout;
 use super::{Io, Jvp, JvpError};
 use crate::ir::{Block, FoldOp, Source, Type, UnfoldOp, Value};
 
@@ -26,17 +27,18 @@ fn pair_type(t: &Type) -> Type {
 }
 
 /// Binds the forward region argument `old` to the new region's argument
-/// `new`, which is its dual: a pair for a tensor or tuple, a sequence of
+/// `new`, which is its dual: a pair for a tensor or tuple (or, in a nested
+/// field, a tuple paired at its leaves, as `layout` says), a sequence of
 /// pairs for a sequence, the dual structure for a structure.
-fn bind_arg(j: &mut Jvp, old: Value, new: Value) {
+fn bind_arg(j: &mut Jvp, old: Value, new: Value, layout: &Layout) -> Result<(), JvpError> {
     if matches!(j.src.types[old], Type::Seq(_) | Type::Data(_)) {
         j.pairs.insert(old, new);
     } else {
-        let y = j.b.get(new, 0);
-        let t = j.b.get(new, 1);
+        let (y, t) = super::nested::split(j, new, layout)?;
         j.env.insert(old, y);
         j.tangents.insert(old, t);
     }
+    Ok(())
 }
 
 /// The dual of a forward structure or sequence, or why a recursion op's
@@ -50,19 +52,20 @@ fn pair_of(j: &Jvp, v: Value) -> Result<Value, JvpError> {
 }
 
 /// The differentiated copy of forward region `block`, whose arguments'
-/// duals have the types `arg_types`; `result` turns the forward result
-/// into the region's new result.
+/// duals have the types `arg_types` and the layouts `layouts`; `result`
+/// turns the forward result into the region's new result.
 fn region(
     j: &mut Jvp,
     block: Block,
     arg_types: &[Type],
+    layouts: &[Layout],
     io: &Io,
     result: impl FnOnce(&mut Jvp, Value) -> Value,
 ) -> Result<Block, JvpError> {
     let args = j.b.begin_region(arg_types);
     let old: Vec<Value> = j.src.blocks[block].args.clone();
-    for (o, n) in old.into_iter().zip(args) {
-        bind_arg(j, o, n);
+    for ((o, n), l) in old.into_iter().zip(args).zip(layouts) {
+        bind_arg(j, o, n, l)?;
     }
     j.walk(block, io)?;
     let r = j.src.blocks[block]
@@ -89,8 +92,9 @@ pub(super) fn fold(j: &mut Jvp, y: Value, f: &FoldOp, io: &Io) -> Result<(), Jvp
     let carrier = pair_type(&f.carrier);
     let types = j.b.case_types(data, &carrier);
     let mut cases = Vec::new();
-    for (&case, tys) in f.cases.iter().zip(&types) {
-        cases.push(region(j, case, tys, io, |j, r| j.dual(r))?);
+    for (k, (&case, tys)) in f.cases.iter().zip(&types).enumerate() {
+        let layouts = j.duals.layouts(f.data, k).to_vec();
+        cases.push(region(j, case, tys, &layouts, io, |j, r| j.dual(r))?);
     }
     let out = j.b.fold_regions(data, f.split, input, carrier, cases);
     let (p, t) = (j.b.get(out, 0), j.b.get(out, 1));
@@ -128,7 +132,8 @@ pub(super) fn unfold(j: &mut Jvp, ys: Value, u: &UnfoldOp, io: &Io) -> Result<()
         }
         Source::Take(k) => Source::Take(k),
     };
-    let body = region(j, u.body, &arg_types, io, |j, r| {
+    let layouts = vec![Layout::Pair; arg_types.len()];
+    let body = region(j, u.body, &arg_types, &layouts, io, |j, r| {
         // The step yields `(output, next state)`: pair each with its tangent.
         let (pr, tr) = (j.primal(r), j.tangent_or_zero(r));
         let parts: Vec<Value> = (0..2)

@@ -138,6 +138,43 @@ impl<'t> Scopes<'t> {
         self.links[id].0
     }
 
+    /// `text`, a type as printed from inside scope `at`, with each
+    /// recursive position (`X`, `X1`, …) replaced by the name of the data
+    /// type it stands for there, so that a message inside a nested field
+    /// says `R[2] * Labelled(R[2])` rather than `R[2] * X1`. A position
+    /// outside every scope stays as it is.
+    pub(crate) fn named(&self, text: &str, at: Option<ScopeId>) -> String {
+        let chars: Vec<char> = text.chars().collect();
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        let mut out = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let starts = chars[i] == 'X' && (i == 0 || !word(chars[i - 1]));
+            let digits = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            let end = i + 1 + digits;
+            if starts && chars.get(end).is_none_or(|&c| !word(c)) {
+                let k: u32 = chars[i + 1..end]
+                    .iter()
+                    .collect::<String>()
+                    .parse()
+                    .unwrap_or(0);
+                if let Some(s) = self.up(at, k) {
+                    // The name is written where that data type sits: one
+                    // scope further out.
+                    out += &self.named(&self.decl(s).name, self.up(Some(s), 1));
+                    i = end;
+                    continue;
+                }
+            }
+            out.push(chars[i]);
+            i += 1;
+        }
+        out
+    }
+
     /// The scope `k` levels out from `id` (the one `Rec(k)` names), if any.
     pub(crate) fn up(&self, id: Option<ScopeId>, k: u32) -> Option<ScopeId> {
         let mut at = id?;

@@ -347,9 +347,11 @@ impl<'v, 't> CheckWalk<'v, 't> {
                 }
                 Ok(())
             }
-            (DataType::Tensor(_) | DataType::Tuple(_), _) => {
-                Err(self.paths.mismatch(path, ty, describe(v)))
-            }
+            (DataType::Tensor(_) | DataType::Tuple(_), _) => Err(self.paths.mismatch(
+                path,
+                self.scopes.named(&ty.to_string(), scope),
+                describe(v),
+            )),
             (DataType::Data(decl), _) => {
                 let inner = self.scopes.enter(decl, scope);
                 self.node(v, inner, path, 0)
@@ -383,13 +385,17 @@ impl<'v, 't> CheckWalk<'v, 't> {
         } else {
             path
         };
+        let name = || {
+            self.scopes
+                .named(&decl.name, self.scopes.up(Some(scope), 1))
+        };
         let Value::Node { ctor, fields } = v else {
-            return Err(self.paths.mismatch(here, &decl.name, describe(v)));
+            return Err(self.paths.mismatch(here, name(), describe(v)));
         };
         let Some(c) = decl.ctors.get(*ctor as usize) else {
             return Err(self
                 .paths
-                .mismatch(here, &decl.name, format!("constructor #{ctor}")));
+                .mismatch(here, name(), format!("constructor #{ctor}")));
         };
         if fields.len() != c.fields.len() {
             return Err(self.paths.mismatch(

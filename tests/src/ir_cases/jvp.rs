@@ -159,7 +159,7 @@ pub fn direction(x: &Value, rng: &mut Rng) -> Value {
 
 /// The inputs of `NAME.jvp`: each input (a structure as its dual), then the
 /// tangent of each tensor or tuple input.
-fn jvp_inputs(
+pub fn jvp_inputs(
     module: &Module,
     f: &cdlc_ir::Function,
     x: &[Value],

@@ -134,7 +134,11 @@ impl<'t> Decoder<'_, '_, 't> {
                 }
                 _ => Err(self.paths.mismatch(
                     path,
-                    format!("{ty} (an array of {})", ts.len()),
+                    format!(
+                        "{} (an array of {})",
+                        self.scopes.named(&ty.to_string(), scope),
+                        ts.len()
+                    ),
                     describe(self.doc, node),
                 )),
             },
@@ -183,9 +187,11 @@ impl<'t> Decoder<'_, '_, 't> {
                 let name = doc.node(args).key.as_deref().expect("a member has a key");
                 self.constructor(decl, name, args, scope, path)
             }
-            _ => Err(self
-                .paths
-                .mismatch(path, constructors(decl), describe(doc, node))),
+            _ => Err(self.paths.mismatch(
+                path,
+                constructors(decl, &self.written(scope)),
+                describe(doc, node),
+            )),
         }
     }
 
@@ -202,7 +208,7 @@ impl<'t> Decoder<'_, '_, 't> {
         else {
             return Err(self.paths.mismatch(
                 path,
-                constructors(decl),
+                constructors(decl, &self.written(scope)),
                 format!("constructor `{}`", super::super::shortened(name)),
             ));
         };
@@ -239,6 +245,14 @@ impl<'t> Decoder<'_, '_, 't> {
             });
         }
         Ok(())
+    }
+
+    /// The name of the data type of `scope` as written where it sits, its
+    /// recursive positions named (`Scopes::named`).
+    fn written(&self, scope: ScopeId) -> String {
+        let decl = self.scopes.decl(scope);
+        self.scopes
+            .named(&decl.name, self.scopes.up(Some(scope), 1))
     }
 
     /// A mismatch inside a tensor: the tensor's path followed by the
@@ -310,12 +324,12 @@ pub(super) fn tensor_data(
 }
 
 /// `List(R[2]) (an array, or one of {"nil": [...]}, {"cons": [...]})`.
-fn constructors(decl: &DataDecl) -> String {
+fn constructors(decl: &DataDecl, name: &str) -> String {
     let ctors: Vec<String> = decl
         .ctors
         .iter()
         .map(|c| format!("{{\"{}\": [...]}}", c.name))
         .collect();
     let list = if decl.is_list() { "an array, or " } else { "" };
-    format!("{} ({list}one of {})", decl.name, ctors.join(", "))
+    format!("{name} ({list}one of {})", ctors.join(", "))
 }

@@ -57,3 +57,30 @@ fn scopes_are_found_by_counting_links_out() {
     assert_eq!(scopes.up(None, 0), None);
     assert_eq!(scopes.decl(o).name, "Tree(R)");
 }
+
+#[test]
+fn recursive_positions_are_named_by_the_scopes_they_stand_for() {
+    let DataType::Data(outer) = DataType::tree(DataType::Tensor(vec![2])) else {
+        panic!("a data type")
+    };
+    // A list of pairs written inside the tree: its elements' `X` is the tree.
+    let pair = DataType::Tuple(vec![DataType::Tensor(vec![2]), DataType::Rec(0)]);
+    let DataType::Data(inner) = DataType::list(pair.clone()) else {
+        panic!("a data type")
+    };
+    let mut scopes = Scopes::default();
+    let o = scopes.enter(&outer, None);
+    let i = scopes.enter(&inner, Some(o));
+    let elem = inner.ctors[1].fields[0].to_string();
+    assert_eq!(elem, "R[2] * X1");
+    assert_eq!(scopes.named(&elem, Some(i)), "R[2] * Tree(R[2])");
+    // The list's own name is written where the list sits, inside the tree.
+    assert_eq!(inner.name, "List(R[2] * X)");
+    assert_eq!(
+        scopes.named(&inner.name, scopes.up(Some(i), 1)),
+        "List(R[2] * Tree(R[2]))"
+    );
+    // Names that merely contain an `X`, and positions outside every
+    // scope, stay as they are.
+    assert_eq!(scopes.named("MaxX * X2 * Xs", Some(i)), "MaxX * X2 * Xs");
+}
