@@ -12,8 +12,11 @@ use cdlc_runtime::value::{DataType, Target, Value};
 use crate::JitError;
 use crate::plan::{Leaf, Plan, UnfoldInfo};
 
+mod check;
 mod halves;
 
+#[cfg_attr(not(debug_assertions), allow(unused_imports))]
+pub(crate) use check::{Ctors, check, check_fold};
 pub(crate) use halves::halves_schedule;
 
 /// The nodes of one (height, constructor) group of a fold.
