@@ -148,6 +148,9 @@ pub(crate) struct Run<'a, T> {
     pub params: *const T,
     pub batch: &'a Batch<T>,
     pub kernels: &'a [KernelFn],
+    /// Per fold over a structure a field holds (`FoldInfo::nested_in`), its
+    /// schedule in the enclosing fold's group being run.
+    pub nested: Vec<Option<&'a FoldData<T>>>,
 }
 
 /// Where to cut `rows` rows of `size` numbers each between two threads,
@@ -708,12 +711,16 @@ impl<'a, T: Elem> Run<'a, T> {
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
         let local = self.children_schedule(f.elems.as_ref())?;
-        let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
+        let shared: &'a FoldData<T> = self.nested[f.id].unwrap_or(&batch.folds[f.id]);
+        let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in &f.carrier {
             self.ensure(buf, fd.num_nodes * s);
         }
-        for level in &fd.levels {
-            for g in level {
+        for (h, level) in fd.levels.iter().enumerate() {
+            for (k, g) in level.iter().enumerate() {
+                if local.is_none() {
+                    self.enter_nested(&shared.levels[h][k]);
+                }
                 let case = &f.cases[g.ctor];
                 self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 self.code(&case.code, g.len)?;
@@ -742,6 +749,14 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 
+    /// Points the folds over structures group `g`'s fields hold at their
+    /// schedules in `g`.
+    fn enter_nested(&mut self, g: &'a GroupData<T>) {
+        for (inner, fd) in &g.nested {
+            self.nested[*inner] = Some(fd);
+        }
+    }
+
     /// Zeros the accumulators of a backward op over `rows` examples (the
     /// batch's, or the nodes of the region around a nested op).
     fn zero_accs(&mut self, accs: &[Acc], rows: usize) {
@@ -758,7 +773,8 @@ impl<'a, T: Elem> Run<'a, T> {
             Some(e) if self.st.local_lens[e.unfold].is_some() => self.st.local_folds[f.id].take(),
             _ => None,
         };
-        let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
+        let shared: &'a FoldData<T> = self.nested[f.id].unwrap_or(&batch.folds[f.id]);
+        let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);
         }
@@ -789,8 +805,11 @@ impl<'a, T: Elem> Run<'a, T> {
                 };
             }
         }
-        for level in fd.levels.iter().rev() {
-            for g in level {
+        for (h, level) in fd.levels.iter().enumerate().rev() {
+            for (k, g) in level.iter().enumerate() {
+                if local.is_none() {
+                    self.enter_nested(&shared.levels[h][k]);
+                }
                 let case = &f.cases[g.ctor];
                 self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {

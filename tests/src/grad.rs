@@ -700,3 +700,105 @@ fn halves_of_lists_a_list_holds() {
         r.params
     );
 }
+
+// --------------------------------------- structures held in fields
+
+/// Lists of lists of lists (`region_structures.cdl`, `deep_lists`): per
+/// example, per middle list, the lengths of its inner lists; empty lists
+/// at every level.
+pub(crate) fn deep_lists() -> Vec<Example> {
+    let shapes: &[&[&[usize]]] = &[
+        &[&[3, 1], &[], &[2]],
+        &[&[0, 4]],
+        &[],
+        &[&[1], &[2, 2, 0], &[5]],
+        &[&[], &[1, 3]],
+    ];
+    let mut k = 0;
+    let mut example = |middles: &[&[usize]]| {
+        let middle = middles
+            .iter()
+            .map(|lens| {
+                let inner = lens.iter().map(|&n| {
+                    k += 1;
+                    numbered_list(n, 3 * k)
+                });
+                Value::list(inner.collect())
+            })
+            .collect();
+        Value::list(middle)
+    };
+    let xs: Vec<Value> = shapes.iter().map(|m| example(m)).collect();
+    classed(xs)
+}
+
+/// Lists of binary trees (`list_of_trees`): trees of one leaf, of two and
+/// deeper ones, and an empty list.
+pub(crate) fn lists_of_trees() -> Vec<Example> {
+    let mut k = 0.0f64;
+    let mut leaf = || {
+        k += 1.0;
+        Value::leaf(Value::Tensor(Tensor::new(
+            vec![2],
+            vec![(0.9 * k).sin(), (0.4 * k).cos()],
+        )))
+    };
+    let xs = vec![
+        Value::list(vec![leaf(), Value::node(leaf(), leaf())]),
+        Value::list(vec![Value::node(Value::node(leaf(), leaf()), leaf())]),
+        Value::list(vec![]),
+        Value::list(vec![
+            leaf(),
+            leaf(),
+            Value::node(leaf(), Value::node(leaf(), leaf())),
+        ]),
+    ];
+    classed(xs)
+}
+
+/// Trees whose leaves hold lists of lists (`tree_of_deep_lists`).
+pub(crate) fn trees_of_deep_lists() -> Vec<Example> {
+    let mut k = 0;
+    let mut leaf = |lens: &[usize]| {
+        let inner = lens.iter().map(|&n| {
+            k += 1;
+            numbered_list(n, 2 * k)
+        });
+        Value::leaf(Value::list(inner.collect()))
+    };
+    let xs = vec![
+        leaf(&[2, 1]),
+        Value::node(leaf(&[]), leaf(&[3, 0, 1])),
+        Value::node(Value::node(leaf(&[1]), leaf(&[2, 2])), leaf(&[4])),
+    ];
+    classed(xs)
+}
+
+/// Examples of inputs `xs` with class targets `i % 3`.
+fn classed(xs: Vec<Value>) -> Vec<Example> {
+    xs.into_iter()
+        .enumerate()
+        .map(|(i, x)| Example {
+            x,
+            y: Target::Class(i % 3),
+        })
+        .collect()
+}
+
+#[test]
+fn three_levels_of_lists_folded_inside_regions() {
+    let (p, params) = grad_case("region_structures", "deep_lists");
+    check_batch_gradient("deep_lists", &p, &params, &deep_lists());
+}
+
+#[test]
+fn a_list_of_trees_folded_inside_the_region() {
+    let (p, params) = grad_case("region_structures", "list_of_trees");
+    check_batch_gradient("list_of_trees", &p, &params, &lists_of_trees());
+}
+
+#[test]
+fn a_tree_whose_leaves_hold_lists_of_lists() {
+    let (p, params) = grad_case("region_structures", "tree_of_deep_lists");
+    check_batch_gradient("tree_of_deep_lists", &p, &params, &trees_of_deep_lists());
+}

@@ -13,13 +13,11 @@ use crate::{cases_dir, cdl_files, check_clean, examples_dir};
 
 /// What the JIT may still refuse, as its refusal names it, each a line of
 /// the JIT section of `docs/status.md`: nested data types (a `Tree(X)` or
-/// `List(R[2] * X)` field) and a fold inside a region over a structure a
-/// field holds other than a list of tensors (a nested fold), which the
-/// interpreter runs.
-const DOCUMENTED: &[&str] = &["nested field", "(a nested fold)"];
+/// `List(R[2] * X)` field), which the interpreter runs.
+const DOCUMENTED: &[&str] = &["nested field"];
 
 /// Every model the program declares, by name.
-fn models(c: &cdlc::Compilation) -> Vec<(String, cdlc::resolve::ItemId)> {
+pub(crate) fn models(c: &cdlc::Compilation) -> Vec<(String, cdlc::resolve::ItemId)> {
     use cdlc_grammar::ast::{DefKind, ItemKind};
     c.program
         .item_ids()

@@ -20,6 +20,10 @@
 //!   give; an unfold's lengths and elements fit its steps and rows.
 //! - **One example per tree** (P015): a child, a list child and an element
 //!   belong to their parent's example, and root `e` is example `e`'s.
+//!
+//! A fold over a structure a field holds has a schedule per group of the
+//! enclosing fold, whose rows are that group's nodes; each is checked the
+//! same way.
 
 // Release builds do not run the checker; its tests and debug builds do.
 #![cfg_attr(not(debug_assertions), allow(dead_code))]
@@ -102,9 +106,13 @@ pub(crate) fn check<T>(plan: &Plan, batch: &Batch<T>) -> Result<(), PlanError> {
                 };
                 check_fold(&site, fd, over.lens.len(), &ctors, Some(over.steps))?;
             }
+            // Scheduled per group of the enclosing fold (checked there).
+            None if info.nested_in.is_some() => {
+                agree(&site, "nodes of a fold held in a field", 0, fd.num_nodes)?;
+            }
             None => {
                 check_fold(&site, fd, batch.rows, &Ctors::of(info), None)?;
-                check_fields(&site, info, fd)?;
+                check_fields(&site, plan, f, fd)?;
             }
         }
     }
@@ -288,9 +296,11 @@ fn check_group<T>(
     Ok(())
 }
 
-/// A fold over input structures: each group's gathered plain fields and
-/// the lists its fields hold.
-fn check_fields<T>(site: &Site, info: &FoldInfo, fd: &FoldData<T>) -> Result<(), PlanError> {
+/// A fold over input structures: each group's gathered plain fields, the
+/// lists its fields hold, and the schedules of the folds over the
+/// structures they hold (over the group's nodes as rows).
+fn check_fields<T>(site: &Site, plan: &Plan, f: usize, fd: &FoldData<T>) -> Result<(), PlanError> {
+    let info = &plan.folds[f];
     for (h, level) in fd.levels.iter().enumerate() {
         for (k, g) in level.iter().enumerate() {
             let mut at = site.clone();
@@ -305,7 +315,31 @@ fn check_fields<T>(site: &Site, info: &FoldInfo, fd: &FoldData<T>) -> Result<(),
             for ((_, sizes), data) in lists.iter().zip(&g.field_lists) {
                 check_field_list(&at, g.len, sizes, data)?;
             }
+            check_held(&at, plan, f, g)?;
         }
+    }
+    Ok(())
+}
+
+/// The schedules of the folds over structures group `g` of fold `f`
+/// holds: one per fold inside the region over such a field, each over the
+/// group's nodes as rows.
+fn check_held<T>(site: &Site, plan: &Plan, f: usize, g: &GroupData<T>) -> Result<(), PlanError> {
+    let inner: Vec<usize> = (0..plan.folds.len())
+        .filter(|&j| matches!(plan.folds[j].nested_in, Some((o, c, _)) if o == f && c == g.ctor))
+        .collect();
+    agree(
+        site,
+        "schedules of structures held",
+        inner.len(),
+        g.nested.len(),
+    )?;
+    for (&j, (id, nfd)) in inner.iter().zip(&g.nested) {
+        agree(site, "the fold of a structure held", j, *id)?;
+        let mut at = site.clone();
+        at.0.push(Step::Fold(j));
+        check_fold(&at, nfd, g.len, &Ctors::of(&plan.folds[j]), None)?;
+        check_fields(&at, plan, j, nfd)?;
     }
     Ok(())
 }

@@ -67,6 +67,13 @@ pub(crate) enum Repr {
     Tuple(Vec<Repr>),
     /// An input structure (its leaf, see `Leaf`).
     Data(usize),
+    /// A structure a plain field holds inside a fold region: fold `fold`'s
+    /// constructor `ctor`, plain field `field`.
+    Field {
+        fold: usize,
+        ctor: usize,
+        field: usize,
+    },
     /// A class target (its leaf).
     Class { input: usize },
     /// A sequence target (its leaf).
@@ -537,6 +544,16 @@ pub(crate) struct FoldInfo {
     /// of lists, a tree whose nodes hold lists): the field's position
     /// among the plain fields and the sizes of its elements' tensors.
     pub field_lists: Vec<Vec<(usize, Vec<usize>)>>,
+    /// Per constructor, its plain fields that hold a structure (a list of
+    /// rose trees, a list of lists of lists): their positions among the
+    /// plain fields. No numbers are gathered for them; a fold inside the
+    /// region over one gets its own schedule per group (`nested_in`).
+    pub field_structures: Vec<Vec<usize>>,
+    /// For a fold inside a region over a structure a field holds: the
+    /// enclosing fold, the constructor and the field's position among its
+    /// plain fields. Its schedule is prepared per group of the enclosing
+    /// fold (`GroupData::nested`), over that group's nodes as rows.
+    pub nested_in: Option<(usize, usize, usize)>,
 }
 
 /// What preparing a batch must gather for an unfold.

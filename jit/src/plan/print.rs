@@ -105,6 +105,9 @@ fn repr(r: &Repr) -> String {
             format!("({})", items.join(", "))
         }
         Repr::Data(i) => format!("structure in{i}"),
+        Repr::Field { fold, ctor, field } => {
+            format!("structure in field {field} of case {ctor} of f{fold}")
+        }
         Repr::Class { input } => format!("class in{input}"),
         Repr::SeqTarget { input } => format!("sequence target in{input}"),
         Repr::Seq { buf, size, unfold } => format!("sequence b{buf}:{size} of u{unfold}"),

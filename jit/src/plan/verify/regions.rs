@@ -15,8 +15,22 @@ impl Verifier<'_> {
     /// A fold over a list of children (`UnfoldInfo::Children`, or an
     /// unfold's outputs over one) runs inside the rose region that lays the
     /// list out, over that region's rows; it points only views of its own.
+    /// So does a fold over a structure a field of the region's node holds
+    /// (`FoldInfo::nested_in`), over its schedule for the region's group.
     /// Any other recursion op runs at the top level.
-    fn top_level_or_children(&self, elems: Option<&SeqElems>) -> Result<(), PlanError> {
+    fn top_level_or_children(
+        &self,
+        fold: usize,
+        elems: Option<&SeqElems>,
+    ) -> Result<(), PlanError> {
+        self.index("fold", fold, self.plan.folds.len())?;
+        if self.plan.folds[fold].nested_in.is_some() {
+            return self.mismatch(
+                "the region depth of a fold over a structure a field holds",
+                1,
+                usize::from(self.in_region),
+            );
+        }
         match elems {
             Some(e) if self.over_children(e.unfold) => self.mismatch(
                 "the region depth of a fold over a list of children",
@@ -297,7 +311,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold(&mut self, f: &FoldCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems.as_ref())?;
+        self.top_level_or_children(f.id, f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -369,7 +383,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems.as_ref())?;
+        self.top_level_or_children(f.id, f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;

@@ -33,6 +33,8 @@ fn plan(code: Vec<Instr>, kernels: Vec<KernelSpec>, num_bufs: usize) -> Plan {
             over_unfold: None,
             field_sizes: vec![vec![], vec![4]],
             field_lists: vec![Vec::new(), Vec::new()],
+            field_structures: vec![Vec::new(), Vec::new()],
+            nested_in: None,
         }],
         unfolds: Vec::new(),
         output: Repr::Tuple(Vec::new()),
