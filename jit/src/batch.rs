@@ -294,6 +294,12 @@ pub(crate) fn prepare<T: Float>(
                 lens: Vec::new(),
                 xs: Vec::new(),
             },
+            // Its rows are set by the executor in each group.
+            UnfoldInfo::TakeLocal(k) => UnfoldData {
+                steps: k,
+                lens: Vec::new(),
+                xs: Vec::new(),
+            },
             UnfoldInfo::Take(k) => UnfoldData {
                 steps: k,
                 lens: vec![k; rows],

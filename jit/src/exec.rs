@@ -856,8 +856,12 @@ impl<'a, T: Elem> Run<'a, T> {
     fn unfold(&mut self, u: &UnfoldCode, here: usize) -> Result<(), JitError> {
         if let Some(src) = u.local {
             // Inside a region: a row per row of the region, each as long
-            // as its row of the sequence it reads.
-            self.st.local_lens[u.id] = self.st.local_lens[src].clone();
+            // as its row of the sequence it reads, or (a stream, which
+            // reads none) as its number of steps.
+            self.st.local_lens[u.id] = match src == u.id {
+                true => Some(vec![self.batch.unfolds[u.id].steps; here]),
+                false => self.st.local_lens[src].clone(),
+            };
             if self.seq_extent(u.id).1 != here {
                 return Err(JitError::Internal(
                     "an unfold in a region reads a sequence over other rows".into(),

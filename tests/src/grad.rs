@@ -802,3 +802,37 @@ fn a_tree_whose_leaves_hold_lists_of_lists() {
     let (p, params) = grad_case("region_structures", "tree_of_deep_lists");
     check_batch_gradient("tree_of_deep_lists", &p, &params, &trees_of_deep_lists());
 }
+
+// ------------------------------------------- streams inside regions
+
+/// Trees of `R[2]` leaves (`region_streams.cdl`, `stream_leaves`): a
+/// leaf alone, two leaves and deeper trees.
+pub(crate) fn vector_trees() -> Vec<Example> {
+    let mut k = 0.0f64;
+    let mut leaf = || {
+        k += 1.0;
+        Value::leaf(Value::Tensor(Tensor::new(
+            vec![2],
+            vec![(1.1 * k).sin(), (0.6 * k).cos()],
+        )))
+    };
+    let xs = vec![
+        leaf(),
+        Value::node(leaf(), leaf()),
+        Value::node(Value::node(leaf(), leaf()), leaf()),
+        Value::node(leaf(), Value::node(leaf(), Value::node(leaf(), leaf()))),
+    ];
+    classed(xs)
+}
+
+#[test]
+fn streams_started_in_a_trees_leaves() {
+    let (p, params) = grad_case("region_streams", "stream_leaves");
+    check_batch_gradient("stream_leaves", &p, &params, &vector_trees());
+}
+
+#[test]
+fn streams_started_in_a_lists_region() {
+    let (p, params) = grad_case("region_streams", "stream_list");
+    check_batch_gradient("stream_list", &p, &params, &list_examples(&[3, 0, 1, 4]));
+}

@@ -145,3 +145,19 @@ fn many_lists_of_trees_in_one_batch() {
         .collect();
     training_agrees("list_of_trees", &p, &params, &batch);
 }
+
+#[test]
+fn streams_started_in_a_trees_leaves() {
+    let (p, params) = grad_case("region_streams", "stream_leaves");
+    let batch = crate::grad::vector_trees();
+    training_agrees("stream_leaves", &p, &params, &batch);
+    forward_agrees("stream_leaves", &p, &params, &batch);
+}
+
+#[test]
+fn streams_started_in_a_lists_region() {
+    let (p, params) = grad_case("region_streams", "stream_list");
+    let batch = list_examples(&[3, 0, 1, 4, 2]);
+    training_agrees("stream_list", &p, &params, &batch);
+    forward_agrees("stream_list", &p, &params, &batch);
+}

@@ -156,6 +156,10 @@ fn check_unfold<T>(
                 data.lens.len(),
             )?;
         }
+        UnfoldInfo::TakeLocal(k) => {
+            agree(&site, "steps of `take` in a region", *k, data.steps)?;
+            return agree(&site, "rows of `take` in a region", 0, data.lens.len());
+        }
         UnfoldInfo::Take(k) => {
             agree(&site, "steps of `take`", *k, data.steps)?;
             agree(&site, "rows", rows, data.lens.len())?;

@@ -26,6 +26,7 @@ impl Lowerer<'_> {
                 }
                 UnfoldInfo::Over { input: leaf, sizes }
             }
+            Source::Take(k) if self.depth > 0 => UnfoldInfo::TakeLocal(k as usize),
             Source::Take(k) => UnfoldInfo::Take(k as usize),
         };
         self.unfolds.push(info);
@@ -34,14 +35,15 @@ impl Lowerer<'_> {
 
     /// For an unfold inside a region, the unfold (a list of children, or
     /// an unfold over one) whose sequence it reads, so that its steps run
-    /// over the region's rows with their lengths; `None` at the top level.
-    fn local_source(&self, source: Source) -> Result<Option<usize>, JitError> {
+    /// over the region's rows with their lengths (for a stream, `id`
+    /// itself: `k` steps for every row); `None` at the top level.
+    fn local_source(&self, source: Source, id: usize) -> Result<Option<usize>, JitError> {
         if self.depth == 0 {
             return Ok(None);
         }
         let over = match source {
             Source::Over(xs) => self.reprs[xs.index()].as_ref().and_then(rose::seq_parts),
-            Source::Take(_) => return unsupported("a stream unfold (`take`) inside a region"),
+            Source::Take(_) => return Ok(Some(id)),
         };
         match over {
             Some((u, parts)) if self.local_unfolds.contains(&u) && parts.len() == 1 => Ok(Some(u)),
@@ -83,7 +85,7 @@ impl Lowerer<'_> {
         u: &cdlc_ir::UnfoldOp,
         out: &mut Vec<Instr>,
     ) -> Result<Repr, JitError> {
-        let local = self.local_source(u.source)?;
+        let local = self.local_source(u.source, self.unfolds.len())?;
         let id = self.unfold_info(u)?;
         if local.is_some() {
             self.local_unfolds.insert(id);

@@ -566,6 +566,10 @@ pub(crate) enum UnfoldInfo {
     Seq(usize),
     /// A fixed number of steps.
     Take(usize),
+    /// A fixed number of steps inside a region (a stream unfold in a fold's
+    /// case), over the region's rows: its lengths, `k` for every row, are
+    /// set by the executor when it runs (`UnfoldCode::local` is itself).
+    TakeLocal(usize),
     /// Not an unfold: the lists the nodes a fold region runs on hold (a
     /// rose tree's `List(X)` field of children, or a plain field holding a
     /// list of tensors). Their lengths change from group to group and are

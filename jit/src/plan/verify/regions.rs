@@ -32,7 +32,7 @@ impl Verifier<'_> {
             );
         }
         match elems {
-            Some(e) if self.over_children(e.unfold) => self.mismatch(
+            Some(e) if self.per_group_steps(e.unfold) => self.mismatch(
                 "the region depth of a fold over a list of children",
                 1,
                 usize::from(self.in_region),
@@ -50,9 +50,21 @@ impl Verifier<'_> {
         )
     }
 
+    /// Whether unfold `u`'s steps are set per group of the region it runs
+    /// in: a list of children's (`over_children`), or a stream's inside a
+    /// region (`UnfoldInfo::TakeLocal`), or an unfold over one of these.
+    fn per_group_steps(&self, u: usize) -> bool {
+        self.over_children(u)
+            || matches!(
+                self.plan.unfolds.get(self.steps_of(u)),
+                Some(UnfoldInfo::TakeLocal(_))
+            )
+    }
+
     /// The rows unfold `id`'s steps run over: the batch's at the top level;
     /// for an unfold inside a region (`local`), that region's, where it
-    /// must read a sequence whose steps are those of a list of children.
+    /// must read a sequence whose steps are set per group (a list of
+    /// children's, or its own as a stream).
     fn unfold_rows(&self, id: usize, local: bool) -> Result<Rows, PlanError> {
         if !local {
             self.top_level()?;
@@ -64,9 +76,9 @@ impl Verifier<'_> {
             usize::from(self.in_region),
         )?;
         self.mismatch(
-            "the unfolds in a region that read a list of children",
+            "the unfolds in a region that read a list of children or stream",
             1,
-            usize::from(self.over_children(id)),
+            usize::from(self.per_group_steps(id)),
         )?;
         Ok(self.rows)
     }
@@ -488,7 +500,7 @@ impl Verifier<'_> {
                 self.mismatch("the size of a sequence element", size, views[0].1)?;
                 self.point(views[0].0, Layout::new(rows, size), Storage::Buf(buf))
             }
-            (UnfoldInfo::Take(_), None) => {
+            (UnfoldInfo::Take(_) | UnfoldInfo::TakeLocal(_), None) => {
                 self.mismatch("the views of a list element", 0, views.len())
             }
             (_, seq) => self.mismatch(
@@ -519,6 +531,7 @@ impl Verifier<'_> {
         if let Some(src) = u.local {
             let reads = match self.plan.unfolds[u.id] {
                 UnfoldInfo::Seq(s) => s,
+                UnfoldInfo::TakeLocal(_) => u.id,
                 _ => usize::MAX,
             };
             self.mismatch("the sequence an unfold in a region reads", src, reads)?;
