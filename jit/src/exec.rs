@@ -881,7 +881,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
+            self.point_x_views(&u.x_views, &u.x_seq, u.id, t, rows);
             self.code(&u.body, rows)?;
             let dst = self.st.bufs[u.outs.0].as_mut_ptr();
             self.write_rows(u.result_out, dst, t * rows, rows);
@@ -899,13 +899,15 @@ impl<'a, T: Elem> Run<'a, T> {
     fn point_x_views(
         &mut self,
         views: &[(usize, usize)],
-        seq: Option<(usize, usize)>,
+        seq: &[(usize, usize)],
         id: usize,
         t: usize,
         rows: usize,
     ) {
-        if let (Some((buf, size)), Some(&(view, _))) = (seq, views.first()) {
-            self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
+        if !seq.is_empty() {
+            for (&(view, _), &(buf, size)) in views.iter().zip(seq) {
+                self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
+            }
             return;
         }
         let ud = &self.batch.unfolds[id];
@@ -929,7 +931,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
+            self.point_x_views(&u.x_views, &u.x_seq, u.id, t, rows);
             let (dbuf, ds) = u.dout;
             self.st.views[u.dout_view] =
                 self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);
@@ -945,7 +947,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 let part = u.result_caps[j][0];
                 self.accumulate(part, acc, rows, None);
             }
-            if let (Some((part, buf)), Some((_, size))) = (u.result_dx, u.x_seq) {
+            for (&(part, buf), &(_, size)) in u.result_dx.iter().zip(&u.x_seq) {
                 self.ensure(buf, steps * rows * size);
                 let dst = self.st.bufs[buf].as_mut_ptr();
                 self.write_rows(part, dst, t * rows, rows);

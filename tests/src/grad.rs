@@ -836,3 +836,47 @@ fn streams_started_in_a_lists_region() {
     let (p, params) = grad_case("region_streams", "stream_list");
     check_batch_gradient("stream_list", &p, &params, &list_examples(&[3, 0, 1, 4]));
 }
+
+// ------------------------------- Mealy machines over pairs in regions
+
+/// Lists of lists of pairs `(R[2], R[3])` (`region_pairs.cdl`,
+/// `lists_of_pairs`): per example, the lengths of its inner lists.
+pub(crate) fn lists_of_pairs(shapes: &[&[usize]]) -> Vec<Example> {
+    let mut k = 0.0f64;
+    let mut pair = || {
+        k += 1.0;
+        let t = |n: usize, f: f64| {
+            Value::Tensor(Tensor::new(
+                vec![n],
+                (0..n).map(|i| (f * k + i as f64).sin()).collect(),
+            ))
+        };
+        Value::Tuple(vec![t(2, 0.7), t(3, 1.3)])
+    };
+    let xs = shapes
+        .iter()
+        .map(|lens| {
+            let inner = lens
+                .iter()
+                .map(|&n| Value::list((0..n).map(|_| pair()).collect()));
+            Value::list(inner.collect())
+        })
+        .collect();
+    classed(xs)
+}
+
+#[test]
+fn a_mealy_machine_over_pairs_a_list_holds() {
+    let (p, params) = grad_case("region_pairs", "lists_of_pairs");
+    let batch = lists_of_pairs(&[&[3, 1], &[0, 2], &[], &[4]]);
+    check_batch_gradient("lists_of_pairs", &p, &params, &batch);
+}
+
+#[test]
+fn a_mealy_machine_over_pairs_of_children() {
+    let (p, params) = grad_case("region_pairs", "pair_children");
+    let mut t = Roses::new(2);
+    let trees = vec![t.mixed(), t.wide(), t.leaf(), t.deep(3)];
+    let batch = rose_examples(&p, trees);
+    check_batch_gradient("pair_children", &p, &params, &batch);
+}

@@ -161,3 +161,21 @@ fn streams_started_in_a_lists_region() {
     training_agrees("stream_list", &p, &params, &batch);
     forward_agrees("stream_list", &p, &params, &batch);
 }
+
+#[test]
+fn a_mealy_machine_over_pairs_a_list_holds() {
+    let (p, params) = grad_case("region_pairs", "lists_of_pairs");
+    let batch = crate::grad::lists_of_pairs(&[&[3, 1], &[0, 2], &[], &[4], &[1, 5, 2]]);
+    training_agrees("lists_of_pairs", &p, &params, &batch);
+    forward_agrees("lists_of_pairs", &p, &params, &batch);
+}
+
+#[test]
+fn a_mealy_machine_over_pairs_of_children() {
+    let (p, params) = grad_case("region_pairs", "pair_children");
+    let mut t = crate::grad::Roses::new(2);
+    let trees = vec![t.mixed(), t.wide(), t.leaf(), t.deep(3), t.mixed()];
+    let batch = crate::grad::rose_examples(&p, trees);
+    training_agrees("pair_children", &p, &params, &batch);
+    forward_agrees("pair_children", &p, &params, &batch);
+}

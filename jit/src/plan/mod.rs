@@ -488,9 +488,11 @@ pub(crate) struct UnfoldCode {
     /// The list element's views, with the size of each (one per tensor of
     /// the element).
     pub x_views: Vec<(usize, usize)>,
-    /// For a Mealy machine over a computed sequence: its buffer
-    /// (`[steps, rows, size]`) and element size, read step by step.
-    pub x_seq: Option<(usize, usize)>,
+    /// For a Mealy machine over a computed sequence: per tensor of the
+    /// element (one, or one per component of a tuple), its buffer
+    /// (`[steps, rows, size]`) and size, read step by step; empty
+    /// otherwise.
+    pub x_seq: Vec<(usize, usize)>,
     /// Inside a region: the unfold (a list of children, or an unfold over
     /// one) whose sequence this one reads; its steps run over the region's
     /// rows, each row as long as its list (`UnfoldInfo::Seq`).
@@ -518,10 +520,11 @@ pub(crate) struct UnfoldBackCode {
     pub result_caps: Vec<Vec<Part>>,
     pub acc: Vec<Acc>,
     /// As `UnfoldCode::x_seq`.
-    pub x_seq: Option<(usize, usize)>,
-    /// Over a computed sequence: the element's cotangent each step yields,
-    /// and the buffer (`[steps, rows, size]`) it is written to.
-    pub result_dx: Option<(Part, usize)>,
+    pub x_seq: Vec<(usize, usize)>,
+    /// Over a computed sequence: per tensor of the element, its cotangent
+    /// each step yields and the buffer (`[steps, rows, size]`) it is
+    /// written to; empty otherwise.
+    pub result_dx: Vec<(Part, usize)>,
     /// Whether it runs inside a region, after its forward op in the same
     /// region (which set its lengths, one per row of the region).
     pub local: bool,

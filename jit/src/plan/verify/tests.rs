@@ -517,7 +517,7 @@ fn stream(body_reads: Loc, outs: usize) -> Plan {
         body: vec![relu(body_reads, &[Loc::Buf(3)], vec![3, 3])],
         state_views: vec![0],
         x_views: Vec::new(),
-        x_seq: None,
+        x_seq: Vec::new(),
         local: None,
         result_out: body_out,
         result_state: vec![body_out],
