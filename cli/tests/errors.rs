@@ -262,37 +262,48 @@ fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
     insta::assert_snapshot!(both(&dir, &["streams.cdl", "--emit", "ir"], "E0617"));
 }
 
-/// A list of rose trees, each folded inside the list's region, which the
-/// JIT does not compile.
-const ROSE: &str = forest_program!(
+/// A stream whose outputs are pairs, which the JIT does not compile.
+const FALLBACK: &str = fallback_program!(
     "
 train m {
-  data   = jsonl(\"rose.jsonl\")
+  data   = jsonl(\"fallback.jsonl\")
   loss   = cross_entropy
 }
 "
 );
 
-/// Five small lists of rose trees (four train, one validates).
-const ROSE_DATA: &str = "{\"x\": [{\"rose\": [[1, 2], []]}], \"y\": 0}
-{\"x\": [{\"rose\": [[0, 1], [{\"rose\": [[1, 1], []]}]]}, {\"rose\": [[1, 0], []]}], \"y\": 1}
-{\"x\": [{\"rose\": [[2, 1], []]}], \"y\": 1}
-{\"x\": [{\"rose\": [[0, 0], [{\"rose\": [[1, 0], []]}]]}], \"y\": 0}
-{\"x\": [{\"rose\": [[1, 1], []]}], \"y\": 0}
+/// Five small examples (four train, one validates).
+const FALLBACK_DATA: &str = "{\"x\": [1, 2], \"y\": 0}
+{\"x\": [0, 1], \"y\": 1}
+{\"x\": [2, 1], \"y\": 1}
+{\"x\": [0, 0], \"y\": 0}
+{\"x\": [1, 1], \"y\": 0}
 ";
 
 #[test]
 fn a_model_the_jit_does_not_compile_is_e0617_where_the_jit_is_needed() {
-    let dir = folder("clif", &[("rose.cdl", ROSE), ("rose.jsonl", ROSE_DATA)]);
-    insta::assert_snapshot!(both(&dir, &["rose.cdl", "--emit", "clif"], "E0617"));
+    let dir = folder(
+        "clif",
+        &[
+            ("fallback.cdl", FALLBACK),
+            ("fallback.jsonl", FALLBACK_DATA),
+        ],
+    );
+    insta::assert_snapshot!(both(&dir, &["fallback.cdl", "--emit", "clif"], "E0617"));
 }
 
 #[test]
 fn the_interpreter_fallback_is_w0901_in_both_formats() {
-    let dir = folder("fallback", &[("rose.cdl", ROSE), ("rose.jsonl", ROSE_DATA)]);
+    let dir = folder(
+        "fallback",
+        &[
+            ("fallback.cdl", FALLBACK),
+            ("fallback.jsonl", FALLBACK_DATA),
+        ],
+    );
     // No epoch runs: the warning is printed when the trainer is built, and
     // nothing after it depends on the clock.
-    let args = ["rose.cdl", "--emit", "jit", "--epochs", "0"];
+    let args = ["fallback.cdl", "--emit", "jit", "--epochs", "0"];
     let human = cdlc(&args, &dir);
     let json = cdlc(&[&args[..], &["--message-format", "json"]].concat(), &dir);
     assert!(human.status.success() && json.status.success());
@@ -315,8 +326,14 @@ fn the_interpreter_fallback_is_w0901_in_both_formats() {
 
 #[test]
 fn a_gradient_check_on_the_jit_of_a_model_it_does_not_compile_is_e0617() {
-    let dir = folder("gradjit", &[("rose.cdl", ROSE), ("rose.jsonl", ROSE_DATA)]);
-    let args = ["gradcheck", "rose.cdl", "--backend", "jit"];
+    let dir = folder(
+        "gradjit",
+        &[
+            ("fallback.cdl", FALLBACK),
+            ("fallback.jsonl", FALLBACK_DATA),
+        ],
+    );
+    let args = ["gradcheck", "fallback.cdl", "--backend", "jit"];
     insta::assert_snapshot!(both(&dir, &args, "E0617"));
 }
 

@@ -20,9 +20,8 @@ train net {
 }
 ";
 
-/// A list of rose trees, each folded inside the list's region, which the
-/// JIT does not lower.
-const ROSE: &str = forest_program!("");
+/// A stream whose outputs are pairs, which the JIT does not lower.
+const FALLBACK: &str = fallback_program!("");
 
 #[test]
 fn emit_plan_prints_the_verified_plan() {
@@ -36,16 +35,16 @@ fn emit_plan_prints_the_verified_plan() {
 
 #[test]
 fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
-    let dir = scratch("plan-rose");
-    std::fs::write(dir.join("rose.cdl"), ROSE).unwrap();
-    let check = cdlc(&["check", "rose.cdl"], &dir);
+    let dir = scratch("plan-fallback");
+    std::fs::write(dir.join("fallback.cdl"), FALLBACK).unwrap();
+    let check = cdlc(&["check", "fallback.cdl"], &dir);
     assert!(check.status.success(), "{}", stderr(&check));
-    let out = cdlc(&["rose.cdl", "--emit", "plan"], &dir);
+    let out = cdlc(&["fallback.cdl", "--emit", "plan"], &dir);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("E0617") && err.contains("a nested fold"),
+        err.contains("E0617") && err.contains("outputs are not tensors"),
         "{err}"
     );
 }

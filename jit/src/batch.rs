@@ -12,8 +12,11 @@ use cdlc_runtime::value::{DataType, Target, Value};
 use crate::JitError;
 use crate::plan::{Leaf, Plan, UnfoldInfo};
 
+mod check;
 mod halves;
 
+#[cfg_attr(not(debug_assertions), allow(unused_imports))]
+pub(crate) use check::{Ctors, check, check_fold};
 pub(crate) use halves::halves_schedule;
 
 /// The nodes of one (height, constructor) group of a fold.
@@ -36,6 +39,10 @@ pub(crate) struct GroupData<T> {
     pub list_children: Vec<u32>,
     /// Per plain field holding a list of tensors (`FoldInfo::field_lists`).
     pub field_lists: Vec<FieldListData<T>>,
+    /// Per fold inside the region over a structure a field holds
+    /// (`FoldInfo::nested_in`): its id and its schedule over the
+    /// structures of the group's nodes, one row per node.
+    pub nested: Vec<(usize, FoldData<T>)>,
 }
 
 /// The lists one plain field holds, one per node of a group: node `i`'s
@@ -287,6 +294,12 @@ pub(crate) fn prepare<T: Float>(
                 lens: Vec::new(),
                 xs: Vec::new(),
             },
+            // Its rows are set by the executor in each group.
+            UnfoldInfo::TakeLocal(k) => UnfoldData {
+                steps: k,
+                lens: Vec::new(),
+                xs: Vec::new(),
+            },
             UnfoldInfo::Take(k) => UnfoldData {
                 steps: k,
                 lens: vec![k; rows],
@@ -335,7 +348,7 @@ pub(crate) fn prepare<T: Float>(
             }
         });
     }
-    for info in &plan.folds {
+    for (f, info) in plan.folds.iter().enumerate() {
         if let Some(u) = info.over_unfold {
             let lens = &batch.unfolds[u].lens;
             let fd = match info.halves {
@@ -347,93 +360,140 @@ pub(crate) fn prepare<T: Float>(
             batch.folds.push(fd);
             continue;
         }
-        let roots: Vec<Value>;
-        let structures: Vec<&Value> = if info.halves {
-            roots = split
-                .iter()
-                .map(
-                    |ex| match leaf_value(ex, &plan.leaves[info.input])?.as_list() {
-                        Some(items) if !items.is_empty() => Ok(halves(&items)),
-                        Some(_) => input_error("`by halves` cannot split an empty list".into()),
-                        None => input_error("expected a list".into()),
-                    },
-                )
-                .collect::<Result<_, _>>()?;
-            roots.iter().collect()
-        } else {
-            split
-                .iter()
-                .map(|ex| leaf_value(ex, &plan.leaves[info.input]))
-                .collect::<Result<_, _>>()?
-        };
-        let ty = DataType::Data(info.decl.clone());
-        let s =
-            schedule(structures.iter().copied(), &ty).map_err(|e| JitError::Data(e.to_string()))?;
-        let mut levels = Vec::with_capacity(s.levels.len());
-        for level in &s.levels {
-            let mut groups = Vec::with_capacity(level.groups.len());
-            for g in &level.groups {
-                let sizes = &info.field_sizes[g.ctor as usize];
-                let mut fields: Vec<Vec<T>> = sizes
-                    .iter()
-                    .map(|s| Vec::with_capacity(s * g.len))
-                    .collect();
-                let lists = &info.field_lists[g.ctor as usize];
-                let mut field_lists: Vec<FieldListData<T>> = lists
-                    .iter()
-                    .map(|(_, sizes)| FieldListData {
-                        offsets: vec![0],
-                        elems: vec![Vec::new(); sizes.len()],
-                    })
-                    .collect();
-                let mut parts = Vec::with_capacity(sizes.len());
-                for node in 0..g.len {
-                    parts.clear();
-                    let mut l = 0;
-                    for f in 0..g.field_arity {
-                        let v = g.fields[node * g.field_arity + f];
-                        match lists.get(l) {
-                            Some((k, sizes)) if *k == f => {
-                                push_list(&mut field_lists[l], v, sizes)?;
-                                l += 1;
-                            }
-                            _ => components(v, &mut parts),
-                        }
-                    }
-                    if parts.len() != sizes.len() {
-                        return input_error(format!(
-                            "expected {} tensors in a node's fields, found {}",
-                            sizes.len(),
-                            parts.len()
-                        ));
-                    }
-                    for (k, (&part, &size)) in parts.iter().zip(sizes).enumerate() {
-                        push_tensor(&mut fields[k], part, size)?;
-                    }
-                }
-                groups.push(GroupData {
-                    ctor: g.ctor as usize,
-                    first: g.first as usize,
-                    len: g.len,
-                    children: g.children.clone(),
-                    fields,
-                    examples: g.examples.clone(),
-                    elems: Vec::new(),
-                    list_arity: g.list_arity,
-                    list_offsets: g.list_offsets.clone(),
-                    list_children: g.list_children.clone(),
-                    field_lists,
-                });
-            }
-            levels.push(groups);
+        if info.nested_in.is_some() {
+            // Prepared per group of the enclosing fold.
+            batch.folds.push(FoldData {
+                levels: Vec::new(),
+                roots: Vec::new(),
+                num_nodes: 0,
+            });
+            continue;
         }
-        batch.folds.push(FoldData {
-            levels,
-            roots: s.roots.clone(),
-            num_nodes: s.num_nodes,
-        });
+        let structures: Vec<&Value> = split
+            .iter()
+            .map(|ex| leaf_value(ex, &plan.leaves[info.input]))
+            .collect::<Result<_, _>>()?;
+        batch.folds.push(fold_data(plan, f, &structures)?);
     }
     Ok(batch)
+}
+
+/// The level schedule of fold `f` over `structures` (one per row: the
+/// batch's examples, or the nodes of a group of the enclosing fold), with
+/// every group's fields gathered and, for the folds inside its regions
+/// over structures its fields hold, their schedules over the group's nodes.
+fn fold_data<T: Float>(
+    plan: &Plan,
+    f: usize,
+    structures: &[&Value],
+) -> Result<FoldData<T>, JitError> {
+    let info = &plan.folds[f];
+    let roots: Vec<Value>;
+    let structures: Vec<&Value> = if info.halves {
+        roots = structures
+            .iter()
+            .map(|v| match v.as_list() {
+                Some(items) if !items.is_empty() => Ok(halves(&items)),
+                Some(_) => input_error("`by halves` cannot split an empty list".into()),
+                None => input_error("expected a list".into()),
+            })
+            .collect::<Result<_, _>>()?;
+        roots.iter().collect()
+    } else {
+        structures.to_vec()
+    };
+    let ty = DataType::Data(info.decl.clone());
+    let s = schedule(structures.iter().copied(), &ty).map_err(|e| JitError::Data(e.to_string()))?;
+    let mut levels = Vec::with_capacity(s.levels.len());
+    for level in &s.levels {
+        let mut groups = Vec::with_capacity(level.groups.len());
+        for g in &level.groups {
+            groups.push(group_data(plan, f, g)?);
+        }
+        levels.push(groups);
+    }
+    Ok(FoldData {
+        levels,
+        roots: s.roots.clone(),
+        num_nodes: s.num_nodes,
+    })
+}
+
+/// One group of fold `f`'s schedule: its plain fields gathered, the lists
+/// its fields hold, and the schedules of the folds over the structures
+/// they hold.
+fn group_data<T: Float>(
+    plan: &Plan,
+    f: usize,
+    g: &cdlc_runtime::schedule::Group<'_>,
+) -> Result<GroupData<T>, JitError> {
+    let info = &plan.folds[f];
+    let sizes = &info.field_sizes[g.ctor as usize];
+    let mut fields: Vec<Vec<T>> = sizes
+        .iter()
+        .map(|s| Vec::with_capacity(s * g.len))
+        .collect();
+    let lists = &info.field_lists[g.ctor as usize];
+    let structs = &info.field_structures[g.ctor as usize];
+    let mut field_lists: Vec<FieldListData<T>> = lists
+        .iter()
+        .map(|(_, sizes)| FieldListData {
+            offsets: vec![0],
+            elems: vec![Vec::new(); sizes.len()],
+        })
+        .collect();
+    let mut parts = Vec::with_capacity(sizes.len());
+    for node in 0..g.len {
+        parts.clear();
+        let mut l = 0;
+        for k in 0..g.field_arity {
+            let v = g.fields[node * g.field_arity + k];
+            match lists.get(l) {
+                Some((at, sizes)) if *at == k => {
+                    push_list(&mut field_lists[l], v, sizes)?;
+                    l += 1;
+                }
+                _ if structs.contains(&k) => {}
+                _ => components(v, &mut parts),
+            }
+        }
+        if parts.len() != sizes.len() {
+            return input_error(format!(
+                "expected {} tensors in a node's fields, found {}",
+                sizes.len(),
+                parts.len()
+            ));
+        }
+        for (k, (&part, &size)) in parts.iter().zip(sizes).enumerate() {
+            push_tensor(&mut fields[k], part, size)?;
+        }
+    }
+    let mut nested = Vec::new();
+    for (inner, i) in plan.folds.iter().zip(0..) {
+        let Some((outer, ctor, k)) = inner.nested_in else {
+            continue;
+        };
+        if outer == f && ctor == g.ctor as usize {
+            let held: Vec<&Value> = (0..g.len)
+                .map(|node| g.fields[node * g.field_arity + k])
+                .collect();
+            nested.push((i, fold_data(plan, i, &held)?));
+        }
+    }
+    Ok(GroupData {
+        ctor: g.ctor as usize,
+        first: g.first as usize,
+        len: g.len,
+        children: g.children.clone(),
+        fields,
+        examples: g.examples.clone(),
+        elems: Vec::new(),
+        list_arity: g.list_arity,
+        list_offsets: g.list_offsets.clone(),
+        list_children: g.list_children.clone(),
+        field_lists,
+        nested,
+    })
 }
 
 /// The level schedule of lists of lengths `lens` (one per example) whose
@@ -457,6 +517,7 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
         list_offsets: vec![0],
         list_children: Vec::new(),
         field_lists: Vec::new(),
+        nested: Vec::new(),
     }]];
     let mut next = rows;
     for h in 1..=steps {
@@ -476,6 +537,7 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
             list_offsets: vec![0],
             list_children: Vec::new(),
             field_lists: Vec::new(),
+            nested: Vec::new(),
         };
         for (i, &r) in members.iter().enumerate() {
             last[r] = (next + i) as u32;

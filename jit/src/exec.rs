@@ -148,6 +148,9 @@ pub(crate) struct Run<'a, T> {
     pub params: *const T,
     pub batch: &'a Batch<T>,
     pub kernels: &'a [KernelFn],
+    /// Per fold over a structure a field holds (`FoldInfo::nested_in`), its
+    /// schedule in the enclosing fold's group being run.
+    pub nested: Vec<Option<&'a FoldData<T>>>,
 }
 
 /// Where to cut `rows` rows of `size` numbers each between two threads,
@@ -708,12 +711,16 @@ impl<'a, T: Elem> Run<'a, T> {
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
         let batch: &'a Batch<T> = self.batch;
         let local = self.children_schedule(f.elems.as_ref())?;
-        let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
+        let shared: &'a FoldData<T> = self.nested[f.id].unwrap_or(&batch.folds[f.id]);
+        let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in &f.carrier {
             self.ensure(buf, fd.num_nodes * s);
         }
-        for level in &fd.levels {
-            for g in level {
+        for (h, level) in fd.levels.iter().enumerate() {
+            for (k, g) in level.iter().enumerate() {
+                if local.is_none() {
+                    self.enter_nested(&shared.levels[h][k]);
+                }
                 let case = &f.cases[g.ctor];
                 self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 self.code(&case.code, g.len)?;
@@ -742,6 +749,14 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 
+    /// Points the folds over structures group `g`'s fields hold at their
+    /// schedules in `g`.
+    fn enter_nested(&mut self, g: &'a GroupData<T>) {
+        for (inner, fd) in &g.nested {
+            self.nested[*inner] = Some(fd);
+        }
+    }
+
     /// Zeros the accumulators of a backward op over `rows` examples (the
     /// batch's, or the nodes of the region around a nested op).
     fn zero_accs(&mut self, accs: &[Acc], rows: usize) {
@@ -758,7 +773,8 @@ impl<'a, T: Elem> Run<'a, T> {
             Some(e) if self.st.local_lens[e.unfold].is_some() => self.st.local_folds[f.id].take(),
             _ => None,
         };
-        let fd = local.as_ref().unwrap_or(&batch.folds[f.id]);
+        let shared: &'a FoldData<T> = self.nested[f.id].unwrap_or(&batch.folds[f.id]);
+        let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);
         }
@@ -789,8 +805,11 @@ impl<'a, T: Elem> Run<'a, T> {
                 };
             }
         }
-        for level in fd.levels.iter().rev() {
-            for g in level {
+        for (h, level) in fd.levels.iter().enumerate().rev() {
+            for (k, g) in level.iter().enumerate() {
+                if local.is_none() {
+                    self.enter_nested(&shared.levels[h][k]);
+                }
                 let case = &f.cases[g.ctor];
                 self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
@@ -837,8 +856,12 @@ impl<'a, T: Elem> Run<'a, T> {
     fn unfold(&mut self, u: &UnfoldCode, here: usize) -> Result<(), JitError> {
         if let Some(src) = u.local {
             // Inside a region: a row per row of the region, each as long
-            // as its row of the sequence it reads.
-            self.st.local_lens[u.id] = self.st.local_lens[src].clone();
+            // as its row of the sequence it reads, or (a stream, which
+            // reads none) as its number of steps.
+            self.st.local_lens[u.id] = match src == u.id {
+                true => Some(vec![self.batch.unfolds[u.id].steps; here]),
+                false => self.st.local_lens[src].clone(),
+            };
             if self.seq_extent(u.id).1 != here {
                 return Err(JitError::Internal(
                     "an unfold in a region reads a sequence over other rows".into(),
@@ -858,7 +881,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
+            self.point_x_views(&u.x_views, &u.x_seq, u.id, t, rows);
             self.code(&u.body, rows)?;
             let dst = self.st.bufs[u.outs.0].as_mut_ptr();
             self.write_rows(u.result_out, dst, t * rows, rows);
@@ -876,13 +899,15 @@ impl<'a, T: Elem> Run<'a, T> {
     fn point_x_views(
         &mut self,
         views: &[(usize, usize)],
-        seq: Option<(usize, usize)>,
+        seq: &[(usize, usize)],
         id: usize,
         t: usize,
         rows: usize,
     ) {
-        if let (Some((buf, size)), Some(&(view, _))) = (seq, views.first()) {
-            self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
+        if !seq.is_empty() {
+            for (&(view, _), &(buf, size)) in views.iter().zip(seq) {
+                self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * size);
+            }
             return;
         }
         let ud = &self.batch.unfolds[id];
@@ -906,7 +931,7 @@ impl<'a, T: Elem> Run<'a, T> {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
-            self.point_x_views(&u.x_views, u.x_seq, u.id, t, rows);
+            self.point_x_views(&u.x_views, &u.x_seq, u.id, t, rows);
             let (dbuf, ds) = u.dout;
             self.st.views[u.dout_view] =
                 self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);
@@ -922,7 +947,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 let part = u.result_caps[j][0];
                 self.accumulate(part, acc, rows, None);
             }
-            if let (Some((part, buf)), Some((_, size))) = (u.result_dx, u.x_seq) {
+            for (&(part, buf), &(_, size)) in u.result_dx.iter().zip(&u.x_seq) {
                 self.ensure(buf, steps * rows * size);
                 let dst = self.st.bufs[buf].as_mut_ptr();
                 self.write_rows(part, dst, t * rows, rows);

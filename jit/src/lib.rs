@@ -169,13 +169,22 @@ impl Kernel {
         ys: Option<&[&cdlc_runtime::value::Target]>,
     ) -> Result<PreparedBatch, JitError> {
         let inner: Box<dyn Any> = match self.dtype {
-            Dtype::F32 => Box::new(batch::prepare::<f32>(&self.plan, xs, ys)?),
-            Dtype::F64 => Box::new(batch::prepare::<f64>(&self.plan, xs, ys)?),
+            Dtype::F32 => Box::new(self.checked(batch::prepare::<f32>(&self.plan, xs, ys)?)?),
+            Dtype::F64 => Box::new(self.checked(batch::prepare::<f64>(&self.plan, xs, ys)?)?),
         };
         Ok(PreparedBatch {
             rows: xs.len(),
             inner,
         })
+    }
+
+    /// Debug builds (and so every test) check a prepared batch's schedule
+    /// against the plan before the executor trusts its indices.
+    fn checked<T>(&self, b: batch::Batch<T>) -> Result<batch::Batch<T>, JitError> {
+        #[cfg(debug_assertions)]
+        batch::check(&self.plan, &b)
+            .map_err(|e| JitError::Internal(format!("the batch fails its checker: {e}")))?;
+        Ok(b)
     }
 
     /// Runs the plan; returns the state for reading the output.
@@ -198,6 +207,7 @@ impl Kernel {
             params: params.as_ptr(),
             batch: b,
             kernels: &self.compiled.fns,
+            nested: vec![None; self.plan.folds.len()],
         };
         let ran = run.code(&self.plan.code, b.rows);
         // One batch is one step for the thread chooser's schedule.

@@ -700,3 +700,183 @@ fn halves_of_lists_a_list_holds() {
         r.params
     );
 }
+
+// --------------------------------------- structures held in fields
+
+/// Lists of lists of lists (`region_structures.cdl`, `deep_lists`): per
+/// example, per middle list, the lengths of its inner lists; empty lists
+/// at every level.
+pub(crate) fn deep_lists() -> Vec<Example> {
+    let shapes: &[&[&[usize]]] = &[
+        &[&[3, 1], &[], &[2]],
+        &[&[0, 4]],
+        &[],
+        &[&[1], &[2, 2, 0], &[5]],
+        &[&[], &[1, 3]],
+    ];
+    let mut k = 0;
+    let mut example = |middles: &[&[usize]]| {
+        let middle = middles
+            .iter()
+            .map(|lens| {
+                let inner = lens.iter().map(|&n| {
+                    k += 1;
+                    numbered_list(n, 3 * k)
+                });
+                Value::list(inner.collect())
+            })
+            .collect();
+        Value::list(middle)
+    };
+    let xs: Vec<Value> = shapes.iter().map(|m| example(m)).collect();
+    classed(xs)
+}
+
+/// Lists of binary trees (`list_of_trees`): trees of one leaf, of two and
+/// deeper ones, and an empty list.
+pub(crate) fn lists_of_trees() -> Vec<Example> {
+    let mut k = 0.0f64;
+    let mut leaf = || {
+        k += 1.0;
+        Value::leaf(Value::Tensor(Tensor::new(
+            vec![2],
+            vec![(0.9 * k).sin(), (0.4 * k).cos()],
+        )))
+    };
+    let xs = vec![
+        Value::list(vec![leaf(), Value::node(leaf(), leaf())]),
+        Value::list(vec![Value::node(Value::node(leaf(), leaf()), leaf())]),
+        Value::list(vec![]),
+        Value::list(vec![
+            leaf(),
+            leaf(),
+            Value::node(leaf(), Value::node(leaf(), leaf())),
+        ]),
+    ];
+    classed(xs)
+}
+
+/// Trees whose leaves hold lists of lists (`tree_of_deep_lists`).
+pub(crate) fn trees_of_deep_lists() -> Vec<Example> {
+    let mut k = 0;
+    let mut leaf = |lens: &[usize]| {
+        let inner = lens.iter().map(|&n| {
+            k += 1;
+            numbered_list(n, 2 * k)
+        });
+        Value::leaf(Value::list(inner.collect()))
+    };
+    let xs = vec![
+        leaf(&[2, 1]),
+        Value::node(leaf(&[]), leaf(&[3, 0, 1])),
+        Value::node(Value::node(leaf(&[1]), leaf(&[2, 2])), leaf(&[4])),
+    ];
+    classed(xs)
+}
+
+/// Examples of inputs `xs` with class targets `i % 3`.
+fn classed(xs: Vec<Value>) -> Vec<Example> {
+    xs.into_iter()
+        .enumerate()
+        .map(|(i, x)| Example {
+            x,
+            y: Target::Class(i % 3),
+        })
+        .collect()
+}
+
+#[test]
+fn three_levels_of_lists_folded_inside_regions() {
+    let (p, params) = grad_case("region_structures", "deep_lists");
+    check_batch_gradient("deep_lists", &p, &params, &deep_lists());
+}
+
+#[test]
+fn a_list_of_trees_folded_inside_the_region() {
+    let (p, params) = grad_case("region_structures", "list_of_trees");
+    check_batch_gradient("list_of_trees", &p, &params, &lists_of_trees());
+}
+
+#[test]
+fn a_tree_whose_leaves_hold_lists_of_lists() {
+    let (p, params) = grad_case("region_structures", "tree_of_deep_lists");
+    check_batch_gradient("tree_of_deep_lists", &p, &params, &trees_of_deep_lists());
+}
+
+// ------------------------------------------- streams inside regions
+
+/// Trees of `R[2]` leaves (`region_streams.cdl`, `stream_leaves`): a
+/// leaf alone, two leaves and deeper trees.
+pub(crate) fn vector_trees() -> Vec<Example> {
+    let mut k = 0.0f64;
+    let mut leaf = || {
+        k += 1.0;
+        Value::leaf(Value::Tensor(Tensor::new(
+            vec![2],
+            vec![(1.1 * k).sin(), (0.6 * k).cos()],
+        )))
+    };
+    let xs = vec![
+        leaf(),
+        Value::node(leaf(), leaf()),
+        Value::node(Value::node(leaf(), leaf()), leaf()),
+        Value::node(leaf(), Value::node(leaf(), Value::node(leaf(), leaf()))),
+    ];
+    classed(xs)
+}
+
+#[test]
+fn streams_started_in_a_trees_leaves() {
+    let (p, params) = grad_case("region_streams", "stream_leaves");
+    check_batch_gradient("stream_leaves", &p, &params, &vector_trees());
+}
+
+#[test]
+fn streams_started_in_a_lists_region() {
+    let (p, params) = grad_case("region_streams", "stream_list");
+    check_batch_gradient("stream_list", &p, &params, &list_examples(&[3, 0, 1, 4]));
+}
+
+// ------------------------------- Mealy machines over pairs in regions
+
+/// Lists of lists of pairs `(R[2], R[3])` (`region_pairs.cdl`,
+/// `lists_of_pairs`): per example, the lengths of its inner lists.
+pub(crate) fn lists_of_pairs(shapes: &[&[usize]]) -> Vec<Example> {
+    let mut k = 0.0f64;
+    let mut pair = || {
+        k += 1.0;
+        let t = |n: usize, f: f64| {
+            Value::Tensor(Tensor::new(
+                vec![n],
+                (0..n).map(|i| (f * k + i as f64).sin()).collect(),
+            ))
+        };
+        Value::Tuple(vec![t(2, 0.7), t(3, 1.3)])
+    };
+    let xs = shapes
+        .iter()
+        .map(|lens| {
+            let inner = lens
+                .iter()
+                .map(|&n| Value::list((0..n).map(|_| pair()).collect()));
+            Value::list(inner.collect())
+        })
+        .collect();
+    classed(xs)
+}
+
+#[test]
+fn a_mealy_machine_over_pairs_a_list_holds() {
+    let (p, params) = grad_case("region_pairs", "lists_of_pairs");
+    let batch = lists_of_pairs(&[&[3, 1], &[0, 2], &[], &[4]]);
+    check_batch_gradient("lists_of_pairs", &p, &params, &batch);
+}
+
+#[test]
+fn a_mealy_machine_over_pairs_of_children() {
+    let (p, params) = grad_case("region_pairs", "pair_children");
+    let mut t = Roses::new(2);
+    let trees = vec![t.mixed(), t.wide(), t.leaf(), t.deep(3)];
+    let batch = rose_examples(&p, trees);
+    check_batch_gradient("pair_children", &p, &params, &batch);
+}

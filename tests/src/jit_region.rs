@@ -15,7 +15,7 @@
 
 use crate::grad::{LIST_SHAPES, grad_case, list_examples, lists_of_lists, trees_of_lists};
 use crate::jit::{forward_agrees, training_agrees};
-use cdlc_runtime::value::Example;
+use cdlc_runtime::value::{Example, Value};
 
 #[track_caller]
 fn check(model: &str, batch: Vec<Example>) {
@@ -94,4 +94,88 @@ fn halves_of_an_empty_computed_list_is_a_data_error() {
             "{model}: {e}"
         );
     }
+}
+
+#[test]
+fn three_levels_of_lists() {
+    let (p, params) = grad_case("region_structures", "deep_lists");
+    let batch = crate::grad::deep_lists();
+    training_agrees("deep_lists", &p, &params, &batch);
+    forward_agrees("deep_lists", &p, &params, &batch);
+}
+
+#[test]
+fn a_list_of_binary_trees() {
+    let (p, params) = grad_case("region_structures", "list_of_trees");
+    let batch = crate::grad::lists_of_trees();
+    training_agrees("list_of_trees", &p, &params, &batch);
+    forward_agrees("list_of_trees", &p, &params, &batch);
+}
+
+#[test]
+fn a_tree_whose_leaves_hold_lists_of_lists() {
+    let (p, params) = grad_case("region_structures", "tree_of_deep_lists");
+    let batch = crate::grad::trees_of_deep_lists();
+    training_agrees("tree_of_deep_lists", &p, &params, &batch);
+    forward_agrees("tree_of_deep_lists", &p, &params, &batch);
+}
+
+#[test]
+fn a_list_of_rose_trees() {
+    let (p, params) = grad_case("rose", "forest_of_trees");
+    let mut t = crate::grad::Roses::new(2);
+    let xs = vec![
+        Value::list(vec![t.mixed(), t.leaf(), t.wide()]),
+        Value::list(vec![t.deep(3)]),
+        Value::list(vec![]),
+        Value::list(vec![t.mixed(), t.deep(2)]),
+    ];
+    let batch = crate::grad::rose_examples(&p, xs);
+    training_agrees("forest_of_trees", &p, &params, &batch);
+    forward_agrees("forest_of_trees", &p, &params, &batch);
+}
+
+#[test]
+fn many_lists_of_trees_in_one_batch() {
+    // Forty examples: a group of the list's nodes holds trees of many
+    // examples, scheduled together.
+    let (p, params) = grad_case("region_structures", "list_of_trees");
+    let batch: Vec<Example> = (0..10)
+        .flat_map(|_| crate::grad::lists_of_trees())
+        .collect();
+    training_agrees("list_of_trees", &p, &params, &batch);
+}
+
+#[test]
+fn streams_started_in_a_trees_leaves() {
+    let (p, params) = grad_case("region_streams", "stream_leaves");
+    let batch = crate::grad::vector_trees();
+    training_agrees("stream_leaves", &p, &params, &batch);
+    forward_agrees("stream_leaves", &p, &params, &batch);
+}
+
+#[test]
+fn streams_started_in_a_lists_region() {
+    let (p, params) = grad_case("region_streams", "stream_list");
+    let batch = list_examples(&[3, 0, 1, 4, 2]);
+    training_agrees("stream_list", &p, &params, &batch);
+    forward_agrees("stream_list", &p, &params, &batch);
+}
+
+#[test]
+fn a_mealy_machine_over_pairs_a_list_holds() {
+    let (p, params) = grad_case("region_pairs", "lists_of_pairs");
+    let batch = crate::grad::lists_of_pairs(&[&[3, 1], &[0, 2], &[], &[4], &[1, 5, 2]]);
+    training_agrees("lists_of_pairs", &p, &params, &batch);
+    forward_agrees("lists_of_pairs", &p, &params, &batch);
+}
+
+#[test]
+fn a_mealy_machine_over_pairs_of_children() {
+    let (p, params) = grad_case("region_pairs", "pair_children");
+    let mut t = crate::grad::Roses::new(2);
+    let trees = vec![t.mixed(), t.wide(), t.leaf(), t.deep(3), t.mixed()];
+    let batch = crate::grad::rose_examples(&p, trees);
+    training_agrees("pair_children", &p, &params, &batch);
+    forward_agrees("pair_children", &p, &params, &batch);
 }

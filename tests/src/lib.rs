@@ -32,6 +32,8 @@ mod ir_cases;
 #[cfg(test)]
 mod jit;
 #[cfg(test)]
+mod jit_fallback;
+#[cfg(test)]
 mod jit_inputs;
 #[cfg(test)]
 mod jit_region;

@@ -61,3 +61,32 @@ fn plan_of_a_list_fold() {
 fn plan_of_a_tree_fold() {
     insta::assert_snapshot!(training_plan("tree_sum").to_string());
 }
+
+#[test]
+fn every_case_plan_verifies() {
+    // Every model of the gradient and JIT cases (several a file), forward
+    // and training, among them folds over structures held in fields
+    // (`region_structures.cdl`, the list of rose trees of `rose.cdl`).
+    let mut files = cdl_files(&crate::cases_dir("grad"));
+    files.extend(cdl_files(&crate::cases_dir("jit")));
+    let mut verified = 0;
+    for path in &files {
+        let c = check_clean(path);
+        for (name, model) in crate::jit_fallback::models(&c) {
+            let p = cdlc::training::prepare(&c, model, cdlc::training::loss_for(&c, model))
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            if crate::has_nested_field(&p.inst.module) {
+                continue;
+            }
+            for (func, train) in [(p.inst.func, false), (p.train, true)] {
+                let plan = cdlc_jit::lower_plan(&p.inst.module, func, train)
+                    .unwrap_or_else(|e| panic!("{path:?} `{name}` (train: {train}): {e}"));
+                if let Err(e) = plan.verify() {
+                    panic!("{path:?} `{name}` (train: {train}): {e}\n{plan}");
+                }
+                verified += 1;
+            }
+        }
+    }
+    assert!(verified >= 60, "only {verified} plans verified");
+}

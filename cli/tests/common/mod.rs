@@ -96,31 +96,27 @@ model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
     };
 }
 
-/// The text of a program that folds a list of rose trees, each tree folded
-/// inside the list algebra's region (a fold over a structure held in a
-/// node's field, which the JIT does not lower), followed by `$rest` (a
-/// train block, or nothing).
+/// The text of a program the JIT does not compile (a stream whose outputs
+/// are pairs, folded by a list algebra), followed by `$rest` (a train
+/// block, or nothing). Its inputs are `R[2]`.
 #[allow(unused_macros)]
-macro_rules! forest_program {
+macro_rules! fallback_program {
     ($rest:literal) => {
         concat!(
             "import std.layers
 
-functor RoseF(A) = rose(A, List(X))
-data Rose(A) = fix RoseF(A)
-
-algebra cell[d, h] : RoseF(R[d]) -> R[h] {
-  param U: R[h, d] = glorot
-  rose(a, ks) => tanh(U @ a + fold elman[h, h] (ks))
+coalgebra pairs[h] : R[h] -> StreamF(R[h] * R[h]) {
+  param A: R[h, h] = orthogonal
+  next(s) => ((s, tanh(A @ s)), tanh(A @ s))
 }
 
-algebra forest[h] : ListF(Rose(R[2])) -> R[h] {
-  param s: R[h] = zeros
-  nil          => s
-  cons(t, acc) => fold cell[2, h] (t) + acc
+algebra pairsum[h] : ListF(R[h] * R[h]) -> R[h] {
+  param z: R[h] = zeros
+  nil          => z
+  cons(x, acc) => let (p, q) = x in p + q + acc
 }
 
-model m(ts: List(Rose(R[2]))) -> R[2] { dense[4, 2](fold forest[4] (ts)) }
+model m(x: R[2]) -> R[2] { dense[4, 2](fold pairsum[4] (unfold pairs[4] from dense[2, 4](x) take 3)) }
 ",
             $rest
         )

@@ -4,6 +4,8 @@
 //! back to their nodes.
 
 use super::*;
+#[cfg(debug_assertions)]
+use crate::batch::{Ctors, check_fold};
 use crate::batch::{FieldListData, halves_schedule, list_schedule};
 
 impl<T: Elem> Run<'_, T> {
@@ -29,14 +31,30 @@ impl<T: Elem> Run<'_, T> {
         let Some(lens) = self.st.local_lens[e.unfold].as_deref() else {
             return Ok(None);
         };
-        Ok(Some(match e.halves {
+        let fd = match e.halves {
             true => halves_schedule(lens).map_err(|_| {
                 JitError::Data(
                     "`by halves` cannot split an empty list (a list inside a fold's region)".into(),
                 )
             })?,
             false => list_schedule(lens),
-        }))
+        };
+        // Debug builds check the schedule built for the group, like the
+        // batch's (`batch::check`).
+        #[cfg(debug_assertions)]
+        {
+            let ctors = if e.halves {
+                Ctors::halves()
+            } else {
+                Ctors::list()
+            };
+            let steps = lens.iter().copied().max().unwrap_or(0);
+            let site = crate::plan::Site(vec![crate::plan::Step::Unfold(e.unfold)]);
+            check_fold(&site, &fd, lens.len(), &ctors, Some(steps)).map_err(|err| {
+                JitError::Internal(format!("a region's schedule fails its checker: {err}"))
+            })?;
+        }
+        Ok(Some(fd))
     }
 
     /// `out = Σ terms` over the rows of unfold `unfold`'s sequences.

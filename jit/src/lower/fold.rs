@@ -10,8 +10,13 @@ impl Lowerer<'_> {
     ) -> Result<(usize, Option<SeqElems>), JitError> {
         let input = self.reprs[f.input.index()].clone();
         let seq = input.as_ref().and_then(rose::seq_parts);
+        let mut nested_in = None;
         let (leaf, over_unfold, elems) = match (input, seq) {
             (Some(Repr::Data(leaf)), _) => (leaf, None, None),
+            (Some(Repr::Field { fold, ctor, field }), _) => {
+                nested_in = Some((fold, ctor, field));
+                (0, None, None)
+            }
             (_, Some((unfold, seqs))) if self.seq_fold_element(f).is_some() => {
                 let parts = seqs
                     .into_iter()
@@ -41,9 +46,10 @@ impl Lowerer<'_> {
             _ => return unsupported("a fold over a computed sequence (not a model input)"),
         };
         let def = &self.module.data[f.data];
-        let (mut field_sizes, mut field_lists) = (Vec::new(), Vec::new());
+        let (mut field_sizes, mut field_lists, mut field_structures) =
+            (Vec::new(), Vec::new(), Vec::new());
         for c in &def.ctors {
-            let (mut sizes, mut lists) = (Vec::new(), Vec::new());
+            let (mut sizes, mut lists, mut structures) = (Vec::new(), Vec::new(), Vec::new());
             if c.fields.iter().any(|fl| matches!(fl, Field::Nested(_))) {
                 return unsupported(
                     "a fold over a data type with `X` under another data type (a nested field such as `Tree(X)`)",
@@ -59,6 +65,9 @@ impl Lowerer<'_> {
                 }
                 match self.list_of_tensors(t) {
                     Some(elem) if over_unfold.is_none() => lists.push((k, elem)),
+                    None if over_unfold.is_none() && matches!(t, Type::Data(_)) => {
+                        structures.push(k)
+                    }
                     _ => {
                         return unsupported(format!(
                             "a fold over a structure whose fields hold {} (a nested fold)",
@@ -69,6 +78,7 @@ impl Lowerer<'_> {
             }
             field_sizes.push(sizes);
             field_lists.push(lists);
+            field_structures.push(structures);
         }
         self.folds.push(FoldInfo {
             decl: def.decl.clone(),
@@ -77,6 +87,8 @@ impl Lowerer<'_> {
             over_unfold,
             field_sizes,
             field_lists,
+            field_structures,
+            nested_in,
         });
         Ok((self.folds.len() - 1, elems))
     }
@@ -97,6 +109,7 @@ impl Lowerer<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn case(
         &mut self,
+        fold: usize,
         data: cdlc_ir::DataId,
         ctor: usize,
         block: Block,
@@ -105,15 +118,15 @@ impl Lowerer<'_> {
         elements: bool,
         over_seq: bool,
     ) -> Result<CaseCode, JitError> {
-        if self.depth > 0 && !over_seq {
+        if self.depth > 0 && !over_seq && self.folds[fold].nested_in.is_none() {
             return unsupported(
-                "a fold inside a region over anything but a rose node's children (such as a list of lists)",
+                "a fold inside a region over anything but a list or a structure a node holds",
             );
         }
         let mut cc = CaseCode::default();
         let args = self.func.blocks[block].args.clone();
         let fields = self.module.data[data].ctors[ctor].fields.clone();
-        for (f, &a) in fields.iter().zip(&args) {
+        for (i, (f, &a)) in fields.iter().zip(&args).enumerate() {
             match f {
                 Field::Rec => {
                     let (r, flat) = self.alloc(carrier)?;
@@ -132,6 +145,15 @@ impl Lowerer<'_> {
                     let (r, list) = self.field_list_arg(t)?;
                     cc.field_lists.push(list);
                     self.set(a, r);
+                }
+                Field::Plain(Type::Data(_)) if !over_seq => {
+                    // A structure the node holds: only a fold over it reads
+                    // it, with a schedule prepared per group.
+                    let field = fields[..i]
+                        .iter()
+                        .filter(|fl| matches!(fl, Field::Plain(_)))
+                        .count();
+                    self.set(a, Repr::Field { fold, ctor, field });
                 }
                 Field::Plain(t) => {
                     let (r, views) = self.alloc_views(t)?;
@@ -223,7 +245,7 @@ impl Lowerer<'_> {
         let (_, carrier) = self.alloc(&f.carrier)?;
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, false, false, elems.is_some())?);
+            cases.push(self.case(id, f.data, c, b, &f.carrier, false, false, elems.is_some())?);
         }
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
@@ -258,7 +280,16 @@ impl Lowerer<'_> {
         let elems = self.fold_elems.get(&id).cloned().flatten();
         let mut cases = Vec::new();
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(f.data, c, b, &f.carrier, true, f.elements, elems.is_some())?);
+            cases.push(self.case(
+                id,
+                f.data,
+                c,
+                b,
+                &f.carrier,
+                true,
+                f.elements,
+                elems.is_some(),
+            )?);
         }
         if f.elements {
             let elem = match elems.as_ref().map(|e| e.halves) {

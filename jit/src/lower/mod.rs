@@ -72,7 +72,7 @@ pub(crate) struct Lowerer<'a> {
     group: Option<Group>,
     fold_codes: HashMap<usize, Vec<(usize, usize)>>,
     /// Per unfold over a computed sequence, its buffer and element size.
-    unfold_seqs: HashMap<usize, Option<(usize, usize)>>,
+    unfold_seqs: HashMap<usize, Vec<(usize, usize)>>,
     /// Per fold over a computed sequence, its elements.
     fold_elems: HashMap<usize, Option<SeqElems>>,
     unfold_codes: HashMap<usize, Vec<(usize, usize)>>,

@@ -6,10 +6,8 @@ use super::*;
 impl Lowerer<'_> {
     pub(super) fn unfold_info(&mut self, u: &cdlc_ir::UnfoldOp) -> Result<usize, JitError> {
         let info = match u.source {
-            Source::Over(xs) if matches!(self.reprs[xs.index()], Some(Repr::Seq { .. })) => {
-                let Some(Repr::Seq { unfold, .. }) = self.reprs[xs.index()] else {
-                    unreachable!("matched above")
-                };
+            Source::Over(xs) if self.seq_over(xs).is_some() => {
+                let (unfold, _) = self.seq_over(xs).expect("matched above");
                 UnfoldInfo::Seq(unfold)
             }
             Source::Over(xs) => {
@@ -26,28 +24,34 @@ impl Lowerer<'_> {
                 }
                 UnfoldInfo::Over { input: leaf, sizes }
             }
+            Source::Take(k) if self.depth > 0 => UnfoldInfo::TakeLocal(k as usize),
             Source::Take(k) => UnfoldInfo::Take(k as usize),
         };
         self.unfolds.push(info);
         Ok(self.unfolds.len() - 1)
     }
 
+    /// The unfold and flattened (buffer, size) components of the computed
+    /// sequence `xs`, if it is one (a tuple of sequences for a sequence of
+    /// tuples).
+    fn seq_over(&self, xs: cdlc_ir::Value) -> Option<(usize, Vec<(usize, usize)>)> {
+        self.reprs[xs.index()].as_ref().and_then(rose::seq_parts)
+    }
+
     /// For an unfold inside a region, the unfold (a list of children, or
     /// an unfold over one) whose sequence it reads, so that its steps run
-    /// over the region's rows with their lengths; `None` at the top level.
-    fn local_source(&self, source: Source) -> Result<Option<usize>, JitError> {
+    /// over the region's rows with their lengths (for a stream, `id`
+    /// itself: `k` steps for every row); `None` at the top level.
+    fn local_source(&self, source: Source, id: usize) -> Result<Option<usize>, JitError> {
         if self.depth == 0 {
             return Ok(None);
         }
         let over = match source {
             Source::Over(xs) => self.reprs[xs.index()].as_ref().and_then(rose::seq_parts),
-            Source::Take(_) => return unsupported("a stream unfold (`take`) inside a region"),
+            Source::Take(_) => return Ok(Some(id)),
         };
         match over {
-            Some((u, parts)) if self.local_unfolds.contains(&u) && parts.len() == 1 => Ok(Some(u)),
-            Some((u, _)) if self.local_unfolds.contains(&u) => {
-                unsupported("a Mealy machine over a sequence of tuples inside a region")
-            }
+            Some((u, _)) if self.local_unfolds.contains(&u) => Ok(Some(u)),
             _ => unsupported(
                 "an unfold inside a region over anything but a sequence computed in that region",
             ),
@@ -83,7 +87,7 @@ impl Lowerer<'_> {
         u: &cdlc_ir::UnfoldOp,
         out: &mut Vec<Instr>,
     ) -> Result<Repr, JitError> {
-        let local = self.local_source(u.source)?;
+        let local = self.local_source(u.source, self.unfolds.len())?;
         let id = self.unfold_info(u)?;
         if local.is_some() {
             self.local_unfolds.insert(id);
@@ -100,13 +104,10 @@ impl Lowerer<'_> {
             Source::Take(_) => None,
         };
         let x_seq = match u.source {
-            Source::Over(xs) => match self.reprs[xs.index()] {
-                Some(Repr::Seq { buf, size, .. }) => Some((buf, size)),
-                _ => None,
-            },
-            Source::Take(_) => None,
+            Source::Over(xs) => self.seq_over(xs).map_or(Vec::new(), |(_, parts)| parts),
+            Source::Take(_) => Vec::new(),
         };
-        self.unfold_seqs.insert(id, x_seq);
+        self.unfold_seqs.insert(id, x_seq.clone());
         let (state_views, x_views) = self.step_args(u.body, &state_ty, input_ty.as_ref())?;
         self.depth += 1;
         let mut body = Vec::new();
@@ -177,12 +178,12 @@ impl Lowerer<'_> {
             return Err(JitError::Internal("a backward step yields a tuple".into()));
         };
         let result_dstate = self.flatten(&rs[0], &mut body)?;
-        let x_seq = self.unfold_seqs.get(&id).copied().flatten();
+        let x_seq = self.unfold_seqs.get(&id).cloned().unwrap_or_default();
         let first_cap = 1 + usize::from(u.elements);
-        let result_dx = match (u.elements, x_seq) {
-            (false, _) => None,
-            (true, Some((_, size))) => Some((self.flatten(&rs[1], &mut body)?[0], size)),
-            (true, None) => {
+        let dx_parts = match (u.elements, x_seq.is_empty()) {
+            (false, _) => Vec::new(),
+            (true, false) => self.flatten(&rs[1], &mut body)?,
+            (true, true) => {
                 return unsupported("the element cotangents of an unfold over a model input");
             }
         };
@@ -190,7 +191,7 @@ impl Lowerer<'_> {
         for r in &rs[first_cap..] {
             result_caps.push(self.flatten(r, &mut body)?);
         }
-        let dx_buf = result_dx.map(|_| self.buf());
+        let result_dx: Vec<(Part, usize)> = dx_parts.iter().map(|&p| (p, self.buf())).collect();
         out.push(Instr::UnfoldBackward(Box::new(UnfoldBackCode {
             id,
             states,
@@ -204,18 +205,19 @@ impl Lowerer<'_> {
             result_dstate,
             result_caps,
             acc,
-            x_seq,
-            result_dx: result_dx.zip(dx_buf).map(|((p, _), b)| (p, b)),
+            x_seq: x_seq.clone(),
+            result_dx: result_dx.clone(),
             local,
         })));
         let mut all = vec![dinit];
         all.extend(reprs);
-        if let (Some((_, size)), Some(buf)) = (result_dx, dx_buf) {
-            all.push(Repr::Seq {
-                buf,
-                size,
-                unfold: id,
-            });
+        if let (false, Some(elem)) = (result_dx.is_empty(), u.input.as_ref()) {
+            // One sequence per tensor of the element, as the forward read.
+            let mut parts = result_dx
+                .iter()
+                .zip(&x_seq)
+                .map(|(&(_, b), &(_, s))| (b, s));
+            all.push(rose::seq_from(elem, id, &mut parts));
         }
         Ok(Repr::Tuple(all))
     }

@@ -25,6 +25,14 @@ pub enum Step {
     Init,
     /// Fused kernel `k`.
     Kernel(usize),
+    /// A prepared batch's schedule of fold `f` (`batch::check`).
+    Fold(usize),
+    /// A prepared batch's steps of unfold `u`.
+    Unfold(usize),
+    /// Level `h` of a fold's schedule.
+    Level(usize),
+    /// Group `k` of a level.
+    Group(usize),
 }
 
 /// Where in a plan a check failed: the path from the top-level code.
@@ -49,6 +57,10 @@ impl fmt::Display for Site {
                 Step::Output => write!(f, "output")?,
                 Step::Init => write!(f, "init")?,
                 Step::Kernel(k) => write!(f, "kernel k{k}")?,
+                Step::Fold(i) => write!(f, "batch fold {i}")?,
+                Step::Unfold(u) => write!(f, "batch unfold {u}")?,
+                Step::Level(h) => write!(f, "level {h}")?,
+                Step::Group(k) => write!(f, "group {k}")?,
             }
         }
         Ok(())
@@ -140,6 +152,54 @@ pub enum PlanErrorKind {
         /// The size available.
         len: usize,
     },
+    /// P011: a prepared batch's schedule index past what it indexes (a
+    /// child, list child or root past the fold's nodes, an example past the
+    /// rows, an element row past its sequence).
+    ScheduleIndex {
+        /// What is indexed.
+        what: &'static str,
+        /// The index found.
+        index: usize,
+        /// How many there are.
+        count: usize,
+    },
+    /// P012: a node of a fold scheduled by no group (`times` 0) or by more
+    /// than one.
+    NodeCount {
+        /// The node's number.
+        node: usize,
+        /// How often it was met (0, or 2 at the second time).
+        times: usize,
+    },
+    /// P013: a node's child not scheduled at a lower level than the node.
+    ChildOrder {
+        /// The parent's number.
+        parent: usize,
+        /// The child's number.
+        child: usize,
+    },
+    /// P014: a prepared batch's table whose length disagrees with the
+    /// group or unfold it belongs to.
+    ScheduleShape {
+        /// The table.
+        what: String,
+        /// The length the executor assumes.
+        expected: usize,
+        /// The length found.
+        found: usize,
+    },
+    /// P015: a child, element or root that belongs to another example
+    /// than its parent (or than the root's row).
+    OtherExample {
+        /// What was checked.
+        what: &'static str,
+        /// The node (or element row).
+        node: usize,
+        /// The example it belongs to.
+        example: usize,
+        /// The example it should belong to.
+        expected: usize,
+    },
 }
 
 /// A failed check of `plan::verify`: a code, the site and the facts.
@@ -152,7 +212,7 @@ pub struct PlanError {
 }
 
 impl PlanError {
-    /// The stable code of the check that failed (`P001` to `P010`).
+    /// The stable code of the check that failed (`P001` to `P015`).
     pub fn code(&self) -> &'static str {
         match self.kind {
             PlanErrorKind::OutOfRange { .. } => "P001",
@@ -165,6 +225,11 @@ impl PlanError {
             PlanErrorKind::Mismatch { .. } => "P008",
             PlanErrorKind::LeafKind { .. } => "P009",
             PlanErrorKind::RowOpIndex { .. } => "P010",
+            PlanErrorKind::ScheduleIndex { .. } => "P011",
+            PlanErrorKind::NodeCount { .. } => "P012",
+            PlanErrorKind::ChildOrder { .. } => "P013",
+            PlanErrorKind::ScheduleShape { .. } => "P014",
+            PlanErrorKind::OtherExample { .. } => "P015",
         }
     }
 }
@@ -212,6 +277,33 @@ impl fmt::Display for PlanError {
             PlanErrorKind::RowOpIndex { op, needs, len } => write!(
                 f,
                 "the index table of `{op}` needs {needs} numbers but has {len}"
+            ),
+            PlanErrorKind::ScheduleIndex { what, index, count } => {
+                write!(f, "{what} {index} is past the {count} there are")
+            }
+            PlanErrorKind::NodeCount { node, times: 0 } => {
+                write!(f, "node {node} is in no group of the schedule")
+            }
+            PlanErrorKind::NodeCount { node, .. } => {
+                write!(f, "node {node} is in more than one group of the schedule")
+            }
+            PlanErrorKind::ChildOrder { parent, child } => write!(
+                f,
+                "node {parent}'s child {child} is not scheduled at a lower level"
+            ),
+            PlanErrorKind::ScheduleShape {
+                what,
+                expected,
+                found,
+            } => write!(f, "{what}: expected {expected}, found {found}"),
+            PlanErrorKind::OtherExample {
+                what,
+                node,
+                example,
+                expected,
+            } => write!(
+                f,
+                "{what} {node} belongs to example {example}, not {expected}"
             ),
         }
     }

@@ -67,6 +67,13 @@ pub(crate) enum Repr {
     Tuple(Vec<Repr>),
     /// An input structure (its leaf, see `Leaf`).
     Data(usize),
+    /// A structure a plain field holds inside a fold region: fold `fold`'s
+    /// constructor `ctor`, plain field `field`.
+    Field {
+        fold: usize,
+        ctor: usize,
+        field: usize,
+    },
     /// A class target (its leaf).
     Class { input: usize },
     /// A sequence target (its leaf).
@@ -481,9 +488,11 @@ pub(crate) struct UnfoldCode {
     /// The list element's views, with the size of each (one per tensor of
     /// the element).
     pub x_views: Vec<(usize, usize)>,
-    /// For a Mealy machine over a computed sequence: its buffer
-    /// (`[steps, rows, size]`) and element size, read step by step.
-    pub x_seq: Option<(usize, usize)>,
+    /// For a Mealy machine over a computed sequence: per tensor of the
+    /// element (one, or one per component of a tuple), its buffer
+    /// (`[steps, rows, size]`) and size, read step by step; empty
+    /// otherwise.
+    pub x_seq: Vec<(usize, usize)>,
     /// Inside a region: the unfold (a list of children, or an unfold over
     /// one) whose sequence this one reads; its steps run over the region's
     /// rows, each row as long as its list (`UnfoldInfo::Seq`).
@@ -511,10 +520,11 @@ pub(crate) struct UnfoldBackCode {
     pub result_caps: Vec<Vec<Part>>,
     pub acc: Vec<Acc>,
     /// As `UnfoldCode::x_seq`.
-    pub x_seq: Option<(usize, usize)>,
-    /// Over a computed sequence: the element's cotangent each step yields,
-    /// and the buffer (`[steps, rows, size]`) it is written to.
-    pub result_dx: Option<(Part, usize)>,
+    pub x_seq: Vec<(usize, usize)>,
+    /// Over a computed sequence: per tensor of the element, its cotangent
+    /// each step yields and the buffer (`[steps, rows, size]`) it is
+    /// written to; empty otherwise.
+    pub result_dx: Vec<(Part, usize)>,
     /// Whether it runs inside a region, after its forward op in the same
     /// region (which set its lengths, one per row of the region).
     pub local: bool,
@@ -537,6 +547,16 @@ pub(crate) struct FoldInfo {
     /// of lists, a tree whose nodes hold lists): the field's position
     /// among the plain fields and the sizes of its elements' tensors.
     pub field_lists: Vec<Vec<(usize, Vec<usize>)>>,
+    /// Per constructor, its plain fields that hold a structure (a list of
+    /// rose trees, a list of lists of lists): their positions among the
+    /// plain fields. No numbers are gathered for them; a fold inside the
+    /// region over one gets its own schedule per group (`nested_in`).
+    pub field_structures: Vec<Vec<usize>>,
+    /// For a fold inside a region over a structure a field holds: the
+    /// enclosing fold, the constructor and the field's position among its
+    /// plain fields. Its schedule is prepared per group of the enclosing
+    /// fold (`GroupData::nested`), over that group's nodes as rows.
+    pub nested_in: Option<(usize, usize, usize)>,
 }
 
 /// What preparing a batch must gather for an unfold.
@@ -549,6 +569,10 @@ pub(crate) enum UnfoldInfo {
     Seq(usize),
     /// A fixed number of steps.
     Take(usize),
+    /// A fixed number of steps inside a region (a stream unfold in a fold's
+    /// case), over the region's rows: its lengths, `k` for every row, are
+    /// set by the executor when it runs (`UnfoldCode::local` is itself).
+    TakeLocal(usize),
     /// Not an unfold: the lists the nodes a fold region runs on hold (a
     /// rose tree's `List(X)` field of children, or a plain field holding a
     /// list of tensors). Their lengths change from group to group and are

@@ -105,6 +105,9 @@ fn repr(r: &Repr) -> String {
             format!("({})", items.join(", "))
         }
         Repr::Data(i) => format!("structure in{i}"),
+        Repr::Field { fold, ctor, field } => {
+            format!("structure in field {field} of case {ctor} of f{fold}")
+        }
         Repr::Class { input } => format!("class in{input}"),
         Repr::SeqTarget { input } => format!("sequence target in{input}"),
         Repr::Seq { buf, size, unfold } => format!("sequence b{buf}:{size} of u{unfold}"),
@@ -373,7 +376,7 @@ impl Printer<'_> {
                 bufs(&u.states),
                 u.outs.0,
                 u.outs.1,
-                x_seq(u.x_seq),
+                x_seq(&u.x_seq),
                 u.local
                     .map_or(String::new(), |s| format!(" in the region, steps of u{s}"))
             ),
@@ -385,7 +388,7 @@ impl Printer<'_> {
                 u.dout.1,
                 bufs(&u.dnext),
                 accs(&u.acc),
-                x_seq(u.x_seq),
+                x_seq(&u.x_seq),
                 if u.local { " in the region" } else { "" }
             ),
         }
@@ -422,9 +425,11 @@ impl Printer<'_> {
                 ));
                 self.body(&u.body);
                 let caps: Vec<String> = u.result_caps.iter().map(|c| parts(c)).collect();
-                let dx = u.result_dx.map_or(String::new(), |(p, b)| {
-                    format!("; element {} to b{b}", part(&p))
-                });
+                let dx: String = u
+                    .result_dx
+                    .iter()
+                    .map(|(p, b)| format!("; element {} to b{b}", part(p)))
+                    .collect();
                 self.line(&format!(
                     "yield state ({}); captures [{}]{dx}",
                     parts(&u.result_dstate),
@@ -503,8 +508,12 @@ fn accs(accs: &[Acc]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-fn x_seq(s: Option<(usize, usize)>) -> String {
-    s.map_or(String::new(), |(b, n)| format!(" over sequence b{b}:{n}"))
+fn x_seq(s: &[(usize, usize)]) -> String {
+    let items: Vec<String> = s.iter().map(|(b, n)| format!("b{b}:{n}")).collect();
+    match items.is_empty() {
+        true => String::new(),
+        false => format!(" over sequence {}", items.join(", ")),
+    }
 }
 
 fn element_views(vs: &[(usize, usize)]) -> String {

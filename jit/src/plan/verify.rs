@@ -723,7 +723,9 @@ impl<'p> Verifier<'p> {
             Repr::Data(i) | Repr::Class { input: i } | Repr::SeqTarget { input: i } => {
                 self.index("leaf", *i, self.plan.leaves.len())
             }
-            Repr::FoldTape(f) => self.index("fold", *f, self.plan.folds.len()),
+            Repr::FoldTape(f) | Repr::Field { fold: f, .. } => {
+                self.index("fold", *f, self.plan.folds.len())
+            }
             Repr::UnfoldTape(u) => self.index("unfold", *u, self.plan.unfolds.len()),
         }
     }

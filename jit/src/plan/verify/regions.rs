@@ -15,10 +15,24 @@ impl Verifier<'_> {
     /// A fold over a list of children (`UnfoldInfo::Children`, or an
     /// unfold's outputs over one) runs inside the rose region that lays the
     /// list out, over that region's rows; it points only views of its own.
+    /// So does a fold over a structure a field of the region's node holds
+    /// (`FoldInfo::nested_in`), over its schedule for the region's group.
     /// Any other recursion op runs at the top level.
-    fn top_level_or_children(&self, elems: Option<&SeqElems>) -> Result<(), PlanError> {
+    fn top_level_or_children(
+        &self,
+        fold: usize,
+        elems: Option<&SeqElems>,
+    ) -> Result<(), PlanError> {
+        self.index("fold", fold, self.plan.folds.len())?;
+        if self.plan.folds[fold].nested_in.is_some() {
+            return self.mismatch(
+                "the region depth of a fold over a structure a field holds",
+                1,
+                usize::from(self.in_region),
+            );
+        }
         match elems {
-            Some(e) if self.over_children(e.unfold) => self.mismatch(
+            Some(e) if self.per_group_steps(e.unfold) => self.mismatch(
                 "the region depth of a fold over a list of children",
                 1,
                 usize::from(self.in_region),
@@ -36,9 +50,21 @@ impl Verifier<'_> {
         )
     }
 
+    /// Whether unfold `u`'s steps are set per group of the region it runs
+    /// in: a list of children's (`over_children`), or a stream's inside a
+    /// region (`UnfoldInfo::TakeLocal`), or an unfold over one of these.
+    fn per_group_steps(&self, u: usize) -> bool {
+        self.over_children(u)
+            || matches!(
+                self.plan.unfolds.get(self.steps_of(u)),
+                Some(UnfoldInfo::TakeLocal(_))
+            )
+    }
+
     /// The rows unfold `id`'s steps run over: the batch's at the top level;
     /// for an unfold inside a region (`local`), that region's, where it
-    /// must read a sequence whose steps are those of a list of children.
+    /// must read a sequence whose steps are set per group (a list of
+    /// children's, or its own as a stream).
     fn unfold_rows(&self, id: usize, local: bool) -> Result<Rows, PlanError> {
         if !local {
             self.top_level()?;
@@ -50,9 +76,9 @@ impl Verifier<'_> {
             usize::from(self.in_region),
         )?;
         self.mismatch(
-            "the unfolds in a region that read a list of children",
+            "the unfolds in a region that read a list of children or stream",
             1,
-            usize::from(self.over_children(id)),
+            usize::from(self.per_group_steps(id)),
         )?;
         Ok(self.rows)
     }
@@ -297,7 +323,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold(&mut self, f: &FoldCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems.as_ref())?;
+        self.top_level_or_children(f.id, f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -369,7 +395,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.elems.as_ref())?;
+        self.top_level_or_children(f.id, f.elems.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -454,11 +480,11 @@ impl Verifier<'_> {
         &mut self,
         id: usize,
         views: &[(usize, usize)],
-        seq: Option<(usize, usize)>,
+        seq: &[(usize, usize)],
         rows: Rows,
     ) -> Result<(), PlanError> {
-        match (&self.plan.unfolds[id], seq) {
-            (UnfoldInfo::Over { sizes, .. }, None) => {
+        match (&self.plan.unfolds[id], seq.is_empty()) {
+            (UnfoldInfo::Over { sizes, .. }, true) => {
                 self.mismatch("the views of a list element", sizes.len(), views.len())?;
                 for (&(v, s), &size) in views.iter().zip(sizes) {
                     self.mismatch("the size of a list element", size, s)?;
@@ -466,21 +492,24 @@ impl Verifier<'_> {
                 }
                 Ok(())
             }
-            (&UnfoldInfo::Seq(source), Some((buf, size))) => {
+            (&UnfoldInfo::Seq(source), false) => {
                 // The batch prepares the source's steps first.
                 self.index("earlier unfold", source, id)?;
-                self.access(Loc::Buf(buf), Access::rows(self.steps(source), size))?;
-                self.mismatch("the views of a sequence element", 1, views.len())?;
-                self.mismatch("the size of a sequence element", size, views[0].1)?;
-                self.point(views[0].0, Layout::new(rows, size), Storage::Buf(buf))
+                self.mismatch("the views of a sequence element", seq.len(), views.len())?;
+                for (&(view, s), &(buf, size)) in views.iter().zip(seq) {
+                    self.access(Loc::Buf(buf), Access::rows(self.steps(source), size))?;
+                    self.mismatch("the size of a sequence element", size, s)?;
+                    self.point(view, Layout::new(rows, size), Storage::Buf(buf))?;
+                }
+                Ok(())
             }
-            (UnfoldInfo::Take(_), None) => {
+            (UnfoldInfo::Take(_) | UnfoldInfo::TakeLocal(_), true) => {
                 self.mismatch("the views of a list element", 0, views.len())
             }
-            (_, seq) => self.mismatch(
+            (_, none) => self.mismatch(
                 "the computed sequences an unfold reads",
                 usize::from(matches!(self.plan.unfolds[id], UnfoldInfo::Seq(_))),
-                usize::from(seq.is_some()),
+                usize::from(!none),
             ),
         }
     }
@@ -505,6 +534,7 @@ impl Verifier<'_> {
         if let Some(src) = u.local {
             let reads = match self.plan.unfolds[u.id] {
                 UnfoldInfo::Seq(s) => s,
+                UnfoldInfo::TakeLocal(_) => u.id,
                 _ => usize::MAX,
             };
             self.mismatch("the sequence an unfold in a region reads", src, reads)?;
@@ -515,7 +545,7 @@ impl Verifier<'_> {
         let sizes: Vec<usize> = u.states.iter().map(|s| s.1).collect();
         self.results("the initial state", &u.init, &sizes)?;
         self.point_steps(&u.state_views, &u.states, rows)?;
-        self.x_views(u.id, &u.x_views, u.x_seq, rows)?;
+        self.x_views(u.id, &u.x_views, &u.x_seq, rows)?;
         self.site.pop();
         self.region(saved, rows, Step::Body, |v| {
             v.code(&u.body)?;
@@ -538,7 +568,7 @@ impl Verifier<'_> {
         }
         let (dbuf, ds) = u.dout;
         self.access(Loc::Buf(dbuf), Access::rows(self.steps(u.id), ds))?;
-        let dx = u.result_dx.map(|(_, b)| b);
+        let dx = u.result_dx.iter().map(|&(_, b)| b);
         let writes = u
             .dnext
             .iter()
@@ -546,7 +576,7 @@ impl Verifier<'_> {
             .chain(u.acc.iter().map(|a| a.buf));
         self.distinct(writes.chain(dx))?;
         self.point_steps(&u.state_views, &u.states, rows)?;
-        self.x_views(u.id, &u.x_views, u.x_seq, rows)?;
+        self.x_views(u.id, &u.x_views, &u.x_seq, rows)?;
         self.point(u.dout_view, Layout::new(rows, ds), Storage::Buf(dbuf))?;
         self.point_steps(&u.dnext_views, &u.dnext, rows)?;
         self.site.pop();
@@ -567,30 +597,31 @@ impl Verifier<'_> {
                     &[a.size],
                 )?;
             }
-            match (u.result_dx, dx_size) {
-                (Some((p, _)), Some(size)) => v.results("an element's cotangent", &[p], &[size]),
-                _ => Ok(()),
-            }
+            let parts: Vec<Part> = u.result_dx.iter().map(|&(p, _)| p).collect();
+            v.results("an element's cotangent", &parts, &dx_size)
         })?;
         for &(b, s) in &u.dnext {
             self.define(b, Layout::new(rows, s))?;
         }
         self.define_accs(&u.acc)?;
-        if let (Some((_, b)), Some(size)) = (u.result_dx, dx_size) {
+        for (&(_, b), &size) in u.result_dx.iter().zip(&dx_size) {
             self.define(b, Layout::new(self.steps(u.id), size))?;
         }
         Ok(())
     }
 
-    /// The element size of an unfold backward's element cotangents: it
-    /// yields them only over a computed sequence.
-    fn unfold_dx_size(&self, u: &UnfoldBackCode) -> Result<Option<usize>, PlanError> {
-        match (u.result_dx, u.x_seq) {
-            (Some(_), Some((_, size))) => Ok(Some(size)),
-            (None, _) => Ok(None),
-            (Some(_), None) => self
-                .mismatch("the computed sequences an unfold reads", 1, 0)
-                .map(|_| None),
+    /// The sizes of an unfold backward's element cotangents, one per
+    /// tensor of the element: it yields them only over a computed
+    /// sequence, one per sequence it reads.
+    fn unfold_dx_size(&self, u: &UnfoldBackCode) -> Result<Vec<usize>, PlanError> {
+        if u.result_dx.is_empty() {
+            return Ok(Vec::new());
         }
+        self.mismatch(
+            "the element cotangents of the sequences an unfold reads",
+            u.x_seq.len(),
+            u.result_dx.len(),
+        )?;
+        Ok(u.x_seq.iter().map(|&(_, size)| size).collect())
     }
 }
