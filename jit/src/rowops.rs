@@ -264,41 +264,51 @@ pub(crate) fn row<T: Float>(op: &RowOp, ins: &[&[T]], out: &mut [T]) {
     }
 }
 
-/// `out = Σ_e x_e B_e`, walking the entries in index order.
+/// `out = Σ_e x_e B_e`, walking the entries in index order, block by block
+/// (every block reads the one table with its offsets added).
 fn basis_expand<T: Float>(t: &BasisTable, x: &[T], out: &mut [T]) {
-    match (&t.value, t.dense) {
-        (None, true) => {
-            for (o, &e) in out.iter_mut().zip(&t.element) {
-                *o = x[e as usize];
+    if !t.dense || t.value.is_some() {
+        out.fill(T::ZERO);
+    }
+    for r in 0..t.blocks {
+        let (at, from) = (r * t.block_size, r * t.block_elements);
+        match (&t.value, t.dense) {
+            (None, true) => {
+                let (o, x) = (&mut out[at..at + t.block_size], &x[from..]);
+                for (o, &e) in o.iter_mut().zip(&t.element) {
+                    *o = x[e as usize];
+                }
             }
-        }
-        (None, false) => {
-            out.fill(T::ZERO);
-            for (&i, &e) in t.index.iter().zip(&t.element) {
-                out[i as usize] += x[e as usize];
+            (None, false) => {
+                for (&i, &e) in t.index.iter().zip(&t.element) {
+                    out[at + i as usize] += x[from + e as usize];
+                }
             }
-        }
-        (Some(vals), _) => {
-            out.fill(T::ZERO);
-            for ((&i, &e), &v) in t.index.iter().zip(&t.element).zip(vals) {
-                out[i as usize] += x[e as usize] * T::from_f64(v);
+            (Some(vals), _) => {
+                for ((&i, &e), &v) in t.index.iter().zip(&t.element).zip(vals) {
+                    out[at + i as usize] += x[from + e as usize] * T::from_f64(v);
+                }
             }
         }
     }
 }
 
-/// `out_e = ⟨B_e, x⟩`: a scatter-add over the entries in index order.
+/// `out_e = ⟨B_e, x⟩`: a scatter-add over the entries in index order,
+/// block by block.
 fn basis_project<T: Float>(t: &BasisTable, x: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
-    match &t.value {
-        None => {
-            for (&i, &e) in t.index.iter().zip(&t.element) {
-                out[e as usize] += x[i as usize];
+    for r in 0..t.blocks {
+        let (at, to) = (r * t.block_size, r * t.block_elements);
+        match &t.value {
+            None => {
+                for (&i, &e) in t.index.iter().zip(&t.element) {
+                    out[to + e as usize] += x[at + i as usize];
+                }
             }
-        }
-        Some(vals) => {
-            for ((&i, &e), &v) in t.index.iter().zip(&t.element).zip(vals) {
-                out[e as usize] += x[i as usize] * T::from_f64(v);
+            Some(vals) => {
+                for ((&i, &e), &v) in t.index.iter().zip(&t.element).zip(vals) {
+                    out[to + e as usize] += x[at + i as usize] * T::from_f64(v);
+                }
             }
         }
     }

@@ -70,6 +70,63 @@ fn basis_tables_are_sorted_and_classified() {
     assert!(!t.dense);
 }
 
+/// A gather's basis repeats one pattern per input channel, offset by the
+/// channel: its table is kept once and walked per block, and expanding and
+/// projecting through it give what the whole table gives. A basis whose
+/// blocks differ keeps one table.
+#[test]
+fn repeated_basis_patterns_keep_one_block_of_table() {
+    use crate::plan::{BasisTable, RowOp};
+    use std::sync::Arc;
+    // Two channels of a 3-point gather of two elements: element (q, j)
+    // puts j's value at (q, e, i) for the entries of B_e[i, j].
+    let block: Vec<Vec<(u32, f64)>> = vec![
+        vec![(1, 1.0), (3, 1.0)],
+        vec![(2, 1.0), (4, 1.0)],
+        vec![(0, 1.0), (5, 2.0)],
+    ];
+    let moved = |r: u32| -> Vec<Vec<(u32, f64)>> {
+        let shift = |es: &Vec<(u32, f64)>| es.iter().map(|&(i, v)| (i + 6 * r, v)).collect();
+        block.iter().map(shift).collect()
+    };
+    let elements: Vec<_> = moved(0).into_iter().chain(moved(1)).collect();
+    let basis = |elements: Vec<Vec<(u32, f64)>>| cdlc_ir::Basis {
+        name: String::new(),
+        shape: vec![2, 2, 3],
+        elements,
+        coeff_shape: vec![2, 3],
+    };
+    let blocked = BasisTable::of(&basis(elements.clone()));
+    assert_eq!(
+        (blocked.blocks, blocked.block_size, blocked.block_elements),
+        (2, 6, 3)
+    );
+    assert_eq!((blocked.index_span(), blocked.element_span()), (12, 6));
+    let whole = BasisTable::new(12, &elements);
+    assert_eq!(whole.blocks, 1);
+    let x = [0.5, -1.0, 2.0, 3.0, 0.25, -4.0];
+    let dense = [
+        1.0, -2.0, 0.5, 4.0, 3.0, -1.5, 2.5, 0.75, -3.0, 1.25, 6.0, -0.5,
+    ];
+    for (op, input, len) in [("expand", &x[..], 12), ("project", &dense[..], 6)] {
+        let run = |table: &BasisTable| {
+            let table = Arc::new(table.clone());
+            let op = match op {
+                "expand" => RowOp::BasisExpand { table },
+                _ => RowOp::BasisProject { table },
+            };
+            let mut out = vec![f64::NAN; len];
+            crate::rowops::row(&op, &[input], &mut out);
+            out
+        };
+        assert_eq!(run(&blocked), run(&whole), "{op}");
+    }
+    // The second channel's last entry no longer follows the first's.
+    let mut broken = elements;
+    broken[5][1].1 = 3.0;
+    assert_eq!(BasisTable::of(&basis(broken)).blocks, 1);
+}
+
 #[test]
 fn unsupported_ops_are_errors() {
     // A stream whose outputs are pairs is reported.

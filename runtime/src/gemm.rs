@@ -6,8 +6,9 @@
 //! are `i64` (Cranelift's natural integer), strides are in elements and may
 //! be negative, and either operand may be transposed by swapping its
 //! strides. Tiny products run in a direct loop (`is_small`), mid-sized f32
-//! ones in an AVX-512 kernel without packing (`direct`), the rest in
-//! `matrixmultiply`; with `set_threads`, large products and batches are cut
+//! ones in an AVX-512 kernel without packing (`direct`), products of a
+//! few rows against a large transposed operand as dot products of its
+//! contiguous rows (`dots`), the rest in `matrixmultiply`; with `set_threads`, large products and batches are cut
 //! in two halves that run side by side.
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
 //! every element the strides reach lies inside its slice.
@@ -17,6 +18,7 @@ use crate::threads;
 pub use crate::threads::set_threads;
 
 mod direct;
+mod dots;
 #[cfg(test)]
 mod tests;
 
@@ -167,6 +169,9 @@ enum Kernel {
     Small,
     /// `direct`: the AVX-512 kernel for f32 products whose B fits in L2.
     Direct,
+    /// `dots`: the AVX-512 kernel for f32 products of a few rows against a
+    /// large transposed B.
+    Dots,
     /// `matrixmultiply`.
     Packed,
 }
@@ -202,7 +207,8 @@ impl<T: GemmScalar> Product<T> {
     }
 
     /// The kernel for this product: `small` for tiny ones, `direct` when it
-    /// takes the product, else `matrixmultiply` (which packs both operands).
+    /// takes the product, then `dots` when it does, else `matrixmultiply`
+    /// (which packs both operands).
     /// A product split between threads keeps the kernel of the whole
     /// product for both halves, so that every element of C is summed in the
     /// same order whether or not the product was split.
@@ -212,6 +218,7 @@ impl<T: GemmScalar> Product<T> {
         }
         match (self as &dyn std::any::Any).downcast_ref::<Product<f32>>() {
             Some(p) if direct::takes(p) => Kernel::Direct,
+            Some(p) if dots::takes(p) => Kernel::Dots,
             _ => Kernel::Packed,
         }
     }
@@ -232,6 +239,12 @@ impl<T: GemmScalar> Product<T> {
                     let p = (&self as &dyn std::any::Any).downcast_ref::<Product<f32>>();
                     match p {
                         Some(&p) => direct::run(p),
+                        None => self.raw(),
+                    }
+                }
+                Kernel::Dots => {
+                    match (&self as &dyn std::any::Any).downcast_ref::<Product<f32>>() {
+                        Some(&p) => dots::run(p),
                         None => self.raw(),
                     }
                 }

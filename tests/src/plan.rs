@@ -90,3 +90,19 @@ fn every_case_plan_verifies() {
     }
     assert!(verified >= 60, "only {verified} plans verified");
 }
+
+/// A gather repeats one pattern for every input channel, and its table is
+/// kept once and walked per channel: `p4_patterns`' group convolution (6
+/// input channels) gathers its input and projects the input cotangent in
+/// 6 blocks; its lifting layer gathers an image without channel axes in
+/// one block. (The biases, spread over the group's points channel by
+/// channel, are blocked too.)
+#[test]
+fn gather_tables_are_kept_once_per_input_channel() {
+    let text = training_plan("p4_patterns").to_string();
+    let count = |what: &str| text.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("/row <- basis_expand in 6 blocks(b"), 1, "{text}");
+    assert_eq!(count("/row <- basis_project in 6 blocks(b"), 1, "{text}");
+    assert_eq!(count("/row <- basis_expand(in0:64/row)"), 1, "{text}");
+    assert_eq!(count("<- basis_expand in 6 blocks(param@"), 2, "{text}");
+}

@@ -1,7 +1,9 @@
 //! Equivariant maps applied in a structured form (closed form, stacked
 //! basis, gather) against the same maps expanded to their dense matrices:
 //! equal outputs, losses and gradients in f64, on every example and on
-//! generated cyclic, causal and p4 layers; and p4 layers on 28×28 and
+//! generated cyclic, causal and p4 layers (whose gathers also run on the
+//! JIT, against the interpreter in f64 and f32, with one gather table per
+//! input channel); and p4 layers on 28×28 and
 //! 64×64 images and a `cyclic` layer on 100 000 samples that train without
 //! their dense maps ever being built.
 
@@ -141,8 +143,9 @@ impl Numbers {
 }
 
 /// Checks the one-layer program `src` (model `m`, input and output shapes
-/// as given) structured against dense on random parameters and inputs, and
-/// that its map is applied as a gather.
+/// as given) structured against dense on random parameters and inputs,
+/// that its map is applied as a gather, and the JIT's values and gradients
+/// against the interpreter's.
 #[track_caller]
 fn check_generated(src: &str, input: &[usize], output: &[usize], seed: u64) {
     let c = cdlc::compile("generated.cdl", src);
@@ -165,6 +168,9 @@ fn check_generated(src: &str, input: &[usize], output: &[usize], seed: u64) {
         })
         .collect();
     assert_same(src, &s, &d, &params, &batch);
+    let sp = reshaped(&params, &s);
+    crate::jit::forward_agrees(src, &s, &sp, &batch);
+    crate::jit::training_agrees(src, &s, &sp, &batch);
 }
 
 #[test]
@@ -201,6 +207,38 @@ fn generated_p4_group_convolutions_equal_their_dense_maps() {
              model m = gconv\n"
         );
         check_generated(&src, &[a, 4, size, size], &[b, 4, size, size], 5 + i as u64);
+    }
+}
+
+/// Cyclic and p4 layers with channel counts, sizes and radii drawn from a
+/// seeded stream: the gather's table is kept once per input channel on the
+/// JIT (`BasisTable::of` in `cdlc-jit`), and every channel count must give
+/// the interpreter's values and gradients.
+#[test]
+fn generated_layers_with_random_channel_counts_agree_on_the_jit() {
+    let mut rng = Numbers(2024);
+    let mut draw =
+        |lo: usize, hi: usize| lo + ((rng.next() + 1.0) / 2.0 * (hi - lo + 1) as f64) as usize;
+    for i in 0..3 {
+        let (n, r, a, b) = (draw(9, 26), draw(1, 3), draw(2, 6), draw(1, 5));
+        let src = format!(
+            "const n = {n}\ngroup G = cyclic(n)\nspace S = R[n] under G by shift\n\
+             space A = R[{a}] * S\nspace B = R[{b}] * S\n\
+             layer conv(x: A) -> B equivariant G {{\n  param K: equivariant A -> B where local({r}) = glorot\n  K @ x\n}}\n\
+             model m = conv\n"
+        );
+        check_generated(&src, &[a, n], &[b, n], 40 + i);
+    }
+    for i in 0..2 {
+        let (size, a, b) = (draw(5, 9), draw(2, 4), draw(1, 3));
+        let src = format!(
+            "const s = {size}\ngroup P = p4(s)\nspace Img = R[s, s] under P by rotate_translate\n\
+             space Ori = R[4] under P by regular\n\
+             space A = R[{a}] * Ori * Img\nspace B = R[{b}] * Ori * Img\n\
+             layer gconv(x: A) -> B equivariant P {{\n  param K: equivariant A -> B where local(1) = he\n  K @ x\n}}\n\
+             model m = gconv\n"
+        );
+        check_generated(&src, &[a, 4, size, size], &[b, 4, size, size], 60 + i);
     }
 }
 

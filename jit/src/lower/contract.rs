@@ -76,7 +76,7 @@ impl Lowerer<'_> {
         let b = &self.module.bases[basis];
         self.tables
             .entry(basis)
-            .or_insert_with(|| Arc::new(BasisTable::new(size(&b.shape), &b.elements)))
+            .or_insert_with(|| Arc::new(BasisTable::of(b)))
             .clone()
     }
 

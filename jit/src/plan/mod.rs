@@ -18,12 +18,14 @@ use std::sync::Arc;
 
 use cdlc_ir::{BinOp, LossKind, ReduceOp, Shape, UnOp};
 
+mod basis_table;
 pub mod error;
 pub(crate) mod layout;
 pub mod lowered;
 mod print;
 pub(crate) mod verify;
 
+pub(crate) use basis_table::BasisTable;
 pub use error::{PlanError, PlanErrorKind, Site, Step};
 pub(crate) use verify::verify;
 
@@ -222,47 +224,6 @@ pub(crate) enum RowOp {
     BasisProject {
         table: Arc<BasisTable>,
     },
-}
-
-/// A basis' nonzero entries, sorted by flat index so that expanding and
-/// projecting walk the dense map in order (the coefficients, far fewer,
-/// stay in cache).
-#[derive(Clone, Debug)]
-pub(crate) struct BasisTable {
-    /// The flat indices of the nonzero entries, ascending.
-    pub index: Vec<u32>,
-    /// The element each entry belongs to.
-    pub element: Vec<u32>,
-    /// The entries' values, or `None` when all are 1.
-    pub value: Option<Vec<f64>>,
-    /// Whether every index of the dense map occurs exactly once (the
-    /// elements are indicators of disjoint orbits covering the map, as for
-    /// permutation actions): then `index` is `0..size` and expanding is
-    /// `W[i] = c[element[i]]`.
-    pub dense: bool,
-}
-
-impl BasisTable {
-    pub fn new(size: usize, elements: &[Vec<(u32, f64)>]) -> BasisTable {
-        let mut entries: Vec<(u32, u32, f64)> = elements
-            .iter()
-            .enumerate()
-            .flat_map(|(e, es)| es.iter().map(move |&(i, v)| (i, e as u32, v)))
-            .collect();
-        entries.sort_by_key(|&(i, e, _)| (i, e));
-        let unit = entries.iter().all(|&(_, _, v)| v == 1.0);
-        let dense = entries.len() == size
-            && entries
-                .iter()
-                .enumerate()
-                .all(|(k, &(i, _, _))| i as usize == k);
-        BasisTable {
-            index: entries.iter().map(|e| e.0).collect(),
-            element: entries.iter().map(|e| e.1).collect(),
-            value: (!unit).then(|| entries.iter().map(|e| e.2).collect()),
-            dense,
-        }
-    }
 }
 
 /// What a loss compares with.

@@ -6,7 +6,9 @@
 //! kernels. Then the code, one instruction a line, regions indented below
 //! their recursion op. Operands and results are written `loc:size/row`
 //! when held per row, `loc:size` when one row serves all, `loc:Σsize` when
-//! summed over the rows. Instructions read `outputs <- op(inputs)`. The
+//! summed over the rows. Instructions read `outputs <- op(inputs)`; a
+//! basis table kept once per input channel reads `basis_expand in N
+//! blocks(...)`. The
 //! output is deterministic: plans hold vectors only.
 
 use std::fmt::Write;
@@ -275,9 +277,10 @@ impl Printer<'_> {
             } => {
                 let xs: Vec<String> = ins.iter().map(|&(l, b, s)| operand(l, b, s)).collect();
                 format!(
-                    "{} <- {}({})",
+                    "{} <- {}{}({})",
                     operand(Loc::Buf(*dst), *batched, *out_size),
                     row_op_name(op),
+                    blocks(op),
                     xs.join(", ")
                 )
             }
@@ -519,4 +522,15 @@ fn x_seq(s: &[(usize, usize)]) -> String {
 fn element_views(vs: &[(usize, usize)]) -> String {
     let items: Vec<String> = vs.iter().map(|(v, s)| format!("v{v}:{s}")).collect();
     format!("[{}]", items.join(", "))
+}
+
+/// How many blocks a basis table is walked in, when more than one (the
+/// gather's table kept once per input channel).
+fn blocks(op: &RowOp) -> String {
+    match op {
+        RowOp::BasisExpand { table } | RowOp::BasisProject { table } if table.blocks > 1 => {
+            format!(" in {} blocks", table.blocks)
+        }
+        _ => String::new(),
+    }
 }

@@ -607,9 +607,8 @@ impl<'p> Verifier<'p> {
                     RowOp::BasisExpand { .. } => (out, x),
                     _ => (x, out),
                 };
-                let top = |v: &[u32]| v.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
-                within(top(&table.index), dense)?;
-                within(top(&table.element), coeffs)
+                within(table.index_span(), dense)?;
+                within(table.element_span(), coeffs)
             }
             _ => Ok(()),
         }

@@ -626,3 +626,84 @@ fn a_split_product_sums_in_the_order_of_the_whole() {
         .all(|(x, y)| x.to_bits() == y.to_bits());
     assert!(same, "a split product differs from the whole");
 }
+
+/// `C = alpha A B + beta C` in f32 with A's rows contiguous and B stored
+/// `n x k` (a transposed row-major matrix, as in a weight gradient `dY Zᵀ`),
+/// C row-major or (when `c_columns`) column-major, through `Product::run`
+/// on the current thread count, against `naive`.
+fn f32_dots(m: usize, k: usize, n: usize, beta: f32, c_columns: bool) {
+    let a: Vec<f32> = uniform(41, &[m * k], 1.0);
+    let z: Vec<f32> = uniform(42, &[n * k], 1.0);
+    let c0: Vec<f32> = uniform(43, &[m * n], 1.0);
+    let (rsc, csc) = if c_columns { (1, m) } else { (n, 1) };
+    let c_at = |c: &[f32], i: usize, j: usize| f64::from(c[i * rsc + j * csc]);
+    let start: Vec<f64> = (0..m * n).map(|x| c_at(&c0, x / n, x % n)).collect();
+    let want = naive(
+        m,
+        k,
+        n,
+        0.75,
+        |i, l| f64::from(a[i * k + l]),
+        |l, j| f64::from(z[j * k + l]),
+        f64::from(beta),
+        &start,
+    );
+    let mut c = c0.clone();
+    let p = Product {
+        m,
+        k,
+        n,
+        alpha: 0.75,
+        a: a.as_ptr(),
+        rsa: k as isize,
+        csa: 1,
+        b: z.as_ptr(),
+        rsb: 1,
+        csb: k as isize,
+        beta,
+        c: c.as_mut_ptr(),
+        rsc: rsc as isize,
+        csc: csc as isize,
+    };
+    assert_eq!(
+        p.kernel() == Kernel::Dots,
+        is_x86_feature_detected_avx512() && m <= 8 && !is_small(m, k, n) && !direct::takes(&p),
+        "{m} x {k} x {n}"
+    );
+    // SAFETY: the vectors cover every element the sizes reach.
+    unsafe { p.run() };
+    let got: Vec<f64> = (0..m * n).map(|x| c_at(&c, x / n, x % n)).collect();
+    close(&got, &want, 1e-4);
+}
+
+/// Products of at most eight rows against a transposed B too large for
+/// `direct` are dot products of contiguous rows (`dots`): every row count,
+/// contractions with and without a masked tail, odd and even column
+/// counts, beta zero and not, C either way round, on one and two threads.
+#[test]
+fn dots_take_few_rows_against_a_large_transposed_operand() {
+    for threads in [1, 2] {
+        set_threads(threads);
+        for m in 1..=8 {
+            for (k, n) in [(1024, 288), (300, 301), (517, 129)] {
+                f32_dots(m, k, n, 0.0, false);
+                f32_dots(m, k, n, -1.5, m % 2 == 0);
+            }
+        }
+    }
+    set_threads(1);
+    // Nine rows, a short contraction or a row-major B are not dots'.
+    let transposed = |m: usize, k: usize, n: usize| Product {
+        rsb: 1,
+        csb: k as isize,
+        ..probe(m, k, n)
+    };
+    assert!(!dots::takes(&transposed(9, 1024, 288)));
+    assert!(!dots::takes(&transposed(8, 32, 4096)));
+    assert!(!dots::takes(&probe(8, 1024, 288)));
+    assert_eq!(
+        dots::takes(&transposed(8, 1024, 288)),
+        is_x86_feature_detected_avx512()
+    );
+    f32_dots(9, 1024, 288, 0.5, false);
+}
