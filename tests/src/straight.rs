@@ -20,7 +20,7 @@ use cdlc_runtime::value::{Example, Target, Tensor, Value};
 use crate::{check_clean, train_cases};
 
 /// Steps run on each kernel (the first on each shape runs on the executor).
-const STEPS: usize = 6;
+const STEPS: usize = 4;
 /// The learning rate of the updates between steps.
 const LR: f64 = 0.05;
 

@@ -2,9 +2,11 @@
 //! *mut Ctx)` that runs every action in order.
 //!
 //! `args` holds the trace's base pointers (`Trace::bases`), filled for each
-//! step; every address is one of them plus a constant. Products call the
-//! runtime's `cdl_sgemm_batch` / `cdl_dgemm_batch` and fused elementwise
-//! kernels their compiled loop, both by address with sizes and strides as
+//! step; every address is one of them plus a constant. Tiny products are
+//! written out as fused multiply-adds (`inline_product`, the runtime's
+//! direct loop's arithmetic in its order); the others call the runtime's
+//! `cdl_sgemm_batch` / `cdl_dgemm_batch`, and fused elementwise kernels
+//! their compiled loop, both by address with sizes and strides as
 //! constants; copies, sums and zero fills are written out as 128-bit vector
 //! loads and stores (a loop past `UNROLL` vectors); row operations and
 //! losses call the helpers of `shim.rs`. Nothing is looked up or decided
@@ -43,6 +45,23 @@ pub(crate) struct StepCode {
 /// Vectors copied, summed or cleared one by one before a loop is used.
 const UNROLL: usize = 32;
 
+/// The most fused multiply-adds (vectors or numbers) a product written out
+/// in the step may take; larger ones call the runtime.
+const INLINE_FMAS: usize = 1024;
+
+/// A product's operands, as `Action::Gemm` has them.
+struct Product {
+    count: usize,
+    steps: [usize; 3],
+    dims: [usize; 3],
+    a: Addr,
+    sa: [usize; 2],
+    b: Addr,
+    sb: [usize; 2],
+    c: Addr,
+    rsc: usize,
+}
+
 /// Compiles `trace` for element type `T`.
 pub(crate) fn compile<T: Elem>(trace: &Trace) -> Result<StepCode, JitError> {
     let mut module = crate::codegen::new_module()?;
@@ -67,6 +86,7 @@ pub(crate) fn compile<T: Elem>(trace: &Trace) -> Result<StepCode, JitError> {
             b: &mut b,
             args,
             cx,
+            fma: host_fma(),
             _t: std::marker::PhantomData,
         };
         for a in &trace.actions {
@@ -97,6 +117,16 @@ pub(crate) fn compile<T: Elem>(trace: &Trace) -> Result<StepCode, JitError> {
     })
 }
 
+/// Whether the runtime's direct product loop runs with fused
+/// multiply-adds on this processor (AVX2 and FMA, as it checks).
+fn host_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Moves `bytes` bytes that may overlap (a copy between rows of one buffer
 /// too long to write out).
 unsafe extern "C" fn straight_memmove(dst: *mut u8, src: *const u8, bytes: usize) {
@@ -116,6 +146,8 @@ struct Emitter<'a, 'b, T> {
     b: &'a mut FunctionBuilder<'b>,
     args: ir::Value,
     cx: ir::Value,
+    /// Whether the runtime's direct products use fused multiply-adds here.
+    fma: bool,
     _t: std::marker::PhantomData<T>,
 }
 
@@ -225,6 +257,20 @@ impl<T: Elem> Emitter<'_, '_, T> {
         else {
             unreachable!("called on products")
         };
+        let product = Product {
+            count,
+            steps,
+            dims: [m, k, n],
+            a,
+            sa: [rsa, csa],
+            b,
+            sb: [rsb, csb],
+            c,
+            rsc,
+        };
+        if self.inline_ok(&product) {
+            return self.inline_product(&product);
+        }
         let f = if T::F64 {
             cdlc_runtime::gemm::cdl_dgemm_batch as *const () as usize
         } else {
@@ -243,6 +289,84 @@ impl<T: Elem> Emitter<'_, '_, T> {
         args.extend(ints(self, &[rsc, 1]));
         let params = [i, i, i, i, i, i, i, fl, i, i, i, i, i, i, fl, i, i, i];
         self.call(f, &params, &args);
+    }
+
+    /// Whether a product is written out here: the runtime computes it in
+    /// its direct loop for tiny products (`is_small` in
+    /// `runtime/src/gemm.rs`: at most 1 024 multiply-adds, or at most two
+    /// rows and 8 192 entries of B) with fused multiply-adds (the host has
+    /// AVX2 and FMA), so the same fused multiply-adds in the same order
+    /// give the same numbers; and it takes at most `INLINE_FMAS` vector
+    /// operations.
+    fn inline_ok(&self, p: &Product) -> bool {
+        let [m, k, n] = p.dims;
+        let small = m * k * n <= 1024 || (m <= 2 && k * n <= 8192);
+        let lanes = 16 / Self::elt();
+        let ops = p.count * m * k * n.div_ceil(lanes);
+        let reach = (p.count * p.steps.iter().max().copied().unwrap_or(0)
+            + m * (p.sa[0] + p.rsc)
+            + k * (p.sa[1] + p.sb[0])
+            + n * p.sb[1])
+            * Self::elt();
+        self.fma && small && p.count >= 1 && ops <= INLINE_FMAS && reach < 1 << 30
+    }
+
+    /// `C_r = A_r B_r` (or their sum, with a zero step for C) written out:
+    /// each element of C is `fma(a[i, l], b[l, j], ·)` over `l` in order,
+    /// from zero (or from C for the summed products after the first), as
+    /// the runtime's direct loop computes it; rows of B with unit column
+    /// stride are read in vectors.
+    fn inline_product(&mut self, p: &Product) {
+        let [m, k, n] = p.dims;
+        let e = Self::elt();
+        let lanes = 16 / e;
+        let nv = if p.sb[1] == 1 { n / lanes } else { 0 };
+        let (pa, pb, pc) = (self.addr(p.a), self.addr(p.b), self.addr(p.c));
+        let mf = data_flags();
+        for r in 0..p.count {
+            let [oa, ob, oc] = p.steps.map(|s| r * s);
+            let from_c = p.steps[2] == 0 && r > 0;
+            for i in 0..m {
+                let crow = (oc + i * p.rsc) * e;
+                let mut acc: Vec<(ir::Value, usize, bool)> = Vec::new();
+                for j in (0..nv)
+                    .map(|v| (v * lanes, true))
+                    .chain((nv * lanes..n).map(|j| (j, false)))
+                {
+                    let ty = if j.1 {
+                        Self::vec_ty()
+                    } else {
+                        Self::scalar_ty()
+                    };
+                    let v = if from_c {
+                        self.b.ins().load(ty, mf, pc, (crow + j.0 * e) as i32)
+                    } else {
+                        let z = self.float(0.0);
+                        if j.1 { self.b.ins().splat(ty, z) } else { z }
+                    };
+                    acc.push((v, j.0, j.1));
+                }
+                for l in 0..k {
+                    let aoff = (oa + i * p.sa[0] + l * p.sa[1]) * e;
+                    let x = self.b.ins().load(Self::scalar_ty(), mf, pa, aoff as i32);
+                    let xv = self.b.ins().splat(Self::vec_ty(), x);
+                    for (v, j, vector) in acc.iter_mut() {
+                        let boff = (ob + l * p.sb[0] + *j * p.sb[1]) * e;
+                        let ty = if *vector {
+                            Self::vec_ty()
+                        } else {
+                            Self::scalar_ty()
+                        };
+                        let bv = self.b.ins().load(ty, mf, pb, boff as i32);
+                        let xs = if *vector { xv } else { x };
+                        *v = self.b.ins().fma(xs, bv, *v);
+                    }
+                }
+                for (v, j, _) in acc {
+                    self.b.ins().store(mf, v, pc, (crow + j * e) as i32);
+                }
+            }
+        }
     }
 
     /// `dst[0..n] = op(dst, src)`, in vectors then a scalar tail; rows of
