@@ -131,7 +131,7 @@ fn vectorizable(op: UnOp, f64_: bool) -> bool {
 }
 
 /// The JIT module with the native ISA and the runtime's symbols.
-fn new_module() -> Result<JITModule, JitError> {
+pub(crate) fn new_module() -> Result<JITModule, JitError> {
     let mut fb = settings::builder();
     let set = |fb: &mut settings::Builder, k: &str, v: &str| {
         fb.set(k, v)

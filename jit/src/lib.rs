@@ -21,6 +21,7 @@ mod exec;
 mod lower;
 mod plan;
 mod rowops;
+mod straight;
 
 use std::any::Any;
 use std::fmt;
@@ -124,6 +125,8 @@ struct Kernel {
     compiled: Compiled,
     dtype: Dtype,
     state: Box<dyn Any>,
+    /// Straight-line steps (training kernels only).
+    straight: Option<straight::Straight>,
 }
 
 impl Kernel {
@@ -139,6 +142,7 @@ impl Kernel {
             Dtype::F64 => Box::new(State::<f64>::new(&plan)),
         };
         Ok(Kernel {
+            straight: train.then(|| straight::Straight::new(&plan)),
             plan,
             compiled,
             dtype: opts.dtype,
@@ -202,14 +206,22 @@ impl Kernel {
             .expect("the state has the kernel's dtype");
         st.correct = 0;
         st.multiply_adds = 0;
-        let mut run = Run {
-            st,
-            params: params.as_ptr(),
-            batch: b,
-            kernels: &self.compiled.fns,
-            nested: vec![None; self.plan.folds.len()],
+        let (plan, fns) = (&self.plan, &self.compiled.fns);
+        let straight = match self.straight.as_mut() {
+            Some(s) => s.run(plan, fns, st, params.as_ptr(), b)?,
+            None => false,
         };
-        let ran = run.code(&self.plan.code, b.rows);
+        let ran = match straight {
+            true => Ok(()),
+            false => Run {
+                st,
+                params: params.as_ptr(),
+                batch: b,
+                kernels: fns,
+                nested: vec![None; plan.folds.len()],
+            }
+            .code(&plan.code, b.rows),
+        };
         // One batch is one step for the thread chooser's schedule.
         cdlc_runtime::threads::end_step();
         ran
@@ -242,6 +254,9 @@ impl Kernel {
         let mut s = String::new();
         for (i, text) in self.compiled.clif.iter().enumerate() {
             s.push_str(&format!("; kernel {i}\n{text}\n"));
+        }
+        if let Some(st) = &self.straight {
+            s.push_str(&st.clif_text());
         }
         s
     }
@@ -375,6 +390,23 @@ impl TrainKernel {
         }
         let correct = has_class_loss(&self.k.plan).then(|| self.k.state::<T>().correct);
         Ok(StepStats { loss, correct })
+    }
+
+    /// Whether small steps run as straight-line code (`docs/jit.md`; on
+    /// unless the environment variable `CDLC_STRAIGHT` is `0`). Off, every
+    /// step runs on the executor.
+    pub fn set_straight(&mut self, on: bool) {
+        if let Some(s) = self.k.straight.as_mut() {
+            s.set_enabled(on);
+        }
+    }
+
+    /// How many batch shapes have a compiled straight-line step.
+    pub fn straight_shapes(&self) -> usize {
+        self.k
+            .straight
+            .as_ref()
+            .map_or(0, straight::Straight::compiled)
     }
 
     /// The multiply-adds of the matrix products that the last `step` ran

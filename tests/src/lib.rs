@@ -58,6 +58,8 @@ mod roundtrip;
 #[cfg(test)]
 mod stored_shape;
 #[cfg(test)]
+mod straight;
+#[cfg(test)]
 mod structured;
 
 /// The folder of test cases of one kind.

@@ -1,0 +1,217 @@
+//! Straight-line training steps against the executor: the same kernel
+//! compiled twice, one with straight-line steps and one without, trained
+//! side by side for several steps on batches of two shapes in turn. The
+//! losses, counts of correct examples, gradients and updated parameters
+//! must be equal to the bit in f64 and f32: both run the same product and
+//! elementwise kernels on the same numbers in the same order.
+//!
+//! Cases: W3's model (`bench/w3_tiny_rnn.cdl`), every shipped example
+//! (those whose plan or step is not small stay on the executor, and then
+//! the comparison is trivially equal, so the test names the examples that
+//! must compile), and generated Elman and gated folds with random sizes
+//! (vector tails of every length) on lists of random lengths.
+
+use std::path::Path;
+
+use cdlc::training::{Prepared, init_params, prepare};
+use cdlc_jit::{Dtype, Elem, Options, TrainKernel};
+use cdlc_runtime::value::{Example, Target, Tensor, Value};
+
+use crate::{check_clean, train_cases};
+
+/// Steps run on each kernel (the first on each shape runs on the executor).
+const STEPS: usize = 4;
+/// The learning rate of the updates between steps.
+const LR: f64 = 0.05;
+
+/// A tiny deterministic generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+}
+
+/// Trains two copies of `p`'s kernel, straight-line and executor, on
+/// `batches` in turn, in both types; returns whether the straight-line
+/// kernel compiled a step (in both types).
+#[track_caller]
+fn check_straight(name: &str, p: &Prepared, params: &[Tensor], batches: &[Vec<Example>]) -> bool {
+    let flat: Vec<f64> = params.iter().flat_map(|t| t.data.clone()).collect();
+    let f64_ = compare::<f64>(name, p, &flat, batches, Dtype::F64);
+    let f32_ = compare::<f32>(name, p, &flat, batches, Dtype::F32);
+    assert_eq!(f64_, f32_, "{name}: compiled in one type only");
+    f64_
+}
+
+#[track_caller]
+fn compare<T: Elem>(
+    name: &str,
+    p: &Prepared,
+    init: &[f64],
+    batches: &[Vec<Example>],
+    dtype: Dtype,
+) -> bool {
+    let opts = Options {
+        dtype,
+        batch: batches[0].len(),
+    };
+    let compile = || {
+        cdlc_jit::compile_train(&p.inst.module, p.train, &opts)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let (mut straight, mut exec): (TrainKernel, TrainKernel) = (compile(), compile());
+    straight.set_straight(true);
+    exec.set_straight(false);
+    let prepared: Vec<_> = batches
+        .iter()
+        .map(|b| {
+            let x = straight.prepare(b).expect("the batch fits");
+            let y = exec.prepare(b).expect("the batch fits");
+            (x, y)
+        })
+        .collect();
+    let mut ps: Vec<T> = init.iter().map(|&x| T::from_f64(x)).collect();
+    let mut qs = ps.clone();
+    let (mut g, mut h) = (vec![T::ZERO; ps.len()], vec![T::ZERO; ps.len()]);
+    for step in 0..STEPS * batches.len() {
+        let (x, y) = &prepared[step % batches.len()];
+        let a = straight.step(&ps, x, &mut g).expect("the step runs");
+        let b = exec.step(&qs, y, &mut h).expect("the step runs");
+        let at = format!("{name} {dtype:?} step {step}");
+        assert_eq!(
+            a.loss.to_bits(),
+            b.loss.to_bits(),
+            "{at}: loss {a:?} vs {b:?}"
+        );
+        assert_eq!(a.correct, b.correct, "{at}: correct");
+        assert_eq!(
+            straight.multiply_adds::<T>(),
+            exec.multiply_adds::<T>(),
+            "{at}: multiply-adds"
+        );
+        for (i, (u, v)) in g.iter().zip(&h).enumerate() {
+            assert!(
+                u.to_f64().to_bits() == v.to_f64().to_bits(),
+                "{at}: gradient {i}: {u:?} vs {v:?}"
+            );
+        }
+        for ((p, q), (u, v)) in ps.iter_mut().zip(&mut qs).zip(g.iter().zip(&h)) {
+            *p -= T::from_f64(LR) * *u;
+            *q -= T::from_f64(LR) * *v;
+        }
+    }
+    assert_eq!(
+        exec.straight_shapes(),
+        0,
+        "{name}: the executor compiled a step"
+    );
+    straight.straight_shapes() > 0
+}
+
+/// A list of `len` random vectors of `d` numbers with a random class below
+/// `classes`.
+fn list_example(rng: &mut Rng, len: usize, d: usize, classes: usize) -> Example {
+    let items = (0..len)
+        .map(|_| Value::Tensor(Tensor::new(vec![d], (0..d).map(|_| rng.unit()).collect())))
+        .collect();
+    Example {
+        x: Value::list(items),
+        y: Target::Class(rng.below(classes)),
+    }
+}
+
+fn prepared(c: &cdlc::Compilation) -> Prepared {
+    let setup = &c.checked.trains[0];
+    prepare(c, setup.model, setup.loss).expect("the model prepares")
+}
+
+#[test]
+fn w3_straight_steps_equal_the_executor() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/w3_tiny_rnn.cdl");
+    let c = check_clean(&path);
+    let p = prepared(&c);
+    let mut rng = Rng(3);
+    let one = |rng: &mut Rng, len| vec![list_example(rng, len, 4, 10)];
+    let batches = [one(&mut rng, 20), one(&mut rng, 7)];
+    let params = init_params(&p.inst, 3);
+    assert!(
+        check_straight("w3", &p, &params, &batches),
+        "W3's step should compile"
+    );
+}
+
+#[test]
+fn examples_straight_steps_equal_the_executor() {
+    // Small steps whose plans have only supported instructions: these must
+    // compile (the others are compared too, on the executor both times).
+    const MUST: [&str; 5] = ["mlp", "rnn_parity", "gru_parity", "deepsets", "ring_conv"];
+    let mut compiled = Vec::new();
+    for case in train_cases(4) {
+        if crate::has_nested_field(&case.prepared.inst.module) {
+            continue;
+        }
+        let (a, b) = case.batch.split_at(case.batch.len() / 2);
+        let batches = [case.batch.clone(), a.to_vec(), b.to_vec()];
+        let batches: Vec<Vec<Example>> = batches.into_iter().filter(|b| !b.is_empty()).collect();
+        if check_straight(&case.name, &case.prepared, &case.params, &batches) {
+            compiled.push(case.name);
+        }
+    }
+    for name in MUST {
+        assert!(
+            compiled.iter().any(|c| c == name),
+            "{name} should run straight-line steps; compiled: {compiled:?}"
+        );
+    }
+}
+
+#[test]
+fn generated_folds_straight_steps_equal_the_executor() {
+    let mut rng = Rng(15);
+    for case in 0..6 {
+        let (d, h, classes) = (1 + rng.below(9), 1 + rng.below(19), 2 + rng.below(7));
+        let cell = if case % 2 == 0 { "elman" } else { "gru" };
+        let src = format!(
+            "import std.layers\n\n\
+             model g(xs: List(R[{d}])) -> R[{classes}] {{\n  \
+             dense[{h}, {classes}](fold {cell}[{d}, {h}] (xs))\n}}\n\n\
+             train g {{\n  data = jsonl(\"g.jsonl\")\n  loss = cross_entropy\n  \
+             optim = sgd(lr = 0.01)\n  epochs = 1\n  batch = 2\n  split = 1.0\n}}\n"
+        );
+        let c = cdlc::compile("generated.cdl", &src);
+        assert!(c.diagnostics.is_empty(), "case {case}: {src}");
+        let p = prepared(&c);
+        let batch = |rows: usize, rng: &mut Rng| -> Vec<Example> {
+            (0..rows)
+                .map(|_| {
+                    let len = 1 + rng.below(12);
+                    list_example(rng, len, d, classes)
+                })
+                .collect()
+        };
+        let batches = [
+            batch(1 + rng.below(4), &mut rng),
+            batch(1 + rng.below(4), &mut rng),
+        ];
+        let params = init_params(&p.inst, case as u64);
+        let name = format!("generated {cell}[{d}, {h}] -> {classes}");
+        assert!(
+            check_straight(&name, &p, &params, &batches),
+            "{name} should compile"
+        );
+    }
+}
