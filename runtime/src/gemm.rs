@@ -9,6 +9,8 @@
 //! ones in an AVX-512 kernel without packing (`direct`), the rest in
 //! `matrixmultiply`; with `set_threads`, large products and batches are cut
 //! in two halves that run side by side.
+//! `epilogue::run` runs a product with elementwise work on its output
+//! applied in registers or panel by panel (`docs/jit.md`).
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
 //! every element the strides reach lies inside its slice.
 
@@ -17,6 +19,7 @@ use crate::threads;
 pub use crate::threads::set_threads;
 
 mod direct;
+pub mod epilogue;
 #[cfg(test)]
 mod tests;
 

@@ -263,6 +263,17 @@ impl Printer<'_> {
                     mat(c)
                 )
             }
+            Instr::Fused(f) => {
+                let how = match f.program {
+                    Some(_) => "in registers or per panel",
+                    None => "per panel",
+                };
+                format!(
+                    "fused {}; then {} ({how})",
+                    self.instr(&f.gemm),
+                    self.instr(&f.ew)
+                )
+            }
             Instr::Row {
                 op,
                 ins,
