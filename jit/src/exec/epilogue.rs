@@ -40,6 +40,20 @@ impl<T: Elem> Run<'_, T> {
             return Err(JitError::Internal("a fused step without its parts".into()));
         };
         let (mm, kk, nn) = (dim(*m, rows), dim(*k, rows), dim(*n, rows));
+        let in_registers = f.program.as_ref().is_some_and(|t| {
+            cdlc_runtime::gemm::epilogue::in_registers::<T>(
+                [mm, kk, nn],
+                b.cs as isize,
+                &t.program,
+                t.inputs.len(),
+            )
+        });
+        // A broadcast input is expanded only for the compiled kernel.
+        if let Some(bc) = &f.broadcast
+            && !in_registers
+        {
+            self.instr(&bc.expand, rows)?;
+        }
         self.ensure(*c_buf, dim(*c_len, rows));
         let n_in = locs.len() - n_out;
         for (&l, &s) in locs[n_in..].iter().zip(&steps[n_in..]) {
@@ -80,7 +94,10 @@ impl<T: Elem> Run<'_, T> {
                 .inputs
                 .iter()
                 .map(|&(i, [step, rs, cs])| Operand {
-                    ptr: ptrs[i] as *const T,
+                    ptr: match &f.broadcast {
+                        Some(bc) if bc.input == i => self.ptr(bc.src) as *const T,
+                        _ => ptrs[i] as *const T,
+                    },
                     step,
                     rs,
                     cs,

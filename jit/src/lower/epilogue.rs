@@ -32,9 +32,25 @@ pub(crate) fn fuse(code: &mut Vec<Instr>, kernels: &[KernelSpec]) {
     while e < code.len() {
         if let Some(g) = product_of(code, e, kernels) {
             let gemm = code.remove(g);
-            let ew = code[e - 1].clone();
-            let program = tiled(&gemm, &ew, kernels).map(Arc::new);
-            code[e - 1] = Instr::Fused(Box::new(FusedCode { gemm, ew, program }));
+            let mut at = e - 1;
+            let ew = code[at].clone();
+            let mut program = tiled(&gemm, &ew, kernels);
+            let broadcast = program
+                .as_mut()
+                .and_then(|t| broadcast(code, at, &gemm, &ew, kernels, t));
+            if let Some(b) = &broadcast
+                && let Some(q) = code.iter().position(|i| same_row(i, &b.expand))
+            {
+                code.remove(q);
+                at -= 1;
+            }
+            code[at] = Instr::Fused(Box::new(FusedCode {
+                gemm,
+                ew,
+                program: program.map(Arc::new),
+                broadcast,
+            }));
+            e = at + 1;
             continue;
         }
         e += 1;
@@ -49,6 +65,99 @@ fn regions(ins: &mut Instr, kernels: &[KernelSpec]) {
         Instr::Unfold(u) => fuse(&mut u.body, kernels),
         Instr::UnfoldBackward(u) => fuse(&mut u.body, kernels),
         _ => {}
+    }
+}
+
+/// Whether two instructions are the same row op writing the same buffer.
+fn same_row(a: &Instr, b: &Instr) -> bool {
+    matches!((a, b), (Instr::Row { dst: x, .. }, Instr::Row { dst: y, .. }) if x == y)
+}
+
+/// A kernel input of the fused step at `at` that is a per-row vector
+/// expanded along each product's columns (`expand` of a `[c]` vector to
+/// `[c, n]` on its last axis, C being `[c, n]` per product), read by
+/// nothing else in `code` and movable to the fused step: the program reads
+/// the vector as a broadcast operand instead (`Broadcast`).
+fn broadcast(
+    code: &[Instr],
+    at: usize,
+    gemm: &Instr,
+    ew: &Instr,
+    kernels: &[KernelSpec],
+    tiled: &mut Tiled,
+) -> Option<Broadcast> {
+    let (
+        Instr::Gemm {
+            m,
+            n,
+            per_row: Some(_),
+            ..
+        },
+        Instr::Elementwise { kernel, locs, .. },
+    ) = (gemm, ew)
+    else {
+        return None;
+    };
+    let spec = &kernels[*kernel];
+    for slot in tiled.inputs.iter_mut() {
+        let (input, _) = *slot;
+        let Loc::Buf(x) = locs[input] else { continue };
+        if spec.inputs[input] != (InKind::Full { batched: true }) {
+            continue;
+        }
+        let Some(q) = code[..at]
+            .iter()
+            .rposition(|i| matches!(i, Instr::Row { dst, .. } if *dst == x))
+        else {
+            continue;
+        };
+        let Instr::Row {
+            op:
+                RowOp::Expand {
+                    shape,
+                    axis,
+                    n: reps,
+                },
+            ins,
+            batched: true,
+            ..
+        } = &code[q]
+        else {
+            continue;
+        };
+        let along_rows = shape.len() == 2 && *axis == 1 && shape[0] == m.fixed && *reps == n.fixed;
+        let [(src, true, c)] = ins[..] else { continue };
+        let alone = code
+            .iter()
+            .enumerate()
+            .all(|(i, ins)| i == q || i == at || !reads(ins, locs[input]))
+            && code[q + 1..at]
+                .iter()
+                .all(|i| touches(i).is_some_and(|(_, w)| !w.contains(&src)));
+        if along_rows && c == m.fixed && alone {
+            *slot = (input, [c as isize, 1, 0]);
+            return Some(Broadcast {
+                input,
+                src,
+                expand: code[q].clone(),
+            });
+        }
+    }
+    None
+}
+
+/// Whether an instruction may read `loc` (every instruction this pass does
+/// not look into may).
+fn reads(ins: &Instr, loc: Loc) -> bool {
+    match ins {
+        Instr::Loss { out, target, .. } => {
+            *out == loc || matches!(target, TargetLoc::Tensor(l, _) if *l == loc)
+        }
+        Instr::LossGrad {
+            out, seed, target, ..
+        } => *out == loc || seed.0 == loc || matches!(target, TargetLoc::Tensor(l, _) if *l == loc),
+        Instr::Fused(f) => reads(&f.gemm, loc) || reads(&f.ew, loc),
+        other => touches(other).is_none_or(|(r, _)| r.contains(&loc)),
     }
 }
 

@@ -379,6 +379,22 @@ pub(crate) struct FusedCode {
     /// per row of C (`[step, rs, cs]`, `[step, rs]`); `None` when the
     /// kernel has an op or an operand it cannot run there.
     pub program: Option<Arc<Tiled>>,
+    /// A kernel input that is a per-row vector expanded along the rows of
+    /// each product (a DeepSets layer's pooled term): the expansion, run
+    /// only when the program does not run in registers, which reads the
+    /// vector itself as a broadcast operand.
+    pub broadcast: Option<Broadcast>,
+}
+
+/// A kernel input of a fused step read as a broadcast operand.
+#[derive(Clone, Debug)]
+pub(crate) struct Broadcast {
+    /// The kernel input.
+    pub input: usize,
+    /// The vector: one number per row of C, per product.
+    pub src: Loc,
+    /// The `Instr::Row` expansion that materializes the input.
+    pub expand: Instr,
 }
 
 /// A kernel as a tile program, with its operands' layouts.

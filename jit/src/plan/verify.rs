@@ -543,11 +543,15 @@ impl<'p> Verifier<'p> {
         Ok(())
     }
 
-    /// A product and its epilogue: each checked as the step it fuses, the
-    /// product first; the kernel runs over the product's rows (or one
+    /// A product and its epilogue: each checked as the step it fuses (a
+    /// broadcast input's expansion, the product, the kernel); the kernel runs over the product's rows (or one
     /// product per row) and writes nothing the product reads, since the
     /// product's later panels run after its earlier panels' epilogue.
     fn fused(&mut self, f: &FusedCode) -> Result<(), PlanError> {
+        // A broadcast input's expansion runs first when it runs at all.
+        if let Some(b) = &f.broadcast {
+            self.instr(&b.expand)?;
+        }
         self.gemm(&f.gemm)?;
         self.instr(&f.ew)?;
         let (Instr::Gemm { a, b, .. }, Instr::Elementwise { locs, n_out, .. }) = (&f.gemm, &f.ew)

@@ -282,8 +282,8 @@ pub unsafe fn run<T: GemmScalar>(f: &Fused<'_, T>) {
         ..f.product(0, if f.count == 1 { units } else { 1 })
     };
     let kernel = whole.kernel();
-    let tiles = match (&f.program, kernel) {
-        (Some((p, ins, outs)), Kernel::Direct) if is_f32::<T>() && p.fits(ins.len()) => {
+    let tiles = match &f.program {
+        Some((p, ins, outs)) if in_registers::<T>([m, k, n], whole.csb, p, ins.len()) => {
             Some(Tiles::new(p, ins, outs))
         }
         _ => None,
@@ -313,6 +313,35 @@ pub unsafe fn run<T: GemmScalar>(f: &Fused<'_, T>) {
     if let Some(d) = decision {
         d.done(work);
     }
+}
+
+/// Whether `run` applies `program` (reading `inputs` operands) in
+/// registers for a product of sizes `[m, k, n]` (all the products' rows
+/// when there is one product) whose B has column stride `csb`, in `T`: in
+/// f32 when the direct kernel takes the product and the program fits.
+pub fn in_registers<T: GemmScalar>(
+    [m, k, n]: [usize; 3],
+    csb: isize,
+    program: &Program,
+    inputs: usize,
+) -> bool {
+    let p = Product::<f32> {
+        m,
+        k,
+        n,
+        alpha: 1.0,
+        a: std::ptr::null(),
+        rsa: 0,
+        csa: 0,
+        b: std::ptr::null(),
+        rsb: 0,
+        csb,
+        beta: 0.0,
+        c: std::ptr::null_mut(),
+        rsc: 0,
+        csc: 1,
+    };
+    is_f32::<T>() && program.fits(inputs) && p.kernel() == Kernel::Direct
 }
 
 fn is_f32<T: 'static>() -> bool {
