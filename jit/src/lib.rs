@@ -29,7 +29,7 @@ use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
 pub use exec::Elem;
-pub use plan::lowered::{LoweredPlan, lower_plan};
+pub use plan::lowered::{LoweredPlan, lower_plan, lower_plan_fused};
 pub use plan::{PlanError, PlanErrorKind, Site, Step};
 
 use codegen::Compiled;
@@ -259,8 +259,8 @@ pub fn compile_train(
 }
 
 /// `compile_train`, with products fused with the elementwise kernels that
-/// read their outputs (`fuse`, the default unless `CDLC_NO_FUSE` is set)
-/// or not; both compute the same numbers.
+/// read their outputs (`fuse`; the default is fusing only when `CDLC_FUSE`
+/// is set) or not; both compute the same numbers.
 pub fn compile_train_fused(
     module: &Module,
     train: FuncId,

@@ -78,7 +78,8 @@ fn forward(
 
 /// How many steps of `p`'s training plan are fused.
 fn fused_steps(p: &cdlc::training::Prepared) -> usize {
-    let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("the plan lowers");
+    let plan =
+        cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, true).expect("the plan lowers");
     plan.to_string().matches("] fused ").count()
 }
 
@@ -186,7 +187,8 @@ fn w2_fused_equals_unfused() {
 fn w5_fused_equals_unfused() {
     let (p, params, batch) = bench_case("w5_deepsets", 5);
     // Each layer's pooled term is a broadcast operand of its fused step.
-    let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("the plan lowers");
+    let plan =
+        cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, true).expect("the plan lowers");
     assert_eq!(plan.to_string().matches(" broadcast from ").count(), 5);
     fused_equals_unfused("w5", &p, &params, &batch);
 }

@@ -129,11 +129,12 @@ pub(super) fn tensor_components(ty: &Type, sizes: &mut Vec<usize>) -> bool {
     }
 }
 
-/// Whether products are fused with their epilogues: yes, unless the
-/// environment variable `CDLC_NO_FUSE` is set (for measuring the
-/// difference).
+/// Whether products are fused with their epilogues: only when the
+/// environment variable `CDLC_FUSE` is set. Fused steps give the same
+/// numbers but measured slower than unfused ones (the tile program is
+/// interpreted per register, `docs/performance.md`), so they are opt-in.
 pub(crate) fn fusion_enabled() -> bool {
-    std::env::var_os("CDLC_NO_FUSE").is_none()
+    std::env::var_os("CDLC_FUSE").is_some()
 }
 
 /// Lowers `func` of `module`; `train` marks a training function whose
