@@ -16,10 +16,11 @@ use crate::plan::*;
 use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
 
+mod epilogue;
 mod rose;
 
 /// An element type a kernel computes in.
-pub trait Elem: Float + sealed::Sealed {
+pub trait Elem: Float + cdlc_runtime::gemm::GemmScalar + sealed::Sealed {
     /// `count` products `C_r = alpha A_r B_r + beta C_r` with strides, in
     /// this type, `A_r` being `r * steps[0]` elements after `a` and so on;
     /// summed into one C when `steps[2] == 0`.
@@ -291,6 +292,7 @@ impl<'a, T: Elem> Run<'a, T> {
                     )
                 }
             }
+            Instr::Fused(f) => self.fused(f, rows)?,
             Instr::Row {
                 op,
                 ins: inputs,

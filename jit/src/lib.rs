@@ -30,7 +30,7 @@ use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
 pub use exec::Elem;
-pub use plan::lowered::{LoweredPlan, lower_plan};
+pub use plan::lowered::{LoweredPlan, lower_plan, lower_plan_fused};
 pub use plan::{PlanError, PlanErrorKind, Site, Step};
 
 use codegen::Compiled;
@@ -130,8 +130,14 @@ struct Kernel {
 }
 
 impl Kernel {
-    fn new(module: &Module, func: FuncId, opts: &Options, train: bool) -> Result<Kernel, JitError> {
-        let plan = lower::lower(module, func, train)?;
+    fn new(
+        module: &Module,
+        func: FuncId,
+        opts: &Options,
+        train: bool,
+        fuse: bool,
+    ) -> Result<Kernel, JitError> {
+        let plan = lower::lower_with(module, func, train, fuse)?;
         // Debug builds (and so every test) check the plan before running it.
         #[cfg(debug_assertions)]
         plan::verify(&plan)
@@ -274,6 +280,18 @@ pub fn compile_train(
     train: FuncId,
     opts: &Options,
 ) -> Result<TrainKernel, JitError> {
+    compile_train_fused(module, train, opts, lower::fusion_enabled())
+}
+
+/// `compile_train`, with products fused with the elementwise kernels that
+/// read their outputs (`fuse`; the default is fusing only when `CDLC_FUSE`
+/// is set) or not; both compute the same numbers.
+pub fn compile_train_fused(
+    module: &Module,
+    train: FuncId,
+    opts: &Options,
+    fuse: bool,
+) -> Result<TrainKernel, JitError> {
     let f = &module.functions[train];
     let ok = matches!(&f.types[f.output()], Type::Tuple(ts) if ts.len() == f.params.len() + 1);
     if !ok || f.inputs.is_empty() {
@@ -283,7 +301,7 @@ pub fn compile_train(
         )));
     }
     Ok(TrainKernel {
-        k: Kernel::new(module, train, opts, true)?,
+        k: Kernel::new(module, train, opts, true, fuse)?,
     })
 }
 
@@ -470,8 +488,19 @@ pub fn compile_forward(
     forward: FuncId,
     opts: &Options,
 ) -> Result<ForwardKernel, JitError> {
+    compile_forward_fused(module, forward, opts, lower::fusion_enabled())
+}
+
+/// `compile_forward`, with products fused with their epilogues or not (see
+/// `compile_train_fused`).
+pub fn compile_forward_fused(
+    module: &Module,
+    forward: FuncId,
+    opts: &Options,
+    fuse: bool,
+) -> Result<ForwardKernel, JitError> {
     Ok(ForwardKernel {
-        k: Kernel::new(module, forward, opts, false)?,
+        k: Kernel::new(module, forward, opts, false, fuse)?,
     })
 }
 

@@ -10,6 +10,8 @@
 //! few rows against a large transposed operand as dot products of its
 //! contiguous rows (`dots`), the rest in `matrixmultiply`; with `set_threads`, large products and batches are cut
 //! in two halves that run side by side.
+//! `epilogue::run` runs a product with elementwise work on its output
+//! applied in registers or panel by panel (`docs/jit.md`).
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
 //! every element the strides reach lies inside its slice.
 
@@ -19,6 +21,7 @@ pub use crate::threads::set_threads;
 
 mod direct;
 mod dots;
+pub mod epilogue;
 #[cfg(test)]
 mod tests;
 

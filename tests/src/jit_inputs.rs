@@ -73,10 +73,20 @@ impl Inputs {
 /// its default loss (cross-entropy), its initial parameters and a batch of
 /// `n` examples of different shapes.
 fn case(file: &str, name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
+    case_in(&cases_dir("jit").join(format!("{file}.cdl")), Some(name), n)
+}
+
+/// Model `name` (or the program's one model) of the program at `path`, as
+/// `case` prepares it.
+pub(crate) fn case_in(
+    path: &std::path::Path,
+    name: Option<&str>,
+    n: usize,
+) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
     use cdlc::training::{init_params, loss_for, prepare};
-    let c = check_clean(&cases_dir("jit").join(format!("{file}.cdl")));
-    let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
-    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let c = check_clean(path);
+    let model = cdlc::entry_model(&c, name).expect("a model of the case");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name:?}: {e:?}"));
     let params = init_params(&p.inst, 5);
     let mut inputs = Inputs { count: 0 };
     let batch = (0..n)

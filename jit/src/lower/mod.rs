@@ -27,9 +27,12 @@
 //! - `regions.rs`: the buffers and views of region arguments, captures
 //!   and accumulators;
 //! - `fold.rs`, `unfold.rs`: the recursion ops and their backward ops;
-//! - `rose.rs`: a rose tree's list of children inside a fold region.
+//! - `rose.rs`: a rose tree's list of children inside a fold region;
+//! - `epilogue.rs`: products fused with the elementwise kernels that read
+//!   them, on the finished plan.
 
 mod contract;
+mod epilogue;
 mod fold;
 mod fusion;
 mod loss;
@@ -126,9 +129,28 @@ pub(super) fn tensor_components(ty: &Type, sizes: &mut Vec<usize>) -> bool {
     }
 }
 
+/// Whether products are fused with their epilogues: only when the
+/// environment variable `CDLC_FUSE` is set. Fused steps give the same
+/// numbers but measured slower than unfused ones (the tile program is
+/// interpreted per register, `docs/performance.md`), so they are opt-in.
+pub(crate) fn fusion_enabled() -> bool {
+    std::env::var_os("CDLC_FUSE").is_some()
+}
+
 /// Lowers `func` of `module`; `train` marks a training function whose
-/// result components are summed (averaged) over the batch.
+/// result components are summed (averaged) over the batch. Products are
+/// fused with their epilogues when `fusion_enabled`.
 pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, JitError> {
+    lower_with(module, func, train, fusion_enabled())
+}
+
+/// `lower`, fusing products with their epilogues when `fuse` is set.
+pub(crate) fn lower_with(
+    module: &Module,
+    func: FuncId,
+    train: bool,
+    fuse: bool,
+) -> Result<Plan, JitError> {
     let f = &module.functions[func];
     let mut l = Lowerer {
         module,
@@ -179,6 +201,9 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
     let output = l.repr(f.output())?;
     let mut all = std::mem::take(&mut l.prologue);
     all.extend(code);
+    if fuse {
+        epilogue::fuse(&mut all, &l.kernels);
+    }
     Ok(Plan {
         code: all,
         kernels: l.kernels,

@@ -19,7 +19,21 @@ pub struct LoweredPlan {
 /// Lowers function `func` of `module` to a plan as the kernels do: a
 /// training function (`train`, see `compile_train`) or a forward one.
 pub fn lower_plan(module: &Module, func: FuncId, train: bool) -> Result<LoweredPlan, JitError> {
-    let plan = crate::lower::lower(module, func, train)?;
+    wrap(module, crate::lower::lower(module, func, train)?)
+}
+
+/// `lower_plan`, with products fused with their epilogues (`fuse`) or not.
+pub fn lower_plan_fused(
+    module: &Module,
+    func: FuncId,
+    train: bool,
+    fuse: bool,
+) -> Result<LoweredPlan, JitError> {
+    wrap(module, crate::lower::lower_with(module, func, train, fuse)?)
+}
+
+/// A plan with its leaves' type names.
+fn wrap(module: &Module, plan: Plan) -> Result<LoweredPlan, JitError> {
     let leaf_types = plan
         .leaves
         .iter()

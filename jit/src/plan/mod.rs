@@ -324,10 +324,56 @@ pub(crate) enum Instr {
         terms: Vec<usize>,
         out: usize,
     },
+    /// A product and an elementwise kernel that reads its output, run as
+    /// one step (`lower/epilogue.rs`).
+    Fused(Box<FusedCode>),
     Fold(Box<FoldCode>),
     FoldBackward(Box<FoldBackCode>),
     Unfold(Box<UnfoldCode>),
     UnfoldBackward(Box<UnfoldBackCode>),
+}
+
+/// A product with an epilogue: `gemm` (an `Instr::Gemm` over the rows, or
+/// one product per row, never summed) and `ew` (an `Instr::Elementwise`
+/// over the rows, one of whose inputs is the product's output), run
+/// together so that the kernel reads each part of the product's output
+/// while it is still in registers or in cache (`cdlc_runtime::gemm::epilogue`).
+#[derive(Clone, Debug)]
+pub(crate) struct FusedCode {
+    pub gemm: Instr,
+    pub ew: Instr,
+    /// The kernel as a program the direct product kernel runs in
+    /// registers, with where each input and output lies per product and
+    /// per row of C (`[step, rs, cs]`, `[step, rs]`); `None` when the
+    /// kernel has an op or an operand it cannot run there.
+    pub program: Option<Arc<Tiled>>,
+    /// A kernel input that is a per-row vector expanded along the rows of
+    /// each product (a DeepSets layer's pooled term): the expansion, run
+    /// only when the program does not run in registers, which reads the
+    /// vector itself as a broadcast operand.
+    pub broadcast: Option<Broadcast>,
+}
+
+/// A kernel input of a fused step read as a broadcast operand.
+#[derive(Clone, Debug)]
+pub(crate) struct Broadcast {
+    /// The kernel input.
+    pub input: usize,
+    /// The vector: one number per row of C, per product.
+    pub src: Loc,
+    /// The `Instr::Row` expansion that materializes the input.
+    pub expand: Instr,
+}
+
+/// A kernel as a tile program, with its operands' layouts.
+#[derive(Clone, Debug)]
+pub(crate) struct Tiled {
+    pub program: cdlc_runtime::gemm::epilogue::Program,
+    /// Per kernel input that the program reads (not the product's output):
+    /// the input's position and its `[step, rs, cs]`.
+    pub inputs: Vec<(usize, [isize; 3])>,
+    /// Per output: `[step, rs]`.
+    pub outputs: Vec<[isize; 2]>,
 }
 
 /// A fold's region for one constructor.

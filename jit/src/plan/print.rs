@@ -268,6 +268,25 @@ impl Printer<'_> {
                     mat(c)
                 )
             }
+            Instr::Fused(f) => {
+                let how = match f.program {
+                    Some(_) => "in registers or per panel",
+                    None => "per panel",
+                };
+                let bc = f.broadcast.as_ref().map_or(String::new(), |b| {
+                    format!(
+                        "; input {} broadcast from {} (else {})",
+                        b.input,
+                        super::verify::loc_name(b.src),
+                        self.instr(&b.expand)
+                    )
+                });
+                format!(
+                    "fused {}; then {} ({how}){bc}",
+                    self.instr(&f.gemm),
+                    self.instr(&f.ew)
+                )
+            }
             Instr::Row {
                 op,
                 ins,

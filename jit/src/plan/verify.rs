@@ -342,6 +342,7 @@ impl<'p> Verifier<'p> {
                 batched,
             } => self.elementwise(*kernel, locs, steps, *n_out, *batched),
             Instr::Gemm { .. } => self.gemm(ins),
+            Instr::Fused(f) => self.fused(f),
             Instr::Row {
                 op,
                 ins,
@@ -539,6 +540,36 @@ impl<'p> Verifier<'p> {
             c.loc,
             matrix_access(rows, d(m), d(n), c.rs, c.cs, count, sc),
         )?;
+        Ok(())
+    }
+
+    /// A product and its epilogue: each checked as the step it fuses (a
+    /// broadcast input's expansion, the product, the kernel); the kernel runs over the product's rows (or one
+    /// product per row) and writes nothing the product reads, since the
+    /// product's later panels run after its earlier panels' epilogue.
+    fn fused(&mut self, f: &FusedCode) -> Result<(), PlanError> {
+        // A broadcast input's expansion runs first when it runs at all.
+        if let Some(b) = &f.broadcast {
+            self.instr(&b.expand)?;
+        }
+        self.gemm(&f.gemm)?;
+        self.instr(&f.ew)?;
+        let (Instr::Gemm { a, b, .. }, Instr::Elementwise { locs, n_out, .. }) = (&f.gemm, &f.ew)
+        else {
+            return self.err(PlanErrorKind::Mismatch {
+                what: "the parts of a fused step".into(),
+                expected: 2,
+                found: 0,
+            });
+        };
+        for &w in &locs[locs.len() - n_out..] {
+            if w == a.loc || w == b.loc {
+                return self.err(PlanErrorKind::Overlap {
+                    written: loc_name(w),
+                    read: loc_name(if w == a.loc { a.loc } else { b.loc }),
+                });
+            }
+        }
         Ok(())
     }
 

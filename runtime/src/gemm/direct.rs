@@ -15,6 +15,8 @@
 use std::arch::x86_64::*;
 
 use super::Product;
+#[cfg(target_arch = "x86_64")]
+use super::epilogue::Tile;
 
 /// Columns of C per panel: two 16-lane registers.
 const NR: usize = 32;
@@ -60,9 +62,33 @@ fn available() -> bool {
 /// As for `cdl_sgemm_batch`, and `takes(&p)`.
 #[cfg(target_arch = "x86_64")]
 pub(super) unsafe fn run(p: Product<f32>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { run_with(p, None) }
+}
+
+/// `C = A B` for a product `takes` accepted, with `tile`'s epilogue applied
+/// to every tile of C while it is in registers.
+///
+/// # Safety
+///
+/// As for `run`, with `alpha = 1` and `beta = 0`; `tile`'s operands and
+/// outputs hold every row and column of the product.
+#[cfg(target_arch = "x86_64")]
+pub(super) unsafe fn run_fused(p: Product<f32>, tile: &Tile<'_>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { run_with(p, Some(tile)) }
+}
+
+/// `run`, with an epilogue or without.
+///
+/// # Safety
+///
+/// As for `run_fused`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn run_with(p: Product<f32>, tile: Option<&Tile<'_>>) {
     if p.csb == 1 {
         // SAFETY: forwarded; `takes` checked the processor.
-        return unsafe { panels(p) };
+        return unsafe { panels(p, tile) };
     }
     thread_local! {
         static ROWS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -79,12 +105,17 @@ pub(super) unsafe fn run(p: Product<f32>) {
             ..p
         };
         // SAFETY: B is now the row-major copy; the rest is forwarded.
-        unsafe { panels(p) }
+        unsafe { panels(p, tile) }
     })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn run(_: Product<f32>) {
+    unreachable!("`takes` is false off x86-64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn run_fused(_: Product<f32>, _: &super::epilogue::Tile<'_>) {
     unreachable!("`takes` is false off x86-64")
 }
 
@@ -95,7 +126,7 @@ pub(super) unsafe fn run(_: Product<f32>) {
 /// As for `run`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn panels(p: Product<f32>) {
+unsafe fn panels(p: Product<f32>, tile: Option<&Tile<'_>>) {
     let mut j = 0;
     while j < p.n {
         let width = (p.n - j).min(NR);
@@ -111,14 +142,14 @@ unsafe fn panels(p: Product<f32>) {
             // SAFETY: the block lies inside the product's sizes.
             unsafe {
                 match rows {
-                    8 => block::<8>(&p, i, j, masks),
-                    7 => block::<7>(&p, i, j, masks),
-                    6 => block::<6>(&p, i, j, masks),
-                    5 => block::<5>(&p, i, j, masks),
-                    4 => block::<4>(&p, i, j, masks),
-                    3 => block::<3>(&p, i, j, masks),
-                    2 => block::<2>(&p, i, j, masks),
-                    _ => block::<1>(&p, i, j, masks),
+                    8 => block::<8>(&p, i, j, masks, tile),
+                    7 => block::<7>(&p, i, j, masks, tile),
+                    6 => block::<6>(&p, i, j, masks, tile),
+                    5 => block::<5>(&p, i, j, masks, tile),
+                    4 => block::<4>(&p, i, j, masks, tile),
+                    3 => block::<3>(&p, i, j, masks, tile),
+                    2 => block::<2>(&p, i, j, masks, tile),
+                    _ => block::<1>(&p, i, j, masks, tile),
                 }
             }
             i += rows;
@@ -142,6 +173,7 @@ unsafe fn block<const R: usize>(
     i: usize,
     j: usize,
     masks: (__mmask16, __mmask16),
+    tile: Option<&Tile<'_>>,
 ) {
     let (m0, m1) = masks;
     let mut acc0 = [_mm512_setzero_ps(); R];
@@ -178,6 +210,11 @@ unsafe fn block<const R: usize>(
             }
             _mm512_mask_storeu_ps(c, m0, v0);
             _mm512_mask_storeu_ps(c.wrapping_add(16), m1, v1);
+            if let Some(t) = tile {
+                // The epilogue on the row's two registers, still held.
+                t.apply(i + r, j, m0, v0);
+                t.apply(i + r, j + 16, m1, v1);
+            }
         }
     }
 }

@@ -1,0 +1,211 @@
+//! Fused epilogues: the training and forward kernels with products fused
+//! with the elementwise kernels that read them against the same kernels
+//! unfused, bit for bit, in f64 and f32; on the benchmark models W1, W2
+//! and W5 and on the ragged shapes of `tests/cases/jit/epilogue.cdl`
+//! (sizes that are not multiples of the vector width, a product too large
+//! for the direct kernel, a fold's cell, DeepSets layers), after checking
+//! those models' reverse derivatives by finite differences and their
+//! fused kernels against the interpreter.
+
+use crate::jit::{forward_agrees, training_agrees};
+use crate::jit_inputs::case_in;
+use crate::{cases_dir, check_clean};
+use cdlc_jit::{Dtype, Options};
+use cdlc_runtime::value::{Example, Tensor, Value};
+
+/// The loss and the flat gradient of one training step, as f64.
+fn step(
+    p: &cdlc::training::Prepared,
+    params: &[Tensor],
+    batch: &[Example],
+    dtype: Dtype,
+    fuse: bool,
+) -> (f64, Vec<f64>) {
+    let m = &p.inst.module;
+    let opts = Options {
+        dtype,
+        batch: batch.len(),
+    };
+    let mut k =
+        cdlc_jit::compile_train_fused(m, p.train, &opts, fuse).expect("the kernel compiles");
+    let flat = params.iter().flat_map(|t| t.data.iter().copied());
+    match dtype {
+        Dtype::F64 => {
+            let ps: Vec<f64> = flat.collect();
+            let mut g = vec![0.0; ps.len()];
+            let s = k
+                .step_examples(&ps, batch, &mut g)
+                .expect("the kernel runs");
+            (s.loss, g)
+        }
+        Dtype::F32 => {
+            let ps: Vec<f32> = flat.map(|x| x as f32).collect();
+            let mut g = vec![0.0f32; ps.len()];
+            let s = k
+                .step_examples(&ps, batch, &mut g)
+                .expect("the kernel runs");
+            (s.loss, g.into_iter().map(f64::from).collect())
+        }
+    }
+}
+
+/// The forward kernel's outputs, flattened.
+fn forward(
+    p: &cdlc::training::Prepared,
+    params: &[Tensor],
+    batch: &[Example],
+    fuse: bool,
+) -> Vec<f64> {
+    let opts = Options {
+        dtype: Dtype::F32,
+        batch: batch.len(),
+    };
+    let mut k = cdlc_jit::compile_forward_fused(&p.inst.module, p.inst.func, &opts, fuse)
+        .expect("the kernel compiles");
+    let ps: Vec<f32> = params
+        .iter()
+        .flat_map(|t| t.data.iter().map(|&x| x as f32))
+        .collect();
+    let xs: Vec<Value> = batch.iter().map(|e| e.x.clone()).collect();
+    let outs = k.run(&ps, &xs).expect("the kernel runs");
+    outs.iter()
+        .flat_map(|v| match v {
+            Value::Tensor(t) => t.data.clone(),
+            other => panic!("a tensor output, not {other:?}"),
+        })
+        .collect()
+}
+
+/// How many steps of `p`'s training plan are fused.
+fn fused_steps(p: &cdlc::training::Prepared) -> usize {
+    let plan =
+        cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, true).expect("the plan lowers");
+    plan.to_string().matches("] fused ").count()
+}
+
+/// Fused and unfused kernels give the same bits: loss, every gradient
+/// entry and the forward outputs, in f64 and f32; and the plan has fused
+/// steps at all.
+#[track_caller]
+fn fused_equals_unfused(
+    name: &str,
+    p: &cdlc::training::Prepared,
+    params: &[Tensor],
+    batch: &[Example],
+) {
+    assert!(fused_steps(p) > 0, "{name}: nothing was fused");
+    for dtype in [Dtype::F64, Dtype::F32] {
+        let (loss, grads) = step(p, params, batch, dtype, true);
+        let (want_loss, want_grads) = step(p, params, batch, dtype, false);
+        assert_eq!(
+            loss.to_bits(),
+            want_loss.to_bits(),
+            "{name} {dtype:?}: loss {loss} vs {want_loss}"
+        );
+        assert!(
+            grads.iter().any(|&g| g != 0.0),
+            "{name} {dtype:?}: all gradients are zero"
+        );
+        for (i, (a, b)) in grads.iter().zip(&want_grads).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "{name} {dtype:?}: gradient entry {i}: {a} vs {b}"
+            );
+        }
+    }
+    let (a, b) = (
+        forward(p, params, batch, true),
+        forward(p, params, batch, false),
+    );
+    assert_eq!(a, b, "{name}: forward outputs differ");
+}
+
+/// A model of `tests/cases/jit/epilogue.cdl`: its reverse derivative by
+/// finite differences (when `gradcheck`), the fused kernels against the
+/// interpreter, then against the unfused kernels, on batches of `sizes`
+/// examples (one to eight rows, and more than one block of eight).
+#[track_caller]
+fn check_model(name: &str, gradcheck: bool, sizes: &[usize]) {
+    let path = cases_dir("jit").join("epilogue.cdl");
+    for &n in sizes {
+        let (p, params, batch) = case_in(&path, Some(name), n);
+        if gradcheck {
+            crate::grad::check_batch_gradient(name, &p, &params, &batch);
+        }
+        training_agrees(name, &p, &params, &batch);
+        forward_agrees(name, &p, &params, &batch);
+        fused_equals_unfused(name, &p, &params, &batch);
+    }
+}
+
+#[test]
+fn ragged_layers_fused_equal_unfused() {
+    check_model("ragged", true, &[3, 13]);
+}
+
+#[test]
+fn a_product_too_large_for_the_direct_kernel_fused_by_panels() {
+    check_model("wide", false, &[5, 21]);
+}
+
+#[test]
+fn a_folds_cell_fused_equals_unfused() {
+    check_model("elman_ragged", true, &[6, 11]);
+}
+
+#[test]
+fn deep_sets_layers_fused_equal_unfused() {
+    check_model("sets", true, &[4, 9]);
+}
+
+/// A benchmark program (`bench/NAME.cdl`) with `n` examples of different
+/// shapes.
+fn bench_case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
+    let path = crate::examples_dir()
+        .join("../bench")
+        .join(format!("{name}.cdl"));
+    check_clean(&path);
+    case_in(&path, None, n)
+}
+
+#[test]
+fn w1_fused_equals_unfused() {
+    for n in [7, 19] {
+        let (p, params, batch) = bench_case("w1_mlp", n);
+        fused_equals_unfused("w1", &p, &params, &batch);
+    }
+}
+
+#[test]
+fn w2_fused_equals_unfused() {
+    let (p, params, batch) = bench_case("w2_elman", 9);
+    fused_equals_unfused("w2", &p, &params, &batch);
+}
+
+#[test]
+fn w5_fused_equals_unfused() {
+    let (p, params, batch) = bench_case("w5_deepsets", 5);
+    // Each layer's pooled term is a broadcast operand of its fused step.
+    let plan =
+        cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, true).expect("the plan lowers");
+    assert_eq!(plan.to_string().matches(" broadcast from ").count(), 5);
+    fused_equals_unfused("w5", &p, &params, &batch);
+}
+
+#[test]
+fn two_threads_fused_equal_one() {
+    // Large fused steps are cut in halves of their rows between this thread
+    // and the helper; each half sums as the whole does.
+    let (p, params, batch) = bench_case("w1_mlp", 64);
+    let one = step(&p, &params, &batch, Dtype::F32, true);
+    cdlc_runtime::gemm::set_threads(2);
+    let two = step(&p, &params, &batch, Dtype::F32, true);
+    assert_eq!(one.0.to_bits(), two.0.to_bits());
+    assert!(
+        one.1
+            .iter()
+            .zip(&two.1)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+}
