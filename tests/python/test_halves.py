@@ -50,6 +50,21 @@ algebra bag[d, h] : BagTreeF(R[d]) -> R[h] {
 model bags(t: BagTree(R[2])) -> R[3] { fold bag[2, 3] (t) }
 """
 
+KIDS = """import std.layers
+
+functor KidsF(A) = tip(A) | many(A, List(X))
+data Kids(A) = fix KidsF(A)
+
+algebra kids[d, h] : KidsF(R[d]) -> R[h] {
+  param E: R[h, d] = glorot
+  param U: R[h, d] = glorot
+  tip(a)      => tanh(E @ a)
+  many(a, ks) => tanh(U @ a + hylo treenn[h, h] by halves (ks))
+}
+
+model kids_model(t: Kids(R[2])) -> R[3] { fold kids[2, 3] (t) }
+"""
+
 HALVED = """import std.layers
 
 model halved(xs: List(R[2])) -> R[2] {
@@ -70,6 +85,12 @@ def bag_tree(rng, empty):
     return {"node": [vec(rng), left, right]}
 
 
+def kids_tree(rng, empty):
+    """A node of two children, one of which has none when `empty`."""
+    inner = {"many": [vec(rng), []]} if empty else {"many": [vec(rng), [{"tip": [vec(rng)]}]]}
+    return {"many": [vec(rng), [{"tip": [vec(rng)]}, inner]]}
+
+
 # Per case: the program (a file or its text), the model, and an example
 # whose list under `halves` is empty (`True`) or not.
 CASES = {
@@ -77,6 +98,7 @@ CASES = {
     "inner_list": (NESTED, "split_inner", lambda rng, e: [[vec(rng)], [] if e else [vec(rng)]]),
     "unfold_outputs": (HALVED, "halved", lambda rng, e: [] if e else [vec(rng), vec(rng)]),
     "list_field": (BAGS, "bags", bag_tree),
+    "children": (KIDS, "kids_model", kids_tree),
 }
 
 
@@ -129,3 +151,38 @@ def test_an_empty_list_under_halves_stops_encode_as_it_stops_cdlc(case, tmp_path
         batch = mod.shard(mod.encode(mod.read_jsonl(kept), batch_size=8, shards=n), mesh)
         loss = jax.jit(mod.loss)(mod.replicate(params, mesh), batch)
         assert abs(float(loss) - ref) <= 1e-10 * abs(ref), (n, float(loss), ref)
+
+
+STREAM = """import std.layers
+
+model streamed(z: R[2]) -> R[2] {
+  let s = tanh(dense[2, 4](z))
+  dense[4, 2](hylo treenn[4, 4] by halves (unfold emit[4, 4] from s take 3))
+}
+
+train streamed {
+  data = jsonl("data.jsonl")
+  loss = cross_entropy
+  optim = sgd(lr = 0.1)
+}
+"""
+
+
+def test_a_streams_outputs_under_halves_are_never_empty_and_equal_cdlc_grad(tmp_path):
+    # `take k` emits k >= 1 outputs (cdlc refuses `take 0` with E0304), so
+    # no example can stop cdlc here and the encoder checks nothing.
+    tmp = str(tmp_path)
+    rng = random.Random(6)
+    data = os.path.join(tmp, "data.jsonl")
+    with open(data, "w") as f:
+        for i in range(6):
+            f.write(json.dumps({"x": vec(rng), "y": i % 2}) + "\n")
+    path = os.path.join(tmp, "case.cdl")
+    with open(path, "w") as f:
+        f.write(STREAM)
+    mod, _ = compare.check_against_cdlc(path, tmp, examples=6, data=data, f32_backend="interp")
+    assert mod.NONEMPTY == []
+    with open(os.path.join(tmp, "zero.cdl"), "w") as f:
+        f.write(STREAM.replace("take 3", "take 0"))
+    p = subprocess.run([compare.CDLC, "zero.cdl", "--emit", "jax", "--out", "z.py"], cwd=tmp, capture_output=True, text=True)
+    assert p.returncode == 1 and "E0304" in p.stderr, p.stderr

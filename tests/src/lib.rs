@@ -196,8 +196,8 @@ pub struct TrainCase {
 /// data type in any form but a list of children, such as
 /// `examples/labelled_trees.cdl`'s `List(R[2] * X)`). The JIT does not
 /// compile such a model (it trains through the driver's fallback, W0901,
-/// `cli/tests/cli.rs`) and the exporter refuses it (E0802): the JIT and
-/// export suites check that refusal instead of comparing kernels.
+/// `cli/tests/cli.rs`): the JIT suite checks that refusal instead of
+/// comparing kernels.
 pub fn has_nested_field(module: &cdlc_ir::Module) -> bool {
     module.data.iter().any(|(_, d)| {
         d.ctors.iter().any(|c| {

@@ -13,6 +13,7 @@
 //! silently. The library does no IO: the driver writes the text.
 
 mod body;
+mod nested;
 mod nonempty;
 mod packed;
 #[cfg(test)]
@@ -42,6 +43,9 @@ pub enum ExportError {
     Data(String),
     /// An optimizer setting with no optax form (E0803).
     Optim(String),
+    /// A list `halves` splits whose emptiness the module cannot check as
+    /// cdlc does (E0804).
+    Unchecked(String),
 }
 
 impl ExportError {
@@ -69,6 +73,13 @@ impl ExportError {
                 "this train block",
             )
             .with_help("use sgd, momentum, nesterov, adagrad or adam"),
+            ExportError::Unchecked(what) => Diagnostic::error(
+                "E0804",
+                format!("this model cannot be exported to JAX: {what}"),
+                span,
+                "in this model",
+            )
+            .with_help("split a list of the example, an element or field of it, or an unfold's outputs over one; or train the model with `cdlc FILE --emit jit`"),
         }
     }
 }
@@ -96,7 +107,7 @@ pub fn jax(
     out += &params(setup, p, source_sha256);
     out += &data_table(m, f)?;
     out += &inputs(m, f, &halves, &packing.inputs)?;
-    out += &nonempty::table(m, f);
+    out += &nonempty::table(m, f)?;
     out += &target(p)?;
     out += &bases(m);
     out += &train(setup)?;
@@ -164,65 +175,90 @@ fn halves_folds(f: &Function) -> impl Iterator<Item = (cdlc_ir::Value, DataId)> 
     })
 }
 
-/// `DATA`: every structure the encoder lays out as a level schedule.
+/// `DATA`: every structure the encoder lays out as a level schedule or a
+/// fold reads, and the templates of nested fields (`nested.rs`).
 fn data_table(m: &Module, f: &Function) -> Result<String, ExportError> {
     let mut ids: Vec<DataId> = halves_folds(f).map(|(_, d)| d).collect();
+    ids.extend(structure_folds(m, f));
     for d in ids.clone() {
         collect_fields(m, d, &mut ids);
     }
     for t in &f.inputs {
         collect_structures(m, t, &mut ids);
     }
-    ids.sort();
-    ids.dedup();
-    let mut out = String::from(
-        "# Structures: constructors with their fields (plain tensors, children, lists of children).\nDATA = {\n",
-    );
-    for d in ids {
-        let def = &m.data[d];
-        write!(
-            out,
-            "    {}: {{\"name\": {:?}, \"ctors\": [",
-            d.index(),
-            def.decl.name
-        )
-        .expect("a String");
-        for c in &def.ctors {
-            let fields: Vec<String> = c
-                .fields
-                .iter()
-                .map(|fl| match fl {
-                    Field::Rec => Ok("(\"rec\",)".to_string()),
-                    Field::RecList => Ok("(\"reclist\",)".to_string()),
-                    Field::Nested(t) => Err(ExportError::Data(format!(
-                        "constructor `{}` of {} has the nested field `{t}` (`X` under another data type), which the encoder does not lay out",
-                        c.name, def.decl.name
-                    ))),
-                    Field::Plain(Type::Tensor(s)) => Ok(format!("(\"plain\", {})", body::tuple(s))),
-                    Field::Plain(Type::Data(l)) if matches!(m.list_element(*l), Some(Type::Tensor(_))) => {
-                        let Some(Type::Tensor(s)) = m.list_element(*l) else {
-                            unreachable!("matched above")
-                        };
-                        Ok(format!("(\"plainlist\", {})", body::tuple(s)))
-                    }
-                    Field::Plain(other) => {
-                        let spec = input_spec(m, other, None, false).map_err(|_| {
-                            ExportError::Data(format!(
-                                "constructor `{}` of {} has a field of type {}, which the encoder does not lay out",
-                                c.name,
-                                def.decl.name,
-                                type_name(m, other)
-                            ))
-                        })?;
-                        Ok(format!("(\"value\", {spec})"))
-                    }
-                })
-                .collect::<Result<_, _>>()?;
-            write!(out, "({:?}, [{}]), ", c.name, fields.join(", ")).expect("a String");
+    let mut templates = nested::Templates::default();
+    let mut entries = Vec::new();
+    let mut done: Vec<DataId> = Vec::new();
+    // The templates may hold structures not met yet: lay those out too.
+    while let Some(d) = ids.pop() {
+        if done.contains(&d) {
+            continue;
         }
-        out += "]},\n";
+        done.push(d);
+        entries.push((d, data_entry(m, d, &mut templates)?));
+        for s in templates.structures.drain(..) {
+            collect_structures(m, &Type::Data(s), &mut ids);
+        }
     }
+    entries.sort_by_key(|(d, _)| *d);
+    let mut out = String::from(
+        "# Structures: constructors with their fields (plain tensors, children, lists of children,\n# nested fields with their templates).\nDATA = {\n",
+    );
+    for (_, line) in entries {
+        out += &line;
+    }
+    out += &templates.entries();
     Ok(out + "}\n\n")
+}
+
+/// The data types of the structure folds of `f` (lists aside), whose
+/// constructors `fold_structure` reads: those of the inputs, and those a
+/// nested field binds inside a region.
+fn structure_folds(m: &Module, f: &Function) -> Vec<DataId> {
+    f.values
+        .iter()
+        .filter_map(|(_, def)| match def {
+            cdlc_ir::ValueDef::Op(Op::Fold(fold)) if m.list_element(fold.data).is_none() => {
+                Some(fold.data)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// One structure's line of `DATA`.
+fn data_entry(
+    m: &Module,
+    d: DataId,
+    templates: &mut nested::Templates,
+) -> Result<String, ExportError> {
+    let def = &m.data[d];
+    let mut out = format!(
+        "    {}: {{\"name\": {:?}, \"ctors\": [",
+        d.index(),
+        def.decl.name
+    );
+    for c in &def.ctors {
+        let fields: Vec<String> = c
+            .fields
+            .iter()
+            .map(|fl| match fl {
+                Field::Rec => Ok("(\"rec\",)".to_string()),
+                Field::RecList => Ok("(\"reclist\",)".to_string()),
+                Field::Nested(t) => Ok(format!("(\"nested\", {})", templates.field(m, t)?)),
+                Field::Plain(t) => nested::plain_field(m, t).map_err(|_| {
+                    ExportError::Data(format!(
+                        "constructor `{}` of {} has a field of type {}, which the encoder does not lay out",
+                        c.name,
+                        def.decl.name,
+                        type_name(m, t)
+                    ))
+                }),
+            })
+            .collect::<Result<_, _>>()?;
+        write!(out, "({:?}, [{}]), ", c.name, fields.join(", ")).expect("a String");
+    }
+    Ok(out + "]},\n")
 }
 
 /// The structures `t` holds (itself, its elements, its fields' types),

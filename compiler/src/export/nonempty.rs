@@ -8,9 +8,12 @@
 //! finds, for every `halves` fold, the place in an example whose length
 //! the split list has: an input, then steps into it (every element of a
 //! list, a component of a tuple, a field of every node of one constructor
-//! of a structure). A list computed in a way this tracing does not follow
-//! is left out; `docs/export.md` says what happens then.
+//! of a structure, its children or a nested field). A stream's outputs
+//! (`take k`) are never empty, since the checker refuses `take 0` (E0304).
+//! A split list traced to neither is refused (E0804): the module could not
+//! stop where cdlc stops.
 
+use super::ExportError;
 use cdlc_ir::entity::EntityRef;
 use cdlc_ir::{Block, DataId, Field, Function, Module, Op, Source, Split, Value, ValueDef};
 
@@ -33,17 +36,33 @@ enum Step {
 /// A place in an example: an input and the steps into it.
 type Place = (u32, Vec<Step>);
 
+/// How long a split list is.
+enum Length {
+    /// As long as this place in the example.
+    Of(Place),
+    /// Never empty: a stream's `take k` outputs (`k` is at least 1).
+    Positive,
+}
+
 /// `NONEMPTY`: the places of the lists `halves` splits, as a Python table
-/// of `(input, steps)` the encoder checks every example against.
-pub fn table(m: &Module, f: &Function) -> String {
+/// of `(input, steps)` the encoder checks every example against; E0804
+/// for a split list whose length is traced to no place.
+pub fn table(m: &Module, f: &Function) -> Result<String, ExportError> {
     let mut places: Vec<Place> = Vec::new();
     for (_, def) in f.values.iter() {
         if let ValueDef::Op(Op::Fold(fold)) = def
             && fold.split == Split::Halves
-            && let Some(p) = length_place(m, f, fold.input)
-            && !places.contains(&p)
         {
-            places.push(p);
+            match length_place(m, f, fold.input) {
+                Some(Length::Of(p)) if !places.contains(&p) => places.push(p),
+                Some(_) => {}
+                None => {
+                    return Err(ExportError::Unchecked(format!(
+                        "`by halves` splits a list of type {} computed in a way the exporter does not trace to the example, so the module could not stop where cdlc stops on an empty one",
+                        super::type_name(m, &f.types[fold.input])
+                    )));
+                }
+            }
         }
     }
     let mut out = String::from(
@@ -54,7 +73,7 @@ pub fn table(m: &Module, f: &Function) -> String {
         let steps: Vec<String> = steps.iter().map(step).collect();
         out += &format!("    ({input}, ({})),\n", steps.join(" "));
     }
-    out + "]\n\n"
+    Ok(out + "]\n\n")
 }
 
 /// A step as the encoder reads it.
@@ -68,15 +87,15 @@ fn step(s: &Step) -> String {
     }
 }
 
-/// The place whose length `v`, a list, has.
-fn length_place(m: &Module, f: &Function, v: Value) -> Option<Place> {
+/// How long `v`, a list, is.
+fn length_place(m: &Module, f: &Function, v: Value) -> Option<Length> {
     match f.op(v) {
         // A Mealy machine emits one output per element of its list.
         Some(Op::Unfold(u)) => match u.source {
             Source::Over(xs) => length_place(m, f, xs),
-            Source::Take(_) => None,
+            Source::Take(_) => Some(Length::Positive),
         },
-        _ => value_place(m, f, v),
+        _ => value_place(m, f, v).map(Length::Of),
     }
 }
 
@@ -95,15 +114,15 @@ fn value_place(m: &Module, f: &Function, v: Value) -> Option<Place> {
 }
 
 /// The place bound to argument `index` of region `block`: an element of
-/// the list a fold or an unfold walks, or a plain field of a structure's
-/// node.
+/// the list a fold or an unfold walks, or a field of a structure's node
+/// (a plain field, its children, or a nested field).
 fn arg_place(m: &Module, f: &Function, block: Block, index: usize) -> Option<Place> {
     match owner(f, block)? {
         Op::Fold(fold) => {
             let ctor = fold.cases.iter().position(|&b| b == block)?;
-            let Field::Plain(_) = m.data[fold.data].ctors[ctor].fields.get(index)? else {
+            if let Field::Rec = m.data[fold.data].ctors[ctor].fields.get(index)? {
                 return None;
-            };
+            }
             let (i, mut steps) = value_place(m, f, fold.input)?;
             // A list's `cons`, and a `halves` tree's leaf, bind an element;
             // any other structure binds a field of the node.

@@ -184,31 +184,30 @@ def _ctor(data, v):
 def _nodes(data, root):
     """The nodes of a structure children first (an explicit stack, so any
     depth works): per node (ctor, plain field values by field, children
-    node ids by field, height)."""
+    node ids by field, height). A nested field's value is kept with its
+    children replaced by their indices among the field's children, in
+    the order `_walk` meets them; its children's node ids are listed in
+    that order."""
     kinds = DATA[data]["ctors"]
     nodes = []
     stack = [(root, None)]
     while stack:
         v, done = stack.pop()
-        c, fields = _ctor(data, v)
         if done is None:
-            kids = []
-            for (kind, *_), f in zip(kinds[c][1], fields):
-                if kind == "rec":
-                    kids.append(f)
-                elif kind == "reclist":
-                    kids.extend(_list_items(f))
-            stack.append((v, len(kids)))
+            c, fields = _ctor(data, v)
+            kids, fields, counts = _children(kinds[c][1], fields)
+            stack.append((v, (c, fields, counts)))
             for k in reversed(kids):
                 stack.append((k, None))
             continue
         # The children finished last, in order, at the end of `nodes`;
         # their ids are found through the ids stack below.
-        nodes.append((c, fields, done))
+        nodes.append(done)
     # Assign ids: a second pass with a stack of finished ids.
     out = []
     ids = []
-    for c, fields, nkids in nodes:
+    for c, fields, counts in nodes:
+        nkids = sum(counts)
         kid_ids = ids[len(ids) - nkids :] if nkids else []
         if nkids:
             del ids[len(ids) - nkids :]
@@ -217,20 +216,147 @@ def _nodes(data, root):
             height = max(height, out[k][3] + 1)
         plain, recs = [], []
         it = iter(kid_ids)
-        for (kind, *_), f in zip(kinds[c][1], fields):
+        for (kind, *_), f, n in zip(kinds[c][1], fields, counts):
             if kind == "rec":
                 recs.append(next(it))
                 plain.append(None)
             elif kind == "reclist":
-                n = len(_list_items(f))
                 recs.append([next(it) for _ in range(n)])
                 plain.append(None)
+            elif kind == "nested":
+                recs.append([next(it) for _ in range(n)])
+                plain.append(f)
             else:
                 recs.append(None)
                 plain.append(f)
         out.append((c, plain, recs, height))
         ids.append(len(out) - 1)
     return out
+
+
+def _children(kinds, fields):
+    """A node's children (values of its own data type) in order, its
+    fields with each nested field's children replaced by their indices
+    among that field's children, and the children count of each field."""
+    kids, out, counts = [], [], []
+    for (kind, *rest), f in zip(kinds, fields):
+        if kind == "rec":
+            kids.append(f)
+            counts.append(1)
+        elif kind == "reclist":
+            items = _list_items(f)
+            kids.extend(items)
+            counts.append(len(items))
+        elif kind == "nested":
+            local = []
+
+            def note(v, local=local):
+                local.append(v)
+                return len(local) - 1
+
+            f = _walk(rest[0], f, note)
+            kids.extend(local)
+            counts.append(len(local))
+        else:
+            counts.append(0)
+        out.append(f)
+    return kids, out, counts
+
+
+def _has_refs(spec):
+    """Whether values of the layout `spec` hold children of the structure
+    around them (a nested field's `("ref",)` positions)."""
+    kind = spec[0]
+    if kind == "ref":
+        return True
+    if kind == "tuple":
+        return any(_has_refs(s) for s in spec[1])
+    if kind == "seqof":
+        return _has_refs(spec[1])
+    if kind in ("data", "structlist"):
+        return DATA[spec[1]].get("refs", False)
+    return False
+
+
+def _walk(spec, value, at_ref):
+    """`value`, of the layout `spec` in cdlc's JSON form, rebuilt with
+    `at_ref(v)` in place of every value `v` at a `("ref",)` position, which
+    it meets depth first, fields and elements in order. An explicit stack
+    again, so inner structures of any depth work."""
+    root = [None]
+    stack = [(spec, value, root, 0)]
+    while stack:
+        spec, v, into, at = stack.pop()
+        kind = spec[0]
+        if kind == "ref":
+            into[at] = at_ref(v)
+            continue
+        if not _has_refs(spec):
+            into[at] = v
+            continue
+        subs = []
+        if kind == "tuple":
+            into[at] = out = [None] * len(spec[1])
+            subs = [(s, v[i], out, i) for i, s in enumerate(spec[1])]
+        elif kind in ("seqof", "structlist"):
+            items = _list_items(v)
+            inner = spec[1] if kind == "seqof" else ("data", spec[1])
+            into[at] = out = [None] * len(items)
+            subs = [(inner, x, out, i) for i, x in enumerate(items)]
+        else:
+            c, fields = _ctor(spec[1], v)
+            name, kinds = DATA[spec[1]]["ctors"][c]
+            out = list(fields)
+            into[at] = {name: out}
+            for j, (fk, *rest) in enumerate(kinds):
+                if fk == "rec":
+                    subs.append((spec, fields[j], out, j))
+                elif fk == "reclist":
+                    items = _list_items(fields[j])
+                    out[j] = [None] * len(items)
+                    subs.extend((spec, x, out[j], i) for i, x in enumerate(items))
+                elif fk == "value" and _has_refs(rest[0]):
+                    subs.append((rest[0], fields[j], out, j))
+        stack.extend(reversed(subs))
+    return root[0]
+
+
+@jax.tree_util.register_pytree_node_class
+class Ref:
+    """Rows of the node table around a nested field: where the encoder
+    lays out a child, it stores the child's row, and the fold gathers the
+    child's carrier there (`_resolve`)."""
+
+    def __init__(self, idx):
+        self.idx = idx
+
+    def tree_flatten(self):
+        return (self.idx,), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
+def _is_ref(a):
+    return isinstance(a, Ref)
+
+
+def _refs_to_rows(enc, n):
+    """An encoded nested field with its padding references (-1) sent to
+    the table's dummy row `n`."""
+    return jax.tree_util.tree_map(lambda a: Ref(np.where(a.idx < 0, n, a.idx).astype(np.int32)) if _is_ref(a) else a, enc, is_leaf=_is_ref)
+
+
+def _resolve(enc, table):
+    """A nested field as its region takes it: the carriers of the rows its
+    references name, gathered from `table`, in their places."""
+    return jax.tree_util.tree_map(lambda a: _gather(table, a.idx) if _is_ref(a) else a, enc, is_leaf=_is_ref)
+
+
+def _nested_value(spec, value, rows):
+    """A node's nested field with its children's rows in their places."""
+    return _walk(spec, value, lambda k: rows[k])
 
 
 def _halves_nodes(items):
@@ -260,7 +386,7 @@ def _halves_nodes(items):
 
 
 def _is_rec(data, c):
-    return any(kind in ("rec", "reclist") for kind, *_ in DATA[data]["ctors"][c][1])
+    return any(kind in ("rec", "reclist", "nested") for kind, *_ in DATA[data]["ctors"][c][1])
 
 
 def _schedule(data, per_example, bucket, dtype):
@@ -295,7 +421,7 @@ def _schedule(data, per_example, bucket, dtype):
             elif kind == "plainlist":
                 k = bucket(max((len(_list_items(p[j])) for g in groups for v in g.values() for _, p, _ in v), default=0))
                 ent[f"f{j}"] = _plain_list_arrays(lead, k, rest[0], dtype)
-            elif kind == "value":
+            elif kind in ("value", "nested"):
                 ent[f"f{j}"] = {}
             else:
                 ent[f"f{j}"] = np.zeros(lead + tuple(rest[0]), dtype)
@@ -315,13 +441,24 @@ def _schedule(data, per_example, bucket, dtype):
                             _fill_plain_list(ent[f"f{j}"], at, plain[j], dtype)
                         elif kind == "value":
                             ent[f"f{j}"][at] = plain[j]
+                        elif kind == "nested":
+                            ent[f"f{j}"][at] = _nested_value(fields[j][1], plain[j], recs[j])
                         else:
                             ent[f"f{j}"][at] = np.asarray(plain[j], dtype)
-        for j, (kind, *rest) in enumerate(fields):
-            if kind == "value":
-                ent[f"f{j}"] = _encode_values(rest[0], lead, ent[f"f{j}"], bucket, dtype)
+        _encode_value_fields(ent, fields, lead, bucket, dtype, n)
         out[f"c{c}"] = ent
     return out
+
+
+def _encode_value_fields(ent, fields, lead, bucket, dtype, n):
+    """Lays out the fields of a group of nodes that `_encode_values` lays
+    out (`ent`'s entries for them hold position -> value): values, and
+    nested fields, whose padding references then read the dummy row `n`."""
+    for j, (kind, *rest) in enumerate(fields):
+        if kind == "value":
+            ent[f"f{j}"] = _encode_values(rest[0], lead, ent[f"f{j}"], bucket, dtype)
+        elif kind == "nested":
+            ent[f"f{j}"] = _refs_to_rows(_encode_values(rest[0], lead, ent[f"f{j}"], bucket, dtype), n)
 
 
 def _plain_list_arrays(lead, k, shape, dtype):
@@ -343,7 +480,7 @@ def _filler_nodes(data):
     first constructor without single children (zeros, no list entries).
     It fills the padding positions of a list of structures."""
     for c, (_, fields) in enumerate(DATA[data]["ctors"]):
-        if all(kind != "rec" for kind, *_ in fields):
+        if all(kind not in ("rec", "nested") for kind, *_ in fields):
             plain = [_field_filler(kind, rest) for kind, *rest in fields]
             recs = [[] if kind == "reclist" else None for kind, *_ in fields]
             return [(c, plain, recs, 0)]
@@ -365,6 +502,8 @@ def _filler(spec):
     """A value of an input layout's type, in cdlc's JSON form, that fills
     padding positions (zeros, empty lists, the smallest structure)."""
     kind = spec[0]
+    if kind == "ref":
+        return -1
     if kind == "tensor":
         return np.zeros(spec[1]).tolist()
     if kind == "tuple":
@@ -372,7 +511,7 @@ def _filler(spec):
     if kind in ("list", "structlist", "seqof"):
         return []
     for c, (name, fields) in enumerate(DATA[spec[1]]["ctors"]):
-        if all(kind != "rec" for kind, *_ in fields):
+        if all(kind not in ("rec", "nested") for kind, *_ in fields):
             return {name: [[] if k == "reclist" else _field_filler(k, rest) for k, *rest in fields]}
     raise ValueError(f"{DATA[spec[1]]['name']} has no constructor without children to pad with")
 
@@ -455,7 +594,7 @@ def _entries(data, c, groups, lead_shape, bucket, dtype, n):
         elif kind == "plainlist":
             k = bucket(max((len(_list_items(p[j])) for g in groups for _, p, _ in g), default=0))
             ent[f"f{j}"] = _plain_list_arrays(lead_shape, k, rest[0], dtype)
-        elif kind == "value":
+        elif kind in ("value", "nested"):
             ent[f"f{j}"] = {}
         else:
             ent[f"f{j}"] = np.zeros(lead_shape + tuple(rest[0]), dtype)
@@ -472,11 +611,11 @@ def _entries(data, c, groups, lead_shape, bucket, dtype, n):
                     _fill_plain_list(ent[f"f{j}"], (s, w), plain[j], dtype)
                 elif kind == "value":
                     ent[f"f{j}"][(s, w)] = plain[j]
+                elif kind == "nested":
+                    ent[f"f{j}"][(s, w)] = _nested_value(fields[j][1], plain[j], recs[j])
                 else:
                     ent[f"f{j}"][s, w] = np.asarray(plain[j], dtype)
-    for j, (kind, *rest) in enumerate(fields):
-        if kind == "value":
-            ent[f"f{j}"] = _encode_values(rest[0], lead_shape, ent[f"f{j}"], bucket, dtype)
+    _encode_value_fields(ent, fields, lead_shape, bucket, dtype, n)
     return ent
 
 
@@ -571,6 +710,9 @@ def _packed(data, per_example, bucket, dtype, shards):
 
 def _encode_input(spec, values, bucket, dtype, shards=1):
     kind = spec[0]
+    if kind == "ref":
+        # Rows of the node table around a nested field (-1 for padding).
+        return Ref(np.asarray(values, np.int32).reshape((len(values),)))
     if kind == "tensor":
         return np.asarray(values, dtype).reshape((len(values),) + tuple(spec[1]))
     if kind == "tuple":
@@ -630,8 +772,9 @@ def _places(value, steps):
             elif step[0] == "tuple":
                 reached.append(v[step[1]])
             else:
+                # A plain or nested field's value, or a node's children.
                 _, data, ctor, field = step
-                reached.extend(plain[field] for c, plain, _, _ in _nodes(data, v) if c == ctor)
+                reached.extend(recs[field] if plain[field] is None else plain[field] for c, plain, recs, _ in _nodes(data, v) if c == ctor)
         values = reached
     return values
 
@@ -757,8 +900,22 @@ def _gather(table, idx):
 
 
 def _scatter(table, idx, vals):
-    """`table` with rows `idx` set to `vals` (rows as `_gather` takes them)."""
-    return jax.tree_util.tree_map(lambda t, v: t.at[idx].set(v, mode="promise_in_bounds", wrap_negative_indices=False), table, vals)
+    """`table` with rows `idx` set to `vals` (rows as `_gather` takes them).
+
+    The rows are declared unique. Only padding repeats a row (the dummy
+    row, which no real node reads, so its cotangent is zero and which of
+    the padding writes lands there does not matter). Declared unique, the
+    scatter's derivative needs only `idx`: without it JAX's derivative of
+    a scatter that may repeat rows builds table-sized masks, and a level
+    scan keeps them for every level (memory of levels times nodes: 1.6 GB
+    for a tree 10 000 levels deep, beyond reach at 100 000)."""
+    return jax.tree_util.tree_map(lambda t, v: t.at[idx].set(v, mode="promise_in_bounds", wrap_negative_indices=False, unique_indices=True), table, vals)
+
+
+def _map_case(case, args, idx):
+    """A constructor's region on every node of a group at once (`idx`, the
+    nodes' rows, fixes the count when the constructor has no fields)."""
+    return jax.vmap(lambda _, *a: case(*a))(idx, *args)
 
 
 def fold_structure(sched, data, cases, zero):
@@ -777,6 +934,8 @@ def fold_structure(sched, data, cases, zero):
                 args.append(_gather(table, ent[f"f{j}"]))
             elif kind == "reclist":
                 args.append(Seq(_gather(table, ent[f"f{j}"]), ent[f"m{j}"]))
+            elif kind == "nested":
+                args.append(_resolve(ent[f"f{j}"], table))
             else:
                 args.append(ent[f"f{j}"])
         return args
@@ -789,14 +948,14 @@ def fold_structure(sched, data, cases, zero):
             continue
         if ent["idx"].shape[0] == 0:
             continue
-        out = jax.vmap(cases[c])(*args_of(ent, fields, table))
+        out = _map_case(cases[c], args_of(ent, fields, table), ent["idx"])
         table = _scatter(table, ent["idx"], out)
     levels = {c: sched[f"c{c}"] for c in rec if sched[f"c{c}"]["idx"].shape[1] > 0}
     if levels and sched[f"c{rec[0]}"]["idx"].shape[0] > 0:
 
         def level(table, lv):
             for c in levels:
-                out = jax.vmap(cases[c])(*args_of(lv[c], ctors[c][1], table))
+                out = _map_case(cases[c], args_of(lv[c], ctors[c][1], table), lv[c]["idx"])
                 table = _scatter(table, lv[c]["idx"], out)
             return table, None
 
@@ -820,9 +979,11 @@ def fold_packed(sched, data, cases, zero):
                 args.append(_gather(table, ent[f"f{j}"]))
             elif kind == "reclist":
                 args.append(Seq(_gather(table, ent[f"f{j}"]), ent[f"m{j}"]))
+            elif kind == "nested":
+                args.append(_resolve(ent[f"f{j}"], table))
             else:
                 args.append(ent[f"f{j}"])
-        out = jax.vmap(cases[c])(*args)
+        out = _map_case(cases[c], args, ent["idx"])
         if at is None:
             return _scatter(table, ent["idx"], out)
         return jax.tree_util.tree_map(lambda t, v: lax.dynamic_update_slice_in_dim(t, v, at, 0), table, out)
