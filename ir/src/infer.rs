@@ -259,7 +259,10 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             let Type::Tuple(mut out) = captures_type(&ty, &f.captures, Vec::new())? else {
                 unreachable!("captures_type gives a tuple")
             };
-            if f.elements {
+            if f.elements && f.structure {
+                // The cotangent of a structure computed by a `map`.
+                out.push(Type::Data(f.data));
+            } else if f.elements {
                 // A list's elements, or (split by halves) the tree's leaves.
                 let elem = module
                     .list_element(f.data)
@@ -268,6 +271,13 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
                 out.push(Type::Seq(Box::new(elem.clone())));
             }
             Ok(Type::Tuple(out))
+        }
+        Op::MapBackward(m) => {
+            if *ty(m.input)? != Type::Data(m.data) {
+                return Err(format!("map_backward input {} is not {}", m.input, m.data));
+            }
+            expect(ty(m.cotangent)?, &Type::Data(m.out), "cotangent")?;
+            captures_type(&ty, &m.captures, Vec::new())
         }
         Op::Unfold(u) => {
             let state = ty(u.init)?;

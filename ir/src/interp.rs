@@ -12,6 +12,7 @@
 
 mod kernels;
 mod map;
+mod map_backward;
 mod scalar;
 
 use std::fmt;
@@ -499,6 +500,7 @@ impl<T: Scalar> Eval<'_, T> {
             Op::Unfold(u) => self.unfold(u),
             Op::UnfoldBackward(u) => self.unfold_backward(u),
             Op::Map(m) => self.map(m),
+            Op::MapBackward(m) => self.map_backward(m),
         }
     }
 
@@ -618,6 +620,8 @@ impl<T: Scalar> Eval<'_, T> {
             *last = Some(self.val(f.cotangent).clone());
         }
         let mut elements = Vec::new();
+        // With `structure`, each node's plain fields' cotangents.
+        let mut dplain: Vec<Vec<IVal<T>>> = vec![Vec::new(); nodes.len()];
         // Parents come after their children on the tape, so walking it
         // backwards visits every parent before its children (and, for a
         // list, its elements first to last).
@@ -653,6 +657,7 @@ impl<T: Scalar> Eval<'_, T> {
                                 Some(ds.get(k).cloned().unwrap_or_else(|| zeros_of(&f.carrier)));
                         }
                     }
+                    Field::Plain(_) if f.structure => dplain[i].push(d.clone()),
                     Field::Plain(_) => elements.push(d.clone()),
                 }
             }
@@ -660,7 +665,10 @@ impl<T: Scalar> Eval<'_, T> {
                 *a = add_vals(a, d);
             }
         }
-        if f.elements {
+        if f.elements && f.structure {
+            let dtree = self.cotangent_structure(f, nodes, dplain);
+            acc.push(IVal::Data(Rc::new(dtree)));
+        } else if f.elements {
             acc.push(IVal::Seq(elements));
         }
         Ok(IVal::Tuple(acc))

@@ -375,7 +375,9 @@ pub struct FoldOp {
 /// the list element), then each capture's cotangent contribution. The op's
 /// value is the tuple of the captures' cotangents summed over all nodes,
 /// followed, with `elements`, by the `Seq` of the input's element
-/// cotangents in list order.
+/// cotangents in list order or, with `structure` too, by the cotangent of
+/// the input structure: a `Data(data)` of the same shape whose plain fields
+/// hold their cotangents (the input was computed by a `map`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FoldBackwardOp {
     /// The data type of the forward fold.
@@ -393,6 +395,10 @@ pub struct FoldBackwardOp {
     /// Whether the forward fold's input is a computed `Seq` whose elements'
     /// cotangents the op also returns (a fold over a rose node's children).
     pub elements: bool,
+    /// With `elements`, whether the forward fold's input is a structure
+    /// computed by a `map` rather than a `Seq`: the plain fields'
+    /// cotangents are then returned as a structure of type `Data(data)`.
+    pub structure: bool,
 }
 
 /// `unfold`: runs a coalgebra step region from an initial state.
@@ -464,6 +470,31 @@ pub struct MapOp {
     pub input: Value,
     /// One region per constructor, in declaration order.
     pub cases: Vec<Block>,
+}
+
+/// `map_backward`: the reverse of a `map` over an input structure.
+///
+/// Walks the input structure and the cotangent of the map's result (a
+/// structure of type `Data(out)` whose appended fields hold the cotangents
+/// of the region's results) node by node. Region `i` takes the plain fields
+/// of constructor `i` of `data`, then the cotangent of each entry of the
+/// forward region's tuple, and yields a tuple of each capture's cotangent
+/// contribution. The op's value is the tuple of the captures' cotangents
+/// summed over all nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapBackwardOp {
+    /// The data type of the input structure.
+    pub data: DataId,
+    /// The data type of the forward map's result.
+    pub out: DataId,
+    /// The forward map's input structure.
+    pub input: Value,
+    /// The cotangent of the forward map's result, of type `Data(out)`.
+    pub cotangent: Value,
+    /// One backward region per constructor.
+    pub cases: Vec<Block>,
+    /// The outer values whose cotangents the op returns, in order.
+    pub captures: Vec<Value>,
 }
 
 /// An operation. Each variant's result type is given by `crate::infer`.
@@ -627,6 +658,8 @@ pub enum Op {
     UnfoldBackward(UnfoldBackwardOp),
     /// Computes new plain fields at every node of a structure.
     Map(MapOp),
+    /// The reverse of a `map`.
+    MapBackward(MapBackwardOp),
 }
 
 impl Op {
@@ -675,6 +708,7 @@ impl Op {
             },
             Op::UnfoldBackward(_) => "unfold_backward",
             Op::Map(_) => "map",
+            Op::MapBackward(_) => "map_backward",
         }
     }
 
@@ -707,6 +741,11 @@ impl Op {
             } => vec![*out, *target, *seed],
             Op::Fold(f) => vec![f.input],
             Op::Map(m) => vec![m.input],
+            Op::MapBackward(m) => {
+                let mut v = vec![m.input, m.cotangent];
+                v.extend(&m.captures);
+                v
+            }
             Op::FoldBackward(f) => {
                 let mut v = vec![f.tape, f.cotangent];
                 v.extend(&f.captures);
@@ -753,6 +792,11 @@ impl Op {
             } => vec![out, target, seed],
             Op::Fold(f) => vec![&mut f.input],
             Op::Map(m) => vec![&mut m.input],
+            Op::MapBackward(m) => {
+                let mut v = vec![&mut m.input, &mut m.cotangent];
+                v.extend(m.captures.iter_mut());
+                v
+            }
             Op::FoldBackward(f) => {
                 let mut v = vec![&mut f.tape, &mut f.cotangent];
                 v.extend(f.captures.iter_mut());
@@ -775,6 +819,7 @@ impl Op {
         match self {
             Op::Fold(f) => f.cases.iter_mut().collect(),
             Op::Map(m) => m.cases.iter_mut().collect(),
+            Op::MapBackward(m) => m.cases.iter_mut().collect(),
             Op::FoldBackward(f) => f.cases.iter_mut().collect(),
             Op::Unfold(u) => vec![&mut u.body],
             Op::UnfoldBackward(u) => vec![&mut u.body],
@@ -787,6 +832,7 @@ impl Op {
         match self {
             Op::Fold(f) => f.cases.clone(),
             Op::Map(m) => m.cases.clone(),
+            Op::MapBackward(m) => m.cases.clone(),
             Op::FoldBackward(f) => f.cases.clone(),
             Op::Unfold(u) => vec![u.body],
             Op::UnfoldBackward(u) => vec![u.body],

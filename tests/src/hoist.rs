@@ -1,14 +1,23 @@
 //! The hoisting pass on every example: the module after the pass computes
-//! the same outputs as before it, in f64, on each example's data; it
-//! verifies and prints and reads back; and the examples whose folds have
-//! element-only work are exactly those hoisted.
+//! the same outputs as before it, in f64, on each example's data, and its
+//! training function the same loss and gradients (which also pass a
+//! finite-difference check); it verifies and prints and reads back; and the
+//! examples whose folds have element-only work are exactly those hoisted.
 
 use crate::{cases_dir, cdl_files, check_clean, example_case, examples_dir};
 use cdlc_ir::Op;
-use cdlc_runtime::value::{Tensor, Value};
+use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
 /// Largest relative difference allowed between the two modules' outputs.
 const TOLERANCE: f64 = 1e-12;
+
+/// Largest relative difference allowed between the two training
+/// functions' losses and gradients (more work is summed in another order).
+const GRAD_TOLERANCE: f64 = 1e-10;
+
+/// Entries of each slot compared with finite differences (and one random
+/// direction of all of them).
+const CHECKED_PER_SLOT: usize = 6;
 
 fn flat(v: &Value) -> Vec<f64> {
     match v {
@@ -72,6 +81,64 @@ fn agrees(name: &str, p: &cdlc::training::Prepared, params: &[Tensor], inputs: &
     n
 }
 
+/// Differentiates the hoisted copy of `p`'s module and checks its training
+/// function against `p.train` on `batch`: the same loss and gradients to
+/// `GRAD_TOLERANCE` relative, and a finite-difference check in f64.
+#[track_caller]
+fn gradients_agree(name: &str, p: &cdlc::training::Prepared, params: &[Tensor], batch: &[Example]) {
+    let mut module = p.inst.module.clone();
+    if cdlc_ir::passes::hoist::hoist_function(&mut module, p.inst.func) == 0 {
+        return;
+    }
+    let train = cdlc_ir::autodiff::differentiate(&mut module, p.inst.func, p.loss)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let f = &module.functions[train];
+    assert!(
+        count_ops(f, |op| matches!(op, Op::MapBackward(_))) > 0,
+        "{name}: the training function runs the map's backward"
+    );
+    let (l0, g0) = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, params, batch)
+        .expect("the interpreter runs");
+    let (l1, g1) = cdlc_ir::interp::loss_and_grad(&module, train, params, batch)
+        .expect("the hoisted training function runs");
+    assert!(
+        rel(l0, l1) <= GRAD_TOLERANCE,
+        "{name}: loss {l1} against {l0}"
+    );
+    for (a, b) in g1.iter().zip(&g0) {
+        let worst = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| rel(*x, *y))
+            .fold(0.0, f64::max);
+        assert!(
+            worst <= GRAD_TOLERANCE,
+            "{name}: gradients differ by {worst:e}"
+        );
+    }
+    let sampling = cdlc_ir::gradcheck::Sampling {
+        coords: cdlc_ir::gradcheck::Coords::PerSlot(CHECKED_PER_SLOT),
+        directions: 1,
+    };
+    let report = cdlc_ir::gradcheck::gradcheck_sampled(&module, train, params, batch, 3, sampling)
+        .expect("the hoisted training function runs");
+    assert!(report.passed(), "{name}: {report:#?}");
+}
+
+/// A target for an output of type `out` under `loss`, drawn from `k`.
+fn target_for(loss: cdlc_ir::LossKind, out: &cdlc_ir::Type, k: usize) -> Target {
+    let shape = out.shape().expect("the rose models return a tensor");
+    let n: usize = shape.iter().product();
+    match loss {
+        cdlc_ir::LossKind::CrossEntropy => Target::Class(k % n),
+        _ => Target::Tensor(Tensor::new(
+            shape.to_vec(),
+            (0..n).map(|j| ((k + j) % 2) as f64).collect(),
+        )),
+    }
+}
+
 /// A rose node with a value of size `d` drawn from `k`, and these children.
 fn rose(d: usize, k: usize, kids: Vec<Value>) -> Value {
     let a = (0..d)
@@ -98,7 +165,7 @@ fn roses(d: usize) -> Vec<Value> {
 }
 
 #[test]
-fn hoisted_rose_tree_models_compute_the_same_outputs() {
+fn hoisted_rose_tree_models_compute_the_same_outputs_and_gradients() {
     use cdlc::training::{init_params, loss_for, prepare};
     let c = check_clean(&cases_dir("grad").join("rose.cdl"));
     // Each node's own projection `U a` (the Tree-LSTM's two) is hoisted;
@@ -130,11 +197,22 @@ fn hoisted_rose_tree_models_compute_the_same_outputs() {
                 .unwrap_or_else(|e| panic!("{name}: the input does not fit: {e:?}"));
         }
         assert_eq!(agrees(name, &p, &params, &inputs), 1, "{name}");
+        let f = &p.inst.module.functions[p.inst.func];
+        let out = &f.types[f.output()];
+        let batch: Vec<Example> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(k, x)| Example {
+                x,
+                y: target_for(p.loss, out, k),
+            })
+            .collect();
+        gradients_agree(name, &p, &params, &batch);
     }
 }
 
 #[test]
-fn hoisted_examples_compute_the_same_outputs() {
+fn hoisted_examples_compute_the_same_outputs_and_gradients() {
     let mut hoisted = Vec::new();
     for path in cdl_files(&examples_dir()) {
         let name = path
@@ -145,6 +223,7 @@ fn hoisted_examples_compute_the_same_outputs() {
         let (p, params, batch) = example_case(&name, 8);
         let inputs: Vec<Value> = batch.iter().map(|e| e.x.clone()).collect();
         if agrees(&name, &p, &params, &inputs) > 0 {
+            gradients_agree(&name, &p, &params, &batch);
             hoisted.push(name);
         }
     }

@@ -184,6 +184,9 @@ impl Lowerer<'_> {
             Op::Unfold(u) => self.unfold(u, out)?,
             Op::UnfoldBackward(u) => self.unfold_backward(u, out)?,
             Op::Map(_) => return unsupported("`map` (work hoisted out of a fold)"),
+            Op::MapBackward(_) => {
+                return unsupported("`map_backward` (work hoisted out of a fold)");
+            }
         };
         self.set(v, r);
         Ok(())
