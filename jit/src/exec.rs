@@ -16,6 +16,7 @@ use crate::plan::*;
 use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
 
+mod map;
 mod rose;
 
 /// An element type a kernel computes in.
@@ -434,6 +435,8 @@ impl<'a, T: Elem> Run<'a, T> {
             Instr::FoldBackward(f) => self.fold_backward(f)?,
             Instr::Unfold(u) => self.unfold(u)?,
             Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
+            Instr::Map(m) => self.map(m)?,
+            Instr::MapBackward(m) => self.map_backward(m)?,
         }
         Ok(())
     }
@@ -668,6 +671,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for (f, &view) in case.field_views.iter().enumerate() {
             self.st.views[view] = g.fields[f].as_ptr() as *mut T;
         }
+        self.point_mapped(case, g);
         if let (Some(e), Some(&view)) = (elems, case.field_views.first()) {
             // A computed list's elements: rows of the sequence's buffer.
             let s = e.size;
@@ -758,6 +762,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);
         }
+        self.ensure_mapped_cts(&f.cases, fd.num_nodes);
         self.zero_accs(&f.acc, fd.roots.len());
         if let Some(e) = f.elems {
             // Positions past an example's length keep a zero cotangent.
@@ -818,6 +823,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 for (l, list) in case.rec_lists.iter().enumerate() {
                     self.scatter_children(list, g, l, &f.ct);
                 }
+                self.write_mapped_cts(case, g, arity + f.acc.len());
                 if let (Some(e), Some(parts)) = (f.elems, case.result.get(arity + f.acc.len())) {
                     let part = parts[0];
                     let src = self.ptr(part.loc) as *const T;

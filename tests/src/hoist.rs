@@ -233,3 +233,49 @@ fn hoisted_examples_compute_the_same_outputs_and_gradients() {
     // its list, which the pass leaves alone).
     assert_eq!(hoisted, ["gru_parity", "rnn_parity", "tree_sum"]);
 }
+
+/// Every example prepared with its folds' element-only work hoisted, as
+/// training prepares it: the JIT's training and forward kernels agree with
+/// the interpreter on the hoisted functions (f64 and f32), and their plans
+/// pass the plan verifier.
+#[test]
+fn hoisted_examples_compile_and_agree_with_the_interpreter() {
+    use cdlc::training::prepare_hoisted;
+    let mut mapped = Vec::new();
+    for path in cdl_files(&examples_dir()) {
+        let name = path
+            .file_stem()
+            .expect("a name")
+            .to_string_lossy()
+            .to_string();
+        let (p0, params, batch) = example_case(&name, 8);
+        let c = check_clean(&path);
+        let setup = &c.checked.trains[0];
+        let p = prepare_hoisted(&c, setup.model, setup.loss)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(p.loss, p0.loss, "{name}");
+        let f = &p.inst.module.functions[p.train];
+        let is_mapped = count_ops(f, |op| matches!(op, Op::MapBackward(_))) > 0;
+        for (func, train, instr) in [
+            (p.inst.func, false, "map over f"),
+            (p.train, true, "map_backward over f"),
+        ] {
+            let plan = cdlc_jit::lower_plan(&p.inst.module, func, train)
+                .unwrap_or_else(|e| panic!("{name} (train: {train}): {e}"));
+            if let Err(e) = plan.verify() {
+                panic!("{name} (train: {train}): {e}\n{plan}");
+            }
+            assert_eq!(
+                plan.to_string().contains(instr),
+                is_mapped,
+                "{name}: {plan}"
+            );
+        }
+        crate::jit::training_agrees(&name, &p, &params, &batch);
+        crate::jit::forward_agrees(&name, &p, &params, &batch);
+        if is_mapped {
+            mapped.push(name);
+        }
+    }
+    assert_eq!(mapped, ["gru_parity", "rnn_parity", "tree_sum"]);
+}

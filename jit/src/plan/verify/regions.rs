@@ -31,7 +31,7 @@ impl Verifier<'_> {
 
     /// Recursion ops run over the batch at the top level only: inside a
     /// region they would re-point the views of the enclosing op.
-    fn top_level(&self) -> Result<(), PlanError> {
+    pub(super) fn top_level(&self) -> Result<(), PlanError> {
         self.mismatch(
             "the region depth of a recursion op",
             0,
@@ -41,7 +41,7 @@ impl Verifier<'_> {
 
     /// Runs `check` on a region's code over `rows`, in the environment set
     /// up so far, then drops what the region defined.
-    fn region(
+    pub(super) fn region(
         &mut self,
         saved: Env,
         rows: Rows,
@@ -61,7 +61,12 @@ impl Verifier<'_> {
 
     /// Checks that `parts` (a region's result) are read over the region's
     /// rows and have the sizes of the buffers they are copied to.
-    fn results(&mut self, what: &str, parts: &[Part], sizes: &[usize]) -> Result<(), PlanError> {
+    pub(super) fn results(
+        &mut self,
+        what: &str,
+        parts: &[Part],
+        sizes: &[usize],
+    ) -> Result<(), PlanError> {
         self.site.push(Step::Result);
         self.mismatch(
             &format!("the components of {what}"),
@@ -128,6 +133,7 @@ impl Verifier<'_> {
         for (&v, &s) in cc.field_views.iter().zip(sizes) {
             self.point(v, Layout::new(group, s), Storage::Batch)?;
         }
+        self.point_mapped(fold, cc)?;
         if let (Some(e), Some(&v)) = (elems, cc.field_views.first()) {
             gathered.push(e.gathered);
             self.define(e.gathered, Layout::new(group, e.size))?;
@@ -209,7 +215,7 @@ impl Verifier<'_> {
 
     /// The buffers an op writes before or after its regions: pairwise
     /// apart.
-    fn distinct(&self, bufs: impl IntoIterator<Item = usize>) -> Result<(), PlanError> {
+    pub(super) fn distinct(&self, bufs: impl IntoIterator<Item = usize>) -> Result<(), PlanError> {
         let all: Vec<usize> = bufs.into_iter().collect();
         for &b in &all {
             self.index("buffer", b, self.plan.num_bufs)?;
@@ -281,7 +287,7 @@ impl Verifier<'_> {
     }
 
     /// The accumulators of a backward op: a row per example, or one.
-    fn define_accs(&mut self, accs: &[Acc]) -> Result<(), PlanError> {
+    pub(super) fn define_accs(&mut self, accs: &[Acc]) -> Result<(), PlanError> {
         for a in accs {
             let rows = if a.per_example { self.rows } else { Rows::One };
             self.define(a.buf, Layout::new(rows, a.size))?;
@@ -303,7 +309,8 @@ impl Verifier<'_> {
             self.seq_elems(f.id, e)?;
         }
         let writes = f.ct.iter().map(|c| c.0).chain(f.acc.iter().map(|a| a.buf));
-        self.distinct(writes.chain(f.elems.map(|e| e.cotangents)))?;
+        let mapped = f.cases.iter().flat_map(|c| &c.mapped).filter_map(|m| m.ct);
+        self.distinct(writes.chain(f.elems.map(|e| e.cotangents)).chain(mapped))?;
         self.mismatch(
             "the components of the roots' cotangent",
             f.ct.len(),
@@ -322,6 +329,7 @@ impl Verifier<'_> {
             if let Some(e) = f.elems {
                 expected.push(vec![e.size]);
             }
+            expected.extend(cc.mapped.iter().map(|m| vec![m.size]));
             self.case(
                 f.id,
                 c,
@@ -341,6 +349,7 @@ impl Verifier<'_> {
         if let Some(e) = f.elems {
             self.define(e.cotangents, Layout::new(self.steps(e.unfold), e.size))?;
         }
+        self.define_mapped_cts(f)?;
         Ok(())
     }
 
