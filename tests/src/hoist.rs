@@ -179,6 +179,7 @@ fn hoisted_rose_tree_models_compute_the_same_outputs_and_gradients() {
         "mealy_tree",
         "forest_of_trees",
     ];
+    let mut compiled = Vec::new();
     for name in models {
         let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
         let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -208,7 +209,23 @@ fn hoisted_rose_tree_models_compute_the_same_outputs_and_gradients() {
             })
             .collect();
         gradients_agree(name, &p, &params, &batch);
+        let h = cdlc::training::prepare_hoisted(&c, model, loss_for(&c, model))
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let lowers = |q: &cdlc::training::Prepared| {
+            let m = &q.inst.module;
+            cdlc_jit::lower_plan(m, q.inst.func, false)
+                .and_then(|_| cdlc_jit::lower_plan(m, q.train, true))
+        };
+        // Hoisting loses no model the JIT compiles as written.
+        match lowers(&h) {
+            Ok(_) => {
+                crate::jit::training_agrees(name, &h, &params, &batch);
+                compiled.push(name);
+            }
+            Err(e) => assert!(lowers(&p).is_err(), "{name}: only the hoisted fails: {e}"),
+        }
     }
+    assert!(compiled.contains(&"elman_tree"), "{compiled:?}");
 }
 
 #[test]
