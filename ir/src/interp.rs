@@ -12,6 +12,7 @@
 
 mod kernels;
 mod map;
+mod map_backward;
 mod nested;
 mod scalar;
 
@@ -526,6 +527,7 @@ impl<T: Scalar> Eval<'_, T> {
             Op::Unfold(u) => self.unfold(u),
             Op::UnfoldBackward(u) => self.unfold_backward(u),
             Op::Map(m) => self.map(m),
+            Op::MapBackward(m) => self.map_backward(m),
         }
     }
 

@@ -16,6 +16,7 @@ use crate::plan::*;
 use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
 
+mod map;
 mod rose;
 
 /// An element type a kernel computes in.
@@ -439,6 +440,8 @@ impl<'a, T: Elem> Run<'a, T> {
             Instr::FoldBackward(f) => self.fold_backward(f)?,
             Instr::Unfold(u) => self.unfold(u, rows)?,
             Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
+            Instr::Map(m) => self.map(m)?,
+            Instr::MapBackward(m) => self.map_backward(m)?,
         }
         Ok(())
     }
@@ -685,6 +688,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
             }
         }
+        self.point_mapped(case, g);
         for (l, list) in case.rec_lists.iter().enumerate() {
             self.gather_children(list, g, l, carrier);
         }
@@ -762,6 +766,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);
         }
+        self.ensure_mapped_cts(&f.cases, fd.num_nodes);
         self.zero_accs(&f.acc, fd.roots.len());
         if let Some(e) = &f.elems {
             // Positions past an example's length keep a zero cotangent.
@@ -824,6 +829,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 for (l, list) in case.rec_lists.iter().enumerate() {
                     self.scatter_children(list, g, l, &f.ct);
                 }
+                self.write_mapped_cts(case, g, arity + f.acc.len());
                 if let (Some(e), Some(parts)) = (&f.elems, case.result.get(arity + f.acc.len())) {
                     for (&part, p) in parts.iter().zip(&e.parts) {
                         self.scatter_elems(part, p, g);
