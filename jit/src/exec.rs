@@ -120,6 +120,9 @@ pub(crate) struct State<T> {
     /// Per fold id, the schedule of a fold over a list of children, made
     /// when it runs and kept for its backward in the same region.
     pub local_folds: Vec<Option<FoldData<T>>>,
+    /// Per fold id over which a `map` ran, each group's rank among its
+    /// constructor's nodes, indexed by the group's first node.
+    pub ctor_rank: Vec<Vec<u32>>,
     /// The multiply-adds of the products run since the last reset (the
     /// start of a run): `m · k · n` per product.
     pub multiply_adds: u64,
@@ -138,6 +141,7 @@ impl<T: Elem> State<T> {
             scratch: Vec::new(),
             local_lens: vec![None; plan.unfolds.len()],
             local_folds: (0..plan.folds.len()).map(|_| None).collect(),
+            ctor_rank: vec![Vec::new(); plan.folds.len()],
             multiply_adds: 0,
         }
     }

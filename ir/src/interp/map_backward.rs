@@ -1,17 +1,67 @@
-//! The interpreter's reverse of a `map`: `map_backward` walks the
-//! cotangent structure a fold's backward builds for a mapped input beside
-//! the map's input and sums the captures' contributions.
+//! The interpreter's reverse of a `map`: the cotangent structure a fold's
+//! backward builds for a mapped input, and `map_backward`, which walks it
+//! beside the map's input and sums the captures' contributions.
 //!
-//! The walk is iterative, like the fold's plan and the map, so that long
+//! Both walks are iterative, like the fold's plan and the map, so that long
 //! lists do not exhaust the stack.
 
 use cdlc_runtime::value::Value as Data;
 
 use super::map::Role;
-use super::{Eval, IVal, InterpError, Scalar, add_vals, plain, to_data, zeros_of};
-use crate::ir::{Field, MapBackwardOp};
+use super::{Eval, IVal, InterpError, Scalar, TapeNode, add_vals, plain, to_data, zeros_of};
+use crate::ir::{Field, FoldBackwardOp, MapBackwardOp};
 
 impl<T: Scalar> Eval<'_, T> {
+    /// The cotangent of a loaded structure a fold walked (a `map`'s
+    /// result), from each node's field cotangents (those
+    /// `Module::cotangent_fields` names): the structure rebuilt from the
+    /// tape, children before parents, each node's plain fields holding
+    /// their cotangents.
+    pub(super) fn loaded_cotangent(
+        &self,
+        f: &FoldBackwardOp,
+        nodes: &[TapeNode<T>],
+        per_node: Vec<Vec<IVal<T>>>,
+    ) -> Data {
+        let def = &self.module.data[f.data];
+        let mut built: Vec<Option<Data>> = Vec::with_capacity(nodes.len());
+        for (node, ds) in nodes.iter().zip(per_node) {
+            let mut children = node.children.iter();
+            let mut ds = ds.iter();
+            let mut take = |c: Option<&usize>| {
+                let c = *c.expect("one child per recursive position");
+                built[c].take().expect("each child is used once")
+            };
+            let mut fields = Vec::new();
+            for (j, field) in def.ctors[node.ctor].fields.iter().enumerate() {
+                // Each field has a cotangent entry (`cotangent_fields`
+                // with `elements`); a recursive one's went to the children.
+                let d = ds.next().expect("one cotangent per field");
+                fields.push(match field {
+                    Field::Rec => take(children.next()),
+                    Field::RecList => {
+                        let IVal::Seq(kids) = &node.args[j] else {
+                            panic!("internal error: a list of children is not a sequence");
+                        };
+                        Data::list((0..kids.len()).map(|_| take(children.next())).collect())
+                    }
+                    Field::Plain(_) => to_data(d),
+                    Field::Nested(_) => {
+                        panic!("internal error: a map's structure has no nested field")
+                    }
+                });
+            }
+            built.push(Some(Data::Node {
+                ctor: node.ctor as u32,
+                fields,
+            }));
+        }
+        built
+            .pop()
+            .flatten()
+            .expect("a structure has a root, last on the tape")
+    }
+
     /// Runs `m`: at every node of the input structure, the backward region
     /// on the node's plain fields and the cotangents of its mapped fields
     /// (read from the cotangent structure at the same position); the
@@ -25,12 +75,10 @@ impl<T: Scalar> Eval<'_, T> {
             .iter()
             .map(|c| zeros_of(&self.func.types[*c]))
             .collect();
-        // A fold's backward gives the cotangent as a computed structure;
-        // a zero cotangent contributes nothing.
-        let dout = match self.val(m.cotangent) {
+        // A zero cotangent contributes nothing.
+        let dout = match self.val(m.cotangent).clone() {
             IVal::Zero => return Ok(IVal::Tuple(acc)),
-            d @ IVal::Node { .. } => to_data(d),
-            IVal::Data(d) => to_data(&IVal::<T>::Data(d.clone())),
+            IVal::Data(d) => d,
             other => panic!("internal error: a map's cotangent is {other:?}"),
         };
         let mut work: Vec<(&Data, &Data, Role)> = vec![(&input, &dout, Role::Node)];

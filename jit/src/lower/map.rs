@@ -4,7 +4,8 @@
 //! A `map` schedules its input structure as a fold would (a `FoldInfo` of
 //! the input's data type, whose nodes are numbered in level order), and
 //! the fold over its result walks that same schedule: its regions read the
-//! appended fields through views into the map's `[nodes, size]` buffers.
+//! appended fields through views into the map's `[nodes of c, size]`
+//! buffers, which hold the constructor's nodes in schedule order.
 //! Only a map of an input structure at the top level whose regions read
 //! nothing batched from outside (only parameters and constants) is
 //! compiled; the pass produces no other.
@@ -74,12 +75,10 @@ impl Lowerer<'_> {
         let mut cases = Vec::with_capacity(m.cases.len());
         for (c, &block) in m.cases.iter().enumerate() {
             let (fields, mut args) = self.map_fields(m.data, c)?;
-            let mut gathered = Vec::new();
+            // The cotangents are already in the region's row order.
             for &(src, size) in &cts[c] {
-                let dst = self.buf();
-                gathered.push((src, dst, size));
                 args.push(Repr::Tensor {
-                    loc: Loc::Buf(dst),
+                    loc: Loc::Buf(src),
                     batched: true,
                     shape: vec![size],
                 });
@@ -97,7 +96,7 @@ impl Lowerer<'_> {
             cases.push(MapCase {
                 code,
                 fields,
-                cts: gathered,
+                cts: cts[c].clone(),
                 result,
             });
         }
@@ -210,6 +209,7 @@ impl Lowerer<'_> {
 /// backward, the buffers their cotangents go to.
 #[derive(Clone, Debug)]
 pub(super) struct Mapping {
+    pub fold: usize,
     pub fields: Vec<Vec<(usize, usize)>>,
     pub cts: Option<Vec<Vec<(usize, usize)>>>,
 }
@@ -225,7 +225,7 @@ impl Lowerer<'_> {
                 .map(|fs| fs.iter().map(|&(_, s)| (self.buf(), s)).collect())
                 .collect()
         });
-        Some(Mapping { fields, cts })
+        Some(Mapping { fold, fields, cts })
     }
 
     /// Over a map's result: whether field `i` of constructor `ctor` (of
@@ -243,6 +243,7 @@ impl Lowerer<'_> {
         let j = i + m.fields[ctor].len() - n;
         let (buf, size) = m.fields[ctor][j];
         let ct = m.cts.as_ref().map(|cts| cts[ctor][j].0);
+        let fold = m.fold;
         let view = self.view();
         let r = Repr::Tensor {
             loc: Loc::View(view),
@@ -252,6 +253,7 @@ impl Lowerer<'_> {
         (
             r,
             MappedField {
+                fold,
                 view,
                 buf,
                 size,

@@ -6,12 +6,14 @@
 //! For each constructor `c`, its region runs once over all the nodes of
 //! constructor `c` (`Rows::Ctor`), taken group by group in that order:
 //! their plain fields are gathered into `[nodes of c, size]` buffers, so a
-//! product in the region is one large GEMM. Its results are scattered into
-//! buffers of a row per node of the fold (`Rows::Nodes`), where a fold
-//! region over the map's result reads a group's rows through a view at the
-//! group's first node (`MappedField`). The backward op gathers the
-//! cotangents a fold's backward wrote there the same way and sums the
-//! captures' contributions over all nodes.
+//! product in the region is one large GEMM. Its results stay in that order
+//! (`Rows::Ctor`): the order in which the fold's schedule reads them, group
+//! after group (for a list, step-major: every example's element `t`
+//! together). A fold region over the map's result reads a group's rows
+//! through a view at the group's rank among its constructor's nodes
+//! (`MappedField`), and its backward writes the cotangents at the same
+//! rows, where the backward op's region reads them in place; it sums the
+//! captures' contributions over all nodes as one product.
 
 use super::{Acc, Instr, Part};
 
@@ -21,13 +23,16 @@ use super::{Acc, Instr, Part};
 pub(crate) struct MappedField {
     /// The view the region reads the field through.
     pub view: usize,
-    /// The map's buffer of the field at every node (`[nodes, size]`).
+    /// The fold schedule the map ran over.
+    pub fold: usize,
+    /// The map's buffer of the field at every node of the constructor
+    /// (`[nodes of c, size]`, in schedule order).
     pub buf: usize,
     /// The field's size.
     pub size: usize,
     /// In a backward region: the buffer of every node's cotangent of the
-    /// field (`[nodes, size]`), to which the region's matching result is
-    /// copied.
+    /// field (`[nodes of c, size]`, in schedule order), to which the
+    /// region's matching result is copied.
     pub ct: Option<usize>,
 }
 
@@ -38,10 +43,10 @@ pub(crate) struct MapCase {
     /// Per tensor of the plain fields (the fold's `field_sizes` of this
     /// constructor), the buffer the nodes' values are gathered into.
     pub fields: Vec<(usize, usize)>,
-    /// Backward only: per appended field, the buffer of every node's
-    /// cotangent (`[nodes, size]`) and the buffer the constructor's rows are
-    /// gathered into.
-    pub cts: Vec<(usize, usize, usize)>,
+    /// Backward only: per appended field, the buffer of its cotangents at
+    /// the constructor's nodes (`[nodes of c, size]`, in schedule order),
+    /// which the region reads in place, and its size.
+    pub cts: Vec<(usize, usize)>,
     /// Forward: the appended fields' values, one part each. Backward: one
     /// component per capture, its contribution.
     pub result: Vec<Vec<Part>>,
@@ -53,7 +58,7 @@ pub(crate) struct MapCode {
     pub fold: usize,
     pub cases: Vec<MapCase>,
     /// Per constructor, the buffers (and sizes) of its appended fields at
-    /// every node (`[nodes, size]`).
+    /// every node of the constructor (`[nodes of c, size]`).
     pub out: Vec<Vec<(usize, usize)>>,
 }
 

@@ -411,14 +411,9 @@ impl Printer<'_> {
     /// what it yields.
     fn map_cases(&mut self, cases: &[MapCase]) {
         for (c, mc) in cases.iter().enumerate() {
-            let cts: Vec<String> = mc
-                .cts
-                .iter()
-                .map(|&(src, dst, s)| format!("b{dst} <- b{src}:{s}"))
-                .collect();
             let mut head = format!("case {c}: fields {}", bufs(&mc.fields));
-            if !cts.is_empty() {
-                let _ = write!(head, " cotangents [{}]", cts.join(", "));
+            if !mc.cts.is_empty() {
+                let _ = write!(head, " cotangents {}", bufs(&mc.cts));
             }
             self.line(&head);
             self.body(&mc.code);

@@ -4,9 +4,10 @@
 //! A map's region for constructor `c` runs over the nodes of that
 //! constructor (`Rows::Ctor`): the buffers its fields (and cotangents) are
 //! gathered into hold those rows, and its results are read over them. The
-//! map's outputs and the cotangents a fold's backward writes hold a row per
-//! node of the fold (`Rows::Nodes`), which a fold region sees a group of
-//! through a view.
+//! map's outputs and the cotangents a fold's backward writes keep those
+//! rows (a row per node of the constructor, in schedule order), which a
+//! fold region sees a group of through a view, and the backward map's
+//! region reads the cotangents in place.
 
 use super::*;
 
@@ -86,8 +87,10 @@ impl Verifier<'_> {
             self.map_region(saved, m.fold, c, mc, &sizes, &outs)?;
             self.site.pop();
         }
-        for &(b, s) in m.out.iter().flatten() {
-            self.define(b, Layout::new(Rows::Nodes(m.fold), s))?;
+        for (c, out) in m.out.iter().enumerate() {
+            for &(b, s) in out {
+                self.define(b, Layout::new(Rows::Ctor(m.fold, c), s))?;
+            }
         }
         Ok(())
     }
@@ -102,16 +105,13 @@ impl Verifier<'_> {
             self.site.push(Step::Case(c));
             let saved = self.env.clone();
             self.site.push(Step::Setup);
-            let mut gathered = self.gathered_fields(m.fold, c, mc)?;
-            let mut reads = Vec::new();
-            for &(src, dst, s) in &mc.cts {
-                let st = self.access(Loc::Buf(src), Access::rows(Rows::Nodes(m.fold), s))?;
-                reads.push((Loc::Buf(src), st));
-                gathered.push(dst);
-                self.define(dst, Layout::new(Rows::Ctor(m.fold, c), s))?;
+            let gathered = self.gathered_fields(m.fold, c, mc)?;
+            // The region reads the cotangents in place, over its own rows.
+            for &(ct, s) in &mc.cts {
+                self.access(Loc::Buf(ct), Access::rows(Rows::Ctor(m.fold, c), s))?;
             }
-            self.apart(&gathered, &reads)?;
-            self.distinct(gathered.iter().chain(&accs).copied())?;
+            let cts = mc.cts.iter().map(|ct| ct.0);
+            self.distinct(gathered.iter().chain(&accs).copied().chain(cts))?;
             self.site.pop();
             self.map_region(saved, m.fold, c, mc, &sizes, &[])?;
             self.site.pop();
@@ -119,22 +119,31 @@ impl Verifier<'_> {
         self.define_accs(&m.acc)
     }
 
-    /// In a fold region over a map's result, points the views of the
-    /// appended fields at the map's outputs, a row per node of the fold.
-    pub(super) fn point_mapped(&mut self, fold: usize, cc: &CaseCode) -> Result<(), PlanError> {
+    /// In a fold region of constructor `c` over a map's result, points the
+    /// views of the appended fields at the map's outputs, a row per node of
+    /// the constructor.
+    pub(super) fn point_mapped(
+        &mut self,
+        fold: usize,
+        c: usize,
+        cc: &CaseCode,
+    ) -> Result<(), PlanError> {
         for m in &cc.mapped {
-            let st = self.access(Loc::Buf(m.buf), Access::rows(Rows::Nodes(fold), m.size))?;
+            self.mismatch("the schedule of a mapped field", fold, m.fold)?;
+            let st = self.access(Loc::Buf(m.buf), Access::rows(Rows::Ctor(fold, c), m.size))?;
             self.point(m.view, Layout::new(Rows::Group(fold), m.size), st)?;
         }
         Ok(())
     }
 
     /// After a fold's backward, the appended fields' cotangents hold a row
-    /// per node of the fold.
+    /// per node of their constructor.
     pub(super) fn define_mapped_cts(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
-        for m in f.cases.iter().flat_map(|c| &c.mapped) {
-            if let Some(ct) = m.ct {
-                self.define(ct, Layout::new(Rows::Nodes(f.id), m.size))?;
+        for (c, cc) in f.cases.iter().enumerate() {
+            for m in &cc.mapped {
+                if let Some(ct) = m.ct {
+                    self.define(ct, Layout::new(Rows::Ctor(f.id, c), m.size))?;
+                }
             }
         }
         Ok(())

@@ -185,7 +185,7 @@ impl Verifier<'_> {
                 }
             }
         }
-        self.point_mapped(fold, cc)?;
+        self.point_mapped(fold, ctor, cc)?;
         for list in &cc.rec_lists {
             self.mismatch(
                 "the carrier components of a list of children",
