@@ -1,7 +1,8 @@
 //! Hoisting element-only work out of folds (`cdlc_ir::passes::hoist`) in
 //! the commands that run training steps or a model (training, `cdlc run`,
-//! `cdlc bench`), on unless `--no-hoist`; and `--emit ir-hoisted`, the
-//! forward function after the pass.
+//! `cdlc bench`), on unless `--no-hoist`, for folds over lists only (where
+//! it was not measured slower; `docs/performance.md`); and `--emit
+//! ir-hoisted`, the forward function after the pass.
 //!
 //! `--emit ir`, `--emit grad`, `cdlc grad`, `gradcheck` and the JAX export
 //! keep the function as written: the hoisted one computes the same values
@@ -21,9 +22,10 @@ pub fn set_enabled(on: bool) {
 }
 
 /// The model prepared for running steps: with its element-only work
-/// hoisted, unless `--no-hoist` or unless the JIT cannot compile the
-/// hoisted functions (a `map` it does not lower, such as one nested in a
-/// fold's region), in which case it runs the model as written.
+/// hoisted, unless `--no-hoist`, unless a map is over a structure other
+/// than a list, or unless the JIT cannot compile the hoisted functions (a
+/// `map` it does not lower, such as one nested in a fold's region), in
+/// which case it runs the model as written.
 pub fn prepare(
     c: &cdlc::Compilation,
     model: cdlc::resolve::ItemId,
@@ -31,11 +33,25 @@ pub fn prepare(
 ) -> Result<Prepared, ExitCode> {
     if ENABLED.load(Ordering::Relaxed)
         && let Ok(p) = cdlc::training::prepare_hoisted(c, model, loss)
+        && over_lists(&p)
         && compiles(&p)
     {
         return Ok(p);
     }
     crate::prepare(c, model, loss)
+}
+
+/// Whether every map of `p`'s forward function is over a list. On a
+/// binary tree a TreeRNN's leaf embedding is already one product per step
+/// without the pass (all leaves are one level group), and the hoisted step
+/// was measured slower (`docs/performance.md`); over lists it was not.
+fn over_lists(p: &Prepared) -> bool {
+    let m = &p.inst.module;
+    let f = &m.functions[p.inst.func];
+    f.values.keys().filter_map(|v| f.op(v)).all(|op| match op {
+        cdlc_ir::Op::Map(map) => m.list_element(map.data).is_some(),
+        _ => true,
+    })
 }
 
 /// Whether the JIT lowers both functions of `p`.
