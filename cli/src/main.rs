@@ -65,6 +65,9 @@ struct ExecArgs {
     /// Threads for large kernels: `auto` (the default: measured per kind of kernel), or N (any command).
     #[arg(long, global = true)]
     threads: Option<cdlc_runtime::threads::Threads>,
+    /// Run models as written, without hoisting work out of folds (training, `run`, `bench`).
+    #[arg(long, global = true)]
+    no_hoist: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -198,6 +201,7 @@ fn main() -> ExitCode {
         (None, Err(_)) => cdlc_runtime::threads::Threads::Auto,
     };
     cdlc_runtime::threads::set_mode(threads);
+    driver::hoist::set_enabled(!cli.exec.no_hoist);
     match cli.command {
         Some(Command::Check { files, numeric }) => {
             let mut failed = false;
@@ -428,7 +432,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
 
 fn train(c: &cdlc::Compilation, path: &Path, cli: &Cli) -> Exit {
     let setup = driver::usage::train_block(c, cli.train.as_deref(), "cdlc FILE --emit jit")?;
-    let prepared = prepare(c, setup.model, setup.loss)?;
+    let prepared = driver::hoist::prepare(c, setup.model, setup.loss)?;
     if let Err(d) = driver::memory::fits(&prepared, setup, cli.exec.dtype == Dtype::F32) {
         return Ok(report::fail(d, &c.sources, 1));
     }
@@ -558,7 +562,7 @@ fn gradcheck(
 fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtype: Dtype) -> Exit {
     let c = load_clean(path)?;
     let model = entry(&c, entry_name)?;
-    let prepared = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
+    let prepared = driver::hoist::prepare(&c, model, cdlc::training::loss_for(&c, model))?;
     let hash = driver::source_hash(c.sources.text(c.file));
     let params = driver::weights::load(weights, &prepared.inst, Some(&hash))
         .map_err(|e| report::fail(e.to_diagnostic(), &c.sources, 1))?;
@@ -574,6 +578,7 @@ fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtyp
         backend: ExecBackend::Jit,
         dtype,
         threads: None,
+        no_hoist: false,
     };
     let fit = (&c, model);
     let batch = inputs.len().clamp(1, 256);

@@ -101,8 +101,33 @@ pub fn loss_for(c: &Compilation, model: ItemId) -> LossKind {
 
 /// Instantiates `model` and derives its training function under `loss`.
 pub fn prepare(c: &Compilation, model: ItemId, loss: LossKind) -> Result<Prepared, PrepareError> {
+    prepare_with(c, model, loss, false)
+}
+
+/// `prepare`, with the model's element-only work hoisted out of its folds
+/// (`cdlc_ir::passes::hoist`) before the training function is derived:
+/// `inst.func` is then the hoisted forward function. Training, `cdlc run`
+/// and `cdlc bench` compile this one; their results equal `prepare`'s up
+/// to rounding.
+pub fn prepare_hoisted(
+    c: &Compilation,
+    model: ItemId,
+    loss: LossKind,
+) -> Result<Prepared, PrepareError> {
+    prepare_with(c, model, loss, true)
+}
+
+fn prepare_with(
+    c: &Compilation,
+    model: ItemId,
+    loss: LossKind,
+    hoist: bool,
+) -> Result<Prepared, PrepareError> {
     let mut inst = crate::instantiate::instantiate_with(&c.program, &c.checked, &c.tyings, model)
         .map_err(PrepareError::Unsupported)?;
+    if hoist {
+        cdlc_ir::passes::hoist::hoist_function(&mut inst.module, inst.func);
+    }
     let loss = ir_loss(loss);
     let train = cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, loss)
         .map_err(|e| PrepareError::Autodiff(e.to_string()))?;

@@ -275,6 +275,13 @@ pub fn result_type(module: &Module, func: &Function, op: &Op) -> Result<Type, St
             }
             Ok(Type::Tuple(out))
         }
+        Op::MapBackward(m) => {
+            if *ty(m.input)? != Type::Data(m.data) {
+                return Err(format!("map_backward input {} is not {}", m.input, m.data));
+            }
+            expect(ty(m.cotangent)?, &Type::Data(m.out), "cotangent")?;
+            captures_type(&ty, &m.captures, Vec::new())
+        }
         Op::Unfold(u) => {
             let state = ty(u.init)?;
             if !state.is_differentiable() || !u.output.is_differentiable() {

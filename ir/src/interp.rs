@@ -12,6 +12,7 @@
 
 mod kernels;
 mod map;
+mod map_backward;
 mod nested;
 mod scalar;
 
@@ -60,8 +61,11 @@ pub enum IVal<T> {
 /// What a recording recursion op saves for its backward op.
 #[derive(Clone, Debug)]
 pub enum Tape<T> {
-    /// A fold's nodes, children before parents (the root last).
-    Fold(Vec<TapeNode<T>>),
+    /// A fold's nodes, children before parents (the root last), and
+    /// whether it walked a loaded structure (`IVal::Data`: an input or a
+    /// `map`'s result) rather than a computed one (`IVal::Node`); its
+    /// structure cotangent takes the same form.
+    Fold(Vec<TapeNode<T>>, bool),
     /// An unfold's step arguments, first step first.
     Unfold(Vec<Vec<IVal<T>>>),
 }
@@ -526,6 +530,7 @@ impl<T: Scalar> Eval<'_, T> {
             Op::Unfold(u) => self.unfold(u),
             Op::UnfoldBackward(u) => self.unfold_backward(u),
             Op::Map(m) => self.map(m),
+            Op::MapBackward(m) => self.map_backward(m),
         }
     }
 
@@ -568,6 +573,7 @@ impl<T: Scalar> Eval<'_, T> {
     }
 
     fn fold(&mut self, f: &FoldOp) -> Result<IVal<T>, InterpError> {
+        let loaded = matches!(self.val(f.input), IVal::Data(_));
         let plan = match (f.split, self.val(f.input).clone()) {
             (Split::Structure, IVal::Seq(items)) => plan_seq(items),
             (Split::Structure, IVal::Data(input)) => plan_structure(self.module, f.data, &*input)?,
@@ -634,7 +640,7 @@ impl<T: Scalar> Eval<'_, T> {
         }
         let root = carriers.pop().flatten().expect("a structure has a root");
         Ok(if f.record {
-            IVal::Tuple(vec![root, IVal::Tape(Rc::new(Tape::Fold(tape)))])
+            IVal::Tuple(vec![root, IVal::Tape(Rc::new(Tape::Fold(tape, loaded)))])
         } else {
             root
         })
@@ -644,7 +650,7 @@ impl<T: Scalar> Eval<'_, T> {
         let IVal::Tape(tape) = self.val(f.tape).clone() else {
             panic!("internal error: fold_backward without a tape");
         };
-        let Tape::Fold(nodes) = &*tape else {
+        let Tape::Fold(nodes, loaded) = &*tape else {
             panic!("internal error: fold_backward given an unfold's tape");
         };
         let mut acc: Vec<IVal<T>> = f
@@ -720,7 +726,12 @@ impl<T: Scalar> Eval<'_, T> {
                 *a = add_vals(a, d);
             }
         }
-        if f.structure {
+        if f.structure && *loaded {
+            // A deep chain of `IVal::Node`s could not be dropped without
+            // exhausting the stack; a loaded structure's cotangent is data.
+            let d = self.loaded_cotangent(f, nodes, per_node);
+            acc.push(IVal::Data(Rc::new(d)));
+        } else if f.structure {
             acc.push(self.structure_cotangent(f, nodes, per_node));
         } else if f.elements {
             acc.push(IVal::Seq(elements));

@@ -386,7 +386,9 @@ pub struct FoldOp {
 /// the list element), then each capture's cotangent contribution. The op's
 /// value is the tuple of the captures' cotangents summed over all nodes,
 /// followed, with `elements`, by the `Seq` of the input's element
-/// cotangents in list order.
+/// cotangents in list order or, with `structure` too, by the cotangent of
+/// the input structure: a `Data(data)` of the same shape whose plain fields
+/// hold their cotangents (the input was computed by a `map`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FoldBackwardOp {
     /// The data type of the forward fold.
@@ -405,9 +407,9 @@ pub struct FoldBackwardOp {
     /// cotangents the op also returns (a fold over a rose node's children).
     pub elements: bool,
     /// With `elements`: whether the forward input is a computed structure
-    /// (`Data`, bound at a `Field::Nested`) rather than a `Seq`; its
-    /// cotangent is then a structure of the same shape holding each plain
-    /// field's cotangent.
+    /// (`Data`) rather than a `Seq`: one bound at a `Field::Nested`, or one
+    /// computed by a `map` (hoisted work). Its cotangent is then a structure
+    /// of the same shape holding each plain field's cotangent.
     pub structure: bool,
 }
 
@@ -480,6 +482,31 @@ pub struct MapOp {
     pub input: Value,
     /// One region per constructor, in declaration order.
     pub cases: Vec<Block>,
+}
+
+/// `map_backward`: the reverse of a `map` over an input structure.
+///
+/// Walks the input structure and the cotangent of the map's result (a
+/// structure of type `Data(out)` whose appended fields hold the cotangents
+/// of the region's results) node by node. Region `i` takes the plain fields
+/// of constructor `i` of `data`, then the cotangent of each entry of the
+/// forward region's tuple, and yields a tuple of each capture's cotangent
+/// contribution. The op's value is the tuple of the captures' cotangents
+/// summed over all nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapBackwardOp {
+    /// The data type of the input structure.
+    pub data: DataId,
+    /// The data type of the forward map's result.
+    pub out: DataId,
+    /// The forward map's input structure.
+    pub input: Value,
+    /// The cotangent of the forward map's result, of type `Data(out)`.
+    pub cotangent: Value,
+    /// One backward region per constructor.
+    pub cases: Vec<Block>,
+    /// The outer values whose cotangents the op returns, in order.
+    pub captures: Vec<Value>,
 }
 
 /// An operation. Each variant's result type is given by `crate::infer`.
@@ -643,6 +670,8 @@ pub enum Op {
     UnfoldBackward(UnfoldBackwardOp),
     /// Computes new plain fields at every node of a structure.
     Map(MapOp),
+    /// The reverse of a `map`.
+    MapBackward(MapBackwardOp),
 }
 
 impl Op {
@@ -691,6 +720,7 @@ impl Op {
             },
             Op::UnfoldBackward(_) => "unfold_backward",
             Op::Map(_) => "map",
+            Op::MapBackward(_) => "map_backward",
         }
     }
 
@@ -723,6 +753,11 @@ impl Op {
             } => vec![*out, *target, *seed],
             Op::Fold(f) => vec![f.input],
             Op::Map(m) => vec![m.input],
+            Op::MapBackward(m) => {
+                let mut v = vec![m.input, m.cotangent];
+                v.extend(&m.captures);
+                v
+            }
             Op::FoldBackward(f) => {
                 let mut v = vec![f.tape, f.cotangent];
                 v.extend(&f.captures);
@@ -769,6 +804,11 @@ impl Op {
             } => vec![out, target, seed],
             Op::Fold(f) => vec![&mut f.input],
             Op::Map(m) => vec![&mut m.input],
+            Op::MapBackward(m) => {
+                let mut v = vec![&mut m.input, &mut m.cotangent];
+                v.extend(m.captures.iter_mut());
+                v
+            }
             Op::FoldBackward(f) => {
                 let mut v = vec![&mut f.tape, &mut f.cotangent];
                 v.extend(f.captures.iter_mut());
@@ -791,6 +831,7 @@ impl Op {
         match self {
             Op::Fold(f) => f.cases.iter_mut().collect(),
             Op::Map(m) => m.cases.iter_mut().collect(),
+            Op::MapBackward(m) => m.cases.iter_mut().collect(),
             Op::FoldBackward(f) => f.cases.iter_mut().collect(),
             Op::Unfold(u) => vec![&mut u.body],
             Op::UnfoldBackward(u) => vec![&mut u.body],
@@ -803,6 +844,7 @@ impl Op {
         match self {
             Op::Fold(f) => f.cases.clone(),
             Op::Map(m) => m.cases.clone(),
+            Op::MapBackward(m) => m.cases.clone(),
             Op::FoldBackward(f) => f.cases.clone(),
             Op::Unfold(u) => vec![u.body],
             Op::UnfoldBackward(u) => vec![u.body],

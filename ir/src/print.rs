@@ -273,6 +273,7 @@ impl Printer<'_> {
         match op {
             Op::Fold(f) => ctor_names(f.data),
             Op::Map(m) => ctor_names(m.data),
+            Op::MapBackward(m) => ctor_names(m.data),
             Op::FoldBackward(f) => ctor_names(f.data),
             _ => vec!["step".to_string()],
         }
@@ -339,6 +340,14 @@ impl Printer<'_> {
                 "{name} {} {}",
                 type_name(self.module, &Type::Data(m.data)),
                 m.input
+            ),
+            Op::MapBackward(m) => format!(
+                "{name} {} {} {}, {} wrt [{}]",
+                type_name(self.module, &Type::Data(m.data)),
+                type_name(self.module, &Type::Data(m.out)),
+                m.input,
+                m.cotangent,
+                list(&m.captures)
             ),
             Op::FoldBackward(f) => format!(
                 "{name} {} {}, {} wrt [{}]{}",

@@ -339,6 +339,27 @@ impl Verifier<'_> {
                 };
                 sigs
             }
+            Op::MapBackward(mb) => {
+                let n = m.data.get(mb.data).map_or(0, |d| d.ctors.len());
+                if mb.cases.len() != n {
+                    return self.error(
+                        Location::Value(v),
+                        format!("{} cases for {n} constructors", mb.cases.len()),
+                    );
+                }
+                let caps: Vec<Type> = mb
+                    .captures
+                    .iter()
+                    .map(|c| self.func.types[*c].clone())
+                    .collect();
+                let Some(sigs) = map_backward_signatures(m, mb, &caps) else {
+                    return self.error(
+                        Location::Value(v),
+                        format!("{} is not {} with tensor fields appended", mb.out, mb.data),
+                    );
+                };
+                sigs
+            }
             _ => return,
         };
         for (b, args, result) in expected {
@@ -378,6 +399,25 @@ fn map_signatures(m: &Module, mo: &crate::ir::MapOp) -> Option<Vec<(Block, Vec<T
         .map(|(i, &b)| {
             let extra = m.mapped_fields(mo.data, mo.out, i)?;
             Some((b, m.plain_fields(mo.data, i), Type::Tuple(extra)))
+        })
+        .collect()
+}
+
+/// The region signatures of a `map_backward`: each takes the plain fields
+/// and the cotangents of the mapped fields, and yields the captures'
+/// contributions; `None` if `out` is not `data` with fields appended.
+fn map_backward_signatures(
+    m: &Module,
+    mb: &crate::ir::MapBackwardOp,
+    caps: &[Type],
+) -> Option<Vec<(Block, Vec<Type>, Type)>> {
+    mb.cases
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            let mut args = m.plain_fields(mb.data, i);
+            args.extend(m.mapped_fields(mb.data, mb.out, i)?);
+            Some((b, args, Type::Tuple(caps.to_vec())))
         })
         .collect()
 }

@@ -17,6 +17,7 @@ use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
 
 mod epilogue;
+mod map;
 mod rose;
 
 /// An element type a kernel computes in.
@@ -120,6 +121,9 @@ pub(crate) struct State<T> {
     /// Per fold id, the schedule of a fold over a list of children, made
     /// when it runs and kept for its backward in the same region.
     pub local_folds: Vec<Option<FoldData<T>>>,
+    /// Per fold id over which a `map` ran, each group's rank among its
+    /// constructor's nodes, indexed by the group's first node.
+    pub ctor_rank: Vec<Vec<u32>>,
     /// The multiply-adds of the products run since the last reset (the
     /// start of a run): `m · k · n` per product.
     pub multiply_adds: u64,
@@ -138,6 +142,7 @@ impl<T: Elem> State<T> {
             scratch: Vec::new(),
             local_lens: vec![None; plan.unfolds.len()],
             local_folds: (0..plan.folds.len()).map(|_| None).collect(),
+            ctor_rank: vec![Vec::new(); plan.folds.len()],
             multiply_adds: 0,
         }
     }
@@ -444,6 +449,8 @@ impl<'a, T: Elem> Run<'a, T> {
             Instr::FoldBackward(f) => self.fold_backward(f)?,
             Instr::Unfold(u) => self.unfold(u, rows)?,
             Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
+            Instr::Map(m) => self.map(m)?,
+            Instr::MapBackward(m) => self.map_backward(m)?,
         }
         Ok(())
     }
@@ -690,6 +697,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
             }
         }
+        self.point_mapped(case, g);
         for (l, list) in case.rec_lists.iter().enumerate() {
             self.gather_children(list, g, l, carrier);
         }
@@ -780,6 +788,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);
         }
+        self.ensure_mapped_cts(&f.cases, fd.num_nodes);
         self.zero_accs(&f.acc, fd.roots.len());
         if let Some(e) = &f.elems {
             // Positions past an example's length keep a zero cotangent.
@@ -845,6 +854,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 for (l, list) in case.rec_lists.iter().enumerate() {
                     self.scatter_children(list, g, l, &f.ct);
                 }
+                self.write_mapped_cts(case, g, arity + f.acc.len());
                 if let (Some(e), Some(parts)) = (&f.elems, case.result.get(arity + f.acc.len())) {
                     for (&part, p) in parts.iter().zip(&e.parts) {
                         self.scatter_elems(part, p, g);

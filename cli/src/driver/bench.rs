@@ -208,7 +208,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
     let started = Instant::now();
     let c = crate::load_clean(&args.file)?;
     let setup = super::usage::train_block(&c, args.train.as_deref(), "cdlc bench")?;
-    let prepared = crate::prepare(&c, setup.model, setup.loss)?;
+    let prepared = super::hoist::prepare(&c, setup.model, setup.loss)?;
     let frontend = started.elapsed();
     let fail = |d| report::fail(d, &c.sources, 1);
     let want = super::grad::expected(&c, setup, &prepared)?;

@@ -188,6 +188,7 @@ impl Gen<'_> {
             | Op::LossGrad { .. }
             | Op::FoldBackward(_)
             | Op::Map(_)
+            | Op::MapBackward(_)
             | Op::UnfoldBackward(_) => {
                 return Err(unsupported(&format!(
                     "the `{}` op in a model's forward function",

@@ -25,6 +25,7 @@
 //! An op without a rule is an internal error naming the op
 //! (`AdError::NoRule`).
 
+mod map;
 mod rules;
 
 use std::collections::HashSet;

@@ -198,17 +198,14 @@ pub(super) fn reverse(
         }
         Op::Fold(f) => fold(d, y, f, ct),
         Op::Unfold(u) => unfold(d, y, u, ct),
-        Op::Map(_) => Err(d.unsupported(
-            y,
-            "the reverse derivative of `map` (work hoisted out of a fold) is not built; \
-             differentiate the function before hoisting",
-        )),
+        Op::Map(m) => super::map::map(d, y, m, ct),
         // Ops that only occur in reverse code have no rule (no second
         // derivatives).
         Op::NormGrad { .. }
         | Op::MaxGrad { .. }
         | Op::LossGrad { .. }
         | Op::FoldBackward(_)
+        | Op::MapBackward(_)
         | Op::UnfoldBackward(_) => Err(d.no_rule(y, op)),
     }
 }
@@ -443,15 +440,16 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
     let tape = d.tape(y);
     let captures = d.active_captures(&f.cases);
     let elements = d.is_active(f.input);
+    // An active structure (not a computed `Seq`) is a nested field bound as
+    // a computed structure, or one computed by a `map` (hoisted work): its
+    // plain fields' cotangents are returned as a structure of the same
+    // shape, which the nested field's split or the map's rule reads.
     let structure = elements && matches!(d.b.type_of(d.primal(f.input)), Type::Data(_));
-    if structure && matches!(d.src.op(f.input), Some(Op::Map(_))) {
-        // An active structure (not a computed `Seq`) is one computed by a
-        // `map` (hoisted work): its plain fields' cotangents have no form
-        // yet.
+    let mapped = matches!(d.src.op(f.input), Some(Op::Map(_)));
+    if structure && mapped && !plain_fields_differentiable(d, f) {
         return Err(d.unsupported(
             y,
-            "the reverse derivative of a fold over a `map`'s structure (work hoisted out of \
-             a fold) is not built; differentiate the function before hoisting",
+            "a fold over a mapped structure with a plain field that has no cotangent",
         ));
     }
     let mut cases = Vec::with_capacity(f.cases.len());
@@ -492,6 +490,17 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
         out.push((f.input, Ct::Val(ds)));
     }
     Ok(out)
+}
+
+/// Whether every plain field of the fold's data type is built from
+/// tensors, so that each has a cotangent.
+fn plain_fields_differentiable(d: &Differentiator, f: &FoldOp) -> bool {
+    d.module.data[f.data].ctors.iter().all(|c| {
+        c.fields.iter().all(|fl| match fl {
+            crate::ir::Field::Plain(t) => t.is_differentiable(),
+            _ => true,
+        })
+    })
 }
 
 /// ys = unfold step from s₀  ⇒  walk the recorded steps last first; at step

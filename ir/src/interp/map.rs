@@ -12,11 +12,11 @@ use cdlc_runtime::value::{LIST_CONS, LIST_NIL, Value as Data};
 use super::{
     Eval, IVal, InterpError, Scalar, declared_ctor, describe, input_error, plain, to_data,
 };
-use crate::ir::{Field, MapOp};
+use crate::ir::{DataId, Field, MapOp};
 
 /// What a part of the input structure is.
 #[derive(Clone, Copy)]
-enum Role {
+pub(super) enum Role {
     /// A node of the mapped data type.
     Node,
     /// A rose node's list of children: `nil`, or `cons` of a node and the
@@ -45,7 +45,7 @@ impl<T: Scalar> Eval<'_, T> {
             match w {
                 Work::Visit(x, Role::Plain) => done.push(x.clone()),
                 Work::Visit(x, role) => {
-                    let roles = self.field_roles(m, x, role)?;
+                    let roles = self.field_roles(m.data, x, role)?;
                     work.push(Work::Build(x, role));
                     let Data::Node { fields, .. } = x else {
                         unreachable!("field_roles accepts nodes only")
@@ -74,8 +74,13 @@ impl<T: Scalar> Eval<'_, T> {
     }
 
     /// The roles of the fields of `x`, checked against the declaration.
-    fn field_roles(&self, m: &MapOp, x: &Data, role: Role) -> Result<Vec<Role>, InterpError> {
-        let def = &self.module.data[m.data];
+    pub(super) fn field_roles(
+        &self,
+        data: DataId,
+        x: &Data,
+        role: Role,
+    ) -> Result<Vec<Role>, InterpError> {
+        let def = &self.module.data[data];
         let Data::Node { ctor, fields } = x else {
             return input_error(format!(
                 "expected a {} node, found {}",

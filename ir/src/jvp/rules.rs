@@ -102,6 +102,7 @@ pub(super) fn tangent(j: &mut Jvp, y: Value, op: &Op) -> Result<Option<Value>, J
         | Op::Loss { .. }
         | Op::LossGrad { .. }
         | Op::FoldBackward(_)
+        | Op::MapBackward(_)
         | Op::UnfoldBackward(_) => Err(j.no_rule(op)),
     }
 }

@@ -16,8 +16,8 @@ use super::cursor::Cursor;
 use super::decls::{DataNames, read_type};
 use crate::entity::EntityRef;
 use crate::ir::{
-    BasisId, BinOp, Block, DataId, FoldBackwardOp, FoldOp, LossKind, MapOp, Module, Op, Param,
-    ReduceOp, Source, Split, Type, UnOp, UnfoldBackwardOp, UnfoldOp, Value,
+    BasisId, BinOp, Block, DataId, FoldBackwardOp, FoldOp, LossKind, MapBackwardOp, MapOp, Module,
+    Op, Param, ReduceOp, Source, Split, Type, UnOp, UnfoldBackwardOp, UnfoldOp, Value,
 };
 
 /// A use of a value: the value, its line and column.
@@ -42,6 +42,14 @@ pub(super) enum Head {
     },
     /// `map`: the result data type comes from the op's type.
     Map { data: DataId, input: Value },
+    /// `map_backward`: the input's and the result's data types.
+    MapBackward {
+        data: DataId,
+        out: DataId,
+        input: Value,
+        cotangent: Value,
+        captures: Vec<Value>,
+    },
     /// `fold_backward`.
     FoldBackward {
         data: DataId,
@@ -314,6 +322,21 @@ fn recursion(
             let [input] = s.values(c)?;
             Head::Map { data, input }
         }
+        "map_backward" if !record => {
+            let data = data(c, s.names)?;
+            let out = self::data(c, s.names)?;
+            let [input, cotangent] = s.values(c)?;
+            c.expect("wrt")?;
+            c.expect("[")?;
+            let captures = s.list(c, "]")?;
+            Head::MapBackward {
+                data,
+                out,
+                input,
+                cotangent,
+                captures,
+            }
+        }
         "unfold_over" => {
             let [init, xs] = s.values(c)?;
             Head::Unfold {
@@ -523,9 +546,10 @@ impl Head {
                 .collect()
         };
         match self {
-            Head::Fold { data, .. } | Head::FoldBackward { data, .. } | Head::Map { data, .. } => {
-                Some(ctors(*data))
-            }
+            Head::Fold { data, .. }
+            | Head::FoldBackward { data, .. }
+            | Head::Map { data, .. }
+            | Head::MapBackward { data, .. } => Some(ctors(*data)),
             Head::Unfold { .. } | Head::UnfoldBackward { .. } => Some(vec!["step".to_string()]),
             _ => None,
         }
@@ -602,6 +626,20 @@ impl Head {
                 captures,
                 elements,
                 structure,
+            }),
+            Head::MapBackward {
+                data,
+                out,
+                input,
+                cotangent,
+                captures,
+            } => Op::MapBackward(MapBackwardOp {
+                data,
+                out,
+                input,
+                cotangent,
+                cases: blocks,
+                captures,
             }),
             Head::Unfold {
                 init,

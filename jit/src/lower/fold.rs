@@ -12,6 +12,8 @@ impl Lowerer<'_> {
         let seq = input.as_ref().and_then(rose::seq_parts);
         let mut nested_in = None;
         let (leaf, over_unfold, elems) = match (input, seq) {
+            // A map's result walks the schedule the map ran over.
+            (Some(Repr::Mapped { fold, .. }), _) => return Ok((fold, None)),
             (Some(Repr::Data(leaf)), _) => (leaf, None, None),
             (Some(Repr::Field { fold, ctor, field }), _) => {
                 nested_in = Some((fold, ctor, field));
@@ -127,6 +129,12 @@ impl Lowerer<'_> {
         let args = self.func.blocks[block].args.clone();
         let fields = self.module.data[data].ctors[ctor].fields.clone();
         for (i, (f, &a)) in fields.iter().zip(&args).enumerate() {
+            if self.is_appended(ctor, i, fields.len()) == Some(true) {
+                let (r, m) = self.mapped_arg(ctor, i, fields.len());
+                cc.mapped.push(m);
+                self.set(a, r);
+                continue;
+            }
             match f {
                 Field::Rec => {
                     let (r, flat) = self.alloc(carrier)?;
@@ -221,6 +229,8 @@ impl Lowerer<'_> {
                     cc.rec_lists[list].ct = Some(parts.iter().map(|p| p.0).collect());
                     list += 1;
                 }
+                // A map's result's own fields: their cotangents are unused.
+                Field::Plain(_) if self.is_appended(ctor, *i, fields.len()) == Some(false) => {}
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
                 Field::Nested(_) => {
                     return Err(JitError::Internal(
@@ -244,9 +254,12 @@ impl Lowerer<'_> {
         let (id, elems) = self.fold_info(f)?;
         let (_, carrier) = self.alloc(&f.carrier)?;
         let mut cases = Vec::new();
+        let mapping = self.mapping_of(id, false);
+        let outer = std::mem::replace(&mut self.mapping, mapping);
         for (c, &b) in f.cases.iter().enumerate() {
             cases.push(self.case(id, f.data, c, b, &f.carrier, false, false, elems.is_some())?);
         }
+        self.mapping = outer;
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
         self.fold_elems.insert(id, elems.clone());
@@ -279,6 +292,8 @@ impl Lowerer<'_> {
         let (acc, mut reprs) = self.accumulators(&f.captures)?;
         let elems = self.fold_elems.get(&id).cloned().flatten();
         let mut cases = Vec::new();
+        let mapping = self.mapping_of(id, true);
+        let outer = std::mem::replace(&mut self.mapping, mapping.clone());
         for (c, &b) in f.cases.iter().enumerate() {
             cases.push(self.case(
                 id,
@@ -291,7 +306,11 @@ impl Lowerer<'_> {
                 elems.is_some(),
             )?);
         }
-        if f.elements {
+        self.mapping = outer;
+        if let (true, Some(m)) = (f.structure, mapping) {
+            let fields = m.cts.expect("a backward mapping has cotangents");
+            reprs.push(Repr::Mapped { fold: id, fields });
+        } else if f.elements {
             let elem = match elems.as_ref().map(|e| e.halves) {
                 Some(true) => self.module.tree_leaf(f.data),
                 _ => self.module.list_element(f.data),

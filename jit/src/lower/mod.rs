@@ -36,6 +36,7 @@ mod epilogue;
 mod fold;
 mod fusion;
 mod loss;
+mod map;
 mod ops;
 mod regions;
 mod rose;
@@ -100,6 +101,10 @@ pub(crate) struct Lowerer<'a> {
     tables: HashMap<BasisId, Arc<BasisTable>>,
     /// The tensors, structures and targets inside the inputs.
     leaves: Vec<Leaf>,
+    /// Per fold schedule a `map` ran over, its appended fields' buffers.
+    mapped_folds: HashMap<usize, Vec<Vec<(usize, usize)>>>,
+    /// The appended fields of the fold being lowered, over a map's result.
+    mapping: Option<map::Mapping>,
 }
 
 /// A view and the size of the rows it points at.
@@ -180,6 +185,8 @@ pub(crate) fn lower_with(
         block_of: HashMap::new(),
         tables: HashMap::new(),
         leaves: Vec::new(),
+        mapped_folds: HashMap::new(),
+        mapping: None,
     };
     for (i, ty) in f.inputs.iter().enumerate() {
         Leaf::of(i, ty, &mut Vec::new(), &mut l.leaves);

@@ -183,7 +183,8 @@ impl Lowerer<'_> {
             Op::FoldBackward(f) => self.fold_backward(f, out)?,
             Op::Unfold(u) => self.unfold(u, out)?,
             Op::UnfoldBackward(u) => self.unfold_backward(u, out)?,
-            Op::Map(_) => return unsupported("`map` (work hoisted out of a fold)"),
+            Op::Map(m) => self.map(m, out)?,
+            Op::MapBackward(m) => self.map_backward(m, out)?,
         };
         self.set(v, r);
         Ok(())

@@ -42,6 +42,11 @@ impl Lowerer<'_> {
                             .collect(),
                         fb.captures.clone(),
                     ),
+                    Op::MapBackward(mb) => (
+                        mb.cases.clone(),
+                        vec![0; mb.cases.len()],
+                        mb.captures.clone(),
+                    ),
                     Op::UnfoldBackward(ub) => (
                         vec![ub.body],
                         vec![1 + usize::from(ub.elements)],

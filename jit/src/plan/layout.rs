@@ -23,6 +23,9 @@ pub(crate) enum Rows {
     Group(usize),
     /// Every node of fold `f`'s structures.
     Nodes(usize),
+    /// The nodes of constructor `c` of fold `f`'s structures, `(f, c)` (a
+    /// `map`'s region).
+    Ctor(usize, usize),
     /// Unfold `u`'s steps times the examples.
     Steps(usize),
     /// Unfold `u`'s steps plus one (the initial state), times the examples.
@@ -36,6 +39,7 @@ impl fmt::Display for Rows {
             Rows::Batch => write!(f, "batch"),
             Rows::Group(i) => write!(f, "group(f{i})"),
             Rows::Nodes(i) => write!(f, "nodes(f{i})"),
+            Rows::Ctor(i, c) => write!(f, "nodes(f{i}, c{c})"),
             Rows::Steps(u) => write!(f, "steps(u{u}) x batch"),
             Rows::States(u) => write!(f, "(steps(u{u}) + 1) x batch"),
         }

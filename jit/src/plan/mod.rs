@@ -22,11 +22,13 @@ mod basis_table;
 pub mod error;
 pub(crate) mod layout;
 pub mod lowered;
+mod map;
 mod print;
 pub(crate) mod verify;
 
 pub(crate) use basis_table::BasisTable;
 pub use error::{PlanError, PlanErrorKind, Site, Step};
+pub(crate) use map::{MapBackCode, MapCase, MapCode, MappedField};
 pub(crate) use verify::verify;
 
 /// Where a buffer's numbers are.
@@ -89,6 +91,14 @@ pub(crate) enum Repr {
     },
     /// A fold's tape (its carriers live on).
     FoldTape(usize),
+    /// A structure a `map` computed (or its cotangent): the structures of
+    /// fold `fold`'s schedule, with the appended fields (or their
+    /// cotangents) of constructor `c` in `fields[c]`, `(buffer, size)` of a
+    /// row per node.
+    Mapped {
+        fold: usize,
+        fields: Vec<Vec<(usize, usize)>>,
+    },
     /// An unfold's tape.
     UnfoldTape(usize),
 }
@@ -331,6 +341,8 @@ pub(crate) enum Instr {
     FoldBackward(Box<FoldBackCode>),
     Unfold(Box<UnfoldCode>),
     UnfoldBackward(Box<UnfoldBackCode>),
+    Map(Box<MapCode>),
+    MapBackward(Box<MapBackCode>),
 }
 
 /// A product with an epilogue: `gemm` (an `Instr::Gemm` over the rows, or
@@ -400,6 +412,9 @@ pub(crate) struct CaseCode {
     /// Per plain field that holds a list of tensors, in field order: the
     /// sequence the group's lists are laid out in (`ct` unused).
     pub field_lists: Vec<RecList>,
+    /// Over a `map`'s result: the fields it appended, read through views
+    /// (a backward region's cotangents of them are its last results).
+    pub mapped: Vec<MappedField>,
 }
 
 /// A list of children inside a fold region, seen by the region as a

@@ -115,6 +115,10 @@ fn repr(r: &Repr) -> String {
         Repr::Seq { buf, size, unfold } => format!("sequence b{buf}:{size} of u{unfold}"),
         Repr::FoldTape(f) => format!("tape of f{f}"),
         Repr::UnfoldTape(u) => format!("tape of u{u}"),
+        Repr::Mapped { fold, fields } => {
+            let items: Vec<String> = fields.iter().map(|fs| bufs(fs)).collect();
+            format!("structure of f{fold} with fields {}", items.join(" | "))
+        }
     }
 }
 
@@ -413,6 +417,37 @@ impl Printer<'_> {
                 x_seq(&u.x_seq),
                 if u.local { " in the region" } else { "" }
             ),
+            Instr::Map(m) => {
+                let outs: Vec<String> = m.out.iter().map(|fs| bufs(fs)).collect();
+                format!("map over f{}: fields {}", m.fold, outs.join(" | "))
+            }
+            Instr::MapBackward(m) => {
+                format!(
+                    "map_backward over f{}: accumulators {}",
+                    m.fold,
+                    accs(&m.acc)
+                )
+            }
+        }
+    }
+
+    /// A `map`'s regions: per constructor, the gathered fields and (in the
+    /// backward) cotangents, the code over that constructor's nodes, and
+    /// what it yields.
+    fn map_cases(&mut self, cases: &[MapCase]) {
+        for (c, mc) in cases.iter().enumerate() {
+            let mut head = format!("case {c}: fields {}", bufs(&mc.fields));
+            if !mc.cts.is_empty() {
+                let _ = write!(head, " cotangents {}", bufs(&mc.cts));
+            }
+            self.line(&head);
+            self.body(&mc.code);
+            let ys: Vec<String> = mc
+                .result
+                .iter()
+                .map(|ps| format!("({})", parts(ps)))
+                .collect();
+            self.line(&format!("yield {}", ys.join(", ")));
         }
     }
 
@@ -422,6 +457,8 @@ impl Printer<'_> {
         match ins {
             Instr::Fold(f) => self.cases(&f.cases),
             Instr::FoldBackward(f) => self.cases(&f.cases),
+            Instr::Map(m) => self.map_cases(&m.cases),
+            Instr::MapBackward(m) => self.map_cases(&m.cases),
             Instr::Unfold(u) => {
                 self.line(&format!(
                     "step: state {} element {}",
@@ -492,6 +529,11 @@ impl Printer<'_> {
             );
             if !cc.ct_views.is_empty() {
                 let _ = write!(head, " cotangent {}", views(&cc.ct_views));
+            }
+            for m in &cc.mapped {
+                let ct =
+                    m.ct.map_or(String::new(), |b| format!(" cotangent to b{b}"));
+                let _ = write!(head, " mapped v{} at b{}:{}{ct}", m.view, m.buf, m.size);
             }
             self.line(&head);
             self.body(&cc.code);

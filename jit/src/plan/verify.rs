@@ -405,6 +405,8 @@ impl<'p> Verifier<'p> {
             Instr::FoldBackward(f) => self.fold_backward(f),
             Instr::Unfold(u) => self.unfold(u),
             Instr::UnfoldBackward(u) => self.unfold_backward(u),
+            Instr::Map(m) => self.map(m),
+            Instr::MapBackward(m) => self.map_backward(m),
         }
     }
 
@@ -757,6 +759,13 @@ impl<'p> Verifier<'p> {
                 self.index("fold", *f, self.plan.folds.len())
             }
             Repr::UnfoldTape(u) => self.index("unfold", *u, self.plan.unfolds.len()),
+            Repr::Mapped { fold, fields } => {
+                self.index("fold", *fold, self.plan.folds.len())?;
+                for &(b, s) in fields.iter().flatten() {
+                    self.access(Loc::Buf(b), Access::rows(Rows::Nodes(*fold), s))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -790,6 +799,7 @@ pub(crate) fn row_op_name(op: &RowOp) -> &'static str {
     }
 }
 
+mod map;
 mod regions;
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ impl Verifier<'_> {
 
     /// Recursion ops run over the batch at the top level only: inside a
     /// region they would re-point the views of the enclosing op.
-    fn top_level(&self) -> Result<(), PlanError> {
+    pub(super) fn top_level(&self) -> Result<(), PlanError> {
         self.mismatch(
             "the region depth of a recursion op",
             0,
@@ -95,7 +95,7 @@ impl Verifier<'_> {
 
     /// Runs `check` on a region's code over `rows`, in the environment set
     /// up so far, then drops what the region defined.
-    fn region(
+    pub(super) fn region(
         &mut self,
         saved: Env,
         rows: Rows,
@@ -115,7 +115,12 @@ impl Verifier<'_> {
 
     /// Checks that `parts` (a region's result) are read over the region's
     /// rows and have the sizes of the buffers they are copied to.
-    fn results(&mut self, what: &str, parts: &[Part], sizes: &[usize]) -> Result<(), PlanError> {
+    pub(super) fn results(
+        &mut self,
+        what: &str,
+        parts: &[Part],
+        sizes: &[usize],
+    ) -> Result<(), PlanError> {
         self.site.push(Step::Result);
         self.mismatch(
             &format!("the components of {what}"),
@@ -206,6 +211,7 @@ impl Verifier<'_> {
                 }
             }
         }
+        self.point_mapped(fold, ctor, cc)?;
         for list in &cc.rec_lists {
             self.mismatch(
                 "the carrier components of a list of children",
@@ -314,7 +320,7 @@ impl Verifier<'_> {
 
     /// The buffers an op writes before or after its regions: pairwise
     /// apart.
-    fn distinct(&self, bufs: impl IntoIterator<Item = usize>) -> Result<(), PlanError> {
+    pub(super) fn distinct(&self, bufs: impl IntoIterator<Item = usize>) -> Result<(), PlanError> {
         let all: Vec<usize> = bufs.into_iter().collect();
         for &b in &all {
             self.index("buffer", b, self.plan.num_bufs)?;
@@ -386,7 +392,7 @@ impl Verifier<'_> {
     }
 
     /// The accumulators of a backward op: a row per example, or one.
-    fn define_accs(&mut self, accs: &[Acc]) -> Result<(), PlanError> {
+    pub(super) fn define_accs(&mut self, accs: &[Acc]) -> Result<(), PlanError> {
         for a in accs {
             let rows = if a.per_example { self.rows } else { Rows::One };
             self.define(a.buf, Layout::new(rows, a.size))?;
@@ -412,7 +418,8 @@ impl Verifier<'_> {
             .elems
             .iter()
             .flat_map(|e| e.parts.iter().map(|p| p.cotangents));
-        self.distinct(writes.chain(elem_cts))?;
+        let mapped = f.cases.iter().flat_map(|c| &c.mapped).filter_map(|m| m.ct);
+        self.distinct(writes.chain(elem_cts).chain(mapped))?;
         self.mismatch(
             "the components of the roots' cotangent",
             f.ct.len(),
@@ -431,6 +438,7 @@ impl Verifier<'_> {
             if let Some(e) = &f.elems {
                 expected.push(e.parts.iter().map(|p| p.size).collect());
             }
+            expected.extend(cc.mapped.iter().map(|m| vec![m.size]));
             self.case(
                 f.id,
                 c,
@@ -452,6 +460,7 @@ impl Verifier<'_> {
                 self.define(p.cotangents, Layout::new(self.steps(e.unfold), p.size))?;
             }
         }
+        self.define_mapped_cts(f)?;
         Ok(())
     }
 
