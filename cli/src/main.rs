@@ -65,9 +65,10 @@ struct ExecArgs {
     /// Threads for large kernels: `auto` (the default: measured per kind of kernel), or N (any command).
     #[arg(long, global = true)]
     threads: Option<cdlc_runtime::threads::Threads>,
-    /// Run models as written, without hoisting work out of folds (training, `run`, `bench`).
+    /// Hoist element-only work out of folds over lists before running (training, `run`,
+    /// `bench`); off by default, as it measured slower.
     #[arg(long, global = true)]
-    no_hoist: bool,
+    hoist: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -201,7 +202,7 @@ fn main() -> ExitCode {
         (None, Err(_)) => cdlc_runtime::threads::Threads::Auto,
     };
     cdlc_runtime::threads::set_mode(threads);
-    driver::hoist::set_enabled(!cli.exec.no_hoist);
+    driver::hoist::set_enabled(cli.exec.hoist);
     match cli.command {
         Some(Command::Check { files, numeric }) => {
             let mut failed = false;
@@ -578,7 +579,7 @@ fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtyp
         backend: ExecBackend::Jit,
         dtype,
         threads: None,
-        no_hoist: false,
+        hoist: false,
     };
     let fit = (&c, model);
     let batch = inputs.len().clamp(1, 256);

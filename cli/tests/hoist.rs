@@ -1,7 +1,7 @@
 //! `--emit ir-hoisted`: the forward IR after the hoisting pass, on an
 //! example tree model (snapshot) and on a rose-tree model, while `--emit ir`
 //! still prints the function as written; training, `cdlc run` and `cdlc
-//! bench` hoist by default and give the numbers `--no-hoist` gives.
+//! bench` with `--hoist` give the numbers the model as written gives.
 
 #[macro_use]
 mod common;
@@ -75,11 +75,11 @@ fn assert_close(a: &[f64], b: &[f64], tol: f64) {
 }
 
 #[test]
-fn training_and_run_hoist_by_default_and_give_the_numbers_of_no_hoist() {
+fn training_and_run_with_hoist_give_the_numbers_of_the_model_as_written() {
     let dir = scratch("hoist_train");
     std::fs::write(dir.join("elman.cdl"), ELMAN).unwrap();
     let mut metrics = Vec::new();
-    for (out, extra) in [("hoisted", None), ("plain", Some("--no-hoist"))] {
+    for (out, extra) in [("hoisted", Some("--hoist")), ("plain", None)] {
         let mut args = vec!["elman.cdl", "--emit", "jit", "--dtype", "f64", "--out", out];
         args.extend(extra);
         let t = cdlc(&args, &dir);
@@ -96,7 +96,7 @@ fn training_and_run_hoist_by_default_and_give_the_numbers_of_no_hoist() {
     )
     .unwrap();
     let mut outs = Vec::new();
-    for extra in [None, Some("--no-hoist")] {
+    for extra in [Some("--hoist"), None] {
         let mut args = vec![
             "run",
             "elman.cdl",
@@ -115,11 +115,11 @@ fn training_and_run_hoist_by_default_and_give_the_numbers_of_no_hoist() {
 }
 
 #[test]
-fn bench_hoists_by_default_with_the_first_loss_of_no_hoist() {
+fn bench_with_hoist_has_the_first_loss_of_the_model_as_written() {
     let dir = scratch("hoist_bench");
     std::fs::write(dir.join("elman.cdl"), ELMAN).unwrap();
     let mut losses = Vec::new();
-    for extra in [None, Some("--no-hoist")] {
+    for extra in [Some("--hoist"), None] {
         let mut args = vec![
             "bench",
             "elman.cdl",
