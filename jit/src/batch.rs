@@ -13,8 +13,10 @@ use crate::JitError;
 use crate::plan::{Leaf, Plan, UnfoldInfo};
 
 mod halves;
+mod nested;
 
 pub(crate) use halves::halves_schedule;
+pub(crate) use nested::NestedData;
 
 /// The nodes of one (height, constructor) group of a fold.
 pub(crate) struct GroupData<T> {
@@ -36,6 +38,9 @@ pub(crate) struct GroupData<T> {
     pub list_children: Vec<u32>,
     /// Per plain field holding a list of tensors (`FoldInfo::field_lists`).
     pub field_lists: Vec<FieldListData<T>>,
+    /// Per nested field (`FoldInfo::nested`): the nodes' lengths and
+    /// children in its pool, and the schedule of its structures.
+    pub nested: Vec<NestedData<T>>,
 }
 
 /// The lists one plain field holds, one per node of a group: node `i`'s
@@ -336,6 +341,11 @@ pub(crate) fn prepare<T: Float>(
         });
     }
     for info in &plan.folds {
+        if info.inner {
+            // Prepared with the enclosing fold's groups.
+            batch.folds.push(list_schedule(&[]));
+            continue;
+        }
         if let Some(u) = info.over_unfold {
             let lens = &batch.unfolds[u].lens;
             let fd = match info.halves {
@@ -423,6 +433,7 @@ pub(crate) fn prepare<T: Float>(
                     list_offsets: g.list_offsets.clone(),
                     list_children: g.list_children.clone(),
                     field_lists,
+                    nested: nested::prepare(info, g)?,
                 });
             }
             levels.push(groups);
@@ -457,6 +468,7 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
         list_offsets: vec![0],
         list_children: Vec::new(),
         field_lists: Vec::new(),
+        nested: Vec::new(),
     }]];
     let mut next = rows;
     for h in 1..=steps {
@@ -476,6 +488,7 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
             list_offsets: vec![0],
             list_children: Vec::new(),
             field_lists: Vec::new(),
+            nested: Vec::new(),
         };
         for (i, &r) in members.iter().enumerate() {
             last[r] = (next + i) as u32;

@@ -34,6 +34,8 @@ mod jit;
 #[cfg(test)]
 mod jit_inputs;
 #[cfg(test)]
+mod jit_nested;
+#[cfg(test)]
 mod jit_region;
 #[cfg(test)]
 mod jit_rose;

@@ -94,6 +94,7 @@ pub(crate) fn halves_schedule<T>(lens: &[usize]) -> Result<FoldData<T>, usize> {
             list_offsets: vec![0],
             list_children: Vec::new(),
             field_lists: Vec::new(),
+            nested: Vec::new(),
         };
         first += members.len();
         levels.push(if g.len == 0 { Vec::new() } else { vec![g] });

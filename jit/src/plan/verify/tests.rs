@@ -33,6 +33,8 @@ fn plan(code: Vec<Instr>, kernels: Vec<KernelSpec>, num_bufs: usize) -> Plan {
             over_unfold: None,
             field_sizes: vec![vec![], vec![4]],
             field_lists: vec![Vec::new(), Vec::new()],
+            nested: vec![Vec::new(), Vec::new()],
+            inner: false,
         }],
         unfolds: Vec::new(),
         output: Repr::Tuple(Vec::new()),
@@ -381,6 +383,7 @@ fn list_sum(cons_reads: Loc, cons_yields: usize) -> Plan {
         cases: vec![nil, cons],
         root: vec![(7, 4)],
         elems: None,
+        nested: None,
     }));
     let mut p = plan(
         vec![fold],
