@@ -7,8 +7,11 @@
 //! hold structures of different shapes. The interpreter's reverse
 //! derivatives of these models are checked against finite differences in
 //! `nested.rs`; here the JIT's loss, gradients (f64 and f32) and outputs
-//! must agree with it, and the form the JIT does not build (a structure
-//! two data types deep) is refused by name.
+//! must agree with it; so must a region that ignores its structure and
+//! one that folds it twice (`tests/cases/jit/nested.cdl`, whose reverse
+//! derivatives are checked against finite differences here). The form
+//! the JIT does not build (a structure two data types deep) is refused by
+//! name.
 
 use crate::jit::{forward_agrees, training_agrees};
 use crate::nested::{Values, examples, model, structures};
@@ -81,6 +84,38 @@ fn the_labelled_trees_example() {
     let (p, params, batch) = crate::example_case("labelled_trees", 24);
     training_agrees("labelled_trees", &p, &params, &batch);
     forward_agrees("labelled_trees", &p, &params, &batch);
+}
+
+/// Model `name` of `tests/cases/jit/nested.cdl` on kid trees of several
+/// shapes.
+#[track_caller]
+fn check_case_file(name: &str) {
+    use cdlc::training::{init_params, loss_for, prepare};
+    let path = crate::cases_dir("jit").join("nested.cdl");
+    let c = crate::check_clean(&path);
+    let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let params = init_params(&p.inst, 11);
+    let xs = structures("kid_tree")
+        .into_iter()
+        .chain(wide_and_deep("kid_tree"));
+    let batch = examples(&p, xs.collect());
+    crate::grad::check_batch_gradient(name, &p, &params, &batch);
+    training_agrees(name, &p, &params, &batch);
+    forward_agrees(name, &p, &params, &batch);
+}
+
+#[test]
+fn a_region_that_ignores_its_structure() {
+    // The backward region yields the structure's zero cotangent: the
+    // children's cotangents are zero.
+    check_case_file("ignored");
+}
+
+#[test]
+fn a_structure_folded_twice() {
+    // The two folds' cotangents of the structure are summed in the pool.
+    check_case_file("twice");
 }
 
 #[test]

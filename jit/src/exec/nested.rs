@@ -132,7 +132,8 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     /// Copies the cotangents the region left in each nested field's pool
-    /// to the children's rows of `ct`.
+    /// to the children's rows of `ct` (zeros when it left none: a region
+    /// that ignores the field).
     pub(super) fn scatter_pool(
         &mut self,
         id: usize,
@@ -141,8 +142,15 @@ impl<'a, T: Elem> Run<'a, T> {
         ct: &[(usize, usize)],
     ) -> Result<(), JitError> {
         for (j, pool) in case.nested.iter().enumerate() {
-            let Some(from) = &pool.ct else { continue };
             let data = self.nested_data(id, j)?;
+            let Some(from) = &pool.ct else {
+                for &(cbuf, s) in ct {
+                    for &child in &data.children {
+                        self.st.bufs[cbuf][child as usize * s..][..s].fill(T::ZERO);
+                    }
+                }
+                continue;
+            };
             let n = g.len;
             for ((&src_buf, &(_, s)), &(cbuf, _)) in from.iter().zip(&pool.seqs).zip(ct) {
                 let mut dst = std::mem::take(&mut self.st.bufs[cbuf]);

@@ -204,12 +204,15 @@ impl Lowerer<'_> {
                 }
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
                 Field::Nested(_) => {
-                    let Repr::NestedCt(bufs) = r else {
-                        return unsupported(
-                            "a nested field's cotangent other than a fold's over it (a region that ignores the field)",
-                        );
+                    let Repr::NestedCt { parts, .. } = r else {
+                        return Err(JitError::Internal(
+                            "a nested field's cotangent is a structure's".into(),
+                        ));
                     };
-                    cc.nested[nested].ct = Some(bufs.clone());
+                    // No buffers: the zero cotangent (a region that
+                    // ignores the field).
+                    cc.nested[nested].ct =
+                        (!parts.is_empty()).then(|| parts.iter().map(|p| p.0).collect());
                     nested += 1;
                 }
             }

@@ -208,11 +208,61 @@ impl Lowerer<'_> {
     /// it: the pool's cotangent buffers its backward adds into.
     pub(super) fn nested_ct(&self, id: usize) -> Result<Repr, JitError> {
         match self.fold_nested.get(&id) {
-            Some(src) => Ok(Repr::NestedCt(
-                src.parts.iter().map(|p| p.cotangents).collect(),
-            )),
+            Some(src) => Ok(Repr::NestedCt {
+                unfold: src.unfold,
+                parts: src.parts.iter().map(|p| (p.cotangents, p.size)).collect(),
+            }),
             None => unsupported("the cotangent of a structure that is not a nested field's"),
         }
+    }
+
+    /// `a + b` of two cotangents of one nested structure (a region that
+    /// folds it twice): their pools summed step by step, component by
+    /// component; a zero cotangent adds nothing.
+    pub(super) fn nested_add(
+        &mut self,
+        v: Value,
+        a: Value,
+        b: Value,
+        out: &mut Vec<Instr>,
+    ) -> Result<(), JitError> {
+        let (ra, rb) = (self.repr(a)?, self.repr(b)?);
+        let (
+            Repr::NestedCt { unfold, parts: xs },
+            Repr::NestedCt {
+                unfold: u2,
+                parts: ys,
+            },
+        ) = (&ra, &rb)
+        else {
+            return unsupported("a sum of structures other than a nested field's cotangents");
+        };
+        let r = match (xs.is_empty(), ys.is_empty()) {
+            (true, _) => rb.clone(),
+            (_, true) => ra.clone(),
+            _ if unfold != u2 || xs.len() != ys.len() => {
+                return unsupported("a sum of the cotangents of two nested fields");
+            }
+            _ => {
+                let mut parts = Vec::new();
+                for (&(x, size), &(y, _)) in xs.iter().zip(ys) {
+                    let dst = self.buf();
+                    out.push(Instr::SeqSum {
+                        unfold: *unfold,
+                        size,
+                        terms: vec![x, y],
+                        out: dst,
+                    });
+                    parts.push((dst, size));
+                }
+                Repr::NestedCt {
+                    unfold: *unfold,
+                    parts,
+                }
+            }
+        };
+        self.set(v, r);
+        Ok(())
     }
 }
 

@@ -83,10 +83,14 @@ pub(crate) enum Repr {
     /// The structure a nested field binds inside a fold region: the
     /// lowerer's nested argument with this index (`lower/nested.rs`).
     Nested(usize),
-    /// The cotangent of such a structure: the buffers its children's
-    /// carriers' cotangents are laid out in, per carrier component, as the
-    /// field's pool (`CaseCode::nested`).
-    NestedCt(Vec<usize>),
+    /// The cotangent of such a structure: the buffers (and sizes) its
+    /// children's carriers' cotangents are laid out in, per carrier
+    /// component, as the field's pool (`CaseCode::nested`) over the pool's
+    /// pseudo-unfold; no buffers for the zero cotangent.
+    NestedCt {
+        unfold: usize,
+        parts: Vec<(usize, usize)>,
+    },
     /// An unfold's tape.
     UnfoldTape(usize),
 }

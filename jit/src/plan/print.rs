@@ -109,9 +109,9 @@ fn repr(r: &Repr) -> String {
         Repr::SeqTarget { input } => format!("sequence target in{input}"),
         Repr::Seq { buf, size, unfold } => format!("sequence b{buf}:{size} of u{unfold}"),
         Repr::Nested(k) => format!("nested structure {k}"),
-        Repr::NestedCt(bs) => {
-            let items: Vec<String> = bs.iter().map(|b| format!("b{b}")).collect();
-            format!("nested cotangent [{}]", items.join(", "))
+        Repr::NestedCt { unfold, parts } => {
+            let items: Vec<String> = parts.iter().map(|(b, s)| format!("b{b}:{s}")).collect();
+            format!("nested cotangent of u{unfold} [{}]", items.join(", "))
         }
         Repr::FoldTape(f) => format!("tape of f{f}"),
         Repr::UnfoldTape(u) => format!("tape of u{u}"),

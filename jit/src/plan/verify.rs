@@ -730,7 +730,7 @@ impl<'p> Verifier<'p> {
             Repr::FoldTape(f) => self.index("fold", *f, self.plan.folds.len()),
             Repr::UnfoldTape(u) => self.index("unfold", *u, self.plan.unfolds.len()),
             // Only inside a fold region; a function never returns one.
-            Repr::Nested(_) | Repr::NestedCt(_) => {
+            Repr::Nested(_) | Repr::NestedCt { .. } => {
                 self.mismatch("the nested structures a function returns", 0, 1)
             }
         }
