@@ -207,7 +207,7 @@ impl Kernel {
             params: params.as_ptr(),
             batch: b,
             kernels: &self.compiled.fns,
-            nested: vec![None; self.plan.folds.len()],
+            held: vec![None; self.plan.folds.len()],
         };
         let ran = run.code(&self.plan.code, b.rows);
         // One batch is one step for the thread chooser's schedule.

@@ -27,12 +27,14 @@
 //! - `regions.rs`: the buffers and views of region arguments, captures
 //!   and accumulators;
 //! - `fold.rs`, `unfold.rs`: the recursion ops and their backward ops;
-//! - `rose.rs`: a rose tree's list of children inside a fold region.
+//! - `rose.rs`: a rose tree's list of children inside a fold region;
+//! - `nested.rs`: a nested field's structure inside a fold region.
 
 mod contract;
 mod fold;
 mod fusion;
 mod loss;
+mod nested;
 mod ops;
 mod regions;
 mod rose;
@@ -97,6 +99,12 @@ pub(crate) struct Lowerer<'a> {
     tables: HashMap<BasisId, Arc<BasisTable>>,
     /// The tensors, structures and targets inside the inputs.
     leaves: Vec<Leaf>,
+    /// The folds whose regions are being lowered, innermost last.
+    fold_stack: Vec<usize>,
+    /// The nested fields' structures bound in the regions lowered so far.
+    nested_args: Vec<nested::NestedArg>,
+    /// Per fold over a nested field's structure, where it reads from.
+    fold_nested: HashMap<usize, NestedSrc>,
 }
 
 /// A view and the size of the rows it points at.
@@ -158,6 +166,9 @@ pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, 
         block_of: HashMap::new(),
         tables: HashMap::new(),
         leaves: Vec::new(),
+        fold_stack: Vec::new(),
+        nested_args: Vec::new(),
+        fold_nested: HashMap::new(),
     };
     for (i, ty) in f.inputs.iter().enumerate() {
         Leaf::of(i, ty, &mut Vec::new(), &mut l.leaves);
