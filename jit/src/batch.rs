@@ -14,10 +14,12 @@ use crate::plan::{Leaf, Plan, UnfoldInfo};
 
 mod check;
 mod halves;
+mod nested;
 
 #[cfg_attr(not(debug_assertions), allow(unused_imports))]
 pub(crate) use check::{Ctors, check, check_fold};
 pub(crate) use halves::halves_schedule;
+pub(crate) use nested::NestedData;
 
 /// The nodes of one (height, constructor) group of a fold.
 pub(crate) struct GroupData<T> {
@@ -39,10 +41,13 @@ pub(crate) struct GroupData<T> {
     pub list_children: Vec<u32>,
     /// Per plain field holding a list of tensors (`FoldInfo::field_lists`).
     pub field_lists: Vec<FieldListData<T>>,
-    /// Per fold inside the region over a structure a field holds
+    /// Per fold inside the region over a structure a plain field holds
     /// (`FoldInfo::nested_in`): its id and its schedule over the
     /// structures of the group's nodes, one row per node.
-    pub nested: Vec<(usize, FoldData<T>)>,
+    pub held: Vec<(usize, FoldData<T>)>,
+    /// Per nested field (`FoldInfo::nested_fields`): the nodes' lengths
+    /// and children in its pool, and the schedule of its structures.
+    pub nested_fields: Vec<NestedData<T>>,
 }
 
 /// The lists one plain field holds, one per node of a group: node `i`'s
@@ -360,8 +365,9 @@ pub(crate) fn prepare<T: Float>(
             batch.folds.push(fd);
             continue;
         }
-        if info.nested_in.is_some() {
-            // Prepared per group of the enclosing fold.
+        if info.nested_in.is_some() || info.inner {
+            // Prepared per group of the enclosing fold: over the
+            // structures a field holds, or a nested field's structures.
             batch.folds.push(FoldData {
                 levels: Vec::new(),
                 roots: Vec::new(),
@@ -468,16 +474,16 @@ fn group_data<T: Float>(
             push_tensor(&mut fields[k], part, size)?;
         }
     }
-    let mut nested = Vec::new();
+    let mut held = Vec::new();
     for (inner, i) in plan.folds.iter().zip(0..) {
         let Some((outer, ctor, k)) = inner.nested_in else {
             continue;
         };
         if outer == f && ctor == g.ctor as usize {
-            let held: Vec<&Value> = (0..g.len)
+            let values: Vec<&Value> = (0..g.len)
                 .map(|node| g.fields[node * g.field_arity + k])
                 .collect();
-            nested.push((i, fold_data(plan, i, &held)?));
+            held.push((i, fold_data(plan, i, &values)?));
         }
     }
     Ok(GroupData {
@@ -492,7 +498,8 @@ fn group_data<T: Float>(
         list_offsets: g.list_offsets.clone(),
         list_children: g.list_children.clone(),
         field_lists,
-        nested,
+        held,
+        nested_fields: nested::prepare(info, g)?,
     })
 }
 
@@ -517,7 +524,8 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
         list_offsets: vec![0],
         list_children: Vec::new(),
         field_lists: Vec::new(),
-        nested: Vec::new(),
+        held: Vec::new(),
+        nested_fields: Vec::new(),
     }]];
     let mut next = rows;
     for h in 1..=steps {
@@ -537,7 +545,8 @@ pub(crate) fn list_schedule<T>(lens: &[usize]) -> FoldData<T> {
             list_offsets: vec![0],
             list_children: Vec::new(),
             field_lists: Vec::new(),
-            nested: Vec::new(),
+            held: Vec::new(),
+            nested_fields: Vec::new(),
         };
         for (i, &r) in members.iter().enumerate() {
             last[r] = (next + i) as u32;

@@ -18,6 +18,7 @@ use cdlc_runtime::threads::{self, Kind, Split};
 
 mod epilogue;
 mod map;
+mod nested;
 mod rose;
 
 /// An element type a kernel computes in.
@@ -124,6 +125,9 @@ pub(crate) struct State<T> {
     /// Per fold id over which a `map` ran, each group's rank among its
     /// constructor's nodes, indexed by the group's first node.
     pub ctor_rank: Vec<Vec<u32>>,
+    /// Per fold id, the (level, group) of its schedule being run, where a
+    /// fold over a nested field's structure finds that structure's.
+    pub running: Vec<Option<(usize, usize)>>,
     /// The multiply-adds of the products run since the last reset (the
     /// start of a run): `m · k · n` per product.
     pub multiply_adds: u64,
@@ -143,6 +147,7 @@ impl<T: Elem> State<T> {
             local_lens: vec![None; plan.unfolds.len()],
             local_folds: (0..plan.folds.len()).map(|_| None).collect(),
             ctor_rank: vec![Vec::new(); plan.folds.len()],
+            running: vec![None; plan.folds.len()],
             multiply_adds: 0,
         }
     }
@@ -156,7 +161,7 @@ pub(crate) struct Run<'a, T> {
     pub kernels: &'a [KernelFn],
     /// Per fold over a structure a field holds (`FoldInfo::nested_in`), its
     /// schedule in the enclosing fold's group being run.
-    pub nested: Vec<Option<&'a FoldData<T>>>,
+    pub held: Vec<Option<&'a FoldData<T>>>,
 }
 
 /// Where to cut `rows` rows of `size` numbers each between two threads,
@@ -719,20 +724,21 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
-        let batch: &'a Batch<T> = self.batch;
         let local = self.children_schedule(f.elems.as_ref())?;
-        let shared: &'a FoldData<T> = self.nested[f.id].unwrap_or(&batch.folds[f.id]);
+        let shared = self.fold_schedule(f.id, f.nested.as_ref())?;
         let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in &f.carrier {
             self.ensure(buf, fd.num_nodes * s);
         }
-        for (h, level) in fd.levels.iter().enumerate() {
+        for (l, level) in fd.levels.iter().enumerate() {
             for (k, g) in level.iter().enumerate() {
                 if local.is_none() {
-                    self.enter_nested(&shared.levels[h][k]);
+                    self.enter_held(&shared.levels[l][k]);
                 }
                 let case = &f.cases[g.ctor];
+                self.st.running[f.id] = Some((l, k));
                 self.enter_group(case, g, &f.carrier, f.elems.as_ref());
+                self.enter_nested(f.id, case, g, &f.carrier, f.nested.as_ref())?;
                 self.code(&case.code, g.len)?;
                 for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
                     let dst = self.st.bufs[cbuf].as_mut_ptr();
@@ -759,11 +765,27 @@ impl<'a, T: Elem> Run<'a, T> {
         Ok(())
     }
 
-    /// Points the folds over structures group `g`'s fields hold at their
-    /// schedules in `g`.
-    fn enter_nested(&mut self, g: &'a GroupData<T>) {
-        for (inner, fd) in &g.nested {
-            self.nested[*inner] = Some(fd);
+    /// The schedule fold `id` runs over unless it is a fold over a list of
+    /// children (whose schedule is built in its region): a nested field's
+    /// structures (`src`) in the enclosing group being run, else the
+    /// structures a field holds in that group (`held`), else the batch's.
+    fn fold_schedule(
+        &self,
+        id: usize,
+        src: Option<&NestedSrc>,
+    ) -> Result<&'a FoldData<T>, JitError> {
+        let batch: &'a Batch<T> = self.batch;
+        match src {
+            Some(src) => self.nested_schedule(src),
+            None => Ok(self.held[id].unwrap_or(&batch.folds[id])),
+        }
+    }
+
+    /// Points the folds over structures group `g`'s plain fields hold at
+    /// their schedules in `g`.
+    fn enter_held(&mut self, g: &'a GroupData<T>) {
+        for (inner, fd) in &g.held {
+            self.held[*inner] = Some(fd);
         }
     }
 
@@ -778,17 +800,19 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), JitError> {
-        let batch: &'a Batch<T> = self.batch;
         let local = match &f.elems {
             Some(e) if self.st.local_lens[e.unfold].is_some() => self.st.local_folds[f.id].take(),
             _ => None,
         };
-        let shared: &'a FoldData<T> = self.nested[f.id].unwrap_or(&batch.folds[f.id]);
+        let shared = self.fold_schedule(f.id, f.nested.as_ref())?;
         let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);
         }
         self.ensure_mapped_cts(&f.cases, fd.num_nodes);
+        if let Some(src) = &f.nested {
+            self.zero_pool_cotangents(src);
+        }
         self.zero_accs(&f.acc, fd.roots.len());
         if let Some(e) = &f.elems {
             // Positions past an example's length keep a zero cotangent.
@@ -816,13 +840,15 @@ impl<'a, T: Elem> Run<'a, T> {
                 };
             }
         }
-        for (h, level) in fd.levels.iter().enumerate().rev() {
+        for (l, level) in fd.levels.iter().enumerate().rev() {
             for (k, g) in level.iter().enumerate() {
                 if local.is_none() {
-                    self.enter_nested(&shared.levels[h][k]);
+                    self.enter_held(&shared.levels[l][k]);
                 }
                 let case = &f.cases[g.ctor];
+                self.st.running[f.id] = Some((l, k));
                 self.enter_group(case, g, &f.carrier, f.elems.as_ref());
+                self.enter_nested(f.id, case, g, &f.carrier, f.nested.as_ref())?;
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
                 }
@@ -855,6 +881,10 @@ impl<'a, T: Elem> Run<'a, T> {
                     self.scatter_children(list, g, l, &f.ct);
                 }
                 self.write_mapped_cts(case, g, arity + f.acc.len());
+                self.scatter_pool(f.id, case, g, &f.ct)?;
+                if let Some(src) = &f.nested {
+                    self.add_pool_cotangents(src, case, arity + f.acc.len(), g);
+                }
                 if let (Some(e), Some(parts)) = (&f.elems, case.result.get(arity + f.acc.len())) {
                     for (&part, p) in parts.iter().zip(&e.parts) {
                         self.scatter_elems(part, p, g);

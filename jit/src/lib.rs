@@ -224,7 +224,7 @@ impl Kernel {
                 params: params.as_ptr(),
                 batch: b,
                 kernels: fns,
-                nested: vec![None; plan.folds.len()],
+                held: vec![None; plan.folds.len()],
             }
             .code(&plan.code, b.rows),
         };

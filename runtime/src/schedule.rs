@@ -20,8 +20,12 @@
 //! number of recursive children: the schedule lists them per node in list
 //! order (`Group::list_offsets`, `Group::list_children`), and a node's height
 //! counts them like its other children. A field that mentions `X` in any
-//! other way under another data type is not scheduled here and is reported
-//! as `ScheduleError::NestedRecursion`.
+//! other way (a nested field: `Tree(X)`, `List(A * X)`, `X * X`) holds its
+//! subtrees at those positions as children too (`schedule/nested.rs`): the
+//! schedule lists them per node in walking order (`Group::nested_offsets`,
+//! `Group::nested_children`) next to the field's value
+//! (`Group::nested_values`), which a backend lays out as a structure of its
+//! own.
 //!
 //! Building a schedule takes time linear in the number of nodes, never
 //! recurses (a list of a million elements is fine), and allocates a fixed
@@ -29,6 +33,7 @@
 
 use crate::value::{DataDecl, DataType, Value};
 
+pub mod nested;
 #[cfg(test)]
 mod tests;
 
@@ -80,6 +85,16 @@ pub struct Group<'a> {
     pub list_offsets: Vec<u32>,
     /// The numbers of the children in the nodes' lists, in list order.
     pub list_children: Vec<u32>,
+    /// How many nested fields each node has.
+    pub nested_arity: usize,
+    /// Where each node's nested fields' children start in
+    /// `nested_children`, laid out like `list_offsets`.
+    pub nested_offsets: Vec<u32>,
+    /// The numbers of the children at the nested fields' recursive
+    /// positions, in the order `nested::holes` walks them.
+    pub nested_children: Vec<u32>,
+    /// The nested fields' values, `len * nested_arity` of them.
+    pub nested_values: Vec<&'a Value>,
     /// The example (index in the batch) each node belongs to.
     pub examples: Vec<u32>,
 }
@@ -91,18 +106,6 @@ pub enum ScheduleError {
     #[error("only values of a data type can be scheduled, not {ty}")]
     NotData {
         /// The type given.
-        ty: String,
-    },
-    /// A field mentions the recursive position under another type.
-    #[error(
-        "field {field} of constructor `{ctor}` nests the recursive position inside {ty}, which level schedules do not support"
-    )]
-    NestedRecursion {
-        /// The constructor's name.
-        ctor: String,
-        /// The field's index.
-        field: usize,
-        /// The field's type.
         ty: String,
     },
     /// A value that is not a node of the data type.
@@ -126,6 +129,8 @@ struct Arity {
     /// Per constructor, its `List(X)` fields: (field index, the list's
     /// `cons` constructor).
     lists: Vec<Vec<(usize, u32)>>,
+    /// Per constructor, its nested fields: (field index, the field's type).
+    nested: Vec<Vec<(usize, DataType)>>,
     other: Vec<Vec<usize>>,
 }
 
@@ -134,28 +139,32 @@ impl Arity {
         let mut rec = Vec::new();
         let mut lists = Vec::new();
         let mut other = Vec::new();
+        let mut nested = Vec::new();
         for c in &decl.ctors {
             let (mut r, mut l, mut o) = (Vec::new(), Vec::new(), Vec::new());
+            let mut n = Vec::new();
             for (i, f) in c.fields.iter().enumerate() {
                 if *f == DataType::Rec(0) {
                     r.push(i);
                 } else if let Some(cons) = list_of_children(f) {
                     l.push((i, cons));
                 } else if mentions_self(f, 0) {
-                    return Err(ScheduleError::NestedRecursion {
-                        ctor: c.name.clone(),
-                        field: i,
-                        ty: f.to_string(),
-                    });
+                    n.push((i, f.clone()));
                 } else {
                     o.push(i);
                 }
             }
             rec.push(r);
             lists.push(l);
+            nested.push(n);
             other.push(o);
         }
-        Ok(Arity { rec, lists, other })
+        Ok(Arity {
+            rec,
+            lists,
+            nested,
+            other,
+        })
     }
 }
 
@@ -268,6 +277,10 @@ struct PostOrder<'a> {
     list_lens: Vec<u32>,
     /// The lists' lengths of the nodes on the walk's path, in path order.
     open_lens: Vec<u32>,
+    /// The numbers of children in each node's nested fields, node after
+    /// node, and those of the nodes on the path.
+    nested_lens: Vec<u32>,
+    open_nested: Vec<u32>,
     roots: Vec<u32>,
 }
 
@@ -295,6 +308,8 @@ impl<'a> PostOrder<'a> {
             children: Vec::new(),
             list_lens: Vec::new(),
             open_lens: Vec::new(),
+            nested_lens: Vec::new(),
+            open_nested: Vec::new(),
             roots: Vec::new(),
         };
         // The path from the root to the current node.
@@ -321,6 +336,10 @@ impl<'a> PostOrder<'a> {
                 let from = p.open_lens.len() - lists;
                 p.list_lens.extend_from_slice(&p.open_lens[from..]);
                 p.open_lens.truncate(from);
+                let nested = arity.nested[open.ctor as usize].len();
+                let from = p.open_nested.len() - nested;
+                p.nested_lens.extend_from_slice(&p.open_nested[from..]);
+                p.open_nested.truncate(from);
                 let id = u32::try_from(p.height.len()).map_err(|_| ScheduleError::TooLarge)?;
                 let kids = &done[done.len() - open.count..];
                 let h = kids
@@ -358,6 +377,10 @@ impl<'a> PostOrder<'a> {
         for &(i, cons) in &arity.lists[c] {
             let n = push_list(&fields[i], cons, example, pending)?;
             self.open_lens.push(n);
+        }
+        for (i, ty) in &arity.nested[c] {
+            let n = nested::holes(&fields[*i], ty, example, pending)?;
+            self.open_nested.push(n);
         }
         Ok(Open {
             ctor,
@@ -408,11 +431,15 @@ impl<'a> PostOrder<'a> {
                     list_arity: arity.lists[c].len(),
                     list_offsets: vec![0],
                     list_children: Vec::new(),
+                    nested_arity: arity.nested[c].len(),
+                    nested_offsets: vec![0],
+                    nested_children: Vec::new(),
+                    nested_values: Vec::with_capacity(len * arity.nested[c].len()),
                     examples: Vec::with_capacity(len),
                 })
             })
             .collect();
-        let (mut offset, mut lens) = (0, 0);
+        let (mut offset, mut lens, mut nested) = (0, 0, 0);
         for t in 0..n {
             let g = groups[key(t)]
                 .as_mut()
@@ -429,6 +456,16 @@ impl<'a> PostOrder<'a> {
                 g.list_offsets.push(g.list_children.len() as u32);
             }
             lens += g.list_arity;
+            for &len in &self.nested_lens[nested..nested + g.nested_arity] {
+                let kids = &self.children[offset..offset + len as usize];
+                offset += len as usize;
+                g.nested_children
+                    .extend(kids.iter().map(|&k| number[k as usize]));
+                g.nested_offsets.push(g.nested_children.len() as u32);
+            }
+            nested += g.nested_arity;
+            g.nested_values
+                .extend(arity.nested[c].iter().map(|(f, _)| &self.fields[t][*f]));
             g.fields
                 .extend(arity.other[c].iter().map(|&f| &self.fields[t][f]));
             g.examples.push(self.example[t]);

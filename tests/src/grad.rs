@@ -54,11 +54,6 @@ fn every_examples_compiled_derivative_matches_finite_differences() {
         directions: 4,
     };
     for case in train_cases(2) {
-        if crate::has_nested_field(&case.prepared.inst.module) {
-            // The reference derivative above covers it; the JIT refuses it.
-            crate::assert_jit_refuses_nested(&case.name, &case.prepared);
-            continue;
-        }
         let params = off_the_init(&case.params);
         let opts = cdlc_jit::Options {
             dtype: cdlc_jit::Dtype::F64,

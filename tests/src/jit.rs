@@ -34,18 +34,10 @@ fn flat(v: &Value) -> Vec<f64> {
 }
 
 /// Every train block of the examples, its prepared model and a batch of
-/// its data, but those with a nested field, which the JIT refuses (checked
-/// here).
+/// its data.
 fn cases() -> Vec<(String, cdlc::training::Prepared, Vec<Tensor>, Vec<Example>)> {
     train_cases(8)
         .into_iter()
-        .filter(|c| {
-            let nested = crate::has_nested_field(&c.prepared.inst.module);
-            if nested {
-                crate::assert_jit_refuses_nested(&c.name, &c.prepared);
-            }
-            !nested
-        })
         .map(|c| (c.name, c.prepared, c.params, c.batch))
         .collect()
 }

@@ -8,13 +8,13 @@
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
 /// A model of the case file, prepared for training, with initial weights.
-fn model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
+pub(crate) fn model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
     crate::grad::grad_case("nested_data", name)
 }
 
 /// Builds structures whose vectors `R[2]` are distinct, deterministic
 /// numbers.
-struct Values(f64);
+pub(crate) struct Values(pub(crate) f64);
 
 impl Values {
     fn vec2(&mut self) -> Value {
@@ -31,7 +31,7 @@ impl Values {
     }
 
     /// `tip(a)`, constructor 0 of every tree-like functor of the case.
-    fn tip(&mut self) -> Value {
+    pub(crate) fn tip(&mut self) -> Value {
         let a = self.vec2();
         Values::node(0, vec![a])
     }
@@ -47,7 +47,7 @@ impl Values {
 
     /// `KidTree`: `node(a, Tree(X))` with `n` children at the tree's leaves,
     /// `depth` levels of such nodes.
-    fn kid_tree(&mut self, n: usize, depth: usize) -> Value {
+    pub(crate) fn kid_tree(&mut self, n: usize, depth: usize) -> Value {
         if depth == 0 {
             return self.tip();
         }
@@ -59,7 +59,7 @@ impl Values {
     }
 
     /// `Labelled`: `node(a, List(R[2] * X))` with `n` labelled subtrees.
-    fn labelled(&mut self, n: usize, depth: usize) -> Value {
+    pub(crate) fn labelled(&mut self, n: usize, depth: usize) -> Value {
         if depth == 0 {
             return self.tip();
         }
@@ -75,7 +75,7 @@ impl Values {
 
     /// `Chain`: `length` links (at least one), the last one's `Opt(X)`
     /// being `none`.
-    fn chain(&mut self, length: usize) -> Value {
+    pub(crate) fn chain(&mut self, length: usize) -> Value {
         let a = self.vec2();
         let mut chain = Values::node(0, vec![a, Values::node(0, Vec::new())]);
         for _ in 1..length {
@@ -127,7 +127,7 @@ pub(crate) fn structures(name: &str) -> Vec<Value> {
 
 /// Examples of the structures, each checked against the model's input
 /// type as the data loaders check it, with class targets.
-fn examples(p: &cdlc::training::Prepared, xs: Vec<Value>) -> Vec<Example> {
+pub(crate) fn examples(p: &cdlc::training::Prepared, xs: Vec<Value>) -> Vec<Example> {
     xs.into_iter()
         .enumerate()
         .map(|(i, x)| {

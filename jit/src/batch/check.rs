@@ -23,7 +23,8 @@
 //!
 //! A fold over a structure a field holds has a schedule per group of the
 //! enclosing fold, whose rows are that group's nodes; each is checked the
-//! same way.
+//! same way. So is each nested field's schedule of its structures, with
+//! its pool of the enclosing fold's children (`check/nested.rs`).
 
 // Release builds do not run the checker; its tests and debug builds do.
 #![cfg_attr(not(debug_assertions), allow(dead_code))]
@@ -33,6 +34,7 @@ use cdlc_runtime::value::DataType;
 use super::{Batch, FieldListData, FoldData, GroupData, UnfoldData};
 use crate::plan::{FoldInfo, Plan, PlanError, PlanErrorKind, Site, Step, UnfoldInfo};
 
+mod nested;
 #[cfg(test)]
 mod tests;
 
@@ -107,7 +109,7 @@ pub(crate) fn check<T>(plan: &Plan, batch: &Batch<T>) -> Result<(), PlanError> {
                 check_fold(&site, fd, over.lens.len(), &ctors, Some(over.steps))?;
             }
             // Scheduled per group of the enclosing fold (checked there).
-            None if info.nested_in.is_some() => {
+            None if info.nested_in.is_some() || info.inner => {
                 agree(&site, "nodes of a fold held in a field", 0, fd.num_nodes)?;
             }
             None => {
@@ -320,6 +322,7 @@ fn check_fields<T>(site: &Site, plan: &Plan, f: usize, fd: &FoldData<T>) -> Resu
                 check_field_list(&at, g.len, sizes, data)?;
             }
             check_held(&at, plan, f, g)?;
+            nested::check_nested_fields(&at, info, g, fd.num_nodes)?;
         }
     }
     Ok(())
@@ -336,9 +339,9 @@ fn check_held<T>(site: &Site, plan: &Plan, f: usize, g: &GroupData<T>) -> Result
         site,
         "schedules of structures held",
         inner.len(),
-        g.nested.len(),
+        g.held.len(),
     )?;
-    for (&j, (id, nfd)) in inner.iter().zip(&g.nested) {
+    for (&j, (id, nfd)) in inner.iter().zip(&g.held) {
         agree(site, "the fold of a structure held", j, *id)?;
         let mut at = site.clone();
         at.0.push(Step::Fold(j));

@@ -94,7 +94,8 @@ pub(crate) fn halves_schedule<T>(lens: &[usize]) -> Result<FoldData<T>, usize> {
             list_offsets: vec![0],
             list_children: Vec::new(),
             field_lists: Vec::new(),
-            nested: Vec::new(),
+            held: Vec::new(),
+            nested_fields: Vec::new(),
         };
         first += members.len();
         levels.push(if g.len == 0 { Vec::new() } else { vec![g] });

@@ -9,6 +9,9 @@ impl Lowerer<'_> {
         f: &cdlc_ir::FoldOp,
     ) -> Result<(usize, Option<SeqElems>), JitError> {
         let input = self.reprs[f.input.index()].clone();
+        if let Some(Repr::Nested(k)) = input {
+            return self.nested_fold_info(f, k);
+        }
         let seq = input.as_ref().and_then(rose::seq_parts);
         let mut nested_in = None;
         let (leaf, over_unfold, elems) = match (input, seq) {
@@ -48,15 +51,11 @@ impl Lowerer<'_> {
             _ => return unsupported("a fold over a computed sequence (not a model input)"),
         };
         let def = &self.module.data[f.data];
-        let (mut field_sizes, mut field_lists, mut field_structures) =
-            (Vec::new(), Vec::new(), Vec::new());
+        let (mut field_sizes, mut field_lists, mut field_structures, mut nested_fields) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for c in &def.ctors {
             let (mut sizes, mut lists, mut structures) = (Vec::new(), Vec::new(), Vec::new());
-            if c.fields.iter().any(|fl| matches!(fl, Field::Nested(_))) {
-                return unsupported(
-                    "a fold over a data type with `X` under another data type (a nested field such as `Tree(X)`)",
-                );
-            }
+            nested_fields.push(self.nested_fields(&c.fields, &f.carrier)?);
             let plain = c.fields.iter().filter_map(|fl| match fl {
                 Field::Plain(t) => Some(t),
                 Field::Rec | Field::RecList | Field::Nested(_) => None,
@@ -91,6 +90,8 @@ impl Lowerer<'_> {
             field_lists,
             field_structures,
             nested_in,
+            nested_fields,
+            inner: false,
         });
         Ok((self.folds.len() - 1, elems))
     }
@@ -146,8 +147,10 @@ impl Lowerer<'_> {
                     cc.rec_lists.push(list);
                     self.set(a, r);
                 }
-                Field::Nested(_) => {
-                    return unsupported("a nested field such as `Tree(X)` in a fold region");
+                Field::Nested(t) => {
+                    let (r, pool) = self.nested_arg(t, carrier, cc.nested.len())?;
+                    cc.nested.push(pool);
+                    self.set(a, r);
                 }
                 Field::Plain(t) if self.list_of_tensors(t).is_some() => {
                     let (r, list) = self.field_list_arg(t)?;
@@ -216,7 +219,7 @@ impl Lowerer<'_> {
         let fields = &module.data[data].ctors[ctor].fields;
         let cts = self.module.cotangent_fields(data, ctor, carrier, elements);
         let (mut rec, mut elem) = (Vec::new(), Vec::new());
-        let mut list = 0;
+        let (mut list, mut nested) = (0, 0);
         for ((i, _), r) in cts.iter().zip(rs) {
             match fields[*i] {
                 Field::Rec => rec.push(self.flatten(r, code)?),
@@ -233,9 +236,16 @@ impl Lowerer<'_> {
                 Field::Plain(_) if self.is_appended(ctor, *i, fields.len()) == Some(false) => {}
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
                 Field::Nested(_) => {
-                    return Err(JitError::Internal(
-                        "a nested field is refused before its region is lowered".into(),
-                    ));
+                    let Repr::NestedCt { parts, .. } = r else {
+                        return Err(JitError::Internal(
+                            "a nested field's cotangent is a structure's".into(),
+                        ));
+                    };
+                    // No buffers: the zero cotangent (a region that
+                    // ignores the field).
+                    cc.nested[nested].ct =
+                        (!parts.is_empty()).then(|| parts.iter().map(|p| p.0).collect());
+                    nested += 1;
                 }
             }
         }
@@ -253,13 +263,17 @@ impl Lowerer<'_> {
     ) -> Result<Repr, JitError> {
         let (id, elems) = self.fold_info(f)?;
         let (_, carrier) = self.alloc(&f.carrier)?;
+        let nested = self.fold_nested.get(&id).cloned();
+        let over_seq = elems.is_some() || nested.is_some();
+        self.fold_stack.push(id);
         let mut cases = Vec::new();
         let mapping = self.mapping_of(id, false);
         let outer = std::mem::replace(&mut self.mapping, mapping);
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(id, f.data, c, b, &f.carrier, false, false, elems.is_some())?);
+            cases.push(self.case(id, f.data, c, b, &f.carrier, false, false, over_seq)?);
         }
         self.mapping = outer;
+        self.fold_stack.pop();
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
         self.fold_elems.insert(id, elems.clone());
@@ -269,6 +283,7 @@ impl Lowerer<'_> {
             cases,
             root,
             elems,
+            nested,
         })));
         Ok(if f.record {
             Repr::Tuple(vec![root_repr, Repr::FoldTape(id)])
@@ -291,25 +306,22 @@ impl Lowerer<'_> {
         let (_, ct) = self.alloc(&f.carrier)?;
         let (acc, mut reprs) = self.accumulators(&f.captures)?;
         let elems = self.fold_elems.get(&id).cloned().flatten();
+        let nested = self.fold_nested.get(&id).cloned();
+        let over_seq = elems.is_some() || nested.is_some();
+        self.fold_stack.push(id);
         let mut cases = Vec::new();
         let mapping = self.mapping_of(id, true);
         let outer = std::mem::replace(&mut self.mapping, mapping.clone());
         for (c, &b) in f.cases.iter().enumerate() {
-            cases.push(self.case(
-                id,
-                f.data,
-                c,
-                b,
-                &f.carrier,
-                true,
-                f.elements,
-                elems.is_some(),
-            )?);
+            cases.push(self.case(id, f.data, c, b, &f.carrier, true, f.elements, over_seq)?);
         }
         self.mapping = outer;
+        self.fold_stack.pop();
         if let (true, Some(m)) = (f.structure, mapping) {
             let fields = m.cts.expect("a backward mapping has cotangents");
             reprs.push(Repr::Mapped { fold: id, fields });
+        } else if f.structure {
+            reprs.push(self.nested_ct(id)?);
         } else if f.elements {
             let elem = match elems.as_ref().map(|e| e.halves) {
                 Some(true) => self.module.tree_leaf(f.data),
@@ -329,6 +341,7 @@ impl Lowerer<'_> {
             cases,
             acc,
             elems,
+            nested,
         })));
         Ok(Repr::Tuple(reprs))
     }

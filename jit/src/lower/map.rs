@@ -138,6 +138,8 @@ impl Lowerer<'_> {
             // ... and structures.
             field_structures: vec![Vec::new(); def.ctors.len()],
             nested_in: None,
+            nested_fields: vec![Vec::new(); def.ctors.len()],
+            inner: false,
             field_sizes,
         });
         Ok(self.folds.len() - 1)

@@ -30,6 +30,7 @@
 //! - `rose.rs`: a rose tree's list of children inside a fold region;
 //! - `epilogue.rs`: products fused with the elementwise kernels that read
 //!   them, on the finished plan.
+//! - `nested.rs`: a nested field's structure inside a fold region.
 
 mod contract;
 mod epilogue;
@@ -37,6 +38,7 @@ mod fold;
 mod fusion;
 mod loss;
 mod map;
+mod nested;
 mod ops;
 mod regions;
 mod rose;
@@ -105,6 +107,12 @@ pub(crate) struct Lowerer<'a> {
     mapped_folds: HashMap<usize, Vec<Vec<(usize, usize)>>>,
     /// The appended fields of the fold being lowered, over a map's result.
     mapping: Option<map::Mapping>,
+    /// The folds whose regions are being lowered, innermost last.
+    fold_stack: Vec<usize>,
+    /// The nested fields' structures bound in the regions lowered so far.
+    nested_args: Vec<nested::NestedArg>,
+    /// Per fold over a nested field's structure, where it reads from.
+    fold_nested: HashMap<usize, NestedSrc>,
 }
 
 /// A view and the size of the rows it points at.
@@ -187,6 +195,9 @@ pub(crate) fn lower_with(
         leaves: Vec::new(),
         mapped_folds: HashMap::new(),
         mapping: None,
+        fold_stack: Vec::new(),
+        nested_args: Vec::new(),
+        fold_nested: HashMap::new(),
     };
     for (i, ty) in f.inputs.iter().enumerate() {
         Leaf::of(i, ty, &mut Vec::new(), &mut l.leaves);

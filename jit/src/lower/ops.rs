@@ -73,9 +73,16 @@ impl Lowerer<'_> {
             Op::Input(i) => self.input(*i as usize, &mut Vec::new(), &ty)?,
             Op::Const(t) => self.constant(&t.shape, t.data.clone()),
             Op::Zeros(Type::Seq(e)) => self.zero_seq(e, out)?,
+            Op::Zeros(Type::Data(_)) if self.depth > 0 => Repr::NestedCt {
+                unfold: 0,
+                parts: Vec::new(),
+            },
             Op::Zeros(t) => self.zeros(t)?,
             Op::Binary(BinOp::Add, a, b) if matches!(ty, Type::Seq(_)) => {
                 return self.seq_add(v, *a, *b, out);
+            }
+            Op::Binary(BinOp::Add, a, b) if matches!(ty, Type::Data(_)) => {
+                return self.nested_add(v, *a, *b, out);
             }
             Op::Binary(o, a, b) => {
                 if self.sum_only(v) {

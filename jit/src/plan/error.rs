@@ -33,6 +33,9 @@ pub enum Step {
     Level(usize),
     /// Group `k` of a level.
     Group(usize),
+    /// Nested field `j` of a group's constructor: its pool and the
+    /// schedule of its structures.
+    NestedField(usize),
 }
 
 /// Where in a plan a check failed: the path from the top-level code.
@@ -61,6 +64,7 @@ impl fmt::Display for Site {
                 Step::Unfold(u) => write!(f, "batch unfold {u}")?,
                 Step::Level(h) => write!(f, "level {h}")?,
                 Step::Group(k) => write!(f, "group {k}")?,
+                Step::NestedField(j) => write!(f, "nested field {j}")?,
             }
         }
         Ok(())

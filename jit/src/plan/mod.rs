@@ -99,6 +99,17 @@ pub(crate) enum Repr {
         fold: usize,
         fields: Vec<Vec<(usize, usize)>>,
     },
+    /// The structure a nested field binds inside a fold region: the
+    /// lowerer's nested argument with this index (`lower/nested.rs`).
+    Nested(usize),
+    /// The cotangent of such a structure: the buffers (and sizes) its
+    /// children's carriers' cotangents are laid out in, per carrier
+    /// component, as the field's pool (`CaseCode::nested`) over the pool's
+    /// pseudo-unfold; no buffers for the zero cotangent.
+    NestedCt {
+        unfold: usize,
+        parts: Vec<(usize, usize)>,
+    },
     /// An unfold's tape.
     UnfoldTape(usize),
 }
@@ -415,6 +426,11 @@ pub(crate) struct CaseCode {
     /// Over a `map`'s result: the fields it appended, read through views
     /// (a backward region's cotangents of them are its last results).
     pub mapped: Vec<MappedField>,
+    /// Per nested field (`Tree(X)`, `List(A * X)`), in field order: the
+    /// pool its children's carriers are laid out in like a list of
+    /// children (step `t`, row `i`: node `i`'s `t`-th child in walking
+    /// order), and (backward) where the region leaves their cotangents.
+    pub nested: Vec<RecList>,
 }
 
 /// A list of children inside a fold region, seen by the region as a
@@ -444,6 +460,32 @@ pub(crate) struct FoldCode {
     pub root: Vec<(usize, usize)>,
     /// For a list fold over a computed sequence: where its elements are.
     pub elems: Option<SeqElems>,
+    /// For a fold over a nested field's structure inside a region: where
+    /// the children's carriers come from.
+    pub nested: Option<NestedSrc>,
+}
+
+/// Where a fold over a nested field's structure finds its schedule and the
+/// children's carriers at the structure's recursive positions.
+#[derive(Clone, Debug)]
+pub(crate) struct NestedSrc {
+    /// The enclosing fold, whose group being run holds the structures'
+    /// schedule (`GroupData::nested_fields`), and the field's position among its
+    /// constructor's nested fields.
+    pub outer: usize,
+    pub field: usize,
+    /// The field's pool (`CaseCode::nested`): its pseudo-unfold and, per
+    /// carrier component, the pool's buffer (`seq`), where a group's
+    /// children are gathered and (backward) where their cotangents go.
+    pub unfold: usize,
+    pub parts: Vec<ElemPart>,
+    /// Per constructor of the structure's data type, per view of its plain
+    /// fields: the carrier component gathered there, or `None` for a
+    /// tensor prepared with the batch.
+    pub views: Vec<Vec<Option<usize>>>,
+    /// Per constructor, how many views each plain field has (the
+    /// components of its cotangent a backward region yields).
+    pub field_parts: Vec<Vec<usize>>,
 }
 
 /// The elements of a sequence an unfold computed (or a list of children),
@@ -493,6 +535,9 @@ pub(crate) struct FoldBackCode {
     /// For a fold over a computed sequence: its elements, and where their
     /// cotangents go.
     pub elems: Option<SeqElems>,
+    /// As `FoldCode::nested`; the children's cotangents are added into
+    /// the pool's cotangent buffers (`ElemPart::cotangents`).
+    pub nested: Option<NestedSrc>,
 }
 
 /// A forward unfold over the batch (all examples step together; steps past
@@ -577,8 +622,27 @@ pub(crate) struct FoldInfo {
     /// For a fold inside a region over a structure a field holds: the
     /// enclosing fold, the constructor and the field's position among its
     /// plain fields. Its schedule is prepared per group of the enclosing
-    /// fold (`GroupData::nested`), over that group's nodes as rows.
+    /// fold (`GroupData::held`), over that group's nodes as rows.
     pub nested_in: Option<(usize, usize, usize)>,
+    /// Per constructor, its nested fields (`Tree(X)`, `List(A * X)`) in
+    /// field order, whose structures `prepare` schedules per group
+    /// (`GroupData::nested_fields`).
+    pub nested_fields: Vec<Vec<NestedField>>,
+    /// Whether this fold walks a nested field's structure inside a region
+    /// (`FoldCode::nested`): its schedules are prepared with the enclosing
+    /// fold's groups, not on their own.
+    pub inner: bool,
+}
+
+/// A nested field of a fold's constructor, as `prepare` needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct NestedField {
+    /// The field's type, the enclosing data type's recursive positions
+    /// written `Rec(k)` from `k` data types in.
+    pub ty: cdlc_runtime::value::DataType,
+    /// The number of tensors in the enclosing fold's carrier (the views a
+    /// recursive position takes).
+    pub carrier_parts: usize,
 }
 
 /// What preparing a batch must gather for an unfold.

@@ -113,6 +113,11 @@ fn repr(r: &Repr) -> String {
         Repr::Class { input } => format!("class in{input}"),
         Repr::SeqTarget { input } => format!("sequence target in{input}"),
         Repr::Seq { buf, size, unfold } => format!("sequence b{buf}:{size} of u{unfold}"),
+        Repr::Nested(k) => format!("nested structure {k}"),
+        Repr::NestedCt { unfold, parts } => {
+            let items: Vec<String> = parts.iter().map(|(b, s)| format!("b{b}:{s}")).collect();
+            format!("nested cotangent of u{unfold} [{}]", items.join(", "))
+        }
         Repr::FoldTape(f) => format!("tape of f{f}"),
         Repr::UnfoldTape(u) => format!("tape of u{u}"),
         Repr::Mapped { fold, fields } => {
@@ -376,7 +381,8 @@ impl Printer<'_> {
                 format!("b{out}:{size} per step of u{unfold} <- {sum}")
             }
             Instr::Fold(f) => {
-                let elems = f.elems.as_ref().map_or(String::new(), elems);
+                let elems = f.elems.as_ref().map_or(String::new(), elems)
+                    + &f.nested.as_ref().map_or(String::new(), nested_src);
                 format!(
                     "fold f{}: carrier {} roots {}{elems}",
                     f.id,
@@ -385,7 +391,8 @@ impl Printer<'_> {
                 )
             }
             Instr::FoldBackward(f) => {
-                let elems = f.elems.as_ref().map_or(String::new(), elems);
+                let elems = f.elems.as_ref().map_or(String::new(), elems)
+                    + &f.nested.as_ref().map_or(String::new(), nested_src);
                 format!(
                     "fold_backward f{}: carrier {} cotangents {} roots' cotangent ({}) accumulators {}{elems}",
                     f.id,
@@ -535,6 +542,15 @@ impl Printer<'_> {
                     m.ct.map_or(String::new(), |b| format!(" cotangent to b{b}"));
                 let _ = write!(head, " mapped v{} at b{}:{}{ct}", m.view, m.buf, m.size);
             }
+            for pool in &cc.nested {
+                let seqs: Vec<String> =
+                    pool.seqs.iter().map(|(b, s)| format!("b{b}:{s}")).collect();
+                let _ = write!(head, " nested pool u{} [{}]", pool.unfold, seqs.join(", "));
+                if let Some(ct) = &pool.ct {
+                    let items: Vec<String> = ct.iter().map(|b| format!("b{b}")).collect();
+                    let _ = write!(head, " cotangents [{}]", items.join(", "));
+                }
+            }
             self.line(&head);
             self.body(&cc.code);
             let ys: Vec<String> = cc
@@ -559,6 +575,26 @@ fn elems(e: &SeqElems) -> String {
         })
         .collect();
     format!(" elements from u{}: {}", e.unfold, items.join(", "))
+}
+
+fn nested_src(n: &NestedSrc) -> String {
+    let items: Vec<String> = n
+        .parts
+        .iter()
+        .map(|p| {
+            format!(
+                "b{}:{} gathered in b{} cotangents b{}",
+                p.seq, p.size, p.gathered, p.cotangents
+            )
+        })
+        .collect();
+    format!(
+        " over nested field {} of f{}, children from u{}: {}",
+        n.field,
+        n.outer,
+        n.unfold,
+        items.join(", ")
+    )
 }
 
 fn accs(accs: &[Acc]) -> String {

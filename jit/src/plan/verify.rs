@@ -90,6 +90,9 @@ struct Verifier<'p> {
     slots: Vec<(usize, usize)>,
     /// Whether the walk is inside a recursion op's region.
     in_region: bool,
+    /// The nested structure the fold whose regions are being checked
+    /// walks, if any.
+    nested: Option<NestedSrc>,
 }
 
 /// The printer's name of a location.
@@ -131,6 +134,7 @@ impl<'p> Verifier<'p> {
             rows: Rows::Batch,
             slots,
             in_region: false,
+            nested: None,
         }
     }
 
@@ -765,6 +769,10 @@ impl<'p> Verifier<'p> {
                     self.access(Loc::Buf(b), Access::rows(Rows::Nodes(*fold), s))?;
                 }
                 Ok(())
+            }
+            // Only inside a fold region; a function never returns one.
+            Repr::Nested(_) | Repr::NestedCt { .. } => {
+                self.mismatch("the nested structures a function returns", 0, 1)
             }
         }
     }

@@ -37,12 +37,18 @@ fn check_valid(sched: &Schedule<'_>) {
             assert_eq!(g.fields.len(), g.len * g.field_arity);
             assert_eq!(g.examples.len(), g.len);
             assert_eq!(g.list_offsets.len(), g.len * g.list_arity + 1);
+            assert_eq!(g.nested_offsets.len(), g.len * g.nested_arity + 1);
+            assert_eq!(g.nested_values.len(), g.len * g.nested_arity);
             for i in 0..g.len {
                 let lists = &g.list_offsets[i * g.list_arity..=(i + 1) * g.list_arity];
                 let in_lists = &g.list_children[lists[0] as usize..lists[g.list_arity] as usize];
+                let nested = &g.nested_offsets[i * g.nested_arity..=(i + 1) * g.nested_arity];
+                let in_nested =
+                    &g.nested_children[nested[0] as usize..nested[g.nested_arity] as usize];
                 let kids: Vec<u32> = g.children[i * g.rec_arity..(i + 1) * g.rec_arity]
                     .iter()
                     .chain(in_lists)
+                    .chain(in_nested)
                     .copied()
                     .collect();
                 assert!(
@@ -208,28 +214,6 @@ fn empty_batches_and_errors() {
         schedule([&s(1.0)], &DataType::Tensor(vec![])),
         Err(ScheduleError::NotData { .. })
     ));
-
-    // (X, R) nests X inside a tuple, which schedules do not take.
-    let pairs = DataType::Data(Arc::new(DataDecl {
-        name: "Pairs(R)".into(),
-        ctors: vec![
-            CtorDecl {
-                name: "end".into(),
-                fields: vec![],
-            },
-            CtorDecl {
-                name: "more".into(),
-                fields: vec![DataType::Tuple(vec![
-                    DataType::Rec(0),
-                    DataType::Tensor(vec![]),
-                ])],
-            },
-        ],
-    }));
-    assert!(matches!(
-        schedule(std::iter::empty(), &pairs),
-        Err(ScheduleError::NestedRecursion { field: 0, .. })
-    ));
 }
 
 fn rose_type() -> DataType {
@@ -301,4 +285,121 @@ fn a_deep_rose_tree_does_not_recurse() {
     // Dropping the value would recurse as deep as the tree; the test ends
     // here, so its memory is left to the process.
     std::mem::forget(t);
+}
+
+/// `Pairs(R) = end | more((X, R))`: the recursive position inside a tuple.
+fn pairs_type() -> DataType {
+    DataType::Data(Arc::new(DataDecl {
+        name: "Pairs(R)".into(),
+        ctors: vec![
+            CtorDecl {
+                name: "end".into(),
+                fields: vec![],
+            },
+            CtorDecl {
+                name: "more".into(),
+                fields: vec![DataType::Tuple(vec![
+                    DataType::Rec(0),
+                    DataType::Tensor(vec![]),
+                ])],
+            },
+        ],
+    }))
+}
+
+fn more(next: Value, x: f64) -> Value {
+    Value::Node {
+        ctor: 1,
+        fields: vec![Value::Tuple(vec![next, s(x)])],
+    }
+}
+
+#[test]
+fn nested_field_in_a_tuple() {
+    // more((more((end, 2)), 1)): end 0, inner more 1, outer more 2.
+    let end = Value::Node {
+        ctor: 0,
+        fields: vec![],
+    };
+    let v = more(more(end, 2.0), 1.0);
+    let sched = schedule([&v], &pairs_type()).expect("pairs");
+    check_valid(&sched);
+    assert_eq!(sched.num_nodes, 3);
+    assert_eq!(sched.roots, vec![2]);
+    let outer = &sched.levels[2].groups[0];
+    assert_eq!((outer.nested_arity, outer.field_arity), (1, 0));
+    assert_eq!(outer.nested_offsets, vec![0, 1]);
+    assert_eq!(outer.nested_children, vec![1]);
+    let Value::Node { fields, .. } = &v else {
+        unreachable!("built as a node")
+    };
+    assert_eq!(outer.nested_values, vec![&fields[0]]);
+}
+
+/// `Kids(R) = tip(R) | node(R, Tree(X))`: children at a tree's leaves.
+fn kids_type() -> DataType {
+    DataType::Data(Arc::new(DataDecl {
+        name: "Kids(R)".into(),
+        ctors: vec![
+            CtorDecl {
+                name: "tip".into(),
+                fields: vec![DataType::Tensor(vec![])],
+            },
+            CtorDecl {
+                name: "node".into(),
+                fields: vec![DataType::Tensor(vec![]), DataType::tree(DataType::Rec(0))],
+            },
+        ],
+    }))
+}
+
+#[test]
+fn nested_tree_of_children() {
+    // node(0, node(leaf(tip 1), node(leaf(tip 2), leaf(node(3, leaf(tip 4))))))
+    let tip = |x| Value::Node {
+        ctor: 0,
+        fields: vec![s(x)],
+    };
+    let node = |x, t| Value::Node {
+        ctor: 1,
+        fields: vec![s(x), t],
+    };
+    let inner = node(3.0, Value::leaf(tip(4.0)));
+    let t = Value::node(
+        Value::leaf(tip(1.0)),
+        Value::node(Value::leaf(tip(2.0)), Value::leaf(inner)),
+    );
+    let root = node(0.0, t);
+    let lone = tip(5.0);
+    let sched = schedule([&root, &lone], &kids_type()).expect("kid trees");
+    check_valid(&sched);
+    assert_eq!(sched.num_nodes, 6);
+    // Heights: tips 0 (four of them), `node 3` 1, the root 2.
+    let sizes: Vec<usize> = sched
+        .levels
+        .iter()
+        .map(|l| l.groups.iter().map(|g| g.len).sum())
+        .collect();
+    assert_eq!(sizes, vec![4, 1, 1]);
+    let top = &sched.levels[2].groups[0];
+    // Children in walking order: tip 1, tip 2, node 3.
+    let kids = &top.nested_children;
+    assert_eq!(kids.len(), 3);
+    assert_eq!(kids[2], sched.levels[1].groups[0].first);
+    let mut order = Vec::new();
+    nested::holes(
+        top.nested_values[0],
+        &DataType::tree(DataType::Rec(0)),
+        0,
+        &mut order,
+    )
+    .expect("the field's children");
+    assert_eq!(order.len(), 3);
+    assert_eq!(order[2], &node(3.0, Value::leaf(tip(4.0))));
+    // A value that does not fit the field's type is a bad node.
+    let bad = node(0.0, s(1.0));
+    assert!(matches!(
+        schedule([&bad], &kids_type()),
+        Err(ScheduleError::BadNode { example: 0, .. })
+    ));
 }

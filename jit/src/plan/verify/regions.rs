@@ -11,6 +11,8 @@
 
 use super::*;
 
+mod nested;
+
 impl Verifier<'_> {
     /// A fold over a list of children (`UnfoldInfo::Children`, or an
     /// unfold's outputs over one) runs inside the rose region that lays the
@@ -189,8 +191,16 @@ impl Verifier<'_> {
         )?;
         match elems {
             None => {
-                for (&v, &s) in cc.field_views.iter().zip(sizes) {
-                    self.point(v, Layout::new(group, s), Storage::Batch)?;
+                for (k, (&v, &s)) in cc.field_views.iter().zip(sizes).enumerate() {
+                    let Some(p) = self.hole_of(ctor, k) else {
+                        self.point(v, Layout::new(group, s), Storage::Batch)?;
+                        continue;
+                    };
+                    if !gathered.contains(&p.gathered) {
+                        gathered.push(p.gathered);
+                    }
+                    self.define(p.gathered, Layout::new(group, p.size))?;
+                    self.point(v, Layout::new(group, s), Storage::Buf(p.gathered))?;
                 }
             }
             // A computed list's element (`cons`): one gathered buffer per
@@ -225,6 +235,7 @@ impl Verifier<'_> {
                 self.define(b, Layout::new(self.steps(list.unfold), s))?;
             }
         }
+        self.enter_pools(fold, ctor, cc, carrier, &mut gathered)?;
         let lists = &self.plan.folds[fold].field_lists[ctor];
         self.mismatch(
             "the plain fields holding lists",
@@ -296,6 +307,7 @@ impl Verifier<'_> {
             for (parts, sizes) in cc.result.iter().zip(expected) {
                 v.results("a region's result", parts, sizes)?;
             }
+            v.pool_cotangents(cc, ct.unwrap_or(&[]))?;
             for list in &cc.rec_lists {
                 let Some(bs) = &list.ct else { continue };
                 v.mismatch(
@@ -329,7 +341,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold(&mut self, f: &FoldCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.id, f.elems.as_ref())?;
+        self.fold_depth(f.id, f.elems.as_ref(), f.nested.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -348,6 +360,7 @@ impl Verifier<'_> {
         }
         self.site.pop();
         let sizes: Vec<usize> = f.carrier.iter().map(|c| c.1).collect();
+        let outer = std::mem::replace(&mut self.nested, f.nested.clone());
         for (c, cc) in f.cases.iter().enumerate() {
             self.case(
                 f.id,
@@ -360,6 +373,7 @@ impl Verifier<'_> {
                 false,
             )?;
         }
+        self.nested = outer;
         for &(b, s) in &f.carrier {
             self.define(b, Layout::new(Rows::Nodes(f.id), s))?;
         }
@@ -401,7 +415,7 @@ impl Verifier<'_> {
     }
 
     pub(super) fn fold_backward(&mut self, f: &FoldBackCode) -> Result<(), PlanError> {
-        self.top_level_or_children(f.id, f.elems.as_ref())?;
+        self.fold_depth(f.id, f.elems.as_ref(), f.nested.as_ref())?;
         self.index("fold", f.id, self.plan.folds.len())?;
         let ctors = self.plan.folds[f.id].field_sizes.len();
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
@@ -417,7 +431,12 @@ impl Verifier<'_> {
         let elem_cts = f
             .elems
             .iter()
-            .flat_map(|e| e.parts.iter().map(|p| p.cotangents));
+            .flat_map(|e| e.parts.iter().map(|p| p.cotangents))
+            .chain(
+                f.nested
+                    .iter()
+                    .flat_map(|n| n.parts.iter().map(|p| p.cotangents)),
+            );
         let mapped = f.cases.iter().flat_map(|c| &c.mapped).filter_map(|m| m.ct);
         self.distinct(writes.chain(elem_cts).chain(mapped))?;
         self.mismatch(
@@ -432,6 +451,7 @@ impl Verifier<'_> {
         }
         self.site.pop();
         let ct_sizes: Vec<usize> = f.ct.iter().map(|c| c.1).collect();
+        let outer = std::mem::replace(&mut self.nested, f.nested.clone());
         for (c, cc) in f.cases.iter().enumerate() {
             let mut expected = vec![ct_sizes.clone(); cc.rec_args.len()];
             expected.extend(f.acc.iter().map(|a| vec![a.size]));
@@ -439,6 +459,10 @@ impl Verifier<'_> {
                 expected.push(e.parts.iter().map(|p| p.size).collect());
             }
             expected.extend(cc.mapped.iter().map(|m| vec![m.size]));
+            if let Some(n) = &f.nested {
+                expected.extend(self.nested_field_results(f.id, c, n));
+                self.pool_apart(cc, cc.rec_args.len() + f.acc.len(), n, c)?;
+            }
             self.case(
                 f.id,
                 c,
@@ -451,6 +475,7 @@ impl Verifier<'_> {
             )?;
             self.elem_cotangent_apart(cc, f)?;
         }
+        self.nested = outer;
         for &(b, s) in &f.ct {
             self.define(b, Layout::new(nodes, s))?;
         }
@@ -461,6 +486,11 @@ impl Verifier<'_> {
             }
         }
         self.define_mapped_cts(f)?;
+        if let Some(n) = &f.nested {
+            for p in &n.parts {
+                self.define(p.cotangents, Layout::new(self.steps(n.unfold), p.size))?;
+            }
+        }
         Ok(())
     }
 

@@ -35,6 +35,8 @@ fn plan(code: Vec<Instr>, kernels: Vec<KernelSpec>, num_bufs: usize) -> Plan {
             field_lists: vec![Vec::new(), Vec::new()],
             field_structures: vec![Vec::new(), Vec::new()],
             nested_in: None,
+            nested_fields: vec![Vec::new(), Vec::new()],
+            inner: false,
         }],
         unfolds: Vec::new(),
         output: Repr::Tuple(Vec::new()),
@@ -383,6 +385,7 @@ fn list_sum(cons_reads: Loc, cons_yields: usize) -> Plan {
         cases: vec![nil, cons],
         root: vec![(7, 4)],
         elems: None,
+        nested: None,
     }));
     let mut p = plan(
         vec![fold],

@@ -1,0 +1,230 @@
+//! Preparing nested fields (`Tree(X)`, `List(A * X)`, a user's `Opt(X)`):
+//! for each group of the enclosing fold, the structures its nodes hold in
+//! the field, scheduled together as one batch of their own (one structure
+//! per node of the group, in the group's order), so that a fold over them
+//! inside the region runs level by level in batched products across the
+//! group's nodes.
+//!
+//! A structure's recursive positions hold the enclosing fold's children.
+//! The region lays their carriers out as the field's *pool*, like a rose
+//! node's list of children (step `t`, row `i`: node `i`'s `t`-th child in
+//! the order `cdlc_runtime::schedule::nested::holes` walks them); a node
+//! of the structure that holds a child reads it from the pool row
+//! `t * len + i` (`GroupData::elems`), and its cotangent goes back there.
+
+use std::collections::HashMap;
+
+use cdlc_runtime::float::Float;
+use cdlc_runtime::schedule::{Group, nested, schedule};
+use cdlc_runtime::value::{DataType, Value};
+
+use super::{FoldData, GroupData, push_tensor};
+use crate::JitError;
+use crate::plan::{FoldInfo, NestedField};
+
+/// One nested field of a group's nodes.
+pub(crate) struct NestedData<T> {
+    /// Where each node's children start in `children` (`len + 1`
+    /// offsets): the pool's lengths.
+    pub offsets: Vec<u32>,
+    /// The children's node numbers in the enclosing fold, in pool order.
+    pub children: Vec<u32>,
+    /// The schedule of the nodes' structures: its roots are the group's
+    /// nodes in order, a node's `examples` entry its row in the group, and
+    /// a node holding a child has that child's pool row in `elems` (its
+    /// plain field's tensors at the recursive position have no prepared
+    /// rows).
+    pub fold: FoldData<T>,
+}
+
+impl<T> NestedData<T> {
+    /// The number of children of node `i` of the group.
+    pub fn len_of(&self, i: usize) -> usize {
+        (self.offsets[i + 1] - self.offsets[i]) as usize
+    }
+}
+
+fn data_error<R>(message: String) -> Result<R, JitError> {
+    Err(JitError::Data(message))
+}
+
+/// The nested fields of group `g` of the fold `info` describes.
+pub(super) fn prepare<T: Float>(
+    info: &FoldInfo,
+    g: &Group<'_>,
+) -> Result<Vec<NestedData<T>>, JitError> {
+    let fields = info
+        .nested_fields
+        .get(g.ctor as usize)
+        .map_or(&[][..], |f| f);
+    if fields.len() != g.nested_arity {
+        return Err(JitError::Internal(format!(
+            "a constructor with {} nested fields was scheduled with {}",
+            fields.len(),
+            g.nested_arity
+        )));
+    }
+    (0..g.nested_arity)
+        .map(|j| one_field(&fields[j], g, j))
+        .collect()
+}
+
+/// Field `j` of the group's nodes: the pool and the structures' schedule.
+fn one_field<T: Float>(
+    field: &NestedField,
+    g: &Group<'_>,
+    j: usize,
+) -> Result<NestedData<T>, JitError> {
+    let (n, arity) = (g.len, g.nested_arity);
+    let values: Vec<&Value> = (0..n).map(|i| g.nested_values[i * arity + j]).collect();
+    let mut offsets = vec![0u32];
+    let mut children = Vec::new();
+    let mut rows: HashMap<*const Value, u32> = HashMap::new();
+    let mut holes = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let k = i * arity + j;
+        let (a, b) = (
+            g.nested_offsets[k] as usize,
+            g.nested_offsets[k + 1] as usize,
+        );
+        children.extend_from_slice(&g.nested_children[a..b]);
+        offsets.push(children.len() as u32);
+        holes.clear();
+        nested::holes(v, &field.ty, i, &mut holes).map_err(|e| JitError::Data(e.to_string()))?;
+        for (t, h) in holes.iter().enumerate() {
+            rows.insert(*h as *const Value, (t * n + i) as u32);
+        }
+    }
+    let s =
+        schedule(values.iter().copied(), &field.ty).map_err(|e| JitError::Data(e.to_string()))?;
+    let DataType::Data(decl) = &field.ty else {
+        return Err(JitError::Internal(
+            "a nested field folded inside a region holds a data type".into(),
+        ));
+    };
+    let mut levels = Vec::with_capacity(s.levels.len());
+    for level in &s.levels {
+        let mut groups = Vec::with_capacity(level.groups.len());
+        for ig in &level.groups {
+            let types: Vec<&DataType> = decl.ctors[ig.ctor as usize]
+                .fields
+                .iter()
+                .filter(|t| !matches!(t, DataType::Rec(0)))
+                .collect();
+            let mut node = NodeFields::new(&types, field.carrier_parts);
+            for i in 0..ig.len {
+                for (f, ty) in types.iter().enumerate() {
+                    node.push(ig.fields[i * ig.field_arity + f], ty, &rows)?;
+                }
+                node.end_node(i)?;
+            }
+            groups.push(GroupData {
+                ctor: ig.ctor as usize,
+                first: ig.first as usize,
+                len: ig.len,
+                children: ig.children.clone(),
+                fields: node.comps,
+                examples: ig.examples.clone(),
+                elems: node.elems,
+                list_arity: 0,
+                list_offsets: vec![0],
+                list_children: Vec::new(),
+                field_lists: Vec::new(),
+                held: Vec::new(),
+                nested_fields: Vec::new(),
+            });
+        }
+        levels.push(groups);
+    }
+    Ok(NestedData {
+        offsets,
+        children,
+        fold: FoldData {
+            levels,
+            roots: s.roots.clone(),
+            num_nodes: s.num_nodes,
+        },
+    })
+}
+
+/// The plain fields of one group of a structure, gathered node by node:
+/// one block per view (a recursive position's views stay empty) and each
+/// node's pool row.
+struct NodeFields<T> {
+    comps: Vec<Vec<T>>,
+    carrier_parts: usize,
+    elems: Vec<u32>,
+    /// The view the next tensor goes to, and the pool rows of the node
+    /// being gathered.
+    next: usize,
+    found: Vec<u32>,
+}
+
+impl<T: Float> NodeFields<T> {
+    fn new(types: &[&DataType], carrier_parts: usize) -> NodeFields<T> {
+        let views: usize = types.iter().map(|t| views_of(t, carrier_parts)).sum();
+        NodeFields {
+            comps: (0..views).map(|_| Vec::new()).collect(),
+            carrier_parts,
+            elems: Vec::new(),
+            next: 0,
+            found: Vec::new(),
+        }
+    }
+
+    /// Gathers one plain field's value `v` of type `ty` (seen from the
+    /// structure's data type: `Rec(1)` is a child of the enclosing fold).
+    fn push(
+        &mut self,
+        v: &Value,
+        ty: &DataType,
+        rows: &HashMap<*const Value, u32>,
+    ) -> Result<(), JitError> {
+        match (ty, v) {
+            (DataType::Tensor(s), _) => {
+                push_tensor(&mut self.comps[self.next], v, s.iter().product())?;
+                self.next += 1;
+            }
+            (DataType::Tuple(ts), Value::Tuple(vs)) if ts.len() == vs.len() => {
+                for (t, x) in ts.iter().zip(vs) {
+                    self.push(x, t, rows)?;
+                }
+            }
+            (DataType::Rec(1), _) => {
+                let Some(&row) = rows.get(&(v as *const Value)) else {
+                    return Err(JitError::Internal(
+                        "a child at a nested field's recursive position has no pool row".into(),
+                    ));
+                };
+                self.found.push(row);
+                self.next += self.carrier_parts;
+            }
+            _ => return data_error(format!("expected {ty} in a nested field, found {v:?}")),
+        }
+        Ok(())
+    }
+
+    /// Closes node `i`: its pool row, if it holds a child.
+    fn end_node(&mut self, i: usize) -> Result<(), JitError> {
+        if self.found.len() > 1 {
+            return Err(JitError::Internal(format!(
+                "node {i} of a nested structure holds {} children; one is supported",
+                self.found.len()
+            )));
+        }
+        self.elems.append(&mut self.found);
+        self.next = 0;
+        Ok(())
+    }
+}
+
+/// The views a plain field of type `ty` takes: one per tensor, and one per
+/// carrier component at a recursive position.
+fn views_of(ty: &DataType, carrier_parts: usize) -> usize {
+    match ty {
+        DataType::Tensor(_) => 1,
+        DataType::Tuple(ts) => ts.iter().map(|t| views_of(t, carrier_parts)).sum(),
+        DataType::Rec(_) => carrier_parts,
+        DataType::Data(_) => 0,
+    }
+}

@@ -1,0 +1,292 @@
+//! Nested fields inside fold regions: a `Tree(X)`, `List(A * X)` or a
+//! user's `Opt(X)` field binds a computed structure whose recursive
+//! positions hold the children's carriers, which the region folds with an
+//! algebra of its own.
+//!
+//! The region lays the children's carriers out as the field's *pool*, a
+//! sequence over a pseudo-unfold of kind `Children` like a rose node's list
+//! of children (`CaseCode::nested`). A fold over the structure runs over
+//! the schedule `prepare` made of the group's structures
+//! (`batch/nested.rs`), reading each node's child from its pool row
+//! (`NestedSrc`); its backward adds the children's cotangents into the
+//! pool's cotangent buffers, which the enclosing backward scatters to the
+//! children's nodes like a list of children's.
+
+use cdlc_runtime::value::DataType;
+
+use super::*;
+
+/// A nested field's structure as a region sees it.
+#[derive(Clone, Debug)]
+pub(super) struct NestedArg {
+    /// The enclosing fold and the field's position among its
+    /// constructor's nested fields.
+    outer: usize,
+    field: usize,
+    /// The field's type (recursive positions `Rec(k)`) and the data type
+    /// of the structure bound there.
+    ty: DataType,
+    data: cdlc_ir::DataId,
+    /// The pool: its pseudo-unfold and (buffer, size) per carrier
+    /// component.
+    unfold: usize,
+    seqs: Vec<(usize, usize)>,
+    carrier_parts: usize,
+}
+
+impl Lowerer<'_> {
+    /// The nested fields of a constructor of a fold with this carrier, as
+    /// `prepare` needs them; the forms not built are refused here.
+    pub(super) fn nested_fields(
+        &self,
+        fields: &[Field],
+        carrier: &Type,
+    ) -> Result<Vec<NestedField>, JitError> {
+        let mut parts = Vec::new();
+        if !tensor_components(carrier, &mut parts) {
+            return unsupported("a nested field under a carrier that is not made of tensors");
+        }
+        let mut out = Vec::new();
+        for f in fields {
+            if let Field::Nested(ty) = f {
+                self.nested_data(ty, carrier)?;
+                out.push(NestedField {
+                    ty: ty.clone(),
+                    carrier_parts: parts.len(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The data type of the structure a nested field of type `ty` binds,
+    /// if the JIT folds it: every constructor's fields are recursive
+    /// positions of its own or tensors, with at most one child of the
+    /// enclosing fold among them.
+    fn nested_data(&self, ty: &DataType, carrier: &Type) -> Result<cdlc_ir::DataId, JitError> {
+        let (Type::Data(data), DataType::Data(decl)) = (self.module.nested_type(ty, carrier), ty)
+        else {
+            return unsupported(format!(
+                "a nested field that is not a data type ({ty}: the recursive position in a tuple)"
+            ));
+        };
+        for (c, def) in decl.ctors.iter().zip(&self.module.data[data].ctors) {
+            let plain = def.fields.iter().all(|f| match f {
+                Field::Rec => true,
+                Field::Plain(t) => tensor_components(t, &mut Vec::new()),
+                Field::RecList | Field::Nested(_) => false,
+            });
+            if !plain {
+                return unsupported(format!(
+                    "a nested field two data types deep ({ty}: a structure inside the structure a fold region folds)"
+                ));
+            }
+            let children: usize = c.fields.iter().map(count_children).sum();
+            if children > 1 {
+                return unsupported(format!(
+                    "a nested field ({ty}) whose constructor `{}` holds {children} children of the enclosing fold",
+                    c.name
+                ));
+            }
+        }
+        Ok(data)
+    }
+
+    /// The argument of a nested field of type `ty` in a region of the fold
+    /// being lowered: its structure and the pool its children's carriers
+    /// are laid out in.
+    pub(super) fn nested_arg(
+        &mut self,
+        ty: &DataType,
+        carrier: &Type,
+        field: usize,
+    ) -> Result<(Repr, RecList), JitError> {
+        let Some(&outer) = self.fold_stack.last() else {
+            return Err(JitError::Internal(
+                "a nested field outside a fold region".into(),
+            ));
+        };
+        let data = self.nested_data(ty, carrier)?;
+        self.unfolds.push(UnfoldInfo::Children);
+        let unfold = self.unfolds.len() - 1;
+        let (_, seqs) = self.seq_of(carrier, unfold)?;
+        self.nested_args.push(NestedArg {
+            outer,
+            field,
+            ty: ty.clone(),
+            data,
+            unfold,
+            seqs: seqs.clone(),
+            carrier_parts: seqs.len(),
+        });
+        let list = RecList {
+            unfold,
+            seqs,
+            ct: None,
+        };
+        Ok((Repr::Nested(self.nested_args.len() - 1), list))
+    }
+
+    /// The schedule information of a fold over nested argument `k`, and
+    /// where it finds the children's carriers (`fold_nested`).
+    pub(super) fn nested_fold_info(
+        &mut self,
+        f: &cdlc_ir::FoldOp,
+        k: usize,
+    ) -> Result<(usize, Option<SeqElems>), JitError> {
+        let arg = self.nested_args[k].clone();
+        if f.data != arg.data || f.split != Split::Structure {
+            return unsupported("a fold over a nested field's structure into another data type");
+        }
+        let DataType::Data(decl) = &arg.ty else {
+            return Err(JitError::Internal("checked by nested_data".into()));
+        };
+        let def = &self.module.data[f.data];
+        let (mut field_sizes, mut views, mut field_parts) = (Vec::new(), Vec::new(), Vec::new());
+        for (c, rt) in def.ctors.iter().zip(&decl.ctors) {
+            let (mut sizes, mut v, mut per_field) = (Vec::new(), Vec::new(), Vec::new());
+            let plain = c
+                .fields
+                .iter()
+                .zip(&rt.fields)
+                .filter_map(|(f, t)| match f {
+                    Field::Plain(ir) => Some((ir, t)),
+                    _ => None,
+                });
+            for (ir, t) in plain {
+                tensor_components(ir, &mut sizes);
+                let before = v.len();
+                view_sources(t, arg.carrier_parts, &mut v);
+                per_field.push(v.len() - before);
+            }
+            if sizes.len() != v.len() {
+                return Err(JitError::Internal(
+                    "a nested structure's fields and its views disagree".into(),
+                ));
+            }
+            field_sizes.push(sizes);
+            views.push(v);
+            field_parts.push(per_field);
+        }
+        let parts = arg
+            .seqs
+            .iter()
+            .map(|&(seq, size)| ElemPart {
+                seq,
+                size,
+                gathered: self.buf(),
+                cotangents: self.buf(),
+            })
+            .collect();
+        let n = def.ctors.len();
+        self.folds.push(FoldInfo {
+            decl: def.decl.clone(),
+            halves: false,
+            input: 0,
+            over_unfold: None,
+            field_sizes,
+            field_lists: vec![Vec::new(); n],
+            field_structures: vec![Vec::new(); n],
+            nested_in: None,
+            nested_fields: vec![Vec::new(); n],
+            inner: true,
+        });
+        let id = self.folds.len() - 1;
+        self.fold_nested.insert(
+            id,
+            NestedSrc {
+                outer: arg.outer,
+                field: arg.field,
+                unfold: arg.unfold,
+                parts,
+                views,
+                field_parts,
+            },
+        );
+        Ok((id, None))
+    }
+
+    /// The cotangent a backward fold over a nested structure returns for
+    /// it: the pool's cotangent buffers its backward adds into.
+    pub(super) fn nested_ct(&self, id: usize) -> Result<Repr, JitError> {
+        match self.fold_nested.get(&id) {
+            Some(src) => Ok(Repr::NestedCt {
+                unfold: src.unfold,
+                parts: src.parts.iter().map(|p| (p.cotangents, p.size)).collect(),
+            }),
+            None => unsupported("the cotangent of a structure that is not a nested field's"),
+        }
+    }
+
+    /// `a + b` of two cotangents of one nested structure (a region that
+    /// folds it twice): their pools summed step by step, component by
+    /// component; a zero cotangent adds nothing.
+    pub(super) fn nested_add(
+        &mut self,
+        v: Value,
+        a: Value,
+        b: Value,
+        out: &mut Vec<Instr>,
+    ) -> Result<(), JitError> {
+        let (ra, rb) = (self.repr(a)?, self.repr(b)?);
+        let (
+            Repr::NestedCt { unfold, parts: xs },
+            Repr::NestedCt {
+                unfold: u2,
+                parts: ys,
+            },
+        ) = (&ra, &rb)
+        else {
+            return unsupported("a sum of structures other than a nested field's cotangents");
+        };
+        let r = match (xs.is_empty(), ys.is_empty()) {
+            (true, _) => rb.clone(),
+            (_, true) => ra.clone(),
+            _ if unfold != u2 || xs.len() != ys.len() => {
+                return unsupported("a sum of the cotangents of two nested fields");
+            }
+            _ => {
+                let mut parts = Vec::new();
+                for (&(x, size), &(y, _)) in xs.iter().zip(ys) {
+                    let dst = self.buf();
+                    out.push(Instr::SeqSum {
+                        unfold: *unfold,
+                        size,
+                        terms: vec![x, y],
+                        out: dst,
+                    });
+                    parts.push((dst, size));
+                }
+                Repr::NestedCt {
+                    unfold: *unfold,
+                    parts,
+                }
+            }
+        };
+        self.set(v, r);
+        Ok(())
+    }
+}
+
+/// The children of the enclosing fold in a field of type `ty` of a nested
+/// field's data type (`Rec(1)` positions; the lowering takes no deeper
+/// data type).
+fn count_children(ty: &DataType) -> usize {
+    match ty {
+        DataType::Rec(1) => 1,
+        DataType::Tuple(ts) => ts.iter().map(count_children).sum(),
+        _ => 0,
+    }
+}
+
+/// Appends, per view of a plain field of type `ty` (seen from the nested
+/// data type), where it reads from: `None` for a tensor of the data, the
+/// carrier component for a child's carrier.
+fn view_sources(ty: &DataType, carrier_parts: usize, out: &mut Vec<Option<usize>>) {
+    match ty {
+        DataType::Tensor(_) => out.push(None),
+        DataType::Tuple(ts) => ts.iter().for_each(|t| view_sources(t, carrier_parts, out)),
+        DataType::Rec(_) => out.extend((0..carrier_parts).map(Some)),
+        DataType::Data(_) => {}
+    }
+}

@@ -1,0 +1,135 @@
+//! The JIT against the interpreter on nested data types
+//! (`tests/cases/grad/nested_data.cdl`, `examples/labelled_trees.cdl`):
+//! children at the leaves of a binary tree (`Tree(X)`), a list of labelled
+//! subtrees (`List(R[2] * X)`) and an optional next link (a user's
+//! `Opt(X)`), on batches whose structures differ in shape (a lone tip,
+//! empty inner lists, wide and deep nodes), so that the nodes of one level
+//! hold structures of different shapes. The interpreter's reverse
+//! derivatives of these models are checked against finite differences in
+//! `nested.rs`; here the JIT's loss, gradients (f64 and f32) and outputs
+//! must agree with it; so must a region that ignores its structure and
+//! one that folds it twice (`tests/cases/jit/nested.cdl`, whose reverse
+//! derivatives are checked against finite differences here). The form
+//! the JIT does not build (a structure two data types deep) is refused by
+//! name.
+
+use crate::jit::{forward_agrees, training_agrees};
+use crate::nested::{Values, examples, model, structures};
+use cdlc_runtime::value::Value;
+
+/// Wide and deep structures of each model, beside a lone tip.
+fn wide_and_deep(name: &str) -> Vec<Value> {
+    let mut v = Values(100.0);
+    match name {
+        "kid_tree" => vec![
+            v.kid_tree(6, 1),
+            v.tip(),
+            v.kid_tree(2, 4),
+            v.kid_tree(1, 5),
+            v.kid_tree(4, 2),
+        ],
+        "labelled" => vec![
+            v.labelled(7, 1),
+            v.labelled(0, 1),
+            v.labelled(1, 5),
+            v.tip(),
+            v.labelled(3, 2),
+        ],
+        "chain" => vec![v.chain(12), v.chain(1), v.chain(3), v.chain(7)],
+        other => panic!("no structures for {other}"),
+    }
+}
+
+#[track_caller]
+fn check(name: &str) {
+    let (p, params) = model(name);
+    for xs in [structures(name), wide_and_deep(name)] {
+        let batch = examples(&p, xs);
+        training_agrees(name, &p, &params, &batch);
+        forward_agrees(name, &p, &params, &batch);
+    }
+}
+
+#[test]
+fn children_at_the_leaves_of_a_binary_tree() {
+    check("kid_tree");
+}
+
+#[test]
+fn a_list_of_labelled_subtrees() {
+    check("labelled");
+}
+
+#[test]
+fn an_optional_next_link() {
+    check("chain");
+}
+
+#[test]
+fn a_batch_of_many_structures() {
+    // Forty structures: a level's group holds nodes of many examples,
+    // each with its own inner structure.
+    for name in ["kid_tree", "labelled", "chain"] {
+        let (p, params) = model(name);
+        let xs = (0..4)
+            .flat_map(|_| structures(name).into_iter().chain(wide_and_deep(name)))
+            .collect();
+        let batch = examples(&p, xs);
+        training_agrees(name, &p, &params, &batch);
+    }
+}
+
+#[test]
+fn the_labelled_trees_example() {
+    let (p, params, batch) = crate::example_case("labelled_trees", 24);
+    training_agrees("labelled_trees", &p, &params, &batch);
+    forward_agrees("labelled_trees", &p, &params, &batch);
+}
+
+/// Model `name` of `tests/cases/jit/nested.cdl` on kid trees of several
+/// shapes.
+#[track_caller]
+fn check_case_file(name: &str) {
+    use cdlc::training::{init_params, loss_for, prepare};
+    let path = crate::cases_dir("jit").join("nested.cdl");
+    let c = crate::check_clean(&path);
+    let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
+    let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let params = init_params(&p.inst, 11);
+    let xs = structures("kid_tree")
+        .into_iter()
+        .chain(wide_and_deep("kid_tree"));
+    let batch = examples(&p, xs.collect());
+    crate::grad::check_batch_gradient(name, &p, &params, &batch);
+    training_agrees(name, &p, &params, &batch);
+    forward_agrees(name, &p, &params, &batch);
+}
+
+#[test]
+fn a_region_that_ignores_its_structure() {
+    // The backward region yields the structure's zero cotangent: the
+    // children's cotangents are zero.
+    check_case_file("ignored");
+}
+
+#[test]
+fn a_structure_folded_twice() {
+    // The two folds' cotangents of the structure are summed in the pool.
+    check_case_file("twice");
+}
+
+#[test]
+fn a_structure_two_data_types_deep_is_refused_by_name() {
+    // `List(Tree(X))`: the region's list fold would fold a tree inside
+    // its own region, which the JIT does not build; the driver falls back
+    // to the interpreter (W0901) naming it.
+    let (p, _) = model("forest");
+    let opts = cdlc_jit::Options {
+        dtype: cdlc_jit::Dtype::F64,
+        batch: 2,
+    };
+    let e = cdlc_jit::compile_train(&p.inst.module, p.train, &opts)
+        .err()
+        .expect("the JIT refuses `List(Tree(X))`");
+    assert!(e.to_string().contains("two data types deep"), "{e}");
+}
