@@ -10,6 +10,9 @@ use super::{Ctors, agree, check_fold, in_range, offsets};
 use crate::batch::{GroupData, NestedData};
 use crate::plan::{FoldInfo, PlanError, Site, Step};
 
+#[cfg(test)]
+mod tests;
+
 impl Ctors {
     /// The constructors of a nested field's data type: its own recursive
     /// positions (`Rec(0)`) are children, and a constructor holding a

@@ -1,0 +1,140 @@
+//! The nested-field checks on a hand-built group: two nodes of a
+//! `node(Opt(X))` fold, each holding `some(child)`, pass as built, and a
+//! corrupted pool or structure schedule gets its code.
+
+use std::sync::Arc;
+
+use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+
+use super::check_nested_fields;
+use crate::batch::{FoldData, GroupData, NestedData};
+use crate::plan::{FoldInfo, NestedField, PlanError, Site};
+
+/// `Opt(X)`: `none()` and `some(X)`, `X` the enclosing fold's position.
+fn opt() -> DataType {
+    DataType::Data(Arc::new(DataDecl {
+        name: "Opt(X)".into(),
+        ctors: vec![
+            CtorDecl {
+                name: "none".into(),
+                fields: Vec::new(),
+            },
+            CtorDecl {
+                name: "some".into(),
+                fields: vec![DataType::Rec(1)],
+            },
+        ],
+    }))
+}
+
+/// The enclosing fold: `leaf()` and `node(Opt(X))`.
+fn info() -> FoldInfo {
+    let decl = Arc::new(DataDecl {
+        name: "Chain".into(),
+        ctors: vec![
+            CtorDecl {
+                name: "leaf".into(),
+                fields: Vec::new(),
+            },
+            CtorDecl {
+                name: "node".into(),
+                fields: vec![opt()],
+            },
+        ],
+    });
+    FoldInfo {
+        decl,
+        halves: false,
+        input: 0,
+        over_unfold: None,
+        field_sizes: vec![Vec::new(), Vec::new()],
+        field_lists: vec![Vec::new(), Vec::new()],
+        field_structures: vec![Vec::new(), Vec::new()],
+        nested_in: None,
+        nested_fields: vec![
+            Vec::new(),
+            vec![NestedField {
+                ty: opt(),
+                carrier_parts: 1,
+            }],
+        ],
+        inner: false,
+    }
+}
+
+/// A group of `len` nodes of constructor `ctor`, no tables but `children`,
+/// `examples` and `elems`.
+fn group(ctor: usize, first: usize, examples: Vec<u32>, elems: Vec<u32>) -> GroupData<f64> {
+    GroupData {
+        ctor,
+        first,
+        len: examples.len(),
+        children: Vec::new(),
+        fields: Vec::new(),
+        examples,
+        elems,
+        list_arity: 0,
+        list_offsets: vec![0],
+        list_children: Vec::new(),
+        field_lists: Vec::new(),
+        held: Vec::new(),
+        nested_fields: Vec::new(),
+    }
+}
+
+/// Nodes 2 and 3 of the fold (whose leaves are 0 and 1), each holding
+/// `some(leaf)`: the pool holds child 0 for node 2 and child 1 for node 3,
+/// and the structures are two `some` nodes reading pool rows 0 and 1.
+fn nodes() -> GroupData<f64> {
+    let structures = FoldData {
+        levels: vec![vec![group(1, 0, vec![0, 1], vec![0, 1])]],
+        roots: vec![0, 1],
+        num_nodes: 2,
+    };
+    let mut g = group(1, 2, vec![0, 1], Vec::new());
+    g.nested_fields.push(NestedData {
+        offsets: vec![0, 1, 2],
+        children: vec![0, 1],
+        fold: structures,
+    });
+    g
+}
+
+/// The code of the check `corrupt` makes fail.
+fn code_after(corrupt: impl FnOnce(&mut GroupData<f64>)) -> PlanError {
+    let (info, mut g) = (info(), nodes());
+    check_nested_fields(&Site(vec![]), &info, &g, 4).expect("as built");
+    corrupt(&mut g);
+    check_nested_fields(&Site(vec![]), &info, &g, 4).expect_err("corrupted")
+}
+
+#[test]
+fn a_pool_child_past_the_nodes_is_p011() {
+    let e = code_after(|g| g.nested_fields[0].children[1] = 4);
+    assert_eq!(e.code(), "P011", "{e}");
+    assert!(e.to_string().contains("nested field 0"), "{e}");
+}
+
+#[test]
+fn a_short_pool_or_a_missing_field_is_p014() {
+    let e = code_after(|g| {
+        g.nested_fields[0].offsets.pop();
+    });
+    assert_eq!(e.code(), "P014", "{e}");
+    let e = code_after(|g| {
+        g.nested_fields.clear();
+    });
+    assert_eq!(e.code(), "P014", "{e}");
+}
+
+#[test]
+fn a_structure_reading_another_nodes_pool_row_is_p015() {
+    let e = code_after(|g| g.nested_fields[0].fold.levels[0][0].elems.swap(0, 1));
+    assert_eq!(e.code(), "P015", "{e}");
+}
+
+#[test]
+fn a_structure_node_in_no_group_is_p012() {
+    let e = code_after(|g| g.nested_fields[0].fold.num_nodes = 3);
+    assert_eq!(e.code(), "P012", "{e}");
+}
