@@ -216,13 +216,20 @@ fn hoisted_rose_tree_models_compute_the_same_outputs_and_gradients() {
             cdlc_jit::lower_plan(m, q.inst.func, false)
                 .and_then(|_| cdlc_jit::lower_plan(m, q.train, true))
         };
-        // Hoisting loses no model the JIT compiles as written.
+        // Where the JIT compiles the model as written but not its hoisted
+        // form, the reason is the one documented gap, a `map` inside a
+        // region, and the driver then runs the model as written
+        // (`driver::hoist::prepare`).
         match lowers(&h) {
             Ok(_) => {
                 crate::jit::training_agrees(name, &h, &params, &batch);
                 compiled.push(name);
             }
-            Err(e) => assert!(lowers(&p).is_err(), "{name}: only the hoisted fails: {e}"),
+            Err(e) if lowers(&p).is_ok() => assert!(
+                e.to_string().contains("a `map` inside a region"),
+                "{name}: only the hoisted fails: {e}"
+            ),
+            Err(_) => {}
         }
     }
     assert!(compiled.contains(&"elman_tree"), "{compiled:?}");
@@ -271,12 +278,6 @@ fn hoisted_examples_compile_and_agree_with_the_interpreter() {
         let p = prepare_hoisted(&c, setup.model, setup.loss)
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(p.loss, p0.loss, "{name}");
-        if crate::has_nested_field(&p.inst.module) {
-            // Not hoisted (the pass leaves nested fields alone), and the JIT
-            // refuses such a model as written.
-            crate::assert_jit_refuses_nested(&name, &p);
-            continue;
-        }
         let f = &p.inst.module.functions[p.train];
         let is_mapped = count_ops(f, |op| matches!(op, Op::MapBackward(_))) > 0;
         for (func, train, instr) in [

@@ -194,21 +194,6 @@ pub struct TrainCase {
     pub batch: Vec<cdlc_runtime::value::Example>,
 }
 
-/// Whether a module has a data type with a nested field (`X` under another
-/// data type in any form but a list of children, such as
-/// `examples/labelled_trees.cdl`'s `List(R[2] * X)`). The suites whose
-/// transformation leaves such a model as written (hoisting, straight-line
-/// steps) skip it.
-pub fn has_nested_field(module: &cdlc_ir::Module) -> bool {
-    module.data.iter().any(|(_, d)| {
-        d.ctors.iter().any(|c| {
-            c.fields
-                .iter()
-                .any(|f| matches!(f, cdlc_ir::Field::Nested(_)))
-        })
-    })
-}
-
 /// Every train block of every shipped example, each with `samples`
 /// examples of its data. Asserts that each data set fits its model.
 pub fn train_cases(samples: usize) -> Vec<TrainCase> {

@@ -161,9 +161,6 @@ fn examples_straight_steps_equal_the_executor() {
     const MUST: [&str; 5] = ["mlp", "rnn_parity", "gru_parity", "deepsets", "ring_conv"];
     let mut compiled = Vec::new();
     for case in train_cases(4) {
-        if crate::has_nested_field(&case.prepared.inst.module) {
-            continue;
-        }
         let (a, b) = case.batch.split_at(case.batch.len() / 2);
         let batches = [case.batch.clone(), a.to_vec(), b.to_vec()];
         let batches: Vec<Vec<Example>> = batches.into_iter().filter(|b| !b.is_empty()).collect();
