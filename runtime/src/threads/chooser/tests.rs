@@ -264,26 +264,30 @@ fn the_losing_arm_runs_at_most_per_arm_steps_per_period() {
     assert_eq!(c.threads(Kind::Products), 1);
 }
 
-#[test]
-fn a_ruinous_second_thread_stops_the_measurement_after_two_of_its_steps() {
-    // Two threads 4× slower: one, two, two, and the measurement is over.
-    let m = Machine {
-        step_ms: [1.0, 4.0],
-        rate: every_kind,
-    };
-    let (mut c, mut now) = (
-        Chooser::new(Config {
-            per_arm: 6,
-            ..config()
-        }),
-        Duration::ZERO,
-    );
+/// The arms of the first measurement's steps (`true`: two threads) on
+/// machine `m`, with six steps per arm, and the chooser after it.
+fn first_measurement(m: &Machine) -> (Vec<bool>, Chooser) {
+    let mut c = Chooser::new(Config {
+        per_arm: 6,
+        ..config()
+    });
+    let mut now = Duration::ZERO;
     m.step(&mut c, &mut now);
     let mut arms = Vec::new();
     while c.measuring() {
         arms.push(c.split(Kind::Products));
         m.step(&mut c, &mut now);
     }
+    (arms, c)
+}
+
+#[test]
+fn a_ruinous_second_thread_stops_the_measurement_after_two_of_its_steps() {
+    // Two threads 4× slower: one, two, two, and the measurement is over.
+    let (arms, c) = first_measurement(&Machine {
+        step_ms: [1.0, 4.0],
+        rate: every_kind,
+    });
     assert_eq!(arms, [false, true, true]);
     assert_eq!(c.measurements(), 1);
     assert_eq!(c.threads(Kind::Products), 1);
@@ -293,24 +297,11 @@ fn a_ruinous_second_thread_stops_the_measurement_after_two_of_its_steps() {
 #[test]
 fn a_second_thread_slower_but_not_ruinous_is_measured_in_full() {
     // 1.4× slower is below the early stop's 1.5×: all twelve steps run.
-    let m = Machine {
+    let (arms, c) = first_measurement(&Machine {
         step_ms: [1.0, 1.4],
         rate: every_kind,
-    };
-    let (mut c, mut now) = (
-        Chooser::new(Config {
-            per_arm: 6,
-            ..config()
-        }),
-        Duration::ZERO,
-    );
-    m.step(&mut c, &mut now);
-    let mut steps = 0;
-    while c.measuring() {
-        steps += 1;
-        m.step(&mut c, &mut now);
-    }
-    assert_eq!(steps, 12);
+    });
+    assert_eq!(arms.len(), 12);
     assert_eq!(c.threads(Kind::Products), 1);
 }
 
