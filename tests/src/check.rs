@@ -32,11 +32,7 @@ fn types_of_the_recursive_examples() {
 #[test]
 fn types_inferred_from_what_follows() {
     for path in cdl_files(&cases_dir("types")) {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let c = check_clean(&path);
         let printed = cdlc::emit::types::print(&c.program, &c.checked);
         insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {

@@ -67,11 +67,7 @@ fn tying_cases() {
     let files = cdl_files(&cases_dir("equivariance"));
     assert!(files.len() >= 10, "found only {} cases", files.len());
     for path in files {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let rendered = check_tying_case(&path);
         insta::with_settings!({ snapshot_suffix => name }, {
             insta::assert_snapshot!("tying", rendered);
@@ -305,11 +301,7 @@ fn proof_rules_agree_with_the_numeric_check() {
     let files = cdl_files(&cases_dir("proofs"));
     assert!(files.len() >= 5, "found only {} cases", files.len());
     for path in files {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let src = std::fs::read_to_string(&path).expect("readable case");
         let (mut found, rendered, _) = diagnose(&name, &src);
         let mut expected = expectations(&src);

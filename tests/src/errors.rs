@@ -9,11 +9,7 @@ fn error_cases() {
     assert!(files.len() >= 60, "found only {} error cases", files.len());
     let mut failures = Vec::new();
     for path in files {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         match std::panic::catch_unwind(|| check_error_case(&path)) {
             Ok(snapshot) => {
                 insta::with_settings!({ snapshot_suffix => name.clone(), prepend_module_to_snapshot => false }, {

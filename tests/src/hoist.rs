@@ -239,11 +239,7 @@ fn hoisted_rose_tree_models_compute_the_same_outputs_and_gradients() {
 fn hoisted_examples_compute_the_same_outputs_and_gradients() {
     let mut hoisted = Vec::new();
     for path in cdl_files(&examples_dir()) {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let (p, params, batch) = example_case(&name, 8);
         let inputs: Vec<Value> = batch.iter().map(|e| e.x.clone()).collect();
         if agrees(&name, &p, &params, &inputs) > 0 {
@@ -267,11 +263,7 @@ fn hoisted_examples_compile_and_agree_with_the_interpreter() {
     use cdlc::training::prepare_hoisted;
     let mut mapped = Vec::new();
     for path in cdl_files(&examples_dir()) {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let (p0, params, batch) = example_case(&name, 8);
         let c = check_clean(&path);
         let setup = &c.checked.trains[0];

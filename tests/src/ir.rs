@@ -6,11 +6,7 @@ use cdlc::training::{loss_for, prepare};
 #[test]
 fn forward_and_reverse_ir() {
     for path in cdl_files(&cases_dir("ir")) {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let c = check_clean(&path);
         let model = cdlc::entry_model(&c, None).expect("one model");
         let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));

@@ -66,6 +66,14 @@ mod straight;
 #[cfg(test)]
 mod structured;
 
+/// A case's or example's name: its file name without the extension.
+pub fn case_name(path: &std::path::Path) -> String {
+    path.file_stem()
+        .expect("a name")
+        .to_string_lossy()
+        .to_string()
+}
+
 /// The folder of test cases of one kind.
 pub fn cases_dir(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,11 +5,7 @@ use crate::{cases_dir, cdl_files};
 #[test]
 fn syntax_trees() {
     for path in cdl_files(&cases_dir("parse")) {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let src = std::fs::read_to_string(&path).expect("readable case");
         let (tree, errors) = cdlc_grammar::parse(cdlc_grammar::FileId(0), &src);
         assert!(errors.is_empty(), "{name}: {errors:?}");

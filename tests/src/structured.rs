@@ -101,11 +101,7 @@ fn assert_same(name: &str, s: &Prepared, d: &Prepared, params: &[Tensor], batch:
 fn structured_maps_equal_the_dense_ones_on_every_example() {
     let mut gathers = Vec::new();
     for path in cdl_files(&examples_dir()) {
-        let name = path
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
+        let name = crate::case_name(&path);
         let (s, params, batch) = example_case(&name, 4);
         let c = crate::check_clean(&path);
         let model = cdlc::entry_model(&c, None).expect("a model");
