@@ -40,8 +40,15 @@
 //!    piece of work was large enough to split, one thread wins. Under the
 //!    two-thread arm, the kinds that had large pieces split; the others
 //!    stay on one thread.
-//! 4. The choice holds for at least `period` of time and `period_steps`
-//!    steps, then step 2 runs again.
+//! 4. The choice holds for at least `period_steps` steps and a hold time,
+//!    then step 2 runs again. The hold time starts at `first_period` after
+//!    the first measurement and after every measurement that changed the
+//!    choice, and doubles, up to `period`, after every measurement that
+//!    confirmed it: a choice made in the first steps, or just after the
+//!    machine changed, is checked again soon (a single measurement of a few
+//!    steps can be misled by a moment's load, and a short run would
+//!    otherwise keep it to the end), while a choice confirmed again and
+//!    again costs a measurement only every `period`.
 //!
 //! The cost is bounded: outside step 2 nothing is timed, and within it at
 //! most `per_arm` steps run with the losing choice (`RUINOUS_AFTER` when
@@ -97,21 +104,26 @@ pub struct Config {
     pub warmup: u64,
     /// Measuring steps per arm.
     pub per_arm: u64,
-    /// The least time a choice holds before it is measured again.
+    /// The longest hold time a choice reaches by being confirmed.
     pub period: Duration,
+    /// The hold time after the first measurement and after a change of
+    /// choice (at most `period`).
+    pub first_period: Duration,
     /// The least number of steps a choice holds before it is measured again.
     pub period_steps: u64,
 }
 
 impl Default for Config {
     /// Two warm-up steps (one thread, then two), six steps per arm, a
-    /// choice held for 2 s and 100 steps: at most 6 steps in 112 run with
-    /// the losing choice.
+    /// choice held for at least 100 steps and for 0.25 s at first, doubling
+    /// to 2 s while it is confirmed: at most 6 steps in 112 run with the
+    /// losing choice.
     fn default() -> Config {
         Config {
             warmup: 2,
             per_arm: 6,
             period: Duration::from_secs(2),
+            first_period: Duration::from_millis(250),
             period_steps: 100,
         }
     }
@@ -169,6 +181,8 @@ pub struct Chooser {
     steps: [Vec<f64>; 2],
     /// The median step times of the last finished measurement.
     last_steps: [Option<f64>; 2],
+    /// How long the current choice holds (see the module comment).
+    hold: Duration,
 }
 
 impl Chooser {
@@ -183,6 +197,7 @@ impl Chooser {
             last_end: None,
             steps: [Vec::new(), Vec::new()],
             last_steps: [None, None],
+            hold: config.first_period.min(config.period),
         };
         if config.warmup == 0 {
             c.phase = Phase::Measuring(0);
@@ -238,7 +253,7 @@ impl Chooser {
             }
             Phase::Holding { step, at }
                 if self.step - step >= self.config.period_steps
-                    && now.saturating_sub(at) >= self.config.period =>
+                    && now.saturating_sub(at) >= self.hold =>
             {
                 Phase::Measuring(0)
             }
@@ -262,6 +277,7 @@ impl Chooser {
     fn decide(&mut self) {
         let [one, two] = [0, 1].map(|a| median(&mut self.steps[a]));
         let two_wins = matches!((one, two), (Some(a), Some(b)) if b < a);
+        let before = self.kinds.map(|k| k.split);
         for k in &mut self.kinds {
             k.split = two_wins && k.arms[1].pieces > 0;
             k.last = k.arms.map(|s| s.rate());
@@ -269,7 +285,19 @@ impl Chooser {
         }
         self.last_steps = [one, two];
         self.steps = [Vec::new(), Vec::new()];
+        let first = self.config.first_period.min(self.config.period);
+        self.hold = if self.measurements == 0 || before != self.kinds.map(|k| k.split) {
+            first
+        } else {
+            (self.hold * 2).min(self.config.period)
+        };
         self.measurements += 1;
+    }
+
+    /// How long the current choice holds before it is measured again, once
+    /// it has also held `period_steps` steps.
+    pub fn hold(&self) -> Duration {
+        self.hold
     }
 
     /// The threads `kind`'s large work uses outside measurements: 2 or 1.

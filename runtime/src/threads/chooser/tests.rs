@@ -9,6 +9,7 @@ fn config() -> Config {
         warmup: 1,
         per_arm: 2,
         period: Duration::from_millis(100),
+        first_period: Duration::from_millis(100),
         period_steps: 10,
     }
 }
@@ -355,4 +356,89 @@ fn the_last_of_several_warm_up_steps_runs_on_two_threads_untimed() {
     m.measure(&mut c, &mut now);
     assert_eq!(c.last_step_times(), [Some(1e6), Some(5e5)]);
     assert_eq!(c.threads(Kind::Products), 2);
+}
+
+#[test]
+fn a_confirmed_choice_holds_twice_as_long_each_time_up_to_the_period() {
+    let m = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let mut c = Chooser::new(Config {
+        first_period: Duration::from_millis(25),
+        ..config()
+    });
+    let mut now = Duration::ZERO;
+    let mut holds = Vec::new();
+    for _ in 0..5 {
+        m.measure(&mut c, &mut now);
+        holds.push(c.hold().as_millis());
+    }
+    assert_eq!(holds, [25, 50, 100, 100, 100]);
+    assert_eq!(c.threads(Kind::Products), 2);
+}
+
+#[test]
+fn a_changed_choice_is_checked_again_after_the_first_period() {
+    let quiet = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let busy = Machine {
+        step_ms: [1.0, 1.4],
+        rate: every_kind,
+    };
+    let mut c = Chooser::new(Config {
+        first_period: Duration::from_millis(25),
+        ..config()
+    });
+    let mut now = Duration::ZERO;
+    for _ in 0..4 {
+        quiet.measure(&mut c, &mut now);
+    }
+    assert_eq!(c.hold(), Duration::from_millis(100));
+    busy.measure(&mut c, &mut now);
+    assert_eq!(c.threads(Kind::Products), 1);
+    assert_eq!(c.hold(), Duration::from_millis(25));
+    // The new choice holds its 10 steps and 25 ms, not the full period.
+    let start = now;
+    while !c.measuring() {
+        busy.step(&mut c, &mut now);
+    }
+    let held = now - start;
+    assert!(
+        held >= Duration::from_millis(25) && held < Duration::from_millis(30),
+        "{held:?}"
+    );
+}
+
+#[test]
+fn a_short_run_measures_several_times_after_a_misleading_first_measurement() {
+    // The first measurement sees two threads win (a moment's quiet); from
+    // then on two threads lose. With a 2 s period and a 0.25 s first hold,
+    // the choice is corrected within the first half second, where a fixed
+    // 2 s hold would keep the wrong choice for a whole 2 s run.
+    let quiet = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let busy = Machine {
+        step_ms: [1.0, 1.3],
+        rate: every_kind,
+    };
+    let mut c = Chooser::new(Config {
+        warmup: 1,
+        per_arm: 6,
+        period: Duration::from_secs(2),
+        first_period: Duration::from_millis(250),
+        period_steps: 100,
+    });
+    let mut now = Duration::ZERO;
+    quiet.measure(&mut c, &mut now);
+    assert_eq!(c.threads(Kind::Products), 2);
+    while c.measurements() < 2 {
+        busy.step(&mut c, &mut now);
+    }
+    assert_eq!(c.threads(Kind::Products), 1);
+    assert!(now < Duration::from_millis(500), "{now:?}");
 }
