@@ -125,3 +125,79 @@ fn progress_is_plain_text_for_people() {
     );
     assert!(!err.contains('{'), "{err}");
 }
+
+/// Runs `cdlc ARGS --message-format json` on `NET` and its data in a
+/// fresh folder: every line of standard error is a JSON object, and the
+/// kinds are returned with the objects.
+fn json_notes(name: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let dir = scratch(name);
+    std::fs::write(dir.join("net.cdl"), NET).unwrap();
+    std::fs::write(dir.join("train.jsonl"), examples()).unwrap();
+    let mut all = args.to_vec();
+    all.extend(["--message-format", "json"]);
+    let o = cdlc(&all, &dir);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    err.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line: {l:?} ({e})")))
+        .collect()
+}
+
+#[test]
+fn data_bench_and_the_exporter_write_json_notes_under_message_format_json() {
+    let data = json_notes("notes_data", &["data", "net.cdl", "--out", "x.jsonl"]);
+    assert_eq!(data.len(), 1, "{data:?}");
+    assert_eq!(data[0]["kind"], "data_written");
+    assert_eq!(data[0]["model"], "net");
+    assert_eq!(data[0]["examples"], 8);
+    assert_eq!(data[0]["out"], "x.jsonl");
+
+    let bench = json_notes(
+        "notes_bench",
+        &[
+            "bench",
+            "net.cdl",
+            "--backend",
+            "interp",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--min-time",
+            "0",
+        ],
+    );
+    let start: Vec<_> = bench.iter().filter(|e| e["kind"] == "bench").collect();
+    assert_eq!(start.len(), 1, "{bench:?}");
+    assert_eq!(start[0]["model"], "net");
+    assert_eq!(start[0]["examples"], 2);
+    assert_eq!(start[0]["parameters"], 9);
+    assert_eq!(start[0]["slots"], 2);
+    assert_eq!(start[0]["backend"], "interp");
+    assert!(bench.iter().all(|e| e["kind"].is_string()), "{bench:?}");
+
+    let export = json_notes(
+        "notes_export",
+        &["net.cdl", "--emit", "jax", "--out", "m.py"],
+    );
+    assert_eq!(export.len(), 1, "{export:?}");
+    assert_eq!(export[0]["kind"], "exported");
+    assert_eq!(export[0]["module"], "m.py");
+    assert_eq!(export[0]["examples"], 8);
+    assert_eq!(export[0]["data"], "m.jsonl");
+    assert_eq!(export[0]["weights"], "m.init.safetensors");
+}
+
+#[test]
+fn data_and_the_exporter_write_plain_notes_for_people() {
+    let dir = scratch("notes_text");
+    std::fs::write(dir.join("net.cdl"), NET).unwrap();
+    std::fs::write(dir.join("train.jsonl"), examples()).unwrap();
+    let o = cdlc(&["data", "net.cdl", "--out", "x.jsonl"], &dir);
+    assert_eq!(stderr(&o), "wrote 8 examples of `net` to x.jsonl\n");
+    let o = cdlc(&["net.cdl", "--emit", "jax", "--out", "m.py"], &dir);
+    assert_eq!(
+        stderr(&o),
+        "wrote m.py (with 8 examples in m.jsonl and initial weights in m.init.safetensors)\n"
+    );
+}

@@ -220,20 +220,19 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
         None => init_params(&prepared.inst, setup.seed),
     };
     let optim = setup.optim;
-    eprintln!(
-        "bench `{}`: {} examples per step, {} parameters in {} slots, {}, {} backend",
-        setup.model_name,
-        batch.len(),
-        prepared
+    super::notes::emit(&super::notes::Note::Bench {
+        model: &setup.model_name,
+        examples: batch.len(),
+        parameters: prepared
             .inst
             .slots
             .iter()
             .map(|s| s.shape.iter().product::<usize>())
             .sum::<usize>(),
-        prepared.inst.slots.len(),
-        optim,
-        lower(&args.backend)
-    );
+        slots: prepared.inst.slots.len(),
+        optim: optim.to_string(),
+        backend: lower(&args.backend),
+    });
     let f32 = args.dtype == crate::Dtype::F32;
     let built = match args.backend {
         BenchBackend::Jit if f32 => JitStepper::<f32>::build(&prepared, &params, optim, &batch),

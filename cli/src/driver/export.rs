@@ -72,13 +72,12 @@ pub fn emit(
         });
     match written {
         Ok(()) => {
-            eprintln!(
-                "wrote {} (with {} examples in {} and initial weights in {})",
-                out.display(),
-                examples.len(),
-                out.with_extension("jsonl").display(),
-                out.with_extension("init.safetensors").display()
-            );
+            super::notes::emit(&super::notes::Note::Exported {
+                module: out,
+                examples: examples.len(),
+                data: &out.with_extension("jsonl"),
+                weights: &out.with_extension("init.safetensors"),
+            });
             ExitCode::SUCCESS
         }
         Err(e) => super::report::fail(e.to_diagnostic(), &c.sources, 1),

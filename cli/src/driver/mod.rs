@@ -13,6 +13,7 @@ pub mod hoist;
 pub mod internal;
 pub mod measure;
 pub mod memory;
+pub mod notes;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -64,12 +64,11 @@ pub fn main(args: &DataArgs) -> ExitCode {
         let d = super::files::FileError::write(&args.out, e).to_diagnostic();
         return super::report::fail(d, &c.sources, 1);
     }
-    eprintln!(
-        "wrote {} examples of `{}` to {}",
-        examples.len(),
-        setup.model_name,
-        args.out.display()
-    );
+    super::notes::emit(&super::notes::Note::DataWritten {
+        examples: examples.len(),
+        model: &setup.model_name,
+        out: &args.out,
+    });
     ExitCode::SUCCESS
 }
 

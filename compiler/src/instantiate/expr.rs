@@ -2,7 +2,7 @@
 //! compositions, recursion schemes) and built-in functions, read from the
 //! HIR with every name resolved and every checked fact at hand.
 
-use super::{Frame, Inst, Local, Lowerer, Morph, R};
+use super::{Frame, Inst, Local, Lowerer, Morph, R, located};
 use crate::builtins::{Builtin, Function};
 use crate::check::size::Poly;
 use crate::check::types::{Ty, TyDisplay};
@@ -14,6 +14,12 @@ use std::rc::Rc;
 
 impl<'a> Lowerer<'a> {
     fn block(&mut self, stmts: &[Stmt], result: ExprId, frame: &mut Frame<'a>) -> R<ir::Value> {
+        self.statements(stmts, frame)?;
+        self.value(result, frame)
+    }
+
+    /// Binds a block's `param` and `let` statements in the frame, in order.
+    fn statements(&mut self, stmts: &[Stmt], frame: &mut Frame<'a>) -> R<()> {
         for s in stmts {
             match s {
                 Stmt::Param(p) => {
@@ -27,7 +33,7 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        self.value(result, frame)
+        Ok(())
     }
 
     fn bind(&mut self, pat: &Pattern, v: Local, frame: &mut Frame<'a>) {
@@ -248,8 +254,17 @@ impl<'a> Lowerer<'a> {
             Expr::Hylo { alg, sizes } => {
                 self.child(e, (*alg, sizes), frame, |i| Morph::Hylo(i, span))
             }
-            Expr::Block { .. } | Expr::LetIn { .. } => {
-                self.unsupported("a block or `let ... in` whose value is a morphism", span)
+            // A block or `let ... in` whose value is a morphism binds its
+            // statements in the frame, then is the morphism of its value:
+            // `let f = dense[2, 2] in f >> f` applies one instance twice.
+            Expr::Block { stmts, result } => {
+                self.statements(stmts, frame)?;
+                self.morph(*result, frame)
+            }
+            Expr::LetIn { pat, value, body } => {
+                let val = self.expr_or_morph(*value, frame)?;
+                self.bind(pat, val, frame);
+                self.morph(*body, frame)
             }
             _ => panic!("internal error: not a morphism at {span:?}"),
         }
@@ -338,9 +353,9 @@ impl<'a> Lowerer<'a> {
             functor,
             args: fargs,
         };
-        let data = self.data_id(&data_ty)?;
+        let data = located(self.data_id(&data_ty), span)?;
         let carrier_ty = self.subst(inst, &info.carrier);
-        let carrier = self.ir_type(&carrier_ty)?;
+        let carrier = located(self.ir_type(&carrier_ty), span)?;
         if !carrier.is_differentiable() {
             let shown = TyDisplay {
                 ty: &carrier_ty,
@@ -359,7 +374,7 @@ impl<'a> Lowerer<'a> {
         for p in params {
             self.param(inst, p.index)?;
         }
-        self.intern_nested(inst, data, alg_cases)?;
+        located(self.intern_nested(inst, data, alg_cases), span)?;
         let case_types = self.b.case_types(data, &carrier);
         let mut cases = Vec::new();
         for (i, tys) in case_types.iter().enumerate() {

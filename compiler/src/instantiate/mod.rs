@@ -236,6 +236,29 @@ fn instantiate_forms(
     }
 }
 
+/// `r`, with an error that has no place yet placed at `span`.
+fn located<T>(r: R<T>, span: Span) -> R<T> {
+    match r {
+        Err(Restart::Unsupported(u)) if u.span == Span::default() => {
+            Err(Restart::Unsupported(Unsupported { span, ..u }))
+        }
+        r => r,
+    }
+}
+
+/// Where the `i`-th input of `model` is typed: its argument's type, or the
+/// model's name when it is written without arguments.
+fn input_span(program: &Program, model: ItemId, i: usize) -> Span {
+    use cdlc_grammar::ast::{DefBody, ItemKind};
+    match &program.item(model).kind {
+        ItemKind::Def(d) => match &d.body {
+            DefBody::Block { args, .. } if i < args.len() => args[i].ty.span,
+            _ => d.name.span,
+        },
+        _ => program.item(model).span,
+    }
+}
+
 /// A morphism as the lowering sees it.
 enum Morph {
     /// An instance of a layer or model.
@@ -358,10 +381,11 @@ impl<'a> Lowerer<'a> {
         };
         let mut inputs = Vec::new();
         let mut values = Vec::new();
-        for t in &arg_tys {
+        for (i, t) in arg_tys.iter().enumerate() {
             let t = &l.subst(&root, t);
-            inputs.push(l.data_type(t)?);
-            let ty = l.ir_type(t)?;
+            let at = input_span(program, model, i);
+            inputs.push(located(l.data_type(t), at)?);
+            let ty = located(l.ir_type(t), at)?;
             values.push(l.b.input(ty));
         }
         let arg = if values.len() == 1 {
@@ -421,7 +445,16 @@ impl<'a> Lowerer<'a> {
                     ty: t,
                     namer: self.checked,
                 };
-                self.unsupported(format!("values of type {shown}"), Span::default())
+                // The caller places the error (`located`): at the model's
+                // argument or at the fold whose data holds the type.
+                self.unsupported(
+                    format!(
+                        "values of type `{shown}`: a model's inputs and the structures it \
+                         folds hold tensors, tuples and data types, and the unit type `1` \
+                         has no runtime value"
+                    ),
+                    Span::default(),
+                )
             }
         }
     }
@@ -509,12 +542,15 @@ impl<'a> Lowerer<'a> {
     /// An equivariant or invariant parameter: a slot of coefficients in its
     /// derived basis, expanded to the dense map.
     fn tied_param(&mut self, inst: &Inst, p: &ParamInfo, name: String, init: Init) -> R<ir::Value> {
-        let Some(tying) = self.tyings.get(inst.item, &p.name) else {
-            return self.unsupported(
-                "an equivariant parameter whose tying could not be derived",
-                p.span,
-            );
-        };
+        // The solver derives a tying for every parameter that checked, or
+        // reports why it cannot (E0503, E0505, E0703), and a program with
+        // an error is never instantiated: a missing tying is a bug.
+        let tying = self.tyings.get(inst.item, &p.name).unwrap_or_else(|| {
+            panic!(
+                "internal error: no tying was derived for the checked parameter `{}`",
+                p.name
+            )
+        });
         let coefficient_std = dense_init(&init).map(|d| tying.basis.init_std(d));
         let structured = (!self.dense).then(|| Structured::worth_it(&tying.basis));
         if let Some(mut st) = structured.flatten() {

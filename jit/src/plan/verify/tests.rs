@@ -607,3 +607,5 @@ fn a_class_loss_inside_a_fold_region_is_a_rows_mismatch() {
         vec![Step::Code(0), Step::Case(1), Step::Body, Step::Code(1)]
     );
 }
+
+mod nested;
