@@ -29,8 +29,6 @@
 // Release builds do not run the checker; its tests and debug builds do.
 #![cfg_attr(not(debug_assertions), allow(dead_code))]
 
-use cdlc_runtime::value::DataType;
-
 use super::{Batch, FieldListData, FoldData, GroupData, UnfoldData};
 use crate::plan::{FoldInfo, Plan, PlanError, PlanErrorKind, Site, Step, UnfoldInfo};
 
@@ -65,15 +63,14 @@ impl Ctors {
         }
     }
 
-    /// The constructors of a data type walked from the batch's inputs.
+    /// The constructors of a data type walked from the batch's inputs: a
+    /// node's children are its recursive fields' and its nested tuples'
+    /// (`X * X`), gathered together in field order.
     fn of(info: &FoldInfo) -> Ctors {
-        let ctors = &info.decl.ctors;
+        let n = info.decl.ctors.len();
         Ctors {
-            arity: ctors
-                .iter()
-                .map(|c| c.fields.iter().filter(|f| **f == DataType::Rec(0)).count())
-                .collect(),
-            reads: vec![false; ctors.len()],
+            arity: (0..n).map(|c| info.direct_children(c)).collect(),
+            reads: vec![false; n],
         }
     }
 }

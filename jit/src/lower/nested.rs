@@ -16,6 +16,10 @@ use cdlc_runtime::value::DataType;
 
 use super::*;
 
+mod tuple;
+
+pub(super) use tuple::children as tuple_children;
+
 /// A nested field's structure as a region sees it.
 #[derive(Clone, Debug)]
 pub(super) struct NestedArg {
@@ -47,12 +51,17 @@ impl Lowerer<'_> {
             return unsupported("a nested field under a carrier that is not made of tensors");
         }
         let mut out = Vec::new();
-        for f in fields {
+        for (at, f) in fields.iter().enumerate() {
             if let Field::Nested(ty) = f {
-                self.nested_data(ty, carrier)?;
+                let tuple = tuple_children(ty);
+                if tuple.is_none() {
+                    self.nested_data(ty, carrier)?;
+                }
                 out.push(NestedField {
                     ty: ty.clone(),
                     carrier_parts: parts.len(),
+                    at,
+                    tuple,
                 });
             }
         }
@@ -67,7 +76,7 @@ impl Lowerer<'_> {
         let (Type::Data(data), DataType::Data(decl)) = (self.module.nested_type(ty, carrier), ty)
         else {
             return unsupported(format!(
-                "a nested field that is not a data type ({ty}: the recursive position in a tuple)"
+                "a nested field that is neither a data type nor a tuple of children ({ty})"
             ));
         };
         for (c, def) in decl.ctors.iter().zip(&self.module.data[data].ctors) {

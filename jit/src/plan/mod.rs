@@ -403,8 +403,9 @@ pub(crate) struct Tiled {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CaseCode {
     pub code: Vec<Instr>,
-    /// Per recursive field, the buffers its gathered carrier goes to (one
-    /// per flattened carrier component).
+    /// Per child a node reads directly (a recursive field, each child of
+    /// a nested tuple `X * X`), in field order, the buffers its gathered
+    /// carrier goes to (one per flattened carrier component).
     pub rec_args: Vec<Vec<usize>>,
     /// Per plain field, the view that points at the prepared field rows.
     pub field_views: Vec<usize>,
@@ -624,14 +625,34 @@ pub(crate) struct FoldInfo {
     /// plain fields. Its schedule is prepared per group of the enclosing
     /// fold (`GroupData::held`), over that group's nodes as rows.
     pub nested_in: Option<(usize, usize, usize)>,
-    /// Per constructor, its nested fields (`Tree(X)`, `List(A * X)`) in
-    /// field order, whose structures `prepare` schedules per group
-    /// (`GroupData::nested_fields`).
+    /// Per constructor, its nested fields (`Tree(X)`, `List(A * X)`,
+    /// `X * X`) in field order, as the runtime's schedule lists them; the
+    /// structures of those a region folds are scheduled per group
+    /// (`GroupData::nested_fields`), a tuple's children are gathered with
+    /// the recursive fields'.
     pub nested_fields: Vec<Vec<NestedField>>,
     /// Whether this fold walks a nested field's structure inside a region
     /// (`FoldCode::nested`): its schedules are prepared with the enclosing
     /// fold's groups, not on their own.
     pub inner: bool,
+}
+
+impl FoldInfo {
+    /// How many children a node of constructor `ctor` reads directly (its
+    /// region's `rec_args`): one per recursive field and each child of a
+    /// nested tuple.
+    pub fn direct_children(&self, ctor: usize) -> usize {
+        let rec = self.decl.ctors[ctor]
+            .fields
+            .iter()
+            .filter(|f| **f == cdlc_runtime::value::DataType::Rec(0))
+            .count();
+        let tuples: usize = self
+            .nested_fields
+            .get(ctor)
+            .map_or(0, |fs| fs.iter().filter_map(|f| f.tuple).sum());
+        rec + tuples
+    }
 }
 
 /// A nested field of a fold's constructor, as `prepare` needs it.
@@ -643,6 +664,22 @@ pub(crate) struct NestedField {
     /// The number of tensors in the enclosing fold's carrier (the views a
     /// recursive position takes).
     pub carrier_parts: usize,
+    /// The field's position among its constructor's fields.
+    pub at: usize,
+    /// For a tuple of the enclosing fold's children (`X * X`): how many it
+    /// holds. There is no structure to fold: its children are read like
+    /// recursive fields, gathered with them in field order
+    /// (`GroupData::children`), and it has no pool (`None` for a
+    /// structure, `GroupData::nested_fields`).
+    pub tuple: Option<usize>,
+}
+
+impl NestedField {
+    /// Whether the field binds a structure a region folds (it has a pool
+    /// and a schedule of its structures per group).
+    pub fn folded(&self) -> bool {
+        self.tuple.is_none()
+    }
 }
 
 /// What preparing a batch must gather for an unfold.

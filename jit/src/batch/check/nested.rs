@@ -8,7 +8,7 @@ use cdlc_runtime::value::DataType;
 
 use super::{Ctors, agree, check_fold, in_range, offsets};
 use crate::batch::{GroupData, NestedData};
-use crate::plan::{FoldInfo, PlanError, Site, Step};
+use crate::plan::{FoldInfo, NestedField, PlanError, Site, Step};
 
 #[cfg(test)]
 mod tests;
@@ -55,7 +55,14 @@ pub(super) fn check_nested_fields<T>(
     g: &GroupData<T>,
     nodes: usize,
 ) -> Result<(), PlanError> {
-    let fields = info.nested_fields.get(g.ctor).map_or(&[][..], |f| f);
+    // A nested tuple's children are checked with the recursive fields'.
+    let fields: Vec<&NestedField> = info
+        .nested_fields
+        .get(g.ctor)
+        .map_or(&[][..], |f| f)
+        .iter()
+        .filter(|f| f.folded())
+        .collect();
     agree(site, "nested fields", fields.len(), g.nested_fields.len())?;
     for (j, (field, data)) in fields.iter().zip(&g.nested_fields).enumerate() {
         let mut at = site.clone();

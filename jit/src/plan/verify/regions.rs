@@ -171,6 +171,13 @@ impl Verifier<'_> {
             .iter()
             .map(|&(b, _)| (Loc::Buf(b), Storage::Buf(b)))
             .collect();
+        // One gathered carrier per child a node reads directly: its
+        // recursive fields' and its nested tuples' (`X * X`).
+        self.mismatch(
+            "the children a node's region reads",
+            self.plan.folds[fold].direct_children(ctor),
+            cc.rec_args.len(),
+        )?;
         let mut gathered = Vec::new();
         for bufs in &cc.rec_args {
             self.mismatch(

@@ -499,6 +499,22 @@ fn a_gathered_child_in_the_carriers_buffer_is_an_overlap() {
     assert_eq!(e.site.0, vec![Step::Code(0), Step::Case(1), Step::Setup]);
 }
 
+#[test]
+fn a_region_reading_more_children_than_its_node_has_is_a_mismatch() {
+    // A `cons` node has one child (its tail); a second gathered carrier
+    // would read a child the schedule does not list.
+    let mut p = list_sum(Loc::View(0), 4);
+    let Instr::Fold(f) = &mut p.code[0] else {
+        unreachable!("the fold")
+    };
+    f.cases[1].rec_args.push(vec![9]);
+    let e = fails(&p);
+    assert!(
+        matches!(&e.kind, PlanErrorKind::Mismatch { what, expected: 1, found: 2 } if what.contains("children")),
+        "{e}"
+    );
+}
+
 /// A stream of three steps from a shared initial state of three numbers
 /// (buffer 0): each step's output and next state is `relu` of the state
 /// (view 0) into buffer 3; states in buffer 1, outputs in buffer 2.

@@ -1,11 +1,13 @@
 //! The nested-field checks on a hand-built group: two nodes of a
 //! `node(Opt(X))` fold, each holding `some(child)`, pass as built, and a
-//! corrupted pool or structure schedule gets its code.
+//! corrupted pool or structure schedule gets its code; so do two twins
+//! whose pairs of children (`X * X`) are read like recursive fields.
 
 use std::sync::Arc;
 
 use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
 
+use super::super::{Ctors, check_fold};
 use super::check_nested_fields;
 use crate::batch::{FoldData, GroupData, NestedData};
 use crate::plan::{FoldInfo, NestedField, PlanError, Site};
@@ -56,6 +58,8 @@ fn info() -> FoldInfo {
             vec![NestedField {
                 ty: opt(),
                 carrier_parts: 1,
+                at: 0,
+                tuple: None,
             }],
         ],
         inner: false,
@@ -137,4 +141,67 @@ fn a_structure_reading_another_nodes_pool_row_is_p015() {
 fn a_structure_node_in_no_group_is_p012() {
     let e = code_after(|g| g.nested_fields[0].fold.num_nodes = 3);
     assert_eq!(e.code(), "P012", "{e}");
+}
+
+/// A fold of `tip()` and `twin(X * X)`: a twin's two children are read
+/// like recursive fields, so the checker counts them among its children.
+fn twin_info() -> FoldInfo {
+    let pair = DataType::Tuple(vec![DataType::Rec(0), DataType::Rec(0)]);
+    let decl = Arc::new(DataDecl {
+        name: "Twin".into(),
+        ctors: vec![
+            CtorDecl {
+                name: "tip".into(),
+                fields: Vec::new(),
+            },
+            CtorDecl {
+                name: "twin".into(),
+                fields: vec![pair.clone()],
+            },
+        ],
+    });
+    let mut info = info();
+    info.decl = decl;
+    info.nested_fields[1] = vec![NestedField {
+        ty: pair,
+        carrier_parts: 1,
+        at: 0,
+        tuple: Some(2),
+    }];
+    info
+}
+
+/// Two examples, each a twin (nodes 4 and 5) of two tips (0, 1 and 2, 3).
+fn twins() -> FoldData<f64> {
+    let mut top = group(1, 4, vec![0, 1], Vec::new());
+    top.children = vec![0, 1, 2, 3];
+    FoldData {
+        levels: vec![vec![group(0, 0, vec![0, 0, 1, 1], Vec::new())], vec![top]],
+        roots: vec![4, 5],
+        num_nodes: 6,
+    }
+}
+
+/// The code of the check `corrupt` makes fail on the twins.
+fn twin_code_after(corrupt: impl FnOnce(&mut GroupData<f64>)) -> PlanError {
+    let (info, mut fd) = (twin_info(), twins());
+    let ctors = Ctors::of(&info);
+    check_fold(&Site(vec![]), &fd, 2, &ctors, None).expect("as built");
+    corrupt(&mut fd.levels[1][0]);
+    check_fold(&Site(vec![]), &fd, 2, &ctors, None).expect_err("corrupted")
+}
+
+#[test]
+fn a_twin_missing_a_child_of_its_pair_is_p014() {
+    let e = twin_code_after(|g| {
+        g.children.pop();
+    });
+    assert_eq!(e.code(), "P014", "{e}");
+    assert!(e.to_string().contains("children"), "{e}");
+}
+
+#[test]
+fn a_twin_holding_another_examples_child_is_p015() {
+    let e = twin_code_after(|g| g.children.swap(1, 2));
+    assert_eq!(e.code(), "P015", "{e}");
 }
