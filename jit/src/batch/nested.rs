@@ -9,8 +9,10 @@
 //! The region lays their carriers out as the field's *pool*, like a rose
 //! node's list of children (step `t`, row `i`: node `i`'s `t`-th child in
 //! the order `cdlc_runtime::schedule::nested::holes` walks them); a node
-//! of the structure that holds a child reads it from the pool row
-//! `t * len + i` (`GroupData::elems`), and its cotangent goes back there.
+//! of the structure that holds children (one, or several such as a leaf
+//! of `Tree(X * X)`) reads each from its pool row `t * len + i`
+//! (`GroupData::elems`, as many per node as its constructor holds), and
+//! their cotangents go back there.
 
 use std::collections::HashMap;
 
@@ -169,7 +171,7 @@ fn one_field<T: Float>(
                 for (f, ty) in types.iter().enumerate() {
                     node.push(ig.fields[i * ig.field_arity + f], ty, &rows)?;
                 }
-                node.end_node(i)?;
+                node.end_node();
             }
             groups.push(GroupData {
                 ctor: ig.ctor as usize,
@@ -257,17 +259,12 @@ impl<T: Float> NodeFields<T> {
         Ok(())
     }
 
-    /// Closes node `i`: its pool row, if it holds a child.
-    fn end_node(&mut self, i: usize) -> Result<(), JitError> {
-        if self.found.len() > 1 {
-            return Err(JitError::Internal(format!(
-                "node {i} of a nested structure holds {} children; one is supported",
-                self.found.len()
-            )));
-        }
+    /// Closes a node: the pool rows of the children it holds, in walking
+    /// order (as many for every node of its constructor, which
+    /// `batch::check` checks).
+    fn end_node(&mut self) {
         self.elems.append(&mut self.found);
         self.next = 0;
-        Ok(())
     }
 }
 

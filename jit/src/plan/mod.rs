@@ -476,13 +476,22 @@ pub(crate) struct NestedSrc {
     pub outer: usize,
     pub field: usize,
     /// The field's pool (`CaseCode::nested`): its pseudo-unfold and, per
-    /// carrier component, the pool's buffer (`seq`), where a group's
-    /// children are gathered and (backward) where their cotangents go.
+    /// *slot* (the `c`-th child a node of the structure holds, carrier
+    /// component `m`: slot `c * carrier_parts + m`), the pool's buffer
+    /// (`seq`) of that component, the buffer a group's `c`-th children are
+    /// gathered into, and (backward) the component's pool cotangents,
+    /// which the slots of one component share.
     pub unfold: usize,
     pub parts: Vec<ElemPart>,
+    /// The number of tensors in the enclosing fold's carrier.
+    pub carrier_parts: usize,
+    /// Per constructor of the structure's data type, how many children of
+    /// the enclosing fold a node holds (its pool rows, `GroupData::elems`:
+    /// `holds` per node, in walking order).
+    pub holds: Vec<usize>,
     /// Per constructor of the structure's data type, per view of its plain
-    /// fields: the carrier component gathered there, or `None` for a
-    /// tensor prepared with the batch.
+    /// fields: the slot gathered there, or `None` for a tensor prepared
+    /// with the batch.
     pub views: Vec<Vec<Option<usize>>>,
     /// Per constructor, how many views each plain field has (the
     /// components of its cotangent a backward region yields).

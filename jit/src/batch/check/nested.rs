@@ -15,8 +15,8 @@ mod tests;
 
 impl Ctors {
     /// The constructors of a nested field's data type: its own recursive
-    /// positions (`Rec(0)`) are children, and a constructor holding a
-    /// child of the enclosing fold (`Rec(1)`) reads one pool row.
+    /// positions (`Rec(0)`) are children, and a constructor reads one pool
+    /// row per child of the enclosing fold (`Rec(1)`) it holds.
     fn nested(ty: &DataType) -> Ctors {
         let ctors = match ty {
             DataType::Data(decl) => &decl.ctors[..],
@@ -29,18 +29,19 @@ impl Ctors {
                 .collect(),
             reads: ctors
                 .iter()
-                .map(|c| c.fields.iter().any(holds_child))
+                .map(|c| c.fields.iter().map(children_held).sum())
                 .collect(),
         }
     }
 }
 
-/// Whether a field's type has the enclosing fold's recursive position.
-fn holds_child(ty: &DataType) -> bool {
+/// How many of the enclosing fold's children (its recursive position) a
+/// field's type holds, directly or in tuples.
+fn children_held(ty: &DataType) -> usize {
     match ty {
-        DataType::Rec(1) => true,
-        DataType::Tuple(ts) => ts.iter().any(holds_child),
-        _ => false,
+        DataType::Rec(1) => 1,
+        DataType::Tuple(ts) => ts.iter().map(children_held).sum(),
+        _ => 0,
     }
 }
 

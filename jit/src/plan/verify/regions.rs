@@ -442,7 +442,7 @@ impl Verifier<'_> {
             .chain(
                 f.nested
                     .iter()
-                    .flat_map(|n| n.parts.iter().map(|p| p.cotangents)),
+                    .flat_map(|n| n.parts.iter().take(n.carrier_parts).map(|p| p.cotangents)),
             );
         let mapped = f.cases.iter().flat_map(|c| &c.mapped).filter_map(|m| m.ct);
         self.distinct(writes.chain(elem_cts).chain(mapped))?;
