@@ -490,7 +490,7 @@ fn group_data<T: Float>(
         ctor: g.ctor as usize,
         first: g.first as usize,
         len: g.len,
-        children: g.children.clone(),
+        children: nested::direct_children(info, g)?,
         fields,
         examples: g.examples.clone(),
         elems: Vec::new(),

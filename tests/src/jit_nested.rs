@@ -1,10 +1,12 @@
 //! The JIT against the interpreter on nested data types
-//! (`tests/cases/grad/nested_data.cdl`, `examples/labelled_trees.cdl`):
-//! children at the leaves of a binary tree (`Tree(X)`), a list of labelled
-//! subtrees (`List(R[2] * X)`) and an optional next link (a user's
-//! `Opt(X)`), on batches whose structures differ in shape (a lone tip,
-//! empty inner lists, wide and deep nodes), so that the nodes of one level
-//! hold structures of different shapes. The interpreter's reverse
+//! (`tests/cases/grad/nested_data.cdl`, `examples/labelled_trees.cdl`,
+//! `tests/cases/grad/nested_pairs.cdl`): children at the leaves of a
+//! binary tree (`Tree(X)`), a list of labelled subtrees (`List(R[2] * X)`),
+//! an optional next link (a user's `Opt(X)`), pairs of children read
+//! directly (`X * X`, `X * (X * X)`) and pairs at a tree's leaves
+//! (`Tree(X * X)`), on batches whose structures differ in shape (a lone
+//! tip, empty inner lists, wide and deep nodes), so that the nodes of one
+//! level hold structures of different shapes. The interpreter's reverse
 //! derivatives of these models are checked against finite differences in
 //! `nested.rs`; here the JIT's loss, gradients (f64 and f32) and outputs
 //! must agree with it; so must a region that ignores its structure and
@@ -36,6 +38,14 @@ fn wide_and_deep(name: &str) -> Vec<Value> {
             v.labelled(3, 2),
         ],
         "chain" => vec![v.chain(12), v.chain(1), v.chain(3), v.chain(7)],
+        "twins" => vec![v.twins(9), v.tip(), v.twins(1), v.twins(6)],
+        "triples" => vec![v.triples(7), v.triples(3), v.tip(), v.triples(5)],
+        "pair_tree" => vec![
+            v.pair_tree(5, 1),
+            v.tip(),
+            v.pair_tree(1, 4),
+            v.pair_tree(3, 2),
+        ],
         other => panic!("no structures for {other}"),
     }
 }
@@ -66,10 +76,36 @@ fn an_optional_next_link() {
 }
 
 #[test]
+fn a_pair_of_children() {
+    // `twin(a, (l, r))`: the children are gathered like recursive fields.
+    check("twins");
+}
+
+#[test]
+fn a_triple_of_children_nested_in_pairs_under_a_pair_carrier() {
+    // `three((x, (y, z)), a)`: three children read directly, each with a
+    // (hidden, cell) carrier, one cell ignored (its cotangent is zero).
+    check("triples");
+}
+
+#[test]
+fn pairs_of_children_at_the_leaves_of_a_binary_tree() {
+    // `Tree(X * X)`: each leaf of a node's tree reads two pool rows.
+    check("pair_tree");
+}
+
+#[test]
 fn a_batch_of_many_structures() {
     // Forty structures: a level's group holds nodes of many examples,
     // each with its own inner structure.
-    for name in ["kid_tree", "labelled", "chain"] {
+    for name in [
+        "kid_tree",
+        "labelled",
+        "chain",
+        "twins",
+        "triples",
+        "pair_tree",
+    ] {
         let (p, params) = model(name);
         let xs = (0..4)
             .flat_map(|_| structures(name).into_iter().chain(wide_and_deep(name)))

@@ -1,15 +1,22 @@
-//! Nested data types (`tests/cases/grad/nested_data.cdl`): `X` under
-//! another data type in a functor (`Tree(X)`, `List(R[2] * X)`, a user's
-//! `Opt(X)`, `List(Tree(X))`, `X * X`). Their reverse derivatives against
-//! finite differences in f64 on structures of several shapes, a batch
-//! against its examples one by one (f64 and f32), their JSON lines, and a
-//! structure that does not fit its type.
+//! Nested data types (`tests/cases/grad/nested_data.cdl`,
+//! `tests/cases/grad/nested_pairs.cdl`): `X` under another data type in a
+//! functor (`Tree(X)`, `List(R[2] * X)`, a user's `Opt(X)`,
+//! `List(Tree(X))`, `X * X`, `X * (X * X)`, `Tree(X * X)`). Their reverse
+//! derivatives against finite differences in f64 on structures of several
+//! shapes, a batch against its examples one by one (f64 and f32), their
+//! JSON lines, and a structure that does not fit its type.
 
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
-/// A model of the case file, prepared for training, with initial weights.
+/// A model of the case files, prepared for training, with initial
+/// weights: `nested_pairs.cdl` has the models of pairs of children,
+/// `nested_data.cdl` the others.
 pub(crate) fn model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
-    crate::grad::grad_case("nested_data", name)
+    let file = match name {
+        "twins" | "triples" | "pair_tree" => "nested_pairs",
+        _ => "nested_data",
+    };
+    crate::grad::grad_case(file, name)
 }
 
 /// Builds structures whose vectors `R[2]` are distinct, deterministic
@@ -85,6 +92,47 @@ impl Values {
         chain
     }
 
+    /// `Twin`: `twin(a, (l, r))` nodes `depth` levels deep on the left,
+    /// half as deep on the right.
+    pub(crate) fn twins(&mut self, depth: usize) -> Value {
+        if depth == 0 {
+            return self.tip();
+        }
+        let l = self.twins(depth - 1);
+        let r = self.twins(depth / 2);
+        let a = self.vec2();
+        Values::node(1, vec![a, Value::Tuple(vec![l, r])])
+    }
+
+    /// `Triple`: `three((x, (y, z)), a)` nodes, the children one, two and
+    /// three levels shallower.
+    pub(crate) fn triples(&mut self, depth: usize) -> Value {
+        if depth == 0 {
+            return self.tip();
+        }
+        let x = self.triples(depth - 1);
+        let y = self.triples(depth.saturating_sub(2));
+        let z = self.triples(depth.saturating_sub(3));
+        let a = self.vec2();
+        Values::node(1, vec![Value::Tuple(vec![x, Value::Tuple(vec![y, z])]), a])
+    }
+
+    /// `PairTree`: `node(a, Tree(X * X))` with `n` pairs of children at the
+    /// tree's leaves, `depth` levels of such nodes.
+    pub(crate) fn pair_tree(&mut self, n: usize, depth: usize) -> Value {
+        if depth == 0 {
+            return self.tip();
+        }
+        let pairs = (0..n)
+            .map(|i| {
+                let l = self.pair_tree(n - i % 2, depth - 1);
+                Value::Tuple(vec![l, self.pair_tree(n, depth.saturating_sub(2))])
+            })
+            .collect();
+        let a = self.vec2();
+        Values::node(1, vec![a, Values::tree(pairs)])
+    }
+
     /// `Forest`: a node with a list of trees of subforests, a `twin`, and
     /// tips.
     fn forest(&mut self, depth: usize) -> Value {
@@ -121,6 +169,14 @@ pub(crate) fn structures(name: &str) -> Vec<Value> {
         ],
         "chain" => vec![v.chain(1), v.chain(2), v.chain(5)],
         "forest" => vec![v.tip(), v.forest(1), v.forest(2)],
+        "twins" => vec![v.tip(), v.twins(1), v.twins(3), v.twins(2)],
+        "triples" => vec![v.triples(2), v.tip(), v.triples(1), v.triples(4)],
+        "pair_tree" => vec![
+            v.tip(),
+            v.pair_tree(1, 1),
+            v.pair_tree(3, 2),
+            v.pair_tree(2, 3),
+        ],
         other => panic!("no structures for {other}"),
     }
 }
@@ -169,8 +225,31 @@ fn a_list_of_trees_of_children_and_a_pair_of_children() {
 }
 
 #[test]
+fn a_pair_of_children() {
+    check_gradient("twins");
+}
+
+#[test]
+fn a_triple_of_children_nested_in_pairs_under_a_pair_carrier() {
+    check_gradient("triples");
+}
+
+#[test]
+fn pairs_of_children_at_the_leaves_of_a_binary_tree() {
+    check_gradient("pair_tree");
+}
+
+#[test]
 fn a_batch_equals_its_examples_one_by_one() {
-    for name in ["kid_tree", "labelled", "chain", "forest"] {
+    for name in [
+        "kid_tree",
+        "labelled",
+        "chain",
+        "forest",
+        "twins",
+        "triples",
+        "pair_tree",
+    ] {
         let (p, params) = model(name);
         let batch = examples(&p, structures(name));
         let m = &p.inst.module;

@@ -29,8 +29,6 @@
 // Release builds do not run the checker; its tests and debug builds do.
 #![cfg_attr(not(debug_assertions), allow(dead_code))]
 
-use cdlc_runtime::value::DataType;
-
 use super::{Batch, FieldListData, FoldData, GroupData, UnfoldData};
 use crate::plan::{FoldInfo, Plan, PlanError, PlanErrorKind, Site, Step, UnfoldInfo};
 
@@ -39,12 +37,12 @@ mod nested;
 mod tests;
 
 /// What a fold's constructors hold, per constructor: how many recursive
-/// children a node has, and (for a fold over a computed sequence) whether
-/// it reads an element of the sequence.
+/// children a node has, and (for a fold over a computed sequence or a
+/// nested field's pool) how many rows of the sequence it reads.
 #[derive(Clone, Debug)]
 pub(crate) struct Ctors {
     pub arity: Vec<usize>,
-    pub reads: Vec<bool>,
+    pub reads: Vec<usize>,
 }
 
 impl Ctors {
@@ -52,7 +50,7 @@ impl Ctors {
     pub(crate) fn list() -> Ctors {
         Ctors {
             arity: vec![0, 1],
-            reads: vec![false, true],
+            reads: vec![0, 1],
         }
     }
 
@@ -61,19 +59,18 @@ impl Ctors {
     pub(crate) fn halves() -> Ctors {
         Ctors {
             arity: vec![0, 2],
-            reads: vec![true, false],
+            reads: vec![1, 0],
         }
     }
 
-    /// The constructors of a data type walked from the batch's inputs.
+    /// The constructors of a data type walked from the batch's inputs: a
+    /// node's children are its recursive fields' and its nested tuples'
+    /// (`X * X`), gathered together in field order.
     fn of(info: &FoldInfo) -> Ctors {
-        let ctors = &info.decl.ctors;
+        let n = info.decl.ctors.len();
         Ctors {
-            arity: ctors
-                .iter()
-                .map(|c| c.fields.iter().filter(|f| **f == DataType::Rec(0)).count())
-                .collect(),
-            reads: vec![false; ctors.len()],
+            arity: (0..n).map(|c| info.direct_children(c)).collect(),
+            reads: vec![0; n],
         }
     }
 }
@@ -260,13 +257,11 @@ fn check_group<T>(
     let arity = ctors.arity[g.ctor];
     agree(site, "children", g.len * arity, g.children.len())?;
     agree(site, "examples", g.len, g.examples.len())?;
-    let reads = seq_steps.is_some() && ctors.reads[g.ctor];
-    agree(
-        site,
-        "elements",
-        if reads { g.len } else { 0 },
-        g.elems.len(),
-    )?;
+    let reads = match seq_steps {
+        Some(_) => ctors.reads[g.ctor],
+        None => 0,
+    };
+    agree(site, "elements", g.len * reads, g.elems.len())?;
     agree(
         site,
         "list offsets",
@@ -291,10 +286,12 @@ fn check_group<T>(
         for &c in &g.list_children[kids] {
             sched.child(site, "list child", node, c as usize, h, example)?;
         }
-        if let (true, Some(steps)) = (reads, seq_steps) {
-            let row = g.elems[i] as usize;
-            in_range(site, "element row", row, steps * rows)?;
-            same_example(site, "element row", row, row % rows, example)?;
+        if let Some(steps) = seq_steps {
+            for &row in &g.elems[i * reads..(i + 1) * reads] {
+                let row = row as usize;
+                in_range(site, "element row", row, steps * rows)?;
+                same_example(site, "element row", row, row % rows, example)?;
+            }
         }
         sched.level[node] = Some(h);
         sched.example[node] = example;

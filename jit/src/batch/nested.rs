@@ -9,8 +9,10 @@
 //! The region lays their carriers out as the field's *pool*, like a rose
 //! node's list of children (step `t`, row `i`: node `i`'s `t`-th child in
 //! the order `cdlc_runtime::schedule::nested::holes` walks them); a node
-//! of the structure that holds a child reads it from the pool row
-//! `t * len + i` (`GroupData::elems`), and its cotangent goes back there.
+//! of the structure that holds children (one, or several such as a leaf
+//! of `Tree(X * X)`) reads each from its pool row `t * len + i`
+//! (`GroupData::elems`, as many per node as its constructor holds), and
+//! their cotangents go back there.
 
 use std::collections::HashMap;
 
@@ -65,8 +67,61 @@ pub(super) fn prepare<T: Float>(
         )));
     }
     (0..g.nested_arity)
+        .filter(|&j| fields[j].folded())
         .map(|j| one_field(&fields[j], g, j))
         .collect()
+}
+
+/// The children the nodes of group `g` read directly, `len × arity` of
+/// them: per node, in field order, each recursive field's child and each
+/// child of a nested tuple (`X * X`, in walking order), as the region's
+/// `rec_args` take them. Without nested tuples, the schedule's children.
+pub(super) fn direct_children(info: &FoldInfo, g: &Group<'_>) -> Result<Vec<u32>, JitError> {
+    let fields = info
+        .nested_fields
+        .get(g.ctor as usize)
+        .map_or(&[][..], |f| f);
+    if fields.iter().all(NestedField::folded) {
+        return Ok(g.children.clone());
+    }
+    let ctor = &info.decl.ctors[g.ctor as usize];
+    let tuples: usize = fields.iter().filter_map(|f| f.tuple).sum();
+    let mut out = Vec::with_capacity(g.len * (g.rec_arity + tuples));
+    for i in 0..g.len {
+        let mut rec = g.children[i * g.rec_arity..(i + 1) * g.rec_arity].iter();
+        for (at, ty) in ctor.fields.iter().enumerate() {
+            if *ty == DataType::Rec(0) {
+                let Some(&child) = rec.next() else {
+                    return Err(JitError::Internal(
+                        "a node with fewer children than recursive fields".into(),
+                    ));
+                };
+                out.push(child);
+                continue;
+            }
+            let Some((j, Some(m))) = fields
+                .iter()
+                .enumerate()
+                .find(|(_, f)| f.at == at)
+                .map(|(j, f)| (j, f.tuple))
+            else {
+                continue;
+            };
+            let k = i * g.nested_arity + j;
+            let (a, b) = (
+                g.nested_offsets[k] as usize,
+                g.nested_offsets[k + 1] as usize,
+            );
+            if b - a != m {
+                return data_error(format!(
+                    "expected {m} children in a tuple field of type {ty}, found {}",
+                    b - a
+                ));
+            }
+            out.extend_from_slice(&g.nested_children[a..b]);
+        }
+    }
+    Ok(out)
 }
 
 /// Field `j` of the group's nodes: the pool and the structures' schedule.
@@ -116,7 +171,7 @@ fn one_field<T: Float>(
                 for (f, ty) in types.iter().enumerate() {
                     node.push(ig.fields[i * ig.field_arity + f], ty, &rows)?;
                 }
-                node.end_node(i)?;
+                node.end_node();
             }
             groups.push(GroupData {
                 ctor: ig.ctor as usize,
@@ -204,17 +259,12 @@ impl<T: Float> NodeFields<T> {
         Ok(())
     }
 
-    /// Closes node `i`: its pool row, if it holds a child.
-    fn end_node(&mut self, i: usize) -> Result<(), JitError> {
-        if self.found.len() > 1 {
-            return Err(JitError::Internal(format!(
-                "node {i} of a nested structure holds {} children; one is supported",
-                self.found.len()
-            )));
-        }
+    /// Closes a node: the pool rows of the children it holds, in walking
+    /// order (as many for every node of its constructor, which
+    /// `batch::check` checks).
+    fn end_node(&mut self) {
         self.elems.append(&mut self.found);
         self.next = 0;
-        Ok(())
     }
 }
 

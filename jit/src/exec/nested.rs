@@ -27,8 +27,8 @@ impl<'a, T: Elem> Run<'a, T> {
     /// On entering a group of a fold: lays out each nested field's pool
     /// (step `t`, row `i`: the carrier of node `i`'s `t`-th child, zero
     /// past its last) and sets its lengths; for a fold over a nested
-    /// structure, gathers each node's child from its pool row and points
-    /// the views of the child's carrier there.
+    /// structure, gathers each child a node holds from its pool row into
+    /// the child's slot and points the views of its carrier there.
     pub(super) fn enter_nested(
         &mut self,
         id: usize,
@@ -47,7 +47,7 @@ impl<'a, T: Elem> Run<'a, T> {
             if !sources.contains(&Some(m)) {
                 continue;
             }
-            self.gather_elems(p, g);
+            self.gather_slot(p, g, m / src.carrier_parts, src.holds[g.ctor]);
             for (&view, _) in case
                 .field_views
                 .iter()
@@ -58,6 +58,24 @@ impl<'a, T: Elem> Run<'a, T> {
             }
         }
         Ok(())
+    }
+
+    /// Gathers the `c`-th of the `holds` children each node of group `g`
+    /// of a nested structure holds (one carrier component) from its pool
+    /// row into `p.gathered`.
+    fn gather_slot(&mut self, p: &ElemPart, g: &GroupData<T>, c: usize, holds: usize) {
+        let s = p.size;
+        self.ensure(p.gathered, g.len * s);
+        let src = self.st.bufs[p.seq].as_ptr();
+        let dst = self.st.bufs[p.gathered].as_mut_ptr();
+        for i in 0..g.len {
+            let row = g.elems[i * holds + c] as usize;
+            // SAFETY: the pool holds `steps x rows` rows of `s`, `row` is
+            // one of them and a node has `holds` rows (`batch::check`:
+            // P011, P014); `gathered` holds `len` rows and is another
+            // buffer (`plan::verify`: P003, P004, P005).
+            unsafe { std::ptr::copy_nonoverlapping(src.add(row * s), dst.add(i * s), s) };
+        }
     }
 
     /// Lays out one nested field's pool for a group of `n` nodes.
@@ -91,7 +109,7 @@ impl<'a, T: Elem> Run<'a, T> {
     /// structure adds into them.
     pub(super) fn zero_pool_cotangents(&mut self, src: &NestedSrc) {
         let (steps, rows) = self.seq_extent(src.unfold);
-        for p in &src.parts {
+        for p in &src.parts[..src.carrier_parts] {
             let n = steps * rows * p.size;
             self.ensure(p.cotangents, n);
             self.st.bufs[p.cotangents][..n].fill(T::ZERO);
@@ -109,13 +127,16 @@ impl<'a, T: Elem> Run<'a, T> {
         g: &GroupData<T>,
     ) {
         let parts = case.result[skip..].iter().flatten();
+        let holds = src.holds[g.ctor];
         for (&part, source) in parts.zip(&src.views[g.ctor]) {
             let Some(m) = *source else { continue };
             let p = &src.parts[m];
+            let c = m / src.carrier_parts;
             let s = p.size;
             let from = self.ptr(part.loc) as *const T;
             let dst = self.st.bufs[p.cotangents].as_mut_ptr();
-            for (i, &row) in g.elems.iter().enumerate() {
+            for i in 0..g.len {
+                let row = g.elems[i * holds + c];
                 let off = if part.kind == PartKind::Batched {
                     i * s
                 } else {

@@ -147,6 +147,10 @@ impl Lowerer<'_> {
                     cc.rec_lists.push(list);
                     self.set(a, r);
                 }
+                Field::Nested(t) if nested::tuple_children(t).is_some() => {
+                    let r = self.nested_tuple_arg(t, carrier, &mut cc.rec_args)?;
+                    self.set(a, r);
+                }
                 Field::Nested(t) => {
                     let (r, pool) = self.nested_arg(t, carrier, cc.nested.len())?;
                     cc.nested.push(pool);
@@ -235,6 +239,9 @@ impl Lowerer<'_> {
                 // A map's result's own fields: their cotangents are unused.
                 Field::Plain(_) if self.is_appended(ctor, *i, fields.len()) == Some(false) => {}
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
+                Field::Nested(ref t) if nested::tuple_children(t).is_some() => {
+                    self.nested_tuple_ct(t, r, code, &mut rec)?;
+                }
                 Field::Nested(_) => {
                     let Repr::NestedCt { parts, .. } = r else {
                         return Err(JitError::Internal(

@@ -16,6 +16,10 @@ use cdlc_runtime::value::DataType;
 
 use super::*;
 
+mod tuple;
+
+pub(super) use tuple::children as tuple_children;
+
 /// A nested field's structure as a region sees it.
 #[derive(Clone, Debug)]
 pub(super) struct NestedArg {
@@ -47,12 +51,17 @@ impl Lowerer<'_> {
             return unsupported("a nested field under a carrier that is not made of tensors");
         }
         let mut out = Vec::new();
-        for f in fields {
+        for (at, f) in fields.iter().enumerate() {
             if let Field::Nested(ty) = f {
-                self.nested_data(ty, carrier)?;
+                let tuple = tuple_children(ty);
+                if tuple.is_none() {
+                    self.nested_data(ty, carrier)?;
+                }
                 out.push(NestedField {
                     ty: ty.clone(),
                     carrier_parts: parts.len(),
+                    at,
+                    tuple,
                 });
             }
         }
@@ -61,16 +70,16 @@ impl Lowerer<'_> {
 
     /// The data type of the structure a nested field of type `ty` binds,
     /// if the JIT folds it: every constructor's fields are recursive
-    /// positions of its own or tensors, with at most one child of the
-    /// enclosing fold among them.
+    /// positions of its own or tensors and children of the enclosing fold,
+    /// any number of them (`Tree(X * X)`: a leaf holding two).
     fn nested_data(&self, ty: &DataType, carrier: &Type) -> Result<cdlc_ir::DataId, JitError> {
-        let (Type::Data(data), DataType::Data(decl)) = (self.module.nested_type(ty, carrier), ty)
+        let (Type::Data(data), DataType::Data(_)) = (self.module.nested_type(ty, carrier), ty)
         else {
             return unsupported(format!(
-                "a nested field that is not a data type ({ty}: the recursive position in a tuple)"
+                "a nested field that is neither a data type nor a tuple of children ({ty})"
             ));
         };
-        for (c, def) in decl.ctors.iter().zip(&self.module.data[data].ctors) {
+        for def in &self.module.data[data].ctors {
             let plain = def.fields.iter().all(|f| match f {
                 Field::Rec => true,
                 Field::Plain(t) => tensor_components(t, &mut Vec::new()),
@@ -79,13 +88,6 @@ impl Lowerer<'_> {
             if !plain {
                 return unsupported(format!(
                     "a nested field two data types deep ({ty}: a structure inside the structure a fold region folds)"
-                ));
-            }
-            let children: usize = c.fields.iter().map(count_children).sum();
-            if children > 1 {
-                return unsupported(format!(
-                    "a nested field ({ty}) whose constructor `{}` holds {children} children of the enclosing fold",
-                    c.name
                 ));
             }
         }
@@ -143,8 +145,10 @@ impl Lowerer<'_> {
         };
         let def = &self.module.data[f.data];
         let (mut field_sizes, mut views, mut field_parts) = (Vec::new(), Vec::new(), Vec::new());
+        let mut holds = Vec::new();
         for (c, rt) in def.ctors.iter().zip(&decl.ctors) {
             let (mut sizes, mut v, mut per_field) = (Vec::new(), Vec::new(), Vec::new());
+            let mut children = 0;
             let plain = c
                 .fields
                 .iter()
@@ -156,7 +160,7 @@ impl Lowerer<'_> {
             for (ir, t) in plain {
                 tensor_components(ir, &mut sizes);
                 let before = v.len();
-                view_sources(t, arg.carrier_parts, &mut v);
+                view_sources(t, arg.carrier_parts, &mut children, &mut v);
                 per_field.push(v.len() - before);
             }
             if sizes.len() != v.len() {
@@ -167,17 +171,24 @@ impl Lowerer<'_> {
             field_sizes.push(sizes);
             views.push(v);
             field_parts.push(per_field);
+            holds.push(children);
         }
-        let parts = arg
-            .seqs
-            .iter()
-            .map(|&(seq, size)| ElemPart {
-                seq,
-                size,
-                gathered: self.buf(),
-                cotangents: self.buf(),
-            })
-            .collect();
+        // One slot per child a node may hold and carrier component; the
+        // slots of one component share its pool's cotangents.
+        let cotangents: Vec<usize> = arg.seqs.iter().map(|_| self.buf()).collect();
+        let most = holds.iter().copied().max().unwrap_or(0).max(1);
+        let mut parts = Vec::with_capacity(most * arg.seqs.len());
+        for _ in 0..most {
+            for (&(seq, size), &cotangents) in arg.seqs.iter().zip(&cotangents) {
+                let gathered = self.buf();
+                parts.push(ElemPart {
+                    seq,
+                    size,
+                    gathered,
+                    cotangents,
+                });
+            }
+        }
         let n = def.ctors.len();
         self.folds.push(FoldInfo {
             decl: def.decl.clone(),
@@ -199,6 +210,8 @@ impl Lowerer<'_> {
                 field: arg.field,
                 unfold: arg.unfold,
                 parts,
+                carrier_parts: arg.carrier_parts,
+                holds,
                 views,
                 field_parts,
             },
@@ -212,7 +225,10 @@ impl Lowerer<'_> {
         match self.fold_nested.get(&id) {
             Some(src) => Ok(Repr::NestedCt {
                 unfold: src.unfold,
-                parts: src.parts.iter().map(|p| (p.cotangents, p.size)).collect(),
+                parts: src.parts[..src.carrier_parts]
+                    .iter()
+                    .map(|p| (p.cotangents, p.size))
+                    .collect(),
             }),
             None => unsupported("the cotangent of a structure that is not a nested field's"),
         }
@@ -268,25 +284,26 @@ impl Lowerer<'_> {
     }
 }
 
-/// The children of the enclosing fold in a field of type `ty` of a nested
-/// field's data type (`Rec(1)` positions; the lowering takes no deeper
-/// data type).
-fn count_children(ty: &DataType) -> usize {
-    match ty {
-        DataType::Rec(1) => 1,
-        DataType::Tuple(ts) => ts.iter().map(count_children).sum(),
-        _ => 0,
-    }
-}
-
 /// Appends, per view of a plain field of type `ty` (seen from the nested
 /// data type), where it reads from: `None` for a tensor of the data, the
-/// carrier component for a child's carrier.
-fn view_sources(ty: &DataType, carrier_parts: usize, out: &mut Vec<Option<usize>>) {
+/// slot of the node's `children`-th child's carrier component for a
+/// child (counting it).
+fn view_sources(
+    ty: &DataType,
+    carrier_parts: usize,
+    children: &mut usize,
+    out: &mut Vec<Option<usize>>,
+) {
     match ty {
         DataType::Tensor(_) => out.push(None),
-        DataType::Tuple(ts) => ts.iter().for_each(|t| view_sources(t, carrier_parts, out)),
-        DataType::Rec(_) => out.extend((0..carrier_parts).map(Some)),
+        DataType::Tuple(ts) => ts
+            .iter()
+            .for_each(|t| view_sources(t, carrier_parts, children, out)),
+        DataType::Rec(_) => {
+            let first = *children * carrier_parts;
+            out.extend((first..first + carrier_parts).map(Some));
+            *children += 1;
+        }
         DataType::Data(_) => {}
     }
 }

@@ -403,8 +403,9 @@ pub(crate) struct Tiled {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CaseCode {
     pub code: Vec<Instr>,
-    /// Per recursive field, the buffers its gathered carrier goes to (one
-    /// per flattened carrier component).
+    /// Per child a node reads directly (a recursive field, each child of
+    /// a nested tuple `X * X`), in field order, the buffers its gathered
+    /// carrier goes to (one per flattened carrier component).
     pub rec_args: Vec<Vec<usize>>,
     /// Per plain field, the view that points at the prepared field rows.
     pub field_views: Vec<usize>,
@@ -475,13 +476,22 @@ pub(crate) struct NestedSrc {
     pub outer: usize,
     pub field: usize,
     /// The field's pool (`CaseCode::nested`): its pseudo-unfold and, per
-    /// carrier component, the pool's buffer (`seq`), where a group's
-    /// children are gathered and (backward) where their cotangents go.
+    /// *slot* (the `c`-th child a node of the structure holds, carrier
+    /// component `m`: slot `c * carrier_parts + m`), the pool's buffer
+    /// (`seq`) of that component, the buffer a group's `c`-th children are
+    /// gathered into, and (backward) the component's pool cotangents,
+    /// which the slots of one component share.
     pub unfold: usize,
     pub parts: Vec<ElemPart>,
+    /// The number of tensors in the enclosing fold's carrier.
+    pub carrier_parts: usize,
+    /// Per constructor of the structure's data type, how many children of
+    /// the enclosing fold a node holds (its pool rows, `GroupData::elems`:
+    /// `holds` per node, in walking order).
+    pub holds: Vec<usize>,
     /// Per constructor of the structure's data type, per view of its plain
-    /// fields: the carrier component gathered there, or `None` for a
-    /// tensor prepared with the batch.
+    /// fields: the slot gathered there, or `None` for a tensor prepared
+    /// with the batch.
     pub views: Vec<Vec<Option<usize>>>,
     /// Per constructor, how many views each plain field has (the
     /// components of its cotangent a backward region yields).
@@ -624,14 +634,34 @@ pub(crate) struct FoldInfo {
     /// plain fields. Its schedule is prepared per group of the enclosing
     /// fold (`GroupData::held`), over that group's nodes as rows.
     pub nested_in: Option<(usize, usize, usize)>,
-    /// Per constructor, its nested fields (`Tree(X)`, `List(A * X)`) in
-    /// field order, whose structures `prepare` schedules per group
-    /// (`GroupData::nested_fields`).
+    /// Per constructor, its nested fields (`Tree(X)`, `List(A * X)`,
+    /// `X * X`) in field order, as the runtime's schedule lists them; the
+    /// structures of those a region folds are scheduled per group
+    /// (`GroupData::nested_fields`), a tuple's children are gathered with
+    /// the recursive fields'.
     pub nested_fields: Vec<Vec<NestedField>>,
     /// Whether this fold walks a nested field's structure inside a region
     /// (`FoldCode::nested`): its schedules are prepared with the enclosing
     /// fold's groups, not on their own.
     pub inner: bool,
+}
+
+impl FoldInfo {
+    /// How many children a node of constructor `ctor` reads directly (its
+    /// region's `rec_args`): one per recursive field and each child of a
+    /// nested tuple.
+    pub fn direct_children(&self, ctor: usize) -> usize {
+        let rec = self.decl.ctors[ctor]
+            .fields
+            .iter()
+            .filter(|f| **f == cdlc_runtime::value::DataType::Rec(0))
+            .count();
+        let tuples: usize = self
+            .nested_fields
+            .get(ctor)
+            .map_or(0, |fs| fs.iter().filter_map(|f| f.tuple).sum());
+        rec + tuples
+    }
 }
 
 /// A nested field of a fold's constructor, as `prepare` needs it.
@@ -643,6 +673,22 @@ pub(crate) struct NestedField {
     /// The number of tensors in the enclosing fold's carrier (the views a
     /// recursive position takes).
     pub carrier_parts: usize,
+    /// The field's position among its constructor's fields.
+    pub at: usize,
+    /// For a tuple of the enclosing fold's children (`X * X`): how many it
+    /// holds. There is no structure to fold: its children are read like
+    /// recursive fields, gathered with them in field order
+    /// (`GroupData::children`), and it has no pool (`None` for a
+    /// structure, `GroupData::nested_fields`).
+    pub tuple: Option<usize>,
+}
+
+impl NestedField {
+    /// Whether the field binds a structure a region folds (it has a pool
+    /// and a schedule of its structures per group).
+    pub fn folded(&self) -> bool {
+        self.tuple.is_none()
+    }
 }
 
 /// What preparing a batch must gather for an unfold.

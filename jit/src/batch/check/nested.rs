@@ -8,15 +8,15 @@ use cdlc_runtime::value::DataType;
 
 use super::{Ctors, agree, check_fold, in_range, offsets};
 use crate::batch::{GroupData, NestedData};
-use crate::plan::{FoldInfo, PlanError, Site, Step};
+use crate::plan::{FoldInfo, NestedField, PlanError, Site, Step};
 
 #[cfg(test)]
 mod tests;
 
 impl Ctors {
     /// The constructors of a nested field's data type: its own recursive
-    /// positions (`Rec(0)`) are children, and a constructor holding a
-    /// child of the enclosing fold (`Rec(1)`) reads one pool row.
+    /// positions (`Rec(0)`) are children, and a constructor reads one pool
+    /// row per child of the enclosing fold (`Rec(1)`) it holds.
     fn nested(ty: &DataType) -> Ctors {
         let ctors = match ty {
             DataType::Data(decl) => &decl.ctors[..],
@@ -29,18 +29,19 @@ impl Ctors {
                 .collect(),
             reads: ctors
                 .iter()
-                .map(|c| c.fields.iter().any(holds_child))
+                .map(|c| c.fields.iter().map(children_held).sum())
                 .collect(),
         }
     }
 }
 
-/// Whether a field's type has the enclosing fold's recursive position.
-fn holds_child(ty: &DataType) -> bool {
+/// How many of the enclosing fold's children (its recursive position) a
+/// field's type holds, directly or in tuples.
+fn children_held(ty: &DataType) -> usize {
     match ty {
-        DataType::Rec(1) => true,
-        DataType::Tuple(ts) => ts.iter().any(holds_child),
-        _ => false,
+        DataType::Rec(1) => 1,
+        DataType::Tuple(ts) => ts.iter().map(children_held).sum(),
+        _ => 0,
     }
 }
 
@@ -55,7 +56,14 @@ pub(super) fn check_nested_fields<T>(
     g: &GroupData<T>,
     nodes: usize,
 ) -> Result<(), PlanError> {
-    let fields = info.nested_fields.get(g.ctor).map_or(&[][..], |f| f);
+    // A nested tuple's children are checked with the recursive fields'.
+    let fields: Vec<&NestedField> = info
+        .nested_fields
+        .get(g.ctor)
+        .map_or(&[][..], |f| f)
+        .iter()
+        .filter(|f| f.folded())
+        .collect();
     agree(site, "nested fields", fields.len(), g.nested_fields.len())?;
     for (j, (field, data)) in fields.iter().zip(&g.nested_fields).enumerate() {
         let mut at = site.clone();

@@ -171,6 +171,13 @@ impl Verifier<'_> {
             .iter()
             .map(|&(b, _)| (Loc::Buf(b), Storage::Buf(b)))
             .collect();
+        // One gathered carrier per child a node reads directly: its
+        // recursive fields' and its nested tuples' (`X * X`).
+        self.mismatch(
+            "the children a node's region reads",
+            self.plan.folds[fold].direct_children(ctor),
+            cc.rec_args.len(),
+        )?;
         let mut gathered = Vec::new();
         for bufs in &cc.rec_args {
             self.mismatch(
@@ -435,7 +442,7 @@ impl Verifier<'_> {
             .chain(
                 f.nested
                     .iter()
-                    .flat_map(|n| n.parts.iter().map(|p| p.cotangents)),
+                    .flat_map(|n| n.parts.iter().take(n.carrier_parts).map(|p| p.cotangents)),
             );
         let mapped = f.cases.iter().flat_map(|c| &c.mapped).filter_map(|m| m.ct);
         self.distinct(writes.chain(elem_cts).chain(mapped))?;

@@ -499,6 +499,22 @@ fn a_gathered_child_in_the_carriers_buffer_is_an_overlap() {
     assert_eq!(e.site.0, vec![Step::Code(0), Step::Case(1), Step::Setup]);
 }
 
+#[test]
+fn a_region_reading_more_children_than_its_node_has_is_a_mismatch() {
+    // A `cons` node has one child (its tail); a second gathered carrier
+    // would read a child the schedule does not list.
+    let mut p = list_sum(Loc::View(0), 4);
+    let Instr::Fold(f) = &mut p.code[0] else {
+        unreachable!("the fold")
+    };
+    f.cases[1].rec_args.push(vec![9]);
+    let e = fails(&p);
+    assert!(
+        matches!(&e.kind, PlanErrorKind::Mismatch { what, expected: 1, found: 2 } if what.contains("children")),
+        "{e}"
+    );
+}
+
 /// A stream of three steps from a shared initial state of three numbers
 /// (buffer 0): each step's output and next state is `relu` of the state
 /// (view 0) into buffer 3; states in buffer 1, outputs in buffer 2.
@@ -606,6 +622,52 @@ fn a_class_loss_inside_a_fold_region_is_a_rows_mismatch() {
         e.site.0,
         vec![Step::Code(0), Step::Case(1), Step::Body, Step::Code(1)]
     );
+}
+
+/// A fold over a `Tree(X * X)`-like structure: `leaf` holds two children,
+/// each one slot of a one-tensor carrier, gathered into `b2` and `b4`
+/// from the pool `b1`, whose cotangents are `b3`.
+fn pair_slots(parts: Vec<ElemPart>) -> NestedSrc {
+    NestedSrc {
+        outer: 0,
+        field: 0,
+        unfold: 0,
+        parts,
+        carrier_parts: 1,
+        holds: vec![2, 0],
+        views: vec![vec![Some(0), Some(1)], Vec::new()],
+        field_parts: vec![vec![2], Vec::new()],
+    }
+}
+
+fn slot(seq: usize, gathered: usize, cotangents: usize) -> ElemPart {
+    ElemPart {
+        seq,
+        size: 3,
+        gathered,
+        cotangents,
+    }
+}
+
+#[test]
+fn a_structures_slots_share_their_components_pool_and_gather_apart() {
+    let p = plan(Vec::new(), Vec::new(), 8);
+    let v = super::Verifier::new(&p);
+    v.nested_slots(&pair_slots(vec![slot(1, 2, 3), slot(1, 4, 3)]))
+        .expect("two children of one component");
+    // The second child's cotangents added somewhere else than its pool's.
+    let e = v
+        .nested_slots(&pair_slots(vec![slot(1, 2, 3), slot(1, 4, 5)]))
+        .expect_err("a slot with cotangents of its own");
+    assert!(
+        matches!(&e.kind, PlanErrorKind::Mismatch { what, .. } if what.contains("slots")),
+        "{e}"
+    );
+    // Both children gathered into one buffer.
+    let e = v
+        .nested_slots(&pair_slots(vec![slot(1, 2, 3), slot(1, 2, 3)]))
+        .expect_err("two slots in one buffer");
+    assert_eq!(e.code(), "P006", "{e}");
 }
 
 mod nested;

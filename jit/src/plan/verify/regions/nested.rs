@@ -40,7 +40,31 @@ impl Verifier<'_> {
             self.access(seq, Access::rows(self.steps(n.unfold), p.size))?;
             self.apart(&[p.gathered], &[(seq, Storage::Buf(p.seq))])?;
         }
+        self.nested_slots(n)?;
         self.nested_views(fold, n)
+    }
+
+    /// The slots of a nested structure's children: whole children (one
+    /// slot per carrier component each), the slots of one component
+    /// reading its pool and adding into its cotangents, each gathered into
+    /// a buffer of its own.
+    pub(in crate::plan::verify) fn nested_slots(&self, n: &NestedSrc) -> Result<(), PlanError> {
+        let cp = n.carrier_parts.max(1);
+        self.mismatch(
+            "the slots of a nested structure's children (whole carriers)",
+            0,
+            n.parts.len() % cp,
+        )?;
+        for (s, p) in n.parts.iter().enumerate() {
+            let first = &n.parts[s % cp];
+            let same = p.seq == first.seq && p.cotangents == first.cotangents;
+            self.mismatch(
+                "the pool and cotangents of a carrier component's slots",
+                1,
+                usize::from(same),
+            )?;
+        }
+        self.distinct(n.parts.iter().map(|p| p.gathered))
     }
 
     /// Every view of a nested structure's plain fields reads a tensor of
@@ -57,7 +81,13 @@ impl Verifier<'_> {
             sizes.len(),
             n.field_parts.len(),
         )?;
-        for ((ss, vs), fp) in sizes.iter().zip(&n.views).zip(&n.field_parts) {
+        self.mismatch(
+            "the constructors of a nested structure's children",
+            sizes.len(),
+            n.holds.len(),
+        )?;
+        for (((ss, vs), fp), &holds) in sizes.iter().zip(&n.views).zip(&n.field_parts).zip(&n.holds)
+        {
             self.mismatch("the views of a nested structure's node", ss.len(), vs.len())?;
             self.mismatch(
                 "the views of a nested structure's fields",
@@ -67,6 +97,7 @@ impl Verifier<'_> {
             for (&s, v) in ss.iter().zip(vs) {
                 if let Some(m) = *v {
                     self.index("carrier component", m, n.parts.len())?;
+                    self.index("slot of a child the node holds", m, holds * n.carrier_parts)?;
                     self.mismatch("the size of a child's carrier", n.parts[m].size, s)?;
                 }
             }
@@ -96,7 +127,7 @@ impl Verifier<'_> {
         let fields = self.plan.folds[fold]
             .nested_fields
             .get(ctor)
-            .map_or(0, Vec::len);
+            .map_or(0, |fs| fs.iter().filter(|f| f.folded()).count());
         self.mismatch("the pools of the nested fields", fields, cc.nested.len())?;
         for pool in &cc.nested {
             self.index("unfold", pool.unfold, self.plan.unfolds.len())?;
