@@ -262,7 +262,7 @@ fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
     insta::assert_snapshot!(both(&dir, &["streams.cdl", "--emit", "ir"], "E0617"));
 }
 
-/// A stream whose outputs are pairs, which the JIT does not compile.
+/// A nested field two data types deep, which the JIT does not compile.
 const FALLBACK: &str = fallback_program!(
     "
 train m {
@@ -272,13 +272,13 @@ train m {
 "
 );
 
-/// Five small examples (four train, one validates).
-const FALLBACK_DATA: &str = "{\"x\": [1, 2], \"y\": 0}
-{\"x\": [0, 1], \"y\": 1}
-{\"x\": [2, 1], \"y\": 1}
-{\"x\": [0, 0], \"y\": 0}
-{\"x\": [1, 1], \"y\": 0}
-";
+/// Five small forests (four train, one validates).
+const FALLBACK_DATA: &str = r#"{"x": {"tip": [[1, 2]]}, "y": 0}
+{"x": {"node": [[0, 1], [{"leaf": [{"tip": [[1, 0]]}]}]]}, "y": 1}
+{"x": {"node": [[2, 1], [{"node": [{"leaf": [{"tip": [[0, 1]]}]}, {"leaf": [{"tip": [[1, 1]]}]}]}]]}, "y": 1}
+{"x": {"node": [[0, 0], []]}, "y": 0}
+{"x": {"tip": [[1, 1]]}, "y": 0}
+"#;
 
 #[test]
 fn a_model_the_jit_does_not_compile_is_e0617_where_the_jit_is_needed() {

@@ -20,7 +20,7 @@ train net {
 }
 ";
 
-/// A stream whose outputs are pairs, which the JIT does not lower.
+/// A nested field two data types deep, which the JIT does not lower.
 const FALLBACK: &str = fallback_program!("");
 
 #[test]
@@ -44,7 +44,7 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("E0617") && err.contains("outputs are not tensors"),
+        err.contains("E0617") && err.contains("two data types deep"),
         "{err}"
     );
 }

@@ -914,7 +914,9 @@ impl<'a, T: Elem> Run<'a, T> {
         for &(buf, s) in &u.states {
             self.ensure(buf, (steps + 1) * rows * s);
         }
-        self.ensure(u.outs.0, steps * rows * u.outs.1);
+        for &(buf, s) in &u.outs {
+            self.ensure(buf, steps * rows * s);
+        }
         for (&part, &(buf, _)) in u.init.iter().zip(&u.states) {
             let dst = self.st.bufs[buf].as_mut_ptr();
             self.write_rows(part, dst, 0, rows);
@@ -925,8 +927,10 @@ impl<'a, T: Elem> Run<'a, T> {
             }
             self.point_x_views(&u.x_views, &u.x_seq, u.id, t, rows);
             self.code(&u.body, rows)?;
-            let dst = self.st.bufs[u.outs.0].as_mut_ptr();
-            self.write_rows(u.result_out, dst, t * rows, rows);
+            for (&part, &(buf, _)) in u.result_out.iter().zip(&u.outs) {
+                let dst = self.st.bufs[buf].as_mut_ptr();
+                self.write_rows(part, dst, t * rows, rows);
+            }
             for (&part, &(buf, _)) in u.result_state.iter().zip(&u.states) {
                 let dst = self.st.bufs[buf].as_mut_ptr();
                 self.write_rows(part, dst, (t + 1) * rows, rows);
@@ -974,9 +978,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
             }
             self.point_x_views(&u.x_views, &u.x_seq, u.id, t, rows);
-            let (dbuf, ds) = u.dout;
-            self.st.views[u.dout_view] =
-                self.st.bufs[dbuf].as_mut_ptr().wrapping_add(t * rows * ds);
+            for (&view, &(buf, s)) in u.dout_views.iter().zip(&u.dout) {
+                self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
+            }
             for (&view, &(buf, _)) in u.dnext_views.iter().zip(&u.dnext) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr();
             }

@@ -19,6 +19,7 @@ mod batch;
 mod codegen;
 mod exec;
 mod lower;
+mod output;
 mod plan;
 mod rowops;
 mod straight;
@@ -27,7 +28,7 @@ use std::any::Any;
 use std::fmt;
 
 use cdlc_ir::{FuncId, Module, Type};
-use cdlc_runtime::value::{Example, Tensor, Value};
+use cdlc_runtime::value::{Example, Value};
 
 pub use exec::Elem;
 pub use plan::lowered::{LoweredPlan, lower_plan, lower_plan_fused};
@@ -533,63 +534,10 @@ impl ForwardKernel {
             .inner
             .downcast_ref::<batch::Batch<T>>()
             .expect("checked by run");
+        let plan = &self.k.plan;
         (0..b.rows)
-            .map(|row| self.value(&self.k.plan.output, row, params, b))
+            .map(|row| output::value(&self.k, &plan.output, &plan.output_type, row, params, b))
             .collect()
-    }
-
-    fn value<T: Elem>(
-        &self,
-        r: &Repr,
-        row: usize,
-        params: &[T],
-        b: &batch::Batch<T>,
-    ) -> Result<Value, JitError> {
-        let tensor = |data: &[T], shape: Vec<usize>| {
-            Value::Tensor(Tensor::new(
-                shape,
-                data.iter().map(|x| x.to_f64()).collect(),
-            ))
-        };
-        match r {
-            Repr::Tensor { shape, .. } => {
-                let p = part_of(r)?;
-                let all = self.k.part(&p, params, b);
-                let off = if p.kind == PartKind::Batched {
-                    row * p.size
-                } else {
-                    0
-                };
-                Ok(tensor(&all[off..off + p.size], shape.clone()))
-            }
-            Repr::Tuple(rs) => Ok(Value::Tuple(
-                rs.iter()
-                    .map(|r| self.value(r, row, params, b))
-                    .collect::<Result<_, _>>()?,
-            )),
-            Repr::Seq { buf, size, unfold } => {
-                let len = b.unfolds[*unfold].lens[row];
-                let data = &self.k.state::<T>().bufs[*buf];
-                let items = (0..len)
-                    .map(|t| {
-                        let off = (t * b.rows + row) * size;
-                        tensor(&data[off..off + size], self.seq_shape(*size))
-                    })
-                    .collect();
-                Ok(Value::list(items))
-            }
-            other => Err(JitError::Unsupported {
-                op: format!("a model output of the form {other:?}"),
-                at: None,
-            }),
-        }
-    }
-
-    fn seq_shape(&self, size: usize) -> Vec<usize> {
-        match &self.k.plan.output_type {
-            Type::Seq(e) => e.shape().map_or(vec![size], <[usize]>::to_vec),
-            _ => vec![size],
-        }
     }
 
     /// The Cranelift IR of the kernel's fused elementwise loops.

@@ -1,10 +1,11 @@
-//! Tests of the JIT's own API: permutation maps, basis tables, the error
-//! for an op it cannot compile, and the CLIF text. The JIT against the
+//! Tests of the JIT's own API: permutation maps, basis tables, a stream
+//! of pairs read back as lists of pairs, and the CLIF text. The JIT against the
 //! interpreter on whole programs is driven by the case files under
 //! `tests/cases/ir/jit/` (the `cdlc-tests` crate's `ir_cases` runner).
 
 use cdlc_ir::testmodels::dense;
 use cdlc_ir::{FuncId, FunctionBuilder, LossKind, Module, Type};
+use cdlc_runtime::value::{Tensor, Value};
 
 use crate::{Dtype, Options, compile_forward, compile_train};
 
@@ -128,8 +129,9 @@ fn repeated_basis_patterns_keep_one_block_of_table() {
 }
 
 #[test]
-fn unsupported_ops_are_errors() {
-    // A stream whose outputs are pairs is reported.
+fn a_stream_of_pairs_returns_a_list_of_pairs_per_example() {
+    // Each step emits `(s, tanh s)` and moves to `tanh s`: the outputs are
+    // one sequence per component, read back as a list of pairs.
     let module = Module::new();
     let mut b = FunctionBuilder::new(&module, "pairs_out");
     let x = b.input(Type::tensor(&[2]));
@@ -142,14 +144,42 @@ fn unsupported_ops_are_errors() {
     let mut module = module;
     let id = module.add_function(f);
     let opts = Options {
-        dtype: Dtype::F32,
-        batch: 4,
+        dtype: Dtype::F64,
+        batch: 2,
     };
-    let e = compile_forward(&module, id, &opts).err();
-    assert!(
-        matches!(&e, Some(crate::JitError::Unsupported { op, .. }) if op.contains("not tensors")),
-        "{e:?}"
-    );
+    let mut k = compile_forward(&module, id, &opts).expect("a stream of pairs compiles");
+    let xs = [[0.5, -1.0], [2.0, 0.25]];
+    let inputs: Vec<Value> = xs
+        .iter()
+        .map(|x| Value::Tensor(Tensor::new(vec![2], x.to_vec())))
+        .collect();
+    let outs = k.run::<f64>(&[], &inputs).expect("the kernel runs");
+    for (x, out) in xs.iter().zip(&outs) {
+        let steps = out.as_list().expect("a list of outputs");
+        assert_eq!(steps.len(), 3);
+        let mut s = x.to_vec();
+        for step in steps {
+            let next: Vec<f64> = s.iter().map(|v| v.tanh()).collect();
+            let Value::Tuple(pair) = step else {
+                panic!("a pair per step: {step:?}")
+            };
+            let data: Vec<&[f64]> = pair
+                .iter()
+                .map(|v| match v {
+                    Value::Tensor(t) => &t.data[..],
+                    other => panic!("a tensor: {other:?}"),
+                })
+                .collect();
+            for (got, want) in data.iter().zip([&s, &next]) {
+                let close = got
+                    .iter()
+                    .zip(want.iter())
+                    .all(|(a, b)| (a - b).abs() <= 1e-12);
+                assert!(close && got.len() == 2, "{got:?} against {want:?}");
+            }
+            s = next;
+        }
+    }
 }
 
 #[test]

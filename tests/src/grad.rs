@@ -875,3 +875,14 @@ fn a_mealy_machine_over_pairs_of_children() {
     let batch = rose_examples(&p, trees);
     check_batch_gradient("pair_children", &p, &params, &batch);
 }
+
+#[test]
+fn unfolds_emitting_tuples() {
+    // Streams and Mealy machines emitting pairs and nested pairs, at the
+    // top level and in regions (`pair_unfolds.cdl`), on the batches the
+    // JIT is compared on.
+    for (model, batch) in crate::jit_pair_unfold::cases() {
+        let (p, params) = grad_case("pair_unfolds", model);
+        check_batch_gradient(model, &p, &params, &batch);
+    }
+}

@@ -40,6 +40,8 @@ mod jit_inputs;
 #[cfg(test)]
 mod jit_nested;
 #[cfg(test)]
+mod jit_pair_unfold;
+#[cfg(test)]
 mod jit_region;
 #[cfg(test)]
 mod jit_rose;

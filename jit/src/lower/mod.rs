@@ -58,6 +58,8 @@ use crate::JitError;
 use crate::plan::*;
 use crate::rowops::permute_map;
 
+pub(crate) use rose::seq_parts;
+
 use fusion::Group;
 use uses::{Sink, Use};
 

@@ -151,7 +151,7 @@ pub(super) fn seq_from(
 /// A sequence's unfold and flattened (buffer, size) components: a
 /// `Repr::Seq`, or a tuple of them over one unfold (a sequence of tuples);
 /// `None` for anything else.
-pub(super) fn seq_parts(r: &Repr) -> Option<(usize, Vec<(usize, usize)>)> {
+pub(crate) fn seq_parts(r: &Repr) -> Option<(usize, Vec<(usize, usize)>)> {
     match r {
         Repr::Seq { buf, size, unfold } => Some((*unfold, vec![(*buf, *size)])),
         Repr::Tuple(rs) if !rs.is_empty() => {

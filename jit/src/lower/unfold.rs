@@ -92,9 +92,14 @@ impl Lowerer<'_> {
         if local.is_some() {
             self.local_unfolds.insert(id);
         }
-        let Type::Tensor(oshape) = &u.output else {
-            return unsupported("an unfold whose outputs are not tensors");
-        };
+        // A tuple output is one sequence per tensor, depth first; the IR's
+        // verifier admits nothing but tensors and tuples of them.
+        let mut out_sizes = Vec::new();
+        if !tensor_components(&u.output, &mut out_sizes) {
+            return Err(JitError::Internal(
+                "an unfold's outputs are built from tensors (verified)".into(),
+            ));
+        }
         let rinit = self.repr_or_close(u.init, out)?;
         let init = self.flatten(&rinit, out)?;
         let state_ty = self.func.types[u.init].clone();
@@ -116,10 +121,11 @@ impl Lowerer<'_> {
         let Repr::Tuple(rs) = self.repr(self.func.blocks[u.body].result.expect("verified"))? else {
             return Err(JitError::Internal("a step yields a pair".into()));
         };
-        let result_out = self.flatten(&rs[0], &mut body)?[0];
+        let result_out = self.flatten(&rs[0], &mut body)?;
         let result_state = self.flatten(&rs[1], &mut body)?;
-        let outs = (self.buf(), size(oshape));
+        let outs: Vec<(usize, usize)> = out_sizes.iter().map(|&n| (self.buf(), n)).collect();
         self.unfold_codes.insert(id, states.clone());
+        let seq = rose::seq_from(&u.output, id, &mut outs.iter().copied());
         out.push(Instr::Unfold(Box::new(UnfoldCode {
             id,
             init,
@@ -133,16 +139,33 @@ impl Lowerer<'_> {
             result_out,
             result_state,
         })));
-        let seq = Repr::Seq {
-            buf: outs.0,
-            size: outs.1,
-            unfold: id,
-        };
         Ok(if u.record {
             Repr::Tuple(vec![seq, Repr::UnfoldTape(id)])
         } else {
             seq
         })
+    }
+
+    /// The buffers and sizes of an unfold's output cotangent sequence, one
+    /// per tensor of the output, as the forward op laid its outputs out.
+    fn output_cotangent(
+        &mut self,
+        u: &cdlc_ir::UnfoldBackwardOp,
+        out: &mut Vec<Instr>,
+    ) -> Result<Vec<(usize, usize)>, JitError> {
+        let r = self.repr_or_close(u.cotangent, out)?;
+        let Some((_, parts)) = rose::seq_parts(&r) else {
+            return unsupported("unfold_backward of a computed cotangent");
+        };
+        let mut sizes = Vec::new();
+        let fits = tensor_components(&u.output, &mut sizes)
+            && sizes.iter().copied().eq(parts.iter().map(|p| p.1));
+        if !fits {
+            return Err(JitError::Internal(
+                "an unfold's output cotangent has the output's tensors".into(),
+            ));
+        }
+        Ok(parts)
     }
 
     pub(super) fn unfold_backward(
@@ -157,9 +180,7 @@ impl Lowerer<'_> {
         if self.depth > 0 && !local {
             return unsupported("an unfold's backward inside a region over another region's tape");
         }
-        let Repr::Seq { buf, size: n, .. } = self.repr_or_close(u.cotangent, out)? else {
-            return unsupported("unfold_backward of a computed cotangent");
-        };
+        let dout = self.output_cotangent(u, out)?;
         let states = self.unfold_codes[&id].clone();
         let (acc, reprs) = self.accumulators(&u.captures)?;
         let (state_views, x_views) = self.step_args(u.body, &u.state, u.input.as_ref())?;
@@ -195,12 +216,12 @@ impl Lowerer<'_> {
         out.push(Instr::UnfoldBackward(Box::new(UnfoldBackCode {
             id,
             states,
-            dout: (buf, n),
+            dout,
             dnext,
             body,
             state_views,
             x_views,
-            dout_view: dv[0],
+            dout_views: dv,
             dnext_views,
             result_dstate,
             result_caps,

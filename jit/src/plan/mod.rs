@@ -558,8 +558,9 @@ pub(crate) struct UnfoldCode {
     pub init: Vec<Part>,
     /// Every step's state: `[steps + 1, rows, size]` per component.
     pub states: Vec<(usize, usize)>,
-    /// Every step's output `[steps, rows, size]`.
-    pub outs: (usize, usize),
+    /// Every step's output `[steps, rows, size]`, per tensor of the
+    /// output (one, or one per component of a tuple, depth first).
+    pub outs: Vec<(usize, usize)>,
     pub body: Vec<Instr>,
     pub state_views: Vec<usize>,
     /// The list element's views, with the size of each (one per tensor of
@@ -574,7 +575,8 @@ pub(crate) struct UnfoldCode {
     /// one) whose sequence this one reads; its steps run over the region's
     /// rows, each row as long as its list (`UnfoldInfo::Seq`).
     pub local: Option<usize>,
-    pub result_out: Part,
+    /// The step's output, per tensor (as `outs`).
+    pub result_out: Vec<Part>,
     pub result_state: Vec<Part>,
 }
 
@@ -583,15 +585,17 @@ pub(crate) struct UnfoldCode {
 pub(crate) struct UnfoldBackCode {
     pub id: usize,
     pub states: Vec<(usize, usize)>,
-    /// The output cotangent sequence `[steps, rows, size]`.
-    pub dout: (usize, usize),
+    /// The output cotangent sequence `[steps, rows, size]`, per tensor of
+    /// the output (as `UnfoldCode::outs`).
+    pub dout: Vec<(usize, usize)>,
     /// The running cotangent of the state, per component.
     pub dnext: Vec<(usize, usize)>,
     pub body: Vec<Instr>,
     pub state_views: Vec<usize>,
     /// As `UnfoldCode::x_views`.
     pub x_views: Vec<(usize, usize)>,
-    pub dout_view: usize,
+    /// The views of a step's output cotangent, per tensor of the output.
+    pub dout_views: Vec<usize>,
     pub dnext_views: Vec<usize>,
     pub result_dstate: Vec<Part>,
     pub result_caps: Vec<Vec<Part>>,

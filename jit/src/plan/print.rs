@@ -403,22 +403,20 @@ impl Printer<'_> {
                 )
             }
             Instr::Unfold(u) => format!(
-                "unfold u{}: init ({}) states {} outputs b{}:{}{}{}",
+                "unfold u{}: init ({}) states {} outputs {}{}{}",
                 u.id,
                 parts(&u.init),
                 bufs(&u.states),
-                u.outs.0,
-                u.outs.1,
+                bufs(&u.outs),
                 x_seq(&u.x_seq),
                 u.local
                     .map_or(String::new(), |s| format!(" in the region, steps of u{s}"))
             ),
             Instr::UnfoldBackward(u) => format!(
-                "unfold_backward u{}: states {} output cotangents b{}:{} state cotangents {} accumulators {}{}{}",
+                "unfold_backward u{}: states {} output cotangents {} state cotangents {} accumulators {}{}{}",
                 u.id,
                 bufs(&u.states),
-                u.dout.0,
-                u.dout.1,
+                bufs(&u.dout),
                 bufs(&u.dnext),
                 accs(&u.acc),
                 x_seq(&u.x_seq),
@@ -473,20 +471,18 @@ impl Printer<'_> {
                     element_views(&u.x_views)
                 ));
                 self.body(&u.body);
-                let mut ys = vec![part(&u.result_out)];
-                ys.extend(u.result_state.iter().map(part));
                 self.line(&format!(
-                    "yield output {}; state ({})",
-                    ys[0],
-                    ys[1..].join(", ")
+                    "yield output ({}); state ({})",
+                    parts(&u.result_out),
+                    parts(&u.result_state)
                 ));
             }
             Instr::UnfoldBackward(u) => {
                 self.line(&format!(
-                    "step: state {} element {} output cotangent v{} state cotangent {}",
+                    "step: state {} element {} output cotangent {} state cotangent {}",
                     views(&u.state_views),
                     element_views(&u.x_views),
-                    u.dout_view,
+                    views(&u.dout_views),
                     views(&u.dnext_views)
                 ));
                 self.body(&u.body);

@@ -587,7 +587,7 @@ impl Verifier<'_> {
         }
         let saved = self.env.clone();
         self.site.push(Step::Setup);
-        self.distinct(u.states.iter().map(|s| s.0).chain([u.outs.0]))?;
+        self.distinct(u.states.iter().chain(&u.outs).map(|s| s.0))?;
         let sizes: Vec<usize> = u.states.iter().map(|s| s.1).collect();
         self.results("the initial state", &u.init, &sizes)?;
         self.point_steps(&u.state_views, &u.states, rows)?;
@@ -595,13 +595,17 @@ impl Verifier<'_> {
         self.site.pop();
         self.region(saved, rows, Step::Body, |v| {
             v.code(&u.body)?;
-            v.results("a step's output", &[u.result_out], &[u.outs.1])?;
+            let out_sizes: Vec<usize> = u.outs.iter().map(|o| o.1).collect();
+            v.results("a step's output", &u.result_out, &out_sizes)?;
             v.results("a step's state", &u.result_state, &sizes)
         })?;
         for &(b, s) in &u.states {
             self.define(b, Layout::new(self.states(u.id), s))?;
         }
-        self.define(u.outs.0, Layout::new(self.steps(u.id), u.outs.1))
+        for &(b, s) in &u.outs {
+            self.define(b, Layout::new(self.steps(u.id), s))?;
+        }
+        Ok(())
     }
 
     pub(super) fn unfold_backward(&mut self, u: &UnfoldBackCode) -> Result<(), PlanError> {
@@ -612,8 +616,9 @@ impl Verifier<'_> {
         for &(b, s) in &u.states {
             self.access(Loc::Buf(b), Access::rows(self.states(u.id), s))?;
         }
-        let (dbuf, ds) = u.dout;
-        self.access(Loc::Buf(dbuf), Access::rows(self.steps(u.id), ds))?;
+        for &(b, s) in &u.dout {
+            self.access(Loc::Buf(b), Access::rows(self.steps(u.id), s))?;
+        }
         let dx = u.result_dx.iter().map(|&(_, b)| b);
         let writes = u
             .dnext
@@ -623,7 +628,14 @@ impl Verifier<'_> {
         self.distinct(writes.chain(dx))?;
         self.point_steps(&u.state_views, &u.states, rows)?;
         self.x_views(u.id, &u.x_views, &u.x_seq, rows)?;
-        self.point(u.dout_view, Layout::new(rows, ds), Storage::Buf(dbuf))?;
+        self.mismatch(
+            "the views of an output cotangent",
+            u.dout.len(),
+            u.dout_views.len(),
+        )?;
+        for (&v, &(b, s)) in u.dout_views.iter().zip(&u.dout) {
+            self.point(v, Layout::new(rows, s), Storage::Buf(b))?;
+        }
         self.point_steps(&u.dnext_views, &u.dnext, rows)?;
         self.site.pop();
         let sizes: Vec<usize> = u.dnext.iter().map(|d| d.1).collect();

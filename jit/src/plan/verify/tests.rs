@@ -532,13 +532,13 @@ fn stream(body_reads: Loc, outs: usize) -> Plan {
             size: 3,
         }],
         states: vec![(1, 3)],
-        outs: (2, outs),
+        outs: vec![(2, outs)],
         body: vec![relu(body_reads, &[Loc::Buf(3)], vec![3, 3])],
         state_views: vec![0],
         x_views: Vec::new(),
         x_seq: Vec::new(),
         local: None,
-        result_out: body_out,
+        result_out: vec![body_out],
         result_state: vec![body_out],
     }));
     let mut p = plan(vec![unfold], vec![unary(3, true, 1)], 4);
@@ -580,6 +580,55 @@ fn a_step_output_of_the_wrong_size_is_a_mismatch() {
             found: 3,
         }
     );
+}
+
+/// `stream`, emitting a pair: its outputs in buffers 2 and `second`, the
+/// step yielding its `relu` (buffer 3) `yields` times as the pair.
+fn pair_stream(second: usize, yields: usize) -> Plan {
+    let mut p = stream(Loc::View(0), 3);
+    p.num_bufs = 5;
+    let Instr::Unfold(u) = &mut p.code[0] else {
+        unreachable!("the stream")
+    };
+    u.outs.push((second, 3));
+    u.result_out = vec![u.result_out[0]; yields];
+    let seq = Repr::Seq {
+        buf: second,
+        size: 3,
+        unfold: 0,
+    };
+    p.output = Repr::Tuple(vec![p.output.clone(), seq]);
+    p
+}
+
+#[test]
+fn a_stream_of_pairs_verifies_with_a_buffer_per_component() {
+    let layouts = verify(&pair_stream(4, 2)).expect("the stream of pairs is valid");
+    assert_eq!(layouts[2], Some(Layout::new(Rows::Steps(0), 3)));
+    assert_eq!(layouts[4], Some(Layout::new(Rows::Steps(0), 3)));
+}
+
+#[test]
+fn a_step_yielding_one_tensor_of_a_pair_is_a_mismatch() {
+    let e = fails(&pair_stream(4, 1));
+    assert_eq!(e.code(), "P008");
+    assert_eq!(e.site.0, vec![Step::Code(0), Step::Body, Step::Result]);
+    assert_eq!(
+        e.kind,
+        PlanErrorKind::Mismatch {
+            what: "the components of a step's output".into(),
+            expected: 2,
+            found: 1,
+        }
+    );
+}
+
+#[test]
+fn both_outputs_of_a_pair_in_one_buffer_overlap() {
+    let e = fails(&pair_stream(2, 2));
+    assert_eq!(e.code(), "P006");
+    assert_eq!(e.site.0, vec![Step::Code(0), Step::Setup]);
+    assert_eq!(e.kind, PlanErrorKind::WritesOverlap { loc: "b2".into() });
 }
 
 #[test]
