@@ -65,6 +65,8 @@ mod stored_shape;
 mod straight;
 #[cfg(test)]
 mod structured;
+#[cfg(test)]
+mod wide;
 
 /// A case's or example's name: its file name without the extension.
 pub fn case_name(path: &std::path::Path) -> String {
