@@ -186,11 +186,6 @@ impl Passes {
     pub fn new(fuse: bool, wide: bool) -> Passes {
         Passes { fuse, wide }
     }
-
-    /// The passes a kernel runs by default (`CDLC_FUSE`, `CDLC_NO_WIDE`).
-    pub fn default_passes() -> Passes {
-        Passes::new(fusion_enabled(), wide_enabled())
-    }
 }
 
 /// `lower`, with the passes `passes` on the finished plan.

@@ -26,10 +26,14 @@ use std::sync::Arc;
 
 use crate::plan::*;
 
-/// Whether products sharing their left operand are widened: unless the
-/// environment variable `CDLC_NO_WIDE` is set.
+/// Whether products sharing their left operand are widened: only when the
+/// environment variable `CDLC_WIDE` is set. Wide steps give the same
+/// numbers to rounding but measured slower than plain ones on W2–W7: the
+/// product kernel is no faster per multiply-add on the wide product, and
+/// the splits and concatenations are extra passes over memory
+/// (`docs/performance.md`), so the pass is opt-in.
 pub(crate) fn wide_enabled() -> bool {
-    std::env::var_os("CDLC_NO_WIDE").is_none()
+    std::env::var_os("CDLC_WIDE").is_some()
 }
 
 /// One product the pass can widen: `C [m, n] = A [m, k] B [k, n]` over
@@ -325,11 +329,8 @@ fn widened(products: &[Product], cx: &mut Cx, local: &mut Local) -> Vec<Instr> {
     });
     let mut at = 0;
     for p in products {
-        let map: Vec<u32> = (0..first.m.fixed)
-            .flat_map(|r| (0..p.n).map(move |j| (r * width + at + j) as u32))
-            .collect();
         code.push(Instr::Row {
-            op: RowOp::Permute { map: Arc::new(map) },
+            op: split(first.m.fixed, width, at, p.n),
             ins: vec![(Loc::Buf(c), first.m.rows, first.m.fixed * width)],
             dst: p.c_buf,
             out_size: first.m.fixed * p.n,
@@ -338,6 +339,18 @@ fn widened(products: &[Product], cx: &mut Cx, local: &mut Local) -> Vec<Instr> {
         at += p.n;
     }
     code
+}
+
+/// The row op that takes columns `at .. at + n` of a row-major
+/// `[m, width]` output: a slice when it has one row, else an index map.
+fn split(m: usize, width: usize, at: usize, n: usize) -> RowOp {
+    if m == 1 {
+        return RowOp::Slice { start: at, len: n };
+    }
+    let map: Vec<u32> = (0..m)
+        .flat_map(|r| (0..n).map(move |j| (r * width + at + j) as u32))
+        .collect();
+    RowOp::Permute { map: Arc::new(map) }
 }
 
 /// The buffer holding the right operands side by side, `[k, width]`
