@@ -31,7 +31,8 @@ use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Value};
 
 pub use exec::Elem;
-pub use plan::lowered::{LoweredPlan, lower_plan, lower_plan_fused};
+pub use lower::Passes;
+pub use plan::lowered::{LoweredPlan, lower_plan, lower_plan_fused, lower_plan_passes};
 pub use plan::{PlanError, PlanErrorKind, Site, Step};
 
 use codegen::Compiled;
@@ -136,9 +137,9 @@ impl Kernel {
         func: FuncId,
         opts: &Options,
         train: bool,
-        fuse: bool,
+        passes: Passes,
     ) -> Result<Kernel, JitError> {
-        let plan = lower::lower_with(module, func, train, fuse)?;
+        let plan = lower::lower_passes(module, func, train, passes)?;
         // Debug builds (and so every test) check the plan before running it.
         #[cfg(debug_assertions)]
         plan::verify(&plan)
@@ -293,6 +294,22 @@ pub fn compile_train_fused(
     opts: &Options,
     fuse: bool,
 ) -> Result<TrainKernel, JitError> {
+    compile_train_passes(
+        module,
+        train,
+        opts,
+        Passes::new(fuse, lower::wide_enabled()),
+    )
+}
+
+/// `compile_train`, with the passes `passes` on its plan (fused epilogues,
+/// wide products); every choice computes the same numbers.
+pub fn compile_train_passes(
+    module: &Module,
+    train: FuncId,
+    opts: &Options,
+    passes: Passes,
+) -> Result<TrainKernel, JitError> {
     let f = &module.functions[train];
     let ok = matches!(&f.types[f.output()], Type::Tuple(ts) if ts.len() == f.params.len() + 1);
     if !ok || f.inputs.is_empty() {
@@ -302,7 +319,7 @@ pub fn compile_train_fused(
         )));
     }
     Ok(TrainKernel {
-        k: Kernel::new(module, train, opts, true, fuse)?,
+        k: Kernel::new(module, train, opts, true, passes)?,
     })
 }
 
@@ -500,8 +517,23 @@ pub fn compile_forward_fused(
     opts: &Options,
     fuse: bool,
 ) -> Result<ForwardKernel, JitError> {
+    compile_forward_passes(
+        module,
+        forward,
+        opts,
+        Passes::new(fuse, lower::wide_enabled()),
+    )
+}
+
+/// `compile_forward`, with the passes `passes` on its plan.
+pub fn compile_forward_passes(
+    module: &Module,
+    forward: FuncId,
+    opts: &Options,
+    passes: Passes,
+) -> Result<ForwardKernel, JitError> {
     Ok(ForwardKernel {
-        k: Kernel::new(module, forward, opts, false, fuse)?,
+        k: Kernel::new(module, forward, opts, false, passes)?,
     })
 }
 

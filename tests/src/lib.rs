@@ -69,6 +69,8 @@ mod straight;
 mod structured;
 #[cfg(test)]
 mod unsupported;
+#[cfg(test)]
+mod wide;
 
 /// A case's or example's name: its file name without the extension.
 pub fn case_name(path: &std::path::Path) -> String {

@@ -31,6 +31,8 @@
 //! - `epilogue.rs`: products fused with the elementwise kernels that read
 //!   them, on the finished plan.
 //! - `nested.rs`: a nested field's structure inside a fold region.
+//! - `wide.rs`: products sharing their left operand as one wide product,
+//!   on the finished plan.
 
 mod contract;
 mod epilogue;
@@ -45,6 +47,9 @@ mod rose;
 mod unfold;
 mod uses;
 mod values;
+mod wide;
+
+pub(crate) use wide::wide_enabled;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -166,6 +171,32 @@ pub(crate) fn lower_with(
     train: bool,
     fuse: bool,
 ) -> Result<Plan, JitError> {
+    lower_passes(module, func, train, Passes::new(fuse, wide_enabled()))
+}
+
+/// The passes run on a finished plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Passes {
+    /// Products fused with the elementwise kernels that read them.
+    pub fuse: bool,
+    /// Products that share their left operand run as one wide product.
+    pub wide: bool,
+}
+
+impl Passes {
+    /// The passes `fuse` and `wide`.
+    pub fn new(fuse: bool, wide: bool) -> Passes {
+        Passes { fuse, wide }
+    }
+}
+
+/// `lower`, with the passes `passes` on the finished plan.
+pub(crate) fn lower_passes(
+    module: &Module,
+    func: FuncId,
+    train: bool,
+    passes: Passes,
+) -> Result<Plan, JitError> {
     let f = &module.functions[func];
     let mut l = Lowerer {
         module,
@@ -220,8 +251,12 @@ pub(crate) fn lower_with(
     l.block(f.entry, &mut code)?;
     let output = l.repr(f.output())?;
     let mut all = std::mem::take(&mut l.prologue);
+    let prologue = all.len();
     all.extend(code);
-    if fuse {
+    if passes.wide {
+        l.num_bufs = wide::widen(&mut all, prologue, l.num_bufs);
+    }
+    if passes.fuse {
         epilogue::fuse(&mut all, &l.kernels);
     }
     Ok(Plan {

@@ -32,6 +32,19 @@ pub fn lower_plan_fused(
     wrap(module, crate::lower::lower_with(module, func, train, fuse)?)
 }
 
+/// `lower_plan`, with the passes `passes` on the finished plan.
+pub fn lower_plan_passes(
+    module: &Module,
+    func: FuncId,
+    train: bool,
+    passes: crate::Passes,
+) -> Result<LoweredPlan, JitError> {
+    wrap(
+        module,
+        crate::lower::lower_passes(module, func, train, passes)?,
+    )
+}
+
 /// A plan with its leaves' type names.
 fn wrap(module: &Module, plan: Plan) -> Result<LoweredPlan, JitError> {
     let leaf_types = plan
