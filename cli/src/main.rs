@@ -407,7 +407,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
         Emit::Jit => train(&c, path, cli)?,
         Emit::Plan => {
             let model = entry(&c, cli.entry.as_deref())?;
-            let p = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
+            let p = driver::hoist::prepare(&c, model, cdlc::training::loss_for(&c, model))?;
             driver::plan::emit(&c, model, &p)
         }
         Emit::Jax => driver::export::emit(&c, path, cli.train.as_deref(), cli.out.as_deref()),
