@@ -65,10 +65,10 @@ struct ExecArgs {
     /// Threads for large kernels: `auto` (the default: measured per kind of kernel), or N (any command).
     #[arg(long, global = true)]
     threads: Option<cdlc_runtime::threads::Threads>,
-    /// Hoist element-only work out of folds over lists before running (training, `run`,
-    /// `bench`); off by default, as it measured slower.
-    #[arg(long, global = true)]
-    hoist: bool,
+    /// Which folds' element-only work runs once over all nodes before the fold (training,
+    /// `run`, `bench`, `--emit plan`); off by default, as it measured slower on W2.
+    #[arg(long, value_enum, global = true, default_value_t = driver::hoist::Mode::Off)]
+    hoist: driver::hoist::Mode,
 }
 
 #[derive(Subcommand, Debug)]
@@ -202,7 +202,7 @@ fn main() -> ExitCode {
         (None, Err(_)) => cdlc_runtime::threads::Threads::Auto,
     };
     cdlc_runtime::threads::set_mode(threads);
-    driver::hoist::set_enabled(cli.exec.hoist);
+    driver::hoist::set_mode(cli.exec.hoist);
     match cli.command {
         Some(Command::Check { files, numeric }) => {
             let mut failed = false;
@@ -407,7 +407,7 @@ fn emit_stage(path: &Path, emit: Emit, cli: &Cli) -> Exit {
         Emit::Jit => train(&c, path, cli)?,
         Emit::Plan => {
             let model = entry(&c, cli.entry.as_deref())?;
-            let p = prepare(&c, model, cdlc::training::loss_for(&c, model))?;
+            let p = driver::hoist::prepare(&c, model, cdlc::training::loss_for(&c, model))?;
             driver::plan::emit(&c, model, &p)
         }
         Emit::Jax => driver::export::emit(&c, path, cli.train.as_deref(), cli.out.as_deref()),
@@ -579,7 +579,7 @@ fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtyp
         backend: ExecBackend::Jit,
         dtype,
         threads: None,
-        hoist: false,
+        hoist: driver::hoist::Mode::default(),
     };
     let fit = (&c, model);
     let batch = inputs.len().clamp(1, 256);

@@ -1,7 +1,9 @@
 //! `--emit ir-hoisted`: the forward IR after the hoisting pass, on an
 //! example tree model (snapshot) and on a rose-tree model, while `--emit ir`
 //! still prints the function as written; training, `cdlc run` and `cdlc
-//! bench` with `--hoist` give the numbers the model as written gives.
+//! bench` with `--hoist lists` give the numbers the model as written
+//! (`--hoist off`, the default) gives; `--emit plan` shows the plan that
+//! runs.
 
 #[macro_use]
 mod common;
@@ -75,11 +77,11 @@ fn assert_close(a: &[f64], b: &[f64], tol: f64) {
 }
 
 #[test]
-fn training_and_run_with_hoist_give_the_numbers_of_the_model_as_written() {
+fn training_and_run_hoisted_give_the_numbers_of_the_model_as_written() {
     let dir = scratch("hoist_train");
     std::fs::write(dir.join("elman.cdl"), ELMAN).unwrap();
     let mut metrics = Vec::new();
-    for (out, extra) in [("hoisted", Some("--hoist")), ("plain", None)] {
+    for (out, extra) in [("hoisted", &["--hoist", "lists"][..]), ("plain", &[][..])] {
         let mut args = vec!["elman.cdl", "--emit", "jit", "--dtype", "f64", "--out", out];
         args.extend(extra);
         let t = cdlc(&args, &dir);
@@ -96,7 +98,7 @@ fn training_and_run_with_hoist_give_the_numbers_of_the_model_as_written() {
     )
     .unwrap();
     let mut outs = Vec::new();
-    for extra in [Some("--hoist"), None] {
+    for extra in [&["--hoist", "lists"][..], &["--hoist", "off"][..]] {
         let mut args = vec![
             "run",
             "elman.cdl",
@@ -115,11 +117,11 @@ fn training_and_run_with_hoist_give_the_numbers_of_the_model_as_written() {
 }
 
 #[test]
-fn bench_with_hoist_has_the_first_loss_of_the_model_as_written() {
+fn bench_hoisted_has_the_first_loss_of_the_model_as_written() {
     let dir = scratch("hoist_bench");
     std::fs::write(dir.join("elman.cdl"), ELMAN).unwrap();
     let mut losses = Vec::new();
-    for extra in [Some("--hoist"), None] {
+    for extra in [&["--hoist", "lists"][..], &["--hoist", "off"][..]] {
         let mut args = vec![
             "bench",
             "elman.cdl",
@@ -141,4 +143,32 @@ fn bench_with_hoist_has_the_first_loss_of_the_model_as_written() {
         losses.push(numbers(line));
     }
     assert_close(&losses[0], &losses[1], 1e-5);
+}
+
+#[test]
+fn emit_plan_shows_the_map_when_hoisting_and_not_by_default() {
+    let dir = scratch("hoist_plan");
+    std::fs::write(dir.join("elman.cdl"), ELMAN).unwrap();
+    let has_map = |extra: &[&str]| {
+        let mut args = vec!["elman.cdl", "--emit", "plan"];
+        args.extend(extra);
+        let p = cdlc(&args, &dir);
+        assert!(p.status.success(), "{}", stderr(&p));
+        let text = stdout(&p);
+        text.contains("map over f") && text.contains("map_backward over f")
+    };
+    assert!(has_map(&["--hoist", "lists"]));
+    assert!(!has_map(&[]));
+    assert!(!has_map(&["--hoist", "off"]));
+    // A fold over a tree is hoisted under `all` only.
+    let tree = |extra: &[&str]| {
+        let mut args = vec![example("tree_sum"), "--emit".into(), "plan".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let p = cdlc(&args, &dir);
+        assert!(p.status.success(), "{}", stderr(&p));
+        stdout(&p).contains("map over f")
+    };
+    assert!(!tree(&["--hoist", "lists"]));
+    assert!(tree(&["--hoist", "all"]));
 }

@@ -7,7 +7,8 @@
 //! - `verify`: the verifier every stage's output must pass;
 //! - `autodiff`: reverse derivatives, forward function → training function;
 //! - `interp`: the reference interpreter (f64 and f32), the JIT's oracle;
-//! - `passes`: module transformations (`passes::hoist`);
+//! - `passes`: module transformations (`passes::hoist`); `live`: which ops
+//!   of a block its result depends on (`Function::live_insts`);
 //! - `gradcheck`: reverse derivatives against finite differences;
 //! - `entity`: typed `u32` handles, arenas and side tables; `rng`: a seeded
 //!   generator for checks and tests.
@@ -24,6 +25,7 @@ pub mod infer;
 pub mod interp;
 pub mod ir;
 pub mod jvp;
+mod live;
 mod nested;
 pub mod parse;
 pub mod passes;

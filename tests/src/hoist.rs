@@ -295,3 +295,25 @@ fn hoisted_examples_compile_and_agree_with_the_interpreter() {
     }
     assert_eq!(mapped, ["gru_parity", "rnn_parity", "tree_sum"]);
 }
+
+/// The map's backward region recomputes the forward region before its
+/// reverse walk; the JIT lowers only what the walk reads. For an Elman
+/// cell the gradient of `U` reads the elements and their cotangents, so
+/// the hoisted `U x` is not computed again: one product, the sum over all
+/// nodes.
+#[test]
+fn the_map_backward_computes_no_product_it_does_not_read() {
+    use cdlc::training::prepare_hoisted;
+    let c = check_clean(&examples_dir().join("rnn_parity.cdl"));
+    let setup = &c.checked.trains[0];
+    let p = prepare_hoisted(&c, setup.model, setup.loss).expect("the model prepares");
+    let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("the JIT lowers it");
+    let text = plan.to_string();
+    let (_, backward) = text
+        .split_once("map_backward over")
+        .unwrap_or_else(|| panic!("no map_backward: {text}"));
+    let region = backward.split("\noutput:").next().unwrap_or_default();
+    let products: Vec<&str> = region.lines().filter(|l| l.contains("gemm")).collect();
+    assert_eq!(products.len(), 1, "{region}");
+    assert!(products[0].contains("k=rows"), "{region}");
+}

@@ -9,11 +9,13 @@
 //! (those whose plan or step is not small stay on the executor, and then
 //! the comparison is trivially equal, so the test names the examples that
 //! must compile), and generated Elman and gated folds with random sizes
-//! (vector tails of every length) on lists of random lengths.
+//! (vector tails of every length) on lists of random lengths; each also
+//! with its folds' element-only work hoisted into a `map`, whose steps
+//! must compile too.
 
 use std::path::Path;
 
-use cdlc::training::{Prepared, init_params, prepare};
+use cdlc::training::{Prepared, init_params, prepare, prepare_hoisted};
 use cdlc_jit::{Dtype, Elem, Options, TrainKernel};
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
@@ -139,6 +141,22 @@ fn prepared(c: &cdlc::Compilation) -> Prepared {
     prepare(c, setup.model, setup.loss).expect("the model prepares")
 }
 
+/// The first train block's model with its folds' element-only work
+/// hoisted; asserts that the training function runs a `map_backward`.
+#[track_caller]
+fn hoisted(name: &str, c: &cdlc::Compilation) -> Prepared {
+    let setup = &c.checked.trains[0];
+    let p = prepare_hoisted(c, setup.model, setup.loss).expect("the model prepares");
+    let f = &p.inst.module.functions[p.train];
+    let maps = f
+        .values
+        .keys()
+        .filter(|&v| matches!(f.op(v), Some(cdlc_ir::Op::MapBackward(_))))
+        .count();
+    assert!(maps > 0, "{name}: nothing was hoisted");
+    p
+}
+
 #[test]
 fn w3_straight_steps_equal_the_executor() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/w3_tiny_rnn.cdl");
@@ -152,6 +170,29 @@ fn w3_straight_steps_equal_the_executor() {
         check_straight("w3", &p, &params, &batches),
         "W3's step should compile"
     );
+    let h = hoisted("w3", &c);
+    assert!(
+        check_straight("w3 hoisted", &h, &params, &batches),
+        "W3's hoisted step should compile"
+    );
+}
+
+#[test]
+fn hoisted_examples_straight_steps_equal_the_executor() {
+    // The list examples whose folds have element-only work: each one's
+    // hoisted step is small and must compile (`tree_sum`'s step stays on
+    // the executor, hoisted or not).
+    for name in ["rnn_parity", "gru_parity"] {
+        let (_, params, batch) = crate::example_case(name, 4);
+        let c = check_clean(&crate::examples_dir().join(format!("{name}.cdl")));
+        let p = hoisted(name, &c);
+        let (a, b) = batch.split_at(batch.len() / 2);
+        let batches = [batch.clone(), a.to_vec(), b.to_vec()];
+        assert!(
+            check_straight(&format!("{name} hoisted"), &p, &params, &batches),
+            "{name}'s hoisted step should compile"
+        );
+    }
 }
 
 #[test]
@@ -209,6 +250,11 @@ fn generated_folds_straight_steps_equal_the_executor() {
         assert!(
             check_straight(&name, &p, &params, &batches),
             "{name} should compile"
+        );
+        let h = hoisted(&name, &c);
+        assert!(
+            check_straight(&format!("{name} hoisted"), &h, &params, &batches),
+            "{name} hoisted should compile"
         );
     }
 }

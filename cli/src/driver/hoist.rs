@@ -1,41 +1,65 @@
 //! Hoisting element-only work out of folds (`cdlc_ir::passes::hoist`) in
 //! the commands that run training steps or a model (training, `cdlc run`,
-//! `cdlc bench`) with `--hoist`, for folds over lists only; and `--emit
-//! ir-hoisted`, the forward function after the pass. Off by default: the
-//! hoisted steps measured slower than the model as written on every
-//! workload tried (W2, W6, W1; and W3, whose small steps then leave the
-//! straight-line code; `docs/performance.md`).
+//! `cdlc bench`, `--emit plan`), chosen by `--hoist`: `off` (the default)
+//! runs every model as written, `lists` hoists folds over lists, `all`
+//! folds over any structure; and `--emit ir-hoisted`, the forward function
+//! after the pass. Off by default: measured in CPU time per step under
+//! load, the hoisted W2 step was still 2–15% slower (the map's copies of
+//! its fields, outputs and cotangents), W6 and W3 as fast or faster
+//! (`docs/performance.md`).
 //!
 //! `--emit ir`, `--emit grad`, `cdlc grad`, `gradcheck` and the JAX export
 //! keep the function as written: the hoisted one computes the same values
 //! and gradients up to rounding (`tests/src/hoist.rs`).
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use cdlc::training::Prepared;
 
-/// Whether the commands that run steps hoist (set by `--hoist`).
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Which folds the commands that run steps hoist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// None: every model runs as written (the default).
+    #[default]
+    Off,
+    /// Folds over lists.
+    Lists,
+    /// Folds over any structure.
+    All,
+}
 
-/// Sets whether training, `cdlc run` and `cdlc bench` hoist.
-pub fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
+/// The mode set by `--hoist`, as `Mode as u8`.
+static MODE: AtomicU8 = AtomicU8::new(Mode::Off as u8);
+
+/// Sets which folds training, `cdlc run`, `cdlc bench` and `--emit plan`
+/// hoist.
+pub fn set_mode(mode: Mode) {
+    MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+fn mode() -> Mode {
+    match MODE.load(Ordering::Relaxed) {
+        m if m == Mode::Lists as u8 => Mode::Lists,
+        m if m == Mode::All as u8 => Mode::All,
+        _ => Mode::Off,
+    }
 }
 
 /// The model prepared for running steps: with its element-only work
-/// hoisted under `--hoist`, unless a map is over a structure other
-/// than a list, or unless the JIT cannot compile the hoisted functions (a
-/// `map` it does not lower, such as one nested in a fold's region), in
-/// which case it runs the model as written.
+/// hoisted as `--hoist` says, unless (under `lists`) a map is over a
+/// structure other than a list, or unless the JIT cannot compile the
+/// hoisted functions (a `map` it does not lower, such as one nested in a
+/// fold's region), in which case it runs the model as written.
 pub fn prepare(
     c: &cdlc::Compilation,
     model: cdlc::resolve::ItemId,
     loss: cdlc::check::LossKind,
 ) -> Result<Prepared, ExitCode> {
-    if ENABLED.load(Ordering::Relaxed)
+    let mode = mode();
+    if mode != Mode::Off
         && let Ok(p) = cdlc::training::prepare_hoisted(c, model, loss)
-        && over_lists(&p)
+        && (mode == Mode::All || over_lists(&p))
         && compiles(&p)
     {
         return Ok(p);
@@ -46,7 +70,7 @@ pub fn prepare(
 /// Whether every map of `p`'s forward function is over a list. On a
 /// binary tree a TreeRNN's leaf embedding is already one product per step
 /// without the pass (all leaves are one level group), and the hoisted step
-/// was measured slower (`docs/performance.md`); over lists it was not.
+/// measured slower (`docs/performance.md`).
 fn over_lists(p: &Prepared) -> bool {
     let m = &p.inst.module;
     let f = &m.functions[p.inst.func];

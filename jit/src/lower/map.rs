@@ -202,7 +202,15 @@ impl Lowerer<'_> {
         }
         self.depth += 1;
         let mut code = Vec::new();
-        self.block(block, &mut code)?;
+        // A backward region recomputes the forward region, and the reverse
+        // walk often reads none of it (the gradient of `U x` with respect
+        // to `U` reads `x` and the cotangent, not the product): only the
+        // ops the region's result depends on are lowered.
+        for v in self.func.live_insts(block) {
+            let op = self.func.op(v).expect("verified: insts are ops").clone();
+            self.op(v, &op, &mut code)?;
+        }
+        self.close_group(&mut code);
         self.depth -= 1;
         let r = self.repr(self.func.blocks[block].result.expect("verified"))?;
         Ok((code, r))

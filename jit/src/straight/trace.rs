@@ -21,6 +21,8 @@ use crate::codegen::KernelFn;
 use crate::exec::Elem;
 use crate::plan::*;
 
+mod map;
+
 /// Where a base pointer of the argument block comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BaseSrc {
@@ -159,6 +161,9 @@ struct Tracer<'a, T> {
     kernels: &'a [KernelFn],
     views: Vec<Option<Addr>>,
     limits: &'a Limits,
+    /// Per fold schedule a map ran over: each group's rank among its
+    /// constructor's nodes, by the group's first node (`map.rs`).
+    ranks: Vec<Option<Vec<u32>>>,
     out: Trace,
 }
 
@@ -174,6 +179,7 @@ pub(crate) fn trace<T: Elem>(
         kernels,
         views: vec![None; plan.num_views],
         limits,
+        ranks: vec![None; batch.folds.len()],
         out: Trace {
             extents: vec![0; plan.num_bufs],
             ..Trace::default()
@@ -196,8 +202,19 @@ pub(crate) fn supported(code: &[Instr]) -> bool {
         | Instr::LossGrad { .. } => true,
         Instr::Fold(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
         Instr::FoldBackward(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
+        Instr::Map(m) => m.cases.iter().all(simple_map_case),
+        Instr::MapBackward(m) => m.cases.iter().all(simple_map_case),
         _ => false,
     })
+}
+
+/// A map region whose code is supported and folds nothing.
+fn simple_map_case(c: &MapCase) -> bool {
+    supported(&c.code)
+        && !c
+            .code
+            .iter()
+            .any(|i| matches!(i, Instr::Fold(_) | Instr::FoldBackward(_)))
 }
 
 /// A case without lists of children or list fields, whose code is
@@ -375,6 +392,8 @@ impl<T: Elem> Tracer<'_, T> {
             } => self.loss(*kind, *out, *size, *target, Some(*seed), *dst, rows),
             Instr::Fold(f) => self.fold(f),
             Instr::FoldBackward(f) => self.fold_backward(f),
+            Instr::Map(m) => self.map(m),
+            Instr::MapBackward(m) => self.map_backward(m),
             _ => Err(Stop::Unsupported),
         }
     }
@@ -565,6 +584,7 @@ impl<T: Elem> Tracer<'_, T> {
             for (gi, g) in level.iter().enumerate() {
                 let case = &f.cases[g.ctor];
                 self.enter_group(case, g, &f.carrier, (f.id, l, gi))?;
+                self.point_mapped(case, g);
                 self.code(&case.code, g.len)?;
                 for (&part, &(cbuf, s)) in case.result[0].iter().zip(&f.carrier) {
                     let dst = self.buf(cbuf);
@@ -621,6 +641,7 @@ impl<T: Elem> Tracer<'_, T> {
     ) -> Result<(), Stop> {
         let case = &f.cases[g.ctor];
         self.enter_group(case, g, &f.carrier, at)?;
+        self.point_mapped(case, g);
         for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
             self.views[view] = Some(self.buf(cbuf).at(g.first * s));
         }
@@ -657,7 +678,7 @@ impl<T: Elem> Tracer<'_, T> {
                 self.add(src.at(off), dst.at(e as usize * acc.size), acc.size, 1.0)?;
             }
         }
-        Ok(())
+        self.write_mapped_cts(case, g, arity + f.acc.len())
     }
 }
 
