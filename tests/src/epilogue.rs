@@ -1,7 +1,7 @@
 //! Fused epilogues: the training and forward kernels with products fused
 //! with the elementwise kernels that read them against the same kernels
-//! unfused, bit for bit, in f64 and f32; on the benchmark models W1, W2
-//! and W5 and on the ragged shapes of `tests/cases/jit/epilogue.cdl`
+//! unfused, bit for bit, in f64 and f32; on the benchmark models W1, W2,
+//! W4, W5, W6 and W7 and on the ragged shapes of `tests/cases/jit/epilogue.cdl`
 //! (sizes that are not multiples of the vector width, a product too large
 //! for the direct kernel, a fold's cell, DeepSets layers), after checking
 //! those models' reverse derivatives by finite differences and their
@@ -191,6 +191,28 @@ fn w5_fused_equals_unfused() {
         cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, true).expect("the plan lowers");
     assert_eq!(plan.to_string().matches(" broadcast from ").count(), 5);
     fused_equals_unfused("w5", &p, &params, &batch);
+}
+
+#[test]
+fn w4_fused_equals_unfused() {
+    // A tree's cell: `tanh` of two children's products and a bias.
+    let (p, params, batch) = bench_case("w4_treenn", 3);
+    fused_equals_unfused("w4", &p, &params, &batch);
+}
+
+#[test]
+fn w6_fused_equals_unfused() {
+    // A GRU's gates: sigmoids and `tanh`, several outputs per kernel, and
+    // long backward kernels (up to 24 ops) over lists of unequal lengths.
+    let (p, params, batch) = bench_case("w6_gru", 5);
+    fused_equals_unfused("w6", &p, &params, &batch);
+}
+
+#[test]
+fn w7_fused_equals_unfused() {
+    // A Tree-LSTM's gates over a pair carrier.
+    let (p, params, batch) = bench_case("w7_treelstm", 3);
+    fused_equals_unfused("w7", &p, &params, &batch);
 }
 
 #[test]
