@@ -30,6 +30,7 @@ use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Tensor, Value};
 
 pub use exec::Elem;
+pub use lower::Fusion;
 pub use plan::lowered::{LoweredPlan, lower_plan, lower_plan_fused};
 pub use plan::{PlanError, PlanErrorKind, Site, Step};
 
@@ -135,7 +136,7 @@ impl Kernel {
         func: FuncId,
         opts: &Options,
         train: bool,
-        fuse: bool,
+        fuse: Fusion,
     ) -> Result<Kernel, JitError> {
         let plan = lower::lower_with(module, func, train, fuse)?;
         // Debug builds (and so every test) check the plan before running it.
@@ -280,17 +281,18 @@ pub fn compile_train(
     train: FuncId,
     opts: &Options,
 ) -> Result<TrainKernel, JitError> {
-    compile_train_fused(module, train, opts, lower::fusion_enabled())
+    compile_train_fused(module, train, opts, Fusion::from_env())
 }
 
-/// `compile_train`, with products fused with the elementwise kernels that
-/// read their outputs (`fuse`; the default is fusing only when `CDLC_FUSE`
-/// is set) or not; both compute the same numbers.
+/// `compile_train`, with the products `fuse` selects fused with the
+/// elementwise kernels that read their outputs (`true` for all, `false`
+/// for none; the default is `Fusion::from_env`); every choice computes the
+/// same numbers.
 pub fn compile_train_fused(
     module: &Module,
     train: FuncId,
     opts: &Options,
-    fuse: bool,
+    fuse: impl Into<Fusion>,
 ) -> Result<TrainKernel, JitError> {
     let f = &module.functions[train];
     let ok = matches!(&f.types[f.output()], Type::Tuple(ts) if ts.len() == f.params.len() + 1);
@@ -301,7 +303,7 @@ pub fn compile_train_fused(
         )));
     }
     Ok(TrainKernel {
-        k: Kernel::new(module, train, opts, true, fuse)?,
+        k: Kernel::new(module, train, opts, true, fuse.into())?,
     })
 }
 
@@ -488,7 +490,7 @@ pub fn compile_forward(
     forward: FuncId,
     opts: &Options,
 ) -> Result<ForwardKernel, JitError> {
-    compile_forward_fused(module, forward, opts, lower::fusion_enabled())
+    compile_forward_fused(module, forward, opts, Fusion::from_env())
 }
 
 /// `compile_forward`, with products fused with their epilogues or not (see
@@ -497,10 +499,10 @@ pub fn compile_forward_fused(
     module: &Module,
     forward: FuncId,
     opts: &Options,
-    fuse: bool,
+    fuse: impl Into<Fusion>,
 ) -> Result<ForwardKernel, JitError> {
     Ok(ForwardKernel {
-        k: Kernel::new(module, forward, opts, false, fuse)?,
+        k: Kernel::new(module, forward, opts, false, fuse.into())?,
     })
 }
 

@@ -19,7 +19,7 @@ fn step(
     params: &[Tensor],
     batch: &[Example],
     dtype: Dtype,
-    fuse: bool,
+    fuse: impl Into<cdlc_jit::Fusion>,
 ) -> (f64, Vec<f64>) {
     let m = &p.inst.module;
     let opts = Options {
@@ -213,6 +213,44 @@ fn w7_fused_equals_unfused() {
     // A Tree-LSTM's gates over a pair carrier.
     let (p, params, batch) = bench_case("w7_treelstm", 3);
     fused_equals_unfused("w7", &p, &params, &batch);
+}
+
+/// How many steps of `p`'s training plan `fuse` fuses, and how many of
+/// them read a broadcast operand.
+fn fused_and_broadcast(p: &cdlc::training::Prepared, fuse: cdlc_jit::Fusion) -> (usize, usize) {
+    let plan = cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, fuse)
+        .expect("the plan lowers")
+        .to_string();
+    (
+        plan.matches("] fused ").count(),
+        plan.matches(" broadcast from ").count(),
+    )
+}
+
+#[test]
+fn the_default_fuses_products_over_rows_and_not_per_example_batches() {
+    use cdlc_jit::Fusion;
+    // W2's products are over a level's rows: all of them are fused.
+    let (p, _, _) = bench_case("w2_elman", 2);
+    assert_eq!(
+        fused_and_broadcast(&p, Fusion::Rows),
+        fused_and_broadcast(&p, Fusion::All)
+    );
+    // W5's layers are products per set: only the last dense layer's product,
+    // over the batch's rows, is fused, and nothing is read as a broadcast.
+    let (p, params, batch) = bench_case("w5_deepsets", 3);
+    assert_eq!(fused_and_broadcast(&p, Fusion::All), (6, 5));
+    assert_eq!(fused_and_broadcast(&p, Fusion::Rows), (1, 0));
+    assert_eq!(fused_and_broadcast(&p, Fusion::Off), (0, 0));
+    let rows = step(&p, &params, &batch, Dtype::F32, Fusion::Rows);
+    let off = step(&p, &params, &batch, Dtype::F32, Fusion::Off);
+    assert_eq!(rows.0.to_bits(), off.0.to_bits());
+    assert!(
+        rows.1
+            .iter()
+            .zip(&off.1)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
 }
 
 #[test]

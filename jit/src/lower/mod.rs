@@ -34,6 +34,7 @@
 
 mod contract;
 mod epilogue;
+pub use epilogue::Fusion;
 mod fold;
 mod fusion;
 mod loss;
@@ -142,27 +143,19 @@ pub(super) fn tensor_components(ty: &Type, sizes: &mut Vec<usize>) -> bool {
     }
 }
 
-/// Whether products are fused with their epilogues: only when the
-/// environment variable `CDLC_FUSE` is set. Fused steps give the same
-/// numbers but measured slower than unfused ones (the tile program is
-/// interpreted per register, `docs/performance.md`), so they are opt-in.
-pub(crate) fn fusion_enabled() -> bool {
-    std::env::var_os("CDLC_FUSE").is_some()
-}
-
 /// Lowers `func` of `module`; `train` marks a training function whose
 /// result components are summed (averaged) over the batch. Products are
-/// fused with their epilogues when `fusion_enabled`.
+/// fused with their epilogues as `Fusion::from_env` says.
 pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, JitError> {
-    lower_with(module, func, train, fusion_enabled())
+    lower_with(module, func, train, Fusion::from_env())
 }
 
-/// `lower`, fusing products with their epilogues when `fuse` is set.
+/// `lower`, fusing the products `fuse` selects with their epilogues.
 pub(crate) fn lower_with(
     module: &Module,
     func: FuncId,
     train: bool,
-    fuse: bool,
+    fuse: Fusion,
 ) -> Result<Plan, JitError> {
     let f = &module.functions[func];
     let mut l = Lowerer {
@@ -219,8 +212,8 @@ pub(crate) fn lower_with(
     let output = l.repr(f.output())?;
     let mut all = std::mem::take(&mut l.prologue);
     all.extend(code);
-    if fuse {
-        epilogue::fuse(&mut all, &l.kernels);
+    if fuse != Fusion::Off {
+        epilogue::fuse(&mut all, &l.kernels, fuse);
     }
     Ok(Plan {
         code: all,

@@ -193,7 +193,8 @@ pub(crate) fn supported(code: &[Instr]) -> bool {
         | Instr::SumRows { .. }
         | Instr::SumCombine { .. }
         | Instr::Loss { .. }
-        | Instr::LossGrad { .. } => true,
+        | Instr::LossGrad { .. }
+        | Instr::Fused(_) => true,
         Instr::Fold(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
         Instr::FoldBackward(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
         _ => false,
@@ -375,6 +376,15 @@ impl<T: Elem> Tracer<'_, T> {
             } => self.loss(*kind, *out, *size, *target, Some(*seed), *dst, rows),
             Instr::Fold(f) => self.fold(f),
             Instr::FoldBackward(f) => self.fold_backward(f),
+            // A fused step traces as the steps it fuses: the expansion its
+            // broadcast operand stands for, the product, then the kernel.
+            Instr::Fused(f) => {
+                if let Some(b) = &f.broadcast {
+                    self.instr(&b.expand, rows)?;
+                }
+                self.instr(&f.gemm, rows)?;
+                self.instr(&f.ew, rows)
+            }
             _ => Err(Stop::Unsupported),
         }
     }
