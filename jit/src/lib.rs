@@ -31,7 +31,7 @@ use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Value};
 
 pub use exec::Elem;
-pub use lower::Passes;
+pub use lower::{Fusion, Passes};
 pub use plan::lowered::{LoweredPlan, lower_plan, lower_plan_fused, lower_plan_passes};
 pub use plan::{PlanError, PlanErrorKind, Site, Step};
 
@@ -282,17 +282,18 @@ pub fn compile_train(
     train: FuncId,
     opts: &Options,
 ) -> Result<TrainKernel, JitError> {
-    compile_train_fused(module, train, opts, lower::fusion_enabled())
+    compile_train_fused(module, train, opts, Fusion::from_env())
 }
 
-/// `compile_train`, with products fused with the elementwise kernels that
-/// read their outputs (`fuse`; the default is fusing only when `CDLC_FUSE`
-/// is set) or not; both compute the same numbers.
+/// `compile_train`, with the products `fuse` selects fused with the
+/// elementwise kernels that read their outputs (`true` for all, `false`
+/// for none; the default is `Fusion::from_env`); every choice computes the
+/// same numbers.
 pub fn compile_train_fused(
     module: &Module,
     train: FuncId,
     opts: &Options,
-    fuse: bool,
+    fuse: impl Into<Fusion>,
 ) -> Result<TrainKernel, JitError> {
     compile_train_passes(
         module,
@@ -506,7 +507,7 @@ pub fn compile_forward(
     forward: FuncId,
     opts: &Options,
 ) -> Result<ForwardKernel, JitError> {
-    compile_forward_fused(module, forward, opts, lower::fusion_enabled())
+    compile_forward_fused(module, forward, opts, Fusion::from_env())
 }
 
 /// `compile_forward`, with products fused with their epilogues or not (see
@@ -515,7 +516,7 @@ pub fn compile_forward_fused(
     module: &Module,
     forward: FuncId,
     opts: &Options,
-    fuse: bool,
+    fuse: impl Into<Fusion>,
 ) -> Result<ForwardKernel, JitError> {
     compile_forward_passes(
         module,

@@ -1,7 +1,7 @@
 //! Fused epilogues: the training and forward kernels with products fused
 //! with the elementwise kernels that read them against the same kernels
-//! unfused, bit for bit, in f64 and f32; on the benchmark models W1, W2
-//! and W5 and on the ragged shapes of `tests/cases/jit/epilogue.cdl`
+//! unfused, bit for bit, in f64 and f32; on the benchmark models W1, W2,
+//! W4, W5, W6 and W7 and on the ragged shapes of `tests/cases/jit/epilogue.cdl`
 //! (sizes that are not multiples of the vector width, a product too large
 //! for the direct kernel, a fold's cell, DeepSets layers), after checking
 //! those models' reverse derivatives by finite differences and their
@@ -19,7 +19,7 @@ fn step(
     params: &[Tensor],
     batch: &[Example],
     dtype: Dtype,
-    fuse: bool,
+    fuse: impl Into<cdlc_jit::Fusion>,
 ) -> (f64, Vec<f64>) {
     let m = &p.inst.module;
     let opts = Options {
@@ -191,6 +191,66 @@ fn w5_fused_equals_unfused() {
         cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, true).expect("the plan lowers");
     assert_eq!(plan.to_string().matches(" broadcast from ").count(), 5);
     fused_equals_unfused("w5", &p, &params, &batch);
+}
+
+#[test]
+fn w4_fused_equals_unfused() {
+    // A tree's cell: `tanh` of two children's products and a bias.
+    let (p, params, batch) = bench_case("w4_treenn", 3);
+    fused_equals_unfused("w4", &p, &params, &batch);
+}
+
+#[test]
+fn w6_fused_equals_unfused() {
+    // A GRU's gates: sigmoids and `tanh`, several outputs per kernel, and
+    // long backward kernels (up to 24 ops) over lists of unequal lengths.
+    let (p, params, batch) = bench_case("w6_gru", 5);
+    fused_equals_unfused("w6", &p, &params, &batch);
+}
+
+#[test]
+fn w7_fused_equals_unfused() {
+    // A Tree-LSTM's gates over a pair carrier.
+    let (p, params, batch) = bench_case("w7_treelstm", 3);
+    fused_equals_unfused("w7", &p, &params, &batch);
+}
+
+/// How many steps of `p`'s training plan `fuse` fuses, and how many of
+/// them read a broadcast operand.
+fn fused_and_broadcast(p: &cdlc::training::Prepared, fuse: cdlc_jit::Fusion) -> (usize, usize) {
+    let plan = cdlc_jit::lower_plan_fused(&p.inst.module, p.train, true, fuse)
+        .expect("the plan lowers")
+        .to_string();
+    (
+        plan.matches("] fused ").count(),
+        plan.matches(" broadcast from ").count(),
+    )
+}
+
+#[test]
+fn the_default_fuses_products_over_rows_and_not_per_example_batches() {
+    use cdlc_jit::Fusion;
+    // W2's products are over a level's rows: all of them are fused.
+    let (p, _, _) = bench_case("w2_elman", 2);
+    assert_eq!(
+        fused_and_broadcast(&p, Fusion::Rows),
+        fused_and_broadcast(&p, Fusion::All)
+    );
+    // W5's layers are products per set: only the last dense layer's product,
+    // over the batch's rows, is fused, and nothing is read as a broadcast.
+    let (p, params, batch) = bench_case("w5_deepsets", 3);
+    assert_eq!(fused_and_broadcast(&p, Fusion::All), (6, 5));
+    assert_eq!(fused_and_broadcast(&p, Fusion::Rows), (1, 0));
+    assert_eq!(fused_and_broadcast(&p, Fusion::Off), (0, 0));
+    let rows = step(&p, &params, &batch, Dtype::F32, Fusion::Rows);
+    let off = step(&p, &params, &batch, Dtype::F32, Fusion::Off);
+    assert_eq!(rows.0.to_bits(), off.0.to_bits());
+    assert!(
+        rows.1
+            .iter()
+            .zip(&off.1)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
 }
 
 #[test]

@@ -22,15 +22,61 @@ use crate::plan::*;
 /// How far above a kernel its product is looked for.
 const WINDOW: usize = 16;
 
-/// Fuses products with the kernels that read them, in `code` and in the
-/// regions of its recursion ops.
-pub(crate) fn fuse(code: &mut Vec<Instr>, kernels: &[KernelSpec]) {
+/// Which products are fused with the elementwise kernels that read them.
+/// Every choice computes the same numbers; they differ in speed
+/// (`docs/performance.md`, "Fused epilogues on whole tiles").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fusion {
+    /// No product.
+    Off,
+    /// Products over the batch's rows (a layer's `x W`, a cell's product
+    /// over a level's nodes), not batches of per-example products (a
+    /// DeepSets layer's product per set): measured, the first tie or win
+    /// fused and the second lose.
+    Rows,
+    /// Every product a fused step can run.
+    All,
+}
+
+impl Fusion {
+    /// The choice the environment variable `CDLC_FUSE` makes: `0` for
+    /// `Off`, `rows` for `Rows`, anything else for `All`; `Rows` when it
+    /// is not set.
+    pub fn from_env() -> Fusion {
+        match std::env::var("CDLC_FUSE") {
+            Err(_) => Fusion::Rows,
+            Ok(v) if v == "0" => Fusion::Off,
+            Ok(v) if v == "rows" => Fusion::Rows,
+            Ok(_) => Fusion::All,
+        }
+    }
+
+    /// Whether this choice fuses the product `gemm`.
+    fn takes(self, gemm: &Instr) -> bool {
+        match self {
+            Fusion::Off => false,
+            Fusion::Rows => matches!(gemm, Instr::Gemm { per_row: None, .. }),
+            Fusion::All => true,
+        }
+    }
+}
+
+impl From<bool> for Fusion {
+    /// `All` for `true`, `Off` for `false`.
+    fn from(all: bool) -> Fusion {
+        if all { Fusion::All } else { Fusion::Off }
+    }
+}
+
+/// Fuses the products `which` selects with the kernels that read them, in
+/// `code` and in the regions of its recursion ops.
+pub(crate) fn fuse(code: &mut Vec<Instr>, kernels: &[KernelSpec], which: Fusion) {
     for ins in code.iter_mut() {
-        regions(ins, kernels);
+        regions(ins, kernels, which);
     }
     let mut e = 0;
     while e < code.len() {
-        if let Some(g) = product_of(code, e, kernels) {
+        if let Some(g) = product_of(code, e, kernels).filter(|&g| which.takes(&code[g])) {
             let gemm = code.remove(g);
             let mut at = e - 1;
             let ew = code[at].clone();
@@ -58,12 +104,18 @@ pub(crate) fn fuse(code: &mut Vec<Instr>, kernels: &[KernelSpec]) {
 }
 
 /// Fuses inside the regions of a recursion op.
-fn regions(ins: &mut Instr, kernels: &[KernelSpec]) {
+fn regions(ins: &mut Instr, kernels: &[KernelSpec], which: Fusion) {
     match ins {
-        Instr::Fold(f) => f.cases.iter_mut().for_each(|c| fuse(&mut c.code, kernels)),
-        Instr::FoldBackward(f) => f.cases.iter_mut().for_each(|c| fuse(&mut c.code, kernels)),
-        Instr::Unfold(u) => fuse(&mut u.body, kernels),
-        Instr::UnfoldBackward(u) => fuse(&mut u.body, kernels),
+        Instr::Fold(f) => f
+            .cases
+            .iter_mut()
+            .for_each(|c| fuse(&mut c.code, kernels, which)),
+        Instr::FoldBackward(f) => f
+            .cases
+            .iter_mut()
+            .for_each(|c| fuse(&mut c.code, kernels, which)),
+        Instr::Unfold(u) => fuse(&mut u.body, kernels, which),
+        Instr::UnfoldBackward(u) => fuse(&mut u.body, kernels, which),
         _ => {}
     }
 }

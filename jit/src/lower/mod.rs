@@ -36,6 +36,7 @@
 
 mod contract;
 mod epilogue;
+pub use epilogue::Fusion;
 mod fold;
 mod fusion;
 mod loss;
@@ -149,27 +150,19 @@ pub(super) fn tensor_components(ty: &Type, sizes: &mut Vec<usize>) -> bool {
     }
 }
 
-/// Whether products are fused with their epilogues: only when the
-/// environment variable `CDLC_FUSE` is set. Fused steps give the same
-/// numbers but measured slower than unfused ones (the tile program is
-/// interpreted per register, `docs/performance.md`), so they are opt-in.
-pub(crate) fn fusion_enabled() -> bool {
-    std::env::var_os("CDLC_FUSE").is_some()
-}
-
 /// Lowers `func` of `module`; `train` marks a training function whose
 /// result components are summed (averaged) over the batch. Products are
-/// fused with their epilogues when `fusion_enabled`.
+/// fused with their epilogues as `Fusion::from_env` says.
 pub(crate) fn lower(module: &Module, func: FuncId, train: bool) -> Result<Plan, JitError> {
-    lower_with(module, func, train, fusion_enabled())
+    lower_with(module, func, train, Fusion::from_env())
 }
 
-/// `lower`, fusing products with their epilogues when `fuse` is set.
+/// `lower`, fusing the products `fuse` selects with their epilogues.
 pub(crate) fn lower_with(
     module: &Module,
     func: FuncId,
     train: bool,
-    fuse: bool,
+    fuse: Fusion,
 ) -> Result<Plan, JitError> {
     lower_passes(module, func, train, Passes::new(fuse, wide_enabled()))
 }
@@ -177,16 +170,19 @@ pub(crate) fn lower_with(
 /// The passes run on a finished plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Passes {
-    /// Products fused with the elementwise kernels that read them.
-    pub fuse: bool,
+    /// Which products are fused with the elementwise kernels that read them.
+    pub fuse: Fusion,
     /// Products that share their left operand run as one wide product.
     pub wide: bool,
 }
 
 impl Passes {
     /// The passes `fuse` and `wide`.
-    pub fn new(fuse: bool, wide: bool) -> Passes {
-        Passes { fuse, wide }
+    pub fn new(fuse: impl Into<Fusion>, wide: bool) -> Passes {
+        Passes {
+            fuse: fuse.into(),
+            wide,
+        }
     }
 }
 
@@ -256,8 +252,8 @@ pub(crate) fn lower_passes(
     if passes.wide {
         l.num_bufs = wide::widen(&mut all, prologue, l.num_bufs);
     }
-    if passes.fuse {
-        epilogue::fuse(&mut all, &l.kernels);
+    if passes.fuse != Fusion::Off {
+        epilogue::fuse(&mut all, &l.kernels, passes.fuse);
     }
     Ok(Plan {
         code: all,

@@ -22,14 +22,18 @@ pub fn lower_plan(module: &Module, func: FuncId, train: bool) -> Result<LoweredP
     wrap(module, crate::lower::lower(module, func, train)?)
 }
 
-/// `lower_plan`, with products fused with their epilogues (`fuse`) or not.
+/// `lower_plan`, with the products `fuse` selects fused with their
+/// epilogues (`true` for all, `false` for none).
 pub fn lower_plan_fused(
     module: &Module,
     func: FuncId,
     train: bool,
-    fuse: bool,
+    fuse: impl Into<crate::Fusion>,
 ) -> Result<LoweredPlan, JitError> {
-    wrap(module, crate::lower::lower_with(module, func, train, fuse)?)
+    wrap(
+        module,
+        crate::lower::lower_with(module, func, train, fuse.into())?,
+    )
 }
 
 /// `lower_plan`, with the passes `passes` on the finished plan.

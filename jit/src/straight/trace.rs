@@ -199,7 +199,8 @@ pub(crate) fn supported(code: &[Instr]) -> bool {
         | Instr::SumRows { .. }
         | Instr::SumCombine { .. }
         | Instr::Loss { .. }
-        | Instr::LossGrad { .. } => true,
+        | Instr::LossGrad { .. }
+        | Instr::Fused(_) => true,
         Instr::Fold(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
         Instr::FoldBackward(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
         Instr::Map(m) => m.cases.iter().all(simple_map_case),
@@ -394,6 +395,15 @@ impl<T: Elem> Tracer<'_, T> {
             Instr::FoldBackward(f) => self.fold_backward(f),
             Instr::Map(m) => self.map(m),
             Instr::MapBackward(m) => self.map_backward(m),
+            // A fused step traces as the steps it fuses: the expansion its
+            // broadcast operand stands for, the product, then the kernel.
+            Instr::Fused(f) => {
+                if let Some(b) = &f.broadcast {
+                    self.instr(&b.expand, rows)?;
+                }
+                self.instr(&f.gemm, rows)?;
+                self.instr(&f.ew, rows)
+            }
             _ => Err(Stop::Unsupported),
         }
     }

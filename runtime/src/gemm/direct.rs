@@ -74,7 +74,7 @@ pub(super) unsafe fn run(p: Product<f32>) {
 /// As for `run`, with `alpha = 1` and `beta = 0`; `tile`'s operands and
 /// outputs hold every row and column of the product.
 #[cfg(target_arch = "x86_64")]
-pub(super) unsafe fn run_fused(p: Product<f32>, tile: &Tile<'_>) {
+pub(super) unsafe fn run_fused(p: Product<f32>, tile: &mut Tile<'_>) {
     // SAFETY: forwarded from the caller.
     unsafe { run_with(p, Some(tile)) }
 }
@@ -85,7 +85,7 @@ pub(super) unsafe fn run_fused(p: Product<f32>, tile: &Tile<'_>) {
 ///
 /// As for `run_fused`.
 #[cfg(target_arch = "x86_64")]
-unsafe fn run_with(p: Product<f32>, tile: Option<&Tile<'_>>) {
+unsafe fn run_with(p: Product<f32>, tile: Option<&mut Tile<'_>>) {
     if p.csb == 1 {
         // SAFETY: forwarded; `takes` checked the processor.
         return unsafe { panels(p, tile) };
@@ -115,7 +115,7 @@ pub(super) unsafe fn run(_: Product<f32>) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(super) unsafe fn run_fused(_: Product<f32>, _: &super::epilogue::Tile<'_>) {
+pub(super) unsafe fn run_fused(_: Product<f32>, _: &mut super::epilogue::Tile<'_>) {
     unreachable!("`takes` is false off x86-64")
 }
 
@@ -126,7 +126,7 @@ pub(super) unsafe fn run_fused(_: Product<f32>, _: &super::epilogue::Tile<'_>) {
 /// As for `run`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn panels(p: Product<f32>, tile: Option<&Tile<'_>>) {
+unsafe fn panels(p: Product<f32>, mut tile: Option<&mut Tile<'_>>) {
     let mut j = 0;
     while j < p.n {
         let width = (p.n - j).min(NR);
@@ -142,14 +142,14 @@ unsafe fn panels(p: Product<f32>, tile: Option<&Tile<'_>>) {
             // SAFETY: the block lies inside the product's sizes.
             unsafe {
                 match rows {
-                    8 => block::<8>(&p, i, j, masks, tile),
-                    7 => block::<7>(&p, i, j, masks, tile),
-                    6 => block::<6>(&p, i, j, masks, tile),
-                    5 => block::<5>(&p, i, j, masks, tile),
-                    4 => block::<4>(&p, i, j, masks, tile),
-                    3 => block::<3>(&p, i, j, masks, tile),
-                    2 => block::<2>(&p, i, j, masks, tile),
-                    _ => block::<1>(&p, i, j, masks, tile),
+                    8 => block::<8>(&p, i, j, masks, tile.as_deref_mut()),
+                    7 => block::<7>(&p, i, j, masks, tile.as_deref_mut()),
+                    6 => block::<6>(&p, i, j, masks, tile.as_deref_mut()),
+                    5 => block::<5>(&p, i, j, masks, tile.as_deref_mut()),
+                    4 => block::<4>(&p, i, j, masks, tile.as_deref_mut()),
+                    3 => block::<3>(&p, i, j, masks, tile.as_deref_mut()),
+                    2 => block::<2>(&p, i, j, masks, tile.as_deref_mut()),
+                    _ => block::<1>(&p, i, j, masks, tile.as_deref_mut()),
                 }
             }
             i += rows;
@@ -173,7 +173,7 @@ unsafe fn block<const R: usize>(
     i: usize,
     j: usize,
     masks: (__mmask16, __mmask16),
-    tile: Option<&Tile<'_>>,
+    tile: Option<&mut Tile<'_>>,
 ) {
     let (m0, m1) = masks;
     let mut acc0 = [_mm512_setzero_ps(); R];
@@ -200,6 +200,7 @@ unsafe fn block<const R: usize>(
         }
         let alpha = _mm512_set1_ps(p.alpha);
         let beta = _mm512_set1_ps(p.beta);
+        let mut held = [[_mm512_setzero_ps(); 2]; R];
         for r in 0..R {
             let c = p.c.offset((i + r) as isize * p.rsc).add(j);
             let mut v0 = _mm512_mul_ps(alpha, acc0[r]);
@@ -210,11 +211,11 @@ unsafe fn block<const R: usize>(
             }
             _mm512_mask_storeu_ps(c, m0, v0);
             _mm512_mask_storeu_ps(c.wrapping_add(16), m1, v1);
-            if let Some(t) = tile {
-                // The epilogue on the row's two registers, still held.
-                t.apply(i + r, j, m0, v0);
-                t.apply(i + r, j + 16, m1, v1);
-            }
+            held[r] = [v0, v1];
+        }
+        if let Some(t) = tile {
+            // The epilogue on the tile's registers, still held.
+            t.apply::<R>(i, j, [m0, m1], &held);
         }
     }
 }

@@ -21,11 +21,12 @@
 //! program computes the same ops in the same order as the compiled kernel,
 //! so the results equal the unfused step's.
 
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::*;
-
 use super::{GemmScalar, Kernel, Product, SPLIT, direct};
 use crate::threads;
+use tile::Slot;
+pub(super) use tile::Tile;
+
+mod tile;
 
 /// One op of an epilogue program; operands name earlier ops by position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,14 +220,15 @@ impl<T: GemmScalar> Fused<'_, T> {
     /// As for `run`.
     unsafe fn serial(&self, from: usize, to: usize, kernel: Kernel, tiles: Option<&Tiles>) {
         if let Some(t) = tiles {
-            for u in self.in_register_pieces(from, to) {
-                let (lo, hi) = u;
+            // One slot per op, for every tile of every piece on this thread.
+            let mut slots = vec![Slot::ZERO; t.program.ops.len()];
+            for (lo, hi) in self.in_register_pieces(from, to) {
                 let p = self.product(lo, hi);
-                let tile = t.at(self, lo);
+                let mut tile = t.at(self, lo, &mut slots);
                 // SAFETY: the caller vouched for the product and the
                 // program's operands and outputs; `tiles` is only made for
                 // f32 products the direct kernel takes.
-                unsafe { direct::run_fused(cast(p), &tile) };
+                unsafe { direct::run_fused(cast(p), &mut tile) };
             }
             return;
         }
@@ -388,7 +390,12 @@ impl<'a> Tiles<'a> {
 
     /// The tile program for the piece starting at unit `first`: every
     /// pointer moved to that unit's first row (or product).
-    fn at<T: GemmScalar>(&self, f: &Fused<'_, T>, first: usize) -> Tile<'a> {
+    fn at<'s, T: GemmScalar>(
+        &'s self,
+        f: &Fused<'_, T>,
+        first: usize,
+        slots: &'s mut [Slot],
+    ) -> Tile<'s> {
         let (rows, prods) = if f.count == 1 {
             ((first * f.unit_rows) as isize, 0)
         } else {
@@ -399,6 +406,7 @@ impl<'a> Tiles<'a> {
             outputs: &self.program.outputs,
             ins: [(std::ptr::null(), 0, 0); MAX_INPUTS],
             outs: [(std::ptr::null_mut(), 0); MAX_OUTPUTS],
+            slots,
         };
         for (slot, o) in t.ins.iter_mut().zip(&self.ins) {
             let at = prods * o.step + rows * o.rs;
@@ -410,132 +418,6 @@ impl<'a> Tiles<'a> {
         }
         t
     }
-}
-
-/// A program ready for one piece of a product: operands
-/// `(pointer to the piece's row 0, row stride, column stride)` and outputs
-/// `(pointer, row stride)`.
-pub(super) struct Tile<'a> {
-    ops: &'a [EpOp],
-    outputs: &'a [usize],
-    ins: [(*const f32, isize, isize); MAX_INPUTS],
-    outs: [(*mut f32, isize); MAX_OUTPUTS],
-}
-
-impl Tile<'_> {
-    /// Runs the program on the (up to) 16 elements of row `i` from column
-    /// `j` that `mask` selects, `c` holding C's elements there, and stores
-    /// its outputs.
-    ///
-    /// # Safety
-    ///
-    /// Row `i` and the masked columns from `j` lie inside the piece, whose
-    /// operands and outputs hold them; the processor has AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    pub(super) unsafe fn apply(&self, i: usize, j: usize, mask: __mmask16, c: __m512) {
-        if mask == 0 {
-            return;
-        }
-        let mut v = [_mm512_setzero_ps(); MAX_OPS];
-        let (i, j) = (i as isize, j as isize);
-        for (n, op) in self.ops.iter().enumerate() {
-            v[n] = match *op {
-                EpOp::C => c,
-                EpOp::Input(x) => {
-                    let (p, rs, cs) = self.ins[x];
-                    let p = p.wrapping_offset(i * rs + j * cs);
-                    // SAFETY: the element (or the masked elements) lie in
-                    // the operand (the caller's promise).
-                    unsafe {
-                        match cs {
-                            0 => _mm512_set1_ps(*p),
-                            _ => _mm512_maskz_loadu_ps(mask, p),
-                        }
-                    }
-                }
-                EpOp::Add(a, b) => _mm512_add_ps(v[a], v[b]),
-                EpOp::Sub(a, b) => _mm512_sub_ps(v[a], v[b]),
-                EpOp::Mul(a, b) => _mm512_mul_ps(v[a], v[b]),
-                EpOp::Div(a, b) => _mm512_div_ps(v[a], v[b]),
-                EpOp::Neg(a) => neg(v[a]),
-                EpOp::Relu(a) => positive(v[a], v[a], _mm512_setzero_ps()),
-                EpOp::Step(a) => positive(v[a], _mm512_set1_ps(1.0), _mm512_setzero_ps()),
-                EpOp::Tanh(a) => tanh(v[a]),
-                EpOp::Sigmoid(a) => {
-                    let half = _mm512_set1_ps(0.5);
-                    let t = tanh(_mm512_mul_ps(v[a], half));
-                    _mm512_fmadd_ps(t, half, half)
-                }
-            };
-        }
-        for (&op, &(p, rs)) in self.outputs.iter().zip(&self.outs) {
-            // SAFETY: the masked elements of row i lie in the output.
-            unsafe { _mm512_mask_storeu_ps(p.wrapping_offset(i * rs + j), mask, v[op]) };
-        }
-    }
-}
-
-/// `-x`, by flipping the sign bit (as the compiled kernels' `fneg`).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn neg(x: __m512) -> __m512 {
-    let sign = _mm512_set1_epi32(i32::MIN);
-    _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), sign))
-}
-
-/// `0 < x ? then : other`, lane by lane (false for NaN).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn positive(x: __m512, then: __m512, other: __m512) -> __m512 {
-    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_setzero_ps(), x);
-    _mm512_mask_blend_ps(m, other, then)
-}
-
-/// `tanh` by the rational approximation the compiled kernels use (Eigen's
-/// 13/6), op for op: clamp to ±7.9053, then `x p(x²) / q(x²)` by Horner
-/// steps with fused multiply-adds.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn tanh(x: __m512) -> __m512 {
-    // The compiled kernels' constants, rounded to f32 as they round them.
-    const CLAMP: f64 = 7.905_311_107_635_498;
-    const ALPHA: [f64; 7] = [
-        -2.760_768_477_423_55e-16,
-        2.000_187_904_824_77e-13,
-        -8.604_671_522_137_35e-11,
-        5.122_297_090_371_14e-8,
-        1.485_722_357_179_79e-5,
-        6.372_619_288_754_36e-4,
-        4.893_524_558_917_86e-3,
-    ];
-    const BETA: [f64; 4] = [
-        1.198_258_394_667_02e-6,
-        1.185_347_056_866_54e-4,
-        2.268_434_632_439e-3,
-        4.893_525_185_543_85e-3,
-    ];
-    let splat = |c: f64| _mm512_set1_ps(c as f32);
-    let hi = splat(CLAMP);
-    let lo = splat(-CLAMP);
-    // x < hi ? x : hi, then lo < x ? x : lo (NaN becomes hi, then hi).
-    let x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, hi), hi, x);
-    let x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(lo, x), lo, x);
-    let x2 = _mm512_mul_ps(x, x);
-    let mut p = splat(ALPHA[0]);
-    for a in &ALPHA[1..] {
-        p = _mm512_fmadd_ps(x2, p, splat(*a));
-    }
-    let p = _mm512_mul_ps(x, p);
-    let mut q = splat(BETA[0]);
-    for b in &BETA[1..] {
-        q = _mm512_fmadd_ps(x2, q, splat(*b));
-    }
-    _mm512_div_ps(p, q)
 }
 
 #[cfg(test)]
