@@ -28,11 +28,14 @@
 //!   and accumulators;
 //! - `fold.rs`, `unfold.rs`: the recursion ops and their backward ops;
 //! - `rose.rs`: a rose tree's list of children inside a fold region;
+//! - `conv.rs`: gathered maps as direct convolutions, on the finished
+//!   plan;
 //! - `epilogue.rs`: products fused with the elementwise kernels that read
 //!   them, on the finished plan.
 //! - `nested.rs`: a nested field's structure inside a fold region.
 
 mod contract;
+pub(crate) mod conv;
 mod epilogue;
 mod fold;
 mod fusion;
@@ -219,6 +222,9 @@ pub(crate) fn lower_with(
     let output = l.repr(f.output())?;
     let mut all = std::mem::take(&mut l.prologue);
     all.extend(code);
+    if conv::conv_enabled() {
+        conv::rewrite(&mut all, &output);
+    }
     if fuse {
         epilogue::fuse(&mut all, &l.kernels);
     }
