@@ -309,3 +309,6 @@ fn mentions(r: &Repr, b: usize) -> bool {
         _ => true,
     }
 }
+
+#[cfg(test)]
+mod tests;

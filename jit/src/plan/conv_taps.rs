@@ -105,4 +105,4 @@ fn runs(table: &BasisTable, out_points: usize) -> Option<Vec<Run>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

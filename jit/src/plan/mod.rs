@@ -19,7 +19,7 @@ use std::sync::Arc;
 use cdlc_ir::{BinOp, LossKind, ReduceOp, Shape, UnOp};
 
 mod basis_table;
-mod conv_taps;
+pub(crate) mod conv_taps;
 pub mod error;
 pub(crate) mod layout;
 pub mod lowered;

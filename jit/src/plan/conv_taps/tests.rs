@@ -7,7 +7,11 @@ use super::*;
 /// whose taps read `σ_e(i)` for output point `i` (`None`: no entry), as
 /// the compiler builds it: element `(q, j)` holds `(q·K·n + e·n + i, v)`
 /// wherever tap `e` reads `j` at `i`.
-fn gather(c: usize, n: usize, taps: &[&dyn Fn(usize) -> Option<(usize, f64)>]) -> cdlc_ir::Basis {
+pub(crate) fn gather(
+    c: usize,
+    n: usize,
+    taps: &[&dyn Fn(usize) -> Option<(usize, f64)>],
+) -> cdlc_ir::Basis {
     let k = taps.len();
     let mut elements = vec![Vec::new(); c * n];
     for q in 0..c {
