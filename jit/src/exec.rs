@@ -16,6 +16,7 @@ use crate::plan::*;
 use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
 
+mod conv;
 mod epilogue;
 mod map;
 mod nested;
@@ -456,6 +457,7 @@ impl<'a, T: Elem> Run<'a, T> {
             Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
             Instr::Map(m) => self.map(m)?,
             Instr::MapBackward(m) => self.map_backward(m)?,
+            Instr::Conv(c) => self.conv(c, rows),
         }
         Ok(())
     }

@@ -275,6 +275,13 @@ pub struct TrainKernel {
     k: Kernel,
 }
 
+/// Runs `f` with gathered equivariant maps kept as gathers and products
+/// (no direct convolutions, `lower/conv.rs`) in every plan lowered on this
+/// thread meanwhile: the path to compare the convolutions with.
+pub fn without_conv<R>(f: impl FnOnce() -> R) -> R {
+    lower::conv::without(f)
+}
+
 /// Compiles the training function `train` (made by
 /// `cdlc_ir::autodiff::differentiate`) into a batched training kernel.
 pub fn compile_train(

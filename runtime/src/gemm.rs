@@ -19,6 +19,7 @@ use crate::float::Float;
 use crate::threads;
 pub use crate::threads::set_threads;
 
+pub mod conv;
 mod direct;
 mod dots;
 pub mod epilogue;

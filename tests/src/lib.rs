@@ -12,6 +12,8 @@ mod check;
 #[cfg(test)]
 mod chunks;
 #[cfg(test)]
+mod conv;
+#[cfg(test)]
 mod epilogue;
 #[cfg(test)]
 mod equivariance;

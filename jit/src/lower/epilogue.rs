@@ -200,7 +200,7 @@ fn broadcast(
 
 /// Whether an instruction may read `loc` (every instruction this pass does
 /// not look into may).
-fn reads(ins: &Instr, loc: Loc) -> bool {
+pub(super) fn reads(ins: &Instr, loc: Loc) -> bool {
     match ins {
         Instr::Loss { out, target, .. } => {
             *out == loc || matches!(target, TargetLoc::Tensor(l, _) if *l == loc)
@@ -279,7 +279,7 @@ pub(crate) fn unit_shape(gemm: &Instr) -> Option<(usize, usize)> {
 
 /// The locations an instruction reads and writes, for the simple
 /// instructions a product may be moved over; `None` for the others.
-fn touches(ins: &Instr) -> Option<(Vec<Loc>, Vec<Loc>)> {
+pub(super) fn touches(ins: &Instr) -> Option<(Vec<Loc>, Vec<Loc>)> {
     match ins {
         Instr::Gemm { a, b, c_buf, .. } => Some((vec![a.loc, b.loc], vec![Loc::Buf(*c_buf)])),
         Instr::Elementwise { locs, n_out, .. } => {

@@ -28,6 +28,8 @@
 //!   and accumulators;
 //! - `fold.rs`, `unfold.rs`: the recursion ops and their backward ops;
 //! - `rose.rs`: a rose tree's list of children inside a fold region;
+//! - `conv.rs`: gathered maps as direct convolutions, on the finished
+//!   plan;
 //! - `epilogue.rs`: products fused with the elementwise kernels that read
 //!   them, on the finished plan.
 //! - `nested.rs`: a nested field's structure inside a fold region.
@@ -35,6 +37,7 @@
 //!   on the finished plan.
 
 mod contract;
+pub(crate) mod conv;
 mod epilogue;
 pub use epilogue::Fusion;
 mod fold;
@@ -249,6 +252,12 @@ pub(crate) fn lower_passes(
     let mut all = std::mem::take(&mut l.prologue);
     let prologue = all.len();
     all.extend(code);
+    // Convolutions first: they only rewrite batched gathers and the
+    // products reading them, never the prologue, whose length `widen`
+    // relies on.
+    if conv::conv_enabled() {
+        conv::rewrite(&mut all, &output);
+    }
     if passes.wide {
         l.num_bufs = wide::widen(&mut all, prologue, l.num_bufs);
     }

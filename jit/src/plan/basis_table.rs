@@ -17,7 +17,7 @@ use cdlc_ir::Basis;
 /// far fewer, stay in cache). Block `r` holds the entries of block 0 with
 /// `r · block_size` added to their indices and `r · block_elements` to
 /// their elements.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct BasisTable {
     /// The flat indices of block 0's nonzero entries, ascending.
     pub index: Vec<u32>,

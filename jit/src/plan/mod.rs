@@ -19,6 +19,7 @@ use std::sync::Arc;
 use cdlc_ir::{BinOp, LossKind, ReduceOp, Shape, UnOp};
 
 mod basis_table;
+pub(crate) mod conv_taps;
 pub mod error;
 pub(crate) mod layout;
 pub mod lowered;
@@ -27,6 +28,7 @@ mod print;
 pub(crate) mod verify;
 
 pub(crate) use basis_table::BasisTable;
+pub(crate) use conv_taps::ConvTaps;
 pub use error::{PlanError, PlanErrorKind, Site, Step};
 pub(crate) use map::{MapBackCode, MapCase, MapCode, MappedField};
 pub(crate) use verify::verify;
@@ -354,6 +356,34 @@ pub(crate) enum Instr {
     UnfoldBackward(Box<UnfoldBackCode>),
     Map(Box<MapCode>),
     MapBackward(Box<MapBackCode>),
+    /// A gathered equivariant map applied as a direct convolution.
+    Conv(Box<ConvCode>),
+}
+
+/// Which product of a gathered map a `ConvCode` computes, per example.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConvKind {
+    /// `y = W ⋆ x`: reads `w` and `x`, writes `y`.
+    Forward,
+    /// `dx = Wᵀ ⋆ dy`: reads `w` and `y` (the cotangent), writes `x`.
+    InputGrad,
+    /// `dW = Σ_rows dy ⋆ x`: reads `x` and `y`, writes `w` (one, summed).
+    WeightGrad,
+}
+
+/// A gathered map's product and the gather (or its projection) around it
+/// as one direct convolution (`cdlc_runtime::gemm::conv`,
+/// `lower/conv.rs`): `x` is `[c, N]` and `y` `[d, M]` per row, the
+/// weights `W[p, q·K + e]` at `w.loc[p·w.rs + (q·K + e)·w.cs]`, uniform.
+#[derive(Clone, Debug)]
+pub(crate) struct ConvCode {
+    pub kind: ConvKind,
+    pub taps: ConvTaps,
+    pub w: Mat,
+    pub x: Loc,
+    pub y: Loc,
+    /// The buffer written: `y`'s, `x`'s or `w`'s by `kind`.
+    pub dst: usize,
 }
 
 /// A product with an epilogue: `gemm` (an `Instr::Gemm` over the rows, or

@@ -433,6 +433,7 @@ impl Printer<'_> {
                     accs(&m.acc)
                 )
             }
+            Instr::Conv(c) => conv(c),
         }
     }
 
@@ -626,4 +627,37 @@ fn blocks(op: &RowOp) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// A direct convolution step: what it writes and reads, its sizes and its
+/// runs.
+fn conv(c: &ConvCode) -> String {
+    let s = c.taps.shape;
+    let (x, y) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
+    let (what, written, reads) = match c.kind {
+        ConvKind::Forward => (
+            "conv",
+            operand(c.y, true, y),
+            format!("W={} x={}", mat(&c.w), operand(c.x, true, x)),
+        ),
+        ConvKind::InputGrad => (
+            "conv_input_grad",
+            operand(c.x, true, x),
+            format!("W={} dy={}", mat(&c.w), operand(c.y, true, y)),
+        ),
+        ConvKind::WeightGrad => (
+            "conv_weight_grad",
+            mat(&c.w),
+            format!("x={} dy={}", operand(c.x, true, x), operand(c.y, true, y)),
+        ),
+    };
+    format!(
+        "{written} <- {what} {reads} ({} -> {} channels, {} taps, {} -> {} points, {} runs)",
+        s.in_channels,
+        s.out_channels,
+        s.taps,
+        s.in_points,
+        s.out_points,
+        c.taps.runs.len()
+    )
 }

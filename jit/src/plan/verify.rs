@@ -411,6 +411,7 @@ impl<'p> Verifier<'p> {
             Instr::UnfoldBackward(u) => self.unfold_backward(u),
             Instr::Map(m) => self.map(m),
             Instr::MapBackward(m) => self.map_backward(m),
+            Instr::Conv(c) => self.conv(c),
         }
     }
 
@@ -577,6 +578,50 @@ impl<'p> Verifier<'p> {
             }
         }
         Ok(())
+    }
+
+    /// A direct convolution: its runs inside its shape, its two operands
+    /// read (the weights once, the per-example tensors per row) and the
+    /// one it writes defined, apart from them.
+    fn conv(&mut self, c: &ConvCode) -> Result<(), PlanError> {
+        let s = c.taps.shape;
+        let [taps, out, src] = cdlc_runtime::gemm::conv::runs_reach(&c.taps.runs);
+        for (needs, len) in [(taps, s.taps), (out, s.out_points), (src, s.in_points)] {
+            if needs > len {
+                return self.err(PlanErrorKind::RowOpIndex {
+                    op: "conv",
+                    needs,
+                    len,
+                });
+            }
+        }
+        let (xs, ys) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
+        let span = s.weight_span(c.w.rs, c.w.cs);
+        let (reads, written, layout) = match c.kind {
+            ConvKind::Forward => (
+                [(c.w.loc, false, span), (c.x, true, xs)],
+                c.y,
+                (self.rows, ys),
+            ),
+            ConvKind::InputGrad => (
+                [(c.w.loc, false, span), (c.y, true, ys)],
+                c.x,
+                (self.rows, xs),
+            ),
+            ConvKind::WeightGrad => (
+                [(c.x, true, xs), (c.y, true, ys)],
+                c.w.loc,
+                (Rows::One, span),
+            ),
+        };
+        let mut read = Vec::new();
+        for (loc, batched, size) in reads {
+            read.push((loc, self.read(loc, batched, size)?));
+        }
+        let dst = self.written(written)?;
+        self.mismatch("the buffer a convolution writes", c.dst, dst)?;
+        self.apart(&[dst], &read)?;
+        self.define(dst, Layout::new(layout.0, layout.1))
     }
 
     /// A row op: at most four inputs, each read per row (or once), `dst`

@@ -1,0 +1,89 @@
+//! The executor's side of `Instr::Conv`: a gathered map's product run as a
+//! direct convolution per example (`cdlc_runtime::gemm::conv`), the rows
+//! of the forward and input-gradient kernels cut in two halves when the
+//! thread choice splits, the weight gradient summed over the rows in row
+//! order on one thread.
+
+use cdlc_runtime::gemm::conv::{self, Weights};
+
+use super::*;
+
+impl<T: Elem> Run<'_, T> {
+    /// Runs one convolution step over `rows` examples.
+    pub(super) fn conv(&mut self, c: &ConvCode, rows: usize) {
+        let s = c.taps.shape;
+        let (x_size, y_size) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
+        let span = s.weight_span(c.w.rs, c.w.cs);
+        let runs = &c.taps.runs[..];
+        match c.kind {
+            ConvKind::WeightGrad => {
+                self.ensure(c.dst, span);
+                let (px, py) = (self.ptr(c.x) as *const T, self.ptr(c.y) as *const T);
+                // SAFETY: `x` and `y` hold `rows` rows of `c·N` and `d·M`
+                // numbers, and `dst`, another buffer, the weights' span
+                // (`plan::verify`: P003, P004, P005).
+                let (x, y) = unsafe {
+                    (
+                        std::slice::from_raw_parts(px, rows * x_size),
+                        std::slice::from_raw_parts(py, rows * y_size),
+                    )
+                };
+                let dw = &mut self.st.bufs[c.dst][..span];
+                dw.fill(T::ZERO);
+                self.st.multiply_adds += (rows * s.out_channels * runs_madds(&s, runs)) as u64;
+                for (x, y) in x.chunks_exact(x_size).zip(y.chunks_exact(y_size)) {
+                    conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs));
+                }
+            }
+            ConvKind::Forward | ConvKind::InputGrad => {
+                let forward = c.kind == ConvKind::Forward;
+                let (src, src_size, out_size) = match forward {
+                    true => (c.x, x_size, y_size),
+                    false => (c.y, y_size, x_size),
+                };
+                self.ensure(c.dst, rows * out_size);
+                let pw = self.ptr(c.w.loc) as *const T;
+                let ps = self.ptr(src) as *const T;
+                let out = self.st.bufs[c.dst].as_mut_ptr();
+                self.st.multiply_adds += (rows * s.out_channels * runs_madds(&s, runs)) as u64;
+                // SAFETY: the weights span `span` numbers at `w`, the
+                // source holds `rows` rows of `src_size` (`plan::verify`:
+                // P003, P004); `dst`, ensured to `rows · out_size`, is
+                // neither (P005).
+                let w = Weights {
+                    data: unsafe { std::slice::from_raw_parts(pw, span) },
+                    rs: c.w.rs,
+                    cs: c.w.cs,
+                };
+                let each = |from: usize, to: usize| {
+                    for row in from..to {
+                        // SAFETY: as above; the halves' rows are disjoint.
+                        let (a, o) = unsafe {
+                            (
+                                std::slice::from_raw_parts(ps.add(row * src_size), src_size),
+                                std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
+                            )
+                        };
+                        match forward {
+                            true => conv::forward(&s, runs, w, a, o),
+                            false => conv::input_grad(&s, runs, w, a, o),
+                        }
+                    }
+                };
+                let (h, decision) = split_rows(Kind::Rows, rows, x_size + y_size);
+                // SAFETY: the halves write disjoint rows of `dst` and read
+                // only the weights and the source.
+                match h < rows {
+                    true => unsafe { threads::join(|| each(0, h), || each(h, rows)) },
+                    false => each(0, rows),
+                }
+                done(decision, rows, x_size + y_size);
+            }
+        }
+    }
+}
+
+/// The multiply-adds of one example's convolution per output channel.
+fn runs_madds(s: &conv::Shape, runs: &[conv::Run]) -> usize {
+    s.in_channels * runs.iter().map(|r| r.len as usize).sum::<usize>()
+}
