@@ -39,7 +39,7 @@ fn convs(plan: &Plan) -> Vec<&ConvCode> {
 #[test]
 fn a_gathered_ring_map_lowers_to_one_checked_convolution() {
     let (module, func) = ring(3, 20, 2);
-    let plan = crate::lower::lower_with(&module, func, false, false).expect("lowers");
+    let plan = crate::lower::lower_with(&module, func, false, crate::Fusion::Off).expect("lowers");
     let found = convs(&plan);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].kind, ConvKind::Forward);
@@ -50,7 +50,7 @@ fn a_gathered_ring_map_lowers_to_one_checked_convolution() {
     );
     assert!(verify(&plan).is_ok());
     let gathered =
-        without(|| crate::lower::lower_with(&module, func, false, false)).expect("lowers");
+        without(|| crate::lower::lower_with(&module, func, false, crate::Fusion::Off)).expect("lowers");
     assert!(convs(&gathered).is_empty());
     assert!(verify(&gathered).is_ok());
 }
@@ -58,7 +58,7 @@ fn a_gathered_ring_map_lowers_to_one_checked_convolution() {
 #[test]
 fn the_verifier_rejects_a_convolution_past_its_points_or_writing_elsewhere() {
     let (module, func) = ring(2, 18, 4);
-    let plan = crate::lower::lower_with(&module, func, false, false).expect("lowers");
+    let plan = crate::lower::lower_with(&module, func, false, crate::Fusion::Off).expect("lowers");
     let broken = |edit: &dyn Fn(&mut ConvCode)| {
         let mut plan = plan.clone();
         for ins in &mut plan.code {
