@@ -38,7 +38,7 @@ fn tree(k: usize) -> String {
         format!("{{\"leaf\": [[{}]]}}", x.join(", "))
     };
     let pair = format!("{{\"node\": [{}, {}]}}", v(k), v(k + 1));
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         pair
     } else {
         format!("{{\"node\": [{pair}, {}]}}", v(k + 2))
