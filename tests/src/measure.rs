@@ -392,3 +392,167 @@ fn lie_derivatives_of_a_fold_over_a_list() {
         "{s:?} against {want}"
     );
 }
+
+/// Trees and a nested structure of `cyclic(4)` vectors: the group acts on
+/// every `Ring` of the structure, not on the `R[2]` labels beside them.
+const TREES: &str = "group C = cyclic(4)
+space Ring = R[4] under C by shift
+
+algebra plain_sum : TreeF(Ring) -> Ring {
+  param W: R[4, 4] = zeros
+  leaf(x)    => W @ x
+  node(l, r) => l + r
+}
+model plain(t: Tree(Ring)) -> Ring { fold plain_sum (t) }
+
+algebra equi_sum : TreeF(Ring) -> Ring {
+  param K: equivariant Ring -> Ring = glorot
+  leaf(x)    => tanh(K @ x)
+  node(l, r) => tanh(l + r)
+}
+model equi(t: Tree(Ring)) -> Ring { fold equi_sum (t) }
+
+functor LabF(A) = tip(A) | node(A, List(R[2] * X))
+data Lab(A) = fix LabF(A)
+
+algebra edges : ListF(R[2] * Ring) -> Ring {
+  param z: invariant Ring = normal(1.0)
+  nil          => z
+  cons(e, acc) => let (label, c) = e in tanh(c * sum(label) + acc)
+}
+algebra lab_alg : LabF(Ring) -> Ring {
+  param K: equivariant Ring -> Ring = glorot
+  tip(a)      => tanh(K @ a)
+  node(a, es) => tanh(K @ a + fold edges (es))
+}
+model lab(t: Lab(Ring)) -> Ring { fold lab_alg (t) }
+";
+
+fn leaf(xs: &[f64]) -> Value {
+    Value::Node {
+        ctor: 0,
+        fields: vec![Value::Tensor(vector(xs))],
+    }
+}
+
+fn node(l: Value, r: Value) -> Value {
+    Value::Node {
+        ctor: 1,
+        fields: vec![l, r],
+    }
+}
+
+#[test]
+fn a_tree_input_is_moved_at_every_leaf() {
+    // `plain` is W Σ leaves. With W = e0 e0ᵀ and leaves e0 and 0, f(x) = e0
+    // and f(g x) = W (e1 + 0) = 0 for the shift g, so the error of every
+    // element that is not the identity is ‖g e0‖ / ‖e0‖ = 1.
+    let tree = node(leaf(&[1.0, 0.0, 0.0, 0.0]), leaf(&[0.0; 4]));
+    let mut w = vec![0.0; 16];
+    w[0] = 1.0;
+    let m = check_measure(
+        TREES,
+        "plain",
+        Some(vec![Tensor::new(vec![4, 4], w)]),
+        Some(vec![tree.clone()]),
+        None,
+        false,
+    )
+    .unwrap();
+    let d = m.whole.discrete.expect("cyclic(4) has a generator");
+    assert!((d.max - 1.0).abs() < 1e-12, "{d:?}");
+    // An equivariant algebra folds to an equivariant model.
+    let deep = node(tree, node(leaf(&[0.3, -1.0, 2.0, 0.5]), leaf(&[1.0; 4])));
+    let m = check_measure(TREES, "equi", None, Some(vec![deep]), None, false).unwrap();
+    let d = m.whole.discrete.expect("a generator");
+    assert!(d.max <= 1e-12, "{d:?}");
+}
+
+#[test]
+fn a_nested_structure_is_moved_at_its_spaces_and_not_its_labels() {
+    // node(a, [(label, tip(b)), (label', node(c, []))])
+    let list = |items: Vec<Value>| Value::list(items);
+    let pair = |label: &[f64], kid: Value| Value::Tuple(vec![Value::Tensor(vector(label)), kid]);
+    let tip = |xs: &[f64]| leaf(xs);
+    let with = |xs: &[f64], es: Vec<Value>| Value::Node {
+        ctor: 1,
+        fields: vec![Value::Tensor(vector(xs)), list(es)],
+    };
+    let x = with(
+        &[0.5, -0.2, 1.0, 0.1],
+        vec![
+            pair(&[1.0, 2.0], tip(&[0.3, 0.0, -0.7, 1.2])),
+            pair(&[-0.5, 0.25], with(&[1.0, 0.0, 0.0, 2.0], vec![])),
+        ],
+    );
+    let m = check_measure(TREES, "lab", None, Some(vec![x]), None, false).unwrap();
+    let d = m.whole.discrete.expect("a generator");
+    assert!(d.max <= 1e-12, "{d:?}");
+}
+
+#[test]
+fn a_structure_input_needs_inputs_to_measure_on() {
+    let e = check_measure(TREES, "equi", None, None, None, false).unwrap_err();
+    assert_eq!(e.code(), "E0611");
+    assert!(
+        e.message().contains("no random structures"),
+        "{}",
+        e.message()
+    );
+}
+
+const PLANE_TREES: &str = "group Rot = SO(2)
+space V = R[2] under Rot by rotate
+
+algebra total : TreeF(V) -> V {
+  param W: R[2, 2] = zeros
+  leaf(x)    => W @ x
+  node(l, r) => l + r
+}
+model linear_tree(t: Tree(V)) -> V { fold total (t) }
+";
+
+#[test]
+fn lie_derivatives_follow_a_tree_to_its_leaves() {
+    // f(t) = W Σ leaves, so L_J f = [W, J] Σ leaves: with W = diag(1, 2)
+    // and leaves summing to (1, 0), [W, J] (1, 0) = (0, 1) against
+    // f = (1, 0), a relative derivative of 1; W = a I + b J commutes with J.
+    let half = |x: f64, y: f64| Value::Tensor(vector(&[x, y]));
+    let tree = |a: Value, b: Value| Value::Node {
+        ctor: 1,
+        fields: vec![
+            Value::Node {
+                ctor: 0,
+                fields: vec![a],
+            },
+            Value::Node {
+                ctor: 0,
+                fields: vec![b],
+            },
+        ],
+    };
+    let data = vec![tree(half(0.25, 0.5), half(0.75, -0.5))];
+    let diag = Tensor::new(vec![2, 2], vec![1.0, 0.0, 0.0, 2.0]);
+    let m = check_measure(
+        PLANE_TREES,
+        "linear_tree",
+        Some(vec![diag]),
+        Some(data.clone()),
+        None,
+        false,
+    )
+    .unwrap();
+    let s = m.whole.lie[0].1;
+    assert!((s.max - 1.0).abs() < 1e-12, "{s:?}");
+    let rot = Tensor::new(vec![2, 2], vec![0.5, -0.25, 0.25, 0.5]);
+    let m = check_measure(
+        PLANE_TREES,
+        "linear_tree",
+        Some(vec![rot]),
+        Some(data),
+        None,
+        false,
+    )
+    .unwrap();
+    assert!(m.whole.lie[0].1.max <= 1e-12, "{:?}", m.whole.lie);
+}

@@ -27,6 +27,7 @@
 //! IO: the caller loads the weights and data.
 
 mod layers;
+mod structures;
 
 use super::Env;
 use super::numeric::{Act, Input, Sample, apply, input, to_data};
@@ -176,6 +177,19 @@ pub fn measure(
         .map(str::to_string)
         .or_else(|| group_decl_name(c, &mut env, &group))
         .unwrap_or_else(|| group.to_string());
+    let tys: Vec<Ty> = match &info.dom {
+        Ty::Tuple(ts) => ts.clone(),
+        t => vec![t.clone()],
+    };
+    if tys.iter().any(|t| structures::is_structure(c, t)) {
+        let s = structures::Structured {
+            tys,
+            cod: info.cod.clone(),
+            inst,
+            params,
+        };
+        return measure_structures(c, &mut env, &info.name, &s, &group, gname, setup);
+    }
     let target = make_target(c, &mut env, model, inst, params.to_vec(), &group)?;
     if target.inputs.iter().all(|i| matches!(i.act, Act::Identity)) {
         return Err(MeasureError::Group(format!(
@@ -195,6 +209,47 @@ pub fn measure(
         inputs: xs.len(),
         whole,
         layers,
+    })
+}
+
+/// A model with a tree or nested structure among its inputs, measured on
+/// the given inputs as a whole (`measure/structures.rs`).
+fn measure_structures(
+    c: &Compilation,
+    env: &mut Env<'_>,
+    name: &str,
+    s: &structures::Structured<'_>,
+    group: &Group,
+    gname: String,
+    setup: &MeasureSetup<'_>,
+) -> Result<Measurement, MeasureError> {
+    if setup.per_layer {
+        return Err(MeasureError::Model(format!(
+            "`--per-layer` is not measured on `{name}`, whose input is a tree or nested \
+             structure; measure the whole model"
+        )));
+    }
+    let Some(xs) = setup.data else {
+        return Err(MeasureError::Model(format!(
+            "`{name}` takes a tree or nested structure, and `measure` draws no random \
+             structures: pass inputs with `--data`, or give the model a train block whose \
+             held-out inputs are measured"
+        )));
+    };
+    if s.params.len() != s.inst.slots.len() {
+        return Err(MeasureError::Fit(format!(
+            "`{name}` has {} parameter slots, but {} weights were given",
+            s.inst.slots.len(),
+            s.params.len()
+        )));
+    }
+    let whole = structures::report(c, env, s, group, xs, setup)?;
+    Ok(Measurement {
+        model: name.to_string(),
+        group: gname,
+        inputs: xs.len(),
+        whole,
+        layers: Vec::new(),
     })
 }
 

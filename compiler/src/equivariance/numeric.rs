@@ -297,7 +297,11 @@ pub(super) fn to_data(i: &Input, x: &Sample) -> Data {
 }
 
 /// The shape of a tensor type and how the claim's group acts on it.
-fn tensor_act(env: &mut Env<'_>, t: &Ty, group: &Group) -> Result<(Vec<usize>, Act), String> {
+pub(super) fn tensor_act(
+    env: &mut Env<'_>,
+    t: &Ty,
+    group: &Group,
+) -> Result<(Vec<usize>, Act), String> {
     let Ty::Tensor(shape, tag) = t else {
         return Err("its inputs and output must be tensors or lists of tensors".to_string());
     };
