@@ -18,6 +18,7 @@ const SITES: &[(&str, &str)] = &[
     ("mod.rs", "values of type"),
     ("mod.rs", "an equivariant map of"),
     ("expr.rs", "a fold whose carrier"),
+    ("expr.rs", "an unfold whose step's output"),
 ];
 
 /// The case's model prepared for training: the E0617 it is refused

@@ -455,6 +455,16 @@ impl<'a> Lowerer<'a> {
         let args = self.b.begin_region(&arg_tys);
         let mut inner = self.case_frame(inst, params, case, args)?;
         let r = self.value(case.value, &mut inner)?;
+        if let ir::Type::Tuple(ts) = self.b.type_of(r)
+            && ts.iter().any(|t| !t.is_differentiable())
+        {
+            return self.unsupported(
+                "an unfold whose step's output or state holds a list or another structure \
+                 (they must be built from tensors: emit the list's elements from an unfold \
+                 of their own, or fold the list to a tensor first)",
+                span,
+            );
+        }
         let body = self.b.end_region(r);
         let v = self.b.unfold_region(init, source, body);
         self.spans.push((v, span));
