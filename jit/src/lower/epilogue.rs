@@ -5,9 +5,10 @@
 //! product's output while it is in registers or in cache
 //! (`cdlc_runtime::gemm::epilogue`).
 //!
-//! The pass runs on the finished plan, in every region. A product may be
-//! moved down to its kernel over instructions that neither read its output
-//! nor write its operands. The product's output is still stored, so any
+//! The pass runs on the finished plan, in every region, on the products
+//! a `Fusion` choice selects (by default those over the batch's rows). A
+//! product may be moved down to its kernel over instructions that neither
+//! read its output nor write its operands. The product's output is still stored, so any
 //! later reader (a backward pass reading the pre-activation) finds it as
 //! before, and the kernel's outputs are the saved values the reverse pass
 //! reads, unchanged.
@@ -31,8 +32,9 @@ pub enum Fusion {
     Off,
     /// Products over the batch's rows (a layer's `x W`, a cell's product
     /// over a level's nodes), not batches of per-example products (a
-    /// DeepSets layer's product per set): measured, the first tie or win
-    /// fused and the second lose.
+    /// DeepSets layer's product per set). Measured under load, fused
+    /// products over rows tied with or beat the unfused steps, and fused
+    /// per-set products ran 17–19% slower.
     Rows,
     /// Every product a fused step can run.
     All,
