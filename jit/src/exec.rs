@@ -457,7 +457,7 @@ impl<'a, T: Elem> Run<'a, T> {
             Instr::UnfoldBackward(u) => self.unfold_backward(u)?,
             Instr::Map(m) => self.map(m)?,
             Instr::MapBackward(m) => self.map_backward(m)?,
-            Instr::Conv(c) => self.conv(c, rows),
+            Instr::Conv(c) => self.conv(c, rows)?,
         }
         Ok(())
     }

@@ -205,7 +205,11 @@ fn examples_straight_steps_equal_the_executor() {
         let (a, b) = case.batch.split_at(case.batch.len() / 2);
         let batches = [case.batch.clone(), a.to_vec(), b.to_vec()];
         let batches: Vec<Vec<Example>> = batches.into_iter().filter(|b| !b.is_empty()).collect();
-        if check_straight(&case.name, &case.prepared, &case.params, &batches) {
+        // Straight-line steps have no direct convolution: a plan with one
+        // (`ring_conv`'s) runs on the executor, and its gathered plan must
+        // still compile.
+        let check = || check_straight(&case.name, &case.prepared, &case.params, &batches);
+        if check() || cdlc_jit::without_conv(check) {
             compiled.push(case.name);
         }
     }

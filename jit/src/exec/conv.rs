@@ -10,7 +10,7 @@ use super::*;
 
 impl<T: Elem> Run<'_, T> {
     /// Runs one convolution step over `rows` examples.
-    pub(super) fn conv(&mut self, c: &ConvCode, rows: usize) {
+    pub(super) fn conv(&mut self, c: &ConvCode, rows: usize) -> Result<(), JitError> {
         let s = c.taps.shape;
         let (x_size, y_size) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
         let span = s.weight_span(c.w.rs, c.w.cs);
@@ -32,8 +32,9 @@ impl<T: Elem> Run<'_, T> {
                 dw.fill(T::ZERO);
                 self.st.multiply_adds += (rows * s.out_channels * runs_madds(&s, runs)) as u64;
                 for (x, y) in x.chunks_exact(x_size).zip(y.chunks_exact(y_size)) {
-                    conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs));
+                    conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs)).map_err(internal)?;
                 }
+                Ok(())
             }
             ConvKind::Forward | ConvKind::InputGrad => {
                 let forward = c.kind == ConvKind::Forward;
@@ -55,7 +56,7 @@ impl<T: Elem> Run<'_, T> {
                     rs: c.w.rs,
                     cs: c.w.cs,
                 };
-                let each = |from: usize, to: usize| {
+                let each = |from: usize, to: usize| -> Result<(), cdlc_runtime::gemm::GemmError> {
                     for row in from..to {
                         // SAFETY: as above; the halves' rows are disjoint.
                         let (a, o) = unsafe {
@@ -65,22 +66,33 @@ impl<T: Elem> Run<'_, T> {
                             )
                         };
                         match forward {
-                            true => conv::forward(&s, runs, w, a, o),
-                            false => conv::input_grad(&s, runs, w, a, o),
+                            true => conv::forward(&s, runs, w, a, o)?,
+                            false => conv::input_grad(&s, runs, w, a, o)?,
                         }
                     }
+                    Ok(())
                 };
                 let (h, decision) = split_rows(Kind::Rows, rows, x_size + y_size);
                 // SAFETY: the halves write disjoint rows of `dst` and read
                 // only the weights and the source.
+                let (mut first, mut second) = (Ok(()), Ok(()));
                 match h < rows {
-                    true => unsafe { threads::join(|| each(0, h), || each(h, rows)) },
-                    false => each(0, rows),
+                    true => unsafe {
+                        threads::join(|| first = each(0, h), || second = each(h, rows))
+                    },
+                    false => first = each(0, rows),
                 }
                 done(decision, rows, x_size + y_size);
+                first.and(second).map_err(internal)
             }
         }
     }
+}
+
+/// A product of the convolution that does not fit its operands: a bug in
+/// the lowering, which the plan verifier should have caught.
+fn internal(e: cdlc_runtime::gemm::GemmError) -> JitError {
+    JitError::Internal(format!("a convolution's product: {e:?}"))
 }
 
 /// The multiply-adds of one example's convolution per output channel.

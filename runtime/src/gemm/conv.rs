@@ -12,8 +12,10 @@
 //! points over which one tap reads consecutive input points with one value
 //! (a ring's cyclic shift is two runs, a torus' translation two per row of
 //! the image). Over a run the map is a product of the weights' tap slice
-//! with a contiguous window of the input, so the three kernels here walk
-//! the runs and stream windows of `x` and `y` in place:
+//! with a contiguous window of the input. The three kernels here take the
+//! runs tap by tap: the tap's shifted copy of the input (`[c, M]`, one tap
+//! at a time, so it stays in cache; the gather wrote all `K` taps' copies
+//! per example) meets the weights' tap slice in one product:
 //!
 //! - `forward`: `y = W ⋆ x`;
 //! - `input_grad`: `dx = Wᵀ ⋆ dy`, the transposed convolution;
@@ -21,8 +23,9 @@
 //!   with the input's windows.
 //!
 //! Each is the adjoint of the others in its operands, and each adds over
-//! the runs in the same order whatever the thread count (deterministic).
+//! the taps in the same order whatever the thread count (deterministic).
 
+use super::{GemmError, GemmScalar, Mat, MatMut, gemm};
 use crate::float::Float;
 
 /// A range of output points over which one tap reads consecutive input
@@ -79,14 +82,6 @@ pub struct Weights<'a, T> {
     pub cs: usize,
 }
 
-impl<T: Float> Weights<'_, T> {
-    /// `W[p, q·K + e]`.
-    #[inline(always)]
-    fn at(&self, p: usize, col: usize) -> T {
-        self.data[p * self.rs + col * self.cs]
-    }
-}
-
 /// The largest tap, output point and input point (exclusive bounds) the
 /// runs reach, to be checked against the shape's `taps`, `out_points` and
 /// `in_points`.
@@ -100,162 +95,136 @@ pub fn runs_reach(runs: &[Run]) -> [usize; 3] {
     })
 }
 
-/// How many points one accumulator holds: one 512-bit vector of f32.
-const LANES: usize = 16;
-
-/// Defines a kernel that runs its body compiled for AVX-512 when the
-/// machine has it (the body's loops then keep a window in one register),
-/// and as written otherwise.
-macro_rules! dispatched {
-    ($(#[$doc:meta])* $name:ident, $body:ident, $fast:ident, ($($arg:ident: $ty:ty),*)) => {
-        $(#[$doc])*
-        pub fn $name<T: Float>($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the feature was detected on this machine.
-                return unsafe { $fast($($arg),*) };
-            }
-            $body($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn $fast<T: Float>($($arg: $ty),*) {
-            $body($($arg),*)
-        }
-    };
-}
-
-dispatched!(
-    /// `y = W ⋆ x` for one example: `x` is `[c, N]`, `y` `[d, M]`, both
-    /// row-major; points no run writes are zero.
-    forward, forward_body, forward_avx512,
-    (s: &Shape, runs: &[Run], w: Weights<'_, T>, x: &[T], y: &mut [T])
-);
-
-dispatched!(
-    /// `dx = Wᵀ ⋆ dy` for one example, the adjoint of `forward` in `x`:
-    /// `dy` is `[d, M]`, `dx` `[c, N]`; points no run reads are zero.
-    input_grad, input_grad_body, input_grad_avx512,
-    (s: &Shape, runs: &[Run], w: Weights<'_, T>, dy: &[T], dx: &mut [T])
-);
-
-dispatched!(
-    /// `dW += dy ⋆ x` for one example, the adjoint of `forward` in `W`:
-    /// adds `Σ_t value · dy[p, out + t] · x[q, src + t]` to
-    /// `dW[p, q·K + e]` at `dw[p·rs + (q·K + e)·cs]`.
-    weight_grad, weight_grad_body, weight_grad_avx512,
-    (s: &Shape, runs: &[Run], x: &[T], dy: &[T], dw: &mut [T], strides: (usize, usize))
-);
-
-#[inline(always)]
-fn forward_body<T: Float>(s: &Shape, runs: &[Run], w: Weights<'_, T>, x: &[T], y: &mut [T]) {
-    y[..s.out_channels * s.out_points].fill(T::ZERO);
-    for run in runs {
-        let (len, value) = (run.len as usize, T::from_f64(run.value));
-        for p in 0..s.out_channels {
-            let out = p * s.out_points + run.out as usize;
-            windows(len, &mut y[out..out + len], |t0, acc| {
-                for q in 0..s.in_channels {
-                    let a = value * w.at(p, q * s.taps + run.tap as usize);
-                    let src = q * s.in_points + run.src as usize + t0;
-                    axpy(acc, a, &x[src..src + acc.len()]);
-                }
-            });
-        }
+/// Runs `per_tap(tap, runs)` on each maximal group of consecutive runs of
+/// one tap (the runs of a gather table come tap by tap; a tap split over
+/// several groups is handled group by group, each adding its part).
+fn by_tap(
+    runs: &[Run],
+    mut per_tap: impl FnMut(usize, &[Run]) -> Result<(), GemmError>,
+) -> Result<(), GemmError> {
+    for group in runs.chunk_by(|a, b| a.tap == b.tap) {
+        per_tap(group[0].tap as usize, group)?;
     }
+    Ok(())
 }
 
-#[inline(always)]
-fn input_grad_body<T: Float>(s: &Shape, runs: &[Run], w: Weights<'_, T>, dy: &[T], dx: &mut [T]) {
-    dx[..s.in_channels * s.in_points].fill(T::ZERO);
-    for run in runs {
-        let (len, value) = (run.len as usize, T::from_f64(run.value));
+/// `buf[q, out + t] = value · x[q, src + t]` over `group`'s runs for every
+/// input channel `q`: the tap's shifted copy of `x`, `[c, M]`, zero where
+/// no run writes (one tap's copy, which stays in cache, never all taps').
+fn shifted<T: Float>(s: &Shape, group: &[Run], x: &[T], buf: &mut [T]) {
+    let covered: usize = group.iter().map(|r| r.len as usize).sum();
+    if covered < s.out_points {
+        buf.fill(T::ZERO);
+    }
+    for r in group {
+        let (len, value) = (r.len as usize, T::from_f64(r.value));
         for q in 0..s.in_channels {
-            let col = q * s.taps + run.tap as usize;
-            let src = q * s.in_points + run.src as usize;
-            windows(len, &mut dx[src..src + len], |t0, acc| {
-                for p in 0..s.out_channels {
-                    let a = value * w.at(p, col);
-                    let out = p * s.out_points + run.out as usize + t0;
-                    axpy(acc, a, &dy[out..out + acc.len()]);
-                }
-            });
+            let out = q * s.out_points + r.out as usize;
+            let src = q * s.in_points + r.src as usize;
+            for (o, &v) in buf[out..out + len].iter_mut().zip(&x[src..src + len]) {
+                *o = value * v;
+            }
         }
     }
 }
 
-#[inline(always)]
-fn weight_grad_body<T: Float>(
+/// Tap `e`'s slice of the weights, `W[p, q·K + e]` as a `[d, c]` matrix.
+fn tap_slice<'a, T>(s: &Shape, w: &Weights<'a, T>, e: usize) -> Mat<'a, T> {
+    Mat {
+        data: w.data,
+        offset: e * w.cs,
+        rows: s.out_channels,
+        cols: s.in_channels,
+        row_stride: w.rs as isize,
+        col_stride: (s.taps * w.cs) as isize,
+    }
+}
+
+/// `y = W ⋆ x` for one example: `x` is `[c, N]`, `y` `[d, M]`, both
+/// row-major. Per tap, the weights' tap slice times the tap's shifted copy
+/// of `x`, accumulated into `y`.
+pub fn forward<T: GemmScalar>(
+    s: &Shape,
+    runs: &[Run],
+    w: Weights<'_, T>,
+    x: &[T],
+    y: &mut [T],
+) -> Result<(), GemmError> {
+    let (c, d, m) = (s.in_channels, s.out_channels, s.out_points);
+    let y = &mut y[..d * m];
+    y.fill(T::ZERO);
+    let mut buf = vec![T::ZERO; c * m];
+    by_tap(runs, |e, group| {
+        shifted(s, group, x, &mut buf);
+        let b = Mat::row_major(&buf, c, m);
+        gemm(
+            T::ONE,
+            tap_slice(s, &w, e),
+            b,
+            T::ONE,
+            MatMut::row_major(&mut *y, d, m),
+        )
+    })
+}
+
+/// `dx = Wᵀ ⋆ dy` for one example, the adjoint of `forward` in `x`:
+/// `dy` is `[d, M]`, `dx` `[c, N]`. Per tap, the weights' tap slice
+/// transposed times `dy`, added into `dx` along the tap's runs.
+pub fn input_grad<T: GemmScalar>(
+    s: &Shape,
+    runs: &[Run],
+    w: Weights<'_, T>,
+    dy: &[T],
+    dx: &mut [T],
+) -> Result<(), GemmError> {
+    let (c, d, m) = (s.in_channels, s.out_channels, s.out_points);
+    dx[..c * s.in_points].fill(T::ZERO);
+    let mut buf = vec![T::ZERO; c * m];
+    by_tap(runs, |e, group| {
+        let dy = Mat::row_major(&dy[..d * m], d, m);
+        let out = MatMut::row_major(&mut buf, c, m);
+        gemm(T::ONE, tap_slice(s, &w, e).t(), dy, T::ZERO, out)?;
+        for r in group {
+            let (len, value) = (r.len as usize, T::from_f64(r.value));
+            for q in 0..c {
+                let out = q * m + r.out as usize;
+                let src = q * s.in_points + r.src as usize;
+                for (o, &v) in dx[src..src + len].iter_mut().zip(&buf[out..out + len]) {
+                    *o += value * v;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `dW += dy ⋆ x` for one example, the adjoint of `forward` in `W`: adds
+/// `Σ_t value · dy[p, out + t] · x[q, src + t]` over tap `e`'s runs to
+/// `dW[p, q·K + e]` at `dw[p·rs + (q·K + e)·cs]`. Per tap, `dy` times the
+/// tap's shifted copy of `x`, transposed.
+pub fn weight_grad<T: GemmScalar>(
     s: &Shape,
     runs: &[Run],
     x: &[T],
     dy: &[T],
     dw: &mut [T],
     (rs, cs): (usize, usize),
-) {
-    for run in runs {
-        let (len, value) = (run.len as usize, T::from_f64(run.value));
-        for p in 0..s.out_channels {
-            let out = p * s.out_points + run.out as usize;
-            let dy = &dy[out..out + len];
-            for q in 0..s.in_channels {
-                let src = q * s.in_points + run.src as usize;
-                let col = q * s.taps + run.tap as usize;
-                dw[p * rs + col * cs] += value * dot(dy, &x[src..src + len]);
-            }
-        }
-    }
-}
-
-/// Walks `dst` in windows of at most `LANES` points: `fill(t0, acc)` adds
-/// the window starting at point `t0` into the zeroed `acc` (its length the
-/// window's), which is then added to the window of `dst`. Full windows use
-/// a fixed-size accumulator, so that it stays in registers.
-#[inline(always)]
-fn windows<T: Float>(len: usize, dst: &mut [T], mut fill: impl FnMut(usize, &mut [T])) {
-    let full = len - len % LANES;
-    for t0 in (0..full).step_by(LANES) {
-        let mut acc = [T::ZERO; LANES];
-        fill(t0, &mut acc);
-        for (d, a) in dst[t0..t0 + LANES].iter_mut().zip(acc) {
-            *d += a;
-        }
-    }
-    if full < len {
-        let mut acc = [T::ZERO; LANES];
-        let tail = &mut acc[..len - full];
-        fill(full, tail);
-        for (d, &a) in dst[full..len].iter_mut().zip(tail.iter()) {
-            *d += a;
-        }
-    }
-}
-
-/// `acc += a · xs` (the lengths equal).
-#[inline(always)]
-fn axpy<T: Float>(acc: &mut [T], a: T, xs: &[T]) {
-    for (o, &x) in acc.iter_mut().zip(xs) {
-        *o += a * x;
-    }
-}
-
-/// `Σ a_t b_t` over equal lengths, in `LANES` independent partial sums
-/// added at the end.
-#[inline(always)]
-fn dot<T: Float>(a: &[T], b: &[T]) -> T {
-    let mut lanes = [T::ZERO; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ta, tb) = (ca.remainder(), cb.remainder());
-    for (xa, xb) in ca.zip(cb) {
-        for ((l, &u), &v) in lanes.iter_mut().zip(xa).zip(xb) {
-            *l += u * v;
-        }
-    }
-    for ((l, &u), &v) in lanes.iter_mut().zip(ta).zip(tb) {
-        *l += u * v;
-    }
-    lanes.iter().fold(T::ZERO, |s, &l| s + l)
+) -> Result<(), GemmError> {
+    let (c, d, m) = (s.in_channels, s.out_channels, s.out_points);
+    let mut buf = vec![T::ZERO; c * m];
+    by_tap(runs, |e, group| {
+        shifted(s, group, x, &mut buf);
+        let out = MatMut {
+            data: &mut *dw,
+            offset: e * cs,
+            rows: d,
+            cols: c,
+            row_stride: rs as isize,
+            col_stride: (s.taps * cs) as isize,
+        };
+        let bt = Mat::row_major(&buf, c, m).t();
+        gemm(T::ONE, Mat::row_major(&dy[..d * m], d, m), bt, T::ONE, out)
+    })
 }
 
 #[cfg(test)]
