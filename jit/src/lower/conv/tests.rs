@@ -49,8 +49,8 @@ fn a_gathered_ring_map_lowers_to_one_checked_convolution() {
         "the gather stays"
     );
     assert!(verify(&plan).is_ok());
-    let gathered =
-        without(|| crate::lower::lower_with(&module, func, false, crate::Fusion::Off)).expect("lowers");
+    let gathered = without(|| crate::lower::lower_with(&module, func, false, crate::Fusion::Off))
+        .expect("lowers");
     assert!(convs(&gathered).is_empty());
     assert!(verify(&gathered).is_ok());
 }
