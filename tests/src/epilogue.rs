@@ -10,8 +10,8 @@
 use crate::jit::{forward_agrees, training_agrees};
 use crate::jit_inputs::case_in;
 use crate::{cases_dir, check_clean};
-use cdlc_jit::{Dtype, Options};
-use cdlc_runtime::value::{Example, Tensor, Value};
+use cdlc_jit::{Dtype, Passes};
+use cdlc_runtime::value::{Example, Tensor};
 
 /// The loss and the flat gradient of one training step, as f64.
 fn step(
@@ -21,59 +21,17 @@ fn step(
     dtype: Dtype,
     fuse: impl Into<cdlc_jit::Fusion>,
 ) -> (f64, Vec<f64>) {
-    let m = &p.inst.module;
-    let opts = Options {
-        dtype,
-        batch: batch.len(),
-    };
-    let mut k =
-        cdlc_jit::compile_train_fused(m, p.train, &opts, fuse).expect("the kernel compiles");
-    let flat = params.iter().flat_map(|t| t.data.iter().copied());
-    match dtype {
-        Dtype::F64 => {
-            let ps: Vec<f64> = flat.collect();
-            let mut g = vec![0.0; ps.len()];
-            let s = k
-                .step_examples(&ps, batch, &mut g)
-                .expect("the kernel runs");
-            (s.loss, g)
-        }
-        Dtype::F32 => {
-            let ps: Vec<f32> = flat.map(|x| x as f32).collect();
-            let mut g = vec![0.0f32; ps.len()];
-            let s = k
-                .step_examples(&ps, batch, &mut g)
-                .expect("the kernel runs");
-            (s.loss, g.into_iter().map(f64::from).collect())
-        }
-    }
+    crate::passes::train_step(p, params, batch, dtype, Passes::new(fuse, false))
 }
 
-/// The forward kernel's outputs, flattened.
+/// The forward kernel's outputs in f32, flattened.
 fn forward(
     p: &cdlc::training::Prepared,
     params: &[Tensor],
     batch: &[Example],
     fuse: bool,
 ) -> Vec<f64> {
-    let opts = Options {
-        dtype: Dtype::F32,
-        batch: batch.len(),
-    };
-    let mut k = cdlc_jit::compile_forward_fused(&p.inst.module, p.inst.func, &opts, fuse)
-        .expect("the kernel compiles");
-    let ps: Vec<f32> = params
-        .iter()
-        .flat_map(|t| t.data.iter().map(|&x| x as f32))
-        .collect();
-    let xs: Vec<Value> = batch.iter().map(|e| e.x.clone()).collect();
-    let outs = k.run(&ps, &xs).expect("the kernel runs");
-    outs.iter()
-        .flat_map(|v| match v {
-            Value::Tensor(t) => t.data.clone(),
-            other => panic!("a tensor output, not {other:?}"),
-        })
-        .collect()
+    crate::passes::forward_outputs(p, params, batch, Dtype::F32, Passes::new(fuse, false))
 }
 
 /// How many steps of `p`'s training plan are fused.

@@ -58,6 +58,8 @@ mod nested_jvp;
 #[cfg(test)]
 mod parse;
 #[cfg(test)]
+mod passes;
+#[cfg(test)]
 mod plan;
 #[cfg(test)]
 mod robust;
