@@ -134,3 +134,54 @@ model m(x: Forest(R[2])) -> R[2] { fold forest[2, 2] (x) }
         )
     };
 }
+
+/// Trains `program` (a path relative to `dir`, or absolute) for `epochs`
+/// epochs in f64 with `--backend jit` and with `--backend interp`, each
+/// without the interpreter fallback's W0901 and on the backend asked for,
+/// and asserts that both runs' metrics (epoch, losses, accuracy) agree to
+/// 1e-9.
+pub fn jit_trains_like_the_interpreter(dir: &Path, program: &str, epochs: usize) {
+    let train = |backend: &str, out: &str| -> Vec<Vec<f64>> {
+        let epochs = epochs.to_string();
+        let o = cdlc(
+            &[
+                program,
+                "--emit",
+                "jit",
+                "--out",
+                out,
+                "--dtype",
+                "f64",
+                "--epochs",
+                &epochs,
+                "--backend",
+                backend,
+            ],
+            dir,
+        );
+        let err = stderr(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(!err.contains("W0901"), "{backend}: {err}");
+        assert_eq!(err.contains("(interpreter)"), backend == "interp", "{err}");
+        let metrics =
+            std::fs::read_to_string(dir.join(out).join("metrics.csv")).expect("metrics written");
+        metrics
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|x| x.parse().expect("a number")).collect())
+            .collect()
+    };
+    let jit = train("jit", "run_j");
+    let interp = train("interp", "run_i");
+    assert_eq!(jit.len(), epochs, "one line per epoch");
+    assert_eq!(jit.len(), interp.len());
+    for (a, b) in jit.iter().zip(&interp) {
+        assert_eq!(a.len(), 4, "epoch, losses and accuracy: {a:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                "jit {a:?} against interpreter {b:?}"
+            );
+        }
+    }
+}
