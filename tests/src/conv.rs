@@ -10,6 +10,7 @@
 
 use crate::jit::{forward_agrees, training_agrees};
 use crate::jit_inputs::case_in;
+use crate::structured::Numbers;
 use cdlc::training::{Prepared, loss_for, prepare};
 use cdlc_jit::{Dtype, Options};
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
@@ -114,24 +115,6 @@ fn w8_and_w9_run_their_convolutions_directly() {
             want,
             "{name}"
         );
-    }
-}
-
-/// A deterministic stream of numbers in [-1, 1).
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-
-    fn tensor(&mut self, shape: &[usize]) -> Tensor {
-        let data = (0..shape.iter().product()).map(|_| self.next()).collect();
-        Tensor::new(shape.to_vec(), data)
     }
 }
 

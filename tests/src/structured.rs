@@ -121,10 +121,10 @@ fn structured_maps_equal_the_dense_ones_on_every_example() {
 }
 
 /// A deterministic stream of numbers in [-1, 1).
-struct Numbers(u64);
+pub(crate) struct Numbers(pub(crate) u64);
 
 impl Numbers {
-    fn next(&mut self) -> f64 {
+    pub(crate) fn next(&mut self) -> f64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -132,7 +132,7 @@ impl Numbers {
         (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
     }
 
-    fn tensor(&mut self, shape: &[usize]) -> Tensor {
+    pub(crate) fn tensor(&mut self, shape: &[usize]) -> Tensor {
         let data = (0..shape.iter().product()).map(|_| self.next()).collect();
         Tensor::new(shape.to_vec(), data)
     }

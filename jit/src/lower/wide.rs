@@ -24,6 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::epilogue::touches;
 use crate::plan::*;
 
 /// Whether products sharing their left operand are widened: only when the
@@ -273,24 +274,6 @@ fn group(code: &[Instr], i: usize, first: &Product, cx: &Cx) -> Vec<usize> {
         writes.extend(w);
     }
     members
-}
-
-/// The locations a simple instruction reads and writes; `None` for an
-/// instruction with regions or effects the pass does not move over.
-fn touches(ins: &Instr) -> Option<(Vec<Loc>, Vec<Loc>)> {
-    match ins {
-        Instr::Gemm { a, b, c_buf, .. } => Some((vec![a.loc, b.loc], vec![Loc::Buf(*c_buf)])),
-        Instr::Elementwise { locs, n_out, .. } => {
-            let n_in = locs.len() - n_out;
-            Some((locs[..n_in].to_vec(), locs[n_in..].to_vec()))
-        }
-        Instr::Row { ins, dst, .. } => {
-            Some((ins.iter().map(|i| i.0).collect(), vec![Loc::Buf(*dst)]))
-        }
-        Instr::SumRows { src, dst, .. } => Some((vec![*src], vec![Loc::Buf(*dst)])),
-        Instr::SumCombine { a, b, dst, .. } => Some((vec![a.loc, b.loc], vec![Loc::Buf(*dst)])),
-        _ => None,
-    }
 }
 
 /// The instructions that replace a group: the right operands side by side
