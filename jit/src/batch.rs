@@ -448,11 +448,14 @@ fn group_data<T: Float>(
             elems: vec![Vec::new(); sizes.len()],
         })
         .collect();
+    let tuples = nested::tuples_with_tensors(info, g.ctor as usize);
     let mut parts = Vec::with_capacity(sizes.len());
     for node in 0..g.len {
         parts.clear();
         let mut l = 0;
         for k in 0..g.field_arity {
+            // A nested tuple's tensors before the plain field after it.
+            nested::tuple_tensors(&tuples, g, node, k, &mut parts);
             let v = g.fields[node * g.field_arity + k];
             match lists.get(l) {
                 Some((at, sizes)) if *at == k => {
@@ -463,6 +466,7 @@ fn group_data<T: Float>(
                 _ => components(v, &mut parts),
             }
         }
+        nested::tuple_tensors(&tuples, g, node, g.field_arity, &mut parts);
         if parts.len() != sizes.len() {
             return input_error(format!(
                 "expected {} tensors in a node's fields, found {}",

@@ -3,8 +3,10 @@
 //! `tests/cases/grad/nested_pairs.cdl`): children at the leaves of a
 //! binary tree (`Tree(X)`), a list of labelled subtrees (`List(R[2] * X)`),
 //! an optional next link (a user's `Opt(X)`), pairs of children read
-//! directly (`X * X`, `X * (X * X)`) and pairs at a tree's leaves
-//! (`Tree(X * X)`), on batches whose structures differ in shape (a lone
+//! directly (`X * X`, `X * (X * X)`), pairs at a tree's leaves
+//! (`Tree(X * X)`), and tuples holding tensors beside children read
+//! directly (`R[2] * X`, `X * (R[3] * X)`) or under another data type
+//! (`Tree(R[2] * X)`, `List(R[3] * X * X)`), on batches whose structures differ in shape (a lone
 //! tip, empty inner lists, wide and deep nodes), so that the nodes of one
 //! level hold structures of different shapes. The interpreter's reverse
 //! derivatives of these models are checked against finite differences in
@@ -45,6 +47,19 @@ fn wide_and_deep(name: &str) -> Vec<Value> {
             v.tip(),
             v.pair_tree(1, 4),
             v.pair_tree(3, 2),
+        ],
+        "labs" => vec![v.labs(7), v.tip(), v.labs(3), v.labs(6), v.labs(1)],
+        "lab_tree" => vec![
+            v.lab_tree(5, 1),
+            v.tip(),
+            v.lab_tree(1, 4),
+            v.lab_tree(3, 2),
+        ],
+        "pair_list" => vec![
+            v.pair_list(4, 1),
+            v.pair_list(0, 1),
+            v.tip(),
+            v.pair_list(2, 3),
         ],
         other => panic!("no structures for {other}"),
     }
@@ -95,6 +110,24 @@ fn pairs_of_children_at_the_leaves_of_a_binary_tree() {
 }
 
 #[test]
+fn a_labelled_child_and_a_vector_between_two_children() {
+    // `lab(a, (label, c))` and `fork((l, (m, r)), a)`: the tuples'
+    // tensors are gathered with the plain fields' in field order (`label`
+    // after `a`, `m` before `a`), their children like recursive fields.
+    check("labs");
+}
+
+#[test]
+fn labelled_children_at_the_leaves_of_a_binary_tree() {
+    check("lab_tree");
+}
+
+#[test]
+fn a_list_of_items_holding_a_vector_and_two_children() {
+    check("pair_list");
+}
+
+#[test]
 fn a_batch_of_many_structures() {
     // Forty structures: a level's group holds nodes of many examples,
     // each with its own inner structure.
@@ -105,6 +138,9 @@ fn a_batch_of_many_structures() {
         "twins",
         "triples",
         "pair_tree",
+        "labs",
+        "lab_tree",
+        "pair_list",
     ] {
         let (p, params) = model(name);
         let xs = (0..4)

@@ -4,7 +4,10 @@
 //! `List(Tree(X))`, `X * X`, `X * (X * X)`, `Tree(X * X)`). Their reverse
 //! derivatives against finite differences in f64 on structures of several
 //! shapes, a batch against its examples one by one (f64 and f32), their
-//! JSON lines, and a structure that does not fit its type.
+//! JSON lines, and a structure that does not fit its type. Tuples holding
+//! tensors beside the children (`R[2] * X`) are in `nested/labels.rs`.
+
+mod labels;
 
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
@@ -14,6 +17,7 @@ use cdlc_runtime::value::{Example, Target, Tensor, Value};
 pub(crate) fn model(name: &str) -> (cdlc::training::Prepared, Vec<Tensor>) {
     let file = match name {
         "twins" | "triples" | "pair_tree" => "nested_pairs",
+        "labs" | "lab_tree" | "pair_list" => "nested_labels",
         _ => "nested_data",
     };
     crate::grad::grad_case(file, name)
@@ -177,6 +181,19 @@ pub(crate) fn structures(name: &str) -> Vec<Value> {
             v.pair_tree(3, 2),
             v.pair_tree(2, 3),
         ],
+        "labs" => vec![v.labs(2), v.tip(), v.labs(1), v.labs(4)],
+        "lab_tree" => vec![
+            v.tip(),
+            v.lab_tree(1, 1),
+            v.lab_tree(3, 2),
+            v.lab_tree(2, 3),
+        ],
+        "pair_list" => vec![
+            v.tip(),
+            v.pair_list(0, 1),
+            v.pair_list(2, 2),
+            v.pair_list(1, 3),
+        ],
         other => panic!("no structures for {other}"),
     }
 }
@@ -249,6 +266,9 @@ fn a_batch_equals_its_examples_one_by_one() {
         "twins",
         "triples",
         "pair_tree",
+        "labs",
+        "lab_tree",
+        "pair_list",
     ] {
         let (p, params) = model(name);
         let batch = examples(&p, structures(name));

@@ -124,6 +124,55 @@ pub(super) fn direct_children(info: &FoldInfo, g: &Group<'_>) -> Result<Vec<u32>
     Ok(out)
 }
 
+/// The nested tuples of constructor `ctor` that hold tensors beside their
+/// children (`R[2] * X`), each with its position among the nested fields.
+pub(super) fn tuples_with_tensors(info: &FoldInfo, ctor: usize) -> Vec<(usize, &NestedField)> {
+    let fields = info.nested_fields.get(ctor).map_or(&[][..], |f| f);
+    fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.tuple.is_some() && holds_tensor(&f.ty))
+        .collect()
+}
+
+fn holds_tensor(ty: &DataType) -> bool {
+    match ty {
+        DataType::Tensor(_) => true,
+        DataType::Tuple(ts) => ts.iter().any(holds_tensor),
+        DataType::Rec(_) | DataType::Data(_) => false,
+    }
+}
+
+/// Appends the tensors of node `node`'s nested tuples that come after
+/// its first `k` plain fields, depth first, so that the group's prepared
+/// field rows follow field order (`FoldInfo::field_sizes`).
+pub(super) fn tuple_tensors<'a>(
+    tuples: &[(usize, &NestedField)],
+    g: &Group<'a>,
+    node: usize,
+    k: usize,
+    out: &mut Vec<&'a Value>,
+) {
+    for (j, f) in tuples.iter().filter(|(_, f)| f.plain_before == k) {
+        tensors_of(g.nested_values[node * g.nested_arity + j], &f.ty, out);
+    }
+}
+
+/// The tensors of `v`, a value of tuple type `ty`, depth first. A value
+/// that does not fit is pushed whole, for `push_tensor` to report (the
+/// schedule has checked the tuples already, walking them for children).
+fn tensors_of<'a>(v: &'a Value, ty: &DataType, out: &mut Vec<&'a Value>) {
+    match (ty, v) {
+        (DataType::Tuple(ts), Value::Tuple(vs)) if ts.len() == vs.len() => {
+            for (t, v) in ts.iter().zip(vs) {
+                tensors_of(v, t, out);
+            }
+        }
+        (DataType::Rec(_) | DataType::Data(_), _) => {}
+        _ => out.push(v),
+    }
+}
+
 /// Field `j` of the group's nodes: the pool and the structures' schedule.
 fn one_field<T: Float>(
     field: &NestedField,

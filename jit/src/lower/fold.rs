@@ -56,11 +56,20 @@ impl Lowerer<'_> {
         for c in &def.ctors {
             let (mut sizes, mut lists, mut structures) = (Vec::new(), Vec::new(), Vec::new());
             nested_fields.push(self.nested_fields(&c.fields, &f.carrier)?);
-            let plain = c.fields.iter().filter_map(|fl| match fl {
-                Field::Plain(t) => Some(t),
-                Field::Rec | Field::RecList | Field::Nested(_) => None,
-            });
-            for (k, t) in plain.enumerate() {
+            // The plain fields' tensors and a nested tuple's, in field
+            // order; `k` numbers the plain fields.
+            let mut plain = 0;
+            for fl in &c.fields {
+                let t = match fl {
+                    Field::Plain(t) => t,
+                    Field::Nested(ty) if nested::tuple_children(ty).is_some() => {
+                        nested::tuple_tensor_sizes(ty, &mut sizes);
+                        continue;
+                    }
+                    Field::Rec | Field::RecList | Field::Nested(_) => continue,
+                };
+                let k = plain;
+                plain += 1;
                 if tensor_components(t, &mut sizes) {
                     continue;
                 }
@@ -148,7 +157,8 @@ impl Lowerer<'_> {
                     self.set(a, r);
                 }
                 Field::Nested(t) if nested::tuple_children(t).is_some() => {
-                    let r = self.nested_tuple_arg(t, carrier, &mut cc.rec_args)?;
+                    let r =
+                        self.nested_tuple_arg(t, carrier, &mut cc.rec_args, &mut cc.field_views)?;
                     self.set(a, r);
                 }
                 Field::Nested(t) => {

@@ -18,7 +18,7 @@ use super::*;
 
 mod tuple;
 
-pub(super) use tuple::children as tuple_children;
+pub(super) use tuple::{children as tuple_children, tensor_sizes as tuple_tensor_sizes};
 
 /// A nested field's structure as a region sees it.
 #[derive(Clone, Debug)]
@@ -57,10 +57,15 @@ impl Lowerer<'_> {
                 if tuple.is_none() {
                     self.nested_data(ty, carrier)?;
                 }
+                let plain_before = fields[..at]
+                    .iter()
+                    .filter(|f| matches!(f, Field::Plain(_)))
+                    .count();
                 out.push(NestedField {
                     ty: ty.clone(),
                     carrier_parts: parts.len(),
                     at,
+                    plain_before,
                     tuple,
                 });
             }

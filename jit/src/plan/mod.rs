@@ -651,8 +651,9 @@ pub(crate) struct FoldInfo {
     /// For a list fold over a computed sequence, the unfold that computed
     /// it (then `input` is unused): the lists' lengths are the unfold's.
     pub over_unfold: Option<usize>,
-    /// Per constructor, the size of each tensor in its plain fields, in
-    /// field order (a tuple field's components depth first).
+    /// Per constructor, the size of each tensor in its plain fields and
+    /// its nested tuples of children and tensors (`R[2] * X`), in field
+    /// order (a tuple field's components depth first).
     pub field_sizes: Vec<Vec<usize>>,
     /// Per constructor, its plain fields that hold lists of tensors (a list
     /// of lists, a tree whose nodes hold lists): the field's position
@@ -709,6 +710,10 @@ pub(crate) struct NestedField {
     pub carrier_parts: usize,
     /// The field's position among its constructor's fields.
     pub at: usize,
+    /// How many plain fields come before it: a tuple's tensors are
+    /// gathered after theirs and before the next plain field's, so that
+    /// the prepared field rows follow field order.
+    pub plain_before: usize,
     /// For a tuple of the enclosing fold's children (`X * X`): how many it
     /// holds. There is no structure to fold: its children are read like
     /// recursive fields, gathered with them in field order

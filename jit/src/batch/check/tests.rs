@@ -129,3 +129,5 @@ fn list_and_halving_schedules_pass_and_an_element_of_another_row_is_p015() {
     let e = check_fold(&site, &past, 4, &Ctors::halves(), Some(5)).expect_err("past the rows");
     assert_eq!(e.code(), "P011", "{e}");
 }
+
+mod labels;

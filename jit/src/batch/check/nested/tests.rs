@@ -60,6 +60,7 @@ fn info() -> FoldInfo {
                 ty: opt(),
                 carrier_parts: 1,
                 at: 0,
+                plain_before: 0,
                 tuple: None,
             }],
         ],
@@ -167,6 +168,7 @@ fn twin_info() -> FoldInfo {
         ty: pair,
         carrier_parts: 1,
         at: 0,
+        plain_before: 0,
         tuple: Some(2),
     }];
     info
