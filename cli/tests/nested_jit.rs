@@ -2,10 +2,12 @@
 //! program whose nested tuples hold tensors beside children
 //! (`lab(A, R[2] * X)`, `fork(X * (R[3] * X), A)`) train on the JIT,
 //! without the interpreter fallback (W0901), and in f64 report the
-//! interpreter's losses and accuracies.
+//! interpreter's losses and accuracies. `cdlc gradcheck` draws structures
+//! whose every constructor holds a child of an enclosing type (the leaves
+//! of a `Tree(X)` inside a tuple) and checks them on the interpreter.
 
 mod common;
-use common::{jit_trains_like_the_interpreter, scratch};
+use common::{cdlc, jit_trains_like_the_interpreter, scratch, stderr, stdout};
 
 /// The example's path.
 fn example(name: &str) -> String {
@@ -80,4 +82,20 @@ fn nested_tuples_holding_tensors_train_on_the_jit_with_the_interpreters_losses()
     std::fs::write(dir.join("labs.cdl"), LABS).expect("the program is written");
     std::fs::write(dir.join("labs.jsonl"), data).expect("the data is written");
     jit_trains_like_the_interpreter(&dir, "labs.cdl", 2);
+}
+
+#[test]
+fn gradcheck_draws_trees_of_children_inside_a_tuple() {
+    // Every constructor of `Tree(X)` holds a child (`leaf(X)` an enclosing
+    // node): the drawn structures end at the enclosing type's `tip`.
+    let case = format!(
+        "{}/../tests/cases/grad/reverse_sites.cdl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let dir = scratch("nested_gradcheck");
+    let g = cdlc(&["gradcheck", &case, "--entry", "paired_tree"], &dir);
+    let out = stdout(&g);
+    assert!(g.status.success(), "{out}{}", stderr(&g));
+    assert!(out.contains("paired_alg.L"), "{out}");
+    assert!(!out.contains("FAILED"), "{out}");
 }

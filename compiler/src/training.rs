@@ -33,12 +33,16 @@ pub enum PrepareError {
     Unsupported(Unsupported),
     /// The reverse derivative could not be built (a compiler limit).
     Autodiff(String),
+    /// The reverse derivative found the forward function breaking an
+    /// invariant it relies on (`AdError::Internal`): a compiler bug.
+    Internal(String),
 }
 
 impl PrepareError {
     /// The error as E0617 ("not supported yet"), at the construct when it
     /// is located and else at `model`, the span of the model being
-    /// prepared. This is the only place its wording lives.
+    /// prepared; an internal error as E0619. This is the only place its
+    /// wording lives.
     pub fn to_diagnostic(&self, model: Span) -> Diagnostic {
         match self {
             PrepareError::Unsupported(u) => Diagnostic::error(
@@ -57,6 +61,9 @@ impl PrepareError {
             )
             .with_note("the program is valid; training needs a reverse derivative this compiler cannot build yet")
             .with_help("write the model without the operation named above"),
+            PrepareError::Internal(m) => Diagnostic::error_without_span("E0619", m.clone())
+                .with_note("this is a bug in cdlc, not a problem of the program")
+                .with_help("please report it with the program and the command that showed it"),
         }
     }
 }
@@ -129,8 +136,12 @@ fn prepare_with(
         cdlc_ir::passes::hoist::hoist_function(&mut inst.module, inst.func);
     }
     let loss = ir_loss(loss);
-    let train = cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, loss)
-        .map_err(|e| PrepareError::Autodiff(e.to_string()))?;
+    let train = cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, loss).map_err(
+        |e| match e {
+            cdlc_ir::autodiff::AdError::Internal { .. } => PrepareError::Internal(e.to_string()),
+            _ => PrepareError::Autodiff(e.to_string()),
+        },
+    )?;
     Ok(Prepared { inst, train, loss })
 }
 

@@ -108,6 +108,9 @@ impl Type {
             // The zero cotangent of a computed structure (`Field::Nested`),
             // read as zero in every field.
             Type::Data(_) => true,
+            // A nested field pairing tensors with a structure of children
+            // (`R[2] * Tree(X)`): zeros in every component.
+            Type::Tuple(ts) => ts.iter().all(Type::has_zeros),
             t => t.is_differentiable(),
         }
     }

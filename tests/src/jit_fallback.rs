@@ -13,8 +13,8 @@ use crate::{cases_dir, cdl_files, check_clean, examples_dir};
 
 /// What the JIT may still refuse, as its refusal names it, each a line of
 /// the JIT section of `docs/status.md`: a nested field whose structure
-/// holds another data type (`List(Tree(X))`) and one that is a tuple of
-/// children and tensors (`R[2] * X`), which the interpreter runs.
+/// holds another data type (`List(Tree(X))`) and a tuple holding a
+/// structure of children (`R[2] * Tree(X)`), which the interpreter runs.
 const DOCUMENTED: &[&str] = &[
     "a nested field two data types deep",
     "a nested field that is neither a data type nor a tuple of children",

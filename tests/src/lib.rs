@@ -62,6 +62,8 @@ mod passes;
 #[cfg(test)]
 mod plan;
 #[cfg(test)]
+mod reverse_sites;
+#[cfg(test)]
 mod robust;
 #[cfg(test)]
 mod roundtrip;

@@ -64,13 +64,11 @@ fn random_value(
         ),
         DataType::Data(d) => {
             // A small random structure: recursive constructors while shallow.
+            // A base constructor holds no position of the type itself; one
+            // holding only enclosing types' positions (a leaf of `Tree(X)`
+            // in a nested field) counts, as those end at their own base.
             let base: Vec<usize> = (0..d.ctors.len())
-                .filter(|i| {
-                    !d.ctors[*i]
-                        .fields
-                        .iter()
-                        .any(|f| matches!(f, DataType::Rec(_)))
-                })
+                .filter(|i| !d.ctors[*i].fields.iter().any(|f| mentions(f, 0)))
                 .collect();
             let pick = if depth >= 3 || base.len() == d.ctors.len() {
                 base[(rng.uniform() * base.len() as f64) as usize % base.len().max(1)]
@@ -97,6 +95,20 @@ fn random_value(
                 .expect("a checked data type's recursive positions are bound");
             random_value(outer, rng, depth, &scope[k + 1..])
         }
+    }
+}
+
+/// Whether `t`, a field of a data type `level` data types inside it,
+/// holds that type's recursive position.
+fn mentions(t: &DataType, level: u32) -> bool {
+    match t {
+        DataType::Rec(k) => *k == level,
+        DataType::Tuple(ts) => ts.iter().any(|t| mentions(t, level)),
+        DataType::Data(d) => d
+            .ctors
+            .iter()
+            .any(|c| c.fields.iter().any(|f| mentions(f, level + 1))),
+        DataType::Tensor(_) => false,
     }
 }
 

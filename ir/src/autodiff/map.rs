@@ -25,10 +25,16 @@ pub(super) fn map(
     m: &MapOp,
     ct: Ct,
 ) -> Result<Vec<(Value, Ct)>, AdError> {
+    // The hoisting pass maps only structures that depend on no parameter:
+    // it leaves computed structures alone (a nested field's, or one a
+    // fold over such a structure binds), the fields of a structure it
+    // mapped are data again (`mark_region_args` keeps the map's input's
+    // own fields inactive), and it does not map a map's result again (the
+    // fold it rewrote has no element work left).
     if d.is_active(m.input) {
-        return Err(d.unsupported(
+        return Err(d.internal(
             y,
-            "a `map` over a structure computed from parameters (only input structures are mapped)",
+            "a `map` over a structure that depends on a parameter (the hoisting pass maps data only)",
         ));
     }
     let cotangent = d.materialize(y, Some(ct), &crate::ir::Type::Data(m.out))?;

@@ -57,13 +57,15 @@ pub enum AdError {
         /// Why.
         message: String,
     },
-    /// A construct the reverse walker does not handle yet.
-    Unsupported {
+    /// An invariant of verified forward functions that the reverse walker
+    /// relies on does not hold: a compiler bug (each site names its
+    /// invariant).
+    Internal {
         /// The function being differentiated.
         function: String,
         /// The value concerned.
         value: Value,
-        /// What is not handled.
+        /// What was found.
         message: String,
     },
 }
@@ -85,7 +87,7 @@ impl fmt::Display for AdError {
                     "internal error: loss of function `{function}`: {message}"
                 )
             }
-            AdError::Unsupported {
+            AdError::Internal {
                 function,
                 value,
                 message,
@@ -232,8 +234,8 @@ impl Differentiator<'_> {
         }
     }
 
-    fn unsupported(&self, v: Value, message: impl Into<String>) -> AdError {
-        AdError::Unsupported {
+    fn internal(&self, v: Value, message: impl Into<String>) -> AdError {
+        AdError::Internal {
             function: self.src.name.clone(),
             value: v,
             message: message.into(),
@@ -275,19 +277,24 @@ impl Differentiator<'_> {
     /// of children, structures holding children's carriers) and states are
     /// active; plain fields and list elements
     /// are data, except the elements of a fold over an active computed
-    /// sequence (a rose node's children's carriers).
+    /// sequence (a rose node's children's carriers) and the fields a `map`
+    /// appended to the structure a fold walks (the map's input's own
+    /// fields stay data: they do not depend on a parameter).
     fn mark_region_args(&mut self, op: &Op) {
         match op {
             Op::Fold(f) => {
                 let elements = self.active.contains(&f.input);
+                let unmapped = self.unmapped_fields(f.input);
                 for (i, &case) in f.cases.iter().enumerate() {
                     let fields = &self.module.data[f.data].ctors[i].fields;
-                    for (a, field) in self.src.blocks[case].args.iter().zip(fields) {
+                    let own = unmapped.map_or(0, |d| self.module.data[d].ctors[i].fields.len());
+                    let args = self.src.blocks[case].args.iter();
+                    for (j, (a, field)) in args.zip(fields).enumerate() {
                         let active = match field {
                             crate::ir::Field::Rec
                             | crate::ir::Field::RecList
                             | crate::ir::Field::Nested(_) => true,
-                            crate::ir::Field::Plain(_) => elements,
+                            crate::ir::Field::Plain(_) => elements && j >= own,
                         };
                         if active {
                             self.active.insert(*a);
@@ -306,6 +313,16 @@ impl Differentiator<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// For a `map`'s result over an input that does not depend on a
+    /// parameter, the map's input data type, whose fields come first in
+    /// every constructor of the result.
+    fn unmapped_fields(&self, v: Value) -> Option<crate::ir::DataId> {
+        match self.src.op(v) {
+            Some(Op::Map(m)) if !self.active.contains(&m.input) => Some(m.data),
+            _ => None,
         }
     }
 
@@ -422,9 +439,17 @@ impl Differentiator<'_> {
                 }
                 Ok(Ct::Tuple(out))
             }
-            (_, _, t) => Err(self.unsupported(
+            // Every other type is a sequence of structures, a class or a
+            // tape, which no active value has: `ir::infer` types a fold's
+            // carrier and an unfold's output as tensors or tuples of them
+            // only (the checker refuses the others as E0617 at the fold or
+            // unfold), so every sequence a forward function computes has
+            // tensor elements; classes are inputs and targets, which
+            // depend on no parameter; tapes are left out of the active
+            // set (`mark_active`).
+            (_, _, t) => Err(self.internal(
                 x,
-                format!("adding two cotangents of type {t:?} (a sequence used twice)"),
+                format!("two cotangents of type {t:?}, which no active value has"),
             )),
         }
     }
@@ -449,7 +474,14 @@ impl Differentiator<'_> {
         match (c, ty) {
             (Some(Ct::Val(v)), _) => Ok(v),
             (None, t) if t.has_zeros() => Ok(self.b.zeros(t.clone())),
-            (None, t) => Err(self.unsupported(x, format!("no zero cotangent of type {t:?}"))),
+            // The types without zeros are those `add_ct` refuses, which no
+            // active value has, for the reasons given there; every other
+            // type has zeros (`Type::has_zeros`), a tuple pairing tensors
+            // with a structure of children (`R[2] * Tree(X)`) included.
+            (None, t) => Err(self.internal(
+                x,
+                format!("no zero cotangent of type {t:?}, which no active value has"),
+            )),
             (Some(Ct::Tuple(cs)), Type::Tuple(ts)) => {
                 let mut parts = Vec::with_capacity(ts.len());
                 for (c, t) in cs.into_iter().zip(ts) {

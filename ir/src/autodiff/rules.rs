@@ -444,14 +444,10 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
     // a computed structure, or one computed by a `map` (hoisted work): its
     // plain fields' cotangents are returned as a structure of the same
     // shape, which the nested field's split or the map's rule reads.
+    // Over a mapped structure, a plain field holding a list or a structure
+    // (`node(a, List(R[2]), X, X)`) is input data: its cotangent is zero
+    // or unused, as the map's rule reads only the appended fields'.
     let structure = elements && matches!(d.b.type_of(d.primal(f.input)), Type::Data(_));
-    let mapped = matches!(d.src.op(f.input), Some(Op::Map(_)));
-    if structure && mapped && !plain_fields_differentiable(d, f) {
-        return Err(d.unsupported(
-            y,
-            "a fold over a mapped structure with a plain field that has no cotangent",
-        ));
-    }
     let mut cases = Vec::with_capacity(f.cases.len());
     for (i, &case) in f.cases.iter().enumerate() {
         let rec: Vec<usize> = d
@@ -490,17 +486,6 @@ fn fold(d: &mut Differentiator, y: Value, f: &FoldOp, ct: Ct) -> Result<Contribu
         out.push((f.input, Ct::Val(ds)));
     }
     Ok(out)
-}
-
-/// Whether every plain field of the fold's data type is built from
-/// tensors, so that each has a cotangent.
-fn plain_fields_differentiable(d: &Differentiator, f: &FoldOp) -> bool {
-    d.module.data[f.data].ctors.iter().all(|c| {
-        c.fields.iter().all(|fl| match fl {
-            crate::ir::Field::Plain(t) => t.is_differentiable(),
-            _ => true,
-        })
-    })
 }
 
 /// ys = unfold step from s₀  ⇒  walk the recorded steps last first; at step

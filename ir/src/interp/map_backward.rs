@@ -45,6 +45,11 @@ impl<T: Scalar> Eval<'_, T> {
                         };
                         Data::list((0..kids.len()).map(|_| take(children.next())).collect())
                     }
+                    // A field holding a list or a structure is input data:
+                    // its zero cotangent has no runtime form and is kept
+                    // as the empty tuple, which `map_backward` never reads
+                    // (it reads the appended fields' cotangents only).
+                    Field::Plain(_) if matches!(d, IVal::Zero) => Data::Tuple(Vec::new()),
                     Field::Plain(_) => to_data(d),
                     Field::Nested(_) => {
                         panic!("internal error: a map's structure has no nested field")

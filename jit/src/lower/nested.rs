@@ -81,7 +81,7 @@ impl Lowerer<'_> {
         let (Type::Data(data), DataType::Data(_)) = (self.module.nested_type(ty, carrier), ty)
         else {
             return unsupported(format!(
-                "a nested field that is neither a data type nor a tuple of children ({ty})"
+                "a nested field that is neither a data type nor a tuple of children and tensors ({ty})"
             ));
         };
         for def in &self.module.data[data].ctors {
