@@ -193,3 +193,78 @@ fn elman_reverse() {
 fn mealy_reverse() {
     insta::assert_snapshot!(snapshot_of(mealy_model()));
 }
+
+/// A data type named `name` of `nil()` and `cons(R[2], X, extra...)`.
+fn list_with(name: &str, extra: &[usize]) -> std::sync::Arc<cdlc_runtime::value::DataDecl> {
+    use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
+    let mut fields = vec![DataType::Tensor(vec![2]), DataType::Rec(0)];
+    fields.extend(extra.iter().map(|&n| DataType::Tensor(vec![n])));
+    std::sync::Arc::new(DataDecl {
+        name: name.into(),
+        ctors: vec![
+            CtorDecl {
+                name: "nil".into(),
+                fields: Vec::new(),
+            },
+            CtorDecl {
+                name: "cons".into(),
+                fields,
+            },
+        ],
+    })
+}
+
+#[test]
+fn a_map_over_a_structure_that_depends_on_a_parameter_is_an_internal_error() {
+    // `map (tanh u)` over the result of `map (W x)` over a list, folded:
+    // the second map's input depends on `W`. The hoisting pass never
+    // builds this (it maps data only), so the reverse derivative reports a
+    // compiler bug (E0619), not an unsupported program.
+    use crate::ir::MapOp;
+    let mut module = Module::new();
+    let list = module.add_data(list_with("List(R[2])", &[]));
+    let once = module.add_data(list_with("Mapped(List(R[2]); () | (R[3]))", &[3]));
+    let twice = module.add_data(list_with("Mapped(..; () | (R[3], R[3]))", &[3, 3]));
+    let mut b = FunctionBuilder::new(&module, "maps");
+    let xs = b.input(Type::Data(list));
+    let w = b.param("W", &[3, 2]);
+    let empty = |b: &mut FunctionBuilder, plain: &[Type]| {
+        b.begin_region(plain);
+        let t = b.tuple(Vec::new());
+        b.end_region(t)
+    };
+    let nil1 = empty(&mut b, &[]);
+    let a = b.begin_region(&[Type::tensor(&[2])]);
+    let y = b.matmul(w, a[0]);
+    let t = b.tuple(vec![y]);
+    let cons1 = b.end_region(t);
+    let m1 = b.op(Op::Map(MapOp {
+        data: list,
+        out: once,
+        input: xs,
+        cases: vec![nil1, cons1],
+    }));
+    let nil2 = empty(&mut b, &[]);
+    let a = b.begin_region(&[Type::tensor(&[2]), Type::tensor(&[3])]);
+    let y = b.tanh(a[1]);
+    let t = b.tuple(vec![y]);
+    let cons2 = b.end_region(t);
+    let m2 = b.op(Op::Map(MapOp {
+        data: once,
+        out: twice,
+        input: m1,
+        cases: vec![nil2, cons2],
+    }));
+    let r = b.fold(twice, m2, Type::tensor(&[3]), |b, ctor, args| match ctor {
+        0 => b.zeros(Type::tensor(&[3])),
+        _ => b.add(args[1], args[3]),
+    });
+    let f = b.finish(r);
+    let forward = module.add_function(f);
+    match differentiate(&mut module, forward, LossKind::Mse) {
+        Err(e @ AdError::Internal { .. }) => {
+            assert!(e.to_string().contains("`map` over a structure"), "{e}")
+        }
+        other => panic!("expected an internal error, got {other:?}"),
+    }
+}
