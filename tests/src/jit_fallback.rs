@@ -13,10 +13,11 @@ use crate::{cases_dir, cdl_files, check_clean, examples_dir};
 
 /// What the JIT may still refuse, as its refusal names it, each a line of
 /// the JIT section of `docs/status.md`: a nested field whose structure
-/// holds another data type (`List(Tree(X))`) and one that is a tuple of
-/// children and tensors (`R[2] * X`), which the interpreter runs.
+/// holds a list of children or a tuple with a structure inside
+/// (`List(Tree(X) * R[2])`), and one that is a tuple of children and
+/// tensors (`R[2] * X`), which the interpreter runs.
 const DOCUMENTED: &[&str] = &[
-    "a nested field two data types deep",
+    "a nested field whose structure holds a list of children or a tuple with a structure",
     "a nested field that is neither a data type nor a tuple of children",
 ];
 

@@ -106,7 +106,7 @@ pub(crate) fn check<T>(plan: &Plan, batch: &Batch<T>) -> Result<(), PlanError> {
                 check_fold(&site, fd, over.lens.len(), &ctors, Some(over.steps))?;
             }
             // Scheduled per group of the enclosing fold (checked there).
-            None if info.nested_in.is_some() || info.inner => {
+            None if info.nested_in.is_some() || info.inner.is_some() => {
                 agree(&site, "nodes of a fold held in a field", 0, fd.num_nodes)?;
             }
             None => {

@@ -63,7 +63,7 @@ fn info() -> FoldInfo {
                 tuple: None,
             }],
         ],
-        inner: false,
+        inner: None,
     }
 }
 

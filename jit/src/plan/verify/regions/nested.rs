@@ -27,7 +27,7 @@ impl Verifier<'_> {
         self.mismatch(
             "the folds over a nested structure prepared with their region",
             1,
-            usize::from(self.plan.folds[fold].inner),
+            usize::from(self.plan.folds[fold].inner.is_some()),
         )?;
         self.index("unfold", n.unfold, self.plan.unfolds.len())?;
         self.mismatch(
