@@ -161,3 +161,5 @@ fn a_list_of_trees_of_children() {
     // leaves read the pool; their backward adds into the list's pool.
     check("forest");
 }
+
+mod held;

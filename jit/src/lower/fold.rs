@@ -161,14 +161,22 @@ impl Lowerer<'_> {
                     cc.nested.push(pool);
                     self.set(a, r);
                 }
+                // A structure a nested structure's node holds (a tree of
+                // `List(Tree(X))`, a list of `Tree(List(X))`): its values
+                // are children of the enclosing fold, read from its pool.
+                Field::Plain(Type::Data(_)) if self.fold_nested.contains_key(&fold) => {
+                    let field = fields[..i]
+                        .iter()
+                        .filter(|fl| matches!(fl, Field::Plain(_)))
+                        .count();
+                    self.set(a, Repr::Field { fold, ctor, field });
+                }
                 Field::Plain(t) if self.list_of_tensors(t).is_some() => {
                     let (r, list) = self.field_list_arg(t)?;
                     cc.field_lists.push(list);
                     self.set(a, r);
                 }
-                Field::Plain(Type::Data(_))
-                    if !over_seq || self.fold_nested.contains_key(&fold) =>
-                {
+                Field::Plain(Type::Data(_)) if !over_seq => {
                     // A structure the node holds: only a fold over it reads
                     // it, with a schedule prepared per group.
                     let field = fields[..i]
