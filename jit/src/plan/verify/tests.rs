@@ -720,4 +720,5 @@ fn a_structures_slots_share_their_components_pool_and_gather_apart() {
     assert_eq!(e.code(), "P006", "{e}");
 }
 
+mod held;
 mod nested;
