@@ -96,7 +96,7 @@ impl Lowerer<'_> {
         };
         if !self.holds_only_children(data, decl) {
             return unsupported(format!(
-                "a nested field whose structure holds a list of children or a tuple with a structure ({ty})"
+                "a nested field whose structure holds a structure inside a tuple or a list of its own children ({ty})"
             ));
         }
         Ok(data)
