@@ -20,7 +20,8 @@ train net {
 }
 ";
 
-/// A nested field two data types deep, which the JIT does not lower.
+/// A nested field whose structure holds a tree inside a tuple, which the
+/// JIT does not lower.
 const FALLBACK: &str = fallback_program!("");
 
 #[test]
@@ -44,7 +45,7 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("E0617") && err.contains("two data types deep"),
+        err.contains("E0617") && err.contains("a structure inside a tuple"),
         "{err}"
     );
 }

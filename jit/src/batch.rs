@@ -365,7 +365,7 @@ pub(crate) fn prepare<T: Float>(
             batch.folds.push(fd);
             continue;
         }
-        if info.nested_in.is_some() || info.inner {
+        if info.nested_in.is_some() || info.inner.is_some() {
             // Prepared per group of the enclosing fold: over the
             // structures a field holds, or a nested field's structures.
             batch.folds.push(FoldData {
@@ -503,7 +503,7 @@ fn group_data<T: Float>(
         list_children: g.list_children.clone(),
         field_lists,
         held,
-        nested_fields: nested::prepare(info, g)?,
+        nested_fields: nested::prepare(plan, f, g)?,
     })
 }
 

@@ -770,7 +770,8 @@ impl<'a, T: Elem> Run<'a, T> {
     /// The schedule fold `id` runs over unless it is a fold over a list of
     /// children (whose schedule is built in its region): a nested field's
     /// structures (`src`) in the enclosing group being run, else the
-    /// structures a field holds in that group (`held`), else the batch's.
+    /// structures a field holds in that group (`held`, also for structures
+    /// held in a nested structure's node), else the batch's.
     fn fold_schedule(
         &self,
         id: usize,
@@ -778,6 +779,11 @@ impl<'a, T: Elem> Run<'a, T> {
     ) -> Result<&'a FoldData<T>, JitError> {
         let batch: &'a Batch<T> = self.batch;
         match src {
+            Some(src) if src.held => self.held[id].ok_or_else(|| {
+                JitError::Internal(
+                    "a held nested structure folded outside its fold's region".into(),
+                )
+            }),
             Some(src) => self.nested_schedule(src),
             None => Ok(self.held[id].unwrap_or(&batch.folds[id])),
         }
@@ -812,7 +818,9 @@ impl<'a, T: Elem> Run<'a, T> {
             self.ensure(buf, fd.num_nodes * s);
         }
         self.ensure_mapped_cts(&f.cases, fd.num_nodes);
-        if let Some(src) = &f.nested {
+        // A structure held in a nested structure's node adds into that
+        // structure's pool cotangents, zeroed by its fold's backward.
+        if let Some(src) = f.nested.as_ref().filter(|s| !s.held) {
             self.zero_pool_cotangents(src);
         }
         self.zero_accs(&f.acc, fd.roots.len());

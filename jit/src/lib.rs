@@ -587,4 +587,6 @@ impl ForwardKernel {
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;

@@ -61,6 +61,7 @@ fn wide_and_deep(name: &str) -> Vec<Value> {
             v.tip(),
             v.pair_list(2, 3),
         ],
+        "forest" => vec![v.forest(3), v.tip(), v.forest(1), v.forest(4)],
         other => panic!("no structures for {other}"),
     }
 }
@@ -191,17 +192,10 @@ fn a_structure_folded_twice() {
 }
 
 #[test]
-fn a_structure_two_data_types_deep_is_refused_by_name() {
-    // `List(Tree(X))`: the region's list fold would fold a tree inside
-    // its own region, which the JIT does not build; the driver falls back
-    // to the interpreter (W0901) naming it.
-    let (p, _) = model("forest");
-    let opts = cdlc_jit::Options {
-        dtype: cdlc_jit::Dtype::F64,
-        batch: 2,
-    };
-    let e = cdlc_jit::compile_train(&p.inst.module, p.train, &opts)
-        .err()
-        .expect("the JIT refuses `List(Tree(X))`");
-    assert!(e.to_string().contains("two data types deep"), "{e}");
+fn a_list_of_trees_of_children() {
+    // `List(Tree(X))` beside `X * X`: the list's nodes hold trees whose
+    // leaves read the pool; their backward adds into the list's pool.
+    check("forest");
 }
+
+mod held;

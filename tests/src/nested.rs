@@ -139,7 +139,7 @@ impl Values {
 
     /// `Forest`: a node with a list of trees of subforests, a `twin`, and
     /// tips.
-    fn forest(&mut self, depth: usize) -> Value {
+    pub(crate) fn forest(&mut self, depth: usize) -> Value {
         if depth == 0 {
             return self.tip();
         }

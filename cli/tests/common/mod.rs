@@ -96,17 +96,17 @@ model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
     };
 }
 
-/// The text of a program the JIT does not compile (a nested field two
-/// data types deep, `List(Tree(X))`, which `docs/status.md` lists as not
-/// built), followed by `$rest` (a train block, or nothing). Its inputs are
-/// `Forest(R[2])` values.
+/// The text of a program the JIT does not compile (a nested field whose
+/// structure holds a tree inside a tuple, `List(Tree(X) * R[2])`, which
+/// `docs/status.md` lists as not built), followed by `$rest` (a train
+/// block, or nothing). Its inputs are `Forest(R[2])` values.
 #[allow(unused_macros)]
 macro_rules! fallback_program {
     ($rest:literal) => {
         concat!(
             "import std.layers
 
-functor ForestF(A) = tip(A) | node(A, List(Tree(X)))
+functor ForestF(A) = tip(A) | node(A, List(Tree(X) * R[2]))
 data Forest(A) = fix ForestF(A)
 
 algebra kids[h] : TreeF(R[h]) -> R[h] {
@@ -114,10 +114,11 @@ algebra kids[h] : TreeF(R[h]) -> R[h] {
   node(l, r) => l + r
 }
 
-algebra trees[h] : ListF(Tree(R[h])) -> R[h] {
-  param s: R[h] = zeros
+algebra trees[h] : ListF(Tree(R[h]) * R[2]) -> R[h] {
+  param s: R[h]    = zeros
+  param W: R[h, 2] = glorot
   nil          => s
-  cons(t, acc) => fold kids[h] (t) + acc
+  cons(p, acc) => let (t, w) = p in fold kids[h] (t) + W @ w + acc
 }
 
 algebra forest[d, h] : ForestF(R[d]) -> R[h] {

@@ -24,7 +24,9 @@
 //! A fold over a structure a field holds has a schedule per group of the
 //! enclosing fold, whose rows are that group's nodes; each is checked the
 //! same way. So is each nested field's schedule of its structures, with
-//! its pool of the enclosing fold's children (`check/nested.rs`).
+//! its pool of the enclosing fold's children, and the schedules of the
+//! structures those structures' nodes hold, reading the same pool
+//! (`check/nested.rs`).
 
 // Release builds do not run the checker; its tests and debug builds do.
 #![cfg_attr(not(debug_assertions), allow(dead_code))]
@@ -106,7 +108,7 @@ pub(crate) fn check<T>(plan: &Plan, batch: &Batch<T>) -> Result<(), PlanError> {
                 check_fold(&site, fd, over.lens.len(), &ctors, Some(over.steps))?;
             }
             // Scheduled per group of the enclosing fold (checked there).
-            None if info.nested_in.is_some() || info.inner => {
+            None if info.nested_in.is_some() || info.inner.is_some() => {
                 agree(&site, "nodes of a fold held in a field", 0, fd.num_nodes)?;
             }
             None => {
@@ -191,7 +193,38 @@ pub(crate) fn check_fold<T>(
     ctors: &Ctors,
     seq_steps: Option<usize>,
 ) -> Result<(), PlanError> {
+    let reads = seq_steps.map(|steps| Reads {
+        steps,
+        rows,
+        owners: None,
+    });
+    check_fold_reading(site, fd, rows, ctors, reads)
+}
+
+/// The sequence a fold's nodes read their elements from: `steps × rows`
+/// rows, row `step * rows + r` belonging to row `r`. A fold whose rows
+/// are not the sequence's (the trees a nested structure's nodes hold,
+/// reading the pool of the enclosing fold's group) names, per row of its
+/// own, the sequence's row it belongs to (`owners`).
+#[derive(Clone, Copy)]
+pub(crate) struct Reads<'o> {
+    pub steps: usize,
+    pub rows: usize,
+    pub owners: Option<&'o [u32]>,
+}
+
+/// `check_fold`, the elements read from `reads`.
+pub(crate) fn check_fold_reading<T>(
+    site: &Site,
+    fd: &FoldData<T>,
+    rows: usize,
+    ctors: &Ctors,
+    reads: Option<Reads<'_>>,
+) -> Result<(), PlanError> {
     agree(site, "roots (one per row)", rows, fd.roots.len())?;
+    if let Some(o) = reads.and_then(|r| r.owners) {
+        agree(site, "owners of the rows in the pool", rows, o.len())?;
+    }
     let mut sched = Scheduled {
         level: vec![None; fd.num_nodes],
         example: vec![0; fd.num_nodes],
@@ -200,7 +233,7 @@ pub(crate) fn check_fold<T>(
         for (k, g) in level.iter().enumerate() {
             let mut at = site.clone();
             at.0.extend([Step::Level(h), Step::Group(k)]);
-            check_group(&at, g, h, rows, ctors, seq_steps, &mut sched)?;
+            check_group(&at, g, h, rows, ctors, reads, &mut sched)?;
         }
     }
     if let Some(node) = sched.level.iter().position(Option::is_none) {
@@ -250,14 +283,14 @@ fn check_group<T>(
     h: usize,
     rows: usize,
     ctors: &Ctors,
-    seq_steps: Option<usize>,
+    seq: Option<Reads<'_>>,
     sched: &mut Scheduled,
 ) -> Result<(), PlanError> {
     in_range(site, "constructor", g.ctor, ctors.arity.len())?;
     let arity = ctors.arity[g.ctor];
     agree(site, "children", g.len * arity, g.children.len())?;
     agree(site, "examples", g.len, g.examples.len())?;
-    let reads = match seq_steps {
+    let reads = match seq {
         Some(_) => ctors.reads[g.ctor],
         None => 0,
     };
@@ -286,11 +319,12 @@ fn check_group<T>(
         for &c in &g.list_children[kids] {
             sched.child(site, "list child", node, c as usize, h, example)?;
         }
-        if let Some(steps) = seq_steps {
+        if let Some(r) = seq {
+            let owner = r.owners.map_or(example, |o| o[example] as usize);
             for &row in &g.elems[i * reads..(i + 1) * reads] {
                 let row = row as usize;
-                in_range(site, "element row", row, steps * rows)?;
-                same_example(site, "element row", row, row % rows, example)?;
+                in_range(site, "element row", row, r.steps * r.rows)?;
+                same_example(site, "element row", row, row % r.rows, owner)?;
             }
         }
         sched.level[node] = Some(h);
@@ -320,6 +354,7 @@ fn check_fields<T>(site: &Site, plan: &Plan, f: usize, fd: &FoldData<T>) -> Resu
             }
             check_held(&at, plan, f, g)?;
             nested::check_nested_fields(&at, info, g, fd.num_nodes)?;
+            nested::check_held_structures(&at, plan, f, g)?;
         }
     }
     Ok(())

@@ -22,7 +22,7 @@ use cdlc_runtime::value::{DataType, Value};
 
 use super::{FoldData, GroupData, push_tensor};
 use crate::JitError;
-use crate::plan::{FoldInfo, NestedField};
+use crate::plan::{FoldInfo, NestedField, Plan};
 
 /// One nested field of a group's nodes.
 pub(crate) struct NestedData<T> {
@@ -50,11 +50,13 @@ fn data_error<R>(message: String) -> Result<R, JitError> {
     Err(JitError::Data(message))
 }
 
-/// The nested fields of group `g` of the fold `info` describes.
+/// The nested fields of group `g` of fold `f`.
 pub(super) fn prepare<T: Float>(
-    info: &FoldInfo,
+    plan: &Plan,
+    f: usize,
     g: &Group<'_>,
 ) -> Result<Vec<NestedData<T>>, JitError> {
+    let info = &plan.folds[f];
     let fields = info
         .nested_fields
         .get(g.ctor as usize)
@@ -68,7 +70,16 @@ pub(super) fn prepare<T: Float>(
     }
     (0..g.nested_arity)
         .filter(|&j| fields[j].folded())
-        .map(|j| one_field(&fields[j], g, j))
+        .enumerate()
+        .map(|(pool, j)| {
+            let folds: Vec<usize> = (0..plan.folds.len())
+                .filter(|&i| {
+                    let fi = &plan.folds[i];
+                    fi.inner == Some((f, g.ctor as usize, pool)) && fi.nested_in.is_none()
+                })
+                .collect();
+            one_field(plan, &folds, &fields[j], g, j)
+        })
         .collect()
 }
 
@@ -173,8 +184,12 @@ fn tensors_of<'a>(v: &'a Value, ty: &DataType, out: &mut Vec<&'a Value>) {
     }
 }
 
-/// Field `j` of the group's nodes: the pool and the structures' schedule.
+/// Field `j` of the group's nodes: the pool and the structures' schedule
+/// (with those of the structures its nodes hold, for `folds`, the folds
+/// over the field inside the region).
 fn one_field<T: Float>(
+    plan: &Plan,
+    folds: &[usize],
     field: &NestedField,
     g: &Group<'_>,
     j: usize,
@@ -199,9 +214,41 @@ fn one_field<T: Float>(
             rows.insert(*h as *const Value, (t * n + i) as u32);
         }
     }
-    let s =
-        schedule(values.iter().copied(), &field.ty).map_err(|e| JitError::Data(e.to_string()))?;
-    let DataType::Data(decl) = &field.ty else {
+    let pool = PoolRows {
+        rows: &rows,
+        carrier_parts: field.carrier_parts,
+    };
+    let fold = structures(plan, folds, &values, &field.ty, 1, &pool)?;
+    Ok(NestedData {
+        offsets,
+        children,
+        fold,
+    })
+}
+
+/// The pool rows of the children a field's structures hold, by the
+/// address of the value at each recursive position, and the number of
+/// tensors in the enclosing fold's carrier.
+struct PoolRows<'p> {
+    rows: &'p HashMap<*const Value, u32>,
+    carrier_parts: usize,
+}
+
+/// The schedule of `values` (one structure per row) of type `ty`, whose
+/// positions `Rec(depth)` hold children of the enclosing fold (read from
+/// their pool rows); for each fold inside the regions of `folds` over a
+/// structure one of its nodes holds, that structure's schedule over the
+/// group's nodes (`GroupData::held`), one data type deeper.
+fn structures<T: Float>(
+    plan: &Plan,
+    folds: &[usize],
+    values: &[&Value],
+    ty: &DataType,
+    depth: u32,
+    pool: &PoolRows<'_>,
+) -> Result<FoldData<T>, JitError> {
+    let s = schedule(values.iter().copied(), ty).map_err(|e| JitError::Data(e.to_string()))?;
+    let DataType::Data(decl) = ty else {
         return Err(JitError::Internal(
             "a nested field folded inside a region holds a data type".into(),
         ));
@@ -215,12 +262,30 @@ fn one_field<T: Float>(
                 .iter()
                 .filter(|t| !matches!(t, DataType::Rec(0)))
                 .collect();
-            let mut node = NodeFields::new(&types, field.carrier_parts);
+            let mut node = NodeFields::new(&types, pool.carrier_parts, depth);
             for i in 0..ig.len {
                 for (f, ty) in types.iter().enumerate() {
-                    node.push(ig.fields[i * ig.field_arity + f], ty, &rows)?;
+                    node.push(ig.fields[i * ig.field_arity + f], ty, pool.rows)?;
                 }
                 node.end_node();
+            }
+            let mut held = Vec::new();
+            for (i, inner) in plan.folds.iter().enumerate() {
+                let Some((outer, ctor, k)) = inner.nested_in else {
+                    continue;
+                };
+                if !folds.contains(&outer) || ctor != ig.ctor as usize {
+                    continue;
+                }
+                let (Some(t), true) = (types.get(k), inner.inner.is_some()) else {
+                    return Err(JitError::Internal(
+                        "a fold over a structure held in a nested structure's node".into(),
+                    ));
+                };
+                let vals: Vec<&Value> = (0..ig.len)
+                    .map(|node| ig.fields[node * ig.field_arity + k])
+                    .collect();
+                held.push((i, structures(plan, &[i], &vals, t, depth + 1, pool)?));
             }
             groups.push(GroupData {
                 ctor: ig.ctor as usize,
@@ -234,20 +299,16 @@ fn one_field<T: Float>(
                 list_offsets: vec![0],
                 list_children: Vec::new(),
                 field_lists: Vec::new(),
-                held: Vec::new(),
+                held,
                 nested_fields: Vec::new(),
             });
         }
         levels.push(groups);
     }
-    Ok(NestedData {
-        offsets,
-        children,
-        fold: FoldData {
-            levels,
-            roots: s.roots.clone(),
-            num_nodes: s.num_nodes,
-        },
+    Ok(FoldData {
+        levels,
+        roots: s.roots.clone(),
+        num_nodes: s.num_nodes,
     })
 }
 
@@ -257,6 +318,8 @@ fn one_field<T: Float>(
 struct NodeFields<T> {
     comps: Vec<Vec<T>>,
     carrier_parts: usize,
+    /// The recursive position of the enclosing fold seen from here.
+    depth: u32,
     elems: Vec<u32>,
     /// The view the next tensor goes to, and the pool rows of the node
     /// being gathered.
@@ -265,11 +328,12 @@ struct NodeFields<T> {
 }
 
 impl<T: Float> NodeFields<T> {
-    fn new(types: &[&DataType], carrier_parts: usize) -> NodeFields<T> {
+    fn new(types: &[&DataType], carrier_parts: usize, depth: u32) -> NodeFields<T> {
         let views: usize = types.iter().map(|t| views_of(t, carrier_parts)).sum();
         NodeFields {
             comps: (0..views).map(|_| Vec::new()).collect(),
             carrier_parts,
+            depth,
             elems: Vec::new(),
             next: 0,
             found: Vec::new(),
@@ -277,7 +341,9 @@ impl<T: Float> NodeFields<T> {
     }
 
     /// Gathers one plain field's value `v` of type `ty` (seen from the
-    /// structure's data type: `Rec(1)` is a child of the enclosing fold).
+    /// structure's data type: `Rec(depth)` is a child of the enclosing
+    /// fold; a structure the node holds takes no view, its own schedule
+    /// reads its children).
     fn push(
         &mut self,
         v: &Value,
@@ -294,7 +360,8 @@ impl<T: Float> NodeFields<T> {
                     self.push(x, t, rows)?;
                 }
             }
-            (DataType::Rec(1), _) => {
+            (DataType::Data(_), _) => {}
+            (DataType::Rec(k), _) if *k == self.depth => {
                 let Some(&row) = rows.get(&(v as *const Value)) else {
                     return Err(JitError::Internal(
                         "a child at a nested field's recursive position has no pool row".into(),

@@ -18,6 +18,11 @@ impl Lowerer<'_> {
             // A map's result walks the schedule the map ran over.
             (Some(Repr::Mapped { fold, .. }), _) => return Ok((fold, None)),
             (Some(Repr::Data(leaf)), _) => (leaf, None, None),
+            (Some(Repr::Field { fold, ctor, field }), _)
+                if self.fold_nested.contains_key(&fold) =>
+            {
+                return self.held_fold_info(f, fold, ctor, field);
+            }
             (Some(Repr::Field { fold, ctor, field }), _) => {
                 nested_in = Some((fold, ctor, field));
                 (0, None, None)
@@ -100,7 +105,7 @@ impl Lowerer<'_> {
             field_structures,
             nested_in,
             nested_fields,
-            inner: false,
+            inner: None,
         });
         Ok((self.folds.len() - 1, elems))
     }
@@ -162,9 +167,19 @@ impl Lowerer<'_> {
                     self.set(a, r);
                 }
                 Field::Nested(t) => {
-                    let (r, pool) = self.nested_arg(t, carrier, cc.nested.len())?;
+                    let (r, pool) = self.nested_arg(t, carrier, ctor, cc.nested.len())?;
                     cc.nested.push(pool);
                     self.set(a, r);
+                }
+                // A structure a nested structure's node holds (a tree of
+                // `List(Tree(X))`, a list of `Tree(List(X))`): its values
+                // are children of the enclosing fold, read from its pool.
+                Field::Plain(Type::Data(_)) if self.fold_nested.contains_key(&fold) => {
+                    let field = fields[..i]
+                        .iter()
+                        .filter(|fl| matches!(fl, Field::Plain(_)))
+                        .count();
+                    self.set(a, Repr::Field { fold, ctor, field });
                 }
                 Field::Plain(t) if self.list_of_tensors(t).is_some() => {
                     let (r, list) = self.field_list_arg(t)?;
@@ -248,6 +263,9 @@ impl Lowerer<'_> {
                 }
                 // A map's result's own fields: their cotangents are unused.
                 Field::Plain(_) if self.is_appended(ctor, *i, fields.len()) == Some(false) => {}
+                // A structure held in a nested structure's node: its
+                // backward folds added its cotangent into the pool.
+                Field::Plain(Type::Data(_)) if held_ct(r) => elem.push(Vec::new()),
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
                 Field::Nested(ref t) if nested::tuple_children(t).is_some() => {
                     self.nested_tuple_ct(t, r, code, &mut rec)?;
@@ -361,5 +379,15 @@ impl Lowerer<'_> {
             nested,
         })));
         Ok(Repr::Tuple(reprs))
+    }
+}
+
+/// Whether `r` is the cotangent of a structure held in a nested
+/// structure's node: added into the pool by its backward folds, or zero.
+fn held_ct(r: &Repr) -> bool {
+    match r {
+        Repr::HeldCt { .. } => true,
+        Repr::NestedCt { parts, .. } => parts.is_empty(),
+        _ => false,
     }
 }

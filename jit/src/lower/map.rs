@@ -139,7 +139,7 @@ impl Lowerer<'_> {
             field_structures: vec![Vec::new(); def.ctors.len()],
             nested_in: None,
             nested_fields: vec![Vec::new(); def.ctors.len()],
-            inner: false,
+            inner: None,
             field_sizes,
         });
         Ok(self.folds.len() - 1)

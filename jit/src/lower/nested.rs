@@ -20,12 +20,25 @@ mod tuple;
 
 pub(super) use tuple::{children as tuple_children, tensor_sizes as tuple_tensor_sizes};
 
+/// The pool a fold over a nested structure reads: the enclosing fold,
+/// constructor and field that laid it out (`FoldInfo::inner`), its
+/// pseudo-unfold, its (buffer, size) per carrier component, and for a
+/// structure held in another one's node, the cotangents it shares.
+struct Pool {
+    inner: (usize, usize, usize),
+    unfold: usize,
+    seqs: Vec<(usize, usize)>,
+    carrier_parts: usize,
+    cotangents: Option<Vec<usize>>,
+}
+
 /// A nested field's structure as a region sees it.
 #[derive(Clone, Debug)]
 pub(super) struct NestedArg {
-    /// The enclosing fold and the field's position among its
-    /// constructor's nested fields.
+    /// The enclosing fold, the constructor whose region binds the field,
+    /// and the field's position among its folded nested fields.
     outer: usize,
+    ctor: usize,
     field: usize,
     /// The field's type (recursive positions `Rec(k)`) and the data type
     /// of the structure bound there.
@@ -75,28 +88,51 @@ impl Lowerer<'_> {
 
     /// The data type of the structure a nested field of type `ty` binds,
     /// if the JIT folds it: every constructor's fields are recursive
-    /// positions of its own or tensors and children of the enclosing fold,
-    /// any number of them (`Tree(X * X)`: a leaf holding two).
+    /// positions of its own, tensors and children of the enclosing fold,
+    /// any number of them (`Tree(X * X)`: a leaf holding two), or
+    /// structures of the same kind held in a field (`List(Tree(X))`: the
+    /// trees, whose leaves hold the children).
     fn nested_data(&self, ty: &DataType, carrier: &Type) -> Result<cdlc_ir::DataId, JitError> {
-        let (Type::Data(data), DataType::Data(_)) = (self.module.nested_type(ty, carrier), ty)
+        let (Type::Data(data), DataType::Data(decl)) = (self.module.nested_type(ty, carrier), ty)
         else {
             return unsupported(format!(
                 "a nested field that is neither a data type nor a tuple of children and tensors ({ty})"
             ));
         };
-        for def in &self.module.data[data].ctors {
-            let plain = def.fields.iter().all(|f| match f {
-                Field::Rec => true,
-                Field::Plain(t) => tensor_components(t, &mut Vec::new()),
-                Field::RecList | Field::Nested(_) => false,
-            });
-            if !plain {
-                return unsupported(format!(
-                    "a nested field two data types deep ({ty}: a structure inside the structure a fold region folds)"
-                ));
-            }
+        if !self.holds_only_children(data, decl) {
+            return unsupported(format!(
+                "a nested field whose structure holds a structure inside a tuple or a list of its own children ({ty})"
+            ));
         }
         Ok(data)
+    }
+
+    /// Whether every constructor of the nested structure's data type
+    /// `data` (its runtime declaration `decl`) holds only its own
+    /// recursive positions, tensors and the enclosing fold's children in
+    /// its plain fields, or structures that do so in turn.
+    fn holds_only_children(
+        &self,
+        data: cdlc_ir::DataId,
+        decl: &cdlc_runtime::value::DataDecl,
+    ) -> bool {
+        let ctors = &self.module.data[data].ctors;
+        ctors.len() == decl.ctors.len()
+            && ctors.iter().zip(&decl.ctors).all(|(def, rt)| {
+                def.fields.len() == rt.fields.len()
+                    && def
+                        .fields
+                        .iter()
+                        .zip(&rt.fields)
+                        .all(|(f, t)| match (f, t) {
+                            (Field::Rec, _) => true,
+                            (Field::Plain(Type::Data(inner)), DataType::Data(d)) => {
+                                self.holds_only_children(*inner, d)
+                            }
+                            (Field::Plain(t), _) => tensor_components(t, &mut Vec::new()),
+                            (Field::RecList | Field::Nested(_), _) => false,
+                        })
+            })
     }
 
     /// The argument of a nested field of type `ty` in a region of the fold
@@ -106,6 +142,7 @@ impl Lowerer<'_> {
         &mut self,
         ty: &DataType,
         carrier: &Type,
+        ctor: usize,
         field: usize,
     ) -> Result<(Repr, RecList), JitError> {
         let Some(&outer) = self.fold_stack.last() else {
@@ -119,6 +156,7 @@ impl Lowerer<'_> {
         let (_, seqs) = self.seq_of(carrier, unfold)?;
         self.nested_args.push(NestedArg {
             outer,
+            ctor,
             field,
             ty: ty.clone(),
             data,
@@ -148,11 +186,75 @@ impl Lowerer<'_> {
         let DataType::Data(decl) = &arg.ty else {
             return Err(JitError::Internal("checked by nested_data".into()));
         };
+        let pool = Pool {
+            inner: (arg.outer, arg.ctor, arg.field),
+            unfold: arg.unfold,
+            seqs: arg.seqs.clone(),
+            carrier_parts: arg.carrier_parts,
+            cotangents: None,
+        };
+        self.structure_fold(f, decl.clone(), pool, None)
+    }
+
+    /// The schedule information of a fold over a structure held in field
+    /// `field` (among the plain fields) of constructor `ctor` of the
+    /// nested structure fold `outer` walks (a tree of `List(Tree(X))`):
+    /// its leaves read the same pool, and its backward adds into `outer`'s
+    /// pool cotangents.
+    pub(super) fn held_fold_info(
+        &mut self,
+        f: &cdlc_ir::FoldOp,
+        outer: usize,
+        ctor: usize,
+        field: usize,
+    ) -> Result<(usize, Option<SeqElems>), JitError> {
+        let src = self.fold_nested[&outer].clone();
+        let held = self.folds[outer].decl.ctors[ctor]
+            .fields
+            .iter()
+            .filter(|t| **t != DataType::Rec(0))
+            .nth(field)
+            .cloned();
+        let (Some(DataType::Data(decl)), Some(inner), Split::Structure) =
+            (held, self.folds[outer].inner, f.split)
+        else {
+            return unsupported("a fold over a structure held in a nested structure's node");
+        };
+        let first = &src.parts[..src.carrier_parts];
+        let pool = Pool {
+            inner,
+            unfold: src.unfold,
+            seqs: first.iter().map(|p| (p.seq, p.size)).collect(),
+            carrier_parts: src.carrier_parts,
+            cotangents: Some(first.iter().map(|p| p.cotangents).collect()),
+        };
+        self.structure_fold(f, decl, pool, Some((outer, ctor, field)))
+    }
+
+    /// A fold over structures of runtime type `decl` (its recursive
+    /// positions of the enclosing fold written `Rec(k)`, as the batch's
+    /// values hold them) whose nodes read the enclosing fold's children
+    /// from `pool`: its `FoldInfo` and its
+    /// `NestedSrc`, one slot per child a node may hold and carrier
+    /// component (the slots of one component share its pool's cotangents).
+    fn structure_fold(
+        &mut self,
+        f: &cdlc_ir::FoldOp,
+        decl: Arc<cdlc_runtime::value::DataDecl>,
+        pool: Pool,
+        nested_in: Option<(usize, usize, usize)>,
+    ) -> Result<(usize, Option<SeqElems>), JitError> {
         let def = &self.module.data[f.data];
+        if def.ctors.len() != decl.ctors.len() {
+            return Err(JitError::Internal(
+                "a nested structure's constructors and its data type disagree".into(),
+            ));
+        }
         let (mut field_sizes, mut views, mut field_parts) = (Vec::new(), Vec::new(), Vec::new());
-        let mut holds = Vec::new();
+        let (mut holds, mut field_structures) = (Vec::new(), Vec::new());
         for (c, rt) in def.ctors.iter().zip(&decl.ctors) {
             let (mut sizes, mut v, mut per_field) = (Vec::new(), Vec::new(), Vec::new());
+            let mut structures = Vec::new();
             let mut children = 0;
             let plain = c
                 .fields
@@ -162,10 +264,12 @@ impl Lowerer<'_> {
                     Field::Plain(ir) => Some((ir, t)),
                     _ => None,
                 });
-            for (ir, t) in plain {
-                tensor_components(ir, &mut sizes);
+            for (k, (ir, t)) in plain.enumerate() {
+                if !tensor_components(ir, &mut sizes) {
+                    structures.push(k);
+                }
                 let before = v.len();
-                view_sources(t, arg.carrier_parts, &mut children, &mut v);
+                view_sources(t, pool.carrier_parts, &mut children, &mut v);
                 per_field.push(v.len() - before);
             }
             if sizes.len() != v.len() {
@@ -176,15 +280,17 @@ impl Lowerer<'_> {
             field_sizes.push(sizes);
             views.push(v);
             field_parts.push(per_field);
+            field_structures.push(structures);
             holds.push(children);
         }
-        // One slot per child a node may hold and carrier component; the
-        // slots of one component share its pool's cotangents.
-        let cotangents: Vec<usize> = arg.seqs.iter().map(|_| self.buf()).collect();
+        let cotangents = match &pool.cotangents {
+            Some(cts) => cts.clone(),
+            None => pool.seqs.iter().map(|_| self.buf()).collect(),
+        };
         let most = holds.iter().copied().max().unwrap_or(0).max(1);
-        let mut parts = Vec::with_capacity(most * arg.seqs.len());
+        let mut parts = Vec::with_capacity(most * pool.seqs.len());
         for _ in 0..most {
-            for (&(seq, size), &cotangents) in arg.seqs.iter().zip(&cotangents) {
+            for (&(seq, size), &cotangents) in pool.seqs.iter().zip(&cotangents) {
                 let gathered = self.buf();
                 parts.push(ElemPart {
                     seq,
@@ -196,29 +302,30 @@ impl Lowerer<'_> {
         }
         let n = def.ctors.len();
         self.folds.push(FoldInfo {
-            decl: def.decl.clone(),
+            decl,
             halves: false,
             input: 0,
             over_unfold: None,
             field_sizes,
             field_lists: vec![Vec::new(); n],
-            field_structures: vec![Vec::new(); n],
-            nested_in: None,
+            field_structures,
+            nested_in,
             nested_fields: vec![Vec::new(); n],
-            inner: true,
+            inner: Some(pool.inner),
         });
         let id = self.folds.len() - 1;
         self.fold_nested.insert(
             id,
             NestedSrc {
-                outer: arg.outer,
-                field: arg.field,
-                unfold: arg.unfold,
+                outer: pool.inner.0,
+                field: pool.inner.2,
+                unfold: pool.unfold,
                 parts,
-                carrier_parts: arg.carrier_parts,
+                carrier_parts: pool.carrier_parts,
                 holds,
                 views,
                 field_parts,
+                held: pool.cotangents.is_some(),
             },
         );
         Ok((id, None))
@@ -228,6 +335,12 @@ impl Lowerer<'_> {
     /// it: the pool's cotangent buffers its backward adds into.
     pub(super) fn nested_ct(&self, id: usize) -> Result<Repr, JitError> {
         match self.fold_nested.get(&id) {
+            Some(src) if src.held => match self.folds[id].nested_in {
+                Some((fold, _, _)) => Ok(Repr::HeldCt { fold }),
+                None => Err(JitError::Internal(
+                    "a held nested structure's fold without its enclosing fold".into(),
+                )),
+            },
             Some(src) => Ok(Repr::NestedCt {
                 unfold: src.unfold,
                 parts: src.parts[..src.carrier_parts]
@@ -250,6 +363,10 @@ impl Lowerer<'_> {
         out: &mut Vec<Instr>,
     ) -> Result<(), JitError> {
         let (ra, rb) = (self.repr(a)?, self.repr(b)?);
+        if let Some(r) = held_sum(&ra, &rb) {
+            self.set(v, r);
+            return Ok(());
+        }
         let (
             Repr::NestedCt { unfold, parts: xs },
             Repr::NestedCt {
@@ -286,6 +403,20 @@ impl Lowerer<'_> {
         };
         self.set(v, r);
         Ok(())
+    }
+}
+
+/// The sum of two cotangents of a structure held in a nested structure's
+/// node (a tree folded twice), or of one and the zero cotangent: both
+/// were added into the same pool as their backward folds ran, so the sum
+/// is that pool's. `None` when neither is such a cotangent.
+fn held_sum(a: &Repr, b: &Repr) -> Option<Repr> {
+    let zero = |r: &Repr| matches!(r, Repr::NestedCt { parts, .. } if parts.is_empty());
+    match (a, b) {
+        (Repr::HeldCt { fold: x }, Repr::HeldCt { fold: y }) if x == y => Some(a.clone()),
+        (Repr::HeldCt { .. }, r) if zero(r) => Some(a.clone()),
+        (r, Repr::HeldCt { .. }) if zero(r) => Some(b.clone()),
+        _ => None,
     }
 }
 

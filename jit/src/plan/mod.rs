@@ -112,6 +112,11 @@ pub(crate) enum Repr {
         unfold: usize,
         parts: Vec<(usize, usize)>,
     },
+    /// The cotangent of a structure held in a node of a nested structure
+    /// (a tree of `List(Tree(X))`) that fold `fold` (over the list) walks:
+    /// already added into that fold's pool cotangents by the backward fold
+    /// that made it, so the fold's backward region yields nothing for it.
+    HeldCt { fold: usize },
     /// An unfold's tape.
     UnfoldTape(usize),
 }
@@ -526,6 +531,13 @@ pub(crate) struct NestedSrc {
     /// Per constructor, how many views each plain field has (the
     /// components of its cotangent a backward region yields).
     pub field_parts: Vec<Vec<usize>>,
+    /// Whether the structures are held in a field of the nodes of another
+    /// nested structure (the trees of `List(Tree(X))`, `FoldInfo::nested_in`
+    /// names the fold over the list): the schedule is the one prepared in
+    /// that fold's group being run (`GroupData::held`), and the pool
+    /// cotangents are that fold's, which its backward zeroed and this
+    /// fold's backward adds into.
+    pub held: bool,
 }
 
 /// The elements of a sequence an unfold computed (or a list of children),
@@ -675,10 +687,14 @@ pub(crate) struct FoldInfo {
     /// (`GroupData::nested_fields`), a tuple's children are gathered with
     /// the recursive fields'.
     pub nested_fields: Vec<Vec<NestedField>>,
-    /// Whether this fold walks a nested field's structure inside a region
-    /// (`FoldCode::nested`): its schedules are prepared with the enclosing
-    /// fold's groups, not on their own.
-    pub inner: bool,
+    /// For a fold that walks a nested field's structure inside a region
+    /// (`FoldCode::nested`): the enclosing fold, its constructor and the
+    /// field's position among that constructor's folded nested fields,
+    /// whose pool the fold reads. Its schedules are prepared with the
+    /// enclosing fold's groups, not on their own; so are those of a fold
+    /// over a structure held in a node of such a structure (`List(Tree(X))`:
+    /// `nested_in` names the fold over the list), which reads the same pool.
+    pub inner: Option<(usize, usize, usize)>,
 }
 
 impl FoldInfo {

@@ -118,6 +118,7 @@ fn repr(r: &Repr) -> String {
             let items: Vec<String> = parts.iter().map(|(b, s)| format!("b{b}:{s}")).collect();
             format!("nested cotangent of u{unfold} [{}]", items.join(", "))
         }
+        Repr::HeldCt { fold } => format!("held cotangent added into the pool of f{fold}"),
         Repr::FoldTape(f) => format!("tape of f{f}"),
         Repr::UnfoldTape(u) => format!("tape of u{u}"),
         Repr::Mapped { fold, fields } => {

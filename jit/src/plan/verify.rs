@@ -816,7 +816,7 @@ impl<'p> Verifier<'p> {
                 Ok(())
             }
             // Only inside a fold region; a function never returns one.
-            Repr::Nested(_) | Repr::NestedCt { .. } => {
+            Repr::Nested(_) | Repr::NestedCt { .. } | Repr::HeldCt { .. } => {
                 self.mismatch("the nested structures a function returns", 0, 1)
             }
         }

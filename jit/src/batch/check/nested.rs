@@ -2,14 +2,18 @@
 //! `Opt(X)`), checked with the group of the enclosing fold that holds
 //! them: each field's pool (its offsets and the children it lays out) and
 //! the schedule of its structures, whose rows are the group's nodes and
-//! whose nodes holding a child read that child's pool row.
+//! whose nodes holding a child read that child's pool row; and the
+//! schedules of the structures those nodes hold (`List(Tree(X))`: the
+//! trees), whose nodes read rows of the same pool.
 
 use cdlc_runtime::value::DataType;
 
-use super::{Ctors, agree, check_fold, in_range, offsets};
-use crate::batch::{GroupData, NestedData};
-use crate::plan::{FoldInfo, NestedField, PlanError, Site, Step};
+use super::{Ctors, Reads, agree, check_fold, check_fold_reading, in_range, offsets};
+use crate::batch::{FoldData, GroupData, NestedData};
+use crate::plan::{FoldInfo, NestedField, Plan, PlanError, Site, Step};
 
+#[cfg(test)]
+mod held_tests;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +22,13 @@ impl Ctors {
     /// positions (`Rec(0)`) are children, and a constructor reads one pool
     /// row per child of the enclosing fold (`Rec(1)`) it holds.
     fn nested(ty: &DataType) -> Ctors {
+        Ctors::nested_at(ty, 1)
+    }
+
+    /// As `nested`, for a structure `depth - 1` data types inside a nested
+    /// field (a tree of `List(Tree(X))` at depth 2), whose constructors
+    /// read a pool row per `Rec(depth)`.
+    fn nested_at(ty: &DataType, depth: u32) -> Ctors {
         let ctors = match ty {
             DataType::Data(decl) => &decl.ctors[..],
             _ => &[],
@@ -29,20 +40,106 @@ impl Ctors {
                 .collect(),
             reads: ctors
                 .iter()
-                .map(|c| c.fields.iter().map(children_held).sum())
+                .map(|c| c.fields.iter().map(|f| children_held(f, depth)).sum())
                 .collect(),
         }
     }
 }
 
-/// How many of the enclosing fold's children (its recursive position) a
-/// field's type holds, directly or in tuples.
-fn children_held(ty: &DataType) -> usize {
+/// How many of the enclosing fold's children (its recursive position,
+/// `Rec(depth)` here) a field's type holds, directly or in tuples.
+fn children_held(ty: &DataType, depth: u32) -> usize {
     match ty {
-        DataType::Rec(1) => 1,
-        DataType::Tuple(ts) => ts.iter().map(children_held).sum(),
+        DataType::Rec(k) if *k == depth => 1,
+        DataType::Tuple(ts) => ts.iter().map(|t| children_held(t, depth)).sum(),
         _ => 0,
     }
+}
+
+/// The schedules of the structures held in the nodes of group `g`'s
+/// nested structures (the trees of `List(Tree(X))`), for each nested
+/// field of fold `f`'s group: each structure group holds one schedule per
+/// fold over such a field (`GroupData::held`), over the group's nodes as
+/// rows, whose nodes read rows of the field's pool that belong to the
+/// enclosing fold's node their structure hangs from; and so on, one data
+/// type deeper.
+pub(super) fn check_held_structures<T>(
+    site: &Site,
+    plan: &Plan,
+    f: usize,
+    g: &GroupData<T>,
+) -> Result<(), PlanError> {
+    for (j, data) in g.nested_fields.iter().enumerate() {
+        let mut at = site.clone();
+        at.0.push(Step::NestedField(j));
+        let folds: Vec<usize> = (0..plan.folds.len())
+            .filter(|&i| {
+                let fi = &plan.folds[i];
+                fi.inner == Some((f, g.ctor, j)) && fi.nested_in.is_none()
+            })
+            .collect();
+        let steps = (0..g.len).map(|i| data.len_of(i)).max().unwrap_or(0);
+        let owners: Vec<u32> = (0..g.len as u32).collect();
+        let pool = Reads {
+            steps,
+            rows: g.len,
+            owners: Some(&owners),
+        };
+        held_in(&at, plan, &folds, &data.fold, pool, 2)?;
+    }
+    Ok(())
+}
+
+/// The held schedules of every group of `fd`, a schedule of the folds
+/// `folds` whose rows belong to the pool rows `pool.owners` names, its
+/// held structures `depth - 1` data types inside the nested field.
+fn held_in<T>(
+    site: &Site,
+    plan: &Plan,
+    folds: &[usize],
+    fd: &FoldData<T>,
+    pool: Reads<'_>,
+    depth: u32,
+) -> Result<(), PlanError> {
+    for (h, level) in fd.levels.iter().enumerate() {
+        for (k, sg) in level.iter().enumerate() {
+            let mut at = site.clone();
+            at.0.extend([Step::Level(h), Step::Group(k)]);
+            let inner: Vec<usize> = (0..plan.folds.len())
+                .filter(|&i| {
+                    matches!(plan.folds[i].nested_in,
+                        Some((o, c, _)) if folds.contains(&o) && c == sg.ctor)
+                })
+                .collect();
+            agree(
+                &at,
+                "schedules of structures a nested structure holds",
+                inner.len(),
+                sg.held.len(),
+            )?;
+            // The pool row each of the group's nodes belongs to.
+            let parents = pool.owners.unwrap_or(&[]);
+            let mut owners = Vec::with_capacity(sg.len);
+            for &e in &sg.examples {
+                in_range(&at, "example", e as usize, parents.len())?;
+                owners.push(parents[e as usize]);
+            }
+            for (&i, (id, hfd)) in inner.iter().zip(&sg.held) {
+                agree(&at, "the fold of a structure held", i, *id)?;
+                let mut here = at.clone();
+                here.0.push(Step::Fold(i));
+                let ty = DataType::Data(plan.folds[i].decl.clone());
+                let reads = Reads {
+                    owners: Some(&owners),
+                    ..pool
+                };
+                let ctors = Ctors::nested_at(&ty, depth);
+                check_fold_reading(&here, hfd, sg.len, &ctors, Some(reads))?;
+                held_in(&here, plan, &[i], hfd, reads, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The nested fields of group `g` of a fold (`info`) with `nodes` nodes:

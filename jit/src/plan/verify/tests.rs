@@ -36,7 +36,7 @@ fn plan(code: Vec<Instr>, kernels: Vec<KernelSpec>, num_bufs: usize) -> Plan {
             field_structures: vec![Vec::new(), Vec::new()],
             nested_in: None,
             nested_fields: vec![Vec::new(), Vec::new()],
-            inner: false,
+            inner: None,
         }],
         unfolds: Vec::new(),
         output: Repr::Tuple(Vec::new()),
@@ -686,6 +686,7 @@ fn pair_slots(parts: Vec<ElemPart>) -> NestedSrc {
         holds: vec![2, 0],
         views: vec![vec![Some(0), Some(1)], Vec::new()],
         field_parts: vec![vec![2], Vec::new()],
+        held: false,
     }
 }
 
@@ -719,4 +720,5 @@ fn a_structures_slots_share_their_components_pool_and_gather_apart() {
     assert_eq!(e.code(), "P006", "{e}");
 }
 
+mod held;
 mod nested;

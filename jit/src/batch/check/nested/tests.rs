@@ -64,7 +64,7 @@ fn info() -> FoldInfo {
                 tuple: None,
             }],
         ],
-        inner: false,
+        inner: None,
     }
 }
 

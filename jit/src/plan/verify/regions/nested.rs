@@ -1,7 +1,8 @@
 //! The checks of nested fields: the pool a fold region lays a nested
 //! field's children out in, a fold over the structure inside that region
-//! (where it gathers the children from, which views read them), and the
-//! children's cotangents its backward adds into the pool.
+//! (where it gathers the children from, which views read them), a fold
+//! over a structure one of that structure's nodes holds (the same pool),
+//! and the children's cotangents their backward adds into the pool.
 
 use super::*;
 
@@ -27,7 +28,7 @@ impl Verifier<'_> {
         self.mismatch(
             "the folds over a nested structure prepared with their region",
             1,
-            usize::from(self.plan.folds[fold].inner),
+            usize::from(self.plan.folds[fold].inner.is_some()),
         )?;
         self.index("unfold", n.unfold, self.plan.unfolds.len())?;
         self.mismatch(
@@ -41,7 +42,43 @@ impl Verifier<'_> {
             self.apart(&[p.gathered], &[(seq, Storage::Buf(p.seq))])?;
         }
         self.nested_slots(n)?;
+        self.held_pool(fold, n)?;
         self.nested_views(fold, n)
+    }
+
+    /// A fold over a structure held in a nested structure's node (a tree
+    /// of `List(Tree(X))`, `FoldInfo::nested_in`) is marked held, runs in
+    /// the region of the fold over that structure, and reads that fold's
+    /// pool and adds into its pool cotangents (which that fold's backward
+    /// zeroes); a fold over a nested field's own structure is not held.
+    fn held_pool(&self, fold: usize, n: &NestedSrc) -> Result<(), PlanError> {
+        let held = self.plan.folds[fold].nested_in.is_some();
+        self.mismatch(
+            "the folds over a structure held in a nested structure's node marked held",
+            usize::from(held),
+            usize::from(n.held),
+        )?;
+        if !held {
+            return Ok(());
+        }
+        let Some(o) = &self.nested else {
+            return self.mismatch(
+                "the region of a fold over a structure held in a nested structure's node",
+                1,
+                0,
+            );
+        };
+        let pool = |s: &NestedSrc| {
+            let first = &s.parts[..s.carrier_parts.min(s.parts.len())];
+            let seqs: Vec<(usize, usize)> = first.iter().map(|p| (p.seq, p.cotangents)).collect();
+            (s.unfold, s.carrier_parts, seqs)
+        };
+        let same = pool(o) == pool(n);
+        self.mismatch(
+            "the pool and pool cotangents of a structure held in a nested structure's node",
+            1,
+            usize::from(same),
+        )
     }
 
     /// The slots of a nested structure's children: whole children (one

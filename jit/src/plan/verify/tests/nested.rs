@@ -166,7 +166,7 @@ fn a_pool_over_a_missing_unfold_is_out_of_range() {
 fn a_nested_fold_not_prepared_with_its_region_is_a_mismatch() {
     let e = after(false, |p| {
         let id = inner(outer(p)).id;
-        p.folds[id].inner = false;
+        p.folds[id].inner = None;
     });
     assert_code(
         &e,

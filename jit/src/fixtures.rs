@@ -1,0 +1,74 @@
+//! Models the unit tests of several modules lower: their IR text, as
+//! `cdlc --emit ir` prints it, read back.
+
+use cdlc_ir::{FuncId, LossKind, Module};
+
+/// The grove model's IR, as `cdlc --emit ir` prints it: `node(a, ts)`
+/// folds its list of trees, each tree's leaves being the node's children.
+pub(crate) const GROVE: &str = "\
+data0 Grove(R[2]) = tip(R[2]) | node(R[2], nested {List(Tree(X)) = nil | cons({Tree(X) = leaf(X2) | node(X, X)}, X)})
+data1 Tree(R[2]) = leaf(R[2]) | node(X, X)
+data2 List(Tree(R[2])) = nil | cons(Tree(R[2]), X)
+
+function grove {
+    params grove_alg.E: R[2, 2], grove_alg.trees.s: R[2], grove_alg.trees.kid_sum.M: R[2, 2]
+    inputs Grove(R[2])
+    %0 = input 0 : Grove(R[2])
+    %1 = param grove_alg.E : R[2, 2]
+    %8 = param grove_alg.trees.s : R[2]
+    %11 = param grove_alg.trees.kid_sum.M : R[2, 2]
+    %23 = fold Grove(R[2]) %0 : R[2] {
+        tip(%2: R[2]) {
+            %3 = matmul %1, %2 : R[2]
+            %4 = tanh %3 : R[2]
+            yield %4
+        }
+        node(%5: R[2], %6: List(Tree(R[2]))) {
+            %7 = matmul %1, %5 : R[2]
+            %20 = fold List(Tree(R[2])) %6 : R[2] {
+                nil() {
+                    yield %8
+                }
+                cons(%9: Tree(R[2]), %10: R[2]) {
+                    %18 = fold Tree(R[2]) %9 : R[2] {
+                        leaf(%12: R[2]) {
+                            yield %12
+                        }
+                        node(%13: R[2], %14: R[2]) {
+                            %15 = add %13, %14 : R[2]
+                            %16 = matmul %11, %15 : R[2]
+                            %17 = tanh %16 : R[2]
+                            yield %17
+                        }
+                    }
+                    %19 = add %18, %10 : R[2]
+                    yield %19
+                }
+            }
+            %21 = add %7, %20 : R[2]
+            %22 = tanh %21 : R[2]
+            yield %22
+        }
+    }
+    return %23
+}
+";
+
+/// The grove module and its forward function, or (`train`) its training
+/// function with a cross-entropy loss.
+pub(crate) fn grove(train: bool) -> (Module, FuncId) {
+    let mut module: Module = cdlc_ir::parse::module(GROVE).expect("the grove's IR reads");
+    let forward: FuncId = module
+        .functions
+        .iter()
+        .map(|(id, _)| id)
+        .next()
+        .expect("the grove function");
+    let func = if train {
+        cdlc_ir::autodiff::differentiate(&mut module, forward, LossKind::CrossEntropy)
+            .expect("the grove differentiates")
+    } else {
+        forward
+    };
+    (module, func)
+}
