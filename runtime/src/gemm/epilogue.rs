@@ -23,7 +23,7 @@
 //! program computes the same ops in the same order as the compiled kernel,
 //! so the results equal the unfused step's.
 
-use super::{GemmScalar, Kernel, Product, SPLIT, blocked, direct};
+use super::{GemmScalar, Kernel, Product, SPLIT, blocked, direct, dots};
 use crate::threads;
 use tile::Slot;
 pub(super) use tile::{TILE_ROWS, Tile};
@@ -351,8 +351,15 @@ pub fn in_registers<T: GemmScalar>(
         rsc: 0,
         csc: 1,
     };
-    let kernel = p.kernel();
-    is_f32::<T>() && program.fits(inputs) && matches!(kernel, Kernel::Direct | Kernel::Blocked)
+    // `dots`, which runs no program, needs A's and B's strides, unknown
+    // here: a product it might take is not run in registers by `blocked`
+    // (`direct` takes before `dots`).
+    let tiled = match p.kernel() {
+        Kernel::Direct => true,
+        Kernel::Blocked => !dots::may_take(m),
+        _ => false,
+    };
+    is_f32::<T>() && program.fits(inputs) && tiled
 }
 
 fn is_f32<T: 'static>() -> bool {

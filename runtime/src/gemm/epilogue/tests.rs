@@ -337,3 +337,17 @@ fn programs_that_read_later_ops_do_not_fit() {
     assert!(!bad.fits(0));
     assert!(program().fits(3) && !program().fits(2));
 }
+
+#[test]
+fn the_blocked_kernel_runs_programs_unless_dots_might_take_the_product() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // W1's forward against its stored weights (B transposed): 19 rows
+        // are the blocked kernel's, 7 rows may be `dots`'s, whose sums the
+        // direct kernel would not reproduce.
+        let prog = program();
+        assert!(in_registers::<f32>([19, 784, 256], 784, &prog, OPERANDS));
+        assert!(!in_registers::<f32>([7, 784, 256], 784, &prog, OPERANDS));
+        assert!(!in_registers::<f64>([19, 784, 256], 784, &prog, OPERANDS));
+    }
+}
