@@ -8,8 +8,10 @@
 //! strides. Tiny products run in a direct loop (`is_small`), mid-sized f32
 //! ones in an AVX-512 kernel without packing (`direct`), products of a
 //! few rows against a large transposed operand as dot products of its
-//! contiguous rows (`dots`), the rest in `matrixmultiply`; with `set_threads`, large products and batches are cut
-//! in two halves that run side by side.
+//! contiguous rows (`dots`), large f32 ones in a packed, cache-blocked
+//! AVX-512 kernel (`blocked`), the rest in `matrixmultiply`; with
+//! `set_threads`, large products and batches are cut in two halves that
+//! run side by side.
 //! `epilogue::run` runs a product with elementwise work on its output
 //! applied in registers or panel by panel (`docs/jit.md`).
 //! `gemm` is the safe wrapper for Rust callers: it checks shapes and that
@@ -19,6 +21,7 @@ use crate::float::Float;
 use crate::threads;
 pub use crate::threads::set_threads;
 
+mod blocked;
 pub mod conv;
 mod direct;
 mod dots;
@@ -176,6 +179,8 @@ enum Kernel {
     /// `dots`: the AVX-512 kernel for f32 products of a few rows against a
     /// large transposed B.
     Dots,
+    /// `blocked`: the packed AVX-512 kernel for large f32 products.
+    Blocked,
     /// `matrixmultiply`.
     Packed,
 }
@@ -211,8 +216,8 @@ impl<T: GemmScalar> Product<T> {
     }
 
     /// The kernel for this product: `small` for tiny ones, `direct` when it
-    /// takes the product, then `dots` when it does, else `matrixmultiply`
-    /// (which packs both operands).
+    /// takes the product, then `dots`, then `blocked` when they do, else
+    /// `matrixmultiply` (f64, or no AVX-512).
     /// A product split between threads keeps the kernel of the whole
     /// product for both halves, so that every element of C is summed in the
     /// same order whether or not the product was split.
@@ -223,6 +228,7 @@ impl<T: GemmScalar> Product<T> {
         match (self as &dyn std::any::Any).downcast_ref::<Product<f32>>() {
             Some(p) if direct::takes(p) => Kernel::Direct,
             Some(p) if dots::takes(p) => Kernel::Dots,
+            Some(p) if blocked::takes(p) => Kernel::Blocked,
             _ => Kernel::Packed,
         }
     }
@@ -249,6 +255,12 @@ impl<T: GemmScalar> Product<T> {
                 Kernel::Dots => {
                     match (&self as &dyn std::any::Any).downcast_ref::<Product<f32>>() {
                         Some(&p) => dots::run(p),
+                        None => self.raw(),
+                    }
+                }
+                Kernel::Blocked => {
+                    match (&self as &dyn std::any::Any).downcast_ref::<Product<f32>>() {
+                        Some(&p) => blocked::run(p),
                         None => self.raw(),
                     }
                 }

@@ -103,7 +103,7 @@ fn ragged_layers_fused_equal_unfused() {
 }
 
 #[test]
-fn a_product_too_large_for_the_direct_kernel_fused_by_panels() {
+fn a_product_too_large_for_the_direct_kernel_fused() {
     check_model("wide", false, &[5, 21]);
 }
 
@@ -129,9 +129,13 @@ fn bench_case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, V
 
 #[test]
 fn w1_fused_equals_unfused() {
-    for n in [7, 19] {
+    // 19 and 150 rows run W1's large products in the blocked kernel (150
+    // in two blocks of rows), its epilogue in registers; the training
+    // step's loss and gradients against the interpreter too.
+    for n in [7, 19, 150] {
         let (p, params, batch) = bench_case("w1_mlp", n);
         fused_equals_unfused("w1", &p, &params, &batch);
+        training_agrees("w1", &p, &params, &batch);
     }
 }
 

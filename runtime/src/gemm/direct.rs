@@ -273,7 +273,7 @@ unsafe fn copy_rows(p: &Product<f32>, rows: &mut [f32]) {
 /// The transpose of an 8 x 8 block held as eight rows.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+pub(super) fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     // Pairs of rows interleaved, then pairs of pairs, then the halves.
     let lo = |a, b| _mm256_unpacklo_ps(a, b);
     let hi = |a, b| _mm256_unpackhi_ps(a, b);

@@ -34,6 +34,11 @@ pub(super) fn takes(p: &Product<f32>) -> bool {
     p.m <= MR && p.csa == 1 && p.rsb == 1 && p.k >= MIN_K && available()
 }
 
+/// Whether `dots` might take a product of `m` rows, whatever its strides.
+pub(super) fn may_take(m: usize) -> bool {
+    m <= MR
+}
+
 #[cfg(target_arch = "x86_64")]
 fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")

@@ -7,9 +7,11 @@
 //! product of a batch of per-example products). Two ways of applying the
 //! epilogue, chosen by the kernel the whole product takes:
 //!
-//! - in the direct AVX-512 kernel (`direct`, f32), when the epilogue is a
-//!   `Program` of the ops it knows, each `8 × 32` tile of C runs the
-//!   program while it is in registers, right after its last multiply-add;
+//! - in the direct or the blocked AVX-512 kernel (`direct`, `blocked`,
+//!   f32), when the epilogue is a `Program` of the ops it knows, each
+//!   `8 × 32` tile of C runs the program while it is in registers, right
+//!   after its last multiply-add (in `blocked`, after the last block of
+//!   the depth);
 //! - otherwise (tiny products, matrixmultiply's, f64, or ops without a
 //!   vector form here) the product runs over panels of units whose A and C
 //!   rows fit in half of the L2 cache, and the caller's `panel` callback
@@ -21,10 +23,10 @@
 //! program computes the same ops in the same order as the compiled kernel,
 //! so the results equal the unfused step's.
 
-use super::{GemmScalar, Kernel, Product, SPLIT, direct};
+use super::{GemmScalar, Kernel, Product, SPLIT, blocked, direct, dots};
 use crate::threads;
 use tile::Slot;
-pub(super) use tile::Tile;
+pub(super) use tile::{TILE_ROWS, Tile};
 
 mod tile;
 
@@ -227,8 +229,13 @@ impl<T: GemmScalar> Fused<'_, T> {
                 let mut tile = t.at(self, lo, &mut slots);
                 // SAFETY: the caller vouched for the product and the
                 // program's operands and outputs; `tiles` is only made for
-                // f32 products the direct kernel takes.
-                unsafe { direct::run_fused(cast(p), &mut tile) };
+                // f32 products the direct or the blocked kernel takes.
+                unsafe {
+                    match kernel {
+                        Kernel::Blocked => blocked::run_fused(cast(p), &mut tile),
+                        _ => direct::run_fused(cast(p), &mut tile),
+                    }
+                }
             }
             return;
         }
@@ -320,7 +327,8 @@ pub unsafe fn run<T: GemmScalar>(f: &Fused<'_, T>) {
 /// Whether `run` applies `program` (reading `inputs` operands) in
 /// registers for a product of sizes `[m, k, n]` (all the products' rows
 /// when there is one product) whose B has column stride `csb`, in `T`: in
-/// f32 when the direct kernel takes the product and the program fits.
+/// f32 when the direct or the blocked kernel takes the product and the
+/// program fits.
 pub fn in_registers<T: GemmScalar>(
     [m, k, n]: [usize; 3],
     csb: isize,
@@ -343,7 +351,15 @@ pub fn in_registers<T: GemmScalar>(
         rsc: 0,
         csc: 1,
     };
-    is_f32::<T>() && program.fits(inputs) && p.kernel() == Kernel::Direct
+    // `dots`, which runs no program, needs A's and B's strides, unknown
+    // here: a product it might take is not run in registers by `blocked`
+    // (`direct` takes before `dots`).
+    let tiled = match p.kernel() {
+        Kernel::Direct => true,
+        Kernel::Blocked => !dots::may_take(m),
+        _ => false,
+    };
+    is_f32::<T>() && program.fits(inputs) && tiled
 }
 
 fn is_f32<T: 'static>() -> bool {

@@ -275,6 +275,12 @@ fn in_registers_equals_per_panel_bit_for_bit() {
         (5, [7, 9, 33]),
         (3, [64, 64, 64]),
         (4, [6, 30, 15]),
+        // The blocked kernel's sizes: several blocks of the depth (the
+        // epilogue after the last), ragged rows and columns at the
+        // blocks' edges.
+        (1, [40, 300, 260]),
+        (1, [150, 400, 70]),
+        (1, [13, 200, 530]),
     ];
     for (name, prog) in programs() {
         assert!(prog.fits(OPERANDS), "{name}");
@@ -282,8 +288,9 @@ fn in_registers_equals_per_panel_bit_for_bit() {
             let fused = case(&prog, count, dims, true);
             let panels = case(&prog, count, dims, false);
             let at = format!("{name}, {count} x {dims:?}");
-            // With AVX-512 these products take the direct kernel, which
-            // runs the program itself: no panel is handed back.
+            // With AVX-512 these products take the direct or the blocked
+            // kernel, which runs the program itself: no panel is handed
+            // back.
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
                 assert_eq!(fused.2, 0, "{at} ran by panels");
@@ -300,12 +307,11 @@ fn in_registers_equals_per_panel_bit_for_bit() {
 }
 
 #[test]
-fn large_and_tiny_products_run_by_panels() {
-    // matrixmultiply's sizes (B over 256 KiB, more than 8 rows) and a tiny
-    // product: the program is ignored there and the panels carry the
-    // epilogue; the results are those of the plain product.
+fn tiny_products_run_by_panels() {
+    // Tiny products: the program is ignored there and the panels carry
+    // the epilogue; the results are those of the plain product.
     let prog = program();
-    for &(count, dims) in &[(1, [40, 300, 260]), (1, [2, 3, 4]), (2, [5, 3, 4])] {
+    for &(count, dims) in &[(1, [2, 3, 4]), (2, [5, 3, 4])] {
         let (c, outs, calls) = case(&prog, count, dims, true);
         assert!(calls > 0 && c.iter().chain(&outs[0]).all(|v| v.is_finite()));
     }
@@ -330,4 +336,18 @@ fn programs_that_read_later_ops_do_not_fit() {
     };
     assert!(!bad.fits(0));
     assert!(program().fits(3) && !program().fits(2));
+}
+
+#[test]
+fn the_blocked_kernel_runs_programs_unless_dots_might_take_the_product() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // W1's forward against its stored weights (B transposed): 19 rows
+        // are the blocked kernel's, 7 rows may be `dots`'s, whose sums the
+        // direct kernel would not reproduce.
+        let prog = program();
+        assert!(in_registers::<f32>([19, 784, 256], 784, &prog, OPERANDS));
+        assert!(!in_registers::<f32>([7, 784, 256], 784, &prog, OPERANDS));
+        assert!(!in_registers::<f64>([19, 784, 256], 784, &prog, OPERANDS));
+    }
 }
