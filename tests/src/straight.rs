@@ -200,23 +200,38 @@ fn examples_straight_steps_equal_the_executor() {
     // Small steps whose plans have only supported instructions: these must
     // compile (the others are compared too, on the executor both times).
     const MUST: [&str; 5] = ["mlp", "rnn_parity", "gru_parity", "deepsets", "ring_conv"];
-    let mut compiled = Vec::new();
+    let (mut compiled, mut gathered) = (Vec::new(), Vec::new());
     for case in train_cases(4) {
         let (a, b) = case.batch.split_at(case.batch.len() / 2);
         let batches = [case.batch.clone(), a.to_vec(), b.to_vec()];
         let batches: Vec<Vec<Example>> = batches.into_iter().filter(|b| !b.is_empty()).collect();
-        // Straight-line steps have no direct convolution: a plan with one
-        // (`ring_conv`'s) runs on the executor, and its gathered plan must
-        // still compile.
+        // A plan with a direct convolution (`ring_conv`'s) compiles it as
+        // a call of the runtime's convolution kernel; its gathered plan
+        // (no convolution) must compile too.
         let check = || check_straight(&case.name, &case.prepared, &case.params, &batches);
-        if check() || cdlc_jit::without_conv(check) {
-            compiled.push(case.name);
+        if check() {
+            compiled.push(case.name.clone());
+        }
+        if case.name == "ring_conv" {
+            let p = &case.prepared;
+            let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("it lowers");
+            assert!(
+                plan.to_string().contains("conv_weight_grad"),
+                "ring_conv's plan should hold its convolutions:\n{plan}"
+            );
+        }
+        if cdlc_jit::without_conv(check) {
+            gathered.push(case.name);
         }
     }
     for name in MUST {
         assert!(
             compiled.iter().any(|c| c == name),
             "{name} should run straight-line steps; compiled: {compiled:?}"
+        );
+        assert!(
+            gathered.iter().any(|c| c == name),
+            "{name} without convolutions should run straight-line steps: {gathered:?}"
         );
     }
 }

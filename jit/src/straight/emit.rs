@@ -225,15 +225,12 @@ impl<T: Elem> Emitter<'_, '_, T> {
             Action::Copy { src, dst, n } => self.map(*dst, Some(*src), *n, Op::Copy),
             Action::Add { src, dst, n, scale } => self.map(*dst, Some(*src), *n, Op::Add(*scale)),
             Action::Zero { dst, n } => self.map(*dst, None, *n, Op::Zero),
-            Action::Shim { op, ptrs } => {
+            Action::Shim { op, ptrs, rows } => {
                 let p = self.ptr_array(ptrs);
                 let o = self.int(Arc::as_ptr(op) as usize);
                 let cx = self.cx;
-                self.call(
-                    shim_for::<T>() as usize,
-                    &[types::I64, types::I64, types::I64],
-                    &[o, p, cx],
-                );
+                let r = self.int(*rows);
+                self.call(shim_for::<T>() as usize, &[types::I64; 4], &[o, p, cx, r]);
             }
         }
     }

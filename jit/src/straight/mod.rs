@@ -26,6 +26,7 @@
 //! Anything else runs on the executor, whose results the straight-line step
 //! equals (the same kernels in the same order; `tests/src/straight.rs`).
 
+mod conv;
 mod emit;
 mod shim;
 mod trace;
@@ -167,7 +168,7 @@ impl Straight {
             };
         }
         match &mut shape.state {
-            Compiled::Step(step) => Ok(run_step(step, &mut self.args, st, params, batch)),
+            Compiled::Step(step) => run_step(step, &mut self.args, st, params, batch),
             _ => Ok(false),
         }
     }
@@ -181,10 +182,10 @@ fn run_step<T: Elem>(
     st: &mut State<T>,
     params: *const T,
     batch: &Batch<T>,
-) -> bool {
+) -> Result<bool, JitError> {
     let t = &step.trace;
     if t.extents.iter().zip(&st.bufs).any(|(&e, b)| b.len() < e) {
-        return false;
+        return Ok(false);
     }
     args.clear();
     for &src in &t.bases {
@@ -209,9 +210,20 @@ fn run_step<T: Elem>(
     // parameters as long as the plan's (`Kernel::check`); the code was
     // compiled with this signature.
     unsafe { (step.code.f)(args.as_ptr(), &mut ctx) };
+    if ctx.failed {
+        return Err(conv_failed());
+    }
     st.correct += ctx.correct;
     st.multiply_adds = t.multiply_adds;
-    true
+    Ok(true)
+}
+
+/// A convolution's kernel refused the operands the lowering gave it (a bug
+/// there, which `plan::verify` should have caught).
+fn conv_failed() -> JitError {
+    JitError::Internal(
+        "a convolution's product refused its operands in a straight-line step".into(),
+    )
 }
 
 /// The shape of a batch, as far as a trace depends on it: the row count

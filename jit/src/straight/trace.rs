@@ -21,6 +21,7 @@ use crate::codegen::KernelFn;
 use crate::exec::Elem;
 use crate::plan::*;
 
+mod conv;
 mod map;
 
 /// Where a base pointer of the argument block comes from.
@@ -70,11 +71,10 @@ pub(crate) enum LossTarget {
 /// operands come from the generated code, everything else is here.
 #[derive(Clone, Debug)]
 pub(crate) enum ShimOp {
-    /// A row operation over `rows` rows: inputs (batched, size per row).
+    /// A row operation: inputs (batched, size per row).
     Row {
         op: RowOp,
         ins: Vec<(bool, usize)>,
-        rows: usize,
         out_size: usize,
     },
     /// Per-row losses (`seed: None`) or their gradients times a seed
@@ -82,10 +82,11 @@ pub(crate) enum ShimOp {
     Loss {
         kind: LossKind,
         size: usize,
-        rows: usize,
         target: LossTarget,
         seed: Option<bool>,
     },
+    /// A direct convolution per row (`conv.rs`).
+    Conv(Box<ConvCode>),
 }
 
 /// One action of a straight-line step.
@@ -124,8 +125,12 @@ pub(crate) enum Action {
     },
     /// `dst[0..n] = 0`.
     Zero { dst: Addr, n: usize },
-    /// A Rust helper on these operands.
-    Shim { op: Arc<ShimOp>, ptrs: Vec<Addr> },
+    /// A Rust helper on these operands, over `rows` rows.
+    Shim {
+        op: Arc<ShimOp>,
+        ptrs: Vec<Addr>,
+        rows: usize,
+    },
 }
 
 /// A step unrolled for one batch shape.
@@ -200,6 +205,7 @@ pub(crate) fn supported(code: &[Instr]) -> bool {
         | Instr::SumCombine { .. }
         | Instr::Loss { .. }
         | Instr::LossGrad { .. }
+        | Instr::Conv(_)
         | Instr::Fused(_) => true,
         Instr::Fold(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
         Instr::FoldBackward(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
@@ -359,12 +365,12 @@ impl<T: Elem> Tracer<'_, T> {
                 let op = ShimOp::Row {
                     op: op.clone(),
                     ins: ins.iter().map(|&(_, b, s)| (b, s)).collect(),
-                    rows: r,
                     out_size: *out_size,
                 };
                 self.push(Action::Shim {
                     op: Arc::new(op),
                     ptrs,
+                    rows: r,
                 })
             }
             Instr::SumRows { src, size, dst } => {
@@ -395,6 +401,7 @@ impl<T: Elem> Tracer<'_, T> {
             Instr::FoldBackward(f) => self.fold_backward(f),
             Instr::Map(m) => self.map(m),
             Instr::MapBackward(m) => self.map_backward(m),
+            Instr::Conv(c) => self.conv(c, rows),
             // A fused step traces as the steps it fuses: the expansion its
             // broadcast operand stands for, the product, then the kernel.
             Instr::Fused(f) => {
@@ -521,13 +528,13 @@ impl<T: Elem> Tracer<'_, T> {
         let op = ShimOp::Loss {
             kind,
             size,
-            rows,
             target,
             seed: seed.map(|s| s.1),
         };
         self.push(Action::Shim {
             op: Arc::new(op),
             ptrs,
+            rows,
         })
     }
 
