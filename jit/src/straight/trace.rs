@@ -149,7 +149,10 @@ pub(crate) struct Trace {
 /// Limits past which a step is not a small one (`docs/jit.md`).
 pub(crate) struct Limits {
     pub actions: usize,
+    /// In all the step's products.
     pub multiply_adds: u64,
+    /// In any one product.
+    pub product: u64,
 }
 
 /// Why a trace stopped.
@@ -169,6 +172,10 @@ struct Tracer<'a, T> {
     /// Per fold schedule a map ran over: each group's rank among its
     /// constructor's nodes, by the group's first node (`map.rs`).
     ranks: Vec<Option<Vec<u32>>>,
+    /// Whether the actions are kept (else only the sizes are measured).
+    keep: bool,
+    /// The actions made so far.
+    count: usize,
     out: Trace,
 }
 
@@ -179,12 +186,36 @@ pub(crate) fn trace<T: Elem>(
     kernels: &[KernelFn],
     limits: &Limits,
 ) -> Result<Trace, Stop> {
+    walk(plan, batch, kernels, limits, true)
+}
+
+/// The sizes of `plan`'s step on `batch` (its multiply-adds and the
+/// buffers' extents, with no actions): what a looped step needs to know
+/// of a batch shape.
+pub(crate) fn measure<T: Elem>(
+    plan: &Plan,
+    batch: &Batch<T>,
+    kernels: &[KernelFn],
+    limits: &Limits,
+) -> Result<Trace, Stop> {
+    walk(plan, batch, kernels, limits, false)
+}
+
+fn walk<T: Elem>(
+    plan: &Plan,
+    batch: &Batch<T>,
+    kernels: &[KernelFn],
+    limits: &Limits,
+    keep: bool,
+) -> Result<Trace, Stop> {
     let mut t = Tracer {
         batch,
         kernels,
         views: vec![None; plan.num_views],
         limits,
         ranks: vec![None; batch.folds.len()],
+        keep,
+        count: 0,
         out: Trace {
             extents: vec![0; plan.num_bufs],
             ..Trace::default()
@@ -289,8 +320,11 @@ impl<T: Elem> Tracer<'_, T> {
             Action::Zero { dst, n } => self.reach(*dst, *n),
             _ => {}
         }
-        self.out.actions.push(a);
-        if self.out.actions.len() > self.limits.actions {
+        if self.keep {
+            self.out.actions.push(a);
+        }
+        self.count += 1;
+        if self.count > self.limits.actions {
             return Err(Stop::TooLarge);
         }
         Ok(())
@@ -325,8 +359,10 @@ impl<T: Elem> Tracer<'_, T> {
             } => {
                 let r = if *batched { rows } else { 1 };
                 let ptrs: Vec<Addr> = locs.iter().map(|&l| self.loc(l)).collect();
+                // An operand shared by all rows (step 0) is as long as its
+                // value, which the instruction that wrote it reached.
                 for (&a, &s) in ptrs.iter().zip(steps) {
-                    self.reach(a, r * s.max(1));
+                    self.reach(a, r * s);
                 }
                 self.push(Action::Kernel {
                     f: self.kernels[*kernel],
@@ -424,7 +460,7 @@ impl<T: Elem> Tracer<'_, T> {
     ) -> Result<(), Stop> {
         let work = (count * m * k * n) as u64;
         self.out.multiply_adds += work;
-        if self.out.multiply_adds > self.limits.multiply_adds {
+        if self.out.multiply_adds > self.limits.multiply_adds || work > self.limits.product {
             return Err(Stop::TooLarge);
         }
         let cb = self.buf(c_buf);
