@@ -20,14 +20,18 @@ use super::{Param, Workload, line, param, vector, zeros};
 /// row unused. A fold consumes its list from the end, so the steps are
 /// written last first.
 pub fn w6() -> Workload {
-    gru([32, 64, 32, 128, 10], |i| 16 + (raw(3, i as u64) % 49) as usize)
+    gru([32, 64, 32, 128, 10], |i| {
+        16 + (raw(3, i as u64) % 49) as usize
+    })
 }
 
 /// W10: `gru[16, 32]` over lists of 5 to 40 vectors, batch 4, then
 /// `dense[32, 10]`: W6's streams at a small step's sizes, example `i`
 /// having `5 + raw(3, i) mod 36` steps.
 pub fn w10() -> Workload {
-    gru([4, 40, 16, 32, 10], |i| 5 + (raw(3, i as u64) % 36) as usize)
+    gru([4, 40, 16, 32, 10], |i| {
+        5 + (raw(3, i as u64) % 36) as usize
+    })
 }
 
 /// A GRU workload of `[batch, longest, features, hidden, classes]`, example
