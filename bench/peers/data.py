@@ -1,4 +1,4 @@
-"""The data and initial weights of the workloads W6-W9, drawn from SplitMix64.
+"""The data and initial weights of the workloads W6-W10, drawn from SplitMix64.
 
 The generator is the one every workload of this project uses
 (`bench/README.md`, "Same data, same weights, same work"):
@@ -61,7 +61,18 @@ def zeros(*shape):
 def w6():
     """GRU over lists of 16-64 steps: x [32, 64, 32] (example, step, feature),
     lengths 16 + raw(3, i) mod 49, labels of 10 classes."""
-    B, T, D, H, C = 32, 64, 32, 128, 10
+    return gru(32, 64, 32, 128, 10, 16, 49)
+
+
+def w10():
+    """W6's streams at a small step's sizes: x [4, 40, 16], hidden 32,
+    lengths 5 + raw(3, i) mod 36, labels of 10 classes."""
+    return gru(4, 40, 16, 32, 10, 5, 36)
+
+
+def gru(B, T, D, H, C, shortest, spread):
+    """A GRU workload: batch B, longest T, features D, hidden H, classes C,
+    example i of shortest + raw(3, i) mod spread steps."""
     p = {}
     for g, name in enumerate("zrc"):
         p["W" + name] = weight(11 + g, H, H)
@@ -69,7 +80,7 @@ def w6():
         p["b" + name] = zeros(H)
     p["h0"] = zeros(H)
     p["V"], p["c"] = weight(17, C, H), zeros(C)
-    lengths = (16 + raw(3, B) % np.uint64(49)).astype(np.int64)
+    lengths = (shortest + raw(3, B) % np.uint64(spread)).astype(np.int64)
     return p, dict(x=uniform(1, (B, T, D), 1.0), lengths=lengths, y=labels(2, B, C))
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""JAX and PyTorch peers of the workloads W6-W9, written the way a user of
+"""JAX and PyTorch peers of the workloads W6-W10, written the way a user of
 each framework would write them.
 
 usage: peers.py --workload W6 --framework jax [--min-steps 20] [--min-time 2]
@@ -15,6 +15,7 @@ frameworks:
      signal), torch (conv1d after circular padding)
   W9 p4 group convolution: jax, torch (the rotated filter bank built every
      step, one 2-d convolution per layer on the circularly padded image)
+  W10 small GRU over lists of 5-40 steps: as W6
 
 One step is forward, backward and SGD (lr 0.01) on every parameter, in f32,
 with the mean softmax cross-entropy, on one fixed batch. The first step is
@@ -49,6 +50,7 @@ FRAMEWORKS = {
     "W7": ("jax-levels", "torch"),
     "W8": ("jax", "torch"),
     "W9": ("jax", "torch"),
+    "W10": ("jax", "torch"),
 }
 
 
@@ -83,8 +85,8 @@ def jax_loss(workload):
         picked = jnp.take_along_axis(logits, y[:, None], axis=1)[:, 0]
         return jnp.mean(jax.nn.logsumexp(logits, axis=1) - picked)
 
-    if workload == "W6":
-        p, d = data.w6()
+    if workload in ("W6", "W10"):
+        p, d = data.w6() if workload == "W6" else data.w10()
         mask = np.arange(d["x"].shape[1])[:, None] < d["lengths"][None, :]
 
         def loss(p, x, mask, y):
@@ -190,8 +192,8 @@ def torch_loss(workload, torch):
     import torch.nn.functional as F
     T = torch.tensor
 
-    if workload == "W6":
-        p, d = data.w6()
+    if workload in ("W6", "W10"):
+        p, d = data.w6() if workload == "W6" else data.w10()
         x = T(d["x"]).transpose(0, 1).contiguous()
         mask = T(np.arange(x.shape[0])[:, None] < d["lengths"][None, :])
 

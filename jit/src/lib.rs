@@ -445,7 +445,25 @@ impl TrainKernel {
         }
     }
 
-    /// How many batch shapes have a compiled straight-line step.
+    /// After how many sightings a batch shape gets a straight-line step
+    /// unrolled over its schedule (8 by default); `None`: never, every
+    /// straight-line step runs the plan's looped one.
+    pub fn set_straight_unroll(&mut self, after: Option<u32>) {
+        if let Some(s) = self.k.straight.as_mut() {
+            s.set_unroll(after);
+        }
+    }
+
+    /// How many batch shapes the looped straight-line step has run, and
+    /// how many looped functions serve them (one per kernel, or none).
+    pub fn straight_looped(&self) -> (usize, usize) {
+        self.k.straight.as_ref().map_or((0, 0), |s| {
+            let (shapes, compiled) = s.looped();
+            (shapes, compiled as usize)
+        })
+    }
+
+    /// How many batch shapes have an unrolled straight-line step.
     pub fn straight_shapes(&self) -> usize {
         self.k
             .straight

@@ -47,15 +47,54 @@ impl Rng {
     }
 }
 
+/// How the straight-line kernel of a comparison runs its steps.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// The plan's looped step for every shape.
+    Looped,
+    /// A step unrolled over its shape from a shape's second sighting.
+    Unrolled,
+}
+
+/// What the straight-line kernel of a comparison ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ran {
+    /// Batch shapes the looped step ran.
+    looped_shapes: usize,
+    /// Looped functions compiled (one per kernel at most).
+    looped_fns: usize,
+    /// Batch shapes with an unrolled step.
+    unrolled: usize,
+}
+
 /// Trains two copies of `p`'s kernel, straight-line and executor, on
-/// `batches` in turn, in both types; returns whether the straight-line
-/// kernel compiled a step (in both types).
+/// `batches` in turn, in both types and both modes; returns whether the
+/// straight-line kernel ran its looped step and compiled an unrolled one
+/// (in both types).
 #[track_caller]
 fn check_straight(name: &str, p: &Prepared, params: &[Tensor], batches: &[Vec<Example>]) -> bool {
+    let looped = check_mode(name, p, params, batches, Mode::Looped);
+    let unrolled = check_mode(name, p, params, batches, Mode::Unrolled);
+    looped.looped_shapes > 0 && unrolled.unrolled > 0
+}
+
+/// `check_straight` in one mode; what ran (the same in both types).
+#[track_caller]
+fn check_mode(
+    name: &str,
+    p: &Prepared,
+    params: &[Tensor],
+    batches: &[Vec<Example>],
+    mode: Mode,
+) -> Ran {
     let flat: Vec<f64> = params.iter().flat_map(|t| t.data.clone()).collect();
-    let f64_ = compare::<f64>(name, p, &flat, batches, Dtype::F64);
-    let f32_ = compare::<f32>(name, p, &flat, batches, Dtype::F32);
-    assert_eq!(f64_, f32_, "{name}: compiled in one type only");
+    let f64_ = compare::<f64>(name, p, &flat, batches, Dtype::F64, mode);
+    let f32_ = compare::<f32>(name, p, &flat, batches, Dtype::F32, mode);
+    assert_eq!(
+        f64_, f32_,
+        "{name} {mode:?}: ran differently in the two types"
+    );
+    assert!(f64_.looped_fns <= 1, "{name}: {f64_:?}");
     f64_
 }
 
@@ -66,7 +105,8 @@ fn compare<T: Elem>(
     init: &[f64],
     batches: &[Vec<Example>],
     dtype: Dtype,
-) -> bool {
+    mode: Mode,
+) -> Ran {
     let opts = Options {
         dtype,
         batch: batches[0].len(),
@@ -77,6 +117,10 @@ fn compare<T: Elem>(
     };
     let (mut straight, mut exec): (TrainKernel, TrainKernel) = (compile(), compile());
     straight.set_straight(true);
+    straight.set_straight_unroll(match mode {
+        Mode::Looped => None,
+        Mode::Unrolled => Some(2),
+    });
     exec.set_straight(false);
     let prepared: Vec<_> = batches
         .iter()
@@ -93,7 +137,7 @@ fn compare<T: Elem>(
         let (x, y) = &prepared[step % batches.len()];
         let a = straight.step(&ps, x, &mut g).expect("the step runs");
         let b = exec.step(&qs, y, &mut h).expect("the step runs");
-        let at = format!("{name} {dtype:?} step {step}");
+        let at = format!("{name} {dtype:?} {mode:?} step {step}");
         assert_eq!(
             a.loss.to_bits(),
             b.loss.to_bits(),
@@ -117,11 +161,16 @@ fn compare<T: Elem>(
         }
     }
     assert_eq!(
-        exec.straight_shapes(),
-        0,
+        (exec.straight_shapes(), exec.straight_looped()),
+        (0, (0, 0)),
         "{name}: the executor compiled a step"
     );
-    straight.straight_shapes() > 0
+    let (looped_shapes, looped_fns) = straight.straight_looped();
+    Ran {
+        looped_shapes,
+        looped_fns,
+        unrolled: straight.straight_shapes(),
+    }
 }
 
 /// A list of `len` random vectors of `d` numbers with a random class below
@@ -200,23 +249,38 @@ fn examples_straight_steps_equal_the_executor() {
     // Small steps whose plans have only supported instructions: these must
     // compile (the others are compared too, on the executor both times).
     const MUST: [&str; 5] = ["mlp", "rnn_parity", "gru_parity", "deepsets", "ring_conv"];
-    let mut compiled = Vec::new();
+    let (mut compiled, mut gathered) = (Vec::new(), Vec::new());
     for case in train_cases(4) {
         let (a, b) = case.batch.split_at(case.batch.len() / 2);
         let batches = [case.batch.clone(), a.to_vec(), b.to_vec()];
         let batches: Vec<Vec<Example>> = batches.into_iter().filter(|b| !b.is_empty()).collect();
-        // Straight-line steps have no direct convolution: a plan with one
-        // (`ring_conv`'s) runs on the executor, and its gathered plan must
-        // still compile.
+        // A plan with a direct convolution (`ring_conv`'s) compiles it as
+        // a call of the runtime's convolution kernel; its gathered plan
+        // (no convolution) must compile too.
         let check = || check_straight(&case.name, &case.prepared, &case.params, &batches);
-        if check() || cdlc_jit::without_conv(check) {
-            compiled.push(case.name);
+        if check() {
+            compiled.push(case.name.clone());
+        }
+        if case.name == "ring_conv" {
+            let p = &case.prepared;
+            let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("it lowers");
+            assert!(
+                plan.to_string().contains("conv_weight_grad"),
+                "ring_conv's plan should hold its convolutions:\n{plan}"
+            );
+        }
+        if cdlc_jit::without_conv(check) {
+            gathered.push(case.name);
         }
     }
     for name in MUST {
         assert!(
             compiled.iter().any(|c| c == name),
             "{name} should run straight-line steps; compiled: {compiled:?}"
+        );
+        assert!(
+            gathered.iter().any(|c| c == name),
+            "{name} without convolutions should run straight-line steps: {gathered:?}"
         );
     }
 }
@@ -261,4 +325,112 @@ fn generated_folds_straight_steps_equal_the_executor() {
             "{name} hoisted should compile"
         );
     }
+}
+
+/// Batches `0..n` of lists: batch `i` has `1 + i % 8` rows, each a list of
+/// a random length in `lens`.
+fn list_batches(
+    rng: &mut Rng,
+    n: usize,
+    lens: std::ops::RangeInclusive<usize>,
+    d: usize,
+    classes: usize,
+) -> Vec<Vec<Example>> {
+    (0..n)
+        .map(|i| {
+            (0..1 + i % 8)
+                .map(|_| {
+                    let len = lens.start() + rng.below(lens.end() - lens.start() + 1);
+                    list_example(rng, len, d, classes)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A random binary tree of `leaves` leaves of `d` numbers.
+fn random_tree(rng: &mut Rng, leaves: usize, d: usize) -> Value {
+    if leaves == 1 {
+        let x = (0..d).map(|_| rng.unit()).collect();
+        return Value::leaf(Value::Tensor(Tensor::new(vec![d], x)));
+    }
+    let left = 1 + rng.below(leaves - 1);
+    let l = random_tree(rng, left, d);
+    Value::node(l, random_tree(rng, leaves - left, d))
+}
+
+/// Batches `0..n` of trees: batch `i` has `1 + i % 8` rows, each a tree of
+/// 1 to 9 leaves of random shape.
+fn tree_batches(rng: &mut Rng, n: usize, d: usize, classes: usize) -> Vec<Vec<Example>> {
+    (0..n)
+        .map(|i| {
+            (0..1 + i % 8)
+                .map(|_| {
+                    let leaves = 1 + rng.below(9);
+                    Example {
+                        x: random_tree(rng, leaves, d),
+                        y: Target::Class(rng.below(classes)),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Trains `src`'s first train block in the looped mode on `batches` (of
+/// distinct shapes) against the executor, and checks that one compiled
+/// function ran every shape (a shape larger than any before runs its first
+/// step on the executor, which sizes the buffers).
+#[track_caller]
+fn check_many_shapes(name: &str, src: &str, batches: &[Vec<Example>]) {
+    let c = cdlc::compile("generated.cdl", src);
+    assert!(c.diagnostics.is_empty(), "{name}: {:?}", c.diagnostics);
+    let p = prepared(&c);
+    let params = init_params(&p.inst, 7);
+    let ran = check_mode(name, &p, &params, batches, Mode::Looped);
+    assert_eq!(
+        ran,
+        Ran {
+            looped_shapes: batches.len(),
+            looped_fns: 1,
+            unrolled: 0,
+        },
+        "{name}: one looped function should serve all {} shapes",
+        batches.len()
+    );
+}
+
+#[test]
+fn looped_steps_serve_lists_of_many_lengths() {
+    let mut rng = Rng(40);
+    for (cell, d, h) in [("gru", 3, 8), ("elman", 5, 6)] {
+        let src = format!(
+            "import std.layers\n\n\
+             model g(xs: List(R[{d}])) -> R[4] {{\n  \
+             dense[{h}, 4](fold {cell}[{d}, {h}] (xs))\n}}\n\n\
+             train g {{\n  data = jsonl(\"g.jsonl\")\n  loss = cross_entropy\n  \
+             optim = sgd(lr = 0.01)\n  epochs = 1\n  batch = 8\n  split = 1.0\n}}\n"
+        );
+        let batches = list_batches(&mut rng, 10, 5..=40, d, 4);
+        check_many_shapes(&format!("{cell} over lists of 5-40"), &src, &batches);
+    }
+}
+
+#[test]
+fn looped_steps_serve_trees_of_many_shapes() {
+    let mut rng = Rng(41);
+    let treenn = "import std.layers\n\n\
+        model t(x: Tree(R[3])) -> R[4] {\n  dense[8, 4](fold treenn[3, 8] (x))\n}\n\n\
+        train t {\n  data = jsonl(\"t.jsonl\")\n  loss = cross_entropy\n  \
+        optim = sgd(lr = 0.01)\n  epochs = 1\n  batch = 8\n  split = 1.0\n}\n";
+    check_many_shapes("treenn", treenn, &tree_batches(&mut rng, 10, 3, 4));
+    // W7's Tree-LSTM (a pair carrier, a gate per child), smaller.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/w7_treelstm.cdl");
+    let w7 = std::fs::read_to_string(path).expect("W7 is shipped");
+    let small = w7
+        .replace("Tree(R[16])) -> R[5]", "Tree(R[3])) -> R[4]")
+        .replace("treelstm[16, 64]", "treelstm[3, 6]")
+        .replace("dense[64, 5]", "dense[6, 4]");
+    assert_ne!(small, w7, "W7's sizes moved");
+    check_many_shapes("tree-lstm", &small, &tree_batches(&mut rng, 10, 3, 4));
 }

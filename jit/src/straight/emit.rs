@@ -64,26 +64,10 @@ struct Product {
 
 /// Compiles `trace` for element type `T`.
 pub(crate) fn compile<T: Elem>(trace: &Trace) -> Result<StepCode, JitError> {
-    let mut module = crate::codegen::new_module()?;
-    let mut ctx = module.make_context();
-    let mut fctx = FunctionBuilderContext::new();
-    let ptr = module.target_config().pointer_type();
-    ctx.func.signature.params.push(AbiParam::new(ptr));
-    ctx.func.signature.params.push(AbiParam::new(ptr));
-    let err = |e: String| JitError::Internal(format!("straight-line step: {e}"));
-    let id = module
-        .declare_function("step", Linkage::Local, &ctx.func.signature)
-        .map_err(|e| err(e.to_string()))?;
-    let mut ops = Vec::new();
-    {
-        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let args = b.block_params(entry)[0];
-        let cx = b.block_params(entry)[1];
+    build(|b, args, cx| {
+        let mut ops = Vec::new();
         let mut em = Emitter::<T> {
-            b: &mut b,
+            b,
             args,
             cx,
             fma: host_fma(),
@@ -95,10 +79,39 @@ pub(crate) fn compile<T: Elem>(trace: &Trace) -> Result<StepCode, JitError> {
             }
             em.action(a);
         }
+        ops
+    })
+}
+
+/// Builds a step function `fn(args, ctx)` whose body `body` writes (given
+/// the builder and the two parameters, in the entry block; it returns the
+/// helpers' operation descriptions the code points at).
+pub(crate) fn build(
+    body: impl FnOnce(&mut FunctionBuilder, ir::Value, ir::Value) -> Vec<Arc<ShimOp>>,
+) -> Result<StepCode, JitError> {
+    let mut module = crate::codegen::new_module()?;
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let ptr = module.target_config().pointer_type();
+    ctx.func.signature.params.push(AbiParam::new(ptr));
+    ctx.func.signature.params.push(AbiParam::new(ptr));
+    let err = |e: String| JitError::Internal(format!("straight-line step: {e}"));
+    let id = module
+        .declare_function("step", Linkage::Local, &ctx.func.signature)
+        .map_err(|e| err(e.to_string()))?;
+    let ops = {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let args = b.block_params(entry)[0];
+        let cx = b.block_params(entry)[1];
+        let ops = body(&mut b, args, cx);
         b.ins().return_(&[]);
         b.seal_all_blocks();
         b.finalize(module.target_config());
-    }
+        ops
+    };
     let clif = ctx.func.display().to_string();
     module
         .define_function(id, &mut ctx)
@@ -119,7 +132,7 @@ pub(crate) fn compile<T: Elem>(trace: &Trace) -> Result<StepCode, JitError> {
 
 /// Whether the runtime's direct product loop runs with fused
 /// multiply-adds on this processor (AVX2 and FMA, as it checks).
-fn host_fma() -> bool {
+pub(super) fn host_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     return std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("fma");
@@ -129,7 +142,7 @@ fn host_fma() -> bool {
 
 /// Moves `bytes` bytes that may overlap (a copy between rows of one buffer
 /// too long to write out).
-unsafe extern "C" fn straight_memmove(dst: *mut u8, src: *const u8, bytes: usize) {
+pub(super) unsafe extern "C" fn straight_memmove(dst: *mut u8, src: *const u8, bytes: usize) {
     // SAFETY: the trace addresses valid rows of the same buffer.
     unsafe { std::ptr::copy(src, dst, bytes) }
 }
@@ -151,7 +164,7 @@ struct Emitter<'a, 'b, T> {
     _t: std::marker::PhantomData<T>,
 }
 
-fn data_flags() -> MemFlagsData {
+pub(super) fn data_flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
@@ -225,15 +238,12 @@ impl<T: Elem> Emitter<'_, '_, T> {
             Action::Copy { src, dst, n } => self.map(*dst, Some(*src), *n, Op::Copy),
             Action::Add { src, dst, n, scale } => self.map(*dst, Some(*src), *n, Op::Add(*scale)),
             Action::Zero { dst, n } => self.map(*dst, None, *n, Op::Zero),
-            Action::Shim { op, ptrs } => {
+            Action::Shim { op, ptrs, rows } => {
                 let p = self.ptr_array(ptrs);
                 let o = self.int(Arc::as_ptr(op) as usize);
                 let cx = self.cx;
-                self.call(
-                    shim_for::<T>() as usize,
-                    &[types::I64, types::I64, types::I64],
-                    &[o, p, cx],
-                );
+                let r = self.int(*rows);
+                self.call(shim_for::<T>() as usize, &[types::I64; 4], &[o, p, cx, r]);
             }
         }
     }

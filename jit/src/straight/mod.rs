@@ -1,34 +1,41 @@
-//! Straight-line training steps: a small step compiled, for one batch
-//! shape, into one Cranelift function that calls the product kernels and
-//! the fused elementwise loops directly, with no executor in between.
+//! Straight-line training steps: a small step run as one Cranelift
+//! function that calls the product kernels and the fused elementwise loops
+//! directly, with no executor in between.
 //!
 //! A step of a model like W3 (a batch of one, a fold of 20 tiny products)
 //! takes tens of microseconds, and the executor's work around each kernel
 //! call (matching the instruction, sizing buffers, looking up pointers,
 //! asking the thread chooser, gathering rows in Rust loops) is a large part
-//! of it. Here the plan is unrolled over the batch's shape once
-//! (`trace.rs`: every fold level, group and row copy fixed) and compiled
-//! (`emit.rs`); later steps on a batch of the same shape fill an argument
-//! block of base pointers and make one call. Everything runs on the
-//! calling thread.
+//! of it. Two kinds of function run such steps, both on the calling
+//! thread:
+//! - the plan's looped step (`looped.rs`), compiled once: every fold a
+//!   loop over its groups, the batch's schedule read at run time from
+//!   tables (`looped/table.rs`), so one function serves every batch shape;
+//! - a step unrolled over one batch shape (`trace.rs`: every fold level,
+//!   group and row copy fixed; `emit.rs`: tiny products written out), for a
+//!   shape seen `UNROLL_AFTER` times, at most `MAX_SHAPES` of them.
 //!
 //! Which plans and batches qualify:
 //! - per plan: every instruction is one `trace::supported` accepts (no
 //!   unfolds, no folds over computed sequences or lists of children);
-//! - per batch shape: at most `LIMITS.multiply_adds` multiply-adds in the
-//!   step's products and `LIMITS.actions` actions, so that only steps whose
-//!   kernels are tiny (where the executor's overhead shows) are compiled,
-//!   and the code stays small;
-//! - a shape is compiled the second time it is seen (the first step runs
-//!   on the executor, which sizes every buffer), and at most `MAX_SHAPES`
-//!   shapes are kept.
+//! - per batch shape, decided when the shape is first seen from its sizes
+//!   (`trace::measure`, kept per shape): for the looped step, no product
+//!   the executor might split between threads and at most `LOOP_LIMITS`
+//!   multiply-adds in all; for an unrolled one, `LIMITS` (multiply-adds
+//!   and actions, so that the code stays small); and every buffer at least
+//!   as long as the step reaches (else the executor runs the step, sizing
+//!   the buffers for the next time).
 //!
-//! Anything else runs on the executor, whose results the straight-line step
-//! equals (the same kernels in the same order; `tests/src/straight.rs`).
+//! Anything else runs on the executor, whose results both kinds of step
+//! equal (the same kernels in the same order; `tests/src/straight.rs`).
 
+mod conv;
 mod emit;
+mod looped;
 mod shim;
 mod trace;
+
+use std::collections::HashMap;
 
 use crate::JitError;
 use crate::batch::Batch;
@@ -37,6 +44,7 @@ use crate::exec::{Elem, State};
 use crate::plan::Plan;
 
 use emit::StepCode;
+use looped::{LoopStep, Slot};
 use shim::Ctx;
 use trace::{BaseSrc, Limits, Stop, Trace};
 
@@ -47,10 +55,29 @@ use trace::{BaseSrc, Limits, Stop, Trace};
 const LIMITS: Limits = Limits {
     actions: 4096,
     multiply_adds: 1 << 17,
+    product: u64::MAX,
 };
 
-/// Batch shapes kept per kernel.
+/// The bounds of a batch shape run by the looped step, whose code does not
+/// grow with the shape: no product the executor might split between
+/// threads (from 2¹⁸ multiply-adds), and at most 2²² multiply-adds in all
+/// (a step of a few milliseconds, where the executor's overhead no longer
+/// shows).
+const LOOP_LIMITS: Limits = Limits {
+    actions: usize::MAX,
+    multiply_adds: 1 << 22,
+    product: (1 << 18) - 1,
+};
+
+/// Unrolled batch shapes kept per kernel.
 const MAX_SHAPES: usize = 16;
+
+/// How many times a shape is seen before its step is unrolled (until then,
+/// and for shapes past `MAX_SHAPES`, the looped step runs it).
+const UNROLL_AFTER: u32 = 8;
+
+/// Batch shapes whose sizes are kept (past it, the table is emptied).
+const MAX_SIZES: usize = 4096;
 
 /// The straight-line steps of one training kernel.
 pub(crate) struct Straight {
@@ -58,22 +85,41 @@ pub(crate) struct Straight {
     supported: bool,
     /// Whether straight-line steps are used at all.
     enabled: bool,
+    /// After how many sightings a shape gets an unrolled step (`None`:
+    /// never).
+    unroll: Option<u32>,
     shapes: Vec<Shape>,
+    /// Per batch shape seen, its sizes.
+    sizes: HashMap<Vec<u32>, Sizes>,
+    /// The plan's looped step, compiled when first needed.
+    looped: Looped,
+    /// Batch shapes the looped step has run.
+    looped_shapes: usize,
     /// The current batch's shape key (kept to reuse its storage).
     key: Vec<u32>,
     /// The argument block (kept to reuse its storage).
     args: Vec<*mut u8>,
+    /// The looped step's schedule tables, per fold id.
+    tables: Vec<Vec<usize>>,
 }
 
-/// One batch shape seen.
+/// What a batch shape needs: whether it is small enough, its multiply-adds
+/// and the buffers' extents, and how often it was seen.
+struct Sizes {
+    small: bool,
+    multiply_adds: u64,
+    extents: Vec<usize>,
+    seen: u32,
+    looped: bool,
+}
+
+/// One batch shape with an unrolled step.
 struct Shape {
     key: Vec<u32>,
-    seen: u32,
     state: Compiled,
 }
 
 enum Compiled {
-    Not,
     /// The step is not a small one, or holds what is not supported.
     Refused,
     Step(Box<Step>),
@@ -86,16 +132,30 @@ struct Step {
     scratch: Vec<Vec<f64>>,
 }
 
+/// The looped step of a plan.
+enum Looped {
+    Not,
+    Refused,
+    Step(Box<(LoopStep, Vec<Vec<f64>>)>),
+}
+
 impl Straight {
     /// For `plan`; disabled when the environment variable `CDLC_STRAIGHT`
-    /// is `0` (to time the executor on the same steps).
+    /// is `0` (to time the executor on the same steps), and with no
+    /// unrolled steps when it is `loop`.
     pub fn new(plan: &Plan) -> Straight {
+        let env = std::env::var("CDLC_STRAIGHT").unwrap_or_default();
         Straight {
             supported: trace::supported(&plan.code),
-            enabled: std::env::var("CDLC_STRAIGHT").map_or(true, |v| v != "0"),
+            enabled: env != "0",
+            unroll: (env != "loop").then_some(UNROLL_AFTER),
             shapes: Vec::new(),
+            sizes: HashMap::new(),
+            looped: Looped::Not,
+            looped_shapes: 0,
             key: Vec::new(),
             args: Vec::new(),
+            tables: Vec::new(),
         }
     }
 
@@ -104,7 +164,13 @@ impl Straight {
         self.enabled = on;
     }
 
-    /// How many batch shapes have a compiled step.
+    /// After how many sightings a batch shape gets an unrolled step
+    /// (`None`: never; every straight-line step runs the looped one).
+    pub fn set_unroll(&mut self, after: Option<u32>) {
+        self.unroll = after;
+    }
+
+    /// How many batch shapes have an unrolled step.
     pub fn compiled(&self) -> usize {
         self.shapes
             .iter()
@@ -112,9 +178,20 @@ impl Straight {
             .count()
     }
 
+    /// How many batch shapes the looped step has run, and whether it is
+    /// compiled (one function for all of them).
+    pub fn looped(&self) -> (usize, bool) {
+        (self.looped_shapes, matches!(self.looped, Looped::Step(_)))
+    }
+
     /// The Cranelift IR of every compiled step.
     pub fn clif_text(&self) -> String {
         let mut out = String::new();
+        if let Looped::Step(l) = &self.looped {
+            out.push_str("; looped straight-line step, for every batch shape\n");
+            out.push_str(&l.0.code.clif);
+            out.push('\n');
+        }
         for s in &self.shapes {
             if let Compiled::Step(step) = &s.state {
                 out.push_str(&format!(
@@ -128,8 +205,9 @@ impl Straight {
         out
     }
 
-    /// Runs the step on `batch` as straight-line code if its shape has
-    /// (or now gets) a compiled step; returns whether it ran.
+    /// Runs the step on `batch` as straight-line code if it is small and
+    /// the buffers hold it (an unrolled step for a shape seen often, else
+    /// the looped one); returns whether it ran.
     pub fn run<T: Elem>(
         &mut self,
         plan: &Plan,
@@ -142,35 +220,157 @@ impl Straight {
             return Ok(false);
         }
         shape_key(batch, &mut self.key);
+        if !self.sizes.contains_key(&self.key) {
+            if self.sizes.len() >= MAX_SIZES {
+                self.sizes.clear();
+            }
+            let sizes = measure(plan, batch, kernels);
+            self.sizes.insert(self.key.clone(), sizes);
+        }
+        let sizes = self.sizes.get_mut(&self.key).expect("inserted above");
+        sizes.seen += 1;
+        let fits = sizes
+            .extents
+            .iter()
+            .zip(&st.bufs)
+            .all(|(&e, b)| b.len() >= e);
+        if !sizes.small || !fits {
+            return Ok(false);
+        }
+        let (seen, multiply_adds) = (sizes.seen, sizes.multiply_adds);
+        if self.unroll.is_some_and(|after| seen >= after)
+            && let Some(i) = self.unrolled(plan, kernels, batch)?
+        {
+            let Compiled::Step(step) = &mut self.shapes[i].state else {
+                unreachable!("`unrolled` names compiled steps only")
+            };
+            return run_step(step, &mut self.args, st, params, batch);
+        }
+        let ran = self.run_looped(plan, kernels, st, params, batch)?;
+        if ran {
+            st.multiply_adds = multiply_adds;
+            let sizes = self.sizes.get_mut(&self.key).expect("inserted above");
+            if !sizes.looped {
+                sizes.looped = true;
+                self.looped_shapes += 1;
+            }
+        }
+        Ok(ran)
+    }
+
+    /// The position of the current shape's unrolled step, compiled now if
+    /// there is room; `None` if it is refused or there is no room.
+    fn unrolled<T: Elem>(
+        &mut self,
+        plan: &Plan,
+        kernels: &[KernelFn],
+        batch: &Batch<T>,
+    ) -> Result<Option<usize>, JitError> {
         let i = match self.shapes.iter().position(|s| s.key == self.key) {
             Some(i) => i,
             None if self.shapes.len() < MAX_SHAPES => {
+                let state = match trace::trace(plan, batch, kernels, &LIMITS) {
+                    Ok(t) => Compiled::Step(Box::new(Step {
+                        code: emit::compile::<T>(&t)?,
+                        scratch: t.scratch.iter().map(|&n| vec![0.0; n]).collect(),
+                        trace: t,
+                    })),
+                    Err(Stop::Unsupported | Stop::TooLarge) => Compiled::Refused,
+                };
                 self.shapes.push(Shape {
                     key: self.key.clone(),
-                    seen: 0,
-                    state: Compiled::Not,
+                    state,
                 });
                 self.shapes.len() - 1
             }
-            None => return Ok(false),
+            None => return Ok(None),
         };
-        let shape = &mut self.shapes[i];
-        shape.seen += 1;
-        if matches!(shape.state, Compiled::Not) && shape.seen >= 2 {
-            shape.state = match trace::trace(plan, batch, kernels, &LIMITS) {
-                Ok(t) => Compiled::Step(Box::new(Step {
-                    code: emit::compile::<T>(&t)?,
-                    scratch: t.scratch.iter().map(|&n| vec![0.0; n]).collect(),
-                    trace: t,
-                })),
-                Err(Stop::Unsupported | Stop::TooLarge) => Compiled::Refused,
+        Ok(match self.shapes[i].state {
+            Compiled::Step(_) => Some(i),
+            Compiled::Refused => None,
+        })
+    }
+
+    /// Runs the looped step (compiling it the first time); `false` if the
+    /// plan has what it does not compile or the batch's schedule does not
+    /// fit its tables.
+    fn run_looped<T: Elem>(
+        &mut self,
+        plan: &Plan,
+        kernels: &[KernelFn],
+        st: &mut State<T>,
+        params: *const T,
+        batch: &Batch<T>,
+    ) -> Result<bool, JitError> {
+        if matches!(self.looped, Looped::Not) {
+            self.looped = match looped::supported(plan) {
+                true => {
+                    let l = looped::compile::<T>(plan, kernels)?;
+                    let scratch = l.scratch.iter().map(|&n| vec![0.0; n]).collect();
+                    Looped::Step(Box::new((l, scratch)))
+                }
+                false => Looped::Refused,
             };
         }
-        match &mut shape.state {
-            Compiled::Step(step) => Ok(run_step(step, &mut self.args, st, params, batch)),
-            _ => Ok(false),
+        let Looped::Step(l) = &mut self.looped else {
+            return Ok(false);
+        };
+        let (step, scratch) = &mut **l;
+        self.tables.resize_with(batch.folds.len(), Vec::new);
+        for (id, (fd, t)) in batch.folds.iter().zip(&mut self.tables).enumerate() {
+            let shape = step.tables.get(id).copied().unwrap_or_default();
+            if !looped::fill_table(fd, shape, t) {
+                return Ok(false);
+            }
         }
+        self.args.clear();
+        for &slot in &step.slots {
+            self.args.push(match slot {
+                Slot::Params => params as *mut u8,
+                Slot::Buf(b) => st.bufs[b].as_mut_ptr() as *mut u8,
+                Slot::Input(i) => batch.tensors[i].as_ptr() as *mut u8,
+                Slot::Classes(i) => batch.classes[i].as_ptr() as *mut u8,
+                Slot::Scratch(s) => scratch[s].as_mut_ptr() as *mut u8,
+                Slot::Rows => batch.rows as *mut u8,
+                Slot::Table(id) => self.tables[id].as_mut_ptr() as *mut u8,
+            });
+        }
+        let mut ctx = Ctx::default();
+        // SAFETY: the tables describe this batch's schedule (every group,
+        // child, example and field they point at exists in `batch`); the
+        // buffers are at least as long as this shape's step reaches
+        // (`measure`, checked by the caller) and the parameters as long as
+        // the plan's (`Kernel::check`); the code was compiled with this
+        // signature for this plan.
+        unsafe { (step.code.f)(self.args.as_ptr(), &mut ctx) };
+        finish(st, &ctx)?;
+        Ok(true)
     }
+}
+
+/// The sizes of `plan`'s step on `batch`.
+fn measure<T: Elem>(plan: &Plan, batch: &Batch<T>, kernels: &[KernelFn]) -> Sizes {
+    let (small, multiply_adds, extents) = match trace::measure(plan, batch, kernels, &LOOP_LIMITS) {
+        Ok(t) => (true, t.multiply_adds, t.extents),
+        Err(_) => (false, 0, Vec::new()),
+    };
+    Sizes {
+        small,
+        multiply_adds,
+        extents,
+        seen: 0,
+        looped: false,
+    }
+}
+
+/// Takes a step's counters into the state; an error if a convolution's
+/// kernel refused its operands.
+fn finish<T>(st: &mut State<T>, ctx: &Ctx) -> Result<(), JitError> {
+    if ctx.failed {
+        return Err(conv_failed());
+    }
+    st.correct += ctx.correct;
+    Ok(())
 }
 
 /// Fills the argument block and calls the step; `false` (nothing run) if a
@@ -181,10 +381,10 @@ fn run_step<T: Elem>(
     st: &mut State<T>,
     params: *const T,
     batch: &Batch<T>,
-) -> bool {
+) -> Result<bool, JitError> {
     let t = &step.trace;
     if t.extents.iter().zip(&st.bufs).any(|(&e, b)| b.len() < e) {
-        return false;
+        return Ok(false);
     }
     args.clear();
     for &src in &t.bases {
@@ -209,9 +409,17 @@ fn run_step<T: Elem>(
     // parameters as long as the plan's (`Kernel::check`); the code was
     // compiled with this signature.
     unsafe { (step.code.f)(args.as_ptr(), &mut ctx) };
-    st.correct += ctx.correct;
+    finish(st, &ctx)?;
     st.multiply_adds = t.multiply_adds;
-    true
+    Ok(true)
+}
+
+/// A convolution's kernel refused the operands the lowering gave it (a bug
+/// there, which `plan::verify` should have caught).
+fn conv_failed() -> JitError {
+    JitError::Internal(
+        "a convolution's product refused its operands in a straight-line step".into(),
+    )
 }
 
 /// The shape of a batch, as far as a trace depends on it: the row count

@@ -5,8 +5,10 @@
 //! executor's to the bit.
 //!
 //! Each helper has the signature `fn(op: *const ShimOp, ptrs: *const *mut
-//! u8, ctx: *mut Ctx)`: the operation's description, its operands'
-//! pointers in the order `trace.rs` lists them, and the step's counters.
+//! u8, ctx: *mut Ctx, rows: usize)`: the operation's description, its
+//! operands' pointers in the order `trace.rs` lists them, the step's
+//! counters and the row count (a constant of an unrolled step, read from
+//! the schedule by a looped one).
 
 use crate::exec::Elem;
 use crate::rowops::{self, RowTarget};
@@ -20,10 +22,12 @@ pub(crate) struct Ctx {
     /// Examples whose first largest logit is their class (as the
     /// executor's `State::correct`).
     pub correct: usize,
+    /// Whether a convolution's kernel refused its operands.
+    pub failed: bool,
 }
 
 /// The helper's type.
-pub(crate) type ShimFn = unsafe extern "C" fn(*const ShimOp, *const *mut u8, *mut Ctx);
+pub(crate) type ShimFn = unsafe extern "C" fn(*const ShimOp, *const *mut u8, *mut Ctx, usize);
 
 /// The helper for element type `T`.
 pub(crate) fn shim_for<T: Elem>() -> ShimFn {
@@ -37,25 +41,29 @@ pub(crate) fn shim_for<T: Elem>() -> ShimFn {
 /// `op` and `ctx` are valid; `ptrs` holds as many pointers as `trace.rs`
 /// lists for `op`, each covering its operand's rows (the trace was made for
 /// this batch's shape, and the step checked the buffers' lengths).
-unsafe extern "C" fn shim<T: Elem>(op: *const ShimOp, ptrs: *const *mut u8, ctx: *mut Ctx) {
+unsafe extern "C" fn shim<T: Elem>(
+    op: *const ShimOp,
+    ptrs: *const *mut u8,
+    ctx: *mut Ctx,
+    rows: usize,
+) {
     // SAFETY: the caller's contract.
     unsafe {
         match &*op {
-            ShimOp::Row {
-                op,
-                ins,
-                rows,
-                out_size,
-            } => row::<T>(op, ins, *rows, *out_size, ptrs),
+            ShimOp::Row { op, ins, out_size } => row::<T>(op, ins, rows, *out_size, ptrs),
             ShimOp::Loss {
                 kind,
                 size,
-                rows,
                 target,
                 seed,
             } => {
-                let correct = loss::<T>(*kind, *size, *rows, *target, *seed, ptrs);
+                let correct = loss::<T>(*kind, *size, rows, *target, *seed, ptrs);
                 (*ctx).correct += correct;
+            }
+            ShimOp::Conv(c) => {
+                if !super::conv::run::<T>(c, rows, ptrs) {
+                    (*ctx).failed = true;
+                }
             }
         }
     }

@@ -21,6 +21,7 @@ use crate::codegen::KernelFn;
 use crate::exec::Elem;
 use crate::plan::*;
 
+mod conv;
 mod map;
 
 /// Where a base pointer of the argument block comes from.
@@ -70,11 +71,10 @@ pub(crate) enum LossTarget {
 /// operands come from the generated code, everything else is here.
 #[derive(Clone, Debug)]
 pub(crate) enum ShimOp {
-    /// A row operation over `rows` rows: inputs (batched, size per row).
+    /// A row operation: inputs (batched, size per row).
     Row {
         op: RowOp,
         ins: Vec<(bool, usize)>,
-        rows: usize,
         out_size: usize,
     },
     /// Per-row losses (`seed: None`) or their gradients times a seed
@@ -82,10 +82,11 @@ pub(crate) enum ShimOp {
     Loss {
         kind: LossKind,
         size: usize,
-        rows: usize,
         target: LossTarget,
         seed: Option<bool>,
     },
+    /// A direct convolution per row (`conv.rs`).
+    Conv(Box<ConvCode>),
 }
 
 /// One action of a straight-line step.
@@ -124,8 +125,12 @@ pub(crate) enum Action {
     },
     /// `dst[0..n] = 0`.
     Zero { dst: Addr, n: usize },
-    /// A Rust helper on these operands.
-    Shim { op: Arc<ShimOp>, ptrs: Vec<Addr> },
+    /// A Rust helper on these operands, over `rows` rows.
+    Shim {
+        op: Arc<ShimOp>,
+        ptrs: Vec<Addr>,
+        rows: usize,
+    },
 }
 
 /// A step unrolled for one batch shape.
@@ -144,7 +149,10 @@ pub(crate) struct Trace {
 /// Limits past which a step is not a small one (`docs/jit.md`).
 pub(crate) struct Limits {
     pub actions: usize,
+    /// In all the step's products.
     pub multiply_adds: u64,
+    /// In any one product.
+    pub product: u64,
 }
 
 /// Why a trace stopped.
@@ -164,6 +172,10 @@ struct Tracer<'a, T> {
     /// Per fold schedule a map ran over: each group's rank among its
     /// constructor's nodes, by the group's first node (`map.rs`).
     ranks: Vec<Option<Vec<u32>>>,
+    /// Whether the actions are kept (else only the sizes are measured).
+    keep: bool,
+    /// The actions made so far.
+    count: usize,
     out: Trace,
 }
 
@@ -174,12 +186,36 @@ pub(crate) fn trace<T: Elem>(
     kernels: &[KernelFn],
     limits: &Limits,
 ) -> Result<Trace, Stop> {
+    walk(plan, batch, kernels, limits, true)
+}
+
+/// The sizes of `plan`'s step on `batch` (its multiply-adds and the
+/// buffers' extents, with no actions): what a looped step needs to know
+/// of a batch shape.
+pub(crate) fn measure<T: Elem>(
+    plan: &Plan,
+    batch: &Batch<T>,
+    kernels: &[KernelFn],
+    limits: &Limits,
+) -> Result<Trace, Stop> {
+    walk(plan, batch, kernels, limits, false)
+}
+
+fn walk<T: Elem>(
+    plan: &Plan,
+    batch: &Batch<T>,
+    kernels: &[KernelFn],
+    limits: &Limits,
+    keep: bool,
+) -> Result<Trace, Stop> {
     let mut t = Tracer {
         batch,
         kernels,
         views: vec![None; plan.num_views],
         limits,
         ranks: vec![None; batch.folds.len()],
+        keep,
+        count: 0,
         out: Trace {
             extents: vec![0; plan.num_bufs],
             ..Trace::default()
@@ -200,6 +236,7 @@ pub(crate) fn supported(code: &[Instr]) -> bool {
         | Instr::SumCombine { .. }
         | Instr::Loss { .. }
         | Instr::LossGrad { .. }
+        | Instr::Conv(_)
         | Instr::Fused(_) => true,
         Instr::Fold(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
         Instr::FoldBackward(f) => f.elems.is_none() && f.cases.iter().all(simple_case),
@@ -283,8 +320,11 @@ impl<T: Elem> Tracer<'_, T> {
             Action::Zero { dst, n } => self.reach(*dst, *n),
             _ => {}
         }
-        self.out.actions.push(a);
-        if self.out.actions.len() > self.limits.actions {
+        if self.keep {
+            self.out.actions.push(a);
+        }
+        self.count += 1;
+        if self.count > self.limits.actions {
             return Err(Stop::TooLarge);
         }
         Ok(())
@@ -319,8 +359,10 @@ impl<T: Elem> Tracer<'_, T> {
             } => {
                 let r = if *batched { rows } else { 1 };
                 let ptrs: Vec<Addr> = locs.iter().map(|&l| self.loc(l)).collect();
+                // An operand shared by all rows (step 0) is as long as its
+                // value, which the instruction that wrote it reached.
                 for (&a, &s) in ptrs.iter().zip(steps) {
-                    self.reach(a, r * s.max(1));
+                    self.reach(a, r * s);
                 }
                 self.push(Action::Kernel {
                     f: self.kernels[*kernel],
@@ -359,12 +401,12 @@ impl<T: Elem> Tracer<'_, T> {
                 let op = ShimOp::Row {
                     op: op.clone(),
                     ins: ins.iter().map(|&(_, b, s)| (b, s)).collect(),
-                    rows: r,
                     out_size: *out_size,
                 };
                 self.push(Action::Shim {
                     op: Arc::new(op),
                     ptrs,
+                    rows: r,
                 })
             }
             Instr::SumRows { src, size, dst } => {
@@ -395,6 +437,7 @@ impl<T: Elem> Tracer<'_, T> {
             Instr::FoldBackward(f) => self.fold_backward(f),
             Instr::Map(m) => self.map(m),
             Instr::MapBackward(m) => self.map_backward(m),
+            Instr::Conv(c) => self.conv(c, rows),
             // A fused step traces as the steps it fuses: the expansion its
             // broadcast operand stands for, the product, then the kernel.
             Instr::Fused(f) => {
@@ -417,7 +460,7 @@ impl<T: Elem> Tracer<'_, T> {
     ) -> Result<(), Stop> {
         let work = (count * m * k * n) as u64;
         self.out.multiply_adds += work;
-        if self.out.multiply_adds > self.limits.multiply_adds {
+        if self.out.multiply_adds > self.limits.multiply_adds || work > self.limits.product {
             return Err(Stop::TooLarge);
         }
         let cb = self.buf(c_buf);
@@ -521,13 +564,13 @@ impl<T: Elem> Tracer<'_, T> {
         let op = ShimOp::Loss {
             kind,
             size,
-            rows,
             target,
             seed: seed.map(|s| s.1),
         };
         self.push(Action::Shim {
             op: Arc::new(op),
             ptrs,
+            rows,
         })
     }
 

@@ -283,6 +283,7 @@ fn workload(name: &str) -> Option<Workload> {
         "W7" => unseen::w7(),
         "W8" => unseen::w8(),
         "W9" => unseen::w9(),
+        "W10" => unseen::w10(),
         _ => return None,
     })
 }
@@ -315,12 +316,12 @@ fn write(dir: &Path, name: &str, w: &Workload) -> Result<(PathBuf, PathBuf), Str
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [name, dir] = args.as_slice() else {
-        eprintln!("usage: bench_prepare W1|...|W9 OUTDIR");
+        eprintln!("usage: bench_prepare W1|...|W10 OUTDIR");
         return ExitCode::from(2);
     };
     let name = name.to_uppercase();
     let Some(w) = workload(&name) else {
-        eprintln!("error: unknown workload `{name}`; expected one of W1 ... W9");
+        eprintln!("error: unknown workload `{name}`; expected one of W1 ... W10");
         return ExitCode::from(2);
     };
     match write(Path::new(dir), &name, &w) {

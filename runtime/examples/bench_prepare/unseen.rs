@@ -1,6 +1,6 @@
-//! The workloads W6–W9 (`bench/README.md`): a GRU over lists of different
-//! lengths, a binary Tree-LSTM, a convolution derived from `cyclic(n)` and a
-//! p4 group convolution.
+//! The workloads W6–W10 (`bench/README.md`): a GRU over lists of different
+//! lengths, a binary Tree-LSTM, a convolution derived from `cyclic(n)`, a
+//! p4 group convolution and a small GRU step over lists of 5 to 40.
 //!
 //! Every number comes from the same SplitMix64 streams as the peers in
 //! `bench/peers/` draw them. The convolutions' filter banks are drawn in the
@@ -20,12 +20,28 @@ use super::{Param, Workload, line, param, vector, zeros};
 /// row unused. A fold consumes its list from the end, so the steps are
 /// written last first.
 pub fn w6() -> Workload {
-    let (b, t_max, d, h, c) = (32, 64, 32, 128, 10);
+    gru([32, 64, 32, 128, 10], |i| {
+        16 + (raw(3, i as u64) % 49) as usize
+    })
+}
+
+/// W10: `gru[16, 32]` over lists of 5 to 40 vectors, batch 4, then
+/// `dense[32, 10]`: W6's streams at a small step's sizes, example `i`
+/// having `5 + raw(3, i) mod 36` steps.
+pub fn w10() -> Workload {
+    gru([4, 40, 16, 32, 10], |i| {
+        5 + (raw(3, i as u64) % 36) as usize
+    })
+}
+
+/// A GRU workload of `[batch, longest, features, hidden, classes]`, example
+/// `i` of `length(i)` steps (as W6 describes).
+fn gru([b, t_max, d, h, c]: [usize; 5], length: impl Fn(usize) -> usize) -> Workload {
     let x = uniform(1, &[b, t_max, d], 1.0);
     let y = labels(2, b, c);
     let lines = (0..b)
         .map(|i| {
-            let len = gru_length(i);
+            let len = length(i);
             let mut s = String::from("[");
             for (k, step) in (0..len).rev().enumerate() {
                 if k > 0 {
@@ -53,11 +69,6 @@ pub fn w6() -> Workload {
     params.push(param("dense.W", &[c, h], weight(17, c, h)));
     params.push(zeros("dense.b", c));
     Workload { lines, params }
-}
-
-/// The number of steps of W6's example `i`: 16 to 64.
-fn gru_length(i: usize) -> usize {
-    16 + (raw(3, i as u64) % 49) as usize
 }
 
 /// W7: the binary Tree-LSTM of `bench/w7_treelstm.cdl` over W4's 16 trees

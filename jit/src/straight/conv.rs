@@ -1,0 +1,79 @@
+//! The helper a straight-line step calls for a direct convolution
+//! (`Instr::Conv`): the runtime's convolution kernels
+//! (`cdlc_runtime::gemm::conv`) row by row in row order on the calling
+//! thread, as the executor runs them (`exec/conv.rs`; its split between
+//! threads cuts the same rows, so the numbers are the same).
+
+use cdlc_runtime::gemm::conv::{self, Weights};
+
+use crate::exec::Elem;
+use crate::plan::{ConvCode, ConvKind};
+
+/// Runs `c` over `rows` rows; returns whether the kernels accepted every
+/// row's operands (the lowering checked them, `plan::verify`, so a refusal
+/// is a bug there, which the step reports as the executor does).
+///
+/// # Safety
+///
+/// `ptrs` holds the operands `trace/conv.rs` lists for `c.kind` (two
+/// inputs, then the buffer written), each covering `rows` rows of its
+/// size (the weights their span), and the written buffer is neither input.
+pub(super) unsafe fn run<T: Elem>(c: &ConvCode, rows: usize, ptrs: *const *mut u8) -> bool {
+    let s = c.taps.shape;
+    let (x_size, y_size) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
+    let span = s.weight_span(c.w.rs, c.w.cs);
+    let runs = &c.taps.runs[..];
+    // SAFETY: the caller's contract.
+    let (p0, p1, out) = unsafe {
+        (
+            *ptrs as *const T,
+            *ptrs.add(1) as *const T,
+            *ptrs.add(2) as *mut T,
+        )
+    };
+    let done = match c.kind {
+        ConvKind::WeightGrad => {
+            // SAFETY: the caller's contract: `x` and `y` hold `rows` rows,
+            // the output the weights' span.
+            let (x, y, dw) = unsafe {
+                (
+                    std::slice::from_raw_parts(p0, rows * x_size),
+                    std::slice::from_raw_parts(p1, rows * y_size),
+                    std::slice::from_raw_parts_mut(out, span),
+                )
+            };
+            dw.fill(T::ZERO);
+            x.chunks_exact(x_size.max(1))
+                .zip(y.chunks_exact(y_size.max(1)))
+                .try_for_each(|(x, y)| conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs)))
+        }
+        ConvKind::Forward | ConvKind::InputGrad => {
+            let forward = c.kind == ConvKind::Forward;
+            let (src_size, out_size) = if forward {
+                (x_size, y_size)
+            } else {
+                (y_size, x_size)
+            };
+            // SAFETY: the caller's contract.
+            let w = Weights {
+                data: unsafe { std::slice::from_raw_parts(p0, span) },
+                rs: c.w.rs,
+                cs: c.w.cs,
+            };
+            (0..rows).try_for_each(|row| {
+                // SAFETY: the caller's contract: `rows` rows of each.
+                let (a, o) = unsafe {
+                    (
+                        std::slice::from_raw_parts(p1.add(row * src_size), src_size),
+                        std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
+                    )
+                };
+                match forward {
+                    true => conv::forward(&s, runs, w, a, o),
+                    false => conv::input_grad(&s, runs, w, a, o),
+                }
+            })
+        }
+    };
+    done.is_ok()
+}
