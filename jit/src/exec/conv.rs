@@ -53,9 +53,12 @@ impl<T: Elem> Run<'_, T> {
             return Ok(());
         };
         let (cols, d) = (s.in_channels * s.taps, s.out_channels);
-        let (h, decision) = split_rows(Kind::Products, rows, x_size + y_size);
         // The first thread's share of the channels: half when the choice
-        // splits.
+        // splits (a single channel is never split, nor measured).
+        let (h, decision) = match d > 1 {
+            true => split_rows(Kind::Products, rows, x_size + y_size),
+            false => (rows, None),
+        };
         let share = if h < rows { d.div_ceil(2) } else { d };
         let mut sums = vec![T::ZERO; d * cols];
         let (first_sums, second_sums) = sums.split_at_mut(share * cols);
