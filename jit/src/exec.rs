@@ -16,7 +16,7 @@ use crate::plan::*;
 use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
 
-mod conv;
+pub(crate) mod conv;
 mod epilogue;
 mod map;
 mod nested;

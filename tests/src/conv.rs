@@ -220,3 +220,52 @@ fn generated_p4_lifting_and_group_layers_run_as_convolutions() {
         );
     }
 }
+
+/// The loss and the flat gradient of one f32 training step, as f64.
+fn step32(p: &Prepared, params: &[f64], batch: &[Example]) -> (f64, Vec<f64>) {
+    let opts = Options {
+        dtype: Dtype::F32,
+        batch: batch.len(),
+    };
+    let mut k =
+        cdlc_jit::compile_train(&p.inst.module, p.train, &opts).expect("the kernel compiles");
+    let ps: Vec<f32> = params.iter().map(|&x| x as f32).collect();
+    let mut g = vec![0.0f32; ps.len()];
+    let s = k
+        .step_examples(&ps, batch, &mut g)
+        .expect("the kernel runs");
+    (s.loss, g.into_iter().map(f64::from).collect())
+}
+
+#[test]
+fn w8_and_w9_convolutions_on_two_threads_equal_one() {
+    // With two threads the forward and transposed convolutions halve
+    // their rows and the weight gradient shares its output channels; each
+    // output sums its terms as on one thread, so the f32 losses and
+    // gradients are equal to the bit. (The thread count is process-wide:
+    // another test of this binary may set it meanwhile, with the same
+    // results.)
+    for name in ["w8_ring", "w9_p4"] {
+        let path = crate::examples_dir()
+            .join("../bench")
+            .join(format!("{name}.cdl"));
+        let (p, params, batch) = case_in(&path, None, 8);
+        let flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();
+        cdlc_runtime::gemm::set_threads(1);
+        let one = step32(&p, &flat, &batch);
+        cdlc_runtime::gemm::set_threads(2);
+        let two = step32(&p, &flat, &batch);
+        assert_eq!(one.0.to_bits(), two.0.to_bits(), "{name}: loss");
+        assert!(
+            one.1.iter().any(|&g| g != 0.0),
+            "{name}: all gradients are zero"
+        );
+        for (i, (a, b)) in one.1.iter().zip(&two.1).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "{name}: gradient entry {i}: {a} against {b}"
+            );
+        }
+    }
+}

@@ -1,9 +1,15 @@
 //! The executor's side of `Instr::Conv`: a gathered map's product run as a
-//! direct convolution per example (`cdlc_runtime::gemm::conv`), the rows
-//! of the forward and input-gradient kernels cut in two halves when the
-//! thread choice splits, the weight gradient summed over the rows in row
-//! order on one thread.
+//! direct convolution per example. The runs are cut into strips once per
+//! step (`cdlc_runtime::gemm::conv::strips`) and the blocked kernels
+//! (`conv::blocked`) run over them: the rows of the forward and
+//! input-gradient kernels cut in two halves when the thread choice
+//! splits, the weight gradient's output channels shared between the two
+//! threads (each channel's sums do not depend on the share). Runs that
+//! cannot be cut into strips run tap by tap (`conv::forward` and its
+//! adjoints), the weight gradient then on one thread.
 
+use cdlc_runtime::gemm::conv::blocked::{self, Bank};
+use cdlc_runtime::gemm::conv::strips::Strips;
 use cdlc_runtime::gemm::conv::{self, Weights};
 
 use super::*;
@@ -12,80 +18,147 @@ impl<T: Elem> Run<'_, T> {
     /// Runs one convolution step over `rows` examples.
     pub(super) fn conv(&mut self, c: &ConvCode, rows: usize) -> Result<(), JitError> {
         let s = c.taps.shape;
+        let runs = &c.taps.runs[..];
+        self.st.multiply_adds += (rows * s.out_channels * runs_madds(&s, runs)) as u64;
+        match c.kind {
+            ConvKind::WeightGrad => self.conv_weight_grad(c, rows),
+            ConvKind::Forward | ConvKind::InputGrad => self.conv_rows(c, rows),
+        }
+    }
+
+    /// The weight gradient `dW = Σ_rows dy ⋆ x`, its output channels
+    /// shared between two threads when the choice splits.
+    fn conv_weight_grad(&mut self, c: &ConvCode, rows: usize) -> Result<(), JitError> {
+        let s = c.taps.shape;
         let (x_size, y_size) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
         let span = s.weight_span(c.w.rs, c.w.cs);
         let runs = &c.taps.runs[..];
-        match c.kind {
-            ConvKind::WeightGrad => {
-                self.ensure(c.dst, span);
-                let (px, py) = (self.ptr(c.x) as *const T, self.ptr(c.y) as *const T);
-                // SAFETY: `x` and `y` hold `rows` rows of `c·N` and `d·M`
-                // numbers, and `dst`, another buffer, the weights' span
-                // (`plan::verify`: P003, P004, P005).
-                let (x, y) = unsafe {
+        self.ensure(c.dst, span);
+        let (px, py) = (self.ptr(c.x) as *const T, self.ptr(c.y) as *const T);
+        // SAFETY: `x` and `y` hold `rows` rows of `c·N` and `d·M` numbers,
+        // and `dst`, another buffer, the weights' span (`plan::verify`:
+        // P003, P004, P005).
+        let (x, y) = unsafe {
+            (
+                std::slice::from_raw_parts(px, rows * x_size),
+                std::slice::from_raw_parts(py, rows * y_size),
+            )
+        };
+        let dw = &mut self.st.bufs[c.dst][..span];
+        dw.fill(T::ZERO);
+        let Some(st) = Strips::<T>::new(&s, runs) else {
+            for (x, y) in x.chunks_exact(x_size).zip(y.chunks_exact(y_size)) {
+                conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs)).map_err(internal)?;
+            }
+            return Ok(());
+        };
+        let (cols, d) = (s.in_channels * s.taps, s.out_channels);
+        // The first thread's share of the channels: half when the choice
+        // splits (a single channel is never split, nor measured).
+        let (h, decision) = match d > 1 {
+            true => split_rows(Kind::Products, rows, x_size + y_size),
+            false => (rows, None),
+        };
+        let share = if h < rows { d.div_ceil(2) } else { d };
+        let mut sums = vec![T::ZERO; d * cols];
+        let (first_sums, second_sums) = sums.split_at_mut(share * cols);
+        let (mut first, mut second) = (Ok(()), Ok(()));
+        let mut first_half = || first = blocked::weight_grad(&st, x, y, rows, 0..share, first_sums);
+        let second_half = || second = blocked::weight_grad(&st, x, y, rows, share..d, second_sums);
+        match share < d {
+            // SAFETY: the halves write disjoint sums and read only the
+            // strips, `x` and `y`.
+            true => unsafe { threads::join(first_half, second_half) },
+            false => first_half(),
+        }
+        done(decision, rows, x_size + y_size);
+        first.and(second).map_err(internal)?;
+        add_sums(&sums, cols, dw, (c.w.rs, c.w.cs));
+        Ok(())
+    }
+
+    /// The forward or transposed convolution, example by example, the rows
+    /// cut in two halves when the choice splits.
+    fn conv_rows(&mut self, c: &ConvCode, rows: usize) -> Result<(), JitError> {
+        let s = c.taps.shape;
+        let (x_size, y_size) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
+        let span = s.weight_span(c.w.rs, c.w.cs);
+        let runs = &c.taps.runs[..];
+        let forward = c.kind == ConvKind::Forward;
+        let (src, src_size, out_size) = match forward {
+            true => (c.x, x_size, y_size),
+            false => (c.y, y_size, x_size),
+        };
+        self.ensure(c.dst, rows * out_size);
+        let pw = self.ptr(c.w.loc) as *const T;
+        let ps = self.ptr(src) as *const T;
+        let out = self.st.bufs[c.dst].as_mut_ptr();
+        // SAFETY: the weights span `span` numbers at `w`, the source holds
+        // `rows` rows of `src_size` (`plan::verify`: P003, P004); `dst`,
+        // ensured to `rows · out_size`, is neither (P005).
+        let w = Weights {
+            data: unsafe { std::slice::from_raw_parts(pw, span) },
+            rs: c.w.rs,
+            cs: c.w.cs,
+        };
+        let strips = match forward {
+            true => Strips::<T>::new(&s, runs),
+            false => Strips::<T>::transposed(&s, runs),
+        };
+        let bank = Bank::of(w, s.taps);
+        let bank = if forward { bank } else { bank.transposed() };
+        let each = |from: usize, to: usize| -> Result<(), cdlc_runtime::gemm::GemmError> {
+            for row in from..to {
+                // SAFETY: as above; the halves' rows are disjoint.
+                let (a, o) = unsafe {
                     (
-                        std::slice::from_raw_parts(px, rows * x_size),
-                        std::slice::from_raw_parts(py, rows * y_size),
+                        std::slice::from_raw_parts(ps.add(row * src_size), src_size),
+                        std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
                     )
                 };
-                let dw = &mut self.st.bufs[c.dst][..span];
-                dw.fill(T::ZERO);
-                self.st.multiply_adds += (rows * s.out_channels * runs_madds(&s, runs)) as u64;
-                for (x, y) in x.chunks_exact(x_size).zip(y.chunks_exact(y_size)) {
-                    conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs)).map_err(internal)?;
-                }
-                Ok(())
+                one_row(&s, runs, strips.as_ref().map(|st| (st, bank)), w, forward, a, o)?;
             }
-            ConvKind::Forward | ConvKind::InputGrad => {
-                let forward = c.kind == ConvKind::Forward;
-                let (src, src_size, out_size) = match forward {
-                    true => (c.x, x_size, y_size),
-                    false => (c.y, y_size, x_size),
-                };
-                self.ensure(c.dst, rows * out_size);
-                let pw = self.ptr(c.w.loc) as *const T;
-                let ps = self.ptr(src) as *const T;
-                let out = self.st.bufs[c.dst].as_mut_ptr();
-                self.st.multiply_adds += (rows * s.out_channels * runs_madds(&s, runs)) as u64;
-                // SAFETY: the weights span `span` numbers at `w`, the
-                // source holds `rows` rows of `src_size` (`plan::verify`:
-                // P003, P004); `dst`, ensured to `rows · out_size`, is
-                // neither (P005).
-                let w = Weights {
-                    data: unsafe { std::slice::from_raw_parts(pw, span) },
-                    rs: c.w.rs,
-                    cs: c.w.cs,
-                };
-                let each = |from: usize, to: usize| -> Result<(), cdlc_runtime::gemm::GemmError> {
-                    for row in from..to {
-                        // SAFETY: as above; the halves' rows are disjoint.
-                        let (a, o) = unsafe {
-                            (
-                                std::slice::from_raw_parts(ps.add(row * src_size), src_size),
-                                std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
-                            )
-                        };
-                        match forward {
-                            true => conv::forward(&s, runs, w, a, o)?,
-                            false => conv::input_grad(&s, runs, w, a, o)?,
-                        }
-                    }
-                    Ok(())
-                };
-                let (h, decision) = split_rows(Kind::Rows, rows, x_size + y_size);
-                // SAFETY: the halves write disjoint rows of `dst` and read
-                // only the weights and the source.
-                let (mut first, mut second) = (Ok(()), Ok(()));
-                match h < rows {
-                    true => unsafe {
-                        threads::join(|| first = each(0, h), || second = each(h, rows))
-                    },
-                    false => first = each(0, rows),
-                }
-                done(decision, rows, x_size + y_size);
-                first.and(second).map_err(internal)
-            }
+            Ok(())
+        };
+        let (h, decision) = split_rows(Kind::Rows, rows, x_size + y_size);
+        // SAFETY: the halves write disjoint rows of `dst` and read only the
+        // weights and the source.
+        let (mut first, mut second) = (Ok(()), Ok(()));
+        match h < rows {
+            true => unsafe { threads::join(|| first = each(0, h), || second = each(h, rows)) },
+            false => first = each(0, rows),
         }
+        done(decision, rows, x_size + y_size);
+        first.and(second).map_err(internal)
+    }
+}
+
+/// Adds the blocked weight gradient's sums (`cols` per output channel) into
+/// the weights' gradient `dw` at its strides.
+pub(crate) fn add_sums<T: Elem>(sums: &[T], cols: usize, dw: &mut [T], (rs, cs): (usize, usize)) {
+    for (p, row) in sums.chunks_exact(cols).enumerate() {
+        for (col, &v) in row.iter().enumerate() {
+            dw[p * rs + col * cs] += v;
+        }
+    }
+}
+
+/// One example's forward (`forward`) or transposed convolution of `a`
+/// into `o`: the blocked kernel over `strips` and its bank when the runs
+/// were cut into strips, else tap by tap.
+pub(crate) fn one_row<T: Elem>(
+    s: &conv::Shape,
+    runs: &[conv::Run],
+    strips: Option<(&Strips<T>, Bank<'_, T>)>,
+    w: Weights<'_, T>,
+    forward: bool,
+    a: &[T],
+    o: &mut [T],
+) -> Result<(), cdlc_runtime::gemm::GemmError> {
+    match (strips, forward) {
+        (Some((st, bank)), _) => blocked::forward(st, bank, a, o),
+        (None, true) => conv::forward(s, runs, w, a, o),
+        (None, false) => conv::input_grad(s, runs, w, a, o),
     }
 }
 

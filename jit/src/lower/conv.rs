@@ -120,6 +120,70 @@ fn gather(code: &mut Vec<Instr>, g: usize, output: &Repr) -> bool {
     true
 }
 
+/// A product of one `[m, k] × [k, n]` per row with fixed sizes, writing
+/// its own buffer: what every rewrite here starts from.
+struct RowProduct {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Mat,
+    b: Mat,
+    c: Mat,
+    c_buf: usize,
+    c_len: Dim,
+    /// The steps between rows of A, B and C.
+    steps: [usize; 3],
+}
+
+impl RowProduct {
+    /// `ins` as a per-row product with fixed sizes writing `c_buf`, or
+    /// `None`.
+    fn of(ins: &Instr) -> Option<RowProduct> {
+        let Instr::Gemm {
+            m,
+            k,
+            n,
+            a,
+            b,
+            c,
+            c_buf,
+            c_len,
+            per_row: Some(steps),
+        } = ins
+        else {
+            return None;
+        };
+        let fixed = !(m.rows || k.rows || n.rows);
+        (fixed && c.loc == Loc::Buf(*c_buf)).then_some(RowProduct {
+            m: m.fixed,
+            k: k.fixed,
+            n: n.fixed,
+            a: *a,
+            b: *b,
+            c: *c,
+            c_buf: *c_buf,
+            c_len: *c_len,
+            steps: *steps,
+        })
+    }
+
+    /// Whether C is one dense row-major `[m, n]` block per row.
+    fn dense_out(&self) -> bool {
+        let size = self.m * self.n;
+        let c = &self.c;
+        c.rs == self.n
+            && c.cs == 1
+            && self.steps[2] == size
+            && self.c_len.rows
+            && self.c_len.fixed == size
+    }
+
+    /// Whether A is the same parameter for every row: the weights.
+    fn weights_a(&self) -> bool {
+        self.steps[0] == 0 && matches!(self.a.loc, Loc::Param(_))
+    }
+}
+
 /// A product reading the gathered `z` (`x`'s gather of `table`) as a
 /// convolution step: the forward product `y = W z` or the weight gradient
 /// `dW = Σ_rows dy zᵀ`; `None` for any other instruction.
@@ -130,57 +194,37 @@ fn as_conv_over_z(
     z: usize,
     z_size: usize,
 ) -> Option<ConvCode> {
-    let Instr::Gemm {
-        m,
-        k,
-        n,
-        a,
-        b,
-        c,
-        c_buf,
-        c_len,
-        per_row: Some([sa, sb, sc]),
-    } = ins
-    else {
-        return None;
-    };
-    if m.rows
-        || k.rows
-        || n.rows
-        || b.loc != Loc::Buf(z)
-        || *sb != z_size
-        || c.loc != Loc::Buf(*c_buf)
-    {
+    let p = RowProduct::of(ins)?;
+    if p.b.loc != Loc::Buf(z) || p.steps[1] != z_size {
         return None;
     }
-    let (m, k, n) = (m.fixed, k.fixed, n.fixed);
-    let forward = b.rs == n && b.cs == 1;
+    let (m, k, n) = (p.m, p.k, p.n);
+    let forward = p.b.rs == n && p.b.cs == 1;
     if forward {
         // y[p, i] = Σ_r W[p, r] z[r, i], r = q·K + e: one product per row.
         let taps = taps_of(table, k, n, z_size)?.with_out_channels(m);
-        let dense = c.rs == n && c.cs == 1 && *sc == m * n && c_len.rows && c_len.fixed == m * n;
-        return (dense && *sa == 0 && matches!(a.loc, Loc::Param(_))).then_some(ConvCode {
+        return (p.dense_out() && p.weights_a()).then_some(ConvCode {
             kind: ConvKind::Forward,
             taps,
-            w: *a,
+            w: p.a,
             x,
-            y: c.loc,
-            dst: *c_buf,
+            y: p.c.loc,
+            dst: p.c_buf,
         });
     }
     // dW[p, r] = Σ_rows Σ_i dy[p, i] z[r, i]: B is zᵀ, C summed.
-    let transposed = b.rs == 1 && b.cs == k;
+    let transposed = p.b.rs == 1 && p.b.cs == k;
     let taps = taps_of(table, n, k, z_size)?.with_out_channels(m);
-    let span = taps.shape.weight_span(c.rs, c.cs);
-    let summed = *sc == 0 && !c_len.rows && c_len.fixed == span;
-    let dy_rows = a.rs == k && a.cs == 1 && *sa == m * k;
+    let span = taps.shape.weight_span(p.c.rs, p.c.cs);
+    let summed = p.steps[2] == 0 && !p.c_len.rows && p.c_len.fixed == span;
+    let dy_rows = p.a.rs == k && p.a.cs == 1 && p.steps[0] == m * k;
     (transposed && summed && dy_rows).then_some(ConvCode {
         kind: ConvKind::WeightGrad,
         taps,
-        w: *c,
+        w: p.c,
         x,
-        y: a.loc,
-        dst: *c_buf,
+        y: p.a.loc,
+        dst: p.c_buf,
     })
 }
 
@@ -245,39 +289,24 @@ fn as_transposed_conv(
     dz_size: usize,
     dx: usize,
 ) -> Option<ConvCode> {
-    let Instr::Gemm {
-        m,
-        k,
-        n,
-        a,
-        b,
-        c,
-        c_buf,
-        c_len,
-        per_row: Some([sa, sb, sc]),
-    } = ins
-    else {
-        return None;
-    };
-    if m.rows || k.rows || n.rows || *c_buf != dz || c.loc != Loc::Buf(dz) {
+    let p = RowProduct::of(ins)?;
+    if p.c_buf != dz {
         return None;
     }
     // dz[r, i] = Σ_p Wᵀ[r, p] dy[p, i]: A is W transposed.
-    let (m, k, n) = (m.fixed, k.fixed, n.fixed);
+    let (m, k, n) = (p.m, p.k, p.n);
     let taps = taps_of(table, m, n, dz_size)?.with_out_channels(k);
-    let dense = c.rs == n && c.cs == 1 && *sc == dz_size && c_len.rows && c_len.fixed == dz_size;
-    let dy_rows = b.rs == n && b.cs == 1 && *sb == k * n;
-    let weights = *sa == 0 && matches!(a.loc, Loc::Param(_));
-    (dense && dy_rows && weights).then_some(ConvCode {
+    let dy_rows = p.b.rs == n && p.b.cs == 1 && p.steps[1] == k * n;
+    (p.dense_out() && dy_rows && p.weights_a()).then_some(ConvCode {
         kind: ConvKind::InputGrad,
         taps,
         w: Mat {
-            loc: a.loc,
-            rs: a.cs,
-            cs: a.rs,
+            loc: p.a.loc,
+            rs: p.a.cs,
+            cs: p.a.rs,
         },
         x: Loc::Buf(dx),
-        y: b.loc,
+        y: p.b.loc,
         dst: dx,
     })
 }

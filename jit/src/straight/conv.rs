@@ -1,12 +1,16 @@
 //! The helper a straight-line step calls for a direct convolution
-//! (`Instr::Conv`): the runtime's convolution kernels
-//! (`cdlc_runtime::gemm::conv`) row by row in row order on the calling
-//! thread, as the executor runs them (`exec/conv.rs`; its split between
-//! threads cuts the same rows, so the numbers are the same).
+//! (`Instr::Conv`): the kernels the executor runs (`exec/conv.rs`: the
+//! blocked kernels over strips, tap by tap where the runs cannot be cut
+//! into strips), on the calling thread. The executor's split between
+//! threads cuts the same rows, and the weight gradient's channel sums do
+//! not depend on the share, so the numbers are the same.
 
+use cdlc_runtime::gemm::conv::blocked::{self, Bank};
+use cdlc_runtime::gemm::conv::strips::Strips;
 use cdlc_runtime::gemm::conv::{self, Weights};
 
 use crate::exec::Elem;
+use crate::exec::conv::{add_sums, one_row};
 use crate::plan::{ConvCode, ConvKind};
 
 /// Runs `c` over `rows` rows; returns whether the kernels accepted every
@@ -43,9 +47,19 @@ pub(super) unsafe fn run<T: Elem>(c: &ConvCode, rows: usize, ptrs: *const *mut u
                 )
             };
             dw.fill(T::ZERO);
-            x.chunks_exact(x_size.max(1))
-                .zip(y.chunks_exact(y_size.max(1)))
-                .try_for_each(|(x, y)| conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs)))
+            match Strips::<T>::new(&s, runs) {
+                Some(st) => {
+                    let (cols, d) = (s.in_channels * s.taps, s.out_channels);
+                    let mut sums = vec![T::ZERO; d * cols];
+                    let done = blocked::weight_grad(&st, x, y, rows, 0..d, &mut sums);
+                    add_sums(&sums, cols, dw, (c.w.rs, c.w.cs));
+                    done
+                }
+                None => x
+                    .chunks_exact(x_size.max(1))
+                    .zip(y.chunks_exact(y_size.max(1)))
+                    .try_for_each(|(x, y)| conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs))),
+            }
         }
         ConvKind::Forward | ConvKind::InputGrad => {
             let forward = c.kind == ConvKind::Forward;
@@ -60,6 +74,12 @@ pub(super) unsafe fn run<T: Elem>(c: &ConvCode, rows: usize, ptrs: *const *mut u
                 rs: c.w.rs,
                 cs: c.w.cs,
             };
+            let strips = match forward {
+                true => Strips::<T>::new(&s, runs),
+                false => Strips::<T>::transposed(&s, runs),
+            };
+            let bank = Bank::of(w, s.taps);
+            let bank = if forward { bank } else { bank.transposed() };
             (0..rows).try_for_each(|row| {
                 // SAFETY: the caller's contract: `rows` rows of each.
                 let (a, o) = unsafe {
@@ -68,10 +88,7 @@ pub(super) unsafe fn run<T: Elem>(c: &ConvCode, rows: usize, ptrs: *const *mut u
                         std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
                     )
                 };
-                match forward {
-                    true => conv::forward(&s, runs, w, a, o),
-                    false => conv::input_grad(&s, runs, w, a, o),
-                }
+                one_row(&s, runs, strips.as_ref().map(|st| (st, bank)), w, forward, a, o)
             })
         }
     };

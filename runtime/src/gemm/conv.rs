@@ -24,9 +24,20 @@
 //!
 //! Each is the adjoint of the others in its operands, and each adds over
 //! the taps in the same order whatever the thread count (deterministic).
+//!
+//! These tap-by-tap kernels are the fallback: the executor runs the
+//! blocked kernels (`blocked`, over `strips`), which accumulate all taps
+//! of a block of output points in registers, whenever the runs can be cut
+//! into strips (`Strips::new`, and `Strips::transposed` for the input
+//! gradient).
 
 use super::{GemmError, GemmScalar, Mat, MatMut, gemm};
 use crate::float::Float;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub mod blocked;
+pub mod strips;
 
 /// A range of output points over which one tap reads consecutive input
 /// points with one value: `y[·, out + t]` reads `value · x[·, src + t]` for

@@ -4,10 +4,10 @@
 use super::*;
 
 /// A deterministic stream of numbers in [-1, 1).
-struct Numbers(u64);
+pub(super) struct Numbers(pub(super) u64);
 
 impl Numbers {
-    fn next(&mut self) -> f64 {
+    pub(super) fn next(&mut self) -> f64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -15,14 +15,14 @@ impl Numbers {
         (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
     }
 
-    fn vec(&mut self, n: usize) -> Vec<f64> {
+    pub(super) fn vec(&mut self, n: usize) -> Vec<f64> {
         (0..n).map(|_| self.next()).collect()
     }
 }
 
 /// A ring of `n` points with taps at shifts `-r..=r` (two runs each but
 /// the zero shift), value `1 + e/10` for tap `e`: a cyclic convolution.
-fn ring_runs(n: usize, r: usize) -> (Vec<Run>, usize) {
+pub(super) fn ring_runs(n: usize, r: usize) -> (Vec<Run>, usize) {
     let mut runs = Vec::new();
     for (e, shift) in (0..=2 * r)
         .map(|e| (e, e as isize - r as isize))
