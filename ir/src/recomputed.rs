@@ -70,7 +70,7 @@ mod tests {
         let w = b.param("w", &[3, 3]);
         let v = b.param("v", &[3, 3]);
         let t3 = Type::Tensor(vec![3]);
-        let fa = b.begin_region(&[t3.clone()]);
+        let fa = b.begin_region(std::slice::from_ref(&t3));
         let fp = b.matmul(w, fa[0]);
         let fr = b.tanh(fp);
         let fwd = b.end_region(fr);

@@ -132,18 +132,23 @@ fn w2_reads_the_elman_state_instead_of_two_products() {
 
 #[test]
 fn w6_gru_reads_its_state() {
+    // The backward reads the new state; the gates it needs are still
+    // recomputed, so no product is saved.
     let (p, params, batch) = bench_case("w6_gru", 4);
     own_equals_recomputed("w6", &p, &params, &batch, 0);
 }
 
 #[test]
 fn w7_tree_lstm_reads_its_pair_carrier() {
+    // The memory cell `c` is read, not recomputed from the gates, which
+    // the backward still needs: no product is saved.
     let (p, params, batch) = bench_case("w7_treelstm", 3);
     own_equals_recomputed("w7", &p, &params, &batch, 0);
 }
 
 #[test]
 fn an_lstm_with_a_pair_carrier_reads_it() {
+    // As W7: the cell is read, the gates are recomputed.
     check_case("jit", "wide.cdl", "lstm_list", &[3], 0);
 }
 
@@ -154,6 +159,7 @@ fn a_tree_lstm_with_a_pair_carrier_reads_it() {
 
 #[test]
 fn the_standard_gru_reads_its_state() {
+    // As W6.
     check_case("jit", "wide.cdl", "std_gru", &[3], 0);
 }
 
@@ -178,7 +184,10 @@ fn check_rose(name: &str, fewer: usize) {
 
 #[test]
 fn a_rose_elman_node_reads_its_state() {
-    // The node's `tanh(W h + U x + b)` over its children's sum: two products.
+    // The children's Elman cell reads its own state: its `W s` and `U x`
+    // are not recomputed. The node's own `tanh(U a + fold … + b)` still
+    // is, since it reads the inner fold's result and ops with regions are
+    // never paired.
     check_rose("elman_tree", 2);
 }
 
