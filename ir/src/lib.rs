@@ -9,6 +9,8 @@
 //! - `interp`: the reference interpreter (f64 and f32), the JIT's oracle;
 //! - `passes`: module transformations (`passes::hoist`); `live`: which ops
 //!   of a block its result depends on (`Function::live_insts`);
+//!   `recomputed`: which values of a backward region recompute its forward
+//!   region's (`Function::recomputed`);
 //! - `gradcheck`: reverse derivatives against finite differences;
 //! - `entity`: typed `u32` handles, arenas and side tables; `rng`: a seeded
 //!   generator for checks and tests.
@@ -30,6 +32,7 @@ mod nested;
 pub mod parse;
 pub mod passes;
 pub mod print;
+mod recomputed;
 pub mod rng;
 pub mod verify;
 

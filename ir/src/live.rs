@@ -17,11 +17,19 @@ impl Function {
     /// through the values that nested regions read from outside, in
     /// evaluation order.
     pub fn live_insts(&self, block: Block) -> Vec<Value> {
+        self.live_insts_given(block, &HashSet::new())
+    }
+
+    /// The ops of `block` that its result depends on when the values in
+    /// `given` are known without computing them (a lowering that reads them
+    /// from where an earlier op left them): those values and the ops only
+    /// they read are left out.
+    pub fn live_insts_given(&self, block: Block, given: &HashSet<Value>) -> Vec<Value> {
         let data = &self.blocks[block];
         let mut needed: HashSet<Value> = data.result.into_iter().collect();
         let mut live = Vec::new();
         for &v in data.insts.iter().rev() {
-            if !needed.contains(&v) {
+            if !needed.contains(&v) || given.contains(&v) {
                 continue;
             }
             let op = self.op(v).expect("block insts are ops");
@@ -54,6 +62,23 @@ mod tests {
         let f = b.function();
         assert_eq!(f.blocks[block].insts, vec![unread, used, twice]);
         assert_eq!(f.live_insts(block), vec![used, twice]);
+    }
+
+    /// A given value is not computed, and neither is an op only it reads.
+    #[test]
+    fn a_given_value_and_what_only_it_reads_are_not_live() {
+        let module = Module::default();
+        let mut b = FunctionBuilder::new(&module, "f");
+        let w = b.param("w", &[3, 3]);
+        let args = b.begin_region(&[Type::Tensor(vec![3])]);
+        let product = b.matmul(w, args[0]);
+        let given = b.tanh(product);
+        let squared = b.mul(given, given);
+        let block = b.end_region(squared);
+        let f = b.function();
+        let known = [given].into_iter().collect();
+        assert_eq!(f.live_insts(block), vec![product, given, squared]);
+        assert_eq!(f.live_insts_given(block, &known), vec![squared]);
     }
 
     /// An op whose value only a nested fold's region reads is live, and

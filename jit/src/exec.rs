@@ -862,6 +862,9 @@ impl<'a, T: Elem> Run<'a, T> {
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
                 }
+                for (&view, &(cbuf, s)) in case.own_views.iter().zip(&f.carrier) {
+                    self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
+                }
                 self.code(&case.code, g.len)?;
                 let arity = case.rec_args.len();
                 for r in 0..arity {

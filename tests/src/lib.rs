@@ -56,6 +56,8 @@ mod nested;
 #[cfg(test)]
 mod nested_jvp;
 #[cfg(test)]
+mod own;
+#[cfg(test)]
 mod parse;
 #[cfg(test)]
 mod passes;

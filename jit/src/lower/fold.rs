@@ -207,10 +207,19 @@ impl Lowerer<'_> {
             cc.ct_views = views;
             self.set(args[fields.len()], r);
         }
+        let own = if backward {
+            self.bind_own(fold, ctor, block, carrier, &mut cc)?
+        } else {
+            Default::default()
+        };
         self.region_captures(block, &mut cc.captures)?;
         self.depth += 1;
         let mut code = Vec::new();
-        self.block(block, &mut code)?;
+        if backward {
+            self.live_block(block, &own, &mut code)?;
+        } else {
+            self.block(block, &mut code)?;
+        }
         self.depth -= 1;
         let r = self.repr(self.func.blocks[block].result.expect("verified"))?;
         cc.result = if backward {
@@ -311,6 +320,7 @@ impl Lowerer<'_> {
         self.fold_stack.pop();
         let (root_repr, root) = self.alloc(&f.carrier)?;
         self.fold_codes.insert(id, carrier.clone());
+        self.fold_blocks.insert(id, f.cases.clone());
         self.fold_elems.insert(id, elems.clone());
         out.push(Instr::Fold(Box::new(FoldCode {
             id,

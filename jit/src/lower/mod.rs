@@ -35,6 +35,8 @@
 //! - `nested.rs`: a nested field's structure inside a fold region.
 //! - `wide.rs`: products sharing their left operand as one wide product,
 //!   on the finished plan.
+//! - `own.rs`: a fold's backward region reading the node's own carrier
+//!   where the forward fold left it, instead of recomputing it.
 
 mod contract;
 pub(crate) mod conv;
@@ -46,6 +48,7 @@ mod loss;
 mod map;
 mod nested;
 mod ops;
+mod own;
 mod regions;
 mod rose;
 mod unfold;
@@ -124,6 +127,10 @@ pub(crate) struct Lowerer<'a> {
     nested_args: Vec<nested::NestedArg>,
     /// Per fold over a nested field's structure, where it reads from.
     fold_nested: HashMap<usize, NestedSrc>,
+    /// Per fold lowered, its forward regions, one per constructor.
+    fold_blocks: HashMap<usize, Vec<Block>>,
+    /// Whether backward regions read the node's own carrier (`own.rs`).
+    own: bool,
 }
 
 /// A view and the size of the rows it points at.
@@ -177,15 +184,26 @@ pub struct Passes {
     pub fuse: Fusion,
     /// Products that share their left operand run as one wide product.
     pub wide: bool,
+    /// A fold's backward regions read the node's own carrier where the
+    /// forward fold left it instead of recomputing it (`own.rs`).
+    pub own: bool,
 }
 
 impl Passes {
-    /// The passes `fuse` and `wide`.
+    /// The passes `fuse` and `wide`; backward regions read the node's
+    /// own carrier unless the environment variable `CDLC_RECOMPUTE` is set.
     pub fn new(fuse: impl Into<Fusion>, wide: bool) -> Passes {
         Passes {
             fuse: fuse.into(),
             wide,
+            own: std::env::var_os("CDLC_RECOMPUTE").is_none(),
         }
+    }
+
+    /// These passes, with backward regions reading the node's own carrier
+    /// (`true`) or recomputing it as the IR says (`false`).
+    pub fn with_own(self, own: bool) -> Passes {
+        Passes { own, ..self }
     }
 }
 
@@ -230,6 +248,8 @@ pub(crate) fn lower_passes(
         fold_stack: Vec::new(),
         nested_args: Vec::new(),
         fold_nested: HashMap::new(),
+        fold_blocks: HashMap::new(),
+        own: passes.own,
     };
     for (i, ty) in f.inputs.iter().enumerate() {
         Leaf::of(i, ty, &mut Vec::new(), &mut l.leaves);

@@ -449,6 +449,10 @@ pub(crate) struct CaseCode {
     pub captures: Vec<(Loc, usize, usize)>,
     /// The cotangent argument's views (backward only).
     pub ct_views: Vec<usize>,
+    /// The views of the node's own carrier as the forward fold left it,
+    /// one per flattened component (backward only; empty when the region
+    /// recomputes it or does not read it: `lower/own.rs`).
+    pub own_views: Vec<usize>,
     /// The flattened result, per top-level component (one for a forward
     /// case; children's cotangents then contributions for a backward one).
     pub result: Vec<Vec<Part>>,

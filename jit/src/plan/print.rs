@@ -535,6 +535,9 @@ impl Printer<'_> {
             if !cc.ct_views.is_empty() {
                 let _ = write!(head, " cotangent {}", views(&cc.ct_views));
             }
+            if !cc.own_views.is_empty() {
+                let _ = write!(head, " own {}", views(&cc.own_views));
+            }
             for m in &cc.mapped {
                 let ct =
                     m.ct.map_or(String::new(), |b| format!(" cotangent to b{b}"));

@@ -698,6 +698,9 @@ impl<T: Elem> Tracer<'_, T> {
         for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
             self.views[view] = Some(self.buf(cbuf).at(g.first * s));
         }
+        for (&view, &(cbuf, s)) in case.own_views.iter().zip(&f.carrier) {
+            self.views[view] = Some(self.buf(cbuf).at(g.first * s));
+        }
         self.code(&case.code, g.len)?;
         let arity = case.rec_args.len();
         for r in 0..arity {

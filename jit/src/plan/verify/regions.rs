@@ -277,6 +277,19 @@ impl Verifier<'_> {
         for &(_, s, buf) in &cc.captures {
             self.define(buf, Layout::new(group, s))?;
         }
+        // A backward region may read the node's own carrier, which the
+        // forward fold left at the group's rows.
+        let own = if ct.is_some() { carrier.len() } else { 0 };
+        if !cc.own_views.is_empty() {
+            self.mismatch(
+                "the views of the node's own carrier",
+                own,
+                cc.own_views.len(),
+            )?;
+        }
+        for (&v, &(b, s)) in cc.own_views.iter().zip(carrier) {
+            self.point(v, Layout::new(group, s), Storage::Buf(b))?;
+        }
         let ct = ct.unwrap_or(&[]);
         self.mismatch("the views of the cotangent", ct.len(), cc.ct_views.len())?;
         for (&v, &(b, s)) in cc.ct_views.iter().zip(ct) {
