@@ -190,7 +190,8 @@ impl<T: Elem> Lx<'_, '_, T> {
 
     fn backward_group(&mut self, f: &FoldBackCode, case: &CaseCode, g: &Group) {
         self.enter_group(case, g, &f.carrier);
-        for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
+        let ct = case.ct_views.iter().zip(&f.ct);
+        for (&view, &(cbuf, s)) in ct.chain(case.own_views.iter().zip(&f.carrier)) {
             let c = self.buf(cbuf);
             self.views[view] = Some(self.row(c, g.first, s));
         }
