@@ -495,7 +495,10 @@ fn halves_of_an_empty_computed_list_is_an_error() {
     let batch = list_examples(&[2, 0]);
     let e = cdlc_ir::interp::loss_and_grad(&p.inst.module, p.train, &params, &batch)
         .expect_err("an empty list cannot be split");
-    assert_eq!(e, cdlc_ir::interp::InterpError::EmptyHalves);
+    assert_eq!(
+        e,
+        cdlc_ir::interp::InterpError::Example(cdlc_ir::example_error::ExampleError::EmptyHalves)
+    );
 }
 
 #[track_caller]
