@@ -105,8 +105,9 @@ impl ExampleTypes {
     }
 }
 
-/// The data type of an input of IR type `t`.
-fn data_type(module: &Module, t: &Type) -> Option<DataType> {
+/// The data type of an input (or a plain field) of IR type `t`; `None` for
+/// a type data cannot have.
+pub(crate) fn data_type(module: &Module, t: &Type) -> Option<DataType> {
     Some(match t {
         Type::Tensor(s) => DataType::Tensor(s.clone()),
         Type::Tuple(ts) => DataType::Tuple(
