@@ -563,10 +563,13 @@ fn a_rose_node_without_a_list_of_children_is_a_data_error() {
     };
     let err = cdlc_ir::interp::forward(&p.inst.module, p.inst.func, &params, &bad)
         .expect_err("a tensor where the children belong");
-    assert!(
-        err.to_string()
-            .contains("list of children of a `rose` node"),
-        "{err}"
+    use cdlc_ir::example_error::ExampleError;
+    let cdlc_ir::interp::InterpError::Example(ExampleError::Input(m)) = &err else {
+        panic!("not an input error: {err}");
+    };
+    assert_eq!(
+        (m.path.as_str(), m.expected.as_str(), m.found.as_str()),
+        ("x.rose[1]", "List(Rose(R[2]))", "R[2]")
     );
 }
 
