@@ -459,3 +459,79 @@ fn an_unusable_thread_variable_is_e0613_not_ignored() {
         "{err}"
     );
 }
+
+/// The diagnostics of a report, without what else standard error holds
+/// (progress lines, which name the backend): the human report from the
+/// first coded error on, or the JSON lines of errors.
+fn diagnostics_only(report: &str) -> String {
+    if let Some(i) = report.find("----- JSON") {
+        let (human, json) = report.split_at(i);
+        let start = human.find("[E0").unwrap_or(human.len());
+        let errors: Vec<&str> = json
+            .lines()
+            .filter(|l| l.contains("\"severity\":\"error\""))
+            .collect();
+        return format!("{}{}", &human[start..], errors.join("\n"));
+    }
+    report.to_string()
+}
+
+/// `both` for a training command on the JIT and on the interpreter: the
+/// two must report the same diagnostics. Returns the JIT's report.
+#[track_caller]
+fn on_both_backends(dir: &Path, args: &[&str], code: &str) -> String {
+    let jit = both(dir, &[args, &["--backend", "jit"]].concat(), code);
+    let interp = both(dir, &[args, &["--backend", "interp"]].concat(), code);
+    assert_eq!(diagnostics_only(&jit), diagnostics_only(&interp));
+    jit
+}
+
+/// `PARITY`'s data with an empty list as example 2.
+const PARITY_DATA: &str = "{\"x\": [[1, 0]], \"y\": 1}\n{\"x\": [[1, 0], [0, 1]], \"y\": 0}\n{\"x\": [], \"y\": 0}\n{\"x\": [[0, 1]], \"y\": 1}\n";
+
+#[test]
+fn an_empty_list_split_by_halves_in_training_is_e0603_naming_the_example_on_both_backends() {
+    let dir = folder("halves", &[("h.cdl", PARITY), ("h.jsonl", PARITY_DATA)]);
+    let args = ["h.cdl", "--emit", "jit", "--out", "o"];
+    insta::assert_snapshot!(on_both_backends(&dir, &args, "E0603"));
+    assert!(
+        !dir.join("o/current/weights.safetensors").exists(),
+        "no weights are written"
+    );
+}
+
+/// A stream of `take 3` outputs scored position by position.
+const STREAM: &str = "import std.layers
+
+model stream(z: R[2]) -> List(R[3]) {
+  unfold emit[3, 4] from tanh(dense[2, 4](z)) take 3
+}
+
+train stream {
+  data = jsonl(\"s.jsonl\")
+  loss = cross_entropy
+}
+";
+
+#[test]
+fn targets_of_another_length_than_the_take_are_e0603_with_both_lengths_on_both_backends() {
+    let data = "{\"x\": [1, 0], \"y\": [0, 1, 2]}\n{\"x\": [0, 1], \"y\": [2, 1, 0]}\n{\"x\": [1, 1], \"y\": [1, 1, 1]}\n{\"x\": [0, 0], \"y\": [2, 1]}\n{\"x\": [1, 0], \"y\": [0, 0, 0]}\n";
+    let dir = folder("take", &[("s.cdl", STREAM), ("s.jsonl", data)]);
+    let args = ["s.cdl", "--emit", "jit", "--out", "o"];
+    insta::assert_snapshot!(on_both_backends(&dir, &args, "E0603"));
+}
+
+#[test]
+fn a_csv_row_with_another_number_of_fields_is_e0603_with_its_line_on_both_backends() {
+    let program = "import std.layers
+model net = dense[2, 3]
+train net {
+  data = csv(\"d.csv\", label = \"y\")
+  loss = cross_entropy
+}
+";
+    let data = "a,b,y\n0.1,0.2,0\n0.3,0.4,0.5,1\n";
+    let dir = folder("csvrow", &[("net.cdl", program), ("d.csv", data)]);
+    let args = ["net.cdl", "--emit", "jit", "--out", "o"];
+    insta::assert_snapshot!(on_both_backends(&dir, &args, "E0603"));
+}

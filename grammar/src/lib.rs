@@ -95,6 +95,13 @@ impl SyntaxError {
 
 /// Parses one file. Never fails; see the crate documentation.
 pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
+    let (tree, errors, _) = parse_counted(file, src);
+    (tree, errors)
+}
+
+/// `parse`, and how many tokens and table entries reporting its syntax
+/// errors looked at (`token_index::TokenIndex::examined`).
+fn parse_counted(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>, usize) {
     let lexed = lexer::lex(file, src);
     let mut errors: Vec<SyntaxError> = lexed
         .errors
@@ -106,12 +113,12 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
         .collect();
     if let Some((start, end)) = depth::too_deep(&lexed.tokens) {
         errors.push(SyntaxError::TooDeep(Span::new(file, start, end)));
-        return (ast::File::default(), errors);
+        return (ast::File::default(), errors, 0);
     }
     if let Some(((start, end), depth)) = uses::too_deep(&lexed.tokens) {
         let name = Span::new(file, start, end);
         errors.push(SyntaxError::UsesTooDeep { name, depth });
-        return (ast::File::default(), errors);
+        return (ast::File::default(), errors, 0);
     }
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let mut blocks = Vec::new();
@@ -143,7 +150,7 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<SyntaxError>) {
     errors.extend(blocks);
     errors.sort_by_key(|e| (e.span().start, e.span().end));
     attach_docs(&mut tree, &lexed.docs, src);
-    (tree, errors)
+    (tree, errors, index.examined())
 }
 
 fn convert(file: FileId, e: ParseError<usize, Token, LexError>, end: Span) -> SyntaxError {
@@ -182,9 +189,9 @@ fn convert(file: FileId, e: ParseError<usize, Token, LexError>, end: Span) -> Sy
 /// stages use its name to stay quiet about uses of it.
 fn unparsed_item(file: FileId, index: &token_index::TokenIndex<'_>, at: usize) -> Option<Ident> {
     let keyword = index.item_start_before(at)?;
-    let tokens = index.tokens();
-    match tokens.get(keyword + 1) {
-        Some((l, Token::Ident(name), r)) if !matches!(tokens[keyword].1, Token::Train) => {
+    let (_, item, _) = index.get(keyword)?;
+    match index.get(keyword + 1) {
+        Some((l, Token::Ident(name), r)) if !matches!(item, Token::Train) => {
             Some(Spanned::new(name.clone(), Span::new(file, *l, *r)))
         }
         _ => None,

@@ -187,13 +187,12 @@ pub(crate) fn unexpected_in_continued_line(
     at: usize,
     src: &str,
 ) -> Option<SyntaxError> {
-    let tokens = index.tokens();
     let open = index.enclosing_paren(index.first_at(at))?;
     if open == 0 {
         return None;
     }
-    let (prev_l, prev_tok, prev_r) = &tokens[open - 1];
-    let (open_l, _, open_r) = tokens[open];
+    let (prev_l, prev_tok, prev_r) = index.get(open - 1)?;
+    let &(open_l, _, open_r) = index.get(open)?;
     let ends_expression = matches!(
         prev_tok,
         Token::Ident(_) | Token::Int(_) | Token::Float(_) | Token::RParen | Token::RBracket

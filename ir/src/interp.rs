@@ -6,9 +6,12 @@
 //! value, blocks run their ops in order, and a fold first lays out the
 //! concrete structure's nodes children-before-parents (iteratively, so long
 //! lists do not exhaust the stack) and then runs one case region per node.
-//! Functions must have passed the verifier; the only errors reported here
-//! are about the data (an input that does not fit its type, an empty list
-//! split by halves, a target of the wrong length).
+//! Functions must have passed the verifier. Each example is checked against
+//! the function's types first (`example_error::ExampleTypes::check`, the
+//! check the JIT makes too), so the errors reported here are about the data
+//! (`ExampleError`: an input or target of the wrong type, an empty list
+//! split by halves, a target of the wrong length); a structure the walk
+//! cannot read after that check is an internal error.
 
 mod kernels;
 mod map;
@@ -21,6 +24,7 @@ use std::rc::Rc;
 
 use cdlc_runtime::value::{Example, Target, Tensor, Value as Data};
 
+use crate::example_error::{ExampleError, ExampleTypes};
 use crate::ir::{
     Block, Field, FoldBackwardOp, FoldOp, FuncId, Function, Module, Op, Source, Split, Type,
     UnfoldBackwardOp, UnfoldOp, Value,
@@ -82,37 +86,53 @@ pub struct TapeNode<T> {
     pub children: Vec<usize>,
 }
 
-/// A problem with the data a function was run on.
+/// Why a function could not be run on an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InterpError {
-    /// An input does not match its declared type.
-    Input {
-        /// What was expected and found.
-        message: String,
-    },
-    /// A target does not match the loss's target type.
-    Target {
-        /// What was expected and found.
-        message: String,
-    },
-    /// `hylo ... by halves` was given an empty list.
-    EmptyHalves,
+    /// The example does not fit the function, or cannot be run (the same
+    /// error the JIT gives for it).
+    Example(ExampleError),
+    /// A value the walk cannot read although the example passed the check:
+    /// a structure the model computed, or a value given to `run` directly,
+    /// that does not have its type. This is a bug, not a data problem.
+    Internal(String),
 }
 
 impl fmt::Display for InterpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InterpError::Input { message } => write!(f, "input does not fit the model: {message}"),
-            InterpError::Target { message } => write!(f, "target does not fit the loss: {message}"),
-            InterpError::EmptyHalves => write!(f, "`by halves` cannot split an empty list"),
+            InterpError::Example(e) => write!(f, "{e}"),
+            InterpError::Internal(m) => write!(f, "internal error in the interpreter: {m}"),
         }
     }
 }
 
 impl std::error::Error for InterpError {}
 
+impl From<ExampleError> for InterpError {
+    fn from(e: ExampleError) -> InterpError {
+        InterpError::Example(e)
+    }
+}
+
+/// A value the walk cannot read (see `InterpError::Internal`).
 fn input_error<R>(message: String) -> Result<R, InterpError> {
-    Err(InterpError::Input { message })
+    Err(InterpError::Internal(message))
+}
+
+/// Checks an example against `func`'s types (`training`: its last input is
+/// the target) before it is walked.
+fn check_example(
+    module: &Module,
+    func: FuncId,
+    training: bool,
+    x: &Data,
+    y: Option<&Target>,
+) -> Result<(), InterpError> {
+    match ExampleTypes::of(module, func, training) {
+        Some(types) => Ok(types.check(x, y)?),
+        None => Ok(()),
+    }
 }
 
 /// Runs `func` on parameter values and input values, in `T`.
@@ -160,6 +180,7 @@ pub fn forward_as<T: Scalar>(
     x: &Data,
 ) -> Result<Data, InterpError> {
     let f = &module.functions[func];
+    check_example(module, func, false, x, None)?;
     let inputs = example_inputs(f, f.inputs.len(), x)?;
     let params: Vec<Array<T>> = params.iter().map(Array::from_tensor).collect();
     Ok(to_data(&run(module, func, &params, inputs)?))
@@ -192,6 +213,7 @@ pub fn loss_and_grad_as<T: Scalar>(
         .map(|p| Tensor::zeros(p.shape.clone()))
         .collect();
     for ex in batch {
+        check_example(module, train, true, &ex.x, Some(&ex.y))?;
         let n_x = f.inputs.len() - 1;
         let mut inputs = example_inputs(f, n_x, &ex.x)?;
         inputs.push(target_value(&f.inputs[n_x], &ex.y)?);
@@ -262,11 +284,7 @@ pub fn to_ival<T: Scalar>(ty: &Type, x: &Data) -> Result<IVal<T>, InterpError> {
 }
 
 fn target_value<T: Scalar>(ty: &Type, y: &Target) -> Result<IVal<T>, InterpError> {
-    let bad = || {
-        Err(InterpError::Target {
-            message: format!("expected {ty:?}, found {y:?}"),
-        })
-    };
+    let bad = || input_error(format!("expected the target type {ty:?}, found {y:?}"));
     match (ty, y) {
         (Type::Class(n), Target::Class(c)) if c < n => Ok(IVal::Class(*c)),
         (Type::Tensor(s), Target::Tensor(t)) if t.shape == *s => {
@@ -554,9 +572,11 @@ impl<T: Scalar> Eval<'_, T> {
         match (self.val(out), self.val(target)) {
             (IVal::Seq(outs), IVal::Seq(ys)) => {
                 if outs.len() != ys.len() {
-                    return Err(InterpError::Target {
-                        message: format!("{} outputs but {} targets", outs.len(), ys.len()),
-                    });
+                    return Err(ExampleError::TargetLength {
+                        outputs: outs.len(),
+                        targets: ys.len(),
+                    }
+                    .into());
                 }
                 let n = T::from_f64(outs.len().max(1) as f64);
                 let mut total = T::zero();
@@ -1040,7 +1060,7 @@ fn list_elements<T: Scalar>(elem: &Type, list: &Data) -> Result<Vec<IVal<T>>, In
 fn plan_halves<T>(items: Vec<IVal<T>>, right_first: bool) -> Result<Vec<PlanNode<T>>, InterpError> {
     let mut items: Vec<Option<IVal<T>>> = items.into_iter().map(Some).collect();
     if items.is_empty() {
-        return Err(InterpError::EmptyHalves);
+        return Err(ExampleError::EmptyHalves.into());
     }
     fn split<T>(
         items: &mut [Option<IVal<T>>],

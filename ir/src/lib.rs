@@ -22,6 +22,7 @@
 pub mod autodiff;
 pub mod builder;
 pub mod entity;
+pub mod example_error;
 pub mod gradcheck;
 pub mod infer;
 pub mod interp;

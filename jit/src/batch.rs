@@ -5,8 +5,9 @@
 //! This is the work that depends on the batch's shapes and not on the
 //! parameters; a benchmark that repeats one batch prepares it once.
 
+use cdlc_ir::example_error::ExampleError;
 use cdlc_runtime::float::Float;
-use cdlc_runtime::schedule::schedule;
+use cdlc_runtime::schedule::{ScheduleError, schedule};
 use cdlc_runtime::value::{DataType, Target, Value};
 
 use crate::JitError;
@@ -87,8 +88,24 @@ pub(crate) struct Batch<T> {
     pub unfolds: Vec<UnfoldData<T>>,
 }
 
+/// A value preparation cannot read. Every example is checked against the
+/// function's types before it is prepared (`Kernel::check_examples`), so
+/// this is a bug in the JIT, not in the data.
 fn input_error<R>(message: String) -> Result<R, JitError> {
-    Err(JitError::Data(message))
+    Err(JitError::Internal(format!(
+        "a checked example cannot be prepared: {message}"
+    )))
+}
+
+/// The runtime's refusal to schedule a batch's structures: too many nodes
+/// is the batch's problem; anything else cannot happen to checked examples.
+pub(crate) fn schedule_error(e: ScheduleError) -> JitError {
+    match e {
+        ScheduleError::TooLarge => JitError::Data(ExampleError::TooManyNodes),
+        other => JitError::Internal(format!(
+            "a checked example's structure cannot be scheduled: {other}"
+        )),
+    }
 }
 
 /// Splits an example's input over `n` function inputs.
@@ -141,9 +158,10 @@ fn push_list<T: Float>(
     list: &Value,
     sizes: &[usize],
 ) -> Result<(), JitError> {
-    let items = list
-        .as_list()
-        .ok_or_else(|| JitError::Data(format!("expected a list, found {list:?}")))?;
+    let items = list.as_list().map_or_else(
+        || input_error(format!("expected a list, found {list:?}")),
+        Ok,
+    )?;
     let mut parts = Vec::with_capacity(sizes.len());
     for item in &items {
         parts.clear();
@@ -255,9 +273,10 @@ pub(crate) fn prepare<T: Float>(
                         let mut cls = Vec::new();
                         push_target(&mut one, &mut cls, item, size)?;
                         if is_class {
-                            classes[s * rows + b] = *cls
-                                .first()
-                                .ok_or_else(|| JitError::Data("expected a class target".into()))?;
+                            classes[s * rows + b] = *cls.first().map_or_else(
+                                || input_error("expected a class target".into()),
+                                Ok,
+                            )?;
                         } else {
                             tensors[(s * rows + b) * size..][..size].copy_from_slice(&one);
                         }
@@ -316,7 +335,7 @@ pub(crate) fn prepare<T: Float>(
                     .map(|ex| {
                         leaf_value(ex, &plan.leaves[input])?
                             .as_list()
-                            .ok_or_else(|| JitError::Data("expected a list".into()))
+                            .map_or_else(|| input_error("expected a list".into()), Ok)
                     })
                     .collect::<Result<_, _>>()?;
                 let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
@@ -358,8 +377,9 @@ pub(crate) fn prepare<T: Float>(
             let lens = &batch.unfolds[u].lens;
             let fd = match info.halves {
                 // The driver names the example the batch was made of.
-                true => halves_schedule(lens)
-                    .map_err(|_| JitError::Data("`by halves` cannot split an empty list".into()))?,
+                true => {
+                    halves_schedule(lens).map_err(|_| JitError::Data(ExampleError::EmptyHalves))?
+                }
                 false => list_schedule(lens),
             };
             batch.folds.push(fd);
@@ -400,7 +420,7 @@ fn fold_data<T: Float>(
             .iter()
             .map(|v| match v.as_list() {
                 Some(items) if !items.is_empty() => Ok(halves(&items)),
-                Some(_) => input_error("`by halves` cannot split an empty list".into()),
+                Some(_) => Err(JitError::Data(ExampleError::EmptyHalves)),
                 None => input_error("expected a list".into()),
             })
             .collect::<Result<_, _>>()?;
@@ -409,7 +429,7 @@ fn fold_data<T: Float>(
         structures.to_vec()
     };
     let ty = DataType::Data(info.decl.clone());
-    let s = schedule(structures.iter().copied(), &ty).map_err(|e| JitError::Data(e.to_string()))?;
+    let s = schedule(structures.iter().copied(), &ty).map_err(schedule_error)?;
     let mut levels = Vec::with_capacity(s.levels.len());
     for level in &s.levels {
         let mut groups = Vec::with_capacity(level.groups.len());

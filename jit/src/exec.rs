@@ -7,6 +7,7 @@
 //! argument views at the right rows.
 
 use cdlc_ir::LossKind;
+use cdlc_ir::example_error::ExampleError;
 use cdlc_runtime::float::Float;
 
 use crate::JitError;
@@ -559,12 +560,13 @@ impl<'a, T: Elem> Run<'a, T> {
         let u = &self.batch.unfolds[unfold];
         let steps = u.steps;
         let lens = &self.batch.seq_lens[target];
-        for (b, (&l, &t)) in u.lens.iter().zip(lens).enumerate() {
-            if l != t {
-                return Err(JitError::Data(format!(
-                    "example {b}: {l} outputs but {t} targets"
-                )));
-            }
+        // The driver runs the examples one by one to name the one whose
+        // lengths differ.
+        if let Some((&outputs, &targets)) = u.lens.iter().zip(lens).find(|(l, t)| l != t) {
+            return Err(JitError::Data(ExampleError::TargetLength {
+                outputs,
+                targets,
+            }));
         }
         let is_class = self.batch.tensors[target].is_empty();
         let out_len = if seed.is_some() {

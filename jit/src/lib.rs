@@ -27,6 +27,7 @@ mod straight;
 use std::any::Any;
 use std::fmt;
 
+use cdlc_ir::example_error::ExampleTypes;
 use cdlc_ir::{FuncId, Module, Type};
 use cdlc_runtime::value::{Example, Value};
 
@@ -70,9 +71,11 @@ pub enum JitError {
         /// structure it cannot walk).
         at: Option<cdlc_ir::Value>,
     },
-    /// The data does not fit the function (wrong shapes, an empty list split
-    /// by halves, targets of the wrong length).
-    Data(String),
+    /// An example does not fit the function or cannot be run (an input or
+    /// target of the wrong type, an empty list split by halves, targets of
+    /// another length than the outputs): the same error the reference
+    /// interpreter gives for it.
+    Data(cdlc_ir::example_error::ExampleError),
     /// Parameters or gradients of the wrong element type or length.
     Mismatch(String),
     /// A bug in the JIT (a lowering it produced that Cranelift rejects).
@@ -83,7 +86,7 @@ impl fmt::Display for JitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JitError::Unsupported { op, .. } => write!(f, "the JIT does not support {op} yet"),
-            JitError::Data(m) => write!(f, "the data does not fit the model: {m}"),
+            JitError::Data(e) => write!(f, "{e}"),
             JitError::Mismatch(m) => write!(f, "{m}"),
             JitError::Internal(m) => write!(f, "internal error in the JIT: {m}"),
         }
@@ -129,6 +132,9 @@ struct Kernel {
     state: Box<dyn Any>,
     /// Straight-line steps (training kernels only).
     straight: Option<straight::Straight>,
+    /// The types every example is checked against before it is prepared
+    /// (`None` for a function whose inputs data cannot have).
+    types: Option<ExampleTypes>,
 }
 
 impl Kernel {
@@ -150,6 +156,7 @@ impl Kernel {
             Dtype::F64 => Box::new(State::<f64>::new(&plan)),
         };
         Ok(Kernel {
+            types: ExampleTypes::of(module, func, train),
             straight: train.then(|| straight::Straight::new(&plan)),
             plan,
             compiled,
@@ -180,6 +187,7 @@ impl Kernel {
         xs: &[&Value],
         ys: Option<&[&cdlc_runtime::value::Target]>,
     ) -> Result<PreparedBatch, JitError> {
+        self.check_examples(xs, ys)?;
         let inner: Box<dyn Any> = match self.dtype {
             Dtype::F32 => Box::new(self.checked(batch::prepare::<f32>(&self.plan, xs, ys)?)?),
             Dtype::F64 => Box::new(self.checked(batch::prepare::<f64>(&self.plan, xs, ys)?)?),
@@ -188,6 +196,24 @@ impl Kernel {
             rows: xs.len(),
             inner,
         })
+    }
+
+    /// Checks every example against the function's types with the
+    /// runtime's data checker, as the interpreter does, so that a bad
+    /// example gets the same error on both backends and the batch
+    /// preparation only meets values of the right types.
+    fn check_examples(
+        &self,
+        xs: &[&Value],
+        ys: Option<&[&cdlc_runtime::value::Target]>,
+    ) -> Result<(), JitError> {
+        let Some(types) = &self.types else {
+            return Ok(());
+        };
+        for (i, x) in xs.iter().enumerate() {
+            types.check(x, ys.map(|ys| ys[i])).map_err(JitError::Data)?;
+        }
+        Ok(())
     }
 
     /// Debug builds (and so every test) check a prepared batch's schedule

@@ -90,7 +90,7 @@ fn halves_of_an_empty_computed_list_is_a_data_error() {
             .step_examples(&ps, &batch, &mut g)
             .expect_err("an empty list");
         assert!(
-            matches!(&e, cdlc_jit::JitError::Data(m) if m.contains("cannot split an empty list")),
+            e == cdlc_jit::JitError::Data(cdlc_ir::example_error::ExampleError::EmptyHalves),
             "{model}: {e}"
         );
     }

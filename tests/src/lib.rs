@@ -20,6 +20,8 @@ mod equivariance;
 #[cfg(test)]
 mod errors;
 #[cfg(test)]
+mod example_errors;
+#[cfg(test)]
 mod export;
 #[cfg(test)]
 mod format;

@@ -40,6 +40,7 @@
 //!   kernels, gathers and row operations are not counted.
 
 use super::data;
+use super::refusal::Refusal;
 use super::report;
 use super::train_error::TrainError;
 use super::trainer::{Interp, Trainer};
@@ -295,8 +296,8 @@ fn check_args(args: &BenchArgs) -> Result<(), ExitCode> {
 enum BenchError {
     /// The JIT refused the model or the batch.
     Jit(JitError),
-    /// A step failed on the batch (the interpreter's words).
-    Step(String),
+    /// A step refused the batch.
+    Step(Refusal),
     /// The first step's loss is NaN or infinite.
     FirstLoss(f64),
     /// A kernel that does not match its model (a bug).
@@ -313,9 +314,9 @@ impl BenchError {
     ) -> cdlc::diagnostics::Diagnostic {
         match self {
             BenchError::Jit(e) => super::fallback::error(c, setup.model, p, e),
-            BenchError::Step(m) => TrainError::Example {
+            BenchError::Step(problem) => TrainError::Example {
                 index: None,
-                problem: m.clone(),
+                problem: problem.clone(),
             }
             .to_diagnostic(setup),
             BenchError::FirstLoss(loss) => TrainError::NonFinite {
@@ -389,13 +390,13 @@ fn schedule_time(inputs: &[DataType], batch: &[Example]) -> Result<Duration, Ben
             .map(|e| match (&e.x, inputs.len()) {
                 (x, 1) => Ok(x),
                 (Value::Tuple(xs), _) => Ok(&xs[i]),
-                _ => Err(BenchError::Step(
-                    "an example does not have one value per input".to_string(),
-                )),
+                _ => Err(BenchError::Step(Refusal::Internal(
+                    "a checked example does not have one value per input".to_string(),
+                ))),
             })
             .collect::<Result<_, _>>()?;
-        let s = cdlc_runtime::schedule::schedule(values, ty)
-            .map_err(|e| BenchError::Step(e.to_string()))?;
+        let s =
+            cdlc_runtime::schedule::schedule(values, ty).map_err(|e| BenchError::Step(e.into()))?;
         std::hint::black_box(&s);
     }
     Ok(started.elapsed())

@@ -81,14 +81,10 @@ pub fn error(
             .with_note("the reference interpreter runs this model")
             .with_help("`--emit clif` and `--backend jit` need the JIT: use `--backend interp` to train, time or check the model on the interpreter")
         }
-        JitError::Data(m) => Diagnostic::error(
-            "E0603",
-            format!("the data does not fit the model: {m}"),
-            c.program.item(model).span,
-            "the compiled model cannot take this data",
-        )
-        .with_help(
-            "give data whose examples have the model's input type and the loss's target type",
+        JitError::Data(e) => super::refusal::diagnostic(
+            super::refusal::Which::Batch,
+            &super::refusal::Refusal::Example(e.clone()),
+            Some(c.program.item(model).span),
         ),
         JitError::Mismatch(m) | JitError::Internal(m) => super::internal::diagnostic(m),
     }

@@ -9,6 +9,7 @@
 //! is compared with, and a debugging tool of its own.
 
 use super::files::FileError;
+use super::refusal::Refusal;
 use super::report;
 use super::train_error::TrainError;
 use cdlc::check::TrainSetup;
@@ -72,9 +73,9 @@ fn run(args: &GradArgs) -> Result<ExitCode, ExitCode> {
     let (loss, grads) = result.map_err(|e| {
         let d = match e {
             Failure::Jit(e) => super::fallback::error(&c, setup.model, &prepared, &e),
-            Failure::Run(m) => TrainError::Example {
+            Failure::Run(problem) => TrainError::Example {
                 index: None,
-                problem: m,
+                problem,
             }
             .to_diagnostic(setup),
         };
@@ -91,7 +92,7 @@ enum Failure {
     /// The JIT cannot compile the model.
     Jit(cdlc_jit::JitError),
     /// The model cannot run on the batch.
-    Run(String),
+    Run(Refusal),
 }
 
 /// The train block `name` selects (or the first) and its prepared model;
@@ -166,7 +167,7 @@ fn interp(
     } else {
         cdlc_ir::interp::loss_and_grad(m, p.train, params, examples)
     }
-    .map_err(|e| Failure::Run(e.to_string()))
+    .map_err(|e| Failure::Run(e.into()))
 }
 
 /// The mean loss and gradients from one compiled step over the whole batch.
@@ -193,7 +194,7 @@ fn jit<T: cdlc_jit::Elem>(
     let mut grads = vec![T::ZERO; flat.len()];
     let stats = kernel
         .step_examples(&flat, examples, &mut grads)
-        .map_err(|e| Failure::Run(e.to_string()))?;
+        .map_err(|e| Failure::Run(e.into()))?;
     let mut at = 0;
     let per_slot = params
         .iter()

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod notes;
 pub mod plan;
 pub mod progress;
+pub mod refusal;
 pub mod report;
 pub mod run;
 pub mod stdout;

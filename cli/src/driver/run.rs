@@ -2,6 +2,7 @@
 //! weights are read by `weights`), and `RunError`, what stops it once the
 //! inputs have been read.
 
+use super::refusal::{self, Refusal, Which};
 use super::trainer::Trainer;
 use cdlc::diagnostics::Diagnostic;
 use cdlc_runtime::value::Value;
@@ -15,27 +16,19 @@ pub struct RunError {
     /// The input, counted from 1 (blank lines are not inputs), when one
     /// input alone fails.
     pub input: Option<usize>,
-    /// Why, as the runtime says it.
-    pub problem: String,
+    /// Why, as the backend reports it.
+    pub problem: Refusal,
 }
 
 impl RunError {
     /// The error as E0603, the code of data that does not fit the model.
     pub fn to_diagnostic(&self) -> Diagnostic {
+        let file = self.path.display().to_string();
         let which = match self.input {
-            Some(n) => format!("input {n}"),
-            None => "a batch of the inputs".to_string(),
+            Some(n) => Which::Input(n, &file),
+            None => Which::InputBatch(&file),
         };
-        Diagnostic::error_without_span(
-            "E0603",
-            format!(
-                "{which} of {} cannot be used: {}",
-                self.path.display(),
-                self.problem
-            ),
-        )
-        .with_note("inputs are counted from 1; blank lines are not inputs")
-        .with_help("remove or correct the input, or change the model so that it accepts it")
+        refusal::diagnostic(which, &self.problem, None)
     }
 }
 

@@ -7,6 +7,7 @@
 //! the last completed epoch and never leaves a half-written file.
 
 use super::data;
+use super::refusal::Refusal;
 pub use super::train_error::TrainError;
 use super::trainer::{NonFinite, Trainer};
 use super::write_error::WriteError;
@@ -164,7 +165,7 @@ pub fn run(
                 Ok(l) => l,
                 Err(e) => {
                     let at: Vec<usize> = chunk.iter().map(|&i| train_at[i]).collect();
-                    return Err(example_error(trainer, &examples, &at, loss, &e));
+                    return Err(example_error(trainer, &examples, &at, e));
                 }
             };
             if let Some(e) = non_finite(l, trainer.non_finite(), inst, epoch, &out_dir, &rows) {
@@ -186,7 +187,7 @@ pub fn run(
         } else {
             let (l, a) = evaluate(trainer, &val, loss, batch).map_err(|e| {
                 let examples: Vec<&Example> = val.iter().collect();
-                example_error(trainer, &examples, &val_at, loss, &e)
+                example_error(trainer, &examples, &val_at, e)
             })?;
             (Some(l), a)
         };
@@ -236,28 +237,20 @@ pub fn run(
 
 /// E0603 for a batch the model cannot run or the loss cannot score (an
 /// empty list split `by halves`, a target of another length than an
-/// unfold's `take k`): the examples are tried one by one to name the first
-/// that fails, by its index in the data (`at` gives each one's index).
+/// unfold's `take k`): the backend's training function is tried on the
+/// examples one by one, without updating the weights, to name the first
+/// that fails by its index in the data (`at` gives each one's index) and
+/// the backend's own reason for it.
 fn example_error(
     trainer: &mut dyn Trainer,
     examples: &[&Example],
     at: &[usize],
-    loss: Loss,
-    batch_error: &str,
+    batch_error: Refusal,
 ) -> TrainError {
-    let found = examples.iter().zip(at).find_map(|(e, &i)| {
-        let problem = match trainer.forward(&[&e.x]) {
-            Err(m) => Some(m),
-            Ok(out) => {
-                let flat = flatten(&out[0]);
-                let mut grad = vec![0.0; flat.len()];
-                loss.eval(&flat, &e.y, &mut grad)
-                    .err()
-                    .map(|l| l.to_string())
-            }
-        };
-        problem.map(|m| (i, m))
-    });
+    let found = examples
+        .iter()
+        .zip(at)
+        .find_map(|(e, &i)| trainer.try_step(&[e]).err().map(|m| (i, m)));
     match found {
         Some((i, problem)) => TrainError::Example {
             index: Some(i),
@@ -265,7 +258,7 @@ fn example_error(
         },
         None => TrainError::Example {
             index: None,
-            problem: batch_error.to_string(),
+            problem: batch_error,
         },
     }
 }
@@ -315,7 +308,7 @@ pub fn evaluate(
     examples: &[Example],
     loss: Loss,
     batch: usize,
-) -> Result<(f64, Option<f64>), String> {
+) -> Result<(f64, Option<f64>), Refusal> {
     let mut total = 0.0;
     let (mut right, mut count) = (0usize, 0usize);
     let mut outputs = Vec::with_capacity(examples.len());
@@ -326,9 +319,7 @@ pub fn evaluate(
     for (e, out) in examples.iter().zip(&outputs) {
         let flat = flatten(out);
         let mut grad = vec![0.0; flat.len()];
-        total += loss
-            .eval(&flat, &e.y, &mut grad)
-            .map_err(|e| e.to_string())?;
+        total += loss.eval(&flat, &e.y, &mut grad).map_err(Refusal::Loss)?;
         if let Some((r, n)) = loss.correct(&flat, &e.y) {
             right += r;
             count += n;

@@ -1,7 +1,9 @@
 //! Everything that stops a training run, as data, and the one function
 //! that words it (`TrainError::to_diagnostic`): E0602, E0603, E0606,
-//! E0608, E0609, E0610 and E0618, each at the train block.
+//! E0608, E0609, E0610 and E0618, each at the train block (a refused
+//! example is worded by `refusal::diagnostic`, which `cdlc run` shares).
 
+use super::refusal::{self, Refusal, Which};
 use super::write_error::WriteError;
 use cdlc::check::TrainSetup;
 use cdlc::diagnostics::Diagnostic;
@@ -56,8 +58,8 @@ pub enum TrainError {
     Example {
         /// Its index in the data, from 0, when one example alone fails.
         index: Option<usize>,
-        /// Why, as the runtime says it.
-        problem: String,
+        /// Why, as the backend reports it.
+        problem: Refusal,
     },
 }
 
@@ -101,7 +103,10 @@ impl TrainError {
                 epoch_write(*epoch, path, error, model)
             }
             TrainError::NonFinite { epoch, what, kept } => non_finite(*epoch, what, kept, setup),
-            TrainError::Example { index, problem } => example(*index, problem, setup),
+            TrainError::Example { index, problem } => {
+                let which = index.map_or(Which::Batch, Which::Example);
+                refusal::diagnostic(which, problem, Some(setup.data_span))
+            }
         }
     }
 }
@@ -156,23 +161,6 @@ fn non_finite(
         "lower the learning rate (this run used {}), or look for huge values in the data",
         setup.optim
     ))
-}
-
-/// E0603: an example (or a batch) the model cannot run.
-fn example(index: Option<usize>, problem: &str, setup: &TrainSetup) -> Diagnostic {
-    let (message, label) = match index {
-        Some(i) => (
-            format!("example {i} of the data cannot be used: {problem}"),
-            format!("example {i} of this data"),
-        ),
-        None => (
-            format!("a batch of the data cannot be used: {problem}"),
-            "this data".to_string(),
-        ),
-    };
-    Diagnostic::error("E0603", message, setup.data_span, label)
-        .with_note("examples are counted from 0 in the order of the data")
-        .with_help("remove or correct the example, or change the model so that it accepts it")
 }
 
 #[cfg(test)]

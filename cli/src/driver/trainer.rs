@@ -6,6 +6,7 @@
 //! `Interp` runs the reference interpreter example by example (the oracle,
 //! and the fallback, with warning W0901, for a model the JIT cannot compile).
 
+use super::refusal::Refusal;
 use cdlc::training::Prepared;
 use cdlc_jit::{Dtype, Elem, ForwardKernel, JitError, Options, TrainKernel};
 use cdlc_runtime::optim::{OptimConfig, Optimizer, first_non_finite};
@@ -14,9 +15,13 @@ use cdlc_runtime::value::{Example, Tensor, Value};
 /// One model under training.
 pub trait Trainer {
     /// Forward, backward and optimizer update on one batch; the mean loss.
-    fn step(&mut self, batch: &[&Example]) -> Result<f64, String>;
+    fn step(&mut self, batch: &[&Example]) -> Result<f64, Refusal>;
+    /// Forward and backward on one batch without updating the parameters:
+    /// whether the backend's training function takes it (the driver asks
+    /// this example by example to name the one a step refused).
+    fn try_step(&mut self, batch: &[&Example]) -> Result<(), Refusal>;
     /// The model's outputs for some inputs.
-    fn forward(&mut self, xs: &[&Value]) -> Result<Vec<Value>, String>;
+    fn forward(&mut self, xs: &[&Value]) -> Result<Vec<Value>, Refusal>;
     /// The parameters, slot by slot, in f64 (for checkpoints).
     fn params(&self) -> Vec<Tensor>;
     /// Which backend runs the steps, for messages.
@@ -99,20 +104,21 @@ impl<T: Elem> Jit<T> {
 }
 
 impl<T: Elem> Trainer for Jit<T> {
-    fn step(&mut self, batch: &[&Example]) -> Result<f64, String> {
-        let prepared = self.train.prepare_refs(batch).map_err(|e| e.to_string())?;
-        let stats = self
-            .train
-            .step(&self.params, &prepared, &mut self.grads)
-            .map_err(|e| e.to_string())?;
+    fn step(&mut self, batch: &[&Example]) -> Result<f64, Refusal> {
+        let prepared = self.train.prepare_refs(batch)?;
+        let stats = self.train.step(&self.params, &prepared, &mut self.grads)?;
         self.optimizer.step(&mut self.params, &self.grads);
         Ok(stats.loss)
     }
 
-    fn forward(&mut self, xs: &[&Value]) -> Result<Vec<Value>, String> {
-        self.forward
-            .run_refs(&self.params, xs)
-            .map_err(|e| e.to_string())
+    fn try_step(&mut self, batch: &[&Example]) -> Result<(), Refusal> {
+        let prepared = self.train.prepare_refs(batch)?;
+        self.train.step(&self.params, &prepared, &mut self.grads)?;
+        Ok(())
+    }
+
+    fn forward(&mut self, xs: &[&Value]) -> Result<Vec<Value>, Refusal> {
+        Ok(self.forward.run_refs(&self.params, xs)?)
     }
 
     fn params(&self) -> Vec<Tensor> {
@@ -182,16 +188,22 @@ impl<'m> Interp<'m> {
     }
 }
 
-impl Trainer for Interp<'_> {
-    fn step(&mut self, batch: &[&Example]) -> Result<f64, String> {
+impl Interp<'_> {
+    /// The mean loss and gradients of `batch`, parameters unchanged.
+    fn loss_and_grad(&self, batch: &[&Example]) -> Result<(f64, Vec<Tensor>), Refusal> {
         let owned: Vec<Example> = batch.iter().map(|e| (*e).clone()).collect();
         let m = &self.prepared.inst.module;
-        let (loss, grads) = if self.f32 {
+        Ok(if self.f32 {
             cdlc_ir::interp::loss_and_grad_as::<f32>(m, self.prepared.train, &self.params, &owned)
         } else {
             cdlc_ir::interp::loss_and_grad(m, self.prepared.train, &self.params, &owned)
-        }
-        .map_err(|e| e.to_string())?;
+        }?)
+    }
+}
+
+impl Trainer for Interp<'_> {
+    fn step(&mut self, batch: &[&Example]) -> Result<f64, Refusal> {
+        let (loss, grads) = self.loss_and_grad(batch)?;
         self.bad_gradient = grads
             .iter()
             .position(|g| first_non_finite(&g.data).is_some());
@@ -201,7 +213,11 @@ impl Trainer for Interp<'_> {
         Ok(loss)
     }
 
-    fn forward(&mut self, xs: &[&Value]) -> Result<Vec<Value>, String> {
+    fn try_step(&mut self, batch: &[&Example]) -> Result<(), Refusal> {
+        self.loss_and_grad(batch).map(|_| ())
+    }
+
+    fn forward(&mut self, xs: &[&Value]) -> Result<Vec<Value>, Refusal> {
         let m = &self.prepared.inst.module;
         let f = self.prepared.inst.func;
         xs.iter()
@@ -211,7 +227,7 @@ impl Trainer for Interp<'_> {
                 } else {
                     cdlc_ir::interp::forward(m, f, &self.params, x)
                 }
-                .map_err(|e| e.to_string())
+                .map_err(Refusal::from)
             })
             .collect()
     }

@@ -568,16 +568,43 @@ fn lie(
     group: &Group,
     xs: &[Vec<Sample>],
 ) -> Result<Vec<(String, Stats)>, MeasureError> {
-    let mut module = target.inst.module.clone();
-    let jvp = cdlc_ir::jvp::jvp(&mut module, target.inst.func)
+    lie_errors(
+        target.inst,
+        &target.params,
+        group,
+        &target.output,
+        xs.len(),
+        &mut |module, jvp, k, i| jvp_args(module, jvp, target, k, &xs[i]),
+    )
+}
+
+/// The inputs of the forward derivative `jvp` (in `module`) for Lie
+/// generator `k` at sample `i`.
+type JvpArgs<'f> = dyn FnMut(&cdlc_ir::Module, cdlc_ir::FuncId, usize, usize) -> Result<Vec<IVal<f64>>, MeasureError>
+    + 'f;
+
+/// The equivariance error under each Lie generator `A_k` of `group`:
+/// per sample, the forward derivative `dy` of the model along `dρ(A_k) x`
+/// against `dρ_out(A_k) y`, over `samples` samples whose derivative
+/// inputs `args` gives. Tensor inputs and structures share this loop.
+pub(super) fn lie_errors(
+    inst: &Instantiated,
+    params: &[Tensor],
+    group: &Group,
+    output: &Act,
+    samples: usize,
+    args: &mut JvpArgs<'_>,
+) -> Result<Vec<(String, Stats)>, MeasureError> {
+    let mut module = inst.module.clone();
+    let jvp = cdlc_ir::jvp::jvp(&mut module, inst.func)
         .map_err(|e| MeasureError::Model(e.to_string()))?;
-    let params: Vec<Array<f64>> = target.params.iter().map(Array::from_tensor).collect();
+    let params: Vec<Array<f64>> = params.iter().map(Array::from_tensor).collect();
     let mut out = Vec::new();
     for (k, name) in group.lie_generators().into_iter().enumerate() {
         let mut errors = Vec::new();
-        for x in xs {
-            let args = jvp_args(&module, jvp, target, k, x)?;
-            let r = cdlc_ir::interp::run(&module, jvp, &params, args)
+        for i in 0..samples {
+            let inputs = args(&module, jvp, k, i)?;
+            let r = cdlc_ir::interp::run(&module, jvp, &params, inputs)
                 .map_err(|e| MeasureError::Fit(e.to_string()))?;
             let IVal::Tuple(parts) = r else {
                 return Err(MeasureError::Model(
@@ -589,7 +616,7 @@ fn lie(
                     "the output is not a tensor".to_string(),
                 ));
             };
-            let rho_y = lie_apply(&target.output, k, &y.data);
+            let rho_y = lie_apply(output, k, &y.data);
             errors.push(relative(&dy.data, &rho_y, &y.data));
         }
         out.push((name, stats(&errors)));

@@ -6,6 +6,7 @@
 
 use cdlc_runtime::value::{Tensor, Value};
 
+use crate::example_error::ExampleError;
 use crate::interp::{InterpError, forward, forward_as};
 use crate::rng::Rng;
 use crate::testmodels::{dense_model, mealy_model, random_params, random_value, stream_model};
@@ -47,7 +48,10 @@ fn an_input_of_the_wrong_shape_is_a_data_error() {
     let mut rng = Rng::new(2);
     let params = random_params(&m.module.functions[m.forward], &mut rng);
     let err = forward(&m.module, m.forward, &params, &vector(&[1.0, 2.0])).unwrap_err();
-    assert!(matches!(err, InterpError::Input { .. }), "{err}");
+    let InterpError::Example(ExampleError::Input(m)) = &err else {
+        panic!("not an input error: {err}");
+    };
+    assert_eq!((m.path.as_str(), m.found.as_str()), ("x", "R[2]"), "{err}");
 }
 
 #[test]
@@ -60,8 +64,12 @@ fn a_malformed_structure_is_a_data_error() {
         fields: vec![vector(&[1.0, 2.0])],
     };
     let err = forward(&m.module, m.forward, &params, &bad).unwrap_err();
-    assert!(
-        err.to_string().contains("constructor `cons` has 2 fields"),
+    let InterpError::Example(ExampleError::Input(m)) = &err else {
+        panic!("not an input error: {err}");
+    };
+    assert_eq!(
+        (m.path.as_str(), m.expected.as_str(), m.found.as_str()),
+        ("x", "cons with 2 fields", "1 fields"),
         "{err}"
     );
 }

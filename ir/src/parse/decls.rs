@@ -16,6 +16,7 @@ use cdlc_runtime::value::{CtorDecl, DataDecl, DataType};
 use super::ParseError;
 use super::cursor::{Cursor, Line};
 use crate::entity::EntityRef;
+use crate::example_error::data_type;
 use crate::ir::{Basis, DataId, Module, Type};
 
 /// The data types declared so far, by name.
@@ -288,20 +289,6 @@ fn read_nested(c: &mut Cursor<'_>, depth: u32) -> Result<DataType, ParseError> {
     }
     c.expect("R")?;
     Ok(DataType::Tensor(read_dims(c)?))
-}
-
-/// A plain field's IR type as the runtime's data type.
-fn data_type(module: &Module, ty: &Type) -> Option<DataType> {
-    Some(match ty {
-        Type::Tensor(s) => DataType::Tensor(s.clone()),
-        Type::Tuple(ts) => DataType::Tuple(
-            ts.iter()
-                .map(|t| data_type(module, t))
-                .collect::<Option<_>>()?,
-        ),
-        Type::Data(d) => DataType::Data(module.data[*d].decl.clone()),
-        Type::Seq(_) | Type::Class(_) | Type::Tape => return None,
-    })
 }
 
 /// Reads `basisN NAME : R[..], K elements [of R[..]]` and the `K` lines of entries

@@ -46,8 +46,12 @@ impl<T> NestedData<T> {
     }
 }
 
+/// A nested field preparation cannot read: a bug, since every example is
+/// checked against the function's types first (`super::input_error`).
 fn data_error<R>(message: String) -> Result<R, JitError> {
-    Err(JitError::Data(message))
+    Err(JitError::Internal(format!(
+        "a checked example's nested field cannot be prepared: {message}"
+    )))
 }
 
 /// The nested fields of group `g` of fold `f`.
@@ -209,7 +213,7 @@ fn one_field<T: Float>(
         children.extend_from_slice(&g.nested_children[a..b]);
         offsets.push(children.len() as u32);
         holes.clear();
-        nested::holes(v, &field.ty, i, &mut holes).map_err(|e| JitError::Data(e.to_string()))?;
+        nested::holes(v, &field.ty, i, &mut holes).map_err(super::schedule_error)?;
         for (t, h) in holes.iter().enumerate() {
             rows.insert(*h as *const Value, (t * n + i) as u32);
         }
@@ -247,7 +251,7 @@ fn structures<T: Float>(
     depth: u32,
     pool: &PoolRows<'_>,
 ) -> Result<FoldData<T>, JitError> {
-    let s = schedule(values.iter().copied(), ty).map_err(|e| JitError::Data(e.to_string()))?;
+    let s = schedule(values.iter().copied(), ty).map_err(super::schedule_error)?;
     let DataType::Data(decl) = ty else {
         return Err(JitError::Internal(
             "a nested field folded inside a region holds a data type".into(),

@@ -32,11 +32,7 @@ impl<T: Elem> Run<'_, T> {
             return Ok(None);
         };
         let fd = match e.halves {
-            true => halves_schedule(lens).map_err(|_| {
-                JitError::Data(
-                    "`by halves` cannot split an empty list (a list inside a fold's region)".into(),
-                )
-            })?,
+            true => halves_schedule(lens).map_err(|_| JitError::Data(ExampleError::EmptyHalves))?,
             false => list_schedule(lens),
         };
         // Debug builds check the schedule built for the group, like the

@@ -448,13 +448,7 @@ impl Printer<'_> {
                 let _ = write!(head, " cotangents {}", bufs(&mc.cts));
             }
             self.line(&head);
-            self.body(&mc.code);
-            let ys: Vec<String> = mc
-                .result
-                .iter()
-                .map(|ps| format!("({})", parts(ps)))
-                .collect();
-            self.line(&format!("yield {}", ys.join(", ")));
+            self.case_body(&mc.code, &mc.result);
         }
     }
 
@@ -505,6 +499,14 @@ impl Printer<'_> {
         self.depth -= 1;
     }
 
+    /// A case's code, then the line of the parts it yields, one group per
+    /// result.
+    fn case_body(&mut self, code: &[Instr], result: &[Vec<Part>]) {
+        self.body(code);
+        let ys: Vec<String> = result.iter().map(|ps| format!("({})", parts(ps))).collect();
+        self.line(&format!("yield {}", ys.join(", ")));
+    }
+
     fn body(&mut self, code: &[Instr]) {
         self.depth += 1;
         self.code(code);
@@ -553,49 +555,38 @@ impl Printer<'_> {
                 }
             }
             self.line(&head);
-            self.body(&cc.code);
-            let ys: Vec<String> = cc
-                .result
-                .iter()
-                .map(|ps| format!("({})", parts(ps)))
-                .collect();
-            self.line(&format!("yield {}", ys.join(", ")));
+            self.case_body(&cc.code, &cc.result);
         }
     }
 }
 
 fn elems(e: &SeqElems) -> String {
-    let items: Vec<String> = e
-        .parts
-        .iter()
-        .map(|p| {
-            format!(
-                "b{}:{} gathered in b{} cotangents b{}",
-                p.seq, p.size, p.gathered, p.cotangents
-            )
-        })
-        .collect();
-    format!(" elements from u{}: {}", e.unfold, items.join(", "))
+    format!(" elements from u{}: {}", e.unfold, elem_parts(&e.parts))
 }
 
 fn nested_src(n: &NestedSrc) -> String {
-    let items: Vec<String> = n
-        .parts
-        .iter()
-        .map(|p| {
-            format!(
-                "b{}:{} gathered in b{} cotangents b{}",
-                p.seq, p.size, p.gathered, p.cotangents
-            )
-        })
-        .collect();
     format!(
         " over nested field {} of f{}, children from u{}: {}",
         n.field,
         n.outer,
         n.unfold,
-        items.join(", ")
+        elem_parts(&n.parts)
     )
+}
+
+/// The parts of a sequence's elements a fold reads: each one's buffer and
+/// size, where it is gathered and where its cotangents go.
+fn elem_parts(parts: &[ElemPart]) -> String {
+    let items: Vec<String> = parts
+        .iter()
+        .map(|p| {
+            format!(
+                "b{}:{} gathered in b{} cotangents b{}",
+                p.seq, p.size, p.gathered, p.cotangents
+            )
+        })
+        .collect();
+    items.join(", ")
 }
 
 fn accs(accs: &[Acc]) -> String {

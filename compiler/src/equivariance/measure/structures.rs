@@ -19,7 +19,7 @@ use crate::Compilation;
 use crate::check::types::Ty;
 use crate::instantiate::Instantiated;
 use cdlc_equivariance::{Group, Rng};
-use cdlc_ir::interp::{Array, IVal};
+use cdlc_ir::interp::IVal;
 use cdlc_runtime::value::{Tensor, Value as Data};
 
 /// The deepest structure walked: each level is one call.
@@ -152,33 +152,14 @@ fn lie(
     out: &Act,
     xs: &[Data],
 ) -> Result<Vec<(String, super::Stats)>, MeasureError> {
-    let mut module = s.inst.module.clone();
-    let jvp = cdlc_ir::jvp::jvp(&mut module, s.inst.func)
-        .map_err(|e| MeasureError::Model(e.to_string()))?;
-    let params: Vec<Array<f64>> = s.params.iter().map(Array::from_tensor).collect();
-    let mut report = Vec::new();
-    for (k, name) in group.lie_generators().into_iter().enumerate() {
-        let mut errors = Vec::new();
-        for x in xs {
-            let args = jvp_args(c, env, s, group, &module, jvp, k, x)?;
-            let r = cdlc_ir::interp::run(&module, jvp, &params, args)
-                .map_err(|e| MeasureError::Fit(e.to_string()))?;
-            let IVal::Tuple(pair) = r else {
-                return Err(MeasureError::Model(
-                    "the forward derivative is not a pair".to_string(),
-                ));
-            };
-            let (IVal::Tensor(y), IVal::Tensor(dy)) = (&pair[0], &pair[1]) else {
-                return Err(MeasureError::Model(
-                    "the output is not a tensor".to_string(),
-                ));
-            };
-            let rho_y = lie_apply(out, k, &y.data);
-            errors.push(relative(&dy.data, &rho_y, &y.data));
-        }
-        report.push((name, stats(&errors)));
-    }
-    Ok(report)
+    super::lie_errors(
+        s.inst,
+        s.params,
+        group,
+        out,
+        xs.len(),
+        &mut |module, jvp, k, i| jvp_args(c, env, s, group, module, jvp, k, &xs[i]),
+    )
 }
 
 /// The forward derivative's inputs at `x` along Lie generator `k`: each
