@@ -116,7 +116,15 @@ impl<T: Elem> Run<'_, T> {
                         std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
                     )
                 };
-                one_row(&s, runs, strips.as_ref().map(|st| (st, bank)), w, forward, a, o)?;
+                one_row(
+                    &s,
+                    runs,
+                    strips.as_ref().map(|st| (st, bank)),
+                    w,
+                    forward,
+                    a,
+                    o,
+                )?;
             }
             Ok(())
         };

@@ -88,7 +88,15 @@ pub(super) unsafe fn run<T: Elem>(c: &ConvCode, rows: usize, ptrs: *const *mut u
                         std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
                     )
                 };
-                one_row(&s, runs, strips.as_ref().map(|st| (st, bank)), w, forward, a, o)
+                one_row(
+                    &s,
+                    runs,
+                    strips.as_ref().map(|st| (st, bank)),
+                    w,
+                    forward,
+                    a,
+                    o,
+                )
             })
         }
     };
