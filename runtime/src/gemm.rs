@@ -29,6 +29,18 @@ pub mod epilogue;
 #[cfg(test)]
 mod tests;
 
+/// Whether this processor has AVX-512F, which the f32 kernels `blocked`,
+/// `direct` and `dots` need (else products go to matrixmultiply).
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512() -> bool {
+    false
+}
+
 /// Defines a C-ABI batch of products for one scalar type
 /// (`cdl_sgemm_batch`, `cdl_dgemm_batch`).
 macro_rules! c_abi_gemm_batch {

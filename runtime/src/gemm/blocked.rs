@@ -58,7 +58,7 @@ const MC: usize = 144;
 /// multiply-adds. The caller tries `direct` and `dots` first.
 pub(super) fn takes(p: &Product<f32>) -> bool {
     let work = p.m.saturating_mul(p.k).saturating_mul(p.n);
-    p.csc == 1 && work >= MIN_WORK && available()
+    p.csc == 1 && work >= MIN_WORK && super::avx512()
 }
 
 /// The fewest multiply-adds `blocked` takes: below this, packing both
@@ -66,16 +66,6 @@ pub(super) fn takes(p: &Product<f32>) -> bool {
 const MIN_WORK: usize = 1 << 15;
 
 const _: () = assert!(MR <= super::epilogue::TILE_ROWS && MR <= 16);
-
-#[cfg(target_arch = "x86_64")]
-fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn available() -> bool {
-    false
-}
 
 /// `C = alpha A B + beta C` for a product `takes` accepted.
 ///

@@ -39,21 +39,11 @@ const MR: usize = 8;
 pub(super) fn takes(p: &Product<f32>) -> bool {
     let fits = p.k.saturating_mul(p.n) <= MAX_B;
     let one_block = p.m <= MR && p.csb == 1;
-    p.csc == 1 && (fits || one_block) && available()
+    p.csc == 1 && (fits || one_block) && super::avx512()
 }
 
 /// The largest B (in elements, 256 KiB) `direct` takes.
 const MAX_B: usize = 1 << 16;
-
-#[cfg(target_arch = "x86_64")]
-fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn available() -> bool {
-    false
-}
 
 /// `C = alpha A B + beta C` for a product `takes` accepted.
 ///

@@ -31,22 +31,12 @@ const MIN_K: usize = 64;
 /// most `MR` rows, A's rows and B's columns contiguous (B a transposed
 /// row-major matrix), and a contraction of at least `MIN_K`.
 pub(super) fn takes(p: &Product<f32>) -> bool {
-    p.m <= MR && p.csa == 1 && p.rsb == 1 && p.k >= MIN_K && available()
+    p.m <= MR && p.csa == 1 && p.rsb == 1 && p.k >= MIN_K && super::avx512()
 }
 
 /// Whether `dots` might take a product of `m` rows, whatever its strides.
 pub(super) fn may_take(m: usize) -> bool {
     m <= MR
-}
-
-#[cfg(target_arch = "x86_64")]
-fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn available() -> bool {
-    false
 }
 
 /// `C = alpha A B + beta C` for a product `takes` accepted.
