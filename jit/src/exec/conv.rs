@@ -83,51 +83,26 @@ impl<T: Elem> Run<'_, T> {
         let s = c.taps.shape;
         let (x_size, y_size) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
         let span = s.weight_span(c.w.rs, c.w.cs);
-        let runs = &c.taps.runs[..];
-        let forward = c.kind == ConvKind::Forward;
-        let (src, src_size, out_size) = match forward {
-            true => (c.x, x_size, y_size),
-            false => (c.y, y_size, x_size),
+        let (src, out_size) = match c.kind == ConvKind::Forward {
+            true => (c.x, y_size),
+            false => (c.y, x_size),
         };
         self.ensure(c.dst, rows * out_size);
         let pw = self.ptr(c.w.loc) as *const T;
         let ps = self.ptr(src) as *const T;
         let out = self.st.bufs[c.dst].as_mut_ptr();
         // SAFETY: the weights span `span` numbers at `w`, the source holds
-        // `rows` rows of `src_size` (`plan::verify`: P003, P004); `dst`,
+        // `rows` rows of its size (`plan::verify`: P003, P004); `dst`,
         // ensured to `rows · out_size`, is neither (P005).
         let w = Weights {
             data: unsafe { std::slice::from_raw_parts(pw, span) },
             rs: c.w.rs,
             cs: c.w.cs,
         };
-        let strips = match forward {
-            true => Strips::<T>::new(&s, runs),
-            false => Strips::<T>::transposed(&s, runs),
-        };
-        let bank = Bank::of(w, s.taps);
-        let bank = if forward { bank } else { bank.transposed() };
-        let each = |from: usize, to: usize| -> Result<(), cdlc_runtime::gemm::GemmError> {
-            for row in from..to {
-                // SAFETY: as above; the halves' rows are disjoint.
-                let (a, o) = unsafe {
-                    (
-                        std::slice::from_raw_parts(ps.add(row * src_size), src_size),
-                        std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
-                    )
-                };
-                one_row(
-                    &s,
-                    runs,
-                    strips.as_ref().map(|st| (st, bank)),
-                    w,
-                    forward,
-                    a,
-                    o,
-                )?;
-            }
-            Ok(())
-        };
+        let kernel = RowKernel::new(c, w);
+        // SAFETY: the source and `dst` hold `rows` rows (above); the halves'
+        // rows are disjoint.
+        let each = |from: usize, to: usize| unsafe { kernel.rows(ps, out, from..to) };
         let (h, decision) = split_rows(Kind::Rows, rows, x_size + y_size);
         // SAFETY: the halves write disjoint rows of `dst` and read only the
         // weights and the source.
@@ -151,22 +126,72 @@ pub(crate) fn add_sums<T: Elem>(sums: &[T], cols: usize, dw: &mut [T], (rs, cs):
     }
 }
 
-/// One example's forward (`forward`) or transposed convolution of `a`
-/// into `o`: the blocked kernel over `strips` and its bank when the runs
-/// were cut into strips, else tap by tap.
-pub(crate) fn one_row<T: Elem>(
-    s: &conv::Shape,
-    runs: &[conv::Run],
-    strips: Option<(&Strips<T>, Bank<'_, T>)>,
-    w: Weights<'_, T>,
+/// A forward or transposed convolution's per-example kernel, its strips
+/// and bank built once per step: the blocked kernel when the runs were cut
+/// into strips, else tap by tap. The executor and the straight-line
+/// helper (`straight/conv.rs`) both run it, so their numbers are the same.
+pub(crate) struct RowKernel<'a, T> {
+    shape: conv::Shape,
+    runs: &'a [conv::Run],
+    w: Weights<'a, T>,
+    blocked: Option<(Strips<T>, Bank<'a, T>)>,
     forward: bool,
-    a: &[T],
-    o: &mut [T],
-) -> Result<(), cdlc_runtime::gemm::GemmError> {
-    match (strips, forward) {
-        (Some((st, bank)), _) => blocked::forward(st, bank, a, o),
-        (None, true) => conv::forward(s, runs, w, a, o),
-        (None, false) => conv::input_grad(s, runs, w, a, o),
+}
+
+impl<'a, T: Elem> RowKernel<'a, T> {
+    /// The kernel of `c` (`Forward` or `InputGrad`) with weights `w`.
+    pub(crate) fn new(c: &'a ConvCode, w: Weights<'a, T>) -> Self {
+        let (shape, runs) = (c.taps.shape, &c.taps.runs[..]);
+        let forward = c.kind == ConvKind::Forward;
+        let strips = match forward {
+            true => Strips::<T>::new(&shape, runs),
+            false => Strips::<T>::transposed(&shape, runs),
+        };
+        let bank = Bank::of(w, shape.taps);
+        let bank = if forward { bank } else { bank.transposed() };
+        RowKernel {
+            shape,
+            runs,
+            w,
+            blocked: strips.map(|st| (st, bank)),
+            forward,
+        }
+    }
+
+    /// Runs examples `rows` of `src` into the same rows of `out`.
+    ///
+    /// # Safety
+    ///
+    /// `src` holds those rows of the source's size (the input's forward, the
+    /// output's backward), `out` those rows of the other, and `out` is not
+    /// read by `src` or the weights.
+    pub(crate) unsafe fn rows(
+        &self,
+        src: *const T,
+        out: *mut T,
+        rows: std::ops::Range<usize>,
+    ) -> Result<(), cdlc_runtime::gemm::GemmError> {
+        let s = &self.shape;
+        let (x_size, y_size) = (s.in_channels * s.in_points, s.out_channels * s.out_points);
+        let (src_size, out_size) = match self.forward {
+            true => (x_size, y_size),
+            false => (y_size, x_size),
+        };
+        for row in rows {
+            // SAFETY: the caller's contract.
+            let (a, o) = unsafe {
+                (
+                    std::slice::from_raw_parts(src.add(row * src_size), src_size),
+                    std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
+                )
+            };
+            match (&self.blocked, self.forward) {
+                (Some((st, bank)), _) => blocked::forward(st, *bank, a, o)?,
+                (None, true) => conv::forward(s, self.runs, self.w, a, o)?,
+                (None, false) => conv::input_grad(s, self.runs, self.w, a, o)?,
+            }
+        }
+        Ok(())
     }
 }
 

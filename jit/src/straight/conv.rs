@@ -5,12 +5,12 @@
 //! threads cuts the same rows, and the weight gradient's channel sums do
 //! not depend on the share, so the numbers are the same.
 
-use cdlc_runtime::gemm::conv::blocked::{self, Bank};
+use cdlc_runtime::gemm::conv::blocked;
 use cdlc_runtime::gemm::conv::strips::Strips;
 use cdlc_runtime::gemm::conv::{self, Weights};
 
 use crate::exec::Elem;
-use crate::exec::conv::{add_sums, one_row};
+use crate::exec::conv::{RowKernel, add_sums};
 use crate::plan::{ConvCode, ConvKind};
 
 /// Runs `c` over `rows` rows; returns whether the kernels accepted every
@@ -62,42 +62,15 @@ pub(super) unsafe fn run<T: Elem>(c: &ConvCode, rows: usize, ptrs: *const *mut u
             }
         }
         ConvKind::Forward | ConvKind::InputGrad => {
-            let forward = c.kind == ConvKind::Forward;
-            let (src_size, out_size) = if forward {
-                (x_size, y_size)
-            } else {
-                (y_size, x_size)
-            };
             // SAFETY: the caller's contract.
             let w = Weights {
                 data: unsafe { std::slice::from_raw_parts(p0, span) },
                 rs: c.w.rs,
                 cs: c.w.cs,
             };
-            let strips = match forward {
-                true => Strips::<T>::new(&s, runs),
-                false => Strips::<T>::transposed(&s, runs),
-            };
-            let bank = Bank::of(w, s.taps);
-            let bank = if forward { bank } else { bank.transposed() };
-            (0..rows).try_for_each(|row| {
-                // SAFETY: the caller's contract: `rows` rows of each.
-                let (a, o) = unsafe {
-                    (
-                        std::slice::from_raw_parts(p1.add(row * src_size), src_size),
-                        std::slice::from_raw_parts_mut(out.add(row * out_size), out_size),
-                    )
-                };
-                one_row(
-                    &s,
-                    runs,
-                    strips.as_ref().map(|st| (st, bank)),
-                    w,
-                    forward,
-                    a,
-                    o,
-                )
-            })
+            // SAFETY: the caller's contract: `rows` rows of the source and
+            // of the output.
+            unsafe { RowKernel::new(c, w).rows(p1, out, 0..rows) }
         }
     };
     done.is_ok()
