@@ -41,6 +41,8 @@ def run_cdlc(cpus, w, setting, min_time):
         "threads": kv.get("threads"),
         "choice": choice,
         "measurements": kv.get("threads_measurements"),
+        "measured_us": kv.get("threads_measured_us"),
+        "split_steps": kv.get("threads_split_steps"),
         "gflops": kv.get("gflops"),
         "loadavg": load,
     }

@@ -30,7 +30,8 @@ mod mode;
 
 pub use chooser::{Chooser, Config, Kind};
 pub use mode::{
-    Split, Threads, choices, decide, end_step, last_rates, measurements, mode, set_mode,
+    Split, Threads, choices, decide, end_step, last_rates, last_step_times, measurements, mode,
+    set_mode, split_steps,
 };
 
 use std::cell::UnsafeCell;

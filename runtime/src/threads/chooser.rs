@@ -49,11 +49,23 @@
 //!    steps can be misled by a moment's load, and a short run would
 //!    otherwise keep it to the end), while a choice confirmed again and
 //!    again costs a measurement only every `period`.
+//! 5. While two threads hold, the held steps are timed too, and a
+//!    measurement starts at once when the median of the last
+//!    `DRIFT_STEPS` of them is more than `DRIFT` times the two-thread
+//!    median the choice was made on. A second thread's worth is the other
+//!    processor's, which another process can take in the middle of a
+//!    hold; a one-thread step does not tell that (it slows when the
+//!    machine does, whatever the other processor does), so one thread
+//!    held waits for the period.
 //!
 //! The cost is bounded: outside step 2 nothing is timed, and within it at
 //! most `per_arm` steps run with the losing choice (`RUINOUS_AFTER` when
 //! two threads lose badly), against at least `period_steps` steps with the
-//! winning one. The choice never changes
+//! winning one. A measurement started early by step 5 costs the same,
+//! after at least `DRIFT_STEPS` held steps that all ran on the arm that
+//! had become slow; it either moves to one thread (and step 5 stops
+//! watching) or confirms two threads at the slower median, which the held
+//! steps must then exceed by `DRIFT` again. The choice never changes
 //! what is computed, only which thread computes which rows. The pieces'
 //! own times per unit of work are still summed during step 2, for reports
 //! only (`last_rates`).
@@ -66,6 +78,16 @@ const RUINOUS: f64 = 1.5;
 
 /// How many such two-thread steps stop a measurement early.
 const RUINOUS_AFTER: usize = 2;
+
+/// How many times slower than the measured two-thread median the held
+/// two-thread steps must have become to start a measurement before the
+/// period (see the module comment).
+const DRIFT: f64 = 1.25;
+
+/// How many of the last held two-thread steps that median is taken over:
+/// a spell of single slow steps (a page fault, a moment's preemption) does
+/// not start a measurement; most of eight steps slowed does.
+const DRIFT_STEPS: usize = 8;
 
 /// The kinds of kernel whose large pieces are timed and reported
 /// separately (the choice itself is by whole steps).
@@ -183,6 +205,11 @@ pub struct Chooser {
     last_steps: [Option<f64>; 2],
     /// How long the current choice holds (see the module comment).
     hold: Duration,
+    /// The last `DRIFT_STEPS` step times of the current hold while it
+    /// splits, in nanoseconds, oldest first.
+    held: Vec<f64>,
+    /// How many steps ran with some kind split (measuring or holding).
+    split_steps: u64,
 }
 
 impl Chooser {
@@ -198,6 +225,8 @@ impl Chooser {
             steps: [Vec::new(), Vec::new()],
             last_steps: [None, None],
             hold: config.first_period.min(config.period),
+            held: Vec::new(),
+            split_steps: 0,
         };
         if config.warmup == 0 {
             c.phase = Phase::Measuring(0);
@@ -233,8 +262,20 @@ impl Chooser {
 
     /// Marks the end of a step at time `now` (any fixed origin).
     pub fn end_step(&mut self, now: Duration) {
-        if let (Phase::Measuring(m), Some(start)) = (self.phase, self.last_end) {
-            self.steps[arm(m)].push(now.saturating_sub(start).as_nanos() as f64);
+        let took = self
+            .last_end
+            .map(|start| now.saturating_sub(start).as_nanos() as f64);
+        let split = self.split_any();
+        self.split_steps += u64::from(split);
+        match (self.phase, took) {
+            (Phase::Measuring(m), Some(t)) => self.steps[arm(m)].push(t),
+            (Phase::Holding { .. }, Some(t)) if split => {
+                if self.held.len() == DRIFT_STEPS {
+                    self.held.remove(0);
+                }
+                self.held.push(t);
+            }
+            _ => {}
         }
         self.last_end = Some(now);
         self.step += 1;
@@ -252,9 +293,11 @@ impl Chooser {
                 }
             }
             Phase::Holding { step, at }
-                if self.step - step >= self.config.period_steps
-                    && now.saturating_sub(at) >= self.hold =>
+                if (self.step - step >= self.config.period_steps
+                    && now.saturating_sub(at) >= self.hold)
+                    || self.drifted() =>
             {
+                self.held.clear();
                 Phase::Measuring(0)
             }
             held @ Phase::Holding { .. } => held,
@@ -270,6 +313,22 @@ impl Chooser {
         !one.is_empty()
             && two.len() >= RUINOUS_AFTER
             && two.iter().all(|&t| t > RUINOUS * slowest_one)
+    }
+
+    /// Whether some kind is split in the step now running.
+    fn split_any(&self) -> bool {
+        Kind::ALL.into_iter().any(|k| self.split(k))
+    }
+
+    /// Whether the held two-thread steps have slowed: the median of the
+    /// last `DRIFT_STEPS` is more than `DRIFT` times the two-thread median
+    /// the choice was made on.
+    fn drifted(&self) -> bool {
+        let (Some(measured), true) = (self.last_steps[1], self.held.len() == DRIFT_STEPS) else {
+            return false;
+        };
+        let mut recent = self.held.clone();
+        median(&mut recent).is_some_and(|m| m > DRIFT * measured)
     }
 
     /// Picks the arm with the faster median step, splits the kinds that
@@ -322,6 +381,12 @@ impl Chooser {
     /// How many measurements have finished.
     pub fn measurements(&self) -> u64 {
         self.measurements
+    }
+
+    /// How many steps ran with some kind split, measuring or holding (the
+    /// rest ran on one thread).
+    pub fn split_steps(&self) -> u64 {
+        self.split_steps
     }
 }
 

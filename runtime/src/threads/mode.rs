@@ -171,6 +171,25 @@ pub fn last_rates(kind: Kind) -> [Option<f64>; 2] {
     CHOOSER.with(|c| c.borrow().last_rates(kind))
 }
 
+/// The calling thread's last measured median step time with one and with
+/// two threads, in nanoseconds (`None` outside `Auto` or before the first
+/// measurement).
+pub fn last_step_times() -> [Option<f64>; 2] {
+    match MODE.load(Ordering::Relaxed) {
+        AUTO => CHOOSER.with(|c| c.borrow().last_step_times()),
+        _ => [None, None],
+    }
+}
+
+/// How many of the calling thread's steps the chooser ran with some kind
+/// split (0 outside `Auto`).
+pub fn split_steps() -> u64 {
+    match MODE.load(Ordering::Relaxed) {
+        AUTO => CHOOSER.with(|c| c.borrow().split_steps()),
+        _ => 0,
+    }
+}
+
 /// How many measurements the calling thread's chooser has finished (0
 /// outside `Auto`).
 pub fn measurements() -> u64 {

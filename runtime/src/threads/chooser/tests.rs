@@ -193,11 +193,12 @@ fn timings_outside_a_measurement_are_ignored() {
     let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
     m.measure(&mut c, &mut now);
     assert_eq!(c.threads(Kind::Rows), 2);
-    // While the choice holds, slow pieces and slow steps change nothing.
+    // While the choice holds, slow pieces change nothing (slow steps are
+    // the subject of the drift tests below).
     c.record(Kind::Rows, true, 1e12, 1.0);
     let slow = Machine {
-        step_ms: [1.0, 50.0],
-        rate: every_kind,
+        step_ms: [2.0, 1.0],
+        rate: |_, _| Some(1e9),
     };
     for _ in 0..9 {
         slow.step(&mut c, &mut now);
@@ -213,15 +214,17 @@ fn the_choice_is_measured_again_after_the_period_and_follows_the_machine() {
         step_ms: [1.0, 0.6],
         rate: every_kind,
     };
+    // Two threads now lose (0.7 ms against 0.5 ms), though their steps
+    // slowed by less than `DRIFT` from the measured 0.6 ms.
     let busy = Machine {
-        step_ms: [1.0, 1.5],
+        step_ms: [0.5, 0.7],
         rate: every_kind,
     };
     let (mut c, mut now) = (Chooser::new(config()), Duration::ZERO);
     quiet.measure(&mut c, &mut now);
     assert_eq!(c.threads(Kind::Elementwise), 2);
-    // The machine gets busy. The choice holds for at least `period_steps`
-    // steps and `period` of time: 10 steps of 1.5 ms are not enough...
+    // The choice holds for at least `period_steps` steps and `period` of
+    // time: 10 steps of 0.7 ms are not enough...
     for _ in 0..10 {
         busy.step(&mut c, &mut now);
         assert!(!c.measuring());
@@ -441,4 +444,131 @@ fn a_short_run_measures_several_times_after_a_misleading_first_measurement() {
     }
     assert_eq!(c.threads(Kind::Products), 1);
     assert!(now < Duration::from_millis(500), "{now:?}");
+}
+
+/// A chooser that has measured `quiet` once, with the schedule of
+/// `Config::default()` except for its warm-up.
+fn held_on(quiet: &Machine, now: &mut Duration) -> Chooser {
+    let mut c = Chooser::new(Config {
+        warmup: 1,
+        ..Config::default()
+    });
+    quiet.measure(&mut c, now);
+    c
+}
+
+#[test]
+fn two_threads_held_are_measured_again_as_soon_as_their_steps_slow_down() {
+    // Two threads won (0.6 ms against 1 ms); then another process takes
+    // the other processor and a two-thread step takes 1.5 ms. The period
+    // (100 steps and 250 ms) is far off, but after `DRIFT_STEPS` slowed
+    // steps the chooser measures and moves to one thread.
+    let quiet = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let busy = Machine {
+        step_ms: [1.0, 1.5],
+        rate: every_kind,
+    };
+    let mut now = Duration::ZERO;
+    let mut c = held_on(&quiet, &mut now);
+    assert_eq!(c.threads(Kind::Products), 2);
+    let mut held = 0;
+    while !c.measuring() {
+        busy.step(&mut c, &mut now);
+        held += 1;
+        assert!(held <= DRIFT_STEPS, "still holding after {held} slow steps");
+    }
+    assert_eq!(held, DRIFT_STEPS);
+    busy.measure(&mut c, &mut now);
+    assert_eq!(c.threads(Kind::Products), 1);
+    assert_eq!(c.measurements(), 2);
+}
+
+#[test]
+fn one_thread_held_waits_for_the_period_however_slow_its_steps() {
+    // One thread won; the machine then slows every step fivefold. That
+    // says nothing about a second thread, so the hold runs its period.
+    let busy = Machine {
+        step_ms: [1.0, 1.4],
+        rate: every_kind,
+    };
+    let slower = Machine {
+        step_ms: [5.0, 7.0],
+        rate: every_kind,
+    };
+    let mut now = Duration::ZERO;
+    let mut c = held_on(&busy, &mut now);
+    assert_eq!(c.threads(Kind::Products), 1);
+    for _ in 0..99 {
+        slower.step(&mut c, &mut now);
+        assert!(!c.measuring());
+    }
+    assert_eq!(c.measurements(), 1);
+}
+
+#[test]
+fn a_few_slow_held_steps_do_not_start_a_measurement() {
+    // Three steps in every eight are stalled tenfold (page faults, a
+    // moment's preemption): the median of the last eight stays at the
+    // measured 0.6 ms, so the hold runs its 100 steps.
+    let quiet = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let stalled = Machine {
+        step_ms: [1.0, 6.0],
+        rate: every_kind,
+    };
+    let mut now = Duration::ZERO;
+    let mut c = held_on(&quiet, &mut now);
+    for i in 0..99 {
+        let m = if i % 8 < 3 { &stalled } else { &quiet };
+        m.step(&mut c, &mut now);
+        assert!(!c.measuring(), "measuring after {i} held steps");
+    }
+    assert_eq!(c.threads(Kind::Products), 2);
+}
+
+#[test]
+fn a_slowdown_confirmed_by_a_measurement_is_not_measured_again() {
+    // The machine slows both arms alike: two threads still win, now at
+    // 0.9 ms. The measurement the slowdown started confirms two threads,
+    // and steps at the new speed start no further measurement.
+    let quiet = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let slower = Machine {
+        step_ms: [1.5, 0.9],
+        rate: every_kind,
+    };
+    let mut now = Duration::ZERO;
+    let mut c = held_on(&quiet, &mut now);
+    slower.measure(&mut c, &mut now);
+    assert_eq!(c.measurements(), 2);
+    assert_eq!(c.last_step_times(), [Some(1.5e6), Some(9e5)]);
+    assert_eq!(c.threads(Kind::Products), 2);
+    for _ in 0..99 {
+        slower.step(&mut c, &mut now);
+        assert!(!c.measuring());
+    }
+}
+
+#[test]
+fn split_steps_count_every_step_that_ran_on_two_threads() {
+    // Warm-up: one step on one thread. Measuring: six of twelve on two
+    // threads. Held on two threads: every step.
+    let quiet = Machine {
+        step_ms: [1.0, 0.6],
+        rate: every_kind,
+    };
+    let mut now = Duration::ZERO;
+    let mut c = held_on(&quiet, &mut now);
+    assert_eq!(c.split_steps(), 6);
+    for _ in 0..10 {
+        quiet.step(&mut c, &mut now);
+    }
+    assert_eq!(c.split_steps(), 16);
 }
