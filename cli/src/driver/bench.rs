@@ -33,6 +33,15 @@
 //!   large enough to split);
 //! - `threads_measurements`: how many times `auto` measured both choices
 //!   during the run (0 for a fixed N);
+//! - `threads_measured_us` (`auto` only, once it has measured): the median
+//!   step time, in microseconds, of one thread and of two threads in its
+//!   last measurement, `ONE / TWO`;
+//! - `threads_split_steps`: how many of all the run's steps (the first,
+//!   the warm-up and the timed ones) `auto` ran with some kind split (0
+//!   for a fixed N). With the two lines above they tell the machine from
+//!   the chooser when `auto` runs slower than a fixed count: a last
+//!   measurement whose one-thread median is the run's own median step
+//!   says the machine was that slow;
 //! - `product_madds` and `gflops` (JIT only): the multiply-adds of the
 //!   matrix products one step ran (`m · k · n` each, counted by the
 //!   executor as it runs the plan's products at the batch's sizes) and
@@ -120,6 +129,11 @@ pub struct Report {
     pub choices: Vec<(&'static str, usize)>,
     /// How many measurements `auto` made.
     pub measurements: u64,
+    /// `auto`'s last measured median step times with one and with two
+    /// threads, in nanoseconds.
+    pub measured_ns: [Option<f64>; 2],
+    /// How many steps `auto` ran with some kind split.
+    pub split_steps: u64,
     /// The multiply-adds of one step's matrix products (JIT only).
     pub multiply_adds: Option<u64>,
 }
@@ -170,7 +184,9 @@ impl Report {
              first_loss: {}\n\
              last_loss: {}\n\
              {}\
-             threads_measurements: {}\n",
+             threads_measurements: {}\n\
+             {}\
+             threads_split_steps: {}\n",
             lower(&backend),
             lower(&dtype),
             self.threads,
@@ -191,6 +207,15 @@ impl Report {
                 .map(|(kind, n)| format!("threads_{kind}: {n}\n"))
                 .collect::<String>(),
             self.measurements,
+            match self.measured_ns {
+                [Some(one), Some(two)] => format!(
+                    "threads_measured_us: {:.1} / {:.1}\n",
+                    one * 1e-3,
+                    two * 1e-3
+                ),
+                _ => String::new(),
+            },
+            self.split_steps,
         ) + &match (self.multiply_adds, self.gflops()) {
             (Some(m), Some(g)) => format!("product_madds: {m}\ngflops: {g:.2}\n"),
             _ => String::new(),
@@ -262,6 +287,8 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
             .map(|(kind, n)| (kind.name(), n))
             .to_vec(),
         measurements: cdlc_runtime::threads::measurements(),
+        measured_ns: cdlc_runtime::threads::last_step_times(),
+        split_steps: cdlc_runtime::threads::split_steps(),
         multiply_adds: built.stepper.multiply_adds(),
     };
     super::stdout::print(format_args!("{}", report.render(args.backend, args.dtype)));
@@ -599,6 +626,8 @@ mod tests {
             threads: cdlc_runtime::threads::Threads::Auto,
             choices: vec![("products", 2), ("elementwise", 1), ("rows", 1)],
             measurements: 3,
+            measured_ns: [Some(8.5e6), Some(6.25e6)],
+            split_steps: 40,
             multiply_adds: None,
         }
     }
@@ -632,6 +661,8 @@ mod tests {
         assert_eq!(get("threads_elementwise"), "1");
         assert_eq!(get("threads_rows"), "1");
         assert_eq!(get("threads_measurements"), "3");
+        assert_eq!(get("threads_measured_us"), "8500.0 / 6250.0");
+        assert_eq!(get("threads_split_steps"), "40");
         assert!(
             !text.contains("gflops"),
             "the interpreter counts no products"
