@@ -58,7 +58,7 @@
 //!    machine does, whatever the other processor does), so one thread
 //!    held waits for the period.
 //!
-//! The cost is bounded: outside step 2 nothing is timed, and within it at
+//! The cost is bounded: outside step 2 no piece is timed, and within it at
 //! most `per_arm` steps run with the losing choice (`RUINOUS_AFTER` when
 //! two threads lose badly), against at least `period_steps` steps with the
 //! winning one. A measurement started early by step 5 costs the same,
