@@ -18,8 +18,8 @@ NESTED = os.path.join(compare.ROOT, "tests", "cases", "grad", "nested_lists.cdl"
 
 
 def test_packed_halves_trees_evaluate_each_node_once_with_exact_buckets(tmp_path):
-    """With exact buckets and one shard, the packed table of a batch's
-    `halves` trees holds exactly their nodes (2n - 1 for a list of n), one
+    """With exact buckets, each level at its own width (`levels="own"`) and
+    one shard, the packed table of a batch's `halves` trees holds exactly their nodes (2n - 1 for a list of n), one
     root per example; on eight shards each table holds its two examples'
     trees. Loss and gradients are checked against `cdlc grad` on 1 and 8
     devices by test_parallel.py."""
@@ -27,11 +27,11 @@ def test_packed_halves_trees_evaluate_each_node_once_with_exact_buckets(tmp_path
     assert mod.INPUTS[0][0] == "list" and mod.INPUTS[0][2][0] == "packed"
     examples = mod.read_jsonl(batch_file)
     lengths = [len(e["x"]) for e in examples]
-    table = mod.encode(examples, bucket=mod.exact_bucket)["x"][0]["halves"]
+    table = mod.encode(examples, bucket=mod.exact_bucket, levels="own")["x"][0]["halves"]
     groups = list(table["leaves"].values()) + [e for lv in table["levels"] for e in lv.values()]
     assert sum(e["idx"].shape[1] for e in groups) == sum(2 * n - 1 for n in lengths)
     assert len(set(table["root"][0].tolist())) == len(examples)
-    eight = mod.encode(examples, bucket=mod.exact_bucket, shards=8)["x"][0]["halves"]
+    eight = mod.encode(examples, bucket=mod.exact_bucket, shards=8, levels="own")["x"][0]["halves"]
     assert eight["root"].shape == (8, 2)
 
 

@@ -83,13 +83,14 @@ def test_every_bucket_size_gives_the_same_loss(name, tmp_path):
 
 
 def test_a_packed_table_evaluates_each_node_once_with_exact_buckets(tmp_path):
-    """With exact buckets and one shard, the packed schedule of a batch of
-    trees holds exactly the batch's nodes: the leaves at once, then every
-    level at its own width, with no padding rows; each group of nodes is a
+    """With exact buckets, each level at its own width (`levels="own"`) and
+    one shard, the packed schedule of a batch of trees holds exactly the
+    batch's nodes: the leaves at once, then every level, with no padding
+    rows; each group of nodes is a
     contiguous range of rows in the order the levels run (written as one
     slice), and every tree has its own root."""
     mod, examples, _, _, _ = setup("tree_sum", str(tmp_path))
-    sched = mod.encode(examples, bucket=mod.exact_bucket)["x"][0]
+    sched = mod.encode(examples, bucket=mod.exact_bucket, levels="own")["x"][0]
     assert "scan" not in sched
     widths = [e["idx"].shape[1] for e in sched["leaves"].values()]
     widths += [e["idx"].shape[1] for lv in sched["levels"] for e in lv.values()]

@@ -619,7 +619,7 @@ def _entries(data, c, groups, lead_shape, bucket, dtype, n):
     return ent
 
 
-def _level_rows(data, keys, width, height):
+def _level_rows(data, keys, widths, height):
     """Row offsets of the unrolled packed table: the leaf groups, then each
     level's groups, in the order `fold_packed` runs them (constructor keys
     sorted as text), each group a contiguous range of its bucketed width,
@@ -631,7 +631,7 @@ def _level_rows(data, keys, width, height):
     offsets, at = {}, 0
     for key in order:
         offsets[key] = at
-        at += width(key[0], [key[1]])
+        at += widths[key]
     return offsets, at
 
 
@@ -652,16 +652,24 @@ def _renumber(by, offsets, tables):
     return moved
 
 
-def _packed(data, per_example, bucket, dtype, shards):
+def _packed(data, per_example, bucket, dtype, shards, levels="common"):
     """A batch's structures as `shards` packed node tables (one per device
     the batch is split over), the same idea as cdlc's own batching: the
     constructors without children of every tree at once, then level k =
-    every node of height k of every tree of the shard. Widths are bucketed
-    and common to all shards; row `n` of each table is a dummy that padding
-    reads and writes. Up to UNROLL_LEVELS levels, rows are numbered as
-    `fold_packed` runs them (leaves, then level by level), each group of
-    nodes a contiguous range, so that its results are written as one slice
-    rather than scattered."""
+    every node of height k of every tree of the shard. Row `n` of each
+    table is a dummy that padding reads and writes.
+
+    With `levels="common"` the table's shapes come from a few bucketed
+    numbers only, so that a data set compiles a bounded number of
+    programs: `bucket(height)` levels (those past the height hold padding
+    only), and one width per constructor for all its levels, `bucket` of
+    its widest group in any shard (a constructor absent from the batch
+    keeps its group of padding). With `levels="own"` each level has its
+    own bucketed width and only the constructors it holds: fewer padding
+    rows, but the level widths of most batches give a new program. Up to
+    UNROLL_LEVELS levels, rows are numbered as `fold_packed` runs them
+    (leaves, then level by level), each group of nodes a contiguous range,
+    so that its results are written as one slice rather than scattered."""
     ctors = DATA[data]["ctors"]
     per = len(per_example) // shards
     tables = [_pack_shard(data, per_example[s * per : (s + 1) * per]) for s in range(shards)]
@@ -670,14 +678,25 @@ def _packed(data, per_example, bucket, dtype, shards):
         for i, (c, plain, recs, h) in enumerate(nodes):
             key = (c, h if _is_rec(data, c) else -1)
             by[s].setdefault(key, []).append((i, plain, recs))
-    keys = sorted({k for b in by for k in b})
-    height = max((h for _, h in keys), default=-1) + 1
-
-    def width(c, hs):
-        return bucket(max((len(b.get((c, h), ())) for b in by for h in hs), default=0))
-
+    rec = [c for c in range(len(ctors)) if _is_rec(data, c)]
+    height = max((h for b in by for _, h in b), default=-1) + 1
+    if levels == "common":
+        height = bucket(height) if height else 0
+        keys = [(c, -1) for c in range(len(ctors)) if c not in rec] + [(c, h) for h in range(height) for c in rec]
+        common = [bucket(max((len(m) for b in by for (cc, _), m in b.items() if cc == c), default=0)) for c in range(len(ctors))]
+        widths = {key: common[key[0]] for key in keys}
+    elif levels == "own":
+        keys = sorted({k for b in by for k in b})
+        widths = {key: bucket(max(len(b.get(key, ())) for b in by)) for key in keys}
+    else:
+        raise ValueError(f'encode: levels must be "common" or "own", not {levels!r}')
+    if height > UNROLL_LEVELS:
+        # The level scan takes one width per constructor.
+        for c in {c for c, _ in widths if c in rec}:
+            w = max(v for (cc, _), v in widths.items() if cc == c)
+            widths.update({(c, h): w for h in range(height)})
     if height <= UNROLL_LEVELS:
-        offsets, n = _level_rows(data, keys, width, height)
+        offsets, n = _level_rows(data, keys, widths, height)
         by = _renumber(by, offsets, tables)
     else:
         n = bucket(max(len(nodes) for nodes, _ in tables))
@@ -687,28 +706,21 @@ def _packed(data, per_example, bucket, dtype, shards):
         "leaves": {},
         "levels": [],
     }
+
+    def group(c, h):
+        return _entries(data, c, [b.get((c, h), []) for b in by], (shards, widths[(c, h)]), bucket, dtype, n)
+
     for c in range(len(ctors)):
-        if not _is_rec(data, c) and (c, -1) in keys:
-            out["leaves"][f"c{c}"] = _entries(data, c, [b.get((c, -1), []) for b in by], (shards, width(c, [-1])), bucket, dtype, n)
-    rec = [c for c in range(len(ctors)) if _is_rec(data, c) and any(k[0] == c for k in keys)]
+        if (c, -1) in widths:
+            out["leaves"][f"c{c}"] = group(c, -1)
     if height <= UNROLL_LEVELS:
-        for h in range(height):
-            lv = {}
-            for c in rec:
-                if (c, h) in keys:
-                    lv[f"c{c}"] = _entries(data, c, [b.get((c, h), []) for b in by], (shards, width(c, [h])), bucket, dtype, n)
-            out["levels"].append(lv)
+        out["levels"] = [{f"c{c}": group(c, h) for c in rec if (c, h) in widths} for h in range(height)]
         return out
-    steps = {}
-    for c in rec:
-        w = width(c, range(height))
-        per_level = [_entries(data, c, [b.get((c, h), []) for b in by], (shards, w), bucket, dtype, n) for h in range(height)]
-        steps[f"c{c}"] = jax.tree_util.tree_map(lambda *xs: np.stack(xs, axis=1), *per_level)
-    out["scan"] = steps
+    out["scan"] = {f"c{c}": jax.tree_util.tree_map(lambda *xs: np.stack(xs, axis=1), *[group(c, h) for h in range(height)]) for c in rec if (c, 0) in widths}
     return out
 
 
-def _encode_input(spec, values, bucket, dtype, shards=1):
+def _encode_input(spec, values, bucket, dtype, shards=1, levels="common"):
     kind = spec[0]
     if kind == "ref":
         # Rows of the node table around a nested field (-1 for padding).
@@ -716,7 +728,7 @@ def _encode_input(spec, values, bucket, dtype, shards=1):
     if kind == "tensor":
         return np.asarray(values, dtype).reshape((len(values),) + tuple(spec[1]))
     if kind == "tuple":
-        return tuple(_encode_input(s, [v[i] for v in values], bucket, dtype, shards) for i, s in enumerate(spec[1]))
+        return tuple(_encode_input(s, [v[i] for v in values], bucket, dtype, shards, levels) for i, s in enumerate(spec[1]))
     if kind == "list":
         _, shape, halves = spec
         items = [_list_items(v) for v in values]
@@ -729,7 +741,7 @@ def _encode_input(spec, values, bucket, dtype, shards=1):
             mask[b, : len(x)] = True
         out = {"items": arr, "mask": mask}
         if isinstance(halves, tuple):
-            out["halves"] = _packed(halves[1], [_halves_nodes(x) for x in items], bucket, dtype, shards)
+            out["halves"] = _packed(halves[1], [_halves_nodes(x) for x in items], bucket, dtype, shards, levels)
         elif halves is not None:
             out["halves"] = _schedule(halves, [_halves_nodes(x) for x in items], bucket, dtype)
         return out
@@ -740,7 +752,7 @@ def _encode_input(spec, values, bucket, dtype, shards=1):
     if kind == "seqof":
         return _seq_of(spec[1], values, bucket, dtype)
     if kind == "packed":
-        return _packed(spec[1], [_nodes(spec[1], v) for v in values], bucket, dtype, shards)
+        return _packed(spec[1], [_nodes(spec[1], v) for v in values], bucket, dtype, shards, levels)
     raise ValueError(f"unknown input kind {kind}")
 
 
@@ -803,14 +815,18 @@ def _describe(input, steps):
     return ", ".join(words)
 
 
-def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64, shards=1):
+def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64, shards=1, levels="common"):
     """Turns examples in cdlc's JSON-lines form into one batch of arrays.
 
     Lists are padded to `bucket(longest)` with a mask; structures become
     level schedules: batch-packed tables (`shards` of them, one per
     device the batch is split over) where the model allows, else one
-    schedule per example. `batch_size` pads the batch with copies of the
-    first example weighted zero (`w`), so that a batch splits evenly over
+    schedule per example. Every shape is a bucket's (`levels="common"`:
+    a packed table's level count and its constructors' widths too, see
+    `_packed`), so that a data set's batches compile a few programs;
+    padding is masked or never read, so it changes neither the loss nor
+    the gradients. `batch_size` pads the batch with copies of the first
+    example weighted zero (`w`), so that a batch splits evenly over
     devices. Nothing here recurses, so structures of any depth encode."""
     examples = list(examples)
     if not examples:
@@ -823,9 +839,9 @@ def encode(examples, bucket=pow2_bucket, batch_size=None, dtype=np.float64, shar
     xs = [e["x"] for e in examples]
     _check_nonempty(xs[:real])
     if len(INPUTS) == 1:
-        x = (_encode_input(INPUTS[0], xs, bucket, dtype, shards),)
+        x = (_encode_input(INPUTS[0], xs, bucket, dtype, shards, levels),)
     else:
-        x = tuple(_encode_input(s, [v[i] for v in xs], bucket, dtype, shards) for i, s in enumerate(INPUTS))
+        x = tuple(_encode_input(s, [v[i] for v in xs], bucket, dtype, shards, levels) for i, s in enumerate(INPUTS))
     y = _encode_target(TARGET, [e["y"] for e in examples], bucket, dtype)
     w = np.zeros((len(examples),), dtype)
     w[:real] = 1.0
@@ -1285,7 +1301,16 @@ def _sums(params, batch):
     return total, jnp.sum(r * real), jnp.sum(c * real)
 
 
-_sums_jit = jax.jit(_sums)
+# The programs JAX has traced, and so XLA compiled, in this process for
+# training steps (`make_step`) and for `evaluate`: a jitted function's
+# Python body runs once per new signature of shapes, the cache misses.
+COMPILES = {"step": 0, "evaluate": 0}
+
+
+@jax.jit
+def _sums_jit(params, batch):
+    COMPILES["evaluate"] += 1
+    return _sums(params, batch)
 
 
 def evaluate(params, batch):
@@ -1399,6 +1424,7 @@ def make_step(opt):
 
     @jax.jit
     def step(params, state, batch):
+        COMPILES["step"] += 1
         l, g = jax.value_and_grad(loss)(params, batch)
         u, state = opt.update(g, state, params)
         return optax.apply_updates(params, u), state, l
@@ -1406,7 +1432,7 @@ def make_step(opt):
     return step
 
 
-def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=None, mesh=None, bucket=pow2_bucket, log=print):
+def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=None, mesh=None, bucket=pow2_bucket, levels="common", log=print):
     """Runs the train block: cdlc's split, per-epoch shuffles, optimizer and
     hyper-parameters; each batch sharded over `mesh` (default: all
     devices) with the parameters replicated. Prints one line per epoch and
@@ -1430,7 +1456,7 @@ def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=No
         total = 0.0
         for at in range(0, len(order), batch_size):
             chunk = [tr[i] for i in order[at : at + batch_size]]
-            batch = shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt, shards=ndev), mesh)
+            batch = shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt, shards=ndev, levels=levels), mesh)
             params, state, l = step(params, state, batch)
             total += float(l) * len(chunk)
         line = f"epoch {epoch:>3}/{epochs}  train_loss {total / max(len(tr), 1):.5f}"
@@ -1438,7 +1464,7 @@ def train(params, examples, epochs=None, batch_size=None, seed=None, fraction=No
             vl, right, count = 0.0, 0, 0
             for at in range(0, len(val), batch_size):
                 chunk = val[at : at + batch_size]
-                l, r, c = evaluate(params, shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt, shards=ndev), mesh))
+                l, r, c = evaluate(params, shard(encode(chunk, bucket=bucket, batch_size=padded, dtype=dt, shards=ndev, levels=levels), mesh))
                 vl, right, count = vl + l, right + r, count + c
             line += f"  val_loss {vl / len(val):.5f}"
             if count:
