@@ -161,14 +161,8 @@ impl Lowerer<'_> {
                     cc.rec_lists.push(list);
                     self.set(a, r);
                 }
-                Field::Nested(t) if nested::tuple_children(t).is_some() => {
-                    let r =
-                        self.nested_tuple_arg(t, carrier, &mut cc.rec_args, &mut cc.field_views)?;
-                    self.set(a, r);
-                }
                 Field::Nested(t) => {
-                    let (r, pool) = self.nested_arg(t, carrier, ctor, cc.nested.len())?;
-                    cc.nested.push(pool);
+                    let r = self.nested_tuple_arg(t, carrier, ctor, &mut cc)?;
                     self.set(a, r);
                 }
                 // A structure a nested structure's node holds (a tree of
@@ -276,20 +270,8 @@ impl Lowerer<'_> {
                 // backward folds added its cotangent into the pool.
                 Field::Plain(Type::Data(_)) if held_ct(r) => elem.push(Vec::new()),
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
-                Field::Nested(ref t) if nested::tuple_children(t).is_some() => {
-                    self.nested_tuple_ct(t, r, code, &mut rec)?;
-                }
-                Field::Nested(_) => {
-                    let Repr::NestedCt { parts, .. } = r else {
-                        return Err(JitError::Internal(
-                            "a nested field's cotangent is a structure's".into(),
-                        ));
-                    };
-                    // No buffers: the zero cotangent (a region that
-                    // ignores the field).
-                    cc.nested[nested].ct =
-                        (!parts.is_empty()).then(|| parts.iter().map(|p| p.0).collect());
-                    nested += 1;
+                Field::Nested(ref t) => {
+                    self.nested_tuple_ct(t, r, code, &mut rec, &mut cc.nested, &mut nested)?;
                 }
             }
         }

@@ -20,6 +20,7 @@ mod tuple;
 
 pub(super) use tuple::{children as tuple_children, tensor_sizes as tuple_tensor_sizes};
 
+
 /// The pool a fold over a nested structure reads: the enclosing fold,
 /// constructor and field that laid it out (`FoldInfo::inner`), its
 /// pseudo-unfold, its (buffer, size) per carrier component, and for a
@@ -67,19 +68,23 @@ impl Lowerer<'_> {
         for (at, f) in fields.iter().enumerate() {
             if let Field::Nested(ty) = f {
                 let tuple = tuple_children(ty);
-                if tuple.is_none() {
-                    self.nested_data(ty, carrier)?;
+                let field = NestedField {
+                    ty: ty.clone(),
+                    carrier_parts: parts.len(),
+                    at,
+                    plain_before: 0,
+                    tuple,
+                };
+                for structure in field.pools() {
+                    self.nested_data(structure, carrier)?;
                 }
                 let plain_before = fields[..at]
                     .iter()
                     .filter(|f| matches!(f, Field::Plain(_)))
                     .count();
                 out.push(NestedField {
-                    ty: ty.clone(),
-                    carrier_parts: parts.len(),
-                    at,
                     plain_before,
-                    tuple,
+                    ..field
                 });
             }
         }
@@ -404,6 +409,19 @@ impl Lowerer<'_> {
         self.set(v, r);
         Ok(())
     }
+}
+
+/// Sets the pool cotangents of a nested field's structure from `r`, the
+/// backward region's cotangent of it; none for the zero cotangent (a
+/// region that ignores the structure).
+fn set_pool_ct(r: &Repr, pool: &mut RecList) -> Result<(), JitError> {
+    let Repr::NestedCt { parts, .. } = r else {
+        return Err(JitError::Internal(
+            "a nested field's cotangent is a structure's".into(),
+        ));
+    };
+    pool.ct = (!parts.is_empty()).then(|| parts.iter().map(|p| p.0).collect());
+    Ok(())
 }
 
 /// The sum of two cotangents of a structure held in a nested structure's

@@ -1,0 +1,84 @@
+//! A model whose nested field is a tuple holding a vector beside a binary
+//! tree of children (`node(A, R[2] * Tree(X))`, the tree reached through
+//! a component of the tuple), one case ignoring it, trains from JSON lines
+//! on the JIT, without the interpreter fallback (W0901), and in f64
+//! reports the interpreter's losses and accuracies.
+
+mod common;
+use common::{jit_trains_like_the_interpreter, scratch};
+
+const PROGRAM: &str = "import std.layers
+
+functor PairedF(A) = tip(A) | node(A, R[2] * Tree(X)) | skip(A, R[2] * Tree(X))
+data Paired(A) = fix PairedF(A)
+
+algebra kid_sum[h] : TreeF(R[h]) -> R[h] {
+  param M: R[h, h] = glorot
+  leaf(c)    => c
+  node(l, r) => tanh(M @ (l + r))
+}
+
+algebra paired_alg[d, h] : PairedF(R[d]) -> R[h] {
+  param E: R[h, d] = glorot
+  param U: R[h, d] = glorot
+  param L: R[h, 2] = glorot
+  tip(a)     => tanh(E @ a)
+  node(a, p) => let (m, t) = p in tanh(U @ a + L @ m + fold kid_sum[h] (t))
+  skip(a, p) => tanh(U @ a)
+}
+
+model paired(x: Paired(R[2])) -> R[3] { fold paired_alg[2, 3] (x) }
+
+train paired {
+  data   = jsonl(\"paired.jsonl\")
+  loss   = cross_entropy
+  batch  = 4
+}
+";
+
+/// A vector `R[2]` drawn from `k`.
+fn vec2(k: usize) -> String {
+    let k = k as f64;
+    format!("[{:.3}, {:.3}]", (0.7 * k).sin(), (1.3 * k).cos())
+}
+
+/// A binary tree whose leaves hold these structures, split in halves.
+fn tree(leaves: &[String]) -> String {
+    match leaves {
+        [one] => format!("{{\"leaf\": [{one}]}}"),
+        _ => {
+            let (l, r) = leaves.split_at(leaves.len() / 2);
+            format!("{{\"node\": [{}, {}]}}", tree(l), tree(r))
+        }
+    }
+}
+
+/// A `Paired` structure `depth` levels deep, a `node` or a `skip` by
+/// depth, whose trees hold `n` children (at least one).
+fn paired(n: usize, depth: usize, k: &mut usize) -> String {
+    *k += 1;
+    let a = vec2(*k);
+    if depth == 0 {
+        return format!("{{\"tip\": [{a}]}}");
+    }
+    let kids: Vec<String> = (0..n.max(1)).map(|_| paired(n, depth - 1, k)).collect();
+    *k += 1;
+    let m = vec2(*k);
+    let ctor = if depth % 2 == 0 { "skip" } else { "node" };
+    format!("{{\"{ctor}\": [{a}, [{m}, {}]]}}", tree(&kids))
+}
+
+#[test]
+fn a_tuple_holding_a_tree_of_children_trains_on_the_jit_with_the_interpreters_losses() {
+    let dir = scratch("tuple_nested_jit");
+    let mut k = 0;
+    let data: String = (0..11)
+        .map(|i| {
+            let x = paired(i % 4, i % 3 + (i % 2), &mut k);
+            format!("{{\"x\": {x}, \"y\": {}}}\n", i % 3)
+        })
+        .collect();
+    std::fs::write(dir.join("paired.cdl"), PROGRAM).expect("the program is written");
+    std::fs::write(dir.join("paired.jsonl"), data).expect("the data is written");
+    jit_trains_like_the_interpreter(&dir, "paired.cdl", 2);
+}
