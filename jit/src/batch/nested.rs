@@ -353,14 +353,24 @@ fn structures<T: Float>(
                 if !folds.contains(&outer) || ctor != ig.ctor as usize {
                     continue;
                 }
-                let (Some(t), true) = (types.get(k), inner.inner.is_some()) else {
+                let mut t = None;
+                let mut vals = Vec::with_capacity(ig.len);
+                for node in 0..ig.len {
+                    let fields = &ig.fields[node * ig.field_arity..(node + 1) * ig.field_arity];
+                    let Some((v, ty)) = held_structure(fields, &types, k) else {
+                        return data_error(format!(
+                            "a node of {} holds no structure {k}",
+                            decl.name
+                        ));
+                    };
+                    vals.push(v);
+                    t = Some(ty);
+                }
+                let (Some(t), true) = (t, inner.inner.is_some()) else {
                     return Err(JitError::Internal(
                         "a fold over a structure held in a nested structure's node".into(),
                     ));
                 };
-                let vals: Vec<&Value> = (0..ig.len)
-                    .map(|node| ig.fields[node * ig.field_arity + k])
-                    .collect();
                 held.push((i, structures(plan, &[i], &vals, t, depth + 1, pool)?));
             }
             groups.push(GroupData {
@@ -386,6 +396,38 @@ fn structures<T: Float>(
         roots: s.roots.clone(),
         num_nodes: s.num_nodes,
     })
+}
+
+/// Structure `k` (depth first, as `lower::nested::held_structures` numbers
+/// them) of a node's plain fields `values` of types `types`, whole or in a
+/// tuple, with its type.
+fn held_structure<'a, 't>(
+    values: &[&'a Value],
+    types: &[&'t DataType],
+    k: usize,
+) -> Option<(&'a Value, &'t DataType)> {
+    fn walk<'a, 't>(
+        v: &'a Value,
+        ty: &'t DataType,
+        k: &mut usize,
+    ) -> Option<(&'a Value, &'t DataType)> {
+        match (ty, v) {
+            (DataType::Data(_), _) if *k == 0 => Some((v, ty)),
+            (DataType::Data(_), _) => {
+                *k -= 1;
+                None
+            }
+            (DataType::Tuple(ts), Value::Tuple(vs)) => {
+                ts.iter().zip(vs).find_map(|(t, v)| walk(v, t, k))
+            }
+            _ => None,
+        }
+    }
+    let mut k = k;
+    values
+        .iter()
+        .zip(types)
+        .find_map(|(v, t)| walk(v, t, &mut k))
 }
 
 /// The plain fields of one group of a structure, gathered node by node:

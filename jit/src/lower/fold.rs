@@ -141,6 +141,9 @@ impl Lowerer<'_> {
             );
         }
         let mut cc = CaseCode::default();
+        // The structures a nested structure's node holds, numbered depth
+        // first (`nested::held_structures`).
+        let mut held = 0;
         let args = self.func.blocks[block].args.clone();
         let fields = self.module.data[data].ctors[ctor].fields.clone();
         for (i, (f, &a)) in fields.iter().zip(&args).enumerate() {
@@ -165,15 +168,16 @@ impl Lowerer<'_> {
                     let r = self.nested_tuple_arg(t, carrier, ctor, &mut cc)?;
                     self.set(a, r);
                 }
-                // A structure a nested structure's node holds (a tree of
-                // `List(Tree(X))`, a list of `Tree(List(X))`): its values
-                // are children of the enclosing fold, read from its pool.
-                Field::Plain(Type::Data(_)) if self.fold_nested.contains_key(&fold) => {
-                    let field = fields[..i]
-                        .iter()
-                        .filter(|fl| matches!(fl, Field::Plain(_)))
-                        .count();
-                    self.set(a, Repr::Field { fold, ctor, field });
+                // Structures a nested structure's node holds, whole or in a
+                // tuple (a tree of `List(Tree(X))` or `List(Tree(X) *
+                // R[2])`, a list of `Tree(List(X))`): their values are
+                // children of the enclosing fold, read from its pool.
+                Field::Plain(t)
+                    if self.fold_nested.contains_key(&fold)
+                        && !tensor_components(t, &mut Vec::new()) =>
+                {
+                    let r = self.held_arg(t, fold, ctor, &mut held, &mut cc.field_views)?;
+                    self.set(a, r);
                 }
                 Field::Plain(t) if self.list_of_tensors(t).is_some() => {
                     let (r, list) = self.field_list_arg(t)?;
@@ -222,7 +226,7 @@ impl Lowerer<'_> {
                     "a backward region yields a tuple".into(),
                 ));
             };
-            self.backward_results(data, ctor, carrier, elements, &rs, &mut cc, &mut code)?
+            self.backward_results(fold, data, ctor, carrier, elements, &rs, &mut cc, &mut code)?
         } else {
             vec![self.flatten(&r, &mut code)?]
         };
@@ -239,6 +243,7 @@ impl Lowerer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn backward_results(
         &mut self,
+        fold: usize,
         data: cdlc_ir::DataId,
         ctor: usize,
         carrier: &Type,
@@ -266,9 +271,11 @@ impl Lowerer<'_> {
                 }
                 // A map's result's own fields: their cotangents are unused.
                 Field::Plain(_) if self.is_appended(ctor, *i, fields.len()) == Some(false) => {}
-                // A structure held in a nested structure's node: its
-                // backward folds added its cotangent into the pool.
-                Field::Plain(Type::Data(_)) if held_ct(r) => elem.push(Vec::new()),
+                // Structures held in a nested structure's node: their
+                // backward folds added their cotangents into the pool.
+                Field::Plain(_) if self.fold_nested.contains_key(&fold) => {
+                    elem.push(self.flatten_unheld(r, code)?)
+                }
                 Field::Plain(_) => elem.push(self.flatten(r, code)?),
                 Field::Nested(ref t) => {
                     self.nested_tuple_ct(t, r, code, &mut rec, &mut cc.nested, &mut nested)?;
@@ -374,12 +381,4 @@ impl Lowerer<'_> {
     }
 }
 
-/// Whether `r` is the cotangent of a structure held in a nested
-/// structure's node: added into the pool by its backward folds, or zero.
-fn held_ct(r: &Repr) -> bool {
-    match r {
-        Repr::HeldCt { .. } => true,
-        Repr::NestedCt { parts, .. } => parts.is_empty(),
-        _ => false,
-    }
-}
+

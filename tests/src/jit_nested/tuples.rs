@@ -6,7 +6,9 @@
 //! the models of `tests/cases/grad/nested_tuples.cdl`: two structures in
 //! one tuple (`Tree(X) * List(X)`), a child read directly beside a tree of
 //! labelled children (`X * Tree(R[2] * X)`), and a vector beside an
-//! optional child (`R[2] * Opt(X)`). Each model's reverse derivative is
+//! optional child (`R[2] * Opt(X)`); and structures held inside a tuple of
+//! a nested structure's node (`List(Tree(X) * R[2])`,
+//! `Tree(List(Opt(X) * R[2]))`). Each model's reverse derivative is
 //! checked against finite differences in f64 first, then the JIT's loss
 //! and gradients (f64 and f32) and outputs (f64) against the interpreter,
 //! on batches mixing depths, empty lists, one-leaf trees, absent children
@@ -141,6 +143,52 @@ impl Gen {
         let ctor = if length % stop_every == 0 { 2 } else { 1 };
         self.node(ctor, Value::Tuple(vec![m, next]))
     }
+
+    /// `Woods`: `node(a, [(tree, m), ...])`, `n` elements (none when `n`
+    /// is 0), element `i`'s tree of `i % 3 + 1` children.
+    fn woods(&mut self, n: usize, depth: usize) -> Value {
+        if depth == 0 {
+            return self.tip();
+        }
+        let elems = (0..n)
+            .map(|i| {
+                let kids = self.children(i % 3 + 1, depth, |g, d| g.woods(n, d));
+                let m = self.vec2();
+                Value::Tuple(vec![Gen::tree(kids), m])
+            })
+            .collect();
+        self.node(1, Value::list(elems))
+    }
+
+    /// `Deep`: `node(a, tree)`, a tree of `n` lists (at least one), list
+    /// `i` of `i % 3` elements `(opt, m)`, every other option absent.
+    fn deep(&mut self, n: usize, depth: usize) -> Value {
+        if depth == 0 {
+            return self.tip();
+        }
+        let lists = (0..n.max(1))
+            .map(|i| {
+                let elems = (0..i % 3)
+                    .map(|j| {
+                        let opt = match (i + j) % 2 {
+                            0 => Value::Node {
+                                ctor: 0,
+                                fields: Vec::new(),
+                            },
+                            _ => Value::Node {
+                                ctor: 1,
+                                fields: vec![self.deep(n, depth - 1)],
+                            },
+                        };
+                        let m = self.vec2();
+                        Value::Tuple(vec![opt, m])
+                    })
+                    .collect();
+                Value::list(elems)
+            })
+            .collect();
+        self.node(1, Gen::tree(lists))
+    }
 }
 
 /// Structures of model `name`'s input type: shallow and deep, wide and
@@ -175,6 +223,21 @@ fn structures(name: &str) -> Vec<Value> {
             g.maybe(1, 2),
             g.maybe(7, 2),
             g.maybe(3, 5),
+        ],
+        "woods" => vec![
+            g.woods(2, 2),
+            g.tip(),
+            g.woods(0, 1),
+            g.woods(1, 1),
+            g.woods(3, 3),
+            g.woods(4, 1),
+        ],
+        "deep" => vec![
+            g.deep(3, 2),
+            g.tip(),
+            g.deep(1, 1),
+            g.deep(2, 3),
+            g.deep(5, 1),
         ],
         other => panic!("no structures for {other}"),
     }
@@ -230,10 +293,23 @@ fn a_vector_beside_an_optional_child() {
 }
 
 #[test]
+fn a_list_of_trees_of_children_each_paired_with_a_vector() {
+    // `List(Tree(X) * R[2])`: each list node's tree is reached through a
+    // component of its tuple field.
+    check("woods");
+}
+
+#[test]
+fn an_optional_child_in_a_tuple_in_a_list_in_a_tree() {
+    // `Tree(List(Opt(X) * R[2]))`: empty lists, absent children.
+    check("deep");
+}
+
+#[test]
 fn one_batch_of_many_shapes() {
     // Forty structures in one batch, so that a level's group holds nodes
     // of many examples whose structures are scheduled together.
-    for name in ["paired_tree", "two"] {
+    for name in ["paired_tree", "two", "woods"] {
         let xs = (0..8).flat_map(|_| structures(name)).take(40).collect();
         check_on(name, xs);
     }
@@ -249,6 +325,8 @@ fn single_examples() {
         ("two", vec![g.two(3, 1), g.two(1, 1)]),
         ("mixed", vec![g.mixed(0, 1)]),
         ("maybe", vec![g.maybe(1, 1), g.maybe(1, 2)]),
+        ("woods", vec![g.woods(0, 1), g.woods(1, 1)]),
+        ("deep", vec![g.deep(0, 1)]),
     ];
     for (name, xs) in cases {
         let (p, params) = model(name);
