@@ -1,8 +1,10 @@
 //! A model whose nested field is a tuple holding a vector beside a binary
 //! tree of children (`node(A, R[2] * Tree(X))`, the tree reached through
-//! a component of the tuple), one case ignoring it, trains from JSON lines
-//! on the JIT, without the interpreter fallback (W0901), and in f64
-//! reports the interpreter's losses and accuracies.
+//! a component of the tuple, one case ignoring it), and one whose nested
+//! list's elements pair a tree of children with a vector
+//! (`List(Tree(X) * R[2])`), train from JSON lines on the JIT, without
+//! the interpreter fallback (W0901), and in f64 report the interpreter's
+//! losses and accuracies.
 
 mod common;
 use common::{jit_trains_like_the_interpreter, scratch};
@@ -81,4 +83,71 @@ fn a_tuple_holding_a_tree_of_children_trains_on_the_jit_with_the_interpreters_lo
     std::fs::write(dir.join("paired.cdl"), PROGRAM).expect("the program is written");
     std::fs::write(dir.join("paired.jsonl"), data).expect("the data is written");
     jit_trains_like_the_interpreter(&dir, "paired.cdl", 2);
+}
+
+const FOREST: &str = "import std.layers
+
+functor ForestF(A) = tip(A) | node(A, List(Tree(X) * R[2]))
+data Forest(A) = fix ForestF(A)
+
+algebra kids[h] : TreeF(R[h]) -> R[h] {
+  leaf(c)    => c
+  node(l, r) => l + r
+}
+
+algebra trees[h] : ListF(Tree(R[h]) * R[2]) -> R[h] {
+  param s: R[h]    = zeros
+  param W: R[h, 2] = glorot
+  nil          => s
+  cons(p, acc) => let (t, w) = p in fold kids[h] (t) + W @ w + acc
+}
+
+algebra forest[d, h] : ForestF(R[d]) -> R[h] {
+  param E: R[h, d] = glorot
+  param U: R[h, d] = glorot
+  param V: R[h, h] = glorot
+  tip(a)      => tanh(E @ a)
+  node(a, ts) => tanh(U @ a + V @ fold trees[h] (ts))
+}
+
+model m(x: Forest(R[2])) -> R[2] { fold forest[2, 2] (x) }
+
+train m {
+  data   = jsonl(\"forest.jsonl\")
+  loss   = cross_entropy
+  batch  = 4
+}
+";
+
+/// A `Forest` structure `depth` levels deep whose nodes hold `n` pairs of
+/// a tree (of one to three children) and a vector.
+fn forest(n: usize, depth: usize, k: &mut usize) -> String {
+    *k += 1;
+    let a = vec2(*k);
+    if depth == 0 {
+        return format!("{{\"tip\": [{a}]}}");
+    }
+    let elems: Vec<String> = (0..n)
+        .map(|i| {
+            let kids: Vec<String> = (0..i % 3 + 1).map(|_| forest(n, depth - 1, k)).collect();
+            *k += 1;
+            format!("[{}, {}]", tree(&kids), vec2(*k))
+        })
+        .collect();
+    format!("{{\"node\": [{a}, [{}]]}}", elems.join(", "))
+}
+
+#[test]
+fn a_list_of_trees_paired_with_vectors_trains_on_the_jit_with_the_interpreters_losses() {
+    let dir = scratch("tuple_nested_forest_jit");
+    let mut k = 0;
+    let data: String = (0..11)
+        .map(|i| {
+            let x = forest(i % 4, i % 3, &mut k);
+            format!("{{\"x\": {x}, \"y\": {}}}\n", i % 2)
+        })
+        .collect();
+    std::fs::write(dir.join("forest.cdl"), FOREST).expect("the program is written");
+    std::fs::write(dir.join("forest.jsonl"), data).expect("the data is written");
+    jit_trains_like_the_interpreter(&dir, "forest.cdl", 2);
 }

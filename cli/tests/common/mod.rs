@@ -138,46 +138,6 @@ model m(x: Bush(R[2])) -> R[2] { fold bush[2, 2] (x) }
     };
 }
 
-/// The text of a program the JIT does not compile (a nested field whose
-/// structure holds a list of its own children, `Rose(X)`, which
-/// `docs/status.md` lists as not built), followed by `$rest` (a train
-/// block, or nothing). Its inputs are `Bush(R[2])` values.
-#[allow(unused_macros)]
-macro_rules! fallback_program {
-    ($rest:literal) => {
-        concat!(
-            "import std.layers
-
-functor ForestF(A) = tip(A) | node(A, List(Tree(X) * R[2]))
-data Forest(A) = fix ForestF(A)
-
-algebra kids[h] : TreeF(R[h]) -> R[h] {
-  leaf(c)    => c
-  node(l, r) => l + r
-}
-
-algebra trees[h] : ListF(Tree(R[h]) * R[2]) -> R[h] {
-  param s: R[h]    = zeros
-  param W: R[h, 2] = glorot
-  nil          => s
-  cons(p, acc) => let (t, w) = p in fold kids[h] (t) + W @ w + acc
-}
-
-algebra forest[d, h] : ForestF(R[d]) -> R[h] {
-  param E: R[h, d] = glorot
-  param U: R[h, d] = glorot
-  param V: R[h, h] = glorot
-  tip(a)      => tanh(E @ a)
-  node(a, ts) => tanh(U @ a + V @ fold trees[h] (ts))
-}
-
-model m(x: Forest(R[2])) -> R[2] { fold forest[2, 2] (x) }
-",
-            $rest
-        )
-    };
-}
-
 /// Trains `program` (a path relative to `dir`, or absolute) for `epochs`
 /// epochs in f64 with `--backend jit` and with `--backend interp`, each
 /// without the interpreter fallback's W0901 and on the backend asked for,
