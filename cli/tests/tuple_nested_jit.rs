@@ -7,7 +7,7 @@
 //! losses and accuracies.
 
 mod common;
-use common::{jit_trains_like_the_interpreter, scratch};
+use common::{jit_trains_like_the_interpreter, scratch, tree, vec2};
 
 const PROGRAM: &str = "import std.layers
 
@@ -37,23 +37,6 @@ train paired {
   batch  = 4
 }
 ";
-
-/// A vector `R[2]` drawn from `k`.
-fn vec2(k: usize) -> String {
-    let k = k as f64;
-    format!("[{:.3}, {:.3}]", (0.7 * k).sin(), (1.3 * k).cos())
-}
-
-/// A binary tree whose leaves hold these structures, split in halves.
-fn tree(leaves: &[String]) -> String {
-    match leaves {
-        [one] => format!("{{\"leaf\": [{one}]}}"),
-        _ => {
-            let (l, r) = leaves.split_at(leaves.len() / 2);
-            format!("{{\"node\": [{}, {}]}}", tree(l), tree(r))
-        }
-    }
-}
 
 /// A `Paired` structure `depth` levels deep, a `node` or a `skip` by
 /// depth, whose trees hold `n` children (at least one).

@@ -138,6 +138,24 @@ model m(x: Bush(R[2])) -> R[2] { fold bush[2, 2] (x) }
     };
 }
 
+/// A vector `R[2]` drawn from `k`, as JSON.
+pub fn vec2(k: usize) -> String {
+    let k = k as f64;
+    format!("[{:.3}, {:.3}]", (0.7 * k).sin(), (1.3 * k).cos())
+}
+
+/// A binary tree (`Tree`) whose leaves hold these values (at least one),
+/// split in halves, as JSON.
+pub fn tree(leaves: &[String]) -> String {
+    match leaves {
+        [one] => format!("{{\"leaf\": [{one}]}}"),
+        _ => {
+            let (l, r) = leaves.split_at(leaves.len() / 2);
+            format!("{{\"node\": [{}, {}]}}", tree(l), tree(r))
+        }
+    }
+}
+
 /// Trains `program` (a path relative to `dir`, or absolute) for `epochs`
 /// epochs in f64 with `--backend jit` and with `--backend interp`, each
 /// without the interpreter fallback's W0901 and on the backend asked for,

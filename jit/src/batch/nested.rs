@@ -154,25 +154,25 @@ fn split<'a>(
 }
 
 /// Calls `visit` on each child of the enclosing fold (`Rec(0)`) and each
-/// structure in `v`, a nested field's value of type `ty`, in walking
-/// order; a tensor is skipped.
+/// structure in `v`, node `node`'s value of a nested field of type `ty`,
+/// in walking order; a tensor is skipped.
 fn walk<'a>(
     v: &'a Value,
     ty: &DataType,
-    example: usize,
+    node: usize,
     visit: &mut dyn FnMut(&'a Value, &DataType) -> Result<(), JitError>,
 ) -> Result<(), JitError> {
     match (ty, v) {
         (DataType::Rec(0) | DataType::Data(_), _) => visit(v, ty),
         (DataType::Tuple(ts), Value::Tuple(vs)) if ts.len() == vs.len() => {
             for (t, x) in ts.iter().zip(vs) {
-                walk(x, t, example, visit)?;
+                walk(x, t, node, visit)?;
             }
             Ok(())
         }
         (DataType::Tensor(_), _) => Ok(()),
         _ => data_error(format!(
-            "expected {ty} in example {example}'s nested field, found {v:?}"
+            "expected {ty} in node {node}'s nested field, found {v:?}"
         )),
     }
 }

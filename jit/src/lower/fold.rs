@@ -380,5 +380,3 @@ impl Lowerer<'_> {
         Ok(Repr::Tuple(reprs))
     }
 }
-
-

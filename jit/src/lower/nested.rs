@@ -20,7 +20,6 @@ mod tuple;
 
 pub(super) use tuple::{children as tuple_children, tensor_sizes as tuple_tensor_sizes};
 
-
 /// The pool a fold over a nested structure reads: the enclosing fold,
 /// constructor and field that laid it out (`FoldInfo::inner`), its
 /// pseudo-unfold, its (buffer, size) per carrier component, and for a
@@ -126,15 +125,11 @@ impl Lowerer<'_> {
         ctors.len() == decl.ctors.len()
             && ctors.iter().zip(&decl.ctors).all(|(def, rt)| {
                 def.fields.len() == rt.fields.len()
-                    && def
-                        .fields
-                        .iter()
-                        .zip(&rt.fields)
-                        .all(|(f, t)| match f {
-                            Field::Rec => true,
-                            Field::Plain(ir) => self.plain_holds_only_children(ir, t),
-                            Field::RecList | Field::Nested(_) => false,
-                        })
+                    && def.fields.iter().zip(&rt.fields).all(|(f, t)| match f {
+                        Field::Rec => true,
+                        Field::Plain(ir) => self.plain_holds_only_children(ir, t),
+                        Field::RecList | Field::Nested(_) => false,
+                    })
             })
     }
 
@@ -530,9 +525,14 @@ pub(super) fn held_structures(fields: &[DataType]) -> Vec<&DataType> {
 /// first; whether it holds no structure.
 fn plain_sizes(ty: &Type, sizes: &mut Vec<usize>) -> bool {
     match ty {
-        Type::Tuple(ts) => ts
-            .iter()
-            .fold(true, |plain, t| plain_sizes(t, sizes) && plain),
+        Type::Tuple(ts) => {
+            // Every component's sizes, past a structure too.
+            let mut plain = true;
+            for t in ts {
+                plain &= plain_sizes(t, sizes);
+            }
+            plain
+        }
         Type::Data(_) => false,
         t => tensor_components(t, sizes),
     }

@@ -8,7 +8,8 @@
 //! labelled children (`X * Tree(R[2] * X)`), and a vector beside an
 //! optional child (`R[2] * Opt(X)`); and structures held inside a tuple of
 //! a nested structure's node (`List(Tree(X) * R[2])`,
-//! `Tree(List(Opt(X) * R[2]))`). Each model's reverse derivative is
+//! `Tree(List(Opt(X) * R[2]))`, `List(Opt(X) * Tree(X))`), and two trees in
+//! one tuple, one folded twice or ignored (`Tree(X) * Tree(X)`). Each model's reverse derivative is
 //! checked against finite differences in f64 first, then the JIT's loss
 //! and gradients (f64 and f32) and outputs (f64) against the interpreter,
 //! on batches mixing depths, empty lists, one-leaf trees, absent children
@@ -98,10 +99,7 @@ impl Gen {
         }
         let kids = self.children(n.max(1), depth, |g, d| g.two(n, d));
         let listed = self.children(n % 3, depth, |g, d| g.two(n + 1, d));
-        self.node(
-            1,
-            Value::Tuple(vec![Gen::tree(kids), Value::list(listed)]),
-        )
+        self.node(1, Value::Tuple(vec![Gen::tree(kids), Value::list(listed)]))
     }
 
     /// `Mixed`: `node(a, (first, tree))`, a tree of `n` labelled children
@@ -129,16 +127,7 @@ impl Gen {
         if length == 0 {
             return self.tip();
         }
-        let next = match length {
-            1 => Value::Node {
-                ctor: 0,
-                fields: Vec::new(),
-            },
-            _ => Value::Node {
-                ctor: 1,
-                fields: vec![self.maybe(length - 1, stop_every)],
-            },
-        };
+        let next = Gen::opt((length > 1).then(|| self.maybe(length - 1, stop_every)));
         let m = self.vec2();
         let ctor = if length % stop_every == 0 { 2 } else { 1 };
         self.node(ctor, Value::Tuple(vec![m, next]))
@@ -170,16 +159,8 @@ impl Gen {
             .map(|i| {
                 let elems = (0..i % 3)
                     .map(|j| {
-                        let opt = match (i + j) % 2 {
-                            0 => Value::Node {
-                                ctor: 0,
-                                fields: Vec::new(),
-                            },
-                            _ => Value::Node {
-                                ctor: 1,
-                                fields: vec![self.deep(n, depth - 1)],
-                            },
-                        };
+                        let child = ((i + j) % 2 == 1).then(|| self.deep(n, depth - 1));
+                        let opt = Gen::opt(child);
                         let m = self.vec2();
                         Value::Tuple(vec![opt, m])
                     })
@@ -188,6 +169,51 @@ impl Gen {
             })
             .collect();
         self.node(1, Gen::tree(lists))
+    }
+
+    /// An absent (`none`) or present (`some(c)`) child of a user's `Opt`.
+    fn opt(child: Option<Value>) -> Value {
+        match child {
+            None => Value::Node {
+                ctor: 0,
+                fields: Vec::new(),
+            },
+            Some(c) => Value::Node {
+                ctor: 1,
+                fields: vec![c],
+            },
+        }
+    }
+
+    /// `TwinTrees`: `node(a, (l, r))` and `half(a, (l, r))` by depth, trees
+    /// of `n` (at least one) and `n % 2 + 1` children.
+    fn twin_trees(&mut self, n: usize, depth: usize) -> Value {
+        if depth == 0 {
+            return self.tip();
+        }
+        let l = self.children(n.max(1), depth, |g, d| g.twin_trees(n, d));
+        let r = self.children(n % 2 + 1, depth, |g, d| g.twin_trees(n + 1, d));
+        self.node(
+            1 + (depth % 2) as u32,
+            Value::Tuple(vec![Gen::tree(l), Gen::tree(r)]),
+        )
+    }
+
+    /// `Glen`: `node(a, [(opt, tree), ...])`, `n` elements (none when `n`
+    /// is 0), every other option absent, element `i`'s tree of `i % 2 + 1`
+    /// children.
+    fn glen(&mut self, n: usize, depth: usize) -> Value {
+        if depth == 0 {
+            return self.tip();
+        }
+        let elems = (0..n)
+            .map(|i| {
+                let child = (i % 2 == 1).then(|| self.glen(n, depth - 1));
+                let kids = self.children(i % 2 + 1, depth, |g, d| g.glen(n, d));
+                Value::Tuple(vec![Gen::opt(child), Gen::tree(kids)])
+            })
+            .collect();
+        self.node(1, Value::list(elems))
     }
 }
 
@@ -203,13 +229,7 @@ fn structures(name: &str) -> Vec<Value> {
             g.paired(3, 3),
             g.paired(4, 1),
         ],
-        "two" => vec![
-            g.two(2, 2),
-            g.tip(),
-            g.two(3, 1),
-            g.two(1, 3),
-            g.two(4, 2),
-        ],
+        "two" => vec![g.two(2, 2), g.tip(), g.two(3, 1), g.two(1, 3), g.two(4, 2)],
         "mixed" => vec![
             g.mixed(2, 2),
             g.mixed(1, 1),
@@ -238,6 +258,21 @@ fn structures(name: &str) -> Vec<Value> {
             g.deep(1, 1),
             g.deep(2, 3),
             g.deep(5, 1),
+        ],
+        "twin_trees" => vec![
+            g.twin_trees(2, 2),
+            g.tip(),
+            g.twin_trees(1, 1),
+            g.twin_trees(3, 3),
+            g.twin_trees(0, 2),
+        ],
+        "glen" => vec![
+            g.glen(3, 2),
+            g.tip(),
+            g.glen(0, 1),
+            g.glen(1, 1),
+            g.glen(2, 3),
+            g.glen(4, 1),
         ],
         other => panic!("no structures for {other}"),
     }
@@ -303,6 +338,20 @@ fn a_list_of_trees_of_children_each_paired_with_a_vector() {
 fn an_optional_child_in_a_tuple_in_a_list_in_a_tree() {
     // `Tree(List(Opt(X) * R[2]))`: empty lists, absent children.
     check("deep");
+}
+
+#[test]
+fn two_trees_in_a_tuple_one_folded_twice_or_ignored() {
+    // Two pools of one type; a tree folded twice sums its pool's
+    // cotangents, an ignored one gives its children none.
+    check("twin_trees");
+}
+
+#[test]
+fn an_optional_child_and_a_tree_in_a_list_nodes_tuple() {
+    // `List(Opt(X) * Tree(X))`: two structures in one tuple of the list
+    // node, numbered 0 and 1 among the node's structures.
+    check("glen");
 }
 
 #[test]
