@@ -129,7 +129,7 @@ impl Gen {
         }
         let next = Gen::opt((length > 1).then(|| self.maybe(length - 1, stop_every)));
         let m = self.vec2();
-        let ctor = if length % stop_every == 0 { 2 } else { 1 };
+        let ctor = if length.is_multiple_of(stop_every) { 2 } else { 1 };
         self.node(ctor, Value::Tuple(vec![m, next]))
     }
 
@@ -186,13 +186,13 @@ impl Gen {
     }
 
     /// `TwinTrees`: `node(a, (l, r))` and `half(a, (l, r))` by depth, trees
-    /// of `n` (at least one) and `n % 2 + 1` children.
+    /// of `n` (at least one) and `n % 2 + 2` children.
     fn twin_trees(&mut self, n: usize, depth: usize) -> Value {
         if depth == 0 {
             return self.tip();
         }
         let l = self.children(n.max(1), depth, |g, d| g.twin_trees(n, d));
-        let r = self.children(n % 2 + 1, depth, |g, d| g.twin_trees(n + 1, d));
+        let r = self.children(n % 2 + 2, depth, |g, d| g.twin_trees(n + 1, d));
         self.node(
             1 + (depth % 2) as u32,
             Value::Tuple(vec![Gen::tree(l), Gen::tree(r)]),
