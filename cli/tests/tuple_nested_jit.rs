@@ -49,7 +49,11 @@ fn paired(n: usize, depth: usize, k: &mut usize) -> String {
     let kids: Vec<String> = (0..n.max(1)).map(|_| paired(n, depth - 1, k)).collect();
     *k += 1;
     let m = vec2(*k);
-    let ctor = if depth.is_multiple_of(2) { "skip" } else { "node" };
+    let ctor = if depth.is_multiple_of(2) {
+        "skip"
+    } else {
+        "node"
+    };
     format!("{{\"{ctor}\": [{a}, [{m}, {}]]}}", tree(&kids))
 }
 

@@ -129,7 +129,11 @@ impl Gen {
         }
         let next = Gen::opt((length > 1).then(|| self.maybe(length - 1, stop_every)));
         let m = self.vec2();
-        let ctor = if length.is_multiple_of(stop_every) { 2 } else { 1 };
+        let ctor = if length.is_multiple_of(stop_every) {
+            2
+        } else {
+            1
+        };
         self.node(ctor, Value::Tuple(vec![m, next]))
     }
 
