@@ -262,8 +262,8 @@ fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
     insta::assert_snapshot!(both(&dir, &["streams.cdl", "--emit", "ir"], "E0617"));
 }
 
-/// A nested field whose structure holds a tree inside a tuple, which
-/// the JIT does not compile.
+/// A nested field whose structure holds a list of its own children
+/// (`Rose(X)`), which the JIT does not compile.
 const FALLBACK: &str = fallback_program!(
     "
 train m {
@@ -273,12 +273,12 @@ train m {
 "
 );
 
-/// Five small forests (four train, one validates).
+/// Five small bushes.
 const FALLBACK_DATA: &str = r#"{"x": {"tip": [[1, 2]]}, "y": 0}
-{"x": {"node": [[0, 1], [[{"leaf": [{"tip": [[1, 0]]}]}, [1, 0]]]]}, "y": 1}
-{"x": {"node": [[2, 1], [[{"node": [{"leaf": [{"tip": [[0, 1]]}]}, {"leaf": [{"tip": [[1, 1]]}]}]}, [0, 1]]]]}, "y": 1}
-{"x": {"node": [[0, 0], []]}, "y": 0}
+{"x": {"node": [[0, 1], {"rose": [{"tip": [[1, 0]]}, []]}]}, "y": 1}
+{"x": {"node": [[2, 1], {"rose": [{"tip": [[0, 1]]}, [{"rose": [{"tip": [[1, 1]]}, []]}]]}]}, "y": 1}
 {"x": {"tip": [[1, 1]]}, "y": 0}
+{"x": {"node": [[0, 0], {"rose": [{"tip": [[0, 1]]}, [{"rose": [{"tip": [[1, 1]]}, []]}, {"rose": [{"tip": [[2, 1]]}, []]}]]}]}, "y": 0}
 "#;
 
 #[test]

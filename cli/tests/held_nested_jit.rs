@@ -5,7 +5,7 @@
 //! accuracies.
 
 mod common;
-use common::{jit_trains_like_the_interpreter, scratch};
+use common::{jit_trains_like_the_interpreter, scratch, tree, vec2};
 
 const PROGRAM: &str = "import std.layers
 
@@ -40,23 +40,6 @@ train grove {
   batch  = 4
 }
 ";
-
-/// A vector `R[2]` drawn from `k`.
-fn vec2(k: usize) -> String {
-    let k = k as f64;
-    format!("[{:.3}, {:.3}]", (0.7 * k).sin(), (1.3 * k).cos())
-}
-
-/// A binary tree whose leaves hold these groves, split in halves.
-fn tree(leaves: &[String]) -> String {
-    match leaves {
-        [one] => format!("{{\"leaf\": [{one}]}}"),
-        _ => {
-            let (l, r) = leaves.split_at(leaves.len() / 2);
-            format!("{{\"node\": [{}, {}]}}", tree(l), tree(r))
-        }
-    }
-}
 
 /// A grove `depth` levels deep whose nodes hold `n` trees (none when `n`
 /// is 0), tree `i` with `i % 3 + 1` leaves.

@@ -20,8 +20,8 @@ train net {
 }
 ";
 
-/// A nested field whose structure holds a tree inside a tuple, which the
-/// JIT does not lower.
+/// A nested field whose structure holds a list of its own children
+/// (`Rose(X)`), which the JIT does not lower.
 const FALLBACK: &str = fallback_program!("");
 
 #[test]
@@ -45,7 +45,7 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("E0617") && err.contains("a structure inside a tuple"),
+        err.contains("E0617") && err.contains("a list of its own children"),
         "{err}"
     );
 }

@@ -199,3 +199,4 @@ fn a_list_of_trees_of_children() {
 }
 
 mod held;
+mod tuples;

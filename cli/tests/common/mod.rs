@@ -97,43 +97,63 @@ model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
 }
 
 /// The text of a program the JIT does not compile (a nested field whose
-/// structure holds a tree inside a tuple, `List(Tree(X) * R[2])`, which
+/// structure holds a list of its own children, `Rose(X)`, which
 /// `docs/status.md` lists as not built), followed by `$rest` (a train
-/// block, or nothing). Its inputs are `Forest(R[2])` values.
+/// block, or nothing). Its inputs are `Bush(R[2])` values.
 #[allow(unused_macros)]
 macro_rules! fallback_program {
     ($rest:literal) => {
         concat!(
             "import std.layers
 
-functor ForestF(A) = tip(A) | node(A, List(Tree(X) * R[2]))
-data Forest(A) = fix ForestF(A)
+functor RoseF(A) = rose(A, List(X))
+data Rose(A) = fix RoseF(A)
 
-algebra kids[h] : TreeF(R[h]) -> R[h] {
-  leaf(c)    => c
-  node(l, r) => l + r
+functor BushF(A) = tip(A) | node(A, Rose(X))
+data Bush(A) = fix BushF(A)
+
+algebra sumkids[h] : ListF(R[h]) -> R[h] {
+  param z: R[h] = zeros
+  nil          => z
+  cons(x, acc) => x + acc
 }
 
-algebra trees[h] : ListF(Tree(R[h]) * R[2]) -> R[h] {
-  param s: R[h]    = zeros
-  param W: R[h, 2] = glorot
-  nil          => s
-  cons(p, acc) => let (t, w) = p in fold kids[h] (t) + W @ w + acc
+algebra kids[h] : RoseF(R[h]) -> R[h] {
+  param W: R[h, h] = glorot
+  rose(c, ks) => tanh(c + W @ fold sumkids[h] (ks))
 }
 
-algebra forest[d, h] : ForestF(R[d]) -> R[h] {
+algebra bush[d, h] : BushF(R[d]) -> R[h] {
   param E: R[h, d] = glorot
   param U: R[h, d] = glorot
   param V: R[h, h] = glorot
-  tip(a)      => tanh(E @ a)
-  node(a, ts) => tanh(U @ a + V @ fold trees[h] (ts))
+  tip(a)     => tanh(E @ a)
+  node(a, r) => tanh(U @ a + V @ fold kids[h] (r))
 }
 
-model m(x: Forest(R[2])) -> R[2] { fold forest[2, 2] (x) }
+model m(x: Bush(R[2])) -> R[2] { fold bush[2, 2] (x) }
 ",
             $rest
         )
     };
+}
+
+/// A vector `R[2]` drawn from `k`, as JSON.
+pub fn vec2(k: usize) -> String {
+    let k = k as f64;
+    format!("[{:.3}, {:.3}]", (0.7 * k).sin(), (1.3 * k).cos())
+}
+
+/// A binary tree (`Tree`) whose leaves hold these values (at least one),
+/// split in halves, as JSON.
+pub fn tree(leaves: &[String]) -> String {
+    match leaves {
+        [one] => format!("{{\"leaf\": [{one}]}}"),
+        _ => {
+            let (l, r) = leaves.split_at(leaves.len() / 2);
+            format!("{{\"node\": [{}, {}]}}", tree(l), tree(r))
+        }
+    }
 }
 
 /// Trains `program` (a path relative to `dir`, or absolute) for `epochs`

@@ -72,19 +72,109 @@ pub(super) fn prepare<T: Float>(
             g.nested_arity
         )));
     }
-    (0..g.nested_arity)
-        .filter(|&j| fields[j].folded())
-        .enumerate()
-        .map(|(pool, j)| {
+    let mut out = Vec::new();
+    for (j, field) in fields.iter().enumerate() {
+        let pools = field.pools();
+        if pools.is_empty() {
+            continue;
+        }
+        let nodes = (0..g.len)
+            .map(|i| split(g, field, j, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (p, ty) in pools.into_iter().enumerate() {
+            let pool = out.len();
             let folds: Vec<usize> = (0..plan.folds.len())
                 .filter(|&i| {
                     let fi = &plan.folds[i];
                     fi.inner == Some((f, g.ctor as usize, pool)) && fi.nested_in.is_none()
                 })
                 .collect();
-            one_field(plan, &folds, &fields[j], g, j)
-        })
-        .collect()
+            let held: Vec<(&Value, &[u32])> = nodes
+                .iter()
+                .map(|n| (n.structures[p].0, &n.structures[p].1[..]))
+                .collect();
+            out.push(one_field(plan, &folds, ty, field.carrier_parts, &held)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Node `i`'s value of nested field `j` of group `g`, split in walking
+/// order: the children of the enclosing fold it holds directly (a
+/// tuple's, `X * Tree(X)`), and each structure it holds with the children
+/// at its recursive positions.
+struct Split<'a> {
+    direct: Vec<u32>,
+    structures: Vec<(&'a Value, Vec<u32>)>,
+}
+
+fn split<'a>(
+    g: &Group<'a>,
+    field: &NestedField,
+    j: usize,
+    i: usize,
+) -> Result<Split<'a>, JitError> {
+    let k = i * g.nested_arity + j;
+    let (a, b) = (
+        g.nested_offsets[k] as usize,
+        g.nested_offsets[k + 1] as usize,
+    );
+    let mut out = Split {
+        direct: Vec::new(),
+        structures: Vec::new(),
+    };
+    let mut next = a;
+    walk(g.nested_values[k], &field.ty, i, &mut |v, ty| {
+        let n = match ty {
+            DataType::Rec(_) => 1,
+            _ => nested::holes(v, ty, i, &mut Vec::new()).map_err(super::schedule_error)? as usize,
+        };
+        let Some(kids) = g.nested_children.get(next..next + n) else {
+            return data_error(format!(
+                "a node's {ty} holds more children than its field ({})",
+                b - a
+            ));
+        };
+        match ty {
+            DataType::Rec(_) => out.direct.push(kids[0]),
+            _ => out.structures.push((v, kids.to_vec())),
+        }
+        next += n;
+        Ok(())
+    })?;
+    if next != b {
+        return data_error(format!(
+            "expected {} children in a nested field of type {}, found {}",
+            next - a,
+            field.ty,
+            b - a
+        ));
+    }
+    Ok(out)
+}
+
+/// Calls `visit` on each child of the enclosing fold (`Rec(0)`) and each
+/// structure in `v`, node `node`'s value of a nested field of type `ty`,
+/// in walking order; a tensor is skipped.
+fn walk<'a>(
+    v: &'a Value,
+    ty: &DataType,
+    node: usize,
+    visit: &mut dyn FnMut(&'a Value, &DataType) -> Result<(), JitError>,
+) -> Result<(), JitError> {
+    match (ty, v) {
+        (DataType::Rec(0) | DataType::Data(_), _) => visit(v, ty),
+        (DataType::Tuple(ts), Value::Tuple(vs)) if ts.len() == vs.len() => {
+            for (t, x) in ts.iter().zip(vs) {
+                walk(x, t, node, visit)?;
+            }
+            Ok(())
+        }
+        (DataType::Tensor(_), _) => Ok(()),
+        _ => data_error(format!(
+            "expected {ty} in node {node}'s nested field, found {v:?}"
+        )),
+    }
 }
 
 /// The children the nodes of group `g` read directly, `len × arity` of
@@ -96,7 +186,7 @@ pub(super) fn direct_children(info: &FoldInfo, g: &Group<'_>) -> Result<Vec<u32>
         .nested_fields
         .get(g.ctor as usize)
         .map_or(&[][..], |f| f);
-    if fields.iter().all(NestedField::folded) {
+    if fields.iter().all(|f| f.tuple.is_none()) {
         return Ok(g.children.clone());
     }
     let ctor = &info.decl.ctors[g.ctor as usize];
@@ -114,26 +204,12 @@ pub(super) fn direct_children(info: &FoldInfo, g: &Group<'_>) -> Result<Vec<u32>
                 out.push(child);
                 continue;
             }
-            let Some((j, Some(m))) = fields
-                .iter()
-                .enumerate()
-                .find(|(_, f)| f.at == at)
-                .map(|(j, f)| (j, f.tuple))
-            else {
+            let Some((j, field)) = fields.iter().enumerate().find(|(_, f)| f.at == at) else {
                 continue;
             };
-            let k = i * g.nested_arity + j;
-            let (a, b) = (
-                g.nested_offsets[k] as usize,
-                g.nested_offsets[k + 1] as usize,
-            );
-            if b - a != m {
-                return data_error(format!(
-                    "expected {m} children in a tuple field of type {ty}, found {}",
-                    b - a
-                ));
+            if field.tuple.is_some() {
+                out.extend(split(g, field, j, i)?.direct);
             }
-            out.extend_from_slice(&g.nested_children[a..b]);
         }
     }
     Ok(out)
@@ -188,41 +264,37 @@ fn tensors_of<'a>(v: &'a Value, ty: &DataType, out: &mut Vec<&'a Value>) {
     }
 }
 
-/// Field `j` of the group's nodes: the pool and the structures' schedule
-/// (with those of the structures its nodes hold, for `folds`, the folds
-/// over the field inside the region).
+/// A pool of the group's nodes: per node, the structure it holds and the
+/// children at its recursive positions (`held`, in walking order); the
+/// structures' schedule (with those of the structures its nodes hold, for
+/// `folds`, the folds over it inside the region).
 fn one_field<T: Float>(
     plan: &Plan,
     folds: &[usize],
-    field: &NestedField,
-    g: &Group<'_>,
-    j: usize,
+    ty: &DataType,
+    carrier_parts: usize,
+    held: &[(&Value, &[u32])],
 ) -> Result<NestedData<T>, JitError> {
-    let (n, arity) = (g.len, g.nested_arity);
-    let values: Vec<&Value> = (0..n).map(|i| g.nested_values[i * arity + j]).collect();
+    let n = held.len();
     let mut offsets = vec![0u32];
     let mut children = Vec::new();
     let mut rows: HashMap<*const Value, u32> = HashMap::new();
     let mut holes = Vec::new();
-    for (i, v) in values.iter().enumerate() {
-        let k = i * arity + j;
-        let (a, b) = (
-            g.nested_offsets[k] as usize,
-            g.nested_offsets[k + 1] as usize,
-        );
-        children.extend_from_slice(&g.nested_children[a..b]);
+    for (i, (v, kids)) in held.iter().enumerate() {
+        children.extend_from_slice(kids);
         offsets.push(children.len() as u32);
         holes.clear();
-        nested::holes(v, &field.ty, i, &mut holes).map_err(super::schedule_error)?;
+        nested::holes(v, ty, i, &mut holes).map_err(super::schedule_error)?;
         for (t, h) in holes.iter().enumerate() {
             rows.insert(*h as *const Value, (t * n + i) as u32);
         }
     }
+    let values: Vec<&Value> = held.iter().map(|h| h.0).collect();
     let pool = PoolRows {
         rows: &rows,
-        carrier_parts: field.carrier_parts,
+        carrier_parts,
     };
-    let fold = structures(plan, folds, &values, &field.ty, 1, &pool)?;
+    let fold = structures(plan, folds, &values, ty, 1, &pool)?;
     Ok(NestedData {
         offsets,
         children,
@@ -281,14 +353,24 @@ fn structures<T: Float>(
                 if !folds.contains(&outer) || ctor != ig.ctor as usize {
                     continue;
                 }
-                let (Some(t), true) = (types.get(k), inner.inner.is_some()) else {
+                let mut t = None;
+                let mut vals = Vec::with_capacity(ig.len);
+                for node in 0..ig.len {
+                    let fields = &ig.fields[node * ig.field_arity..(node + 1) * ig.field_arity];
+                    let Some((v, ty)) = held_structure(fields, &types, k) else {
+                        return data_error(format!(
+                            "a node of {} holds no structure {k}",
+                            decl.name
+                        ));
+                    };
+                    vals.push(v);
+                    t = Some(ty);
+                }
+                let (Some(t), true) = (t, inner.inner.is_some()) else {
                     return Err(JitError::Internal(
                         "a fold over a structure held in a nested structure's node".into(),
                     ));
                 };
-                let vals: Vec<&Value> = (0..ig.len)
-                    .map(|node| ig.fields[node * ig.field_arity + k])
-                    .collect();
                 held.push((i, structures(plan, &[i], &vals, t, depth + 1, pool)?));
             }
             groups.push(GroupData {
@@ -314,6 +396,38 @@ fn structures<T: Float>(
         roots: s.roots.clone(),
         num_nodes: s.num_nodes,
     })
+}
+
+/// Structure `k` (depth first, as `lower::nested::held_structures` numbers
+/// them) of a node's plain fields `values` of types `types`, whole or in a
+/// tuple, with its type.
+fn held_structure<'a, 't>(
+    values: &[&'a Value],
+    types: &[&'t DataType],
+    k: usize,
+) -> Option<(&'a Value, &'t DataType)> {
+    fn walk<'a, 't>(
+        v: &'a Value,
+        ty: &'t DataType,
+        k: &mut usize,
+    ) -> Option<(&'a Value, &'t DataType)> {
+        match (ty, v) {
+            (DataType::Data(_), _) if *k == 0 => Some((v, ty)),
+            (DataType::Data(_), _) => {
+                *k -= 1;
+                None
+            }
+            (DataType::Tuple(ts), Value::Tuple(vs)) => {
+                ts.iter().zip(vs).find_map(|(t, v)| walk(v, t, k))
+            }
+            _ => None,
+        }
+    }
+    let mut k = k;
+    values
+        .iter()
+        .zip(types)
+        .find_map(|(v, t)| walk(v, t, &mut k))
 }
 
 /// The plain fields of one group of a structure, gathered node by node:

@@ -141,6 +141,9 @@ impl Lowerer<'_> {
             );
         }
         let mut cc = CaseCode::default();
+        // The structures a nested structure's node holds, numbered depth
+        // first (`nested::held_structures`).
+        let mut held = 0;
         let args = self.func.blocks[block].args.clone();
         let fields = self.module.data[data].ctors[ctor].fields.clone();
         for (i, (f, &a)) in fields.iter().zip(&args).enumerate() {
@@ -161,25 +164,20 @@ impl Lowerer<'_> {
                     cc.rec_lists.push(list);
                     self.set(a, r);
                 }
-                Field::Nested(t) if nested::tuple_children(t).is_some() => {
-                    let r =
-                        self.nested_tuple_arg(t, carrier, &mut cc.rec_args, &mut cc.field_views)?;
-                    self.set(a, r);
-                }
                 Field::Nested(t) => {
-                    let (r, pool) = self.nested_arg(t, carrier, ctor, cc.nested.len())?;
-                    cc.nested.push(pool);
+                    let r = self.nested_tuple_arg(t, carrier, ctor, &mut cc)?;
                     self.set(a, r);
                 }
-                // A structure a nested structure's node holds (a tree of
-                // `List(Tree(X))`, a list of `Tree(List(X))`): its values
-                // are children of the enclosing fold, read from its pool.
-                Field::Plain(Type::Data(_)) if self.fold_nested.contains_key(&fold) => {
-                    let field = fields[..i]
-                        .iter()
-                        .filter(|fl| matches!(fl, Field::Plain(_)))
-                        .count();
-                    self.set(a, Repr::Field { fold, ctor, field });
+                // Structures a nested structure's node holds, whole or in a
+                // tuple (a tree of `List(Tree(X))` or `List(Tree(X) *
+                // R[2])`, a list of `Tree(List(X))`): their values are
+                // children of the enclosing fold, read from its pool.
+                Field::Plain(t)
+                    if self.fold_nested.contains_key(&fold)
+                        && !tensor_components(t, &mut Vec::new()) =>
+                {
+                    let r = self.held_arg(t, fold, ctor, &mut held, &mut cc.field_views)?;
+                    self.set(a, r);
                 }
                 Field::Plain(t) if self.list_of_tensors(t).is_some() => {
                     let (r, list) = self.field_list_arg(t)?;
@@ -228,7 +226,7 @@ impl Lowerer<'_> {
                     "a backward region yields a tuple".into(),
                 ));
             };
-            self.backward_results(data, ctor, carrier, elements, &rs, &mut cc, &mut code)?
+            self.backward_results(fold, data, ctor, carrier, elements, &rs, &mut cc, &mut code)?
         } else {
             vec![self.flatten(&r, &mut code)?]
         };
@@ -245,6 +243,7 @@ impl Lowerer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn backward_results(
         &mut self,
+        fold: usize,
         data: cdlc_ir::DataId,
         ctor: usize,
         carrier: &Type,
@@ -272,24 +271,14 @@ impl Lowerer<'_> {
                 }
                 // A map's result's own fields: their cotangents are unused.
                 Field::Plain(_) if self.is_appended(ctor, *i, fields.len()) == Some(false) => {}
-                // A structure held in a nested structure's node: its
-                // backward folds added its cotangent into the pool.
-                Field::Plain(Type::Data(_)) if held_ct(r) => elem.push(Vec::new()),
-                Field::Plain(_) => elem.push(self.flatten(r, code)?),
-                Field::Nested(ref t) if nested::tuple_children(t).is_some() => {
-                    self.nested_tuple_ct(t, r, code, &mut rec)?;
+                // Structures held in a nested structure's node: their
+                // backward folds added their cotangents into the pool.
+                Field::Plain(_) if self.fold_nested.contains_key(&fold) => {
+                    elem.push(self.flatten_unheld(r, code)?)
                 }
-                Field::Nested(_) => {
-                    let Repr::NestedCt { parts, .. } = r else {
-                        return Err(JitError::Internal(
-                            "a nested field's cotangent is a structure's".into(),
-                        ));
-                    };
-                    // No buffers: the zero cotangent (a region that
-                    // ignores the field).
-                    cc.nested[nested].ct =
-                        (!parts.is_empty()).then(|| parts.iter().map(|p| p.0).collect());
-                    nested += 1;
+                Field::Plain(_) => elem.push(self.flatten(r, code)?),
+                Field::Nested(ref t) => {
+                    self.nested_tuple_ct(t, r, code, &mut rec, &mut cc.nested, &mut nested)?;
                 }
             }
         }
@@ -389,15 +378,5 @@ impl Lowerer<'_> {
             nested,
         })));
         Ok(Repr::Tuple(reprs))
-    }
-}
-
-/// Whether `r` is the cotangent of a structure held in a nested
-/// structure's node: added into the pool by its backward folds, or zero.
-fn held_ct(r: &Repr) -> bool {
-    match r {
-        Repr::HeldCt { .. } => true,
-        Repr::NestedCt { parts, .. } => parts.is_empty(),
-        _ => false,
     }
 }

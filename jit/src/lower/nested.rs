@@ -67,19 +67,23 @@ impl Lowerer<'_> {
         for (at, f) in fields.iter().enumerate() {
             if let Field::Nested(ty) = f {
                 let tuple = tuple_children(ty);
-                if tuple.is_none() {
-                    self.nested_data(ty, carrier)?;
+                let field = NestedField {
+                    ty: ty.clone(),
+                    carrier_parts: parts.len(),
+                    at,
+                    plain_before: 0,
+                    tuple,
+                };
+                for structure in field.pools() {
+                    self.nested_data(structure, carrier)?;
                 }
                 let plain_before = fields[..at]
                     .iter()
                     .filter(|f| matches!(f, Field::Plain(_)))
                     .count();
                 out.push(NestedField {
-                    ty: ty.clone(),
-                    carrier_parts: parts.len(),
-                    at,
                     plain_before,
-                    tuple,
+                    ..field
                 });
             }
         }
@@ -101,7 +105,7 @@ impl Lowerer<'_> {
         };
         if !self.holds_only_children(data, decl) {
             return unsupported(format!(
-                "a nested field whose structure holds a structure inside a tuple or a list of its own children ({ty})"
+                "a nested field whose structure holds a list of its own children or a nested field of its own ({ty})"
             ));
         }
         Ok(data)
@@ -110,7 +114,8 @@ impl Lowerer<'_> {
     /// Whether every constructor of the nested structure's data type
     /// `data` (its runtime declaration `decl`) holds only its own
     /// recursive positions, tensors and the enclosing fold's children in
-    /// its plain fields, or structures that do so in turn.
+    /// its plain fields, or structures that do so in turn, whole or in
+    /// tuples.
     fn holds_only_children(
         &self,
         data: cdlc_ir::DataId,
@@ -120,19 +125,28 @@ impl Lowerer<'_> {
         ctors.len() == decl.ctors.len()
             && ctors.iter().zip(&decl.ctors).all(|(def, rt)| {
                 def.fields.len() == rt.fields.len()
-                    && def
-                        .fields
-                        .iter()
-                        .zip(&rt.fields)
-                        .all(|(f, t)| match (f, t) {
-                            (Field::Rec, _) => true,
-                            (Field::Plain(Type::Data(inner)), DataType::Data(d)) => {
-                                self.holds_only_children(*inner, d)
-                            }
-                            (Field::Plain(t), _) => tensor_components(t, &mut Vec::new()),
-                            (Field::RecList | Field::Nested(_), _) => false,
-                        })
+                    && def.fields.iter().zip(&rt.fields).all(|(f, t)| match f {
+                        Field::Rec => true,
+                        Field::Plain(ir) => self.plain_holds_only_children(ir, t),
+                        Field::RecList | Field::Nested(_) => false,
+                    })
             })
+    }
+
+    /// Whether a plain field of a nested structure's constructor (its IR
+    /// type `ir`, runtime type `rt`) holds only tensors, the enclosing
+    /// fold's children (whose IR type is the carrier) and structures that
+    /// hold only children in turn, directly or in tuples
+    /// (`Tree(X) * R[2]`).
+    fn plain_holds_only_children(&self, ir: &Type, rt: &DataType) -> bool {
+        match (ir, rt) {
+            (Type::Data(inner), DataType::Data(d)) => self.holds_only_children(*inner, d),
+            (Type::Tuple(irs), DataType::Tuple(rts)) if irs.len() == rts.len() => irs
+                .iter()
+                .zip(rts)
+                .all(|(i, r)| self.plain_holds_only_children(i, r)),
+            (ir, _) => tensor_components(ir, &mut Vec::new()),
+        }
     }
 
     /// The argument of a nested field of type `ty` in a region of the fold
@@ -196,11 +210,12 @@ impl Lowerer<'_> {
         self.structure_fold(f, decl.clone(), pool, None)
     }
 
-    /// The schedule information of a fold over a structure held in field
-    /// `field` (among the plain fields) of constructor `ctor` of the
-    /// nested structure fold `outer` walks (a tree of `List(Tree(X))`):
-    /// its leaves read the same pool, and its backward adds into `outer`'s
-    /// pool cotangents.
+    /// The schedule information of a fold over structure `field` (among
+    /// the structures the plain fields hold, depth first:
+    /// `held_structures`) of constructor `ctor` of the nested structure
+    /// fold `outer` walks (a tree of `List(Tree(X))` or of
+    /// `List(Tree(X) * R[2])`): its leaves read the same pool, and its
+    /// backward adds into `outer`'s pool cotangents.
     pub(super) fn held_fold_info(
         &mut self,
         f: &cdlc_ir::FoldOp,
@@ -209,12 +224,8 @@ impl Lowerer<'_> {
         field: usize,
     ) -> Result<(usize, Option<SeqElems>), JitError> {
         let src = self.fold_nested[&outer].clone();
-        let held = self.folds[outer].decl.ctors[ctor]
-            .fields
-            .iter()
-            .filter(|t| **t != DataType::Rec(0))
-            .nth(field)
-            .cloned();
+        let fields = &self.folds[outer].decl.ctors[ctor].fields;
+        let held = held_structures(fields).into_iter().nth(field).cloned();
         let (Some(DataType::Data(decl)), Some(inner), Split::Structure) =
             (held, self.folds[outer].inner, f.split)
         else {
@@ -265,7 +276,7 @@ impl Lowerer<'_> {
                     _ => None,
                 });
             for (k, (ir, t)) in plain.enumerate() {
-                if !tensor_components(ir, &mut sizes) {
+                if !plain_sizes(ir, &mut sizes) {
                     structures.push(k);
                 }
                 let before = v.len();
@@ -329,6 +340,63 @@ impl Lowerer<'_> {
             },
         );
         Ok((id, None))
+    }
+
+    /// The argument of a plain field of type `ty` of constructor `ctor` of
+    /// the nested structure fold `fold` walks, holding structures whole or
+    /// in a tuple (`Tree(X) * R[2]`): each structure, numbered from
+    /// `*held` on, a `Repr::Field` a fold inside the region reads; each
+    /// tensor a view appended to `views`.
+    pub(super) fn held_arg(
+        &mut self,
+        ty: &Type,
+        fold: usize,
+        ctor: usize,
+        held: &mut usize,
+        views: &mut Vec<usize>,
+    ) -> Result<Repr, JitError> {
+        match ty {
+            Type::Data(_) => {
+                *held += 1;
+                Ok(Repr::Field {
+                    fold,
+                    ctor,
+                    field: *held - 1,
+                })
+            }
+            Type::Tuple(ts) => Ok(Repr::Tuple(
+                ts.iter()
+                    .map(|t| self.held_arg(t, fold, ctor, held, views))
+                    .collect::<Result<_, _>>()?,
+            )),
+            t => {
+                let (r, v) = self.alloc_views(t)?;
+                views.extend(v);
+                Ok(r)
+            }
+        }
+    }
+
+    /// The parts of `r`, the cotangent of a nested structure's plain field,
+    /// leaving out the structures it holds: their backward folds added
+    /// their cotangents into the pool already (or they are zero).
+    pub(super) fn flatten_unheld(
+        &mut self,
+        r: &Repr,
+        code: &mut Vec<Instr>,
+    ) -> Result<Vec<Part>, JitError> {
+        match r {
+            Repr::HeldCt { .. } => Ok(Vec::new()),
+            Repr::NestedCt { parts, .. } if parts.is_empty() => Ok(Vec::new()),
+            Repr::Tuple(rs) => {
+                let mut out = Vec::new();
+                for r in rs {
+                    out.extend(self.flatten_unheld(r, code)?);
+                }
+                Ok(out)
+            }
+            r => self.flatten(r, code),
+        }
     }
 
     /// The cotangent a backward fold over a nested structure returns for
@@ -406,6 +474,19 @@ impl Lowerer<'_> {
     }
 }
 
+/// Sets the pool cotangents of a nested field's structure from `r`, the
+/// backward region's cotangent of it; none for the zero cotangent (a
+/// region that ignores the structure).
+fn set_pool_ct(r: &Repr, pool: &mut RecList) -> Result<(), JitError> {
+    let Repr::NestedCt { parts, .. } = r else {
+        return Err(JitError::Internal(
+            "a nested field's cotangent is a structure's".into(),
+        ));
+    };
+    pool.ct = (!parts.is_empty()).then(|| parts.iter().map(|p| p.0).collect());
+    Ok(())
+}
+
 /// The sum of two cotangents of a structure held in a nested structure's
 /// node (a tree folded twice), or of one and the zero cotangent: both
 /// were added into the same pool as their backward folds ran, so the sum
@@ -417,6 +498,43 @@ fn held_sum(a: &Repr, b: &Repr) -> Option<Repr> {
         (Repr::HeldCt { .. }, r) if zero(r) => Some(a.clone()),
         (r, Repr::HeldCt { .. }) if zero(r) => Some(b.clone()),
         _ => None,
+    }
+}
+
+/// The structures the plain fields `fields` of a nested structure's
+/// constructor hold (its own recursive positions `Rec(0)` left out),
+/// whole or in tuples, depth first: the numbering of `Repr::Field` and
+/// `FoldInfo::nested_in` for the folds over them.
+pub(super) fn held_structures(fields: &[DataType]) -> Vec<&DataType> {
+    fn walk<'a>(ty: &'a DataType, out: &mut Vec<&'a DataType>) {
+        match ty {
+            DataType::Data(_) => out.push(ty),
+            DataType::Tuple(ts) => ts.iter().for_each(|t| walk(t, out)),
+            DataType::Tensor(_) | DataType::Rec(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for f in fields.iter().filter(|t| **t != DataType::Rec(0)) {
+        walk(f, &mut out);
+    }
+    out
+}
+
+/// Appends the sizes of the tensors of a nested structure's plain field
+/// of IR type `ty` (a child's carrier components among them), depth
+/// first; whether it holds no structure.
+fn plain_sizes(ty: &Type, sizes: &mut Vec<usize>) -> bool {
+    match ty {
+        Type::Tuple(ts) => {
+            // Every component's sizes, past a structure too.
+            let mut plain = true;
+            for t in ts {
+                plain &= plain_sizes(t, sizes);
+            }
+            plain
+        }
+        Type::Data(_) => false,
+        t => tensor_components(t, sizes),
     }
 }
 

@@ -31,6 +31,12 @@ impl Lowerer<'_> {
             Type::Tuple(ts) => Ok(Repr::Tuple(
                 ts.iter().map(|t| self.zeros(t)).collect::<Result<_, _>>()?,
             )),
+            // The zero cotangent of a nested field's structure: no pool
+            // buffers.
+            Type::Data(_) if self.depth > 0 => Ok(Repr::NestedCt {
+                unfold: 0,
+                parts: Vec::new(),
+            }),
             other => unsupported(format!("zeros of {}", self.type_name(other))),
         }
     }
@@ -73,10 +79,6 @@ impl Lowerer<'_> {
             Op::Input(i) => self.input(*i as usize, &mut Vec::new(), &ty)?,
             Op::Const(t) => self.constant(&t.shape, t.data.clone()),
             Op::Zeros(Type::Seq(e)) => self.zero_seq(e, out)?,
-            Op::Zeros(Type::Data(_)) if self.depth > 0 => Repr::NestedCt {
-                unfold: 0,
-                parts: Vec::new(),
-            },
             Op::Zeros(t) => self.zeros(t)?,
             Op::Binary(BinOp::Add, a, b) if matches!(ty, Type::Seq(_)) => {
                 return self.seq_add(v, *a, *b, out);

@@ -466,7 +466,8 @@ pub(crate) struct CaseCode {
     /// Over a `map`'s result: the fields it appended, read through views
     /// (a backward region's cotangents of them are its last results).
     pub mapped: Vec<MappedField>,
-    /// Per nested field (`Tree(X)`, `List(A * X)`), in field order: the
+    /// Per structure of the nested fields (`Tree(X)`, `List(A * X)`, the
+    /// tree of `R[2] * Tree(X)`), in walking order: the
     /// pool its children's carriers are laid out in like a list of
     /// children (step `t`, row `i`: node `i`'s `t`-th child in walking
     /// order), and (backward) where the region leaves their cotangents.
@@ -734,19 +735,34 @@ pub(crate) struct NestedField {
     /// gathered after theirs and before the next plain field's, so that
     /// the prepared field rows follow field order.
     pub plain_before: usize,
-    /// For a tuple of the enclosing fold's children (`X * X`): how many it
-    /// holds. There is no structure to fold: its children are read like
-    /// recursive fields, gathered with them in field order
-    /// (`GroupData::children`), and it has no pool (`None` for a
-    /// structure, `GroupData::nested_fields`).
+    /// For a tuple (`X * X`, `R[2] * Tree(X)`): how many of the enclosing
+    /// fold's children it holds directly. They are read like recursive
+    /// fields, gathered with them in field order (`GroupData::children`);
+    /// the structures it holds have a pool each (`pools`). `None` for a
+    /// structure.
     pub tuple: Option<usize>,
 }
 
 impl NestedField {
-    /// Whether the field binds a structure a region folds (it has a pool
-    /// and a schedule of its structures per group).
-    pub fn folded(&self) -> bool {
-        self.tuple.is_none()
+    /// The types of the structures of the field a region folds, in walking
+    /// order: the field's own, or each structure a tuple holds
+    /// (`R[2] * Tree(X)`). Each has a pool and a schedule of its
+    /// structures per group (`GroupData::nested_fields`).
+    pub fn pools(&self) -> Vec<&cdlc_runtime::value::DataType> {
+        fn walk<'a>(
+            ty: &'a cdlc_runtime::value::DataType,
+            out: &mut Vec<&'a cdlc_runtime::value::DataType>,
+        ) {
+            use cdlc_runtime::value::DataType;
+            match ty {
+                DataType::Data(_) => out.push(ty),
+                DataType::Tuple(ts) => ts.iter().for_each(|t| walk(t, out)),
+                DataType::Rec(_) | DataType::Tensor(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.ty, &mut out);
+        out
     }
 }
 

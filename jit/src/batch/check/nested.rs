@@ -153,27 +153,22 @@ pub(super) fn check_nested_fields<T>(
     g: &GroupData<T>,
     nodes: usize,
 ) -> Result<(), PlanError> {
-    // A nested tuple's children are checked with the recursive fields'.
-    let fields: Vec<&NestedField> = info
+    // A nested tuple's children are checked with the recursive fields';
+    // each structure a field holds has a pool.
+    let pools: Vec<&DataType> = info
         .nested_fields
         .get(g.ctor)
         .map_or(&[][..], |f| f)
         .iter()
-        .filter(|f| f.folded())
+        .flat_map(NestedField::pools)
         .collect();
-    agree(site, "nested fields", fields.len(), g.nested_fields.len())?;
-    for (j, (field, data)) in fields.iter().zip(&g.nested_fields).enumerate() {
+    agree(site, "nested fields", pools.len(), g.nested_fields.len())?;
+    for (j, (ty, data)) in pools.iter().zip(&g.nested_fields).enumerate() {
         let mut at = site.clone();
         at.0.push(Step::NestedField(j));
         check_pool(&at, g.len, nodes, data)?;
         let steps = (0..g.len).map(|i| data.len_of(i)).max().unwrap_or(0);
-        check_fold(
-            &at,
-            &data.fold,
-            g.len,
-            &Ctors::nested(&field.ty),
-            Some(steps),
-        )?;
+        check_fold(&at, &data.fold, g.len, &Ctors::nested(ty), Some(steps))?;
     }
     Ok(())
 }

@@ -8,31 +8,34 @@
 //! a view of the prepared field rows like a plain field's (one entry of
 //! `CaseCode::field_views`, in field order, which is the order
 //! `batch.rs` gathers the tuple's tensors in among the plain fields'); as
-//! data, it gets no cotangent.
+//! data, it gets no cotangent. Each structure (`R[2] * Tree(X)`) is bound
+//! like a nested field of its own: a pool per structure (an entry of
+//! `CaseCode::nested`, in walking order, which is the order
+//! `batch/nested.rs` prepares the pools in), folded over its schedule.
 
 use cdlc_runtime::value::DataType;
 
 use super::super::*;
 
 /// How many children of the enclosing fold a nested field of type `ty`
-/// holds, if it is a tuple of nothing but children and tensors
-/// (`X * X`, `R[2] * X`, `X * (R[3] * X)`) holding at least one child.
+/// holds directly, if it is a tuple of children, tensors and structures
+/// (`X * X`, `R[2] * X`, `X * (R[3] * X)`, `R[2] * Tree(X)`).
 pub(in crate::lower) fn children(ty: &DataType) -> Option<usize> {
     match ty {
-        DataType::Tuple(_) => leaf_children(ty).filter(|&n| n > 0),
+        DataType::Tuple(_) => leaf_children(ty),
         _ => None,
     }
 }
 
 /// The children at one component of a tuple: one at the recursive
-/// position, none in a tensor, a nested tuple's count, `None` for
-/// anything else (a data type).
+/// position, none in a tensor or a structure (which has a pool of its
+/// own), a nested tuple's count, `None` for anything else.
 fn leaf_children(ty: &DataType) -> Option<usize> {
     match ty {
         DataType::Rec(0) => Some(1),
-        DataType::Tensor(_) => Some(0),
+        DataType::Tensor(_) | DataType::Data(_) => Some(0),
         DataType::Tuple(ts) => ts.iter().map(leaf_children).sum(),
-        _ => None,
+        DataType::Rec(_) => None,
     }
 }
 
@@ -47,30 +50,38 @@ pub(in crate::lower) fn tensor_sizes(ty: &DataType, sizes: &mut Vec<usize>) {
 }
 
 impl Lowerer<'_> {
-    /// The argument of a nested tuple field of type `ty`: the tuple of its
-    /// children's carriers, each in buffers of its own appended to
-    /// `rec_args`, and its tensors, each a view appended to `views`.
+    /// The argument of a nested field of type `ty` of constructor `ctor`:
+    /// a structure with a pool appended to `cc.nested`, or for a tuple, the
+    /// tuple of its children's carriers, each in buffers of its
+    /// own appended to `cc.rec_args`, its tensors, each a view appended to
+    /// `cc.field_views`, and its structures, each with a pool appended to
+    /// `cc.nested`.
     pub(in crate::lower) fn nested_tuple_arg(
         &mut self,
         ty: &DataType,
         carrier: &Type,
-        rec_args: &mut Vec<Vec<usize>>,
-        views: &mut Vec<usize>,
+        ctor: usize,
+        cc: &mut CaseCode,
     ) -> Result<Repr, JitError> {
         match ty {
             DataType::Rec(0) => {
                 let (r, flat) = self.alloc(carrier)?;
-                rec_args.push(flat.iter().map(|x| x.0).collect());
+                cc.rec_args.push(flat.iter().map(|x| x.0).collect());
                 Ok(r)
             }
             DataType::Tensor(shape) => {
                 let (r, v) = self.alloc_views(&Type::Tensor(shape.clone()))?;
-                views.extend(v);
+                cc.field_views.extend(v);
+                Ok(r)
+            }
+            DataType::Data(_) => {
+                let (r, pool) = self.nested_arg(ty, carrier, ctor, cc.nested.len())?;
+                cc.nested.push(pool);
                 Ok(r)
             }
             DataType::Tuple(ts) => Ok(Repr::Tuple(
                 ts.iter()
-                    .map(|t| self.nested_tuple_arg(t, carrier, rec_args, views))
+                    .map(|t| self.nested_tuple_arg(t, carrier, ctor, cc))
                     .collect::<Result<_, _>>()?,
             )),
             other => Err(JitError::Internal(format!(
@@ -79,16 +90,19 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The cotangents of a nested tuple field's children, in the order of
-    /// its argument: `r` is the backward region's cotangent of the tuple,
-    /// each child's carrier cotangent flattened onto `rec`. A tensor's
-    /// cotangent is dropped: the tensor is data.
+    /// The cotangents of a nested field's children, in the order of its
+    /// argument: `r` is the backward region's cotangent of the field,
+    /// each child's carrier cotangent flattened onto `rec`, each
+    /// structure's pool cotangents set on `pools[*next]` (counting it). A
+    /// tensor's cotangent is dropped: the tensor is data.
     pub(in crate::lower) fn nested_tuple_ct(
         &mut self,
         ty: &DataType,
         r: &Repr,
         code: &mut Vec<Instr>,
         rec: &mut Vec<Vec<Part>>,
+        pools: &mut [RecList],
+        next: &mut usize,
     ) -> Result<(), JitError> {
         match (ty, r) {
             (DataType::Rec(0), r) => {
@@ -96,14 +110,19 @@ impl Lowerer<'_> {
                 Ok(())
             }
             (DataType::Tensor(_), _) => Ok(()),
+            (DataType::Data(_), r) => {
+                super::set_pool_ct(r, &mut pools[*next])?;
+                *next += 1;
+                Ok(())
+            }
             (DataType::Tuple(ts), Repr::Tuple(rs)) if ts.len() == rs.len() => {
                 for (t, r) in ts.iter().zip(rs) {
-                    self.nested_tuple_ct(t, r, code, rec)?;
+                    self.nested_tuple_ct(t, r, code, rec, pools, next)?;
                 }
                 Ok(())
             }
             _ => Err(JitError::Internal(format!(
-                "the cotangent of a nested tuple field of type {ty} is not a tuple"
+                "the cotangent of a nested field of type {ty} does not match it"
             ))),
         }
     }

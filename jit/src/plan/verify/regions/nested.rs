@@ -164,7 +164,7 @@ impl Verifier<'_> {
         let fields = self.plan.folds[fold]
             .nested_fields
             .get(ctor)
-            .map_or(0, |fs| fs.iter().filter(|f| f.folded()).count());
+            .map_or(0, |fs| fs.iter().map(|f| f.pools().len()).sum());
         self.mismatch("the pools of the nested fields", fields, cc.nested.len())?;
         for pool in &cc.nested {
             self.index("unfold", pool.unfold, self.plan.unfolds.len())?;
