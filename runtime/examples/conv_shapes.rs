@@ -100,7 +100,13 @@ fn fastest(min_time: f64, mut f: impl FnMut()) -> f64 {
 }
 
 /// The three kernels on one shape; prints GFLOP/s of each.
-fn measure(name: &str, d: usize, c: usize, (runs, taps, n, m): (Vec<Run>, usize, usize, usize), min_time: f64) {
+fn measure(
+    name: &str,
+    d: usize,
+    c: usize,
+    (runs, taps, n, m): (Vec<Run>, usize, usize, usize),
+    min_time: f64,
+) {
     let s = Shape {
         out_channels: d,
         in_channels: c,
@@ -124,7 +130,9 @@ fn measure(name: &str, d: usize, c: usize, (runs, taps, n, m): (Vec<Run>, usize,
     let bank = Bank::of(weights, taps);
     let madds = (d * c * runs.iter().map(|r| r.len as usize).sum::<usize>()) as f64;
     let (mut y, mut dx, mut dw) = (vec![0.0; d * m], vec![0.0; c * n], vec![0.0; d * c * taps]);
-    let t_fwd = fastest(min_time, || blocked::forward(&st, bank, &x[..c * n], &mut y).expect("fits"));
+    let t_fwd = fastest(min_time, || {
+        blocked::forward(&st, bank, &x[..c * n], &mut y).expect("fits")
+    });
     let t_back = back.map(|back| {
         fastest(min_time, || {
             blocked::forward(&back, bank.transposed(), &dy[..d * m], &mut dx).expect("fits")
@@ -153,9 +161,14 @@ fn main() {
         }
     }
     if shapes.is_empty() {
-        shapes = ["ring:32:8:128:2", "ring:32:32:128:2", "lift:8:16:1", "p4:8:8:16:1"]
-            .map(String::from)
-            .to_vec();
+        shapes = [
+            "ring:32:8:128:2",
+            "ring:32:32:128:2",
+            "lift:8:16:1",
+            "p4:8:8:16:1",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     for s in &shapes {
         let f: Vec<&str> = s.split(':').collect();

@@ -113,7 +113,13 @@ fn layers() -> Vec<(&'static str, Vec<Run>, Shape)> {
     // loads) on a ring and a p4 torus.
     add("ring 50 r2", ring_runs(50, 2), 50, 17, 2);
     add("ring 50 r2 unit", unit(ring_runs(50, 2)), 50, 17, 2);
-    add("p4 4x4 r1 unit", unit(grid_runs(4, 4, 1, 4, true)), 64, 8, 3);
+    add(
+        "p4 4x4 r1 unit",
+        unit(grid_runs(4, 4, 1, 4, true)),
+        64,
+        8,
+        3,
+    );
     out
 }
 
