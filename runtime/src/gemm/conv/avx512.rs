@@ -94,6 +94,11 @@ unsafe fn forward_block<const R: usize>(
     }
 }
 
+/// Examples a weight-gradient block runs over before its sums go back to
+/// memory: their inputs and cotangents (W8's second layer: 8 × 32 KiB)
+/// stay in the second-level cache while every block passes over them.
+const ROW_CHUNK: usize = 8;
+
 /// `blocked::weight_grad`'s lane sums for f32: `acc` holds `LANES` partial
 /// sums per weight of the channels `channels`.
 ///
@@ -113,9 +118,8 @@ pub(super) unsafe fn weight_grad(
 ) {
     let s = &st.shape;
     let cols = s.in_channels * s.taps;
-    for row in 0..rows {
-        let x = &xs[row * s.in_channels * s.in_points..];
-        let dy = &dys[row * s.out_channels * s.out_points..];
+    for first in (0..rows).step_by(ROW_CHUNK) {
+        let chunk = first..(first + ROW_CHUNK).min(rows);
         let mut p0 = channels.start;
         while p0 < channels.end {
             let r = (channels.end - p0).min(ROWS);
@@ -125,14 +129,14 @@ pub(super) unsafe fn weight_grad(
                 // columns.
                 unsafe {
                     match r {
-                        8 => weight_block::<8>(st, x, dy, [p0, at, col], acc),
-                        7 => weight_block::<7>(st, x, dy, [p0, at, col], acc),
-                        6 => weight_block::<6>(st, x, dy, [p0, at, col], acc),
-                        5 => weight_block::<5>(st, x, dy, [p0, at, col], acc),
-                        4 => weight_block::<4>(st, x, dy, [p0, at, col], acc),
-                        3 => weight_block::<3>(st, x, dy, [p0, at, col], acc),
-                        2 => weight_block::<2>(st, x, dy, [p0, at, col], acc),
-                        _ => weight_block::<1>(st, x, dy, [p0, at, col], acc),
+                        8 => weight_block::<8>(st, xs, dys, &chunk, [p0, at, col], acc),
+                        7 => weight_block::<7>(st, xs, dys, &chunk, [p0, at, col], acc),
+                        6 => weight_block::<6>(st, xs, dys, &chunk, [p0, at, col], acc),
+                        5 => weight_block::<5>(st, xs, dys, &chunk, [p0, at, col], acc),
+                        4 => weight_block::<4>(st, xs, dys, &chunk, [p0, at, col], acc),
+                        3 => weight_block::<3>(st, xs, dys, &chunk, [p0, at, col], acc),
+                        2 => weight_block::<2>(st, xs, dys, &chunk, [p0, at, col], acc),
+                        _ => weight_block::<1>(st, xs, dys, &chunk, [p0, at, col], acc),
                     }
                 }
             }
@@ -152,8 +156,9 @@ pub(super) unsafe fn weight_grad(
 #[inline]
 unsafe fn weight_block<const R: usize>(
     st: &Strips<f32>,
-    x: &[f32],
-    dy: &[f32],
+    xs: &[f32],
+    dys: &[f32],
+    chunk: &Range<usize>,
     [p0, at, col]: [usize; 3],
     acc: &mut [f32],
 ) {
@@ -175,15 +180,19 @@ unsafe fn weight_block<const R: usize>(
             acc0[r] = _mm512_loadu_ps(ap.add(sums(r, col)));
             acc1[r] = _mm512_loadu_ps(ap.add(sums(r, col1)));
         }
-        let (x0, x1) = (x.as_ptr().add(q0 * n), x.as_ptr().add(q1 * n));
-        for j in 0..st.count() {
-            let v0 = tap(st.pieces(j, e0), j * LANES, x0, st.unit);
-            let v1 = tap(st.pieces(j, e1), j * LANES, x1, st.unit);
-            let lanes = st.lanes(j);
-            for r in 0..R {
-                let d = _mm512_maskz_loadu_ps(lanes, dy.as_ptr().add((p0 + r) * m + j * LANES));
-                acc0[r] = _mm512_fmadd_ps(d, v0, acc0[r]);
-                acc1[r] = _mm512_fmadd_ps(d, v1, acc1[r]);
+        for row in chunk.clone() {
+            let x = xs.as_ptr().add(row * s.in_channels * n);
+            let dy = dys.as_ptr().add(row * s.out_channels * m);
+            let (x0, x1) = (x.add(q0 * n), x.add(q1 * n));
+            for j in 0..st.count() {
+                let v0 = tap(st.pieces(j, e0), j * LANES, x0, st.unit);
+                let v1 = tap(st.pieces(j, e1), j * LANES, x1, st.unit);
+                let lanes = st.lanes(j);
+                for r in 0..R {
+                    let d = _mm512_maskz_loadu_ps(lanes, dy.add((p0 + r) * m + j * LANES));
+                    acc0[r] = _mm512_fmadd_ps(d, v0, acc0[r]);
+                    acc1[r] = _mm512_fmadd_ps(d, v1, acc1[r]);
+                }
             }
         }
         for r in 0..R {

@@ -108,7 +108,25 @@ fn layers() -> Vec<(&'static str, Vec<Run>, Shape)> {
     add("padded 9x6 r2", grid_runs(9, 6, 2, 1, false), 54, 5, 2);
     add("p4 6x6 r1", grid_runs(6, 6, 1, 4, true), 144, 8, 3);
     add("p4 5x7 r1 padded", grid_runs(5, 7, 1, 4, false), 140, 3, 2);
+    // Channel blocks of 8, 8 and 1, strips in blocks of 3 and 1, columns
+    // in blocks of 3 and 1; unit values (the AVX-512 kernel's unscaled
+    // loads) on a ring and a p4 torus.
+    add("ring 50 r2", ring_runs(50, 2), 50, 17, 2);
+    add("ring 50 r2 unit", unit(ring_runs(50, 2)), 50, 17, 2);
+    add(
+        "p4 4x4 r1 unit",
+        unit(grid_runs(4, 4, 1, 4, true)),
+        64,
+        8,
+        3,
+    );
     out
+}
+
+/// The same runs, every value one.
+fn unit((runs, taps): (Vec<Run>, usize)) -> (Vec<Run>, usize) {
+    let runs = runs.into_iter().map(|r| Run { value: 1.0, ..r }).collect();
+    (runs, taps)
 }
 
 /// Forward, transposed and weight-gradient convolutions, blocked and tap
@@ -206,7 +224,9 @@ fn avx512_kernels_equal_the_loops_over_lanes() {
             s.out_points,
         );
         let cols = c * k;
-        let rows = 2;
+        // More examples than the weight gradient's chunk of rows, and not
+        // a multiple of it.
+        let rows = 11;
         let (w, xs, dys) = (
             f32s(rng.vec(d * cols)),
             f32s(rng.vec(rows * c * n)),
