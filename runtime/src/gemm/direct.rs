@@ -84,7 +84,8 @@ unsafe fn run_with(p: Product<f32>, tile: Option<&mut Tile<'_>>) {
         static ROWS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     ROWS.with_borrow_mut(|rows| {
-        rows.clear();
+        // `copy_rows` writes every element, so what the buffer held is not
+        // cleared first.
         rows.resize(p.k * p.n, 0.0);
         // SAFETY: B's elements lie where its strides say; `rows` is k x n.
         unsafe { copy_rows(&p, rows) };
