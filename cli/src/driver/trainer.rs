@@ -157,6 +157,24 @@ impl<T: Elem> Trainer for Jit<T> {
     }
 }
 
+/// A trainer on the JIT's kernels (`jit`) or the interpreter, computing in
+/// f32 (`f32`) or f64: what names a refused example of a batch that a
+/// command ran without a `Trainer` (`cdlc grad`, `cdlc bench`), by trying
+/// its examples one by one on the same backend.
+pub fn one_by_one<'p>(
+    p: &'p Prepared,
+    init: Vec<Tensor>,
+    optim: OptimConfig,
+    jit: bool,
+    f32: bool,
+) -> Result<Box<dyn Trainer + 'p>, JitError> {
+    Ok(match (jit, f32) {
+        (true, true) => Box::new(Jit::<f32>::new(p, &init, optim, 1)?),
+        (true, false) => Box::new(Jit::<f64>::new(p, &init, optim, 1)?),
+        (false, f32) => Box::new(Interp::new(p, init, optim, f32)),
+    })
+}
+
 /// The reference interpreter, example by example, parameters in f64.
 pub struct Interp<'m> {
     prepared: &'m Prepared,
