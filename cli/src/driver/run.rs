@@ -5,7 +5,7 @@
 use super::refusal::{self, Refusal, Which};
 use super::trainer::Trainer;
 use cdlc::diagnostics::Diagnostic;
-use cdlc_runtime::data::{Origin, Origins};
+use cdlc_runtime::data::{Location, Origin};
 use cdlc_runtime::value::Value;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 pub struct RunError {
     /// The inputs file.
     pub path: PathBuf,
-    /// The input's line in the file, when one input alone fails.
-    pub input: Option<Origin>,
+    /// The input's line in the file (from 1), when one input alone fails.
+    pub input: Option<usize>,
     /// Why, as the backend reports it.
     pub problem: Refusal,
 }
@@ -24,8 +24,11 @@ impl RunError {
     /// The error as E0603, the code of data that does not fit the model.
     pub fn to_diagnostic(&self) -> Diagnostic {
         let file = self.path.display().to_string();
-        let which = match &self.input {
-            Some(o) => Which::Input(o.clone()),
+        let which = match self.input {
+            Some(line) => Which::Input(Origin {
+                file: Some(self.path.clone()),
+                at: Location::Line(line),
+            }),
             None => Which::InputBatch(&file),
         };
         refusal::diagnostic(which, &self.problem, None)
@@ -68,10 +71,6 @@ pub fn run(
     lines: &[usize],
     path: &Path,
 ) -> Result<(), RunError> {
-    let origins = Origins::Lines {
-        path: path.to_path_buf(),
-        lines: lines.to_vec(),
-    };
     const CHUNK: usize = 256;
     for (k, chunk) in inputs.chunks(CHUNK).enumerate() {
         let xs: Vec<&Value> = chunk.iter().collect();
@@ -81,7 +80,7 @@ pub fn run(
                 .enumerate()
                 .find_map(|(i, x)| trainer.forward(&[x]).err().map(|m| (i, m)));
             let (input, problem) = match alone {
-                Some((i, m)) => (Some(origins.of(k * CHUNK + i)), m),
+                Some((i, m)) => (Some(lines[k * CHUNK + i]), m),
                 None => (None, batch),
             };
             RunError {
