@@ -572,7 +572,7 @@ fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtyp
     } else {
         cdlc_runtime::value::DataType::Tuple(prepared.inst.inputs.clone())
     };
-    let inputs = cdlc_runtime::data::jsonl::load_inputs(input, &x_type)
+    let (inputs, lines) = cdlc_runtime::data::jsonl::load_numbered_inputs(input, &x_type)
         .map_err(|e| report::fail(driver::data::diagnostic(&e, None), &c.sources, 1))?;
     let optim = cdlc_runtime::optim::OptimConfig::default();
     let exec = ExecArgs {
@@ -584,8 +584,10 @@ fn run(path: &Path, weights: &Path, input: &Path, entry_name: Option<&str>, dtyp
     let fit = (&c, model);
     let batch = inputs.len().clamp(1, 256);
     let mut trainer = make_trainer(&prepared, params, optim, batch, &exec, fit);
-    Ok(match driver::run::run(trainer.as_mut(), &inputs, input) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => report::fail(e.to_diagnostic(), &c.sources, 1),
-    })
+    Ok(
+        match driver::run::run(trainer.as_mut(), &inputs, &lines, input) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => report::fail(e.to_diagnostic(), &c.sources, 1),
+        },
+    )
 }

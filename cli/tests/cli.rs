@@ -1101,7 +1101,7 @@ fn halves_of_a_computed_list_train_on_the_jit_and_on_the_interpreter() {
     assert_eq!(e.status.code(), Some(1), "{err}");
     assert!(
         err.contains("[E0603]")
-            && err.contains("example 2 of the data")
+            && err.contains("the example on line 3 of lists.jsonl")
             && err.contains("empty list"),
         "{err}"
     );

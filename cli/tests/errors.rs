@@ -230,7 +230,7 @@ fn an_input_the_model_cannot_run_on_is_e0603_naming_the_input() {
     let dir = folder("runinput2", &[("h.cdl", PARITY), ("h.jsonl", data)]);
     let o = cdlc(&["h.cdl", "--emit", "jax", "--out", "m.py"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));
-    // The blank line is not an input: the empty list is input 2.
+    // The empty list is the second input, on line 3 after a blank line.
     std::fs::write(dir.join("in.jsonl"), "{\"x\": [[1, 0]]}\n\n{\"x\": []}\n").unwrap();
     let args = [
         "run",
@@ -240,7 +240,12 @@ fn an_input_the_model_cannot_run_on_is_e0603_naming_the_input() {
         "--input",
         "in.jsonl",
     ];
-    insta::assert_snapshot!(both(&dir, &args, "E0603"));
+    let report = both(&dir, &args, "E0603");
+    assert!(
+        report.contains("the input on line 3 of in.jsonl"),
+        "{report}"
+    );
+    insta::assert_snapshot!(report);
 }
 
 /// A fold whose carrier is a list (each node's result a computed
@@ -486,18 +491,114 @@ fn on_both_backends(dir: &Path, args: &[&str], code: &str) -> String {
     jit
 }
 
-/// `PARITY`'s data with an empty list as example 2.
-const PARITY_DATA: &str = "{\"x\": [[1, 0]], \"y\": 1}\n{\"x\": [[1, 0], [0, 1]], \"y\": 0}\n{\"x\": [], \"y\": 0}\n{\"x\": [[0, 1]], \"y\": 1}\n";
+/// `PARITY`'s data with an empty list as example 2, on line 5: blank lines
+/// make a line of the file and an index in the data differ.
+const PARITY_DATA: &str = "{\"x\": [[1, 0]], \"y\": 1}\n\n{\"x\": [[1, 0], [0, 1]], \"y\": 0}\n\n{\"x\": [], \"y\": 0}\n{\"x\": [[0, 1]], \"y\": 1}\n";
 
 #[test]
-fn an_empty_list_split_by_halves_in_training_is_e0603_naming_the_example_on_both_backends() {
+fn an_empty_list_split_by_halves_in_training_is_e0603_naming_its_line_on_both_backends() {
     let dir = folder("halves", &[("h.cdl", PARITY), ("h.jsonl", PARITY_DATA)]);
     let args = ["h.cdl", "--emit", "jit", "--out", "o"];
-    insta::assert_snapshot!(on_both_backends(&dir, &args, "E0603"));
+    let report = on_both_backends(&dir, &args, "E0603");
+    assert!(
+        report.contains("the example on line 5 of h.jsonl"),
+        "{report}"
+    );
+    insta::assert_snapshot!(report);
     assert!(
         !dir.join("o/current/weights.safetensors").exists(),
         "no weights are written"
     );
+}
+
+/// `PARITY` split in two, on data whose empty list is example 5 of 8 but on
+/// line 8 of the file: shuffled into one side or the other, it is still
+/// named by its line.
+#[test]
+fn a_refused_example_after_a_split_is_named_by_its_line_on_both_backends() {
+    let program = PARITY.replace(
+        "loss = cross_entropy",
+        "loss = cross_entropy\n  split = 0.5\n  batch = 2",
+    );
+    let good = "{\"x\": [[1, 0]], \"y\": 1}\n";
+    let data = [
+        good,
+        "\n",
+        good,
+        good,
+        "\n",
+        good,
+        good,
+        "{\"x\": [], \"y\": 0}\n",
+        good,
+        good,
+    ]
+    .concat();
+    let dir = folder("splitline", &[("h.cdl", &program), ("h.jsonl", &data)]);
+    let args = ["h.cdl", "--emit", "jit", "--out", "o"];
+    let report = on_both_backends(&dir, &args, "E0603");
+    assert!(
+        report.contains("the example on line 8 of h.jsonl"),
+        "{report}"
+    );
+    insta::assert_snapshot!(report);
+}
+
+/// `both`, with the test's folder (which `--data` makes part of a path in
+/// the messages) written `DIR`.
+#[track_caller]
+fn both_in(dir: &Path, args: &[&str], code: &str) -> String {
+    let mut report = both(dir, args, code);
+    for d in [dir.to_path_buf(), dir.canonicalize().expect("the folder")] {
+        report = report.replace(&d.display().to_string(), "DIR");
+    }
+    report
+}
+
+#[test]
+fn cdlc_grad_names_a_refused_example_by_its_line_on_both_backends() {
+    let dir = folder("gradline", &[("h.cdl", PARITY), ("h.jsonl", PARITY_DATA)]);
+    let args = [
+        "grad",
+        "h.cdl",
+        "--data",
+        "h.jsonl",
+        "--out",
+        "g.safetensors",
+    ];
+    let jit = both_in(&dir, &[&args[..], &["--backend", "jit"]].concat(), "E0603");
+    let interp = both_in(
+        &dir,
+        &[&args[..], &["--backend", "interp"]].concat(),
+        "E0603",
+    );
+    assert_eq!(diagnostics_only(&jit), diagnostics_only(&interp));
+    assert!(
+        jit.contains("the example on line 5 of DIR/h.jsonl"),
+        "{jit}"
+    );
+    insta::assert_snapshot!(jit);
+}
+
+#[test]
+fn cdlc_bench_names_a_refused_example_by_its_line_on_both_backends() {
+    let dir = folder("benchline", &[("h.cdl", PARITY), ("h.jsonl", PARITY_DATA)]);
+    let args = [
+        "bench",
+        "h.cdl",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--min-time",
+        "0",
+    ];
+    let report = on_both_backends(&dir, &args, "E0603");
+    assert!(
+        report.contains("the example on line 5 of h.jsonl"),
+        "{report}"
+    );
+    insta::assert_snapshot!(report);
 }
 
 /// A stream of `take 3` outputs scored position by position.

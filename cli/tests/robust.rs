@@ -350,7 +350,7 @@ fn data_errors_found_while_running_are_e0603_naming_the_example_or_line() {
         let err = stderr(&t);
         assert_eq!(t.status.code(), Some(1), "{err}");
         assert!(
-            err.contains("[E0603]") && err.contains("example 2 of the data"),
+            err.contains("[E0603]") && err.contains("the example on line 3 of h.jsonl"),
             "{err}"
         );
         assert!(err.contains("empty list"), "{err}");

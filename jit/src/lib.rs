@@ -188,6 +188,15 @@ impl Kernel {
         ys: Option<&[&cdlc_runtime::value::Target]>,
     ) -> Result<PreparedBatch, JitError> {
         self.check_examples(xs, ys)?;
+        self.gather(xs, ys)
+    }
+
+    /// `prepare` for examples known to have the function's types.
+    fn gather(
+        &self,
+        xs: &[&Value],
+        ys: Option<&[&cdlc_runtime::value::Target]>,
+    ) -> Result<PreparedBatch, JitError> {
         let inner: Box<dyn Any> = match self.dtype {
             Dtype::F32 => Box::new(self.checked(batch::prepare::<f32>(&self.plan, xs, ys)?)?),
             Dtype::F64 => Box::new(self.checked(batch::prepare::<f64>(&self.plan, xs, ys)?)?),
@@ -385,6 +394,20 @@ impl TrainKernel {
         let xs: Vec<&Value> = batch.iter().map(|e| &e.x).collect();
         let ys: Vec<&cdlc_runtime::value::Target> = batch.iter().map(|e| &e.y).collect();
         self.k.prepare(&xs, Some(&ys))
+    }
+
+    /// `prepare_refs` for examples already checked against the kernel's
+    /// types, without checking them again: a data set's reader checks each
+    /// example once when it reads it, and a generator draws only examples
+    /// of its signature, which training compares with the model's, so a
+    /// training step need not walk every example of its batch again. An
+    /// example that has not been checked must go through `prepare_refs`:
+    /// preparation relies on the types (a wrong one is an internal error
+    /// or a panic here, not the data error `prepare_refs` gives).
+    pub fn prepare_checked_refs(&self, batch: &[&Example]) -> Result<PreparedBatch, JitError> {
+        let xs: Vec<&Value> = batch.iter().map(|e| &e.x).collect();
+        let ys: Vec<&cdlc_runtime::value::Target> = batch.iter().map(|e| &e.y).collect();
+        self.k.gather(&xs, Some(&ys))
     }
 
     /// One training step on a prepared batch: writes the mean gradient of

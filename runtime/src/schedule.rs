@@ -249,8 +249,26 @@ fn node_ctor<'a>(
     }
 }
 
+/// The most nodes a batch's schedule numbers: a node number is a `u32`.
+pub const MAX_NODES: usize = u32::MAX as usize;
+
 /// The level schedule of a batch of values of the data type `ty`.
 pub fn schedule<'a, I>(batch: I, ty: &DataType) -> Result<Schedule<'a>, ScheduleError>
+where
+    I: IntoIterator<Item = &'a Value>,
+{
+    schedule_within(batch, ty, MAX_NODES)
+}
+
+/// `schedule`, refusing a batch of more than `max_nodes` nodes (at most
+/// `MAX_NODES`) with `ScheduleError::TooLarge`. `schedule` is this with
+/// `MAX_NODES`; a smaller limit lets a test reach the refusal without
+/// building 2^32 nodes.
+pub fn schedule_within<'a, I>(
+    batch: I,
+    ty: &DataType,
+    max_nodes: usize,
+) -> Result<Schedule<'a>, ScheduleError>
 where
     I: IntoIterator<Item = &'a Value>,
 {
@@ -258,7 +276,7 @@ where
         return Err(ScheduleError::NotData { ty: ty.to_string() });
     };
     let arity = Arity::of(decl)?;
-    let walk = PostOrder::walk(batch, decl, &arity)?;
+    let walk = PostOrder::walk(batch, decl, &arity, max_nodes.min(MAX_NODES))?;
     Ok(walk.into_schedule(&arity, decl.ctors.len()))
 }
 
@@ -296,7 +314,12 @@ struct Open<'a> {
 }
 
 impl<'a> PostOrder<'a> {
-    fn walk<I>(batch: I, decl: &DataDecl, arity: &Arity) -> Result<PostOrder<'a>, ScheduleError>
+    fn walk<I>(
+        batch: I,
+        decl: &DataDecl,
+        arity: &Arity,
+        max_nodes: usize,
+    ) -> Result<PostOrder<'a>, ScheduleError>
     where
         I: IntoIterator<Item = &'a Value>,
     {
@@ -340,7 +363,10 @@ impl<'a> PostOrder<'a> {
                 let from = p.open_nested.len() - nested;
                 p.nested_lens.extend_from_slice(&p.open_nested[from..]);
                 p.open_nested.truncate(from);
-                let id = u32::try_from(p.height.len()).map_err(|_| ScheduleError::TooLarge)?;
+                if p.height.len() >= max_nodes {
+                    return Err(ScheduleError::TooLarge);
+                }
+                let id = p.height.len() as u32;
                 let kids = &done[done.len() - open.count..];
                 let h = kids
                     .iter()

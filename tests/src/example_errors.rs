@@ -69,8 +69,74 @@ fn training_refusal(file: &str, model: &str, batch: &[Example]) -> ExampleError 
             Err(JitError::Data(e)) => assert_eq!(e, interp, "{model} ({dtype:?})"),
             other => panic!("{model} ({dtype:?}): the JIT gave {other:?}"),
         }
+        // What only running finds is found alike by the step that trusts
+        // checked examples (`prepare_checked_refs`, what training uses).
+        if !matches!(interp, ExampleError::Input(_) | ExampleError::Target(_)) {
+            match trusted_step(&mut k, &params, batch, dtype) {
+                Err(JitError::Data(e)) => assert_eq!(e, interp, "{model} ({dtype:?}), trusted"),
+                other => panic!("{model} ({dtype:?}): the trusting step gave {other:?}"),
+            }
+        }
     }
     interp
+}
+
+/// One JIT training step on `batch` prepared without checking it again
+/// (`prepare_checked_refs`): the loss and the gradients in f64.
+fn trusted_step(
+    k: &mut cdlc_jit::TrainKernel,
+    params: &[Tensor],
+    batch: &[Example],
+    dtype: Dtype,
+) -> Result<(f64, Vec<f64>), JitError> {
+    let refs: Vec<&Example> = batch.iter().collect();
+    let prepared = k.prepare_checked_refs(&refs)?;
+    let flat = params.iter().flat_map(|t| t.data.iter().copied());
+    match dtype {
+        Dtype::F64 => {
+            let ps: Vec<f64> = flat.collect();
+            let mut g = vec![0.0; ps.len()];
+            let loss = k.step(&ps, &prepared, &mut g)?.loss;
+            Ok((loss, g))
+        }
+        Dtype::F32 => {
+            let ps: Vec<f32> = flat.map(|x| x as f32).collect();
+            let mut g = vec![0.0f32; ps.len()];
+            let loss = k.step(&ps, &prepared, &mut g)?.loss;
+            Ok((loss, g.iter().map(|&x| f64::from(x)).collect()))
+        }
+    }
+}
+
+#[test]
+fn a_step_that_trusts_checked_examples_gives_the_checked_steps_loss_and_gradients() {
+    // The same gathering after the check or without it: equal to the bit.
+    let (p, params) = grad_case("halves", "halved");
+    let batch = list_examples(&[2, 5, 1, 3]);
+    let m = &p.inst.module;
+    for dtype in [Dtype::F64, Dtype::F32] {
+        let opts = Options { dtype, batch: 4 };
+        let mut k = cdlc_jit::compile_train(m, p.train, &opts).expect("compiles");
+        let trusted = trusted_step(&mut k, &params, &batch, dtype).expect("a good batch");
+        let checked = k.prepare(&batch).expect("a good batch");
+        let flat = params.iter().flat_map(|t| t.data.iter().copied());
+        let (loss, grads) = match dtype {
+            Dtype::F64 => {
+                let ps: Vec<f64> = flat.collect();
+                let mut g = vec![0.0; ps.len()];
+                (k.step(&ps, &checked, &mut g).expect("a step").loss, g)
+            }
+            Dtype::F32 => {
+                let ps: Vec<f32> = flat.map(|x| x as f32).collect();
+                let mut g = vec![0.0f32; ps.len()];
+                let loss = k.step(&ps, &checked, &mut g).expect("a step").loss;
+                (loss, g.iter().map(|&x| f64::from(x)).collect())
+            }
+        };
+        assert_eq!(trusted.0.to_bits(), loss.to_bits(), "{dtype:?}");
+        assert_eq!(trusted.1, grads, "{dtype:?}");
+        assert!(grads.iter().any(|&g| g != 0.0), "{dtype:?}: a gradient");
+    }
 }
 
 /// The refusal of `xs` by the interpreter's forward pass (the first input

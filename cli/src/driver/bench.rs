@@ -58,6 +58,7 @@ use cdlc::check::{DataSpec, TrainSetup};
 use cdlc::diagnostics::Diagnostic;
 use cdlc::training::{Prepared, init_params};
 use cdlc_jit::{Elem, JitError, Options, PreparedBatch, TrainKernel};
+use cdlc_runtime::data::Origins;
 use cdlc_runtime::optim::{OptimConfig, Optimizer};
 use cdlc_runtime::value::{DataType, Example, Tensor, Value};
 use std::path::{Path, PathBuf};
@@ -238,7 +239,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
     let frontend = started.elapsed();
     let fail = |d| report::fail(d, &c.sources, 1);
     let want = super::grad::expected(&c, setup, &prepared)?;
-    let batch = load_batch(args, setup, &args.file, &want).map_err(fail)?;
+    let (batch, origins) = load_batch(args, setup, &args.file, &want).map_err(fail)?;
     let params = match &args.init {
         Some(path) => {
             super::weights::load(path, &prepared.inst, None).map_err(|e| fail(e.to_diagnostic()))?
@@ -260,12 +261,28 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
         backend: lower(&args.backend),
     });
     let f32 = args.dtype == crate::Dtype::F32;
+    let jit = matches!(args.backend, BenchBackend::Jit);
     let built = match args.backend {
         BenchBackend::Jit if f32 => JitStepper::<f32>::build(&prepared, &params, optim, &batch),
         BenchBackend::Jit => JitStepper::<f64>::build(&prepared, &params, optim, &batch),
-        BenchBackend::Interp => InterpStepper::build(&prepared, params, optim, f32, &batch),
+        BenchBackend::Interp => InterpStepper::build(&prepared, params.clone(), optim, f32, &batch),
     };
-    let failed = |e: BenchError| fail(e.to_diagnostic(&c, setup, &prepared));
+    // A refused batch is tried example by example to name the one at fault.
+    let failed = |e: BenchError| {
+        fail(match e.refusal() {
+            Some(problem) => super::train::refused_example(
+                &prepared,
+                params.clone(),
+                optim,
+                (jit, f32),
+                &batch,
+                &origins,
+                problem,
+            )
+            .to_diagnostic(setup),
+            None => e.to_diagnostic(&c, setup, &prepared),
+        })
+    };
     let mut built = built.map_err(failed)?;
     let timing = Timing {
         steps: args.steps,
@@ -332,7 +349,17 @@ enum BenchError {
 }
 
 impl BenchError {
-    /// The error as a diagnostic at `setup`'s train block.
+    /// The backend's refusal of the batch's data, if that is the error.
+    fn refusal(&self) -> Option<Refusal> {
+        match self {
+            BenchError::Step(problem) => Some(problem.clone()),
+            BenchError::Jit(JitError::Data(e)) => Some(Refusal::Example(e.clone())),
+            _ => None,
+        }
+    }
+
+    /// The error as a diagnostic at `setup`'s train block (a refused
+    /// example is named by `refusal` first).
     fn to_diagnostic(
         &self,
         c: &cdlc::Compilation,
@@ -342,7 +369,7 @@ impl BenchError {
         match self {
             BenchError::Jit(e) => super::fallback::error(c, setup.model, p, e),
             BenchError::Step(problem) => TrainError::Example {
-                index: None,
+                origin: None,
                 problem: problem.clone(),
             }
             .to_diagnostic(setup),
@@ -362,13 +389,14 @@ fn lower(v: &dyn std::fmt::Debug) -> String {
     format!("{v:?}").to_lowercase()
 }
 
-/// The batch: the whole `--data` file, or the train block's first batch.
+/// The batch: the whole `--data` file, or the train block's first batch,
+/// with where its examples came from.
 fn load_batch(
     args: &BenchArgs,
     setup: &TrainSetup,
     file: &Path,
     want: &cdlc_runtime::data::Signature,
-) -> Result<Vec<Example>, Diagnostic> {
+) -> Result<(Vec<Example>, Origins), Diagnostic> {
     let base = file.parent().unwrap_or(Path::new("."));
     let (spec, whole) = match &args.data {
         Some(p) => (
@@ -383,7 +411,8 @@ fn load_batch(
         ),
         None => (setup.data.clone(), false),
     };
-    let mut examples = data::load(&spec, base, want, setup.seed, setup.data_span)?.examples;
+    let loaded = data::load(&spec, base, want, setup.seed, setup.data_span)?;
+    let mut examples = loaded.examples;
     if !whole {
         examples.truncate(setup.batch as usize);
     }
@@ -397,7 +426,7 @@ fn load_batch(
             args.data.is_none().then_some(setup.data_span),
         ));
     }
-    Ok(examples)
+    Ok((examples, loaded.origins))
 }
 
 /// How many times the batch is prepared (or scheduled) to time it: the

@@ -6,7 +6,8 @@
 use cdlc::check::DataSpec;
 use cdlc::diagnostics::Diagnostic;
 use cdlc_grammar::Span;
-use cdlc_runtime::data::{self, DataError, Dataset, Signature, synthetic};
+use cdlc_runtime::data::{self, DataError, Dataset, Origins, Signature, synthetic};
+use cdlc_runtime::value::Example;
 use std::path::Path;
 
 /// Loads the data of `spec` (paths relative to `base`), checked against
@@ -95,35 +96,32 @@ fn load_spec(
                 Err(e) => return Err(mismatch(span, e.to_string(), "this data set".into()).into()),
             }
         }
-        DataSpec::Jsonl(p) => file(
-            data::jsonl::load(&base.join(p), &want.x, &want.y),
-            want,
-            span,
-        )?,
-        DataSpec::Csv { path, label } => file(
-            data::csv::load(&base.join(path), label, &want.x, &want.y),
-            want,
-            span,
-        )?,
-        DataSpec::Npy(x, y) => file(
-            data::npy::load(&base.join(x), &base.join(y), &want.x, &want.y),
-            want,
-            span,
-        )?,
+        DataSpec::Jsonl(p) => {
+            let path = base.join(p);
+            let (examples, lines) = data::jsonl::load(&path, &want.x, &want.y)
+                .map_err(|e| diagnostic(&e, Some(span)))?;
+            file(examples, Origins::Lines { path, lines }, want)
+        }
+        DataSpec::Csv { path, label } => {
+            let path = base.join(path);
+            let (examples, lines) = data::csv::load(&path, label, &want.x, &want.y)
+                .map_err(|e| diagnostic(&e, Some(span)))?;
+            file(examples, Origins::Lines { path, lines }, want)
+        }
+        DataSpec::Npy(x, y) => {
+            let path = base.join(x);
+            let examples = data::npy::load(&path, &base.join(y), &want.x, &want.y)
+                .map_err(|e| diagnostic(&e, Some(span)))?;
+            file(examples, Origins::Rows { path }, want)
+        }
     })
 }
 
-fn file(
-    r: Result<Vec<cdlc_runtime::value::Example>, DataError>,
-    want: &Signature,
-    span: Span,
-) -> Result<Dataset, Diagnostic> {
-    match r {
-        Ok(examples) => Ok(Dataset {
-            signature: want.clone(),
-            examples,
-        }),
-        Err(e) => Err(diagnostic(&e, Some(span))),
+fn file(examples: Vec<Example>, origins: Origins, want: &Signature) -> Dataset {
+    Dataset {
+        signature: want.clone(),
+        examples,
+        origins,
     }
 }
 

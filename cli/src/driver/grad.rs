@@ -15,7 +15,7 @@ use super::train_error::TrainError;
 use cdlc::check::TrainSetup;
 use cdlc::training::{Prepared, init_params};
 use cdlc_runtime::checkpoint::{ParamSlice, ParamView};
-use cdlc_runtime::data::Signature;
+use cdlc_runtime::data::{Dataset, Signature};
 use cdlc_runtime::value::{Example, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,8 @@ fn run(args: &GradArgs) -> Result<ExitCode, ExitCode> {
     let (setup, prepared) = train_setup(&c, args.train.as_deref(), "cdlc grad")?;
     let fail = |d| report::fail(d, &c.sources, 1);
     let want = expected(&c, setup, &prepared)?;
-    let examples = read_jsonl(&c, setup, &want, &args.data)?;
+    let data = read_jsonl(&c, setup, &want, &args.data)?;
+    let examples = &data.examples;
     let params = match &args.init {
         Some(path) => {
             super::weights::load(path, &prepared.inst, None).map_err(|e| fail(e.to_diagnostic()))?
@@ -66,17 +67,22 @@ fn run(args: &GradArgs) -> Result<ExitCode, ExitCode> {
     };
     let f32 = args.dtype == crate::Dtype::F32;
     let result = match args.backend {
-        crate::ExecBackend::Interp => interp(&prepared, &params, &examples, f32),
-        crate::ExecBackend::Jit if f32 => jit::<f32>(&prepared, &params, &examples),
-        crate::ExecBackend::Jit => jit::<f64>(&prepared, &params, &examples),
+        crate::ExecBackend::Interp => interp(&prepared, &params, examples, f32),
+        crate::ExecBackend::Jit if f32 => jit::<f32>(&prepared, &params, examples),
+        crate::ExecBackend::Jit => jit::<f64>(&prepared, &params, examples),
     };
     let (loss, grads) = result.map_err(|e| {
         let d = match e {
             Failure::Jit(e) => super::fallback::error(&c, setup.model, &prepared, &e),
-            Failure::Run(problem) => TrainError::Example {
-                index: None,
+            Failure::Run(problem) => super::train::refused_example(
+                &prepared,
+                params.clone(),
+                setup.optim,
+                (args.backend == crate::ExecBackend::Jit, f32),
+                examples,
+                &data.origins,
                 problem,
-            }
+            )
             .to_diagnostic(setup),
         };
         fail(d)
@@ -136,7 +142,7 @@ fn read_jsonl(
     setup: &TrainSetup,
     want: &Signature,
     path: &Path,
-) -> Result<Vec<Example>, ExitCode> {
+) -> Result<Dataset, ExitCode> {
     let spec = cdlc::check::DataSpec::Jsonl(
         std::env::current_dir()
             .map(|d| d.join(path))
@@ -144,14 +150,13 @@ fn read_jsonl(
             .display()
             .to_string(),
     );
-    let examples = super::data::load(&spec, Path::new("."), want, setup.seed, setup.data_span)
-        .map_err(|d| report::fail(d, &c.sources, 1))?
-        .examples;
-    if examples.is_empty() {
+    let data = super::data::load(&spec, Path::new("."), want, setup.seed, setup.data_span)
+        .map_err(|d| report::fail(d, &c.sources, 1))?;
+    if data.examples.is_empty() {
         let d = super::data::empty(&path.display().to_string(), None);
         return Err(report::fail(d, &c.sources, 1));
     }
-    Ok(examples)
+    Ok(data)
 }
 
 /// The mean loss and gradients from the reference interpreter.

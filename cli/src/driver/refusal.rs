@@ -13,6 +13,7 @@ use cdlc_grammar::Span;
 use cdlc_ir::example_error::ExampleError;
 use cdlc_ir::interp::InterpError;
 use cdlc_jit::JitError;
+use cdlc_runtime::data::{Location, Origin};
 use cdlc_runtime::loss::LossError;
 use cdlc_runtime::schedule::ScheduleError;
 
@@ -59,12 +60,12 @@ impl From<ScheduleError> for Refusal {
 
 /// Which examples a refusal is about, for the message.
 pub enum Which<'a> {
-    /// Example `i` (from 0) of the train block's data.
-    Example(usize),
+    /// One example of the train block's data, named where it came from.
+    Example(Origin),
     /// A batch of the train block's data, when no example alone fails.
     Batch,
-    /// Input `n` (from 1) of an inputs file.
-    Input(usize, &'a str),
+    /// One input of an inputs file, named by its line.
+    Input(Origin),
     /// A batch of an inputs file.
     InputBatch(&'a str),
 }
@@ -72,22 +73,28 @@ pub enum Which<'a> {
 impl Which<'_> {
     fn subject(&self) -> String {
         match self {
-            Which::Example(i) => format!("example {i} of the data"),
+            Which::Example(o) => named("example", o),
             Which::Batch => "a batch of the data".to_string(),
-            Which::Input(n, file) => format!("input {n} of {file}"),
+            Which::Input(o) => named("input", o),
             Which::InputBatch(file) => format!("a batch of the inputs of {file}"),
         }
     }
 
     fn counting(&self) -> &'static str {
         match self {
-            Which::Example(_) | Which::Batch => {
-                "examples are counted from 0 in the order of the data"
-            }
-            Which::Input(..) | Which::InputBatch(_) => {
-                "inputs are counted from 1; blank lines are not inputs"
-            }
+            Which::Example(o) | Which::Input(o) => o.counting(),
+            Which::Batch => "examples are counted from 0 in the order of the data",
+            Which::InputBatch(_) => "inputs are counted from 1; blank lines are not inputs",
         }
+    }
+}
+
+/// `the example on line 7 of d.jsonl`, `example 3 of x.npy`, `synthetic
+/// example 3` (and `input` for `example` in an inputs file).
+fn named(what: &str, o: &Origin) -> String {
+    match (&o.file, o.at) {
+        (Some(_), Location::Line(_)) => format!("the {what} on {o}"),
+        _ => o.to_string(),
     }
 }
 
@@ -147,11 +154,15 @@ fn worded(
     let message = format!("{subject} cannot be used: {reason}");
     let d = match span {
         Some(span) => {
-            let label = match short {
-                Some(s) => format!("{subject}: {s}"),
-                None => subject.clone(),
+            // The label sits at the data option: its place in that data.
+            let place = match which {
+                Which::Example(o) => format!("{} of this data", o.at),
+                _ => subject.clone(),
             };
-            let label = label.replacen(" of the data", " of this data", 1);
+            let label = match short {
+                Some(s) => format!("{place}: {s}"),
+                None => place,
+            };
             Diagnostic::error("E0603", message, span, label)
         }
         None => Diagnostic::error_without_span("E0603", message),

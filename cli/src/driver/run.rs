@@ -5,6 +5,7 @@
 use super::refusal::{self, Refusal, Which};
 use super::trainer::Trainer;
 use cdlc::diagnostics::Diagnostic;
+use cdlc_runtime::data::{Location, Origin};
 use cdlc_runtime::value::Value;
 use std::path::{Path, PathBuf};
 
@@ -13,8 +14,7 @@ use std::path::{Path, PathBuf};
 pub struct RunError {
     /// The inputs file.
     pub path: PathBuf,
-    /// The input, counted from 1 (blank lines are not inputs), when one
-    /// input alone fails.
+    /// The input's line in the file (from 1), when one input alone fails.
     pub input: Option<usize>,
     /// Why, as the backend reports it.
     pub problem: Refusal,
@@ -25,7 +25,10 @@ impl RunError {
     pub fn to_diagnostic(&self) -> Diagnostic {
         let file = self.path.display().to_string();
         let which = match self.input {
-            Some(n) => Which::Input(n, &file),
+            Some(line) => Which::Input(Origin {
+                file: Some(self.path.clone()),
+                at: Location::Line(line),
+            }),
             None => Which::InputBatch(&file),
         };
         refusal::diagnostic(which, &self.problem, None)
@@ -59,10 +62,15 @@ fn tensor_json(shape: &[usize], data: &[f64]) -> serde_json::Value {
     }
 }
 
-/// Runs the model on every example of `inputs` (read from `path`) and
-/// prints one JSON line each. When a batch fails, its inputs are run one
-/// by one to name the first that fails.
-pub fn run(trainer: &mut dyn Trainer, inputs: &[Value], path: &Path) -> Result<(), RunError> {
+/// Runs the model on every example of `inputs` (read from `path`, input
+/// `i` from line `lines[i]`) and prints one JSON line each. When a batch
+/// fails, its inputs are run one by one to name the first that fails.
+pub fn run(
+    trainer: &mut dyn Trainer,
+    inputs: &[Value],
+    lines: &[usize],
+    path: &Path,
+) -> Result<(), RunError> {
     const CHUNK: usize = 256;
     for (k, chunk) in inputs.chunks(CHUNK).enumerate() {
         let xs: Vec<&Value> = chunk.iter().collect();
@@ -72,7 +80,7 @@ pub fn run(trainer: &mut dyn Trainer, inputs: &[Value], path: &Path) -> Result<(
                 .enumerate()
                 .find_map(|(i, x)| trainer.forward(&[x]).err().map(|m| (i, m)));
             let (input, problem) = match alone {
-                Some((i, m)) => (Some(k * CHUNK + i + 1), m),
+                Some((i, m)) => (Some(lines[k * CHUNK + i]), m),
                 None => (None, batch),
             };
             RunError {

@@ -16,6 +16,7 @@ use cdlc::instantiate::Instantiated;
 use cdlc::training::{Prepared, runtime_loss, shuffled, split};
 use cdlc_runtime::checkpoint::epochs::EpochFolder;
 use cdlc_runtime::data::splitmix::mix64;
+use cdlc_runtime::data::{Origin, Origins};
 use cdlc_runtime::loss::Loss;
 use cdlc_runtime::optim::OptimConfig;
 use cdlc_runtime::report::{self, EpochMetrics};
@@ -87,8 +88,11 @@ pub fn run(
     if let Some(problem) = cdlc::training::split_problem(dataset.examples.len(), setup.split) {
         return Err(TrainError::Split { problem });
     }
+    // Each side's examples keep their place in the data, and through it
+    // their origin, for naming a refused example.
     let (train_at, val_at) =
         cdlc::training::split_indices(dataset.examples.len(), setup.split, setup.seed);
+    let origins = dataset.origins;
     let (train, val) = split(dataset.examples, setup.split, setup.seed);
     let augmenter = match &overrides.augment {
         Some(g) => Some(
@@ -164,7 +168,7 @@ pub fn run(
             let l = match trainer.step(&examples) {
                 Ok(l) => l,
                 Err(e) => {
-                    let at: Vec<usize> = chunk.iter().map(|&i| train_at[i]).collect();
+                    let at: Vec<Origin> = chunk.iter().map(|&i| origins.of(train_at[i])).collect();
                     return Err(example_error(trainer, &examples, &at, e));
                 }
             };
@@ -187,7 +191,8 @@ pub fn run(
         } else {
             let (l, a) = evaluate(trainer, &val, loss, batch).map_err(|e| {
                 let examples: Vec<&Example> = val.iter().collect();
-                example_error(trainer, &examples, &val_at, e)
+                let at: Vec<Origin> = val_at.iter().map(|&i| origins.of(i)).collect();
+                example_error(trainer, &examples, &at, e)
             })?;
             (Some(l), a)
         };
@@ -237,27 +242,54 @@ pub fn run(
 
 /// E0603 for a batch the model cannot run or the loss cannot score (an
 /// empty list split `by halves`, a target of another length than an
-/// unfold's `take k`): the backend's training function is tried on the
-/// examples one by one, without updating the weights, to name the first
-/// that fails by its index in the data (`at` gives each one's index) and
-/// the backend's own reason for it.
-fn example_error(
+/// unfold's `take k`, an input of the wrong type): the backend's training
+/// function is tried on the examples one by one, without updating the
+/// weights, to name the first that fails by its origin (`at` gives each
+/// one's: its file and line, for a file of lines) and the backend's own
+/// reason for it. Training, `cdlc grad` and `cdlc bench` all name a
+/// refused example here.
+pub fn example_error(
     trainer: &mut dyn Trainer,
     examples: &[&Example],
-    at: &[usize],
+    at: &[Origin],
     batch_error: Refusal,
 ) -> TrainError {
     let found = examples
         .iter()
         .zip(at)
-        .find_map(|(e, &i)| trainer.try_step(&[e]).err().map(|m| (i, m)));
+        .find_map(|(e, o)| trainer.try_step(&[e]).err().map(|m| (o, m)));
     match found {
-        Some((i, problem)) => TrainError::Example {
-            index: Some(i),
+        Some((o, problem)) => TrainError::Example {
+            origin: Some(o.clone()),
             problem,
         },
         None => TrainError::Example {
-            index: None,
+            origin: None,
+            problem: batch_error,
+        },
+    }
+}
+
+/// `example_error` for a command that ran `examples` (from `origins`) as
+/// one batch without a `Trainer`: a trainer on the same backend (`jit`) and
+/// dtype (`f32`), from the same weights, tries them one by one.
+pub fn refused_example(
+    prepared: &Prepared,
+    init: Vec<Tensor>,
+    optim: OptimConfig,
+    (jit, f32): (bool, bool),
+    examples: &[Example],
+    origins: &Origins,
+    batch_error: Refusal,
+) -> TrainError {
+    let refs: Vec<&Example> = examples.iter().collect();
+    let at: Vec<Origin> = (0..examples.len()).map(|i| origins.of(i)).collect();
+    match super::trainer::one_by_one(prepared, init, optim, jit, f32) {
+        Ok(mut trainer) => example_error(trainer.as_mut(), &refs, &at, batch_error),
+        // The batch's kernels compiled, so these do: were they refused,
+        // the batch's refusal is all there is to report.
+        Err(_) => TrainError::Example {
+            origin: None,
             problem: batch_error,
         },
     }

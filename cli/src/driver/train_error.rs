@@ -9,6 +9,7 @@ use cdlc::check::TrainSetup;
 use cdlc::diagnostics::Diagnostic;
 use cdlc::equivariance::measure::MeasureError;
 use cdlc_grammar::Span;
+use cdlc_runtime::data::Origin;
 use std::path::{Path, PathBuf};
 
 /// Why a run stopped.
@@ -56,8 +57,10 @@ pub enum TrainError {
     },
     /// An example the model cannot run or the loss cannot score.
     Example {
-        /// Its index in the data, from 0, when one example alone fails.
-        index: Option<usize>,
+        /// Where it came from (its file and line, its row of an array, or
+        /// its number among generated examples), when one example alone
+        /// fails.
+        origin: Option<Origin>,
         /// Why, as the backend reports it.
         problem: Refusal,
     },
@@ -103,8 +106,8 @@ impl TrainError {
                 epoch_write(*epoch, path, error, model)
             }
             TrainError::NonFinite { epoch, what, kept } => non_finite(*epoch, what, kept, setup),
-            TrainError::Example { index, problem } => {
-                let which = index.map_or(Which::Batch, Which::Example);
+            TrainError::Example { origin, problem } => {
+                let which = origin.clone().map_or(Which::Batch, Which::Example);
                 refusal::diagnostic(which, problem, Some(setup.data_span))
             }
         }

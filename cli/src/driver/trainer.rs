@@ -14,7 +14,9 @@ use cdlc_runtime::value::{Example, Tensor, Value};
 
 /// One model under training.
 pub trait Trainer {
-    /// Forward, backward and optimizer update on one batch; the mean loss.
+    /// Forward, backward and optimizer update on one batch of a data set's
+    /// examples (checked against the model when the data set was read); the
+    /// mean loss.
     fn step(&mut self, batch: &[&Example]) -> Result<f64, Refusal>;
     /// Forward and backward on one batch without updating the parameters:
     /// whether the backend's training function takes it (the driver asks
@@ -104,8 +106,12 @@ impl<T: Elem> Jit<T> {
 }
 
 impl<T: Elem> Trainer for Jit<T> {
+    /// Training's batches come from a data set whose examples were checked
+    /// when it was read (or drawn from a generator of the model's
+    /// signature), so they are not checked again every step; `try_step`,
+    /// which names a refused example, checks.
     fn step(&mut self, batch: &[&Example]) -> Result<f64, Refusal> {
-        let prepared = self.train.prepare_refs(batch)?;
+        let prepared = self.train.prepare_checked_refs(batch)?;
         let stats = self.train.step(&self.params, &prepared, &mut self.grads)?;
         self.optimizer.step(&mut self.params, &self.grads);
         Ok(stats.loss)
@@ -155,6 +161,24 @@ impl<T: Elem> Trainer for Jit<T> {
             slot: slot_of(&self.shapes, at),
         })
     }
+}
+
+/// A trainer on the JIT's kernels (`jit`) or the interpreter, computing in
+/// f32 (`f32`) or f64: what names a refused example of a batch that a
+/// command ran without a `Trainer` (`cdlc grad`, `cdlc bench`), by trying
+/// its examples one by one on the same backend.
+pub fn one_by_one<'p>(
+    p: &'p Prepared,
+    init: Vec<Tensor>,
+    optim: OptimConfig,
+    jit: bool,
+    f32: bool,
+) -> Result<Box<dyn Trainer + 'p>, JitError> {
+    Ok(match (jit, f32) {
+        (true, true) => Box::new(Jit::<f32>::new(p, &init, optim, 1)?),
+        (true, false) => Box::new(Jit::<f64>::new(p, &init, optim, 1)?),
+        (false, f32) => Box::new(Interp::new(p, init, optim, f32)),
+    })
 }
 
 /// The reference interpreter, example by example, parameters in f64.

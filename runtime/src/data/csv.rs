@@ -17,18 +17,19 @@ use crate::value::{DataType, Example, Target, Tensor, Value};
 mod tests;
 
 /// Reads a CSV file whose label column is `label`, for a model whose input
-/// type is `x` and target type `y`.
+/// type is `x` and target type `y`: the examples and the line (from 1,
+/// counting the header) each row starts on.
 pub fn load(
     path: &Path,
     label: &str,
     x: &DataType,
     y: &TargetType,
-) -> Result<Vec<Example>, DataError> {
+) -> Result<(Vec<Example>, Vec<usize>), DataError> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    parse(&text, path, label, x, y)
+    numbered(&text, path, label, x, y)
 }
 
 /// Parses the text of a CSV file; `path` is only used in errors.
@@ -39,6 +40,17 @@ pub fn parse(
     x: &DataType,
     y: &TargetType,
 ) -> Result<Vec<Example>, DataError> {
+    Ok(numbered(text, path, label, x, y)?.0)
+}
+
+/// `parse`, with the line each row starts on.
+fn numbered(
+    text: &str,
+    path: &Path,
+    label: &str,
+    x: &DataType,
+    y: &TargetType,
+) -> Result<(Vec<Example>, Vec<usize>), DataError> {
     let layout = |message: String| DataError::Layout {
         path: path.to_path_buf(),
         message,
@@ -81,6 +93,7 @@ pub fn parse(
         }
     };
     let mut out = Vec::new();
+    let mut lines = Vec::new();
     for (line, fields) in records {
         let mismatch = |mismatch: Mismatch| DataError::Mismatch {
             path: path.to_path_buf(),
@@ -124,8 +137,9 @@ pub fn parse(
             x: Value::Tensor(Tensor::new(vec![features], data)),
             y: target,
         });
+        lines.push(line);
     }
-    Ok(out)
+    Ok((out, lines))
 }
 
 /// A number fit to train on, ignoring surrounding spaces; otherwise what

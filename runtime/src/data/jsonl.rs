@@ -22,13 +22,17 @@ mod decode;
 mod tests;
 
 /// Reads a JSON-lines file whose examples have input type `x` and target
-/// type `y`.
-pub fn load(path: &Path, x: &DataType, y: &TargetType) -> Result<Vec<Example>, DataError> {
+/// type `y`: the examples and the line (from 1) each was read from.
+pub fn load(
+    path: &Path,
+    x: &DataType,
+    y: &TargetType,
+) -> Result<(Vec<Example>, Vec<usize>), DataError> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    parse(&text, path, x, y)
+    numbered(&text, path, x, y)
 }
 
 /// Parses the text of a JSON-lines file; `path` is only used in errors.
@@ -41,8 +45,20 @@ pub fn parse(
     x: &DataType,
     y: &TargetType,
 ) -> Result<Vec<Example>, DataError> {
+    Ok(numbered(text, path, x, y)?.0)
+}
+
+/// `parse`, with the line (from 1) of each example.
+fn numbered(
+    text: &str,
+    path: &Path,
+    x: &DataType,
+    y: &TargetType,
+) -> Result<(Vec<Example>, Vec<usize>), DataError> {
     let mut out = Vec::new();
-    for (at, line) in lines(text) {
+    let mut numbers = Vec::new();
+    for (number, line) in lines(text) {
+        let at = Location::Line(number);
         let syntax = |message: String| DataError::Syntax {
             path: path.to_path_buf(),
             at,
@@ -77,17 +93,18 @@ pub fn parse(
         let xv = decode::decode(&doc, jx, x, "x").map_err(mismatch)?;
         let yv = decode_target(&doc, jy, y, &FieldPath::new("y")).map_err(mismatch)?;
         out.push(Example { x: xv, y: yv });
+        numbers.push(number);
     }
-    Ok(out)
+    Ok((out, numbers))
 }
 
 /// The non-blank lines of a file, trimmed, with their 1-based numbers; a
 /// byte-order mark is skipped, as in CSV files and programs.
-fn lines(text: &str) -> impl Iterator<Item = (Location, &str)> {
+fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     text.lines()
         .enumerate()
-        .map(|(i, line)| (Location::Line(i + 1), line.trim()))
+        .map(|(i, line)| (i + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty())
 }
 
@@ -102,12 +119,22 @@ fn key<'d>(doc: &'d Document<'_>, member: NodeId) -> &'d str {
 /// Reads the inputs of a JSON-lines file for `cdlc run`: each line is an
 /// object with an `x` of type `x` (a `y`, if present, is ignored).
 pub fn load_inputs(path: &Path, x: &DataType) -> Result<Vec<Value>, DataError> {
+    Ok(load_numbered_inputs(path, x)?.0)
+}
+
+/// `load_inputs`, with the line (from 1) of each input.
+pub fn load_numbered_inputs(
+    path: &Path,
+    x: &DataType,
+) -> Result<(Vec<Value>, Vec<usize>), DataError> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
-    for (at, line) in lines(&text) {
+    let mut numbers = Vec::new();
+    for (number, line) in lines(&text) {
+        let at = Location::Line(number);
         let syntax = |message: String| DataError::Syntax {
             path: path.to_path_buf(),
             at,
@@ -126,8 +153,9 @@ pub fn load_inputs(path: &Path, x: &DataType) -> Result<Vec<Value>, DataError> {
             mismatch,
         })?;
         out.push(v);
+        numbers.push(number);
     }
-    Ok(out)
+    Ok((out, numbers))
 }
 
 /// A short description of a JSON value, for error messages.

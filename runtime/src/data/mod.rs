@@ -61,6 +61,85 @@ pub struct Dataset {
     pub signature: Signature,
     /// The examples, in generation (or file) order.
     pub examples: Vec<Example>,
+    /// Where each example came from, for naming it in an error.
+    pub origins: Origins,
+}
+
+/// Where the examples of a data set came from: a text file's lines, an
+/// array file's rows, or a generator. Kept beside the examples so that an
+/// example refused later (while training, after splitting and shuffling)
+/// is named where the user can find it, as the readers' own errors are.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origins {
+    /// A JSON-lines or CSV file: example `i` starts on line `lines[i]`
+    /// (from 1; blank lines, a CSV header and quoted fields spanning lines
+    /// make the two differ).
+    Lines {
+        /// The file.
+        path: PathBuf,
+        /// Each example's first line.
+        lines: Vec<usize>,
+    },
+    /// An npy file: example `i` is row `i` of its arrays.
+    Rows {
+        /// The inputs' file.
+        path: PathBuf,
+    },
+    /// Generated examples, numbered from 0 in the order they were drawn.
+    Synthetic,
+}
+
+impl Origins {
+    /// Where example `i` of the data set came from.
+    pub fn of(&self, i: usize) -> Origin {
+        match self {
+            Origins::Lines { path, lines } => Origin {
+                file: Some(path.clone()),
+                at: Location::Line(lines[i]),
+            },
+            Origins::Rows { path } => Origin {
+                file: Some(path.clone()),
+                at: Location::Index(i),
+            },
+            Origins::Synthetic => Origin {
+                file: None,
+                at: Location::Index(i),
+            },
+        }
+    }
+}
+
+/// Where one example came from: a file's line or row, or a generated
+/// example's number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, or `None` for a generated example.
+    pub file: Option<PathBuf>,
+    /// The line (from 1) or the example's number (from 0).
+    pub at: Location,
+}
+
+impl Origin {
+    /// How the place is counted, for a note under an error.
+    pub fn counting(&self) -> &'static str {
+        match (&self.file, self.at) {
+            (Some(_), Location::Line(_)) => "lines are counted from 1, blank lines included",
+            (Some(_), Location::Index(_)) => {
+                "examples are counted from 0, row by row of the arrays"
+            }
+            (None, _) => "generated examples are counted from 0 in the order they are drawn",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    /// `line 7 of d.jsonl`, `example 3 of x.npy`, `synthetic example 3`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(path) => write!(f, "{} of {}", self.at, path.display()),
+            None => write!(f, "synthetic {}", self.at),
+        }
+    }
 }
 
 /// Where in a data source a problem was found.

@@ -194,6 +194,7 @@ pub fn generate_until(
     Ok(Dataset {
         signature,
         examples,
+        origins: super::Origins::Synthetic,
     })
 }
 

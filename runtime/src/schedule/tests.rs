@@ -134,6 +134,27 @@ fn w4_trees_have_the_benchmarks_level_sizes() {
     assert_eq!(sched.num_nodes, 512 + 496);
 }
 
+#[test]
+fn a_batch_of_more_nodes_than_the_limit_is_too_large() {
+    // The W4 trees have 1008 nodes: scheduled within exactly that many, and
+    // refused within one fewer, as a batch of more than 2^32 - 1 nodes is
+    // within `MAX_NODES`, by the same walk.
+    let trees: Vec<Value> = (0..16)
+        .map(|t| make_tree(t, 32).to_value(&mut |i| Tensor::scalar(i as f64)))
+        .collect();
+    let ty = DataType::tree(DataType::Tensor(vec![]));
+    let whole = schedule_within(&trees, &ty, 1008).expect("within the limit");
+    assert_eq!(whole.num_nodes, 1008);
+    assert_eq!(
+        schedule_within(&trees, &ty, 1007).err(),
+        Some(ScheduleError::TooLarge)
+    );
+    assert_eq!(
+        schedule_within(&trees[..1], &ty, 0).err(),
+        Some(ScheduleError::TooLarge)
+    );
+}
+
 /// The sum of a tree's leaves, computed recursively.
 fn direct_sum(v: &Value) -> f64 {
     match v {

@@ -157,3 +157,14 @@ fn non_finite_and_huge_values_are_refused_and_long_fields_cut() {
         "{shown}"
     );
 }
+
+#[test]
+fn each_row_keeps_the_line_it_starts_on() {
+    // The header is line 1; a blank line and a quoted label spanning two
+    // lines make a row's line differ from its index.
+    let text = "a,label\n1,0\n\n2,\"1\n\"\n3,2\n";
+    let (ex, lines) =
+        numbered(text, file(), "label", &x(1), &TargetType::Tensor(vec![])).expect("valid file");
+    assert_eq!(ex.len(), 3);
+    assert_eq!(lines, vec![2, 4, 6]);
+}

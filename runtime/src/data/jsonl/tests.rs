@@ -337,3 +337,12 @@ fn rose_trees_and_lists_nested_100_000_deep_load_and_unterminated_ones_are_refus
         ("x[0]", "an array of 1")
     );
 }
+
+#[test]
+fn each_example_keeps_its_line() {
+    let x = DataType::Tensor(vec![1]);
+    let text = "\n{\"x\": [1], \"y\": 0}\n\n  \n{\"x\": [2], \"y\": 1}\n";
+    let (ex, lines) = numbered(text, file(), &x, &TargetType::Class(2)).expect("valid file");
+    assert_eq!(ex.len(), 2);
+    assert_eq!(lines, vec![2, 5]);
+}
