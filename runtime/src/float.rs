@@ -88,3 +88,48 @@ macro_rules! impl_float {
 
 impl_float!(f32);
 impl_float!(f64);
+
+/// `dst[i] -= s * src[i]` (an SGD step), in AVX-512 registers when the
+/// processor has them. The arithmetic is the same either way (a multiply,
+/// then a subtraction, never fused), so every element gets the same two
+/// roundings; only the width of the instructions differs.
+pub fn sub_scaled<F: Float>(dst: &mut [F], src: &[F], s: F) {
+    wide(dst, src, s, |d, x, s| *d -= s * x);
+}
+
+/// `dst[i] = s * src[i]`, in AVX-512 registers when the processor has
+/// them (one rounding either way).
+pub fn scale_into<F: Float>(dst: &mut [F], src: &[F], s: F) {
+    wide(dst, src, s, |d, x, s| *d = x * s);
+}
+
+/// `f(&mut dst[i], src[i], s)` for every `i` of the shorter slice,
+/// compiled for AVX-512 when the processor has it.
+#[inline(always)]
+fn wide<F: Float>(dst: &mut [F], src: &[F], s: F, f: impl Fn(&mut F, F, F) + Copy) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the processor has AVX-512F.
+        return unsafe { wide_avx512(dst, src, s, f) };
+    }
+    each(dst, src, s, f)
+}
+
+/// `wide`'s loop with AVX-512 enabled.
+///
+/// # Safety
+///
+/// The processor has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn wide_avx512<F: Float>(dst: &mut [F], src: &[F], s: F, f: impl Fn(&mut F, F, F) + Copy) {
+    each(dst, src, s, f)
+}
+
+/// `wide`'s loop.
+#[inline(always)]
+fn each<F: Float>(dst: &mut [F], src: &[F], s: F, f: impl Fn(&mut F, F, F) + Copy) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        f(d, x, s);
+    }
+}
