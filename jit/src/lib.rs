@@ -440,7 +440,11 @@ impl TrainKernel {
             let src = self.k.part(&p, params, b);
             match p.kind {
                 PartKind::Uniform => g.copy_from_slice(src),
-                PartKind::Summed => cdlc_runtime::float::scale_into(g, src, inv),
+                PartKind::Summed => {
+                    for (gi, &x) in g.iter_mut().zip(src) {
+                        *gi = x * inv;
+                    }
+                }
                 PartKind::Batched => {
                     g.fill(T::ZERO);
                     for row in src.chunks_exact(p.size) {

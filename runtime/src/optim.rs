@@ -396,7 +396,12 @@ impl<F: Float> Optimizer<F> {
         }
         self.steps += 1;
         match self.config {
-            OptimConfig::Sgd { lr } => crate::float::sub_scaled(params, grads, F::from_f64(lr)),
+            OptimConfig::Sgd { lr } => {
+                let lr = F::from_f64(lr);
+                for (p, &g) in params.iter_mut().zip(grads) {
+                    *p -= lr * g;
+                }
+            }
             OptimConfig::Momentum { lr, beta } => self.momentum(params, grads, lr, beta, false),
             OptimConfig::Nesterov { lr, beta } => self.momentum(params, grads, lr, beta, true),
             OptimConfig::Adagrad { lr, eps } => {

@@ -188,9 +188,9 @@ fn non_finite_entries_are_found_in_both_types() {
 
 #[test]
 fn sgd_on_a_long_buffer_rounds_each_element_as_the_scalar_formula() {
-    // 1003 elements: whole 16-lane registers and a ragged end, in both
-    // types; each element is `p - lr * g` rounded twice, whatever the
-    // vector width the processor allows.
+    // 1003 elements (whole vectors and a ragged end), in both types: each
+    // element is `p - lr * g` rounded twice, a multiply and a subtraction
+    // never fused into one, however the loop is vectorised.
     let g: Vec<f32> = crate::data::splitmix::uniform(5, &[1003], 1.0);
     let p0: Vec<f32> = crate::data::splitmix::uniform(6, &[1003], 1.0);
     let mut p = p0.clone();
