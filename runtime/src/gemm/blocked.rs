@@ -313,8 +313,7 @@ unsafe fn micro<const R: usize, const W: usize>(
         let (mut a, mut b) = (at.a, at.b);
         for _ in 0..stage.kc {
             let bs: [__m512; W] = std::array::from_fn(|w| _mm512_load_ps(b.add(16 * w)));
-            for row in acc.iter_mut().enumerate() {
-                let (r, row) = row;
+            for (r, row) in acc.iter_mut().enumerate() {
                 let x = _mm512_set1_ps(*a.add(r));
                 for (s, &bw) in row.iter_mut().zip(&bs) {
                     *s = _mm512_fmadd_ps(x, bw, *s);
