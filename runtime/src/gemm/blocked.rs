@@ -45,6 +45,11 @@ const NR: usize = 32;
 /// in a 32 KiB L1 cache with A's panel (6 KiB).
 const KC: usize = 192;
 
+/// What the depth's blocks are multiples of (but the last): the packing
+/// transposes in 8 × 8 tiles, which then leave no depth step to copy
+/// element by element.
+const KU: usize = 8;
+
 /// The most columns of B per block: `KC × NC` (768 KiB) stays in a 1 MiB
 /// L2 cache; a weight gradient's `n = 784` is one block (two blocks of
 /// at most 512 measured 1% slower there).
@@ -144,7 +149,7 @@ fn blocks(total: usize, most: usize, unit: usize) -> impl Iterator<Item = (usize
 #[cfg(target_arch = "x86_64")]
 unsafe fn run_with(p: Product<f32>, mut tile: Option<&mut Tile<'_>>) {
     BUFFERS.with_borrow_mut(|(abuf, bbuf)| {
-        let depth: Vec<(usize, usize)> = blocks(p.k, KC, 1).collect();
+        let depth: Vec<(usize, usize)> = blocks(p.k, KC, KU).collect();
         for (j0, j1) in blocks(p.n, NC, NR) {
             let panels = (j1 - j0).div_ceil(NR);
             for (d, &(l0, l1)) in depth.iter().enumerate() {
@@ -223,15 +228,10 @@ unsafe fn tiles(p: &Product<f32>, blk: &Block, stage: Stage, mut tile: Option<&m
             let t = tile.as_deref_mut();
             // SAFETY: the tile lies inside the block.
             unsafe {
-                match rows {
-                    8 => micro::<8>(p, at, stage, t),
-                    7 => micro::<7>(p, at, stage, t),
-                    6 => micro::<6>(p, at, stage, t),
-                    5 => micro::<5>(p, at, stage, t),
-                    4 => micro::<4>(p, at, stage, t),
-                    3 => micro::<3>(p, at, stage, t),
-                    2 => micro::<2>(p, at, stage, t),
-                    _ => micro::<1>(p, at, stage, t),
+                if width > 16 {
+                    rows_of::<2>(rows, p, at, stage, t);
+                } else {
+                    rows_of::<1>(rows, p, at, stage, t);
                 }
             }
             i += rows;
@@ -239,6 +239,40 @@ unsafe fn tiles(p: &Product<f32>, blk: &Block, stage: Stage, mut tile: Option<&m
         }
         j += width;
         b = b.wrapping_add(NR * kc);
+    }
+}
+
+/// `micro` for a tile of `rows` rows (at most `MR`) and `W` column
+/// registers: two for a panel wider than 16 columns, one for a narrower
+/// panel (the last of a product whose columns are not a multiple of `NR`,
+/// or a narrow product such as a classifier's ten), which then does none
+/// of the second register's multiply-adds on zeros.
+///
+/// # Safety
+///
+/// As for `micro`; with `W = 1`, the panel's columns past 16 are not in C.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn rows_of<const W: usize>(
+    rows: usize,
+    p: &Product<f32>,
+    at: At,
+    stage: Stage,
+    t: Option<&mut Tile<'_>>,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        match rows {
+            8 => micro::<8, W>(p, at, stage, t),
+            7 => micro::<7, W>(p, at, stage, t),
+            6 => micro::<6, W>(p, at, stage, t),
+            5 => micro::<5, W>(p, at, stage, t),
+            4 => micro::<4, W>(p, at, stage, t),
+            3 => micro::<3, W>(p, at, stage, t),
+            2 => micro::<2, W>(p, at, stage, t),
+            _ => micro::<1, W>(p, at, stage, t),
+        }
     }
 }
 
@@ -254,60 +288,58 @@ struct At {
     masks: [__mmask16; 2],
 }
 
-/// `R` rows of C from row `at.i`, the masked columns from `at.j`: the
-/// depth's block summed in registers, then written (with `beta` on the
-/// first block, added to C on the others) and, after the last block, the
-/// epilogue.
+/// `R` rows of C from row `at.i`, the masked columns from `at.j` in `W`
+/// registers of 16: the depth's block summed in registers, then written
+/// (with `beta` on the first block, added to C on the others) and, after
+/// the last block, the epilogue.
 ///
 /// # Safety
 ///
 /// As for `tiles`; A's panel holds `R` rows (at a stride of `MR`) and B's
-/// `NR` columns (zero past C's), both `kc` deep.
+/// `NR` columns (zero past C's), both `kc` deep; with `W = 1`, the second
+/// register's mask is empty.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn micro<const R: usize>(
+unsafe fn micro<const R: usize, const W: usize>(
     p: &Product<f32>,
     at: At,
     stage: Stage,
     tile: Option<&mut Tile<'_>>,
 ) {
-    let mut acc0 = [_mm512_setzero_ps(); R];
-    let mut acc1 = [_mm512_setzero_ps(); R];
+    let mut acc = [[_mm512_setzero_ps(); W]; R];
     // SAFETY: the packed panels hold `kc` steps of `MR` and `NR` numbers.
     unsafe {
         let (mut a, mut b) = (at.a, at.b);
         for _ in 0..stage.kc {
-            let b0 = _mm512_load_ps(b);
-            let b1 = _mm512_load_ps(b.add(16));
-            for r in 0..R {
+            let bs: [__m512; W] = std::array::from_fn(|w| _mm512_load_ps(b.add(16 * w)));
+            for (r, row) in acc.iter_mut().enumerate() {
                 let x = _mm512_set1_ps(*a.add(r));
-                acc0[r] = _mm512_fmadd_ps(x, b0, acc0[r]);
-                acc1[r] = _mm512_fmadd_ps(x, b1, acc1[r]);
+                for (s, &bw) in row.iter_mut().zip(&bs) {
+                    *s = _mm512_fmadd_ps(x, bw, *s);
+                }
             }
             a = a.add(MR);
             b = b.add(NR);
         }
     }
-    let [m0, m1] = at.masks;
     let alpha = _mm512_set1_ps(p.alpha);
     let beta = _mm512_set1_ps(if stage.first { p.beta } else { 1.0 });
     let reads = !stage.first || p.beta != 0.0;
     let mut held = [[_mm512_setzero_ps(); 2]; R];
-    for r in 0..R {
-        // SAFETY: row `at.i + r` and the masked columns lie in C (a
-        // masked-off lane is not accessed).
-        unsafe {
-            let c = p.c.offset((at.i + r) as isize * p.rsc).add(at.j);
-            let mut v0 = _mm512_mul_ps(alpha, acc0[r]);
-            let mut v1 = _mm512_mul_ps(alpha, acc1[r]);
-            if reads {
-                v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m0, c), v0);
-                v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, c.wrapping_add(16)), v1);
+    for (r, row) in acc.iter().enumerate() {
+        for (w, &s) in row.iter().enumerate() {
+            // SAFETY: row `at.i + r` and the masked columns lie in C (a
+            // masked-off lane is not accessed).
+            unsafe {
+                let c = p.c.offset((at.i + r) as isize * p.rsc).add(at.j + 16 * w);
+                let mut v = _mm512_mul_ps(alpha, s);
+                if reads {
+                    v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(at.masks[w], c), v);
+                }
+                _mm512_mask_storeu_ps(c, at.masks[w], v);
+                held[r][w] = v;
             }
-            _mm512_mask_storeu_ps(c, m0, v0);
-            _mm512_mask_storeu_ps(c.wrapping_add(16), m1, v1);
-            held[r] = [v0, v1];
         }
     }
     if let (Some(t), true) = (tile, stage.last) {

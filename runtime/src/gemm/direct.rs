@@ -130,17 +130,13 @@ unsafe fn panels(p: Product<f32>, mut tile: Option<&mut Tile<'_>>) {
         let mut i = 0;
         while i < p.m {
             let rows = (p.m - i).min(MR);
+            let t = tile.as_deref_mut();
             // SAFETY: the block lies inside the product's sizes.
             unsafe {
-                match rows {
-                    8 => block::<8>(&p, i, j, masks, tile.as_deref_mut()),
-                    7 => block::<7>(&p, i, j, masks, tile.as_deref_mut()),
-                    6 => block::<6>(&p, i, j, masks, tile.as_deref_mut()),
-                    5 => block::<5>(&p, i, j, masks, tile.as_deref_mut()),
-                    4 => block::<4>(&p, i, j, masks, tile.as_deref_mut()),
-                    3 => block::<3>(&p, i, j, masks, tile.as_deref_mut()),
-                    2 => block::<2>(&p, i, j, masks, tile.as_deref_mut()),
-                    _ => block::<1>(&p, i, j, masks, tile.as_deref_mut()),
+                if width > 16 {
+                    rows_of::<2>(rows, &p, i, j, masks, t);
+                } else {
+                    rows_of::<1>(rows, &p, i, j, masks, t);
                 }
             }
             i += rows;
@@ -149,17 +145,52 @@ unsafe fn panels(p: Product<f32>, mut tile: Option<&mut Tile<'_>>) {
     }
 }
 
+/// `block` for `rows` rows (at most `MR`) and `W` column registers: two
+/// for a panel wider than 16 columns, one for a narrower panel (a
+/// classifier's ten columns, the last of a product whose columns are not
+/// a multiple of `NR`), which then does none of the second register's
+/// multiply-adds on zeros.
+///
+/// # Safety
+///
+/// As for `block`; with `W = 1`, the second register's mask is empty.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn rows_of<const W: usize>(
+    rows: usize,
+    p: &Product<f32>,
+    i: usize,
+    j: usize,
+    masks: (__mmask16, __mmask16),
+    t: Option<&mut Tile<'_>>,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        match rows {
+            8 => block::<8, W>(p, i, j, masks, t),
+            7 => block::<7, W>(p, i, j, masks, t),
+            6 => block::<6, W>(p, i, j, masks, t),
+            5 => block::<5, W>(p, i, j, masks, t),
+            4 => block::<4, W>(p, i, j, masks, t),
+            3 => block::<3, W>(p, i, j, masks, t),
+            2 => block::<2, W>(p, i, j, masks, t),
+            _ => block::<1, W>(p, i, j, masks, t),
+        }
+    }
+}
+
 /// `R` rows of C from row `i`, the (up to) 32 columns from `j` the masks
-/// select.
+/// select, in `W` registers of 16 columns.
 ///
 /// # Safety
 ///
 /// As for `run`; rows `i..i + R` and the masked columns from `j` lie inside
-/// C.
+/// C; with `W = 1`, the second register's mask is empty.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn block<const R: usize>(
+unsafe fn block<const R: usize, const W: usize>(
     p: &Product<f32>,
     i: usize,
     j: usize,
@@ -167,8 +198,8 @@ unsafe fn block<const R: usize>(
     tile: Option<&mut Tile<'_>>,
 ) {
     let (m0, m1) = masks;
-    let mut acc0 = [_mm512_setzero_ps(); R];
-    let mut acc1 = [_mm512_setzero_ps(); R];
+    let lanes = [m0, m1];
+    let mut acc = [[_mm512_setzero_ps(); W]; R];
     // SAFETY: every address read or written is an element of A (rows
     // i..i+R, columns 0..k), of B (rows 0..k, the masked columns from j) or
     // of C; the masks keep loads and stores of B and C inside their rows
@@ -180,29 +211,29 @@ unsafe fn block<const R: usize>(
         let a = p.a.wrapping_offset(i as isize * p.rsa);
         let mut b = p.b.wrapping_add(j);
         for l in 0..p.k as isize {
-            let b0 = _mm512_maskz_loadu_ps(m0, b);
-            let b1 = _mm512_maskz_loadu_ps(m1, b.wrapping_add(16));
-            for r in 0..R {
+            let bs: [__m512; W] =
+                std::array::from_fn(|w| _mm512_maskz_loadu_ps(lanes[w], b.wrapping_add(16 * w)));
+            for (r, row) in acc.iter_mut().enumerate() {
                 let x = _mm512_set1_ps(*a.offset(r as isize * p.rsa + l * p.csa));
-                acc0[r] = _mm512_fmadd_ps(x, b0, acc0[r]);
-                acc1[r] = _mm512_fmadd_ps(x, b1, acc1[r]);
+                for (s, &bw) in row.iter_mut().zip(&bs) {
+                    *s = _mm512_fmadd_ps(x, bw, *s);
+                }
             }
             b = b.wrapping_offset(p.rsb);
         }
         let alpha = _mm512_set1_ps(p.alpha);
         let beta = _mm512_set1_ps(p.beta);
         let mut held = [[_mm512_setzero_ps(); 2]; R];
-        for r in 0..R {
-            let c = p.c.offset((i + r) as isize * p.rsc).add(j);
-            let mut v0 = _mm512_mul_ps(alpha, acc0[r]);
-            let mut v1 = _mm512_mul_ps(alpha, acc1[r]);
-            if p.beta != 0.0 {
-                v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m0, c), v0);
-                v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, c.wrapping_add(16)), v1);
+        for (r, row) in acc.iter().enumerate() {
+            for (w, &s) in row.iter().enumerate() {
+                let c = p.c.offset((i + r) as isize * p.rsc).add(j + 16 * w);
+                let mut v = _mm512_mul_ps(alpha, s);
+                if p.beta != 0.0 {
+                    v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(lanes[w], c), v);
+                }
+                _mm512_mask_storeu_ps(c, lanes[w], v);
+                held[r][w] = v;
             }
-            _mm512_mask_storeu_ps(c, m0, v0);
-            _mm512_mask_storeu_ps(c.wrapping_add(16), m1, v1);
-            held[r] = [v0, v1];
         }
         if let Some(t) = tile {
             // The epilogue on the tile's registers, still held.

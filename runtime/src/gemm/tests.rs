@@ -430,9 +430,11 @@ fn f32_product(m: usize, k: usize, n: usize, transposed: bool, beta: f32, c_shif
 fn direct_f32_products_cover_every_block_and_column_tail() {
     let direct = is_x86_feature_detected_avx512();
     // Every row remainder of the 8-row blocks, column tails around the two
-    // 16-lane registers of a 32-column panel, and a B too large to take.
+    // 16-lane registers of a 32-column panel (panels of at most 16 columns
+    // run in one register: a classifier's 10, 16, the last 16 of 48), and
+    // a B too large to take.
     for m in [3, 8, 9, 15, 16, 17, 23] {
-        for n in [17, 31, 32, 33, 48, 70] {
+        for n in [10, 16, 17, 31, 32, 33, 48, 70] {
             for transposed in [false, true] {
                 let p = probe(m, 40, n);
                 assert!(is_small(m, 40, n) || direct::takes(&p) == direct);

@@ -185,3 +185,24 @@ fn non_finite_entries_are_found_in_both_types() {
     assert_eq!(first_non_finite(&[0.0f32, 3.0, f32::NEG_INFINITY]), Some(2));
     assert_eq!(first_non_finite(&[f32::MAX, f32::MAX]), None);
 }
+
+#[test]
+fn sgd_on_a_long_buffer_rounds_each_element_as_the_scalar_formula() {
+    // 1003 elements (whole vectors and a ragged end), in both types: each
+    // element is `p - lr * g` rounded twice, a multiply and a subtraction
+    // never fused into one, however the loop is vectorised.
+    let g: Vec<f32> = crate::data::splitmix::uniform(5, &[1003], 1.0);
+    let p0: Vec<f32> = crate::data::splitmix::uniform(6, &[1003], 1.0);
+    let mut p = p0.clone();
+    Optimizer::<f32>::new(OptimConfig::Sgd { lr: 0.01 }, p.len()).step(&mut p, &g);
+    let lr = 0.01f32;
+    for ((&got, &x), &d) in p.iter().zip(&p0).zip(&g) {
+        assert_eq!(got.to_bits(), (x - lr * d).to_bits());
+    }
+    let g64: Vec<f64> = g.iter().map(|&x| f64::from(x)).collect();
+    let mut p64: Vec<f64> = p0.iter().map(|&x| f64::from(x)).collect();
+    Optimizer::<f64>::new(OptimConfig::Sgd { lr: 0.01 }, p64.len()).step(&mut p64, &g64);
+    for ((&got, &x), &d) in p64.iter().zip(&p0).zip(&g64) {
+        assert_eq!(got.to_bits(), (f64::from(x) - 0.01 * d).to_bits());
+    }
+}

@@ -6,7 +6,7 @@
 //! and split between two threads, to the bit against the whole product.
 
 use super::super::{GemmScalar, Kernel, Product};
-use super::{KC, MC, MR, NC, NR, blocks, takes};
+use super::{KC, KU, MC, MR, NC, NR, blocks, takes};
 use crate::data::splitmix::uniform;
 
 /// How an operand is stored: row-major, column-major, or every other
@@ -195,8 +195,8 @@ fn a_split_product_equals_the_whole_to_the_bit() {
 fn blocks_are_nearly_equal_and_cover_everything() {
     let cut = |total, most, unit| blocks(total, most, unit).collect::<Vec<_>>();
     assert_eq!(
-        cut(784, KC, 1),
-        [(0, 157), (157, 314), (314, 471), (471, 628), (628, 784)]
+        cut(784, KC, KU),
+        [(0, 160), (160, 320), (320, 480), (480, 640), (640, 784)]
     );
     assert_eq!(cut(784, 512, NR), [(0, 416), (416, 784)]);
     assert_eq!(cut(784, NC, NR), [(0, 784)]);
