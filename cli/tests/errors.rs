@@ -330,6 +330,32 @@ fn the_interpreter_fallback_is_w0901_in_both_formats() {
     ));
 }
 
+/// The program the JIT leaves to the interpreter trains there, with
+/// gradients that agree with finite differences: the W0901 note's "the
+/// same results" holds for it (the rose tree's list of children inside the
+/// nested field is walked to the enclosing tree's children).
+#[test]
+fn the_program_that_falls_back_trains_on_the_interpreter_and_its_gradients_check() {
+    let dir = folder(
+        "fallback_trains",
+        &[
+            ("fallback.cdl", FALLBACK),
+            ("fallback.jsonl", FALLBACK_DATA),
+        ],
+    );
+    let train = cdlc(&["fallback.cdl", "--emit", "jit", "--epochs", "2"], &dir);
+    let err = stderr(&train);
+    assert!(train.status.success(), "{err}");
+    assert!(err.contains("W0901") && err.contains("epoch   2/2"), "{err}");
+    let grad = cdlc(&["gradcheck", "fallback.cdl"], &dir);
+    assert!(
+        grad.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&grad.stdout),
+        stderr(&grad)
+    );
+}
+
 #[test]
 fn a_gradient_check_on_the_jit_of_a_model_it_does_not_compile_is_e0617() {
     let dir = folder(

@@ -122,6 +122,31 @@ pub(super) fn list_items<T, P: Part<T>>(x: &P) -> Option<Vec<&P>> {
     }
 }
 
+/// Whether a part of type `t`, met inside the data types of `scope`, can
+/// hold the enclosing data type's recursive position: it mentions that
+/// position, or one of the data types of `scope`, each of which holds it
+/// (they are entered only for that reason). The second case is a rose
+/// tree's `List(X)` inside a nested field `Rose(X)`: its elements are
+/// `Rose` nodes, which hold the enclosing type's children, though the list
+/// type alone does not mention them.
+fn holds_hole(t: &DataType, scope: &[Arc<DataDecl>]) -> bool {
+    fn go(t: &DataType, depth: u32, base: u32) -> bool {
+        match t {
+            DataType::Tensor(_) => false,
+            DataType::Tuple(ts) => ts.iter().any(|t| go(t, depth, base)),
+            // `Rec(k)` names the data type entered at level `depth - 1 -
+            // k`; those below `base` are the scope's.
+            DataType::Rec(k) => *k == depth || (*k < depth && depth - 1 - *k < base),
+            DataType::Data(d) => d
+                .ctors
+                .iter()
+                .any(|c| c.fields.iter().any(|f| go(f, depth + 1, base))),
+        }
+    }
+    let depth = scope.len() as u32;
+    go(t, depth, depth)
+}
+
 /// A nested field's value with its recursive positions left open.
 #[derive(Debug)]
 pub(super) enum Shape<T> {
@@ -178,9 +203,7 @@ pub(super) fn template<'x, T: Scalar, P: Part<T>>(
                 .collect::<Result<_, _>>()
                 .map(Shape::Tuple)
         }
-        DataType::Data(d) if crate::nested::mentions(ty, depth) => {
-            node_template(d, scope, x, holes)
-        }
+        DataType::Data(d) if holds_hole(ty, scope) => node_template(d, scope, x, holes),
         DataType::Data(_) => match x.node() {
             Some(_) => Ok(Shape::Val(x.whole())),
             None => input_error(format!("expected a node, found {}", x.describe())),
@@ -303,8 +326,8 @@ fn rebuild<T: Scalar>(
             scope.extend(rest);
             return r;
         }
-        DataType::Data(d) if crate::nested::mentions(ty, depth) => d.clone(),
-        DataType::Tuple(ts) if crate::nested::mentions(ty, depth) => {
+        DataType::Data(d) if holds_hole(ty, scope) => d.clone(),
+        DataType::Tuple(ts) if holds_hole(ty, scope) => {
             let IVal::Tuple(bs) = bound else {
                 panic!("internal error: a bound tuple is not a tuple");
             };
