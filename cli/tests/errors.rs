@@ -346,7 +346,10 @@ fn the_program_that_falls_back_trains_on_the_interpreter_and_its_gradients_check
     let train = cdlc(&["fallback.cdl", "--emit", "jit", "--epochs", "2"], &dir);
     let err = stderr(&train);
     assert!(train.status.success(), "{err}");
-    assert!(err.contains("W0901") && err.contains("epoch   2/2"), "{err}");
+    assert!(
+        err.contains("W0901") && err.contains("epoch   2/2"),
+        "{err}"
+    );
     let grad = cdlc(&["gradcheck", "fallback.cdl"], &dir);
     assert!(
         grad.status.success(),
