@@ -20,14 +20,21 @@ use crate::ir::{DataId, Module, Type};
 /// Whether `t`, seen from `depth` data types inside the field, mentions the
 /// enclosing data type's recursive position (`Rec(depth)`).
 pub(crate) fn mentions(t: &DataType, depth: u32) -> bool {
+    mentions_within(t, depth, 0)
+}
+
+/// As `mentions`, counting also a mention of any of the `base` outermost
+/// data types entered (`Rec(k)` names the one entered at level
+/// `depth - 1 - k`), when each of those is known to hold the position.
+pub(crate) fn mentions_within(t: &DataType, depth: u32, base: u32) -> bool {
     match t {
         DataType::Tensor(_) => false,
-        DataType::Tuple(ts) => ts.iter().any(|t| mentions(t, depth)),
-        DataType::Rec(k) => *k == depth,
+        DataType::Tuple(ts) => ts.iter().any(|t| mentions_within(t, depth, base)),
+        DataType::Rec(k) => *k == depth || (*k < depth && depth - 1 - *k < base),
         DataType::Data(d) => d
             .ctors
             .iter()
-            .any(|c| c.fields.iter().any(|f| mentions(f, depth + 1))),
+            .any(|c| c.fields.iter().any(|f| mentions_within(f, depth + 1, base))),
     }
 }
 

@@ -130,21 +130,8 @@ pub(super) fn list_items<T, P: Part<T>>(x: &P) -> Option<Vec<&P>> {
 /// `Rose` nodes, which hold the enclosing type's children, though the list
 /// type alone does not mention them.
 fn holds_hole(t: &DataType, scope: &[Arc<DataDecl>]) -> bool {
-    fn go(t: &DataType, depth: u32, base: u32) -> bool {
-        match t {
-            DataType::Tensor(_) => false,
-            DataType::Tuple(ts) => ts.iter().any(|t| go(t, depth, base)),
-            // `Rec(k)` names the data type entered at level `depth - 1 -
-            // k`; those below `base` are the scope's.
-            DataType::Rec(k) => *k == depth || (*k < depth && depth - 1 - *k < base),
-            DataType::Data(d) => d
-                .ctors
-                .iter()
-                .any(|c| c.fields.iter().any(|f| go(f, depth + 1, base))),
-        }
-    }
     let depth = scope.len() as u32;
-    go(t, depth, depth)
+    crate::nested::mentions_within(t, depth, depth)
 }
 
 /// A nested field's value with its recursive positions left open.
