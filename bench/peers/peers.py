@@ -21,7 +21,7 @@ One step is forward, backward and SGD (lr 0.01) on every parameter, in f32,
 with the mean softmax cross-entropy, on one fixed batch. The first step is
 timed alone (it includes tracing and compiling), then 5 untimed steps, then
 at least --min-steps steps and --min-time seconds, each timed on its own.
-Prints one JSON line: median_steps_per_s, loss_first, ... PEERS_THREADS
+Prints one JSON line: median_steps_per_s, cpu_util, loss_first, ... PEERS_THREADS
 (default 2) sets the threads of every library (with 1, XLA's Eigen
 products and convolutions run on the calling thread).
 """
@@ -63,14 +63,18 @@ def timed(step, min_steps, min_time):
         step()
     times = []
     start = time.perf_counter()
+    cpu_start = time.process_time()
     last = first_loss
     while len(times) < min_steps or time.perf_counter() - start < min_time:
         t = time.perf_counter()
         last = step()
         times.append(time.perf_counter() - t)
+    # CPUs used while timed: the process's CPU time over the wall time.
+    cpu_util = (time.process_time() - cpu_start) / (time.perf_counter() - start)
     median = statistics.median(times)
     return dict(first_step_s=first, steps=len(times), median_step_s=median,
-                median_steps_per_s=1.0 / median, loss_first=first_loss, loss_last=last)
+                median_steps_per_s=1.0 / median, cpu_util=cpu_util, loss_first=first_loss,
+                loss_last=last)
 
 
 # ====================================================================== JAX
