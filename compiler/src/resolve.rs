@@ -305,13 +305,19 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
             span,
             expected,
         } => {
+            let keyword = reserved_word(&found).filter(|_| expected.iter().any(|e| e == "a name"));
             let d = Diagnostic::error(
                 "E0101",
                 format!("unexpected {found}"),
                 span,
-                "unexpected here",
+                if keyword.is_some() { "a name is expected here" } else { "unexpected here" },
             );
-            with_expected(d, &expected)
+            match keyword {
+                Some(word) => d
+                    .with_note(format!("`{word}` is a keyword of CDL, which cannot be used as a name"))
+                    .with_help("choose another name"),
+                None => with_expected(d, &expected),
+            }
         }
         SyntaxError::UnexpectedEof { span, expected } => {
             let d = Diagnostic::error(
@@ -391,6 +397,15 @@ fn syntax_diagnostic(e: SyntaxError) -> Diagnostic {
         .with_label(last, "the last statement")
         .with_help("end the block with the expression that gives its value"),
     }
+}
+
+/// The word of a keyword token as the parser names it (`` `R` ``,
+/// `` `let` ``), or `None` for a name, a number or punctuation.
+fn reserved_word(found: &str) -> Option<&str> {
+    let word = found.strip_prefix('`')?.strip_suffix('`')?;
+    (word.chars().next()?.is_ascii_alphabetic()
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some(word)
 }
 
 fn with_expected(d: Diagnostic, expected: &[String]) -> Diagnostic {
