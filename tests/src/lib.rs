@@ -68,6 +68,8 @@ mod plan;
 #[cfg(test)]
 mod random_folds;
 #[cfg(test)]
+mod random_unfolds;
+#[cfg(test)]
 mod reverse_sites;
 #[cfg(test)]
 mod robust;
