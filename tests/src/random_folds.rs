@@ -1,8 +1,10 @@
 //! Folds over data types nobody wrote by hand: seeded random polynomial
 //! functors (two to four constructors mixing the element `A`, the carrier
-//! `X`, fixed tensors and tuples `R[k] * X`), a random smooth algebra for
-//! each (one weight per field, a bias per constructor, an activation and
-//! sometimes a gate multiplying two terms), and batches of random values
+//! `X`, fixed tensors, tuples `R[k] * X` and nested `List(X)` and
+//! `Tree(X)`), a random smooth algebra for each (one weight per field, a
+//! bias per constructor, an activation, sometimes a gate multiplying two
+//! terms; in one program of three a pair carrier, a state and a cell each
+//! child's cell joins through a gate, as in a Tree-LSTM), and batches of random values
 //! of the data type in which every constructor occurs. Each program must
 //! check clean; its reverse derivative is then checked against finite
 //! differences in f64 on the interpreter, and the JIT's loss, gradients and
@@ -80,8 +82,10 @@ fn functor(rng: &mut Rng) -> Vec<Vec<Field>> {
 }
 
 /// The algebras that fold a node's nested field of carriers to one
-/// carrier, each with a weight of its own.
-const NESTED_ALGEBRAS: &str = "\
+/// carrier, each with a weight of its own: for carriers `R[h]`, and for
+/// pair carriers `R[h] * R[h]` (a state and a cell, as in a Tree-LSTM).
+const NESTED_ALGEBRAS: [&str; 2] = [
+    "\
 algebra kids[h] : ListF(R[h]) -> R[h] {
   param z: R[h] = zeros
   param K: R[h, h] = glorot
@@ -89,32 +93,102 @@ algebra kids[h] : ListF(R[h]) -> R[h] {
   cons(x, acc) => tanh(x + K @ acc)
 }
 
+",
+    "\
 algebra grove[h] : TreeF(R[h]) -> R[h] {
   param G: R[h, h] = glorot
   leaf(x) => x
   node(l, r) => tanh(G @ (l + r))
 }
 
-";
+",
+];
+
+const NESTED_PAIR_ALGEBRAS: [&str; 2] = [
+    "\
+algebra kids[h] : ListF(R[h] * R[h]) -> R[h] * R[h] {
+  param z: R[h] = zeros
+  param K: R[h, h] = glorot
+  nil => (z, z)
+  cons(x, acc) => {
+    let (a, b) = x;
+    let (p, q) = acc;
+    (tanh(a + K @ p), b + q)
+  }
+}
+
+",
+    "\
+algebra grove[h] : TreeF(R[h] * R[h]) -> R[h] * R[h] {
+  param G: R[h, h] = glorot
+  leaf(x) => x
+  node(l, r) => {
+    let (a, b) = l;
+    let (p, q) = r;
+    (tanh(G @ (a + p)), b + q)
+  }
+}
+
+",
+];
+
+/// One constructor's case of the random algebra, as it is written.
+struct Body {
+    ctor: usize,
+    pair: bool,
+    /// The declarations of its weights.
+    params: String,
+    /// Its `let` statements.
+    lets: Vec<String>,
+    /// The terms of its sum.
+    terms: Vec<String>,
+    /// With pair carriers: the children's cells, each through a gate.
+    cells: Vec<String>,
+}
+
+impl Body {
+    fn param(&mut self, name: String, shape: &str) -> String {
+        writeln!(self.params, "  param {name}: R[{shape}] = glorot").unwrap();
+        name
+    }
+
+    /// A term `w @ value` for field `i`, with `w: R[h, cols]`.
+    fn term(&mut self, i: usize, cols: &str, value: String) {
+        let w = self.param(format!("w{}_{i}", self.ctor), &format!("h, {cols}"));
+        self.terms.push(format!("{w} @ {value}"));
+    }
+
+    /// A child's carrier, given as an expression: its state joins the sum
+    /// through a weight; with pairs, its cell joins the new cell.
+    fn child(&mut self, i: usize, carrier: String) {
+        let w = self.param(format!("x{}_{i}", self.ctor), "h, h");
+        if self.pair {
+            self.lets.push(format!("let (h{i}, c{i}) = {carrier};"));
+            let g = self.param(format!("g{}_{i}", self.ctor), "h, h");
+            self.cells.push(format!("sigmoid({g} @ h{i}) * c{i}"));
+            self.terms.push(format!("{w} @ h{i}"));
+        } else {
+            self.terms.push(format!("{w} @ {carrier}"));
+        }
+    }
+}
 
 /// The program: the functor, its data type, a random algebra and a model
-/// folding it, with `h` numbers in the carrier and three classes.
-fn program(rng: &mut Rng, ctors: &[Vec<Field>], d: usize, h: usize) -> String {
+/// folding it, with `h` numbers in the carrier (two such, a state and a
+/// cell, when `pair`) and three classes.
+fn program(rng: &mut Rng, ctors: &[Vec<Field>], d: usize, h: usize, pair: bool) -> String {
     let mut src = String::new();
+    let nested = if pair {
+        NESTED_PAIR_ALGEBRAS
+    } else {
+        NESTED_ALGEBRAS
+    };
     let uses = |f: fn(&Field) -> bool| ctors.iter().flatten().any(f);
     if uses(|f| matches!(f, Field::Kids)) {
-        src.push_str(
-            NESTED_ALGEBRAS
-                .split("algebra grove")
-                .next()
-                .expect("two algebras"),
-        );
+        src.push_str(nested[0]);
     }
     if uses(|f| matches!(f, Field::Grove)) {
-        let at = NESTED_ALGEBRAS
-            .find("algebra grove")
-            .expect("the tree algebra");
-        src.push_str(&NESTED_ALGEBRAS[at..]);
+        src.push_str(nested[1]);
     }
     let decl: Vec<String> = ctors
         .iter()
@@ -128,48 +202,68 @@ fn program(rng: &mut Rng, ctors: &[Vec<Field>], d: usize, h: usize) -> String {
             }
         })
         .collect();
+    let carrier = if pair { "R[h] * R[h]" } else { "R[h]" };
     writeln!(src, "functor ShapeF(A) = {}", decl.join(" | ")).unwrap();
     writeln!(src, "data Shape(A) = fix ShapeF(A)\n").unwrap();
-    writeln!(src, "algebra alg[d, h] : ShapeF(R[d]) -> R[h] {{").unwrap();
+    writeln!(src, "algebra alg[d, h] : ShapeF(R[d]) -> {carrier} {{").unwrap();
     let mut cases = String::new();
     for (c, fields) in ctors.iter().enumerate() {
         writeln!(src, "  param b{c}: R[h] = zeros").unwrap();
-        let mut lets = Vec::new();
-        let mut terms = Vec::new();
-        let names: Vec<String> = (0..fields.len()).map(|i| format!("f{i}")).collect();
+        let mut b = Body {
+            ctor: c,
+            pair,
+            params: String::new(),
+            lets: Vec::new(),
+            terms: Vec::new(),
+            cells: Vec::new(),
+        };
         for (i, f) in fields.iter().enumerate() {
-            let w = format!("w{c}_{i}");
-            let (shape, arg) = match f {
-                Field::Elem => ("h, d".to_string(), names[i].clone()),
-                Field::Carrier => ("h, h".to_string(), names[i].clone()),
-                Field::Kids => ("h, h".to_string(), format!("fold kids[h] ({})", names[i])),
-                Field::Grove => ("h, h".to_string(), format!("fold grove[h] ({})", names[i])),
-                Field::Fixed(k) => (format!("h, {k}"), names[i].clone()),
+            match f {
+                Field::Elem => b.term(i, "d", format!("f{i}")),
+                Field::Fixed(k) => b.term(i, &k.to_string(), format!("f{i}")),
+                Field::Carrier => b.child(i, format!("f{i}")),
+                Field::Kids => b.child(i, format!("fold kids[h] (f{i})")),
+                Field::Grove => b.child(i, format!("fold grove[h] (f{i})")),
                 Field::Labelled(k) => {
-                    lets.push(format!("let (u{i}, v{i}) = f{i};"));
-                    let v = format!("v{c}_{i}");
-                    writeln!(src, "  param {v}: R[h, h] = glorot").unwrap();
-                    terms.push(format!("{v} @ v{i}"));
-                    (format!("h, {k}"), format!("u{i}"))
+                    b.lets.push(format!("let (u{i}, v{i}) = f{i};"));
+                    b.term(i, &k.to_string(), format!("u{i}"));
+                    b.child(i, format!("v{i}"));
                 }
-            };
-            writeln!(src, "  param {w}: R[{shape}] = glorot").unwrap();
-            terms.push(format!("{w} @ {arg}"));
+            }
         }
+        src.push_str(&b.params);
+        let Body {
+            mut lets,
+            terms,
+            cells,
+            ..
+        } = b;
         let act = ["tanh", "sigmoid", "softplus"][rng.below(3)];
         let sum = std::iter::once(format!("b{c}"))
             .chain(terms.iter().cloned())
             .collect::<Vec<_>>()
             .join(" + ");
         // Sometimes a gate: one term's sigmoid times the activation.
-        let body = if terms.len() >= 2 && rng.below(2) == 0 {
+        let state = if terms.len() >= 2 && rng.below(2) == 0 {
             format!("sigmoid({}) * {act}({sum})", terms[0])
         } else {
             format!("{act}({sum})")
         };
+        let body = if pair {
+            lets.push(format!("let s = {state};"));
+            let cell = std::iter::once("tanh(s)".to_string())
+                .chain(cells)
+                .collect::<Vec<_>>()
+                .join(" + ");
+            lets.push(format!("let cell = {cell};"));
+            "(s * tanh(cell), cell)".to_string()
+        } else {
+            state
+        };
         let pattern = if fields.is_empty() {
             format!("k{c}")
         } else {
+            let names: Vec<String> = (0..fields.len()).map(|i| format!("f{i}")).collect();
             format!("k{c}({})", names.join(", "))
         };
         if lets.is_empty() {
@@ -184,10 +278,14 @@ fn program(rng: &mut Rng, ctors: &[Vec<Field>], d: usize, h: usize) -> String {
     }
     src.push_str(&cases);
     src.push_str("}\n\n");
+    let read = if pair {
+        format!("{{\n    let (s, cell) = fold alg[{d}, {h}] (t);\n    V @ (s + cell)\n  }}")
+    } else {
+        format!("V @ fold alg[{d}, {h}] (t)")
+    };
     writeln!(
         src,
-        "model m(t: Shape(R[{d}])) -> R[3] {{\n  param V: R[3, {h}] = glorot\n  \
-         V @ fold alg[{d}, {h}] (t)\n}}"
+        "model m(t: Shape(R[{d}])) -> R[3] {{\n  param V: R[3, {h}] = glorot\n  {read}\n}}"
     )
     .unwrap();
     src
@@ -265,7 +363,8 @@ fn random_folds_agree_with_finite_differences_and_the_interpreter() {
     for case in 0..40 {
         let ctors = functor(&mut rng);
         let (d, h) = (1 + rng.below(3), 2 + rng.below(3));
-        let src = program(&mut rng, &ctors, d, h);
+        // One program in three has pair carriers (a state and a cell).
+        let src = program(&mut rng, &ctors, d, h, case % 3 == 2);
         let c = cdlc::compile("random.cdl", &src);
         assert!(
             c.diagnostics.is_empty(),
