@@ -143,7 +143,10 @@ fn assert_keeps(name: &str, p: &Prepared, keeps: usize) {
     let plan = plan_text(p, true);
     let kept: usize = plan
         .lines()
-        .filter_map(|l| l.split_once(" keeps [").map(|(_, k)| k.matches(" to s").count()))
+        .filter_map(|l| {
+            l.split_once(" keeps [")
+                .map(|(_, k)| k.matches(" to s").count())
+        })
         .sum();
     assert_eq!(kept, keeps, "{name}: values kept per node\n{plan}");
 }

@@ -83,11 +83,9 @@ impl Lowerer<'_> {
         let parts = self.result_parts(result);
         let own: HashSet<Value> = parts.iter().filter_map(|v| pairs.get(v).copied()).collect();
         let recomputed: HashSet<Value> = pairs.values().copied().collect();
-        let product = self
-            .func
-            .live_insts_given(bwd, &own)
-            .iter()
-            .any(|v| recomputed.contains(v) && matches!(self.func.op(*v), Some(Op::Contract { .. })));
+        let product = self.func.live_insts_given(bwd, &own).iter().any(|v| {
+            recomputed.contains(v) && matches!(self.func.op(*v), Some(Op::Contract { .. }))
+        });
         if !product {
             return Vec::new();
         }

@@ -551,13 +551,19 @@ impl Printer<'_> {
                 let _ = write!(head, " own {}", views(&cc.own_views));
             }
             if !cc.saves.is_empty() {
-                let items: Vec<String> =
-                    cc.saves.iter().map(|(p, s)| format!("{} to s{s}", part(p))).collect();
+                let items: Vec<String> = cc
+                    .saves
+                    .iter()
+                    .map(|(p, s)| format!("{} to s{s}", part(p)))
+                    .collect();
                 let _ = write!(head, " keeps [{}]", items.join(", "));
             }
             if !cc.saved_views.is_empty() {
-                let items: Vec<String> =
-                    cc.saved_views.iter().map(|(v, s)| format!("v{v} at s{s}")).collect();
+                let items: Vec<String> = cc
+                    .saved_views
+                    .iter()
+                    .map(|(v, s)| format!("v{v} at s{s}"))
+                    .collect();
                 let _ = write!(head, " kept [{}]", items.join(", "));
             }
             for m in &cc.mapped {

@@ -640,7 +640,12 @@ impl<T: Elem> Tracer<'_, T> {
                 self.point_mapped(case, g);
                 self.code(&case.code, g.len)?;
                 let saves = case.saves.iter().map(|&(p, slot)| (p, f.saved[slot]));
-                for (part, (cbuf, s)) in case.result[0].iter().copied().zip(f.carrier.iter().copied()).chain(saves) {
+                for (part, (cbuf, s)) in case.result[0]
+                    .iter()
+                    .copied()
+                    .zip(f.carrier.iter().copied())
+                    .chain(saves)
+                {
                     let dst = self.buf(cbuf);
                     self.reach(dst, fd.num_nodes * s);
                     self.write_rows(part, dst, g.first, g.len)?;
@@ -700,7 +705,13 @@ impl<T: Elem> Tracer<'_, T> {
             self.views[view] = Some(self.buf(cbuf).at(g.first * s));
         }
         let saved = case.saved_views.iter().map(|&(v, slot)| (v, f.saved[slot]));
-        for (view, (cbuf, s)) in case.own_views.iter().copied().zip(f.carrier.iter().copied()).chain(saved) {
+        for (view, (cbuf, s)) in case
+            .own_views
+            .iter()
+            .copied()
+            .zip(f.carrier.iter().copied())
+            .chain(saved)
+        {
             self.views[view] = Some(self.buf(cbuf).at(g.first * s));
         }
         self.code(&case.code, g.len)?;

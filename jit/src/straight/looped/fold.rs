@@ -131,7 +131,12 @@ impl<T: Elem> Lx<'_, '_, T> {
                 lx.enter_group(case, g, &f.carrier);
                 lx.code(&case.code, g.len);
                 let saves = case.saves.iter().map(|&(p, slot)| (p, f.saved[slot]));
-                for (part, (cbuf, _)) in case.result[0].iter().copied().zip(f.carrier.iter().copied()).chain(saves) {
+                for (part, (cbuf, _)) in case.result[0]
+                    .iter()
+                    .copied()
+                    .zip(f.carrier.iter().copied())
+                    .chain(saves)
+                {
                     let dst = lx.buf(cbuf);
                     lx.write_rows(part, dst, g.first, g.len);
                 }
@@ -193,7 +198,10 @@ impl<T: Elem> Lx<'_, '_, T> {
         self.enter_group(case, g, &f.carrier);
         let ct = case.ct_views.iter().zip(&f.ct);
         let own = case.own_views.iter().zip(&f.carrier);
-        let saved = case.saved_views.iter().map(|(v, slot)| (v, &f.saved[*slot]));
+        let saved = case
+            .saved_views
+            .iter()
+            .map(|(v, slot)| (v, &f.saved[*slot]));
         for (&view, &(cbuf, s)) in ct.chain(own).chain(saved) {
             let c = self.buf(cbuf);
             self.views[view] = Some(self.row(c, g.first, s));
