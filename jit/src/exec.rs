@@ -731,7 +731,7 @@ impl<'a, T: Elem> Run<'a, T> {
         let local = self.children_schedule(f.elems.as_ref())?;
         let shared = self.fold_schedule(f.id, f.nested.as_ref())?;
         let fd = local.as_ref().unwrap_or(shared);
-        for &(buf, s) in &f.carrier {
+        for &(buf, s) in f.carrier.iter().chain(&f.saved) {
             self.ensure(buf, fd.num_nodes * s);
         }
         for (l, level) in fd.levels.iter().enumerate() {
@@ -746,6 +746,10 @@ impl<'a, T: Elem> Run<'a, T> {
                 self.code(&case.code, g.len)?;
                 for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
                     let dst = self.st.bufs[cbuf].as_mut_ptr();
+                    self.write_rows(part, dst, g.first, g.len);
+                }
+                for &(part, slot) in &case.saves {
+                    let dst = self.st.bufs[f.saved[slot].0].as_mut_ptr();
                     self.write_rows(part, dst, g.first, g.len);
                 }
             }
@@ -866,6 +870,10 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
                 for (&view, &(cbuf, s)) in case.own_views.iter().zip(&f.carrier) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
+                }
+                for &(view, slot) in &case.saved_views {
+                    let (buf, s) = f.saved[slot];
+                    self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(g.first * s);
                 }
                 self.code(&case.code, g.len)?;
                 let arity = case.rec_args.len();

@@ -6,8 +6,9 @@
 //! carriers, the standard GRU) and on rose trees (a child-sum Tree-LSTM,
 //! an Elman node over a list of children), after checking the smaller
 //! models' reverse derivatives by finite differences. Both plans pass the
-//! plan verifier; the plan with the pass reads the own carrier and runs
-//! fewer products where the recomputation was one.
+//! plan verifier; the plan with the pass reads the own carrier, or the
+//! values the forward fold kept for the backward (a gated cell's gates),
+//! and runs fewer products where the recomputation was one.
 //!
 //! The carrier holds the value the backward region recomputed from the
 //! same operands by the same ops, but the forward may fuse a product with
@@ -72,8 +73,8 @@ fn own_equals_recomputed(
         return training_agrees(name, p, params, batch);
     };
     assert!(
-        own.contains(" own [v"),
-        "{name}: no region reads its own carrier\n{own}"
+        own.contains(" own [v") || own.contains(" kept [v"),
+        "{name}: no region reads its own carrier or a kept value\n{own}"
     );
     let products = |t: &str| t.matches(" <- gemm ").count();
     assert_eq!(
@@ -135,38 +136,59 @@ fn w2_reads_the_elman_state_instead_of_two_products() {
     own_equals_recomputed("w2", &p, &params, &batch, Some(2));
 }
 
-#[test]
-fn w6_gru_recomputes_its_gates_as_written() {
-    // The backward needs the gates, not the new state: nothing is read
-    // from the carrier and the plan is unchanged.
-    let (p, params, batch) = bench_case("w6_gru", 4);
-    own_equals_recomputed("w6", &p, &params, &batch, None);
+/// Whether the training plan of `p` keeps values for the backward and
+/// which: the forward fold's slots and what its regions keep.
+#[track_caller]
+fn assert_keeps(name: &str, p: &Prepared, keeps: usize) {
+    let plan = plan_text(p, true);
+    let kept: usize = plan
+        .lines()
+        .filter_map(|l| {
+            l.split_once(" keeps [")
+                .map(|(_, k)| k.matches(" to s").count())
+        })
+        .sum();
+    assert_eq!(kept, keeps, "{name}: values kept per node\n{plan}");
 }
 
 #[test]
-fn w7_tree_lstm_reads_its_pair_carrier() {
-    // The memory cell `c` is read, not recomputed from the gates, which
-    // the backward still needs: no product is saved.
+fn w6_gru_keeps_its_gates() {
+    // The backward needs the gates, not the new state: the fold keeps
+    // them and no gate is recomputed.
+    let (p, params, batch) = bench_case("w6_gru", 4);
+    own_equals_recomputed("w6", &p, &params, &batch, Some(GRU_PRODUCTS));
+}
+
+#[test]
+fn w7_tree_lstm_reads_its_pair_carrier_and_keeps_its_gates() {
+    // The memory cell `c` is read, not recomputed; the gates the
+    // derivative reads are kept by the forward fold: a leaf's three
+    // products and an inner node's ten are not run again.
     let (p, params, batch) = bench_case("w7_treelstm", 3);
-    own_equals_recomputed("w7", &p, &params, &batch, Some(0));
+    own_equals_recomputed("w7", &p, &params, &batch, Some(13));
+    // A leaf's three gates and `tanh c`, an inner node's five and `tanh c`.
+    assert_keeps("w7", &p, 10);
 }
 
 #[test]
 fn an_lstm_with_a_pair_carrier_reads_it() {
-    // As W7: the cell is read, the gates are recomputed.
-    check_case("jit", "wide.cdl", "lstm_list", &[3], Some(0));
+    // As W7: the cell is read, the gates are kept.
+    check_case("jit", "wide.cdl", "lstm_list", &[3], Some(8));
 }
 
 #[test]
 fn a_tree_lstm_with_a_pair_carrier_reads_it() {
-    check_case("jit", "wide.cdl", "treelstm_pair", &[2], Some(0));
+    check_case("jit", "wide.cdl", "treelstm_pair", &[2], Some(13));
 }
 
 #[test]
-fn the_standard_gru_recomputes_as_written() {
+fn the_standard_gru_keeps_its_gates() {
     // As W6.
-    check_case("jit", "wide.cdl", "std_gru", &[3], None);
+    check_case("jit", "wide.cdl", "std_gru", &[3], Some(GRU_PRODUCTS));
 }
+
+/// A GRU's backward recomputes its three gates from two products each.
+const GRU_PRODUCTS: usize = 6;
 
 /// A rose-tree model of `tests/cases/grad/rose.cdl` on trees of every
 /// shape the executor treats apart (a leaf, a chain, a wide node, mixed
@@ -190,14 +212,15 @@ fn check_rose(name: &str, fewer: Option<usize>) {
 #[test]
 fn a_rose_elman_node_reads_its_state() {
     // The children's Elman cell reads its own state: its `W s` and `U x`
-    // are not recomputed. The node's own `tanh(U a + fold … + b)` still
-    // is, since it reads the inner fold's result and ops with regions are
-    // never paired.
-    check_rose("elman_tree", Some(2));
+    // are not recomputed. The node's own `tanh(U a + fold … + b)` reads
+    // the inner fold's result, and ops with regions are never paired: its
+    // `U a` is kept by the forward fold, the rest recomputed.
+    check_rose("elman_tree", Some(3));
 }
 
 #[test]
-fn a_rose_child_sum_tree_lstm_recomputes_as_written() {
-    // Its node reads the children's fold, so nothing is paired.
-    check_rose("childsum_tree", None);
+fn a_rose_child_sum_tree_lstm_keeps_its_input_products() {
+    // Its node reads the children's fold, so only the products of the
+    // node's own input are paired: the forward fold keeps them.
+    check_rose("childsum_tree", Some(4));
 }

@@ -228,7 +228,9 @@ impl Lowerer<'_> {
             };
             self.backward_results(fold, data, ctor, carrier, elements, &rs, &mut cc, &mut code)?
         } else {
-            vec![self.flatten(&r, &mut code)?]
+            let result = vec![self.flatten(&r, &mut code)?];
+            self.keep_saves(fold, ctor, block, &mut cc);
+            result
         };
         self.lists.truncate(self.lists.len() - cc.rec_lists.len());
         self.restore_captures(&cc.captures);
@@ -311,11 +313,13 @@ impl Lowerer<'_> {
         self.fold_codes.insert(id, carrier.clone());
         self.fold_blocks.insert(id, f.cases.clone());
         self.fold_elems.insert(id, elems.clone());
+        let saved = self.fold_saved.get(&id).map(|s| s.slots.clone());
         out.push(Instr::Fold(Box::new(FoldCode {
             id,
             carrier,
             cases,
             root,
+            saved: saved.unwrap_or_default(),
             elems,
             nested,
         })));
@@ -367,9 +371,11 @@ impl Lowerer<'_> {
             let mut cts = e.parts.iter().map(|p| (p.cotangents, p.size));
             reprs.push(rose::seq_from(elem, e.unfold, &mut cts));
         }
+        let saved = self.fold_saved.get(&id).map(|s| s.slots.clone());
         out.push(Instr::FoldBackward(Box::new(FoldBackCode {
             id,
             carrier,
+            saved: saved.unwrap_or_default(),
             ct,
             root_ct,
             cases,

@@ -131,6 +131,11 @@ pub(crate) struct Lowerer<'a> {
     fold_blocks: HashMap<usize, Vec<Block>>,
     /// Whether backward regions read the node's own carrier (`own.rs`).
     own: bool,
+    /// Per forward fold region, the values its backward region reads that
+    /// the fold keeps per node (`own.rs`).
+    saves: HashMap<Block, Vec<Value>>,
+    /// Per fold lowered, where its regions kept those values.
+    fold_saved: HashMap<usize, own::Saved>,
 }
 
 /// A view and the size of the rows it points at.
@@ -250,6 +255,8 @@ pub(crate) fn lower_passes(
         fold_nested: HashMap::new(),
         fold_blocks: HashMap::new(),
         own: passes.own,
+        saves: HashMap::new(),
+        fold_saved: HashMap::new(),
     };
     for (i, ty) in f.inputs.iter().enumerate() {
         Leaf::of(i, ty, &mut Vec::new(), &mut l.leaves);
@@ -260,6 +267,9 @@ pub(crate) fn lower_passes(
         off += size(&p.shape);
     }
     l.collect_uses();
+    if l.own {
+        l.plan_saves();
+    }
     if train {
         let r = f.output();
         if let Some(Op::Tuple(vs)) = f.op(r) {

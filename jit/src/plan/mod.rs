@@ -453,6 +453,13 @@ pub(crate) struct CaseCode {
     /// one per flattened component (backward only; empty when the region
     /// recomputes it or does not read it: `lower/own.rs`).
     pub own_views: Vec<usize>,
+    /// Forward only: values the backward region reads, kept per node
+    /// (`lower/own.rs`): each one's part and its slot in the fold's
+    /// `saved` buffers, written at the group's rows like the carrier.
+    pub saves: Vec<(Part, usize)>,
+    /// Backward only: per value the forward region kept, the view that
+    /// points at the group's rows of its slot in the fold's `saved`.
+    pub saved_views: Vec<(usize, usize)>,
     /// The flattened result, per top-level component (one for a forward
     /// case; children's cotangents then contributions for a backward one).
     pub result: Vec<Vec<Part>>,
@@ -499,6 +506,10 @@ pub(crate) struct FoldCode {
     pub cases: Vec<CaseCode>,
     /// The roots' carriers, batched over examples.
     pub root: Vec<(usize, usize)>,
+    /// Values the backward regions read besides the carrier, kept for
+    /// every node: (buffer, size) per slot; a slot holds the value of one
+    /// case's region at that case's nodes (`CaseCode::saves`).
+    pub saved: Vec<(usize, usize)>,
     /// For a list fold over a computed sequence: where its elements are.
     pub elems: Option<SeqElems>,
     /// For a fold over a nested field's structure inside a region: where
@@ -582,6 +593,8 @@ pub(crate) struct Acc {
 pub(crate) struct FoldBackCode {
     pub id: usize,
     pub carrier: Vec<(usize, usize)>,
+    /// The forward fold's `saved` slots.
+    pub saved: Vec<(usize, usize)>,
     /// Every node's cotangent, per flattened component.
     pub ct: Vec<(usize, usize)>,
     pub root_ct: Vec<Part>,

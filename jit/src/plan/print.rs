@@ -64,6 +64,14 @@ fn bufs(bs: &[(usize, usize)]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// A fold's slots of values kept per node for its backward, if any.
+fn kept(slots: &[(usize, usize)]) -> String {
+    match slots.is_empty() {
+        true => String::new(),
+        false => format!(" kept {}", bufs(slots)),
+    }
+}
+
 fn views(vs: &[usize]) -> String {
     let items: Vec<String> = vs.iter().map(|v| format!("v{v}")).collect();
     format!("[{}]", items.join(", "))
@@ -383,7 +391,8 @@ impl Printer<'_> {
             }
             Instr::Fold(f) => {
                 let elems = f.elems.as_ref().map_or(String::new(), elems)
-                    + &f.nested.as_ref().map_or(String::new(), nested_src);
+                    + &f.nested.as_ref().map_or(String::new(), nested_src)
+                    + &kept(&f.saved);
                 format!(
                     "fold f{}: carrier {} roots {}{elems}",
                     f.id,
@@ -393,7 +402,8 @@ impl Printer<'_> {
             }
             Instr::FoldBackward(f) => {
                 let elems = f.elems.as_ref().map_or(String::new(), elems)
-                    + &f.nested.as_ref().map_or(String::new(), nested_src);
+                    + &f.nested.as_ref().map_or(String::new(), nested_src)
+                    + &kept(&f.saved);
                 format!(
                     "fold_backward f{}: carrier {} cotangents {} roots' cotangent ({}) accumulators {}{elems}",
                     f.id,
@@ -539,6 +549,22 @@ impl Printer<'_> {
             }
             if !cc.own_views.is_empty() {
                 let _ = write!(head, " own {}", views(&cc.own_views));
+            }
+            if !cc.saves.is_empty() {
+                let items: Vec<String> = cc
+                    .saves
+                    .iter()
+                    .map(|(p, s)| format!("{} to s{s}", part(p)))
+                    .collect();
+                let _ = write!(head, " keeps [{}]", items.join(", "));
+            }
+            if !cc.saved_views.is_empty() {
+                let items: Vec<String> = cc
+                    .saved_views
+                    .iter()
+                    .map(|(v, s)| format!("v{v} at s{s}"))
+                    .collect();
+                let _ = write!(head, " kept [{}]", items.join(", "));
             }
             for m in &cc.mapped {
                 let ct =

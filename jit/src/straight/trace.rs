@@ -639,7 +639,13 @@ impl<T: Elem> Tracer<'_, T> {
                 self.enter_group(case, g, &f.carrier, (f.id, l, gi))?;
                 self.point_mapped(case, g);
                 self.code(&case.code, g.len)?;
-                for (&part, &(cbuf, s)) in case.result[0].iter().zip(&f.carrier) {
+                let saves = case.saves.iter().map(|&(p, slot)| (p, f.saved[slot]));
+                for (part, (cbuf, s)) in case.result[0]
+                    .iter()
+                    .copied()
+                    .zip(f.carrier.iter().copied())
+                    .chain(saves)
+                {
                     let dst = self.buf(cbuf);
                     self.reach(dst, fd.num_nodes * s);
                     self.write_rows(part, dst, g.first, g.len)?;
@@ -698,7 +704,14 @@ impl<T: Elem> Tracer<'_, T> {
         for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
             self.views[view] = Some(self.buf(cbuf).at(g.first * s));
         }
-        for (&view, &(cbuf, s)) in case.own_views.iter().zip(&f.carrier) {
+        let saved = case.saved_views.iter().map(|&(v, slot)| (v, f.saved[slot]));
+        for (view, (cbuf, s)) in case
+            .own_views
+            .iter()
+            .copied()
+            .zip(f.carrier.iter().copied())
+            .chain(saved)
+        {
             self.views[view] = Some(self.buf(cbuf).at(g.first * s));
         }
         self.code(&case.code, g.len)?;

@@ -157,18 +157,21 @@ impl Verifier<'_> {
     /// Sets up one fold region: the children's carriers gathered into
     /// `rec_args`, the fields' views, the captures gathered by example and
     /// (backward) the node cotangents' views.
+    #[allow(clippy::too_many_arguments)]
     fn enter_case(
         &mut self,
         fold: usize,
         ctor: usize,
         cc: &CaseCode,
         carrier: &[(usize, usize)],
+        saved: &[(usize, usize)],
         ct: Option<&[(usize, usize)]>,
         elems: Option<&SeqElems>,
     ) -> Result<(), PlanError> {
         let group = Rows::Group(fold);
         let carrier_reads: Vec<(Loc, Storage)> = carrier
             .iter()
+            .chain(saved)
             .map(|&(b, _)| (Loc::Buf(b), Storage::Buf(b)))
             .collect();
         // One gathered carrier per child a node reads directly: its
@@ -290,6 +293,15 @@ impl Verifier<'_> {
         for (&v, &(b, s)) in cc.own_views.iter().zip(carrier) {
             self.point(v, Layout::new(group, s), Storage::Buf(b))?;
         }
+        // ...and the values the forward fold kept for it (`CaseCode::saves`).
+        if ct.is_none() {
+            self.mismatch("the views of kept values", 0, cc.saved_views.len())?;
+        }
+        for &(v, slot) in &cc.saved_views {
+            self.index("kept value's slot", slot, saved.len())?;
+            let (b, s) = saved[slot];
+            self.point(v, Layout::new(group, s), Storage::Buf(b))?;
+        }
         let ct = ct.unwrap_or(&[]);
         self.mismatch("the views of the cotangent", ct.len(), cc.ct_views.len())?;
         for (&v, &(b, s)) in cc.ct_views.iter().zip(ct) {
@@ -308,6 +320,7 @@ impl Verifier<'_> {
         ctor: usize,
         cc: &CaseCode,
         carrier: &[(usize, usize)],
+        kept: &[(usize, usize)],
         ct: Option<&[(usize, usize)]>,
         elems: Option<&SeqElems>,
         expected: &[Vec<usize>],
@@ -316,10 +329,18 @@ impl Verifier<'_> {
         let saved = self.env.clone();
         self.site.push(Step::Case(ctor));
         self.site.push(Step::Setup);
-        self.enter_case(fold, ctor, cc, carrier, ct, elems)?;
+        self.enter_case(fold, ctor, cc, carrier, kept, ct, elems)?;
         self.site.pop();
         self.region(saved, Rows::Group(fold), Step::Body, |v| {
             v.code(&cc.code)?;
+            // A forward region's kept values, each of its slot's size.
+            if ct.is_some() {
+                v.mismatch("the values a backward region keeps", 0, cc.saves.len())?;
+            }
+            for &(p, slot) in &cc.saves {
+                v.index("kept value's slot", slot, kept.len())?;
+                v.results("a kept value", &[p], &[kept[slot].1])?;
+            }
             let n = cc.result.len();
             if !(n == expected.len() || optional_last && n + 1 == expected.len()) {
                 v.mismatch("the components a region yields", expected.len(), n)?;
@@ -369,7 +390,7 @@ impl Verifier<'_> {
         if let Some(e) = &f.elems {
             self.seq_elems(f.id, e)?;
         }
-        self.distinct(f.carrier.iter().chain(&f.root).map(|c| c.0))?;
+        self.distinct(f.carrier.iter().chain(&f.root).chain(&f.saved).map(|c| c.0))?;
         self.mismatch(
             "the components of a fold's roots",
             f.carrier.len(),
@@ -387,6 +408,7 @@ impl Verifier<'_> {
                 c,
                 cc,
                 &f.carrier,
+                &f.saved,
                 None,
                 f.elems.as_ref(),
                 std::slice::from_ref(&sizes),
@@ -394,7 +416,7 @@ impl Verifier<'_> {
             )?;
         }
         self.nested = outer;
-        for &(b, s) in &f.carrier {
+        for &(b, s) in f.carrier.iter().chain(&f.saved) {
             self.define(b, Layout::new(Rows::Nodes(f.id), s))?;
         }
         // The roots: a row per example, or per node of the region around a
@@ -441,7 +463,7 @@ impl Verifier<'_> {
         self.mismatch("the regions of a fold", ctors, f.cases.len())?;
         self.site.push(Step::Setup);
         let nodes = Rows::Nodes(f.id);
-        for &(b, s) in &f.carrier {
+        for &(b, s) in f.carrier.iter().chain(&f.saved) {
             self.access(Loc::Buf(b), Access::rows(nodes, s))?;
         }
         if let Some(e) = &f.elems {
@@ -488,6 +510,7 @@ impl Verifier<'_> {
                 c,
                 cc,
                 &f.carrier,
+                &f.saved,
                 Some(&f.ct),
                 f.elems.as_ref(),
                 &expected,

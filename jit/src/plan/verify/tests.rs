@@ -384,6 +384,7 @@ fn list_sum(cons_reads: Loc, cons_yields: usize) -> Plan {
         carrier: vec![(4, 4)],
         cases: vec![nil, cons],
         root: vec![(7, 4)],
+        saved: Vec::new(),
         elems: None,
         nested: None,
     }));

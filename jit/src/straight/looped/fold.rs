@@ -130,7 +130,13 @@ impl<T: Elem> Lx<'_, '_, T> {
             lx.each_case(rec, &f.cases, |lx, case, g| {
                 lx.enter_group(case, g, &f.carrier);
                 lx.code(&case.code, g.len);
-                for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
+                let saves = case.saves.iter().map(|&(p, slot)| (p, f.saved[slot]));
+                for (part, (cbuf, _)) in case.result[0]
+                    .iter()
+                    .copied()
+                    .zip(f.carrier.iter().copied())
+                    .chain(saves)
+                {
                     let dst = lx.buf(cbuf);
                     lx.write_rows(part, dst, g.first, g.len);
                 }
@@ -191,7 +197,12 @@ impl<T: Elem> Lx<'_, '_, T> {
     fn backward_group(&mut self, f: &FoldBackCode, case: &CaseCode, g: &Group) {
         self.enter_group(case, g, &f.carrier);
         let ct = case.ct_views.iter().zip(&f.ct);
-        for (&view, &(cbuf, s)) in ct.chain(case.own_views.iter().zip(&f.carrier)) {
+        let own = case.own_views.iter().zip(&f.carrier);
+        let saved = case
+            .saved_views
+            .iter()
+            .map(|(v, slot)| (v, &f.saved[*slot]));
+        for (&view, &(cbuf, s)) in ct.chain(own).chain(saved) {
             let c = self.buf(cbuf);
             self.views[view] = Some(self.row(c, g.first, s));
         }
