@@ -126,9 +126,12 @@ impl Lowerer<'_> {
             && ctors.iter().zip(&decl.ctors).all(|(def, rt)| {
                 def.fields.len() == rt.fields.len()
                     && def.fields.iter().zip(&rt.fields).all(|(f, t)| match f {
-                        Field::Rec => true,
+                        // A list of its own children (a rose tree's
+                        // `List(X)`) is laid out like a top-level rose
+                        // node's, from the structure's schedule.
+                        Field::Rec | Field::RecList => true,
                         Field::Plain(ir) => self.plain_holds_only_children(ir, t),
-                        Field::RecList | Field::Nested(_) => false,
+                        Field::Nested(_) => false,
                     })
             })
     }
