@@ -48,9 +48,7 @@ fn rose(width: usize, height: usize, depth: usize, k: &mut usize) -> String {
         _ => bush(width, depth - 1, k),
     };
     let n = if height == 0 { 0 } else { width };
-    let kids: Vec<String> = (0..n)
-        .map(|i| rose(i % 3, height - 1, depth, k))
-        .collect();
+    let kids: Vec<String> = (0..n).map(|i| rose(i % 3, height - 1, depth, k)).collect();
     format!("{{\"rose\": [{held}, [{}]]}}", kids.join(", "))
 }
 
