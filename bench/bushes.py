@@ -5,30 +5,18 @@ earlier one); each rose node holds a bush of depth d - 1 (below the root,
 a tip one time in four; at depth 0, a tip). Roots have depth 3, so a bush
 has tens to a few hundred nodes, bush and rose nodes together (about 200
 on average). The class is the bush's index modulo 4. A fixed linear
-congruential generator makes the file the same on every machine."""
+congruential generator (`rose_trees.py`'s) makes the file the same on
+every machine."""
 
 import json
 import os
 import sys
 
+from rose_trees import Lcg
+
 TREES = 16
 DEPTH = 3
 DIM = 8
-
-
-class Lcg:
-    def __init__(self, seed):
-        self.state = seed
-
-    def next(self):
-        self.state = (self.state * 6364136223846793005 + 1442695040888963407) % 2**64
-        return self.state >> 11
-
-    def below(self, n):
-        return self.next() % n
-
-    def unit(self):
-        return 2.0 * (self.next() / 2**53) - 1.0
 
 
 def value(rng):
