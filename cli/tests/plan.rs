@@ -20,8 +20,9 @@ train net {
 }
 ";
 
-/// A nested field whose structure holds a list of its own children
-/// (`Rose(X)`), which the JIT does not lower.
+/// A nested field whose structure holds a nested field of its own
+/// (`Stem(X)`, whose nodes hold a tree of their own children), which the
+/// JIT does not lower.
 const FALLBACK: &str = fallback_program!("");
 
 #[test]
@@ -45,7 +46,7 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("E0617") && err.contains("a list of its own children"),
+        err.contains("E0617") && err.contains("a nested field of its own"),
         "{err}"
     );
 }

@@ -57,18 +57,79 @@ function grove {
 /// The grove module and its forward function, or (`train`) its training
 /// function with a cross-entropy loss.
 pub(crate) fn grove(train: bool) -> (Module, FuncId) {
-    let mut module: Module = cdlc_ir::parse::module(GROVE).expect("the grove's IR reads");
+    model(GROVE, train)
+}
+
+/// The module of IR text `ir` and its first function, or (`train`) its
+/// training function with a cross-entropy loss.
+fn model(ir: &str, train: bool) -> (Module, FuncId) {
+    let mut module: Module = cdlc_ir::parse::module(ir).expect("the fixture's IR reads");
     let forward: FuncId = module
         .functions
         .iter()
         .map(|(id, _)| id)
         .next()
-        .expect("the grove function");
+        .expect("the fixture's function");
     let func = if train {
         cdlc_ir::autodiff::differentiate(&mut module, forward, LossKind::CrossEntropy)
-            .expect("the grove differentiates")
+            .expect("the fixture differentiates")
     } else {
         forward
     };
     (module, func)
+}
+
+/// The bush model's IR, as `cdlc --emit ir` prints it: `node(a, r)` folds
+/// its rose tree, each rose node holding one of the node's children and a
+/// list of its own children.
+pub(crate) const BUSH: &str = "\
+data0 Bush(R[2]) = tip(R[2]) | node(R[2], nested {Rose(X) = rose(X1, {List(X) = nil | cons(X1, X)})})
+data1 Rose(R[2]) = rose(R[2], List(X))
+data2 List(R[2]) = nil | cons(R[2], X)
+
+function bush {
+    params bush_alg.E: R[2, 2], bush_alg.kids.W: R[2, 2], bush_alg.kids.sumkids.z: R[2]
+    inputs Bush(R[2])
+    %0 = input 0 : Bush(R[2])
+    %1 = param bush_alg.E : R[2, 2]
+    %8 = param bush_alg.kids.W : R[2, 2]
+    %11 = param bush_alg.kids.sumkids.z : R[2]
+    %22 = fold Bush(R[2]) %0 : R[2] {
+        tip(%2: R[2]) {
+            %3 = matmul %1, %2 : R[2]
+            %4 = tanh %3 : R[2]
+            yield %4
+        }
+        node(%5: R[2], %6: Rose(R[2])) {
+            %7 = matmul %1, %5 : R[2]
+            %19 = fold Rose(R[2]) %6 : R[2] {
+                rose(%9: R[2], %10: Seq(R[2])) {
+                    %15 = fold List(R[2]) %10 : R[2] {
+                        nil() {
+                            yield %11
+                        }
+                        cons(%12: R[2], %13: R[2]) {
+                            %14 = add %12, %13 : R[2]
+                            yield %14
+                        }
+                    }
+                    %16 = matmul %8, %15 : R[2]
+                    %17 = add %9, %16 : R[2]
+                    %18 = tanh %17 : R[2]
+                    yield %18
+                }
+            }
+            %20 = add %7, %19 : R[2]
+            %21 = tanh %20 : R[2]
+            yield %21
+        }
+    }
+    return %22
+}
+";
+
+/// The bush module and its forward function, or (`train`) its training
+/// function with a cross-entropy loss.
+pub(crate) fn bush(train: bool) -> (Module, FuncId) {
+    model(BUSH, train)
 }

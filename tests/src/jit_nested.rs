@@ -199,4 +199,5 @@ fn a_list_of_trees_of_children() {
 }
 
 mod held;
+mod roses;
 mod tuples;

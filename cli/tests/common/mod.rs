@@ -97,30 +97,32 @@ model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
 }
 
 /// The text of a program the JIT does not compile (a nested field whose
-/// structure holds a list of its own children, `Rose(X)`, which
-/// `docs/status.md` lists as not built), followed by `$rest` (a train
-/// block, or nothing). Its inputs are `Bush(R[2])` values.
+/// structure holds a nested field of its own, `Stem(X)` with its
+/// `Tree(X)`, which `docs/status.md` lists as not built), followed by
+/// `$rest` (a train block, or nothing). Its inputs are `Bush(R[2])`
+/// values.
 #[allow(unused_macros)]
 macro_rules! fallback_program {
     ($rest:literal) => {
         concat!(
             "import std.layers
 
-functor RoseF(A) = rose(A, List(X))
-data Rose(A) = fix RoseF(A)
+functor StemF(A) = stop(A) | stem(A, Tree(X))
+data Stem(A) = fix StemF(A)
 
-functor BushF(A) = tip(A) | node(A, Rose(X))
+functor BushF(A) = tip(A) | node(A, Stem(X))
 data Bush(A) = fix BushF(A)
 
-algebra sumkids[h] : ListF(R[h]) -> R[h] {
-  param z: R[h] = zeros
-  nil          => z
-  cons(x, acc) => x + acc
+algebra kid_sum[h] : TreeF(R[h]) -> R[h] {
+  param M: R[h, h] = glorot
+  leaf(c)    => c
+  node(l, r) => tanh(M @ (l + r))
 }
 
-algebra kids[h] : RoseF(R[h]) -> R[h] {
+algebra stems[h] : StemF(R[h]) -> R[h] {
   param W: R[h, h] = glorot
-  rose(c, ks) => tanh(c + W @ fold sumkids[h] (ks))
+  stop(c)    => c
+  stem(c, t) => tanh(c + W @ fold kid_sum[h] (t))
 }
 
 algebra bush[d, h] : BushF(R[d]) -> R[h] {
@@ -128,7 +130,7 @@ algebra bush[d, h] : BushF(R[d]) -> R[h] {
   param U: R[h, d] = glorot
   param V: R[h, h] = glorot
   tip(a)     => tanh(E @ a)
-  node(a, r) => tanh(U @ a + V @ fold kids[h] (r))
+  node(a, r) => tanh(U @ a + V @ fold stems[h] (r))
 }
 
 model m(x: Bush(R[2])) -> R[2] { fold bush[2, 2] (x) }

@@ -333,10 +333,13 @@ fn structures<T: Float>(
     for level in &s.levels {
         let mut groups = Vec::with_capacity(level.groups.len());
         for ig in &level.groups {
+            // The fields the schedule gathers: neither its own recursive
+            // positions nor its lists of its own children (a rose tree's
+            // `List(X)`, laid out from `list_children`).
             let types: Vec<&DataType> = decl.ctors[ig.ctor as usize]
                 .fields
                 .iter()
-                .filter(|t| !matches!(t, DataType::Rec(0)))
+                .filter(|t| !nested::mentions_own(t))
                 .collect();
             let mut node = NodeFields::new(&types, pool.carrier_parts, depth);
             for i in 0..ig.len {
@@ -381,9 +384,9 @@ fn structures<T: Float>(
                 fields: node.comps,
                 examples: ig.examples.clone(),
                 elems: node.elems,
-                list_arity: 0,
-                list_offsets: vec![0],
-                list_children: Vec::new(),
+                list_arity: ig.list_arity,
+                list_offsets: ig.list_offsets.clone(),
+                list_children: ig.list_children.clone(),
                 field_lists: Vec::new(),
                 held,
                 nested_fields: Vec::new(),

@@ -92,10 +92,11 @@ impl Lowerer<'_> {
 
     /// The data type of the structure a nested field of type `ty` binds,
     /// if the JIT folds it: every constructor's fields are recursive
-    /// positions of its own, tensors and children of the enclosing fold,
-    /// any number of them (`Tree(X * X)`: a leaf holding two), or
-    /// structures of the same kind held in a field (`List(Tree(X))`: the
-    /// trees, whose leaves hold the children).
+    /// positions of its own, lists of them (`Rose(X)`: a rose node's
+    /// children), tensors and children of the enclosing fold, any number
+    /// of them (`Tree(X * X)`: a leaf holding two), or structures of the
+    /// same kind held in a field (`List(Tree(X))`: the trees, whose leaves
+    /// hold the children). A nested field of its own is not built.
     fn nested_data(&self, ty: &DataType, carrier: &Type) -> Result<cdlc_ir::DataId, JitError> {
         let (Type::Data(data), DataType::Data(decl)) = (self.module.nested_type(ty, carrier), ty)
         else {
@@ -105,7 +106,7 @@ impl Lowerer<'_> {
         };
         if !self.holds_only_children(data, decl) {
             return unsupported(format!(
-                "a nested field whose structure holds a list of its own children or a nested field of its own ({ty})"
+                "a nested field whose structure holds a nested field of its own ({ty})"
             ));
         }
         Ok(data)
@@ -113,9 +114,9 @@ impl Lowerer<'_> {
 
     /// Whether every constructor of the nested structure's data type
     /// `data` (its runtime declaration `decl`) holds only its own
-    /// recursive positions, tensors and the enclosing fold's children in
-    /// its plain fields, or structures that do so in turn, whole or in
-    /// tuples.
+    /// recursive positions and lists of them, tensors and the enclosing
+    /// fold's children in its plain fields, or structures that do so in
+    /// turn, whole or in tuples.
     fn holds_only_children(
         &self,
         data: cdlc_ir::DataId,
@@ -126,9 +127,12 @@ impl Lowerer<'_> {
             && ctors.iter().zip(&decl.ctors).all(|(def, rt)| {
                 def.fields.len() == rt.fields.len()
                     && def.fields.iter().zip(&rt.fields).all(|(f, t)| match f {
-                        Field::Rec => true,
+                        // A list of its own children (a rose tree's
+                        // `List(X)`) is laid out like a top-level rose
+                        // node's, from the structure's schedule.
+                        Field::Rec | Field::RecList => true,
                         Field::Plain(ir) => self.plain_holds_only_children(ir, t),
-                        Field::RecList | Field::Nested(_) => false,
+                        Field::Nested(_) => false,
                     })
             })
     }

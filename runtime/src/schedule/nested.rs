@@ -97,3 +97,10 @@ fn push_node<'a, 't>(
     }
     Ok(())
 }
+
+/// Whether a constructor's field of type `ty` holds the scheduled type's
+/// own recursive position (a recursive field, a list of children, a nested
+/// field): the fields a `Group` does not list among its `fields`.
+pub fn mentions_own(ty: &DataType) -> bool {
+    super::mentions_self(ty, 0)
+}

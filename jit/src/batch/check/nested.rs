@@ -15,6 +15,8 @@ use crate::plan::{FoldInfo, NestedField, Plan, PlanError, Site, Step};
 #[cfg(test)]
 mod held_tests;
 #[cfg(test)]
+mod rose_tests;
+#[cfg(test)]
 mod tests;
 
 impl Ctors {
