@@ -66,6 +66,8 @@ mod passes;
 #[cfg(test)]
 mod plan;
 #[cfg(test)]
+mod repeat;
+#[cfg(test)]
 mod reverse_sites;
 #[cfg(test)]
 mod robust;

@@ -37,6 +37,8 @@
 //!   on the finished plan.
 //! - `own.rs`: a fold's backward region reading the node's own carrier
 //!   where the forward fold left it, instead of recomputing it.
+//! - `repeat.rs`: expansions along the last axis read in place by the
+//!   elementwise kernels that add them, on the finished plan.
 
 mod contract;
 pub(crate) mod conv;
@@ -50,6 +52,7 @@ mod nested;
 mod ops;
 mod own;
 mod regions;
+pub(crate) mod repeat;
 mod rose;
 mod unfold;
 mod uses;
@@ -283,6 +286,9 @@ pub(crate) fn lower_passes(
     }
     if passes.fuse != Fusion::Off {
         epilogue::fuse(&mut all, &l.kernels, passes.fuse);
+    }
+    if repeat::repeat_enabled() {
+        repeat::rewrite(&mut all, &mut l.kernels, &output);
     }
     Ok(Plan {
         code: all,
