@@ -15,7 +15,8 @@ use cdlc::training::{Prepared, loss_for, prepare};
 use cdlc_jit::{Dtype, Options};
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
-/// The loss and the flat gradient of one training step in `dtype`.
+/// The loss and the flat gradient of one training step in `dtype`
+/// (parameters and gradients rounded to and from f32 for `Dtype::F32`).
 fn step(p: &Prepared, params: &[f64], batch: &[Example], dtype: Dtype) -> (f64, Vec<f64>) {
     let opts = Options {
         dtype,
@@ -23,11 +24,23 @@ fn step(p: &Prepared, params: &[f64], batch: &[Example], dtype: Dtype) -> (f64, 
     };
     let mut k =
         cdlc_jit::compile_train(&p.inst.module, p.train, &opts).expect("the kernel compiles");
-    let mut g = vec![0.0; params.len()];
-    let s = k
-        .step_examples(params, batch, &mut g)
-        .expect("the kernel runs");
-    (s.loss, g)
+    match dtype {
+        Dtype::F64 => {
+            let mut g = vec![0.0; params.len()];
+            let s = k
+                .step_examples(params, batch, &mut g)
+                .expect("the kernel runs");
+            (s.loss, g)
+        }
+        Dtype::F32 => {
+            let ps: Vec<f32> = params.iter().map(|&x| x as f32).collect();
+            let mut g = vec![0.0f32; ps.len()];
+            let s = k
+                .step_examples(&ps, batch, &mut g)
+                .expect("the kernel runs");
+            (s.loss, g.into_iter().map(f64::from).collect())
+        }
+    }
 }
 
 /// The expansions written out in `p`'s training plan, and the kernel
@@ -35,26 +48,49 @@ fn step(p: &Prepared, params: &[f64], batch: &[Example], dtype: Dtype) -> (f64, 
 fn expansions(p: &Prepared) -> (usize, usize) {
     let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("the plan lowers");
     let text = plan.to_string();
-    (text.matches("<- expand(").count(), text.matches("repeat ").count())
+    (
+        text.matches("<- expand(").count(),
+        text.matches("repeat ").count(),
+    )
 }
 
 /// `p`'s plan reads every expansion in place (none are left, and there
 /// were `want` before), with values and gradients equal to the bit to the
 /// plan that writes them, and equal to the interpreter's.
 #[track_caller]
-fn in_place_equals_written(name: &str, p: &Prepared, params: &[Tensor], batch: &[Example], want: usize) {
+fn in_place_equals_written(
+    name: &str,
+    p: &Prepared,
+    params: &[Tensor],
+    batch: &[Example],
+    want: usize,
+) {
     let (left, read) = expansions(p);
     let (written, none) = cdlc_jit::without_repeat(|| expansions(p));
     assert_eq!((left, none, written), (0, 0, want), "{name}: expansions");
-    assert!(read >= want, "{name}: {read} repeated operands for {want} expansions");
+    assert!(
+        read >= want,
+        "{name}: {read} repeated operands for {want} expansions"
+    );
     let flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();
     for dtype in [Dtype::F64, Dtype::F32] {
         let (loss, grads) = step(p, &flat, batch, dtype);
         let (want_loss, want_grads) = cdlc_jit::without_repeat(|| step(p, &flat, batch, dtype));
-        assert_eq!(loss.to_bits(), want_loss.to_bits(), "{name}: {dtype:?} loss");
-        assert!(grads.iter().any(|&g| g != 0.0), "{name}: all gradients are zero");
+        assert_eq!(
+            loss.to_bits(),
+            want_loss.to_bits(),
+            "{name}: {dtype:?} loss"
+        );
+        assert!(
+            grads.iter().any(|&g| g != 0.0),
+            "{name}: all gradients are zero"
+        );
         for (i, (a, b)) in grads.iter().zip(&want_grads).enumerate() {
-            assert_eq!(a.to_bits(), b.to_bits(), "{name}: {dtype:?} gradient {i}: {a} against {b}");
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "{name}: {dtype:?} gradient {i}: {a} against {b}"
+            );
         }
     }
     forward_agrees(name, p, params, batch);
@@ -63,12 +99,13 @@ fn in_place_equals_written(name: &str, p: &Prepared, params: &[Tensor], batch: &
 
 #[test]
 fn the_deepsets_example_and_w5_read_their_pooled_terms_in_place() {
-    // Two equivariant layers with a pooled term each, forward and backward;
-    // the read-out pools by a tied map, not by an expansion.
+    // Two equivariant layers with a pooled term each in the forward, and
+    // the second's pooled cotangent in the backward (the first layer's
+    // input needs no gradient); the read-out pools by a tied map.
     let (p, params, batch) = crate::example_case("deepsets", 4);
-    in_place_equals_written("deepsets", &p, &params, &batch, 4);
-    // W5: three layers; the first layer's input needs no gradient, so its
-    // backward adds no pooled term (3 forward, 3 backward).
+    in_place_equals_written("deepsets", &p, &params, &batch, 3);
+    // W5: three layers forward; backward, the sum's cotangent over the
+    // points and the pooled cotangents of the second and third layers.
     let path = crate::examples_dir().join("../bench/w5_deepsets.cdl");
     crate::check_clean(&path);
     let (p, params, batch) = case_in(&path, None, 3);
@@ -79,7 +116,7 @@ fn the_deepsets_example_and_w5_read_their_pooled_terms_in_place() {
 /// the points and a dense read-out to `c`.
 fn deepsets(n: usize, a: usize, b: usize, c: usize) -> String {
     format!(
-        "const n = {n}\ngroup S = symmetric(n)\nspace Pts = R[n] under S by permute\n\
+        "import std.layers\nconst n = {n}\ngroup S = symmetric(n)\nspace Pts = R[n] under S by permute\n\
          space In = R[{a}] * Pts\nspace Hid = R[{b}] * Pts\n\
          layer phi(x: In) -> Hid equivariant S {{\n  param W: equivariant In -> Hid = glorot\n  \
          param b: invariant Hid = zeros\n  relu(W @ x + b)\n}}\n\
@@ -98,7 +135,11 @@ fn generated_deepsets_read_their_pooled_terms_in_place() {
     for (i, (n, a, b, c)) in cases.into_iter().enumerate() {
         let src = deepsets(n, a, b, c);
         let comp = cdlc::compile("generated.cdl", &src);
-        assert!(comp.diagnostics.is_empty(), "{src}\n{:#?}", comp.diagnostics);
+        assert!(
+            comp.diagnostics.is_empty(),
+            "{src}\n{:#?}",
+            comp.diagnostics
+        );
         let model = cdlc::entry_model(&comp, None).expect("a model");
         let p = prepare(&comp, model, loss_for(&comp, model)).expect("the model prepares");
         let mut rng = Numbers(40 + i as u64);
@@ -106,13 +147,12 @@ fn generated_deepsets_read_their_pooled_terms_in_place() {
         let batch: Vec<Example> = (0..3)
             .map(|_| Example {
                 x: Value::Tensor(rng.tensor(&[a, n])),
-                y: Target::Tensor(rng.tensor(&[c])),
+                y: Target::Class(((rng.next() + 1.0) * c as f64 / 2.0) as usize % c),
             })
             .collect();
-        // Two layers: forward both, backward both (the first layer's input
-        // needs no gradient, but its own pooled weights do: the second
-        // layer's backward expands its pooled cotangent).
-        in_place_equals_written(&format!("deepsets {n} points"), &p, &params, &batch, 3);
+        // Two layers forward; backward, the sum's cotangent over the points
+        // and the second layer's pooled cotangent.
+        in_place_equals_written(&format!("deepsets {n} points"), &p, &params, &batch, 4);
         // One weight of the first layer's pooled term against central
         // differences of the kernel's f64 loss.
         let mut flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();

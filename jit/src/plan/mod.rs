@@ -206,9 +206,9 @@ impl InKind {
     /// Whether the operand has a row per example.
     pub(crate) fn batched(self) -> bool {
         match self {
-            InKind::Full { batched } | InKind::Scalar { batched } | InKind::Repeat { batched, .. } => {
-                batched
-            }
+            InKind::Full { batched }
+            | InKind::Scalar { batched }
+            | InKind::Repeat { batched, .. } => batched,
         }
     }
 }
