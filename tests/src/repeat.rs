@@ -2,9 +2,10 @@
 //! same plans with every expansion written out
 //! (`cdlc_jit::without_repeat`): the kernels read the same numbers in the
 //! same order, so losses and gradients are equal to the bit, in f64 and
-//! f32. Checked on the DeepSets example, on W5, and on generated DeepSets
-//! of other sizes (points that are a power of two, a multiple of the
-//! vector width that is not, and neither; more and fewer channels); the
+//! f32. Checked on W5 and on generated DeepSets
+//! of other sizes (points that are a power of two and multiples of the
+//! vector width that are not; more and fewer channels), and that runs
+//! splitting vectors (the DeepSets example's 10 points) stay expanded; the
 //! kernels also against the interpreter, and one gradient against finite
 //! differences of the kernel's own loss.
 
@@ -98,14 +99,10 @@ fn in_place_equals_written(
 }
 
 #[test]
-fn the_deepsets_example_and_w5_read_their_pooled_terms_in_place() {
-    // Two equivariant layers with a pooled term each in the forward, and
-    // the second's pooled cotangent in the backward (the first layer's
-    // input needs no gradient); the read-out pools by a tied map.
-    let (p, params, batch) = crate::example_case("deepsets", 4);
-    in_place_equals_written("deepsets", &p, &params, &batch, 3);
-    // W5: three layers forward; backward, the sum's cotangent over the
-    // points and the pooled cotangents of the second and third layers.
+fn w5_reads_its_pooled_terms_in_place() {
+    // Three layers forward; backward, the sum's cotangent over the points
+    // and the pooled cotangents of the second and third layers (the first
+    // layer's input needs no gradient).
     let path = crate::examples_dir().join("../bench/w5_deepsets.cdl");
     crate::check_clean(&path);
     let (p, params, batch) = case_in(&path, None, 3);
@@ -128,10 +125,23 @@ fn deepsets(n: usize, a: usize, b: usize, c: usize) -> String {
 }
 
 #[test]
+fn pooled_terms_over_runs_that_split_vectors_stay_expanded() {
+    // The DeepSets example: 10 points, two layers and a tied read-out.
+    let (p, _, _) = crate::example_case("deepsets", 2);
+    assert_eq!(expansions(&p), (3, 0), "deepsets");
+    for n in [7, 30] {
+        let comp = cdlc::compile("generated.cdl", &deepsets(n, 2, 3, 2));
+        let model = cdlc::entry_model(&comp, None).expect("a model");
+        let p = prepare(&comp, model, loss_for(&comp, model)).expect("the model prepares");
+        assert_eq!(expansions(&p), (4, 0), "{n} points");
+    }
+}
+
+#[test]
 fn generated_deepsets_read_their_pooled_terms_in_place() {
-    // 16 points: runs of whole vectors, a shift; 12: whole vectors, a
-    // division; 7: runs that split vectors (the kernels' scalar loop).
-    let cases = [(16, 3, 8, 2), (12, 5, 4, 3), (7, 2, 6, 4), (33, 4, 3, 2)];
+    // 16 and 64 points: runs of whole vectors, a shift; 12 and 20: whole
+    // vectors, a division. (Runs that split vectors stay expanded.)
+    let cases = [(16, 3, 8, 2), (12, 5, 4, 3), (20, 2, 6, 4), (64, 4, 3, 2)];
     for (i, (n, a, b, c)) in cases.into_iter().enumerate() {
         let src = deepsets(n, a, b, c);
         let comp = cdlc::compile("generated.cdl", &src);
