@@ -2,7 +2,9 @@
 //! same plans with every expansion written out
 //! (`cdlc_jit::without_repeat`): the kernels read the same numbers in the
 //! same order, so losses and gradients are equal to the bit, in f64 and
-//! f32. Checked on W5 and on generated DeepSets
+//! f32. The same holds for pre-activations read by `step` only and no
+//! longer stored (`lower/relu_mask.rs`, on and off with it). Checked on W5
+//! and on generated DeepSets
 //! of other sizes (points that are a power of two and multiples of the
 //! vector width that are not; more and fewer channels), and that runs
 //! splitting vectors (the DeepSets example's 10 points) stay expanded; the
@@ -44,20 +46,28 @@ fn step(p: &Prepared, params: &[f64], batch: &[Example], dtype: Dtype) -> (f64, 
     }
 }
 
-/// The expansions written out in `p`'s training plan, and the kernel
-/// operands that read one in place.
-fn expansions(p: &Prepared) -> (usize, usize) {
+/// The expansions written out in `p`'s training plan, the kernel
+/// operands that read one in place, and the values its kernels store.
+fn expansions(p: &Prepared) -> (usize, usize, usize) {
     let plan = cdlc_jit::lower_plan(&p.inst.module, p.train, true).expect("the plan lowers");
     let text = plan.to_string();
+    let stored = text
+        .lines()
+        .filter(|l| l.starts_with('k'))
+        .filter_map(|l| l.split("store ").nth(1))
+        .map(|s| s.split(", ").count())
+        .sum();
     (
         text.matches("<- expand(").count(),
         text.matches("repeat ").count(),
+        stored,
     )
 }
 
 /// `p`'s plan reads every expansion in place (none are left, and there
-/// were `want` before), with values and gradients equal to the bit to the
-/// plan that writes them, and equal to the interpreter's.
+/// were `want` before) and stores none of its `layers` pre-activations,
+/// with values and gradients equal to the bit to the plan that writes
+/// them, and equal to the interpreter's.
 #[track_caller]
 fn in_place_equals_written(
     name: &str,
@@ -65,10 +75,12 @@ fn in_place_equals_written(
     params: &[Tensor],
     batch: &[Example],
     want: usize,
+    layers: usize,
 ) {
-    let (left, read) = expansions(p);
-    let (written, none) = cdlc_jit::without_repeat(|| expansions(p));
+    let (left, read, stored) = expansions(p);
+    let (written, none, all) = cdlc_jit::without_repeat(|| expansions(p));
     assert_eq!((left, none, written), (0, 0, want), "{name}: expansions");
+    assert_eq!(stored + layers, all, "{name}: stored values");
     assert!(
         read >= want,
         "{name}: {read} repeated operands for {want} expansions"
@@ -106,7 +118,7 @@ fn w5_reads_its_pooled_terms_in_place() {
     let path = crate::examples_dir().join("../bench/w5_deepsets.cdl");
     crate::check_clean(&path);
     let (p, params, batch) = case_in(&path, None, 3);
-    in_place_equals_written("w5_deepsets", &p, &params, &batch, 6);
+    in_place_equals_written("w5_deepsets", &p, &params, &batch, 6, 3);
 }
 
 /// A DeepSets over `n` points: `a` to `b` channels, `b` to `b`, sum over
@@ -128,12 +140,12 @@ fn deepsets(n: usize, a: usize, b: usize, c: usize) -> String {
 fn pooled_terms_over_runs_that_split_vectors_stay_expanded() {
     // The DeepSets example: 10 points, two layers and a tied read-out.
     let (p, _, _) = crate::example_case("deepsets", 2);
-    assert_eq!(expansions(&p), (3, 0), "deepsets");
+    assert_eq!(expansions(&p).0, 3, "deepsets");
     for n in [7, 30] {
         let comp = cdlc::compile("generated.cdl", &deepsets(n, 2, 3, 2));
         let model = cdlc::entry_model(&comp, None).expect("a model");
         let p = prepare(&comp, model, loss_for(&comp, model)).expect("the model prepares");
-        assert_eq!(expansions(&p), (4, 0), "{n} points");
+        assert_eq!(expansions(&p).0, 4, "{n} points");
     }
 }
 
@@ -162,7 +174,7 @@ fn generated_deepsets_read_their_pooled_terms_in_place() {
             .collect();
         // Two layers forward; backward, the sum's cotangent over the points
         // and the second layer's pooled cotangent.
-        in_place_equals_written(&format!("deepsets {n} points"), &p, &params, &batch, 4);
+        in_place_equals_written(&format!("deepsets {n} points"), &p, &params, &batch, 4, 2);
         // One weight of the first layer's pooled term against central
         // differences of the kernel's f64 loss.
         let mut flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();

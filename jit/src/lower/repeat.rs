@@ -108,11 +108,7 @@ fn in_place(code: &mut [Instr], q: usize, kernels: &mut [KernelSpec], output: &R
             .iter()
             .zip(&spec.inputs)
             .all(|(&l, &k)| l != dst || k == InKind::Full { batched });
-        let shared = code
-            .iter()
-            .filter(|c| matches!(c, Instr::Elementwise { kernel: k, .. } if k == kernel))
-            .count()
-            > 1;
+        let shared = run_by_more_than_one(code, *kernel);
         if i < q || locs[n_in..].contains(&dst) || !full_reads || shared || spec.n != out_size {
             return false;
         }
@@ -156,10 +152,18 @@ fn in_place(code: &mut [Instr], q: usize, kernels: &mut [KernelSpec], output: &R
 
 /// Whether `ins` writes `loc` (conservatively: yes for an instruction
 /// whose operands `touches` does not list).
-fn writes(ins: &Instr, loc: Loc) -> bool {
+pub(super) fn writes(ins: &Instr, loc: Loc) -> bool {
     match ins {
         Instr::Loss { dst, .. } | Instr::LossGrad { dst, .. } => Loc::Buf(*dst) == loc,
         Instr::Fused(f) => writes(&f.gemm, loc) || writes(&f.ew, loc),
         other => touches(other).is_none_or(|(_, w)| w.contains(&loc)),
     }
+}
+
+/// Whether more than one instruction of `code` runs `kernel`.
+pub(super) fn run_by_more_than_one(code: &[Instr], kernel: usize) -> bool {
+    code.iter()
+        .filter(|c| matches!(c, Instr::Elementwise { kernel: k, .. } if *k == kernel))
+        .count()
+        > 1
 }
