@@ -20,8 +20,7 @@
 //! and the last reader.
 
 use super::conv::mentions;
-use super::epilogue::reads;
-use super::repeat::{run_by_more_than_one, writes};
+use super::repeat::{kernel_readers, run_by_more_than_one, writes};
 use crate::plan::*;
 use cdlc_ir::UnOp;
 
@@ -86,37 +85,12 @@ fn mask_from_output(
     if mentions(output, pre_buf) || run_by_more_than_one(code, producer) {
         return false;
     }
-    let mut readers = Vec::new();
-    for (i, ins) in code.iter().enumerate() {
-        if i == p || !reads(ins, pre) && !writes(ins, pre) {
-            continue;
-        }
-        let Instr::Elementwise {
-            kernel,
-            locs,
-            n_out,
-            ..
-        } = ins
-        else {
-            return false;
-        };
-        let spec = &kernels[*kernel];
-        let n_in = locs.len() - n_out;
-        let only_steps = locs[..n_in]
-            .iter()
-            .zip(&spec.inputs)
-            .enumerate()
-            .filter(|(_, (l, _))| **l == pre)
-            .all(|(j, (_, &k))| k == InKind::Full { batched } && only_stepped(spec, j));
-        if i < p
-            || locs[n_in..].contains(&pre)
-            || !only_steps
-            || run_by_more_than_one(code, *kernel)
-        {
-            return false;
-        }
-        readers.push(i);
-    }
+    let full = InKind::Full { batched };
+    let Some(readers) = kernel_readers(code, kernels, p, pre, |spec, j| {
+        spec.inputs[j] == full && only_stepped(spec, j)
+    }) else {
+        return false;
+    };
     let Some(&last) = readers.last() else {
         return false;
     };

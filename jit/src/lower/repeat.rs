@@ -86,34 +86,14 @@ fn in_place(code: &mut [Instr], q: usize, kernels: &mut [KernelSpec], output: &R
     if *axis + 1 != shape.len() || every % RUN != 0 || src_size * every != out_size || src == dst {
         return false;
     }
-    // The readers: elementwise kernels reading `dst` only as a full operand
-    // of its batching, each kernel run by this one instruction.
-    let mut readers = Vec::new();
-    for (i, ins) in code.iter().enumerate() {
-        if i == q || !reads(ins, dst) && !writes(ins, dst) {
-            continue;
-        }
-        let Instr::Elementwise {
-            kernel,
-            locs,
-            n_out,
-            ..
-        } = ins
-        else {
-            return false;
-        };
-        let spec = &kernels[*kernel];
-        let n_in = locs.len() - n_out;
-        let full_reads = locs[..n_in]
-            .iter()
-            .zip(&spec.inputs)
-            .all(|(&l, &k)| l != dst || k == InKind::Full { batched });
-        let shared = run_by_more_than_one(code, *kernel);
-        if i < q || locs[n_in..].contains(&dst) || !full_reads || shared || spec.n != out_size {
-            return false;
-        }
-        readers.push(i);
-    }
+    // The readers: elementwise kernels of the expansion's size reading
+    // `dst` only as a full operand of its batching.
+    let full = InKind::Full { batched };
+    let Some(readers) = kernel_readers(code, kernels, q, dst, |spec, j| {
+        spec.inputs[j] == full && spec.n == out_size
+    }) else {
+        return false;
+    };
     let Some(&last) = readers.last() else {
         return false;
     };
@@ -166,4 +146,42 @@ pub(super) fn run_by_more_than_one(code: &[Instr], kernel: usize) -> bool {
         .filter(|c| matches!(c, Instr::Elementwise { kernel: k, .. } if *k == kernel))
         .count()
         > 1
+}
+
+/// The instructions of `code` other than `at` that read `loc`, when all
+/// of them are elementwise kernels after `at`, each run by no other
+/// instruction, whose inputs at `loc` all pass `accept(kernel, input)`
+/// and whose outputs do not include `loc`, and no other instruction
+/// writes `loc`; `None` otherwise.
+pub(super) fn kernel_readers(
+    code: &[Instr],
+    kernels: &[KernelSpec],
+    at: usize,
+    loc: Loc,
+    accept: impl Fn(&KernelSpec, usize) -> bool,
+) -> Option<Vec<usize>> {
+    let mut readers = Vec::new();
+    for (i, ins) in code.iter().enumerate() {
+        if i == at || !reads(ins, loc) && !writes(ins, loc) {
+            continue;
+        }
+        let Instr::Elementwise {
+            kernel,
+            locs,
+            n_out,
+            ..
+        } = ins
+        else {
+            return None;
+        };
+        let spec = &kernels[*kernel];
+        let n_in = locs.len() - n_out;
+        let accepted = (0..n_in).all(|j| locs[j] != loc || accept(spec, j));
+        if i < at || locs[n_in..].contains(&loc) || !accepted || run_by_more_than_one(code, *kernel)
+        {
+            return None;
+        }
+        readers.push(i);
+    }
+    Some(readers)
 }
