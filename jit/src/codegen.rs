@@ -6,7 +6,9 @@
 //! (`f32x4` or `f64x2`, the widest Cranelift emits on x86-64) and a scalar
 //! tail. A full operand advances by `n` elements per row (or not at all if
 //! uniform); a scalar operand is one number per row (or one in all),
-//! splatted.
+//! splatted; a repeated operand (`InKind::Repeat`) is one number per run
+//! of `every` elements, loaded and splatted per vector (a kernel whose
+//! runs do not hold whole vectors runs its scalar loop).
 //!
 //! `tanh` (and `sigmoid = ½ + ½ tanh(x/2)`, `gelu`) use a rational
 //! approximation accurate to f32 in f32 kernels. Kernels holding an op
@@ -381,7 +383,17 @@ fn define(
         let elt: i64 = if f64_ { 8 } else { 4 };
         let lanes: usize = if f64_ { 2 } else { 4 };
         let n = spec.n;
-        let nv = if needs_call { 0 } else { n - n % lanes };
+        // A repeated operand is one number per vector when its runs hold
+        // whole vectors; otherwise the kernel runs its scalar loop.
+        let runs_whole = spec.inputs.iter().all(|k| match k {
+            InKind::Repeat { every, .. } => every % lanes == 0,
+            _ => true,
+        });
+        let nv = if needs_call || !runs_whole {
+            0
+        } else {
+            n - n % lanes
+        };
         let mf = MemFlagsData::trusted();
 
         let entry = b.create_block();
@@ -423,9 +435,9 @@ fn define(
         let sty = if f64_ { types::F64 } else { types::F32 };
         for p in 0..n_ptr {
             let stride = match spec.inputs.get(p) {
-                Some(InKind::Full { batched: true }) | None => n as i64 * elt,
-                Some(InKind::Scalar { batched: true }) => elt,
+                Some(&kind) if kind.batched() => kind.per_row(n) as i64 * elt,
                 Some(_) => 0,
+                None => n as i64 * elt,
             };
             let base = if stride == 0 {
                 bases[p]
@@ -474,6 +486,19 @@ fn define(
                         }
                         InKind::Scalar { .. } => {
                             let s = scalars[p].expect("loaded per row");
+                            if vector { em.b.ins().splat(ty, s) } else { s }
+                        }
+                        InKind::Repeat { every, .. } => {
+                            // Number `i / every`, at byte `(i / every) · elt`.
+                            let run = if every.is_power_of_two() {
+                                em.b.ins().ushr_imm_u(i, i64::from(every.trailing_zeros()))
+                            } else {
+                                em.b.ins().udiv_imm_u(i, every as i64)
+                            };
+                            let at = em.b.ins().imul_imm_s(run, elt);
+                            let addr = em.b.ins().iadd(row_base[p], at);
+                            let sty = em.scalar_ty();
+                            let s = em.b.ins().load(sty, mf, addr, 0);
                             if vector { em.b.ins().splat(ty, s) } else { s }
                         }
                     },

@@ -317,6 +317,14 @@ pub fn without_conv<R>(f: impl FnOnce() -> R) -> R {
     lower::conv::without(f)
 }
 
+/// Runs `f` with every expansion written out before the kernels that read
+/// it (no repeated operands, `lower/repeat.rs`) and every pre-activation
+/// stored for its `step` (`lower/relu_mask.rs`) in every plan lowered on
+/// this thread meanwhile: the path to compare both passes with.
+pub fn without_repeat<R>(f: impl FnOnce() -> R) -> R {
+    lower::repeat::without(f)
+}
+
 /// Compiles the training function `train` (made by
 /// `cdlc_ir::autodiff::differentiate`) into a batched training kernel.
 pub fn compile_train(

@@ -70,6 +70,8 @@ mod random_folds;
 #[cfg(test)]
 mod random_unfolds;
 #[cfg(test)]
+mod repeat;
+#[cfg(test)]
 mod reverse_sites;
 #[cfg(test)]
 mod robust;

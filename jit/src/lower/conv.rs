@@ -330,7 +330,7 @@ fn writes(ins: &Instr) -> Option<Vec<Loc>> {
 
 /// Whether the plan's result may hold buffer `b` (any form this pass does
 /// not look into may).
-fn mentions(r: &Repr, b: usize) -> bool {
+pub(super) fn mentions(r: &Repr, b: usize) -> bool {
     match r {
         Repr::Tensor { loc, .. } | Repr::Transposed { loc, .. } => *loc == Loc::Buf(b),
         Repr::Summed { buf, .. } => *buf == b,

@@ -37,6 +37,11 @@
 //!   on the finished plan.
 //! - `own.rs`: a fold's backward region reading the node's own carrier
 //!   where the forward fold left it, instead of recomputing it.
+//! - `repeat.rs`: expansions along the last axis read in place by the
+//!   elementwise kernels that add them, on the finished plan.
+//! - `relu_mask.rs`: ReLU's derivative taken from its output, so that a
+//!   pre-activation read only by `step` is not stored, on the finished
+//!   plan (with `repeat.rs`, and off with it).
 
 mod contract;
 pub(crate) mod conv;
@@ -50,6 +55,8 @@ mod nested;
 mod ops;
 mod own;
 mod regions;
+mod relu_mask;
+pub(crate) mod repeat;
 mod rose;
 mod unfold;
 mod uses;
@@ -293,6 +300,10 @@ pub(crate) fn lower_passes(
     }
     if passes.fuse != Fusion::Off {
         epilogue::fuse(&mut all, &l.kernels, passes.fuse);
+    }
+    if repeat::repeat_enabled() {
+        repeat::rewrite(&mut all, &mut l.kernels, &output);
+        relu_mask::rewrite(&mut all, &mut l.kernels, &output);
     }
     Ok(Plan {
         code: all,

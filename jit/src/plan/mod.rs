@@ -186,6 +186,31 @@ pub(crate) enum InKind {
     Full { batched: bool },
     /// One number per row (`batched`) or one number, repeated.
     Scalar { batched: bool },
+    /// `n / every` numbers per row (`batched`) or one row of them shared,
+    /// each read `every` times in a row: element `i` is number
+    /// `i / every`. A vector expanded along its last axis
+    /// (`lower/repeat.rs`), read without writing the expansion.
+    Repeat { batched: bool, every: usize },
+}
+
+impl InKind {
+    /// The numbers of one row of the operand, in a kernel of `n` elements.
+    pub(crate) fn per_row(self, n: usize) -> usize {
+        match self {
+            InKind::Full { .. } => n,
+            InKind::Scalar { .. } => 1,
+            InKind::Repeat { every, .. } => n / every.max(1),
+        }
+    }
+
+    /// Whether the operand has a row per example.
+    pub(crate) fn batched(self) -> bool {
+        match self {
+            InKind::Full { batched }
+            | InKind::Scalar { batched }
+            | InKind::Repeat { batched, .. } => batched,
+        }
+    }
 }
 
 /// One SSA op of an elementwise kernel.

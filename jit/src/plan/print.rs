@@ -141,12 +141,14 @@ fn kernel(i: usize, k: &KernelSpec) -> String {
         .inputs
         .iter()
         .map(|kind| match kind {
-            InKind::Full { batched: true } => "full/row",
-            InKind::Full { batched: false } => "full",
-            InKind::Scalar { batched: true } => "scalar/row",
-            InKind::Scalar { batched: false } => "scalar",
+            InKind::Full { batched: true } => "full/row".to_string(),
+            InKind::Full { batched: false } => "full".to_string(),
+            InKind::Scalar { batched: true } => "scalar/row".to_string(),
+            InKind::Scalar { batched: false } => "scalar".to_string(),
+            InKind::Repeat { batched, every } => {
+                format!("repeat {every}{}", if *batched { "/row" } else { "" })
+            }
         })
-        .map(str::to_string)
         .collect();
     let ops: Vec<String> = k
         .ops
@@ -244,8 +246,8 @@ impl Printer<'_> {
                     .enumerate()
                     .map(|(i, (&l, &s))| {
                         let one = match spec.and_then(|k| k.inputs.get(i)) {
-                            Some(InKind::Scalar { .. }) => 1,
-                            _ => spec.map_or(0, |k| k.n),
+                            Some(kind) => kind.per_row(spec.map_or(0, |k| k.n)),
+                            None => spec.map_or(0, |k| k.n),
                         };
                         if s > 0 {
                             operand(l, true, s)

@@ -455,10 +455,12 @@ impl<'p> Verifier<'p> {
         let rows = self.rows_if(batched);
         let mut reads = Vec::new();
         for ((&loc, &kind), &step) in locs.iter().zip(&spec.inputs).zip(steps) {
-            let (per_row, one, on_rows) = match kind {
-                InKind::Full { batched: b } => (spec.n, spec.n, b),
-                InKind::Scalar { batched: b } => (1, 1, b),
-            };
+            if let InKind::Repeat { every, .. } = kind {
+                let whole = if every == 0 { 1 } else { spec.n % every };
+                self.mismatch("the kernel's size modulo a repeat count", 0, whole)?;
+            }
+            let (per_row, on_rows) = (kind.per_row(spec.n), kind.batched());
+            let one = per_row;
             if on_rows && !batched {
                 return self.err(PlanErrorKind::RowsMismatch {
                     loc: loc_name(loc),
