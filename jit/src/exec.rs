@@ -744,12 +744,8 @@ impl<'a, T: Elem> Run<'a, T> {
                 self.enter_group(case, g, &f.carrier, f.elems.as_ref());
                 self.enter_nested(f.id, case, g, &f.carrier, f.nested.as_ref())?;
                 self.code(&case.code, g.len)?;
-                for (&part, &(cbuf, _)) in case.result[0].iter().zip(&f.carrier) {
+                for (part, (cbuf, _)) in case.node_writes(&f.carrier, &f.saved) {
                     let dst = self.st.bufs[cbuf].as_mut_ptr();
-                    self.write_rows(part, dst, g.first, g.len);
-                }
-                for &(part, slot) in &case.saves {
-                    let dst = self.st.bufs[f.saved[slot].0].as_mut_ptr();
                     self.write_rows(part, dst, g.first, g.len);
                 }
             }

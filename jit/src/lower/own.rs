@@ -71,10 +71,9 @@ impl Lowerer<'_> {
 
     /// The tensor values of forward region `fwd`, other than its result's
     /// components and its arguments' components, that backward region
-    /// `bwd` reads where its
-    /// recomputation of `fwd` ends; none when, given the carrier, the
-    /// recomputation runs no product (an Elman cell: reading the carrier
-    /// leaves nothing costly to recompute).
+    /// `bwd` reads where its recomputation of `fwd` ends; none when, given
+    /// the carrier, the recomputation runs no product (an Elman cell:
+    /// reading the carrier leaves nothing costly to recompute).
     fn to_keep(&self, fwd: Block, bwd: Block) -> Vec<Value> {
         let Some(result) = self.func.blocks[fwd].result else {
             return Vec::new();

@@ -506,6 +506,24 @@ pub(crate) struct CaseCode {
     pub nested: Vec<RecList>,
 }
 
+impl CaseCode {
+    /// What a forward case writes to the node rows after each group, as
+    /// (part, (buffer, size)): its result's parts into the carrier
+    /// `carrier`, then the values it keeps into their slots of `saved`.
+    pub fn node_writes<'c>(
+        &'c self,
+        carrier: &'c [(usize, usize)],
+        saved: &'c [(usize, usize)],
+    ) -> impl Iterator<Item = (Part, (usize, usize))> + 'c {
+        let kept = self.saves.iter().map(|&(p, slot)| (p, saved[slot]));
+        self.result[0]
+            .iter()
+            .copied()
+            .zip(carrier.iter().copied())
+            .chain(kept)
+    }
+}
+
 /// A list of children inside a fold region, seen by the region as a
 /// sequence `[steps, rows, size]` (step `t`, row `i`: node `i`'s child at
 /// position `t`; rows past a node's count are zero) whose lengths, the

@@ -460,7 +460,6 @@ impl<'p> Verifier<'p> {
                 self.mismatch("the kernel's size modulo a repeat count", 0, whole)?;
             }
             let (per_row, on_rows) = (kind.per_row(spec.n), kind.batched());
-            let one = per_row;
             if on_rows && !batched {
                 return self.err(PlanErrorKind::RowsMismatch {
                     loc: loc_name(loc),
@@ -471,7 +470,7 @@ impl<'p> Verifier<'p> {
             let access = if on_rows {
                 Access::rows(rows, per_row)
             } else {
-                Access::one(one)
+                Access::one(per_row)
             };
             let expected = if on_rows { per_row } else { 0 };
             self.mismatch(&format!("the step of {}", loc_name(loc)), expected, step)?;

@@ -639,13 +639,7 @@ impl<T: Elem> Tracer<'_, T> {
                 self.enter_group(case, g, &f.carrier, (f.id, l, gi))?;
                 self.point_mapped(case, g);
                 self.code(&case.code, g.len)?;
-                let saves = case.saves.iter().map(|&(p, slot)| (p, f.saved[slot]));
-                for (part, (cbuf, s)) in case.result[0]
-                    .iter()
-                    .copied()
-                    .zip(f.carrier.iter().copied())
-                    .chain(saves)
-                {
+                for (part, (cbuf, s)) in case.node_writes(&f.carrier, &f.saved) {
                     let dst = self.buf(cbuf);
                     self.reach(dst, fd.num_nodes * s);
                     self.write_rows(part, dst, g.first, g.len)?;

@@ -290,6 +290,50 @@ fn a_step_that_is_not_the_kernels_stride_is_a_mismatch() {
     );
 }
 
+/// `dense` with its kernel reading `b1`'s three numbers per row each
+/// `every` times, into six per row.
+fn repeated(every: usize, step: usize) -> Plan {
+    let mut p = dense();
+    p.kernels[0].n = 6;
+    p.kernels[0].inputs = vec![InKind::Repeat {
+        batched: true,
+        every,
+    }];
+    p.code[1] = relu(Loc::Buf(1), &[Loc::Buf(2)], vec![step, 6]);
+    p.output = Repr::Tensor {
+        loc: Loc::Buf(2),
+        batched: true,
+        shape: vec![6],
+    };
+    p
+}
+
+#[test]
+fn a_repeated_operand_reads_its_runs_and_divides_the_kernel() {
+    let layouts = verify(&repeated(2, 3)).expect("the plan is valid");
+    assert_eq!(layouts[2], Some(Layout::new(Rows::Batch, 6)));
+    let e = fails(&repeated(4, 3));
+    assert_eq!(
+        e.kind,
+        PlanErrorKind::Mismatch {
+            what: "the kernel's size modulo a repeat count".into(),
+            expected: 0,
+            found: 2,
+        }
+    );
+    // Runs of one read six numbers per row of a buffer holding three.
+    assert_eq!(fails(&repeated(1, 6)).code(), "P003");
+    // The step of a repeated operand is its numbers per row.
+    assert_eq!(
+        fails(&repeated(2, 6)).kind,
+        PlanErrorKind::Mismatch {
+            what: "the step of b1".into(),
+            expected: 3,
+            found: 6,
+        }
+    );
+}
+
 #[test]
 fn a_missing_kernel_is_out_of_range() {
     let mut p = dense();

@@ -130,13 +130,7 @@ impl<T: Elem> Lx<'_, '_, T> {
             lx.each_case(rec, &f.cases, |lx, case, g| {
                 lx.enter_group(case, g, &f.carrier);
                 lx.code(&case.code, g.len);
-                let saves = case.saves.iter().map(|&(p, slot)| (p, f.saved[slot]));
-                for (part, (cbuf, _)) in case.result[0]
-                    .iter()
-                    .copied()
-                    .zip(f.carrier.iter().copied())
-                    .chain(saves)
-                {
+                for (part, (cbuf, _)) in case.node_writes(&f.carrier, &f.saved) {
                     let dst = lx.buf(cbuf);
                     lx.write_rows(part, dst, g.first, g.len);
                 }
