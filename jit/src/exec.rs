@@ -710,6 +710,9 @@ impl<'a, T: Elem> Run<'a, T> {
         for (r, bufs) in case.rec_args.iter().enumerate() {
             let first = in_place.and_then(|_| in_place::consecutive(g, arity, r));
             for (c, (&buf, &(cbuf, s))) in bufs.iter().zip(carrier).enumerate() {
+                // Sized even when placed: the straight-line steps run only
+                // once the executor's buffers hold the batch.
+                self.ensure(buf, n * s);
                 if let (Some(first), Some(ip)) = (first, in_place)
                     && ip.arg(r, c)
                 {
@@ -718,7 +721,6 @@ impl<'a, T: Elem> Run<'a, T> {
                         continue;
                     }
                 }
-                self.ensure(buf, n * s);
                 let src = self.st.bufs[cbuf].as_ptr();
                 let dst = self.ptr(Loc::Buf(buf));
                 for i in 0..n {
@@ -947,11 +949,11 @@ impl<'a, T: Elem> Run<'a, T> {
                     self.clear_aliases();
                     return Err(e);
                 }
-                for r in 0..arity {
+                for (r, first) in firsts.iter().enumerate() {
                     for (&part, &(cbuf, s)) in case.result[r].iter().zip(&f.ct) {
                         let src = self.ptr(part.loc) as *const T;
                         let dst = self.st.bufs[cbuf].as_mut_ptr();
-                        let in_rows = firsts[r].map(|first| dst.wrapping_add(first * s));
+                        let in_rows = first.map(|first| dst.wrapping_add(first * s));
                         if part.kind == PartKind::Batched && in_rows == Some(src as *mut T) {
                             continue;
                         }
