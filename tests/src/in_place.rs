@@ -8,8 +8,8 @@
 //! are consecutive, and never when it is switched off. The kernels with
 //! the placement are checked against the interpreter by `tests/src/jit.rs`.
 
-use crate::jit_inputs::case_in;
-use crate::{check_clean, train_cases};
+use crate::epilogue::bench_case;
+use crate::train_cases;
 use cdlc::training::Prepared;
 use cdlc_jit::{Dtype, Elem, Options, Passes};
 use cdlc_runtime::value::{Example, Tensor};
@@ -76,15 +76,6 @@ fn in_place_equals_copied(name: &str, p: &Prepared, params: &[Tensor], batch: &[
     }
     assert_eq!(placed[0], placed[1], "{name}: placed differently by dtype");
     placed[0]
-}
-
-/// A benchmark program (`bench/NAME.cdl`) with `n` examples.
-fn bench_case(name: &str, n: usize) -> (Prepared, Vec<Tensor>, Vec<Example>) {
-    let path = crate::examples_dir()
-        .join("../bench")
-        .join(format!("{name}.cdl"));
-    check_clean(&path);
-    case_in(&path, None, n)
 }
 
 #[test]
