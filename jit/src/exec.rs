@@ -16,9 +16,11 @@ use crate::codegen::KernelFn;
 use crate::plan::*;
 use crate::rowops::{self, RowTarget};
 use cdlc_runtime::threads::{self, Kind, Split};
+use in_place::InPlace;
 
 pub(crate) mod conv;
 mod epilogue;
+mod in_place;
 mod map;
 mod nested;
 mod rose;
@@ -115,6 +117,13 @@ impl_elem!(f64, cdlc_runtime::gemm::cdl_dgemm_batch, true);
 pub(crate) struct State<T> {
     pub bufs: Vec<Vec<T>>,
     pub views: Vec<*mut T>,
+    /// Per buffer, where a fold region's buffer is placed for the group
+    /// being run (null: in its own storage; `exec/in_place.rs`).
+    pub alias: Vec<*mut T>,
+    /// The buffers placed now.
+    pub aliased: Vec<usize>,
+    /// How many times a buffer was placed since the last reset.
+    pub placed: u64,
     pub correct: usize,
     /// Room for a sum that cannot be formed in place (`SumCombine`).
     pub scratch: Vec<T>,
@@ -144,6 +153,9 @@ impl<T: Elem> State<T> {
         State {
             bufs,
             views: vec![std::ptr::null_mut(); plan.num_views],
+            alias: vec![std::ptr::null_mut(); plan.num_bufs],
+            aliased: Vec::new(),
+            placed: 0,
             correct: 0,
             scratch: Vec::new(),
             local_lens: vec![None; plan.unfolds.len()],
@@ -164,6 +176,9 @@ pub(crate) struct Run<'a, T> {
     /// Per fold over a structure a field holds (`FoldInfo::nested_in`), its
     /// schedule in the enclosing fold's group being run.
     pub held: Vec<Option<&'a FoldData<T>>>,
+    /// Whether fold regions use the carrier's rows in place
+    /// (`exec/in_place.rs`).
+    pub in_place: bool,
 }
 
 /// Where to cut `rows` rows of `size` numbers each between two threads,
@@ -191,6 +206,13 @@ fn done(decision: Option<Split>, rows: usize, size: usize) {
     }
 }
 
+/// Whether a fold's regions may read and write carrier rows in place: a
+/// fold over the batch's structures, not over a computed sequence or a
+/// nested field's structures (`exec/in_place.rs`).
+fn plain(elems: Option<&SeqElems>, nested: Option<&NestedSrc>) -> bool {
+    elems.is_none() && nested.is_none()
+}
+
 fn dim(d: Dim, rows: usize) -> usize {
     if d.rows { d.fixed * rows } else { d.fixed }
 }
@@ -205,7 +227,10 @@ impl<'a, T: Elem> Run<'a, T> {
 
     fn ptr(&mut self, loc: Loc) -> *mut T {
         match loc {
-            Loc::Buf(b) => self.st.bufs[b].as_mut_ptr(),
+            Loc::Buf(b) => match self.st.alias[b] {
+                p if p.is_null() => self.st.bufs[b].as_mut_ptr(),
+                p => p,
+            },
             // Parameters and inputs are only read through these pointers.
             Loc::Param(o) => self.params.wrapping_add(o) as *mut T,
             Loc::Input(i) => self.batch.tensors[i].as_ptr() as *mut T,
@@ -630,6 +655,8 @@ impl<'a, T: Elem> Run<'a, T> {
         // argument), hence `copy`.
         unsafe {
             match part.kind {
+                // Not when the region wrote the rows in place.
+                PartKind::Batched if src == dst.add(first * s) => {}
                 PartKind::Batched => std::ptr::copy(src, dst.add(first * s), n * s),
                 _ => {
                     for r in 0..n {
@@ -668,20 +695,34 @@ impl<'a, T: Elem> Run<'a, T> {
     }
 
     /// Gathers the children's carriers and sets the field views of a group.
+    /// Children whose carriers are consecutive rows are read there when
+    /// `in_place` allows it (`exec/in_place.rs`).
     fn enter_group(
         &mut self,
         case: &CaseCode,
         g: &GroupData<T>,
         carrier: &[(usize, usize)],
         elems: Option<&SeqElems>,
+        in_place: Option<&InPlace>,
     ) {
         let n = g.len;
         let arity = case.rec_args.len();
         for (r, bufs) in case.rec_args.iter().enumerate() {
-            for (&buf, &(cbuf, s)) in bufs.iter().zip(carrier) {
+            let first = in_place.and_then(|_| in_place::consecutive(g, arity, r));
+            for (c, (&buf, &(cbuf, s))) in bufs.iter().zip(carrier).enumerate() {
+                // Sized even when placed: the straight-line steps run only
+                // once the executor's buffers hold the batch.
                 self.ensure(buf, n * s);
+                if let (Some(first), Some(ip)) = (first, in_place)
+                    && ip.arg(r, c)
+                {
+                    let rows = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(first * s);
+                    if self.alias(buf, rows) {
+                        continue;
+                    }
+                }
                 let src = self.st.bufs[cbuf].as_ptr();
-                let dst = self.st.bufs[buf].as_mut_ptr();
+                let dst = self.ptr(Loc::Buf(buf));
                 for i in 0..n {
                     let child = g.children[i * arity + r] as usize;
                     // SAFETY: carriers hold every node (the schedule);
@@ -734,6 +775,8 @@ impl<'a, T: Elem> Run<'a, T> {
         for &(buf, s) in f.carrier.iter().chain(&f.saved) {
             self.ensure(buf, fd.num_nodes * s);
         }
+        let in_place = (self.in_place && plain(f.elems.as_ref(), f.nested.as_ref()))
+            .then(|| f.cases.iter().map(InPlace::of).collect::<Vec<_>>());
         for (l, level) in fd.levels.iter().enumerate() {
             for (k, g) in level.iter().enumerate() {
                 if local.is_none() {
@@ -741,13 +784,27 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
                 let case = &f.cases[g.ctor];
                 self.st.running[f.id] = Some((l, k));
-                self.enter_group(case, g, &f.carrier, f.elems.as_ref());
+                let ip = in_place.as_ref().map(|ip| &ip[g.ctor]);
+                self.enter_group(case, g, &f.carrier, f.elems.as_ref(), ip);
                 self.enter_nested(f.id, case, g, &f.carrier, f.nested.as_ref())?;
-                self.code(&case.code, g.len)?;
-                for (part, (cbuf, _)) in case.node_writes(&f.carrier, &f.saved) {
-                    let dst = self.st.bufs[cbuf].as_mut_ptr();
-                    self.write_rows(part, dst, g.first, g.len);
+                // The result written straight into the group's rows.
+                for (c, (&part, &(cbuf, s))) in case.result[0].iter().zip(&f.carrier).enumerate() {
+                    if let (Some(ip), Loc::Buf(b)) = (ip, part.loc)
+                        && ip.result(0, c)
+                    {
+                        let rows = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
+                        self.alias(b, rows);
+                    }
                 }
+                let ran = self.code(&case.code, g.len);
+                if ran.is_ok() {
+                    for (part, (cbuf, _)) in case.node_writes(&f.carrier, &f.saved) {
+                        let dst = self.st.bufs[cbuf].as_mut_ptr();
+                        self.write_rows(part, dst, g.first, g.len);
+                    }
+                }
+                self.clear_aliases();
+                ran?;
             }
         }
         let rows = fd.roots.len();
@@ -852,6 +909,8 @@ impl<'a, T: Elem> Run<'a, T> {
                 };
             }
         }
+        let in_place = (self.in_place && plain(f.elems.as_ref(), f.nested.as_ref()))
+            .then(|| f.cases.iter().map(InPlace::of).collect::<Vec<_>>());
         for (l, level) in fd.levels.iter().enumerate().rev() {
             for (k, g) in level.iter().enumerate() {
                 if local.is_none() {
@@ -859,7 +918,8 @@ impl<'a, T: Elem> Run<'a, T> {
                 }
                 let case = &f.cases[g.ctor];
                 self.st.running[f.id] = Some((l, k));
-                self.enter_group(case, g, &f.carrier, f.elems.as_ref());
+                let ip = in_place.as_ref().map(|ip| &ip[g.ctor]);
+                self.enter_group(case, g, &f.carrier, f.elems.as_ref(), ip);
                 self.enter_nested(f.id, case, g, &f.carrier, f.nested.as_ref())?;
                 for (&view, &(cbuf, s)) in case.ct_views.iter().zip(&f.ct) {
                     self.st.views[view] = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(g.first * s);
@@ -871,12 +931,36 @@ impl<'a, T: Elem> Run<'a, T> {
                     let (buf, s) = f.saved[slot];
                     self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(g.first * s);
                 }
-                self.code(&case.code, g.len)?;
                 let arity = case.rec_args.len();
-                for r in 0..arity {
+                // Children's cotangents written straight into their rows.
+                let firsts: Vec<Option<usize>> = (0..arity)
+                    .map(|r| ip.and_then(|_| in_place::consecutive(g, arity, r)))
+                    .collect();
+                for (r, first) in firsts.iter().enumerate() {
+                    let (Some(ip), Some(first)) = (ip, first) else {
+                        continue;
+                    };
+                    for (c, (&part, &(cbuf, s))) in case.result[r].iter().zip(&f.ct).enumerate() {
+                        if let Loc::Buf(b) = part.loc
+                            && ip.result(r, c)
+                        {
+                            let rows = self.st.bufs[cbuf].as_mut_ptr().wrapping_add(first * s);
+                            self.alias(b, rows);
+                        }
+                    }
+                }
+                if let Err(e) = self.code(&case.code, g.len) {
+                    self.clear_aliases();
+                    return Err(e);
+                }
+                for (r, first) in firsts.iter().enumerate() {
                     for (&part, &(cbuf, s)) in case.result[r].iter().zip(&f.ct) {
                         let src = self.ptr(part.loc) as *const T;
                         let dst = self.st.bufs[cbuf].as_mut_ptr();
+                        let in_rows = first.map(|first| dst.wrapping_add(first * s));
+                        if part.kind == PartKind::Batched && in_rows == Some(src as *mut T) {
+                            continue;
+                        }
                         for i in 0..g.len {
                             let child = g.children[i * arity + r] as usize;
                             let off = if part.kind == PartKind::Batched {
@@ -900,7 +984,11 @@ impl<'a, T: Elem> Run<'a, T> {
                     self.scatter_children(list, g, l, &f.ct);
                 }
                 self.write_mapped_cts(case, g, arity + f.acc.len());
-                self.scatter_pool(f.id, case, g, &f.ct)?;
+                let pooled = self.scatter_pool(f.id, case, g, &f.ct);
+                if pooled.is_err() {
+                    self.clear_aliases();
+                }
+                pooled?;
                 if let Some(src) = &f.nested {
                     self.add_pool_cotangents(src, case, arity + f.acc.len(), g);
                 }
@@ -909,6 +997,7 @@ impl<'a, T: Elem> Run<'a, T> {
                         self.scatter_elems(part, p, g);
                     }
                 }
+                self.clear_aliases();
             }
         }
         Ok(())

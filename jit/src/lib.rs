@@ -249,6 +249,7 @@ impl Kernel {
             .expect("the state has the kernel's dtype");
         st.correct = 0;
         st.multiply_adds = 0;
+        st.placed = 0;
         let (plan, fns) = (&self.plan, &self.compiled.fns);
         let straight = match self.straight.as_mut() {
             Some(s) => s.run(plan, fns, st, params.as_ptr(), b)?,
@@ -262,6 +263,7 @@ impl Kernel {
                 batch: b,
                 kernels: fns,
                 held: vec![None; plan.folds.len()],
+                in_place: plan.in_place,
             }
             .code(&plan.code, b.rows),
         };
@@ -536,6 +538,16 @@ impl TrainKernel {
             .state
             .downcast_ref::<State<T>>()
             .map_or(0, |st| st.multiply_adds)
+    }
+
+    /// How many times the last `step` placed a fold region's buffer in a
+    /// carrier's or cotangent's rows instead of copying it
+    /// (`Passes::in_place`), or 0 before the first step.
+    pub fn placed_in_rows<T: Elem>(&self) -> u64 {
+        self.k
+            .state
+            .downcast_ref::<State<T>>()
+            .map_or(0, |st| st.placed)
     }
 
     /// `prepare` then `step`.

@@ -119,7 +119,10 @@ fn deep_sets_layers_fused_equal_unfused() {
 
 /// A benchmark program (`bench/NAME.cdl`) with `n` examples of different
 /// shapes.
-fn bench_case(name: &str, n: usize) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
+pub(crate) fn bench_case(
+    name: &str,
+    n: usize,
+) -> (cdlc::training::Prepared, Vec<Tensor>, Vec<Example>) {
     let path = crate::examples_dir()
         .join("../bench")
         .join(format!("{name}.cdl"));

@@ -32,6 +32,8 @@ mod grad;
 #[cfg(test)]
 mod hoist;
 #[cfg(test)]
+mod in_place;
+#[cfg(test)]
 mod ir;
 #[cfg(test)]
 mod ir_cases;

@@ -199,17 +199,30 @@ pub struct Passes {
     /// A fold's backward regions read the node's own carrier where the
     /// forward fold left it instead of recomputing it (`own.rs`).
     pub own: bool,
+    /// Fold regions read and write the carrier's rows in place where a
+    /// group's nodes are consecutive, instead of gathering and scattering
+    /// them (`exec/in_place.rs`).
+    pub in_place: bool,
 }
 
 impl Passes {
     /// The passes `fuse` and `wide`; backward regions read the node's
-    /// own carrier unless the environment variable `CDLC_RECOMPUTE` is set.
+    /// own carrier unless the environment variable `CDLC_RECOMPUTE` is set,
+    /// and fold regions use the carrier's rows in place unless
+    /// `CDLC_IN_PLACE` is `0`.
     pub fn new(fuse: impl Into<Fusion>, wide: bool) -> Passes {
         Passes {
             fuse: fuse.into(),
             wide,
             own: std::env::var_os("CDLC_RECOMPUTE").is_none(),
+            in_place: std::env::var("CDLC_IN_PLACE").map_or(true, |v| v != "0"),
         }
+    }
+
+    /// These passes, with fold regions using the carrier's rows in place
+    /// (`true`) or gathering and scattering them (`false`).
+    pub fn with_in_place(self, in_place: bool) -> Passes {
+        Passes { in_place, ..self }
     }
 
     /// These passes, with backward regions reading the node's own carrier
@@ -319,5 +332,6 @@ pub(crate) fn lower_passes(
         num_params: off,
         inputs: f.inputs.clone(),
         leaves: l.leaves,
+        in_place: passes.in_place,
     })
 }

@@ -865,6 +865,9 @@ pub(crate) struct Plan {
     pub inputs: Vec<cdlc_ir::Type>,
     /// The tensors, structures and targets inside the inputs, in order.
     pub leaves: Vec<Leaf>,
+    /// Whether the executor's fold regions use the carrier's rows in place
+    /// (`Passes::in_place`).
+    pub in_place: bool,
 }
 
 /// One tensor, structure or target inside a function input: the input's

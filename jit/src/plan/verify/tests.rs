@@ -56,6 +56,7 @@ fn plan(code: Vec<Instr>, kernels: Vec<KernelSpec>, num_bufs: usize) -> Plan {
                 ty: list,
             },
         ],
+        in_place: true,
     }
 }
 
