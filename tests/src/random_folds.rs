@@ -12,7 +12,8 @@
 
 use std::fmt::Write;
 
-use cdlc::training::{init_params, prepare};
+use cdlc::check::LossKind;
+use cdlc::training::{Prepared, init_params, prepare};
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
 use crate::jit::{forward_agrees, training_agrees};
@@ -291,7 +292,36 @@ fn program(rng: &mut Rng, ctors: &[Vec<Field>], d: usize, h: usize, pair: bool) 
     src
 }
 
-fn tensor(rng: &mut Rng, n: usize) -> Value {
+/// The generated program `src`'s model `m`, checked clean and prepared
+/// under `loss`, with its parameters moved off their initial values: zero
+/// biases and states would make carriers of zeros and their weights'
+/// gradients zero.
+pub(crate) fn prepared(
+    case: u64,
+    src: &str,
+    loss: LossKind,
+    rng: &mut Rng,
+) -> (Prepared, Vec<Tensor>) {
+    let c = cdlc::compile("random.cdl", src);
+    assert!(
+        c.diagnostics.is_empty(),
+        "case {case} should check clean:\n{src}\n{}",
+        crate::render_human(&c.diagnostics, &c.sources, false)
+    );
+    let model = cdlc::entry_model(&c, Some("m")).expect("the model");
+    let p = prepare(&c, model, loss).unwrap_or_else(|e| panic!("case {case}: {e:?}\n{src}"));
+    let params = init_params(&p.inst, case)
+        .into_iter()
+        .map(|t| {
+            let data = t.data.iter().map(|x| x + 0.3 * rng.normal()).collect();
+            Tensor::new(t.shape, data)
+        })
+        .collect();
+    (p, params)
+}
+
+/// A vector of `n` numbers uniform in [-1, 1).
+pub(crate) fn tensor(rng: &mut Rng, n: usize) -> Value {
     Value::Tensor(Tensor::new(
         vec![n],
         (0..n).map(|_| 2.0 * rng.uniform() - 1.0).collect(),
@@ -365,24 +395,8 @@ fn random_folds_agree_with_finite_differences_and_the_interpreter() {
         let (d, h) = (1 + rng.below(3), 2 + rng.below(3));
         // One program in three has pair carriers (a state and a cell).
         let src = program(&mut rng, &ctors, d, h, case % 3 == 2);
-        let c = cdlc::compile("random.cdl", &src);
-        assert!(
-            c.diagnostics.is_empty(),
-            "case {case} should check clean:\n{src}\n{}",
-            crate::render_human(&c.diagnostics, &c.sources, false)
-        );
-        let model = cdlc::entry_model(&c, Some("m")).expect("the model");
-        let p = prepare(&c, model, cdlc::training::loss_for(&c, model))
-            .unwrap_or_else(|e| panic!("case {case}: {e:?}\n{src}"));
-        // Off the initial values, where zero biases would make a carrier
-        // of zeros and its weights' gradients zero.
-        let params: Vec<Tensor> = init_params(&p.inst, case)
-            .into_iter()
-            .map(|t| {
-                let data = t.data.iter().map(|x| x + 0.3 * rng.normal()).collect();
-                Tensor::new(t.shape, data)
-            })
-            .collect();
+        let loss = cdlc::check::LossKind::CrossEntropy;
+        let (p, params) = prepared(case, &src, loss, &mut rng);
         // Every constructor is some example's root, so every weight takes
         // part; then a few more examples of random roots.
         let roots: Vec<usize> = (0..ctors.len())

@@ -10,11 +10,12 @@
 
 use std::fmt::Write;
 
-use cdlc::training::{init_params, prepare};
+use cdlc::check::LossKind;
 use cdlc_ir::rng::Rng;
-use cdlc_runtime::value::{Example, Target, Tensor, Value};
+use cdlc_runtime::value::{Example, Target, Value};
 
 use crate::jit::{forward_agrees, training_agrees};
+use crate::random_folds::{prepared, tensor};
 
 const ACTIVATIONS: [&str; 3] = ["tanh", "sigmoid", "softplus"];
 
@@ -120,13 +121,6 @@ fn program(rng: &mut Rng, shape: Shape, i: usize, o: usize, h: usize) -> String 
     src
 }
 
-fn tensor(rng: &mut Rng, n: usize) -> Value {
-    Value::Tensor(Tensor::new(
-        vec![n],
-        (0..n).map(|_| 2.0 * rng.uniform() - 1.0).collect(),
-    ))
-}
-
 /// A class per position, `len` of them.
 fn classes(rng: &mut Rng, len: usize) -> Target {
     Target::Seq((0..len).map(|_| Target::Class(rng.below(3))).collect())
@@ -144,24 +138,7 @@ fn random_unfolds_agree_with_finite_differences_and_the_interpreter() {
         };
         let (i, o, h) = (1 + rng.below(3), 1 + rng.below(4), 2 + rng.below(4));
         let src = program(&mut rng, shape, i, o, h);
-        let c = cdlc::compile("random.cdl", &src);
-        assert!(
-            c.diagnostics.is_empty(),
-            "case {case} should check clean:\n{src}\n{}",
-            crate::render_human(&c.diagnostics, &c.sources, false)
-        );
-        let model = cdlc::entry_model(&c, Some("m")).expect("the model");
-        let p = prepare(&c, model, cdlc::check::LossKind::CrossEntropy)
-            .unwrap_or_else(|e| panic!("case {case}: {e:?}\n{src}"));
-        // Off the initial values: zero states and biases are not a generic
-        // point.
-        let params: Vec<Tensor> = init_params(&p.inst, case)
-            .into_iter()
-            .map(|t| {
-                let data = t.data.iter().map(|x| x + 0.3 * rng.normal()).collect();
-                Tensor::new(t.shape, data)
-            })
-            .collect();
+        let (p, params) = prepared(case, &src, LossKind::CrossEntropy, &mut rng);
         let batch: Vec<Example> = (0..5)
             .map(|_| {
                 let len = 1 + rng.below(7);
