@@ -198,6 +198,72 @@ fn a_list_of_trees_of_children() {
     check("forest");
 }
 
+/// Builds structures of the cases' data types from distinct,
+/// deterministic vectors `R[2]`: the `k`-th is `(sin(k a), cos(k b))` for
+/// the frequencies `(a, b)` a module chose.
+struct Gen {
+    k: f64,
+    freq: (f64, f64),
+}
+
+impl Gen {
+    fn new(start: f64, freq: (f64, f64)) -> Gen {
+        Gen { k: start, freq }
+    }
+
+    fn vec2(&mut self) -> Value {
+        self.k += 1.0;
+        let (a, b) = self.freq;
+        Value::Tensor(cdlc_runtime::value::Tensor::new(
+            vec![2],
+            vec![(self.k * a).sin(), (self.k * b).cos()],
+        ))
+    }
+
+    /// `tip(a)`, constructor 0 of every functor of the cases.
+    fn tip(&mut self) -> Value {
+        let a = self.vec2();
+        Value::Node {
+            ctor: 0,
+            fields: vec![a],
+        }
+    }
+
+    /// Constructor `ctor` holding a vector and the nested field `field`
+    /// (`node(a, field)` is constructor 1).
+    fn node(&mut self, ctor: u32, field: Value) -> Value {
+        let a = self.vec2();
+        Value::Node {
+            ctor,
+            fields: vec![a, field],
+        }
+    }
+
+    /// A binary tree with these leaves (at least one), split in halves.
+    fn tree(mut leaves: Vec<Value>) -> Value {
+        if leaves.len() == 1 {
+            return Value::leaf(leaves.pop().expect("one leaf"));
+        }
+        let right = leaves.split_off(leaves.len() / 2);
+        Value::node(Gen::tree(leaves), Gen::tree(right))
+    }
+
+    /// `n` children of `depth - 1`, every third a lone tip.
+    fn children(
+        &mut self,
+        n: usize,
+        depth: usize,
+        mut child: impl FnMut(&mut Gen, usize) -> Value,
+    ) -> Vec<Value> {
+        (0..n)
+            .map(|i| match i % 3 {
+                2 => self.tip(),
+                _ => child(self, depth - 1),
+            })
+            .collect()
+    }
+}
+
 mod held;
 mod roses;
 mod tuples;

@@ -11,67 +11,13 @@
 //! shapes.
 
 use cdlc::training::{init_params, loss_for, prepare};
-use cdlc_runtime::value::{Tensor, Value};
+use cdlc_runtime::value::Value;
 
+use super::Gen;
 use crate::jit::{forward_agrees, training_agrees};
 use crate::nested::examples;
 
-/// Builds structures of the case's data types from distinct,
-/// deterministic vectors `R[2]`.
-struct Gen(f64);
-
 impl Gen {
-    fn vec2(&mut self) -> Value {
-        self.0 += 1.0;
-        let x = self.0;
-        Value::Tensor(Tensor::new(
-            vec![2],
-            vec![(x * 0.53).sin(), (x * 0.29).cos()],
-        ))
-    }
-
-    /// `tip(a)`, constructor 0 of every functor of the case.
-    fn tip(&mut self) -> Value {
-        let a = self.vec2();
-        Value::Node {
-            ctor: 0,
-            fields: vec![a],
-        }
-    }
-
-    /// `node(a, field)`, constructor 1 of every functor of the case.
-    fn node(&mut self, field: Value) -> Value {
-        let a = self.vec2();
-        Value::Node {
-            ctor: 1,
-            fields: vec![a, field],
-        }
-    }
-
-    /// A binary tree with these leaves (at least one), split in halves.
-    fn tree(mut leaves: Vec<Value>) -> Value {
-        if leaves.len() == 1 {
-            return Value::leaf(leaves.pop().expect("one leaf"));
-        }
-        let right = leaves.split_off(leaves.len() / 2);
-        Value::node(Gen::tree(leaves), Gen::tree(right))
-    }
-
-    /// `n` children of `depth - 1`, every third a lone tip.
-    fn children(
-        &mut self,
-        n: usize,
-        depth: usize,
-        mut child: impl FnMut(&mut Gen, usize) -> Value,
-    ) -> Vec<Value> {
-        (0..n)
-            .map(|i| match i % 3 {
-                2 => self.tip(),
-                _ => child(self, depth - 1),
-            })
-            .collect()
-    }
-
     /// `Grove`: a node holding `n` trees (none when `n` is 0), tree `i`
     /// with `i % 3 + 1` leaves (a one-leaf tree first).
     fn grove(&mut self, n: usize, depth: usize) -> Value {
@@ -84,7 +30,7 @@ impl Gen {
                 Gen::tree(kids)
             })
             .collect();
-        self.node(Value::list(trees))
+        self.node(1, Value::list(trees))
     }
 
     /// `Thicket`: a node holding a tree of `n` lists (at least one leaf),
@@ -96,7 +42,7 @@ impl Gen {
         let lists = (0..n.max(1))
             .map(|i| Value::list(self.children(i % 3, depth, |g, d| g.thicket(n, d))))
             .collect();
-        self.node(Gen::tree(lists))
+        self.node(1, Gen::tree(lists))
     }
 
     /// `Branch`: a node holding no tree when `n` is 0, else a tree of `n`
@@ -115,7 +61,7 @@ impl Gen {
                 fields: vec![Gen::tree(self.children(n, depth, |g, d| g.branch(n, d)))],
             },
         };
-        self.node(opt)
+        self.node(1, opt)
     }
 
     /// `Weald`: a node holding `n` trees of lists, tree `i` with
@@ -132,14 +78,14 @@ impl Gen {
                 Gen::tree(lists)
             })
             .collect();
-        self.node(Value::list(trees))
+        self.node(1, Value::list(trees))
     }
 }
 
 /// Structures of model `name`'s input type: shallow and deep, wide and
 /// narrow, beside lone tips.
 fn structures(name: &str) -> Vec<Value> {
-    let mut g = Gen(0.0);
+    let mut g = Gen::new(0.0, (0.53, 0.29));
     match name {
         "grove" | "grove_twice" | "grove_ignored" => vec![
             g.grove(3, 2),
@@ -245,7 +191,7 @@ fn single_examples() {
     let model = cdlc::entry_model(&c, Some("grove")).expect("the grove model");
     let p = prepare(&c, model, loss_for(&c, model)).expect("grove prepares");
     let params = init_params(&p.inst, 7);
-    let mut g = Gen(50.0);
+    let mut g = Gen::new(50.0, (0.53, 0.29));
     for x in [g.tip(), g.grove(0, 1), g.grove(1, 1)] {
         let batch = examples(&p, vec![x]);
         training_agrees("grove", &p, &params, &batch);

@@ -12,15 +12,12 @@
 //! and lone tips, so that the nodes of one level hold rose trees of
 //! different shapes.
 
-use cdlc_runtime::value::{Tensor, Value};
+use cdlc_runtime::value::Value;
 
+use super::Gen;
 use crate::grad::{check_batch_gradient, grad_case};
 use crate::jit::{forward_agrees, training_agrees};
 use crate::nested::examples;
-
-/// Builds structures of the case's data types from distinct,
-/// deterministic vectors `R[2]`.
-struct Gen(f64);
 
 /// The shape of a structure: its enclosing tree's `depth`, and for each
 /// rose tree in it, the root's number of children (`width`) and its
@@ -34,42 +31,6 @@ struct Shape {
 }
 
 impl Gen {
-    fn vec2(&mut self) -> Value {
-        self.0 += 1.0;
-        let x = self.0;
-        Value::Tensor(Tensor::new(
-            vec![2],
-            vec![(x * 0.47).sin(), (x * 0.31).cos()],
-        ))
-    }
-
-    /// `tip(a)`, constructor 0 of every enclosing functor of the case.
-    fn tip(&mut self) -> Value {
-        let a = self.vec2();
-        Value::Node {
-            ctor: 0,
-            fields: vec![a],
-        }
-    }
-
-    /// `node(a, field)`, constructor 1 of every enclosing functor.
-    fn node(&mut self, field: Value) -> Value {
-        let a = self.vec2();
-        Value::Node {
-            ctor: 1,
-            fields: vec![a, field],
-        }
-    }
-
-    /// A binary tree with these leaves (at least one), split in halves.
-    fn tree(mut leaves: Vec<Value>) -> Value {
-        if leaves.len() == 1 {
-            return Value::leaf(leaves.pop().expect("one leaf"));
-        }
-        let right = leaves.split_off(leaves.len() / 2);
-        Value::node(Gen::tree(leaves), Gen::tree(right))
-    }
-
     /// A rose tree whose root holds `width` children (none at height 0);
     /// its first child has one child of its own, child `i > 0` has
     /// `i % 3`, down to the height. Each node's value is `elem`'s.
@@ -103,7 +64,7 @@ impl Gen {
             ..s
         };
         // Every third child is a lone tip, the others a level less deep.
-        let mut child = |g: &mut Gen| match (g.0 as usize) % 3 {
+        let mut child = |g: &mut Gen| match (g.k as usize) % 3 {
             0 => g.tip(),
             _ => g.structure(name, below),
         };
@@ -119,7 +80,7 @@ impl Gen {
             "labelled" => self.rose(w, h, &mut |g| Value::Tuple(vec![g.vec2(), child(g)])),
             "paired" => self.rose(w, h, &mut |g| Value::Tuple(vec![child(g), child(g)])),
             "rosetrees" => self.rose(w, h, &mut |g| {
-                let n = (g.0 as usize) % 3 + 1;
+                let n = (g.k as usize) % 3 + 1;
                 Gen::tree((0..n).map(|_| child(g)).collect())
             }),
             "treeroses" => {
@@ -134,7 +95,7 @@ impl Gen {
             }
             other => panic!("no structures for {other}"),
         };
-        self.node(field)
+        self.node(1, field)
     }
 }
 
@@ -150,7 +111,7 @@ fn shape(depth: usize, width: usize, height: usize) -> Shape {
 /// Structures of model `name`'s input type: a rose with no children, one
 /// child and many, a deep chain, a wide and deep one, beside a lone tip.
 fn structures(name: &str) -> Vec<Value> {
-    let mut g = Gen(0.0);
+    let mut g = Gen::new(0.0, (0.47, 0.31));
     [
         shape(2, 3, 2),
         shape(0, 0, 0),
@@ -254,7 +215,7 @@ fn single_examples() {
     // child, a deep chain (some leave slots without a gradient, so only
     // the JIT is compared with the interpreter here).
     let (p, params) = grad_case("nested_roses", "bush");
-    let mut g = Gen(50.0);
+    let mut g = Gen::new(50.0, (0.47, 0.31));
     for s in [
         shape(0, 0, 0),
         shape(1, 0, 0),

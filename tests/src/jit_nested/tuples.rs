@@ -18,65 +18,11 @@
 use cdlc::training::Prepared;
 use cdlc_runtime::value::{Tensor, Value};
 
+use super::Gen;
 use crate::jit::{forward_agrees, training_agrees};
 use crate::nested::examples;
 
-/// Builds structures of the cases' data types from distinct,
-/// deterministic vectors `R[2]`.
-struct Gen(f64);
-
 impl Gen {
-    fn vec2(&mut self) -> Value {
-        self.0 += 1.0;
-        let x = self.0;
-        Value::Tensor(Tensor::new(
-            vec![2],
-            vec![(x * 0.41).sin(), (x * 0.67).cos()],
-        ))
-    }
-
-    /// `tip(a)`, constructor 0 of every functor of the cases.
-    fn tip(&mut self) -> Value {
-        let a = self.vec2();
-        Value::Node {
-            ctor: 0,
-            fields: vec![a],
-        }
-    }
-
-    /// Constructor `ctor` holding a vector and the nested field `field`.
-    fn node(&mut self, ctor: u32, field: Value) -> Value {
-        let a = self.vec2();
-        Value::Node {
-            ctor,
-            fields: vec![a, field],
-        }
-    }
-
-    /// A binary tree with these leaves (at least one), split in halves.
-    fn tree(mut leaves: Vec<Value>) -> Value {
-        if leaves.len() == 1 {
-            return Value::leaf(leaves.pop().expect("one leaf"));
-        }
-        let right = leaves.split_off(leaves.len() / 2);
-        Value::node(Gen::tree(leaves), Gen::tree(right))
-    }
-
-    /// `n` children of `depth - 1`, every third a lone tip.
-    fn children(
-        &mut self,
-        n: usize,
-        depth: usize,
-        mut child: impl FnMut(&mut Gen, usize) -> Value,
-    ) -> Vec<Value> {
-        (0..n)
-            .map(|i| match i % 3 {
-                2 => self.tip(),
-                _ => child(self, depth - 1),
-            })
-            .collect()
-    }
-
     /// `Paired`: `node(a, (m, tree))` and `skip(a, (m, tree))` by depth,
     /// a tree of `n` children (at least one).
     fn paired(&mut self, n: usize, depth: usize) -> Value {
@@ -224,7 +170,7 @@ impl Gen {
 /// Structures of model `name`'s input type: shallow and deep, wide and
 /// narrow, beside lone tips.
 fn structures(name: &str) -> Vec<Value> {
-    let mut g = Gen(0.0);
+    let mut g = Gen::new(0.0, (0.41, 0.67));
     match name {
         "paired_tree" => vec![
             g.paired(2, 2),
@@ -372,7 +318,7 @@ fn one_batch_of_many_shapes() {
 fn single_examples() {
     // One structure a batch (some leave slots without a gradient, so only
     // the JIT is compared with the interpreter here).
-    let mut g = Gen(50.0);
+    let mut g = Gen::new(50.0, (0.41, 0.67));
     let cases = [
         ("paired_tree", vec![g.tip(), g.paired(1, 1), g.paired(2, 2)]),
         ("two", vec![g.two(3, 1), g.two(1, 1)]),
