@@ -8,32 +8,17 @@
 //! finite differences of the kernel's own loss. Every plan passes the
 //! plan verifier, which debug builds run before each kernel.
 
-use crate::jit::{forward_agrees, training_agrees};
+use crate::jit::{flat_step, forward_agrees, training_agrees};
 use crate::jit_inputs::case_in;
 use crate::structured::Numbers;
 use cdlc::training::{Prepared, loss_for, prepare};
-use cdlc_jit::{Dtype, Options};
+use cdlc_jit::Dtype;
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
 
 /// Largest difference, relative to the largest entry, between the
 /// convolution's and the gather's results (both f64; they differ only in
 /// summation order).
 const TOLERANCE: f64 = 1e-12;
-
-/// The loss and the flat gradient of one f64 training step.
-fn step(p: &Prepared, params: &[f64], batch: &[Example]) -> (f64, Vec<f64>) {
-    let opts = Options {
-        dtype: Dtype::F64,
-        batch: batch.len(),
-    };
-    let mut k =
-        cdlc_jit::compile_train(&p.inst.module, p.train, &opts).expect("the kernel compiles");
-    let mut g = vec![0.0; params.len()];
-    let s = k
-        .step_examples(params, batch, &mut g)
-        .expect("the kernel runs");
-    (s.loss, g)
-}
 
 /// How many steps of `p`'s training plan are each kind of convolution:
 /// forward, input gradient, weight gradient.
@@ -70,8 +55,8 @@ fn convolutions_equal_gathers(
         "{name}: convolutions without the pass"
     );
     let flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();
-    let (loss, grads) = step(p, &flat, batch);
-    let (want_loss, want_grads) = cdlc_jit::without_conv(|| step(p, &flat, batch));
+    let (loss, grads) = flat_step(p, &flat, batch, Dtype::F64);
+    let (want_loss, want_grads) = cdlc_jit::without_conv(|| flat_step(p, &flat, batch, Dtype::F64));
     close(name, "loss", &[loss], &[want_loss]);
     assert!(
         grads.iter().any(|&g| g != 0.0),
@@ -141,14 +126,14 @@ fn check_generated(src: &str, input: &[usize], output: &[usize], seed: u64) {
     let steps = convolutions_equal_gathers(src, &p, &params, &batch);
     assert_eq!(steps, [2, 1, 2], "{src}");
     let mut flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();
-    let (_, grads) = step(&p, &flat, &batch);
+    let (_, grads) = flat_step(&p, &flat, &batch, Dtype::F64);
     let h = 1e-6;
     for i in [0, params[0].data.len() / 2, params[0].data.len() - 1] {
         let at = flat[i];
         flat[i] = at + h;
-        let up = step(&p, &flat, &batch).0;
+        let up = flat_step(&p, &flat, &batch, Dtype::F64).0;
         flat[i] = at - h;
-        let down = step(&p, &flat, &batch).0;
+        let down = flat_step(&p, &flat, &batch, Dtype::F64).0;
         flat[i] = at;
         let fd = (up - down) / (2.0 * h);
         assert!(
@@ -221,22 +206,6 @@ fn generated_p4_lifting_and_group_layers_run_as_convolutions() {
     }
 }
 
-/// The loss and the flat gradient of one f32 training step, as f64.
-fn step32(p: &Prepared, params: &[f64], batch: &[Example]) -> (f64, Vec<f64>) {
-    let opts = Options {
-        dtype: Dtype::F32,
-        batch: batch.len(),
-    };
-    let mut k =
-        cdlc_jit::compile_train(&p.inst.module, p.train, &opts).expect("the kernel compiles");
-    let ps: Vec<f32> = params.iter().map(|&x| x as f32).collect();
-    let mut g = vec![0.0f32; ps.len()];
-    let s = k
-        .step_examples(&ps, batch, &mut g)
-        .expect("the kernel runs");
-    (s.loss, g.into_iter().map(f64::from).collect())
-}
-
 #[test]
 fn w8_and_w9_convolutions_on_two_threads_equal_one() {
     // With two threads the forward and transposed convolutions halve
@@ -252,9 +221,9 @@ fn w8_and_w9_convolutions_on_two_threads_equal_one() {
         let (p, params, batch) = case_in(&path, None, 8);
         let flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();
         cdlc_runtime::gemm::set_threads(1);
-        let one = step32(&p, &flat, &batch);
+        let one = flat_step(&p, &flat, &batch, Dtype::F32);
         cdlc_runtime::gemm::set_threads(2);
-        let two = step32(&p, &flat, &batch);
+        let two = flat_step(&p, &flat, &batch, Dtype::F32);
         assert_eq!(one.0.to_bits(), two.0.to_bits(), "{name}: loss");
         assert!(
             one.1.iter().any(|&g| g != 0.0),

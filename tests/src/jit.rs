@@ -54,6 +54,39 @@ fn training_kernels_agree_with_the_interpreter() {
     }
 }
 
+/// The loss and the flat gradient of one training step in `dtype`
+/// (parameters and gradients rounded to and from f32 for `Dtype::F32`).
+pub(crate) fn flat_step(
+    p: &cdlc::training::Prepared,
+    params: &[f64],
+    batch: &[Example],
+    dtype: Dtype,
+) -> (f64, Vec<f64>) {
+    let opts = Options {
+        dtype,
+        batch: batch.len(),
+    };
+    let mut k =
+        cdlc_jit::compile_train(&p.inst.module, p.train, &opts).expect("the kernel compiles");
+    match dtype {
+        Dtype::F64 => {
+            let mut g = vec![0.0; params.len()];
+            let s = k
+                .step_examples(params, batch, &mut g)
+                .expect("the kernel runs");
+            (s.loss, g)
+        }
+        Dtype::F32 => {
+            let ps: Vec<f32> = params.iter().map(|&x| x as f32).collect();
+            let mut g = vec![0.0f32; ps.len()];
+            let s = k
+                .step_examples(&ps, batch, &mut g)
+                .expect("the kernel runs");
+            (s.loss, g.into_iter().map(f64::from).collect())
+        }
+    }
+}
+
 /// The training kernel's loss and gradients on `batch` against the
 /// interpreter's, in f64 and f32.
 #[track_caller]

@@ -11,40 +11,12 @@
 //! kernels also against the interpreter, and one gradient against finite
 //! differences of the kernel's own loss.
 
-use crate::jit::{forward_agrees, training_agrees};
+use crate::jit::{flat_step, forward_agrees, training_agrees};
 use crate::jit_inputs::case_in;
 use crate::structured::Numbers;
 use cdlc::training::{Prepared, loss_for, prepare};
-use cdlc_jit::{Dtype, Options};
+use cdlc_jit::Dtype;
 use cdlc_runtime::value::{Example, Target, Tensor, Value};
-
-/// The loss and the flat gradient of one training step in `dtype`
-/// (parameters and gradients rounded to and from f32 for `Dtype::F32`).
-fn step(p: &Prepared, params: &[f64], batch: &[Example], dtype: Dtype) -> (f64, Vec<f64>) {
-    let opts = Options {
-        dtype,
-        batch: batch.len(),
-    };
-    let mut k =
-        cdlc_jit::compile_train(&p.inst.module, p.train, &opts).expect("the kernel compiles");
-    match dtype {
-        Dtype::F64 => {
-            let mut g = vec![0.0; params.len()];
-            let s = k
-                .step_examples(params, batch, &mut g)
-                .expect("the kernel runs");
-            (s.loss, g)
-        }
-        Dtype::F32 => {
-            let ps: Vec<f32> = params.iter().map(|&x| x as f32).collect();
-            let mut g = vec![0.0f32; ps.len()];
-            let s = k
-                .step_examples(&ps, batch, &mut g)
-                .expect("the kernel runs");
-            (s.loss, g.into_iter().map(f64::from).collect())
-        }
-    }
-}
 
 /// The expansions written out in `p`'s training plan, the kernel
 /// operands that read one in place, and the values its kernels store.
@@ -87,8 +59,9 @@ fn in_place_equals_written(
     );
     let flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();
     for dtype in [Dtype::F64, Dtype::F32] {
-        let (loss, grads) = step(p, &flat, batch, dtype);
-        let (want_loss, want_grads) = cdlc_jit::without_repeat(|| step(p, &flat, batch, dtype));
+        let (loss, grads) = flat_step(p, &flat, batch, dtype);
+        let (want_loss, want_grads) =
+            cdlc_jit::without_repeat(|| flat_step(p, &flat, batch, dtype));
         assert_eq!(
             loss.to_bits(),
             want_loss.to_bits(),
@@ -178,14 +151,14 @@ fn generated_deepsets_read_their_pooled_terms_in_place() {
         // One weight of the first layer's pooled term against central
         // differences of the kernel's f64 loss.
         let mut flat: Vec<f64> = params.iter().flat_map(|t| t.data.iter().copied()).collect();
-        let (_, grads) = step(&p, &flat, &batch, Dtype::F64);
+        let (_, grads) = flat_step(&p, &flat, &batch, Dtype::F64);
         let h = 1e-6;
         for j in [0, params[0].data.len() - 1] {
             let at = flat[j];
             flat[j] = at + h;
-            let up = step(&p, &flat, &batch, Dtype::F64).0;
+            let up = flat_step(&p, &flat, &batch, Dtype::F64).0;
             flat[j] = at - h;
-            let down = step(&p, &flat, &batch, Dtype::F64).0;
+            let down = flat_step(&p, &flat, &batch, Dtype::F64).0;
             flat[j] = at;
             let fd = (up - down) / (2.0 * h);
             assert!(
