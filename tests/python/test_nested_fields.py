@@ -16,6 +16,7 @@ import pytest
 import compare
 
 NESTED = os.path.join(compare.ROOT, "tests", "cases", "grad", "nested_data.cdl")
+ROSES = os.path.join(compare.ROOT, "tests", "cases", "grad", "nested_roses.cdl")
 
 
 class Gen:
@@ -65,16 +66,28 @@ class Gen:
         trees = [self.tree([self.forest(depth - 1) for _ in range(self.rng.randrange(1, 3))]) for _ in range(self.rng.randrange(0, 3))]
         return {"node": [self.vec(), trees]}
 
+    def rose(self, depth):
+        """A rose tree of bushes: each rose node holds a bush and 0-2 rose children."""
+        kids = [self.rose(depth - 1) for _ in range(self.rng.randrange(0, 3))] if depth > 0 else []
+        return {"rose": [self.bush(depth - 1), kids]}
 
-def program(tmp, model):
-    """The case file with a train block over 12 random examples of `model`."""
+    def bush(self, depth=4):
+        """`Bush` of `nested_roses.cdl`: a node's field is a rose tree of its children."""
+        if depth <= 0 or self.rng.random() < 0.3:
+            return self.tip()
+        return {"node": [self.vec(), self.rose(depth - 1)]}
+
+
+def program(tmp, model, case=NESTED, make=None):
+    """`case` with a train block over 12 random examples of `model`, made
+    by the generator's method `make` (the model's name by default)."""
     gen = Gen(29)
     data = os.path.join(tmp, "data.jsonl")
     with open(data, "w") as f:
         for _ in range(12):
-            f.write(json.dumps({"x": getattr(gen, model)(), "y": gen.rng.randrange(3)}) + "\n")
+            f.write(json.dumps({"x": getattr(gen, make or model)(), "y": gen.rng.randrange(3)}) + "\n")
     path = os.path.join(tmp, "case.cdl")
-    with open(NESTED) as f, open(path, "w") as g:
+    with open(case) as f, open(path, "w") as g:
         g.write(f.read())
         g.write(f'\ntrain {model} {{\n  data = jsonl("data.jsonl")\n  loss = cross_entropy\n  optim = sgd(lr = 0.1)\n}}\n')
     return path, data
@@ -134,3 +147,13 @@ def test_a_nested_field_keeps_its_children_in_order(tmp_path):
     assert float(jnp.max(jnp.abs(outs[0] - outs[1]))) > 1e-6
     ref, _ = compare.cdlc_grad(path, data, tmp, init=init)
     assert abs(float(mod.loss(params, mod.encode(mod.read_jsonl(data)))) - ref) <= 1e-10 * abs(ref)
+
+
+@pytest.mark.parametrize("model", ["bush", "cells"])
+def test_rose_trees_inside_a_nested_field_equal_cdlc_grad(model, tmp_path):
+    # `node(A, Rose(X))`: the field is a rose tree whose values are the
+    # node's children; `cells` folds it under a (hidden, cell) carrier.
+    # f64 against the interpreter, f32 against the JIT, which runs it.
+    path, data = program(str(tmp_path), model, case=ROSES, make="bush")
+    mod, _ = compare.check_against_cdlc(path, str(tmp_path), examples=12, data=data)
+    assert mod.INPUTS[0][0] == "packed"
