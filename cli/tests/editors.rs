@@ -7,6 +7,8 @@
 //! environment variable is set (CI installs them, see `.ci/run`), and
 //! otherwise prints a "not run" line saying what to install and passes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,9 +70,7 @@ fn neovim_gets_diagnostics_hover_definition_formatting_and_semantic_tokens() {
         missing("neovim", "install it with `apt-get install neovim`");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("cdlc-nvim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let dir = common::scratch("nvim");
     let file = dir.join("m.cdl");
     std::fs::write(&file, PROGRAM).unwrap();
     let result = dir.join("result.txt");

@@ -150,10 +150,30 @@ fn sync_dir(dir: &Path) {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A test's folder (not yet created), removed when the test passes
+    /// and kept to be looked at when it fails.
+    struct Scratch(PathBuf);
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("cdlc-epochs-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir
+        Scratch(dir)
     }
 
     fn names(dir: &Path) -> Vec<String> {
@@ -203,18 +223,27 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.join("a.txt")).unwrap(), "new");
     }
 
+    #[test]
+    fn a_folder_that_cannot_be_made_is_an_error_when_opened() {
+        // A path below a file cannot be a folder, whoever runs the test.
+        let dir = scratch("under-a-file");
+        std::fs::create_dir_all(&*dir).unwrap();
+        std::fs::write(dir.join("file"), "not a folder").unwrap();
+        assert!(EpochFolder::open(&dir.join("file").join("run")).is_err());
+    }
+
     #[cfg(unix)]
     #[test]
     fn an_unwritable_folder_is_an_error_when_opened() {
         use std::os::unix::fs::PermissionsExt;
         let dir = scratch("readonly");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        std::fs::create_dir_all(&*dir).unwrap();
+        std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o555)).unwrap();
         // Privileged users can write anyway; the check is only meaningful
         // when the folder really refuses a file.
         let refuses = File::create(dir.join("x")).is_err();
         let opened = EpochFolder::open(&dir);
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         if refuses {
             assert!(opened.is_err());
         }
