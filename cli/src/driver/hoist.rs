@@ -88,13 +88,17 @@ fn compiles(p: &Prepared) -> bool {
 }
 
 /// The hoisted forward function's text, after a comment line with the
-/// number of folds rewritten.
+/// number of folds rewritten and, when there are any, one with the number
+/// of unfolds whose output work was hoisted.
 pub fn hoisted_ir(p: &Prepared) -> String {
     let mut module = p.inst.module.clone();
     let n = cdlc_ir::passes::hoist::hoist_function(&mut module, p.inst.func);
     let folds = if n == 1 { "fold" } else { "folds" };
-    format!(
-        "# element-only work hoisted out of {n} {folds}\n{}",
-        cdlc_ir::print::print_function_with_data(&module, &module.functions[p.inst.func])
-    )
+    let mut text = format!("# element-only work hoisted out of {n} {folds}\n");
+    let k = cdlc_ir::passes::hoist::unfold::hoist_function(&mut module, p.inst.func);
+    if k > 0 {
+        let unfolds = if k == 1 { "unfold" } else { "unfolds" };
+        text += &format!("# output work hoisted out of {k} {unfolds}, mapped after it\n");
+    }
+    text + &cdlc_ir::print::print_function_with_data(&module, &module.functions[p.inst.func])
 }
