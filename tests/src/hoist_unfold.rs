@@ -204,3 +204,35 @@ fn hoisted_unfold_test_cases_agree() {
     ];
     assert_eq!(rewritten, expected);
 }
+
+/// The output map of a top-level unfold reads only parameters, so the JIT
+/// runs its steps (and their reverse) all at once: one product over every
+/// step of every example. The machine's own unfold still runs step by
+/// step.
+#[test]
+fn the_output_map_runs_all_steps_at_once() {
+    for name in ["mealy_parity", "stream_count"] {
+        let (p, _, _) = crate::example_case(name, 2);
+        let h = hoisted(name, &p).expect("the example's output head is hoisted");
+        for (func, train) in [(h.inst.func, false), (h.train, true)] {
+            let plan = cdlc_jit::lower_plan(&h.inst.module, func, train)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if let Err(e) = plan.verify() {
+                panic!("{name}: {e}\n{plan}");
+            }
+            let text = plan.to_string();
+            let flat = |op: &str| {
+                text.lines()
+                    .filter(|l| l.contains(op) && l.contains("all steps at once"))
+                    .count()
+            };
+            assert_eq!(flat("] unfold u1:"), 1, "{name}: {text}");
+            assert_eq!(flat("] unfold u0:"), 0, "{name}: {text}");
+            assert_eq!(
+                flat("unfold_backward u1:"),
+                usize::from(train),
+                "{name}: {text}"
+            );
+        }
+    }
+}

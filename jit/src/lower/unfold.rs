@@ -125,6 +125,11 @@ impl Lowerer<'_> {
         let result_state = self.flatten(&rs[1], &mut body)?;
         let outs: Vec<(usize, usize)> = out_sizes.iter().map(|&n| (self.buf(), n)).collect();
         self.unfold_codes.insert(id, states.clone());
+        let flat =
+            states.is_empty() && local.is_none() && !x_seq.is_empty() && self.reads_uniform(u.body);
+        if flat {
+            self.flat_unfolds.insert(id);
+        }
         let seq = rose::seq_from(&u.output, id, &mut outs.iter().copied());
         out.push(Instr::Unfold(Box::new(UnfoldCode {
             id,
@@ -138,11 +143,26 @@ impl Lowerer<'_> {
             local,
             result_out,
             result_state,
+            flat,
         })));
         Ok(if u.record {
             Repr::Tuple(vec![seq, Repr::UnfoldTape(id)])
         } else {
             seq
+        })
+    }
+
+    /// Whether every value the region `body` reads from outside is one row
+    /// for the whole batch (a parameter, a constant), so
+    /// that its steps, when independent, can run as one over all their
+    /// rows.
+    fn reads_uniform(&self, body: Block) -> bool {
+        self.func.free_values(&[body]).iter().all(|v| {
+            matches!(
+                self.reprs[v.index()],
+                Some(Repr::Tensor { batched: false, .. })
+                    | Some(Repr::Transposed { batched: false, .. })
+            )
         })
     }
 
@@ -213,6 +233,9 @@ impl Lowerer<'_> {
             result_caps.push(self.flatten(r, &mut body)?);
         }
         let result_dx: Vec<(Part, usize)> = dx_parts.iter().map(|&p| (p, self.buf())).collect();
+        let flat = self.flat_unfolds.contains(&id)
+            && acc.iter().all(|a| !a.per_example)
+            && self.reads_uniform(u.body);
         out.push(Instr::UnfoldBackward(Box::new(UnfoldBackCode {
             id,
             states,
@@ -229,6 +252,7 @@ impl Lowerer<'_> {
             x_seq: x_seq.clone(),
             result_dx: result_dx.clone(),
             local,
+            flat,
         })));
         let mut all = vec![dinit];
         all.extend(reprs);
