@@ -2,8 +2,9 @@
 //! the commands that run training steps or a model (training, `cdlc run`,
 //! `cdlc bench`, `--emit plan`), chosen by `--hoist`: `off` (the default)
 //! runs every model as written, `lists` hoists folds over lists, `all`
-//! folds over any structure; and `--emit ir-hoisted`, the forward function
-//! after the pass. Off by default: measured in CPU time per step under
+//! folds over any structure, and both the output work of every unfold
+//! (`cdlc_ir::passes::hoist::unfold`); and `--emit ir-hoisted`, the
+//! forward function after the passes. Off by default: measured in CPU time per step under
 //! load, the hoisted W2 step was still 2–15% slower (the map's copies of
 //! its fields, outputs and cotangents), W6 and W3 as fast or faster
 //! (`docs/performance.md`).
