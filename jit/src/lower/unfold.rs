@@ -212,8 +212,16 @@ impl Lowerer<'_> {
         self.set(args[base + 1], r);
         let (dinit, dnext) = self.alloc(&u.state)?;
         self.depth += 1;
+        // The backward step recomputes the forward step, and its reverse
+        // walk need not read all of it (an output head's product, whose
+        // gradients read the state and the cotangent): only the ops the
+        // step's result depends on are lowered.
         let mut body = Vec::new();
-        self.block(u.body, &mut body)?;
+        for v in self.func.live_insts(u.body) {
+            let op = self.func.op(v).expect("verified: insts are ops").clone();
+            self.op(v, &op, &mut body)?;
+        }
+        self.close_group(&mut body);
         self.depth -= 1;
         let Repr::Tuple(rs) = self.repr(self.func.blocks[u.body].result.expect("verified"))? else {
             return Err(JitError::Internal("a backward step yields a tuple".into()));
