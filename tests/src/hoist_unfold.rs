@@ -236,3 +236,57 @@ fn the_output_map_runs_all_steps_at_once() {
         }
     }
 }
+
+/// Model `m` of `src`, prepared for training.
+fn compiled(src: &str) -> Prepared {
+    let c = cdlc::compile("m.cdl", src);
+    assert!(
+        c.diagnostics.is_empty(),
+        "{}",
+        crate::render_human(&c.diagnostics, &c.sources, false)
+    );
+    let model = cdlc::entry_model(&c, Some("m")).expect("the model");
+    cdlc::training::prepare(&c, model, cdlc::training::loss_for(&c, model)).expect("it prepares")
+}
+
+/// A machine whose step is `STEP`, run over lists of `R[2]` with a state
+/// `R[3]` and outputs `R[3]`.
+fn machine(step: &str) -> String {
+    format!(
+        "coalgebra mm : R[3] -> Mealy(R[2], R[3]) {{\n  param W: R[3, 3] = orthogonal\n  \
+         param U: R[3, 2] = glorot\n  param V: R[3, 3] = glorot\n  step(s, x) => {step}\n}}\n\n\
+         model m(xs: List(R[2])) -> List(R[3]) {{\n  param s0: R[3] = zeros\n  \
+         unfold mm from s0 over xs\n}}\n"
+    )
+}
+
+/// Where the dual does not apply, the module comes out unchanged: the
+/// output feeds the next state, the output is the state itself, or the
+/// output head is elementwise only (hoisting it would copy the state for
+/// nothing).
+#[test]
+fn unfolds_whose_output_is_kept_or_cheap_are_left_alone() {
+    let steps = [
+        (
+            "the output feeds the next state",
+            "let y = V @ s in (y, tanh(W @ s + U @ x + y))",
+        ),
+        (
+            "the state is emitted",
+            "let s2 = tanh(W @ s + U @ x) in (s2, s2)",
+        ),
+        (
+            "an elementwise head",
+            "let s2 = tanh(W @ s + U @ x) in (sigmoid(s2), s2)",
+        ),
+    ];
+    for (what, step) in steps {
+        let p = compiled(&machine(step));
+        assert!(hoisted(what, &p).is_none(), "{what}");
+    }
+    // The same machine with a product head is rewritten.
+    let p = compiled(&machine(
+        "let s2 = tanh(W @ s + U @ x) in (V @ sigmoid(s2), s2)",
+    ));
+    assert!(hoisted("a product head", &p).is_some());
+}
