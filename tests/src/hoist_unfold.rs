@@ -10,10 +10,10 @@ use crate::grad::{
     LIST_SHAPES, Roses, grad_case, list_examples, lists_of_lists, lists_of_pairs, rose_examples,
     vector_trees,
 };
-use crate::jit::{forward_agrees, training_agrees};
+use crate::jit::{flat, forward_agrees, training_agrees};
 use cdlc::training::Prepared;
 use cdlc_ir::Op;
-use cdlc_runtime::value::{Example, Tensor, Value};
+use cdlc_runtime::value::{Example, Tensor};
 
 /// Largest relative difference allowed between the two modules' outputs.
 const TOLERANCE: f64 = 1e-12;
@@ -22,17 +22,6 @@ const TOLERANCE: f64 = 1e-12;
 /// functions' losses and gradients (the output head's weight gradient is
 /// summed over all steps at once instead of step by step).
 const GRAD_TOLERANCE: f64 = 1e-10;
-
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Tensor(t) => t.data.clone(),
-        Value::Tuple(vs) => vs.iter().flat_map(flat).collect(),
-        other => other
-            .as_list()
-            .map(|xs| xs.iter().flat_map(|x| flat(x)).collect())
-            .unwrap_or_default(),
-    }
-}
 
 /// The largest relative difference between two equally long vectors.
 #[track_caller]

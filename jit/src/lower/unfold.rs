@@ -153,9 +153,8 @@ impl Lowerer<'_> {
     }
 
     /// Whether every value the region `body` reads from outside is one row
-    /// for the whole batch (a parameter, a constant), so
-    /// that its steps, when independent, can run as one over all their
-    /// rows.
+    /// for the whole batch (a parameter, a constant), so that its steps,
+    /// when independent, can run as one over all their rows.
     fn reads_uniform(&self, body: Block) -> bool {
         self.func.free_values(&[body]).iter().all(|v| {
             matches!(
