@@ -172,3 +172,19 @@ fn emit_plan_shows_the_map_when_hoisting_and_not_by_default() {
     assert!(!tree(&["--hoist", "lists"]));
     assert!(tree(&["--hoist", "all"]));
 }
+
+#[test]
+fn a_mealy_machine_s_output_head_is_shown_mapped_after_the_unfold() {
+    let dir = scratch("hoist_mealy");
+    let out = cdlc(&[&example("mealy_parity"), "--emit", "ir-hoisted"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("mealy_parity_ir_hoisted", stdout(&out));
+}
+
+#[test]
+fn a_stream_s_output_head_is_shown_mapped_after_the_unfold() {
+    let dir = scratch("hoist_stream");
+    let out = cdlc(&[&example("stream_count"), "--emit", "ir-hoisted"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("stream_count_ir_hoisted", stdout(&out));
+}

@@ -16,7 +16,7 @@ use cdlc_runtime::data::{Signature, TargetType};
 use cdlc_runtime::value::{DataType, Example, Tensor};
 
 /// A model ready to train: its IR and training function.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Prepared {
     /// The instantiated model.
     pub inst: Instantiated,
@@ -112,7 +112,9 @@ pub fn prepare(c: &Compilation, model: ItemId, loss: LossKind) -> Result<Prepare
 }
 
 /// `prepare`, with the model's element-only work hoisted out of its folds
-/// (`cdlc_ir::passes::hoist`) before the training function is derived:
+/// (`cdlc_ir::passes::hoist`) and its output work out of its unfolds
+/// (`cdlc_ir::passes::hoist::unfold`) before the training function is
+/// derived:
 /// `inst.func` is then the hoisted forward function. Training, `cdlc run`
 /// and `cdlc bench` compile this one; their results equal `prepare`'s up
 /// to rounding.
@@ -134,6 +136,7 @@ fn prepare_with(
         .map_err(PrepareError::Unsupported)?;
     if hoist {
         cdlc_ir::passes::hoist::hoist_function(&mut inst.module, inst.func);
+        cdlc_ir::passes::hoist::unfold::hoist_function(&mut inst.module, inst.func);
     }
     let loss = ir_loss(loss);
     let train = cdlc_ir::autodiff::differentiate(&mut inst.module, inst.func, loss).map_err(

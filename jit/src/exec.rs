@@ -1029,6 +1029,13 @@ impl<'a, T: Elem> Run<'a, T> {
             let dst = self.st.bufs[buf].as_mut_ptr();
             self.write_rows(part, dst, 0, rows);
         }
+        // A flat unfold's steps are independent and its sequences laid out
+        // `[steps, rows, size]`: one step over `steps x rows` rows.
+        let (steps, rows) = if u.flat {
+            (usize::from(steps > 0), steps * rows)
+        } else {
+            (steps, rows)
+        };
         for t in 0..steps {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
@@ -1081,6 +1088,12 @@ impl<'a, T: Elem> Run<'a, T> {
             self.st.bufs[buf][..rows * s].fill(T::ZERO);
         }
         self.zero_accs(&u.acc, rows);
+        // As the forward (`unfold`); the accumulators sum over all rows.
+        let (steps, rows) = if u.flat {
+            (usize::from(steps > 0), steps * rows)
+        } else {
+            (steps, rows)
+        };
         for t in (0..steps).rev() {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);

@@ -22,7 +22,8 @@ fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(FLOOR)
 }
 
-fn flat(v: &Value) -> Vec<f64> {
+/// The numbers of a value, depth first.
+pub(crate) fn flat(v: &Value) -> Vec<f64> {
     match v {
         Value::Tensor(t) => t.data.clone(),
         Value::Tuple(vs) => vs.iter().flat_map(flat).collect(),

@@ -32,6 +32,8 @@ mod grad;
 #[cfg(test)]
 mod hoist;
 #[cfg(test)]
+mod hoist_unfold;
+#[cfg(test)]
 mod in_place;
 #[cfg(test)]
 mod ir;

@@ -6,7 +6,9 @@
 //! outputs. Each program must check clean; its reverse derivative is then
 //! checked against finite differences in f64 on the interpreter, and the
 //! JIT's loss, gradients and outputs against the interpreter's, on lists of
-//! different lengths (one element to seven).
+//! different lengths (one element to seven). Each model's output work is
+//! also hoisted out of its unfolds and checked the same way
+//! (`hoist_unfold::check`).
 
 use std::fmt::Write;
 
@@ -129,6 +131,7 @@ fn classes(rng: &mut Rng, len: usize) -> Target {
 #[test]
 fn random_unfolds_agree_with_finite_differences_and_the_interpreter() {
     let mut rng = Rng::new(2027);
+    let mut hoisted = 0;
     for case in 0..24 {
         let shape = match case % 4 {
             0 => Shape::Tagger,
@@ -161,5 +164,12 @@ fn random_unfolds_agree_with_finite_differences_and_the_interpreter() {
         crate::grad::check_batch_gradient(&name, &p, &params, &batch);
         training_agrees(&name, &p, &params, &batch);
         forward_agrees(&name, &p, &params, &batch);
+        if crate::hoist_unfold::check(&name, &p, &params, &batch) {
+            hoisted += 1;
+        }
     }
+    // Every output head reads the state through a product (`V @ s2`,
+    // `C @ s`), so every unfold's output work is hoisted (with the input
+    // too where the head reads it).
+    assert_eq!(hoisted, 24);
 }

@@ -2,8 +2,9 @@
 //! the commands that run training steps or a model (training, `cdlc run`,
 //! `cdlc bench`, `--emit plan`), chosen by `--hoist`: `off` (the default)
 //! runs every model as written, `lists` hoists folds over lists, `all`
-//! folds over any structure; and `--emit ir-hoisted`, the forward function
-//! after the pass. Off by default: measured in CPU time per step under
+//! folds over any structure, and both the output work of every unfold
+//! (`cdlc_ir::passes::hoist::unfold`); and `--emit ir-hoisted`, the
+//! forward function after the passes. Off by default: measured in CPU time per step under
 //! load, the hoisted W2 step was still 2–15% slower (the map's copies of
 //! its fields, outputs and cotangents), W6 and W3 as fast or faster
 //! (`docs/performance.md`).
@@ -88,13 +89,17 @@ fn compiles(p: &Prepared) -> bool {
 }
 
 /// The hoisted forward function's text, after a comment line with the
-/// number of folds rewritten.
+/// number of folds rewritten and, when there are any, one with the number
+/// of unfolds whose output work was hoisted.
 pub fn hoisted_ir(p: &Prepared) -> String {
     let mut module = p.inst.module.clone();
     let n = cdlc_ir::passes::hoist::hoist_function(&mut module, p.inst.func);
     let folds = if n == 1 { "fold" } else { "folds" };
-    format!(
-        "# element-only work hoisted out of {n} {folds}\n{}",
-        cdlc_ir::print::print_function_with_data(&module, &module.functions[p.inst.func])
-    )
+    let mut text = format!("# element-only work hoisted out of {n} {folds}\n");
+    let k = cdlc_ir::passes::hoist::unfold::hoist_function(&mut module, p.inst.func);
+    if k > 0 {
+        let unfolds = if k == 1 { "unfold" } else { "unfolds" };
+        text += &format!("# output work hoisted out of {k} {unfolds}, mapped after it\n");
+    }
+    text + &cdlc_ir::print::print_function_with_data(&module, &module.functions[p.inst.func])
 }

@@ -98,7 +98,7 @@ impl SlotInfo {
 }
 
 /// A model as one IR function.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Instantiated {
     /// The module holding the function, its data types and bases.
     pub module: ir::Module,

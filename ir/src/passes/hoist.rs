@@ -435,5 +435,7 @@ fn mapped_data(module: &mut Module, data: DataId, extras: &[Vec<Type>]) -> DataI
     module.add_data(Arc::new(DataDecl { name, ctors }))
 }
 
+pub mod unfold;
+
 #[cfg(test)]
 mod tests;

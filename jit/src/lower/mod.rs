@@ -65,7 +65,7 @@ mod wide;
 
 pub(crate) use wide::wide_enabled;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cdlc_ir::entity::EntityRef;
@@ -103,6 +103,8 @@ pub(crate) struct Lowerer<'a> {
     /// Per fold over a computed sequence, its elements.
     fold_elems: HashMap<usize, Option<SeqElems>>,
     unfold_codes: HashMap<usize, Vec<(usize, usize)>>,
+    /// The unfolds whose steps run all at once (`UnfoldCode::flat`).
+    flat_unfolds: HashSet<usize>,
     /// Whether the code being lowered is inside a region.
     depth: usize,
     /// Instructions run once per call before the code: row-major copies of
@@ -259,6 +261,7 @@ pub(crate) fn lower_passes(
         unfold_seqs: HashMap::new(),
         fold_elems: HashMap::new(),
         unfold_codes: HashMap::new(),
+        flat_unfolds: HashSet::new(),
         depth: 0,
         prologue: Vec::new(),
         transposed_params: HashMap::new(),

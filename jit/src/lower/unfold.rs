@@ -125,6 +125,11 @@ impl Lowerer<'_> {
         let result_state = self.flatten(&rs[1], &mut body)?;
         let outs: Vec<(usize, usize)> = out_sizes.iter().map(|&n| (self.buf(), n)).collect();
         self.unfold_codes.insert(id, states.clone());
+        let flat =
+            states.is_empty() && local.is_none() && !x_seq.is_empty() && self.reads_uniform(u.body);
+        if flat {
+            self.flat_unfolds.insert(id);
+        }
         let seq = rose::seq_from(&u.output, id, &mut outs.iter().copied());
         out.push(Instr::Unfold(Box::new(UnfoldCode {
             id,
@@ -138,11 +143,25 @@ impl Lowerer<'_> {
             local,
             result_out,
             result_state,
+            flat,
         })));
         Ok(if u.record {
             Repr::Tuple(vec![seq, Repr::UnfoldTape(id)])
         } else {
             seq
+        })
+    }
+
+    /// Whether every value the region `body` reads from outside is one row
+    /// for the whole batch (a parameter, a constant), so that its steps,
+    /// when independent, can run as one over all their rows.
+    fn reads_uniform(&self, body: Block) -> bool {
+        self.func.free_values(&[body]).iter().all(|v| {
+            matches!(
+                self.reprs[v.index()],
+                Some(Repr::Tensor { batched: false, .. })
+                    | Some(Repr::Transposed { batched: false, .. })
+            )
         })
     }
 
@@ -192,8 +211,16 @@ impl Lowerer<'_> {
         self.set(args[base + 1], r);
         let (dinit, dnext) = self.alloc(&u.state)?;
         self.depth += 1;
+        // The backward step recomputes the forward step, and its reverse
+        // walk need not read all of it (an output head's product, whose
+        // gradients read the state and the cotangent): only the ops the
+        // step's result depends on are lowered.
         let mut body = Vec::new();
-        self.block(u.body, &mut body)?;
+        for v in self.func.live_insts(u.body) {
+            let op = self.func.op(v).expect("verified: insts are ops").clone();
+            self.op(v, &op, &mut body)?;
+        }
+        self.close_group(&mut body);
         self.depth -= 1;
         let Repr::Tuple(rs) = self.repr(self.func.blocks[u.body].result.expect("verified"))? else {
             return Err(JitError::Internal("a backward step yields a tuple".into()));
@@ -213,6 +240,9 @@ impl Lowerer<'_> {
             result_caps.push(self.flatten(r, &mut body)?);
         }
         let result_dx: Vec<(Part, usize)> = dx_parts.iter().map(|&p| (p, self.buf())).collect();
+        let flat = self.flat_unfolds.contains(&id)
+            && acc.iter().all(|a| !a.per_example)
+            && self.reads_uniform(u.body);
         out.push(Instr::UnfoldBackward(Box::new(UnfoldBackCode {
             id,
             states,
@@ -229,6 +259,7 @@ impl Lowerer<'_> {
             x_seq: x_seq.clone(),
             result_dx: result_dx.clone(),
             local,
+            flat,
         })));
         let mut all = vec![dinit];
         all.extend(reprs);

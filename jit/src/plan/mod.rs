@@ -681,6 +681,11 @@ pub(crate) struct UnfoldCode {
     /// The step's output, per tensor (as `outs`).
     pub result_out: Vec<Part>,
     pub result_state: Vec<Part>,
+    /// Whether every step runs at once, as one step over `steps x rows`
+    /// rows: a map over a computed sequence (no state, at the top level,
+    /// reading no per-example value from outside), whose steps are
+    /// independent and whose sequences are laid out `[steps, rows, size]`.
+    pub flat: bool,
 }
 
 /// The backward of a recorded unfold.
@@ -712,6 +717,9 @@ pub(crate) struct UnfoldBackCode {
     /// Whether it runs inside a region, after its forward op in the same
     /// region (which set its lengths, one per row of the region).
     pub local: bool,
+    /// Whether every step runs at once (the forward's `flat`, and every
+    /// accumulator sums over all rows).
+    pub flat: bool,
 }
 
 /// What preparing a batch must gather for a fold.

@@ -416,24 +416,26 @@ impl Printer<'_> {
                 )
             }
             Instr::Unfold(u) => format!(
-                "unfold u{}: init ({}) states {} outputs {}{}{}",
+                "unfold u{}: init ({}) states {} outputs {}{}{}{}",
                 u.id,
                 parts(&u.init),
                 bufs(&u.states),
                 bufs(&u.outs),
                 x_seq(&u.x_seq),
                 u.local
-                    .map_or(String::new(), |s| format!(" in the region, steps of u{s}"))
+                    .map_or(String::new(), |s| format!(" in the region, steps of u{s}")),
+                flat(u.flat)
             ),
             Instr::UnfoldBackward(u) => format!(
-                "unfold_backward u{}: states {} output cotangents {} state cotangents {} accumulators {}{}{}",
+                "unfold_backward u{}: states {} output cotangents {} state cotangents {} accumulators {}{}{}{}",
                 u.id,
                 bufs(&u.states),
                 bufs(&u.dout),
                 bufs(&u.dnext),
                 accs(&u.acc),
                 x_seq(&u.x_seq),
-                if u.local { " in the region" } else { "" }
+                if u.local { " in the region" } else { "" },
+                flat(u.flat)
             ),
             Instr::Map(m) => {
                 let outs: Vec<String> = m.out.iter().map(|fs| bufs(fs)).collect();
@@ -683,4 +685,9 @@ fn conv(c: &ConvCode) -> String {
         s.out_points,
         c.taps.runs.len()
     )
+}
+
+/// How a plan line says that an unfold runs all its steps at once.
+fn flat(flat: bool) -> &'static str {
+    if flat { ", all steps at once" } else { "" }
 }

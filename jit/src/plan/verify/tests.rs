@@ -586,6 +586,7 @@ fn stream(body_reads: Loc, outs: usize) -> Plan {
         local: None,
         result_out: vec![body_out],
         result_state: vec![body_out],
+        flat: false,
     }));
     let mut p = plan(vec![unfold], vec![unary(3, true, 1)], 4);
     p.unfolds = vec![UnfoldInfo::Take(3)];
