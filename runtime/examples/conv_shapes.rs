@@ -2,7 +2,9 @@
 //! the shapes of convolutions derived from groups: the forward
 //! convolution, the transposed one (the input gradient) and the weight
 //! gradient, per example, against this core's FMA peak as `gemm_shapes`
-//! measures it.
+//! measures it; and the weight gradient as products with its columns
+//! (`gemm::conv::columns`), which the executor runs for 32 or more output
+//! channels.
 //!
 //! ```sh
 //! cargo run --release -p cdlc-runtime --example conv_shapes -- [--min-time S] [SHAPE ...]
@@ -141,13 +143,6 @@ fn measure(
     let t_wg = fastest(min_time, || {
         blocked::weight_grad(&st, &x, &dy, rows, 0..d, &mut dw).expect("fits")
     }) / rows as f64;
-    let mut cols = vec![0.0; c * taps * m];
-    let c_fwd = fastest(min_time, || {
-        columns::forward(&s, &runs, weights, &x[..c * n], &mut y, &mut cols).expect("fits")
-    });
-    let c_back = fastest(min_time, || {
-        columns::input_grad(&s, &runs, weights, &dy[..d * m], &mut dx, &mut cols).expect("fits")
-    });
     let c_wg = fastest(min_time, || {
         columns::weight_grad(&s, &runs, (&x, &dy), rows, 0..d, &mut dw).expect("fits")
     }) / rows as f64;
@@ -159,10 +154,8 @@ fn measure(
         g(t_wg)
     );
     println!(
-        "{:<18} columns: forward {:6.1}  input grad {:6.1}  weight grad {:6.1} GFLOP/s",
+        "{:<18} columns:                                     weight grad {:6.1} GFLOP/s",
         "",
-        g(c_fwd),
-        g(c_back),
         g(c_wg)
     );
 }

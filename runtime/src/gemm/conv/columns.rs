@@ -1,6 +1,7 @@
-//! Convolutions as products with their columns: every tap's shifted copy
-//! of one example's input stacked into one matrix (`im2col`), so that the
-//! whole convolution is one product in the packed product kernels.
+//! A convolution's weight gradient as products with its columns: every
+//! tap's shifted copy of one example's input stacked into one matrix
+//! (`im2col`), so that the gradient is a product in the packed product
+//! kernels.
 //!
 //! With `K` taps and `c` input channels, the columns of an input `x`
 //! (`[c, N]`) are the `[c·K, M]` matrix
@@ -8,35 +9,28 @@
 //!   X[q·K + e, i] = v_e(i) · x[q, σ_e(i)]
 //!
 //! (zero where no run of tap `e` reaches `i`), whose row `q·K + e` is
-//! the weights' column `q·K + e`. Then, per example,
+//! the weights' column `q·K + e`, and per example `dW += dy Xᵀ`,
+//! `[d, M] × [M, cK]`.
 //!
-//! - `forward`: `y = W X`, `[d, cK] × [cK, M]`;
-//! - `input_grad`: `G = Wᵀ dy`, `[cK, d] × [d, M]`, then every run adds
-//!   `value · G[q·K + e, out + t]` into `dx[q, src + t]` (the adjoint of
-//!   building the columns);
-//! - `weight_grad`: `dW += dy Xᵀ`, `[d, M] × [M, cK]`.
-//!
-//! The direct kernels (`conv::blocked`) read each tap's window of the
-//! input in registers and reach 85–95% of the core's peak on the forward
-//! convolution but about half of it on the weight gradient, whose
-//! register block loads one vector of the cotangent per two
-//! multiply-adds. Here the copies cost `c·K·M` numbers per example, paid
-//! once against `d·c·K·M` multiply-adds, and the product kernel's panels
-//! reuse every loaded number many times; `wide` says when that pays.
-//! The weight gradient takes the output points in blocks whose columns
-//! stay in the second-level cache (`BUDGET`).
+//! The direct kernel (`blocked::weight_grad`) runs at about half of the
+//! core's peak: its register block loads one vector of the cotangent per
+//! two multiply-adds. Here the copies cost `c·K·M` numbers per example
+//! against `d·c·K·M` multiply-adds, and the product kernel's panels reuse
+//! every loaded number many times; `wide` says when that pays. The
+//! output points are taken in blocks whose columns stay in the
+//! second-level cache (`BUDGET`). The forward and transposed
+//! convolutions through columns were measured slower than the direct
+//! kernels on every shape (`docs/performance.md`), and are not built.
 
 use std::ops::Range;
 
-use super::{GemmError, GemmScalar, Mat, MatMut, Run, Shape, Weights};
+use super::{GemmError, GemmScalar, Mat, MatMut, Run, Shape};
 use crate::gemm::gemm_block;
 
 /// Whether the weight gradient of a convolution of shape `s` runs
 /// faster here than in the direct kernels: with at least `WIDE_OUT`
 /// output channels (the product's rows; with fewer, its panels hold too
-/// few rows to reuse the columns' numbers). The forward and transposed
-/// convolutions stay in the direct kernels, which run them faster on
-/// every shape measured (`docs/performance.md`).
+/// few rows to reuse the columns' numbers).
 pub fn wide(s: &Shape) -> bool {
     s.out_channels >= WIDE_OUT
 }
@@ -51,7 +45,9 @@ const BUDGET: usize = 1 << 17;
 
 /// The output points per block of the weight gradient's columns.
 fn block(s: &Shape) -> usize {
-    (BUDGET / (s.in_channels * s.taps).max(1)).clamp(32, s.out_points.max(1))
+    (BUDGET / (s.in_channels * s.taps).max(1))
+        .max(32)
+        .min(s.out_points.max(1))
 }
 
 /// The columns of one example's input `x` (`[c, N]`) over the output
@@ -89,65 +85,6 @@ pub fn columns<T: GemmScalar>(
             }
         }
     }
-}
-
-/// The weights `W[p, q·K + e]` as a `[d, cK]` matrix.
-fn weight_matrix<'a, T>(s: &Shape, w: &Weights<'a, T>) -> Mat<'a, T> {
-    Mat {
-        data: w.data,
-        offset: 0,
-        rows: s.out_channels,
-        cols: s.in_channels * s.taps,
-        row_stride: w.rs as isize,
-        col_stride: w.cs as isize,
-    }
-}
-
-/// `y = W ⋆ x` for one example (`x` `[c, N]`, `y` `[d, M]`), through the
-/// columns, built in `cols` (`c·K·M` numbers).
-pub fn forward<T: GemmScalar>(
-    s: &Shape,
-    runs: &[Run],
-    w: Weights<'_, T>,
-    x: &[T],
-    y: &mut [T],
-    cols: &mut [T],
-) -> Result<(), GemmError> {
-    let (ck, d, m) = (s.in_channels * s.taps, s.out_channels, s.out_points);
-    columns(s, runs, x, 0..m, cols);
-    let b = Mat::row_major(&cols[..ck * m], ck, m);
-    let y = MatMut::row_major(&mut y[..d * m], d, m);
-    gemm_block(T::ONE, (weight_matrix(s, &w), b), T::ZERO, y, d)
-}
-
-/// `dx = Wᵀ ⋆ dy` for one example (`dy` `[d, M]`, `dx` `[c, N]`): the
-/// product `Wᵀ dy` in `cols` (`c·K·M` numbers), then each run's part of
-/// it added back to the input point it read.
-pub fn input_grad<T: GemmScalar>(
-    s: &Shape,
-    runs: &[Run],
-    w: Weights<'_, T>,
-    dy: &[T],
-    dx: &mut [T],
-    cols: &mut [T],
-) -> Result<(), GemmError> {
-    let (k, d, m, n) = (s.taps, s.out_channels, s.out_points, s.in_points);
-    let (c, ck) = (s.in_channels, s.in_channels * k);
-    let g = MatMut::row_major(&mut cols[..ck * m], ck, m);
-    let dy = Mat::row_major(&dy[..d * m], d, m);
-    gemm_block(T::ONE, (weight_matrix(s, &w).t(), dy), T::ZERO, g, ck)?;
-    dx[..c * n].fill(T::ZERO);
-    for r in runs {
-        let (len, value) = (r.len as usize, T::from_f64(r.value));
-        let (out, src, e) = (r.out as usize, r.src as usize, r.tap as usize);
-        for q in 0..c {
-            let to = &mut dx[q * n + src..][..len];
-            for (o, &v) in to.iter_mut().zip(&cols[(q * k + e) * m + out..][..len]) {
-                *o += value * v;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `dW[p, q·K + e] += Σ_rows Σ_i dy[p, i] · X[q·K + e, i]` for the output
