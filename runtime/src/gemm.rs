@@ -705,13 +705,10 @@ pub fn gemm<T: GemmScalar>(
     beta: T,
     c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
-    check_views(&a, &b, &c)?;
-    if c.rows == 0 || c.cols == 0 {
-        return Ok(());
+    if let Some(p) = checked(alpha, (a, b), beta, c)? {
+        // SAFETY: `checked` vouches for the views.
+        unsafe { p.run() };
     }
-    // SAFETY: every element reached by the views was checked to lie inside
-    // its slice, and `c` is a unique borrow so it overlaps neither input.
-    unsafe { viewed(alpha, a, b, beta, c).run() };
     Ok(())
 }
 
@@ -726,17 +723,29 @@ pub(crate) fn gemm_block<T: GemmScalar>(
     c: MatMut<'_, T>,
     whole: usize,
 ) -> Result<(), GemmError> {
-    check_views(&a, &b, &c)?;
-    if c.rows == 0 || c.cols == 0 {
-        return Ok(());
-    }
-    // SAFETY: as in `gemm`; the kernel of the whole product takes a block
-    // of its rows (`Product::with`).
-    unsafe {
-        let p = viewed(alpha, a, b, beta, c);
-        p.with(Product { m: whole, ..p }.kernel());
+    if let Some(p) = checked(alpha, (a, b), beta, c)? {
+        // SAFETY: `checked` vouches for the views; the kernel of the whole
+        // product takes a block of its rows (`Product::with`).
+        unsafe { p.with(Product { m: whole, ..p }.kernel()) };
     }
     Ok(())
+}
+
+/// The product of the views after `check_views`, or `None` when C is
+/// empty. Every element the product reaches lies in its view's slice, and
+/// C, a unique borrow, overlaps neither input.
+fn checked<T: GemmScalar>(
+    alpha: T,
+    (a, b): (Mat<'_, T>, Mat<'_, T>),
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<Option<Product<T>>, GemmError> {
+    check_views(&a, &b, &c)?;
+    if c.rows == 0 || c.cols == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the views were checked.
+    Ok(Some(unsafe { viewed(alpha, a, b, beta, c) }))
 }
 
 /// Whether the views' shapes agree and every element they reach lies in
