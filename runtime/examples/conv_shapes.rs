@@ -2,7 +2,9 @@
 //! the shapes of convolutions derived from groups: the forward
 //! convolution, the transposed one (the input gradient) and the weight
 //! gradient, per example, against this core's FMA peak as `gemm_shapes`
-//! measures it.
+//! measures it; and the weight gradient as products with its columns
+//! (`gemm::conv::columns`), which the executor runs for 32 or more output
+//! channels.
 //!
 //! ```sh
 //! cargo run --release -p cdlc-runtime --example conv_shapes -- [--min-time S] [SHAPE ...]
@@ -21,7 +23,7 @@ use std::time::Instant;
 use cdlc_runtime::data::splitmix::uniform;
 use cdlc_runtime::gemm::conv::blocked::{self, Bank};
 use cdlc_runtime::gemm::conv::strips::Strips;
-use cdlc_runtime::gemm::conv::{Run, Shape, Weights};
+use cdlc_runtime::gemm::conv::{Run, Shape, Weights, columns};
 
 /// Appends point `out` reading `src` to the last run when it continues it.
 fn push(runs: &mut Vec<Run>, tap: usize, out: usize, src: usize) {
@@ -141,12 +143,20 @@ fn measure(
     let t_wg = fastest(min_time, || {
         blocked::weight_grad(&st, &x, &dy, rows, 0..d, &mut dw).expect("fits")
     }) / rows as f64;
+    let c_wg = fastest(min_time, || {
+        columns::weight_grad(&s, &runs, (&x, &dy), rows, 0..d, &mut dw).expect("fits")
+    }) / rows as f64;
     let g = |t: f64| 2.0 * madds / t / 1e9;
     println!(
-        "{name:<18} forward {:6.1}  input grad {:>6}  weight grad {:6.1} GFLOP/s",
+        "{name:<18} direct:  forward {:6.1}  input grad {:>6}  weight grad {:6.1} GFLOP/s",
         g(t_fwd),
         t_back.map_or("-".into(), |t| format!("{:.1}", g(t))),
         g(t_wg)
+    );
+    println!(
+        "{:<18} columns:                                     weight grad {:6.1} GFLOP/s",
+        "",
+        g(c_wg)
     );
 }
 

@@ -705,6 +705,52 @@ pub fn gemm<T: GemmScalar>(
     beta: T,
     c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
+    if let Some(p) = checked(alpha, (a, b), beta, c)? {
+        // SAFETY: `checked` vouches for the views.
+        unsafe { p.run() };
+    }
+    Ok(())
+}
+
+/// `gemm` on this thread, never split, in the kernel that a product of
+/// `whole` rows (of which this one is a block of rows with the same
+/// strides) selects: blocks of rows computed apart, on one thread or two,
+/// then sum every element of C in the same order.
+pub(crate) fn gemm_block<T: GemmScalar>(
+    alpha: T,
+    (a, b): (Mat<'_, T>, Mat<'_, T>),
+    beta: T,
+    c: MatMut<'_, T>,
+    whole: usize,
+) -> Result<(), GemmError> {
+    if let Some(p) = checked(alpha, (a, b), beta, c)? {
+        // SAFETY: `checked` vouches for the views; the kernel of the whole
+        // product takes a block of its rows (`Product::with`).
+        unsafe { p.with(Product { m: whole, ..p }.kernel()) };
+    }
+    Ok(())
+}
+
+/// The product of the views after `check_views`, or `None` when C is
+/// empty. Every element the product reaches lies in its view's slice, and
+/// C, a unique borrow, overlaps neither input.
+fn checked<T: GemmScalar>(
+    alpha: T,
+    (a, b): (Mat<'_, T>, Mat<'_, T>),
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<Option<Product<T>>, GemmError> {
+    check_views(&a, &b, &c)?;
+    if c.rows == 0 || c.cols == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the views were checked.
+    Ok(Some(unsafe { viewed(alpha, a, b, beta, c) }))
+}
+
+/// Whether the views' shapes agree and every element they reach lies in
+/// its slice.
+fn check_views<T>(a: &Mat<'_, T>, b: &Mat<'_, T>, c: &MatMut<'_, T>) -> Result<(), GemmError> {
     if a.cols != b.rows || a.rows != c.rows || b.cols != c.cols {
         return Err(GemmError::Shape {
             a_rows: a.rows,
@@ -749,13 +795,24 @@ pub fn gemm<T: GemmScalar>(
             return Err(GemmError::OutOfBounds { which });
         }
     }
-    if c.rows == 0 || c.cols == 0 {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// The product of views `gemm` checked.
+///
+/// # Safety
+///
+/// The shapes agree and every element the views reach lies in its slice.
+unsafe fn viewed<T: GemmScalar>(
+    alpha: T,
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Product<T> {
     // An empty A or B has no element (0, 0); its pointer is never read.
     let ptr = |data: &[T], offset: usize| data.as_ptr().wrapping_add(offset);
-    // SAFETY: every element reached by the views was checked to lie inside
-    // its slice, and `c` is a unique borrow so it overlaps neither input.
+    // SAFETY: the offset lies in the slice (the caller).
     unsafe {
         Product {
             m: a.rows,
@@ -773,7 +830,5 @@ pub fn gemm<T: GemmScalar>(
             rsc: c.row_stride,
             csc: c.col_stride,
         }
-        .run();
     }
-    Ok(())
 }

@@ -167,6 +167,10 @@ fn generated_ring_layers_run_as_convolutions() {
         ("cyclic", "shift", 32, 2, 3, 2),
         ("cyclic", "shift", 41, 3, 2, 5),
         ("shifts", "shift_zero", 21, 2, 2, 3),
+        // 33 output channels: weight gradients as products with columns
+        // (`conv::columns`), zero-padded and cyclic.
+        ("shifts", "shift_zero", 19, 2, 3, 33),
+        ("cyclic", "shift", 40, 3, 5, 33),
     ];
     for (i, (group, action, n, r, a, b)) in cases.into_iter().enumerate() {
         let src = ring_layer(group, action, n, r, a, b);
@@ -188,7 +192,12 @@ fn generated_p4_lifting_and_group_layers_run_as_convolutions() {
         check_generated(&src, &[size, size], &[b, 4, size, size], 70 + i as u64);
     }
     // Group layers, odd and even sizes.
-    for (i, (size, r, a, b)) in [(7, 1, 2, 3), (10, 2, 1, 2)].into_iter().enumerate() {
+    // The last with 32 output channels: weight gradients as products with
+    // columns.
+    for (i, (size, r, a, b)) in [(7, 1, 2, 3), (10, 2, 1, 2), (7, 1, 2, 32)]
+        .into_iter()
+        .enumerate()
+    {
         let src = format!(
             "const s = {size}\ngroup P = p4(s)\nspace Img = R[s, s] under P by rotate_translate\n\
              space Ori = R[4] under P by regular\n\

@@ -4,13 +4,15 @@
 //! (`conv::blocked`) run over them: the rows of the forward and
 //! input-gradient kernels cut in two halves when the thread choice
 //! splits, the weight gradient's output channels shared between the two
-//! threads (each channel's sums do not depend on the share). Runs that
+//! threads (each channel's sums do not depend on the share). The weight
+//! gradient of a convolution with many output channels runs as products
+//! with its columns (`conv::columns`), shared the same way. Runs that
 //! cannot be cut into strips run tap by tap (`conv::forward` and its
 //! adjoints), the weight gradient then on one thread.
 
 use cdlc_runtime::gemm::conv::blocked::{self, Bank};
 use cdlc_runtime::gemm::conv::strips::Strips;
-use cdlc_runtime::gemm::conv::{self, Weights};
+use cdlc_runtime::gemm::conv::{self, Weights, columns};
 
 use super::*;
 
@@ -46,12 +48,13 @@ impl<T: Elem> Run<'_, T> {
         };
         let dw = &mut self.st.bufs[c.dst][..span];
         dw.fill(T::ZERO);
-        let Some(st) = Strips::<T>::new(&s, runs) else {
+        let Some(kernel) = WeightKernel::new(&s, runs) else {
             for (x, y) in x.chunks_exact(x_size).zip(y.chunks_exact(y_size)) {
                 conv::weight_grad(&s, runs, x, y, dw, (c.w.rs, c.w.cs)).map_err(internal)?;
             }
             return Ok(());
         };
+        let part = |channels, sums: &mut [T]| kernel.sums(runs, (x, y), rows, channels, sums);
         let (cols, d) = (s.in_channels * s.taps, s.out_channels);
         // The first thread's share of the channels: half when the choice
         // splits (a single channel is never split, nor measured).
@@ -63,11 +66,11 @@ impl<T: Elem> Run<'_, T> {
         let mut sums = vec![T::ZERO; d * cols];
         let (first_sums, second_sums) = sums.split_at_mut(share * cols);
         let (mut first, mut second) = (Ok(()), Ok(()));
-        let mut first_half = || first = blocked::weight_grad(&st, x, y, rows, 0..share, first_sums);
-        let second_half = || second = blocked::weight_grad(&st, x, y, rows, share..d, second_sums);
+        let mut first_half = || first = part(0..share, first_sums);
+        let second_half = || second = part(share..d, second_sums);
         match share < d {
             // SAFETY: the halves write disjoint sums and read only the
-            // strips, `x` and `y`.
+            // kernel, `x` and `y`.
             true => unsafe { threads::join(first_half, second_half) },
             false => first_half(),
         }
@@ -122,6 +125,49 @@ pub(crate) fn add_sums<T: Elem>(sums: &[T], cols: usize, dw: &mut [T], (rs, cs):
     for (p, row) in sums.chunks_exact(cols).enumerate() {
         for (col, &v) in row.iter().enumerate() {
             dw[p * rs + col * cs] += v;
+        }
+    }
+}
+
+/// A weight gradient's kernel over a range of output channels, each
+/// channel's sums independent of the range: products with the columns
+/// (`conv::columns`) when the convolution has many output channels, else
+/// the blocked kernel over strips. The executor and the straight-line
+/// helper both run it, so their numbers are the same.
+pub(crate) enum WeightKernel<T> {
+    /// `conv::columns::weight_grad`.
+    Columns(conv::Shape),
+    /// `conv::blocked::weight_grad` over the strips.
+    Blocked(Strips<T>),
+}
+
+impl<T: Elem> WeightKernel<T> {
+    /// The kernel for `runs` of shape `s`, or `None` when only the
+    /// tap-by-tap kernel (`conv::weight_grad`) takes them.
+    pub(crate) fn new(s: &conv::Shape, runs: &[conv::Run]) -> Option<Self> {
+        let [taps, out, src] = conv::runs_reach(runs);
+        let inside = taps <= s.taps && out <= s.out_points && src <= s.in_points;
+        match columns::wide(s) && inside {
+            true => Some(WeightKernel::Columns(*s)),
+            false => Strips::new(s, runs).map(WeightKernel::Blocked),
+        }
+    }
+
+    /// The sums `dW[p, q·K + e]` of `channels` over `rows` examples of `x`
+    /// and `dy`, into `sums` (dense, `channels.len() × cK`).
+    pub(crate) fn sums(
+        &self,
+        runs: &[conv::Run],
+        (x, dy): (&[T], &[T]),
+        rows: usize,
+        channels: std::ops::Range<usize>,
+        sums: &mut [T],
+    ) -> Result<(), cdlc_runtime::gemm::GemmError> {
+        match self {
+            WeightKernel::Columns(s) => {
+                columns::weight_grad(s, runs, (x, dy), rows, channels, sums)
+            }
+            WeightKernel::Blocked(st) => blocked::weight_grad(st, x, dy, rows, channels, sums),
         }
     }
 }

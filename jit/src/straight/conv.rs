@@ -1,16 +1,15 @@
 //! The helper a straight-line step calls for a direct convolution
 //! (`Instr::Conv`): the kernels the executor runs (`exec/conv.rs`: the
-//! blocked kernels over strips, tap by tap where the runs cannot be cut
-//! into strips), on the calling thread. The executor's split between
+//! blocked kernels over strips or, for a wide weight gradient, products
+//! with the columns; tap by tap where the runs cannot be cut into
+//! strips), on the calling thread. The executor's split between
 //! threads cuts the same rows, and the weight gradient's channel sums do
 //! not depend on the share, so the numbers are the same.
 
-use cdlc_runtime::gemm::conv::blocked;
-use cdlc_runtime::gemm::conv::strips::Strips;
 use cdlc_runtime::gemm::conv::{self, Weights};
 
 use crate::exec::Elem;
-use crate::exec::conv::{RowKernel, add_sums};
+use crate::exec::conv::{RowKernel, WeightKernel, add_sums};
 use crate::plan::{ConvCode, ConvKind};
 
 /// Runs `c` over `rows` rows; returns whether the kernels accepted every
@@ -47,11 +46,11 @@ pub(super) unsafe fn run<T: Elem>(c: &ConvCode, rows: usize, ptrs: *const *mut u
                 )
             };
             dw.fill(T::ZERO);
-            match Strips::<T>::new(&s, runs) {
-                Some(st) => {
+            match WeightKernel::<T>::new(&s, runs) {
+                Some(kernel) => {
                     let (cols, d) = (s.in_channels * s.taps, s.out_channels);
                     let mut sums = vec![T::ZERO; d * cols];
-                    let done = blocked::weight_grad(&st, x, y, rows, 0..d, &mut sums);
+                    let done = kernel.sums(runs, (x, y), rows, 0..d, &mut sums);
                     add_sums(&sums, cols, dw, (c.w.rs, c.w.cs));
                     done
                 }

@@ -37,6 +37,7 @@ use crate::float::Float;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod blocked;
+pub mod columns;
 pub mod strips;
 
 /// A range of output points over which one tap reads consecutive input

@@ -297,4 +297,4 @@ impl<T> Retype<T> for Strips<T> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -16,7 +16,13 @@ use super::*;
 /// the offset rotated `o` quarter turns (a p4 group convolution's shape
 /// when `orientations` is 4, a plain 2-d convolution when it is 1).
 /// Offsets past the border wrap (a torus) or read nothing (zero padding).
-fn grid_runs(h: usize, w: usize, r: usize, orientations: usize, wrap: bool) -> (Vec<Run>, usize) {
+pub(in crate::gemm::conv) fn grid_runs(
+    h: usize,
+    w: usize,
+    r: usize,
+    orientations: usize,
+    wrap: bool,
+) -> (Vec<Run>, usize) {
     let side = 2 * r + 1;
     let taps = orientations * side * side;
     let mut runs = Vec::new();
@@ -84,7 +90,7 @@ fn close(a: &[f64], b: &[f64], what: &str) {
 /// The layers the tests run: rings of odd and even sizes below, at and
 /// past a strip, tori, zero-padded grids and p4-like layers, each with
 /// its output and input channel counts.
-fn layers() -> Vec<(&'static str, Vec<Run>, Shape)> {
+pub(in crate::gemm::conv) fn layers() -> Vec<(&'static str, Vec<Run>, Shape)> {
     let mut out = Vec::new();
     let mut add = |name, (runs, taps): (Vec<Run>, usize), points: usize, d: usize, c: usize| {
         out.push((
