@@ -219,7 +219,8 @@ pub(super) struct Places<'a> {
 impl Native {
     /// Runs the form on rows `i..i + R` of the piece, the columns from `j`
     /// that `masks` select, `c` holding C's values there, and stores its
-    /// outputs.
+    /// outputs. Each step runs over the whole tile in registers (one
+    /// dispatch per term, activation or output, not per vector).
     ///
     /// # Safety
     ///
@@ -235,60 +236,135 @@ impl Native {
         masks: [__mmask16; HALVES],
         c: &[[__m512; HALVES]; R],
     ) {
-        for r in 0..R {
-            for (h, &mask) in masks.iter().enumerate() {
-                if mask == 0 {
-                    continue;
-                }
-                // SAFETY: the caller's promise: row i + r and the masked
-                // columns from j lie in every operand and output.
-                unsafe {
-                    let load = |s: Src| match s {
-                        Src::C => c[r][h],
-                        Src::Input(x) => element(at.ins[x], i + r, j + 16 * h, mask),
+        let tile = Block { at, i, j, masks };
+        // SAFETY (every block below): the caller's promise that rows
+        // i..i + R and the masked columns from j lie in every operand and
+        // output.
+        unsafe {
+            match *self {
+                Native::Sum { terms, act, post } => {
+                    let s = tile.sum(&terms, c);
+                    let a = match act {
+                        Some(f) => each(&s, |v| f.apply(v)),
+                        None => s,
                     };
-                    let store = |o: usize, v: __m512| {
-                        let (p, rs) = at.outs[o];
-                        let row = p.wrapping_offset((i + r) as isize * rs);
-                        _mm512_mask_storeu_ps(row.wrapping_add(j + 16 * h), mask, v);
-                    };
-                    match *self {
-                        Native::Sum { terms, act, post } => {
-                            let s = terms.sum(load);
-                            let a = act.map_or(s, |a| a.apply(s));
-                            for (o, &p) in post.iter().enumerate().take(at.n_outs) {
-                                store(o, if p { a } else { s });
-                            }
-                        }
-                        Native::Masked { terms, z } => {
-                            let s = terms.sum(load);
-                            let one = _mm512_set1_ps(1.0);
-                            let step = positive(load(z), one, _mm512_setzero_ps());
-                            store(0, _mm512_mul_ps(s, step));
-                        }
-                        Native::TanhGrad { g, one, h } => {
-                            let y = load(h);
-                            let d = _mm512_sub_ps(load(one), _mm512_mul_ps(y, y));
-                            store(0, _mm512_mul_ps(load(g), d));
-                        }
+                    for (o, &p) in post.iter().enumerate().take(at.n_outs) {
+                        tile.store(o, if p { &a } else { &s });
                     }
+                }
+                Native::Masked { terms, z } => {
+                    let s = tile.sum(&terms, c);
+                    let z = tile.load(z, c);
+                    let (one, zero) = (_mm512_set1_ps(1.0), _mm512_setzero_ps());
+                    let v: Vals<R> = std::array::from_fn(|r| {
+                        std::array::from_fn(|h| {
+                            _mm512_mul_ps(s[r][h], positive(z[r][h], one, zero))
+                        })
+                    });
+                    tile.store(0, &v);
+                }
+                Native::TanhGrad { g, one, h } => {
+                    let (g, one, y) = (tile.load(g, c), tile.load(one, c), tile.load(h, c));
+                    let v: Vals<R> = std::array::from_fn(|r| {
+                        std::array::from_fn(|k| {
+                            let d = _mm512_sub_ps(one[r][k], _mm512_mul_ps(y[r][k], y[r][k]));
+                            _mm512_mul_ps(g[r][k], d)
+                        })
+                    });
+                    tile.store(0, &v);
                 }
             }
         }
     }
 }
 
-impl Terms {
-    /// `t0 + t1 + …`, left to right.
-    #[cfg(target_arch = "x86_64")]
+/// The values of a tile: `R` rows of two 16-lane vectors.
+#[cfg(target_arch = "x86_64")]
+type Vals<const R: usize> = [[__m512; HALVES]; R];
+
+/// `f` on every vector of a tile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn each<const R: usize>(v: &Vals<R>, f: impl Fn(__m512) -> __m512) -> Vals<R> {
+    std::array::from_fn(|r| std::array::from_fn(|h| f(v[r][h])))
+}
+
+/// Where a tile lies: its operands and outputs, first row and column, and
+/// the lanes of its two vectors per row that hold columns.
+#[cfg(target_arch = "x86_64")]
+struct Block<'a> {
+    at: &'a Places<'a>,
+    i: usize,
+    j: usize,
+    masks: [__mmask16; HALVES],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Block<'_> {
+    /// A value over the tile: C's registers or an operand's elements.
+    ///
+    /// # Safety
+    ///
+    /// As for `Native::apply`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn sum(&self, load: impl Fn(Src) -> __m512) -> __m512 {
-        let mut s = load(self.src[0]);
-        for &t in &self.src[1..self.len] {
-            s = _mm512_add_ps(s, load(t));
+    unsafe fn load<const R: usize>(&self, s: Src, c: &Vals<R>) -> Vals<R> {
+        let Src::Input(x) = s else { return *c };
+        let (p, rs, cs) = self.at.ins[x];
+        std::array::from_fn(|r| {
+            let row = p.wrapping_offset((self.i + r) as isize * rs + self.j as isize * cs);
+            if cs == 0 {
+                // SAFETY: the row's number lies in the operand.
+                let v = _mm512_set1_ps(unsafe { *row });
+                [v; HALVES]
+            } else {
+                std::array::from_fn(|h| {
+                    // SAFETY: the masked elements lie in the operand.
+                    unsafe { _mm512_maskz_loadu_ps(self.masks[h], row.wrapping_add(16 * h)) }
+                })
+            }
+        })
+    }
+
+    /// `t0 + t1 + …` over the tile, left to right.
+    ///
+    /// # Safety
+    ///
+    /// As for `Native::apply`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn sum<const R: usize>(&self, terms: &Terms, c: &Vals<R>) -> Vals<R> {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let mut s = self.load(terms.src[0], c);
+            for &t in &terms.src[1..terms.len] {
+                let v = self.load(t, c);
+                s = std::array::from_fn(|r| {
+                    std::array::from_fn(|h| _mm512_add_ps(s[r][h], v[r][h]))
+                });
+            }
+            s
         }
-        s
+    }
+
+    /// Stores `v` as output `o`.
+    ///
+    /// # Safety
+    ///
+    /// As for `Native::apply`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn store<const R: usize>(&self, o: usize, v: &Vals<R>) {
+        let (p, rs) = self.at.outs[o];
+        for (r, row) in v.iter().enumerate() {
+            let at = p.wrapping_offset((self.i + r) as isize * rs + self.j as isize);
+            for (h, &x) in row.iter().enumerate() {
+                // SAFETY: the masked elements of the row lie in the output
+                // (a masked-off lane is not accessed).
+                unsafe { _mm512_mask_storeu_ps(at.wrapping_add(16 * h), self.masks[h], x) };
+            }
+        }
     }
 }
 
@@ -308,29 +384,3 @@ impl Act {
     }
 }
 
-/// An operand's 16 elements of row `row` from column `col` (the masked
-/// lanes), or its row's number repeated when its column stride is 0. The
-/// operand is `(pointer to row 0, row stride, column stride)`.
-///
-/// # Safety
-///
-/// The masked elements (or the row's number) lie in the operand.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn element(
-    (p, rs, cs): (*const f32, isize, isize),
-    row: usize,
-    col: usize,
-    mask: __mmask16,
-) -> __m512 {
-    let at = p.wrapping_offset(row as isize * rs + col as isize * cs);
-    // SAFETY: the caller's promise.
-    unsafe {
-        if cs == 0 {
-            _mm512_set1_ps(*at)
-        } else {
-            _mm512_maskz_loadu_ps(mask, at)
-        }
-    }
-}
