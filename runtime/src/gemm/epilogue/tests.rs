@@ -110,6 +110,9 @@ fn case(
     (c, outs, calls)
 }
 
+/// A case's operands X, b and r.
+type Operands = [Vec<f32>; 3];
+
 /// `case`, with `store_c` for the fused product, also returning the
 /// operands as `[X, b, r]` (for a reference).
 fn case_with(
@@ -118,7 +121,7 @@ fn case_with(
     [m, k, n]: [usize; 3],
     in_registers: bool,
     store_c: bool,
-) -> (Vec<f32>, Vec<Vec<f32>>, usize, [Vec<f32>; 3]) {
+) -> (Vec<f32>, Vec<Vec<f32>>, usize, Operands) {
     let mut rng = Rng::new((count * 1000 + m * 100 + k * 10 + n) as u64);
     let mut fill = |len: usize| {
         (0..len)
