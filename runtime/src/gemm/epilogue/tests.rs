@@ -295,30 +295,34 @@ fn programs() -> Vec<(&'static str, Program)> {
     ]
 }
 
+/// Ragged columns (not multiples of 16 or 32) and rows (not of 8),
+/// per-example products and the blocked kernel's sizes, as
+/// `(products, [m, k, n])`.
+const SHAPES: [(usize, [usize; 3]); 12] = [
+    // Ragged columns (not multiples of 16 or 32) and rows (not of 8).
+    (1, [13, 37, 45]),
+    (1, [8, 64, 32]),
+    (1, [3, 100, 17]),
+    (1, [29, 19, 19]),
+    (1, [21, 50, 1]),
+    (1, [17, 7, 47]),
+    // Per-example products, as DeepSets' layers run.
+    (5, [7, 9, 33]),
+    (3, [64, 64, 64]),
+    (4, [6, 30, 15]),
+    // The blocked kernel's sizes: several blocks of the depth (the
+    // epilogue after the last), ragged rows and columns at the
+    // blocks' edges.
+    (1, [40, 300, 260]),
+    (1, [150, 400, 70]),
+    (1, [13, 200, 530]),
+];
+
 #[test]
 fn in_registers_equals_per_panel_bit_for_bit() {
-    let shapes = [
-        // Ragged columns (not multiples of 16 or 32) and rows (not of 8).
-        (1, [13, 37, 45]),
-        (1, [8, 64, 32]),
-        (1, [3, 100, 17]),
-        (1, [29, 19, 19]),
-        (1, [21, 50, 1]),
-        (1, [17, 7, 47]),
-        // Per-example products, as DeepSets' layers run.
-        (5, [7, 9, 33]),
-        (3, [64, 64, 64]),
-        (4, [6, 30, 15]),
-        // The blocked kernel's sizes: several blocks of the depth (the
-        // epilogue after the last), ragged rows and columns at the
-        // blocks' edges.
-        (1, [40, 300, 260]),
-        (1, [150, 400, 70]),
-        (1, [13, 200, 530]),
-    ];
     for (name, prog) in programs() {
         assert!(prog.fits(OPERANDS), "{name}");
-        for &(count, dims) in &shapes {
+        for &(count, dims) in &SHAPES {
             let fused = case(&prog, count, dims, true);
             let panels = case(&prog, count, dims, false);
             let at = format!("{name}, {count} x {dims:?}");
@@ -330,7 +334,6 @@ fn in_registers_equals_per_panel_bit_for_bit() {
                 assert_eq!(fused.2, 0, "{at} ran by panels");
             }
             assert!(panels.2 > 0);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fused.0), bits(&panels.0), "C of {at}");
             for (o, (f, p)) in fused.1.iter().zip(&panels.1).enumerate() {
                 assert!(f.iter().all(|v| !v.is_nan()), "output {o} of {at}");
@@ -381,6 +384,11 @@ fn the_blocked_kernel_runs_programs_unless_dots_might_take_the_product() {
         assert!(!in_registers::<f32>([7, 784, 256], 784, &prog, OPERANDS));
         assert!(!in_registers::<f64>([19, 784, 256], 784, &prog, OPERANDS));
     }
+}
+
+/// The bits of each number.
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
 }
 
 /// The program on one element in f64, `tanh` exact.
@@ -449,21 +457,12 @@ fn the_common_programs_have_native_forms() {
 /// f32 rounding and the approximation's error), with C written and not.
 #[test]
 fn native_forms_equal_the_general_program_and_a_reference() {
-    let shapes = [
-        (1, [13, 37, 45]),
-        (1, [3, 100, 17]),
-        (1, [21, 50, 1]),
-        (5, [7, 9, 33]),
-        (3, [64, 32, 64]),
-        (1, [40, 300, 260]),
-    ];
     for (name, prog) in programs().into_iter().filter(|(_, p)| p.native().is_some()) {
         let general = prog.clone().general();
-        for &(count, [m, k, n]) in &shapes {
+        for &(count, [m, k, n]) in &SHAPES {
             let at = format!("{name}, {count} x {m} x {k} x {n}");
             let native = case(&prog, count, [m, k, n], true);
             let slots = case(&general, count, [m, k, n], true);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             for (f, g) in native.1.iter().zip(&slots.1) {
                 assert_eq!(bits(f), bits(g), "{at}");
             }
