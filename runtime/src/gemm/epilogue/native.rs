@@ -1,6 +1,6 @@
 //! Native tile kernels: the epilogue programs the JIT makes most, run
-//! register by register on the product's tile instead of op by op through
-//! the tile's slots.
+//! step by step over the product's whole tile in registers instead of op
+//! by op through the tile's slots.
 //!
 //! A program is recognised once, when it is made (`Program::new`), as one
 //! of three forms:
