@@ -124,6 +124,7 @@ impl<T: Elem> Run<'_, T> {
             b: (pb as *const T, b.rs as isize, b.cs as isize),
             c: (pc, c.rs as isize),
             program: tiled.as_ref().map(|(p, i, o)| (*p, &i[..], &o[..])),
+            store_c: f.store_c,
             panel: &panel,
         };
         // SAFETY: the lowering sized every operand of the product and of

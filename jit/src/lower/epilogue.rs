@@ -97,11 +97,51 @@ pub(crate) fn fuse(code: &mut Vec<Instr>, kernels: &[KernelSpec], which: Fusion)
                 ew,
                 program: program.map(Arc::new),
                 broadcast,
+                store_c: true,
             }));
             e = at + 1;
             continue;
         }
         e += 1;
+    }
+}
+
+/// Marks the fused steps of `code` (not of regions, whose buffers the
+/// recursion ops may read through views) whose product's output only
+/// their program reads: nothing else in `code` reads it, the plan's result
+/// `output` does not hold it, and the kernel reads it only as its product
+/// element. Their kernels leave C unwritten when the program runs in
+/// registers. Run after every pass that adds readers.
+pub(crate) fn unstored(code: &mut [Instr], kernels: &[KernelSpec], output: &Repr) {
+    for f in 0..code.len() {
+        let Instr::Fused(fc) = &code[f] else { continue };
+        let (
+            Instr::Gemm { c_buf, .. },
+            Instr::Elementwise {
+                kernel,
+                locs,
+                n_out,
+                ..
+            },
+        ) = (&fc.gemm, &fc.ew)
+        else {
+            continue;
+        };
+        let c = Loc::Buf(*c_buf);
+        let spec = &kernels[*kernel];
+        let only_as_c = locs[..locs.len() - n_out]
+            .iter()
+            .zip(&spec.inputs)
+            .all(|(&l, &k)| l != c || k == (InKind::Full { batched: true }));
+        let unread = code
+            .iter()
+            .enumerate()
+            .all(|(i, ins)| i == f || !reads(ins, c));
+        let dead =
+            fc.program.is_some() && only_as_c && unread && !super::conv::mentions(output, *c_buf);
+        if dead && let Instr::Fused(fc) = &mut code[f] {
+            fc.store_c = false;
+        }
     }
 }
 
@@ -361,10 +401,7 @@ fn tiled(gemm: &Instr, ew: &Instr, kernels: &[KernelSpec]) -> Option<Tiled> {
             },
         })
         .collect::<Option<Vec<_>>>()?;
-    let program = Program {
-        ops,
-        outputs: spec.outputs.clone(),
-    };
+    let program = Program::new(ops, spec.outputs.clone());
     let step = if per_product { size as isize } else { 0 };
     let outputs = vec![[step, cols]; *n_out];
     program.fits(inputs.len()).then_some(Tiled {

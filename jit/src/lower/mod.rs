@@ -321,6 +321,9 @@ pub(crate) fn lower_passes(
         repeat::rewrite(&mut all, &mut l.kernels, &output);
         relu_mask::rewrite(&mut all, &mut l.kernels, &output);
     }
+    if passes.fuse != Fusion::Off {
+        epilogue::unstored(&mut all, &l.kernels, &output);
+    }
     Ok(Plan {
         code: all,
         kernels: l.kernels,

@@ -435,6 +435,10 @@ pub(crate) struct FusedCode {
     /// only when the program does not run in registers, which reads the
     /// vector itself as a broadcast operand.
     pub broadcast: Option<Broadcast>,
+    /// Whether the product's output must be written when the program runs
+    /// in registers: false when nothing but the program reads it
+    /// (`lower::epilogue::unstored`).
+    pub store_c: bool,
 }
 
 /// A kernel input of a fused step read as a broadcast operand.

@@ -289,9 +289,17 @@ impl Printer<'_> {
                 )
             }
             Instr::Fused(f) => {
-                let how = match f.program {
-                    Some(_) => "in registers or per panel",
-                    None => "per panel",
+                let how = match (&f.program, f.store_c) {
+                    (Some(t), store) => format!(
+                        "in registers{}{} or per panel",
+                        if t.program.native().is_some() {
+                            ", native"
+                        } else {
+                            ""
+                        },
+                        if store { "" } else { ", C unstored" }
+                    ),
+                    (None, _) => "per panel".to_string(),
                 };
                 let bc = f.broadcast.as_ref().map_or(String::new(), |b| {
                     format!(

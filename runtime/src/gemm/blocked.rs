@@ -326,6 +326,8 @@ unsafe fn micro<const R: usize, const W: usize>(
     let alpha = _mm512_set1_ps(p.alpha);
     let beta = _mm512_set1_ps(if stage.first { p.beta } else { 1.0 });
     let reads = !stage.first || p.beta != 0.0;
+    // C's last sums are not written when only the epilogue reads them.
+    let store = !stage.last || tile.as_ref().is_none_or(|t| t.store_c);
     let mut held = [[_mm512_setzero_ps(); 2]; R];
     for (r, row) in acc.iter().enumerate() {
         for (w, &s) in row.iter().enumerate() {
@@ -337,7 +339,9 @@ unsafe fn micro<const R: usize, const W: usize>(
                 if reads {
                     v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(at.masks[w], c), v);
                 }
-                _mm512_mask_storeu_ps(c, at.masks[w], v);
+                if store {
+                    _mm512_mask_storeu_ps(c, at.masks[w], v);
+                }
                 held[r][w] = v;
             }
         }

@@ -223,6 +223,8 @@ unsafe fn block<const R: usize, const W: usize>(
         }
         let alpha = _mm512_set1_ps(p.alpha);
         let beta = _mm512_set1_ps(p.beta);
+        // C is not written when only the epilogue reads it.
+        let store = tile.as_ref().is_none_or(|t| t.store_c);
         let mut held = [[_mm512_setzero_ps(); 2]; R];
         for (r, row) in acc.iter().enumerate() {
             for (w, &s) in row.iter().enumerate() {
@@ -231,7 +233,9 @@ unsafe fn block<const R: usize, const W: usize>(
                 if p.beta != 0.0 {
                     v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(lanes[w], c), v);
                 }
-                _mm512_mask_storeu_ps(c, lanes[w], v);
+                if store {
+                    _mm512_mask_storeu_ps(c, lanes[w], v);
+                }
                 held[r][w] = v;
             }
         }

@@ -25,9 +25,11 @@
 
 use super::{GemmScalar, Kernel, Product, SPLIT, blocked, direct, dots};
 use crate::threads;
+pub use native::{Act, Native, Src, Terms};
 use tile::Slot;
 pub(super) use tile::{TILE_ROWS, Tile};
 
+mod native;
 mod tile;
 
 /// One op of an epilogue program; operands name earlier ops by position.
@@ -58,13 +60,15 @@ pub enum EpOp {
 }
 
 /// An epilogue: ops in order (each reads only earlier ones) and the ops
-/// whose values are stored, in the order of the outputs.
+/// whose values are stored, in the order of the outputs; with its native
+/// form (`native`), recognised when it is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
     /// The ops.
     pub ops: Vec<EpOp>,
     /// The stored ops, one per output.
     pub outputs: Vec<usize>,
+    native: Option<Native>,
 }
 
 /// The most ops, operands and outputs a program run in registers may have.
@@ -73,22 +77,55 @@ const MAX_INPUTS: usize = 8;
 const MAX_OUTPUTS: usize = 4;
 
 impl Program {
+    /// The program of `ops` storing `outputs`, with its native form when
+    /// it has one (`native.rs`).
+    pub fn new(ops: Vec<EpOp>, outputs: Vec<usize>) -> Program {
+        let ordered = reads_earlier(&ops) && outputs.iter().all(|&o| o < ops.len());
+        let native = ordered.then(|| native::recognise(&ops, &outputs)).flatten();
+        Program {
+            ops,
+            outputs,
+            native,
+        }
+    }
+
+    /// The same program run op by op, without its native form (to compare
+    /// the two).
+    pub fn general(self) -> Program {
+        Program {
+            native: None,
+            ..self
+        }
+    }
+
+    /// The native form the direct and the blocked kernels run instead of
+    /// the ops, if the program has one.
+    pub fn native(&self) -> Option<&Native> {
+        self.native.as_ref()
+    }
+
     /// Whether the direct kernel can run this program in registers.
     pub fn fits(&self, inputs: usize) -> bool {
-        let reads_ok = self.ops.iter().enumerate().all(|(i, op)| match *op {
-            EpOp::C => true,
-            EpOp::Input(x) => x < inputs,
-            EpOp::Add(a, b) | EpOp::Sub(a, b) | EpOp::Mul(a, b) | EpOp::Div(a, b) => a < i && b < i,
-            EpOp::Neg(a) | EpOp::Relu(a) | EpOp::Step(a) | EpOp::Tanh(a) | EpOp::Sigmoid(a) => {
-                a < i
-            }
-        });
+        let reads_ok = reads_earlier(&self.ops)
+            && self.ops.iter().all(|op| match *op {
+                EpOp::Input(x) => x < inputs,
+                _ => true,
+            });
         reads_ok
             && self.ops.len() <= MAX_OPS
             && inputs <= MAX_INPUTS
             && self.outputs.len() <= MAX_OUTPUTS
             && self.outputs.iter().all(|&o| o < self.ops.len())
     }
+}
+
+/// Whether every op reads only earlier ops.
+fn reads_earlier(ops: &[EpOp]) -> bool {
+    ops.iter().enumerate().all(|(i, op)| match *op {
+        EpOp::C | EpOp::Input(_) => true,
+        EpOp::Add(a, b) | EpOp::Sub(a, b) | EpOp::Mul(a, b) | EpOp::Div(a, b) => a < i && b < i,
+        EpOp::Neg(a) | EpOp::Relu(a) | EpOp::Step(a) | EpOp::Tanh(a) | EpOp::Sigmoid(a) => a < i,
+    })
 }
 
 /// Where an operand's element of product `r`, row `i`, column `j` is:
@@ -142,6 +179,10 @@ pub struct Fused<'a, T> {
     /// The program to run in registers when the direct kernel takes the
     /// product (`Program::fits`), with its operands and outputs.
     pub program: Option<InRegisters<'a, T>>,
+    /// Whether C must be written when the program runs in registers
+    /// (false when only the program reads it; C is always written when
+    /// the epilogue runs per panel).
+    pub store_c: bool,
     /// Applies the epilogue to units `from..to` once their rows of C are
     /// written; used whenever the program does not run in registers.
     pub panel: &'a dyn Fn(usize, usize),
@@ -222,8 +263,14 @@ impl<T: GemmScalar> Fused<'_, T> {
     /// As for `run`.
     unsafe fn serial(&self, from: usize, to: usize, kernel: Kernel, tiles: Option<&Tiles>) {
         if let Some(t) = tiles {
-            // One slot per op, for every tile of every piece on this thread.
-            let mut slots = vec![Slot::ZERO; t.program.ops.len()];
+            // One slot per op, for every tile of every piece on this thread
+            // (none for a native form, which keeps its values in registers).
+            let ops = if t.program.native.is_some() {
+                0
+            } else {
+                t.program.ops.len()
+            };
+            let mut slots = vec![Slot::ZERO; ops];
             for (lo, hi) in self.in_register_pieces(from, to) {
                 let p = self.product(lo, hi);
                 let mut tile = t.at(self, lo, &mut slots);
@@ -423,6 +470,8 @@ impl<'a> Tiles<'a> {
             ins: [(std::ptr::null(), 0, 0); MAX_INPUTS],
             outs: [(std::ptr::null_mut(), 0); MAX_OUTPUTS],
             slots,
+            native: self.program.native,
+            store_c: f.store_c,
         };
         for (slot, o) in t.ins.iter_mut().zip(&self.ins) {
             let at = prods * o.step + rows * o.rs;

@@ -72,8 +72,8 @@ fn eval(ops: &[EpOp], c: f32, input: impl Fn(usize) -> f32) -> Vec<f32> {
 /// broadcast `r`: two outputs (`z`, `s`) and three operands.
 fn program() -> Program {
     use EpOp::*;
-    Program {
-        ops: vec![
+    Program::new(
+        vec![
             C,
             Input(0),
             Add(0, 1),
@@ -88,8 +88,8 @@ fn program() -> Program {
             Neg(10),
             Relu(11),
         ],
-        outputs: vec![2, 12],
-    }
+        vec![2, 12],
+    )
 }
 
 /// The operands every case offers its program: X (full, per product), b
@@ -106,6 +106,22 @@ fn case(
     [m, k, n]: [usize; 3],
     in_registers: bool,
 ) -> (Vec<f32>, Vec<Vec<f32>>, usize) {
+    let (c, outs, calls, _) = case_with(prog, count, [m, k, n], in_registers, true);
+    (c, outs, calls)
+}
+
+/// A case's operands X, b and r.
+type Operands = [Vec<f32>; 3];
+
+/// `case`, with `store_c` for the fused product, also returning the
+/// operands as `[X, b, r]` (for a reference).
+fn case_with(
+    prog: &Program,
+    count: usize,
+    [m, k, n]: [usize; 3],
+    in_registers: bool,
+    store_c: bool,
+) -> (Vec<f32>, Vec<Vec<f32>>, usize, Operands) {
     let mut rng = Rng::new((count * 1000 + m * 100 + k * 10 + n) as u64);
     let mut fill = |len: usize| {
         (0..len)
@@ -193,10 +209,21 @@ fn case(
         b: (b.as_ptr(), n as isize, 1),
         c: (c.as_mut_ptr(), n as isize),
         program: in_registers.then_some((prog, &ins[..], &layout[..])),
+        store_c,
         panel: &panel,
     };
     // SAFETY: every operand and output holds count * m rows of its layout.
     unsafe { run(&f) };
+    let calls = calls.get();
+    if !store_c && calls == 0 {
+        // Only the program read C. The direct kernel (B of at most 2^16
+        // numbers) left it as it was; the blocked kernel writes the
+        // partial sums of all but the last block of the depth.
+        if k * n <= 1 << 16 {
+            assert!(c.iter().all(|v| v.is_nan()), "C written");
+        }
+        return (c, outs, calls, [x, bias, r]);
+    }
     // The plain product in f64, to f32 rounding.
     for p in 0..count {
         for i in 0..m {
@@ -209,7 +236,7 @@ fn case(
             }
         }
     }
-    (c, outs, calls.get())
+    (c, outs, calls, [x, bias, r])
 }
 
 /// The epilogues the JIT makes most: a bias and an activation, a
@@ -218,7 +245,7 @@ fn case(
 /// row, and the program above with every op.
 fn programs() -> Vec<(&'static str, Program)> {
     use EpOp::*;
-    let p = |ops: Vec<EpOp>, outputs: Vec<usize>| Program { ops, outputs };
+    let p = Program::new;
     vec![
         (
             "bias relu",
@@ -237,6 +264,13 @@ fn programs() -> Vec<(&'static str, Program)> {
             p(
                 vec![Input(0), C, Add(0, 1), Input(1), Add(2, 3), Tanh(4)],
                 vec![2, 5],
+            ),
+        ),
+        (
+            "layer with its pre-activation",
+            p(
+                vec![C, Input(2), Add(0, 1), Input(1), Add(2, 3), Relu(4)],
+                vec![4, 5],
             ),
         ),
         (
@@ -261,30 +295,34 @@ fn programs() -> Vec<(&'static str, Program)> {
     ]
 }
 
+/// Ragged columns (not multiples of 16 or 32) and rows (not of 8),
+/// per-example products and the blocked kernel's sizes, as
+/// `(products, [m, k, n])`.
+const SHAPES: [(usize, [usize; 3]); 12] = [
+    // Ragged columns (not multiples of 16 or 32) and rows (not of 8).
+    (1, [13, 37, 45]),
+    (1, [8, 64, 32]),
+    (1, [3, 100, 17]),
+    (1, [29, 19, 19]),
+    (1, [21, 50, 1]),
+    (1, [17, 7, 47]),
+    // Per-example products, as DeepSets' layers run.
+    (5, [7, 9, 33]),
+    (3, [64, 64, 64]),
+    (4, [6, 30, 15]),
+    // The blocked kernel's sizes: several blocks of the depth (the
+    // epilogue after the last), ragged rows and columns at the
+    // blocks' edges.
+    (1, [40, 300, 260]),
+    (1, [150, 400, 70]),
+    (1, [13, 200, 530]),
+];
+
 #[test]
 fn in_registers_equals_per_panel_bit_for_bit() {
-    let shapes = [
-        // Ragged columns (not multiples of 16 or 32) and rows (not of 8).
-        (1, [13, 37, 45]),
-        (1, [8, 64, 32]),
-        (1, [3, 100, 17]),
-        (1, [29, 19, 19]),
-        (1, [21, 50, 1]),
-        (1, [17, 7, 47]),
-        // Per-example products, as DeepSets' layers run.
-        (5, [7, 9, 33]),
-        (3, [64, 64, 64]),
-        (4, [6, 30, 15]),
-        // The blocked kernel's sizes: several blocks of the depth (the
-        // epilogue after the last), ragged rows and columns at the
-        // blocks' edges.
-        (1, [40, 300, 260]),
-        (1, [150, 400, 70]),
-        (1, [13, 200, 530]),
-    ];
     for (name, prog) in programs() {
         assert!(prog.fits(OPERANDS), "{name}");
-        for &(count, dims) in &shapes {
+        for &(count, dims) in &SHAPES {
             let fused = case(&prog, count, dims, true);
             let panels = case(&prog, count, dims, false);
             let at = format!("{name}, {count} x {dims:?}");
@@ -296,7 +334,6 @@ fn in_registers_equals_per_panel_bit_for_bit() {
                 assert_eq!(fused.2, 0, "{at} ran by panels");
             }
             assert!(panels.2 > 0);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fused.0), bits(&panels.0), "C of {at}");
             for (o, (f, p)) in fused.1.iter().zip(&panels.1).enumerate() {
                 assert!(f.iter().all(|v| !v.is_nan()), "output {o} of {at}");
@@ -330,10 +367,7 @@ fn tanh_matches_the_library_to_f32_accuracy() {
 
 #[test]
 fn programs_that_read_later_ops_do_not_fit() {
-    let bad = Program {
-        ops: vec![EpOp::Add(0, 1), EpOp::C],
-        outputs: vec![0],
-    };
+    let bad = Program::new(vec![EpOp::Add(0, 1), EpOp::C], vec![0]);
     assert!(!bad.fits(0));
     assert!(program().fits(3) && !program().fits(2));
 }
@@ -349,5 +383,109 @@ fn the_blocked_kernel_runs_programs_unless_dots_might_take_the_product() {
         assert!(in_registers::<f32>([19, 784, 256], 784, &prog, OPERANDS));
         assert!(!in_registers::<f32>([7, 784, 256], 784, &prog, OPERANDS));
         assert!(!in_registers::<f64>([19, 784, 256], 784, &prog, OPERANDS));
+    }
+}
+
+/// The bits of each number.
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The program on one element in f64, `tanh` exact.
+fn eval64(ops: &[EpOp], c: f64, input: impl Fn(usize) -> f64) -> Vec<f64> {
+    let mut v: Vec<f64> = Vec::new();
+    for op in ops {
+        let step = |a: usize| if 0.0 < v[a] { 1.0 } else { 0.0 };
+        let x = match *op {
+            EpOp::C => c,
+            EpOp::Input(i) => input(i),
+            EpOp::Add(a, b) => v[a] + v[b],
+            EpOp::Sub(a, b) => v[a] - v[b],
+            EpOp::Mul(a, b) => v[a] * v[b],
+            EpOp::Div(a, b) => v[a] / v[b],
+            EpOp::Neg(a) => -v[a],
+            EpOp::Relu(a) => v[a] * step(a),
+            EpOp::Step(a) => step(a),
+            EpOp::Tanh(a) => v[a].tanh(),
+            EpOp::Sigmoid(a) => 1.0 / (1.0 + (-v[a]).exp()),
+        };
+        v.push(x);
+    }
+    v
+}
+
+#[test]
+fn the_common_programs_have_native_forms() {
+    let native: Vec<(&str, bool)> = programs()
+        .iter()
+        .map(|(name, p)| (*name, p.native().is_some()))
+        .collect();
+    assert_eq!(
+        native,
+        [
+            ("bias relu", true),
+            ("bias tanh", true),
+            ("bias sigmoid", true),
+            ("cell", false),
+            ("layer with its pre-activation", true),
+            ("g (1 - y²)", true),
+            ("g step(z)", true),
+            ("pooled", false),
+            ("every op", false),
+        ]
+    );
+    use EpOp::*;
+    // A relu and a tanh of one sum, or two different sums (the cell above
+    // stores a partial sum), are not one form; nor is a program whose ops
+    // read later ones.
+    let two_acts = Program::new(vec![C, Input(1), Add(0, 1), Relu(2), Tanh(2)], vec![3, 4]);
+    let two_sums = Program::new(vec![C, Input(1), Add(0, 1), Add(0, 0)], vec![2, 3]);
+    let later = Program::new(vec![Relu(1), C], vec![0]);
+    assert!(two_acts.native().is_none() && two_sums.native().is_none());
+    assert!(later.native().is_none());
+    // The masked sum of W5's backward, `(dP + dY) * step(z)`, with three
+    // terms and the sum's operands in either order.
+    let w5 = Program::new(
+        vec![Input(0), C, Add(0, 1), Input(1), Step(3), Mul(2, 4)],
+        vec![5],
+    );
+    assert!(matches!(w5.native(), Some(Native::Masked { .. })));
+}
+
+/// The native forms against the same programs run op by op (bit for bit)
+/// and against the programs in f64 with exact `tanh` and sigmoid (to
+/// f32 rounding and the approximation's error), with C written and not.
+#[test]
+fn native_forms_equal_the_general_program_and_a_reference() {
+    for (name, prog) in programs().into_iter().filter(|(_, p)| p.native().is_some()) {
+        let general = prog.clone().general();
+        for &(count, [m, k, n]) in &SHAPES {
+            let at = format!("{name}, {count} x {m} x {k} x {n}");
+            let native = case(&prog, count, [m, k, n], true);
+            let slots = case(&general, count, [m, k, n], true);
+            for (f, g) in native.1.iter().zip(&slots.1) {
+                assert_eq!(bits(f), bits(g), "{at}");
+            }
+            let (_, unstored, _, [x, bias, r]) = case_with(&prog, count, [m, k, n], true, false);
+            assert_eq!(
+                unstored.iter().map(|o| bits(o)).collect::<Vec<_>>(),
+                native.1.iter().map(|o| bits(o)).collect::<Vec<_>>(),
+                "{at} without C"
+            );
+            for (e, &cv) in native.0.iter().enumerate() {
+                let g = e / n;
+                let input = |i: usize| f64::from([x[e], bias[e % n], r[g], 1.0][i]);
+                let want = eval64(&prog.ops, f64::from(cv), input);
+                for (o, &op) in prog.outputs.iter().enumerate() {
+                    let got = f64::from(native.1[o][e]);
+                    let tol = 1e-5 * (1.0 + want[op].abs());
+                    assert!(
+                        (got - want[op]).abs() <= tol,
+                        "{at}: output {o} at {e}: {got} against {}",
+                        want[op]
+                    );
+                }
+            }
+        }
     }
 }

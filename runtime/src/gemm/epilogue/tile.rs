@@ -13,13 +13,14 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use super::native::{Native, Places};
 use super::{EpOp, MAX_INPUTS, MAX_OUTPUTS};
 
 /// Rows of a tile: the direct kernel's block of rows.
 pub(in crate::gemm) const TILE_ROWS: usize = 8;
 
 /// 16-lane vectors per row of a tile: the direct kernel's 32 columns.
-const HALVES: usize = 2;
+pub(super) const HALVES: usize = 2;
 
 /// One op's values over a tile, row by row, 16 lanes per vector.
 #[derive(Clone, Copy)]
@@ -41,6 +42,11 @@ pub(in crate::gemm) struct Tile<'a> {
     pub(super) outs: [(*mut f32, isize); MAX_OUTPUTS],
     /// One slot per op (`ops.len()` of them).
     pub(super) slots: &'a mut [Slot],
+    /// The program's native form, run instead of its ops when it has one.
+    pub(super) native: Option<Native>,
+    /// Whether the kernel must store C too (something besides the program
+    /// reads it).
+    pub(in crate::gemm) store_c: bool,
 }
 
 /// `v` at row `r`, vector `h` of a slot.
@@ -82,6 +88,15 @@ impl Tile<'_> {
         masks: [__mmask16; HALVES],
         c: &[[__m512; HALVES]; R],
     ) {
+        if let Some(native) = &self.native {
+            let at = Places {
+                ins: &self.ins,
+                outs: &self.outs,
+                n_outs: self.outputs.len(),
+            };
+            // SAFETY: forwarded from the caller.
+            return unsafe { native.apply::<R>(&at, i, j, masks, c) };
+        }
         for (n, &op) in self.ops.iter().enumerate() {
             let (done, rest) = self.slots.split_at_mut(n);
             let out = &mut rest[0];
@@ -189,7 +204,7 @@ fn neg(x: __m512) -> __m512 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn positive(x: __m512, then: __m512, other: __m512) -> __m512 {
+pub(super) fn positive(x: __m512, then: __m512, other: __m512) -> __m512 {
     let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_setzero_ps(), x);
     _mm512_mask_blend_ps(m, other, then)
 }
@@ -200,7 +215,7 @@ fn positive(x: __m512, then: __m512, other: __m512) -> __m512 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn tanh(x: __m512) -> __m512 {
+pub(super) fn tanh(x: __m512) -> __m512 {
     // The compiled kernels' constants, rounded to f32 as they round them.
     const CLAMP: f64 = 7.905_311_107_635_498;
     const ALPHA: [f64; 7] = [
