@@ -108,7 +108,7 @@ impl Lowerer<'_> {
         };
         if !self.holds_only_children(data, decl) {
             return unsupported(format!(
-                "a nested field whose structure holds a nested field of its own ({ty})"
+                "a nested field whose structure's own nested field holds more than the structure's children ({ty})"
             ));
         }
         Ok(data)
