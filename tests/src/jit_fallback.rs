@@ -15,9 +15,8 @@ use crate::{cases_dir, cdl_files, check_clean, examples_dir};
 /// the JIT section of `docs/status.md`: a nested field whose structure's
 /// own nested field also holds the enclosing fold's children (or a
 /// tensor or child beside its structures), which the interpreter runs.
-const DOCUMENTED: &[&str] = &[
-    "a nested field whose structure's own nested field holds more than the structure's children",
-];
+const DOCUMENTED: &[&str] =
+    &["a nested field whose structure's own nested field holds more than the structure's children"];
 
 /// Whether `e` is one of the refusals `docs/status.md` documents.
 pub(crate) fn documented(e: &JitError) -> bool {

@@ -34,12 +34,7 @@ impl Gen {
     /// level 0; `stem(a, field)`, constructor 1, above), each value drawn
     /// by `a`; a stem holds one to three stems a level lower, or none in
     /// an empty `Opt` or a rose without children.
-    fn stem(
-        &mut self,
-        levels: usize,
-        holds: Holds,
-        a: &mut dyn FnMut(&mut Gen) -> Value,
-    ) -> Value {
+    fn stem(&mut self, levels: usize, holds: Holds, a: &mut dyn FnMut(&mut Gen) -> Value) -> Value {
         let v = a(self);
         if levels == 0 {
             return Value::Node {
