@@ -90,13 +90,7 @@ pub(super) fn prepare<T: Float>(
             .collect::<Result<Vec<_>, _>>()?;
         for (p, ty) in pools.into_iter().enumerate() {
             let pool = out.len();
-            let folds: Vec<usize> = (0..plan.folds.len())
-                .filter(|&i| {
-                    let fi = &plan.folds[i];
-                    matches!(fi.inner, Some((o, c, p)) if over.contains(&o) && c == g.ctor as usize && p == pool)
-                        && fi.nested_in.is_none()
-                })
-                .collect();
+            let folds = plan.folds_over_pool(over, g.ctor as usize, pool);
             let held: Vec<(&Value, &[u32])> = nodes
                 .iter()
                 .map(|n| (n.structures[p].0, &n.structures[p].1[..]))

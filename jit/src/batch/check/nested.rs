@@ -76,12 +76,7 @@ pub(super) fn check_held_structures<T>(
     for (j, data) in g.nested_fields.iter().enumerate() {
         let mut at = site.clone();
         at.0.push(Step::NestedField(j));
-        let folds: Vec<usize> = (0..plan.folds.len())
-            .filter(|&i| {
-                let fi = &plan.folds[i];
-                fi.inner == Some((f, g.ctor, j)) && fi.nested_in.is_none()
-            })
-            .collect();
+        let folds = plan.folds_over_pool(&[f], g.ctor, j);
         let steps = (0..g.len).map(|i| data.len_of(i)).max().unwrap_or(0);
         let owners: Vec<u32> = (0..g.len as u32).collect();
         let pool = Reads {
@@ -220,13 +215,7 @@ pub(super) fn pools_below<T>(
     for (j, data) in g.nested_fields.iter().enumerate() {
         let mut at = site.clone();
         at.0.push(Step::NestedField(j));
-        let folds: Vec<usize> = (0..plan.folds.len())
-            .filter(|&i| {
-                let fi = &plan.folds[i];
-                matches!(fi.inner, Some((o, c, p)) if over.contains(&o) && c == g.ctor && p == j)
-                    && fi.nested_in.is_none()
-            })
-            .collect();
+        let folds = plan.folds_over_pool(over, g.ctor, j);
         check_own_pools(&at, plan, &folds, &data.fold)?;
     }
     Ok(())
