@@ -267,8 +267,8 @@ fn a_construct_not_lowered_yet_is_e0617_at_the_construct() {
     insta::assert_snapshot!(both(&dir, &["streams.cdl", "--emit", "ir"], "E0617"));
 }
 
-/// A nested field whose structure holds a nested field of its own
-/// (`Stem(X)`, whose nodes hold a tree of their own children), which the
+/// A nested field whose structure's own nested field holds the enclosing
+/// fold's children too (`Stem(X)` with `stem(Tree(A * X))`), which the
 /// JIT does not compile.
 const FALLBACK: &str = fallback_program!(
     "
@@ -280,12 +280,12 @@ train m {
 );
 
 /// Five small bushes: lone tips, a stem that stops, stems whose trees
-/// hold one stem and two.
+/// hold one (bush, stem) pair and two.
 const FALLBACK_DATA: &str = r#"{"x": {"tip": [[1, 2]]}, "y": 0}
 {"x": {"node": [[0, 1], {"stop": [{"tip": [[1, 0]]}]}]}, "y": 1}
-{"x": {"node": [[2, 1], {"stem": [{"tip": [[0, 1]]}, {"leaf": [{"stop": [{"tip": [[1, 1]]}]}]}]}]}, "y": 1}
+{"x": {"node": [[2, 1], {"stem": [{"leaf": [[{"tip": [[0, 1]]}, {"stop": [{"tip": [[1, 1]]}]}]]}]}]}, "y": 1}
 {"x": {"tip": [[1, 1]]}, "y": 0}
-{"x": {"node": [[0, 0], {"stem": [{"node": [[1, 0], {"stop": [{"tip": [[0, 1]]}]}]}, {"node": [{"leaf": [{"stop": [{"tip": [[1, 1]]}]}]}, {"leaf": [{"stop": [{"tip": [[2, 1]]}]}]}]}]}]}, "y": 0}
+{"x": {"node": [[0, 0], {"stem": [{"node": [{"leaf": [[{"tip": [[1, 0]]}, {"stop": [{"tip": [[0, 1]]}]}]]}, {"leaf": [[{"tip": [[2, 1]]}, {"stem": [{"leaf": [[{"tip": [[1, 1]]}, {"stop": [{"tip": [[2, 2]]}]}]]}]}]]}]}]}]}, "y": 0}
 "#;
 
 #[test]
@@ -334,8 +334,8 @@ fn the_interpreter_fallback_is_w0901_in_both_formats() {
 
 /// The program the JIT leaves to the interpreter trains there, with
 /// gradients that agree with finite differences: the W0901 note's "the
-/// same results" holds for it (the stem's tree, a nested field inside the
-/// nested field, is walked to the enclosing tree's children).
+/// same results" holds for it (the stem's tree, whose leaves hold a bush
+/// child beside a stem child, is walked to both folds' children).
 #[test]
 fn the_program_that_falls_back_trains_on_the_interpreter_and_its_gradients_check() {
     let dir = folder(

@@ -20,8 +20,8 @@ train net {
 }
 ";
 
-/// A nested field whose structure holds a nested field of its own
-/// (`Stem(X)`, whose nodes hold a tree of their own children), which the
+/// A nested field whose structure's own nested field holds the enclosing
+/// fold's children too (`Stem(X)` with `stem(Tree(A * X))`), which the
 /// JIT does not lower.
 const FALLBACK: &str = fallback_program!("");
 
@@ -46,7 +46,7 @@ fn emit_plan_of_a_model_the_jit_cannot_lower_is_an_error() {
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("E0617") && err.contains("a nested field of its own"),
+        err.contains("E0617") && err.contains("own nested field holds more"),
         "{err}"
     );
 }

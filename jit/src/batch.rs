@@ -523,7 +523,7 @@ fn group_data<T: Float>(
         list_children: g.list_children.clone(),
         field_lists,
         held,
-        nested_fields: nested::prepare(plan, f, g)?,
+        nested_fields: nested::prepare(plan, &[f], g)?,
     })
 }
 

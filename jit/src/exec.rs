@@ -174,7 +174,10 @@ pub(crate) struct Run<'a, T> {
     pub batch: &'a Batch<T>,
     pub kernels: &'a [KernelFn],
     /// Per fold over a structure a field holds (`FoldInfo::nested_in`), its
-    /// schedule in the enclosing fold's group being run.
+    /// schedule in the enclosing fold's group being run; per fold that has
+    /// run, the schedule it ran over last (so that the nested fields of a
+    /// nested structure's group being run are found in its own schedule:
+    /// a stem's tree of stems).
     pub held: Vec<Option<&'a FoldData<T>>>,
     /// Whether fold regions use the carrier's rows in place
     /// (`exec/in_place.rs`).
@@ -771,6 +774,7 @@ impl<'a, T: Elem> Run<'a, T> {
     fn fold(&mut self, f: &FoldCode) -> Result<(), JitError> {
         let local = self.children_schedule(f.elems.as_ref())?;
         let shared = self.fold_schedule(f.id, f.nested.as_ref())?;
+        self.held[f.id] = Some(shared);
         let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in f.carrier.iter().chain(&f.saved) {
             self.ensure(buf, fd.num_nodes * s);
@@ -872,6 +876,7 @@ impl<'a, T: Elem> Run<'a, T> {
             _ => None,
         };
         let shared = self.fold_schedule(f.id, f.nested.as_ref())?;
+        self.held[f.id] = Some(shared);
         let fd = local.as_ref().unwrap_or(shared);
         for &(buf, s) in &f.ct {
             self.ensure(buf, fd.num_nodes * s);

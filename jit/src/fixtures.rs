@@ -133,3 +133,62 @@ function bush {
 pub(crate) fn bush(train: bool) -> (Module, FuncId) {
     model(BUSH, train)
 }
+
+/// The stem bush model's IR, as `cdlc --emit ir` prints it: `node(a, r)`
+/// folds its stem, each stem node holding one of the node's children and
+/// (`stem`) a binary tree of its own children, a nested field inside the
+/// nested field.
+pub(crate) const STEM_BUSH: &str = "\
+data0 Bush(R[2]) = tip(R[2]) | node(R[2], nested {Stem(X) = stop(X1) | stem(X1, {Tree(X) = leaf(X1) | node(X, X)})})
+data1 Stem(R[2]) = stop(R[2]) | stem(R[2], nested {Tree(X) = leaf(X1) | node(X, X)})
+data2 Tree(R[2]) = leaf(R[2]) | node(X, X)
+
+function stem_bush {
+    params bush.E: R[2, 2], bush.stems.kid_sum.M: R[2, 2]
+    inputs Bush(R[2])
+    %0 = input 0 : Bush(R[2])
+    %1 = param bush.E : R[2, 2]
+    %11 = param bush.stems.kid_sum.M : R[2, 2]
+    %24 = fold Bush(R[2]) %0 : R[2] {
+        tip(%2: R[2]) {
+            %3 = matmul %1, %2 : R[2]
+            %4 = tanh %3 : R[2]
+            yield %4
+        }
+        node(%5: R[2], %6: Stem(R[2])) {
+            %7 = matmul %1, %5 : R[2]
+            %21 = fold Stem(R[2]) %6 : R[2] {
+                stop(%8: R[2]) {
+                    yield %8
+                }
+                stem(%9: R[2], %10: Tree(R[2])) {
+                    %18 = fold Tree(R[2]) %10 : R[2] {
+                        leaf(%12: R[2]) {
+                            yield %12
+                        }
+                        node(%13: R[2], %14: R[2]) {
+                            %15 = add %13, %14 : R[2]
+                            %16 = matmul %11, %15 : R[2]
+                            %17 = tanh %16 : R[2]
+                            yield %17
+                        }
+                    }
+                    %19 = add %9, %18 : R[2]
+                    %20 = tanh %19 : R[2]
+                    yield %20
+                }
+            }
+            %22 = add %7, %21 : R[2]
+            %23 = tanh %22 : R[2]
+            yield %23
+        }
+    }
+    return %24
+}
+";
+
+/// The stem bush module and its forward function, or (`train`) its
+/// training function with a cross-entropy loss.
+pub(crate) fn stem_bush(train: bool) -> (Module, FuncId) {
+    model(STEM_BUSH, train)
+}

@@ -265,5 +265,6 @@ impl Gen {
 }
 
 mod held;
+mod nests;
 mod roses;
 mod tuples;

@@ -97,32 +97,33 @@ model m(t: Rose(R[2])) -> R[2] { dense[4, 2](fold cell[2, 4] (t)) }
 }
 
 /// The text of a program the JIT does not compile (a nested field whose
-/// structure holds a nested field of its own, `Stem(X)` with its
-/// `Tree(X)`, which `docs/status.md` lists as not built), followed by
-/// `$rest` (a train block, or nothing). Its inputs are `Bush(R[2])`
-/// values.
+/// structure's own nested field holds the enclosing fold's children too:
+/// `Stem(X)` with `stem(Tree(A * X))`, whose tree leaves hold a bush child
+/// beside a stem child, which `docs/status.md` lists as not built),
+/// followed by `$rest` (a train block, or nothing). Its inputs are
+/// `Bush(R[2])` values.
 #[allow(unused_macros)]
 macro_rules! fallback_program {
     ($rest:literal) => {
         concat!(
             "import std.layers
 
-functor StemF(A) = stop(A) | stem(A, Tree(X))
+functor StemF(A) = stop(A) | stem(Tree(A * X))
 data Stem(A) = fix StemF(A)
 
 functor BushF(A) = tip(A) | node(A, Stem(X))
 data Bush(A) = fix BushF(A)
 
-algebra kid_sum[h] : TreeF(R[h]) -> R[h] {
+algebra pair_sum[h] : TreeF(R[h] * R[h]) -> R[h] {
   param M: R[h, h] = glorot
-  leaf(c)    => c
+  leaf(p)    => let (c, s) = p in c * s
   node(l, r) => tanh(M @ (l + r))
 }
 
 algebra stems[h] : StemF(R[h]) -> R[h] {
   param W: R[h, h] = glorot
-  stop(c)    => c
-  stem(c, t) => tanh(c + W @ fold kid_sum[h] (t))
+  stop(c) => c
+  stem(t) => tanh(W @ fold pair_sum[h] (t))
 }
 
 algebra bush[d, h] : BushF(R[d]) -> R[h] {

@@ -354,6 +354,7 @@ fn check_fields<T>(site: &Site, plan: &Plan, f: usize, fd: &FoldData<T>) -> Resu
             }
             check_held(&at, plan, f, g)?;
             nested::check_nested_fields(&at, info, g, fd.num_nodes)?;
+            nested::pools_below(&at, plan, &[f], g)?;
             nested::check_held_structures(&at, plan, f, g)?;
         }
     }

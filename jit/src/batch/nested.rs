@@ -54,12 +54,19 @@ fn data_error<R>(message: String) -> Result<R, JitError> {
     )))
 }
 
-/// The nested fields of group `g` of fold `f`.
+/// The nested fields of group `g` of the folds `over` (one fold over the
+/// batch's inputs, or the folds over one nested structure, whose groups
+/// hold nested fields of their own: a stem's tree of stems). The folds
+/// over one structure agree on its nested fields (its data type's), so
+/// the first one's are prepared; none when no fold runs over it.
 pub(super) fn prepare<T: Float>(
     plan: &Plan,
-    f: usize,
+    over: &[usize],
     g: &Group<'_>,
 ) -> Result<Vec<NestedData<T>>, JitError> {
+    let Some(&f) = over.first() else {
+        return Ok(Vec::new());
+    };
     let info = &plan.folds[f];
     let fields = info
         .nested_fields
@@ -83,12 +90,7 @@ pub(super) fn prepare<T: Float>(
             .collect::<Result<Vec<_>, _>>()?;
         for (p, ty) in pools.into_iter().enumerate() {
             let pool = out.len();
-            let folds: Vec<usize> = (0..plan.folds.len())
-                .filter(|&i| {
-                    let fi = &plan.folds[i];
-                    fi.inner == Some((f, g.ctor as usize, pool)) && fi.nested_in.is_none()
-                })
-                .collect();
+            let folds = plan.folds_over_pool(over, g.ctor as usize, pool);
             let held: Vec<(&Value, &[u32])> = nodes
                 .iter()
                 .map(|n| (n.structures[p].0, &n.structures[p].1[..]))
@@ -389,7 +391,9 @@ fn structures<T: Float>(
                 list_children: ig.list_children.clone(),
                 field_lists: Vec::new(),
                 held,
-                nested_fields: Vec::new(),
+                // The structure's own nested fields (a stem's tree of
+                // stems), pools of this schedule's nodes.
+                nested_fields: prepare(plan, folds, ig)?,
             });
         }
         levels.push(groups);

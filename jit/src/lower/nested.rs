@@ -94,9 +94,11 @@ impl Lowerer<'_> {
     /// if the JIT folds it: every constructor's fields are recursive
     /// positions of its own, lists of them (`Rose(X)`: a rose node's
     /// children), tensors and children of the enclosing fold, any number
-    /// of them (`Tree(X * X)`: a leaf holding two), or structures of the
-    /// same kind held in a field (`List(Tree(X))`: the trees, whose leaves
-    /// hold the children). A nested field of its own is not built.
+    /// of them (`Tree(X * X)`: a leaf holding two), structures of the same
+    /// kind held in a field (`List(Tree(X))`: the trees, whose leaves hold
+    /// the children), or a nested field of its own (`stem(A, Tree(X))`: a
+    /// tree of the stem's own children, folded with a pool of the stem's,
+    /// any number of levels deep) that holds no child of an enclosing fold.
     fn nested_data(&self, ty: &DataType, carrier: &Type) -> Result<cdlc_ir::DataId, JitError> {
         let (Type::Data(data), DataType::Data(decl)) = (self.module.nested_type(ty, carrier), ty)
         else {
@@ -106,7 +108,7 @@ impl Lowerer<'_> {
         };
         if !self.holds_only_children(data, decl) {
             return unsupported(format!(
-                "a nested field whose structure holds a nested field of its own ({ty})"
+                "a nested field whose structure's own nested field holds more than the structure's children ({ty})"
             ));
         }
         Ok(data)
@@ -132,7 +134,12 @@ impl Lowerer<'_> {
                         // node's, from the structure's schedule.
                         Field::Rec | Field::RecList => true,
                         Field::Plain(ir) => self.plain_holds_only_children(ir, t),
-                        Field::Nested(_) => false,
+                        // A nested field of the structure's own: its
+                        // structures' schedules are prepared per group of
+                        // the structure's fold, their pools laid out from
+                        // its nodes (checked when a fold over it is
+                        // lowered, with that fold's carrier).
+                        Field::Nested(_) => own_pools_only(t),
                     })
             })
     }
@@ -267,7 +274,11 @@ impl Lowerer<'_> {
         }
         let (mut field_sizes, mut views, mut field_parts) = (Vec::new(), Vec::new(), Vec::new());
         let (mut holds, mut field_structures) = (Vec::new(), Vec::new());
+        let mut nested_fields = Vec::with_capacity(def.ctors.len());
         for (c, rt) in def.ctors.iter().zip(&decl.ctors) {
+            // Its own nested fields (a stem's tree of stems): pools of
+            // this fold's nodes, one level of nesting further in.
+            nested_fields.push(self.nested_fields(&c.fields, &f.carrier)?);
             let (mut sizes, mut v, mut per_field) = (Vec::new(), Vec::new(), Vec::new());
             let mut structures = Vec::new();
             let mut children = 0;
@@ -325,7 +336,7 @@ impl Lowerer<'_> {
             field_lists: vec![Vec::new(); n],
             field_structures,
             nested_in,
-            nested_fields: vec![Vec::new(); n],
+            nested_fields,
             inner: Some(pool.inner),
         });
         let id = self.folds.len() - 1;
@@ -522,6 +533,36 @@ pub(super) fn held_structures(fields: &[DataType]) -> Vec<&DataType> {
         walk(f, &mut out);
     }
     out
+}
+
+/// Whether a nested field of a nested structure's constructor, of runtime
+/// type `ty` (seen from the enclosing fold's side, so that its children
+/// are named too), holds only structures, whole or in a tuple, whose
+/// recursive positions are the structure's own children (`Tree(X)`,
+/// `Tree(X) * Opt(X)`): no child read directly, no tensor beside them in
+/// a tuple, and no child of an enclosing fold (`Tree(A * X)` with `A` the
+/// enclosing fold's child, whose leaves would read two pools).
+fn own_pools_only(ty: &DataType) -> bool {
+    /// Whether `ty`, `depth` data types inside the field, names a
+    /// recursive position outside the structure's own.
+    fn reaches_out(ty: &DataType, depth: u32) -> bool {
+        match ty {
+            DataType::Tensor(_) => false,
+            DataType::Rec(k) => *k > depth,
+            DataType::Tuple(ts) => ts.iter().any(|t| reaches_out(t, depth)),
+            DataType::Data(d) => d
+                .ctors
+                .iter()
+                .any(|c| c.fields.iter().any(|f| reaches_out(f, depth + 1))),
+        }
+    }
+    match ty {
+        DataType::Data(_) => !reaches_out(ty, 0),
+        DataType::Tuple(ts) => ts
+            .iter()
+            .all(|t| matches!(t, DataType::Data(_)) && own_pools_only(t)),
+        DataType::Tensor(_) | DataType::Rec(_) => false,
+    }
 }
 
 /// Appends the sizes of the tensors of a nested structure's plain field

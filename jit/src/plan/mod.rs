@@ -882,6 +882,21 @@ pub(crate) struct Plan {
     pub in_place: bool,
 }
 
+impl Plan {
+    /// The folds over the structures of pool `pool` of constructor `ctor`
+    /// of the folds `over` (`FoldInfo::inner`), not those over structures
+    /// held in their nodes: the folds a region runs over one nested field.
+    pub(crate) fn folds_over_pool(&self, over: &[usize], ctor: usize, pool: usize) -> Vec<usize> {
+        (0..self.folds.len())
+            .filter(|&i| {
+                let fi = &self.folds[i];
+                matches!(fi.inner, Some((o, c, p)) if over.contains(&o) && c == ctor && p == pool)
+                    && fi.nested_in.is_none()
+            })
+            .collect()
+    }
+}
+
 /// One tensor, structure or target inside a function input: the input's
 /// position, the tuple components leading to it and its type. A pair input
 /// `(List(R[2]), R[3])` has two leaves, so a fold over its first component

@@ -17,6 +17,8 @@ mod held_tests;
 #[cfg(test)]
 mod rose_tests;
 #[cfg(test)]
+mod stem_tests;
+#[cfg(test)]
 mod tests;
 
 impl Ctors {
@@ -74,12 +76,7 @@ pub(super) fn check_held_structures<T>(
     for (j, data) in g.nested_fields.iter().enumerate() {
         let mut at = site.clone();
         at.0.push(Step::NestedField(j));
-        let folds: Vec<usize> = (0..plan.folds.len())
-            .filter(|&i| {
-                let fi = &plan.folds[i];
-                fi.inner == Some((f, g.ctor, j)) && fi.nested_in.is_none()
-            })
-            .collect();
+        let folds = plan.folds_over_pool(&[f], g.ctor, j);
         let steps = (0..g.len).map(|i| data.len_of(i)).max().unwrap_or(0);
         let owners: Vec<u32> = (0..g.len as u32).collect();
         let pool = Reads {
@@ -171,6 +168,55 @@ pub(super) fn check_nested_fields<T>(
         check_pool(&at, g.len, nodes, data)?;
         let steps = (0..g.len).map(|i| data.len_of(i)).max().unwrap_or(0);
         check_fold(&at, &data.fold, g.len, &Ctors::nested(ty), Some(steps))?;
+    }
+    Ok(())
+}
+
+/// The nested fields of the groups of a nested structure's schedule `fd`
+/// (a stem's tree of stems), for the folds `over` that run over it: each
+/// group's pools and their structures' schedules as `check_nested_fields`
+/// checks a fold's over the batch's inputs, their children nodes of `fd`;
+/// and so on, one pool further in. A structure no fold runs over has no
+/// pools prepared.
+pub(super) fn check_own_pools<T>(
+    site: &Site,
+    plan: &Plan,
+    over: &[usize],
+    fd: &FoldData<T>,
+) -> Result<(), PlanError> {
+    for (h, level) in fd.levels.iter().enumerate() {
+        for (k, g) in level.iter().enumerate() {
+            let mut at = site.clone();
+            at.0.extend([Step::Level(h), Step::Group(k)]);
+            let Some(&f) = over.first() else {
+                agree(
+                    &at,
+                    "nested fields of a structure no fold runs over",
+                    0,
+                    g.nested_fields.len(),
+                )?;
+                continue;
+            };
+            check_nested_fields(&at, &plan.folds[f], g, fd.num_nodes)?;
+            pools_below(&at, plan, over, g)?;
+        }
+    }
+    Ok(())
+}
+
+/// The schedules of the structures of group `g`'s pools (a fold of
+/// `over`'s), each checked for pools of its own (`check_own_pools`).
+pub(super) fn pools_below<T>(
+    site: &Site,
+    plan: &Plan,
+    over: &[usize],
+    g: &GroupData<T>,
+) -> Result<(), PlanError> {
+    for (j, data) in g.nested_fields.iter().enumerate() {
+        let mut at = site.clone();
+        at.0.push(Step::NestedField(j));
+        let folds = plan.folds_over_pool(over, g.ctor, j);
+        check_own_pools(&at, plan, &folds, &data.fold)?;
     }
     Ok(())
 }

@@ -1,0 +1,69 @@
+"""Writes bench/data/stems.jsonl: 16 bushes for bench/stems.cdl. A bush
+node of depth d > 0 holds a value R[8] and a stem two levels deep: a stem
+node holds a bush of depth d - 1 (below the root, a tip one time in
+four; at depth 0, a tip) and, above level 0, a binary tree of 1 to 3
+stems a level lower (at level 0, it stops). Roots have depth 3, so a
+bush has tens to a few hundred nodes, bush, stem and tree nodes
+together. The class is the bush's index modulo 4. A fixed linear
+congruential generator (`rose_trees.py`'s) makes the file the same on
+every machine."""
+
+import json
+import os
+import sys
+
+from rose_trees import Lcg
+
+TREES = 16
+DEPTH = 3
+LEVELS = 2
+DIM = 8
+
+
+def value(rng):
+    return [round(rng.unit(), 4) for _ in range(DIM)]
+
+
+def tree(leaves, count):
+    """A binary tree with these leaves, split in halves."""
+    count[0] += 1
+    if len(leaves) == 1:
+        return {"leaf": [leaves[0]]}
+    h = len(leaves) // 2
+    return {"node": [tree(leaves[:h], count), tree(leaves[h:], count)]}
+
+
+def bush(rng, depth, count, root=False):
+    """A bush of this depth (a root is never a tip); `count[0]` counts its
+    nodes."""
+    count[0] += 1
+    if depth == 0 or (not root and rng.below(4) == 0):
+        return {"tip": [value(rng)]}
+    return {"node": [value(rng), stem(rng, LEVELS, depth, count)]}
+
+
+def stem(rng, level, depth, count):
+    count[0] += 1
+    held = bush(rng, depth - 1, count)
+    if level == 0:
+        return {"stop": [held]}
+    kids = [stem(rng, level - 1, depth, count) for _ in range(1 + rng.below(3))]
+    return {"stem": [held, tree(kids, count)]}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "bench/data/stems.jsonl"
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    rng = Lcg(2026)
+    sizes = []
+    with open(out, "w") as f:
+        for t in range(TREES):
+            count = [0]
+            x = bush(rng, DEPTH, count, root=True)
+            sizes.append(count[0])
+            f.write(json.dumps({"x": x, "y": t % 4}) + "\n")
+    print(f"{out}: {TREES} bushes of {min(sizes)} to {max(sizes)} nodes, {sum(sizes)} in all")
+
+
+if __name__ == "__main__":
+    main()
