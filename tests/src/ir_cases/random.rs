@@ -102,10 +102,13 @@ fn data(decl: &DataDecl, outer: &[&DataDecl], depth: u32, rng: &mut Rng) -> Valu
         && node.fields == [DataType::Rec(0), DataType::Rec(0)]
     {
         let leaves = 1 + rng.below(MAX_LEAVES);
-        return tree(&leaf.fields[0], &inner, leaves, rng);
+        return tree(&leaf.fields[0], &inner, leaves, depth, rng);
     }
+    // At the bottom, a constructor that does not hold this structure
+    // again (it may hold an enclosing structure's child, which ends at
+    // that structure's own bottom).
     let finite: Vec<usize> = (0..decl.ctors.len())
-        .filter(|&i| !decl.ctors[i].fields.iter().any(mentions_rec))
+        .filter(|&i| !decl.ctors[i].fields.iter().any(|f| mentions_own(f, 0)))
         .collect();
     let ctor = if depth == 0 && !finite.is_empty() {
         finite[rng.below(finite.len())]
@@ -124,14 +127,31 @@ fn data(decl: &DataDecl, outer: &[&DataDecl], depth: u32, rng: &mut Rng) -> Valu
 }
 
 /// A tree of `leaves` leaves, split (j, n − j) with j uniform in 1..n−1.
-fn tree(leaf: &DataType, outer: &[&DataDecl], leaves: usize, rng: &mut Rng) -> Value {
+/// A leaf holding an enclosing structure's child (a nested field's tree)
+/// continues from the tree's own `depth`, never from the top: otherwise
+/// a structure whose nodes hold trees of its own nodes would never end.
+fn tree(leaf: &DataType, outer: &[&DataDecl], leaves: usize, depth: u32, rng: &mut Rng) -> Value {
     if leaves == 1 {
-        return Value::leaf(field(leaf, outer, DEPTH, rng));
+        return Value::leaf(field(leaf, outer, depth, rng));
     }
     let j = 1 + rng.below(leaves - 1);
-    let l = tree(leaf, outer, j, rng);
-    let r = tree(leaf, outer, leaves - j, rng);
+    let l = tree(leaf, outer, j, depth, rng);
+    let r = tree(leaf, outer, leaves - j, depth, rng);
     Value::node(l, r)
+}
+
+/// Whether a field holds a recursive position of the structure `k`
+/// declarations out (0: the one whose constructor holds the field).
+fn mentions_own(t: &DataType, k: u32) -> bool {
+    match t {
+        DataType::Tensor(_) => false,
+        DataType::Tuple(ts) => ts.iter().any(|t| mentions_own(t, k)),
+        DataType::Rec(j) => *j == k,
+        DataType::Data(d) => d
+            .ctors
+            .iter()
+            .any(|c| c.fields.iter().any(|f| mentions_own(f, k + 1))),
+    }
 }
 
 /// Whether a field holds a recursive position.
