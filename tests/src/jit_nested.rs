@@ -19,7 +19,27 @@
 
 use crate::jit::{forward_agrees, training_agrees};
 use crate::nested::{Values, examples, model, structures};
-use cdlc_runtime::value::Value;
+use cdlc::training::Prepared;
+use cdlc_runtime::value::{Tensor, Value};
+
+/// The JIT against the interpreter on `xs` (loss and gradients in f64
+/// and f32, outputs).
+#[track_caller]
+fn jit_agrees(name: &str, p: &Prepared, params: &[Tensor], xs: Vec<Value>) {
+    let batch = examples(p, xs);
+    training_agrees(name, p, params, &batch);
+    forward_agrees(name, p, params, &batch);
+}
+
+/// The interpreter's gradient on `xs` against finite differences in f64,
+/// then the JIT against the interpreter.
+#[track_caller]
+fn agrees_after_finite_differences(name: &str, p: &Prepared, params: &[Tensor], xs: Vec<Value>) {
+    let batch = examples(p, xs);
+    crate::grad::check_batch_gradient(name, p, params, &batch);
+    training_agrees(name, p, params, &batch);
+    forward_agrees(name, p, params, &batch);
+}
 
 /// Wide and deep structures of each model, beside a lone tip.
 fn wide_and_deep(name: &str) -> Vec<Value> {

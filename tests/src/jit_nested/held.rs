@@ -14,8 +14,6 @@ use cdlc::training::{init_params, loss_for, prepare};
 use cdlc_runtime::value::Value;
 
 use super::Gen;
-use crate::jit::{forward_agrees, training_agrees};
-use crate::nested::examples;
 
 impl Gen {
     /// `Grove`: a node holding `n` trees (none when `n` is 0), tree `i`
@@ -129,10 +127,7 @@ fn check_on(name: &str, xs: Vec<Value>) {
     let model = cdlc::entry_model(&c, Some(name)).expect("a model of the case");
     let p = prepare(&c, model, loss_for(&c, model)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let params = init_params(&p.inst, 7);
-    let batch = examples(&p, xs);
-    crate::grad::check_batch_gradient(name, &p, &params, &batch);
-    training_agrees(name, &p, &params, &batch);
-    forward_agrees(name, &p, &params, &batch);
+    super::agrees_after_finite_differences(name, &p, &params, xs);
 }
 
 #[track_caller]
@@ -193,8 +188,6 @@ fn single_examples() {
     let params = init_params(&p.inst, 7);
     let mut g = Gen::new(50.0, (0.53, 0.29));
     for x in [g.tip(), g.grove(0, 1), g.grove(1, 1)] {
-        let batch = examples(&p, vec![x]);
-        training_agrees("grove", &p, &params, &batch);
-        forward_agrees("grove", &p, &params, &batch);
+        super::jit_agrees("grove", &p, &params, vec![x]);
     }
 }

@@ -14,9 +14,7 @@
 use cdlc_runtime::value::Value;
 
 use super::Gen;
-use crate::grad::{check_batch_gradient, grad_case};
-use crate::jit::{forward_agrees, training_agrees};
-use crate::nested::examples;
+use crate::grad::grad_case;
 
 /// What a stem-like node holds beside its value, in its nested field of
 /// its own: a binary tree of stems, an optional stem, a rose tree of
@@ -148,10 +146,7 @@ fn structures(name: &str) -> Vec<Value> {
 #[track_caller]
 fn check_on(name: &str, xs: Vec<Value>) {
     let (p, params) = grad_case("nested_nests", name);
-    let batch = examples(&p, xs);
-    check_batch_gradient(name, &p, &params, &batch);
-    training_agrees(name, &p, &params, &batch);
-    forward_agrees(name, &p, &params, &batch);
+    super::agrees_after_finite_differences(name, &p, &params, xs);
 }
 
 #[track_caller]
@@ -214,8 +209,6 @@ fn single_examples() {
     let (p, params) = grad_case("nested_nests", "stems");
     let mut g = Gen::new(50.0, (0.43, 0.29));
     for (depth, levels) in [(0, 0), (1, 0), (1, 1), (2, 4)] {
-        let batch = examples(&p, vec![g.nest("stems", depth, levels)]);
-        training_agrees("stems", &p, &params, &batch);
-        forward_agrees("stems", &p, &params, &batch);
+        super::jit_agrees("stems", &p, &params, vec![g.nest("stems", depth, levels)]);
     }
 }

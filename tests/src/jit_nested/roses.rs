@@ -15,9 +15,7 @@
 use cdlc_runtime::value::Value;
 
 use super::Gen;
-use crate::grad::{check_batch_gradient, grad_case};
-use crate::jit::{forward_agrees, training_agrees};
-use crate::nested::examples;
+use crate::grad::grad_case;
 
 /// The shape of a structure: its enclosing tree's `depth`, and for each
 /// rose tree in it, the root's number of children (`width`) and its
@@ -131,10 +129,7 @@ fn structures(name: &str) -> Vec<Value> {
 #[track_caller]
 fn check_on(name: &str, xs: Vec<Value>) {
     let (p, params) = grad_case("nested_roses", name);
-    let batch = examples(&p, xs);
-    check_batch_gradient(name, &p, &params, &batch);
-    training_agrees(name, &p, &params, &batch);
-    forward_agrees(name, &p, &params, &batch);
+    super::agrees_after_finite_differences(name, &p, &params, xs);
 }
 
 #[track_caller]
@@ -222,8 +217,6 @@ fn single_examples() {
         shape(1, 1, 1),
         shape(1, 1, 5),
     ] {
-        let batch = examples(&p, vec![g.structure("bush", s)]);
-        training_agrees("bush", &p, &params, &batch);
-        forward_agrees("bush", &p, &params, &batch);
+        super::jit_agrees("bush", &p, &params, vec![g.structure("bush", s)]);
     }
 }

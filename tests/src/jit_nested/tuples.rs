@@ -19,8 +19,6 @@ use cdlc::training::Prepared;
 use cdlc_runtime::value::{Tensor, Value};
 
 use super::Gen;
-use crate::jit::{forward_agrees, training_agrees};
-use crate::nested::examples;
 
 impl Gen {
     /// `Paired`: `node(a, (m, tree))` and `skip(a, (m, tree))` by depth,
@@ -243,10 +241,7 @@ fn model(name: &str) -> (Prepared, Vec<Tensor>) {
 #[track_caller]
 fn check_on(name: &str, xs: Vec<Value>) {
     let (p, params) = model(name);
-    let batch = examples(&p, xs);
-    crate::grad::check_batch_gradient(name, &p, &params, &batch);
-    training_agrees(name, &p, &params, &batch);
-    forward_agrees(name, &p, &params, &batch);
+    super::agrees_after_finite_differences(name, &p, &params, xs);
 }
 
 #[track_caller]
@@ -330,9 +325,7 @@ fn single_examples() {
     for (name, xs) in cases {
         let (p, params) = model(name);
         for x in xs {
-            let batch = examples(&p, vec![x]);
-            training_agrees(name, &p, &params, &batch);
-            forward_agrees(name, &p, &params, &batch);
+            super::jit_agrees(name, &p, &params, vec![x]);
         }
     }
 }
