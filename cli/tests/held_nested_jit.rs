@@ -5,7 +5,7 @@
 //! accuracies.
 
 mod common;
-use common::{jit_trains_like_the_interpreter, scratch, tree, vec2};
+use common::{eleven_examples, jit_trains_like_the_interpreter, scratch, tree, vec2};
 
 const PROGRAM: &str = "import std.layers
 
@@ -61,13 +61,7 @@ fn grove(n: usize, depth: usize, k: &mut usize) -> String {
 /// Eleven groves of different shapes (lone tips and empty lists among
 /// them).
 fn data() -> String {
-    let mut k = 0;
-    (0..11)
-        .map(|i| {
-            let x = grove(i % 4, i % 3, &mut k);
-            format!("{{\"x\": {x}, \"y\": {}}}\n", i % 3)
-        })
-        .collect()
+    eleven_examples(3, |i, k| grove(i % 4, i % 3, k))
 }
 
 #[test]

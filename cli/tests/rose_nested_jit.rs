@@ -4,7 +4,7 @@
 //! (W0901), and in f64 reports the interpreter's losses and accuracies.
 
 mod common;
-use common::{jit_trains_like_the_interpreter, scratch, vec2};
+use common::{eleven_examples, jit_trains_like_the_interpreter, scratch, vec2};
 
 const PROGRAM: &str = "import std.layers
 
@@ -66,13 +66,7 @@ fn bush(width: usize, depth: usize, k: &mut usize) -> String {
 /// Eleven bushes of different shapes (lone tips and rose trees without
 /// children among them).
 fn data() -> String {
-    let mut k = 0;
-    (0..11)
-        .map(|i| {
-            let x = bush(i % 4, i % 3, &mut k);
-            format!("{{\"x\": {x}, \"y\": {}}}\n", i % 3)
-        })
-        .collect()
+    eleven_examples(3, |i, k| bush(i % 4, i % 3, k))
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! losses and accuracies.
 
 mod common;
-use common::{jit_trains_like_the_interpreter, scratch, tree, vec2};
+use common::{eleven_examples, jit_trains_like_the_interpreter, scratch, tree, vec2};
 
 const PROGRAM: &str = "import std.layers
 
@@ -60,13 +60,7 @@ fn paired(n: usize, depth: usize, k: &mut usize) -> String {
 #[test]
 fn a_tuple_holding_a_tree_of_children_trains_on_the_jit_with_the_interpreters_losses() {
     let dir = scratch("tuple_nested_jit");
-    let mut k = 0;
-    let data: String = (0..11)
-        .map(|i| {
-            let x = paired(i % 4, i % 3 + (i % 2), &mut k);
-            format!("{{\"x\": {x}, \"y\": {}}}\n", i % 3)
-        })
-        .collect();
+    let data = eleven_examples(3, |i, k| paired(i % 4, i % 3 + (i % 2), k));
     std::fs::write(dir.join("paired.cdl"), PROGRAM).expect("the program is written");
     std::fs::write(dir.join("paired.jsonl"), data).expect("the data is written");
     jit_trains_like_the_interpreter(&dir, "paired.cdl", 2);
@@ -127,13 +121,7 @@ fn forest(n: usize, depth: usize, k: &mut usize) -> String {
 #[test]
 fn a_list_of_trees_paired_with_vectors_trains_on_the_jit_with_the_interpreters_losses() {
     let dir = scratch("tuple_nested_forest_jit");
-    let mut k = 0;
-    let data: String = (0..11)
-        .map(|i| {
-            let x = forest(i % 4, i % 3, &mut k);
-            format!("{{\"x\": {x}, \"y\": {}}}\n", i % 2)
-        })
-        .collect();
+    let data = eleven_examples(2, |i, k| forest(i % 4, i % 3, k));
     std::fs::write(dir.join("forest.cdl"), FOREST).expect("the program is written");
     std::fs::write(dir.join("forest.jsonl"), data).expect("the data is written");
     jit_trains_like_the_interpreter(&dir, "forest.cdl", 2);

@@ -147,6 +147,19 @@ pub fn vec2(k: usize) -> String {
     format!("[{:.3}, {:.3}]", (0.7 * k).sin(), (1.3 * k).cos())
 }
 
+/// Eleven examples as JSON lines: the `i`-th input made by `make(i, &mut
+/// k)`, one counter `k` running through all of them (so that no two
+/// vectors repeat), its class `i % classes`.
+pub fn eleven_examples(
+    classes: usize,
+    mut make: impl FnMut(usize, &mut usize) -> String,
+) -> String {
+    let mut k = 0;
+    (0..11)
+        .map(|i| format!("{{\"x\": {}, \"y\": {}}}\n", make(i, &mut k), i % classes))
+        .collect()
+}
+
 /// A binary tree (`Tree`) whose leaves hold these values (at least one),
 /// split in halves, as JSON.
 pub fn tree(leaves: &[String]) -> String {
