@@ -43,19 +43,22 @@ def bush(rng, depth, count, root=False):
     return {"node": [a, built[0]]}
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "bench/data/bush.jsonl"
+def write(make, default_out):
+    """Writes `TREES` bushes made by `make(rng, DEPTH, count, root=True)`
+    to the path given on the command line, or else `default_out`, from
+    one fixed generator, each labelled with its index modulo 4."""
+    out = sys.argv[1] if len(sys.argv) > 1 else default_out
     os.makedirs(os.path.dirname(out), exist_ok=True)
     rng = Lcg(2026)
     sizes = []
     with open(out, "w") as f:
         for t in range(TREES):
             count = [0]
-            x = bush(rng, DEPTH, count, root=True)
+            x = make(rng, DEPTH, count, root=True)
             sizes.append(count[0])
             f.write(json.dumps({"x": x, "y": t % 4}) + "\n")
     print(f"{out}: {TREES} bushes of {min(sizes)} to {max(sizes)} nodes, {sum(sizes)} in all")
 
 
 if __name__ == "__main__":
-    main()
+    write(bush, "bench/data/bush.jsonl")

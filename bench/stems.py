@@ -8,20 +8,9 @@ together. The class is the bush's index modulo 4. A fixed linear
 congruential generator (`rose_trees.py`'s) makes the file the same on
 every machine."""
 
-import json
-import os
-import sys
+from bushes import value, write
 
-from rose_trees import Lcg
-
-TREES = 16
-DEPTH = 3
 LEVELS = 2
-DIM = 8
-
-
-def value(rng):
-    return [round(rng.unit(), 4) for _ in range(DIM)]
 
 
 def tree(leaves, count):
@@ -51,19 +40,5 @@ def stem(rng, level, depth, count):
     return {"stem": [held, tree(kids, count)]}
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "bench/data/stems.jsonl"
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    rng = Lcg(2026)
-    sizes = []
-    with open(out, "w") as f:
-        for t in range(TREES):
-            count = [0]
-            x = bush(rng, DEPTH, count, root=True)
-            sizes.append(count[0])
-            f.write(json.dumps({"x": x, "y": t % 4}) + "\n")
-    print(f"{out}: {TREES} bushes of {min(sizes)} to {max(sizes)} nodes, {sum(sizes)} in all")
-
-
 if __name__ == "__main__":
-    main()
+    write(bush, "bench/data/stems.jsonl")
