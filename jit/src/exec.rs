@@ -209,11 +209,15 @@ fn done(decision: Option<Split>, rows: usize, size: usize) {
     }
 }
 
-/// Whether a fold's regions may read and write carrier rows in place: a
-/// fold over the batch's structures, not over a computed sequence or a
-/// nested field's structures (`exec/in_place.rs`).
-fn plain(elems: Option<&SeqElems>, nested: Option<&NestedSrc>) -> bool {
-    elems.is_none() && nested.is_none()
+/// The steps an unfold runs and the rows of each: a flat unfold's steps
+/// are independent and its sequences laid out `[steps, rows, size]`, so it
+/// runs one step over `steps x rows` rows.
+fn unfold_steps(flat: bool, steps: usize, rows: usize) -> (usize, usize) {
+    if flat {
+        (usize::from(steps > 0), steps * rows)
+    } else {
+        (steps, rows)
+    }
 }
 
 fn dim(d: Dim, rows: usize) -> usize {
@@ -226,6 +230,20 @@ impl<'a, T: Elem> Run<'a, T> {
         if b.len() < n {
             b.resize(n, T::ZERO);
         }
+    }
+
+    /// Per case of a fold, where its regions may read and write carrier
+    /// rows in place, when they may at all: a fold over the batch's
+    /// structures, not over a computed sequence or a nested field's
+    /// structures (`exec/in_place.rs`).
+    fn placements(
+        &self,
+        cases: &[CaseCode],
+        elems: Option<&SeqElems>,
+        nested: Option<&NestedSrc>,
+    ) -> Option<Vec<InPlace>> {
+        (self.in_place && elems.is_none() && nested.is_none())
+            .then(|| cases.iter().map(InPlace::of).collect())
     }
 
     fn ptr(&mut self, loc: Loc) -> *mut T {
@@ -779,8 +797,7 @@ impl<'a, T: Elem> Run<'a, T> {
         for &(buf, s) in f.carrier.iter().chain(&f.saved) {
             self.ensure(buf, fd.num_nodes * s);
         }
-        let in_place = (self.in_place && plain(f.elems.as_ref(), f.nested.as_ref()))
-            .then(|| f.cases.iter().map(InPlace::of).collect::<Vec<_>>());
+        let in_place = self.placements(&f.cases, f.elems.as_ref(), f.nested.as_ref());
         for (l, level) in fd.levels.iter().enumerate() {
             for (k, g) in level.iter().enumerate() {
                 if local.is_none() {
@@ -914,8 +931,7 @@ impl<'a, T: Elem> Run<'a, T> {
                 };
             }
         }
-        let in_place = (self.in_place && plain(f.elems.as_ref(), f.nested.as_ref()))
-            .then(|| f.cases.iter().map(InPlace::of).collect::<Vec<_>>());
+        let in_place = self.placements(&f.cases, f.elems.as_ref(), f.nested.as_ref());
         for (l, level) in fd.levels.iter().enumerate().rev() {
             for (k, g) in level.iter().enumerate() {
                 if local.is_none() {
@@ -1034,13 +1050,7 @@ impl<'a, T: Elem> Run<'a, T> {
             let dst = self.st.bufs[buf].as_mut_ptr();
             self.write_rows(part, dst, 0, rows);
         }
-        // A flat unfold's steps are independent and its sequences laid out
-        // `[steps, rows, size]`: one step over `steps x rows` rows.
-        let (steps, rows) = if u.flat {
-            (usize::from(steps > 0), steps * rows)
-        } else {
-            (steps, rows)
-        };
+        let (steps, rows) = unfold_steps(u.flat, steps, rows);
         for t in 0..steps {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
@@ -1093,12 +1103,8 @@ impl<'a, T: Elem> Run<'a, T> {
             self.st.bufs[buf][..rows * s].fill(T::ZERO);
         }
         self.zero_accs(&u.acc, rows);
-        // As the forward (`unfold`); the accumulators sum over all rows.
-        let (steps, rows) = if u.flat {
-            (usize::from(steps > 0), steps * rows)
-        } else {
-            (steps, rows)
-        };
+        // As the forward; the accumulators sum over all rows.
+        let (steps, rows) = unfold_steps(u.flat, steps, rows);
         for t in (0..steps).rev() {
             for (&view, &(buf, s)) in u.state_views.iter().zip(&u.states) {
                 self.st.views[view] = self.st.bufs[buf].as_mut_ptr().wrapping_add(t * rows * s);
